@@ -1,0 +1,71 @@
+/**
+ * `npm run build`: cli.ts → one executable, `build/sfx`, fully offline.
+ *
+ * 1. esbuild bundles cli.ts and its dependencies into one CommonJS file
+ *    (single-executable applications start a CommonJS main script).
+ * 2. The pinned Node 24 (node_modules/node, the binary running this script)
+ *    turns it into a SEA preparation blob (`--experimental-sea-config`).
+ * 3. postject injects the blob into a copy of that same Node binary.
+ *
+ * @module
+ */
+import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const OUT = join(ROOT, "build/out");
+const TARGET = join(ROOT, "build/sfx");
+const SENTINEL = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+
+/** Builds build/sfx and returns its size in bytes. */
+export async function buildBinary(): Promise<number> {
+  mkdirSync(OUT, { recursive: true });
+  const bundle = join(OUT, "sfx.cjs");
+  await build({
+    entryPoints: [join(ROOT, "cli.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node24",
+    format: "cjs",
+    outfile: bundle,
+    minify: true,
+    sourcemap: false,
+    legalComments: "none",
+    logLevel: "warning",
+    // import.meta.url has no meaning in a CommonJS bundle; code that needs its
+    // own location uses process.execPath / __filename through this define.
+    define: { "import.meta.url": "__sfx_import_meta_url" },
+    banner: { js: "var __sfx_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  });
+  const blob = join(OUT, "sfx.blob");
+  const seaConfig = join(OUT, "sea-config.json");
+  writeFileSync(seaConfig, JSON.stringify({
+    main: bundle,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: false,
+    useCodeCache: true,
+  }));
+  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { stdio: ["ignore", "ignore", "inherit"] });
+  const tmp = `${TARGET}.tmp`;
+  rmSync(tmp, { force: true });
+  copyFileSync(process.execPath, tmp);
+  chmodSync(tmp, 0o755);
+  const require = createRequire(import.meta.url);
+  const postject = require.resolve("postject/dist/cli.js");
+  execFileSync(process.execPath, [postject, tmp, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SENTINEL], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  renameSync(tmp, TARGET);
+  return statSync(TARGET).size;
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {
+  const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
+  const started = Date.now();
+  const size = await buildBinary();
+  console.log(`built build/sfx ${version}: ${(size / 2 ** 20).toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}

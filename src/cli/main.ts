@@ -1,0 +1,70 @@
+/**
+ * The command line: one commander program, one file per command in this
+ * folder. Each command's action resolves to an exit status; errors are
+ * {@link SfxError}s mapped to a status and a one-line message here, in one
+ * place.
+ *
+ * @module
+ */
+import { Command, CommanderError } from "commander";
+import { describeError, exitStatusFor, SfxError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import { registerServe } from "./serve.ts";
+import { registerSend } from "./send.ts";
+import { registerReceive } from "./receive.ts";
+import { registerDiscover } from "./discover.ts";
+import { registerShare } from "./share.ts";
+import { registerClient } from "./client.ts";
+import type { CommandResult } from "./context.ts";
+
+/** Builds the program. Exported so the interactive client reuses the same definitions. */
+export function buildProgram(result: CommandResult): Command {
+  const program = new Command("sfx")
+    .description("Streaming Files eXchange: send files through a server you run, over SCTP over UDP")
+    .version(VERSION, "-V, --version", "print the sfx version")
+    .option("-v, --verbose", "explain errors with their causes")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      // commander's own error text is replaced by one line of ours (see main()).
+      outputError: () => {},
+    });
+  for (const register of [registerServe, registerSend, registerReceive, registerDiscover, registerShare, registerClient]) {
+    register(program, result);
+  }
+  // Subcommands inherit exitOverride and the quiet error output.
+  for (const cmd of program.commands) quietErrors(cmd);
+  return program;
+}
+
+function quietErrors(cmd: Command): void {
+  cmd.exitOverride().configureOutput({ outputError: () => {} });
+  for (const sub of cmd.commands) quietErrors(sub);
+}
+
+/** Runs sfx with `argv` (without node and script) and resolves to the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const result: CommandResult = { status: 0 };
+  const program = buildProgram(result);
+  try {
+    await program.parseAsync(argv as string[], { from: "user" });
+    return result.status;
+  } catch (err) {
+    if (err instanceof CommanderError) return reportUsage(err);
+    const verbose = Boolean(program.opts().verbose) || argv.includes("--verbose") || argv.includes("-v");
+    console.error(`sfx: ${describeError(err, verbose)}`);
+    return exitStatusFor(err);
+  }
+}
+
+/** commander's errors: help and version exit 0; everything else is one line and status 2. */
+function reportUsage(err: CommanderError): number {
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") {
+    return 0;
+  }
+  const line = err.message.replace(/^error:\s*/, "").split("\n")[0];
+  console.error(`sfx: ${line} (see 'sfx --help')`);
+  return 2;
+}
+
+export { SfxError };

@@ -1,0 +1,54 @@
+/**
+ * Parsers for option values shared by every command, so a flag means the same
+ * everywhere. Each throws {@link SfxError} `SFX_BAD_ARGUMENT` naming the value.
+ *
+ * @module
+ */
+import { SfxError } from "../errors.ts";
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses `500ms`, `1s`, `1.5m`, `2h`, `7d`, `1w` (a bare number is seconds) to milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text);
+  if (!m) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': use e.g. 500ms, 1s, 5m, 2h, 7d`);
+  const ms = Number(m[1]) * UNITS_MS[m[2] ?? "s"];
+  if (!Number.isFinite(ms) || ms > 10 * 365 * 86_400_000) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': too long`);
+  }
+  return Math.round(ms);
+}
+
+/** Parses a UDP port, 0–65535 (0 lets the system choose). */
+export function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port '${text}': use a number from 0 to 65535`);
+  }
+  return n;
+}
+
+/** Parses a positive integer option such as a count or a byte size (`10`, `64k`, `1M`, `2G`). */
+export function parseCount(text: string): number {
+  const m = /^(\d+)([kKmMgGtT]?)$/.exec(text.trim());
+  if (!m) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': use e.g. 100, 64k, 10M, 2G`);
+  const scale = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2].toLowerCase() as "" | "k"]!;
+  return Number(m[1]) * scale;
+}
+
+/** A server address: `host`, `host:port`, `[v6]:port`. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses `host[:port]` (IPv6 in brackets), with `defaultPort` when none is given. */
+export function parseHostPort(text: string, defaultPort: number): HostPort {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6) return { host: v6[1], port: v6[2] === undefined ? defaultPort : parsePort(v6[2]) };
+  const parts = text.split(":");
+  if (parts.length === 1 && parts[0] !== "") return { host: parts[0], port: defaultPort };
+  if (parts.length === 2 && parts[0] !== "") return { host: parts[0], port: parsePort(parts[1]) };
+  if (parts.length > 2) return { host: text, port: defaultPort }; // bare IPv6
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': use host or host:port`);
+}
