@@ -1,0 +1,42 @@
+/**
+ * The datagram seam: the only thing the SCTP stack needs from the network.
+ * `udp.ts` implements it on node:dgram, `deno_udp.ts` on Deno.listenDatagram,
+ * and `test/_bridge.ts` as an in-memory lossy link. One socket carries many
+ * associations (RFC 6951 §5: one UDP port, associations told apart by the
+ * remote address and port and the SCTP ports and tags inside).
+ *
+ * @module
+ */
+
+/** Where a datagram came from or goes to. */
+export interface RemoteAddress {
+  address: string;
+  port: number;
+}
+
+/** The local end of a socket. */
+export interface LocalAddress extends RemoteAddress {
+  family: "IPv4" | "IPv6";
+}
+
+/** Receives every datagram that arrives on the socket. `data` is only valid during the call unless copied. */
+export type DatagramHandler = (data: Uint8Array, from: RemoteAddress) => void;
+
+/** A bound datagram socket. */
+export interface DatagramSocket {
+  /** Sends one datagram. Never throws for network errors (they are reported with onError); drops when the socket is closed. */
+  send(data: Uint8Array, to: RemoteAddress): void;
+  /** Sets the one receiver of incoming datagrams (a later call replaces it). */
+  onMessage(handler: DatagramHandler): void;
+  /** Reports asynchronous socket errors (e.g. ICMP unreachable surfaced as ECONNREFUSED). */
+  onError?(handler: (err: Error) => void): void;
+  /** The bound address and port (after binding port 0, the chosen port). */
+  localAddress(): LocalAddress;
+  /** Largest datagram payload worth sending from this socket (e.g. the interface MTU less IP/UDP headers), if known. */
+  maxDatagramSize?(to: RemoteAddress): number | undefined;
+  /** Multicast, where the platform has it (discovery uses it). */
+  addMembership?(group: string, iface?: string): void;
+  setMulticastTTL?(ttl: number): void;
+  /** Closes the socket; resolves once it is closed. Idempotent. */
+  close(): Promise<void>;
+}
