@@ -1,0 +1,214 @@
+/**
+ * The server side of discovery: answers each valid query, by unicast to the
+ * query's source, with who this server is and where to connect.
+ *
+ * It runs either on a socket of its own ({@link ResponderOptions.bind}), or
+ * on the server's shared UDP socket ({@link ResponderOptions.socket}): then
+ * the socket's owner routes datagrams for which {@link isDiscoveryDatagram}
+ * is true to {@link DiscoveryResponder.handle}, and everything else to SCTP.
+ *
+ * Nothing a datagram contains can make it throw: bad datagrams are dropped
+ * and counted by reason, and replies are rate-limited per source address.
+ *
+ * @module
+ */
+import type { DatagramSocket, LocalAddress, RemoteAddress } from "../transport/datagram.ts";
+import { VERSION } from "../version.ts";
+import { DISCOVERY_GROUP, DISCOVERY_PORT } from "./defaults.ts";
+import { advertisedAddresses, multicastInterfaces } from "./interfaces.ts";
+import { type DiscoveryLog, SILENT_LOG } from "./log.ts";
+import { decodeDiscoveryMessage, DiscoveryDecodeError, type DropReason, encodeReply, INSTANCE_ID_BYTES } from "./message.ts";
+import { type RateLimitOptions, RateLimiter } from "./rate_limit.ts";
+import { openDiscoverySocket } from "./udp_socket.ts";
+
+/** How the responder is set up. */
+export interface ResponderOptions {
+  /** The server name replies carry (cut to 64 UTF-8 bytes). */
+  name: string;
+  /** The sfx version replies carry; defaults to this build's. */
+  version?: string;
+  /** The port clients should connect to (the SCTP endpoint's); defaults to the bound port. */
+  advertisePort?: number;
+  /** A socket to share (the SCTP endpoint's): the responder only sends on it; its owner feeds {@link DiscoveryResponder.handle}. Not closed by close(). */
+  socket?: DatagramSocket;
+  /** Where to bind a socket of its own when none is given; default 0.0.0.0:6969. */
+  bind?: { host?: string; port?: number; reuseAddr?: boolean };
+  /** The multicast group to join; default 239.255.69.69. `null`: answer unicast queries only. */
+  group?: string | null;
+  /** IPv4 addresses of the interfaces to join the group on; default every IPv4 interface, loopback included. */
+  interfaces?: string[];
+  /** The addresses replies advertise; default this host's non-internal ones. */
+  addresses?: () => string[];
+  /** Milliseconds, monotonic (for the rate limiter); default performance.now(). */
+  now?: () => number;
+  /** Per-source reply limits; default 10/s, burst 20. */
+  rateLimit?: Omit<RateLimitOptions, "now">;
+  log?: DiscoveryLog;
+}
+
+/** Counters, for logs, tests and a status command. */
+export interface DiscoveryResponderStats {
+  /** Datagrams handed to the responder. */
+  received: number;
+  /** Valid queries. */
+  queries: number;
+  /** Replies sent. */
+  replies: number;
+  /** Valid queries not answered because their source had used up its rate. */
+  rateLimited: number;
+  /** Datagrams dropped, by reason. */
+  dropped: Record<DropReason, number>;
+}
+
+/** A running responder. */
+export interface DiscoveryResponder {
+  /** This server's instance ID (16 hex digits), the same in every reply. */
+  readonly instanceId: string;
+  /** The group interfaces joined (IPv4 addresses; `*` for the system default). */
+  readonly joined: readonly string[];
+  /** Handles one datagram (the shared-socket case calls this; its own socket does too). Never throws. */
+  handle(data: Uint8Array, from: RemoteAddress): void;
+  /** A copy of the counters. */
+  stats(): DiscoveryResponderStats;
+  /** The socket's local address. */
+  localAddress(): LocalAddress;
+  /** Stops answering; closes the socket if the responder opened it. Idempotent. */
+  close(): Promise<void>;
+}
+
+const ADDRESS_CACHE_MS = 5000;
+
+/**
+ * Starts a discovery responder.
+ *
+ * @example
+ * ```ts
+ * const responder = await startDiscoveryResponder({ name: "office", advertisePort: 6969 });
+ * // … later
+ * await responder.close();
+ * ```
+ */
+export async function startDiscoveryResponder(options: ResponderOptions): Promise<DiscoveryResponder> {
+  const log = options.log ?? SILENT_LOG;
+  const now = options.now ?? (() => performance.now());
+  const owned = options.socket === undefined;
+  const socket: DatagramSocket = options.socket ??
+    await openDiscoverySocket({ host: options.bind?.host ?? "0.0.0.0", port: options.bind?.port ?? DISCOVERY_PORT, reuseAddr: options.bind?.reuseAddr });
+  const local = socket.localAddress();
+  const advertisePort = options.advertisePort ?? local.port;
+  const version = options.version ?? VERSION;
+  const limiter = new RateLimiter({ ...options.rateLimit, now });
+  const instance = crypto.getRandomValues(new Uint8Array(INSTANCE_ID_BYTES));
+  const instanceId = [...instance].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const addressesOf = options.addresses ?? advertisedAddresses;
+  let cachedAddresses: { at: number; list: string[] } | undefined;
+  const counters: DiscoveryResponderStats = {
+    received: 0,
+    queries: 0,
+    replies: 0,
+    rateLimited: 0,
+    dropped: { oversized: 0, foreign: 0, version: 0, malformed: 0, unexpected: 0 },
+  };
+  let closed = false;
+
+  const joined = joinGroup(socket, options.group === undefined ? DISCOVERY_GROUP : options.group, options.interfaces, log);
+
+  const addresses = (): string[] => {
+    const t = now();
+    if (!cachedAddresses || t - cachedAddresses.at > ADDRESS_CACHE_MS) {
+      let list: string[] = [];
+      try {
+        list = addressesOf();
+      } catch (err) {
+        log.warn("Cannot list this host's addresses: {error}", { error: String(err) });
+      }
+      cachedAddresses = { at: t, list };
+    }
+    return cachedAddresses.list;
+  };
+
+  const drop = (reason: DropReason, from: RemoteAddress, detail: string) => {
+    counters.dropped[reason]++;
+    log.debug("Dropped a discovery datagram from {from}: {detail}", { from: `${from.address}:${from.port}`, reason, detail });
+  };
+
+  const handle = (data: Uint8Array, from: RemoteAddress): void => {
+    if (closed) return;
+    counters.received++;
+    try {
+      const message = decodeDiscoveryMessage(data);
+      if (message.type !== "query") return drop("unexpected", from, `a ${message.type}, not a query`);
+      counters.queries++;
+      if (!limiter.take(from.address)) {
+        counters.rateLimited++;
+        log.debug("Not answering {from}: over its reply rate", { from: from.address });
+        return;
+      }
+      const reply = encodeReply({ nonce: message.nonce, instanceId: instance, port: advertisePort, name: options.name, version, addresses: addresses() });
+      socket.send(reply, from);
+      counters.replies++;
+      log.debug("Answered a discovery query from {from}", { from: `${from.address}:${from.port}` });
+    } catch (err) {
+      if (err instanceof DiscoveryDecodeError) return drop(err.reason, from, err.message);
+      // An encoder or socket failure is ours, not the sender's: log it, keep serving.
+      log.warn("Discovery responder failed on a datagram from {from}: {error}", { from: from.address, error: String(err) });
+    }
+  };
+
+  if (owned) {
+    socket.onMessage(handle);
+    socket.onError?.((err) => log.debug("Discovery socket error: {error}", { error: err.message }));
+  }
+  log.info("Discovery responder on {address}:{port}, group {group} joined on {joined}", {
+    address: local.address,
+    port: local.port,
+    group: options.group === undefined ? DISCOVERY_GROUP : options.group,
+    joined: joined.join(", ") || "no interface",
+    instanceId,
+  });
+
+  return {
+    instanceId,
+    joined,
+    handle,
+    stats: () => ({ ...counters, dropped: { ...counters.dropped } }),
+    localAddress: () => socket.localAddress(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (owned) await socket.close();
+    },
+  };
+}
+
+/** Joins `group` on each interface; returns those that worked ('*' when only the system default did). */
+function joinGroup(socket: DatagramSocket, group: string | null, interfaces: string[] | undefined, log: DiscoveryLog): string[] {
+  if (group === null) return [];
+  if (!socket.addMembership) {
+    log.warn("This socket cannot join multicast groups: answering unicast queries only");
+    return [];
+  }
+  try {
+    socket.setMulticastTTL?.(1);
+  } catch {
+    // Only replies are sent, by unicast; TTL does not matter for them.
+  }
+  const joined: string[] = [];
+  for (const iface of interfaces ?? multicastInterfaces()) {
+    try {
+      socket.addMembership(group, iface);
+      joined.push(iface);
+    } catch (err) {
+      log.debug("Cannot join {group} on {iface}: {error}", { group, iface, error: String(err) });
+    }
+  }
+  if (joined.length === 0 && interfaces === undefined) {
+    try {
+      socket.addMembership(group);
+      joined.push("*");
+    } catch (err) {
+      log.warn("Cannot join multicast group {group}: {error}; answering unicast queries only", { group, error: String(err) });
+    }
+  }
+  return joined;
+}

@@ -1,0 +1,185 @@
+/**
+ * The client side of discovery: send a query to the group (TTL 1, by every
+ * IPv4 interface, loopback included), collect the unicast replies that echo
+ * its nonce, and report each server once.
+ *
+ * @module
+ */
+import type { RemoteAddress } from "../transport/datagram.ts";
+import { SfxError } from "../errors.ts";
+import { DISCOVERY_GROUP, DISCOVERY_PORT, DISCOVERY_TIMEOUT_MS, DISCOVERY_TTL, MAX_SERVERS_PER_SEARCH, QUERY_REPEATS } from "./defaults.ts";
+import { multicastInterfaces } from "./interfaces.ts";
+import { decodeDiscoveryMessage, encodeQuery, NONCE_BYTES } from "./message.ts";
+import { type MulticastSocket, openDiscoverySocket } from "./udp_socket.ts";
+
+/** A server that answered. */
+export interface DiscoveredServer {
+  /** Its name. */
+  name: string;
+  /** Its sfx version. */
+  version: string;
+  /** Where to connect: the reply's source address (the server's address on the path that reached us). */
+  host: string;
+  /** Its SCTP-over-UDP port. */
+  port: number;
+  /** Every address the server advertises. */
+  addresses: string[];
+  /** The server's instance ID (16 hex digits): one per running server. */
+  instanceId: string;
+}
+
+/** How to search. */
+export interface DiscoverOptions {
+  /** How long to listen for answers, in ms; default 1000. */
+  timeoutMs?: number;
+  /** The multicast group; default 239.255.69.69. */
+  group?: string;
+  /** The discovery port; default 6969. */
+  port?: number;
+  /** Query this address by unicast instead of the group (the responder answers either). */
+  target?: RemoteAddress;
+  /** IPv4 addresses of the interfaces to send the query by; default every IPv4 interface, loopback included. */
+  interfaces?: string[];
+  /** How many times to send the query within the first half of the timeout; default 3. */
+  repeats?: number;
+  /** Stops the search: the promise rejects with SFX_CANCELLED. */
+  signal?: AbortSignal;
+  /** Called once per server, as it answers. */
+  onServer?: (server: DiscoveredServer) => void;
+}
+
+/**
+ * Finds the sfx servers on the local network: resolves after `timeoutMs`
+ * with every server that answered, each once.
+ *
+ * @example
+ * ```ts
+ * for (const s of await discoverServers({ timeoutMs: 1000 })) {
+ *   console.log(`${s.name} at ${s.host}:${s.port} (sfx ${s.version})`);
+ * }
+ * ```
+ */
+export function discoverServers(options: DiscoverOptions = {}): Promise<DiscoveredServer[]> {
+  return search(options, false);
+}
+
+/**
+ * Resolves with the first server that answers; rejects with SfxError
+ * `SFX_NO_SERVER` when none does within `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const server = await findFirstServer({ timeoutMs: 1000 });
+ * ```
+ */
+export async function findFirstServer(options: DiscoverOptions = {}): Promise<DiscoveredServer> {
+  const found = await search(options, true);
+  if (found.length === 0) throw noServerError(options);
+  return found[0];
+}
+
+/** The error for a search that found nothing, naming where it looked. */
+export function noServerError(options: DiscoverOptions): SfxError {
+  const seconds = (options.timeoutMs ?? DISCOVERY_TIMEOUT_MS) / 1000;
+  const where = options.target
+    ? `at ${options.target.address}:${options.target.port}`
+    : `on multicast group ${options.group ?? DISCOVERY_GROUP} port ${options.port ?? DISCOVERY_PORT}`;
+  return new SfxError("SFX_NO_SERVER", `No sfx server answered within ${seconds} s ${where}`);
+}
+
+async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<DiscoveredServer[]> {
+  const timeoutMs = options.timeoutMs ?? DISCOVERY_TIMEOUT_MS;
+  const repeats = Math.max(1, Math.min(10, options.repeats ?? QUERY_REPEATS));
+  if (!(timeoutMs >= 0)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid discovery timeout ${timeoutMs}`);
+  if (options.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Discovery cancelled");
+  const target: RemoteAddress = options.target ?? { address: options.group ?? DISCOVERY_GROUP, port: options.port ?? DISCOVERY_PORT };
+  const multicast = options.target === undefined;
+  const socket = await openDiscoverySocket({ host: target.address.includes(":") ? "::" : "0.0.0.0", port: 0 });
+  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  const query = encodeQuery(nonce);
+  const found = new Map<string, DiscoveredServer>();
+  const timers: ReturnType<typeof setTimeout>[] = [];
+
+  return new Promise<DiscoveredServer[]>((resolve, reject) => {
+    let done = false;
+    const finish = (error?: unknown) => {
+      if (done) return;
+      done = true;
+      for (const t of timers) clearTimeout(t);
+      options.signal?.removeEventListener("abort", onAbort);
+      socket.close().then(() => (error === undefined ? resolve([...found.values()]) : reject(error)));
+    };
+    const onAbort = () => finish(new SfxError("SFX_CANCELLED", "Discovery cancelled"));
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+
+    socket.onError(() => {}); // ICMP unreachable and the like: other paths may still answer.
+    socket.onMessage((data, from) => {
+      if (done) return;
+      let message;
+      try {
+        message = decodeDiscoveryMessage(data);
+      } catch {
+        return; // foreign or malformed: not ours
+      }
+      if (message.type !== "reply" || !sameBytes(message.nonce, nonce)) return; // stale or someone else's
+      const instanceId = [...message.instanceId].map((b) => b.toString(16).padStart(2, "0")).join("");
+      if (found.has(instanceId) || found.size >= MAX_SERVERS_PER_SEARCH) return;
+      const server: DiscoveredServer = {
+        name: message.name,
+        version: message.version,
+        host: from.address,
+        port: message.port,
+        addresses: message.addresses,
+        instanceId,
+      };
+      found.set(instanceId, server);
+      try {
+        options.onServer?.(server);
+      } catch (err) {
+        return finish(err);
+      }
+      if (stopOnFirst) finish();
+    });
+
+    if (multicast) {
+      try {
+        socket.setMulticastTTL(DISCOVERY_TTL);
+        socket.setMulticastLoopback(true); // a server on this host answers too
+      } catch (err) {
+        return finish(new SfxError("SFX_IO", `Cannot set up multicast: ${(err as Error).message}`, { cause: err }));
+      }
+    }
+    const interfaces = multicast ? options.interfaces ?? multicastInterfaces() : [];
+    const sendRound = async () => {
+      if (!multicast) {
+        await socket.sendNow(query, target).catch(() => {});
+        return;
+      }
+      // One interface at a time: the interface is a socket option, read when each datagram is sent.
+      for (const iface of interfaces) {
+        if (done) return;
+        try {
+          socket.setMulticastInterface(iface);
+          await socket.sendNow(query, target);
+        } catch {
+          // That interface cannot send multicast (down, no route): the others may.
+        }
+      }
+    };
+    // Repeat the query over the first half of the window, in case one is lost.
+    const spacing = repeats > 1 ? timeoutMs / 2 / (repeats - 1) : 0;
+    let chain = Promise.resolve();
+    for (let i = 0; i < repeats; i++) {
+      timers.push(setTimeout(() => {
+        chain = chain.then(() => (done ? undefined : sendRound()));
+      }, i * spacing));
+    }
+    timers.push(setTimeout(() => finish(), timeoutMs));
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
