@@ -1,18 +1,53 @@
 /** `sfx discover`: find sfx servers on the LAN by multicast. */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
-import { parseDuration } from "./options.ts";
-import { SfxError } from "../errors.ts";
+import { parseDuration, parseHostPort, parsePort } from "./options.ts";
+import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError } from "../discovery/index.ts";
+import { DISCOVERY_GROUP, DISCOVERY_PORT } from "../discovery/defaults.ts";
+
+interface DiscoverFlags {
+  timeout: number;
+  json?: boolean;
+  port: number;
+  interface?: string[];
+  group: string;
+  to?: string;
+}
 
 /** Registers `sfx discover`. */
 export function registerDiscover(program: Command, result: CommandResult): void {
   program
     .command("discover")
-    .description("find sfx servers on the local network")
-    .option("-t, --timeout <duration>", "how long to listen for answers", parseDuration, 1000)
+    .description("find sfx servers on the local network (multicast query, TTL 1)")
+    .addOption(new Option("-t, --timeout <duration>", "how long to listen for answers").argParser(parseDuration).default(1000, "1s"))
     .option("--json", "print one JSON object per server")
-    .action(async () => {
-      throw new SfxError("SFX_INTERNAL", "discover is not implemented yet");
+    .option("-p, --port <port>", "discovery port (the servers' --port)", parsePort, DISCOVERY_PORT)
+    .option("--interface <address>", "send the query only by the interface with this IPv4 address (repeatable)", collect)
+    .addOption(new Option("--group <address>", "multicast group").default(DISCOVERY_GROUP).hideHelp())
+    .addOption(new Option("--to <host[:port]>", "query one server by unicast instead of the group").hideHelp())
+    .action(async (flags: DiscoverFlags) => {
+      const options: DiscoverOptions = { timeoutMs: flags.timeout, port: flags.port, group: flags.group, interfaces: flags.interface };
+      if (flags.to) {
+        const hp = parseHostPort(flags.to, flags.port);
+        options.target = { address: hp.host, port: hp.port };
+      }
+      const servers = await discoverServers(options);
+      if (servers.length === 0) throw noServerError(options);
+      process.stdout.write(flags.json ? servers.map((s) => JSON.stringify(s)).join("\n") + "\n" : formatTable(servers));
+      result.status = 0;
     });
-  void result;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** NAME, ADDRESS (host:port, IPv6 in brackets), VERSION — one row per server, sorted by name. */
+export function formatTable(servers: readonly DiscoveredServer[]): string {
+  const rows = [...servers]
+    .sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host))
+    .map((s) => [s.name, `${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port}`, s.version]);
+  const all = [["NAME", "ADDRESS", "VERSION"], ...rows];
+  const widths = [0, 1].map((c) => Math.max(...all.map((r) => r[c].length)));
+  return all.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`).join("\n") + "\n";
 }
