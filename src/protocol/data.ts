@@ -1,0 +1,43 @@
+/**
+ * The data-stream side of the protocol. File bytes travel on streams ≥ 1 as
+ * plain SCTP user messages (no header: the relay forwards them untouched);
+ * the PPID says which exchange and which file they belong to:
+ *
+ * ```
+ *  31 30        20 19                                0
+ * +--+------------+----------------------------------+
+ * |0 | xid tag    |  file index + 1                  |
+ * +--+------------+----------------------------------+
+ * ```
+ *
+ * The top bit is always 0 so a data PPID never equals {@link CONTROL_PPID}.
+ * SCTP orders messages within a stream only, never across streams: a file's
+ * `end` on stream 0 may arrive before its last bytes, so a receiver counts
+ * bytes against the size announced in the offer (or in `end` when unknown).
+ *
+ * @module
+ */
+import { PPID_FILE_BITS, PPID_TAG_BITS } from "./defaults.ts";
+
+const FILE_MASK = 2 ** PPID_FILE_BITS - 1;
+const TAG_MASK = 2 ** PPID_TAG_BITS - 1;
+
+/** The PPID of a data message for file `fileIndex` of exchange `xid`. */
+export function dataPpid(xid: number, fileIndex: number): number {
+  return (((xid & TAG_MASK) << PPID_FILE_BITS) | ((fileIndex + 1) & FILE_MASK)) >>> 0;
+}
+
+/** Splits a data PPID into the exchange tag and the file index (−1 when malformed). */
+export function parseDataPpid(ppid: number): { tag: number; fileIndex: number } {
+  return { tag: (ppid >>> PPID_FILE_BITS) & TAG_MASK, fileIndex: (ppid & FILE_MASK) - 1 };
+}
+
+/** The tag an exchange id gets in data PPIDs. */
+export function xidTag(xid: number): number {
+  return xid & TAG_MASK;
+}
+
+/** Rewrites a data PPID to another exchange id, keeping the file index (the relay's one change). */
+export function retagPpid(ppid: number, xid: number): number {
+  return (((xid & TAG_MASK) << PPID_FILE_BITS) | (ppid & FILE_MASK)) >>> 0;
+}

@@ -1,0 +1,54 @@
+/**
+ * Every protocol constant and limit, in one place: the version, the stream
+ * layout, message and field bounds. Server limits that an operator may change
+ * (max clients, max file size, timeouts) live in `src/pairing/defaults.ts`.
+ *
+ * @module
+ */
+
+/**
+ * The sfx protocol version. A peer with a different version is refused with
+ * `SFX_INCOMPATIBLE_VERSION`, naming both versions. Bump it on any change a
+ * peer of the previous version would misread.
+ */
+export const PROTOCOL_VERSION = 1;
+
+/** Stream 0 carries control messages, one SCTP user message each. */
+export const CONTROL_STREAM = 0;
+
+/** The first data stream; file bytes travel on streams ≥ 1. */
+export const FIRST_DATA_STREAM = 1;
+
+/** SCTP payload protocol identifier of a control message ("SFX1" in ASCII). */
+export const CONTROL_PPID = 0x5346_5831;
+
+/** Size of the data messages a sender cuts a file into. */
+export const DATA_MESSAGE_BYTES = 64 * 1024;
+
+/** Largest control message accepted (encoded JSON, UTF-8). */
+export const MAX_CONTROL_BYTES = 1024 * 1024;
+
+/** Longest relative path in an offer, in UTF-8 bytes. */
+export const MAX_PATH_BYTES = 4096;
+
+/** Longest single path segment (a file or directory name), in UTF-8 bytes. */
+export const MAX_SEGMENT_BYTES = 255;
+
+/** Most files in one offer. Also bounded by {@link MAX_CONTROL_BYTES}. */
+export const MAX_FILES_PER_OFFER = 10_000;
+
+/** Longest free-text field (an error message, a reason, a server name). */
+export const MAX_TEXT_BYTES = 1024;
+
+/** Streams a client asks for when it connects (control + data streams). */
+export const STREAMS = 16;
+
+/**
+ * Data messages carry the exchange and the file in their PPID:
+ * the top {@link PPID_TAG_BITS} bits are the exchange id modulo 2^bits (so
+ * late bytes of a finished exchange are never mistaken for the next one's),
+ * the low bits are the file's index in the offer plus one.
+ */
+export const PPID_TAG_BITS = 11;
+/** Bits of the file index part of a data PPID. */
+export const PPID_FILE_BITS = 32 - PPID_TAG_BITS - 1;

@@ -1,0 +1,104 @@
+/**
+ * The control messages of sessions and exchanges (shares add theirs in
+ * `share.ts`). Each is declared once, with its schema; docs/protocol.md
+ * describes the flows. `xid` is an exchange id, scoped to one association:
+ * the sender picks it for its offer, the server picks the receiver's.
+ *
+ * @module
+ */
+import { MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
+import { defineMessage } from "./registry.ts";
+import { array, int, nullable, object, optional, string, utf8Length } from "./schema.ts";
+import { ERROR_CODES, type ErrorCode, SfxError } from "../errors.ts";
+
+const xid = int({ max: 2 ** 31 - 1 });
+const text = string({ max: MAX_TEXT_BYTES });
+/** A client ID as the wire carries it: digits only ("482913"). */
+const clientId = string({ max: 12, min: 4, pattern: /^[0-9]+$/ });
+const sha256 = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
+/** Error codes are `SFX_…` names from src/errors.ts; unknown ones are kept as text. */
+const errorCode = string({ max: 48, pattern: /^SFX_[A-Z0-9_]+$/ });
+
+/** Client → server, first message: the protocol it speaks. Open, so any version can read it. */
+export const Hello = defineMessage("hello", {
+  protocol: int({ max: 65535 }),
+  client: string({ max: 64 }),
+}, { open: true });
+
+/** Server → client, the answer to hello: the assigned ID, who the server is, its limits. */
+export const Welcome = defineMessage("welcome", {
+  protocol: int({ max: 65535 }),
+  id: clientId,
+  server: object({ name: string({ max: 255 }), version: string({ max: 64 }) }, { open: true }),
+  limits: object({
+    maxFileSize: int(),
+    maxFilesPerOffer: int(),
+    offerTimeoutMs: int(),
+    idleTimeoutMs: int(),
+  }, { open: true }),
+}, { open: true });
+
+/**
+ * Either way: something failed. `code` is a stable `SFX_…` code; `xid`
+ * names the exchange it ends, `req` the request it answers (shares).
+ */
+export const ErrorMessage = defineMessage("error", {
+  code: errorCode,
+  message: text,
+  xid: optional(xid),
+  req: optional(int({ max: 2 ** 31 - 1 })),
+});
+
+/** Either way: are you there? Answered by pong with the same `n`. Also keeps an idle client alive. */
+export const Ping = defineMessage("ping", { n: int({ max: 2 ** 31 - 1 }) });
+/** The answer to ping. */
+export const Pong = defineMessage("pong", { n: int({ max: 2 ** 31 - 1 }) });
+
+/** One file of an offer: a relative path with `/` separators, and its size (null: unknown, e.g. stdin). */
+export const OfferedFile = object({
+  path: string({ max: MAX_PATH_BYTES, min: 1 }),
+  size: nullable(int()),
+});
+
+/**
+ * Sender → server (`to`: the receiver's ID) and server → receiver (`from`:
+ * the sender's ID): these files, will you take them?
+ */
+export const Offer = defineMessage("offer", {
+  xid,
+  to: optional(clientId),
+  from: optional(clientId),
+  files: array(OfferedFile, { max: MAX_FILES_PER_OFFER, min: 1 }),
+});
+
+/** Receiver → server: yes. */
+export const Accept = defineMessage("accept", { xid });
+/** Receiver → server → sender: no. */
+export const Reject = defineMessage("reject", { xid, reason: optional(text) });
+/** Server → sender: the receiver is already in an exchange. */
+export const Busy = defineMessage("busy", { xid, message: optional(text) });
+/** Server → both: accepted, the bytes may flow (data on streams ≥ 1). */
+export const Start = defineMessage("start", { xid });
+/** Sender → server → receiver: file `file` is complete: its final size and SHA-256 (hex). */
+export const End = defineMessage("end", { xid, file: int({ max: MAX_FILES_PER_OFFER }), size: int(), sha256 });
+/**
+ * Sender → server → receiver: every file is sent. Receiver → server →
+ * sender: every file is verified and in place; the exchange is over.
+ */
+export const Done = defineMessage("done", { xid, files: optional(int()), bytes: optional(int()) });
+/** Either way: stop this exchange; the receiver removes what it has written. */
+export const Cancel = defineMessage("cancel", { xid, reason: optional(text) });
+
+/** The {@link SfxError} an `error` message stands for (an unknown code becomes SFX_PROTOCOL). */
+export function errorFromMessage(msg: { code: string; message: string }): SfxError {
+  const code = (Object.hasOwn(ERROR_CODES, msg.code) ? msg.code : "SFX_PROTOCOL") as ErrorCode;
+  return new SfxError(code, msg.message);
+}
+
+/** The `error` message that reports `err` to the peer (non-sfx errors become SFX_INTERNAL). */
+export function errorToMessage(err: unknown, ids: { xid?: number; req?: number } = {}): Uint8Array {
+  const code = err instanceof SfxError ? err.code : "SFX_INTERNAL";
+  let message = err instanceof Error ? err.message : String(err);
+  if (utf8Length(message) > MAX_TEXT_BYTES) message = message.slice(0, MAX_TEXT_BYTES / 4);
+  return ErrorMessage.encode({ code, message, ...ids });
+}

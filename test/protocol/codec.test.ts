@@ -1,0 +1,112 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  Accept, Busy, Cancel, dataPpid, decodeMessage, defineMessage, Done, End, ErrorMessage, errorFromMessage, Hello,
+  MAX_CONTROL_BYTES, messageTypes, Offer, parseDataPpid, Ping, Pong, ProtocolError, Reject, retagPpid, Start, Welcome,
+} from "../../src/protocol/index.ts";
+import { int, string } from "../../src/protocol/schema.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const sha = "ab".repeat(32);
+
+const roundTrips: Array<[string, { encode(f: never): Uint8Array }, Record<string, unknown>]> = [
+  ["hello", Hello, { protocol: 1, client: "sfx 0.1.0" }],
+  ["welcome", Welcome, { protocol: 1, id: "482913", server: { name: "box", version: "0.1.0" }, limits: { maxFileSize: 10, maxFilesPerOffer: 5, offerTimeoutMs: 1, idleTimeoutMs: 2 } }],
+  ["error", ErrorMessage, { code: "SFX_PEER_BUSY", message: "busy", xid: 3 }],
+  ["ping", Ping, { n: 7 }],
+  ["pong", Pong, { n: 7 }],
+  ["offer (sender)", Offer, { xid: 1, to: "482913", files: [{ path: "a/b.txt", size: 12 }, { path: "stdin.bin", size: null }] }],
+  ["offer (receiver)", Offer, { xid: 9, from: "111111", files: [{ path: "x", size: 0 }] }],
+  ["accept", Accept, { xid: 1 }],
+  ["reject", Reject, { xid: 1, reason: "no thanks" }],
+  ["busy", Busy, { xid: 1 }],
+  ["start", Start, { xid: 1 }],
+  ["end", End, { xid: 1, file: 0, size: 12, sha256: sha }],
+  ["done", Done, { xid: 1, files: 2, bytes: 12 }],
+  ["cancel", Cancel, { xid: 1, reason: "Ctrl-C" }],
+];
+
+for (const [name, def, fields] of roundTrips) {
+  test(`'${name}' survives encode → decode unchanged`, () => {
+    const bytes = def.encode(fields as never);
+    const msg = decodeMessage(bytes);
+    const { type, ...rest } = msg;
+    assert.is(type, (def as unknown as { type: string }).type);
+    assert.equal(rest, fields);
+  });
+}
+
+const rejects: Array<[string, Uint8Array, string]> = [
+  ["not JSON", enc("{nope"), "not-json"],
+  ["invalid UTF-8", new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), "not-json"],
+  ["a JSON array", enc("[1,2]"), "not-an-object"],
+  ["a JSON number", enc("42"), "not-an-object"],
+  ["no type", enc('{"xid":1}'), "not-an-object"],
+  ["a numeric type", enc('{"type":5}'), "not-an-object"],
+  ["an unknown type", enc('{"type":"launch-missiles"}'), "unknown-type"],
+  ["a missing field", enc('{"type":"accept"}'), "invalid"],
+  ["an unknown field", enc('{"type":"accept","xid":1,"evil":true}'), "invalid"],
+  ["a negative xid", enc('{"type":"accept","xid":-1}'), "invalid"],
+  ["a fractional xid", enc('{"type":"accept","xid":1.5}'), "invalid"],
+  ["a huge xid", enc('{"type":"accept","xid":1e300}'), "invalid"],
+  ["a string xid", enc('{"type":"accept","xid":"1"}'), "invalid"],
+  ["an offer without files", enc('{"type":"offer","xid":1,"files":[]}'), "invalid"],
+  ["an offer with a size of -1", enc('{"type":"offer","xid":1,"files":[{"path":"a","size":-1}]}'), "invalid"],
+  ["an offer with an empty path", enc('{"type":"offer","xid":1,"files":[{"path":"","size":1}]}'), "invalid"],
+  ["an offer with a 5000-byte path", enc(`{"type":"offer","xid":1,"files":[{"path":"${"a".repeat(5000)}","size":1}]}`), "invalid"],
+  ["an offer with 10,001 files", enc(`{"type":"offer","xid":1,"files":[${Array(10_001).fill('{"path":"a","size":1}').join(",")}]}`), "invalid"],
+  ["an end with a short hash", enc('{"type":"end","xid":1,"file":0,"size":1,"sha256":"abc"}'), "invalid"],
+  ["an end with upper-case hex", enc(`{"type":"end","xid":1,"file":0,"size":1,"sha256":"${"AB".repeat(32)}"}`), "invalid"],
+  ["an error with a code not SFX_", enc('{"type":"error","code":"EVIL","message":"x"}'), "invalid"],
+  ["an ID with letters", enc('{"type":"offer","xid":1,"to":"12ab56","files":[{"path":"a","size":1}]}'), "invalid"],
+  ["a message over the size cap", enc(`{"type":"ping","n":1,"pad":"${"x".repeat(MAX_CONTROL_BYTES)}"}`), "too-large"],
+  ["deeply nested JSON", enc("[".repeat(100_000) + "]".repeat(100_000)), "not-an-object"],
+];
+
+for (const [name, bytes, reason] of rejects) {
+  test(`decodeMessage() refuses ${name} with reason '${reason}'`, () => {
+    try {
+      decodeMessage(bytes);
+      assert.unreachable("decoded");
+    } catch (err) {
+      assert.instance(err, ProtocolError);
+      assert.is((err as ProtocolError).code, "SFX_PROTOCOL");
+      assert.is((err as ProtocolError).reason, reason);
+    }
+  });
+}
+
+test("hello accepts unknown fields so a future version can still be told it is incompatible", () => {
+  const msg = decodeMessage(enc('{"type":"hello","protocol":9,"client":"sfx 9.0.0","shiny":true}'));
+  assert.ok(Hello.is(msg));
+  assert.is(msg.protocol, 9);
+});
+
+test("defineMessage() plugs a new type into the same decoder, and refuses a duplicate name", () => {
+  const Probe = defineMessage("test.probe", { n: int({ max: 3 }), s: string({ max: 4 }) });
+  assert.ok(messageTypes().includes("test.probe"));
+  const msg = decodeMessage(Probe.encode({ n: 2, s: "ok" }));
+  assert.ok(Probe.is(msg));
+  assert.is(msg.n, 2);
+  assert.throws(() => decodeMessage(enc('{"type":"test.probe","n":4,"s":"ok"}')), /n: must be between/);
+  assert.throws(() => defineMessage("test.probe", {}), /already defined/);
+});
+
+test("encode() validates what it sends", () => {
+  assert.throws(() => Accept.encode({ xid: -3 }), /xid/);
+});
+
+test("errorFromMessage() keeps known codes and maps unknown ones to SFX_PROTOCOL", () => {
+  assert.is(errorFromMessage({ code: "SFX_PEER_BUSY", message: "m" }).code, "SFX_PEER_BUSY");
+  assert.is(errorFromMessage({ code: "SFX_FROM_THE_FUTURE", message: "m" }).code, "SFX_PROTOCOL");
+});
+
+test("data PPIDs carry the exchange tag and the file index, and can be retagged", () => {
+  const p = dataPpid(5, 41);
+  assert.equal(parseDataPpid(p), { tag: 5, fileIndex: 41 });
+  assert.equal(parseDataPpid(retagPpid(p, 2048 + 7)), { tag: 7, fileIndex: 41 });
+  assert.ok(p < 2 ** 31, "top bit stays clear");
+  assert.is(parseDataPpid(0).fileIndex, -1);
+});
+
+test.run();
