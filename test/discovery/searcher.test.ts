@@ -1,0 +1,115 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { type DiscoveredServer, discoverServers, findFirstServer, startDiscoveryResponder } from "../../src/discovery/index.ts";
+import { decodeDiscoveryMessage, encodeReply } from "../../src/discovery/message.ts";
+import { openDiscoverySocket } from "../../src/discovery/udp_socket.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+test("discoverServers() lists each server once though the query goes out three times", async () => {
+  // Two servers on one port (SO_REUSEADDR): both get each multicast query.
+  const a = await startDiscoveryResponder({ name: "alpha", bind: { host: "0.0.0.0", port: 0, reuseAddr: true }, interfaces: ["127.0.0.1"] });
+  const port = a.localAddress().port;
+  const b = await startDiscoveryResponder({ name: "beta", bind: { host: "0.0.0.0", port, reuseAddr: true }, interfaces: ["127.0.0.1"] });
+  try {
+    const seen: DiscoveredServer[] = [];
+    const servers = await discoverServers({ port, interfaces: ["127.0.0.1"], timeoutMs: 400, repeats: 3, onServer: (s) => seen.push(s) });
+    assert.equal(servers.map((s) => s.name).sort(), ["alpha", "beta"]);
+    assert.equal(seen.map((s) => s.name).sort(), ["alpha", "beta"], "onServer once per server");
+    assert.equal(new Set(servers.map((s) => s.instanceId)), new Set([a.instanceId, b.instanceId]));
+    for (const s of servers) {
+      assert.is(s.host, "127.0.0.1");
+      assert.is(s.port, port);
+    }
+    // The three rounds go out in the first half of the window, so all have arrived by its end.
+    assert.is(a.stats().queries, 3, "alpha saw three queries");
+    assert.is(b.stats().queries, 3, "beta saw three queries");
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+test("replies that do not echo the query's nonce, and garbage, are ignored", async () => {
+  // A fake server: answers each query once with a stale nonce, once with garbage, once correctly.
+  const fake = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  fake.onMessage((data, from) => {
+    const q = decodeDiscoveryMessage(data);
+    const reply = (nonce: Uint8Array, name: string, id: number) =>
+      encodeReply({ nonce, instanceId: new Uint8Array(8).fill(id), port: 7000, name, version: "9.9.9", addresses: [] });
+    fake.send(reply(new Uint8Array(16).fill(7), "stale", 1), from);
+    fake.send(Uint8Array.of(0, 0, 0x73, 0x66, 0x78, 0x64, 1, 2, 3), from);
+    fake.send(reply(q.nonce, "real", 2), from);
+  });
+  try {
+    const servers = await discoverServers({ target: { address: "127.0.0.1", port: fake.localAddress().port }, timeoutMs: 300, repeats: 1 });
+    assert.equal(servers.map((s) => [s.name, s.version, s.port]), [["real", "9.9.9", 7000]]);
+  } finally {
+    await fake.close();
+  }
+});
+
+test("findFirstServer() resolves on the first answer, long before its timeout", async () => {
+  const r = await startDiscoveryResponder({ name: "first", bind: { host: "127.0.0.1", port: 0 }, group: null });
+  try {
+    const started = performance.now();
+    const s = await findFirstServer({ target: { address: "127.0.0.1", port: r.localAddress().port }, timeoutMs: 10_000 });
+    const ms = performance.now() - started;
+    assert.is(s.name, "first");
+    assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
+  } finally {
+    await r.close();
+  }
+});
+
+test("findFirstServer() with nobody answering rejects with SFX_NO_SERVER after its timeout", async () => {
+  // A bound socket that never answers.
+  const silent = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  try {
+    const started = performance.now();
+    try {
+      await findFirstServer({ target: { address: "127.0.0.1", port: silent.localAddress().port }, timeoutMs: 300 });
+      assert.unreachable("resolved");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_NO_SERVER"), String(err));
+      assert.match((err as Error).message, "within 0.3 s");
+    }
+    const ms = performance.now() - started;
+    assert.ok(ms >= 290 && ms < 2000, `${ms.toFixed(0)} ms`);
+  } finally {
+    await silent.close();
+  }
+});
+
+test("discoverServers() with nobody answering resolves with an empty list (unreachable port included)", async () => {
+  const closed = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  const port = closed.localAddress().port;
+  await closed.close(); // ICMP port unreachable comes back; it must not fail the search
+  assert.equal(await discoverServers({ target: { address: "127.0.0.1", port }, timeoutMs: 200 }), []);
+});
+
+test("an aborted search rejects with SFX_CANCELLED promptly", async () => {
+  const silent = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  try {
+    const controller = new AbortController();
+    const started = performance.now();
+    const search = discoverServers({ target: { address: "127.0.0.1", port: silent.localAddress().port }, timeoutMs: 10_000, signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    try {
+      await search;
+      assert.unreachable("resolved");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_CANCELLED"), String(err));
+    }
+    assert.ok(performance.now() - started < 2000);
+    try {
+      await discoverServers({ signal: controller.signal });
+      assert.unreachable("an already aborted signal resolved");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_CANCELLED"));
+    }
+  } finally {
+    await silent.close();
+  }
+});
+
+test.run();
