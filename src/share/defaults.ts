@@ -1,0 +1,98 @@
+/**
+ * Every share-store limit and default, in one place. `sfx serve` has a flag
+ * for each limit (see {@link ShareLimits}); the store reads nothing else.
+ *
+ * @module
+ */
+
+/** Where shares live when `--storage` is not given. */
+export const DEFAULT_STORAGE_DIR = "/var/lib/sfx/shares";
+
+/** Most files one share may hold (the original tool allowed 6). */
+export const MAX_FILES_PER_SHARE = 100;
+
+/** Most bytes one share may hold, all files together: 8 GiB. */
+export const MAX_SHARE_BYTES = 8 * 2 ** 30;
+
+/** Most bytes the whole store may hold, committed shares and uploads in progress: 64 GiB. */
+export const MAX_STORE_BYTES = 64 * 2 ** 30;
+
+/** Longest expiry a share may ask for; a longer request is shortened to this, and the client told. */
+export const MAX_EXPIRY_MS = 7 * 86_400_000;
+
+/** Expiry of a share that asks for none. */
+export const DEFAULT_EXPIRY_MS = 24 * 3_600_000;
+
+/** Shortest expiry a share may ask for (shorter requests are refused, not lengthened). */
+export const MIN_EXPIRY_MS = 1_000;
+
+/** Most uploads the store accepts at once; more are refused until one ends. */
+export const MAX_UPLOADS_IN_PROGRESS = 64;
+
+/** Largest `--max-downloads` a share may ask for. */
+export const MAX_DOWNLOADS_LIMIT = 1_000_000;
+
+/** How often the sweeper looks for expired shares (it also runs at start). */
+export const SWEEP_INTERVAL_MS = 60_000;
+
+/** Failed code lookups (wrong or expired codes) one client address may make at once… */
+export const FAILED_LOOKUP_BURST = 10;
+
+/** …and how many more it earns per minute once that burst is spent. */
+export const FAILED_LOOKUPS_PER_MINUTE = 10;
+
+/** Client addresses the failed-lookup limiter remembers; beyond this the oldest are forgotten. */
+export const MAX_RATE_SOURCES = 4096;
+
+/** Longest relative path of a file in a share, in UTF-8 bytes. */
+export const MAX_PATH_BYTES = 1024;
+
+/** Longest single path component (a file or directory name), in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 255;
+
+/** Deepest directory nesting of a file in a share. */
+export const MAX_PATH_DEPTH = 32;
+
+/** Characters of Crockford base32 in a share code: 20 × 5 = 100 random bits. */
+export const CODE_CHARS = 20;
+
+/** Characters between hyphens when a code is printed. */
+export const CODE_GROUP = 4;
+
+/** Bytes the store reads from disk at a time when serving a file. */
+export const READ_CHUNK_BYTES = 64 * 1024;
+
+/** The limits a store enforces; `sfx serve` flags override each. */
+export interface ShareLimits {
+  /** Most files per share (`--max-share-files`). */
+  maxFilesPerShare: number;
+  /** Most bytes per share (`--max-share-bytes`). */
+  maxShareBytes: number;
+  /** Most bytes in the whole store (`--store-quota`). */
+  maxStoreBytes: number;
+  /** Longest expiry (`--max-expiry`). */
+  maxExpiryMs: number;
+  /** Expiry when a share asks for none (`--default-expiry`). */
+  defaultExpiryMs: number;
+  /** Most uploads at once. */
+  maxUploadsInProgress: number;
+  /** Failed lookups allowed at once per client address. */
+  failedLookupBurst: number;
+  /** Failed lookups earned back per minute per client address. */
+  failedLookupsPerMinute: number;
+  /** Sweep period. */
+  sweepIntervalMs: number;
+}
+
+/** The default limits. */
+export const DEFAULT_SHARE_LIMITS: Readonly<ShareLimits> = Object.freeze({
+  maxFilesPerShare: MAX_FILES_PER_SHARE,
+  maxShareBytes: MAX_SHARE_BYTES,
+  maxStoreBytes: MAX_STORE_BYTES,
+  maxExpiryMs: MAX_EXPIRY_MS,
+  defaultExpiryMs: DEFAULT_EXPIRY_MS,
+  maxUploadsInProgress: MAX_UPLOADS_IN_PROGRESS,
+  failedLookupBurst: FAILED_LOOKUP_BURST,
+  failedLookupsPerMinute: FAILED_LOOKUPS_PER_MINUTE,
+  sweepIntervalMs: SWEEP_INTERVAL_MS,
+});

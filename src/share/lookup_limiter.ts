@@ -1,0 +1,82 @@
+/**
+ * A token bucket per client address for failed share lookups, so nobody can
+ * guess codes at line rate (100-bit codes make guessing hopeless anyway; this
+ * keeps the logs and the CPU quiet). Only failures spend tokens; an address
+ * with an empty bucket is refused before its code is even looked at, so a
+ * refusal says nothing about whether the code was right.
+ *
+ * @module
+ */
+import { SfxError } from "../errors.ts";
+import { MAX_RATE_SOURCES } from "./defaults.ts";
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Options of a {@link LookupLimiter}. */
+export interface LookupLimiterOptions {
+  /** Failures allowed at once. */
+  burst: number;
+  /** Failures earned back per minute. */
+  perMinute: number;
+  /** Clock in ms; injectable for tests. */
+  now?: () => number;
+  /** Addresses remembered; the least recently seen are forgotten beyond this. */
+  maxSources?: number;
+}
+
+/** Limits failed lookups per client address. */
+export class LookupLimiter {
+  readonly #burst: number;
+  readonly #perMs: number;
+  readonly #now: () => number;
+  readonly #maxSources: number;
+  readonly #buckets = new Map<string, Bucket>();
+
+  constructor(options: LookupLimiterOptions) {
+    this.#burst = options.burst;
+    this.#perMs = options.perMinute / 60_000;
+    this.#now = options.now ?? Date.now;
+    this.#maxSources = options.maxSources ?? MAX_RATE_SOURCES;
+  }
+
+  #refill(source: string): Bucket | undefined {
+    const b = this.#buckets.get(source);
+    if (!b) return undefined;
+    const now = this.#now();
+    b.tokens = Math.min(this.#burst, b.tokens + Math.max(0, now - b.at) * this.#perMs);
+    b.at = now;
+    if (b.tokens >= this.#burst) {
+      this.#buckets.delete(source); // full again: nothing to remember
+      return undefined;
+    }
+    return b;
+  }
+
+  /** Throws `SFX_LIMIT` when `source` has used up its failed lookups; otherwise does nothing. */
+  check(source: string): void {
+    const b = this.#refill(source);
+    if (b && b.tokens < 1) {
+      const waitS = Math.ceil((1 - b.tokens) / this.#perMs / 1000);
+      throw new SfxError("SFX_LIMIT", `Too many wrong share codes from this address: try again in ${waitS} s`);
+    }
+  }
+
+  /** Spends one token of `source` for a failed lookup. */
+  fail(source: string): void {
+    const b = this.#refill(source) ?? { tokens: this.#burst, at: this.#now() };
+    b.tokens = Math.max(0, b.tokens - 1);
+    this.#buckets.delete(source); // re-insert: Map order is least recently failed first
+    this.#buckets.set(source, b);
+    while (this.#buckets.size > this.#maxSources) {
+      this.#buckets.delete(this.#buckets.keys().next().value!);
+    }
+  }
+
+  /** Addresses currently remembered (for tests and diagnostics). */
+  get size(): number {
+    return this.#buckets.size;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * A share's manifest (`manifest.json` in its directory): the files with their
+ * relative path, size and SHA-256, when the share was created and expires,
+ * and its download count and limit. It never holds the code.
+ *
+ * Written atomically: to a temporary name, fsynced, renamed over the old
+ * one, then the directory fsynced, so a crash leaves the old manifest or the
+ * new one, never half of either.
+ *
+ * @module
+ */
+import { open, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { SfxError } from "../errors.ts";
+import { checkSharePaths } from "./share_path.ts";
+
+/** The manifest's file name inside a share directory. */
+export const MANIFEST_NAME = "manifest.json";
+
+/** Version of the manifest format. */
+export const MANIFEST_VERSION = 1;
+
+/** One file of a share. */
+export interface ShareFile {
+  /** Relative `/`-separated path, already checked by {@link checkSharePaths}. */
+  path: string;
+  /** Size in bytes. */
+  size: number;
+  /** Lower-case hex SHA-256 of the whole file. */
+  sha256: string;
+  /** Name of the data file inside the share's `files/` directory (never the user's name). */
+  blob: string;
+}
+
+/** A share's manifest. */
+export interface Manifest {
+  version: number;
+  files: ShareFile[];
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+  /** Expiry time, ms since the epoch: the share is refused from this instant. */
+  expiresAt: number;
+  /** Completed downloads after which the share is deleted, or null for no limit. */
+  maxDownloads: number | null;
+  /** Completed downloads so far. */
+  downloads: number;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+function bad(why: string): never {
+  throw new SfxError("SFX_IO", `Corrupt share manifest: ${why}`);
+}
+
+/** Checks a parsed manifest; throws `SFX_IO` on anything unexpected. */
+export function validateManifest(value: unknown): Manifest {
+  if (typeof value !== "object" || value === null) bad("not an object");
+  const m = value as Record<string, unknown>;
+  if (m.version !== MANIFEST_VERSION) bad(`version ${String(m.version)}`);
+  if (!Array.isArray(m.files) || m.files.length === 0) bad("no files");
+  const files: ShareFile[] = [];
+  for (const f of m.files as unknown[]) {
+    const r = f as Record<string, unknown>;
+    if (typeof r !== "object" || r === null || typeof r.path !== "string") bad("file without a path");
+    if (!Number.isSafeInteger(r.size) || (r.size as number) < 0) bad("bad file size");
+    if (typeof r.sha256 !== "string" || !HEX64.test(r.sha256)) bad("bad file hash");
+    if (typeof r.blob !== "string" || !/^[0-9]{1,6}$/.test(r.blob)) bad("bad blob name");
+    files.push({ path: r.path, size: r.size as number, sha256: r.sha256, blob: r.blob });
+  }
+  try {
+    checkSharePaths(files.map((f) => f.path));
+  } catch (err) {
+    bad((err as Error).message);
+  }
+  for (const k of ["createdAt", "expiresAt", "downloads"] as const) {
+    if (!Number.isSafeInteger(m[k]) || (m[k] as number) < 0) bad(`bad ${k}`);
+  }
+  if (m.maxDownloads !== null && (!Number.isSafeInteger(m.maxDownloads) || (m.maxDownloads as number) < 1)) {
+    bad("bad maxDownloads");
+  }
+  return {
+    version: MANIFEST_VERSION,
+    files,
+    createdAt: m.createdAt as number,
+    expiresAt: m.expiresAt as number,
+    maxDownloads: m.maxDownloads as number | null,
+    downloads: m.downloads as number,
+  };
+}
+
+/** Reads and checks `dir/manifest.json`. */
+export async function readManifest(dir: string): Promise<Manifest> {
+  const text = await readFile(join(dir, MANIFEST_NAME), "utf8");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    bad("not JSON");
+  }
+  return validateManifest(parsed);
+}
+
+/** fsyncs a directory, so a rename inside it survives a crash. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes `dir/manifest.json` atomically: temporary file, fsync, rename, fsync of `dir`. */
+export async function writeManifest(dir: string, manifest: Manifest): Promise<void> {
+  const final = join(dir, MANIFEST_NAME);
+  const temp = `${final}.tmp`;
+  const fh = await open(temp, "w", 0o600);
+  try {
+    await fh.writeFile(`${JSON.stringify(manifest, null, 1)}\n`);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await rm(temp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await rename(temp, final);
+  await fsyncDir(dir);
+}

@@ -1,0 +1,67 @@
+/**
+ * The relative paths files have inside a share. The store refuses, rather
+ * than silently rewrites, any path that could escape a download directory or
+ * confuse a terminal: absolute paths, `.` and `..` components, empty
+ * components, backslashes, control characters, over-long names, duplicates,
+ * and a file that is also another file's directory.
+ *
+ * TODO(exchanges): the downloader also runs the names through the exchanges
+ * helper's sanitizer in src/client/safe_write.ts before writing; once it
+ * exports a validator, use it here too so both sides agree on one rule.
+ *
+ * @module
+ */
+import { SfxError } from "../errors.ts";
+import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH } from "./defaults.ts";
+
+// C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
+// that can make a name print as something else.
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+function refuse(path: string, why: string): never {
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid file name in share ${JSON.stringify(path).slice(0, 120)}: ${why}`);
+}
+
+/**
+ * Checks one relative path (`/`-separated) and returns it in Unicode NFC, or
+ * throws `SFX_BAD_ARGUMENT` saying why it is refused.
+ */
+export function checkSharePath(path: string): string {
+  if (typeof path !== "string" || path.length === 0) refuse(String(path), "it is empty");
+  if (UNSAFE_CHARS.test(path)) refuse(path, "it contains a control character");
+  if (path.includes("\\")) refuse(path, "it contains a backslash");
+  if (path.startsWith("/")) refuse(path, "it is an absolute path");
+  if (/^[A-Za-z]:/.test(path)) refuse(path, "it starts with a drive letter");
+  const nfc = path.normalize("NFC");
+  if (Buffer.byteLength(nfc) > MAX_PATH_BYTES) refuse(path, `it is longer than ${MAX_PATH_BYTES} bytes`);
+  const parts = nfc.split("/");
+  if (parts.length > MAX_PATH_DEPTH) refuse(path, `it is nested deeper than ${MAX_PATH_DEPTH} directories`);
+  for (const part of parts) {
+    if (part === "") refuse(path, "it has an empty component");
+    if (part === "." || part === "..") refuse(path, `it has a '${part}' component`);
+    if (Buffer.byteLength(part) > MAX_NAME_BYTES) refuse(path, `a component is longer than ${MAX_NAME_BYTES} bytes`);
+  }
+  return nfc;
+}
+
+/**
+ * Checks every path of a file list (see {@link checkSharePath}) and that they
+ * can all exist side by side: no duplicates (compared case-insensitively, so a
+ * share unpacks the same on case-insensitive file systems) and no file that
+ * is also a directory of another. Returns the NFC paths in the same order.
+ */
+export function checkSharePaths(paths: readonly string[]): string[] {
+  const out = paths.map(checkSharePath);
+  const files = new Set<string>();
+  const dirs = new Set<string>();
+  for (const p of out) {
+    const key = p.toLowerCase();
+    if (files.has(key)) refuse(p, "two files have this name");
+    if (dirs.has(key)) refuse(p, "it is also a directory of another file");
+    files.add(key);
+    const parts = key.split("/");
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
+  }
+  for (const d of dirs) if (files.has(d)) refuse(out.find((p) => p.toLowerCase() === d)!, "it is also a directory of another file");
+  return out;
+}

@@ -1,0 +1,665 @@
+/**
+ * The share store: anonymous shares on disk, opened by their code.
+ *
+ * Layout under the storage directory:
+ *
+ * ```
+ * shares/<key>/manifest.json   a visible share; <key> = SHA-256 of its code
+ * shares/<key>/files/<n>       its files, by index (names only in the manifest)
+ * uploads/<random>/            uploads in progress: never visible, removed at start
+ * trash/<random>/              shares being deleted: removed at start
+ * ```
+ *
+ * An upload is published by one `rename(uploads/<id>, shares/<key>)` after
+ * every file is verified and fsynced and its manifest written, so a crash at
+ * any point leaves either no share or a whole one. A deletion first renames
+ * the share into `trash/`, so a crash mid-delete leaves nothing visible.
+ *
+ * Expiry is checked on every lookup against the injected clock, so a share is
+ * refused from the instant it expires; a sweep (at start, then every
+ * `sweepIntervalMs` on an unref'd timer) deletes expired shares.
+ *
+ * **Downloads** (`maxDownloads`): a download counts when a `get` has served
+ * every file it asked for to its end ({@link ShareDownload.complete}). A `get`
+ * that fails or is interrupted does not count, and the resumed `get` that
+ * fetches the rest counts once. Downloads in progress hold a reservation, so
+ * a share limited to N downloads never serves more than N complete ones;
+ * when the count reaches N the share is deleted.
+ *
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, rename, rm, statfs } from "node:fs/promises";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { getLogger } from "@logtape/logtape";
+import { SfxError } from "../errors.ts";
+import { codeKey, generateCode, parseCode } from "./code.ts";
+import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
+import { LookupLimiter } from "./lookup_limiter.ts";
+import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
+import { checkSharePaths } from "./share_path.ts";
+import { type FileSink, openSink, type UploadFileSpec } from "./upload.ts";
+
+const log = getLogger(["sfx", "share"]);
+
+/** Options of {@link ShareStore.open}. */
+export interface ShareStoreOptions {
+  /** The storage directory (see {@link chooseStorageDir}); created if missing. */
+  dir: string;
+  /** Limits; each missing one takes its default from `defaults.ts`. */
+  limits?: Partial<ShareLimits>;
+  /** Clock in ms since the epoch; injectable for tests. */
+  now?: () => number;
+  /** Run the periodic sweep timer (default true). */
+  sweepTimer?: boolean;
+}
+
+/** What a client asks for when it starts an upload. */
+export interface UploadRequest {
+  files: UploadFileSpec[];
+  /** Expiry relative to the moment the share is created. */
+  expiresInMs?: number;
+  /** Absolute expiry, ms since the epoch (instead of `expiresInMs`). */
+  expiresAt?: number;
+  /** Delete after this many completed downloads. */
+  maxDownloads?: number;
+}
+
+/** A share as `ls` shows it. */
+export interface ShareListing {
+  files: { path: string; size: number; sha256: string }[];
+  createdAt: number;
+  expiresAt: number;
+  maxDownloads: number | null;
+  downloads: number;
+}
+
+/** What a committed upload returns. */
+export interface CreatedShare extends ShareListing {
+  /** The code, grouped with hyphens: give it to whoever should download. */
+  code: string;
+  /** Set when the expiry asked for was longer than the server allows. */
+  warning?: string;
+}
+
+interface ShareRecord {
+  key: string;
+  dir: string;
+  manifest: Manifest;
+  bytes: number;
+  activeDownloads: number;
+  deleted: boolean;
+  /** Why the share was deleted while downloads were still running: remove on the last one. */
+  pendingRemoval?: string;
+  /** Serializes manifest rewrites. */
+  writing: Promise<void>;
+}
+
+function shortKey(key: string): string {
+  return key.slice(0, 12);
+}
+
+function notFound(): SfxError {
+  return new SfxError("SFX_SHARE_NOT_FOUND", "No share with that code: it is wrong, or the share has expired");
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Human form of a duration for messages: `7d`, `36h`, `90m`, `45s`. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000]] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${Math.round(ms / 1000)}s`;
+}
+
+/** The anonymous share store. Create with {@link ShareStore.open}; `close()` when done. */
+export class ShareStore {
+  /** The storage directory. */
+  readonly dir: string;
+  /** The limits in force. */
+  readonly limits: Readonly<ShareLimits>;
+  readonly #now: () => number;
+  readonly #shares = new Map<string, ShareRecord>();
+  readonly #uploads = new Set<ShareUpload>();
+  readonly #limiter: LookupLimiter;
+  readonly #removals = new Set<Promise<void>>();
+  #committedBytes = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
+
+  private constructor(options: ShareStoreOptions) {
+    this.dir = options.dir;
+    this.limits = Object.freeze({ ...DEFAULT_SHARE_LIMITS, ...options.limits });
+    this.#now = options.now ?? Date.now;
+    this.#limiter = new LookupLimiter({
+      burst: this.limits.failedLookupBurst,
+      perMinute: this.limits.failedLookupsPerMinute,
+      now: this.#now,
+    });
+  }
+
+  /**
+   * Opens (or creates) the store in `options.dir`: removes what crashed
+   * uploads and deletions left, loads every share, deletes the expired ones,
+   * and starts the sweep timer.
+   *
+   * @example
+   * ```ts
+   * const store = await ShareStore.open({ dir: "/var/lib/sfx/shares" });
+   * const listing = store.list("7KQ2-M9XD-4T1F-HB6R-W3NP", "192.0.2.7");
+   * await store.close();
+   * ```
+   */
+  static async open(options: ShareStoreOptions): Promise<ShareStore> {
+    const store = new ShareStore(options);
+    await store.#recover();
+    await store.sweep();
+    if (options.sweepTimer !== false && store.limits.sweepIntervalMs > 0) {
+      store.#timer = setInterval(() => {
+        store.sweep().catch((err) => log.error("Share sweep failed: {error}", { error: String(err) }));
+      }, store.limits.sweepIntervalMs);
+      store.#timer.unref(); // the sweeper alone never keeps the server process alive
+    }
+    return store;
+  }
+
+  async #recover(): Promise<void> {
+    for (const sub of ["shares", "uploads", "trash"]) await mkdir(join(this.dir, sub), { recursive: true, mode: 0o700 });
+    for (const sub of ["uploads", "trash"]) {
+      const left = await readdir(join(this.dir, sub));
+      for (const name of left) await rm(join(this.dir, sub, name), { recursive: true, force: true });
+      if (left.length > 0) {
+        log.warn("Removed {count} unfinished {what} left by an earlier run", {
+          count: left.length,
+          what: sub === "uploads" ? "upload(s)" : "deletion(s)",
+        });
+      }
+    }
+    const sharesDir = join(this.dir, "shares");
+    for (const name of await readdir(sharesDir)) {
+      const dir = join(sharesDir, name);
+      if (!/^[0-9a-f]{64}$/.test(name)) {
+        log.warn("Ignoring unexpected entry {name} in the share store", { name });
+        continue;
+      }
+      try {
+        const manifest = await readManifest(dir);
+        await rm(join(dir, "manifest.json.tmp"), { force: true });
+        const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
+        this.#shares.set(name, { key: name, dir, manifest, bytes, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
+        this.#committedBytes += bytes;
+      } catch (err) {
+        log.warn("Deleting share {share}: {error}", { share: shortKey(name), error: (err as Error).message });
+        await this.#removeDir(dir);
+      }
+    }
+    log.info("Share store {dir}: {count} share(s), {bytes} bytes", {
+      dir: this.dir,
+      count: this.#shares.size,
+      bytes: this.#committedBytes,
+    });
+  }
+
+  /** Number of visible shares. */
+  get size(): number {
+    return this.#shares.size;
+  }
+
+  /** Bytes held by visible shares plus bytes reserved by uploads in progress. */
+  get usedBytes(): number {
+    let reserved = 0;
+    for (const u of this.#uploads) reserved += u.bytes;
+    return this.#committedBytes + reserved;
+  }
+
+  /** Number of uploads in progress. */
+  get uploadsInProgress(): number {
+    return this.#uploads.size;
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new SfxError("SFX_INTERNAL", "The share store is closed");
+  }
+
+  /**
+   * Starts an upload after checking every limit: file count, bytes per
+   * share, store quota, free disk space, uploads at once, expiry bounds and
+   * file names. Each refusal is an `SFX_LIMIT` (or `SFX_BAD_ARGUMENT` for a
+   * bad name or expiry) saying which limit and its value.
+   */
+  async beginUpload(request: UploadRequest): Promise<ShareUpload> {
+    this.#checkOpen();
+    const { files } = request;
+    const L = this.limits;
+    if (!Array.isArray(files) || files.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", "A share needs at least one file");
+    if (files.length > L.maxFilesPerShare) {
+      throw new SfxError("SFX_LIMIT", `Too many files for one share: ${files.length}, the server allows ${L.maxFilesPerShare}`);
+    }
+    const paths = checkSharePaths(files.map((f) => f.path));
+    let bytes = 0;
+    for (const f of files) {
+      if (!Number.isSafeInteger(f.size) || f.size < 0) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid size for ${f.path}: ${f.size}`);
+      bytes += f.size;
+    }
+    const maxDownloads = request.maxDownloads ?? null;
+    if (maxDownloads !== null && (!Number.isSafeInteger(maxDownloads) || maxDownloads < 1 || maxDownloads > MAX_DOWNLOADS_LIMIT)) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid max downloads ${maxDownloads}: use 1 to ${MAX_DOWNLOADS_LIMIT}`);
+    }
+    const expiry = this.#grantExpiry(request);
+    const disk = await statfs(this.dir).catch(() => undefined);
+    this.#checkOpen();
+    if (bytes > L.maxShareBytes) {
+      throw new SfxError("SFX_LIMIT", `Share too large: ${bytes} bytes, the server allows ${L.maxShareBytes} per share`);
+    }
+    if (this.#uploads.size >= L.maxUploadsInProgress) {
+      throw new SfxError("SFX_LIMIT", `The server is taking ${L.maxUploadsInProgress} uploads already: try again later`);
+    }
+    if (this.usedBytes + bytes > L.maxStoreBytes) {
+      throw new SfxError("SFX_LIMIT", `The share store is full: ${bytes} bytes would exceed its ${L.maxStoreBytes}-byte quota`);
+    }
+    if (disk && disk.bavail * disk.bsize < this.usedBytes - this.#committedBytes + bytes) {
+      throw new SfxError("SFX_LIMIT", `The server's disk has room for ${disk.bavail * disk.bsize} more bytes, not ${bytes}`);
+    }
+    const id = randomBytes(12).toString("hex");
+    const dir = join(this.dir, "uploads", id);
+    const upload = new ShareUpload(this, {
+      id,
+      dir,
+      files: files.map((f, i) => ({ path: paths[i], size: f.size })),
+      bytes,
+      maxDownloads,
+      ...expiry,
+    });
+    this.#uploads.add(upload); // reserves its bytes before anything else is awaited
+    try {
+      await mkdir(join(dir, "files"), { recursive: true, mode: 0o700 });
+    } catch (err) {
+      this.#uploads.delete(upload);
+      throw new SfxError("SFX_IO", `Cannot store an upload: ${(err as Error).message}`, { cause: err });
+    }
+    log.debug("Upload {upload} started: {files} file(s), {bytes} bytes", { upload: id.slice(0, 8), files: files.length, bytes });
+    return upload;
+  }
+
+  #grantExpiry(r: UploadRequest): { relativeMs?: number; absoluteAt?: number; warning?: string } {
+    const L = this.limits;
+    const max = formatDuration(L.maxExpiryMs);
+    if (r.expiresAt !== undefined) {
+      if (!Number.isSafeInteger(r.expiresAt)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiry ${r.expiresAt}`);
+      const ms = r.expiresAt - this.#now();
+      if (ms < MIN_EXPIRY_MS) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiry ${iso(r.expiresAt)}: it is not in the future`);
+      if (ms > L.maxExpiryMs) {
+        return { relativeMs: L.maxExpiryMs, warning: `Expiry shortened to ${max}, the longest this server allows (asked for ${iso(r.expiresAt)})` };
+      }
+      return { absoluteAt: r.expiresAt };
+    }
+    const ms = r.expiresInMs ?? L.defaultExpiryMs;
+    if (!Number.isSafeInteger(ms) || ms < MIN_EXPIRY_MS) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiry of ${ms} ms: use at least ${MIN_EXPIRY_MS / 1000} s`);
+    }
+    if (ms > L.maxExpiryMs) {
+      return { relativeMs: L.maxExpiryMs, warning: `Expiry shortened to ${max}, the longest this server allows (asked for ${formatDuration(ms)})` };
+    }
+    return { relativeMs: ms };
+  }
+
+  /** @internal Publishes a verified upload; called by {@link ShareUpload.commit}. */
+  async _publish(upload: ShareUpload, files: ShareFile[]): Promise<CreatedShare> {
+    this.#checkOpen();
+    const now = this.#now();
+    const spec = upload.spec;
+    let expiresAt = spec.absoluteAt ?? now + spec.relativeMs!;
+    expiresAt = Math.min(expiresAt, now + this.limits.maxExpiryMs);
+    if (expiresAt <= now) throw new SfxError("SFX_BAD_ARGUMENT", `The share's expiry ${iso(expiresAt)} passed during the upload`);
+    const manifest: Manifest = {
+      version: MANIFEST_VERSION,
+      files,
+      createdAt: now,
+      expiresAt,
+      maxDownloads: spec.maxDownloads,
+      downloads: 0,
+    };
+    await fsyncDir(join(spec.dir, "files"));
+    await writeManifest(spec.dir, manifest);
+    let code = generateCode();
+    let key = codeKey(code);
+    for (let i = 0; this.#shares.has(key) && i < 4; i++) {
+      code = generateCode();
+      key = codeKey(code);
+    }
+    const dir = join(this.dir, "shares", key);
+    await rename(spec.dir, dir);
+    await fsyncDir(join(this.dir, "shares"));
+    this.#uploads.delete(upload);
+    this.#shares.set(key, { key, dir, manifest, bytes: spec.bytes, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
+    this.#committedBytes += spec.bytes;
+    log.info("Share {share} created: {files} file(s), {bytes} bytes, expires {expiresAt}{limit}", {
+      share: shortKey(key),
+      files: files.length,
+      bytes: spec.bytes,
+      expiresAt: iso(expiresAt),
+      limit: spec.maxDownloads === null ? "" : `, max ${spec.maxDownloads} download(s)`,
+    });
+    return { code, ...listingOf(manifest), ...(spec.warning ? { warning: spec.warning } : {}) };
+  }
+
+  /** @internal Forgets an upload that ended without a share (abort or failure). */
+  async _discard(upload: ShareUpload, reason: string): Promise<void> {
+    this.#uploads.delete(upload);
+    await rm(upload.spec.dir, { recursive: true, force: true });
+    log.info("Upload {upload} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), reason });
+  }
+
+  /**
+   * Finds a live share by code for `client` (an address, for the rate
+   * limit). Throws `SFX_BAD_CODE` for a malformed code, `SFX_LIMIT` when the
+   * address made too many failed lookups, and `SFX_SHARE_NOT_FOUND` for a
+   * wrong, expired, used-up or deleted share alike.
+   */
+  #find(code: string, client: string): ShareRecord {
+    this.#checkOpen();
+    const canonical = parseCode(code);
+    this.#limiter.check(client);
+    const rec = this.#shares.get(codeKey(canonical));
+    if (rec && this.#now() >= rec.manifest.expiresAt) {
+      this.#delete(rec, "expired");
+    }
+    const m = rec?.manifest;
+    if (!rec || rec.deleted || !m || (m.maxDownloads !== null && m.downloads >= m.maxDownloads)) {
+      this.#limiter.fail(client);
+      log.info("Failed share lookup from {client}", { client });
+      throw notFound();
+    }
+    return rec;
+  }
+
+  /** A share's files and expiry (see {@link ShareStore.#find} for the errors). */
+  list(code: string, client: string): ShareListing {
+    return listingOf(this.#find(code, client).manifest);
+  }
+
+  /**
+   * Starts a download of `paths` (every file when empty). Each name must be
+   * in the share (`SFX_BAD_ARGUMENT` otherwise). When the share has a
+   * download limit and downloads in progress already hold every remaining
+   * download, it is refused with `SFX_LIMIT`.
+   */
+  beginDownload(code: string, client: string, paths: readonly string[] = []): ShareDownload {
+    const rec = this.#find(code, client);
+    const m = rec.manifest;
+    let files = m.files;
+    if (paths.length > 0) {
+      const byPath = new Map(m.files.map((f) => [f.path, f]));
+      const seen = new Set<string>();
+      files = [];
+      for (const p of paths) {
+        const f = byPath.get(typeof p === "string" ? p.normalize("NFC") : "");
+        if (!f) throw new SfxError("SFX_BAD_ARGUMENT", `The share has no file named ${JSON.stringify(p).slice(0, 200)}`);
+        if (!seen.has(f.path)) files.push(f);
+        seen.add(f.path);
+      }
+    }
+    if (m.maxDownloads !== null && m.downloads + rec.activeDownloads >= m.maxDownloads) {
+      throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress: try again later");
+    }
+    rec.activeDownloads++;
+    return new ShareDownload(this, rec, files, client);
+  }
+
+  /** @internal Called when a download ends, complete or not. */
+  async _endDownload(rec: ShareRecord, download: ShareDownload, completed: boolean): Promise<void> {
+    rec.activeDownloads--;
+    if (completed) {
+      const bytes = download.files.reduce((n, f) => n + f.size, 0);
+      log.info("Share {share} downloaded by {client}: {files} file(s), {bytes} bytes", {
+        share: shortKey(rec.key),
+        client: download.client,
+        files: download.files.length,
+        bytes,
+      });
+      if (!rec.deleted) {
+        rec.manifest = { ...rec.manifest, downloads: rec.manifest.downloads + 1 };
+        const m = rec.manifest;
+        if (m.maxDownloads !== null && m.downloads >= m.maxDownloads) {
+          this.#delete(rec, `downloaded ${m.downloads} time(s), its limit`);
+        } else {
+          rec.writing = rec.writing.then(() => writeManifest(rec.dir, rec.manifest)).catch((err) => {
+            log.error("Cannot update the manifest of share {share}: {error}", { share: shortKey(rec.key), error: String(err) });
+          });
+          await rec.writing;
+        }
+      }
+    }
+    if (rec.activeDownloads === 0 && rec.pendingRemoval) {
+      const reason = rec.pendingRemoval;
+      rec.pendingRemoval = undefined;
+      await this.#track(this.#removeShare(rec, reason));
+    }
+  }
+
+  /** Makes a share invisible at once, and removes its files when no download is reading them. */
+  #delete(rec: ShareRecord, reason: string): void {
+    if (rec.deleted) return;
+    rec.deleted = true;
+    this.#shares.delete(rec.key);
+    this.#committedBytes -= rec.bytes;
+    if (rec.activeDownloads > 0) {
+      rec.pendingRemoval = reason;
+      return;
+    }
+    void this.#track(this.#removeShare(rec, reason));
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    const q = p.catch((err) => log.error("Cannot delete a share: {error}", { error: String(err) })).finally(() => this.#removals.delete(q));
+    this.#removals.add(q);
+    return q;
+  }
+
+  async #removeShare(rec: ShareRecord, reason: string): Promise<void> {
+    await rec.writing;
+    await this.#removeDir(rec.dir);
+    log.info("Share {share} deleted: {reason}", { share: shortKey(rec.key), reason });
+  }
+
+  async #removeDir(dir: string): Promise<void> {
+    const trash = join(this.dir, "trash", randomBytes(12).toString("hex"));
+    await rename(dir, trash);
+    await fsyncDir(join(this.dir, "shares"));
+    await rm(trash, { recursive: true, force: true });
+  }
+
+  /**
+   * Deletes every share that has expired by `now()`. Idempotent: a second
+   * sweep finds nothing more. Resolves with the number of shares deleted.
+   */
+  async sweep(): Promise<number> {
+    if (this.#closed) return 0;
+    const now = this.#now();
+    let count = 0;
+    for (const rec of [...this.#shares.values()]) {
+      if (now >= rec.manifest.expiresAt) {
+        this.#delete(rec, `expired at ${iso(rec.manifest.expiresAt)}`);
+        count++;
+      }
+    }
+    await this.settled();
+    return count;
+  }
+
+  /** Resolves when every deletion started so far has finished. */
+  async settled(): Promise<void> {
+    while (this.#removals.size > 0) await Promise.all([...this.#removals]);
+  }
+
+  /** Stops the sweeper, abandons uploads in progress and waits for deletions. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const u of [...this.#uploads]) await u.abort("server closing");
+    this.#closed = true;
+    await this.settled();
+  }
+}
+
+function listingOf(m: Manifest): ShareListing {
+  return {
+    files: m.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
+    createdAt: m.createdAt,
+    expiresAt: m.expiresAt,
+    maxDownloads: m.maxDownloads,
+    downloads: m.downloads,
+  };
+}
+
+/** @internal What {@link ShareStore.beginUpload} decided. */
+export interface UploadSpec {
+  id: string;
+  dir: string;
+  files: UploadFileSpec[];
+  bytes: number;
+  maxDownloads: number | null;
+  relativeMs?: number;
+  absoluteAt?: number;
+  warning?: string;
+}
+
+/**
+ * An upload in progress. Open a sink per file with {@link file}, write its
+ * bytes, `end()` it with the client's SHA-256, then {@link commit}. Anything
+ * else ends in {@link abort}, which removes every byte written.
+ */
+export class ShareUpload {
+  /** @internal */
+  readonly spec: UploadSpec;
+  readonly #store: ShareStore;
+  readonly #sinks = new Map<number, FileSink>();
+  #state: "open" | "committing" | "committed" | "aborted" = "open";
+
+  constructor(store: ShareStore, spec: UploadSpec) {
+    this.#store = store;
+    this.spec = spec;
+  }
+
+  /** The files, with their checked paths, in the order announced. */
+  get files(): readonly UploadFileSpec[] {
+    return this.spec.files;
+  }
+
+  /** Bytes reserved by this upload. */
+  get bytes(): number {
+    return this.spec.bytes;
+  }
+
+  /** Set when the expiry asked for was shortened. */
+  get warning(): string | undefined {
+    return this.spec.warning;
+  }
+
+  /** Opens file `index` for writing (once per file). */
+  async file(index: number): Promise<FileSink> {
+    if (this.#state !== "open") throw new SfxError("SFX_PROTOCOL", `The upload is ${this.#state}`);
+    const f = this.spec.files[index];
+    if (!Number.isInteger(index) || !f) throw new SfxError("SFX_PROTOCOL", `The upload has no file ${index}`);
+    if (this.#sinks.has(index)) throw new SfxError("SFX_PROTOCOL", `File ${index} of the upload was already opened`);
+    const sink = await openSink(this.spec.dir, index, f.size);
+    this.#sinks.set(index, sink);
+    return sink;
+  }
+
+  /**
+   * Publishes the share once every file is verified (`SFX_TRANSFER_FAILED`
+   * naming the first one that is not). Resolves with the code and listing.
+   */
+  async commit(): Promise<CreatedShare> {
+    if (this.#state !== "open") throw new SfxError("SFX_PROTOCOL", `The upload is ${this.#state}`);
+    const files: ShareFile[] = [];
+    for (let i = 0; i < this.spec.files.length; i++) {
+      const sink = this.#sinks.get(i);
+      if (!sink?.verified) {
+        throw new SfxError("SFX_TRANSFER_FAILED", `The upload is incomplete: ${this.spec.files[i].path} was not received and verified`);
+      }
+      files.push({ path: this.spec.files[i].path, size: this.spec.files[i].size, sha256: sink.sha256, blob: String(i) });
+    }
+    this.#state = "committing";
+    try {
+      const created = await this.#store._publish(this, files);
+      this.#state = "committed";
+      return created;
+    } catch (err) {
+      this.#state = "open";
+      await this.abort(`cannot publish: ${(err as Error).message}`);
+      throw err instanceof SfxError ? err : new SfxError("SFX_IO", `Cannot store the share: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Abandons the upload and removes its files. Idempotent; a no-op once committed. */
+  async abort(reason = "aborted"): Promise<void> {
+    if (this.#state !== "open") return;
+    this.#state = "aborted";
+    for (const s of this.#sinks.values()) await s.discard();
+    await this.#store._discard(this, reason);
+  }
+}
+
+/**
+ * A download in progress: open each file at an offset with {@link read},
+ * then {@link complete} when every file was served to its end, or
+ * {@link cancel}. Exactly one of the two counts; later calls do nothing.
+ */
+export class ShareDownload {
+  /** The files asked for (every file of the share when none were named). */
+  readonly files: readonly ShareFile[];
+  /** The client's address. */
+  readonly client: string;
+  readonly #store: ShareStore;
+  readonly #rec: ShareRecord;
+  #ended = false;
+
+  constructor(store: ShareStore, rec: ShareRecord, files: readonly ShareFile[], client: string) {
+    this.#store = store;
+    this.#rec = rec;
+    this.files = files;
+    this.client = client;
+  }
+
+  /**
+   * A stream of `path`'s bytes from `offset` to its end (byte ranges, for
+   * resume), read `READ_CHUNK_BYTES` at a time and only as fast as the
+   * consumer pulls. `SFX_BAD_ARGUMENT` for a name not in this download or an
+   * offset past the end.
+   */
+  async read(path: string, offset = 0): Promise<Readable> {
+    if (this.#ended) throw new SfxError("SFX_PROTOCOL", "The download has ended");
+    const f = this.files.find((x) => x.path === path);
+    if (!f) throw new SfxError("SFX_BAD_ARGUMENT", `The download has no file named ${JSON.stringify(path).slice(0, 200)}`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > f.size) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid offset ${offset} for ${f.path} (${f.size} bytes)`);
+    }
+    const fh = await open(join(this.#rec.dir, "files", f.blob), "r");
+    if (offset === f.size) {
+      await fh.close();
+      return Readable.from([]);
+    }
+    return fh.createReadStream({ start: offset, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
+  }
+
+  /** Counts the download (every requested file served to its end). */
+  async complete(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    await this.#store._endDownload(this.#rec, this, true);
+  }
+
+  /** Ends the download without counting it. */
+  async cancel(): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    await this.#store._endDownload(this.#rec, this, false);
+  }
+}

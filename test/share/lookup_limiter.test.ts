@@ -1,0 +1,44 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { isSfxError } from "../../src/errors.ts";
+import { LookupLimiter } from "../../src/share/lookup_limiter.ts";
+
+test("check() refuses an address with SFX_LIMIT after its burst of failures, and not others", () => {
+  let t = 0;
+  const lim = new LookupLimiter({ burst: 3, perMinute: 6, now: () => t });
+  for (let i = 0; i < 3; i++) {
+    lim.check("10.0.0.1");
+    lim.fail("10.0.0.1");
+  }
+  try {
+    lim.check("10.0.0.1");
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_LIMIT"));
+    assert.match((err as Error).message, /Too many wrong share codes.*try again in 10 s/);
+  }
+  lim.check("10.0.0.2");
+});
+
+test("check() lets an address try again once a token has been earned back", () => {
+  let t = 1000;
+  const lim = new LookupLimiter({ burst: 1, perMinute: 6, now: () => t });
+  lim.fail("a");
+  assert.throws(() => lim.check("a"), (e: unknown) => isSfxError(e, "SFX_LIMIT"));
+  t += 9_999;
+  assert.throws(() => lim.check("a"), (e: unknown) => isSfxError(e, "SFX_LIMIT"));
+  t += 1;
+  lim.check("a");
+});
+
+test("a full bucket is forgotten, and at most maxSources addresses are remembered", () => {
+  let t = 0;
+  const lim = new LookupLimiter({ burst: 2, perMinute: 60, now: () => t, maxSources: 10 });
+  for (let i = 0; i < 50; i++) lim.fail(`10.0.0.${i}`);
+  assert.is(lim.size, 10);
+  t += 60_000;
+  for (let i = 40; i < 50; i++) lim.check(`10.0.0.${i}`);
+  assert.is(lim.size, 0);
+});
+
+test.run();

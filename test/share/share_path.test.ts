@@ -1,0 +1,53 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { isSfxError } from "../../src/errors.ts";
+import { checkSharePath, checkSharePaths } from "../../src/share/share_path.ts";
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  try {
+    fn();
+    assert.unreachable("accepted");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+    assert.match((err as Error).message, pattern);
+  }
+}
+
+test("checkSharePath() keeps ordinary relative paths, in NFC", () => {
+  assert.is(checkSharePath("a.txt"), "a.txt");
+  assert.is(checkSharePath("dir/sub/b c.bin"), "dir/sub/b c.bin");
+  assert.is(checkSharePath("cafe\u0301.txt"), "caf\u00e9.txt");
+  assert.is(checkSharePath(".hidden"), ".hidden");
+});
+
+test("checkSharePath() refuses hostile names with SFX_BAD_ARGUMENT saying why", () => {
+  const cases: [string, RegExp][] = [
+    ["", /empty/],
+    ["/etc/passwd", /absolute/],
+    ["../x", /'\.\.'/],
+    ["a/../../x", /'\.\.'/],
+    ["./x", /'\.'/],
+    ["a//b", /empty component/],
+    ["a/", /empty component/],
+    ["a\\..\\b", /backslash/],
+    ["C:x", /drive letter/],
+    ["evil\nname", /control/],
+    ["bell\u0007", /control/],
+    ["esc\u001b[31m", /control/],
+    ["del\u007f", /control/],
+    ["rtl\u202etxt.exe", /control/],
+    ["x".repeat(256), /longer than 255/],
+    [("abcdefgh/").repeat(120) + "x", /longer than 1024|deeper/],
+    [Array.from({ length: 40 }, () => "d").join("/"), /deeper/],
+  ];
+  for (const [path, why] of cases) refused(() => checkSharePath(path), why);
+});
+
+test("checkSharePaths() refuses duplicates (ignoring case) and a file that is another's directory", () => {
+  assert.equal(checkSharePaths(["a", "b/c", "b/d"]), ["a", "b/c", "b/d"]);
+  refused(() => checkSharePaths(["a.txt", "A.TXT"]), /two files/);
+  refused(() => checkSharePaths(["a", "a/b"]), /directory of another/);
+  refused(() => checkSharePaths(["a/b", "a"]), /directory of another/);
+});
+
+test.run();

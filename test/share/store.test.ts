@@ -1,0 +1,426 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { type ErrorCode, isSfxError } from "../../src/errors.ts";
+import { codeKey, generateCode } from "../../src/share/code.ts";
+import type { ShareLimits } from "../../src/share/defaults.ts";
+import { type CreatedShare, ShareStore, type UploadRequest } from "../../src/share/store.ts";
+
+const T0 = Date.parse("2026-11-22T08:00:00Z");
+const HOUR = 3_600_000;
+const CLIENT = "192.0.2.7";
+
+interface Fixture {
+  dir: string;
+  clock: { t: number };
+  open(limits?: Partial<ShareLimits>): Promise<ShareStore>;
+  stores: ShareStore[];
+}
+
+const fixtures: Fixture[] = [];
+
+function fixture(): Fixture {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-share-"));
+  const clock = { t: T0 };
+  const f: Fixture = {
+    dir,
+    clock,
+    stores: [],
+    async open(limits) {
+      const s = await ShareStore.open({ dir, limits, now: () => clock.t, sweepTimer: false });
+      f.stores.push(s);
+      return s;
+    },
+  };
+  fixtures.push(f);
+  return f;
+}
+
+test.after.each(async () => {
+  for (const f of fixtures.splice(0)) {
+    for (const s of f.stores) await s.close();
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+function sha(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+async function put(store: ShareStore, files: Record<string, string | Uint8Array>, req: Omit<UploadRequest, "files"> = {}): Promise<CreatedShare> {
+  const entries = Object.entries(files);
+  const upload = await store.beginUpload({ files: entries.map(([path, d]) => ({ path, size: Buffer.byteLength(d) })), ...req });
+  for (let i = 0; i < entries.length; i++) {
+    const sink = await upload.file(i);
+    const data = Buffer.from(entries[i][1]);
+    // several writes, as data-stream messages arrive
+    for (let off = 0; off < data.length; off += 7) await sink.write(data.subarray(off, off + 7));
+    await sink.end(sha(data));
+  }
+  return upload.commit();
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
+async function download(store: ShareStore, code: string, paths: string[] = [], client = CLIENT): Promise<Record<string, string>> {
+  const d = store.beginDownload(code, client, paths);
+  const out: Record<string, string> = {};
+  for (const f of d.files) out[f.path] = await readAll(await d.read(f.path, 0));
+  await d.complete();
+  return out;
+}
+
+async function rejects(p: Promise<unknown> | (() => unknown), code: ErrorCode, message?: RegExp): Promise<void> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (err) {
+    assert.ok(isSfxError(err, code), `expected ${code}, got ${String(err)}`);
+    if (message) assert.match((err as Error).message, message);
+    return;
+  }
+  assert.unreachable(`expected ${code}`);
+}
+
+function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(p + "/", ...walk(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+test("put → list → download round trip: names, sizes, hashes and bytes equal", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const files = { "a.txt": "hello", "dir/b.bin": "x".repeat(1000), "dir/sub/empty": "" };
+  const created = await put(store, files);
+  assert.match(created.code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
+  assert.is(created.expiresAt, T0 + 24 * HOUR);
+  assert.is(created.warning, undefined);
+  const listing = store.list(created.code.toLowerCase(), CLIENT);
+  assert.equal(listing.files.map((x) => [x.path, x.size, x.sha256]), Object.entries(files).map(([p, d]) => [p, d.length, sha(d)]));
+  assert.equal(await download(store, created.code), files);
+  assert.equal(await download(store, created.code, ["dir/b.bin"]), { "dir/b.bin": files["dir/b.bin"] });
+});
+
+test("nothing on disk names the code: shares live under a hash of it", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const { code } = await put(store, { "secret-name.txt": "data" });
+  const all = walk(f.dir).join("\n") + readFileSync(join(f.dir, "shares", codeKey(code), "manifest.json"), "utf8");
+  assert.not.ok(all.includes(code.replace(/-/g, "").slice(0, 8)));
+  assert.not.ok(all.includes(code.slice(0, 9)));
+  assert.ok(existsSync(join(f.dir, "shares", codeKey(code), "manifest.json")));
+  assert.not.ok(walk(f.dir).some((p) => p.includes("secret-name")), "file names only in the manifest");
+});
+
+test("read(path, offset) serves the byte range from offset to the end", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const { code } = await put(store, { "f.txt": "0123456789" });
+  const d = store.beginDownload(code, CLIENT);
+  assert.is(await readAll(await d.read("f.txt", 4)), "456789");
+  assert.is(await readAll(await d.read("f.txt", 10)), "");
+  await rejects(d.read("f.txt", 11), "SFX_BAD_ARGUMENT", /offset/);
+  await rejects(d.read("f.txt", -1), "SFX_BAD_ARGUMENT", /offset/);
+  await rejects(d.read("nope", 0), "SFX_BAD_ARGUMENT", /no file/);
+  await d.cancel();
+});
+
+test("wrong, malformed and expired codes: SFX_SHARE_NOT_FOUND with the same message, SFX_BAD_CODE", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const { code } = await put(store, { "a": "1" }, { expiresInMs: HOUR });
+  let wrongMsg = "";
+  try {
+    store.list(generateCode(), CLIENT);
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_SHARE_NOT_FOUND"));
+    wrongMsg = (err as Error).message;
+  }
+  assert.ok(wrongMsg);
+  await rejects(() => store.list("not-a-code", CLIENT), "SFX_BAD_CODE");
+  await rejects(() => store.beginDownload("ABCD-EFGH", CLIENT), "SFX_BAD_CODE");
+  store.list(code, CLIENT);
+  f.clock.t = T0 + HOUR - 1;
+  store.list(code, CLIENT);
+  f.clock.t = T0 + HOUR; // the expiry instant itself is already too late
+  try {
+    store.list(code, CLIENT);
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_SHARE_NOT_FOUND"));
+    assert.is((err as Error).message, wrongMsg);
+  }
+  await store.settled();
+  assert.is(readdirSync(join(f.dir, "shares")).length, 0, "an expired share found by a lookup is deleted");
+});
+
+test("failed lookups are rate-limited per client address with SFX_LIMIT, even for a right code", async () => {
+  const f = fixture();
+  const store = await f.open({ failedLookupBurst: 3, failedLookupsPerMinute: 6 });
+  const { code } = await put(store, { "a": "1" });
+  for (let i = 0; i < 3; i++) await rejects(() => store.list(generateCode(), "10.0.0.1"), "SFX_SHARE_NOT_FOUND");
+  await rejects(() => store.list(generateCode(), "10.0.0.1"), "SFX_LIMIT", /Too many wrong share codes/);
+  await rejects(() => store.list(code, "10.0.0.1"), "SFX_LIMIT");
+  store.list(code, "10.0.0.2");
+  f.clock.t += 10_000;
+  store.list(code, "10.0.0.1");
+});
+
+test("sweep() deletes exactly the expired shares and is idempotent", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const short = await put(store, { "a": "1" }, { expiresInMs: HOUR });
+  const long = await put(store, { "b": "2" }, { expiresInMs: 3 * HOUR });
+  assert.is(await store.sweep(), 0);
+  f.clock.t = T0 + HOUR;
+  assert.is(await store.sweep(), 1);
+  assert.is(await store.sweep(), 0);
+  assert.is(store.size, 1);
+  assert.equal(readdirSync(join(f.dir, "shares")), [codeKey(long.code)]);
+  await rejects(() => store.list(short.code, CLIENT), "SFX_SHARE_NOT_FOUND");
+  store.list(long.code, CLIENT);
+  f.clock.t = T0 + 3 * HOUR;
+  assert.is(await store.sweep(), 1);
+  assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+  assert.is(readdirSync(join(f.dir, "trash")).length, 0);
+  assert.is(store.usedBytes, 0);
+});
+
+test("an absolute expiry is kept; a longer one than the maximum is shortened with a warning", async () => {
+  const f = fixture();
+  const store = await f.open({ maxExpiryMs: 48 * HOUR });
+  const abs = await put(store, { "a": "1" }, { expiresAt: T0 + 5 * HOUR });
+  assert.is(abs.expiresAt, T0 + 5 * HOUR);
+  const rel = await put(store, { "a": "1" }, { expiresInMs: 30 * 86_400_000 });
+  assert.is(rel.expiresAt, T0 + 48 * HOUR);
+  assert.match(rel.warning!, /shortened to 2d.*asked for 30d/);
+  const far = await put(store, { "a": "1" }, { expiresAt: T0 + 1000 * HOUR });
+  assert.is(far.expiresAt, T0 + 48 * HOUR);
+  assert.match(far.warning!, /shortened to 2d/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }], expiresAt: T0 - 1 }), "SFX_BAD_ARGUMENT", /not in the future/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }], expiresInMs: 0 }), "SFX_BAD_ARGUMENT", /expiry/);
+});
+
+test("the expiry counts from the moment the upload is committed", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const upload = await store.beginUpload({ files: [{ path: "a", size: 1 }], expiresInMs: HOUR });
+  const sink = await upload.file(0);
+  await sink.write(Buffer.from("z"));
+  await sink.end(sha("z"));
+  f.clock.t = T0 + 10 * 60_000;
+  const created = await upload.commit();
+  assert.is(created.createdAt, T0 + 10 * 60_000);
+  assert.is(created.expiresAt, T0 + 10 * 60_000 + HOUR);
+});
+
+test("max-downloads counts completed downloads only, then deletes the share", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const { code } = await put(store, { "a": "aaa", "b": "bbb" }, { maxDownloads: 2 });
+  // an interrupted download does not count
+  const d0 = store.beginDownload(code, CLIENT);
+  await readAll(await d0.read("a", 0));
+  await d0.cancel();
+  assert.is(store.list(code, CLIENT).downloads, 0);
+  await download(store, code, ["a"]);
+  assert.is(store.list(code, CLIENT).downloads, 1);
+  // while one download is in progress, the last remaining download is reserved
+  const d2 = store.beginDownload(code, CLIENT);
+  await rejects(() => store.beginDownload(code, CLIENT), "SFX_LIMIT", /in progress/);
+  assert.is(await readAll(await d2.read("b", 0)), "bbb");
+  await d2.complete();
+  await d2.complete(); // counted once
+  await store.settled();
+  await rejects(() => store.list(code, CLIENT), "SFX_SHARE_NOT_FOUND");
+  assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+});
+
+test("the download count survives a restart", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const { code } = await put(store, { "a": "1" }, { maxDownloads: 3 });
+  await download(store, code);
+  await store.close();
+  const again = await f.open();
+  assert.is(again.list(code, CLIENT).downloads, 1);
+  assert.is(again.list(code, CLIENT).maxDownloads, 3);
+});
+
+test("a share that expires while a download reads it stays readable for that download, then goes", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const { code } = await put(store, { "a": "first", "b": "second" }, { expiresInMs: HOUR });
+  const d = store.beginDownload(code, CLIENT);
+  assert.is(await readAll(await d.read("a", 0)), "first");
+  f.clock.t = T0 + HOUR;
+  assert.is(await store.sweep(), 1);
+  await rejects(() => store.list(code, CLIENT), "SFX_SHARE_NOT_FOUND");
+  assert.is(await readAll(await d.read("b", 0)), "second");
+  await d.complete();
+  await store.settled();
+  assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+});
+
+test("every limit is refused with SFX_LIMIT naming it", async () => {
+  const f = fixture();
+  const store = await f.open({ maxFilesPerShare: 2, maxShareBytes: 100, maxStoreBytes: 150, maxUploadsInProgress: 2 });
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }, { path: "b", size: 1 }, { path: "c", size: 1 }] }), "SFX_LIMIT", /Too many files.*3.*allows 2/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 101 }] }), "SFX_LIMIT", /too large: 101 bytes.*100/);
+  await put(store, { "a": "x".repeat(100) });
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 51 }] }), "SFX_LIMIT", /store is full.*150-byte quota/);
+  const u1 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
+  const u2 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }] }), "SFX_LIMIT", /2 uploads already/);
+  await u1.abort();
+  // uploads in progress reserve their bytes against the quota
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 41 }] }), "SFX_LIMIT", /quota/);
+  await u2.abort();
+  await store.beginUpload({ files: [{ path: "a", size: 50 }] });
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }], maxDownloads: 0 }), "SFX_BAD_ARGUMENT", /max downloads/);
+  await rejects(store.beginUpload({ files: [] }), "SFX_BAD_ARGUMENT", /at least one file/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: -1 }] }), "SFX_BAD_ARGUMENT", /size/);
+});
+
+test("hostile file names in an upload are refused with SFX_BAD_ARGUMENT and leave nothing behind", async () => {
+  const f = fixture();
+  const store = await f.open();
+  for (const path of ["../x", "/etc/passwd", "a/../../b", "evil\u001b[2J", "a\\b", "a//b", "dup", ""]) {
+    const files = path === "dup" ? [{ path, size: 1 }, { path: "DUP", size: 1 }] : [{ path, size: 1 }];
+    await rejects(store.beginUpload({ files }), "SFX_BAD_ARGUMENT", /Invalid file name/);
+  }
+  assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
+  assert.is(store.uploadsInProgress, 0);
+});
+
+test("a file's bytes are verified: too many, too few, or a wrong SHA-256 fail and nothing is published", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const u = await store.beginUpload({ files: [{ path: "a", size: 3 }, { path: "b", size: 3 }, { path: "c", size: 3 }] });
+  const a = await u.file(0);
+  await rejects(a.write(Buffer.from("abcd")), "SFX_PROTOCOL", /longer than the 3 bytes/);
+  const b = await u.file(1);
+  await b.write(Buffer.from("ab"));
+  await rejects(b.end(sha("ab")), "SFX_TRANSFER_FAILED", /after 2 of 3 bytes/);
+  const c = await u.file(2);
+  await c.write(Buffer.from("abc"));
+  await rejects(c.end(sha("abd")), "SFX_INTEGRITY");
+  await rejects(u.file(2), "SFX_PROTOCOL", /already opened/);
+  await rejects(u.commit(), "SFX_TRANSFER_FAILED", /incomplete: a/);
+  await u.abort();
+  assert.is(store.size, 0);
+  assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
+  assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+});
+
+test("an upload is invisible until committed, and commit needs every file", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const u = await store.beginUpload({ files: [{ path: "a", size: 1 }, { path: "b", size: 1 }] });
+  const a = await u.file(0);
+  await a.write(Buffer.from("1"));
+  await a.end(sha("1"));
+  assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+  await rejects(u.commit(), "SFX_TRANSFER_FAILED", /b was not received/);
+  const b = await u.file(1);
+  await b.write(Buffer.from("2"));
+  await b.end(sha("2"));
+  const { code } = await u.commit();
+  assert.is(readdirSync(join(f.dir, "shares")).length, 1);
+  assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
+  assert.equal(await download(store, code), { a: "1", b: "2" });
+});
+
+test("a restart keeps shares with their expiries and sweeps those that expired meanwhile", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const keep = await put(store, { "k/1": "one", "k/2": "two" }, { expiresInMs: 5 * HOUR });
+  const gone = await put(store, { "g": "x" }, { expiresInMs: HOUR });
+  await store.close();
+  f.clock.t = T0 + 2 * HOUR;
+  const again = await f.open();
+  assert.is(again.size, 1);
+  const listing = again.list(keep.code, CLIENT);
+  assert.is(listing.expiresAt, T0 + 5 * HOUR);
+  assert.is(listing.createdAt, T0);
+  assert.equal(await download(again, keep.code), { "k/1": "one", "k/2": "two" });
+  await rejects(() => again.list(gone.code, CLIENT), "SFX_SHARE_NOT_FOUND");
+  assert.is(again.usedBytes, 6);
+});
+
+test("a crash mid-upload leaves no share, and its temporary files are removed at the next start", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const u = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
+  const sink = await u.file(0);
+  await sink.write(Buffer.from("12345"));
+  // the "crash": the process dies without abort(); simulate the other leftovers too
+  const leftovers = readdirSync(join(f.dir, "uploads"));
+  assert.is(leftovers.length, 1);
+  mkdirSync(join(f.dir, "trash", "half-deleted", "files"), { recursive: true });
+  writeFileSync(join(f.dir, "trash", "half-deleted", "files", "0"), "old");
+  const key = codeKey(generateCode());
+  mkdirSync(join(f.dir, "shares", key, "files"), { recursive: true }); // no manifest: never published
+  await sink.discard();
+  const again = await f.open();
+  assert.is(again.size, 0);
+  assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
+  assert.is(readdirSync(join(f.dir, "trash")).length, 0);
+  assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+});
+
+test("a corrupt manifest makes its share disappear, not the store fail", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const bad = await put(store, { "a": "1" });
+  const good = await put(store, { "b": "2" });
+  await store.close();
+  writeFileSync(join(f.dir, "shares", codeKey(bad.code), "manifest.json"), "{\"version\":1,\"files\":[{\"path\":\"../x\"");
+  const again = await f.open();
+  assert.is(again.size, 1);
+  again.list(good.code, CLIENT);
+  await rejects(() => again.list(bad.code, CLIENT), "SFX_SHARE_NOT_FOUND");
+});
+
+test("close() abandons uploads in progress and is idempotent; a closed store refuses work", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const u = await store.beginUpload({ files: [{ path: "a", size: 2 }] });
+  await (await u.file(0)).write(Buffer.from("1"));
+  await store.close();
+  await store.close();
+  assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }] }), "SFX_INTERNAL", /closed/);
+});
+
+test("the sweep timer deletes expired shares on its own and does not keep the process alive", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-share-"));
+  const clock = { t: T0 };
+  const store = await ShareStore.open({ dir, now: () => clock.t, limits: { sweepIntervalMs: 20 } });
+  try {
+    await put(store, { "a": "1" }, { expiresInMs: HOUR });
+    clock.t += HOUR;
+    const deadline = Date.now() + 5000;
+    while (readdirSync(join(dir, "shares")).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.is(readdirSync(join(dir, "shares")).length, 0);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
