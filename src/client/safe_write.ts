@@ -1,0 +1,358 @@
+/**
+ * Writing a received file safely: sanitized relative names, a temporary
+ * file next to the final one, SHA-256 computed while writing and verified,
+ * fsync, then an atomic move to a name that never silently replaces an
+ * existing file. Used by `sfx receive` and by `sfx share get` (which resumes
+ * an interrupted download from its temporary file).
+ *
+ * @example
+ * ```ts
+ * const out = await openSafeWrite("/tmp/in", "docs/report.pdf", { size: 1234, resume: true });
+ * // out.offset bytes are already on disk: fetch the rest from there.
+ * for await (const chunk of source(out.offset)) await out.write(chunk);
+ * const { path, sha256 } = await out.finish(expectedSha256);
+ * ```
+ *
+ * @module
+ */
+import { createHash, type Hash } from "node:crypto";
+import { constants } from "node:fs";
+import { link, lstat, mkdir, open, realpath, rename, rm, type FileHandle } from "node:fs/promises";
+import { basename, dirname, join, sep } from "node:path";
+import { SfxError } from "../errors.ts";
+import { MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from "../protocol/defaults.ts";
+
+/** Suffix of temporary files: `.<name>.sfx-part` next to the final `<name>`. */
+export const PART_SUFFIX = ".sfx-part";
+
+const encoder = new TextEncoder();
+// C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
+// (which make a name display as something else).
+// deno-lint-ignore no-control-regex
+const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+/** Characters Windows refuses in names; refused everywhere, so a name received here can be sent on anywhere. */
+const WINDOWS_RESERVED_CHARS = /[<>:"\\|?*]/;
+const WINDOWS_RESERVED_NAMES = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
+
+/**
+ * Checks a relative path from the network (`/` separators) and returns it
+ * normalised, or throws `SFX_PROTOCOL` naming what is wrong: absolute paths,
+ * `.` or `..` segments, empty segments, control characters, characters or
+ * names Windows reserves, names ending in a dot or space, over-long names.
+ * Nothing is "fixed up" silently: a sender that needs this is misbehaving.
+ */
+export function sanitizeRelativePath(path: string): string {
+  const refuse = (why: string): never => {
+    throw new SfxError("SFX_PROTOCOL", `Refusing file name ${JSON.stringify(path.slice(0, 200))}: ${why}`);
+  };
+  if (typeof path !== "string" || path.length === 0) refuse("it is empty");
+  if (encoder.encode(path).length > MAX_PATH_BYTES) refuse(`longer than ${MAX_PATH_BYTES} bytes`);
+  if (FORBIDDEN_CHARS.test(path)) refuse("it contains control characters");
+  if (path.startsWith("/")) refuse("it is an absolute path");
+  if (/^[a-zA-Z]:/.test(path)) refuse("it starts with a drive letter");
+  const segments = path.split("/");
+  for (const segment of segments) {
+    if (segment === "") refuse("it has an empty path segment");
+    if (segment === "." || segment === "..") refuse("it leaves the target directory");
+    if (WINDOWS_RESERVED_CHARS.test(segment)) refuse("it contains a reserved character (< > : \" \\ | ? *)");
+    if (WINDOWS_RESERVED_NAMES.test(segment)) refuse("it is a reserved device name");
+    if (/[. ]$/.test(segment)) refuse("a name ends with a dot or a space");
+    if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) refuse(`a name is longer than ${MAX_SEGMENT_BYTES} bytes`);
+    if (segment.endsWith(PART_SUFFIX)) refuse(`names ending in ${PART_SUFFIX} are reserved for partial files`);
+  }
+  return segments.join("/");
+}
+
+/** The temporary file a final path is written through: `<dir>/.<name>.sfx-part`. */
+export function partPathFor(finalPath: string): string {
+  return join(dirname(finalPath), `.${basename(finalPath)}${PART_SUFFIX}`);
+}
+
+/** Options for {@link openSafeWrite}. */
+export interface SafeWriteOptions {
+  /** Expected size; `finish` refuses another. null or absent: unknown (`finish` takes the size). */
+  size?: number | null;
+  /**
+   * Continue an existing temporary file for this path: its bytes are kept
+   * (and hashed), `offset` says how many. A temporary file longer than
+   * `size` is started over.
+   */
+  resume?: boolean;
+  /** Replace an existing file at the final name instead of choosing `name (1).ext`. */
+  overwrite?: boolean;
+}
+
+/** What {@link SafeWrite.finish} reports. */
+export interface SafeWriteResult {
+  /** Where the file now is (may be `name (1).ext` when `name.ext` existed). */
+  path: string;
+  /** Its path relative to the target directory, `/`-separated. */
+  relativePath: string;
+  size: number;
+  sha256: string;
+}
+
+/** An open safe write. Call `write` for each chunk in order, then `finish` or `abort`. */
+export interface SafeWrite {
+  /** The wanted final path (the actual one may get a ` (n)` suffix). */
+  readonly finalPath: string;
+  /** The temporary file being written. */
+  readonly partPath: string;
+  /** Bytes that were already in the temporary file when it was opened (resume), else 0. */
+  readonly offset: number;
+  /** Bytes in the file so far, `offset` included. */
+  readonly size: number;
+  /** Bytes handed to `write` and not yet on disk. */
+  readonly pendingBytes: number;
+  /**
+   * Appends a chunk (hashed as it goes). If writing fails (`SFX_IO`, e.g.
+   * disk full), the temporary file is removed and later calls fail too. Calls may overlap: chunks are
+   * written in call order. Do not modify `chunk` until the promise resolves.
+   */
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Verifies size and SHA-256 (hex; omitted: not checked), fsyncs, and moves
+   * the file to its final name. On any failure the temporary file is removed
+   * and the error thrown (`SFX_INTEGRITY`, `SFX_IO`).
+   */
+  finish(expectedSha256?: string, expectedSize?: number): Promise<SafeWriteResult>;
+  /** Stops: removes the temporary file, or keeps it for a later resume. Idempotent. */
+  abort(opts?: { keepPartial?: boolean }): Promise<void>;
+}
+
+/** Maps a file-system error to `SFX_IO` with a message that names the file and the cause. */
+export function ioError(err: unknown, action: string, path: string): SfxError {
+  if (err instanceof SfxError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const why = code === "ENOSPC"
+    ? "the disk is full"
+    : code === "EACCES" || code === "EPERM"
+    ? "permission denied"
+    : code === "EDQUOT"
+    ? "the disk quota is exceeded"
+    : code === "ENOTDIR"
+    ? "a part of the path is a file, not a directory"
+    : code === "EROFS"
+    ? "the file system is read-only"
+    : (err as Error)?.message ?? String(err);
+  return new SfxError("SFX_IO", `Cannot ${action} ${path}: ${why}${code ? ` (${code})` : ""}`, { cause: err });
+}
+
+/**
+ * Opens a safe write of `relPath` (sanitized here) under `dir`. Creates the
+ * directories on the way, refuses to write outside `dir` even through a
+ * symbolic link, and opens (or, with `resume`, reopens) the temporary file.
+ */
+export async function openSafeWrite(dir: string, relPath: string, opts: SafeWriteOptions = {}): Promise<SafeWrite> {
+  const rel = sanitizeRelativePath(relPath);
+  const root = await realpath(dir).catch((err) => {
+    throw ioError(err, "use the directory", dir);
+  });
+  const finalPath = join(root, ...rel.split("/"));
+  const parent = dirname(finalPath);
+  try {
+    await mkdir(parent, { recursive: true });
+    const realParent = await realpath(parent);
+    if (realParent !== root && !realParent.startsWith(root + sep)) {
+      throw new SfxError("SFX_PROTOCOL", `Refusing ${rel}: its directory leads outside ${root}`);
+    }
+  } catch (err) {
+    throw ioError(err, "create the directory for", finalPath);
+  }
+  const partPath = partPathFor(finalPath);
+  const hash = createHash("sha256");
+  let handle: FileHandle;
+  let offset = 0;
+  try {
+    if (opts.resume) {
+      handle = await open(partPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+      const { size: existing } = await handle.stat();
+      if (opts.size != null && existing > opts.size) {
+        await handle.truncate(0);
+      } else if (existing > 0) {
+        offset = await hashExisting(handle, hash, existing);
+      }
+    } else {
+      handle = await open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+    }
+  } catch (err) {
+    throw ioError(err, "open", partPath);
+  }
+  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, hash, offset, opts);
+}
+
+async function hashExisting(handle: FileHandle, hash: Hash, size: number): Promise<number> {
+  const buf = new Uint8Array(1024 * 1024);
+  let pos = 0;
+  while (pos < size) {
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, size - pos), pos);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return pos;
+}
+
+class SafeWriteImpl implements SafeWrite {
+  readonly finalPath: string;
+  readonly partPath: string;
+  readonly offset: number;
+  #root: string;
+  #rel: string;
+  #handle: FileHandle;
+  #hash: Hash;
+  #size: number;
+  #pending = 0;
+  #chain: Promise<void> = Promise.resolve();
+  #failure: SfxError | undefined;
+  #closed = false;
+  #opts: SafeWriteOptions;
+
+  constructor(root: string, rel: string, finalPath: string, partPath: string, handle: FileHandle, hash: Hash, offset: number, opts: SafeWriteOptions) {
+    this.#root = root;
+    this.#rel = rel;
+    this.finalPath = finalPath;
+    this.partPath = partPath;
+    this.#handle = handle;
+    this.#hash = hash;
+    this.offset = offset;
+    this.#size = offset;
+    this.#opts = opts;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get pendingBytes(): number {
+    return this.#pending;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new SfxError("SFX_INTERNAL", `Write to ${this.#rel} after it was closed`));
+    if (this.#failure) return Promise.reject(this.#failure);
+    this.#pending += chunk.length;
+    const position = this.#size;
+    this.#size += chunk.length;
+    this.#hash.update(chunk);
+    const done = this.#chain.then(async () => {
+      if (this.#failure) throw this.#failure;
+      try {
+        let off = 0;
+        while (off < chunk.length) {
+          const { bytesWritten } = await this.#handle.write(chunk, off, chunk.length - off, position + off);
+          off += bytesWritten;
+        }
+      } catch (err) {
+        this.#failure ??= ioError(err, "write", this.finalPath);
+        throw this.#failure;
+      } finally {
+        this.#pending -= chunk.length;
+      }
+    });
+    this.#chain = done.catch(() => {});
+    // A failed write (disk full…) ends the write: the temporary file goes at once.
+    done.catch(() => this.abort());
+    return done;
+  }
+
+  async finish(expectedSha256?: string, expectedSize?: number): Promise<SafeWriteResult> {
+    try {
+      await this.#chain;
+      if (this.#failure) throw this.#failure;
+      const size = this.#size;
+      const wanted = expectedSize ?? this.#opts.size ?? undefined;
+      if (wanted != null && size !== wanted) {
+        throw new SfxError("SFX_INTEGRITY", `${this.#rel}: received ${size} bytes, expected ${wanted}; nothing was kept`);
+      }
+      const sha256 = this.#hash.digest("hex");
+      if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
+        throw new SfxError("SFX_INTEGRITY", `${this.#rel}: SHA-256 mismatch (got ${sha256.slice(0, 12)}…, expected ${expectedSha256.slice(0, 12)}…); nothing was kept`);
+      }
+      try {
+        await this.#handle.sync();
+      } catch (err) {
+        throw ioError(err, "flush", this.finalPath);
+      }
+      this.#closed = true;
+      await this.#handle.close().catch(() => {});
+      const path = await this.#place();
+      await syncDir(dirname(path));
+      const relativePath = path.slice(this.#root.length + 1).split(sep).join("/");
+      return { path, relativePath, size, sha256 };
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+  }
+
+  /** Moves the temporary file to the final name, or the first free `name (n).ext`. */
+  async #place(): Promise<string> {
+    if (this.#opts.overwrite) {
+      try {
+        await rename(this.partPath, this.finalPath);
+        return this.finalPath;
+      } catch (err) {
+        throw ioError(err, "rename to", this.finalPath);
+      }
+    }
+    for (let n = 0; n < 10_000; n++) {
+      const candidate = n === 0 ? this.finalPath : numbered(this.finalPath, n);
+      try {
+        // link() fails with EEXIST instead of replacing: no window where another file is clobbered.
+        await link(this.partPath, candidate);
+        await rm(this.partPath, { force: true });
+        return candidate;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") continue;
+        if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
+          // A file system without hard links: check, then rename (a tiny race, accepted there).
+          const exists = await lstat(candidate).then(() => true, () => false);
+          if (exists) continue;
+          try {
+            await rename(this.partPath, candidate);
+            return candidate;
+          } catch (err2) {
+            throw ioError(err2, "rename to", candidate);
+          }
+        }
+        throw ioError(err, "create", candidate);
+      }
+    }
+    throw new SfxError("SFX_IO", `Cannot find a free name for ${this.finalPath}`);
+  }
+
+  async abort(opts: { keepPartial?: boolean } = {}): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      await this.#chain;
+      if (opts.keepPartial) await this.#handle.sync().catch(() => {});
+      await this.#handle.close().catch(() => {});
+    }
+    if (!opts.keepPartial) await rm(this.partPath, { force: true }).catch(() => {});
+  }
+}
+
+/** `dir/name.ext` → `dir/name (n).ext`; dot files and names without an extension get the suffix at the end. */
+export function numbered(path: string, n: number): string {
+  const dir = dirname(path);
+  const name = basename(path);
+  const dot = name.lastIndexOf(".");
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  return join(dir, `${stem} (${n})${ext}`);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // Makes the rename durable; not every platform can open a directory, so best effort.
+  try {
+    const h = await open(dir, constants.O_RDONLY);
+    try {
+      await h.sync();
+    } finally {
+      await h.close();
+    }
+  } catch {
+    // ignore
+  }
+}

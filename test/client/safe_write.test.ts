@@ -1,0 +1,221 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ioError, numbered, openSafeWrite, partPathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-safe-"));
+  dirs.push(d);
+  return d;
+}
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const good: Array<[string, string]> = [
+  ["a.txt", "a.txt"],
+  ["dir/sub/file.bin", "dir/sub/file.bin"],
+  ["été/naïve ☃.txt", "été/naïve ☃.txt"],
+  [".hidden", ".hidden"],
+];
+for (const [input, out] of good) {
+  test(`sanitizeRelativePath() keeps ${JSON.stringify(input)}`, () => assert.is(sanitizeRelativePath(input), out));
+}
+const bad = [
+  "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", "C:\\x", "c:x", "a\u0000b", "new\nline", "tab\there",
+  "esc\u001b[31m", "del\u007f", "a\\b", "con", "aux.txt", "trail.", "trail ", "bidi\u202eexe.txt", "x".repeat(256),
+  "a/.b.sfx-part",
+];
+for (const input of bad) {
+  test(`sanitizeRelativePath() refuses ${JSON.stringify(input.slice(0, 30))} with SFX_PROTOCOL`, () => {
+    try {
+      sanitizeRelativePath(input);
+      assert.unreachable();
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+    }
+  });
+}
+
+test("numbered() puts the counter before the extension", () => {
+  assert.is(numbered("/d/report.pdf", 1), "/d/report (1).pdf");
+  assert.is(numbered("/d/README", 2), "/d/README (2)");
+  assert.is(numbered("/d/.bashrc", 1), "/d/.bashrc (1)");
+});
+
+test("a verified write lands under its final name, and no temporary file remains", async () => {
+  const dir = tmp();
+  const data = new TextEncoder().encode("hello, world\n");
+  const w = await openSafeWrite(dir, "sub/dir/hello.txt", { size: data.length });
+  assert.is(w.partPath, partPathFor(join(dir, "sub/dir/hello.txt")));
+  await w.write(data.subarray(0, 5));
+  await w.write(data.subarray(5));
+  const r = await w.finish(sha(data));
+  assert.is(r.path, join(dir, "sub/dir/hello.txt"));
+  assert.is(r.relativePath, "sub/dir/hello.txt");
+  assert.is(r.sha256, sha(data));
+  assert.equal(readFileSync(r.path), Buffer.from(data));
+  assert.equal(readdirSync(join(dir, "sub/dir")), ["hello.txt"]);
+});
+
+test("writes that overlap are applied in call order", async () => {
+  const dir = tmp();
+  const w = await openSafeWrite(dir, "o.bin");
+  const parts = Array.from({ length: 50 }, (_, i) => new Uint8Array(1000).fill(i));
+  await Promise.all(parts.map((p) => w.write(p)));
+  const all = Buffer.concat(parts);
+  const r = await w.finish(sha(all), all.length);
+  assert.equal(readFileSync(r.path), all);
+});
+
+test("a hash mismatch fails with SFX_INTEGRITY and keeps nothing", async () => {
+  const dir = tmp();
+  const w = await openSafeWrite(dir, "x.txt", { size: 3 });
+  await w.write(new TextEncoder().encode("abc"));
+  try {
+    await w.finish(sha("abd"));
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+  }
+  assert.equal(readdirSync(dir), []);
+});
+
+test("a short file fails with SFX_INTEGRITY and keeps nothing", async () => {
+  const dir = tmp();
+  const w = await openSafeWrite(dir, "x.txt", { size: 10 });
+  await w.write(new TextEncoder().encode("abc"));
+  try {
+    await w.finish(sha("abc"));
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+  }
+  assert.equal(readdirSync(dir), []);
+});
+
+test("an existing file is never replaced silently: name (1).ext, name (2).ext", async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, "a.txt"), "old");
+  for (const content of ["new1", "new2"]) {
+    const w = await openSafeWrite(dir, "a.txt");
+    await w.write(new TextEncoder().encode(content));
+    await w.finish();
+  }
+  assert.is(readFileSync(join(dir, "a.txt"), "utf8"), "old");
+  assert.is(readFileSync(join(dir, "a (1).txt"), "utf8"), "new1");
+  assert.is(readFileSync(join(dir, "a (2).txt"), "utf8"), "new2");
+});
+
+test("overwrite replaces an existing file", async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, "a.txt"), "old");
+  const w = await openSafeWrite(dir, "a.txt", { overwrite: true });
+  await w.write(new TextEncoder().encode("new"));
+  const r = await w.finish();
+  assert.is(r.path, join(dir, "a.txt"));
+  assert.is(readFileSync(join(dir, "a.txt"), "utf8"), "new");
+});
+
+test("abort removes the temporary file; abort with keepPartial leaves it for a resume", async () => {
+  const dir = tmp();
+  const w = await openSafeWrite(dir, "a.bin");
+  await w.write(new Uint8Array(10));
+  await w.abort();
+  assert.equal(readdirSync(dir), []);
+  const w2 = await openSafeWrite(dir, "a.bin", { resume: true });
+  await w2.write(new Uint8Array(10));
+  await w2.abort({ keepPartial: true });
+  assert.equal(readdirSync(dir), [".a.bin.sfx-part"]);
+});
+
+test("resume reopens the temporary file, reports its length, and the hash covers the bytes already there", async () => {
+  const dir = tmp();
+  const all = new Uint8Array(300_000).map((_, i) => (i * 7) & 0xff);
+  const first = await openSafeWrite(dir, "big.bin", { size: all.length, resume: true });
+  assert.is(first.offset, 0);
+  await first.write(all.subarray(0, 123_456));
+  await first.abort({ keepPartial: true });
+  const second = await openSafeWrite(dir, "big.bin", { size: all.length, resume: true });
+  assert.is(second.offset, 123_456);
+  await second.write(all.subarray(second.offset));
+  const r = await second.finish(sha(all));
+  assert.equal(readFileSync(r.path), Buffer.from(all));
+});
+
+test("resume starts over when the temporary file is longer than the expected size", async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, ".f.sfx-part"), "much too long");
+  const w = await openSafeWrite(dir, "f", { size: 3, resume: true });
+  assert.is(w.offset, 0);
+  await w.write(new TextEncoder().encode("abc"));
+  await w.finish(sha("abc"));
+  assert.is(readFileSync(join(dir, "f"), "utf8"), "abc");
+});
+
+test("a directory that is a symbolic link to outside the target is refused", async () => {
+  const dir = tmp();
+  const outside = tmp();
+  symlinkSync(outside, join(dir, "escape"));
+  try {
+    await openSafeWrite(dir, "escape/x.txt");
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+  }
+  assert.equal(readdirSync(outside), []);
+});
+
+test("a path through an existing file fails with SFX_IO", async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, "file"), "x");
+  try {
+    await openSafeWrite(dir, "file/x.txt");
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  }
+});
+
+test("ioError() names the file and says the disk is full for ENOSPC", () => {
+  const e = ioError(Object.assign(new Error("nospc"), { code: "ENOSPC" }), "write", "/x/y");
+  assert.is(e.code, "SFX_IO");
+  assert.match(e.message, /Cannot write \/x\/y: the disk is full \(ENOSPC\)/);
+});
+
+test("a full disk fails with SFX_IO 'disk is full' and removes the temporary file (tmpfs of 256 KiB)", async (ctx) => {
+  const mnt = tmp();
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt], { stdio: "ignore" });
+  } catch {
+    console.log("  (skipped: cannot mount a tmpfs here; needs root)");
+    return;
+  }
+  try {
+    mkdirSync(join(mnt, "d"));
+    const w = await openSafeWrite(join(mnt, "d"), "big.bin");
+    let failure: unknown;
+    try {
+      for (let i = 0; i < 64 && !failure; i++) await w.write(new Uint8Array(64 * 1024)).catch((e) => (failure = e));
+      if (!failure) await w.finish();
+    } catch (err) {
+      failure = err;
+    }
+    await w.abort(); // idempotent: the failed write already removed the file
+    assert.ok(isSfxError(failure, "SFX_IO"), String(failure));
+    assert.match(String((failure as Error).message), /disk is full/);
+    assert.equal(readdirSync(join(mnt, "d")), []);
+  } finally {
+    execFileSync("umount", [mnt]);
+  }
+  void ctx;
+});
+
+test.run();
