@@ -15,6 +15,8 @@
  * |                     Nonce (16 bytes)                          |
  * |                                                               |
  * +---------------+---------------+---------------+---------------+
+ * |    Query only: zero padding up to 512 bytes in all …          |
+ * +---------------+---------------+---------------+---------------+
  * ```
  *
  * The magic starts with two zero bytes: read as an SCTP common header
@@ -22,8 +24,11 @@
  * discovery datagram can never be mistaken for SCTP on the shared port
  * (and vice versa).
  *
- * A query is exactly the header and the nonce (24 bytes). A reply echoes the
- * query's nonce and continues:
+ * A query is the header and the nonce, then zeros up to exactly
+ * {@link QUERY_BYTES} (512) bytes. The padding is there so that a reply is
+ * never larger than the query that asked for it: a server reachable by
+ * unicast cannot be used to amplify traffic towards a spoofed source. A reply
+ * echoes the query's nonce and continues:
  *
  * ```
  * +---------------+---------------+---------------+---------------+
@@ -64,7 +69,11 @@ export const NONCE_BYTES = 16;
 export const INSTANCE_ID_BYTES = 8;
 
 const HEADER_BYTES = 8;
-const QUERY_BYTES = HEADER_BYTES + NONCE_BYTES;
+/** Header and nonce: where a reply's own fields start. */
+const PREFIX_BYTES = HEADER_BYTES + NONCE_BYTES;
+
+/** The exact size of a query, padding included: the largest datagram accepted, so no reply outgrows it. */
+export const QUERY_BYTES = MAX_DISCOVERY_DATAGRAM;
 
 /** Why a datagram was dropped. */
 export type DropReason = "oversized" | "foreign" | "version" | "malformed" | "unexpected";
@@ -126,7 +135,7 @@ function writeHeader(out: Uint8Array, type: number, nonce: Uint8Array): void {
   out.set(nonce, HEADER_BYTES);
 }
 
-/** Encodes a query carrying `nonce` (16 bytes). */
+/** Encodes a query carrying `nonce` (16 bytes), zero-padded to {@link QUERY_BYTES}. */
 export function encodeQuery(nonce: Uint8Array): Uint8Array {
   const out = new Uint8Array(QUERY_BYTES);
   writeHeader(out, DISCOVERY_TYPE.QUERY, nonce);
@@ -168,11 +177,11 @@ export function encodeReply(reply: Omit<DiscoveryReply, "type">): Uint8Array {
     const bytes = parseIpAddress(text);
     if (bytes) addresses.push(bytes);
   }
-  const size = QUERY_BYTES + INSTANCE_ID_BYTES + 2 + 1 + name.length + 1 + version.length + 1 +
+  const size = PREFIX_BYTES + INSTANCE_ID_BYTES + 2 + 1 + name.length + 1 + version.length + 1 +
     addresses.reduce((n, a) => n + 1 + a.length, 0);
   const out = new Uint8Array(size);
   writeHeader(out, DISCOVERY_TYPE.REPLY, reply.nonce);
-  let at = QUERY_BYTES;
+  let at = PREFIX_BYTES;
   out.set(reply.instanceId, at);
   at += INSTANCE_ID_BYTES;
   out[at++] = reply.port >> 8;
@@ -206,15 +215,18 @@ export function decodeDiscoveryMessage(data: Uint8Array): DiscoveryMessage {
   if (!isDiscoveryDatagram(data)) throw new DiscoveryDecodeError("foreign", "no sfx discovery magic");
   if (data.length < HEADER_BYTES) throw new DiscoveryDecodeError("malformed", `${data.length} bytes, shorter than the header`);
   if (data[6] !== DISCOVERY_VERSION) throw new DiscoveryDecodeError("version", `wire version ${data[6]}, this sfx speaks ${DISCOVERY_VERSION}`);
-  if (data.length < QUERY_BYTES) throw new DiscoveryDecodeError("malformed", `${data.length} bytes, too short for a nonce`);
-  const nonce = data.slice(HEADER_BYTES, QUERY_BYTES);
+  if (data.length < PREFIX_BYTES) throw new DiscoveryDecodeError("malformed", `${data.length} bytes, too short for a nonce`);
+  const nonce = data.slice(HEADER_BYTES, PREFIX_BYTES);
   const type = data[7];
   if (type === DISCOVERY_TYPE.QUERY) {
-    if (data.length !== QUERY_BYTES) throw new DiscoveryDecodeError("malformed", `query of ${data.length} bytes, expected ${QUERY_BYTES}`);
+    if (data.length !== QUERY_BYTES) throw new DiscoveryDecodeError("malformed", `query of ${data.length} bytes, expected ${QUERY_BYTES} (padded)`);
+    for (let i = PREFIX_BYTES; i < data.length; i++) {
+      if (data[i] !== 0) throw new DiscoveryDecodeError("malformed", "query padding is not zero");
+    }
     return { type: "query", nonce };
   }
   if (type !== DISCOVERY_TYPE.REPLY) throw new DiscoveryDecodeError("malformed", `unknown message type ${type}`);
-  const r = new Reader(data, QUERY_BYTES);
+  const r = new Reader(data, PREFIX_BYTES);
   const instanceId = r.bytes(INSTANCE_ID_BYTES, "instance ID").slice();
   const port = r.u16("port");
   if (port === 0) throw new DiscoveryDecodeError("malformed", "port 0");

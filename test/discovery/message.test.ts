@@ -34,9 +34,9 @@ function rejects(data: Uint8Array, reason: DropReason, label: string): void {
   assert.unreachable(`${label}: decoded, expected a '${reason}' rejection`);
 }
 
-test("a query round-trips and is exactly 24 bytes", () => {
+test("a query round-trips and is padded to 512 bytes, the size of the largest reply or more", () => {
   const bytes = encodeQuery(nonce);
-  assert.is(bytes.length, 24);
+  assert.is(bytes.length, 512);
   assert.ok(isDiscoveryDatagram(bytes));
   const m = decodeDiscoveryMessage(bytes);
   assert.equal(m, { type: "query", nonce });
@@ -72,14 +72,14 @@ test("replies round-trip (table)", () => {
   }
 });
 
-test("the largest possible reply fits in 512 bytes", () => {
+test("the largest possible reply is no larger than a query (no amplification)", () => {
   const bytes = encodeReply({
     ...baseReply,
     name: "€".repeat(64),
     version: "v".repeat(64),
     addresses: Array.from({ length: 16 }, (_, i) => `2001:db8:1:2:3:4:5:${i + 1}`),
   });
-  assert.ok(bytes.length <= 512, `${bytes.length} bytes`);
+  assert.ok(bytes.length <= encodeQuery(nonce).length, `${bytes.length} bytes`);
   assert.is(decodeDiscoveryMessage(bytes).type, "reply");
 });
 
@@ -119,8 +119,10 @@ test("decodeDiscoveryMessage() rejects bad datagrams with the right reason (tabl
     ["header without a nonce", query.slice(0, 8), "malformed"],
     ["version 0", edit(query, 6, 0), "version"],
     ["version 2", edit(query, 6, 2), "version"],
-    ["query one byte short", query.slice(0, 23), "malformed"],
-    ["query with a trailing byte", concat(query, Uint8Array.of(0)), "malformed"],
+    ["query one byte short", query.slice(0, 511), "malformed"],
+    ["query without its padding", query.slice(0, 24), "malformed"],
+    ["query with non-zero padding", edit(query, 300, 1), "malformed"],
+    ["query with a trailing byte", concat(query, Uint8Array.of(0)), "oversized"],
     ["unknown type 0", edit(query, 7, 0), "malformed"],
     ["unknown type 3", edit(query, 7, 3), "malformed"],
     ["reply with a trailing byte", concat(reply, Uint8Array.of(0)), "malformed"],
@@ -133,7 +135,7 @@ test("decodeDiscoveryMessage() rejects bad datagrams with the right reason (tabl
     ["address count 17", edit(reply, reply.length - 23, 17), "malformed"],
     ["address count beyond the end", edit(reply, reply.length - 23, 3), "malformed"],
     ["address family 5", edit(reply, reply.length - 22, 5), "malformed"],
-    ["513 bytes", concat(query, new Uint8Array(513 - 24)), "oversized"],
+    ["513 bytes", concat(reply, new Uint8Array(513 - reply.length)), "oversized"],
     ["64 KiB of zeros", new Uint8Array(65507), "oversized"],
   ];
   // Sanity: the offsets above point where they claim to.

@@ -56,7 +56,7 @@ test("oversized, foreign, malformed, wrong-version and unexpected datagrams are 
       new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"), // foreign
       new Uint8Array(0), // foreign
       query.slice(0, 20), // malformed
-      Uint8Array.of(...query, 1), // malformed
+      Uint8Array.from(query, (b, i) => (i === 100 ? 1 : b)), // malformed: padding not zero
       v2, // version
       encodeReply({ nonce: new Uint8Array(16), instanceId: new Uint8Array(8), port: 1, name: "fake", version: "1", addresses: [] }), // unexpected
     ];
