@@ -50,7 +50,9 @@ export interface DiscoverOptions {
 
 /**
  * Finds the sfx servers on the local network: resolves after `timeoutMs`
- * with every server that answered, each once.
+ * with every server that answered, each once (an empty list when none did).
+ * Rejects with `SFX_NO_SERVER` only when the query could not be sent at all
+ * (no usable interface), and with `SFX_CANCELLED` when `signal` aborts.
  *
  * @example
  * ```ts
@@ -150,20 +152,23 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
       }
     }
     const interfaces = multicast ? options.interfaces ?? multicastInterfaces() : [];
-    const sendRound = async () => {
-      if (!multicast) {
-        await socket.sendNow(query, target).catch(() => {});
-        return;
+    let sent = 0;
+    let sendError: unknown;
+    const sendOne = async (iface?: string) => {
+      try {
+        if (iface !== undefined) socket.setMulticastInterface(iface);
+        await socket.sendNow(query, target);
+        sent++;
+      } catch (err) {
+        sendError = err; // that interface cannot send (down, no route): the others may
       }
+    };
+    const sendRound = async () => {
+      if (!multicast) return sendOne();
       // One interface at a time: the interface is a socket option, read when each datagram is sent.
       for (const iface of interfaces) {
         if (done) return;
-        try {
-          socket.setMulticastInterface(iface);
-          await socket.sendNow(query, target);
-        } catch {
-          // That interface cannot send multicast (down, no route): the others may.
-        }
+        await sendOne(iface);
       }
     };
     // Repeat the query over the first half of the window, in case one is lost.
@@ -174,7 +179,14 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
         chain = chain.then(() => (done ? undefined : sendRound()));
       }, i * spacing));
     }
-    timers.push(setTimeout(() => finish(), timeoutMs));
+    timers.push(setTimeout(() => {
+      // Not one query left this host: say why, rather than "nobody answered".
+      if (sent === 0 && found.size === 0) {
+        const why = sendError instanceof Error ? sendError.message : multicast && interfaces.length === 0 ? "no IPv4 interface" : "unknown error";
+        return finish(new SfxError("SFX_NO_SERVER", `Cannot send the discovery query to ${target.address}:${target.port}: ${why}`, { cause: sendError }));
+      }
+      finish();
+    }, timeoutMs));
   });
 }
 

@@ -112,4 +112,21 @@ test("an aborted search rejects with SFX_CANCELLED promptly", async () => {
   }
 });
 
+test("a search whose query cannot be sent by any interface rejects with SFX_NO_SERVER saying why", async () => {
+  try {
+    // 240.0.0.1 (reserved, class E) is no interface's address: choosing it fails, nothing is sent.
+    await discoverServers({ port: 9, interfaces: ["240.0.0.1"], timeoutMs: 200 });
+    assert.unreachable("resolved");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_NO_SERVER"), String(err));
+    assert.match((err as Error).message, "Cannot send the discovery query to 239.255.69.69:9");
+  }
+  try {
+    await discoverServers({ port: 9, interfaces: [], timeoutMs: 100 });
+    assert.unreachable("resolved with no interface");
+  } catch (err) {
+    assert.match((err as Error).message, "no IPv4 interface");
+  }
+});
+
 test.run();
