@@ -1,0 +1,113 @@
+/**
+ * Logging for the server: LogTape with a size-rotated file sink writing
+ * `<dir>/stream_server.log`, and optionally concise lines on stderr.
+ *
+ * LogTape is configured once per process; {@link setupLogging} replaces any
+ * earlier configuration, and `close()` flushes and closes the file.
+ *
+ * @module
+ */
+import { configure, dispose, type LogLevel, type LogRecord, type Sink } from "@logtape/logtape";
+import { getRotatingFileSink } from "@logtape/file";
+import { join } from "node:path";
+import {
+  DEFAULT_LOG_DIR,
+  DEFAULT_LOG_LEVEL,
+  LOG_FLUSH_INTERVAL_MS,
+  LOG_MAX_BYTES,
+  LOG_MAX_FILES,
+  SERVER_LOG_FILE,
+} from "./defaults.ts";
+import { chooseLogDir, fallbackNotice } from "./dirs.ts";
+import { formatConsoleLine, formatLogLine } from "./format.ts";
+
+/** How to set up logging. */
+export interface LoggingOptions {
+  /** The log directory; default /var/log. Falls back to the user state directory when not writable. */
+  dir?: string;
+  /** Also write concise lines to stderr (the foreground server does). Default false. */
+  console?: boolean;
+  /** The lowest level written; default `info`. */
+  level?: LogLevel;
+  /** Rotate the file once it would pass this many bytes; default 10 MiB. */
+  maxBytes?: number;
+  /** Rotated files kept besides the live one (`.1` … `.N`); default 5. */
+  maxFiles?: number;
+  /** Longest time a line waits in the buffer; default 500 ms. */
+  flushIntervalMs?: number;
+  /** Where the one fallback notice goes; default stderr. */
+  notice?: (line: string) => void;
+}
+
+/** Logging as set up. */
+export interface Logging {
+  /** The directory the logs go to (after any fallback). */
+  dir: string;
+  /** The server log's path. */
+  file: string;
+  /** True when the requested directory was not writable and the state directory is used. */
+  fellBack: boolean;
+  /** Flushes and closes the log file; idempotent. */
+  close(): Promise<void>;
+}
+
+/** The levels `--log-level` accepts (`warn` is short for `warning`). */
+export const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+
+let noticeGiven = false;
+
+/**
+ * Starts logging to `<dir>/stream_server.log`. When `dir` is not writable the
+ * logs go to `$XDG_STATE_HOME/sfx` (or `~/.local/state/sfx`) and one line on
+ * stderr says so (once per process). Throws SfxError `SFX_IO` when no
+ * directory is writable.
+ *
+ * @example
+ * ```ts
+ * const logging = await setupLogging({ dir: "/tmp/sfx-logs", console: true });
+ * getLogger(["sfx", "server"]).info("ready on {port}", { port: 6969 });
+ * await logging.close();
+ * ```
+ */
+export async function setupLogging(options: LoggingOptions = {}): Promise<Logging> {
+  const choice = chooseLogDir(options.dir ?? DEFAULT_LOG_DIR);
+  if (choice.fellBack && !noticeGiven) {
+    noticeGiven = true;
+    (options.notice ?? ((line: string) => process.stderr.write(`${line}\n`)))(fallbackNotice(choice));
+  }
+  const file = join(choice.dir, SERVER_LOG_FILE);
+  const maxBytes = options.maxBytes ?? LOG_MAX_BYTES;
+  const fileSink = getRotatingFileSink(file, {
+    formatter: formatLogLine,
+    maxSize: maxBytes,
+    // Small next to the rotation size, so one flushed chunk never overshoots it by much.
+    bufferSize: Math.max(256, Math.min(8192, Math.floor(maxBytes / 8))),
+    maxFiles: options.maxFiles ?? LOG_MAX_FILES,
+    flushInterval: options.flushIntervalMs ?? LOG_FLUSH_INTERVAL_MS,
+    nonBlocking: true,
+  });
+  const stderrSink: Sink = (record: LogRecord) => {
+    try {
+      process.stderr.write(formatConsoleLine(record));
+    } catch {
+      // A closed stderr must not take the server down.
+    }
+  };
+  const level = options.level ?? DEFAULT_LOG_LEVEL;
+  await configure({
+    reset: true,
+    sinks: { file: fileSink, stderr: stderrSink },
+    loggers: [
+      { category: ["sfx"], lowestLevel: level, sinks: options.console ? ["file", "stderr"] : ["file"] },
+      // LogTape's own trouble (a sink failing) goes to stderr, which survives a broken log file.
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+    ],
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    dir: choice.dir,
+    file,
+    fellBack: choice.fellBack,
+    close: () => (closing ??= dispose()),
+  };
+}

@@ -1,0 +1,155 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { getLogger, setupLogging } from "../../src/log/index.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+const SRC_LOG = new URL("../../src/log/index.ts", import.meta.url).pathname;
+const root = mkdtempSync(join(tmpdir(), "sfx-log-test-"));
+let n = 0;
+const fresh = () => {
+  const dir = join(root, `case${n++}`);
+  mkdirSync(dir);
+  return dir;
+};
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
+const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) [\w.]+: .*$/;
+
+test("setupLogging() writes one line per record: ISO time, level, category, message, fields", async () => {
+  const dir = fresh();
+  const logging = await setupLogging({ dir });
+  assert.is(logging.dir, dir);
+  assert.is(logging.file, join(dir, "stream_server.log"));
+  assert.is(logging.fellBack, false);
+  const log = getLogger(["sfx", "test"]);
+  log.info("ready on {host}:{port}", { host: "0.0.0.0", port: 6969, name: "my box", err: new Error("two\nlines") });
+  log.warning("plain message");
+  await logging.close();
+  const lines = readFileSync(logging.file, "utf8").split("\n");
+  assert.is(lines.pop(), "", "the file ends with a newline");
+  assert.is(lines.length, 2);
+  for (const line of lines) assert.match(line, LINE);
+  assert.match(lines[0], / INFO  sfx\.test: ready on 0\.0\.0\.0:6969 host=0\.0\.0\.0 port=6969 name="my box" err="Error: two\\nlines"$/);
+  assert.match(lines[1], / WARN  sfx\.test: plain message$/);
+});
+
+test("records below the level are not written; level debug writes them", async () => {
+  const dir = fresh();
+  let logging = await setupLogging({ dir });
+  getLogger(["sfx", "test"]).debug("hidden detail");
+  await logging.close();
+  assert.not.match(readFileSync(logging.file, "utf8"), "hidden detail");
+  logging = await setupLogging({ dir, level: "debug" });
+  getLogger(["sfx", "test"]).debug("shown detail");
+  await logging.close();
+  assert.match(readFileSync(logging.file, "utf8"), / DEBUG sfx\.test: shown detail\n$/);
+});
+
+test("close() flushes lines still buffered, and a second close() is harmless", async () => {
+  const dir = fresh();
+  // An hour between timed flushes: only close() can get the line out.
+  const logging = await setupLogging({ dir, flushIntervalMs: 3_600_000 });
+  getLogger(["sfx", "test"]).info("buffered line");
+  await logging.close();
+  await logging.close();
+  assert.match(readFileSync(logging.file, "utf8"), "buffered line");
+});
+
+test("a log dir under a regular file falls back to $XDG_STATE_HOME/sfx and says so once", async () => {
+  const dir = fresh();
+  writeFileSync(join(dir, "afile"), "not a directory");
+  const state = join(dir, "state");
+  const saved = process.env.XDG_STATE_HOME;
+  process.env.XDG_STATE_HOME = state;
+  const notices: string[] = [];
+  try {
+    const logging = await setupLogging({ dir: join(dir, "afile", "logs"), notice: (line) => notices.push(line) });
+    assert.is(logging.fellBack, true);
+    assert.is(logging.dir, join(state, "sfx"));
+    getLogger(["sfx", "test"]).info("after fallback");
+    await logging.close();
+    assert.match(readFileSync(join(state, "sfx", "stream_server.log"), "utf8"), /INFO  sfx\.test: after fallback\n$/);
+    const again = await setupLogging({ dir: join(dir, "afile", "logs"), notice: (line) => notices.push(line) });
+    await again.close();
+    assert.is(again.fellBack, true);
+    assert.equal(notices.length, 1, `one notice, got ${JSON.stringify(notices)}`);
+    assert.match(notices[0], `cannot write logs to ${join(dir, "afile", "logs")} (ENOTDIR); logging to ${join(state, "sfx")} instead`);
+  } finally {
+    if (saved === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = saved;
+  }
+});
+
+test("when neither the dir nor the fallback is writable, setupLogging() fails with SFX_IO", async () => {
+  const dir = fresh();
+  writeFileSync(join(dir, "afile"), "");
+  const saved = process.env.XDG_STATE_HOME;
+  process.env.XDG_STATE_HOME = join(dir, "afile", "state");
+  try {
+    await setupLogging({ dir: join(dir, "afile", "logs"), notice: () => {} });
+    assert.unreachable("should have thrown");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  } finally {
+    if (saved === undefined) delete process.env.XDG_STATE_HOME;
+    else process.env.XDG_STATE_HOME = saved;
+  }
+});
+
+test("a non-root user without write permission on the log dir falls back (EACCES), with one stderr line", () => {
+  const setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+  if (process.getuid?.() !== 0 || !setpriv || "Deno" in globalThis) {
+    console.warn("!!! SKIPPED: needs root and setpriv to run as nobody (Node only)");
+    return;
+  }
+  const dir = fresh();
+  chmodSync(dir, 0o755);
+  chmodSync(root, 0o755);
+  const logs = join(dir, "logs");
+  mkdirSync(logs, { mode: 0o755 }); // root's, not writable by nobody
+  const state = join(dir, "state");
+  mkdirSync(state, { mode: 0o755 });
+  chownSync(state, 65534, 65534);
+  const script = `import { setupLogging, getLogger } from ${JSON.stringify(SRC_LOG)};
+    const l = await setupLogging({ dir: ${JSON.stringify(logs)} });
+    getLogger(["sfx", "test"]).info("as nobody");
+    await l.close();`;
+  const r = spawnSync(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "--eval", script], {
+    env: { PATH: "/usr/bin:/bin", HOME: "/nonexistent", XDG_STATE_HOME: state },
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  assert.is(r.status, 0, r.stderr);
+  const stderr = r.stderr.trim().split("\n");
+  assert.equal(stderr, [`sfx: cannot write logs to ${logs} (EACCES); logging to ${join(state, "sfx")} instead`]);
+  assert.is(existsSync(join(logs, "stream_server.log")), false);
+  assert.match(readFileSync(join(state, "sfx", "stream_server.log"), "utf8"), "INFO  sfx.test: as nobody");
+});
+
+test("the file rotates by size, keeping maxFiles rotated files, newest lines in stream_server.log", async () => {
+  const dir = fresh();
+  const logging = await setupLogging({ dir, maxBytes: 2048, maxFiles: 2 });
+  const log = getLogger(["sfx", "test"]);
+  for (let i = 0; i < 300; i++) {
+    log.info("line {i} {pad}", { i, pad: "x".repeat(60) });
+    if (i % 10 === 9) await new Promise((r) => setTimeout(r, 1)); // let background flushes run
+  }
+  await logging.close();
+  const files = readdirSync(dir).sort();
+  assert.equal(files, ["stream_server.log", "stream_server.log.1", "stream_server.log.2"]);
+  const read = (name: string) => readFileSync(join(dir, name), "utf8").trimEnd().split("\n");
+  const numbers = (name: string) => read(name).map((l) => Number(/line (\d+)/.exec(l)![1]));
+  for (const name of files) for (const l of read(name)) assert.match(l, LINE);
+  const live = numbers("stream_server.log");
+  assert.is(live.at(-1), 299, "the newest line is in the live file");
+  assert.ok(numbers("stream_server.log.1").at(-1)! < live[0], ".1 holds older lines than the live file");
+  assert.ok(numbers("stream_server.log.2").at(-1)! < numbers("stream_server.log.1")[0], ".2 older still");
+  assert.not.ok(numbers("stream_server.log.2").includes(0), "the oldest lines were rotated away");
+});
+
+test.run();
