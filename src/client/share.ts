@@ -1,0 +1,524 @@
+/**
+ * The client side of shares: upload files as a share (`put`), list a share
+ * (`list`), download all or some of its files (`get`), over any
+ * {@link ShareLink} — in practice one SCTP connection to the server.
+ *
+ * Downloads use the same safe-write rules as `sfx receive`: sanitized names,
+ * a temporary file, SHA-256 verified, fsync, no silent overwrite. They
+ * resume: a file whose temporary file is already partly there is fetched
+ * from where it stops, and its whole hash is still verified; a file already
+ * in place with the right hash is not fetched again.
+ *
+ * @example
+ * ```ts
+ * const client = new ShareClient(link);
+ * const created = await client.put(await collectShareFiles(["report.pdf", "photos/"]), { expiresInMs: 3_600_000 });
+ * console.log(created.code);
+ * const got = await client.get(created.code, { dir: "/tmp/in" });
+ * ```
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { lstat, readdir, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { SfxError } from "../errors.ts";
+import { type AnyMessage, dataPpid, ErrorMessage, errorFromMessage, parseDataPpid, xidTag } from "../protocol/index.ts";
+import {
+  ShareCancel,
+  ShareCreated,
+  ShareDone,
+  ShareEnd,
+  ShareGet,
+  ShareListingMessage,
+  ShareLs,
+  SharePut,
+  ShareReady,
+  ShareSending,
+} from "../protocol/share.ts";
+import { parseCode } from "../share/code.ts";
+import { READ_CHUNK_BYTES } from "../share/defaults.ts";
+import { shareDataStream } from "../share/service.ts";
+import { checkSharePaths } from "../share/share_path.ts";
+import type { CreatedShare, ShareListing } from "../share/store.ts";
+import { ioError, openSafeWrite, type SafeWrite } from "./safe_write.ts";
+
+export type { CreatedShare, ShareListing };
+
+/** A connection to the server, as shares use it. */
+export interface ShareLink {
+  /** Sends one control message. */
+  send(message: Uint8Array): void;
+  /** Sends one data message; false means "full": wait for {@link drained}. */
+  sendData(stream: number, data: Uint8Array, ppid: number): boolean;
+  /** Resolves when more data may be sent; rejects if the link closes. */
+  drained(): Promise<void>;
+  /** Delivers every decoded control message; returns an unsubscribe function. */
+  onMessage(handler: (msg: AnyMessage) => void): () => void;
+  /**
+   * Delivers every data message; when the handler returns a promise, the
+   * link takes no more data until it settles (download backpressure).
+   */
+  onData(handler: (stream: number, data: Uint8Array, ppid: number) => void | Promise<void>): () => void;
+  /** Calls `handler` once if the link is lost; returns an unsubscribe function. */
+  onClose(handler: (err: SfxError) => void): () => void;
+}
+
+/** A local file to upload: where it is, and its name in the share. */
+export interface LocalShareFile {
+  /** Path on this machine. */
+  source: string;
+  /** Relative `/`-separated name inside the share. */
+  path: string;
+  size: number;
+}
+
+/** Progress of a put or get. */
+export interface ShareProgress {
+  /** Bytes moved so far (a resumed download counts what was already on disk). */
+  bytes: number;
+  /** Bytes in total. */
+  total: number;
+  /** The file being moved. */
+  file: string;
+}
+
+/**
+ * The files named on a command line: a file keeps its base name; a
+ * directory contributes every regular file under it, named from the
+ * directory's own name down (`photos/2024/a.jpg`). Symbolic links to files
+ * are followed; links to directories, sockets and the like are skipped.
+ */
+export async function collectShareFiles(paths: readonly string[], maxFiles = 100_000): Promise<LocalShareFile[]> {
+  const out: LocalShareFile[] = [];
+  const walk = async (abs: string, rel: string, depth: number): Promise<void> => {
+    if (depth > 64) throw new SfxError("SFX_BAD_ARGUMENT", `${abs}: directories nested too deep`);
+    const entries = await readdir(abs, { withFileTypes: true }).catch((err) => {
+      throw ioError(err, "read the directory", abs);
+    });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = join(abs, e.name);
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory()) await walk(p, r, depth + 1);
+      else if (e.isFile() || e.isSymbolicLink()) {
+        const st = await stat(p).catch(() => undefined);
+        if (st?.isFile()) out.push({ source: p, path: r, size: st.size });
+      }
+      if (out.length > maxFiles) throw new SfxError("SFX_LIMIT", `More than ${maxFiles} files to share`);
+    }
+  };
+  for (const given of paths) {
+    const abs = resolve(given);
+    const st = await stat(abs).catch((err) => {
+      throw ioError(err, "read", given);
+    });
+    const name = basename(abs);
+    if (st.isDirectory()) await walk(abs, name, 0);
+    else if (st.isFile()) out.push({ source: abs, path: name, size: st.size });
+    else throw new SfxError("SFX_BAD_ARGUMENT", `${given} is neither a file nor a directory`);
+  }
+  if (out.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", "No files to share (the directories are empty)");
+  checkSharePaths(out.map((f) => f.path));
+  return out;
+}
+
+/** Options of {@link ShareClient.put}. */
+export interface PutOptions {
+  expiresInMs?: number;
+  expiresAt?: number;
+  maxDownloads?: number;
+  onProgress?: (p: ShareProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ShareClient.get}. */
+export interface GetOptions {
+  /** Directory to write into (must exist). */
+  dir: string;
+  /** Files to fetch (default: all). */
+  names?: readonly string[];
+  /** Replace existing files instead of writing `name (1).ext`. */
+  overwrite?: boolean;
+  onProgress?: (p: ShareProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** One file a get dealt with. */
+export interface GotFile {
+  /** Its name in the share. */
+  name: string;
+  /** Where it is now. */
+  path: string;
+  size: number;
+  sha256: string;
+  /** Bytes that were already on disk from an interrupted get. */
+  resumedFrom: number;
+  /** True when the file was already in place with the right hash, so nothing was fetched. */
+  alreadyThere: boolean;
+}
+
+/** What {@link ShareClient.get} reports. */
+export interface GetResult {
+  files: GotFile[];
+  /** Bytes fetched from the server in this run. */
+  bytes: number;
+  expiresAt: number;
+}
+
+/** Data a download holds while it waits for `share.sending` (see {@link ShareClient.get}). */
+const MAX_EARLY_BYTES = 16 * 2 ** 20;
+
+interface Pending {
+  onMessage(msg: AnyMessage): void;
+  fail(err: SfxError): void;
+}
+
+/** Runs share requests over one {@link ShareLink}. */
+export class ShareClient {
+  readonly #link: ShareLink;
+  readonly #pending = new Map<number, Pending>();
+  readonly #unsubscribe: (() => void)[] = [];
+  #nextReq = 1;
+
+  constructor(link: ShareLink) {
+    this.#link = link;
+    this.#unsubscribe.push(
+      link.onMessage((msg) => {
+        const req = msg.req;
+        if (typeof req !== "number") return;
+        this.#pending.get(req)?.onMessage(msg);
+      }),
+      link.onClose((err) => {
+        for (const p of [...this.#pending.values()]) p.fail(err);
+      }),
+    );
+  }
+
+  /** Stops listening to the link (the link itself stays open). */
+  dispose(): void {
+    for (const u of this.#unsubscribe.splice(0)) u();
+  }
+
+  #newReq(): number {
+    // Request ids double as data PPID tags: skip any whose tag is in use.
+    for (let i = 0; i < 4096; i++) {
+      const req = this.#nextReq;
+      this.#nextReq = this.#nextReq >= 2 ** 31 - 2 ? 1 : this.#nextReq + 1;
+      if (![...this.#pending.keys()].some((r) => xidTag(r) === xidTag(req))) return req;
+    }
+    throw new SfxError("SFX_LIMIT", "Too many share requests in flight on one connection");
+  }
+
+  /** Sends `message` for `req` and resolves with the first answer `accept` takes. */
+  #request<T>(req: number, message: Uint8Array, accept: (msg: AnyMessage) => T | undefined): Promise<T> {
+    return new Promise<T>((resolvePromise, reject) => {
+      this.#pending.set(req, {
+        onMessage: (msg) => {
+          if (ErrorMessage.is(msg)) {
+            this.#pending.delete(req);
+            reject(errorFromMessage(msg));
+            return;
+          }
+          const value = accept(msg);
+          if (value !== undefined) {
+            this.#pending.delete(req);
+            resolvePromise(value);
+          }
+        },
+        fail: (err) => {
+          this.#pending.delete(req);
+          reject(err);
+        },
+      });
+      try {
+        this.#link.send(message);
+      } catch (err) {
+        this.#pending.delete(req);
+        reject(err);
+      }
+    });
+  }
+
+  /** Lists a share: files, sizes, expiry. `SFX_BAD_CODE` locally for a malformed code. */
+  async list(code: string): Promise<ShareListing> {
+    parseCode(code);
+    const req = this.#newReq();
+    const msg = await this.#request(req, ShareLs.encode({ req, code }), (m) => (ShareListingMessage.is(m) ? m : undefined));
+    return { files: msg.files, createdAt: msg.createdAt, expiresAt: msg.expiresAt, maxDownloads: msg.maxDownloads, downloads: msg.downloads };
+  }
+
+  /**
+   * Uploads `files` as one share and resolves with its code, expiry and
+   * files (and a warning when the server shortened the expiry).
+   */
+  async put(files: readonly LocalShareFile[], opts: PutOptions = {}): Promise<CreatedShare> {
+    const req = this.#newReq();
+    const total = files.reduce((n, f) => n + f.size, 0);
+    let failure: SfxError | undefined;
+    let readyResolve!: (warning: string | undefined) => void;
+    let createdResolve!: (c: CreatedShare) => void;
+    let reject!: (err: SfxError) => void;
+    const ready = new Promise<string | undefined>((r) => (readyResolve = r));
+    const created = new Promise<CreatedShare>((r, j) => {
+      createdResolve = r;
+      reject = (err) => {
+        failure ??= err;
+        j(err);
+      };
+    });
+    created.catch(() => {});
+    const onAbort = () => {
+      this.#tryCancel(req, "cancelled");
+      this.#pending.get(req)?.fail(new SfxError("SFX_CANCELLED", "Upload cancelled"));
+    };
+    this.#pending.set(req, {
+      onMessage: (msg) => {
+        if (ErrorMessage.is(msg)) this.#pending.get(req)?.fail(errorFromMessage(msg));
+        else if (ShareReady.is(msg)) readyResolve(msg.warning);
+        else if (ShareCreated.is(msg)) {
+          this.#pending.delete(req);
+          createdResolve({
+            code: msg.code,
+            createdAt: msg.createdAt,
+            expiresAt: msg.expiresAt,
+            maxDownloads: msg.maxDownloads,
+            downloads: 0,
+            files: msg.files,
+            ...(msg.warning ? { warning: msg.warning } : {}),
+          });
+        }
+      },
+      fail: (err) => {
+        this.#pending.delete(req);
+        readyResolve(undefined);
+        reject(err);
+      },
+    });
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      this.#link.send(SharePut.encode({
+        req,
+        files: files.map((f) => ({ path: f.path, size: f.size })),
+        ...(opts.expiresInMs !== undefined ? { expiresInMs: opts.expiresInMs } : {}),
+        ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
+        ...(opts.maxDownloads !== undefined ? { maxDownloads: opts.maxDownloads } : {}),
+      }));
+      await ready;
+      if (failure) throw failure;
+      let sent = 0;
+      for (let i = 0; i < files.length && !failure; i++) {
+        const f = files[i];
+        const stream = shareDataStream(i);
+        const ppid = dataPpid(req, i);
+        const hash = createHash("sha256");
+        let size = 0;
+        const source = createReadStream(f.source, { highWaterMark: READ_CHUNK_BYTES });
+        try {
+          for await (const chunk of source) {
+            if (failure) break;
+            const data = chunk as Buffer;
+            size += data.length;
+            if (size > f.size) break;
+            hash.update(data);
+            if (!this.#link.sendData(stream, data, ppid)) await Promise.race([this.#link.drained(), created]);
+            sent += data.length;
+            opts.onProgress?.({ bytes: sent, total, file: f.path });
+          }
+        } catch (err) {
+          if (!failure) throw ioError(err, "read", f.source);
+        } finally {
+          source.destroy();
+        }
+        if (failure) break;
+        if (size !== f.size) {
+          throw new SfxError("SFX_IO", `${f.source} changed while it was being uploaded (${f.size} bytes expected)`);
+        }
+        this.#link.send(ShareEnd.encode({ req, file: i, size, sha256: hash.digest("hex") }));
+      }
+      return await created;
+    } catch (err) {
+      const e = failure ?? (err instanceof SfxError ? err : new SfxError("SFX_TRANSFER_FAILED", (err as Error).message, { cause: err }));
+      this.#tryCancel(req, e.message);
+      this.#pending.delete(req);
+      throw e;
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #tryCancel(req: number, reason: string): void {
+    if (!this.#pending.has(req)) return;
+    try {
+      this.#link.send(ShareCancel.encode({ req, reason: reason.slice(0, 200) }));
+    } catch {
+      // the link is gone; nothing to cancel
+    }
+  }
+
+  /**
+   * Downloads all or the named files of a share into `opts.dir`, resuming
+   * interrupted files. On failure, partial files are kept (hidden, as
+   * `.name.sfx-part`) for the next `get` to continue.
+   */
+  async get(code: string, opts: GetOptions): Promise<GetResult> {
+    const listing = await this.list(code);
+    let wanted = listing.files;
+    if (opts.names && opts.names.length > 0) {
+      const byName = new Map(listing.files.map((f) => [f.path, f]));
+      wanted = [];
+      for (const n of opts.names) {
+        const f = byName.get(n.normalize("NFC")) ?? byName.get(n.replace(/\\/g, "/").replace(/^\.\//, ""));
+        if (!f) throw new SfxError("SFX_BAD_ARGUMENT", `The share has no file named ${JSON.stringify(n)}`);
+        if (!wanted.includes(f)) wanted.push(f);
+      }
+    }
+    const total = wanted.reduce((n, f) => n + f.size, 0);
+    const results: GotFile[] = [];
+    const writers: { file: (typeof wanted)[number]; writer: SafeWrite }[] = [];
+    let moved = 0;
+    try {
+      for (const f of wanted) {
+        const existing = await alreadyThere(opts.dir, f.path, f.size, f.sha256);
+        if (existing) {
+          results.push({ name: f.path, path: existing, size: f.size, sha256: f.sha256, resumedFrom: 0, alreadyThere: true });
+          moved += f.size;
+          continue;
+        }
+        const writer = await openSafeWrite(opts.dir, f.path, { size: f.size, resume: true, overwrite: opts.overwrite });
+        moved += writer.offset;
+        writers.push({ file: f, writer });
+      }
+      if (writers.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
+      const fetched = await this.#fetch(code, writers, total, moved, opts);
+      for (const { file, writer } of writers) {
+        const r = fetched.get(file.path)!;
+        results.push({ name: file.path, path: r.path, size: r.size, sha256: r.sha256, resumedFrom: writer.offset, alreadyThere: false });
+      }
+      const bytes = writers.reduce((n, w) => n + w.file.size - w.writer.offset, 0);
+      return { files: results, bytes, expiresAt: listing.expiresAt };
+    } catch (err) {
+      for (const { writer } of writers) await writer.abort({ keepPartial: true });
+      throw err;
+    }
+  }
+
+  async #fetch(
+    code: string,
+    writers: { file: { path: string; size: number; sha256: string }; writer: SafeWrite }[],
+    total: number,
+    startBytes: number,
+    opts: GetOptions,
+  ): Promise<Map<string, { path: string; size: number; sha256: string }>> {
+    const req = this.#newReq();
+    const byPath = new Map(writers.map((w) => [w.file.path, w]));
+    type Slot = { w: (typeof writers)[number]; received: number; end?: string; finishing?: Promise<void> };
+    let slots: Slot[] | undefined;
+    const results = new Map<string, { path: string; size: number; sha256: string }>();
+    let moved = startBytes;
+    let settle!: { resolve: () => void; reject: (e: SfxError) => void };
+    const finished = new Promise<void>((resolvePromise, reject) => (settle = { resolve: resolvePromise, reject }));
+    finished.catch(() => {});
+    let doneMsg = false;
+    let failed = false;
+    const fail = (err: SfxError) => {
+      if (failed) return;
+      failed = true;
+      this.#tryCancel(req, err.message);
+      this.#pending.delete(req);
+      settle.reject(err);
+    };
+    const maybeDone = () => {
+      if (doneMsg && slots && results.size === slots.length) {
+        this.#pending.delete(req);
+        settle.resolve();
+      }
+    };
+    const maybeFinish = (slot: Slot) => {
+      if (slot.finishing || slot.end === undefined || slot.w.writer.offset + slot.received !== slot.w.file.size) return;
+      slot.finishing = slot.w.writer.finish(slot.end, slot.w.file.size).then((r) => {
+        results.set(slot.w.file.path, r);
+        maybeDone();
+      }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err))));
+    };
+    const onAbort = () => fail(new SfxError("SFX_CANCELLED", "Download cancelled"));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    // SCTP orders each stream on its own: data may overtake `share.sending` (e.g. when the
+    // control packet was lost and resent). Hold such data, bounded, until the plan is known.
+    let early: { data: Uint8Array; ppid: number }[] = [];
+    let earlyBytes = 0;
+    const onData = (data: Uint8Array, ppid: number): void | Promise<void> => {
+      if (failed) return;
+      const { tag, fileIndex } = parseDataPpid(ppid);
+      if (tag !== xidTag(req)) return;
+      if (!slots) {
+        earlyBytes += data.byteLength;
+        if (earlyBytes > MAX_EARLY_BYTES) return fail(new SfxError("SFX_PROTOCOL", "The server sent data before saying what it sends"));
+        early.push({ data, ppid });
+        return;
+      }
+      const slot = slots[fileIndex];
+      if (!slot) return fail(new SfxError("SFX_PROTOCOL", `The server sent data for file ${fileIndex}, which was not asked for`));
+      if (slot.w.writer.offset + slot.received + data.byteLength > slot.w.file.size) {
+        return fail(new SfxError("SFX_PROTOCOL", `The server sent more than ${slot.w.file.size} bytes of ${slot.w.file.path}`));
+      }
+      slot.received += data.byteLength;
+      moved += data.byteLength;
+      opts.onProgress?.({ bytes: moved, total, file: slot.w.file.path });
+      return slot.w.writer.write(data).then(() => maybeFinish(slot), (err) => fail(err));
+    };
+    const stopData = this.#link.onData((_stream, data, ppid) => onData(data, ppid));
+    this.#pending.set(req, {
+      onMessage: (msg) => {
+        if (failed) return;
+        if (ErrorMessage.is(msg)) return fail(errorFromMessage(msg));
+        if (ShareSending.is(msg)) {
+          const list: Slot[] = [];
+          for (const f of msg.files) {
+            const w = byPath.get(f.path);
+            if (!w || f.offset !== w.writer.offset || f.size !== w.file.size) {
+              return fail(new SfxError("SFX_PROTOCOL", `The server offered ${f.path}, which was not asked for`));
+            }
+            list.push({ w, received: 0 });
+          }
+          slots = list;
+          const held = early;
+          early = [];
+          for (const e of held) void onData(e.data, e.ppid);
+          return;
+        }
+        if (ShareEnd.is(msg) && slots) {
+          const slot = slots[msg.file];
+          if (!slot) return fail(new SfxError("SFX_PROTOCOL", `End of an unknown file ${msg.file}`));
+          slot.end = msg.sha256;
+          maybeFinish(slot);
+          return;
+        }
+        if (ShareDone.is(msg)) {
+          doneMsg = true;
+          maybeDone();
+        }
+      },
+      fail: (err) => fail(err),
+    });
+    try {
+      this.#link.send(ShareGet.encode({ req, code, files: writers.map((w) => ({ path: w.file.path, offset: w.writer.offset })) }));
+      await finished;
+      return results;
+    } finally {
+      stopData();
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** The path of `name` under `dir` when it already holds exactly these bytes (checked by size, then SHA-256). */
+async function alreadyThere(dir: string, name: string, size: number, sha256: string): Promise<string | undefined> {
+  const path = join(dir, ...name.split("/"));
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isFile() || st.size !== size) return undefined;
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest("hex") === sha256 ? path : undefined;
+}

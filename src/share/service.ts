@@ -1,0 +1,321 @@
+/**
+ * The server side of shares: answers `share.*` control messages from one
+ * client connection ({@link SharePeer}) with the {@link ShareStore}, takes
+ * upload bytes from data streams, and serves downloads with backpressure.
+ *
+ * It knows nothing of SCTP: the server session adapts itself to
+ * {@link SharePeer} (see `src/server/`), and tests use an in-memory peer.
+ *
+ * @module
+ */
+import type { Readable } from "node:stream";
+import { getLogger } from "@logtape/logtape";
+import { SfxError } from "../errors.ts";
+import { type AnyMessage, dataPpid, errorToMessage, FIRST_DATA_STREAM, parseDataPpid, STREAMS, xidTag } from "../protocol/index.ts";
+import {
+  ShareCancel,
+  ShareCreated,
+  ShareDone,
+  ShareEnd,
+  ShareGet,
+  ShareListingMessage,
+  ShareLs,
+  SharePut,
+  ShareReady,
+  ShareSending,
+} from "../protocol/share.ts";
+import type { ShareDownload, ShareStore, ShareUpload } from "./store.ts";
+import type { FileSink } from "./upload.ts";
+
+const log = getLogger(["sfx", "share"]);
+
+/** One client connection as the share service sees it. */
+export interface SharePeer {
+  /** The client's address (host only), for the failed-lookup rate limit and logs. */
+  readonly address: string;
+  /** Sends one control message (already encoded). */
+  send(message: Uint8Array): void;
+  /** Sends one data message; false means "full": wait for {@link drained} before the next. */
+  sendData(stream: number, data: Uint8Array, ppid: number): boolean;
+  /** Resolves when the peer can take more data (at once when it can already). */
+  drained(): Promise<void>;
+}
+
+/** The data stream file `index` of a request travels on. */
+export function shareDataStream(index: number, streams = STREAMS): number {
+  return FIRST_DATA_STREAM + (index % (streams - FIRST_DATA_STREAM));
+}
+
+interface UploadFileState {
+  sink?: Promise<FileSink>;
+  chain: Promise<void>;
+  end?: { size: number; sha256: string };
+  finishing?: Promise<void>;
+  done: boolean;
+}
+
+interface UploadState {
+  kind: "upload";
+  req: number;
+  upload: ShareUpload;
+  files: UploadFileState[];
+  verified: number;
+  failed: boolean;
+}
+
+interface DownloadState {
+  kind: "download";
+  req: number;
+  download: ShareDownload;
+  cancelled: boolean;
+  reading?: Readable;
+}
+
+type RequestState = UploadState | DownloadState;
+
+/** The share messages this service answers. */
+export const SHARE_REQUEST_TYPES: readonly string[] = [SharePut.type, ShareEnd.type, ShareLs.type, ShareGet.type, ShareCancel.type];
+
+/** Serves shares to many peers from one store. */
+export class ShareService {
+  readonly store: ShareStore;
+  readonly #peers = new Map<SharePeer, Map<number, RequestState>>();
+
+  constructor(store: ShareStore) {
+    this.store = store;
+  }
+
+  #requests(peer: SharePeer): Map<number, RequestState> {
+    let m = this.#peers.get(peer);
+    if (!m) {
+      m = new Map();
+      this.#peers.set(peer, m);
+    }
+    return m;
+  }
+
+  /** True when `msg` is a share message this service handles. */
+  handles(msg: AnyMessage): boolean {
+    return SHARE_REQUEST_TYPES.includes(msg.type);
+  }
+
+  /**
+   * Handles one decoded `share.*` message. Never throws: a failure is sent
+   * back to the peer as an `error` echoing `req`.
+   */
+  async handleMessage(peer: SharePeer, msg: AnyMessage): Promise<void> {
+    const req = typeof msg.req === "number" ? msg.req : undefined;
+    try {
+      if (SharePut.is(msg)) await this.#put(peer, msg);
+      else if (ShareEnd.is(msg)) await this.#end(peer, msg);
+      else if (ShareLs.is(msg)) this.#ls(peer, msg);
+      else if (ShareGet.is(msg)) await this.#get(peer, msg);
+      else if (ShareCancel.is(msg)) await this.#cancel(peer, msg.req, msg.reason ?? "cancelled by the client");
+      else throw new SfxError("SFX_PROTOCOL", `Unexpected '${msg.type}' message`);
+    } catch (err) {
+      this.#reply(peer, errorToMessage(err, req === undefined ? {} : { req }));
+    }
+  }
+
+  #reply(peer: SharePeer, message: Uint8Array): void {
+    try {
+      peer.send(message);
+    } catch (err) {
+      log.debug("Cannot answer {client}: {error}", { client: peer.address, error: String(err) });
+    }
+  }
+
+  async #put(peer: SharePeer, msg: ReturnType<typeof SharePut.validate>): Promise<void> {
+    const requests = this.#requests(peer);
+    if (requests.has(msg.req) || [...requests.keys()].some((r) => xidTag(r) === xidTag(msg.req))) {
+      throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
+    }
+    const upload = await this.store.beginUpload({
+      files: msg.files,
+      expiresInMs: msg.expiresInMs,
+      expiresAt: msg.expiresAt,
+      maxDownloads: msg.maxDownloads,
+    });
+    if (!this.#peers.has(peer)) {
+      await upload.abort("client gone");
+      return;
+    }
+    const state: UploadState = {
+      kind: "upload",
+      req: msg.req,
+      upload,
+      files: msg.files.map(() => ({ chain: Promise.resolve(), done: false })),
+      verified: 0,
+      failed: false,
+    };
+    requests.set(msg.req, state);
+    this.#reply(peer, ShareReady.encode({ req: msg.req, ...(upload.warning ? { warning: upload.warning } : {}) }));
+    // Empty files need no data: they complete on their end message alone.
+  }
+
+  /**
+   * Takes one data message. Resolves when its bytes are on disk: a caller
+   * that awaits it before reading more gives the uploader backpressure.
+   * Data for no live upload (late bytes of a cancelled one) is dropped.
+   */
+  handleData(peer: SharePeer, _stream: number, data: Uint8Array, ppid: number): Promise<void> {
+    const { tag, fileIndex } = parseDataPpid(ppid);
+    const requests = this.#peers.get(peer);
+    if (!requests) return Promise.resolve();
+    let state: UploadState | undefined;
+    for (const s of requests.values()) if (s.kind === "upload" && xidTag(s.req) === tag) state = s;
+    if (!state || state.failed) return Promise.resolve();
+    const file = state.files[fileIndex];
+    if (!file) return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", `Data for file ${fileIndex}, which the upload does not have`));
+    const st = state;
+    file.sink ??= st.upload.file(fileIndex);
+    const p = file.chain.then(async () => {
+      const sink = await file.sink!;
+      await sink.write(data);
+      if (file.end && sink.received === sink.size) await this.#finishFile(peer, st, fileIndex);
+    });
+    file.chain = p.catch(() => {});
+    return p.catch((err) => this.#failUpload(peer, st, err));
+  }
+
+  async #end(peer: SharePeer, msg: { req: number; file: number; size: number; sha256: string }): Promise<void> {
+    const state = this.#peers.get(peer)?.get(msg.req);
+    if (!state || state.kind !== "upload") throw new SfxError("SFX_PROTOCOL", `No upload ${msg.req} in progress`);
+    const file = state.files[msg.file];
+    if (!file || file.end) {
+      return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", `Unexpected end of file ${msg.file}`));
+    }
+    const announced = state.upload.files[msg.file].size;
+    if (msg.size !== announced) {
+      const path = state.upload.files[msg.file].path;
+      return this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", `File ${path} ended at ${msg.size} bytes, ${announced} were announced`));
+    }
+    file.end = { size: msg.size, sha256: msg.sha256 };
+    file.sink ??= state.upload.file(msg.file);
+    // Bytes may still be in flight on the data stream (SCTP orders streams separately): finish
+    // now if they are all here, else when the last one arrives.
+    const st = state;
+    const p = file.chain.then(async () => {
+      const sink = await file.sink!;
+      if (sink.received === sink.size) await this.#finishFile(peer, st, msg.file);
+    });
+    file.chain = p.catch(() => {});
+    await p.catch((err) => this.#failUpload(peer, st, err));
+  }
+
+  async #finishFile(peer: SharePeer, state: UploadState, index: number): Promise<void> {
+    const file = state.files[index];
+    if (file.done || state.failed) return;
+    file.done = true;
+    const sink = await file.sink!;
+    await sink.end(file.end!.sha256);
+    state.verified++;
+    if (state.verified === state.files.length) {
+      const created = await state.upload.commit();
+      this.#peers.get(peer)?.delete(state.req);
+      log.info("Share uploaded by {client}: {files} file(s)", { client: peer.address, files: created.files.length });
+      this.#reply(peer, ShareCreated.encode({
+        req: state.req,
+        code: created.code,
+        createdAt: created.createdAt,
+        expiresAt: created.expiresAt,
+        maxDownloads: created.maxDownloads,
+        files: created.files,
+        ...(created.warning ? { warning: created.warning } : {}),
+      }));
+    }
+  }
+
+  async #failUpload(peer: SharePeer, state: UploadState, err: unknown): Promise<void> {
+    if (state.failed) return;
+    state.failed = true;
+    this.#peers.get(peer)?.delete(state.req);
+    await state.upload.abort(`failed: ${(err as Error).message}`).catch(() => {});
+    this.#reply(peer, errorToMessage(err, { req: state.req }));
+  }
+
+  #ls(peer: SharePeer, msg: { req: number; code: string }): void {
+    const listing = this.store.list(msg.code, peer.address);
+    this.#reply(peer, ShareListingMessage.encode({ req: msg.req, ...listing }));
+  }
+
+  async #get(peer: SharePeer, msg: ReturnType<typeof ShareGet.validate>): Promise<void> {
+    const requests = this.#requests(peer);
+    if (requests.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
+    const download = this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path));
+    const offsets = new Map(msg.files.map((f) => [f.path.normalize("NFC"), f.offset]));
+    const plan = download.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, offset: offsets.get(f.path) ?? 0 }));
+    for (const p of plan) {
+      if (p.offset > p.size) {
+        await download.cancel();
+        throw new SfxError("SFX_BAD_ARGUMENT", `Invalid offset ${p.offset} for ${p.path} (${p.size} bytes)`);
+      }
+    }
+    const state: DownloadState = { kind: "download", req: msg.req, download, cancelled: false };
+    requests.set(msg.req, state);
+    this.#reply(peer, ShareSending.encode({ req: msg.req, files: plan }));
+    void this.#pump(peer, state, plan);
+  }
+
+  async #pump(peer: SharePeer, state: DownloadState, plan: { path: string; size: number; sha256: string; offset: number }[]): Promise<void> {
+    let bytes = 0;
+    try {
+      for (let i = 0; i < plan.length && !state.cancelled; i++) {
+        const f = plan[i];
+        const stream = shareDataStream(i);
+        const ppid = dataPpid(state.req, i);
+        const source = await state.download.read(f.path, f.offset);
+        state.reading = source;
+        for await (const chunk of source) {
+          if (state.cancelled) break;
+          bytes += (chunk as Uint8Array).byteLength;
+          if (!peer.sendData(stream, chunk as Uint8Array, ppid)) await peer.drained();
+        }
+        source.destroy();
+        state.reading = undefined;
+        if (state.cancelled) break;
+        this.#reply(peer, ShareEnd.encode({ req: state.req, file: i, size: f.size, sha256: f.sha256 }));
+      }
+      if (state.cancelled) return;
+      this.#peers.get(peer)?.delete(state.req);
+      await state.download.complete();
+      this.#reply(peer, ShareDone.encode({ req: state.req, files: plan.length, bytes }));
+    } catch (err) {
+      if (state.cancelled) return;
+      state.cancelled = true;
+      this.#peers.get(peer)?.delete(state.req);
+      await state.download.cancel();
+      log.warn("Download for {client} failed: {error}", { client: peer.address, error: (err as Error).message });
+      this.#reply(peer, errorToMessage(err instanceof SfxError ? err : new SfxError("SFX_IO", (err as Error).message), { req: state.req }));
+    }
+  }
+
+  async #cancel(peer: SharePeer, req: number, reason: string): Promise<void> {
+    const state = this.#peers.get(peer)?.get(req);
+    if (!state) return;
+    this.#peers.get(peer)!.delete(req);
+    if (state.kind === "upload") {
+      state.failed = true;
+      await state.upload.abort(reason);
+    } else {
+      state.cancelled = true;
+      state.reading?.destroy();
+      await state.download.cancel();
+    }
+  }
+
+  /** The peer disconnected: abandons its uploads and stops its downloads. */
+  async peerClosed(peer: SharePeer): Promise<void> {
+    const requests = this.#peers.get(peer);
+    if (!requests) return;
+    for (const req of [...requests.keys()]) await this.#cancel(peer, req, "client disconnected");
+    this.#peers.delete(peer);
+  }
+
+  /** Number of uploads and downloads in progress (for tests and diagnostics). */
+  get activeRequests(): number {
+    let n = 0;
+    for (const m of this.#peers.values()) n += m.size;
+    return n;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * An in-memory connection between a {@link ShareClient} and a
+ * {@link ShareService}: control messages are encoded and decoded through the
+ * protocol registry and travel apart from data (as on SCTP stream 0 vs the
+ * data streams, so an `end` can overtake the last bytes of its file); data
+ * has a bounded window (sendData returns false beyond it) and each side's
+ * data handler gets backpressure by returning a promise.
+ */
+import { SfxError } from "../../src/errors.ts";
+import { type AnyMessage, decodeMessage } from "../../src/protocol/index.ts";
+import "../../src/protocol/share.ts";
+import type { ShareLink } from "../../src/client/share.ts";
+import type { SharePeer, ShareService } from "../../src/share/service.ts";
+
+type Item = { data: Uint8Array; stream: number; ppid: number };
+
+class Lane<T> {
+  readonly #queue: T[] = [];
+  #bytes = 0;
+  #pumping = false;
+  #waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  closed: Error | undefined;
+  readonly limit: number;
+  readonly deliver: (item: T) => void | Promise<void>;
+  readonly size: (item: T) => number;
+  /** Most bytes ever queued (to check that backpressure bounds memory). */
+  peak = 0;
+
+  constructor(limit: number, size: (item: T) => number, deliver: (item: T) => void | Promise<void>) {
+    this.limit = limit;
+    this.size = size;
+    this.deliver = deliver;
+  }
+
+  push(item: T): boolean {
+    if (this.closed) throw this.closed;
+    this.#queue.push(item);
+    this.#bytes += this.size(item);
+    this.peak = Math.max(this.peak, this.#bytes);
+    if (!this.#pumping) {
+      this.#pumping = true;
+      setImmediate(() => void this.#pump());
+    }
+    return this.#bytes < this.limit;
+  }
+
+  drained(): Promise<void> {
+    if (this.closed) return Promise.reject(this.closed);
+    if (this.#bytes < this.limit) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  async #pump(): Promise<void> {
+    while (this.#queue.length > 0 && !this.closed) {
+      const item = this.#queue.shift()!;
+      try {
+        await this.deliver(item);
+      } catch {
+        // a handler failure is the receiver's business
+      }
+      this.#bytes -= this.size(item);
+      if (this.#bytes < this.limit) for (const w of this.#waiters.splice(0)) w.resolve();
+    }
+    this.#pumping = false;
+  }
+
+  close(err: Error): void {
+    this.closed = err;
+    this.#queue.length = 0;
+    for (const w of this.#waiters.splice(0)) w.reject(err);
+  }
+}
+
+/** One client ↔ server connection in memory. */
+export class Loop {
+  readonly link: ShareLink;
+  readonly peer: SharePeer;
+  readonly toServerData: Lane<Item>;
+  readonly toClientData: Lane<Item>;
+  readonly #toServerCtl: Lane<Uint8Array>;
+  readonly #toClientCtl: Lane<Uint8Array>;
+  readonly #msgHandlers = new Set<(m: AnyMessage) => void>();
+  readonly #dataHandlers = new Set<(s: number, d: Uint8Array, p: number) => void | Promise<void>>();
+  readonly #closeHandlers = new Set<(e: SfxError) => void>();
+  readonly #service: ShareService;
+  /** Control messages the client received, by type (for tests). */
+  readonly seen: string[] = [];
+  #closed = false;
+
+  constructor(service: ShareService, address = "127.0.0.1", windowBytes = 256 * 1024) {
+    this.#service = service;
+    const size = (i: Item) => i.data.byteLength;
+    this.toServerData = new Lane<Item>(windowBytes, size, (i) => service.handleData(this.peer, i.stream, i.data, i.ppid));
+    this.toClientData = new Lane<Item>(windowBytes, size, async (i) => {
+      for (const h of [...this.#dataHandlers]) await h(i.stream, i.data, i.ppid);
+    });
+    this.#toServerCtl = new Lane<Uint8Array>(Infinity, () => 0, (bytes) => {
+      void service.handleMessage(this.peer, decodeMessage(bytes));
+    });
+    this.#toClientCtl = new Lane<Uint8Array>(Infinity, () => 0, (bytes) => {
+      const msg = decodeMessage(bytes);
+      this.seen.push(msg.type);
+      for (const h of [...this.#msgHandlers]) h(msg);
+    });
+    this.peer = {
+      address,
+      send: (bytes) => void this.#toClientCtl.push(bytes),
+      sendData: (stream, data, ppid) => this.toClientData.push({ stream, data: Uint8Array.from(data), ppid }),
+      drained: () => this.toClientData.drained(),
+    };
+    this.link = {
+      send: (bytes) => void this.#toServerCtl.push(bytes),
+      sendData: (stream, data, ppid) => this.toServerData.push({ stream, data: Uint8Array.from(data), ppid }),
+      drained: () => this.toServerData.drained(),
+      onMessage: (h) => (this.#msgHandlers.add(h), () => this.#msgHandlers.delete(h)),
+      onData: (h) => (this.#dataHandlers.add(h), () => this.#dataHandlers.delete(h)),
+      onClose: (h) => (this.#closeHandlers.add(h), () => this.#closeHandlers.delete(h)),
+    };
+  }
+
+  /** Drops the connection: both sides learn at once; queued bytes are lost. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const err = new SfxError("SFX_CONNECTION_LOST", "Connection lost");
+    for (const lane of [this.toServerData, this.toClientData, this.#toServerCtl, this.#toClientCtl]) (lane as Lane<unknown>).close(err);
+    for (const h of [...this.#closeHandlers]) h(err);
+    await this.#service.peerClosed(this.peer);
+  }
+}

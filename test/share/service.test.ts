@@ -1,0 +1,325 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type ErrorCode, isSfxError } from "../../src/errors.ts";
+import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
+import { dataPpid } from "../../src/protocol/index.ts";
+import { ShareEnd, SharePut } from "../../src/protocol/share.ts";
+import { generateCode } from "../../src/share/code.ts";
+import { ShareService } from "../../src/share/service.ts";
+import { ShareStore } from "../../src/share/store.ts";
+import type { ShareLimits } from "../../src/share/defaults.ts";
+import { Loop } from "./_loop.ts";
+
+const HOUR = 3_600_000;
+
+interface World {
+  base: string;
+  src: string;
+  out: string;
+  store: ShareStore;
+  service: ShareService;
+  clock: { t: number };
+  loops: Loop[];
+  connect(address?: string): { loop: Loop; client: ShareClient };
+}
+
+const worlds: World[] = [];
+
+async function world(limits: Partial<ShareLimits> = {}): Promise<World> {
+  const base = mkdtempSync(join(tmpdir(), "sfx-share-svc-"));
+  const clock = { t: Date.parse("2026-11-22T08:00:00Z") };
+  const store = await ShareStore.open({ dir: join(base, "store"), now: () => clock.t, sweepTimer: false, limits });
+  const service = new ShareService(store);
+  const src = join(base, "src");
+  const out = join(base, "out");
+  mkdirSync(src);
+  mkdirSync(out);
+  const w: World = {
+    base,
+    src,
+    out,
+    store,
+    service,
+    clock,
+    loops: [],
+    connect(address) {
+      const loop = new Loop(service, address);
+      w.loops.push(loop);
+      return { loop, client: new ShareClient(loop.link) };
+    },
+  };
+  worlds.push(w);
+  return w;
+}
+
+test.after.each(async () => {
+  for (const w of worlds.splice(0)) {
+    for (const l of w.loops) await l.close();
+    await w.store.close();
+    rmSync(w.base, { recursive: true, force: true });
+  }
+});
+
+function sha(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function tree(w: World, files: Record<string, string | Uint8Array>): void {
+  for (const [name, data] of Object.entries(files)) {
+    const p = join(w.src, ...name.split("/"));
+    mkdirSync(join(p, ".."), { recursive: true });
+    writeFileSync(p, data);
+  }
+}
+
+async function rejects(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(isSfxError(err, code), `expected ${code}, got ${String(err)}`);
+    if (message) assert.match((err as Error).message, message);
+    return;
+  }
+  assert.unreachable(`expected ${code}`);
+}
+
+function walkFiles(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...walkFiles(join(dir, e.name), r));
+    else out.push(r);
+  }
+  return out.sort();
+}
+
+test("put → ls → get round trip of files and a directory: same names, bytes and hashes", async () => {
+  const w = await world();
+  const big = randomBytes(3 * 1024 * 1024 + 17);
+  tree(w, { "one.txt": "one", "docs/a.md": "# a", "docs/deep/b.bin": big, "docs/empty": "" });
+  const files = await collectShareFiles([join(w.src, "one.txt"), join(w.src, "docs")]);
+  assert.equal(files.map((f) => f.path), ["one.txt", "docs/a.md", "docs/deep/b.bin", "docs/empty"]);
+  const { client } = w.connect();
+  const progress: number[] = [];
+  const created = await client.put(files, { expiresInMs: 2 * HOUR, onProgress: (p) => progress.push(p.bytes) });
+  assert.match(created.code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
+  assert.is(created.expiresAt, w.clock.t + 2 * HOUR);
+  assert.is(progress.at(-1), files.reduce((n, f) => n + f.size, 0));
+  const listing = await client.list(created.code);
+  assert.equal(listing.files.map((f) => [f.path, f.size]), files.map((f) => [f.path, f.size]));
+  assert.is(listing.files[2].sha256, sha(big));
+  const got = await client.get(created.code, { dir: w.out });
+  assert.equal(walkFiles(w.out), ["docs/a.md", "docs/deep/b.bin", "docs/empty", "one.txt"]);
+  assert.is(sha(readFileSync(join(w.out, "docs/deep/b.bin"))), sha(big));
+  assert.is(readFileSync(join(w.out, "one.txt"), "utf8"), "one");
+  assert.is(got.bytes, big.length + 3 + 3);
+  assert.is(w.service.activeRequests, 0);
+});
+
+test("get of named files fetches only those; an unknown name is SFX_BAD_ARGUMENT", async () => {
+  const w = await world();
+  tree(w, { "a": "A", "d/b": "B", "d/c": "C" });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "d")]));
+  await client.get(code, { dir: w.out, names: ["d/c", "a"] });
+  assert.equal(walkFiles(w.out), ["a", "d/c"]);
+  await rejects(client.get(code, { dir: w.out, names: ["nope"] }), "SFX_BAD_ARGUMENT", /no file named "nope"/);
+});
+
+test("get never overwrites silently: an existing different file gets 'name (1)', or is replaced with overwrite", async () => {
+  const w = await world();
+  tree(w, { "r.txt": "new" });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "r.txt")]));
+  writeFileSync(join(w.out, "r.txt"), "old");
+  await client.get(code, { dir: w.out });
+  assert.is(readFileSync(join(w.out, "r.txt"), "utf8"), "old");
+  assert.is(readFileSync(join(w.out, "r (1).txt"), "utf8"), "new");
+  await client.get(code, { dir: w.out, overwrite: true });
+  assert.is(readFileSync(join(w.out, "r.txt"), "utf8"), "new");
+});
+
+test("an interrupted get resumes from the bytes on disk, verifies the whole hash, and counts once", async () => {
+  const w = await world();
+  const data = randomBytes(2 * 1024 * 1024);
+  tree(w, { "big.bin": data, "small": "s" });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "big.bin"), join(w.src, "small")]), { maxDownloads: 1 });
+  // a first get dies after some bytes: the connection drops mid-download
+  const first = w.connect();
+  let cut = false;
+  const dying = first.client.get(code, {
+    dir: w.out,
+    onProgress: (p) => {
+      if (!cut && p.bytes > 700_000) {
+        cut = true;
+        void first.loop.close();
+      }
+    },
+  });
+  await rejects(dying, "SFX_CONNECTION_LOST");
+  const part = join(w.out, ".big.bin.sfx-part");
+  assert.ok(existsSync(part), "the partial file is kept for resume");
+  const partSize = readFileSync(part).length;
+  assert.ok(partSize > 0 && partSize < data.length, `partial size ${partSize}`);
+  assert.not.ok(existsSync(join(w.out, "big.bin")));
+  await w.store.settled();
+  assert.is((await client.list(code)).downloads, 0, "an interrupted download does not count");
+  const second = await client.get(code, { dir: w.out });
+  const big = second.files.find((f) => f.name === "big.bin")!;
+  assert.is(big.resumedFrom, partSize);
+  assert.is(second.bytes, data.length - partSize + 1);
+  assert.is(sha(readFileSync(join(w.out, "big.bin"))), sha(data));
+  assert.not.ok(existsSync(part));
+  await w.store.settled();
+  // max-downloads 1: that completed download used it up
+  await rejects(client.list(code), "SFX_SHARE_NOT_FOUND");
+});
+
+test("a resumed get whose partial bytes are corrupt fails with SFX_INTEGRITY and keeps nothing", async () => {
+  const w = await world();
+  const data = randomBytes(100_000);
+  tree(w, { "f.bin": data });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "f.bin")]));
+  const bad = Buffer.from(data.subarray(0, 50_000));
+  bad[10] ^= 0xff;
+  writeFileSync(join(w.out, ".f.bin.sfx-part"), bad);
+  await rejects(client.get(code, { dir: w.out }), "SFX_INTEGRITY");
+  assert.equal(readdirSync(w.out), []);
+  await client.get(code, { dir: w.out });
+  assert.is(sha(readFileSync(join(w.out, "f.bin"))), sha(data));
+});
+
+test("files already in place with the right hash are not fetched again", async () => {
+  const w = await world();
+  tree(w, { "x": "xx", "y": "yy" });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "x"), join(w.src, "y")]));
+  await client.get(code, { dir: w.out, names: ["x"] });
+  const r = await client.get(code, { dir: w.out });
+  assert.equal(r.files.map((f) => [f.name, f.alreadyThere]), [["x", true], ["y", false]]);
+  assert.is(r.bytes, 2);
+  assert.equal(walkFiles(w.out), ["x", "y"]);
+});
+
+test("wrong and expired codes give SFX_SHARE_NOT_FOUND; malformed ones SFX_BAD_CODE before any request", async () => {
+  const w = await world();
+  tree(w, { "a": "1" });
+  const { client, loop } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "a")]), { expiresInMs: HOUR });
+  await rejects(client.list(generateCode()), "SFX_SHARE_NOT_FOUND");
+  await rejects(client.get(generateCode(), { dir: w.out }), "SFX_SHARE_NOT_FOUND");
+  const before = loop.seen.length;
+  await rejects(client.list("12-34"), "SFX_BAD_CODE");
+  assert.is(loop.seen.length, before);
+  w.clock.t += HOUR;
+  await rejects(client.list(code), "SFX_SHARE_NOT_FOUND");
+  await rejects(client.get(code, { dir: w.out }), "SFX_SHARE_NOT_FOUND");
+});
+
+test("a longer expiry than the server allows is shortened, with a warning in the answer", async () => {
+  const w = await world({ maxExpiryMs: 7 * 86_400_000 });
+  tree(w, { "a": "1" });
+  const { client } = w.connect();
+  const created = await client.put(await collectShareFiles([join(w.src, "a")]), { expiresInMs: 30 * 86_400_000 });
+  assert.is(created.expiresAt, w.clock.t + 7 * 86_400_000);
+  assert.match(created.warning!, /shortened to 7d/);
+});
+
+test("server limits reach the client as SFX_LIMIT with the server's message", async () => {
+  const w = await world({ maxFilesPerShare: 2, maxShareBytes: 10 });
+  tree(w, { "a": "1", "b": "2", "c": "3", "big": "x".repeat(11) });
+  const { client } = w.connect();
+  await rejects(client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "b"), join(w.src, "c")])), "SFX_LIMIT", /Too many files.*allows 2/);
+  await rejects(client.put(await collectShareFiles([join(w.src, "big")])), "SFX_LIMIT", /too large/);
+  assert.is(w.store.uploadsInProgress, 0);
+});
+
+test("a client that disconnects mid-upload leaves no share and no temporary files", async () => {
+  const w = await world();
+  tree(w, { "big": randomBytes(4 * 1024 * 1024) });
+  const { client, loop } = w.connect();
+  let closing: Promise<void> | undefined;
+  const p = client.put(await collectShareFiles([join(w.src, "big")]), {
+    onProgress: (pr) => {
+      if (!closing && pr.bytes > 1_000_000) closing = loop.close();
+    },
+  });
+  await rejects(p, "SFX_CONNECTION_LOST");
+  await closing;
+  await w.store.settled();
+  assert.is(w.store.size, 0);
+  assert.is(w.store.uploadsInProgress, 0);
+  assert.equal(readdirSync(join(w.store.dir, "uploads")), []);
+  assert.is(w.service.activeRequests, 0);
+});
+
+test("a hostile client: bad names, a wrong hash, extra bytes, unknown requests — each refused with an error echoing req", async () => {
+  const w = await world();
+  const { loop } = w.connect();
+  const answers: { req?: number; code?: string; type: string }[] = [];
+  loop.link.onMessage((m) => answers.push(m as never));
+  const next = async (n: number) => {
+    const deadline = Date.now() + 5000;
+    while (answers.length < n && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.ok(answers.length >= n, "no answer");
+    return answers[n - 1];
+  };
+  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "../etc/passwd", size: 1 }] }));
+  let a = await next(1);
+  assert.equal([a.type, a.req, a.code], ["error", 1, "SFX_BAD_ARGUMENT"]);
+  loop.link.send(SharePut.encode({ req: 2, files: [{ path: "ok", size: 3 }] }));
+  assert.is((await next(2)).type, "share.ready");
+  loop.link.sendData(1, Buffer.from("abc"), dataPpid(2, 0));
+  loop.link.send(ShareEnd.encode({ req: 2, file: 0, size: 3, sha256: sha("abd") }));
+  a = await next(3);
+  assert.equal([a.type, a.req, a.code], ["error", 2, "SFX_INTEGRITY"]);
+  loop.link.send(SharePut.encode({ req: 3, files: [{ path: "ok", size: 2 }] }));
+  assert.is((await next(4)).type, "share.ready");
+  loop.link.sendData(1, Buffer.from("abc"), dataPpid(3, 0));
+  a = await next(5);
+  assert.equal([a.type, a.req, a.code], ["error", 3, "SFX_PROTOCOL"]);
+  loop.link.send(ShareEnd.encode({ req: 99, file: 0, size: 3, sha256: sha("abc") }));
+  a = await next(6);
+  assert.equal([a.type, a.req, a.code], ["error", 99, "SFX_PROTOCOL"]);
+  await w.store.settled();
+  assert.is(w.store.size, 0);
+  assert.equal(readdirSync(join(w.store.dir, "uploads")), []);
+});
+
+test("uploads and downloads keep memory bounded: no more than the link window is ever queued", async () => {
+  const w = await world();
+  const data = randomBytes(8 * 1024 * 1024);
+  tree(w, { "f": data });
+  const { client, loop } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "f")]));
+  assert.ok(loop.toServerData.peak <= 256 * 1024 + 64 * 1024, `upload queued ${loop.toServerData.peak} bytes`);
+  await client.get(code, { dir: w.out });
+  assert.ok(loop.toClientData.peak <= 256 * 1024 + 64 * 1024, `download queued ${loop.toClientData.peak} bytes`);
+  assert.is(sha(readFileSync(join(w.out, "f"))), sha(data));
+});
+
+test("20 concurrent uploads then 20 concurrent downloads, each on its own connection", async () => {
+  const w = await world();
+  const payloads = Array.from({ length: 20 }, (_, i) => randomBytes(50_000 + i * 1000));
+  payloads.forEach((p, i) => tree(w, { [`f${i}.bin`]: p }));
+  const codes = await Promise.all(payloads.map(async (_, i) => {
+    const { client } = w.connect(`10.0.0.${i}`);
+    return (await client.put(await collectShareFiles([join(w.src, `f${i}.bin`)]))).code;
+  }));
+  assert.is(new Set(codes).size, 20);
+  await Promise.all(codes.map(async (code, i) => {
+    const { client } = w.connect(`10.0.1.${i}`);
+    const dir = join(w.out, String(i));
+    mkdirSync(dir);
+    await client.get(code, { dir });
+    assert.is(sha(readFileSync(join(dir, `f${i}.bin`))), sha(payloads[i]));
+  }));
+});
+
+test.run();
