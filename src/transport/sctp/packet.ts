@@ -1,0 +1,153 @@
+/**
+ * SCTP packets: the common header (RFC 9260 §3.1), the CRC-32C checksum
+ * (§6.8) and the chunks after it.
+ *
+ * The checksum is stored in the header least significant byte first: the
+ * CRC register's bytes in the order the reflected algorithm produces them
+ * (RFC 9260 Appendix B; Linux stores `cpu_to_le32(crc)`, usrsctp and pion do
+ * the same), so `crc32c("123456789") = 0xE3069283` goes on the wire as
+ * `83 92 06 E3`.
+ *
+ * @module
+ */
+
+import { readU16, readU32, writeU16, writeU32 } from "./bytes.ts";
+import { chunkLength, decodeChunk, encodeChunk } from "./chunk.ts";
+import type { Chunk, Packet } from "./chunk_types.ts";
+import { sctpChecksum } from "./crc32c.ts";
+import { SctpDecodeError } from "./decode_error.ts";
+
+export { chunkLength } from "./chunk.ts";
+export { DATA_CHUNK_HEADER_SIZE } from "./chunk_data.ts";
+export { IDATA_CHUNK_HEADER_SIZE } from "./chunk_idata.ts";
+
+/** Size of the SCTP common header. */
+export const COMMON_HEADER_SIZE = 12;
+
+/*
+ * RFC 9260 §3.1, the common header:
+ *
+ *  0                   1                   2                   3
+ *  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |     Source Port Number        |     Destination Port Number   |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                      Verification Tag                         |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ * |                           Checksum                            |
+ * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * followed by one or more chunks, each padded to a multiple of 4 bytes.
+ */
+
+/** The common header's ports and tag, as {@link peekHeader} returns them. */
+export interface PacketHeader {
+  srcPort: number;
+  dstPort: number;
+  verificationTag: number;
+}
+
+/**
+ * Reads ports and verification tag without checking the checksum — for
+ * demultiplexing to an association before paying for the CRC. Undefined when
+ * `buf` is shorter than the common header.
+ */
+export function peekHeader(buf: Uint8Array): PacketHeader | undefined {
+  if (buf.length < COMMON_HEADER_SIZE) return undefined;
+  return { srcPort: readU16(buf, 0), dstPort: readU16(buf, 2), verificationTag: readU32(buf, 4) };
+}
+
+/** The checksum stored in the header (little-endian, see the module doc). */
+function storedChecksum(buf: Uint8Array): number {
+  return (buf[8] | (buf[9] << 8) | (buf[10] << 16) | (buf[11] << 24)) >>> 0;
+}
+
+/** True when `buf` is at least 12 bytes and its CRC-32C checksum is right (RFC 9260 §6.8). */
+export function verifyChecksum(buf: Uint8Array): boolean {
+  return buf.length >= COMMON_HEADER_SIZE && sctpChecksum(buf) === storedChecksum(buf);
+}
+
+/**
+ * Decodes a whole SCTP packet: checks its length and checksum, then decodes
+ * every chunk. Chunk values alias `buf`.
+ *
+ * @throws SctpDecodeError (`short-packet`, `bad-checksum`, `no-chunks`, or a
+ * chunk's reason) — the packet is to be dropped silently (§6.8, §8.4).
+ *
+ * @example
+ * ```ts
+ * const p = decodePacket(datagram);
+ * for (const c of p.chunks) if (c.type === CHUNK.DATA && !isUnknownChunk(c)) deliver(c);
+ * ```
+ */
+export function decodePacket(buf: Uint8Array): Packet {
+  if (buf.length < COMMON_HEADER_SIZE) {
+    throw new SctpDecodeError("short-packet", `SCTP packet of ${buf.length} bytes is shorter than the 12-byte common header`);
+  }
+  if (!verifyChecksum(buf)) {
+    throw new SctpDecodeError("bad-checksum", `SCTP packet of ${buf.length} bytes has a bad CRC-32C checksum`);
+  }
+  return decodePacketUnchecked(buf);
+}
+
+/**
+ * Like {@link decodePacket} but without the checksum check, for callers that
+ * verified it already (or tests). Still checks every length.
+ */
+export function decodePacketUnchecked(buf: Uint8Array): Packet {
+  if (buf.length < COMMON_HEADER_SIZE) {
+    throw new SctpDecodeError("short-packet", `SCTP packet of ${buf.length} bytes is shorter than the 12-byte common header`);
+  }
+  if (buf.length === COMMON_HEADER_SIZE) {
+    throw new SctpDecodeError("no-chunks", "SCTP packet has a common header and no chunks");
+  }
+  const chunks: Chunk[] = [];
+  let off = COMMON_HEADER_SIZE;
+  while (off < buf.length) {
+    const r = decodeChunk(buf, off, buf.length);
+    chunks.push(r.chunk);
+    off = r.next;
+  }
+  return { srcPort: readU16(buf, 0), dstPort: readU16(buf, 2), verificationTag: readU32(buf, 4), chunks };
+}
+
+/** The encoded size of `p`: the common header plus every chunk with its padding. */
+export function packetLength(p: Packet): number {
+  let n = COMMON_HEADER_SIZE;
+  for (const c of p.chunks) n += chunkLength(c);
+  return n;
+}
+
+/**
+ * Encodes `p` into `out` at `offset` (which needs {@link packetLength}`(p)`
+ * bytes) with its checksum; returns the offset after the packet.
+ */
+export function encodePacketInto(p: Packet, out: Uint8Array, offset = 0): number {
+  writeU16(out, offset, p.srcPort);
+  writeU16(out, offset + 2, p.dstPort);
+  writeU32(out, offset + 4, p.verificationTag);
+  let off = offset + COMMON_HEADER_SIZE;
+  for (const c of p.chunks) off = encodeChunk(c, out, off);
+  const crc = sctpChecksum(offset === 0 && off === out.length ? out : out.subarray(offset, off));
+  out[offset + 8] = crc;
+  out[offset + 9] = crc >>> 8;
+  out[offset + 10] = crc >>> 16;
+  out[offset + 11] = crc >>> 24;
+  return off;
+}
+
+/**
+ * Encodes `p` into a new buffer of exactly its size (one allocation), checksum
+ * included.
+ *
+ * @example
+ * ```ts
+ * const bytes = encodePacket({ srcPort: 6969, dstPort: 6969, verificationTag: 0,
+ *   chunks: [{ type: 1, initiateTag, aRwnd: 1 << 20, outboundStreams: 16, inboundStreams: 16, initialTsn, params: [] }] });
+ * ```
+ */
+export function encodePacket(p: Packet): Uint8Array {
+  const out = new Uint8Array(packetLength(p));
+  encodePacketInto(p, out, 0);
+  return out;
+}
