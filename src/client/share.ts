@@ -24,7 +24,18 @@ import { createReadStream } from "node:fs";
 import { lstat, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { SfxError } from "../errors.ts";
-import { type AnyMessage, dataPpid, ErrorMessage, errorFromMessage, parseDataPpid, xidTag } from "../protocol/index.ts";
+import type { AssociationLike, CloseReason } from "../protocol/association.ts";
+import {
+  type AnyMessage,
+  CONTROL_PPID,
+  CONTROL_STREAM,
+  dataPpid,
+  decodeMessage,
+  ErrorMessage,
+  errorFromMessage,
+  parseDataPpid,
+  xidTag,
+} from "../protocol/index.ts";
 import {
   ShareCancel,
   ShareCreated,
@@ -63,6 +74,115 @@ export interface ShareLink {
   onData(handler: (stream: number, data: Uint8Array, ppid: number) => void | Promise<void>): () => void;
   /** Calls `handler` once if the link is lost; returns an unsubscribe function. */
   onClose(handler: (err: SfxError) => void): () => void;
+}
+
+/** Download bytes not yet on disk after which the association is paused (flow control slows the server). */
+export const DOWNLOAD_PAUSE_BYTES = 4 * 2 ** 20;
+
+/**
+ * A {@link ShareLink} over an SCTP association that has already said hello:
+ * control messages on stream 0, data on the others. While data handlers
+ * have more than {@link DOWNLOAD_PAUSE_BYTES} not yet written, the
+ * association is paused, so the server's window closes instead of this
+ * process buffering a whole file.
+ */
+export function associationShareLink(association: AssociationLike): ShareLink {
+  let closed: SfxError | undefined;
+  let pending = 0;
+  let paused = false;
+  const drainWaiters = new Set<(err?: SfxError) => void>();
+  const closeHandlers = new Set<(err: SfxError) => void>();
+  const messageHandlers = new Set<(msg: AnyMessage) => void>();
+  const dataHandlers = new Set<(stream: number, data: Uint8Array, ppid: number) => void | Promise<void>>();
+  const settle = (bytes: number) => {
+    pending -= bytes;
+    if (paused && pending <= DOWNLOAD_PAUSE_BYTES / 2) {
+      paused = false;
+      if (!closed) association.resume();
+    }
+  };
+  const onMessage = (streamId: number, data: Uint8Array, ppid: number) => {
+    if (streamId === CONTROL_STREAM) {
+      let msg: AnyMessage;
+      try {
+        msg = decodeMessage(data);
+      } catch {
+        return; // the connection's owner reports protocol errors
+      }
+      for (const h of [...messageHandlers]) h(msg);
+      return;
+    }
+    for (const h of [...dataHandlers]) {
+      const r = h(streamId, data, ppid);
+      if (r && typeof r.then === "function") {
+        pending += data.byteLength;
+        if (!paused && pending > DOWNLOAD_PAUSE_BYTES) {
+          paused = true;
+          association.pause();
+        }
+        r.then(() => settle(data.byteLength), () => settle(data.byteLength));
+      }
+    }
+  };
+  const onClose = (reason: CloseReason) => {
+    closed = new SfxError("SFX_CONNECTION_LOST", `The connection to the server was lost (${reason.kind}${reason.message ? `: ${reason.message}` : ""})`);
+    for (const w of [...drainWaiters]) w(closed);
+    drainWaiters.clear();
+    for (const h of [...closeHandlers]) h(closed);
+    association.off("message", onMessage);
+    association.off("close", onClose);
+  };
+  association.on("message", onMessage);
+  association.on("close", onClose);
+  return {
+    send(message) {
+      if (closed) throw closed;
+      try {
+        association.send(CONTROL_STREAM, message, { ppid: CONTROL_PPID });
+      } catch (err) {
+        throw new SfxError("SFX_CONNECTION_LOST", "The connection to the server was lost", { cause: err });
+      }
+    },
+    sendData(stream, data, ppid) {
+      if (closed) throw closed;
+      try {
+        return association.send(stream, data, { ppid });
+      } catch (err) {
+        throw new SfxError("SFX_CONNECTION_LOST", "The connection to the server was lost", { cause: err });
+      }
+    },
+    drained() {
+      if (closed) return Promise.reject(closed);
+      return new Promise<void>((resolvePromise, reject) => {
+        const done = (err?: SfxError) => {
+          drainWaiters.delete(done);
+          association.off("drain", onDrain);
+          if (err) reject(err);
+          else resolvePromise();
+        };
+        const onDrain = () => done();
+        drainWaiters.add(done);
+        association.once("drain", onDrain);
+      });
+    },
+    onMessage(handler) {
+      messageHandlers.add(handler);
+      return () => messageHandlers.delete(handler);
+    },
+    onData(handler) {
+      dataHandlers.add(handler);
+      return () => dataHandlers.delete(handler);
+    },
+    onClose(handler) {
+      if (closed) {
+        const err = closed;
+        queueMicrotask(() => handler(err));
+        return () => {};
+      }
+      closeHandlers.add(handler);
+      return () => closeHandlers.delete(handler);
+    },
+  };
 }
 
 /** A local file to upload: where it is, and its name in the share. */
@@ -327,7 +447,7 @@ export class ShareClient {
             opts.onProgress?.({ bytes: sent, total, file: f.path });
           }
         } catch (err) {
-          if (!failure) throw ioError(err, "read", f.source);
+          if (!failure) throw err instanceof SfxError ? err : ioError(err, "read", f.source);
         } finally {
           source.destroy();
         }

@@ -153,6 +153,15 @@ export class ShareService {
     // Empty files need no data: they complete on their end message alone.
   }
 
+  /** True when a data message with this PPID belongs to one of `peer`'s uploads in progress. */
+  takesData(peer: SharePeer, ppid: number): boolean {
+    const requests = this.#peers.get(peer);
+    if (!requests) return false;
+    const { tag } = parseDataPpid(ppid);
+    for (const s of requests.values()) if (s.kind === "upload" && xidTag(s.req) === tag) return true;
+    return false;
+  }
+
   /**
    * Takes one data message. Resolves when its bytes are on disk: a caller
    * that awaits it before reading more gives the uploader backpressure.

@@ -1,0 +1,108 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isSfxError } from "../../src/errors.ts";
+import { associationShareLink, collectShareFiles, ShareClient } from "../../src/client/share.ts";
+import { CONTROL_PPID, decodeMessage, Hello, PROTOCOL_VERSION, Welcome } from "../../src/protocol/index.ts";
+import { SessionServer } from "../../src/server/session.ts";
+import { attachShareService } from "../../src/share/attach.ts";
+import { ShareStore } from "../../src/share/store.ts";
+import { type FakeAssociation, fakeAssociationPair } from "../_fake_association.ts";
+
+const base = mkdtempSync(join(tmpdir(), "sfx-share-attach-"));
+let store: ShareStore;
+let sessions: SessionServer;
+let shares: ReturnType<typeof attachShareService>;
+const opened: FakeAssociation[] = [];
+
+test.before(async () => {
+  store = await ShareStore.open({ dir: join(base, "store"), sweepTimer: false });
+  sessions = new SessionServer({ serverName: "test" });
+  shares = attachShareService(sessions, store);
+});
+
+test.after(async () => {
+  for (const a of opened) a.abort("test over");
+  await shares.close();
+  await sessions.close(100);
+  await store.close();
+  rmSync(base, { recursive: true, force: true });
+});
+
+function sha(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** A client association that has said hello to the session server. */
+async function connect(): Promise<{ client: ShareClient; assoc: FakeAssociation; server: FakeAssociation }> {
+  const [clientSide, serverSide] = fakeAssociationPair({ highWater: 128 * 1024, lowWater: 32 * 1024 });
+  opened.push(clientSide);
+  sessions.attach(serverSide);
+  const welcomed = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no welcome")), 5000);
+    clientSide.on("message", (stream: number, data: Uint8Array) => {
+      if (stream === 0 && Welcome.is(decodeMessage(data))) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  clientSide.send(0, Hello.encode({ protocol: PROTOCOL_VERSION, client: "test" }), { ppid: CONTROL_PPID });
+  await welcomed;
+  return { client: new ShareClient(associationShareLink(clientSide)), assoc: clientSide, server: serverSide };
+}
+
+test("through the session server: put → ls → get with paused associations bounding memory", async () => {
+  const src = join(base, "src1");
+  const out = join(base, "out1");
+  mkdirSync(join(src, "d"), { recursive: true });
+  mkdirSync(out);
+  const big = randomBytes(12 * 1024 * 1024);
+  writeFileSync(join(src, "d", "big.bin"), big);
+  writeFileSync(join(src, "d", "small.txt"), "small");
+  const { client, assoc, server } = await connect();
+  const created = await client.put(await collectShareFiles([join(src, "d")]), { expiresInMs: 60_000 });
+  assert.ok(assoc.peakBuffered <= 256 * 1024, `client queued ${assoc.peakBuffered}`);
+  const listing = await client.list(created.code);
+  assert.equal(listing.files.map((f) => f.path), ["d/big.bin", "d/small.txt"]);
+  await client.get(created.code, { dir: out });
+  assert.is(sha(readFileSync(join(out, "d", "big.bin"))), sha(big));
+  assert.is(readFileSync(join(out, "d", "small.txt"), "utf8"), "small");
+  assert.ok(server.peakBuffered <= 256 * 1024, `server queued ${server.peakBuffered}`);
+});
+
+test("a session that drops mid-upload leaves no share and no upload files", async () => {
+  const src = join(base, "src2");
+  mkdirSync(src);
+  writeFileSync(join(src, "f"), randomBytes(6 * 1024 * 1024));
+  const { client, assoc } = await connect();
+  const before = store.size;
+  let killed = false;
+  const p = client.put(await collectShareFiles([join(src, "f")]), {
+    onProgress: (pr) => {
+      if (!killed && pr.bytes > 1_000_000) {
+        killed = true;
+        assoc.kill();
+      }
+    },
+  });
+  try {
+    await p;
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_CONNECTION_LOST"), String(err));
+  }
+  const deadline = Date.now() + 5000;
+  while ((store.uploadsInProgress > 0 || readdirSync(join(store.dir, "uploads")).length > 0) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.is(store.uploadsInProgress, 0);
+  assert.equal(readdirSync(join(store.dir, "uploads")), []);
+  assert.is(store.size, before);
+  assert.is(shares.service.activeRequests, 0);
+});
+
+test.run();
