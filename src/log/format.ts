@@ -52,10 +52,15 @@ function renderMessage(message: readonly unknown[]): string {
   return text.replace(/[\x00-\x1f\x7f]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? " " : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
 }
 
-function renderFields(properties: Record<string, unknown>): string {
+function renderFields(properties: Record<string, unknown>, skip?: ReadonlySet<string>): string {
   let text = "";
-  for (const [key, value] of Object.entries(properties)) text += ` ${key}=${formatValue(value)}`;
+  for (const [key, value] of Object.entries(properties)) if (!skip?.has(key)) text += ` ${key}=${formatValue(value)}`;
   return text;
+}
+
+/** The `{name}` placeholders of a message template. */
+function placeholders(raw: LogRecord["rawMessage"]): Set<string> {
+  return new Set(typeof raw === "string" ? [...raw.matchAll(/\{([^{}]+)\}/g)].map((m) => m[1]) : []);
 }
 
 /** Formats a record as one line of the server log (with its newline). */
@@ -65,9 +70,9 @@ export function formatLogLine(record: LogRecord): string {
   return `${time} ${level} ${record.category.join(".")}: ${renderMessage(record.message)}${renderFields(record.properties)}\n`;
 }
 
-/** The shorter line for a terminal: time of day, level, message, fields. */
+/** The shorter line for a terminal: time of day, level, message, and only the fields the message does not show. */
 export function formatConsoleLine(record: LogRecord): string {
   const time = new Date(record.timestamp).toISOString().slice(11, 23);
   const level = LEVEL_NAMES[record.level].padEnd(5);
-  return `${time} ${level} ${renderMessage(record.message)}${renderFields(record.properties)}\n`;
+  return `${time} ${level} ${renderMessage(record.message)}${renderFields(record.properties, placeholders(record.rawMessage))}\n`;
 }

@@ -1,0 +1,111 @@
+/**
+ * The pid file of a running server: created exclusively, so two servers
+ * never share one; a file left by a process that is gone (a crash, a
+ * reboot) is taken over; removed on shutdown only by the process that owns it.
+ *
+ * @module
+ */
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { SfxError } from "../errors.ts";
+import { userStateDir } from "../log/dirs.ts";
+import { DEFAULT_PID_FILE, PID_FILE_NAME } from "./defaults.ts";
+
+/** `/run/sfx.pid` when /run is writable (root, systemd's RuntimeDirectory), else `<user state dir>/sfx.pid`. */
+export function defaultPidFile(): string {
+  try {
+    accessSync(dirname(DEFAULT_PID_FILE), constants.W_OK);
+    return DEFAULT_PID_FILE;
+  } catch {
+    return join(userStateDir(), PID_FILE_NAME);
+  }
+}
+
+/** The pid a pid file names, or undefined when it is missing or not a pid. */
+export function readPidFile(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * True when `pid` is a live sfx server: the process exists and, where
+ * /proc tells, its command line has `serve` in it (so a pid reused by an
+ * unrelated process after a reboot does not count).
+ */
+export function isServerAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+  if (cmdline === "") return false; // a zombie: it has exited
+  return cmdline.split("\0").includes("serve");
+}
+
+/** The pid of the live server named by the pid file, or undefined. */
+export function runningPid(path: string): number | undefined {
+  const pid = readPidFile(path);
+  return pid !== undefined && isServerAlive(pid) ? pid : undefined;
+}
+
+/** A pid file this process holds. */
+export interface PidFile {
+  /** Absolute path. */
+  readonly path: string;
+  /** Removes the file if it still names this process; idempotent, never throws. */
+  release(): void;
+}
+
+/**
+ * Writes this process's pid to `path`, creating its directory. Throws
+ * SfxError `SFX_ALREADY_RUNNING` when the file names a live server, and
+ * `SFX_IO` when it cannot be written. A stale file is replaced.
+ */
+export function acquirePidFile(path: string, pid: number = process.pid): PidFile {
+  const file = resolve(path);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+  } catch (err) {
+    throw new SfxError("SFX_IO", `Cannot create the pid file's directory ${dirname(file)}: ${(err as Error).message}`, { cause: err });
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, `${pid}\n`, { flag: "wx", mode: 0o644 });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 3) {
+        throw new SfxError("SFX_IO", `Cannot write the pid file ${file}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const other = readPidFile(file);
+    if (other !== undefined && other !== pid && isServerAlive(other)) {
+      throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${file})`);
+    }
+    rmSync(file, { force: true }); // stale: its process is gone
+  }
+  let released = false;
+  return {
+    path: file,
+    release() {
+      if (released) return;
+      released = true;
+      try {
+        if (readPidFile(file) === pid) rmSync(file, { force: true });
+      } catch {
+        // Shutdown goes on; a stale file is taken over next time.
+      }
+    },
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The composition root of `sfx serve`: it starts the server's parts in
+ * order, and stops them in reverse.
+ *
+ * Today: logs, then the discovery responder on its own UDP socket.
+ * As the transport, exchanges and shares land, they join here, each as one
+ * block in {@link startServer} and one line in `close()`, see the marked
+ * seams.
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+import { SfxError } from "../errors.ts";
+import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/index.ts";
+import { startDiscoveryResponder, type DiscoveryResponder } from "../discovery/index.ts";
+import { advertisedAddresses } from "../discovery/interfaces.ts";
+import { VERSION } from "../version.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "./defaults.ts";
+
+/** How to run a server. Every field has a default. */
+export interface ServerOptions {
+  /** Address to bind; default 0.0.0.0 (needed to hear multicast discovery). */
+  host?: string;
+  /** UDP port for SCTP and discovery; default 6969; 0 lets the system choose. */
+  port?: number;
+  /** The name discovery shows; default this machine's host name. */
+  name?: string;
+  /** Log directory; default /var/log, falling back to the user state directory. */
+  logDir?: string;
+  /** Lowest level logged; default info. */
+  logLevel?: LogLevel;
+  /** Also log concise lines to stderr (the foreground CLI does). */
+  console?: boolean;
+  /** Set up LogTape (default true); false when the embedding program configured it itself. */
+  logging?: boolean;
+}
+
+/** A server that is up. */
+export interface RunningServer {
+  /** The UDP port bound (the real one when 0 was asked for). */
+  readonly port: number;
+  /** The address bound. */
+  readonly host: string;
+  /** The name discovery shows. */
+  readonly name: string;
+  /** Addresses clients can reach it at. */
+  readonly addresses: string[];
+  /** Where the logs go (undefined when `logging: false`). */
+  readonly logDir: string | undefined;
+  /** Stops everything, flushes the logs; idempotent. `reason` is logged (e.g. the signal). */
+  close(reason?: string): Promise<void>;
+}
+
+/**
+ * Starts a server: logs, discovery (and, as they land, the SCTP endpoint,
+ * pairing and the share store). Throws SfxError `SFX_IO` when the port
+ * cannot be bound or no log directory is writable.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ port: 6969, name: "office", logDir: "/tmp/sfx-logs" });
+ * console.log(server.port, server.addresses);
+ * await server.close();
+ * ```
+ */
+export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
+  const host = options.host ?? DEFAULT_HOST;
+  const requestedPort = options.port ?? DEFAULT_PORT;
+  const name = options.name ?? hostname();
+
+  // 1. Logs first, so every later step can report.
+  const logging: Logging | undefined = options.logging === false
+    ? undefined
+    : await setupLogging({ dir: options.logDir, console: options.console, level: options.logLevel });
+  const log = getLogger(["sfx", "server"]);
+
+  // Parts started so far, stopped in reverse order by close() or a failed start.
+  const stops: Array<{ what: string; stop: () => Promise<void> }> = [];
+  const stopAll = async () => {
+    for (const { what, stop } of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        log.warn("Stopping the {what} failed: {error}", { what, error: err });
+      }
+    }
+    stops.length = 0;
+  };
+
+  let port = requestedPort;
+  try {
+    // 2. SEAM (transport, exchanges): open the server's one UDP socket here
+    //    (src/transport/udp.ts), start the SCTP endpoint and pairing on it,
+    //    and set `port` from the socket; push their stops. Discovery then
+    //    shares that socket: pass `socket` instead of `bind` below and route
+    //    datagrams with isDiscoveryDatagram().
+
+    // 3. SEAM (shares): open the share store and start its expiry sweeper; push its stop.
+
+    // 4. Discovery: answers multicast queries with who we are and `port`.
+    const responder: DiscoveryResponder = await startDiscoveryResponder({
+      name,
+      advertisePort: requestedPort === 0 ? undefined : requestedPort,
+      bind: { host, port: requestedPort },
+      log: getLogger(["sfx", "discovery"]),
+    });
+    stops.push({ what: "discovery responder", stop: () => responder.close() });
+    port = responder.localAddress().port;
+  } catch (err) {
+    log.error("sfx {version} failed to start: {error}", { version: VERSION, error: err });
+    await stopAll();
+    await logging?.close();
+    throw err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", `Cannot start the server: ${(err as Error).message}`, { cause: err });
+  }
+
+  const addresses = reachableAddresses(host);
+  log.info("sfx {version} ready on {host}:{port} as {name}", {
+    version: VERSION,
+    host,
+    port,
+    name,
+    addresses,
+    pid: process.pid,
+    logDir: logging?.dir,
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    host,
+    name,
+    addresses,
+    logDir: logging?.dir,
+    close(reason?: string) {
+      closing ??= (async () => {
+        log.info("sfx stopping: {reason}", { reason: reason ?? "asked to" });
+        await stopAll();
+        log.info("sfx stopped");
+        await logging?.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The wildcard: this host's addresses plus loopback; else the bound address. */
+function reachableAddresses(host: string): string[] {
+  if (host !== "0.0.0.0" && host !== "::") return [host];
+  let list: string[] = [];
+  try {
+    list = advertisedAddresses();
+  } catch {
+    // No interface list (a sandbox): loopback still works.
+  }
+  return [...list.filter((a) => host === "::" || !a.includes(":")), host === "::" ? "::1" : "127.0.0.1"];
+}
