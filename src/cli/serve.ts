@@ -1,23 +1,122 @@
-/** `sfx serve`: run the server in the foreground, as a daemon, or stop the daemon. */
-import type { Command } from "commander";
+/**
+ * `sfx serve`: run the server in the foreground (default; what systemd
+ * runs), as a daemon (`--daemon`), or stop the daemon (`--stop`).
+ *
+ * In the foreground, log lines go to stream_server.log and, concisely, to
+ * stderr (`--quiet` keeps stderr for errors only). The daemon logs to the
+ * file only; its stdout and stderr go to stream_server_stdout.log and
+ * stream_server_stderr.log.
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { join, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parsePort } from "./options.ts";
-import { SfxError } from "../errors.ts";
+import { isSfxError, SfxError } from "../errors.ts";
+import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
+import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
+import { defaultPidFile, runningPid } from "../server/pidfile.ts";
+import { reportToLauncher, startDaemon, stopDaemon } from "../server/daemon.ts";
+import { runServer } from "../server/run.ts";
+import { VERSION } from "../version.ts";
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  name?: string;
+  logDir?: string;
+  logLevel: LogLevel;
+  quiet?: boolean;
+  daemon?: boolean;
+  stop?: boolean;
+  pidFile?: string;
+  daemonChild?: boolean;
+}
 
 /** Registers `sfx serve`. */
 export function registerServe(program: Command, result: CommandResult): void {
   program
     .command("serve")
-    .description("run the sfx server: discovery responder, logs (and, as it lands, the SCTP relay and share store)")
-    .option("-p, --port <port>", "UDP port for SCTP and discovery", parsePort, 6969)
-    .option("--host <address>", "address to bind", "0.0.0.0")
+    .description("run the sfx server: discovery responder and logs (the SCTP relay and share store join as they land)")
+    .option("-p, --port <port>", "UDP port for SCTP and discovery", parsePort, DEFAULT_PORT)
+    .option("--host <address>", "address to bind", DEFAULT_HOST)
     .option("--name <name>", "server name shown by discovery (default: host name)")
-    .option("--log-dir <dir>", "directory for stream_server*.log (default /var/log)")
-    .option("--daemon", "detach and run in the background; returns once the server is ready")
+    .option("--log-dir <dir>", "directory for stream_server*.log (default /var/log; falls back to ~/.local/state/sfx)")
+    .addOption(new Option("--log-level <level>", "lowest level logged").choices([...LOG_LEVELS]).default("info"))
+    .option("-q, --quiet", "foreground: do not copy log lines to stderr")
+    .addOption(new Option("--daemon", "detach and run in the background; returns once the server is ready").conflicts("stop"))
     .option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit")
-    .option("--pid-file <file>", "pid file (default /run/sfx.pid)")
-    .action(async () => {
-      throw new SfxError("SFX_INTERNAL", "serve is not implemented yet");
+    .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
+    .addOption(new Option("--daemon-child").hideHelp())
+    .action(async (flags: ServeFlags) => {
+      if (flags.stop) result.status = await stop(flags);
+      else if (flags.daemon) result.status = await daemonize(flags);
+      else result.status = await foreground(flags);
     });
-  void result;
+}
+
+async function stop(flags: ServeFlags): Promise<number> {
+  const pidFile = resolve(flags.pidFile ?? defaultPidFile());
+  const pid = await stopDaemon(pidFile, STOP_TIMEOUT_MS);
+  process.stdout.write(`sfx serve (pid ${pid}) stopped\n`);
+  return 0;
+}
+
+/** The launcher: checks, relaunches detached, waits for the daemon's report. */
+async function daemonize(flags: ServeFlags): Promise<number> {
+  const choice = chooseLogDir(flags.logDir);
+  if (choice.fellBack) process.stderr.write(`${fallbackNotice(choice)}\n`);
+  const pidFile = resolve(flags.pidFile ?? defaultPidFile());
+  const other = runningPid(pidFile);
+  if (other !== undefined) throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${pidFile})`);
+  const args = [
+    "serve", "--daemon-child",
+    "--port", String(flags.port),
+    "--host", flags.host,
+    "--log-dir", choice.dir,
+    "--log-level", flags.logLevel,
+    "--pid-file", pidFile,
+    ...(flags.name !== undefined ? ["--name", flags.name] : []),
+  ];
+  const started = await startDaemon({ args, logDir: choice.dir });
+  process.stdout.write(
+    `sfx serve running as a daemon, pid ${started.pid}, port ${started.port}\n` +
+      `  log:      ${join(choice.dir, SERVER_LOG_FILE)}\n` +
+      `  output:   ${started.stdoutLog}, ${started.stderrLog}\n` +
+      `  pid file: ${pidFile} (stop it with: sfx serve --stop${flags.pidFile ? ` --pid-file ${pidFile}` : ""})\n`,
+  );
+  return 0;
+}
+
+/** The server itself: in the terminal, under systemd, or as the daemon. */
+async function foreground(flags: ServeFlags): Promise<number> {
+  const child = Boolean(flags.daemonChild);
+  let status: number;
+  try {
+    status = await runServer({
+      host: flags.host,
+      port: flags.port,
+      name: flags.name,
+      logDir: flags.logDir,
+      logLevel: flags.logLevel,
+      console: !child && !flags.quiet,
+      pidFile: child ? flags.pidFile ?? defaultPidFile() : flags.pidFile,
+      onReady: async (server) => {
+        if (!child) return;
+        process.stdout.write(`${new Date().toISOString()} sfx ${VERSION} daemon ready, pid ${process.pid}, port ${server.port}\n`);
+        await reportToLauncher({ type: "sfx-daemon-ready", pid: process.pid, port: server.port, addresses: server.addresses, logDir: server.logDir });
+      },
+    });
+  } catch (err) {
+    if (child) {
+      const code = isSfxError(err) ? err.code : "SFX_INTERNAL";
+      await reportToLauncher({ type: "sfx-daemon-failed", code, message: err instanceof Error ? err.message : String(err) });
+    }
+    throw err;
+  }
+  // Graceful shutdown is done. Should anything still hold the event loop
+  // open (a timer someone forgot), do not hang: exit shortly.
+  setTimeout(() => process.exit(status), 2000).unref();
+  return status;
 }
