@@ -5,12 +5,17 @@
  *    (single-executable applications start a CommonJS main script).
  * 2. The pinned Node 24 (node_modules/node, the binary running this script)
  *    turns it into a SEA preparation blob (`--experimental-sea-config`).
- * 3. postject injects the blob into a copy of that same Node binary.
+ * 3. A copy of that same Node binary loses its debug symbols (`strip`,
+ *    when binutils is installed: 121 → 104 MiB), and postject injects the
+ *    blob into it.
+ *
+ * Tools' chatter is hidden unless they fail; the one output line gives the
+ * size and the time.
  *
  * @module
  */
 import { build } from "esbuild";
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -20,8 +25,8 @@ const OUT = join(ROOT, "build/out");
 const TARGET = join(ROOT, "build/sfx");
 const SENTINEL = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
-/** Builds build/sfx and returns its size in bytes. */
-export async function buildBinary(): Promise<number> {
+/** Builds build/sfx; returns its size in bytes and whether strip(1) shrank it. */
+export async function buildBinary(): Promise<{ size: number; stripped: boolean }> {
   mkdirSync(OUT, { recursive: true });
   const bundle = join(OUT, "sfx.cjs");
   await build({
@@ -49,23 +54,39 @@ export async function buildBinary(): Promise<number> {
     useSnapshot: false,
     useCodeCache: true,
   }));
-  execFileSync(process.execPath, ["--experimental-sea-config", seaConfig], { stdio: ["ignore", "ignore", "inherit"] });
+  quiet(process.execPath, ["--experimental-sea-config", seaConfig]);
   const tmp = `${TARGET}.tmp`;
   rmSync(tmp, { force: true });
   copyFileSync(process.execPath, tmp);
   chmodSync(tmp, 0o755);
+  // The pinned Node binary carries its debug symbols (~18 MiB); drop them
+  // before the blob goes in. Without binutils' strip the build goes on.
+  let stripped = true;
+  try {
+    quiet("strip", ["--strip-all", tmp]);
+  } catch {
+    stripped = false;
+  }
   const require = createRequire(import.meta.url);
   const postject = require.resolve("postject/dist/cli.js");
-  execFileSync(process.execPath, [postject, tmp, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SENTINEL], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  quiet(process.execPath, [postject, tmp, "NODE_SEA_BLOB", blob, "--sentinel-fuse", SENTINEL]);
   renameSync(tmp, TARGET);
-  return statSync(TARGET).size;
+  return { size: statSync(TARGET).size, stripped };
+}
+
+/** Runs a build tool, showing its output only when it fails (postject warns about notes on every run). */
+function quiet(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    if (cmd !== "strip") process.stderr.write(`${r.stdout ?? ""}${r.stderr ?? ""}`);
+    throw r.error ?? new Error(`${cmd} exited with status ${r.status}`);
+  }
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split("/").pop()!)) {
   const version = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).version;
   const started = Date.now();
-  const size = await buildBinary();
-  console.log(`built build/sfx ${version}: ${(size / 2 ** 20).toFixed(1)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const { size, stripped } = await buildBinary();
+  const secs = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`built build/sfx ${version}: ${(size / 2 ** 20).toFixed(1)} MiB${stripped ? "" : " (not stripped: no strip(1))"} in ${secs} s`);
 }
