@@ -1,21 +1,55 @@
-/** `sfx share put|ls|get`: the anonymous share store. */
-import type { Command } from "commander";
+/**
+ * `sfx share put|ls|get`: upload files as an anonymous share with an
+ * expiry, list a share, download all or some of its files (resuming an
+ * interrupted download). Also the `sfx serve` flags of the share store.
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
+import { parseCount, parseDuration, parseHostPort } from "./options.ts";
 import { SfxError } from "../errors.ts";
+import { type ClientConnection, connect } from "../client/connection.ts";
+import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../client/share.ts";
+import { parseCode } from "../share/code.ts";
+import { DEFAULT_PORT } from "../server/defaults.ts";
+import type { ShareLimits } from "../share/defaults.ts";
+import { formatDuration } from "../share/store.ts";
+
+interface ConnFlags {
+  server?: string;
+}
+
+interface PutFlags extends ConnFlags {
+  expires?: string;
+  maxDownloads?: string;
+  json?: boolean;
+}
+
+interface LsFlags extends ConnFlags {
+  json?: boolean;
+}
+
+interface GetFlags extends ConnFlags {
+  dir: string;
+  overwrite?: boolean;
+  json?: boolean;
+}
 
 /** Registers `sfx share` and its subcommands. */
 export function registerShare(program: Command, result: CommandResult): void {
   const share = program.command("share").description("upload files for anyone with the code; list and download shares");
   share
     .command("put")
-    .description("upload files and directories; prints the share code")
+    .description("upload files and directories as a share; prints its code")
     .argument("<paths...>", "files or directories")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
-    .option("--expires <when>", "1h, 7d or an ISO date (default 24h)")
+    .option("--expires <when>", "how long the share lives: 30m, 1h, 7d, or an ISO date (default 24h; the server may cap it)")
     .option("--max-downloads <n>", "delete the share after n completed downloads")
     .option("--json", "print the code, expiry and files as JSON")
-    .action(async () => {
-      throw new SfxError("SFX_INTERNAL", "share put is not implemented yet");
+    .action(async (paths: string[], flags: PutFlags) => {
+      result.status = await put(paths, flags);
     });
   share
     .command("ls")
@@ -23,20 +57,264 @@ export function registerShare(program: Command, result: CommandResult): void {
     .argument("<code>", "the share code")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("--json", "print JSON")
-    .action(async () => {
-      throw new SfxError("SFX_INTERNAL", "share ls is not implemented yet");
+    .action(async (code: string, flags: LsFlags) => {
+      result.status = await ls(code, flags);
     });
   share
     .command("get")
-    .description("download all or the named files of a share")
+    .description("download all or the named files of a share (re-run to resume an interrupted download)")
     .argument("<code>", "the share code")
     .argument("[names...]", "files to download (default: all)")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("-d, --dir <dir>", "directory to write to", ".")
     .option("--overwrite", "replace existing files instead of writing 'name (1).ext'")
-    .option("--json", "print machine-readable events")
-    .action(async () => {
-      throw new SfxError("SFX_INTERNAL", "share get is not implemented yet");
+    .option("--json", "print one JSON object per file, then a summary")
+    .action(async (code: string, names: string[], flags: GetFlags) => {
+      result.status = await get(code, names, flags);
     });
-  void result;
+}
+
+/**
+ * Parses `--expires`: a duration (`90s`, `30m`, `1h`, `7d`, `2w`) from now,
+ * or an ISO 8601 date (`2026-12-01`, `2026-12-01T18:00Z`) for an absolute
+ * time. A date without a time means midnight UTC.
+ */
+export function parseExpires(text: string, now = Date.now()): { expiresInMs: number } | { expiresAt: number } {
+  if (/^\d{4}-\d{2}-\d{2}/.test(text.trim())) {
+    const at = Date.parse(text.trim());
+    if (!Number.isFinite(at)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': not a date (use e.g. 2026-12-01T18:00Z)`);
+    if (at <= now) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': that time has passed`);
+    return { expiresAt: at };
+  }
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': use a duration (30m, 1h, 7d) or an ISO date`);
+  }
+  if (ms < 1000) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);
+  return { expiresInMs: ms };
+}
+
+function parsePositive(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid ${what} '${text}': use a whole number of at least 1`);
+  }
+  return Number(text);
+}
+
+async function open(flags: ConnFlags): Promise<{ conn: ClientConnection; client: ShareClient }> {
+  const server = flags.server === undefined ? undefined : parseHostPort(flags.server, DEFAULT_PORT);
+  const conn = await connect({ server });
+  return { conn, client: new ShareClient(connectionShareLink(conn)) };
+}
+
+/** Runs `fn` with Ctrl-C (SIGINT/SIGTERM) turned into an abort signal. */
+async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+function humanBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+function expiryText(expiresAt: number, now = Date.now()): string {
+  const left = Math.max(0, expiresAt - now);
+  const rounded = left >= 3_600_000 ? Math.round(left / 60_000) * 60_000 : Math.round(left / 1000) * 1000;
+  return `${new Date(expiresAt).toISOString()} (in ${formatDuration(rounded)})`;
+}
+
+/** A one-line progress bar on stderr, only when it is a terminal; redrawn at most 10 times a second. */
+function progressBar(label: string): { update(p: ShareProgress): void; end(): void } {
+  const tty = process.stderr.isTTY;
+  const started = Date.now();
+  let last = 0;
+  let drawn = false;
+  return {
+    update(p) {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 100 && p.bytes < p.total) return;
+      last = now;
+      const frac = p.total > 0 ? Math.min(1, p.bytes / p.total) : 1;
+      const width = 24;
+      const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
+      const rate = p.bytes / Math.max(0.001, (now - started) / 1000);
+      const eta = rate > 0 && p.total > p.bytes ? `${Math.ceil((p.total - p.bytes) / rate)}s` : "";
+      const line = `${label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${humanBytes(p.bytes)}/${humanBytes(p.total)} ${humanBytes(rate)}/s ${eta}`;
+      process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 100) - 1).padEnd(Math.min(99, (process.stderr.columns || 100) - 1))}`);
+      drawn = true;
+    },
+    end() {
+      if (drawn) process.stderr.write("\n");
+      drawn = false;
+    },
+  };
+}
+
+async function put(paths: string[], flags: PutFlags): Promise<number> {
+  const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
+  const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
+  const files = await collectShareFiles(paths);
+  const { conn, client } = await open(flags);
+  const bar = progressBar("upload");
+  try {
+    const created = await withInterrupt((signal) => client.put(files, { ...expiry, maxDownloads, signal, onProgress: (p) => bar.update(p) }));
+    bar.end();
+    if (created.warning) process.stderr.write(`sfx: warning: ${created.warning}\n`);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({
+        code: created.code,
+        expiresAt: new Date(created.expiresAt).toISOString(),
+        createdAt: new Date(created.createdAt).toISOString(),
+        maxDownloads: created.maxDownloads,
+        files: created.files,
+        ...(created.warning ? { warning: created.warning } : {}),
+      })}\n`);
+    } else {
+      const bytes = created.files.reduce((n, f) => n + f.size, 0);
+      process.stdout.write(`${created.code}\n`);
+      process.stderr.write(
+        `Shared ${created.files.length} file${created.files.length === 1 ? "" : "s"} (${humanBytes(bytes)}); ` +
+          `expires ${expiryText(created.expiresAt)}` +
+          (created.maxDownloads === null ? "" : `, or after ${created.maxDownloads} download${created.maxDownloads === 1 ? "" : "s"}`) +
+          `\nDownload with: sfx share get ${created.code}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    bar.end();
+    await conn.close();
+  }
+}
+
+async function ls(code: string, flags: LsFlags): Promise<number> {
+  parseCode(code);
+  const { conn, client } = await open(flags);
+  try {
+    const listing = await client.list(code);
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({
+        files: listing.files,
+        createdAt: new Date(listing.createdAt).toISOString(),
+        expiresAt: new Date(listing.expiresAt).toISOString(),
+        maxDownloads: listing.maxDownloads,
+        downloads: listing.downloads,
+      })}\n`);
+    } else {
+      const width = Math.max(...listing.files.map((f) => humanBytes(f.size).length));
+      for (const f of listing.files) process.stdout.write(`${humanBytes(f.size).padStart(width)}  ${f.path}\n`);
+      const total = listing.files.reduce((n, f) => n + f.size, 0);
+      process.stdout.write(`${listing.files.length} file${listing.files.length === 1 ? "" : "s"}, ${humanBytes(total)}; expires ${expiryText(listing.expiresAt)}`);
+      if (listing.maxDownloads !== null) process.stdout.write(`; downloaded ${listing.downloads} of ${listing.maxDownloads} times`);
+      process.stdout.write("\n");
+    }
+    return 0;
+  } finally {
+    await conn.close();
+  }
+}
+
+async function get(code: string, names: string[], flags: GetFlags): Promise<number> {
+  parseCode(code);
+  const { conn, client } = await open(flags);
+  const bar = progressBar("download");
+  try {
+    const started = Date.now();
+    const r = await withInterrupt((signal) =>
+      client.get(code, { dir: flags.dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => bar.update(p) })
+    );
+    bar.end();
+    const seconds = (Date.now() - started) / 1000;
+    for (const f of r.files) {
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ event: "file", path: f.name, savedAs: f.path, size: f.size, sha256: f.sha256, resumedFrom: f.resumedFrom, alreadyThere: f.alreadyThere })}\n`);
+      } else {
+        const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${humanBytes(f.resumedFrom)})` : "";
+        process.stdout.write(`${f.path}${note}\n`);
+      }
+    }
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify({ event: "done", files: r.files.length, bytes: r.bytes, seconds: Number(seconds.toFixed(3)) })}\n`);
+    } else {
+      process.stderr.write(`Got ${r.files.length} file${r.files.length === 1 ? "" : "s"} (${humanBytes(r.bytes)} fetched in ${seconds.toFixed(1)} s)\n`);
+    }
+    return 0;
+  } catch (err) {
+    bar.end();
+    if (err instanceof SfxError && (err.code === "SFX_CANCELLED" || err.code === "SFX_CONNECTION_LOST")) {
+      process.stderr.write("sfx: the partial download is kept; run the same `sfx share get` again to resume\n");
+    }
+    throw err;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** The `sfx serve` flags of the share store. */
+export interface ShareServeFlags {
+  storage?: string;
+  maxShareFiles?: string;
+  maxShareBytes?: string;
+  storeQuota?: string;
+  maxExpiry?: string;
+  defaultExpiry?: string;
+}
+
+/** Adds the share store's flags to `sfx serve`; returns the command. */
+export function addShareServeOptions(cmd: Command): Command {
+  return cmd
+    .option("--storage <dir>", "share storage directory (default /var/lib/sfx/shares; falls back to ~/.local/state/sfx/shares)")
+    .option("--max-share-files <n>", "most files in one share (default 100)")
+    .option("--max-share-bytes <size>", "most bytes in one share, e.g. 500M, 8G (default 8G)")
+    .option("--store-quota <size>", "most bytes in all shares together (default 64G)")
+    .option("--max-expiry <duration>", "longest share expiry; longer requests are shortened (default 7d)")
+    .addOption(new Option("--default-expiry <duration>", "expiry of a share that asks for none (default 24h)"));
+}
+
+/** The server options the share flags stand for (`storage`, `shareLimits`); validates each value. */
+export function shareServerOptions(flags: ShareServeFlags): { storage?: string; shareLimits: Partial<ShareLimits> } {
+  const limits: Partial<ShareLimits> = {};
+  if (flags.maxShareFiles !== undefined) limits.maxFilesPerShare = parsePositive(flags.maxShareFiles, "--max-share-files");
+  if (flags.maxShareBytes !== undefined) limits.maxShareBytes = parseCount(flags.maxShareBytes);
+  if (flags.storeQuota !== undefined) limits.maxStoreBytes = parseCount(flags.storeQuota);
+  if (flags.maxExpiry !== undefined) limits.maxExpiryMs = parseDuration(flags.maxExpiry);
+  if (flags.defaultExpiry !== undefined) limits.defaultExpiryMs = parseDuration(flags.defaultExpiry);
+  if ((limits.maxExpiryMs ?? Infinity) < 1000 || (limits.defaultExpiryMs ?? Infinity) < 1000) {
+    throw new SfxError("SFX_BAD_ARGUMENT", "Share expiries must be at least 1s");
+  }
+  return { ...(flags.storage !== undefined ? { storage: resolve(flags.storage) } : {}), shareLimits: limits };
+}
+
+/** The share flags again, as arguments, for relaunching `sfx serve` as a daemon. */
+export function shareServeArgs(flags: ShareServeFlags): string[] {
+  const out: string[] = [];
+  const pairs: [keyof ShareServeFlags, string][] = [
+    ["storage", "--storage"],
+    ["maxShareFiles", "--max-share-files"],
+    ["maxShareBytes", "--max-share-bytes"],
+    ["storeQuota", "--store-quota"],
+    ["maxExpiry", "--max-expiry"],
+    ["defaultExpiry", "--default-expiry"],
+  ];
+  for (const [key, flag] of pairs) {
+    if (flags[key] !== undefined) out.push(flag, key === "storage" ? resolve(flags[key]!) : String(flags[key]));
+  }
+  return out;
 }

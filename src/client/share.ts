@@ -21,8 +21,8 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { lstat, readdir, stat } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { lstat } from "node:fs/promises";
+import { join } from "node:path";
 import { SfxError } from "../errors.ts";
 import type { AssociationLike, CloseReason } from "../protocol/association.ts";
 import {
@@ -49,11 +49,12 @@ import {
   ShareSending,
 } from "../protocol/share.ts";
 import { parseCode } from "../share/code.ts";
-import { READ_CHUNK_BYTES } from "../share/defaults.ts";
 import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
+import type { ClientConnection } from "./connection.ts";
 import { ioError, openSafeWrite, type SafeWrite } from "./safe_write.ts";
+import { collectFiles } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
 
@@ -185,13 +186,13 @@ export function associationShareLink(association: AssociationLike): ShareLink {
   };
 }
 
-/** A local file to upload: where it is, and its name in the share. */
+/** A file to upload: its name in the share, its size, and its bytes (see `walk.ts`). */
 export interface LocalShareFile {
-  /** Path on this machine. */
-  source: string;
   /** Relative `/`-separated name inside the share. */
   path: string;
   size: number;
+  /** Reads the file from the start, in chunks. */
+  read(): AsyncIterable<Uint8Array>;
 }
 
 /** Progress of a put or get. */
@@ -205,43 +206,73 @@ export interface ShareProgress {
 }
 
 /**
- * The files named on a command line: a file keeps its base name; a
- * directory contributes every regular file under it, named from the
- * directory's own name down (`photos/2024/a.jpg`). Symbolic links to files
- * are followed; links to directories, sockets and the like are skipped.
+ * The files named on a command line, as `sfx send` collects them (a file
+ * keeps its base name, a directory contributes every regular file under
+ * it, named from the directory's own name down), checked against the share
+ * store's name rules. Standard input (`-`) cannot be shared: a share needs
+ * each size up front.
  */
-export async function collectShareFiles(paths: readonly string[], maxFiles = 100_000): Promise<LocalShareFile[]> {
+export async function collectShareFiles(paths: readonly string[]): Promise<LocalShareFile[]> {
+  if (paths.includes("-")) throw new SfxError("SFX_USAGE", "A share cannot read standard input ('-'): give files or directories");
+  const files = await collectFiles(paths);
   const out: LocalShareFile[] = [];
-  const walk = async (abs: string, rel: string, depth: number): Promise<void> => {
-    if (depth > 64) throw new SfxError("SFX_BAD_ARGUMENT", `${abs}: directories nested too deep`);
-    const entries = await readdir(abs, { withFileTypes: true }).catch((err) => {
-      throw ioError(err, "read the directory", abs);
-    });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      const p = join(abs, e.name);
-      const r = `${rel}/${e.name}`;
-      if (e.isDirectory()) await walk(p, r, depth + 1);
-      else if (e.isFile() || e.isSymbolicLink()) {
-        const st = await stat(p).catch(() => undefined);
-        if (st?.isFile()) out.push({ source: p, path: r, size: st.size });
-      }
-      if (out.length > maxFiles) throw new SfxError("SFX_LIMIT", `More than ${maxFiles} files to share`);
-    }
-  };
-  for (const given of paths) {
-    const abs = resolve(given);
-    const st = await stat(abs).catch((err) => {
-      throw ioError(err, "read", given);
-    });
-    const name = basename(abs);
-    if (st.isDirectory()) await walk(abs, name, 0);
-    else if (st.isFile()) out.push({ source: abs, path: name, size: st.size });
-    else throw new SfxError("SFX_BAD_ARGUMENT", `${given} is neither a file nor a directory`);
+  for (const f of files) {
+    if (f.size === null) throw new SfxError("SFX_USAGE", `${f.path}: size unknown`);
+    out.push({ path: f.path, size: f.size, read: () => f.read() });
   }
-  if (out.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", "No files to share (the directories are empty)");
   checkSharePaths(out.map((f) => f.path));
   return out;
+}
+
+/**
+ * A {@link ShareLink} over a welcomed {@link ClientConnection}. Download
+ * data handlers that return promises pause the connection while more than
+ * {@link DOWNLOAD_PAUSE_BYTES} are not yet written.
+ */
+export function connectionShareLink(conn: ClientConnection): ShareLink {
+  let pending = 0;
+  let paused = false;
+  const settle = (bytes: number) => {
+    pending -= bytes;
+    if (paused && pending <= DOWNLOAD_PAUSE_BYTES / 2) {
+      paused = false;
+      if (!conn.closedWith) conn.resume();
+    }
+  };
+  const lost = (err: unknown) =>
+    err instanceof SfxError ? err : new SfxError("SFX_CONNECTION_LOST", "The connection to the server was lost", { cause: err });
+  return {
+    send(message) {
+      try {
+        conn.sendControl(message);
+      } catch (err) {
+        throw lost(err);
+      }
+    },
+    sendData(stream, data, ppid) {
+      try {
+        return conn.sendData(stream, data, ppid);
+      } catch (err) {
+        throw lost(err);
+      }
+    },
+    drained: () => conn.drain(),
+    onMessage: (handler) => conn.onMessage(handler),
+    onData(handler) {
+      return conn.onData((stream, data, ppid) => {
+        const r = handler(stream, data, ppid);
+        if (r && typeof r.then === "function") {
+          pending += data.byteLength;
+          if (!paused && pending > DOWNLOAD_PAUSE_BYTES) {
+            paused = true;
+            conn.pause();
+          }
+          r.then(() => settle(data.byteLength), () => settle(data.byteLength));
+        }
+      });
+    },
+    onClose: (handler) => conn.onClose(handler),
+  };
 }
 
 /** Options of {@link ShareClient.put}. */
@@ -434,11 +465,12 @@ export class ShareClient {
         const ppid = dataPpid(req, i);
         const hash = createHash("sha256");
         let size = 0;
-        const source = createReadStream(f.source, { highWaterMark: READ_CHUNK_BYTES });
+        const source = f.read()[Symbol.asyncIterator]();
         try {
-          for await (const chunk of source) {
-            if (failure) break;
-            const data = chunk as Buffer;
+          while (!failure) {
+            const next = await source.next();
+            if (next.done) break;
+            const data = next.value;
             size += data.length;
             if (size > f.size) break;
             hash.update(data);
@@ -447,13 +479,13 @@ export class ShareClient {
             opts.onProgress?.({ bytes: sent, total, file: f.path });
           }
         } catch (err) {
-          if (!failure) throw err instanceof SfxError ? err : ioError(err, "read", f.source);
+          if (!failure) throw err instanceof SfxError ? err : ioError(err, "read", f.path);
         } finally {
-          source.destroy();
+          await source.return?.();
         }
         if (failure) break;
         if (size !== f.size) {
-          throw new SfxError("SFX_IO", `${f.source} changed while it was being uploaded (${f.size} bytes expected)`);
+          throw new SfxError("SFX_IO", `${f.path} changed while it was being uploaded (${f.size} bytes expected)`);
         }
         this.#link.send(ShareEnd.encode({ req, file: i, size, sha256: hash.digest("hex") }));
       }

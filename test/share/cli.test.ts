@@ -1,0 +1,71 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { isSfxError } from "../../src/errors.ts";
+import { parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
+import { main } from "../../src/cli/main.ts";
+
+const NOW = Date.parse("2026-11-22T08:00:00Z");
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  try {
+    fn();
+    assert.unreachable("accepted");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+    assert.match((err as Error).message, pattern);
+  }
+}
+
+test("parseExpires() reads durations as relative and ISO dates as absolute", () => {
+  assert.equal(parseExpires("1h", NOW), { expiresInMs: 3_600_000 });
+  assert.equal(parseExpires("7d", NOW), { expiresInMs: 7 * 86_400_000 });
+  assert.equal(parseExpires("90s", NOW), { expiresInMs: 90_000 });
+  assert.equal(parseExpires("2026-12-01T18:00:00Z", NOW), { expiresAt: Date.parse("2026-12-01T18:00:00Z") });
+  assert.equal(parseExpires("2026-12-01", NOW), { expiresAt: Date.parse("2026-12-01T00:00:00Z") });
+});
+
+test("parseExpires() refuses nonsense, past dates and sub-second durations with SFX_BAD_ARGUMENT", () => {
+  refused(() => parseExpires("soon", NOW), /Invalid --expires 'soon'/);
+  refused(() => parseExpires("2026-11-01", NOW), /has passed/);
+  refused(() => parseExpires("2026-13-45", NOW), /not a date/);
+  refused(() => parseExpires("500ms", NOW), /at least 1s/);
+});
+
+test("shareServerOptions() maps serve flags to store limits; shareServeArgs() gives them back", () => {
+  const flags = { storage: "/srv/shares", maxShareFiles: "6", maxShareBytes: "1G", storeQuota: "10G", maxExpiry: "2d", defaultExpiry: "1h" };
+  assert.equal(shareServerOptions(flags), {
+    storage: "/srv/shares",
+    shareLimits: { maxFilesPerShare: 6, maxShareBytes: 2 ** 30, maxStoreBytes: 10 * 2 ** 30, maxExpiryMs: 2 * 86_400_000, defaultExpiryMs: 3_600_000 },
+  });
+  assert.equal(shareServeArgs(flags), [
+    "--storage", "/srv/shares", "--max-share-files", "6", "--max-share-bytes", "1G", "--store-quota", "10G", "--max-expiry", "2d", "--default-expiry", "1h",
+  ]);
+  assert.equal(shareServerOptions({}), { shareLimits: {} });
+  refused(() => shareServerOptions({ maxShareFiles: "0" }), /--max-share-files/);
+});
+
+test("sfx share ls and get with a malformed code exit 9 (SFX_BAD_CODE) without connecting", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (line: string) => errors.push(line);
+  try {
+    assert.is(await main(["share", "ls", "NOT-A-CODE", "--server", "127.0.0.1:9"]), 9);
+    assert.is(await main(["share", "get", "1234", "--server", "127.0.0.1:9"]), 9);
+  } finally {
+    console.error = original;
+  }
+  assert.match(errors[0], /^sfx: Invalid share code/);
+});
+
+test("sfx share put with a bad --expires or --max-downloads exits 2 before reading files", async () => {
+  const original = console.error;
+  console.error = () => {};
+  try {
+    assert.is(await main(["share", "put", "/nonexistent", "--expires", "later", "--server", "127.0.0.1:9"]), 2);
+    assert.is(await main(["share", "put", "/nonexistent", "--max-downloads", "0", "--server", "127.0.0.1:9"]), 2);
+  } finally {
+    console.error = original;
+  }
+});
+
+test.run();
