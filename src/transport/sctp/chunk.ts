@@ -15,13 +15,23 @@
  */
 
 import { pad4, readU16, zero } from "./bytes.ts";
+import { abortCodec } from "./chunk_abort.ts";
 import { cookieAckCodec } from "./chunk_cookie_ack.ts";
 import { cookieEchoCodec } from "./chunk_cookie_echo.ts";
 import { dataCodec } from "./chunk_data.ts";
+import { cwrCodec } from "./chunk_cwr.ts";
+import { ecneCodec } from "./chunk_ecne.ts";
+import { errorCodec } from "./chunk_error.ts";
+import { forwardTsnCodec, iForwardTsnCodec } from "./chunk_forward_tsn.ts";
 import { CHUNK_HEADER_SIZE, writeChunkHeader } from "./chunk_header.ts";
+import { heartbeatAckCodec, heartbeatCodec } from "./chunk_heartbeat.ts";
 import { iDataCodec } from "./chunk_idata.ts";
 import { initAckCodec, initCodec } from "./chunk_init.ts";
+import { padCodec } from "./chunk_pad.ts";
 import { sackCodec } from "./chunk_sack.ts";
+import { shutdownCodec } from "./chunk_shutdown.ts";
+import { shutdownAckCodec } from "./chunk_shutdown_ack.ts";
+import { shutdownCompleteCodec } from "./chunk_shutdown_complete.ts";
 import { CHUNK } from "./chunk_types.ts";
 import type { Chunk, UnknownChunk } from "./chunk_types.ts";
 import { SctpDecodeError } from "./decode_error.ts";
@@ -53,9 +63,21 @@ CODECS[CHUNK.DATA] = dataCodec;
 CODECS[CHUNK.INIT] = initCodec;
 CODECS[CHUNK.INIT_ACK] = initAckCodec;
 CODECS[CHUNK.SACK] = sackCodec;
+CODECS[CHUNK.HEARTBEAT] = heartbeatCodec;
+CODECS[CHUNK.HEARTBEAT_ACK] = heartbeatAckCodec;
+CODECS[CHUNK.ABORT] = abortCodec;
+CODECS[CHUNK.SHUTDOWN] = shutdownCodec;
+CODECS[CHUNK.SHUTDOWN_ACK] = shutdownAckCodec;
+CODECS[CHUNK.ERROR] = errorCodec;
 CODECS[CHUNK.COOKIE_ECHO] = cookieEchoCodec;
 CODECS[CHUNK.COOKIE_ACK] = cookieAckCodec;
+CODECS[CHUNK.ECNE] = ecneCodec;
+CODECS[CHUNK.CWR] = cwrCodec;
+CODECS[CHUNK.SHUTDOWN_COMPLETE] = shutdownCompleteCodec;
 CODECS[CHUNK.I_DATA] = iDataCodec;
+CODECS[CHUNK.PAD] = padCodec;
+CODECS[CHUNK.FORWARD_TSN] = forwardTsnCodec;
+CODECS[CHUNK.I_FORWARD_TSN] = iForwardTsnCodec;
 
 /** True for the {@link UnknownChunk} shape (a chunk type this codec does not decode). */
 export function isUnknownChunk(c: Chunk): c is UnknownChunk {

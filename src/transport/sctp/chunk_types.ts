@@ -186,6 +186,25 @@ export interface PadChunk {
   length: number;
 }
 
+/** ECNE, ECN Echo (RFC 9260 Appendix A): the lowest TSN of a CE-marked packet. */
+export interface EcneChunk {
+  type: 12;
+  lowestTsn: number;
+}
+
+/** CWR, Congestion Window Reduced (RFC 9260 Appendix A): answers ECNE. */
+export interface CwrChunk {
+  type: 13;
+  lowestTsn: number;
+}
+
+/** I-FORWARD-TSN (RFC 8260 §2.3.1): FORWARD TSN for I-DATA, per stream and ordered/unordered MID. */
+export interface IForwardTsnChunk {
+  type: 194;
+  newCumulativeTsn: number;
+  streams: Array<{ streamId: number; unordered: boolean; mid: number }>;
+}
+
 /** Any other chunk type, kept raw so the association can apply §3.2's upper-two-bit rules. */
 export interface UnknownChunk {
   type: number;
@@ -209,6 +228,9 @@ export type Chunk =
   | CookieEchoChunk
   | ForwardTsnChunk
   | PadChunk
+  | EcneChunk
+  | CwrChunk
+  | IForwardTsnChunk
   | UnknownChunk;
 
 /** An SCTP packet: common header (§3.1) and its chunks. */
