@@ -86,7 +86,9 @@ export function defineMessageWith<T>(type: string, validate: (fields: Record<str
     validate,
     encode(fields: T): Uint8Array {
       // Validate what we send too: a bug here must not reach the peer as a protocol error.
-      const validated = validate({ ...(fields as Record<string, unknown>) }) as Record<string, unknown>;
+      // A decoded message passed back in (forwarding) carries its `type`: not a field.
+      const { type: _t, ...plain } = fields as Record<string, unknown>;
+      const validated = validate(plain) as Record<string, unknown>;
       const bytes = encoder.encode(JSON.stringify({ type, ...validated }));
       if (bytes.length > MAX_CONTROL_BYTES) {
         throw new ProtocolError("too-large", `A '${type}' message of ${bytes.length} bytes exceeds the ${MAX_CONTROL_BYTES}-byte limit`, type);

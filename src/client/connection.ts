@@ -1,0 +1,414 @@
+/**
+ * A client's connection to an sfx server: one association, hello/welcome
+ * (the server assigns this client's ID), control messages on stream 0,
+ * data on streams ≥ 1, keep-alive pings, and one error for however the
+ * connection ends. Used by send, receive and shares.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ server: { host: "127.0.0.1", port: 6969 } });
+ * console.log(`My ID: ${conn.id}`);
+ * const reply = await conn.request(SharePut.encode({ req: 1, … }), (m) => m.req === 1);
+ * await conn.close();
+ * ```
+ *
+ * @module
+ */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import { SfxError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import type { AssociationLike, CloseReason } from "../protocol/association.ts";
+import { CONTROL_PPID, CONTROL_STREAM, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
+import { ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
+import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
+
+/** What the server told us in welcome. */
+export interface WelcomeInfo {
+  id: string;
+  protocol: number;
+  server: { name: string; version: string };
+  limits: { maxFileSize: number; maxFilesPerOffer: number; offerTimeoutMs: number; idleTimeoutMs: number };
+}
+
+/** Options for {@link ClientConnection.handshake}. */
+export interface HandshakeOptions {
+  timeoutMs?: number;
+  /** Resources to release when the connection closes (the endpoint and socket the association lives on). */
+  owned?: { close(): Promise<void> };
+  /** Protocol version to announce (tests of the version check). */
+  protocol?: number;
+}
+
+/** A connection that has said hello and got an ID. */
+export class ClientConnection {
+  readonly association: AssociationLike;
+  readonly welcome: WelcomeInfo;
+  #messageListeners = new Set<(msg: AnyMessage) => void>();
+  #dataListeners = new Set<(streamId: number, data: Uint8Array, ppid: number) => void>();
+  #closeListeners = new Set<(err: SfxError) => void>();
+  #closedWith: SfxError | undefined;
+  #owned: { close(): Promise<void> } | undefined;
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #pingN = 0;
+  #xid = 0;
+  #req = 0;
+  #released = false;
+
+  private constructor(association: AssociationLike, welcome: WelcomeInfo, owned?: { close(): Promise<void> }) {
+    this.association = association;
+    this.welcome = welcome;
+    this.#owned = owned;
+    association.on("message", (streamId, data, ppid) => this.#onMessage(streamId, data, ppid));
+    association.on("close", (reason) => this.#onClose(reason));
+    // Keep the server's idle timer from firing while we wait (e.g. a receiver waiting for offers).
+    const every = Math.max(1000, Math.floor(welcome.limits.idleTimeoutMs / 3));
+    this.#pingTimer = setInterval(() => this.send(Ping, { n: ++this.#pingN % 2 ** 31 }), every);
+    (this.#pingTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Says hello on an established association and waits for welcome (or the server's error). */
+  static handshake(association: AssociationLike, opts: HandshakeOptions = {}): Promise<ClientConnection> {
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined = undefined;
+      const cleanup = () => {
+        clearTimeout(timer);
+        association.off("message", onMessage);
+        association.off("close", onClose);
+      };
+      const fail = (err: SfxError) => {
+        cleanup();
+        association.abort("handshake failed");
+        void opts.owned?.close();
+        reject(err);
+      };
+      const onMessage = (streamId: number, data: Uint8Array) => {
+        if (streamId !== CONTROL_STREAM) return;
+        let msg: AnyMessage;
+        try {
+          msg = decodeMessage(data);
+        } catch (err) {
+          return fail(err as SfxError);
+        }
+        if (ErrorMessage.is(msg)) return fail(errorFromMessage(msg));
+        if (Welcome.is(msg)) {
+          cleanup();
+          if (msg.protocol !== PROTOCOL_VERSION) {
+            return fail(new SfxError("SFX_INCOMPATIBLE_VERSION", `Incompatible versions: the server speaks sfx protocol ${msg.protocol} (sfx ${msg.server.version}); this client speaks protocol ${PROTOCOL_VERSION} (sfx ${VERSION})`));
+          }
+          resolve(new ClientConnection(association, {
+            id: msg.id,
+            protocol: msg.protocol,
+            server: { name: msg.server.name, version: msg.server.version },
+            limits: { ...msg.limits },
+          }, opts.owned));
+        }
+      };
+      const onClose = (reason: CloseReason) => fail(closeError(reason, "before the server answered hello"));
+      timer = setTimeout(() => fail(new SfxError("SFX_CONNECT_FAILED", `The server did not answer hello within ${timeoutMs / 1000} s`)), timeoutMs);
+      association.on("message", onMessage);
+      association.on("close", onClose);
+      try {
+        association.send(CONTROL_STREAM, Hello.encode({ protocol: opts.protocol ?? PROTOCOL_VERSION, client: `sfx ${VERSION}` }), { ppid: CONTROL_PPID });
+      } catch (err) {
+        fail(new SfxError("SFX_CONNECT_FAILED", "Cannot send hello", { cause: err }));
+      }
+    });
+  }
+
+  /** This client's ID, as the server assigned it. */
+  get id(): string {
+    return this.welcome.id;
+  }
+
+  /** Why the connection ended, once it has. */
+  get closedWith(): SfxError | undefined {
+    return this.#closedWith;
+  }
+
+  /** A fresh exchange id for an offer on this connection. */
+  nextXid(): number {
+    this.#xid = (this.#xid % (2 ** 31 - 2)) + 1;
+    return this.#xid;
+  }
+
+  /** A fresh request id (shares' request/reply correlation). */
+  nextReq(): number {
+    this.#req = (this.#req % (2 ** 31 - 2)) + 1;
+    return this.#req;
+  }
+
+  /** Sends one encoded control message. Throws SFX_CONNECTION_LOST once closed. */
+  sendControl(bytes: Uint8Array): void {
+    if (this.#closedWith) throw this.#closedWith;
+    this.association.send(CONTROL_STREAM, bytes, { ppid: CONTROL_PPID });
+  }
+
+  /** Encodes and sends one control message. */
+  send<T>(def: MessageType<T>, fields: T): void {
+    if (this.#closedWith) return;
+    this.sendControl(def.encode(fields));
+  }
+
+  /** Sends a data message; false: await {@link drain} before the next. */
+  sendData(streamId: number, data: Uint8Array, ppid: number): boolean {
+    if (this.#closedWith) throw this.#closedWith;
+    return this.association.send(streamId, data, { ppid });
+  }
+
+  /** Resolves on the association's next "drain"; rejects if the connection ends first. */
+  drain(): Promise<void> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    return new Promise((resolve, reject) => {
+      const onDrain = () => {
+        this.#closeListeners.delete(onClose);
+        resolve();
+      };
+      const onClose = (err: SfxError) => {
+        this.association.off("drain", onDrain);
+        reject(err);
+      };
+      this.association.once("drain", onDrain);
+      this.#closeListeners.add(onClose);
+    });
+  }
+
+  /** Every control message after welcome (pongs excluded). Returns an unsubscribe function. */
+  onMessage(listener: (msg: AnyMessage) => void): () => void {
+    this.#messageListeners.add(listener);
+    return () => this.#messageListeners.delete(listener);
+  }
+
+  /** Every data-stream message. Returns an unsubscribe function. */
+  onData(listener: (streamId: number, data: Uint8Array, ppid: number) => void): () => void {
+    this.#dataListeners.add(listener);
+    return () => this.#dataListeners.delete(listener);
+  }
+
+  /** Called once when the connection ends, with why. Returns an unsubscribe function. */
+  onClose(listener: (err: SfxError) => void): () => void {
+    if (this.#closedWith) {
+      queueMicrotask(() => listener(this.#closedWith!));
+      return () => {};
+    }
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  /**
+   * Waits for the first message `match` accepts. Rejects with the
+   * connection's error if it ends, SFX_CANCELLED on `signal`, or
+   * `timeout.error` after `timeout.ms`.
+   */
+  waitFor(match: (msg: AnyMessage) => boolean, opts: { signal?: AbortSignal; timeout?: { ms: number; error: () => SfxError } } = {}): Promise<AnyMessage> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    if (opts.signal?.aborted) return Promise.reject(cancelled());
+    return new Promise((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = () => {
+        clearTimeout(timer);
+        offMessage();
+        offClose();
+        opts.signal?.removeEventListener("abort", onAbort);
+      };
+      const offMessage = this.onMessage((msg) => {
+        if (!match(msg)) return;
+        done();
+        resolve(msg);
+      });
+      const offClose = this.onClose((err) => {
+        done();
+        reject(err);
+      });
+      const onAbort = () => {
+        done();
+        reject(cancelled());
+      };
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      if (opts.timeout) {
+        const t = opts.timeout;
+        timer = setTimeout(() => {
+          done();
+          reject(t.error());
+        }, t.ms);
+      }
+    });
+  }
+
+  /** Sends a request and waits for the reply `match` picks; an `error` reply with the same `req` rejects. */
+  async request(bytes: Uint8Array, req: number, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<AnyMessage> {
+    const reply = this.waitFor((m) => m.req === req, {
+      signal: opts.signal,
+      timeout: opts.timeoutMs ? { ms: opts.timeoutMs, error: () => new SfxError("SFX_CONNECTION_LOST", `The server did not answer within ${opts.timeoutMs! / 1000} s`) } : undefined,
+    });
+    this.sendControl(bytes);
+    const msg = await reply;
+    if (ErrorMessage.is(msg)) throw errorFromMessage(msg);
+    return msg;
+  }
+
+  /** Stops taking messages from the server (its sends then stop: end-to-end backpressure). */
+  pause(): void {
+    this.association.pause();
+  }
+
+  /** Takes messages again. */
+  resume(): void {
+    this.association.resume();
+  }
+
+  /** Closes gracefully (queued messages are delivered first); aborts after `graceMs`. */
+  async close(graceMs = 2000): Promise<void> {
+    if (!this.#closedWith) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.association.close().catch(() => {}),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            this.association.abort("close timed out");
+            resolve();
+          }, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      this.#onClose({ kind: "shutdown", message: "closed by this client" });
+    }
+    await this.#release();
+  }
+
+  /** Closes at once (ABORT); `reason` reaches the server's log. */
+  async abort(reason = "aborted"): Promise<void> {
+    if (!this.#closedWith) {
+      this.association.abort(reason);
+      this.#onClose({ kind: "abort", message: reason });
+    }
+    await this.#release();
+  }
+
+  async #release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    await this.#owned?.close().catch(() => {});
+  }
+
+  #onMessage(streamId: number, data: Uint8Array, ppid: number): void {
+    if (this.#closedWith) return;
+    if (streamId !== CONTROL_STREAM) {
+      for (const l of this.#dataListeners) l(streamId, data, ppid);
+      return;
+    }
+    let msg: AnyMessage;
+    try {
+      msg = decodeMessage(data);
+    } catch (err) {
+      // A server that breaks the protocol is told, and the message ignored.
+      try {
+        this.sendControl(errorToMessage(err));
+      } catch {
+        // closed
+      }
+      return;
+    }
+    if (Pong.is(msg)) return;
+    if (Ping.is(msg)) return this.send(Pong, { n: msg.n });
+    for (const l of [...this.#messageListeners]) l(msg);
+  }
+
+  #onClose(reason: CloseReason): void {
+    if (this.#closedWith) return;
+    clearInterval(this.#pingTimer);
+    this.#closedWith = closeError(reason, "");
+    for (const l of [...this.#closeListeners]) l(this.#closedWith);
+    this.#closeListeners.clear();
+    void this.#release();
+  }
+}
+
+function cancelled(): SfxError {
+  return new SfxError("SFX_CANCELLED", "Cancelled");
+}
+
+/** The error for an association that ended. */
+export function closeError(reason: CloseReason, when: string): SfxError {
+  const suffix = when ? ` ${when}` : "";
+  const detail = reason.message ? `: ${reason.message}` : "";
+  switch (reason.kind) {
+    case "shutdown":
+      return new SfxError("SFX_CONNECTION_LOST", `The connection to the server was closed${suffix}`);
+    case "timeout":
+      return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}${detail}`);
+    case "peer-abort":
+      return new SfxError("SFX_CONNECTION_LOST", `The server ended the connection${suffix}${detail}`);
+    case "abort":
+      return new SfxError("SFX_CONNECTION_LOST", `The connection was aborted${suffix}${detail}`);
+    default:
+      return new SfxError("SFX_CONNECTION_LOST", `The connection failed${suffix}${detail}`);
+  }
+}
+
+/** Where to connect. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
+/** Options for {@link connect}. */
+export interface ConnectOptions {
+  /** The server; discovered on the local network when absent. */
+  server?: ServerAddress;
+  /** How long to try to reach the server and get welcomed; default 10 s. */
+  timeoutMs?: number;
+  /** Discovery wait when no server is given; default 1 s. */
+  discoveryTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * Connects to an sfx server (discovering one when none is given), says
+ * hello, and returns the welcomed connection.
+ */
+export async function connect(opts: ConnectOptions = {}): Promise<ClientConnection> {
+  let server = opts.server;
+  if (!server) {
+    const { findFirstServer } = await import("../discovery/index.ts");
+    const found = await findFirstServer({ timeoutMs: opts.discoveryTimeoutMs, signal: opts.signal });
+    server = { host: found.host, port: found.port };
+  }
+  let address = server.host;
+  if (!isIP(address)) {
+    try {
+      address = (await lookup(address)).address;
+    } catch (err) {
+      throw new SfxError("SFX_CONNECT_FAILED", `Cannot resolve server name ${server.host}`, { cause: err });
+    }
+  }
+  const { openDatagramSocket } = await import("../transport/socket.ts");
+  const { SctpEndpoint } = await import("../transport/sctp/index.ts");
+  const socket = await openDatagramSocket({ host: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0 });
+  const endpoint = SctpEndpoint.listen({ socket });
+  const owned = {
+    async close() {
+      await endpoint.close().catch(() => {});
+      await socket.close().catch(() => {});
+    },
+  };
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  let association: AssociationLike;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    association = await Promise.race([
+      endpoint.connect({ address, port: server.port }, { streams: STREAMS }) as Promise<AssociationLike>,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${server!.host}:${server!.port} within ${timeoutMs / 1000} s`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    await owned.close();
+    if (err instanceof SfxError) throw err;
+    throw new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${server.host}:${server.port}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+  return ClientConnection.handshake(association, { timeoutMs, owned });
+}

@@ -1,0 +1,29 @@
+/**
+ * What send and receive report as they go: the CLI turns these into a
+ * progress bar, prompts and lines, or with `--json` prints each as one JSON
+ * object per line.
+ *
+ * @module
+ */
+
+/** A file in an offer, as shown to people. */
+export interface OfferFileInfo {
+  path: string;
+  size: number | null;
+}
+
+/** One event of a transfer. */
+export type TransferEvent =
+  | { event: "connected"; id: string; server: string; version: string }
+  | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null }
+  | { event: "accepted" }
+  | { event: "rejected"; reason: string }
+  | { event: "start"; files: number; bytes: number | null }
+  | { event: "progress"; bytes: number; total: number | null; file: string }
+  | { event: "file"; path: string; size: number; sha256: string; savedAs?: string }
+  | { event: "done"; files: number; bytes: number; seconds: number; mbps: number }
+  | { event: "cancelled"; reason: string }
+  | { event: "error"; code: string; message: string };
+
+/** Receives events. */
+export type EventSink = (e: TransferEvent) => void;

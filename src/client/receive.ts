@@ -1,0 +1,300 @@
+/**
+ * Receiving: wait for offers, ask (a callback decides: prompt, `--yes`, a
+ * policy), and write each accepted file with {@link openSafeWrite} —
+ * sanitized names under the target directory only, temporary file, SHA-256
+ * verified, fsync, rename, never a silent overwrite. Bytes are counted per
+ * file against the announced size (or the size in `end` for unknown sizes),
+ * since SCTP does not order a file's `end` on stream 0 after its bytes.
+ * When the disk lags, the association is paused so the sender slows down.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect();
+ * console.log(`Your ID: ${formatId(conn.id)}`);
+ * const receiver = new Receiver(conn, { dir: ".", decide: async () => true });
+ * await receiver.receiveOne();
+ * ```
+ *
+ * @module
+ */
+import { SfxError } from "../errors.ts";
+import { parseDataPpid, xidTag } from "../protocol/data.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Start } from "../protocol/messages.ts";
+import type { AnyMessage } from "../protocol/registry.ts";
+import type { ClientConnection } from "./connection.ts";
+import type { EventSink, OfferFileInfo } from "./events.ts";
+import { openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult } from "./safe_write.ts";
+
+/** An offer as the decision callback sees it. */
+export interface IncomingOffer {
+  /** The sender's ID. */
+  from: string;
+  files: OfferFileInfo[];
+  /** Total bytes, null when a size is unknown. */
+  bytes: number | null;
+}
+
+/** Options for {@link Receiver}. */
+export interface ReceiveOptions {
+  /** Files are written under this directory only. */
+  dir: string;
+  /** Replace existing files instead of writing `name (1).ext`. */
+  overwrite?: boolean;
+  /** Accept (true), or reject (false, or a reason). Aborted by `signal` when the offer is withdrawn. */
+  decide(offer: IncomingOffer, signal: AbortSignal): Promise<boolean | string>;
+  onEvent?: EventSink;
+  /** Pause the association while this many bytes wait for the disk; default 16 MiB. */
+  maxPendingBytes?: number;
+}
+
+/** The result of one exchange, as the receiver saw it. */
+export interface ReceivedExchange {
+  from: string;
+  accepted: boolean;
+  files: SafeWriteResult[];
+  bytes: number;
+  seconds: number;
+}
+
+interface FileState {
+  path: string;
+  size: number | null;
+  received: number;
+  writer: Promise<SafeWrite> | null;
+  end: { size: number; sha256: string } | null;
+  finished: boolean;
+}
+
+/** Handles offers on a connection, one exchange at a time. */
+export class Receiver {
+  readonly conn: ClientConnection;
+  readonly opts: ReceiveOptions;
+
+  constructor(conn: ClientConnection, opts: ReceiveOptions) {
+    this.conn = conn;
+    this.opts = opts;
+  }
+
+  /**
+   * Waits for the next offer and handles it to the end. Resolves with the
+   * outcome (rejected offers included); rejects with the exchange's error
+   * (cancelled, failed, connection lost) after cleaning up. `signal` stops
+   * waiting (SFX_CANCELLED) and cancels an exchange in progress.
+   */
+  async receiveOne(signal?: AbortSignal): Promise<ReceivedExchange> {
+    const offer = await this.conn.waitFor((m) => Offer.is(m), { signal });
+    if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");
+    return this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferFileInfo[] }, signal);
+  }
+
+  async #handle(offer: { xid: number; from?: string; files: OfferFileInfo[] }, signal?: AbortSignal): Promise<ReceivedExchange> {
+    const conn = this.conn;
+    const emit = this.opts.onEvent ?? (() => {});
+    const xid = offer.xid;
+    const from = offer.from ?? "unknown";
+    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false }));
+    const bytes = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
+    emit({ event: "offer", from, files: offer.files, bytes });
+
+    // Refuse hostile or duplicate names before asking anyone.
+    const seen = new Set<string>();
+    for (const f of files) {
+      let why: string | undefined;
+      try {
+        const clean = sanitizeRelativePath(f.path);
+        if (seen.has(clean)) why = `the offer names ${clean} twice`;
+        seen.add(clean);
+      } catch (err) {
+        why = (err as Error).message;
+      }
+      if (why) {
+        conn.send(Reject, { xid, reason: `Unsafe offer: ${why}`.slice(0, 1000) });
+        emit({ event: "rejected", reason: `unsafe offer: ${why}` });
+        return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+      }
+    }
+
+    // The messages of this exchange, in arrival order, from now on.
+    const inbox: AnyMessage[] = [];
+    let wake: (() => void) | undefined;
+    const offMessages = conn.onMessage((m) => {
+      if (m.xid !== xid) return;
+      inbox.push(m);
+      wake?.();
+    });
+    const withdrawn = new AbortController();
+    const onOuterAbort = () => withdrawn.abort();
+    signal?.addEventListener("abort", onOuterAbort, { once: true });
+    const withdrawWatch = conn.onMessage((m) => {
+      if (m.xid === xid && (Cancel.is(m) || ErrorMessage.is(m))) withdrawn.abort();
+    });
+    const offCloseWatch = conn.onClose(() => withdrawn.abort());
+    let answer: boolean | string;
+    try {
+      answer = await this.opts.decide({ from, files: offer.files, bytes }, withdrawn.signal);
+    } catch (err) {
+      answer = withdrawn.signal.aborted ? false : `the receiver failed to decide: ${(err as Error).message}`;
+    } finally {
+      withdrawWatch();
+      offCloseWatch();
+    }
+    const cleanups: Array<() => void> = [offMessages, () => signal?.removeEventListener("abort", onOuterAbort)];
+    const cleanup = () => {
+      for (const c of cleanups.splice(0)) c();
+    };
+    if (withdrawn.signal.aborted || answer !== true) {
+      cleanup();
+      const news = inbox.find((m) => Cancel.is(m) || ErrorMessage.is(m));
+      if (news && Cancel.is(news)) {
+        emit({ event: "cancelled", reason: news.reason ?? "the offer was withdrawn" });
+        throw new SfxError("SFX_CANCELLED", `The offer was withdrawn${news.reason ? `: ${news.reason}` : ""}`);
+      }
+      if (news && ErrorMessage.is(news)) throw errorFromMessage(news);
+      if (conn.closedWith) throw conn.closedWith;
+      if (signal?.aborted) {
+        try {
+          conn.send(Reject, { xid, reason: "The receiver stopped" });
+        } catch { /* closed */ }
+        throw new SfxError("SFX_CANCELLED", "Cancelled");
+      }
+      const reason = typeof answer === "string" ? answer : "The receiver declined";
+      conn.send(Reject, { xid, reason });
+      emit({ event: "rejected", reason });
+      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+    }
+
+    // Accepted: data may arrive before 'start' (no ordering across streams), so be ready now.
+    const maxPending = this.opts.maxPendingBytes ?? 16 * 1024 * 1024;
+    let pendingBytes = 0;
+    let paused = false;
+    let failure: SfxError | undefined;
+    let received = 0;
+    let senderDone = false;
+    let started = Date.now();
+    const results: SafeWriteResult[] = new Array(files.length);
+    let finishedCount = 0;
+    let settle: ((err?: SfxError) => void) | undefined;
+    const finished = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err ? reject(err) : resolve());
+    });
+    finished.catch(() => {});
+    const fail = (err: SfxError) => {
+      if (failure) return;
+      failure = err;
+      settle!(err);
+    };
+    const writerFor = (i: number): Promise<SafeWrite> => {
+      const f = files[i];
+      f.writer ??= openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite });
+      return f.writer;
+    };
+    const tryFinish = (i: number) => {
+      const f = files[i];
+      if (f.finished || !f.end || f.received < f.end.size || failure) return;
+      if (f.received > f.end.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than announced`));
+      f.finished = true;
+      const end = f.end;
+      writerFor(i)
+        .then((w) => w.finish(end.sha256, end.size))
+        .then((r) => {
+          results[i] = r;
+          emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath });
+          finishedCount++;
+          if (senderDone && finishedCount === files.length) settle!();
+        }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
+    };
+    const onData = (_stream: number, data: Uint8Array, ppid: number) => {
+      if (failure) return;
+      const { tag, fileIndex } = parseDataPpid(ppid);
+      if (tag !== xidTag(xid)) return; // late bytes of an earlier exchange
+      const f = files[fileIndex];
+      if (!f) return fail(new SfxError("SFX_PROTOCOL", `Data for file ${fileIndex}, which the offer does not have`));
+      f.received += data.length;
+      received += data.length;
+      const limit = f.end?.size ?? f.size;
+      if (limit !== null && f.received > limit) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
+      pendingBytes += data.length;
+      if (!paused && pendingBytes > maxPending) {
+        paused = true;
+        conn.pause();
+      }
+      writerFor(fileIndex)
+        .then((w) => w.write(data))
+        .then(() => {
+          pendingBytes -= data.length;
+          if (paused && pendingBytes < maxPending / 4) {
+            paused = false;
+            conn.resume();
+          }
+          emit({ event: "progress", bytes: received, total: bytes, file: f.path });
+          tryFinish(fileIndex);
+        }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
+    };
+    cleanups.push(conn.onData(onData));
+    const handleMessage = (m: AnyMessage) => {
+      if (failure) return;
+      if (Start.is(m)) {
+        started = Date.now();
+        emit({ event: "start", files: files.length, bytes });
+      } else if (End.is(m)) {
+        const f = files[m.file];
+        if (!f) return fail(new SfxError("SFX_PROTOCOL", `'end' for file ${m.file}, which the offer does not have`));
+        if (f.size !== null && m.size !== f.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: ${m.size} bytes sent, ${f.size} offered`));
+        f.end = { size: m.size, sha256: m.sha256 };
+        if (m.size === 0) writerFor(m.file);
+        tryFinish(m.file);
+      } else if (Done.is(m)) {
+        senderDone = true;
+        if (finishedCount === files.length) settle!();
+      } else if (Cancel.is(m)) {
+        emit({ event: "cancelled", reason: m.reason ?? "the sender cancelled" });
+        fail(new SfxError("SFX_CANCELLED", `The transfer was cancelled${m.reason ? `: ${m.reason}` : ""}`));
+      } else if (ErrorMessage.is(m)) {
+        fail(errorFromMessage(m));
+      }
+    };
+    wake = () => {
+      while (inbox.length) handleMessage(inbox.shift()!);
+    };
+    cleanups.push(conn.onClose((err) => fail(err)));
+    const onAbort = () => {
+      try {
+        conn.send(Cancel, { xid, reason: "The receiver cancelled" });
+      } catch { /* closed */ }
+      fail(new SfxError("SFX_CANCELLED", "Cancelled"));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    cleanups.push(() => signal?.removeEventListener("abort", onAbort));
+    if (signal?.aborted) onAbort();
+
+    conn.send(Accept, { xid });
+    emit({ event: "accepted" });
+    wake();
+    try {
+      await finished;
+      conn.send(Done, { xid, files: files.length, bytes: received });
+      const seconds = (Date.now() - started) / 1000;
+      emit({ event: "done", files: files.length, bytes: received, seconds, mbps: seconds > 0 ? received / seconds / 1e6 : 0 });
+      return { from, accepted: true, files: results, bytes: received, seconds };
+    } catch (err) {
+      const e = err as SfxError;
+      // Our own failure (disk, integrity): tell the sender, through the server.
+      if (["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL"].includes(e.code)) {
+        try {
+          conn.send(ErrorMessage, { code: e.code, message: `The receiver failed: ${e.message}`.slice(0, 1000), xid });
+        } catch { /* closed */ }
+      }
+      if (e.code !== "SFX_CANCELLED") emit({ event: "error", code: e.code, message: e.message });
+      throw e;
+    } finally {
+      cleanup();
+      if (paused) conn.resume();
+      // Nothing partial is ever left under a final name: remove every temporary file not finished.
+      await Promise.all(files.map(async (f) => {
+        if (!f.writer) return;
+        const w = await f.writer.catch(() => null);
+        await w?.abort();
+      }));
+    }
+  }
+}

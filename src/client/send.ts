@@ -1,0 +1,205 @@
+/**
+ * Sending files to another client's ID: offer, wait for the answer, stream
+ * each file on a data stream with backpressure (a chunk is read from disk
+ * only when the association can take it), then wait for the receiver to
+ * confirm every file verified. Cancel with the signal: the receiver is told
+ * within a second, or the association is aborted if the cancel cannot get
+ * through.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect({ server: { host: "127.0.0.1", port: 6969 } });
+ * const files = await collectFiles(["report.pdf", "photos/"]);
+ * await sendFiles(conn, { to: "482913", files, onEvent: console.log });
+ * await conn.close();
+ * ```
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { SfxError } from "../errors.ts";
+import { dataPpid } from "../protocol/data.ts";
+import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
+import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Start } from "../protocol/messages.ts";
+import type { AnyMessage } from "../protocol/registry.ts";
+import type { ClientConnection } from "./connection.ts";
+import type { EventSink } from "./events.ts";
+import type { SourceFile } from "./walk.ts";
+
+/** Options for {@link sendFiles}. */
+export interface SendOptions {
+  /** The receiver's ID (spaces and dashes are ignored). */
+  to: string;
+  files: SourceFile[];
+  onEvent?: EventSink;
+  /** Aborting cancels the exchange on both sides. */
+  signal?: AbortSignal;
+  /** How long to wait for the cancel to get through before aborting the association; default 1 s. */
+  cancelGraceMs?: number;
+}
+
+/** What a successful send did. */
+export interface SendResult {
+  files: number;
+  bytes: number;
+  seconds: number;
+}
+
+/** Sends files to a client ID through the server; resolves when the receiver confirmed them all. */
+export async function sendFiles(conn: ClientConnection, opts: SendOptions): Promise<SendResult> {
+  const to = opts.to.replace(/[\s-]/g, "");
+  if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${opts.to}': use the digits 'sfx receive' shows`);
+  const emit = opts.onEvent ?? (() => {});
+  const xid = conn.nextXid();
+  const files = opts.files;
+  const known = files.every((f) => f.size !== null);
+  const total = known ? files.reduce((n, f) => n + f.size!, 0) : null;
+  const mine = (m: AnyMessage) => m.xid === xid;
+  // Everything the server says about this exchange, from the moment we offer.
+  const inbox: AnyMessage[] = [];
+  let wake: (() => void) | undefined;
+  const offInbox = conn.onMessage((m) => {
+    if (!mine(m)) return;
+    inbox.push(m);
+    wake?.();
+  });
+  const signal = opts.signal;
+  const cancelGrace = opts.cancelGraceMs ?? 1000;
+  let cancelling = false;
+
+  const cancel = async (reason: string) => {
+    if (cancelling) return;
+    cancelling = true;
+    try {
+      conn.send(Cancel, { xid, reason });
+    } catch {
+      return;
+    }
+    // The cancel sits behind the window if the server paused us: give it a moment, then abort.
+    const deadline = Date.now() + cancelGrace;
+    while (conn.association.bufferedAmount > 0 && Date.now() < deadline && !conn.closedWith) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (conn.association.bufferedAmount > 0 && !conn.closedWith) await conn.abort("cancelled by the sender");
+  };
+
+  /** Fails on anything that ends the exchange; returns the next message otherwise. */
+  const check = (m: AnyMessage): AnyMessage => {
+    if (ErrorMessage.is(m)) throw errorFromMessage(m);
+    if (Busy.is(m)) throw new SfxError("SFX_PEER_BUSY", m.message ?? `Client ${to} is busy`);
+    if (Reject.is(m)) throw new SfxError("SFX_REJECTED", `The receiver declined${m.reason ? `: ${m.reason}` : ""}`);
+    if (Cancel.is(m)) throw new SfxError("SFX_CANCELLED", `The receiver cancelled${m.reason ? `: ${m.reason}` : ""}`);
+    return m;
+  };
+  const pending = (): void => {
+    while (inbox.length) check(inbox.shift()!);
+  };
+  /** Waits until a message for this exchange arrives (or the connection ends / the user cancels). */
+  const nextMessage = (): Promise<AnyMessage> =>
+    new Promise((resolve, reject) => {
+      if (inbox.length) return resolve(inbox.shift()!);
+      if (conn.closedWith) return reject(conn.closedWith);
+      if (signal?.aborted) return reject(new SfxError("SFX_CANCELLED", "Cancelled"));
+      const done = () => {
+        wake = undefined;
+        offClose();
+        signal?.removeEventListener("abort", onAbort);
+      };
+      wake = () => {
+        done();
+        resolve(inbox.shift()!);
+      };
+      const offClose = conn.onClose((err) => {
+        done();
+        reject(err);
+      });
+      const onAbort = () => {
+        done();
+        reject(new SfxError("SFX_CANCELLED", "Cancelled"));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+
+  let started = 0;
+  try {
+    emit({ event: "offer", to, files: files.map((f) => ({ path: f.path, size: f.size })), bytes: total });
+    conn.sendControl(Offer.encode({ xid, to, files: files.map((f) => ({ path: f.path, size: f.size })) }));
+    // Wait for start (the server enforces the offer timeout and tells us).
+    while (true) {
+      const m = check(await nextMessage());
+      if (Start.is(m)) break;
+    }
+    emit({ event: "accepted" });
+    emit({ event: "start", files: files.length, bytes: total });
+    started = Date.now();
+    let sent = 0;
+    for (let i = 0; i < files.length; i++) {
+      const f = files[i];
+      const ppid = dataPpid(xid, i);
+      const hash = createHash("sha256");
+      let size = 0;
+      for await (const chunk of f.read()) {
+        pending();
+        if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
+        if (f.size !== null && size + chunk.length > f.size) {
+          throw new SfxError("SFX_IO", `${f.path} grew while being sent (more than the ${f.size} bytes offered)`);
+        }
+        hash.update(chunk);
+        size += chunk.length;
+        sent += chunk.length;
+        if (!conn.sendData(FIRST_DATA_STREAM, chunk, ppid)) await drainOrStop(conn, signal, () => inbox.length > 0);
+        emit({ event: "progress", bytes: sent, total, file: f.path });
+      }
+      if (f.size !== null && size !== f.size) {
+        throw new SfxError("SFX_IO", `${f.path} shrank while being sent (${size} of the ${f.size} bytes offered)`);
+      }
+      conn.send(End, { xid, file: i, size, sha256: hash.digest("hex") });
+    }
+    conn.send(Done, { xid, files: files.length, bytes: sent });
+    // The receiver's done means every file is verified and in place.
+    while (true) {
+      const m = check(await nextMessage());
+      if (Done.is(m)) break;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    emit({ event: "done", files: files.length, bytes: sent, seconds, mbps: seconds > 0 ? sent / seconds / 1e6 : 0 });
+    return { files: files.length, bytes: sent, seconds };
+  } catch (err) {
+    const e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });
+    if (e.code === "SFX_CANCELLED" && signal?.aborted) {
+      await cancel("cancelled by the sender");
+    } else if (e.code === "SFX_IO" || e.code === "SFX_INTERNAL") {
+      // Our own failure: tell the receiver so it cleans up.
+      try {
+        conn.send(ErrorMessage, { code: e.code, message: e.message.slice(0, 200), xid });
+      } catch {
+        // connection gone
+      }
+    }
+    emit({ event: "error", code: e.code, message: e.message });
+    throw e;
+  } finally {
+    offInbox();
+  }
+}
+
+/** Waits for "drain", but gives up early when the user cancels or the server says something. */
+async function drainOrStop(conn: ClientConnection, signal: AbortSignal | undefined, hasNews: () => boolean): Promise<void> {
+  if (hasNews()) return;
+  await new Promise<void>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (hasNews() || signal?.aborted) finish();
+    }, 50);
+    const finish = () => {
+      clearInterval(poll);
+      signal?.removeEventListener("abort", finish);
+      resolve();
+    };
+    signal?.addEventListener("abort", finish, { once: true });
+    conn.drain().then(finish, (err) => {
+      clearInterval(poll);
+      signal?.removeEventListener("abort", finish);
+      reject(err);
+    });
+  });
+}

@@ -1,0 +1,157 @@
+/**
+ * What `sfx send` offers: files given on the command line, directories
+ * walked recursively (relative paths kept, starting with the directory's own
+ * name), and `-` for standard input under a given name.
+ *
+ * @module
+ */
+import { open, readdir, stat } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import { SfxError } from "../errors.ts";
+import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
+import { ioError, sanitizeRelativePath } from "./safe_write.ts";
+
+/** One file to send. */
+export interface SourceFile {
+  /** Relative path offered to the receiver, `/`-separated. */
+  path: string;
+  /** Size in bytes; null when unknown until the end (standard input). */
+  size: number | null;
+  /** Reads the file in chunks of at most {@link DATA_MESSAGE_BYTES}; each chunk is a fresh buffer. */
+  read(): AsyncIterable<Uint8Array>;
+}
+
+/** Options for {@link collectFiles}. */
+export interface CollectOptions {
+  /** Name for `-` (standard input). */
+  stdinName?: string;
+  /** The stream `-` reads; default process.stdin. */
+  stdin?: AsyncIterable<Uint8Array | string>;
+}
+
+/**
+ * Turns command-line arguments into the files to offer. Directories are
+ * walked depth first in name order; symbolic links inside them are skipped
+ * (they could loop or leave the tree). Throws SFX_IO for missing files,
+ * SFX_USAGE for `-` without a name or a name the receiver would refuse.
+ */
+export async function collectFiles(args: readonly string[], opts: CollectOptions = {}): Promise<SourceFile[]> {
+  const out: SourceFile[] = [];
+  const seen = new Set<string>();
+  const add = (f: SourceFile) => {
+    if (seen.has(f.path)) throw new SfxError("SFX_USAGE", `Two files would have the same name: ${f.path}`);
+    seen.add(f.path);
+    if (out.length >= MAX_FILES_PER_OFFER) throw new SfxError("SFX_LIMIT", `More than ${MAX_FILES_PER_OFFER} files in one send`);
+    out.push(f);
+  };
+  let usedStdin = false;
+  for (const arg of args) {
+    if (arg === "-") {
+      if (usedStdin) throw new SfxError("SFX_USAGE", "'-' (standard input) can be given only once");
+      usedStdin = true;
+      if (!opts.stdinName) throw new SfxError("SFX_USAGE", "Sending standard input ('-') needs --name <file name>");
+      const path = checkName(opts.stdinName);
+      add({ path, size: null, read: () => rechunk(opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>)) });
+      continue;
+    }
+    const abs = resolve(arg);
+    const st = await stat(abs).catch((err) => {
+      throw ioError(err, "read", arg);
+    });
+    const name = basename(abs);
+    if (st.isDirectory()) await walk(abs, checkName(name), add);
+    else if (st.isFile()) add(fileSource(abs, checkName(name), st.size));
+    else throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
+  }
+  if (out.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
+  return out;
+}
+
+function checkName(path: string): string {
+  try {
+    return sanitizeRelativePath(path);
+  } catch (err) {
+    throw new SfxError("SFX_USAGE", (err as Error).message);
+  }
+}
+
+async function walk(dir: string, rel: string, add: (f: SourceFile) => void, depth = 0): Promise<void> {
+  if (depth > 64) throw new SfxError("SFX_IO", `Directory tree too deep at ${dir}`);
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err) => {
+    throw ioError(err, "read the directory", dir);
+  });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const abs = join(dir, e.name);
+    const childRel = `${rel}/${checkName(e.name)}`;
+    if (e.isDirectory()) await walk(abs, childRel, add, depth + 1);
+    else if (e.isFile()) {
+      const st = await stat(abs).catch((err) => {
+        throw ioError(err, "read", abs);
+      });
+      add(fileSource(abs, childRel, st.size));
+    }
+  }
+}
+
+/** A file on disk as a source. */
+export function fileSource(abs: string, path: string, size: number): SourceFile {
+  return {
+    path,
+    size,
+    async *read() {
+      const h = await open(abs, "r").catch((err) => {
+        throw ioError(err, "read", abs);
+      });
+      try {
+        let pos = 0;
+        while (true) {
+          const buf = new Uint8Array(DATA_MESSAGE_BYTES);
+          const { bytesRead } = await h.read(buf, 0, buf.length, pos).catch((err) => {
+            throw ioError(err, "read", abs);
+          });
+          if (bytesRead === 0) break;
+          pos += bytesRead;
+          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await h.close();
+      }
+    },
+  };
+}
+
+/** A source of unknown size from any byte stream (standard input). */
+export async function* rechunk(stream: AsyncIterable<Uint8Array | string>): AsyncIterable<Uint8Array> {
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  for await (const part of stream) {
+    const bytes = typeof part === "string" ? new TextEncoder().encode(part) : part;
+    pending.push(bytes);
+    pendingBytes += bytes.length;
+    while (pendingBytes >= DATA_MESSAGE_BYTES) {
+      const out = new Uint8Array(DATA_MESSAGE_BYTES);
+      let filled = 0;
+      while (filled < DATA_MESSAGE_BYTES) {
+        const head = pending[0];
+        const take = Math.min(head.length, DATA_MESSAGE_BYTES - filled);
+        out.set(head.subarray(0, take), filled);
+        filled += take;
+        if (take === head.length) pending.shift();
+        else pending[0] = head.subarray(take);
+      }
+      pendingBytes -= DATA_MESSAGE_BYTES;
+      yield out;
+    }
+  }
+  if (pendingBytes > 0) {
+    const out = new Uint8Array(pendingBytes);
+    let off = 0;
+    for (const p of pending) {
+      out.set(p, off);
+      off += p.length;
+    }
+    pending = [];
+    yield out;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Every limit and default of the exchange server, in one place. `sfx serve`
+ * has a flag for each of {@link PairingLimits}; the server reads nothing else.
+ *
+ * @module
+ */
+
+/** Server limits an operator may change (`sfx serve --max-clients …`). */
+export interface PairingLimits {
+  /** Most clients connected at once; more are refused with SFX_LIMIT. */
+  maxClients: number;
+  /** Largest file an offer may announce (and a file of unknown size may reach). */
+  maxFileSize: number;
+  /** Most files in one offer. */
+  maxFilesPerOffer: number;
+  /** How long a receiver has to accept or reject an offer. */
+  offerTimeoutMs: number;
+  /** A client that sends nothing for this long, outside an exchange, is disconnected (clients ping at a third of it). */
+  idleTimeoutMs: number;
+  /** How long a client has to say hello after connecting. */
+  helloTimeoutMs: number;
+}
+
+/** Most clients connected at once. */
+export const MAX_CLIENTS = 1000;
+/** Largest file: 1 TiB. */
+export const MAX_FILE_SIZE = 2 ** 40;
+/** Most files per offer (the protocol's own cap is 10,000). */
+export const MAX_FILES_PER_OFFER = 10_000;
+/** A receiver has a minute to answer an offer (time for a person to read the prompt). */
+export const OFFER_TIMEOUT_MS = 60_000;
+/** Five minutes of silence outside an exchange ends a connection. */
+export const IDLE_TIMEOUT_MS = 300_000;
+/** Ten seconds to say hello. */
+export const HELLO_TIMEOUT_MS = 10_000;
+
+/** Digits in a client ID ("482 913"). */
+export const ID_DIGITS = 6;
+/** A released ID is not reused for this long, so an old ID does not reach a newcomer. */
+export const ID_QUARANTINE_MS = 10 * 60_000;
+/** Most released IDs remembered for quarantine. */
+export const ID_QUARANTINE_MAX = 50_000;
+
+/** Protocol errors tolerated from one client before its association is aborted. */
+export const MAX_PROTOCOL_ERRORS = 20;
+
+/** The defaults, as one object. */
+export const DEFAULT_PAIRING_LIMITS: PairingLimits = {
+  maxClients: MAX_CLIENTS,
+  maxFileSize: MAX_FILE_SIZE,
+  maxFilesPerOffer: MAX_FILES_PER_OFFER,
+  offerTimeoutMs: OFFER_TIMEOUT_MS,
+  idleTimeoutMs: IDLE_TIMEOUT_MS,
+  helloTimeoutMs: HELLO_TIMEOUT_MS,
+};

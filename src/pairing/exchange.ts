@@ -1,0 +1,122 @@
+/**
+ * One exchange between a sender and a receiver, as the server sees it: a
+ * state machine with one `#setState` that logs every transition.
+ *
+ * ```
+ * offered ──accept──► accepted ──start──► streaming ──receiver done──► done
+ *    │ reject / timeout / cancel / gone        │ cancel / error / gone
+ *    ▼                                         ▼
+ * rejected | cancelled | failed           cancelled | failed
+ * ```
+ *
+ * @module
+ */
+import type { AssociationLike } from "../protocol/association.ts";
+import type { PairingLog } from "./log.ts";
+import type { Relay } from "./relay.ts";
+
+/** The states of an exchange. */
+export type ExchangeState = "offered" | "accepted" | "streaming" | "done" | "rejected" | "cancelled" | "failed";
+
+/** States an exchange never leaves. */
+export const FINAL_STATES: ReadonlySet<ExchangeState> = new Set(["done", "rejected", "cancelled", "failed"]);
+
+const TRANSITIONS: Record<ExchangeState, readonly ExchangeState[]> = {
+  offered: ["accepted", "rejected", "cancelled", "failed"],
+  accepted: ["streaming", "cancelled", "failed"],
+  streaming: ["done", "cancelled", "failed"],
+  done: [],
+  rejected: [],
+  cancelled: [],
+  failed: [],
+};
+
+/** A client as an exchange needs it (the server session implements it). */
+export interface ExchangePeer {
+  /** Its client ID. */
+  readonly id: string;
+  readonly association: AssociationLike;
+  /** Sends one encoded control message on stream 0. */
+  sendControl(bytes: Uint8Array): void;
+  /** The exchange it is in, if any: a client is in at most one. */
+  exchange: Exchange | null;
+}
+
+/** One side of an exchange: the peer and the exchange id on its association. */
+export interface Party {
+  peer: ExchangePeer;
+  xid: number;
+}
+
+/** A file as offered. */
+export interface ExchangeFile {
+  path: string;
+  size: number | null;
+}
+
+/** An exchange and its bookkeeping. */
+export class Exchange {
+  /** Server-wide serial, for logs. */
+  readonly serial: number;
+  readonly sender: Party;
+  readonly receiver: Party;
+  readonly files: readonly ExchangeFile[];
+  /** Bytes relayed so far, per file. */
+  readonly fileBytes: number[];
+  readonly offeredAt: number;
+  streamingAt = 0;
+  endedAt = 0;
+  bytes = 0;
+  relay: Relay | null = null;
+  offerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why it ended (a code), once final. */
+  outcome: string | undefined;
+  #state: ExchangeState = "offered";
+  #log: PairingLog;
+
+  constructor(serial: number, sender: Party, receiver: Party, files: readonly ExchangeFile[], now: number, log: PairingLog) {
+    this.serial = serial;
+    this.sender = sender;
+    this.receiver = receiver;
+    this.files = files;
+    this.fileBytes = new Array(files.length).fill(0);
+    this.offeredAt = now;
+    this.#log = log;
+  }
+
+  get state(): ExchangeState {
+    return this.#state;
+  }
+
+  /** True once done, rejected, cancelled or failed. */
+  get finished(): boolean {
+    return FINAL_STATES.has(this.#state);
+  }
+
+  /** Total announced bytes (files of unknown size count 0). */
+  get announcedBytes(): number {
+    return this.files.reduce((n, f) => n + (f.size ?? 0), 0);
+  }
+
+  /** Moves to `next`, logging `from => to`; refuses a transition the diagram does not have. */
+  setState(next: ExchangeState, why = ""): boolean {
+    const from = this.#state;
+    if (!TRANSITIONS[from].includes(next)) {
+      this.#log.debug("Exchange #{serial}: ignored {from} => {to}", { serial: this.serial, from, to: next });
+      return false;
+    }
+    this.#state = next;
+    this.#log.debug("Exchange #{serial}: {from} => {to}{why}", { serial: this.serial, from, to: next, why: why ? ` (${why})` : "" });
+    return true;
+  }
+
+  /** The other side of `peer`'s. */
+  other(peer: ExchangePeer): Party {
+    return peer === this.sender.peer ? this.receiver : this.sender;
+  }
+
+  /** The side `peer` is on. */
+  partyOf(peer: ExchangePeer): Party | undefined {
+    return peer === this.sender.peer ? this.sender : peer === this.receiver.peer ? this.receiver : undefined;
+  }
+}

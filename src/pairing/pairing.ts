@@ -1,0 +1,284 @@
+/**
+ * The server's exchange logic: offers between client IDs, the busy rule,
+ * the offer timeout, the relay, and cleanup when a side leaves. It speaks
+ * to clients only through {@link ExchangePeer}s, so it is tested with
+ * in-memory associations.
+ *
+ * @module
+ */
+import { SfxError } from "../errors.ts";
+import { parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
+import {
+  type Accept, Busy, Cancel, Done, End, ErrorMessage, Offer, Reject, Start,
+} from "../protocol/messages.ts";
+import type { CloseReason } from "../protocol/association.ts";
+import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from "./defaults.ts";
+import { Exchange, type ExchangePeer, type ExchangeState } from "./exchange.ts";
+import { formatId } from "./id_registry.ts";
+import { type PairingLog, SILENT_LOG } from "./log.ts";
+import { Relay } from "./relay.ts";
+
+type Msg<D> = D extends { validate(f: Record<string, unknown>): infer T } ? T : never;
+
+/** Options for {@link Pairing}. */
+export interface PairingOptions {
+  limits?: Partial<PairingLimits>;
+  log?: PairingLog;
+  /** Looks a live client up by ID. */
+  lookup: (id: string) => ExchangePeer | undefined;
+  now?: () => number;
+}
+
+/** Counters for tests and stats. */
+export interface PairingStats {
+  offers: number;
+  done: number;
+  rejected: number;
+  cancelled: number;
+  failed: number;
+  /** Data messages dropped: not in a streaming exchange, or for an old one. */
+  droppedData: number;
+}
+
+/** Pairs senders with receivers and relays their exchanges. */
+export class Pairing {
+  readonly limits: PairingLimits;
+  readonly stats: PairingStats = { offers: 0, done: 0, rejected: 0, cancelled: 0, failed: 0, droppedData: 0 };
+  readonly #log: PairingLog;
+  readonly #lookup: (id: string) => ExchangePeer | undefined;
+  readonly #now: () => number;
+  readonly #active = new Set<Exchange>();
+  #serial = 0;
+  /** Receiver-side exchange ids, per receiver (monotonic, so late data of an old exchange never matches). */
+  #nextXid = new WeakMap<ExchangePeer, number>();
+
+  constructor(opts: PairingOptions) {
+    this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
+    this.#log = opts.log ?? SILENT_LOG;
+    this.#lookup = opts.lookup;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Exchanges not yet finished. */
+  get active(): number {
+    return this.#active.size;
+  }
+
+  /** A sender offers files to a receiver's ID. */
+  offer(sender: ExchangePeer, msg: Msg<typeof Offer>): void {
+    const xid = msg.xid;
+    const fail = (code: ConstructorParameters<typeof SfxError>[0], message: string) => {
+      this.#log.info("Offer from {from} refused: {code}: {message}", { from: sender.id, code, message });
+      sender.sendControl(ErrorMessage.encode({ code, message, xid }));
+    };
+    if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
+    if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
+    const receiver = this.#lookup(msg.to);
+    if (!receiver) return fail("SFX_UNKNOWN_ID", `No client with ID ${formatId(msg.to)} is connected`);
+    if (receiver === sender) return fail("SFX_BAD_ARGUMENT", "You cannot send files to yourself");
+    if (msg.files.length > this.limits.maxFilesPerOffer) {
+      return fail("SFX_LIMIT", `${msg.files.length} files is more than this server's limit of ${this.limits.maxFilesPerOffer} per exchange`);
+    }
+    const big = msg.files.find((f) => f.size !== null && f.size > this.limits.maxFileSize);
+    if (big) return fail("SFX_LIMIT", `${big.path} (${big.size} bytes) is larger than this server's limit of ${this.limits.maxFileSize} bytes`);
+    if (receiver.exchange) {
+      this.#log.info("Offer from {from} to {to}: busy", { from: sender.id, to: receiver.id });
+      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange; try again later` }));
+      return;
+    }
+    const rxid = this.#nextXid.get(receiver) ?? 1;
+    this.#nextXid.set(receiver, (rxid % (2 ** 31 - 2)) + 1);
+    const ex = new Exchange(++this.#serial, { peer: sender, xid }, { peer: receiver, xid: rxid }, msg.files, this.#now(), this.#log);
+    sender.exchange = ex;
+    receiver.exchange = ex;
+    this.#active.add(ex);
+    this.stats.offers++;
+    this.#log.info("Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes", {
+      serial: ex.serial, from: sender.id, to: receiver.id, files: msg.files.length, bytes: ex.announcedBytes,
+    });
+    receiver.sendControl(Offer.encode({ xid: rxid, from: sender.id, files: msg.files }));
+    ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
+  }
+
+  #offerTimedOut(ex: Exchange): void {
+    if (ex.state !== "offered") return;
+    const seconds = Math.round(this.limits.offerTimeoutMs / 100) / 10;
+    ex.sender.peer.sendControl(ErrorMessage.encode({
+      code: "SFX_OFFER_TIMEOUT",
+      message: `Client ${formatId(ex.receiver.peer.id)} did not answer the offer within ${seconds} s`,
+      xid: ex.sender.xid,
+    }));
+    ex.receiver.peer.sendControl(Cancel.encode({ xid: ex.receiver.xid, reason: `The offer expired after ${seconds} s` }));
+    this.#finish(ex, "failed", "SFX_OFFER_TIMEOUT");
+  }
+
+  /** The receiver accepts: both sides are told to start. */
+  accept(peer: ExchangePeer, msg: Msg<typeof Accept>): void {
+    const ex = this.#current(peer, msg.xid, "receiver");
+    if (!ex || ex.state !== "offered") return this.#stale(peer, "accept", msg.xid);
+    clearTimeout(ex.offerTimer);
+    ex.setState("accepted");
+    ex.relay = new Relay(ex.sender.peer.association, ex.receiver.peer.association);
+    ex.setState("streaming");
+    ex.streamingAt = this.#now();
+    this.#log.info("Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}", {
+      serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length,
+    });
+    ex.receiver.peer.sendControl(Start.encode({ xid: ex.receiver.xid }));
+    ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid }));
+  }
+
+  /** The receiver says no. */
+  reject(peer: ExchangePeer, msg: Msg<typeof Reject>): void {
+    const ex = this.#current(peer, msg.xid, "receiver");
+    if (!ex || ex.state !== "offered") return this.#stale(peer, "reject", msg.xid);
+    ex.sender.peer.sendControl(Reject.encode({ xid: ex.sender.xid, reason: msg.reason }));
+    this.#finish(ex, "rejected", "SFX_REJECTED", msg.reason);
+  }
+
+  /** A file's end (sender → receiver). */
+  end(peer: ExchangePeer, msg: Msg<typeof End>): void {
+    const ex = this.#current(peer, msg.xid, "sender");
+    if (!ex || ex.state !== "streaming") return this.#stale(peer, "end", msg.xid);
+    if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} of ${ex.files.length}`);
+    ex.receiver.peer.sendControl(End.encode({ ...msg, xid: ex.receiver.xid }));
+  }
+
+  /** Done: from the sender, forwarded; from the receiver, the exchange succeeded. */
+  done(peer: ExchangePeer, msg: Msg<typeof Done>): void {
+    const ex = peer.exchange;
+    if (!ex || ex.state !== "streaming" || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "done", msg.xid);
+    const other = ex.other(peer);
+    other.peer.sendControl(Done.encode({ ...msg, xid: other.xid }));
+    if (peer === ex.receiver.peer) this.#finish(ex, "done", "ok");
+  }
+
+  /** Either side cancels. */
+  cancel(peer: ExchangePeer, msg: { xid: number; reason?: string }): void {
+    const ex = peer.exchange;
+    if (!ex || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "cancel", msg.xid);
+    const other = ex.other(peer);
+    const who = peer === ex.sender.peer ? "sender" : "receiver";
+    other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: msg.reason ?? `The ${who} cancelled` }));
+    this.#finish(ex, "cancelled", "SFX_CANCELLED", `by the ${who}${msg.reason ? `: ${msg.reason}` : ""}`);
+  }
+
+  /** Either side reports a failure of the exchange (e.g. the receiver's disk is full). */
+  error(peer: ExchangePeer, msg: { code: string; message: string; xid?: number }): boolean {
+    const ex = peer.exchange;
+    if (msg.xid === undefined || !ex || ex.partyOf(peer)?.xid !== msg.xid) return false;
+    const other = ex.other(peer);
+    other.peer.sendControl(ErrorMessage.encode({ code: msg.code, message: msg.message, xid: other.xid }));
+    this.#finish(ex, "failed", msg.code, msg.message);
+    return true;
+  }
+
+  /**
+   * A data-stream message from a client. Relayed when it is the sender of a
+   * streaming exchange and the PPID names that exchange; otherwise dropped.
+   * Returns false when it was not the exchange's (a share may want it).
+   */
+  data(peer: ExchangePeer, streamId: number, data: Uint8Array, ppid: number): boolean {
+    const ex = peer.exchange;
+    if (!ex || ex.sender.peer !== peer) return false;
+    const { tag, fileIndex } = parseDataPpid(ppid);
+    if (ex.state !== "streaming" || tag !== xidTag(ex.sender.xid)) {
+      this.stats.droppedData++;
+      return true;
+    }
+    if (fileIndex < 0 || fileIndex >= ex.files.length) {
+      this.#protocolFailure(ex, peer, `data for file ${fileIndex} of ${ex.files.length}`);
+      return true;
+    }
+    const count = ex.fileBytes[fileIndex] + data.length;
+    const limit = ex.files[fileIndex].size ?? this.limits.maxFileSize;
+    if (count > limit) {
+      const file = ex.files[fileIndex];
+      const code = file.size === null ? "SFX_LIMIT" : "SFX_PROTOCOL";
+      const message = file.size === null
+        ? `${file.path} grew past this server's limit of ${this.limits.maxFileSize} bytes`
+        : `${file.path}: more bytes than the ${file.size} announced`;
+      this.#failBoth(ex, code, message);
+      return true;
+    }
+    ex.fileBytes[fileIndex] = count;
+    ex.bytes += data.length;
+    ex.relay!.forward(streamId, data, retagPpid(ppid, ex.receiver.xid));
+    return true;
+  }
+
+  /** A client's association closed: its exchange fails and the other side is told. */
+  gone(peer: ExchangePeer, reason: CloseReason): void {
+    const ex = peer.exchange;
+    if (!ex) return;
+    const other = ex.other(peer);
+    const who = peer === ex.sender.peer ? "sender" : "receiver";
+    const how = reason.kind === "shutdown" ? "closed its connection" : reason.kind === "timeout" ? "stopped responding" : "disconnected";
+    const cancelled = /cancel/i.test(reason.message ?? "");
+    const code = cancelled ? "SFX_CANCELLED" : "SFX_TRANSFER_FAILED";
+    const message = cancelled
+      ? `The ${who} (${formatId(peer.id)}) cancelled`
+      : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}`;
+    if (ex.state === "offered" && peer === ex.sender.peer) {
+      other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: message }));
+    } else {
+      other.peer.sendControl(ErrorMessage.encode({ code, message, xid: other.xid }));
+    }
+    this.#finish(ex, cancelled ? "cancelled" : "failed", code, message);
+  }
+
+  /** Ends every exchange (server shutdown). */
+  closeAll(): void {
+    for (const ex of [...this.#active]) {
+      for (const p of [ex.sender, ex.receiver]) {
+        p.peer.sendControl(ErrorMessage.encode({ code: "SFX_CONNECTION_LOST", message: "The server is shutting down", xid: p.xid }));
+      }
+      this.#finish(ex, "failed", "SFX_CONNECTION_LOST", "server shutdown");
+    }
+  }
+
+  #failBoth(ex: Exchange, code: string, message: string): void {
+    for (const p of [ex.sender, ex.receiver]) p.peer.sendControl(ErrorMessage.encode({ code, message, xid: p.xid }));
+    this.#finish(ex, "failed", code, message);
+  }
+
+  #protocolFailure(ex: Exchange, peer: ExchangePeer, what: string): void {
+    this.#log.warn("Exchange #{serial}: protocol error from {id}: {what}", { serial: ex.serial, id: peer.id, what });
+    this.#failBoth(ex, "SFX_PROTOCOL", `Protocol error: ${what}`);
+  }
+
+  #current(peer: ExchangePeer, xid: number, role: "sender" | "receiver"): Exchange | undefined {
+    const ex = peer.exchange;
+    if (!ex) return undefined;
+    const party = role === "sender" ? ex.sender : ex.receiver;
+    return party.peer === peer && party.xid === xid ? ex : undefined;
+  }
+
+  #stale(peer: ExchangePeer, what: string, xid: number): void {
+    // Late answers to an exchange that already ended (a timeout crossed an accept): harmless.
+    this.#log.debug("Ignored '{what}' for exchange {xid} from {id}: not current", { what, xid, id: peer.id });
+  }
+
+  #finish(ex: Exchange, state: ExchangeState, outcome: string, detail?: string): void {
+    if (ex.finished) return;
+    clearTimeout(ex.offerTimer);
+    ex.relay?.stop();
+    ex.setState(state, detail);
+    ex.outcome = outcome;
+    ex.endedAt = this.#now();
+    if (ex.sender.peer.exchange === ex) ex.sender.peer.exchange = null;
+    if (ex.receiver.peer.exchange === ex) ex.receiver.peer.exchange = null;
+    this.#active.delete(ex);
+    this.stats[state as "done" | "rejected" | "cancelled" | "failed"]++;
+    const duration = ex.streamingAt ? (ex.endedAt - ex.streamingAt) / 1000 : 0;
+    const rate = duration > 0 ? ex.bytes / duration / 1e6 : 0;
+    const props = {
+      serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, state, outcome, files: ex.files.length,
+      bytes: ex.bytes, duration: duration.toFixed(3), rate: rate.toFixed(1), detail: detail ?? "",
+      pauses: ex.relay?.stats.pauses ?? 0, peakBuffered: ex.relay?.stats.peakBuffered ?? 0,
+    };
+    const text = "Exchange #{serial} {from} -> {to} ended {state} ({outcome}{detail}): {files} file(s), {bytes} bytes in {duration} s, {rate} MB/s";
+    if (state === "done") this.#log.info(text, { ...props, detail: "" });
+    else this.#log.info(text, { ...props, detail: detail ? `: ${detail}` : "" });
+  }
+}

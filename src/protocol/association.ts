@@ -1,0 +1,40 @@
+/**
+ * The part of an SCTP association that sfx's protocol code uses, as an
+ * interface: `src/transport/sctp`'s `Association` fits it, and so does the
+ * in-memory fake in `test/_fake_association.ts`, which lets the pairing and
+ * session logic be tested without a network.
+ *
+ * @module
+ */
+
+/** Why an association closed (as the SCTP stack reports it). */
+export interface CloseReason {
+  kind: "shutdown" | "abort" | "peer-abort" | "timeout" | "error" | string;
+  message?: string;
+}
+
+/** An association as the protocol layer sees it. */
+export interface AssociationLike {
+  /** The peer's UDP address. */
+  readonly remote: { address: string; port: number };
+  /** Streams we may send on (0 … outboundStreams − 1). */
+  readonly outboundStreams: number;
+  /** Bytes queued to send and not yet acknowledged. */
+  readonly bufferedAmount: number;
+  /** Queues one message; false means "wait for 'drain' before sending more" (the message is still queued). */
+  send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number }): boolean;
+  /** Stops delivering messages; our advertised window closes, so the peer stops sending. */
+  pause(): void;
+  /** Delivers again. */
+  resume(): void;
+  /** Graceful close: everything queued is delivered first. */
+  close(): Promise<void>;
+  /** Immediate close (ABORT). */
+  abort(reason?: string): void;
+  on(event: "message", listener: (streamId: number, data: Uint8Array, ppid: number) => void): unknown;
+  on(event: "drain", listener: () => void): unknown;
+  on(event: "close", listener: (reason: CloseReason) => void): unknown;
+  // deno-lint-ignore no-explicit-any
+  off(event: string, listener: (...args: any[]) => void): unknown;
+  once(event: "drain", listener: () => void): unknown;
+}

@@ -1,0 +1,75 @@
+/**
+ * The exchange feature of `sfx serve`: sessions for every association of the
+ * endpoint, and pairing with the relay registered into their handler table.
+ * The composition root (server.ts) calls {@link startExchangeService} once;
+ * other features (shares) register their handlers into `service.sessions`.
+ *
+ * @example
+ * ```ts
+ * const endpoint = SctpEndpoint.listen({ socket });
+ * const service = startExchangeService({ endpoint, serverName: "box", log: getLogger(["sfx", "pairing"]) });
+ * // … on shutdown:
+ * await service.close();
+ * ```
+ *
+ * @module
+ */
+import type { AssociationLike } from "../protocol/association.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, Offer, Reject } from "../protocol/messages.ts";
+import type { PairingLimits } from "../pairing/defaults.ts";
+import type { PairingLog } from "../pairing/log.ts";
+import { Pairing } from "../pairing/pairing.ts";
+import { SessionServer } from "./session.ts";
+
+/** What accepts associations: the SCTP endpoint (or a test double). */
+export interface AssociationSource {
+  on(event: "association", listener: (association: AssociationLike) => void): unknown;
+  off?(event: "association", listener: (association: AssociationLike) => void): unknown;
+}
+
+/** Options for {@link startExchangeService}. */
+export interface ExchangeServiceOptions {
+  endpoint: AssociationSource;
+  serverName: string;
+  limits?: Partial<PairingLimits>;
+  log?: PairingLog;
+}
+
+/** A running exchange service. */
+export interface ExchangeService {
+  /** Sessions and their handler table: register other features' messages here. */
+  readonly sessions: SessionServer;
+  readonly pairing: Pairing;
+  /** Ends every exchange and session. The endpoint is the caller's to close. */
+  close(): Promise<void>;
+}
+
+/** Starts sessions, pairing and the relay on an endpoint. */
+export function startExchangeService(opts: ExchangeServiceOptions): ExchangeService {
+  const sessions = new SessionServer({ serverName: opts.serverName, limits: opts.limits, log: opts.log });
+  const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id) });
+  sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));
+  sessions.handle(Accept, (s, msg) => pairing.accept(s, msg));
+  sessions.handle(Reject, (s, msg) => pairing.reject(s, msg));
+  sessions.handle(End, (s, msg) => pairing.end(s, msg));
+  sessions.handle(Done, (s, msg) => pairing.done(s, msg));
+  sessions.handle(Cancel, (s, msg) => pairing.cancel(s, msg));
+  sessions.handle(ErrorMessage, (s, msg) => {
+    if (!pairing.error(s, msg)) sessions.log.info("Client {label} reported {code}: {message}", { label: s.label, code: msg.code, message: msg.message });
+  });
+  sessions.routeData((s, streamId, data, ppid) => pairing.data(s, streamId, data, ppid));
+  sessions.onSessionClose((s, reason) => pairing.gone(s, reason));
+  const onAssociation = (a: AssociationLike) => {
+    sessions.attach(a);
+  };
+  opts.endpoint.on("association", onAssociation);
+  return {
+    sessions,
+    pairing,
+    async close() {
+      opts.endpoint.off?.("association", onAssociation);
+      pairing.closeAll();
+      await sessions.close();
+    },
+  };
+}

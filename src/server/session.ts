@@ -1,0 +1,347 @@
+/**
+ * One client's session on the server, and the table of control-message
+ * handlers every feature registers into (exchanges here, shares in their own
+ * module): hello/welcome and version check, an ID per client, strict
+ * decoding with an `error` reply for anything malformed, ping/pong, idle and
+ * hello timeouts, and data-stream routing.
+ *
+ * @example
+ * ```ts
+ * const server = new SessionServer({ serverName: "box" });
+ * server.handle(SharePut, async (session, msg) => { … session.send(SharePutOk, { … }); });
+ * endpoint.on("association", (a) => server.attach(a));
+ * ```
+ *
+ * @module
+ */
+import { SfxError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import type { AssociationLike, CloseReason } from "../protocol/association.ts";
+import { CONTROL_PPID, CONTROL_STREAM } from "../protocol/defaults.ts";
+import { Hello, Ping, Pong, Welcome, errorToMessage } from "../protocol/messages.ts";
+import { type AnyMessage, decodeMessage, type MessageType, ProtocolError } from "../protocol/registry.ts";
+import { PROTOCOL_VERSION } from "../protocol/defaults.ts";
+import { DEFAULT_PAIRING_LIMITS, MAX_PROTOCOL_ERRORS, type PairingLimits } from "../pairing/defaults.ts";
+import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
+import { formatId, IdRegistry } from "../pairing/id_registry.ts";
+import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
+
+/** Handles one decoded control message of a session that has said hello. */
+export type ControlHandler<T> = (session: ServerSession, msg: AnyMessage & T) => void | Promise<void>;
+
+/** Receives a session's data-stream messages (streams ≥ 1). */
+export type DataHandler = (streamId: number, data: Uint8Array, ppid: number) => void;
+
+/** Options for {@link SessionServer}. */
+export interface SessionServerOptions {
+  /** Shown to clients in welcome. */
+  serverName: string;
+  limits?: Partial<PairingLimits>;
+  log?: PairingLog;
+}
+
+/** The sessions of one server and the handler table they dispatch through. */
+export class SessionServer {
+  readonly limits: PairingLimits;
+  readonly serverName: string;
+  readonly ids = new IdRegistry<ServerSession>();
+  readonly sessions = new Set<ServerSession>();
+  readonly log: PairingLog;
+  #handlers = new Map<string, ControlHandler<never>>();
+  /** Tried in order for data that no session-level handler took (the exchange relay first). */
+  #dataRoutes: Array<(session: ServerSession, streamId: number, data: Uint8Array, ppid: number) => boolean> = [];
+  #closeListeners: Array<(session: ServerSession, reason: CloseReason) => void> = [];
+  #closed = false;
+
+  constructor(opts: SessionServerOptions) {
+    this.serverName = opts.serverName;
+    this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
+    this.log = opts.log ?? SILENT_LOG;
+  }
+
+  /** Registers the handler of one message type. One handler per type. */
+  handle<T>(def: MessageType<T>, handler: ControlHandler<T>): void {
+    if (this.#handlers.has(def.type)) throw new Error(`A handler for '${def.type}' is already registered`);
+    this.#handlers.set(def.type, handler as ControlHandler<never>);
+  }
+
+  /** Adds a data route: returns true when it took the message. */
+  routeData(route: (session: ServerSession, streamId: number, data: Uint8Array, ppid: number) => boolean): void {
+    this.#dataRoutes.push(route);
+  }
+
+  /** Called when any session closes (after its ID is released). */
+  onSessionClose(listener: (session: ServerSession, reason: CloseReason) => void): void {
+    this.#closeListeners.push(listener);
+  }
+
+  /** Starts a session on a new association. */
+  attach(association: AssociationLike): ServerSession {
+    const session = new ServerSession(this, association);
+    if (this.#closed) {
+      association.abort("server shutting down");
+      return session;
+    }
+    this.sessions.add(session);
+    return session;
+  }
+
+  /** Looks a live, welcomed client up by ID. */
+  lookup(id: string): ServerSession | undefined {
+    return this.ids.get(id);
+  }
+
+  /** Closes every session (gracefully; aborts after `graceMs`). */
+  async close(graceMs = 1000): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.sessions].map((s) => s.close(graceMs)));
+  }
+
+  /** @internal */
+  dispatch(session: ServerSession, msg: AnyMessage): void | Promise<void> {
+    const handler = this.#handlers.get(msg.type);
+    if (!handler) throw new ProtocolError("invalid", `Unexpected '${msg.type}' message from a client`, msg.type);
+    return handler(session, msg as never);
+  }
+
+  /** @internal */
+  routeDataOf(session: ServerSession, streamId: number, data: Uint8Array, ppid: number): boolean {
+    for (const route of this.#dataRoutes) if (route(session, streamId, data, ppid)) return true;
+    return false;
+  }
+
+  /** @internal */
+  closed(session: ServerSession, reason: CloseReason): void {
+    this.sessions.delete(session);
+    for (const l of this.#closeListeners) {
+      try {
+        l(session, reason);
+      } catch (err) {
+        this.log.error("Session close listener failed: {error}", { error: String(err) });
+      }
+    }
+  }
+}
+
+/** The states of a session. */
+export type SessionState = "hello" | "ready" | "closed";
+
+/** One client's session: its association, its ID once welcomed, its current exchange. */
+export class ServerSession implements ExchangePeer {
+  readonly association: AssociationLike;
+  readonly server: SessionServer;
+  /** The client ID (empty until hello). */
+  id = "";
+  /** The client's software, from hello. */
+  client = "";
+  exchange: Exchange | null = null;
+  /** Data handler of a feature that owns the data streams for now (a share upload). */
+  dataHandler: DataHandler | null = null;
+  readonly connectedAt = Date.now();
+  protocolErrors = 0;
+  #state: SessionState = "hello";
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastActivity = Date.now();
+  #closeListeners: Array<(reason: CloseReason) => void> = [];
+  #log: PairingLog;
+
+  constructor(server: SessionServer, association: AssociationLike) {
+    this.server = server;
+    this.association = association;
+    this.#log = server.log;
+    this.#log.info("Connection from {address}:{port}", { address: association.remote.address, port: association.remote.port });
+    association.on("message", (streamId, data, ppid) => this.#onMessage(streamId, data, ppid));
+    association.on("close", (reason) => this.#onClose(reason));
+    this.#arm(server.limits.helloTimeoutMs);
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** "482 913 (127.0.0.1:50000)", for logs and messages. */
+  get label(): string {
+    const where = `${this.association.remote.address}:${this.association.remote.port}`;
+    return this.id ? `${formatId(this.id)} (${where})` : where;
+  }
+
+  /** True while the session must not be closed for idleness. */
+  get busy(): boolean {
+    return this.exchange !== null || this.dataHandler !== null;
+  }
+
+  #setState(next: SessionState): void {
+    this.#log.debug("Session {label}: {from} => {to}", { label: this.label, from: this.#state, to: next });
+    this.#state = next;
+  }
+
+  /** Sends one encoded control message (dropped once closed). */
+  sendControl(bytes: Uint8Array): void {
+    if (this.#state === "closed") return;
+    try {
+      this.association.send(CONTROL_STREAM, bytes, { ppid: CONTROL_PPID });
+    } catch (err) {
+      this.#log.debug("Send to {label} failed: {error}", { label: this.label, error: String(err) });
+    }
+  }
+
+  /** Encodes and sends one control message. */
+  send<T>(def: MessageType<T>, fields: T): void {
+    this.sendControl(def.encode(fields));
+  }
+
+  /** Sends a data-stream message; false: wait for the association's "drain". */
+  sendData(streamId: number, data: Uint8Array, ppid: number): boolean {
+    return this.association.send(streamId, data, { ppid });
+  }
+
+  /** Called once when the session ends. */
+  onClose(listener: (reason: CloseReason) => void): void {
+    this.#closeListeners.push(listener);
+  }
+
+  /** Ends the session gracefully; aborts if the close does not finish within `graceMs`. */
+  async close(graceMs = 1000): Promise<void> {
+    if (this.#state === "closed") return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.association.close().catch(() => {}),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          this.association.abort("close timed out");
+          resolve();
+        }, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  #arm(ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#onTimer(), ms);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  #onTimer(): void {
+    if (this.#state === "closed") return;
+    if (this.#state === "hello") {
+      this.#log.info("Client {label} said no hello in time; closing", { label: this.label });
+      this.association.abort("no hello");
+      return;
+    }
+    const idle = Date.now() - this.#lastActivity;
+    const limit = this.server.limits.idleTimeoutMs;
+    if (this.busy || idle < limit) return this.#arm(Math.max(1000, limit - (this.busy ? 0 : idle)));
+    this.#log.info("Client {label} idle for {seconds} s; closing", { label: this.label, seconds: Math.round(idle / 1000) });
+    this.sendControl(errorToMessage(new SfxError("SFX_CONNECTION_LOST", `Disconnected after ${Math.round(limit / 1000)} s without activity`)));
+    void this.close();
+  }
+
+  #onMessage(streamId: number, data: Uint8Array, ppid: number): void {
+    if (this.#state === "closed") return;
+    this.#lastActivity = Date.now();
+    if (streamId !== CONTROL_STREAM) {
+      if (this.#state !== "ready") return;
+      if (this.dataHandler) return this.dataHandler(streamId, data, ppid);
+      if (!this.server.routeDataOf(this, streamId, data, ppid)) {
+        this.#log.debug("Dropped {bytes} data bytes on stream {stream} from {label}: nothing expects them", {
+          bytes: data.length, stream: streamId, label: this.label,
+        });
+      }
+      return;
+    }
+    let msg: AnyMessage;
+    try {
+      msg = decodeMessage(data);
+    } catch (err) {
+      return this.#protocolError(err);
+    }
+    try {
+      if (this.#state === "hello") return this.#hello(msg);
+      if (Ping.is(msg)) return this.send(Pong, { n: msg.n });
+      const result = this.server.dispatch(this, msg);
+      if (result) result.catch((err) => this.#handlerError(msg, err));
+    } catch (err) {
+      this.#handlerError(msg, err);
+    }
+  }
+
+  #handlerError(msg: AnyMessage, err: unknown): void {
+    if (err instanceof ProtocolError) return this.#protocolError(err);
+    const req = typeof msg.req === "number" ? msg.req : undefined;
+    const xid = typeof msg.xid === "number" ? msg.xid : undefined;
+    if (!(err instanceof SfxError) || err.code === "SFX_INTERNAL") {
+      this.#log.error("Handling '{type}' from {label} failed: {error}", { type: msg.type, label: this.label, error: String((err as Error)?.stack ?? err) });
+    }
+    this.sendControl(errorToMessage(err, { req, xid }));
+  }
+
+  #protocolError(err: unknown): void {
+    this.protocolErrors++;
+    this.#log.warn("Protocol error from {label}: {error}", { label: this.label, error: (err as Error).message });
+    this.sendControl(errorToMessage(err));
+    if (this.protocolErrors >= MAX_PROTOCOL_ERRORS) {
+      this.#log.warn("Aborting {label}: {n} protocol errors", { label: this.label, n: this.protocolErrors });
+      this.association.abort("too many protocol errors");
+    }
+  }
+
+  #hello(msg: AnyMessage): void {
+    if (!Hello.is(msg)) {
+      throw new ProtocolError("invalid", `Expected 'hello' first, got '${msg.type}'`, msg.type);
+    }
+    this.client = msg.client;
+    if (msg.protocol !== PROTOCOL_VERSION) {
+      const message = `Incompatible versions: this server speaks sfx protocol ${PROTOCOL_VERSION} (sfx ${VERSION}); ` +
+        `the client speaks protocol ${msg.protocol} (${msg.client}). Use matching sfx versions.`;
+      this.#log.warn("Refused {label}: {message}", { label: this.label, message });
+      this.sendControl(errorToMessage(new SfxError("SFX_INCOMPATIBLE_VERSION", message)));
+      void this.close();
+      return;
+    }
+    if (this.server.ids.size >= this.server.limits.maxClients) {
+      const message = `This server is full: ${this.server.limits.maxClients} clients are connected`;
+      this.#log.warn("Refused {label}: {message}", { label: this.label, message });
+      this.sendControl(errorToMessage(new SfxError("SFX_LIMIT", message)));
+      void this.close();
+      return;
+    }
+    this.id = this.server.ids.allocate(this);
+    this.#setState("ready");
+    this.#log.info("Client {id} at {address}:{port} ({client}) got its ID", {
+      id: formatId(this.id), address: this.association.remote.address, port: this.association.remote.port, client: msg.client,
+    });
+    const limits = this.server.limits;
+    this.send(Welcome, {
+      protocol: PROTOCOL_VERSION,
+      id: this.id,
+      server: { name: this.server.serverName, version: VERSION },
+      limits: {
+        maxFileSize: limits.maxFileSize,
+        maxFilesPerOffer: limits.maxFilesPerOffer,
+        offerTimeoutMs: limits.offerTimeoutMs,
+        idleTimeoutMs: limits.idleTimeoutMs,
+      },
+    });
+    this.#arm(limits.idleTimeoutMs);
+  }
+
+  #onClose(reason: CloseReason): void {
+    if (this.#state === "closed") return;
+    this.#setState("closed");
+    clearTimeout(this.#timer);
+    const seconds = ((Date.now() - this.connectedAt) / 1000).toFixed(1);
+    this.#log.info("Client {label} disconnected after {seconds} s ({kind}{message})", {
+      label: this.label, seconds, kind: reason.kind, message: reason.message ? `: ${reason.message}` : "",
+    });
+    if (this.id) this.server.ids.release(this.id);
+    for (const l of this.#closeListeners.splice(0)) {
+      try {
+        l(reason);
+      } catch (err) {
+        this.#log.error("Close listener of {label} failed: {error}", { label: this.label, error: String(err) });
+      }
+    }
+    this.server.closed(this, reason);
+  }
+}

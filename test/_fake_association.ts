@@ -1,0 +1,174 @@
+/**
+ * Two linked in-memory associations with the send/drain/pause semantics of
+ * the SCTP stack's `Association`, for unit tests of sessions and the relay:
+ *
+ * - `send()` queues the message for the peer and returns false once this
+ *   side's queued bytes reach `highWater` ("drain" follows when they fall to
+ *   `lowWater`);
+ * - the peer delivers queued messages asynchronously, a few per tick, unless
+ *   it is paused; a paused peer's queue stays in the sender's
+ *   `bufferedAmount`, which is how backpressure reaches the sender;
+ * - `close()` delivers what is queued then reports "shutdown" on both sides;
+ *   `abort()` drops the queue, "abort" here and "peer-abort" there;
+ *   `kill()` simulates a dead peer: the other side gets "timeout".
+ */
+import { EventEmitter } from "node:events";
+import type { AssociationLike, CloseReason } from "../src/protocol/association.ts";
+
+export interface FakeOptions {
+  highWater?: number;
+  lowWater?: number;
+  streams?: number;
+  /** Messages delivered per tick (models the link's rate). */
+  perTick?: number;
+}
+
+interface Queued {
+  stream: number;
+  data: Uint8Array;
+  ppid: number;
+}
+
+export class FakeAssociation extends EventEmitter implements AssociationLike {
+  readonly remote: { address: string; port: number };
+  readonly outboundStreams: number;
+  peer!: FakeAssociation;
+  closed = false;
+  paused = false;
+  /** Every message ever sent, for assertions. */
+  sentMessages = 0;
+  sentBytes = 0;
+  /** Largest bufferedAmount seen. */
+  peakBuffered = 0;
+  #queue: Queued[] = [];
+  #queued = 0;
+  #wantDrain = false;
+  #scheduled = false;
+  #opts: Required<FakeOptions>;
+
+  constructor(port: number, opts: Required<FakeOptions>) {
+    super();
+    this.remote = { address: "127.0.0.1", port };
+    this.outboundStreams = opts.streams;
+    this.#opts = opts;
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  send(streamId: number, data: Uint8Array, opts: { unordered?: boolean; ppid?: number } = {}): boolean {
+    if (this.closed) throw new Error("send on a closed association");
+    if (streamId < 0 || streamId >= this.outboundStreams) throw new RangeError(`stream ${streamId} out of range`);
+    this.#queue.push({ stream: streamId, data: data.slice(), ppid: opts.ppid ?? 0 });
+    this.#queued += data.length;
+    this.sentMessages++;
+    this.sentBytes += data.length;
+    this.peakBuffered = Math.max(this.peakBuffered, this.#queued);
+    this.#schedule();
+    if (this.#queued >= this.#opts.highWater) {
+      this.#wantDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.peer.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.closed) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    if (this.closed || this.peer.closed) return;
+    let n = 0;
+    while (this.#queue.length > 0 && !this.peer.paused && n < this.#opts.perTick) {
+      const m = this.#queue.shift()!;
+      this.#queued -= m.data.length;
+      n++;
+      this.peer.emit("message", m.stream, m.data, m.ppid);
+      if (this.closed || this.peer.closed) return;
+    }
+    if (this.#wantDrain && this.#queued <= this.#opts.lowWater) {
+      this.#wantDrain = false;
+      this.emit("drain");
+    }
+    if (this.#queue.length > 0 && !this.peer.paused) this.#schedule();
+    else if (this.#queue.length === 0 && this.#closing) this.#finishClose();
+  }
+
+  #closing = false;
+  #closeWaiters: Array<() => void> = [];
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#closeWaiters.push(resolve);
+      this.#closing = true;
+      if (this.#queue.length === 0) this.#finishClose();
+      else this.#schedule();
+    });
+  }
+
+  #finishClose(): void {
+    this.#end({ kind: "shutdown", message: "closed" }, { kind: "shutdown", message: "peer closed" });
+  }
+
+  abort(reason = "aborted"): void {
+    this.#end({ kind: "abort", message: reason }, { kind: "peer-abort", message: reason });
+  }
+
+  /** The peer vanishes without a word (kill -9): the other side sees a timeout. */
+  kill(): void {
+    this.#end(undefined, { kind: "timeout", message: "peer not responding" });
+  }
+
+  #end(mine: CloseReason | undefined, theirs: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    const peer = this.peer;
+    queueMicrotask(() => {
+      if (mine) this.emit("close", mine);
+      for (const w of this.#closeWaiters.splice(0)) w();
+      if (!peer.closed) {
+        peer.closed = true;
+        peer.#queue = [];
+        peer.#queued = 0;
+        peer.emit("close", theirs);
+        for (const w of peer.#closeWaiters.splice(0)) w();
+      }
+    });
+  }
+}
+
+let nextPort = 40000;
+
+/** Two linked fakes: what `a` sends, `b` receives, and the other way. */
+export function fakeAssociationPair(opts: FakeOptions = {}): [FakeAssociation, FakeAssociation] {
+  const full: Required<FakeOptions> = {
+    highWater: opts.highWater ?? 256 * 1024,
+    lowWater: opts.lowWater ?? 64 * 1024,
+    streams: opts.streams ?? 16,
+    perTick: opts.perTick ?? 8,
+  };
+  const a = new FakeAssociation(nextPort++, full);
+  const b = new FakeAssociation(nextPort++, full);
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
+}

@@ -1,0 +1,69 @@
+/** A server (sessions + pairing) and clients linked by in-memory associations. */
+import { EventEmitter } from "node:events";
+import { ClientConnection } from "../../src/client/connection.ts";
+import type { PairingLimits } from "../../src/pairing/defaults.ts";
+import type { PairingLog } from "../../src/pairing/log.ts";
+import { startExchangeService, type ExchangeService } from "../../src/server/exchange_service.ts";
+import { type FakeAssociation, fakeAssociationPair, type FakeOptions } from "../_fake_association.ts";
+
+export interface LogRecord {
+  level: string;
+  message: string;
+  props: Record<string, unknown>;
+}
+
+export function recordingLog(records: LogRecord[]): PairingLog {
+  const rec = (level: string) => (message: string, props: Record<string, unknown> = {}) => {
+    records.push({ level, message: message.replace(/\{(\w+)\}/g, (_, k) => String(props[k])), props });
+  };
+  return { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
+}
+
+export interface Harness {
+  service: ExchangeService;
+  logs: LogRecord[];
+  /** Server-side fakes, one per client. */
+  serverSides: FakeAssociation[];
+  client(opts?: FakeOptions & { protocol?: number }): Promise<{ conn: ClientConnection; fake: FakeAssociation; serverSide: FakeAssociation }>;
+  raw(opts?: FakeOptions): { fake: FakeAssociation; serverSide: FakeAssociation };
+  close(): Promise<void>;
+}
+
+export function startHarness(limits: Partial<PairingLimits> = {}, fakeOpts: FakeOptions = {}): Harness {
+  const endpoint = new EventEmitter();
+  const logs: LogRecord[] = [];
+  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs) });
+  const conns: ClientConnection[] = [];
+  const serverSides: FakeAssociation[] = [];
+  const raw = (opts: FakeOptions = {}) => {
+    const [fake, serverSide] = fakeAssociationPair({ ...fakeOpts, ...opts });
+    serverSides.push(serverSide);
+    endpoint.emit("association", serverSide);
+    return { fake, serverSide };
+  };
+  return {
+    service,
+    logs,
+    serverSides,
+    raw,
+    async client(opts = {}) {
+      const { fake, serverSide } = raw(opts);
+      const conn = await ClientConnection.handshake(fake, { timeoutMs: 2000, protocol: opts.protocol });
+      conns.push(conn);
+      return { conn, fake, serverSide };
+    },
+    async close() {
+      for (const c of conns) await c.abort("test over");
+      await service.close();
+    },
+  };
+}
+
+/** Resolves when `cond()` holds; fails after `ms`. */
+export async function until(cond: () => boolean, ms = 3000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

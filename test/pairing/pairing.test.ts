@@ -1,0 +1,336 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Receiver } from "../../src/client/receive.ts";
+import { sendFiles } from "../../src/client/send.ts";
+import type { SourceFile } from "../../src/client/walk.ts";
+import { isSfxError, SfxError } from "../../src/errors.ts";
+import { Offer } from "../../src/protocol/messages.ts";
+import { startHarness, until } from "./_harness.ts";
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-pair-"));
+  dirs.push(d);
+  return d;
+}
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function pattern(n: number, seed = 1): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/** A file in memory; `gate` (optional) holds the reader before each chunk. */
+function memFile(path: string, data: Uint8Array, opts: { unknownSize?: boolean; gate?: () => Promise<void> } = {}): SourceFile {
+  return {
+    path,
+    size: opts.unknownSize ? null : data.length,
+    async *read() {
+      for (let off = 0; off < data.length; off += 65536) {
+        if (opts.gate) await opts.gate();
+        yield data.slice(off, off + 65536);
+      }
+    },
+  };
+}
+
+/** Marks a promise as handled (it is awaited later) so an early rejection is not "unhandled". */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<SfxError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(isSfxError(err), `not an SfxError: ${err}`);
+    assert.is((err as SfxError).code, code, (err as Error).message);
+    return err as SfxError;
+  }
+  assert.unreachable(`expected ${code}`);
+  throw new Error("unreachable");
+}
+
+test("several files of known and unknown size go sender → server → receiver byte-exact, then both are free", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    assert.is.not(s.conn.id, r.conn.id);
+    const dir = tmp();
+    const a = pattern(300_000, 1);
+    const b = pattern(0, 2);
+    const c = pattern(1_000_001, 3);
+    const receiver = new Receiver(r.conn, { dir, decide: async () => true });
+    const got = quiet(receiver.receiveOne());
+    const sent = await sendFiles(s.conn, {
+      to: r.conn.id,
+      files: [memFile("a.bin", a), memFile("sub/empty", b), memFile("stdin.dat", c, { unknownSize: true })],
+    });
+    const res = await got;
+    assert.is(sent.bytes, a.length + c.length);
+    assert.is(res.files.length, 3);
+    assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(a));
+    assert.is(readFileSync(join(dir, "sub/empty")).length, 0);
+    assert.is(sha(readFileSync(join(dir, "stdin.dat"))), sha(c));
+    assert.equal(readdirSync(dir).sort(), ["a.bin", "stdin.dat", "sub"]);
+    await until(() => h.service.pairing.active === 0, 2000, "exchange to end");
+    assert.is(h.service.pairing.stats.done, 1);
+    assert.ok(h.logs.some((l) => /ended done \(ok\): 3 file\(s\), 1300001 bytes/.test(l.message)), "logs the exchange end");
+    // Several exchanges in a row over the same connections, the other way round too.
+    const back = new Receiver(s.conn, { dir: tmp(), decide: async () => true });
+    const got2 = back.receiveOne();
+    await sendFiles(r.conn, { to: s.conn.id, files: [memFile("x", pattern(10))] });
+    await got2;
+    const got3 = receiver.receiveOne();
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("a.bin", a)] });
+    await got3;
+    assert.is(sha(readFileSync(join(dir, "a (1).bin"))), sha(a), "no silent overwrite");
+  } finally {
+    await h.close();
+  }
+});
+
+test("an offer to an unknown ID fails fast with SFX_UNKNOWN_ID", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const t0 = Date.now();
+    await expectCode(sendFiles(s.conn, { to: s.conn.id === "999999" ? "999998" : "999999", files: [memFile("a", pattern(5))] }), "SFX_UNKNOWN_ID");
+    assert.ok(Date.now() - t0 < 500);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an offer to a busy receiver fails fast with SFX_PEER_BUSY", async () => {
+  const h = startHarness();
+  try {
+    const s1 = await h.client();
+    const s2 = await h.client();
+    const r = await h.client();
+    let release!: () => void;
+    const decided = new Promise<boolean>((res) => (release = () => res(false)));
+    const receiver = new Receiver(r.conn, { dir: tmp(), decide: () => decided });
+    const got = quiet(receiver.receiveOne());
+    const first = sendFiles(s1.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] });
+    await until(() => h.service.pairing.active === 1);
+    await expectCode(sendFiles(s2.conn, { to: r.conn.id, files: [memFile("b", pattern(5))] }), "SFX_PEER_BUSY");
+    release();
+    await expectCode(first, "SFX_REJECTED");
+    assert.is((await got).accepted, false);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a rejected offer fails with SFX_REJECTED and the receiver's reason", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => "not today" }).receiveOne());
+    const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] }), "SFX_REJECTED");
+    assert.match(err.message, /not today/);
+    await got;
+    assert.is(h.service.pairing.active, 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an unanswered offer times out with SFX_OFFER_TIMEOUT, and the receiver's prompt is withdrawn", async () => {
+  const h = startHarness({ offerTimeoutMs: 200 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    let withdrawn = false;
+    const got = quiet(new Receiver(r.conn, {
+      dir: tmp(),
+      decide: (_o, signal) => new Promise((res) => signal.addEventListener("abort", () => {
+        withdrawn = true;
+        res(false);
+      })),
+    }).receiveOne());
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] }), "SFX_OFFER_TIMEOUT");
+    await expectCode(got, "SFX_CANCELLED");
+    assert.ok(withdrawn);
+  } finally {
+    await h.close();
+  }
+});
+
+test("hostile names in an offer are refused by the receiver, nothing is written", async () => {
+  const h = startHarness();
+  try {
+    for (const bad of ["../x", "/etc/passwd", "a/\u001b[2Jevil", "ok/../../x"]) {
+      const s = await h.client();
+      const r = await h.client();
+      const dir = tmp();
+      const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+      // Crafted with the library, as a hostile sender would.
+      s.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "fine.txt", size: 1 }, { path: bad, size: 1 }] }));
+      const res = await got;
+      assert.is(res.accepted, false, bad);
+      assert.equal(readdirSync(dir), []);
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test("the sender cancelling mid-transfer reaches the receiver, which keeps no partial file", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const ac = new AbortController();
+    let chunks = 0;
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const sending = sendFiles(s.conn, {
+      to: r.conn.id,
+      signal: ac.signal,
+      files: [memFile("big.bin", pattern(5_000_000), { gate: async () => {
+        if (++chunks === 20) ac.abort();
+      } })],
+    });
+    await expectCode(sending, "SFX_CANCELLED");
+    await expectCode(got, "SFX_CANCELLED");
+    assert.equal(readdirSync(dir), []);
+    await until(() => h.service.pairing.active === 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test("the receiver cancelling mid-transfer stops the sender with SFX_CANCELLED", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const ac = new AbortController();
+    const got = quiet(new Receiver(r.conn, {
+      dir,
+      decide: async () => true,
+      onEvent: (e) => {
+        if (e.event === "progress" && e.bytes > 500_000) ac.abort();
+      },
+    }).receiveOne(ac.signal));
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("big.bin", pattern(20_000_000))] }), "SFX_CANCELLED");
+    await expectCode(got, "SFX_CANCELLED");
+    assert.equal(readdirSync(dir), []);
+  } finally {
+    await h.close();
+  }
+});
+
+for (const [who, how] of [["sender", "kill"], ["receiver", "kill"], ["sender", "abort"], ["receiver", "abort"]] as const) {
+  test(`the ${who} vanishing mid-transfer (${how}) gives the other a clear error and frees the server`, async () => {
+    const h = startHarness();
+    try {
+      const s = await h.client();
+      const r = await h.client();
+      const dir = tmp();
+      let chunks = 0;
+      const victim = who === "sender" ? s.fake : r.fake;
+      const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+      got.catch(() => {});
+      const sending = sendFiles(s.conn, {
+        to: r.conn.id,
+        files: [memFile("big.bin", pattern(5_000_000), { gate: async () => {
+          if (++chunks === 10) how === "kill" ? victim.kill() : victim.abort("gone");
+        } })],
+      });
+      sending.catch(() => {});
+      if (who === "sender") {
+        const err = await expectCode(got, "SFX_TRANSFER_FAILED");
+        assert.match(err.message, /sender .* (disconnected|stopped responding)/);
+      } else {
+        const err = await expectCode(sending, "SFX_TRANSFER_FAILED");
+        assert.match(err.message, /receiver .* (disconnected|stopped responding)/);
+      }
+      await until(() => h.service.pairing.active === 0 && h.service.sessions.ids.size === 1, 2000, "server to free the exchange and the ID");
+      assert.equal(readdirSync(dir).filter((n) => !n.endsWith(".sfx-part")), []);
+      await until(() => readdirSync(dir).length === 0, 2000, "temporary files to go");
+      // The survivor can exchange again.
+      const t = await h.client();
+      const survivor = who === "sender" ? r : s;
+      const again = new Receiver(t.conn, { dir: tmp(), decide: async () => true }).receiveOne();
+      await sendFiles(survivor.conn, { to: t.conn.id, files: [memFile("x", pattern(100))] });
+      await again;
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+test("relay backpressure: a slow receiver pauses the sender and the server's buffer stays bounded", async () => {
+  const highWater = 256 * 1024;
+  const h = startHarness({}, { highWater, lowWater: 64 * 1024, perTick: 4 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    // A receiver whose disk is slow: it pauses its association while writes lag.
+    const dir = tmp();
+    const size = 32 * 1024 * 1024;
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, maxPendingBytes: 512 * 1024 }).receiveOne());
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("big.bin", pattern(size))] });
+    await got;
+    assert.is(readFileSync(join(dir, "big.bin")).length, size);
+    const toReceiver = h.serverSides[1];
+    assert.ok(toReceiver.peakBuffered <= highWater + 65536 * 2, `server buffered ${toReceiver.peakBuffered} bytes towards the receiver`);
+    assert.ok(h.logs.some((l) => /ended done/.test(l.message)));
+  } finally {
+    await h.close();
+  }
+});
+
+test("relay backpressure: a receiver that stops reading stops the sender (server memory bounded whatever the size)", async () => {
+  const highWater = 256 * 1024;
+  const h = startHarness({}, { highWater, lowWater: 64 * 1024 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne());
+    got.catch(() => {});
+    let read = 0;
+    const sending = sendFiles(s.conn, {
+      to: r.conn.id,
+      files: [memFile("huge.bin", pattern(64 * 1024 * 1024), { gate: async () => {
+        read += 65536;
+        if (read === 1024 * 1024) r.fake.pause();
+      } })],
+    });
+    sending.catch(() => {});
+    await until(() => s.fake.bufferedAmount >= highWater, 3000, "the sender to be blocked");
+    const stalledAt = read;
+    await new Promise((res) => setTimeout(res, 200));
+    assert.ok(read - stalledAt <= 65536, `the sender kept reading: ${read - stalledAt} bytes`);
+    assert.ok(read < 4 * 1024 * 1024, `read ${read} bytes of 64 MiB`);
+    const towardsReceiver = h.serverSides[1].bufferedAmount;
+    assert.ok(towardsReceiver <= highWater + 2 * 65536, `server holds ${towardsReceiver} bytes`);
+    assert.ok(h.serverSides[0].paused, "the server paused the sender's association");
+    r.fake.resume();
+    await sending;
+    await got;
+  } finally {
+    await h.close();
+  }
+});
+
+test.run();
