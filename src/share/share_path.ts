@@ -5,13 +5,14 @@
  * components, backslashes, control characters, over-long names, duplicates,
  * and a file that is also another file's directory.
  *
- * TODO(exchanges): the downloader also runs the names through the exchanges
- * helper's sanitizer in src/client/safe_write.ts before writing; once it
- * exports a validator, use it here too so both sides agree on one rule.
+ * On top of its own checks it applies the protocol's rule for received
+ * names (`src/protocol/paths.ts`, which `sfx share get` enforces before
+ * writing), so a share never holds a name its downloaders would refuse.
  *
  * @module
  */
 import { SfxError } from "../errors.ts";
+import { sanitizeRelativePath } from "../protocol/paths.ts";
 import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH } from "./defaults.ts";
 
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
@@ -40,6 +41,11 @@ export function checkSharePath(path: string): string {
     if (part === "") refuse(path, "it has an empty component");
     if (part === "." || part === "..") refuse(path, `it has a '${part}' component`);
     if (Buffer.byteLength(part) > MAX_NAME_BYTES) refuse(path, `a component is longer than ${MAX_NAME_BYTES} bytes`);
+  }
+  try {
+    sanitizeRelativePath(nfc);
+  } catch (err) {
+    refuse(path, (err as Error).message.replace(/^Refusing file name .*?: /, ""));
   }
   return nfc;
 }

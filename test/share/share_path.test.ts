@@ -39,6 +39,10 @@ test("checkSharePath() refuses hostile names with SFX_BAD_ARGUMENT saying why", 
     ["x".repeat(256), /longer than 255/],
     [("abcdefgh/").repeat(120) + "x", /longer than 1024|deeper/],
     [Array.from({ length: 40 }, () => "d").join("/"), /deeper/],
+    ["what?.txt", /reserved character/],
+    ["dir/NUL.txt", /reserved device name/],
+    ["trailing. ", /ends with a dot or a space/],
+    ["x.sfx-part", /reserved for partial files/],
   ];
   for (const [path, why] of cases) refused(() => checkSharePath(path), why);
 });
