@@ -1,0 +1,81 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { formatTable } from "../../src/cli/discover.ts";
+import { startDiscoveryResponder } from "../../src/discovery/index.ts";
+import { openDiscoverySocket } from "../../src/discovery/udp_socket.ts";
+import { VERSION } from "../../src/version.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const DENO = process.env.SFX_TEST_RUNTIME === "deno";
+
+/** Runs `cli.ts …args` from source under the runtime running this test. */
+function sfx(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [cmd, pre] = DENO ? [join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "--unstable-net", "cli.ts"]] : [process.execPath, ["cli.ts"]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+test("formatTable() sorts by name, aligns columns and brackets IPv6 hosts", () => {
+  const base = { version: "0.1.0", addresses: [], instanceId: "0".repeat(16) };
+  const text = formatTable([
+    { ...base, name: "zeta", host: "fd00::2", port: 6969 },
+    { ...base, name: "alpha", host: "10.0.0.1", port: 7000 },
+  ]);
+  assert.is(
+    text,
+    "NAME   ADDRESS         VERSION\n" +
+      "alpha  10.0.0.1:7000   0.1.0\n" +
+      "zeta   [fd00::2]:6969  0.1.0\n",
+  );
+});
+
+test("sfx discover --json prints one JSON object per server that answered, exit 0", async () => {
+  const responder = await startDiscoveryResponder({ name: "cli-test", advertisePort: 7001, bind: { host: "127.0.0.1", port: 0 }, group: null });
+  try {
+    const r = await sfx(["discover", "--to", `127.0.0.1:${responder.localAddress().port}`, "--timeout", "500ms", "--json"]);
+    assert.is(r.code, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.is(lines.length, 1);
+    const s = JSON.parse(lines[0]);
+    assert.equal([s.name, s.host, s.port, s.version, s.instanceId], ["cli-test", "127.0.0.1", 7001, VERSION, responder.instanceId]);
+  } finally {
+    await responder.close();
+  }
+});
+
+test("sfx discover with nobody answering exits 3 with one line on stderr", async () => {
+  const silent = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  try {
+    const port = silent.localAddress().port;
+    const r = await sfx(["discover", "--to", `127.0.0.1:${port}`, "--timeout", "200ms"]);
+    assert.is(r.code, 3);
+    assert.is(r.stdout, "");
+    assert.is(r.stderr, `sfx: No sfx server answered within 0.2 s at 127.0.0.1:${port}\n`);
+  } finally {
+    await silent.close();
+  }
+});
+
+test("sfx discover with a bad --timeout or --port exits 2 naming the value", async () => {
+  const a = await sfx(["discover", "--timeout", "soon"]);
+  assert.is(a.code, 2);
+  assert.match(a.stderr, "soon");
+  const b = await sfx(["discover", "--port", "70000"]);
+  assert.is(b.code, 2);
+  assert.match(b.stderr, "70000");
+});
+
+test.run();
