@@ -1,7 +1,33 @@
-/** `sfx receive`: connect, show this client's ID, and accept offered files. */
+/**
+ * `sfx receive`: connect, print this client's ID, and take offered files:
+ * ask on a terminal, accept with `--yes`, reject when there is no one to
+ * ask. Keeps receiving until Ctrl-C, or one exchange with `--once`.
+ *
+ * @module
+ */
 import type { Command } from "commander";
+import { createInterface } from "node:readline";
+import { resolve } from "node:path";
+import { stat } from "node:fs/promises";
 import type { CommandResult } from "./context.ts";
-import { SfxError } from "../errors.ts";
+import { parseHostPort } from "./options.ts";
+import { formatBytes, formatDuration, jsonEvents, progressBar } from "./progress.ts";
+import { withInterrupt } from "./send.ts";
+import { connect } from "../client/connection.ts";
+import { type IncomingOffer, Receiver } from "../client/receive.ts";
+import type { TransferEvent } from "../client/events.ts";
+import { formatId } from "../pairing/id_registry.ts";
+import { DEFAULT_PORT } from "../server/defaults.ts";
+import { isSfxError, SfxError } from "../errors.ts";
+
+interface ReceiveFlags {
+  server?: string;
+  dir: string;
+  yes?: boolean;
+  once?: boolean;
+  overwrite?: boolean;
+  json?: boolean;
+}
 
 /** Registers `sfx receive`. */
 export function registerReceive(program: Command, result: CommandResult): void {
@@ -14,8 +40,127 @@ export function registerReceive(program: Command, result: CommandResult): void {
     .option("--once", "exit after one exchange")
     .option("--overwrite", "replace existing files instead of writing 'name (1).ext'")
     .option("--json", "print machine-readable events, one JSON object per line")
-    .action(async () => {
-      throw new SfxError("SFX_INTERNAL", "receive is not implemented yet");
+    .action(async (flags: ReceiveFlags) => {
+      result.status = await runReceive(flags);
     });
-  void result;
+}
+
+async function runReceive(flags: ReceiveFlags): Promise<number> {
+  const dir = resolve(flags.dir);
+  const st = await stat(dir).catch(() => null);
+  if (!st?.isDirectory()) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: not a directory`);
+  const server = flags.server ? parseHostPort(flags.server, DEFAULT_PORT) : undefined;
+  const json = flags.json ? jsonEvents() : undefined;
+  const bar = progressBar();
+  const say = (line: string) => {
+    if (!json) process.stderr.write(`${line}\n`);
+  };
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  return withInterrupt(async (signal) => {
+    const conn = await connect({ server, signal });
+    try {
+      if (json) {
+        json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });
+      } else {
+        process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n\n`);
+        say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}). Files go to ${dir}.`);
+        say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
+      }
+      const decide = async (offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> => {
+        if (flags.yes) return true;
+        if (!interactive) {
+          const reason = "The receiver cannot be asked (no terminal) and did not pass --yes";
+          say(`Rejected an offer from ${formatId(offer.from)}: no terminal to ask on; run with --yes to accept offers.`);
+          return reason;
+        }
+        return ask(offer, withdrawn);
+      };
+      const onEvent = (e: TransferEvent) => {
+        json?.(e);
+        if (json) return;
+        switch (e.event) {
+          case "offer":
+            if (flags.yes || !interactive) {
+              say(`Offer from ${formatId(e.from ?? "?")}: ${describeFiles(e.files)}`);
+            }
+            break;
+          case "progress":
+            bar.update(e.bytes, e.total, e.file);
+            break;
+          case "file":
+            bar.end();
+            say(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
+            break;
+          case "done":
+            bar.end();
+            process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s), every hash verified.\n`);
+            break;
+          case "cancelled":
+            bar.end();
+            say(`Cancelled: ${e.reason}`);
+            break;
+          case "error":
+            bar.end();
+            say(`Transfer failed: ${e.message}`);
+            break;
+        }
+      };
+      const receiver = new Receiver(conn, { dir, overwrite: flags.overwrite, decide, onEvent });
+      for (let n = 0;; n++) {
+        try {
+          const outcome = await receiver.receiveOne(signal);
+          if (flags.once) {
+            await conn.close();
+            if (!outcome.accepted) throw new SfxError("SFX_REJECTED", "The offer was rejected");
+            return 0;
+          }
+        } catch (err) {
+          if (signal.aborted) throw err;
+          if (flags.once || !isSfxError(err) || err.code === "SFX_CONNECTION_LOST" || conn.closedWith) throw err;
+          // One exchange failed (cancelled, peer gone…): already reported; wait for the next.
+        }
+      }
+    } catch (err) {
+      bar.end();
+      if (signal.aborted) {
+        await conn.close(1000);
+        throw new SfxError("SFX_CANCELLED", "Stopped");
+      }
+      await conn.abort("receive failed");
+      throw err;
+    }
+  });
+}
+
+function describeFiles(files: Array<{ path: string; size: number | null }>): string {
+  const known = files.every((f) => f.size !== null);
+  const total = known ? formatBytes(files.reduce((n, f) => n + f.size!, 0)) : "size unknown";
+  const head = files.slice(0, 3).map((f) => f.path).join(", ");
+  return `${files.length} file${files.length === 1 ? "" : "s"} (${total}): ${head}${files.length > 3 ? ", …" : ""}`;
+}
+
+/** Asks y/N on the terminal; a withdrawn offer closes the question. */
+function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
+  const lines = [`${formatId(offer.from)} wants to send you ${describeFiles(offer.files)}`];
+  for (const f of offer.files.slice(0, 20)) lines.push(`  ${f.path}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
+  if (offer.files.length > 20) lines.push(`  … and ${offer.files.length - 20} more`);
+  process.stderr.write(`${lines.join("\n")}\n`);
+  return new Promise((resolveAnswer) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    const onWithdrawn = () => {
+      process.stderr.write("\n(the offer was withdrawn)\n");
+      rl.close();
+    };
+    let answered = false;
+    rl.on("close", () => {
+      withdrawn.removeEventListener("abort", onWithdrawn);
+      if (!answered) resolveAnswer(false);
+    });
+    withdrawn.addEventListener("abort", onWithdrawn, { once: true });
+    rl.question("Accept? [y/N] ", (answer) => {
+      answered = true;
+      rl.close();
+      resolveAnswer(/^y(es)?$/i.test(answer.trim()));
+    });
+  });
 }

@@ -1,7 +1,28 @@
-/** `sfx send --to <id> <file|dir>…`: offer files to another client through the server. */
+/**
+ * `sfx send --to <id> <file|dir>…`: offer files to another client through
+ * the server, with a progress bar on a terminal (or `--json` events), and
+ * Ctrl-C cancelling on both sides.
+ *
+ * @module
+ */
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
+import { parseHostPort } from "./options.ts";
+import { formatBytes, formatDuration, jsonEvents, progressBar } from "./progress.ts";
+import { connect } from "../client/connection.ts";
+import { sendFiles } from "../client/send.ts";
+import { collectFiles } from "../client/walk.ts";
+import type { TransferEvent } from "../client/events.ts";
+import { formatId, normalizeId } from "../pairing/id_registry.ts";
+import { DEFAULT_PORT } from "../server/defaults.ts";
 import { SfxError } from "../errors.ts";
+
+interface SendFlags {
+  to: string;
+  server?: string;
+  name?: string;
+  json?: boolean;
+}
 
 /** Registers `sfx send`. */
 export function registerSend(program: Command, result: CommandResult): void {
@@ -13,8 +34,77 @@ export function registerSend(program: Command, result: CommandResult): void {
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("--name <name>", "file name for standard input")
     .option("--json", "print machine-readable events, one JSON object per line")
-    .action(async () => {
-      throw new SfxError("SFX_INTERNAL", "send is not implemented yet");
+    .action(async (paths: string[], flags: SendFlags) => {
+      result.status = await runSend(paths, flags);
     });
-  void result;
+}
+
+/** Runs a leaf of work with Ctrl-C (and SIGTERM) aborting its signal; a second Ctrl-C exits at once. */
+export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSignal = () => {
+    if (ac.signal.aborted) process.exit(130);
+    ac.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await work(ac.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+async function runSend(paths: string[], flags: SendFlags): Promise<number> {
+  const to = normalizeId(flags.to);
+  if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
+  const files = await collectFiles(paths, { stdinName: flags.name });
+  const server = flags.server ? parseHostPort(flags.server, DEFAULT_PORT) : undefined;
+  const json = flags.json ? jsonEvents() : undefined;
+  const bar = progressBar();
+  const say = (line: string) => {
+    if (!json) process.stderr.write(`${line}\n`);
+  };
+  return withInterrupt(async (signal) => {
+    const conn = await connect({ server, signal });
+    try {
+      json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });
+      const onEvent = (e: TransferEvent) => {
+        json?.(e);
+        if (json) return;
+        switch (e.event) {
+          case "offer": {
+            const size = e.bytes === null ? "size unknown" : formatBytes(e.bytes);
+            say(`Offering ${files.length} file${files.length === 1 ? "" : "s"} (${size}) to ${formatId(to)}; waiting for them to accept…`);
+            break;
+          }
+          case "accepted":
+            say("Accepted; sending.");
+            break;
+          case "progress":
+            bar.update(e.bytes, e.total, e.file);
+            break;
+          case "done":
+            bar.end();
+            process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s); the receiver verified every file.\n`);
+            break;
+          case "error":
+            bar.end();
+            break;
+        }
+      };
+      await sendFiles(conn, { to, files, onEvent, signal });
+      await conn.close();
+      return 0;
+    } catch (err) {
+      bar.end();
+      if (signal.aborted) {
+        await conn.abort("cancelled by the sender");
+        throw new SfxError("SFX_CANCELLED", "Cancelled: the receiver was told");
+      }
+      await conn.abort("send failed");
+      throw err;
+    }
+  });
 }

@@ -1,0 +1,91 @@
+/**
+ * Human output of transfers: a one-line progress bar on stderr when it is a
+ * terminal (bytes, rate, ETA), nothing when piped; sizes and durations for
+ * people; and `--json` event lines on stdout.
+ *
+ * @module
+ */
+import type { TransferEvent } from "../client/events.ts";
+
+/** "1.5 MiB", "812 B". */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+/** "0:07", "1:02:03". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** A progress bar; `update` is cheap to call for every chunk (it redraws at most 10 times a second). */
+export interface ProgressBar {
+  update(bytes: number, total: number | null, file: string): void;
+  /** Clears the line. */
+  end(): void;
+}
+
+/** A bar on `stream` (default stderr) if it is a terminal, else one that prints nothing. */
+export function progressBar(stream: NodeJS.WriteStream = process.stderr): ProgressBar {
+  if (!stream.isTTY) return { update() {}, end() {} };
+  const started = Date.now();
+  let last = 0;
+  let drawn = false;
+  // Rate over a sliding window of recent samples, so a stall shows.
+  const samples: Array<[number, number]> = [];
+  return {
+    update(bytes, total, file) {
+      const now = Date.now();
+      if (now - last < 100 && bytes !== total) return;
+      last = now;
+      samples.push([now, bytes]);
+      while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
+      const [t0, b0] = samples[0];
+      const rate = now - t0 > 0 ? ((bytes - b0) / (now - t0)) * 1000 : bytes / Math.max(0.001, (now - started) / 1000);
+      const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - 60));
+      let line: string;
+      if (total !== null && total > 0) {
+        const frac = Math.min(1, bytes / total);
+        const fill = Math.round(frac * width);
+        const eta = rate > 0 ? (total - bytes) / rate : Infinity;
+        line = `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ` +
+          `${formatBytes(bytes)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
+      } else {
+        line = `${formatBytes(bytes)}  ${formatBytes(rate)}/s`;
+      }
+      const room = (stream.columns ?? 80) - line.length - 3;
+      if (room > 8) line += `  ${file.length > room ? "…" + file.slice(-(room - 1)) : file}`;
+      stream.write(`\r${line}\u001b[K`);
+      drawn = true;
+    },
+    end() {
+      if (drawn) stream.write("\r\u001b[K");
+      drawn = false;
+    },
+  };
+}
+
+/** Prints each event as one JSON line on stdout (progress at most 4 times a second). */
+export function jsonEvents(): (e: TransferEvent) => void {
+  let lastProgress = 0;
+  return (e) => {
+    if (e.event === "progress") {
+      const now = Date.now();
+      if (now - lastProgress < 250 && e.bytes !== e.total) return;
+      lastProgress = now;
+    }
+    process.stdout.write(`${JSON.stringify(e)}\n`);
+  };
+}
