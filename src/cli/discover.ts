@@ -1,8 +1,8 @@
 /** `sfx discover`: find sfx servers on the LAN by multicast. */
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
-import { parseDuration, parseHostPort, parsePort } from "./options.ts";
-import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError } from "../discovery/index.ts";
+import { type HostPort, parseDuration, parseHostPort, parsePort } from "./options.ts";
+import { type DiscoveredServer, discoverServers, type DiscoverOptions, findFirstServer, noServerError } from "../discovery/index.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT } from "../discovery/defaults.ts";
 
 interface DiscoverFlags {
@@ -50,4 +50,30 @@ export function formatTable(servers: readonly DiscoveredServer[]): string {
   const all = [["NAME", "ADDRESS", "VERSION"], ...rows];
   const widths = [0, 1].map((c) => Math.max(...all.map((r) => r[c].length)));
   return all.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`).join("\n") + "\n";
+}
+
+/** Where a command connects: the server's address, and its name when discovery found it. */
+export interface ResolvedServer extends HostPort {
+  /** The discovered server's name; undefined when the address was given. */
+  name?: string;
+}
+
+/**
+ * The server a client command talks to: `--server host[:port]` when given,
+ * otherwise the first server that answers discovery (SfxError
+ * `SFX_NO_SERVER`, exit 3, when none does within `timeoutMs`).
+ *
+ * @example
+ * ```ts
+ * const server = await resolveServer(flags.server); // { host, port, name? }
+ * ```
+ */
+export async function resolveServer(
+  server: string | undefined,
+  options: { defaultPort?: number; timeoutMs?: number; discover?: DiscoverOptions } = {},
+): Promise<ResolvedServer> {
+  const defaultPort = options.defaultPort ?? DISCOVERY_PORT;
+  if (server !== undefined) return parseHostPort(server, defaultPort);
+  const found = await findFirstServer({ port: defaultPort, timeoutMs: options.timeoutMs, ...options.discover });
+  return { host: found.host, port: found.port, name: found.name };
 }

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { formatTable } from "../../src/cli/discover.ts";
+import { formatTable, resolveServer } from "../../src/cli/discover.ts";
 import { startDiscoveryResponder } from "../../src/discovery/index.ts";
 import { openDiscoverySocket } from "../../src/discovery/udp_socket.ts";
 import { VERSION } from "../../src/version.ts";
@@ -76,6 +76,27 @@ test("sfx discover with a bad --timeout or --port exits 2 naming the value", asy
   const b = await sfx(["discover", "--port", "70000"]);
   assert.is(b.code, 2);
   assert.match(b.stderr, "70000");
+});
+
+test("resolveServer() uses --server when given, else the first server discovery finds", async () => {
+  assert.equal(await resolveServer("10.0.0.9"), { host: "10.0.0.9", port: 6969 });
+  assert.equal(await resolveServer("[fd00::1]:7000"), { host: "fd00::1", port: 7000 });
+  const responder = await startDiscoveryResponder({ name: "found", advertisePort: 7002, bind: { host: "127.0.0.1", port: 0 }, group: null });
+  try {
+    const target = { address: "127.0.0.1", port: responder.localAddress().port };
+    assert.equal(await resolveServer(undefined, { discover: { target } }), { host: "127.0.0.1", port: 7002, name: "found" });
+  } finally {
+    await responder.close();
+  }
+  const silent = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  try {
+    await resolveServer(undefined, { timeoutMs: 100, discover: { target: { address: "127.0.0.1", port: silent.localAddress().port } } });
+    assert.unreachable("resolved with nobody answering");
+  } catch (err) {
+    assert.is((err as { code?: string }).code, "SFX_NO_SERVER");
+  } finally {
+    await silent.close();
+  }
 });
 
 test.run();
