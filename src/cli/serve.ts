@@ -32,6 +32,7 @@ interface ServeFlags {
   stop?: boolean;
   pidFile?: string;
   daemonChild?: boolean;
+  discoveryInterface?: string[];
 }
 
 /** Registers `sfx serve`. */
@@ -49,6 +50,8 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit")
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .addOption(new Option("--daemon-child").hideHelp())
+    // Tests: keep multicast joins on loopback (the default joins every IPv4 interface).
+    .addOption(new Option("--discovery-interface <address>", "join the discovery group only on this interface (repeatable)").argParser(collect).hideHelp())
     .action(async (flags: ServeFlags) => {
       if (flags.stop) result.status = await stop(flags);
       else if (flags.daemon) result.status = await daemonize(flags);
@@ -78,6 +81,7 @@ async function daemonize(flags: ServeFlags): Promise<number> {
     "--log-level", flags.logLevel,
     "--pid-file", pidFile,
     ...(flags.name !== undefined ? ["--name", flags.name] : []),
+    ...(flags.discoveryInterface ?? []).flatMap((a) => ["--discovery-interface", a]),
   ];
   const started = await startDaemon({ args, logDir: choice.dir });
   process.stdout.write(
@@ -101,6 +105,7 @@ async function foreground(flags: ServeFlags): Promise<number> {
       logDir: flags.logDir,
       logLevel: flags.logLevel,
       console: !child && !flags.quiet,
+      discoveryInterfaces: flags.discoveryInterface,
       pidFile: child ? flags.pidFile ?? defaultPidFile() : flags.pidFile,
       onReady: async (server) => {
         if (!child) return;
@@ -119,4 +124,8 @@ async function foreground(flags: ServeFlags): Promise<number> {
   // open (a timer someone forgot), do not hang: exit shortly.
   setTimeout(() => process.exit(status), 2000).unref();
   return status;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }

@@ -29,12 +29,27 @@ export interface RunOptions extends ServerOptions {
  * reject (SfxError), with the pid file already released.
  */
 export async function runServer(options: RunOptions): Promise<number> {
-  const pidFile: PidFile | undefined = options.pidFile ? acquirePidFile(options.pidFile) : undefined;
+  // Signals are caught from the very start: one arriving while the server
+  // starts (the ready line is already out) stops it right after.
+  let stop: ((reason: string, status: number) => void) | undefined;
+  let early: string | undefined;
+  let pidFile: PidFile | undefined;
+  const removeSignals = onShutdownSignals((signal, count) => {
+    if (count > 1) {
+      // Asked twice: the user does not want to wait.
+      pidFile?.release();
+      process.exit(1);
+    }
+    if (stop) stop(signal, 0);
+    else early = signal;
+  });
   let server: RunningServer;
   try {
+    pidFile = options.pidFile ? acquirePidFile(options.pidFile) : undefined;
     server = await startServer(options);
     await options.onReady?.(server, pidFile?.path);
   } catch (err) {
+    removeSignals();
     pidFile?.release();
     throw err;
   }
@@ -42,7 +57,7 @@ export async function runServer(options: RunOptions): Promise<number> {
 
   return await new Promise<number>((resolveStatus) => {
     let stopping = false;
-    const stop = (reason: string, status: number) => {
+    stop = (reason: string, status: number) => {
       if (stopping) return;
       stopping = true;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -63,17 +78,12 @@ export async function runServer(options: RunOptions): Promise<number> {
         resolveStatus(final);
       });
     };
-    const removeSignals = onShutdownSignals((signal, count) => {
-      if (count === 1) return stop(signal, 0);
-      // Asked twice: the user does not want to wait.
-      pidFile?.release();
-      process.exit(1);
-    });
     const onCrash = (err: unknown) => {
       log.fatal("Crashed: {error}", { error: err, stack: err instanceof Error ? err.stack : undefined });
-      stop("crash", 1);
+      stop?.("crash", 1);
     };
     process.on("uncaughtException", onCrash);
     process.on("unhandledRejection", onCrash);
+    if (early) stop(early, 0);
   });
 }

@@ -33,6 +33,12 @@ export interface ServerOptions {
   console?: boolean;
   /** Set up LogTape (default true); false when the embedding program configured it itself. */
   logging?: boolean;
+  /**
+   * IPv4 addresses of the interfaces to join the discovery group on; default
+   * every IPv4 interface. Only a server bound to the wildcard hears multicast,
+   * so one bound to a single address joins none and answers unicast queries only.
+   */
+  discoveryInterfaces?: string[];
 }
 
 /** A server that is up. */
@@ -102,6 +108,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       name,
       advertisePort: requestedPort === 0 ? undefined : requestedPort,
       bind: { host, port: requestedPort },
+      group: isWildcard(host) ? undefined : null,
+      interfaces: options.discoveryInterfaces,
       log: getLogger(["sfx", "discovery"]),
     });
     stops.push({ what: "discovery responder", stop: () => responder.close() });
@@ -143,9 +151,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 }
 
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::";
+}
+
 /** The wildcard: this host's addresses plus loopback; else the bound address. */
 function reachableAddresses(host: string): string[] {
-  if (host !== "0.0.0.0" && host !== "::") return [host];
+  if (!isWildcard(host)) return [host];
   let list: string[] = [];
   try {
     list = advertisedAddresses();

@@ -1,0 +1,87 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
+import { ensureBinary, ROOT, runSfx } from "./_sfx.ts";
+
+const VERSION = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")).version as string;
+/** Commands the README documents; the binary may have more, never fewer. */
+const DOCUMENTED = ["serve", "send", "receive", "discover", "share", "client"];
+
+test.before(ensureBinary);
+
+/** The names listed under "Commands:" in a help text. */
+function commandsIn(help: string): string[] {
+  const section = help.split(/^Commands:$/m)[1] ?? "";
+  return [...section.matchAll(/^ {2}(\w[\w-]*)/gm)].map((m) => m[1]).filter((c) => c !== "help");
+}
+
+test("sfx --version prints package.json's version and exits 0, with no node on PATH", async () => {
+  for (const flag of ["--version", "-V"]) {
+    const r = await runSfx([flag]);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout, `${VERSION}\n`);
+    assert.is(r.stderr, "");
+  }
+});
+
+test("sfx --help lists every documented command and exits 0", async () => {
+  const r = await runSfx(["--help"]);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: sfx \[options\] \[command\]/);
+  const listed = commandsIn(r.stdout);
+  for (const c of DOCUMENTED) assert.ok(listed.includes(c), `'${c}' missing from --help: ${listed}`);
+});
+
+test("sfx <command> --help prints that command's usage and exits 0, for every command", async () => {
+  const listed = commandsIn((await runSfx(["--help"])).stdout);
+  assert.ok(listed.length >= DOCUMENTED.length);
+  for (const c of listed) {
+    const r = await runSfx([c, "--help"]);
+    assert.is(r.status, 0, `${c} --help: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^Usage: sfx ${c} `), `${c} --help`);
+    assert.is(r.stderr, "", `${c} --help`);
+  }
+});
+
+test("sfx serve --help documents its options, and hides the internal --daemon-child", async () => {
+  const r = await runSfx(["serve", "--help"]);
+  for (const opt of ["--port", "--host", "--name", "--log-dir", "--log-level", "--daemon", "--stop", "--pid-file", "--quiet"]) {
+    assert.ok(r.stdout.includes(opt), `serve --help lacks ${opt}`);
+  }
+  assert.not.ok(r.stdout.includes("--daemon-child"));
+});
+
+/** A usage error: exit 2, nothing on stdout, exactly one stderr line that names `what` (and, with `hint`, points to --help). */
+async function assertUsageError(args: string[], what: string, hint = true): Promise<void> {
+  const r = await runSfx(args);
+  assert.is(r.status, 2, `sfx ${args.join(" ")}: status ${r.status}, stderr ${r.stderr}`);
+  assert.is(r.stdout, "", `sfx ${args.join(" ")} stdout`);
+  const lines = r.stderr.split("\n");
+  assert.is(lines.pop(), "", "stderr ends with a newline");
+  assert.is(lines.length, 1, `one stderr line, got: ${r.stderr}`);
+  assert.ok(lines[0].startsWith("sfx: "), lines[0]);
+  assert.ok(lines[0].includes(what), `'${lines[0]}' should name '${what}'`);
+  if (hint) assert.ok(lines[0].includes("--help"), `'${lines[0]}' should hint at --help`);
+}
+
+test("an unknown command is one stderr line naming it, exit 2", async () => {
+  await assertUsageError(["frobnicate"], "frobnicate");
+});
+
+test("an unknown option is one stderr line naming it, exit 2 (top level and per command)", async () => {
+  await assertUsageError(["--frobnicate"], "--frobnicate");
+  await assertUsageError(["serve", "--frobnicate"], "--frobnicate");
+  await assertUsageError(["discover", "--no-such-flag"], "--no-such-flag");
+});
+
+test("a bad option value is one stderr line naming the value, exit 2", async () => {
+  await assertUsageError(["serve", "--port", "99999"], "99999", false);
+  await assertUsageError(["serve", "--port", "http"], "http", false);
+  await assertUsageError(["serve", "--log-level", "loud"], "loud");
+});
+
+test("serve --daemon with --stop is a usage error, exit 2", async () => {
+  await assertUsageError(["serve", "--daemon", "--stop"], "--stop");
+});
+
+test.run();

@@ -1,0 +1,198 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createSocket } from "node:dgram";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bareEnv, ensureBinary, LOG_LINE, processAlive, runSfx, startSfx, tempDir } from "./_sfx.ts";
+
+test.before(ensureBinary);
+
+const readLines = (file: string) => readFileSync(file, "utf8").trimEnd().split("\n");
+
+/** Waits (bounded) for a process that is not our child to be gone. */
+async function gone(pid: number, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (processAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+test("serve --daemon starts a detached server, a second start is refused (10), --stop ends it and leaves nothing", async () => {
+  const tmp = tempDir();
+  const env = bareEnv(tmp.path);
+  const pidFile = join(tmp.path, "run", "sfx.pid");
+  const common = ["--log-dir", tmp.path, "--pid-file", pidFile];
+  let pid = 0;
+  try {
+    const r = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", "--name", "daemon-test", ...common], { env });
+    assert.is(r.status, 0, r.stderr);
+    const m = /pid (\d+), port (\d+)/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    pid = Number(m![1]);
+    const port = Number(m![2]);
+    assert.ok(port > 0);
+    assert.ok(r.stdout.includes(join(tmp.path, "stream_server.log")), "says where the logs are");
+    assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`);
+    assert.ok(processAlive(pid), "the daemon runs after the launcher returned");
+    assert.ok(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("serve"));
+
+    // It really serves: discovery answers on the port it reported.
+    const found = await runSfx(["discover", "--to", `127.0.0.1:${port}`, "--json", "--timeout", "3s"], { env });
+    assert.is(found.status, 0, found.stderr);
+    assert.is(JSON.parse(found.stdout.trim().split("\n")[0]).name, "daemon-test");
+
+    const second = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", ...common], { env });
+    assert.is(second.status, 10, second.stderr);
+    assert.match(second.stderr, new RegExp(`^sfx: A server already runs with pid ${pid} \\(pid file ${pidFile}\\)\\n$`));
+    assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`, "the refused start left the pid file alone");
+
+    const stop = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env });
+    assert.is(stop.status, 0, stop.stderr);
+    assert.is(stop.stdout, `sfx serve (pid ${pid}) stopped\n`);
+    assert.ok(await gone(pid), "no process left after --stop returned");
+    assert.not.ok(existsSync(pidFile), "no pid file left");
+
+    const lines = readLines(join(tmp.path, "stream_server.log"));
+    for (const line of lines) assert.match(line, LOG_LINE);
+    assert.ok(lines.some((l) => / INFO  sfx\.server: sfx \S+ ready on 127\.0\.0\.1:\d+ as daemon-test .*pid=\d+/.test(l)), lines.join("\n"));
+    assert.match(lines.at(-2)!, / INFO  sfx\.server: sfx stopping: SIGTERM/);
+    assert.match(lines.at(-1)!, / INFO  sfx\.server: sfx stopped$/);
+    assert.match(readFileSync(join(tmp.path, "stream_server_stdout.log"), "utf8"), new RegExp(`daemon ready, pid ${pid}, port ${port}`));
+    assert.ok(existsSync(join(tmp.path, "stream_server_stderr.log")));
+
+    const again = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env });
+    assert.is(again.status, 11, again.stderr);
+    assert.match(again.stderr, /^sfx: No sfx server is running/);
+  } finally {
+    if (pid && processAlive(pid)) process.kill(pid, "SIGKILL");
+    tmp.remove();
+  }
+});
+
+test("serve --daemon takes over a stale pid file whose process is gone", async () => {
+  const tmp = tempDir();
+  const env = bareEnv(tmp.path);
+  const pidFile = join(tmp.path, "sfx.pid");
+  let pid = 0;
+  try {
+    // A pid that surely is not running: a process that ran and has been reaped.
+    const done = startSfx(["--version"], { env });
+    const deadPid = done.child.pid!;
+    await done.exited();
+    writeFileSync(pidFile, `${deadPid}\n`);
+    const r = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--pid-file", pidFile], { env });
+    assert.is(r.status, 0, r.stderr);
+    pid = Number(/pid (\d+)/.exec(r.stdout)![1]);
+    assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`);
+    const stop = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env });
+    assert.is(stop.status, 0, stop.stderr);
+    assert.ok(await gone(pid));
+  } finally {
+    if (pid && processAlive(pid)) process.kill(pid, "SIGKILL");
+    tmp.remove();
+  }
+});
+
+test("a daemon that cannot start reports its error and status (port in use: SFX_IO, 8), leaving no pid file", async () => {
+  const tmp = tempDir();
+  const env = bareEnv(tmp.path);
+  const pidFile = join(tmp.path, "sfx.pid");
+  const blocker = createSocket("udp4");
+  try {
+    await new Promise<void>((resolve, reject) => {
+      blocker.once("error", reject);
+      blocker.bind(0, "127.0.0.1", () => resolve());
+    });
+    const port = blocker.address().port;
+    const r = await runSfx(["serve", "--daemon", "--port", String(port), "--host", "127.0.0.1", "--log-dir", tmp.path, "--pid-file", pidFile], { env });
+    assert.is(r.status, 8, `status ${r.status}: ${r.stderr}`);
+    assert.is(r.stdout, "");
+    assert.match(r.stderr, new RegExp(`^sfx: Cannot bind UDP 127\\.0\\.0\\.1:${port}.*\\n$`));
+    assert.not.ok(existsSync(pidFile));
+    assert.match(readFileSync(join(tmp.path, "stream_server.log"), "utf8"), / ERROR sfx\.server: sfx \S+ failed to start: /);
+  } finally {
+    blocker.close();
+    tmp.remove();
+  }
+});
+
+test("serve --stop with no pid file fails with SFX_NOT_RUNNING (11)", async () => {
+  const tmp = tempDir();
+  try {
+    const r = await runSfx(["serve", "--stop", "--pid-file", join(tmp.path, "none.pid")], { env: bareEnv(tmp.path) });
+    assert.is(r.status, 11, r.stderr);
+    assert.is(r.stderr.split("\n").length, 2, "one line");
+  } finally {
+    tmp.remove();
+  }
+});
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  test(`serve in the foreground logs to stderr and the file; ${signal} → exit 0, log flushed, pid file removed`, async () => {
+    const tmp = tempDir();
+    const pidFile = join(tmp.path, "fg.pid");
+    const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--name", "fg-test", "--log-dir", tmp.path, "--pid-file", pidFile], {
+      env: bareEnv(tmp.path),
+    });
+    try {
+      const ready = await server.waitForStderr(/ ready on 127\.0\.0\.1:(\d+) as fg-test/);
+      assert.ok(Number(ready[1]) > 0);
+      assert.is(readFileSync(pidFile, "utf8"), `${server.child.pid}\n`);
+      process.kill(server.child.pid!, signal); // not child.kill(): Deno then reports the signal instead of the exit status
+      const end = await server.exited();
+      assert.equal(end, { status: 0, signal: null }, server.stderr());
+      assert.not.ok(existsSync(pidFile), "pid file removed");
+      const lines = readLines(join(tmp.path, "stream_server.log"));
+      assert.match(lines.at(-2)!, new RegExp(` INFO  sfx\\.server: sfx stopping: ${signal}`));
+      assert.match(lines.at(-1)!, / INFO  sfx\.server: sfx stopped$/);
+      assert.match(server.stderr(), / INFO  sfx stopped\n$/, "the terminal copy ends the same way");
+    } finally {
+      if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+      tmp.remove();
+    }
+  });
+}
+
+test("serve --quiet in the foreground keeps stderr empty and still logs to the file", async () => {
+  const tmp = tempDir();
+  const server = startSfx(["serve", "--quiet", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path], { env: bareEnv(tmp.path) });
+  try {
+    const log = join(tmp.path, "stream_server.log");
+    // No stderr to wait on: the log file's ready line is the signal (bounded).
+    const deadline = Date.now() + 10_000;
+    while (!(existsSync(log) && readFileSync(log, "utf8").includes(" ready on "))) {
+      assert.ok(Date.now() < deadline, "no ready line in the log within 10 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    process.kill(server.child.pid!, "SIGTERM");
+    assert.equal(await server.exited(), { status: 0, signal: null });
+    assert.is(server.stderr(), "");
+    assert.match(readFileSync(log, "utf8"), /sfx stopped\n$/);
+  } finally {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
+test("an unwritable --log-dir falls back to $XDG_STATE_HOME/sfx with one stderr line", async () => {
+  const tmp = tempDir();
+  writeFileSync(join(tmp.path, "afile"), "");
+  const bad = join(tmp.path, "afile", "logs");
+  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", bad], { env: bareEnv(tmp.path) });
+  try {
+    await server.waitForStderr(/ ready on /);
+    const fallback = join(tmp.path, "state", "sfx");
+    const notices = server.stderr().split("\n").filter((l) => l.startsWith("sfx: "));
+    assert.equal(notices, [`sfx: cannot write logs to ${bad} (ENOTDIR); logging to ${fallback} instead`]);
+    process.kill(server.child.pid!, "SIGTERM");
+    assert.equal(await server.exited(), { status: 0, signal: null });
+    assert.match(readFileSync(join(fallback, "stream_server.log"), "utf8"), /sfx stopped\n$/);
+  } finally {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
+test.run();
