@@ -1,0 +1,141 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { ClientConnection } from "../../src/client/connection.ts";
+import { isSfxError } from "../../src/errors.ts";
+import { CONTROL_PPID, decodeMessage, ErrorMessage, Hello, Ping, PROTOCOL_VERSION, Welcome, type AnyMessage } from "../../src/protocol/index.ts";
+import { startHarness, until } from "../pairing/_harness.ts";
+import type { FakeAssociation } from "../_fake_association.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+function collect(fake: FakeAssociation): AnyMessage[] {
+  const got: AnyMessage[] = [];
+  fake.on("message", (stream: number, data: Uint8Array) => {
+    if (stream === 0) got.push(decodeMessage(data));
+  });
+  return got;
+}
+
+test("hello gets a welcome with a fresh six-digit ID, the server's name, version and limits", async () => {
+  const h = startHarness({ maxFileSize: 1234 });
+  try {
+    const { conn } = await h.client();
+    assert.match(conn.id, /^[1-9][0-9]{5}$/);
+    assert.is(conn.welcome.server.name, "test");
+    assert.is(conn.welcome.limits.maxFileSize, 1234);
+    assert.ok(h.logs.some((l) => l.message.includes("got its ID")));
+    assert.ok(h.logs.some((l) => l.message.startsWith("Connection from 127.0.0.1:")));
+  } finally {
+    await h.close();
+  }
+});
+
+test("a client of another protocol version gets SFX_INCOMPATIBLE_VERSION naming both versions", async () => {
+  const h = startHarness();
+  try {
+    await h.client({ protocol: PROTOCOL_VERSION + 1 });
+    assert.unreachable("connected");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_INCOMPATIBLE_VERSION"), String(err));
+    assert.match((err as Error).message, new RegExp(`protocol ${PROTOCOL_VERSION} .*protocol ${PROTOCOL_VERSION + 1}`));
+  } finally {
+    await h.close();
+  }
+});
+
+test("malformed and unknown messages get an SFX_PROTOCOL error reply and the session keeps working", async () => {
+  const h = startHarness();
+  try {
+    const { fake } = h.raw();
+    const got = collect(fake);
+    fake.send(0, Hello.encode({ protocol: PROTOCOL_VERSION, client: "test" }), { ppid: CONTROL_PPID });
+    await until(() => got.some((m) => Welcome.is(m)));
+    const junk = [enc("{nope"), enc('{"type":"launch"}'), enc('{"type":"accept","xid":"x"}'), new Uint8Array([0xff]), enc('{"type":"welcome","protocol":1}')];
+    for (const j of junk) fake.send(0, j, { ppid: CONTROL_PPID });
+    await until(() => got.filter((m) => ErrorMessage.is(m)).length === junk.length, 2000, "an error per bad message");
+    for (const m of got.filter((m) => ErrorMessage.is(m))) assert.is(m.code, "SFX_PROTOCOL");
+    fake.send(0, Ping.encode({ n: 42 }), { ppid: CONTROL_PPID });
+    await until(() => got.some((m) => m.type === "pong" && m.n === 42), 2000, "pong");
+    assert.not.ok(fake.closed);
+    assert.ok(h.logs.some((l) => l.level === "warn" && l.message.includes("Protocol error")));
+  } finally {
+    await h.close();
+  }
+});
+
+test("anything before hello is refused with an error; a flood of bad messages aborts the association", async () => {
+  const h = startHarness();
+  try {
+    const { fake } = h.raw();
+    const got = collect(fake);
+    fake.send(0, Ping.encode({ n: 1 }), { ppid: CONTROL_PPID });
+    await until(() => got.some((m) => ErrorMessage.is(m)));
+    let closed = false;
+    fake.on("close", () => (closed = true));
+    for (let i = 0; i < 30 && !fake.closed; i++) fake.send(0, enc("garbage"), { ppid: CONTROL_PPID });
+    await until(() => closed, 2000, "abort");
+  } finally {
+    await h.close();
+  }
+});
+
+test("a client that never says hello is dropped after the hello timeout", async () => {
+  const h = startHarness({ helloTimeoutMs: 100 });
+  try {
+    const { fake } = h.raw();
+    let closed = false;
+    fake.on("close", () => (closed = true));
+    await until(() => closed, 2000, "the server to drop the silent client");
+  } finally {
+    await h.close();
+  }
+});
+
+test("the server refuses clients beyond maxClients with SFX_LIMIT", async () => {
+  const h = startHarness({ maxClients: 2 });
+  try {
+    await h.client();
+    await h.client();
+    try {
+      await h.client();
+      assert.unreachable();
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_LIMIT"), String(err));
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test("an idle client is disconnected; a pinging one is not", async () => {
+  const h = startHarness({ idleTimeoutMs: 3000 });
+  try {
+    const { fake } = h.raw();
+    fake.send(0, Hello.encode({ protocol: PROTOCOL_VERSION, client: "silent" }), { ppid: CONTROL_PPID });
+    const { conn } = await h.client(); // pings every idle/3
+    let closed = false;
+    fake.on("close", () => (closed = true));
+    await until(() => closed, 6000, "the idle client to be dropped");
+    assert.is(conn.closedWith, undefined, "the pinging client stays");
+  } finally {
+    await h.close();
+  }
+});
+
+test("handshake() fails with SFX_CONNECTION_LOST when the server goes away before welcome", async () => {
+  const h = startHarness();
+  try {
+    const { fake, serverSide } = h.raw();
+    serverSide.abort("bye");
+    try {
+      await ClientConnection.handshake(fake, { timeoutMs: 1000 });
+      assert.unreachable();
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_CONNECTION_LOST") || isSfxError(err, "SFX_CONNECT_FAILED"), String(err));
+    }
+  } finally {
+    await h.close();
+  }
+});
+
+test.run();
