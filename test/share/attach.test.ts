@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isSfxError } from "../../src/errors.ts";
-import { associationShareLink, collectShareFiles, ShareClient } from "../../src/client/share.ts";
+import { associationShareLink, collectShareFiles, connectionShareLink, ShareClient } from "../../src/client/share.ts";
+import { ClientConnection } from "../../src/client/connection.ts";
 import { CONTROL_PPID, decodeMessage, Hello, PROTOCOL_VERSION, Welcome } from "../../src/protocol/index.ts";
 import { SessionServer } from "../../src/server/session.ts";
 import { attachShareService } from "../../src/share/attach.ts";
@@ -103,6 +104,44 @@ test("a session that drops mid-upload leaves no share and no upload files", asyn
   assert.equal(readdirSync(join(store.dir, "uploads")), []);
   assert.is(store.size, before);
   assert.is(shares.service.activeRequests, 0);
+});
+
+test("through a ClientConnection (what the CLI uses): put, then get resumes after a dropped connection", async () => {
+  const src = join(base, "src3");
+  const out = join(base, "out3");
+  mkdirSync(src);
+  mkdirSync(out);
+  const data = randomBytes(8 * 1024 * 1024);
+  writeFileSync(join(src, "f.bin"), data);
+  const conn = async () => {
+    const [clientSide, serverSide] = fakeAssociationPair({ highWater: 128 * 1024, lowWater: 32 * 1024 });
+    opened.push(clientSide);
+    sessions.attach(serverSide);
+    const c = await ClientConnection.handshake(clientSide);
+    return { c, serverSide, client: new ShareClient(connectionShareLink(c)) };
+  };
+  const first = await conn();
+  const { code } = await first.client.put(await collectShareFiles([join(src, "f.bin")]));
+  let killed = false;
+  try {
+    await first.client.get(code, {
+      dir: out,
+      onProgress: (p) => {
+        if (!killed && p.bytes > 2_000_000) {
+          killed = true;
+          first.serverSide.kill(); // the server's side vanishes: the client sees a timeout
+        }
+      },
+    });
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_CONNECTION_LOST"), String(err));
+  }
+  const second = await conn();
+  const r = await second.client.get(code, { dir: out });
+  assert.ok(r.files[0].resumedFrom > 0, "resumed");
+  assert.is(sha(readFileSync(join(out, "f.bin"))), sha(data));
+  await second.c.close(100);
 });
 
 test.run();
