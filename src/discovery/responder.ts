@@ -176,6 +176,12 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
     async close() {
       if (closed) return;
       closed = true;
+      const dropped = Object.values(counters.dropped).reduce((a, b) => a + b, 0);
+      log.info("Discovery responder stopped: {queries} queries, {replies} replies, {rateLimited} rate-limited, {dropped} dropped", {
+        ...counters,
+        dropped,
+        droppedBy: { ...counters.dropped },
+      });
       if (owned) await socket.close();
     },
   };
