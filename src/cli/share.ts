@@ -8,12 +8,12 @@
 import { type Command, Option } from "commander";
 import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
-import { parseCount, parseDuration, parseHostPort } from "./options.ts";
+import { parseCount, parseDuration } from "./options.ts";
+import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
-import { DEFAULT_PORT } from "../server/defaults.ts";
 import type { ShareLimits } from "../share/defaults.ts";
 import { formatDuration } from "../share/store.ts";
 
@@ -104,8 +104,8 @@ function parsePositive(text: string, what: string): number {
 }
 
 async function open(flags: ConnFlags): Promise<{ conn: ClientConnection; client: ShareClient }> {
-  const server = flags.server === undefined ? undefined : parseHostPort(flags.server, DEFAULT_PORT);
-  const conn = await connect({ server });
+  const { host, port } = await resolveServer(flags.server);
+  const conn = await connect({ server: { host, port } });
   return { conn, client: new ShareClient(connectionShareLink(conn)) };
 }
 
