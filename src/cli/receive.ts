@@ -10,14 +10,13 @@ import { createInterface } from "node:readline";
 import { resolve } from "node:path";
 import { stat } from "node:fs/promises";
 import type { CommandResult } from "./context.ts";
-import { parseHostPort } from "./options.ts";
+import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { type IncomingOffer, Receiver } from "../client/receive.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
-import { DEFAULT_PORT } from "../server/defaults.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 
 interface ReceiveFlags {
@@ -49,15 +48,15 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
   const dir = resolve(flags.dir);
   const st = await stat(dir).catch(() => null);
   if (!st?.isDirectory()) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: not a directory`);
-  const server = flags.server ? parseHostPort(flags.server, DEFAULT_PORT) : undefined;
-  const json = flags.json ? jsonEvents() : undefined;
+    const json = flags.json ? jsonEvents() : undefined;
   const bar = progressBar();
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
   };
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   return withInterrupt(async (signal) => {
-    const conn = await connect({ server, signal });
+    const found = await resolveServer(flags.server);
+    const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     try {
       if (json) {
         json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });

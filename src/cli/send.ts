@@ -7,14 +7,13 @@
  */
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
-import { parseHostPort } from "./options.ts";
+import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, jsonEvents, progressBar } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { sendFiles } from "../client/send.ts";
 import { collectFiles } from "../client/walk.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId, normalizeId } from "../pairing/id_registry.ts";
-import { DEFAULT_PORT } from "../server/defaults.ts";
 import { SfxError } from "../errors.ts";
 
 interface SendFlags {
@@ -60,14 +59,14 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
   const files = await collectFiles(paths, { stdinName: flags.name });
-  const server = flags.server ? parseHostPort(flags.server, DEFAULT_PORT) : undefined;
-  const json = flags.json ? jsonEvents() : undefined;
+    const json = flags.json ? jsonEvents() : undefined;
   const bar = progressBar();
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
   };
   return withInterrupt(async (signal) => {
-    const conn = await connect({ server, signal });
+    const found = await resolveServer(flags.server);
+    const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     try {
       json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });
       const onEvent = (e: TransferEvent) => {
