@@ -14,10 +14,10 @@
  */
 import type { DatagramSocket, LocalAddress, RemoteAddress } from "../transport/datagram.ts";
 import { VERSION } from "../version.ts";
-import { DISCOVERY_GROUP, DISCOVERY_PORT } from "./defaults.ts";
+import { DISCOVERY_GROUP, DISCOVERY_PORT, MAX_DISCOVERY_DATAGRAM } from "./defaults.ts";
 import { advertisedAddresses, multicastInterfaces } from "./interfaces.ts";
 import { type DiscoveryLog, SILENT_LOG } from "./log.ts";
-import { decodeDiscoveryMessage, DiscoveryDecodeError, type DropReason, encodeReply, INSTANCE_ID_BYTES } from "./message.ts";
+import { decodeDiscoveryMessage, DiscoveryDecodeError, type DropReason, encodeReply, INSTANCE_ID_BYTES, isDiscoveryDatagram } from "./message.ts";
 import { type RateLimitOptions, RateLimiter } from "./rate_limit.ts";
 import { openDiscoverySocket } from "./udp_socket.ts";
 
@@ -129,25 +129,28 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
 
   const drop = (reason: DropReason, from: RemoteAddress, detail: string) => {
     counters.dropped[reason]++;
-    log.debug("Dropped a discovery datagram from {from}: {detail}", { from: `${from.address}:${from.port}`, reason, detail });
+    log.debug("Dropped a discovery datagram from {address}: {detail}", { address: from.address, port: from.port, reason, detail });
   };
 
   const handle = (data: Uint8Array, from: RemoteAddress): void => {
     if (closed) return;
     counters.received++;
+    // The common junk is turned away before the decoder (whose errors cost a stack trace each).
+    if (data.length > MAX_DISCOVERY_DATAGRAM) return drop("oversized", from, `${data.length} bytes`);
+    if (!isDiscoveryDatagram(data)) return drop("foreign", from, "no sfx discovery magic");
     try {
       const message = decodeDiscoveryMessage(data);
       if (message.type !== "query") return drop("unexpected", from, `a ${message.type}, not a query`);
       counters.queries++;
       if (!limiter.take(from.address)) {
         counters.rateLimited++;
-        log.debug("Not answering {from}: over its reply rate", { from: from.address });
+        log.debug("Not answering {address}: over its reply rate", { address: from.address });
         return;
       }
       const reply = encodeReply({ nonce: message.nonce, instanceId: instance, port: advertisePort, name: options.name, version, addresses: addresses() });
       socket.send(reply, from);
       counters.replies++;
-      log.debug("Answered a discovery query from {from}", { from: `${from.address}:${from.port}` });
+      log.debug("Answered a discovery query from {address}", { address: from.address, port: from.port });
     } catch (err) {
       if (err instanceof DiscoveryDecodeError) return drop(err.reason, from, err.message);
       // An encoder or socket failure is ours, not the sender's: log it, keep serving.
