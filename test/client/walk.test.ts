@@ -1,0 +1,77 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { collectFiles, rechunk } from "../../src/client/walk.ts";
+import { DATA_MESSAGE_BYTES } from "../../src/protocol/defaults.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+const root = mkdtempSync(join(tmpdir(), "sfx-walk-"));
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
+async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<{ total: number; chunks: number[] }> {
+  const chunks: number[] = [];
+  for await (const c of it) chunks.push(c.length);
+  return { total: chunks.reduce((a, b) => a + b, 0), chunks };
+}
+
+test("collectFiles() walks a directory tree in name order, keeping the directory's name, skipping symlinks", async () => {
+  const d = join(root, "tree");
+  mkdirSync(join(d, "b/c"), { recursive: true });
+  writeFileSync(join(d, "z.txt"), "z");
+  writeFileSync(join(d, "b/a.txt"), "aa");
+  writeFileSync(join(d, "b/c/deep.bin"), new Uint8Array(200_000));
+  symlinkSync("/etc/passwd", join(d, "link"));
+  const single = join(root, "single.txt");
+  writeFileSync(single, "hello");
+  const files = await collectFiles([d, single]);
+  assert.equal(files.map((f) => [f.path, f.size]), [["tree/b/a.txt", 2], ["tree/b/c/deep.bin", 200_000], ["tree/z.txt", 1], ["single.txt", 5]]);
+  const deep = await bytesOf(files[1].read());
+  assert.is(deep.total, 200_000);
+  assert.ok(deep.chunks.every((n) => n <= DATA_MESSAGE_BYTES));
+});
+
+test("collectFiles() reads '-' from the given stream under --name, size unknown", async () => {
+  async function* stdin() {
+    yield new Uint8Array(100_000);
+    yield "tail";
+  }
+  const files = await collectFiles(["-"], { stdinName: "piped.bin", stdin: stdin() });
+  assert.is(files[0].path, "piped.bin");
+  assert.is(files[0].size, null);
+  const got = await bytesOf(files[0].read());
+  assert.is(got.total, 100_004);
+  assert.equal(got.chunks, [DATA_MESSAGE_BYTES, 100_004 - DATA_MESSAGE_BYTES]);
+});
+
+const usage: Array<[string, string[], Record<string, unknown>, string]> = [
+  ["'-' without --name", ["-"], {}, "SFX_USAGE"],
+  ["a --name that leaves the directory", ["-"], { stdinName: "../x" }, "SFX_USAGE"],
+  ["a missing file", ["/nonexistent/file"], {}, "SFX_IO"],
+  ["two files with the same name", ["@a", "@a"], {}, "SFX_USAGE"],
+];
+for (const [what, args, opts, code] of usage) {
+  test(`collectFiles() refuses ${what} with ${code}`, async () => {
+    const real = args.map((a) => (a === "@a" ? join(root, "dup.txt") : a));
+    writeFileSync(join(root, "dup.txt"), "d");
+    try {
+      await collectFiles(real, opts as never);
+      assert.unreachable();
+    } catch (err) {
+      assert.ok(isSfxError(err, code as never), String(err));
+    }
+  });
+}
+
+test("rechunk() cuts any stream into full-size messages plus a tail", async () => {
+  async function* src() {
+    for (let i = 0; i < 100; i++) yield new Uint8Array(3000 + i);
+  }
+  const got = await bytesOf(rechunk(src()));
+  const total = Array.from({ length: 100 }, (_, i) => 3000 + i).reduce((a, b) => a + b, 0);
+  assert.is(got.total, total);
+  assert.ok(got.chunks.slice(0, -1).every((n) => n === DATA_MESSAGE_BYTES));
+});
+
+test.run();
