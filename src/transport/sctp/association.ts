@@ -1,0 +1,1602 @@
+/**
+ * One SCTP association (RFC 9260): the state machine from the handshake to
+ * SHUTDOWN or ABORT, reliable ordered/unordered delivery over DATA or I-DATA
+ * (RFC 8260), SACK with gap blocks and duplicates, retransmission (T3-rtx,
+ * fast retransmit), congestion and flow control, heartbeats, path failure
+ * detection and PLPMTUD (RFC 8899). It owns no socket: it is fed decoded
+ * packets by its {@link SctpEndpoint} and hands encoded packets back to it.
+ *
+ * Sending is driven by SACKs (and by the user's send(), batched per
+ * microtask), never by a timer per packet: every SACK that opens the window
+ * triggers one flush that bundles control chunks, a SACK, retransmissions
+ * and new data into as few packets as the path MTU allows.
+ *
+ * @module
+ */
+
+import { EventEmitter } from "node:events";
+import { SfxError } from "../../errors.ts";
+import type { RemoteAddress } from "../datagram.ts";
+import {
+  CAUSE,
+  CHUNK,
+  PARAM,
+  type Chunk,
+  type CookieEchoChunk,
+  type DataChunk,
+  type ErrorCause,
+  type HeartbeatChunk,
+  type IDataChunk,
+  type InitChunk,
+  type Packet,
+  type SackChunk,
+} from "./chunk_types.ts";
+import { chunkLength } from "./chunk.ts";
+import { encodePacket } from "./packet.ts";
+import type { Clock } from "./clock.ts";
+import { CongestionController } from "./congestion.ts";
+import { COOKIE_FLAG_IDATA, type CookieJar, type CookieState } from "./cookie.ts";
+import { SCTP_DEFAULTS, SCTP_SIZES } from "./defaults.ts";
+import {
+  describeCauses,
+  invalidMandatoryParamCause,
+  invalidStreamCause,
+  missingParamCause,
+  noUserDataCause,
+  protocolViolationCause,
+  random32,
+  randomTag,
+  readInitParams,
+  staleCookieCause,
+  supportedExtensionsParam,
+  unrecognizedChunkCause,
+  unrecognizedParamsCause,
+  userAbortCause,
+} from "./handshake.ts";
+import type { ResolvedSctpOptions } from "./options.ts";
+import { PmtuSearch } from "./pmtud.ts";
+import { Reassembler } from "./reassembly.ts";
+import { RtoEstimator } from "./rto.ts";
+import { Timer } from "./rtx_timer.ts";
+import { type OutChunk, SendQueue } from "./send_queue.ts";
+import { ReceivedTsns, tsnGt, tsnGte, tsnLt, tsnLte } from "./tsn.ts";
+
+/** Association states (RFC 9260 §4), as strings. */
+export type AssociationState =
+  | "closed"
+  | "cookie-wait"
+  | "cookie-echoed"
+  | "established"
+  | "shutdown-pending"
+  | "shutdown-sent"
+  | "shutdown-received"
+  | "shutdown-ack-sent";
+
+/** Why an association closed; reported exactly once by the "close" event. */
+export interface CloseReason {
+  /**
+   * "shutdown": graceful, all data delivered; "abort": we aborted;
+   * "peer-abort": the peer sent ABORT; "timeout": the peer stopped answering;
+   * "error": a protocol violation or an internal failure.
+   */
+  kind: "shutdown" | "abort" | "peer-abort" | "timeout" | "error";
+  /** A readable explanation (for an ABORT, its causes and the peer's reason). */
+  message: string;
+}
+
+/** Counters and estimates of one association, for diagnostics and benchmarks. */
+export interface AssociationStats {
+  srttMs: number;
+  rtoMs: number;
+  cwnd: number;
+  ssthresh: number;
+  peerRwnd: number;
+  pmtu: number;
+  bytesSent: number;
+  bytesReceived: number;
+  packetsSent: number;
+  packetsReceived: number;
+  retransmissions: number;
+  fastRetransmits: number;
+  t3Expiries: number;
+  heartbeatsSent: number;
+  /** Bytes queued or sent and not yet acknowledged. */
+  bufferedAmount: number;
+  /** Packets dropped for a wrong verification tag (§8.5). */
+  badTagPackets: number;
+  /** DATA chunks received twice. */
+  duplicateTsns: number;
+  /** DATA chunks dropped because our window was full. */
+  windowDrops: number;
+  /** Whether I-DATA (RFC 8260) is in use. */
+  idata: boolean;
+}
+
+/** What the endpoint provides to its associations. @internal */
+export interface AssociationHost {
+  readonly options: ResolvedSctpOptions;
+  readonly cookies: CookieJar;
+  /** Sends one encoded packet to `to`. */
+  transmit(data: Uint8Array, to: RemoteAddress): void;
+  /** The PLPMTUD ceiling towards `to`. */
+  pathCeiling(to: RemoteAddress): number;
+  /** The association reached ESTABLISHED. */
+  associationUp(a: Association): void;
+  /** The association closed (already reported to the user). */
+  associationDown(a: Association, reason: CloseReason): void;
+  /** §5.2.4 case A: the peer restarted; the endpoint replaces `a` by one made from `state`. */
+  peerRestarted(a: Association, state: CookieState, packet: Packet, next: number): void;
+}
+
+/** Parameters to build an association with. @internal */
+export interface AssociationInit {
+  remote: RemoteAddress;
+  localPort: number;
+  peerPort: number;
+  localTag: number;
+  localInitialTsn: number;
+  streams: number;
+}
+
+const HB_INFO_SIZE = 20;
+const HB_LIVENESS = 1;
+const HB_PROBE = 2;
+
+interface HeldMessage {
+  streamId: number;
+  data: Uint8Array;
+  ppid: number;
+}
+
+/**
+ * An SCTP association: one reliable, message-oriented, multi-stream
+ * connection to one peer. Created by {@link SctpEndpoint.connect} or
+ * received through the endpoint's "association" event.
+ *
+ * Events: "message" (streamId, data, ppid), "drain", "close" (reason).
+ * Messages received while nobody listens for "message", or while paused,
+ * are held (and keep our advertised window closed) until delivered.
+ */
+export class Association extends EventEmitter {
+  /** The peer's UDP address; the association never talks to any other. */
+  readonly remote: RemoteAddress;
+  /** Our SCTP port. */
+  readonly localPort: number;
+  /** The peer's SCTP port. */
+  readonly peerPort: number;
+
+  readonly #host: AssociationHost;
+  readonly #o: ResolvedSctpOptions;
+  readonly #clock: Clock;
+  #state: AssociationState = "closed";
+  #localTag: number;
+  #peerTag = 0;
+  readonly #localInitialTsn: number;
+  #wantStreams: number;
+  #outStreams = 0;
+  #inStreams = 0;
+  #idata = false;
+  #ready = false;
+
+  // Handshake (client side).
+  #init: InitChunk | undefined;
+  #cookie: Uint8Array | undefined;
+  #cookieExtra: Chunk[] = [];
+  #initRetransmits = 0;
+  #handshakeSentAt = 0;
+  #connectStartedAt = 0;
+  readonly #t1: Timer;
+
+  // Sending.
+  #nextTsn: number;
+  #lastCumAck: number;
+  #sent: (OutChunk | undefined)[] = [];
+  #sentHead = 0;
+  #rtx: OutChunk[] = [];
+  #rtxHead = 0;
+  #flight = 0;
+  #unacked = 0;
+  #peerRwnd = 0;
+  #queue: SendQueue = new SendQueue(false);
+  #fastRtxPending = false;
+  #rttProbe: OutChunk | undefined;
+  #cc: CongestionController;
+  readonly #rto: RtoEstimator;
+  readonly #t3: Timer;
+  #t3Streak = 0;
+  #lastDataSentAt = 0;
+
+  // Receiving.
+  #tsns: ReceivedTsns = new ReceivedTsns(0);
+  #reasm: Reassembler;
+  #dups: number[] = [];
+  #sackNeeded = false;
+  #sackNow = false;
+  #packetsSinceSack = 0;
+  #dataInPacket = false;
+  #immediateSack = false;
+  #lastAdvertised = 0;
+  readonly #sackTimer: Timer;
+
+  // Packet building.
+  #control: Chunk[] = [];
+  #pkt: Chunk[] = [];
+  #pktSize = SCTP_SIZES.commonHeader;
+  #pktHasData = false;
+  #flushing = false;
+  #flushScheduled = false;
+
+  // Liveness.
+  #lastHeard = 0;
+  #errors = 0;
+  readonly #hbTimer: Timer;
+  #hbOutstanding = false;
+  #hbSentAt = 0;
+  readonly #hbNonce = random32();
+
+  // PLPMTUD.
+  #pmtu: number;
+  #search: PmtuSearch | undefined;
+  readonly #probeTimer: Timer;
+
+  // Shutdown.
+  readonly #t2: Timer;
+  readonly #t5: Timer;
+  #closeWaiters: Array<() => void> = [];
+  #closeReason: CloseReason | undefined;
+
+  // User side.
+  #paused = false;
+  #held: HeldMessage[] = [];
+  #heldHead = 0;
+  #heldBytes = 0;
+  #needDrain = false;
+
+  readonly #stats = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    packetsSent: 0,
+    packetsReceived: 0,
+    retransmissions: 0,
+    fastRetransmits: 0,
+    t3Expiries: 0,
+    heartbeatsSent: 0,
+    badTagPackets: 0,
+    duplicateTsns: 0,
+    windowDrops: 0,
+  };
+
+  /** @internal Use {@link SctpEndpoint.connect} or the endpoint's "association" event. */
+  constructor(host: AssociationHost, init: AssociationInit) {
+    super();
+    this.#host = host;
+    this.#o = host.options;
+    this.#clock = this.#o.clock;
+    this.remote = { address: init.remote.address, port: init.remote.port };
+    this.localPort = init.localPort;
+    this.peerPort = init.peerPort;
+    this.#localTag = init.localTag;
+    this.#localInitialTsn = init.localInitialTsn;
+    this.#nextTsn = init.localInitialTsn;
+    this.#lastCumAck = (init.localInitialTsn - 1) >>> 0;
+    this.#wantStreams = init.streams;
+    this.#pmtu = Math.floor(this.#o.initialPacketSize / 4) * 4;
+    this.#rto = new RtoEstimator(this.#o.rtoInitial, this.#o.rtoMin, this.#o.rtoMax);
+    this.#cc = new CongestionController(this.#pmtu, 0);
+    this.#reasm = new Reassembler(false, this.#deliver, this.#o.maxMessageSize);
+    const c = this.#clock;
+    this.#t1 = new Timer(c, () => this.#onT1());
+    this.#t3 = new Timer(c, () => this.#onT3());
+    this.#t2 = new Timer(c, () => this.#onT2());
+    this.#t5 = new Timer(c, () => this.#fail("timeout", "shutdown did not complete in time (T5-shutdown-guard)"));
+    this.#sackTimer = new Timer(c, () => {
+      if (this.#sackNeeded) {
+        this.#sackNow = true;
+        this.#flush();
+      }
+    });
+    this.#hbTimer = new Timer(c, () => this.#onHeartbeatTimer());
+    this.#probeTimer = new Timer(c, () => this.#onProbeTimer());
+    this.on("newListener", (event: string | symbol) => {
+      if (event === "message" && this.#heldHead < this.#held.length) queueMicrotask(() => this.#drainHeld());
+    });
+  }
+
+  // ------------------------------------------------------------------ public
+
+  /** The RFC 9260 §4 state, e.g. "established". */
+  get state(): AssociationState {
+    return this.#state;
+  }
+
+  /** Streams we may send on (negotiated, §5.1.1). */
+  get outboundStreams(): number {
+    return this.#outStreams;
+  }
+
+  /** Streams the peer may send on. */
+  get inboundStreams(): number {
+    return this.#inStreams;
+  }
+
+  /** Bytes given to send() and not yet acknowledged by the peer. */
+  get bufferedAmount(): number {
+    return this.#queue.queuedBytes + this.#unacked;
+  }
+
+  /** Why the association closed, once it has. */
+  get closeReason(): CloseReason | undefined {
+    return this.#closeReason;
+  }
+
+  /** Our verification tag (for diagnostics and tests). */
+  get localTag(): number {
+    return this.#localTag;
+  }
+
+  /** The peer's verification tag (for diagnostics and tests). */
+  get peerTag(): number {
+    return this.#peerTag;
+  }
+
+  /**
+   * Queues one whole user message on a stream. Returns false once
+   * {@link bufferedAmount} reaches the high-water mark: wait for "drain"
+   * (emitted when it falls to half of it) before sending more. The data is
+   * not copied; do not modify it afterwards.
+   *
+   * @throws {SfxError} SFX_CONNECTION_LOST when the association is closing or closed.
+   * @throws {RangeError} for a bad stream id, an empty or an oversized message.
+   */
+  send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number }): boolean {
+    if (this.#state !== "established") {
+      throw new SfxError("SFX_CONNECTION_LOST", `Cannot send on an SCTP association to ${this.#peerName()}: it is ${this.#state}`);
+    }
+    if (!Number.isInteger(streamId) || streamId < 0 || streamId >= this.#outStreams) {
+      throw new RangeError(`stream ${streamId} is out of range (0 to ${this.#outStreams - 1})`);
+    }
+    if (data.length === 0) throw new RangeError("SCTP cannot send an empty message (RFC 9260 §6.2)");
+    if (data.length > this.#o.maxMessageSize) throw new RangeError(`message of ${data.length} bytes exceeds maxMessageSize ${this.#o.maxMessageSize}`);
+    this.#queue.push(streamId, data, opts?.unordered === true, (opts?.ppid ?? 0) >>> 0);
+    this.#scheduleFlush();
+    if (this.bufferedAmount >= this.#o.sendHighWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Stops emitting "message"; received data is held and keeps our window closed (backpressure to the peer). */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Delivers held messages and emits "message" again; reopens our window. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#drainHeld();
+  }
+
+  /** True while paused. */
+  get isPaused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * Graceful close (§9.2): sends SHUTDOWN once all queued data is
+   * acknowledged, and resolves when SHUTDOWN COMPLETE is exchanged (or the
+   * association ends any other way; "close" says how).
+   */
+  close(): Promise<void> {
+    if (this.#state === "closed") return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#closeWaiters.push(resolve);
+      switch (this.#state) {
+        case "cookie-wait":
+        case "cookie-echoed":
+          this.abort("closed before the association was established");
+          break;
+        case "established":
+          this.#setState("shutdown-pending");
+          this.#maybeShutdown();
+          break;
+        default:
+          break;
+      }
+    });
+  }
+
+  /** Aborts at once (§9.1): sends ABORT with a User-Initiated Abort cause carrying `reason`. */
+  abort(reason = "aborted by the application"): void {
+    if (this.#state === "closed") return;
+    if (this.#peerTag !== 0) {
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userAbortCause(reason)] }]);
+    }
+    this.#terminate({ kind: "abort", message: reason });
+  }
+
+  /** Counters and estimates. */
+  stats(): AssociationStats {
+    return {
+      srttMs: this.#rto.srtt,
+      rtoMs: this.#rto.rto,
+      cwnd: this.#cc.cwnd,
+      ssthresh: this.#cc.ssthresh,
+      peerRwnd: this.#peerRwnd,
+      pmtu: this.#pmtu,
+      ...this.#stats,
+      bufferedAmount: this.bufferedAmount,
+      idata: this.#idata,
+    };
+  }
+
+  // --------------------------------------------------------- endpoint hooks
+
+  /** @internal Client side: sends INIT and enters COOKIE-WAIT (§5.1 A). */
+  _connect(): void {
+    this.#connectStartedAt = this.#clock.now();
+    this.#init = {
+      type: CHUNK.INIT,
+      initiateTag: this.#localTag,
+      aRwnd: this.#o.receiveBufferSize,
+      outboundStreams: this.#wantStreams,
+      inboundStreams: SCTP_DEFAULTS.maxInboundStreams,
+      initialTsn: this.#localInitialTsn,
+      params: supportedExtensionsParam(this.#o.idata),
+    };
+    this.#setState("cookie-wait");
+    this.#sendInit();
+  }
+
+  /** @internal Server side: the association described by a valid cookie (§5.1 D). Queues COOKIE ACK. */
+  _acceptCookie(s: CookieState): void {
+    this.#peerTag = s.peerTag;
+    this.#setup(s.peerInitialTsn, s.peerRwnd, s.outboundStreams, s.inboundStreams, this.#o.idata && (s.flags & COOKIE_FLAG_IDATA) !== 0);
+    this.#control.push({ type: CHUNK.COOKIE_ACK });
+    this.#establish();
+  }
+
+  /** @internal Gives up a pending connect (abort signal). */
+  _cancel(message: string): void {
+    if (this.#state === "cookie-wait" || this.#state === "cookie-echoed") this.abort(message);
+  }
+
+  /**
+   * @internal Processes one packet addressed to this association, starting at
+   * chunk `start` (the endpoint already handled a leading COOKIE ECHO).
+   */
+  _receive(p: Packet, start = 0): void {
+    if (this.#state === "closed") return;
+    const chunks = p.chunks;
+    const vt = p.verificationTag;
+    if (start === 0) {
+      if (chunks.length === 0) return;
+      const first = chunks[0];
+      if (first.type === CHUNK.INIT && !("unknown" in first)) {
+        // §8.5.1 A: INIT carries tag 0 and travels alone (§6.10).
+        if (vt !== 0 || chunks.length !== 1) return this.#badTag();
+        this.#stats.packetsReceived++;
+        this.#onInit(first as InitChunk);
+        return;
+      }
+      if (first.type === CHUNK.COOKIE_ECHO && !("unknown" in first)) {
+        const next = this.#onCookieEcho(first as CookieEchoChunk, vt, p);
+        if (next < 0) return;
+        start = next;
+      } else if (vt !== this.#localTag) {
+        // §8.5.1 B, C: ABORT and SHUTDOWN COMPLETE with the T bit carry the peer's tag.
+        const t = first.type === CHUNK.ABORT || first.type === CHUNK.SHUTDOWN_COMPLETE ? (first as { tBit?: boolean }).tBit : false;
+        if (this.#peerTag !== 0 && vt === this.#peerTag && t === true) {
+          this.#stats.packetsReceived++;
+          if (first.type === CHUNK.ABORT) this.#onAbort((first as { causes: ErrorCause[] }).causes);
+          else if (this.#state === "shutdown-ack-sent") this.#terminate({ kind: "shutdown", message: "association shut down" });
+          return;
+        }
+        return this.#badTag();
+      }
+    }
+    this.#stats.packetsReceived++;
+    this.#lastHeardNow();
+    for (let i = start; i < chunks.length; i++) {
+      if (this.#isClosed()) return;
+      if (!this.#onChunk(chunks[i])) break;
+    }
+    if (this.#isClosed()) return;
+    this.#afterPacket();
+  }
+
+  /** @internal Ends the association without sending anything (peer restart, §5.2.4 A). */
+  _terminate(reason: CloseReason): void {
+    this.#terminate(reason);
+  }
+
+  // ------------------------------------------------------------- handshake
+
+  #sendInit(): void {
+    this.#handshakeSentAt = this.#clock.now();
+    this.#sendNow(0, [this.#init!]);
+    this.#t1.start(this.#rto.rto);
+  }
+
+  #onT1(): void {
+    if (this.#state !== "cookie-wait" && this.#state !== "cookie-echoed") return;
+    const elapsed = this.#clock.now() - this.#connectStartedAt;
+    if (++this.#initRetransmits > this.#o.maxInitRetransmits || elapsed >= this.#o.failureTimeoutMs) {
+      this.#terminate({
+        kind: "timeout",
+        message: `no answer to ${this.#state === "cookie-wait" ? "INIT" : "COOKIE ECHO"} after ${this.#initRetransmits} attempts`,
+      });
+      return;
+    }
+    // §5.1 C, §6.3.3: back off and retransmit INIT (T1-init) or COOKIE ECHO (T1-cookie).
+    this.#rto.backoff();
+    if (this.#state === "cookie-wait") this.#sendInit();
+    else this.#sendCookieEcho();
+  }
+
+  #sendCookieEcho(): void {
+    this.#handshakeSentAt = this.#clock.now();
+    this.#sendNow(this.#peerTag, [{ type: CHUNK.COOKIE_ECHO, cookie: this.#cookie! }, ...this.#cookieExtra]);
+    this.#t1.start(Math.min(this.#rto.rto, Math.max(1, this.#o.failureTimeoutMs - (this.#clock.now() - this.#connectStartedAt))));
+  }
+
+  /** §5.1 C: INIT ACK in COOKIE-WAIT; anywhere else it is discarded (§5.2.3). */
+  #onInitAck(c: InitChunk): void {
+    if (this.#state !== "cookie-wait") return;
+    if (c.initiateTag === 0 || c.outboundStreams === 0 || c.inboundStreams === 0) {
+      // §3.3.3: invalid mandatory fields destroy the association.
+      this.#sendNow(c.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParamCause()] }]);
+      this.#terminate({ kind: "error", message: "INIT ACK with an invalid mandatory parameter" });
+      return;
+    }
+    const params = readInitParams(c, true);
+    if (!params.cookie) {
+      this.#sendNow(c.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [missingParamCause([PARAM.STATE_COOKIE])] }]);
+      this.#terminate({ kind: "error", message: "INIT ACK without a State Cookie" });
+      return;
+    }
+    if (this.#initRetransmits === 0) this.#rto.measure(this.#clock.now() - this.#handshakeSentAt);
+    this.#peerTag = c.initiateTag;
+    this.#setup(
+      c.initialTsn,
+      c.aRwnd,
+      Math.min(this.#wantStreams, c.inboundStreams),
+      Math.min(SCTP_DEFAULTS.maxInboundStreams, c.outboundStreams),
+      this.#o.idata && params.idata,
+    );
+    this.#cookie = params.cookie.slice();
+    // §3.2.2: unrecognized parameters of an INIT ACK are reported in an ERROR bundled with the COOKIE ECHO.
+    this.#cookieExtra = params.unrecognized.length > 0
+      ? [{ type: CHUNK.ERROR, causes: [unrecognizedParamsCause(params.unrecognized)] }]
+      : [];
+    this.#initRetransmits = 0;
+    this.#setState("cookie-echoed");
+    this.#sendCookieEcho();
+  }
+
+  /** Sets up the data path once the peer's parameters are known. */
+  #setup(peerInitialTsn: number, peerRwnd: number, outStreams: number, inStreams: number, idata: boolean): void {
+    this.#outStreams = outStreams;
+    this.#inStreams = inStreams;
+    this.#idata = idata;
+    this.#tsns = new ReceivedTsns(peerInitialTsn);
+    this.#reasm = new Reassembler(idata, this.#deliver, this.#o.maxMessageSize);
+    this.#queue = new SendQueue(idata);
+    this.#peerRwnd = peerRwnd;
+    this.#cc = new CongestionController(this.#pmtu, peerRwnd);
+    this.#lastAdvertised = this.#o.receiveBufferSize;
+    this.#ready = true;
+  }
+
+  #establish(): void {
+    this.#t1.stop();
+    this.#setState("established");
+    this.#lastHeardNow();
+    this.#scheduleHeartbeat();
+    this.#host.associationUp(this);
+    if (this.#o.pmtud && this.#state === "established") this.#startPmtud();
+  }
+
+  /**
+   * INIT for an existing association: §5.2.1 (COOKIE-WAIT / COOKIE-ECHOED:
+   * answer with our original tag) and §5.2.2 (other states: a new tag, with
+   * the current tags as tie-tags), §9.2 (SHUTDOWN-ACK-SENT: resend SHUTDOWN ACK).
+   */
+  #onInit(init: InitChunk): void {
+    if (init.initiateTag === 0) return; // §3.3.2: silently discard
+    if (init.outboundStreams === 0 || init.inboundStreams === 0) {
+      this.#sendNow(init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParamCause()] }]);
+      return;
+    }
+    if (this.#state === "shutdown-ack-sent") {
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.SHUTDOWN_ACK }]);
+      return;
+    }
+    const params = readInitParams(init, false);
+    if (params.invalid) return;
+    let tag = this.#localTag;
+    let tsn = this.#localInitialTsn;
+    let localTie = 0;
+    let peerTie = 0;
+    if (this.#state === "cookie-echoed") {
+      localTie = this.#localTag;
+      peerTie = this.#peerTag;
+    } else if (this.#state !== "cookie-wait") {
+      tag = randomTag();
+      tsn = random32();
+      localTie = this.#localTag;
+      peerTie = this.#peerTag;
+    }
+    const outbound = Math.min(this.#o.streams, init.inboundStreams);
+    const inbound = Math.min(SCTP_DEFAULTS.maxInboundStreams, init.outboundStreams);
+    const cookie = this.#host.cookies.make({
+      flags: this.#o.idata && params.idata ? COOKIE_FLAG_IDATA : 0,
+      localTag: tag,
+      peerTag: init.initiateTag,
+      localTieTag: localTie,
+      peerTieTag: peerTie,
+      localInitialTsn: tsn,
+      peerInitialTsn: init.initialTsn,
+      peerRwnd: init.aRwnd,
+      outboundStreams: outbound,
+      inboundStreams: inbound,
+      localPort: this.localPort,
+      peerPort: this.peerPort,
+      address: this.remote.address,
+      udpPort: this.remote.port,
+    });
+    const ack: InitChunk = {
+      type: CHUNK.INIT_ACK,
+      initiateTag: tag,
+      aRwnd: this.#o.receiveBufferSize,
+      outboundStreams: outbound,
+      inboundStreams: SCTP_DEFAULTS.maxInboundStreams,
+      initialTsn: tsn,
+      params: [
+        { type: PARAM.STATE_COOKIE, value: cookie },
+        ...supportedExtensionsParam(this.#o.idata),
+        ...params.unrecognized.map((tlv) => ({ type: PARAM.UNRECOGNIZED_PARAMETER, value: tlv })),
+      ],
+    };
+    this.#sendNow(init.initiateTag, [ack]);
+  }
+
+  /**
+   * COOKIE ECHO for an existing association (§5.2.4). Returns the index of
+   * the next chunk to process, or -1 to stop.
+   */
+  #onCookieEcho(c: CookieEchoChunk, vt: number, p: Packet): number {
+    const r = this.#host.cookies.open(c.cookie);
+    if (!r.ok && r.reason === "invalid") return -1;
+    const s = r.state;
+    if (s.address !== this.remote.address || s.udpPort !== this.remote.port || s.localPort !== this.localPort || s.peerPort !== this.peerPort) return -1;
+    if (vt !== s.localTag) return -1;
+    const localMatch = s.localTag === this.#localTag;
+    const peerMatch = this.#peerTag !== 0 && s.peerTag === this.#peerTag;
+    const stale = !r.ok;
+    if (localMatch && peerMatch) {
+      // (D): the cookie of this very association, e.g. a retransmitted COOKIE ECHO.
+      this.#lastHeardNow();
+      if (this.#state === "cookie-wait" || this.#state === "cookie-echoed") this.#establish();
+      this.#control.push({ type: CHUNK.COOKIE_ACK });
+      return 1;
+    }
+    if (stale) {
+      this.#sendNow(s.peerTag, [{ type: CHUNK.ERROR, causes: [staleCookieCause(r.stalenessUs)] }]);
+      return -1;
+    }
+    if (localMatch) {
+      // (B): setup collision; the peer's tag is the one in the cookie.
+      if (this.#state !== "cookie-wait" && this.#state !== "cookie-echoed") {
+        // Already established: take the peer's tag (it chose it for this association).
+        this.#peerTag = s.peerTag;
+      } else {
+        this.#peerTag = s.peerTag;
+        this.#setup(s.peerInitialTsn, s.peerRwnd, s.outboundStreams, s.inboundStreams, this.#o.idata && (s.flags & COOKIE_FLAG_IDATA) !== 0);
+        this.#establish();
+      }
+      this.#lastHeardNow();
+      this.#control.push({ type: CHUNK.COOKIE_ACK });
+      return 1;
+    }
+    if (!peerMatch && s.localTieTag === this.#localTag && s.peerTieTag === this.#peerTag && s.localTieTag !== 0) {
+      // (A): the peer restarted. The old association ends; a new one takes its place.
+      if (this.#state === "shutdown-ack-sent") {
+        // §5.2.4 A: not while we are shutting down.
+        this.#sendNow(s.peerTag, [
+          { type: CHUNK.SHUTDOWN_ACK },
+          { type: CHUNK.ERROR, causes: [{ code: CAUSE.COOKIE_RECEIVED_WHILE_SHUTTING_DOWN, info: new Uint8Array(0) }] },
+        ]);
+        return -1;
+      }
+      this.#host.peerRestarted(this, s, p, 1);
+      return -1;
+    }
+    // (C) and anything else: silently discard.
+    return -1;
+  }
+
+  // ------------------------------------------------------------ chunk intake
+
+  /** Handles one chunk; returns false to stop processing the packet. */
+  #onChunk(c: Chunk): boolean {
+    if ("unknown" in c) return this.#onUnknownChunk(c.type, c.flags, c.value);
+    switch (c.type) {
+      case CHUNK.DATA:
+      case CHUNK.I_DATA:
+        this.#onData(c as DataChunk | IDataChunk);
+        return true;
+      case CHUNK.SACK:
+        this.#onSack(c as SackChunk, true);
+        return true;
+      case CHUNK.HEARTBEAT:
+        // §8.3: echo the Heartbeat Information back (not the probe padding).
+        if (this.#state !== "cookie-wait") this.#control.push({ type: CHUNK.HEARTBEAT_ACK, info: (c as HeartbeatChunk).info });
+        return true;
+      case CHUNK.HEARTBEAT_ACK:
+        this.#onHeartbeatAck((c as HeartbeatChunk).info);
+        return true;
+      case CHUNK.ABORT:
+        // §8.5.1 B: with the T bit set it must carry the peer's tag, not ours.
+        if (c.tBit) return true;
+        this.#onAbort(c.causes);
+        return false;
+      case CHUNK.SHUTDOWN:
+        this.#onShutdown(c.cumulativeTsnAck);
+        return true;
+      case CHUNK.SHUTDOWN_ACK:
+        this.#onShutdownAck();
+        return true;
+      case CHUNK.SHUTDOWN_COMPLETE:
+        if (!c.tBit && this.#state === "shutdown-ack-sent") this.#terminate({ kind: "shutdown", message: "association shut down" });
+        return true;
+      case CHUNK.ERROR:
+        this.#onError(c.causes);
+        return true;
+      case CHUNK.INIT_ACK:
+        this.#onInitAck(c as InitChunk);
+        return false;
+      case CHUNK.COOKIE_ACK:
+        // §5.1 E; a duplicate COOKIE ACK is discarded (§5.2.5).
+        if (this.#state === "cookie-echoed") {
+          if (this.#initRetransmits === 0) this.#rto.measure(this.#clock.now() - this.#handshakeSentAt);
+          this.#establish();
+        }
+        return true;
+      case CHUNK.INIT:
+      case CHUNK.COOKIE_ECHO:
+        // INIT must travel alone (§6.10); a COOKIE ECHO must come first (§6.10).
+        return false;
+      default:
+        // PAD (probe filler), ECNE/CWR (ECN is not negotiated), FORWARD TSN
+        // (PR-SCTP is not negotiated): nothing to do.
+        return true;
+    }
+  }
+
+  /** §3.2: unrecognized chunk types act on their two upper bits. */
+  #onUnknownChunk(type: number, flags: number, value: Uint8Array): boolean {
+    const action = type >>> 6;
+    if ((action === 1 || action === 3) && this.#peerTag !== 0) {
+      this.#control.push({ type: CHUNK.ERROR, causes: [unrecognizedChunkCause(type, flags, value)] });
+    }
+    return action >= 2;
+  }
+
+  #onAbort(causes: ErrorCause[]): void {
+    const text = describeCauses(causes);
+    this.#terminate({ kind: "peer-abort", message: text ? `peer aborted: ${text}` : "peer aborted" });
+  }
+
+  #onError(causes: ErrorCause[]): void {
+    for (const cause of causes) {
+      if (cause.code === CAUSE.STALE_COOKIE && this.#state === "cookie-echoed") {
+        // §5.2.6: start over with a fresh INIT (counts against Max.Init.Retransmits).
+        if (++this.#initRetransmits > this.#o.maxInitRetransmits) {
+          this.#terminate({ kind: "timeout", message: "the peer keeps reporting our cookie as stale" });
+          return;
+        }
+        this.#peerTag = 0;
+        this.#ready = false;
+        this.#setState("cookie-wait");
+        this.#sendInit();
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ data intake
+
+  /** §6.2: a DATA or I-DATA chunk. */
+  #onData(c: DataChunk | IDataChunk): void {
+    if (!this.#ready || this.#state === "cookie-wait" || this.#state === "cookie-echoed") return;
+    const isIData = c.type === CHUNK.I_DATA;
+    if (isIData !== this.#idata) {
+      // RFC 8260 §2.2: with I-DATA negotiated, DATA is a violation, and vice versa.
+      this.#protocolViolation(isIData ? "I-DATA chunk without I-DATA negotiated" : "DATA chunk on an I-DATA association");
+      return;
+    }
+    this.#dataInPacket = true;
+    const tsn = c.tsn;
+    const tsns = this.#tsns;
+    const d = (tsn - tsns.cum) | 0;
+    if (d <= 0 || tsns.has(tsn)) {
+      // §6.2: duplicates are reported in the next SACK, sent at once.
+      this.#stats.duplicateTsns++;
+      if (this.#dups.length < SCTP_DEFAULTS.maxDuplicateTsns) this.#dups.push(tsn);
+      this.#immediateSack = true;
+      return;
+    }
+    const len = c.userData.length;
+    if (len === 0) {
+      // §6.2: a DATA chunk with no user data aborts the association.
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [noUserDataCause(tsn)] }]);
+      this.#terminate({ kind: "error", message: "peer sent a DATA chunk without user data" });
+      return;
+    }
+    if (d > 65000) {
+      // Far beyond any window we advertised (and beyond what a gap block can express).
+      this.#stats.windowDrops++;
+      this.#immediateSack = true;
+      return;
+    }
+    const held = this.#reasm.bytesHeld + this.#heldBytes;
+    if (held + len > this.#o.receiveBufferSize && tsnGt(tsn, tsns.highest)) {
+      // §6.2: no room: drop new TSNs beyond the highest received. The next
+      // in-sequence TSN is still taken while only reassembly (not a paused
+      // application) holds the buffer, so a message larger than the window
+      // cannot deadlock.
+      const reassemblyBound = d === 1 && this.#heldBytes === 0 && held + len <= this.#o.receiveBufferSize + this.#o.maxMessageSize;
+      if (!reassemblyBound) {
+        this.#stats.windowDrops++;
+        this.#immediateSack = true;
+        return;
+      }
+    }
+    if (c.streamId >= this.#inStreams) {
+      // §6.5: acknowledge the TSN, report the invalid stream, drop the data.
+      tsns.add(tsn);
+      this.#control.push({ type: CHUNK.ERROR, causes: [invalidStreamCause(c.streamId)] });
+      this.#immediateSack = true;
+      return;
+    }
+    tsns.add(tsn);
+    if (d !== 1 || tsns.hasGaps) this.#immediateSack = true; // §6.7: report gaps at once
+    if (c.immediate) this.#immediateSack = true; // RFC 7053 I bit
+    this.#stats.bytesReceived += len;
+    const ok = this.#reasm.add({
+      tsn,
+      streamId: c.streamId,
+      unordered: c.unordered,
+      beginning: c.beginning,
+      ending: c.ending,
+      seq: isIData ? (c as IDataChunk).mid : (c as DataChunk).ssn,
+      fsn: isIData ? (c as IDataChunk).fsn : 0,
+      ppid: c.ppid,
+      userData: c.userData,
+    });
+    if (!ok) this.#protocolViolation("inconsistent or oversized message fragments");
+  }
+
+  /** Reassembly hands complete messages here, in stream order. */
+  #deliver = (streamId: number, data: Uint8Array, ppid: number): void => {
+    if (this.#state === "closed") return;
+    if (this.#paused || this.#heldHead < this.#held.length || this.listenerCount("message") === 0) {
+      this.#held.push({ streamId, data, ppid });
+      this.#heldBytes += data.length;
+      return;
+    }
+    this.#emitSafe("message", streamId, data, ppid);
+  };
+
+  #drainHeld(): void {
+    let delivered = false;
+    while (!this.#paused && this.#heldHead < this.#held.length && this.#state !== "closed" && this.listenerCount("message") > 0) {
+      const m = this.#held[this.#heldHead];
+      this.#held[this.#heldHead++] = undefined as unknown as HeldMessage;
+      this.#heldBytes -= m.data.length;
+      delivered = true;
+      this.#emitSafe("message", m.streamId, m.data, m.ppid);
+    }
+    if (this.#heldHead >= this.#held.length) {
+      this.#held = [];
+      this.#heldHead = 0;
+    }
+    if (delivered && this.#state !== "closed" && this.#ready) {
+      // §6.2 window update: tell the peer once the window opened by at least
+      // min(half the buffer, one MTU) since we last advertised it.
+      const threshold = Math.min(this.#o.receiveBufferSize / 2, this.#pmtu);
+      if (this.#freeWindow() - this.#lastAdvertised >= threshold) {
+        this.#sackNeeded = true;
+        this.#sackNow = true;
+        this.#flush();
+      }
+    }
+  }
+
+  #freeWindow(): number {
+    return Math.max(0, this.#o.receiveBufferSize - this.#reasm.bytesHeld - this.#heldBytes);
+  }
+
+  /** a_rwnd to advertise, with receiver-side silly window avoidance (§6.2). */
+  #advertisedRwnd(): number {
+    const free = this.#freeWindow();
+    return free < Math.min(this.#o.receiveBufferSize / 2, this.#pmtu) ? 0 : free;
+  }
+
+  #makeSack(): SackChunk {
+    this.#sackNeeded = false;
+    this.#sackNow = false;
+    this.#packetsSinceSack = 0;
+    this.#sackTimer.stop();
+    const aRwnd = this.#advertisedRwnd();
+    this.#lastAdvertised = aRwnd;
+    const room = Math.max(1, Math.floor((this.#pmtu - SCTP_SIZES.commonHeader - 16 - 4 * this.#dups.length) / 4));
+    const dups = this.#dups;
+    if (dups.length > 0) this.#dups = [];
+    return {
+      type: CHUNK.SACK,
+      cumulativeTsnAck: this.#tsns.cum,
+      aRwnd,
+      gapBlocks: this.#tsns.hasGaps ? this.#tsns.gapBlocks(Math.min(room, SCTP_DEFAULTS.maxGapBlocks)) : [],
+      duplicateTsns: dups,
+    };
+  }
+
+  /** After a packet: decide about the SACK (§6.2 delayed ack) and send what is due. */
+  #afterPacket(): void {
+    if (this.#dataInPacket) {
+      this.#dataInPacket = false;
+      if (this.#state === "shutdown-sent") {
+        // §9.2: in SHUTDOWN-SENT every packet with DATA gets a SHUTDOWN (plus a SACK if gaps or duplicates).
+        this.#control.push({ type: CHUNK.SHUTDOWN, cumulativeTsnAck: this.#tsns.cum });
+        if (this.#tsns.hasGaps || this.#dups.length > 0) {
+          this.#sackNeeded = true;
+          this.#sackNow = true;
+        }
+        this.#t2.start(this.#rto.rto);
+      } else {
+        this.#sackNeeded = true;
+        if (++this.#packetsSinceSack >= SCTP_DEFAULTS.sackEveryPackets || this.#immediateSack) this.#sackNow = true;
+        else this.#sackTimer.startIfIdle(this.#o.sackDelayMs);
+      }
+    }
+    this.#immediateSack = false;
+    this.#flush();
+  }
+
+  // ----------------------------------------------------------- SACK intake
+
+  /**
+   * §6.2.1 (SACK processing) and §7.2.4 (miss indications, fast
+   * retransmit). `gapInfo` is false for the cumulative ack of a SHUTDOWN
+   * chunk, which says nothing about gaps or the window.
+   */
+  #onSack(s: SackChunk, gapInfo: boolean): void {
+    if (!this.#ready || this.#state === "cookie-wait" || this.#state === "cookie-echoed") return;
+    const cum = s.cumulativeTsnAck;
+    // §6.2.1 D i: a SACK older than the Cumulative TSN Ack Point is stale.
+    if (tsnLt(cum, this.#lastCumAck)) return;
+    if (tsnGte(cum, this.#nextTsn)) {
+      this.#protocolViolation("SACK acknowledges a TSN that was never sent");
+      return;
+    }
+    const now = this.#clock.now();
+    const flightBefore = this.#flight;
+    const cumAdvanced = cum !== this.#lastCumAck;
+    const sent = this.#sent;
+    let acked = 0;
+    let htna = 0;
+    let anyNew = false;
+    // Cumulative part.
+    while (this.#sentHead < sent.length) {
+      const c = sent[this.#sentHead]!;
+      if (tsnGt(c.tsn, cum)) break;
+      const len = c.userData.length;
+      if (!c.acked) {
+        acked += len;
+        htna = c.tsn;
+        anyNew = true;
+        if (c === this.#rttProbe) {
+          // §6.3.1 C5 with Karn: only chunks sent once are measured.
+          if (c.transmissions === 1) this.#rto.measure(now - c.sentAt);
+          this.#rttProbe = undefined;
+        }
+      }
+      if (c.inFlight) {
+        this.#flight -= len;
+        c.inFlight = false;
+      }
+      c.acked = true;
+      c.marked = false;
+      this.#unacked -= len;
+      sent[this.#sentHead++] = undefined;
+    }
+    if (this.#sentHead === sent.length) {
+      this.#sent = [];
+      this.#sentHead = 0;
+    } else if (this.#sentHead > 4096 && this.#sentHead * 2 > sent.length) {
+      this.#sent = sent.slice(this.#sentHead);
+      this.#sentHead = 0;
+    }
+    this.#lastCumAck = cum;
+    if (this.#rttProbe && tsnLte(this.#rttProbe.tsn, cum)) this.#rttProbe = undefined;
+
+    let newlyMarked: OutChunk[] | undefined;
+    if (gapInfo && this.#sentHead < this.#sent.length) {
+      const list = this.#sent;
+      const gaps = s.gapBlocks;
+      if (gaps.length > 0) {
+        const lastEnd = gaps[gaps.length - 1].end;
+        let g = 0;
+        for (let i = this.#sentHead; i < list.length; i++) {
+          const c = list[i]!;
+          const off = (c.tsn - cum) >>> 0;
+          if (off > lastEnd) break;
+          while (g < gaps.length && gaps[g].end < off) g++;
+          const inGap = g < gaps.length && gaps[g].start <= off;
+          if (inGap) {
+            if (!c.acked) {
+              const len = c.userData.length;
+              c.acked = true;
+              acked += len;
+              htna = c.tsn;
+              anyNew = true;
+              c.marked = false;
+              if (c.inFlight) {
+                this.#flight -= len;
+                c.inFlight = false;
+              }
+              if (c === this.#rttProbe) {
+                if (c.transmissions === 1) this.#rto.measure(now - c.sentAt);
+                this.#rttProbe = undefined;
+              }
+            }
+          } else if (c.acked) {
+            // The peer reneged on a gap-acked chunk (§6.2): send it again.
+            c.acked = false;
+            c.marked = true;
+            (newlyMarked ??= []).push(c);
+          }
+        }
+        // §7.2.4 miss indications, HTNA rule: only TSNs below the highest newly acknowledged.
+        if (anyNew) {
+          for (let i = this.#sentHead; i < list.length; i++) {
+            const c = list[i]!;
+            if (tsnGte(c.tsn, htna)) break;
+            if (c.acked || c.marked || !c.inFlight || c.fastRetransmitted) continue;
+            if (++c.misses >= 3) {
+              c.misses = 0;
+              c.marked = true;
+              c.fastRetransmitted = true;
+              this.#flight -= c.userData.length;
+              c.inFlight = false;
+              (newlyMarked ??= []).push(c);
+              this.#fastRtxPending = true;
+              this.#stats.fastRetransmits++;
+            }
+          }
+        }
+      } else {
+        // No gap blocks: anything previously gap-acked beyond cum was reneged.
+        for (let i = this.#sentHead; i < list.length; i++) {
+          const c = list[i]!;
+          if (c.acked) {
+            c.acked = false;
+            c.marked = true;
+            (newlyMarked ??= []).push(c);
+          }
+        }
+      }
+    }
+    if (gapInfo) {
+      // §6.2.1 D iv: rwnd = a_rwnd minus what is still outstanding.
+      this.#peerRwnd = Math.max(0, s.aRwnd - this.#flight);
+      // §6.1 A: SACKs arriving while the window is zero keep probes from counting as errors.
+      if (s.aRwnd === 0) this.#errors = 0;
+    }
+    this.#cc.onSack(acked, cumAdvanced, flightBefore, cum);
+    if (newlyMarked) {
+      if (this.#fastRtxPending) this.#cc.onFastRetransmit((this.#nextTsn - 1) >>> 0);
+      this.#queueRetransmissions(newlyMarked);
+    }
+    // §6.3.2 R2/R3 (and R4 for reneged chunks).
+    if (this.#sentHead === this.#sent.length) {
+      this.#t3.stop();
+      this.#cc.onAllAcked();
+    } else if (cumAdvanced) {
+      this.#t3.start(this.#rto.rto);
+    } else if (newlyMarked) {
+      this.#t3.startIfIdle(this.#rto.rto);
+    }
+    if (anyNew) {
+      // §8.3: an acknowledgement of outstanding data clears the error counter.
+      this.#errors = 0;
+      this.#t3Streak = 0;
+    }
+    this.#checkDrain();
+    if (this.#state === "shutdown-pending") this.#maybeShutdown();
+    else if (this.#state === "shutdown-received") this.#maybeShutdownAck();
+  }
+
+  #queueRetransmissions(chunks: OutChunk[]): void {
+    const rtx = this.#rtx;
+    const sorted = this.#rtxHead >= rtx.length || tsnLt(rtx[rtx.length - 1].tsn, chunks[0].tsn);
+    for (const c of chunks) rtx.push(c);
+    if (!sorted) {
+      const rest = rtx.slice(this.#rtxHead).filter((c) => c.marked);
+      rest.sort((a, b) => (a.tsn - b.tsn) | 0);
+      this.#rtx = rest;
+      this.#rtxHead = 0;
+    }
+  }
+
+  #nextMarked(): OutChunk | undefined {
+    const rtx = this.#rtx;
+    while (this.#rtxHead < rtx.length) {
+      const c = rtx[this.#rtxHead];
+      if (c.marked && !c.acked) return c;
+      this.#rtxHead++;
+    }
+    if (rtx.length > 0) {
+      this.#rtx = [];
+      this.#rtxHead = 0;
+    }
+    return undefined;
+  }
+
+  #checkDrain(): void {
+    if (this.#needDrain && this.bufferedAmount <= this.#o.sendHighWaterMark / 2 && this.#state !== "closed") {
+      this.#needDrain = false;
+      this.#emitSafe("drain");
+    }
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** §6.3.3: T3-rtx expired. */
+  #onT3(): void {
+    if (this.#sentHead >= this.#sent.length || this.#state === "closed") return;
+    if (this.#checkDead()) return;
+    this.#stats.t3Expiries++;
+    // §6.1 A: an unanswered zero-window probe does not count as an error while SACKs still arrive.
+    const zeroWindowProbe = this.#peerRwnd === 0 && this.#clock.now() - this.#lastHeard < this.#rto.rto;
+    if (!zeroWindowProbe && ++this.#errors > this.#o.associationMaxRetrans) {
+      this.#fail("timeout", `peer unreachable: ${this.#errors - 1} retransmissions unanswered`);
+      return;
+    }
+    this.#cc.onTimeout(); // E1
+    this.#rto.backoff(); // E2
+    this.#rttProbe = undefined; // Karn
+    this.#fastRtxPending = false;
+    const list = this.#sent;
+    const rtx: OutChunk[] = [];
+    for (let i = this.#sentHead; i < list.length; i++) {
+      const c = list[i]!;
+      if (c.acked) continue;
+      if (c.inFlight) {
+        this.#flight -= c.userData.length;
+        c.inFlight = false;
+      }
+      c.marked = true;
+      c.misses = 0;
+      rtx.push(c);
+    }
+    this.#rtx = rtx;
+    this.#rtxHead = 0;
+    if (++this.#t3Streak >= SCTP_DEFAULTS.pmtuBlackHoleT3 && this.#search && this.#pmtu > this.#search.base) {
+      // RFC 8899 §4.3: packets of the PLPMTU stopped getting through: fall back to the base size.
+      this.#search.blackHole();
+      this.#setPmtu(this.#search.pmtu);
+      this.#probeTimer.start(SCTP_DEFAULTS.pmtuRaiseIntervalMs / 10);
+    }
+    // E3: retransmit as much as one MTU of cwnd allows; the flush restarts T3 (R1).
+    this.#flush();
+  }
+
+  /** T2-shutdown (§9.2): resend SHUTDOWN or SHUTDOWN ACK. */
+  #onT2(): void {
+    if (this.#state !== "shutdown-sent" && this.#state !== "shutdown-ack-sent") return;
+    if (++this.#errors > this.#o.associationMaxRetrans) {
+      this.#fail("timeout", "peer did not answer SHUTDOWN");
+      return;
+    }
+    this.#rto.backoff();
+    if (this.#state === "shutdown-sent") this.#control.push({ type: CHUNK.SHUTDOWN, cumulativeTsnAck: this.#tsns.cum });
+    else this.#control.push({ type: CHUNK.SHUTDOWN_ACK });
+    this.#t2.start(this.#rto.rto);
+    this.#flush();
+  }
+
+  #lastHeardNow(): void {
+    this.#lastHeard = this.#clock.now();
+  }
+
+  /** Reports the peer dead when nothing was heard for failureTimeoutMs. */
+  #checkDead(): boolean {
+    const silent = this.#clock.now() - this.#lastHeard;
+    if (silent >= this.#o.failureTimeoutMs) {
+      this.#fail("timeout", `peer silent for ${Math.round(silent)} ms`);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Heartbeats (§8.3) for an idle association, and the failure deadline.
+   * While data is outstanding, T3-rtx does the probing.
+   */
+  #onHeartbeatTimer(): void {
+    if (this.#state === "closed" || this.#state === "cookie-wait" || this.#state === "cookie-echoed") return;
+    if (this.#checkDead()) return;
+    const now = this.#clock.now();
+    if (this.#hbOutstanding && now - this.#hbSentAt >= this.#rto.rto) {
+      // Unanswered within an RTO: count it, back off, try again.
+      this.#hbOutstanding = false;
+      if (++this.#errors > this.#o.associationMaxRetrans) {
+        this.#fail("timeout", "peer did not answer heartbeats");
+        return;
+      }
+      this.#rto.backoff();
+      this.#sendHeartbeat();
+    } else if (!this.#hbOutstanding && now - this.#lastHeard >= this.#o.heartbeatIntervalMs && this.#sentHead >= this.#sent.length) {
+      this.#sendHeartbeat();
+    }
+    if (!this.#isClosed()) this.#scheduleHeartbeat();
+  }
+
+  #scheduleHeartbeat(): void {
+    const now = this.#clock.now();
+    let at = this.#hbOutstanding
+      ? this.#hbSentAt + this.#rto.rto
+      : Math.max(this.#lastHeard + this.#o.heartbeatIntervalMs, now + Math.min(this.#o.heartbeatIntervalMs, this.#rto.rto) / 2);
+    at = Math.min(at, this.#lastHeard + this.#o.failureTimeoutMs);
+    this.#hbTimer.start(Math.max(1, at - now));
+  }
+
+  #heartbeatInfo(kind: number, size: number): Uint8Array {
+    const info = new Uint8Array(HB_INFO_SIZE);
+    const v = new DataView(info.buffer);
+    v.setUint8(0, kind);
+    v.setUint32(4, this.#hbNonce);
+    v.setUint32(8, size);
+    v.setFloat64(12, this.#clock.now());
+    return info;
+  }
+
+  #sendHeartbeat(): void {
+    this.#hbOutstanding = true;
+    this.#hbSentAt = this.#clock.now();
+    this.#stats.heartbeatsSent++;
+    this.#control.push({ type: CHUNK.HEARTBEAT, info: this.#heartbeatInfo(HB_LIVENESS, 0) });
+    this.#flush();
+  }
+
+  #onHeartbeatAck(info: Uint8Array): void {
+    if (info.length !== HB_INFO_SIZE) return;
+    const v = new DataView(info.buffer, info.byteOffset, info.byteLength);
+    if (v.getUint32(4) !== this.#hbNonce) return;
+    const kind = v.getUint8(0);
+    const sentAt = v.getFloat64(12);
+    const rtt = this.#clock.now() - sentAt;
+    if (kind === HB_LIVENESS) {
+      this.#hbOutstanding = false;
+      this.#errors = 0;
+      // §8.3: a HEARTBEAT ACK gives an RTT measurement.
+      if (rtt >= 0 && rtt < 60_000) this.#rto.measure(rtt);
+      this.#scheduleHeartbeat();
+    } else if (kind === HB_PROBE) {
+      this.#onProbeAck(v.getUint32(8));
+    }
+  }
+
+  // ---------------------------------------------------------------- PLPMTUD
+
+  #startPmtud(): void {
+    const ceiling = Math.min(this.#host.pathCeiling(this.remote), this.#o.maxPacketSize ?? SCTP_DEFAULTS.maxPacketSize);
+    this.#search = new PmtuSearch(this.#pmtu, ceiling, SCTP_DEFAULTS.pmtuMaxProbes, SCTP_DEFAULTS.pmtuSearchGranularity);
+    this.#sendProbe();
+  }
+
+  #sendProbe(): void {
+    const search = this.#search;
+    if (!search || this.#state === "closed") return;
+    for (let guard = 0; guard < 64; guard++) {
+      const size = search.probeSize;
+      if (size === 0) {
+        // Search complete: look again upwards after PMTU_RAISE_TIMER (RFC 8899 §5.1.1).
+        this.#probeTimer.start(SCTP_DEFAULTS.pmtuRaiseIntervalMs);
+        return;
+      }
+      if (!search.countAttempt()) {
+        search.failed();
+        continue;
+      }
+      // RFC 8899 §6.2.1.2: HEARTBEAT + PAD chunk, padded to exactly `size`.
+      const hb: HeartbeatChunk = { type: CHUNK.HEARTBEAT, info: this.#heartbeatInfo(HB_PROBE, size) };
+      const hbLen = 4 + 4 + HB_INFO_SIZE;
+      const padLen = size - SCTP_SIZES.commonHeader - hbLen - 4;
+      this.#sendNow(this.#peerTag, padLen >= 0 ? [hb, { type: CHUNK.PAD, length: padLen }] : [hb]);
+      this.#probeTimer.start(Math.max(this.#rto.rto, 100));
+      return;
+    }
+  }
+
+  #onProbeTimer(): void {
+    if (this.#state === "closed" || !this.#search) return;
+    if (this.#search.phase === "complete") this.#search.restart(Math.min(this.#host.pathCeiling(this.remote), this.#o.maxPacketSize ?? SCTP_DEFAULTS.maxPacketSize));
+    this.#sendProbe();
+  }
+
+  #onProbeAck(size: number): void {
+    const search = this.#search;
+    if (!search) return;
+    if (search.acked(size)) this.#setPmtu(search.pmtu);
+    this.#probeTimer.stop();
+    this.#sendProbe();
+  }
+
+  #setPmtu(size: number): void {
+    this.#pmtu = size;
+    this.#cc.setMtu(size);
+  }
+
+  // ---------------------------------------------------------------- shutdown
+
+  /** §9.2: in SHUTDOWN-PENDING, send SHUTDOWN once everything is acknowledged. */
+  #maybeShutdown(): void {
+    if (this.#state !== "shutdown-pending" || this.#queue.queuedMessages > 0 || this.#sentHead < this.#sent.length) return;
+    this.#setState("shutdown-sent");
+    this.#control.push({ type: CHUNK.SHUTDOWN, cumulativeTsnAck: this.#tsns.cum });
+    this.#sackNeeded = false;
+    this.#sackTimer.stop();
+    this.#t2.start(this.#rto.rto);
+    this.#t5.start(Math.max(5 * this.#rto.rto, this.#o.failureTimeoutMs));
+    this.#scheduleFlush();
+  }
+
+  /** §9.2: SHUTDOWN received. */
+  #onShutdown(cumTsnAck: number): void {
+    switch (this.#state) {
+      case "established":
+      case "shutdown-pending":
+        this.#setState("shutdown-received");
+        this.#ackFromShutdown(cumTsnAck);
+        this.#maybeShutdownAck();
+        break;
+      case "shutdown-received":
+        this.#ackFromShutdown(cumTsnAck);
+        this.#maybeShutdownAck();
+        break;
+      case "shutdown-sent":
+        // Both sides closing: answer with SHUTDOWN ACK.
+        this.#setState("shutdown-ack-sent");
+        this.#control.push({ type: CHUNK.SHUTDOWN_ACK });
+        this.#t2.start(this.#rto.rto);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #ackFromShutdown(cum: number): void {
+    if (tsnGte(cum, this.#lastCumAck) && tsnLt(cum, this.#nextTsn)) {
+      this.#onSack({ type: CHUNK.SACK, cumulativeTsnAck: cum, aRwnd: 0, gapBlocks: [], duplicateTsns: [] }, false);
+    }
+  }
+
+  #maybeShutdownAck(): void {
+    if (this.#state !== "shutdown-received" || this.#queue.queuedMessages > 0 || this.#sentHead < this.#sent.length) return;
+    this.#setState("shutdown-ack-sent");
+    this.#control.push({ type: CHUNK.SHUTDOWN_ACK });
+    this.#t2.start(this.#rto.rto);
+    this.#t5.start(Math.max(5 * this.#rto.rto, this.#o.failureTimeoutMs));
+    this.#scheduleFlush();
+  }
+
+  /** §9.2: SHUTDOWN ACK received. */
+  #onShutdownAck(): void {
+    if (this.#state !== "shutdown-sent" && this.#state !== "shutdown-ack-sent") return;
+    this.#emit();
+    this.#sendNow(this.#peerTag, [{ type: CHUNK.SHUTDOWN_COMPLETE, tBit: false }]);
+    this.#terminate({ kind: "shutdown", message: "association shut down" });
+  }
+
+  // ------------------------------------------------------------- transmission
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    queueMicrotask(this.#flushTask);
+  }
+
+  #flushTask = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  /** Sends everything that is due, bundled into as few packets as possible. */
+  #flush(): void {
+    if (this.#flushing || this.#state === "closed") return;
+    this.#flushing = true;
+    try {
+      const control = this.#control;
+      if (control.length > 0) {
+        this.#control = [];
+        for (const c of control) this.#add(c, chunkLength(c));
+      }
+      const dataState = this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-received";
+      if (this.#sackNow || (this.#sackNeeded && dataState && this.#hasDataToSend())) {
+        const sack = this.#makeSack();
+        this.#add(sack, chunkLength(sack));
+      }
+      if (dataState && this.#ready) this.#sendData();
+      this.#emit();
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #hasDataToSend(): boolean {
+    if (this.#flight >= this.#cc.cwnd) return this.#fastRtxPending;
+    return this.#rtxHead < this.#rtx.length || this.#queue.queuedMessages > 0;
+  }
+
+  #sendData(): void {
+    const mtu = this.#pmtu;
+    const hdr = this.#queue.headerSize;
+    const maxPayload = mtu - SCTP_SIZES.commonHeader - hdr;
+    const now = this.#clock.now();
+    if (this.#flight === 0 && this.#lastDataSentAt > 0 && now - this.#lastDataSentAt > this.#rto.rto) {
+      // §7.2.1: after an idle RTO, cwnd decays.
+      this.#cc.onIdle();
+    }
+    if (this.#fastRtxPending) {
+      // §7.2.4 step 3: one packet of the lowest marked chunks, regardless of cwnd.
+      this.#fastRtxPending = false;
+      let first = true;
+      for (let c = this.#nextMarked(); c; c = this.#nextMarked()) {
+        if (!first && this.#pktSize + c.size > mtu) break;
+        first = false;
+        this.#transmit(c, now);
+      }
+      this.#emit();
+    }
+    const cc = this.#cc;
+    for (let guard = 0; guard < 1_000_000 && this.#flight < cc.cwnd; guard++) {
+      const r = this.#nextMarked();
+      if (r) {
+        this.#transmit(r, now);
+        continue;
+      }
+      let avail = mtu - this.#pktSize - hdr;
+      const need = this.#queue.peekSize(maxPayload);
+      if (need === 0) break;
+      if (avail < Math.min(need, 256)) {
+        this.#emit();
+        avail = maxPayload;
+      }
+      const len = Math.min(need, avail);
+      // §6.1 A: respect the peer's window, except for one probe when nothing is in flight.
+      if (len > this.#peerRwnd && this.#flight > 0) break;
+      const c = this.#queue.next(avail, this.#nextTsn)!;
+      this.#nextTsn = (this.#nextTsn + 1) >>> 0;
+      this.#sent.push(c);
+      this.#unacked += c.userData.length;
+      this.#transmit(c, now);
+    }
+  }
+
+  /** Puts one DATA chunk into the packet being built (§6.1 B, §6.3.2 R1). */
+  #transmit(c: OutChunk, now: number): void {
+    if (this.#pktSize + c.size > this.#pmtu && this.#pkt.length > 0) this.#emit();
+    this.#pkt.push(c as unknown as Chunk);
+    this.#pktSize += c.size;
+    this.#pktHasData = true;
+    const len = c.userData.length;
+    c.transmissions++;
+    c.sentAt = now;
+    c.marked = false;
+    if (!c.inFlight) {
+      c.inFlight = true;
+      this.#flight += len;
+    }
+    this.#peerRwnd = Math.max(0, this.#peerRwnd - len);
+    if (c.transmissions === 1) {
+      this.#stats.bytesSent += len;
+      if (!this.#rttProbe) this.#rttProbe = c;
+    } else {
+      this.#stats.retransmissions++;
+      if (this.#rttProbe === c) this.#rttProbe = undefined;
+    }
+    this.#lastDataSentAt = now;
+    this.#t3.startIfIdle(this.#rto.rto);
+  }
+
+  #add(c: Chunk, len: number): void {
+    if (this.#pktSize + len > this.#pmtu && this.#pkt.length > 0) this.#emit();
+    this.#pkt.push(c);
+    this.#pktSize += len;
+  }
+
+  /** Encodes and sends the packet being built. */
+  #emit(): void {
+    if (this.#pkt.length === 0) return;
+    const chunks = this.#pkt;
+    this.#pkt = [];
+    this.#pktSize = SCTP_SIZES.commonHeader;
+    this.#pktHasData = false;
+    this.#sendNow(this.#peerTag, chunks);
+  }
+
+  /** Encodes `chunks` into one packet with verification tag `vt` and sends it now. */
+  #sendNow(vt: number, chunks: Chunk[]): void {
+    const bytes = encodePacket({ srcPort: this.localPort, dstPort: this.peerPort, verificationTag: vt, chunks });
+    this.#stats.packetsSent++;
+    this.#host.transmit(bytes, this.remote);
+  }
+
+  // ---------------------------------------------------------------- endings
+
+  #badTag(): void {
+    this.#stats.badTagPackets++;
+  }
+
+  #protocolViolation(what: string): void {
+    if (this.#state === "closed") return;
+    this.#emit();
+    this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [protocolViolationCause(what)] }]);
+    this.#terminate({ kind: "error", message: `protocol violation: ${what}` });
+  }
+
+  #fail(kind: CloseReason["kind"], message: string): void {
+    this.#terminate({ kind, message });
+  }
+
+  /** Moves to CLOSED, stops everything and reports the reason exactly once. */
+  #terminate(reason: CloseReason): void {
+    if (this.#state === "closed") return;
+    this.#setState("closed");
+    this.#closeReason = reason;
+    for (const t of [this.#t1, this.#t2, this.#t3, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer]) t.stop();
+    this.#sent = [];
+    this.#sentHead = 0;
+    this.#rtx = [];
+    this.#rtxHead = 0;
+    this.#control = [];
+    this.#pkt = [];
+    this.#flight = 0;
+    this.#unacked = 0;
+    this.#queue = new SendQueue(this.#idata);
+    this.#host.associationDown(this, reason);
+    this.#emitSafe("close", reason);
+    const waiters = this.#closeWaiters;
+    this.#closeWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** A method, so TypeScript does not narrow the state across calls that may close. */
+  #isClosed(): boolean {
+    return this.#state === "closed";
+  }
+
+  #setState(next: AssociationState): void {
+    this.#state = next;
+  }
+
+  /** Emits to user listeners; an exception they throw is rethrown asynchronously so protocol state stays consistent. */
+  #emitSafe(event: string, ...args: unknown[]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+
+  #peerName(): string {
+    return `${this.remote.address}:${this.remote.port}`;
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Every default of the SCTP association and endpoint, in one place. Where
+ * RFC 9260 §16 names a protocol parameter the constant says so, and where
+ * sfx departs from the RFC's suggested value the comment says why.
+ *
+ * @module
+ */
+
+/** Defaults for {@link SctpOptions} and the protocol constants the stack uses. */
+export const SCTP_DEFAULTS = {
+  /** SCTP port used inside the UDP encapsulation when none is given (RFC 6951 §5). */
+  sctpPort: 6969,
+  /** Packet size assumed safe on any path before PLPMTUD confirms more (RFC 8899 §5.1.2 BASE_PLPMTU). */
+  initialPacketSize: 1200,
+  /**
+   * Ceiling for PLPMTUD when the socket cannot tell (largest IPv4 UDP payload,
+   * rounded down to a multiple of 4 so every chunk stays 32-bit aligned).
+   */
+  maxPacketSize: 65504,
+  /** Smallest packet size we ever use (RFC 8899 MIN_PLPMTU for UDP options-free paths). */
+  minPacketSize: 1200,
+  /** RTO.Initial (RFC 9260 §16: 1 s). */
+  rtoInitial: 1000,
+  /**
+   * RTO.Min. RFC 9260 suggests 1 s; like Linux TCP we use 200 ms so that a
+   * tail loss on a fast path is repaired in a fraction of a second.
+   */
+  rtoMin: 200,
+  /**
+   * RTO.Max. RFC 9260 suggests 60 s; 10 s keeps a retransmission inside the
+   * failure timeout so a live but lossy peer is not declared dead.
+   */
+  rtoMax: 10_000,
+  /** Max.Init.Retransmits (RFC 9260 §16). */
+  maxInitRetransmits: 8,
+  /** Association.Max.Retrans (RFC 9260 §16). */
+  associationMaxRetrans: 10,
+  /** A peer not heard from for this long is reported dead (kind "timeout"). */
+  failureTimeoutMs: 30_000,
+  /**
+   * HB.interval. RFC 9260 suggests 30 s; sfx needs a dead idle peer noticed
+   * within `failureTimeoutMs`, so the interval is at most a quarter of it.
+   */
+  heartbeatIntervalMs: 5_000,
+  /** Bytes we advertise as a_rwnd (RFC 9260 §6.2): our receive buffer. */
+  receiveBufferSize: 4 * 1024 * 1024,
+  /** send() returns false once this many bytes are queued or unacknowledged. */
+  sendHighWaterMark: 4 * 1024 * 1024,
+  /** Outbound streams we ask for (RFC 9260 §5.1 OS). */
+  streams: 1024,
+  /** MIS: the most inbound streams we accept (RFC 9260 §3.3.2). */
+  maxInboundStreams: 65535,
+  /** Valid.Cookie.Life (RFC 9260 §16: 60 s). */
+  cookieLifetimeMs: 60_000,
+  /** Delayed SACK: the most we wait before acknowledging (RFC 9260 §6.2: at most 500 ms, SHOULD be 200 ms). */
+  sackDelayMs: 200,
+  /** Delayed SACK: acknowledge at least every this many packets carrying DATA (RFC 9260 §6.2). */
+  sackEveryPackets: 2,
+  /** The most gap-ack blocks reported in one SACK. */
+  maxGapBlocks: 256,
+  /** The most duplicate TSNs reported in one SACK. */
+  maxDuplicateTsns: 32,
+  /** Largest user message accepted by send() and by reassembly. */
+  maxMessageSize: 16 * 1024 * 1024,
+  /** PLPMTUD: probes sent for one size before it is deemed too big (RFC 8899 MAX_PROBES). */
+  pmtuMaxProbes: 3,
+  /** PLPMTUD: stop searching when the unconfirmed range is this small. */
+  pmtuSearchGranularity: 32,
+  /** PLPMTUD: re-search upward after this long (RFC 8899 PMTU_RAISE_TIMER: 600 s). */
+  pmtuRaiseIntervalMs: 600_000,
+  /** PLPMTUD: T3-rtx expiries in a row (without progress) taken as a black hole above the base size. */
+  pmtuBlackHoleT3: 2,
+  /** OOTB ABORT replies the endpoint sends per second at most (RFC 9260 §8.4 rate limiting). */
+  ootbRepliesPerSecond: 100,
+  /** How long endpoint.close() waits for graceful shutdowns before aborting what is left. */
+  closeTimeoutMs: 10_000,
+} as const;
+
+/** Fixed protocol sizes (RFC 9260 §3). */
+export const SCTP_SIZES = {
+  /** Common header (§3.1). */
+  commonHeader: 12,
+  /** DATA chunk header (§3.3.1). */
+  dataHeader: 16,
+  /** I-DATA chunk header (RFC 8260 §2.1). */
+  idataHeader: 20,
+} as const;

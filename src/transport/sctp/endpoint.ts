@@ -1,0 +1,446 @@
+/**
+ * The SCTP endpoint: one datagram socket (UDP encapsulation, RFC 6951)
+ * serving many associations. It demultiplexes packets by the remote UDP
+ * address and port and the SCTP ports (then each association checks the
+ * verification tag, RFC 9260 §8.5), answers INIT statelessly with a State
+ * Cookie and creates an association only for a valid COOKIE ECHO (§5.1),
+ * and handles out-of-the-blue packets (§8.4). A malformed datagram is
+ * counted and dropped; nothing a peer sends can throw out of the socket
+ * handler.
+ *
+ * @module
+ */
+
+import { EventEmitter } from "node:events";
+import { SfxError } from "../../errors.ts";
+import type { DatagramSocket, LocalAddress, RemoteAddress } from "../datagram.ts";
+import { Association, type AssociationHost, type CloseReason } from "./association.ts";
+import { CAUSE, CHUNK, PARAM, type Chunk, type CookieEchoChunk, type ErrorChunk, type InitChunk, type Packet } from "./chunk_types.ts";
+import { CookieJar, COOKIE_FLAG_IDATA, type CookieState } from "./cookie.ts";
+import { SctpDecodeError } from "./decode_error.ts";
+import { SCTP_DEFAULTS } from "./defaults.ts";
+import {
+  invalidMandatoryParamCause,
+  random32,
+  randomTag,
+  readInitParams,
+  staleCookieCause,
+  supportedExtensionsParam,
+} from "./handshake.ts";
+import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
+import { decodePacket, encodePacket } from "./packet.ts";
+
+/** Counters of one endpoint. */
+export interface EndpointStats {
+  /** Live associations (including handshakes in progress that we started). */
+  associations: number;
+  /** Datagrams that failed to decode (bad checksum, bad lengths) and were dropped. */
+  malformedPackets: number;
+  /** Packets that matched no association (§8.4). */
+  ootbPackets: number;
+  /** INIT chunks answered with INIT ACK. */
+  initsAnswered: number;
+  /** COOKIE ECHOs refused (bad MAC, wrong address or tag). */
+  badCookies: number;
+  /** COOKIE ECHOs too old (answered with a Stale Cookie error). */
+  staleCookies: number;
+  /** Exceptions caught in packet processing (bugs); the association involved is aborted. */
+  internalErrors: number;
+}
+
+interface PendingConnect {
+  resolve(a: Association): void;
+  reject(err: Error): void;
+  cancelled: string | undefined;
+  cleanup(): void;
+}
+
+function keyOf(address: string, port: number, peerPort: number, localPort: number): string {
+  return `${address}|${port}|${peerPort}|${localPort}`;
+}
+
+/**
+ * An SCTP endpoint on one datagram socket. Create it with
+ * {@link SctpEndpoint.listen}; it emits "association" for each peer that
+ * completes the handshake, and {@link connect} opens associations to others.
+ */
+export class SctpEndpoint extends EventEmitter {
+  readonly #socket: DatagramSocket;
+  readonly #o: ResolvedSctpOptions;
+  readonly #cookies: CookieJar;
+  readonly #assocs = new Map<string, Association>();
+  readonly #keys = new Map<Association, string>();
+  readonly #pending = new Map<Association, PendingConnect>();
+  readonly #host: AssociationHost;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  #ootbTokens: number = SCTP_DEFAULTS.ootbRepliesPerSecond;
+  #ootbRefill = 0;
+  readonly #stats = {
+    malformedPackets: 0,
+    ootbPackets: 0,
+    initsAnswered: 0,
+    badCookies: 0,
+    staleCookies: 0,
+    internalErrors: 0,
+  };
+  /** The last exception caught in packet processing, for diagnostics. */
+  lastInternalError: unknown;
+
+  /**
+   * Starts an endpoint on a bound datagram socket. It accepts associations
+   * (unless `accept: false`) and can open its own with {@link connect}.
+   *
+   * @example
+   * ```ts
+   * import { openUdpSocket } from "../udp.ts";
+   * const socket = await openUdpSocket({ host: "127.0.0.1", port: 6969 });
+   * const server = SctpEndpoint.listen({ socket });
+   * server.on("association", (a) => {
+   *   a.on("message", (stream, data) => a.send(stream, data)); // echo
+   * });
+   * ```
+   */
+  static listen(opts: { socket: DatagramSocket } & SctpOptions): SctpEndpoint {
+    return new SctpEndpoint(opts.socket, resolveOptions(opts));
+  }
+
+  /** @internal Use {@link SctpEndpoint.listen}. */
+  constructor(socket: DatagramSocket, options: ResolvedSctpOptions) {
+    super();
+    this.#socket = socket;
+    this.#o = options;
+    this.#cookies = new CookieJar(options.cookieLifetimeMs, () => options.clock.now());
+    const self = this;
+    this.#host = {
+      options,
+      cookies: this.#cookies,
+      transmit: (data, to) => socket.send(data, to),
+      pathCeiling: (to) => {
+        let max: number | undefined;
+        try {
+          max = socket.maxDatagramSize?.(to);
+        } catch {
+          max = undefined;
+        }
+        const ceiling = Math.min(max ?? SCTP_DEFAULTS.maxPacketSize, options.maxPacketSize ?? Infinity, 65507);
+        return Math.floor(ceiling / 4) * 4;
+      },
+      associationUp: (a) => self.#associationUp(a),
+      associationDown: (a, reason) => self.#associationDown(a, reason),
+      peerRestarted: (a, state, packet, next) => self.#peerRestarted(a, state, packet, next),
+    };
+    socket.onMessage((data, from) => this.#onDatagram(data, from));
+    socket.onError?.(() => {
+      // ICMP errors cannot be tied to an association reliably; liveness
+      // detection (heartbeats, T3-rtx) reports dead peers instead.
+    });
+  }
+
+  /** The socket's bound address. */
+  get localAddress(): LocalAddress {
+    return this.#socket.localAddress();
+  }
+
+  /** Counters, for diagnostics and tests. */
+  stats(): EndpointStats {
+    return { associations: this.#assocs.size, ...this.#stats };
+  }
+
+  /** The live associations. */
+  associations(): Association[] {
+    return [...this.#assocs.values()];
+  }
+
+  /**
+   * Opens an association to `remote` (4-way handshake, RFC 9260 §5.1).
+   * Resolves once it is ESTABLISHED.
+   *
+   * @throws {SfxError} SFX_CONNECT_FAILED when the peer does not answer
+   * (after Max.Init.Retransmits or failureTimeoutMs), aborts, or the endpoint
+   * closes; SFX_CANCELLED when `signal` aborts.
+   *
+   * @example
+   * ```ts
+   * const a = await client.connect({ address: "127.0.0.1", port: 6969 }, { streams: 8 });
+   * a.send(0, new TextEncoder().encode("hello"));
+   * await a.close();
+   * ```
+   */
+  connect(remote: RemoteAddress, opts: { streams?: number; signal?: AbortSignal; port?: number } = {}): Promise<Association> {
+    const target = `${remote.address}:${remote.port}`;
+    if (this.#closing) return Promise.reject(new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${target}: the endpoint is closed`));
+    if (opts.signal?.aborted) return Promise.reject(new SfxError("SFX_CANCELLED", `Connecting to ${target} was cancelled`, { cause: opts.signal.reason }));
+    const streams = opts.streams ?? this.#o.streams;
+    if (!Number.isInteger(streams) || streams < 1 || streams > 65535) {
+      return Promise.reject(new RangeError(`streams must be an integer from 1 to 65535, got ${streams}`));
+    }
+    const localPort = this.#o.port;
+    const peerPort = opts.port ?? this.#o.port;
+    const key = keyOf(remote.address, remote.port, peerPort, localPort);
+    if (this.#assocs.has(key)) {
+      return Promise.reject(new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${target}: an association to it already exists on this endpoint`));
+    }
+    const a = new Association(this.#host, {
+      remote,
+      localPort,
+      peerPort,
+      localTag: randomTag(),
+      localInitialTsn: random32(),
+      streams,
+    });
+    this.#register(a, key);
+    return new Promise<Association>((resolve, reject) => {
+      const onAbort = () => {
+        pending.cancelled = "cancelled";
+        a._cancel("connect cancelled");
+      };
+      const pending: PendingConnect = {
+        resolve,
+        reject,
+        cancelled: undefined,
+        cleanup: () => opts.signal?.removeEventListener("abort", onAbort),
+      };
+      this.#pending.set(a, pending);
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      a._connect();
+    });
+  }
+
+  /**
+   * Shuts every association down gracefully (aborting those that take longer
+   * than 10 s), then closes the socket. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#close();
+    return this.#closed;
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    const all = [...this.#assocs.values()];
+    if (all.length > 0) {
+      let timer: unknown;
+      const timeout = new Promise<void>((resolve) => {
+        timer = this.#o.clock.setTimer(resolve, SCTP_DEFAULTS.closeTimeoutMs);
+      });
+      await Promise.race([Promise.all(all.map((a) => a.close())), timeout]);
+      this.#o.clock.clearTimer(timer);
+      for (const a of [...this.#assocs.values()]) a.abort("endpoint closed");
+    }
+    await this.#socket.close();
+  }
+
+  // ------------------------------------------------------------- internals
+
+  #register(a: Association, key: string): void {
+    this.#assocs.set(key, a);
+    this.#keys.set(a, key);
+  }
+
+  #associationUp(a: Association): void {
+    const p = this.#pending.get(a);
+    if (p) {
+      this.#pending.delete(a);
+      p.cleanup();
+      p.resolve(a);
+      return;
+    }
+    this.emit("association", a);
+  }
+
+  #associationDown(a: Association, reason: CloseReason): void {
+    const key = this.#keys.get(a);
+    if (key !== undefined) {
+      this.#keys.delete(a);
+      if (this.#assocs.get(key) === a) this.#assocs.delete(key);
+    }
+    const p = this.#pending.get(a);
+    if (p) {
+      this.#pending.delete(a);
+      p.cleanup();
+      const target = `${a.remote.address}:${a.remote.port}`;
+      p.reject(
+        p.cancelled
+          ? new SfxError("SFX_CANCELLED", `Connecting to ${target} was cancelled`)
+          : new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${target}: ${reason.message}`),
+      );
+    }
+  }
+
+  #onDatagram(data: Uint8Array, from: RemoteAddress): void {
+    let a: Association | undefined;
+    try {
+      let p: Packet;
+      try {
+        p = decodePacket(data);
+      } catch (err) {
+        if (err instanceof SctpDecodeError) {
+          this.#stats.malformedPackets++;
+          return;
+        }
+        throw err;
+      }
+      a = this.#assocs.get(keyOf(from.address, from.port, p.srcPort, p.dstPort));
+      if (a) a._receive(p);
+      else this.#outOfTheBlue(p, from);
+    } catch (err) {
+      // A bug of ours: never let it escape into the socket, and do not keep
+      // an association whose state may now be inconsistent.
+      this.#stats.internalErrors++;
+      this.lastInternalError = err;
+      if (this.listenerCount("warning") > 0) this.emit("warning", err);
+      try {
+        a?.abort(`internal error: ${err instanceof Error ? err.message : String(err)}`);
+      } catch {
+        // ignore
+      }
+    }
+  }
+
+  /** RFC 9260 §8.4: packets that belong to no association. */
+  #outOfTheBlue(p: Packet, from: RemoteAddress): void {
+    this.#stats.ootbPackets++;
+    const chunks = p.chunks;
+    const first = chunks[0];
+    const known = (c: Chunk) => !("unknown" in c);
+    // (2) ABORT: discard.
+    if (chunks.some((c) => c.type === CHUNK.ABORT && known(c))) return;
+    // (3) INIT.
+    if (first.type === CHUNK.INIT && known(first)) {
+      if (p.verificationTag !== 0 || chunks.length !== 1) return;
+      this.#onInit(p, first as InitChunk, from);
+      return;
+    }
+    // (4) COOKIE ECHO.
+    if (first.type === CHUNK.COOKIE_ECHO && known(first)) {
+      this.#onCookieEcho(p, first as CookieEchoChunk, from);
+      return;
+    }
+    for (const c of chunks) {
+      if (!known(c)) continue;
+      // (5) SHUTDOWN ACK: answer SHUTDOWN COMPLETE with the T bit, reflecting the tag.
+      if (c.type === CHUNK.SHUTDOWN_ACK) {
+        this.#reply(p, from, p.verificationTag, [{ type: CHUNK.SHUTDOWN_COMPLETE, tBit: true }]);
+        return;
+      }
+      // (6) SHUTDOWN COMPLETE, (7) COOKIE ACK or a Stale Cookie error: discard.
+      if (c.type === CHUNK.SHUTDOWN_COMPLETE || c.type === CHUNK.COOKIE_ACK) return;
+      if (c.type === CHUNK.ERROR && (c as ErrorChunk).causes.some((x) => x.code === CAUSE.STALE_COOKIE)) return;
+    }
+    // (8) Anything else: ABORT with the T bit, rate limited.
+    if (this.#takeOotbToken()) this.#reply(p, from, p.verificationTag, [{ type: CHUNK.ABORT, tBit: true, causes: [] }]);
+  }
+
+  #takeOotbToken(): boolean {
+    const now = this.#o.clock.now();
+    if (now - this.#ootbRefill >= 1000) {
+      this.#ootbRefill = now;
+      this.#ootbTokens = SCTP_DEFAULTS.ootbRepliesPerSecond;
+    }
+    if (this.#ootbTokens <= 0) return false;
+    this.#ootbTokens--;
+    return true;
+  }
+
+  #reply(p: Packet, to: RemoteAddress, vt: number, chunks: Chunk[]): void {
+    this.#socket.send(encodePacket({ srcPort: p.dstPort, dstPort: p.srcPort, verificationTag: vt, chunks }), to);
+  }
+
+  /** §5.1 B: answer an INIT with an INIT ACK carrying a State Cookie; keep no state. */
+  #onInit(p: Packet, init: InitChunk, from: RemoteAddress): void {
+    if (init.initiateTag === 0) return; // §3.3.2: silently discard
+    if (this.#closing || !this.#o.accept || (this.#o.strictPort && p.dstPort !== this.#o.port)) {
+      // §8.4 (3): not accepting: ABORT, with the INIT's tag.
+      if (this.#takeOotbToken()) this.#reply(p, from, init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [] }]);
+      return;
+    }
+    if (init.outboundStreams === 0 || init.inboundStreams === 0) {
+      this.#reply(p, from, init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParamCause()] }]);
+      return;
+    }
+    const params = readInitParams(init, false);
+    if (params.invalid) return;
+    const localTag = randomTag();
+    const localTsn = random32();
+    const outbound = Math.min(this.#o.streams, init.inboundStreams);
+    const inbound = Math.min(SCTP_DEFAULTS.maxInboundStreams, init.outboundStreams);
+    const cookie = this.#cookies.make({
+      flags: this.#o.idata && params.idata ? COOKIE_FLAG_IDATA : 0,
+      localTag,
+      peerTag: init.initiateTag,
+      localTieTag: 0,
+      peerTieTag: 0,
+      localInitialTsn: localTsn,
+      peerInitialTsn: init.initialTsn,
+      peerRwnd: init.aRwnd,
+      outboundStreams: outbound,
+      inboundStreams: inbound,
+      localPort: p.dstPort,
+      peerPort: p.srcPort,
+      address: from.address,
+      udpPort: from.port,
+    });
+    const ack: InitChunk = {
+      type: CHUNK.INIT_ACK,
+      initiateTag: localTag,
+      aRwnd: this.#o.receiveBufferSize,
+      outboundStreams: outbound,
+      inboundStreams: SCTP_DEFAULTS.maxInboundStreams,
+      initialTsn: localTsn,
+      params: [
+        { type: PARAM.STATE_COOKIE, value: cookie },
+        ...supportedExtensionsParam(this.#o.idata),
+        // §3.2.2: report unrecognized parameters whose type asked for it.
+        ...params.unrecognized.map((tlv) => ({ type: PARAM.UNRECOGNIZED_PARAMETER, value: tlv })),
+      ],
+    };
+    this.#stats.initsAnswered++;
+    this.#reply(p, from, init.initiateTag, [ack]);
+  }
+
+  /** §5.1 D: a COOKIE ECHO with no association: create one if the cookie is valid. */
+  #onCookieEcho(p: Packet, c: CookieEchoChunk, from: RemoteAddress): void {
+    if (this.#closing || !this.#o.accept) return;
+    const r = this.#cookies.open(c.cookie);
+    if (!r.ok && r.reason === "invalid") {
+      this.#stats.badCookies++;
+      return;
+    }
+    const s = r.state;
+    // The cookie is bound to the address, ports and tag it was issued for (§5.1.5, §8.5.1 D).
+    if (s.address !== from.address || s.udpPort !== from.port || s.peerPort !== p.srcPort || s.localPort !== p.dstPort || p.verificationTag !== s.localTag) {
+      this.#stats.badCookies++;
+      return;
+    }
+    if (!r.ok) {
+      // §5.1.5 step 3: stale: report how stale, keep no state.
+      this.#stats.staleCookies++;
+      this.#reply(p, from, s.peerTag, [{ type: CHUNK.ERROR, causes: [staleCookieCause(r.stalenessUs)] }]);
+      return;
+    }
+    this.#createFromCookie(s, p, from);
+  }
+
+  #createFromCookie(s: CookieState, p: Packet, from: RemoteAddress): void {
+    const a = new Association(this.#host, {
+      remote: from,
+      localPort: s.localPort,
+      peerPort: s.peerPort,
+      localTag: s.localTag,
+      localInitialTsn: s.localInitialTsn,
+      streams: s.outboundStreams,
+    });
+    this.#register(a, keyOf(from.address, from.port, s.peerPort, s.localPort));
+    // Establishes and emits "association" before the rest of the packet
+    // (DATA bundled after the COOKIE ECHO) is delivered.
+    a._acceptCookie(s);
+    a._receive(p, 1);
+  }
+
+  /** §5.2.4 case A: the peer restarted; the old association ends, a new one starts. */
+  #peerRestarted(old: Association, s: CookieState, p: Packet, _next: number): void {
+    old._terminate({ kind: "peer-abort", message: "peer restarted the association" });
+    this.#createFromCookie(s, p, old.remote);
+  }
+}

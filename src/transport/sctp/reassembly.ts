@@ -1,0 +1,220 @@
+/**
+ * Receive-side reassembly and per-stream delivery order (RFC 9260 §6.5,
+ * §6.6, §6.9; RFC 8260 §2.1 for I-DATA).
+ *
+ * DATA: the fragments of one message carry consecutive TSNs (§6.9), so a
+ * message is complete when a run of TSNs from a B fragment to an E
+ * fragment is present. I-DATA: fragments are identified by stream, U bit,
+ * MID and FSN, and may interleave with other messages' fragments.
+ * Complete ordered messages wait for their SSN/MID turn per stream;
+ * unordered ones are delivered at once.
+ *
+ * The caller (the association) has already dropped duplicate TSNs.
+ *
+ * @module
+ */
+
+import { ssnLt, ssnNext, tsnLt } from "./tsn.ts";
+
+/** The fields of a received DATA or I-DATA chunk that reassembly needs. */
+export interface InboundFragment {
+  tsn: number;
+  streamId: number;
+  unordered: boolean;
+  beginning: boolean;
+  ending: boolean;
+  /** DATA: SSN; I-DATA: MID. */
+  seq: number;
+  /** I-DATA: FSN (0 for the first fragment); DATA: unused. */
+  fsn: number;
+  /** PPID (I-DATA: valid on the first fragment only). */
+  ppid: number;
+  userData: Uint8Array;
+}
+
+/** Receives each complete message, in the order the stream rules allow. */
+export type DeliverFn = (streamId: number, data: Uint8Array, ppid: number) => void;
+
+interface Completed {
+  data: Uint8Array;
+  ppid: number;
+}
+
+interface IGroup {
+  frags: Map<number, InboundFragment>;
+  endFsn: number;
+  bytes: number;
+}
+
+interface InStream {
+  /** Next SSN (DATA) or MID (I-DATA) to deliver in order. */
+  next: number;
+  /** Complete ordered messages waiting for earlier ones. */
+  pending: Map<number, Completed>;
+  /** I-DATA partial messages, ordered and unordered, by MID. */
+  ordered?: Map<number, IGroup>;
+  unordered?: Map<number, IGroup>;
+}
+
+/** Reassembles fragments and enforces per-stream order. */
+export class Reassembler {
+  /** User-data bytes held: fragments of incomplete messages plus complete messages waiting for their turn. */
+  bytesHeld = 0;
+  readonly #idata: boolean;
+  readonly #deliver: DeliverFn;
+  readonly #maxMessageSize: number;
+  readonly #streams = new Map<number, InStream>();
+  /** DATA fragments (not both B and E) by TSN. */
+  readonly #frags = new Map<number, InboundFragment>();
+
+  constructor(idata: boolean, deliver: DeliverFn, maxMessageSize: number) {
+    this.#idata = idata;
+    this.#deliver = deliver;
+    this.#maxMessageSize = maxMessageSize;
+  }
+
+  /** Number of fragments held for incomplete messages (for tests and stats). */
+  get fragmentCount(): number {
+    let n = this.#frags.size;
+    for (const s of this.#streams.values()) {
+      for (const g of s.ordered?.values() ?? []) n += g.frags.size;
+      for (const g of s.unordered?.values() ?? []) n += g.frags.size;
+    }
+    return n;
+  }
+
+  /**
+   * Takes one new (non-duplicate) fragment. Returns false when it breaks the
+   * protocol (a message over the size limit, inconsistent fragments); the
+   * caller then aborts the association.
+   */
+  add(f: InboundFragment): boolean {
+    const len = f.userData.length;
+    if (f.beginning && f.ending) {
+      // The common case: a whole message in one chunk. Copy, since the
+      // datagram buffer is only ours during the call.
+      this.bytesHeld += len;
+      this.#complete(f.streamId, f.unordered, f.seq, f.userData.slice(), f.ppid);
+      return true;
+    }
+    this.bytesHeld += len;
+    return this.#idata ? this.#addIData(f) : this.#addData(f);
+  }
+
+  #addData(f: InboundFragment): boolean {
+    this.#frags.set(f.tsn, f);
+    // Find the E fragment at or after f, then the B fragment at or before it.
+    let last = f;
+    let total = 0;
+    for (let i = 0; !last.ending; i++) {
+      const next = this.#frags.get((last.tsn + 1) >>> 0);
+      if (!next || next.beginning) return next ? false : true; // a B inside a message is a violation
+      last = next;
+      if (i > 1_000_000) return false;
+    }
+    let first = f;
+    for (let i = 0; !first.beginning; i++) {
+      const prev = this.#frags.get((first.tsn - 1) >>> 0);
+      if (!prev || prev.ending) return prev ? false : true;
+      first = prev;
+      if (i > 1_000_000) return false;
+    }
+    const count = ((last.tsn - first.tsn) >>> 0) + 1;
+    let tsn = first.tsn;
+    for (let i = 0; i < count; i++, tsn = (tsn + 1) >>> 0) {
+      const c = this.#frags.get(tsn)!;
+      if (c.streamId !== first.streamId || c.unordered !== first.unordered || (!c.unordered && c.seq !== first.seq)) return false;
+      total += c.userData.length;
+    }
+    if (total > this.#maxMessageSize) return false;
+    const data = new Uint8Array(total);
+    let off = 0;
+    tsn = first.tsn;
+    for (let i = 0; i < count; i++, tsn = (tsn + 1) >>> 0) {
+      const c = this.#frags.get(tsn)!;
+      data.set(c.userData, off);
+      off += c.userData.length;
+      this.#frags.delete(tsn);
+    }
+    this.#complete(first.streamId, first.unordered, first.seq, data, first.ppid);
+    return true;
+  }
+
+  #addIData(f: InboundFragment): boolean {
+    const s = this.#stream(f.streamId);
+    if (!f.unordered && ((f.seq - s.next) | 0) < 0) {
+      // A fragment of an ordered message already delivered: stale.
+      this.bytesHeld -= f.userData.length;
+      return true;
+    }
+    const groups = f.unordered ? (s.unordered ??= new Map()) : (s.ordered ??= new Map());
+    let g = groups.get(f.seq);
+    if (!g) {
+      g = { frags: new Map(), endFsn: -1, bytes: 0 };
+      groups.set(f.seq, g);
+    }
+    const fsn = f.beginning ? 0 : f.fsn;
+    if (g.frags.has(fsn)) {
+      // Same fragment under another TSN: keep the first.
+      this.bytesHeld -= f.userData.length;
+      return true;
+    }
+    if (f.ending) {
+      if (g.endFsn >= 0 && g.endFsn !== fsn) return false;
+      g.endFsn = fsn;
+    }
+    if (g.endFsn >= 0 && fsn > g.endFsn) return false;
+    g.frags.set(fsn, f);
+    g.bytes += f.userData.length;
+    if (g.bytes > this.#maxMessageSize) return false;
+    if (g.endFsn < 0 || g.frags.size !== g.endFsn + 1 || !g.frags.has(0)) return true;
+    const data = new Uint8Array(g.bytes);
+    let off = 0;
+    for (let i = 0; i <= g.endFsn; i++) {
+      const c = g.frags.get(i);
+      if (!c) return false;
+      data.set(c.userData, off);
+      off += c.userData.length;
+    }
+    groups.delete(f.seq);
+    this.#complete(f.streamId, f.unordered, f.seq, data, g.frags.get(0)!.ppid);
+    return true;
+  }
+
+  #stream(id: number): InStream {
+    let s = this.#streams.get(id);
+    if (!s) {
+      s = { next: 0, pending: new Map() };
+      this.#streams.set(id, s);
+    }
+    return s;
+  }
+
+  #complete(streamId: number, unordered: boolean, seq: number, data: Uint8Array, ppid: number): void {
+    if (unordered) {
+      this.bytesHeld -= data.length;
+      this.#deliver(streamId, data, ppid);
+      return;
+    }
+    const s = this.#stream(streamId);
+    if (seq !== s.next) {
+      const stale = this.#idata ? tsnLt(seq, s.next) : ssnLt(seq, s.next);
+      if (stale || s.pending.has(seq)) {
+        this.bytesHeld -= data.length;
+        return;
+      }
+      s.pending.set(seq, { data, ppid });
+      return;
+    }
+    // §6.6: deliver in SSN order; release any that were waiting on this one.
+    this.bytesHeld -= data.length;
+    s.next = this.#idata ? (s.next + 1) >>> 0 : ssnNext(s.next);
+    this.#deliver(streamId, data, ppid);
+    for (let m = s.pending.get(s.next); m; m = s.pending.get(s.next)) {
+      s.pending.delete(s.next);
+      this.bytesHeld -= m.data.length;
+      s.next = this.#idata ? (s.next + 1) >>> 0 : ssnNext(s.next);
+      this.#deliver(streamId, m.data, m.ppid);
+    }
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * Outbound user messages and the stream scheduler. Messages are cut into
+ * DATA or I-DATA chunks only when the association is about to send them,
+ * so each fragment is sized for the path MTU of that moment (RFC 9260
+ * §6.9).
+ *
+ * Scheduling: with I-DATA (RFC 8260) the streams that have data take turns
+ * fragment by fragment, so a big message on one stream never holds up a
+ * small one on another. With plain DATA, fragments of one message must
+ * carry consecutive TSNs (§6.9), so the streams take turns message by
+ * message instead.
+ *
+ * @module
+ */
+
+import { CHUNK } from "./chunk_types.ts";
+
+/** A queued user message. */
+export interface OutMessage {
+  streamId: number;
+  data: Uint8Array;
+  unordered: boolean;
+  ppid: number;
+  /** Bytes already cut into chunks. */
+  offset: number;
+  /** SSN (DATA) or MID (I-DATA), assigned at the first fragment. */
+  seq: number;
+  /** Next FSN (I-DATA). */
+  fsn: number;
+}
+
+/**
+ * A DATA / I-DATA chunk in flight. It has the codec's chunk shape (so it is
+ * encoded as is) plus the sender's bookkeeping.
+ */
+export interface OutChunk {
+  type: 0 | 64;
+  unordered: boolean;
+  beginning: boolean;
+  ending: boolean;
+  immediate: boolean;
+  tsn: number;
+  streamId: number;
+  /** DATA SSN. */
+  ssn: number;
+  /** I-DATA MID. */
+  mid: number;
+  ppid: number;
+  /** I-DATA FSN. */
+  fsn: number;
+  userData: Uint8Array;
+  /** Encoded size, padded (chunk header + data). */
+  size: number;
+  /** Clock time of the latest transmission. */
+  sentAt: number;
+  /** How many times it was sent. */
+  transmissions: number;
+  /** Acknowledged by a gap block (may be reneged). */
+  acked: boolean;
+  /** Counted in the flight size. */
+  inFlight: boolean;
+  /** Miss indications (§7.2.4). */
+  misses: number;
+  /** Marked for retransmission. */
+  marked: boolean;
+  /** Already fast-retransmitted once (§7.2.4 step 5). */
+  fastRetransmitted: boolean;
+}
+
+interface OutStream {
+  id: number;
+  queue: OutMessage[];
+  head: number;
+  ssn: number;
+  midOrdered: number;
+  midUnordered: number;
+  active: boolean;
+}
+
+/** Per-stream queues and the round-robin scheduler. */
+export class SendQueue {
+  /** Bytes queued and not yet cut into chunks. */
+  queuedBytes = 0;
+  /** Messages queued and not yet fully cut. */
+  queuedMessages = 0;
+  readonly #idata: boolean;
+  readonly #streams = new Map<number, OutStream>();
+  readonly #active: OutStream[] = [];
+  #rr = 0;
+  /** DATA mode: the message being cut, which must finish before another starts. */
+  #current: OutStream | undefined;
+
+  constructor(idata: boolean) {
+    this.#idata = idata;
+  }
+
+  /** Chunk header size for this association's data chunk type. */
+  get headerSize(): number {
+    return this.#idata ? 20 : 16;
+  }
+
+  /** Queues a message at the end of its stream. */
+  push(streamId: number, data: Uint8Array, unordered: boolean, ppid: number): void {
+    let s = this.#streams.get(streamId);
+    if (!s) {
+      s = { id: streamId, queue: [], head: 0, ssn: 0, midOrdered: 0, midUnordered: 0, active: false };
+      this.#streams.set(streamId, s);
+    }
+    s.queue.push({ streamId, data, unordered, ppid, offset: 0, seq: 0, fsn: 0 });
+    this.queuedBytes += data.length;
+    this.queuedMessages++;
+    if (!s.active) {
+      s.active = true;
+      this.#active.push(s);
+    }
+  }
+
+  /** Size in bytes of the next fragment's user data if cut with `maxPayload`, or 0 when nothing is queued. */
+  peekSize(maxPayload: number): number {
+    const s = this.#pick(false);
+    if (!s) return 0;
+    const m = s.queue[s.head];
+    return Math.min(m.data.length - m.offset, maxPayload);
+  }
+
+  /**
+   * Cuts the next fragment of at most `maxPayload` bytes, assigns it `tsn`,
+   * and returns it (or undefined when nothing is queued).
+   */
+  next(maxPayload: number, tsn: number): OutChunk | undefined {
+    const s = this.#pick(true);
+    if (!s) return undefined;
+    const m = s.queue[s.head];
+    const beginning = m.offset === 0;
+    if (beginning) {
+      // Sequence numbers are taken when the first fragment is cut (§6.6: SSNs
+      // of ordered messages; RFC 8260 §2.1: MIDs, separate for U=1).
+      if (this.#idata) {
+        if (m.unordered) m.seq = s.midUnordered, s.midUnordered = (s.midUnordered + 1) >>> 0;
+        else m.seq = s.midOrdered, s.midOrdered = (s.midOrdered + 1) >>> 0;
+      } else if (!m.unordered) {
+        m.seq = s.ssn;
+        s.ssn = (s.ssn + 1) & 0xffff;
+      }
+    }
+    const len = Math.min(m.data.length - m.offset, maxPayload);
+    const userData = m.data.subarray(m.offset, m.offset + len);
+    m.offset += len;
+    const ending = m.offset === m.data.length;
+    const fsn = m.fsn++;
+    const chunk: OutChunk = {
+      type: this.#idata ? CHUNK.I_DATA : CHUNK.DATA,
+      unordered: m.unordered,
+      beginning,
+      ending,
+      immediate: false,
+      tsn,
+      streamId: m.streamId,
+      ssn: this.#idata ? 0 : m.seq,
+      mid: this.#idata ? m.seq : 0,
+      ppid: m.ppid,
+      fsn,
+      userData,
+      size: ((this.headerSize + len + 3) & ~3),
+      sentAt: 0,
+      transmissions: 0,
+      acked: false,
+      inFlight: false,
+      misses: 0,
+      marked: false,
+      fastRetransmitted: false,
+    };
+    this.queuedBytes -= len;
+    if (ending) {
+      this.queuedMessages--;
+      s.queue[s.head] = undefined as unknown as OutMessage;
+      s.head++;
+      if (s.head === s.queue.length) {
+        s.queue.length = 0;
+        s.head = 0;
+      } else if (s.head > 1024 && s.head * 2 > s.queue.length) {
+        s.queue.splice(0, s.head);
+        s.head = 0;
+      }
+      if (this.#current === s) this.#current = undefined;
+      if (s.head >= s.queue.length) this.#deactivate(s);
+    } else if (!this.#idata) {
+      this.#current = s;
+    }
+    return chunk;
+  }
+
+  #pick(advance: boolean): OutStream | undefined {
+    if (this.#current) return this.#current;
+    const n = this.#active.length;
+    if (n === 0) return undefined;
+    if (this.#rr >= n) this.#rr = 0;
+    const s = this.#active[this.#rr];
+    if (advance) this.#rr++;
+    return s;
+  }
+
+  #deactivate(s: OutStream): void {
+    s.active = false;
+    const i = this.#active.indexOf(s);
+    if (i >= 0) {
+      this.#active.splice(i, 1);
+      if (this.#rr > i) this.#rr--;
+    }
+  }
+}
