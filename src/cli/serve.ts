@@ -13,6 +13,7 @@ import { type Command, Option } from "commander";
 import { join, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parsePort } from "./options.ts";
+import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
@@ -21,7 +22,7 @@ import { reportToLauncher, startDaemon, stopDaemon } from "../server/daemon.ts";
 import { runServer } from "../server/run.ts";
 import { VERSION } from "../version.ts";
 
-interface ServeFlags {
+interface ServeFlags extends ShareServeFlags {
   port: number;
   host: string;
   name?: string;
@@ -37,9 +38,9 @@ interface ServeFlags {
 
 /** Registers `sfx serve`. */
 export function registerServe(program: Command, result: CommandResult): void {
-  program
+  const serve = program
     .command("serve")
-    .description("run the sfx server: discovery responder and logs (the SCTP relay and share store join as they land)")
+    .description("run the sfx server: discovery responder, share store and logs (the SCTP relay joins as it lands)")
     .option("-p, --port <port>", "UDP port for SCTP and discovery", parsePort, DEFAULT_PORT)
     .option("--host <address>", "address to bind", DEFAULT_HOST)
     .option("--name <name>", "server name shown by discovery (default: host name)")
@@ -51,7 +52,8 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .addOption(new Option("--daemon-child").hideHelp())
     // Tests: keep multicast joins on loopback (the default joins every IPv4 interface).
-    .addOption(new Option("--discovery-interface <address>", "join the discovery group only on this interface (repeatable)").argParser(collect).hideHelp())
+    .addOption(new Option("--discovery-interface <address>", "join the discovery group only on this interface (repeatable)").argParser(collect).hideHelp());
+  addShareServeOptions(serve)
     .action(async (flags: ServeFlags) => {
       if (flags.stop) result.status = await stop(flags);
       else if (flags.daemon) result.status = await daemonize(flags);
@@ -68,6 +70,7 @@ async function stop(flags: ServeFlags): Promise<number> {
 
 /** The launcher: checks, relaunches detached, waits for the daemon's report. */
 async function daemonize(flags: ServeFlags): Promise<number> {
+  shareServerOptions(flags); // bad values fail here, not in the detached daemon
   const choice = chooseLogDir(flags.logDir);
   if (choice.fellBack) process.stderr.write(`${fallbackNotice(choice)}\n`);
   const pidFile = resolve(flags.pidFile ?? defaultPidFile());
@@ -82,6 +85,7 @@ async function daemonize(flags: ServeFlags): Promise<number> {
     "--pid-file", pidFile,
     ...(flags.name !== undefined ? ["--name", flags.name] : []),
     ...(flags.discoveryInterface ?? []).flatMap((a) => ["--discovery-interface", a]),
+    ...shareServeArgs(flags),
   ];
   const started = await startDaemon({ args, logDir: choice.dir });
   process.stdout.write(
@@ -106,6 +110,7 @@ async function foreground(flags: ServeFlags): Promise<number> {
       logLevel: flags.logLevel,
       console: !child && !flags.quiet,
       discoveryInterfaces: flags.discoveryInterface,
+      ...shareServerOptions(flags),
       pidFile: child ? flags.pidFile ?? defaultPidFile() : flags.pidFile,
       onReady: async (server) => {
         if (!child) return;

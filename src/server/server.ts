@@ -2,10 +2,10 @@
  * The composition root of `sfx serve`: it starts the server's parts in
  * order, and stops them in reverse.
  *
- * Today: logs, then the discovery responder on its own UDP socket.
- * As the transport, exchanges and shares land, they join here, each as one
- * block in {@link startServer} and one line in `close()`, see the marked
- * seams.
+ * Today: logs, the share store (its expiry sweeper runs; clients reach it
+ * once the SCTP endpoint lands), then the discovery responder on its own
+ * UDP socket. The SCTP endpoint and the exchange service join at the marked
+ * seam, each as one block here and one entry in `stops`.
  *
  * @module
  */
@@ -13,6 +13,7 @@ import { hostname } from "node:os";
 import { SfxError } from "../errors.ts";
 import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/index.ts";
 import { startDiscoveryResponder, type DiscoveryResponder } from "../discovery/index.ts";
+import { openShareStore, type ShareLimits } from "../share/index.ts";
 import { advertisedAddresses } from "../discovery/interfaces.ts";
 import { VERSION } from "../version.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./defaults.ts";
@@ -39,6 +40,10 @@ export interface ServerOptions {
    * so one bound to a single address joins none and answers unicast queries only.
    */
   discoveryInterfaces?: string[];
+  /** Share storage directory (`--storage`); default /var/lib/sfx/shares, falling back to ~/.local/state/sfx/shares. */
+  storage?: string;
+  /** Share store limits (`--max-share-files` …); each missing one keeps its default (src/share/defaults.ts). */
+  shareLimits?: Partial<ShareLimits>;
 }
 
 /** A server that is up. */
@@ -101,7 +106,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     //    shares that socket: pass `socket` instead of `bind` below and route
     //    datagrams with isDiscoveryDatagram().
 
-    // 3. SEAM (shares): open the share store and start its expiry sweeper; push its stop.
+    // 3. Shares: the store (recovers from a crash, sweeps expired shares).
+    //    SEAM (with 2): `attachShareService(exchanges.sessions, shareStore)`, push its stop after the store's.
+    const shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
+    stops.push({ what: "share store", stop: () => shareStore.close() });
 
     // 4. Discovery: answers multicast queries with who we are and `port`.
     const responder: DiscoveryResponder = await startDiscoveryResponder({

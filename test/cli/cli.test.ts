@@ -78,6 +78,7 @@ test("a bad option value is one stderr line naming the value, exit 2", async () 
   await assertUsageError(["serve", "--port", "99999"], "99999", false);
   await assertUsageError(["serve", "--port", "http"], "http", false);
   await assertUsageError(["serve", "--log-level", "loud"], "loud");
+  await assertUsageError(["serve", "--daemon", "--max-share-bytes", "lots"], "lots", false);
 });
 
 test("serve --daemon with --stop is a usage error, exit 2", async () => {

@@ -19,6 +19,14 @@ async function gone(pid: number, timeoutMs = 5000): Promise<boolean> {
   return true;
 }
 
+/** The log ends with a graceful stop: "stopping: <signal>", then the parts' own lines, then "sfx stopped" last. */
+function assertStoppedBy(lines: string[], signal: string): void {
+  const stopping = lines.findIndex((l) => l.includes(` INFO  sfx.server: sfx stopping: ${signal}`));
+  assert.ok(stopping > 0, `no 'stopping: ${signal}' line in:\n${lines.join("\n")}`);
+  assert.ok(lines.length - stopping <= 10, "stopping comes near the end");
+  assert.match(lines.at(-1)!, / INFO  sfx\.server: sfx stopped$/);
+}
+
 test("serve --daemon starts a detached server, a second start is refused (10), --stop ends it and leaves nothing", async () => {
   const tmp = tempDir();
   const env = bareEnv(tmp.path);
@@ -26,7 +34,7 @@ test("serve --daemon starts a detached server, a second start is refused (10), -
   const common = ["--log-dir", tmp.path, "--pid-file", pidFile];
   let pid = 0;
   try {
-    const r = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", "--name", "daemon-test", ...common], { env });
+    const r = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", "--name", "daemon-test", ...common, "--storage", join(tmp.path, "shares")], { env });
     assert.is(r.status, 0, r.stderr);
     const m = /pid (\d+), port (\d+)/.exec(r.stdout);
     assert.ok(m, r.stdout);
@@ -37,13 +45,14 @@ test("serve --daemon starts a detached server, a second start is refused (10), -
     assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`);
     assert.ok(processAlive(pid), "the daemon runs after the launcher returned");
     assert.ok(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("serve"));
+    assert.ok(existsSync(join(tmp.path, "shares")), "the daemon got --storage and opened its share store there");
 
     // It really serves: discovery answers on the port it reported.
     const found = await runSfx(["discover", "--to", `127.0.0.1:${port}`, "--json", "--timeout", "3s"], { env });
     assert.is(found.status, 0, found.stderr);
     assert.is(JSON.parse(found.stdout.trim().split("\n")[0]).name, "daemon-test");
 
-    const second = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", ...common], { env });
+    const second = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", ...common, "--storage", join(tmp.path, "shares")], { env });
     assert.is(second.status, 10, second.stderr);
     assert.match(second.stderr, new RegExp(`^sfx: A server already runs with pid ${pid} \\(pid file ${pidFile}\\)\\n$`));
     assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`, "the refused start left the pid file alone");
@@ -57,8 +66,7 @@ test("serve --daemon starts a detached server, a second start is refused (10), -
     const lines = readLines(join(tmp.path, "stream_server.log"));
     for (const line of lines) assert.match(line, LOG_LINE);
     assert.ok(lines.some((l) => / INFO  sfx\.server: sfx \S+ ready on 127\.0\.0\.1:\d+ as daemon-test .*pid=\d+/.test(l)), lines.join("\n"));
-    assert.match(lines.at(-2)!, / INFO  sfx\.server: sfx stopping: SIGTERM/);
-    assert.match(lines.at(-1)!, / INFO  sfx\.server: sfx stopped$/);
+    assertStoppedBy(lines, "SIGTERM");
     assert.match(readFileSync(join(tmp.path, "stream_server_stdout.log"), "utf8"), new RegExp(`daemon ready, pid ${pid}, port ${port}`));
     assert.ok(existsSync(join(tmp.path, "stream_server_stderr.log")));
 
@@ -82,7 +90,7 @@ test("serve --daemon takes over a stale pid file whose process is gone", async (
     const deadPid = done.child.pid!;
     await done.exited();
     writeFileSync(pidFile, `${deadPid}\n`);
-    const r = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--pid-file", pidFile], { env });
+    const r = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--pid-file", pidFile, "--storage", join(tmp.path, "shares")], { env });
     assert.is(r.status, 0, r.stderr);
     pid = Number(/pid (\d+)/.exec(r.stdout)![1]);
     assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`);
@@ -106,7 +114,7 @@ test("a daemon that cannot start reports its error and status (port in use: SFX_
       blocker.bind(0, "127.0.0.1", () => resolve());
     });
     const port = blocker.address().port;
-    const r = await runSfx(["serve", "--daemon", "--port", String(port), "--host", "127.0.0.1", "--log-dir", tmp.path, "--pid-file", pidFile], { env });
+    const r = await runSfx(["serve", "--daemon", "--port", String(port), "--host", "127.0.0.1", "--log-dir", tmp.path, "--pid-file", pidFile, "--storage", join(tmp.path, "shares")], { env });
     assert.is(r.status, 8, `status ${r.status}: ${r.stderr}`);
     assert.is(r.stdout, "");
     assert.match(r.stderr, new RegExp(`^sfx: Cannot bind UDP 127\\.0\\.0\\.1:${port}.*\\n$`));
@@ -133,7 +141,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   test(`serve in the foreground logs to stderr and the file; ${signal} → exit 0, log flushed, pid file removed`, async () => {
     const tmp = tempDir();
     const pidFile = join(tmp.path, "fg.pid");
-    const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--name", "fg-test", "--log-dir", tmp.path, "--pid-file", pidFile], {
+    const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--name", "fg-test", "--log-dir", tmp.path, "--pid-file", pidFile, "--storage", join(tmp.path, "shares")], {
       env: bareEnv(tmp.path),
     });
     try {
@@ -145,8 +153,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       assert.equal(end, { status: 0, signal: null }, server.stderr());
       assert.not.ok(existsSync(pidFile), "pid file removed");
       const lines = readLines(join(tmp.path, "stream_server.log"));
-      assert.match(lines.at(-2)!, new RegExp(` INFO  sfx\\.server: sfx stopping: ${signal}`));
-      assert.match(lines.at(-1)!, / INFO  sfx\.server: sfx stopped$/);
+      assertStoppedBy(lines, signal);
       assert.match(server.stderr(), / INFO  sfx stopped\n$/, "the terminal copy ends the same way");
     } finally {
       if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
@@ -157,7 +164,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 
 test("serve --quiet in the foreground keeps stderr empty and still logs to the file", async () => {
   const tmp = tempDir();
-  const server = startSfx(["serve", "--quiet", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path], { env: bareEnv(tmp.path) });
+  const server = startSfx(["serve", "--quiet", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
   try {
     const log = join(tmp.path, "stream_server.log");
     // No stderr to wait on: the log file's ready line is the signal (bounded).
@@ -180,7 +187,7 @@ test("an unwritable --log-dir falls back to $XDG_STATE_HOME/sfx with one stderr 
   const tmp = tempDir();
   writeFileSync(join(tmp.path, "afile"), "");
   const bad = join(tmp.path, "afile", "logs");
-  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", bad], { env: bareEnv(tmp.path) });
+  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", bad, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
   try {
     await server.waitForStderr(/ ready on /);
     const fallback = join(tmp.path, "state", "sfx");
