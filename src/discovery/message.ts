@@ -75,8 +75,13 @@ const PREFIX_BYTES = HEADER_BYTES + NONCE_BYTES;
 /** The exact size of a query, padding included: the largest datagram accepted, so no reply outgrows it. */
 export const QUERY_BYTES = MAX_DISCOVERY_DATAGRAM;
 
-/** Why a datagram was dropped. */
-export type DropReason = "oversized" | "foreign" | "version" | "malformed" | "unexpected";
+/**
+ * Why a datagram was dropped: `oversized`, `foreign` (not discovery),
+ * `version` (another wire version), `malformed`, `unexpected` (a reply sent
+ * to a responder), `source` (a query from where no reply may go: a
+ * multicast, broadcast or unspecified address, or port 0).
+ */
+export type DropReason = "oversized" | "foreign" | "version" | "malformed" | "unexpected" | "source";
 
 /** A discovery datagram that cannot be decoded. */
 export class DiscoveryDecodeError extends SfxError {
@@ -318,6 +323,21 @@ function formatIPv6(b: Uint8Array): string {
   const hex = groups.map((g) => g.toString(16));
   if (bestAt < 0) return hex.join(":");
   return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLen).join(":")}`;
+}
+
+/**
+ * True when a reply may be sent to `address`: a unicast IPv4 or IPv6
+ * address. Multicast, broadcast, class E, unspecified and unparsable
+ * addresses are refused (a spoofed query must not turn a reply into a
+ * multicast or broadcast).
+ */
+export function isUnicastAddress(address: string): boolean {
+  let b = parseIpAddress(address);
+  if (!b) return false;
+  // An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is judged as IPv4.
+  if (b.length === 16 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) b = b.subarray(12);
+  if (b.every((x) => x === 0)) return false;
+  return b.length === 4 ? b[0] < 224 : b[0] !== 0xff;
 }
 
 /** Parses dotted IPv4 or textual IPv6 (with `::` and a trailing dotted quad; a `%zone` is dropped). Undefined when it is neither. */

@@ -17,7 +17,7 @@ import { VERSION } from "../version.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT, MAX_DISCOVERY_DATAGRAM } from "./defaults.ts";
 import { advertisedAddresses, multicastInterfaces } from "./interfaces.ts";
 import { type DiscoveryLog, SILENT_LOG } from "./log.ts";
-import { decodeDiscoveryMessage, DiscoveryDecodeError, type DropReason, encodeReply, INSTANCE_ID_BYTES, isDiscoveryDatagram } from "./message.ts";
+import { decodeDiscoveryMessage, DiscoveryDecodeError, type DropReason, encodeReply, INSTANCE_ID_BYTES, isDiscoveryDatagram, isUnicastAddress } from "./message.ts";
 import { type RateLimitOptions, RateLimiter } from "./rate_limit.ts";
 import { openDiscoverySocket } from "./udp_socket.ts";
 
@@ -107,7 +107,7 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
     queries: 0,
     replies: 0,
     rateLimited: 0,
-    dropped: { oversized: 0, foreign: 0, version: 0, malformed: 0, unexpected: 0 },
+    dropped: { oversized: 0, foreign: 0, version: 0, malformed: 0, unexpected: 0, source: 0 },
   };
   let closed = false;
 
@@ -141,6 +141,7 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
     try {
       const message = decodeDiscoveryMessage(data);
       if (message.type !== "query") return drop("unexpected", from, `a ${message.type}, not a query`);
+      if (from.port === 0 || !isUnicastAddress(from.address)) return drop("source", from, "no reply may go to that source");
       counters.queries++;
       if (!limiter.take(from.address)) {
         counters.rateLimited++;

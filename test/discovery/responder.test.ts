@@ -62,7 +62,7 @@ test("oversized, foreign, malformed, wrong-version and unexpected datagrams are 
     ];
     for (const d of bad) client.socket.send(d, to);
     await waitFor(() => responder.stats().received === bad.length, "the bad datagrams to arrive");
-    assert.equal(responder.stats().dropped, { oversized: 2, foreign: 2, malformed: 2, version: 1, unexpected: 1 });
+    assert.equal(responder.stats().dropped, { oversized: 2, foreign: 2, malformed: 2, version: 1, unexpected: 1, source: 0 });
     assert.is(responder.stats().replies, 0);
     // A valid query after them is answered, and it is the only thing the client ever got.
     assert.ok(await client.query(to), "valid query not answered");
@@ -186,6 +186,27 @@ test("on a shared socket, handle() answers discovery datagrams and close() leave
     await client.close();
     await shared.close();
   }
+});
+
+test("a query claiming a multicast, broadcast or unspecified source is dropped, never answered", async () => {
+  const sent: Array<{ address: string; port: number }> = [];
+  const socket = {
+    send: (_data: Uint8Array, to: { address: string; port: number }) => void sent.push(to),
+    onMessage() {},
+    localAddress: () => ({ address: "0.0.0.0", port: 6969, family: "IPv4" as const }),
+    close: async () => {},
+  };
+  const responder = await startDiscoveryResponder({ name: "x", socket, group: null });
+  const query = encodeQuery(new Uint8Array(16));
+  const bad = ["239.255.69.69", "224.0.0.1", "255.255.255.255", "240.0.0.1", "0.0.0.0", "ff02::1", "::", "::ffff:224.0.0.1", "not-an-address"];
+  for (const address of bad) responder.handle(query, { address, port: 6969 });
+  responder.handle(query, { address: "127.0.0.1", port: 0 });
+  assert.is(responder.stats().dropped.source, bad.length + 1);
+  assert.equal(sent, []);
+  responder.handle(query, { address: "::ffff:10.0.0.1", port: 5000 });
+  responder.handle(query, { address: "fd00::7", port: 5001 });
+  assert.equal(sent, [{ address: "::ffff:10.0.0.1", port: 5000 }, { address: "fd00::7", port: 5001 }]);
+  await responder.close();
 });
 
 test("a query to the multicast group on loopback is answered", async () => {
