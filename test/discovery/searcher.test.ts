@@ -29,8 +29,9 @@ test("discoverServers() lists each server once though the query goes out three t
   }
 });
 
-test("replies that do not echo the query's nonce, and garbage, are ignored", async () => {
-  // A fake server: answers each query once with a stale nonce, once with garbage, once correctly.
+test("replies that do not echo the query's nonce, and garbage, are ignored; one instance is listed once", async () => {
+  // A fake server: answers each query with a stale nonce, with garbage, then correctly — twice, as a
+  // server reached by two paths would.
   const fake = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
   fake.onMessage((data, from) => {
     const q = decodeDiscoveryMessage(data);
@@ -39,6 +40,7 @@ test("replies that do not echo the query's nonce, and garbage, are ignored", asy
     fake.send(reply(new Uint8Array(16).fill(7), "stale", 1), from);
     fake.send(Uint8Array.of(0, 0, 0x73, 0x66, 0x78, 0x64, 1, 2, 3), from);
     fake.send(reply(q.nonce, "real", 2), from);
+    fake.send(reply(q.nonce, "real again", 2), from);
   });
   try {
     const servers = await discoverServers({ target: { address: "127.0.0.1", port: fake.localAddress().port }, timeoutMs: 300, repeats: 1 });
