@@ -1,0 +1,157 @@
+/**
+ * The Deno datagram adapter. The runner runs this file under Node and under
+ * Deno (`deno run -A --unstable-net`): under Deno it exercises
+ * `Deno.listenDatagram`; under Node it checks the fallback to node:dgram.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { DatagramSocket, RemoteAddress } from "../../src/transport/datagram.ts";
+import { hasDenoDatagram, openDenoUdpSocket } from "../../src/transport/deno_udp.ts";
+import { defaultDatagramImpl, openDatagramSocket } from "../../src/transport/socket.ts";
+import { MAX_UDP_PAYLOAD_V4 } from "../../src/transport/udp.ts";
+
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+const here = (s: DatagramSocket): RemoteAddress => ({ address: s.localAddress().address, port: s.localAddress().port });
+
+function receive(socket: DatagramSocket, n: number, ms = 5000): Promise<Array<{ data: Uint8Array; from: RemoteAddress }>> {
+  return new Promise((resolve, reject) => {
+    const got: Array<{ data: Uint8Array; from: RemoteAddress }> = [];
+    const timer = setTimeout(() => reject(new Error(`received ${got.length} of ${n} datagrams in ${ms} ms`)), ms);
+    socket.onMessage((data, from) => {
+      got.push({ data, from: { address: from.address, port: from.port } });
+      if (got.length === n) {
+        clearTimeout(timer);
+        resolve(got);
+      }
+    });
+  });
+}
+
+test("openDatagramSocket() picks Deno.listenDatagram under Deno with --unstable-net, node:dgram otherwise", async () => {
+  assert.is(hasDenoDatagram(), isDeno, "the runner starts Deno with --unstable-net");
+  assert.is(defaultDatagramImpl(), isDeno ? "deno" : "node");
+  const s = await openDatagramSocket({ host: "127.0.0.1" });
+  assert.is(s.constructor.name, isDeno ? "DenoUdpSocket" : "UdpSocket");
+  await s.close();
+  // node:dgram stays available under Deno too.
+  const n = await openDatagramSocket({ host: "127.0.0.1", impl: "node" });
+  assert.is(n.constructor.name, "UdpSocket");
+  await n.close();
+});
+
+test("Deno sockets exchange datagrams both ways with the sender's address", async () => {
+  if (!isDeno) return;
+  const a = await openDenoUdpSocket({ host: "127.0.0.1" });
+  const b = await openDenoUdpSocket({ host: "127.0.0.1" });
+  assert.ok(a.localAddress().port > 0);
+  assert.is(a.localAddress().family, "IPv4");
+  const atB = receive(b, 2);
+  a.send(new Uint8Array([1, 2]), here(b));
+  a.send(new Uint8Array([3]), here(b));
+  const got = await atB;
+  assert.equal(got.map((g) => [...g.data]), [[1, 2], [3]]);
+  assert.equal(got[0].from, here(a));
+  const atA = receive(a, 1);
+  b.send(new Uint8Array([7]), got[0].from);
+  assert.equal([...(await atA)[0].data], [7]);
+  await Promise.all([a.close(), b.close()]);
+});
+
+test("a received datagram keeps its bytes while later ones arrive (no buffer reuse)", async () => {
+  if (!isDeno) return;
+  const a = await openDenoUdpSocket({ host: "127.0.0.1" });
+  const b = await openDenoUdpSocket({ host: "127.0.0.1" });
+  // Deno cannot enlarge SO_RCVBUF: keep at most 8 datagrams outstanding so none overflow it.
+  const got: Array<{ data: Uint8Array }> = [];
+  let sent = 0;
+  const sendOne = () => a.send(new Uint8Array(4000).fill(sent++ & 0xff), here(b));
+  const errors: Error[] = [];
+  a.onError((e) => errors.push(e));
+  b.onError((e) => errors.push(e));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`received ${got.length} of 300; errors: ${errors.join("; ")}`)), 10_000);
+    b.onMessage((data) => {
+      got.push({ data });
+      if (sent < 300) sendOne();
+      if (got.length === 300) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    for (let i = 0; i < 8; i++) sendOne();
+  });
+  const values = got.map((g) => g.data[0]);
+  for (const g of got) assert.ok(g.data.every((x) => x === g.data[0]) && g.data.length === 4000);
+  assert.is(new Set(values).size, 256);
+  await Promise.all([a.close(), b.close()]);
+});
+
+test("a 65507-byte datagram crosses loopback whole under Deno", async () => {
+  if (!isDeno) return;
+  const a = await openDenoUdpSocket({ host: "127.0.0.1" });
+  const b = await openDenoUdpSocket({ host: "127.0.0.1" });
+  assert.is(a.maxDatagramSize(here(b)), MAX_UDP_PAYLOAD_V4);
+  const big = new Uint8Array(MAX_UDP_PAYLOAD_V4).map((_, i) => (i * 7) & 0xff);
+  const atB = receive(b, 1);
+  a.send(big, here(b));
+  const [{ data }] = await atB;
+  assert.is(data.length, big.length);
+  assert.ok(data.every((x, i) => x === big[i]));
+  await Promise.all([a.close(), b.close()]);
+});
+
+test("close() ends the receive loop, is idempotent, and later sends are dropped quietly", async () => {
+  if (!isDeno) return;
+  const a = await openDenoUdpSocket({ host: "127.0.0.1" });
+  const errors: Error[] = [];
+  a.onError((e) => errors.push(e));
+  await a.close();
+  await a.close();
+  a.send(new Uint8Array(1), { address: "127.0.0.1", port: 9 });
+  assert.equal(errors, []);
+});
+
+test("a port that is taken cannot be bound", async () => {
+  if (!isDeno) return;
+  const a = await openDenoUdpSocket({ host: "127.0.0.1" });
+  try {
+    await openDenoUdpSocket({ host: "127.0.0.1", port: a.localAddress().port });
+    assert.unreachable("bound a taken port");
+  } catch (err) {
+    assert.match(String(err), /in use|AddrInUse/i);
+  }
+  await a.close();
+});
+
+test("multicast: a Deno listener receives a datagram sent to its group over loopback", async () => {
+  if (!isDeno) return;
+  const group = "239.255.77.78";
+  const r = await openDenoUdpSocket({ host: "0.0.0.0", reuseAddr: true });
+  const s = await openDatagramSocket({ host: "127.0.0.1", impl: "node" });
+  const errors: Error[] = [];
+  r.onError((e) => errors.push(e));
+  try {
+    r.addMembership(group, "127.0.0.1");
+    // Joining is asynchronous under Deno: resend until the group datagram arrives (bounded).
+    const got = receive(r, 1, 5000);
+    const port = r.localAddress().port;
+    const node = s as import("../../src/transport/udp.ts").UdpSocket;
+    node.setMulticastInterface("127.0.0.1");
+    node.setMulticastLoopback(true);
+    let tries = 0;
+    const timer = setInterval(() => {
+      if (tries++ < 40) s.send(new Uint8Array([0x44]), { address: group, port });
+    }, 100);
+    try {
+      const [{ data }] = await got;
+      assert.equal([...data], [0x44]);
+    } finally {
+      clearInterval(timer);
+    }
+    assert.equal(errors, []);
+  } finally {
+    await Promise.all([r.close(), s.close()]);
+  }
+});
+
+test.run();
