@@ -13,11 +13,12 @@
  * @module
  */
 import type { DatagramSocket, LocalAddress, RemoteAddress } from "../transport/datagram.ts";
+import { SfxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT, MAX_DISCOVERY_DATAGRAM } from "./defaults.ts";
 import { advertisedAddresses, multicastInterfaces } from "./interfaces.ts";
 import { type DiscoveryLog, SILENT_LOG } from "./log.ts";
-import { decodeDiscoveryMessage, DiscoveryDecodeError, type DropReason, encodeReply, INSTANCE_ID_BYTES, isDiscoveryDatagram, isUnicastAddress } from "./message.ts";
+import { decodeDiscoveryMessage, DiscoveryDecodeError, type DropReason, encodeReply, INSTANCE_ID_BYTES, isDiscoveryDatagram, isUnicastAddress, NONCE_BYTES } from "./message.ts";
 import { type RateLimitOptions, RateLimiter } from "./rate_limit.ts";
 import { openDiscoverySocket } from "./udp_socket.ts";
 
@@ -92,11 +93,13 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
   const log = options.log ?? SILENT_LOG;
   const now = options.now ?? (() => performance.now());
   const owned = options.socket === undefined;
+  const version = options.version ?? VERSION;
+  // Settings a reply cannot carry fail here, once, rather than on every query.
+  checkReplyFields(options.name, version, options.advertisePort ?? 1);
   const socket: DatagramSocket = options.socket ??
     await openDiscoverySocket({ host: options.bind?.host ?? "0.0.0.0", port: options.bind?.port ?? DISCOVERY_PORT, reuseAddr: options.bind?.reuseAddr });
   const local = socket.localAddress();
   const advertisePort = options.advertisePort ?? local.port;
-  const version = options.version ?? VERSION;
   const limiter = new RateLimiter({ ...options.rateLimit, now });
   const instance = crypto.getRandomValues(new Uint8Array(INSTANCE_ID_BYTES));
   const instanceId = [...instance].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -163,11 +166,12 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
     socket.onMessage(handle);
     socket.onError?.((err) => log.debug("Discovery socket error: {error}", { error: err.message }));
   }
-  log.info("Discovery responder on {address}:{port}, group {group} joined on {joined}", {
+  const group = options.group === undefined ? DISCOVERY_GROUP : options.group;
+  log.info("Discovery responder on {address}:{port} ({multicast})", {
     address: local.address,
     port: local.port,
-    group: options.group === undefined ? DISCOVERY_GROUP : options.group,
-    joined: joined.join(", ") || "no interface",
+    multicast: group === null ? "unicast queries only" : `group ${group} joined on ${joined.join(", ") || "no interface"}`,
+    advertisePort,
     instanceId,
   });
 
@@ -189,6 +193,15 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
       if (owned) await socket.close();
     },
   };
+}
+
+/** Throws SFX_BAD_ARGUMENT when a reply could not carry these values. */
+function checkReplyFields(name: string, version: string, port: number): void {
+  try {
+    encodeReply({ nonce: new Uint8Array(NONCE_BYTES), instanceId: new Uint8Array(INSTANCE_ID_BYTES), port, name, version, addresses: [] });
+  } catch (err) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid discovery settings (name '${name}', version '${version}', port ${port}): ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Joins `group` on each interface; returns those that worked ('*' when only the system default did). */

@@ -223,6 +223,17 @@ test("a query to the multicast group on loopback is answered", async () => {
   }
 });
 
+test("settings a reply cannot carry (empty name, port out of range) reject at start with SFX_BAD_ARGUMENT", async () => {
+  for (const bad of [{ name: "" }, { name: "x", advertisePort: 70000 }, { name: "x", advertisePort: 0 }, { name: "x", version: "" }]) {
+    try {
+      await startDiscoveryResponder({ ...bad, bind: LOOPBACK, group: null });
+      assert.unreachable(`started with ${JSON.stringify(bad)}`);
+    } catch (err) {
+      assert.is((err as { code?: string }).code, "SFX_BAD_ARGUMENT", String(err));
+    }
+  }
+});
+
 test("a bind failure rejects with SFX_IO naming the address", async () => {
   const first = await startDiscoveryResponder({ name: "a", bind: LOOPBACK, group: null });
   try {
