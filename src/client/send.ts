@@ -138,7 +138,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       const ppid = dataPpid(xid, i);
       const hash = createHash("sha256");
       let size = 0;
-      for await (const chunk of f.read()) {
+      // A source may block (standard input): Ctrl-C and the server's news must not wait for its next chunk.
+      for await (const chunk of interruptible(f.read(), signal, conn, () => inbox.length > 0)) {
         pending();
         if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
         if (f.size !== null && size + chunk.length > f.size) {
@@ -150,6 +151,10 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         if (!conn.sendData(FIRST_DATA_STREAM, chunk, ppid)) await drainOrStop(conn, signal, () => inbox.length > 0);
         emit({ event: "progress", bytes: sent, total, file: f.path });
       }
+      // The loop may have ended early: say why before judging the size.
+      pending();
+      if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
+      if (conn.closedWith) throw conn.closedWith;
       if (f.size !== null && size !== f.size) {
         throw new SfxError("SFX_IO", `${f.path} shrank while being sent (${size} of the ${f.size} bytes offered)`);
       }
@@ -202,4 +207,37 @@ async function drainOrStop(conn: ClientConnection, signal: AbortSignal | undefin
       reject(err);
     });
   });
+}
+
+/**
+ * Iterates `source`, but a pending read gives way to a cancel (signal), the
+ * connection ending, or news from the server: then the iteration ends early
+ * (the caller checks why). The source's iterator is returned (closed).
+ */
+async function* interruptible(
+  source: AsyncIterable<Uint8Array>,
+  signal: AbortSignal | undefined,
+  conn: ClientConnection,
+  hasNews: () => boolean,
+): AsyncIterable<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  let stop: (() => void) | undefined;
+  const stopped = new Promise<"stop">((resolve) => (stop = () => resolve("stop")));
+  const poll = setInterval(() => {
+    if (hasNews() || conn.closedWith) stop!();
+  }, 50);
+  signal?.addEventListener("abort", stop!, { once: true });
+  try {
+    while (true) {
+      const next = await Promise.race([it.next(), stopped]);
+      if (next === "stop") return;
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    clearInterval(poll);
+    signal?.removeEventListener("abort", stop!);
+    // Do not wait for a source blocked in a read (stdin): ask it to close and move on.
+    void it.return?.()?.catch?.(() => {});
+  }
 }
