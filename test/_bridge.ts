@@ -22,11 +22,14 @@ import type { DatagramHandler, DatagramSocket, LocalAddress, RemoteAddress } fro
 /** Which way a datagram travels. */
 export type Direction = "a->b" | "b->a";
 
-/** A clock the bridge schedules deliveries on (e.g. a test's manual clock). */
+/**
+ * A clock the bridge schedules deliveries on: the SCTP stack's `Clock` shape,
+ * so one `ManualClock` can drive both the link and the associations.
+ */
 export interface BridgeClock {
   now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
 }
 
 /** Decides the fate of one datagram: return false to drop it. */
@@ -153,8 +156,8 @@ function newCounters(): LinkCounters {
 
 const realClock: BridgeClock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
 };
 
 /** One direction of the link: a time-ordered queue with one timer. */
@@ -298,9 +301,9 @@ export function createBridge(opts: BridgeOptions = {}): Bridge {
       return;
     }
     if (link.timer !== undefined && link.timerAt <= first) return;
-    if (link.timer !== undefined) clock.clearTimeout(link.timer);
+    if (link.timer !== undefined) clock.clearTimer(link.timer);
     link.timerAt = first;
-    link.timer = clock.setTimeout(() => fire(link), Math.max(0, first - clock.now()));
+    link.timer = clock.setTimer(() => fire(link), Math.max(0, first - clock.now()));
   }
 
   function fire(link: Link): void {
@@ -334,7 +337,7 @@ export function createBridge(opts: BridgeOptions = {}): Bridge {
   function stop(): void {
     closed = true;
     for (const link of Object.values(links)) {
-      if (link.timer !== undefined) clock.clearTimeout(link.timer);
+      if (link.timer !== undefined) clock.clearTimer(link.timer);
       if (link.immediate !== undefined) clearImmediate(link.immediate);
       link.timer = link.immediate = undefined;
       link.queue = [];

@@ -1,8 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type BridgeClock, createBridge, prng } from "../_bridge.ts";
+import { ManualClock as StackClock } from "../../src/transport/sctp/clock.ts";
 
-/** A clock that moves only when told to: deliveries happen inside advance(). */
+/** A clock that moves only when told to: deliveries happen inside advance() (kept local so this file tests the bridge alone). */
 class ManualClock implements BridgeClock {
   #now = 0;
   #timers: Array<{ at: number; id: number; fn: () => void }> = [];
@@ -10,12 +11,12 @@ class ManualClock implements BridgeClock {
   now(): number {
     return this.#now;
   }
-  setTimeout(fn: () => void, ms: number): unknown {
+  setTimer(fn: () => void, ms: number): unknown {
     const id = this.#nextId++;
     this.#timers.push({ at: this.#now + ms, id, fn });
     return id;
   }
-  clearTimeout(handle: unknown): void {
+  clearTimer(handle: unknown): void {
     this.#timers = this.#timers.filter((t) => t.id !== handle);
   }
   advance(ms: number): void {
@@ -332,6 +333,18 @@ test("prng() is deterministic per seed and uniform enough", () => {
     sum += x;
   }
   assert.ok(Math.abs(sum / 10_000 - 0.5) < 0.02);
+});
+
+test("the SCTP stack's ManualClock drives the bridge too (one clock for link and associations)", () => {
+  const clock = new StackClock();
+  const bridge = createBridge({ clock, delayMs: 20 });
+  const got = collect(bridge);
+  sendMany(bridge, 2);
+  clock.advance(19);
+  assert.equal(got, []);
+  clock.advance(1);
+  assert.equal(got, [0, 1]);
+  void bridge.close();
 });
 
 test.run();
