@@ -181,8 +181,9 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
     }
     timers.push(setTimeout(() => {
       // Not one query left this host: say why, rather than "nobody answered".
-      if (sent === 0 && found.size === 0) {
-        const why = sendError instanceof Error ? sendError.message : multicast && interfaces.length === 0 ? "no IPv4 interface" : "unknown error";
+      const noInterface = multicast && interfaces.length === 0;
+      if (sent === 0 && found.size === 0 && (sendError !== undefined || noInterface)) {
+        const why = noInterface ? "no IPv4 interface" : sendError instanceof Error ? sendError.message : String(sendError);
         return finish(new SfxError("SFX_NO_SERVER", `Cannot send the discovery query to ${target.address}:${target.port}: ${why}`, { cause: sendError }));
       }
       finish();
