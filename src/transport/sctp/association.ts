@@ -183,6 +183,7 @@ export class Association extends EventEmitter {
   #cookie: Uint8Array | undefined;
   #cookieExtra: Chunk[] = [];
   #initRetransmits = 0;
+  #staleCookies = 0;
   #handshakeSentAt = 0;
   #connectStartedAt = 0;
   readonly #t1: Timer;
@@ -793,8 +794,8 @@ export class Association extends EventEmitter {
     for (const cause of causes) {
       if (cause.code === CAUSE.STALE_COOKIE && this.#state === "cookie-echoed") {
         // §5.2.6: start over with a fresh INIT (counts against Max.Init.Retransmits).
-        if (++this.#initRetransmits > this.#o.maxInitRetransmits) {
-          this.#terminate({ kind: "timeout", message: "the peer keeps reporting our cookie as stale" });
+        if (++this.#staleCookies > this.#o.maxInitRetransmits) {
+          this.#terminate({ kind: "timeout", message: "the peer keeps reporting our State Cookie as stale" });
           return;
         }
         this.#peerTag = 0;

@@ -1,0 +1,290 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { isSfxError } from "../../../src/errors.ts";
+import { CHUNK, type Chunk } from "../../../src/transport/sctp/chunk_types.ts";
+import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
+import { SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
+import { closed, connectPair, makePair, pattern, receiveBytes, within } from "./_pair.ts";
+
+const PORT = SCTP_DEFAULTS.sctpPort;
+
+if (process.env.SCTP_TEST_TIMING) {
+  let t0 = 0;
+  test.before.each(() => void (t0 = performance.now()));
+  test.after.each((ctx) => console.error(`${Math.round(performance.now() - t0)} ms  ${ctx.__test__}`));
+}
+
+function packet(vt: number, chunks: Chunk[]): Uint8Array {
+  return encodePacket({ srcPort: PORT, dstPort: PORT, verificationTag: vt, chunks });
+}
+
+function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  return within(ms, new Promise<void>((resolve) => {
+    const tick = () => (cond() ? resolve() : void setTimeout(tick, 5));
+    tick();
+  }), what);
+}
+
+test("a silent peer is reported with close kind timeout within failureTimeoutMs", async () => {
+  const p = makePair({}, {}, { failureTimeoutMs: 800 });
+  try {
+    const { c } = await connectPair(p);
+    const t0 = performance.now();
+    p.bridge.setLossRate(1, "b->a");
+    p.bridge.setLossRate(1, "a->b");
+    const reason = await within(3000, closed(c), "failure report");
+    const elapsed = performance.now() - t0;
+    assert.is(reason.kind, "timeout");
+    assert.ok(elapsed < 1200, `reported after ${elapsed} ms`);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a silent peer with data outstanding is reported as timeout too", async () => {
+  const p = makePair({}, {}, { failureTimeoutMs: 800 });
+  try {
+    const { c } = await connectPair(p);
+    p.bridge.setLossRate(1);
+    c.send(1, pattern(100_000));
+    const reason = await within(3000, closed(c), "failure report");
+    assert.is(reason.kind, "timeout");
+  } finally {
+    await p.close();
+  }
+});
+
+test("abort() reaches the peer with its reason", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    const sc = closed(s);
+    c.abort("user pressed ctrl-c");
+    assert.is(c.closeReason?.kind, "abort");
+    const r = await within(3000, sc, "peer abort");
+    assert.is(r.kind, "peer-abort");
+    assert.match(r.message, "user pressed ctrl-c");
+  } finally {
+    await p.close();
+  }
+});
+
+test("the close event fires exactly once", async () => {
+  const p = makePair();
+  try {
+    const { c } = await connectPair(p);
+    let n = 0;
+    c.on("close", () => n++);
+    c.abort("one");
+    c.abort("two");
+    await c.close();
+    assert.is(n, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+test("pause() closes the window: send() returns false and stays bounded; resume() completes the transfer", async () => {
+  const p = makePair({ delayMs: 1 }, { receiveBufferSize: 64 * 1024 }, { sendHighWaterMark: 256 * 1024 });
+  try {
+    const { c, s } = await connectPair(p);
+    s.pause();
+    let delivered = 0;
+    s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
+    const data = pattern(1024 * 1024, 5);
+    let off = 0;
+    while (off < data.length && c.send(1, data.subarray(off, off + 4096))) off += 4096;
+    off += 4096;
+    assert.ok(off < data.length, "send() returned false before everything was queued");
+    await waitFor(() => c.stats().peerRwnd === 0 && c.stats().bufferedAmount > 0, 5000, "window closes");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(delivered, 0, "nothing delivered while paused");
+    assert.ok(c.bufferedAmount <= 256 * 1024 + 4096, `sender buffer bounded (${c.bufferedAmount})`);
+    assert.ok(s.stats().windowDrops >= 0);
+    const rest = (async () => {
+      while (off < data.length) {
+        if (!c.send(1, data.subarray(off, off + 4096))) await new Promise((r) => c.once("drain", r));
+        off += 4096;
+      }
+    })();
+    s.resume();
+    await within(20_000, rest, "rest sent");
+    await waitFor(() => delivered === data.length, 20_000, "all delivered");
+  } finally {
+    await p.close();
+  }
+});
+
+test("INIT collision: both ends connecting to each other end with one association each", async () => {
+  const p = makePair({ delayMs: 5 });
+  try {
+    let accepted = 0;
+    p.server.on("association", () => accepted++);
+    p.client.on("association", () => accepted++);
+    const [a, b] = await within(10_000, Promise.all([
+      p.client.connect(p.bridge.addressOf("b")),
+      p.server.connect(p.bridge.addressOf("a")),
+    ]), "collision handshake");
+    assert.is(a.state, "established");
+    assert.is(b.state, "established");
+    assert.is(p.client.associations().length, 1);
+    assert.is(p.server.associations().length, 1);
+    const got = new Promise<Uint8Array>((resolve) => b.once("message", (_s: number, d: Uint8Array) => resolve(d)));
+    a.send(0, new Uint8Array([42]));
+    assert.equal([...(await within(3000, got, "message"))], [42]);
+    assert.is(accepted, 0);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a stale cookie is refused with a Stale Cookie error, and no association is created", async () => {
+  const p = makePair({ delayMs: 20 }, { cookieLifetimeMs: 1 }, { maxInitRetransmits: 2, rtoInitial: 50, rtoMin: 10 });
+  try {
+    const err = await p.client.connect(p.bridge.addressOf("b")).then(() => undefined, (e) => e);
+    assert.ok(isSfxError(err, "SFX_CONNECT_FAILED"), String(err));
+    assert.ok(p.server.stats().staleCookies >= 1);
+    assert.is(p.server.associations().length, 0);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a packet with a wrong verification tag is dropped", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    let got = 0;
+    s.on("message", () => got++);
+    const data: Chunk = { type: CHUNK.DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: 12345, streamId: 0, ssn: 0, ppid: 0, userData: new Uint8Array([1]) };
+    p.bridge.inject("b", packet((s.localTag + 1) >>> 0, [data]), p.bridge.addressOf("a"));
+    await waitFor(() => s.stats().badTagPackets === 1, 2000, "drop counted");
+    assert.is(got, 0);
+    assert.is(s.state, "established");
+    assert.is(c.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a datagram from another address never reaches or redirects the association", async () => {
+  const p = makePair();
+  try {
+    const { s } = await connectPair(p);
+    const before = p.server.stats().ootbPackets;
+    const data: Chunk = { type: CHUNK.I_DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: 1, streamId: 0, mid: 0, ppid: 0, fsn: 0, userData: new Uint8Array([1]) };
+    p.bridge.inject("b", packet(s.localTag, [data]), { address: "10.9.9.9", port: 5000 });
+    await waitFor(() => p.server.stats().ootbPackets === before + 1, 2000, "OOTB counted");
+    assert.equal(s.remote, p.bridge.addressOf("a"));
+    assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+test("malformed datagrams are counted and dropped without throwing", async () => {
+  const p = makePair();
+  try {
+    const { s } = await connectPair(p);
+    const junk = [new Uint8Array(3), new Uint8Array(40).fill(0xff), packet(s.localTag, [{ type: CHUNK.COOKIE_ACK }]).map((b, i) => (i === 14 ? b ^ 1 : b))];
+    for (const j of junk) p.bridge.inject("b", j, p.bridge.addressOf("a"));
+    await waitFor(() => p.server.stats().malformedPackets === 3, 2000, "drops counted");
+    assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+test("unknown chunk types with upper bits 01 and 11 get an ERROR reply; 00 and 10 do not", async () => {
+  const p = makePair();
+  try {
+    const { s } = await connectPair(p);
+    const reported: number[] = [];
+    p.bridge.filter = (d, dir) => {
+      if (dir === "b->a") {
+        for (const c of decodePacketUnchecked(d).chunks) {
+          if (c.type === CHUNK.ERROR && "causes" in c) for (const cause of c.causes) if (cause.code === 6) reported.push(cause.info[0]);
+        }
+      }
+      return true;
+    };
+    const unknown = (type: number): Chunk => ({ type, flags: 0, value: new Uint8Array([9, 9, 9, 9]), unknown: true });
+    for (const t of [0x3f, 0x7f, 0xbf, 0xfe]) p.bridge.inject("b", packet(s.localTag, [unknown(t)]), p.bridge.addressOf("a"));
+    await waitFor(() => reported.length >= 2, 2000, "ERROR replies");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(reported.sort((a, b) => a - b), [0x7f, 0xfe]);
+    assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+test("an OOTB packet is answered with ABORT carrying the T bit and the packet's tag", async () => {
+  const p = makePair();
+  try {
+    let abort: { vt: number; t: boolean } | undefined;
+    p.bridge.filter = (d, dir) => {
+      const pk = decodePacketUnchecked(d);
+      if (dir === "b->a" && pk.chunks[0].type === CHUNK.ABORT) abort = { vt: pk.verificationTag, t: (pk.chunks[0] as { tBit: boolean }).tBit };
+      return true;
+    };
+    p.bridge.inject("b", packet(0xdeadbeef, [{ type: CHUNK.HEARTBEAT, info: new Uint8Array(8) }]), p.bridge.addressOf("a"));
+    await waitFor(() => abort !== undefined, 2000, "ABORT");
+    assert.equal(abort, { vt: 0xdeadbeef, t: true });
+  } finally {
+    await p.close();
+  }
+});
+
+test("connect() to a peer that never answers fails with SFX_CONNECT_FAILED", async () => {
+  const p = makePair({ lossRate: 1 }, {}, { rtoInitial: 20, rtoMin: 10, maxInitRetransmits: 3 });
+  try {
+    const err = await within(5000, p.client.connect(p.bridge.addressOf("b")).then(() => undefined, (e) => e), "connect failure");
+    assert.ok(isSfxError(err, "SFX_CONNECT_FAILED"), String(err));
+  } finally {
+    await p.close();
+  }
+});
+
+test("connect() with an aborted signal fails with SFX_CANCELLED", async () => {
+  const p = makePair({ lossRate: 1 });
+  try {
+    const ac = new AbortController();
+    const pr = p.client.connect(p.bridge.addressOf("b"), { signal: ac.signal }).then(() => undefined, (e) => e);
+    ac.abort();
+    const err = await within(2000, pr, "cancel");
+    assert.ok(isSfxError(err, "SFX_CANCELLED"), String(err));
+    assert.is(p.client.associations().length, 0);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a message sent right after the handshake is not lost before a listener is attached", async () => {
+  const p = makePair();
+  try {
+    const acceptedSide = p.nextAccepted();
+    const c = await p.client.connect(p.bridge.addressOf("b"));
+    c.send(0, new Uint8Array([7]));
+    const s = await acceptedSide;
+    await new Promise((r) => setTimeout(r, 20));
+    const got = await within(2000, receiveBytes(s, 1), "held message");
+    assert.equal([...got], [7]);
+  } finally {
+    await p.close();
+  }
+});
+
+test("both sides closing at once still completes the shutdown", async () => {
+  const p = makePair({ delayMs: 3 });
+  try {
+    const { c, s } = await connectPair(p);
+    await within(5000, Promise.all([c.close(), s.close()]), "simultaneous close");
+    assert.is(c.closeReason?.kind, "shutdown");
+    assert.is(s.closeReason?.kind, "shutdown");
+  } finally {
+    await p.close();
+  }
+});
+
+test.run();
