@@ -59,12 +59,20 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
   const files = await collectFiles(paths, { stdinName: flags.name });
-    const json = flags.json ? jsonEvents() : undefined;
+  const json = flags.json ? jsonEvents() : undefined;
   const bar = progressBar();
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
   };
-  return withInterrupt(async (signal) => {
+  const usesStdin = paths.includes("-");
+  try {
+    return await withInterrupt((signal) => sendWithSignal(signal));
+  } finally {
+    // A pending read of a pipe would keep the process alive after a cancel.
+    if (usesStdin) process.stdin.destroy();
+  }
+
+  async function sendWithSignal(signal: AbortSignal): Promise<number> {
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     try {
@@ -105,5 +113,5 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       await conn.abort("send failed");
       throw err;
     }
-  });
+  }
 }
