@@ -48,7 +48,11 @@ function params(c: HeartbeatChunk): Param[] {
   return out;
 }
 
-/** Decodes HEARTBEAT (`type` 4) or HEARTBEAT ACK (5); rejects one without a Heartbeat Info parameter. */
+/**
+ * Decodes HEARTBEAT (`type` 4) or HEARTBEAT ACK (5); rejects one without a
+ * Heartbeat Info parameter. `padding` is the total value length of its PAD
+ * parameters, present only when > 0.
+ */
 export function decodeHeartbeat(type: 4 | 5): (buf: Uint8Array, off: number, length: number) => HeartbeatChunk {
   const name = type === 4 ? "HEARTBEAT" : "HEARTBEAT ACK";
   return (buf, off, length) => {
@@ -59,7 +63,8 @@ export function decodeHeartbeat(type: 4 | 5): (buf: Uint8Array, off: number, len
       else if (p.type === PARAM.PAD) padding = (padding ?? 0) + p.value.length;
     }
     if (info === undefined) throw new SctpDecodeError("missing-parameter", `SCTP ${name} has no Heartbeat Info parameter`);
-    return padding === undefined ? { type, info } : { type, info, padding };
+    // A zero-byte PAD parameter decodes as no padding, so decode∘encode is stable.
+    return padding ? { type, info, padding } : { type, info };
   };
 }
 
