@@ -259,7 +259,7 @@ export class Receiver {
     cleanups.push(conn.onClose((err) => fail(err)));
     const onAbort = () => {
       try {
-        conn.send(Cancel, { xid, reason: "The receiver cancelled" });
+        conn.send(Cancel, { xid, reason: "stopped by the user" });
       } catch { /* closed */ }
       fail(new SfxError("SFX_CANCELLED", "Cancelled"));
     };
