@@ -1,0 +1,85 @@
+/**
+ * Shares over the real stack in one process: UDP sockets on 127.0.0.1 port
+ * 0, the SCTP endpoint, server sessions with the exchange service and the
+ * share service attached, and clients connected as the CLI connects.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isSfxError } from "../../src/errors.ts";
+import { connect } from "../../src/client/connection.ts";
+import { collectShareFiles, connectionShareLink, ShareClient } from "../../src/client/share.ts";
+import { startExchangeService } from "../../src/server/exchange_service.ts";
+import { attachShareService } from "../../src/share/attach.ts";
+import { ShareStore } from "../../src/share/store.ts";
+import { SctpEndpoint } from "../../src/transport/sctp/index.ts";
+import { openDatagramSocket } from "../../src/transport/socket.ts";
+
+const base = mkdtempSync(join(tmpdir(), "sfx-share-sctp-"));
+/** Server parts, closed in this order after the clients. */
+const serverParts: (() => Promise<void>)[] = [];
+const clients: (() => Promise<void>)[] = [];
+let port = 0;
+let store: ShareStore;
+
+test.before(async () => {
+  const socket = await openDatagramSocket({ host: "127.0.0.1", port: 0 });
+  const endpoint = SctpEndpoint.listen({ socket });
+  const exchanges = startExchangeService({ endpoint, serverName: "test" });
+  store = await ShareStore.open({ dir: join(base, "store") });
+  const shares = attachShareService(exchanges.sessions, store);
+  port = endpoint.localAddress.port;
+  serverParts.push(() => shares.close(), () => exchanges.close(), () => store.close(), () => endpoint.close(), () => socket.close());
+});
+
+test.after(async () => {
+  for (const c of [...clients, ...serverParts]) await c().catch(() => {});
+  rmSync(base, { recursive: true, force: true });
+});
+
+function sha(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+async function client() {
+  const conn = await connect({ server: { host: "127.0.0.1", port } });
+  clients.push(() => conn.close(500));
+  return { conn, client: new ShareClient(connectionShareLink(conn)) };
+}
+
+test("put → ls → get over real SCTP on loopback: bytes and hashes equal", async () => {
+  const src = join(base, "src");
+  mkdirSync(join(src, "d"), { recursive: true });
+  const data = randomBytes(8 * 1024 * 1024 + 5);
+  writeFileSync(join(src, "d", "big.bin"), data);
+  writeFileSync(join(src, "d", "note.txt"), "note");
+  const { client: up } = await client();
+  const created = await up.put(await collectShareFiles([join(src, "d")]), { expiresInMs: 600_000 });
+  const { client: down } = await client();
+  const listing = await down.list(created.code);
+  assert.equal(listing.files.map((f) => [f.path, f.size]), [["d/big.bin", data.length], ["d/note.txt", 4]]);
+  const out = join(base, "out");
+  mkdirSync(out);
+  await down.get(created.code, { dir: out });
+  assert.is(sha(readFileSync(join(out, "d", "big.bin"))), sha(data));
+  assert.is(readFileSync(join(out, "d", "note.txt"), "utf8"), "note");
+});
+
+test("a wrong code over real SCTP is SFX_SHARE_NOT_FOUND, and the connection stays usable", async () => {
+  const { client: c } = await client();
+  try {
+    await c.list("0000-0000-0000-0000-0000");
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_SHARE_NOT_FOUND"), String(err));
+  }
+  const src = join(base, "one");
+  writeFileSync(src, "x");
+  const created = await c.put(await collectShareFiles([src]));
+  assert.is((await c.list(created.code)).files[0].size, 1);
+});
+
+test.run();
