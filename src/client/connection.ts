@@ -19,7 +19,7 @@ import { isIP } from "node:net";
 import { SfxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import type { AssociationLike, CloseReason } from "../protocol/association.ts";
-import { CONTROL_PPID, CONTROL_STREAM, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
+import { CONTROL_PPID, CONTROL_STREAM, PEER_FAILURE_TIMEOUT_MS, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
 import { ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
 
@@ -386,7 +386,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   const { openDatagramSocket } = await import("../transport/socket.ts");
   const { SctpEndpoint } = await import("../transport/sctp/index.ts");
   const socket = await openDatagramSocket({ host: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0 });
-  const endpoint = SctpEndpoint.listen({ socket });
+  const endpoint = SctpEndpoint.listen({ socket, failureTimeoutMs: PEER_FAILURE_TIMEOUT_MS });
   const owned = {
     async close() {
       await endpoint.close().catch(() => {});
