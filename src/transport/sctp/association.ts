@@ -15,6 +15,7 @@
  */
 
 import { EventEmitter } from "node:events";
+import { setImmediate } from "node:timers";
 import { SfxError } from "../../errors.ts";
 import type { RemoteAddress } from "../datagram.ts";
 import {
@@ -964,7 +965,10 @@ export class Association extends EventEmitter {
       }
     }
     this.#immediateSack = false;
-    this.#flush();
+    // Everything this packet made due (SACK, retransmissions, new data) goes
+    // out once the current batch of received datagrams has been processed:
+    // fewer, fuller packets and one SACK per batch of arrivals.
+    this.#scheduleFlush();
   }
 
   // ----------------------------------------------------------- SACK intake
@@ -1406,10 +1410,11 @@ export class Association extends EventEmitter {
 
   // ------------------------------------------------------------- transmission
 
+  /** Flushes after the current turn of the event loop (one timer per batch, never per packet). */
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(this.#flushTask);
+    setImmediate(this.#flushTask);
   }
 
   #flushTask = (): void => {

@@ -48,6 +48,12 @@ export interface EndpointStats {
   internalErrors: number;
 }
 
+/**
+ * Receives datagrams on the endpoint's socket that are not SCTP (their first
+ * two bytes, the SCTP source port, are zero), for protocols sharing the socket.
+ */
+export type ForeignDatagramHandler = (data: Uint8Array, from: RemoteAddress) => void;
+
 interface PendingConnect {
   resolve(a: Association): void;
   reject(err: Error): void;
@@ -72,6 +78,7 @@ export class SctpEndpoint extends EventEmitter {
   readonly #keys = new Map<Association, string>();
   readonly #pending = new Map<Association, PendingConnect>();
   readonly #host: AssociationHost;
+  readonly #onForeign: ForeignDatagramHandler | undefined;
   #closing = false;
   #closed: Promise<void> | undefined;
   #ootbTokens: number = SCTP_DEFAULTS.ootbRepliesPerSecond;
@@ -101,14 +108,15 @@ export class SctpEndpoint extends EventEmitter {
    * });
    * ```
    */
-  static listen(opts: { socket: DatagramSocket } & SctpOptions): SctpEndpoint {
-    return new SctpEndpoint(opts.socket, resolveOptions(opts));
+  static listen(opts: { socket: DatagramSocket; onForeignDatagram?: ForeignDatagramHandler } & SctpOptions): SctpEndpoint {
+    return new SctpEndpoint(opts.socket, resolveOptions(opts), opts.onForeignDatagram);
   }
 
   /** @internal Use {@link SctpEndpoint.listen}. */
-  constructor(socket: DatagramSocket, options: ResolvedSctpOptions) {
+  constructor(socket: DatagramSocket, options: ResolvedSctpOptions, onForeign?: ForeignDatagramHandler) {
     super();
     this.#socket = socket;
+    this.#onForeign = onForeign;
     this.#o = options;
     this.#cookies = new CookieJar(options.cookieLifetimeMs, () => options.clock.now());
     const self = this;
@@ -270,6 +278,12 @@ export class SctpEndpoint extends EventEmitter {
 
   #onDatagram(data: Uint8Array, from: RemoteAddress): void {
     let a: Association | undefined;
+    // SCTP source port 0 is illegal (RFC 9260 §3.1): such datagrams belong to
+    // whoever shares the socket (e.g. discovery, whose datagrams start 00 00).
+    if (this.#onForeign !== undefined && data.length >= 2 && data[0] === 0 && data[1] === 0) {
+      this.#onForeign(data, from);
+      return;
+    }
     try {
       let p: Packet;
       try {

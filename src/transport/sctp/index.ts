@@ -24,7 +24,7 @@
  * @module
  */
 
-export { SctpEndpoint, type EndpointStats } from "./endpoint.ts";
+export { type EndpointStats, type ForeignDatagramHandler, SctpEndpoint } from "./endpoint.ts";
 export { Association, type AssociationState, type AssociationStats, type CloseReason } from "./association.ts";
 export type { SctpOptions } from "./options.ts";
 export { type Clock, ManualClock, systemClock, type TimerHandle } from "./clock.ts";
