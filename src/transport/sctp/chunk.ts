@@ -140,7 +140,7 @@ export function chunkLength(chunk: Chunk): number {
  * returns the offset after the padding. `out` must have
  * {@link chunkLength}`(chunk)` bytes free.
  *
- * @throws RangeError when the chunk would exceed 65,535 bytes; TypeError for
+ * @throws RangeError when the chunk would exceed 65,535 bytes or `out`; TypeError for
  * a known-shaped chunk of a type with no codec.
  */
 export function encodeChunk(chunk: Chunk, out: Uint8Array, offset: number): number {
@@ -153,6 +153,8 @@ export function encodeChunk(chunk: Chunk, out: Uint8Array, offset: number): numb
     end = codecFor(chunk).encode(chunk, out, offset);
   }
   const padded = offset + pad4(end - offset);
+  // Typed arrays drop writes past their end silently: report it instead.
+  if (padded > out.length) throw new RangeError(`SCTP chunk type ${chunk.type} needs ${padded - offset} bytes at offset ${offset}; the buffer has ${out.length}`);
   zero(out, end, padded);
   return padded;
 }

@@ -126,6 +126,15 @@ export function packetLength(p: Packet): number {
  * @throws RangeError when `out` is too small.
  */
 export function encodePacketInto(p: Packet, out: Uint8Array, offset = 0): number {
+  const need = packetLength(p);
+  if (offset < 0 || out.length - offset < need) {
+    throw new RangeError(`SCTP packet needs ${need} bytes at offset ${offset}; the buffer has ${out.length}`);
+  }
+  return writePacket(p, out, offset);
+}
+
+/** {@link encodePacketInto} without the size check. */
+function writePacket(p: Packet, out: Uint8Array, offset: number): number {
   writeU16(out, offset, p.srcPort);
   writeU16(out, offset + 2, p.dstPort);
   writeU32(out, offset + 4, p.verificationTag);
@@ -176,6 +185,6 @@ function allocate(n: number): Uint8Array {
  */
 export function encodePacket(p: Packet): Uint8Array {
   const out = allocate(packetLength(p));
-  encodePacketInto(p, out, 0);
+  writePacket(p, out, 0);
   return out;
 }

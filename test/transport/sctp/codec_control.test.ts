@@ -121,6 +121,8 @@ test("isUnknownChunk() and isKnownChunkType() tell codec-less types apart", () =
 test("encodeChunk() rejects a known type in an unknown shape's place with a TypeError, and >64 KiB with a RangeError", () => {
   assert.throws(() => encodeChunk({ type: 77 } as unknown as Chunk, new Uint8Array(8), 0), (e: unknown) => e instanceof TypeError);
   assert.throws(() => encodeChunk({ type: 10, cookie: new Uint8Array(70000) }, new Uint8Array(70008), 0), (e: unknown) => e instanceof RangeError);
+  assert.throws(() => encodeChunk({ type: 7, cumulativeTsnAck: 1 }, new Uint8Array(7), 0), (e: unknown) => e instanceof RangeError);
+  assert.throws(() => encodeChunk({ type: 3, cumulativeTsnAck: 1, aRwnd: 1, gapBlocks: [{ start: 1, end: 2 }], duplicateTsns: [] }, new Uint8Array(24), 8), (e: unknown) => e instanceof RangeError);
   assert.throws(
     () => encodeChunk({ type: 1, initiateTag: 1, aRwnd: 1, outboundStreams: 1, inboundStreams: 1, initialTsn: 1, params: [{ type: PARAM.STATE_COOKIE, value: new Uint8Array(65535) }] }, new Uint8Array(70000), 0),
     (e: unknown) => e instanceof RangeError,

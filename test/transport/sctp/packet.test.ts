@@ -183,6 +183,8 @@ test("encodePacketInto() writes at an offset the same bytes encodePacket() retur
   assert.is(encodePacketInto(p, out, 7), 7 + want.length);
   assert.is(toHex(out.subarray(7, 7 + want.length)), toHex(want));
   assert.ok(verifyChecksum(out.subarray(7, 7 + want.length)));
+  assert.throws(() => encodePacketInto(p, new Uint8Array(want.length - 1), 0), (e: unknown) => e instanceof RangeError);
+  assert.throws(() => encodePacketInto(p, out, 11), (e: unknown) => e instanceof RangeError);
 });
 
 test("encodePacket() returns independent buffers: writing one never changes another", () => {
