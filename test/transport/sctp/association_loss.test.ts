@@ -42,7 +42,7 @@ test("handshake survives a dropped COOKIE ECHO (T1-cookie retransmits)", async (
 
 for (const loss of [0.01, 0.05, 0.1]) {
   test(`bulk transfer of 1 MiB is byte-exact under ${loss * 100}% loss with reordering and duplicates`, async () => {
-    const p = makePair({ seed: 42, lossRate: loss, reorderRate: 0.02, duplicateRate: 0.02, delayMs: 1, jitterMs: 2 }, { rtoMin: 20 }, { rtoMin: 20 });
+    const p = makePair({ seed: 42, lossRate: loss, reorderRate: 0.02, duplicateRate: 0.02, delayMs: 1, jitterMs: 2, mtu: 1500 }, { rtoMin: 20 }, { rtoMin: 20 });
     try {
       const { c, s } = await connectPair(p);
       const data = pattern(1024 * 1024, 3);
@@ -59,7 +59,7 @@ for (const loss of [0.01, 0.05, 0.1]) {
 }
 
 test("messages keep their boundaries, order per stream, and unordered ones all arrive", async () => {
-  const p = makePair({ seed: 9, lossRate: 0.03, reorderRate: 0.05, delayMs: 1 }, { rtoMin: 20 }, { rtoMin: 20 });
+  const p = makePair({ seed: 9, lossRate: 0.03, reorderRate: 0.05, delayMs: 1, mtu: 1500 }, { rtoMin: 20 }, { rtoMin: 20 });
   try {
     const { c, s } = await connectPair(p, 32);
     const perStream = new Map<number, number[]>();
@@ -115,7 +115,7 @@ test("a big message on stream 1 does not delay a small one on stream 2 (I-DATA i
 });
 
 test("without I-DATA on one side the association falls back to DATA and still transfers byte-exact", async () => {
-  const p = makePair({ seed: 5, lossRate: 0.02, delayMs: 1 }, { idata: false, rtoMin: 20 }, { rtoMin: 20 });
+  const p = makePair({ seed: 5, lossRate: 0.02, delayMs: 1, mtu: 1500 }, { idata: false, rtoMin: 20 }, { rtoMin: 20 });
   try {
     const { c, s } = await connectPair(p);
     assert.not.ok(c.stats().idata);

@@ -1,0 +1,74 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { CongestionController } from "../../../src/transport/sctp/congestion.ts";
+import { RtoEstimator } from "../../../src/transport/sctp/rto.ts";
+
+test("initial cwnd is min(4*MTU, max(2*MTU, 4404)) (RFC 9260 §7.2.1)", () => {
+  assert.is(CongestionController.initialCwnd(1200), 4404);
+  assert.is(CongestionController.initialCwnd(1000), 4000);
+  assert.is(CongestionController.initialCwnd(9000), 18000);
+  assert.is(CongestionController.initialCwnd(65504), 131008);
+});
+
+test("slow start grows by at most one MTU per SACK and only when the window is used", () => {
+  const cc = new CongestionController(1200, 1 << 20);
+  const w0 = cc.cwnd;
+  cc.onSack(5000, true, w0, 10);
+  assert.is(cc.cwnd, w0 + 1200, "min(bytes acked, MTU)");
+  cc.onSack(500, true, cc.cwnd, 11);
+  assert.is(cc.cwnd, w0 + 1700, "bytes acked when fewer than an MTU");
+  const w1 = cc.cwnd;
+  cc.onSack(1200, true, 100, 12);
+  assert.is(cc.cwnd, w1, "no growth while the window is not fully used");
+  cc.onSack(1200, false, w1, 12);
+  assert.is(cc.cwnd, w1, "no growth without cumulative ack advance");
+});
+
+test("congestion avoidance adds one MTU per cwnd of acknowledged bytes", () => {
+  const cc = new CongestionController(1000, 10_000);
+  cc.cwnd = 20_000;
+  cc.ssthresh = 10_000;
+  for (let i = 0; i < 19; i++) cc.onSack(1000, true, 20_000, i);
+  assert.is(cc.cwnd, 20_000);
+  cc.onSack(1000, true, 20_000, 20);
+  assert.is(cc.cwnd, 21_000);
+});
+
+test("fast retransmit halves once per recovery; a timeout drops cwnd to one MTU (§7.2.3, §7.2.4)", () => {
+  const cc = new CongestionController(1000, 1 << 20);
+  cc.cwnd = 40_000;
+  assert.ok(cc.onFastRetransmit(100));
+  assert.is(cc.ssthresh, 20_000);
+  assert.is(cc.cwnd, 20_000);
+  assert.not.ok(cc.onFastRetransmit(120), "no second reduction in the same recovery");
+  cc.onSack(1000, true, 20_000, 99);
+  assert.ok(cc.inFastRecovery);
+  assert.is(cc.cwnd, 20_000, "no growth during fast recovery");
+  cc.onSack(1000, true, 20_000, 100);
+  assert.not.ok(cc.inFastRecovery, "exits when the exit point is acknowledged");
+  const before = cc.cwnd;
+  cc.onTimeout();
+  assert.is(cc.ssthresh, Math.floor(before / 2));
+  assert.is(cc.cwnd, 1000);
+  cc.cwnd = 3000;
+  cc.onTimeout();
+  assert.is(cc.ssthresh, 4000, "never below 4 MTU");
+});
+
+test("RTO follows RFC 9260 §6.3.1 and backs off to RTO.Max", () => {
+  const r = new RtoEstimator(1000, 200, 10_000);
+  assert.is(r.rto, 1000);
+  r.measure(100);
+  assert.is(r.srtt, 100);
+  assert.is(r.rttvar, 50);
+  assert.is(r.rto, 300);
+  r.measure(200);
+  assert.is(r.rttvar, 0.75 * 50 + 0.25 * 100);
+  assert.is(r.srtt, 0.875 * 100 + 0.125 * 200);
+  r.measure(1);
+  assert.ok(r.rto >= 200, "clamped to RTO.Min");
+  for (let i = 0; i < 10; i++) r.backoff();
+  assert.is(r.rto, 10_000);
+});
+
+test.run();

@@ -1,0 +1,127 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { setImmediate as tick } from "node:timers/promises";
+import { createBridge } from "../../_bridge.ts";
+import { CHUNK } from "../../../src/transport/sctp/chunk_types.ts";
+import { encodePacket } from "../../../src/transport/sctp/packet.ts";
+import { type Association, ManualClock, SCTP_DEFAULTS, SctpEndpoint } from "../../../src/transport/sctp/index.ts";
+import { openUdpSocket } from "../../../src/transport/udp.ts";
+import { closed, connectPair, makePair, pattern, receiveBytes, within } from "./_pair.ts";
+
+function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  return within(ms, new Promise<void>((resolve) => {
+    const check = () => (cond() ? resolve() : void setTimeout(check, 5));
+    check();
+  }), what);
+}
+
+test("PLPMTUD takes the socket's ceiling at once when the path carries it", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    await waitFor(() => c.stats().pmtu === 65504 && s.stats().pmtu === 65504, 5000, "pmtu");
+  } finally {
+    await p.close();
+  }
+});
+
+test("PLPMTUD finds a 1500-byte path under a 64 KiB ceiling, and data then never exceeds it", async () => {
+  const opts = { rtoInitial: 50, rtoMin: 20 };
+  const p = makePair({ mtu: 1500, maxDatagramSize: 65507 }, opts, opts);
+  try {
+    const { c, s } = await connectPair(p);
+    await waitFor(() => c.stats().pmtu >= 1400, 15_000, "search converges");
+    assert.ok(c.stats().pmtu <= 1500, `pmtu ${c.stats().pmtu}`);
+    const tooBigBefore = p.bridge.counters["a->b"].tooBig;
+    const data = pattern(300_000);
+    const rx = receiveBytes(s, data.length);
+    c.send(1, data);
+    assert.ok(Buffer.from(await within(10_000, rx, "transfer")).equals(Buffer.from(data)));
+    assert.is(p.bridge.counters["a->b"].tooBig, tooBigBefore, "no data packet was too big");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a listener keeps no state for INITs that never complete the handshake", async () => {
+  const p = makePair();
+  try {
+    for (let i = 0; i < 200; i++) {
+      const init = encodePacket({
+        srcPort: 1000 + i, dstPort: SCTP_DEFAULTS.sctpPort, verificationTag: 0,
+        chunks: [{ type: CHUNK.INIT, initiateTag: i + 1, aRwnd: 65536, outboundStreams: 4, inboundStreams: 4, initialTsn: i, params: [] }],
+      });
+      p.bridge.inject("b", init, { address: "10.1.0.1", port: 2000 + i });
+    }
+    await waitFor(() => p.server.stats().initsAnswered === 200, 5000, "INIT ACKs");
+    assert.is(p.server.associations().length, 0);
+  } finally {
+    await p.close();
+  }
+});
+
+test("with an injected clock, a dead peer is reported at failureTimeoutMs without waiting in real time", async () => {
+  const clock = new ManualClock();
+  const bridge = createBridge({ clock, delayMs: 5 });
+  const server = SctpEndpoint.listen({ socket: bridge.b, clock });
+  const client = SctpEndpoint.listen({ socket: bridge.a, clock, failureTimeoutMs: 30_000 });
+  try {
+    let a: Association | undefined;
+    void client.connect(bridge.addressOf("b")).then((x) => (a = x));
+    for (let i = 0; i < 200 && !a; i++) {
+      clock.advance(5);
+      await tick();
+    }
+    assert.ok(a, "established on the manual clock");
+    const reason = closed(a!);
+    let done = false;
+    void reason.then(() => (done = true));
+    const t0 = clock.now();
+    bridge.setLossRate(1);
+    for (let i = 0; i < 400 && !done; i++) {
+      clock.advance(100);
+      await tick();
+    }
+    assert.ok(done, "reported");
+    assert.is((await reason).kind, "timeout");
+    const after = clock.now() - t0;
+    assert.ok(after <= 30_100, `reported after ${after} ms of manual time`);
+    assert.ok(after >= 20_000, `not before the peer could be declared dead (${after} ms)`);
+  } finally {
+    for (const x of [...client.associations(), ...server.associations()]) x.abort("done");
+    const closing = Promise.all([client.close(), server.close()]);
+    for (let i = 0; i < 100; i++) {
+      clock.advance(100);
+      await tick();
+    }
+    await closing;
+    await bridge.close();
+  }
+});
+
+test("one UDP socket serves 30 associations over real loopback, each echoing a message", async () => {
+  const sock = await openUdpSocket({ host: "127.0.0.1", port: 0 });
+  const server = SctpEndpoint.listen({ socket: sock });
+  server.on("association", (a: Association) => a.on("message", (st: number, d: Uint8Array) => a.send(st, d)));
+  const clients: SctpEndpoint[] = [];
+  try {
+    const results = await within(20_000, Promise.all(Array.from({ length: 30 }, async (_, i) => {
+      const cs = await openUdpSocket({ host: "127.0.0.1", port: 0 });
+      const ep = SctpEndpoint.listen({ socket: cs });
+      clients.push(ep);
+      const a = await ep.connect(server.localAddress);
+      const echoed = new Promise<Uint8Array>((resolve) => a.once("message", (_s: number, d: Uint8Array) => resolve(d)));
+      a.send(1, pattern(2000 + i, i));
+      const got = await echoed;
+      await a.close();
+      return Buffer.from(got).equals(Buffer.from(pattern(2000 + i, i)));
+    })), "30 echoes");
+    assert.ok(results.every(Boolean));
+    assert.is(results.length, 30);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await server.close();
+  }
+});
+
+test.run();

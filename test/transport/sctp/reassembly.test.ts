@@ -1,0 +1,91 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { type InboundFragment, Reassembler } from "../../../src/transport/sctp/reassembly.ts";
+import { ReceivedTsns, ssnLt, tsnLt } from "../../../src/transport/sctp/tsn.ts";
+
+type Got = [number, string, number];
+function make(idata: boolean): { r: Reassembler; got: Got[] } {
+  const got: Got[] = [];
+  const r = new Reassembler(idata, (s, d, p) => got.push([s, new TextDecoder().decode(d), p]), 1 << 20);
+  return { r, got };
+}
+function frag(tsn: number, text: string, o: Partial<InboundFragment> = {}): InboundFragment {
+  return { tsn, streamId: 1, unordered: false, beginning: true, ending: true, seq: 0, fsn: 0, ppid: 0, userData: new TextEncoder().encode(text), ...o };
+}
+
+test("DATA: fragments with consecutive TSNs reassemble in any arrival order", () => {
+  const { r, got } = make(false);
+  r.add(frag(12, "c", { beginning: false, ending: true }));
+  r.add(frag(10, "a", { beginning: true, ending: false, ppid: 9 }));
+  assert.equal(got, []);
+  r.add(frag(11, "b", { beginning: false, ending: false }));
+  assert.equal(got, [[1, "abc", 9]]);
+  assert.is(r.bytesHeld, 0);
+  assert.is(r.fragmentCount, 0);
+});
+
+test("DATA: ordered messages wait for their SSN; unordered ones do not", () => {
+  const { r, got } = make(false);
+  r.add(frag(2, "second", { seq: 1 }));
+  r.add(frag(3, "u", { unordered: true, seq: 77 }));
+  assert.equal(got, [[1, "u", 0]]);
+  assert.is(r.bytesHeld, 6);
+  r.add(frag(1, "first", { seq: 0 }));
+  assert.equal(got.map((g) => g[1]), ["u", "first", "second"]);
+  assert.is(r.bytesHeld, 0);
+});
+
+test("DATA: streams are independent (a gap on one does not hold another)", () => {
+  const { r, got } = make(false);
+  r.add(frag(5, "s2", { streamId: 2, seq: 0 }));
+  r.add(frag(6, "s1-later", { streamId: 1, seq: 1 }));
+  assert.equal(got, [[2, "s2", 0]]);
+});
+
+test("I-DATA: interleaved fragments of two messages reassemble by MID and FSN", () => {
+  const { r, got } = make(true);
+  r.add(frag(1, "A1", { streamId: 1, seq: 0, beginning: true, ending: false, ppid: 4 }));
+  r.add(frag(2, "B1", { streamId: 2, seq: 0, beginning: true, ending: false, ppid: 5 }));
+  r.add(frag(4, "B2", { streamId: 2, seq: 0, beginning: false, ending: true, fsn: 1 }));
+  r.add(frag(3, "A2", { streamId: 1, seq: 0, beginning: false, ending: false, fsn: 1 }));
+  r.add(frag(5, "A3", { streamId: 1, seq: 0, beginning: false, ending: true, fsn: 2 }));
+  assert.equal(got, [[2, "B1B2", 5], [1, "A1A2A3", 4]]);
+});
+
+test("I-DATA: a message over the size limit is a protocol violation", () => {
+  const r = new Reassembler(true, () => {}, 4);
+  assert.ok(r.add(frag(1, "abc", { beginning: true, ending: false })));
+  assert.not.ok(r.add(frag(2, "def", { beginning: false, ending: false, fsn: 1 })));
+});
+
+test("ReceivedTsns tracks the cumulative TSN, gap blocks and duplicates across wrap-around", () => {
+  const t = new ReceivedTsns(0xfffffffe);
+  assert.ok(t.add(0xfffffffe));
+  assert.ok(t.add(1));
+  assert.ok(t.add(3));
+  assert.ok(t.add(2));
+  assert.not.ok(t.add(2), "duplicate");
+  assert.not.ok(t.add(0xfffffffe), "below cum");
+  assert.is(t.cum, 0xfffffffe);
+  assert.equal(t.gapBlocks(10), [{ start: 3, end: 5 }]);
+  assert.ok(t.add(0xffffffff));
+  assert.ok(t.add(0));
+  assert.is(t.cum, 3);
+  assert.not.ok(t.hasGaps);
+  assert.ok(t.add(10));
+  assert.ok(t.add(8));
+  assert.ok(t.add(9));
+  assert.ok(t.has(9));
+  assert.not.ok(t.has(7));
+  assert.equal(t.gapBlocks(10), [{ start: 5, end: 7 }]);
+});
+
+test("serial arithmetic compares across the wrap", () => {
+  assert.ok(tsnLt(0xffffffff, 0));
+  assert.ok(!tsnLt(0, 0xffffffff));
+  assert.ok(ssnLt(0xffff, 0));
+  assert.ok(ssnLt(1, 2));
+  assert.ok(!ssnLt(2, 2));
+});
+
+test.run();
