@@ -10,6 +10,7 @@
  */
 import type { AssociationLike } from "../protocol/association.ts";
 import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
+import { relayedBytes } from "./memory.ts";
 
 /** Counters of one relay. */
 export interface RelayStats {
@@ -53,6 +54,7 @@ export class Relay {
     const ok = this.#to.send(out, data, { ppid });
     this.stats.messages++;
     this.stats.bytes += data.length;
+    relayedBytes(data.length);
     const buffered = this.#to.bufferedAmount;
     if (buffered > this.stats.peakBuffered) this.stats.peakBuffered = buffered;
     if (!ok && !this.#paused) {
