@@ -6,6 +6,9 @@
  * @module
  */
 
+/** Slow start's per-SACK increase limit in MTUs (RFC 3465 §2.3 L). */
+export const SLOW_START_L = 2;
+
 /** cwnd, ssthresh and partial_bytes_acked, with the RFC's update rules. */
 export class CongestionController {
   /** Congestion window in bytes. */
@@ -65,9 +68,13 @@ export class CongestionController {
     const fullyUsed = flightBefore + this.#mtu > this.cwnd;
     if (this.cwnd <= this.ssthresh) {
       // §7.2.1 slow start: only when cum ack advances, cwnd is fully used and
-      // not in Fast Recovery; by at most min(bytes acked, MTU).
+      // not in Fast Recovery; by at most the bytes acknowledged and at most
+      // L MTUs. L = 2 as RFC 3465 (Appropriate Byte Counting) allows: one SACK
+      // often covers more than two packets here (SACKs go out once per batch
+      // of arrivals), and L = 1 would then grow cwnd far slower than doubling
+      // per round trip.
       if (cumAdvanced && fullyUsed && !this.inFastRecovery) {
-        this.cwnd += Math.min(bytesAcked, this.#mtu);
+        this.cwnd += Math.min(bytesAcked, SLOW_START_L * this.#mtu);
       }
       return;
     }

@@ -10,13 +10,13 @@ test("initial cwnd is min(4*MTU, max(2*MTU, 4404)) (RFC 9260 §7.2.1)", () => {
   assert.is(CongestionController.initialCwnd(65504), 131008);
 });
 
-test("slow start grows by at most one MTU per SACK and only when the window is used", () => {
+test("slow start grows by at most L=2 MTUs per SACK and only when the window is used", () => {
   const cc = new CongestionController(1200, 1 << 20);
   const w0 = cc.cwnd;
   cc.onSack(5000, true, w0, 10);
-  assert.is(cc.cwnd, w0 + 1200, "min(bytes acked, MTU)");
+  assert.is(cc.cwnd, w0 + 2400, "min(bytes acked, 2*MTU)");
   cc.onSack(500, true, cc.cwnd, 11);
-  assert.is(cc.cwnd, w0 + 1700, "bytes acked when fewer than an MTU");
+  assert.is(cc.cwnd, w0 + 2900, "bytes acked when fewer");
   const w1 = cc.cwnd;
   cc.onSack(1200, true, 100, 12);
   assert.is(cc.cwnd, w1, "no growth while the window is not fully used");
