@@ -1,0 +1,116 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { acquirePidFile, isServerAlive, readPidFile, runningPid } from "../../src/server/pidfile.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+const root = mkdtempSync(join(tmpdir(), "sfx-pidfile-test-"));
+let n = 0;
+const path = () => join(root, `case${n++}`, "sfx.pid");
+const children: ChildProcess[] = [];
+
+/** A live process whose command line says `serve`, like a running server's. */
+async function fakeServer(): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000); process.stdout.write('up')", "serve"], { stdio: ["ignore", "pipe", "ignore"] });
+  children.push(child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once("data", () => resolve());
+    child.once("exit", () => reject(new Error("fake server exited")));
+  });
+  return child;
+}
+
+/** A pid no process has: one that ran and was reaped. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await new Promise((r) => child.once("exit", r));
+  return child.pid!;
+}
+
+test.after(() => {
+  for (const c of children) c.kill("SIGKILL");
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("acquirePidFile() creates the directory and writes the pid; release() removes the file", () => {
+  const file = path();
+  const held = acquirePidFile(file, 4242);
+  assert.is(held.path, file);
+  assert.is(readFileSync(file, "utf8"), "4242\n");
+  assert.is(readPidFile(file), 4242);
+  held.release();
+  assert.not.ok(existsSync(file));
+  held.release(); // idempotent
+});
+
+test("acquirePidFile() on a file naming a live server fails with SFX_ALREADY_RUNNING and leaves it alone", async () => {
+  const server = await fakeServer();
+  const file = path();
+  acquirePidFile(file, server.pid!);
+  assert.ok(isServerAlive(server.pid!));
+  assert.is(runningPid(file), server.pid);
+  try {
+    acquirePidFile(file);
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_ALREADY_RUNNING"), String(err));
+    assert.match((err as Error).message, `pid ${server.pid}`);
+  }
+  assert.is(readPidFile(file), server.pid);
+});
+
+test("a pid file whose process is gone is taken over", async () => {
+  const file = path();
+  const dead = await deadPid();
+  acquirePidFile(file, dead);
+  assert.not.ok(isServerAlive(dead));
+  assert.is(runningPid(file), undefined);
+  const held = acquirePidFile(file);
+  assert.is(readPidFile(file), process.pid);
+  held.release();
+});
+
+test("a pid reused by a process that is not an sfx server counts as stale", () => {
+  const file = path();
+  // This test process lives, but its command line has no `serve`.
+  acquirePidFile(file, process.pid);
+  assert.not.ok(isServerAlive(process.pid));
+  const held = acquirePidFile(file, 777_777);
+  assert.is(readPidFile(file), 777_777);
+  held.release();
+});
+
+test("a pid file with garbage in it is taken over", () => {
+  const file = path();
+  acquirePidFile(file, 1).release();
+  writeFileSync(file, "not a pid\n");
+  assert.is(readPidFile(file), undefined);
+  const held = acquirePidFile(file, 31337);
+  assert.is(readPidFile(file), 31337);
+  held.release();
+});
+
+test("release() leaves a file that another process has taken over since", () => {
+  const file = path();
+  const held = acquirePidFile(file, 1111);
+  writeFileSync(file, "2222\n");
+  held.release();
+  assert.is(readPidFile(file), 2222);
+});
+
+test("a pid file that cannot be created fails with SFX_IO", () => {
+  const dir = join(root, `case${n++}`);
+  acquirePidFile(join(dir, "x.pid"), 5).release();
+  writeFileSync(join(dir, "afile"), "");
+  try {
+    acquirePidFile(join(dir, "afile", "sfx.pid"));
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  }
+});
+
+test.run();

@@ -1,0 +1,110 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer } from "../../src/server/server.ts";
+import { runServer } from "../../src/server/run.ts";
+import { acquirePidFile } from "../../src/server/pidfile.ts";
+import { discoverServers } from "../../src/discovery/index.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+const root = mkdtempSync(join(tmpdir(), "sfx-server-test-"));
+let n = 0;
+/** Options for a server kept on loopback, with logs and shares in a fresh temp dir. */
+function opts(name = "unit") {
+  const dir = join(root, `case${n++}`);
+  return { dir, options: { host: "127.0.0.1", port: 0, name, logDir: dir, storage: join(dir, "shares") } };
+}
+
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
+test("startServer() binds a real port, answers discovery there, and close() stops it and flushes the log", async () => {
+  const { dir, options } = opts("unit-box");
+  const server = await startServer(options);
+  try {
+    assert.ok(server.port > 0);
+    assert.is(server.host, "127.0.0.1");
+    assert.equal(server.addresses, ["127.0.0.1"]);
+    assert.is(server.logDir, dir);
+    const found = await discoverServers({ target: { address: "127.0.0.1", port: server.port }, timeoutMs: 2000 });
+    assert.is(found.length, 1);
+    assert.is(found[0].name, "unit-box");
+    assert.is(found[0].port, server.port);
+  } finally {
+    await server.close("test over");
+    await server.close(); // idempotent
+  }
+  const log = readFileSync(join(dir, "stream_server.log"), "utf8");
+  assert.match(log, new RegExp(`INFO  sfx\\.server: sfx \\S+ ready on 127\\.0\\.0\\.1:${server.port} as unit-box `));
+  assert.match(log, /INFO  sfx\.server: sfx stopping: test over/);
+  assert.match(log, /INFO  sfx\.server: sfx stopped\n$/);
+  // Stopped means the port is free again.
+  const probe = createSocket("udp4");
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", reject);
+    probe.bind(server.port, "127.0.0.1", () => resolve());
+  });
+  probe.close();
+});
+
+test("startServer() on a port in use fails with SFX_IO, logs why, and leaves nothing open", async () => {
+  const blocker = createSocket("udp4");
+  await new Promise<void>((resolve) => blocker.bind(0, "127.0.0.1", () => resolve()));
+  const { dir, options } = opts();
+  try {
+    await startServer({ ...options, port: blocker.address().port });
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  } finally {
+    blocker.close();
+  }
+  assert.match(readFileSync(join(dir, "stream_server.log"), "utf8"), / ERROR sfx\.server: sfx \S+ failed to start: /);
+});
+
+test("runServer() holds the pid file while it runs; SIGTERM shuts it down with status 0 and removes the file", async () => {
+  const { dir, options } = opts();
+  const pidFile = join(dir, "run", "sfx.pid");
+  let readyPid: string | undefined;
+  const status = await runServer({
+    ...options,
+    pidFile,
+    onReady: (server, file) => {
+      assert.is(file, pidFile);
+      readyPid = readFileSync(pidFile, "utf8");
+      assert.ok(server.port > 0);
+      process.kill(process.pid, "SIGTERM"); // handled: a graceful stop, not the end of this test process
+    },
+  });
+  assert.is(status, 0);
+  assert.is(readyPid, `${process.pid}\n`);
+  assert.not.ok(existsSync(pidFile));
+  assert.match(readFileSync(join(dir, "stream_server.log"), "utf8"), /sfx stopping: SIGTERM[^\n]*\n(.*\n)*.*sfx stopped\n$/);
+  assert.is(process.listenerCount("SIGTERM"), 0, "signal handlers removed");
+  assert.is(process.listenerCount("uncaughtException"), 0, "crash handlers removed");
+});
+
+test("runServer() with a pid file held by a live server fails with SFX_ALREADY_RUNNING before starting anything", async () => {
+  const { dir, options } = opts();
+  const pidFile = join(dir, "sfx.pid");
+  // The holder: a live process whose command line says `serve`, as a server's does.
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000); process.stdout.write('up')", "serve"], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+    acquirePidFile(pidFile, child.pid!);
+    await runServer({ ...options, pidFile });
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_ALREADY_RUNNING"), String(err));
+  } finally {
+    child.kill("SIGKILL");
+  }
+  assert.is(readFileSync(pidFile, "utf8"), `${child.pid}\n`, "the holder's pid file is untouched");
+  assert.not.ok(existsSync(join(dir, "stream_server.log")), "nothing started: not even the logs");
+  assert.is(process.listenerCount("SIGTERM"), 0, "signal handlers removed");
+});
+
+test.run();
