@@ -22,8 +22,15 @@ export const FIRST_DATA_STREAM = 1;
 /** SCTP payload protocol identifier of a control message ("SFX1" in ASCII). */
 export const CONTROL_PPID = 0x5346_5831;
 
-/** Size of the data messages a sender cuts a file into. */
-export const DATA_MESSAGE_BYTES = 64 * 1024;
+/**
+ * Size of the data messages a sender cuts a file into: 64 KiB less 64 bytes,
+ * so that one message plus its SCTP headers (12-byte common header, 16- or
+ * 20-byte DATA / I-DATA chunk header) fits the largest packet loopback
+ * carries (65,504 bytes): a full 64 KiB message would need a second, tiny
+ * packet each time (measured: about +20% goodput on loopback). On smaller
+ * paths messages are fragmented to the path MTU either way.
+ */
+export const DATA_MESSAGE_BYTES = 64 * 1024 - 64;
 
 /** Largest control message accepted (encoded JSON, UTF-8). */
 export const MAX_CONTROL_BYTES = 1024 * 1024;
