@@ -22,6 +22,7 @@ export class PmtuSearch {
   pmtu: number;
   /** Current phase. */
   phase: PmtuPhase = "searching";
+  /** BASE_PLPMTU: the size assumed to work before any probe (RFC 8899 §5.1.2). */
   readonly base: number;
   #ceiling: number;
   #high: number;
