@@ -141,10 +141,11 @@ async function dgramSend(to: { address: string; port: number }, bytes: number, p
   const block = streamBlock();
   const payload = packet - 4;
   const count = Math.ceil(bytes / payload);
-  const window = Math.max(16, Math.floor((4 << 20) / packet));
+  const window = Math.max(16, Math.floor((1 << 20) / packet));
   let base = 0;
   let next = 0;
   let lastProgress = performance.now();
+  let goBacks = 0;
   const started = performance.now();
   const header = new Uint8Array(12);
   const hv = new DataView(header.buffer);
@@ -166,6 +167,7 @@ async function dgramSend(to: { address: string; port: number }, bytes: number, p
     const timer = setInterval(() => {
       if (performance.now() - lastProgress > 30) {
         next = base; // go back N
+        goBacks++;
         socket.send(header, to);
         lastProgress = performance.now();
         pump();
@@ -185,7 +187,7 @@ async function dgramSend(to: { address: string; port: number }, bytes: number, p
     });
     pump();
   });
-  say({ bytes, ms: performance.now() - started });
+  say({ bytes, ms: performance.now() - started, goBacks });
   await socket.close();
 }
 
@@ -230,6 +232,30 @@ async function tcpSend(to: { address: string; port: number }, bytes: number, mes
   say({ bytes, ms: performance.now() - started });
 }
 
+// ---------------------------------------------------------------- memory per idle association
+/** Server that reports its heap growth once `count` associations are up and idle (run with --expose-gc). */
+async function idleServer(host: string, count: number): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  const socket = await openUdpSocket({ host });
+  const endpoint = SctpEndpoint.listen({ socket });
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  let n = 0;
+  endpoint.on("association", () => {
+    if (++n === count) {
+      setTimeout(() => {
+        gc();
+        gc();
+        const after = process.memoryUsage().heapUsed;
+        say({ associations: endpoint.associations().length, heapDelta: after - before, perAssociation: (after - before) / count });
+        for (const a of endpoint.associations()) a.abort("bench over");
+        void endpoint.close().then(() => socket.close());
+      }, 500);
+    }
+  });
+  say({ ready: true, port: socket.localAddress().port });
+}
+
 async function main(): Promise<void> {
   const [role, impl] = process.argv.slice(2);
   const host = arg("host", "127.0.0.1")!;
@@ -243,6 +269,7 @@ async function main(): Promise<void> {
     const i = toArg.lastIndexOf(":");
     to = { address: toArg.slice(0, i), port: Number(toArg.slice(i + 1)) };
   }
+  if (role === "idle-server") return idleServer(host, Number(arg("count", "1000")));
   if (role === "receive" && impl === "sctp") return sctpReceive(host, packet, pmtud);
   if (role === "receive" && impl === "dgram") return dgramReceive(host);
   if (role === "receive" && impl === "tcp") return tcpReceive(host);
