@@ -12,9 +12,10 @@
 import { type Command, Option } from "commander";
 import { join, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
-import { parsePort } from "./options.ts";
+import { parseCount, parseDuration, parsePort } from "./options.ts";
 import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
 import { isSfxError, SfxError } from "../errors.ts";
+import type { PairingLimits } from "../pairing/defaults.ts";
 import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
 import { defaultPidFile, runningPid } from "../server/pidfile.ts";
@@ -34,13 +35,17 @@ interface ServeFlags extends ShareServeFlags {
   pidFile?: string;
   daemonChild?: boolean;
   discoveryInterface?: string[];
+  maxClients?: number;
+  maxFileSize?: number;
+  idleTimeout?: number;
+  offerTimeout?: number;
 }
 
 /** Registers `sfx serve`. */
 export function registerServe(program: Command, result: CommandResult): void {
   const serve = program
     .command("serve")
-    .description("run the sfx server: discovery responder, share store and logs (the SCTP relay joins as it lands)")
+    .description("run the sfx server: the relay for exchanges, the share store and the discovery responder, on one UDP port")
     .option("-p, --port <port>", "UDP port for SCTP and discovery", parsePort, DEFAULT_PORT)
     .option("--host <address>", "address to bind", DEFAULT_HOST)
     .option("--name <name>", "server name shown by discovery (default: host name)")
@@ -49,6 +54,10 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("-q, --quiet", "foreground: do not copy log lines to stderr")
     .addOption(new Option("--daemon", "detach and run in the background; returns once the server is ready").conflicts("stop"))
     .option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit")
+    .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
+    .option("--max-file-size <size>", "largest file an exchange may carry, e.g. 10G (default 1T)", parseCount)
+    .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange (default 5m)", parseDuration)
+    .option("--offer-timeout <duration>", "how long a receiver has to answer an offer (default 60s)", parseDuration)
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .addOption(new Option("--daemon-child").hideHelp())
     // Tests: keep multicast joins on loopback (the default joins every IPv4 interface).
@@ -86,6 +95,7 @@ async function daemonize(flags: ServeFlags): Promise<number> {
     ...(flags.name !== undefined ? ["--name", flags.name] : []),
     ...(flags.discoveryInterface ?? []).flatMap((a) => ["--discovery-interface", a]),
     ...shareServeArgs(flags),
+    ...pairingArgs(flags),
   ];
   const started = await startDaemon({ args, logDir: choice.dir });
   process.stdout.write(
@@ -111,6 +121,7 @@ async function foreground(flags: ServeFlags): Promise<number> {
       console: !child && !flags.quiet,
       discoveryInterfaces: flags.discoveryInterface,
       ...shareServerOptions(flags),
+      pairing: pairingLimits(flags),
       pidFile: child ? flags.pidFile ?? defaultPidFile() : flags.pidFile,
       onReady: async (server) => {
         if (!child) return;
@@ -129,6 +140,26 @@ async function foreground(flags: ServeFlags): Promise<number> {
   // open (a timer someone forgot), do not hang: exit shortly.
   setTimeout(() => process.exit(status), 2000).unref();
   return status;
+}
+
+/** The exchange limits given on the command line (the rest keep their defaults). */
+function pairingLimits(flags: ServeFlags): Partial<PairingLimits> {
+  const limits: Partial<PairingLimits> = {};
+  if (flags.maxClients !== undefined) limits.maxClients = flags.maxClients;
+  if (flags.maxFileSize !== undefined) limits.maxFileSize = flags.maxFileSize;
+  if (flags.idleTimeout !== undefined) limits.idleTimeoutMs = flags.idleTimeout;
+  if (flags.offerTimeout !== undefined) limits.offerTimeoutMs = flags.offerTimeout;
+  return limits;
+}
+
+/** The exchange limits again, as arguments for the daemon (durations in ms, sizes in bytes). */
+function pairingArgs(flags: ServeFlags): string[] {
+  const out: string[] = [];
+  if (flags.maxClients !== undefined) out.push("--max-clients", String(flags.maxClients));
+  if (flags.maxFileSize !== undefined) out.push("--max-file-size", String(flags.maxFileSize));
+  if (flags.idleTimeout !== undefined) out.push("--idle-timeout", `${flags.idleTimeout}ms`);
+  if (flags.offerTimeout !== undefined) out.push("--offer-timeout", `${flags.offerTimeout}ms`);
+  return out;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -2,18 +2,25 @@
  * The composition root of `sfx serve`: it starts the server's parts in
  * order, and stops them in reverse.
  *
- * Today: logs, the share store (its expiry sweeper runs; clients reach it
- * once the SCTP endpoint lands), then the discovery responder on its own
- * UDP socket. The SCTP endpoint and the exchange service join at the marked
- * seam, each as one block here and one entry in `stops`.
+ * Logs; one UDP socket with the SCTP endpoint on it; the exchange service
+ * (sessions, IDs, pairing, relay) on the endpoint's associations; the share
+ * store served over the same sessions; the discovery responder sharing the
+ * socket. A new part is one block in {@link startServer} and one entry in
+ * `stops`.
  *
  * @module
  */
 import { hostname } from "node:os";
 import { SfxError } from "../errors.ts";
 import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/index.ts";
-import { startDiscoveryResponder, type DiscoveryResponder } from "../discovery/index.ts";
-import { openShareStore, type ShareLimits } from "../share/index.ts";
+import { type DiscoveryResponder, isDiscoveryDatagram, startDiscoveryResponder } from "../discovery/index.ts";
+import type { PairingLimits } from "../pairing/defaults.ts";
+import { PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
+import { attachShareService, openShareStore, type ShareLimits } from "../share/index.ts";
+import type { DatagramSocket } from "../transport/datagram.ts";
+import { SctpEndpoint } from "../transport/sctp/index.ts";
+import { openDatagramSocket } from "../transport/socket.ts";
+import { startExchangeService } from "./exchange_service.ts";
 import { advertisedAddresses } from "../discovery/interfaces.ts";
 import { VERSION } from "../version.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./defaults.ts";
@@ -40,6 +47,8 @@ export interface ServerOptions {
    * so one bound to a single address joins none and answers unicast queries only.
    */
   discoveryInterfaces?: string[];
+  /** Exchange limits (`--max-clients` …); each missing one keeps its default (src/pairing/defaults.ts). */
+  pairing?: Partial<PairingLimits>;
   /** Share storage directory (`--storage`); default /var/lib/sfx/shares, falling back to ~/.local/state/sfx/shares. */
   storage?: string;
   /** Share store limits (`--max-share-files` …); each missing one keeps its default (src/share/defaults.ts). */
@@ -63,9 +72,9 @@ export interface RunningServer {
 }
 
 /**
- * Starts a server: logs, discovery (and, as they land, the SCTP endpoint,
- * pairing and the share store). Throws SfxError `SFX_IO` when the port
- * cannot be bound or no log directory is writable.
+ * Starts a server: logs, SCTP endpoint, exchanges, shares, discovery.
+ * Throws SfxError `SFX_IO` when the port cannot be bound or no log
+ * directory is writable.
  *
  * @example
  * ```ts
@@ -100,28 +109,42 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
   let port = requestedPort;
   try {
-    // 2. SEAM (transport, exchanges): open the server's one UDP socket here
-    //    (src/transport/udp.ts), start the SCTP endpoint and pairing on it,
-    //    and set `port` from the socket; push their stops. Discovery then
-    //    shares that socket: pass `socket` instead of `bind` below and route
-    //    datagrams with isDiscoveryDatagram().
+    // 2. One UDP socket for everything. SCTP takes every datagram; those
+    //    starting 00 00 (an illegal SCTP source port) come back to us as
+    //    "foreign", and the discovery ones go to the responder (step 5).
+    let responder: DiscoveryResponder | undefined;
+    const socket = await bindUdp(host, requestedPort);
+    const endpoint = SctpEndpoint.listen({
+      socket,
+      failureTimeoutMs: PEER_FAILURE_TIMEOUT_MS,
+      onForeignDatagram: (data, from) => {
+        if (isDiscoveryDatagram(data)) responder?.handle(data, from);
+      },
+    });
+    stops.push({ what: "SCTP endpoint", stop: () => endpoint.close() }); // closes the socket too
+    port = endpoint.localAddress.port;
 
-    // 3. Shares: the store (recovers from a crash, sweeps expired shares).
-    //    SEAM (with 2): `attachShareService(exchanges.sessions, shareStore)`, push its stop after the store's.
+    // 3. Exchanges: sessions, IDs, pairing and the relay on every association.
+    const exchanges = startExchangeService({ endpoint, serverName: name, limits: options.pairing, log: getLogger(["sfx", "pairing"]) });
+    stops.push({ what: "exchange service", stop: () => exchanges.close() });
+
+    // 4. Shares: the store (recovers from a crash, sweeps expired shares), served over the same sessions.
     const shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
     stops.push({ what: "share store", stop: () => shareStore.close() });
+    const shares = attachShareService(exchanges.sessions, shareStore);
+    stops.push({ what: "share service", stop: () => shares.close() });
 
-    // 4. Discovery: answers multicast queries with who we are and `port`.
-    const responder: DiscoveryResponder = await startDiscoveryResponder({
+    // 5. Discovery: answers multicast queries with who we are and `port`.
+    responder = await startDiscoveryResponder({
       name,
-      advertisePort: requestedPort === 0 ? undefined : requestedPort,
-      bind: { host, port: requestedPort },
+      advertisePort: port,
+      socket,
       group: isWildcard(host) ? undefined : null,
       interfaces: options.discoveryInterfaces,
       log: getLogger(["sfx", "discovery"]),
     });
-    stops.push({ what: "discovery responder", stop: () => responder.close() });
-    port = responder.localAddress().port;
+    const discovery = responder;
+    stops.push({ what: "discovery responder", stop: () => discovery.close() });
   } catch (err) {
     log.error("sfx {version} failed to start: {error}", { version: VERSION, error: err });
     await stopAll();
@@ -157,6 +180,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return closing;
     },
   };
+}
+
+/** Opens the server's UDP socket; a bind failure is SfxError `SFX_IO` naming the address. */
+async function bindUdp(host: string, port: number): Promise<DatagramSocket> {
+  try {
+    return await openDatagramSocket({ host, port });
+  } catch (err) {
+    throw new SfxError("SFX_IO", `Cannot bind UDP ${host}:${port}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 function isWildcard(host: string): boolean {
