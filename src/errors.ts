@@ -49,6 +49,8 @@ export const ERROR_CODES = {
   SFX_ALREADY_RUNNING: 10,
   /** No daemon runs on that pid file. */
   SFX_NOT_RUNNING: 11,
+  /** The daemon did not report ready, or did not exit after SIGTERM, in time. */
+  SFX_DAEMON_TIMEOUT: 12,
   /** The user or the peer cancelled. */
   SFX_CANCELLED: 130,
 } as const;

@@ -76,7 +76,8 @@ export interface DaemonStarted {
 /**
  * Launches the daemon and resolves once it reports ready. Rejects with the
  * daemon's own error (its code kept, e.g. `SFX_ALREADY_RUNNING`, `SFX_IO`)
- * when it fails to start, or `SFX_INTERNAL` when it exits or stays silent.
+ * when it fails to start, `SFX_INTERNAL` when it exits without a word, and
+ * `SFX_DAEMON_TIMEOUT` when it stays silent (it is then sent SIGTERM).
  */
 export async function startDaemon(launch: DaemonLaunch): Promise<DaemonStarted> {
   const self = launch.self ?? selfCommand();
@@ -105,7 +106,7 @@ export async function startDaemon(launch: DaemonLaunch): Promise<DaemonStarted> 
     return await new Promise<DaemonStarted>((resolveStarted, reject) => {
       timer = setTimeout(() => {
         child.kill("SIGTERM");
-        reject(new SfxError("SFX_INTERNAL", `The daemon did not report ready within ${timeoutMs / 1000} s; see ${stderrLog}`));
+        reject(new SfxError("SFX_DAEMON_TIMEOUT", `The daemon did not report ready within ${timeoutMs / 1000} s; see ${stderrLog}`));
       }, timeoutMs);
       child.on("error", (cause) => {
         reject(new SfxError("SFX_IO", `Cannot start the daemon (${self.command}): ${cause.message}`, { cause }));
@@ -159,7 +160,7 @@ export function reportToLauncher(message: DaemonMessage): Promise<void> {
  * Stops the server named by the pid file: SIGTERM, then waits (polling the
  * pid, bounded) until it is gone. Resolves to its pid. Throws
  * `SFX_NOT_RUNNING` when no live server holds the file (a stale file is
- * removed), and `SFX_INTERNAL` when it is still alive after the timeout.
+ * removed), and `SFX_DAEMON_TIMEOUT` when it is still alive after the timeout.
  */
 export async function stopDaemon(pidFile: string, timeoutMs: number = STOP_TIMEOUT_MS): Promise<number> {
   const pid = readPidFile(pidFile);
@@ -176,7 +177,7 @@ export async function stopDaemon(pidFile: string, timeoutMs: number = STOP_TIMEO
   // A process that is not our child cannot be waited for: poll, briefly, bounded.
   for (let delay = 10; isServerAlive(pid); delay = Math.min(delay * 2, 100)) {
     if (Date.now() >= deadline) {
-      throw new SfxError("SFX_INTERNAL", `sfx server pid ${pid} still runs ${timeoutMs / 1000} s after SIGTERM`);
+      throw new SfxError("SFX_DAEMON_TIMEOUT", `sfx server pid ${pid} still runs ${timeoutMs / 1000} s after SIGTERM`);
     }
     await new Promise((r) => setTimeout(r, delay));
   }

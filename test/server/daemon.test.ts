@@ -102,7 +102,7 @@ test("startDaemon() rejects with SFX_INTERNAL when the daemon exits without a re
   }
 });
 
-test("startDaemon() gives up on a silent daemon after the timeout and stops it", async () => {
+test("startDaemon() gives up on a silent daemon after the timeout (SFX_DAEMON_TIMEOUT) and stops it", async () => {
   const pidFile = join(root, "silent.pid");
   const script = `(await import("node:fs")).writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 60_000);`;
   const started = Date.now();
@@ -110,7 +110,7 @@ test("startDaemon() gives up on a silent daemon after the timeout and stops it",
     await startDaemon({ args: [], logDir: root, readyTimeoutMs: 1000, self: fake(script) });
     assert.unreachable();
   } catch (err) {
-    assert.ok(isSfxError(err, "SFX_INTERNAL"), String(err));
+    assert.ok(isSfxError(err, "SFX_DAEMON_TIMEOUT"), String(err));
     assert.match((err as Error).message, "did not report ready within 1 s");
   }
   assert.ok(Date.now() - started < 5000);
@@ -138,7 +138,7 @@ test("stopDaemon() sends SIGTERM, waits until the process is gone, and clears it
   assert.not.ok(existsSync(pidFile));
 });
 
-test("stopDaemon() on a process that ignores SIGTERM gives up after the timeout with SFX_INTERNAL", async () => {
+test("stopDaemon() on a process that ignores SIGTERM gives up after the timeout with SFX_DAEMON_TIMEOUT", async () => {
   const server = await fakeServer(true);
   const pidFile = join(root, "deaf.pid");
   writeFileSync(pidFile, `${server.pid}\n`);
@@ -147,7 +147,7 @@ test("stopDaemon() on a process that ignores SIGTERM gives up after the timeout 
     await stopDaemon(pidFile, 500);
     assert.unreachable();
   } catch (err) {
-    assert.ok(isSfxError(err, "SFX_INTERNAL"), String(err));
+    assert.ok(isSfxError(err, "SFX_DAEMON_TIMEOUT"), String(err));
     assert.match((err as Error).message, `pid ${server.pid} still runs`);
   }
   assert.ok(Date.now() - started >= 500 && Date.now() - started < 3000);
