@@ -54,11 +54,11 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("-q, --quiet", "foreground: do not copy log lines to stderr")
     .addOption(new Option("--daemon", "detach and run in the background; returns once the server is ready").conflicts("stop"))
     .option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit")
+    .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
     .option("--max-file-size <size>", "largest file an exchange may carry, e.g. 10G (default 1T)", parseCount)
     .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange (default 5m)", parseDuration)
     .option("--offer-timeout <duration>", "how long a receiver has to answer an offer (default 60s)", parseDuration)
-    .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .addOption(new Option("--daemon-child").hideHelp())
     // Tests: keep multicast joins on loopback (the default joins every IPv4 interface).
     .addOption(new Option("--discovery-interface <address>", "join the discovery group only on this interface (repeatable)").argParser(collect).hideHelp());

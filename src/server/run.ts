@@ -27,6 +27,12 @@ export interface RunOptions extends ServerOptions {
  * graceful shutdown, 1 after a crash or a shutdown that timed out. A second
  * signal during shutdown exits at once with status 1. Start-up failures
  * reject (SfxError), with the pid file already released.
+ *
+ * @example
+ * ```ts
+ * const status = await runServer({ port: 6969, name: "office", pidFile: "/run/sfx.pid" });
+ * process.exitCode = status; // after SIGTERM: 0
+ * ```
  */
 export async function runServer(options: RunOptions): Promise<number> {
   // Signals are caught from the very start: one arriving while the server
