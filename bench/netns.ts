@@ -4,7 +4,9 @@
  * Nothing leaves the machine. This kernel has no netem qdisc, so a scenario
  * is built from iptables' `statistic` match (random loss, both directions),
  * `tc … tbf` (rate) and bench/nfq_delay.c (a fixed one-way delay from sfxb1
- * to sfxb2, through NFQUEUE). Every rule lives inside the namespaces, so
+ * to sfxb2, through NFQUEUE on the receiver's ingress: held on the sender's
+ * egress, packets would still count against TCP's small-queue budget and
+ * throttle TCP to a few packets per round trip). Every rule lives inside the namespaces, so
  * deleting them (`destroy()`, also on exit and on SIGINT/SIGTERM) removes
  * everything. Needs root, iproute2, iptables, cc and libnetfilter-queue-dev.
  *
@@ -90,7 +92,10 @@ export class NetnsLab {
   /** Replaces the current path condition with `s`. */
   async apply(s: Scenario): Promise<void> {
     await this.#stopDelayer();
-    for (const ns of [NS_SENDER, NS_RECEIVER]) sh("ip", ["netns", "exec", ns, "iptables", "-F"], true);
+    for (const ns of [NS_SENDER, NS_RECEIVER]) {
+      sh("ip", ["netns", "exec", ns, "iptables", "-F"], true);
+      sh("ip", ["netns", "exec", ns, "iptables", "-t", "raw", "-F"], true);
+    }
     sh("tc", ["-n", NS_SENDER, "qdisc", "del", "dev", IF_SENDER, "root"], true);
     if (s.rateMbit !== undefined) {
       sh("tc", ["-n", NS_SENDER, "qdisc", "add", "dev", IF_SENDER, "root", "tbf", "rate", `${s.rateMbit}mbit`, "burst", "256kb", "latency", "100ms"]);
@@ -101,7 +106,7 @@ export class NetnsLab {
       sh("ip", ["netns", "exec", NS_SENDER, "iptables", "-A", "INPUT", "-i", IF_SENDER, "-m", "statistic", "--mode", "random", "--probability", p, "-j", "DROP"]);
     }
     if (s.delayMs > 0) {
-      const d = spawn("ip", ["netns", "exec", NS_SENDER, this.#nfq, String(QUEUE), String(s.delayMs)], { stdio: ["ignore", "pipe", "inherit"] });
+      const d = spawn("ip", ["netns", "exec", NS_RECEIVER, this.#nfq, String(QUEUE), String(s.delayMs)], { stdio: ["ignore", "pipe", "inherit"] });
       this.#delayer = d;
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error("nfq_delay did not start within 5 s")), 5000);
@@ -115,7 +120,7 @@ export class NetnsLab {
         });
       });
       // Only after the delayer listens: a queue without a reader drops everything.
-      sh("ip", ["netns", "exec", NS_SENDER, "iptables", "-A", "OUTPUT", "-o", IF_SENDER, "-j", "NFQUEUE", "--queue-num", String(QUEUE)]);
+      sh("ip", ["netns", "exec", NS_RECEIVER, "iptables", "-t", "raw", "-A", "PREROUTING", "-i", IF_RECEIVER, "-j", "NFQUEUE", "--queue-num", String(QUEUE)]);
     }
   }
 
@@ -128,7 +133,7 @@ export class NetnsLab {
     const d = this.#delayer;
     this.#delayer = undefined;
     if (!d || d.exitCode !== null) return;
-    for (const ns of [NS_SENDER]) sh("ip", ["netns", "exec", ns, "iptables", "-F", "OUTPUT"], true);
+    sh("ip", ["netns", "exec", NS_RECEIVER, "iptables", "-t", "raw", "-F"], true);
     const exited = new Promise((r) => d.once("exit", r));
     d.kill("SIGTERM");
     const timer = setTimeout(() => d.kill("SIGKILL"), 3000);
