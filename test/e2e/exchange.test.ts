@@ -1,0 +1,180 @@
+/**
+ * Exchanges through the built binary: `sfx serve`, `sfx receive` and
+ * `sfx send` as separate processes on loopback.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ERROR_CODES } from "../../src/errors.ts";
+import {
+  cleanupAll, ensureBinary, events, pattern, type Server, sfx, sha256, startReceive, startServe, tmp, treeHashes, until,
+} from "./_exchange.ts";
+
+let server: Server;
+
+test.before(async () => {
+  await ensureBinary();
+  server = await startServe(["--offer-timeout", "1s"]);
+});
+test.after(cleanupAll);
+
+test("sfx send --to <id> file: one file arrives byte-exact, as the README shows", async () => {
+  const src = tmp();
+  const dst = tmp();
+  const data = pattern(3_000_000, 7);
+  writeFileSync(join(src, "photo.jpg"), data);
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id.slice(0, 3) + " " + r.id.slice(3), join(src, "photo.jpg"), "--server", server.address]);
+  const sent = await s.exit();
+  assert.is(sent.status, 0, s.err());
+  assert.match(s.out(), /Sent 1 file, 2\.9 MiB/);
+  assert.is(s.err().includes("\r"), false, "no progress bar when piped");
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.is(sha256(readFileSync(join(dst, "photo.jpg"))), sha256(data));
+  const ev = events(r).map((e) => e.event);
+  for (const e of ["connected", "offer", "accepted", "file", "done"]) assert.ok(ev.includes(e), `receiver event ${e}`);
+});
+
+test("several files and a directory tree keep their relative paths; hashes equal", async () => {
+  const src = tmp();
+  const dst = tmp();
+  mkdirSync(join(src, "docs/img/deep"), { recursive: true });
+  writeFileSync(join(src, "a.txt"), "alpha\n");
+  writeFileSync(join(src, "b.bin"), pattern(700_000, 2));
+  writeFileSync(join(src, "docs/readme.md"), "# hi\n");
+  writeFileSync(join(src, "docs/empty"), "");
+  writeFileSync(join(src, "docs/img/deep/x.raw"), pattern(1_500_000, 3));
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--json", "--to", r.id, "--server", server.address, join(src, "a.txt"), join(src, "b.bin"), join(src, "docs")]);
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  const want = treeHashes(src);
+  assert.equal(treeHashes(dst), want);
+  const sev = events(s);
+  assert.ok(sev.some((e) => e.event === "done" && e.files === 5), JSON.stringify(sev));
+});
+
+test("standard input with --name arrives whole (size unknown until the end)", async () => {
+  const dst = tmp();
+  const data = pattern(2_500_000, 9);
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, "--name", "piped.bin", "-"], { stdin: true });
+  s.child.stdin!.end(data);
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.is(sha256(readFileSync(join(dst, "piped.bin"))), sha256(data));
+});
+
+test("an existing file is kept: the new one is saved as 'name (1).ext'", async () => {
+  const src = tmp();
+  const dst = tmp();
+  writeFileSync(join(dst, "note.txt"), "old");
+  writeFileSync(join(src, "note.txt"), "new");
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "note.txt")]);
+  assert.is((await s.exit()).status, 0, s.err());
+  await r.exit();
+  assert.is(readFileSync(join(dst, "note.txt"), "utf8"), "old");
+  assert.is(readFileSync(join(dst, "note (1).txt"), "utf8"), "new");
+});
+
+test("an unknown ID fails fast with exit status 5 and a clear message", async () => {
+  const src = tmp();
+  writeFileSync(join(src, "f"), "x");
+  const s = sfx(["send", "--to", "100000", "--server", server.address, join(src, "f")]);
+  const res = await s.exit(10_000);
+  assert.is(res.status, ERROR_CODES.SFX_UNKNOWN_ID, s.err());
+  assert.match(s.err(), /No client with ID 100 000/);
+});
+
+test("no terminal and no --yes: the receiver rejects, the sender exits 5 (SFX_REJECTED)", async () => {
+  const src = tmp();
+  const dst = tmp();
+  writeFileSync(join(src, "f"), "x");
+  const r = await startReceive(server, dst, ["--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "f")]);
+  assert.is((await s.exit()).status, ERROR_CODES.SFX_REJECTED);
+  assert.match(s.err(), /declined.*--yes/);
+  await r.exit();
+  assert.equal(readdirSync(dst), []);
+});
+
+test("a busy receiver: a second sender fails fast with SFX_PEER_BUSY; after the first ends the receiver is free", async () => {
+  const dst = tmp();
+  const src = tmp();
+  writeFileSync(join(src, "g"), "second");
+  const r = await startReceive(server, dst, ["--yes"]);
+  const first = sfx(["send", "--to", r.id, "--server", server.address, "--name", "stream.bin", "-"], { stdin: true });
+  first.child.stdin!.write(pattern(100_000));
+  await r.waitFor(/"event":"accepted"/, 10_000, "out");
+  const second = sfx(["send", "--to", r.id, "--server", server.address, join(src, "g")]);
+  const res = await second.exit(10_000);
+  assert.is(res.status, ERROR_CODES.SFX_PEER_BUSY, second.err());
+  assert.match(second.err(), /busy/);
+  first.child.stdin!.end(pattern(50_000, 5));
+  assert.is((await first.exit()).status, 0, first.err());
+  const third = sfx(["send", "--to", r.id, "--server", server.address, join(src, "g")]);
+  assert.is((await third.exit()).status, 0, third.err());
+  assert.is(readFileSync(join(dst, "g"), "utf8"), "second");
+  r.child.kill("SIGINT");
+  assert.is((await r.exit(5000)).status, 130);
+});
+
+test("Ctrl-C of the sender mid-transfer cancels on both sides within 2 s; nothing is kept", async () => {
+  const dst = tmp();
+  const r = await startReceive(server, dst, ["--yes"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, "--name", "big.bin", "-"], { stdin: true });
+  s.child.stdin!.write(pattern(1_000_000));
+  await r.waitFor(/"event":"progress"/, 10_000, "out");
+  const t0 = Date.now();
+  s.child.kill("SIGINT");
+  const res = await s.exit(5000);
+  assert.is(res.status, 130, s.err());
+  await r.waitFor(/"event":"(cancelled|error)"/, 5000, "out");
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  await until(() => readdirSync(dst).length === 0, 2000, "the temporary file to go");
+  r.child.kill("SIGINT");
+  await r.exit(5000);
+});
+
+test("Ctrl-C of the receiver mid-transfer stops the sender within 2 s with SFX_CANCELLED", async () => {
+  const dst = tmp();
+  const r = await startReceive(server, dst, ["--yes"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, "--name", "big.bin", "-"], { stdin: true });
+  s.child.stdin!.write(pattern(1_000_000));
+  await r.waitFor(/"event":"progress"/, 10_000, "out");
+  const t0 = Date.now();
+  r.child.kill("SIGINT");
+  assert.is((await r.exit(5000)).status, 130, r.err());
+  const res = await s.exit(5000);
+  assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+  assert.is(res.status, ERROR_CODES.SFX_CANCELLED, s.err());
+  assert.match(s.err(), /cancel/i);
+  assert.equal(readdirSync(dst), []);
+});
+
+test("an offer nobody answers times out (serve --offer-timeout) with SFX_OFFER_TIMEOUT", async () => {
+  // A receiver that never answers: a library client (the CLI always answers).
+  const { connect } = await import("../../src/client/connection.ts");
+  const conn = await connect({ server: { host: "127.0.0.1", port: server.port } });
+  try {
+    const src = tmp();
+    writeFileSync(join(src, "f"), "x");
+    const s = sfx(["send", "--to", conn.id, "--server", server.address, join(src, "f")]);
+    const res = await s.exit(10_000);
+    assert.is(res.status, ERROR_CODES.SFX_OFFER_TIMEOUT, s.err());
+    assert.match(s.err(), /did not answer the offer within 1 s/);
+  } finally {
+    await conn.close();
+  }
+});
+
+test("the server log records connections, IDs, offers and exchange ends with bytes and rate", async () => {
+  const log = readFileSync(join(server.logDir, "stream_server.log"), "utf8");
+  for (const re of [/Connection from 127\.0\.0\.1:\d+/, /got its ID/, /offer from \d+ to \d+: 1 file/, /ended done \(ok\): 1 file\(s\), 3000000 bytes in [\d.]+ s, [\d.]+ MB\/s/, /ended rejected/, /ended cancelled/]) {
+    assert.match(log, re);
+  }
+});
+
+test.run();

@@ -1,0 +1,79 @@
+/**
+ * One built `sfx serve`, many clients at once (library clients in this
+ * process, each its own association over real UDP): 50 concurrent
+ * exchanges, and hostile names crafted with the library against the
+ * binary receiver.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect, type ClientConnection } from "../../src/client/connection.ts";
+import { Receiver } from "../../src/client/receive.ts";
+import { sendFiles } from "../../src/client/send.ts";
+import type { SourceFile } from "../../src/client/walk.ts";
+import { Offer, Reject } from "../../src/protocol/messages.ts";
+import { cleanupAll, ensureBinary, events, pattern, type Server, sha256, startReceive, startServe, tmp } from "./_exchange.ts";
+
+let server: Server;
+const conns: ClientConnection[] = [];
+test.before(async () => {
+  await ensureBinary();
+  server = await startServe();
+});
+test.after(async () => {
+  await Promise.all(conns.map((c) => c.abort("test over")));
+  await cleanupAll();
+});
+
+function mem(path: string, data: Uint8Array): SourceFile {
+  return {
+    path,
+    size: data.length,
+    async *read() {
+      for (let o = 0; o < data.length; o += 65536) yield data.slice(o, o + 65536);
+    },
+  };
+}
+
+async function client(): Promise<ClientConnection> {
+  const c = await connect({ server: { host: "127.0.0.1", port: server.port } });
+  conns.push(c);
+  return c;
+}
+
+test("50 concurrent exchanges through one server all arrive byte-exact", async () => {
+  const n = 50;
+  const pairs = await Promise.all(Array.from({ length: n }, async () => [await client(), await client()] as const));
+  const ids = new Set(pairs.flatMap(([a, b]) => [a.id, b.id]));
+  assert.is(ids.size, 2 * n, "every live client has its own ID");
+  const t0 = Date.now();
+  await Promise.all(pairs.map(async ([s, r], i) => {
+    const dir = tmp();
+    const data = pattern(200_000 + i * 1000, i + 1);
+    const got = new Receiver(r, { dir, decide: async () => true }).receiveOne();
+    await sendFiles(s, { to: r.id, files: [mem(`f${i}.bin`, data)] });
+    await got;
+    assert.is(sha256(readFileSync(join(dir, `f${i}.bin`))), sha256(data));
+  }));
+  console.log(`  50 exchanges in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+});
+
+test("hostile names in an offer (../x, /etc/passwd, control characters) are refused; nothing is written", async () => {
+  for (const bad of ["../x", "/etc/passwd", "a/\u0007bell", "ok/../../escape"]) {
+    const dst = tmp();
+    const r = await startReceive(server, dst, ["--yes", "--once"]);
+    const s = await client();
+    const answer = s.waitFor((m) => m.xid === 1);
+    s.sendControl(Offer.encode({ xid: 1, to: r.id, files: [{ path: "fine.txt", size: 3 }, { path: bad, size: 3 }] }));
+    const m = await answer;
+    assert.ok(Reject.is(m), `${bad}: got ${m.type}`);
+    assert.match(String(m.reason), /Unsafe offer/);
+    await r.exit();
+    assert.equal(readdirSync(dst), [], bad);
+    assert.ok(events(r).some((e) => e.event === "rejected"));
+    await s.close();
+  }
+});
+
+test.run();
