@@ -193,28 +193,46 @@ class SafeWriteImpl implements SafeWrite {
     if (this.#closed) return Promise.reject(new SfxError("SFX_INTERNAL", `Write to ${this.#rel} after it was closed`));
     if (this.#failure) return Promise.reject(this.#failure);
     this.#pending += chunk.length;
-    const position = this.#size;
-    this.#size += chunk.length;
     this.#hash.update(chunk);
-    const done = this.#chain.then(async () => {
+    // Chunks that arrive while a write is in progress are gathered and written with one writev().
+    let entry = this.#batch;
+    if (!entry) {
+      const position = this.#size;
+      const chunks: Uint8Array[] = [];
+      const done = this.#chain.then(() => {
+        this.#batch = undefined;
+        return this.#writeBatch(chunks, position);
+      });
+      entry = this.#batch = { chunks, done };
+      this.#chain = done.catch(() => {});
+      // A failed write (disk full…) ends the write: the temporary file goes at once.
+      done.catch(() => this.abort());
+    }
+    entry.chunks.push(chunk);
+    this.#size += chunk.length;
+    return entry.done;
+  }
+
+  /** The batch still open for more chunks (its write has not started). */
+  #batch: { chunks: Uint8Array[]; done: Promise<void> } | undefined;
+
+  async #writeBatch(chunks: Uint8Array[], position: number): Promise<void> {
+    const bytes = chunks.reduce((n, c) => n + c.length, 0);
+    try {
       if (this.#failure) throw this.#failure;
-      try {
-        let off = 0;
-        while (off < chunk.length) {
-          const { bytesWritten } = await this.#handle.write(chunk, off, chunk.length - off, position + off);
-          off += bytesWritten;
-        }
-      } catch (err) {
-        this.#failure ??= ioError(err, "write", this.finalPath);
-        throw this.#failure;
-      } finally {
-        this.#pending -= chunk.length;
+      let written = 0;
+      let list = chunks;
+      while (written < bytes) {
+        const { bytesWritten } = await this.#handle.writev(list, position + written);
+        written += bytesWritten;
+        if (written < bytes) list = remainder(chunks, written);
       }
-    });
-    this.#chain = done.catch(() => {});
-    // A failed write (disk full…) ends the write: the temporary file goes at once.
-    done.catch(() => this.abort());
-    return done;
+    } catch (err) {
+      this.#failure ??= ioError(err, "write", this.finalPath);
+      throw this.#failure;
+    } finally {
+      this.#pending -= bytes;
+    }
   }
 
   async finish(expectedSha256?: string, expectedSize?: number): Promise<SafeWriteResult> {
@@ -293,6 +311,20 @@ class SafeWriteImpl implements SafeWrite {
     }
     if (!opts.keepPartial) await rm(this.partPath, { force: true }).catch(() => {});
   }
+}
+
+/** The chunks after the first `skip` bytes (after a short writev). */
+function remainder(chunks: Uint8Array[], skip: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of chunks) {
+    if (skip >= c.length) {
+      skip -= c.length;
+      continue;
+    }
+    out.push(skip > 0 ? c.subarray(skip) : c);
+    skip = 0;
+  }
+  return out;
 }
 
 /** `dir/name.ext` → `dir/name (n).ext`; dot files and names without an extension get the suffix at the end. */

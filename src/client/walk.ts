@@ -94,6 +94,9 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, dept
   }
 }
 
+/** Data messages read from disk at once. */
+const READ_BATCH = 16;
+
 /** A file on disk as a source. */
 export function fileSource(abs: string, path: string, size: number): SourceFile {
   return {
@@ -106,13 +109,17 @@ export function fileSource(abs: string, path: string, size: number): SourceFile 
       try {
         let pos = 0;
         while (true) {
-          const buf = new Uint8Array(DATA_MESSAGE_BYTES);
+          // One read per READ_BATCH messages (fewer thread-pool round trips), cut into message-sized views
+          // of a fresh buffer (the transport may hold them until acknowledged: never reused).
+          const buf = new Uint8Array(DATA_MESSAGE_BYTES * READ_BATCH);
           const { bytesRead } = await h.read(buf, 0, buf.length, pos).catch((err) => {
             throw ioError(err, "read", abs);
           });
           if (bytesRead === 0) break;
           pos += bytesRead;
-          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+          for (let off = 0; off < bytesRead; off += DATA_MESSAGE_BYTES) {
+            yield buf.subarray(off, Math.min(bytesRead, off + DATA_MESSAGE_BYTES));
+          }
         }
       } finally {
         await h.close();
