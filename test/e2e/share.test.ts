@@ -1,0 +1,254 @@
+/**
+ * Shares end to end through the built binary, as a user runs it: `sfx serve`
+ * with its own storage directory on a free port on 127.0.0.1, and `sfx share
+ * put|ls|get` as separate processes with no node on PATH.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bareEnv, ensureBinary, type Running, runSfx, SFX, startSfx, tempDir } from "../cli/_sfx.ts";
+import { spawn } from "node:child_process";
+
+const tmp = tempDir("sfx-share-e2e-");
+const HOME = join(tmp.path, "home");
+const ENV = bareEnv(HOME);
+mkdirSync(HOME, { recursive: true });
+
+interface Server {
+  run: Running;
+  port: number;
+  storage: string;
+}
+
+const servers = new Set<Server>();
+
+async function serve(storage: string, extra: string[] = [], port = 0): Promise<Server> {
+  const run = startSfx(["serve", "--host", "127.0.0.1", "--port", String(port), "--log-dir", join(tmp.path, "logs"), "--storage", storage, ...extra], { env: ENV });
+  const m = await run.waitForStderr(/ready on [^\s]*:(\d+)/, 20_000);
+  const s = { run, port: Number(m[1]), storage };
+  servers.add(s);
+  return s;
+}
+
+async function stop(s: Server, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  servers.delete(s);
+  s.run.child.kill(signal);
+  await s.run.exited(15_000);
+}
+
+function sfx(s: Server, args: string[], timeoutMs = 60_000) {
+  return runSfx([...args, "--server", `127.0.0.1:${s.port}`], { env: ENV, timeoutMs });
+}
+
+function sha(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+function shaFile(path: string): string {
+  return sha(readFileSync(path));
+}
+
+function dir(name: string): string {
+  const p = join(tmp.path, name);
+  mkdirSync(p, { recursive: true });
+  return p;
+}
+
+/** Waits (bounded) until `check()` is true, polling the file system or a process. */
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+let main: Server;
+const src = dir("src");
+writeFileSync(join(src, "one.txt"), "hello share\n");
+mkdirSync(join(src, "tree", "sub"), { recursive: true });
+writeFileSync(join(src, "tree", "a.bin"), randomBytes(300_000));
+writeFileSync(join(src, "tree", "sub", "b.txt"), "bee");
+writeFileSync(join(src, "tree", "sub", "empty"), "");
+const big = join(src, "big.bin");
+
+test.before(async () => {
+  await ensureBinary();
+  writeFileSync(big, randomBytes(48 * 1024 * 1024));
+  main = await serve(dir("storage-main"));
+});
+
+test.after(async () => {
+  for (const s of [...servers]) await stop(s, "SIGKILL").catch(() => {});
+  tmp.remove();
+});
+
+async function put(s: Server, args: string[]): Promise<{ code: string; json: Record<string, unknown> }> {
+  const r = await sfx(s, ["share", "put", ...args, "--json"]);
+  assert.is(r.status, 0, r.stderr);
+  const json = JSON.parse(r.stdout);
+  return { code: json.code, json };
+}
+
+test("put → ls → get round trip: several files and a directory, hashes equal; get of named files", async () => {
+  const r = await sfx(main, ["share", "put", join(src, "one.txt"), join(src, "tree"), "--expires", "1h"]);
+  assert.is(r.status, 0, r.stderr);
+  const code = r.stdout.trim();
+  assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
+  assert.match(r.stderr, /Shared 4 files.*expires/);
+  const ls = await sfx(main, ["share", "ls", code.toLowerCase(), "--json"]);
+  assert.is(ls.status, 0, ls.stderr);
+  const listing = JSON.parse(ls.stdout);
+  assert.equal(listing.files.map((f: { path: string }) => f.path), ["one.txt", "tree/a.bin", "tree/sub/b.txt", "tree/sub/empty"]);
+  assert.is(listing.files[1].sha256, shaFile(join(src, "tree", "a.bin")));
+  const out = dir("out-roundtrip");
+  const get = await sfx(main, ["share", "get", code, "--dir", out]);
+  assert.is(get.status, 0, get.stderr);
+  for (const f of ["one.txt", "tree/a.bin", "tree/sub/b.txt", "tree/sub/empty"]) {
+    assert.is(shaFile(join(out, f)), shaFile(join(src, f)), f);
+  }
+  const named = dir("out-named");
+  const g2 = await sfx(main, ["share", "get", code, "tree/sub/b.txt", "--dir", named, "--json"]);
+  assert.is(g2.status, 0, g2.stderr);
+  assert.equal(readdirSync(named), ["tree"]);
+  assert.equal(readdirSync(join(named, "tree", "sub")), ["b.txt"]);
+  // no silent overwrite: a second get writes 'name (1)'
+  const again = await sfx(main, ["share", "get", code, "one.txt", "--dir", out]);
+  assert.is(again.status, 0, again.stderr);
+  assert.ok(existsSync(join(out, "one.txt")));
+});
+
+test("put --json gives code, expiry and files; a too-long expiry is capped with a warning", async () => {
+  const { json } = await put(main, [join(src, "one.txt"), "--expires", "30d"]);
+  assert.match(json.code as string, /^[0-9A-Z-]{24}$/);
+  const files = json.files as { path: string; size: number; sha256: string }[];
+  assert.equal(files.map((f) => [f.path, f.size]), [["one.txt", 12]]);
+  const expires = Date.parse(json.expiresAt as string);
+  assert.ok(Math.abs(expires - (Date.now() + 7 * 86_400_000)) < 120_000, json.expiresAt as string);
+  assert.match(json.warning as string, /shortened to 7d/);
+});
+
+test("wrong, malformed and expired codes: exit 9 with the same 'not found' for wrong and expired", async () => {
+  const bad = await sfx(main, ["share", "ls", "NOT-A-CODE"]);
+  assert.is(bad.status, 9);
+  assert.match(bad.stderr, /Invalid share code/);
+  const wrong = await sfx(main, ["share", "get", "0000-0000-0000-0000-0000", "--dir", dir("out-wrong")]);
+  assert.is(wrong.status, 9);
+  assert.match(wrong.stderr, /No share with that code/);
+  const { code, json } = await put(main, [join(src, "one.txt"), "--expires", "3s"]);
+  assert.is((await sfx(main, ["share", "ls", code])).status, 0);
+  // Wall time passing is what is under test: wait for the expiry instant itself.
+  const expiresAt = Date.parse(json.expiresAt as string);
+  await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now() + 20)));
+  const expired = await sfx(main, ["share", "ls", code]);
+  assert.is(expired.status, 9);
+  assert.is(expired.stderr, wrong.stderr);
+});
+
+test("--max-downloads 1: the first complete get works, the next is 'not found'", async () => {
+  const { code } = await put(main, [join(src, "tree"), "--max-downloads", "1"]);
+  const out = dir("out-maxdl");
+  assert.is((await sfx(main, ["share", "ls", code])).status, 0, "ls does not count");
+  const first = await sfx(main, ["share", "get", code, "--dir", out]);
+  assert.is(first.status, 0, first.stderr);
+  const second = await sfx(main, ["share", "get", code, "--dir", dir("out-maxdl2")]);
+  assert.is(second.status, 9);
+});
+
+test("server limits refuse with exit 6 and say which; hostile local names are refused before upload", async () => {
+  const limited = await serve(dir("storage-limited"), ["--max-share-files", "2", "--max-share-bytes", "100k"]);
+  try {
+    const many = await sfx(limited, ["share", "put", join(src, "tree"), join(src, "one.txt")]);
+    assert.is(many.status, 6);
+    assert.match(many.stderr, /Too many files.*allows 2/);
+    const large = await sfx(limited, ["share", "put", join(src, "tree", "a.bin")]);
+    assert.is(large.status, 6);
+    assert.match(large.stderr, /too large/);
+  } finally {
+    await stop(limited);
+  }
+  const evil = dir("evil");
+  writeFileSync(join(evil, "bad\u001bname"), "x");
+  const r = await sfx(main, ["share", "put", evil]);
+  assert.is(r.status, 2);
+  assert.match(r.stderr, /control characters/);
+});
+
+test("a restarted server keeps its shares with their expiries", async () => {
+  const storage = dir("storage-restart");
+  let s = await serve(storage);
+  const { code, json } = await put(s, [join(src, "tree"), "--expires", "3h"]);
+  await stop(s);
+  s = await serve(storage);
+  const ls = await sfx(s, ["share", "ls", code, "--json"]);
+  assert.is(ls.status, 0, ls.stderr);
+  assert.is(JSON.parse(ls.stdout).expiresAt, json.expiresAt);
+  const out = dir("out-restart");
+  assert.is((await sfx(s, ["share", "get", code, "--dir", out])).status, 0);
+  assert.is(shaFile(join(out, "tree", "a.bin")), shaFile(join(src, "tree", "a.bin")));
+  await stop(s);
+});
+
+test("kill -9 of the server mid-upload: after a restart no share is visible and no temporary file remains", async () => {
+  const storage = dir("storage-kill");
+  const s = await serve(storage);
+  const client = spawn(SFX, ["share", "put", big, "--server", `127.0.0.1:${s.port}`], { env: ENV, stdio: "ignore" });
+  const clientExit = new Promise((r) => client.on("close", r));
+  const uploads = join(storage, "uploads");
+  const partial = () => {
+    if (!existsSync(uploads)) return false;
+    for (const u of readdirSync(uploads)) {
+      const f = join(uploads, u, "files", "0");
+      if (existsSync(f) && statSync(f).size > 1_000_000) return true;
+    }
+    return false;
+  };
+  await until(partial, "upload bytes on the server's disk");
+  await stop(s, "SIGKILL");
+  client.kill("SIGKILL"); // (noticing the dead server takes the client up to 30 s: not under test here)
+  await clientExit;
+  assert.ok(readdirSync(uploads).length > 0, "the kill left an upload behind");
+  const again = await serve(storage);
+  assert.equal(readdirSync(uploads), []);
+  assert.equal(readdirSync(join(storage, "shares")), []);
+  await stop(again);
+});
+
+test("an interrupted download (client killed) resumes on the next get and verifies the whole file", async () => {
+  const { code } = await put(main, [big]);
+  const out = dir("out-resume");
+  const part = join(out, ".big.bin.sfx-part");
+  const client = spawn(SFX, ["share", "get", code, "--dir", out, "--server", `127.0.0.1:${main.port}`], { env: ENV, stdio: "ignore" });
+  const exited = new Promise((r) => client.on("close", r));
+  await until(() => existsSync(part) && statSync(part).size > 4 * 1024 * 1024, "a partial download");
+  client.kill("SIGKILL");
+  await exited;
+  const partSize = statSync(part).size;
+  assert.ok(partSize < statSync(big).size, "killed before the end");
+  assert.not.ok(existsSync(join(out, "big.bin")));
+  const r = await sfx(main, ["share", "get", code, "--dir", out, "--json"]);
+  assert.is(r.status, 0, r.stderr);
+  const file = JSON.parse(r.stdout.split("\n")[0]);
+  assert.ok(file.resumedFrom > 0, r.stdout);
+  assert.is(shaFile(join(out, "big.bin")), shaFile(big));
+  assert.not.ok(existsSync(part));
+});
+
+test("20 concurrent uploads, then 20 concurrent downloads", async () => {
+  const files = Array.from({ length: 20 }, (_, i) => {
+    const p = join(dir("conc-src"), `f${i}.bin`);
+    writeFileSync(p, randomBytes(200_000 + i));
+    return p;
+  });
+  const codes = await Promise.all(files.map(async (f) => (await put(main, [f])).code));
+  assert.is(new Set(codes).size, 20);
+  const results = await Promise.all(codes.map((code, i) => sfx(main, ["share", "get", code, "--dir", dir(`conc-out-${i}`)], 120_000)));
+  results.forEach((r, i) => {
+    assert.is(r.status, 0, r.stderr);
+    assert.is(shaFile(join(tmp.path, `conc-out-${i}`, `f${i}.bin`)), shaFile(files[i]));
+  });
+});
+
+test.run();
