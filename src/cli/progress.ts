@@ -9,7 +9,7 @@ import type { TransferEvent } from "../client/events.ts";
 
 /** "1.5 MiB", "812 B". */
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
+  if (n < 1024) return `${Math.round(n)} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
   let v = n / 1024;
   let i = 0;

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES } from "../../src/errors.ts";
 import {
-  cleanupAll, ensureBinary, events, pattern, type Server, sfx, sha256, startReceive, startServe, tmp, treeHashes, until,
+  cleanupAll, ensureBinary, events, pattern, type Server, SFX, sfx, sha256, startReceive, startServe, tmp, treeHashes, until,
 } from "./_exchange.ts";
 
 let server: Server;
@@ -167,6 +167,45 @@ test("an offer nobody answers times out (serve --offer-timeout) with SFX_OFFER_T
     assert.match(s.err(), /did not answer the offer within 1 s/);
   } finally {
     await conn.close();
+  }
+});
+
+test("on a terminal, receive shows the offer and asks y/N: 'y' accepts, 'n' rejects", async () => {
+  const { spawnSync, spawn } = await import("node:child_process");
+  if (spawnSync("sh", ["-c", "command -v script"]).status !== 0) {
+    console.log("  (skipped: no `script` to give sfx a terminal)");
+    return;
+  }
+  const src = tmp();
+  writeFileSync(join(src, "hello.txt"), "hello\n");
+  for (const answer of ["y", "n"]) {
+    const dst = tmp();
+    // `script` runs sfx on a pseudo-terminal; its stdin (a pipe we hold) is the keyboard.
+    const cmd = `${SFX} receive --server ${server.address} --dir ${dst} --once`;
+    const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin", HOME: tmp() } });
+    let out = "";
+    child.stdout.on("data", (c) => (out += c));
+    child.stdin.on("error", () => {});
+    const closed = new Promise<number | null>((res) => child.on("close", (code) => res(code)));
+    try {
+      await until(() => /Your ID:\s+(\d{3} \d{3})/.test(out), 15_000, "the ID on the terminal");
+      const id = /Your ID:\s+(\d{3} \d{3})/.exec(out)![1];
+      const s = sfx(["send", "--to", id, "--server", server.address, join(src, "hello.txt")]);
+      await until(() => /Accept\? \[y\/N\]/.test(out), 15_000, "the prompt");
+      assert.match(out, /wants to send you 1 file \(6 B\): hello\.txt/);
+      child.stdin.write(`${answer}\n`);
+      const res = await s.exit();
+      if (answer === "y") {
+        assert.is(res.status, 0, s.err());
+        assert.is(readFileSync(join(dst, "hello.txt"), "utf8"), "hello\n");
+      } else {
+        assert.is(res.status, ERROR_CODES.SFX_REJECTED, s.err());
+        assert.equal(readdirSync(dst), []);
+      }
+      await closed;
+    } finally {
+      child.kill("SIGKILL");
+    }
   }
 });
 
