@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getLogger, setupLogging } from "../../src/log/index.ts";
@@ -131,25 +131,29 @@ test("a non-root user without write permission on the log dir falls back (EACCES
   assert.match(readFileSync(join(state, "sfx", "stream_server.log"), "utf8"), "INFO  sfx.test: as nobody");
 });
 
-test("the file rotates by size, keeping maxFiles rotated files, newest lines in stream_server.log", async () => {
+test("the file rotates by size, keeping maxFiles rotated files, none over maxBytes, newest lines in stream_server.log", async () => {
   const dir = fresh();
-  const logging = await setupLogging({ dir, maxBytes: 2048, maxFiles: 2 });
   const log = getLogger(["sfx", "test"]);
-  for (let i = 0; i < 300; i++) {
-    log.info("line {i} {pad}", { i, pad: "x".repeat(60) });
-    if (i % 10 === 9) await new Promise((r) => setTimeout(r, 1)); // let background flushes run
+  // Batches of 5 lines (~600 bytes), each flushed by close(): the chunks the sink writes stay
+  // small next to maxBytes whatever the machine's load, so where it rotates is deterministic.
+  for (let batch = 0; batch < 60; batch++) {
+    const logging = await setupLogging({ dir, maxBytes: 2048, maxFiles: 2 });
+    for (let i = batch * 5; i < batch * 5 + 5; i++) log.info("line {i} {pad}", { i, pad: "x".repeat(60) });
+    await logging.close();
   }
-  await logging.close();
   const files = readdirSync(dir).sort();
   assert.equal(files, ["stream_server.log", "stream_server.log.1", "stream_server.log.2"]);
   const read = (name: string) => readFileSync(join(dir, name), "utf8").trimEnd().split("\n");
   const numbers = (name: string) => read(name).map((l) => Number(/line (\d+)/.exec(l)![1]));
-  for (const name of files) for (const l of read(name)) assert.match(l, LINE);
+  for (const name of files) {
+    for (const l of read(name)) assert.match(l, LINE);
+    assert.ok(statSync(join(dir, name)).size <= 2048, `${name} is ${statSync(join(dir, name)).size} bytes`);
+  }
   const live = numbers("stream_server.log");
   assert.is(live.at(-1), 299, "the newest line is in the live file");
-  assert.ok(numbers("stream_server.log.1").at(-1)! < live[0], ".1 holds older lines than the live file");
-  assert.ok(numbers("stream_server.log.2").at(-1)! < numbers("stream_server.log.1")[0], ".2 older still");
-  assert.not.ok(numbers("stream_server.log.2").includes(0), "the oldest lines were rotated away");
+  assert.is(numbers("stream_server.log.1").at(-1)! + 1, live[0], ".1 holds the lines just before the live file's");
+  assert.is(numbers("stream_server.log.2").at(-1)! + 1, numbers("stream_server.log.1")[0], ".2 the ones before those");
+  assert.ok(numbers("stream_server.log.2")[0] > 200, "the oldest lines were rotated away");
 });
 
 test.run();
