@@ -107,4 +107,24 @@ test("runServer() with a pid file held by a live server fails with SFX_ALREADY_R
   assert.is(process.listenerCount("SIGTERM"), 0, "signal handlers removed");
 });
 
+test("runServer() after an uncaught exception logs it as FATAL, shuts down, removes the pid file and resolves 1", async () => {
+  const { dir, options } = opts();
+  const pidFile = join(dir, "sfx.pid");
+  const status = await runServer({
+    ...options,
+    pidFile,
+    onReady: () => {
+      setTimeout(() => {
+        throw new Error("boom in a timer");
+      }, 0);
+    },
+  });
+  assert.is(status, 1);
+  assert.not.ok(existsSync(pidFile));
+  const log = readFileSync(join(dir, "stream_server.log"), "utf8");
+  assert.match(log, / FATAL sfx\.server: Crashed: "?Error: boom in a timer/);
+  assert.match(log, /sfx stopping: crash[^\n]*\n(.*\n)*.*sfx stopped\n$/);
+  assert.is(process.listenerCount("uncaughtException"), 0, "crash handlers removed");
+});
+
 test.run();
