@@ -52,7 +52,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return reportUsage(err);
     const verbose = Boolean(program.opts().verbose) || argv.includes("--verbose") || argv.includes("-v");
-    console.error(`sfx: ${describeError(err, verbose)}`);
+    const hint = err instanceof SfxError && (err.code === "SFX_BAD_ARGUMENT" || err.code === "SFX_USAGE") ? " (see 'sfx --help')" : "";
+    console.error(`sfx: ${describeError(err, verbose)}${hint}`);
     return exitStatusFor(err);
   }
 }
