@@ -3,7 +3,8 @@
  * separate processes. As root, both run in a fresh network namespace holding
  * only loopback (so nothing reaches the host's real interfaces, and the
  * default port and group are used as a user would); otherwise on this host,
- * on a free port, with discover's query restricted to loopback.
+ * on a free port, with serve's group membership and discover's query
+ * restricted to loopback.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -47,7 +48,12 @@ interface Setup {
 async function setup(): Promise<Setup> {
   if (ns) return { port: 6969, serveArgs: [], discoverArgs: [] }; // the defaults, alone in the namespace
   const port = await freeUdpPort();
-  return { port, serveArgs: ["--port", String(port)], discoverArgs: ["--port", String(port), "--interface", "127.0.0.1"] };
+  // Loopback only on both sides: no IGMP join and no query leaves by a real interface.
+  return {
+    port,
+    serveArgs: ["--port", String(port), "--discovery-interface", "127.0.0.1"],
+    discoverArgs: ["--port", String(port), "--interface", "127.0.0.1"],
+  };
 }
 
 test("sfx discover with no server answering exits 3 with one line", async () => {
