@@ -5,6 +5,9 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import type { DatagramSocket, RemoteAddress } from "../../src/transport/datagram.ts";
 import { hasDenoDatagram, openDenoUdpSocket } from "../../src/transport/deno_udp.ts";
 import { defaultDatagramImpl, openDatagramSocket } from "../../src/transport/socket.ts";
@@ -37,6 +40,19 @@ test("openDatagramSocket() picks Deno.listenDatagram under Deno with --unstable-
   const n = await openDatagramSocket({ host: "127.0.0.1", impl: "node" });
   assert.is(n.constructor.name, "UdpSocket");
   await n.close();
+});
+
+test("under Deno without --unstable-net, openDatagramSocket() falls back to node:dgram", () => {
+  if (isDeno) return; // checked from Node, which starts Deno without the flag
+  const deno = fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url));
+  assert.ok(existsSync(deno), "deno is a dev dependency");
+  const socketTs = fileURLToPath(new URL("../../src/transport/socket.ts", import.meta.url));
+  const script = `import { defaultDatagramImpl, openDatagramSocket } from ${JSON.stringify(`file://${socketTs}`)};
+const s = await openDatagramSocket({ host: "127.0.0.1" });
+console.log(defaultDatagramImpl(), s.constructor.name);
+await s.close();`;
+  const r = spawnSync(deno, ["eval", "--quiet", script], { encoding: "utf8", timeout: 30_000 });
+  assert.is(r.stdout.trim(), "node UdpSocket", r.stderr);
 });
 
 test("Deno sockets exchange datagrams both ways with the sender's address", async () => {
