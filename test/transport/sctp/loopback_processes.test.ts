@@ -76,4 +76,42 @@ test("100 MiB from this process to a child process over loopback UDP arrive with
   }
 });
 
+test("a peer process killed mid-transfer is reported as a timeout within 30 s (the default)", async () => {
+  const child = spawn(process.execPath, [PEER, "receive", "sctp"], { stdio: ["ignore", "pipe", "inherit"] });
+  const exited = new Promise<unknown>((resolve) => child.on("close", resolve));
+  const ready = await within(10_000, new Promise<Record<string, unknown>>((resolve) => createInterface({ input: child.stdout! }).once("line", (l) => resolve(JSON.parse(l)))), "child ready");
+  const socket = await openUdpSocket({ host: "127.0.0.1" });
+  const endpoint = SctpEndpoint.listen({ socket, accept: false });
+  try {
+    const a = await within(10_000, endpoint.connect({ address: "127.0.0.1", port: ready.port as number }), "handshake");
+    const closed = new Promise<CloseReason>((resolve) => a.once("close", resolve));
+    // Keep data in flight, then kill the receiver.
+    const chunk = new Uint8Array(16 * 1024);
+    let keepSending = true;
+    const pump = () => {
+      while (keepSending && a.state === "established" && a.send(0, chunk));
+    };
+    a.on("drain", pump);
+    pump();
+    let poll: ReturnType<typeof setInterval> | undefined;
+    await within(10_000, new Promise<void>((resolve) => {
+      poll = setInterval(() => a.stats().bytesSent >= 1 << 20 && resolve(), 5);
+    }), "the first MiB acknowledged").finally(() => clearInterval(poll));
+    child.kill("SIGKILL");
+    await exited;
+    const killedAt = performance.now();
+    const reason = await within(35_000, closed, "failure report");
+    keepSending = false;
+    const secs = (performance.now() - killedAt) / 1000;
+    console.log(`  killed peer reported after ${secs.toFixed(1)} s: ${reason.kind} (${reason.message})`);
+    assert.is(reason.kind, "timeout");
+    // The stack counts 30 s of silence from the last packet it heard (before the kill); 0.5 s for timer lateness on a busy machine.
+    assert.ok(secs <= 30.5, `reported after ${secs.toFixed(1)} s`);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    await endpoint.close();
+    await socket.close();
+  }
+});
+
 test.run();
