@@ -84,6 +84,9 @@ export class NetnsLab {
     sh("ip", ["-n", NS_SENDER, "addr", "add", `${ADDR_SENDER}/24`, "dev", IF_SENDER]);
     sh("ip", ["-n", NS_RECEIVER, "addr", "add", `${ADDR_RECEIVER}/24`, "dev", IF_RECEIVER]);
     for (const [ns, dev] of [[NS_SENDER, IF_SENDER], [NS_RECEIVER, IF_RECEIVER]]) {
+      // One segment per packet, like a real link: with TSO a 64 KiB TCP burst would be a
+      // single "packet" to the loss rule, and TCP would see ~40× fewer loss events than UDP.
+      sh("ip", ["-n", ns, "link", "set", dev, "gso_max_segs", "1"]);
       sh("ip", ["-n", ns, "link", "set", dev, "up"]);
       sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
     }
