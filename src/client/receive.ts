@@ -244,6 +244,9 @@ export class Receiver {
         if (m.size === 0) writerFor(m.file);
         tryFinish(m.file);
       } else if (Done.is(m)) {
+        // Stream 0 is ordered: every 'end' came before 'done' (only bytes may still be on their way).
+        const missing = files.findIndex((f) => !f.end);
+        if (missing >= 0) return fail(new SfxError("SFX_PROTOCOL", `The sender finished without ending ${files[missing].path}`));
         senderDone = true;
         if (finishedCount === files.length) settle!();
       } else if (Cancel.is(m)) {

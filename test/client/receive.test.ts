@@ -1,0 +1,103 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Receiver } from "../../src/client/receive.ts";
+import type { ClientConnection } from "../../src/client/connection.ts";
+import { isSfxError } from "../../src/errors.ts";
+import { dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Start } from "../../src/protocol/index.ts";
+import { startHarness } from "../pairing/_harness.ts";
+
+const dirs: string[] = [];
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-recv-"));
+  dirs.push(d);
+  return d;
+}
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/** A hand-driven sender: offers, waits for start, then runs `script`. Returns the error the receiver reported, if any. */
+async function hostile(
+  files: Array<{ path: string; size: number | null }>,
+  script: (s: ClientConnection, xid: number) => void,
+): Promise<{ receiverError: unknown; senderSaw: string | undefined; dir: string }> {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne();
+    const xid = 5;
+    const started = s.conn.waitFor((m) => Start.is(m));
+    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files }));
+    await started;
+    const answer = s.conn.waitFor((m) => m.xid === xid && (ErrorMessage.is(m) || Done.is(m)), { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
+    script(s.conn, xid);
+    let receiverError: unknown;
+    try {
+      await got;
+    } catch (err) {
+      receiverError = err;
+    }
+    const m = await answer.catch(() => undefined);
+    return { receiverError, senderSaw: m && ErrorMessage.is(m) ? m.code : m?.type, dir };
+  } finally {
+    await h.close();
+  }
+}
+
+const bytes = new Uint8Array(1000).fill(7);
+
+test("a wrong SHA-256 fails with SFX_INTEGRITY on both sides and keeps nothing", async () => {
+  const r = await hostile([{ path: "a.bin", size: 1000 }], (s, xid) => {
+    s.sendData(FIRST_DATA_STREAM, bytes, dataPpid(xid, 0));
+    s.sendControl(End.encode({ xid, file: 0, size: 1000, sha256: "0".repeat(64) }));
+    s.sendControl(Done.encode({ xid }));
+  });
+  assert.ok(isSfxError(r.receiverError, "SFX_INTEGRITY"), String(r.receiverError));
+  assert.is(r.senderSaw, "SFX_INTEGRITY");
+  assert.equal(readdirSync(r.dir), []);
+});
+
+test("more bytes than offered fail with SFX_INTEGRITY and keep nothing", async () => {
+  const r = await hostile([{ path: "a.bin", size: 10 }], (s, xid) => {
+    s.sendData(FIRST_DATA_STREAM, bytes, dataPpid(xid, 0));
+  });
+  assert.ok(isSfxError(r.receiverError, "SFX_PROTOCOL") || isSfxError(r.receiverError, "SFX_INTEGRITY"), String(r.receiverError));
+  assert.equal(readdirSync(r.dir), []);
+});
+
+test("'done' without an 'end' for every file fails with SFX_PROTOCOL instead of waiting forever", async () => {
+  const r = await hostile([{ path: "a.bin", size: 1000 }, { path: "b.bin", size: 5 }], (s, xid) => {
+    s.sendData(FIRST_DATA_STREAM, bytes, dataPpid(xid, 0));
+    s.sendControl(End.encode({ xid, file: 0, size: 1000, sha256: sha(bytes) }));
+    s.sendControl(Done.encode({ xid }));
+  });
+  assert.ok(isSfxError(r.receiverError, "SFX_PROTOCOL"), String(r.receiverError));
+  assert.equal(readdirSync(r.dir).filter((n) => n !== "a.bin"), [], "only a verified file may remain");
+});
+
+test("an 'end' whose size differs from the offer fails with SFX_INTEGRITY", async () => {
+  const r = await hostile([{ path: "a.bin", size: 1000 }], (s, xid) => {
+    s.sendControl(End.encode({ xid, file: 0, size: 999, sha256: sha(bytes) }));
+  });
+  assert.ok(isSfxError(r.receiverError, "SFX_INTEGRITY"), String(r.receiverError));
+});
+
+test("the end may arrive before the bytes: the file completes when its bytes are all in", async () => {
+  const r = await hostile([{ path: "late.bin", size: 1000 }], (s, xid) => {
+    s.sendControl(End.encode({ xid, file: 0, size: 1000, sha256: sha(bytes) }));
+    s.sendControl(Done.encode({ xid }));
+    setTimeout(() => s.sendData(FIRST_DATA_STREAM, bytes, dataPpid(xid, 0)), 50);
+  });
+  assert.is(r.receiverError, undefined);
+  assert.is(r.senderSaw, "done");
+  assert.equal(readdirSync(r.dir), ["late.bin"]);
+});
+
+test.run();
