@@ -15,6 +15,9 @@ import { availableParallelism } from "node:os";
 import { join, relative } from "node:path";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+// Deno checks for upgrades over the network unless told not to: tests send
+// nothing off this machine, so every child (and its children) inherits this.
+process.env.DENO_NO_UPDATE_CHECK = "1";
 const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith("--")));
 const filters = args.filter((a) => !a.startsWith("--"));
