@@ -1,0 +1,242 @@
+/**
+ * The commands of the `sfx client` prompt, parsed by the same commander
+ * definitions as the one-shot commands (`registerSend`, `registerShare`,
+ * `registerDiscover`), so a flag means the same in both places. Only the
+ * actions differ: here they run against the session's open connection
+ * (see {@link SessionActions}) instead of opening one. A fresh program is
+ * built for every line (commander keeps option values between parses).
+ *
+ * Session-only syntax: `send <id> <path>…` (the one-shot `--to <id>` works
+ * too), `connect [host[:port] | n]`, `disconnect`, `id`, `status`,
+ * `help [command]`, `quit` (or `exit`).
+ *
+ * @module
+ */
+import { Command, CommanderError } from "commander";
+import type { CommandResult } from "../context.ts";
+import { registerSend } from "../send.ts";
+import { registerShare } from "../share.ts";
+import { registerDiscover } from "../discover.ts";
+import { parseHostPort } from "../options.ts";
+import type { DiscoverOptions } from "../../discovery/index.ts";
+import { describeError, SfxError } from "../../errors.ts";
+import { splitWords } from "./words.ts";
+
+/** Flags of `send` as commander parsed them. */
+export interface SessionSendFlags {
+  name?: string;
+  json?: boolean;
+}
+
+/** Flags of `share put`. */
+export interface SessionPutFlags {
+  expires?: string;
+  maxDownloads?: string;
+  json?: boolean;
+}
+
+/** Flags of `share get`; `dir` is undefined unless typed (the session's --dir applies). */
+export interface SessionGetFlags {
+  dir?: string;
+  overwrite?: boolean;
+  json?: boolean;
+}
+
+/** What each command does, in the session. */
+export interface SessionActions {
+  id(): void | Promise<void>;
+  send(to: string, paths: string[], flags: SessionSendFlags): void | Promise<void>;
+  sharePut(paths: string[], flags: SessionPutFlags): void | Promise<void>;
+  shareLs(code: string, flags: { json?: boolean }): void | Promise<void>;
+  shareGet(code: string, names: string[], flags: SessionGetFlags): void | Promise<void>;
+  connect(target: string | undefined): void | Promise<void>;
+  disconnect(): void | Promise<void>;
+  discover(options: DiscoverOptions, flags: { json?: boolean }): void | Promise<void>;
+  status(): void | Promise<void>;
+  help(text: string): void;
+  quit(): void | Promise<void>;
+}
+
+/** One line per session command, for `help`. */
+export const SESSION_HELP: ReadonlyArray<readonly [string, string]> = [
+  ["id", "show this client's ID (give it to whoever sends you files)"],
+  ["send <id> <path>…", "send files and directories to the client with that ID"],
+  ["share put <path>… [--expires 1h|7d|date] [--max-downloads n]", "upload a share; prints its code"],
+  ["share ls <code>", "list a share's files, sizes and expiry"],
+  ["share get <code> [name…] [--dir D]", "download all or the named files of a share"],
+  ["connect [host[:port] | n]", "connect (again), to a host or to server n of 'discover'"],
+  ["disconnect", "close the connection (the ID is released)"],
+  ["discover", "list the sfx servers on the local network"],
+  ["status", "connection, ID and running transfers"],
+  ["help [command]", "this list, or a command's options"],
+  ["quit", "leave (cancels running transfers); also exit, Ctrl-D, Ctrl-C twice"],
+];
+
+/** Every top-level command word, for completion. */
+export const COMMAND_WORDS = ["id", "send", "share", "connect", "disconnect", "discover", "status", "help", "quit", "exit"] as const;
+
+/** `share` subcommands, for completion. */
+export const SHARE_WORDS = ["put", "ls", "get"] as const;
+
+const SESSION_SERVER_HINT = "commands use the session's connection: type 'connect <host[:port]>' to change servers";
+
+/** The session program: the one-shot definitions with session actions, plus the session-only commands. */
+export function buildSessionProgram(actions: SessionActions, writeRaw: (text: string) => void): Command {
+  // commander names a nameless program "program"; at the prompt there is no program name to type.
+  const write = (text: string) => writeRaw(text.replace(/^Usage: program /m, "Usage: "));
+  const result: CommandResult = { status: 0 };
+  const program = new Command("")
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .helpCommand(false)
+    .configureOutput({ writeOut: write, writeErr: write, outputError: () => {} });
+  registerSend(program, result);
+  registerShare(program, result);
+  registerDiscover(program, result);
+  const find = (parent: Command, name: string): Command => {
+    const c = parent.commands.find((x) => x.name() === name);
+    if (!c) throw new SfxError("SFX_INTERNAL", `no '${name}' command to reuse`);
+    return c;
+  };
+  // The session connects once: --server stays parseable (same definitions) but hidden, and refused.
+  const hideServer = (cmd: Command) => {
+    for (const o of cmd.options) if (o.long === "--server") o.hideHelp();
+  };
+  const noServer = (flags: { server?: string }) => {
+    if (flags.server !== undefined) throw new SfxError("SFX_USAGE", `--server does not apply here: ${SESSION_SERVER_HINT}`);
+  };
+
+  hideServer(find(program, "send"));
+  for (const c of find(program, "share").commands) hideServer(c);
+  find(program, "send").action(async (paths: string[], flags: SessionSendFlags & { to: string; server?: string }) => {
+    noServer(flags);
+    await actions.send(flags.to, paths, { name: flags.name, json: flags.json });
+  });
+  const share = find(program, "share");
+  find(share, "put").action(async (paths: string[], flags: SessionPutFlags & { server?: string }) => {
+    noServer(flags);
+    await actions.sharePut(paths, { expires: flags.expires, maxDownloads: flags.maxDownloads, json: flags.json });
+  });
+  find(share, "ls").action(async (code: string, flags: { server?: string; json?: boolean }) => {
+    noServer(flags);
+    await actions.shareLs(code, { json: flags.json });
+  });
+  const get = find(share, "get");
+  get.action(async (code: string, names: string[], flags: SessionGetFlags & { server?: string }) => {
+    noServer(flags);
+    const dir = get.getOptionValueSource("dir") === "default" ? undefined : flags.dir;
+    await actions.shareGet(code, names, { dir, overwrite: flags.overwrite, json: flags.json });
+  });
+  find(program, "discover").action(async (flags: { timeout: number; json?: boolean; port: number; interface?: string[]; group: string; to?: string }) => {
+    const options: DiscoverOptions = { timeoutMs: flags.timeout, port: flags.port, group: flags.group, interfaces: flags.interface };
+    if (flags.to) {
+      const hp = parseHostPort(flags.to, flags.port);
+      options.target = { address: hp.host, port: hp.port };
+    }
+    await actions.discover(options, { json: flags.json });
+  });
+
+  program.command("id").description("show this client's ID").action(() => actions.id());
+  program
+    .command("connect")
+    .description("connect (again): to the last server, to host[:port], or to server n of the last 'discover'")
+    .argument("[server]", "host[:port], or a number from 'discover'")
+    .action((target?: string) => actions.connect(target));
+  program.command("disconnect").description("close the connection to the server").action(() => actions.disconnect());
+  program.command("status").description("connection, ID and running transfers").action(() => actions.status());
+  program
+    .command("help")
+    .description("list the commands, or show one command's options")
+    .argument("[command...]", "a command, e.g. 'share get'")
+    .action((words: string[]) => actions.help(helpText(program, words)));
+  program.command("quit").alias("exit").description("leave the session").action(() => actions.quit());
+
+  for (const c of program.commands) quiet(c, write);
+  return program;
+}
+
+function quiet(cmd: Command, write: (text: string) => void): void {
+  cmd.exitOverride().configureOutput({ writeOut: write, writeErr: write, outputError: () => {} });
+  for (const sub of cmd.commands) quiet(sub, write);
+}
+
+/** `help`: the session's command list; `help share get`: that command's options. */
+export function helpText(program: Command, words: readonly string[]): string {
+  if (words.length === 0) {
+    const width = Math.max(...SESSION_HELP.map(([c]) => c.length));
+    return [
+      "Commands:",
+      ...SESSION_HELP.map(([c, d]) => `  ${c.padEnd(width)}  ${d}`),
+      "Ctrl-C cancels the running transfer; 'help <command>' shows its options.",
+    ].join("\n");
+  }
+  let cmd: Command | undefined = program;
+  for (const w of words) {
+    cmd = cmd?.commands.find((c) => c.name() === w || c.aliases().includes(w));
+  }
+  if (!cmd) throw new SfxError("SFX_USAGE", `No command '${words.join(" ")}': type 'help' for the list`);
+  let text = cmd.helpInformation().replace(/^Usage:\s+(program )?/, "Usage: ").trimEnd();
+  if (cmd.name() === "send") text = text.replace(/^Usage: .*$/m, "Usage: send <id> <paths...>  (or: send --to <id> <paths...>)");
+  return text;
+}
+
+/**
+ * Rewrites the session's shorthand into the one-shot form: `send <id> <path>…`
+ * becomes `send --to <id> <path>…` (unless `--to` is given), `?` is `help`.
+ */
+export function normalizeWords(words: readonly string[]): string[] {
+  const out = [...words];
+  if (out[0] === "?") out[0] = "help";
+  if (out[0] !== "send" || out.some((w) => w === "--to" || w.startsWith("--to="))) return out;
+  const takesValue = new Set(["--name", "-s", "--server"]);
+  for (let i = 1; i < out.length; i++) {
+    const w = out[i];
+    if (w === "--") break;
+    if (takesValue.has(w)) {
+      i++;
+      continue;
+    }
+    if (w.startsWith("-") && w !== "-") continue;
+    out.splice(i, 0, "--to");
+    break;
+  }
+  return out;
+}
+
+/**
+ * Parses and runs one typed line. Errors become one line on `write` (never
+ * thrown): a usage error with a hint, an {@link SfxError} with its message.
+ * Resolves once the command's action has (a transfer action may return at
+ * once and go on in the background).
+ */
+export async function dispatchLine(line: string, actions: SessionActions, write: (text: string) => void, verbose = false): Promise<void> {
+  let words: string[];
+  try {
+    words = normalizeWords(splitWords(line.trim()));
+  } catch (err) {
+    write(`${(err as Error).message}\n`);
+    return;
+  }
+  if (words.length === 0) return;
+  const program = buildSessionProgram(actions, write);
+  try {
+    await program.parseAsync(words, { from: "user" });
+  } catch (err) {
+    const text = errorLine(err, verbose);
+    if (text) write(`${text}\n`);
+  }
+}
+
+/** The one line an error becomes at the prompt. */
+export function errorLine(err: unknown, verbose = false): string {
+  if (err instanceof CommanderError) {
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") return "";
+    // `send` with nothing after it: the one-shot wording (--to) would mislead at the prompt.
+    if (err.code === "commander.missingMandatoryOptionValue" && /'--to <id>'/.test(err.message)) return "Usage: send <id> <path>… (type 'help send')";
+    const first = err.message.replace(/^error:\s*/, "").split("\n")[0];
+    return `${first} (type 'help')`;
+  }
+  const usage = err instanceof SfxError && (err.code === "SFX_USAGE" || err.code === "SFX_BAD_ARGUMENT");
+  const hint = usage && !/type '/.test(err.message) ? " (type 'help')" : "";
+  return `${describeError(err, verbose)}${hint}`;
+}

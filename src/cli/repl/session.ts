@@ -1,0 +1,691 @@
+/**
+ * The live `sfx client` session: one connection at a time (with its ID),
+ * always receivable, commands typed at a prompt while transfers run.
+ *
+ * - Typed lines go through {@link dispatchLine} (the one-shot commands'
+ *   commander definitions); the actions here run them on the open
+ *   connection with the client modules (`sendFiles`, `Receiver`,
+ *   `ShareClient`), never a connection of their own.
+ * - A transfer is a *job*: it runs in the background (the prompt stays
+ *   usable, progress shows in the prompt) on a terminal, or to its end
+ *   before the next line when input is piped. Ctrl-C aborts every running
+ *   job and the incoming transfer; a second Ctrl-C (or `quit`, Ctrl-D)
+ *   leaves, cancelling cleanly.
+ * - An incoming offer prints who sends what and takes the prompt over for
+ *   a y/N answer.
+ * - A lost connection is reported once; `connect` opens a new one, with a
+ *   new ID, said plainly.
+ *
+ * @module
+ */
+import { createInterface, type Interface } from "node:readline";
+import { resolve } from "node:path";
+import { stat } from "node:fs/promises";
+import { type ClientConnection, connect } from "../../client/connection.ts";
+import { type IncomingOffer, Receiver } from "../../client/receive.ts";
+import { sendFiles } from "../../client/send.ts";
+import { collectFiles } from "../../client/walk.ts";
+import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
+import type { TransferEvent } from "../../client/events.ts";
+import { type DiscoveredServer, discoverServers, type DiscoverOptions } from "../../discovery/index.ts";
+import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
+import { formatId, normalizeId } from "../../pairing/id_registry.ts";
+import { parseCode } from "../../share/code.ts";
+import { isSfxError, SfxError } from "../../errors.ts";
+import { formatTable } from "../discover.ts";
+import { parseHostPort } from "../options.ts";
+import { formatBytes, formatDuration } from "../progress.ts";
+import { parseExpires } from "../share.ts";
+import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
+import { makeCompleter } from "./completer.ts";
+import { Screen } from "./screen.ts";
+
+/** Options of {@link runSession}. */
+export interface SessionOptions {
+  /** `host[:port]`; discovered on the local network when absent. */
+  server?: string;
+  /** Where received files (and `share get` without --dir) go. */
+  dir: string;
+  /** Accept every offer without asking. */
+  yes?: boolean;
+  /** Replace existing files instead of writing `name (1).ext`. */
+  overwrite?: boolean;
+  /** Errors with their causes. */
+  verbose?: boolean;
+  /** Discovery wait, default 1 s. */
+  discoveryTimeoutMs?: number;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream & { columns?: number; isTTY?: boolean };
+  /** Whether input and output are a terminal (default: both are TTYs). */
+  terminal?: boolean;
+}
+
+interface Job {
+  n: number;
+  label: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+interface Incoming {
+  conn: ClientConnection;
+  controller: AbortController;
+  /** An exchange is in progress (accepted), not just waiting for an offer. */
+  active: boolean;
+  from: string;
+  started?: number;
+}
+
+interface Server {
+  host: string;
+  port: number;
+  name?: string;
+}
+
+/** Runs the interactive session until `quit`; resolves to the exit status. */
+export function runSession(opts: SessionOptions): Promise<number> {
+  return new ClientSession(opts).run();
+}
+
+class ClientSession implements SessionActions {
+  readonly opts: SessionOptions;
+  readonly dir: string;
+  readonly terminal: boolean;
+  readonly rl: Interface;
+  readonly screen: Screen;
+  #conn: ClientConnection | null = null;
+  #shares: ShareClient | null = null;
+  #connectedAt = 0;
+  #server: Server | null = null;
+  #lastId: string | null = null;
+  #discovered: DiscoveredServer[] = [];
+  #jobs = new Map<number, Job>();
+  #jobN = 0;
+  #incoming: Incoming | null = null;
+  #connecting: AbortController | null = null;
+  #armed = false;
+  #quitting = false;
+  #chain: Promise<void> = Promise.resolve();
+  #finish: (status: number) => void = () => {};
+
+  constructor(opts: SessionOptions) {
+    this.opts = opts;
+    this.dir = resolve(opts.dir);
+    const input = opts.input ?? process.stdin;
+    const output = opts.output ?? process.stdout;
+    this.terminal = opts.terminal ?? Boolean((input as { isTTY?: boolean }).isTTY && output.isTTY);
+    const completer = makeCompleter(() => buildSessionProgram(this, () => {}));
+    this.rl = createInterface({ input, output, terminal: this.terminal, historySize: 500, removeHistoryDuplicates: true, completer, tabSize: 4 });
+    this.screen = new Screen(this.rl, output, this.terminal);
+  }
+
+  async run(): Promise<number> {
+    const st = await stat(this.dir).catch(() => null);
+    if (!st?.isDirectory()) {
+      this.rl.close();
+      throw new SfxError("SFX_IO", `Cannot receive into ${this.dir}: not a directory`);
+    }
+    const finished = new Promise<number>((res) => (this.#finish = res));
+    this.rl.on("line", (line) => this.#onLine(line));
+    this.rl.on("SIGINT", () => this.#onInterrupt());
+    this.rl.on("close", () => {
+      // Ctrl-D, or the end of piped input: finish what was typed, then leave.
+      void this.#chain.then(() => this.quit());
+    });
+    const onSignal = () => this.#onInterrupt();
+    const onTerm = () => void this.quit();
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onTerm);
+    this.screen.setBasePrompt(this.#basePrompt());
+    this.print(`sfx client: received files go to ${this.dir}. Type 'help' for the commands.`);
+    this.#chain = this.#chain.then(() => this.#start()).catch((err) => this.#error("", err));
+    void this.#chain.then(() => this.#prompt());
+    try {
+      return await finished;
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onTerm);
+    }
+  }
+
+  // ---- output -----------------------------------------------------------
+
+  print(text: string): void {
+    this.screen.print(text);
+  }
+
+  #error(label: string, err: unknown): void {
+    const line = errorLine(err, this.opts.verbose);
+    if (line) this.print(label ? `${label}: ${line}` : line);
+  }
+
+  #prompt(): void {
+    if (!this.#quitting) this.screen.prompt();
+  }
+
+  #basePrompt(): string {
+    return this.#conn ? `sfx ${formatId(this.#conn.id)}> ` : "sfx (not connected)> ";
+  }
+
+  // ---- input ------------------------------------------------------------
+
+  #onLine(line: string): void {
+    this.#armed = false;
+    if (this.screen.answer(line)) return;
+    if (this.#quitting) return;
+    this.#chain = this.#chain
+      .then(() => dispatchLine(line, this, (t) => this.print(t.replace(/\n$/, "")), this.opts.verbose))
+      .catch((err) => this.#error("", err))
+      .then(() => this.#prompt());
+  }
+
+  #onInterrupt(): void {
+    if (this.#quitting) {
+      process.exit(130);
+    }
+    if (this.screen.asking) {
+      this.print("^C");
+      this.screen.answer("");
+      return;
+    }
+    const running = this.#jobs.size > 0 || this.#incoming?.active || this.#connecting;
+    if (running) {
+      this.#armed = true;
+      for (const job of this.#jobs.values()) job.controller.abort();
+      if (this.#incoming?.active) this.#incoming.controller.abort();
+      this.#connecting?.abort();
+      this.print("^C cancelling… (Ctrl-C again to quit)");
+      return;
+    }
+    if (this.#armed) {
+      this.print("^C");
+      void this.quit();
+      return;
+    }
+    this.#armed = true;
+    if (this.terminal && this.rl.line) {
+      this.rl.write(null, { ctrl: true, name: "e" });
+      this.rl.write(null, { ctrl: true, name: "u" });
+      return;
+    }
+    this.print("^C (Ctrl-C again or 'quit' to leave)");
+  }
+
+  // ---- connection -------------------------------------------------------
+
+  async #start(): Promise<void> {
+    if (this.opts.server !== undefined) {
+      await this.#connectTo(parseHostPort(this.opts.server, DISCOVERY_PORT)).catch((err) => this.#connectFailed(err));
+      return;
+    }
+    this.print("Looking for sfx servers on the local network…");
+    const servers = await discoverServers({ timeoutMs: this.opts.discoveryTimeoutMs ?? 1000 });
+    if (servers.length === 0) {
+      this.print("No sfx server answered on the local network. Type 'connect <host[:port]>'.");
+      return;
+    }
+    if (servers.length === 1) {
+      await this.#connectTo(fromDiscovered(servers[0])).catch((err) => this.#connectFailed(err));
+      return;
+    }
+    this.#discovered = sortServers(servers);
+    this.print(`${servers.length} servers answered:\n${numberedTable(this.#discovered)}`);
+    const answer = await this.screen.ask(`Connect to which? [1-${servers.length}] `);
+    const n = Number(answer?.trim());
+    if (!Number.isInteger(n) || n < 1 || n > servers.length) {
+      this.print("Not connected. Type 'connect <n>' to pick one of the servers above, or 'connect <host[:port]>'.");
+      return;
+    }
+    await this.#connectTo(fromDiscovered(this.#discovered[n - 1])).catch((err) => this.#connectFailed(err));
+  }
+
+  #connectFailed(err: unknown): void {
+    if (isSfxError(err, "SFX_CANCELLED")) this.print("Not connected (cancelled). Type 'connect' to try again.");
+    else this.#error("Cannot connect", err);
+  }
+
+  async #connectTo(server: Server): Promise<void> {
+    const where = `${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`;
+    this.#server = server;
+    this.print(`Connecting to ${server.name ? `${server.name} at ` : ""}${where}…`);
+    const ac = new AbortController();
+    this.#connecting = ac;
+    let conn: ClientConnection;
+    try {
+      conn = await connect({ server: { host: server.host, port: server.port }, signal: ac.signal });
+    } finally {
+      this.#connecting = null;
+    }
+    if (ac.signal.aborted || this.#quitting) {
+      await conn.abort("cancelled by the user");
+      throw new SfxError("SFX_CANCELLED", "Cancelled");
+    }
+    this.#conn = conn;
+    this.#shares = new ShareClient(connectionShareLink(conn));
+    this.#connectedAt = Date.now();
+    this.#server = { ...server, name: conn.welcome.server.name };
+    const previous = this.#lastId;
+    this.#lastId = conn.id;
+    this.print(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${where}.`);
+    if (previous && previous !== conn.id) {
+      this.print(`\n  Your new ID:  ${formatId(conn.id)}   (it was ${formatId(previous)}; give senders the new one)\n`);
+    } else {
+      this.print(`\n  Your ID:  ${formatId(conn.id)}\n`);
+    }
+    this.screen.setBasePrompt(this.#basePrompt());
+    conn.onClose((err) => this.#lost(conn, err));
+    void this.#receiveLoop(conn);
+  }
+
+  #lost(conn: ClientConnection, err: SfxError): void {
+    if (this.#conn !== conn) return; // a disconnect or quit we asked for
+    this.#conn = null;
+    this.#shares?.dispose();
+    this.#shares = null;
+    this.screen.setBasePrompt(this.#basePrompt());
+    this.print(`Connection lost: ${err.message}. Type 'connect' to reconnect (you will get a new ID).`);
+  }
+
+  #need(): { conn: ClientConnection; shares: ShareClient } {
+    if (!this.#conn || !this.#shares || this.#conn.closedWith) {
+      throw new SfxError("SFX_USAGE", "Not connected: type 'connect' (or 'connect <host[:port]>') first");
+    }
+    return { conn: this.#conn, shares: this.#shares };
+  }
+
+  async #closeConnection(graceful: boolean): Promise<void> {
+    const conn = this.#conn;
+    if (!conn) return;
+    this.#conn = null;
+    this.#shares?.dispose();
+    this.#shares = null;
+    this.#incoming?.controller.abort();
+    if (graceful) await conn.close(1000);
+    else await conn.abort("the client left");
+    this.screen.setBasePrompt(this.#basePrompt());
+  }
+
+  // ---- receiving --------------------------------------------------------
+
+  async #receiveLoop(conn: ClientConnection): Promise<void> {
+    for (let n = 0; this.#conn === conn && !conn.closedWith && !this.#quitting; n++) {
+      const incoming: Incoming = { conn, controller: new AbortController(), active: false, from: "" };
+      this.#incoming = incoming;
+      const receiver = new Receiver(conn, {
+        dir: this.dir,
+        overwrite: this.opts.overwrite,
+        decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
+        onEvent: (e) => this.#onIncomingEvent(incoming, e),
+      });
+      try {
+        await receiver.receiveOne(incoming.controller.signal);
+      } catch (err) {
+        if (this.#conn !== conn || conn.closedWith || this.#quitting) break;
+        // Failures and the sender's cancels were told by events; our own Ctrl-C is told here.
+        if (incoming.active && incoming.controller.signal.aborted) this.print("Cancelled the incoming transfer; the sender was told.");
+        else if (!incoming.active && !isSfxError(err)) this.#error("receive", err);
+      } finally {
+        this.screen.setStatus("recv", null, true);
+        if (this.#incoming === incoming) this.#incoming = null;
+      }
+    }
+  }
+
+  async #decide(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> {
+    const who = formatId(offer.from);
+    if (this.opts.yes) {
+      this.print(`${who} is sending you ${describeFiles(offer)}; accepting (--yes).`);
+      return true;
+    }
+    if (!this.terminal) {
+      this.print(`Rejected an offer from ${who}: no terminal to ask on (start 'sfx client' with --yes to accept offers).`);
+      return "The receiver cannot be asked (no terminal) and did not pass --yes";
+    }
+    const lines = [`\n${who} wants to send you ${describeFiles(offer)}:`];
+    for (const f of offer.files.slice(0, 10)) lines.push(`  ${f.path}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
+    if (offer.files.length > 10) lines.push(`  … and ${offer.files.length - 10} more`);
+    this.print(lines.join("\n"));
+    const answer = await this.screen.ask(`Accept from ${who} into ${this.dir}? [y/N] `, withdrawn);
+    if (answer === null) {
+      if (withdrawn.aborted) this.print(`(the offer from ${who} was withdrawn)`);
+      return false;
+    }
+    if (/^\s*y(es)?\s*$/i.test(answer)) return true;
+    this.print(`Declined the offer from ${who}.`);
+    return false;
+  }
+
+  #onIncomingEvent(incoming: Incoming, e: TransferEvent): void {
+    switch (e.event) {
+      case "offer":
+        incoming.from = e.from ?? "?";
+        break;
+      case "accepted":
+        incoming.active = true;
+        incoming.started = Date.now();
+        this.print(`Receiving from ${formatId(incoming.from)} into ${this.dir}… (Ctrl-C cancels)`);
+        break;
+      case "rejected":
+        if (/^unsafe/i.test(e.reason)) this.print(`Rejected an offer from ${formatId(incoming.from)}: ${e.reason}`);
+        break;
+      case "progress":
+        this.screen.setStatus("recv", progressText("recv", e.bytes, e.total, incoming.started ?? Date.now()));
+        break;
+      case "file":
+        this.print(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
+        break;
+      case "done":
+        this.screen.setStatus("recv", null, true);
+        this.print(`Received ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s) from ${formatId(incoming.from)}; every hash verified.`);
+        break;
+      case "cancelled":
+        this.screen.setStatus("recv", null, true);
+        this.print(`Incoming transfer cancelled: ${e.reason}`);
+        break;
+      case "error":
+        this.screen.setStatus("recv", null, true);
+        this.print(`Incoming transfer failed: ${e.message}`);
+        break;
+    }
+  }
+
+  // ---- jobs -------------------------------------------------------------
+
+  /** Runs `work` as a job: in the background on a terminal, to its end otherwise. */
+  async #job(label: string, work: (signal: AbortSignal, status: (text: string | null) => void) => Promise<void>): Promise<void> {
+    const n = ++this.#jobN;
+    const key = `job${n}`;
+    const controller = new AbortController();
+    const status = (text: string | null) => this.screen.setStatus(key, text);
+    const done = (async () => {
+      try {
+        await work(controller.signal, status);
+      } catch (err) {
+        if (controller.signal.aborted && isSfxError(err, "SFX_CANCELLED")) this.print(`${label}: cancelled`);
+        else if (isSfxError(err, "SFX_CONNECTION_LOST") && !this.#conn) this.print(`${label}: stopped, the connection was lost`);
+        else this.#error(label, err);
+      } finally {
+        this.#jobs.delete(n);
+        this.screen.setStatus(key, null, true);
+      }
+    })();
+    this.#jobs.set(n, { n, label, controller, done });
+    if (!this.terminal) await done;
+  }
+
+  // ---- commands ---------------------------------------------------------
+
+  id(): void {
+    if (!this.#conn) {
+      this.print(`Not connected${this.#lastId ? ` (your last ID, ${formatId(this.#lastId)}, was released)` : ""}. Type 'connect'.`);
+      return;
+    }
+    this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n`);
+  }
+
+  async send(toText: string, paths: string[], flags: SessionSendFlags): Promise<void> {
+    const to = normalizeId(toText);
+    if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${toText}': use the digits the receiver's 'id' shows, e.g. 482913`);
+    if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input is this terminal here: give files or directories");
+    const { conn } = this.#need();
+    if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
+    const files = await collectFiles(paths);
+    if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
+    await this.#job("send", async (signal, status) => {
+      let started = Date.now();
+      await sendFiles(conn, {
+        to,
+        files,
+        signal,
+        onEvent: (e) => {
+          if (flags.json) {
+            if (e.event !== "progress") this.print(JSON.stringify(e));
+            return;
+          }
+          switch (e.event) {
+            case "offer":
+              this.print(`Offering ${plural(files.length, "file")} (${e.bytes === null ? "size unknown" : formatBytes(e.bytes)}) to ${formatId(to)}; waiting for them to accept… (Ctrl-C cancels)`);
+              break;
+            case "accepted":
+              started = Date.now();
+              this.print(`${formatId(to)} accepted; sending.`);
+              break;
+            case "progress":
+              status(progressText("send", e.bytes, e.total, started));
+              break;
+            case "done":
+              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s) to ${formatId(to)}; the receiver verified every file.`);
+              break;
+          }
+        },
+      });
+    });
+  }
+
+  async sharePut(paths: string[], flags: SessionPutFlags): Promise<void> {
+    const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
+    const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
+    const { shares } = this.#need();
+    const files = await collectShareFiles(paths);
+    await this.#job("share put", async (signal, status) => {
+      const started = Date.now();
+      const created = await shares.put(files, { ...expiry, maxDownloads, signal, onProgress: (p) => status(shareProgress("up", p, started)) });
+      if (created.warning) this.print(`warning: ${created.warning}`);
+      if (flags.json) {
+        this.print(JSON.stringify({
+          code: created.code,
+          expiresAt: new Date(created.expiresAt).toISOString(),
+          createdAt: new Date(created.createdAt).toISOString(),
+          maxDownloads: created.maxDownloads,
+          files: created.files,
+        }));
+        return;
+      }
+      const bytes = created.files.reduce((n, f) => n + f.size, 0);
+      const limit = created.maxDownloads === null ? "" : `, or after ${plural(created.maxDownloads, "download")}`;
+      this.print(`Shared ${plural(created.files.length, "file")} (${formatBytes(bytes)}); expires ${expiryText(created.expiresAt)}${limit}.`);
+      this.print(`\n  Share code:  ${created.code}\n\nAnyone with the code can 'share get ${created.code}' (or 'sfx share get ${created.code}').`);
+    });
+  }
+
+  async shareLs(code: string, flags: { json?: boolean }): Promise<void> {
+    parseCode(code);
+    const { shares } = this.#need();
+    await this.#job("share ls", async () => {
+      const listing = await shares.list(code);
+      if (flags.json) {
+        this.print(JSON.stringify({
+          files: listing.files,
+          createdAt: new Date(listing.createdAt).toISOString(),
+          expiresAt: new Date(listing.expiresAt).toISOString(),
+          maxDownloads: listing.maxDownloads,
+          downloads: listing.downloads,
+        }));
+        return;
+      }
+      const width = Math.max(...listing.files.map((f) => formatBytes(f.size).length));
+      const lines = listing.files.map((f) => `  ${formatBytes(f.size).padStart(width)}  ${f.path}`);
+      const total = listing.files.reduce((n, f) => n + f.size, 0);
+      let tail = `${plural(listing.files.length, "file")}, ${formatBytes(total)}; expires ${expiryText(listing.expiresAt)}`;
+      if (listing.maxDownloads !== null) tail += `; downloaded ${listing.downloads} of ${listing.maxDownloads} times`;
+      this.print([...lines, tail].join("\n"));
+    });
+  }
+
+  async shareGet(code: string, names: string[], flags: SessionGetFlags): Promise<void> {
+    parseCode(code);
+    const { shares } = this.#need();
+    const dir = resolve(flags.dir ?? this.dir);
+    const st = await stat(dir).catch(() => null);
+    if (!st?.isDirectory()) throw new SfxError("SFX_IO", `Cannot download into ${dir}: not a directory`);
+    await this.#job("share get", async (signal, status) => {
+      const started = Date.now();
+      try {
+        const r = await shares.get(code, { dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => status(shareProgress("down", p, started)) });
+        const seconds = (Date.now() - started) / 1000;
+        for (const f of r.files) {
+          if (flags.json) {
+            this.print(JSON.stringify({ event: "file", path: f.name, savedAs: f.path, size: f.size, sha256: f.sha256, resumedFrom: f.resumedFrom, alreadyThere: f.alreadyThere }));
+          } else {
+            const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${formatBytes(f.resumedFrom)})` : "";
+            this.print(`  got ${f.path}${note}`);
+          }
+        }
+        if (flags.json) this.print(JSON.stringify({ event: "done", files: r.files.length, bytes: r.bytes, seconds: Number(seconds.toFixed(3)) }));
+        else this.print(`Got ${plural(r.files.length, "file")} (${formatBytes(r.bytes)} fetched in ${formatDuration(seconds)}) into ${dir}; every hash verified.`);
+      } catch (err) {
+        if (isSfxError(err, "SFX_CANCELLED") || isSfxError(err, "SFX_CONNECTION_LOST")) {
+          this.print("share get: the partial download is kept; the same 'share get' again resumes it");
+        }
+        throw err;
+      }
+    });
+  }
+
+  async connect(target: string | undefined): Promise<void> {
+    let server: Server;
+    if (target === undefined) {
+      if (this.#conn) {
+        this.print(`Already connected to ${this.#server?.name ?? "the server"} as ${formatId(this.#conn.id)}. Type 'disconnect' first, or 'connect <host[:port]>' to switch.`);
+        return;
+      }
+      if (!this.#server) {
+        await this.#start(); // nothing known yet: discover again
+        return;
+      }
+      server = this.#server;
+    } else if (/^\d{1,2}$/.test(target) && this.#discovered.length > 0) {
+      const n = Number(target);
+      if (n < 1 || n > this.#discovered.length) throw new SfxError("SFX_BAD_ARGUMENT", `No server ${n}: 'discover' listed ${this.#discovered.length}`);
+      server = fromDiscovered(this.#discovered[n - 1]);
+    } else {
+      server = parseHostPort(target, DISCOVERY_PORT);
+    }
+    if (this.#conn) {
+      if (this.#jobs.size > 0 || this.#incoming?.active) throw new SfxError("SFX_USAGE", "A transfer is running: wait for it, or Ctrl-C to cancel it, then connect");
+      const old = this.#conn.id;
+      await this.#closeConnection(true);
+      this.print(`Disconnected (the ID ${formatId(old)} is released).`);
+    }
+    await this.#connectTo(server).catch((err) => this.#connectFailed(err));
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.#conn) {
+      this.print("Not connected.");
+      return;
+    }
+    const id = this.#conn.id;
+    for (const job of this.#jobs.values()) job.controller.abort();
+    await this.#settleJobs();
+    await this.#closeConnection(true);
+    this.print(`Disconnected. The ID ${formatId(id)} is released; 'connect' gets a new one.`);
+  }
+
+  async discover(options: DiscoverOptions, flags: { json?: boolean }): Promise<void> {
+    const servers = sortServers(await discoverServers(options));
+    if (servers.length === 0) {
+      this.print(`No sfx server answered within ${formatDuration((options.timeoutMs ?? 1000) / 1000)}.`);
+      return;
+    }
+    this.#discovered = servers;
+    if (flags.json) {
+      this.print(servers.map((s) => JSON.stringify(s)).join("\n"));
+      return;
+    }
+    this.print(`${numberedTable(servers)}Type 'connect <n>' to connect to one.`);
+  }
+
+  status(): void {
+    const lines: string[] = [];
+    if (this.#conn) {
+      const s = this.#server!;
+      const up = formatDuration((Date.now() - this.#connectedAt) / 1000);
+      lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${s.host}:${s.port} for ${up}.`);
+      lines.push(`Your ID: ${formatId(this.#conn.id)}`);
+    } else {
+      lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
+    }
+    lines.push(`Received files go to ${this.dir}${this.opts.yes ? " (offers accepted without asking)" : ""}.`);
+    const running = [...this.#jobs.values()].map((j) => j.label);
+    if (this.#incoming?.active) running.push(`receiving from ${formatId(this.#incoming.from)}`);
+    lines.push(running.length ? `Running: ${running.join(", ")}.` : "No transfer running.");
+    this.print(lines.join("\n"));
+  }
+
+  help(text: string): void {
+    this.print(text);
+  }
+
+  async quit(): Promise<void> {
+    if (this.#quitting) return;
+    this.#quitting = true;
+    this.screen.close();
+    const cancelling = this.#jobs.size > 0 || this.#incoming?.active;
+    for (const job of this.#jobs.values()) job.controller.abort();
+    this.#incoming?.controller.abort();
+    this.#connecting?.abort();
+    if (cancelling) this.print("Cancelling the running transfers…");
+    await this.#settleJobs();
+    await this.#closeConnection(true).catch(() => {});
+    this.print("Bye.");
+    this.rl.close();
+    this.#finish(0);
+  }
+
+  /** Waits (at most 3 s) for the running jobs to end. */
+  async #settleJobs(): Promise<void> {
+    const all = Promise.allSettled([...this.#jobs.values()].map((j) => j.done));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+    clearTimeout(timer);
+  }
+}
+
+// ---- formatting -----------------------------------------------------------
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function describeFiles(offer: IncomingOffer): string {
+  return `${plural(offer.files.length, "file")} (${offer.bytes === null ? "size unknown" : formatBytes(offer.bytes)})`;
+}
+
+/** `send 45% 3.1 MiB/12 MiB 20 MiB/s`: short enough to sit in the prompt. */
+export function progressText(label: string, bytes: number, total: number | null, started: number, now = Date.now()): string {
+  const seconds = Math.max(0.001, (now - started) / 1000);
+  const rate = `${formatBytes(bytes / seconds)}/s`;
+  if (total === null || total <= 0) return `${label} ${formatBytes(bytes)} ${rate}`;
+  const pct = Math.min(100, Math.floor((bytes / total) * 100));
+  return `${label} ${pct}% ${formatBytes(bytes)}/${formatBytes(total)} ${rate}`;
+}
+
+function shareProgress(label: string, p: ShareProgress, started: number): string {
+  return progressText(label, p.bytes, p.total, started);
+}
+
+function expiryText(expiresAt: number, now = Date.now()): string {
+  return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${formatDuration(Math.max(0, expiresAt - now) / 1000)})`;
+}
+
+function parsePositive(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid ${what} '${text}': use a whole number of at least 1`);
+  }
+  return Number(text);
+}
+
+function fromDiscovered(s: DiscoveredServer): Server {
+  return { host: s.host, port: s.port, name: s.name };
+}
+
+function sortServers(servers: readonly DiscoveredServer[]): DiscoveredServer[] {
+  return [...servers].sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
+}
+
+/** The discover table with a number before each server (`connect <n>`). */
+function numberedTable(servers: readonly DiscoveredServer[]): string {
+  const rows = formatTable(servers).split("\n");
+  return rows.map((r, i) => (r ? `${i === 0 ? "  " : String(i).padStart(2)}  ${r}` : r)).join("\n");
+}
