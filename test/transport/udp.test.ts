@@ -51,6 +51,15 @@ test("two sockets exchange datagrams both ways, byte-exact, with the sender's ad
   await Promise.all([a.close(), b.close()]);
 });
 
+test("a destination given by name is still resolved (IP literals skip the lookup)", async () => {
+  const a = await openUdpSocket({ host: "127.0.0.1" });
+  const b = await openUdpSocket({ host: "127.0.0.1" });
+  const atB = receive(b, 1);
+  a.send(new Uint8Array([5]), { address: "localhost", port: b.localAddress().port });
+  assert.equal([...(await atB)[0].data], [5]);
+  await Promise.all([a.close(), b.close()]);
+});
+
 test("a 65507-byte datagram crosses loopback whole, and maxDatagramSize() says so", async () => {
   const a = await openUdpSocket({ host: "127.0.0.1" });
   const b = await openUdpSocket({ host: "127.0.0.1" });
