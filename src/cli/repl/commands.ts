@@ -233,8 +233,9 @@ export function errorLine(err: unknown, verbose = false): string {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") return "";
     // `send` with nothing after it: the one-shot wording (--to) would mislead at the prompt.
     if (err.code === "commander.missingMandatoryOptionValue" && /'--to <id>'/.test(err.message)) return "Usage: send <id> <path>… (type 'help send')";
-    const first = err.message.replace(/^error:\s*/, "").split("\n")[0];
-    return `${first} (type 'help')`;
+    const [first, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
+    const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
+    return suggestion ? `${first} ${suggestion}` : `${first} (type 'help')`;
   }
   const usage = err instanceof SfxError && (err.code === "SFX_USAGE" || err.code === "SFX_BAD_ARGUMENT");
   const hint = usage && !/type '/.test(err.message) ? " (type 'help')" : "";

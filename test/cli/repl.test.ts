@@ -1,0 +1,245 @@
+/**
+ * The `sfx client` prompt's parser and dispatcher: words, the `send <id>`
+ * shorthand, every command reaching its action with the flags commander
+ * parsed (the one-shot definitions), errors as one line, completion.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { Command } from "commander";
+import { buildProgram } from "../../src/cli/main.ts";
+import {
+  buildSessionProgram,
+  COMMAND_WORDS,
+  dispatchLine,
+  errorLine,
+  normalizeWords,
+  type SessionActions,
+} from "../../src/cli/repl/commands.ts";
+import { completePath, makeCompleter } from "../../src/cli/repl/completer.ts";
+import { lastWord, quoteWord, splitWords } from "../../src/cli/repl/words.ts";
+import { progressText } from "../../src/cli/repl/session.ts";
+import { isSfxError, SfxError } from "../../src/errors.ts";
+
+/** Actions that record what they were called with. */
+function recorder(): { actions: SessionActions; calls: unknown[][] } {
+  const calls: unknown[][] = [];
+  const rec = (name: string) => (...args: unknown[]) => {
+    calls.push([name, ...args]);
+  };
+  const actions: SessionActions = {
+    id: rec("id"),
+    send: rec("send"),
+    sharePut: rec("sharePut"),
+    shareLs: rec("shareLs"),
+    shareGet: rec("shareGet"),
+    connect: rec("connect"),
+    disconnect: rec("disconnect"),
+    discover: rec("discover"),
+    status: rec("status"),
+    help: rec("help"),
+    quit: rec("quit"),
+  };
+  return { actions, calls };
+}
+
+async function run(line: string): Promise<{ calls: unknown[][]; out: string }> {
+  const { actions, calls } = recorder();
+  let out = "";
+  await dispatchLine(line, actions, (t) => (out += t));
+  return { calls, out };
+}
+
+test("splitWords() splits on spaces and keeps quoted spaces and escapes", () => {
+  const table: Array<[string, string[]]> = [
+    ["", []],
+    ["   ", []],
+    ["send 482913 a.txt", ["send", "482913", "a.txt"]],
+    ["  send\t482913   a.txt  ", ["send", "482913", "a.txt"]],
+    [`send 1234 "my file.txt" 'it''s'`, ["send", "1234", "my file.txt", "its"]],
+    [`send 1234 my\\ file.txt`, ["send", "1234", "my file.txt"]],
+    [`send 1234 "a \\"quoted\\" name"`, ["send", "1234", `a "quoted" name`]],
+    [`share get CODE ""`, ["share", "get", "CODE", ""]],
+    [`x 'a\\b'`, ["x", "a\\b"]],
+  ];
+  for (const [line, words] of table) assert.equal(splitWords(line), words, line);
+});
+
+test("splitWords() refuses an unclosed quote with SFX_USAGE", () => {
+  for (const line of [`send 1 "abc`, `send 1 'abc`]) {
+    try {
+      splitWords(line);
+      assert.unreachable(line);
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_USAGE"), String(err));
+      assert.match((err as Error).message, /Unclosed/);
+    }
+  }
+});
+
+test("quoteWord() and lastWord() round-trip names with spaces", () => {
+  assert.is(quoteWord("plain.txt"), "plain.txt");
+  assert.is(quoteWord("my file.txt"), `"my file.txt"`);
+  assert.equal(splitWords(`send 1 ${quoteWord(`odd "name"`)}`), ["send", "1", `odd "name"`]);
+  assert.equal(lastWord("send 1234 fo"), { start: 10, word: "fo" });
+  assert.equal(lastWord(`send 1234 "my fi`), { start: 10, word: "my fi" });
+  assert.equal(lastWord("send 1234 "), { start: 10, word: "" });
+});
+
+test("normalizeWords() turns 'send <id> <path>…' into the one-shot 'send --to <id> <path>…'", () => {
+  const table: Array<[string[], string[]]> = [
+    [["send", "482913", "a", "b"], ["send", "--to", "482913", "a", "b"]],
+    [["send", "--to", "482913", "a"], ["send", "--to", "482913", "a"]],
+    [["send", "--to=482913", "a"], ["send", "--to=482913", "a"]],
+    [["send", "--json", "482913", "a"], ["send", "--json", "--to", "482913", "a"]],
+    [["send", "--name", "n", "482913", "-"], ["send", "--name", "n", "--to", "482913", "-"]],
+    [["send"], ["send"]],
+    [["?"], ["help"]],
+    [["share", "put", "a"], ["share", "put", "a"]],
+  ];
+  for (const [input, expected] of table) assert.equal(normalizeWords(input), expected, input.join(" "));
+});
+
+test("dispatchLine() runs each command's action with what commander parsed", async () => {
+  const table: Array<[string, unknown[]]> = [
+    ["id", ["id"]],
+    ["send 482913 a.txt dir/", ["send", "482913", ["a.txt", "dir/"], { name: undefined, json: undefined }]],
+    ["send 482-913 a.txt --json", ["send", "482-913", ["a.txt"], { name: undefined, json: true }]],
+    ["send --to 482913 a.txt", ["send", "482913", ["a.txt"], { name: undefined, json: undefined }]],
+    ["share put a b --expires 1h --max-downloads 3", ["sharePut", ["a", "b"], { expires: "1h", maxDownloads: "3", json: undefined }]],
+    ["share ls ABCD-EFGH --json", ["shareLs", "ABCD-EFGH", { json: true }]],
+    ["share get CODE", ["shareGet", "CODE", [], { dir: undefined, overwrite: undefined, json: undefined }]],
+    ["share get CODE x 'y z' -d out --overwrite", ["shareGet", "CODE", ["x", "y z"], { dir: "out", overwrite: true, json: undefined }]],
+    ["connect", ["connect", undefined]],
+    ["connect 127.0.0.1:7000", ["connect", "127.0.0.1:7000"]],
+    ["connect 2", ["connect", "2"]],
+    ["disconnect", ["disconnect"]],
+    ["status", ["status"]],
+    ["quit", ["quit"]],
+    ["exit", ["quit"]],
+  ];
+  for (const [line, expected] of table) {
+    const { calls, out } = await run(line);
+    assert.is(out, "", `${line}: ${out}`);
+    assert.equal(calls, [expected], line);
+  }
+});
+
+test("dispatchLine() parses discover's flags with the one-shot definitions (duration, port, unicast target)", async () => {
+  const { calls } = await run("discover -t 250ms --port 7000 --to 127.0.0.1:7001");
+  assert.equal(calls, [["discover", { timeoutMs: 250, port: 7000, group: "239.255.69.69", interfaces: undefined, target: { address: "127.0.0.1", port: 7001 } }, { json: undefined }]]);
+  const bad = await run("discover -t soon");
+  assert.equal(bad.calls, []);
+  assert.match(bad.out, /Invalid duration 'soon'/);
+});
+
+test("dispatchLine() answers a bad line with one line and a hint, never throwing", async () => {
+  const table: Array<[string, RegExp]> = [
+    ["bogus", /^unknown command 'bogus' \(type 'help'\)\n$/],
+    ["sned 1234 a", /^unknown command 'sned'.*\(Did you mean send\?\)/],
+    ["send", /^Usage: send <id> <path>… \(type 'help send'\)\n$/],
+    ["send 482913", /^missing required argument 'paths'/],
+    ["share", /share/],
+    ["share ls", /^missing required argument 'code'/],
+    ["share put a --expires", /^option '--expires <when>' argument missing/],
+    ["share put a --bogus", /^unknown option '--bogus'/],
+    ["id now", /^too many arguments for 'id'/],
+    [`send 1234 "open`, /^Unclosed double quote\n$/],
+    ["send 482913 a --server 10.0.0.1", /^--server does not apply here: .*connect <host\[:port\]>/],
+    ["share get CODE -s 10.0.0.1:1", /^--server does not apply here/],
+  ];
+  for (const [line, re] of table) {
+    const { calls, out } = await run(line);
+    assert.equal(calls, [], line);
+    assert.match(out, re, `${line} → ${JSON.stringify(out)}`);
+    assert.is(out.trim().split("\n").length >= 1, true);
+  }
+});
+
+test("dispatchLine() turns an action's error into one line (SfxError message, usage hint)", async () => {
+  const { actions } = recorder();
+  actions.send = () => {
+    throw new SfxError("SFX_BAD_ARGUMENT", "Invalid receiver ID '12'");
+  };
+  actions.status = () => Promise.reject(new SfxError("SFX_CONNECTION_LOST", "The server stopped responding"));
+  let out = "";
+  await dispatchLine("send 12 a", actions, (t) => (out += t));
+  await dispatchLine("status", actions, (t) => (out += t));
+  assert.is(out, "Invalid receiver ID '12' (type 'help')\nThe server stopped responding\n");
+  assert.is(errorLine(new SfxError("SFX_USAGE", "Not connected: type 'connect'")), "Not connected: type 'connect'");
+});
+
+test("help lists every session command; 'help <command>' shows its options without --server", async () => {
+  const { calls } = await run("help");
+  const text = String(calls[0][1]);
+  for (const word of ["id", "send <id> <path>", "share put", "share ls", "share get", "connect", "disconnect", "discover", "status", "help", "quit"]) {
+    assert.ok(text.includes(word), `help mentions ${word}`);
+  }
+  const get = String((await run("help share get")).calls[0][1]);
+  assert.match(get, /^Usage: share get \[options\] <code> \[names\.\.\.\]/);
+  assert.match(get, /--dir <dir>/);
+  assert.not.match(get, /--server/);
+  assert.match(String((await run("help send")).calls[0][1]), /^Usage: send <id> <paths\.\.\.>/);
+  const missing = await run("help nothing");
+  assert.match(missing.out, /No command 'nothing'/);
+  // commander's own --help goes to the screen too, without the program name.
+  const dash = await run("share put --help");
+  assert.equal(dash.calls, []);
+  assert.match(dash.out, /^Usage: share put \[options\] <paths\.\.\.>/);
+  assert.match(dash.out, /--expires <when>/);
+});
+
+/** Every long flag of a command, sorted. */
+function flagsOf(cmd: Command): string[] {
+  return cmd.options.map((o) => o.flags).sort();
+}
+
+function sub(cmd: Command, ...path: string[]): Command {
+  let c: Command | undefined = cmd;
+  for (const p of path) c = c?.commands.find((x) => x.name() === p);
+  if (!c) throw new Error(`no ${path.join(" ")}`);
+  return c;
+}
+
+test("the session's send, share and discover are the one-shot commands' definitions (same flags, same arguments)", () => {
+  const oneShot = buildProgram({ status: 0 });
+  const session = buildSessionProgram(recorder().actions, () => {});
+  for (const path of [["send"], ["share", "put"], ["share", "ls"], ["share", "get"], ["discover"]]) {
+    const a = sub(oneShot, ...path);
+    const b = sub(session, ...path);
+    assert.equal(flagsOf(b), flagsOf(a), path.join(" "));
+    assert.equal(b.registeredArguments.map((x) => x.name()), a.registeredArguments.map((x) => x.name()), path.join(" "));
+  }
+});
+
+test("completion offers commands, share subcommands, options and file names", () => {
+  const files: Record<string, Array<{ name: string; dir: boolean }>> = {
+    "/w": [{ name: "docs", dir: true }, { name: "data.bin", dir: false }, { name: "my file.txt", dir: false }, { name: ".hidden", dir: false }],
+    "/w/docs/": [{ name: "a.md", dir: false }],
+  };
+  const complete = makeCompleter(() => buildSessionProgram(recorder().actions, () => {}), {
+    cwd: () => "/w",
+    list: (d) => files[d] ?? files[d.replace(/\/$/, "")] ?? [],
+  });
+  assert.equal(complete(""), [COMMAND_WORDS.map((w) => `${w} `), ""]);
+  assert.equal(complete("di"), [["disconnect ", "discover "], "di"]);
+  assert.equal(complete("sh"), [["share "], "sh"]);
+  assert.equal(complete("share g"), [["get "], "g"]);
+  assert.equal(complete("help sh"), [["share "], "sh"]);
+  assert.equal(complete("share put a --ex"), [["--expires "], "--ex"]);
+  assert.equal(complete("share get C --"), [["--dir ", "--overwrite ", "--json ", "--help "], "--"]);
+  assert.equal(complete("send 482913 d"), [["data.bin ", "docs/"], "d"]);
+  assert.equal(complete("send 482913 docs/"), [["docs/a.md "], "docs/"]);
+  assert.equal(complete("share put my"), [[`"my file.txt" `], "my"]);
+  assert.equal(complete(`share put "my f`), [[`"my file.txt" `], `"my f`]);
+  assert.equal(complete("send 482913 ."), [[".hidden "], "."]);
+  assert.equal(complete("status x"), [[], "x"]);
+  assert.equal(completePath("nothing", "/w", () => []), []);
+});
+
+test("progressText() fits a transfer in the prompt: percent, bytes, rate", () => {
+  assert.is(progressText("send", 512 * 1024, 1024 * 1024, 1000, 2000), "send 50% 512 KiB/1.0 MiB 512 KiB/s");
+  assert.is(progressText("recv", 3 * 1024 * 1024, null, 0, 1000), "recv 3.0 MiB 3.0 MiB/s");
+  assert.is(progressText("up", 10, 10, 0, 1000), "up 100% 10 B/10 B 10 B/s");
+});
+
+test.run();

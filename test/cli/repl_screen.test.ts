@@ -1,0 +1,153 @@
+/**
+ * The session's screen on a (fake) terminal: messages print above the
+ * prompt and give back the half-typed line, progress sits in the prompt, a
+ * question takes the line over and returns it afterwards.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { PassThrough, Writable } from "node:stream";
+import { createInterface, type Interface } from "node:readline";
+import { Screen } from "../../src/cli/repl/screen.ts";
+
+interface Term {
+  rl: Interface;
+  screen: Screen;
+  input: PassThrough;
+  output: () => string;
+  clear: () => void;
+  lines: string[];
+  close: () => void;
+}
+
+function term(): Term {
+  const input = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
+  input.isTTY = true;
+  input.setRawMode = () => {};
+  let written = "";
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      written += String(chunk);
+      cb();
+    },
+  }) as Writable & { isTTY?: boolean; columns?: number; rows?: number };
+  output.isTTY = true;
+  output.columns = 100;
+  output.rows = 30;
+  const rl = createInterface({ input, output, terminal: true });
+  const screen = new Screen(rl, output, true);
+  const lines: string[] = [];
+  rl.on("line", (l) => {
+    if (!screen.answer(l)) lines.push(l);
+  });
+  return {
+    rl,
+    screen,
+    input,
+    lines,
+    output: () => written,
+    clear: () => (written = ""),
+    close: () => {
+      screen.close();
+      rl.close();
+      input.destroy();
+    },
+  };
+}
+
+/** Lets readline handle what was written to its input. */
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+/** Drops ANSI escapes (cursor moves, clears). */
+const plain = (s: string) => s.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
+
+test("print() writes above the prompt and redraws the prompt with the half-typed line", async () => {
+  const t = term();
+  try {
+    t.screen.setBasePrompt("sfx 482 913> ");
+    t.input.write("sta");
+    await tick();
+    t.clear();
+    t.screen.print("  received a.txt (12 B)");
+    const out = t.output();
+    // Erase the prompt line first (cursor to column 0, clear down), then the message, then prompt + typed text.
+    assert.match(out, /^(\u001b\[\d+A)?\u001b\[(1G|0G|G)?.*\u001b\[0?J/s);
+    const text = plain(out);
+    assert.ok(text.indexOf("  received a.txt (12 B)\n") < text.lastIndexOf("sfx 482 913> sta"), JSON.stringify(text));
+    assert.is(t.rl.line, "sta");
+    t.input.write("tus\r");
+    await tick();
+    assert.equal(t.lines, ["status"]);
+  } finally {
+    t.close();
+  }
+});
+
+test("setStatus() shows progress in the prompt and removes it", async () => {
+  const t = term();
+  try {
+    t.screen.setBasePrompt("sfx> ");
+    t.input.write("he");
+    await tick();
+    t.screen.setStatus("job1", "send 45% 1 MiB/2 MiB 3 MiB/s", true);
+    assert.is(t.screen.promptText(), "[send 45% 1 MiB/2 MiB 3 MiB/s] sfx> ");
+    assert.ok(plain(t.output()).endsWith("[send 45% 1 MiB/2 MiB 3 MiB/s] sfx> he"), JSON.stringify(plain(t.output()).slice(-60)));
+    t.screen.setStatus("recv", "recv 10%", true);
+    assert.is(t.screen.promptText(), "[send 45% 1 MiB/2 MiB 3 MiB/s | recv 10%] sfx> ");
+    t.screen.setStatus("job1", null, true);
+    t.screen.setStatus("recv", null, true);
+    assert.is(t.screen.promptText(), "sfx> ");
+    assert.is(t.rl.line, "he");
+  } finally {
+    t.close();
+  }
+});
+
+test("ask() takes the line over for the answer and gives the half-typed command back", async () => {
+  const t = term();
+  try {
+    t.screen.setBasePrompt("sfx> ");
+    t.input.write("share ls AB");
+    await tick();
+    const answer = t.screen.ask("Accept? [y/N] ");
+    assert.ok(t.screen.asking);
+    assert.is(t.rl.line, "");
+    assert.is(t.screen.promptText(), "Accept? [y/N] ");
+    t.input.write("y\r");
+    assert.is(await answer, "y");
+    assert.not.ok(t.screen.asking);
+    assert.is(t.rl.line, "share ls AB");
+    assert.is(t.screen.promptText(), "sfx> ");
+    assert.equal(t.lines, [], "the answer is not a command");
+  } finally {
+    t.close();
+  }
+});
+
+test("ask() resolves null when the question is withdrawn, and the next line is a command again", async () => {
+  const t = term();
+  try {
+    const ac = new AbortController();
+    const answer = t.screen.ask("Accept? [y/N] ", ac.signal);
+    ac.abort();
+    assert.is(await answer, null);
+    t.input.write("id\r");
+    await tick();
+    assert.equal(t.lines, ["id"]);
+  } finally {
+    t.close();
+  }
+});
+
+test("after close() a print is a plain line and a pending question gets null", async () => {
+  const t = term();
+  const answer = t.screen.ask("Connect to which? [1-2] ");
+  t.screen.close();
+  assert.is(await answer, null);
+  t.clear();
+  t.screen.print("Bye.");
+  assert.is(t.output(), "Bye.\n");
+  t.rl.close();
+  t.input.destroy();
+});
+
+test.run();
