@@ -60,8 +60,9 @@ export class NetnsLab {
     if (process.getuid?.() !== 0) throw new Error("network namespaces need root");
     const lab = new NetnsLab();
     process.once("exit", lab.#onExit);
-    process.once("SIGINT", lab.#onSignal);
-    process.once("SIGTERM", lab.#onSignal);
+    // A program that handles SIGINT/SIGTERM itself should call process.exit(): the exit hook cleans up.
+    if (process.listenerCount("SIGINT") === 0) process.once("SIGINT", lab.#onSignal);
+    if (process.listenerCount("SIGTERM") === 0) process.once("SIGTERM", lab.#onSignal);
     try {
       lab.#setup();
     } catch (err) {

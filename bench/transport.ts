@@ -45,6 +45,19 @@ interface Line {
   [k: string]: unknown;
 }
 
+/** Every child still running, killed if the benchmark exits early (error, Ctrl-C, SIGTERM). */
+const children = new Set<ChildProcess>();
+function killChildren(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+process.on("exit", killChildren);
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    killChildren();
+    process.exit(130); // NetnsLab's exit handler then removes the namespaces
+  });
+}
+
 /** A child process whose stdout is JSON lines. */
 class Proc {
   readonly child: ChildProcess;
@@ -54,6 +67,8 @@ class Proc {
   stderr = "";
   constructor(cmd: string[]) {
     this.child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    children.add(this.child);
+    this.child.on("exit", () => children.delete(this.child));
     createInterface({ input: this.child.stdout! }).on("line", (l) => {
       try {
         this.#lines.push(JSON.parse(l));
@@ -142,12 +157,14 @@ async function tsctp(bytes: number, length: number): Promise<Result> {
   const log = join(dir, "server.out");
   const fd = openSync(log, "w");
   const server = spawn(TSCTP, ["-E", String(e1), "-p", "5001"], { stdio: ["ignore", fd, fd] });
+  children.add(server);
   const serverExited = new Promise((r) => server.on("close", r));
   closeSync(fd);
   try {
     const n = Math.ceil(bytes / length);
     for (let attempt = 0; attempt < 20; attempt++) {
       const client = spawn(TSCTP, ["-E", String(e2), "-U", String(e1), "-p", "5001", "-l", String(length), "-n", String(n), "127.0.0.1"], { stdio: "ignore" });
+      children.add(client);
       const code = await new Promise<number | null>((resolve) => {
         const timer = setTimeout(() => {
           client.kill("SIGKILL");
