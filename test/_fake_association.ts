@@ -35,6 +35,8 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   peer!: FakeAssociation;
   closed = false;
   paused = false;
+  /** Like paused, but only the test sets it (the application's pause/resume leave it alone). */
+  stalled = false;
   /** Every message ever sent, for assertions. */
   sentMessages = 0;
   sentBytes = 0;
@@ -83,6 +85,17 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     this.peer.#schedule();
   }
 
+  /** The test's own pause: this side stops taking messages, whatever the application does. */
+  stall(): void {
+    this.stalled = true;
+  }
+
+  /** Ends {@link stall}. */
+  unstall(): void {
+    this.stalled = false;
+    this.peer.#schedule();
+  }
+
   #schedule(): void {
     if (this.#scheduled || this.closed) return;
     this.#scheduled = true;
@@ -95,7 +108,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   #pump(): void {
     if (this.closed || this.peer.closed) return;
     let n = 0;
-    while (this.#queue.length > 0 && !this.peer.paused && n < this.#opts.perTick) {
+    while (this.#queue.length > 0 && !this.peer.paused && !this.peer.stalled && n < this.#opts.perTick) {
       const m = this.#queue.shift()!;
       this.#queued -= m.data.length;
       n++;
@@ -106,7 +119,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
       this.#wantDrain = false;
       this.emit("drain");
     }
-    if (this.#queue.length > 0 && !this.peer.paused) this.#schedule();
+    if (this.#queue.length > 0 && !this.peer.paused && !this.peer.stalled) this.#schedule();
     else if (this.#queue.length === 0 && this.#closing) this.#finishClose();
   }
 
