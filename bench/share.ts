@@ -76,7 +76,8 @@ function start(argv: string[], ready: RegExp, stream: "stdout" | "stderr" = "std
         resolve({ child, match: m });
       }
     });
-    child.on("close", () => reject(new Error(`${argv.join(" ")} exited: ${text}`)));
+    child[stream === "stdout" ? "stderr" : "stdout"]!.resume(); // never let an unread pipe stall the child
+    child.on("exit", () => reject(new Error(`${argv.join(" ")} exited: ${text}`)));
   });
 }
 
@@ -140,6 +141,7 @@ async function main(): Promise<void> {
   if (put.status !== 0) throw new Error(`share put failed: ${put.stderr}`);
   const { code } = JSON.parse(put.stdout);
   const up = mbps(SIZE, put.ms);
+  const afterPut = peakRssMiB(server.pid!);
   console.log(`sfx share put:                   ${up.toFixed(0)} MB/s (${(put.ms / 1000).toFixed(1)} s, process start included)`);
   const out = join(work, "out");
   mkdirSync(out);
@@ -149,27 +151,39 @@ async function main(): Promise<void> {
   const ok = (await sha256File(join(out, "payload.bin"))) === want;
   console.log(`sfx share get:                   ${down.toFixed(0)} MB/s (${(get.ms / 1000).toFixed(1)} s), SHA-256 ${ok ? "verified" : "MISMATCH"}`);
   const peak = peakRssMiB(server.pid!);
-  console.log(`server RSS: ${baseRss.toFixed(0)} MiB at start, peak ${peak.toFixed(0)} MiB (+${(peak - baseRss).toFixed(0)} MiB)`);
+  console.log(`server RSS: ${baseRss.toFixed(0)} MiB at start, peak ${afterPut.toFixed(0)} MiB after put, ${peak.toFixed(0)} MiB after get (+${(peak - baseRss).toFixed(0)} MiB)`);
   rmSync(out, { recursive: true, force: true });
 
+  server.kill("SIGTERM");
+  await new Promise((r) => server.once("exit", r));
+
+  // The exchange relay on a fresh server, so its peak RSS is its own.
   let relay: number | undefined;
+  const { child: relayServer, match: relayMatch } = await start(
+    ["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(work, "logs"), "--storage", join(work, "storage2")],
+    /ready on [^\s]*:(\d+)/,
+  );
+  const relayPort = relayMatch[1];
+  const relayBase = rssMiB(relayServer.pid!);
   try {
     const recvDir = join(work, "recv");
     mkdirSync(recvDir);
     const { child: receiver, match: idMatch } = await start(
-      ["receive", "--yes", "--once", "--json", "--dir", recvDir, "--server", `127.0.0.1:${port}`],
+      ["receive", "--yes", "--once", "--json", "--dir", recvDir, "--server", `127.0.0.1:${relayPort}`],
       /"id":"(\d+)"/,
       "stdout",
     );
-    const send = await run(["send", "--to", idMatch[1], file, "--server", `127.0.0.1:${port}`]);
-    await new Promise((r) => receiver.once("close", r));
+    const send = await run(["send", "--to", idMatch[1], file, "--server", `127.0.0.1:${relayPort}`]);
+    if (receiver.exitCode === null) await new Promise((r) => receiver.once("exit", r));
     if (send.status === 0) relay = mbps(SIZE, send.ms);
     console.log(`sfx send → relay → receive:      ${relay === undefined ? `failed (${send.stderr.trim()})` : `${relay.toFixed(0)} MB/s`}`);
+    const relayPeak = peakRssMiB(relayServer.pid!);
+    console.log(`relay server RSS: ${relayBase.toFixed(0)} MiB at start, peak ${relayPeak.toFixed(0)} MiB (+${(relayPeak - relayBase).toFixed(0)} MiB)`);
   } catch (err) {
     console.log(`sfx send → relay → receive:      n/a (${(err as Error).message.split("\n")[0]})`);
   }
-  server.kill("SIGTERM");
-  await new Promise((r) => server.once("close", r));
+  relayServer.kill("SIGTERM");
+  await new Promise((r) => relayServer.once("exit", r));
 
   console.log("ratios:");
   console.log(`  share put / TCP copy:  ${(up / tcp).toFixed(3)}`);

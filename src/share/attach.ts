@@ -24,7 +24,7 @@ import { type SharePeer, ShareService } from "./service.ts";
 import type { ShareStore } from "./store.ts";
 
 /** Upload bytes not yet on disk after which the client's association is paused. */
-export const UPLOAD_PAUSE_BYTES = 4 * 2 ** 20;
+export const UPLOAD_PAUSE_BYTES = 1 * 2 ** 20;
 
 /** The parts of a server session the share service uses. */
 export interface ShareSession {
