@@ -284,7 +284,7 @@ export class Association extends EventEmitter {
     this.#wantStreams = init.streams;
     this.#pmtu = Math.floor(this.#o.initialPacketSize / 4) * 4;
     this.#rto = new RtoEstimator(this.#o.rtoInitial, this.#o.rtoMin, this.#o.rtoMax);
-    this.#cc = new CongestionController(this.#pmtu, 0);
+    this.#cc = new CongestionController(this.#pmtu, 0, this.#o.congestionControl);
     this.#reasm = new Reassembler(false, this.#deliver, this.#o.maxMessageSize);
     const c = this.#clock;
     this.#t1 = new Timer(c, () => this.#onT1());
@@ -586,7 +586,7 @@ export class Association extends EventEmitter {
     this.#reasm = new Reassembler(idata, this.#deliver, this.#o.maxMessageSize);
     this.#queue = new SendQueue(idata);
     this.#peerRwnd = peerRwnd;
-    this.#cc = new CongestionController(this.#pmtu, peerRwnd);
+    this.#cc = new CongestionController(this.#pmtu, peerRwnd, this.#o.congestionControl);
     this.#lastAdvertised = this.#o.receiveBufferSize;
     this.#ready = true;
   }
@@ -994,6 +994,8 @@ export class Association extends EventEmitter {
     let acked = 0;
     let htna = 0;
     let anyNew = false;
+    /** Latest send time of a chunk sent once and newly acknowledged by this SACK (RFC 8985 RACK.xmit_ts). */
+    let latestSentAt = -1;
     // Cumulative part.
     while (this.#sentHead < sent.length) {
       const c = sent[this.#sentHead]!;
@@ -1003,6 +1005,7 @@ export class Association extends EventEmitter {
         acked += len;
         htna = c.tsn;
         anyNew = true;
+        if (c.transmissions === 1 && c.sentAt > latestSentAt) latestSentAt = c.sentAt;
         if (c === this.#rttProbe) {
           // §6.3.1 C5 with Karn: only chunks sent once are measured.
           if (c.transmissions === 1) this.#rto.measure(now - c.sentAt);
@@ -1048,6 +1051,7 @@ export class Association extends EventEmitter {
               acked += len;
               htna = c.tsn;
               anyNew = true;
+              if (c.transmissions === 1 && c.sentAt > latestSentAt) latestSentAt = c.sentAt;
               c.marked = false;
               if (c.inFlight) {
                 this.#flight -= len;
@@ -1065,24 +1069,7 @@ export class Association extends EventEmitter {
             (newlyMarked ??= []).push(c);
           }
         }
-        // §7.2.4 miss indications, HTNA rule: only TSNs below the highest newly acknowledged.
-        if (anyNew) {
-          for (let i = this.#sentHead; i < list.length; i++) {
-            const c = list[i]!;
-            if (tsnGte(c.tsn, htna)) break;
-            if (c.acked || c.marked || !c.inFlight || c.fastRetransmitted) continue;
-            if (++c.misses >= 3) {
-              c.misses = 0;
-              c.marked = true;
-              c.fastRetransmitted = true;
-              this.#flight -= c.userData.length;
-              c.inFlight = false;
-              (newlyMarked ??= []).push(c);
-              this.#fastRtxPending = true;
-              this.#stats.fastRetransmits++;
-            }
-          }
-        }
+        if (anyNew) newlyMarked = this.#detectLosses(htna, latestSentAt, now, newlyMarked);
       } else {
         // No gap blocks: anything previously gap-acked beyond cum was reneged.
         for (let i = this.#sentHead; i < list.length; i++) {
@@ -1101,7 +1088,7 @@ export class Association extends EventEmitter {
       // §6.1 A: SACKs arriving while the window is zero keep probes from counting as errors.
       if (s.aRwnd === 0) this.#errors = 0;
     }
-    this.#cc.onSack(acked, cumAdvanced, flightBefore, cum);
+    this.#cc.onSack(acked, cumAdvanced, flightBefore, cum, now, this.#rto.srtt);
     if (newlyMarked) {
       if (this.#fastRtxPending) this.#cc.onFastRetransmit((this.#nextTsn - 1) >>> 0);
       this.#queueRetransmissions(newlyMarked);
@@ -1123,6 +1110,63 @@ export class Association extends EventEmitter {
     this.#checkDrain();
     if (this.#state === "shutdown-pending") this.#maybeShutdown();
     else if (this.#state === "shutdown-received") this.#maybeShutdownAck();
+  }
+
+  /**
+   * Loss detection on a SACK that acknowledged something new (§7.2.4),
+   * walking the outstanding chunks from the highest down so that the bytes
+   * acknowledged above each one are known. A chunk below the highest newly
+   * acknowledged TSN (the HTNA rule) is deemed lost and marked for fast
+   * retransmission when:
+   * - it collected three miss indications, one per SACK (§7.2.4), or
+   * - more than two full packets' worth of data sent after it was
+   *   gap-acknowledged: the RFC 6675 §4 IsLost() rule (DupThresh = 3). The
+   *   peer acknowledges once per batch of arriving datagrams, so one SACK
+   *   often reports what three would have; counting SACKs alone left a hole
+   *   unrepaired for three batches, usually until T3-rtx.
+   * A chunk that was already fast-retransmitted (§7.2.4 step 5 allows that
+   * once) is deemed lost again when data sent after its retransmission has
+   * been acknowledged and more than 1.25 SRTT passed since it (RFC 8985
+   * RACK, reordering window SRTT/4), so a lost retransmission is repaired
+   * without waiting for T3-rtx and collapsing cwnd to one MTU.
+   */
+  #detectLosses(htna: number, latestSentAt: number, now: number, newlyMarked: OutChunk[] | undefined): OutChunk[] | undefined {
+    const list = this.#sent;
+    let top = this.#sentHead;
+    while (top < list.length && tsnLt(list[top]!.tsn, htna)) top++;
+    const dupBytes = 2 * this.#pmtu;
+    const rackWindow = this.#rto.srtt * 1.25;
+    let ackedAbove = 0;
+    let marked: OutChunk[] | undefined;
+    for (let i = list.length - 1; i >= this.#sentHead; i--) {
+      const c = list[i]!;
+      if (c.acked) {
+        ackedAbove += c.userData.length;
+        continue;
+      }
+      if (i >= top || c.marked || !c.inFlight) continue;
+      let lost: boolean;
+      if (c.fastRetransmitted) {
+        lost = latestSentAt > c.sentAt && now - c.sentAt > rackWindow;
+      } else {
+        lost = ++c.misses >= 3 || ackedAbove > dupBytes;
+      }
+      if (!lost) continue;
+      c.misses = 0;
+      c.marked = true;
+      c.fastRetransmitted = true;
+      this.#flight -= c.userData.length;
+      c.inFlight = false;
+      (marked ??= []).push(c);
+      this.#fastRtxPending = true;
+      this.#stats.fastRetransmits++;
+    }
+    if (!marked) return newlyMarked;
+    marked.reverse();
+    if (!newlyMarked) return marked;
+    for (const c of marked) newlyMarked.push(c);
+    newlyMarked.sort((a, b) => (a.tsn - b.tsn) | 0);
+    return newlyMarked;
   }
 
   #queueRetransmissions(chunks: OutChunk[]): void {

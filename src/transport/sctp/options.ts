@@ -51,6 +51,11 @@ export interface SctpOptions {
   sackDelayMs?: number;
   /** Probe the path MTU upwards after the handshake (default true). */
   pmtud?: boolean;
+  /**
+   * Congestion-avoidance rule: "cubic" (RFC 9438, as Linux TCP; the default)
+   * or "reno" (RFC 9260 §7.2.2). Slow start and fast recovery follow RFC 9260 §7.2 either way.
+   */
+  congestionControl?: "reno" | "cubic";
 }
 
 /** {@link SctpOptions} with every default applied. */
@@ -75,6 +80,7 @@ export interface ResolvedSctpOptions {
   maxMessageSize: number;
   sackDelayMs: number;
   pmtud: boolean;
+  congestionControl: "reno" | "cubic";
   associationMaxRetrans: number;
 }
 
@@ -83,6 +89,12 @@ function num(v: number | undefined, dflt: number, min: number, max: number, name
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
     throw new RangeError(`SCTP option ${name} must be a number from ${min} to ${max}, got ${String(v)}`);
   }
+  return v;
+}
+
+function cc(v: string | undefined): "reno" | "cubic" {
+  if (v === undefined) return D.congestionControl;
+  if (v !== "reno" && v !== "cubic") throw new RangeError(`SCTP option congestionControl must be "reno" or "cubic", got ${String(v)}`);
   return v;
 }
 
@@ -112,6 +124,7 @@ export function resolveOptions(o: SctpOptions = {}): ResolvedSctpOptions {
     maxMessageSize: num(o.maxMessageSize, D.maxMessageSize, 1, 0x7fffffff, "maxMessageSize"),
     sackDelayMs: num(o.sackDelayMs, D.sackDelayMs, 0, 500, "sackDelayMs"),
     pmtud: o.pmtud ?? true,
+    congestionControl: cc(o.congestionControl),
     associationMaxRetrans: D.associationMaxRetrans,
   };
 }

@@ -10,18 +10,63 @@ test("initial cwnd is min(4*MTU, max(2*MTU, 4404)) (RFC 9260 §7.2.1)", () => {
   assert.is(CongestionController.initialCwnd(65504), 131008);
 });
 
-test("slow start grows by at most L=2 MTUs per SACK and only when the window is used", () => {
+test("slow start grows by the bytes acknowledged, only when the window is used and cum ack advances", () => {
   const cc = new CongestionController(1200, 1 << 20);
   const w0 = cc.cwnd;
   cc.onSack(5000, true, w0, 10);
-  assert.is(cc.cwnd, w0 + 2400, "min(bytes acked, 2*MTU)");
+  assert.is(cc.cwnd, w0 + 5000, "a SACK covering several packets counts as the SACKs a per-2-packet receiver sends");
   cc.onSack(500, true, cc.cwnd, 11);
-  assert.is(cc.cwnd, w0 + 2900, "bytes acked when fewer");
+  assert.is(cc.cwnd, w0 + 5500, "bytes acked when fewer (no growth from ACK splitting)");
   const w1 = cc.cwnd;
   cc.onSack(1200, true, 100, 12);
   assert.is(cc.cwnd, w1, "no growth while the window is not fully used");
   cc.onSack(1200, false, w1, 12);
   assert.is(cc.cwnd, w1, "no growth without cumulative ack advance");
+});
+
+test("CUBIC (RFC 9438): a loss keeps 0.7 of cwnd; the window regrows towards W_max, then beyond it", () => {
+  const mtu = 1000;
+  const cc = new CongestionController(mtu, 1 << 30, "cubic");
+  cc.cwnd = 1_000_000;
+  cc.ssthresh = 500_000;
+  assert.ok(cc.onFastRetransmit(500));
+  assert.is(cc.cwnd, 700_000, "β = 0.7");
+  assert.is(cc.ssthresh, 700_000);
+  cc.onSack(1000, true, 700_000, 500, 0, 50); // exits Fast Recovery
+  let now = 0;
+  const at = (ms: number) => {
+    while (now < ms) {
+      now += 10;
+      cc.onSack(cc.cwnd / 5, true, cc.cwnd, 600, now, 50);
+    }
+    return cc.cwnd;
+  };
+  // K = cbrt(W_max·(1−β)/C) = cbrt(1000·0.3/0.4) ≈ 9.1 s (segments of 1000 B).
+  const early = at(2000);
+  assert.ok(early > 800_000 && early < 1_000_000, `concave growth below W_max, got ${early}`);
+  const plateau = at(9100);
+  assert.ok(plateau > 980_000 && plateau < 1_020_000, `near W_max at K, got ${plateau}`);
+  const late = at(18_000);
+  assert.ok(late > 1_150_000, `convex growth beyond W_max, got ${late}`);
+  cc.onTimeout();
+  assert.is(cc.cwnd, mtu, "T3-rtx: one MTU (§7.2.3)");
+  assert.is(cc.ssthresh, Math.floor(late * 0.7));
+});
+
+test("CUBIC never grows slower than the Reno-friendly estimate (RFC 9438 §4.3)", () => {
+  const cc = new CongestionController(1000, 1 << 30, "cubic");
+  const reno = new CongestionController(1000, 1 << 30, "reno");
+  for (const c of [cc, reno]) {
+    c.cwnd = 20_000;
+    c.onFastRetransmit(1);
+    c.onSack(1000, true, c.cwnd, 1, 0, 10);
+  }
+  const start = cc.cwnd;
+  for (let i = 1; i <= 200; i++) {
+    cc.onSack(cc.cwnd, true, cc.cwnd, 2, i * 10, 10);
+    reno.onSack(reno.cwnd, true, reno.cwnd, 2, i * 10, 10);
+  }
+  assert.ok(cc.cwnd - start >= 0.5 * 200 * 1000 * 0.9, `α_cubic ≈ 0.53 MTU per RTT at least, got ${cc.cwnd - start}`);
 });
 
 test("congestion avoidance adds one MTU per cwnd of acknowledged bytes", () => {
