@@ -279,6 +279,36 @@ for (const [who, how] of [["sender", "kill"], ["receiver", "kill"], ["sender", "
   });
 }
 
+test("server limits: a file over maxFileSize, too many files, or stdin growing past the limit fail with SFX_LIMIT", async () => {
+  const h = startHarness({ maxFileSize: 100_000, maxFilesPerOffer: 3 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const big = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("big", pattern(100_001))] }), "SFX_LIMIT");
+    assert.match(big.message, /larger than this server's limit of 100000 bytes/);
+    const many = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: ["a", "b", "c", "d"].map((n) => memFile(n, pattern(1))) }), "SFX_LIMIT");
+    assert.match(many.message, /4 files is more than this server's limit of 3/);
+    const dir = tmp();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("stdin", pattern(300_000), { unknownSize: true })] }), "SFX_LIMIT");
+    await expectCode(got, "SFX_LIMIT");
+    assert.equal(readdirSync(dir), []);
+    await until(() => h.service.pairing.active === 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test("sending to yourself is refused with SFX_BAD_ARGUMENT", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    await expectCode(sendFiles(s.conn, { to: s.conn.id, files: [memFile("a", pattern(1))] }), "SFX_BAD_ARGUMENT");
+  } finally {
+    await h.close();
+  }
+});
+
 test("relay backpressure: a slow receiver pauses the sender and the server's buffer stays bounded", async () => {
   const highWater = 256 * 1024;
   const h = startHarness({}, { highWater, lowWater: 64 * 1024, perTick: 4 });
