@@ -25,6 +25,9 @@ import { openUdpSocket, type UdpSocket } from "../src/transport/udp.ts";
 import { ADDR_RECEIVER, NetnsLab, NS_RECEIVER, NS_SENDER, type Scenario } from "./netns.ts";
 import { expectedSha256 } from "./peer.ts";
 
+// Deno would otherwise ask the internet for a newer version: nothing leaves this machine.
+process.env.DENO_NO_UPDATE_CHECK = "1";
+
 const PEER = fileURLToPath(new URL("./peer.ts", import.meta.url));
 const DENO_RATE = fileURLToPath(new URL("./deno_dgram_rate.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

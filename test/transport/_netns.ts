@@ -15,7 +15,7 @@ export function runInOwnNetns(cmd: string[]): string | undefined {
   }
   try {
     spawnSync("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    const r = spawnSync("ip", ["netns", "exec", ns, ...cmd], { encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync("ip", ["netns", "exec", ns, ...cmd], { encoding: "utf8", timeout: 30_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" } });
     return `${r.stdout}${r.stderr}`.trim();
   } finally {
     spawnSync("ip", ["netns", "del", ns]);

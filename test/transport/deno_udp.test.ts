@@ -52,7 +52,7 @@ test("under Deno without --unstable-net, openDatagramSocket() falls back to node
 const s = await openDatagramSocket({ host: "127.0.0.1" });
 console.log(defaultDatagramImpl(), s.constructor.name);
 await s.close();`;
-  const r = spawnSync(deno, ["eval", "--quiet", script], { encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync(deno, ["eval", "--quiet", script], { encoding: "utf8", timeout: 30_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" } });
   assert.is(r.stdout.trim(), "node UdpSocket", r.stderr);
 });
 
