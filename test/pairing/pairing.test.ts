@@ -279,6 +279,39 @@ for (const [who, how] of [["sender", "kill"], ["receiver", "kill"], ["sender", "
   });
 }
 
+test("a cancel stuck behind a closed window aborts the association; the receiver still hears 'cancelled'", async () => {
+  const h = startHarness({}, { highWater: 256 * 1024, lowWater: 64 * 1024 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const ac = new AbortController();
+    let read = 0;
+    const sending = quiet(sendFiles(s.conn, {
+      to: r.conn.id,
+      signal: ac.signal,
+      cancelGraceMs: 200,
+      files: [memFile("huge.bin", pattern(16 * 1024 * 1024), { gate: async () => {
+        read += 65536;
+        if (read === 512 * 1024) r.fake.stall();
+      } })],
+    }));
+    await until(() => r.fake.stalled && h.serverSides[0].paused && s.fake.bufferedAmount >= 256 * 1024, 5000, "the sender to be blocked");
+    const t0 = Date.now();
+    ac.abort();
+    await expectCode(sending, "SFX_CANCELLED");
+    await until(() => s.fake.closed, 2000, "the sender's association to be aborted");
+    assert.ok(Date.now() - t0 < 1500, `took ${Date.now() - t0} ms`);
+    r.fake.unstall();
+    const err = await expectCode(got, "SFX_CANCELLED");
+    assert.match(err.message, /cancel/i);
+    await until(() => readdirSync(dir).length === 0, 2000, "the temporary file to go");
+  } finally {
+    await h.close();
+  }
+});
+
 test("server limits: a file over maxFileSize, too many files, or stdin growing past the limit fail with SFX_LIMIT", async () => {
   const h = startHarness({ maxFileSize: 100_000, maxFilesPerOffer: 3 });
   try {
