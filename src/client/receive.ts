@@ -157,9 +157,9 @@ export class Receiver {
         } catch { /* closed */ }
         throw new SfxError("SFX_CANCELLED", "Cancelled");
       }
-      const reason = typeof answer === "string" ? answer : "The receiver declined";
+      const reason = typeof answer === "string" ? answer : undefined;
       conn.send(Reject, { xid, reason });
-      emit({ event: "rejected", reason });
+      emit({ event: "rejected", reason: reason ?? "declined" });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }
 
