@@ -1,0 +1,30 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { formatBytes, formatDuration, progressBar } from "../../src/cli/progress.ts";
+
+const sizes: Array<[number, string]> = [[0, "0 B"], [812, "812 B"], [1.5, "2 B"], [1536, "1.5 KiB"], [3 * 2 ** 20, "3.0 MiB"], [150 * 2 ** 30, "150 GiB"], [2 ** 42, "4.0 TiB"]];
+for (const [n, text] of sizes) test(`formatBytes(${n}) is '${text}'`, () => assert.is(formatBytes(n), text));
+
+const durations: Array<[number, string]> = [[0.06, "0.1 s"], [9.94, "9.9 s"], [17, "0:17"], [62, "1:02"], [3723, "1:02:03"], [Infinity, "?"], [-1, "?"]];
+for (const [s, text] of durations) test(`formatDuration(${s}) is '${text}'`, () => assert.is(formatDuration(s), text));
+
+test("progressBar() draws nothing when the stream is not a terminal", () => {
+  let written = "";
+  const stream = { isTTY: false, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(stream);
+  bar.update(10, 100, "f");
+  bar.end();
+  assert.is(written, "");
+});
+
+test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redrawn line", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(stream);
+  bar.update(50 * 2 ** 20, 100 * 2 ** 20, "big.iso");
+  assert.match(written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  .+\/s  ETA .+big\.iso\u001b\[K$/);
+  bar.end();
+  assert.ok(written.endsWith("\r\u001b[K"));
+});
+
+test.run();
