@@ -35,6 +35,7 @@ function term(): Term {
   output.rows = 30;
   const rl = createInterface({ input, output, terminal: true });
   const screen = new Screen(rl, output, true);
+  screen.prompt();
   const lines: string[] = [];
   rl.on("line", (l) => {
     if (!screen.answer(l)) lines.push(l);
@@ -135,6 +136,34 @@ test("ask() resolves null when the question is withdrawn, and the next line is a
     assert.equal(t.lines, ["id"]);
   } finally {
     t.close();
+  }
+});
+
+test("before the first prompt a print is a plain line, and no prompt is drawn", async () => {
+  const input = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
+  input.isTTY = true;
+  input.setRawMode = () => {};
+  let written = "";
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      written += String(chunk);
+      cb();
+    },
+  }) as Writable & { isTTY?: boolean; columns?: number };
+  output.isTTY = true;
+  output.columns = 100;
+  const rl = createInterface({ input, output, terminal: true });
+  const screen = new Screen(rl, output, true);
+  try {
+    screen.setBasePrompt("sfx (not connected)> ");
+    screen.print("Connecting to 127.0.0.1:6969…");
+    assert.is(written, "Connecting to 127.0.0.1:6969…\n");
+    screen.prompt();
+    assert.ok(plain(written).endsWith("sfx (not connected)> "), JSON.stringify(written));
+  } finally {
+    screen.close();
+    rl.close();
+    input.destroy();
   }
 });
 

@@ -36,6 +36,8 @@ export class Screen {
   #drawTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #questionText = "";
+  /** Nothing is drawn until the first prompt (or question): before, prints are plain lines. */
+  #shown = false;
 
   constructor(rl: Interface, out: ScreenOutput, terminal: boolean) {
     this.rl = rl;
@@ -61,7 +63,7 @@ export class Screen {
       return;
     }
     const body = text.endsWith("\n") ? text : `${text}\n`;
-    if (!this.terminal) {
+    if (!this.terminal || !this.#shown) {
       this.out.write(body);
       return;
     }
@@ -119,6 +121,7 @@ export class Screen {
       };
       const onAbort = () => q.resolve(null);
       this.#question = q;
+      this.#shown = true;
       signal?.addEventListener("abort", onAbort, { once: true });
       if (this.#closed) return q.resolve(null);
       this.#applyPrompt(false);
@@ -140,6 +143,7 @@ export class Screen {
   /** Shows the prompt (after a command finished, or at the start). */
   prompt(): void {
     if (this.#closed) return;
+    this.#shown = true;
     this.#applyPrompt(false);
   }
 
@@ -163,6 +167,7 @@ export class Screen {
   #applyPrompt(preserveCursor: boolean): void {
     if (this.#closed) return;
     this.rl.setPrompt(this.promptText());
+    if (!this.#shown) return;
     if (!this.terminal) {
       if (!preserveCursor) this.rl.prompt();
       return;

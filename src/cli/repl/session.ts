@@ -103,7 +103,8 @@ class ClientSession implements SessionActions {
   #jobN = 0;
   #incoming: Incoming | null = null;
   #connecting: AbortController | null = null;
-  #armed = false;
+  /** When a Ctrl-C armed "the next Ctrl-C leaves" (for 5 s, or until a line is typed); 0: not armed. */
+  #armedAt = 0;
   #quitting = false;
   #chain: Promise<void> = Promise.resolve();
   #finish: (status: number) => void = () => {};
@@ -170,7 +171,7 @@ class ClientSession implements SessionActions {
   // ---- input ------------------------------------------------------------
 
   #onLine(line: string): void {
-    this.#armed = false;
+    this.#armedAt = 0;
     if (this.screen.answer(line)) return;
     if (this.#quitting) return;
     this.#chain = this.#chain
@@ -188,21 +189,22 @@ class ClientSession implements SessionActions {
       this.screen.answer("");
       return;
     }
+    const armed = this.#armedAt > 0 && Date.now() - this.#armedAt < 5000;
     const running = this.#jobs.size > 0 || this.#incoming?.active || this.#connecting;
-    if (running) {
-      this.#armed = true;
+    if (running && !armed) {
+      this.#armedAt = Date.now();
       for (const job of this.#jobs.values()) job.controller.abort();
       if (this.#incoming?.active) this.#incoming.controller.abort();
       this.#connecting?.abort();
       this.print("^C cancelling… (Ctrl-C again to quit)");
       return;
     }
-    if (this.#armed) {
+    if (armed) {
       this.print("^C");
       void this.quit();
       return;
     }
-    this.#armed = true;
+    this.#armedAt = Date.now();
     if (this.terminal && this.rl.line) {
       this.rl.write(null, { ctrl: true, name: "e" });
       this.rl.write(null, { ctrl: true, name: "u" });

@@ -1,0 +1,366 @@
+/**
+ * `sfx client` driven as a person would: the built binary in a real
+ * pseudo-terminal (tmux: send-keys, capture-pane), against a real
+ * `sfx serve` on 127.0.0.1, with one-shot `sfx send`/`sfx receive` and a
+ * second `sfx client` on the other end. Checks the screen and the files.
+ *
+ * Skipped, loudly, when tmux is absent (CI installs it).
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bareEnv } from "../cli/_sfx.ts";
+import { cleanupAll, ensureBinary, events, pattern, SFX, type Server, sfx, sha256, startReceive, startServe, tmp, treeHashes } from "./_exchange.ts";
+
+const TMUX = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"].find((p) => existsSync(p));
+/** One tmux server per test run, on its own socket: nothing shared with anyone's tmux. */
+const SOCKET = `sfx-client-test-${process.pid}`;
+
+function tmux(...args: string[]): string {
+  const r = spawnSync(TMUX!, ["-L", SOCKET, ...args], { encoding: "utf8", timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`tmux ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Single-quotes for sh. */
+const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+let sessions = 0;
+
+/** A `sfx client` in its own tmux window (200×50), as a person sees it. */
+class Pane {
+  readonly name: string;
+  constructor(args: string[], opts: { cwd: string; home?: string }) {
+    this.name = `c${++sessions}`;
+    const env = Object.entries(bareEnv(opts.home ?? tmp("sfx-home-"))).map(([k, v]) => `${k}=${sh(v)}`).join(" ");
+    // After sfx exits, say how, and keep the pane so the test can read it.
+    const cmd = `cd ${sh(opts.cwd)} && env -i ${env} TERM=xterm ${sh(SFX)} client ${args.map(sh).join(" ")}; echo "[sfx exited $?]"; sleep 600`;
+    tmux("new-session", "-d", "-s", this.name, "-x", "200", "-y", "50", cmd);
+  }
+
+  /** The screen and its scrollback, wrapped lines joined. */
+  screen(): string {
+    return tmux("capture-pane", "-p", "-J", "-S", "-2000", "-t", this.name);
+  }
+
+  /** The line the cursor is on (the prompt and what is typed). */
+  promptLine(): string {
+    const lines = tmux("capture-pane", "-p", "-J", "-t", this.name).split("\n");
+    const y = Number(tmux("display-message", "-p", "-t", this.name, "#{cursor_y}").trim());
+    return lines[y] ?? "";
+  }
+
+  /** Types text (literally), then presses Enter unless `enter` is false. */
+  type(text: string, enter = true): void {
+    if (text) tmux("send-keys", "-t", this.name, "-l", text);
+    if (enter) tmux("send-keys", "-t", this.name, "Enter");
+  }
+
+  /** Presses keys by name (C-c, Tab, Up, Enter). */
+  keys(...keys: string[]): void {
+    tmux("send-keys", "-t", this.name, ...keys);
+  }
+
+  /** Polls the screen until `re` matches (after `from` characters of it); fails after `ms`. */
+  async waitFor(re: RegExp, ms = 15_000, from = 0): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + ms;
+    let text = "";
+    while (Date.now() < deadline) {
+      text = this.screen().slice(from);
+      const m = text.match(re);
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`The client's screen did not show ${re} within ${ms} ms. Screen:\n${this.screen()}`);
+  }
+
+  /** Types a command and waits for what it prints (only in output after the command). */
+  async run(command: string, re: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+    const from = this.screen().trimEnd().length;
+    this.type(command);
+    return this.waitFor(re, ms, from);
+  }
+
+  /** The ID shown by the last "Your (new) ID" line. */
+  async id(): Promise<string> {
+    await this.waitFor(/Your (new )?ID:\s+(\d{3} \d{3})/);
+    const all = [...this.screen().matchAll(/Your (?:new )?ID:\s+(\d{3} \d{3})/g)];
+    return all.at(-1)![1].replace(" ", "");
+  }
+
+  kill(): void {
+    try {
+      tmux("kill-session", "-t", this.name);
+    } catch {
+      // gone
+    }
+  }
+}
+
+if (!TMUX) {
+  const bar = "!".repeat(78);
+  console.warn(`\n${bar}\n!!! SKIPPED: the sfx client tests in a terminal (test/e2e/client.test.ts)\n!!! because: tmux is not installed (apt-get install tmux; CI installs it)\n${bar}\n`);
+  test.skip("sfx client in a pseudo-terminal (needs tmux)", () => {});
+  test.run();
+} else {
+  let server: Server;
+  const panes: Pane[] = [];
+  const pane = (args: string[], opts: { cwd: string }) => {
+    const p = new Pane(args, opts);
+    panes.push(p);
+    return p;
+  };
+
+  test.before(async () => {
+    await ensureBinary();
+    server = await startServe(["--storage", tmp("sfx-store-")]);
+  });
+
+  test.after(async () => {
+    for (const p of panes) p.kill();
+    try {
+      tmux("kill-server");
+    } catch {
+      // no sessions left
+    }
+    await cleanupAll();
+  });
+
+  test("connects, shows its ID, and takes a file offered while the user is typing (y/N, then the typed line is back)", async () => {
+    const dir = tmp("sfx-client-a-");
+    const src = tmp("sfx-src-");
+    const data = pattern(3 * 1024 * 1024 + 17, 7);
+    writeFileSync(join(src, "photo.jpg"), data);
+    const a = pane(["--server", server.address], { cwd: dir });
+    const id = await a.id();
+    await a.waitFor(/Connected to e2e \(sfx [\d.]+\) at 127\.0\.0\.1:\d+/);
+    assert.match(a.promptLine(), `sfx ${id.slice(0, 3)} ${id.slice(3)}> `);
+
+    a.type("stat", false);
+    const sender = sfx(["send", "--to", id, join(src, "photo.jpg"), "--server", server.address]);
+    const offer = await a.waitFor(/(\d{3} \d{3}) wants to send you 1 file \(3\.0 MiB\):\n\s+photo\.jpg\s+3\.0 MiB\nAccept from \d{3} \d{3} into (.*)\? \[y\/N\]/);
+    assert.is(offer[2], dir);
+    assert.match(a.promptLine(), /^Accept from .*\[y\/N\]\s*$/, "the half-typed 'stat' makes way for the question");
+    a.type("y");
+    await a.waitFor(/Received 1 file, 3\.0 MiB in .* every hash verified\./);
+    assert.match(a.screen(), /received photo\.jpg \(3\.0 MiB, SHA-256 [0-9a-f]{16}…\)/);
+    assert.is((await sender.exit()).status, 0, sender.err());
+    assert.is(sha256(readFileSync(join(dir, "photo.jpg"))), sha256(data));
+    // What the user had typed is back on the prompt: finish the word and run it.
+    assert.match(a.promptLine(), new RegExp(`sfx ${id.slice(0, 3)} ${id.slice(3)}> stat$`));
+    const from = a.screen().trimEnd().length;
+    a.type("us");
+    await a.waitFor(new RegExp(`Your ID: ${id.slice(0, 3)} ${id.slice(3)}\\nReceived files go to ${dir}\\.\\nNo transfer running\\.`), 10_000, from);
+    a.type("quit");
+    await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+  });
+
+  test("sends files and a directory to a one-shot receiver, with the same hashes", async () => {
+    const src = tmp("sfx-src-");
+    mkdirSync(join(src, "tree/sub"), { recursive: true });
+    writeFileSync(join(src, "a file.bin"), pattern(200_000, 1));
+    writeFileSync(join(src, "tree/x.txt"), "x".repeat(1000));
+    writeFileSync(join(src, "tree/sub/y.bin"), pattern(70_000, 3));
+    const out = tmp("sfx-recv-");
+    const receiver = await startReceive(server, out, ["--yes", "--once"]);
+    const a = pane(["--server", server.address], { cwd: src });
+    await a.id();
+    await a.run(`send ${receiver.id} "a file.bin" tree`, /Sent 3 files, .* to \d{3} \d{3}; the receiver verified every file\./);
+    assert.match(a.screen(), /Offering 3 files \(.*\) to \d{3} \d{3}; waiting for them to accept/);
+    assert.is((await receiver.exit()).status, 0, receiver.err());
+    assert.equal(treeHashes(out), treeHashes(src));
+    assert.ok(events(receiver).some((e) => e.event === "done"));
+    a.type("quit");
+    await a.waitFor(/\[sfx exited 0\]/);
+  });
+
+  test("share put, ls and get between two clients; get resumes nothing and hashes match", async () => {
+    const src = tmp("sfx-src-");
+    mkdirSync(join(src, "album"));
+    writeFileSync(join(src, "notes.txt"), "hello from the share\n");
+    writeFileSync(join(src, "album/one.bin"), pattern(500_000, 11));
+    const a = pane(["--server", server.address], { cwd: src });
+    const bDir = tmp("sfx-client-b-");
+    const b = pane(["--server", server.address, "--dir", bDir], { cwd: tmp("sfx-cwd-") });
+    await a.id();
+    await b.id();
+    const put = await a.run("share put notes.txt album --expires 2h --max-downloads 5", /Share code:\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){4})/);
+    const code = put[1];
+    assert.match(a.screen(), /Shared 2 files \(.*\); expires \S+ \(in 2:00:00\), or after 5 downloads\./);
+
+    const ls = await b.run(`share ls ${code}`, /2 files, .*; expires \S+ \(in (2:00:00|1:59:\d\d)\); downloaded 0 of 5 times/);
+    assert.ok(ls);
+    assert.match(b.screen(), /\d+ B\s+notes\.txt/);
+    assert.match(b.screen(), /488 KiB\s+album\/one\.bin/);
+
+    await b.run(`share get ${code}`, /Got 2 files \(.*\) into .*; every hash verified\./);
+    assert.equal(treeHashes(bDir), treeHashes(src));
+    // Named files, into another directory, with the one-shot flag --dir.
+    const only = tmp("sfx-only-");
+    await b.run(`share get ${code} album/one.bin --dir ${only}`, /Got 1 file /);
+    assert.equal(Object.keys(treeHashes(only)), ["album/one.bin"]);
+    // A wrong code: one line, and the session goes on.
+    await b.run("share ls 7KQ2-M9XD-4T1F-HB6R-W3NP", /share ls: .*(not found|No share)/i);
+    await b.run("id", /Your ID:/);
+    a.type("quit");
+    b.type("quit");
+    await a.waitFor(/\[sfx exited 0\]/);
+    await b.waitFor(/\[sfx exited 0\]/);
+  });
+
+  test("bad commands get one line each and the session goes on", async () => {
+    const a = pane(["--server", server.address], { cwd: tmp("sfx-cwd-") });
+    const id = await a.id();
+    await a.run("bogus", /^unknown command 'bogus' \(type 'help'\)$/m);
+    await a.run("sedn 123456 x", /unknown command 'sedn' \(Did you mean send\?\)/);
+    await a.run("send", /^Usage: send <id> <path>… \(type 'help send'\)$/m);
+    await a.run("send 12 x", /^Invalid receiver ID '12'/m);
+    await a.run("send 999999 missing.txt", /^Cannot read missing\.txt/m);
+    await a.run(`send ${id} .`, /is this client's own ID/);
+    await a.run("share ls nope", /^Invalid share code/m);
+    await a.run("share put x --expires yesterday", /^Invalid --expires 'yesterday'/m);
+    await a.run("send 123456 a --server 10.1.2.3", /^--server does not apply here/m);
+    await a.run(`send 1234 "open`, /^Unclosed double quote$/m);
+    // A well-formed ID nobody has: the server's answer, one line.
+    const f = join(tmp("sfx-x-"), "f.txt");
+    writeFileSync(f, "hello");
+    await a.run(`send 999999 ${f}`, /^send: .*999 ?999/m);
+    await a.run("help", /Commands:\n\s+id\s+show this client's ID/);
+    await a.run("help share put", /Usage: share put \[options\] <paths\.\.\.>[\s\S]*--expires <when>/);
+    // Still connected, same ID.
+    await a.run("id", new RegExp(`Your ID:\\s+${id.slice(0, 3)} ${id.slice(3)}`));
+    // Tab completion of commands, and history with the up arrow.
+    a.type("stat", false);
+    a.keys("Tab");
+    await until(() => a.promptLine().endsWith("> status "), 5000, () => a.promptLine());
+    a.keys("C-u");
+    a.type("sh", false);
+    a.keys("Tab");
+    await until(() => a.promptLine().endsWith("> share "), 5000, () => a.promptLine());
+    a.type("g", false);
+    a.keys("Tab");
+    await until(() => a.promptLine().endsWith("> share get "), 5000, () => a.promptLine());
+    a.keys("C-u");
+    a.keys("Up");
+    await until(() => a.promptLine().endsWith(`> id`), 5000, () => a.promptLine());
+    a.keys("C-u");
+    a.type("exit");
+    await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+  });
+
+  test("Ctrl-C cancels a running send (the receiver keeps nothing), declining tells the sender, a second Ctrl-C leaves", async () => {
+    const src = tmp("sfx-src-");
+    // A sparse 2 GiB file: long enough to be cancelled mid-way, no disk used.
+    spawnSync("truncate", ["-s", "2G", join(src, "big.img")]);
+    const bDir = tmp("sfx-client-b-");
+    const a = pane(["--server", server.address], { cwd: src });
+    const b = pane(["--server", server.address, "--dir", bDir], { cwd: tmp("sfx-cwd-") });
+    await a.id();
+    const bId = await b.id();
+
+    // Declined: the sender is told, in one line.
+    const small = join(src, "small.txt");
+    writeFileSync(small, "small");
+    await a.run(`send ${bId} small.txt`, /waiting for them to accept/);
+    await b.waitFor(/Accept from .*\[y\/N\]/);
+    b.type("n");
+    await b.waitFor(/Declined the offer from \d{3} \d{3}\./);
+    await a.waitFor(/send: The receiver declined/);
+
+    // Accepted, then cancelled by the sender's Ctrl-C while it streams.
+    await a.run(`send ${bId} big.img`, /waiting for them to accept/);
+    await b.waitFor(/wants to send you 1 file \(2\.0 GiB\)[\s\S]*Accept from .*\[y\/N\]\s*$/);
+    b.type("y");
+    await until(() => /\[send \d+% /.test(a.promptLine()), 15_000, () => a.promptLine());
+    await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
+    a.keys("C-c");
+    await a.waitFor(/\^C cancelling… \(Ctrl-C again to quit\)\nsend: cancelled/);
+    await b.waitFor(/Incoming transfer cancelled: cancelled by the sender/);
+    await until(() => readdirSync(bDir).length === 0, 5000, () => readdirSync(bDir).join(", "));
+    // Both stay usable.
+    await a.run("status", /No transfer running\./);
+    await b.run("status", /No transfer running\./);
+
+    // The receiver cancels too: Ctrl-C on its side.
+    await a.run(`send ${bId} big.img`, /waiting for them to accept/);
+    await b.waitFor(/Accept from .*\[y\/N\]\s*$/, 15_000, b.screen().trimEnd().length - 200);
+    b.type("y");
+    await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
+    b.keys("C-c");
+    await b.waitFor(/Cancelled the incoming transfer; the sender was told\./);
+    await a.waitFor(/send: The receiver cancelled/);
+    await until(() => readdirSync(bDir).length === 0, 5000, () => readdirSync(bDir).join(", "));
+
+    // A second Ctrl-C while cancelling leaves: the sender quits, the receiver is told.
+    await b.run("status", /No transfer running\./);
+    const bFrom = b.screen().trimEnd().length;
+    await a.run(`send ${bId} big.img`, /waiting for them to accept/);
+    await b.waitFor(/Accept from .*\[y\/N\]\s*$/, 15_000, bFrom);
+    b.type("y");
+    await until(() => /\[send \d+% /.test(a.promptLine()), 15_000, () => a.promptLine());
+    a.keys("C-c");
+    a.keys("C-c");
+    await a.waitFor(/\^C cancelling…[\s\S]*\^C\n[\s\S]*Bye\.\n\[sfx exited 0\]/);
+    await b.waitFor(/Incoming transfer (cancelled|failed): /, 15_000, bFrom);
+    await until(() => readdirSync(bDir).length === 0, 5000, () => readdirSync(bDir).join(", "));
+
+    // Ctrl-C with nothing running, twice: leaves.
+    b.type("status");
+    b.keys("C-c");
+    await b.waitFor(/\^C \(Ctrl-C again or 'quit' to leave\)/);
+    b.keys("C-c");
+    await b.waitFor(/Bye\.\n\[sfx exited 0\]/);
+  });
+
+  test("disconnect and connect give a new ID, said plainly; a server that goes away is reported and connect reaches another", async () => {
+    const a = pane(["--server", server.address], { cwd: tmp("sfx-cwd-") });
+    const first = await a.id();
+    await a.run("disconnect", new RegExp(`Disconnected\\. The ID ${first.slice(0, 3)} ${first.slice(3)} is released`));
+    assert.match(a.promptLine(), /^sfx \(not connected\)> $/);
+    await a.run("send 123456 x", /^Not connected: type 'connect'/m);
+    await a.run("connect", /Your new ID:\s+(\d{3} \d{3})\s+\(it was (\d{3} \d{3}); give senders the new one\)/);
+    const second = await a.id();
+    assert.is.not(second, first);
+
+    // A second server, stopped under the client: reported once, the prompt says so.
+    const other = await startServe(["--storage", tmp("sfx-store-")]);
+    await a.run(`connect ${other.address}`, /Connected to e2e .* at 127\.0\.0\.1:\d+\.\n\n\s+Your new ID:/);
+    other.proc.child.kill("SIGTERM");
+    await a.waitFor(/Connection lost: .*\. Type 'connect' to reconnect \(you will get a new ID\)\./, 30_000);
+    assert.match(a.promptLine(), /^sfx \(not connected\)> /);
+    await a.run(`connect ${server.address}`, /Your new ID:/);
+    await a.run("status", /Connected to e2e .* at 127\.0\.0\.1:\d+ for/);
+    a.type("quit");
+    await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+  });
+
+  test("quit while a file is arriving cancels it cleanly: the sender is told, nothing partial is left", async () => {
+    const src = tmp("sfx-src-");
+    spawnSync("truncate", ["-s", "2G", join(src, "big.img")]);
+    const aDir = tmp("sfx-client-a-");
+    const a = pane(["--server", server.address, "--dir", aDir, "--yes"], { cwd: tmp("sfx-cwd-") });
+    const id = await a.id();
+    const sender = sfx(["send", "--to", id, join(src, "big.img"), "--server", server.address]);
+    await a.waitFor(/accepting \(--yes\)/);
+    await until(() => /\[recv \d+% /.test(a.promptLine()), 15_000, () => a.promptLine());
+    a.type("quit");
+    await a.waitFor(/Cancelling the running transfers…[\s\S]*Bye\.\n\[sfx exited 0\]/);
+    const r = await sender.exit();
+    assert.ok(r.status !== 0, `the sender failed: ${sender.err()}`);
+    assert.match(sender.err(), /cancel/i);
+    assert.equal(readdirSync(aDir), []);
+  });
+
+  test.run();
+}
+
+/** Polls `cond` every 50 ms; fails after `ms`, showing `show()`. */
+async function until(cond: () => boolean, ms: number, show: () => string = () => ""): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms; now: ${show()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
