@@ -12,7 +12,8 @@
  * 4. Deno: datagrams/s received by node:dgram vs Deno.listenDatagram.
  *
  * Options: --bytes N (loopback, default 100 MiB), --net-bytes N (namespaces,
- * default 20 MiB), --only loopback,netns,memory,deno, --quick (10 MiB / 4 MiB).
+ * default 20 MiB), --only loopback,netns,memory,deno, --repeat N (loopback cases,
+ * best of N, default 2), --quick (10 MiB / 4 MiB, one run each).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
@@ -43,6 +44,19 @@ const BYTES = Number(opt("bytes", String((quick ? 10 : 100) << 20)));
 const NET_BYTES = Number(opt("net-bytes", String((quick ? 4 : 20) << 20)));
 const ONLY = new Set(opt("only", "loopback,netns,memory,deno").split(","));
 const CASE_TIMEOUT_MS = 180_000;
+/** Loopback cases run this many times, the best kept: the machine is shared, one run is noisy. */
+const REPEAT = Number(opt("repeat", quick ? "1" : "2"));
+
+/** Best of REPEAT runs (every run must verify). */
+async function best(run: () => Promise<Result>): Promise<Result> {
+  let top: Result | undefined;
+  for (let i = 0; i < REPEAT; i++) {
+    const r = await run();
+    if (!r.ok) return r;
+    if (!top || r.mbps > top.mbps) top = r;
+  }
+  return top!;
+}
 
 interface Line {
   [k: string]: unknown;
@@ -202,23 +216,23 @@ const fmt = (r: Result) => `${Number.isFinite(r.mbps) ? r.mbps.toFixed(1).padSta
 const ratio = (a: Result, b: Result) => (Number.isFinite(a.mbps) && Number.isFinite(b.mbps) && b.mbps > 0 ? `${(a.mbps / b.mbps).toFixed(2)}×` : "n/a");
 
 async function loopback(): Promise<void> {
-  console.log(`\n## Loopback, two processes, ${(BYTES / 2 ** 20).toFixed(0)} MiB, SHA-256 verified`);
+  console.log(`\n## Loopback, two processes, ${(BYTES / 2 ** 20).toFixed(0)} MiB, SHA-256 verified, best of ${REPEAT}`);
   const big = 65507;
-  const dgram1200 = await transfer("dgram", BYTES, ["--packet", "1200"]);
+  const dgram1200 = await best(() => transfer("dgram", BYTES, ["--packet", "1200"]));
   console.log(`bare dgram window, 1200 B        ${fmt(dgram1200)}`);
-  const sctp1200 = await transfer("sctp", BYTES, ["--packet", "1200"]);
+  const sctp1200 = await best(() => transfer("sctp", BYTES, ["--packet", "1200"]));
   console.log(`sfx SCTP, 1200 B packets         ${fmt(sctp1200)}   = ${ratio(sctp1200, dgram1200)} bare dgram (bar ≥ 0.8×)`);
-  const dgram1452 = await transfer("dgram", BYTES, ["--packet", "1452"]);
+  const dgram1452 = await best(() => transfer("dgram", BYTES, ["--packet", "1452"]));
   console.log(`bare dgram window, 1452 B        ${fmt(dgram1452)}`);
-  const sctp1452 = await transfer("sctp", BYTES, ["--packet", "1452"]);
+  const sctp1452 = await best(() => transfer("sctp", BYTES, ["--packet", "1452"]));
   console.log(`sfx SCTP, 1452 B packets         ${fmt(sctp1452)}   = ${ratio(sctp1452, dgram1452)} bare dgram`);
-  const dgramBig = await transfer("dgram", BYTES, ["--packet", String(big)]);
+  const dgramBig = await best(() => transfer("dgram", BYTES, ["--packet", String(big)]));
   console.log(`bare dgram window, ${big} B      ${fmt(dgramBig)}`);
-  const sctpBig = await transfer("sctp", BYTES, ["--packet", String(big), "--pmtud"]);
+  const sctpBig = await best(() => transfer("sctp", BYTES, ["--packet", String(big), "--pmtud"]));
   console.log(`sfx SCTP, discovered PMTU        ${fmt(sctpBig)}   = ${ratio(sctpBig, dgramBig)} bare dgram (bar ≥ 0.8×; ≥ 300 MB/s)`);
-  const tcp = await transfer("tcp", BYTES, []);
+  const tcp = await best(() => transfer("tcp", BYTES, []));
   console.log(`Node TCP                         ${fmt(tcp)}   sfx/TCP = ${ratio(sctpBig, tcp)}`);
-  const ts = await tsctp(BYTES, 65536);
+  const ts = await best(() => tsctp(BYTES, 65536));
   console.log(`usrsctp tsctp, 64 KiB messages   ${fmt(ts)}   sfx(1200)/tsctp = ${ratio(sctp1200, ts)}, sfx(PMTU)/tsctp = ${ratio(sctpBig, ts)} (bar ≥ 2×)`);
 }
 
