@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -335,12 +335,13 @@ async function denoRates(): Promise<void> {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  console.log(`# sfx transport benchmark — ${new Date().toISOString()}, node ${process.version}`);
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(" ");
+  console.log(`# sfx transport benchmark — ${new Date().toISOString()}, node ${process.version}, ${availableParallelism()} CPUs, load average ${load()}`);
   if (ONLY.has("loopback")) await loopback();
   if (ONLY.has("netns")) await namespaces();
   if (ONLY.has("memory")) await memory();
   if (ONLY.has("deno")) await denoRates();
-  console.log(`\n(total ${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  console.log(`\n(total ${((Date.now() - started) / 1000).toFixed(0)} s; load average now ${load()}: figures from a busy machine are low and noisy)`);
 }
 
 main().catch((err) => {
