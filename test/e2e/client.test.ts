@@ -15,11 +15,11 @@ import { bareEnv } from "../cli/_sfx.ts";
 import { cleanupAll, ensureBinary, events, pattern, SFX, type Server, sfx, sha256, startReceive, startServe, tmp, treeHashes } from "./_exchange.ts";
 
 const TMUX = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"].find((p) => existsSync(p));
-/** One tmux server per test run, on its own socket: nothing shared with anyone's tmux. */
-const SOCKET = `sfx-client-test-${process.pid}`;
+/** One tmux server per test run, on its own socket in a temporary directory: nothing shared with anyone's tmux. */
+const SOCKET = join(tmp("sfx-tmux-"), "s");
 
 function tmux(...args: string[]): string {
-  const r = spawnSync(TMUX!, ["-L", SOCKET, ...args], { encoding: "utf8", timeout: 10_000 });
+  const r = spawnSync(TMUX!, ["-S", SOCKET, ...args], { encoding: "utf8", timeout: 10_000 });
   if (r.status !== 0) throw new Error(`tmux ${args.join(" ")} failed: ${r.stderr}`);
   return r.stdout;
 }
