@@ -38,8 +38,9 @@ export interface UdpSocketOptions {
   connect?: RemoteAddress;
 }
 
-/** Largest UDP payload over IPv4 (65535 − 20 − 8) and over IPv6 (65535 − 8). */
+/** Largest UDP payload over IPv4: 65535 − 20 (IP header) − 8 (UDP header). */
 export const MAX_UDP_PAYLOAD_V4 = 65507;
+/** Largest UDP payload over IPv6 without jumbograms: 65535 − 8 (the IPv6 header is not counted in its payload length). */
 export const MAX_UDP_PAYLOAD_V6 = 65527;
 /** IP + UDP header bytes subtracted from an interface MTU. */
 const HEADER_V4 = 28;
