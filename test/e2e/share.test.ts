@@ -157,15 +157,26 @@ test("--max-downloads 1: the first complete get works, the next is 'not found'",
   assert.is(second.status, 9);
 });
 
-test("server limits refuse with exit 6 and say which; hostile local names are refused before upload", async () => {
-  const limited = await serve(dir("storage-limited"), ["--max-share-files", "2", "--max-share-bytes", "100k"]);
+test("server limits refuse with exit 6 and say which: files, bytes, quota, failed lookups; hostile local names are refused", async () => {
+  const limited = await serve(dir("storage-limited"), ["--max-share-files", "2", "--max-share-bytes", "400k", "--store-quota", "500k"]);
   try {
     const many = await sfx(limited, ["share", "put", join(src, "tree"), join(src, "one.txt")]);
     assert.is(many.status, 6);
     assert.match(many.stderr, /Too many files.*allows 2/);
-    const large = await sfx(limited, ["share", "put", join(src, "tree", "a.bin")]);
+    const large = await sfx(limited, ["share", "put", big]);
     assert.is(large.status, 6);
     assert.match(large.stderr, /too large/);
+    assert.is((await sfx(limited, ["share", "put", join(src, "tree", "a.bin")])).status, 0);
+    const full = await sfx(limited, ["share", "put", join(src, "tree", "a.bin")]);
+    assert.is(full.status, 6);
+    assert.match(full.stderr, /store is full.*quota/);
+    // 10 wrong codes from one address, then even lookups are refused for a while
+    const wrong = "0000-0000-0000-0000-0000";
+    const answers = await Promise.all(Array.from({ length: 10 }, () => sfx(limited, ["share", "ls", wrong])));
+    assert.equal(answers.map((a) => a.status), Array(10).fill(9));
+    const limitedNow = await sfx(limited, ["share", "ls", wrong]);
+    assert.is(limitedNow.status, 6);
+    assert.match(limitedNow.stderr, /Too many wrong share codes/);
   } finally {
     await stop(limited);
   }
