@@ -52,7 +52,7 @@ import { parseCode } from "../share/code.ts";
 import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
-import type { ClientConnection } from "./connection.ts";
+import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
 import { ioError, openSafeWrite, type SafeWrite } from "./safe_write.ts";
 import { collectFiles } from "./walk.ts";
 
@@ -673,4 +673,64 @@ async function alreadyThere(dir: string, name: string, size: number, sha256: str
   const hash = createHash("sha256");
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash.digest("hex") === sha256 ? path : undefined;
+}
+
+/** Where a one-shot share call connects. */
+export interface ShareServerOption {
+  /** The server; discovered on the local network when absent. */
+  server?: ServerAddress;
+}
+
+async function withShareClient<T>(opts: ShareServerOption, fn: (client: ShareClient) => Promise<T>): Promise<T> {
+  const conn = await connect({ server: opts.server });
+  const client = new ShareClient(connectionShareLink(conn));
+  try {
+    return await fn(client);
+  } finally {
+    client.dispose();
+    await conn.close();
+  }
+}
+
+/**
+ * Uploads files and directories as a new share, on a connection of its own.
+ *
+ * @example
+ * ```ts
+ * const { code, expiresAt } = await sharePut(["report.pdf", "photos"], {
+ *   server: { host: "127.0.0.1", port: 6969 },
+ *   expiresInMs: 2 * 3_600_000,
+ * });
+ * ```
+ */
+export async function sharePut(paths: readonly string[], opts: PutOptions & ShareServerOption = {}): Promise<CreatedShare> {
+  const files = await collectShareFiles(paths);
+  return withShareClient(opts, (client) => client.put(files, opts));
+}
+
+/**
+ * Lists a share's files, sizes and expiry.
+ *
+ * @example
+ * ```ts
+ * const { files } = await shareList("7KQ2-M9XD-4T1F-HB6R-W3NP", { server: { host: "127.0.0.1", port: 6969 } });
+ * ```
+ */
+export async function shareList(code: string, opts: ShareServerOption = {}): Promise<ShareListing> {
+  parseCode(code);
+  return withShareClient(opts, (client) => client.list(code));
+}
+
+/**
+ * Downloads all or the named files of a share into `opts.dir`, resuming
+ * what an interrupted call left.
+ *
+ * @example
+ * ```ts
+ * await shareGet("7KQ2-M9XD-4T1F-HB6R-W3NP", { dir: "/tmp/in", server: { host: "127.0.0.1", port: 6969 } });
+ * ```
+ */
+export async function shareGet(code: string, opts: GetOptions & ShareServerOption): Promise<GetResult> {
+  parseCode(code);
+  return withShareClient(opts, (client) => client.get(code, opts));
 }

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isSfxError } from "../../src/errors.ts";
 import { connect } from "../../src/client/connection.ts";
-import { collectShareFiles, connectionShareLink, ShareClient } from "../../src/client/share.ts";
+import { collectShareFiles, connectionShareLink, ShareClient, shareGet, shareList, sharePut } from "../../src/client/share.ts";
 import { startExchangeService } from "../../src/server/exchange_service.ts";
 import { attachShareService } from "../../src/share/attach.ts";
 import { ShareStore } from "../../src/share/store.ts";
@@ -80,6 +80,19 @@ test("a wrong code over real SCTP is SFX_SHARE_NOT_FOUND, and the connection sta
   writeFileSync(src, "x");
   const created = await c.put(await collectShareFiles([src]));
   assert.is((await c.list(created.code)).files[0].size, 1);
+});
+
+test("the one-shot library calls sharePut, shareList and shareGet each connect, work and close", async () => {
+  const src = join(base, "lib.txt");
+  writeFileSync(src, "library");
+  const server = { host: "127.0.0.1", port };
+  const created = await sharePut([src], { server, maxDownloads: 1 });
+  assert.is((await shareList(created.code, { server })).maxDownloads, 1);
+  const out = join(base, "lib-out");
+  mkdirSync(out);
+  const got = await shareGet(created.code, { dir: out, server });
+  assert.is(got.files[0].name, "lib.txt");
+  assert.is(readFileSync(join(out, "lib.txt"), "utf8"), "library");
 });
 
 test.run();
