@@ -23,7 +23,8 @@ import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Rejec
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
-import { openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult } from "./safe_write.ts";
+import { dirname } from "node:path";
+import { newSafeWriteCache, openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -183,9 +184,10 @@ export class Receiver {
       failure = err;
       settle!(err);
     };
+    const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
-      f.writer ??= openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite });
+      f.writer ??= openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true });
       return f.writer;
     };
     const tryFinish = (i: number) => {
@@ -275,6 +277,8 @@ export class Receiver {
     wake();
     try {
       await finished;
+      // Renames are durable once their directories are synced: once per directory, before saying done.
+      await Promise.all([...new Set(results.map((r) => dirname(r.path)))].map((d) => syncDirectory(d)));
       conn.send(Done, { xid, files: files.length, bytes: received });
       const seconds = (Date.now() - started) / 1000;
       emit({ event: "done", files: files.length, bytes: received, seconds, mbps: seconds > 0 ? received / seconds / 1e6 : 0 });

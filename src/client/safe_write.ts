@@ -41,6 +41,27 @@ export interface SafeWriteOptions {
   resume?: boolean;
   /** Replace an existing file at the final name instead of choosing `name (1).ext`. */
   overwrite?: boolean;
+  /**
+   * Shared by the writes of one batch (an exchange's files): directories
+   * already created and checked are not checked again.
+   */
+  cache?: SafeWriteCache;
+  /**
+   * Leave the fsync of the directory after the rename to the caller, who
+   * syncs each directory once with {@link syncDirectory} (many small files).
+   */
+  deferDirSync?: boolean;
+}
+
+/** Directory work shared by several writes into the same tree; see {@link newSafeWriteCache}. */
+export interface SafeWriteCache {
+  roots: Map<string, Promise<string>>;
+  parents: Map<string, Promise<void>>;
+}
+
+/** A fresh cache for a batch of writes. */
+export function newSafeWriteCache(): SafeWriteCache {
+  return { roots: new Map(), parents: new Map() };
 }
 
 /** What {@link SafeWrite.finish} reports. */
@@ -106,20 +127,33 @@ export function ioError(err: unknown, action: string, path: string): SfxError {
  */
 export async function openSafeWrite(dir: string, relPath: string, opts: SafeWriteOptions = {}): Promise<SafeWrite> {
   const rel = sanitizeRelativePath(relPath);
-  const root = await realpath(dir).catch((err) => {
-    throw ioError(err, "use the directory", dir);
-  });
+  const cache = opts.cache;
+  let rootP = cache?.roots.get(dir);
+  if (!rootP) {
+    rootP = realpath(dir).catch((err) => {
+      throw ioError(err, "use the directory", dir);
+    });
+    cache?.roots.set(dir, rootP);
+  }
+  const root = await rootP;
   const finalPath = join(root, ...rel.split("/"));
   const parent = dirname(finalPath);
-  try {
-    await mkdir(parent, { recursive: true });
-    const realParent = await realpath(parent);
-    if (realParent !== root && !realParent.startsWith(root + sep)) {
-      throw new SfxError("SFX_PROTOCOL", `Refusing ${rel}: its directory leads outside ${root}`);
-    }
-  } catch (err) {
-    throw ioError(err, "create the directory for", finalPath);
+  let parentP = cache?.parents.get(parent);
+  if (!parentP) {
+    parentP = (async () => {
+      try {
+        await mkdir(parent, { recursive: true });
+        const realParent = await realpath(parent);
+        if (realParent !== root && !realParent.startsWith(root + sep)) {
+          throw new SfxError("SFX_PROTOCOL", `Refusing ${rel}: its directory leads outside ${root}`);
+        }
+      } catch (err) {
+        throw ioError(err, "create the directory for", finalPath);
+      }
+    })();
+    cache?.parents.set(parent, parentP);
   }
+  await parentP;
   const partPath = partPathFor(finalPath);
   const hash = createHash("sha256");
   let handle: FileHandle;
@@ -256,7 +290,7 @@ class SafeWriteImpl implements SafeWrite {
       this.#closed = true;
       await this.#handle.close().catch(() => {});
       const path = await this.#place();
-      await syncDir(dirname(path));
+      if (!this.#opts.deferDirSync) await syncDirectory(dirname(path));
       const relativePath = path.slice(this.#root.length + 1).split(sep).join("/");
       return { path, relativePath, size, sha256 };
     } catch (err) {
@@ -336,8 +370,8 @@ export function numbered(path: string, n: number): string {
   return join(dir, `${stem} (${n})${ext}`);
 }
 
-async function syncDir(dir: string): Promise<void> {
-  // Makes the rename durable; not every platform can open a directory, so best effort.
+/** fsyncs a directory, making renames in it durable; best effort (not every platform can open a directory). */
+export async function syncDirectory(dir: string): Promise<void> {
   try {
     const h = await open(dir, constants.O_RDONLY);
     try {

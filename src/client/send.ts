@@ -133,13 +133,29 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "start", files: files.length, bytes: total });
     started = Date.now();
     let sent = 0;
+    // Small files are read ahead, several at once: a tree of many small files is bound by
+    // file-system round trips, not by the network.
+    const ahead = new Map<number, Promise<Uint8Array[]>>();
+    const readAhead = (from: number) => {
+      for (let j = from; j < files.length && j < from + PREFETCH_FILES; j++) {
+        const g = files[j];
+        if (ahead.has(j) || g.size === null || g.size > PREFETCH_MAX_BYTES) continue;
+        const p = collect(g.read());
+        p.catch(() => {}); // surfaced when the file's turn comes
+        ahead.set(j, p);
+      }
+    };
     for (let i = 0; i < files.length; i++) {
       const f = files[i];
+      readAhead(i);
+      const prefetched = ahead.get(i);
+      ahead.delete(i);
       const ppid = dataPpid(xid, i);
       const hash = createHash("sha256");
       let size = 0;
       // A source may block (standard input): Ctrl-C and the server's news must not wait for its next chunk.
-      for await (const chunk of interruptible(f.read(), signal, conn, () => inbox.length > 0)) {
+      const source = prefetched ? fromPromise(prefetched) : f.read();
+      for await (const chunk of interruptible(source, signal, conn, () => inbox.length > 0)) {
         pending();
         if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
         if (f.size !== null && size + chunk.length > f.size) {
@@ -186,6 +202,21 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   } finally {
     offInbox();
   }
+}
+
+/** Files read ahead of the one being sent, at most. */
+const PREFETCH_FILES = 16;
+/** Only files up to this size are read ahead (whole, into memory). */
+const PREFETCH_MAX_BYTES = 256 * 1024;
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const c of source) out.push(c);
+  return out;
+}
+
+async function* fromPromise(p: Promise<Uint8Array[]>): AsyncIterable<Uint8Array> {
+  for (const c of await p) yield c;
 }
 
 /** Waits for "drain", but gives up early when the user cancels or the server says something. */

@@ -108,10 +108,13 @@ export function fileSource(abs: string, path: string, size: number): SourceFile 
       });
       try {
         let pos = 0;
-        while (true) {
+        // Exactly the offered size is sent (a file that grows meanwhile is sent as it was offered;
+        // one that shrinks is caught by the sender's size check).
+        while (pos < size) {
           // One read per READ_BATCH messages (fewer thread-pool round trips), cut into message-sized views
-          // of a fresh buffer (the transport may hold them until acknowledged: never reused).
-          const buf = new Uint8Array(DATA_MESSAGE_BYTES * READ_BATCH);
+          // of a fresh buffer (the transport may hold them until acknowledged: never reused), sized to
+          // what is left so that small files do not cost a large buffer each.
+          const buf = new Uint8Array(Math.min(DATA_MESSAGE_BYTES * READ_BATCH, size - pos));
           const { bytesRead } = await h.read(buf, 0, buf.length, pos).catch((err) => {
             throw ioError(err, "read", abs);
           });
