@@ -17,7 +17,7 @@ import {
 } from "../../src/cli/repl/commands.ts";
 import { completePath, makeCompleter } from "../../src/cli/repl/completer.ts";
 import { lastWord, quoteWord, splitWords } from "../../src/cli/repl/words.ts";
-import { progressText } from "../../src/cli/repl/session.ts";
+import { progressText, roughDuration } from "../../src/cli/repl/session.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 
 /** Actions that record what they were called with. */
@@ -240,6 +240,21 @@ test("progressText() fits a transfer in the prompt: percent, bytes, rate", () =>
   assert.is(progressText("send", 512 * 1024, 1024 * 1024, 1000, 2000), "send 50% 512 KiB/1.0 MiB 512 KiB/s");
   assert.is(progressText("recv", 3 * 1024 * 1024, null, 0, 1000), "recv 3.0 MiB 3.0 MiB/s");
   assert.is(progressText("up", 10, 10, 0, 1000), "up 100% 10 B/10 B 10 B/s");
+});
+
+test("roughDuration() says how long until a share expires, to the minute", () => {
+  const table: Array<[number, string]> = [
+    [0, "0s"],
+    [40_400, "40s"],
+    [5 * 60_000, "5m"],
+    [2 * 3_600_000 - 3, "2h"],
+    [2 * 3_600_000 - 61_000, "1h 59m"],
+    [86_400_000, "1d"],
+    [30 * 3_600_000, "1d 6h"],
+    [7 * 86_400_000, "7d"],
+    [-5, "0s"],
+  ];
+  for (const [ms, text] of table) assert.is(roughDuration(ms), text, String(ms));
 });
 
 test.run();

@@ -43,7 +43,14 @@ export class Screen {
     this.rl = rl;
     this.out = out;
     this.terminal = terminal;
+    // Input ended (Ctrl-D, end of a pipe): readline refuses prompts from now on.
+    rl.once("close", () => {
+      this.#inputClosed = true;
+      this.#question?.resolve(null);
+    });
   }
+
+  #inputClosed = false;
 
   /** True while a question waits for its answer. */
   get asking(): boolean {
@@ -58,7 +65,7 @@ export class Screen {
 
   /** Prints lines above the prompt. */
   print(text: string): void {
-    if (this.#closed) {
+    if (this.#closed || this.#inputClosed) {
       this.out.write(text.endsWith("\n") ? text : `${text}\n`);
       return;
     }
@@ -102,7 +109,7 @@ export class Screen {
     this.#questionText = question;
     return new Promise((resolve) => {
       let saved = "";
-      if (this.terminal && !this.#closed) {
+      if (this.terminal && !this.#closed && !this.#inputClosed) {
         saved = this.rl.line;
         // Ctrl-E then Ctrl-U: empty the line the user was typing (given back after the answer).
         this.rl.write(null, { ctrl: true, name: "e" });
@@ -115,7 +122,7 @@ export class Screen {
           this.#question = null;
           signal?.removeEventListener("abort", onAbort);
           this.#applyPrompt(false);
-          if (q.saved && this.terminal && !this.#closed) this.rl.write(q.saved);
+          if (q.saved && this.terminal && !this.#closed && !this.#inputClosed) this.rl.write(q.saved);
           resolve(answer);
         },
       };
@@ -123,7 +130,7 @@ export class Screen {
       this.#question = q;
       this.#shown = true;
       signal?.addEventListener("abort", onAbort, { once: true });
-      if (this.#closed) return q.resolve(null);
+      if (this.#closed || this.#inputClosed) return q.resolve(null);
       this.#applyPrompt(false);
       if (!this.terminal) this.out.write(question);
       if (signal?.aborted) onAbort();
@@ -151,7 +158,7 @@ export class Screen {
   close(): void {
     clearTimeout(this.#drawTimer);
     this.#question?.resolve(null);
-    if (this.terminal && !this.#closed) {
+    if (this.terminal && !this.#closed && !this.#inputClosed && this.#shown) {
       this.#clearPrompt();
     }
     this.#closed = true;
@@ -165,13 +172,11 @@ export class Screen {
   }
 
   #applyPrompt(preserveCursor: boolean): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#inputClosed) return;
     this.rl.setPrompt(this.promptText());
     if (!this.#shown) return;
-    if (!this.terminal) {
-      if (!preserveCursor) this.rl.prompt();
-      return;
-    }
+    // Piped input: no prompts in the output, only what the commands print.
+    if (!this.terminal) return;
     this.#lastDraw = Date.now();
     this.rl.prompt(preserveCursor);
   }

@@ -91,8 +91,8 @@ class ClientSession implements SessionActions {
   readonly opts: SessionOptions;
   readonly dir: string;
   readonly terminal: boolean;
-  readonly rl: Interface;
-  readonly screen: Screen;
+  rl!: Interface;
+  screen!: Screen;
   #conn: ClientConnection | null = null;
   #shares: ShareClient | null = null;
   #connectedAt = 0;
@@ -112,20 +112,19 @@ class ClientSession implements SessionActions {
   constructor(opts: SessionOptions) {
     this.opts = opts;
     this.dir = resolve(opts.dir);
-    const input = opts.input ?? process.stdin;
-    const output = opts.output ?? process.stdout;
-    this.terminal = opts.terminal ?? Boolean((input as { isTTY?: boolean }).isTTY && output.isTTY);
-    const completer = makeCompleter(() => buildSessionProgram(this, () => {}));
-    this.rl = createInterface({ input, output, terminal: this.terminal, historySize: 500, removeHistoryDuplicates: true, completer, tabSize: 4 });
-    this.screen = new Screen(this.rl, output, this.terminal);
+    const input = (opts.input ?? process.stdin) as { isTTY?: boolean };
+    this.terminal = opts.terminal ?? Boolean(input.isTTY && (opts.output ?? process.stdout).isTTY);
   }
 
   async run(): Promise<number> {
     const st = await stat(this.dir).catch(() => null);
-    if (!st?.isDirectory()) {
-      this.rl.close();
-      throw new SfxError("SFX_IO", `Cannot receive into ${this.dir}: not a directory`);
-    }
+    if (!st?.isDirectory()) throw new SfxError("SFX_IO", `Cannot receive into ${this.dir}: not a directory`);
+    // readline reads from the moment it exists: its listeners go on right away, so no typed line is lost.
+    const input = this.opts.input ?? process.stdin;
+    const output = this.opts.output ?? process.stdout;
+    const completer = makeCompleter(() => buildSessionProgram(this, () => {}));
+    this.rl = createInterface({ input, output, terminal: this.terminal, historySize: 500, removeHistoryDuplicates: true, completer, tabSize: 4 });
+    this.screen = new Screen(this.rl, output, this.terminal);
     const finished = new Promise<number>((res) => (this.#finish = res));
     this.rl.on("line", (line) => this.#onLine(line));
     this.rl.on("SIGINT", () => this.#onInterrupt());
@@ -668,7 +667,19 @@ function shareProgress(label: string, p: ShareProgress, started: number): string
 }
 
 function expiryText(expiresAt: number, now = Date.now()): string {
-  return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${formatDuration(Math.max(0, expiresAt - now) / 1000)})`;
+  return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${roughDuration(expiresAt - now)})`;
+}
+
+/** "7d", "1d 6h", "2h", "1h 59m", "5m", "40s": to the minute past an hour. */
+export function roughDuration(ms: number): string {
+  if (ms < 60_000) return `${Math.max(0, Math.round(ms / 1000))}s`;
+  const minutes = Math.round(ms / 60_000);
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  if (d > 0) return h ? `${d}d ${h}h` : `${d}d`;
+  if (h > 0) return m ? `${h}h ${m}m` : `${h}h`;
+  return `${m}m`;
 }
 
 function parsePositive(text: string, what: string): number {

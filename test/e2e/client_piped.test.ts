@@ -1,0 +1,93 @@
+/**
+ * `sfx client` with its commands piped in (no terminal), through the
+ * built binary: each line runs to its end before the next, offers are
+ * refused unless `--yes` (nobody to ask), the end of input leaves with
+ * status 0. Needs no tmux.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cleanupAll, ensureBinary, pattern, type Server, sfx, sha256, startServe, tmp } from "./_exchange.ts";
+
+let server: Server;
+
+test.before(async () => {
+  await ensureBinary();
+  server = await startServe(["--storage", tmp("sfx-store-")]);
+});
+
+test.after(cleanupAll);
+
+/** Starts `sfx client` with a pipe for its input. */
+function client(args: string[]) {
+  const p = sfx(["client", "--server", server.address, ...args], { stdin: true });
+  return Object.assign(p, {
+    line: (text: string) => p.child.stdin!.write(`${text}\n`),
+    end: () => p.child.stdin!.end(),
+  });
+}
+
+test("piped commands run one after the other: share put, then share get of the printed code, then the end of input leaves", async () => {
+  const src = tmp("sfx-src-");
+  const data = pattern(300_000, 5);
+  writeFileSync(join(src, "data.bin"), data);
+  const out = tmp("sfx-out-");
+  const c = client(["--dir", out]);
+  await c.waitFor(/Your ID:\s+\d{3} \d{3}/, 15_000, "out");
+  c.line(`share put ${join(src, "data.bin")} --expires 10m`);
+  const m = await c.waitFor(/Share code:\s+(\S+)/, 15_000, "out");
+  c.line(`share ls ${m[1]}`);
+  c.line(`share get ${m[1]}`);
+  c.line("bogus");
+  c.line("status");
+  c.end();
+  const r = await c.exit(20_000);
+  assert.is(r.status, 0, c.err());
+  const text = c.out();
+  assert.match(text, /293 KiB\s+data\.bin\n1 file, 293 KiB; expires \S+ \(in 10m\)/);
+  assert.match(text, /Got 1 file .* every hash verified\.\nunknown command 'bogus' \(type 'help'\)\nConnected to e2e/);
+  assert.match(text, /No transfer running\.\nBye\.\n$/);
+  assert.is(sha256(readFileSync(join(out, "data.bin"))), sha256(data));
+});
+
+test("without a terminal an offer is refused unless --yes; with --yes it is taken", async () => {
+  const src = tmp("sfx-src-");
+  writeFileSync(join(src, "a.txt"), "hello");
+  const out = tmp("sfx-out-");
+  const refusing = client(["--dir", out]);
+  const id1 = (await refusing.waitFor(/Your ID:\s+(\d{3} \d{3})/, 15_000, "out"))[1].replace(" ", "");
+  const s1 = sfx(["send", "--to", id1, join(src, "a.txt"), "--server", server.address]);
+  assert.is((await s1.exit()).status, 5, s1.err());
+  assert.match(s1.err(), /no terminal/);
+  await refusing.waitFor(/Rejected an offer from \d{3} \d{3}: no terminal to ask on \(start 'sfx client' with --yes/, 5000, "out");
+  refusing.end();
+  assert.is((await refusing.exit()).status, 0);
+
+  const taking = client(["--dir", out, "--yes"]);
+  const id2 = (await taking.waitFor(/Your ID:\s+(\d{3} \d{3})/, 15_000, "out"))[1].replace(" ", "");
+  const s2 = sfx(["send", "--to", id2, join(src, "a.txt"), "--server", server.address]);
+  assert.is((await s2.exit()).status, 0, s2.err());
+  await taking.waitFor(/Received 1 file, 5 B .* every hash verified\./, 10_000, "out");
+  assert.is(readFileSync(join(out, "a.txt"), "utf8"), "hello");
+  taking.end();
+  assert.is((await taking.exit()).status, 0);
+});
+
+test("a server nobody answers at: one line, the session opens unconnected, and quit leaves with 0", async () => {
+  // A port where nothing listens (the server's own port, after it is gone, would do too): connect times out or is refused.
+  const gone = await startServe();
+  const address = gone.address;
+  gone.proc.child.kill("SIGTERM");
+  await gone.proc.exit();
+  const p = sfx(["client", "--server", address], { stdin: true });
+  p.child.stdin!.write("id\n");
+  const m = await p.waitFor(/Cannot connect: .*\n/, 20_000, "out");
+  assert.ok(m);
+  p.child.stdin!.end("quit\n");
+  const r = await p.exit(20_000);
+  assert.is(r.status, 0, p.err());
+  assert.match(p.out(), /Not connected\. Type 'connect'\.\nBye\.\n$/, p.out());
+});
+
+test.run();
