@@ -1,18 +1,100 @@
 /**
  * sfx — Streaming Files eXchange, as a library.
  *
- * The public API re-exported here: errors with stable codes; the SCTP-over-UDP
- * transport; discovery; the server; the client. Each re-export documents
- * itself where it is defined.
+ * Everything the `sfx` command does is here to embed: run a server
+ * ({@link startServer}), connect a client to it and send or receive files
+ * ({@link connect}, {@link sendFiles}, {@link Receiver}), use the anonymous
+ * share store ({@link sharePut}, {@link shareList}, {@link shareGet}), find
+ * servers on the LAN ({@link discoverServers}), and — underneath all of it —
+ * the user-space SCTP-over-UDP transport ({@link SctpEndpoint}), which knows
+ * nothing of files. Errors are {@link SfxError}s with stable codes.
  *
- * @example
+ * This file only re-exports; each symbol is documented where it is defined.
+ *
+ * @example Run a server, then send a file from one client to another
  * ```ts
- * import { SfxError, VERSION } from "./mod.ts";
- * console.log(`sfx ${VERSION}`);
+ * import { collectFiles, connect, Receiver, sendFiles, startServer } from "./mod.ts";
+ *
+ * const server = await startServer({ host: "127.0.0.1", port: 0, logDir: "/tmp/sfx-logs", storage: "/tmp/sfx-shares" });
+ * const at = { host: "127.0.0.1", port: server.port };
+ * const bob = await connect({ server: at }); // the receiving directory must exist
+ * const receiving = new Receiver(bob, { dir: "/tmp/inbox", decide: async () => true }).receiveOne();
+ * const alice = await connect({ server: at });
+ * await sendFiles(alice, { to: bob.id, files: await collectFiles(["./report.pdf"]) });
+ * console.log(await receiving); // { from, accepted: true, files: [{ path, sha256, … }], bytes, seconds }
+ * ```
+ *
+ * @example The transport on its own: an SCTP echo over UDP
+ * ```ts
+ * import { openDatagramSocket, SctpEndpoint } from "./mod.ts";
+ *
+ * const server = SctpEndpoint.listen({ socket: await openDatagramSocket({ host: "127.0.0.1", port: 0 }) });
+ * server.on("association", (a) => a.on("message", (stream, data) => a.send(stream, data)));
+ * const client = SctpEndpoint.listen({ socket: await openDatagramSocket({ host: "127.0.0.1", port: 0 }) });
+ * const a = await client.connect(server.localAddress, { streams: 4 });
+ * a.send(1, new TextEncoder().encode("hello"));
  * ```
  *
  * @module
  */
+
+// Errors and version
 export { describeError, ERROR_CODES, exitStatusFor, isSfxError, SfxError } from "./src/errors.ts";
 export type { ErrorCode } from "./src/errors.ts";
 export { VERSION } from "./src/version.ts";
+
+// Server
+export { startServer } from "./src/server/server.ts";
+export type { RunningServer, ServerOptions } from "./src/server/server.ts";
+export { runServer } from "./src/server/run.ts";
+export type { RunOptions } from "./src/server/run.ts";
+export { getLogger, setupLogging } from "./src/log/index.ts";
+export type { Logging, LoggingOptions } from "./src/log/index.ts";
+
+// Client: connection, exchanges, shares
+export { ClientConnection, connect } from "./src/client/connection.ts";
+export type { ConnectOptions, ServerAddress, WelcomeInfo } from "./src/client/connection.ts";
+export { sendFiles } from "./src/client/send.ts";
+export { collectFiles } from "./src/client/walk.ts";
+export type { SourceFile } from "./src/client/walk.ts";
+export type { SendOptions, SendResult } from "./src/client/send.ts";
+export { Receiver } from "./src/client/receive.ts";
+export type { IncomingOffer, ReceivedExchange, ReceiveOptions } from "./src/client/receive.ts";
+export { openSafeWrite, sanitizeRelativePath } from "./src/client/safe_write.ts";
+export { ShareClient, shareGet, shareList, sharePut } from "./src/client/share.ts";
+export type { GetOptions, GetResult, GotFile, PutOptions, ShareProgress } from "./src/client/share.ts";
+
+// Share store (server side)
+export { DEFAULT_SHARE_LIMITS, generateCode, openShareStore, parseCode, ShareStore } from "./src/share/index.ts";
+export type { CreatedShare, ShareLimits, ShareListing } from "./src/share/index.ts";
+
+// Discovery
+export {
+  DISCOVERY_GROUP,
+  DISCOVERY_PORT,
+  discoverServers,
+  findFirstServer,
+  isDiscoveryDatagram,
+  startDiscoveryResponder,
+} from "./src/discovery/index.ts";
+export type {
+  DiscoveredServer,
+  DiscoverOptions,
+  DiscoveryResponder,
+  DiscoveryResponderStats,
+  ResponderOptions,
+} from "./src/discovery/index.ts";
+
+// Transport: SCTP over UDP
+export { Association, ManualClock, SCTP_DEFAULTS, SctpEndpoint, systemClock } from "./src/transport/sctp/index.ts";
+export type {
+  AssociationState,
+  AssociationStats,
+  Clock,
+  CloseReason,
+  EndpointStats,
+  SctpOptions,
+} from "./src/transport/sctp/index.ts";
+export { openDatagramSocket } from "./src/transport/socket.ts";
+export { openUdpSocket } from "./src/transport/udp.ts";
+export type { DatagramSocket, LocalAddress, RemoteAddress } from "./src/transport/datagram.ts";
