@@ -9,6 +9,7 @@
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { runSession } from "./repl/session.ts";
+import { historyFile } from "./repl/history.ts";
 
 interface ClientFlags {
   server?: string;
@@ -28,6 +29,6 @@ export function registerClient(program: Command, result: CommandResult): void {
     .option("--overwrite", "replace existing files instead of writing 'name (1).ext'")
     .action(async (flags: ClientFlags, cmd: Command) => {
       const verbose = Boolean(cmd.parent?.opts().verbose);
-      result.status = await runSession({ server: flags.server, dir: flags.dir, yes: flags.yes, overwrite: flags.overwrite, verbose });
+      result.status = await runSession({ server: flags.server, dir: flags.dir, yes: flags.yes, overwrite: flags.overwrite, verbose, historyFile: historyFile() });
     });
 }

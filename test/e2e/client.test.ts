@@ -107,7 +107,7 @@ if (!TMUX) {
 } else {
   let server: Server;
   const panes: Pane[] = [];
-  const pane = (args: string[], opts: { cwd: string }) => {
+  const pane = (args: string[], opts: { cwd: string; home?: string }) => {
     const p = new Pane(args, opts);
     panes.push(p);
     return p;
@@ -210,8 +210,9 @@ if (!TMUX) {
     await b.waitFor(/\[sfx exited 0\]/);
   });
 
-  test("bad commands get one line each and the session goes on", async () => {
-    const a = pane(["--server", server.address], { cwd: tmp("sfx-cwd-") });
+  test("bad commands get one line each and the session goes on; history survives the session", async () => {
+    const home = tmp("sfx-home-");
+    const a = pane(["--server", server.address], { cwd: tmp("sfx-cwd-"), home });
     const id = await a.id();
     await a.run("bogus", /^unknown command 'bogus' \(type 'help'\)$/m);
     await a.run("sedn 123456 x", /unknown command 'sedn' \(Did you mean send\?\)/);
@@ -248,6 +249,16 @@ if (!TMUX) {
     a.keys("C-u");
     a.type("exit");
     await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+    // The next session (same user) has the history: up, up.
+    const again = pane(["--server", server.address], { cwd: tmp("sfx-cwd-"), home });
+    await again.id();
+    again.keys("Up");
+    await until(() => again.promptLine().endsWith("> exit"), 5000, () => again.promptLine());
+    again.keys("Up");
+    await until(() => again.promptLine().endsWith("> id"), 5000, () => again.promptLine());
+    again.keys("C-u");
+    again.type("quit");
+    await again.waitFor(/\[sfx exited 0\]/);
   });
 
   test("Ctrl-C cancels a running send (the receiver keeps nothing), declining tells the sender, a second Ctrl-C leaves", async () => {

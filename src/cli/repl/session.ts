@@ -38,6 +38,7 @@ import { formatBytes, formatDuration } from "../progress.ts";
 import { parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
+import { appendHistory, HISTORY_SIZE, historyFile, loadHistory } from "./history.ts";
 import { Screen } from "./screen.ts";
 
 /** Options of {@link runSession}. */
@@ -56,6 +57,8 @@ export interface SessionOptions {
   discoveryTimeoutMs?: number;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream & { columns?: number; isTTY?: boolean };
+  /** Where the prompt's history is kept across sessions (terminal only); none: in memory only. */
+  historyFile?: string;
   /** Whether input and output are a terminal (default: both are TTYs). */
   terminal?: boolean;
 }
@@ -123,7 +126,8 @@ class ClientSession implements SessionActions {
     const input = this.opts.input ?? process.stdin;
     const output = this.opts.output ?? process.stdout;
     const completer = makeCompleter(() => buildSessionProgram(this, () => {}));
-    this.rl = createInterface({ input, output, terminal: this.terminal, historySize: 500, removeHistoryDuplicates: true, completer, tabSize: 4 });
+    const history = this.terminal && this.opts.historyFile ? loadHistory(this.opts.historyFile) : [];
+    this.rl = createInterface({ input, output, terminal: this.terminal, history, historySize: HISTORY_SIZE, removeHistoryDuplicates: true, completer, tabSize: 4 });
     this.screen = new Screen(this.rl, output, this.terminal);
     const finished = new Promise<number>((res) => (this.#finish = res));
     this.rl.on("line", (line) => this.#onLine(line));
@@ -173,6 +177,7 @@ class ClientSession implements SessionActions {
     this.#armedAt = 0;
     if (this.screen.answer(line)) return;
     if (this.#quitting) return;
+    if (this.terminal && this.opts.historyFile) appendHistory(this.opts.historyFile, line);
     this.#chain = this.#chain
       .then(() => dispatchLine(line, this, (t) => this.print(t.replace(/\n$/, "")), this.opts.verbose))
       .catch((err) => this.#error("", err))
