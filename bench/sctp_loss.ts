@@ -18,6 +18,14 @@
  * SCTP with `congestionControl` "reno" or "cubic" (PLPMTUD up to the veth's
  * 1472-byte UDP payload). Each SCTP transfer is SHA-256 checked.
  *
+ * `reno-frag` / `cubic-frag` send 64 KB datagrams and let IP fragment them
+ * (node:dgram cannot set DF, so PLPMTUD would "confirm" such sizes; udp.ts
+ * caps the ceiling at the interface MTU − 28 for that reason). Here the
+ * iptables loss acts after reassembly, on whole datagrams, as it acts on
+ * TCP's GSO super-packets; on a real lossy path every fragment can be lost
+ * and one lost fragment loses the datagram (45× the loss rate at 64 KB), so
+ * these variants only show what the emulation rewards, never a setting to use.
+ *
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -364,7 +372,11 @@ async function main(): Promise<void> {
         // "tcp": the machine's default congestion control (inherited by new namespaces); "tcp-cubic…": CUBIC
         // through the TCP_CONGESTION socket option (the namespaces' sysctl is read-only here).
         const tcpCc = v.startsWith("tcp-cubic") ? "cubic" : sh("sysctl", ["-n", "net.ipv4.tcp_congestion_control"]).trim();
-        const r = await (v.startsWith("tcp") ? run("tcp", bytes, { cc: tcpCc }) : run("sctp", bytes, { congestionControl: v })).catch((e: Error) => ({
+        // "…-frag": 64 KB datagrams left to IP fragmentation — NOT a fair setting (see the module doc), only to show its effect.
+        const sctpOpts = v.endsWith("-frag")
+          ? { congestionControl: v.slice(0, -5), maxPacketSize: 65504, initialPacketSize: 65504, pmtud: false }
+          : { congestionControl: v };
+        const r = await (v.startsWith("tcp") ? run("tcp", bytes, { cc: tcpCc }) : run("sctp", bytes, sctpOpts)).catch((e: Error) => ({
           mbps: NaN,
           ok: false,
           note: e.message.slice(0, 160),
