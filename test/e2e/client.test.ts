@@ -9,6 +9,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
+import { createSocket } from "node:dgram";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv } from "../cli/_sfx.ts";
@@ -343,6 +344,25 @@ if (!TMUX) {
     assert.match(a.promptLine(), /^sfx \(not connected\)> /);
     await a.run(`connect ${server.address}`, /Your new ID:/);
     await a.run("status", /Connected to e2e .* at 127\.0\.0\.1:\d+ for/);
+    a.type("quit");
+    await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+  });
+
+  test("Ctrl-C while connecting to a server that does not answer stops at once; the session stays, unconnected", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const sock = createSocket("udp4");
+      sock.bind(0, "127.0.0.1", () => {
+        const p = sock.address().port;
+        sock.close(() => resolve(p));
+      });
+    });
+    const a = pane(["--server", `127.0.0.1:${port}`], { cwd: tmp("sfx-cwd-") });
+    await a.waitFor(new RegExp(`Connecting to 127\\.0\\.0\\.1:${port}…`));
+    const started = Date.now();
+    a.keys("C-c");
+    await a.waitFor(/Not connected \(cancelled\)\. Type 'connect' to try again\./, 5000);
+    assert.ok(Date.now() - started < 5000);
+    await a.run("id", /Not connected\. Type 'connect'\./);
     a.type("quit");
     await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
   });

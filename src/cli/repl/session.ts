@@ -257,8 +257,17 @@ class ClientSession implements SessionActions {
     const ac = new AbortController();
     this.#connecting = ac;
     let conn: ClientConnection;
+    const attempt = connect({ server: { host: server.host, port: server.port }, signal: ac.signal });
     try {
-      conn = await connect({ server: { host: server.host, port: server.port }, signal: ac.signal });
+      // Ctrl-C stops waiting at once; a connection that still completes later is closed.
+      conn = await new Promise<ClientConnection>((resolveConn, reject) => {
+        const onAbort = () => {
+          void attempt.then((late) => late.abort("cancelled by the user"), () => {});
+          reject(new SfxError("SFX_CANCELLED", "Cancelled"));
+        };
+        ac.signal.addEventListener("abort", onAbort, { once: true });
+        attempt.then(resolveConn, reject).finally(() => ac.signal.removeEventListener("abort", onAbort));
+      });
     } finally {
       this.#connecting = null;
     }
