@@ -59,6 +59,7 @@ function term(): Term {
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
 /** Drops ANSI escapes (cursor moves, clears). */
+// deno-lint-ignore no-control-regex
 const plain = (s: string) => s.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
 
 test("print() writes above the prompt and redraws the prompt with the half-typed line", async () => {
@@ -71,6 +72,7 @@ test("print() writes above the prompt and redraws the prompt with the half-typed
     t.screen.print("  received a.txt (12 B)");
     const out = t.output();
     // Erase the prompt line first (cursor to column 0, clear down), then the message, then prompt + typed text.
+    // deno-lint-ignore no-control-regex
     assert.match(out, /^(\u001b\[\d+A)?\u001b\[(1G|0G|G)?.*\u001b\[0?J/s);
     const text = plain(out);
     assert.ok(text.indexOf("  received a.txt (12 B)\n") < text.lastIndexOf("sfx 482 913> sta"), JSON.stringify(text));
@@ -139,7 +141,7 @@ test("ask() resolves null when the question is withdrawn, and the next line is a
   }
 });
 
-test("before the first prompt a print is a plain line, and no prompt is drawn", async () => {
+test("before the first prompt a print is a plain line, and no prompt is drawn", () => {
   const input = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
   input.isTTY = true;
   input.setRawMode = () => {};

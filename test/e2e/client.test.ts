@@ -78,7 +78,7 @@ class Pane {
   }
 
   /** Types a command and waits for what it prints (only in output after the command). */
-  async run(command: string, re: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
+  run(command: string, re: RegExp, ms = 15_000): Promise<RegExpMatchArray> {
     const from = this.screen().trimEnd().length;
     this.type(command);
     return this.waitFor(re, ms, from);

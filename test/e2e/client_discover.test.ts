@@ -71,7 +71,7 @@ if (why !== undefined) {
   const net = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
 
   /** alpha ns, beta ns, client ns —veth— one bridge ns. */
-  function buildLan(): Record<"alpha" | "beta" | "client", string> {
+  const buildLan = (): Record<"alpha" | "beta" | "client", string> => {
     const bridge = uniqueName("br");
     const lan = { alpha: uniqueName("a"), beta: uniqueName("b"), client: uniqueName("c") };
     for (const ns of [bridge, ...Object.values(lan)]) {
@@ -92,7 +92,7 @@ if (why !== undefined) {
       ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0");
     }
     return lan;
-  }
+  };
 
   test(TITLE, async () => {
     const env = sfxEnv(home.path);

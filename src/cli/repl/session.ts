@@ -38,7 +38,7 @@ import { formatBytes, formatDuration } from "../progress.ts";
 import { parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
-import { appendHistory, HISTORY_SIZE, historyFile, loadHistory } from "./history.ts";
+import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
 import { Screen } from "./screen.ts";
 
 /** Options of {@link runSession}. */
