@@ -13,7 +13,7 @@
  * @module
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,6 +25,15 @@ export const ADDR_RECEIVER = "10.199.0.2";
 const IF_SENDER = "sfxv1";
 const IF_RECEIVER = "sfxv2";
 const QUEUE = 7;
+
+/** The host's default TCP congestion control (namespaces inherit it). */
+export function systemTcpCongestion(): string {
+  try {
+    return readFileSync("/proc/sys/net/ipv4/tcp_congestion_control", "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+}
 
 /** A path condition. */
 export interface Scenario {
@@ -125,6 +134,18 @@ export class NetnsLab {
       });
       // Only after the delayer listens: a queue without a reader drops everything.
       sh("ip", ["netns", "exec", NS_RECEIVER, "iptables", "-t", "raw", "-A", "PREROUTING", "-i", IF_RECEIVER, "-j", "NFQUEUE", "--queue-num", String(QUEUE)]);
+    }
+  }
+
+  /**
+   * Congestion control for TCP between the namespaces, set on the veth routes
+   * (`congctl`; a namespace's sysctl may be read-only). `undefined` restores
+   * the system default (see {@link systemTcpCongestion}).
+   */
+  setTcpCongestion(algo: string | undefined): void {
+    for (const [ns, dev, src] of [[NS_SENDER, IF_SENDER, ADDR_SENDER], [NS_RECEIVER, IF_RECEIVER, ADDR_RECEIVER]]) {
+      const route = ["-n", ns, "route", "replace", "10.199.0.0/24", "dev", dev, "proto", "kernel", "scope", "link", "src", src];
+      sh("ip", algo ? [...route, "congctl", algo] : route);
     }
   }
 

@@ -23,7 +23,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { SctpEndpoint } from "../src/transport/sctp/index.ts";
 import { openUdpSocket, type UdpSocket } from "../src/transport/udp.ts";
-import { ADDR_RECEIVER, NetnsLab, NS_RECEIVER, NS_SENDER, type Scenario } from "./netns.ts";
+import { ADDR_RECEIVER, NetnsLab, NS_RECEIVER, NS_SENDER, type Scenario, systemTcpCongestion } from "./netns.ts";
 import { expectedSha256 } from "./peer.ts";
 
 // Deno would otherwise ask the internet for a newer version: nothing leaves this machine.
@@ -248,18 +248,22 @@ async function namespaces(): Promise<void> {
     { name: "5% loss", delayMs: 0, lossPct: 5, rateMbit: 250 },
   ];
   let lab: NetnsLab | undefined;
+  const sysCc = systemTcpCongestion();
+  console.log(`(250 Mbit/s tbf on the sender's link; TCP congestion control: this host's default is ${sysCc}; cubic set per route with congctl)`);
   try {
     lab = NetnsLab.create();
     for (const s of scenarios) {
       await lab.apply(s);
-      const tcp = await transfer("tcp", NET_BYTES, [], { lab }).catch((e: Error) => ({ mbps: NaN, ok: false, note: e.message.slice(0, 120) }));
-      const sctp = await transfer("sctp", NET_BYTES, ["--packet", "65507", "--pmtud"], { lab }).catch((e: Error) => ({
-        mbps: NaN,
-        ok: false,
-        note: e.message.slice(0, 120),
-      }));
-      console.log(`${s.name.padEnd(22)} (250 Mbit/s tbf) TCP ${fmt(tcp)}`);
-      console.log(`${"".padEnd(22)}                  sfx ${fmt(sctp)}   sfx/TCP = ${ratio(sctp, tcp)}`);
+      const fail = (e: Error): Result => ({ mbps: NaN, ok: false, note: e.message.slice(0, 120) });
+      lab.setTcpCongestion(undefined);
+      const tcp = await transfer("tcp", NET_BYTES, [], { lab }).catch(fail);
+      lab.setTcpCongestion("cubic");
+      const cubic = sysCc === "cubic" ? tcp : await transfer("tcp", NET_BYTES, [], { lab }).catch(fail);
+      lab.setTcpCongestion(undefined);
+      const sctp = await transfer("sctp", NET_BYTES, ["--packet", "65507", "--pmtud"], { lab }).catch(fail);
+      console.log(`${s.name.padEnd(22)} TCP ${sysCc.padEnd(5)} ${fmt(tcp)}`);
+      if (sysCc !== "cubic") console.log(`${"".padEnd(22)} TCP cubic ${fmt(cubic)}`);
+      console.log(`${"".padEnd(22)} sfx SCTP  ${fmt(sctp)}   sfx/TCP ${sysCc} = ${ratio(sctp, tcp)}${sysCc !== "cubic" ? `, sfx/TCP cubic = ${ratio(sctp, cubic)}` : ""}`);
     }
   } catch (err) {
     console.log(`namespaces failed: ${(err as Error).message}`);
