@@ -287,6 +287,10 @@ if (!TMUX) {
     b.type("y");
     await until(() => /\[send \d+% /.test(a.promptLine()), 15_000, () => a.promptLine());
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
+    // Typing while it streams: the command runs, its lines are whole, the prompt keeps its progress.
+    await a.run("status", /Running: send\./);
+    await b.run("status", /Running: receiving from \d{3} \d{3}\./);
+    await until(() => /^\[send \d+% [^\]]+\] sfx \d{3} \d{3}> $/.test(a.promptLine()), 5000, () => a.promptLine());
     a.keys("C-c");
     await a.waitFor(/\^C cancelling… \(Ctrl-C again to quit\)\nsend: cancelled/);
     await b.waitFor(/Incoming transfer cancelled: cancelled by the sender/);
