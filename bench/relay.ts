@@ -1,5 +1,5 @@
 /**
- * `node bench/relay.ts [--size 1G] [--no-sfx] [--no-tcp] [--no-wormhole] [--dir /dev/shm] [--links [--links-size 128M] [--links-only] [--scenario 1|2|3]]`
+ * `node bench/relay.ts [--size 1G] [--no-sfx] [--no-tcp] [--no-wormhole] [--dir /dev/shm] [--repeat 2] [--links [--links-size 128M] [--links-only] [--scenario 1|2|3]]`
  *
  * Issue 4's relay benchmark, on loopback: one file of --size bytes relayed
  * sender → server → receiver, SHA-256 verified, three ways in the same run:
@@ -29,6 +29,7 @@ import { closeSync, createReadStream, createWriteStream, existsSync, mkdtempSync
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { basename, join } from "node:path";
 import { once } from "node:events";
+import { availableParallelism, loadavg } from "node:os";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SFX = join(ROOT, "build/sfx");
@@ -65,15 +66,25 @@ async function main(): Promise<void> {
     const src = join(work, "source.bin");
     const want = args.includes("--links-only") ? "" : makeFile(src, size);
     console.log(`relay benchmark: ${(size / 2 ** 20).toFixed(0)} MiB on loopback, files under ${work}`);
+    console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
     if (!args.includes("--links-only")) {
-      if (!args.includes("--no-sfx")) results.push(await benchSfx(work, src, size, want));
-      if (!args.includes("--no-tcp")) results.push(await benchTcp(work, src, size, want));
-      if (!args.includes("--no-wormhole")) {
-        const r = await benchWormhole(work, src, size, want);
-        if (r) results.push(r);
+      // This machine is shared: each tool runs --repeat times (default 2), interleaved, and keeps its best run.
+      const repeat = Math.max(1, Number(flag("--repeat") ?? 2));
+      const best = new Map<string, Result>();
+      const keep = (r: Result | undefined) => {
+        if (!r) return;
+        const prev = best.get(r.name);
+        if (!prev || r.mbps > prev.mbps) best.set(r.name, r);
+      };
+      for (let i = 0; i < repeat; i++) {
+        if (!args.includes("--no-sfx")) keep(await benchSfx(work, src, size, want));
+        if (!args.includes("--no-tcp")) keep(await benchTcp(work, src, size, want));
+        if (!args.includes("--no-wormhole")) keep(await benchWormhole(work, src, size, want));
       }
-      printTable("loopback", results);
+      results.push(...best.values());
+      printTable(`loopback (best of ${repeat})`, results);
     }
     if (args.includes("--links")) await benchLinks(work);
   } finally {
