@@ -67,7 +67,6 @@ async function main(): Promise<void> {
     const want = args.includes("--links-only") ? "" : makeFile(src, size);
     console.log(`relay benchmark: ${(size / 2 ** 20).toFixed(0)} MiB on loopback, files under ${work}`);
     console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-    console.log(`machine: ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 
     if (!args.includes("--links-only")) {
       // This machine is shared: each tool runs --repeat times (default 2), interleaved, and keeps its best run.
