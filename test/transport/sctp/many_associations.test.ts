@@ -47,7 +47,8 @@ test("1,000 concurrent associations on one server socket each handshake and echo
       const got = await back;
       return got === text;
     });
-    const results = await within(40_000, Promise.all(echoes), "1,000 handshakes and echoes");
+    // Usually 2–5 s; under heavy load PLPMTUD probes of 1,000 associations can overflow the socket (see the transport-lab notes).
+    const results = await within(50_000, Promise.all(echoes), "1,000 handshakes and echoes");
     const secs = (performance.now() - started) / 1000;
     assert.is(results.filter(Boolean).length, CLIENTS, "every client got its own message back");
     assert.is(accepted, CLIENTS);
