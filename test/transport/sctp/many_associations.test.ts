@@ -47,7 +47,7 @@ test("1,000 concurrent associations on one server socket each handshake and echo
       const got = await back;
       return got === text;
     });
-    // Usually 2–5 s; under heavy load PLPMTUD probes of 1,000 associations can overflow the socket (see the transport-lab notes).
+    // Usually 2–5 s; under heavy load the PLPMTUD probes of 1,000 associations (up to 64 KiB each on loopback) can overflow the one socket and cost T3 backoffs.
     const results = await within(50_000, Promise.all(echoes), "1,000 handshakes and echoes");
     const secs = (performance.now() - started) / 1000;
     assert.is(results.filter(Boolean).length, CLIENTS, "every client got its own message back");
