@@ -15,6 +15,7 @@ import { registerReceive } from "./receive.ts";
 import { registerDiscover } from "./discover.ts";
 import { registerShare } from "./share.ts";
 import { registerClient } from "./client.ts";
+import { registerDemo } from "./demo.ts";
 import type { CommandResult } from "./context.ts";
 
 /** Builds the program. Exported so the interactive client reuses the same definitions. */
@@ -29,7 +30,7 @@ export function buildProgram(result: CommandResult): Command {
       // commander's own error text is replaced by one line of ours (see main()).
       outputError: () => {},
     });
-  for (const register of [registerServe, registerSend, registerReceive, registerDiscover, registerShare, registerClient]) {
+  for (const register of [registerServe, registerSend, registerReceive, registerDiscover, registerShare, registerClient, registerDemo]) {
     register(program, result);
   }
   // Subcommands inherit exitOverride and the quiet error output.
