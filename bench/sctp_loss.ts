@@ -8,14 +8,14 @@
  * the namespaces, which are deleted on exit, on SIGINT/SIGTERM and before a
  * run (leftovers). Root, iproute2, iptables, cc and libnetfilter-queue-dev.
  *
- *   node bench/sctp_loss.ts [--bytes N] [--scenarios rtt,loss1,loss5] [--variants tcp,tcp-cubic,tcp-cubic-nogso,reno,cubic] [--rate MBIT]
+ *   node bench/sctp_loss.ts [--bytes N] [--scenarios rtt,loss1,loss5] [--variants tcp,tcp-cubic,tcp-cubic-nogso,reno,cubic,bbr] [--rate MBIT]
  *
  * Variants: `tcp` (Linux TCP with the machine's default congestion control
  * — BBR on the benchmark machine, which does not treat random loss as
  * congestion), `tcp-cubic` (CUBIC set in both namespaces), `…-nogso` (the
  * veth's gso_max_segs set to 1, so TCP loses single 1448-byte segments as
  * sfx loses single datagrams, not GSO super-packets), and sfx
- * SCTP with `congestionControl` "reno" or "cubic" (PLPMTUD up to the veth's
+ * SCTP with `congestionControl` "reno", "cubic" or "bbr" (PLPMTUD up to the veth's
  * 1472-byte UDP payload). Each SCTP transfer is SHA-256 checked.
  *
  * `reno-frag` / `cubic-frag` send 64 KB datagrams and let IP fragment them
@@ -354,7 +354,7 @@ async function main(): Promise<void> {
     loss5: { name: "5% loss", delay: 0, loss: 5 },
   };
   const scenarios = opt("scenarios", "rtt,loss1,loss5").split(",").map((k) => all[k]);
-  const variants = opt("variants", "tcp,tcp-cubic,reno,cubic").split(",");
+  const variants = opt("variants", "tcp,tcp-cubic,reno,cubic,bbr").split(",");
   const lab = new Lab();
   const cleanup = () => lab.destroySync();
   process.once("exit", cleanup);

@@ -207,6 +207,10 @@ export class Association extends EventEmitter {
   readonly #t3: Timer;
   #t3Streak = 0;
   #lastDataSentAt = 0;
+  // Delivery-rate sampling (draft-ietf-ccwg-bbr §4.1): bytes delivered, when, and the send time of the latest delivered chunk.
+  #delivered = 0;
+  #deliveredTime = 0;
+  #firstSentTime = 0;
 
   // Receiving.
   #tsns: ReceivedTsns = new ReceivedTsns(0);
@@ -996,6 +1000,8 @@ export class Association extends EventEmitter {
     let anyNew = false;
     /** Latest send time of a chunk sent once and newly acknowledged by this SACK (RFC 8985 RACK.xmit_ts). */
     let latestSentAt = -1;
+    /** The most recently sent chunk this SACK newly acknowledges: the delivery-rate sample. */
+    let rs: OutChunk | undefined;
     // Cumulative part.
     while (this.#sentHead < sent.length) {
       const c = sent[this.#sentHead]!;
@@ -1006,6 +1012,7 @@ export class Association extends EventEmitter {
         htna = c.tsn;
         anyNew = true;
         if (c.transmissions === 1 && c.sentAt > latestSentAt) latestSentAt = c.sentAt;
+        if (rs === undefined || c.sentAt >= rs.sentAt) rs = c;
         if (c === this.#rttProbe) {
           // §6.3.1 C5 with Karn: only chunks sent once are measured.
           if (c.transmissions === 1) this.#rto.measure(now - c.sentAt);
@@ -1052,6 +1059,7 @@ export class Association extends EventEmitter {
               htna = c.tsn;
               anyNew = true;
               if (c.transmissions === 1 && c.sentAt > latestSentAt) latestSentAt = c.sentAt;
+              if (rs === undefined || c.sentAt >= rs.sentAt) rs = c;
               c.marked = false;
               if (c.inFlight) {
                 this.#flight -= len;
@@ -1087,6 +1095,15 @@ export class Association extends EventEmitter {
       this.#peerRwnd = Math.max(0, s.aRwnd - this.#flight);
       // §6.1 A: SACKs arriving while the window is zero keep probes from counting as errors.
       if (s.aRwnd === 0) this.#errors = 0;
+    }
+    if (rs !== undefined && acked > 0) {
+      // draft-ietf-ccwg-bbr §4.1.2: rate = delivered / max(send interval, ack interval).
+      this.#delivered += acked;
+      this.#deliveredTime = now;
+      this.#firstSentTime = rs.sentAt;
+      const interval = Math.max(rs.sentAt - rs.firstSentAtSend, now - rs.deliveredTimeAtSend);
+      const rate = interval > 0 ? (this.#delivered - rs.deliveredAtSend) / interval : 0;
+      this.#cc.onRateSample(rate, rs.transmissions === 1 ? now - rs.sentAt : -1, this.#delivered, rs.deliveredAtSend, now);
     }
     this.#cc.onSack(acked, cumAdvanced, flightBefore, cum, now, this.#rto.srtt);
     if (newlyMarked) {
@@ -1548,6 +1565,14 @@ export class Association extends EventEmitter {
     c.transmissions++;
     c.sentAt = now;
     c.marked = false;
+    if (this.#flight === 0) {
+      // Nothing in flight: the sample interval starts now (§4.1.2).
+      this.#deliveredTime = now;
+      this.#firstSentTime = now;
+    }
+    c.deliveredAtSend = this.#delivered;
+    c.deliveredTimeAtSend = this.#deliveredTime;
+    c.firstSentAtSend = this.#firstSentTime;
     if (!c.inFlight) {
       c.inFlight = true;
       this.#flight += len;

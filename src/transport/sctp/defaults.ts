@@ -73,7 +73,7 @@ export const SCTP_DEFAULTS = {
   /** OOTB ABORT replies the endpoint sends per second at most (RFC 9260 §8.4 rate limiting). */
   ootbRepliesPerSecond: 100,
   /** Congestion-avoidance rule (see congestion.ts): CUBIC, RFC 9438. */
-  congestionControl: "cubic" as "reno" | "cubic",
+  congestionControl: "cubic" as "reno" | "cubic" | "bbr",
   /** How long endpoint.close() waits for graceful shutdowns before aborting what is left. */
   closeTimeoutMs: 10_000,
 } as const;

@@ -52,10 +52,12 @@ export interface SctpOptions {
   /** Probe the path MTU upwards after the handshake (default true). */
   pmtud?: boolean;
   /**
-   * Congestion-avoidance rule: "cubic" (RFC 9438, as Linux TCP; the default)
-   * or "reno" (RFC 9260 §7.2.2). Slow start and fast recovery follow RFC 9260 §7.2 either way.
+   * Congestion control: "cubic" (RFC 9438; the default), "reno" (RFC 9260
+   * §7.2.2; slow start and fast recovery follow RFC 9260 §7.2 in both), or
+   * "bbr" (experimental, model-based after draft-ietf-ccwg-bbr: random loss
+   * does not cut the window).
    */
-  congestionControl?: "reno" | "cubic";
+  congestionControl?: "reno" | "cubic" | "bbr";
 }
 
 /** {@link SctpOptions} with every default applied. */
@@ -80,7 +82,7 @@ export interface ResolvedSctpOptions {
   maxMessageSize: number;
   sackDelayMs: number;
   pmtud: boolean;
-  congestionControl: "reno" | "cubic";
+  congestionControl: "reno" | "cubic" | "bbr";
   associationMaxRetrans: number;
 }
 
@@ -92,9 +94,9 @@ function num(v: number | undefined, dflt: number, min: number, max: number, name
   return v;
 }
 
-function cc(v: string | undefined): "reno" | "cubic" {
+function cc(v: string | undefined): "reno" | "cubic" | "bbr" {
   if (v === undefined) return D.congestionControl;
-  if (v !== "reno" && v !== "cubic") throw new RangeError(`SCTP option congestionControl must be "reno" or "cubic", got ${String(v)}`);
+  if (v !== "reno" && v !== "cubic" && v !== "bbr") throw new RangeError(`SCTP option congestionControl must be "reno", "cubic" or "bbr", got ${String(v)}`);
   return v;
 }
 

@@ -65,6 +65,12 @@ export interface OutChunk {
   marked: boolean;
   /** Already fast-retransmitted once (§7.2.4 step 5). */
   fastRetransmitted: boolean;
+  /** Bytes delivered to the peer when it was last sent (delivery-rate sampling, for BBR). */
+  deliveredAtSend: number;
+  /** Clock time of that delivery count. */
+  deliveredTimeAtSend: number;
+  /** Send time of the chunk most recently delivered when it was sent (send-interval of the sample). */
+  firstSentAtSend: number;
 }
 
 interface OutStream {
@@ -169,6 +175,9 @@ export class SendQueue {
       misses: 0,
       marked: false,
       fastRetransmitted: false,
+      deliveredAtSend: 0,
+      deliveredTimeAtSend: 0,
+      firstSentAtSend: 0,
     };
     this.queuedBytes -= len;
     if (ending) {

@@ -100,6 +100,28 @@ test("fast retransmit halves once per recovery; a timeout drops cwnd to one MTU 
   assert.is(cc.ssthresh, 4000, "never below 4 MTU");
 });
 
+test("BBR (experimental): a loss does not cut cwnd; after Startup the window is 2·BtlBw·minRTT; T3-rtx still drops to one MTU", () => {
+  const mtu = 1000;
+  const cc = new CongestionController(mtu, 1 << 30, "bbr");
+  let delivered = 0;
+  let now = 0;
+  // 1000 bytes/ms delivered, 50 ms RTT, one round per sample: the estimate stops growing, so Startup ends.
+  for (let round = 0; round < 12; round++) {
+    const before = delivered;
+    now += 50;
+    delivered += 50_000;
+    cc.onRateSample(1000, 50, delivered, before, now);
+    cc.onSack(50_000, true, cc.cwnd, round, now, 50);
+  }
+  assert.is(cc.cwnd, 2 * 1000 * 50, "cwnd = 2·BDP");
+  assert.ok(cc.onFastRetransmit(99));
+  assert.is(cc.cwnd, 100_000, "no reduction on fast retransmit");
+  cc.onTimeout();
+  assert.is(cc.cwnd, mtu, "RFC 9260 §7.2.3 on T3-rtx");
+  for (let i = 0; i < 10; i++) cc.onSack(cc.cwnd, true, cc.cwnd, 200 + i, now + i, 50);
+  assert.is(cc.cwnd, 100_000, "grows back by the bytes acknowledged, up to the model window");
+});
+
 test("RTO follows RFC 9260 §6.3.1 and backs off to RTO.Max", () => {
   const r = new RtoEstimator(1000, 200, 10_000);
   assert.is(r.rto, 1000);
