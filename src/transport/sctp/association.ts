@@ -1548,6 +1548,10 @@ export class Association extends EventEmitter {
       // §6.1 A: respect the peer's window, except for one probe when nothing is in flight.
       if (len > this.#peerRwnd && this.#flight > 0) break;
       const c = this.#queue.next(avail, this.#nextTsn)!;
+      // RFC 7053 §4.1: closing (SHUTDOWN-PENDING) and this is the last chunk:
+      // ask for its SACK at once (I bit) rather than after the peer's delayed-SACK
+      // timer, which held the SHUTDOWN back by up to 200 ms at the end of a transfer.
+      if (this.#state === "shutdown-pending" && this.#queue.queuedMessages === 0) c.immediate = true;
       this.#nextTsn = (this.#nextTsn + 1) >>> 0;
       this.#sent.push(c);
       this.#unacked += c.userData.length;

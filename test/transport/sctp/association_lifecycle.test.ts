@@ -54,6 +54,26 @@ test("a silent peer with data outstanding is reported as timeout too", async () 
   }
 });
 
+test("close() right after send() sets the I bit on the last chunk (RFC 7053), so SHUTDOWN does not wait for the peer's delayed SACK", async () => {
+  const p = makePair({}, { sackDelayMs: 500 });
+  let immediate = 0;
+  p.bridge.filter = (d, dir) => {
+    if (dir === "a->b") for (const ch of decodePacketUnchecked(d).chunks) if ((ch.type === CHUNK.I_DATA || ch.type === CHUNK.DATA) && (ch as { immediate?: boolean }).immediate) immediate++;
+    return true;
+  };
+  try {
+    const { c, s } = await connectPair(p);
+    s.on("message", () => {});
+    c.send(1, new Uint8Array(100));
+    const t = performance.now();
+    await within(5000, c.close(), "close");
+    assert.is(immediate, 1, "one chunk with the I bit");
+    assert.ok(performance.now() - t < 400, `close took ${(performance.now() - t).toFixed(0)} ms (the delayed-SACK timer is 500 ms)`);
+  } finally {
+    await p.close();
+  }
+});
+
 test("abort() reaches the peer with its reason", async () => {
   const p = makePair();
   try {
