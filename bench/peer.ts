@@ -9,7 +9,7 @@
  *
  * Usage:
  *   node bench/peer.ts receive <sctp|dgram|tcp> [--host 127.0.0.1] [--bytes N] [--packet N] [--pmtud]
- *   node bench/peer.ts send    <sctp|dgram|tcp> --to HOST:PORT [--bytes N] [--packet N] [--pmtud] [--message N]
+ *   node bench/peer.ts send    <sctp|dgram|tcp> --to HOST:PORT [--bytes N] [--packet N] [--pmtud] [--message N] [--cc reno|cubic|bbr]
  *
  * `--packet` is the UDP payload size (sctp: fixed packet size unless --pmtud,
  * which starts at 1200 and probes up to it).
@@ -85,7 +85,8 @@ async function sctpSend(to: { address: string; port: number }, bytes: number, pa
   // A client talks to one server: a connected socket skips the kernel's route lookup and Node's address parsing per datagram.
   const connect = process.argv.includes("--unconnected") ? undefined : to;
   const socket = await openUdpSocket({ host: to.address.includes(":") ? "::" : "0.0.0.0", connect });
-  const endpoint = SctpEndpoint.listen({ socket, maxPacketSize: packet, initialPacketSize: pmtud ? 1200 : packet, pmtud, accept: false });
+  const cc = arg("cc") as "reno" | "cubic" | "bbr" | undefined;
+  const endpoint = SctpEndpoint.listen({ socket, maxPacketSize: packet, initialPacketSize: pmtud ? 1200 : packet, pmtud, accept: false, congestionControl: cc });
   const block = streamBlock();
   const a = await endpoint.connect(to, { streams: 1 });
   const started = performance.now();

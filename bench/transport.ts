@@ -13,7 +13,8 @@
  *
  * Options: --bytes N (loopback, default 100 MiB), --net-bytes N (namespaces,
  * default 20 MiB), --only loopback,netns,memory,deno, --repeat N (loopback cases,
- * best of N, default 2), --quick (10 MiB / 4 MiB, one run each).
+ * best of N, default 2), --quick (10 MiB / 4 MiB, one run each), --sfx-bbr (also sfx
+ * with congestionControl "bbr" between the namespaces).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from "node:fs";
@@ -42,6 +43,8 @@ const opt = (name: string, dflt: string) => {
 const quick = argv.includes("--quick");
 const BYTES = Number(opt("bytes", String((quick ? 10 : 100) << 20)));
 const NET_BYTES = Number(opt("net-bytes", String((quick ? 4 : 20) << 20)));
+/** Also run sfx with its experimental BBR congestion control in the namespace scenarios. */
+const SFX_BBR = argv.includes("--sfx-bbr");
 const ONLY = new Set(opt("only", "loopback,netns,memory,deno").split(","));
 const CASE_TIMEOUT_MS = 180_000;
 /** Loopback cases run this many times, the best kept: the machine is shared, one run is noisy. */
@@ -261,9 +264,11 @@ async function namespaces(): Promise<void> {
       const cubic = sysCc === "cubic" ? tcp : await transfer("tcp", NET_BYTES, [], { lab }).catch(fail);
       lab.setTcpCongestion(undefined);
       const sctp = await transfer("sctp", NET_BYTES, ["--packet", "65507", "--pmtud"], { lab }).catch(fail);
+      const sctpBbr = SFX_BBR ? await transfer("sctp", NET_BYTES, ["--packet", "65507", "--pmtud", "--cc", "bbr"], { lab }).catch(fail) : undefined;
       console.log(`${s.name.padEnd(22)} TCP ${sysCc.padEnd(5)} ${fmt(tcp)}`);
       if (sysCc !== "cubic") console.log(`${"".padEnd(22)} TCP cubic ${fmt(cubic)}`);
       console.log(`${"".padEnd(22)} sfx SCTP  ${fmt(sctp)}   sfx/TCP ${sysCc} = ${ratio(sctp, tcp)}${sysCc !== "cubic" ? `, sfx/TCP cubic = ${ratio(sctp, cubic)}` : ""}`);
+      if (sctpBbr) console.log(`${"".padEnd(22)} sfx bbr   ${fmt(sctpBbr)}   sfx bbr/TCP ${sysCc} = ${ratio(sctpBbr, tcp)} (experimental congestionControl "bbr")`);
     }
   } catch (err) {
     console.log(`namespaces failed: ${(err as Error).message}`);
