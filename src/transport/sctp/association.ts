@@ -38,22 +38,19 @@ import type { Clock } from "./clock.ts";
 import { CongestionController } from "./congestion.ts";
 import { COOKIE_FLAG_IDATA, type CookieJar, type CookieState } from "./cookie.ts";
 import { SCTP_DEFAULTS, SCTP_SIZES } from "./defaults.ts";
+import { describeCauses, random32, randomTag, readInitParams, supportedExtensionsParam } from "./handshake.ts";
 import {
-  describeCauses,
-  invalidMandatoryParamCause,
-  invalidStreamCause,
-  missingParamCause,
+  invalidMandatoryParameterCause,
+  invalidStreamIdentifierCause,
+  missingMandatoryParameterCause,
   noUserDataCause,
   protocolViolationCause,
-  random32,
-  randomTag,
-  readInitParams,
   staleCookieCause,
-  supportedExtensionsParam,
-  unrecognizedChunkCause,
-  unrecognizedParamsCause,
-  userAbortCause,
-} from "./handshake.ts";
+  unrecognizedChunkTypeCause,
+  unrecognizedParametersCause,
+  userInitiatedAbortCause,
+} from "./error_cause.ts";
+import { unrecognizedParameterParam } from "./param.ts";
 import type { ResolvedSctpOptions } from "./options.ts";
 import { PmtuSearch } from "./pmtud.ts";
 import { Reassembler } from "./reassembly.ts";
@@ -417,7 +414,7 @@ export class Association extends EventEmitter {
   abort(reason = "aborted by the application"): void {
     if (this.#state === "closed") return;
     if (this.#peerTag !== 0) {
-      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userAbortCause(reason)] }]);
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(reason.slice(0, 200))] }]);
     }
     this.#terminate({ kind: "abort", message: reason });
   }
@@ -552,13 +549,13 @@ export class Association extends EventEmitter {
     if (this.#state !== "cookie-wait") return;
     if (c.initiateTag === 0 || c.outboundStreams === 0 || c.inboundStreams === 0) {
       // §3.3.3: invalid mandatory fields destroy the association.
-      this.#sendNow(c.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParamCause()] }]);
+      this.#sendNow(c.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParameterCause()] }]);
       this.#terminate({ kind: "error", message: "INIT ACK with an invalid mandatory parameter" });
       return;
     }
     const params = readInitParams(c, true);
     if (!params.cookie) {
-      this.#sendNow(c.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [missingParamCause([PARAM.STATE_COOKIE])] }]);
+      this.#sendNow(c.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [missingMandatoryParameterCause([PARAM.STATE_COOKIE])] }]);
       this.#terminate({ kind: "error", message: "INIT ACK without a State Cookie" });
       return;
     }
@@ -574,7 +571,7 @@ export class Association extends EventEmitter {
     this.#cookie = params.cookie.slice();
     // §3.2.2: unrecognized parameters of an INIT ACK are reported in an ERROR bundled with the COOKIE ECHO.
     this.#cookieExtra = params.unrecognized.length > 0
-      ? [{ type: CHUNK.ERROR, causes: [unrecognizedParamsCause(params.unrecognized)] }]
+      ? [{ type: CHUNK.ERROR, causes: [unrecognizedParametersCause(params.unrecognized)] }]
       : [];
     this.#initRetransmits = 0;
     this.#setState("cookie-echoed");
@@ -612,7 +609,7 @@ export class Association extends EventEmitter {
   #onInit(init: InitChunk): void {
     if (init.initiateTag === 0) return; // §3.3.2: silently discard
     if (init.outboundStreams === 0 || init.inboundStreams === 0) {
-      this.#sendNow(init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParamCause()] }]);
+      this.#sendNow(init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParameterCause()] }]);
       return;
     }
     if (this.#state === "shutdown-ack-sent") {
@@ -662,7 +659,7 @@ export class Association extends EventEmitter {
       params: [
         { type: PARAM.STATE_COOKIE, value: cookie },
         ...supportedExtensionsParam(this.#o.idata),
-        ...params.unrecognized.map((tlv) => ({ type: PARAM.UNRECOGNIZED_PARAMETER, value: tlv })),
+        ...params.unrecognized.map(unrecognizedParameterParam),
       ],
     };
     this.#sendNow(init.initiateTag, [ack]);
@@ -785,7 +782,7 @@ export class Association extends EventEmitter {
   #onUnknownChunk(type: number, flags: number, value: Uint8Array): boolean {
     const action = type >>> 6;
     if ((action === 1 || action === 3) && this.#peerTag !== 0) {
-      this.#control.push({ type: CHUNK.ERROR, causes: [unrecognizedChunkCause(type, flags, value)] });
+      this.#control.push({ type: CHUNK.ERROR, causes: [unrecognizedChunkTypeCause({ type, flags, value, unknown: true })] });
     }
     return action >= 2;
   }
@@ -863,7 +860,7 @@ export class Association extends EventEmitter {
     if (c.streamId >= this.#inStreams) {
       // §6.5: acknowledge the TSN, report the invalid stream, drop the data.
       tsns.add(tsn);
-      this.#control.push({ type: CHUNK.ERROR, causes: [invalidStreamCause(c.streamId)] });
+      this.#control.push({ type: CHUNK.ERROR, causes: [invalidStreamIdentifierCause(c.streamId)] });
       this.#immediateSack = true;
       return;
     }
@@ -1625,7 +1622,7 @@ export class Association extends EventEmitter {
   #protocolViolation(what: string): void {
     if (this.#state === "closed") return;
     this.#emit();
-    this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [protocolViolationCause(what)] }]);
+    this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [protocolViolationCause(what.slice(0, 200))] }]);
     this.#terminate({ kind: "error", message: `protocol violation: ${what}` });
   }
 

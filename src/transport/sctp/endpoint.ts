@@ -19,14 +19,9 @@ import { CAUSE, CHUNK, PARAM, type Chunk, type CookieEchoChunk, type ErrorChunk,
 import { CookieJar, COOKIE_FLAG_IDATA, type CookieState } from "./cookie.ts";
 import { SctpDecodeError } from "./decode_error.ts";
 import { SCTP_DEFAULTS } from "./defaults.ts";
-import {
-  invalidMandatoryParamCause,
-  random32,
-  randomTag,
-  readInitParams,
-  staleCookieCause,
-  supportedExtensionsParam,
-} from "./handshake.ts";
+import { random32, randomTag, readInitParams, supportedExtensionsParam } from "./handshake.ts";
+import { invalidMandatoryParameterCause, staleCookieCause } from "./error_cause.ts";
+import { unrecognizedParameterParam } from "./param.ts";
 import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
 import { decodePacket, encodePacket } from "./packet.ts";
 
@@ -370,7 +365,7 @@ export class SctpEndpoint extends EventEmitter {
       return;
     }
     if (init.outboundStreams === 0 || init.inboundStreams === 0) {
-      this.#reply(p, from, init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParamCause()] }]);
+      this.#reply(p, from, init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParameterCause()] }]);
       return;
     }
     const params = readInitParams(init, false);
@@ -406,7 +401,7 @@ export class SctpEndpoint extends EventEmitter {
         { type: PARAM.STATE_COOKIE, value: cookie },
         ...supportedExtensionsParam(this.#o.idata),
         // §3.2.2: report unrecognized parameters whose type asked for it.
-        ...params.unrecognized.map((tlv) => ({ type: PARAM.UNRECOGNIZED_PARAMETER, value: tlv })),
+        ...params.unrecognized.map(unrecognizedParameterParam),
       ],
     };
     this.#stats.initsAnswered++;

@@ -1,8 +1,9 @@
 /**
  * Helpers shared by the endpoint (stateless INIT → INIT ACK) and the
  * association (INIT ACK → COOKIE ECHO, INIT collisions): reading INIT
- * parameters under the upper-two-bits rules of RFC 9260 §3.2.1, and the
- * error causes this stack sends (§3.3.10).
+ * parameters under the upper-two-bits rules of RFC 9260 §3.2.1, describing
+ * error causes, random tags. The causes themselves are built by
+ * `error_cause.ts`.
  *
  * @module
  */
@@ -15,8 +16,8 @@ export interface InitParams {
   cookie: Uint8Array | undefined;
   /** The peer listed I-DATA in Supported Extensions (RFC 8260 §2.2). */
   idata: boolean;
-  /** Unrecognized parameters to report (§3.2.2), as full TLVs. */
-  unrecognized: Uint8Array[];
+  /** Unrecognized parameters to report (§3.2.2). */
+  unrecognized: Param[];
   /** A parameter whose upper bits say "stop" was met (§3.2.1: 00 or 01). */
   stopped: boolean;
   /** A parameter the sender must not send us (e.g. a State Cookie in an INIT) or a malformed one. */
@@ -38,18 +39,6 @@ const KNOWN_INIT_PARAMS = new Set<number>([
   PARAM.PAD,
 ]);
 
-/** Encodes one parameter as a full TLV (header + value + padding). */
-export function paramTlv(p: Param): Uint8Array {
-  const len = 4 + p.value.length;
-  const out = new Uint8Array((len + 3) & ~3);
-  out[0] = p.type >>> 8;
-  out[1] = p.type & 0xff;
-  out[2] = len >>> 8;
-  out[3] = len & 0xff;
-  out.set(p.value, 4);
-  return out;
-}
-
 /**
  * Walks the optional parameters of an INIT (`isAck` false) or INIT ACK,
  * applying §3.2.1's rules for unrecognized types: 00 stop, 01 stop and
@@ -60,7 +49,7 @@ export function readInitParams(chunk: InitChunk, isAck: boolean): InitParams {
   for (const p of chunk.params) {
     if (!KNOWN_INIT_PARAMS.has(p.type)) {
       const action = p.type >>> 14;
-      if (action === 1 || action === 3) out.unrecognized.push(paramTlv(p));
+      if (action === 1 || action === 3) out.unrecognized.push(p);
       if (action <= 1) {
         out.stopped = true;
         break;
@@ -85,73 +74,6 @@ export function readInitParams(chunk: InitChunk, isAck: boolean): InitParams {
 /** The Supported Extensions parameter advertising I-DATA (RFC 8260 §2.2, RFC 5061 §4.2.7). */
 export function supportedExtensionsParam(idata: boolean): Param[] {
   return idata ? [{ type: PARAM.SUPPORTED_EXTENSIONS, value: Uint8Array.of(CHUNK.I_DATA) }] : [];
-}
-
-const utf8 = new TextEncoder();
-
-/** §3.3.10.12 User-Initiated Abort, with the reason as UTF-8 (at most 200 bytes). */
-export function userAbortCause(reason: string): ErrorCause {
-  return { code: CAUSE.USER_INITIATED_ABORT, info: utf8.encode(reason).subarray(0, 200) };
-}
-
-/** §3.3.10.13 Protocol Violation, with a short explanation. */
-export function protocolViolationCause(what: string): ErrorCause {
-  return { code: CAUSE.PROTOCOL_VIOLATION, info: utf8.encode(what).subarray(0, 200) };
-}
-
-/** §3.3.10.1 Invalid Stream Identifier. */
-export function invalidStreamCause(streamId: number): ErrorCause {
-  return { code: CAUSE.INVALID_STREAM_IDENTIFIER, info: Uint8Array.of(streamId >>> 8, streamId & 0xff, 0, 0) };
-}
-
-/** §3.3.10.3 Stale Cookie Error, staleness in microseconds. */
-export function staleCookieCause(stalenessUs: number): ErrorCause {
-  const info = new Uint8Array(4);
-  new DataView(info.buffer).setUint32(0, Math.min(0xffffffff, Math.max(0, Math.round(stalenessUs))));
-  return { code: CAUSE.STALE_COOKIE, info };
-}
-
-/** §3.3.10.9 No User Data, for the TSN of an empty DATA chunk. */
-export function noUserDataCause(tsn: number): ErrorCause {
-  const info = new Uint8Array(4);
-  new DataView(info.buffer).setUint32(0, tsn >>> 0);
-  return { code: CAUSE.NO_USER_DATA, info };
-}
-
-/** §3.3.10.2 Missing Mandatory Parameter. */
-export function missingParamCause(types: number[]): ErrorCause {
-  const info = new Uint8Array(4 + 2 * types.length);
-  const v = new DataView(info.buffer);
-  v.setUint32(0, types.length);
-  types.forEach((t, i) => v.setUint16(4 + 2 * i, t));
-  return { code: CAUSE.MISSING_MANDATORY_PARAMETER, info };
-}
-
-/** §3.3.10.7 Invalid Mandatory Parameter. */
-export function invalidMandatoryParamCause(): ErrorCause {
-  return { code: CAUSE.INVALID_MANDATORY_PARAMETER, info: new Uint8Array(0) };
-}
-
-/** §3.3.10.6 Unrecognized Chunk Type: the whole chunk (header and value) as received. */
-export function unrecognizedChunkCause(type: number, flags: number, value: Uint8Array): ErrorCause {
-  const len = 4 + value.length;
-  const info = new Uint8Array((len + 3) & ~3);
-  info[0] = type;
-  info[1] = flags;
-  info[2] = len >>> 8;
-  info[3] = len & 0xff;
-  info.set(value, 4);
-  return { code: CAUSE.UNRECOGNIZED_CHUNK_TYPE, info };
-}
-
-/** §3.3.10.8 Unrecognized Parameters: the parameters' TLVs. */
-export function unrecognizedParamsCause(tlvs: Uint8Array[]): ErrorCause {
-  let n = 0;
-  for (const t of tlvs) n += t.length;
-  const info = new Uint8Array(n);
-  let off = 0;
-  for (const t of tlvs) info.set(t, off), off += t.length;
-  return { code: CAUSE.UNRECOGNIZED_PARAMETERS, info };
 }
 
 /** A readable summary of error causes, for close reasons and logs. */

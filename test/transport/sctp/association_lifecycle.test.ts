@@ -1,7 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isSfxError } from "../../../src/errors.ts";
-import { CHUNK, type Chunk } from "../../../src/transport/sctp/chunk_types.ts";
+import { CHUNK, type Chunk, type InitChunk, PARAM } from "../../../src/transport/sctp/chunk_types.ts";
+import { parseUnrecognizedParameter } from "../../../src/transport/sctp/param.ts";
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
 import { SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
 import { closed, connectPair, makePair, pattern, receiveBytes, within } from "./_pair.ts";
@@ -234,6 +235,37 @@ test("unknown chunk types with upper bits 01 and 11 get an ERROR reply; 00 and 1
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(reported.sort((a, b) => a - b), [0x7f, 0xfe]);
     assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+test("an INIT's unknown parameters are skipped, and reported in the INIT ACK only when their upper bits ask for it (§3.2.1)", async () => {
+  const p = makePair();
+  try {
+    let initAck: InitChunk | undefined;
+    p.bridge.filter = (d, dir) => {
+      const c = decodePacketUnchecked(d).chunks[0];
+      if (dir === "b->a" && c.type === CHUNK.INIT_ACK) initAck = c as InitChunk;
+      return true;
+    };
+    const init: InitChunk = {
+      type: CHUNK.INIT,
+      initiateTag: 0x1234_5678,
+      aRwnd: 65536,
+      outboundStreams: 4,
+      inboundStreams: 4,
+      initialTsn: 1,
+      params: [
+        { type: 0xc123, value: Uint8Array.of(1, 2, 3) }, // 11: skip and report
+        { type: 0x8456, value: Uint8Array.of(4, 5, 6, 7) }, // 10: skip silently
+      ],
+    };
+    p.bridge.inject("b", packet(0, [init]), p.bridge.addressOf("a"));
+    await waitFor(() => initAck !== undefined, 2000, "INIT ACK");
+    const reported = initAck!.params.filter((x) => x.type === PARAM.UNRECOGNIZED_PARAMETER).map(parseUnrecognizedParameter);
+    assert.equal(reported.map((x) => ({ type: x.type, value: [...x.value] })), [{ type: 0xc123, value: [1, 2, 3] }]);
+    assert.ok(initAck!.params.some((x) => x.type === PARAM.STATE_COOKIE), "the INIT was still answered with a cookie");
   } finally {
     await p.close();
   }
