@@ -18,7 +18,7 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { SfxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import type { AssociationLike, CloseReason } from "../protocol/association.ts";
+import { type AssociationLike, closeWithin, type CloseReason } from "../protocol/association.ts";
 import { CONTROL_PPID, CONTROL_STREAM, PEER_FAILURE_TIMEOUT_MS, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
 import { ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
@@ -261,17 +261,7 @@ export class ClientConnection {
   /** Closes gracefully (queued messages are delivered first); aborts after `graceMs`. */
   async close(graceMs = 2000): Promise<void> {
     if (!this.#closedWith) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        this.association.close().catch(() => {}),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(() => {
-            this.association.abort("close timed out");
-            resolve();
-          }, graceMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await closeWithin(this.association, graceMs);
       this.#onClose({ kind: "shutdown", message: "closed by this client" });
     }
     await this.#release();

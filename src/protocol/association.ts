@@ -38,3 +38,22 @@ export interface AssociationLike {
   off(event: string, listener: (...args: any[]) => void): unknown;
   once(event: "drain", listener: () => void): unknown;
 }
+
+/**
+ * Closes gracefully (SHUTDOWN: everything queued is delivered), but aborts
+ * if that has not finished within `graceMs` — a peer that stopped reading
+ * must not hold a close open. Never rejects.
+ */
+export async function closeWithin(association: AssociationLike, graceMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    association.close().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        association.abort("close timed out");
+        resolve();
+      }, graceMs);
+    }),
+  ]);
+  clearTimeout(timer);
+}

@@ -16,7 +16,7 @@
  */
 import { SfxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
-import type { AssociationLike, CloseReason } from "../protocol/association.ts";
+import { type AssociationLike, closeWithin, type CloseReason } from "../protocol/association.ts";
 import { CONTROL_PPID, CONTROL_STREAM } from "../protocol/defaults.ts";
 import { Hello, Ping, Pong, Welcome, errorToMessage } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType, ProtocolError } from "../protocol/registry.ts";
@@ -203,17 +203,7 @@ export class ServerSession implements ExchangePeer {
   /** Ends the session gracefully; aborts if the close does not finish within `graceMs`. */
   async close(graceMs = 1000): Promise<void> {
     if (this.#state === "closed") return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.association.close().catch(() => {}),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          this.association.abort("close timed out");
-          resolve();
-        }, graceMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await closeWithin(this.association, graceMs);
   }
 
   #arm(ms: number): void {
