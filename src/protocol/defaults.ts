@@ -62,8 +62,8 @@ export const PPID_FILE_BITS = 32 - PPID_TAG_BITS - 1;
 
 /**
  * How long an sfx endpoint (client or server) waits on a silent peer before
- * declaring the association dead (the SCTP stack's `failureTimeoutMs`). Below
- * the stack's 30 s default so that, relayed through the server, the surviving
- * side of a killed peer hears of it within 30 s.
+ * declaring the association dead (the SCTP stack's `failureTimeoutMs`, whose
+ * default is the same): relayed through the server, the surviving side of a
+ * killed peer hears of it within 30 s.
  */
 export const PEER_FAILURE_TIMEOUT_MS = 20_000;

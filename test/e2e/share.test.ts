@@ -218,7 +218,7 @@ test("kill -9 of the server mid-upload: after a restart no share is visible and 
   };
   await until(partial, "upload bytes on the server's disk");
   await stop(s, "SIGKILL");
-  client.kill("SIGKILL"); // (noticing the dead server takes the client up to 30 s: not under test here)
+  client.kill("SIGKILL"); // (noticing the dead server takes the client up to 20 s: not under test here)
   await clientExit;
   assert.ok(readdirSync(uploads).length > 0, "the kill left an upload behind");
   const again = await serve(storage);

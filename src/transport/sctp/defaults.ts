@@ -35,8 +35,12 @@ export const SCTP_DEFAULTS = {
   maxInitRetransmits: 8,
   /** Association.Max.Retrans (RFC 9260 §16). */
   associationMaxRetrans: 10,
-  /** A peer not heard from for this long is reported dead (kind "timeout"). */
-  failureTimeoutMs: 30_000,
+  /**
+   * A peer not heard from for this long is reported dead (kind "timeout").
+   * 20 s: counted from the last packet heard, so a peer killed at any moment
+   * is reported well inside the 30 s sfx promises, timer lateness included.
+   */
+  failureTimeoutMs: 20_000,
   /**
    * HB.interval. RFC 9260 suggests 30 s; sfx needs a dead idle peer noticed
    * within `failureTimeoutMs`, so the interval is at most a quarter of it.

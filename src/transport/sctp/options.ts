@@ -25,7 +25,7 @@ export interface SctpOptions {
   rtoMax?: number;
   /** Max.Init.Retransmits (default 8). */
   maxInitRetransmits?: number;
-  /** A dead peer is reported (close kind "timeout") within this many ms. Default 30000. */
+  /** A dead peer is reported (close kind "timeout") within this many ms. Default 20000. */
   failureTimeoutMs?: number;
   /** HB.interval in ms. Default min(5000, failureTimeoutMs / 4). */
   heartbeatIntervalMs?: number;
