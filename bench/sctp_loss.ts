@@ -336,7 +336,7 @@ async function run(impl: "sctp" | "tcp", bytes: number, opts: object): Promise<{
     const st = sent.stats as Record<string, number> | undefined;
     const after = before ? tcpCounters() : undefined;
     const tcpNote = before && after ? `segments ${after.out - before.out} rtx ${after.rtx - before.rtx}` : "";
-    const note = !st ? tcpNote : `pmtu ${st.pmtu} rtx ${st.retransmissions} fast ${st.fastRetransmits} t3 ${st.t3Expiries} srtt ${st.srttMs.toFixed(0)}`;
+    const note = !st ? tcpNote : `pmtu ${st.pmtu} rtx ${st.retransmissions} fast ${st.fastRetransmits} tlp ${st.tailLossProbes} t3 ${st.t3Expiries} srtt ${st.srttMs.toFixed(0)}`;
     return { mbps: bytes / 1e6 / ((sent.ms as number) / 1000), ok: got.bytes === bytes && got.sha256 === expectedSha(bytes), note };
   } finally {
     await send?.kill();
@@ -375,7 +375,7 @@ async function main(): Promise<void> {
         // "…-frag": 64 KB datagrams left to IP fragmentation — NOT a fair setting (see the module doc), only to show its effect.
         const sctpOpts = v.endsWith("-frag")
           ? { congestionControl: v.slice(0, -5), maxPacketSize: 65504, initialPacketSize: 65504, pmtud: false }
-          : { congestionControl: v };
+          : { congestionControl: v, ...JSON.parse(process.env.SFX_SCTP_OPTS ?? "{}") };
         const r = await (v.startsWith("tcp") ? run("tcp", bytes, { cc: tcpCc }) : run("sctp", bytes, sctpOpts)).catch((e: Error) => ({
           mbps: NaN,
           ok: false,

@@ -97,6 +97,8 @@ export interface AssociationStats {
   retransmissions: number;
   fastRetransmits: number;
   t3Expiries: number;
+  /** Tail-loss probes sent (see the PTO timer). */
+  tailLossProbes: number;
   heartbeatsSent: number;
   /** Bytes queued or sent and not yet acknowledged. */
   bufferedAmount: number;
@@ -195,6 +197,8 @@ export class Association extends EventEmitter {
   #rtxHead = 0;
   #flight = 0;
   #unacked = 0;
+  /** Of #unacked, the bytes the peer reported in gap blocks: it holds them, they are no longer in the network. */
+  #gapAcked = 0;
   #peerRwnd = 0;
   #queue: SendQueue = new SendQueue(false);
   #fastRtxPending = false;
@@ -203,6 +207,9 @@ export class Association extends EventEmitter {
   readonly #rto: RtoEstimator;
   readonly #t3: Timer;
   #t3Streak = 0;
+  /** Probe timeout (RFC 8985 §7 tail-loss probe), ahead of T3-rtx. */
+  readonly #pto: Timer;
+  #ptoStreak = 0;
   #lastDataSentAt = 0;
   // Delivery-rate sampling (draft-ietf-ccwg-bbr §4.1): bytes delivered, when, and the send time of the latest delivered chunk.
   #delivered = 0;
@@ -263,6 +270,7 @@ export class Association extends EventEmitter {
     retransmissions: 0,
     fastRetransmits: 0,
     t3Expiries: 0,
+    tailLossProbes: 0,
     heartbeatsSent: 0,
     badTagPackets: 0,
     duplicateTsns: 0,
@@ -290,6 +298,7 @@ export class Association extends EventEmitter {
     const c = this.#clock;
     this.#t1 = new Timer(c, () => this.#onT1());
     this.#t3 = new Timer(c, () => this.#onT3());
+    this.#pto = new Timer(c, () => this.#onPto());
     this.#t2 = new Timer(c, () => this.#onT2());
     this.#t5 = new Timer(c, () => this.#fail("timeout", "shutdown did not complete in time (T5-shutdown-guard)"));
     this.#sackTimer = new Timer(c, () => {
@@ -322,9 +331,14 @@ export class Association extends EventEmitter {
     return this.#inStreams;
   }
 
-  /** Bytes given to send() and not yet acknowledged by the peer. */
+  /**
+   * Bytes given to send() that the peer has not reported receiving: queued,
+   * in flight or lost. Data the peer holds above a hole (gap-acknowledged)
+   * does not count, so a loss on a long path does not stall the writer
+   * while the hole is repaired.
+   */
   get bufferedAmount(): number {
-    return this.#queue.queuedBytes + this.#unacked;
+    return this.#queue.queuedBytes + this.#unacked - this.#gapAcked;
   }
 
   /** Why the association closed, once it has. */
@@ -1004,7 +1018,9 @@ export class Association extends EventEmitter {
       const c = sent[this.#sentHead]!;
       if (tsnGt(c.tsn, cum)) break;
       const len = c.userData.length;
-      if (!c.acked) {
+      if (c.acked) {
+        this.#gapAcked -= len;
+      } else {
         acked += len;
         htna = c.tsn;
         anyNew = true;
@@ -1052,6 +1068,7 @@ export class Association extends EventEmitter {
             if (!c.acked) {
               const len = c.userData.length;
               c.acked = true;
+              this.#gapAcked += len;
               acked += len;
               htna = c.tsn;
               anyNew = true;
@@ -1070,6 +1087,7 @@ export class Association extends EventEmitter {
           } else if (c.acked) {
             // The peer reneged on a gap-acked chunk (§6.2): send it again.
             c.acked = false;
+            this.#gapAcked -= c.userData.length;
             c.marked = true;
             (newlyMarked ??= []).push(c);
           }
@@ -1081,6 +1099,7 @@ export class Association extends EventEmitter {
           const c = list[i]!;
           if (c.acked) {
             c.acked = false;
+            this.#gapAcked -= c.userData.length;
             c.marked = true;
             (newlyMarked ??= []).push(c);
           }
@@ -1110,6 +1129,7 @@ export class Association extends EventEmitter {
     // §6.3.2 R2/R3 (and R4 for reneged chunks).
     if (this.#sentHead === this.#sent.length) {
       this.#t3.stop();
+      this.#pto.stop();
       this.#cc.onAllAcked();
     } else if (cumAdvanced) {
       this.#t3.start(this.#rto.rto);
@@ -1120,6 +1140,8 @@ export class Association extends EventEmitter {
       // §8.3: an acknowledgement of outstanding data clears the error counter.
       this.#errors = 0;
       this.#t3Streak = 0;
+      this.#ptoStreak = 0;
+      if (this.#sentHead < this.#sent.length) this.#pto.start(this.#ptoMs());
     }
     this.#checkDrain();
     if (this.#state === "shutdown-pending") this.#maybeShutdown();
@@ -1255,6 +1277,58 @@ export class Association extends EventEmitter {
       this.#probeTimer.start(SCTP_DEFAULTS.pmtuRaiseIntervalMs / 10);
     }
     // E3: retransmit as much as one MTU of cwnd allows; the flush restarts T3 (R1).
+    this.#flush();
+  }
+
+  /**
+   * The probe timeout: two smoothed RTTs (at least 10 ms, at most the RTO)
+   * after the last acknowledgement that told us something new
+   * (RFC 8985 §7.2). With a few probes in a row it doubles, like the RTO.
+   */
+  #ptoMs(): number {
+    const base = Math.max(2 * this.#rto.srtt, 10) * 2 ** this.#ptoStreak;
+    return Math.min(base, this.#rto.rto);
+  }
+
+  /**
+   * Tail-loss probe (RFC 8985 §7, adapted): data is outstanding and no SACK
+   * has reported progress for a PTO. Loss detection only runs when a SACK
+   * acknowledges something new, so a lost last packet, or a lost
+   * retransmission with nothing sent after it, would otherwise wait for
+   * T3-rtx, which collapses cwnd to one MTU (§7.2.3) and costs at least
+   * RTO.min. The probe retransmits the lowest outstanding chunks (one
+   * packet, regardless of cwnd, as §7.2.4 step 3 does) without touching
+   * cwnd; its SACK restarts loss detection. After two probes without
+   * progress T3-rtx takes over.
+   */
+  #onPto(): void {
+    if (this.#state === "closed" || this.#sentHead >= this.#sent.length || this.#ptoStreak >= 2) return;
+    const list = this.#sent;
+    const probe: OutChunk[] = [];
+    let size = SCTP_SIZES.commonHeader;
+    for (let i = this.#sentHead; i < list.length; i++) {
+      const c = list[i]!;
+      if (c.acked || c.marked) continue;
+      if (probe.length > 0 && size + c.size > this.#pmtu) break;
+      size += c.size;
+      probe.push(c);
+    }
+    this.#ptoStreak++;
+    if (probe.length === 0) return;
+    for (const c of probe) {
+      if (c.inFlight) {
+        this.#flight -= c.userData.length;
+        c.inFlight = false;
+      }
+      c.marked = true;
+      c.misses = 0;
+      // A lost probe is then found by the time-based rule of #detectLosses.
+      c.fastRetransmitted = true;
+    }
+    this.#stats.tailLossProbes++;
+    this.#queueRetransmissions(probe);
+    this.#fastRtxPending = true;
+    this.#pto.start(this.#ptoMs());
     this.#flush();
   }
 
@@ -1545,10 +1619,12 @@ export class Association extends EventEmitter {
       // §6.1 A: respect the peer's window, except for one probe when nothing is in flight.
       if (len > this.#peerRwnd && this.#flight > 0) break;
       const c = this.#queue.next(avail, this.#nextTsn)!;
-      // RFC 7053 §4.1: closing (SHUTDOWN-PENDING) and this is the last chunk:
-      // ask for its SACK at once (I bit) rather than after the peer's delayed-SACK
-      // timer, which held the SHUTDOWN back by up to 200 ms at the end of a transfer.
-      if (this.#state === "shutdown-pending" && this.#queue.queuedMessages === 0) c.immediate = true;
+      // RFC 7053 §4.1: the last chunk queued (nothing more to send for now, or
+      // closing in SHUTDOWN-PENDING): ask for its SACK at once (I bit) rather
+      // than after the peer's delayed-SACK timer, which held the SHUTDOWN back
+      // by up to 200 ms at the end of a transfer and would make a tail-loss
+      // probe of a lone packet fire before its SACK could arrive.
+      if (this.#queue.queuedMessages === 0) c.immediate = true;
       this.#nextTsn = (this.#nextTsn + 1) >>> 0;
       this.#sent.push(c);
       this.#unacked += c.userData.length;
@@ -1588,6 +1664,7 @@ export class Association extends EventEmitter {
     }
     this.#lastDataSentAt = now;
     this.#t3.startIfIdle(this.#rto.rto);
+    this.#pto.startIfIdle(this.#ptoMs());
   }
 
   #add(c: Chunk, len: number): void {
@@ -1635,7 +1712,7 @@ export class Association extends EventEmitter {
     if (this.#state === "closed") return;
     this.#setState("closed");
     this.#closeReason = reason;
-    for (const t of [this.#t1, this.#t2, this.#t3, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer]) t.stop();
+    for (const t of [this.#t1, this.#t2, this.#t3, this.#pto, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer]) t.stop();
     this.#sent = [];
     this.#sentHead = 0;
     this.#rtx = [];
@@ -1644,6 +1721,7 @@ export class Association extends EventEmitter {
     this.#pkt = [];
     this.#flight = 0;
     this.#unacked = 0;
+    this.#gapAcked = 0;
     this.#queue = new SendQueue(this.#idata);
     this.#host.associationDown(this, reason);
     this.#emitSafe("close", reason);
