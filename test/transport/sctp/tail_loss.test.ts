@@ -1,0 +1,84 @@
+/**
+ * Losses that SACK-driven loss detection cannot see: the last packet of a
+ * burst, or data the peer holds above a hole that is still being repaired.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { CHUNK } from "../../../src/transport/sctp/chunk_types.ts";
+import { decodePacketUnchecked } from "../../../src/transport/sctp/packet.ts";
+import type { Association } from "../../../src/transport/sctp/index.ts";
+import { connectPair, makePair, within } from "./_pair.ts";
+
+/** The first user-data byte of every DATA / I-DATA chunk in a packet. */
+function dataMarks(packet: Uint8Array): number[] {
+  const marks: number[] = [];
+  for (const c of decodePacketUnchecked(packet).chunks) {
+    if ((c.type === CHUNK.DATA || c.type === CHUNK.I_DATA) && "userData" in c) marks.push((c.userData as Uint8Array)[0]);
+  }
+  return marks;
+}
+
+/** Resolves when `cond()` holds, checking after every packet the association receives. */
+function until(a: Association, cond: () => boolean, ms: number, what: string): Promise<void> {
+  let poll: ReturnType<typeof setInterval> | undefined;
+  return within(ms, new Promise<void>((resolve) => {
+    if (cond()) return resolve();
+    poll = setInterval(() => cond() && resolve(), 1);
+  }), what).finally(() => clearInterval(poll));
+}
+
+test("a lost last packet is repaired by a tail-loss probe long before T3-rtx, without collapsing cwnd", async () => {
+  // RTO.min of 5 s: a repair within 2 s can only be the probe.
+  const opts = { rtoMin: 5000, rtoInitial: 5000, pmtud: false };
+  const p = makePair({ mtu: 1500 }, opts, opts);
+  try {
+    const { c, s } = await connectPair(p);
+    const got: number[] = [];
+    s.on("message", (_id: number, d: Uint8Array) => got.push(d[0]));
+    // Warm up so SRTT is measured, then lose the only packet of the last message.
+    for (let i = 1; i <= 4; i++) c.send(1, new Uint8Array(800).fill(i));
+    await until(c, () => got.length === 4, 2000, "warm-up delivered");
+    let dropped = 0;
+    p.bridge.filter = (data, dir) => {
+      if (dir === "a->b" && dropped === 0 && dataMarks(data).includes(9)) {
+        dropped++;
+        return false;
+      }
+      return true;
+    };
+    const cwnd = c.stats().cwnd;
+    c.send(1, new Uint8Array(800).fill(9));
+    await until(c, () => got.includes(9), 2000, "the lost message repaired");
+    assert.is(dropped, 1);
+    const st = c.stats();
+    assert.ok(st.tailLossProbes >= 1, `tail-loss probes: ${st.tailLossProbes}`);
+    assert.is(st.t3Expiries, 0);
+    assert.ok(st.cwnd >= cwnd, `cwnd ${st.cwnd} kept (was ${cwnd})`);
+  } finally {
+    await p.close();
+  }
+});
+
+test("data the peer holds above a hole does not count in bufferedAmount, so the writer is not stalled", async () => {
+  const p = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false, rtoMin: 5000, rtoInitial: 5000 });
+  try {
+    const { c, s } = await connectPair(p);
+    const got: number[] = [];
+    s.on("message", (_id: number, d: Uint8Array) => got.push(d[0]));
+    // Message 1 never gets through (nor its retransmissions) while the hole is held open.
+    let holdHole = true;
+    p.bridge.filter = (data, dir) => !(holdHole && dir === "a->b" && dataMarks(data).includes(1));
+    for (let i = 1; i <= 10; i++) c.send(1, new Uint8Array(1000).fill(i));
+    // Messages 2–10 reach the peer and are reported in gap blocks: only message 1 is outstanding.
+    await until(c, () => c.bufferedAmount === 1000, 3000, "bufferedAmount down to the hole");
+    assert.equal(got, [], "ordered delivery waits for the hole");
+    holdHole = false;
+    await until(c, () => got.length === 10, 5000, "all delivered once the hole is repaired");
+    assert.equal(got, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    await until(c, () => c.bufferedAmount === 0, 3000, "everything acknowledged");
+  } finally {
+    await p.close();
+  }
+});
+
+test.run();
