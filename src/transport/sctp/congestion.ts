@@ -14,10 +14,14 @@
  *   those of RFC 9260 §7.2; CUBIC replaces only the reduction factor and
  *   the congestion-avoidance increase, which RFC 9438 §1 allows for any
  *   transport that follows RFC 5681-style congestion control.
- * - "bbr" (experimental): a model-based window after BBR
+ * - "bbr" (the default): a model-based window after BBR
  *   (draft-ietf-ccwg-bbr), what Linux TCP and QUIC stacks use: a windowed
  *   maximum of delivery-rate samples (BtlBw, 10 round trips) and a minimum
- *   RTT (10 s, refreshed by a ProbeRTT dip to 4 MTUs), cwnd = 2·BtlBw·minRTT.
+ *   RTT (10 s, refreshed by a ProbeRTT dip to 4 MTUs), cwnd = 2·BtlBw·minRTT
+ *   plus the ACK aggregation the path shows (the most data acknowledged
+ *   beyond what BtlBw explains, over 10 rounds, as Linux BBR does: SACKs
+ *   here come once per batch of datagrams the peer's event loop read, so on
+ *   a fast path minRTT alone left the window too small to keep it busy).
  *   Startup grows cwnd by the bytes acknowledged until the bandwidth estimate
  *   stops growing by 25% for three rounds. Random loss does not cut the
  *   window (retransmission still follows RFC 9260 §6.3 and §7.2.4, and a
@@ -75,6 +79,10 @@ export class CongestionController {
   #fullBwCount = 0;
   #startup = true;
   #probeRttUntil = -1;
+  #ackEpochStart = -1;
+  #ackEpochAcked = 0;
+  #extraRounds: number[] = [];
+  #extraAcked: number[] = [];
 
   constructor(mtu: number, peerRwnd: number, algorithm: CongestionAlgorithm = "reno") {
     this.#mtu = mtu;
@@ -242,6 +250,43 @@ export class CongestionController {
   }
 
   /**
+   * ACK aggregation (after Linux BBR's extra_acked): within an epoch of
+   * SACKs that arrive faster than BtlBw explains, how many bytes were
+   * acknowledged beyond bw × elapsed. An epoch ends when the SACKs fall
+   * back to the estimated rate. Windowed maximum over 10 rounds.
+   */
+  #updateAckAggregation(bytesAcked: number, now: number): void {
+    const bw = this.#btlBw();
+    if (bw <= 0) return;
+    let expected = this.#ackEpochStart < 0 ? 0 : bw * (now - this.#ackEpochStart);
+    if (this.#ackEpochStart < 0 || this.#ackEpochAcked <= expected || this.#ackEpochAcked >= 1 << 24) {
+      this.#ackEpochStart = now;
+      this.#ackEpochAcked = 0;
+      expected = 0;
+    }
+    this.#ackEpochAcked += bytesAcked;
+    // At most cwnd, and at most 100 ms at BtlBw (Linux's bbr_extra_acked_max_us): bursts beyond that are not aggregation.
+    const extra = Math.min(this.#ackEpochAcked - expected, this.cwnd, bw * 100);
+    const n = this.#extraRounds.length;
+    if (n > 0 && this.#extraRounds[n - 1] === this.#round) {
+      if (extra > this.#extraAcked[n - 1]) this.#extraAcked[n - 1] = extra;
+    } else {
+      this.#extraRounds.push(this.#round);
+      this.#extraAcked.push(extra);
+    }
+    while (this.#extraRounds.length > 0 && this.#extraRounds[0] <= this.#round - 10) {
+      this.#extraRounds.shift();
+      this.#extraAcked.shift();
+    }
+  }
+
+  #maxExtraAcked(): number {
+    let m = 0;
+    for (const e of this.#extraAcked) if (e > m) m = e;
+    return m;
+  }
+
+  /**
    * BBR: the window the model allows, 2·BtlBw·minRTT, at least
    * BBR_MIN_WINDOW_MTUS MTUs: SACKs come once per batch of arrivals, and a
    * window of a few packets on a sub-millisecond path turned most losses
@@ -250,10 +295,11 @@ export class CongestionController {
   #bbrTarget(): number {
     const bw = this.#btlBw();
     if (bw === 0 || !Number.isFinite(this.#minRtt)) return Infinity;
-    return Math.max(BBR_MIN_WINDOW_MTUS * this.#mtu, Math.ceil(2 * bw * this.#minRtt));
+    return Math.max(BBR_MIN_WINDOW_MTUS * this.#mtu, Math.ceil(2 * bw * this.#minRtt + this.#maxExtraAcked()));
   }
 
   #bbrOnSack(bytesAcked: number, fullyUsed: boolean, now: number): void {
+    this.#updateAckAggregation(bytesAcked, now);
     if (this.#probeRttUntil >= 0) {
       if (now < this.#probeRttUntil) {
         this.cwnd = 4 * this.#mtu;

@@ -52,10 +52,10 @@ export interface SctpOptions {
   /** Probe the path MTU upwards after the handshake (default true). */
   pmtud?: boolean;
   /**
-   * Congestion control: "cubic" (RFC 9438; the default), "reno" (RFC 9260
-   * §7.2.2; slow start and fast recovery follow RFC 9260 §7.2 in both), or
-   * "bbr" (experimental, model-based after draft-ietf-ccwg-bbr: random loss
-   * does not cut the window).
+   * Congestion control: "bbr" (the default; model-based after
+   * draft-ietf-ccwg-bbr: random loss does not cut the window), "cubic"
+   * (RFC 9438) or "reno" (RFC 9260 §7.2.2; slow start and fast recovery
+   * follow RFC 9260 §7.2 in both).
    */
   congestionControl?: "reno" | "cubic" | "bbr";
 }

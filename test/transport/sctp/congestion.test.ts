@@ -100,26 +100,46 @@ test("fast retransmit halves once per recovery; a timeout drops cwnd to one MTU 
   assert.is(cc.ssthresh, 4000, "never below 4 MTU");
 });
 
-test("BBR (experimental): a loss does not cut cwnd; after Startup the window is 2·BtlBw·minRTT; T3-rtx still drops to one MTU", () => {
+/** Drives a BBR controller: `rounds` round trips of `rttMs` at `rate` bytes/ms, `sacksPerRound` SACKs evenly spread in each. */
+function bbrRounds(cc: CongestionController, t: { now: number; delivered: number }, rounds: number, rate: number, rttMs: number, sacksPerRound: number): void {
+  const perSack = (rate * rttMs) / sacksPerRound;
+  for (let round = 0; round < rounds; round++) {
+    const before = t.delivered;
+    for (let i = 0; i < sacksPerRound; i++) {
+      t.now += rttMs / sacksPerRound;
+      t.delivered += perSack;
+      cc.onRateSample(rate, rttMs, t.delivered, i === 0 ? before : before + 1, t.now);
+      cc.onSack(perSack, true, cc.cwnd, round, t.now, rttMs);
+    }
+  }
+}
+
+test("BBR: a loss does not cut cwnd; after Startup the window is 2·BtlBw·minRTT plus one SACK's worth; T3-rtx still drops to one MTU", () => {
   const mtu = 1000;
   const cc = new CongestionController(mtu, 1 << 30, "bbr");
-  let delivered = 0;
-  let now = 0;
-  // 1000 bytes/ms delivered, 50 ms RTT, one round per sample: the estimate stops growing, so Startup ends.
-  for (let round = 0; round < 12; round++) {
-    const before = delivered;
-    now += 50;
-    delivered += 50_000;
-    cc.onRateSample(1000, 50, delivered, before, now);
-    cc.onSack(50_000, true, cc.cwnd, round, now, 50);
-  }
-  assert.is(cc.cwnd, 2 * 1000 * 50, "cwnd = 2·BDP");
+  const t = { now: 0, delivered: 0 };
+  // 1000 bytes/ms delivered, 50 ms RTT, ten evenly spread SACKs per round: the estimate stops growing, so Startup ends.
+  bbrRounds(cc, t, 12, 1000, 50, 10);
+  assert.is(cc.cwnd, 2 * 1000 * 50 + 5000, "cwnd = 2·BDP + the bytes one SACK acknowledges at once");
   assert.ok(cc.onFastRetransmit(99));
-  assert.is(cc.cwnd, 100_000, "no reduction on fast retransmit");
+  assert.is(cc.cwnd, 105_000, "no reduction on fast retransmit");
   cc.onTimeout();
   assert.is(cc.cwnd, mtu, "RFC 9260 §7.2.3 on T3-rtx");
-  for (let i = 0; i < 10; i++) cc.onSack(cc.cwnd, true, cc.cwnd, 200 + i, now + i, 50);
-  assert.is(cc.cwnd, 100_000, "grows back by the bytes acknowledged, up to the model window");
+  for (let i = 0; i < 40; i++) {
+    t.now += 5;
+    cc.onSack(Math.min(cc.cwnd, 5000), true, cc.cwnd, 200 + i, t.now, 50);
+  }
+  assert.is(cc.cwnd, 105_000, "grows back by the bytes acknowledged, up to the model window");
+});
+
+test("BBR: SACKs that arrive in bursts (ACK aggregation) widen the window by the burst, so the sender is not starved between them", () => {
+  const even = new CongestionController(1000, 1 << 30, "bbr");
+  bbrRounds(even, { now: 0, delivered: 0 }, 12, 1000, 50, 10);
+  const bursty = new CongestionController(1000, 1 << 30, "bbr");
+  // Same rate and RTT, but the whole round's data is acknowledged by one SACK.
+  bbrRounds(bursty, { now: 0, delivered: 0 }, 12, 1000, 50, 1);
+  assert.is(even.cwnd, 105_000);
+  assert.is(bursty.cwnd, 150_000, "2·BDP + the 50 kB acknowledged in one burst");
 });
 
 test("RTO follows RFC 9260 §6.3.1 and backs off to RTO.Max", () => {
