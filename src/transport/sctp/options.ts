@@ -29,7 +29,7 @@ export interface SctpOptions {
   failureTimeoutMs?: number;
   /** HB.interval in ms. Default min(5000, failureTimeoutMs / 4). */
   heartbeatIntervalMs?: number;
-  /** Receive buffer: the a_rwnd we advertise (default 4 MiB). */
+  /** Receive buffer: the a_rwnd we advertise (default 8 MiB). */
   receiveBufferSize?: number;
   /** send() returns false at this many buffered bytes (default 4 MiB). */
   sendHighWaterMark?: number;
