@@ -61,7 +61,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
   const peers = new Map<S, PeerEntry>();
 
   const entryOf = (session: S): PeerEntry => {
-    let e = peers.get(session);
+    const e = peers.get(session);
     if (e) return e;
     const a = session.association;
     const entry: PeerEntry = { pendingBytes: 0, paused: false, closed: false, drainWaiters: new Set(), peer: undefined as never };
@@ -94,13 +94,14 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
   host.routeData((session, streamId, data, ppid) => {
     const entry = peers.get(session);
     if (!entry || !service.takesData(entry.peer, ppid)) return false;
-    entry.pendingBytes += data.byteLength;
+    const length = data.byteLength; // handleData frees `data` once written
+    entry.pendingBytes += length;
     if (!entry.paused && entry.pendingBytes > UPLOAD_PAUSE_BYTES) {
       entry.paused = true;
       session.association.pause();
     }
     void service.handleData(entry.peer, streamId, data, ppid).finally(() => {
-      entry.pendingBytes -= data.byteLength;
+      entry.pendingBytes -= length;
       if (entry.paused && entry.pendingBytes <= UPLOAD_PAUSE_BYTES / 2) {
         entry.paused = false;
         if (!entry.closed) session.association.resume();

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DATA_MESSAGE_BYTES } from "../protocol/defaults.ts";
+
 /** Where shares live when `--storage` is not given. */
 export const DEFAULT_STORAGE_DIR = "/var/lib/sfx/shares";
 
@@ -59,8 +61,18 @@ export const CODE_CHARS = 20;
 /** Characters between hyphens when a code is printed. */
 export const CODE_GROUP = 4;
 
-/** Bytes the store reads from disk at a time when serving a file. */
-export const READ_CHUNK_BYTES = 64 * 1024;
+/** Most bytes of an upload written to disk by one system call (chunks that queued up during the previous write). */
+export const WRITE_BATCH_BYTES = 1 * 2 ** 20;
+
+/** Most chunks in one such write (well under Linux's IOV_MAX of 1024). */
+export const WRITE_BATCH_CHUNKS = 256;
+
+/**
+ * Bytes the store reads from disk at a time when serving a file: one data
+ * message, sized to fill one loopback packet (a full 64 KiB message needed a
+ * second, 64-byte packet each time).
+ */
+export const READ_CHUNK_BYTES = DATA_MESSAGE_BYTES;
 
 /** The limits a store enforces; `sfx serve` flags override each. */
 export interface ShareLimits {

@@ -164,8 +164,10 @@ export class ShareService {
 
   /**
    * Takes one data message. Resolves when its bytes are on disk: a caller
-   * that awaits it before reading more gives the uploader backpressure.
-   * Data for no live upload (late bytes of a cancelled one) is dropped.
+   * that counts the bytes not yet resolved and pauses the peer gives the
+   * uploader backpressure. Data for no live upload (late bytes of a
+   * cancelled one) is dropped. `data` is ours from here on: once written,
+   * its memory is freed and its length reads 0.
    */
   handleData(peer: SharePeer, _stream: number, data: Uint8Array, ppid: number): Promise<void> {
     const { tag, fileIndex } = parseDataPpid(ppid);
@@ -178,13 +180,15 @@ export class ShareService {
     if (!file) return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", `Data for file ${fileIndex}, which the upload does not have`));
     const st = state;
     file.sink ??= st.upload.file(fileIndex);
-    const p = file.chain.then(async () => {
-      const sink = await file.sink!;
-      await sink.write(data);
+    // Queue the bytes in order, but do not wait for the previous write: what
+    // arrives meanwhile goes to disk in the next batch. The sink frees the
+    // message once written (the session hands it to us alone).
+    const queued = file.chain.then(() => file.sink!).then((sink) => ({ sink, written: sink.write(data, { release: true }) }));
+    file.chain = queued.then(() => {}, () => {});
+    return queued.then(async ({ sink, written }) => {
+      await written;
       if (file.end && sink.received === sink.size) await this.#finishFile(peer, st, fileIndex);
-    });
-    file.chain = p.catch(() => {});
-    return p.catch((err) => this.#failUpload(peer, st, err));
+    }).catch((err) => this.#failUpload(peer, st, err));
   }
 
   async #end(peer: SharePeer, msg: { req: number; file: number; size: number; sha256: string }): Promise<void> {

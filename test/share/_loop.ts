@@ -53,12 +53,13 @@ class Lane<T> {
   async #pump(): Promise<void> {
     while (this.#queue.length > 0 && !this.closed) {
       const item = this.#queue.shift()!;
+      const size = this.size(item); // before delivery: the service frees upload bytes once written
       try {
         await this.deliver(item);
       } catch {
         // a handler failure is the receiver's business
       }
-      this.#bytes -= this.size(item);
+      this.#bytes -= size;
       if (this.#bytes < this.limit) for (const w of this.#waiters.splice(0)) w.resolve();
     }
     this.#pumping = false;

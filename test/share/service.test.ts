@@ -304,6 +304,24 @@ test("uploads and downloads keep memory bounded: no more than the link window is
   assert.is(sha(readFileSync(join(w.out, "f"))), sha(data));
 });
 
+test("upload messages are freed as soon as they are on disk, not left for the garbage collector", async () => {
+  const w = await world();
+  const data = randomBytes(2 * 1024 * 1024 + 5);
+  tree(w, { "f": data });
+  const seen: Uint8Array[] = [];
+  const handleData = w.service.handleData.bind(w.service);
+  w.service.handleData = (peer, stream, bytes, ppid) => {
+    seen.push(bytes);
+    return handleData(peer, stream, bytes, ppid);
+  };
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "f")]));
+  assert.ok(seen.length >= 2, `${seen.length} data messages`);
+  assert.equal(seen.filter((m) => m.byteLength !== 0).length, 0, "messages still holding memory");
+  await client.get(code, { dir: w.out });
+  assert.is(sha(readFileSync(join(w.out, "f"))), sha(data));
+});
+
 test("20 concurrent uploads then 20 concurrent downloads, each on its own connection", async () => {
   const w = await world();
   const payloads = Array.from({ length: 20 }, (_, i) => randomBytes(50_000 + i * 1000));
