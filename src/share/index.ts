@@ -46,5 +46,5 @@ export async function openShareStore(options: OpenShareStoreOptions = {}): Promi
   if (choice.fellBackBecause) {
     getLogger(["sfx", "share"]).warn("Shares are stored in {dir}: {reason}", { dir: choice.dir, reason: choice.fellBackBecause });
   }
-  return ShareStore.open({ dir: choice.dir, limits: options.limits, now: options.now });
+  return await ShareStore.open({ dir: choice.dir, limits: options.limits, now: options.now });
 }

@@ -17,6 +17,7 @@ import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH } from "./defaults.ts";
 
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
 // that can make a name print as something else.
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
 function refuse(path: string, why: string): never {

@@ -4,7 +4,7 @@ import { isSfxError } from "../../src/errors.ts";
 import { LookupLimiter } from "../../src/share/lookup_limiter.ts";
 
 test("check() refuses an address with SFX_LIMIT after its burst of failures, and not others", () => {
-  let t = 0;
+  const t = 0;
   const lim = new LookupLimiter({ burst: 3, perMinute: 6, now: () => t });
   for (let i = 0; i < 3; i++) {
     lim.check("10.0.0.1");
