@@ -21,8 +21,11 @@ export interface AssociationLike {
   readonly outboundStreams: number;
   /** Bytes queued to send and not yet acknowledged. */
   readonly bufferedAmount: number;
-  /** Queues one message; false means "wait for 'drain' before sending more" (the message is still queued). */
-  send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number }): boolean;
+  /**
+   * Queues one message; false means "wait for 'drain' before sending more" (the message is still queued).
+   * `release`: the association owns `data` and frees its buffer once the peer has it.
+   */
+  send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number; release?: boolean }): boolean;
   /** Stops delivering messages; our advertised window closes, so the peer stops sending. */
   pause(): void;
   /** Delivers again. */

@@ -191,8 +191,8 @@ export class ServerSession implements ExchangePeer {
   }
 
   /** Sends a data-stream message; false: wait for the association's "drain". */
-  sendData(streamId: number, data: Uint8Array, ppid: number): boolean {
-    return this.association.send(streamId, data, { ppid });
+  sendData(streamId: number, data: Uint8Array, ppid: number, opts?: { release?: boolean }): boolean {
+    return this.association.send(streamId, data, { ppid, release: opts?.release });
   }
 
   /** Called once when the session ends. */

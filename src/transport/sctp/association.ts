@@ -360,12 +360,17 @@ export class Association extends EventEmitter {
    * Queues one whole user message on a stream. Returns false once
    * {@link bufferedAmount} reaches the high-water mark: wait for "drain"
    * (emitted when it falls to half of it) before sending more. The data is
-   * not copied; do not modify it afterwards.
+   * not copied; do not modify it afterwards. With `release`, the association
+   * owns it: once the peer has acknowledged the whole message, its buffer is
+   * detached (`ArrayBuffer.prototype.transfer(0)`) so the memory returns at
+   * once rather than at V8's next full collection — for senders of large
+   * streams (a file read into fresh buffers). Only a view of its whole
+   * ArrayBuffer is released; a slice of a shared pool is left alone.
    *
    * @throws {SfxError} SFX_CONNECTION_LOST when the association is closing or closed.
    * @throws {RangeError} for a bad stream id, an empty or an oversized message.
    */
-  send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number }): boolean {
+  send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number; release?: boolean }): boolean {
     if (this.#state !== "established") {
       throw new SfxError("SFX_CONNECTION_LOST", `Cannot send on an SCTP association to ${this.#peerName()}: it is ${this.#state}`);
     }
@@ -374,7 +379,7 @@ export class Association extends EventEmitter {
     }
     if (data.length === 0) throw new RangeError("SCTP cannot send an empty message (RFC 9260 §6.2)");
     if (data.length > this.#o.maxMessageSize) throw new RangeError(`message of ${data.length} bytes exceeds maxMessageSize ${this.#o.maxMessageSize}`);
-    this.#queue.push(streamId, data, opts?.unordered === true, (opts?.ppid ?? 0) >>> 0);
+    this.#queue.push(streamId, data, opts?.unordered === true, (opts?.ppid ?? 0) >>> 0, opts?.release === true);
     this.#scheduleFlush();
     if (this.bufferedAmount >= this.#o.sendHighWaterMark) {
       this.#needDrain = true;
@@ -1039,6 +1044,7 @@ export class Association extends EventEmitter {
       c.acked = true;
       c.marked = false;
       this.#unacked -= len;
+      if (c.release !== undefined) releaseBuffer(c.release);
       sent[this.#sentHead++] = undefined;
     }
     if (this.#sentHead === sent.length) {
@@ -1752,5 +1758,14 @@ export class Association extends EventEmitter {
 
   #peerName(): string {
     return `${this.remote.address}:${this.remote.port}`;
+  }
+}
+
+/** Detaches a buffer the association owns, freeing its memory now; buffers that cannot be detached are left to the GC. */
+function releaseBuffer(buffer: ArrayBuffer): void {
+  try {
+    (buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+  } catch {
+    // Not detachable (e.g. a WebAssembly memory): the collector frees it.
   }
 }

@@ -27,6 +27,8 @@ export interface OutMessage {
   seq: number;
   /** Next FSN (I-DATA). */
   fsn: number;
+  /** The association owns `data`: free its memory once the peer has it all. */
+  release: boolean;
 }
 
 /**
@@ -71,6 +73,12 @@ export interface OutChunk {
   deliveredTimeAtSend: number;
   /** Send time of the chunk most recently delivered when it was sent (send-interval of the sample). */
   firstSentAtSend: number;
+  /**
+   * On the last fragment of a message sent with `release`, whose view is its
+   * whole buffer: that buffer, to detach once the chunk is cumulatively
+   * acknowledged (never on a gap ack: the peer may renege, §6.2).
+   */
+  release: ArrayBuffer | undefined;
 }
 
 interface OutStream {
@@ -106,13 +114,13 @@ export class SendQueue {
   }
 
   /** Queues a message at the end of its stream. */
-  push(streamId: number, data: Uint8Array, unordered: boolean, ppid: number): void {
+  push(streamId: number, data: Uint8Array, unordered: boolean, ppid: number, release = false): void {
     let s = this.#streams.get(streamId);
     if (!s) {
       s = { id: streamId, queue: [], head: 0, ssn: 0, midOrdered: 0, midUnordered: 0, active: false };
       this.#streams.set(streamId, s);
     }
-    s.queue.push({ streamId, data, unordered, ppid, offset: 0, seq: 0, fsn: 0 });
+    s.queue.push({ streamId, data, unordered, ppid, offset: 0, seq: 0, fsn: 0, release });
     this.queuedBytes += data.length;
     this.queuedMessages++;
     if (!s.active) {
@@ -178,6 +186,9 @@ export class SendQueue {
       deliveredAtSend: 0,
       deliveredTimeAtSend: 0,
       firstSentAtSend: 0,
+      release: ending && m.release && m.data.byteOffset === 0 && m.data.byteLength === m.data.buffer.byteLength
+        ? (m.data.buffer as ArrayBuffer)
+        : undefined,
     };
     this.queuedBytes -= len;
     if (ending) {
