@@ -30,7 +30,7 @@ export const UPLOAD_PAUSE_BYTES = 1 * 2 ** 20;
 export interface ShareSession {
   readonly association: AssociationLike;
   sendControl(bytes: Uint8Array): void;
-  sendData(streamId: number, data: Uint8Array, ppid: number): boolean;
+  sendData(streamId: number, data: Uint8Array, ppid: number, opts?: { release?: boolean }): boolean;
 }
 
 /** The parts of the session server the share service uses. */
@@ -70,7 +70,9 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
       send: (bytes) => session.sendControl(bytes),
       sendData: (stream, data, ppid) => {
         if (entry.closed) throw new Error("connection closed");
-        return session.sendData(stream, data, ppid);
+        // Download chunks are fresh buffers nothing else reads: the association frees each one
+        // as soon as the client has acknowledged it, instead of leaving it to V8's next full GC.
+        return session.sendData(stream, data, ppid, { release: true });
       },
       drained: () => {
         if (entry.closed) return Promise.reject(new Error("connection closed"));

@@ -35,7 +35,11 @@ export interface SharePeer {
   readonly address: string;
   /** Sends one control message (already encoded). */
   send(message: Uint8Array): void;
-  /** Sends one data message; false means "full": wait for {@link drained} before the next. */
+  /**
+   * Sends one data message; false means "full": wait for {@link drained}
+   * before the next. The peer owns `data` from here on (the service sends
+   * fresh buffers it never touches again), so it may free it once delivered.
+   */
   sendData(stream: number, data: Uint8Array, ppid: number): boolean;
   /** Resolves when the peer can take more data (at once when it can already). */
   drained(): Promise<void>;
