@@ -13,6 +13,7 @@ import { isSfxError } from "../../src/errors.ts";
 import { connect } from "../../src/client/connection.ts";
 import { collectShareFiles, connectionShareLink, ShareClient, shareGet, shareList, sharePut } from "../../src/client/share.ts";
 import { startExchangeService } from "../../src/server/exchange_service.ts";
+import { ServerSession } from "../../src/server/session.ts";
 import { attachShareService } from "../../src/share/attach.ts";
 import { ShareStore } from "../../src/share/store.ts";
 import { SctpEndpoint } from "../../src/transport/sctp/index.ts";
@@ -93,6 +94,33 @@ test("over real SCTP the server frees each upload message once it is on disk, ra
   assert.ok(seen.length >= 90, `${seen.length} messages`);
   // A message that shared its datagram with another (a file's short last one) is rightly left to the GC.
   assert.ok(kept <= 2, `${kept} of ${seen.length} messages still hold their memory`);
+});
+
+test("over real SCTP a download's chunks are freed once the client has them all (sent with release)", async () => {
+  const src = join(base, "down.bin");
+  const data = randomBytes(6 * 1024 * 1024 + 7);
+  writeFileSync(src, data);
+  const { client: up } = await client();
+  const created = await up.put(await collectShareFiles([src]), { expiresInMs: 600_000 });
+  const sent: { data: Uint8Array; release: boolean }[] = [];
+  const sendData = ServerSession.prototype.sendData;
+  ServerSession.prototype.sendData = function (stream, bytes, ppid, opts) {
+    sent.push({ data: bytes, release: opts?.release === true });
+    return sendData.call(this, stream, bytes, ppid, opts);
+  };
+  const out = join(base, "down-out");
+  mkdirSync(out);
+  const conn = await connect({ server: { host: "127.0.0.1", port } });
+  try {
+    await new ShareClient(connectionShareLink(conn)).get(created.code, { dir: out });
+  } finally {
+    ServerSession.prototype.sendData = sendData;
+    await conn.close(2000); // a graceful close: the server has the client's acknowledgement of every chunk
+  }
+  assert.is(sha(readFileSync(join(out, "down.bin"))), sha(data));
+  assert.ok(sent.length >= 90, `${sent.length} chunks`);
+  assert.equal(sent.filter((s) => !s.release).length, 0, "chunks sent without release");
+  assert.equal(sent.filter((s) => s.data.byteLength > 0).length, 0, "chunks still holding memory");
 });
 
 test("a wrong code over real SCTP is SFX_SHARE_NOT_FOUND, and the connection stays usable", async () => {
