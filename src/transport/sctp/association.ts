@@ -59,7 +59,13 @@ import { Timer } from "./rtx_timer.ts";
 import { type OutChunk, SendQueue } from "./send_queue.ts";
 import { ReceivedTsns, tsnGt, tsnGte, tsnLt, tsnLte } from "./tsn.ts";
 
+/** Pacing bucket: at most this many ms of sending at the pacing rate go out at once (timers here are ~1 ms coarse, often late). */
+const PACING_BURST_MS = 4;
+/** …and never fewer than this many full packets. */
+const PACING_BURST_MTUS = 16;
+
 /** Association states (RFC 9260 §4), as strings. */
+
 export type AssociationState =
   | "closed"
   | "cookie-wait"
@@ -209,6 +215,10 @@ export class Association extends EventEmitter {
   #t3Streak = 0;
   /** Probe timeout (RFC 8985 §7 tail-loss probe), ahead of T3-rtx. */
   readonly #pto: Timer;
+  /** Pacing: bytes we may send now at the controller's pacing rate, refilled by elapsed time. */
+  #paceTokens = 0;
+  #paceAt = 0;
+  readonly #paceTimer: Timer;
   #ptoStreak = 0;
   #lastDataSentAt = 0;
   // Delivery-rate sampling (draft-ietf-ccwg-bbr §4.1): bytes delivered, when, and the send time of the latest delivered chunk.
@@ -299,6 +309,7 @@ export class Association extends EventEmitter {
     this.#t1 = new Timer(c, () => this.#onT1());
     this.#t3 = new Timer(c, () => this.#onT3());
     this.#pto = new Timer(c, () => this.#onPto());
+    this.#paceTimer = new Timer(c, () => this.#flush());
     this.#t2 = new Timer(c, () => this.#onT2());
     this.#t5 = new Timer(c, () => this.#fail("timeout", "shutdown did not complete in time (T5-shutdown-guard)"));
     this.#sackTimer = new Timer(c, () => {
@@ -1608,10 +1619,25 @@ export class Association extends EventEmitter {
       this.#emit();
     }
     const cc = this.#cc;
+    // Pacing (BBR): a token bucket at the controller's rate, holding at most
+    // PACING_BURST_MS of it (and never less than PACING_BURST_MTUS packets),
+    // so a window goes out as a stream of small bursts, not all at once.
+    const rate = cc.pacingRate(now);
+    const paced = rate !== Infinity;
+    if (paced) {
+      const burst = Math.max(PACING_BURST_MTUS * mtu, rate * PACING_BURST_MS);
+      this.#paceTokens = Math.min(burst, this.#paceTokens + (now - this.#paceAt) * rate);
+    }
+    this.#paceAt = now;
     for (let guard = 0; guard < 1_000_000 && this.#flight < cc.cwnd; guard++) {
+      if (paced && this.#paceTokens <= 0) {
+        this.#paceTimer.startIfIdle(Math.max(1, (mtu - this.#paceTokens) / rate));
+        break;
+      }
       const r = this.#nextMarked();
       if (r) {
         this.#transmit(r, now);
+        if (paced) this.#paceTokens -= r.size;
         continue;
       }
       let avail = mtu - this.#pktSize - hdr;
@@ -1635,6 +1661,7 @@ export class Association extends EventEmitter {
       this.#sent.push(c);
       this.#unacked += c.userData.length;
       this.#transmit(c, now);
+      if (paced) this.#paceTokens -= c.size;
     }
   }
 
@@ -1718,7 +1745,7 @@ export class Association extends EventEmitter {
     if (this.#state === "closed") return;
     this.#setState("closed");
     this.#closeReason = reason;
-    for (const t of [this.#t1, this.#t2, this.#t3, this.#pto, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer]) t.stop();
+    for (const t of [this.#t1, this.#t2, this.#t3, this.#pto, this.#paceTimer, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer]) t.stop();
     this.#sent = [];
     this.#sentHead = 0;
     this.#rtx = [];

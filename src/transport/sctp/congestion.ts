@@ -25,8 +25,12 @@
  *   Startup grows cwnd by the bytes acknowledged until the bandwidth estimate
  *   stops growing by 25% for three rounds. Random loss does not cut the
  *   window (retransmission still follows RFC 9260 §6.3 and §7.2.4, and a
- *   T3-rtx timeout still drops cwnd to one MTU, §7.2.3). There is no pacing:
- *   windows go out per event-loop turn.
+ *   T3-rtx timeout still drops cwnd to one MTU, §7.2.3). Sending is paced
+ *   at pacing_gain·BtlBw ({@link CongestionController.pacingRate}): 2/ln 2
+ *   in Startup, then the ProbeBW cycle (1.25, 0.75, then 1 for six rounds,
+ *   each a minRTT long) that probes for more bandwidth and drains the queue
+ *   the probe made, so the window is not sent as one burst that waits in
+ *   the bottleneck's queue.
  *
  * @module
  */
@@ -44,6 +48,10 @@ const CUBIC_BETA = 0.7;
 const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
 /** BBR's smallest model window, in MTUs (see #bbrTarget). */
 const BBR_MIN_WINDOW_MTUS = 16;
+/** BBR Startup pacing gain, 2/ln 2: the rate doubles every round trip. */
+const BBR_STARTUP_GAIN = 2 / Math.LN2;
+/** BBR ProbeBW pacing gains, one phase per minRTT; the cycle starts at 0.75, draining Startup's queue. */
+const BBR_CYCLE = [0.75, 1, 1, 1, 1, 1, 1, 1.25];
 
 /** cwnd, ssthresh and partial_bytes_acked, with the RFC's update rules. */
 export class CongestionController {
@@ -83,6 +91,8 @@ export class CongestionController {
   #ackEpochAcked = 0;
   #extraRounds: number[] = [];
   #extraAcked: number[] = [];
+  #cycleIndex = 0;
+  #cycleStart = -1;
 
   constructor(mtu: number, peerRwnd: number, algorithm: CongestionAlgorithm = "reno") {
     this.#mtu = mtu;
@@ -314,6 +324,28 @@ export class CongestionController {
     }
     // Grow towards the model's window by the bytes acknowledged; shrink to it at once.
     this.cwnd = Math.max(4 * this.#mtu, Math.min(this.cwnd + (fullyUsed ? bytesAcked : 0), target));
+  }
+
+  /**
+   * How fast to send, in bytes per ms: pacing_gain·BtlBw for BBR (the gain
+   * of the current Startup or ProbeBW phase, whose clock this advances);
+   * Infinity for the window-only controllers and before the first rate
+   * sample.
+   */
+  pacingRate(now: number): number {
+    if (this.algorithm !== "bbr") return Infinity;
+    const bw = this.#btlBw();
+    if (bw <= 0 || !Number.isFinite(this.#minRtt)) return Infinity;
+    if (this.#startup) return BBR_STARTUP_GAIN * bw;
+    if (this.#probeRttUntil >= 0) return bw;
+    if (this.#cycleStart < 0) {
+      this.#cycleStart = now;
+      this.#cycleIndex = 0;
+    } else if (now - this.#cycleStart > Math.max(this.#minRtt, 1)) {
+      this.#cycleStart = now;
+      this.#cycleIndex = (this.#cycleIndex + 1) % BBR_CYCLE.length;
+    }
+    return BBR_CYCLE[this.#cycleIndex] * bw;
   }
 
   /** All outstanding data was acknowledged: partial_bytes_acked resets (§7.2.2). */

@@ -142,6 +142,22 @@ test("BBR: SACKs that arrive in bursts (ACK aggregation) widen the window by the
   assert.is(bursty.cwnd, 150_000, "2·BDP + the 50 kB acknowledged in one burst");
 });
 
+test("BBR pacing: 2/ln2·BtlBw in Startup, then the ProbeBW cycle 0.75, 1 ×6, 1.25 of BtlBw, one phase per minRTT; window controllers are not paced", () => {
+  const cc = new CongestionController(1000, 1 << 30, "bbr");
+  assert.is(cc.pacingRate(0), Infinity, "no estimate yet: the window alone limits");
+  const t = { now: 0, delivered: 0 };
+  bbrRounds(cc, t, 1, 1000, 50, 10);
+  assert.ok(Math.abs(cc.pacingRate(t.now) - 2885) < 1, `startup gain, got ${cc.pacingRate(t.now)}`);
+  bbrRounds(cc, t, 11, 1000, 50, 10);
+  const gains: number[] = [];
+  for (let phase = 0; phase < 9; phase++) {
+    gains.push(Math.round((cc.pacingRate(t.now) / 1000) * 100) / 100);
+    t.now += 51;
+  }
+  assert.equal(gains, [0.75, 1, 1, 1, 1, 1, 1, 1.25, 0.75]);
+  assert.is(new CongestionController(1000, 1 << 30, "cubic").pacingRate(0), Infinity);
+});
+
 test("RTO follows RFC 9260 §6.3.1 and backs off to RTO.Max", () => {
   const r = new RtoEstimator(1000, 200, 10_000);
   assert.is(r.rto, 1000);
