@@ -352,6 +352,7 @@ async function main(): Promise<void> {
     rtt: { name: "50 ms RTT", delay: 50, loss: 0 },
     loss1: { name: "50 ms RTT + 1% loss", delay: 50, loss: 1 },
     loss5: { name: "5% loss", delay: 0, loss: 5 },
+    loss05: { name: "50 ms RTT + 0.5% loss", delay: 50, loss: 0.5 },
   };
   const scenarios = opt("scenarios", "rtt,loss1,loss5").split(",").map((k) => all[k]);
   const variants = opt("variants", "tcp,tcp-cubic,reno,cubic,bbr").split(",");
