@@ -8,7 +8,7 @@
  * the namespaces, which are deleted on exit, on SIGINT/SIGTERM and before a
  * run (leftovers). Root, iproute2, iptables, cc and libnetfilter-queue-dev.
  *
- *   node bench/sctp_loss.ts [--bytes N] [--scenarios rtt,loss1,loss5] [--variants tcp,tcp-cubic,tcp-cubic-nogso,reno,cubic,bbr] [--rate MBIT]
+ *   node bench/sctp_loss.ts [--bytes N] [--scenarios rtt,loss1,loss5,loss05] [--variants tcp,tcp-cubic,tcp-cubic-nogso,reno,cubic,bbr] [--rate MBIT]
  *
  * Variants: `tcp` (Linux TCP with the machine's default congestion control
  * — BBR on the benchmark machine, which does not treat random loss as
