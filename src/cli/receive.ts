@@ -8,13 +8,13 @@
 import type { Command } from "commander";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
-import { stat } from "node:fs/promises";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { type IncomingOffer, Receiver } from "../client/receive.ts";
+import { prepareDirectory } from "../client/safe_write.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { isSfxError, SfxError } from "../errors.ts";
@@ -46,8 +46,7 @@ export function registerReceive(program: Command, result: CommandResult): void {
 
 async function runReceive(flags: ReceiveFlags): Promise<number> {
   const dir = resolve(flags.dir);
-  const st = await stat(dir).catch(() => null);
-  if (!st?.isDirectory()) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: not a directory`);
+  await prepareDirectory(dir);
     const json = flags.json ? jsonEvents() : undefined;
   const bar = progressBar();
   const say = (line: string) => {

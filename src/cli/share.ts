@@ -14,6 +14,7 @@ import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
+import { prepareDirectory } from "../client/safe_write.ts";
 import type { ShareLimits } from "../share/defaults.ts";
 import { formatDuration } from "../share/store.ts";
 
@@ -233,6 +234,7 @@ async function ls(code: string, flags: LsFlags): Promise<number> {
 
 async function get(code: string, names: string[], flags: GetFlags): Promise<number> {
   parseCode(code);
+  await prepareDirectory(resolve(flags.dir));
   const { conn, client } = await open(flags);
   const bar = progressBar("download");
   try {

@@ -17,7 +17,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, mkdir, open, realpath, rename, rm, type FileHandle } from "node:fs/promises";
+import { link, lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { SfxError } from "../errors.ts";
 import { PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
@@ -118,6 +118,22 @@ export function ioError(err: unknown, action: string, path: string): SfxError {
     ? "the file system is read-only"
     : (err as Error)?.message ?? String(err);
   return new SfxError("SFX_IO", `Cannot ${action} ${path}: ${why}${code ? ` (${code})` : ""}`, { cause: err });
+}
+
+/**
+ * Makes sure files can be received into `dir`: creates it (and its parents)
+ * when it does not exist yet, as a download folder is expected to be; fails
+ * with SFX_IO when it exists but is not a directory, or cannot be created.
+ */
+export async function prepareDirectory(dir: string): Promise<void> {
+  const st = await stat(dir).catch(() => null);
+  if (st?.isDirectory()) return;
+  if (st) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: it exists and is not a directory`);
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    throw ioError(err, "create the directory", dir);
+  }
 }
 
 /**

@@ -36,6 +36,21 @@ test("sfx send --to <id> file: one file arrives byte-exact, as the README shows"
   for (const e of ["connected", "offer", "accepted", "file", "done"]) assert.ok(ev.includes(e), `receiver event ${e}`);
 });
 
+test("receive --dir creates a directory that does not exist yet; a path that is a file is refused with exit 8", async () => {
+  const src = tmp();
+  const dst = join(tmp(), "new", "folder");
+  writeFileSync(join(src, "a.txt"), "hello");
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, join(src, "a.txt"), "--server", server.address]);
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.is(readFileSync(join(dst, "a.txt"), "utf8"), "hello");
+  const notDir = join(src, "a.txt");
+  const bad = sfx(["receive", "--server", server.address, "--dir", notDir, "--once"]);
+  assert.is((await bad.exit()).status, 8, bad.err());
+  assert.match(bad.err(), /Cannot receive into .*a\.txt: it exists and is not a directory/);
+});
+
 test("several files and a directory tree keep their relative paths; hashes equal", async () => {
   const src = tmp();
   const dst = tmp();

@@ -109,7 +109,8 @@ test("put → ls → get round trip: several files and a directory, hashes equal
   for (const f of ["one.txt", "tree/a.bin", "tree/sub/b.txt", "tree/sub/empty"]) {
     assert.is(shaFile(join(out, f)), shaFile(join(src, f)), f);
   }
-  const named = dir("out-named");
+  // A --dir that does not exist yet is created.
+  const named = join(tmp.path, "out-named", "not", "yet");
   const g2 = await sfx(main, ["share", "get", code, "tree/sub/b.txt", "--dir", named, "--json"]);
   assert.is(g2.status, 0, g2.stderr);
   assert.equal(readdirSync(named), ["tree"]);
