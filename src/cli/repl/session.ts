@@ -20,11 +20,11 @@
  */
 import { createInterface, type Interface } from "node:readline";
 import { resolve } from "node:path";
-import { stat } from "node:fs/promises";
 import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
 import { collectFiles } from "../../client/walk.ts";
+import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
 import type { TransferEvent } from "../../client/events.ts";
 import { type DiscoveredServer, discoverServers, type DiscoverOptions } from "../../discovery/index.ts";
@@ -120,8 +120,7 @@ class ClientSession implements SessionActions {
   }
 
   async run(): Promise<number> {
-    const st = await stat(this.dir).catch(() => null);
-    if (!st?.isDirectory()) throw new SfxError("SFX_IO", `Cannot receive into ${this.dir}: not a directory`);
+    await prepareDirectory(this.dir);
     // readline reads from the moment it exists: its listeners go on right away, so no typed line is lost.
     const input = this.opts.input ?? process.stdin;
     const output = this.opts.output ?? process.stdout;
@@ -531,8 +530,7 @@ class ClientSession implements SessionActions {
     parseCode(code);
     const { shares } = this.#need();
     const dir = resolve(flags.dir ?? this.dir);
-    const st = await stat(dir).catch(() => null);
-    if (!st?.isDirectory()) throw new SfxError("SFX_IO", `Cannot download into ${dir}: not a directory`);
+    await prepareDirectory(dir);
     await this.#job("share get", async (signal, status) => {
       const started = Date.now();
       try {
