@@ -53,6 +53,37 @@ const BBR_STARTUP_GAIN = 2 / Math.LN2;
 /** BBR ProbeBW pacing gains, one phase per minRTT; the cycle starts at 0.75, draining Startup's queue. */
 const BBR_CYCLE = [0.75, 1, 1, 1, 1, 1, 1, 1.25];
 
+/** The maximum of values sampled over the last `rounds` round trips (BBR's windowed max filters). */
+class RoundMaxFilter {
+  readonly #rounds: number[] = [];
+  readonly #values: number[] = [];
+  readonly #window: number;
+
+  constructor(rounds: number) {
+    this.#window = rounds;
+  }
+
+  update(round: number, value: number): void {
+    const n = this.#rounds.length;
+    if (n > 0 && this.#rounds[n - 1] === round) {
+      if (value > this.#values[n - 1]) this.#values[n - 1] = value;
+    } else {
+      this.#rounds.push(round);
+      this.#values.push(value);
+    }
+    while (this.#rounds.length > 0 && this.#rounds[0] <= round - this.#window) {
+      this.#rounds.shift();
+      this.#values.shift();
+    }
+  }
+
+  max(): number {
+    let m = 0;
+    for (const v of this.#values) if (v > m) m = v;
+    return m;
+  }
+}
+
 /** cwnd, ssthresh and partial_bytes_acked, with the RFC's update rules. */
 export class CongestionController {
   /** Congestion window in bytes. */
@@ -77,8 +108,8 @@ export class CongestionController {
   #wEst = 0;
   #cwndEpoch = 0;
   // BBR state: delivery rate in bytes/ms, times in ms.
-  #bwRounds: number[] = [];
-  #bwRates: number[] = [];
+  /** BtlBw: the highest delivery rate of the last 10 rounds. */
+  #bw = new RoundMaxFilter(10);
   #round = 0;
   #nextRoundDelivered = 0;
   #minRtt = Infinity;
@@ -89,8 +120,7 @@ export class CongestionController {
   #probeRttUntil = -1;
   #ackEpochStart = -1;
   #ackEpochAcked = 0;
-  #extraRounds: number[] = [];
-  #extraAcked: number[] = [];
+  #extraAcked = new RoundMaxFilter(10);
   #cycleIndex = 0;
   #cycleStart = -1;
 
@@ -227,18 +257,7 @@ export class CongestionController {
       }
     }
     if (rate > 0 && Number.isFinite(rate)) {
-      // Windowed max over the last 10 rounds.
-      const n = this.#bwRounds.length;
-      if (n > 0 && this.#bwRounds[n - 1] === this.#round) {
-        if (rate > this.#bwRates[n - 1]) this.#bwRates[n - 1] = rate;
-      } else {
-        this.#bwRounds.push(this.#round);
-        this.#bwRates.push(rate);
-      }
-      while (this.#bwRounds.length > 0 && this.#bwRounds[0] <= this.#round - 10) {
-        this.#bwRounds.shift();
-        this.#bwRates.shift();
-      }
+      this.#bw.update(this.#round, rate);
     }
     if (rtt >= 0) {
       if (rtt <= this.#minRtt) {
@@ -254,9 +273,7 @@ export class CongestionController {
   }
 
   #btlBw(): number {
-    let m = 0;
-    for (const r of this.#bwRates) if (r > m) m = r;
-    return m;
+    return this.#bw.max();
   }
 
   /**
@@ -277,23 +294,7 @@ export class CongestionController {
     this.#ackEpochAcked += bytesAcked;
     // At most cwnd, and at most 100 ms at BtlBw (Linux's bbr_extra_acked_max_us): bursts beyond that are not aggregation.
     const extra = Math.min(this.#ackEpochAcked - expected, this.cwnd, bw * 100);
-    const n = this.#extraRounds.length;
-    if (n > 0 && this.#extraRounds[n - 1] === this.#round) {
-      if (extra > this.#extraAcked[n - 1]) this.#extraAcked[n - 1] = extra;
-    } else {
-      this.#extraRounds.push(this.#round);
-      this.#extraAcked.push(extra);
-    }
-    while (this.#extraRounds.length > 0 && this.#extraRounds[0] <= this.#round - 10) {
-      this.#extraRounds.shift();
-      this.#extraAcked.shift();
-    }
-  }
-
-  #maxExtraAcked(): number {
-    let m = 0;
-    for (const e of this.#extraAcked) if (e > m) m = e;
-    return m;
+    this.#extraAcked.update(this.#round, extra);
   }
 
   /**
@@ -305,7 +306,7 @@ export class CongestionController {
   #bbrTarget(): number {
     const bw = this.#btlBw();
     if (bw === 0 || !Number.isFinite(this.#minRtt)) return Infinity;
-    return Math.max(BBR_MIN_WINDOW_MTUS * this.#mtu, Math.ceil(2 * bw * this.#minRtt + this.#maxExtraAcked()));
+    return Math.max(BBR_MIN_WINDOW_MTUS * this.#mtu, Math.ceil(2 * bw * this.#minRtt + this.#extraAcked.max()));
   }
 
   #bbrOnSack(bytesAcked: number, fullyUsed: boolean, now: number): void {
