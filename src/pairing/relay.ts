@@ -51,7 +51,8 @@ export class Relay {
     const streams = this.#to.outboundStreams;
     // The receiver may have negotiated fewer streams: fold onto its data streams (files are told apart by PPID).
     const out = streamId < streams ? streamId : FIRST_DATA_STREAM + ((streamId - FIRST_DATA_STREAM) % Math.max(1, streams - FIRST_DATA_STREAM));
-    const ok = this.#to.send(out, data, { ppid });
+    // release: the relay owns the received message; the receiver's association frees its buffer once acknowledged.
+    const ok = this.#to.send(out, data, { ppid, release: true });
     this.stats.messages++;
     this.stats.bytes += data.length;
     relayedBytes(data.length);

@@ -375,8 +375,9 @@ export class Association extends EventEmitter {
    * owns it: once the peer has acknowledged the whole message, its buffer is
    * detached (`ArrayBuffer.prototype.transfer(0)`) so the memory returns at
    * once rather than at V8's next full collection — for senders of large
-   * streams (a file read into fresh buffers). Only a view of its whole
-   * ArrayBuffer is released; a slice of a shared pool is left alone.
+   * streams (a file read into fresh buffers, a relay passing received
+   * messages on). Only a view of all of its ArrayBuffer (but 32 bytes of
+   * packet headers) is released; a slice of a shared pool is left alone.
    *
    * @throws {SfxError} SFX_CONNECTION_LOST when the association is closing or closed.
    * @throws {RangeError} for a bad stream id, an empty or an oversized message.

@@ -15,6 +15,15 @@
 
 import { CHUNK } from "./chunk_types.ts";
 
+/**
+ * A message sent with `release` frees its buffer only when the message is all
+ * of it but at most this many bytes: the packet headers in front of a message
+ * received as a view of its datagram (SCTP common header 12 + I-DATA header
+ * 20), so a relay can pass received messages on. A slice of Node's 8 KiB
+ * Buffer pool (at most 4 KiB) never qualifies.
+ */
+export const RELEASE_SLACK_BYTES = 32;
+
 /** A queued user message. */
 export interface OutMessage {
   streamId: number;
@@ -74,8 +83,8 @@ export interface OutChunk {
   /** Send time of the chunk most recently delivered when it was sent (send-interval of the sample). */
   firstSentAtSend: number;
   /**
-   * On the last fragment of a message sent with `release`, whose view is its
-   * whole buffer: that buffer, to detach once the chunk is cumulatively
+   * On the last fragment of a message sent with `release` whose view is its
+   * whole buffer (but {@link RELEASE_SLACK_BYTES}): that buffer, to detach once the chunk is cumulatively
    * acknowledged (never on a gap ack: the peer may renege, §6.2).
    */
   release: ArrayBuffer | undefined;
@@ -186,7 +195,7 @@ export class SendQueue {
       deliveredAtSend: 0,
       deliveredTimeAtSend: 0,
       firstSentAtSend: 0,
-      release: ending && m.release && m.data.byteOffset === 0 && m.data.byteLength === m.data.buffer.byteLength
+      release: ending && m.release && m.data.buffer.byteLength - m.data.byteLength <= RELEASE_SLACK_BYTES
         ? (m.data.buffer as ArrayBuffer)
         : undefined,
     };
