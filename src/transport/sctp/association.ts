@@ -1269,7 +1269,7 @@ export class Association extends EventEmitter {
       this.#fail("timeout", `peer unreachable: ${this.#errors - 1} retransmissions unanswered`);
       return;
     }
-    this.#cc.onTimeout(); // E1
+    this.#cc.onTimeout((this.#nextTsn - 1) >>> 0); // E1
     this.#rto.backoff(); // E2
     this.#rttProbe = undefined; // Karn
     this.#fastRtxPending = false;

@@ -123,6 +123,9 @@ export class CongestionController {
   #extraAcked = new RoundMaxFilter(10);
   #cycleIndex = 0;
   #cycleStart = -1;
+  /** BBR: the window before a T3-rtx timeout, restored once what was outstanding then is acknowledged. */
+  #priorCwnd = 0;
+  #rtoRecoveryExit = -1;
 
   constructor(mtu: number, peerRwnd: number, algorithm: CongestionAlgorithm = "reno") {
     this.#mtu = mtu;
@@ -163,6 +166,11 @@ export class CongestionController {
     if (this.inFastRecovery && ((cumTsn - this.fastRecoveryExit) | 0) >= 0) {
       // §7.2.4: Fast Recovery ends when the exit point is acknowledged.
       this.inFastRecovery = false;
+    }
+    if (this.#rtoRecoveryExit >= 0 && ((cumTsn - this.#rtoRecoveryExit) | 0) >= 0) {
+      // BBR (draft-ietf-ccwg-bbr §4.6.4.4): leaving RTO recovery, the window returns to where it was.
+      this.#rtoRecoveryExit = -1;
+      this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
     }
     if (bytesAcked <= 0) return;
     // "Fully utilized": the window held at least cwnd minus one MTU of data.
@@ -385,9 +393,19 @@ export class CongestionController {
     return true;
   }
 
-  /** T3-rtx expiry (§6.3.3 E1, §7.2.3): ssthresh = max(cwnd/2, 4*MTU) (CUBIC: 0.7·cwnd), cwnd = 1 MTU. */
-  onTimeout(): void {
+  /**
+   * T3-rtx expiry (§6.3.3 E1, §7.2.3): ssthresh = max(cwnd/2, 4*MTU) (CUBIC:
+   * 0.7·cwnd), cwnd = 1 MTU. BBR also drops to one MTU, but a timeout says
+   * little about the path's rate: once everything outstanding at the timeout
+   * (up to TSN `highestOutstanding`) is acknowledged, it restores the window
+   * it had, rather than regrowing from one MTU for a dozen round trips.
+   */
+  onTimeout(highestOutstanding?: number): void {
     this.#pristine = false;
+    if (this.algorithm === "bbr" && highestOutstanding !== undefined) {
+      if (this.#rtoRecoveryExit < 0) this.#priorCwnd = this.cwnd;
+      this.#rtoRecoveryExit = highestOutstanding;
+    }
     this.ssthresh = this.algorithm === "bbr" ? Math.max(this.cwnd, 4 * this.#mtu) : this.#reduce();
     this.cwnd = this.#mtu;
     this.partialBytesAcked = 0;

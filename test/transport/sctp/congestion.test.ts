@@ -132,6 +132,24 @@ test("BBR: a loss does not cut cwnd; after Startup the window is 2·BtlBw·minRT
   assert.is(cc.cwnd, 105_000, "grows back by the bytes acknowledged, up to the model window");
 });
 
+test("BBR: after a T3-rtx timeout the window restarts at one MTU and returns to its old size once the data outstanding then is acknowledged", () => {
+  const cc = new CongestionController(1000, 1 << 30, "bbr");
+  const t = { now: 0, delivered: 0 };
+  bbrRounds(cc, t, 12, 1000, 50, 10);
+  const before = cc.cwnd;
+  cc.onTimeout(500);
+  assert.is(cc.cwnd, 1000, "RFC 9260 §7.2.3 first");
+  cc.onSack(1000, true, 1000, 400, t.now + 50, 50);
+  assert.ok(cc.cwnd < before, "still recovering below the timeout's highest TSN");
+  cc.onSack(1000, true, cc.cwnd, 500, t.now + 100, 50);
+  assert.is(cc.cwnd, before, "restored");
+  const cubic = new CongestionController(1000, 1 << 30, "cubic");
+  cubic.cwnd = 100_000;
+  cubic.onTimeout(500);
+  cubic.onSack(1000, true, 1000, 500, 0, 50);
+  assert.ok(cubic.cwnd < 10_000, "loss-based controllers regrow by slow start");
+});
+
 test("BBR: SACKs that arrive in bursts (ACK aggregation) widen the window by the burst, so the sender is not starved between them", () => {
   const even = new CongestionController(1000, 1 << 30, "bbr");
   bbrRounds(even, { now: 0, delivered: 0 }, 12, 1000, 50, 10);
