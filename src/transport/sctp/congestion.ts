@@ -176,7 +176,7 @@ export class CongestionController {
     // "Fully utilized": the window held at least cwnd minus one MTU of data.
     const fullyUsed = flightBefore + this.#mtu > this.cwnd;
     if (this.algorithm === "bbr") {
-      this.#bbrOnSack(bytesAcked, fullyUsed, now);
+      this.#bbrOnSack(bytesAcked, now);
       return;
     }
     if (this.cwnd <= this.ssthresh) {
@@ -311,13 +311,20 @@ export class CongestionController {
    * window of a few packets on a sub-millisecond path turned most losses
    * into tail losses only T3-rtx could repair (5% loss: 91 timeouts).
    */
-  #bbrTarget(): number {
+  #bbrTarget(gain = 2): number {
     const bw = this.#btlBw();
     if (bw === 0 || !Number.isFinite(this.#minRtt)) return Infinity;
-    return Math.max(BBR_MIN_WINDOW_MTUS * this.#mtu, Math.ceil(2 * bw * this.#minRtt + this.#extraAcked.max()));
+    return Math.max(BBR_MIN_WINDOW_MTUS * this.#mtu, Math.ceil(gain * bw * this.#minRtt + this.#extraAcked.max()));
   }
 
-  #bbrOnSack(bytesAcked: number, fullyUsed: boolean, now: number): void {
+  /**
+   * BBR's window: grows by the bytes acknowledged, up to the model's target
+   * (Startup: 2/ln2·BDP, then 2·BDP) and shrinks to it at once. Unlike the
+   * loss-based rules it does not wait for a "fully used" window: with pacing
+   * the window is rarely full when a SACK arrives, and that gate slowed
+   * Startup to ~1.6× per round trip instead of 2×.
+   */
+  #bbrOnSack(bytesAcked: number, now: number): void {
     this.#updateAckAggregation(bytesAcked, now);
     if (this.#probeRttUntil >= 0) {
       if (now < this.#probeRttUntil) {
@@ -326,13 +333,11 @@ export class CongestionController {
       }
       this.#probeRttUntil = -1;
     }
-    const target = this.#bbrTarget();
     if (this.#startup) {
-      if (fullyUsed) this.cwnd += bytesAcked;
+      this.cwnd = Math.max(this.cwnd, Math.min(this.cwnd + bytesAcked, this.#bbrTarget(BBR_STARTUP_GAIN)));
       return;
     }
-    // Grow towards the model's window by the bytes acknowledged; shrink to it at once.
-    this.cwnd = Math.max(4 * this.#mtu, Math.min(this.cwnd + (fullyUsed ? bytesAcked : 0), target));
+    this.cwnd = Math.max(4 * this.#mtu, Math.min(this.cwnd + bytesAcked, this.#bbrTarget()));
   }
 
   /**

@@ -132,6 +132,14 @@ test("BBR: a loss does not cut cwnd; after Startup the window is 2·BtlBw·minRT
   assert.is(cc.cwnd, 105_000, "grows back by the bytes acknowledged, up to the model window");
 });
 
+test("BBR Startup grows the window by the bytes acknowledged even when pacing kept it from being full; CUBIC does not", () => {
+  const bbr = new CongestionController(1000, 1 << 30, "bbr");
+  const cubic = new CongestionController(1000, 1 << 30, "cubic");
+  for (const cc of [bbr, cubic]) cc.onSack(3000, true, 500, 10, 10, 50); // only 500 bytes were in flight
+  assert.is(bbr.cwnd, 4000 + 3000);
+  assert.is(cubic.cwnd, 4000, "RFC 9260 §7.2.1: no growth unless the window was fully used");
+});
+
 test("BBR: after a T3-rtx timeout the window restarts at one MTU and returns to its old size once the data outstanding then is acknowledged", () => {
   const cc = new CongestionController(1000, 1 << 30, "bbr");
   const t = { now: 0, delivered: 0 };
