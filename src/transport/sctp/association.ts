@@ -224,6 +224,13 @@ export class Association extends EventEmitter {
   // Delivery-rate sampling (draft-ietf-ccwg-bbr §4.1): bytes delivered, when, and the send time of the latest delivered chunk.
   #delivered = 0;
   #deliveredTime = 0;
+  /**
+   * Application-limited marker (draft-ietf-ccwg-bbr §4.1.2.2, Linux's
+   * tp->app_limited): when the queue ran dry with room left in the window, the
+   * delivered count at which the data then outstanding will have been
+   * acknowledged; 0 once it has. Chunks sent meanwhile carry appLimited.
+   */
+  #appLimitedUntil = 0;
   #firstSentTime = 0;
 
   // Receiving.
@@ -1133,11 +1140,12 @@ export class Association extends EventEmitter {
     if (rs !== undefined && acked > 0) {
       // draft-ietf-ccwg-bbr §4.1.2: rate = delivered / max(send interval, ack interval).
       this.#delivered += acked;
+      if (this.#appLimitedUntil !== 0 && this.#delivered > this.#appLimitedUntil) this.#appLimitedUntil = 0;
       this.#deliveredTime = now;
       this.#firstSentTime = rs.sentAt;
       const interval = Math.max(rs.sentAt - rs.firstSentAtSend, now - rs.deliveredTimeAtSend);
       const rate = interval > 0 ? (this.#delivered - rs.deliveredAtSend) / interval : 0;
-      this.#cc.onRateSample(rate, rs.transmissions === 1 ? now - rs.sentAt : -1, this.#delivered, rs.deliveredAtSend, now);
+      this.#cc.onRateSample(rate, rs.transmissions === 1 ? now - rs.sentAt : -1, this.#delivered, rs.deliveredAtSend, now, rs.appLimited);
     }
     this.#cc.onSack(acked, cumAdvanced, flightBefore, cum, now, this.#rto.srtt);
     if (newlyMarked) {
@@ -1664,6 +1672,14 @@ export class Association extends EventEmitter {
       this.#transmit(c, now);
       if (paced) this.#paceTokens -= c.size;
     }
+    if (this.#queue.queuedMessages === 0 && this.#flight < cc.cwnd && this.#rtxHead >= this.#rtx.length && !this.#needDrain) {
+      // Nothing left to send and room in the window: until what is outstanding
+      // now is acknowledged, delivery-rate samples measure the application, not
+      // the path (a few small control messages must not end BBR's Startup).
+      // Not when the application is waiting for "drain": then the send buffer
+      // (unacknowledged data counts in it) is what limits, its writer has more.
+      this.#appLimitedUntil = Math.max(1, this.#delivered + this.#flight);
+    }
   }
 
   /** Puts one DATA chunk into the packet being built (§6.1 B, §6.3.2 R1). */
@@ -1684,6 +1700,7 @@ export class Association extends EventEmitter {
     c.deliveredAtSend = this.#delivered;
     c.deliveredTimeAtSend = this.#deliveredTime;
     c.firstSentAtSend = this.#firstSentTime;
+    c.appLimited = this.#appLimitedUntil !== 0;
     if (!c.inFlight) {
       c.inFlight = true;
       this.#flight += len;

@@ -246,14 +246,18 @@ export class CongestionController {
    * A delivery-rate sample (BBR): `rate` in bytes/ms over the interval from
    * the acknowledged chunk's send to now, `rtt` its RTT in ms (or -1),
    * `delivered` the bytes delivered so far and `deliveredAtSend` what was
-   * delivered when that chunk was sent (round counting).
+   * delivered when that chunk was sent (round counting). `appLimited`: the
+   * chunk went out while the sender had nothing more to send, so the rate
+   * says how fast the application wrote, not what the path carries: such a
+   * sample only ever raises BtlBw and does not count towards leaving Startup
+   * (draft-ietf-ccwg-bbr §4.5.2.3, §4.3.1.2).
    */
-  onRateSample(rate: number, rtt: number, delivered: number, deliveredAtSend: number, now: number): void {
+  onRateSample(rate: number, rtt: number, delivered: number, deliveredAtSend: number, now: number, appLimited = false): void {
     if (this.algorithm !== "bbr") return;
     if (deliveredAtSend >= this.#nextRoundDelivered) {
       this.#round++;
       this.#nextRoundDelivered = delivered;
-      if (this.#startup) {
+      if (this.#startup && !appLimited) {
         // Full pipe: the estimate grew less than 25% in three rounds.
         const bw = this.#btlBw();
         if (bw >= this.#fullBw * 1.25) {
@@ -264,7 +268,7 @@ export class CongestionController {
         }
       }
     }
-    if (rate > 0 && Number.isFinite(rate)) {
+    if (rate > 0 && Number.isFinite(rate) && (!appLimited || rate >= this.#bw.max())) {
       this.#bw.update(this.#round, rate);
     }
     if (rtt >= 0) {
@@ -350,7 +354,10 @@ export class CongestionController {
     if (this.algorithm !== "bbr") return Infinity;
     const bw = this.#btlBw();
     if (bw <= 0 || !Number.isFinite(this.#minRtt)) return Infinity;
-    if (this.#startup) return BBR_STARTUP_GAIN * bw;
+    // Startup paces at no less than the initial window per round trip
+    // (draft-ietf-ccwg-bbr §4.6.2 BBRInitPacingRate): a first sample taken from
+    // a small message would otherwise hold the first bulk round back.
+    if (this.#startup) return BBR_STARTUP_GAIN * Math.max(bw, CongestionController.initialCwnd(this.#mtu) / Math.max(this.#minRtt, 1));
     if (this.#probeRttUntil >= 0) return bw;
     if (this.#cycleStart < 0) {
       this.#cycleStart = now;

@@ -82,6 +82,8 @@ export interface OutChunk {
   deliveredTimeAtSend: number;
   /** Send time of the chunk most recently delivered when it was sent (send-interval of the sample). */
   firstSentAtSend: number;
+  /** Sent while the sender was application-limited: its rate sample may understate the path. */
+  appLimited: boolean;
   /**
    * On the last fragment of a message sent with `release` whose view is its
    * whole buffer (but {@link RELEASE_SLACK_BYTES}): that buffer, to detach once the chunk is cumulatively
@@ -195,6 +197,7 @@ export class SendQueue {
       deliveredAtSend: 0,
       deliveredTimeAtSend: 0,
       firstSentAtSend: 0,
+      appLimited: false,
       release: ending && m.release && m.data.buffer.byteLength - m.data.byteLength <= RELEASE_SLACK_BYTES
         ? (m.data.buffer as ArrayBuffer)
         : undefined,

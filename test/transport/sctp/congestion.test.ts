@@ -101,14 +101,14 @@ test("fast retransmit halves once per recovery; a timeout drops cwnd to one MTU 
 });
 
 /** Drives a BBR controller: `rounds` round trips of `rttMs` at `rate` bytes/ms, `sacksPerRound` SACKs evenly spread in each. */
-function bbrRounds(cc: CongestionController, t: { now: number; delivered: number }, rounds: number, rate: number, rttMs: number, sacksPerRound: number): void {
+function bbrRounds(cc: CongestionController, t: { now: number; delivered: number }, rounds: number, rate: number, rttMs: number, sacksPerRound: number, appLimited = false): void {
   const perSack = (rate * rttMs) / sacksPerRound;
   for (let round = 0; round < rounds; round++) {
     const before = t.delivered;
     for (let i = 0; i < sacksPerRound; i++) {
       t.now += rttMs / sacksPerRound;
       t.delivered += perSack;
-      cc.onRateSample(rate, rttMs, t.delivered, i === 0 ? before : before + 1, t.now);
+      cc.onRateSample(rate, rttMs, t.delivered, i === 0 ? before : before + 1, t.now, appLimited);
       cc.onSack(perSack, true, cc.cwnd, round, t.now, rttMs);
     }
   }
@@ -166,6 +166,25 @@ test("BBR: SACKs that arrive in bursts (ACK aggregation) widen the window by the
   bbrRounds(bursty, { now: 0, delivered: 0 }, 12, 1000, 50, 1);
   assert.is(even.cwnd, 105_000);
   assert.is(bursty.cwnd, 150_000, "2·BDP + the 50 kB acknowledged in one burst");
+});
+
+test("BBR: application-limited samples (a few small messages) do not end Startup; the same samples from a full pipe do", () => {
+  // Twelve round trips of small request/response traffic: 4 bytes/ms, 50 ms RTT.
+  const chatty = new CongestionController(1000, 1 << 30, "bbr");
+  bbrRounds(chatty, { now: 0, delivered: 0 }, 12, 4, 50, 1, true);
+  const full = new CongestionController(1000, 1 << 30, "bbr");
+  bbrRounds(full, { now: 0, delivered: 0 }, 12, 4, 50, 1, false);
+  // Startup paces at 2/ln2 of at least the initial window (4000 bytes) per minRTT: 231 bytes/ms.
+  assert.ok(Math.abs(chatty.pacingRate(600) - (2 / Math.LN2) * 80) < 1, `still in Startup, got ${chatty.pacingRate(600)}`);
+  assert.ok(full.pacingRate(600) <= 4 * 1.25, `a full pipe at 4 bytes/ms left Startup, got ${full.pacingRate(600)}`);
+  // Then bulk data: the first full-rate samples raise the estimate at once.
+  const t = { now: 600, delivered: 10_000 };
+  bbrRounds(chatty, t, 1, 1000, 50, 10);
+  assert.ok(Math.abs(chatty.pacingRate(t.now) - 2885) < 1, `startup gain on the new estimate, got ${chatty.pacingRate(t.now)}`);
+  const app = new CongestionController(1000, 1 << 30, "bbr");
+  bbrRounds(app, { now: 0, delivered: 0 }, 2, 1000, 50, 10);
+  bbrRounds(app, { now: 100, delivered: 100_000 }, 1, 10, 50, 10, true);
+  assert.ok(Math.abs(app.pacingRate(150) - 2885) < 1, "an application-limited sample never lowers the estimate");
 });
 
 test("BBR pacing: 2/ln2·BtlBw in Startup, then the ProbeBW cycle 0.75, 1 ×6, 1.25 of BtlBw, one phase per minRTT; window controllers are not paced", () => {
