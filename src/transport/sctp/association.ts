@@ -353,10 +353,13 @@ export class Association extends EventEmitter {
    * Bytes given to send() that the peer has not reported receiving: queued,
    * in flight or lost. Data the peer holds above a hole (gap-acknowledged)
    * does not count, so a loss on a long path does not stall the writer
-   * while the hole is repaired.
+   * while the hole is repaired — up to the high-water mark: that data stays
+   * in memory until it is cumulatively acknowledged (the peer may renege,
+   * §6.2), and a peer that gap-acks without ever moving its cumulative ack
+   * must not make the sender hold without bound.
    */
   get bufferedAmount(): number {
-    return this.#queue.queuedBytes + this.#unacked - this.#gapAcked;
+    return this.#queue.queuedBytes + this.#unacked - Math.min(this.#gapAcked, this.#o.sendHighWaterMark);
   }
 
   /** Why the association closed, once it has. */

@@ -81,4 +81,38 @@ test("data the peer holds above a hole does not count in bufferedAmount, so the 
   }
 });
 
+test("gap-acknowledged data counts again beyond the high-water mark, so a hole that never closes bounds the sender's memory", async () => {
+  const hwm = 16 * 1024;
+  const p = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false, sendHighWaterMark: hwm });
+  try {
+    const { c, s } = await connectPair(p);
+    let delivered = 0;
+    s.on("message", () => delivered++);
+    let holdHole = true;
+    p.bridge.filter = (data, dir) => !(holdHole && dir === "a->b" && dataMarks(data).includes(1));
+    // A writer that waits for "drain" whenever send() refuses; without the bound it
+    // never stops while the hole holds (the peer's window is 8 MiB).
+    let drained = false;
+    c.on("drain", () => { drained = true; });
+    let written = 0;
+    let blocked = false;
+    while (written < 200 && !blocked) {
+      written++;
+      if (c.send(1, new Uint8Array(1000).fill(written === 1 ? 1 : 2))) continue;
+      drained = false;
+      const n = written;
+      const settled = () => c.stats().bytesSent >= n * 1000 && c.bufferedAmount === n * 1000 - Math.min((n - 1) * 1000, hwm);
+      await until(c, () => drained || settled(), 5000, "drain, or everything but the hole gap-acknowledged");
+      blocked = !drained;
+    }
+    assert.ok(blocked, `the writer was held (wrote ${written} messages)`);
+    assert.ok(written * 1000 <= 2 * hwm + 2000, `at most two high-water marks held: ${written * 1000} bytes`);
+    assert.is(delivered, 0, "ordered delivery waits for the hole");
+    holdHole = false;
+    await until(c, () => delivered === written, 8000, "all delivered once the hole is repaired");
+  } finally {
+    await p.close();
+  }
+});
+
 test.run();
