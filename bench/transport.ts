@@ -13,7 +13,7 @@
  *
  * Options: --bytes N (loopback, default 100 MiB), --net-bytes N (namespaces,
  * default 20 MiB), --only loopback,netns,memory,deno, --repeat N (loopback cases,
- * best of N, default 2), --quick (10 MiB / 4 MiB, one run each), --sfx-bbr (also sfx
+ * best of N, default 2; sfx and bare dgram at the same packet size alternate), --quick (10 MiB / 4 MiB, one run each), --sfx-bbr (also sfx
  * with congestionControl "bbr" between the namespaces).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -59,6 +59,30 @@ async function best(run: () => Promise<Result>): Promise<Result> {
     if (!top || r.mbps > top.mbps) top = r;
   }
   return top!;
+}
+
+/**
+ * A baseline and sfx at the same packet size, run alternately REPEAT times so
+ * each sfx run sits next to a baseline run (the machine's load drifts by
+ * ±30 % within minutes): the best of each, and the median of the paired ratios.
+ */
+async function bestPair(base: () => Promise<Result>, sfx: () => Promise<Result>): Promise<{ base: Result; sfx: Result; pairs: string }> {
+  let topBase: Result | undefined;
+  let topSfx: Result | undefined;
+  const ratios: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const b = await base();
+    if (!b.ok) return { base: b, sfx: b, pairs: "n/a" };
+    const x = await sfx();
+    if (!x.ok) return { base: b, sfx: x, pairs: "n/a" };
+    if (!topBase || b.mbps > topBase.mbps) topBase = b;
+    if (!topSfx || x.mbps > topSfx.mbps) topSfx = x;
+    ratios.push(x.mbps / b.mbps);
+  }
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { base: topBase!, sfx: topSfx!, pairs: `paired runs ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median.toFixed(2)}×` };
 }
 
 interface Line {
@@ -221,14 +245,13 @@ const ratio = (a: Result, b: Result) => (Number.isFinite(a.mbps) && Number.isFin
 async function loopback(): Promise<void> {
   console.log(`\n## Loopback, two processes, ${(BYTES / 2 ** 20).toFixed(0)} MiB, SHA-256 verified, best of ${REPEAT}`);
   const big = 65507;
-  const dgram1200 = await best(() => transfer("dgram", BYTES, ["--packet", "1200"]));
-  console.log(`bare dgram window, 1200 B        ${fmt(dgram1200)}`);
-  const sctp1200 = await best(() => transfer("sctp", BYTES, ["--packet", "1200"]));
-  console.log(`sfx SCTP, 1200 B packets         ${fmt(sctp1200)}   = ${ratio(sctp1200, dgram1200)} bare dgram (bar ≥ 0.8×)`);
-  const dgram1452 = await best(() => transfer("dgram", BYTES, ["--packet", "1452"]));
-  console.log(`bare dgram window, 1452 B        ${fmt(dgram1452)}`);
-  const sctp1452 = await best(() => transfer("sctp", BYTES, ["--packet", "1452"]));
-  console.log(`sfx SCTP, 1452 B packets         ${fmt(sctp1452)}   = ${ratio(sctp1452, dgram1452)} bare dgram`);
+  const p1200 = await bestPair(() => transfer("dgram", BYTES, ["--packet", "1200"]), () => transfer("sctp", BYTES, ["--packet", "1200"]));
+  const sctp1200 = p1200.sfx;
+  console.log(`bare dgram window, 1200 B        ${fmt(p1200.base)}`);
+  console.log(`sfx SCTP, 1200 B packets         ${fmt(sctp1200)}   = ${ratio(sctp1200, p1200.base)} bare dgram (bar ≥ 0.8×; ${p1200.pairs})`);
+  const p1452 = await bestPair(() => transfer("dgram", BYTES, ["--packet", "1452"]), () => transfer("sctp", BYTES, ["--packet", "1452"]));
+  console.log(`bare dgram window, 1452 B        ${fmt(p1452.base)}`);
+  console.log(`sfx SCTP, 1452 B packets         ${fmt(p1452.sfx)}   = ${ratio(p1452.sfx, p1452.base)} bare dgram (${p1452.pairs})`);
   const dgramBig = await best(() => transfer("dgram", BYTES, ["--packet", String(big)]));
   console.log(`bare dgram window, ${big} B      ${fmt(dgramBig)}`);
   const sctpBig = await best(() => transfer("sctp", BYTES, ["--packet", String(big), "--pmtud"]));
