@@ -151,10 +151,14 @@ export class ClientConnection {
     this.sendControl(def.encode(fields));
   }
 
-  /** Sends a data message; false: await {@link drain} before the next. */
-  sendData(streamId: number, data: Uint8Array, ppid: number): boolean {
+  /**
+   * Sends a data message; false: await {@link drain} before the next. With
+   * `release` the transport owns `data` and frees its buffer once the peer
+   * has it (see Association.send): the caller must not touch it afterwards.
+   */
+  sendData(streamId: number, data: Uint8Array, ppid: number, opts?: { release?: boolean }): boolean {
     if (this.#closedWith) throw this.#closedWith;
-    return this.association.send(streamId, data, { ppid });
+    return this.association.send(streamId, data, { ppid, release: opts?.release === true });
   }
 
   /** Resolves on the association's next "drain"; rejects if the connection ends first. */

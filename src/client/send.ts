@@ -164,7 +164,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         hash.update(chunk);
         size += chunk.length;
         sent += chunk.length;
-        if (!conn.sendData(FIRST_DATA_STREAM, chunk, ppid)) await drainOrStop(conn, signal, () => inbox.length > 0);
+        // Sources yield fresh buffers, hashed above and not touched again: the transport may free them.
+        if (!conn.sendData(FIRST_DATA_STREAM, chunk, ppid, { release: true })) await drainOrStop(conn, signal, () => inbox.length > 0);
         emit({ event: "progress", bytes: sent, total, file: f.path });
       }
       // The loop may have ended early: say why before judging the size.

@@ -62,8 +62,11 @@ export type { CreatedShare, ShareListing };
 export interface ShareLink {
   /** Sends one control message. */
   send(message: Uint8Array): void;
-  /** Sends one data message; false means "full": wait for {@link drained}. */
-  sendData(stream: number, data: Uint8Array, ppid: number): boolean;
+  /**
+   * Sends one data message; false means "full": wait for {@link drained}.
+   * With `release` the transport frees the buffer once the server has it.
+   */
+  sendData(stream: number, data: Uint8Array, ppid: number, opts?: { release?: boolean }): boolean;
   /** Resolves when more data may be sent; rejects if the link closes. */
   drained(): Promise<void>;
   /** Delivers every decoded control message; returns an unsubscribe function. */
@@ -144,10 +147,10 @@ export function associationShareLink(association: AssociationLike): ShareLink {
         throw new SfxError("SFX_CONNECTION_LOST", "The connection to the server was lost", { cause: err });
       }
     },
-    sendData(stream, data, ppid) {
+    sendData(stream, data, ppid, opts) {
       if (closed) throw closed;
       try {
-        return association.send(stream, data, { ppid });
+        return association.send(stream, data, { ppid, release: opts?.release === true });
       } catch (err) {
         throw new SfxError("SFX_CONNECTION_LOST", "The connection to the server was lost", { cause: err });
       }
@@ -249,9 +252,9 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
         throw lost(err);
       }
     },
-    sendData(stream, data, ppid) {
+    sendData(stream, data, ppid, opts) {
       try {
-        return conn.sendData(stream, data, ppid);
+        return conn.sendData(stream, data, ppid, opts);
       } catch (err) {
         throw lost(err);
       }
@@ -471,11 +474,13 @@ export class ShareClient {
             const next = await source.next();
             if (next.done) break;
             const data = next.value;
-            size += data.length;
+            const n = data.length;
+            size += n;
             if (size > f.size) break;
             hash.update(data);
-            if (!this.#link.sendData(stream, data, ppid)) await Promise.race([this.#link.drained(), created]);
-            sent += data.length;
+            // A fresh buffer from the source, not touched after this: the transport may free it.
+            if (!this.#link.sendData(stream, data, ppid, { release: true })) await Promise.race([this.#link.drained(), created]);
+            sent += n;
             opts.onProgress?.({ bytes: sent, total, file: f.path });
           }
         } catch (err) {

@@ -17,7 +17,12 @@ export interface SourceFile {
   path: string;
   /** Size in bytes; null when unknown until the end (standard input). */
   size: number | null;
-  /** Reads the file in chunks of at most {@link DATA_MESSAGE_BYTES}; each chunk is a fresh buffer. */
+  /**
+   * Reads the file in chunks of at most {@link DATA_MESSAGE_BYTES}. Each chunk
+   * must be a fresh buffer the caller never touches again: the sender hands
+   * it to the transport, which frees (detaches) a chunk that is all of its
+   * ArrayBuffer once the receiver has it.
+   */
   read(): AsyncIterable<Uint8Array>;
 }
 
@@ -111,17 +116,23 @@ export function fileSource(abs: string, path: string, size: number): SourceFile 
         // Exactly the offered size is sent (a file that grows meanwhile is sent as it was offered;
         // one that shrinks is caught by the sender's size check).
         while (pos < size) {
-          // One read per READ_BATCH messages (fewer thread-pool round trips), cut into message-sized views
-          // of a fresh buffer (the transport may hold them until acknowledged: never reused), sized to
-          // what is left so that small files do not cost a large buffer each.
-          const buf = new Uint8Array(Math.min(DATA_MESSAGE_BYTES * READ_BATCH, size - pos));
-          const { bytesRead } = await h.read(buf, 0, buf.length, pos).catch((err) => {
+          // One readv per READ_BATCH messages (fewer thread-pool round trips), each message its own
+          // fresh buffer sized to what is left: the transport may hold it until acknowledged (never
+          // reused), and a whole-buffer message can be sent with `release`, which frees it the moment
+          // the peer has it, so the next read reuses warm memory instead of faulting in new pages.
+          const bufs: Uint8Array[] = [];
+          for (let left = size - pos; left > 0 && bufs.length < READ_BATCH; left -= DATA_MESSAGE_BYTES) {
+            bufs.push(new Uint8Array(Math.min(DATA_MESSAGE_BYTES, left)));
+          }
+          let { bytesRead } = await h.readv(bufs, pos).catch((err) => {
             throw ioError(err, "read", abs);
           });
           if (bytesRead === 0) break;
           pos += bytesRead;
-          for (let off = 0; off < bytesRead; off += DATA_MESSAGE_BYTES) {
-            yield buf.subarray(off, Math.min(bytesRead, off + DATA_MESSAGE_BYTES));
+          for (const buf of bufs) {
+            if (bytesRead <= 0) break;
+            yield bytesRead >= buf.length ? buf : buf.subarray(0, bytesRead);
+            bytesRead -= buf.length;
           }
         }
       } finally {

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { collectFiles, rechunk } from "../../src/client/walk.ts";
+import { collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
 import { DATA_MESSAGE_BYTES } from "../../src/protocol/defaults.ts";
 import { isSfxError } from "../../src/errors.ts";
 
@@ -72,6 +72,30 @@ test("rechunk() cuts any stream into full-size messages plus a tail", async () =
   const total = Array.from({ length: 100 }, (_, i) => 3000 + i).reduce((a, b) => a + b, 0);
   assert.is(got.total, total);
   assert.ok(got.chunks.slice(0, -1).every((n) => n === DATA_MESSAGE_BYTES));
+});
+
+test("a file is read as whole fresh buffers of one message each, byte-exact across batch boundaries", async () => {
+  // 16 messages per read: sizes below, at and across a batch, and an exact multiple.
+  for (const size of [1, DATA_MESSAGE_BYTES, 16 * DATA_MESSAGE_BYTES, 16 * DATA_MESSAGE_BYTES + 1, 40 * DATA_MESSAGE_BYTES + 12_345]) {
+    const data = new Uint8Array(size);
+    for (let i = 0; i < size; i++) data[i] = (i * 131 + (i >>> 16)) & 0xff;
+    const path = join(root, `src-${size}.bin`);
+    writeFileSync(path, data);
+    const got = new Uint8Array(size);
+    let off = 0;
+    const buffers = new Set<ArrayBufferLike>();
+    for await (const c of fileSource(path, "x", size).read()) {
+      assert.ok(c.length <= DATA_MESSAGE_BYTES, `message of ${c.length} bytes`);
+      assert.is(c.byteOffset, 0, "a whole buffer, so the transport may free it");
+      assert.is(c.buffer.byteLength, c.length, "a whole buffer, so the transport may free it");
+      assert.not.ok(buffers.has(c.buffer), "never a buffer twice");
+      buffers.add(c.buffer);
+      got.set(c, off);
+      off += c.length;
+    }
+    assert.is(off, size);
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)), `bytes of a ${size}-byte file`);
+  }
 });
 
 test.run();

@@ -42,6 +42,33 @@ async function client(): Promise<ClientConnection> {
   return c;
 }
 
+test("the sender's file buffers are freed as soon as the receiver has them (sent with release), bytes intact", async () => {
+  const [s, r] = [await client(), await client()];
+  const dir = tmp();
+  const data = pattern(2_000_000, 9);
+  const handed: Uint8Array[] = [];
+  const file: SourceFile = {
+    path: "big.bin",
+    size: data.length,
+    async *read() {
+      for (let off = 0; off < data.length; off += 60_000) {
+        const chunk = data.slice(off, off + 60_000);
+        handed.push(chunk);
+        yield chunk;
+      }
+    },
+  };
+  const got = new Receiver(r, { dir, decide: async () => true }).receiveOne();
+  await sendFiles(s, { to: r.id, files: [file] });
+  await got;
+  assert.is(sha256(readFileSync(join(dir, "big.bin"))), sha256(data));
+  assert.is(handed.length, 34);
+  // Detached on the cumulative SACK of each message's last fragment, which may trail the receiver's "done".
+  const deadline = Date.now() + 5000;
+  while (!handed.every((c) => c.buffer.byteLength === 0) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+  assert.is(handed.filter((c) => c.buffer.byteLength !== 0).length, 0, "every buffer detached");
+});
+
 test("50 concurrent exchanges through one server all arrive byte-exact", async () => {
   const n = 50;
   const pairs = await Promise.all(Array.from({ length: n }, async () => [await client(), await client()] as const));
