@@ -9,6 +9,7 @@ import { open, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
+import { readFileMessages } from "../protocol/file_messages.ts";
 import { ioError, sanitizeRelativePath } from "./safe_write.ts";
 
 /** One file to send. */
@@ -99,9 +100,6 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, dept
   }
 }
 
-/** Data messages read from disk at once. */
-const READ_BATCH = 16;
-
 /** A file on disk as a source. */
 export function fileSource(abs: string, path: string, size: number): SourceFile {
   return {
@@ -112,28 +110,12 @@ export function fileSource(abs: string, path: string, size: number): SourceFile 
         throw ioError(err, "read", abs);
       });
       try {
-        let pos = 0;
         // Exactly the offered size is sent (a file that grows meanwhile is sent as it was offered;
         // one that shrinks is caught by the sender's size check).
-        while (pos < size) {
-          // One readv per READ_BATCH messages (fewer thread-pool round trips), each message its own
-          // fresh buffer sized to what is left: the transport may hold it until acknowledged (never
-          // reused), and a whole-buffer message can be sent with `release`, which frees it the moment
-          // the peer has it, so the next read reuses warm memory instead of faulting in new pages.
-          const bufs: Uint8Array[] = [];
-          for (let left = size - pos; left > 0 && bufs.length < READ_BATCH; left -= DATA_MESSAGE_BYTES) {
-            bufs.push(new Uint8Array(Math.min(DATA_MESSAGE_BYTES, left)));
-          }
-          let { bytesRead } = await h.readv(bufs, pos).catch((err) => {
-            throw ioError(err, "read", abs);
-          });
-          if (bytesRead === 0) break;
-          pos += bytesRead;
-          for (const buf of bufs) {
-            if (bytesRead <= 0) break;
-            yield bytesRead >= buf.length ? buf : buf.subarray(0, bytesRead);
-            bytesRead -= buf.length;
-          }
+        try {
+          yield* readFileMessages(h, 0, size);
+        } catch (err) {
+          throw ioError(err, "read", abs);
         }
       } finally {
         await h.close();

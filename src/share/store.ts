@@ -29,7 +29,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, statfs } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
@@ -37,6 +37,7 @@ import { SfxError } from "../errors.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
 import { LookupLimiter } from "./lookup_limiter.ts";
+import { readFileMessages } from "../protocol/file_messages.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
 import { checkSharePaths } from "./share_path.ts";
 import { type FileSink, openSink, type UploadFileSpec } from "./upload.ts";
@@ -646,7 +647,8 @@ export class ShareDownload {
       await fh.close();
       return Readable.from([]);
     }
-    return fh.createReadStream({ start: offset, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
+    // Whole fresh buffers (see readFileMessages), so the download can send them with release.
+    return Readable.from(closing(fh, readFileMessages(fh, offset, f.size, READ_CHUNK_BYTES)), { objectMode: true, highWaterMark: 1 });
   }
 
   /** Counts the download (every requested file served to its end). */
@@ -661,5 +663,14 @@ export class ShareDownload {
     if (this.#ended) return;
     this.#ended = true;
     await this.#store._endDownload(this.#rec, this, false);
+  }
+}
+
+/** `source`, then `fh` closed however the reading ends (finished, failed or destroyed). */
+async function* closing(fh: FileHandle, source: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* source;
+  } finally {
+    await fh.close();
   }
 }

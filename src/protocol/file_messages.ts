@@ -1,0 +1,41 @@
+/**
+ * A file's bytes as data messages, the way both sending sides read them
+ * (`sfx send` and `sfx share put` on the client, share downloads on the
+ * server): one `readv` per {@link READ_BATCH} messages, fewer thread-pool
+ * round trips than a read each, into a fresh buffer per message.
+ *
+ * Each message is all of its own ArrayBuffer (but, after a short read, the
+ * last), so the sender can hand it to SCTP with `release`: the association
+ * frees it the moment the peer has it, and the next read reuses that warm
+ * memory instead of faulting in new pages — which was a third of a
+ * sender's time when buffers waited for V8's collector.
+ *
+ * @module
+ */
+import type { FileHandle } from "node:fs/promises";
+import { DATA_MESSAGE_BYTES } from "./defaults.ts";
+
+/** Data messages read from disk at once. */
+export const READ_BATCH = 16;
+
+/**
+ * Yields `[start, end)` of the open file `fh` in messages of at most
+ * `messageBytes`; stops early at end of file. The caller closes `fh`.
+ */
+export async function* readFileMessages(fh: FileHandle, start: number, end: number, messageBytes = DATA_MESSAGE_BYTES): AsyncGenerator<Uint8Array> {
+  let pos = start;
+  while (pos < end) {
+    const bufs: Uint8Array[] = [];
+    for (let left = end - pos; left > 0 && bufs.length < READ_BATCH; left -= messageBytes) {
+      bufs.push(new Uint8Array(Math.min(messageBytes, left)));
+    }
+    let { bytesRead } = await fh.readv(bufs, pos);
+    if (bytesRead === 0) return;
+    pos += bytesRead;
+    for (const buf of bufs) {
+      if (bytesRead <= 0) break;
+      yield bytesRead >= buf.length ? buf : buf.subarray(0, bytesRead);
+      bytesRead -= buf.length;
+    }
+  }
+}
