@@ -1,7 +1,6 @@
 /**
- * A file's bytes as data messages, the way both sending sides read them
- * (`sfx send` and `sfx share put` on the client, share downloads on the
- * server): one `readv` per {@link READ_BATCH} messages, fewer thread-pool
+ * A file's bytes as data messages, the way `sfx send` and `sfx share put`
+ * read them: one `readv` per {@link READ_BATCH} messages, fewer thread-pool
  * round trips than a read each, into a fresh buffer per message.
  *
  * Each message is all of its own ArrayBuffer (but, after a short read, the

@@ -29,7 +29,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, rename, rm, statfs } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
@@ -37,7 +37,6 @@ import { SfxError } from "../errors.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
 import { LookupLimiter } from "./lookup_limiter.ts";
-import { readFileMessages } from "../protocol/file_messages.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
 import { checkSharePaths } from "./share_path.ts";
 import { type FileSink, openSink, type UploadFileSpec } from "./upload.ts";
@@ -647,8 +646,9 @@ export class ShareDownload {
       await fh.close();
       return Readable.from([]);
     }
-    // Whole fresh buffers (see readFileMessages), so the download can send them with release.
-    return Readable.from(closing(fh, readFileMessages(fh, offset, f.size, READ_CHUNK_BYTES)), { objectMode: true, highWaterMark: 1 });
+    // A read per message. Reading 16 at once with readFileMessages (as the senders do) cut the
+    // server's CPU by a fifth but raised its peak RSS during a 1 GiB download from +46 to +96 MiB.
+    return fh.createReadStream({ start: offset, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
   }
 
   /** Counts the download (every requested file served to its end). */
@@ -663,14 +663,5 @@ export class ShareDownload {
     if (this.#ended) return;
     this.#ended = true;
     await this.#store._endDownload(this.#rec, this, false);
-  }
-}
-
-/** `source`, then `fh` closed however the reading ends (finished, failed or destroyed). */
-async function* closing(fh: FileHandle, source: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    yield* source;
-  } finally {
-    await fh.close();
   }
 }
