@@ -93,7 +93,8 @@ async function sctpSend(to: { address: string; port: number }, bytes: number, pa
   for (let pos = 0; pos < bytes; pos += message) {
     const m = new Uint8Array(Math.min(message, bytes - pos));
     fill(block, pos, m);
-    if (!a.send(0, m)) await new Promise((r) => a.once("drain", r));
+    // Like sfx send: a fresh buffer per message, freed by the transport once acknowledged.
+    if (!a.send(0, m, { release: true })) await new Promise((r) => a.once("drain", r));
   }
   await a.close();
   say({ bytes, ms: performance.now() - started, stats: a.stats() });
