@@ -65,7 +65,6 @@ const PACING_BURST_MS = 4;
 const PACING_BURST_MTUS = 16;
 
 /** Association states (RFC 9260 §4), as strings. */
-
 export type AssociationState =
   | "closed"
   | "cookie-wait"
