@@ -85,8 +85,8 @@ export const SCTP_DEFAULTS = {
   /**
    * Congestion control (see congestion.ts): the model-based "bbr", which
    * random loss does not slow down, like this machine's Linux TCP default.
-   * Measured (bench/sctp_loss.ts, 50 ms RTT + 1% loss): CUBIC 0.08× TCP,
-   * BBR 0.92×; clean paths and 5% loss at least as fast as CUBIC.
+   * Measured (bench/sctp_loss.ts, 50 ms RTT + 1% loss): CUBIC 0.08–0.10× TCP,
+   * BBR 0.93–1.62×; clean paths and 5% loss at least as fast as CUBIC.
    */
   congestionControl: "bbr" as "reno" | "cubic" | "bbr",
   /** How long endpoint.close() waits for graceful shutdowns before aborting what is left. */
