@@ -57,6 +57,11 @@ function arg(name: string, dflt?: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : dflt;
 }
+/** User + system CPU milliseconds this process spent since `from`. */
+const cpuMs = (from: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(from);
+  return Math.round((d.user + d.system) / 1000);
+};
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 // ---------------------------------------------------------------- SCTP
@@ -90,6 +95,7 @@ async function sctpSend(to: { address: string; port: number }, bytes: number, pa
   const block = streamBlock();
   const a = await endpoint.connect(to, { streams: 1 });
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let pos = 0; pos < bytes; pos += message) {
     const m = new Uint8Array(Math.min(message, bytes - pos));
     fill(block, pos, m);
@@ -97,7 +103,7 @@ async function sctpSend(to: { address: string; port: number }, bytes: number, pa
     if (!a.send(0, m, { release: true })) await new Promise((r) => a.once("drain", r));
   }
   await a.close();
-  say({ bytes, ms: performance.now() - started, stats: a.stats() });
+  say({ bytes, ms: performance.now() - started, cpuMs: cpuMs(cpu0), stats: a.stats() });
   await endpoint.close();
   await socket.close();
 }
@@ -151,6 +157,7 @@ async function dgramSend(to: { address: string; port: number }, bytes: number, p
   let lastProgress = performance.now();
   let goBacks = 0;
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   const header = new Uint8Array(12);
   const hv = new DataView(header.buffer);
   hv.setUint32(0, 0xffffffff);
@@ -191,7 +198,7 @@ async function dgramSend(to: { address: string; port: number }, bytes: number, p
     });
     pump();
   });
-  say({ bytes, ms: performance.now() - started, goBacks });
+  say({ bytes, ms: performance.now() - started, cpuMs: cpuMs(cpu0), goBacks });
   await socket.close();
 }
 

@@ -70,6 +70,8 @@ async function bestPair(base: () => Promise<Result>, sfx: () => Promise<Result>)
   let topBase: Result | undefined;
   let topSfx: Result | undefined;
   const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  const busy: { base: number[]; sfx: number[] } = { base: [], sfx: [] };
   for (let i = 0; i < REPEAT; i++) {
     const b = await base();
     if (!b.ok) return { base: b, sfx: b, pairs: "n/a" };
@@ -78,11 +80,25 @@ async function bestPair(base: () => Promise<Result>, sfx: () => Promise<Result>)
     if (!topBase || b.mbps > topBase.mbps) topBase = b;
     if (!topSfx || x.mbps > topSfx.mbps) topSfx = x;
     ratios.push(x.mbps / b.mbps);
+    if (b.cpuMs && x.cpuMs && b.ms && x.ms) {
+      cpuRatios.push(x.cpuMs / b.cpuMs);
+      busy.base.push(b.cpuMs / b.ms);
+      busy.sfx.push(x.cpuMs / x.ms);
+    }
   }
-  const sorted = [...ratios].sort((a, b) => a - b);
+  let pairs = `paired runs ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median(ratios).toFixed(2)}×`;
+  // Where the difference goes: CPU the sender spends on the same bytes, and how much of the time it is busy.
+  if (cpuRatios.length > 0) {
+    const pct = (v: number) => `${Math.round(v * 100)}%`;
+    pairs += `; sender CPU sfx/bare ${median(cpuRatios).toFixed(2)}×, busy ${pct(median(busy.sfx))} vs ${pct(median(busy.base))}`;
+  }
+  return { base: topBase!, sfx: topSfx!, pairs };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { base: topBase!, sfx: topSfx!, pairs: `paired runs ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median.toFixed(2)}×` };
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 interface Line {
@@ -148,6 +164,9 @@ interface Result {
   mbps: number;
   ok: boolean;
   note?: string;
+  /** The sender's wall-clock and CPU (user + system) milliseconds, when it reports them. */
+  ms?: number;
+  cpuMs?: number;
 }
 
 /** Runs receiver and sender peers; MB/s from the sender's clock (first byte to all acknowledged). */
@@ -166,7 +185,7 @@ async function transfer(impl: "sctp" | "dgram" | "tcp", bytes: number, extra: st
     const ok = got.bytes === bytes && got.sha256 === expected(bytes);
     const st = sent.stats as Record<string, number> | undefined;
     const note = st ? `pmtu ${st.pmtu}, rtx ${st.retransmissions}, cwnd ${st.cwnd}` : undefined;
-    return { mbps: bytes / 1e6 / ((sent.ms as number) / 1000), ok, note };
+    return { mbps: bytes / 1e6 / ((sent.ms as number) / 1000), ok, note, ms: sent.ms as number, cpuMs: sent.cpuMs as number | undefined };
   } finally {
     send?.kill();
     recv.kill();
