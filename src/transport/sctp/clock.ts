@@ -6,6 +6,8 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
+
 /** An opaque handle returned by {@link Clock.setTimer}. */
 export type TimerHandle = unknown;
 
@@ -17,13 +19,26 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): TimerHandle;
   /** Cancels a timer; a no-op when it already fired or was cancelled. */
   clearTimer(handle: TimerHandle): void;
+  /**
+   * Optional: calls `fn` once the input already waiting (datagrams received
+   * while the process was busy) has been handled. A protocol timer that
+   * falls due after the event loop was blocked waits for this before it
+   * acts, so a SACK that arrived in time is not mistaken for silence.
+   * Without it timers act at once, as a {@link ManualClock}'s do.
+   */
+  afterPendingInput?(fn: () => void): void;
 }
 
-/** The real clock: `performance.now()` and `setTimeout`. */
+/**
+ * The real clock: `performance.now()` and `setTimeout`. Due timers run
+ * before the event loop polls for I/O, so `afterPendingInput` is
+ * `setImmediate`, which runs after that poll.
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimer: (fn, ms) => setTimeout(fn, Math.max(0, ms)),
   clearTimer: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+  afterPendingInput: (fn) => void setImmediate(fn),
 };
 
 interface ManualTimer {

@@ -17,6 +17,8 @@ export class Timer {
   #deadline = -1;
   #handle: TimerHandle | undefined;
   #armedAt = -1;
+  /** Due, and waiting for pending input to be handled first (Clock.afterPendingInput). */
+  #deferred = false;
 
   constructor(clock: Clock, onExpire: () => void) {
     this.#clock = clock;
@@ -75,7 +77,33 @@ export class Timer {
       this.#arm(this.#deadline);
       return;
     }
+    const after = this.#clock.afterPendingInput;
+    if (after === undefined) {
+      this.#expire();
+    } else if (!this.#deferred) {
+      // Due timers run before the loop reads the datagrams that arrived
+      // while it was busy (a long burst of sends, a GC pause, a blocking
+      // call in the application): let those in first. A SACK among them
+      // restarts or stops the timer, and a T3-rtx that would have
+      // collapsed cwnd to one MTU, or a probe, never happens.
+      this.#deferred = true;
+      after.call(this.#clock, this.#fireDeferred);
+    }
+  };
+
+  #fireDeferred = (): void => {
+    this.#deferred = false;
+    if (this.#deadline < 0) return; // stopped meanwhile
+    if (this.#clock.now() + 0.5 < this.#deadline) {
+      // Restarted meanwhile: start() armed it again only if nothing was armed.
+      if (this.#handle === undefined) this.#arm(this.#deadline);
+      return;
+    }
+    this.#expire();
+  };
+
+  #expire(): void {
     this.#deadline = -1;
     this.#onExpire();
-  };
+  }
 }
