@@ -190,12 +190,15 @@ async function benchSfx(work: string, src: string, size: number, want: string): 
     const receiver = start(SFX, ["receive", "--server", `${serverFor("receiver")}:${port}`, "--dir", out, "--yes", "--once", "--json"], process.env, nsOf("receiver"));
     const id = (await waitFor(receiver.out, /"event":"connected","id":"(\d+)"/, 15_000, "sfx receive"))[1];
     const before = procStatus(pid);
+    const receiverPid = nsOf("receiver").length > 0 ? await childPid(receiver.child.pid!) : receiver.child.pid!;
+    let receiverPeak = 0;
     const t0 = performance.now();
     const sender = start(SFX, ["send", "--to", id, "--server", `${serverFor("sender")}:${port}`, src], process.env, nsOf("sender"));
     let peak = before.hwm;
     const sampler = setInterval(() => {
       try {
         peak = Math.max(peak, procStatus(pid).hwm);
+        receiverPeak = Math.max(receiverPeak, procStatus(receiverPid).hwm);
       } catch { /* gone */ }
     }, 100);
     const [rc, sc] = await Promise.all([exited(receiver.child, 600_000), exited(sender.child, 600_000)]);
@@ -208,7 +211,7 @@ async function benchSfx(work: string, src: string, size: number, want: string): 
     rmSync(out, { recursive: true, force: true });
     const cpu = after.cpu - before.cpu;
     const growth = (peak - before.rss) / 2 ** 20;
-    console.log(`sfx: ${(size / seconds / 1e6).toFixed(1)} MB/s; server RSS ${(before.rss / 2 ** 20).toFixed(0)} MiB when ready, peak ${(peak / 2 ** 20).toFixed(0)} MiB (growth ${growth.toFixed(1)} MiB); server CPU ${cpu.toFixed(2)} s (${((cpu / seconds) * 100).toFixed(0)}% of one core)`);
+    console.log(`sfx: ${(size / seconds / 1e6).toFixed(1)} MB/s; server RSS ${(before.rss / 2 ** 20).toFixed(0)} MiB when ready, peak ${(peak / 2 ** 20).toFixed(0)} MiB (growth ${growth.toFixed(1)} MiB); server CPU ${cpu.toFixed(2)} s (${((cpu / seconds) * 100).toFixed(0)}% of one core); receiver peak RSS ${(receiverPeak / 2 ** 20).toFixed(0)} MiB`);
     return { name: "sfx (SCTP over UDP)", seconds, mbps: size / seconds / 1e6, ok, note: `server peak RSS growth ${growth.toFixed(1)} MiB, server CPU ${((cpu / seconds) * 100).toFixed(0)}% of a core` };
   } finally {
     server.child.kill("SIGTERM");

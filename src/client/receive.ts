@@ -220,10 +220,12 @@ export class Receiver {
         paused = true;
         conn.pause();
       }
+      const n = data.length;
       writerFor(fileIndex)
-        .then((w) => w.write(data))
+        // The message is ours alone: the write frees it once it is on disk.
+        .then((w) => w.write(data, { release: true }))
         .then(() => {
-          pendingBytes -= data.length;
+          pendingBytes -= n;
           if (paused && pendingBytes < maxPending / 4) {
             paused = false;
             conn.resume();

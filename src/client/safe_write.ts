@@ -21,6 +21,7 @@ import { link, lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle }
 import { basename, dirname, join, sep } from "node:path";
 import { SfxError } from "../errors.ts";
 import { PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
+import { releaseReceived } from "../protocol/release.ts";
 
 export { PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 
@@ -74,6 +75,13 @@ export interface SafeWriteResult {
   sha256: string;
 }
 
+/** Chunks gathered for one writev(), and those of them to free once written. */
+interface Batch {
+  chunks: Uint8Array[];
+  release: Uint8Array[];
+  done: Promise<void>;
+}
+
 /** An open safe write. Call `write` for each chunk in order, then `finish` or `abort`. */
 export interface SafeWrite {
   /** The wanted final path (the actual one may get a ` (n)` suffix). */
@@ -90,8 +98,11 @@ export interface SafeWrite {
    * Appends a chunk (hashed as it goes). If writing fails (`SFX_IO`, e.g.
    * disk full), the temporary file is removed and later calls fail too. Calls may overlap: chunks are
    * written in call order. Do not modify `chunk` until the promise resolves.
+   * With `release`, the write owns `chunk`: once written its memory is freed
+   * at once ({@link releaseReceived}) and every view of it reads empty; for
+   * received messages nothing else reads again.
    */
-  write(chunk: Uint8Array): Promise<void>;
+  write(chunk: Uint8Array, opts?: { release?: boolean }): Promise<void>;
   /**
    * Verifies size and SHA-256 (hex; omitted: not checked), fsyncs, and moves
    * the file to its final name. On any failure the temporary file is removed
@@ -239,7 +250,7 @@ class SafeWriteImpl implements SafeWrite {
     return this.#pending;
   }
 
-  write(chunk: Uint8Array): Promise<void> {
+  write(chunk: Uint8Array, opts?: { release?: boolean }): Promise<void> {
     if (this.#closed) return Promise.reject(new SfxError("SFX_INTERNAL", `Write to ${this.#rel} after it was closed`));
     if (this.#failure) return Promise.reject(this.#failure);
     this.#pending += chunk.length;
@@ -248,25 +259,26 @@ class SafeWriteImpl implements SafeWrite {
     let entry = this.#batch;
     if (!entry) {
       const position = this.#size;
-      const chunks: Uint8Array[] = [];
-      const done = this.#chain.then(() => {
+      const batch: Batch = { chunks: [], release: [], done: Promise.resolve() };
+      batch.done = this.#chain.then(() => {
         this.#batch = undefined;
-        return this.#writeBatch(chunks, position);
+        return this.#writeBatch(batch, position);
       });
-      entry = this.#batch = { chunks, done };
-      this.#chain = done.catch(() => {});
+      entry = this.#batch = batch;
+      this.#chain = batch.done.catch(() => {});
       // A failed write (disk full…) ends the write: the temporary file goes at once.
-      done.catch(() => this.abort());
+      batch.done.catch(() => this.abort());
     }
     entry.chunks.push(chunk);
+    if (opts?.release) entry.release.push(chunk);
     this.#size += chunk.length;
     return entry.done;
   }
 
   /** The batch still open for more chunks (its write has not started). */
-  #batch: { chunks: Uint8Array[]; done: Promise<void> } | undefined;
+  #batch: Batch | undefined;
 
-  async #writeBatch(chunks: Uint8Array[], position: number): Promise<void> {
+  async #writeBatch({ chunks, release }: Batch, position: number): Promise<void> {
     const bytes = chunks.reduce((n, c) => n + c.length, 0);
     try {
       if (this.#failure) throw this.#failure;
@@ -282,6 +294,8 @@ class SafeWriteImpl implements SafeWrite {
       throw this.#failure;
     } finally {
       this.#pending -= bytes;
+      // Written or failed, these are not read again (a failed write ends the file).
+      for (const c of release) releaseReceived(c);
     }
   }
 

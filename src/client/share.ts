@@ -116,15 +116,17 @@ export function associationShareLink(association: AssociationLike): ShareLink {
       for (const h of [...messageHandlers]) h(msg);
       return;
     }
+    // Read the size first: a handler may free the message once it is written.
+    const n = data.byteLength;
     for (const h of [...dataHandlers]) {
       const r = h(streamId, data, ppid);
       if (r && typeof r.then === "function") {
-        pending += data.byteLength;
+        pending += n;
         if (!paused && pending > DOWNLOAD_PAUSE_BYTES) {
           paused = true;
           association.pause();
         }
-        r.then(() => settle(data.byteLength), () => settle(data.byteLength));
+        r.then(() => settle(n), () => settle(n));
       }
     }
   };
@@ -263,14 +265,16 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
     onMessage: (handler) => conn.onMessage(handler),
     onData(handler) {
       return conn.onData((stream, data, ppid) => {
+        // Read the size first: the handler may free the message once it is written.
+        const n = data.byteLength;
         const r = handler(stream, data, ppid);
         if (r && typeof r.then === "function") {
-          pending += data.byteLength;
+          pending += n;
           if (!paused && pending > DOWNLOAD_PAUSE_BYTES) {
             paused = true;
             conn.pause();
           }
-          r.then(() => settle(data.byteLength), () => settle(data.byteLength));
+          r.then(() => settle(n), () => settle(n));
         }
       });
     },
@@ -623,7 +627,8 @@ export class ShareClient {
       slot.received += data.byteLength;
       moved += data.byteLength;
       opts.onProgress?.({ bytes: moved, total, file: slot.w.file.path });
-      return slot.w.writer.write(data).then(() => maybeFinish(slot), (err) => fail(err));
+      // The message is ours alone: the write frees it once it is on disk.
+      return slot.w.writer.write(data, { release: true }).then(() => maybeFinish(slot), (err) => fail(err));
     };
     const stopData = this.#link.onData((_stream, data, ppid) => onData(data, ppid));
     this.#pending.set(req, {

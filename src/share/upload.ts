@@ -13,7 +13,7 @@ import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { SfxError } from "../errors.ts";
 import { WRITE_BATCH_BYTES, WRITE_BATCH_CHUNKS } from "./defaults.ts";
-import { releaseReceived } from "./release.ts";
+import { releaseReceived } from "../protocol/release.ts";
 
 /** A file as a client announces it before uploading. */
 export interface UploadFileSpec {

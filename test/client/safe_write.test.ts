@@ -65,6 +65,23 @@ test("a verified write lands under its final name, and no temporary file remains
   assert.equal(readdirSync(join(dir, "sub/dir")), ["hello.txt"]);
 });
 
+test("write() with release frees each chunk once it is on disk; without, the chunk is left alone", async () => {
+  const dir = tmp();
+  const w = await openSafeWrite(dir, "r.bin");
+  const owned = [new Uint8Array(70_000).fill(1), new Uint8Array(70_000).fill(2)];
+  const kept = new Uint8Array(1000).fill(3);
+  // Overlapping calls: the three go out in one writev().
+  const writes = [w.write(owned[0], { release: true }), w.write(kept), w.write(owned[1], { release: true })];
+  await Promise.all(writes);
+  assert.equal(owned.map((c) => c.byteLength), [0, 0], "released chunks read empty");
+  assert.ok(owned.every((c) => c.buffer.detached));
+  assert.is(kept.byteLength, 1000);
+  const r = await w.finish(undefined, 141_000);
+  const want = Buffer.concat([Buffer.alloc(70_000, 1), Buffer.alloc(1000, 3), Buffer.alloc(70_000, 2)]);
+  assert.equal(readFileSync(r.path), want);
+  assert.is(r.sha256, sha(want));
+});
+
 test("writes that overlap are applied in call order", async () => {
   const dir = tmp();
   const w = await openSafeWrite(dir, "o.bin");

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { RECEIVED_HEADER_BYTES, releaseReceived } from "../../src/share/release.ts";
+import { RECEIVED_HEADER_BYTES, releaseReceived } from "../../src/protocol/release.ts";
 
 test("releaseReceived() frees a message that is its whole buffer: every view then reads empty", () => {
   const message = new Uint8Array(64 * 1024).fill(7);

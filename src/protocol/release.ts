@@ -1,6 +1,7 @@
 /**
- * Frees the memory of a received upload message as soon as its bytes are on
- * disk, instead of at V8's next garbage collection.
+ * Frees the memory of a received data message as soon as its bytes are on
+ * disk, instead of at V8's next garbage collection: share uploads on the
+ * server, exchanges and share downloads on the client.
  *
  * Why: each UDP datagram reaches us in an ArrayBuffer of its own (~64 KiB on
  * loopback), and the SCTP association hands a data message up as a view of
