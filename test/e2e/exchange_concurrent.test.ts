@@ -13,7 +13,7 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { Offer, Reject } from "../../src/protocol/messages.ts";
-import { RECEIVED_HEADER_BYTES } from "../../src/protocol/release.ts";
+import { watchReceived } from "../_received.ts";
 import { cleanupAll, ensureBinary, events, pattern, type Server, sha256, startReceive, startServe, tmp } from "./_exchange.ts";
 
 let server: Server;
@@ -74,24 +74,18 @@ test("the receiver frees each received message that has its buffer to itself onc
   const [s, r] = [await client(), await client()];
   const dir = tmp();
   const data = pattern(3_000_000, 11);
-  // Registered before the Receiver's own listener: sees every data message it will write. A message
-  // sharing its datagram with other chunks (a control message bundled with the last one) is not freed.
-  const own: Uint8Array[] = [];
-  let shared = 0;
-  const stop = r.onData((_stream, d) => {
-    if (d.buffer.byteLength - d.byteLength <= RECEIVED_HEADER_BYTES) own.push(d);
-    else shared++;
-  });
+  // A message sharing its datagram with other chunks (a control message bundled with the last one) is not freed.
+  const watch = watchReceived(r);
   try {
     const got = new Receiver(r, { dir, decide: async () => true }).receiveOne();
     await sendFiles(s, { to: r.id, files: [mem("in.bin", data)] });
     await got;
   } finally {
-    stop();
+    watch.stop();
   }
   assert.is(sha256(readFileSync(join(dir, "in.bin"))), sha256(data));
-  assert.ok(own.length >= 40 && shared <= 6, `${own.length} messages with their own buffer, ${shared} sharing one`);
-  assert.is(own.filter((d) => d.byteLength !== 0).length, 0, "every message with its own buffer freed");
+  assert.ok(watch.own.length >= 40 && watch.shared <= 6, `${watch.own.length} messages with their own buffer, ${watch.shared} sharing one`);
+  assert.is(watch.own.filter((d) => d.byteLength !== 0).length, 0, "every message with its own buffer freed");
 });
 
 test("50 concurrent exchanges through one server all arrive byte-exact", async () => {

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isSfxError } from "../../src/errors.ts";
-import { RECEIVED_HEADER_BYTES } from "../../src/protocol/release.ts";
+import { watchReceived } from "../_received.ts";
 import { connect } from "../../src/client/connection.ts";
 import { collectShareFiles, connectionShareLink, ShareClient, shareGet, shareList, sharePut } from "../../src/client/share.ts";
 import { startExchangeService } from "../../src/server/exchange_service.ts";
@@ -134,21 +134,15 @@ test("over real SCTP the downloading client frees each message with a buffer of 
   mkdirSync(out);
   const conn = await connect({ server: { host: "127.0.0.1", port } });
   clients.push(() => conn.close(500));
-  // Registered before the download's listener: every data message the client will write.
-  const own: Uint8Array[] = [];
-  let shared = 0;
-  const stop = conn.onData((_stream, d) => {
-    if (d.buffer.byteLength - d.byteLength <= RECEIVED_HEADER_BYTES) own.push(d);
-    else shared++;
-  });
+  const watch = watchReceived(conn);
   try {
     await new ShareClient(connectionShareLink(conn)).get(created.code, { dir: out });
   } finally {
-    stop();
+    watch.stop();
   }
   assert.is(sha(readFileSync(join(out, "down2.bin"))), sha(data));
-  assert.ok(own.length >= 70 && shared <= 6, `${own.length} messages with their own buffer, ${shared} sharing one`);
-  assert.is(own.filter((d) => d.byteLength !== 0).length, 0, "every message with its own buffer freed");
+  assert.ok(watch.own.length >= 70 && watch.shared <= 6, `${watch.own.length} messages with their own buffer, ${watch.shared} sharing one`);
+  assert.is(watch.own.filter((d) => d.byteLength !== 0).length, 0, "every message with its own buffer freed");
 });
 
 test("a wrong code over real SCTP is SFX_SHARE_NOT_FOUND, and the connection stays usable", async () => {
