@@ -72,13 +72,17 @@ async function sctpReceive(host: string, packet: number, pmtud: boolean): Promis
     const h = createHash("sha256");
     let bytes = 0;
     let started = 0;
+    let cpu0 = process.cpuUsage();
     a.on("message", (_s: number, data: Uint8Array) => {
-      if (!started) started = performance.now();
+      if (!started) {
+        started = performance.now();
+        cpu0 = process.cpuUsage();
+      }
       h.update(data);
       bytes += data.length;
     });
     a.on("close", async () => {
-      say({ bytes, sha256: h.digest("hex"), ms: performance.now() - started, stats: a.stats() });
+      say({ bytes, sha256: h.digest("hex"), ms: performance.now() - started, cpuMs: cpuMs(cpu0), stats: a.stats() });
       await endpoint.close();
       await socket.close();
     });
@@ -119,8 +123,14 @@ async function dgramReceive(host: string): Promise<void> {
   let total = -1;
   const ack = new Uint8Array(4);
   const ackView = new DataView(ack.buffer);
+  let cpu0 = process.cpuUsage();
+  let cpuDone = 0;
+  let msDone = 0;
   socket.onMessage((data, from) => {
-    if (!started) started = performance.now();
+    if (!started) {
+      started = performance.now();
+      cpu0 = process.cpuUsage();
+    }
     const v = new DataView(data.buffer, data.byteOffset, data.length);
     const seq = v.getUint32(0);
     if (seq === 0xffffffff) {
@@ -135,9 +145,11 @@ async function dgramReceive(host: string): Promise<void> {
     socket.send(ack.slice(), from);
     if (total >= 0 && bytes === total && !done) {
       done = true;
+      cpuDone = cpuMs(cpu0);
+      msDone = performance.now() - started;
       // Keep answering for a moment in case the last ACK was lost, then report.
       setTimeout(async () => {
-        say({ bytes, sha256: h.digest("hex"), ms: performance.now() - started });
+        say({ bytes, sha256: h.digest("hex"), ms: msDone, cpuMs: cpuDone });
         await socket.close();
       }, 200);
     }

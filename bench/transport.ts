@@ -72,6 +72,8 @@ async function bestPair(base: () => Promise<Result>, sfx: () => Promise<Result>)
   const ratios: number[] = [];
   const cpuRatios: number[] = [];
   const busy: { base: number[]; sfx: number[] } = { base: [], sfx: [] };
+  const recvCpuRatios: number[] = [];
+  const recvBusy: { base: number[]; sfx: number[] } = { base: [], sfx: [] };
   for (let i = 0; i < REPEAT; i++) {
     const b = await base();
     if (!b.ok) return { base: b, sfx: b, pairs: "n/a" };
@@ -85,12 +87,21 @@ async function bestPair(base: () => Promise<Result>, sfx: () => Promise<Result>)
       busy.base.push(b.cpuMs / b.ms);
       busy.sfx.push(x.cpuMs / x.ms);
     }
+    if (b.recvCpuMs && x.recvCpuMs && b.recvMs && x.recvMs) {
+      recvCpuRatios.push(x.recvCpuMs / b.recvCpuMs);
+      recvBusy.base.push(b.recvCpuMs / b.recvMs);
+      recvBusy.sfx.push(x.recvCpuMs / x.recvMs);
+    }
   }
   let pairs = `paired runs ${ratios.map((r) => r.toFixed(2)).join(", ")}; median ${median(ratios).toFixed(2)}×`;
-  // Where the difference goes: CPU the sender spends on the same bytes, and how much of the time it is busy.
+  // Where the difference goes: CPU each end spends on the same bytes, and how much of the time it is busy
+  // (the end that is busy nearly all the time is the one that sets the pace).
+  const pct = (v: number) => `${Math.round(v * 100)}%`;
   if (cpuRatios.length > 0) {
-    const pct = (v: number) => `${Math.round(v * 100)}%`;
     pairs += `; sender CPU sfx/bare ${median(cpuRatios).toFixed(2)}×, busy ${pct(median(busy.sfx))} vs ${pct(median(busy.base))}`;
+  }
+  if (recvCpuRatios.length > 0) {
+    pairs += `; receiver CPU ${median(recvCpuRatios).toFixed(2)}×, busy ${pct(median(recvBusy.sfx))} vs ${pct(median(recvBusy.base))}`;
   }
   return { base: topBase!, sfx: topSfx!, pairs };
 }
@@ -167,6 +178,9 @@ interface Result {
   /** The sender's wall-clock and CPU (user + system) milliseconds, when it reports them. */
   ms?: number;
   cpuMs?: number;
+  /** The same for the receiver, from its first datagram to the last byte. */
+  recvMs?: number;
+  recvCpuMs?: number;
 }
 
 /** Runs receiver and sender peers; MB/s from the sender's clock (first byte to all acknowledged). */
@@ -185,7 +199,15 @@ async function transfer(impl: "sctp" | "dgram" | "tcp", bytes: number, extra: st
     const ok = got.bytes === bytes && got.sha256 === expected(bytes);
     const st = sent.stats as Record<string, number> | undefined;
     const note = st ? `pmtu ${st.pmtu}, rtx ${st.retransmissions}, cwnd ${st.cwnd}` : undefined;
-    return { mbps: bytes / 1e6 / ((sent.ms as number) / 1000), ok, note, ms: sent.ms as number, cpuMs: sent.cpuMs as number | undefined };
+    return {
+      mbps: bytes / 1e6 / ((sent.ms as number) / 1000),
+      ok,
+      note,
+      ms: sent.ms as number,
+      cpuMs: sent.cpuMs as number | undefined,
+      recvMs: got.ms as number | undefined,
+      recvCpuMs: got.cpuMs as number | undefined,
+    };
   } finally {
     send?.kill();
     recv.kill();
