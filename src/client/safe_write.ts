@@ -17,8 +17,9 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, mkdir, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { link, lstat, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
+import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { releaseReceived } from "../protocol/release.ts";
@@ -141,7 +142,7 @@ export async function prepareDirectory(dir: string): Promise<void> {
   if (st?.isDirectory()) return;
   if (st) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: it exists and is not a directory`);
   try {
-    await mkdir(dir, { recursive: true });
+    await ensureDir(dir);
   } catch (err) {
     throw ioError(err, "create the directory", dir);
   }
@@ -169,7 +170,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   if (!parentP) {
     parentP = (async () => {
       try {
-        await mkdir(parent, { recursive: true });
+        await ensureDir(parent);
         const realParent = await realpath(parent);
         if (realParent !== root && !realParent.startsWith(root + sep)) {
           throw new SfxError("SFX_PROTOCOL", `Refusing ${rel}: its directory leads outside ${root}`);

@@ -9,9 +9,10 @@
  *
  * @module
  */
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, openSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { DEFAULT_LOG_DIR, SERVER_LOG_FILE } from "./defaults.ts";
 
@@ -29,7 +30,7 @@ export function userStateDir(): string {
  */
 export function probeWritable(dir: string, probe: string): Error | undefined {
   try {
-    mkdirSync(dir, { recursive: true });
+    ensureDirSync(dir);
     closeSync(openSync(join(dir, probe), "a"));
     return undefined;
   } catch (err) {

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import { accessSync, constants, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { userStateDir } from "../log/dirs.ts";
 import { DEFAULT_PID_FILE, PID_FILE_NAME } from "./defaults.ts";
@@ -76,7 +77,7 @@ export interface PidFile {
 export function acquirePidFile(path: string, pid: number = process.pid): PidFile {
   const file = resolve(path);
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    ensureDirSync(dirname(file));
   } catch (err) {
     throw new SfxError("SFX_IO", `Cannot create the pid file's directory ${dirname(file)}: ${(err as Error).message}`, { cause: err });
   }

@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { accessSync, constants, mkdirSync } from "node:fs";
+import { accessSync, constants } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { DEFAULT_STORAGE_DIR } from "./defaults.ts";
 
@@ -21,7 +22,7 @@ export interface StorageChoice {
 
 function usable(dir: string): string | undefined {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensureDirSync(dir, 0o700);
     accessSync(dir, constants.W_OK | constants.X_OK);
     return undefined;
   } catch (err) {

@@ -29,10 +29,11 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, statfs } from "node:fs/promises";
+import { open, readdir, rename, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
+import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
@@ -168,7 +169,7 @@ export class ShareStore {
   }
 
   async #recover(): Promise<void> {
-    for (const sub of ["shares", "uploads", "trash"]) await mkdir(join(this.dir, sub), { recursive: true, mode: 0o700 });
+    for (const sub of ["shares", "uploads", "trash"]) await ensureDir(join(this.dir, sub), 0o700);
     for (const sub of ["uploads", "trash"]) {
       const left = await readdir(join(this.dir, sub));
       for (const name of left) await rm(join(this.dir, sub, name), { recursive: true, force: true });
@@ -276,7 +277,7 @@ export class ShareStore {
     });
     this.#uploads.add(upload); // reserves its bytes before anything else is awaited
     try {
-      await mkdir(join(dir, "files"), { recursive: true, mode: 0o700 });
+      await ensureDir(join(dir, "files"), 0o700);
     } catch (err) {
       this.#uploads.delete(upload);
       throw new SfxError("SFX_IO", `Cannot store an upload: ${(err as Error).message}`, { cause: err });

@@ -202,4 +202,23 @@ test("an unwritable --log-dir falls back to $XDG_STATE_HOME/sfx with one stderr 
   }
 });
 
+// Node's own recursive mkdir never returns here (/proc refuses children with
+// ENOENT although it exists): the server must fall back, not hang at 100 % CPU.
+test("a --log-dir under /proc falls back too, within the usual start-up time", async () => {
+  if (!existsSync("/proc/self")) return;
+  const tmp = tempDir();
+  const bad = "/proc/sfx-no-such-dir/logs";
+  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", bad, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
+  try {
+    await server.waitForStderr(/ ready on /);
+    const notices = server.stderr().split("\n").filter((l) => l.startsWith("sfx: "));
+    assert.equal(notices, [`sfx: cannot write logs to ${bad} (ENOENT); logging to ${join(tmp.path, "state", "sfx")} instead`]);
+    process.kill(server.child.pid!, "SIGTERM");
+    assert.equal(await server.exited(), { status: 0, signal: null });
+  } finally {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
 test.run();

@@ -6,8 +6,9 @@
  *
  * @module
  */
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { ensureDirSync } from "../../ensure_dir.ts";
 import { userStateDir } from "../../log/dirs.ts";
 
 /** Lines kept. */
@@ -41,7 +42,7 @@ export function loadHistory(file: string, size = HISTORY_SIZE): string[] {
 export function appendHistory(file: string, line: string): void {
   if (line.trim() === "" || line.startsWith(" ") || line.includes("\n")) return;
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    ensureDirSync(dirname(file), 0o700);
     appendFileSync(file, `${line}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);
   } catch {
