@@ -124,7 +124,11 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
         await conn.close(1000);
         throw new SfxError("SFX_CANCELLED", "Stopped");
       }
-      await conn.abort("receive failed");
+      // A failed exchange was reported to the sender through the server: a
+      // graceful close delivers that report before the connection ends (an
+      // ABORT would drop it, and the sender would only see us vanish).
+      if (isSfxError(err) && !conn.closedWith) await conn.close();
+      else await conn.abort("receive failed");
       throw err;
     }
   });

@@ -190,13 +190,15 @@ export class Receiver {
       f.writer ??= openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true });
       return f.writer;
     };
+    /** Files being verified and moved into place. */
+    const finishing: Promise<void>[] = [];
     const tryFinish = (i: number) => {
       const f = files[i];
       if (f.finished || !f.end || f.received < f.end.size || failure) return;
       if (f.received > f.end.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than announced`));
       f.finished = true;
       const end = f.end;
-      writerFor(i)
+      const placed = writerFor(i)
         .then((w) => w.finish(end.sha256, end.size))
         .then((r) => {
           results[i] = r;
@@ -204,6 +206,7 @@ export class Receiver {
           finishedCount++;
           if (senderDone && finishedCount === files.length) settle!();
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
+      finishing.push(placed);
     };
     const onData = (_stream: number, data: Uint8Array, ppid: number) => {
       if (failure) return;
@@ -287,6 +290,9 @@ export class Receiver {
       return { from, accepted: true, files: results, bytes: received, seconds };
     } catch (err) {
       const e = err as SfxError;
+      // A file verified before the failure is being moved into place: it is
+      // kept, and reported before the failure is, never after it.
+      await Promise.allSettled(finishing);
       // Our own failure (disk, integrity): tell the sender, through the server.
       if (["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL"].includes(e.code)) {
         try {

@@ -17,18 +17,99 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, open, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
-import { PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
+import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { releaseReceived } from "../protocol/release.ts";
 
-export { PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
+export { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 
-/** The temporary file a final path is written through: `<dir>/.<name>.sfx-part`. */
-export function partPathFor(finalPath: string): string {
-  return join(dirname(finalPath), `.${basename(finalPath)}${PART_SUFFIX}`);
+const byteLength = (s: string) => new TextEncoder().encode(s).length;
+/** The longest file name (one path segment) common file systems take, in bytes. */
+const NAME_MAX = 255;
+/** How many temporary names a write tries when others are taken by running writes. */
+const MAX_PART_ATTEMPTS = 100;
+
+/**
+ * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that is longer
+ * than a file name may be, the name is cut (at a character boundary) and a
+ * hash of the whole name keeps siblings of different files apart.
+ */
+function hiddenSibling(finalPath: string, tag: string, suffix: string): string {
+  const name = basename(finalPath);
+  const extra = `${tag}${suffix}`;
+  let hidden = `.${name}${extra}`;
+  if (byteLength(hidden) > NAME_MAX) {
+    const mark = `~${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
+    let cut = name;
+    while (byteLength(`.${cut}${mark}${extra}`) > NAME_MAX) cut = cut.slice(0, -1);
+    // Do not leave half a surrogate pair behind.
+    if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+    hidden = `.${cut}${mark}${extra}`;
+  }
+  return join(dirname(finalPath), hidden);
+}
+
+/**
+ * The temporary file a final path is written through: `<dir>/.<name>.sfx-part`,
+ * or `.<name>.<n>.sfx-part` for the n-th (n ≥ 2) concurrent write of the same name.
+ */
+export function partPathFor(finalPath: string, attempt = 1): string {
+  return hiddenSibling(finalPath, attempt > 1 ? `.${attempt}` : "", PART_SUFFIX);
+}
+
+/** The lock beside a temporary file: `.<name>.sfx-lock`, holding the writer's process ID. */
+export function lockPathFor(partPath: string): string {
+  return join(dirname(partPath), `${basename(partPath).slice(0, -PART_SUFFIX.length)}${LOCK_SUFFIX}`);
+}
+
+/** Whether process `pid` is running (EPERM: it is, as another user). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Locks taken by this process, so two writes in one process exclude each other too. */
+const heldLocks = new Set<string>();
+
+/**
+ * Takes the lock of a temporary file: creates `lock` exclusively with our
+ * process ID in it. A lock whose process is gone (killed mid-transfer) is
+ * taken over. Returns undefined when a running process holds it.
+ */
+async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined> {
+  for (let tries = 0; tries < 3; tries++) {
+    if (heldLocks.has(lock)) return undefined;
+    try {
+      const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      try {
+        await h.writeFile(`${process.pid}\n`);
+      } finally {
+        await h.close();
+      }
+      heldLocks.add(lock);
+      // Once, and every caller waits until the lock is really gone.
+      let released: Promise<void> | undefined;
+      return () =>
+        released ??= (async () => {
+          heldLocks.delete(lock);
+          await rm(lock, { force: true }).catch(() => {});
+        })();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+    // An empty lock is one being written right now: treat it as held.
+    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && processAlive(pid))) return undefined;
+    await rm(lock, { force: true });
+  }
+  return undefined;
 }
 
 /** Options for {@link openSafeWrite}. */
@@ -164,17 +245,25 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     cache?.roots.set(dir, rootP);
   }
   const root = await rootP;
-  const finalPath = join(root, ...rel.split("/"));
+  const finalPath = join(root, ...localRelativePath(rel).split("/"));
   const parent = dirname(finalPath);
   let parentP = cache?.parents.get(parent);
   if (!parentP) {
     parentP = (async () => {
-      try {
-        await ensureDir(parent);
-        const realParent = await realpath(parent);
-        if (realParent !== root && !realParent.startsWith(root + sep)) {
+      const inside = async (dir: string) => {
+        const real = await realpath(dir);
+        if (real !== root && !real.startsWith(root + sep)) {
           throw new SfxError("SFX_PROTOCOL", `Refusing ${rel}: its directory leads outside ${root}`);
         }
+      };
+      try {
+        // Checked before anything is created (a symbolic link on the way must
+        // not make us create directories elsewhere), and again after.
+        let existing = parent;
+        while (existing !== root && !(await lstat(existing).then(() => true, () => false))) existing = dirname(existing);
+        await inside(existing);
+        await ensureDir(parent);
+        await inside(parent);
       } catch (err) {
         throw ioError(err, "create the directory for", finalPath);
       }
@@ -182,7 +271,23 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     cache?.parents.set(parent, parentP);
   }
   await parentP;
-  const partPath = partPathFor(finalPath);
+  // Each temporary file has one writer: its lock says which process. Another
+  // running write of the same name gets the next free name (or, resuming,
+  // a clear error: there is only one partial download to continue).
+  let partPath = "";
+  let unlock: (() => Promise<void>) | undefined;
+  for (let attempt = 1; attempt <= MAX_PART_ATTEMPTS && !unlock; attempt++) {
+    partPath = partPathFor(finalPath, attempt);
+    try {
+      unlock = await takeLock(lockPathFor(partPath));
+    } catch (err) {
+      throw ioError(err, "lock", partPath);
+    }
+    if (!unlock && opts.resume) {
+      throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now`);
+    }
+  }
+  if (!unlock) throw new SfxError("SFX_IO", `Cannot write ${finalPath}: ${MAX_PART_ATTEMPTS} other writes of this name are running`);
   const hash = createHash("sha256");
   let handle: FileHandle;
   let offset = 0;
@@ -196,12 +301,14 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
         offset = await hashExisting(handle, hash, existing);
       }
     } else {
+      // Ours alone under the lock; whatever a killed write left here is replaced.
       handle = await open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
     }
   } catch (err) {
+    await unlock();
     throw ioError(err, "open", partPath);
   }
-  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, hash, offset, opts);
+  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, hash, offset, opts, unlock);
 }
 
 async function hashExisting(handle: FileHandle, hash: Hash, size: number): Promise<number> {
@@ -230,8 +337,19 @@ class SafeWriteImpl implements SafeWrite {
   #failure: SfxError | undefined;
   #closed = false;
   #opts: SafeWriteOptions;
+  #unlock: () => Promise<void>;
 
-  constructor(root: string, rel: string, finalPath: string, partPath: string, handle: FileHandle, hash: Hash, offset: number, opts: SafeWriteOptions) {
+  constructor(
+    root: string,
+    rel: string,
+    finalPath: string,
+    partPath: string,
+    handle: FileHandle,
+    hash: Hash,
+    offset: number,
+    opts: SafeWriteOptions,
+    unlock: () => Promise<void>,
+  ) {
     this.#root = root;
     this.#rel = rel;
     this.finalPath = finalPath;
@@ -241,6 +359,7 @@ class SafeWriteImpl implements SafeWrite {
     this.offset = offset;
     this.#size = offset;
     this.#opts = opts;
+    this.#unlock = unlock;
   }
 
   get size(): number {
@@ -321,6 +440,7 @@ class SafeWriteImpl implements SafeWrite {
       this.#closed = true;
       await this.#handle.close().catch(() => {});
       const path = await this.#place();
+      await this.#unlock();
       if (!this.#opts.deferDirSync) await syncDirectory(dirname(path));
       const relativePath = path.slice(this.#root.length + 1).split(sep).join("/");
       return { path, relativePath, size, sha256 };
@@ -375,6 +495,7 @@ class SafeWriteImpl implements SafeWrite {
       await this.#handle.close().catch(() => {});
     }
     if (!opts.keepPartial) await rm(this.partPath, { force: true }).catch(() => {});
+    await this.#unlock();
   }
 }
 

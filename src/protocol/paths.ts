@@ -10,22 +10,26 @@ import { MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from "./defaults.ts";
 
 /** Suffix of temporary files: `.<name>.sfx-part` next to the final `<name>`. */
 export const PART_SUFFIX = ".sfx-part";
+/** Suffix of the lock that says which process writes a temporary file: `.<name>.sfx-lock`. */
+export const LOCK_SUFFIX = ".sfx-lock";
 
 const encoder = new TextEncoder();
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
 // (which make a name display as something else).
 // deno-lint-ignore no-control-regex
 const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
-/** Characters Windows refuses in names; refused everywhere, so a name received here can be sent on anywhere. */
-const WINDOWS_RESERVED_CHARS = /[<>:"\\|?*]/;
-const WINDOWS_RESERVED_NAMES = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
 
 /**
  * Checks a relative path from the network (`/` separators) and returns it
  * normalised, or throws `SFX_PROTOCOL` naming what is wrong: absolute paths,
- * `.` or `..` segments, empty segments, control characters, characters or
- * names Windows reserves, names ending in a dot or space, over-long names.
- * Nothing is "fixed up" silently: a sender that needs this is misbehaving.
+ * `.` or `..` segments, empty segments, control characters, backslashes (a
+ * separator on Windows), over-long names, and the names sfx uses for its own
+ * temporary files. Nothing is "fixed up" silently: a sender that needs this
+ * is misbehaving.
+ *
+ * Names that are ordinary on Linux and macOS but not on Windows (`aux.c`,
+ * `12:30.log`, `what?.txt`, `trailing.`) pass: a receiver on Windows stores
+ * them under a name Windows accepts ({@link localRelativePath}).
  */
 export function sanitizeRelativePath(path: string): string {
   const refuse = (why: string): never => {
@@ -35,17 +39,33 @@ export function sanitizeRelativePath(path: string): string {
   if (encoder.encode(path).length > MAX_PATH_BYTES) refuse(`longer than ${MAX_PATH_BYTES} bytes`);
   if (FORBIDDEN_CHARS.test(path)) refuse("it contains control characters");
   if (path.startsWith("/")) refuse("it is an absolute path");
-  if (/^[a-zA-Z]:/.test(path)) refuse("it starts with a drive letter");
+  if (path.includes("\\")) refuse("it contains a backslash (a path separator on Windows)");
   const segments = path.split("/");
   for (const segment of segments) {
     if (segment === "") refuse("it has an empty path segment");
     if (segment === "." || segment === "..") refuse("it leaves the target directory");
-    if (WINDOWS_RESERVED_CHARS.test(segment)) refuse("it contains a reserved character (< > : \" \\ | ? *)");
-    if (WINDOWS_RESERVED_NAMES.test(segment)) refuse("it is a reserved device name");
-    if (/[. ]$/.test(segment)) refuse("a name ends with a dot or a space");
     if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) refuse(`a name is longer than ${MAX_SEGMENT_BYTES} bytes`);
-    if (segment.endsWith(PART_SUFFIX)) refuse(`names ending in ${PART_SUFFIX} are reserved for partial files`);
+    if (segment.endsWith(PART_SUFFIX) || segment.endsWith(LOCK_SUFFIX)) refuse(`names ending in ${PART_SUFFIX} or ${LOCK_SUFFIX} are reserved for partial files`);
   }
   return segments.join("/");
 }
 
+/** Characters Windows refuses in names. */
+const WINDOWS_RESERVED_CHARS = /[<>:"|?*]/g;
+/** Device names Windows reserves, with any extension. */
+const WINDOWS_RESERVED_NAMES = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])(\..*)?$/i;
+
+/**
+ * The name a checked path ({@link sanitizeRelativePath}) gets on this
+ * machine's file system. On Windows, each character Windows refuses becomes
+ * `_`, a trailing dot or space becomes `_`, and a device name (`aux.c`) gets a
+ * leading `_`; elsewhere the path is used as it is.
+ */
+export function localRelativePath(path: string, platform: string = process.platform): string {
+  if (platform !== "win32") return path;
+  return path.split("/").map((segment) => {
+    let s = segment.replace(WINDOWS_RESERVED_CHARS, "_").replace(/[. ]$/, "_");
+    if (WINDOWS_RESERVED_NAMES.test(s)) s = `_${s}`;
+    return s;
+  }).join("/");
+}

@@ -3,7 +3,9 @@
  * than silently rewrites, any path that could escape a download directory or
  * confuse a terminal: absolute paths, `.` and `..` components, empty
  * components, backslashes, control characters, over-long names, duplicates,
- * and a file that is also another file's directory.
+ * and a file that is also another file's directory. Names that are only
+ * unusual on Windows (`aux.c`, `12:30.log`) are kept: a Windows downloader
+ * renames them as it writes.
  *
  * On top of its own checks it applies the protocol's rule for received
  * names (`src/protocol/paths.ts`, which `sfx share get` enforces before
@@ -33,7 +35,6 @@ export function checkSharePath(path: string): string {
   if (UNSAFE_CHARS.test(path)) refuse(path, "it contains a control character");
   if (path.includes("\\")) refuse(path, "it contains a backslash");
   if (path.startsWith("/")) refuse(path, "it is an absolute path");
-  if (/^[A-Za-z]:/.test(path)) refuse(path, "it starts with a drive letter");
   const nfc = path.normalize("NFC");
   if (Buffer.byteLength(nfc) > MAX_PATH_BYTES) refuse(path, `it is longer than ${MAX_PATH_BYTES} bytes`);
   const parts = nfc.split("/");

@@ -1,11 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ioError, numbered, openSafeWrite, partPathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
+import { basename, join } from "node:path";
+import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
@@ -24,14 +24,21 @@ const good: Array<[string, string]> = [
   ["dir/sub/file.bin", "dir/sub/file.bin"],
   ["été/naïve ☃.txt", "été/naïve ☃.txt"],
   [".hidden", ".hidden"],
+  // Ordinary on Linux and macOS; a Windows receiver renames them (localRelativePath).
+  ["aux.c", "aux.c"],
+  ["con", "con"],
+  ["backup 2024-01-01T12:30.tar", "backup 2024-01-01T12:30.tar"],
+  ["q?.txt", "q?.txt"],
+  ["trail.", "trail."],
+  ["trail ", "trail "],
+  ["c:x", "c:x"],
 ];
 for (const [input, out] of good) {
   test(`sanitizeRelativePath() keeps ${JSON.stringify(input)}`, () => assert.is(sanitizeRelativePath(input), out));
 }
 const bad = [
-  "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", "C:\\x", "c:x", "a\u0000b", "new\nline", "tab\there",
-  "esc\u001b[31m", "del\u007f", "a\\b", "con", "aux.txt", "trail.", "trail ", "bidi\u202eexe.txt", "x".repeat(256),
-  "a/.b.sfx-part",
+  "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", "C:\\x", "a\u0000b", "new\nline", "tab\there",
+  "esc\u001b[31m", "del\u007f", "a\\b", "bidi\u202eexe.txt", "x".repeat(256), "a/.b.sfx-part", "x.sfx-lock",
 ];
 for (const input of bad) {
   test(`sanitizeRelativePath() refuses ${JSON.stringify(input.slice(0, 30))} with SFX_PROTOCOL`, () => {
@@ -43,6 +50,24 @@ for (const input of bad) {
     }
   });
 }
+
+test("localRelativePath() renames on Windows only what Windows cannot store", () => {
+  const cases: Array<[string, string]> = [
+    ["aux.c", "_aux.c"],
+    ["dir/CON", "dir/_CON"],
+    ["com1.txt", "_com1.txt"],
+    ["backup 12:30.tar", "backup 12_30.tar"],
+    ['a<b>c"d|e?f*g', "a_b_c_d_e_f_g"],
+    ["trail.", "trail_"],
+    ["trail ", "trail_"],
+    ["console.log", "console.log"],
+    ["plain/é.txt", "plain/é.txt"],
+  ];
+  for (const [from, to] of cases) {
+    assert.is(localRelativePath(from, "win32"), to, from);
+    assert.is(localRelativePath(from, "linux"), from, from);
+  }
+});
 
 test("numbered() puts the counter before the extension", () => {
   assert.is(numbered("/d/report.pdf", 1), "/d/report (1).pdf");
@@ -177,15 +202,85 @@ test("resume starts over when the temporary file is longer than the expected siz
   assert.is(readFileSync(join(dir, "f"), "utf8"), "abc");
 });
 
+test("two writes of the same name at once each get their own temporary file: both files arrive whole", async () => {
+  const dir = tmp();
+  const a = new Uint8Array(200_000).fill(0xaa);
+  const b = new Uint8Array(300_000).fill(0xbb);
+  const wa = await openSafeWrite(dir, "same.bin", { size: a.length });
+  const wb = await openSafeWrite(dir, "same.bin", { size: b.length });
+  assert.is.not(wa.partPath, wb.partPath);
+  for (let i = 0; i < 10; i++) {
+    await Promise.all([wa.write(a.subarray(i * 20_000, (i + 1) * 20_000)), wb.write(b.subarray(i * 30_000, (i + 1) * 30_000))]);
+  }
+  const [ra, rb] = await Promise.all([wa.finish(sha(a)), wb.finish(sha(b))]);
+  assert.is.not(ra.path, rb.path);
+  assert.ok(readFileSync(ra.path).equals(Buffer.from(a)), "first file's bytes");
+  assert.ok(readFileSync(rb.path).equals(Buffer.from(b)), "second file's bytes");
+  assert.equal(readdirSync(dir).sort(), ["same (1).bin", "same.bin"]);
+});
+
+test("a temporary file locked by another running process is left alone; a dead process's lock is taken over", async () => {
+  const dir = tmp();
+  const final = join(dir, "x.bin");
+  const other = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    writeFileSync(lockPathFor(partPathFor(final)), `${other.pid}\n`);
+    writeFileSync(partPathFor(final), "theirs");
+    const w = await openSafeWrite(dir, "x.bin");
+    assert.is(w.partPath, partPathFor(final, 2));
+    await w.write(new TextEncoder().encode("ours"));
+    await w.finish(sha("ours"));
+    assert.is(readFileSync(partPathFor(final), "utf8"), "theirs", "the other writer's file is untouched");
+    // Resuming needs that very file: a clear error while its writer runs.
+    try {
+      await openSafeWrite(dir, "y.bin", { resume: true }).then((y) => y.abort());
+      writeFileSync(lockPathFor(partPathFor(join(dir, "y.bin"))), `${other.pid}\n`);
+      await openSafeWrite(dir, "y.bin", { resume: true });
+      assert.unreachable();
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_IO"), String(err));
+      assert.match((err as Error).message, /another sfx process is writing it/);
+    }
+  } finally {
+    other.kill("SIGKILL");
+    await new Promise((r) => other.once("exit", r));
+  }
+  // The writer is gone: its partial download is continued.
+  const w = await openSafeWrite(dir, "x.bin", { resume: true, overwrite: true });
+  assert.is(w.partPath, partPathFor(final));
+  assert.is(w.offset, "theirs".length);
+  await w.write(new TextEncoder().encode("!"));
+  await w.finish(sha("theirs!"));
+  assert.is(readFileSync(final, "utf8"), "theirs!");
+});
+
+test("a name of 255 bytes still has a temporary file (cut, with a hash) and arrives", async () => {
+  const dir = tmp();
+  for (const name of ["y".repeat(255), "é".repeat(127) + "z"]) {
+    const w = await openSafeWrite(dir, name);
+    assert.ok(Buffer.byteLength(basename(w.partPath)) <= 255, basename(w.partPath));
+    assert.ok(Buffer.byteLength(basename(lockPathFor(w.partPath))) <= 255);
+    assert.not.match(basename(w.partPath), /\ufffd/);
+    await w.write(new TextEncoder().encode("long"));
+    const r = await w.finish(sha("long"));
+    assert.is(readFileSync(r.path, "utf8"), "long");
+  }
+  assert.is(partPathFor(join(dir, "y".repeat(255))) === partPathFor(join(dir, "y".repeat(254) + "x")), false, "different names, different temporary files");
+  assert.equal(readdirSync(dir).length, 2);
+});
+
 test("a directory that is a symbolic link to outside the target is refused", async () => {
   const dir = tmp();
   const outside = tmp();
   symlinkSync(outside, join(dir, "escape"));
-  try {
-    await openSafeWrite(dir, "escape/x.txt");
-    assert.unreachable();
-  } catch (err) {
-    assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+  // Nothing is created outside either, not even the directories on the way.
+  for (const path of ["escape/x.txt", "escape/sub/deeper/x.txt"]) {
+    try {
+      await openSafeWrite(dir, path);
+      assert.unreachable();
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+    }
   }
   assert.equal(readdirSync(outside), []);
 });

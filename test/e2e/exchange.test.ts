@@ -81,6 +81,51 @@ test("standard input with --name arrives whole (size unknown until the end)", as
   assert.is(sha256(readFileSync(join(dst, "piped.bin"))), sha256(data));
 });
 
+test("two exchanges writing the same name into one folder at once: each file arrives whole, neither is lost", async () => {
+  const a = tmp();
+  const b = tmp();
+  const dst = tmp();
+  const bytesA = pattern(6_000_000, 21);
+  const bytesB = pattern(6_000_000, 22);
+  writeFileSync(join(a, "same.bin"), bytesA);
+  writeFileSync(join(b, "same.bin"), bytesB);
+  const ra = await startReceive(server, dst, ["--yes", "--once"]);
+  const rb = await startReceive(server, dst, ["--yes", "--once"]);
+  const sa = sfx(["send", "--to", ra.id, "--server", server.address, join(a, "same.bin")]);
+  const sb = sfx(["send", "--to", rb.id, "--server", server.address, join(b, "same.bin")]);
+  for (const p of [sa, sb, ra, rb]) assert.is((await p.exit()).status, 0, p.err());
+  const got = Object.values(treeHashes(dst)).sort();
+  assert.equal(got, [sha256(bytesA), sha256(bytesB)].sort());
+  assert.equal(readdirSync(dst).sort(), ["same (1).bin", "same.bin"]);
+});
+
+test("names ordinary on Linux (aux.c, 12:30, what?) arrive as they are", async () => {
+  const src = tmp();
+  const dst = tmp();
+  const names = ["aux.c", "backup 2024-01-01T12:30.tar", "what?.txt", "trailing."];
+  for (const n of names) writeFileSync(join(src, n), n);
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, ...names.map((n) => join(src, n))]);
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  for (const n of names) assert.is(readFileSync(join(dst, n), "utf8"), n);
+});
+
+test("a receiver with --once that cannot write tells the sender why (not 'disconnected')", async () => {
+  const src = tmp();
+  const dst = tmp();
+  writeFileSync(join(src, "x.txt"), "x");
+  writeFileSync(join(dst, "sub"), "a file where the sender needs a folder");
+  mkdirSync(join(src, "sub"));
+  writeFileSync(join(src, "sub", "y.txt"), "y");
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "sub")]);
+  assert.is((await r.exit()).status, 8, r.err());
+  assert.is((await s.exit()).status, 8, s.err());
+  assert.match(s.err(), /The receiver failed: .*(not a directory|ENOTDIR)/);
+  assert.not.match(s.err(), /disconnected/);
+});
+
 test("an existing file is kept: the new one is saved as 'name (1).ext'", async () => {
   const src = tmp();
   const dst = tmp();
