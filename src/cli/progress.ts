@@ -90,3 +90,8 @@ export function jsonEvents(): (e: TransferEvent) => void {
     process.stdout.write(`${JSON.stringify(e)}\n`);
   };
 }
+
+/** One stderr line for an entry of a directory being sent or shared that is left out (a FIFO, a broken link…). */
+export function warnSkipped(path: string, why: string): void {
+  process.stderr.write(`sfx: left out ${path}: ${why}\n`);
+}

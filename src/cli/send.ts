@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { formatBytes, formatDuration, jsonEvents, progressBar } from "./progress.ts";
+import { formatBytes, formatDuration, jsonEvents, progressBar, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { sendFiles } from "../client/send.ts";
 import { collectFiles } from "../client/walk.ts";
@@ -58,7 +58,7 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
-  const files = await collectFiles(paths, { stdinName: flags.name });
+  const files = await collectFiles(paths, { stdinName: flags.name, onSkip: warnSkipped });
   const json = flags.json ? jsonEvents() : undefined;
   const bar = progressBar();
   const say = (line: string) => {

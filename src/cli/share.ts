@@ -9,6 +9,7 @@ import { type Command, Option } from "commander";
 import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
+import { warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
@@ -172,7 +173,7 @@ function progressBar(label: string): { update(p: ShareProgress): void; end(): vo
 async function put(paths: string[], flags: PutFlags): Promise<number> {
   const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
   const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
-  const files = await collectShareFiles(paths);
+  const files = await collectShareFiles(paths, warnSkipped);
   const { conn, client } = await open(flags);
   const bar = progressBar("upload");
   try {

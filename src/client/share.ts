@@ -217,9 +217,9 @@ export interface ShareProgress {
  * store's name rules. Standard input (`-`) cannot be shared: a share needs
  * each size up front.
  */
-export async function collectShareFiles(paths: readonly string[]): Promise<LocalShareFile[]> {
+export async function collectShareFiles(paths: readonly string[], onSkip?: (path: string, why: string) => void): Promise<LocalShareFile[]> {
   if (paths.includes("-")) throw new SfxError("SFX_USAGE", "A share cannot read standard input ('-'): give files or directories");
-  const files = await collectFiles(paths);
+  const files = await collectFiles(paths, { onSkip });
   const out: LocalShareFile[] = [];
   for (const f of files) {
     if (f.size === null) throw new SfxError("SFX_USAGE", `${f.path}: size unknown`);

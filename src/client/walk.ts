@@ -33,13 +33,17 @@ export interface CollectOptions {
   stdinName?: string;
   /** The stream `-` reads; default process.stdin. */
   stdin?: AsyncIterable<Uint8Array | string>;
+  /** Told of each entry inside a directory that is not sent, and why. */
+  onSkip?: (path: string, why: string) => void;
 }
 
 /**
  * Turns command-line arguments into the files to offer. Directories are
- * walked depth first in name order; symbolic links inside them are skipped
- * (they could loop or leave the tree). Throws SFX_IO for missing files,
- * SFX_USAGE for `-` without a name or a name the receiver would refuse.
+ * walked depth first in name order. Inside them a symbolic link to a file is
+ * followed (sent under the link's name, as scp does); links to directories
+ * (they could loop), broken links, FIFOs, sockets and devices are not sent,
+ * and `onSkip` hears of each. Throws SFX_IO for missing files, SFX_USAGE for
+ * `-` without a name or a name the receiver would refuse.
  */
 export async function collectFiles(args: readonly string[], opts: CollectOptions = {}): Promise<SourceFile[]> {
   const out: SourceFile[] = [];
@@ -65,7 +69,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
       throw ioError(err, "read", arg);
     });
     const name = basename(abs);
-    if (st.isDirectory()) await walk(abs, checkName(name), add);
+    if (st.isDirectory()) await walk(abs, checkName(name), add, opts.onSkip ?? (() => {}));
     else if (st.isFile()) add(fileSource(abs, checkName(name), st.size));
     else throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
   }
@@ -81,7 +85,7 @@ function checkName(path: string): string {
   }
 }
 
-async function walk(dir: string, rel: string, add: (f: SourceFile) => void, depth = 0): Promise<void> {
+async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string) => void, depth = 0): Promise<void> {
   if (depth > 64) throw new SfxError("SFX_IO", `Directory tree too deep at ${dir}`);
   const entries = await readdir(dir, { withFileTypes: true }).catch((err) => {
     throw ioError(err, "read the directory", dir);
@@ -90,13 +94,17 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, dept
   for (const e of entries) {
     const abs = join(dir, e.name);
     const childRel = `${rel}/${checkName(e.name)}`;
-    if (e.isDirectory()) await walk(abs, childRel, add, depth + 1);
-    else if (e.isFile()) {
+    if (e.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
+    else if (e.isFile() || e.isSymbolicLink()) {
       const st = await stat(abs).catch((err) => {
+        if (e.isSymbolicLink() && (err as NodeJS.ErrnoException).code === "ENOENT") return null;
         throw ioError(err, "read", abs);
       });
-      add(fileSource(abs, childRel, st.size));
-    }
+      if (!st) skip(childRel, "a broken symbolic link");
+      else if (st.isFile()) add(fileSource(abs, childRel, st.size));
+      else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)");
+      else skip(childRel, "not a regular file");
+    } else skip(childRel, "not a regular file");
   }
 }
 

@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,13 +17,12 @@ async function bytesOf(it: AsyncIterable<Uint8Array>): Promise<{ total: number; 
   return { total: chunks.reduce((a, b) => a + b, 0), chunks };
 }
 
-test("collectFiles() walks a directory tree in name order, keeping the directory's name, skipping symlinks", async () => {
+test("collectFiles() walks a directory tree in name order, keeping the directory's name", async () => {
   const d = join(root, "tree");
   mkdirSync(join(d, "b/c"), { recursive: true });
   writeFileSync(join(d, "z.txt"), "z");
   writeFileSync(join(d, "b/a.txt"), "aa");
   writeFileSync(join(d, "b/c/deep.bin"), new Uint8Array(200_000));
-  symlinkSync("/etc/passwd", join(d, "link"));
   const single = join(root, "single.txt");
   writeFileSync(single, "hello");
   const files = await collectFiles([d, single]);
@@ -30,6 +30,26 @@ test("collectFiles() walks a directory tree in name order, keeping the directory
   const deep = await bytesOf(files[1].read());
   assert.is(deep.total, 200_000);
   assert.ok(deep.chunks.every((n) => n <= DATA_MESSAGE_BYTES));
+});
+
+test("inside a directory a link to a file is followed; other links, FIFOs are left out and reported", async () => {
+  const d = join(root, "links");
+  mkdirSync(join(d, "sub"), { recursive: true });
+  writeFileSync(join(d, "target"), "target bytes");
+  symlinkSync("target", join(d, "l1"));
+  symlinkSync("nowhere", join(d, "broken"));
+  symlinkSync("sub", join(d, "dirlink"));
+  execFileSync("mkfifo", [join(d, "fifo")]);
+  const skipped: string[] = [];
+  const files = await collectFiles([d], { onSkip: (path, why) => skipped.push(`${path}: ${why}`) });
+  assert.equal(files.map((f) => [f.path, f.size]), [["links/l1", 12], ["links/target", 12]]);
+  assert.equal(skipped, [
+    "links/broken: a broken symbolic link",
+    "links/dirlink: a symbolic link to a directory (not followed)",
+    "links/fifo: not a regular file",
+  ]);
+  const l1 = await bytesOf(files[0].read());
+  assert.is(l1.total, 12);
 });
 
 test("collectFiles() reads '-' from the given stream under --name, size unknown", async () => {

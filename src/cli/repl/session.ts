@@ -443,7 +443,7 @@ class ClientSession implements SessionActions {
     if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input is this terminal here: give files or directories");
     const { conn } = this.#need();
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
-    const files = await collectFiles(paths);
+    const files = await collectFiles(paths, { onSkip: (path, why) => this.print(`left out ${path}: ${why}`) });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
     await this.#job("send", async (signal, status) => {
       let started = Date.now();
@@ -480,7 +480,7 @@ class ClientSession implements SessionActions {
     const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
     const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
     const { shares } = this.#need();
-    const files = await collectShareFiles(paths);
+    const files = await collectShareFiles(paths, (path, why) => this.print(`left out ${path}: ${why}`));
     await this.#job("share put", async (signal, status) => {
       const started = Date.now();
       const created = await shares.put(files, { ...expiry, maxDownloads, signal, onProgress: (p) => status(shareProgress("up", p, started)) });
