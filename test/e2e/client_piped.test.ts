@@ -2,7 +2,8 @@
  * `sfx client` with its commands piped in (no terminal), through the
  * built binary: each line runs to its end before the next, offers are
  * refused unless `--yes` (nobody to ask), the end of input leaves with
- * status 0. Needs no tmux.
+ * status 0, and the first failing command ends the session with its status.
+ * Needs no tmux.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -39,15 +40,17 @@ test("piped commands run one after the other: share put, then share get of the p
   const m = await c.waitFor(/Share code:\s+(\S+)/, 15_000, "out");
   c.line(`share ls ${m[1]}`);
   c.line(`share get ${m[1]}`);
+  c.line("status");
   c.line("bogus");
   c.line("status");
   c.end();
   const r = await c.exit(20_000);
-  assert.is(r.status, 0, c.err());
+  // The unknown command is the first failure: it ends the session with the usage status, 2.
+  assert.is(r.status, 2, c.err());
   const text = c.out();
   assert.match(text, /293 KiB\s+data\.bin\n1 file, 293 KiB; expires \S+ \(in 10m\)/);
-  assert.match(text, /Got 1 file .* every hash verified\.\nunknown command 'bogus' \(type 'help'\)\nConnected to e2e/);
-  assert.match(text, /No transfer running\.\nBye\.\n$/);
+  assert.match(text, /Got 1 file .* every hash verified\.\nConnected to e2e/);
+  assert.match(text, /No transfer running\.\nunknown command 'bogus' \(type 'help'\)\nStopping: a command failed \(exit status 2\) and input is not a terminal\.\nBye\.\n$/);
   assert.is(sha256(readFileSync(join(out, "data.bin"))), sha256(data));
 });
 
@@ -74,20 +77,34 @@ test("without a terminal an offer is refused unless --yes; with --yes it is take
   assert.is((await taking.exit()).status, 0);
 });
 
-test("a server nobody answers at: one line, the session opens unconnected, and quit leaves with 0", async () => {
+test("a server nobody answers at: one line, and (piped, as sftp -b) the session ends there with status 4", async () => {
   // A port where nothing listens (the server's own port, after it is gone, would do too): connect times out or is refused.
   const gone = await startServe();
   const address = gone.address;
   gone.proc.child.kill("SIGTERM");
   await gone.proc.exit();
   const p = sfx(["client", "--server", address], { stdin: true });
-  p.child.stdin!.write("id\n");
-  const m = await p.waitFor(/Cannot connect: .*\n/, 20_000, "out");
-  assert.ok(m);
-  p.child.stdin!.end("quit\n");
+  p.child.stdin!.end("id\n");
   const r = await p.exit(20_000);
-  assert.is(r.status, 0, p.err());
-  assert.match(p.out(), /Not connected\. Type 'connect'\.\nBye\.\n$/, p.out());
+  assert.is(r.status, 4, p.err());
+  assert.match(p.out(), /Cannot connect: .*\nStopping: a command failed \(exit status 4\) and input is not a terminal\.\nBye\.\n$/, p.out());
+  assert.not.match(p.out(), /Not connected/, "the next command did not run");
+});
+
+test("piped commands stop at the first that fails, and the exit status is that command's", async () => {
+  const p = client([]);
+  p.line("send 999999 /nonexistent/file");
+  p.line("status");
+  p.end();
+  const r = await p.exit(20_000);
+  assert.is(r.status, 8, p.out() + p.err());
+  assert.match(p.out(), /Cannot read \/nonexistent\/file/);
+  assert.not.match(p.out(), /No transfer running/, "'status' after the failure did not run");
+  // Commands that succeed leave the status at 0.
+  const ok = client([]);
+  ok.line("status");
+  ok.end();
+  assert.is((await ok.exit(20_000)).status, 0, ok.out());
 });
 
 test.run();

@@ -209,12 +209,19 @@ export function normalizeWords(words: readonly string[]): string[] {
  * Resolves once the command's action has (a transfer action may return at
  * once and go on in the background).
  */
-export async function dispatchLine(line: string, actions: SessionActions, write: (text: string) => void, verbose = false): Promise<void> {
+export async function dispatchLine(
+  line: string,
+  actions: SessionActions,
+  write: (text: string) => void,
+  verbose = false,
+  onError: (err: unknown) => void = () => {},
+): Promise<void> {
   let words: string[];
   try {
     words = normalizeWords(splitWords(line.trim()));
   } catch (err) {
     write(`${(err as Error).message}\n`);
+    onError(new SfxError("SFX_USAGE", (err as Error).message));
     return;
   }
   if (words.length === 0) return;
@@ -224,6 +231,8 @@ export async function dispatchLine(line: string, actions: SessionActions, write:
   } catch (err) {
     const text = errorLine(err, verbose);
     if (text) write(`${text}\n`);
+    // Help and version output end parsing with an "error" that is none.
+    if (text) onError(err instanceof CommanderError ? new SfxError("SFX_USAGE", text) : err);
   }
 }
 

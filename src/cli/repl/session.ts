@@ -31,7 +31,7 @@ import { type DiscoveredServer, discoverServers, type DiscoverOptions } from "..
 import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
 import { formatId, normalizeId } from "../../pairing/id_registry.ts";
 import { parseCode } from "../../share/code.ts";
-import { isSfxError, SfxError } from "../../errors.ts";
+import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import { formatBytes, formatDuration } from "../progress.ts";
@@ -109,6 +109,12 @@ class ClientSession implements SessionActions {
   /** When a Ctrl-C armed "the next Ctrl-C leaves" (for 5 s, or until a line is typed); 0: not armed. */
   #armedAt = 0;
   #quitting = false;
+  /**
+   * Without a terminal (commands piped in) the first command that fails ends
+   * the session with its exit status, as `sftp -b` does: a script must not
+   * run on after a failed step, and must see it failed.
+   */
+  #batchStatus: number | undefined;
   #chain: Promise<void> = Promise.resolve();
   #finish: (status: number) => void = () => {};
 
@@ -142,7 +148,7 @@ class ClientSession implements SessionActions {
     this.screen.setBasePrompt(this.#basePrompt());
     this.print(`sfx client: received files go to ${this.dir}. Type 'help' for the commands.`);
     this.#chain = this.#chain.then(() => this.#start()).catch((err) => this.#error("", err));
-    void this.#chain.then(() => this.#prompt());
+    void this.#chain.then(() => this.#next());
     try {
       return await finished;
     } finally {
@@ -160,6 +166,19 @@ class ClientSession implements SessionActions {
   #error(label: string, err: unknown): void {
     const line = errorLine(err, this.opts.verbose);
     if (line) this.print(label ? `${label}: ${line}` : line);
+    this.#noteFailure(err);
+  }
+
+  #noteFailure(err: unknown): void {
+    if (!this.terminal && this.#batchStatus === undefined) this.#batchStatus = exitStatusFor(err) || 1;
+  }
+
+  /** After a command: the prompt, or (piped input, a command failed) the end. */
+  #next(): void | Promise<void> {
+    if (this.#batchStatus === undefined) return this.#prompt();
+    if (this.#quitting) return;
+    this.print(`Stopping: a command failed (exit status ${this.#batchStatus}) and input is not a terminal.`);
+    return this.quit();
   }
 
   #prompt(): void {
@@ -178,9 +197,13 @@ class ClientSession implements SessionActions {
     if (this.#quitting) return;
     if (this.terminal && this.opts.historyFile) appendHistory(this.opts.historyFile, line);
     this.#chain = this.#chain
-      .then(() => dispatchLine(line, this, (t) => this.print(t.replace(/\n$/, "")), this.opts.verbose))
+      .then(() => {
+        // Piped input after a failed command is not run.
+        if (this.#batchStatus !== undefined) return;
+        return dispatchLine(line, this, (t) => this.print(t.replace(/\n$/, "")), this.opts.verbose, (err) => this.#noteFailure(err));
+      })
       .catch((err) => this.#error("", err))
-      .then(() => this.#prompt());
+      .then(() => this.#next());
   }
 
   #onInterrupt(): void {
@@ -416,7 +439,10 @@ class ClientSession implements SessionActions {
         await work(controller.signal, status);
       } catch (err) {
         if (controller.signal.aborted && isSfxError(err, "SFX_CANCELLED")) this.print(`${label}: cancelled`);
-        else if (isSfxError(err, "SFX_CONNECTION_LOST") && !this.#conn) this.print(`${label}: stopped, the connection was lost`);
+        else if (isSfxError(err, "SFX_CONNECTION_LOST") && !this.#conn) {
+          this.print(`${label}: stopped, the connection was lost`);
+          this.#noteFailure(err);
+        }
         else this.#error(label, err);
       } finally {
         this.#jobs.delete(n);
@@ -643,7 +669,7 @@ class ClientSession implements SessionActions {
     await this.#closeConnection(true).catch(() => {});
     this.print("Bye.");
     this.rl.close();
-    this.#finish(0);
+    this.#finish(this.#batchStatus ?? 0);
   }
 
   /** Waits (at most 3 s) for the running jobs to end. */
