@@ -379,7 +379,10 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   }
   const { openDatagramSocket } = await import("../transport/socket.ts");
   const { SctpEndpoint } = await import("../transport/sctp/index.ts");
-  const socket = await openDatagramSocket({ host: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0 });
+  // Connected to the server (a client talks to no one else): the kernel then
+  // reports an ICMP "port unreachable" as ECONNREFUSED, so a port where
+  // nothing listens fails at once instead of after the timeout.
+  const socket = await openDatagramSocket({ host: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0, connect: { address, port: server.port } });
   const endpoint = SctpEndpoint.listen({ socket, failureTimeoutMs: PEER_FAILURE_TIMEOUT_MS });
   const owned = {
     async close() {
@@ -395,6 +398,10 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
       endpoint.connect({ address, port: server.port }, { streams: STREAMS }) as Promise<AssociationLike>,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${server!.host}:${server!.port} within ${timeoutMs / 1000} s`)), timeoutMs);
+        socket.onError?.((err) => {
+          if ((err as NodeJS.ErrnoException).code !== "ECONNREFUSED") return;
+          reject(new SfxError("SFX_CONNECT_FAILED", `Nothing is listening at ${server!.host}:${server!.port} (connection refused)`, { cause: err }));
+        });
       }),
     ]);
   } catch (err) {
@@ -403,6 +410,8 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
     throw new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${server.host}:${server.port}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
+    // Once connected, liveness (heartbeats, retransmission limits) reports a server that goes away.
+    socket.onError?.(() => {});
   }
   return ClientConnection.handshake(association, { timeoutMs, owned });
 }

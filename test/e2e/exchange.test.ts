@@ -139,6 +139,20 @@ test("an existing file is kept: the new one is saved as 'name (1).ext'", async (
   assert.is(readFileSync(join(dst, "note (1).txt"), "utf8"), "new");
 });
 
+test("a server address where nothing listens is refused at once, not after the 10 s timeout", async () => {
+  // The port of a server that has just stopped: nothing listens there now.
+  const gone = await startServe();
+  gone.proc.child.kill("SIGTERM");
+  await gone.proc.exit();
+  const file = join(tmp(), "x.txt");
+  writeFileSync(file, "x");
+  for (const args of [["send", "--to", "123456", "--server", gone.address, file], ["share", "ls", "--server", gone.address, "7KQ2-M9XD-4T1F-HB6R-W3NP"]]) {
+    const p = sfx(args);
+    assert.is((await p.exit()).status, 4, p.err());
+    assert.match(p.err(), /Nothing is listening at 127\.0\.0\.1:\d+ \(connection refused\)/);
+  }
+});
+
 test("an unknown ID fails fast with exit status 5 and a clear message", async () => {
   const src = tmp();
   writeFileSync(join(src, "f"), "x");
