@@ -87,8 +87,21 @@ export function jsonEvents(): (e: TransferEvent) => void {
       if (now - lastProgress < 250 && e.bytes !== e.total) return;
       lastProgress = now;
     }
+    if (e.event === "error") jsonErrorWritten = true;
     process.stdout.write(`${JSON.stringify(e)}\n`);
   };
+}
+
+let jsonErrorWritten = false;
+
+/**
+ * With `--json`, a failure is an `error` event on stdout too, also one that
+ * happens before any transfer (a missing file, no server): written once.
+ */
+export function jsonError(code: string, message: string): void {
+  if (jsonErrorWritten) return;
+  jsonErrorWritten = true;
+  process.stdout.write(`${JSON.stringify({ event: "error", code, message })}\n`);
 }
 
 /** One stderr line for an entry of a directory being sent or shared that is left out (a FIFO, a broken link…). */

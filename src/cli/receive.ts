@@ -91,7 +91,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "done":
             bar.end();
-            process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s), every hash verified.\n`);
+            process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.megabytesPerSecond.toFixed(1)} MB/s), every hash verified.\n`);
             break;
           case "cancelled":
             bar.end();

@@ -94,7 +94,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
           case "done":
             bar.end();
-            process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s); the receiver verified every file.\n`);
+            process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.megabytesPerSecond.toFixed(1)} MB/s); the receiver verified every file.\n`);
             break;
           case "error":
             bar.end();

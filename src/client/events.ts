@@ -21,7 +21,8 @@ export type TransferEvent =
   | { event: "start"; files: number; bytes: number | null }
   | { event: "progress"; bytes: number; total: number | null; file: string }
   | { event: "file"; path: string; size: number; sha256: string; savedAs?: string }
-  | { event: "done"; files: number; bytes: number; seconds: number; mbps: number }
+  /** The rate is in MB/s (10^6 bytes per second), as the progress line shows it. */
+  | { event: "done"; files: number; bytes: number; seconds: number; megabytesPerSecond: number }
   | { event: "cancelled"; reason: string }
   | { event: "error"; code: string; message: string };
 

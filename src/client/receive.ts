@@ -286,7 +286,7 @@ export class Receiver {
       await Promise.all([...new Set(results.map((r) => dirname(r.path)))].map((d) => syncDirectory(d)));
       conn.send(Done, { xid, files: files.length, bytes: received });
       const seconds = (Date.now() - started) / 1000;
-      emit({ event: "done", files: files.length, bytes: received, seconds, mbps: seconds > 0 ? received / seconds / 1e6 : 0 });
+      emit({ event: "done", files: files.length, bytes: received, seconds, megabytesPerSecond: seconds > 0 ? received / seconds / 1e6 : 0 });
       return { from, accepted: true, files: results, bytes: received, seconds };
     } catch (err) {
       const e = err as SfxError;

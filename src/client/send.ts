@@ -175,7 +175,9 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       if (f.size !== null && size !== f.size) {
         throw new SfxError("SFX_IO", `${f.path} shrank while being sent (${size} of the ${f.size} bytes offered)`);
       }
-      conn.send(End, { xid, file: i, size, sha256: hash.digest("hex") });
+      const sha256 = hash.digest("hex");
+      conn.send(End, { xid, file: i, size, sha256 });
+      emit({ event: "file", path: f.path, size, sha256 });
     }
     conn.send(Done, { xid, files: files.length, bytes: sent });
     // The receiver's done means every file is verified and in place.
@@ -184,7 +186,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       if (Done.is(m)) break;
     }
     const seconds = (Date.now() - started) / 1000;
-    emit({ event: "done", files: files.length, bytes: sent, seconds, mbps: seconds > 0 ? sent / seconds / 1e6 : 0 });
+    emit({ event: "done", files: files.length, bytes: sent, seconds, megabytesPerSecond: seconds > 0 ? sent / seconds / 1e6 : 0 });
     return { files: files.length, bytes: sent, seconds };
   } catch (err) {
     const e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });

@@ -70,6 +70,33 @@ test("several files and a directory tree keep their relative paths; hashes equal
   assert.ok(sev.some((e) => e.event === "done" && e.files === 5), JSON.stringify(sev));
 });
 
+test("--json: the sender reports each file with its SHA-256, done carries MB/s, and a failure before any transfer is an error event", async () => {
+  const src = tmp();
+  const dst = tmp();
+  const data = pattern(500_000, 11);
+  writeFileSync(join(src, "a.bin"), data);
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--json", "--to", r.id, "--server", server.address, join(src, "a.bin")]);
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  const sev = events(s);
+  const file = sev.find((e) => e.event === "file");
+  assert.equal(file, { event: "file", path: "a.bin", size: data.length, sha256: sha256(data) });
+  const done = sev.find((e) => e.event === "done")!;
+  assert.is(typeof done.megabytesPerSecond, "number");
+  // Before connecting: a missing file, and a server where nothing listens.
+  for (const args of [["send", "--json", "--to", r.id, "--server", server.address, join(src, "missing.bin")], ["receive", "--json", "--server", "127.0.0.1:1"]]) {
+    const p = sfx(args);
+    const status = (await p.exit()).status;
+    assert.ok(status !== 0, p.err());
+    const ev = events(p);
+    assert.is(ev.length, 1, p.out());
+    assert.is(ev[0].event, "error");
+    assert.match(String(ev[0].code), /^SFX_/);
+    assert.ok(String(ev[0].message).length > 0);
+  }
+});
+
 test("standard input with --name arrives whole (size unknown until the end)", async () => {
   const dst = tmp();
   const data = pattern(2_500_000, 9);

@@ -413,7 +413,7 @@ class ClientSession implements SessionActions {
         break;
       case "done":
         this.screen.setStatus("recv", null, true);
-        this.print(`Received ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s) from ${formatId(incoming.from)}; every hash verified.`);
+        this.print(`Received ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.megabytesPerSecond.toFixed(1)} MB/s) from ${formatId(incoming.from)}; every hash verified.`);
         break;
       case "cancelled":
         this.screen.setStatus("recv", null, true);
@@ -494,7 +494,7 @@ class ClientSession implements SessionActions {
               status(progressText("send", e.bytes, e.total, started));
               break;
             case "done":
-              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.mbps.toFixed(1)} MB/s) to ${formatId(to)}; the receiver verified every file.`);
+              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.megabytesPerSecond.toFixed(1)} MB/s) to ${formatId(to)}; the receiver verified every file.`);
               break;
           }
         },
