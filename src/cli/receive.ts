@@ -73,14 +73,20 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
         }
         return ask(offer, withdrawn);
       };
+      let offerFrom = "?";
       const onEvent = (e: TransferEvent) => {
         json?.(e);
         if (json) return;
         switch (e.event) {
           case "offer":
+            offerFrom = e.from ?? "?";
             if (flags.yes || !interactive) {
               say(`Offer from ${formatId(e.from ?? "?")}: ${describeFiles(e.files)}`);
             }
+            break;
+          case "rejected":
+            // Refused by sfx itself (names, space); a refusal by the user or by --yes missing says so elsewhere.
+            if (/^(unsafe offer|not enough free space)/.test(e.reason)) say(`Rejected an offer from ${formatId(offerFrom)}: ${e.reason}`);
             break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);

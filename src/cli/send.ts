@@ -110,7 +110,10 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
         await conn.abort("cancelled by the sender");
         throw new SfxError("SFX_CANCELLED", "Cancelled: the receiver was told");
       }
-      await conn.abort("send failed");
+      // The receiver was told why (an error message through the server): a
+      // graceful close delivers it; an ABORT would drop it.
+      if (err instanceof SfxError && !conn.closedWith) await conn.close();
+      else await conn.abort("send failed");
       throw err;
     }
   }

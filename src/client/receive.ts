@@ -23,6 +23,7 @@ import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Rejec
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
+import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { newSafeWriteCache, openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
@@ -113,6 +114,16 @@ export class Receiver {
         emit({ event: "rejected", reason: `unsafe offer: ${why}` });
         return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
       }
+    }
+
+    // Refuse what cannot fit, before asking anyone: the sender learns why at once.
+    const free = bytes ? await freeBytes(this.opts.dir) : null;
+    if (bytes !== null && free !== null && bytes > free) {
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+      const why = `not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}`;
+      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}` });
+      emit({ event: "rejected", reason: why });
+      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }
 
     // The messages of this exchange, in arrival order, from now on.
@@ -311,5 +322,15 @@ export class Receiver {
         await w?.abort();
       }));
     }
+  }
+}
+
+/** Bytes an unprivileged writer may still use on the file system of `dir`; null when unknown. */
+async function freeBytes(dir: string): Promise<number | null> {
+  try {
+    const st = await statfs(dir);
+    return Number(st.bavail) * Number(st.bsize);
+  } catch {
+    return null;
   }
 }

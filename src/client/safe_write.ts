@@ -253,7 +253,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       const inside = async (dir: string) => {
         const real = await realpath(dir);
         if (real !== root && !real.startsWith(root + sep)) {
-          throw new SfxError("SFX_PROTOCOL", `Refusing ${rel}: its directory leads outside ${root}`);
+          throw new SfxError("SFX_IO", `Refusing ${rel}: a symbolic link in its directory leads outside ${root}`);
         }
       };
       try {
@@ -517,7 +517,9 @@ function remainder(chunks: Uint8Array[], skip: number): Uint8Array[] {
 export function numbered(path: string, n: number): string {
   const dir = dirname(path);
   const name = basename(path);
-  const dot = name.lastIndexOf(".");
+  // A compressed tarball keeps its whole extension: `x (1).tar.gz`, not `x.tar (1).gz`.
+  const tar = /\.tar\.[a-z0-9]{1,4}$/i.exec(name);
+  const dot = tar && tar.index > 0 ? tar.index : name.lastIndexOf(".");
   const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
   return join(dir, `${stem} (${n})${ext}`);
 }

@@ -195,7 +195,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     } else if (e.code === "SFX_IO" || e.code === "SFX_INTERNAL") {
       // Our own failure: tell the receiver so it cleans up.
       try {
-        conn.send(ErrorMessage, { code: e.code, message: e.message.slice(0, 200), xid });
+        conn.send(ErrorMessage, { code: e.code, message: `The sender failed: ${e.message}`.slice(0, 1000), xid });
       } catch {
         // connection gone
       }

@@ -4,6 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES } from "../../src/errors.ts";
@@ -177,6 +178,28 @@ test("a server address where nothing listens is refused at once, not after the 1
     const p = sfx(args);
     assert.is((await p.exit()).status, 4, p.err());
     assert.match(p.err(), /Nothing is listening at 127\.0\.0\.1:\d+ \(connection refused\)/);
+  }
+});
+
+test("an offer larger than the receiver's free space is refused before any byte moves (tmpfs of 1 MiB)", async () => {
+  const dst = tmp();
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dst], { stdio: "ignore" });
+  } catch {
+    console.log("  (skipped: cannot mount a tmpfs here; needs root)");
+    return;
+  }
+  try {
+    const src = tmp();
+    writeFileSync(join(src, "big.bin"), pattern(3_000_000, 4));
+    const r = await startReceive(server, dst, ["--yes", "--once"]);
+    const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "big.bin")]);
+    assert.is((await s.exit()).status, 5, s.err());
+    assert.match(s.err(), /Not enough free space: the files need 3\.0 MB, the receiver has [01]\.\d MB/);
+    await r.exit();
+    assert.equal(readdirSync(dst), []);
+  } finally {
+    execFileSync("umount", [dst]);
   }
 });
 
