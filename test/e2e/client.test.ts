@@ -353,22 +353,22 @@ if (!TMUX) {
   });
 
   test("Ctrl-C while connecting to a server that does not answer stops at once; the session stays, unconnected", async () => {
-    const port = await new Promise<number>((resolve) => {
-      const sock = createSocket("udp4");
-      sock.bind(0, "127.0.0.1", () => {
-        const p = sock.address().port;
-        sock.close(() => resolve(p));
-      });
-    });
-    const a = pane(["--server", `127.0.0.1:${port}`], { cwd: tmp("sfx-cwd-") });
-    await a.waitFor(new RegExp(`Connecting to 127\\.0\\.0\\.1:${port}…`));
-    const started = Date.now();
-    a.keys("C-c");
-    await a.waitFor(/Not connected \(cancelled\)\. Type 'connect' to try again\./, 5000);
-    assert.ok(Date.now() - started < 5000);
-    await a.run("id", /Not connected\. Type 'connect'\./);
-    a.type("quit");
-    await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+    // A bound socket that never answers: datagrams vanish, no "port unreachable" comes back.
+    const silent = createSocket("udp4");
+    const port = await new Promise<number>((resolve) => silent.bind(0, "127.0.0.1", () => resolve(silent.address().port)));
+    try {
+      const a = pane(["--server", `127.0.0.1:${port}`], { cwd: tmp("sfx-cwd-") });
+      await a.waitFor(new RegExp(`Connecting to 127\\.0\\.0\\.1:${port}…`));
+      const started = Date.now();
+      a.keys("C-c");
+      await a.waitFor(/Not connected \(cancelled\)\. Type 'connect' to try again\./, 5000);
+      assert.ok(Date.now() - started < 5000);
+      await a.run("id", /Not connected\. Type 'connect'\./);
+      a.type("quit");
+      await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+    } finally {
+      silent.close();
+    }
   });
 
   test("quit while a file is arriving cancels it cleanly: the sender is told, nothing partial is left", async () => {
