@@ -352,6 +352,19 @@ if (!TMUX) {
     await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
   });
 
+  test("connect to a server that cannot be reached keeps the current connection and its ID; 'connect 1' before any discover says so", async () => {
+    const a = pane(["--server", server.address], { cwd: tmp("sfx-cwd-") });
+    const id = await a.id();
+    const gone = await startServe();
+    gone.proc.child.kill("SIGTERM");
+    await gone.proc.exit();
+    await a.run(`connect ${gone.address}`, /Cannot connect: Nothing is listening at .*\nStill connected to e2e as \d{3} \d{3}\./);
+    await a.run("id", new RegExp(`Your ID:\\s+${id.slice(0, 3)} ${id.slice(3)}\\n`));
+    await a.run("connect 1", /No server 1: 'discover' has listed none; give host\[:port\]/);
+    a.type("quit");
+    await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
+  });
+
   test("Ctrl-C while connecting to a server that does not answer stops at once; the session stays, unconnected", async () => {
     // A bound socket that never answers: datagrams vanish, no "port unreachable" comes back.
     const silent = createSocket("udp4");

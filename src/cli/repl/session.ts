@@ -273,9 +273,13 @@ class ClientSession implements SessionActions {
   }
 
   async #connectTo(server: Server): Promise<void> {
-    const where = `${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`;
     this.#server = server;
-    this.print(`Connecting to ${server.name ? `${server.name} at ` : ""}${where}…`);
+    this.#adopt(await this.#open(server), server);
+  }
+
+  /** Opens a connection to `server` (Ctrl-C stops the attempt); the session does not use it yet. */
+  async #open(server: Server): Promise<ClientConnection> {
+    this.print(`Connecting to ${server.name ? `${server.name} at ` : ""}${whereOf(server)}…`);
     const ac = new AbortController();
     this.#connecting = ac;
     let conn: ClientConnection;
@@ -297,6 +301,12 @@ class ClientSession implements SessionActions {
       await conn.abort("cancelled by the user");
       throw new SfxError("SFX_CANCELLED", "Cancelled");
     }
+    return conn;
+  }
+
+  /** Makes `conn` the session's connection: the ID, the prompt, offers. */
+  #adopt(conn: ClientConnection, server: Server): void {
+    const where = whereOf(server);
     this.#conn = conn;
     this.#shares = new ShareClient(connectionShareLink(conn));
     this.#connectedAt = Date.now();
@@ -593,8 +603,9 @@ class ClientSession implements SessionActions {
         return;
       }
       server = this.#server;
-    } else if (/^\d{1,2}$/.test(target) && this.#discovered.length > 0) {
+    } else if (/^\d{1,2}$/.test(target)) {
       const n = Number(target);
+      if (this.#discovered.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", `No server ${n}: 'discover' has listed none; give host[:port]`);
       if (n < 1 || n > this.#discovered.length) throw new SfxError("SFX_BAD_ARGUMENT", `No server ${n}: 'discover' listed ${this.#discovered.length}`);
       server = fromDiscovered(this.#discovered[n - 1]);
     } else {
@@ -602,9 +613,21 @@ class ClientSession implements SessionActions {
     }
     if (this.#conn) {
       if (this.#jobs.size > 0 || this.#incoming?.active) throw new SfxError("SFX_USAGE", "A transfer is running: wait for it, or Ctrl-C to cancel it, then connect");
-      const old = this.#conn.id;
+      // The new server first: if it cannot be reached, the current connection stays as it is.
+      let next: ClientConnection;
+      try {
+        next = await this.#open(server);
+      } catch (err) {
+        this.#connectFailed(err);
+        if (this.#conn) this.print(`Still connected to ${this.#server?.name ?? "the server"} as ${formatId(this.#conn.id)}.`);
+        return;
+      }
+      const old = this.#conn?.id;
       await this.#closeConnection(true);
-      this.print(`Disconnected (the ID ${formatId(old)} is released).`);
+      if (old) this.print(`Disconnected from the previous server (the ID ${formatId(old)} is released).`);
+      this.#server = server;
+      this.#adopt(next, server);
+      return;
     }
     await this.#connectTo(server).catch((err) => this.#connectFailed(err));
   }
@@ -682,6 +705,11 @@ class ClientSession implements SessionActions {
 }
 
 // ---- formatting -----------------------------------------------------------
+
+/** `host:port`, with brackets around an IPv6 address. */
+function whereOf(server: Server): string {
+  return `${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`;
+}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
