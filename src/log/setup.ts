@@ -56,6 +56,25 @@ export const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warni
 
 let noticeGiven = false;
 
+/** Set once a write to stderr failed (a closed pipe, a terminal gone): console lines stop, the log file goes on. */
+let stderrBroken = false;
+let consoleWatched = false;
+
+/**
+ * Listens for write errors on stdout and stderr. Without a listener a failed
+ * write (EPIPE after `sfx serve | head`) is an uncaught exception, which the
+ * server logs, to stderr, which fails again: a loop at 100 % CPU that grows
+ * without bound. With it, the console simply goes quiet.
+ */
+function watchConsole(): void {
+  if (consoleWatched) return;
+  consoleWatched = true;
+  process.stderr.on("error", () => {
+    stderrBroken = true;
+  });
+  process.stdout.on("error", () => {});
+}
+
 /**
  * Starts logging to `<dir>/stream_server.log`. When `dir` is not writable the
  * logs go to `$XDG_STATE_HOME/sfx` (or `~/.local/state/sfx`) and one line on
@@ -86,7 +105,9 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
     flushInterval: options.flushIntervalMs ?? LOG_FLUSH_INTERVAL_MS,
     nonBlocking: true,
   });
+  watchConsole();
   const stderrSink: Sink = (record: LogRecord) => {
+    if (stderrBroken) return;
     try {
       process.stderr.write(formatConsoleLine(record));
     } catch {

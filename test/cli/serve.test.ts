@@ -221,4 +221,31 @@ test("a --log-dir under /proc falls back too, within the usual start-up time", a
   }
 });
 
+// `sfx serve 2>&1 | head -1`: once the reader is gone every console write fails
+// (EPIPE). That used to be an uncaught error, logged to stderr, failing again:
+// a loop at 100 % CPU that grew by hundreds of MiB a second and never stopped.
+test("a server whose console pipe is closed goes on quietly and stops cleanly on SIGTERM", async () => {
+  const tmp = tempDir();
+  const log = join(tmp.path, "stream_server.log");
+  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
+  try {
+    await server.waitForStderr(/ ready on /);
+    server.child.stderr!.destroy();
+    server.child.stdout!.destroy();
+    process.kill(server.child.pid!, "SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([
+      server.exited(),
+      new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), 15_000))),
+    ]);
+    clearTimeout(timer);
+    assert.equal(ended, { status: 0, signal: null });
+    assert.match(readFileSync(log, "utf8"), /sfx stopped\n$/);
+    assert.not.match(readFileSync(log, "utf8"), /FATAL/);
+  } finally {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
 test.run();
