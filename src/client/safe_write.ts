@@ -209,7 +209,16 @@ export function ioError(err: unknown, action: string, path: string): SfxError {
     ? "a part of the path is a file, not a directory"
     : code === "EROFS"
     ? "the file system is read-only"
-    : (err as Error)?.message ?? String(err);
+    : code === "ENOENT"
+    ? "no such file or directory"
+    : code === "EISDIR"
+    ? "it is a directory"
+    : code === "ENAMETOOLONG"
+    ? "the name is too long for this file system"
+    : code === "ELOOP"
+    ? "too many symbolic links (a loop?)"
+    // Node's text repeats the code and the path: "ENOENT: no such file or directory, stat '/x'".
+    : ((err as Error)?.message ?? String(err)).replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
   return new SfxError("SFX_IO", `Cannot ${action} ${path}: ${why}${code ? ` (${code})` : ""}`, { cause: err });
 }
 

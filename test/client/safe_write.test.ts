@@ -305,6 +305,11 @@ test("ioError() names the file and says the disk is full for ENOSPC", () => {
   const e = ioError(Object.assign(new Error("nospc"), { code: "ENOSPC" }), "write", "/x/y");
   assert.is(e.code, "SFX_IO");
   assert.match(e.message, /Cannot write \/x\/y: the disk is full \(ENOSPC\)/);
+  // Node's own text names the code and the path again: said once.
+  const other = ioError(Object.assign(new Error("EMFILE: too many open files, open '/x/y'"), { code: "EMFILE" }), "read", "/x/y");
+  assert.is(other.message, "Cannot read /x/y: too many open files (EMFILE)");
+  const missing = ioError(Object.assign(new Error("ENOENT: no such file or directory, stat '/x/y'"), { code: "ENOENT" }), "read", "/x/y");
+  assert.is(missing.message, "Cannot read /x/y: no such file or directory (ENOENT)");
 });
 
 test("a full disk fails with SFX_IO 'disk is full' and removes the temporary file (tmpfs of 256 KiB)", async (ctx) => {
