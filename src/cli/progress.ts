@@ -108,3 +108,15 @@ export function jsonError(code: string, message: string): void {
 export function warnSkipped(path: string, why: string): void {
   process.stderr.write(`sfx: left out ${path}: ${why}\n`);
 }
+
+/** "7d", "1d 6h", "2h", "1h 59m", "5m", "40s": to the minute past an hour. */
+export function roughDuration(ms: number): string {
+  if (ms < 60_000) return `${Math.max(0, Math.round(ms / 1000))}s`;
+  const minutes = Math.round(ms / 60_000);
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  if (d > 0) return h ? `${d}d ${h}h` : `${d}d`;
+  if (h > 0) return m ? `${h}h ${m}m` : `${h}h`;
+  return `${m}m`;
+}

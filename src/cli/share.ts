@@ -9,7 +9,7 @@ import { type Command, Option } from "commander";
 import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
-import { warnSkipped } from "./progress.ts";
+import { roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
@@ -17,7 +17,6 @@ import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient
 import { parseCode } from "../share/code.ts";
 import { prepareDirectory } from "../client/safe_write.ts";
 import type { ShareLimits } from "../share/defaults.ts";
-import { formatDuration } from "../share/store.ts";
 
 interface ConnFlags {
   server?: string;
@@ -137,9 +136,7 @@ function humanBytes(n: number): string {
 }
 
 function expiryText(expiresAt: number, now = Date.now()): string {
-  const left = Math.max(0, expiresAt - now);
-  const rounded = left >= 3_600_000 ? Math.round(left / 60_000) * 60_000 : Math.round(left / 1000) * 1000;
-  return `${new Date(expiresAt).toISOString()} (in ${formatDuration(rounded)})`;
+  return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${roughDuration(expiresAt - now)})`;
 }
 
 /** A one-line progress bar on stderr, only when it is a terminal; redrawn at most 10 times a second. */

@@ -17,7 +17,8 @@ import {
 } from "../../src/cli/repl/commands.ts";
 import { completePath, makeCompleter } from "../../src/cli/repl/completer.ts";
 import { lastWord, quoteWord, splitWords } from "../../src/cli/repl/words.ts";
-import { progressText, roughDuration } from "../../src/cli/repl/session.ts";
+import { progressText } from "../../src/cli/repl/session.ts";
+import { roughDuration } from "../../src/cli/progress.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 
 /** Actions that record what they were called with. */

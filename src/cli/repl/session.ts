@@ -34,7 +34,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { formatBytes, formatDuration } from "../progress.ts";
+import { formatBytes, formatDuration, roughDuration } from "../progress.ts";
 import { parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -736,17 +736,6 @@ function expiryText(expiresAt: number, now = Date.now()): string {
   return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${roughDuration(expiresAt - now)})`;
 }
 
-/** "7d", "1d 6h", "2h", "1h 59m", "5m", "40s": to the minute past an hour. */
-export function roughDuration(ms: number): string {
-  if (ms < 60_000) return `${Math.max(0, Math.round(ms / 1000))}s`;
-  const minutes = Math.round(ms / 60_000);
-  const d = Math.floor(minutes / 1440);
-  const h = Math.floor((minutes % 1440) / 60);
-  const m = minutes % 60;
-  if (d > 0) return h ? `${d}d ${h}h` : `${d}d`;
-  if (h > 0) return m ? `${h}h ${m}m` : `${h}h`;
-  return `${m}m`;
-}
 
 function parsePositive(text: string, what: string): number {
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
