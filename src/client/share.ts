@@ -530,9 +530,12 @@ export class ShareClient {
       const byName = new Map(listing.files.map((f) => [f.path, f]));
       wanted = [];
       for (const n of opts.names) {
-        const f = byName.get(n.normalize("NFC")) ?? byName.get(n.replace(/\\/g, "/").replace(/^\.\//, ""));
-        if (!f) throw new SfxError("SFX_BAD_ARGUMENT", `The share has no file named ${JSON.stringify(n)}`);
-        if (!wanted.includes(f)) wanted.push(f);
+        const name = n.normalize("NFC").replace(/\\/g, "/").replace(/^\.\//, "").replace(/\/+$/, "");
+        const f = byName.get(n.normalize("NFC")) ?? byName.get(name);
+        // A directory of the share names every file under it.
+        const under = f ? [f] : listing.files.filter((x) => x.path.startsWith(`${name}/`));
+        if (under.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", `The share has no file or directory named ${JSON.stringify(n)}`);
+        for (const x of under) if (!wanted.includes(x)) wanted.push(x);
       }
     }
     const total = wanted.reduce((n, f) => n + f.size, 0);

@@ -120,14 +120,18 @@ test("put → ls → get round trip of files and a directory: same names, bytes 
   assert.is(w.service.activeRequests, 0);
 });
 
-test("get of named files fetches only those; an unknown name is SFX_BAD_ARGUMENT", async () => {
+test("get of named files fetches only those, a directory's name all under it; an unknown name is SFX_BAD_ARGUMENT", async () => {
   const w = await world();
-  tree(w, { "a": "A", "d/b": "B", "d/c": "C" });
+  tree(w, { "a": "A", "d/b": "B", "d/c": "C", "d/e/f": "F", "dd": "DD" });
   const { client } = w.connect();
-  const { code } = await client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "d")]));
+  const { code } = await client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "d"), join(w.src, "dd")]));
   await client.get(code, { dir: w.out, names: ["d/c", "a"] });
   assert.equal(walkFiles(w.out), ["a", "d/c"]);
-  await rejects(client.get(code, { dir: w.out, names: ["nope"] }), "SFX_BAD_ARGUMENT", /no file named "nope"/);
+  const two = mkdtempSync(join(tmpdir(), "sfx-share-dir-"));
+  await client.get(code, { dir: two, names: ["d/"] });
+  assert.equal(walkFiles(two), ["d/b", "d/c", "d/e/f"]);
+  rmSync(two, { recursive: true, force: true });
+  await rejects(client.get(code, { dir: w.out, names: ["nope"] }), "SFX_BAD_ARGUMENT", /no file or directory named "nope"/);
 });
 
 test("get never overwrites silently: an existing different file gets 'name (1)', or is replaced with overwrite", async () => {
