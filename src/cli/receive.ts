@@ -93,7 +93,8 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "file":
             bar.end();
-            say(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
+            if (e.unchanged) say(`  ${e.savedAs ?? e.path} was already here with the same bytes (SHA-256 ${e.sha256.slice(0, 16)}…): kept as it was`);
+            else say(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
             break;
           case "done":
             bar.end();

@@ -20,7 +20,8 @@ export type TransferEvent =
   | { event: "rejected"; reason: string }
   | { event: "start"; files: number; bytes: number | null }
   | { event: "progress"; bytes: number; total: number | null; file: string }
-  | { event: "file"; path: string; size: number; sha256: string; savedAs?: string }
+  /** `unchanged`: the same bytes were already there under that name, so nothing was written. */
+  | { event: "file"; path: string; size: number; sha256: string; savedAs?: string; unchanged?: boolean }
   /** The rate is in MB/s (10^6 bytes per second), as the progress line shows it. */
   | { event: "done"; files: number; bytes: number; seconds: number; megabytesPerSecond: number }
   | { event: "cancelled"; reason: string }

@@ -213,7 +213,7 @@ export class Receiver {
         .then((w) => w.finish(end.sha256, end.size))
         .then((r) => {
           results[i] = r;
-          emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath });
+          emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath, ...(r.unchanged ? { unchanged: true } : {}) });
           finishedCount++;
           if (senderDone && finishedCount === files.length) settle!();
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));

@@ -155,6 +155,8 @@ export interface SafeWriteResult {
   relativePath: string;
   size: number;
   sha256: string;
+  /** True when the same bytes were already there under the final name: nothing new was written. */
+  unchanged?: boolean;
 }
 
 /** Chunks gathered for one writev(), and those of them to free once written. */
@@ -448,11 +450,11 @@ class SafeWriteImpl implements SafeWrite {
       }
       this.#closed = true;
       await this.#handle.close().catch(() => {});
-      const path = await this.#place();
+      const { path, unchanged } = await this.#place(size, sha256);
       await this.#unlock();
       if (!this.#opts.deferDirSync) await syncDirectory(dirname(path));
       const relativePath = path.slice(this.#root.length + 1).split(sep).join("/");
-      return { path, relativePath, size, sha256 };
+      return unchanged ? { path, relativePath, size, sha256, unchanged } : { path, relativePath, size, sha256 };
     } catch (err) {
       await this.abort();
       throw err;
@@ -460,11 +462,11 @@ class SafeWriteImpl implements SafeWrite {
   }
 
   /** Moves the temporary file to the final name, or the first free `name (n).ext`. */
-  async #place(): Promise<string> {
+  async #place(size: number, sha256: string): Promise<{ path: string; unchanged?: boolean }> {
     if (this.#opts.overwrite) {
       try {
         await rename(this.partPath, this.finalPath);
-        return this.finalPath;
+        return { path: this.finalPath };
       } catch (err) {
         throw ioError(err, "rename to", this.finalPath);
       }
@@ -475,17 +477,24 @@ class SafeWriteImpl implements SafeWrite {
         // link() fails with EEXIST instead of replacing: no window where another file is clobbered.
         await link(this.partPath, candidate);
         await rm(this.partPath, { force: true });
-        return candidate;
+        return { path: candidate };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") continue;
+        if (code === "EEXIST") {
+          // The very same bytes already under the wanted name: no second copy as `name (1)`.
+          if (n === 0 && (await sameFile(candidate, size, sha256))) {
+            await rm(this.partPath, { force: true });
+            return { path: candidate, unchanged: true };
+          }
+          continue;
+        }
         if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
           // A file system without hard links: check, then rename (a tiny race, accepted there).
           const exists = await lstat(candidate).then(() => true, () => false);
           if (exists) continue;
           try {
             await rename(this.partPath, candidate);
-            return candidate;
+            return { path: candidate };
           } catch (err2) {
             throw ioError(err2, "rename to", candidate);
           }
@@ -505,6 +514,24 @@ class SafeWriteImpl implements SafeWrite {
     }
     if (!opts.keepPartial) await rm(this.partPath, { force: true }).catch(() => {});
     await this.#unlock();
+  }
+}
+
+/** Whether `path` is a regular file of `size` bytes with SHA-256 `sha256`. */
+async function sameFile(path: string, size: number, sha256: string): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isFile() || st.size !== size) return false;
+  try {
+    const h = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const hash = createHash("sha256");
+      await hashExisting(h, hash, size);
+      return hash.digest("hex") === sha256;
+    } finally {
+      await h.close();
+    }
+  } catch {
+    return false;
   }
 }
 

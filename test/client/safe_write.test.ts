@@ -159,6 +159,23 @@ test("an existing file is never replaced silently: name (1).ext, name (2).ext", 
   assert.is(readFileSync(join(dir, "a (2).txt"), "utf8"), "new2");
 });
 
+test("the same bytes already under the final name are kept as they are: no 'name (1)' copy", async () => {
+  const dir = tmp();
+  writeFileSync(join(dir, "same.txt"), "same bytes");
+  const w = await openSafeWrite(dir, "same.txt");
+  await w.write(new TextEncoder().encode("same bytes"));
+  const r = await w.finish(sha("same bytes"));
+  assert.is(r.path, join(dir, "same.txt"));
+  assert.is(r.unchanged, true);
+  assert.equal(readdirSync(dir), ["same.txt"]);
+  // Same size, other bytes: a second file, as before.
+  const v = await openSafeWrite(dir, "same.txt");
+  await v.write(new TextEncoder().encode("SAME BYTES"));
+  const r2 = await v.finish(sha("SAME BYTES"));
+  assert.is(r2.path, join(dir, "same (1).txt"));
+  assert.is(r2.unchanged, undefined);
+});
+
 test("overwrite replaces an existing file", async () => {
   const dir = tmp();
   writeFileSync(join(dir, "a.txt"), "old");

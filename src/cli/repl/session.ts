@@ -419,7 +419,8 @@ class ClientSession implements SessionActions {
         this.screen.setStatus("recv", progressText("recv", e.bytes, e.total, incoming.started ?? Date.now()));
         break;
       case "file":
-        this.print(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
+        if (e.unchanged) this.print(`  ${e.savedAs ?? e.path} was already here with the same bytes: kept as it was`);
+        else this.print(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
         break;
       case "done":
         this.screen.setStatus("recv", null, true);
