@@ -95,10 +95,12 @@ test("several files of known and unknown size go sender → server → receiver 
     const got2 = back.receiveOne();
     await sendFiles(r.conn, { to: s.conn.id, files: [memFile("x", pattern(10))] });
     await got2;
+    const other = pattern(5000, 9);
     const got3 = receiver.receiveOne();
-    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("a.bin", a)] });
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("a.bin", other)] });
     await got3;
-    assert.is(sha(readFileSync(join(dir, "a (1).bin"))), sha(a), "no silent overwrite");
+    assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(a), "no silent overwrite");
+    assert.is(sha(readFileSync(join(dir, "a (1).bin"))), sha(other));
   } finally {
     await h.close();
   }
