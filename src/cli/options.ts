@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import { SfxError } from "../errors.ts";
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -28,6 +29,19 @@ export function parsePort(text: string): number {
   return n;
 }
 
+/** Parses a UDP port to talk to, 1–65535 (0 means "any" only where we listen). */
+export function parseRemotePort(text: string): number {
+  const n = parsePort(text);
+  if (n === 0) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port '${text}': use a number from 1 to 65535`);
+  return n;
+}
+
+/** An IPv4 address of this machine's interfaces (multicast discovery is IPv4). */
+export function parseIPv4Interface(text: string): string {
+  if (isIP(text) !== 4) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --interface '${text}': give an IPv4 address of this machine (discovery is IPv4 multicast)`);
+  return text;
+}
+
 /** Parses a positive integer option such as a count or a byte size (`10`, `64k`, `1M`, `2G`). */
 export function parseCount(text: string): number {
   const m = /^(\d+)([kKmMgGtT]?)$/.exec(text.trim());
@@ -45,10 +59,10 @@ export interface HostPort {
 /** Parses `host[:port]` (IPv6 in brackets), with `defaultPort` when none is given. */
 export function parseHostPort(text: string, defaultPort: number): HostPort {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (v6) return { host: v6[1], port: v6[2] === undefined ? defaultPort : parsePort(v6[2]) };
+  if (v6) return { host: v6[1], port: v6[2] === undefined ? defaultPort : parseRemotePort(v6[2]) };
   const parts = text.split(":");
   if (parts.length === 1 && parts[0] !== "") return { host: parts[0], port: defaultPort };
-  if (parts.length === 2 && parts[0] !== "") return { host: parts[0], port: parsePort(parts[1]) };
+  if (parts.length === 2 && parts[0] !== "") return { host: parts[0], port: parseRemotePort(parts[1]) };
   if (parts.length > 2) return { host: text, port: defaultPort }; // bare IPv6
   throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': use host or host:port`);
 }

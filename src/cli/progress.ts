@@ -120,3 +120,8 @@ export function roughDuration(ms: number): string {
   if (h > 0) return m ? `${h}h ${m}m` : `${h}h`;
   return `${m}m`;
 }
+
+/** A transfer rate from MB/s: "132.4 MB/s", or "85 kB/s" below 1 MB/s (no "0.0 MB/s" for small files). */
+export function formatRate(megabytesPerSecond: number): string {
+  return megabytesPerSecond >= 1 ? `${megabytesPerSecond.toFixed(1)} MB/s` : `${Math.round(megabytesPerSecond * 1000)} kB/s`;
+}

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { formatBytes, formatDuration, jsonEvents, progressBar } from "./progress.ts";
+import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { type IncomingOffer, Receiver } from "../client/receive.ts";
@@ -98,7 +98,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "done":
             bar.end();
-            process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.megabytesPerSecond.toFixed(1)} MB/s), every hash verified.\n`);
+            process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}), every hash verified.\n`);
             break;
           case "cancelled":
             bar.end();

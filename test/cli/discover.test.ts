@@ -76,6 +76,16 @@ test("sfx discover with a bad --timeout or --port exits 2 naming the value", asy
   const b = await sfx(["discover", "--port", "70000"]);
   assert.is(b.code, 2);
   assert.match(b.stderr, "70000");
+  // Port 0 and an IPv6 interface: the usage error, not a raw socket error with exit 3.
+  const c = await sfx(["discover", "--port", "0"]);
+  assert.is(c.code, 2);
+  assert.match(c.stderr, /Invalid port '0': use a number from 1 to 65535/);
+  const d = await sfx(["discover", "--interface", "::1"]);
+  assert.is(d.code, 2);
+  assert.match(d.stderr, /Invalid --interface '::1': give an IPv4 address/);
+  const e = await sfx(["send", "--to", "123456", "--server", "127.0.0.1:0", new URL(import.meta.url).pathname]);
+  assert.is(e.code, 2);
+  assert.match(e.stderr, /Invalid port '0'/);
 });
 
 test("resolveServer() uses --server when given, else the first server discovery finds", async () => {

@@ -34,7 +34,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { formatBytes, formatDuration, roughDuration } from "../progress.ts";
+import { formatBytes, formatDuration, formatRate, roughDuration } from "../progress.ts";
 import { parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -424,7 +424,7 @@ class ClientSession implements SessionActions {
         break;
       case "done":
         this.screen.setStatus("recv", null, true);
-        this.print(`Received ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.megabytesPerSecond.toFixed(1)} MB/s) from ${formatId(incoming.from)}; every hash verified.`);
+        this.print(`Received ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}) from ${formatId(incoming.from)}; every hash verified.`);
         break;
       case "cancelled":
         this.screen.setStatus("recv", null, true);
@@ -505,7 +505,7 @@ class ClientSession implements SessionActions {
               status(progressText("send", e.bytes, e.total, started));
               break;
             case "done":
-              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${e.megabytesPerSecond.toFixed(1)} MB/s) to ${formatId(to)}; the receiver verified every file.`);
+              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}) to ${formatId(to)}; the receiver verified every file.`);
               break;
           }
         },
