@@ -13,7 +13,7 @@ import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
-import { type IncomingOffer, Receiver } from "../client/receive.ts";
+import { type IncomingOffer, OfferWithdrawn, Receiver } from "../client/receive.ts";
 import { prepareDirectory } from "../client/safe_write.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
@@ -121,7 +121,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           }
         } catch (err) {
           if (signal.aborted) throw err;
-          if (flags.once || !isSfxError(err) || err.code === "SFX_CONNECTION_LOST" || conn.closedWith) throw err;
+          // An offer withdrawn before it was answered was no exchange: --once waits for the next.
+          const noExchange = err instanceof OfferWithdrawn;
+          if ((flags.once && !noExchange) || !isSfxError(err) || err.code === "SFX_CONNECTION_LOST" || conn.closedWith) throw err;
           // One exchange failed (cancelled, peer gone…): already reported; wait for the next.
         }
       }

@@ -159,7 +159,7 @@ export class Receiver {
       const news = inbox.find((m) => Cancel.is(m) || ErrorMessage.is(m));
       if (news && Cancel.is(news)) {
         emit({ event: "cancelled", reason: news.reason ?? "the offer was withdrawn" });
-        throw new SfxError("SFX_CANCELLED", `The offer was withdrawn${news.reason ? `: ${news.reason}` : ""}`);
+        throw new OfferWithdrawn(`The offer was withdrawn${news.reason ? `: ${news.reason}` : ""}`);
       }
       if (news && ErrorMessage.is(news)) throw errorFromMessage(news);
       if (conn.closedWith) throw conn.closedWith;
@@ -332,5 +332,12 @@ async function freeBytes(dir: string): Promise<number | null> {
     return Number(st.bavail) * Number(st.bsize);
   } catch {
     return null;
+  }
+}
+
+/** The sender withdrew its offer before it was answered: no exchange took place (`SFX_CANCELLED`). */
+export class OfferWithdrawn extends SfxError {
+  constructor(message: string) {
+    super("SFX_CANCELLED", message);
   }
 }

@@ -333,6 +333,40 @@ test("on a terminal, receive shows the offer and asks y/N: 'y' accepts, 'n' reje
   }
 });
 
+test("receive --once: an offer the sender withdraws while we are asked is no exchange; the next offer is", async () => {
+  const { spawnSync, spawn } = await import("node:child_process");
+  if (spawnSync("sh", ["-c", "command -v script"]).status !== 0) {
+    console.log("  (skipped: no `script` to give sfx a terminal)");
+    return;
+  }
+  const src = tmp();
+  const dst = tmp();
+  writeFileSync(join(src, "hello.txt"), "hello\n");
+  const cmd = `${SFX} receive --server ${server.address} --dir ${dst} --once`;
+  const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin", HOME: tmp() } });
+  let out = "";
+  child.stdout.on("data", (c) => (out += c));
+  child.stdin.on("error", () => {});
+  const closed = new Promise<number | null>((res) => child.on("close", (code) => res(code)));
+  try {
+    await until(() => /Your ID:\s+(\d{3} \d{3})/.test(out), 15_000, "the ID on the terminal");
+    const id = /Your ID:\s+(\d{3} \d{3})/.exec(out)![1];
+    const first = sfx(["send", "--to", id, "--server", server.address, join(src, "hello.txt")]);
+    await until(() => /Accept\? \[y\/N\]/.test(out), 15_000, "the first prompt");
+    first.child.kill("SIGINT");
+    assert.is((await first.exit()).status, 130, first.err());
+    const seen = out.length;
+    const second = sfx(["send", "--to", id, "--server", server.address, join(src, "hello.txt")]);
+    await until(() => /Accept\? \[y\/N\]/.test(out.slice(seen)), 15_000, "the second prompt: the receiver is still there");
+    child.stdin.write("y\n");
+    assert.is((await second.exit()).status, 0, second.err());
+    assert.is(await closed, 0, out);
+    assert.is(readFileSync(join(dst, "hello.txt"), "utf8"), "hello\n");
+  } finally {
+    child.kill("SIGKILL");
+  }
+});
+
 test("the server log records connections, IDs, offers and exchange ends with bytes and rate", async () => {
   const log = readFileSync(join(server.logDir, "stream_server.log"), "utf8");
   for (const re of [/Connection from 127\.0\.0\.1:\d+/, /got its ID/, /offer from \d+ to \d+: 1 file/, /ended done \(ok\): 1 file\(s\), 3000000 bytes in [\d.]+ s, [\d.]+ MB\/s/, /ended rejected/, /ended cancelled/]) {
