@@ -49,6 +49,11 @@ export interface Logging {
   fellBack: boolean;
   /** Flushes and closes the log file; idempotent. */
   close(): Promise<void>;
+  /**
+   * Flushes and closes the log file, then opens it again by name: after an
+   * outside rotation (logrotate's `postrotate`, on SIGHUP) lines go to the new file.
+   */
+  reopen(): Promise<void>;
 }
 
 /** The levels `--log-level` accepts (`warn` is short for `warning`). */
@@ -96,15 +101,6 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
   }
   const file = join(choice.dir, SERVER_LOG_FILE);
   const maxBytes = options.maxBytes ?? LOG_MAX_BYTES;
-  const fileSink = getRotatingFileSink(file, {
-    formatter: formatLogLine,
-    maxSize: maxBytes,
-    // Small next to the rotation size, so one flushed chunk never overshoots it by much.
-    bufferSize: Math.max(256, Math.min(8192, Math.floor(maxBytes / 8))),
-    maxFiles: options.maxFiles ?? LOG_MAX_FILES,
-    flushInterval: options.flushIntervalMs ?? LOG_FLUSH_INTERVAL_MS,
-    nonBlocking: true,
-  });
   watchConsole();
   const stderrSink: Sink = (record: LogRecord) => {
     if (stderrBroken) return;
@@ -115,20 +111,38 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
     }
   };
   const level = options.level ?? DEFAULT_LOG_LEVEL;
-  await configure({
-    reset: true,
-    sinks: { file: fileSink, stderr: stderrSink },
-    loggers: [
-      { category: ["sfx"], lowestLevel: level, sinks: options.console ? ["file", "stderr"] : ["file"] },
-      // LogTape's own trouble (a sink failing) goes to stderr, which survives a broken log file.
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
-    ],
-  });
+  // configure() with reset disposes the sinks it had (flushing the file), so
+  // installing again is also how the file is reopened.
+  const install = () =>
+    configure({
+      reset: true,
+      sinks: {
+        file: getRotatingFileSink(file, {
+          formatter: formatLogLine,
+          maxSize: maxBytes,
+          // Small next to the rotation size, so one flushed chunk never overshoots it by much.
+          bufferSize: Math.max(256, Math.min(8192, Math.floor(maxBytes / 8))),
+          maxFiles: options.maxFiles ?? LOG_MAX_FILES,
+          flushInterval: options.flushIntervalMs ?? LOG_FLUSH_INTERVAL_MS,
+          nonBlocking: true,
+        }),
+        stderr: stderrSink,
+      },
+      loggers: [
+        { category: ["sfx"], lowestLevel: level, sinks: options.console ? ["file", "stderr"] : ["file"] },
+        // LogTape's own trouble (a sink failing) goes to stderr, which survives a broken log file.
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+      ],
+    });
+  await install();
   let closing: Promise<void> | undefined;
   return {
     dir: choice.dir,
     file,
     fellBack: choice.fellBack,
     close: () => (closing ??= dispose()),
+    reopen: async () => {
+      if (!closing) await install();
+    },
   };
 }

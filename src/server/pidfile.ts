@@ -6,7 +6,7 @@
  * @module
  */
 import { accessSync, constants, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { userStateDir } from "../log/dirs.ts";
@@ -52,7 +52,27 @@ export function isServerAlive(pid: number): boolean {
     return true; // no /proc: trust kill(0)
   }
   if (cmdline === "") return false; // a zombie: it has exited
-  return cmdline.split("\0").includes("serve");
+  return isSfxServeCommand(cmdline.split("\0").filter((a) => a !== ""));
+}
+
+/**
+ * Whether a command line is `sfx serve`: the sfx program (the executable
+ * `sfx` or `sfx-…`, or `cli.ts` under Node or Deno), then, after any global
+ * options, the word `serve`. Not just any process with a `serve` argument
+ * (`jekyll serve`, `python app.py serve`): a reused pid must not be taken
+ * for a server, nor signalled by `--stop`.
+ */
+export function isSfxServeCommand(args: readonly string[]): boolean {
+  const program = args.findIndex((a) => {
+    const name = basename(a);
+    return name === "sfx" || name.startsWith("sfx-") || name === "cli.ts" || name === "cli.js";
+  });
+  if (program < 0) return false;
+  for (const a of args.slice(program + 1)) {
+    if (a === "serve") return true;
+    if (!a.startsWith("-")) return false; // another command
+  }
+  return false;
 }
 
 /** The pid of the live server named by the pid file, or undefined. */

@@ -40,7 +40,7 @@ export async function runServer(options: RunOptions): Promise<number> {
   let stop: ((reason: string, status: number) => void) | undefined;
   let early: string | undefined;
   let pidFile: PidFile | undefined;
-  const removeSignals = onShutdownSignals((signal, count) => {
+  const removeShutdown = onShutdownSignals((signal, count) => {
     if (count > 1) {
       // Asked twice: the user does not want to wait.
       pidFile?.release();
@@ -49,10 +49,22 @@ export async function runServer(options: RunOptions): Promise<number> {
     if (stop) stop(signal, 0);
     else early = signal;
   });
+  // SIGHUP, as for most daemons, reopens the log file (logrotate's
+  // `postrotate`); it never kills the server, not even while it starts.
+  let running: RunningServer | undefined;
+  const onHangup = () => {
+    void running?.reopenLogs().catch(() => {});
+  };
+  process.on("SIGHUP", onHangup);
+  const removeSignals = () => {
+    removeShutdown();
+    process.off("SIGHUP", onHangup);
+  };
   let server: RunningServer;
   try {
     pidFile = options.pidFile ? acquirePidFile(options.pidFile) : undefined;
     server = await startServer(options);
+    running = server;
     await options.onReady?.(server, pidFile?.path);
   } catch (err) {
     removeSignals();

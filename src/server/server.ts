@@ -69,6 +69,8 @@ export interface RunningServer {
   readonly logDir: string | undefined;
   /** Stops everything, flushes the logs; idempotent. `reason` is logged (e.g. the signal). */
   close(reason?: string): Promise<void>;
+  /** Reopens the log file by name (after logrotate moved it; `sfx serve` does this on SIGHUP). */
+  reopenLogs(): Promise<void>;
 }
 
 /**
@@ -178,6 +180,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         await logging?.close();
       })();
       return closing;
+    },
+    async reopenLogs() {
+      if (closing || !logging) return;
+      await logging.reopen();
+      log.info("Log file reopened (SIGHUP)");
     },
   };
 }

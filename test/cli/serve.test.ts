@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv, ensureBinary, LOG_LINE, processAlive, runSfx, startSfx, tempDir } from "./_sfx.ts";
 
@@ -242,6 +242,33 @@ test("a server whose console pipe is closed goes on quietly and stops cleanly on
     assert.equal(ended, { status: 0, signal: null });
     assert.match(readFileSync(log, "utf8"), /sfx stopped\n$/);
     assert.not.match(readFileSync(log, "utf8"), /FATAL/);
+  } finally {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
+test("SIGHUP reopens the log file (logrotate moved it) and does not stop the server", async () => {
+  const tmp = tempDir();
+  const log = join(tmp.path, "stream_server.log");
+  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
+  try {
+    await server.waitForStderr(/ ready on /);
+    // Wait for the ready line in the file (it is flushed within half a second), then rotate as logrotate does.
+    const deadline = Date.now() + 10_000;
+    while (!(existsSync(log) && readFileSync(log, "utf8").includes(" ready on "))) {
+      assert.ok(Date.now() < deadline, "no ready line in the log within 10 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    renameSync(log, `${log}.1`);
+    process.kill(server.child.pid!, "SIGHUP");
+    await server.waitForStderr(/Log file reopened \(SIGHUP\)/);
+    assert.is(server.child.exitCode, null, "still running");
+    process.kill(server.child.pid!, "SIGTERM");
+    assert.equal(await server.exited(), { status: 0, signal: null });
+    const fresh = readFileSync(log, "utf8");
+    assert.match(fresh, /Log file reopened \(SIGHUP\)\n[\s\S]*sfx stopped\n$/);
+    assert.not.match(readFileSync(`${log}.1`, "utf8"), /sfx stopped/, "nothing more went to the moved file");
   } finally {
     if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
     tmp.remove();

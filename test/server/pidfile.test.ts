@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { acquirePidFile, isServerAlive, readPidFile, runningPid } from "../../src/server/pidfile.ts";
+import { acquirePidFile, isServerAlive, isSfxServeCommand, readPidFile, runningPid } from "../../src/server/pidfile.ts";
 import { isSfxError } from "../../src/errors.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sfx-pidfile-test-"));
@@ -12,9 +12,16 @@ let n = 0;
 const path = () => join(root, `case${n++}`, "sfx.pid");
 const children: ChildProcess[] = [];
 
-/** A live process whose command line says `serve`, like a running server's. */
-async function fakeServer(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000); process.stdout.write('up')", "serve"], { stdio: ["ignore", "pipe", "ignore"] });
+/** A live process whose command line is `node …/cli.ts serve`, like a running server's (or any other: `node -e … serve`). */
+async function fakeServer(like: "sfx" | "other" = "sfx"): Promise<ChildProcess> {
+  const body = "setInterval(() => {}, 1000); process.stdout.write('up')";
+  let args = ["-e", body, "serve"];
+  if (like === "sfx") {
+    const dir = mkdtempSync(join(root, "prog-"));
+    writeFileSync(join(dir, "cli.ts"), body);
+    args = [join(dir, "cli.ts"), "serve", "--port", "0"];
+  }
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "ignore"] });
   children.push(child);
   await new Promise<void>((resolve, reject) => {
     child.stdout!.once("data", () => resolve());
@@ -111,6 +118,21 @@ test("a pid file that cannot be created fails with SFX_IO", () => {
   } catch (err) {
     assert.ok(isSfxError(err, "SFX_IO"), String(err));
   }
+});
+
+test("only sfx serve counts as a live server: a reused pid running 'jekyll serve' or 'node -e … serve' does not", async () => {
+  for (const yes of [["/usr/local/bin/sfx", "serve"], ["sfx", "--verbose", "serve", "--daemon"], ["/opt/sfx-linux-x64", "serve"], ["node", "/src/sfx/cli.ts", "serve"], ["deno", "run", "-A", "--unstable-net", "/x/cli.ts", "serve"]]) {
+    assert.ok(isSfxServeCommand(yes), yes.join(" "));
+  }
+  for (const no of [["jekyll", "serve"], ["python3", "app.py", "serve"], ["ollama", "serve"], ["sfx", "send", "serve"], ["node", "-e", "x", "serve"], []]) {
+    assert.not.ok(isSfxServeCommand(no), no.join(" "));
+  }
+  const other = await fakeServer("other");
+  assert.not.ok(isServerAlive(other.pid!));
+  const file = path();
+  acquirePidFile(file, other.pid!); // a stale file naming it
+  assert.is(runningPid(file), undefined);
+  other.kill("SIGKILL");
 });
 
 test.run();
