@@ -119,10 +119,12 @@ test("startDaemon() gives up on a silent daemon after the timeout (SFX_DAEMON_TI
   assert.ok(await waitGone(pid), "the silent daemon was terminated");
 });
 
-/** A process that looks like a server (`serve` in its command line), optionally deaf to SIGTERM. */
+/** A process that looks like a server (`node …/cli.ts serve`), optionally deaf to SIGTERM. */
 async function fakeServer(ignoreTerm: boolean): Promise<ChildProcess> {
   const code = `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ""} setInterval(() => {}, 1000); process.stdout.write("up");`;
-  const child = spawn(process.execPath, ["-e", code, "serve"], { stdio: ["ignore", "pipe", "ignore"] });
+  const dir = mkdtempSync(join(root, "prog-"));
+  writeFileSync(join(dir, "cli.ts"), code);
+  const child = spawn(process.execPath, [join(dir, "cli.ts"), "serve"], { stdio: ["ignore", "pipe", "ignore"] });
   children.push(child);
   await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
   return child;

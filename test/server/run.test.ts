@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer } from "../../src/server/server.ts";
@@ -90,8 +90,10 @@ test("runServer() holds the pid file while it runs; SIGTERM shuts it down with s
 test("runServer() with a pid file held by a live server fails with SFX_ALREADY_RUNNING before starting anything", async () => {
   const { dir, options } = opts();
   const pidFile = join(dir, "sfx.pid");
-  // The holder: a live process whose command line says `serve`, as a server's does.
-  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000); process.stdout.write('up')", "serve"], { stdio: ["ignore", "pipe", "ignore"] });
+  // The holder: a live process whose command line is a server's (`node …/cli.ts serve`).
+  const prog = mkdtempSync(join(tmpdir(), "sfx-fake-server-"));
+  writeFileSync(join(prog, "cli.ts"), "setInterval(() => {}, 1000); process.stdout.write('up')");
+  const child = spawn(process.execPath, [join(prog, "cli.ts"), "serve"], { stdio: ["ignore", "pipe", "ignore"] });
   try {
     await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
     acquirePidFile(pidFile, child.pid!);
@@ -101,6 +103,7 @@ test("runServer() with a pid file held by a live server fails with SFX_ALREADY_R
     assert.ok(isSfxError(err, "SFX_ALREADY_RUNNING"), String(err));
   } finally {
     child.kill("SIGKILL");
+    rmSync(prog, { recursive: true, force: true });
   }
   assert.is(readFileSync(pidFile, "utf8"), `${child.pid}\n`, "the holder's pid file is untouched");
   assert.not.ok(existsSync(join(dir, "stream_server.log")), "nothing started: not even the logs");
