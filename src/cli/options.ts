@@ -17,6 +17,8 @@ export function parseDuration(text: string): number {
   if (!Number.isFinite(ms) || ms > 10 * 365 * 86_400_000) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': too long`);
   }
+  // Every duration sfx takes is a timeout, an expiry or a wait: zero would make it useless.
+  if (Math.round(ms) <= 0) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': it must be more than zero`);
   return Math.round(ms);
 }
 
@@ -47,7 +49,10 @@ export function parseCount(text: string): number {
   const m = /^(\d+)([kKmMgGtT]?)$/.exec(text.trim());
   if (!m) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': use e.g. 100, 64k, 10M, 2G`);
   const scale = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[m[2].toLowerCase() as "" | "k"]!;
-  return Number(m[1]) * scale;
+  const n = Number(m[1]) * scale;
+  // Counts and sizes are limits: zero would refuse everything.
+  if (n < 1) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': it must be at least 1`);
+  return n;
 }
 
 /** A server address: `host`, `host:port`, `[v6]:port`. */

@@ -16,7 +16,7 @@ import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { prepareDirectory } from "../client/safe_write.ts";
-import type { ShareLimits } from "../share/defaults.ts";
+import { DEFAULT_SHARE_LIMITS, type ShareLimits } from "../share/defaults.ts";
 
 interface ConnFlags {
   server?: string;
@@ -298,6 +298,15 @@ export function shareServerOptions(flags: ShareServeFlags): { storage?: string; 
   if (flags.defaultExpiry !== undefined) limits.defaultExpiryMs = parseDuration(flags.defaultExpiry);
   if ((limits.maxExpiryMs ?? Infinity) < 1000 || (limits.defaultExpiryMs ?? Infinity) < 1000) {
     throw new SfxError("SFX_BAD_ARGUMENT", "Share expiries must be at least 1s");
+  }
+  // A default beyond the cap would shorten, with a warning, every share that asked for nothing.
+  const maxMs = limits.maxExpiryMs ?? DEFAULT_SHARE_LIMITS.maxExpiryMs;
+  const defaultMs = limits.defaultExpiryMs ?? DEFAULT_SHARE_LIMITS.defaultExpiryMs;
+  if (defaultMs > maxMs) {
+    throw new SfxError(
+      "SFX_BAD_ARGUMENT",
+      `--default-expiry (${roughDuration(defaultMs)}) is longer than --max-expiry (${roughDuration(maxMs)}): lower the one or raise the other`,
+    );
   }
   return { ...(flags.storage !== undefined ? { storage: resolve(flags.storage) } : {}), shareLimits: limits };
 }

@@ -275,4 +275,24 @@ test("SIGHUP reopens the log file (logrotate moved it) and does not stop the ser
   }
 });
 
+test("settings that would refuse every client or share are refused at start, with exit 2", async () => {
+  const tmp = tempDir();
+  try {
+    const base = ["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")];
+    for (const [extra, why] of [
+      [["--max-clients", "0"], /Invalid number '0': it must be at least 1/],
+      [["--idle-timeout", "0"], /Invalid duration '0': it must be more than zero/],
+      [["--offer-timeout", "0s"], /Invalid duration '0s'/],
+      [["--max-share-bytes", "0"], /at least 1/],
+      [["--default-expiry", "2h", "--max-expiry", "1h"], /--default-expiry \(2h\) is longer than --max-expiry \(1h\)/],
+    ] as const) {
+      const r = await runSfx([...base, ...extra], { env: bareEnv(tmp.path) });
+      assert.is(r.status, 2, `${extra.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, why);
+    }
+  } finally {
+    tmp.remove();
+  }
+});
+
 test.run();

@@ -1,0 +1,46 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { parseCount, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort } from "../../src/cli/options.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+function refused(fn: () => unknown, pattern: RegExp): void {
+  try {
+    fn();
+    assert.unreachable("accepted");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+    assert.match((err as Error).message, pattern);
+  }
+}
+
+test("parseDuration() takes units and bare seconds, and refuses zero and nonsense", () => {
+  assert.is(parseDuration("500ms"), 500);
+  assert.is(parseDuration("90"), 90_000);
+  assert.is(parseDuration("1.5m"), 90_000);
+  assert.is(parseDuration("7d"), 7 * 86_400_000);
+  refused(() => parseDuration("0"), /more than zero/);
+  refused(() => parseDuration("0s"), /more than zero/);
+  refused(() => parseDuration("soon"), /Invalid duration 'soon'/);
+});
+
+test("parseCount() takes sizes with binary units and refuses zero (a limit of 0 refuses everything)", () => {
+  assert.is(parseCount("100"), 100);
+  assert.is(parseCount("64k"), 65_536);
+  assert.is(parseCount("2G"), 2 * 2 ** 30);
+  refused(() => parseCount("0"), /at least 1/);
+  refused(() => parseCount("0G"), /at least 1/);
+  refused(() => parseCount("-1"), /Invalid number/);
+});
+
+test("ports: 0 is 'any' where we listen, never where we connect; interfaces are IPv4", () => {
+  assert.is(parsePort("0"), 0);
+  refused(() => parseRemotePort("0"), /from 1 to 65535/);
+  refused(() => parsePort("70000"), /from 0 to 65535/);
+  assert.equal(parseHostPort("[::1]:7000", 6969), { host: "::1", port: 7000 });
+  assert.equal(parseHostPort("box", 6969), { host: "box", port: 6969 });
+  refused(() => parseHostPort("box:0", 6969), /from 1 to 65535/);
+  assert.is(parseIPv4Interface("192.168.1.5"), "192.168.1.5");
+  refused(() => parseIPv4Interface("::1"), /IPv4/);
+});
+
+test.run();
