@@ -27,6 +27,9 @@ import {
 import type { ShareDownload, ShareStore, ShareUpload } from "./store.ts";
 import type { FileSink } from "./upload.ts";
 
+/** A refusal of the same kind from the same client is logged at most this often. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 const log = getLogger(["sfx", "share"]);
 
 /** One client connection as the share service sees it. */
@@ -117,8 +120,31 @@ export class ShareService {
       else if (ShareCancel.is(msg)) await this.#cancel(peer, msg.req, msg.reason ?? "cancelled by the client");
       else throw new SfxError("SFX_PROTOCOL", `Unexpected '${msg.type}' message`);
     } catch (err) {
+      this.#noteRefusal(peer, msg.type, err);
       this.#reply(peer, errorToMessage(err, req === undefined ? {} : { req }));
     }
+  }
+
+  /** When each (client, request type, error code) refusal was last logged. */
+  readonly #noted = new Map<string, number>();
+
+  /**
+   * Logs a refusal the admin should see — a limit (quota, size, too many wrong
+   * codes), a disk error, a bug — at most once a minute per client and kind,
+   * so a client hammering the server cannot flood the log.
+   */
+  #noteRefusal(peer: SharePeer, type: string, err: unknown): void {
+    const code = err instanceof SfxError ? err.code : "SFX_INTERNAL";
+    if (code !== "SFX_LIMIT" && code !== "SFX_IO" && code !== "SFX_INTERNAL") return;
+    const key = `${peer.address} ${type} ${code}`;
+    const now = Date.now();
+    const last = this.#noted.get(key);
+    if (last !== undefined && now - last < REFUSAL_LOG_INTERVAL_MS) return;
+    if (this.#noted.size >= 1000) {
+      for (const [k, at] of this.#noted) if (now - at >= REFUSAL_LOG_INTERVAL_MS) this.#noted.delete(k);
+    }
+    this.#noted.set(key, now);
+    log.warn("Share request {type} from {client} refused: {reason}", { type, client: peer.address, code, reason: (err as Error)?.message ?? String(err) });
   }
 
   #reply(peer: SharePeer, message: Uint8Array): void {

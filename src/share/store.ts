@@ -352,7 +352,9 @@ export class ShareStore {
   async _discard(upload: ShareUpload, reason: string): Promise<void> {
     this.#uploads.delete(upload);
     await rm(upload.spec.dir, { recursive: true, force: true });
-    log.info("Upload {upload} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), reason });
+    // A failure (disk full, I/O) is the admin's business; a client that cancels or leaves is not.
+    const level = /^failed/.test(reason) ? "warn" : "info";
+    log[level]("Upload {upload} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), reason });
   }
 
   /**

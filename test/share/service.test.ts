@@ -1,4 +1,5 @@
 import { test } from "uvu";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -235,13 +236,22 @@ test("a longer expiry than the server allows is shortened, with a warning in the
   assert.match(created.warning!, /shortened to 7d/);
 });
 
-test("server limits reach the client as SFX_LIMIT with the server's message", async () => {
-  const w = await world({ maxFilesPerShare: 2, maxShareBytes: 10 });
-  tree(w, { "a": "1", "b": "2", "c": "3", "big": "x".repeat(11) });
-  const { client } = w.connect();
-  await rejects(client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "b"), join(w.src, "c")])), "SFX_LIMIT", /Too many files.*allows 2/);
-  await rejects(client.put(await collectShareFiles([join(w.src, "big")])), "SFX_LIMIT", /too large/);
-  assert.is(w.store.uploadsInProgress, 0);
+test("server limits reach the client as SFX_LIMIT with the server's message, and the admin's log (once a minute per kind)", async () => {
+  const records: LogRecord[] = [];
+  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "info", sinks: ["mem"] }] });
+  try {
+    const w = await world({ maxFilesPerShare: 2, maxShareBytes: 10 });
+    tree(w, { "a": "1", "b": "2", "c": "3", "big": "x".repeat(11) });
+    const { client } = w.connect();
+    await rejects(client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "b"), join(w.src, "c")])), "SFX_LIMIT", /Too many files.*allows 2/);
+    await rejects(client.put(await collectShareFiles([join(w.src, "big")])), "SFX_LIMIT", /too large/);
+    assert.is(w.store.uploadsInProgress, 0);
+    const refusals = records.filter((r) => r.level === "warning" && /refused/.test(String(r.message.join(""))));
+    assert.is(refusals.length, 1, "the second refusal of the same kind within a minute is not logged again");
+    assert.match(String(refusals[0].properties.reason), /Too many files/);
+  } finally {
+    await reset();
+  }
 });
 
 test("a client that disconnects mid-upload leaves no share and no temporary files", async () => {
