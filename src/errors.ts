@@ -39,7 +39,7 @@ export const ERROR_CODES = {
   SFX_INTEGRITY: 7,
   /** The transfer failed part way; nothing partial was kept. */
   SFX_TRANSFER_FAILED: 7,
-  /** A local file system error: cannot read, cannot write, disk full. */
+  /** A local I/O error: cannot read or write a file, disk full, a port already in use. */
   SFX_IO: 8,
   /** No share with that code (wrong, or expired: the answer is the same). */
   SFX_SHARE_NOT_FOUND: 9,

@@ -194,7 +194,15 @@ async function bindUdp(host: string, port: number): Promise<DatagramSocket> {
   try {
     return await openDatagramSocket({ host, port });
   } catch (err) {
-    throw new SfxError("SFX_IO", `Cannot bind UDP ${host}:${port}: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    if (code === "EADDRINUSE") {
+      throw new SfxError("SFX_IO", `Cannot listen on UDP ${where}: the port is in use (another sfx serve?)`, { cause: err });
+    }
+    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EINVAL") {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Cannot listen on UDP ${where}: --host is not an address of this machine (${code})`, { cause: err });
+    }
+    throw new SfxError("SFX_IO", `Cannot listen on UDP ${where}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -117,7 +117,7 @@ test("a daemon that cannot start reports its error and status (port in use: SFX_
     const r = await runSfx(["serve", "--daemon", "--port", String(port), "--host", "127.0.0.1", "--log-dir", tmp.path, "--pid-file", pidFile, "--storage", join(tmp.path, "shares")], { env });
     assert.is(r.status, 8, `status ${r.status}: ${r.stderr}`);
     assert.is(r.stdout, "");
-    assert.match(r.stderr, new RegExp(`^sfx: Cannot bind UDP 127\\.0\\.0\\.1:${port}.*\\n$`));
+    assert.match(r.stderr, new RegExp(`^sfx: Cannot listen on UDP 127\\.0\\.0\\.1:${port}: the port is in use \\(another sfx serve\\?\\)\\n$`));
     assert.not.ok(existsSync(pidFile));
     assert.match(readFileSync(join(tmp.path, "stream_server.log"), "utf8"), / ERROR sfx\.server: sfx \S+ failed to start: /);
   } finally {
@@ -275,7 +275,7 @@ test("SIGHUP reopens the log file (logrotate moved it) and does not stop the ser
   }
 });
 
-test("settings that would refuse every client or share are refused at start, with exit 2", async () => {
+test("settings that would refuse every client or share, or an address not of this machine, are refused at start with exit 2", async () => {
   const tmp = tempDir();
   try {
     const base = ["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")];
@@ -285,6 +285,8 @@ test("settings that would refuse every client or share are refused at start, wit
       [["--offer-timeout", "0s"], /Invalid duration '0s'/],
       [["--max-share-bytes", "0"], /at least 1/],
       [["--default-expiry", "2h", "--max-expiry", "1h"], /--default-expiry \(2h\) is longer than --max-expiry \(1h\)/],
+      // TEST-NET-1: an address no machine here has (nothing is sent; the bind fails).
+      [["--host", "192.0.2.1"], /Cannot listen on UDP 192\.0\.2\.1:0: --host is not an address of this machine/],
     ] as const) {
       const r = await runSfx([...base, ...extra], { env: bareEnv(tmp.path) });
       assert.is(r.status, 2, `${extra.join(" ")}: ${r.stderr}`);
