@@ -16,7 +16,7 @@ import { dirname, join } from "node:path";
 import { type ErrorCode, ERROR_CODES, SfxError } from "../errors.ts";
 import { DAEMON_STDERR_FILE, DAEMON_STDOUT_FILE } from "../log/defaults.ts";
 import { DAEMON_READY_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./defaults.ts";
-import { isServerAlive, readPidFile } from "./pidfile.ts";
+import { describeStalePidFile, isServerAlive, readPidFile } from "./pidfile.ts";
 
 /** What the daemon tells the process that launched it, once. */
 export type DaemonMessage =
@@ -165,8 +165,10 @@ export function reportToLauncher(message: DaemonMessage): Promise<void> {
 export async function stopDaemon(pidFile: string, timeoutMs: number = STOP_TIMEOUT_MS): Promise<number> {
   const pid = readPidFile(pidFile);
   if (pid === undefined || !isServerAlive(pid)) {
-    if (pid !== undefined) rmSync(pidFile, { force: true });
-    throw new SfxError("SFX_NOT_RUNNING", `No sfx server is running (pid file ${pidFile}${pid === undefined ? " not found" : `: pid ${pid} is gone`})`);
+    const why = describeStalePidFile(pidFile);
+    // A file naming a process that is gone is stale; one naming another program is left for its owner to look at.
+    if (pid !== undefined && /which is gone$/.test(why)) rmSync(pidFile, { force: true });
+    throw new SfxError("SFX_NOT_RUNNING", `No sfx server is running (pid file ${pidFile} ${why})`);
   }
   try {
     process.kill(pid, "SIGTERM");

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { accessSync, constants, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
@@ -22,6 +22,33 @@ export function defaultPidFile(): string {
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Why a pid file names no running server, for messages: missing, not a pid, gone, or another program. */
+export function describeStalePidFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? "not found" : code === "EISDIR" ? "is a directory" : `cannot be read (${code})`;
+  }
+  const pid = readPidFile(path);
+  if (pid === undefined) return `holds no process ID (${JSON.stringify(text.trim().slice(0, 20))})`;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return `names pid ${pid}, which is gone`;
+  }
+  return `names pid ${pid}, which is not sfx serve`;
+}
+
 /** The pid a pid file names, or undefined when it is missing or not a pid. */
 export function readPidFile(path: string): number | undefined {
   let text: string;
@@ -36,8 +63,8 @@ export function readPidFile(path: string): number | undefined {
 
 /**
  * True when `pid` is a live sfx server: the process exists and, where
- * /proc tells, its command line has `serve` in it (so a pid reused by an
- * unrelated process after a reboot does not count).
+ * /proc tells, its command line is `sfx serve` ({@link isSfxServeCommand}),
+ * so a pid reused by an unrelated process after a reboot does not count.
  */
 export function isServerAlive(pid: number): boolean {
   try {
@@ -96,6 +123,7 @@ export interface PidFile {
  */
 export function acquirePidFile(path: string, pid: number = process.pid): PidFile {
   const file = resolve(path);
+  if (isDirectory(file)) throw new SfxError("SFX_IO", `The pid file ${file} is a directory: give a file name`);
   try {
     ensureDirSync(dirname(file));
   } catch (err) {

@@ -173,9 +173,28 @@ test("stopDaemon() with no live server fails with SFX_NOT_RUNNING and removes a 
     assert.unreachable();
   } catch (err) {
     assert.ok(isSfxError(err, "SFX_NOT_RUNNING"), String(err));
-    assert.match((err as Error).message, `pid ${dead.pid} is gone`);
+    assert.match((err as Error).message, `names pid ${dead.pid}, which is gone`);
   }
   assert.not.ok(existsSync(stale));
+  // Garbage, and a live process that is not sfx serve (left alone, file kept): each said as it is.
+  const garbage = join(root, "garbage.pid");
+  writeFileSync(garbage, "garbage\n");
+  const other = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000); process.stdout.write('up')", "serve"], { stdio: ["ignore", "pipe", "ignore"] });
+  children.push(other);
+  await new Promise<void>((resolve) => other.stdout!.once("data", () => resolve()));
+  const foreign = join(root, "foreign.pid");
+  writeFileSync(foreign, `${other.pid}\n`);
+  for (const [file, why] of [[garbage, /holds no process ID \("garbage"\)/], [foreign, new RegExp(`names pid ${other.pid}, which is not sfx serve`)]] as const) {
+    try {
+      await stopDaemon(file);
+      assert.unreachable();
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_NOT_RUNNING"), String(err));
+      assert.match((err as Error).message, why);
+    }
+  }
+  assert.is(other.exitCode, null, "the other program was not signalled");
+  assert.ok(existsSync(foreign));
 });
 
 test.run();

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { acquirePidFile, isServerAlive, isSfxServeCommand, readPidFile, runningPid } from "../../src/server/pidfile.ts";
@@ -133,6 +133,19 @@ test("only sfx serve counts as a live server: a reused pid running 'jekyll serve
   acquirePidFile(file, other.pid!); // a stale file naming it
   assert.is(runningPid(file), undefined);
   other.kill("SIGKILL");
+});
+
+test("a directory as the pid file is SFX_IO saying so (nothing is removed)", () => {
+  const dir = join(root, "a-dir.pid");
+  mkdirSync(dir);
+  try {
+    acquirePidFile(dir);
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+    assert.match((err as Error).message, /is a directory: give a file name/);
+  }
+  assert.ok(existsSync(dir));
 });
 
 test.run();
