@@ -7,18 +7,9 @@
  */
 import type { TransferEvent } from "../client/events.ts";
 
-/** "1.5 MiB", "812 B". */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${Math.round(n)} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
-}
+import { formatBytes } from "../units.ts";
+
+export { formatBytes };
 
 /** "3.2 s", "0:17", "1:02:03". */
 export function formatDuration(seconds: number): string {

@@ -17,6 +17,7 @@ import { Exchange, type ExchangePeer, type ExchangeState } from "./exchange.ts";
 import { formatId } from "./id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "./log.ts";
 import { Relay } from "./relay.ts";
+import { formatBytes } from "../units.ts";
 
 type Msg<D> = D extends { validate(f: Record<string, unknown>): infer T } ? T : never;
 
@@ -80,7 +81,7 @@ export class Pairing {
       return fail("SFX_LIMIT", `${msg.files.length} files is more than this server's limit of ${this.limits.maxFilesPerOffer} per exchange`);
     }
     const big = msg.files.find((f) => f.size !== null && f.size > this.limits.maxFileSize);
-    if (big) return fail("SFX_LIMIT", `${big.path} (${big.size} bytes) is larger than this server's limit of ${this.limits.maxFileSize} bytes`);
+    if (big) return fail("SFX_LIMIT", `${big.path} (${formatBytes(big.size!)}) is larger than this server's limit of ${formatBytes(this.limits.maxFileSize)}`);
     if (receiver.exchange) {
       this.#log.info("Offer from {from} to {to}: busy", { from: sender.id, to: receiver.id });
       sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange; try again later` }));
@@ -196,7 +197,7 @@ export class Pairing {
       const file = ex.files[fileIndex];
       const code = file.size === null ? "SFX_LIMIT" : "SFX_PROTOCOL";
       const message = file.size === null
-        ? `${file.path} grew past this server's limit of ${this.limits.maxFileSize} bytes`
+        ? `${file.path} grew past this server's limit of ${formatBytes(this.limits.maxFileSize)}`
         : `${file.path}: more bytes than the ${file.size} announced`;
       this.#failBoth(ex, code, message);
       return true;

@@ -34,6 +34,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
 import { ensureDir } from "../ensure_dir.ts";
+import { formatBytes } from "../units.ts";
 import { SfxError } from "../errors.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
@@ -254,16 +255,19 @@ export class ShareStore {
     const disk = await statfs(this.dir).catch(() => undefined);
     this.#checkOpen();
     if (bytes > L.maxShareBytes) {
-      throw new SfxError("SFX_LIMIT", `Share too large: ${bytes} bytes, the server allows ${L.maxShareBytes} per share`);
+      throw new SfxError("SFX_LIMIT", `Share too large: ${formatBytes(bytes)}, the server allows ${formatBytes(L.maxShareBytes)} per share`);
     }
     if (this.#uploads.size >= L.maxUploadsInProgress) {
       throw new SfxError("SFX_LIMIT", `The server is taking ${L.maxUploadsInProgress} uploads already: try again later`);
     }
     if (this.usedBytes + bytes > L.maxStoreBytes) {
-      throw new SfxError("SFX_LIMIT", `The share store is full: ${bytes} bytes would exceed its ${L.maxStoreBytes}-byte quota`);
+      throw new SfxError(
+        "SFX_LIMIT",
+        `The share store is full: ${formatBytes(bytes)} more would pass its ${formatBytes(L.maxStoreBytes)} quota (${formatBytes(this.usedBytes)} held by shares and uploads in progress)`,
+      );
     }
     if (disk && disk.bavail * disk.bsize < this.usedBytes - this.#committedBytes + bytes) {
-      throw new SfxError("SFX_LIMIT", `The server's disk has room for ${disk.bavail * disk.bsize} more bytes, not ${bytes}`);
+      throw new SfxError("SFX_LIMIT", `The server's disk has room for ${formatBytes(disk.bavail * disk.bsize)} more, not ${formatBytes(bytes)}`);
     }
     const id = randomBytes(12).toString("hex");
     const dir = join(this.dir, "uploads", id);

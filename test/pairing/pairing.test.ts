@@ -319,8 +319,8 @@ test("server limits: a file over maxFileSize, too many files, or stdin growing p
   try {
     const s = await h.client();
     const r = await h.client();
-    const big = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("big", pattern(100_001))] }), "SFX_LIMIT");
-    assert.match(big.message, /larger than this server's limit of 100000 bytes/);
+    const big = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("big", pattern(250_000))] }), "SFX_LIMIT");
+    assert.match(big.message, /big \(244 KiB\) is larger than this server's limit of 97\.7 KiB/);
     const many = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: ["a", "b", "c", "d"].map((n) => memFile(n, pattern(1))) }), "SFX_LIMIT");
     assert.match(many.message, /4 files is more than this server's limit of 3/);
     const dir = tmp();

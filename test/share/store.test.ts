@@ -278,9 +278,9 @@ test("every limit is refused with SFX_LIMIT naming it", async () => {
   const f = fixture();
   const store = await f.open({ maxFilesPerShare: 2, maxShareBytes: 100, maxStoreBytes: 150, maxUploadsInProgress: 2 });
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }, { path: "b", size: 1 }, { path: "c", size: 1 }] }), "SFX_LIMIT", /Too many files.*3.*allows 2/);
-  await rejects(store.beginUpload({ files: [{ path: "a", size: 101 }] }), "SFX_LIMIT", /too large: 101 bytes.*100/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 101 }] }), "SFX_LIMIT", /too large: 101 B, the server allows 100 B per share/);
   await put(store, { "a": "x".repeat(100) });
-  await rejects(store.beginUpload({ files: [{ path: "a", size: 51 }] }), "SFX_LIMIT", /store is full.*150-byte quota/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 51 }] }), "SFX_LIMIT", /store is full: 51 B more would pass its 150 B quota \(100 B held by shares and uploads in progress\)/);
   const u1 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
   const u2 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }] }), "SFX_LIMIT", /2 uploads already/);
