@@ -22,6 +22,7 @@ import { type AssociationLike, closeWithin, type CloseReason } from "../protocol
 import { CONTROL_PPID, CONTROL_STREAM, PEER_FAILURE_TIMEOUT_MS, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
 import { ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
+import { formatAddress } from "../transport/datagram.ts";
 
 /** What the server told us in welcome. */
 export interface WelcomeInfo {
@@ -397,17 +398,17 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
     association = await Promise.race([
       endpoint.connect({ address, port: server.port }, { streams: STREAMS }) as Promise<AssociationLike>,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${server!.host}:${server!.port} within ${timeoutMs / 1000} s`)), timeoutMs);
+        timer = setTimeout(() => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${formatAddress(server!.host, server!.port)} within ${timeoutMs / 1000} s`)), timeoutMs);
         socket.onError?.((err) => {
           if ((err as NodeJS.ErrnoException).code !== "ECONNREFUSED") return;
-          reject(new SfxError("SFX_CONNECT_FAILED", `Nothing is listening at ${server!.host}:${server!.port} (connection refused)`, { cause: err }));
+          reject(new SfxError("SFX_CONNECT_FAILED", `Nothing is listening at ${formatAddress(server!.host, server!.port)} (connection refused)`, { cause: err }));
         });
       }),
     ]);
   } catch (err) {
     await owned.close();
     if (err instanceof SfxError) throw err;
-    throw new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${server.host}:${server.port}: ${(err as Error).message}`, { cause: err });
+    throw new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${formatAddress(server.host, server.port)}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
     // Once connected, liveness (heartbeats, retransmission limits) reports a server that goes away.

@@ -11,6 +11,7 @@ import { DISCOVERY_GROUP, DISCOVERY_PORT, DISCOVERY_TIMEOUT_MS, DISCOVERY_TTL, M
 import { multicastInterfaces } from "./interfaces.ts";
 import { decodeDiscoveryMessage, encodeQuery, NONCE_BYTES } from "./message.ts";
 import { type MulticastSocket, openDiscoverySocket } from "./udp_socket.ts";
+import { formatAddress } from "../transport/datagram.ts";
 
 /** A server that answered. */
 export interface DiscoveredServer {
@@ -84,7 +85,7 @@ export async function findFirstServer(options: DiscoverOptions = {}): Promise<Di
 export function noServerError(options: DiscoverOptions): SfxError {
   const seconds = (options.timeoutMs ?? DISCOVERY_TIMEOUT_MS) / 1000;
   const where = options.target
-    ? `at ${options.target.address}:${options.target.port}`
+    ? `at ${formatAddress(options.target.address, options.target.port)}`
     : `on multicast group ${options.group ?? DISCOVERY_GROUP} port ${options.port ?? DISCOVERY_PORT}`;
   return new SfxError("SFX_NO_SERVER", `No sfx server answered within ${seconds} s ${where}`);
 }
@@ -184,7 +185,7 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
       const noInterface = multicast && interfaces.length === 0;
       if (sent === 0 && found.size === 0 && (sendError !== undefined || noInterface)) {
         const why = noInterface ? "no IPv4 interface" : sendError instanceof Error ? sendError.message : String(sendError);
-        return finish(new SfxError("SFX_NO_SERVER", `Cannot send the discovery query to ${target.address}:${target.port}: ${why}`, { cause: sendError }));
+        return finish(new SfxError("SFX_NO_SERVER", `Cannot send the discovery query to ${formatAddress(target.address, target.port)}: ${why}`, { cause: sendError }));
       }
       finish();
     }, timeoutMs));

@@ -10,6 +10,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import type { DatagramHandler, DatagramSocket, LocalAddress, RemoteAddress } from "../transport/datagram.ts";
 import { SfxError } from "../errors.ts";
+import { formatAddress } from "../transport/datagram.ts";
 
 /** A {@link DatagramSocket} with the multicast controls a searcher uses. */
 export interface MulticastSocket extends DatagramSocket {
@@ -40,7 +41,7 @@ export function openDiscoverySocket(options: BindOptions = {}): Promise<Multicas
   return new Promise((resolve, reject) => {
     const onBindError = (err: Error) => {
       socket.close();
-      reject(new SfxError("SFX_IO", `Cannot bind UDP ${host}:${port}: ${err.message}`, { cause: err }));
+      reject(new SfxError("SFX_IO", `Cannot bind UDP ${formatAddress(host, port)}: ${err.message}`, { cause: err }));
     };
     socket.once("error", onBindError);
     socket.bind(port, host, () => {

@@ -25,6 +25,7 @@ import { DEFAULT_PAIRING_LIMITS, MAX_PROTOCOL_ERRORS, type PairingLimits } from 
 import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
 import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
+import { formatAddress } from "../transport/datagram.ts";
 
 /** Handles one decoded control message of a session that has said hello. */
 export type ControlHandler<T> = (session: ServerSession, msg: AnyMessage & T) => void | Promise<void>;
@@ -161,7 +162,7 @@ export class ServerSession implements ExchangePeer {
 
   /** "482 913 (127.0.0.1:50000)", for logs and messages. */
   get label(): string {
-    const where = `${this.association.remote.address}:${this.association.remote.port}`;
+    const where = formatAddress(this.association.remote.address, this.association.remote.port);
     return this.id ? `${formatId(this.id)} (${where})` : where;
   }
 

@@ -9,6 +9,11 @@
  */
 
 /** Where a datagram came from or goes to. */
+/** `host:port` for messages and logs, with an IPv6 address in brackets (`[::1]:6969`). */
+export function formatAddress(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 export interface RemoteAddress {
   address: string;
   port: number;

@@ -40,6 +40,7 @@ import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type
 import { makeCompleter } from "./completer.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
 import { Screen } from "./screen.ts";
+import { formatAddress } from "../../transport/datagram.ts";
 
 /** Options of {@link runSession}. */
 export interface SessionOptions {
@@ -664,7 +665,7 @@ class ClientSession implements SessionActions {
     if (this.#conn) {
       const s = this.#server!;
       const up = formatDuration((Date.now() - this.#connectedAt) / 1000);
-      lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${s.host}:${s.port} for ${up}.`);
+      lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${formatAddress(s.host, s.port)} for ${up}.`);
       lines.push(`Your ID: ${formatId(this.#conn.id)}`);
     } else {
       lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
@@ -709,7 +710,7 @@ class ClientSession implements SessionActions {
 
 /** `host:port`, with brackets around an IPv6 address. */
 function whereOf(server: Server): string {
-  return `${server.host.includes(":") ? `[${server.host}]` : server.host}:${server.port}`;
+  return formatAddress(server.host, server.port);
 }
 
 function plural(n: number, word: string): string {

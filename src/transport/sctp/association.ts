@@ -58,6 +58,7 @@ import { RtoEstimator } from "./rto.ts";
 import { Timer } from "./rtx_timer.ts";
 import { type OutChunk, SendQueue } from "./send_queue.ts";
 import { ReceivedTsns, tsnGt, tsnGte, tsnLt, tsnLte } from "./tsn.ts";
+import { formatAddress } from "../datagram.ts";
 
 /** Pacing bucket: at most this many ms of sending at the pacing rate go out at once (timers here are ~1 ms coarse, often late). */
 const PACING_BURST_MS = 4;
@@ -1804,7 +1805,7 @@ export class Association extends EventEmitter {
   }
 
   #peerName(): string {
-    return `${this.remote.address}:${this.remote.port}`;
+    return formatAddress(this.remote.address, this.remote.port);
   }
 }
 

@@ -24,6 +24,7 @@ import { invalidMandatoryParameterCause, staleCookieCause } from "./error_cause.
 import { unrecognizedParameterParam } from "./param.ts";
 import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
 import { decodePacket, encodePacket } from "./packet.ts";
+import { formatAddress } from "../datagram.ts";
 
 /** Counters of one endpoint. */
 export interface EndpointStats {
@@ -171,7 +172,7 @@ export class SctpEndpoint extends EventEmitter {
    * ```
    */
   connect(remote: RemoteAddress, opts: { streams?: number; signal?: AbortSignal; port?: number } = {}): Promise<Association> {
-    const target = `${remote.address}:${remote.port}`;
+    const target = formatAddress(remote.address, remote.port);
     if (this.#closing) return Promise.reject(new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${target}: the endpoint is closed`));
     if (opts.signal?.aborted) return Promise.reject(new SfxError("SFX_CANCELLED", `Connecting to ${target} was cancelled`, { cause: opts.signal.reason }));
     const streams = opts.streams ?? this.#o.streams;
@@ -262,7 +263,7 @@ export class SctpEndpoint extends EventEmitter {
     if (p) {
       this.#pending.delete(a);
       p.cleanup();
-      const target = `${a.remote.address}:${a.remote.port}`;
+      const target = formatAddress(a.remote.address, a.remote.port);
       p.reject(
         p.cancelled
           ? new SfxError("SFX_CANCELLED", `Connecting to ${target} was cancelled`)
