@@ -15,6 +15,7 @@ import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration, parsePort } from "./options.ts";
 import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
 import { isSfxError, SfxError } from "../errors.ts";
+import { MAX_NAME_BYTES } from "../discovery/defaults.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
@@ -48,7 +49,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .description("run the sfx server: the relay for exchanges, the share store and the discovery responder, on one UDP port")
     .option("-p, --port <port>", "UDP port for SCTP and discovery", parsePort, DEFAULT_PORT)
     .option("--host <address>", "address to bind", DEFAULT_HOST)
-    .option("--name <name>", "server name shown by discovery (default: host name)")
+    .option("--name <name>", "server name shown by discovery, at most 64 bytes (default: host name)", parseServerName)
     .option("--log-dir <dir>", "directory for stream_server*.log (default /var/log; falls back to ~/.local/state/sfx)")
     .addOption(new Option("--log-level <level>", "lowest level logged").choices([...LOG_LEVELS]).default("info"))
     .option("-q, --quiet", "foreground: do not copy log lines to stderr")
@@ -164,4 +165,16 @@ function pairingArgs(flags: ServeFlags): string[] {
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+/** A server name as discovery carries it: printable, at most {@link MAX_NAME_BYTES} bytes (never cut silently). */
+function parseServerName(text: string): string {
+  // deno-lint-ignore no-control-regex -- control characters are what is refused
+  if (text.trim() === "" || /[\u0000-\u001f\u007f-\u009f]/.test(text)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name ${JSON.stringify(text)}: use printable characters`);
+  }
+  if (new TextEncoder().encode(text).length > MAX_NAME_BYTES) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name: ${new TextEncoder().encode(text).length} bytes, discovery carries at most ${MAX_NAME_BYTES}`);
+  }
+  return text;
 }
