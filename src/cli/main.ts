@@ -66,8 +66,10 @@ function reportUsage(err: CommanderError): number {
   if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") {
     return 0;
   }
-  const line = err.message.replace(/^error:\s*/, "").split("\n")[0];
-  console.error(`sfx: ${line} (see 'sfx --help')`);
+  const [line, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
+  // commander's "(Did you mean send?)" is on a line of its own: keep it.
+  const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
+  console.error(`sfx: ${line}${suggestion ? ` ${suggestion}` : ""} (see 'sfx --help')`);
   return 2;
 }
 

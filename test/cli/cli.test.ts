@@ -64,8 +64,9 @@ async function assertUsageError(args: string[], what: string, hint = true): Prom
   if (hint) assert.ok(lines[0].includes("--help"), `'${lines[0]}' should hint at --help`);
 }
 
-test("an unknown command is one stderr line naming it, exit 2", async () => {
+test("an unknown command is one stderr line naming it, exit 2; a near miss gets a suggestion", async () => {
   await assertUsageError(["frobnicate"], "frobnicate");
+  await assertUsageError(["sned"], "sned' (Did you mean send?)");
 });
 
 test("an unknown option is one stderr line naming it, exit 2 (top level and per command)", async () => {
