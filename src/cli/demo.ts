@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseCount } from "./options.ts";
+import { formatRate } from "./progress.ts";
 import { SfxError } from "../errors.ts";
 
 /** Registers `sfx demo`. */
@@ -66,7 +67,7 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
       const copy = createHash("sha256").update(await readFile(join(inbox, "demo.bin"))).digest("hex");
       if (!got.accepted || copy !== sha) throw new SfxError("SFX_INTEGRITY", "The demo file arrived changed");
       say(`sfx send --to ${bob.id} demo.bin → ${mib(sent.bytes)} relayed in ${sent.seconds.toFixed(2)} s ` +
-        `(${mib(sent.bytes / Math.max(sent.seconds, 1e-3))}/s), SHA-256 ${sha.slice(0, 16)}… verified`);
+        `(${formatRate(sent.bytes / Math.max(sent.seconds, 1e-3) / 1e6)}), SHA-256 ${sha.slice(0, 16)}… verified`);
 
       const share = await sharePut([file], { server: at, expiresInMs: 3_600_000 });
       say(`sfx share put demo.bin --expires 1h → code ${share.code}`);

@@ -12,7 +12,7 @@ test("sfx demo exchanges and shares a file on loopback, verifies both, and remov
     const r = await runSfx(["demo", "--size", "2M"], { env: bareEnv(home.path), timeoutMs: 60_000 });
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /receiver connected, its ID is \d{3} \d{3}/);
-    assert.match(r.stdout, /2\.0 MiB relayed .* verified/);
+    assert.match(r.stdout, /2\.0 MiB relayed in [\d.]+ s \([\d.]+ (MB|kB)\/s\), SHA-256 .* verified/);
     assert.match(r.stdout, /code [0-9A-Z]{4}(-[0-9A-Z]{4}){4}/);
     assert.match(r.stdout, /Demo complete/);
     const dir = /logs in (\S+)\/logs\)/.exec(r.stdout)?.[1];
