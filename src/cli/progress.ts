@@ -53,9 +53,9 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
         const fill = Math.round(frac * width);
         const eta = rate > 0 ? (total - bytes) / rate : Infinity;
         line = `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ` +
-          `${formatBytes(bytes)} / ${formatBytes(total)}  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
+          `${formatBytes(bytes)} / ${formatBytes(total)}  ${formatRate(rate / 1e6)}  ETA ${formatDuration(eta)}`;
       } else {
-        line = `${formatBytes(bytes)}  ${formatBytes(rate)}/s`;
+        line = `${formatBytes(bytes)}  ${formatRate(rate / 1e6)}`;
       }
       const room = (stream.columns ?? 80) - line.length - 3;
       if (room > 8) line += `  ${file.length > room ? "…" + file.slice(-(room - 1)) : file}`;
@@ -112,7 +112,9 @@ export function roughDuration(ms: number): string {
   return `${m}m`;
 }
 
-/** A transfer rate from MB/s: "132.4 MB/s", or "85 kB/s" below 1 MB/s (no "0.0 MB/s" for small files). */
+/** A transfer rate from MB/s (10^6 bytes/s): "132.4 MB/s", "85 kB/s", "10 B/s" (no "0.0 MB/s" for small files). */
 export function formatRate(megabytesPerSecond: number): string {
-  return megabytesPerSecond >= 1 ? `${megabytesPerSecond.toFixed(1)} MB/s` : `${Math.round(megabytesPerSecond * 1000)} kB/s`;
+  if (megabytesPerSecond >= 1) return `${megabytesPerSecond.toFixed(1)} MB/s`;
+  if (megabytesPerSecond >= 0.001) return `${Math.round(megabytesPerSecond * 1000)} kB/s`;
+  return `${Math.round(megabytesPerSecond * 1e6)} B/s`;
 }

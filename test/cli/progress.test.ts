@@ -12,7 +12,8 @@ test("formatRate() says MB/s from 1 MB/s up, kB/s below (no '0.0 MB/s' for a sma
   assert.is(formatRate(132.44), "132.4 MB/s");
   assert.is(formatRate(1), "1.0 MB/s");
   assert.is(formatRate(0.085), "85 kB/s");
-  assert.is(formatRate(0), "0 kB/s");
+  assert.is(formatRate(0.00001), "10 B/s");
+  assert.is(formatRate(0), "0 B/s");
 });
 
 test("progressBar() draws nothing when the stream is not a terminal", () => {
@@ -29,7 +30,7 @@ test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redr
   const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
   const bar = progressBar(stream);
   bar.update(50 * 2 ** 20, 100 * 2 ** 20, "big.iso");
-  assert.match(written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  .+\/s  ETA .+big\.iso\u001b\[K$/);
+  assert.match(written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  [\d.]+ (MB|kB)\/s  ETA .+big\.iso\u001b\[K$/);
   bar.end();
   assert.ok(written.endsWith("\r\u001b[K"));
 });

@@ -238,8 +238,8 @@ test("completion offers commands, share subcommands, options and file names", ()
 });
 
 test("progressText() fits a transfer in the prompt: percent, bytes, rate", () => {
-  assert.is(progressText("send", 512 * 1024, 1024 * 1024, 1000, 2000), "send 50% 512 KiB/1.0 MiB 512 KiB/s");
-  assert.is(progressText("recv", 3 * 1024 * 1024, null, 0, 1000), "recv 3.0 MiB 3.0 MiB/s");
+  assert.is(progressText("send", 512 * 1024, 1024 * 1024, 1000, 2000), "send 50% 512 KiB/1.0 MiB 524 kB/s");
+  assert.is(progressText("recv", 3 * 1024 * 1024, null, 0, 1000), "recv 3.0 MiB 3.1 MB/s");
   assert.is(progressText("up", 10, 10, 0, 1000), "up 100% 10 B/10 B 10 B/s");
 });
 

@@ -91,11 +91,11 @@ test("setStatus() shows progress in the prompt and removes it", async () => {
     t.screen.setBasePrompt("sfx> ");
     t.input.write("he");
     await tick();
-    t.screen.setStatus("job1", "send 45% 1 MiB/2 MiB 3 MiB/s", true);
-    assert.is(t.screen.promptText(), "[send 45% 1 MiB/2 MiB 3 MiB/s] sfx> ");
-    assert.ok(plain(t.output()).endsWith("[send 45% 1 MiB/2 MiB 3 MiB/s] sfx> he"), JSON.stringify(plain(t.output()).slice(-60)));
+    t.screen.setStatus("job1", "send 45% 1 MiB/2 MiB 3.1 MB/s", true);
+    assert.is(t.screen.promptText(), "[send 45% 1 MiB/2 MiB 3.1 MB/s] sfx> ");
+    assert.ok(plain(t.output()).endsWith("[send 45% 1 MiB/2 MiB 3.1 MB/s] sfx> he"), JSON.stringify(plain(t.output()).slice(-60)));
     t.screen.setStatus("recv", "recv 10%", true);
-    assert.is(t.screen.promptText(), "[send 45% 1 MiB/2 MiB 3 MiB/s | recv 10%] sfx> ");
+    assert.is(t.screen.promptText(), "[send 45% 1 MiB/2 MiB 3.1 MB/s | recv 10%] sfx> ");
     t.screen.setStatus("job1", null, true);
     t.screen.setStatus("recv", null, true);
     assert.is(t.screen.promptText(), "sfx> ");

@@ -3,7 +3,7 @@
  * garbles. A message is printed *above* the prompt (clear the prompt's
  * rows, write, redraw the prompt with what the user had typed, cursor
  * where it was); transfer progress lives in the prompt itself
- * (`[recv 45% 3.1 MiB/s] 482 913> `), redrawn a few times a second; a
+ * (`[recv 45% 3.3 MB/s] 482 913> `), redrawn a few times a second; a
  * question (an incoming offer's y/N) takes the prompt over for one line,
  * keeping the half-typed command to give back afterwards.
  *

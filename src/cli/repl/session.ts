@@ -721,10 +721,10 @@ function describeFiles(offer: IncomingOffer): string {
   return `${plural(offer.files.length, "file")} (${offer.bytes === null ? "size unknown" : formatBytes(offer.bytes)})`;
 }
 
-/** `send 45% 3.1 MiB/12 MiB 20 MiB/s`: short enough to sit in the prompt. */
+/** `send 45% 3.1 MiB/12 MiB 21.0 MB/s`: short enough to sit in the prompt. */
 export function progressText(label: string, bytes: number, total: number | null, started: number, now = Date.now()): string {
   const seconds = Math.max(0.001, (now - started) / 1000);
-  const rate = `${formatBytes(bytes / seconds)}/s`;
+  const rate = formatRate(bytes / seconds / 1e6);
   if (total === null || total <= 0) return `${label} ${formatBytes(bytes)} ${rate}`;
   const pct = Math.min(100, Math.floor((bytes / total) * 100));
   return `${label} ${pct}% ${formatBytes(bytes)}/${formatBytes(total)} ${rate}`;
