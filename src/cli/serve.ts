@@ -173,8 +173,7 @@ function parseServerName(text: string): string {
   if (text.trim() === "" || /[\u0000-\u001f\u007f-\u009f]/.test(text)) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name ${JSON.stringify(text)}: use printable characters`);
   }
-  if (new TextEncoder().encode(text).length > MAX_NAME_BYTES) {
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name: ${new TextEncoder().encode(text).length} bytes, discovery carries at most ${MAX_NAME_BYTES}`);
-  }
+  const bytes = new TextEncoder().encode(text).length;
+  if (bytes > MAX_NAME_BYTES) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name: ${bytes} bytes, discovery carries at most ${MAX_NAME_BYTES}`);
   return text;
 }

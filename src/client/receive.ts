@@ -121,7 +121,7 @@ export class Receiver {
     if (bytes !== null && free !== null && bytes > free) {
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
       const why = `not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}`;
-      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}` });
+      conn.send(Reject, { xid, reason: `N${why.slice(1)}` });
       emit({ event: "rejected", reason: why });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }

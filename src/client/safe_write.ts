@@ -21,6 +21,7 @@ import { link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandl
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
+import { processAlive } from "../process_alive.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { releaseReceived } from "../protocol/release.ts";
 
@@ -63,16 +64,6 @@ export function partPathFor(finalPath: string, attempt = 1): string {
 /** The lock beside a temporary file: `.<name>.sfx-lock`, holding the writer's process ID. */
 export function lockPathFor(partPath: string): string {
   return join(dirname(partPath), `${basename(partPath).slice(0, -PART_SUFFIX.length)}${LOCK_SUFFIX}`);
-}
-
-/** Whether process `pid` is running (EPERM: it is, as another user). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Locks taken by this process, so two writes in one process exclude each other too. */
@@ -517,8 +508,8 @@ class SafeWriteImpl implements SafeWrite {
   }
 }
 
-/** Whether `path` is a regular file of `size` bytes with SHA-256 `sha256`. */
-async function sameFile(path: string, size: number, sha256: string): Promise<boolean> {
+/** Whether `path` is a regular file (not a link) of `size` bytes with SHA-256 `sha256`. */
+export async function sameFile(path: string, size: number, sha256: string): Promise<boolean> {
   const st = await lstat(path).catch(() => undefined);
   if (!st?.isFile() || st.size !== size) return false;
   try {

@@ -20,8 +20,6 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { lstat } from "node:fs/promises";
 import { join } from "node:path";
 import { SfxError } from "../errors.ts";
 import type { AssociationLike, CloseReason } from "../protocol/association.ts";
@@ -53,7 +51,7 @@ import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
-import { ioError, openSafeWrite, type SafeWrite } from "./safe_write.ts";
+import { ioError, openSafeWrite, sameFile, type SafeWrite } from "./safe_write.ts";
 import { collectFiles } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
@@ -681,11 +679,7 @@ export class ShareClient {
 /** The path of `name` under `dir` when it already holds exactly these bytes (checked by size, then SHA-256). */
 async function alreadyThere(dir: string, name: string, size: number, sha256: string): Promise<string | undefined> {
   const path = join(dir, ...name.split("/"));
-  const st = await lstat(path).catch(() => undefined);
-  if (!st?.isFile() || st.size !== size) return undefined;
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest("hex") === sha256 ? path : undefined;
+  return (await sameFile(path, size, sha256)) ? path : undefined;
 }
 
 /** Where a one-shot share call connects. */

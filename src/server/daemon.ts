@@ -16,6 +16,7 @@ import { dirname, join } from "node:path";
 import { type ErrorCode, ERROR_CODES, SfxError } from "../errors.ts";
 import { DAEMON_STDERR_FILE, DAEMON_STDOUT_FILE } from "../log/defaults.ts";
 import { DAEMON_READY_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./defaults.ts";
+import { processAlive } from "../process_alive.ts";
 import { describeStalePidFile, isServerAlive, readPidFile } from "./pidfile.ts";
 
 /** What the daemon tells the process that launched it, once. */
@@ -167,7 +168,7 @@ export async function stopDaemon(pidFile: string, timeoutMs: number = STOP_TIMEO
   if (pid === undefined || !isServerAlive(pid)) {
     const why = describeStalePidFile(pidFile);
     // A file naming a process that is gone is stale; one naming another program is left for its owner to look at.
-    if (pid !== undefined && /which is gone$/.test(why)) rmSync(pidFile, { force: true });
+    if (pid !== undefined && !processAlive(pid)) rmSync(pidFile, { force: true });
     throw new SfxError("SFX_NOT_RUNNING", `No sfx server is running (pid file ${pidFile} ${why})`);
   }
   try {

@@ -9,6 +9,7 @@ import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } 
 import { basename, dirname, join, resolve } from "node:path";
 import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
+import { processAlive } from "../process_alive.ts";
 import { userStateDir } from "../log/dirs.ts";
 import { DEFAULT_PID_FILE, PID_FILE_NAME } from "./defaults.ts";
 
@@ -39,14 +40,14 @@ export function describeStalePidFile(path: string): string {
     const code = (err as NodeJS.ErrnoException).code;
     return code === "ENOENT" ? "not found" : code === "EISDIR" ? "is a directory" : `cannot be read (${code})`;
   }
-  const pid = readPidFile(path);
+  const pid = parsePid(text);
   if (pid === undefined) return `holds no process ID (${JSON.stringify(text.trim().slice(0, 20))})`;
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return `names pid ${pid}, which is gone`;
-  }
-  return `names pid ${pid}, which is not sfx serve`;
+  return processAlive(pid) ? `names pid ${pid}, which is not sfx serve` : `names pid ${pid}, which is gone`;
+}
+
+function parsePid(text: string): number | undefined {
+  const pid = Number(text.trim());
+  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
 /** The pid a pid file names, or undefined when it is missing or not a pid. */
@@ -57,8 +58,7 @@ export function readPidFile(path: string): number | undefined {
   } catch {
     return undefined;
   }
-  const pid = Number(text.trim());
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  return parsePid(text);
 }
 
 /**
@@ -67,11 +67,7 @@ export function readPidFile(path: string): number | undefined {
  * so a pid reused by an unrelated process after a reboot does not count.
  */
 export function isServerAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
+  if (!processAlive(pid)) return false;
   let cmdline: string;
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");

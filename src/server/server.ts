@@ -17,7 +17,7 @@ import { type DiscoveryResponder, isDiscoveryDatagram, startDiscoveryResponder }
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
 import { attachShareService, openShareStore, type ShareLimits } from "../share/index.ts";
-import type { DatagramSocket } from "../transport/datagram.ts";
+import { type DatagramSocket, formatAddress } from "../transport/datagram.ts";
 import { SctpEndpoint } from "../transport/sctp/index.ts";
 import { openDatagramSocket } from "../transport/socket.ts";
 import { startExchangeService } from "./exchange_service.ts";
@@ -195,7 +195,7 @@ async function bindUdp(host: string, port: number): Promise<DatagramSocket> {
     return await openDatagramSocket({ host, port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const where = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    const where = formatAddress(host, port);
     if (code === "EADDRINUSE") {
       throw new SfxError("SFX_IO", `Cannot listen on UDP ${where}: the port is in use (another sfx serve?)`, { cause: err });
     }

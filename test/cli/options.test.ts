@@ -1,17 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { parseCount, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort } from "../../src/cli/options.ts";
-import { isSfxError } from "../../src/errors.ts";
-
-function refused(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-    assert.unreachable("accepted");
-  } catch (err) {
-    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
-    assert.match((err as Error).message, pattern);
-  }
-}
+import { refused } from "../_refused.ts";
 
 test("parseDuration() takes units and bare seconds, and refuses zero and nonsense", () => {
   assert.is(parseDuration("500ms"), 500);

@@ -168,11 +168,7 @@ test("serve --quiet in the foreground keeps stderr empty and still logs to the f
   try {
     const log = join(tmp.path, "stream_server.log");
     // No stderr to wait on: the log file's ready line is the signal (bounded).
-    const deadline = Date.now() + 10_000;
-    while (!(existsSync(log) && readFileSync(log, "utf8").includes(" ready on "))) {
-      assert.ok(Date.now() < deadline, "no ready line in the log within 10 s");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitForLogLine(log, " ready on ");
     process.kill(server.child.pid!, "SIGTERM");
     assert.equal(await server.exited(), { status: 0, signal: null });
     assert.is(server.stderr(), "");
@@ -183,53 +179,66 @@ test("serve --quiet in the foreground keeps stderr empty and still logs to the f
   }
 });
 
-test("an unwritable --log-dir falls back to $XDG_STATE_HOME/sfx with one stderr line", async () => {
+/**
+ * A foreground `sfx serve` on a free loopback port, logging to `logDir(tmp)`,
+ * for `fn` once it said it is ready; killed afterwards if still running.
+ */
+async function withServe(logDir: (tmp: string) => string, fn: (server: ReturnType<typeof startSfx>, tmp: string) => Promise<void>): Promise<void> {
   const tmp = tempDir();
-  writeFileSync(join(tmp.path, "afile"), "");
-  const bad = join(tmp.path, "afile", "logs");
-  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", bad, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
+  const args = ["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", logDir(tmp.path), "--storage", join(tmp.path, "shares")];
+  const server = startSfx(args, { env: bareEnv(tmp.path) });
   try {
     await server.waitForStderr(/ ready on /);
-    const fallback = join(tmp.path, "state", "sfx");
+    await fn(server, tmp.path);
+  } finally {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+}
+
+/** Polls (bounded) until the log file holds `text`: lines reach it within half a second. */
+async function waitForLogLine(log: string, text: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(existsSync(log) && readFileSync(log, "utf8").includes(text))) {
+    assert.ok(Date.now() < deadline, `no '${text}' line in the log within 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test("an unwritable --log-dir falls back to $XDG_STATE_HOME/sfx with one stderr line", async () => {
+  let bad = "";
+  await withServe((tmp) => {
+    writeFileSync(join(tmp, "afile"), "");
+    return (bad = join(tmp, "afile", "logs"));
+  }, async (server, tmp) => {
+    const fallback = join(tmp, "state", "sfx");
     const notices = server.stderr().split("\n").filter((l) => l.startsWith("sfx: "));
     assert.equal(notices, [`sfx: cannot write logs to ${bad} (ENOTDIR); logging to ${fallback} instead`]);
     process.kill(server.child.pid!, "SIGTERM");
     assert.equal(await server.exited(), { status: 0, signal: null });
     assert.match(readFileSync(join(fallback, "stream_server.log"), "utf8"), /sfx stopped\n$/);
-  } finally {
-    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
-    tmp.remove();
-  }
+  });
 });
 
 // Node's own recursive mkdir never returns here (/proc refuses children with
 // ENOENT although it exists): the server must fall back, not hang at 100 % CPU.
 test("a --log-dir under /proc falls back too, within the usual start-up time", async () => {
   if (!existsSync("/proc/self")) return;
-  const tmp = tempDir();
   const bad = "/proc/sfx-no-such-dir/logs";
-  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", bad, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
-  try {
-    await server.waitForStderr(/ ready on /);
+  await withServe(() => bad, async (server, tmp) => {
     const notices = server.stderr().split("\n").filter((l) => l.startsWith("sfx: "));
-    assert.equal(notices, [`sfx: cannot write logs to ${bad} (ENOENT); logging to ${join(tmp.path, "state", "sfx")} instead`]);
+    assert.equal(notices, [`sfx: cannot write logs to ${bad} (ENOENT); logging to ${join(tmp, "state", "sfx")} instead`]);
     process.kill(server.child.pid!, "SIGTERM");
     assert.equal(await server.exited(), { status: 0, signal: null });
-  } finally {
-    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
-    tmp.remove();
-  }
+  });
 });
 
 // `sfx serve 2>&1 | head -1`: once the reader is gone every console write fails
 // (EPIPE). That used to be an uncaught error, logged to stderr, failing again:
 // a loop at 100 % CPU that grew by hundreds of MiB a second and never stopped.
 test("a server whose console pipe is closed goes on quietly and stops cleanly on SIGTERM", async () => {
-  const tmp = tempDir();
-  const log = join(tmp.path, "stream_server.log");
-  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
-  try {
-    await server.waitForStderr(/ ready on /);
+  await withServe((tmp) => tmp, async (server, tmp) => {
+    const log = join(tmp, "stream_server.log");
     server.child.stderr!.destroy();
     server.child.stdout!.destroy();
     process.kill(server.child.pid!, "SIGTERM");
@@ -242,24 +251,14 @@ test("a server whose console pipe is closed goes on quietly and stops cleanly on
     assert.equal(ended, { status: 0, signal: null });
     assert.match(readFileSync(log, "utf8"), /sfx stopped\n$/);
     assert.not.match(readFileSync(log, "utf8"), /FATAL/);
-  } finally {
-    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
-    tmp.remove();
-  }
+  });
 });
 
 test("SIGHUP reopens the log file (logrotate moved it) and does not stop the server", async () => {
-  const tmp = tempDir();
-  const log = join(tmp.path, "stream_server.log");
-  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
-  try {
-    await server.waitForStderr(/ ready on /);
-    // Wait for the ready line in the file (it is flushed within half a second), then rotate as logrotate does.
-    const deadline = Date.now() + 10_000;
-    while (!(existsSync(log) && readFileSync(log, "utf8").includes(" ready on "))) {
-      assert.ok(Date.now() < deadline, "no ready line in the log within 10 s");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+  await withServe((tmp) => tmp, async (server, tmp) => {
+    const log = join(tmp, "stream_server.log");
+    // The ready line in the file first, then rotate as logrotate does.
+    await waitForLogLine(log, " ready on ");
     renameSync(log, `${log}.1`);
     process.kill(server.child.pid!, "SIGHUP");
     await server.waitForStderr(/Log file reopened \(SIGHUP\)/);
@@ -269,10 +268,7 @@ test("SIGHUP reopens the log file (logrotate moved it) and does not stop the ser
     const fresh = readFileSync(log, "utf8");
     assert.match(fresh, /Log file reopened \(SIGHUP\)\n[\s\S]*sfx stopped\n$/);
     assert.not.match(readFileSync(`${log}.1`, "utf8"), /sfx stopped/, "nothing more went to the moved file");
-  } finally {
-    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
-    tmp.remove();
-  }
+  });
 });
 
 test("settings that would refuse every client or share, or an address not of this machine, are refused at start with exit 2", async () => {

@@ -9,6 +9,7 @@ import type { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Start } from "../../src/protocol/index.ts";
 import { startHarness } from "../pairing/_harness.ts";
+import { withTmpfs } from "../_tmpfs.ts";
 
 const dirs: string[] = [];
 test.after(() => {
@@ -101,44 +102,38 @@ test("the end may arrive before the bytes: the file completes when its bytes are
 });
 
 test("a full disk on the receiver fails both sides with SFX_IO and leaves nothing (tmpfs of 256 KiB)", async () => {
-  const { execFileSync } = await import("node:child_process");
   const mnt = tmp();
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt], { stdio: "ignore" });
-  } catch {
-    console.log("  (skipped: cannot mount a tmpfs here; needs root)");
-    return;
-  }
-  const h = startHarness();
-  try {
-    const s = await h.client();
-    const r = await h.client();
-    const { sendFiles } = await import("../../src/client/send.ts");
-    const data = new Uint8Array(1024 * 1024).fill(1);
-    const got = new Receiver(r.conn, { dir: mnt, decide: async () => true }).receiveOne();
-    got.catch(() => {});
-    const sending = sendFiles(s.conn, {
-      to: r.conn.id,
-      // Size unknown up front (as from standard input): the free-space check cannot refuse it, the disk fills mid-transfer.
-      files: [{ path: "big.bin", size: null, async *read() {
-        for (let o = 0; o < data.length; o += 65536) yield data.slice(o, o + 65536);
-      } }],
-    });
-    sending.catch(() => {});
-    for (const [p, who] of [[got, "receiver"], [sending, "sender"]] as const) {
-      try {
-        await p;
-        assert.unreachable(`${who} succeeded`);
-      } catch (err) {
-        assert.ok(isSfxError(err, "SFX_IO"), `${who}: ${err}`);
-        assert.match((err as Error).message, /disk is full/);
+  await withTmpfs(mnt, "256k", async () => {
+    const h = startHarness();
+    try {
+      const s = await h.client();
+      const r = await h.client();
+      const { sendFiles } = await import("../../src/client/send.ts");
+      const data = new Uint8Array(1024 * 1024).fill(1);
+      const got = new Receiver(r.conn, { dir: mnt, decide: async () => true }).receiveOne();
+      got.catch(() => {});
+      const sending = sendFiles(s.conn, {
+        to: r.conn.id,
+        // Size unknown up front (as from standard input): the free-space check cannot refuse it, the disk fills mid-transfer.
+        files: [{ path: "big.bin", size: null, async *read() {
+          for (let o = 0; o < data.length; o += 65536) yield data.slice(o, o + 65536);
+        } }],
+      });
+      sending.catch(() => {});
+      for (const [p, who] of [[got, "receiver"], [sending, "sender"]] as const) {
+        try {
+          await p;
+          assert.unreachable(`${who} succeeded`);
+        } catch (err) {
+          assert.ok(isSfxError(err, "SFX_IO"), `${who}: ${err}`);
+          assert.match((err as Error).message, /disk is full/);
+        }
       }
+      assert.equal(readdirSync(mnt), []);
+    } finally {
+      await h.close();
     }
-    assert.equal(readdirSync(mnt), []);
-  } finally {
-    await h.close();
-    execFileSync("umount", [mnt]);
-  }
+  });
 });
 
 test.run();

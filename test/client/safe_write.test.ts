@@ -1,12 +1,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
+import { withTmpfs } from "../_tmpfs.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 const dirs: string[] = [];
@@ -331,13 +332,7 @@ test("ioError() names the file and says the disk is full for ENOSPC", () => {
 
 test("a full disk fails with SFX_IO 'disk is full' and removes the temporary file (tmpfs of 256 KiB)", async (ctx) => {
   const mnt = tmp();
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt], { stdio: "ignore" });
-  } catch {
-    console.log("  (skipped: cannot mount a tmpfs here; needs root)");
-    return;
-  }
-  try {
+  await withTmpfs(mnt, "256k", async () => {
     mkdirSync(join(mnt, "d"));
     const w = await openSafeWrite(join(mnt, "d"), "big.bin");
     let failure: unknown;
@@ -351,9 +346,7 @@ test("a full disk fails with SFX_IO 'disk is full' and removes the temporary fil
     assert.ok(isSfxError(failure, "SFX_IO"), String(failure));
     assert.match(String((failure as Error).message), /disk is full/);
     assert.equal(readdirSync(join(mnt, "d")), []);
-  } finally {
-    execFileSync("umount", [mnt]);
-  }
+  });
   void ctx;
 });
 

@@ -4,13 +4,14 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { execFileSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES } from "../../src/errors.ts";
 import {
   cleanupAll, ensureBinary, events, pattern, type Server, SFX, sfx, sha256, startReceive, startServe, tmp, treeHashes, until,
 } from "./_exchange.ts";
+import { withTmpfs } from "../_tmpfs.ts";
 
 let server: Server;
 
@@ -183,13 +184,7 @@ test("a server address where nothing listens is refused at once, not after the 1
 
 test("an offer larger than the receiver's free space is refused before any byte moves (tmpfs of 1 MiB)", async () => {
   const dst = tmp();
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dst], { stdio: "ignore" });
-  } catch {
-    console.log("  (skipped: cannot mount a tmpfs here; needs root)");
-    return;
-  }
-  try {
+  await withTmpfs(dst, "1m", async () => {
     const src = tmp();
     writeFileSync(join(src, "big.bin"), pattern(3_000_000, 4));
     const r = await startReceive(server, dst, ["--yes", "--once"]);
@@ -198,9 +193,7 @@ test("an offer larger than the receiver's free space is refused before any byte 
     assert.match(s.err(), /Not enough free space: the files need 3\.0 MB, the receiver has [01]\.\d MB/);
     await r.exit();
     assert.equal(readdirSync(dst), []);
-  } finally {
-    execFileSync("umount", [dst]);
-  }
+  });
 });
 
 test("an unknown ID fails fast with exit status 5 and a clear message", async () => {
@@ -294,54 +287,18 @@ test("an offer nobody answers times out (serve --offer-timeout) with SFX_OFFER_T
   }
 });
 
-test("on a terminal, receive shows the offer and asks y/N: 'y' accepts, 'n' rejects", async () => {
-  const { spawnSync, spawn } = await import("node:child_process");
-  if (spawnSync("sh", ["-c", "command -v script"]).status !== 0) {
-    console.log("  (skipped: no `script` to give sfx a terminal)");
-    return;
-  }
-  const src = tmp();
-  writeFileSync(join(src, "hello.txt"), "hello\n");
-  for (const answer of ["y", "n"]) {
-    const dst = tmp();
-    // `script` runs sfx on a pseudo-terminal; its stdin (a pipe we hold) is the keyboard.
-    const cmd = `${SFX} receive --server ${server.address} --dir ${dst} --once`;
-    const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin", HOME: tmp() } });
-    let out = "";
-    child.stdout.on("data", (c) => (out += c));
-    child.stdin.on("error", () => {});
-    const closed = new Promise<number | null>((res) => child.on("close", (code) => res(code)));
-    try {
-      await until(() => /Your ID:\s+(\d{3} \d{3})/.test(out), 15_000, "the ID on the terminal");
-      const id = /Your ID:\s+(\d{3} \d{3})/.exec(out)![1];
-      const s = sfx(["send", "--to", id, "--server", server.address, join(src, "hello.txt")]);
-      await until(() => /Accept\? \[y\/N\]/.test(out), 15_000, "the prompt");
-      assert.match(out, /wants to send you 1 file \(6 B\): hello\.txt/);
-      child.stdin.write(`${answer}\n`);
-      const res = await s.exit();
-      if (answer === "y") {
-        assert.is(res.status, 0, s.err());
-        assert.is(readFileSync(join(dst, "hello.txt"), "utf8"), "hello\n");
-      } else {
-        assert.is(res.status, ERROR_CODES.SFX_REJECTED, s.err());
-        assert.equal(readdirSync(dst), []);
-      }
-      await closed;
-    } finally {
-      child.kill("SIGKILL");
-    }
-  }
-});
+/** Whether `script` is here to give sfx a pseudo-terminal (util-linux); says so when it is not. */
+function canUseTerminal(): boolean {
+  if (spawnSync("sh", ["-c", "command -v script"]).status === 0) return true;
+  console.log("  (skipped: no `script` to give sfx a terminal)");
+  return false;
+}
 
-test("receive --once: an offer the sender withdraws while we are asked is no exchange; the next offer is", async () => {
-  const { spawnSync, spawn } = await import("node:child_process");
-  if (spawnSync("sh", ["-c", "command -v script"]).status !== 0) {
-    console.log("  (skipped: no `script` to give sfx a terminal)");
-    return;
-  }
-  const src = tmp();
-  const dst = tmp();
-  writeFileSync(join(src, "hello.txt"), "hello\n");
+/**
+ * `sfx receive --once` on a pseudo-terminal (`script`): what it prints, a
+ * keyboard (`type`), its ID once shown, and its exit status.
+ */
+async function receiveOnTerminal(dst: string) {
   const cmd = `${SFX} receive --server ${server.address} --dir ${dst} --once`;
   const child = spawn("script", ["-qfec", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { PATH: "/usr/bin:/bin", HOME: tmp() } });
   let out = "";
@@ -350,20 +307,66 @@ test("receive --once: an offer the sender withdraws while we are asked is no exc
   const closed = new Promise<number | null>((res) => child.on("close", (code) => res(code)));
   try {
     await until(() => /Your ID:\s+(\d{3} \d{3})/.test(out), 15_000, "the ID on the terminal");
-    const id = /Your ID:\s+(\d{3} \d{3})/.exec(out)![1];
-    const first = sfx(["send", "--to", id, "--server", server.address, join(src, "hello.txt")]);
-    await until(() => /Accept\? \[y\/N\]/.test(out), 15_000, "the first prompt");
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw err;
+  }
+  return {
+    id: /Your ID:\s+(\d{3} \d{3})/.exec(out)![1],
+    out: () => out,
+    type: (text: string) => child.stdin.write(text),
+    closed,
+    kill: () => child.kill("SIGKILL"),
+  };
+}
+
+test("on a terminal, receive shows the offer and asks y/N: 'y' accepts, 'n' rejects", async () => {
+  if (!canUseTerminal()) return;
+  const src = tmp();
+  writeFileSync(join(src, "hello.txt"), "hello\n");
+  for (const answer of ["y", "n"]) {
+    const dst = tmp();
+    const r = await receiveOnTerminal(dst);
+    try {
+      const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "hello.txt")]);
+      await until(() => /Accept\? \[y\/N\]/.test(r.out()), 15_000, "the prompt");
+      assert.match(r.out(), /wants to send you 1 file \(6 B\): hello\.txt/);
+      r.type(`${answer}\n`);
+      const res = await s.exit();
+      if (answer === "y") {
+        assert.is(res.status, 0, s.err());
+        assert.is(readFileSync(join(dst, "hello.txt"), "utf8"), "hello\n");
+      } else {
+        assert.is(res.status, ERROR_CODES.SFX_REJECTED, s.err());
+        assert.equal(readdirSync(dst), []);
+      }
+      await r.closed;
+    } finally {
+      r.kill();
+    }
+  }
+});
+
+test("receive --once: an offer the sender withdraws while we are asked is no exchange; the next offer is", async () => {
+  if (!canUseTerminal()) return;
+  const src = tmp();
+  const dst = tmp();
+  writeFileSync(join(src, "hello.txt"), "hello\n");
+  const r = await receiveOnTerminal(dst);
+  try {
+    const first = sfx(["send", "--to", r.id, "--server", server.address, join(src, "hello.txt")]);
+    await until(() => /Accept\? \[y\/N\]/.test(r.out()), 15_000, "the first prompt");
     first.child.kill("SIGINT");
     assert.is((await first.exit()).status, 130, first.err());
-    const seen = out.length;
-    const second = sfx(["send", "--to", id, "--server", server.address, join(src, "hello.txt")]);
-    await until(() => /Accept\? \[y\/N\]/.test(out.slice(seen)), 15_000, "the second prompt: the receiver is still there");
-    child.stdin.write("y\n");
+    const seen = r.out().length;
+    const second = sfx(["send", "--to", r.id, "--server", server.address, join(src, "hello.txt")]);
+    await until(() => /Accept\? \[y\/N\]/.test(r.out().slice(seen)), 15_000, "the second prompt: the receiver is still there");
+    r.type("y\n");
     assert.is((await second.exit()).status, 0, second.err());
-    assert.is(await closed, 0, out);
+    assert.is(await r.closed, 0, r.out());
     assert.is(readFileSync(join(dst, "hello.txt"), "utf8"), "hello\n");
   } finally {
-    child.kill("SIGKILL");
+    r.kill();
   }
 });
 

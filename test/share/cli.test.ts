@@ -1,20 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { isSfxError } from "../../src/errors.ts";
 import { parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
 import { main } from "../../src/cli/main.ts";
+import { refused } from "../_refused.ts";
 
 const NOW = Date.parse("2026-11-22T08:00:00Z");
-
-function refused(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-    assert.unreachable("accepted");
-  } catch (err) {
-    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
-    assert.match((err as Error).message, pattern);
-  }
-}
 
 test("parseExpires() reads durations as relative and ISO dates as absolute", () => {
   assert.equal(parseExpires("1h", NOW), { expiresInMs: 3_600_000 });

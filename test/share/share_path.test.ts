@@ -1,17 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { isSfxError } from "../../src/errors.ts";
 import { checkSharePath, checkSharePaths } from "../../src/share/share_path.ts";
-
-function refused(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-    assert.unreachable("accepted");
-  } catch (err) {
-    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
-    assert.match((err as Error).message, pattern);
-  }
-}
+import { refused } from "../_refused.ts";
 
 test("checkSharePath() keeps ordinary relative paths, in NFC", () => {
   assert.is(checkSharePath("a.txt"), "a.txt");

@@ -280,7 +280,7 @@ class ClientSession implements SessionActions {
 
   /** Opens a connection to `server` (Ctrl-C stops the attempt); the session does not use it yet. */
   async #open(server: Server): Promise<ClientConnection> {
-    this.print(`Connecting to ${server.name ? `${server.name} at ` : ""}${whereOf(server)}…`);
+    this.print(`Connecting to ${server.name ? `${server.name} at ` : ""}${formatAddress(server.host, server.port)}…`);
     const ac = new AbortController();
     this.#connecting = ac;
     let conn: ClientConnection;
@@ -307,7 +307,7 @@ class ClientSession implements SessionActions {
 
   /** Makes `conn` the session's connection: the ID, the prompt, offers. */
   #adopt(conn: ClientConnection, server: Server): void {
-    const where = whereOf(server);
+    const where = formatAddress(server.host, server.port);
     this.#conn = conn;
     this.#shares = new ShareClient(connectionShareLink(conn));
     this.#connectedAt = Date.now();
@@ -708,11 +708,6 @@ class ClientSession implements SessionActions {
 
 // ---- formatting -----------------------------------------------------------
 
-/** `host:port`, with brackets around an IPv6 address. */
-function whereOf(server: Server): string {
-  return formatAddress(server.host, server.port);
-}
-
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -737,7 +732,6 @@ function shareProgress(label: string, p: ShareProgress, started: number): string
 function expiryText(expiresAt: number, now = Date.now()): string {
   return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${roughDuration(expiresAt - now)})`;
 }
-
 
 function parsePositive(text: string, what: string): number {
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
