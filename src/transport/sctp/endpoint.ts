@@ -71,6 +71,8 @@ export class SctpEndpoint extends EventEmitter {
   readonly #o: ResolvedSctpOptions;
   readonly #cookies: CookieJar;
   readonly #assocs = new Map<string, Association>();
+  /** The association the previous datagram went to, and its key parts: most datagrams follow one another from one peer. */
+  #last: { a: Association; address: string; port: number; peerPort: number; localPort: number } | undefined;
   readonly #keys = new Map<Association, string>();
   readonly #pending = new Map<Association, PendingConnect>();
   readonly #host: AssociationHost;
@@ -238,6 +240,7 @@ export class SctpEndpoint extends EventEmitter {
   // ------------------------------------------------------------- internals
 
   #register(a: Association, key: string): void {
+    this.#last = undefined;
     this.#assocs.set(key, a);
     this.#keys.set(a, key);
   }
@@ -255,6 +258,7 @@ export class SctpEndpoint extends EventEmitter {
 
   #associationDown(a: Association, reason: CloseReason): void {
     const key = this.#keys.get(a);
+    if (this.#last?.a === a) this.#last = undefined;
     if (key !== undefined) {
       this.#keys.delete(a);
       if (this.#assocs.get(key) === a) this.#assocs.delete(key);
@@ -291,7 +295,13 @@ export class SctpEndpoint extends EventEmitter {
         }
         throw err;
       }
-      a = this.#assocs.get(keyOf(from.address, from.port, p.srcPort, p.dstPort));
+      const last = this.#last;
+      if (last !== undefined && last.port === from.port && last.peerPort === p.srcPort && last.localPort === p.dstPort && last.address === from.address) {
+        a = last.a;
+      } else {
+        a = this.#assocs.get(keyOf(from.address, from.port, p.srcPort, p.dstPort));
+        if (a) this.#last = { a, address: from.address, port: from.port, peerPort: p.srcPort, localPort: p.dstPort };
+      }
       if (a) a._receive(p);
       else this.#outOfTheBlue(p, from);
     } catch (err) {

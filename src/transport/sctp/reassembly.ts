@@ -41,7 +41,9 @@ interface Completed {
 }
 
 interface IGroup {
-  frags: Map<number, InboundFragment>;
+  /** Fragments by FSN (dense: every fragment carries at least one byte, so FSNs stay below the message size limit). */
+  frags: (InboundFragment | undefined)[];
+  count: number;
   endFsn: number;
   bytes: number;
 }
@@ -77,8 +79,8 @@ export class Reassembler {
   get fragmentCount(): number {
     let n = this.#frags.size;
     for (const s of this.#streams.values()) {
-      for (const g of s.ordered?.values() ?? []) n += g.frags.size;
-      for (const g of s.unordered?.values() ?? []) n += g.frags.size;
+      for (const g of s.ordered?.values() ?? []) n += g.count;
+      for (const g of s.unordered?.values() ?? []) n += g.count;
     }
     return n;
   }
@@ -148,36 +150,41 @@ export class Reassembler {
       return true;
     }
     const groups = f.unordered ? (s.unordered ??= new Map()) : (s.ordered ??= new Map());
+    const fsn = f.beginning ? 0 : f.fsn;
+    // Each fragment holds at least one byte: an FSN at or past the size limit
+    // cannot belong to an acceptable message.
+    if (fsn >= this.#maxMessageSize) return false;
     let g = groups.get(f.seq);
     if (!g) {
-      g = { frags: new Map(), endFsn: -1, bytes: 0 };
+      g = { frags: [], count: 0, endFsn: -1, bytes: 0 };
       groups.set(f.seq, g);
     }
-    const fsn = f.beginning ? 0 : f.fsn;
-    if (g.frags.has(fsn)) {
+    const frags = g.frags;
+    if (fsn < frags.length && frags[fsn] !== undefined) {
       // Same fragment under another TSN: keep the first.
       this.bytesHeld -= f.userData.length;
       return true;
     }
     if (f.ending) {
       if (g.endFsn >= 0 && g.endFsn !== fsn) return false;
+      if (fsn < frags.length - 1) return false; // a fragment past the end is already held
       g.endFsn = fsn;
     }
     if (g.endFsn >= 0 && fsn > g.endFsn) return false;
-    g.frags.set(fsn, f);
+    frags[fsn] = f; // in order this appends; a far FSN leaves holes (V8 stores a very sparse array as a dictionary)
+    g.count++;
     g.bytes += f.userData.length;
     if (g.bytes > this.#maxMessageSize) return false;
-    if (g.endFsn < 0 || g.frags.size !== g.endFsn + 1 || !g.frags.has(0)) return true;
+    if (g.endFsn < 0 || g.count !== g.endFsn + 1) return true;
     const data = new Uint8Array(g.bytes);
     let off = 0;
     for (let i = 0; i <= g.endFsn; i++) {
-      const c = g.frags.get(i);
-      if (!c) return false;
+      const c = frags[i]!;
       data.set(c.userData, off);
       off += c.userData.length;
     }
     groups.delete(f.seq);
-    this.#complete(f.streamId, f.unordered, f.seq, data, g.frags.get(0)!.ppid);
+    this.#complete(f.streamId, f.unordered, f.seq, data, frags[0]!.ppid);
     return true;
   }
 

@@ -58,6 +58,33 @@ test("I-DATA: a message over the size limit is a protocol violation", () => {
   assert.not.ok(r.add(frag(2, "def", { beginning: false, ending: false, fsn: 1 })));
 });
 
+test("I-DATA: fragments arriving out of order, repeated, or contradicting the end", () => {
+  const { r, got } = make(true);
+  assert.ok(r.add(frag(3, "3", { seq: 0, beginning: false, ending: true, fsn: 2 })));
+  assert.ok(r.add(frag(2, "2", { seq: 0, beginning: false, ending: false, fsn: 1 })));
+  assert.ok(r.add(frag(9, "X", { seq: 0, beginning: false, ending: false, fsn: 1 }))); // same FSN again: the first one is kept
+  assert.is(r.fragmentCount, 2);
+  assert.ok(r.add(frag(1, "1", { seq: 0, beginning: true, ending: false, ppid: 7 })));
+  assert.equal(got, [[1, "123", 7]]);
+  assert.is(r.bytesHeld, 0);
+  // A fragment beyond a known end, or an end before a fragment already held, breaks the protocol.
+  const a = make(true).r;
+  assert.ok(a.add(frag(1, "e", { seq: 0, beginning: false, ending: true, fsn: 1 })));
+  assert.not.ok(a.add(frag(2, "f", { seq: 0, beginning: false, ending: false, fsn: 2 })));
+  const b = make(true).r;
+  assert.ok(b.add(frag(1, "x", { seq: 0, beginning: false, ending: false, fsn: 5 })));
+  assert.not.ok(b.add(frag(2, "e", { seq: 0, beginning: false, ending: true, fsn: 3 })));
+});
+
+test("I-DATA: a hostile FSN far out costs neither memory nor time; one past the size limit is refused", () => {
+  const { r } = make(true);
+  const before = process.memoryUsage().heapUsed;
+  assert.ok(r.add(frag(1, "far", { seq: 0, beginning: false, ending: false, fsn: 1_000_000 })));
+  assert.ok(process.memoryUsage().heapUsed - before < 4 << 20);
+  assert.is(r.fragmentCount, 1);
+  assert.not.ok(r.add(frag(2, "x", { seq: 1, beginning: false, ending: false, fsn: 1 << 20 })));
+});
+
 test("ReceivedTsns tracks the cumulative TSN, gap blocks and duplicates across wrap-around", () => {
   const t = new ReceivedTsns(0xfffffffe);
   assert.ok(t.add(0xfffffffe));
