@@ -334,7 +334,8 @@ export function closeError(reason: CloseReason, when: string): SfxError {
     case "timeout":
       return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}${detail}`);
     case "peer-abort":
-      return new SfxError("SFX_CONNECTION_LOST", `The server ended the connection${suffix}${detail}`);
+      // The server's own words when it gave some ("the server is shutting down"), not the SCTP cause around them.
+      return new SfxError("SFX_CONNECTION_LOST", `The server ended the connection${suffix}${reason.peerReason ? `: ${reason.peerReason}` : detail}`);
     case "abort":
       return new SfxError("SFX_CONNECTION_LOST", `The connection was aborted${suffix}${detail}`);
     default:

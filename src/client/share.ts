@@ -663,7 +663,12 @@ export class ShareClient {
           maybeDone();
         }
       },
-      fail: (err) => fail(err),
+      // Once every byte and the server's done have arrived, what is left (hash check,
+      // fsync, rename) is local: a connection ending now (the server stopping) changes nothing.
+      fail: (err) => {
+        if (doneMsg && slots?.every((s) => s.end !== undefined && s.w.writer.offset + s.received === s.w.file.size)) return;
+        fail(err);
+      },
     });
     try {
       this.#link.send(ShareGet.encode({ req, code, files: writers.map((w) => ({ path: w.file.path, offset: w.writer.offset })) }));

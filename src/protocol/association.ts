@@ -11,6 +11,8 @@
 export interface CloseReason {
   kind: "shutdown" | "abort" | "peer-abort" | "timeout" | "error" | string;
   message?: string;
+  /** "peer-abort": the reason the peer's application gave, when it gave one. */
+  peerReason?: string;
 }
 
 /** An association as the protocol layer sees it. */
@@ -45,15 +47,15 @@ export interface AssociationLike {
 /**
  * Closes gracefully (SHUTDOWN: everything queued is delivered), but aborts
  * if that has not finished within `graceMs` — a peer that stopped reading
- * must not hold a close open. Never rejects.
+ * must not hold a close open — telling the peer `abortReason`. Never rejects.
  */
-export async function closeWithin(association: AssociationLike, graceMs: number): Promise<void> {
+export async function closeWithin(association: AssociationLike, graceMs: number, abortReason = "close timed out"): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
     association.close().catch(() => {}),
     new Promise<void>((resolve) => {
       timer = setTimeout(() => {
-        association.abort("close timed out");
+        association.abort(abortReason);
         resolve();
       }, graceMs);
     }),

@@ -27,6 +27,9 @@ import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
 import { formatAddress } from "../transport/datagram.ts";
 
+/** What a client is told when the server stops while it is connected (the text of the SCTP ABORT). */
+const SERVER_SHUTTING_DOWN = "the server is shutting down";
+
 /** Handles one decoded control message of a session that has said hello. */
 export type ControlHandler<T> = (session: ServerSession, msg: AnyMessage & T) => void | Promise<void>;
 
@@ -80,7 +83,7 @@ export class SessionServer {
   attach(association: AssociationLike): ServerSession {
     const session = new ServerSession(this, association);
     if (this.#closed) {
-      association.abort("server shutting down");
+      association.abort(SERVER_SHUTTING_DOWN);
       return session;
     }
     this.sessions.add(session);
@@ -95,7 +98,7 @@ export class SessionServer {
   /** Closes every session (gracefully; aborts after `graceMs`). */
   async close(graceMs = 1000): Promise<void> {
     this.#closed = true;
-    await Promise.all([...this.sessions].map((s) => s.close(graceMs)));
+    await Promise.all([...this.sessions].map((s) => s.close(graceMs, SERVER_SHUTTING_DOWN)));
   }
 
   /** @internal */
@@ -201,10 +204,10 @@ export class ServerSession implements ExchangePeer {
     this.#closeListeners.push(listener);
   }
 
-  /** Ends the session gracefully; aborts if the close does not finish within `graceMs`. */
-  async close(graceMs = 1000): Promise<void> {
+  /** Ends the session gracefully; aborts, telling the client `reason`, if the close does not finish within `graceMs`. */
+  async close(graceMs = 1000, reason?: string): Promise<void> {
     if (this.#state === "closed") return;
-    await closeWithin(this.association, graceMs);
+    await closeWithin(this.association, graceMs, reason);
   }
 
   #arm(ms: number): void {

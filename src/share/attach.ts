@@ -129,7 +129,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
         peers.delete(session);
         entry.closed = true;
         for (const w of entry.drainWaiters) w.reject(new Error("server closing"));
-        await service.peerClosed(entry.peer);
+        await service.serverClosing(entry.peer);
       }
     },
   };

@@ -355,6 +355,21 @@ export class ShareService {
     this.#peers.delete(peer);
   }
 
+  /**
+   * The server is stopping: tells the peer that each of its uploads and
+   * downloads ends for that reason (so it does not report a lost
+   * connection), then abandons them as {@link peerClosed} does.
+   */
+  async serverClosing(peer: SharePeer): Promise<void> {
+    const requests = this.#peers.get(peer);
+    if (!requests) return;
+    for (const req of [...requests.keys()]) {
+      this.#reply(peer, errorToMessage(new SfxError("SFX_CONNECTION_LOST", "The server is shutting down"), { req }));
+      await this.#cancel(peer, req, "server shutting down");
+    }
+    this.#peers.delete(peer);
+  }
+
   /** Number of uploads and downloads in progress (for tests and diagnostics). */
   get activeRequests(): number {
     let n = 0;

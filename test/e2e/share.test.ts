@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv, ensureBinary, type Running, runSfx, SFX, startSfx, tempDir } from "../cli/_sfx.ts";
 import { spawn } from "node:child_process";
@@ -26,7 +26,10 @@ const servers = new Set<Server>();
 
 async function serve(storage: string, extra: string[] = [], port = 0): Promise<Server> {
   const run = startSfx(["serve", "--host", "127.0.0.1", "--port", String(port), "--log-dir", join(tmp.path, "logs"), "--storage", storage, ...extra], { env: ENV });
-  const m = await run.waitForStderr(/ready on [^\s]*:(\d+)/, 20_000);
+  const m = await run.waitForStderr(/ready on [^\s]*:(\d+)/, 20_000).catch((err) => {
+    run.child.kill("SIGKILL"); // a server that never said ready must not outlive the suite
+    throw err;
+  });
   const s = { run, port: Number(m[1]), storage };
   servers.add(s);
   return s;
@@ -226,6 +229,39 @@ test("kill -9 of the server mid-upload: after a restart no share is visible and 
   assert.equal(readdirSync(uploads), []);
   assert.equal(readdirSync(join(storage, "shares")), []);
   await stop(again);
+});
+
+test("SIGTERM of the server mid-upload and mid-download: both clients say the server is shutting down (exit 4)", async () => {
+  const storage = dir("storage-term");
+  const s = await serve(storage);
+  // Big enough (and sparse, so quick to make) that both transfers are surely under way when the signal lands.
+  const huge = join(dir("src-term"), "huge.bin");
+  closeSync(openSync(huge, "w"));
+  truncateSync(huge, 256 * 1024 * 1024);
+  const { code } = await put(s, [huge]);
+  const out = dir("out-term");
+  const part = join(out, ".huge.bin.sfx-part");
+  const uploads = join(storage, "uploads");
+  const uploading = () =>
+    existsSync(uploads) && readdirSync(uploads).some((u) => {
+      const f = join(uploads, u, "files", "0");
+      return existsSync(f) && statSync(f).size > 1_000_000;
+    });
+  const run = (args: string[]) => {
+    const child = spawn(SFX, [...args, "--server", `127.0.0.1:${s.port}`], { env: ENV, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    return new Promise<{ status: number | null; stderr: string }>((r) => child.on("close", (status) => r({ status, stderr })));
+  };
+  const putting = run(["share", "put", huge]);
+  const getting = run(["share", "get", code, "--dir", out]);
+  await until(() => uploading() && existsSync(part) && statSync(part).size > 1_000_000, "an upload and a download under way");
+  await stop(s);
+  for (const r of [await putting, await getting]) {
+    assert.is(r.status, 4, r.stderr);
+    assert.match(r.stderr, /The server is shutting down/);
+  }
+  assert.not.ok(existsSync(join(out, "huge.bin")), "nothing partial under the final name");
 });
 
 test("an interrupted download (client killed) resumes on the next get and verifies the whole file", async () => {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type ErrorCode, isSfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid } from "../../src/protocol/index.ts";
-import { ShareEnd, SharePut } from "../../src/protocol/share.ts";
+import { ShareDone, ShareEnd, SharePut } from "../../src/protocol/share.ts";
 import { generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore } from "../../src/share/store.ts";
@@ -252,6 +252,36 @@ test("server limits reach the client as SFX_LIMIT with the server's message, and
   } finally {
     await reset();
   }
+});
+
+test("a get whose bytes and done have all arrived survives the connection ending before the files are saved", async () => {
+  const w = await world();
+  const data = randomBytes(3 * 1024 * 1024);
+  tree(w, { "a.bin": data, "b.txt": "bee" });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]));
+  const { client, loop } = w.connect();
+  // The server stops right after its last message (the way `sfx serve` shuts down): the
+  // connection ends while the client still hashes, syncs and renames.
+  let done = false;
+  let all = false;
+  let closed = false;
+  const maybeClose = () => {
+    if (done && all && !closed) {
+      closed = true;
+      void loop.close();
+    }
+  };
+  loop.link.onMessage((m) => {
+    if (m.type === ShareDone.type) (done = true), maybeClose();
+  });
+  const r = await client.get(code, { dir: w.out, onProgress: (p) => {
+    if (p.bytes === p.total) (all = true), maybeClose();
+  } });
+  assert.ok(closed, "the connection ended before get returned");
+  assert.equal(r.files.map((f) => f.path).sort(), [join(w.out, "a.bin"), join(w.out, "b.txt")]);
+  assert.equal(readFileSync(join(w.out, "a.bin")), data);
+  assert.is(readFileSync(join(w.out, "b.txt"), "utf8"), "bee");
 });
 
 test("a client that disconnects mid-upload leaves no share and no temporary files", async () => {

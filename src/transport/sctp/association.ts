@@ -38,7 +38,7 @@ import type { Clock } from "./clock.ts";
 import { CongestionController } from "./congestion.ts";
 import { COOKIE_FLAG_IDATA, type CookieJar, type CookieState } from "./cookie.ts";
 import { SCTP_DEFAULTS, SCTP_SIZES } from "./defaults.ts";
-import { describeCauses, random32, randomTag, readInitParams, supportedExtensionsParam } from "./handshake.ts";
+import { causeText, describeCauses, random32, randomTag, readInitParams, supportedExtensionsParam } from "./handshake.ts";
 import {
   invalidMandatoryParameterCause,
   invalidStreamIdentifierCause,
@@ -76,6 +76,23 @@ export type AssociationState =
   | "shutdown-received"
   | "shutdown-ack-sent";
 
+/** Why an association in `state` takes no new messages, in words (for errors users read). */
+function notSendable(state: AssociationState): string {
+  switch (state) {
+    case "cookie-wait":
+    case "cookie-echoed":
+      return "it is not established yet";
+    case "shutdown-pending":
+    case "shutdown-sent":
+      return "it is closing";
+    case "shutdown-received":
+    case "shutdown-ack-sent":
+      return "the peer is closing it";
+    default:
+      return "it is closed";
+  }
+}
+
 /** Why an association closed; reported exactly once by the "close" event. */
 export interface CloseReason {
   /**
@@ -86,6 +103,8 @@ export interface CloseReason {
   kind: "shutdown" | "abort" | "peer-abort" | "timeout" | "error";
   /** A readable explanation (for an ABORT, its causes and the peer's reason). */
   message: string;
+  /** "peer-abort" only: the reason the peer's application gave (its User-Initiated Abort cause), when it gave one. */
+  peerReason?: string;
 }
 
 /** Counters and estimates of one association, for diagnostics and benchmarks. */
@@ -394,7 +413,7 @@ export class Association extends EventEmitter {
    */
   send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number; release?: boolean }): boolean {
     if (this.#state !== "established") {
-      throw new SfxError("SFX_CONNECTION_LOST", `Cannot send on an SCTP association to ${this.#peerName()}: it is ${this.#state}`);
+      throw new SfxError("SFX_CONNECTION_LOST", `Cannot send on the SCTP association to ${this.#peerName()}: ${notSendable(this.#state)}`);
     }
     if (!Number.isInteger(streamId) || streamId < 0 || streamId >= this.#outStreams) {
       throw new RangeError(`stream ${streamId} is out of range (0 to ${this.#outStreams - 1})`);
@@ -830,7 +849,11 @@ export class Association extends EventEmitter {
 
   #onAbort(causes: ErrorCause[]): void {
     const text = describeCauses(causes);
-    this.#terminate({ kind: "peer-abort", message: text ? `peer aborted: ${text}` : "peer aborted" });
+    const reason: CloseReason = { kind: "peer-abort", message: text ? `peer aborted: ${text}` : "peer aborted" };
+    const user = causes.find((c) => c.code === CAUSE.USER_INITIATED_ABORT);
+    const said = user ? causeText(user) : "";
+    if (said) reason.peerReason = said;
+    this.#terminate(reason);
   }
 
   #onError(causes: ErrorCause[]): void {

@@ -76,6 +76,11 @@ export function supportedExtensionsParam(idata: boolean): Param[] {
   return idata ? [{ type: PARAM.SUPPORTED_EXTENSIONS, value: Uint8Array.of(CHUNK.I_DATA) }] : [];
 }
 
+/** The text a User-Initiated Abort or Protocol Violation cause carries, control characters removed. */
+export function causeText(c: ErrorCause): string {
+  return new TextDecoder("utf-8", { fatal: false }).decode(c.info).replace(/[\u0000-\u001f\u007f]/g, "").trim();
+}
+
 /** A readable summary of error causes, for close reasons and logs. */
 export function describeCauses(causes: ErrorCause[]): string {
   const names: Record<number, string> = {
@@ -96,7 +101,7 @@ export function describeCauses(causes: ErrorCause[]): string {
   return causes.map((c) => {
     const name = names[c.code] ?? `cause ${c.code}`;
     if (c.code === CAUSE.USER_INITIATED_ABORT || c.code === CAUSE.PROTOCOL_VIOLATION) {
-      const text = new TextDecoder("utf-8", { fatal: false }).decode(c.info).replace(/[\u0000-\u001f\u007f]/g, "");
+      const text = causeText(c);
       return text ? `${name}: ${text}` : name;
     }
     return name;

@@ -45,7 +45,7 @@ test("bulk transfer of 2 MiB in 10 KiB messages is byte-exact on a perfect link"
   }
 });
 
-test("close() delivers everything in flight and both sides report kind shutdown", async () => {
+test("close() delivers everything in flight and both sides report kind shutdown; sends meanwhile say why they fail", async () => {
   const p = makePair({ delayMs: 2 });
   try {
     const { c, s } = await connectPair(p);
@@ -53,10 +53,26 @@ test("close() delivers everything in flight and both sides report kind shutdown"
     const rx = receiveBytes(s, data.length);
     c.send(1, data);
     const sc = closed(s);
-    await within(10_000, c.close(), "close");
+    const closing = c.close();
+    assert.throws(() => c.send(1, data), /Cannot send on the SCTP association to .*: it is closing$/);
+    // The server is in SHUTDOWN-RECEIVED (or SHUTDOWN-ACK-SENT) for about one round trip: catch it there (bounded).
+    let peerSaw = "";
+    for (let i = 0; i < 100_000 && !peerSaw && s.state !== "closed"; i++) {
+      if (s.state === "shutdown-received" || s.state === "shutdown-ack-sent") {
+        try {
+          s.send(1, data);
+        } catch (err) {
+          peerSaw = (err as Error).message;
+        }
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    await within(10_000, closing, "close");
     await within(5000, rx, "data");
     assert.is(c.closeReason?.kind, "shutdown");
     assert.is((await within(5000, sc, "server close")).kind, "shutdown");
+    assert.throws(() => c.send(1, data), /: it is closed$/);
+    assert.match(peerSaw, /: the peer is closing it$/);
   } finally {
     await p.close();
   }
