@@ -49,6 +49,8 @@ export class ClientConnection {
   #dataListeners = new Set<(streamId: number, data: Uint8Array, ppid: number) => void>();
   #closeListeners = new Set<(err: SfxError) => void>();
   #closedWith: SfxError | undefined;
+  /** What the server said when it announced it was going away (shutdown), if it did. */
+  #goingAway: SfxError | undefined;
   #owned: { close(): Promise<void> } | undefined;
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pingN = 0;
@@ -307,13 +309,17 @@ export class ClientConnection {
     }
     if (Pong.is(msg)) return;
     if (Ping.is(msg)) return this.send(Pong, { n: msg.n });
+    // The server going away says so first (an error about no exchange or request): that is why the connection ends.
+    if (ErrorMessage.is(msg) && msg.code === "SFX_CONNECTION_LOST" && msg.xid === undefined && msg.req === undefined) {
+      this.#goingAway = errorFromMessage(msg);
+    }
     for (const l of [...this.#messageListeners]) l(msg);
   }
 
   #onClose(reason: CloseReason): void {
     if (this.#closedWith) return;
     clearInterval(this.#pingTimer);
-    this.#closedWith = closeError(reason, "");
+    this.#closedWith = this.#goingAway ?? closeError(reason, "");
     for (const l of [...this.#closeListeners]) l(this.#closedWith);
     this.#closeListeners.clear();
     void this.#release();

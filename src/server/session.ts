@@ -98,6 +98,9 @@ export class SessionServer {
   /** Closes every session (gracefully; aborts after `graceMs`). */
   async close(graceMs = 1000): Promise<void> {
     this.#closed = true;
+    // Say why before the connections end: an error about no exchange or request is about the connection.
+    const notice = errorToMessage(new SfxError("SFX_CONNECTION_LOST", "The server is shutting down"));
+    for (const s of this.sessions) s.sendControl(notice);
     await Promise.all([...this.sessions].map((s) => s.close(graceMs, SERVER_SHUTTING_DOWN)));
   }
 

@@ -182,6 +182,15 @@ test("a server address where nothing listens is refused at once, not after the 1
   }
 });
 
+test("a server stopping (SIGTERM) tells a waiting receiver so: 'The server is shutting down', exit 4", async () => {
+  const own = await startServe();
+  const r = await startReceive(own, tmp(), ["--yes"]);
+  own.proc.child.kill("SIGTERM");
+  await own.proc.exit();
+  assert.is((await r.exit()).status, 4, r.err());
+  assert.match(r.err(), /The server is shutting down/);
+});
+
 test("an offer larger than the receiver's free space is refused before any byte moves (tmpfs of 1 MiB)", async () => {
   const dst = tmp();
   await withTmpfs(dst, "1m", async () => {
