@@ -13,7 +13,7 @@ import { roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
-import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../client/share.ts";
+import { collectShareFiles, connectionShareLink, type LocalShareFile, type ShareProgress, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { prepareDirectory } from "../client/safe_write.ts";
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from "../share/defaults.ts";
@@ -23,6 +23,7 @@ interface ConnFlags {
 }
 
 interface PutFlags extends ConnFlags {
+  name?: string;
   expires?: string;
   maxDownloads?: string;
   json?: boolean;
@@ -44,8 +45,9 @@ export function registerShare(program: Command, result: CommandResult): void {
   share
     .command("put")
     .description("upload files and directories as a share; prints its code")
-    .argument("<paths...>", "files or directories")
+    .argument("<paths...>", "files or directories; - reads standard input (needs --name)")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
+    .option("--name <name>", "the file name for standard input (-)")
     .option("--expires <when>", "how long the share lives: 30m, 1h, 7d, or an ISO date (default 24h; the server may cap it)")
     .option("--max-downloads <n>", "delete the share after n completed downloads")
     .option("--json", "print the code, expiry and files as JSON")
@@ -170,11 +172,26 @@ function progressBar(label: string): { update(p: ShareProgress): void; end(): vo
 async function put(paths: string[], flags: PutFlags): Promise<number> {
   const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
   const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
-  const files = await collectShareFiles(paths, warnSkipped);
+  let stdin: SpooledFile | undefined;
+  if (paths.includes("-")) {
+    if (flags.name === undefined) throw new SfxError("SFX_USAGE", "Sharing standard input ('-') needs --name <file name>");
+    if (paths.filter((p) => p === "-").length > 1) throw new SfxError("SFX_USAGE", "'-' (standard input) can be given only once");
+    stdin = await spoolStdin(flags.name, process.stdin);
+  } else if (flags.name !== undefined) {
+    throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths");
+  }
+  try {
+    return await putFiles(await collectShareFiles(paths, warnSkipped, { stdin }), { ...expiry, maxDownloads }, flags);
+  } finally {
+    await stdin?.remove();
+  }
+}
+
+async function putFiles(files: LocalShareFile[], limits: { expiresInMs?: number; expiresAt?: number; maxDownloads?: number }, flags: PutFlags): Promise<number> {
   const { conn, client } = await open(flags);
   const bar = progressBar("upload");
   try {
-    const created = await withInterrupt((signal) => client.put(files, { ...expiry, maxDownloads, signal, onProgress: (p) => bar.update(p) }));
+    const created = await withInterrupt((signal) => client.put(files, { ...limits, signal, onProgress: (p) => bar.update(p) }));
     bar.end();
     if (created.warning) process.stderr.write(`sfx: warning: ${created.warning}\n`);
     if (flags.json) {

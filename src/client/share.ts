@@ -20,6 +20,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SfxError } from "../errors.ts";
 import type { AssociationLike, CloseReason } from "../protocol/association.ts";
@@ -51,8 +53,8 @@ import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
-import { ioError, openSafeWrite, sameFile, type SafeWrite } from "./safe_write.ts";
-import { collectFiles } from "./walk.ts";
+import { ioError, openSafeWrite, sameFile, sanitizeRelativePath, type SafeWrite } from "./safe_write.ts";
+import { collectFiles, fileSource } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
 
@@ -212,19 +214,74 @@ export interface ShareProgress {
  * The files named on a command line, as `sfx send` collects them (a file
  * keeps its base name, a directory contributes every regular file under
  * it, named from the directory's own name down), checked against the share
- * store's name rules. Standard input (`-`) cannot be shared: a share needs
- * each size up front.
+ * store's name rules. A share needs each size up front, so standard input
+ * (`-`) is accepted only as a file already spooled by {@link spoolStdin},
+ * passed as `opts.stdin`.
  */
-export async function collectShareFiles(paths: readonly string[], onSkip?: (path: string, why: string) => void): Promise<LocalShareFile[]> {
-  if (paths.includes("-")) throw new SfxError("SFX_USAGE", "A share cannot read standard input ('-'): give files or directories");
-  const files = await collectFiles(paths, { onSkip });
+export async function collectShareFiles(
+  paths: readonly string[],
+  onSkip?: (path: string, why: string) => void,
+  opts: { stdin?: LocalShareFile } = {},
+): Promise<LocalShareFile[]> {
+  if (paths.filter((p) => p === "-").length > 1) throw new SfxError("SFX_USAGE", "'-' (standard input) can be given only once");
+  if (paths.includes("-") && !opts.stdin) throw new SfxError("SFX_USAGE", "A share cannot read standard input ('-') here: give files or directories");
+  const rest = paths.filter((p) => p !== "-");
+  const files = rest.length > 0 ? await collectFiles(rest, { onSkip }) : [];
   const out: LocalShareFile[] = [];
   for (const f of files) {
     if (f.size === null) throw new SfxError("SFX_USAGE", `${f.path}: size unknown`);
     out.push({ path: f.path, size: f.size, read: () => f.read() });
   }
+  if (opts.stdin) out.splice(paths.indexOf("-"), 0, opts.stdin);
   checkSharePaths(out.map((f) => f.path));
   return out;
+}
+
+/** Standard input saved to a private temporary file: a share file whose size is known. */
+export interface SpooledFile extends LocalShareFile {
+  /** Deletes the temporary file (and its directory). Idempotent. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Reads `input` (standard input) to its end into a temporary file only this
+ * user can read, under `dir` (default: the system's temporary directory),
+ * so it can be shared under `name`. Throws SFX_USAGE for a name the share
+ * store would refuse, SFX_IO when the temporary file cannot be written
+ * (the message says where, e.g. a full disk); nothing is left behind then.
+ */
+export async function spoolStdin(name: string, input: AsyncIterable<Uint8Array | string>, dir: string = tmpdir()): Promise<SpooledFile> {
+  let path: string;
+  try {
+    path = sanitizeRelativePath(name);
+  } catch (err) {
+    throw new SfxError("SFX_USAGE", `Invalid --name ${JSON.stringify(name)}: ${(err as Error).message}`);
+  }
+  checkSharePaths([path]);
+  const spoolDir = await mkdtemp(join(dir, "sfx-stdin-")).catch((err) => {
+    throw ioError(err, "create a temporary directory in", dir);
+  });
+  const file = join(spoolDir, "stdin");
+  const remove = () => rm(spoolDir, { recursive: true, force: true });
+  let size = 0;
+  try {
+    const h = await open(file, "wx", 0o600);
+    try {
+      for await (const part of input) {
+        const bytes = typeof part === "string" ? new TextEncoder().encode(part) : part;
+        await h.write(bytes);
+        size += bytes.length;
+      }
+    } finally {
+      await h.close();
+    }
+  } catch (err) {
+    await remove();
+    const e = ioError(err, "save standard input to", file);
+    throw new SfxError(e.code, `${e.message} (a share needs its size up front, so standard input is saved first; TMPDIR picks where)`, { cause: err });
+  }
+  const source = fileSource(file, path, size);
+  return { path, size, read: () => source.read(), remove };
 }
 
 /**

@@ -124,6 +124,32 @@ test("put → ls → get round trip: several files and a directory, hashes equal
   assert.ok(existsSync(join(out, "one.txt")));
 });
 
+test("put - --name shares standard input (piped), spooled under TMPDIR and removed after; without --name exit 2", async () => {
+  const spool = dir("spool-tmp");
+  const data = randomBytes(2_500_000);
+  const child = spawn(SFX, ["share", "put", "-", "--name", "piped/data.bin", "--json", "--server", `127.0.0.1:${main.port}`], {
+    env: { ...ENV, TMPDIR: spool },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c) => (stdout += c));
+  child.stderr!.on("data", (c) => (stderr += c));
+  child.stdin!.end(data);
+  const status = await new Promise((r) => child.on("close", r));
+  assert.is(status, 0, stderr);
+  const json = JSON.parse(stdout);
+  assert.equal(json.files, [{ path: "piped/data.bin", size: data.length, sha256: sha(data) }]);
+  assert.equal(readdirSync(spool), [], "the spooled copy is gone");
+  const out = dir("out-stdin");
+  const get = await sfx(main, ["share", "get", json.code, "--dir", out]);
+  assert.is(get.status, 0, get.stderr);
+  assert.is(shaFile(join(out, "piped", "data.bin")), sha(data));
+  const noName = await sfx(main, ["share", "put", "-"]);
+  assert.is(noName.status, 2, noName.stderr);
+  assert.match(noName.stderr, /Sharing standard input \('-'\) needs --name <file name>/);
+});
+
 test("put --json gives code, expiry and files; a too-long expiry is capped with a warning", async () => {
   const { json } = await put(main, [join(src, "one.txt"), "--expires", "30d"]);
   assert.match(json.code as string, /^[0-9A-Z-]{24}$/);
