@@ -176,7 +176,12 @@ async function put(paths: string[], flags: PutFlags): Promise<number> {
   if (paths.includes("-")) {
     if (flags.name === undefined) throw new SfxError("SFX_USAGE", "Sharing standard input ('-') needs --name <file name>");
     if (paths.filter((p) => p === "-").length > 1) throw new SfxError("SFX_USAGE", "'-' (standard input) can be given only once");
-    stdin = await spoolStdin(flags.name, process.stdin);
+    const name = flags.name;
+    // Ctrl-C while reading ends the read, and the spool is removed.
+    stdin = await withInterrupt((signal) => {
+      signal.addEventListener("abort", () => process.stdin.destroy(new SfxError("SFX_CANCELLED", "Cancelled")), { once: true });
+      return spoolStdin(name, process.stdin);
+    });
   } else if (flags.name !== undefined) {
     throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths");
   }

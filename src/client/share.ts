@@ -277,6 +277,7 @@ export async function spoolStdin(name: string, input: AsyncIterable<Uint8Array |
     }
   } catch (err) {
     await remove();
+    if (err instanceof SfxError) throw err; // e.g. cancelled by the caller, who ended `input` with it
     const e = ioError(err, "save standard input to", file);
     throw new SfxError(e.code, `${e.message} (a share needs its size up front, so standard input is saved first; TMPDIR picks where)`, { cause: err });
   }
