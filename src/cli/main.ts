@@ -48,8 +48,10 @@ function quietErrors(cmd: Command): void {
 export async function main(argv: readonly string[]): Promise<number> {
   const result: CommandResult = { status: 0 };
   const program = buildProgram(result);
+  // `sfx help share get` reads as `sfx share get --help` (commander's help command takes one word).
+  const args = argv[0] === "help" && argv.length > 2 ? [...argv.slice(1), "--help"] : [...argv];
   try {
-    await program.parseAsync(argv as string[], { from: "user" });
+    await program.parseAsync(args, { from: "user" });
     return result.status;
   } catch (err) {
     if (err instanceof CommanderError) return reportUsage(err);

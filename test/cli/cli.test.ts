@@ -43,6 +43,16 @@ test("sfx <command> --help prints that command's usage and exits 0, for every co
   }
 });
 
+test("sfx help <command> [<subcommand>] shows the same help as --help, down to share's subcommands", async () => {
+  for (const words of [["send"], ["share"], ["share", "get"], ["share", "put"]]) {
+    const viaHelp = await runSfx(["help", ...words]);
+    const viaFlag = await runSfx([...words, "--help"]);
+    assert.is(viaHelp.status, 0, viaHelp.stderr);
+    assert.match(viaHelp.stdout, new RegExp(`^Usage: sfx ${words.join(" ")} `));
+    assert.is(viaHelp.stdout, viaFlag.stdout);
+  }
+});
+
 test("sfx serve --help documents its options, and hides the internal --daemon-child", async () => {
   const r = await runSfx(["serve", "--help"]);
   for (const opt of ["--port", "--host", "--name", "--log-dir", "--log-level", "--daemon", "--stop", "--pid-file", "--quiet"]) {
