@@ -288,8 +288,9 @@ if (!TMUX) {
     await until(() => /\[send \d+% /.test(a.promptLine()), 15_000, () => a.promptLine());
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
     // Typing while it streams: the command runs, its lines are whole, the prompt keeps its progress.
-    await a.run("status", /Running: send\./);
-    await b.run("status", /Running: receiving from \d{3} \d{3}\./);
+    // status names each transfer with its peer, size and latest progress.
+    await a.run("status", /Running:\n  send to \d{3} \d{3}, 1 file \(2\.0 GiB\) \[send \d+% [^\]]+\]\n/);
+    await b.run("status", /Running:\n  receiving from \d{3} \d{3} \[recv \d+% [^\]]+\]\n/);
     await until(() => /^\[send \d+% [^\]]+\] sfx \d{3} \d{3}> $/.test(a.promptLine()), 5000, () => a.promptLine());
     a.keys("C-c");
     await a.waitFor(/\^C cancelling… \(Ctrl-C again to quit\)\nsend: cancelled/);

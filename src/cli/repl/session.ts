@@ -67,6 +67,10 @@ export interface SessionOptions {
 interface Job {
   n: number;
   label: string;
+  /** What it does, for `status`: "send to 123 456, 2 files (3.1 MB)". */
+  what: string;
+  /** Its latest progress line (as in the prompt), if any. */
+  progress?: string;
   controller: AbortController;
   done: Promise<void>;
 }
@@ -78,6 +82,8 @@ interface Incoming {
   active: boolean;
   from: string;
   started?: number;
+  /** Its latest progress line (as in the prompt), if any. */
+  progress?: string;
 }
 
 interface Server {
@@ -417,7 +423,8 @@ class ClientSession implements SessionActions {
         if (/^(unsafe|not enough free space)/i.test(e.reason)) this.print(`Rejected an offer from ${formatId(incoming.from)}: ${e.reason}`);
         break;
       case "progress":
-        this.screen.setStatus("recv", progressText("recv", e.bytes, e.total, incoming.started ?? Date.now()));
+        incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now());
+        this.screen.setStatus("recv", incoming.progress);
         break;
       case "file":
         if (e.unchanged) this.print(`  ${e.savedAs ?? e.path} was already here with the same bytes: kept as it was`);
@@ -441,11 +448,15 @@ class ClientSession implements SessionActions {
   // ---- jobs -------------------------------------------------------------
 
   /** Runs `work` as a job: in the background on a terminal, to its end otherwise. */
-  async #job(label: string, work: (signal: AbortSignal, status: (text: string | null) => void) => Promise<void>): Promise<void> {
+  async #job(label: string, what: string, work: (signal: AbortSignal, status: (text: string | null) => void) => Promise<void>): Promise<void> {
     const n = ++this.#jobN;
     const key = `job${n}`;
     const controller = new AbortController();
-    const status = (text: string | null) => this.screen.setStatus(key, text);
+    const job: Job = { n, label, what, controller, done: Promise.resolve() };
+    const status = (text: string | null) => {
+      job.progress = text ?? undefined;
+      this.screen.setStatus(key, text);
+    };
     const done = (async () => {
       try {
         await work(controller.signal, status);
@@ -461,7 +472,8 @@ class ClientSession implements SessionActions {
         this.screen.setStatus(key, null, true);
       }
     })();
-    this.#jobs.set(n, { n, label, controller, done });
+    job.done = done;
+    this.#jobs.set(n, job);
     if (!this.terminal) await done;
   }
 
@@ -483,7 +495,8 @@ class ClientSession implements SessionActions {
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
     const files = await collectFiles(paths, { onSkip: (path, why) => this.print(`left out ${path}: ${why}`) });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
-    await this.#job("send", async (signal, status) => {
+    const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
+    await this.#job("send", `send to ${formatId(to)}, ${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`, async (signal, status) => {
       let started = Date.now();
       await sendFiles(conn, {
         to,
@@ -519,7 +532,8 @@ class ClientSession implements SessionActions {
     const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
     const { shares } = this.#need();
     const files = await collectShareFiles(paths, (path, why) => this.print(`left out ${path}: ${why}`));
-    await this.#job("share put", async (signal, status) => {
+    const putBytes = files.reduce((sum, f) => sum + f.size, 0);
+    await this.#job("share put", `share put, ${plural(files.length, "file")} (${formatBytes(putBytes)})`, async (signal, status) => {
       const started = Date.now();
       const created = await shares.put(files, { ...expiry, maxDownloads, signal, onProgress: (p) => status(shareProgress("up", p, started)) });
       if (created.warning) this.print(`warning: ${created.warning}`);
@@ -543,7 +557,7 @@ class ClientSession implements SessionActions {
   async shareLs(code: string, flags: { json?: boolean }): Promise<void> {
     parseCode(code);
     const { shares } = this.#need();
-    await this.#job("share ls", async () => {
+    await this.#job("share ls", `share ls ${code}`, async () => {
       const listing = await shares.list(code);
       if (flags.json) {
         this.print(JSON.stringify({
@@ -569,7 +583,7 @@ class ClientSession implements SessionActions {
     const { shares } = this.#need();
     const dir = resolve(flags.dir ?? this.dir);
     await prepareDirectory(dir);
-    await this.#job("share get", async (signal, status) => {
+    await this.#job("share get", `share get ${code} into ${dir}`, async (signal, status) => {
       const started = Date.now();
       try {
         const r = await shares.get(code, { dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => status(shareProgress("down", p, started)) });
@@ -671,9 +685,10 @@ class ClientSession implements SessionActions {
       lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
     }
     lines.push(`Received files go to ${this.dir}${this.opts.yes ? " (offers accepted without asking)" : ""}.`);
-    const running = [...this.#jobs.values()].map((j) => j.label);
-    if (this.#incoming?.active) running.push(`receiving from ${formatId(this.#incoming.from)}`);
-    lines.push(running.length ? `Running: ${running.join(", ")}.` : "No transfer running.");
+    const running = [...this.#jobs.values()].map((j) => j.progress ? `${j.what} [${j.progress}]` : j.what);
+    const incoming = this.#incoming;
+    if (incoming?.active) running.push(`receiving from ${formatId(incoming.from)}${incoming.progress ? ` [${incoming.progress}]` : ""}`);
+    lines.push(running.length ? `Running:\n${running.map((r) => `  ${r}`).join("\n")}` : "No transfer running.");
     this.print(lines.join("\n"));
   }
 
