@@ -41,6 +41,14 @@ export const ID_QUARANTINE_MS = 10 * 60_000;
 /** Most released IDs remembered for quarantine. */
 export const ID_QUARANTINE_MAX = 50_000;
 
+/**
+ * Offers to IDs no client holds, per client address: this many at once, then
+ * {@link UNKNOWN_IDS_PER_MINUTE} — plenty for typos, far too few to find
+ * connected clients by trying IDs.
+ */
+export const UNKNOWN_ID_BURST = 20;
+/** Offers to unknown IDs earned back per minute (see {@link UNKNOWN_ID_BURST}). */
+export const UNKNOWN_IDS_PER_MINUTE = 10;
 /** Protocol errors tolerated from one client before its association is aborted. */
 export const MAX_PROTOCOL_ERRORS = 20;
 

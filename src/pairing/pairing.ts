@@ -12,7 +12,8 @@ import {
   type Accept, Busy, Cancel, Done, End, ErrorMessage, Offer, Reject, Start,
 } from "../protocol/messages.ts";
 import type { CloseReason } from "../protocol/association.ts";
-import { DEFAULT_PAIRING_LIMITS, type PairingLimits } from "./defaults.ts";
+import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
+import { LookupLimiter } from "../failure_limiter.ts";
 import { Exchange, type ExchangePeer, type ExchangeState } from "./exchange.ts";
 import { formatId } from "./id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "./log.ts";
@@ -48,6 +49,10 @@ export class Pairing {
   readonly #log: PairingLog;
   readonly #lookup: (id: string) => ExchangePeer | undefined;
   readonly #now: () => number;
+  /** Offers to IDs nobody holds, per sender address: guessing IDs is slowed to a crawl. */
+  readonly #unknownIds: LookupLimiter;
+  /** When a refusal by {@link #unknownIds} was last logged, per address. */
+  readonly #limitLogged = new Map<string, number>();
   readonly #active = new Set<Exchange>();
   #serial = 0;
   /** Receiver-side exchange ids, per receiver (monotonic, so late data of an old exchange never matches). */
@@ -58,11 +63,28 @@ export class Pairing {
     this.#log = opts.log ?? SILENT_LOG;
     this.#lookup = opts.lookup;
     this.#now = opts.now ?? Date.now;
+    this.#unknownIds = new LookupLimiter({
+      burst: UNKNOWN_ID_BURST,
+      perMinute: UNKNOWN_IDS_PER_MINUTE,
+      now: this.#now,
+      refusal: "Too many offers to IDs that are not connected",
+    });
   }
 
   /** Exchanges not yet finished. */
   get active(): number {
     return this.#active.size;
+  }
+
+  /** True at most once a minute per address (bounded memory). */
+  #shouldLogLimit(address: string): boolean {
+    const now = this.#now();
+    const last = this.#limitLogged.get(address);
+    if (last !== undefined && now - last < 60_000) return false;
+    this.#limitLogged.delete(address);
+    this.#limitLogged.set(address, now);
+    if (this.#limitLogged.size > 1024) this.#limitLogged.delete(this.#limitLogged.keys().next().value!);
+    return true;
   }
 
   /** A sender offers files to a receiver's ID. */
@@ -74,8 +96,21 @@ export class Pairing {
     };
     if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
+    const address = sender.association.remote.address;
+    try {
+      this.#unknownIds.check(address);
+    } catch (err) {
+      // A client guessing IDs would fill the log: one line a minute per address.
+      const message = (err as Error).message;
+      if (this.#shouldLogLimit(address)) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: sender.id, address, message });
+      sender.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
+      return;
+    }
     const receiver = this.#lookup(msg.to);
-    if (!receiver) return fail("SFX_UNKNOWN_ID", `No client with ID ${formatId(msg.to)} is connected`);
+    if (!receiver) {
+      this.#unknownIds.fail(address);
+      return fail("SFX_UNKNOWN_ID", `No client with ID ${formatId(msg.to)} is connected`);
+    }
     if (receiver === sender) return fail("SFX_BAD_ARGUMENT", "You cannot send files to yourself");
     if (msg.files.length > this.limits.maxFilesPerOffer) {
       return fail("SFX_LIMIT", `${msg.files.length} files is more than this server's limit of ${this.limits.maxFilesPerOffer} per exchange`);

@@ -43,9 +43,6 @@ export const FAILED_LOOKUP_BURST = 10;
 /** …and how many more it earns per minute once that burst is spent. */
 export const FAILED_LOOKUPS_PER_MINUTE = 10;
 
-/** Client addresses the failed-lookup limiter remembers; beyond this the oldest are forgotten. */
-export const MAX_RATE_SOURCES = 4096;
-
 /** Longest relative path of a file in a share, in UTF-8 bytes. */
 export const MAX_PATH_BYTES = 1024;
 

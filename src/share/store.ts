@@ -38,7 +38,7 @@ import { formatBytes } from "../units.ts";
 import { SfxError } from "../errors.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
-import { LookupLimiter } from "./lookup_limiter.ts";
+import { LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
 import { checkSharePaths } from "./share_path.ts";
 import { type FileSink, openSink, type UploadFileSpec } from "./upload.ts";
@@ -141,6 +141,7 @@ export class ShareStore {
       burst: this.limits.failedLookupBurst,
       perMinute: this.limits.failedLookupsPerMinute,
       now: this.#now,
+      refusal: "Too many wrong share codes",
     });
   }
 

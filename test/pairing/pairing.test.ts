@@ -118,6 +118,25 @@ test("an offer to an unknown ID fails fast with SFX_UNKNOWN_ID", async () => {
   }
 });
 
+test("offers to unknown IDs are limited per address (20, then 10 a minute): guessing IDs gets SFX_LIMIT, real IDs still work after a wait", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const other = (n: number) => String(100000 + n).padStart(6, "0");
+    const unknown = Array.from({ length: 40 }, (_, i) => other(i)).filter((id) => id !== s.conn.id && id !== r.conn.id).slice(0, 20);
+    for (const id of unknown) await expectCode(sendFiles(s.conn, { to: id, files: [memFile("a", pattern(5))] }), "SFX_UNKNOWN_ID");
+    const limited = await expectCode(sendFiles(s.conn, { to: unknown[0], files: [memFile("a", pattern(5))] }), "SFX_LIMIT");
+    assert.match(limited.message, /Too many offers to IDs that are not connected from this address: try again in 6 s/);
+    // Refused before the lookup: a connected ID gets the same answer, so the refusal tells nothing.
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] }), "SFX_LIMIT");
+    // The admin reads of it once (a minute), not once per guess.
+    assert.is(h.logs.filter((l) => l.level === "warn" && /refused for a while: Too many offers/.test(l.message)).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
 test("an offer to a busy receiver fails fast with SFX_PEER_BUSY", async () => {
   const h = startHarness();
   try {

@@ -1,14 +1,17 @@
 /**
- * A token bucket per client address for failed share lookups, so nobody can
- * guess codes at line rate (100-bit codes make guessing hopeless anyway; this
- * keeps the logs and the CPU quiet). Only failures spend tokens; an address
- * with an empty bucket is refused before its code is even looked at, so a
- * refusal says nothing about whether the code was right.
+ * A token bucket per client address for failed lookups of secrets a client
+ * must know — share codes, the IDs of connected clients — so nobody can
+ * guess them at line rate (for 100-bit share codes guessing is hopeless
+ * anyway; this keeps the logs and the CPU quiet). Only failures spend
+ * tokens; an address with an empty bucket is refused before its guess is
+ * even looked at, so a refusal says nothing about whether it was right.
  *
  * @module
  */
-import { SfxError } from "../errors.ts";
-import { MAX_RATE_SOURCES } from "./defaults.ts";
+import { SfxError } from "./errors.ts";
+
+/** Addresses a limiter remembers by default (the least recently failed are forgotten first). */
+export const MAX_RATE_SOURCES = 4096;
 
 interface Bucket {
   tokens: number;
@@ -25,6 +28,8 @@ export interface LookupLimiterOptions {
   now?: () => number;
   /** Addresses remembered; the least recently seen are forgotten beyond this. */
   maxSources?: number;
+  /** The refusal, before " from this address: try again in N s" (e.g. "Too many wrong share codes"). */
+  refusal: string;
 }
 
 /** Limits failed lookups per client address. */
@@ -33,6 +38,7 @@ export class LookupLimiter {
   readonly #perMs: number;
   readonly #now: () => number;
   readonly #maxSources: number;
+  readonly #refusal: string;
   readonly #buckets = new Map<string, Bucket>();
 
   constructor(options: LookupLimiterOptions) {
@@ -40,6 +46,7 @@ export class LookupLimiter {
     this.#perMs = options.perMinute / 60_000;
     this.#now = options.now ?? Date.now;
     this.#maxSources = options.maxSources ?? MAX_RATE_SOURCES;
+    this.#refusal = options.refusal;
   }
 
   #refill(source: string): Bucket | undefined {
@@ -60,7 +67,7 @@ export class LookupLimiter {
     const b = this.#refill(source);
     if (b && b.tokens < 1) {
       const waitS = Math.ceil((1 - b.tokens) / this.#perMs / 1000);
-      throw new SfxError("SFX_LIMIT", `Too many wrong share codes from this address: try again in ${waitS} s`);
+      throw new SfxError("SFX_LIMIT", `${this.#refusal} from this address: try again in ${waitS} s`);
     }
   }
 

@@ -1,11 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { isSfxError } from "../../src/errors.ts";
-import { LookupLimiter } from "../../src/share/lookup_limiter.ts";
+import { isSfxError } from "../src/errors.ts";
+import { LookupLimiter } from "../src/failure_limiter.ts";
 
 test("check() refuses an address with SFX_LIMIT after its burst of failures, and not others", () => {
   const t = 0;
-  const lim = new LookupLimiter({ burst: 3, perMinute: 6, now: () => t });
+  const lim = new LookupLimiter({ burst: 3, perMinute: 6, now: () => t, refusal: "Too many wrong share codes" });
   for (let i = 0; i < 3; i++) {
     lim.check("10.0.0.1");
     lim.fail("10.0.0.1");
@@ -22,7 +22,7 @@ test("check() refuses an address with SFX_LIMIT after its burst of failures, and
 
 test("check() lets an address try again once a token has been earned back", () => {
   let t = 1000;
-  const lim = new LookupLimiter({ burst: 1, perMinute: 6, now: () => t });
+  const lim = new LookupLimiter({ burst: 1, perMinute: 6, now: () => t, refusal: "Too many wrong share codes" });
   lim.fail("a");
   assert.throws(() => lim.check("a"), (e: unknown) => isSfxError(e, "SFX_LIMIT"));
   t += 9_999;
@@ -33,7 +33,7 @@ test("check() lets an address try again once a token has been earned back", () =
 
 test("a full bucket is forgotten, and at most maxSources addresses are remembered", () => {
   let t = 0;
-  const lim = new LookupLimiter({ burst: 2, perMinute: 60, now: () => t, maxSources: 10 });
+  const lim = new LookupLimiter({ burst: 2, perMinute: 60, now: () => t, maxSources: 10, refusal: "Too many wrong share codes" });
   for (let i = 0; i < 50; i++) lim.fail(`10.0.0.${i}`);
   assert.is(lim.size, 10);
   t += 60_000;
