@@ -246,9 +246,11 @@ export interface SpooledFile extends LocalShareFile {
 /**
  * Reads `input` (standard input) to its end into a temporary file only this
  * user can read, under `dir` (default: the system's temporary directory),
- * so it can be shared under `name`. Throws SFX_USAGE for a name the share
- * store would refuse, SFX_IO when the temporary file cannot be written
- * (the message says where, e.g. a full disk); nothing is left behind then.
+ * so it can be shared under `name`. Throws SFX_USAGE or SFX_BAD_ARGUMENT
+ * for a name the share store would refuse (before reading anything), SFX_IO
+ * when the temporary file cannot be written (the message says where, e.g. a
+ * full disk), and whatever SfxError ended `input` (a cancel); nothing is
+ * left behind then.
  */
 export async function spoolStdin(name: string, input: AsyncIterable<Uint8Array | string>, dir: string = tmpdir()): Promise<SpooledFile> {
   let path: string;
