@@ -22,10 +22,10 @@ import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { processAlive } from "../process_alive.ts";
-import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
+import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { releaseReceived } from "../protocol/release.ts";
 
-export { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
+export { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 
 const byteLength = (s: string) => new TextEncoder().encode(s).length;
 /** The longest file name (one path segment) common file systems take, in bytes. */
@@ -64,6 +64,26 @@ export function partPathFor(finalPath: string, attempt = 1): string {
 /** The lock beside a temporary file: `.<name>.sfx-lock`, holding the writer's process ID. */
 export function lockPathFor(partPath: string): string {
   return join(dirname(partPath), `${basename(partPath).slice(0, -PART_SUFFIX.length)}${LOCK_SUFFIX}`);
+}
+
+/** The note beside a resumable temporary file: `.<name>.sfx-resume`, holding what the finished file must hash to. */
+export function resumeNotePathFor(partPath: string): string {
+  return join(dirname(partPath), `${basename(partPath).slice(0, -PART_SUFFIX.length)}${RESUME_SUFFIX}`);
+}
+
+/** What a resumable temporary file is becoming (its note), or undefined when it has none. */
+async function readResumeNote(partPath: string): Promise<string | undefined> {
+  const text = await readFile(resumeNotePathFor(partPath), "utf8").catch(() => undefined);
+  return text === undefined ? undefined : text.trim();
+}
+
+async function writeResumeNote(partPath: string, key: string): Promise<void> {
+  const h = await open(resumeNotePathFor(partPath), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  try {
+    await h.writeFile(`${key}\n`);
+  } finally {
+    await h.close();
+  }
 }
 
 /** Locks taken by this process, so two writes in one process exclude each other too. */
@@ -113,6 +133,14 @@ export interface SafeWriteOptions {
    * `size` is started over.
    */
   resume?: boolean;
+  /**
+   * With `resume`: what the finished file must be (its SHA-256). It is noted
+   * beside the temporary file (`.<name>.sfx-resume`), and only a temporary
+   * file noted with the same key is continued; one another download left
+   * (another key) is neither continued nor destroyed: this write takes the
+   * next temporary name. Writes without a key leave noted files alone too.
+   */
+  resumeKey?: string;
   /** Replace an existing file at the final name instead of choosing `name (1).ext`. */
   overwrite?: boolean;
   /**
@@ -276,6 +304,9 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   // Each temporary file has one writer: its lock says which process. Another
   // running write of the same name gets the next free name (or, resuming,
   // a clear error: there is only one partial download to continue).
+  // A temporary file noted for a resumable download is that download's: only
+  // the same download (same key) continues it; every other write passes it by.
+  const key = opts.resume ? opts.resumeKey : undefined;
   let partPath = "";
   let unlock: (() => Promise<void>) | undefined;
   for (let attempt = 1; attempt <= MAX_PART_ATTEMPTS && !unlock; attempt++) {
@@ -285,8 +316,16 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     } catch (err) {
       throw ioError(err, "lock", partPath);
     }
-    if (!unlock && opts.resume) {
-      throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now`);
+    const note = await readResumeNote(partPath);
+    if (!unlock) {
+      if (opts.resume && (key === undefined || note === key)) {
+        throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now`);
+      }
+      continue;
+    }
+    if (note !== undefined && note !== key) {
+      await unlock();
+      unlock = undefined;
     }
   }
   if (!unlock) throw new SfxError("SFX_IO", `Cannot write ${finalPath}: ${MAX_PART_ATTEMPTS} other writes of this name are running`);
@@ -297,11 +336,15 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     if (opts.resume) {
       handle = await open(partPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
       const { size: existing } = await handle.stat();
-      if (opts.size != null && existing > opts.size) {
+      // Continued only when noted for this very file (a file without a note is what a killed
+      // receive or an older sfx left: of unknown origin, started over).
+      const ours = key === undefined || (await readResumeNote(partPath)) === key;
+      if (!ours || (opts.size != null && existing > opts.size)) {
         await handle.truncate(0);
       } else if (existing > 0) {
         offset = await hashExisting(handle, hash, existing);
       }
+      if (key !== undefined) await writeResumeNote(partPath, key);
     } else {
       // Ours alone under the lock; whatever a killed write left here is replaced.
       handle = await open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
@@ -442,6 +485,7 @@ class SafeWriteImpl implements SafeWrite {
       this.#closed = true;
       await this.#handle.close().catch(() => {});
       const { path, unchanged } = await this.#place(size, sha256);
+      await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
       await this.#unlock();
       if (!this.#opts.deferDirSync) await syncDirectory(dirname(path));
       const relativePath = path.slice(this.#root.length + 1).split(sep).join("/");
@@ -472,8 +516,8 @@ class SafeWriteImpl implements SafeWrite {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "EEXIST") {
-          // The very same bytes already under the wanted name: no second copy as `name (1)`.
-          if (n === 0 && (await sameFile(candidate, size, sha256))) {
+          // The very same bytes already under this name (or a numbered copy of it): no further copy.
+          if (await sameFile(candidate, size, sha256)) {
             await rm(this.partPath, { force: true });
             return { path: candidate, unchanged: true };
           }
@@ -503,7 +547,10 @@ class SafeWriteImpl implements SafeWrite {
       if (opts.keepPartial) await this.#handle.sync().catch(() => {});
       await this.#handle.close().catch(() => {});
     }
-    if (!opts.keepPartial) await rm(this.partPath, { force: true }).catch(() => {});
+    if (!opts.keepPartial) {
+      await rm(this.partPath, { force: true }).catch(() => {});
+      await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
+    }
     await this.#unlock();
   }
 }

@@ -20,10 +20,11 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { mkdtemp, open, rm } from "node:fs/promises";
+import { lstat, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { SfxError } from "../errors.ts";
+import { join, resolve } from "node:path";
+import { isSfxError, SfxError } from "../errors.ts";
+import { formatBytes } from "../units.ts";
 import type { AssociationLike, CloseReason } from "../protocol/association.ts";
 import {
   type AnyMessage,
@@ -53,7 +54,7 @@ import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
-import { ioError, openSafeWrite, sameFile, sanitizeRelativePath, type SafeWrite } from "./safe_write.ts";
+import { ioError, localRelativePath, numbered, openSafeWrite, sameFile, sanitizeRelativePath, type SafeWrite } from "./safe_write.ts";
 import { collectFiles, fileSource } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
@@ -602,13 +603,14 @@ export class ShareClient {
     let moved = 0;
     try {
       for (const f of wanted) {
-        const existing = await alreadyThere(opts.dir, f.path, f.size, f.sha256);
+        const existing = await alreadyThere(opts.dir, f.path, f.size, f.sha256, !opts.overwrite);
         if (existing) {
           results.push({ name: f.path, path: existing, size: f.size, sha256: f.sha256, resumedFrom: 0, alreadyThere: true });
           moved += f.size;
           continue;
         }
-        const writer = await openSafeWrite(opts.dir, f.path, { size: f.size, resume: true, overwrite: opts.overwrite });
+        // The file's hash keys the resume: a partial another share's file of this name left is not continued.
+        const writer = await openSafeWrite(opts.dir, f.path, { size: f.size, resume: true, resumeKey: f.sha256, overwrite: opts.overwrite });
         moved += writer.offset;
         writers.push({ file: f, writer });
       }
@@ -662,7 +664,13 @@ export class ShareClient {
       slot.finishing = slot.w.writer.finish(slot.end, slot.w.file.size).then((r) => {
         results.set(slot.w.file.path, r);
         maybeDone();
-      }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err))));
+      }, (err) => {
+        if (isSfxError(err, "SFX_INTEGRITY") && slot.w.writer.offset > 0) {
+          // The bytes kept from an interrupted get were not what they should be (changed on disk?).
+          return fail(new SfxError("SFX_INTEGRITY", `${err.message}; it had resumed from ${formatBytes(slot.w.writer.offset)} kept from an earlier get, which did not match: the same get again fetches it whole`));
+        }
+        fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err)));
+      });
     };
     const onAbort = () => fail(new SfxError("SFX_CANCELLED", "Download cancelled"));
     opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -741,10 +749,16 @@ export class ShareClient {
   }
 }
 
-/** The path of `name` under `dir` when it already holds exactly these bytes (checked by size, then SHA-256). */
-async function alreadyThere(dir: string, name: string, size: number, sha256: string): Promise<string | undefined> {
-  const path = join(dir, ...name.split("/"));
-  return (await sameFile(path, size, sha256)) ? path : undefined;
+/** Where under `dir` a file with exactly these bytes already is (checked by size, then SHA-256). */
+async function alreadyThere(dir: string, name: string, size: number, sha256: string, copies: boolean): Promise<string | undefined> {
+  // The name itself, or (`copies`) a numbered copy an earlier get saved when the name was taken.
+  const first = resolve(dir, ...localRelativePath(name).split("/"));
+  for (let n = 0; n < (copies ? 10_000 : 1); n++) {
+    const path = n === 0 ? first : numbered(first, n);
+    if (await sameFile(path, size, sha256)) return path;
+    if (n > 0 && !(await lstat(path).then(() => true, () => false))) return undefined;
+  }
+  return undefined;
 }
 
 /** Where a one-shot share call connects. */

@@ -93,14 +93,30 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const abs = join(dir, e.name);
-    const childRel = `${rel}/${checkName(e.name)}`;
+    // One odd entry inside a directory is left out (and said), not the end of the whole send.
+    if (/(\.sfx-part|\.sfx-lock|\.sfx-resume)$/.test(e.name)) {
+      skip(`${rel}/${e.name}`, "a partial file of an unfinished sfx transfer");
+      continue;
+    }
+    let name: string;
+    try {
+      name = sanitizeRelativePath(e.name);
+    } catch (err) {
+      const why = (err as Error).message.replace(/^Refusing file name "(?:[^"\\]|\\.)*": /, "");
+      skip(`${rel}/${JSON.stringify(e.name).slice(1, -1)}`, `its name cannot be sent: ${why}`);
+      continue;
+    }
+    const childRel = `${rel}/${name}`;
     if (e.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
     else if (e.isFile() || e.isSymbolicLink()) {
       const st = await stat(abs).catch((err) => {
-        if (e.isSymbolicLink() && (err as NodeJS.ErrnoException).code === "ENOENT") return null;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" && (e.isSymbolicLink() || e.name.includes("\ufffd"))) return null;
         throw ioError(err, "read", abs);
       });
-      if (!st) skip(childRel, "a broken symbolic link");
+      // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the file.
+      if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, "its name is not valid UTF-8");
+      else if (!st) skip(childRel, "a broken symbolic link");
       else if (st.isFile()) add(fileSource(abs, childRel, st.size));
       else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)");
       else skip(childRel, "not a regular file");

@@ -12,6 +12,8 @@ import { MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from "./defaults.ts";
 export const PART_SUFFIX = ".sfx-part";
 /** Suffix of the lock that says which process writes a temporary file: `.<name>.sfx-lock`. */
 export const LOCK_SUFFIX = ".sfx-lock";
+/** Suffix of the note beside a resumable temporary file saying what it is becoming (a share get's file hash): `.<name>.sfx-resume`. */
+export const RESUME_SUFFIX = ".sfx-resume";
 
 const encoder = new TextEncoder();
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
@@ -45,7 +47,9 @@ export function sanitizeRelativePath(path: string): string {
     if (segment === "") refuse("it has an empty path segment");
     if (segment === "." || segment === "..") refuse("it leaves the target directory");
     if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) refuse(`a name is longer than ${MAX_SEGMENT_BYTES} bytes`);
-    if (segment.endsWith(PART_SUFFIX) || segment.endsWith(LOCK_SUFFIX)) refuse(`names ending in ${PART_SUFFIX} or ${LOCK_SUFFIX} are reserved for partial files`);
+    if (segment.endsWith(PART_SUFFIX) || segment.endsWith(LOCK_SUFFIX) || segment.endsWith(RESUME_SUFFIX)) {
+      refuse(`names ending in ${PART_SUFFIX}, ${LOCK_SUFFIX} or ${RESUME_SUFFIX} are reserved for partial files`);
+    }
   }
   return segments.join("/");
 }

@@ -52,6 +52,25 @@ test("inside a directory a link to a file is followed; other links, FIFOs are le
   assert.is(l1.total, 12);
 });
 
+test("inside a directory, names sfx cannot send and leftover partial files are left out and reported, not the end of the send", async () => {
+  const d = join(root, "odd");
+  mkdirSync(d);
+  writeFileSync(join(d, "ok.txt"), "ok");
+  writeFileSync(join(d, ".movie.mkv.sfx-part"), "half a movie");
+  writeFileSync(join(d, ".movie.mkv.sfx-resume"), "hash");
+  writeFileSync(join(d, "bell\u0007.txt"), "ding");
+  writeFileSync(Buffer.concat([Buffer.from(`${d}/caf`), Buffer.from([0xe9]), Buffer.from(".txt")]), "latin-1 name");
+  const skipped: string[] = [];
+  const files = await collectFiles([d], { onSkip: (path, why) => skipped.push(`${path}: ${why}`) });
+  assert.equal(files.map((f) => f.path), ["odd/ok.txt"]);
+  assert.equal(skipped.sort(), [
+    "odd/.movie.mkv.sfx-part: a partial file of an unfinished sfx transfer",
+    "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer",
+    "odd/bell\\u0007.txt: its name cannot be sent: it contains control characters",
+    "odd/caf\ufffd.txt: its name is not valid UTF-8",
+  ]);
+});
+
 test("collectFiles() reads '-' from the given stream under --name, size unknown", async () => {
   async function* stdin() {
     yield new Uint8Array(100_000);

@@ -185,7 +185,7 @@ test("an interrupted get resumes from the bytes on disk, verifies the whole hash
   await rejects(client.list(code), "SFX_SHARE_NOT_FOUND");
 });
 
-test("a resumed get whose partial bytes are corrupt fails with SFX_INTEGRITY and keeps nothing", async () => {
+test("a resumed get whose partial bytes were changed on disk fails with SFX_INTEGRITY, keeps nothing, and says a new get fetches it whole", async () => {
   const w = await world();
   const data = randomBytes(100_000);
   tree(w, { "f.bin": data });
@@ -194,10 +194,53 @@ test("a resumed get whose partial bytes are corrupt fails with SFX_INTEGRITY and
   const bad = Buffer.from(data.subarray(0, 50_000));
   bad[10] ^= 0xff;
   writeFileSync(join(w.out, ".f.bin.sfx-part"), bad);
-  await rejects(client.get(code, { dir: w.out }), "SFX_INTEGRITY");
+  writeFileSync(join(w.out, ".f.bin.sfx-resume"), `${sha(data)}\n`); // noted for this very file
+  await rejects(client.get(code, { dir: w.out }), "SFX_INTEGRITY", /resumed from 48\.8 KiB kept from an earlier get, which did not match: the same get again fetches it whole/);
   assert.equal(readdirSync(w.out), []);
   await client.get(code, { dir: w.out });
   assert.is(sha(readFileSync(join(w.out, "f.bin"))), sha(data));
+});
+
+test("a partial another download left under the same name is neither continued nor destroyed; one of unknown origin is started over", async () => {
+  const w = await world();
+  const data = randomBytes(100_000);
+  tree(w, { "f.bin": data });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "f.bin")]), { maxDownloads: 1 });
+  // Another share's f.bin, interrupted: its partial and its note.
+  const other = randomBytes(30_000);
+  writeFileSync(join(w.out, ".f.bin.sfx-part"), other);
+  writeFileSync(join(w.out, ".f.bin.sfx-resume"), `${sha(randomBytes(8))}\n`);
+  const r = await client.get(code, { dir: w.out });
+  assert.is(r.files[0].resumedFrom, 0);
+  assert.is(sha(readFileSync(join(w.out, "f.bin"))), sha(data));
+  assert.ok(readFileSync(join(w.out, ".f.bin.sfx-part")).equals(other), "the other download's partial is untouched");
+  assert.equal(readdirSync(w.out).sort(), [".f.bin.sfx-part", ".f.bin.sfx-resume", "f.bin"]);
+  // A partial with no note (a killed receive, an older sfx) is not trusted: started over.
+  const w2 = await world();
+  tree(w2, { "g.bin": data });
+  const c2 = w2.connect().client;
+  const { code: code2 } = await c2.put(await collectShareFiles([join(w2.src, "g.bin")]));
+  writeFileSync(join(w2.out, ".g.bin.sfx-part"), other.subarray(0, 20_000));
+  const r2 = await c2.get(code2, { dir: w2.out });
+  assert.is(r2.files[0].resumedFrom, 0);
+  assert.is(sha(readFileSync(join(w2.out, "g.bin"))), sha(data));
+  assert.equal(readdirSync(w2.out), ["g.bin"]);
+});
+
+test("a get again after the name was taken finds its earlier numbered copy: no third copy, nothing fetched", async () => {
+  const w = await world();
+  tree(w, { "one.txt": "share" });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "one.txt")]));
+  writeFileSync(join(w.out, "one.txt"), "different");
+  await client.get(code, { dir: w.out });
+  for (let i = 0; i < 2; i++) {
+    const r = await client.get(code, { dir: w.out });
+    assert.equal(r.files.map((f) => [f.path, f.alreadyThere]), [[join(w.out, "one (1).txt"), true]]);
+    assert.is(r.bytes, 0);
+  }
+  assert.equal(readdirSync(w.out).sort(), ["one (1).txt", "one.txt"]);
 });
 
 test("files already in place with the right hash are not fetched again", async () => {
