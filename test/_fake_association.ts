@@ -141,7 +141,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   }
 
   abort(reason = "aborted"): void {
-    this.#end({ kind: "abort", message: reason }, { kind: "peer-abort", message: reason });
+    this.#end({ kind: "abort", message: reason }, { kind: "peer-abort", message: `peer aborted: user-initiated abort: ${reason}`, peerReason: reason });
   }
 
   /** The peer vanishes without a word (kill -9): the other side sees a timeout. */

@@ -106,7 +106,8 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "error":
             bar.end();
-            say(`Transfer failed: ${e.message}`);
+            // With --once the failure ends the command, whose "sfx: …" line says it; otherwise we go on waiting.
+            if (!flags.once) say(`Transfer failed: ${e.message}; waiting for the next offer`);
             break;
         }
       };
@@ -136,7 +137,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       // A failed exchange was reported to the sender through the server: a
       // graceful close delivers that report before the connection ends (an
       // ABORT would drop it, and the sender would only see us vanish).
-      if (isSfxError(err) && !conn.closedWith) await conn.close();
+      if (isSfxError(err) && !conn.closedWith) await conn.close(2000, `the receiver failed: ${err.message}`.slice(0, 400));
       else await conn.abort("receive failed");
       throw err;
     }

@@ -112,7 +112,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       }
       // The receiver was told why (an error message through the server): a
       // graceful close delivers it; an ABORT would drop it.
-      if (err instanceof SfxError && !conn.closedWith) await conn.close();
+      // Should the close not get through (the relay holding our window shut), the abort says why.
+      if (err instanceof SfxError && !conn.closedWith) await conn.close(2000, `the sender failed: ${err.message}`.slice(0, 400));
       else await conn.abort("send failed");
       throw err;
     }

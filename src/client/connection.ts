@@ -266,9 +266,13 @@ export class ClientConnection {
   }
 
   /** Closes gracefully (queued messages are delivered first); aborts after `graceMs`. */
-  async close(graceMs = 2000): Promise<void> {
+  /**
+   * Closes gracefully (what was sent is delivered); aborts after `graceMs`,
+   * telling the server `abortReason` (default "close timed out").
+   */
+  async close(graceMs = 2000, abortReason?: string): Promise<void> {
     if (!this.#closedWith) {
-      await closeWithin(this.association, graceMs);
+      await closeWithin(this.association, graceMs, abortReason);
       this.#onClose({ kind: "shutdown", message: "closed by this client" });
     }
     await this.#release();

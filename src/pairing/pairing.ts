@@ -250,11 +250,13 @@ export class Pairing {
     const other = ex.other(peer);
     const who = peer === ex.sender.peer ? "sender" : "receiver";
     const how = reason.kind === "shutdown" ? "closed its connection" : reason.kind === "timeout" ? "stopped responding" : "disconnected";
-    const cancelled = /cancel/i.test(reason.message ?? "");
+    const cancelled = /cancel/i.test(reason.peerReason ?? reason.message ?? "");
     const code = cancelled ? "SFX_CANCELLED" : "SFX_TRANSFER_FAILED";
+    // A client that aborted gave its reason ("the sender failed: …"): the other side reads it.
+    const said = reason.kind === "peer-abort" && reason.peerReason && !cancelled ? `: ${reason.peerReason}` : "";
     const message = cancelled
       ? `The ${who} (${formatId(peer.id)}) cancelled`
-      : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}`;
+      : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}${said}`;
     if (ex.state === "offered" && peer === ex.sender.peer) {
       other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: message }));
     } else {

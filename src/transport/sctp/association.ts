@@ -1801,10 +1801,25 @@ export class Association extends EventEmitter {
     this.#gapAcked = 0;
     this.#queue = new SendQueue(this.#idata);
     this.#host.associationDown(this, reason);
+    // §9.2: after a graceful shutdown everything the peer sent was delivered.
+    // Messages pause() held back are the application's too: it gets them
+    // before "close" (nothing can be received after it; its last words —
+    // often why it is closing — would be lost).
+    if (reason.kind === "shutdown") this.#releaseHeldOnClose();
     this.#emitSafe("close", reason);
     const waiters = this.#closeWaiters;
     this.#closeWaiters = [];
     for (const w of waiters) w();
+  }
+
+  #releaseHeldOnClose(): void {
+    const held = this.#held;
+    this.#held = [];
+    const from = this.#heldHead;
+    this.#heldHead = 0;
+    this.#heldBytes = 0;
+    if (this.listenerCount("message") === 0) return;
+    for (let i = from; i < held.length; i++) this.#emitSafe("message", held[i].streamId, held[i].data, held[i].ppid);
   }
 
   /** A method, so TypeScript does not narrow the state across calls that may close. */

@@ -136,6 +136,25 @@ test("pause() closes the window: send() returns false and stays bounded; resume(
   }
 });
 
+test("a graceful close hands the application the messages pause() held back, before 'close'", async () => {
+  const p = makePair({ delayMs: 1 });
+  try {
+    const { c, s } = await connectPair(p);
+    s.pause();
+    const events: string[] = [];
+    s.on("message", (st: number, d: Uint8Array) => events.push(`${st}:${new TextDecoder().decode(d)}`));
+    const closedS = closed(s);
+    s.once("close", () => events.push("close"));
+    c.send(1, new TextEncoder().encode("data"));
+    c.send(0, new TextEncoder().encode("why I stop"));
+    await within(10_000, c.close(), "client close");
+    await within(5000, closedS, "server close");
+    assert.equal(events, ["1:data", "0:why I stop", "close"]);
+  } finally {
+    await p.close();
+  }
+});
+
 test("INIT collision: both ends connecting to each other end with one association each", async () => {
   const p = makePair({ delayMs: 5 });
   try {
