@@ -172,28 +172,39 @@ function progressBar(label: string): { update(p: ShareProgress): void; end(): vo
 async function put(paths: string[], flags: PutFlags): Promise<number> {
   const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
   const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
-  let stdin: SpooledFile | undefined;
-  if (paths.includes("-")) {
-    if (flags.name === undefined) throw new SfxError("SFX_USAGE", "Sharing standard input ('-') needs --name <file name>");
-    if (paths.filter((p) => p === "-").length > 1) throw new SfxError("SFX_USAGE", "'-' (standard input) can be given only once");
-    const name = flags.name;
-    // Ctrl-C while reading ends the read, and the spool is removed.
-    stdin = await withInterrupt((signal) => {
-      signal.addEventListener("abort", () => process.stdin.destroy(new SfxError("SFX_CANCELLED", "Cancelled")), { once: true });
-      return spoolStdin(name, process.stdin);
-    });
-  } else if (flags.name !== undefined) {
-    throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths");
-  }
+  const usesStdin = paths.includes("-");
+  if (usesStdin && flags.name === undefined) throw new SfxError("SFX_USAGE", "Sharing standard input ('-') needs --name <file name>");
+  if (!usesStdin && flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths");
+  // Standard input is read last, once everything else checked out (the other files, the
+  // names, the server): a mistake must not wait for, nor spool, a long-running pipe.
+  // Until then it stands in the list as an empty file that the spool fills in.
+  const stdinEntry: LocalShareFile = { path: flags.name ?? "", size: 0, read: () => (async function* () {})() };
+  const files = await collectShareFiles(paths, warnSkipped, usesStdin ? { stdin: stdinEntry } : {});
+  const { conn, client } = await open(flags);
+  let spooled: SpooledFile | undefined;
   try {
-    return await putFiles(await collectShareFiles(paths, warnSkipped, { stdin }), { ...expiry, maxDownloads }, flags);
+    if (usesStdin) {
+      // Ctrl-C while reading ends the read, and the spool is removed.
+      spooled = await withInterrupt((signal) => {
+        signal.addEventListener("abort", () => process.stdin.destroy(new SfxError("SFX_CANCELLED", "Cancelled")), { once: true });
+        return spoolStdin(stdinEntry.path, process.stdin);
+      });
+      const s = spooled;
+      Object.assign(stdinEntry, { path: s.path, size: s.size, read: () => s.read() });
+    }
+    return await putFiles(client, files, { ...expiry, maxDownloads }, flags);
   } finally {
-    await stdin?.remove();
+    await spooled?.remove();
+    await conn.close();
   }
 }
 
-async function putFiles(files: LocalShareFile[], limits: { expiresInMs?: number; expiresAt?: number; maxDownloads?: number }, flags: PutFlags): Promise<number> {
-  const { conn, client } = await open(flags);
+async function putFiles(
+  client: ShareClient,
+  files: LocalShareFile[],
+  limits: { expiresInMs?: number; expiresAt?: number; maxDownloads?: number },
+  flags: PutFlags,
+): Promise<number> {
   const bar = progressBar("upload");
   try {
     const created = await withInterrupt((signal) => client.put(files, { ...limits, signal, onProgress: (p) => bar.update(p) }));
@@ -221,7 +232,6 @@ async function putFiles(files: LocalShareFile[], limits: { expiresInMs?: number;
     return 0;
   } finally {
     bar.end();
-    await conn.close();
   }
 }
 
