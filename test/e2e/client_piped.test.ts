@@ -10,6 +10,7 @@ import * as assert from "uvu/assert";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanupAll, ensureBinary, pattern, type Server, sfx, sha256, startServe, tmp } from "./_exchange.ts";
+import { connect } from "../../src/client/connection.ts";
 
 let server: Server;
 
@@ -89,6 +90,42 @@ test("a server nobody answers at: one line, and (piped, as sftp -b) the session 
   assert.is(r.status, 4, p.err());
   assert.match(p.out(), /Cannot connect: .*\nStopping: a command failed \(exit status 4\) and input is not a terminal\.\nBye\.\n$/, p.out());
   assert.not.match(p.out(), /Not connected/, "the next command did not run");
+});
+
+test("piped: the server going away ends the session with status 4; the commands after it do not run", async () => {
+  const own = await startServe();
+  const p = sfx(["client", "--server", own.address], { stdin: true });
+  await p.waitFor(/Your ID:\s+\d{3} \d{3}/, 15_000, "out");
+  own.proc.child.kill("SIGTERM");
+  await own.proc.exit();
+  await p.waitFor(/Connection lost: The server is shutting down/, 15_000, "out");
+  p.child.stdin!.end("id\nstatus\n");
+  const r = await p.exit(20_000);
+  assert.is(r.status, 4, p.out() + p.err());
+  assert.match(p.out(), /Stopping: the connection was lost \(exit status 4\) and input is not a terminal\.\nBye\.\n$/);
+  assert.not.match(p.out(), /Not connected|No transfer running/, "the commands after it did not run");
+});
+
+test("piped: Ctrl-C cancels the running command and ends the session with status 130", async () => {
+  // A receiver that never answers: the send waits for it, as long as the test wants.
+  const silent = await connect({ server: { host: "127.0.0.1", port: server.port } });
+  try {
+    const src = tmp("sfx-src-");
+    writeFileSync(join(src, "a.txt"), "a");
+    const p = client([]);
+    await p.waitFor(/Your ID:\s+\d{3} \d{3}/, 15_000, "out");
+    p.line(`send ${silent.id} ${join(src, "a.txt")}`);
+    p.line("status");
+    p.end();
+    await p.waitFor(/waiting for them to accept/, 15_000, "out");
+    p.child.kill("SIGINT");
+    const r = await p.exit(20_000);
+    assert.is(r.status, 130, p.out() + p.err());
+    assert.match(p.out(), /send: cancelled\nStopping: send was cancelled \(exit status 130\) and input is not a terminal\.\nBye\.\n$/);
+    assert.not.match(p.out(), /Received files go to/, "status did not run");
+  } finally {
+    await silent.abort("test over");
+  }
 });
 
 test("piped commands stop at the first that fails, and the exit status is that command's", async () => {

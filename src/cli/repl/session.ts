@@ -122,6 +122,10 @@ class ClientSession implements SessionActions {
    * run on after a failed step, and must see it failed.
    */
   #batchStatus: number | undefined;
+  /** What ended a piped session ("a command failed"). */
+  #batchWhy = "";
+  /** Why the connection was lost, until the next connect. */
+  #lostWith: SfxError | undefined;
   #chain: Promise<void> = Promise.resolve();
   #finish: (status: number) => void = () => {};
 
@@ -176,15 +180,18 @@ class ClientSession implements SessionActions {
     this.#noteFailure(err);
   }
 
-  #noteFailure(err: unknown): void {
-    if (!this.terminal && this.#batchStatus === undefined) this.#batchStatus = exitStatusFor(err) || 1;
+  #noteFailure(err: unknown, why = "a command failed"): void {
+    if (!this.terminal && this.#batchStatus === undefined) {
+      this.#batchStatus = exitStatusFor(err) || 1;
+      this.#batchWhy = why;
+    }
   }
 
   /** After a command: the prompt, or (piped input, a command failed) the end. */
   #next(): void | Promise<void> {
     if (this.#batchStatus === undefined) return this.#prompt();
     if (this.#quitting) return;
-    this.print(`Stopping: a command failed (exit status ${this.#batchStatus}) and input is not a terminal.`);
+    this.print(`Stopping: ${this.#batchWhy} (exit status ${this.#batchStatus}) and input is not a terminal.`);
     return this.quit();
   }
 
@@ -315,6 +322,7 @@ class ClientSession implements SessionActions {
   #adopt(conn: ClientConnection, server: Server): void {
     const where = formatAddress(server.host, server.port);
     this.#conn = conn;
+    this.#lostWith = undefined;
     this.#shares = new ShareClient(connectionShareLink(conn));
     this.#connectedAt = Date.now();
     this.#server = { ...server, name: conn.welcome.server.name };
@@ -334,14 +342,19 @@ class ClientSession implements SessionActions {
   #lost(conn: ClientConnection, err: SfxError): void {
     if (this.#conn !== conn) return; // a disconnect or quit we asked for
     this.#conn = null;
+    this.#lostWith = err;
     this.#shares?.dispose();
     this.#shares = null;
     this.screen.setBasePrompt(this.#basePrompt());
     this.print(`Connection lost: ${err.message}. Type 'connect' to reconnect (you will get a new ID).`);
+    // Piped: what comes next was written for a connection that is gone.
+    this.#noteFailure(err, "the connection was lost");
   }
 
   #need(): { conn: ClientConnection; shares: ShareClient } {
     if (!this.#conn || !this.#shares || this.#conn.closedWith) {
+      const lost = this.#lostWith ?? this.#conn?.closedWith;
+      if (lost) throw new SfxError("SFX_CONNECTION_LOST", `Not connected (the connection was lost: ${lost.message}): type 'connect' to reconnect`);
       throw new SfxError("SFX_USAGE", "Not connected: type 'connect' (or 'connect <host[:port]>') first");
     }
     return { conn: this.#conn, shares: this.#shares };
@@ -461,7 +474,10 @@ class ClientSession implements SessionActions {
       try {
         await work(controller.signal, status);
       } catch (err) {
-        if (controller.signal.aborted && isSfxError(err, "SFX_CANCELLED")) this.print(`${label}: cancelled`);
+        if (controller.signal.aborted && isSfxError(err, "SFX_CANCELLED")) {
+          this.print(`${label}: cancelled`);
+          this.#noteFailure(err, `${label} was cancelled`);
+        }
         else if (isSfxError(err, "SFX_CONNECTION_LOST") && !this.#conn) {
           this.print(`${label}: stopped, the connection was lost`);
           this.#noteFailure(err);
