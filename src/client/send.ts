@@ -122,8 +122,16 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
 
   let started = 0;
   try {
+    // Checked before anything is said: a list of files too long for one control message
+    // (many files with long names) is a clear local error, not a protocol failure.
+    let offer: Uint8Array;
+    try {
+      offer = Offer.encode({ xid, to, files: files.map((f) => ({ path: f.path, size: f.size })) });
+    } catch (err) {
+      throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${(err as Error).message}): send fewer files at once, or an archive (tar)`);
+    }
     emit({ event: "offer", to, files: files.map((f) => ({ path: f.path, size: f.size })), bytes: total });
-    conn.sendControl(Offer.encode({ xid, to, files: files.map((f) => ({ path: f.path, size: f.size })) }));
+    conn.sendControl(offer);
     // Wait for start (the server enforces the offer timeout and tells us).
     while (true) {
       const m = check(await nextMessage());

@@ -123,6 +123,14 @@ export class Pairing {
       return;
     }
     const rxid = this.#nextXid.get(receiver) ?? 1;
+    // Encoded before anything is registered: the receiver's copy names the sender, not itself,
+    // and may not fit the message size limit the sender's did (then nobody is left busy).
+    let forReceiver: Uint8Array;
+    try {
+      forReceiver = Offer.encode({ xid: rxid, from: sender.id, files: msg.files });
+    } catch (err) {
+      return fail("SFX_LIMIT", `The offer's list of files is too large to pass on (${(err as Error).message}); send fewer files at once, or an archive`);
+    }
     this.#nextXid.set(receiver, (rxid % (2 ** 31 - 2)) + 1);
     const ex = new Exchange(++this.#serial, { peer: sender, xid }, { peer: receiver, xid: rxid }, msg.files, this.#now(), this.#log);
     sender.exchange = ex;
@@ -132,7 +140,7 @@ export class Pairing {
     this.#log.info("Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes", {
       serial: ex.serial, from: sender.id, to: receiver.id, files: msg.files.length, bytes: ex.announcedBytes,
     });
-    receiver.sendControl(Offer.encode({ xid: rxid, from: sender.id, files: msg.files }));
+    receiver.sendControl(forReceiver);
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
   }
 

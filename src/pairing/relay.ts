@@ -51,8 +51,15 @@ export class Relay {
     const streams = this.#to.outboundStreams;
     // The receiver may have negotiated fewer streams: fold onto its data streams (files are told apart by PPID).
     const out = streamId < streams ? streamId : FIRST_DATA_STREAM + ((streamId - FIRST_DATA_STREAM) % Math.max(1, streams - FIRST_DATA_STREAM));
-    // release: the relay owns the received message; the receiver's association frees its buffer once acknowledged.
-    const ok = this.#to.send(out, data, { ppid, release: true });
+    let ok: boolean;
+    try {
+      // release: the relay owns the received message; the receiver's association frees its buffer once acknowledged.
+      ok = this.#to.send(out, data, { ppid, release: true });
+    } catch {
+      // The receiver's association is closing or closed: its "close" ends the exchange; relay no more.
+      this.stop();
+      return;
+    }
     this.stats.messages++;
     this.stats.bytes += data.length;
     relayedBytes(data.length);

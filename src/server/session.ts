@@ -239,11 +239,17 @@ export class ServerSession implements ExchangePeer {
     this.#lastActivity = Date.now();
     if (streamId !== CONTROL_STREAM) {
       if (this.#state !== "ready") return;
-      if (this.dataHandler) return this.dataHandler(streamId, data, ppid);
-      if (!this.server.routeDataOf(this, streamId, data, ppid)) {
-        this.#log.debug("Dropped {bytes} data bytes on stream {stream} from {label}: nothing expects them", {
-          bytes: data.length, stream: streamId, label: this.label,
-        });
+      try {
+        if (this.dataHandler) return this.dataHandler(streamId, data, ppid);
+        if (!this.server.routeDataOf(this, streamId, data, ppid)) {
+          this.#log.debug("Dropped {bytes} data bytes on stream {stream} from {label}: nothing expects them", {
+            bytes: data.length, stream: streamId, label: this.label,
+          });
+        }
+      } catch (err) {
+        // A fault of ours while handling one client's data ends that client, never the server.
+        this.#log.error("Handling data from {label} failed: {error}", { label: this.label, error: String((err as Error)?.stack ?? err) });
+        this.association.abort("internal error");
       }
       return;
     }

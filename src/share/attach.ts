@@ -17,11 +17,14 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { AssociationLike } from "../protocol/association.ts";
 import type { AnyMessage, MessageType } from "../protocol/registry.ts";
 import { ShareCancel, ShareEnd, ShareGet, ShareLs, SharePut } from "../protocol/share.ts";
 import { type SharePeer, ShareService } from "./service.ts";
 import type { ShareStore } from "./store.ts";
+
+const log = getLogger(["sfx", "share"]);
 
 /** Upload bytes not yet on disk after which the client's association is paused. */
 export const UPLOAD_PAUSE_BYTES = 1 * 2 ** 20;
@@ -119,7 +122,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
     entry.closed = true;
     for (const w of entry.drainWaiters) w.reject(new Error("connection closed"));
     entry.drainWaiters.clear();
-    void service.peerClosed(entry.peer);
+    service.peerClosed(entry.peer).catch((err) => log.error("Cleaning up after {client} failed: {error}", { client: entry.peer.address, error: String(err) }));
   });
 
   return {

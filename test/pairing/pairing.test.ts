@@ -9,6 +9,7 @@ import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 import { Offer } from "../../src/protocol/messages.ts";
+import { MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import { startHarness, until } from "./_harness.ts";
 
 const dirs: string[] = [];
@@ -132,6 +133,42 @@ test("offers to unknown IDs are limited per address (20, then 10 a minute): gues
     await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] }), "SFX_LIMIT");
     // The admin reads of it once (a minute), not once per guess.
     assert.is(h.logs.filter((l) => l.level === "warn" && /refused for a while: Too many offers/.test(l.message)).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an offer whose list of files is too large: refused by the sender's library before sending, or by the server before anyone is busy", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    // The client library: 300 files with 4000-byte names is over the 1 MiB a control message may carry.
+    const many = Array.from({ length: 300 }, (_, i) => memFile(`${String(i).padStart(4, "0")}${"n".repeat(3996)}`, pattern(1)));
+    const local = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: many }), "SFX_LIMIT");
+    assert.match(local.message, /The list of 300 files is too large for one offer .*: send fewer files at once, or an archive/);
+    // A raw offer that fits exactly, whose copy for the receiver ("from" is longer than "to") does not.
+    const files: { path: string; size: number }[] = [];
+    const size = () => new TextEncoder().encode(JSON.stringify({ type: "offer", xid: 7, to: r.conn.id, files })).length;
+    while (size() < MAX_CONTROL_BYTES - 4000) files.push({ path: `${String(files.length).padStart(4, "0")}${"p".repeat(3000)}`, size: 1 });
+    // Pad names (each at most 4096 bytes) until the offer is exactly the limit.
+    for (let i = 0, diff = MAX_CONTROL_BYTES - Offer.encode({ xid: 7, to: r.conn.id, files }).length; diff > 0; i++) {
+      const add = Math.min(diff, 4096 - files[i].path.length);
+      files[i].path += "q".repeat(add);
+      diff -= add;
+    }
+    const bytes = Offer.encode({ xid: 7, to: r.conn.id, files });
+    assert.is(bytes.length, MAX_CONTROL_BYTES);
+    const reply = s.conn.waitFor((m) => m.xid === 7);
+    s.conn.sendControl(bytes);
+    const m = await reply;
+    assert.is(m.type, "error");
+    assert.is((m as unknown as { code: string }).code, "SFX_LIMIT");
+    assert.is(h.service.pairing.active, 0, "nobody was left in an exchange");
+    // The receiver is free: a normal offer reaches it.
+    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne();
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("ok", pattern(10))] });
+    await got;
   } finally {
     await h.close();
   }

@@ -42,6 +42,34 @@ test("relayed messages arrive intact, and the server frees each one's buffer onc
   }
 });
 
+test("a receiver closing its connection mid-relay (SCTP SHUTDOWN) stops the relay; nothing throws into the server", async () => {
+  const inbound = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false });
+  const outbound = makePair({ mtu: 1500, delayMs: 2 }, { pmtud: false }, { pmtud: false });
+  try {
+    const { c: sender, s: serverIn } = await connectPair(inbound);
+    const { c: serverOut, s: receiver } = await connectPair(outbound);
+    const relay = new Relay(serverIn, serverOut);
+    const thrown: unknown[] = [];
+    serverIn.on("message", (id: number, data: Uint8Array, ppid: number) => {
+      try {
+        relay.forward(id, data, ppid);
+      } catch (err) {
+        thrown.push(err);
+      }
+    });
+    const closing = receiver.close(); // graceful: the server's side is soon "the peer is closing it"
+    await until(() => serverOut.state !== "established", 5000, "the server's side sees the SHUTDOWN");
+    for (let i = 0; i < 5; i++) sender.send(1, new Uint8Array(10_000), { ppid: 5 });
+    await until(() => serverIn.stats().bytesReceived >= 50_000, 5000, "data reached the server");
+    await within(5000, closing, "receiver closed");
+    assert.equal(thrown, []);
+    assert.is(relay.stats.messages, 0, "nothing was relayed to a closing association");
+  } finally {
+    await inbound.close();
+    await outbound.close();
+  }
+});
+
 test("a receiver that stops reading pauses the sender: the server holds at most its buffers, then everything arrives", async () => {
   const opts = { pmtud: false, sendHighWaterMark: 256 * 1024, receiveBufferSize: 256 * 1024 };
   const inbound = makePair({ mtu: 1500 }, opts, opts);
