@@ -31,6 +31,14 @@ export const MIN_EXPIRY_MS = 1_000;
 /** Most uploads the store accepts at once; more are refused until one ends. */
 export const MAX_UPLOADS_IN_PROGRESS = 64;
 
+/**
+ * Uploads, and downloads, one connection may have in progress at once: the
+ * client does them one after the other anyway; more would let one client
+ * take every upload slot, or open a file per download until the server runs
+ * out of descriptors.
+ */
+export const MAX_REQUESTS_PER_CLIENT = 8;
+
 /** Largest `--max-downloads` a share may ask for. */
 export const MAX_DOWNLOADS_LIMIT = 1_000_000;
 

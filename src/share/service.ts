@@ -25,6 +25,7 @@ import {
   ShareSending,
 } from "../protocol/share.ts";
 import type { ShareDownload, ShareStore, ShareUpload } from "./store.ts";
+import { MAX_REQUESTS_PER_CLIENT } from "./defaults.ts";
 import type { FileSink } from "./upload.ts";
 
 /** A refusal of the same kind from the same client is logged at most this often. */
@@ -92,6 +93,24 @@ export class ShareService {
     this.store = store;
   }
 
+  /** Uploads being set up (the store not answered yet), per peer. */
+  readonly #startingByPeer = new WeakMap<SharePeer, Set<number>>();
+
+  #starting(peer: SharePeer): Set<number> {
+    let s = this.#startingByPeer.get(peer);
+    if (!s) this.#startingByPeer.set(peer, (s = new Set()));
+    return s;
+  }
+
+  /** Refuses a request beyond {@link MAX_REQUESTS_PER_CLIENT} of its kind in progress on this connection. */
+  #checkPerClient(requests: Map<number, RequestState>, starting: Set<number>, kind: "upload" | "download"): void {
+    let n = kind === "upload" ? starting.size : 0;
+    for (const r of requests.values()) if (r.kind === kind) n++;
+    if (n >= MAX_REQUESTS_PER_CLIENT) {
+      throw new SfxError("SFX_LIMIT", `This connection has ${n} ${kind}s in progress already, the most the server allows: wait for one to end`);
+    }
+  }
+
   #requests(peer: SharePeer): Map<number, RequestState> {
     let m = this.#peers.get(peer);
     if (!m) {
@@ -157,16 +176,25 @@ export class ShareService {
 
   async #put(peer: SharePeer, msg: ReturnType<typeof SharePut.validate>): Promise<void> {
     const requests = this.#requests(peer);
-    if (requests.has(msg.req) || [...requests.keys()].some((r) => xidTag(r) === xidTag(msg.req))) {
+    const starting = this.#starting(peer);
+    if (requests.has(msg.req) || starting.has(msg.req) || [...requests.keys(), ...starting].some((r) => xidTag(r) === xidTag(msg.req))) {
       throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
     }
-    const upload = await this.store.beginUpload({
-      files: msg.files,
-      expiresInMs: msg.expiresInMs,
-      expiresAt: msg.expiresAt,
-      maxDownloads: msg.maxDownloads,
-    });
-    if (!this.#peers.has(peer)) {
+    this.#checkPerClient(requests, starting, "upload");
+    // Taken before the store is asked (which waits): a second put with this req meanwhile is refused above.
+    starting.add(msg.req);
+    let upload: ShareUpload;
+    try {
+      upload = await this.store.beginUpload({
+        files: msg.files,
+        expiresInMs: msg.expiresInMs,
+        expiresAt: msg.expiresAt,
+        maxDownloads: msg.maxDownloads,
+      });
+    } finally {
+      starting.delete(msg.req);
+    }
+    if (this.#peers.get(peer) !== requests) {
       await upload.abort("client gone");
       return;
     }
@@ -285,6 +313,7 @@ export class ShareService {
   async #get(peer: SharePeer, msg: ReturnType<typeof ShareGet.validate>): Promise<void> {
     const requests = this.#requests(peer);
     if (requests.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
+    this.#checkPerClient(requests, new Set(), "download");
     const download = this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path));
     const offsets = new Map(msg.files.map((f) => [f.path.normalize("NFC"), f.offset]));
     const plan = download.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, offset: offsets.get(f.path) ?? 0 }));

@@ -5,10 +5,10 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ErrorCode, isSfxError } from "../../src/errors.ts";
+import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid } from "../../src/protocol/index.ts";
-import { ShareDone, ShareEnd, SharePut } from "../../src/protocol/share.ts";
+import { ShareDone, ShareEnd, ShareGet, SharePut } from "../../src/protocol/share.ts";
 import { generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore } from "../../src/share/store.ts";
@@ -376,6 +376,44 @@ test("a hostile client: bad names, a wrong hash, extra bytes, unknown requests â
   assert.equal([a.type, a.req, a.code], ["error", 99, "SFX_PROTOCOL"]);
   await w.store.settled();
   assert.is(w.store.size, 0);
+  assert.equal(readdirSync(join(w.store.dir, "uploads")), []);
+});
+
+test("a hostile client: the same req twice at once, or more than 8 uploads or downloads in progress, is refused and leaks nothing", async () => {
+  const w = await world();
+  tree(w, { "f": "ff" });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "f")]));
+  const { loop } = w.connect();
+  const answers: { req?: number; code?: string; type: string }[] = [];
+  loop.link.onMessage((m) => answers.push(m as never));
+  const until = async (n: number) => {
+    const deadline = Date.now() + 5000;
+    while (answers.length < n && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.ok(answers.length >= n, `${answers.length} answers, wanted ${n}`);
+  };
+  // Two puts with one req, back to back (the second arrives while the store prepares the first).
+  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
+  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "b", size: 5 }] }));
+  await until(2);
+  assert.equal(answers.map((a) => [a.type, a.req, a.code]).sort(), [["error", 1, "SFX_PROTOCOL"], ["share.ready", 1, undefined]]);
+  // Seven more uploads fill this connection's eight; the ninth is refused.
+  for (let req = 2; req <= 9; req++) loop.link.send(SharePut.encode({ req, files: [{ path: "a", size: 5 }] }));
+  await until(10);
+  const ninth = answers.find((a) => a.req === 9)!;
+  assert.equal([ninth.type, ninth.code], ["error", "SFX_LIMIT"]);
+  assert.is(answers.filter((a) => a.type === "share.ready").length, 8);
+  // Downloads: eight at once (the reader holds its data: nothing is read), the ninth refused.
+  loop.toClientData.close(new SfxError("SFX_CONNECTION_LOST", "not reading"));
+  for (let req = 20; req <= 28; req++) loop.link.send(ShareGet.encode({ req, code, files: [{ path: "f", offset: 0 }] }));
+  await until(19);
+  const gets = answers.filter((a) => a.req !== undefined && a.req >= 20);
+  assert.is(gets.filter((a) => a.type === "share.sending").length, 8);
+  assert.equal(gets.filter((a) => a.type === "error").map((a) => a.code), ["SFX_LIMIT"]);
+  // Gone: every upload it started is abandoned, none leaks a slot or a directory.
+  await loop.close();
+  await w.store.settled();
+  assert.is(w.store.uploadsInProgress, 0);
   assert.equal(readdirSync(join(w.store.dir, "uploads")), []);
 });
 
