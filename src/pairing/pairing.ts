@@ -16,7 +16,7 @@ import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_I
 import { LookupLimiter } from "../failure_limiter.ts";
 import { Exchange, type ExchangePeer, type ExchangeState } from "./exchange.ts";
 import { formatId } from "./id_registry.ts";
-import { type PairingLog, SILENT_LOG } from "./log.ts";
+import { LogBudget, type PairingLog, SILENT_LOG } from "./log.ts";
 import { Relay } from "./relay.ts";
 import { formatBytes } from "../units.ts";
 
@@ -53,6 +53,8 @@ export class Pairing {
   readonly #unknownIds: LookupLimiter;
   /** When a refusal by {@link #unknownIds} was last logged, per address. */
   readonly #limitLogged = new Map<string, number>();
+  /** Lines a client's refused offers may add to the log. */
+  readonly #logBudget: LogBudget;
   readonly #active = new Set<Exchange>();
   #serial = 0;
   /** Receiver-side exchange ids, per receiver (monotonic, so late data of an old exchange never matches). */
@@ -63,6 +65,7 @@ export class Pairing {
     this.#log = opts.log ?? SILENT_LOG;
     this.#lookup = opts.lookup;
     this.#now = opts.now ?? Date.now;
+    this.#logBudget = new LogBudget({ now: this.#now });
     this.#unknownIds = new LookupLimiter({
       burst: UNKNOWN_ID_BURST,
       perMinute: UNKNOWN_IDS_PER_MINUTE,
@@ -91,7 +94,11 @@ export class Pairing {
   offer(sender: ExchangePeer, msg: Msg<typeof Offer>): void {
     const xid = msg.xid;
     const fail = (code: ConstructorParameters<typeof SfxError>[0], message: string) => {
-      this.#log.info("Offer from {from} refused: {code}: {message}", { from: sender.id, code, message });
+      const held = this.#logBudget.take(sender);
+      if (held >= 0) {
+        const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
+        this.#log.info(`Offer from {from} refused: {code}: {message}${more}`, { from: sender.id, code, message });
+      }
       sender.sendControl(ErrorMessage.encode({ code, message, xid }));
     };
     if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");

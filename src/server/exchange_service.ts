@@ -17,7 +17,7 @@
 import type { AssociationLike } from "../protocol/association.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, Offer, Reject } from "../protocol/messages.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
-import type { PairingLog } from "../pairing/log.ts";
+import { LogBudget, type PairingLog } from "../pairing/log.ts";
 import { Pairing } from "../pairing/pairing.ts";
 import { SessionServer } from "./session.ts";
 
@@ -33,6 +33,8 @@ export interface ExchangeServiceOptions {
   serverName: string;
   limits?: Partial<PairingLimits>;
   log?: PairingLog;
+  /** See {@link SessionServerOptions.maxUnreadBytes}. */
+  maxUnreadBytes?: number;
 }
 
 /** A running exchange service. */
@@ -46,7 +48,7 @@ export interface ExchangeService {
 
 /** Starts sessions, pairing and the relay on an endpoint. */
 export function startExchangeService(opts: ExchangeServiceOptions): ExchangeService {
-  const sessions = new SessionServer({ serverName: opts.serverName, limits: opts.limits, log: opts.log });
+  const sessions = new SessionServer({ serverName: opts.serverName, limits: opts.limits, log: opts.log, maxUnreadBytes: opts.maxUnreadBytes });
   const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id) });
   sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));
   sessions.handle(Accept, (s, msg) => pairing.accept(s, msg));
@@ -54,8 +56,13 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
   sessions.handle(End, (s, msg) => pairing.end(s, msg));
   sessions.handle(Done, (s, msg) => pairing.done(s, msg));
   sessions.handle(Cancel, (s, msg) => pairing.cancel(s, msg));
+  const reports = new LogBudget();
   sessions.handle(ErrorMessage, (s, msg) => {
-    if (!pairing.error(s, msg)) sessions.log.info("Client {label} reported {code}: {message}", { label: s.label, code: msg.code, message: msg.message });
+    if (pairing.error(s, msg)) return;
+    const held = reports.take(s);
+    if (held < 0) return;
+    const more = held > 0 ? ` (and ${held} more reports not logged)` : "";
+    sessions.log.info(`Client {label} reported {code}: {message}${more}`, { label: s.label, code: msg.code, message: msg.message.slice(0, 300) });
   });
   sessions.routeData((s, streamId, data, ppid) => pairing.data(s, streamId, data, ppid));
   sessions.onSessionClose((s, reason) => pairing.gone(s, reason));

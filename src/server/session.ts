@@ -26,6 +26,15 @@ import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
 import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
 import { formatAddress } from "../transport/datagram.ts";
+import { formatBytes } from "../units.ts";
+
+/**
+ * Bytes waiting to reach one client beyond which it is cut off as not
+ * reading. Data keeps below this on its own (the relay and downloads wait
+ * for "drain" at the association's 4 MiB high-water mark); only replies to a
+ * client that asks without reading get here.
+ */
+const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
 /** What a client is told when the server stops while it is connected (the text of the SCTP ABORT). */
 const SERVER_SHUTTING_DOWN = "the server is shutting down";
@@ -42,6 +51,8 @@ export interface SessionServerOptions {
   serverName: string;
   limits?: Partial<PairingLimits>;
   log?: PairingLog;
+  /** Bytes waiting to reach a client beyond which it is cut off as not reading (default 32 MiB; for tests). */
+  maxUnreadBytes?: number;
 }
 
 /** The sessions of one server and the handler table they dispatch through. */
@@ -51,6 +62,8 @@ export class SessionServer {
   readonly ids = new IdRegistry<ServerSession>();
   readonly sessions = new Set<ServerSession>();
   readonly log: PairingLog;
+  /** See {@link SessionServerOptions.maxUnreadBytes}. */
+  readonly maxUnreadBytes: number;
   #handlers = new Map<string, ControlHandler<never>>();
   /** Tried in order for data that no session-level handler took (the exchange relay first). */
   #dataRoutes: Array<(session: ServerSession, streamId: number, data: Uint8Array, ppid: number) => boolean> = [];
@@ -61,6 +74,7 @@ export class SessionServer {
     this.serverName = opts.serverName;
     this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
     this.log = opts.log ?? SILENT_LOG;
+    this.maxUnreadBytes = opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
   }
 
   /** Registers the handler of one message type. One handler per type. */
@@ -182,13 +196,24 @@ export class ServerSession implements ExchangePeer {
     this.#state = next;
   }
 
-  /** Sends one encoded control message (dropped once closed). */
+  /**
+   * Sends one encoded control message (dropped once closed). Replies are
+   * small and never wait, but a client that keeps asking while it reads
+   * nothing would have them pile up without end: past
+   * {@link MAX_UNREAD_BYTES} waiting for it, the client is cut off.
+   */
   sendControl(bytes: Uint8Array): void {
     if (this.#state === "closed") return;
     try {
       this.association.send(CONTROL_STREAM, bytes, { ppid: CONTROL_PPID });
     } catch (err) {
       this.#log.debug("Send to {label} failed: {error}", { label: this.label, error: String(err) });
+      return;
+    }
+    const waiting = this.association.bufferedAmount;
+    if (waiting > this.server.maxUnreadBytes) {
+      this.#log.warn("Aborting {label}: it reads nothing of what it asks for ({waiting} waiting)", { label: this.label, waiting: formatBytes(waiting) });
+      this.association.abort("the client does not read the server's replies");
     }
   }
 

@@ -29,10 +29,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function startHarness(limits: Partial<PairingLimits> = {}, fakeOpts: FakeOptions = {}): Harness {
+export function startHarness(limits: Partial<PairingLimits> = {}, fakeOpts: FakeOptions = {}, maxUnreadBytes?: number): Harness {
   const endpoint = new EventEmitter();
   const logs: LogRecord[] = [];
-  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs) });
+  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs), maxUnreadBytes });
   const conns: ClientConnection[] = [];
   const serverSides: FakeAssociation[] = [];
   const raw = (opts: FakeOptions = {}) => {

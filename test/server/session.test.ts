@@ -30,6 +30,48 @@ test("hello gets a welcome with a fresh six-digit ID, the server's name, version
   }
 });
 
+test("a client that keeps asking while it reads nothing is cut off once its unread replies pass the limit", async () => {
+  const h = startHarness({}, {}, 64 * 1024);
+  try {
+    const { conn, fake, serverSide } = await h.client();
+    const closed = new Promise<{ kind: string; message?: string }>((r) => fake.once("close", r));
+    fake.stall(); // this client takes nothing more from the server
+    for (let n = 0; n < 10_000 && !serverSide.closed; n++) conn.send(Ping, { n });
+    const reason = await closed;
+    assert.is(reason.kind, "peer-abort");
+    assert.match(reason.message ?? "", /does not read the server's replies/);
+    assert.ok(serverSide.peakBuffered <= 64 * 1024 + 100, `unread replies stayed bounded (${serverSide.peakBuffered})`);
+    assert.ok(h.logs.some((l) => l.level === "warn" && /reads nothing of what it asks for/.test(l.message)));
+  } finally {
+    await h.close();
+  }
+});
+
+test("a client's error reports in a loop add 20 lines to the log, then a few a minute, saying how many were held back", async () => {
+  let t = 1_000_000;
+  const { LogBudget } = await import("../../src/pairing/log.ts");
+  const budget = new LogBudget({ now: () => t });
+  const client = {};
+  const let20 = Array.from({ length: 100 }, () => budget.take(client)).filter((n) => n >= 0);
+  assert.is(let20.length, 20);
+  t += 3_000; // one line a 3 s (20 a minute)
+  assert.is(budget.take(client), 80, "the next line says 80 were held back");
+  assert.is(budget.take(client), -1);
+  assert.is(budget.take({}), 0, "another client has its own budget");
+  const h = startHarness();
+  try {
+    const { conn } = await h.client();
+    for (let i = 0; i < 200; i++) conn.send(ErrorMessage, { code: "SFX_IO", message: `report ${i}` });
+    // Stream 0 is ordered: once a bad message after them is answered, all 200 were handled.
+    const answered = conn.waitFor((m) => ErrorMessage.is(m) && m.code === "SFX_PROTOCOL");
+    conn.sendControl(enc(JSON.stringify({ type: "no.such.message" })));
+    await answered;
+    assert.is(h.logs.filter((l) => /reported SFX_IO/.test(l.message)).length, 20);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a client of another protocol version gets SFX_INCOMPATIBLE_VERSION naming both versions", async () => {
   const h = startHarness();
   try {
