@@ -58,7 +58,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
     .option("--max-file-size <size>", "largest file an exchange may carry, e.g. 10G (default 1T)", parseCount)
-    .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange (default 5m)", parseDuration)
+    .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange; end an exchange where nothing moves this long (default 5m)", parseDuration)
     .option("--offer-timeout <duration>", "how long a receiver has to answer an offer (default 60s)", parseDuration)
     .addOption(new Option("--daemon-child").hideHelp())
     // Tests: keep multicast joins on loopback (the default joins every IPv4 interface).

@@ -65,6 +65,8 @@ export class Exchange {
   readonly fileBytes: number[];
   readonly offeredAt: number;
   streamingAt = 0;
+  /** When a byte or a control message of the exchange last moved (stall detection). */
+  movedAt = 0;
   endedAt = 0;
   bytes = 0;
   relay: Relay | null = null;

@@ -172,6 +172,8 @@ export class Pairing {
     ex.relay = new Relay(ex.sender.peer.association, ex.receiver.peer.association);
     ex.setState("streaming");
     ex.streamingAt = this.#now();
+    ex.movedAt = ex.streamingAt;
+    this.#watchStalls();
     this.#log.info("Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}", {
       serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length,
     });
@@ -192,6 +194,7 @@ export class Pairing {
     const ex = this.#current(peer, msg.xid, "sender");
     if (!ex || ex.state !== "streaming") return this.#stale(peer, "end", msg.xid);
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} of ${ex.files.length}`);
+    ex.movedAt = this.#now();
     ex.receiver.peer.sendControl(End.encode({ ...msg, xid: ex.receiver.xid }));
   }
 
@@ -200,6 +203,7 @@ export class Pairing {
     const ex = peer.exchange;
     if (!ex || ex.state !== "streaming" || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "done", msg.xid);
     const other = ex.other(peer);
+    ex.movedAt = this.#now();
     other.peer.sendControl(Done.encode({ ...msg, xid: other.xid }));
     if (peer === ex.receiver.peer) this.#finish(ex, "done", "ok");
   }
@@ -254,8 +258,37 @@ export class Pairing {
     }
     ex.fileBytes[fileIndex] = count;
     ex.bytes += data.length;
+    ex.movedAt = this.#now();
     ex.relay!.forward(streamId, data, retagPpid(ppid, ex.receiver.xid));
     return true;
+  }
+
+  #stallTimer: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * While exchanges stream, looks every few seconds for one where nothing
+   * has moved for the idle timeout: a sender that stopped sending, or a
+   * receiver that accepted and reads nothing, would otherwise hold the other
+   * side busy for ever. That exchange fails; both sides are told.
+   */
+  #watchStalls(): void {
+    if (this.#stallTimer) return;
+    const every = Math.max(50, Math.min(10_000, this.limits.idleTimeoutMs / 4));
+    this.#stallTimer = setInterval(() => {
+      const now = this.#now();
+      for (const ex of [...this.#active]) {
+        if (ex.state !== "streaming" || now - ex.movedAt < this.limits.idleTimeoutMs) continue;
+        const seconds = Math.round((now - ex.movedAt) / 1000);
+        this.#log.warn("Exchange #{serial} stalled: nothing moved for {seconds} s", { serial: ex.serial, seconds });
+        this.#failBoth(ex, "SFX_TRANSFER_FAILED", `Nothing moved for ${seconds} s: the exchange was ended (is the other side still there?)`);
+      }
+    }, every);
+    (this.#stallTimer as { unref?: () => void }).unref?.();
+  }
+
+  #stopWatchingStalls(): void {
+    clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
   }
 
   /** A client's association closed: its exchange fails and the other side is told. */
@@ -282,6 +315,7 @@ export class Pairing {
 
   /** Ends every exchange (server shutdown). */
   closeAll(): void {
+    this.#stopWatchingStalls();
     for (const ex of [...this.#active]) {
       for (const p of [ex.sender, ex.receiver]) {
         p.peer.sendControl(ErrorMessage.encode({ code: "SFX_CONNECTION_LOST", message: "The server is shutting down", xid: p.xid }));
@@ -322,6 +356,7 @@ export class Pairing {
     if (ex.sender.peer.exchange === ex) ex.sender.peer.exchange = null;
     if (ex.receiver.peer.exchange === ex) ex.receiver.peer.exchange = null;
     this.#active.delete(ex);
+    if (this.#active.size === 0) this.#stopWatchingStalls();
     this.stats[state as "done" | "rejected" | "cancelled" | "failed"]++;
     const duration = ex.streamingAt ? (ex.endedAt - ex.streamingAt) / 1000 : 0;
     const rate = duration > 0 ? ex.bytes / duration / 1e6 : 0;

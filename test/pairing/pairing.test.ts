@@ -174,6 +174,26 @@ test("an offer whose list of files is too large: refused by the sender's library
   }
 });
 
+test("an exchange where nothing moves for the idle timeout fails on both sides, and frees them", async () => {
+  const h = startHarness({ idleTimeoutMs: 400 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne());
+    // A sender that accepts to start and then never sends a byte.
+    const never = new Promise<void>(() => {});
+    const sending = quiet(sendFiles(s.conn, { to: r.conn.id, files: [memFile("f", pattern(10), { gate: () => never })] }));
+    for (const p of [got, sending]) {
+      const err = await expectCode(p, "SFX_TRANSFER_FAILED");
+      assert.match(err.message, /Nothing moved for \d+ s: the exchange was ended/);
+    }
+    await until(() => h.service.pairing.active === 0, 2000, "the exchange to be gone");
+    assert.ok(h.logs.some((l) => l.level === "warn" && /stalled: nothing moved/.test(l.message)));
+  } finally {
+    await h.close();
+  }
+});
+
 test("an offer to a busy receiver fails fast with SFX_PEER_BUSY", async () => {
   const h = startHarness();
   try {
