@@ -83,16 +83,28 @@ export function registerShare(program: Command, result: CommandResult): void {
  * time. A date without a time means midnight UTC.
  */
 export function parseExpires(text: string, now = Date.now()): { expiresInMs: number } | { expiresAt: number } {
-  if (/^\d{4}-\d{2}-\d{2}/.test(text.trim())) {
+  const date = /^(\d{4})-(\d{2})-(\d{2})/.exec(text.trim());
+  if (date) {
     const at = Date.parse(text.trim());
-    if (!Number.isFinite(at)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': not a date (use e.g. 2026-12-01T18:00Z)`);
+    // Date.parse rolls 2026-02-30 over to March: a day the month does not have is refused.
+    const [, y, mo, d] = date.map(Number);
+    const day = new Date(Date.UTC(y, mo - 1, d));
+    if (!Number.isFinite(at) || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': not a date (use e.g. 2026-12-01T18:00Z)`);
+    }
     if (at <= now) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': that time has passed`);
     return { expiresAt: at };
+  }
+  // A bare number is ambiguous here (10 seconds? days?): the unit must be said.
+  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': give a unit, e.g. ${text.trim()}m, ${text.trim()}h or ${text.trim()}d`);
   }
   let ms: number;
   try {
     ms = parseDuration(text);
-  } catch {
+  } catch (err) {
+    // Longer than any server allows: asked for as such, the server shortens it to its maximum and says so.
+    if (/too long/.test((err as Error).message)) return { expiresInMs: 10 * 365 * 86_400_000 };
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': use a duration (30m, 1h, 7d) or an ISO date`);
   }
   if (ms < 1000) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);

@@ -19,6 +19,15 @@ test("parseExpires() refuses nonsense, past dates and sub-second durations with 
   refused(() => parseExpires("2026-11-01", NOW), /has passed/);
   refused(() => parseExpires("2026-13-45", NOW), /not a date/);
   refused(() => parseExpires("500ms", NOW), /at least 1s/);
+  // A day the month does not have (Date.parse would roll it into March).
+  refused(() => parseExpires("2027-02-30", NOW), /Invalid --expires '2027-02-30': not a date/);
+  // A bare number: seconds? days? The unit must be said.
+  refused(() => parseExpires("10", NOW), /Invalid --expires '10': give a unit, e\.g\. 10m, 10h or 10d/);
+});
+
+test("parseExpires(): a duration longer than any server allows asks for the longest, which the server shortens with a warning", () => {
+  assert.equal(parseExpires("999999d", NOW), { expiresInMs: 10 * 365 * 86_400_000 });
+  assert.equal(parseExpires("2028-02-29", NOW), { expiresAt: Date.parse("2028-02-29T00:00:00Z") });
 });
 
 test("shareServerOptions() maps serve flags to store limits; shareServeArgs() gives them back", () => {
