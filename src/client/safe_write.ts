@@ -17,7 +17,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { access, link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
@@ -250,12 +250,19 @@ export function ioError(err: unknown, action: string, path: string): SfxError {
  */
 export async function prepareDirectory(dir: string): Promise<void> {
   const st = await stat(dir).catch(() => null);
-  if (st?.isDirectory()) return;
-  if (st) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: it exists and is not a directory`);
+  if (st && !st.isDirectory()) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: it exists and is not a directory`);
+  if (!st) {
+    try {
+      await ensureDir(dir);
+    } catch (err) {
+      throw ioError(err, "create the directory", dir);
+    }
+  }
+  // Said now, not after an offer was accepted (a read-only mount, no permission).
   try {
-    await ensureDir(dir);
+    await access(dir, constants.W_OK);
   } catch (err) {
-    throw ioError(err, "create the directory", dir);
+    throw ioError(err, "write into", dir);
   }
 }
 

@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
+import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, prepareDirectory, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 
@@ -348,6 +348,23 @@ test("a full disk fails with SFX_IO 'disk is full' and removes the temporary fil
     assert.equal(readdirSync(join(mnt, "d")), []);
   });
   void ctx;
+});
+
+test("prepareDirectory() refuses a directory it cannot write into at once (a read-only mount), before any offer", async () => {
+  const d = mkdtempSync(join(tmpdir(), "sfx-ro-"));
+  try {
+    await withTmpfs(d, "64k", async () => {
+      try {
+        await prepareDirectory(d);
+        assert.unreachable("a read-only directory was accepted");
+      } catch (err) {
+        assert.ok(isSfxError(err, "SFX_IO"), String(err));
+        assert.match((err as Error).message, /Cannot write into .*: the file system is read-only/);
+      }
+    }, { readOnly: true });
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 test.run();
