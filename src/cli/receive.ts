@@ -159,8 +159,9 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
   process.stderr.write(`${lines.join("\n")}\n`);
   return new Promise((resolveAnswer) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
+    let interrupted = false;
     const onWithdrawn = () => {
-      process.stderr.write("\n(the offer was withdrawn)\n");
+      if (!interrupted) process.stderr.write("\n(the offer was withdrawn)\n");
       rl.close();
     };
     let answered = false;
@@ -169,6 +170,13 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
       if (!answered) resolveAnswer(false);
     });
     withdrawn.addEventListener("abort", onWithdrawn, { once: true });
+    // On a terminal readline takes Ctrl-C for itself: it means stop, as everywhere else.
+    rl.on("SIGINT", () => {
+      interrupted = true;
+      process.stderr.write("^C\n");
+      process.emit("SIGINT", "SIGINT");
+      rl.close();
+    });
     rl.question("Accept? [y/N] ", (answer) => {
       answered = true;
       rl.close();

@@ -33,11 +33,11 @@ let sessions = 0;
 /** A `sfx client` in its own tmux window (200×50), as a person sees it. */
 class Pane {
   readonly name: string;
-  constructor(args: string[], opts: { cwd: string; home?: string }) {
+  constructor(args: string[], opts: { cwd: string; home?: string; command?: string }) {
     this.name = `c${++sessions}`;
     const env = Object.entries(bareEnv(opts.home ?? tmp("sfx-home-"))).map(([k, v]) => `${k}=${sh(v)}`).join(" ");
     // After sfx exits, say how, and keep the pane so the test can read it.
-    const cmd = `cd ${sh(opts.cwd)} && env -i ${env} TERM=xterm ${sh(SFX)} client ${args.map(sh).join(" ")}; echo "[sfx exited $?]"; sleep 600`;
+    const cmd = `cd ${sh(opts.cwd)} && env -i ${env} TERM=xterm ${sh(SFX)} ${opts.command ?? "client"} ${args.map(sh).join(" ")}; echo "[sfx exited $?]"; sleep 600`;
     tmux("new-session", "-d", "-s", this.name, "-x", "200", "-y", "50", cmd);
   }
 
@@ -108,7 +108,7 @@ if (!TMUX) {
 } else {
   let server: Server;
   const panes: Pane[] = [];
-  const pane = (args: string[], opts: { cwd: string; home?: string }) => {
+  const pane = (args: string[], opts: { cwd: string; home?: string; command?: string }) => {
     const p = new Pane(args, opts);
     panes.push(p);
     return p;
@@ -329,6 +329,22 @@ if (!TMUX) {
     await b.waitFor(/\^C \(Ctrl-C again or 'quit' to leave\)/);
     b.keys("C-c");
     await b.waitFor(/Bye\.\n\[sfx exited 0\]/);
+  });
+
+  test("sfx receive: Ctrl-C at the Accept? [y/N] prompt stops the receiver (exit 130) and the sender hears it declined", async () => {
+    const dir = tmp("sfx-rx-");
+    const src = tmp("sfx-src-");
+    writeFileSync(join(src, "hi.txt"), "hi");
+    const rx = pane(["--server", server.address, "--dir", dir, "--once"], { cwd: dir, command: "receive" });
+    const id = await rx.id();
+    const send = sfx(["send", "--to", id, "--server", server.address, join(src, "hi.txt")]);
+    await rx.waitFor(/Accept\? \[y\/N\] $/m);
+    rx.keys("C-c");
+    await rx.waitFor(/\^C\nsfx: Stopped\n\[sfx exited 130\]/);
+    assert.not.match(rx.screen(), /offer was withdrawn/);
+    assert.is((await send.exit()).status, 5, send.err());
+    assert.match(send.err(), /The receiver declined/);
+    assert.equal(readdirSync(dir), []);
   });
 
   test("disconnect and connect give a new ID, said plainly; a server that goes away is reported and connect reaches another", async () => {
