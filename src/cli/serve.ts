@@ -37,6 +37,7 @@ interface ServeFlags extends ShareServeFlags {
   daemonChild?: boolean;
   discoveryInterface?: string[];
   maxClients?: number;
+  maxClientsPerAddress?: number;
   maxFileSize?: number;
   idleTimeout?: number;
   offerTimeout?: number;
@@ -57,6 +58,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit")
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
+    .option("--max-clients-per-address <n>", "most clients connected at once from one IP address (default 256)", parseCount)
     .option("--max-file-size <size>", "largest file an exchange may carry, e.g. 10G (default 1T)", parseCount)
     .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange; end an exchange where nothing moves this long (default 5m)", parseDuration)
     .option("--offer-timeout <duration>", "how long a receiver has to answer an offer (default 60s)", parseDuration)
@@ -147,6 +149,7 @@ async function foreground(flags: ServeFlags): Promise<number> {
 function pairingLimits(flags: ServeFlags): Partial<PairingLimits> {
   const limits: Partial<PairingLimits> = {};
   if (flags.maxClients !== undefined) limits.maxClients = flags.maxClients;
+  if (flags.maxClientsPerAddress !== undefined) limits.maxClientsPerAddress = flags.maxClientsPerAddress;
   if (flags.maxFileSize !== undefined) limits.maxFileSize = flags.maxFileSize;
   if (flags.idleTimeout !== undefined) limits.idleTimeoutMs = flags.idleTimeout;
   if (flags.offerTimeout !== undefined) limits.offerTimeoutMs = flags.offerTimeout;
@@ -157,6 +160,7 @@ function pairingLimits(flags: ServeFlags): Partial<PairingLimits> {
 function pairingArgs(flags: ServeFlags): string[] {
   const out: string[] = [];
   if (flags.maxClients !== undefined) out.push("--max-clients", String(flags.maxClients));
+  if (flags.maxClientsPerAddress !== undefined) out.push("--max-clients-per-address", String(flags.maxClientsPerAddress));
   if (flags.maxFileSize !== undefined) out.push("--max-file-size", String(flags.maxFileSize));
   if (flags.idleTimeout !== undefined) out.push("--idle-timeout", `${flags.idleTimeout}ms`);
   if (flags.offerTimeout !== undefined) out.push("--offer-timeout", `${flags.offerTimeout}ms`);

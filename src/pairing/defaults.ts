@@ -9,6 +9,8 @@
 export interface PairingLimits {
   /** Most clients connected at once; more are refused with SFX_LIMIT. */
   maxClients: number;
+  /** Most clients connected at once from one IP address (one machine, or one NAT). */
+  maxClientsPerAddress: number;
   /** Largest file an offer may announce (and a file of unknown size may reach). */
   maxFileSize: number;
   /** Most files in one offer. */
@@ -23,6 +25,8 @@ export interface PairingLimits {
 
 /** Most clients connected at once. */
 export const MAX_CLIENTS = 1000;
+/** Most clients from one address: a whole office behind one NAT, but not one script taking every slot. */
+export const MAX_CLIENTS_PER_ADDRESS = 256;
 /** Largest file: 1 TiB. */
 export const MAX_FILE_SIZE = 2 ** 40;
 /** Most files per offer (the protocol's own cap is 10,000). */
@@ -55,6 +59,7 @@ export const MAX_PROTOCOL_ERRORS = 20;
 /** The defaults, as one object. */
 export const DEFAULT_PAIRING_LIMITS: PairingLimits = {
   maxClients: MAX_CLIENTS,
+  maxClientsPerAddress: MAX_CLIENTS_PER_ADDRESS,
   maxFileSize: MAX_FILE_SIZE,
   maxFilesPerOffer: MAX_FILES_PER_OFFER,
   offerTimeoutMs: OFFER_TIMEOUT_MS,

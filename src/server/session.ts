@@ -334,6 +334,16 @@ export class ServerSession implements ExchangePeer {
       void this.close();
       return;
     }
+    const address = this.association.remote.address;
+    let fromHere = 0;
+    for (const other of this.server.sessions) if (other !== this && other.id && other.association.remote.address === address) fromHere++;
+    if (fromHere >= this.server.limits.maxClientsPerAddress) {
+      const message = `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`;
+      this.#log.warn("Refused {label}: {message}", { label: this.label, message });
+      this.sendControl(errorToMessage(new SfxError("SFX_LIMIT", message)));
+      void this.close();
+      return;
+    }
     this.id = this.server.ids.allocate(this);
     this.#setState("ready");
     this.#log.info("Client {id} at {address}:{port} ({client}) got its ID", {

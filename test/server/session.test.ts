@@ -72,6 +72,26 @@ test("a client's error reports in a loop add 20 lines to the log, then a few a m
   }
 });
 
+test("clients from one address beyond --max-clients-per-address are refused with SFX_LIMIT; a slot freed is taken again", async () => {
+  const h = startHarness({ maxClientsPerAddress: 2 });
+  try {
+    const a = await h.client();
+    await h.client();
+    try {
+      await h.client();
+      assert.unreachable("a third client from one address was let in");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_LIMIT"), String(err));
+      assert.match((err as Error).message, /Too many clients from 127\.0\.0\.1: 2 are connected/);
+    }
+    await a.conn.close();
+    await until(() => h.service.sessions.ids.size === 1, 2000, "the first client's slot to be free");
+    await h.client();
+  } finally {
+    await h.close();
+  }
+});
+
 test("a client of another protocol version gets SFX_INCOMPATIBLE_VERSION naming both versions", async () => {
   const h = startHarness();
   try {
