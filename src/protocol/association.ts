@@ -23,6 +23,8 @@ export interface AssociationLike {
   readonly outboundStreams: number;
   /** Bytes queued to send and not yet acknowledged. */
   readonly bufferedAmount: number;
+  /** Messages queued and not yet sent, when the transport tells (the SCTP association does). */
+  readonly queuedMessages?: number;
   /**
    * Queues one message; false means "wait for 'drain' before sending more" (the message is still queued).
    * `release`: the association owns `data` and frees its buffer once the peer has it.

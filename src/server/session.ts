@@ -34,7 +34,9 @@ import { formatBytes } from "../units.ts";
  * for "drain" at the association's 4 MiB high-water mark); only replies to a
  * client that asks without reading get here.
  */
-const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+/** What one queued message costs in memory beyond its bytes, counted generously (a pong: ~400 B queued, more in garbage until collected). */
+const MESSAGE_OVERHEAD_BYTES = 1024;
 
 /** What a client is told when the server stops while it is connected (the text of the SCTP ABORT). */
 const SERVER_SHUTTING_DOWN = "the server is shutting down";
@@ -51,7 +53,7 @@ export interface SessionServerOptions {
   serverName: string;
   limits?: Partial<PairingLimits>;
   log?: PairingLog;
-  /** Bytes waiting to reach a client beyond which it is cut off as not reading (default 32 MiB; for tests). */
+  /** Bytes waiting to reach a client beyond which it is cut off as not reading (default 16 MiB; for tests). */
   maxUnreadBytes?: number;
 }
 
@@ -210,7 +212,9 @@ export class ServerSession implements ExchangePeer {
       this.#log.debug("Send to {label} failed: {error}", { label: this.label, error: String(err) });
       return;
     }
-    const waiting = this.association.bufferedAmount;
+    // Each queued message costs some hundred bytes beyond its own (buffer, queue entry, chunk):
+    // a flood of small replies is counted at that cost, not at its few bytes.
+    const waiting = this.association.bufferedAmount + MESSAGE_OVERHEAD_BYTES * (this.association.queuedMessages ?? 0);
     if (waiting > this.server.maxUnreadBytes) {
       this.#log.warn("Aborting {label}: it reads nothing of what it asks for ({waiting} waiting)", { label: this.label, waiting: formatBytes(waiting) });
       this.association.abort("the client does not read the server's replies");

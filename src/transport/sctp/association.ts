@@ -381,6 +381,11 @@ export class Association extends EventEmitter {
     return this.#queue.queuedBytes + this.#unacked - Math.min(this.#gapAcked, this.#o.sendHighWaterMark);
   }
 
+  /** Messages queued and not yet sent (many small ones cost memory beyond their bytes). */
+  get queuedMessages(): number {
+    return this.#queue.queuedMessages;
+  }
+
   /** Why the association closed, once it has. */
   get closeReason(): CloseReason | undefined {
     return this.#closeReason;
