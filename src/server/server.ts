@@ -133,7 +133,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     // 4. Shares: the store (recovers from a crash, sweeps expired shares), served over the same sessions.
     const shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
     stops.push({ what: "share store", stop: () => shareStore.close() });
-    const shares = attachShareService(exchanges.sessions, shareStore);
+    // An upload in which nothing arrives for the idle timeout is abandoned, as a stalled exchange is.
+    const shares = attachShareService(exchanges.sessions, shareStore, { stallMs: exchanges.sessions.limits.idleTimeoutMs });
     stops.push({ what: "share service", stop: () => shares.close() });
 
     // 5. Discovery: answers multicast queries with who we are and `port`.

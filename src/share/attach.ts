@@ -59,8 +59,8 @@ export interface AttachedShareService {
 }
 
 /** Registers the share handlers into `host` and serves them from `store`. */
-export function attachShareService<S extends ShareSession>(host: ShareSessionHost<S>, store: ShareStore): AttachedShareService {
-  const service = new ShareService(store);
+export function attachShareService<S extends ShareSession>(host: ShareSessionHost<S>, store: ShareStore, opts: { stallMs?: number } = {}): AttachedShareService {
+  const service = new ShareService(store, opts);
   const peers = new Map<S, PeerEntry>();
 
   const entryOf = (session: S): PeerEntry => {
@@ -134,6 +134,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
         for (const w of entry.drainWaiters) w.reject(new Error("server closing"));
         await service.serverClosing(entry.peer);
       }
+      service.stop();
     },
   };
 }

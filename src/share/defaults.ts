@@ -39,6 +39,9 @@ export const MAX_UPLOADS_IN_PROGRESS = 64;
  */
 export const MAX_REQUESTS_PER_CLIENT = 8;
 
+/** An upload in which no byte arrives for this long is abandoned (its slot and reservation freed); `sfx serve --idle-timeout` sets it. */
+export const UPLOAD_STALL_MS = 5 * 60_000;
+
 /** Largest `--max-downloads` a share may ask for. */
 export const MAX_DOWNLOADS_LIMIT = 1_000_000;
 

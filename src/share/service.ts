@@ -25,7 +25,7 @@ import {
   ShareSending,
 } from "../protocol/share.ts";
 import type { ShareDownload, ShareStore, ShareUpload } from "./store.ts";
-import { MAX_REQUESTS_PER_CLIENT } from "./defaults.ts";
+import { MAX_REQUESTS_PER_CLIENT, UPLOAD_STALL_MS } from "./defaults.ts";
 import type { FileSink } from "./upload.ts";
 
 /** A refusal of the same kind from the same client is logged at most this often. */
@@ -69,6 +69,8 @@ interface UploadState {
   files: UploadFileState[];
   verified: number;
   failed: boolean;
+  /** When a byte or an end of this upload last arrived (stall detection). */
+  movedAt: number;
 }
 
 interface DownloadState {
@@ -89,8 +91,51 @@ export class ShareService {
   readonly store: ShareStore;
   readonly #peers = new Map<SharePeer, Map<number, RequestState>>();
 
-  constructor(store: ShareStore) {
+  readonly #stallMs: number;
+  readonly #now: () => number;
+  #stallTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** `stallMs`: an upload with no byte for this long is abandoned (default {@link UPLOAD_STALL_MS}). */
+  constructor(store: ShareStore, opts: { stallMs?: number; now?: () => number } = {}) {
     this.store = store;
+    this.#stallMs = opts.stallMs ?? UPLOAD_STALL_MS;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /**
+   * While uploads are in progress, looks every few seconds for one that
+   * has received nothing for the stall time: a client that reserved an
+   * upload and sends nothing would otherwise hold its slot and its share of
+   * the quota until it disconnects.
+   */
+  #watchStalls(): void {
+    if (this.#stallTimer) return;
+    this.#stallTimer = setInterval(() => {
+      const now = this.#now();
+      let uploads = 0;
+      for (const [peer, requests] of this.#peers) {
+        for (const state of [...requests.values()]) {
+          if (state.kind !== "upload") continue;
+          uploads++;
+          if (now - state.movedAt < this.#stallMs) continue;
+          const seconds = Math.round((now - state.movedAt) / 1000);
+          log.warn("Upload from {client} abandoned: nothing arrived for {seconds} s", { client: peer.address, seconds });
+          void this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", `Nothing arrived for ${seconds} s: the server abandoned the upload`));
+        }
+      }
+      if (uploads === 0) this.#stopWatchingStalls();
+    }, Math.max(50, Math.min(10_000, this.#stallMs / 4)));
+    (this.#stallTimer as { unref?: () => void }).unref?.();
+  }
+
+  #stopWatchingStalls(): void {
+    clearInterval(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  /** Stops watching for stalled uploads (the server is stopping). */
+  stop(): void {
+    this.#stopWatchingStalls();
   }
 
   /** Uploads being set up (the store not answered yet), per peer. */
@@ -205,8 +250,10 @@ export class ShareService {
       files: msg.files.map(() => ({ chain: Promise.resolve(), done: false })),
       verified: 0,
       failed: false,
+      movedAt: this.#now(),
     };
     requests.set(msg.req, state);
+    this.#watchStalls();
     this.#reply(peer, ShareReady.encode({ req: msg.req, ...(upload.warning ? { warning: upload.warning } : {}) }));
     // Empty files need no data: they complete on their end message alone.
   }
@@ -234,6 +281,7 @@ export class ShareService {
     let state: UploadState | undefined;
     for (const s of requests.values()) if (s.kind === "upload" && xidTag(s.req) === tag) state = s;
     if (!state || state.failed) return Promise.resolve();
+    state.movedAt = this.#now();
     const file = state.files[fileIndex];
     if (!file) return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", `Data for file ${fileIndex}, which the upload does not have`));
     const st = state;
@@ -252,6 +300,7 @@ export class ShareService {
   async #end(peer: SharePeer, msg: { req: number; file: number; size: number; sha256: string }): Promise<void> {
     const state = this.#peers.get(peer)?.get(msg.req);
     if (!state || state.kind !== "upload") throw new SfxError("SFX_PROTOCOL", `No upload ${msg.req} in progress`);
+    state.movedAt = this.#now();
     const file = state.files[msg.file];
     if (!file || file.end) {
       return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", `Unexpected end of file ${msg.file}`));

@@ -417,6 +417,24 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
   assert.equal(readdirSync(join(w.store.dir, "uploads")), []);
 });
 
+test("an upload that receives nothing for the stall time is abandoned: its slot and reservation are freed, the client told", async () => {
+  const w = await world();
+  const service = new ShareService(w.store, { stallMs: 200 });
+  const loop = new Loop(service);
+  w.loops.push(loop);
+  const answers: { req?: number; code?: string; type: string; message?: string }[] = [];
+  loop.link.onMessage((m) => answers.push(m as never));
+  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
+  const deadline = Date.now() + 5000;
+  while (answers.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
+  assert.match(answers[1].message ?? "", /Nothing arrived for \d+ s: the server abandoned the upload/);
+  await w.store.settled();
+  assert.is(w.store.uploadsInProgress, 0);
+  assert.is(service.activeRequests, 0);
+  service.stop();
+});
+
 test("uploads and downloads keep memory bounded: no more than the link window is ever queued", async () => {
   const w = await world();
   const data = randomBytes(8 * 1024 * 1024);
