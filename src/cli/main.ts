@@ -63,11 +63,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** commander's errors: help and version exit 0; everything else is one line and status 2. */
+/** commander's errors: help asked for and version exit 0; everything else (a missing command: the help on stderr) status 2. */
 function reportUsage(err: CommanderError): number {
-  if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") {
-    return 0;
-  }
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
+  // Asked for (`sfx help`), help is an answer; shown because a command was missing (`sfx`, `sfx share`), a usage error.
+  if (err.code === "commander.help") return err.exitCode === 0 ? 0 : 2;
   const [line, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
   // commander's "(Did you mean send?)" is on a line of its own: keep it.
   const suggestion = rest.find((l) => l.startsWith("(Did you mean"));

@@ -144,8 +144,9 @@ export class Pairing {
     receiver.exchange = ex;
     this.#active.add(ex);
     this.stats.offers++;
-    this.#log.info("Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes", {
-      serial: ex.serial, from: sender.id, to: receiver.id, files: msg.files.length, bytes: ex.announcedBytes,
+    const unknown = msg.files.filter((f) => f.size === null).length;
+    this.#log.info(`Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes${unknown ? " and {unknown} of unknown size" : ""}`, {
+      serial: ex.serial, from: sender.id, to: receiver.id, files: msg.files.length, bytes: ex.announcedBytes, unknown,
     });
     receiver.sendControl(forReceiver);
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
@@ -365,8 +366,7 @@ export class Pairing {
       bytes: ex.bytes, duration: duration.toFixed(3), rate: rate.toFixed(1), detail: detail ?? "",
       pauses: ex.relay?.stats.pauses ?? 0, peakBuffered: ex.relay?.stats.peakBuffered ?? 0,
     };
-    const text = "Exchange #{serial} {from} -> {to} ended {state} ({outcome}{detail}): {files} file(s), {bytes} bytes in {duration} s, {rate} MB/s";
-    if (state === "done") this.#log.info(text, { ...props, detail: "" });
-    else this.#log.info(text, { ...props, detail: detail ? `: ${detail}` : "" });
+    const why = state !== "done" && detail ? "{outcome}: {detail}" : "{outcome}";
+    this.#log.info(`Exchange #{serial} {from} -> {to} ended {state} (${why}): {files} file(s), {bytes} bytes in {duration} s, {rate} MB/s`, props);
   }
 }

@@ -373,8 +373,8 @@ export class ServerSession implements ExchangePeer {
     this.#setState("closed");
     clearTimeout(this.#timer);
     const seconds = ((Date.now() - this.connectedAt) / 1000).toFixed(1);
-    this.#log.info("Client {label} disconnected after {seconds} s ({kind}{message})", {
-      label: this.label, seconds, kind: reason.kind, message: reason.message ? `: ${reason.message}` : "",
+    this.#log.info(`Client {label} disconnected after {seconds} s (${reason.message ? "{kind}: {message}" : "{kind}"})`, {
+      label: this.label, seconds, kind: reason.kind, message: reason.message ?? "",
     });
     if (this.id) this.server.ids.release(this.id);
     for (const l of this.#closeListeners.splice(0)) {

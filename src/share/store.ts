@@ -343,12 +343,14 @@ export class ShareStore {
     this.#uploads.delete(upload);
     this.#shares.set(key, { key, dir, manifest, bytes: spec.bytes, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
     this.#committedBytes += spec.bytes;
-    log.info("Share {share} created: {files} file(s), {bytes} bytes, expires {expiresAt}{limit}", {
+    // The fields stay plain values; the wording goes in the message.
+    const limited = spec.maxDownloads === null ? "" : ", at most {maxDownloads} download(s)";
+    log.info(`Share {share} created: {files} file(s), {bytes} bytes, expires {expiresAt}${limited}`, {
       share: shortKey(key),
       files: files.length,
       bytes: spec.bytes,
       expiresAt: iso(expiresAt),
-      limit: spec.maxDownloads === null ? "" : `, max ${spec.maxDownloads} download(s)`,
+      maxDownloads: spec.maxDownloads,
     });
     return { code, ...listingOf(manifest), ...(spec.warning ? { warning: spec.warning } : {}) };
   }

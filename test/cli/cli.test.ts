@@ -53,6 +53,16 @@ test("sfx help <command> [<subcommand>] shows the same help as --help, down to s
   }
 });
 
+test("sfx and sfx share with no command show their help on stderr and exit 2 (a usage error); asked for, help exits 0", async () => {
+  for (const args of [[], ["share"]]) {
+    const r = await runSfx(args);
+    assert.is(r.status, 2, `sfx ${args.join(" ")}`);
+    assert.is(r.stdout, "");
+    assert.match(r.stderr, new RegExp(`^Usage: sfx ${args.length ? "share " : ""}\\[options\\] \\[command\\]`));
+  }
+  assert.is((await runSfx(["help"])).status, 0);
+});
+
 test("sfx serve --help documents its options, and hides the internal --daemon-child", async () => {
   const r = await runSfx(["serve", "--help"]);
   for (const opt of ["--port", "--host", "--name", "--log-dir", "--log-level", "--daemon", "--stop", "--pid-file", "--quiet"]) {
