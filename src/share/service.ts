@@ -156,6 +156,24 @@ export class ShareService {
     }
   }
 
+  /**
+   * Refuses an upload beyond half the store's upload slots in progress from
+   * one address over all its connections: the slots are shared by everyone,
+   * and one machine opening connections must not take them all.
+   */
+  #checkPerAddress(address: string): void {
+    let n = 0;
+    for (const [peer, requests] of this.#peers) {
+      if (peer.address !== address) continue;
+      n += this.#startingByPeer.get(peer)?.size ?? 0;
+      for (const r of requests.values()) if (r.kind === "upload") n++;
+    }
+    const most = Math.max(1, Math.floor(this.store.limits.maxUploadsInProgress / 2));
+    if (n >= most) {
+      throw new SfxError("SFX_LIMIT", `${address} has ${n} uploads in progress already, the most the server allows from one address: wait for one to end`);
+    }
+  }
+
   #requests(peer: SharePeer): Map<number, RequestState> {
     let m = this.#peers.get(peer);
     if (!m) {
@@ -226,6 +244,7 @@ export class ShareService {
       throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
     }
     this.#checkPerClient(requests, starting, "upload");
+    this.#checkPerAddress(peer.address);
     // Taken before the store is asked (which waits): a second put with this req meanwhile is refused above.
     starting.add(msg.req);
     let upload: ShareUpload;

@@ -417,6 +417,36 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
   assert.equal(readdirSync(join(w.store.dir, "uploads")), []);
 });
 
+test("one address may hold at most half the store's upload slots over all its connections; another address still gets one", async () => {
+  const w = await world({ maxUploadsInProgress: 8 });
+  const answers: { req?: number; code?: string; type: string; message?: string }[] = [];
+  const put = (loop: Loop, req: number) => loop.link.send(SharePut.encode({ req, files: [{ path: "a", size: 5 }] }));
+  const until = async (n: number) => {
+    const deadline = Date.now() + 5000;
+    while (answers.length < n && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.ok(answers.length >= n, `${answers.length} answers, wanted ${n}`);
+  };
+  // Three connections from one address: four uploads pass (half of 8), the fifth is refused.
+  const loops = [w.connect().loop, w.connect().loop, w.connect().loop];
+  for (const l of loops) l.link.onMessage((m) => answers.push(m as never));
+  put(loops[0], 1);
+  put(loops[0], 2);
+  put(loops[1], 3);
+  put(loops[1], 4);
+  await until(4);
+  put(loops[2], 5);
+  await until(5);
+  assert.equal(answers.filter((a) => a.type === "share.ready").length, 4);
+  const refused = answers.find((a) => a.req === 5)!;
+  assert.equal([refused.type, refused.code], ["error", "SFX_LIMIT"]);
+  assert.match(refused.message ?? "", /127\.0\.0\.1 has 4 uploads in progress already, the most the server allows from one address/);
+  const other = w.connect("10.1.2.3").loop;
+  other.link.onMessage((m) => answers.push(m as never));
+  put(other, 6);
+  await until(6);
+  assert.is(answers.find((a) => a.req === 6)!.type, "share.ready");
+});
+
 test("an upload that receives nothing for the stall time is abandoned: its slot and reservation are freed, the client told", async () => {
   const w = await world();
   const service = new ShareService(w.store, { stallMs: 200 });
