@@ -179,7 +179,13 @@ test("help lists every session command; 'help <command>' shows its options witho
   assert.match(get, /^Usage: share get \[options\] <code> \[names\.\.\.\]/);
   assert.match(get, /--dir <dir>/);
   assert.not.match(get, /--server/);
-  assert.match(String((await run("help send")).calls[0][1]), /^Usage: send <id> <paths\.\.\.>/);
+  const send = String((await run("help send")).calls[0][1]);
+  assert.match(send, /^Usage: send <id> <paths\.\.\.>/);
+  // Standard input carries the session's commands: neither `-` nor --name is offered.
+  for (const help of [send, String((await run("help share put")).calls[0][1])]) {
+    assert.not.match(help, /--name|standard input/);
+  }
+  assert.match((await run("share put a --name b")).out, /--name names standard input, which carries this session's commands/);
   const missing = await run("help nothing");
   assert.match(missing.out, /No command 'nothing'/);
   // commander's own --help goes to the screen too, without the program name.

@@ -113,8 +113,14 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
     await actions.send(flags.to, paths, { name: flags.name, json: flags.json });
   });
   const share = find(program, "share");
-  find(share, "put").action(async (paths: string[], flags: SessionPutFlags & { server?: string }) => {
+  // Standard input carries the session's commands: `-` and --name (for it) do not apply.
+  for (const c of [find(program, "send"), find(share, "put")]) {
+    for (const o of c.options) if (o.long === "--name") o.hideHelp();
+    for (const a of c.registeredArguments) if (a.name() === "paths") a.description = "files or directories";
+  }
+  find(share, "put").action(async (paths: string[], flags: SessionPutFlags & { server?: string; name?: string }) => {
     noServer(flags);
+    if (flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input, which carries this session's commands: give files or directories");
     await actions.sharePut(paths, { expires: flags.expires, maxDownloads: flags.maxDownloads, json: flags.json });
   });
   find(share, "ls").action(async (code: string, flags: { server?: string; json?: boolean }) => {

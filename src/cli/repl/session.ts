@@ -506,7 +506,7 @@ class ClientSession implements SessionActions {
   async send(toText: string, paths: string[], flags: SessionSendFlags): Promise<void> {
     const to = normalizeId(toText);
     if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${toText}': use the digits the receiver's 'id' shows, e.g. 482913`);
-    if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input is this terminal here: give files or directories");
+    if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
     const { conn } = this.#need();
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
     const files = await collectFiles(paths, { onSkip: (path, why) => this.print(`left out ${path}: ${why}`) });
@@ -560,6 +560,7 @@ class ClientSession implements SessionActions {
           createdAt: new Date(created.createdAt).toISOString(),
           maxDownloads: created.maxDownloads,
           files: created.files,
+          ...(created.warning ? { warning: created.warning } : {}),
         }));
         return;
       }
