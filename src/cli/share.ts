@@ -9,6 +9,7 @@ import { type Command, Option } from "commander";
 import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
+import { withInterrupt } from "./send.ts";
 import { roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
@@ -124,19 +125,6 @@ async function open(flags: ConnFlags): Promise<{ conn: ClientConnection; client:
   return { conn, client: new ShareClient(connectionShareLink(conn)) };
 }
 
-/** Runs `fn` with Ctrl-C (SIGINT/SIGTERM) turned into an abort signal. */
-async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const ac = new AbortController();
-  const onSignal = () => ac.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
-    return await fn(ac.signal);
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
-}
 
 function humanBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
