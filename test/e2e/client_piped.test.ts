@@ -128,6 +128,17 @@ test("piped: Ctrl-C cancels the running command and ends the session with status
   }
 });
 
+test("piped: a discover that finds no server fails as 'sfx discover' does (exit 3) and ends the session", async () => {
+  const p = client([]);
+  await p.waitFor(/Your ID:\s+\d{3} \d{3}/, 15_000, "out");
+  p.line("discover --to 127.0.0.1 --port 9 --timeout 200ms");
+  p.line("status");
+  p.end();
+  const r = await p.exit(20_000);
+  assert.is(r.status, 3, p.out() + p.err());
+  assert.match(p.out(), /No sfx server answered within 0\.2 s at 127\.0\.0\.1:9\nStopping: a command failed \(exit status 3\)/);
+});
+
 test("piped commands stop at the first that fails, and the exit status is that command's", async () => {
   const p = client([]);
   p.line("send 999999 /nonexistent/file");

@@ -27,7 +27,7 @@ import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
 import type { TransferEvent } from "../../client/events.ts";
-import { type DiscoveredServer, discoverServers, type DiscoverOptions } from "../../discovery/index.ts";
+import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError } from "../../discovery/index.ts";
 import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
 import { formatId, normalizeId } from "../../pairing/id_registry.ts";
 import { parseCode } from "../../share/code.ts";
@@ -679,10 +679,8 @@ class ClientSession implements SessionActions {
 
   async discover(options: DiscoverOptions, flags: { json?: boolean }): Promise<void> {
     const servers = sortServers(await discoverServers(options));
-    if (servers.length === 0) {
-      this.print(`No sfx server answered within ${formatDuration((options.timeoutMs ?? 1000) / 1000)}.`);
-      return;
-    }
+    // As `sfx discover`: none is SFX_NO_SERVER (a failure that ends a piped session with 3).
+    if (servers.length === 0) throw noServerError(options);
     this.#discovered = servers;
     if (flags.json) {
       this.print(servers.map((s) => JSON.stringify(s)).join("\n"));
