@@ -105,8 +105,9 @@ test("a peer process killed mid-transfer is reported as a timeout within 20 s (t
     const secs = (performance.now() - killedAt) / 1000;
     console.log(`  killed peer reported after ${secs.toFixed(1)} s: ${reason.kind} (${reason.message})`);
     assert.is(reason.kind, "timeout");
-    // The stack counts 20 s of silence from the last packet it heard (before the kill); 0.5 s for timer lateness on a busy machine.
-    assert.ok(secs <= 20.5, `reported after ${secs.toFixed(1)} s`);
+    // The stack counts 20 s of silence from the last packet it heard (before the kill); up to 1.5 s
+    // for timer lateness while the rest of the suite loads both cores (the bar is 30 s).
+    assert.ok(secs <= 21.5, `reported after ${secs.toFixed(1)} s`);
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
     await endpoint.close();
