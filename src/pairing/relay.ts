@@ -12,6 +12,9 @@ import type { AssociationLike } from "../protocol/association.ts";
 import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { relayedBytes } from "./memory.ts";
 
+/** Messages queued towards the receiver beyond which the sender is paused, whatever their bytes. */
+const MAX_QUEUED_MESSAGES = 1024;
+
 /** Counters of one relay. */
 export interface RelayStats {
   messages: number;
@@ -65,7 +68,8 @@ export class Relay {
     relayedBytes(data.length);
     const buffered = this.#to.bufferedAmount;
     if (buffered > this.stats.peakBuffered) this.stats.peakBuffered = buffered;
-    if (!ok && !this.#paused) {
+    // Many small messages cost memory beyond their bytes: their count pauses the sender too.
+    if ((!ok || (this.#to.queuedMessages ?? 0) > MAX_QUEUED_MESSAGES) && !this.#paused) {
       this.#paused = true;
       this.stats.pauses++;
       this.#from.pause();

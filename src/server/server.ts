@@ -15,7 +15,7 @@ import { SfxError } from "../errors.ts";
 import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/index.ts";
 import { type DiscoveryResponder, isDiscoveryDatagram, startDiscoveryResponder } from "../discovery/index.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
-import { PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
+import { MAX_CONTROL_BYTES, PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
 import { attachShareService, openShareStore, type ShareLimits } from "../share/index.ts";
 import { type DatagramSocket, formatAddress } from "../transport/datagram.ts";
 import { SctpEndpoint } from "../transport/sctp/index.ts";
@@ -119,6 +119,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const endpoint = SctpEndpoint.listen({
       socket,
       failureTimeoutMs: PEER_FAILURE_TIMEOUT_MS,
+      // Nothing a client sends is larger than one control message (1 MiB) or one data message
+      // (64 KiB): refusing bigger ones keeps what one message can queue towards another client small.
+      maxMessageSize: MAX_CONTROL_BYTES,
       onForeignDatagram: (data, from) => {
         if (isDiscoveryDatagram(data)) responder?.handle(data, from);
       },

@@ -30,11 +30,13 @@ import { formatBytes } from "../units.ts";
 
 /**
  * Bytes waiting to reach one client beyond which it is cut off as not
- * reading. Data keeps below this on its own (the relay and downloads wait
- * for "drain" at the association's 4 MiB high-water mark); only replies to a
- * client that asks without reading get here.
+ * reading. Data keeps well below this on its own: the relay and downloads
+ * wait for "drain" at the association's 4 MiB high-water mark (or 1024
+ * queued messages), no message a client may send is over 1 MiB, and a
+ * graceful close hands on at most one 8 MiB receive window. Only replies to
+ * a client that asks without reading get here.
  */
-const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
+const MAX_UNREAD_BYTES = 24 * 1024 * 1024;
 /** What one queued message costs in memory beyond its bytes, counted generously (a pong: ~400 B queued, more in garbage until collected). */
 const MESSAGE_OVERHEAD_BYTES = 1024;
 
@@ -53,7 +55,7 @@ export interface SessionServerOptions {
   serverName: string;
   limits?: Partial<PairingLimits>;
   log?: PairingLog;
-  /** Bytes waiting to reach a client beyond which it is cut off as not reading (default 16 MiB; for tests). */
+  /** Bytes waiting to reach a client beyond which it is cut off as not reading (default 24 MiB; for tests). */
   maxUnreadBytes?: number;
 }
 

@@ -42,6 +42,25 @@ test("relayed messages arrive intact, and the server frees each one's buffer onc
   }
 });
 
+test("many tiny messages towards a receiver that reads nothing pause the sender by their count, not only their bytes", async () => {
+  const inbound = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false });
+  const outbound = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false });
+  try {
+    const { c: sender, s: serverIn } = await connectPair(inbound);
+    const { c: serverOut, s: receiver } = await connectPair(outbound);
+    receiver.pause();
+    const relay = new Relay(serverIn, serverOut);
+    serverIn.on("message", (id: number, data: Uint8Array, ppid: number) => relay.forward(id, data, ppid));
+    for (let i = 0; i < 5000; i++) sender.send(1, new Uint8Array(8), { ppid: 5 });
+    await until(() => relay.paused, 5000, "the relay to pause the sender");
+    assert.ok(serverOut.bufferedAmount < 64 * 1024, `few bytes (${serverOut.bufferedAmount}) yet paused`);
+    assert.ok(serverOut.queuedMessages <= 1100, `queued messages bounded (${serverOut.queuedMessages})`);
+  } finally {
+    await inbound.close();
+    await outbound.close();
+  }
+});
+
 test("a receiver closing its connection mid-relay (SCTP SHUTDOWN) stops the relay; nothing throws into the server", async () => {
   const inbound = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false });
   const outbound = makePair({ mtu: 1500, delayMs: 2 }, { pmtud: false }, { pmtud: false });
