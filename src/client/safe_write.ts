@@ -314,9 +314,25 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   // A temporary file noted for a resumable download is that download's: only
   // the same download (same key) continues it; every other write passes it by.
   const key = opts.resume ? opts.resumeKey : undefined;
+  // Our own earlier partial may sit under a later name (`.name.2.sfx-part`): that one first.
+  let first = 1;
+  if (key !== undefined) {
+    // Names free now may have been taken before it (slots are reused): look past a few gaps.
+    for (let attempt = 1, gaps = 0; attempt <= MAX_PART_ATTEMPTS && gaps < 8; attempt++) {
+      const candidate = partPathFor(finalPath, attempt);
+      const note = await readResumeNote(candidate);
+      if (note === key) {
+        first = attempt;
+        break;
+      }
+      const taken = note !== undefined || (await lstat(candidate).then(() => true, () => false));
+      gaps = taken ? 0 : gaps + 1;
+    }
+  }
   let partPath = "";
   let unlock: (() => Promise<void>) | undefined;
-  for (let attempt = 1; attempt <= MAX_PART_ATTEMPTS && !unlock; attempt++) {
+  for (let n = 0; n < MAX_PART_ATTEMPTS && !unlock; n++) {
+    const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
     partPath = partPathFor(finalPath, attempt);
     try {
       unlock = await takeLock(lockPathFor(partPath));

@@ -20,6 +20,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
 import { lstat, mkdtemp, open, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -265,7 +266,13 @@ export async function spoolStdin(name: string, input: AsyncIterable<Uint8Array |
     throw ioError(err, "create a temporary directory in", dir);
   });
   const file = join(spoolDir, "stdin");
-  const remove = () => rm(spoolDir, { recursive: true, force: true });
+  // Removed however the process ends (a second Ctrl-C exits at once, skipping every finally).
+  const onExit = () => rmSync(spoolDir, { recursive: true, force: true });
+  process.on("exit", onExit);
+  const remove = async () => {
+    process.off("exit", onExit);
+    await rm(spoolDir, { recursive: true, force: true });
+  };
   let size = 0;
   try {
     const h = await open(file, "wx", 0o600);
@@ -753,10 +760,11 @@ export class ShareClient {
 async function alreadyThere(dir: string, name: string, size: number, sha256: string, copies: boolean): Promise<string | undefined> {
   // The name itself, or (`copies`) a numbered copy an earlier get saved when the name was taken.
   const first = resolve(dir, ...localRelativePath(name).split("/"));
-  for (let n = 0; n < (copies ? 10_000 : 1); n++) {
+  // A deleted copy leaves a gap (x (1) gone, x (2) there): look past a few.
+  for (let n = 0, gaps = 0; n < (copies ? 10_000 : 1) && gaps < 8; n++) {
     const path = n === 0 ? first : numbered(first, n);
     if (await sameFile(path, size, sha256)) return path;
-    if (n > 0 && !(await lstat(path).then(() => true, () => false))) return undefined;
+    gaps = n > 0 && !(await lstat(path).then(() => true, () => false)) ? gaps + 1 : 0;
   }
   return undefined;
 }

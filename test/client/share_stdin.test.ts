@@ -96,4 +96,17 @@ test("collectShareFiles puts the spooled stdin where '-' stands; '-' without it 
   }
 });
 
+test("a spool is removed however the process ends (a second Ctrl-C calls process.exit, skipping every finally)", async () => {
+  const dir = join(base, "exit");
+  mkdirSync(dir);
+  const script = `import { spoolStdin } from ${JSON.stringify(new URL("../../src/client/share.ts", import.meta.url).href)};
+    async function* one() { yield "data"; }
+    await spoolStdin("x.txt", one(), ${JSON.stringify(dir)});
+    process.exit(130);`;
+  const { spawnSync } = await import("node:child_process");
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.is(r.status, 130, r.stderr);
+  assert.equal(readdirSync(dir), []);
+});
+
 test.run();

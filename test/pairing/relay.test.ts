@@ -44,7 +44,8 @@ test("relayed messages arrive intact, and the server frees each one's buffer onc
 
 test("many tiny messages towards a receiver that reads nothing pause the sender by their count, not only their bytes", async () => {
   const inbound = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false });
-  const outbound = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false });
+  // The receiver's window (4 KiB) closes after ~500 of them: the rest queue at the server.
+  const outbound = makePair({ mtu: 1500 }, { pmtud: false, receiveBufferSize: 4096 }, { pmtud: false });
   try {
     const { c: sender, s: serverIn } = await connectPair(inbound);
     const { c: serverOut, s: receiver } = await connectPair(outbound);

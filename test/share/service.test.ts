@@ -228,6 +228,20 @@ test("a partial another download left under the same name is neither continued n
   assert.equal(readdirSync(w2.out), ["g.bin"]);
 });
 
+test("a partial kept under a later temporary name (.name.2.sfx-part) is found and continued, even when the first name is free again", async () => {
+  const w = await world();
+  const data = randomBytes(100_000);
+  tree(w, { "x.bin": data });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "x.bin")]));
+  writeFileSync(join(w.out, ".x.bin.2.sfx-part"), data.subarray(0, 40_000));
+  writeFileSync(join(w.out, ".x.bin.2.sfx-resume"), `${sha(data)}\n`);
+  const r = await client.get(code, { dir: w.out });
+  assert.is(r.files[0].resumedFrom, 40_000);
+  assert.is(sha(readFileSync(join(w.out, "x.bin"))), sha(data));
+  assert.equal(readdirSync(w.out), ["x.bin"]);
+});
+
 test("a get again after the name was taken finds its earlier numbered copy: no third copy, nothing fetched", async () => {
   const w = await world();
   tree(w, { "one.txt": "share" });
@@ -241,6 +255,11 @@ test("a get again after the name was taken finds its earlier numbered copy: no t
     assert.is(r.bytes, 0);
   }
   assert.equal(readdirSync(w.out).sort(), ["one (1).txt", "one.txt"]);
+  // A gap in the numbered copies (one (1) deleted, one (2) the right bytes) is looked past.
+  writeFileSync(join(w.out, "one (2).txt"), "share");
+  rmSync(join(w.out, "one (1).txt"));
+  const r = await client.get(code, { dir: w.out });
+  assert.equal(r.files.map((f) => [f.path, f.alreadyThere]), [[join(w.out, "one (2).txt"), true]]);
 });
 
 test("files already in place with the right hash are not fetched again", async () => {
