@@ -48,7 +48,20 @@ function quietErrors(cmd: Command): void {
 export async function main(argv: readonly string[]): Promise<number> {
   const result: CommandResult = { status: 0 };
   const program = buildProgram(result);
-  // `sfx help share get` reads as `sfx share get --help` (commander's help command takes one word).
+  // `sfx help share get` reads as `sfx share get --help` (commander's help command takes one word);
+  // a word that names no command is a usage error, as `sfx nosuch` is.
+  if (argv[0] === "help" && argv.length > 1) {
+    let cmd = program;
+    for (const word of argv.slice(1)) {
+      if (word === "help" || word.startsWith("-")) break; // commander's own help command, or an option: its business
+      const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+      if (!sub) {
+        console.error(`sfx: unknown command '${argv.slice(1).join(" ")}' (see 'sfx --help')`);
+        return 2;
+      }
+      cmd = sub;
+    }
+  }
   const args = argv[0] === "help" && argv.length > 2 ? [...argv.slice(1), "--help"] : [...argv];
   try {
     await program.parseAsync(args, { from: "user" });

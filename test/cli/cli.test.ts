@@ -51,6 +51,11 @@ test("sfx help <command> [<subcommand>] shows the same help as --help, down to s
     assert.match(viaHelp.stdout, new RegExp(`^Usage: sfx ${words.join(" ")} `));
     assert.is(viaHelp.stdout, viaFlag.stdout);
   }
+  for (const words of [["nosuch"], ["nosuch", "cmd"], ["share", "nosuch"]]) {
+    const r = await runSfx(["help", ...words]);
+    assert.is(r.status, 2, `help ${words.join(" ")}`);
+    assert.is(r.stderr, `sfx: unknown command '${words.join(" ")}' (see 'sfx --help')\n`);
+  }
 });
 
 test("sfx and sfx share with no command show their help on stderr and exit 2 (a usage error); asked for, help exits 0", async () => {
