@@ -87,3 +87,21 @@ export class LookupLimiter {
     return this.#buckets.size;
   }
 }
+
+/**
+ * The key per-address limits count by: an IPv4 address as it is (also when
+ * written IPv4-mapped, `::ffff:10.0.0.1`), an IPv6 address by its /64 — one
+ * host is routinely given a whole /64, and counting each of its addresses
+ * apart would let it step around every per-address limit.
+ */
+export function addressKey(address: string): string {
+  const a = address.toLowerCase().replace(/%.*$/, "");
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1];
+  if (!a.includes(":")) return a;
+  const [head, tail = ""] = a.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const groups = a.includes("::") ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t] : h;
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(":")}::/64`;
+}

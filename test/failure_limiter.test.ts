@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isSfxError } from "../src/errors.ts";
-import { LookupLimiter } from "../src/failure_limiter.ts";
+import { addressKey, LookupLimiter } from "../src/failure_limiter.ts";
 
 test("check() refuses an address with SFX_LIMIT after its burst of failures, and not others", () => {
   const t = 0;
@@ -39,6 +39,16 @@ test("a full bucket is forgotten, and at most maxSources addresses are remembere
   t += 60_000;
   for (let i = 40; i < 50; i++) lim.check(`10.0.0.${i}`);
   assert.is(lim.size, 0);
+});
+
+test("addressKey(): IPv4 as it is (also IPv4-mapped), IPv6 by its /64, however it is written", () => {
+  assert.is(addressKey("10.0.0.1"), "10.0.0.1");
+  assert.is(addressKey("::ffff:10.0.0.1"), "10.0.0.1");
+  assert.is(addressKey("2001:db8:0:1::5"), "2001:db8:0:1::/64");
+  assert.is(addressKey("2001:0DB8:0000:0001:aaaa:bbbb:cccc:dddd"), "2001:db8:0:1::/64");
+  assert.is(addressKey("fe80::1%eth0"), "fe80:0:0:0::/64");
+  assert.is(addressKey("::1"), "0:0:0:0::/64");
+  assert.not.equal(addressKey("2001:db8:0:2::5"), addressKey("2001:db8:0:1::5"));
 });
 
 test.run();

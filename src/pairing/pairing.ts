@@ -13,7 +13,7 @@ import {
 } from "../protocol/messages.ts";
 import type { CloseReason } from "../protocol/association.ts";
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
-import { LookupLimiter } from "../failure_limiter.ts";
+import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { Exchange, type ExchangePeer, type ExchangeState } from "./exchange.ts";
 import { formatId } from "./id_registry.ts";
 import { LogBudget, type PairingLog, SILENT_LOG } from "./log.ts";
@@ -103,7 +103,7 @@ export class Pairing {
     };
     if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
-    const address = sender.association.remote.address;
+    const address = addressKey(sender.association.remote.address);
     try {
       this.#unknownIds.check(address);
     } catch (err) {

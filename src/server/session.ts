@@ -27,6 +27,7 @@ import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { formatBytes } from "../units.ts";
+import { addressKey } from "../failure_limiter.ts";
 
 /**
  * Bytes waiting to reach one client beyond which it is cut off as not
@@ -341,8 +342,9 @@ export class ServerSession implements ExchangePeer {
       return;
     }
     const address = this.association.remote.address;
+    const key = addressKey(address);
     let fromHere = 0;
-    for (const other of this.server.sessions) if (other !== this && other.id && other.association.remote.address === address) fromHere++;
+    for (const other of this.server.sessions) if (other !== this && other.id && addressKey(other.association.remote.address) === key) fromHere++;
     if (fromHere >= this.server.limits.maxClientsPerAddress) {
       const message = `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`;
       this.#log.warn("Refused {label}: {message}", { label: this.label, message });

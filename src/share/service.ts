@@ -26,6 +26,7 @@ import {
 } from "../protocol/share.ts";
 import type { ShareDownload, ShareStore, ShareUpload } from "./store.ts";
 import { MAX_REQUESTS_PER_CLIENT, UPLOAD_STALL_MS } from "./defaults.ts";
+import { addressKey } from "../failure_limiter.ts";
 import type { FileSink } from "./upload.ts";
 
 /** A refusal of the same kind from the same client is logged at most this often. */
@@ -162,9 +163,10 @@ export class ShareService {
    * and one machine opening connections must not take them all.
    */
   #checkPerAddress(address: string): void {
+    const key = addressKey(address);
     let n = 0;
     for (const [peer, requests] of this.#peers) {
-      if (peer.address !== address) continue;
+      if (addressKey(peer.address) !== key) continue;
       n += this.#startingByPeer.get(peer)?.size ?? 0;
       for (const r of requests.values()) if (r.kind === "upload") n++;
     }

@@ -38,7 +38,7 @@ import { formatBytes } from "../units.ts";
 import { SfxError } from "../errors.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
-import { LookupLimiter } from "../failure_limiter.ts";
+import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
 import { checkSharePaths } from "./share_path.ts";
 import { type FileSink, openSink, type UploadFileSpec } from "./upload.ts";
@@ -373,14 +373,14 @@ export class ShareStore {
   #find(code: string, client: string): ShareRecord {
     this.#checkOpen();
     const canonical = parseCode(code);
-    this.#limiter.check(client);
+    this.#limiter.check(addressKey(client));
     const rec = this.#shares.get(codeKey(canonical));
     if (rec && this.#now() >= rec.manifest.expiresAt) {
       this.#delete(rec, "expired");
     }
     const m = rec?.manifest;
     if (!rec || rec.deleted || !m || (m.maxDownloads !== null && m.downloads >= m.maxDownloads)) {
-      this.#limiter.fail(client);
+      this.#limiter.fail(addressKey(client));
       log.info("Failed share lookup from {client}", { client });
       throw notFound();
     }
