@@ -227,14 +227,22 @@ export async function collectShareFiles(
 ): Promise<LocalShareFile[]> {
   if (paths.filter((p) => p === "-").length > 1) throw new SfxError("SFX_USAGE", "'-' (standard input) can be given only once");
   if (paths.includes("-") && !opts.stdin) throw new SfxError("SFX_USAGE", "A share cannot read standard input ('-') here: give files or directories");
-  const rest = paths.filter((p) => p !== "-");
-  const files = rest.length > 0 ? await collectFiles(rest, { onSkip }) : [];
+  // Standard input's file goes where `-` stands among the arguments (before the files of later ones).
+  const at = paths.indexOf("-");
+  const before = at < 0 ? [...paths] : paths.slice(0, at);
+  const after = at < 0 ? [] : paths.slice(at + 1);
+  const collect = async (args: string[]) => (args.length > 0 ? await collectFiles(args, { onSkip, allowEmpty: opts.stdin !== undefined }) : []);
+  const files = [...(await collect(before)), ...(opts.stdin ? [null] : []), ...(await collect(after))];
   const out: LocalShareFile[] = [];
   for (const f of files) {
+    if (f === null) {
+      out.push(opts.stdin!);
+      continue;
+    }
     if (f.size === null) throw new SfxError("SFX_USAGE", `${f.path}: size unknown`);
     out.push({ path: f.path, size: f.size, read: () => f.read() });
   }
-  if (opts.stdin) out.splice(paths.indexOf("-"), 0, opts.stdin);
+  if (out.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
   checkSharePaths(out.map((f) => f.path));
   return out;
 }

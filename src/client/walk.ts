@@ -35,6 +35,8 @@ export interface CollectOptions {
   stdin?: AsyncIterable<Uint8Array | string>;
   /** Told of each entry inside a directory that is not sent, and why. */
   onSkip?: (path: string, why: string) => void;
+  /** Return an empty list rather than refuse "nothing to send" (the caller has other files). */
+  allowEmpty?: boolean;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     else if (st.isFile()) add(fileSource(abs, checkName(name), st.size));
     else throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
   }
-  if (out.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
+  if (out.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
   return out;
 }
 

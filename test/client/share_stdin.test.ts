@@ -83,6 +83,11 @@ test("collectShareFiles puts the spooled stdin where '-' stands; '-' without it 
   try {
     const files = await collectShareFiles([join(dir, "a.txt"), "-", join(dir, "c.txt")], undefined, { stdin });
     assert.equal(files.map((f) => [f.path, f.size]), [["a.txt", 1], ["b.txt", 1], ["c.txt", 1]]);
+    // After a directory's files, not in their middle.
+    mkdirSync(join(dir, "d"));
+    for (const n of ["1", "2", "3"]) writeFileSync(join(dir, "d", n), n);
+    const mixed = await collectShareFiles([join(dir, "d"), "-", join(dir, "c.txt")], undefined, { stdin });
+    assert.equal(mixed.map((f) => f.path), ["d/1", "d/2", "d/3", "b.txt", "c.txt"]);
     await refused(collectShareFiles(["-"]), "SFX_USAGE", /cannot read standard input/);
     await refused(collectShareFiles(["-", "-"], undefined, { stdin }), "SFX_USAGE", /only once/);
     const clash = await spoolStdin("a.txt", chunks("x"), dir);
