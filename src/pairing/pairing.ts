@@ -51,8 +51,8 @@ export class Pairing {
   readonly #now: () => number;
   /** Offers to IDs nobody holds, per sender address: guessing IDs is slowed to a crawl. */
   readonly #unknownIds: LookupLimiter;
-  /** When a refusal by {@link #unknownIds} was last logged, per address. */
-  readonly #limitLogged = new Map<string, number>();
+  /** Lines the refusals of {@link #unknownIds} add to the log: one a minute per client. */
+  readonly #limitLogBudget: LogBudget;
   /** Lines a client's refused offers may add to the log. */
   readonly #logBudget: LogBudget;
   readonly #active = new Set<Exchange>();
@@ -66,6 +66,7 @@ export class Pairing {
     this.#lookup = opts.lookup;
     this.#now = opts.now ?? Date.now;
     this.#logBudget = new LogBudget({ now: this.#now });
+    this.#limitLogBudget = new LogBudget({ burst: 1, perMinute: 1, now: this.#now });
     this.#unknownIds = new LookupLimiter({
       burst: UNKNOWN_ID_BURST,
       perMinute: UNKNOWN_IDS_PER_MINUTE,
@@ -77,17 +78,6 @@ export class Pairing {
   /** Exchanges not yet finished. */
   get active(): number {
     return this.#active.size;
-  }
-
-  /** True at most once a minute per address (bounded memory). */
-  #shouldLogLimit(address: string): boolean {
-    const now = this.#now();
-    const last = this.#limitLogged.get(address);
-    if (last !== undefined && now - last < 60_000) return false;
-    this.#limitLogged.delete(address);
-    this.#limitLogged.set(address, now);
-    if (this.#limitLogged.size > 1024) this.#limitLogged.delete(this.#limitLogged.keys().next().value!);
-    return true;
   }
 
   /** A sender offers files to a receiver's ID. */
@@ -107,9 +97,9 @@ export class Pairing {
     try {
       this.#unknownIds.check(address);
     } catch (err) {
-      // A client guessing IDs would fill the log: one line a minute per address.
+      // A client guessing IDs would fill the log: one line a minute per client.
       const message = (err as Error).message;
-      if (this.#shouldLogLimit(address)) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: sender.id, address, message });
+      if (this.#limitLogBudget.take(sender) >= 0) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: sender.id, address, message });
       sender.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
       return;
     }

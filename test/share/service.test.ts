@@ -98,6 +98,22 @@ function walkFiles(dir: string, rel = ""): string[] {
   return out.sort();
 }
 
+type Answer = { req?: number; code?: string; type: string; message?: string };
+
+/** The control messages the client side of `loops` receives, in order; `upTo(n)` waits (bounded) for the n-th and returns it. */
+function answersOf(...loops: Loop[]): { list: Answer[]; watch(loop: Loop): void; upTo(n: number): Promise<Answer> } {
+  const list: Answer[] = [];
+  const watch = (loop: Loop) => void loop.link.onMessage((m) => list.push(m as never));
+  for (const l of loops) watch(l);
+  const upTo = async (n: number) => {
+    const deadline = Date.now() + 5000;
+    while (list.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(list.length >= n, `${list.length} answers, wanted ${n}`);
+    return list[n - 1];
+  };
+  return { list, watch, upTo };
+}
+
 test("put → ls → get round trip of files and a directory: same names, bytes and hashes", async () => {
   const w = await world();
   const big = randomBytes(3 * 1024 * 1024 + 17);
@@ -368,14 +384,7 @@ test("a client that disconnects mid-upload leaves no share and no temporary file
 test("a hostile client: bad names, a wrong hash, extra bytes, unknown requests — each refused with an error echoing req", async () => {
   const w = await world();
   const { loop } = w.connect();
-  const answers: { req?: number; code?: string; type: string }[] = [];
-  loop.link.onMessage((m) => answers.push(m as never));
-  const next = async (n: number) => {
-    const deadline = Date.now() + 5000;
-    while (answers.length < n && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    assert.ok(answers.length >= n, "no answer");
-    return answers[n - 1];
-  };
+  const next = answersOf(loop).upTo;
   loop.link.send(SharePut.encode({ req: 1, files: [{ path: "../etc/passwd", size: 1 }] }));
   let a = await next(1);
   assert.equal([a.type, a.req, a.code], ["error", 1, "SFX_BAD_ARGUMENT"]);
@@ -404,13 +413,7 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
   const { client: putter } = w.connect();
   const { code } = await putter.put(await collectShareFiles([join(w.src, "f")]));
   const { loop } = w.connect();
-  const answers: { req?: number; code?: string; type: string }[] = [];
-  loop.link.onMessage((m) => answers.push(m as never));
-  const until = async (n: number) => {
-    const deadline = Date.now() + 5000;
-    while (answers.length < n && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    assert.ok(answers.length >= n, `${answers.length} answers, wanted ${n}`);
-  };
+  const { list: answers, upTo: until } = answersOf(loop);
   // Two puts with one req, back to back (the second arrives while the store prepares the first).
   loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
   loop.link.send(SharePut.encode({ req: 1, files: [{ path: "b", size: 5 }] }));
@@ -438,16 +441,10 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
 
 test("one address may hold at most half the store's upload slots over all its connections; another address still gets one", async () => {
   const w = await world({ maxUploadsInProgress: 8 });
-  const answers: { req?: number; code?: string; type: string; message?: string }[] = [];
   const put = (loop: Loop, req: number) => loop.link.send(SharePut.encode({ req, files: [{ path: "a", size: 5 }] }));
-  const until = async (n: number) => {
-    const deadline = Date.now() + 5000;
-    while (answers.length < n && Date.now() < deadline) await new Promise((r) => setImmediate(r));
-    assert.ok(answers.length >= n, `${answers.length} answers, wanted ${n}`);
-  };
   // Three connections from one address: four uploads pass (half of 8), the fifth is refused.
   const loops = [w.connect().loop, w.connect().loop, w.connect().loop];
-  for (const l of loops) l.link.onMessage((m) => answers.push(m as never));
+  const { list: answers, watch, upTo: until } = answersOf(...loops);
   put(loops[0], 1);
   put(loops[0], 2);
   put(loops[1], 3);
@@ -460,7 +457,7 @@ test("one address may hold at most half the store's upload slots over all its co
   assert.equal([refused.type, refused.code], ["error", "SFX_LIMIT"]);
   assert.match(refused.message ?? "", /127\.0\.0\.1 has 4 uploads in progress already, the most the server allows from one address/);
   const other = w.connect("10.1.2.3").loop;
-  other.link.onMessage((m) => answers.push(m as never));
+  watch(other);
   put(other, 6);
   await until(6);
   assert.is(answers.find((a) => a.req === 6)!.type, "share.ready");
@@ -471,11 +468,9 @@ test("an upload that receives nothing for the stall time is abandoned: its slot 
   const service = new ShareService(w.store, { stallMs: 200 });
   const loop = new Loop(service);
   w.loops.push(loop);
-  const answers: { req?: number; code?: string; type: string; message?: string }[] = [];
-  loop.link.onMessage((m) => answers.push(m as never));
+  const { list: answers, upTo } = answersOf(loop);
   loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
-  const deadline = Date.now() + 5000;
-  while (answers.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await upTo(2);
   assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
   assert.match(answers[1].message ?? "", /Nothing arrived for \d+ s: the server abandoned the upload/);
   await w.store.settled();
