@@ -82,6 +82,7 @@ test("a peer process killed mid-transfer is reported as a timeout within 20 s (t
   const ready = await within(10_000, new Promise<Record<string, unknown>>((resolve) => createInterface({ input: child.stdout! }).once("line", (l) => resolve(JSON.parse(l)))), "child ready");
   const socket = await openUdpSocket({ host: "127.0.0.1" });
   const endpoint = SctpEndpoint.listen({ socket, accept: false });
+  let tombstone: Awaited<ReturnType<typeof openUdpSocket>> | undefined;
   try {
     const a = await within(10_000, endpoint.connect({ address: "127.0.0.1", port: ready.port as number }), "handshake");
     const closed = new Promise<CloseReason>((resolve) => a.once("close", resolve));
@@ -100,6 +101,10 @@ test("a peer process killed mid-transfer is reported as a timeout within 20 s (t
     child.kill("SIGKILL");
     await exited;
     const killedAt = performance.now();
+    // Hold the dead peer's port with a socket that never answers. Without it, another test's endpoint
+    // that happens to bind the freed port answers our DATA as out of the blue with an ABORT (RFC 9260
+    // §8.4), and the association ends as "peer-abort" instead of going silent.
+    tombstone = await openUdpSocket({ host: "127.0.0.1", port: ready.port as number });
     const reason = await within(25_000, closed, "failure report");
     keepSending = false;
     const secs = (performance.now() - killedAt) / 1000;
@@ -112,6 +117,7 @@ test("a peer process killed mid-transfer is reported as a timeout within 20 s (t
     if (child.exitCode === null) child.kill("SIGKILL");
     await endpoint.close();
     await socket.close();
+    await tombstone?.close();
   }
 });
 
