@@ -187,6 +187,18 @@ test("encodePacketInto() writes at an offset the same bytes encodePacket() retur
   assert.throws(() => encodePacketInto(p, out, 11), (e: unknown) => e instanceof RangeError);
 });
 
+test("every byte of a packet is written (packet buffers are not zeroed first): each sample encodes the same into a buffer full of 0xee", () => {
+  for (const [name, chunks] of SAMPLES) {
+    const p = packetOf(chunks);
+    const clean = new Uint8Array(packetLength(p));
+    const dirty = new Uint8Array(packetLength(p)).fill(0xee);
+    encodePacketInto(p, clean, 0);
+    encodePacketInto(p, dirty, 0);
+    assert.is(toHex(dirty), toHex(clean), name);
+    assert.is(toHex(encodePacket(p)), toHex(clean), name);
+  }
+});
+
 test("encodePacket() returns independent buffers: writing one never changes another", () => {
   const a = encodePacket(packetOf([{ type: 11 }]));
   const b = encodePacket(packetOf([{ type: 11 }]));
