@@ -409,9 +409,9 @@ test("a hostile client: bad names, a wrong hash, extra bytes, unknown requests â
 
 test("a hostile client: the same req twice at once, or more than 8 uploads or downloads in progress, is refused and leaks nothing", async () => {
   const w = await world();
-  tree(w, { "f": "ff" });
+  tree(w, { "big": randomBytes(1 << 20) });
   const { client: putter } = w.connect();
-  const { code } = await putter.put(await collectShareFiles([join(w.src, "f")]));
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "big")]));
   const { loop } = w.connect();
   const { list: answers, upTo: until } = answersOf(loop);
   // Two puts with one req, back to back (the second arrives while the store prepares the first).
@@ -425,15 +425,19 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
   const ninth = answers.find((a) => a.req === 9)!;
   assert.equal([ninth.type, ninth.code], ["error", "SFX_LIMIT"]);
   assert.is(answers.filter((a) => a.type === "share.ready").length, 8);
-  // Downloads: eight at once (the reader holds its data: nothing is read), the ninth refused.
-  loop.toClientData.close(new SfxError("SFX_CONNECTION_LOST", "not reading"));
-  for (let req = 20; req <= 28; req++) loop.link.send(ShareGet.encode({ req, code, files: [{ path: "f", offset: 0 }] }));
-  await until(19);
-  const gets = answers.filter((a) => a.req !== undefined && a.req >= 20);
-  assert.is(gets.filter((a) => a.type === "share.sending").length, 8);
-  assert.equal(gets.filter((a) => a.type === "error").map((a) => a.code), ["SFX_LIMIT"]);
+  // Downloads: the client stops reading, so each get of a file larger than the connection's window
+  // stays in progress; eight at once, the ninth refused.
+  let resumeReading!: () => void;
+  const reading = new Promise<void>((resolve) => (resumeReading = resolve));
+  loop.link.onData(() => reading);
+  for (let req = 20; req <= 28; req++) loop.link.send(ShareGet.encode({ req, code, files: [{ path: "big", offset: 0 }] }));
+  const gets = () => answers.filter((a) => a.req !== undefined && a.req >= 20);
+  await until(10 + 9);
+  assert.is(gets().filter((a) => a.type === "share.sending").length, 8);
+  assert.equal(gets().filter((a) => a.type === "error").map((a) => a.code), ["SFX_LIMIT"]);
   // Gone: every upload it started is abandoned, none leaks a slot or a directory.
   await loop.close();
+  resumeReading();
   await w.store.settled();
   assert.is(w.store.uploadsInProgress, 0);
   assert.equal(readdirSync(join(w.store.dir, "uploads")), []);
