@@ -50,7 +50,7 @@ import {
   unrecognizedParametersCause,
   userInitiatedAbortCause,
 } from "./error_cause.ts";
-import { unrecognizedParameterParam } from "./param.ts";
+import { unrecognizedParameterReports } from "./param.ts";
 import type { ResolvedSctpOptions } from "./options.ts";
 import { PmtuSearch } from "./pmtud.ts";
 import { Reassembler } from "./reassembly.ts";
@@ -724,7 +724,7 @@ export class Association extends EventEmitter {
       params: [
         { type: PARAM.STATE_COOKIE, value: cookie },
         ...supportedExtensionsParam(this.#o.idata),
-        ...params.unrecognized.map(unrecognizedParameterParam),
+        ...unrecognizedParameterReports(params.unrecognized),
       ],
     };
     this.#sendNow(init.initiateTag, [ack]);

@@ -21,7 +21,7 @@ import { SctpDecodeError } from "./decode_error.ts";
 import { SCTP_DEFAULTS } from "./defaults.ts";
 import { random32, randomTag, readInitParams, supportedExtensionsParam } from "./handshake.ts";
 import { invalidMandatoryParameterCause, staleCookieCause } from "./error_cause.ts";
-import { unrecognizedParameterParam } from "./param.ts";
+import { unrecognizedParameterReports } from "./param.ts";
 import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
 import { decodePacket, encodePacket } from "./packet.ts";
 import { formatAddress } from "../datagram.ts";
@@ -411,8 +411,8 @@ export class SctpEndpoint extends EventEmitter {
       params: [
         { type: PARAM.STATE_COOKIE, value: cookie },
         ...supportedExtensionsParam(this.#o.idata),
-        // §3.2.2: report unrecognized parameters whose type asked for it.
-        ...params.unrecognized.map(unrecognizedParameterParam),
+        // §3.2.1: report unrecognized parameters whose type asked for it (up to a budget).
+        ...unrecognizedParameterReports(params.unrecognized),
       ],
     };
     this.#stats.initsAnswered++;

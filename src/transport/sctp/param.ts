@@ -164,6 +164,35 @@ export function unrecognizedParameterParam(unrecognized: Param): Param {
   return { type: PARAM.UNRECOGNIZED_PARAMETER, value: encodeParams([unrecognized]).subarray(0, PARAM_HEADER_SIZE + unrecognized.value.length) };
 }
 
+/**
+ * Bytes of Unrecognized Parameter reports an INIT ACK carries at most. RFC
+ * 9260 §3.2.1 asks for a report of every "skip and report" parameter, with no
+ * bound; each report wraps the parameter in 4 more bytes, so an INIT full of
+ * empty ones was answered with twice its size. An INIT carries tag 0, so
+ * anyone who knows the addresses can send one: to the listener that made the
+ * INIT ACK a 2× reflector towards a spoofed address, and to a live
+ * association an INIT ACK past the 65,535-byte chunk limit, whose encoding
+ * threw and aborted the association.
+ */
+export const MAX_UNRECOGNIZED_REPORT_BYTES = 512;
+
+/**
+ * The Unrecognized Parameter reports for an INIT ACK (§3.2.1): one per
+ * parameter, in order, up to {@link MAX_UNRECOGNIZED_REPORT_BYTES}; the rest
+ * go unreported.
+ */
+export function unrecognizedParameterReports(unrecognized: Param[]): Param[] {
+  const out: Param[] = [];
+  let bytes = 0;
+  for (const u of unrecognized) {
+    const size = pad4(PARAM_HEADER_SIZE + PARAM_HEADER_SIZE + u.value.length);
+    if (bytes + size > MAX_UNRECOGNIZED_REPORT_BYTES) break;
+    bytes += size;
+    out.push(unrecognizedParameterParam(u));
+  }
+  return out;
+}
+
 /** The parameter wrapped in an Unrecognized Parameter parameter. */
 export function parseUnrecognizedParameter(p: Param): Param {
   const inner = decodeParams(p.value);

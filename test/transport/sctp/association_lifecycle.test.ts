@@ -290,6 +290,55 @@ test("an INIT's unknown parameters are skipped, and reported in the INIT ACK onl
   }
 });
 
+/** An INIT (tag 0: anyone who knows the addresses can send one) full of empty "skip and report" parameters. */
+function reportBomb(count: number): InitChunk {
+  const params = Array.from({ length: count }, () => ({ type: 0xc123, value: new Uint8Array(0) }));
+  return { type: CHUNK.INIT, initiateTag: 0x1111_1111, aRwnd: 65536, outboundStreams: 4, inboundStreams: 4, initialTsn: 1, params };
+}
+
+test("an INIT full of parameters to report is answered with at most 512 bytes of reports: no 2× reflection from the listener", async () => {
+  const p = makePair();
+  try {
+    const acks: number[] = [];
+    p.bridge.filter = (d, dir) => {
+      if (dir === "b->a" && decodePacketUnchecked(d).chunks[0].type === CHUNK.INIT_ACK) acks.push(d.length);
+      return true;
+    };
+    const bomb = packet(0, [reportBomb(7000)]);
+    p.bridge.inject("b", bomb, { address: "192.0.2.7", port: 4000 });
+    await waitFor(() => acks.length === 1, 2000, "INIT ACK");
+    assert.ok(acks[0] < 1024, `an INIT of ${bomb.length} bytes got an INIT ACK of ${acks[0]}`);
+    assert.is(p.server.stats().associations, 0, "no state kept");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a spoofed INIT full of parameters to report leaves a live association established (its INIT ACK stayed under the chunk limit)", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    const acks: InitChunk[] = [];
+    p.bridge.filter = (d, dir) => {
+      const first = decodePacketUnchecked(d).chunks[0];
+      if (dir === "b->a" && first.type === CHUNK.INIT_ACK) acks.push(first as InitChunk);
+      return true;
+    };
+    // 9,000 reports would make a 72 KB INIT ACK chunk: past 65,535 bytes, its encoding threw and the association was aborted.
+    p.bridge.inject("b", packet(0, [reportBomb(9000)]), p.bridge.addressOf("a"));
+    await waitFor(() => acks.length === 1, 2000, "INIT ACK");
+    assert.is(acks[0].params.filter((x) => x.type === PARAM.UNRECOGNIZED_PARAMETER).length, 64);
+    assert.is(s.state, "established");
+    assert.is(c.state, "established");
+    assert.is(p.server.stats().internalErrors, 0);
+    const got = receiveBytes(s, 5);
+    c.send(1, pattern(5));
+    assert.equal([...(await within(2000, got, "data after the INIT"))], [...pattern(5)]);
+  } finally {
+    await p.close();
+  }
+});
+
 test("an OOTB packet is answered with ABORT carrying the T bit and the packet's tag", async () => {
   const p = makePair();
   try {
