@@ -552,6 +552,13 @@ export class Association extends EventEmitter {
         const next = this.#onCookieEcho(first as CookieEchoChunk, vt, p);
         if (next < 0) return;
         start = next;
+      } else if (first.type === CHUNK.SHUTDOWN_ACK && (this.#state === "cookie-wait" || this.#state === "cookie-echoed")) {
+        // §8.5.1 E, §8.4 (5): while setting up, a SHUTDOWN ACK is out of the blue: answer SHUTDOWN
+        // COMPLETE with its tag reflected (T bit). A peer still in SHUTDOWN-ACK-SENT for our previous
+        // association answers each of our INITs with one (§9.2), and lets go only then; dropped as a
+        // bad tag, the reconnect waited for the peer's T5 or failed.
+        this.#sendNow(vt, [{ type: CHUNK.SHUTDOWN_COMPLETE, tBit: true }]);
+        return;
       } else if (vt !== this.#localTag) {
         // §8.5.1 B, C: ABORT and SHUTDOWN COMPLETE with the T bit carry the peer's tag.
         const t = first.type === CHUNK.ABORT || first.type === CHUNK.SHUTDOWN_COMPLETE ? (first as { tBit?: boolean }).tBit : false;

@@ -339,6 +339,31 @@ test("a spoofed INIT full of parameters to report leaves a live association esta
   }
 });
 
+test("reconnecting to a peer stuck in SHUTDOWN-ACK-SENT: its SHUTDOWN ACK to our INIT gets a SHUTDOWN COMPLETE (§8.4 (5)), and the new association comes up", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    let dropToClient = true;
+    let dropToServer = false;
+    p.bridge.filter = (_d, dir) => !(dir === "b->a" ? dropToClient : dropToServer);
+    void c.close(); // SHUTDOWN reaches the server; its SHUTDOWN ACK is lost
+    await waitFor(() => s.state === "shutdown-ack-sent", 2000, "server in SHUTDOWN-ACK-SENT");
+    dropToServer = true;
+    c.abort("client crashed"); // the client forgets the association; its ABORT is lost too
+    await waitFor(() => c.state === "closed", 2000, "client gone");
+    dropToClient = false;
+    dropToServer = false;
+    // The server answers the new INIT with a retransmitted SHUTDOWN ACK (§9.2). Dropped as a bad tag,
+    // the reconnect waited for the server's shutdown guard (T5) or failed after 5 INITs.
+    const c2 = await within(5000, p.client.connect(p.bridge.addressOf("b")), "reconnect");
+    assert.is(c2.state, "established");
+    assert.is(s.closeReason?.kind, "shutdown");
+    assert.is(c2.stats().badTagPackets, 0);
+  } finally {
+    await p.close();
+  }
+});
+
 test("an OOTB packet is answered with ABORT carrying the T bit and the packet's tag", async () => {
   const p = makePair();
   try {
