@@ -14,7 +14,7 @@
  * @module
  */
 
-import { ssnLt, ssnNext, tsnLt } from "./tsn.ts";
+import { ssnNext, tsnLt } from "./tsn.ts";
 
 /** The fields of a received DATA or I-DATA chunk that reassembly needs. */
 export interface InboundFragment {
@@ -205,7 +205,11 @@ export class Reassembler {
     }
     const s = this.#stream(streamId);
     if (seq !== s.next) {
-      const stale = this.#idata ? tsnLt(seq, s.next) : ssnLt(seq, s.next);
+      // I-DATA: a MID behind the next to deliver is a stale copy (32-bit serial numbers). DATA: no
+      // such test. Duplicates were dropped by TSN, and up to 65,000 TSNs may be held beyond the
+      // cumulative ack, so a complete message can be more than 2^15 SSNs ahead: 16-bit serial
+      // arithmetic would call it "behind" and drop a message whose TSN was already acknowledged.
+      const stale = this.#idata && tsnLt(seq, s.next);
       if (stale || s.pending.has(seq)) {
         this.bytesHeld -= data.length;
         return;

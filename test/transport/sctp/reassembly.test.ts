@@ -35,6 +35,17 @@ test("DATA: ordered messages wait for their SSN; unordered ones do not", () => {
   assert.is(r.bytesHeld, 0);
 });
 
+test("DATA: a complete message waits for its turn however far (more than 2^15 SSNs) it is ahead of the next one to deliver", () => {
+  // Its TSN was new and is acknowledged, so it would never come again: the SSN's distance alone must not drop it.
+  const { r, got } = make(false);
+  for (let ssn = 1; ssn <= 40_000; ssn++) r.add(frag(ssn + 1, "x", { seq: ssn }));
+  assert.is(got.length, 0);
+  r.add(frag(1, "first", { seq: 0 }));
+  assert.is(got.length, 40_001);
+  assert.is(got[0][1], "first");
+  assert.is(r.bytesHeld, 0);
+});
+
 test("DATA: streams are independent (a gap on one does not hold another)", () => {
   const { r, got } = make(false);
   r.add(frag(5, "s2", { streamId: 2, seq: 0 }));
