@@ -1684,7 +1684,7 @@ export class Association extends EventEmitter {
       const r = this.#nextMarked();
       if (r) {
         this.#transmit(r, now);
-        if (paced) this.#paceTokens -= r.size;
+        if (paced) this.#paceTokens -= r.userData.length;
         continue;
       }
       let avail = mtu - this.#pktSize - hdr;
@@ -1708,7 +1708,7 @@ export class Association extends EventEmitter {
       this.#sent.push(c);
       this.#unacked += c.userData.length;
       this.#transmit(c, now);
-      if (paced) this.#paceTokens -= c.size;
+      if (paced) this.#paceTokens -= c.userData.length;
     }
     if (this.#queue.queuedMessages === 0 && this.#flight < cc.cwnd && this.#rtxHead >= this.#rtx.length && !this.#needDrain) {
       // Nothing left to send and room in the window: until what is outstanding
