@@ -921,13 +921,19 @@ export class Association extends EventEmitter {
       return;
     }
     const held = this.#reasm.bytesHeld + this.#heldBytes;
-    if (held + len > this.#o.receiveBufferSize && tsnGt(tsn, tsns.highest)) {
+    const window = this.#o.receiveBufferSize;
+    if (held + len > window) {
       // §6.2: no room: drop new TSNs beyond the highest received. The next
       // in-sequence TSN is still taken while only reassembly (not a paused
       // application) holds the buffer, so a message larger than the window
-      // cannot deadlock.
-      const reassemblyBound = d === 1 && this.#heldBytes === 0 && held + len <= this.#o.receiveBufferSize + this.#o.maxMessageSize;
-      if (!reassemblyBound) {
+      // cannot deadlock. A TSN below the highest fills a hole, which a
+      // sender that respects our window keeps within it; past twice the
+      // window it is dropped too (§6.2 would evict the highest TSN held
+      // instead): else a peer that sends one far TSN first could fill every
+      // TSN below it, 65,000 of them, whatever the window.
+      const reassemblyBound = d === 1 && this.#heldBytes === 0 && held + len <= window + this.#o.maxMessageSize;
+      const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= 2 * window;
+      if (!reassemblyBound && !fillsHole) {
         this.#stats.windowDrops++;
         this.#immediateSack = true;
         return;

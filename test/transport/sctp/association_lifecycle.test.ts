@@ -364,6 +364,40 @@ test("reconnecting to a peer stuck in SHUTDOWN-ACK-SENT: its SHUTDOWN ACK to our
   }
 });
 
+test("a peer that sends one far TSN, then every TSN below it, is held to twice the window (§6.2)", async () => {
+  const window = 64 * 1024;
+  let nextTsn = -1;
+  let takenOver = false;
+  const p = makePair({}, { pmtud: false, idata: false, receiveBufferSize: window }, { pmtud: false, idata: false });
+  p.bridge.filter = (d, dir) => {
+    if (dir === "a->b") for (const ch of decodePacketUnchecked(d).chunks) if (ch.type === CHUNK.DATA) nextTsn = ((ch as { tsn: number }).tsn + 1) >>> 0;
+    return !takenOver;
+  };
+  try {
+    const { c, s } = await connectPair(p);
+    const first = receiveBytes(s, 1);
+    c.send(0, Uint8Array.of(1));
+    await within(2000, first, "a first message");
+    takenOver = true; // from here on the test speaks for the client
+    const data = (tsn: number, ssn: number, bytes: number): Chunk => ({
+      type: CHUNK.DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: tsn >>> 0, streamId: 0, ssn, ppid: 0, userData: new Uint8Array(bytes),
+    });
+    const inject = (chunk: Chunk) => p.bridge.inject("b", packet(s.localTag, [chunk]), p.bridge.addressOf("a"));
+    const far = 3000;
+    const before = s.stats().packetsReceived;
+    // The first message took SSN 0. SSN 1 (TSN nextTsn) never comes, so nothing after it can be delivered.
+    inject(data(nextTsn + far, far + 1, 1)); // the highest TSN first: every TSN below it is a hole
+    for (let i = 1; i < far; i++) inject(data(nextTsn + i, i + 1, 16 * 1024));
+    await waitFor(() => s.stats().packetsReceived === before + far, 5000, "every packet handled");
+    const st = s.stats();
+    assert.ok(st.bytesReceived <= 2 * window + 16 * 1024 + 2, `held ${st.bytesReceived} bytes with a ${window}-byte window`);
+    assert.ok(st.windowDrops > 2900, `${st.windowDrops} chunks dropped`);
+    assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
 test("an OOTB packet is answered with ABORT carrying the T bit and the packet's tag", async () => {
   const p = makePair();
   try {
