@@ -657,7 +657,7 @@ export class Association extends EventEmitter {
     this.#idata = idata;
     this.#tsns = new ReceivedTsns(peerInitialTsn);
     this.#reasm = new Reassembler(idata, this.#deliver, this.#o.maxMessageSize);
-    this.#queue = new SendQueue(idata);
+    this.#queue = new SendQueue(idata, peerRwnd);
     this.#peerRwnd = peerRwnd;
     this.#cc = new CongestionController(this.#pmtu, peerRwnd, this.#o.congestionControl);
     this.#lastAdvertised = this.#o.receiveBufferSize;

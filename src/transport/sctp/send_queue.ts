@@ -10,6 +10,13 @@
  * carry consecutive TSNs (§6.9), so the streams take turns message by
  * message instead.
  *
+ * Interleaving has a limit: a message of several fragments starts only while
+ * the messages already started (and not yet all cut) and it add up to no
+ * more than the peer's receive window, or when it is the only one. The
+ * receiver holds every started message until its last fragment arrives;
+ * with more started than its window holds, none could complete, and the
+ * association stalled for good with the window closed.
+ *
  * @module
  */
 
@@ -114,9 +121,15 @@ export class SendQueue {
   #rr = 0;
   /** DATA mode: the message being cut, which must finish before another starts. */
   #current: OutStream | undefined;
+  /** I-DATA: total size of the messages started and not yet all cut. */
+  #startedBytes = 0;
+  /** I-DATA: what {@link #startedBytes} may reach with a new message (the peer's receive window). */
+  readonly #startLimit: number;
 
-  constructor(idata: boolean) {
+  /** `startLimit`: the peer's receive window (a_rwnd of its INIT or INIT ACK). */
+  constructor(idata: boolean, startLimit = Infinity) {
     this.#idata = idata;
+    this.#startLimit = startLimit;
   }
 
   /** Chunk header size for this association's data chunk type. */
@@ -158,6 +171,7 @@ export class SendQueue {
     const m = s.queue[s.head];
     const beginning = m.offset === 0;
     if (beginning) {
+      this.#startedBytes += m.data.length;
       // Sequence numbers are taken when the first fragment is cut (§6.6: SSNs
       // of ordered messages; RFC 8260 §2.1: MIDs, separate for U=1).
       if (this.#idata) {
@@ -204,6 +218,7 @@ export class SendQueue {
     };
     this.queuedBytes -= len;
     if (ending) {
+      this.#startedBytes -= m.data.length;
       this.queuedMessages--;
       s.queue[s.head] = undefined as unknown as OutMessage;
       s.head++;
@@ -227,9 +242,19 @@ export class SendQueue {
     const n = this.#active.length;
     if (n === 0) return undefined;
     if (this.#rr >= n) this.#rr = 0;
-    const s = this.#active[this.#rr];
-    if (advance) this.#rr++;
-    return s;
+    // The next stream in turn whose head message is started, or may start. One
+    // always qualifies: with nothing started any message may start, and a
+    // started message is the head of its stream.
+    for (let k = 0; k < n; k++) {
+      const i = (this.#rr + k) % n;
+      const s = this.#active[i];
+      const m = s.queue[s.head];
+      if (m.offset > 0 || this.#startedBytes === 0 || this.#startedBytes + m.data.length <= this.#startLimit) {
+        if (advance) this.#rr = i + 1;
+        return s;
+      }
+    }
+    return undefined;
   }
 
   #deactivate(s: OutStream): void {

@@ -114,6 +114,26 @@ test("a big message on stream 1 does not delay a small one on stream 2 (I-DATA i
   }
 });
 
+test("interleaved messages that together exceed the receiver's window all arrive (no stall with every message half-received)", async () => {
+  // Receiver: a 64 KiB window and messages up to 64 KiB. Three 60 KiB messages on three streams, interleaved
+  // fragment by fragment, filled its buffer with three halves: none could complete, the window stayed shut.
+  const opts = { pmtud: false, rtoMin: 20 };
+  const p = makePair({ delayMs: 1 }, { ...opts, receiveBufferSize: 64 * 1024, maxMessageSize: 64 * 1024 }, opts);
+  try {
+    const { c, s } = await connectPair(p);
+    const got = new Map<number, Uint8Array>();
+    const all = new Promise<void>((resolve) => s.on("message", (stream: number, d: Uint8Array) => {
+      got.set(stream, d.slice());
+      if (got.size === 3) resolve();
+    }));
+    for (const stream of [1, 2, 3]) c.send(stream, pattern(60 * 1024, stream));
+    await within(10_000, all, "three messages");
+    for (const stream of [1, 2, 3]) assert.ok(Buffer.from(got.get(stream)!).equals(Buffer.from(pattern(60 * 1024, stream))), `stream ${stream}`);
+  } finally {
+    await p.close();
+  }
+});
+
 test("without I-DATA on one side the association falls back to DATA and still transfers byte-exact", async () => {
   const p = makePair({ seed: 5, lossRate: 0.02, delayMs: 1, mtu: 1500 }, { idata: false, rtoMin: 20 }, { rtoMin: 20 });
   try {
