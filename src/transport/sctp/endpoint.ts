@@ -458,9 +458,19 @@ export class SctpEndpoint extends EventEmitter {
     a._receive(p, 1);
   }
 
-  /** §5.2.4 case A: the peer restarted; the old association ends, a new one starts. */
+  /**
+   * §5.2.4 case A: the peer restarted; the old association ends, and a new one
+   * starts unless this endpoint takes no associations (`accept: false`, or
+   * closing): then the COOKIE ECHO is answered with an ABORT, as an INIT
+   * would be (§8.4 (3)). Emitted to an endpoint that takes none, the new
+   * association had nobody to close it.
+   */
   #peerRestarted(old: Association, s: CookieState, p: Packet, _next: number): void {
     old._terminate({ kind: "peer-abort", message: "peer restarted the association" });
+    if (this.#closing || !this.#o.accept) {
+      this.#reply(p, old.remote, s.peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [] }]);
+      return;
+    }
     this.#createFromCookie(s, p, old.remote);
   }
 }

@@ -398,6 +398,37 @@ test("a peer that sends one far TSN, then every TSN below it, is held to twice t
   }
 });
 
+test("a peer restart (§5.2.4 A) towards an endpoint that takes no associations ends the old one and answers ABORT, creating none", async () => {
+  const p = makePair({}, {}, { accept: false });
+  try {
+    const { c } = await connectPair(p);
+    const toServer: { vt: number; chunks: Chunk[] }[] = [];
+    p.bridge.filter = (d, dir) => {
+      if (dir === "a->b") {
+        const pk = decodePacketUnchecked(d);
+        toServer.push({ vt: pk.verificationTag, chunks: pk.chunks });
+        return false;
+      }
+      return true;
+    };
+    // The server "restarts": a new INIT from its address and port, then the COOKIE ECHO of the client's answer.
+    const newTag = 0x0bad_cafe;
+    const init: InitChunk = { type: CHUNK.INIT, initiateTag: newTag, aRwnd: 65536, outboundStreams: 4, inboundStreams: 4, initialTsn: 100, params: [] };
+    p.bridge.inject("a", packet(0, [init]), p.bridge.addressOf("b"));
+    await waitFor(() => toServer.some((x) => x.chunks[0].type === CHUNK.INIT_ACK), 2000, "INIT ACK");
+    const ack = toServer.find((x) => x.chunks[0].type === CHUNK.INIT_ACK)!.chunks[0] as InitChunk;
+    const cookie = ack.params.find((x) => x.type === PARAM.STATE_COOKIE)!.value;
+    p.bridge.inject("a", packet(ack.initiateTag, [{ type: CHUNK.COOKIE_ECHO, cookie }]), p.bridge.addressOf("b"));
+    const reason = await within(2000, closed(c), "the old association ends");
+    assert.match(reason.message, /restarted/);
+    await waitFor(() => toServer.some((x) => x.chunks[0].type === CHUNK.ABORT), 2000, "ABORT");
+    assert.is(toServer.find((x) => x.chunks[0].type === CHUNK.ABORT)!.vt, newTag);
+    assert.is(p.client.associations().length, 0);
+  } finally {
+    await p.close();
+  }
+});
+
 test("an OOTB packet is answered with ABORT carrying the T bit and the packet's tag", async () => {
   const p = makePair();
   try {
