@@ -923,15 +923,16 @@ export class Association extends EventEmitter {
     const held = this.#reasm.bytesHeld + this.#heldBytes;
     const window = this.#o.receiveBufferSize;
     if (held + len > window) {
-      // §6.2: no room: drop new TSNs beyond the highest received. The next
-      // in-sequence TSN is still taken while only reassembly (not a paused
-      // application) holds the buffer, so a message larger than the window
-      // cannot deadlock. A TSN below the highest fills a hole, which a
-      // sender that respects our window keeps within it; past twice the
-      // window it is dropped too (§6.2 would evict the highest TSN held
-      // instead): else a peer that sends one far TSN first could fill every
-      // TSN below it, 65,000 of them, whatever the window.
-      const reassemblyBound = d === 1 && this.#heldBytes === 0 && held + len <= window + this.#o.maxMessageSize;
+      // §6.2: no room: drop new TSNs beyond the highest received. While only
+      // reassembly (not a paused application) holds the buffer, data is still
+      // taken up to one message more than the window, so a message larger
+      // than the window cannot deadlock (and #advertisedRwnd says so). A TSN
+      // below the highest fills a hole, which a sender that respects our
+      // window keeps within it; past twice the window it is dropped too
+      // (§6.2 would evict the highest TSN held instead): else a peer that
+      // sends one far TSN first could fill every TSN below it, 65,000 of
+      // them, whatever the window.
+      const reassemblyBound = this.#heldBytes === 0 && held + len <= window + this.#o.maxMessageSize;
       const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= 2 * window;
       if (!reassemblyBound && !fillsHole) {
         this.#stats.windowDrops++;
@@ -1006,6 +1007,14 @@ export class Association extends EventEmitter {
 
   /** a_rwnd to advertise, with receiver-side silly window avoidance (§6.2). */
   #advertisedRwnd(): number {
+    const window = this.#o.receiveBufferSize;
+    if (this.#heldBytes === 0 && this.#reasm.bytesHeld >= window) {
+      // A message larger than the window fills it with its own fragments. Data
+      // is still taken up to one more message (#onData): advertise that room,
+      // or the rest of the message moves one chunk per round trip (zero-window
+      // probes).
+      return Math.max(0, window + this.#o.maxMessageSize - this.#reasm.bytesHeld);
+    }
     const free = this.#freeWindow();
     return free < Math.min(this.#o.receiveBufferSize / 2, this.#pmtu) ? 0 : free;
   }
