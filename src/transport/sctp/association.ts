@@ -1349,8 +1349,10 @@ export class Association extends EventEmitter {
     }
     this.#rtx = rtx;
     this.#rtxHead = 0;
-    if (++this.#t3Streak >= SCTP_DEFAULTS.pmtuBlackHoleT3 && this.#search && this.#pmtu > this.#search.base) {
-      // RFC 8899 §4.3: packets of the PLPMTU stopped getting through: fall back to the base size.
+    // RFC 8899 §4.3: packets of the PLPMTU stopped getting through: fall back to the base size. Not for
+    // zero-window probes: a receiver that paused (a slow disk) dropped them, and the path was taken for a
+    // black hole, falling from 65,504 to 1,200 bytes for a minute.
+    if (!zeroWindowProbe && ++this.#t3Streak >= SCTP_DEFAULTS.pmtuBlackHoleT3 && this.#search && this.#pmtu > this.#search.base) {
       this.#search.blackHole();
       this.#setPmtu(this.#search.pmtu);
       this.#probeTimer.start(SCTP_DEFAULTS.pmtuRaiseIntervalMs / 10);

@@ -48,6 +48,49 @@ test("PLPMTUD finds a 1500-byte path under a 64 KiB ceiling, and data then never
   }
 });
 
+test("a receiver that pauses does not make the sender take the path for a black hole: zero-window probes keep the PMTU", async () => {
+  const clock = new ManualClock();
+  const bridge = createBridge({ clock, delayMs: 1 });
+  const server = SctpEndpoint.listen({ socket: bridge.b, clock, receiveBufferSize: 256 * 1024 });
+  const client = SctpEndpoint.listen({ socket: bridge.a, clock });
+  try {
+    let s: Association | undefined;
+    let c: Association | undefined;
+    server.on("association", (x: Association) => (s = x));
+    void client.connect(bridge.addressOf("b")).then((x) => (c = x));
+    for (let i = 0; i < 400 && !(c && c.stats().pmtu === 65504); i++) {
+      clock.advance(5);
+      await tick();
+    }
+    assert.is(c!.stats().pmtu, 65504, "the search reached the socket's ceiling");
+    s!.pause(); // a slow disk: the window closes and the sender's probes go unanswered
+    let got = 0;
+    s!.on("message", (_st: number, d: Uint8Array) => (got += d.length));
+    for (let k = 0; k < 20; k++) c!.send(0, new Uint8Array(60_000));
+    for (let i = 0; i < 200; i++) {
+      clock.advance(50);
+      await tick();
+    }
+    assert.ok(c!.stats().t3Expiries >= 2, `${c!.stats().t3Expiries} T3 expiries while paused`);
+    assert.is(c!.stats().pmtu, 65504, "PMTU kept while the receiver paused");
+    s!.resume();
+    for (let i = 0; i < 400 && got < 20 * 60_000; i++) {
+      clock.advance(10);
+      await tick();
+    }
+    assert.is(got, 20 * 60_000);
+  } finally {
+    for (const x of [...client.associations(), ...server.associations()]) x.abort("done");
+    const closing = Promise.all([client.close(), server.close()]);
+    for (let i = 0; i < 300; i++) {
+      clock.advance(100);
+      await tick();
+    }
+    await closing;
+    await bridge.close();
+  }
+});
+
 test("a listener keeps no state for INITs that never complete the handshake", async () => {
   const p = makePair();
   try {
