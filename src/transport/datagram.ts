@@ -8,12 +8,31 @@
  * @module
  */
 
-/** Where a datagram came from or goes to. */
+import { SocketAddress } from "node:net";
+
+/**
+ * An IP address in the form received datagrams carry it (RFC 5952 for IPv6:
+ * `0:0:0:0:0:0:0:1` and `::0001` become `::1`, hex in lower case, an
+ * IPv4-mapped address dotted), so an address a user typed matches the one a
+ * reply comes from. A zone (`%eth0`) is kept. Anything else is returned as is.
+ */
+export function canonicalAddress(address: string): string {
+  if (!address.includes(":")) return address;
+  const zone = address.indexOf("%");
+  const bare = zone < 0 ? address : address.slice(0, zone);
+  try {
+    return new SocketAddress({ address: bare, family: "ipv6" }).address + (zone < 0 ? "" : address.slice(zone));
+  } catch {
+    return address;
+  }
+}
+
 /** `host:port` for messages and logs, with an IPv6 address in brackets (`[::1]:6969`). */
 export function formatAddress(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
+/** Where a datagram came from or goes to. */
 export interface RemoteAddress {
   address: string;
   port: number;

@@ -24,7 +24,7 @@ import { invalidMandatoryParameterCause, staleCookieCause } from "./error_cause.
 import { unrecognizedParameterReports } from "./param.ts";
 import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
 import { decodePacket, encodePacket } from "./packet.ts";
-import { formatAddress } from "../datagram.ts";
+import { canonicalAddress, formatAddress } from "../datagram.ts";
 
 /** Counters of one endpoint. */
 export interface EndpointStats {
@@ -159,7 +159,7 @@ export class SctpEndpoint extends EventEmitter {
   }
 
   /**
-   * Opens an association to `remote` (4-way handshake, RFC 9260 §5.1).
+   * Opens an association to `to` (4-way handshake, RFC 9260 §5.1).
    * Resolves once it is ESTABLISHED.
    *
    * @throws {SfxError} SFX_CONNECT_FAILED when the peer does not answer
@@ -173,7 +173,9 @@ export class SctpEndpoint extends EventEmitter {
    * await a.close();
    * ```
    */
-  connect(remote: RemoteAddress, opts: { streams?: number; signal?: AbortSignal; port?: number } = {}): Promise<Association> {
+  connect(to: RemoteAddress, opts: { streams?: number; signal?: AbortSignal; port?: number } = {}): Promise<Association> {
+    // Keyed as replies arrive (`0:0:0:0:0:0:0:1` answers from `::1`): as typed, the handshake never completed.
+    const remote = { address: canonicalAddress(to.address), port: to.port };
     const target = formatAddress(remote.address, remote.port);
     if (this.#closing) return Promise.reject(new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${target}: the endpoint is closed`));
     if (opts.signal?.aborted) return Promise.reject(new SfxError("SFX_CANCELLED", `Connecting to ${target} was cancelled`, { cause: opts.signal.reason }));

@@ -147,6 +147,23 @@ test("with an injected clock, a dead peer is reported at failureTimeoutMs withou
   }
 });
 
+test("connect() to an IPv6 address written in long form completes (replies come from its short form)", async () => {
+  const serverSocket = await openUdpSocket({ host: "::1", port: 0 });
+  const server = SctpEndpoint.listen({ socket: serverSocket });
+  const clientSocket = await openUdpSocket({ host: "::1", port: 0 });
+  const client = SctpEndpoint.listen({ socket: clientSocket, accept: false });
+  try {
+    const a = await within(5000, client.connect({ address: "0:0:0:0:0:0:0:1", port: serverSocket.localAddress().port }), "handshake");
+    assert.is(a.state, "established");
+    assert.is(a.remote.address, "::1");
+  } finally {
+    await client.close();
+    await server.close();
+    await clientSocket.close();
+    await serverSocket.close();
+  }
+});
+
 test("one UDP socket serves 30 associations over real loopback, each echoing a message", async () => {
   const sock = await openUdpSocket({ host: "127.0.0.1", port: 0 });
   const server = SctpEndpoint.listen({ socket: sock });
