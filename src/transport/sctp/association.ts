@@ -1365,8 +1365,13 @@ export class Association extends EventEmitter {
    * The probe timeout: two smoothed RTTs (at least 10 ms, at most the RTO)
    * after the last acknowledgement that told us something new
    * (RFC 8985 §7.2). With a few probes in a row it doubles, like the RTO.
+   * Until an RTT is measured it is the RTO (1 s at first, §7.2): the side that
+   * accepted the association takes no sample during the handshake, and a
+   * 10 ms probe on a longer path resent each message twice and, resending the
+   * chunk being timed, discarded its sample (Karn) every time.
    */
   #ptoMs(): number {
+    if (!this.#rto.measured) return this.#rto.rto;
     const base = Math.max(2 * this.#rto.srtt, 10) * 2 ** this.#ptoStreak;
     return Math.min(base, this.#rto.rto);
   }
@@ -1700,6 +1705,9 @@ export class Association extends EventEmitter {
       }
       const r = this.#nextMarked();
       if (r) {
+        // §6.1 B lets new data exceed cwnd by less than one MTU, not retransmissions: after a T3-rtx
+        // (cwnd one MTU) a second, small chunk went out in a second packet (§6.3.3 E3: one packet).
+        if (this.#flight > 0 && this.#flight + r.userData.length > cc.cwnd) break;
         this.#transmit(r, now);
         if (paced) this.#paceTokens -= r.userData.length;
         continue;
