@@ -415,6 +415,7 @@ export class Association extends EventEmitter {
    *
    * @throws {SfxError} SFX_CONNECTION_LOST when the association is closing or closed.
    * @throws {RangeError} for a bad stream id, an empty or an oversized message.
+   * @throws {TypeError} when `data` is not a Uint8Array (a Buffer is one).
    */
   send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number; release?: boolean }): boolean {
     if (this.#state !== "established") {
@@ -423,6 +424,7 @@ export class Association extends EventEmitter {
     if (!Number.isInteger(streamId) || streamId < 0 || streamId >= this.#outStreams) {
       throw new RangeError(`stream ${streamId} is out of range (0 to ${this.#outStreams - 1})`);
     }
+    if (!(data instanceof Uint8Array)) throw new TypeError(`send() takes a Uint8Array, got ${Object.prototype.toString.call(data)}`);
     if (data.length === 0) throw new RangeError("SCTP cannot send an empty message (RFC 9260 §6.2)");
     if (data.length > this.#o.maxMessageSize) throw new RangeError(`message of ${data.length} bytes exceeds maxMessageSize ${this.#o.maxMessageSize}`);
     this.#queue.push(streamId, data, opts?.unordered === true, (opts?.ppid ?? 0) >>> 0, opts?.release === true);
@@ -591,7 +593,12 @@ export class Association extends EventEmitter {
   #sendInit(): void {
     this.#handshakeSentAt = this.#clock.now();
     this.#sendNow(0, [this.#init!]);
-    this.#t1.start(this.#rto.rto);
+    this.#t1.start(this.#t1Ms());
+  }
+
+  /** T1: the RTO, but never past the connect's failureTimeoutMs (it failed up to one backed-off RTO late). */
+  #t1Ms(): number {
+    return Math.min(this.#rto.rto, Math.max(1, this.#o.failureTimeoutMs - (this.#clock.now() - this.#connectStartedAt)));
   }
 
   #onT1(): void {
@@ -613,7 +620,7 @@ export class Association extends EventEmitter {
   #sendCookieEcho(): void {
     this.#handshakeSentAt = this.#clock.now();
     this.#sendNow(this.#peerTag, [{ type: CHUNK.COOKIE_ECHO, cookie: this.#cookie! }, ...this.#cookieExtra]);
-    this.#t1.start(Math.min(this.#rto.rto, Math.max(1, this.#o.failureTimeoutMs - (this.#clock.now() - this.#connectStartedAt))));
+    this.#t1.start(this.#t1Ms());
   }
 
   /** §5.1 C: INIT ACK in COOKIE-WAIT; anywhere else it is discarded (§5.2.3). */

@@ -165,6 +165,7 @@ export class SctpEndpoint extends EventEmitter {
    * @throws {SfxError} SFX_CONNECT_FAILED when the peer does not answer
    * (after Max.Init.Retransmits or failureTimeoutMs), aborts, or the endpoint
    * closes; SFX_CANCELLED when `signal` aborts.
+   * @throws {RangeError} (a rejection) for a port or a stream count out of range.
    *
    * @example
    * ```ts
@@ -182,6 +183,12 @@ export class SctpEndpoint extends EventEmitter {
     const streams = opts.streams ?? this.#o.streams;
     if (!Number.isInteger(streams) || streams < 1 || streams > 65535) {
       return Promise.reject(new RangeError(`streams must be an integer from 1 to 65535, got ${streams}`));
+    }
+    for (const [what, port] of [["UDP port", to.port], ["SCTP port", opts.port]] as const) {
+      // A port the socket cannot send to failed only as "no answer to INIT", after the whole timeout.
+      if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+        return Promise.reject(new RangeError(`the ${what} must be an integer from 1 to 65535, got ${port}`));
+      }
     }
     const localPort = this.#o.port;
     const peerPort = opts.port ?? this.#o.port;

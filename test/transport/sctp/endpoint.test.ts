@@ -91,6 +91,49 @@ test("a receiver that pauses does not make the sender take the path for a black 
   }
 });
 
+test("connect() to a silent peer fails at failureTimeoutMs, not up to one backed-off RTO later", async () => {
+  for (const failureTimeoutMs of [5000, 20_000]) {
+    const clock = new ManualClock();
+    const bridge = createBridge({});
+    bridge.filter = () => false; // the peer never answers
+    const client = SctpEndpoint.listen({ socket: bridge.a, clock, failureTimeoutMs });
+    let settledAt = -1;
+    let code = "";
+    client.connect(bridge.addressOf("b")).catch((e: { code?: string }) => {
+      settledAt = clock.now();
+      code = e.code ?? String(e);
+    });
+    for (let t = 0; t < 60_000 && settledAt < 0; t += 100) {
+      clock.advance(100);
+      await tick();
+    }
+    assert.is(code, "SFX_CONNECT_FAILED");
+    assert.is(settledAt, failureTimeoutMs); // before: 7000 and 25,000
+    await client.close();
+    await bridge.close();
+  }
+});
+
+test("bad arguments are refused at once: a port out of range in connect(), data that is not a Uint8Array in send()", async () => {
+  const p = makePair();
+  try {
+    for (const port of [0, 70_000, -1, 1.5]) {
+      const refused = await p.client.connect({ address: "10.0.0.2", port }).then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof RangeError, `port ${port}: ${String(refused)}`);
+    }
+    const { c, s } = await connectPair(p);
+    for (const bad of [new ArrayBuffer(4), [1, 2, 3], "text"]) {
+      assert.throws(() => c.send(1, bad as unknown as Uint8Array), (e: unknown) => e instanceof TypeError);
+    }
+    assert.is(c.bufferedAmount, 0); // was NaN: send() never returned false again, and the next flush threw
+    const got = receiveBytes(s, 3);
+    c.send(1, Uint8Array.of(1, 2, 3));
+    assert.equal([...(await within(2000, got, "data after the refusals"))], [1, 2, 3]);
+  } finally {
+    await p.close();
+  }
+});
+
 test("a listener keeps no state for INITs that never complete the handshake", async () => {
   const p = makePair();
   try {
