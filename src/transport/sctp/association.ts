@@ -996,7 +996,10 @@ export class Association extends EventEmitter {
       this.#held = [];
       this.#heldHead = 0;
     }
-    if (delivered && this.#state !== "closed" && this.#ready) {
+    // After the peer's SHUTDOWN it sends no more data, and a window update could only reach an
+    // endpoint that has forgotten the association (its ABORT would end ours).
+    const peerMaySend = this.#state !== "closed" && this.#state !== "shutdown-received" && this.#state !== "shutdown-ack-sent";
+    if (delivered && peerMaySend && this.#ready) {
       // §6.2 window update: tell the peer once the window opened by at least
       // min(half the buffer, one MTU) since we last advertised it.
       const threshold = Math.min(this.#o.receiveBufferSize / 2, this.#pmtu);
@@ -1459,6 +1462,9 @@ export class Association extends EventEmitter {
    */
   #onHeartbeatTimer(): void {
     if (this.#state === "closed" || this.#state === "cookie-wait" || this.#state === "cookie-echoed") return;
+    // SHUTDOWN-ACK-SENT: T2 retransmits the SHUTDOWN ACK and bounds the wait; a heartbeat would
+    // reach a peer that, its SHUTDOWN COMPLETE lost, has forgotten us and answers ABORT.
+    if (this.#state === "shutdown-ack-sent") return;
     if (this.#checkDead()) return;
     const now = this.#clock.now();
     if (this.#hbOutstanding && now - this.#hbSentAt >= this.#rto.rto) {
@@ -1831,6 +1837,10 @@ export class Association extends EventEmitter {
   /** Moves to CLOSED, stops everything and reports the reason exactly once. */
   #terminate(reason: CloseReason): void {
     if (this.#state === "closed") return;
+    // Once the peer's SHUTDOWN has come, all it sent has arrived and been acknowledged (§9.2).
+    // Not on our own abort(): the application said it wants nothing more.
+    const allReceived = reason.kind === "shutdown" ||
+      (reason.kind !== "abort" && (this.#state === "shutdown-received" || this.#state === "shutdown-ack-sent"));
     this.#setState("closed");
     this.#closeReason = reason;
     for (const t of [this.#t1, this.#t2, this.#t3, this.#pto, this.#paceTimer, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer]) t.stop();
@@ -1848,8 +1858,10 @@ export class Association extends EventEmitter {
     // §9.2: after a graceful shutdown everything the peer sent was delivered.
     // Messages pause() held back are the application's too: it gets them
     // before "close" (nothing can be received after it; its last words —
-    // often why it is closing — would be lost).
-    if (reason.kind === "shutdown") this.#releaseHeldOnClose();
+    // often why it is closing — would be lost). Also when the shutdown does
+    // not complete (SHUTDOWN COMPLETE lost, the peer gone): they were
+    // acknowledged, and the peer will not send them again.
+    if (allReceived) this.#releaseHeldOnClose();
     this.#emitSafe("close", reason);
     const waiters = this.#closeWaiters;
     this.#closeWaiters = [];

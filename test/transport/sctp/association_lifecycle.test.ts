@@ -4,7 +4,7 @@ import { isSfxError } from "../../../src/errors.ts";
 import { CHUNK, type Chunk, type InitChunk, PARAM } from "../../../src/transport/sctp/chunk_types.ts";
 import { parseUnrecognizedParameter } from "../../../src/transport/sctp/param.ts";
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
-import { SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
+import { type CloseReason, SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
 import { closed, connectPair, makePair, pattern, receiveBytes, within } from "./_pair.ts";
 
 const PORT = SCTP_DEFAULTS.sctpPort;
@@ -152,6 +152,35 @@ test("a graceful close hands the application the messages pause() held back, bef
     assert.equal(events, ["1:data", "0:why I stop", "close"]);
   } finally {
     await p.close();
+  }
+});
+
+test("messages pause() held are delivered before 'close' when the SHUTDOWN COMPLETE is lost, and when the peer is then gone", async () => {
+  for (const peerGone of [false, true]) {
+    // failureTimeoutMs 2000: heartbeats every 500 ms, before T2 (RTO 1 s, never measured) retransmits the SHUTDOWN ACK.
+    const p = makePair({ delayMs: 1 }, { failureTimeoutMs: 2000 }, {});
+    try {
+      const { c, s } = await connectPair(p, 4);
+      s.pause();
+      const events: string[] = [];
+      s.on("message", () => events.push("message"));
+      const ended = new Promise<CloseReason>((resolve) => s.once("close", (r: CloseReason) => (events.push("close"), resolve(r))));
+      for (let i = 0; i < 6; i++) c.send(0, new Uint8Array(1000).fill(i));
+      let lost = 0;
+      p.bridge.filter = (d, dir) => {
+        if (dir !== "a->b") return true;
+        if (peerGone && c.state === "closed") return false; // the client's host is gone: nothing more from it
+        if (decodePacketUnchecked(d).chunks[0].type === CHUNK.SHUTDOWN_COMPLETE && lost === 0) return (lost++, false);
+        return true;
+      };
+      await within(5000, c.close(), "the sender's close");
+      const reason = await within(10_000, ended, "the receiver's close");
+      // Acknowledged data the peer will not send again: the application gets it, then "close".
+      assert.equal(events, ["message", "message", "message", "message", "message", "message", "close"], `peer gone: ${peerGone}`);
+      if (!peerGone) assert.is(reason.kind, "shutdown"); // a heartbeat in SHUTDOWN-ACK-SENT drew an ABORT: "peer-abort"
+    } finally {
+      await p.close();
+    }
   }
 });
 
