@@ -1462,10 +1462,13 @@ export class Association extends EventEmitter {
    */
   #onHeartbeatTimer(): void {
     if (this.#state === "closed" || this.#state === "cookie-wait" || this.#state === "cookie-echoed") return;
-    // SHUTDOWN-ACK-SENT: T2 retransmits the SHUTDOWN ACK and bounds the wait; a heartbeat would
-    // reach a peer that, its SHUTDOWN COMPLETE lost, has forgotten us and answers ABORT.
-    if (this.#state === "shutdown-ack-sent") return;
     if (this.#checkDead()) return;
+    if (this.#state === "shutdown-ack-sent") {
+      // T2 retransmits the SHUTDOWN ACK; a heartbeat would reach a peer that, its SHUTDOWN
+      // COMPLETE lost, has forgotten us and answers ABORT. The failure deadline still holds.
+      this.#scheduleHeartbeat();
+      return;
+    }
     const now = this.#clock.now();
     if (this.#hbOutstanding && now - this.#hbSentAt >= this.#rto.rto) {
       // Unanswered within an RTO: count it, back off, try again.
