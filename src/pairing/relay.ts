@@ -12,9 +12,6 @@ import type { AssociationLike } from "../protocol/association.ts";
 import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { relayedBytes } from "./memory.ts";
 
-/** Messages queued towards the receiver beyond which the sender is paused, whatever their bytes. */
-const MAX_QUEUED_MESSAGES = 1024;
-
 /** Counters of one relay. */
 export interface RelayStats {
   messages: number;
@@ -68,8 +65,10 @@ export class Relay {
     relayedBytes(data.length);
     const buffered = this.#to.bufferedAmount;
     if (buffered > this.stats.peakBuffered) this.stats.peakBuffered = buffered;
-    // Many small messages cost memory beyond their bytes: their count pauses the sender too.
-    if ((!ok || (this.#to.queuedMessages ?? 0) > MAX_QUEUED_MESSAGES) && !this.#paused) {
+    // send() says false at the receiver side's high-water mark in bytes, or in messages (many small ones
+    // cost memory beyond their bytes), and "drain" comes once both are low again. A pause of our own by
+    // message count, on a true from send(), waited for a "drain" that never came: the exchange stalled.
+    if (!ok && !this.#paused) {
       this.#paused = true;
       this.stats.pauses++;
       this.#from.pause();

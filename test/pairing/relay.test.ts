@@ -42,7 +42,7 @@ test("relayed messages arrive intact, and the server frees each one's buffer onc
   }
 });
 
-test("many tiny messages towards a receiver that reads nothing pause the sender by their count, not only their bytes", async () => {
+test("many tiny messages towards a receiver that reads nothing pause the sender by their count, not only their bytes; all arrive once it reads", async () => {
   const inbound = makePair({ mtu: 1500 }, { pmtud: false }, { pmtud: false });
   // The receiver's window (4 KiB) closes after ~500 of them: the rest queue at the server.
   const outbound = makePair({ mtu: 1500 }, { pmtud: false, receiveBufferSize: 4096 }, { pmtud: false });
@@ -52,10 +52,16 @@ test("many tiny messages towards a receiver that reads nothing pause the sender 
     receiver.pause();
     const relay = new Relay(serverIn, serverOut);
     serverIn.on("message", (id: number, data: Uint8Array, ppid: number) => relay.forward(id, data, ppid));
+    let got = 0;
+    receiver.on("message", () => got++);
     for (let i = 0; i < 5000; i++) sender.send(1, new Uint8Array(8), { ppid: 5 });
     await until(() => relay.paused, 5000, "the relay to pause the sender");
     assert.ok(serverOut.bufferedAmount < 64 * 1024, `few bytes (${serverOut.bufferedAmount}) yet paused`);
     assert.ok(serverOut.queuedMessages <= 1100, `queued messages bounded (${serverOut.queuedMessages})`);
+    // The receiver reads again: the relay resumes the sender (it waited for a "drain" that never came) and everything arrives.
+    receiver.resume();
+    await until(() => got === 5000, 10_000, "all 5000 to arrive");
+    assert.not.ok(relay.paused);
   } finally {
     await inbound.close();
     await outbound.close();

@@ -403,8 +403,9 @@ export class Association extends EventEmitter {
 
   /**
    * Queues one whole user message on a stream. Returns false once
-   * {@link bufferedAmount} reaches the high-water mark: wait for "drain"
-   * (emitted when it falls to half of it) before sending more. The data is
+   * {@link bufferedAmount} reaches the high-water mark, or
+   * {@link queuedMessages} reaches `sendHighWaterMessages`: wait for "drain"
+   * (emitted when both are down to half) before sending more. The data is
    * not copied; do not modify it afterwards. With `release`, the association
    * owns it: once the peer has acknowledged the whole message, its buffer is
    * detached (`ArrayBuffer.prototype.transfer(0)`) so the memory returns at
@@ -429,7 +430,7 @@ export class Association extends EventEmitter {
     if (data.length > this.#o.maxMessageSize) throw new RangeError(`message of ${data.length} bytes exceeds maxMessageSize ${this.#o.maxMessageSize}`);
     this.#queue.push(streamId, data, opts?.unordered === true, (opts?.ppid ?? 0) >>> 0, opts?.release === true);
     this.#scheduleFlush();
-    if (this.bufferedAmount >= this.#o.sendHighWaterMark) {
+    if (this.bufferedAmount >= this.#o.sendHighWaterMark || this.#queue.queuedMessages >= this.#o.sendHighWaterMessages) {
       this.#needDrain = true;
       return false;
     }
@@ -1321,7 +1322,8 @@ export class Association extends EventEmitter {
   }
 
   #checkDrain(): void {
-    if (this.#needDrain && this.bufferedAmount <= this.#o.sendHighWaterMark / 2 && this.#state !== "closed") {
+    const low = this.bufferedAmount <= this.#o.sendHighWaterMark / 2 && this.#queue.queuedMessages <= this.#o.sendHighWaterMessages / 2;
+    if (this.#needDrain && low && this.#state !== "closed") {
       this.#needDrain = false;
       this.#emitSafe("drain");
     }
@@ -1673,6 +1675,8 @@ export class Association extends EventEmitter {
       }
       if (dataState && this.#ready) this.#sendData();
       this.#emit();
+      // Queued messages leave the count when they are cut into chunks, not when acknowledged.
+      if (this.#needDrain) this.#checkDrain();
     } finally {
       this.#flushing = false;
     }

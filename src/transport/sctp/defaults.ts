@@ -56,6 +56,8 @@ export const SCTP_DEFAULTS = {
   receiveBufferSize: 8 * 1024 * 1024,
   /** send() returns false once this many bytes are queued or unacknowledged. */
   sendHighWaterMark: 4 * 1024 * 1024,
+  /** …or once this many messages are queued and not yet sent (each costs ~200 bytes of bookkeeping beyond its data). */
+  sendHighWaterMessages: 1024,
   /** Outbound streams we ask for (RFC 9260 §5.1 OS). */
   streams: 1024,
   /** MIS: the most inbound streams we accept (RFC 9260 §3.3.2). */

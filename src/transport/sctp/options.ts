@@ -33,6 +33,8 @@ export interface SctpOptions {
   receiveBufferSize?: number;
   /** send() returns false at this many buffered bytes (default 4 MiB). */
   sendHighWaterMark?: number;
+  /** send() also returns false at this many messages queued and not yet sent (default 1024): small ones cost memory beyond their bytes. */
+  sendHighWaterMessages?: number;
   /** Outbound streams we ask for (default 1024). */
   streams?: number;
   /** Valid.Cookie.Life in ms (default 60000). */
@@ -73,6 +75,7 @@ export interface ResolvedSctpOptions {
   heartbeatIntervalMs: number;
   receiveBufferSize: number;
   sendHighWaterMark: number;
+  sendHighWaterMessages: number;
   streams: number;
   cookieLifetimeMs: number;
   port: number;
@@ -117,6 +120,7 @@ export function resolveOptions(o: SctpOptions = {}): ResolvedSctpOptions {
     heartbeatIntervalMs: num(o.heartbeatIntervalMs, Math.min(D.heartbeatIntervalMs, failureTimeoutMs / 4), 1, 3_600_000, "heartbeatIntervalMs"),
     receiveBufferSize: num(o.receiveBufferSize, D.receiveBufferSize, 1500, 0x7fffffff, "receiveBufferSize"),
     sendHighWaterMark: num(o.sendHighWaterMark, D.sendHighWaterMark, 1, 0x7fffffff, "sendHighWaterMark"),
+    sendHighWaterMessages: num(o.sendHighWaterMessages, D.sendHighWaterMessages, 2, 0x7fffffff, "sendHighWaterMessages"),
     streams: num(o.streams, D.streams, 1, 65535, "streams"),
     cookieLifetimeMs: num(o.cookieLifetimeMs, D.cookieLifetimeMs, 1, 0xffffffff, "cookieLifetimeMs"),
     port: num(o.port, D.sctpPort, 1, 65535, "port"),

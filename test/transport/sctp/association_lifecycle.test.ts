@@ -136,6 +136,27 @@ test("pause() closes the window: send() returns false and stays bounded; resume(
   }
 });
 
+test("send() returns false at sendHighWaterMessages queued messages, however small, and 'drain' comes once the queue is down to half", async () => {
+  const p = makePair({ delayMs: 1 }, { receiveBufferSize: 4096 }, { sendHighWaterMessages: 100 });
+  try {
+    const { c, s } = await connectPair(p);
+    s.pause(); // the window closes after ~500 bytes: the rest stays queued at the sender
+    let accepted = 0;
+    while (c.send(1, new Uint8Array(8)) && accepted < 10_000) accepted++;
+    assert.ok(accepted < 1000, `send() said false after ${accepted} 8-byte messages`);
+    assert.ok(c.bufferedAmount < 64 * 1024, `by count, not bytes (${c.bufferedAmount} buffered)`);
+    const drained = new Promise<void>((resolve) => c.once("drain", () => resolve()));
+    let got = 0;
+    s.on("message", () => got++);
+    s.resume();
+    await within(5000, drained, "drain");
+    assert.ok(c.queuedMessages <= 50, `${c.queuedMessages} still queued at drain`);
+    await waitFor(() => got === accepted + 1, 5000, "every message");
+  } finally {
+    await p.close();
+  }
+});
+
 test("a graceful close hands the application the messages pause() held back, before 'close'", async () => {
   const p = makePair({ delayMs: 1 });
   try {
