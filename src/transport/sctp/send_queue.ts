@@ -12,7 +12,9 @@
  *
  * Interleaving has a limit: a message of several fragments starts only while
  * the messages already started (and not yet all cut) and it add up to no
- * more than the peer's receive window, or when it is the only one. The
+ * more than the peer's receive window, or when it is the only one. A message
+ * that fits in one chunk at the base packet size always may start, so a
+ * message larger than the window still does not hold up a small one. The
  * receiver holds every started message until its last fragment arrives;
  * with more started than its window holds, none could complete, and the
  * association stalled for good with the window closed.
@@ -30,6 +32,9 @@ import { CHUNK } from "./chunk_types.ts";
  * Buffer pool (at most 4 KiB) never qualifies.
  */
 export const RELEASE_SLACK_BYTES = 32;
+
+/** User data that fits in one I-DATA chunk at the 1200-byte base packet size (less the common and chunk headers). */
+const ONE_CHUNK_BYTES = 1200 - 12 - 20;
 
 /** A queued user message. */
 export interface OutMessage {
@@ -249,7 +254,7 @@ export class SendQueue {
       const i = (this.#rr + k) % n;
       const s = this.#active[i];
       const m = s.queue[s.head];
-      if (m.offset > 0 || this.#startedBytes === 0 || this.#startedBytes + m.data.length <= this.#startLimit) {
+      if (m.offset > 0 || m.data.length <= ONE_CHUNK_BYTES || this.#startedBytes === 0 || this.#startedBytes + m.data.length <= this.#startLimit) {
         if (advance) this.#rr = i + 1;
         return s;
       }

@@ -95,8 +95,12 @@ test("messages keep their boundaries, order per stream, and unordered ones all a
   }
 });
 
-test("a big message on stream 1 does not delay a small one on stream 2 (I-DATA interleaving)", async () => {
-  const p = makePair({ rateBytesPerSec: 20 * 1024 * 1024, queueBytes: 4 * 1024 * 1024 });
+test("a big message on stream 1 does not delay a small one on stream 2 (I-DATA interleaving), also when it is larger than the receiver's window", async () => {
+  for (const receiveBufferSize of [undefined, 1024 * 1024]) await bigThenSmall(receiveBufferSize);
+});
+
+async function bigThenSmall(receiveBufferSize: number | undefined): Promise<void> {
+  const p = makePair({ rateBytesPerSec: 20 * 1024 * 1024, queueBytes: 4 * 1024 * 1024 }, { receiveBufferSize });
   try {
     const { c, s } = await connectPair(p);
     const order: number[] = [];
@@ -108,11 +112,11 @@ test("a big message on stream 1 does not delay a small one on stream 2 (I-DATA i
     c.send(1, pattern(4 * 1024 * 1024));
     c.send(2, new Uint8Array([1, 2, 3]));
     await within(20_000, both, "both messages");
-    assert.equal(order, [2, 1], "the small message overtook the big one");
+    assert.equal(order, [2, 1], `the small message overtook the big one (receive window ${receiveBufferSize ?? "default"})`);
   } finally {
     await p.close();
   }
-});
+}
 
 test("interleaved messages that together exceed the receiver's window all arrive (no stall with every message half-received)", async () => {
   // Receiver: a 64 KiB window and messages up to 64 KiB. Three 60 KiB messages on three streams, interleaved
