@@ -940,7 +940,7 @@ export class Association extends EventEmitter {
       // (§6.2 would evict the highest TSN held instead): else a peer that
       // sends one far TSN first could fill every TSN below it, 65,000 of
       // them, whatever the window.
-      const reassemblyBound = this.#heldBytes === 0 && held + len <= window + this.#o.maxMessageSize;
+      const reassemblyBound = held + len <= this.#reassemblyCeiling();
       const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= 2 * window;
       if (!reassemblyBound && !fillsHole) {
         this.#stats.windowDrops++;
@@ -1016,15 +1016,22 @@ export class Association extends EventEmitter {
     return Math.max(0, this.#o.receiveBufferSize - this.#reasm.bytesHeld - this.#heldBytes);
   }
 
+  /**
+   * Bytes held up to which #onData takes data past the window: one message
+   * more while only reassembly (not a paused application) holds the buffer.
+   */
+  #reassemblyCeiling(): number {
+    return this.#heldBytes === 0 ? this.#o.receiveBufferSize + this.#o.maxMessageSize : this.#o.receiveBufferSize;
+  }
+
   /** a_rwnd to advertise, with receiver-side silly window avoidance (§6.2). */
   #advertisedRwnd(): number {
-    const window = this.#o.receiveBufferSize;
-    if (this.#heldBytes === 0 && this.#reasm.bytesHeld >= window) {
+    if (this.#heldBytes === 0 && this.#reasm.bytesHeld >= this.#o.receiveBufferSize) {
       // A message larger than the window fills it with its own fragments. Data
       // is still taken up to one more message (#onData): advertise that room,
       // or the rest of the message moves one chunk per round trip (zero-window
       // probes).
-      return Math.max(0, window + this.#o.maxMessageSize - this.#reasm.bytesHeld);
+      return Math.max(0, this.#reassemblyCeiling() - this.#reasm.bytesHeld);
     }
     const free = this.#freeWindow();
     return free < Math.min(this.#o.receiveBufferSize / 2, this.#pmtu) ? 0 : free;

@@ -23,6 +23,7 @@
  */
 
 import { CHUNK } from "./chunk_types.ts";
+import { SCTP_DEFAULTS, SCTP_SIZES } from "./defaults.ts";
 
 /**
  * A message sent with `release` frees its buffer only when the message is all
@@ -34,7 +35,7 @@ import { CHUNK } from "./chunk_types.ts";
 export const RELEASE_SLACK_BYTES = 32;
 
 /** User data that fits in one I-DATA chunk at the 1200-byte base packet size (less the common and chunk headers). */
-const ONE_CHUNK_BYTES = 1200 - 12 - 20;
+const ONE_CHUNK_BYTES = SCTP_DEFAULTS.initialPacketSize - SCTP_SIZES.commonHeader - SCTP_SIZES.idataHeader;
 
 /** A queued user message. */
 export interface OutMessage {

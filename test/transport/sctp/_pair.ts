@@ -2,8 +2,9 @@
  * Test helpers for the association tests: two endpoints joined by the
  * in-memory lossy bridge, and bounded waits for events.
  */
+import { setImmediate as tick } from "node:timers/promises";
 import { createBridge, type Bridge, type BridgeOptions } from "../../_bridge.ts";
-import { type Association, type CloseReason, SctpEndpoint, type SctpOptions } from "../../../src/transport/sctp/index.ts";
+import { type Association, type CloseReason, ManualClock, SctpEndpoint, type SctpOptions } from "../../../src/transport/sctp/index.ts";
 
 export interface Pair {
   bridge: Bridge;
@@ -37,6 +38,57 @@ export function makePair(link: BridgeOptions = {}, server: SctpOptions = {}, cli
     async close() {
       for (const a of [...cli.associations(), ...srv.associations()]) a.abort("test over");
       await Promise.all([cli.close(), srv.close()]);
+      await bridge.close();
+    },
+  };
+}
+
+/** Two endpoints over a bridge on a manual clock: timers and delays run in manual time, nothing waits in real time. */
+export interface ManualPair {
+  clock: ManualClock;
+  bridge: Bridge;
+  server: SctpEndpoint;
+  client: SctpEndpoint;
+  /** Handshakes in 5 ms steps; throws if not established within 1 s of manual time. */
+  connect(): Promise<{ c: Association; s: Association }>;
+  /** Advances `ms` of manual time in steps of `step` ms, letting each step's I/O run; stops early once `until()` holds. */
+  run(ms: number, step?: number, until?: () => boolean): Promise<void>;
+  /** Aborts what is left, closes both endpoints (advancing time so they can) and the bridge. */
+  close(): Promise<void>;
+}
+
+/** A {@link ManualPair}: `a` is the client, `b` the server; both get `clock`. */
+export function makeManualPair(link: Omit<BridgeOptions, "clock"> = {}, server: SctpOptions = {}, client: SctpOptions = {}): ManualPair {
+  const clock = new ManualClock();
+  const bridge = createBridge({ ...link, clock });
+  const srv = SctpEndpoint.listen({ socket: bridge.b, clock, ...server });
+  const cli = SctpEndpoint.listen({ socket: bridge.a, clock, ...client });
+  const run = async (ms: number, step = 1, until?: () => boolean) => {
+    for (let t = 0; t < ms && !until?.(); t += step) {
+      clock.advance(step);
+      await tick();
+    }
+  };
+  return {
+    clock,
+    bridge,
+    server: srv,
+    client: cli,
+    async connect() {
+      let c: Association | undefined;
+      let s: Association | undefined;
+      srv.once("association", (a: Association) => (s = a));
+      void cli.connect(bridge.addressOf("b")).then((a) => (c = a));
+      await run(1000, 5, () => c !== undefined && s !== undefined);
+      if (!c || !s) throw new Error("not established on the manual clock");
+      return { c, s };
+    },
+    run,
+    async close() {
+      for (const a of [...cli.associations(), ...srv.associations()]) a.abort("test over");
+      const closing = Promise.all([cli.close(), srv.close()]);
+      await run(30_000, 100);
+      await closing;
       await bridge.close();
     },
   };

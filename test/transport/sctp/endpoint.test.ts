@@ -6,7 +6,7 @@ import { CHUNK } from "../../../src/transport/sctp/chunk_types.ts";
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
 import { type Association, ManualClock, SCTP_DEFAULTS, SctpEndpoint } from "../../../src/transport/sctp/index.ts";
 import { openUdpSocket } from "../../../src/transport/udp.ts";
-import { closed, connectPair, makePair, pattern, receiveBytes, within } from "./_pair.ts";
+import { closed, connectPair, makeManualPair, makePair, pattern, receiveBytes, within } from "./_pair.ts";
 
 function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
   return within(ms, new Promise<void>((resolve) => {
@@ -49,45 +49,23 @@ test("PLPMTUD finds a 1500-byte path under a 64 KiB ceiling, and data then never
 });
 
 test("a receiver that pauses does not make the sender take the path for a black hole: zero-window probes keep the PMTU", async () => {
-  const clock = new ManualClock();
-  const bridge = createBridge({ clock, delayMs: 1 });
-  const server = SctpEndpoint.listen({ socket: bridge.b, clock, receiveBufferSize: 256 * 1024 });
-  const client = SctpEndpoint.listen({ socket: bridge.a, clock });
+  const m = makeManualPair({ delayMs: 1 }, { receiveBufferSize: 256 * 1024 });
   try {
-    let s: Association | undefined;
-    let c: Association | undefined;
-    server.on("association", (x: Association) => (s = x));
-    void client.connect(bridge.addressOf("b")).then((x) => (c = x));
-    for (let i = 0; i < 400 && !(c && c.stats().pmtu === 65504); i++) {
-      clock.advance(5);
-      await tick();
-    }
-    assert.is(c!.stats().pmtu, 65504, "the search reached the socket's ceiling");
-    s!.pause(); // a slow disk: the window closes and the sender's probes go unanswered
+    const { c, s } = await m.connect();
+    await m.run(2000, 5, () => c.stats().pmtu === 65504);
+    assert.is(c.stats().pmtu, 65504, "the search reached the socket's ceiling");
+    s.pause(); // a slow disk: the window closes and the sender's probes go unanswered
     let got = 0;
-    s!.on("message", (_st: number, d: Uint8Array) => (got += d.length));
-    for (let k = 0; k < 20; k++) c!.send(0, new Uint8Array(60_000));
-    for (let i = 0; i < 200; i++) {
-      clock.advance(50);
-      await tick();
-    }
-    assert.ok(c!.stats().t3Expiries >= 2, `${c!.stats().t3Expiries} T3 expiries while paused`);
-    assert.is(c!.stats().pmtu, 65504, "PMTU kept while the receiver paused");
-    s!.resume();
-    for (let i = 0; i < 400 && got < 20 * 60_000; i++) {
-      clock.advance(10);
-      await tick();
-    }
+    s.on("message", (_st: number, d: Uint8Array) => (got += d.length));
+    for (let k = 0; k < 20; k++) c.send(0, new Uint8Array(60_000));
+    await m.run(10_000, 50);
+    assert.ok(c.stats().t3Expiries >= 2, `${c.stats().t3Expiries} T3 expiries while paused`);
+    assert.is(c.stats().pmtu, 65504, "PMTU kept while the receiver paused");
+    s.resume();
+    await m.run(4000, 10, () => got === 20 * 60_000);
     assert.is(got, 20 * 60_000);
   } finally {
-    for (const x of [...client.associations(), ...server.associations()]) x.abort("done");
-    const closing = Promise.all([client.close(), server.close()]);
-    for (let i = 0; i < 300; i++) {
-      clock.advance(100);
-      await tick();
-    }
-    await closing;
-    await bridge.close();
+    await m.close();
   }
 });
 

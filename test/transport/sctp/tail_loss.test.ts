@@ -8,9 +8,7 @@ import { CHUNK } from "../../../src/transport/sctp/chunk_types.ts";
 import { decodePacketUnchecked } from "../../../src/transport/sctp/packet.ts";
 import type { Association } from "../../../src/transport/sctp/index.ts";
 import { setImmediate as tick } from "node:timers/promises";
-import { createBridge } from "../../_bridge.ts";
-import { ManualClock, SctpEndpoint } from "../../../src/transport/sctp/index.ts";
-import { connectPair, makePair, within } from "./_pair.ts";
+import { connectPair, makeManualPair, makePair, within } from "./_pair.ts";
 
 /** The first user-data byte of every DATA / I-DATA chunk in a packet. */
 function dataMarks(packet: Uint8Array): number[] {
@@ -119,45 +117,24 @@ test("gap-acknowledged data counts again beyond the high-water mark, so a hole t
 });
 
 test("a T3-rtx expiry retransmits one packet (RFC 9260 §6.3.3 E3): cwnd is one MTU, and retransmissions may not exceed it", async () => {
-  const clock = new ManualClock();
-  const bridge = createBridge({ clock, delayMs: 20, mtu: 1500 });
-  const opts = { clock, pmtud: false, congestionControl: "reno" as const, rtoMin: 300, rtoInitial: 300 };
-  const server = SctpEndpoint.listen({ socket: bridge.b, ...opts });
-  const client = SctpEndpoint.listen({ socket: bridge.a, ...opts });
+  const opts = { pmtud: false, congestionControl: "reno" as const, rtoMin: 300, rtoInitial: 300 };
+  const m = makeManualPair({ delayMs: 20, mtu: 1500 }, opts, opts);
   try {
-    let c: Association | undefined;
-    server.on("association", () => {});
-    void client.connect(bridge.addressOf("b")).then((a) => (c = a));
-    for (let i = 0; i < 200 && !c; i++) {
-      clock.advance(5);
-      await tick();
-    }
-    assert.ok(c, "established on the manual clock");
+    const { c } = await m.connect();
     const sentAt: number[] = [];
-    bridge.filter = (d, dir) => {
-      if (dir === "a->b" && decodePacketUnchecked(d).chunks.some((x) => x.type === CHUNK.DATA || x.type === CHUNK.I_DATA)) sentAt.push(clock.now());
+    m.bridge.filter = (d, dir) => {
+      if (dir === "a->b" && decodePacketUnchecked(d).chunks.some((x) => x.type === CHUNK.DATA || x.type === CHUNK.I_DATA)) sentAt.push(m.clock.now());
       return dir !== "a->b"; // the path to the server is cut
     };
     // 1400-byte messages: each a full chunk and a small one, so a second chunk fits under cwnd after the first.
-    for (let i = 0; i < 20; i++) c!.send(1, new Uint8Array(1400));
-    let t3At = -1;
-    for (let k = 0; k < 400 && t3At < 0; k++) {
-      clock.advance(1);
-      await tick();
-      if (c!.stats().t3Expiries === 1) t3At = clock.now();
-    }
-    assert.ok(t3At > 0, "T3-rtx expired");
+    for (let i = 0; i < 20; i++) c.send(1, new Uint8Array(1400));
+    await m.run(400, 1, () => c.stats().t3Expiries === 1);
+    assert.is(c.stats().t3Expiries, 1, "T3-rtx expired");
+    const t3At = m.clock.now();
     await tick();
     assert.is(sentAt.filter((t) => t === t3At).length, 1, `packets at the T3 expiry (${t3At} ms)`);
   } finally {
-    for (const a of [...client.associations(), ...server.associations()]) a.abort("done");
-    const closing = Promise.all([client.close(), server.close()]);
-    for (let i = 0; i < 100; i++) {
-      clock.advance(100);
-      await tick();
-    }
-    await closing;
-    await bridge.close();
+    await m.close();
   }
 });
 
@@ -165,45 +142,23 @@ test("before its first RTT sample a side waits an RTO, not 10 ms, to probe: smal
   // The side that accepted the association takes no RTT sample in the handshake. With a 10 ms probe
   // timeout every message went three times, and each probe resent the chunk being timed (Karn): no
   // sample, ever, for a sender of one message at a time.
-  const clock = new ManualClock();
-  const bridge = createBridge({ clock, delayMs: 50 });
-  const opts = { clock, pmtud: false };
-  const server = SctpEndpoint.listen({ socket: bridge.b, ...opts });
-  const client = SctpEndpoint.listen({ socket: bridge.a, ...opts });
+  const m = makeManualPair({ delayMs: 50 }, { pmtud: false }, { pmtud: false });
   try {
-    let c: Association | undefined;
-    let s: Association | undefined;
-    server.on("association", (a: Association) => (s = a));
-    void client.connect(bridge.addressOf("b")).then((a) => (c = a));
-    for (let i = 0; i < 200 && !(c && s); i++) {
-      clock.advance(5);
-      await tick();
-    }
-    assert.ok(c && s, "established on the manual clock");
-    assert.is(s!.stats().srttMs, 0, "no sample from the handshake on the accepting side");
+    const { c, s } = await m.connect();
+    assert.is(s.stats().srttMs, 0, "no sample from the handshake on the accepting side");
     let got = 0;
-    c!.on("message", () => got++);
-    for (let m = 0; m < 10; m++) {
-      s!.send(1, new Uint8Array(100));
-      for (let k = 0; k < 300; k++) {
-        clock.advance(1);
-        await tick();
-      }
+    c.on("message", () => got++);
+    for (let k = 0; k < 10; k++) {
+      s.send(1, new Uint8Array(100));
+      await m.run(300);
     }
-    const st = s!.stats();
+    const st = s.stats();
     assert.is(got, 10);
     assert.is(st.tailLossProbes, 0);
     assert.is(st.retransmissions, 0);
     assert.ok(st.srttMs >= 99 && st.srttMs <= 102, `srtt ${st.srttMs} ms on a 100 ms path`);
   } finally {
-    for (const a of [...client.associations(), ...server.associations()]) a.abort("done");
-    const closing = Promise.all([client.close(), server.close()]);
-    for (let i = 0; i < 100; i++) {
-      clock.advance(100);
-      await tick();
-    }
-    await closing;
-    await bridge.close();
+    await m.close();
   }
 });
 
