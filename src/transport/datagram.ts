@@ -48,8 +48,13 @@ export type DatagramHandler = (data: Uint8Array, from: RemoteAddress) => void;
 
 /** A bound datagram socket. */
 export interface DatagramSocket {
-  /** Sends one datagram. Never throws for network errors (they are reported with onError); drops when the socket is closed. */
-  send(data: Uint8Array, to: RemoteAddress): void;
+  /**
+   * Sends one datagram. Never throws for network errors (they are reported with onError); drops when the socket is closed.
+   * The socket may hold `data` until it is sent. `released`, if given, is called once it no longer does (sent, failed or
+   * dropped), so the caller may reuse the buffer; never from within `send`, and perhaps never (the buffer is then
+   * garbage like any other).
+   */
+  send(data: Uint8Array, to: RemoteAddress, released?: (data: Uint8Array) => void): void;
   /** Sets the one receiver of incoming datagrams (a later call replaces it). */
   onMessage(handler: DatagramHandler): void;
   /** Reports asynchronous socket errors (e.g. ICMP unreachable surfaced as ECONNREFUSED). */

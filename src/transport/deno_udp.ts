@@ -98,10 +98,13 @@ export class DenoUdpSocket implements DatagramSocket {
   /** Reused destination objects: Deno wants `{transport, hostname, port}`. */
   #lastTo: RemoteAddress | undefined;
   #lastAddr: DenoNetAddr | undefined;
-  /** Datagrams waiting for the one in flight, as [data, addr, data, addr, …] from #queueHead. */
-  #queue: Array<Uint8Array | DenoNetAddr> = [];
+  /** Datagrams waiting for the one in flight, as [data, addr, released, data, addr, released, …] from #queueHead. */
+  #queue: Array<Uint8Array | DenoNetAddr | ((data: Uint8Array) => void) | undefined> = [];
   #queueHead = 0;
   #sending = false;
+  /** The datagram being sent, and whom to tell when Deno no longer holds it. */
+  #inFlight: Uint8Array | undefined;
+  #inFlightReleased: ((data: Uint8Array) => void) | undefined;
 
   constructor(conn: DenoDatagramConn) {
     this.#conn = conn;
@@ -137,12 +140,13 @@ export class DenoUdpSocket implements DatagramSocket {
   }
 
   /**
-   * Sends one datagram. Deno may hold `data` until it is sent: do not modify it afterwards.
+   * Sends one datagram. Deno may hold `data` until it is sent: do not modify it afterwards,
+   * unless `released` is given and has been called.
    * Deno's sends are asynchronous and two in flight at once can leave in either order
    * (measured: ~0.25% swapped), which SCTP would take for loss; so one send is in
    * flight at a time and the rest wait in order.
    */
-  send(data: Uint8Array, to: RemoteAddress): void {
+  send(data: Uint8Array, to: RemoteAddress, released?: (data: Uint8Array) => void): void {
     if (this.#closed) return;
     let addr = this.#lastAddr;
     if (addr === undefined || this.#lastTo !== to) {
@@ -151,14 +155,26 @@ export class DenoUdpSocket implements DatagramSocket {
       this.#lastAddr = addr;
     }
     if (this.#sending) {
-      this.#queue.push(data, addr);
+      this.#queue.push(data, addr, released);
       return;
     }
+    this.#start(data, addr, released);
+  }
+
+  #start(data: Uint8Array, addr: DenoNetAddr, released: ((data: Uint8Array) => void) | undefined): void {
     this.#sending = true;
+    this.#inFlight = data;
+    this.#inFlightReleased = released;
     this.#conn.send(data, addr).then(this.#sendNext, this.#sendFailed);
   }
 
   readonly #sendNext = (): void => {
+    const released = this.#inFlightReleased;
+    if (released !== undefined) {
+      this.#inFlightReleased = undefined;
+      released(this.#inFlight as Uint8Array);
+    }
+    this.#inFlight = undefined;
     if (this.#closed || this.#queueHead >= this.#queue.length) {
       this.#queue = [];
       this.#queueHead = 0;
@@ -167,12 +183,13 @@ export class DenoUdpSocket implements DatagramSocket {
     }
     const data = this.#queue[this.#queueHead] as Uint8Array;
     const addr = this.#queue[this.#queueHead + 1] as DenoNetAddr;
-    this.#queueHead += 2;
-    if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
+    const next = this.#queue[this.#queueHead + 2] as ((data: Uint8Array) => void) | undefined;
+    this.#queueHead += 3;
+    if (this.#queueHead > 6144 && this.#queueHead * 2 > this.#queue.length) {
       this.#queue = this.#queue.slice(this.#queueHead);
       this.#queueHead = 0;
     }
-    this.#conn.send(data, addr).then(this.#sendNext, this.#sendFailed);
+    this.#start(data, addr, next);
   };
 
   readonly #sendFailed = (err: Error): void => {

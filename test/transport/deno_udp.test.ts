@@ -117,6 +117,44 @@ test("a 65507-byte datagram crosses loopback whole under Deno", async () => {
   await Promise.all([a.close(), b.close()]);
 });
 
+test("send() calls `released` once per datagram, only after it returns; a buffer rewritten after that still arrived as sent", async () => {
+  // Under Deno the adapter's own; under Node node:dgram, unconnected and connected.
+  const b = await openDatagramSocket({ host: "127.0.0.1" });
+  const senders = [await openDatagramSocket({ host: "127.0.0.1" })];
+  if (!isDeno) senders.push(await openDatagramSocket({ host: "127.0.0.1", connect: here(b) }));
+  const perSender = 32;
+  const atB = receive(b, perSender * senders.length);
+  const log: string[] = [];
+  const buf = new Uint8Array(1000);
+  for (const [k, a] of senders.entries()) {
+    for (let i = 0; i < perSender; i++) {
+      const mark = k * perSender + i;
+      buf.fill(mark);
+      let inSend = true;
+      let calls = 0;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`datagram ${mark}: released never called`)), 5000);
+        a.send(buf, here(b), (d) => {
+          calls++;
+          if (inSend) log.push(`${mark}: released from within send`);
+          if (d !== buf) log.push(`${mark}: released another buffer`);
+          clearTimeout(timer);
+          resolve();
+        });
+        inSend = false;
+      });
+      // One more turn: a second call would show here.
+      await new Promise((r) => setTimeout(r, 0));
+      if (calls !== 1) log.push(`${mark}: released ${calls} times`);
+    }
+  }
+  buf.fill(0xff);
+  const got = await atB;
+  assert.equal(log, []);
+  assert.equal(got.map((g) => g.data.every((x) => x === g.data[0]) ? g.data[0] : -1).sort((x, y) => x - y), [...Array(perSender * senders.length).keys()]);
+  await Promise.all([b.close(), ...senders.map((a) => a.close())]);
+});
+
 test("close() ends the receive loop, is idempotent, and later sends are dropped quietly", async () => {
   if (!isDeno) return;
   const a = await openDenoUdpSocket({ host: "127.0.0.1" });

@@ -23,7 +23,7 @@ import { random32, randomTag, readInitParams, supportedExtensionsParam } from ".
 import { invalidMandatoryParameterCause, staleCookieCause } from "./error_cause.ts";
 import { unrecognizedParameterReports } from "./param.ts";
 import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
-import { decodePacket, encodePacket } from "./packet.ts";
+import { decodePacket, encodePacket, isPooledPacket, releasePacket } from "./packet.ts";
 import { canonicalAddress, formatAddress } from "../datagram.ts";
 
 /** Counters of one endpoint. */
@@ -121,7 +121,7 @@ export class SctpEndpoint extends EventEmitter {
     this.#host = {
       options,
       cookies: this.#cookies,
-      transmit: (data, to) => socket.send(data, to),
+      transmit: (data, to) => transmit(socket, data, to),
       pathCeiling: (to) => {
         let max: number | undefined;
         try {
@@ -373,7 +373,7 @@ export class SctpEndpoint extends EventEmitter {
   }
 
   #reply(p: Packet, to: RemoteAddress, vt: number, chunks: Chunk[]): void {
-    this.#socket.send(encodePacket({ srcPort: p.dstPort, dstPort: p.srcPort, verificationTag: vt, chunks }), to);
+    transmit(this.#socket, encodePacket({ srcPort: p.dstPort, dstPort: p.srcPort, verificationTag: vt, chunks }), to);
   }
 
   /** §5.1 B: answer an INIT with an INIT ACK carrying a State Cookie; keep no state. */
@@ -482,4 +482,10 @@ export class SctpEndpoint extends EventEmitter {
     }
     this.#createFromCookie(s, p, old.remote);
   }
+}
+
+/** Sends a packet from encodePacket; a pooled (large) one goes back to the pool once the socket has sent it. */
+function transmit(socket: DatagramSocket, data: Uint8Array, to: RemoteAddress): void {
+  if (isPooledPacket(data)) socket.send(data, to, releasePacket);
+  else socket.send(data, to);
 }

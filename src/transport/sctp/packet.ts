@@ -153,16 +153,36 @@ function writePacket(p: Packet, out: Uint8Array, offset: number): number {
  * about 1 µs (an off-heap backing store), as much as encoding the packet,
  * while a `subarray` of a slab costs ~50 ns: `node bench/crc32c.ts` went
  * from ~650k to ~1.4M encoded 1200-byte packets/s with it. Slab bytes are
- * never handed out twice, so they are always fresh zeros. Large packets get
- * their own buffer (there the copy of the user data dominates).
+ * never handed out twice, so they are always fresh zeros.
+ *
+ * Large packets (64 KiB on loopback, where the stack competes with TCP)
+ * come from a pool instead: a fresh 64 KiB buffer cost ~20 µs, a third of
+ * the sender's CPU at the discovered loopback PMTU (`node bench/sctp_cpu.ts
+ * 200 65536 0`: 1.9 ms per MiB with fresh buffers, 1.3 with the pool).
+ * The socket hands a buffer back (`releasePacket`) once the kernel has the
+ * datagram. A pooled buffer is dirty: encoding writes every byte of the
+ * packet, padding included (test/transport/sctp/packet_test.ts checks it).
  */
 const SLAB_SIZE = 128 * 1024;
 const SLAB_MAX_PACKET = 8 * 1024;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 
+/** Pooled buffers are this size; an SCTP packet over UDP is at most 65,507 bytes. */
+const POOL_BUFFER = 64 * 1024;
+/** Idle buffers kept: 2 MiB. */
+const POOL_MAX = 32;
+const pool: ArrayBuffer[] = [];
+/** Pooled buffers handed out and not released yet: a second release, or one of any other buffer, is ignored. */
+const lent = new WeakSet<ArrayBufferLike>();
+
 function allocate(n: number): Uint8Array {
-  if (n > SLAB_MAX_PACKET) return new Uint8Array(n);
+  if (n > SLAB_MAX_PACKET) {
+    if (n > POOL_BUFFER) return new Uint8Array(n);
+    const buffer = pool.pop() ?? new ArrayBuffer(POOL_BUFFER);
+    lent.add(buffer);
+    return new Uint8Array(buffer, 0, n);
+  }
   if (SLAB_SIZE - slabUsed < n) {
     slab = new Uint8Array(SLAB_SIZE);
     slabUsed = 0;
@@ -172,10 +192,30 @@ function allocate(n: number): Uint8Array {
   return out;
 }
 
+/** Whether `bytes` is a pooled buffer from {@link encodePacket}, to hand back with {@link releasePacket} once sent. */
+export function isPooledPacket(bytes: Uint8Array): boolean {
+  return bytes.length > SLAB_MAX_PACKET && lent.has(bytes.buffer);
+}
+
+/**
+ * Hands a large packet from {@link encodePacket} back for reuse. Call it only
+ * once nothing reads `bytes` any more (the socket has sent it): the next
+ * large packet may be written into the same memory. Anything else, and a
+ * second release of the same packet, is ignored.
+ */
+export function releasePacket(bytes: Uint8Array): void {
+  const buffer = bytes.buffer;
+  if (!lent.has(buffer)) return;
+  lent.delete(buffer);
+  if (pool.length < POOL_MAX) pool.push(buffer as ArrayBuffer);
+}
+
 /**
  * Encodes `p` into a new `Uint8Array` of exactly its size, checksum included.
  * Packets up to 8 KiB are views into a shared 128 KiB slab: do not transfer
- * or detach their `.buffer`, and do not write past the view.
+ * or detach their `.buffer`, and do not write past the view. Larger ones
+ * come from a pool: they stay yours unless you hand them back with
+ * {@link releasePacket}.
  *
  * @example
  * ```ts

@@ -19,8 +19,10 @@ import {
   decodePacketUnchecked,
   encodePacket,
   encodePacketInto,
+  isPooledPacket,
   packetLength,
   peekHeader,
+  releasePacket,
   verifyChecksum,
 } from "../../../src/transport/sctp/packet.ts";
 import * as P from "../../../src/transport/sctp/param.ts";
@@ -207,6 +209,40 @@ test("encodePacket() returns independent buffers: writing one never changes anot
   a.fill(0xff);
   assert.equal([toHex(b), toHex(big)], snapshot);
   for (let i = 0; i < 2000; i++) assert.ok(verifyChecksum(encodePacket(packetOf([data(i, new Uint8Array(i % 1500))]))), `packet ${i}`);
+});
+
+test("a released large packet's buffer is reused, and the next packet written over its old bytes is the same as a fresh one", () => {
+  const filler = new Uint8Array(60_000).fill(0xee);
+  const old = encodePacket(packetOf([data(1, filler)]));
+  assert.ok(isPooledPacket(old));
+  releasePacket(old);
+  // 9,001 bytes of user data: a padded chunk, and every byte of the packet lands on old 0xee bytes.
+  const p = packetOf([data(2, new Uint8Array(9001).fill(3)), { type: 11 }]);
+  const reused = encodePacket(p);
+  assert.is(reused.buffer, old.buffer, "the released buffer was taken again");
+  const fresh = new Uint8Array(packetLength(p));
+  encodePacketInto(p, fresh, 0);
+  assert.is(toHex(reused), toHex(fresh));
+  assert.ok(verifyChecksum(reused));
+});
+
+test("a large packet is handed out once per release: a second release, or releasing a foreign buffer, does not give it out twice", () => {
+  const big = () => encodePacket(packetOf([data(1, new Uint8Array(20_000))]));
+  const a = big();
+  releasePacket(a);
+  releasePacket(a); // ignored: a is in the pool once
+  releasePacket(new Uint8Array(30_000)); // never lent: ignored
+  const small = encodePacket(packetOf([{ type: 11 }]));
+  assert.not.ok(isPooledPacket(small));
+  releasePacket(small); // slab packets are not pooled: ignored
+  const b = big();
+  const c = big();
+  assert.is(b.buffer, a.buffer);
+  assert.is.not(c.buffer, a.buffer, "the same buffer would be written by two packets at once");
+  assert.is.not(c.buffer, small.buffer);
+  assert.ok(isPooledPacket(c));
+  releasePacket(b);
+  releasePacket(c);
 });
 
 test("decoded user data aliases the datagram (no copy)", () => {
