@@ -17,6 +17,7 @@
 import { createHash } from "node:crypto";
 import { createServer, connect as tcpConnect, type Socket as TcpSocket } from "node:net";
 import { SctpEndpoint, type Association } from "../src/transport/sctp/index.ts";
+import { releaseReceived } from "../src/protocol/release.ts";
 import { openUdpSocket } from "../src/transport/udp.ts";
 
 const BLOCK_SIZE = 1 << 20;
@@ -80,6 +81,7 @@ async function sctpReceive(host: string, packet: number, pmtud: boolean): Promis
       }
       h.update(data);
       bytes += data.length;
+      releaseReceived(data); // as sfx's receiver does once a message is on disk
     });
     a.on("close", async () => {
       say({ bytes, sha256: h.digest("hex"), ms: performance.now() - started, cpuMs: cpuMs(cpu0), stats: a.stats() });
@@ -139,6 +141,7 @@ async function dgramReceive(host: string): Promise<void> {
       h.update(data.subarray(4));
       bytes += data.length - 4;
       expected++;
+      releaseReceived(data); // as the SCTP receiver does
       if (expected % 16 !== 0 && bytes !== total) return;
     }
     ackView.setUint32(0, expected);
