@@ -948,6 +948,15 @@ export class Association extends EventEmitter {
         return;
       }
     }
+    if (!(c.beginning && c.ending) && this.#reasm.fragmentsHeld >= this.#maxHeldFragments()) {
+      // The byte bounds above count user data; each held fragment costs an
+      // object too. A peer whose fragments average under 256 bytes is not
+      // cutting messages at any path MTU: it is pinning memory. Dropped like
+      // data past the window (not acknowledged; a real sender resends it).
+      this.#stats.windowDrops++;
+      this.#immediateSack = true;
+      return;
+    }
     if (c.streamId >= this.#inStreams) {
       // §6.5: acknowledge the TSN, report the invalid stream, drop the data.
       tsns.add(tsn);
@@ -1022,6 +1031,11 @@ export class Association extends EventEmitter {
    */
   #reassemblyCeiling(): number {
     return this.#heldBytes === 0 ? this.#o.receiveBufferSize + this.#o.maxMessageSize : this.#o.receiveBufferSize;
+  }
+
+  /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 256 bytes. */
+  #maxHeldFragments(): number {
+    return Math.ceil((2 * this.#o.receiveBufferSize + this.#o.maxMessageSize) / 256);
   }
 
   /** a_rwnd to advertise, with receiver-side silly window avoidance (§6.2). */

@@ -62,6 +62,8 @@ interface InStream {
 export class Reassembler {
   /** User-data bytes held: fragments of incomplete messages plus complete messages waiting for their turn. */
   bytesHeld = 0;
+  /** Fragments held for incomplete messages (the same as {@link fragmentCount}, kept as it changes). */
+  fragmentsHeld = 0;
   readonly #idata: boolean;
   readonly #deliver: DeliverFn;
   readonly #maxMessageSize: number;
@@ -100,11 +102,17 @@ export class Reassembler {
       return true;
     }
     this.bytesHeld += len;
+    // A fragment waits for the rest of its message. As a view it would keep its
+    // whole datagram alive, which the window (counting user data) does not see:
+    // 1-byte fragments in 64 KB datagrams pinned 64 KB each. Copy a fragment
+    // that is only a small part of its datagram; a full-sized one stays a view.
+    if (f.userData.buffer.byteLength > 2 * len + 64) f.userData = f.userData.slice();
     return this.#idata ? this.#addIData(f) : this.#addData(f);
   }
 
   #addData(f: InboundFragment): boolean {
     this.#frags.set(f.tsn, f);
+    this.fragmentsHeld++;
     // Find the E fragment at or after f, then the B fragment at or before it.
     let last = f;
     let total = 0;
@@ -138,6 +146,7 @@ export class Reassembler {
       off += c.userData.length;
       this.#frags.delete(tsn);
     }
+    this.fragmentsHeld -= count;
     this.#complete(first.streamId, first.unordered, first.seq, data, first.ppid);
     return true;
   }
@@ -173,6 +182,7 @@ export class Reassembler {
     if (g.endFsn >= 0 && fsn > g.endFsn) return false;
     frags[fsn] = f; // in order this appends; a far FSN leaves holes (V8 stores a very sparse array as a dictionary)
     g.count++;
+    this.fragmentsHeld++;
     g.bytes += f.userData.length;
     if (g.bytes > this.#maxMessageSize) return false;
     if (g.endFsn < 0 || g.count !== g.endFsn + 1) return true;
@@ -184,6 +194,7 @@ export class Reassembler {
       off += c.userData.length;
     }
     groups.delete(f.seq);
+    this.fragmentsHeld -= g.count;
     this.#complete(f.streamId, f.unordered, f.seq, data, frags[0]!.ppid);
     return true;
   }

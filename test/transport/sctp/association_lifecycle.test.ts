@@ -1,4 +1,6 @@
 import { test } from "uvu";
+import v8 from "node:v8";
+import vm from "node:vm";
 import * as assert from "uvu/assert";
 import { isSfxError } from "../../../src/errors.ts";
 import { CHUNK, type Chunk, type InitChunk, PARAM } from "../../../src/transport/sctp/chunk_types.ts";
@@ -444,6 +446,82 @@ test("a peer that sends one far TSN, then every TSN below it, is held to the win
     const st = s.stats();
     assert.ok(st.bytesReceived <= 2 * window + 2, `held ${st.bytesReceived} bytes with a ${window}-byte window and messages up to ${window}`);
     assert.ok(st.windowDrops > 2900, `${st.windowDrops} chunks dropped`);
+    assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+/** Bytes in ArrayBuffers once collections stop freeing any (V8 frees backing stores after the collection returns). */
+async function settledArrayBuffers(gc: () => void): Promise<number> {
+  let last = Infinity;
+  for (let i = 0; i < 20; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+    const now = process.memoryUsage().arrayBuffers;
+    if (now >= last) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** A client taken over after one message: the test then injects I-DATA chunks from it, continuing its TSNs. */
+async function takeOverClient(serverOptions: object) {
+  let nextTsn = -1;
+  let takenOver = false;
+  const p = makePair({}, { pmtud: false, ...serverOptions }, { pmtud: false });
+  p.bridge.filter = (d, dir) => {
+    if (dir === "a->b") for (const ch of decodePacketUnchecked(d).chunks) if (ch.type === CHUNK.I_DATA) nextTsn = ((ch as { tsn: number }).tsn + 1) >>> 0;
+    return !takenOver;
+  };
+  const { c, s } = await connectPair(p);
+  const first = receiveBytes(s, 1);
+  c.send(0, Uint8Array.of(1));
+  await within(2000, first, "a first message");
+  takenOver = true;
+  /** The first fragment of message `mid` (which never completes), one byte, with `pad` bytes of PAD chunk after it. */
+  const inject = (i: number, mid: number, pad: number) => {
+    const chunks: Chunk[] = [{
+      type: CHUNK.I_DATA, unordered: false, beginning: true, ending: false, immediate: false, tsn: (nextTsn + i) >>> 0, streamId: 0, mid, ppid: 0, fsn: 0, userData: Uint8Array.of(7),
+    }];
+    if (pad > 0) chunks.push({ type: CHUNK.PAD, length: pad });
+    p.bridge.inject("b", packet(s.localTag, chunks), p.bridge.addressOf("a"));
+  };
+  return { p, s, inject };
+}
+
+test("1-byte fragments in 64 KB datagrams do not keep the datagrams alive: held fragments are copied out of them", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const { p, s, inject } = await takeOverClient({});
+  try {
+    const n = 400;
+    const before = s.stats().packetsReceived;
+    const buffers0 = await settledArrayBuffers(gc);
+    for (let i = 0; i < n; i++) inject(i, 1 + i, 64_000);
+    await waitFor(() => s.stats().packetsReceived === before + n, 5000, "every packet handled");
+    const grown = (await settledArrayBuffers(gc)) - buffers0;
+    assert.is(s.stats().bytesReceived, 1 + n, "every 1-byte fragment taken");
+    // Views would pin 400 × 64 KB = 25.6 MB; copies, 400 bytes.
+    assert.ok(grown < 4 * 2 ** 20, `array buffers grew by ${(grown / 2 ** 20).toFixed(1)} MiB for ${n} bytes of fragments`);
+    assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a peer cannot make the receiver hold more than one fragment per 256 bytes the window takes", async () => {
+  const window = 16 * 1024;
+  const { p, s, inject } = await takeOverClient({ receiveBufferSize: window, maxMessageSize: window });
+  try {
+    const limit = Math.ceil((2 * window + window) / 256); // 192
+    const n = 1000;
+    const before = s.stats().packetsReceived;
+    for (let i = 0; i < n; i++) inject(i, 1 + i, 0);
+    await waitFor(() => s.stats().packetsReceived === before + n, 5000, "every packet handled");
+    const st = s.stats();
+    assert.is(st.bytesReceived, 1 + limit, `${st.bytesReceived - 1} 1-byte fragments held; the window alone would take ${window}`);
+    assert.is(st.windowDrops, n - limit);
     assert.is(s.state, "established");
   } finally {
     await p.close();

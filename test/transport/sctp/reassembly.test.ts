@@ -96,6 +96,53 @@ test("I-DATA: a hostile FSN far out costs neither memory nor time; one past the 
   assert.not.ok(r.add(frag(2, "x", { seq: 1, beginning: false, ending: false, fsn: 1 << 20 })));
 });
 
+test("a held fragment that is a small part of its datagram is copied out of it: the datagram may be reused or freed", () => {
+  for (const idata of [false, true]) {
+    const { r, got } = make(idata);
+    const datagram = new Uint8Array(64_000).fill(0x61); // "a"
+    assert.ok(r.add(frag(1, "", { beginning: true, ending: false, userData: datagram.subarray(100, 101) })));
+    datagram.fill(0x7a); // "z": the socket's buffer, reused
+    assert.ok(r.add(frag(2, "b", { beginning: false, ending: true, fsn: 1 })));
+    assert.equal(got, [[1, "ab", 0]], idata ? "I-DATA" : "DATA");
+  }
+});
+
+test("fragmentsHeld always equals fragmentCount (DATA and I-DATA, any arrival order, fragments resent under new TSNs)", () => {
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  for (const [idata, resends] of [[false, false], [true, false], [true, true]]) {
+    const { r, got } = make(idata);
+    // 60 messages of 1 to 4 fragments on 3 streams, TSNs in order of (message, fragment), arriving shuffled.
+    const all: InboundFragment[] = [];
+    const mids = [0, 0, 0];
+    let tsn = 1;
+    for (let m = 0; m < 60; m++) {
+      const streamId = rand(3);
+      const n = 1 + rand(4);
+      const mid = mids[streamId]++;
+      for (let i = 0; i < n; i++) all.push(frag(tsn++, `${m}.${i}`, { streamId, seq: mid, fsn: i, beginning: i === 0, ending: i === n - 1 }));
+    }
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = rand(i + 1);
+      [all[i], all[j]] = [all[j], all[i]];
+    }
+    for (const f of all) {
+      assert.ok(r.add(f));
+      assert.is(r.fragmentsHeld, r.fragmentCount);
+      if (resends && rand(4) === 0) {
+        // The same fragment under a new TSN: kept once while its message is incomplete.
+        assert.ok(r.add({ ...f, tsn: tsn++ }));
+        assert.is(r.fragmentsHeld, r.fragmentCount);
+      }
+    }
+    assert.is(got.length, 60);
+    if (!resends) {
+      assert.is(r.fragmentsHeld, 0);
+      assert.is(r.bytesHeld, 0);
+    }
+  }
+});
+
 test("ReceivedTsns tracks the cumulative TSN, gap blocks and duplicates across wrap-around", () => {
   const t = new ReceivedTsns(0xfffffffe);
   assert.ok(t.add(0xfffffffe));
