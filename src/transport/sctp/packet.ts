@@ -155,9 +155,10 @@ function writePacket(p: Packet, out: Uint8Array, offset: number): number {
  * from ~650k to ~1.4M encoded 1200-byte packets/s with it. Slab bytes are
  * never handed out twice, so they are always fresh zeros.
  *
- * Large packets (64 KiB on loopback, where the stack competes with TCP)
- * come from a pool instead: a fresh 64 KiB buffer cost ~20 µs, a third of
- * the sender's CPU at the discovered loopback PMTU (`node bench/sctp_cpu.ts
+ * Larger packets (64 KiB on loopback, where the stack competes with TCP;
+ * 9 KB with jumbo frames) come from pools of buffers of their size rounded
+ * up to 4 KiB: a fresh 64 KiB buffer cost ~12-20 µs, a third of the
+ * sender's CPU at the discovered loopback PMTU (`node bench/sctp_cpu.ts
  * 200 65536 0`: 1.9 ms per MiB with fresh buffers, 1.3 with the pool).
  * The socket hands a buffer back (`releasePacket`) once the kernel has the
  * datagram. A pooled buffer is dirty: encoding writes every byte of the
@@ -168,20 +169,30 @@ const SLAB_MAX_PACKET = 8 * 1024;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabUsed = 0;
 
-/** Pooled buffers are this size; an SCTP packet over UDP is at most 65,507 bytes. */
-const POOL_BUFFER = 64 * 1024;
-/** Idle buffers kept: 2 MiB. */
-const POOL_MAX = 32;
-const pool: ArrayBuffer[] = [];
-/** Pooled buffers handed out and not released yet: a second release, or one of any other buffer, is ignored. */
-const lent = new WeakSet<ArrayBufferLike>();
+/** Pooled buffers are the packet's size rounded up to this (one free list per size): 8 KiB … 64 KiB. */
+const POOL_STEP = 4096;
+/** An SCTP packet over UDP is at most 65,507 bytes. */
+const POOL_MAX_BUFFER = 64 * 1024;
+/** Idle pooled bytes kept, over all sizes: a flush's worth of 64 KiB packets (the socket hands them back on the next tick). */
+const POOL_MAX_IDLE_BYTES = 8 * 1024 * 1024;
+const pools = new Map<number, ArrayBuffer[]>();
+let idleBytes = 0;
+/**
+ * The views handed out and not released yet. Keyed by view, not buffer: a
+ * second release of a view is ignored even after its buffer was lent again.
+ */
+const lent = new WeakSet<Uint8Array>();
 
 function allocate(n: number): Uint8Array {
   if (n > SLAB_MAX_PACKET) {
-    if (n > POOL_BUFFER) return new Uint8Array(n);
-    const buffer = pool.pop() ?? new ArrayBuffer(POOL_BUFFER);
-    lent.add(buffer);
-    return new Uint8Array(buffer, 0, n);
+    if (n > POOL_MAX_BUFFER) return new Uint8Array(n);
+    const size = Math.ceil(n / POOL_STEP) * POOL_STEP;
+    let buffer = pools.get(size)?.pop();
+    if (buffer) idleBytes -= size;
+    else buffer = new ArrayBuffer(size);
+    const out = new Uint8Array(buffer, 0, n);
+    lent.add(out);
+    return out;
   }
   if (SLAB_SIZE - slabUsed < n) {
     slab = new Uint8Array(SLAB_SIZE);
@@ -194,7 +205,7 @@ function allocate(n: number): Uint8Array {
 
 /** Whether `bytes` is a pooled buffer from {@link encodePacket}, to hand back with {@link releasePacket} once sent. */
 export function isPooledPacket(bytes: Uint8Array): boolean {
-  return bytes.length > SLAB_MAX_PACKET && lent.has(bytes.buffer);
+  return bytes.length > SLAB_MAX_PACKET && lent.has(bytes);
 }
 
 /**
@@ -204,10 +215,15 @@ export function isPooledPacket(bytes: Uint8Array): boolean {
  * second release of the same packet, is ignored.
  */
 export function releasePacket(bytes: Uint8Array): void {
-  const buffer = bytes.buffer;
-  if (!lent.has(buffer)) return;
-  lent.delete(buffer);
-  if (pool.length < POOL_MAX) pool.push(buffer as ArrayBuffer);
+  if (!lent.has(bytes)) return;
+  lent.delete(bytes);
+  const buffer = bytes.buffer as ArrayBuffer;
+  const size = buffer.byteLength;
+  if (idleBytes + size > POOL_MAX_IDLE_BYTES) return;
+  let list = pools.get(size);
+  if (!list) pools.set(size, list = []);
+  list.push(buffer);
+  idleBytes += size;
 }
 
 /**

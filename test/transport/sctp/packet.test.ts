@@ -216,8 +216,8 @@ test("a released large packet's buffer is reused, and the next packet written ov
   const old = encodePacket(packetOf([data(1, filler)]));
   assert.ok(isPooledPacket(old));
   releasePacket(old);
-  // 9,001 bytes of user data: a padded chunk, and every byte of the packet lands on old 0xee bytes.
-  const p = packetOf([data(2, new Uint8Array(9001).fill(3)), { type: 11 }]);
+  // 58,001 bytes of user data: a padded chunk, in a packet of the same 4 KiB size class, every byte on old 0xee bytes.
+  const p = packetOf([data(2, new Uint8Array(58_001).fill(3)), { type: 11 }]);
   const reused = encodePacket(p);
   assert.is(reused.buffer, old.buffer, "the released buffer was taken again");
   const fresh = new Uint8Array(packetLength(p));
@@ -241,8 +241,27 @@ test("a large packet is handed out once per release: a second release, or releas
   assert.is.not(c.buffer, a.buffer, "the same buffer would be written by two packets at once");
   assert.is.not(c.buffer, small.buffer);
   assert.ok(isPooledPacket(c));
-  releasePacket(b);
   releasePacket(c);
+  releasePacket(b); // the pool is last in, first out: the next lend is b's buffer
+  // A late second release of b, after its buffer was lent again as d, must not lend it a third time.
+  const d = big();
+  assert.is(d.buffer, b.buffer);
+  releasePacket(b);
+  const e = big();
+  assert.is.not(e.buffer, d.buffer, "d's buffer lent again while d is in use");
+  releasePacket(d);
+  releasePacket(e);
+});
+
+test("a flush's worth of jumbo-frame packets (9,000 B) all come back to the pool and are reused", () => {
+  const make = () => encodePacket(packetOf([data(1, new Uint8Array(9000 - 28))]));
+  const first = Array.from({ length: 200 }, make);
+  for (const p of first) releasePacket(p);
+  const buffers = new Set(first.map((p) => p.buffer));
+  const again = Array.from({ length: 200 }, make);
+  assert.is(again.filter((p) => buffers.has(p.buffer)).length, 200);
+  assert.is(new Set(again.map((p) => p.buffer)).size, 200, "each buffer lent once");
+  for (const p of again) releasePacket(p);
 });
 
 test("decoded user data aliases the datagram (no copy)", () => {
