@@ -44,6 +44,7 @@ import {
   invalidStreamIdentifierCause,
   missingMandatoryParameterCause,
   noUserDataCause,
+  outOfResourceCause,
   protocolViolationCause,
   staleCookieCause,
   unrecognizedChunkTypeCause,
@@ -950,11 +951,13 @@ export class Association extends EventEmitter {
     }
     if (!(c.beginning && c.ending) && this.#reasm.fragmentsHeld >= this.#maxHeldFragments()) {
       // The byte bounds above count user data; each held fragment costs an
-      // object too. A peer whose fragments average under 256 bytes is not
-      // cutting messages at any path MTU: it is pinning memory. Dropped like
-      // data past the window (not acknowledged; a real sender resends it).
-      this.#stats.windowDrops++;
-      this.#immediateSack = true;
+      // object too, so their number is bounded as if each held 64 bytes.
+      // Dropping the fragment would stall for good (a message cut finer than
+      // that could never complete): end the association, saying why (§3.3.10.4).
+      const why = `the peer's messages are cut into fragments of under 64 bytes (${this.#reasm.fragmentsHeld} held at once)`;
+      this.#emit();
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [outOfResourceCause()] }]);
+      this.#terminate({ kind: "error", message: why });
       return;
     }
     if (c.streamId >= this.#inStreams) {
@@ -1033,9 +1036,9 @@ export class Association extends EventEmitter {
     return this.#heldBytes === 0 ? this.#o.receiveBufferSize + this.#o.maxMessageSize : this.#o.receiveBufferSize;
   }
 
-  /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 256 bytes. */
+  /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 64 bytes. */
   #maxHeldFragments(): number {
-    return Math.ceil((2 * this.#o.receiveBufferSize + this.#o.maxMessageSize) / 256);
+    return Math.ceil((2 * this.#o.receiveBufferSize + this.#o.maxMessageSize) / 64);
   }
 
   /** a_rwnd to advertise, with receiver-side silly window avoidance (§6.2). */
