@@ -15,9 +15,10 @@
  *
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
+import { createHash, type Hash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { access, link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { hostname } from "node:os";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
@@ -32,6 +33,8 @@ const byteLength = (s: string) => new TextEncoder().encode(s).length;
 const NAME_MAX = 255;
 /** How many temporary names a write tries when others are taken by running writes. */
 const MAX_PART_ATTEMPTS = 100;
+/** An empty lock older than this was left by a writer that died (or a full disk) between creating and filling it. */
+const EMPTY_LOCK_STALE_MS = 10_000;
 
 /**
  * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that is longer
@@ -78,29 +81,53 @@ async function readResumeNote(partPath: string): Promise<string | undefined> {
 }
 
 async function writeResumeNote(partPath: string, key: string): Promise<void> {
-  const h = await open(resumeNotePathFor(partPath), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  const path = resumeNotePathFor(partPath);
+  const h = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
   try {
     await h.writeFile(`${key}\n`);
-  } finally {
-    await h.close();
+  } catch (err) {
+    // An empty note (a full disk) would mark the temporary file as another download's for good.
+    await h.close().catch(() => {});
+    await rm(path, { force: true }).catch(() => {});
+    throw err;
   }
+  await h.close();
 }
 
 /** Locks taken by this process, so two writes in one process exclude each other too. */
 const heldLocks = new Set<string>();
+/**
+ * Written into every lock this process takes, after its process ID: a lock
+ * that names our process ID but not this nonce was left by another process
+ * (one that had our ID before, or one in another PID namespace sharing the
+ * directory), and one with this nonce is ours even when reached through
+ * another path (a symbolic link inside the target directory).
+ */
+const LOCK_NONCE = randomBytes(8).toString("hex");
+const HOST = hostname();
+
+/** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
+function lockOwner(text: string): { pid: number; nonce?: string; host?: string } {
+  const [pid, nonce, host] = text.trim().split(/\s+/);
+  return { pid: Number(pid), nonce, host };
+}
 
 /**
  * Takes the lock of a temporary file: creates `lock` exclusively with our
- * process ID in it. A lock whose process is gone (killed mid-transfer) is
- * taken over. Returns undefined when a running process holds it.
+ * process ID, nonce and host name in it. A lock whose process is gone
+ * (killed mid-transfer) is taken over; one held by this process (under any
+ * path), by a live process, or by a process on another host is not: returns
+ * undefined.
  */
 async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined> {
   for (let tries = 0; tries < 3; tries++) {
     if (heldLocks.has(lock)) return undefined;
+    let created = false;
     try {
       const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      created = true;
       try {
-        await h.writeFile(`${process.pid}\n`);
+        await h.writeFile(`${process.pid} ${LOCK_NONCE} ${HOST}\n`);
       } finally {
         await h.close();
       }
@@ -113,11 +140,25 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
           await rm(lock, { force: true }).catch(() => {});
         })();
     } catch (err) {
+      // A lock we created but could not fill (a full disk) would read as "being written" for good.
+      if (created) await rm(lock, { force: true }).catch(() => {});
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const pid = Number((await readFile(lock, "utf8").catch(() => "")).trim());
-    // An empty lock is one being written right now: treat it as held.
-    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && processAlive(pid))) return undefined;
+    const text = await readFile(lock, "utf8").catch(() => undefined);
+    if (text === undefined) continue; // gone meanwhile: try again
+    const owner = lockOwner(text);
+    if (!Number.isInteger(owner.pid) || owner.pid <= 0) {
+      // Empty or unreadable: a lock being written right now, unless it has sat like that for a while.
+      const age = await lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (age < EMPTY_LOCK_STALE_MS) return undefined;
+    } else if (owner.nonce === LOCK_NONCE) {
+      return undefined; // ours, reached through another path
+    } else if (owner.host !== undefined && owner.host !== HOST) {
+      return undefined; // another host's: we cannot tell whether its process runs
+    } else if (owner.pid !== process.pid && processAlive(owner.pid)) {
+      return undefined;
+    }
+    // Its process is gone (one with our process ID and another nonce had that ID before us).
     await rm(lock, { force: true });
   }
   return undefined;
@@ -353,7 +394,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   }
   if (!unlock) throw new SfxError("SFX_IO", `Cannot write ${finalPath}: ${MAX_PART_ATTEMPTS} other writes of this name are running`);
   const hash = createHash("sha256");
-  let handle: FileHandle;
+  let handle: FileHandle | undefined;
   let offset = 0;
   try {
     if (opts.resume) {
@@ -373,6 +414,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       handle = await open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
     }
   } catch (err) {
+    await handle?.close().catch(() => {});
     await unlock();
     throw ioError(err, "open", partPath);
   }
@@ -617,8 +659,17 @@ export function numbered(path: string, n: number): string {
   // A compressed tarball keeps its whole extension: `x (1).tar.gz`, not `x.tar (1).gz`.
   const tar = /\.tar\.[a-z0-9]{1,4}$/i.exec(name);
   const dot = tar && tar.index > 0 ? tar.index : name.lastIndexOf(".");
-  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
-  return join(dir, `${stem} (${n})${ext}`);
+  let [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
+  const mark = ` (${n})`;
+  // A name that was already as long as a name may be: cut the stem (then the extension) so the numbered one fits.
+  while (byteLength(`${stem}${mark}${ext}`) > NAME_MAX && stem.length > 1) stem = cutChar(stem);
+  while (byteLength(`${stem}${mark}${ext}`) > NAME_MAX && ext.length > 0) ext = cutChar(ext);
+  return join(dir, `${stem}${mark}${ext}`);
+}
+
+/** `s` less its last character (a surrogate pair is one). */
+function cutChar(s: string): string {
+  return /[\udc00-\udfff]$/.test(s) && /[\ud800-\udbff]/.test(s.at(-2) ?? "") ? s.slice(0, -2) : s.slice(0, -1);
 }
 
 /** fsyncs a directory, making renames in it durable; best effort (not every platform can open a directory). */

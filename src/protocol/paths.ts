@@ -7,6 +7,7 @@
  */
 import { SfxError } from "../errors.ts";
 import { MAX_PATH_BYTES, MAX_SEGMENT_BYTES } from "./defaults.ts";
+import { CONTROL_CHARS, printable } from "./schema.ts";
 
 /** Suffix of temporary files: `.<name>.sfx-part` next to the final `<name>`. */
 export const PART_SUFFIX = ".sfx-part";
@@ -18,8 +19,7 @@ export const RESUME_SUFFIX = ".sfx-resume";
 const encoder = new TextEncoder();
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
 // (which make a name display as something else).
-// deno-lint-ignore no-control-regex
-const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const FORBIDDEN_CHARS = CONTROL_CHARS;
 
 /**
  * Checks a relative path from the network (`/` separators) and returns it
@@ -35,11 +35,13 @@ const FORBIDDEN_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2
  */
 export function sanitizeRelativePath(path: string): string {
   const refuse = (why: string): never => {
-    throw new SfxError("SFX_PROTOCOL", `Refusing file name ${JSON.stringify(path.slice(0, 200))}: ${why}`);
+    throw new SfxError("SFX_PROTOCOL", `Refusing file name ${JSON.stringify(printable(String(path).slice(0, 200)))}: ${why}`);
   };
   if (typeof path !== "string" || path.length === 0) refuse("it is empty");
   if (encoder.encode(path).length > MAX_PATH_BYTES) refuse(`longer than ${MAX_PATH_BYTES} bytes`);
   if (FORBIDDEN_CHARS.test(path)) refuse("it contains control characters");
+  // A lone surrogate is written to disk as U+FFFD, so two different names would be one file.
+  if (!path.isWellFormed()) refuse("it is not valid Unicode (a lone surrogate)");
   if (path.startsWith("/")) refuse("it is an absolute path");
   if (path.includes("\\")) refuse("it contains a backslash (a path separator on Windows)");
   const segments = path.split("/");
@@ -47,7 +49,9 @@ export function sanitizeRelativePath(path: string): string {
     if (segment === "") refuse("it has an empty path segment");
     if (segment === "." || segment === "..") refuse("it leaves the target directory");
     if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) refuse(`a name is longer than ${MAX_SEGMENT_BYTES} bytes`);
-    if (segment.endsWith(PART_SUFFIX) || segment.endsWith(LOCK_SUFFIX) || segment.endsWith(RESUME_SUFFIX)) {
+    // Any case: on a case-insensitive file system `.x.SFX-PART` is x's temporary file.
+    const lower = segment.toLowerCase();
+    if (lower.endsWith(PART_SUFFIX) || lower.endsWith(LOCK_SUFFIX) || lower.endsWith(RESUME_SUFFIX)) {
       refuse(`names ending in ${PART_SUFFIX}, ${LOCK_SUFFIX} or ${RESUME_SUFFIX} are reserved for partial files`);
     }
   }

@@ -47,8 +47,30 @@ export function utf8Length(s: string): number {
   return /^[\x00-\x7f]*$/.test(s) ? s.length : encoder.encode(s).length;
 }
 
-/** A string of at most `max` UTF-8 bytes (and at least `min`), optionally matching `pattern`. */
-export function string(opts: { max: number; min?: number; pattern?: RegExp }): Check<string> {
+/**
+ * Characters that make text on a terminal do something or look like
+ * something else: C0 controls (ESC starts escape sequences), DEL, C1
+ * controls, the Unicode line and paragraph separators, and bidi overrides.
+ */
+// deno-lint-ignore no-control-regex
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS_ALL = new RegExp(CONTROL_CHARS.source, "g");
+
+/**
+ * `s` safe to print: each {@link CONTROL_CHARS} character and lone surrogate
+ * becomes U+FFFD. For text a peer or server sent (reasons, messages, names).
+ */
+export function printable(s: string): string {
+  return CONTROL_CHARS.test(s) || !s.isWellFormed() ? s.toWellFormed().replace(CONTROL_CHARS_ALL, "\ufffd") : s;
+}
+
+/**
+ * A string of at most `max` UTF-8 bytes (and at least `min`), optionally
+ * matching `pattern`. With `printable`, control characters are replaced
+ * ({@link printable}): for free text shown to a user.
+ */
+export function string(opts: { max: number; min?: number; pattern?: RegExp; printable?: boolean }): Check<string> {
   return {
     parse(value, path) {
       if (typeof value !== "string") throw new SchemaError(path, "must be a string");
@@ -56,7 +78,7 @@ export function string(opts: { max: number; min?: number; pattern?: RegExp }): C
       if (n > opts.max) throw new SchemaError(path, `longer than ${opts.max} bytes`);
       if (n < (opts.min ?? 0)) throw new SchemaError(path, `shorter than ${opts.min} bytes`);
       if (opts.pattern && !opts.pattern.test(value)) throw new SchemaError(path, `does not match ${opts.pattern}`);
-      return value;
+      return opts.printable ? printable(value) : value;
     },
   };
 }

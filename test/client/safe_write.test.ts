@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, prepareDirectory, sanitizeRelativePath } from "../../src/client/safe_write.ts";
@@ -40,6 +40,10 @@ for (const [input, out] of good) {
 const bad = [
   "", "/etc/passwd", "../x", "a/../../x", "a/./b", "a//b", "a/", "C:\\x", "a\u0000b", "new\nline", "tab\there",
   "esc\u001b[31m", "del\u007f", "a\\b", "bidi\u202eexe.txt", "x".repeat(256), "a/.b.sfx-part", "x.sfx-lock",
+  // Both are written to disk as x\ufffd.bin: two names, one file.
+  "x\ud800.bin", "x\udc00.bin",
+  // On a case-insensitive file system, x's temporary file.
+  ".x.SFX-PART",
 ];
 for (const input of bad) {
   test(`sanitizeRelativePath() refuses ${JSON.stringify(input.slice(0, 30))} with SFX_PROTOCOL`, () => {
@@ -273,6 +277,76 @@ test("a temporary file locked by another running process is left alone; a dead p
   await w.write(new TextEncoder().encode("!"));
   await w.finish(sha("theirs!"));
   assert.is(readFileSync(final, "utf8"), "theirs!");
+});
+
+test("a directory linked inside the target: writes through both paths get their own temporary files, and both files arrive whole", async () => {
+  const dir = tmp();
+  mkdirSync(join(dir, "real"));
+  symlinkSync("real", join(dir, "alias"));
+  const a = new Uint8Array(100_000).fill(0xaa);
+  const b = new Uint8Array(60_000).fill(0xbb);
+  const wa = await openSafeWrite(dir, "real/x", { size: a.length });
+  const wb = await openSafeWrite(dir, "alias/x", { size: b.length });
+  await wa.write(a.subarray(0, 50_000));
+  await wb.write(b);
+  await wa.write(a.subarray(50_000));
+  const [ra, rb] = await Promise.all([wa.finish(sha(a)), wb.finish(sha(b))]);
+  assert.equal(readdirSync(join(dir, "real")).sort(), ["x", "x (1)"]);
+  assert.is(sha(readFileSync(ra.path)), sha(a), "first file's bytes");
+  assert.is(sha(readFileSync(rb.path)), sha(b), "second file's bytes");
+});
+
+test("a lock from another host is left alone; an empty lock is left alone while fresh and taken over once old", async () => {
+  const dir = tmp();
+  const final = join(dir, "h.bin");
+  writeFileSync(lockPathFor(partPathFor(final)), `${process.pid} 0123456789abcdef another-host\n`);
+  const w = await openSafeWrite(dir, "h.bin");
+  assert.is(w.partPath, partPathFor(final, 2), "another host's lock with our pid is not ours to take");
+  await w.abort();
+  const e = join(dir, "e.bin");
+  writeFileSync(lockPathFor(partPathFor(e)), "");
+  const w1 = await openSafeWrite(dir, "e.bin");
+  assert.is(w1.partPath, partPathFor(e, 2), "an empty lock is one being written");
+  await w1.abort();
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(lockPathFor(partPathFor(e)), old, old);
+  const w2 = await openSafeWrite(dir, "e.bin");
+  assert.is(w2.partPath, partPathFor(e), "an empty lock a minute old is left over");
+  await w2.abort();
+});
+
+test("a disk too full to write a lock leaves no lock behind (tmpfs of 64 KiB)", async () => {
+  const mnt = tmp();
+  await withTmpfs(mnt, "64k", async () => {
+    try {
+      writeFileSync(join(mnt, "filler"), new Uint8Array(1 << 20));
+    } catch {
+      // filled up
+    }
+    try {
+      await openSafeWrite(mnt, "x.bin");
+      assert.unreachable("opened a write on a full disk");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_IO"), String(err));
+      assert.match((err as Error).message, /disk is full/);
+    }
+    assert.equal(readdirSync(mnt).filter((n) => n !== "filler"), []);
+  });
+});
+
+test("a name of 255 bytes that already exists gets a numbered name that still fits, cut at a character boundary", async () => {
+  const dir = tmp();
+  for (const name of ["n".repeat(251) + ".txt", "😀".repeat(62) + ".bin", "e".repeat(255)]) {
+    writeFileSync(join(dir, name), "old");
+    const w = await openSafeWrite(dir, name);
+    await w.write(new TextEncoder().encode("new"));
+    const r = await w.finish(sha("new"));
+    assert.ok(Buffer.byteLength(basename(r.path)) <= 255, basename(r.path));
+    assert.match(basename(r.path), / \(1\)(\.txt|\.bin)?$/);
+    assert.not.match(basename(r.path), /\ufffd/);
+    assert.is(readFileSync(r.path, "utf8"), "new");
+    assert.is(readFileSync(join(dir, name), "utf8"), "old");
+  }
 });
 
 test("a name of 255 bytes still has a temporary file (cut, with a hash) and arrives", async () => {
