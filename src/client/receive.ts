@@ -96,9 +96,8 @@ export class Receiver {
     const from = offer.from ?? "unknown";
     const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false }));
     const bytes = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
-    emit({ event: "offer", from, files: offer.files, bytes });
-
-    // Refuse hostile or duplicate names before asking anyone.
+    // Refuse hostile or duplicate names before asking anyone, or showing them:
+    // a name may carry terminal escapes.
     const seen = new Set<string>();
     for (const f of files) {
       let why: string | undefined;
@@ -115,6 +114,7 @@ export class Receiver {
         return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
       }
     }
+    emit({ event: "offer", from, files: offer.files, bytes });
 
     // Refuse what cannot fit, before asking anyone: the sender learns why at once.
     const free = bytes ? await freeBytes(this.opts.dir) : null;

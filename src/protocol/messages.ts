@@ -12,7 +12,8 @@ import { array, int, nullable, object, optional, string, utf8Length } from "./sc
 import { ERROR_CODES, type ErrorCode, SfxError } from "../errors.ts";
 
 const xid = int({ max: 2 ** 31 - 1 });
-const text = string({ max: MAX_TEXT_BYTES });
+/** Free text shown to a user: control characters arrive replaced. */
+const text = string({ max: MAX_TEXT_BYTES, printable: true });
 /** A client ID as the wire carries it: digits only ("482913"). */
 const clientId = string({ max: 12, min: 4, pattern: /^[0-9]+$/ });
 const sha256 = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
@@ -22,14 +23,14 @@ const errorCode = string({ max: 48, pattern: /^SFX_[A-Z0-9_]+$/ });
 /** Client → server, first message: the protocol it speaks. Open, so any version can read it. */
 export const Hello = defineMessage("hello", {
   protocol: int({ max: 65535 }),
-  client: string({ max: 64 }),
+  client: string({ max: 64, printable: true }),
 }, { open: true });
 
 /** Server → client, the answer to hello: the assigned ID, who the server is, its limits. */
 export const Welcome = defineMessage("welcome", {
   protocol: int({ max: 65535 }),
   id: clientId,
-  server: object({ name: string({ max: 255 }), version: string({ max: 64 }) }, { open: true }),
+  server: object({ name: string({ max: 255, printable: true }), version: string({ max: 64, printable: true }) }, { open: true }),
   limits: object({
     maxFileSize: int(),
     maxFilesPerOffer: int(),

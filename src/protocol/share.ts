@@ -47,7 +47,7 @@ export const SharePut = defineMessage("share.put", {
 });
 
 /** Server → client: the upload is reserved; send the files. `warning` when the expiry was shortened. */
-export const ShareReady = defineMessage("share.ready", { req, warning: optional(string({ max: MAX_TEXT_BYTES })) });
+export const ShareReady = defineMessage("share.ready", { req, warning: optional(string({ max: MAX_TEXT_BYTES, printable: true })) });
 
 /** Either way: file `file` of request `req` is complete: its size and whole-file SHA-256. */
 export const ShareEnd = defineMessage("share.end", { req, file: fileIndex, size: int(), sha256 });
@@ -60,7 +60,7 @@ export const ShareCreated = defineMessage("share.created", {
   expiresAt: time,
   maxDownloads: nullable(int({ min: 1 })),
   files: array(ListedFile, { max: MAX_FILES_PER_OFFER, min: 1 }),
-  warning: optional(string({ max: MAX_TEXT_BYTES })),
+  warning: optional(string({ max: MAX_TEXT_BYTES, printable: true })),
 });
 
 /** Client → server: what is in this share? */
@@ -93,4 +93,4 @@ export const ShareSending = defineMessage("share.sending", {
 export const ShareDone = defineMessage("share.done", { req, files: int(), bytes: int() });
 
 /** Either way: stop request `req` (an upload or a download). */
-export const ShareCancel = defineMessage("share.cancel", { req, reason: optional(string({ max: MAX_TEXT_BYTES })) });
+export const ShareCancel = defineMessage("share.cancel", { req, reason: optional(string({ max: MAX_TEXT_BYTES, printable: true })) });

@@ -54,6 +54,24 @@ async function hostile(
 
 const bytes = new Uint8Array(1000).fill(7);
 
+test("an offer with a name carrying terminal escapes is refused before it is shown: no offer event", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const events: string[] = [];
+    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => true, onEvent: (e) => events.push(e.event) }).receiveOne();
+    const answer = s.conn.waitFor((m) => m.xid === 9, { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
+    s.conn.sendControl(Offer.encode({ xid: 9, to: r.conn.id, files: [{ path: "\u001b]0;title\u0007report.pdf", size: 3 }] }));
+    const m = await answer;
+    await got;
+    assert.is(m.type, "reject");
+    assert.equal(events, ["rejected"]);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a wrong SHA-256 fails with SFX_INTEGRITY on both sides and keeps nothing", async () => {
   const r = await hostile([{ path: "a.bin", size: 1000 }], (s, xid) => {
     s.sendData(FIRST_DATA_STREAM, bytes, dataPpid(xid, 0));

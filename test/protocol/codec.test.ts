@@ -76,6 +76,16 @@ for (const [name, bytes, reason] of rejects) {
   });
 }
 
+test("free text from a peer or server arrives with terminal control characters replaced; names are left to the path check", () => {
+  const evil = "\u001b]0;pwned\u0007\u001b[2J\u009b1A\u202eok\ud800";
+  const cancel = decodeMessage(enc(JSON.stringify({ type: "cancel", xid: 1, reason: evil }))) as unknown as { reason: string };
+  assert.is(cancel.reason, "\ufffd]0;pwned\ufffd\ufffd[2J\ufffd1A\ufffdok\ufffd");
+  const err = decodeMessage(enc(JSON.stringify({ type: "error", code: "SFX_IO", message: `disk ${evil}` }))) as unknown as { message: string };
+  assert.not.match(err.message, /[\u0000-\u001f\u007f-\u009f\u202e]/);
+  const offer = decodeMessage(enc(JSON.stringify({ type: "offer", xid: 1, to: "123456", files: [{ path: "a\u001b.txt", size: 1 }] }))) as unknown as { files: { path: string }[] };
+  assert.is(offer.files[0].path, "a\u001b.txt", "unchanged: the receiver refuses it (sanitizeRelativePath)");
+});
+
 test("hello accepts unknown fields so a future version can still be told it is incompatible", () => {
   const msg = decodeMessage(enc('{"type":"hello","protocol":9,"client":"sfx 9.0.0","shiny":true}'));
   assert.ok(Hello.is(msg));
