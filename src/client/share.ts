@@ -21,9 +21,9 @@
  */
 import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
-import { lstat, mkdtemp, open, rm } from "node:fs/promises";
+import { lstat, mkdtemp, open, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve, sep } from "node:path";
 import { isSfxError, SfxError } from "../errors.ts";
 import { formatBytes } from "../units.ts";
 import type { AssociationLike, CloseReason } from "../protocol/association.ts";
@@ -478,6 +478,13 @@ export class ShareClient {
     parseCode(code);
     const req = this.#newReq();
     const msg = await this.#request(req, ShareLs.encode({ req, code }), (m) => (ShareListingMessage.is(m) ? m : undefined));
+    // Names are checked before anyone sees or uses them: `../x`, or terminal escapes to print.
+    const seen = new Set<string>();
+    for (const f of msg.files) {
+      sanitizeRelativePath(f.path);
+      if (seen.has(f.path)) throw new SfxError("SFX_PROTOCOL", `The server listed ${JSON.stringify(f.path)} twice`);
+      seen.add(f.path);
+    }
     return { files: msg.files, createdAt: msg.createdAt, expiresAt: msg.expiresAt, maxDownloads: msg.maxDownloads, downloads: msg.downloads };
   }
 
@@ -612,6 +619,9 @@ export class ShareClient {
         for (const x of under) if (!wanted.includes(x)) wanted.push(x);
       }
     }
+    // list() checked the server's names before any of them is used, even to look for a copy
+    // already there: `../x` would hash a file outside the directory, and asking or not would tell
+    // the server whether its guess of that file's contents was right.
     const total = wanted.reduce((n, f) => n + f.size, 0);
     const results: GotFile[] = [];
     const writers: { file: (typeof wanted)[number]; writer: SafeWrite }[] = [];
@@ -721,12 +731,18 @@ export class ShareClient {
         if (ErrorMessage.is(msg)) return fail(errorFromMessage(msg));
         if (ShareSending.is(msg)) {
           const list: Slot[] = [];
+          const offered = new Set<string>();
           for (const f of msg.files) {
             const w = byPath.get(f.path);
-            if (!w || f.offset !== w.writer.offset || f.size !== w.file.size) {
-              return fail(new SfxError("SFX_PROTOCOL", `The server offered ${f.path}, which was not asked for`));
+            if (!w || f.offset !== w.writer.offset || f.size !== w.file.size || offered.has(f.path)) {
+              return fail(new SfxError("SFX_PROTOCOL", `The server offered ${JSON.stringify(f.path)}, which was not asked for`));
             }
+            offered.add(f.path);
             list.push({ w, received: 0 });
+          }
+          if (list.length !== writers.length) {
+            const missing = writers.filter((w) => !offered.has(w.file.path)).map((w) => JSON.stringify(w.file.path));
+            return fail(new SfxError("SFX_PROTOCOL", `The server did not offer ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}, which were asked for`));
           }
           slots = list;
           const held = early;
@@ -768,6 +784,9 @@ export class ShareClient {
 async function alreadyThere(dir: string, name: string, size: number, sha256: string, copies: boolean): Promise<string | undefined> {
   // The name itself, or (`copies`) a numbered copy an earlier get saved when the name was taken.
   const first = resolve(dir, ...localRelativePath(name).split("/"));
+  // Only inside `dir`: a symbolic link on the way that leads out is the writer's to refuse, not ours to read through.
+  const [root, parent] = await Promise.all([realpath(dir), realpath(dirname(first))]).catch(() => [undefined, undefined]);
+  if (root === undefined || parent === undefined || (parent !== root && !parent.startsWith(root + sep))) return undefined;
   // A deleted copy leaves a gap (x (1) gone, x (2) there): look past a few.
   for (let n = 0, gaps = 0; n < (copies ? 10_000 : 1) && gaps < 8; n++) {
     const path = n === 0 ? first : numbered(first, n);

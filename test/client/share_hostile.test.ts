@@ -1,0 +1,113 @@
+/**
+ * `ShareClient.get` against a hostile share server (an in-memory link that
+ * answers as the test says): names are checked before anything is read or
+ * asked for, and an answer that leaves out files asked for is a clear
+ * protocol error.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ShareClient, type ShareLink } from "../../src/client/share.ts";
+import { isSfxError } from "../../src/errors.ts";
+import { type AnyMessage, dataPpid, decodeMessage } from "../../src/protocol/index.ts";
+import { ShareDone, ShareEnd, ShareListingMessage, ShareSending } from "../../src/protocol/share.ts";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const CODE = "7KQ2-M9XD-4T1F-HB6R-W3NP";
+const dirs: string[] = [];
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-share-hostile-"));
+  dirs.push(d);
+  return d;
+}
+
+type Listed = { path: string; size: number; sha256: string };
+
+/** A server that lists `files` and answers share.get with `onGet`; `seen` records the client's requests. */
+function fakeServer(files: Listed[], onGet?: (req: number, reply: (b: Uint8Array) => void, data: (d: Uint8Array, ppid: number) => void) => void) {
+  const handlers = new Set<(m: AnyMessage) => void>();
+  const dataHandlers = new Set<(s: number, d: Uint8Array, p: number) => void | Promise<void>>();
+  const seen: string[] = [];
+  const reply = (bytes: Uint8Array) => queueMicrotask(() => {
+    for (const h of handlers) h(decodeMessage(bytes));
+  });
+  const data = (d: Uint8Array, ppid: number) => {
+    for (const h of dataHandlers) void h(1, d, ppid);
+  };
+  const link: ShareLink = {
+    send(bytes) {
+      const m = decodeMessage(bytes) as AnyMessage & { req: number };
+      seen.push(m.type);
+      if (m.type === "share.ls") reply(ShareListingMessage.encode({ req: m.req, createdAt: 0, expiresAt: Date.now() + 1e6, maxDownloads: null, downloads: 0, files }));
+      if (m.type === "share.get") onGet?.(m.req, reply, data);
+    },
+    sendData: () => true,
+    drained: async () => {},
+    onMessage: (h) => (handlers.add(h), () => handlers.delete(h)),
+    onData: (h) => (dataHandlers.add(h), () => dataHandlers.delete(h)),
+    onClose: () => () => {},
+  };
+  return { link, seen };
+}
+
+async function getError(link: ShareLink, dir: string): Promise<unknown> {
+  try {
+    await new ShareClient(link).get(CODE, { dir });
+  } catch (err) {
+    return err;
+  }
+  return assert.unreachable("get succeeded");
+}
+
+test("a listed name that leaves the directory is refused before any file is read or asked for: the server learns nothing", async () => {
+  const base = tmp();
+  const dir = join(base, "downloads");
+  mkdirSync(dir);
+  const secret = new TextEncoder().encode("my private note\n");
+  writeFileSync(join(base, "secret.txt"), secret);
+  for (const path of ["../secret.txt", "a/../../secret.txt", "/etc/hostname"]) {
+    // A right guess of the secret's size and hash, and a decoy the client would fetch.
+    const { link, seen } = fakeServer([{ path, size: secret.length, sha256: sha(secret) }, { path: "decoy.txt", size: 1, sha256: "0".repeat(64) }]);
+    const err = await getError(link, dir);
+    assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+    assert.match((err as Error).message, /Refusing file name/);
+    assert.equal(seen, ["share.ls"], "no share.get: whether it was sent would tell the server its guess was right");
+  }
+  assert.equal(readdirSync(dir), []);
+});
+
+test("a name listed twice is a protocol error", async () => {
+  const dir = tmp();
+  const f = { path: "x.bin", size: 1, sha256: "0".repeat(64) };
+  const { link, seen } = fakeServer([f, f]);
+  const err = await getError(link, dir);
+  assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+  assert.match((err as Error).message, /listed "x\.bin" twice/);
+  assert.equal(seen, ["share.ls"]);
+});
+
+test("a server that sends only some of the files asked for gets a protocol error naming the rest, and keeps the partial for a resume", async () => {
+  const dir = tmp();
+  const a = new Uint8Array(10).fill(1);
+  const b = new Uint8Array(20).fill(2);
+  const { link } = fakeServer([{ path: "a.bin", size: a.length, sha256: sha(a) }, { path: "b.bin", size: b.length, sha256: sha(b) }], (req, reply, data) => {
+    reply(ShareSending.encode({ req, files: [{ path: "a.bin", size: a.length, offset: 0, sha256: sha(a) }] }));
+    queueMicrotask(() => {
+      data(a.slice(), dataPpid(req, 0));
+      reply(ShareEnd.encode({ req, file: 0, size: a.length, sha256: sha(a) }));
+      reply(ShareDone.encode({ req, files: 1, bytes: a.length }));
+    });
+  });
+  const err = await getError(link, dir);
+  assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+  assert.match((err as Error).message, /did not offer "b\.bin"/);
+  assert.not.ok(readdirSync(dir).includes("b.bin"));
+});
+
+test.run();
