@@ -9,7 +9,7 @@
 import { SfxError } from "../errors.ts";
 import { parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
 import {
-  type Accept, Busy, Cancel, Done, End, ErrorMessage, Offer, Reject, Start,
+  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Start,
 } from "../protocol/messages.ts";
 import type { CloseReason } from "../protocol/association.ts";
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
@@ -83,7 +83,9 @@ export class Pairing {
   /** A sender offers files to a receiver's ID. */
   offer(sender: ExchangePeer, msg: Msg<typeof Offer>): void {
     const xid = msg.xid;
-    const fail = (code: ConstructorParameters<typeof SfxError>[0], message: string) => {
+    const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
+      // It may quote the offer (a path of up to 4 KiB): cut to what a message carries.
+      const message = fitText(text, 300);
       const held = this.#logBudget.take(sender);
       if (held >= 0) {
         const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
@@ -115,7 +117,9 @@ export class Pairing {
     const big = msg.files.find((f) => f.size !== null && f.size > this.limits.maxFileSize);
     if (big) return fail("SFX_LIMIT", `${big.path} (${formatBytes(big.size!)}) is larger than this server's limit of ${formatBytes(this.limits.maxFileSize)}`);
     if (receiver.exchange) {
-      this.#log.info("Offer from {from} to {to}: busy", { from: sender.id, to: receiver.id });
+      // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
+      const held = this.#logBudget.take(sender);
+      if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: sender.id, to: receiver.id });
       sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange; try again later` }));
       return;
     }
@@ -292,16 +296,21 @@ export class Pairing {
     const cancelled = /cancel/i.test(reason.peerReason ?? reason.message ?? "");
     const code = cancelled ? "SFX_CANCELLED" : "SFX_TRANSFER_FAILED";
     // A client that aborted gave its reason ("the sender failed: …"): the other side reads it.
-    const said = reason.kind === "peer-abort" && reason.peerReason && !cancelled ? `: ${reason.peerReason}` : "";
+    // The reason is the client's own ABORT text, of any length: cut to what a message carries.
+    const said = reason.kind === "peer-abort" && reason.peerReason && !cancelled ? `: ${fitText(reason.peerReason, 300)}` : "";
     const message = cancelled
       ? `The ${who} (${formatId(peer.id)}) cancelled`
       : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}${said}`;
-    if (ex.state === "offered" && peer === ex.sender.peer) {
-      other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: message }));
-    } else {
-      other.peer.sendControl(ErrorMessage.encode({ code, message, xid: other.xid }));
+    try {
+      if (ex.state === "offered" && peer === ex.sender.peer) {
+        other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: message }));
+      } else {
+        other.peer.sendControl(ErrorMessage.encode({ code, message, xid: other.xid }));
+      }
+    } finally {
+      // Whatever happened to the notice, the exchange is over: the other side must be free to pair again.
+      this.#finish(ex, cancelled ? "cancelled" : "failed", code, message);
     }
-    this.#finish(ex, cancelled ? "cancelled" : "failed", code, message);
   }
 
   /** Ends every exchange (server shutdown). */
@@ -315,9 +324,13 @@ export class Pairing {
     }
   }
 
-  #failBoth(ex: Exchange, code: string, message: string): void {
-    for (const p of [ex.sender, ex.receiver]) p.peer.sendControl(ErrorMessage.encode({ code, message, xid: p.xid }));
-    this.#finish(ex, "failed", code, message);
+  #failBoth(ex: Exchange, code: string, text: string): void {
+    const message = fitText(text);
+    try {
+      for (const p of [ex.sender, ex.receiver]) p.peer.sendControl(ErrorMessage.encode({ code, message, xid: p.xid }));
+    } finally {
+      this.#finish(ex, "failed", code, message);
+    }
   }
 
   #protocolFailure(ex: Exchange, peer: ExchangePeer, what: string): void {

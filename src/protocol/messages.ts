@@ -99,7 +99,18 @@ export function errorFromMessage(msg: { code: string; message: string }): SfxErr
 /** The `error` message that reports `err` to the peer (non-sfx errors become SFX_INTERNAL). */
 export function errorToMessage(err: unknown, ids: { xid?: number; req?: number } = {}): Uint8Array {
   const code = err instanceof SfxError ? err.code : "SFX_INTERNAL";
-  let message = err instanceof Error ? err.message : String(err);
-  if (utf8Length(message) > MAX_TEXT_BYTES) message = message.slice(0, MAX_TEXT_BYTES / 4);
-  return ErrorMessage.encode({ code, message, ...ids });
+  return ErrorMessage.encode({ code, message: fitText(err instanceof Error ? err.message : String(err)), ...ids });
+}
+
+/**
+ * `text` cut to fit a message's text field ({@link MAX_TEXT_BYTES} of UTF-8),
+ * ending in "…" when cut. For text that quotes what a client sent (a path, a
+ * reason), which would otherwise make the message too long to encode.
+ */
+export function fitText(text: string, maxBytes: number = MAX_TEXT_BYTES): string {
+  if (utf8Length(text) <= maxBytes) return text;
+  let cut = text.slice(0, Math.max(0, maxBytes - 3));
+  while (utf8Length(cut) > maxBytes - 3) cut = cut.slice(0, -1);
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
 }

@@ -60,6 +60,9 @@ export interface SessionServerOptions {
   maxUnreadBytes?: number;
 }
 
+/** Internal errors logged (with their stack) per session; the rest are counted only. */
+const MAX_LOGGED_INTERNAL_ERRORS = 5;
+
 /** The sessions of one server and the handler table they dispatch through. */
 export class SessionServer {
   readonly limits: PairingLimits;
@@ -165,6 +168,7 @@ export class ServerSession implements ExchangePeer {
   dataHandler: DataHandler | null = null;
   readonly connectedAt = Date.now();
   protocolErrors = 0;
+  #internalErrors = 0;
   #state: SessionState = "hello";
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = Date.now();
@@ -306,7 +310,11 @@ export class ServerSession implements ExchangePeer {
     const req = typeof msg.req === "number" ? msg.req : undefined;
     const xid = typeof msg.xid === "number" ? msg.xid : undefined;
     if (!(err instanceof SfxError) || err.code === "SFX_INTERNAL") {
-      this.#log.error("Handling '{type}' from {label} failed: {error}", { type: msg.type, label: this.label, error: String((err as Error)?.stack ?? err) });
+      // A bug of ours that a client can trigger at will would fill the log: the first few per session.
+      if (++this.#internalErrors <= MAX_LOGGED_INTERNAL_ERRORS) {
+        const last = this.#internalErrors === MAX_LOGGED_INTERNAL_ERRORS ? " (no more such errors from this client are logged)" : "";
+        this.#log.error(`Handling '{type}' from {label} failed: {error}${last}`, { type: msg.type, label: this.label, error: String((err as Error)?.stack ?? err) });
+      }
     }
     this.sendControl(errorToMessage(err, { req, xid }));
   }

@@ -8,7 +8,7 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
-import { Offer } from "../../src/protocol/messages.ts";
+import { Busy, Cancel, ErrorMessage, Offer } from "../../src/protocol/messages.ts";
 import { MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import { startHarness, until } from "./_harness.ts";
 
@@ -210,6 +210,68 @@ test("an offer to a busy receiver fails fast with SFX_PEER_BUSY", async () => {
     release();
     await expectCode(first, "SFX_REJECTED");
     assert.is((await got).accepted, false);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a client that disconnects with a 2,000-byte abort reason still ends its exchange: the other side hears why, shortened, and is free again", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const t = await h.client();
+    const timeout = { ms: 3000, error: () => new Error("no message") as never };
+    const offered = r.conn.waitFor((m) => Offer.is(m), { timeout });
+    s.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "a.bin", size: 1 }] }));
+    await offered;
+    const heard = r.conn.waitFor((m) => Cancel.is(m), { timeout });
+    s.fake.abort("x".repeat(2000)); // the stock client cuts its own reason; a hostile one need not
+    const cancel = await heard;
+    assert.ok(Cancel.is(cancel));
+    assert.match(cancel.reason ?? "", /^The sender \(.+\) disconnected before the offer was answered: x+…$/);
+    await until(() => h.service.pairing.active === 0);
+    // Free: a third client's offer reaches it, instead of "busy".
+    const next = r.conn.waitFor((m) => Offer.is(m), { timeout });
+    const answer = t.conn.waitFor((m) => Busy.is(m) || ErrorMessage.is(m), { timeout: { ms: 300, error: () => new Error("none") as never } }).catch(() => undefined);
+    t.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }));
+    await next;
+    assert.is(await answer, undefined, "no busy or error answer");
+    assert.not.ok(h.logs.some((l) => l.level === "error"), "no listener failed");
+  } finally {
+    await h.close();
+  }
+});
+
+test("refusals that quote a long path, and offers to a busy receiver in a loop, neither fail nor flood the log", async () => {
+  const h = startHarness({ maxFileSize: 10 });
+  try {
+    const s = await h.client();
+    const timeout = { ms: 3000, error: () => new Error("no answer") as never };
+    const long = "d/".repeat(1500) + "f.bin"; // 3,005 bytes: a legal path
+    const answer = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 1, { timeout });
+    s.conn.sendControl(Offer.encode({ xid: 1, to: s.conn.id === "000000" ? "111111" : s.conn.id, files: [{ path: long, size: 11 }] }));
+    const err = await answer;
+    assert.ok(ErrorMessage.is(err));
+    // Yourself first or the size: either way a clear refusal, not SFX_INTERNAL.
+    assert.is.not(err.code, "SFX_INTERNAL");
+    const r = await h.client();
+    const b = await h.client();
+    const c = await h.client();
+    c.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "x", size: 1 }] }));
+    await until(() => h.service.pairing.active === 1);
+    const before = h.logs.length;
+    const n = 200;
+    const busy = new Promise<void>((resolve) => {
+      let got = 0;
+      b.conn.onMessage((m) => {
+        if (Busy.is(m) && ++got === n) resolve();
+      });
+    });
+    for (let i = 0; i < n; i++) b.conn.sendControl(Offer.encode({ xid: 10 + i, to: r.conn.id, files: [{ path: "y", size: 1 }] }));
+    await busy;
+    const lines = h.logs.slice(before).filter((l) => /busy/.test(l.message)).length;
+    assert.ok(lines <= 20, `${lines} log lines for ${n} offers to a busy receiver (a burst of 20 is let through)`);
   } finally {
     await h.close();
   }
