@@ -38,6 +38,22 @@ export const IDLE_TIMEOUT_MS = 300_000;
 /** Ten seconds to say hello. */
 export const HELLO_TIMEOUT_MS = 10_000;
 
+/**
+ * Connections that have not said hello yet, per address: each is a handshake
+ * in progress, counted by no client limit until its hello, and holding its
+ * receive window (see {@link PRE_HELLO_WINDOW_BYTES}). More are aborted.
+ */
+export const MAX_PENDING_HELLOS_PER_ADDRESS = 64;
+/** Connections, said hello or not, beyond maxClients (per address: beyond maxClientsPerAddress) are aborted at once. */
+export const PENDING_HELLO_ALLOWANCE = 64;
+/**
+ * The server's receive window until a client is welcomed: enough for any hello,
+ * and 64 KiB + one control message is all a stranger can make the server hold.
+ */
+export const PRE_HELLO_WINDOW_BYTES = 64 * 1024;
+/** The receive window of a welcomed client (the SCTP default): what a relayed file needs to stream. */
+export const CLIENT_WINDOW_BYTES = 8 * 1024 * 1024;
+
 /** Digits in a client ID ("482 913"). */
 export const ID_DIGITS = 6;
 /** A released ID is not reused for this long, so an old ID does not reach a newcomer. */

@@ -38,6 +38,8 @@ export interface AssociationLike {
   close(): Promise<void>;
   /** Immediate close (ABORT). */
   abort(reason?: string): void;
+  /** Sets the receive window (see the SCTP association's); absent on stand-ins without one. */
+  setReceiveBufferSize?(bytes: number): void;
   on(event: "message", listener: (streamId: number, data: Uint8Array, ppid: number) => void): unknown;
   on(event: "drain", listener: () => void): unknown;
   on(event: "close", listener: (reason: CloseReason) => void): unknown;

@@ -21,7 +21,9 @@ import { CONTROL_PPID, CONTROL_STREAM } from "../protocol/defaults.ts";
 import { Hello, Ping, Pong, Welcome, errorToMessage } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType, ProtocolError } from "../protocol/registry.ts";
 import { PROTOCOL_VERSION } from "../protocol/defaults.ts";
-import { DEFAULT_PAIRING_LIMITS, MAX_PROTOCOL_ERRORS, type PairingLimits } from "../pairing/defaults.ts";
+import {
+  CLIENT_WINDOW_BYTES, DEFAULT_PAIRING_LIMITS, MAX_PENDING_HELLOS_PER_ADDRESS, MAX_PROTOCOL_ERRORS, PENDING_HELLO_ALLOWANCE, type PairingLimits,
+} from "../pairing/defaults.ts";
 import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
 import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
@@ -77,6 +79,7 @@ export class SessionServer {
   #dataRoutes: Array<(session: ServerSession, streamId: number, data: Uint8Array, ppid: number) => boolean> = [];
   #closeListeners: Array<(session: ServerSession, reason: CloseReason) => void> = [];
   #closed = false;
+  #refusedConnections = 0;
 
   constructor(opts: SessionServerOptions) {
     this.serverName = opts.serverName;
@@ -101,15 +104,45 @@ export class SessionServer {
     this.#closeListeners.push(listener);
   }
 
-  /** Starts a session on a new association. */
-  attach(association: AssociationLike): ServerSession {
-    const session = new ServerSession(this, association);
+  /**
+   * Starts a session on a new association. Connections count against the
+   * client limits from the start, not from their hello (with an allowance
+   * for handshakes in progress), and an address may have at most
+   * {@link MAX_PENDING_HELLOS_PER_ADDRESS} that have not said hello: more are
+   * aborted at once.
+   */
+  attach(association: AssociationLike): ServerSession | undefined {
     if (this.#closed) {
       association.abort(SERVER_SHUTTING_DOWN);
-      return session;
+      return undefined;
     }
+    const refused = this.#overLimit(association);
+    if (refused) {
+      // One line per burst, not per connection: refusing is what a flood of them gets.
+      if ((++this.#refusedConnections & (this.#refusedConnections - 1)) === 0) {
+        this.log.warn("Refused a connection from {address}: {why} ({n} refused so far)", { address: association.remote.address, why: refused, n: this.#refusedConnections });
+      }
+      association.abort(refused);
+      return undefined;
+    }
+    const session = new ServerSession(this, association);
     this.sessions.add(session);
     return session;
+  }
+
+  #overLimit(association: AssociationLike): string | undefined {
+    if (this.sessions.size >= this.limits.maxClients + PENDING_HELLO_ALLOWANCE) return "server full";
+    const key = addressKey(association.remote.address);
+    let fromHere = 0;
+    let pendingHere = 0;
+    for (const s of this.sessions) {
+      if (addressKey(s.association.remote.address) !== key) continue;
+      fromHere++;
+      if (s.state === "hello") pendingHere++;
+    }
+    if (fromHere >= this.limits.maxClientsPerAddress + PENDING_HELLO_ALLOWANCE) return "too many connections from this address";
+    if (pendingHere >= MAX_PENDING_HELLOS_PER_ADDRESS) return "too many connections from this address waiting to say hello";
+    return undefined;
   }
 
   /** Looks a live, welcomed client up by ID. */
@@ -362,6 +395,8 @@ export class ServerSession implements ExchangePeer {
     }
     this.id = this.server.ids.allocate(this);
     this.#setState("ready");
+    // Admitted: the window a relayed file needs (until now it was the small pre-hello one).
+    this.association.setReceiveBufferSize?.(CLIENT_WINDOW_BYTES);
     this.#log.info("Client {id} at {address}:{port} ({client}) got its ID", {
       id: formatId(this.id), address: this.association.remote.address, port: this.association.remote.port, client: msg.client,
     });

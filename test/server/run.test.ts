@@ -10,6 +10,9 @@ import { runServer } from "../../src/server/run.ts";
 import { acquirePidFile } from "../../src/server/pidfile.ts";
 import { discoverServers } from "../../src/discovery/index.ts";
 import { isSfxError } from "../../src/errors.ts";
+import { CONTROL_PPID, CONTROL_STREAM, decodeMessage, Hello, PROTOCOL_VERSION, Welcome } from "../../src/protocol/index.ts";
+import { SctpEndpoint } from "../../src/transport/sctp/index.ts";
+import { openUdpSocket } from "../../src/transport/udp.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sfx-server-test-"));
 let n = 0;
@@ -20,6 +23,27 @@ function opts(name = "unit") {
 }
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
+
+test("the server's receive window is 64 KiB until a client is welcomed, then 8 MiB", async () => {
+  const { options } = opts();
+  const server = await startServer(options);
+  const socket = await openUdpSocket({ host: "127.0.0.1" });
+  const endpoint = SctpEndpoint.listen({ socket, accept: false });
+  try {
+    const a = await endpoint.connect({ address: "127.0.0.1", port: server.port }, { streams: 4 });
+    assert.is(a.stats().peerRwnd, 64 * 1024, "a stranger can make the server hold 64 KiB");
+    const welcomed = new Promise<void>((resolve) => a.on("message", (_s: number, d: Uint8Array) => Welcome.is(decodeMessage(d)) && resolve()));
+    a.send(CONTROL_STREAM, Hello.encode({ protocol: PROTOCOL_VERSION, client: "test" }), { ppid: CONTROL_PPID });
+    await welcomed;
+    const t0 = Date.now();
+    while (a.stats().peerRwnd < 8 * 1024 * 1024 - 64 * 1024 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(a.stats().peerRwnd >= 8 * 1024 * 1024 - 64 * 1024, `window ${a.stats().peerRwnd} after welcome`);
+    a.abort("test over");
+  } finally {
+    await endpoint.close();
+    await server.close("test over");
+  }
+});
 
 test("startServer() binds a real port, answers discovery there, and close() stops it and flushes the log", async () => {
   const { dir, options } = opts("unit-box");

@@ -153,6 +153,37 @@ test("a client that never says hello is dropped after the hello timeout", async 
   }
 });
 
+test("past 64 connections from one address that have not said hello, more are aborted at once; once those are dropped the address connects again", async () => {
+  const h = startHarness({ maxClients: 100, maxClientsPerAddress: 100, helloTimeoutMs: 300 });
+  try {
+    const closes: string[] = [];
+    const open = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const { fake } = h.raw();
+        fake.on("close", (r: { message?: string }) => closes.push(r.message ?? ""));
+      }
+    };
+    open(64);
+    assert.is(h.service.sessions.sessions.size, 64);
+    assert.equal(closes, []);
+    open(3);
+    await until(() => closes.length === 3, 2000, "three refusals");
+    assert.ok(closes.every((m) => /waiting to say hello/.test(m)), closes.join(" | "));
+    assert.is(h.service.sessions.sessions.size, 64);
+    try {
+      await h.client();
+      assert.unreachable("a 17th handshake from the address was let in");
+    } catch (err) {
+      assert.match(String(err), /waiting to say hello/);
+    }
+    // Once the silent ones are dropped (hello timeout), the address may connect again.
+    await until(() => closes.length === 3 + 64, 3000, "the silent connections dropped");
+    await h.client();
+  } finally {
+    await h.close();
+  }
+});
+
 test("the server refuses clients beyond maxClients with SFX_LIMIT", async () => {
   const h = startHarness({ maxClients: 2 });
   try {

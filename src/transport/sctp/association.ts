@@ -260,6 +260,8 @@ export class Association extends EventEmitter {
   #sackNeeded = false;
   #sackNow = false;
   #packetsSinceSack = 0;
+  /** The receive buffer (window) of this association: `receiveBufferSize`, or what setReceiveBufferSize() set. */
+  #rwnd: number;
   #dataInPacket = false;
   #immediateSack = false;
   #lastAdvertised = 0;
@@ -319,6 +321,7 @@ export class Association extends EventEmitter {
     super();
     this.#host = host;
     this.#o = host.options;
+    this.#rwnd = this.#o.receiveBufferSize;
     this.#clock = this.#o.clock;
     this.remote = { address: init.remote.address, port: init.remote.port };
     this.localPort = init.localPort;
@@ -450,6 +453,30 @@ export class Association extends EventEmitter {
     this.#drainHeld();
   }
 
+  /**
+   * Sets this association's receive buffer: the most received data it holds
+   * for reassembly and for a paused or absent reader (the window it
+   * advertises), 1,500 bytes to 2 GiB. The endpoint's `receiveBufferSize` is
+   * where every association starts. A larger window is advertised at once; a
+   * smaller one takes effect as the peer's data in flight is acknowledged
+   * (what arrives past it is dropped and resent later). A server can start
+   * its associations small and open the window to clients it has admitted.
+   *
+   * @throws {RangeError} for a size out of range.
+   */
+  setReceiveBufferSize(bytes: number): void {
+    if (!Number.isInteger(bytes) || bytes < 1500 || bytes > 0x7fffffff) throw new RangeError(`receive buffer size out of range: ${bytes}`);
+    const grew = bytes > this.#rwnd;
+    this.#rwnd = bytes;
+    const peerMaySend = this.#ready && (this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-sent");
+    if (grew && peerMaySend) {
+      // §6.2 window update: the peer may be waiting on the old, smaller window.
+      this.#sackNeeded = true;
+      this.#sackNow = true;
+      this.#flush();
+    }
+  }
+
   /** True while paused. */
   get isPaused(): boolean {
     return this.#paused;
@@ -511,7 +538,7 @@ export class Association extends EventEmitter {
     this.#init = {
       type: CHUNK.INIT,
       initiateTag: this.#localTag,
-      aRwnd: this.#o.receiveBufferSize,
+      aRwnd: this.#rwnd,
       outboundStreams: this.#wantStreams,
       inboundStreams: SCTP_DEFAULTS.maxInboundStreams,
       initialTsn: this.#localInitialTsn,
@@ -669,7 +696,7 @@ export class Association extends EventEmitter {
     this.#queue = new SendQueue(idata, peerRwnd);
     this.#peerRwnd = peerRwnd;
     this.#cc = new CongestionController(this.#pmtu, peerRwnd, this.#o.congestionControl);
-    this.#lastAdvertised = this.#o.receiveBufferSize;
+    this.#lastAdvertised = this.#rwnd;
     this.#ready = true;
   }
 
@@ -733,7 +760,7 @@ export class Association extends EventEmitter {
     const ack: InitChunk = {
       type: CHUNK.INIT_ACK,
       initiateTag: tag,
-      aRwnd: this.#o.receiveBufferSize,
+      aRwnd: this.#rwnd,
       outboundStreams: outbound,
       inboundStreams: SCTP_DEFAULTS.maxInboundStreams,
       initialTsn: tsn,
@@ -930,7 +957,7 @@ export class Association extends EventEmitter {
       return;
     }
     const held = this.#reasm.bytesHeld + this.#heldBytes;
-    const window = this.#o.receiveBufferSize;
+    const window = this.#rwnd;
     if (held + len > window) {
       // §6.2: no room: drop new TSNs beyond the highest received. While only
       // reassembly (not a paused application) holds the buffer, data is still
@@ -1015,7 +1042,7 @@ export class Association extends EventEmitter {
     if (delivered && peerMaySend && this.#ready) {
       // §6.2 window update: tell the peer once the window opened by at least
       // min(half the buffer, one MTU) since we last advertised it.
-      const threshold = Math.min(this.#o.receiveBufferSize / 2, this.#pmtu);
+      const threshold = Math.min(this.#rwnd / 2, this.#pmtu);
       if (this.#freeWindow() - this.#lastAdvertised >= threshold) {
         this.#sackNeeded = true;
         this.#sackNow = true;
@@ -1025,7 +1052,7 @@ export class Association extends EventEmitter {
   }
 
   #freeWindow(): number {
-    return Math.max(0, this.#o.receiveBufferSize - this.#reasm.bytesHeld - this.#heldBytes);
+    return Math.max(0, this.#rwnd - this.#reasm.bytesHeld - this.#heldBytes);
   }
 
   /**
@@ -1033,17 +1060,17 @@ export class Association extends EventEmitter {
    * more while only reassembly (not a paused application) holds the buffer.
    */
   #reassemblyCeiling(): number {
-    return this.#heldBytes === 0 ? this.#o.receiveBufferSize + this.#o.maxMessageSize : this.#o.receiveBufferSize;
+    return this.#heldBytes === 0 ? this.#rwnd + this.#o.maxMessageSize : this.#rwnd;
   }
 
   /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 64 bytes. */
   #maxHeldFragments(): number {
-    return Math.ceil((2 * this.#o.receiveBufferSize + this.#o.maxMessageSize) / 64);
+    return Math.ceil((2 * this.#rwnd + this.#o.maxMessageSize) / 64);
   }
 
   /** a_rwnd to advertise, with receiver-side silly window avoidance (§6.2). */
   #advertisedRwnd(): number {
-    if (this.#heldBytes === 0 && this.#reasm.bytesHeld >= this.#o.receiveBufferSize) {
+    if (this.#heldBytes === 0 && this.#reasm.bytesHeld >= this.#rwnd) {
       // A message larger than the window fills it with its own fragments. Data
       // is still taken up to one more message (#onData): advertise that room,
       // or the rest of the message moves one chunk per round trip (zero-window
@@ -1051,7 +1078,7 @@ export class Association extends EventEmitter {
       return Math.max(0, this.#reassemblyCeiling() - this.#reasm.bytesHeld);
     }
     const free = this.#freeWindow();
-    return free < Math.min(this.#o.receiveBufferSize / 2, this.#pmtu) ? 0 : free;
+    return free < Math.min(this.#rwnd / 2, this.#pmtu) ? 0 : free;
   }
 
   #makeSack(): SackChunk {
