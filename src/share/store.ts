@@ -549,6 +549,8 @@ export class ShareUpload {
   readonly spec: UploadSpec;
   readonly #store: ShareStore;
   readonly #sinks = new Map<number, FileSink>();
+  /** Files being opened: abort() waits for them, so none is left open on a removed directory. */
+  readonly #opening = new Map<number, Promise<FileSink>>();
   #state: "open" | "committing" | "committed" | "aborted" = "open";
 
   constructor(store: ShareStore, spec: UploadSpec) {
@@ -576,8 +578,20 @@ export class ShareUpload {
     if (this.#state !== "open") throw new SfxError("SFX_PROTOCOL", `The upload is ${this.#state}`);
     const f = this.spec.files[index];
     if (!Number.isInteger(index) || !f) throw new SfxError("SFX_PROTOCOL", `The upload has no file ${index}`);
-    if (this.#sinks.has(index)) throw new SfxError("SFX_PROTOCOL", `File ${index} of the upload was already opened`);
-    const sink = await openSink(this.spec.dir, index, f.size);
+    if (this.#sinks.has(index) || this.#opening.has(index)) throw new SfxError("SFX_PROTOCOL", `File ${index} of the upload was already opened`);
+    const opening = openSink(this.spec.dir, index, f.size);
+    this.#opening.set(index, opening);
+    let sink: FileSink;
+    try {
+      sink = await opening;
+    } finally {
+      this.#opening.delete(index);
+    }
+    if (this.#state !== "open") {
+      // Aborted while the file was being opened: abort() could not see this one.
+      await sink.discard();
+      throw new SfxError("SFX_CANCELLED", "The upload was abandoned");
+    }
     this.#sinks.set(index, sink);
     return sink;
   }
@@ -613,6 +627,8 @@ export class ShareUpload {
     if (this.#state !== "open") return;
     this.#state = "aborted";
     for (const s of this.#sinks.values()) await s.discard();
+    // Each file() still opening discards its own file when the open ends; wait for that.
+    await Promise.allSettled([...this.#opening.values()]);
     await this.#store._discard(this, reason);
   }
 }

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -341,6 +341,29 @@ test("an upload is invisible until committed, and commit needs every file", asyn
   assert.is(readdirSync(join(f.dir, "shares")).length, 1);
   assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
   assert.equal(await download(store, code), { a: "1", b: "2" });
+});
+
+test("an upload abandoned while its files are being opened leaves no file open on the removed upload", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const openDeleted = () => readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith(f.dir) && target.endsWith("(deleted)");
+    } catch {
+      return false;
+    }
+  }).length;
+  for (let round = 0; round < 20; round++) {
+    const u = await store.beginUpload({ files: [{ path: "a", size: 1 }, { path: "b", size: 1 }] });
+    // The cancel arrives while file() waits for its open.
+    const opening = [u.file(0), u.file(1)].map((p) => p.then(() => "opened", (err) => (isSfxError(err) ? err.code : String(err))));
+    await u.abort("cancelled");
+    const outcomes = await Promise.all(opening);
+    assert.ok(outcomes.every((o) => o === "SFX_CANCELLED" || o === "opened"), outcomes.join(", "));
+  }
+  assert.is(openDeleted(), 0, "descriptors open on deleted upload files");
+  assert.equal(readdirSync(join(f.dir, "uploads")), []);
 });
 
 test("a restart keeps shares with their expiries and sweeps those that expired meanwhile", async () => {
