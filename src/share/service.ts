@@ -80,6 +80,8 @@ interface DownloadState {
   download: ShareDownload;
   cancelled: boolean;
   reading?: Readable;
+  /** When the client last took data (or the download started). */
+  movedAt: number;
 }
 
 type RequestState = UploadState | DownloadState;
@@ -96,7 +98,11 @@ export class ShareService {
   readonly #now: () => number;
   #stallTimer: ReturnType<typeof setInterval> | undefined;
 
-  /** `stallMs`: an upload with no byte for this long is abandoned (default {@link UPLOAD_STALL_MS}). */
+  /**
+   * `stallMs`: an upload with no byte for this long is abandoned, and a
+   * download whose client takes nothing for this long is stopped (default
+   * {@link UPLOAD_STALL_MS}).
+   */
   constructor(store: ShareStore, opts: { stallMs?: number; now?: () => number } = {}) {
     this.store = store;
     this.#stallMs = opts.stallMs ?? UPLOAD_STALL_MS;
@@ -113,18 +119,24 @@ export class ShareService {
     if (this.#stallTimer) return;
     this.#stallTimer = setInterval(() => {
       const now = this.#now();
-      let uploads = 0;
+      let watched = 0;
       for (const [peer, requests] of this.#peers) {
         for (const state of [...requests.values()]) {
-          if (state.kind !== "upload") continue;
-          uploads++;
+          watched++;
           if (now - state.movedAt < this.#stallMs) continue;
           const seconds = Math.round((now - state.movedAt) / 1000);
-          log.warn("Upload from {client} abandoned: nothing arrived for {seconds} s", { client: peer.address, seconds });
-          void this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", `Nothing arrived for ${seconds} s: the server abandoned the upload`));
+          if (state.kind === "upload") {
+            log.warn("Upload from {client} abandoned: nothing arrived for {seconds} s", { client: peer.address, seconds });
+            void this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", `Nothing arrived for ${seconds} s: the server abandoned the upload`));
+          } else {
+            // A client that stops reading would hold the share's files (even past its expiry) and a download slot.
+            log.warn("Download for {client} stopped: it read nothing for {seconds} s", { client: peer.address, seconds });
+            this.#reply(peer, errorToMessage(new SfxError("SFX_TRANSFER_FAILED", `You read nothing for ${seconds} s: the server stopped the download`), { req: state.req }));
+            void this.#cancel(peer, state.req, "stalled");
+          }
         }
       }
-      if (uploads === 0) this.#stopWatchingStalls();
+      if (watched === 0) this.#stopWatchingStalls();
     }, Math.max(50, Math.min(10_000, this.#stallMs / 4)));
     (this.#stallTimer as { unref?: () => void }).unref?.();
   }
@@ -393,8 +405,9 @@ export class ShareService {
         throw new SfxError("SFX_BAD_ARGUMENT", `Invalid offset ${p.offset} for ${p.path} (${p.size} bytes)`);
       }
     }
-    const state: DownloadState = { kind: "download", req: msg.req, download, cancelled: false };
+    const state: DownloadState = { kind: "download", req: msg.req, download, cancelled: false, movedAt: this.#now() };
     requests.set(msg.req, state);
+    this.#watchStalls();
     this.#reply(peer, ShareSending.encode({ req: msg.req, files: plan }));
     void this.#pump(peer, state, plan);
   }
@@ -412,6 +425,7 @@ export class ShareService {
           if (state.cancelled) break;
           bytes += (chunk as Uint8Array).byteLength;
           if (!peer.sendData(stream, chunk as Uint8Array, ppid)) await peer.drained();
+          state.movedAt = this.#now();
         }
         source.destroy();
         state.reading = undefined;

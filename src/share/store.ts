@@ -130,6 +130,8 @@ export class ShareStore {
   readonly #limiter: LookupLimiter;
   readonly #removals = new Set<Promise<void>>();
   #committedBytes = 0;
+  /** Bytes of deleted shares whose files are not removed yet (a download was reading them). */
+  #removingBytes = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -214,9 +216,13 @@ export class ShareStore {
 
   /** Bytes held by visible shares plus bytes reserved by uploads in progress. */
   get usedBytes(): number {
+    return this.#committedBytes + this.#removingBytes + this.#reservedBytes();
+  }
+
+  #reservedBytes(): number {
     let reserved = 0;
     for (const u of this.#uploads) reserved += u.bytes;
-    return this.#committedBytes + reserved;
+    return reserved;
   }
 
   /** Number of uploads in progress. */
@@ -267,7 +273,7 @@ export class ShareStore {
         `The share store is full: ${formatBytes(bytes)} more would pass its ${formatBytes(L.maxStoreBytes)} quota (${formatBytes(this.usedBytes)} held by shares and uploads in progress)`,
       );
     }
-    if (disk && disk.bavail * disk.bsize < this.usedBytes - this.#committedBytes + bytes) {
+    if (disk && disk.bavail * disk.bsize < this.#reservedBytes() + bytes) {
       throw new SfxError("SFX_LIMIT", `The server's disk has room for ${formatBytes(disk.bavail * disk.bsize)} more, not ${formatBytes(bytes)}`);
     }
     const id = randomBytes(12).toString("hex");
@@ -457,6 +463,8 @@ export class ShareStore {
     rec.deleted = true;
     this.#shares.delete(rec.key);
     this.#committedBytes -= rec.bytes;
+    // Still on disk (a download may be reading it): counted against the quota until removed.
+    this.#removingBytes += rec.bytes;
     if (rec.activeDownloads > 0) {
       rec.pendingRemoval = reason;
       return;
@@ -471,8 +479,12 @@ export class ShareStore {
   }
 
   async #removeShare(rec: ShareRecord, reason: string): Promise<void> {
-    await rec.writing;
-    await this.#removeDir(rec.dir);
+    try {
+      await rec.writing;
+      await this.#removeDir(rec.dir);
+    } finally {
+      this.#removingBytes -= rec.bytes;
+    }
     log.info("Share {share} deleted: {reason}", { share: shortKey(rec.key), reason });
   }
 

@@ -483,6 +483,28 @@ test("an upload that receives nothing for the stall time is abandoned: its slot 
   service.stop();
 });
 
+test("a download whose client takes nothing for the stall time is stopped: the client is told and its slot freed", async () => {
+  const w = await world();
+  tree(w, { "big": randomBytes(1 << 20) });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "big")]));
+  const used = w.store.usedBytes;
+  const service = new ShareService(w.store, { stallMs: 200 });
+  const loop = new Loop(service);
+  w.loops.push(loop);
+  const { list: answers, upTo } = answersOf(loop);
+  let resumeReading!: () => void;
+  loop.link.onData(() => new Promise<void>((resolve) => (resumeReading = resolve))); // reads one message, then nothing
+  loop.link.send(ShareGet.encode({ req: 1, code, files: [{ path: "big", offset: 0 }] }));
+  await upTo(2);
+  assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.sending", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
+  assert.match(answers[1].message ?? "", /You read nothing for \d+ s: the server stopped the download/);
+  assert.is(service.activeRequests, 0);
+  assert.is(w.store.usedBytes, used);
+  resumeReading();
+  service.stop();
+});
+
 test("uploads and downloads keep memory bounded: no more than the link window is ever queued", async () => {
   const w = await world();
   const data = randomBytes(8 * 1024 * 1024);

@@ -268,10 +268,13 @@ test("a share that expires while a download reads it stays readable for that dow
   f.clock.t = T0 + HOUR;
   assert.is(await store.sweep(), 1);
   await rejects(() => store.list(code, CLIENT), "SFX_SHARE_NOT_FOUND");
+  // Its bytes are still on disk: they count against the quota until removed.
+  assert.is(store.usedBytes, "firstsecond".length);
   assert.is(await readAll(await d.read("b", 0)), "second");
   await d.complete();
   await store.settled();
   assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+  assert.is(store.usedBytes, 0);
 });
 
 test("every limit is refused with SFX_LIMIT naming it", async () => {
