@@ -203,14 +203,22 @@ export class Receiver {
     };
     /** Files being verified and moved into place. */
     const finishing: Promise<void>[] = [];
+    /**
+     * Empty files are created one after another: an offer of thousands of them
+     * would otherwise hold thousands of descriptors at once (EMFILE).
+     */
+    let emptyFiles: Promise<unknown> = Promise.resolve();
     const tryFinish = (i: number) => {
       const f = files[i];
       if (f.finished || !f.end || f.received < f.end.size || failure) return;
       if (f.received > f.end.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than announced`));
       f.finished = true;
       const end = f.end;
-      const placed = writerFor(i)
-        .then((w) => w.finish(end.sha256, end.size))
+      const finished = f.writer === null && end.size === 0
+        ? emptyFiles.then(() => failure ? Promise.reject(failure) : writerFor(i).then((w) => w.finish(end.sha256, end.size)))
+        : writerFor(i).then((w) => w.finish(end.sha256, end.size));
+      if (f.writer === null && end.size === 0) emptyFiles = finished.catch(() => {});
+      const placed = finished
         .then((r) => {
           results[i] = r;
           emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath, ...(r.unchanged ? { unchanged: true } : {}) });
@@ -259,7 +267,6 @@ export class Receiver {
         if (!f) return fail(new SfxError("SFX_PROTOCOL", `'end' for file ${m.file}, which the offer does not have`));
         if (f.size !== null && m.size !== f.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: ${m.size} bytes sent, ${f.size} offered`));
         f.end = { size: m.size, sha256: m.sha256 };
-        if (m.size === 0) writerFor(m.file);
         tryFinish(m.file);
       } else if (Done.is(m)) {
         // Stream 0 is ordered: every 'end' came before 'done' (only bytes may still be on their way).

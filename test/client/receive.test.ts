@@ -1,7 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Receiver } from "../../src/client/receive.ts";
@@ -70,6 +72,15 @@ test("an offer with a name carrying terminal escapes is refused before it is sho
   } finally {
     await h.close();
   }
+});
+
+test("an offer of 1,500 empty files arrives whole under a limit of 128 open files (they are created one after another)", () => {
+  const dir = tmp();
+  const fixture = fileURLToPath(new URL("../fixtures/many_empty_files.ts", import.meta.url));
+  const r = spawnSync("prlimit", ["--nofile=128:128", process.execPath, fixture, dir, "1500"], { encoding: "utf8", timeout: 60_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout.trim().split("\n").pop()!), { ok: true, files: 1501 });
+  assert.is(readdirSync(join(dir, "e")).length, 1500);
 });
 
 test("a wrong SHA-256 fails with SFX_INTEGRITY on both sides and keeps nothing", async () => {
