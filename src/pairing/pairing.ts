@@ -84,8 +84,7 @@ export class Pairing {
   offer(sender: ExchangePeer, msg: Msg<typeof Offer>): void {
     const xid = msg.xid;
     const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
-      // It may quote the offer (a path of up to 4 KiB): cut to what a message carries.
-      const message = fitText(text, 300);
+      const message = fitText(text);
       const held = this.#logBudget.take(sender);
       if (held >= 0) {
         const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
@@ -115,7 +114,8 @@ export class Pairing {
       return fail("SFX_LIMIT", `${msg.files.length} files is more than this server's limit of ${this.limits.maxFilesPerOffer} per exchange`);
     }
     const big = msg.files.find((f) => f.size !== null && f.size > this.limits.maxFileSize);
-    if (big) return fail("SFX_LIMIT", `${big.path} (${formatBytes(big.size!)}) is larger than this server's limit of ${formatBytes(this.limits.maxFileSize)}`);
+    // The path may be 4 KiB: cut it, not the reason after it.
+    if (big) return fail("SFX_LIMIT", `${fitText(big.path, 200)} (${formatBytes(big.size!)}) is larger than this server's limit of ${formatBytes(this.limits.maxFileSize)}`);
     if (receiver.exchange) {
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
@@ -180,8 +180,11 @@ export class Pairing {
   reject(peer: ExchangePeer, msg: Msg<typeof Reject>): void {
     const ex = this.#current(peer, msg.xid, "receiver");
     if (!ex || ex.state !== "offered") return this.#stale(peer, "reject", msg.xid);
-    ex.sender.peer.sendControl(Reject.encode({ xid: ex.sender.xid, reason: msg.reason }));
-    this.#finish(ex, "rejected", "SFX_REJECTED", msg.reason);
+    try {
+      ex.sender.peer.sendControl(Reject.encode({ xid: ex.sender.xid, reason: msg.reason }));
+    } finally {
+      this.#finish(ex, "rejected", "SFX_REJECTED", msg.reason);
+    }
   }
 
   /** A file's end (sender → receiver). */
@@ -209,8 +212,11 @@ export class Pairing {
     if (!ex || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "cancel", msg.xid);
     const other = ex.other(peer);
     const who = peer === ex.sender.peer ? "sender" : "receiver";
-    other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: msg.reason ?? `The ${who} cancelled` }));
-    this.#finish(ex, "cancelled", "SFX_CANCELLED", `by the ${who}${msg.reason ? `: ${msg.reason}` : ""}`);
+    try {
+      other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: msg.reason ?? `The ${who} cancelled` }));
+    } finally {
+      this.#finish(ex, "cancelled", "SFX_CANCELLED", `by the ${who}${msg.reason ? `: ${msg.reason}` : ""}`);
+    }
   }
 
   /** Either side reports a failure of the exchange (e.g. the receiver's disk is full). */
@@ -218,8 +224,11 @@ export class Pairing {
     const ex = peer.exchange;
     if (msg.xid === undefined || !ex || ex.partyOf(peer)?.xid !== msg.xid) return false;
     const other = ex.other(peer);
-    other.peer.sendControl(ErrorMessage.encode({ code: msg.code, message: msg.message, xid: other.xid }));
-    this.#finish(ex, "failed", msg.code, msg.message);
+    try {
+      other.peer.sendControl(ErrorMessage.encode({ code: msg.code, message: msg.message, xid: other.xid }));
+    } finally {
+      this.#finish(ex, "failed", msg.code, msg.message);
+    }
     return true;
   }
 

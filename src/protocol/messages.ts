@@ -8,7 +8,7 @@
  */
 import { MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
 import { defineMessage } from "./registry.ts";
-import { array, int, nullable, object, optional, string, utf8Length } from "./schema.ts";
+import { array, cutUtf8, int, nullable, object, optional, string } from "./schema.ts";
 import { ERROR_CODES, type ErrorCode, SfxError } from "../errors.ts";
 
 const xid = int({ max: 2 ** 31 - 1 });
@@ -108,9 +108,5 @@ export function errorToMessage(err: unknown, ids: { xid?: number; req?: number }
  * reason), which would otherwise make the message too long to encode.
  */
 export function fitText(text: string, maxBytes: number = MAX_TEXT_BYTES): string {
-  if (utf8Length(text) <= maxBytes) return text;
-  let cut = text.slice(0, Math.max(0, maxBytes - 3));
-  while (utf8Length(cut) > maxBytes - 3) cut = cut.slice(0, -1);
-  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
-  return `${cut}…`;
+  return cutUtf8(text, maxBytes);
 }

@@ -65,6 +65,15 @@ export function printable(s: string): string {
   return CONTROL_CHARS.test(s) || !s.isWellFormed() ? s.toWellFormed().replace(CONTROL_CHARS_ALL, "\ufffd") : s;
 }
 
+/** `text` cut to at most `maxBytes` of UTF-8, ending in "…" when cut (never half a surrogate pair). */
+export function cutUtf8(text: string, maxBytes: number): string {
+  if (utf8Length(text) <= maxBytes) return text;
+  let cut = text.slice(0, Math.max(0, maxBytes - 3));
+  while (cut.length > 0 && utf8Length(cut) > maxBytes - 3) cut = cut.slice(0, -1);
+  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
 /**
  * A string of at most `max` UTF-8 bytes (and at least `min`), optionally
  * matching `pattern`. With `printable`, control characters are replaced
@@ -78,7 +87,10 @@ export function string(opts: { max: number; min?: number; pattern?: RegExp; prin
       if (n > opts.max) throw new SchemaError(path, `longer than ${opts.max} bytes`);
       if (n < (opts.min ?? 0)) throw new SchemaError(path, `shorter than ${opts.min} bytes`);
       if (opts.pattern && !opts.pattern.test(value)) throw new SchemaError(path, `does not match ${opts.pattern}`);
-      return opts.printable ? printable(value) : value;
+      if (!opts.printable) return value;
+      // A replacement character takes 3 bytes where a control character took 1: cut back to the limit.
+      const shown = printable(value);
+      return shown === value ? value : cutUtf8(shown, opts.max);
     },
   };
 }

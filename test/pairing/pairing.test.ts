@@ -8,7 +8,7 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
-import { Busy, Cancel, ErrorMessage, Offer } from "../../src/protocol/messages.ts";
+import { Busy, Cancel, ErrorMessage, Offer, Reject } from "../../src/protocol/messages.ts";
 import { MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import { startHarness, until } from "./_harness.ts";
 
@@ -243,19 +243,47 @@ test("a client that disconnects with a 2,000-byte abort reason still ends its ex
   }
 });
 
+for (const kind of ["reject", "cancel", "error"] as const) {
+  test(`a ${kind} whose 600-byte reason is all control characters still reaches the sender (replaced and cut to fit) and ends the exchange`, async () => {
+    const h = startHarness();
+    try {
+      const s = await h.client();
+      const r = await h.client();
+      const timeout = { ms: 3000, error: () => new Error("the sender was told nothing") as never };
+      const offered = r.conn.waitFor((m) => Offer.is(m), { timeout });
+      const told = s.conn.waitFor((m) => m.xid === 3 && (Reject.is(m) || Cancel.is(m) || ErrorMessage.is(m)), { timeout });
+      s.conn.sendControl(Offer.encode({ xid: 3, to: r.conn.id, files: [{ path: "a.txt", size: 1 }] }));
+      const xid = (await offered).xid!;
+      const reason = "\u0007".repeat(600); // 600 bytes; 1,800 once each is U+FFFD
+      const raw = (o: object) => new TextEncoder().encode(JSON.stringify(o));
+      if (kind === "reject") r.conn.sendControl(raw({ type: "reject", xid, reason }));
+      if (kind === "cancel") r.conn.sendControl(raw({ type: "cancel", xid, reason }));
+      if (kind === "error") r.conn.sendControl(raw({ type: "error", xid, code: "SFX_IO", message: reason }));
+      const m = await told;
+      const text = (m as { reason?: string; message?: string }).reason ?? (m as { message?: string }).message ?? "";
+      assert.match(text, /^\ufffd+…$/);
+      assert.ok(new TextEncoder().encode(text).length <= 1024);
+      await until(() => h.service.pairing.active === 0);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
 test("refusals that quote a long path, and offers to a busy receiver in a loop, neither fail nor flood the log", async () => {
   const h = startHarness({ maxFileSize: 10 });
   try {
     const s = await h.client();
+    const r = await h.client();
     const timeout = { ms: 3000, error: () => new Error("no answer") as never };
     const long = "d/".repeat(1500) + "f.bin"; // 3,005 bytes: a legal path
     const answer = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 1, { timeout });
-    s.conn.sendControl(Offer.encode({ xid: 1, to: s.conn.id === "000000" ? "111111" : s.conn.id, files: [{ path: long, size: 11 }] }));
+    s.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: long, size: 11 }] }));
     const err = await answer;
     assert.ok(ErrorMessage.is(err));
-    // Yourself first or the size: either way a clear refusal, not SFX_INTERNAL.
-    assert.is.not(err.code, "SFX_INTERNAL");
-    const r = await h.client();
+    assert.is(err.code, "SFX_LIMIT");
+    // The path is cut, not the reason after it.
+    assert.match(err.message, /^d\/d\/.*… \(11 B\) is larger than this server's limit of 10 B$/);
     const b = await h.client();
     const c = await h.client();
     c.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "x", size: 1 }] }));
