@@ -17,7 +17,7 @@ export type TransferEvent =
   | { event: "connected"; id: string; server: string; version: string }
   | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null }
   | { event: "accepted" }
-  | { event: "rejected"; reason: string }
+  | { event: "rejected"; reason: string; from?: string }
   | { event: "start"; files: number; bytes: number | null }
   | { event: "progress"; bytes: number; total: number | null; file: string }
   /** `unchanged`: the same bytes were already there under that name, so nothing was written. */

@@ -110,7 +110,7 @@ export class Receiver {
       }
       if (why) {
         conn.send(Reject, { xid, reason: `Unsafe offer: ${why}`.slice(0, 1000) });
-        emit({ event: "rejected", reason: `unsafe offer: ${why}` });
+        emit({ event: "rejected", reason: `unsafe offer: ${why}`, from });
         return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
       }
     }
@@ -122,7 +122,7 @@ export class Receiver {
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
       const why = `not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}`;
       conn.send(Reject, { xid, reason: `N${why.slice(1)}` });
-      emit({ event: "rejected", reason: why });
+      emit({ event: "rejected", reason: why, from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }
 
@@ -171,7 +171,7 @@ export class Receiver {
       }
       const reason = typeof answer === "string" ? answer : undefined;
       conn.send(Reject, { xid, reason });
-      emit({ event: "rejected", reason: reason ?? "declined" });
+      emit({ event: "rejected", reason: reason ?? "declined", from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }
 
@@ -190,35 +190,53 @@ export class Receiver {
       settle = (err) => (err ? reject(err) : resolve());
     });
     finished.catch(() => {});
+    /**
+     * Writers open at once. An offer of thousands of small files would
+     * otherwise open a descriptor for each before the first is done (EMFILE);
+     * the sender sends files one after another, so a few are enough.
+     */
+    let openWriters = 0;
+    const waitingForWriter: Array<{ go: () => void; stop: (err: SfxError) => void }> = [];
+    const writerSlot = (): Promise<void> => {
+      if (failure) return Promise.reject(failure);
+      if (openWriters < MAX_OPEN_WRITERS) {
+        openWriters++;
+        return Promise.resolve();
+      }
+      return new Promise((go, stop) => waitingForWriter.push({ go, stop }));
+    };
+    const freeWriterSlot = () => {
+      const next = waitingForWriter.shift();
+      if (next) next.go();
+      else openWriters--;
+    };
     const fail = (err: SfxError) => {
       if (failure) return;
       failure = err;
+      for (const w of waitingForWriter.splice(0)) w.stop(err);
       settle!(err);
     };
     const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
-      f.writer ??= openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true });
+      f.writer ??= writerSlot().then(() =>
+        openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
+          freeWriterSlot();
+          throw err;
+        })
+      );
       return f.writer;
     };
     /** Files being verified and moved into place. */
     const finishing: Promise<void>[] = [];
-    /**
-     * Empty files are created one after another: an offer of thousands of them
-     * would otherwise hold thousands of descriptors at once (EMFILE).
-     */
-    let emptyFiles: Promise<unknown> = Promise.resolve();
     const tryFinish = (i: number) => {
       const f = files[i];
       if (f.finished || !f.end || f.received < f.end.size || failure) return;
       if (f.received > f.end.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than announced`));
       f.finished = true;
       const end = f.end;
-      const finished = f.writer === null && end.size === 0
-        ? emptyFiles.then(() => failure ? Promise.reject(failure) : writerFor(i).then((w) => w.finish(end.sha256, end.size)))
-        : writerFor(i).then((w) => w.finish(end.sha256, end.size));
-      if (f.writer === null && end.size === 0) emptyFiles = finished.catch(() => {});
-      const placed = finished
+      const placed = writerFor(i)
+        .then((w) => w.finish(end.sha256, end.size).finally(freeWriterSlot))
         .then((r) => {
           results[i] = r;
           emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath, ...(r.unchanged ? { unchanged: true } : {}) });
@@ -331,6 +349,9 @@ export class Receiver {
     }
   }
 }
+
+/** Files written at once by one exchange (see writerSlot in {@link Receiver}). */
+const MAX_OPEN_WRITERS = 32;
 
 /** Bytes an unprivileged writer may still use on the file system of `dir`; null when unknown. */
 async function freeBytes(dir: string): Promise<number | null> {

@@ -62,21 +62,30 @@ test("an offer with a name carrying terminal escapes is refused before it is sho
     const s = await h.client();
     const r = await h.client();
     const events: string[] = [];
-    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => true, onEvent: (e) => events.push(e.event) }).receiveOne();
+    let rejectedFrom: string | undefined;
+    const got = new Receiver(r.conn, {
+      dir: tmp(),
+      decide: async () => true,
+      onEvent: (e) => {
+        events.push(e.event);
+        if (e.event === "rejected") rejectedFrom = e.from;
+      },
+    }).receiveOne();
     const answer = s.conn.waitFor((m) => m.xid === 9, { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
     s.conn.sendControl(Offer.encode({ xid: 9, to: r.conn.id, files: [{ path: "\u001b]0;title\u0007report.pdf", size: 3 }] }));
     const m = await answer;
     await got;
     assert.is(m.type, "reject");
     assert.equal(events, ["rejected"]);
+    assert.is(rejectedFrom, s.conn.id, "the refusal names who sent the offer");
   } finally {
     await h.close();
   }
 });
 
-test("an offer of 1,500 empty files arrives whole under a limit of 128 open files (they are created one after another)", () => {
+test("an offer of 1,500 tiny and empty files arrives whole under a limit of 128 open files (at most 32 are written at once)", () => {
   const dir = tmp();
-  const fixture = fileURLToPath(new URL("../fixtures/many_empty_files.ts", import.meta.url));
+  const fixture = fileURLToPath(new URL("../fixtures/many_small_files.ts", import.meta.url));
   const r = spawnSync("prlimit", ["--nofile=128:128", process.execPath, fixture, dir, "1500"], { encoding: "utf8", timeout: 60_000 });
   assert.is(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout.trim().split("\n").pop()!), { ok: true, files: 1501 });
