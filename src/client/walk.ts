@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { constants } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { SfxError } from "../errors.ts";
@@ -72,7 +73,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     });
     const name = basename(abs);
     if (st.isDirectory()) await walk(abs, checkName(name), add, opts.onSkip ?? (() => {}));
-    else if (st.isFile()) add(fileSource(abs, checkName(name), st.size));
+    else if (st.isFile()) add(fileSource(abs, checkName(name), st.size, st));
     else throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
   }
   if (out.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
@@ -109,39 +110,88 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       continue;
     }
     const childRel = `${rel}/${name}`;
+    // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the entry.
+    if (e.isDirectory() && e.name.includes("\ufffd") && !(await stat(abs).then(() => true, () => false))) {
+      skip(childRel, "its name is not valid UTF-8");
+      continue;
+    }
     if (e.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
     else if (e.isFile() || e.isSymbolicLink()) {
+      let loops = false;
       const st = await stat(abs).catch((err) => {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOENT" && (e.isSymbolicLink() || e.name.includes("\ufffd"))) return null;
+        // A link in a loop, or through a file as if it were a directory, is as broken as a dangling one.
+        if ((code === "ELOOP" || code === "ENOTDIR") && e.isSymbolicLink()) {
+          loops = code === "ELOOP";
+          return null;
+        }
         throw ioError(err, "read", abs);
       });
-      // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the file.
       if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, "its name is not valid UTF-8");
-      else if (!st) skip(childRel, "a broken symbolic link");
-      else if (st.isFile()) add(fileSource(abs, childRel, st.size));
+      else if (!st) skip(childRel, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link");
+      else if (st.isFile()) add(fileSource(abs, childRel, st.size, st));
       else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)");
       else skip(childRel, "not a regular file");
     } else skip(childRel, "not a regular file");
   }
 }
 
-/** A file on disk as a source. */
-export function fileSource(abs: string, path: string, size: number): SourceFile {
+/** What a file was when it was listed: the same inode must still be there when it is read. */
+export interface ListedFile {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * A file on disk as a source. Reading it checks that it is still the file
+ * that was offered and that it does not change while it is read — else the
+ * receiver would verify, and keep, bytes of no version of it (the hash is
+ * the sender's, taken over what it read): the same inode and a regular file
+ * (opened without blocking, so a FIFO put in its place cannot hang us), the
+ * offered size, no byte past it (a /proc file says 0), and the same size,
+ * modification and change times once read. Any of these is `SFX_IO`, before
+ * the file's end is sent, so the receiver keeps nothing of it.
+ */
+export function fileSource(abs: string, path: string, size: number, listed?: ListedFile): SourceFile {
   return {
     path,
     size,
     async *read() {
-      const h = await open(abs, "r").catch((err) => {
+      const h = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK).catch((err) => {
         throw ioError(err, "read", abs);
       });
       try {
-        // Exactly the offered size is sent (a file that grows meanwhile is sent as it was offered;
-        // one that shrinks is caught by the sender's size check).
+        const before = await h.stat();
+        if (!before.isFile()) throw new SfxError("SFX_IO", `Cannot send ${abs}: it is no longer a regular file`);
+        if (listed && (before.ino !== listed.ino || before.dev !== listed.dev)) {
+          throw new SfxError("SFX_IO", `Cannot send ${abs}: it was replaced by another file after it was offered`);
+        }
+        if (before.size !== size) {
+          throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed after it was offered (${size} bytes then, ${before.size} now)`);
+        }
+        let sent = 0;
         try {
-          yield* readFileMessages(h, 0, size);
+          for await (const m of readFileMessages(h, 0, size)) {
+            sent += m.length;
+            yield m;
+          }
         } catch (err) {
           throw ioError(err, "read", abs);
+        }
+        if (sent < size) throw new SfxError("SFX_IO", `Cannot send ${abs}: it shrank while being sent (${sent} of ${size} bytes)`);
+        const { bytesRead } = await h.read(new Uint8Array(1), 0, 1, size);
+        if (bytesRead > 0) {
+          throw new SfxError(
+            "SFX_IO",
+            size === 0
+              ? `Cannot send ${abs}: it has bytes although its size is 0 (a /proc or /sys file?); send it through standard input: cat ${abs} | sfx send --name ${basename(abs)} -`
+              : `Cannot send ${abs}: it grew while being sent`,
+          );
+        }
+        const after = await h.stat();
+        if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
+          throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed while being sent (a file being written cannot be sent as it is)`);
         }
       } finally {
         await h.close();

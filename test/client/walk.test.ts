@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
@@ -39,6 +39,8 @@ test("inside a directory a link to a file is followed; other links, FIFOs are le
   symlinkSync("target", join(d, "l1"));
   symlinkSync("nowhere", join(d, "broken"));
   symlinkSync("sub", join(d, "dirlink"));
+  symlinkSync("loop2", join(d, "loop1"));
+  symlinkSync("loop1", join(d, "loop2"));
   execFileSync("mkfifo", [join(d, "fifo")]);
   const skipped: string[] = [];
   const files = await collectFiles([d], { onSkip: (path, why) => skipped.push(`${path}: ${why}`) });
@@ -47,6 +49,8 @@ test("inside a directory a link to a file is followed; other links, FIFOs are le
     "links/broken: a broken symbolic link",
     "links/dirlink: a symbolic link to a directory (not followed)",
     "links/fifo: not a regular file",
+    "links/loop1: a broken symbolic link (it loops)",
+    "links/loop2: a broken symbolic link (it loops)",
   ]);
   const l1 = await bytesOf(files[0].read());
   assert.is(l1.total, 12);
@@ -60,6 +64,7 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
   writeFileSync(join(d, ".movie.mkv.sfx-resume"), "hash");
   writeFileSync(join(d, "bell\u0007.txt"), "ding");
   writeFileSync(Buffer.concat([Buffer.from(`${d}/caf`), Buffer.from([0xe9]), Buffer.from(".txt")]), "latin-1 name");
+  mkdirSync(Buffer.concat([Buffer.from(`${d}/d`), Buffer.from([0xff])]));
   const skipped: string[] = [];
   const files = await collectFiles([d], { onSkip: (path, why) => skipped.push(`${path}: ${why}`) });
   assert.equal(files.map((f) => f.path), ["odd/ok.txt"]);
@@ -68,6 +73,7 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
     "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer",
     "odd/bell\\u0007.txt: its name cannot be sent: it contains control characters",
     "odd/caf\ufffd.txt: its name is not valid UTF-8",
+    "odd/d\ufffd: its name is not valid UTF-8",
   ]);
 });
 
@@ -135,6 +141,54 @@ test("a file is read as whole fresh buffers of one message each, byte-exact acro
     assert.is(off, size);
     assert.ok(Buffer.from(got).equals(Buffer.from(data)), `bytes of a ${size}-byte file`);
   }
+});
+
+async function readAll(source: AsyncIterable<Uint8Array>, during?: (n: number) => void): Promise<unknown> {
+  let n = 0;
+  try {
+    for await (const c of source) during?.(n++ + 0 * c.length);
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+test("a file rewritten while it is read (same size) fails with SFX_IO before its end: the receiver keeps nothing of it", async () => {
+  const path = join(root, "rewritten.bin");
+  const size = 40 * DATA_MESSAGE_BYTES;
+  writeFileSync(path, new Uint8Array(size).fill(0x41));
+  const st = statSync(path);
+  const err = await readAll(fileSource(path, "x", size, st).read(), (n) => {
+    if (n === 0) writeFileSync(path, new Uint8Array(size).fill(0x42)); // same inode, same size, new bytes
+  });
+  assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  assert.match((err as Error).message, /changed while being sent/);
+});
+
+test("a file that changed, or was replaced (even by a FIFO), after it was offered fails at once with SFX_IO", async () => {
+  const grown = join(root, "grown.bin");
+  writeFileSync(grown, "1234");
+  const g = statSync(grown);
+  writeFileSync(grown, "123456");
+  const e1 = await readAll(fileSource(grown, "x", 4, g).read());
+  assert.match(String((e1 as Error).message), /changed after it was offered \(4 bytes then, 6 now\)/);
+  const replaced = join(root, "replaced.bin");
+  writeFileSync(replaced, "abc");
+  const r = statSync(replaced);
+  unlinkSync(replaced);
+  execFileSync("mkfifo", [replaced]);
+  const t0 = Date.now();
+  const e2 = await readAll(fileSource(replaced, "x", 3, r).read());
+  assert.ok(isSfxError(e2, "SFX_IO"), String(e2));
+  assert.match((e2 as Error).message, /no longer a regular file/);
+  assert.ok(Date.now() - t0 < 2000, "opening the FIFO did not block");
+});
+
+test("a file with bytes past its size (a /proc file says 0) fails with SFX_IO saying to use standard input", async () => {
+  const st = statSync("/proc/cpuinfo");
+  const err = await readAll(fileSource("/proc/cpuinfo", "cpuinfo", st.size, st).read());
+  assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  assert.match((err as Error).message, /its size is 0 .*standard input/);
 });
 
 test.run();
