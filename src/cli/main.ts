@@ -46,6 +46,7 @@ function quietErrors(cmd: Command): void {
 
 /** Runs sfx with `argv` (without node and script) and resolves to the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
+  ignoreClosedOutput();
   const result: CommandResult = { status: 0 };
   const program = buildProgram(result);
   // `sfx help share get` reads as `sfx share get --help` (commander's help command takes one word);
@@ -89,3 +90,19 @@ function reportUsage(err: CommanderError): number {
 }
 
 export { SfxError };
+
+/**
+ * Output whose reader went away (`sfx send --json … | head -1`): what is left
+ * to say is dropped, and the command goes on (a transfer is not broken by it)
+ * and exits with its own status. Without a listener the EPIPE would be thrown
+ * from the stream, with a stack trace and exit 1.
+ */
+function ignoreClosedOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount("error") > 0) continue;
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") return;
+      throw err;
+    });
+  }
+}

@@ -11,7 +11,7 @@ import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { sendFiles } from "../client/send.ts";
-import { collectFiles } from "../client/walk.ts";
+import { checkStdin, collectFiles } from "../client/walk.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId, normalizeId } from "../pairing/id_registry.ts";
 import { SfxError } from "../errors.ts";
@@ -45,13 +45,25 @@ export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>
     if (ac.signal.aborted) process.exit(130);
     ac.abort();
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  // SIGHUP: the terminal closed (an ssh session dropped) — a cancel like Ctrl-C, so the peer is told
+  // and no temporary file is left behind.
+  for (const sig of INTERRUPTS) listen(sig, onSignal);
   try {
     return await work(ac.signal);
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    for (const sig of INTERRUPTS) process.off(sig, onSignal);
+  }
+}
+
+/** The signals that cancel a command (and end a session) as Ctrl-C does. */
+export const INTERRUPTS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** process.on(sig, …), where the platform has that signal. */
+export function listen(sig: (typeof INTERRUPTS)[number], handler: () => void): void {
+  try {
+    process.on(sig, handler);
+  } catch {
+    // No such signal here (SIGHUP under Deno on Windows).
   }
 }
 
@@ -65,6 +77,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     if (!json) process.stderr.write(`${line}\n`);
   };
   const usesStdin = paths.includes("-");
+  if (usesStdin) checkStdin();
   try {
     return await withInterrupt((signal) => sendWithSignal(signal));
   } finally {

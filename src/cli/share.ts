@@ -17,6 +17,7 @@ import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type LocalShareFile, type ShareProgress, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { prepareDirectory } from "../client/safe_write.ts";
+import { checkStdin } from "../client/walk.ts";
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from "../share/defaults.ts";
 
 interface ConnFlags {
@@ -175,6 +176,7 @@ async function put(paths: string[], flags: PutFlags): Promise<number> {
   const usesStdin = paths.includes("-");
   if (usesStdin && flags.name === undefined) throw new SfxError("SFX_USAGE", "Sharing standard input ('-') needs --name <file name>");
   if (!usesStdin && flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths");
+  if (usesStdin) checkStdin();
   // Standard input is read last, once everything else checked out (the other files, the
   // names, the server): a mistake must not wait for, nor spool, a long-running pipe.
   // Until then it stands in the list as an empty file that the spool fills in.

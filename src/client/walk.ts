@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { constants } from "node:fs";
+import { constants, fstatSync } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { SfxError } from "../errors.ts";
@@ -135,6 +135,20 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       else skip(childRel, "not a regular file");
     } else skip(childRel, "not a regular file");
   }
+}
+
+/**
+ * Refuses standard input when it is a directory (`sfx send - < dir`): reading
+ * one just ends, which would send an empty file as if it were the data.
+ */
+export function checkStdin(fd = 0): void {
+  let isDir = false;
+  try {
+    isDir = fstatSync(fd).isDirectory();
+  } catch {
+    return; // cannot tell: read it
+  }
+  if (isDir) throw new SfxError("SFX_IO", "Cannot read standard input: it is a directory");
 }
 
 /** What a file was when it was listed: the same inode must still be there when it is read. */

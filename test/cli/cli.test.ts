@@ -1,7 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
-import { ensureBinary, ROOT, runSfx } from "./_sfx.ts";
+import { spawn } from "node:child_process";
+import { ensureBinary, ROOT, runSfx, SFX } from "./_sfx.ts";
 
 const VERSION = JSON.parse(readFileSync(`${ROOT}/package.json`, "utf8")).version as string;
 /** Commands the README documents; the binary may have more, never fewer. */
@@ -22,6 +23,16 @@ test("sfx --version prints package.json's version and exits 0, with no node on P
     assert.is(r.stdout, `${VERSION}\n`);
     assert.is(r.stderr, "");
   }
+});
+
+test("output whose reader is gone (sfx … | head) is dropped quietly: no stack trace, the command's own exit status", async () => {
+  const child = spawn(SFX, ["--help"], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.destroy(); // the reader went away before sfx wrote a byte
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.is(stderr, "");
+  assert.is(status, 0);
 });
 
 test("sfx --help lists every documented command and exits 0", async () => {

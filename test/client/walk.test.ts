@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
+import { checkStdin, collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
 import { DATA_MESSAGE_BYTES } from "../../src/protocol/defaults.ts";
 import { isSfxError } from "../../src/errors.ts";
 
@@ -189,6 +189,24 @@ test("a file with bytes past its size (a /proc file says 0) fails with SFX_IO sa
   const err = await readAll(fileSource("/proc/cpuinfo", "cpuinfo", st.size, st).read());
   assert.ok(isSfxError(err, "SFX_IO"), String(err));
   assert.match((err as Error).message, /its size is 0 .*standard input/);
+});
+
+test("standard input that is a directory (sfx send - < dir) is refused: reading one just ends, as an empty file", () => {
+  const dirFd = openSync(root, "r");
+  const fileFd = openSync(join(root, "grown.bin"), "r");
+  try {
+    try {
+      checkStdin(dirFd);
+      assert.unreachable("a directory was taken as standard input");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_IO"), String(err));
+      assert.match((err as Error).message, /standard input: it is a directory/);
+    }
+    checkStdin(fileFd);
+  } finally {
+    closeSync(dirFd);
+    closeSync(fileFd);
+  }
 });
 
 test.run();

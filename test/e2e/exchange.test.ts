@@ -264,14 +264,14 @@ test("Ctrl-C of the sender mid-transfer cancels on both sides within 2 s; nothin
   await r.exit(5000);
 });
 
-test("Ctrl-C of the receiver mid-transfer stops the sender within 2 s with SFX_CANCELLED", async () => {
+for (const [name, sig] of [["Ctrl-C", "SIGINT"], ["A closed terminal (SIGHUP)", "SIGHUP"]] as const) test(`${name} of the receiver mid-transfer stops the sender within 2 s with SFX_CANCELLED`, async () => {
   const dst = tmp();
   const r = await startReceive(server, dst, ["--yes"]);
   const s = sfx(["send", "--to", r.id, "--server", server.address, "--name", "big.bin", "-"], { stdin: true });
   s.child.stdin!.write(pattern(1_000_000));
   await r.waitFor(/"event":"progress"/, 10_000, "out");
   const t0 = Date.now();
-  r.child.kill("SIGINT");
+  r.child.kill(sig);
   assert.is((await r.exit(5000)).status, 130, r.err());
   const res = await s.exit(5000);
   assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);

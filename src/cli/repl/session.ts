@@ -23,6 +23,7 @@ import { resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
+import { listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
@@ -156,6 +157,7 @@ class ClientSession implements SessionActions {
     const onTerm = () => void this.quit();
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onTerm);
+    listen("SIGHUP", onTerm); // the terminal closed: leave as on SIGTERM (transfers cancelled, peers told)
     this.screen.setBasePrompt(this.#basePrompt());
     this.print(`sfx client: received files go to ${this.dir}. Type 'help' for the commands.`);
     this.#chain = this.#chain.then(() => this.#start()).catch((err) => this.#error("", err));
@@ -165,6 +167,7 @@ class ClientSession implements SessionActions {
     } finally {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onTerm);
+      process.off("SIGHUP", onTerm);
     }
   }
 
