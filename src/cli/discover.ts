@@ -1,7 +1,7 @@
 /** `sfx discover`: find sfx servers on the LAN by multicast. */
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
-import { type HostPort, parseDuration, parseHostPort, parseIPv4Interface, parseRemotePort } from "./options.ts";
+import { type HostPort, parseHostPort, parseIPv4Interface, parseRemotePort, parseTimeout } from "./options.ts";
 import { type DiscoveredServer, discoverServers, type DiscoverOptions, findFirstServer, noServerError } from "../discovery/index.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT } from "../discovery/defaults.ts";
 
@@ -19,7 +19,7 @@ export function registerDiscover(program: Command, result: CommandResult): void 
   program
     .command("discover")
     .description("find sfx servers on the local network (multicast query, TTL 1)")
-    .addOption(new Option("-t, --timeout <duration>", "how long to listen for answers").argParser(parseDuration).default(1000, "1s"))
+    .addOption(new Option("-t, --timeout <duration>", "how long to listen for answers").argParser(parseTimeout).default(1000, "1s"))
     .option("--json", "print one JSON object per server")
     .option("-p, --port <port>", "discovery port (the servers' --port)", parseRemotePort, DISCOVERY_PORT)
     .option("--interface <address>", "send the query only by the interface with this IPv4 address (repeatable)", collect)

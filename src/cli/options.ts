@@ -22,6 +22,19 @@ export function parseDuration(text: string): number {
   return Math.round(ms);
 }
 
+/** The longest timer JavaScript runs (2^31 − 1 ms, about 24.8 days): a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Parses a duration that runs as a timer (a timeout, a wait): at most about
+ * 24 days, as {@link parseDuration} otherwise.
+ */
+export function parseTimeout(text: string): number {
+  const ms = parseDuration(text);
+  if (ms > MAX_TIMER_MS) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': a timeout may be at most 24d`);
+  return ms;
+}
+
 /** Parses a UDP port, 0–65535 (0 lets the system choose). */
 export function parsePort(text: string): number {
   const n = Number(text);
@@ -52,6 +65,8 @@ export function parseCount(text: string): number {
   const n = Number(m[1]) * scale;
   // Counts and sizes are limits: zero would refuse everything.
   if (n < 1) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': it must be at least 1`);
+  // Past 2^53 a number is no longer exact (nor a valid size on the wire).
+  if (!Number.isSafeInteger(n)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': too large (at most 8P)`);
   return n;
 }
 

@@ -12,7 +12,7 @@
 import { type Command, Option } from "commander";
 import { join, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
-import { parseCount, parseDuration, parsePort } from "./options.ts";
+import { parseCount, parsePort, parseTimeout } from "./options.ts";
 import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { MAX_NAME_BYTES } from "../discovery/defaults.ts";
@@ -60,8 +60,8 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
     .option("--max-clients-per-address <n>", "most clients connected at once from one IP address (default 256)", parseCount)
     .option("--max-file-size <size>", "largest file an exchange may carry, e.g. 10G (default 1T)", parseCount)
-    .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange; end an exchange where nothing moves this long (default 5m)", parseDuration)
-    .option("--offer-timeout <duration>", "how long a receiver has to answer an offer (default 60s)", parseDuration)
+    .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange; end an exchange where nothing moves this long (default 5m)", parseTimeout)
+    .option("--offer-timeout <duration>", "how long a receiver has to answer an offer (default 60s)", parseTimeout)
     .addOption(new Option("--daemon-child").hideHelp())
     // Tests: keep multicast joins on loopback (the default joins every IPv4 interface).
     .addOption(new Option("--discovery-interface <address>", "join the discovery group only on this interface (repeatable)").argParser(collect).hideHelp());

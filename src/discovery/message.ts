@@ -50,6 +50,7 @@
  *
  * @module
  */
+import { CONTROL_CHARS } from "../protocol/schema.ts";
 import { SfxError } from "../errors.ts";
 import { MAX_ADDRESSES, MAX_DISCOVERY_DATAGRAM, MAX_NAME_BYTES, MAX_VERSION_BYTES } from "./defaults.ts";
 
@@ -149,9 +150,10 @@ export function encodeQuery(nonce: Uint8Array): Uint8Array {
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-// C0 and C1 controls and DEL: a name printed to a terminal must not carry escapes.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f]/g;
+// C0 and C1 controls, DEL, line separators and bidi overrides: a name printed to a terminal must
+// neither carry escapes nor read as something else (an address, another column).
+const CONTROL = CONTROL_CHARS;
+const CONTROL_ALL = new RegExp(CONTROL_CHARS.source, "g");
 
 /** `text` as UTF-8, controls replaced by '?', cut to at most `max` bytes on a character boundary. */
 function boundedUtf8(text: string, max: number): Uint8Array {

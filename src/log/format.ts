@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { CONTROL_CHARS } from "../protocol/schema.ts";
 import type { LogLevel, LogRecord } from "@logtape/logtape";
 
 const LEVEL_NAMES: Record<LogLevel, string> = {
@@ -26,7 +27,7 @@ const LEVEL_NAMES: Record<LogLevel, string> = {
 
 /** A value as it appears in a line: bare when it is safe to, else JSON. */
 export function formatValue(value: unknown): string {
-  if (typeof value === "string") return /^[^\s"=\\\x00-\x1f\x7f]+$/.test(value) ? value : JSON.stringify(value);
+  if (typeof value === "string") return /^[^\s"=\\\x00-\x1f\x7f]+$/.test(value) && !CONTROL_CHARS.test(value) ? value : escapeControls(JSON.stringify(value));
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
   if (value === null || value === undefined) return String(value);
   if (value instanceof Error) {
@@ -49,7 +50,14 @@ function renderMessage(message: readonly unknown[]): string {
     text += i % 2 === 0 ? String(part) : typeof part === "string" ? part : formatValue(part);
   }
   // One record, one line.
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? " " : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+  return escapeControls(text.replace(/[\x00-\x1f\x7f]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? " " : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)));
+}
+
+const CONTROLS_ALL = new RegExp(CONTROL_CHARS.source, "g");
+
+/** C1 controls, line separators and bidi overrides as \uXXXX (JSON leaves them raw; a terminal acts on them). */
+function escapeControls(text: string): string {
+  return text.replace(CONTROLS_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function renderFields(properties: Record<string, unknown>, skip?: ReadonlySet<string>): string {

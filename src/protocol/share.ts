@@ -29,7 +29,10 @@ const sha256 = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
 const path = string({ max: MAX_PATH_BYTES, min: 1 });
 /** A typed code: the server parses it (and answers SFX_BAD_CODE); the wire only bounds it. */
 const code = string({ max: 100 });
-const time = int();
+/** A code the server hands out: the canonical form's characters and dashes only (it is printed as is). */
+const createdCode = string({ max: 100, pattern: /^[0-9A-Z-]+$/ });
+/** Milliseconds since the epoch that make a valid Date (up to ±8.64e15). */
+const time = int({ max: 8.64e15 });
 const fileIndex = int({ max: MAX_FILES_PER_OFFER - 1 });
 
 /** A file of a share as listed: path, size, SHA-256. */
@@ -55,7 +58,7 @@ export const ShareEnd = defineMessage("share.end", { req, file: fileIndex, size:
 /** Server → client: the share exists; here is its code. */
 export const ShareCreated = defineMessage("share.created", {
   req,
-  code,
+  code: createdCode,
   createdAt: time,
   expiresAt: time,
   maxDownloads: nullable(int({ min: 1 })),

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseCount, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort } from "../../src/cli/options.ts";
+import { parseCount, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort, parseTimeout } from "../../src/cli/options.ts";
 import { refused } from "../_refused.ts";
 
 test("parseDuration() takes units and bare seconds, and refuses zero and nonsense", () => {
@@ -20,6 +20,16 @@ test("parseCount() takes sizes with binary units and refuses zero (a limit of 0 
   refused(() => parseCount("0"), /at least 1/);
   refused(() => parseCount("0G"), /at least 1/);
   refused(() => parseCount("-1"), /Invalid number/);
+  // Past 2^53 a size is not exact, and the server could not put it in a welcome.
+  assert.is(parseCount("8000T"), 8000 * 2 ** 40);
+  refused(() => parseCount("9000T"), /too large/);
+});
+
+test("parseTimeout() refuses what a JavaScript timer cannot run (over 24.8 days fires at once); expiries may be longer", () => {
+  assert.is(parseTimeout("24d"), 24 * 86_400_000);
+  refused(() => parseTimeout("25d"), /at most 24d/);
+  refused(() => parseTimeout("30d"), /at most 24d/);
+  assert.is(parseDuration("30d"), 30 * 86_400_000);
 });
 
 test("ports: 0 is 'any' where we listen, never where we connect; interfaces are IPv4", () => {

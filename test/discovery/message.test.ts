@@ -53,6 +53,7 @@ test("replies round-trip (table)", () => {
     ["long name cut to 64 bytes", { name: "x".repeat(100) }, { name: "x".repeat(64) }],
     ["cut never splits a character", { name: "é".repeat(40) }, { name: "é".repeat(32) }],
     ["controls in the name replaced", { name: "a\u001b[31mb\n" }, { name: "a?[31mb?" }],
+    ["bidi overrides and line separators replaced", { name: "office\u202e9696:02.1\u2028lab\u009b" }, { name: "office?9696:02.1?lab?" }],
     ["IPv6 text normalised (RFC 5952)", { addresses: ["2001:DB8:0:0:1:0:0:1", "1:0:0:2:0:0:0:3", "::1", "::", "::ffff:1.2.3.4", "fe80::1%eth0"] }, {
       addresses: ["2001:db8::1:0:0:1", "1:0:0:2::3", "::1", "::", "::ffff:102:304", "fe80::1"],
     }],

@@ -38,6 +38,19 @@ test("setupLogging() writes one line per record: ISO time, level, category, mess
   assert.match(lines[1], / WARN  sfx\.test: plain message$/);
 });
 
+test("C1 controls, line separators and bidi overrides from the network are escaped, in the message and in fields", async () => {
+  const dir = fresh();
+  const logging = await setupLogging({ dir });
+  const evil = "bye\u009b2J\u009d0;pwned\u0007\u202etxt.exe\u2028next";
+  getLogger(["sfx", "test"]).info(`Client left (${evil})`, { reason: evil });
+  await logging.close();
+  const text = readFileSync(logging.file, "utf8");
+  assert.not.match(text, /[\u0080-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
+  assert.is(text.split("\n").length, 2, "one line");
+  assert.match(text, /Client left \(bye\\u009b2J\\u009d0;pwned\\x07\\u202etxt\.exe\\u2028next\)/);
+  assert.match(text, /reason="bye\\u009b2J\\u009d0;pwned\\u0007\\u202etxt\.exe\\u2028next"/);
+});
+
 test("records below the level are not written; level debug writes them", async () => {
   const dir = fresh();
   let logging = await setupLogging({ dir });

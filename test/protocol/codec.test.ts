@@ -5,6 +5,7 @@ import {
   MAX_CONTROL_BYTES, messageTypes, Offer, parseDataPpid, Ping, Pong, ProtocolError, Reject, retagPpid, Start, Welcome,
 } from "../../src/protocol/index.ts";
 import { int, string } from "../../src/protocol/schema.ts";
+import "../../src/protocol/share.ts"; // registers the share.* messages
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const sha = "ab".repeat(32);
@@ -84,6 +85,13 @@ test("free text from a peer or server arrives with terminal control characters r
   assert.not.match(err.message, /[\u0000-\u001f\u007f-\u009f\u202e]/);
   const offer = decodeMessage(enc(JSON.stringify({ type: "offer", xid: 1, to: "123456", files: [{ path: "a\u001b.txt", size: 1 }] }))) as unknown as { files: { path: string }[] };
   assert.is(offer.files[0].path, "a\u001b.txt", "unchanged: the receiver refuses it (sanitizeRelativePath)");
+});
+
+test("a share code from the server is printed as is, so only its own characters pass; times must make valid dates", () => {
+  const created = (code: string, expiresAt = 2) => enc(JSON.stringify({ type: "share.created", req: 1, code, createdAt: 1, expiresAt, maxDownloads: null, files: [{ path: "a", size: 1, sha256: sha }] }));
+  assert.is((decodeMessage(created("7KQ2-M9XD-4T1F-HB6R-W3NP")) as unknown as { code: string }).code, "7KQ2-M9XD-4T1F-HB6R-W3NP");
+  assert.throws(() => decodeMessage(created("\u001b]0;owned\u0007X")), (e: unknown) => e instanceof ProtocolError);
+  assert.throws(() => decodeMessage(created("7KQ2-M9XD-4T1F-HB6R-W3NP", 9e15)), (e: unknown) => e instanceof ProtocolError);
 });
 
 test("hello accepts unknown fields so a future version can still be told it is incompatible", () => {
