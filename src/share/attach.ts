@@ -77,6 +77,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
         // as soon as the client has acknowledged it, instead of leaving it to V8's next full GC.
         return session.sendData(stream, data, ppid, { release: true });
       },
+      buffered: () => a.bufferedAmount,
       drained: () => {
         if (entry.closed) return Promise.reject(new Error("connection closed"));
         return new Promise<void>((resolve, reject) => {

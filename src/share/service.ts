@@ -48,6 +48,11 @@ export interface SharePeer {
   sendData(stream: number, data: Uint8Array, ppid: number): boolean;
   /** Resolves when the peer can take more data (at once when it can already). */
   drained(): Promise<void>;
+  /**
+   * Bytes sent and not yet acknowledged by the client, if known: a download
+   * whose client takes data slowly shows it here long before "drained".
+   */
+  buffered?(): number;
 }
 
 /** The data stream file `index` of a request travels on. */
@@ -82,6 +87,8 @@ interface DownloadState {
   reading?: Readable;
   /** When the client last took data (or the download started). */
   movedAt: number;
+  /** The peer's unacknowledged bytes at the stall watcher's last look. */
+  lastBuffered?: number;
 }
 
 type RequestState = UploadState | DownloadState;
@@ -123,6 +130,13 @@ export class ShareService {
       for (const [peer, requests] of this.#peers) {
         for (const state of [...requests.values()]) {
           watched++;
+          if (state.kind === "download") {
+            // "drained" comes only after half the send buffer went: a slow but steady client shows
+            // its progress as unacknowledged bytes going down.
+            const buffered = peer.buffered?.();
+            if (buffered !== undefined && state.lastBuffered !== undefined && buffered < state.lastBuffered) state.movedAt = now;
+            state.lastBuffered = buffered;
+          }
           if (now - state.movedAt < this.#stallMs) continue;
           const seconds = Math.round((now - state.movedAt) / 1000);
           if (state.kind === "upload") {

@@ -26,10 +26,19 @@ class Lane<T> {
   /** Most bytes ever queued (to check that backpressure bounds memory). */
   peak = 0;
 
-  constructor(limit: number, size: (item: T) => number, deliver: (item: T) => void | Promise<void>) {
+  /** drained() resolves once fewer than this many bytes are queued (an SCTP association: half its high-water mark). */
+  readonly drainBelow: number;
+
+  constructor(limit: number, size: (item: T) => number, deliver: (item: T) => void | Promise<void>, drainBelow = limit) {
     this.limit = limit;
     this.size = size;
     this.deliver = deliver;
+    this.drainBelow = drainBelow;
+  }
+
+  /** Bytes queued, not yet delivered. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   push(item: T): boolean {
@@ -46,7 +55,7 @@ class Lane<T> {
 
   drained(): Promise<void> {
     if (this.closed) return Promise.reject(this.closed);
-    if (this.#bytes < this.limit) return Promise.resolve();
+    if (this.#bytes < this.drainBelow) return Promise.resolve();
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
 
@@ -60,7 +69,7 @@ class Lane<T> {
         // a handler failure is the receiver's business
       }
       this.#bytes -= size;
-      if (this.#bytes < this.limit) for (const w of this.#waiters.splice(0)) w.resolve();
+      if (this.#bytes < this.drainBelow) for (const w of this.#waiters.splice(0)) w.resolve();
     }
     this.#pumping = false;
   }
@@ -88,13 +97,14 @@ export class Loop {
   readonly seen: string[] = [];
   #closed = false;
 
-  constructor(service: ShareService, address = "127.0.0.1", windowBytes = 256 * 1024) {
+  /** `drainBelow`: the client-bound lane says "drained" only below this (default: as soon as it is under the window). */
+  constructor(service: ShareService, address = "127.0.0.1", windowBytes = 256 * 1024, drainBelow = windowBytes) {
     this.#service = service;
     const size = (i: Item) => i.data.byteLength;
     this.toServerData = new Lane<Item>(windowBytes, size, (i) => service.handleData(this.peer, i.stream, i.data, i.ppid));
     this.toClientData = new Lane<Item>(windowBytes, size, async (i) => {
       for (const h of [...this.#dataHandlers]) await h(i.stream, i.data, i.ppid);
-    });
+    }, drainBelow);
     this.#toServerCtl = new Lane<Uint8Array>(Infinity, () => 0, (bytes) => {
       void service.handleMessage(this.peer, decodeMessage(bytes));
     });
@@ -108,6 +118,7 @@ export class Loop {
       send: (bytes) => void this.#toClientCtl.push(bytes),
       sendData: (stream, data, ppid) => this.toClientData.push({ stream, data: Uint8Array.from(data), ppid }),
       drained: () => this.toClientData.drained(),
+      buffered: () => this.toClientData.bytes,
     };
     this.link = {
       send: (bytes) => void this.#toServerCtl.push(bytes),

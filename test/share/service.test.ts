@@ -505,6 +505,24 @@ test("a download whose client takes nothing for the stall time is stopped: the c
   service.stop();
 });
 
+test("a download that is slow but steady is not taken for stalled, though 'drained' comes only after half the window", async () => {
+  const w = await world();
+  tree(w, { "big": randomBytes(2 << 20) });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "big")]));
+  const service = new ShareService(w.store, { stallMs: 200 });
+  const loop = new Loop(service, "127.0.0.1", 1 << 20, 512 << 10); // drained below half the window, as SCTP does
+  w.loops.push(loop);
+  // 60 ms per 64 KiB message: 8 messages (480 ms) between two drains, far past the 200 ms stall time.
+  loop.link.onData(() => new Promise<void>((resolve) => setTimeout(resolve, 60)));
+  const dir = join(w.base, "slow");
+  mkdirSync(dir);
+  const got = await new ShareClient(loop.link).get(code, { dir });
+  assert.is(got.files.length, 1);
+  assert.is(sha(readFileSync(join(dir, "big"))), sha(readFileSync(join(w.src, "big"))));
+  service.stop();
+});
+
 test("uploads and downloads keep memory bounded: no more than the link window is ever queued", async () => {
   const w = await world();
   const data = randomBytes(8 * 1024 * 1024);
