@@ -17,7 +17,7 @@
  */
 import { createHash, type Hash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { access, link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandle, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
@@ -35,6 +35,10 @@ const NAME_MAX = 255;
 const MAX_PART_ATTEMPTS = 100;
 /** An empty lock older than this was left by a writer that died (or a full disk) between creating and filling it. */
 const EMPTY_LOCK_STALE_MS = 10_000;
+/** A writer touches its lock this often… */
+const LOCK_TOUCH_MS = 60_000;
+/** …so another host's lock untouched for this long was left by a writer that is gone. */
+const FOREIGN_LOCK_STALE_MS = 10 * 60_000;
 
 /**
  * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that is longer
@@ -132,10 +136,18 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
         await h.close();
       }
       heldLocks.add(lock);
+      // Touched while held: a lock another host left (whose process we cannot ask about) is stale
+      // once it has not been touched for a while.
+      const touch = setInterval(() => {
+        const now = new Date();
+        void utimes(lock, now, now).catch(() => {});
+      }, LOCK_TOUCH_MS);
+      (touch as { unref?: () => void }).unref?.();
       // Once, and every caller waits until the lock is really gone.
       let released: Promise<void> | undefined;
       return () =>
         released ??= (async () => {
+          clearInterval(touch);
           heldLocks.delete(lock);
           await rm(lock, { force: true }).catch(() => {});
         })();
@@ -154,7 +166,10 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
     } else if (owner.nonce === LOCK_NONCE) {
       return undefined; // ours, reached through another path
     } else if (owner.host !== undefined && owner.host !== HOST) {
-      return undefined; // another host's: we cannot tell whether its process runs
+      // Another host's (or this one before a rename): its process cannot be asked; a running
+      // writer touches its lock every minute.
+      const age = await lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+      if (age < FOREIGN_LOCK_STALE_MS) return undefined;
     } else if (owner.pid !== process.pid && processAlive(owner.pid)) {
       return undefined;
     }
@@ -383,7 +398,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     const note = await readResumeNote(partPath);
     if (!unlock) {
       if (opts.resume && (key === undefined || note === key)) {
-        throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now`);
+        throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now (its lock: ${lockPathFor(partPath)})`);
       }
       continue;
     }

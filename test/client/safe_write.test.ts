@@ -296,13 +296,20 @@ test("a directory linked inside the target: writes through both paths get their 
   assert.is(sha(readFileSync(rb.path)), sha(b), "second file's bytes");
 });
 
-test("a lock from another host is left alone; an empty lock is left alone while fresh and taken over once old", async () => {
+test("a lock from another host is left alone until untouched for 10 minutes; an empty lock is left alone while fresh and taken over once old", async () => {
   const dir = tmp();
   const final = join(dir, "h.bin");
   writeFileSync(lockPathFor(partPathFor(final)), `${process.pid} 0123456789abcdef another-host\n`);
   const w = await openSafeWrite(dir, "h.bin");
   assert.is(w.partPath, partPathFor(final, 2), "another host's lock with our pid is not ours to take");
   await w.abort();
+  // A running writer touches its lock every minute: one untouched for 11 minutes was left behind
+  // (a container gone, a host renamed), and is taken over.
+  const stale = new Date(Date.now() - 11 * 60_000);
+  utimesSync(lockPathFor(partPathFor(final)), stale, stale);
+  const w0 = await openSafeWrite(dir, "h.bin");
+  assert.is(w0.partPath, partPathFor(final));
+  await w0.abort();
   const e = join(dir, "e.bin");
   writeFileSync(lockPathFor(partPathFor(e)), "");
   const w1 = await openSafeWrite(dir, "e.bin");

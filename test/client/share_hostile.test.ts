@@ -7,7 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ShareClient, type ShareLink } from "../../src/client/share.ts";
@@ -80,6 +80,21 @@ test("a listed name that leaves the directory is refused before any file is read
     assert.equal(seen, ["share.ls"], "no share.get: whether it was sent would tell the server its guess was right");
   }
   assert.equal(readdirSync(dir), []);
+});
+
+test("a copy 'already there' is looked for only inside the directory: a linked subdirectory leading out is not read through", async () => {
+  const base = tmp();
+  const dir = join(base, "downloads");
+  mkdirSync(dir);
+  mkdirSync(join(base, "private"));
+  const secret = new TextEncoder().encode("my private note\n");
+  writeFileSync(join(base, "private", "secret.txt"), secret);
+  symlinkSync(join(base, "private"), join(dir, "sub"));
+  const { link, seen } = fakeServer([{ path: "sub/secret.txt", size: secret.length, sha256: sha(secret) }]);
+  const err = await getError(link, dir);
+  assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  assert.match((err as Error).message, /symbolic link/);
+  assert.equal(seen, ["share.ls"], "the server learns nothing about the file behind the link");
 });
 
 test("a name listed twice is a protocol error", async () => {
