@@ -39,6 +39,8 @@ export interface HandshakeOptions {
   owned?: { close(): Promise<void> };
   /** Protocol version to announce (tests of the version check). */
   protocol?: number;
+  /** Aborting it gives up waiting for the welcome (SFX_CANCELLED). */
+  signal?: AbortSignal;
 }
 
 /** A connection that has said hello and got an ID. */
@@ -75,8 +77,10 @@ export class ClientConnection {
     const timeoutMs = opts.timeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined = undefined;
+      let cleanupSignal = () => {};
       const cleanup = () => {
         clearTimeout(timer);
+        cleanupSignal();
         association.off("message", onMessage);
         association.off("close", onClose);
       };
@@ -110,6 +114,10 @@ export class ClientConnection {
       };
       const onClose = (reason: CloseReason) => fail(closeError(reason, "before the server answered hello"));
       timer = setTimeout(() => fail(new SfxError("SFX_CONNECT_FAILED", `The server did not answer hello within ${timeoutMs / 1000} s`)), timeoutMs);
+      const onAbort = () => fail(new SfxError("SFX_CANCELLED", "Cancelled while connecting"));
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      cleanupSignal = () => opts.signal?.removeEventListener("abort", onAbort);
       association.on("message", onMessage);
       association.on("close", onClose);
       try {
@@ -405,10 +413,15 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   const timeoutMs = opts.timeoutMs ?? 10_000;
   let association: AssociationLike;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
   try {
     association = await Promise.race([
       endpoint.connect({ address, port: server.port }, { streams: STREAMS }) as Promise<AssociationLike>,
       new Promise<never>((_, reject) => {
+        // Ctrl-C while the server does not answer: stop now, not at the timeout.
+        onAbort = () => reject(new SfxError("SFX_CANCELLED", "Cancelled while connecting"));
+        if (opts.signal?.aborted) onAbort();
+        else opts.signal?.addEventListener("abort", onAbort, { once: true });
         timer = setTimeout(() => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${formatAddress(server!.host, server!.port)} within ${timeoutMs / 1000} s`)), timeoutMs);
         socket.onError?.((err) => {
           if ((err as NodeJS.ErrnoException).code !== "ECONNREFUSED") return;
@@ -422,8 +435,9 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
     throw new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${formatAddress(server.host, server.port)}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
+    if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
     // Once connected, liveness (heartbeats, retransmission limits) reports a server that goes away.
     socket.onError?.(() => {});
   }
-  return ClientConnection.handshake(association, { timeoutMs, owned });
+  return ClientConnection.handshake(association, { timeoutMs, owned, signal: opts.signal });
 }
