@@ -29,6 +29,8 @@ export const LOG_MAX_FILES = 5;
  * on the disk.
  */
 export const LOG_FLUSH_INTERVAL_MS = 500;
+/** How often the server looks whether its log file was deleted, to open it again. */
+export const LOG_CHECK_INTERVAL_MS = 10_000;
 
 /** The lowest level logged unless `--log-level` says otherwise. */
 export const DEFAULT_LOG_LEVEL = "info";

@@ -9,10 +9,12 @@
  */
 import { configure, dispose, type LogLevel, type LogRecord, type Sink } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   DEFAULT_LOG_DIR,
   DEFAULT_LOG_LEVEL,
+  LOG_CHECK_INTERVAL_MS,
   LOG_FLUSH_INTERVAL_MS,
   LOG_MAX_BYTES,
   LOG_MAX_FILES,
@@ -37,6 +39,8 @@ export interface LoggingOptions {
   flushIntervalMs?: number;
   /** Where the one fallback notice goes; default stderr. */
   notice?: (line: string) => void;
+  /** How often to look whether the log file was deleted (then it is opened again); default 10 s. */
+  checkIntervalMs?: number;
 }
 
 /** Logging as set up. */
@@ -111,6 +115,7 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
     }
   };
   const level = options.level ?? DEFAULT_LOG_LEVEL;
+  let metaSink: Sink = stderrSink;
   // configure() with reset disposes the sinks it had (flushing the file), so
   // installing again is also how the file is reopened.
   const install = () =>
@@ -127,20 +132,45 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
           nonBlocking: true,
         }),
         stderr: stderrSink,
+        meta: (record: LogRecord) => metaSink(record),
       },
       loggers: [
         { category: ["sfx"], lowestLevel: level, sinks: options.console ? ["file", "stderr"] : ["file"] },
-        // LogTape's own trouble (a sink failing) goes to stderr, which survives a broken log file.
-        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+        // LogTape's own trouble (a sink failing) goes to stderr, which survives a broken log file,
+        // and has the file opened again (below).
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["meta"] },
       ],
     });
-  await install();
   let closing: Promise<void> | undefined;
+  // A deleted log file (rm, or logrotate with nocreate and no SIGHUP) would take every later line
+  // with it, and once rotation is due the file sink fails on each flush and never opens a file
+  // again: open it again by name, at most once per check interval.
+  let lastReopen = 0;
+  const checkMs = options.checkIntervalMs ?? LOG_CHECK_INTERVAL_MS;
+  const reopenSoon = () => {
+    if (closing || Date.now() - lastReopen < checkMs) return;
+    lastReopen = Date.now();
+    setTimeout(() => {
+      if (!closing) void install().catch(() => {});
+    }, 0);
+  };
+  metaSink = (record: LogRecord) => {
+    stderrSink(record);
+    reopenSoon();
+  };
+  const watcher = setInterval(() => {
+    if (!existsSync(file)) reopenSoon();
+  }, checkMs);
+  (watcher as { unref?: () => void }).unref?.();
+  await install();
   return {
     dir: choice.dir,
     file,
     fellBack: choice.fellBack,
-    close: () => (closing ??= dispose()),
+    close: () => {
+      clearInterval(watcher);
+      return (closing ??= dispose());
+    },
     reopen: async () => {
       if (!closing) await install();
     },

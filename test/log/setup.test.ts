@@ -51,6 +51,21 @@ test("C1 controls, line separators and bidi overrides from the network are escap
   assert.match(text, /reason="bye\\u009b2J\\u009d0;pwned\\u0007\\u202etxt\.exe\\u2028next"/);
 });
 
+test("a deleted log file is opened again by name: later lines are not lost", async () => {
+  const dir = fresh();
+  const logging = await setupLogging({ dir, checkIntervalMs: 50, flushIntervalMs: 20 });
+  const log = getLogger(["sfx", "test"]);
+  log.info("before");
+  await logging.reopen(); // flushes "before"
+  rmSync(logging.file);
+  const deadline = Date.now() + 5000;
+  while (!existsSync(logging.file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(existsSync(logging.file), "the log file came back");
+  log.info("after");
+  await logging.close();
+  assert.match(readFileSync(logging.file, "utf8"), /INFO  sfx\.test: after\n$/);
+});
+
 test("records below the level are not written; level debug writes them", async () => {
   const dir = fresh();
   let logging = await setupLogging({ dir });
