@@ -241,7 +241,7 @@ async function ls(code: string, flags: LsFlags): Promise<number> {
   parseCode(code);
   const { conn, client } = await open(flags);
   try {
-    const listing = await client.list(code);
+    const listing = await withInterrupt((signal) => client.list(code, { signal }));
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({
         files: listing.files,

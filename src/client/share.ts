@@ -407,6 +407,17 @@ interface Pending {
   fail(err: SfxError): void;
 }
 
+/** How long a one-answer request (a listing) waits for the server. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** Options of a one-answer request. */
+export interface RequestOptions {
+  /** Aborting it gives up at once (SFX_CANCELLED). */
+  signal?: AbortSignal;
+  /** Gives up after this long (SFX_CONNECTION_LOST); default 30 s. */
+  timeoutMs?: number;
+}
+
 /** Runs share requests over one {@link ShareLink}. */
 export class ShareClient {
   readonly #link: ShareLink;
@@ -444,40 +455,43 @@ export class ShareClient {
   }
 
   /** Sends `message` for `req` and resolves with the first answer `accept` takes. */
-  #request<T>(req: number, message: Uint8Array, accept: (msg: AnyMessage) => T | undefined): Promise<T> {
-    return new Promise<T>((resolvePromise, reject) => {
+  #request<T>(req: number, message: Uint8Array, accept: (msg: AnyMessage) => T | undefined, opts: RequestOptions = {}): Promise<T> {
+    return new Promise<T>((resolvePromise, rejectPromise) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => settle(() => rejectPromise(new SfxError("SFX_CANCELLED", "Cancelled")));
+      const settle = (then: () => void) => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        this.#pending.delete(req);
+        then();
+      };
+      const reject = (err: unknown) => settle(() => rejectPromise(err));
       this.#pending.set(req, {
         onMessage: (msg) => {
-          if (ErrorMessage.is(msg)) {
-            this.#pending.delete(req);
-            reject(errorFromMessage(msg));
-            return;
-          }
+          if (ErrorMessage.is(msg)) return reject(errorFromMessage(msg));
           const value = accept(msg);
-          if (value !== undefined) {
-            this.#pending.delete(req);
-            resolvePromise(value);
-          }
+          if (value !== undefined) settle(() => resolvePromise(value));
         },
-        fail: (err) => {
-          this.#pending.delete(req);
-          reject(err);
-        },
+        fail: (err) => reject(err),
       });
+      // A server that never answers must not hold the command for good: Ctrl-C, or the timeout.
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const ms = opts.timeoutMs ?? REQUEST_TIMEOUT_MS;
+      timer = setTimeout(() => reject(new SfxError("SFX_CONNECTION_LOST", `The server did not answer within ${ms / 1000} s`)), ms);
       try {
         this.#link.send(message);
       } catch (err) {
-        this.#pending.delete(req);
         reject(err);
       }
     });
   }
 
   /** Lists a share: files, sizes, expiry. `SFX_BAD_CODE` locally for a malformed code. */
-  async list(code: string): Promise<ShareListing> {
+  async list(code: string, opts: RequestOptions = {}): Promise<ShareListing> {
     parseCode(code);
     const req = this.#newReq();
-    const msg = await this.#request(req, ShareLs.encode({ req, code }), (m) => (ShareListingMessage.is(m) ? m : undefined));
+    const msg = await this.#request(req, ShareLs.encode({ req, code }), (m) => (ShareListingMessage.is(m) ? m : undefined), opts);
     // Names are checked before anyone sees or uses them: `../x`, or terminal escapes to print.
     const seen = new Set<string>();
     for (const f of msg.files) {
@@ -605,7 +619,7 @@ export class ShareClient {
    * `.name.sfx-part`) for the next `get` to continue.
    */
   async get(code: string, opts: GetOptions): Promise<GetResult> {
-    const listing = await this.list(code);
+    const listing = await this.list(code, { signal: opts.signal });
     let wanted = listing.files;
     if (opts.names && opts.names.length > 0) {
       const byName = new Map(listing.files.map((f) => [f.path, f]));

@@ -97,6 +97,25 @@ test("a copy 'already there' is looked for only inside the directory: a linked s
   assert.equal(seen, ["share.ls"], "the server learns nothing about the file behind the link");
 });
 
+test("a server that never answers a listing: Ctrl-C gives up at once, and the request times out anyway", async () => {
+  const link: ShareLink = {
+    send() {}, // swallowed: no answer ever comes
+    sendData: () => true,
+    drained: async () => {},
+    onMessage: () => () => {},
+    onData: () => () => {},
+    onClose: () => () => {},
+  };
+  const client = new ShareClient(link);
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 50);
+  const cancelled = await client.list(CODE, { signal: ac.signal }).catch((e: unknown) => e);
+  assert.ok(isSfxError(cancelled, "SFX_CANCELLED"), String(cancelled));
+  const timedOut = await client.list(CODE, { timeoutMs: 100 }).catch((e: unknown) => e);
+  assert.ok(isSfxError(timedOut, "SFX_CONNECTION_LOST"), String(timedOut));
+  assert.match((timedOut as Error).message, /did not answer within 0\.1 s/);
+});
+
 test("a name listed twice is a protocol error", async () => {
   const dir = tmp();
   const f = { path: "x.bin", size: 1, sha256: "0".repeat(64) };

@@ -577,8 +577,8 @@ class ClientSession implements SessionActions {
   async shareLs(code: string, flags: { json?: boolean }): Promise<void> {
     parseCode(code);
     const { shares } = this.#need();
-    await this.#job("share ls", `share ls ${code}`, async () => {
-      const listing = await shares.list(code);
+    await this.#job("share ls", `share ls ${code}`, async (signal) => {
+      const listing = await shares.list(code, { signal });
       if (flags.json) {
         this.print(JSON.stringify({
           files: listing.files,
