@@ -68,7 +68,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(args, { from: "user" });
     return result.status;
   } catch (err) {
-    if (err instanceof CommanderError) return reportUsage(err);
+    if (err instanceof CommanderError) {
+      const status = reportUsage(err);
+      // A script reading --json events hears about a usage error too (an unknown option, a missing value).
+      if (status === 2 && argv.includes("--json")) jsonError("SFX_USAGE", err.message.replace(/^error:\s*/, "").split("\n")[0]);
+      return status;
+    }
     const verbose = Boolean(program.opts().verbose) || argv.includes("--verbose") || argv.includes("-v");
     const hint = err instanceof SfxError && (err.code === "SFX_BAD_ARGUMENT" || err.code === "SFX_USAGE") ? " (see 'sfx --help')" : "";
     console.error(`sfx: ${describeError(err, verbose)}${hint}`);

@@ -118,6 +118,13 @@ test("a bad option value is one stderr line naming the value, exit 2", async () 
   await assertUsageError(["serve", "--daemon", "--max-share-bytes", "lots"], "lots", false);
 });
 
+test("with --json, a usage error from the option parser is an error event on stdout too", async () => {
+  const r = await runSfx(["send", "--json", "--to", "123456", "--bogus", "README.md"]);
+  assert.is(r.status, 2);
+  assert.equal(JSON.parse(r.stdout.trim()), { event: "error", code: "SFX_USAGE", message: "unknown option '--bogus'" });
+  assert.match(r.stderr, /unknown option '--bogus'/);
+});
+
 test("serve --daemon with --stop is a usage error, exit 2", async () => {
   await assertUsageError(["serve", "--daemon", "--stop"], "--stop");
 });

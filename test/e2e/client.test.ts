@@ -378,6 +378,8 @@ if (!TMUX) {
     await a.run(`connect ${gone.address}`, /Cannot connect: Nothing is listening at .*\nStill connected to e2e as \d{3} \d{3}\./);
     await a.run("id", new RegExp(`Your ID:\\s+${id.slice(0, 3)} ${id.slice(3)}\\n`));
     await a.run("connect 1", /No server 1: 'discover' has listed none; give host\[:port\]/);
+    // Any bare number is a listed server, never a host ("100" would be 0.0.0.100).
+    await a.run("connect 100", /No server 100: 'discover' has listed none; give host\[:port\]/);
     a.type("quit");
     await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
   });

@@ -639,7 +639,8 @@ class ClientSession implements SessionActions {
         return;
       }
       server = this.#server;
-    } else if (/^\d{1,2}$/.test(target)) {
+    } else if (/^\d+$/.test(target)) {
+      // A bare number is a server 'discover' listed (up to 256), never a host: "100" would be 0.0.0.100.
       const n = Number(target);
       if (this.#discovered.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", `No server ${n}: 'discover' has listed none; give host[:port]`);
       if (n < 1 || n > this.#discovered.length) throw new SfxError("SFX_BAD_ARGUMENT", `No server ${n}: 'discover' listed ${this.#discovered.length}`);
