@@ -50,43 +50,6 @@ function parsePid(text: string): number | undefined {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/**
- * When `pid` started, in ms since the epoch, from /proc (its start in clock
- * ticks since boot, field 22 of /proc/PID/stat, at Linux's 100 ticks a
- * second, plus the boot time); undefined where there is no /proc.
- */
-export function processStartedAt(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after "pid (comm) ": the command may hold spaces and parentheses, so count from the last ")".
-    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-    const boot = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
-    if (!Number.isFinite(ticks) || !Number.isFinite(boot)) return undefined;
-    return boot * 1000 + ticks * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * True when the pid file at `path` names a live server that is the process
- * that wrote it: `sfx serve` ({@link isServerAlive}), and started before the
- * file was written (a process that started later has a reused pid). The file
- * itself holds only the pid, as pid files do.
- */
-function namesLiveServer(path: string, pid: number): boolean {
-  if (!isServerAlive(pid)) return false;
-  const started = processStartedAt(pid);
-  let written: number;
-  try {
-    written = statSync(path).mtimeMs;
-  } catch {
-    return true;
-  }
-  // Boot time is to the second and ticks to 10 ms: allow for both.
-  return started === undefined || started <= written + 2000;
-}
-
 /** The pid a pid file names, or undefined when it is missing or not a pid. */
 export function readPidFile(path: string): number | undefined {
   let text: string;
@@ -135,14 +98,10 @@ export function isSfxServeCommand(args: readonly string[]): boolean {
   return false;
 }
 
-/**
- * The pid of the live server named by the pid file, or undefined: the
- * process must be `sfx serve` and, where the file recorded it, have started
- * when the server did (so a reused pid is never signalled by `--stop`).
- */
+/** The pid of the live server named by the pid file, or undefined. */
 export function runningPid(path: string): number | undefined {
   const pid = readPidFile(path);
-  return pid !== undefined && namesLiveServer(path, pid) ? pid : undefined;
+  return pid !== undefined && isServerAlive(pid) ? pid : undefined;
 }
 
 /** A pid file this process holds. */
@@ -176,7 +135,7 @@ export function acquirePidFile(path: string, pid: number = process.pid): PidFile
       }
     }
     const other = readPidFile(file);
-    if (other !== undefined && other !== pid && namesLiveServer(file, other)) {
+    if (other !== undefined && other !== pid && isServerAlive(other)) {
       throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${file})`);
     }
     rmSync(file, { force: true }); // stale: its process is gone
