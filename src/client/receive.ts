@@ -257,8 +257,16 @@ export class Receiver {
       if (limit !== null && f.received > limit) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
       pendingBytes += data.length;
       if (!paused && pendingBytes > maxPending) {
-        paused = true;
-        conn.pause();
+        if (waitingForWriter.length > 0) {
+          // Pausing now would stop stream 0 too, where the ends that free writer slots come: bytes
+          // queued behind a slot must not be what stops the stream. Let one more file be written
+          // instead (past the cap); pause once none is waiting.
+          openWriters++;
+          waitingForWriter.shift()!.go();
+        } else {
+          paused = true;
+          conn.pause();
+        }
       }
       const n = data.length;
       writerFor(fileIndex)

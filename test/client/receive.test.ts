@@ -92,6 +92,38 @@ test("an offer of 1,500 tiny and empty files arrives whole under a limit of 128 
   assert.is(readdirSync(join(dir, "e")).length, 1500);
 });
 
+test("32 files open, and a 33rd file's bytes past the pause threshold before the ends that free them: no deadlock", async () => {
+  // The ends travel on stream 0 and the bytes on a data stream: a lost and resent control chunk lets
+  // the 33rd file's bytes arrive first. Pausing for bytes queued behind a writer slot would stop
+  // stream 0 too, and with it the ends that free the slots.
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const n = 33;
+    const one = new Uint8Array([1]);
+    const big = new Uint8Array(300_000).fill(2);
+    const files = Array.from({ length: n }, (_, i) => ({ path: `f${i}`, size: i === n - 1 ? big.length : 1 }));
+    const got = new Receiver(r.conn, { dir, decide: async () => true, maxPendingBytes: 64 * 1024 }).receiveOne();
+    const xid = 5;
+    const started = s.conn.waitFor((m) => Start.is(m));
+    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files }));
+    await started;
+    for (let i = 0; i < n - 1; i++) s.conn.sendData(FIRST_DATA_STREAM, one, dataPpid(xid, i));
+    for (let k = 0; k < 300; k++) s.conn.sendData(FIRST_DATA_STREAM, big.subarray(k * 1000, (k + 1) * 1000), dataPpid(xid, n - 1));
+    for (let i = 0; i < n; i++) s.conn.sendControl(End.encode({ xid, file: i, size: files[i].size, sha256: sha(i === n - 1 ? big : one) }));
+    s.conn.sendControl(Done.encode({ xid }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const result = await Promise.race([got, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("stalled: no result in 8 s")), 8000)))])
+      .finally(() => clearTimeout(timer));
+    assert.is(result.files.length, n);
+    assert.is(readdirSync(dir).length, n);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a wrong SHA-256 fails with SFX_INTEGRITY on both sides and keeps nothing", async () => {
   const r = await hostile([{ path: "a.bin", size: 1000 }], (s, xid) => {
     s.sendData(FIRST_DATA_STREAM, bytes, dataPpid(xid, 0));
