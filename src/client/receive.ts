@@ -65,6 +65,9 @@ interface FileState {
   writer: Promise<SafeWrite> | null;
   end: { size: number; sha256: string } | null;
   finished: boolean;
+  /** True once the file holds a writer slot; until then its bytes wait in `queued`. */
+  slotted: boolean;
+  queued: number;
 }
 
 /** Handles offers on a connection, one exchange at a time. */
@@ -94,7 +97,7 @@ export class Receiver {
     const emit = this.opts.onEvent ?? (() => {});
     const xid = offer.xid;
     const from = offer.from ?? "unknown";
-    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false }));
+    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false, slotted: false, queued: 0 }));
     const bytes = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
     // Refuse hostile or duplicate names before asking anyone, or showing them:
     // a name may carry terminal escapes.
@@ -196,6 +199,19 @@ export class Receiver {
      * the sender sends files one after another, so a few are enough.
      */
     let openWriters = 0;
+    /** Of pendingBytes, those of files still waiting for a slot. */
+    let queuedBehindSlots = 0;
+    /**
+     * Every file holding a slot has written all its bytes and waits for its end, and files wait
+     * for a slot: pausing now would stop stream 0 too, where those ends come (they can lag the
+     * data when a control chunk is resent). Let one waiting file past the cap instead.
+     */
+    const unblockSlots = (): boolean => {
+      if (waitingForWriter.length === 0 || pendingBytes - queuedBehindSlots > 0) return false;
+      openWriters++;
+      waitingForWriter.shift()!.go();
+      return true;
+    };
     const waitingForWriter: Array<{ go: () => void; stop: (err: SfxError) => void }> = [];
     const writerSlot = (): Promise<void> => {
       if (failure) return Promise.reject(failure);
@@ -219,12 +235,15 @@ export class Receiver {
     const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
-      f.writer ??= writerSlot().then(() =>
-        openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
+      f.writer ??= writerSlot().then(() => {
+        f.slotted = true;
+        queuedBehindSlots -= f.queued;
+        f.queued = 0;
+        return openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
           freeWriterSlot();
           throw err;
-        })
-      );
+        });
+      });
       return f.writer;
     };
     /** Files being verified and moved into place. */
@@ -256,17 +275,13 @@ export class Receiver {
       const limit = f.end?.size ?? f.size;
       if (limit !== null && f.received > limit) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
       pendingBytes += data.length;
-      if (!paused && pendingBytes > maxPending) {
-        if (waitingForWriter.length > 0) {
-          // Pausing now would stop stream 0 too, where the ends that free writer slots come: bytes
-          // queued behind a slot must not be what stops the stream. Let one more file be written
-          // instead (past the cap); pause once none is waiting.
-          openWriters++;
-          waitingForWriter.shift()!.go();
-        } else {
-          paused = true;
-          conn.pause();
-        }
+      if (!f.slotted) {
+        f.queued += data.length;
+        queuedBehindSlots += data.length;
+      }
+      if (!paused && pendingBytes > maxPending && !unblockSlots()) {
+        paused = true;
+        conn.pause();
       }
       const n = data.length;
       writerFor(fileIndex)
@@ -274,6 +289,7 @@ export class Receiver {
         .then((w) => w.write(data, { release: true }))
         .then(() => {
           pendingBytes -= n;
+          if (paused) unblockSlots();
           if (paused && pendingBytes < maxPending / 4) {
             paused = false;
             conn.resume();

@@ -90,6 +90,13 @@ test("an offer of 1,500 tiny and empty files arrives whole under a limit of 128 
   assert.is(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout.trim().split("\n").pop()!), { ok: true, files: 1501 });
   assert.is(readdirSync(join(dir, "e")).length, 1500);
+  // 4 KiB files past a 64 KiB pause threshold: the cap must hold while the receiver pauses (it once
+  // let a file past the cap each time the threshold was crossed, and ran out of descriptors).
+  for (let run = 0; run < 3; run++) {
+    const d = tmp();
+    const q = spawnSync("prlimit", ["--nofile=128:128", process.execPath, fixture, d, "1000", "4096", "65536"], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(JSON.parse(q.stdout.trim().split("\n").pop()!), { ok: true, files: 1001 }, `run ${run}: ${q.stderr}`);
+  }
 });
 
 test("32 files open, and a 33rd file's bytes past the pause threshold before the ends that free them: no deadlock", async () => {
