@@ -201,30 +201,44 @@ export class Receiver {
     let openWriters = 0;
     /** Of pendingBytes, those of files still waiting for a slot. */
     let queuedBehindSlots = 0;
+    /** Slot holders being verified and placed (they free their slot without anything more from the sender). */
+    let finishingWriters = 0;
+    const waitingForWriter: Array<{ f: FileState; go: () => void; stop: (err: SfxError) => void }> = [];
+    /** A file gets a slot: its bytes are no longer queued behind one. */
+    const grant = (f: FileState) => {
+      f.slotted = true;
+      queuedBehindSlots -= f.queued;
+      f.queued = 0;
+    };
     /**
-     * Every file holding a slot has written all its bytes and waits for its end, and files wait
-     * for a slot: pausing now would stop stream 0 too, where those ends come (they can lag the
-     * data when a control chunk is resent). Let one waiting file past the cap instead.
+     * Every file holding a slot has written all its bytes and waits for its end (none is being
+     * finished), and files wait for a slot: pausing now would stop stream 0 too, where those ends
+     * come (they can lag the data when a control chunk is resent). Let one waiting file past the
+     * cap instead.
      */
     const unblockSlots = (): boolean => {
-      if (waitingForWriter.length === 0 || pendingBytes - queuedBehindSlots > 0) return false;
+      if (waitingForWriter.length === 0 || finishingWriters > 0 || pendingBytes - queuedBehindSlots > 0) return false;
       openWriters++;
-      waitingForWriter.shift()!.go();
+      const next = waitingForWriter.shift()!;
+      grant(next.f);
+      next.go();
       return true;
     };
-    const waitingForWriter: Array<{ go: () => void; stop: (err: SfxError) => void }> = [];
-    const writerSlot = (): Promise<void> => {
+    const writerSlot = (f: FileState): Promise<void> => {
       if (failure) return Promise.reject(failure);
       if (openWriters < MAX_OPEN_WRITERS) {
         openWriters++;
+        grant(f);
         return Promise.resolve();
       }
-      return new Promise((go, stop) => waitingForWriter.push({ go, stop }));
+      return new Promise((go, stop) => waitingForWriter.push({ f, go, stop }));
     };
     const freeWriterSlot = () => {
       const next = waitingForWriter.shift();
-      if (next) next.go();
-      else openWriters--;
+      if (next) {
+        grant(next.f);
+        next.go();
+      } else openWriters--;
     };
     const fail = (err: SfxError) => {
       if (failure) return;
@@ -235,10 +249,7 @@ export class Receiver {
     const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
-      f.writer ??= writerSlot().then(() => {
-        f.slotted = true;
-        queuedBehindSlots -= f.queued;
-        f.queued = 0;
+      f.writer ??= writerSlot(f).then(() => {
         return openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
           freeWriterSlot();
           throw err;
@@ -255,7 +266,15 @@ export class Receiver {
       f.finished = true;
       const end = f.end;
       const placed = writerFor(i)
-        .then((w) => w.finish(end.sha256, end.size).finally(freeWriterSlot))
+        .then((w) => {
+          // Counted only once it holds its slot: a file still waiting for one is not being finished.
+          finishingWriters++;
+          return w.finish(end.sha256, end.size).finally(() => {
+            finishingWriters--;
+            freeWriterSlot();
+            if (paused) unblockSlots();
+          });
+        })
         .then((r) => {
           results[i] = r;
           emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath, ...(r.unchanged ? { unchanged: true } : {}) });
