@@ -75,13 +75,18 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     return true;
   }
 
-  pause(): void {
+  /** Streams still delivered while paused. */
+  pauseExcept: ReadonlySet<number> | undefined;
+
+  pause(opts?: { except?: readonly number[] }): void {
     this.paused = true;
+    this.pauseExcept = opts?.except && opts.except.length > 0 ? new Set(opts.except) : undefined;
   }
 
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
+    this.pauseExcept = undefined;
     this.peer.#schedule();
   }
 
@@ -115,11 +120,26 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
       this.peer.emit("message", m.stream, m.data, m.ppid);
       if (this.closed || this.peer.closed) return;
     }
+    // Paused with streams kept flowing: those streams' messages (in their own order) pass the held data.
+    const except = this.peer.paused && !this.peer.stalled ? this.peer.pauseExcept : undefined;
+    for (let i = 0; except && i < this.#queue.length && n < this.#opts.perTick;) {
+      const m = this.#queue[i];
+      if (!except.has(m.stream)) {
+        i++;
+        continue;
+      }
+      this.#queue.splice(i, 1);
+      this.#queued -= m.data.length;
+      n++;
+      this.peer.emit("message", m.stream, m.data, m.ppid);
+      if (this.closed || this.peer.closed) return;
+    }
     if (this.#wantDrain && this.#queued <= this.#opts.lowWater) {
       this.#wantDrain = false;
       this.emit("drain");
     }
     if (this.#queue.length > 0 && !this.peer.paused && !this.peer.stalled) this.#schedule();
+    else if (except && this.#queue.some((m) => except.has(m.stream))) this.#schedule();
     else if (this.#queue.length === 0 && this.#closing) this.#finishClose();
   }
 

@@ -263,9 +263,12 @@ export class ClientConnection {
     return msg;
   }
 
-  /** Stops taking messages from the server (its sends then stop: end-to-end backpressure). */
-  pause(): void {
-    this.association.pause();
+  /**
+   * Stops taking messages from the server (its sends then stop: end-to-end
+   * backpressure). With `keepControl`, control messages still arrive: only data waits.
+   */
+  pause(opts?: { keepControl?: boolean }): void {
+    this.association.pause(opts?.keepControl ? { except: [CONTROL_STREAM] } : undefined);
   }
 
   /** Takes messages again. */

@@ -65,9 +65,6 @@ interface FileState {
   writer: Promise<SafeWrite> | null;
   end: { size: number; sha256: string } | null;
   finished: boolean;
-  /** True once the file holds a writer slot; until then its bytes wait in `queued`. */
-  slotted: boolean;
-  queued: number;
 }
 
 /** Handles offers on a connection, one exchange at a time. */
@@ -97,7 +94,7 @@ export class Receiver {
     const emit = this.opts.onEvent ?? (() => {});
     const xid = offer.xid;
     const from = offer.from ?? "unknown";
-    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false, slotted: false, queued: 0 }));
+    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false }));
     const bytes = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
     // Refuse hostile or duplicate names before asking anyone, or showing them:
     // a name may carry terminal escapes.
@@ -199,46 +196,19 @@ export class Receiver {
      * the sender sends files one after another, so a few are enough.
      */
     let openWriters = 0;
-    /** Of pendingBytes, those of files still waiting for a slot. */
-    let queuedBehindSlots = 0;
-    /** Slot holders being verified and placed (they free their slot without anything more from the sender). */
-    let finishingWriters = 0;
-    const waitingForWriter: Array<{ f: FileState; go: () => void; stop: (err: SfxError) => void }> = [];
-    /** A file gets a slot: its bytes are no longer queued behind one. */
-    const grant = (f: FileState) => {
-      f.slotted = true;
-      queuedBehindSlots -= f.queued;
-      f.queued = 0;
-    };
-    /**
-     * Every file holding a slot has written all its bytes and waits for its end (none is being
-     * finished), and files wait for a slot: pausing now would stop stream 0 too, where those ends
-     * come (they can lag the data when a control chunk is resent). Let one waiting file past the
-     * cap instead.
-     */
-    const unblockSlots = (): boolean => {
-      if (waitingForWriter.length === 0 || finishingWriters > 0 || pendingBytes - queuedBehindSlots > 0) return false;
-      openWriters++;
-      const next = waitingForWriter.shift()!;
-      grant(next.f);
-      next.go();
-      return true;
-    };
-    const writerSlot = (f: FileState): Promise<void> => {
+    const waitingForWriter: Array<{ go: () => void; stop: (err: SfxError) => void }> = [];
+    const writerSlot = (): Promise<void> => {
       if (failure) return Promise.reject(failure);
       if (openWriters < MAX_OPEN_WRITERS) {
         openWriters++;
-        grant(f);
         return Promise.resolve();
       }
-      return new Promise((go, stop) => waitingForWriter.push({ f, go, stop }));
+      return new Promise((go, stop) => waitingForWriter.push({ go, stop }));
     };
     const freeWriterSlot = () => {
       const next = waitingForWriter.shift();
-      if (next) {
-        grant(next.f);
-        next.go();
-      } else openWriters--;
+      if (next) next.go();
+      else openWriters--;
     };
     const fail = (err: SfxError) => {
       if (failure) return;
@@ -249,7 +219,7 @@ export class Receiver {
     const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
-      f.writer ??= writerSlot(f).then(() => {
+      f.writer ??= writerSlot().then(() => {
         return openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
           freeWriterSlot();
           throw err;
@@ -266,15 +236,7 @@ export class Receiver {
       f.finished = true;
       const end = f.end;
       const placed = writerFor(i)
-        .then((w) => {
-          // Counted only once it holds its slot: a file still waiting for one is not being finished.
-          finishingWriters++;
-          return w.finish(end.sha256, end.size).finally(() => {
-            finishingWriters--;
-            freeWriterSlot();
-            if (paused) unblockSlots();
-          });
-        })
+        .then((w) => w.finish(end.sha256, end.size).finally(freeWriterSlot))
         .then((r) => {
           results[i] = r;
           emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath, ...(r.unchanged ? { unchanged: true } : {}) });
@@ -294,13 +256,11 @@ export class Receiver {
       const limit = f.end?.size ?? f.size;
       if (limit !== null && f.received > limit) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
       pendingBytes += data.length;
-      if (!f.slotted) {
-        f.queued += data.length;
-        queuedBehindSlots += data.length;
-      }
-      if (!paused && pendingBytes > maxPending && !unblockSlots()) {
+      if (!paused && pendingBytes > maxPending) {
         paused = true;
-        conn.pause();
+        // Data waits; control keeps coming: the ends that let written files finish and free their
+        // writer slots must not wait behind the bytes of a file that waits for a slot.
+        conn.pause({ keepControl: true });
       }
       const n = data.length;
       writerFor(fileIndex)
@@ -308,7 +268,6 @@ export class Receiver {
         .then((w) => w.write(data, { release: true }))
         .then(() => {
           pendingBytes -= n;
-          if (paused) unblockSlots();
           if (paused && pendingBytes < maxPending / 4) {
             paused = false;
             conn.resume();

@@ -31,7 +31,7 @@ export interface AssociationLike {
    */
   send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number; release?: boolean }): boolean;
   /** Stops delivering messages; our advertised window closes, so the peer stops sending. */
-  pause(): void;
+  pause(opts?: { except?: readonly number[] }): void;
   /** Delivers again. */
   resume(): void;
   /** Graceful close: everything queued is delivered first. */

@@ -103,6 +103,11 @@ test("an offer of 1,500 tiny and empty files arrives whole under a limit of 128 
   // 72 descriptors: the ~23 a Node process holds, 32 writers and some room; past the cap, EMFILE.
   const q = spawnSync("prlimit", ["--nofile=72:72", process.execPath, fixture, d, "3000", "64", "65536", "30"], { encoding: "utf8", timeout: 120_000 });
   assert.equal(JSON.parse(q.stdout.trim().split("\n").pop()!), { ok: true, files: 3001 }, q.stderr);
+  // Every file's bytes first, then all the ends (stream 0 lagging the data): the receiver pauses the
+  // data but not the control stream, so the ends still come and free the slots; no file goes past the cap.
+  const e = tmp();
+  const l = spawnSync("prlimit", ["--nofile=72:72", process.execPath, fixture, e, "2000", "64", "65536", "0", "1"], { encoding: "utf8", timeout: 120_000 });
+  assert.equal(JSON.parse(l.stdout.trim().split("\n").pop()!), { ok: true, files: 2001 }, l.stderr);
 });
 
 test("32 files open, and a 33rd file's bytes past the pause threshold before the ends that free them: no deadlock", async () => {

@@ -260,6 +260,8 @@ export class Association extends EventEmitter {
   #sackNeeded = false;
   #sackNow = false;
   #packetsSinceSack = 0;
+  /** Streams delivered even while paused (see pause()). */
+  #pauseExcept: ReadonlySet<number> | undefined;
   /** The receive buffer (window) of this association: `receiveBufferSize`, or what setReceiveBufferSize() set. */
   #rwnd: number;
   #dataInPacket = false;
@@ -441,15 +443,24 @@ export class Association extends EventEmitter {
     return true;
   }
 
-  /** Stops emitting "message"; received data is held and keeps our window closed (backpressure to the peer). */
-  pause(): void {
+  /**
+   * Stops emitting "message"; received data is held and keeps our window
+   * closed (backpressure to the peer). Messages of the streams in `except`
+   * are still delivered (after any of theirs already held): SCTP orders each
+   * stream on its own, so a control stream can keep flowing while data waits
+   * — for instance the messages that say a file is complete, which an
+   * application may need before it can take more data.
+   */
+  pause(opts?: { except?: readonly number[] }): void {
     this.#paused = true;
+    this.#pauseExcept = opts?.except && opts.except.length > 0 ? new Set(opts.except) : undefined;
   }
 
   /** Delivers held messages and emits "message" again; reopens our window. */
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#pauseExcept = undefined;
     this.#drainHeld();
   }
 
@@ -1015,6 +1026,10 @@ export class Association extends EventEmitter {
   /** Reassembly hands complete messages here, in stream order. */
   #deliver = (streamId: number, data: Uint8Array, ppid: number): void => {
     if (this.#state === "closed") return;
+    if (this.#paused && this.#pauseExcept?.has(streamId) && this.listenerCount("message") > 0 && !this.#holds(streamId)) {
+      this.#emitSafe("message", streamId, data, ppid);
+      return;
+    }
     if (this.#paused || this.#heldHead < this.#held.length || this.listenerCount("message") === 0) {
       this.#held.push({ streamId, data, ppid });
       this.#heldBytes += data.length;
@@ -1022,6 +1037,12 @@ export class Association extends EventEmitter {
     }
     this.#emitSafe("message", streamId, data, ppid);
   };
+
+  /** Whether a message of `streamId` is held (then later ones wait behind it: one stream, one order). */
+  #holds(streamId: number): boolean {
+    for (let i = this.#heldHead; i < this.#held.length; i++) if (this.#held[i].streamId === streamId) return true;
+    return false;
+  }
 
   #drainHeld(): void {
     let delivered = false;

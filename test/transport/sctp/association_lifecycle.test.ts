@@ -107,6 +107,27 @@ test("the close event fires exactly once", async () => {
   }
 });
 
+test("pause({ except: [0] }) holds data but keeps stream 0 flowing, in its own order; resume() delivers the data in order", async () => {
+  const p = makePair({}, { receiveBufferSize: 64 * 1024 }, {});
+  try {
+    const { c, s } = await connectPair(p);
+    const got: string[] = [];
+    s.on("message", (st: number, d: Uint8Array) => got.push(`${st}:${d[0]}`));
+    s.pause({ except: [0] });
+    for (let i = 0; i < 5; i++) {
+      c.send(1, new Uint8Array(10_000).fill(i)); // data: held
+      c.send(0, Uint8Array.of(100 + i)); // control: delivered
+    }
+    await waitFor(() => got.length === 5, 5000, "the control messages");
+    assert.equal(got, ["0:100", "0:101", "0:102", "0:103", "0:104"]);
+    s.resume();
+    await waitFor(() => got.length === 10, 5000, "the data");
+    assert.equal(got.slice(5), ["1:0", "1:1", "1:2", "1:3", "1:4"]);
+  } finally {
+    await p.close();
+  }
+});
+
 test("pause() closes the window: send() returns false and stays bounded; resume() completes the transfer", async () => {
   const p = makePair({ delayMs: 1 }, { receiveBufferSize: 64 * 1024 }, { sendHighWaterMark: 256 * 1024 });
   try {
