@@ -21,6 +21,12 @@ export interface FakeOptions {
   streams?: number;
   /** Messages delivered per tick (models the link's rate). */
   perTick?: number;
+  /**
+   * While the receiving side is paused, bytes of held (not excepted) messages past which its
+   * window is shut: excepted streams then wait too, as a real association drops new chunks once
+   * held data fills its window. Default: no limit.
+   */
+  window?: number;
 }
 
 interface Queued {
@@ -122,9 +128,16 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     }
     // Paused with streams kept flowing: those streams' messages (in their own order) pass the held data.
     const except = this.peer.paused && !this.peer.stalled ? this.peer.pauseExcept : undefined;
+    let ahead = 0;
+    let shut = false;
     for (let i = 0; except && i < this.#queue.length && n < this.#opts.perTick;) {
       const m = this.#queue[i];
       if (!except.has(m.stream)) {
+        ahead += m.data.length;
+        if (ahead > this.#opts.window) {
+          shut = true; // until resume() or a message is taken
+          break;
+        }
         i++;
         continue;
       }
@@ -139,7 +152,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
       this.emit("drain");
     }
     if (this.#queue.length > 0 && !this.peer.paused && !this.peer.stalled) this.#schedule();
-    else if (except && this.#queue.some((m) => except.has(m.stream))) this.#schedule();
+    else if (except && !shut && this.#queue.some((m) => except.has(m.stream))) this.#schedule();
     else if (this.#queue.length === 0 && this.#closing) this.#finishClose();
   }
 
@@ -198,6 +211,7 @@ export function fakeAssociationPair(opts: FakeOptions = {}): [FakeAssociation, F
     lowWater: opts.lowWater ?? 64 * 1024,
     streams: opts.streams ?? 16,
     perTick: opts.perTick ?? 8,
+    window: opts.window ?? Infinity,
   };
   const a = new FakeAssociation(nextPort++, full);
   const b = new FakeAssociation(nextPort++, full);

@@ -65,6 +65,9 @@ interface FileState {
   writer: Promise<SafeWrite> | null;
   end: { size: number; sha256: string } | null;
   finished: boolean;
+  /** True once the file holds a writer slot; until then its bytes wait in `queued`. */
+  slotted: boolean;
+  queued: number;
 }
 
 /** Handles offers on a connection, one exchange at a time. */
@@ -94,7 +97,7 @@ export class Receiver {
     const emit = this.opts.onEvent ?? (() => {});
     const xid = offer.xid;
     const from = offer.from ?? "unknown";
-    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false }));
+    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false, slotted: false, queued: 0 }));
     const bytes = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
     // Refuse hostile or duplicate names before asking anyone, or showing them:
     // a name may carry terminal escapes.
@@ -196,19 +199,48 @@ export class Receiver {
      * the sender sends files one after another, so a few are enough.
      */
     let openWriters = 0;
-    const waitingForWriter: Array<{ go: () => void; stop: (err: SfxError) => void }> = [];
-    const writerSlot = (): Promise<void> => {
+    /** Of pendingBytes, those of files still waiting for a slot. */
+    let queuedBehindSlots = 0;
+    /** Slot holders being verified and placed (they free their slot without anything more from the sender). */
+    let finishingWriters = 0;
+    const waitingForWriter: Array<{ f: FileState; go: () => void; stop: (err: SfxError) => void }> = [];
+    /** A file gets a slot: its bytes are no longer queued behind one. */
+    const grant = (f: FileState) => {
+      f.slotted = true;
+      queuedBehindSlots -= f.queued;
+      f.queued = 0;
+    };
+    /**
+     * Every file holding a slot has written all its bytes and waits for its end (none is being
+     * finished), and files wait for a slot: the ends may lag the data (a control chunk resent), and
+     * once paused data fills the receive window they cannot get in. Let one waiting file past the
+     * cap instead, up to {@link MAX_EXTRA_WRITERS} past it.
+     */
+    const unblockSlots = (): boolean => {
+      if (waitingForWriter.length === 0 || finishingWriters > 0 || pendingBytes - queuedBehindSlots > 0) return false;
+      // Bounded: past this many, a sender whose ends lag this far stalls instead (the idle timeout ends it).
+      if (openWriters >= MAX_OPEN_WRITERS + MAX_EXTRA_WRITERS) return false;
+      openWriters++;
+      const next = waitingForWriter.shift()!;
+      grant(next.f);
+      next.go();
+      return true;
+    };
+    const writerSlot = (f: FileState): Promise<void> => {
       if (failure) return Promise.reject(failure);
       if (openWriters < MAX_OPEN_WRITERS) {
         openWriters++;
+        grant(f);
         return Promise.resolve();
       }
-      return new Promise((go, stop) => waitingForWriter.push({ go, stop }));
+      return new Promise((go, stop) => waitingForWriter.push({ f, go, stop }));
     };
     const freeWriterSlot = () => {
       const next = waitingForWriter.shift();
-      if (next) next.go();
-      else openWriters--;
+      if (next) {
+        grant(next.f);
+        next.go();
+      } else openWriters--;
     };
     const fail = (err: SfxError) => {
       if (failure) return;
@@ -219,7 +251,7 @@ export class Receiver {
     const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
-      f.writer ??= writerSlot().then(() => {
+      f.writer ??= writerSlot(f).then(() => {
         return openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
           freeWriterSlot();
           throw err;
@@ -236,7 +268,15 @@ export class Receiver {
       f.finished = true;
       const end = f.end;
       const placed = writerFor(i)
-        .then((w) => w.finish(end.sha256, end.size).finally(freeWriterSlot))
+        .then((w) => {
+          // Counted only once it holds its slot: a file still waiting for one is not being finished.
+          finishingWriters++;
+          return w.finish(end.sha256, end.size).finally(() => {
+            finishingWriters--;
+            freeWriterSlot();
+            if (paused) unblockSlots();
+          });
+        })
         .then((r) => {
           results[i] = r;
           emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath, ...(r.unchanged ? { unchanged: true } : {}) });
@@ -256,10 +296,14 @@ export class Receiver {
       const limit = f.end?.size ?? f.size;
       if (limit !== null && f.received > limit) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
       pendingBytes += data.length;
-      if (!paused && pendingBytes > maxPending) {
+      if (!f.slotted) {
+        f.queued += data.length;
+        queuedBehindSlots += data.length;
+      }
+      if (!paused && pendingBytes > maxPending && !unblockSlots()) {
         paused = true;
-        // Data waits; control keeps coming: the ends that let written files finish and free their
-        // writer slots must not wait behind the bytes of a file that waits for a slot.
+        // Data waits; control keeps coming while the window has room: the ends that let written
+        // files finish and free their writer slots should not wait behind data.
         conn.pause({ keepControl: true });
       }
       const n = data.length;
@@ -268,6 +312,7 @@ export class Receiver {
         .then((w) => w.write(data, { release: true }))
         .then(() => {
           pendingBytes -= n;
+          if (paused) unblockSlots();
           if (paused && pendingBytes < maxPending / 4) {
             paused = false;
             conn.resume();
@@ -354,6 +399,8 @@ export class Receiver {
 
 /** Files written at once by one exchange (see writerSlot in {@link Receiver}). */
 const MAX_OPEN_WRITERS = 32;
+/** Files let past that cap while the slot holders wait for ends that lag their data. */
+const MAX_EXTRA_WRITERS = 32;
 
 /** Bytes an unprivileged writer may still use on the file system of `dir`; null when unknown. */
 async function freeBytes(dir: string): Promise<number | null> {

@@ -9,7 +9,7 @@
  * @module
  */
 import type { AssociationLike } from "../protocol/association.ts";
-import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
+import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { relayedBytes } from "./memory.ts";
 
 /** Counters of one relay. */
@@ -71,7 +71,9 @@ export class Relay {
     if (!ok && !this.#paused) {
       this.#paused = true;
       this.stats.pauses++;
-      this.#from.pause();
+      // Data waits; the sender's control messages (a file's end, a cancel) are the session's, not
+      // relayed data, and keep coming: an end held here could be what the receiver waits for.
+      this.#from.pause({ except: [CONTROL_STREAM] });
       this.#to.once("drain", this.#onDrain);
     }
   }

@@ -445,7 +445,9 @@ for (const [who, how] of [["sender", "kill"], ["receiver", "kill"], ["sender", "
 }
 
 test("a cancel stuck behind a closed window aborts the association; the receiver still hears 'cancelled'", async () => {
-  const h = startHarness({}, { highWater: 256 * 1024, lowWater: 64 * 1024 });
+  // window: the relay's pause keeps control flowing only while the held data leaves room (as a real
+  // association's receive window); here it is full, so the cancel is stuck.
+  const h = startHarness({}, { highWater: 256 * 1024, lowWater: 64 * 1024, window: 64 * 1024 });
   try {
     const s = await h.client();
     const r = await h.client();
