@@ -251,12 +251,12 @@ export class Receiver {
     const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
-      f.writer ??= writerSlot(f).then(() => {
-        return openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
+      f.writer ??= writerSlot(f).then(() =>
+        openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
           freeWriterSlot();
           throw err;
-        });
-      });
+        })
+      );
       return f.writer;
     };
     /** Files being verified and moved into place. */

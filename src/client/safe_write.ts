@@ -24,6 +24,7 @@ import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { processAlive } from "../process_alive.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
+import { truncateUtf8 } from "../protocol/schema.ts";
 import { releaseReceived } from "../protocol/release.ts";
 
 export { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
@@ -51,11 +52,7 @@ function hiddenSibling(finalPath: string, tag: string, suffix: string): string {
   let hidden = `.${name}${extra}`;
   if (byteLength(hidden) > NAME_MAX) {
     const mark = `~${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
-    let cut = name;
-    while (byteLength(`.${cut}${mark}${extra}`) > NAME_MAX) cut = cut.slice(0, -1);
-    // Do not leave half a surrogate pair behind.
-    if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
-    hidden = `.${cut}${mark}${extra}`;
+    hidden = `.${truncateUtf8(name, NAME_MAX - byteLength(`.${mark}${extra}`))}${mark}${extra}`;
   }
   return join(dirname(finalPath), hidden);
 }
@@ -676,15 +673,12 @@ export function numbered(path: string, n: number): string {
   const dot = tar && tar.index > 0 ? tar.index : name.lastIndexOf(".");
   let [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ""];
   const mark = ` (${n})`;
-  // A name that was already as long as a name may be: cut the stem (then the extension) so the numbered one fits.
-  while (byteLength(`${stem}${mark}${ext}`) > NAME_MAX && stem.length > 1) stem = cutChar(stem);
-  while (byteLength(`${stem}${mark}${ext}`) > NAME_MAX && ext.length > 0) ext = cutChar(ext);
+  // A name that was already as long as a name may be: cut the stem, keeping its first character
+  // (then the extension), so the numbered one fits.
+  const first = String.fromCodePoint(stem.codePointAt(0) ?? 0x5f);
+  stem = truncateUtf8(stem, Math.max(NAME_MAX - byteLength(`${mark}${ext}`), byteLength(first)));
+  ext = truncateUtf8(ext, NAME_MAX - byteLength(`${stem}${mark}`));
   return join(dir, `${stem}${mark}${ext}`);
-}
-
-/** `s` less its last character (a surrogate pair is one). */
-function cutChar(s: string): string {
-  return /[\udc00-\udfff]$/.test(s) && /[\ud800-\udbff]/.test(s.at(-2) ?? "") ? s.slice(0, -2) : s.slice(0, -1);
 }
 
 /** fsyncs a directory, making renames in it durable; best effort (not every platform can open a directory). */

@@ -115,7 +115,19 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
     }
   };
   const level = options.level ?? DEFAULT_LOG_LEVEL;
-  let metaSink: Sink = stderrSink;
+  let closing: Promise<void> | undefined;
+  // A deleted log file (rm, or logrotate with nocreate and no SIGHUP) would take every later line
+  // with it, and once rotation is due the file sink fails on each flush and never opens a file
+  // again: open it again by name, at most once per check interval.
+  let lastReopen = 0;
+  const checkMs = options.checkIntervalMs ?? LOG_CHECK_INTERVAL_MS;
+  const reopenSoon = () => {
+    if (closing || Date.now() - lastReopen < checkMs) return;
+    lastReopen = Date.now();
+    setTimeout(() => {
+      if (!closing) void install().catch(() => {});
+    }, 0);
+  };
   // configure() with reset disposes the sinks it had (flushing the file), so
   // installing again is also how the file is reopened.
   const install = () =>
@@ -132,7 +144,10 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
           nonBlocking: true,
         }),
         stderr: stderrSink,
-        meta: (record: LogRecord) => metaSink(record),
+        meta: (record: LogRecord) => {
+          stderrSink(record);
+          reopenSoon();
+        },
       },
       loggers: [
         { category: ["sfx"], lowestLevel: level, sinks: options.console ? ["file", "stderr"] : ["file"] },
@@ -141,23 +156,6 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
         { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["meta"] },
       ],
     });
-  let closing: Promise<void> | undefined;
-  // A deleted log file (rm, or logrotate with nocreate and no SIGHUP) would take every later line
-  // with it, and once rotation is due the file sink fails on each flush and never opens a file
-  // again: open it again by name, at most once per check interval.
-  let lastReopen = 0;
-  const checkMs = options.checkIntervalMs ?? LOG_CHECK_INTERVAL_MS;
-  const reopenSoon = () => {
-    if (closing || Date.now() - lastReopen < checkMs) return;
-    lastReopen = Date.now();
-    setTimeout(() => {
-      if (!closing) void install().catch(() => {});
-    }, 0);
-  };
-  metaSink = (record: LogRecord) => {
-    stderrSink(record);
-    reopenSoon();
-  };
   const watcher = setInterval(() => {
     if (!existsSync(file)) reopenSoon();
   }, checkMs);

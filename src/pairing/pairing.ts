@@ -180,11 +180,9 @@ export class Pairing {
   reject(peer: ExchangePeer, msg: Msg<typeof Reject>): void {
     const ex = this.#current(peer, msg.xid, "receiver");
     if (!ex || ex.state !== "offered") return this.#stale(peer, "reject", msg.xid);
-    try {
+    this.#notifyAndFinish(ex, "rejected", "SFX_REJECTED", msg.reason, () => {
       ex.sender.peer.sendControl(Reject.encode({ xid: ex.sender.xid, reason: msg.reason }));
-    } finally {
-      this.#finish(ex, "rejected", "SFX_REJECTED", msg.reason);
-    }
+    });
   }
 
   /** A file's end (sender → receiver). */
@@ -212,11 +210,9 @@ export class Pairing {
     if (!ex || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "cancel", msg.xid);
     const other = ex.other(peer);
     const who = peer === ex.sender.peer ? "sender" : "receiver";
-    try {
+    this.#notifyAndFinish(ex, "cancelled", "SFX_CANCELLED", `by the ${who}${msg.reason ? `: ${msg.reason}` : ""}`, () => {
       other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: msg.reason ?? `The ${who} cancelled` }));
-    } finally {
-      this.#finish(ex, "cancelled", "SFX_CANCELLED", `by the ${who}${msg.reason ? `: ${msg.reason}` : ""}`);
-    }
+    });
   }
 
   /** Either side reports a failure of the exchange (e.g. the receiver's disk is full). */
@@ -224,11 +220,9 @@ export class Pairing {
     const ex = peer.exchange;
     if (msg.xid === undefined || !ex || ex.partyOf(peer)?.xid !== msg.xid) return false;
     const other = ex.other(peer);
-    try {
+    this.#notifyAndFinish(ex, "failed", msg.code, msg.message, () => {
       other.peer.sendControl(ErrorMessage.encode({ code: msg.code, message: msg.message, xid: other.xid }));
-    } finally {
-      this.#finish(ex, "failed", msg.code, msg.message);
-    }
+    });
     return true;
   }
 
@@ -310,16 +304,13 @@ export class Pairing {
     const message = cancelled
       ? `The ${who} (${formatId(peer.id)}) cancelled`
       : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}${said}`;
-    try {
+    this.#notifyAndFinish(ex, cancelled ? "cancelled" : "failed", code, message, () => {
       if (ex.state === "offered" && peer === ex.sender.peer) {
         other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: message }));
       } else {
         other.peer.sendControl(ErrorMessage.encode({ code, message, xid: other.xid }));
       }
-    } finally {
-      // Whatever happened to the notice, the exchange is over: the other side must be free to pair again.
-      this.#finish(ex, cancelled ? "cancelled" : "failed", code, message);
-    }
+    });
   }
 
   /** Ends every exchange (server shutdown). */
@@ -335,10 +326,21 @@ export class Pairing {
 
   #failBoth(ex: Exchange, code: string, text: string): void {
     const message = fitText(text);
-    try {
+    this.#notifyAndFinish(ex, "failed", code, message, () => {
       for (const p of [ex.sender, ex.receiver]) p.peer.sendControl(ErrorMessage.encode({ code, message, xid: p.xid }));
+    });
+  }
+
+  /**
+   * Tells the parties how the exchange ends, then ends it — even when the
+   * notice fails (a message too long to encode): the other side must be free
+   * to pair again.
+   */
+  #notifyAndFinish(ex: Exchange, state: ExchangeState, outcome: string, detail: string | undefined, notify: () => void): void {
+    try {
+      notify();
     } finally {
-      this.#finish(ex, "failed", code, message);
+      this.#finish(ex, state, outcome, detail);
     }
   }
 

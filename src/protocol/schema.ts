@@ -67,11 +67,16 @@ export function printable(s: string): string {
 
 /** `text` cut to at most `maxBytes` of UTF-8, ending in "…" when cut (never half a surrogate pair). */
 export function cutUtf8(text: string, maxBytes: number): string {
+  return utf8Length(text) <= maxBytes ? text : `${truncateUtf8(text, maxBytes - 3)}…`;
+}
+
+/** The longest start of `text` that is at most `maxBytes` of UTF-8, cut at a character boundary. */
+export function truncateUtf8(text: string, maxBytes: number): string {
   if (utf8Length(text) <= maxBytes) return text;
-  let cut = text.slice(0, Math.max(0, maxBytes - 3));
-  while (cut.length > 0 && utf8Length(cut) > maxBytes - 3) cut = cut.slice(0, -1);
-  if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
-  return `${cut}…`;
+  const bytes = encoder.encode(text);
+  let end = Math.max(0, maxBytes);
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // not inside a character
+  return new TextDecoder().decode(bytes.subarray(0, end));
 }
 
 /**

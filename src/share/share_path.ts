@@ -15,12 +15,9 @@
  */
 import { SfxError } from "../errors.ts";
 import { sanitizeRelativePath } from "../protocol/paths.ts";
+import { CONTROL_CHARS } from "../protocol/schema.ts";
 import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH } from "./defaults.ts";
 
-// C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
-// that can make a name print as something else.
-// deno-lint-ignore no-control-regex -- matching control characters is the point
-const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 
 function refuse(path: string, why: string): never {
   throw new SfxError("SFX_BAD_ARGUMENT", `Invalid file name in share ${JSON.stringify(path).slice(0, 120)}: ${why}`);
@@ -32,7 +29,7 @@ function refuse(path: string, why: string): never {
  */
 export function checkSharePath(path: string): string {
   if (typeof path !== "string" || path.length === 0) refuse(String(path), "it is empty");
-  if (UNSAFE_CHARS.test(path)) refuse(path, "it contains a control character");
+  if (CONTROL_CHARS.test(path)) refuse(path, "it contains a control character");
   if (path.includes("\\")) refuse(path, "it contains a backslash");
   if (path.startsWith("/")) refuse(path, "it is an absolute path");
   const nfc = path.normalize("NFC");
