@@ -25,6 +25,7 @@ import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
+import { stallLimitMs, watchStall } from "./stall.ts";
 import { newSafeWriteCache, openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
@@ -47,6 +48,11 @@ export interface ReceiveOptions {
   onEvent?: EventSink;
   /** Pause the association while this many bytes wait for the disk; default 16 MiB. */
   maxPendingBytes?: number;
+  /**
+   * Once accepted, give up (SFX_TRANSFER_FAILED) when nothing arrives or is written for this long;
+   * default {@link stallLimitMs} of the server's announced timeouts (10 min 10 s with its defaults).
+   */
+  stallMs?: number;
 }
 
 /** The result of one exchange, as the receiver saw it. */
@@ -132,8 +138,11 @@ export class Receiver {
     // The messages of this exchange, in arrival order, from now on.
     const inbox: AnyMessage[] = [];
     let wake: (() => void) | undefined;
+    /** Counts whatever moves the exchange on (messages, data, writes), for the stall watch. */
+    let moves = 0;
     const offMessages = conn.onMessage((m) => {
       if (m.xid !== xid) return;
+      moves++;
       inbox.push(m);
       wake?.();
     });
@@ -293,6 +302,7 @@ export class Receiver {
       if (!f) return fail(new SfxError("SFX_PROTOCOL", `Data for file ${fileIndex}, which the offer does not have`));
       f.received += data.length;
       received += data.length;
+      moves++;
       const limit = f.end?.size ?? f.size;
       if (limit !== null && f.received > limit) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
       pendingBytes += data.length;
@@ -311,6 +321,7 @@ export class Receiver {
         // The message is ours alone: the write frees it once it is on disk.
         .then((w) => w.write(data, { release: true }))
         .then(() => {
+          moves++;
           pendingBytes -= n;
           if (paused) unblockSlots();
           if (paused && pendingBytes < maxPending / 4) {
@@ -362,6 +373,16 @@ export class Receiver {
 
     conn.send(Accept, { xid });
     emit({ event: "accepted" });
+    // A server that stops relaying (yet answers pings) must not hold us for good. Time spent
+    // writing, or verifying and placing files, is ours: it does not count.
+    const stallMs = this.opts.stallMs ?? stallLimitMs(conn.welcome.limits);
+    cleanups.push(watchStall(stallMs, () => moves, (seconds) => {
+      const why = `Nothing arrived for ${seconds} s`;
+      try {
+        conn.send(Cancel, { xid, reason: `${why}: the receiver gave up` });
+      } catch { /* closed */ }
+      fail(new SfxError("SFX_TRANSFER_FAILED", `${why}: the exchange was ended (the server stopped relaying, or the sender is gone)`));
+    }, { busy: () => pendingBytes - queuedBehindSlots > 0 || finishingWriters > 0 }));
     wake();
     try {
       await finished;

@@ -24,6 +24,7 @@ import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject,
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink } from "./events.ts";
+import { stallLimitMs, watchStall } from "./stall.ts";
 import type { SourceFile } from "./walk.ts";
 
 /** Options for {@link sendFiles}. */
@@ -36,6 +37,12 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** How long to wait for the cancel to get through before aborting the association; default 1 s. */
   cancelGraceMs?: number;
+  /**
+   * Give up (SFX_TRANSFER_FAILED) when, from the offer on, no message arrives and no byte goes out
+   * for this long; default {@link stallLimitMs} of the server's announced timeouts (10 min 10 s with
+   * its defaults).
+   */
+  stallMs?: number;
 }
 
 /** What a successful send did. */
@@ -58,12 +65,19 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   // Everything the server says about this exchange, from the moment we offer.
   const inbox: AnyMessage[] = [];
   let wake: (() => void) | undefined;
+  /** Counts whatever moves the exchange on (messages, bytes handed to the transport), for the stall watch. */
+  let moves = 0;
   const offInbox = conn.onMessage((m) => {
     if (!mine(m)) return;
+    moves++;
     inbox.push(m);
     wake?.();
   });
-  const signal = opts.signal;
+  // A stall stops every wait the way Ctrl-C does; the catch below tells the two apart.
+  const stalled = new AbortController();
+  let stallError: SfxError | undefined;
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stalled.signal]) : stalled.signal;
+  let stopWatch = () => {};
   const cancelGrace = opts.cancelGraceMs ?? 1000;
   let cancelling = false;
 
@@ -132,6 +146,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     }
     emit({ event: "offer", to, files: files.map((f) => ({ path: f.path, size: f.size })), bytes: total });
     conn.sendControl(offer);
+    // A server that stops relaying (yet answers pings) must not hold us for good.
+    stopWatch = watchStall(opts.stallMs ?? stallLimitMs(conn.welcome.limits), () => moves, (seconds) => {
+      stallError = new SfxError("SFX_TRANSFER_FAILED", `Nothing moved for ${seconds} s: the exchange was ended (the server stopped relaying, or the receiver is gone)`);
+      stalled.abort();
+    });
     // Wait for start (the server enforces the offer timeout and tells us).
     while (true) {
       const m = check(await nextMessage());
@@ -172,6 +191,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         hash.update(chunk);
         size += chunk.length;
         sent += chunk.length;
+        moves++;
         // Sources yield fresh buffers, hashed above and not touched again: the transport may free them.
         if (!conn.sendData(FIRST_DATA_STREAM, chunk, ppid, { release: true })) await drainOrStop(conn, signal, () => inbox.length > 0);
         emit({ event: "progress", bytes: sent, total, file: f.path });
@@ -197,8 +217,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "done", files: files.length, bytes: sent, seconds, megabytesPerSecond: seconds > 0 ? sent / seconds / 1e6 : 0 });
     return { files: files.length, bytes: sent, seconds };
   } catch (err) {
-    const e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });
-    if (e.code === "SFX_CANCELLED" && signal?.aborted) {
+    let e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });
+    if (e.code === "SFX_CANCELLED" && stallError && !opts.signal?.aborted) {
+      e = stallError;
+      await cancel("nothing moved: the sender gave up");
+    } else if (e.code === "SFX_CANCELLED" && signal.aborted) {
       await cancel("cancelled by the sender");
     } else if (e.code === "SFX_IO" || e.code === "SFX_INTERNAL") {
       // Our own failure: tell the receiver so it cleans up.
@@ -211,6 +234,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "error", code: e.code, message: e.message });
     throw e;
   } finally {
+    stopWatch();
     offInbox();
   }
 }

@@ -56,6 +56,7 @@ import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
 import { ioError, localRelativePath, numbered, openSafeWrite, sameFile, sanitizeRelativePath, type SafeWrite } from "./safe_write.ts";
+import { stallLimitMs, watchStall } from "./stall.ts";
 import { collectFiles, fileSource } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
@@ -80,6 +81,11 @@ export interface ShareLink {
   onData(handler: (stream: number, data: Uint8Array, ppid: number) => void | Promise<void>): () => void;
   /** Calls `handler` once if the link is lost; returns an unsubscribe function. */
   onClose(handler: (err: SfxError) => void): () => void;
+  /**
+   * An upload or download where nothing arrives, goes out or is written for this long fails
+   * (SFX_TRANSFER_FAILED); absent: no such limit. See {@link stallLimitMs}.
+   */
+  readonly stallMs?: number;
 }
 
 /** Download bytes not yet on disk after which the association is paused (flow control slows the server). */
@@ -321,6 +327,7 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
   const lost = (err: unknown) =>
     err instanceof SfxError ? err : new SfxError("SFX_CONNECTION_LOST", "The connection to the server was lost", { cause: err });
   return {
+    stallMs: stallLimitMs(conn.welcome.limits),
     send(message) {
       try {
         conn.sendControl(message);
@@ -526,8 +533,11 @@ export class ShareClient {
       this.#tryCancel(req, "cancelled");
       this.#pending.get(req)?.fail(new SfxError("SFX_CANCELLED", "Upload cancelled"));
     };
+    /** Counts whatever moves the upload on (messages, bytes handed to the transport), for the stall watch. */
+    let moves = 0;
     this.#pending.set(req, {
       onMessage: (msg) => {
+        moves++;
         if (ErrorMessage.is(msg)) this.#pending.get(req)?.fail(errorFromMessage(msg));
         else if (ShareReady.is(msg)) readyResolve(msg.warning);
         else if (ShareCreated.is(msg)) {
@@ -550,6 +560,7 @@ export class ShareClient {
       },
     });
     opts.signal?.addEventListener("abort", onAbort, { once: true });
+    const stopWatch = this.#watch(req, () => moves);
     try {
       this.#link.send(SharePut.encode({
         req,
@@ -580,6 +591,7 @@ export class ShareClient {
             // A fresh buffer from the source, not touched after this: the transport may free it.
             if (!this.#link.sendData(stream, data, ppid, { release: true })) await Promise.race([this.#link.drained(), created]);
             sent += n;
+            moves++;
             opts.onProgress?.({ bytes: sent, total, file: f.path });
           }
         } catch (err) {
@@ -600,8 +612,26 @@ export class ShareClient {
       this.#pending.delete(req);
       throw e;
     } finally {
+      stopWatch();
       opts.signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * Fails request `req` (telling the server) once `progress()` stands still for the link's stall
+   * limit, not counting time while `busy()`. Returns the function that stops watching.
+   */
+  #watch(req: number, progress: () => number, busy?: () => boolean): () => void {
+    const limit = this.#link.stallMs;
+    if (limit === undefined) return () => {};
+    return watchStall(limit, progress, (seconds) => {
+      const pending = this.#pending.get(req);
+      if (!pending) return;
+      const why = `Nothing moved for ${seconds} s`;
+      this.#tryCancel(req, why);
+      this.#pending.delete(req); // told once: failing does not cancel again
+      pending.fail(new SfxError("SFX_TRANSFER_FAILED", `${why}: the server stopped answering (is it overloaded?)`));
+    }, { busy });
   }
 
   #tryCancel(req: number, reason: string): void {
@@ -700,7 +730,8 @@ export class ShareClient {
     };
     const maybeFinish = (slot: Slot) => {
       if (slot.finishing || slot.end === undefined || slot.w.writer.offset + slot.received !== slot.w.file.size) return;
-      slot.finishing = slot.w.writer.finish(slot.end, slot.w.file.size).then((r) => {
+      local++;
+      slot.finishing = slot.w.writer.finish(slot.end, slot.w.file.size).finally(() => local--).then((r) => {
         results.set(slot.w.file.path, r);
         maybeDone();
       }, (err) => {
@@ -717,8 +748,12 @@ export class ShareClient {
     // control packet was lost and resent). Hold such data, bounded, until the plan is known.
     let early: { data: Uint8Array; ppid: number }[] = [];
     let earlyBytes = 0;
+    /** Counts whatever moves the download on, for the stall watch; `local`: writes and checks under way. */
+    let moves = 0;
+    let local = 0;
     const onData = (data: Uint8Array, ppid: number): void | Promise<void> => {
       if (failed) return;
+      moves++;
       const { tag, fileIndex } = parseDataPpid(ppid);
       if (tag !== xidTag(req)) return;
       if (!slots) {
@@ -736,12 +771,14 @@ export class ShareClient {
       moved += data.byteLength;
       opts.onProgress?.({ bytes: moved, total, file: slot.w.file.path });
       // The message is ours alone: the write frees it once it is on disk.
-      return slot.w.writer.write(data, { release: true }).then(() => maybeFinish(slot), (err) => fail(err));
+      local++;
+      return slot.w.writer.write(data, { release: true }).finally(() => (local--, moves++)).then(() => maybeFinish(slot), (err) => fail(err));
     };
     const stopData = this.#link.onData((_stream, data, ppid) => onData(data, ppid));
     this.#pending.set(req, {
       onMessage: (msg) => {
         if (failed) return;
+        moves++;
         if (ErrorMessage.is(msg)) return fail(errorFromMessage(msg));
         if (ShareSending.is(msg)) {
           const list: Slot[] = [];
@@ -783,11 +820,13 @@ export class ShareClient {
         fail(err);
       },
     });
+    const stopWatch = this.#watch(req, () => moves, () => local > 0);
     try {
       this.#link.send(ShareGet.encode({ req, code, files: writers.map((w) => ({ path: w.file.path, offset: w.writer.offset })) }));
       await finished;
       return results;
     } finally {
+      stopWatch();
       stopData();
       opts.signal?.removeEventListener("abort", onAbort);
     }

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { ShareClient, type ShareLink } from "../../src/client/share.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { type AnyMessage, dataPpid, decodeMessage } from "../../src/protocol/index.ts";
-import { ShareDone, ShareEnd, ShareListingMessage, ShareSending } from "../../src/protocol/share.ts";
+import { ShareDone, ShareEnd, ShareListingMessage, ShareReady, ShareSending } from "../../src/protocol/share.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const CODE = "7KQ2-M9XD-4T1F-HB6R-W3NP";
@@ -30,7 +30,7 @@ function tmp(): string {
 type Listed = { path: string; size: number; sha256: string };
 
 /** A server that lists `files` and answers share.get with `onGet`; `seen` records the client's requests. */
-function fakeServer(files: Listed[], onGet?: (req: number, reply: (b: Uint8Array) => void, data: (d: Uint8Array, ppid: number) => void) => void) {
+function fakeServer(files: Listed[], onGet?: (req: number, reply: (b: Uint8Array) => void, data: (d: Uint8Array, ppid: number) => void) => void, stallMs?: number) {
   const handlers = new Set<(m: AnyMessage) => void>();
   const dataHandlers = new Set<(s: number, d: Uint8Array, p: number) => void | Promise<void>>();
   const seen: string[] = [];
@@ -52,6 +52,7 @@ function fakeServer(files: Listed[], onGet?: (req: number, reply: (b: Uint8Array
     onMessage: (h) => (handlers.add(h), () => handlers.delete(h)),
     onData: (h) => (dataHandlers.add(h), () => dataHandlers.delete(h)),
     onClose: () => () => {},
+    stallMs,
   };
   return { link, seen };
 }
@@ -142,6 +143,46 @@ test("a server that sends only some of the files asked for gets a protocol error
   assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
   assert.match((err as Error).message, /did not offer "b\.bin"/);
   assert.not.ok(readdirSync(dir).includes("b.bin"));
+});
+
+test("a server that stops sending mid-download: the get gives up after the link's stall limit, tells the server once, and keeps the partial for a resume", async () => {
+  const dir = tmp();
+  const a = new Uint8Array(100_000).fill(3);
+  const { link, seen } = fakeServer([{ path: "a.bin", size: a.length, sha256: sha(a) }], (req, reply, data) => {
+    reply(ShareSending.encode({ req, files: [{ path: "a.bin", size: a.length, offset: 0, sha256: sha(a) }] }));
+    queueMicrotask(() => data(a.slice(0, 40_000), dataPpid(req, 0))); // …and then nothing
+  }, 300);
+  const t0 = Date.now();
+  const err = await getError(link, dir);
+  assert.ok(isSfxError(err, "SFX_TRANSFER_FAILED"), String(err));
+  assert.match((err as Error).message, /Nothing moved for \d+ s/);
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+  assert.equal(seen, ["share.ls", "share.get", "share.cancel"]);
+  assert.ok(readdirSync(dir).some((n) => n.endsWith(".sfx-part")), `partial kept: ${readdirSync(dir)}`);
+});
+
+test("a server whose window never opens during an upload: the put gives up after the link's stall limit and tells the server once", async () => {
+  const seen: string[] = [];
+  const handlers = new Set<(m: AnyMessage) => void>();
+  const link: ShareLink = {
+    send(bytes) {
+      const m = decodeMessage(bytes) as AnyMessage & { req: number };
+      seen.push(m.type);
+      if (m.type === "share.put") queueMicrotask(() => { for (const h of handlers) h(decodeMessage(ShareReady.encode({ req: m.req }))); });
+    },
+    sendData: () => false, // full, and never drained
+    drained: () => new Promise(() => {}),
+    onMessage: (h) => (handlers.add(h), () => handlers.delete(h)),
+    onData: () => () => {},
+    onClose: () => () => {},
+    stallMs: 300,
+  };
+  const data = new Uint8Array(300_000).fill(5);
+  const file = { path: "up.bin", size: data.length, async *read() { for (let o = 0; o < data.length; o += 65536) yield data.slice(o, o + 65536); } };
+  const err = await new ShareClient(link).put([file]).catch((e: unknown) => e);
+  assert.ok(isSfxError(err, "SFX_TRANSFER_FAILED"), String(err));
+  assert.match((err as Error).message, /Nothing moved for \d+ s/);
+  assert.equal(seen, ["share.put", "share.cancel"]);
 });
 
 test.run();

@@ -479,6 +479,78 @@ test("a cancel stuck behind a closed window aborts the association; the receiver
   }
 });
 
+test("a server that stops relaying to the receiver: the receiver gives up after its stall limit, keeps nothing, and the sender hears why", async () => {
+  // The server's own stall watch (idle timeout, 5 min here) would end it much later.
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, stallMs: 300 }).receiveOne());
+    let read = 0;
+    const sending = quiet(sendFiles(s.conn, {
+      to: r.conn.id,
+      files: [memFile("big.bin", pattern(4 * 1024 * 1024), { gate: async () => {
+        read += 65536;
+        if (read === 512 * 1024) r.fake.stall(); // nothing from the server reaches the receiver any more
+      } })],
+    }));
+    const t0 = Date.now();
+    const err = await expectCode(got, "SFX_TRANSFER_FAILED");
+    assert.match(err.message, /Nothing arrived for \d+ s/);
+    assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+    const told = await expectCode(sending, "SFX_CANCELLED");
+    assert.match(told.message, /the receiver gave up/);
+    await until(() => readdirSync(dir).length === 0, 2000, "the temporary file to go");
+  } finally {
+    await h.close();
+  }
+});
+
+test("a server that stops relaying to the sender: the sender gives up after its stall limit instead of waiting for 'done' for ever", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const data = pattern(200_000);
+    let read = 0;
+    const sending = quiet(sendFiles(s.conn, {
+      to: r.conn.id,
+      stallMs: 300,
+      files: [memFile("a.bin", data, { gate: async () => {
+        read += 65536;
+        if (read >= data.length) s.fake.stall(); // the receiver's 'done' never reaches the sender
+      } })],
+    }));
+    const err = await expectCode(sending, "SFX_TRANSFER_FAILED");
+    assert.match(err.message, /Nothing moved for \d+ s/);
+    // The receiver got everything and confirmed it; only the sender never heard.
+    const result = await got;
+    assert.is(result.files.length, 1);
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(data));
+  } finally {
+    await h.close();
+  }
+});
+
+test("slow but moving (a chunk every 100 ms) is not a stall: a stall limit of 400 ms on both sides lets the exchange finish", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, stallMs: 400 }).receiveOne());
+    const data = pattern(8 * 65536);
+    await sendFiles(s.conn, { to: r.conn.id, stallMs: 400, files: [memFile("slow.bin", data, { gate: () => new Promise((go) => setTimeout(go, 100)) })] });
+    await got;
+    assert.equal(readFileSync(join(dir, "slow.bin")), Buffer.from(data));
+  } finally {
+    await h.close();
+  }
+});
+
 test("server limits: a file over maxFileSize, too many files, or stdin growing past the limit fail with SFX_LIMIT", async () => {
   const h = startHarness({ maxFileSize: 100_000, maxFilesPerOffer: 3 });
   try {
