@@ -19,6 +19,7 @@ import { isIP } from "node:net";
 import { SfxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { type AssociationLike, closeWithin, type CloseReason } from "../protocol/association.ts";
+import { nextExchangeId } from "../protocol/data.ts";
 import { CONTROL_PPID, CONTROL_STREAM, PEER_FAILURE_TIMEOUT_MS, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
 import { ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
@@ -57,7 +58,6 @@ export class ClientConnection {
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #pingN = 0;
   #xid = 0;
-  #req = 0;
   #released = false;
 
   private constructor(association: AssociationLike, welcome: WelcomeInfo, owned?: { close(): Promise<void> }) {
@@ -138,16 +138,10 @@ export class ClientConnection {
     return this.#closedWith;
   }
 
-  /** A fresh exchange id for an offer on this connection. */
+  /** A fresh exchange id for an offer on this connection (even: see {@link nextExchangeId}). */
   nextXid(): number {
-    this.#xid = (this.#xid % (2 ** 31 - 2)) + 1;
+    this.#xid = nextExchangeId(this.#xid);
     return this.#xid;
-  }
-
-  /** A fresh request id (shares' request/reply correlation). */
-  nextReq(): number {
-    this.#req = (this.#req % (2 ** 31 - 2)) + 1;
-    return this.#req;
   }
 
   /** Sends one encoded control message. Throws SFX_CONNECTION_LOST once closed. */

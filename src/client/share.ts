@@ -35,6 +35,7 @@ import {
   decodeMessage,
   ErrorMessage,
   errorFromMessage,
+  nextShareRequestId,
   parseDataPpid,
   xidTag,
 } from "../protocol/index.ts";
@@ -430,7 +431,7 @@ export class ShareClient {
   readonly #link: ShareLink;
   readonly #pending = new Map<number, Pending>();
   readonly #unsubscribe: (() => void)[] = [];
-  #nextReq = 1;
+  #lastReq = 0;
 
   constructor(link: ShareLink) {
     this.#link = link;
@@ -454,8 +455,8 @@ export class ShareClient {
   #newReq(): number {
     // Request ids double as data PPID tags: skip any whose tag is in use.
     for (let i = 0; i < 4096; i++) {
-      const req = this.#nextReq;
-      this.#nextReq = this.#nextReq >= 2 ** 31 - 2 ? 1 : this.#nextReq + 1;
+      // Odd, so that no exchange on the same connection has the tag (see nextShareRequestId).
+      const req = this.#lastReq = nextShareRequestId(this.#lastReq);
       if (![...this.#pending.keys()].some((r) => xidTag(r) === xidTag(req))) return req;
     }
     throw new SfxError("SFX_LIMIT", "Too many share requests in flight on one connection");

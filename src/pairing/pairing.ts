@@ -7,7 +7,7 @@
  * @module
  */
 import { SfxError } from "../errors.ts";
-import { parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
+import { nextExchangeId, parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
 import {
   type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Start,
 } from "../protocol/messages.ts";
@@ -123,7 +123,7 @@ export class Pairing {
       sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange; try again later` }));
       return;
     }
-    const rxid = this.#nextXid.get(receiver) ?? 1;
+    const rxid = this.#nextXid.get(receiver) ?? nextExchangeId(0);
     // Encoded before anything is registered: the receiver's copy names the sender, not itself,
     // and may not fit the message size limit the sender's did (then nobody is left busy).
     let forReceiver: Uint8Array;
@@ -132,7 +132,7 @@ export class Pairing {
     } catch (err) {
       return fail("SFX_LIMIT", `The offer's list of files is too large to pass on (${(err as Error).message}); send fewer files at once, or an archive`);
     }
-    this.#nextXid.set(receiver, (rxid % (2 ** 31 - 2)) + 1);
+    this.#nextXid.set(receiver, nextExchangeId(rxid));
     const ex = new Exchange(++this.#serial, { peer: sender, xid }, { peer: receiver, xid: rxid }, msg.files, this.#now(), this.#log);
     sender.exchange = ex;
     receiver.exchange = ex;
@@ -228,14 +228,16 @@ export class Pairing {
 
   /**
    * A data-stream message from a client. Relayed when it is the sender of a
-   * streaming exchange and the PPID names that exchange; otherwise dropped.
-   * Returns false when it was not the exchange's (a share may want it).
+   * streaming exchange and the PPID names that exchange. Returns false when
+   * it is not the exchange's: a share upload the same client runs meanwhile
+   * may want it (its tag differs: see nextExchangeId).
    */
   data(peer: ExchangePeer, streamId: number, data: Uint8Array, ppid: number): boolean {
     const ex = peer.exchange;
     if (!ex || ex.sender.peer !== peer) return false;
     const { tag, fileIndex } = parseDataPpid(ppid);
-    if (ex.state !== "streaming" || tag !== xidTag(ex.sender.xid)) {
+    if (tag !== xidTag(ex.sender.xid)) return false;
+    if (ex.state !== "streaming") {
       this.stats.droppedData++;
       return true;
     }

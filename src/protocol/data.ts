@@ -37,6 +37,27 @@ export function xidTag(xid: number): number {
   return xid & TAG_MASK;
 }
 
+/** Largest exchange or request id (ids are positive 31-bit numbers). */
+const MAX_ID = 2 ** 31 - 2;
+
+/**
+ * The id after `prev` for an exchange: even (2, 4, …). On one connection an
+ * exchange's bytes and a share's can be on the wire at once (`sfx client`
+ * runs a send beside a share put, a receive beside a share get), and data is
+ * told apart by its tag alone: exchange ids are even and share request ids
+ * odd ({@link nextShareRequestId}), so their tags never meet.
+ */
+export function nextExchangeId(prev: number): number {
+  const next = prev + 2 - (prev & 1);
+  return next > MAX_ID ? 2 : next;
+}
+
+/** The id after `prev` for a share request: odd (1, 3, …); see {@link nextExchangeId}. */
+export function nextShareRequestId(prev: number): number {
+  const next = prev + 1 + (prev & 1);
+  return next > MAX_ID ? 1 : next;
+}
+
 /** Rewrites a data PPID to another exchange id, keeping the file index (the relay's one change). */
 export function retagPpid(ppid: number, xid: number): number {
   return (((xid & TAG_MASK) << PPID_FILE_BITS) | (ppid & FILE_MASK)) >>> 0;

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
   Accept, Busy, Cancel, dataPpid, decodeMessage, defineMessage, Done, End, ErrorMessage, errorFromMessage, Hello,
-  MAX_CONTROL_BYTES, messageTypes, Offer, parseDataPpid, Ping, Pong, ProtocolError, Reject, retagPpid, Start, Welcome,
+  MAX_CONTROL_BYTES, messageTypes, nextExchangeId, nextShareRequestId, Offer, parseDataPpid, Ping, Pong, ProtocolError, Reject, retagPpid, Start, Welcome,
 } from "../../src/protocol/index.ts";
 import { int, string } from "../../src/protocol/schema.ts";
 import "../../src/protocol/share.ts"; // registers the share.* messages
@@ -125,6 +125,21 @@ test("data PPIDs carry the exchange tag and the file index, and can be retagged"
   assert.equal(parseDataPpid(retagPpid(p, 2048 + 7)), { tag: 7, fileIndex: 41 });
   assert.ok(p < 2 ** 31, "top bit stays clear");
   assert.is(parseDataPpid(0).fileIndex, -1);
+});
+
+test("exchange ids are even and share request ids odd, through the wrap: their data tags never meet on one connection", () => {
+  const ids = (next: (prev: number) => number, from: number) => {
+    const out = [];
+    for (let i = 0, x = from; i < 4; i++) out.push(x = next(x));
+    return out;
+  };
+  assert.equal(ids(nextExchangeId, 0), [2, 4, 6, 8]);
+  assert.equal(ids(nextShareRequestId, 0), [1, 3, 5, 7]);
+  assert.equal(ids(nextExchangeId, 2 ** 31 - 4), [2 ** 31 - 2, 2, 4, 6]);
+  assert.equal(ids(nextShareRequestId, 2 ** 31 - 5), [2 ** 31 - 3, 1, 3, 5]);
+  for (let x = 0; x < 5000; x += 37) {
+    assert.is.not(parseDataPpid(dataPpid(nextExchangeId(x), 0)).tag, parseDataPpid(dataPpid(nextShareRequestId(x), 0)).tag);
+  }
 });
 
 test.run();

@@ -6,12 +6,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isSfxError } from "../../src/errors.ts";
 import { watchReceived } from "../_received.ts";
 import { connect } from "../../src/client/connection.ts";
+import { Receiver } from "../../src/client/receive.ts";
+import { sendFiles } from "../../src/client/send.ts";
 import { collectShareFiles, connectionShareLink, ShareClient, shareGet, shareList, sharePut } from "../../src/client/share.ts";
 import { startExchangeService } from "../../src/server/exchange_service.ts";
 import { ServerSession } from "../../src/server/session.ts";
@@ -171,5 +173,95 @@ test("the one-shot library calls sharePut, shareList and shareGet each connect, 
   assert.is(got.files[0].name, "lib.txt");
   assert.is(readFileSync(join(out, "lib.txt"), "utf8"), "library");
 });
+
+/** A file in memory whose reading waits at `gate` (once) after its first chunk. */
+function gatedFile(path: string, data: Uint8Array, gate: Promise<void>) {
+  return {
+    path,
+    size: data.length,
+    async *read() {
+      for (let off = 0; off < data.length; off += 65536) {
+        if (off === 65536) await gate;
+        yield data.slice(off, off + 65536);
+      }
+    },
+  };
+}
+
+/** `p`, or a failure naming `what` after `ms` (the bug this guards against is a hang). */
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test("one connection uploads a share while it sends an exchange (as sfx client runs both): the upload's bytes reach the share, not the exchange", async () => {
+  const { conn: a, client: shareA } = await client();
+  const { conn: b } = await client();
+  const dir = mkdtempSync(join(base, "ex-"));
+  const got = new Receiver(b, { dir, decide: async () => true }).receiveOne();
+  got.catch(() => {}); // awaited below; a failure must not be reported as unhandled first
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const exData = randomBytes(1024 * 1024);
+  const sending = sendFiles(a, { to: b.id, files: [gatedFile("ex.bin", exData, gate)] });
+  sending.catch(() => {});
+  await until(() => readdirCount(dir) > 0, 5000, "the exchange to start");
+  const shared = randomBytes(300_000);
+  writeFileSync(join(base, "during.bin"), shared);
+  const created = await within(shareA.put(await collectShareFiles([join(base, "during.bin")]), { expiresInMs: 600_000 }), 5000, "the upload");
+  assert.equal(created.files.map((f) => f.sha256), [sha(shared)]);
+  open();
+  await sending;
+  await got;
+  assert.is(sha(readFileSync(join(dir, "ex.bin"))), sha(exData));
+});
+
+test("one connection downloads a share while it receives an exchange: neither takes the other's bytes, whatever ids they were given", async () => {
+  const src = join(base, "dl.bin");
+  const shared = randomBytes(400_000);
+  writeFileSync(src, shared);
+  const { client: up } = await client();
+  const { code } = await up.put(await collectShareFiles([src]), { expiresInMs: 600_000 });
+  const { conn: a } = await client();
+  const { conn: b, client: shareB } = await client();
+  // A first exchange, then a second during which the download runs: with ids counted 1, 2, … on
+  // both sides, the second exchange (id 2 at the receiver) and the download (request 2, after the
+  // listing's request 1) would have had the same tag.
+  for (const download of [false, true]) {
+    const dir = mkdtempSync(join(base, "rx-"));
+    const got = new Receiver(b, { dir, decide: async () => true }).receiveOne();
+    got.catch(() => {});
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const exData = randomBytes(600_000);
+    const sending = sendFiles(a, { to: b.id, files: [gatedFile("ex.bin", exData, gate)] });
+    sending.catch(() => {});
+    await until(() => readdirCount(dir) > 0, 5000, "the exchange to start");
+    const out = mkdtempSync(join(base, "get-"));
+    // The whole download runs while the exchange waits for the rest of its file.
+    if (download) await within(shareB.get(code, { dir: out }), 10_000, "the download");
+    open();
+    await within(Promise.all([sending, got]), 10_000, "the exchange");
+    assert.is(sha(readFileSync(join(dir, "ex.bin"))), sha(exData));
+    if (download) assert.is(sha(readFileSync(join(out, "dl.bin"))), sha(shared));
+  }
+});
+
+/** Resolves when `cond()` holds (polled); fails after `ms`. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function readdirCount(dir: string): number {
+  return readdirSync(dir).length;
+}
 
 test.run();
