@@ -376,16 +376,20 @@ export class Receiver {
     // A server that stops relaying (yet answers pings) must not hold us for good. Time spent
     // writing, or verifying and placing files, is ours: it does not count.
     const stallMs = this.opts.stallMs ?? stallLimitMs(conn.welcome.limits);
-    cleanups.push(watchStall(stallMs, () => moves, (seconds) => {
+    const stopWatch = watchStall(stallMs, () => moves, (seconds) => {
       const why = `Nothing arrived for ${seconds} s`;
+      // A failure, not a cancel: nobody pressed Ctrl-C, and the sender should not be told so.
       try {
-        conn.send(Cancel, { xid, reason: `${why}: the receiver gave up` });
+        conn.send(ErrorMessage, { code: "SFX_TRANSFER_FAILED", message: `The receiver gave up: ${why.toLowerCase()}`, xid });
       } catch { /* closed */ }
       fail(new SfxError("SFX_TRANSFER_FAILED", `${why}: the exchange was ended (the server stopped relaying, or the sender is gone)`));
-    }, { busy: () => pendingBytes - queuedBehindSlots > 0 || finishingWriters > 0 }));
+    }, { busy: () => pendingBytes - queuedBehindSlots > 0 || finishingWriters > 0 });
+    cleanups.push(stopWatch);
     wake();
     try {
       await finished;
+      // Every file is verified and in place: what is left is ours (directory syncs), not the server's.
+      stopWatch();
       // Renames are durable once their directories are synced: once per directory, before saying done.
       await Promise.all([...new Set(results.map((r) => dirname(r.path)))].map((d) => syncDirectory(d)));
       conn.send(Done, { xid, files: files.length, bytes: received });

@@ -81,21 +81,25 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   const cancelGrace = opts.cancelGraceMs ?? 1000;
   let cancelling = false;
 
-  const cancel = async (reason: string) => {
+  /**
+   * Tells the server the exchange ends (`say`: a cancel, or a failure); if that sits behind a
+   * window the server keeps shut, gives it a moment, then aborts with `abortReason`.
+   */
+  const stop = async (say: () => void, abortReason: string) => {
     if (cancelling) return;
     cancelling = true;
     try {
-      conn.send(Cancel, { xid, reason });
+      say();
     } catch {
       return;
     }
-    // The cancel sits behind the window if the server paused us: give it a moment, then abort.
     const deadline = Date.now() + cancelGrace;
     while (conn.association.bufferedAmount > 0 && Date.now() < deadline && !conn.closedWith) {
       await new Promise((r) => setTimeout(r, 20));
     }
-    if (conn.association.bufferedAmount > 0 && !conn.closedWith) await conn.abort("cancelled by the sender");
+    if (conn.association.bufferedAmount > 0 && !conn.closedWith) await conn.abort(abortReason);
   };
+  const cancel = (reason: string) => stop(() => conn.send(Cancel, { xid, reason }), "cancelled by the sender");
 
   /** Fails on anything that ends the exchange; returns the next message otherwise. */
   const check = (m: AnyMessage): AnyMessage => {
@@ -219,8 +223,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   } catch (err) {
     let e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });
     if (e.code === "SFX_CANCELLED" && stallError && !opts.signal?.aborted) {
+      // A failure, not a cancel: nobody pressed Ctrl-C, and the receiver should not be told so
+      // (the server reports an abort whose reason mentions cancelling as a cancel).
       e = stallError;
-      await cancel("nothing moved: the sender gave up");
+      const message = "The sender gave up: nothing moved";
+      await stop(() => conn.send(ErrorMessage, { code: "SFX_TRANSFER_FAILED", message, xid }), "the sender gave up: nothing moved");
     } else if (e.code === "SFX_CANCELLED" && signal.aborted) {
       await cancel("cancelled by the sender");
     } else if (e.code === "SFX_IO" || e.code === "SFX_INTERNAL") {

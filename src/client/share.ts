@@ -754,9 +754,9 @@ export class ShareClient {
     let local = 0;
     const onData = (data: Uint8Array, ppid: number): void | Promise<void> => {
       if (failed) return;
-      moves++;
       const { tag, fileIndex } = parseDataPpid(ppid);
-      if (tag !== xidTag(req)) return;
+      if (tag !== xidTag(req)) return; // another transfer's: not progress of this one
+      moves++;
       if (!slots) {
         earlyBytes += data.byteLength;
         if (earlyBytes > MAX_EARLY_BYTES) return fail(new SfxError("SFX_PROTOCOL", "The server sent data before saying what it sends"));

@@ -24,13 +24,16 @@ export const MAX_CLIENT_STALL_MS = 30 * 60_000;
  * How long a client lets a transfer stand still: twice the longest wait the
  * server announced in its welcome (an offer's answer, or the idle timeout
  * after which it ends a stalled exchange), plus the lesser of that wait and
- * 10 s; at most {@link MAX_CLIENT_STALL_MS}. The server's defaults (5 min
- * idle) make it 10 min 10 s.
+ * 10 s; the doubling stops at {@link MAX_CLIENT_STALL_MS}, but the limit is
+ * never shorter than the server's own wait plus that margin (an admin may
+ * allow an hour to answer an offer). The server's defaults (5 min idle)
+ * make it 10 min 10 s.
  */
 export function stallLimitMs(limits: { idleTimeoutMs: number; offerTimeoutMs: number }): number {
   const wait = Math.max(limits.idleTimeoutMs, limits.offerTimeoutMs);
   if (!Number.isFinite(wait) || wait <= 0) return MAX_CLIENT_STALL_MS;
-  return Math.min(MAX_CLIENT_STALL_MS, 2 * wait + Math.min(10_000, wait));
+  const margin = Math.min(10_000, wait);
+  return Math.max(wait + margin, Math.min(MAX_CLIENT_STALL_MS, 2 * wait + margin));
 }
 
 /**

@@ -145,15 +145,20 @@ test("a server that sends only some of the files asked for gets a protocol error
   assert.not.ok(readdirSync(dir).includes("b.bin"));
 });
 
-test("a server that stops sending mid-download: the get gives up after the link's stall limit, tells the server once, and keeps the partial for a resume", async () => {
+test("a server that stops sending mid-download: the get gives up after the link's stall limit (another transfer's bytes meanwhile do not count), tells the server once, and keeps the partial for a resume", async () => {
   const dir = tmp();
   const a = new Uint8Array(100_000).fill(3);
+  let other: ReturnType<typeof setInterval> | undefined;
   const { link, seen } = fakeServer([{ path: "a.bin", size: a.length, sha256: sha(a) }], (req, reply, data) => {
     reply(ShareSending.encode({ req, files: [{ path: "a.bin", size: a.length, offset: 0, sha256: sha(a) }] }));
-    queueMicrotask(() => data(a.slice(0, 40_000), dataPpid(req, 0))); // …and then nothing
+    queueMicrotask(() => data(a.slice(0, 40_000), dataPpid(req, 0))); // …and then nothing of this download
+    // An exchange on the same connection keeps streaming (for 4 s at most).
+    let n = 0;
+    other = setInterval(() => (++n > 200 ? clearInterval(other) : data(new Uint8Array(1000), dataPpid(req + 1, 0))), 20);
   }, 300);
   const t0 = Date.now();
   const err = await getError(link, dir);
+  clearInterval(other);
   assert.ok(isSfxError(err, "SFX_TRANSFER_FAILED"), String(err));
   assert.match((err as Error).message, /Nothing moved for \d+ s/);
   assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);

@@ -3,10 +3,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { MAX_CLIENT_STALL_MS, stallLimitMs, watchStall } from "../../src/client/stall.ts";
 
-test("the limit outlasts the server's own: twice its longest timeout plus up to 10 s, at most 30 minutes", () => {
+test("the limit outlasts the server's own: twice its longest timeout plus up to 10 s, doubled only up to 30 minutes", () => {
   assert.is(stallLimitMs({ idleTimeoutMs: 300_000, offerTimeoutMs: 60_000 }), 610_000);
   assert.is(stallLimitMs({ idleTimeoutMs: 200, offerTimeoutMs: 100 }), 600);
-  assert.is(stallLimitMs({ idleTimeoutMs: 24 * 86_400_000, offerTimeoutMs: 60_000 }), MAX_CLIENT_STALL_MS);
+  assert.is(stallLimitMs({ idleTimeoutMs: 20 * 60_000, offerTimeoutMs: 60_000 }), MAX_CLIENT_STALL_MS);
+  // Never shorter than what the server itself allows: an hour to answer an offer, 24 days idle.
+  assert.is(stallLimitMs({ idleTimeoutMs: 300_000, offerTimeoutMs: 3_600_000 }), 3_610_000);
+  assert.is(stallLimitMs({ idleTimeoutMs: 24 * 86_400_000, offerTimeoutMs: 60_000 }), 24 * 86_400_000 + 10_000);
   assert.is(stallLimitMs({ idleTimeoutMs: Number.NaN, offerTimeoutMs: 0 }), MAX_CLIENT_STALL_MS);
 });
 
