@@ -41,18 +41,27 @@ export const HELLO_TIMEOUT_MS = 10_000;
 /**
  * Connections that have not said hello yet, per address: each is a handshake
  * in progress, counted by no client limit until its hello, and holding its
- * receive window (see {@link PRE_HELLO_WINDOW_BYTES}). More are aborted.
+ * receive window (see {@link CONTROL_WINDOW_BYTES}). More are aborted.
  */
 export const MAX_PENDING_HELLOS_PER_ADDRESS = 64;
 /** Connections, said hello or not, beyond maxClients (per address: beyond maxClientsPerAddress) are aborted at once. */
 export const PENDING_HELLO_ALLOWANCE = 64;
 /**
- * The server's receive window until a client is welcomed: enough for any hello,
- * and 64 KiB + one control message is all a stranger can make the server hold.
+ * The server's receive window for a client that is not sending a file: enough
+ * for any control message, and 64 KiB + one control message is all such a
+ * client (or a stranger that never says hello) can make the server hold.
  */
-export const PRE_HELLO_WINDOW_BYTES = 64 * 1024;
-/** The receive window of a welcomed client (the SCTP default): what a relayed file needs to stream. */
+export const CONTROL_WINDOW_BYTES = 64 * 1024;
+/**
+ * The receive window of a client while it sends (an exchange, a share upload;
+ * the SCTP default): what a file needs to stream over a long path.
+ */
 export const CLIENT_WINDOW_BYTES = 8 * 1024 * 1024;
+/**
+ * What the windows of all sending clients may add up to: 64 get the whole
+ * {@link CLIENT_WINDOW_BYTES}; more share it (see WindowPool).
+ */
+export const SENDER_WINDOW_POOL_BYTES = 512 * 1024 * 1024;
 
 /** Digits in a client ID ("482 913"). */
 export const ID_DIGITS = 6;

@@ -40,6 +40,8 @@ export interface ExchangePeer {
   sendControl(bytes: Uint8Array): void;
   /** The exchange it is in, if any: a client is in at most one. */
   exchange: Exchange | null;
+  /** It starts (true) or stops (false) sending an exchange's files: the server sizes its receive window by that. */
+  sending?(on: boolean): void;
 }
 
 /** One side of an exchange: the peer and the exchange id on its association. */
@@ -65,6 +67,8 @@ export class Exchange {
   readonly fileBytes: number[];
   readonly offeredAt: number;
   streamingAt = 0;
+  /** The sender was told to be sending (ExchangePeer.sending); undone when the exchange ends. */
+  senderSending = false;
   /** When a byte or a control message of the exchange last moved (stall detection). */
   movedAt = 0;
   endedAt = 0;

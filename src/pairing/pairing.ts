@@ -172,6 +172,9 @@ export class Pairing {
     this.#log.info("Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}", {
       serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length,
     });
+    // The sender's window opens before it hears 'start' (the window update goes out first).
+    ex.senderSending = true;
+    ex.sender.peer.sending?.(true);
     ex.receiver.peer.sendControl(Start.encode({ xid: ex.receiver.xid }));
     ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid }));
   }
@@ -367,6 +370,10 @@ export class Pairing {
     if (ex.finished) return;
     clearTimeout(ex.offerTimer);
     ex.relay?.stop();
+    if (ex.senderSending) {
+      ex.senderSending = false;
+      ex.sender.peer.sending?.(false);
+    }
     ex.setState(state, detail);
     ex.outcome = outcome;
     ex.endedAt = this.#now();

@@ -14,7 +14,7 @@ import { hostname } from "node:os";
 import { SfxError } from "../errors.ts";
 import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/index.ts";
 import { type DiscoveryResponder, isDiscoveryDatagram, startDiscoveryResponder } from "../discovery/index.ts";
-import { type PairingLimits, PRE_HELLO_WINDOW_BYTES } from "../pairing/defaults.ts";
+import { type PairingLimits, CONTROL_WINDOW_BYTES } from "../pairing/defaults.ts";
 import { MAX_CONTROL_BYTES, PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
 import { attachShareService, openShareStore, type ShareLimits } from "../share/index.ts";
 import { type DatagramSocket, formatAddress } from "../transport/datagram.ts";
@@ -124,7 +124,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       maxMessageSize: MAX_CONTROL_BYTES,
       // Small until a client is welcomed (the session then opens it): a stranger who never says
       // hello, or sends data above a hole, holds 64 KiB and one message, not 8 MiB.
-      receiveBufferSize: PRE_HELLO_WINDOW_BYTES,
+      receiveBufferSize: CONTROL_WINDOW_BYTES,
       onForeignDatagram: (data, from) => {
         if (isDiscoveryDatagram(data)) responder?.handle(data, from);
       },

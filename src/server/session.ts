@@ -22,12 +22,13 @@ import { Hello, Ping, Pong, Welcome, errorToMessage } from "../protocol/messages
 import { type AnyMessage, decodeMessage, type MessageType, ProtocolError } from "../protocol/registry.ts";
 import { PROTOCOL_VERSION } from "../protocol/defaults.ts";
 import {
-  CLIENT_WINDOW_BYTES, DEFAULT_PAIRING_LIMITS, MAX_PENDING_HELLOS_PER_ADDRESS, MAX_PROTOCOL_ERRORS, PENDING_HELLO_ALLOWANCE, type PairingLimits,
+  CLIENT_WINDOW_BYTES, CONTROL_WINDOW_BYTES, DEFAULT_PAIRING_LIMITS, SENDER_WINDOW_POOL_BYTES, MAX_PENDING_HELLOS_PER_ADDRESS, MAX_PROTOCOL_ERRORS, PENDING_HELLO_ALLOWANCE, type PairingLimits,
 } from "../pairing/defaults.ts";
 import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
 import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
 import { formatAddress } from "../transport/datagram.ts";
+import { WindowPool } from "./window_pool.ts";
 import { formatBytes } from "../units.ts";
 import { addressKey } from "../failure_limiter.ts";
 
@@ -60,6 +61,8 @@ export interface SessionServerOptions {
   log?: PairingLog;
   /** Bytes waiting to reach a client beyond which it is cut off as not reading (default 24 MiB; for tests). */
   maxUnreadBytes?: number;
+  /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
+  windowPoolBytes?: number;
 }
 
 /** Internal errors logged (with their stack) per session; the rest are counted only. */
@@ -74,6 +77,8 @@ export class SessionServer {
   readonly log: PairingLog;
   /** See {@link SessionServerOptions.maxUnreadBytes}. */
   readonly maxUnreadBytes: number;
+  /** The receive windows of clients that are sending (see {@link ServerSession.sending}). */
+  readonly windows: WindowPool;
   #handlers = new Map<string, ControlHandler<never>>();
   /** Tried in order for data that no session-level handler took (the exchange relay first). */
   #dataRoutes: Array<(session: ServerSession, streamId: number, data: Uint8Array, ppid: number) => boolean> = [];
@@ -86,6 +91,7 @@ export class SessionServer {
     this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
     this.log = opts.log ?? SILENT_LOG;
     this.maxUnreadBytes = opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
+    this.windows = new WindowPool({ poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES, idleBytes: CONTROL_WINDOW_BYTES, maxBytes: CLIENT_WINDOW_BYTES });
   }
 
   /** Registers the handler of one message type. One handler per type. */
@@ -207,6 +213,8 @@ export class ServerSession implements ExchangePeer {
   #lastActivity = Date.now();
   #closeListeners: Array<(reason: CloseReason) => void> = [];
   #log: PairingLog;
+  /** What it is sending now (an exchange, share uploads): while any, it draws a large window. */
+  #sending = 0;
 
   constructor(server: SessionServer, association: AssociationLike) {
     this.server = server;
@@ -226,6 +234,20 @@ export class ServerSession implements ExchangePeer {
   get label(): string {
     const where = formatAddress(this.association.remote.address, this.association.remote.port);
     return this.id ? `${formatId(this.id)} (${where})` : where;
+  }
+
+  /**
+   * The client starts (true) or stops (false) sending something: an exchange
+   * it sends, a share upload. Calls pair up. While it sends anything, its
+   * receive window comes from the server's pool (up to 8 MiB, what a file
+   * needs to stream over a long path); otherwise it has the small one.
+   */
+  sending(on: boolean): void {
+    const before = this.#sending;
+    this.#sending = Math.max(0, before + (on ? 1 : -1));
+    if (this.#state === "closed") return;
+    if (before === 0 && this.#sending > 0) this.server.windows.join(this.association);
+    else if (before > 0 && this.#sending === 0) this.server.windows.leave(this.association);
   }
 
   /** True while the session must not be closed for idleness. */
@@ -395,8 +417,7 @@ export class ServerSession implements ExchangePeer {
     }
     this.id = this.server.ids.allocate(this);
     this.#setState("ready");
-    // Admitted: the window a relayed file needs (until now it was the small pre-hello one).
-    this.association.setReceiveBufferSize?.(CLIENT_WINDOW_BYTES);
+    // The window stays the small one it had before its hello: a large one only while it sends.
     this.#log.info("Client {id} at {address}:{port} ({client}) got its ID", {
       id: formatId(this.id), address: this.association.remote.address, port: this.association.remote.port, client: msg.client,
     });
@@ -424,6 +445,7 @@ export class ServerSession implements ExchangePeer {
       label: this.label, seconds, kind: reason.kind, message: reason.message ?? "",
     });
     if (this.id) this.server.ids.release(this.id);
+    this.server.windows.leave(this.association);
     for (const l of this.#closeListeners.splice(0)) {
       try {
         l(reason);

@@ -34,6 +34,8 @@ export interface ShareSession {
   readonly association: AssociationLike;
   sendControl(bytes: Uint8Array): void;
   sendData(streamId: number, data: Uint8Array, ppid: number, opts?: { release?: boolean }): boolean;
+  /** The client starts (true) or stops (false) having uploads in progress (see SharePeer.sending). */
+  sending?(on: boolean): void;
 }
 
 /** The parts of the session server the share service uses. */
@@ -78,6 +80,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
         return session.sendData(stream, data, ppid, { release: true });
       },
       buffered: () => a.bufferedAmount,
+      sending: (on) => session.sending?.(on),
       drained: () => {
         if (entry.closed) return Promise.reject(new Error("connection closed"));
         return new Promise<void>((resolve, reject) => {

@@ -53,6 +53,8 @@ export interface SharePeer {
    * whose client takes data slowly shows it here long before "drained".
    */
   buffered?(): number;
+  /** It starts (true) or stops (false) having uploads in progress: the server sizes its receive window by that. */
+  sending?(on: boolean): void;
 }
 
 /** The data stream file `index` of a request travels on. */
@@ -93,13 +95,42 @@ interface DownloadState {
 
 type RequestState = UploadState | DownloadState;
 
+/** A peer's requests in progress, by id; tells the peer when its first upload starts and its last ends. */
+class PeerRequests extends Map<number, RequestState> {
+  readonly #peer: SharePeer;
+  #uploads = 0;
+
+  constructor(peer: SharePeer) {
+    super();
+    this.#peer = peer;
+  }
+
+  override set(req: number, state: RequestState): this {
+    this.delete(req);
+    super.set(req, state);
+    if (state.kind === "upload" && ++this.#uploads === 1) this.#peer.sending?.(true);
+    return this;
+  }
+
+  override delete(req: number): boolean {
+    const state = super.get(req);
+    if (!super.delete(req)) return false;
+    if (state!.kind === "upload" && --this.#uploads === 0) this.#peer.sending?.(false);
+    return true;
+  }
+
+  override clear(): void {
+    for (const req of [...this.keys()]) this.delete(req);
+  }
+}
+
 /** The share messages this service answers. */
 export const SHARE_REQUEST_TYPES: readonly string[] = [SharePut.type, ShareEnd.type, ShareLs.type, ShareGet.type, ShareCancel.type];
 
 /** Serves shares to many peers from one store. */
 export class ShareService {
   readonly store: ShareStore;
-  readonly #peers = new Map<SharePeer, Map<number, RequestState>>();
+  readonly #peers = new Map<SharePeer, PeerRequests>();
 
   readonly #stallMs: number;
   readonly #now: () => number;
@@ -202,10 +233,10 @@ export class ShareService {
     }
   }
 
-  #requests(peer: SharePeer): Map<number, RequestState> {
+  #requests(peer: SharePeer): PeerRequests {
     let m = this.#peers.get(peer);
     if (!m) {
-      m = new Map();
+      m = new PeerRequests(peer);
       this.#peers.set(peer, m);
     }
     return m;

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer } from "../../src/server/server.ts";
@@ -10,8 +10,12 @@ import { runServer } from "../../src/server/run.ts";
 import { acquirePidFile } from "../../src/server/pidfile.ts";
 import { discoverServers } from "../../src/discovery/index.ts";
 import { isSfxError } from "../../src/errors.ts";
-import { CONTROL_PPID, CONTROL_STREAM, decodeMessage, Hello, PROTOCOL_VERSION, Welcome } from "../../src/protocol/index.ts";
-import { SctpEndpoint } from "../../src/transport/sctp/index.ts";
+import { Ping } from "../../src/protocol/index.ts";
+import { type Association, SctpEndpoint } from "../../src/transport/sctp/index.ts";
+import { type ClientConnection, connect } from "../../src/client/connection.ts";
+import { Receiver } from "../../src/client/receive.ts";
+import { sendFiles } from "../../src/client/send.ts";
+import { collectShareFiles, connectionShareLink, ShareClient } from "../../src/client/share.ts";
 import { openUdpSocket } from "../../src/transport/udp.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sfx-server-test-"));
@@ -24,22 +28,64 @@ function opts(name = "unit") {
 
 test.after(() => rmSync(root, { recursive: true, force: true }));
 
-test("the server's receive window is 64 KiB until a client is welcomed, then 8 MiB", async () => {
-  const { options } = opts();
+/** The window the server advertises to `conn` as the client sees it, once it has heard from the server after `poke`. */
+async function windowSeen(conn: ClientConnection, want: (w: number) => boolean, what: string): Promise<number> {
+  const a = conn.association as unknown as Association;
+  const t0 = Date.now();
+  // A shrunk window is advertised with the next SACK: a ping makes the server acknowledge something.
+  while (!want(a.stats().peerRwnd) && Date.now() - t0 < 3000) {
+    conn.sendControl(Ping.encode({ n: 1 }));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const w = a.stats().peerRwnd;
+  assert.ok(want(w), `${what}: window ${w}`);
+  return w;
+}
+
+test("the server's receive window is 64 KiB for a client until it sends a file or an upload, 8 MiB while it does, and 64 KiB again after", async () => {
+  const { dir, options } = opts();
   const server = await startServer(options);
   const socket = await openUdpSocket({ host: "127.0.0.1" });
   const endpoint = SctpEndpoint.listen({ socket, accept: false });
+  const conns: ClientConnection[] = [];
   try {
-    const a = await endpoint.connect({ address: "127.0.0.1", port: server.port }, { streams: 4 });
-    assert.is(a.stats().peerRwnd, 64 * 1024, "a stranger can make the server hold 64 KiB");
-    const welcomed = new Promise<void>((resolve) => a.on("message", (_s: number, d: Uint8Array) => Welcome.is(decodeMessage(d)) && resolve()));
-    a.send(CONTROL_STREAM, Hello.encode({ protocol: PROTOCOL_VERSION, client: "test" }), { ppid: CONTROL_PPID });
-    await welcomed;
-    const t0 = Date.now();
-    while (a.stats().peerRwnd < 8 * 1024 * 1024 - 64 * 1024 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(a.stats().peerRwnd >= 8 * 1024 * 1024 - 64 * 1024, `window ${a.stats().peerRwnd} after welcome`);
-    a.abort("test over");
+    // Before hello, a stranger can make the server hold 64 KiB.
+    const raw = await endpoint.connect({ address: "127.0.0.1", port: server.port }, { streams: 4 });
+    assert.is(raw.stats().peerRwnd, 64 * 1024);
+    raw.abort("test over");
+    const a = await connect({ server: { host: "127.0.0.1", port: server.port } });
+    const b = await connect({ server: { host: "127.0.0.1", port: server.port } });
+    conns.push(a, b);
+    const small = (w: number) => w <= 64 * 1024;
+    const large = (w: number) => w >= 7 * 1024 * 1024;
+    await windowSeen(a, small, "welcomed, not sending");
+    // An exchange a sends: large while it streams.
+    mkdirSync(join(dir, "in"), { recursive: true });
+    const got = new Receiver(b, { dir: join(dir, "in"), decide: async () => true }).receiveOne();
+    got.catch(() => {});
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const data = new Uint8Array(1024 * 1024).fill(9);
+    const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
+    const sending = sendFiles(a, { to: b.id, files: [file] });
+    sending.catch(() => {});
+    await windowSeen(a, large, "sending an exchange");
+    await windowSeen(b, small, "receiving an exchange");
+    open();
+    await sending;
+    await got;
+    await windowSeen(a, small, "after the exchange");
+    // A share upload: large while it runs.
+    const shares = new ShareClient(connectionShareLink(a));
+    const up = join(dir, "up.bin");
+    writeFileSync(up, new Uint8Array(3 * 1024 * 1024).fill(4));
+    let largeDuring = 0;
+    await shares.put(await collectShareFiles([up]), { onProgress: () => (largeDuring = Math.max(largeDuring, (a.association as unknown as Association).stats().peerRwnd)) });
+    assert.ok(largeDuring >= 1024 * 1024, `window during the upload: ${largeDuring}`);
+    shares.dispose();
+    await windowSeen(a, small, "after the upload");
   } finally {
+    for (const c of conns) await c.close(500).catch(() => {});
     await endpoint.close();
     await server.close("test over");
   }

@@ -95,6 +95,8 @@ export class Loop {
   readonly #service: ShareService;
   /** Control messages the client received, by type (for tests). */
   readonly seen: string[] = [];
+  /** What the service said of this peer's sending (SharePeer.sending), in order. */
+  readonly sending: boolean[] = [];
   #closed = false;
 
   /** `drainBelow`: the client-bound lane says "drained" only below this (default: as soon as it is under the window). */
@@ -119,6 +121,7 @@ export class Loop {
       sendData: (stream, data, ppid) => this.toClientData.push({ stream, data: Uint8Array.from(data), ppid }),
       drained: () => this.toClientData.drained(),
       buffered: () => this.toClientData.bytes,
+      sending: (on) => void this.sending.push(on),
     };
     this.link = {
       send: (bytes) => void this.#toServerCtl.push(bytes),

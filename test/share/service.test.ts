@@ -571,4 +571,23 @@ test("20 concurrent uploads then 20 concurrent downloads, each on its own connec
   }));
 });
 
+test("the service says when a peer starts and stops uploading (the server sizes its window by it): once for two uploads at once, and again after a cancel and a dropped connection", async () => {
+  const w = await world();
+  tree(w, { "a.bin": randomBytes(600_000), "b.bin": randomBytes(300_000) });
+  const { loop, client } = w.connect();
+  const files = async (name: string) => collectShareFiles([join(w.src, name)]);
+  await Promise.all([client.put(await files("a.bin")), client.put(await files("b.bin"))]);
+  assert.equal(loop.sending, [true, false], "two uploads at once: one start, one stop");
+  const ac = new AbortController();
+  const cancelled = client.put(await files("a.bin"), { signal: ac.signal, onProgress: () => ac.abort() });
+  await rejects(cancelled, "SFX_CANCELLED");
+  const deadline = Date.now() + 3000;
+  while (loop.sending.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(loop.sending, [true, false, true, false], "a cancelled upload stops too");
+  const { loop: other, client: dropped } = w.connect();
+  const lost = dropped.put(await files("a.bin"), { onProgress: () => void other.close() });
+  await lost.catch(() => {});
+  assert.equal(other.sending, [true, false], "a connection lost mid-upload stops too");
+});
+
 test.run();

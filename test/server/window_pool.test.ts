@@ -1,0 +1,48 @@
+/** The server's pool of receive windows for sending clients: fair shares, bounded in total, back to small when done. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { AssociationLike } from "../../src/protocol/association.ts";
+import { WindowPool } from "../../src/server/window_pool.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** An association that only remembers the window it was given. */
+function member(): AssociationLike & { window: number } {
+  const m = { window: 64 * KiB, setReceiveBufferSize(bytes: number) { m.window = bytes; } };
+  return m as unknown as AssociationLike & { window: number };
+}
+
+test("a few senders get the whole window; one that stops is back to the small window", () => {
+  const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB });
+  const [a, b] = [member(), member()];
+  pool.join(a);
+  pool.join(b);
+  assert.equal([a.window, b.window], [8 * MiB, 8 * MiB]);
+  pool.leave(a);
+  assert.equal([a.window, b.window], [64 * KiB, 8 * MiB]);
+  pool.join(b); // twice: no change
+  pool.leave(a); // not a member: no change
+  assert.equal([a.window, b.window, pool.size], [64 * KiB, 8 * MiB, 1]);
+});
+
+test("more senders than the pool holds at full size share it fairly, never in total more than the pool, and grow back as they leave", () => {
+  const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB });
+  const ms = Array.from({ length: 10 }, member);
+  for (const m of ms) pool.join(m);
+  const total = ms.reduce((n, m) => n + m.window, 0);
+  assert.ok(total <= 32 * MiB, `total ${total}`);
+  assert.equal(new Set(ms.map((m) => m.window)), new Set([Math.floor(32 * MiB / 10)]));
+  for (const m of ms.slice(0, 6)) pool.leave(m);
+  assert.equal(ms.slice(6).map((m) => m.window), [8 * MiB, 8 * MiB, 8 * MiB, 8 * MiB]);
+  assert.equal(ms.slice(0, 6).map((m) => m.window), Array(6).fill(64 * KiB));
+});
+
+test("however many send, each keeps at least the small window", () => {
+  const pool = new WindowPool({ poolBytes: 1 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB });
+  const ms = Array.from({ length: 100 }, member);
+  for (const m of ms) pool.join(m);
+  assert.ok(ms.every((m) => m.window === 64 * KiB));
+});
+
+test.run();
