@@ -94,7 +94,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           case "file":
             bar.end();
             if (e.unchanged) say(`  ${e.savedAs ?? e.path} was already here with the same bytes (SHA-256 ${e.sha256.slice(0, 16)}…): kept as it was`);
-            else say(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
+            else say(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)} kept from an interrupted transfer` : ""})`);
             break;
           case "done":
             bar.end();

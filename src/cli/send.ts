@@ -102,6 +102,9 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
           case "accepted":
             say("Accepted; sending.");
             break;
+          case "start":
+            if (e.resumed) say(`The receiver kept ${formatBytes(e.resumed)} from an interrupted transfer: sending the rest.`);
+            break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);
             break;

@@ -18,10 +18,14 @@ export type TransferEvent =
   | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null }
   | { event: "accepted" }
   | { event: "rejected"; reason: string; from?: string }
-  | { event: "start"; files: number; bytes: number | null }
+  /** `resumed`: bytes the receiver already had (from an interrupted exchange), not sent again. */
+  | { event: "start"; files: number; bytes: number | null; resumed?: number }
   | { event: "progress"; bytes: number; total: number | null; file: string }
-  /** `unchanged`: the same bytes were already there under that name, so nothing was written. */
-  | { event: "file"; path: string; size: number; sha256: string; savedAs?: string; unchanged?: boolean }
+  /**
+   * `unchanged`: the same bytes were already there under that name, so nothing was written.
+   * `resumedFrom`: the first bytes were kept from an interrupted exchange and not sent again.
+   */
+  | { event: "file"; path: string; size: number; sha256: string; savedAs?: string; unchanged?: boolean; resumedFrom?: number }
   /** The rate is in MB/s (10^6 bytes per second), as the progress line shows it. */
   | { event: "done"; files: number; bytes: number; seconds: number; megabytesPerSecond: number }
   | { event: "cancelled"; reason: string }

@@ -19,14 +19,14 @@
  */
 import { SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Start } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
 import { statfs } from "node:fs/promises";
 import { dirname } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { newSafeWriteCache, openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { hasResumable, newSafeWriteCache, openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -67,6 +67,10 @@ export interface ReceivedExchange {
 interface FileState {
   path: string;
   size: number | null;
+  /** What an interrupted write of this file is kept under, to resume it (see {@link resumeKeyOf}); none for unknown sizes. */
+  key: string | undefined;
+  /** Bytes kept from an interrupted exchange that this one continues, else 0. */
+  resumedFrom: number;
   received: number;
   writer: Promise<SafeWrite> | null;
   end: { size: number; sha256: string } | null;
@@ -95,15 +99,17 @@ export class Receiver {
   async receiveOne(signal?: AbortSignal): Promise<ReceivedExchange> {
     const offer = await this.conn.waitFor((m) => Offer.is(m), { signal });
     if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");
-    return this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferFileInfo[] }, signal);
+    return this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[] }, signal);
   }
 
-  async #handle(offer: { xid: number; from?: string; files: OfferFileInfo[] }, signal?: AbortSignal): Promise<ReceivedExchange> {
+  async #handle(offer: { xid: number; from?: string; files: OfferedFileInfo[] }, signal?: AbortSignal): Promise<ReceivedExchange> {
     const conn = this.conn;
     const emit = this.opts.onEvent ?? (() => {});
     const xid = offer.xid;
     const from = offer.from ?? "unknown";
-    const files: FileState[] = offer.files.map((f) => ({ path: f.path, size: f.size, received: 0, writer: null, end: null, finished: false, slotted: false, queued: 0 }));
+    const files: FileState[] = offer.files.map((f) => ({
+      path: f.path, size: f.size, key: resumeKeyOf(f), resumedFrom: 0, received: 0, writer: null, end: null, finished: false, slotted: false, queued: 0,
+    }));
     const bytes = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
     // Refuse hostile or duplicate names before asking anyone, or showing them:
     // a name may carry terminal escapes.
@@ -192,7 +198,9 @@ export class Receiver {
     let pendingBytes = 0;
     let paused = false;
     let failure: SfxError | undefined;
+    /** Bytes received over the network; with `resumedBytes` (kept from an interrupted exchange), all there are. */
     let received = 0;
+    let resumedBytes = 0;
     let senderDone = false;
     let started = Date.now();
     const results: SafeWriteResult[] = new Array(files.length);
@@ -260,8 +268,10 @@ export class Receiver {
     const cache = newSafeWriteCache();
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
+      // Written from its start, but noted (key) so that it can be resumed if the exchange breaks.
+      const resumable = f.key === undefined ? {} : { resume: true, resumeKey: f.key, discard: true };
       f.writer ??= writerSlot(f).then(() =>
-        openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true }).catch((err) => {
+        openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true, ...resumable }).catch((err) => {
           freeWriterSlot();
           throw err;
         })
@@ -288,7 +298,10 @@ export class Receiver {
         })
         .then((r) => {
           results[i] = r;
-          emit({ event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath, ...(r.unchanged ? { unchanged: true } : {}) });
+          emit({
+            event: "file", path: f.path, size: r.size, sha256: r.sha256, savedAs: r.relativePath,
+            ...(r.unchanged ? { unchanged: true } : {}), ...(f.resumedFrom > 0 ? { resumedFrom: f.resumedFrom } : {}),
+          });
           finishedCount++;
           if (senderDone && finishedCount === files.length) settle!();
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
@@ -328,7 +341,7 @@ export class Receiver {
             paused = false;
             conn.resume();
           }
-          emit({ event: "progress", bytes: received, total: bytes, file: f.path });
+          emit({ event: "progress", bytes: resumedBytes + received, total: bytes, file: f.path });
           tryFinish(fileIndex);
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
     };
@@ -337,7 +350,7 @@ export class Receiver {
       if (failure) return;
       if (Start.is(m)) {
         started = Date.now();
-        emit({ event: "start", files: files.length, bytes });
+        emit({ event: "start", files: files.length, bytes, ...(resumedBytes > 0 ? { resumed: resumedBytes } : {}) });
       } else if (End.is(m)) {
         const f = files[m.file];
         if (!f) return fail(new SfxError("SFX_PROTOCOL", `'end' for file ${m.file}, which the offer does not have`));
@@ -371,7 +384,30 @@ export class Receiver {
     cleanups.push(() => signal?.removeEventListener("abort", onAbort));
     if (signal?.aborted) onAbort();
 
-    conn.send(Accept, { xid });
+    // Files an interrupted exchange left here (noted with the same name, size and modification
+    // time): their writers open now, and the sender sends each from where it stopped.
+    const resume: { file: number; offset: number }[] = [];
+    const listings = new Map<string, Promise<Set<string>>>();
+    for (let i = 0, tried = 0; i < files.length && tried < MAX_RESUMED_FILES && !failure; i++) {
+      const f = files[i];
+      if (f.key === undefined || !(await hasResumable(this.opts.dir, f.path, f.key, listings))) continue;
+      tried++;
+      openWriters++;
+      grant(f);
+      const opened = openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true, resume: true, resumeKey: f.key });
+      f.writer = opened.catch((err) => {
+        freeWriterSlot();
+        throw err;
+      });
+      const w = await opened.catch(() => null); // an error shows when the file's bytes come
+      if (w && w.offset > 0) {
+        f.received = w.offset;
+        f.resumedFrom = w.offset;
+        resumedBytes += w.offset;
+        resume.push({ file: i, offset: w.offset });
+      }
+    }
+    conn.send(Accept, { xid, ...(resume.length ? { resume } : {}) });
     emit({ event: "accepted" });
     // A server that stops relaying (yet answers pings) must not hold us for good. Time spent
     // writing, or verifying and placing files, is ours: it does not count.
@@ -412,14 +448,35 @@ export class Receiver {
     } finally {
       cleanup();
       if (paused) conn.resume();
-      // Nothing partial is ever left under a final name: remove every temporary file not finished.
+      // Nothing partial is ever left under a final name. A temporary file is kept, noted, for the
+      // next offer of the same file to resume when the connection was lost or the transfer failed
+      // on the way (not when it was cancelled, or its bytes were wrong); the rest are removed.
+      const keep = failure !== undefined && (failure.code === "SFX_CONNECTION_LOST" || failure.code === "SFX_TRANSFER_FAILED");
       await Promise.all(files.map(async (f) => {
         if (!f.writer) return;
         const w = await f.writer.catch(() => null);
-        await w?.abort();
+        await w?.abort({ keepPartial: keep && f.key !== undefined && !f.finished && w.size > 0 });
       }));
     }
   }
+}
+
+/** A file as offered, with what the receiver keeps it by. */
+interface OfferedFileInfo extends OfferFileInfo {
+  /** The sender's modification time (ms since 1970). */
+  modified?: number;
+}
+
+/**
+ * What an interrupted write of an offered file is noted with (beside its
+ * temporary file), so that the same file offered again — same name, size and
+ * modification time at the sender — continues it. None for a file of unknown
+ * size or without a modification time (standard input). A different file that
+ * matches anyway fails its SHA-256 check at the end, and is fetched whole the
+ * next time.
+ */
+function resumeKeyOf(f: OfferedFileInfo): string | undefined {
+  return f.size === null || f.modified === undefined ? undefined : `exchange ${f.size} ${f.modified}`;
 }
 
 /** Files written at once by one exchange (see writerSlot in {@link Receiver}). */

@@ -17,7 +17,7 @@
  */
 import { createHash, type Hash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, lstat, open, readFile, realpath, rename, rm, stat, type FileHandle, utimes } from "node:fs/promises";
+import { access, link, lstat, open, readdir, readFile, realpath, rename, rm, stat, type FileHandle, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
@@ -194,6 +194,11 @@ export interface SafeWriteOptions {
    * next temporary name. Writes without a key leave noted files alone too.
    */
   resumeKey?: string;
+  /**
+   * With `resume` and a key: start the temporary file over even when it could
+   * be continued, but note the key (this write can be resumed later).
+   */
+  discard?: boolean;
   /** Replace an existing file at the final name instead of choosing `name (1).ext`. */
   overwrite?: boolean;
   /**
@@ -320,6 +325,35 @@ export async function prepareDirectory(dir: string): Promise<void> {
 }
 
 /**
+ * Whether a temporary file of `relPath` under `dir` is noted with `key` (an
+ * interrupted write {@link openSafeWrite} would continue with that key). A
+ * quick look, without locks (the open decides): `listings` keeps each
+ * directory's entries, so that looking for many files costs one read of each
+ * directory and a note read only where a note is.
+ */
+export async function hasResumable(dir: string, relPath: string, key: string, listings = new Map<string, Promise<Set<string>>>()): Promise<boolean> {
+  try {
+    const finalPath = join(await realpath(dir), ...localRelativePath(sanitizeRelativePath(relPath)).split("/"));
+    const parent = dirname(finalPath);
+    let listing = listings.get(parent);
+    if (!listing) {
+      listing = readdir(parent).then((names) => new Set(names), () => new Set<string>());
+      listings.set(parent, listing);
+    }
+    const names = await listing;
+    for (let attempt = 1, gaps = 0; attempt <= MAX_PART_ATTEMPTS && gaps < 8; attempt++) {
+      const candidate = partPathFor(finalPath, attempt);
+      const noted = names.has(basename(resumeNotePathFor(candidate)));
+      if (noted && (await readResumeNote(candidate)) === key) return true;
+      gaps = noted || names.has(basename(candidate)) ? 0 : gaps + 1;
+    }
+  } catch {
+    // an unusable name or directory: nothing to resume (the write reports why)
+  }
+  return false;
+}
+
+/**
  * Opens a safe write of `relPath` (sanitized here) under `dir`. Creates the
  * directories on the way, refuses to write outside `dir` even through a
  * symbolic link, and opens (or, with `resume`, reopens) the temporary file.
@@ -415,7 +449,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       // Continued only when noted for this very file (a file without a note is what a killed
       // receive or an older sfx left: of unknown origin, started over).
       const ours = key === undefined || (await readResumeNote(partPath)) === key;
-      if (!ours || (opts.size != null && existing > opts.size)) {
+      if (!ours || opts.discard || (opts.size != null && existing > opts.size)) {
         await handle.truncate(0);
       } else if (existing > 0) {
         offset = await hashExisting(handle, hash, existing);

@@ -144,7 +144,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     // (many files with long names) is a clear local error, not a protocol failure.
     let offer: Uint8Array;
     try {
-      offer = Offer.encode({ xid, to, files: files.map((f) => ({ path: f.path, size: f.size })) });
+      offer = Offer.encode({ xid, to, files: files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) })) });
     } catch (err) {
       throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${(err as Error).message}): send fewer files at once, or an archive (tar)`);
     }
@@ -156,12 +156,23 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       stalled.abort();
     });
     // Wait for start (the server enforces the offer timeout and tells us).
+    let start: AnyMessage;
     while (true) {
-      const m = check(await nextMessage());
-      if (Start.is(m)) break;
+      start = check(await nextMessage());
+      if (Start.is(start)) break;
     }
+    // Files the receiver kept the first bytes of, from an interrupted exchange: sent from there.
+    const resumeAt = new Map<number, number>();
+    for (const r of (start as { resume?: { file: number; offset: number }[] }).resume ?? []) {
+      const f = files[r.file];
+      if (!f || f.size === null || r.offset > f.size || resumeAt.has(r.file)) {
+        throw new SfxError("SFX_PROTOCOL", `The server asked to resume file ${r.file} from byte ${r.offset}, which this offer cannot`);
+      }
+      resumeAt.set(r.file, r.offset);
+    }
+    const resumed = [...resumeAt.values()].reduce((n, o) => n + o, 0);
     emit({ event: "accepted" });
-    emit({ event: "start", files: files.length, bytes: total });
+    emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
     let sent = 0;
     // Small files are read ahead, several at once: a tree of many small files is bound by
@@ -184,6 +195,10 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       const ppid = dataPpid(xid, i);
       const hash = createHash("sha256");
       let size = 0;
+      // The receiver has the first `skip` bytes: they are read and hashed (the hash covers the
+      // whole file), not sent.
+      const resumedFrom = resumeAt.get(i) ?? 0;
+      let skip = resumedFrom;
       // A source may block (standard input): Ctrl-C and the server's news must not wait for its next chunk.
       const source = prefetched ? fromPromise(prefetched) : f.read();
       for await (const chunk of interruptible(source, signal, conn, () => inbox.length > 0)) {
@@ -194,11 +209,18 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         }
         hash.update(chunk);
         size += chunk.length;
-        sent += chunk.length;
         moves++;
+        let out = chunk;
+        if (skip > 0) {
+          const n = Math.min(skip, chunk.length);
+          skip -= n;
+          if (n === chunk.length) continue;
+          out = chunk.subarray(n);
+        }
+        sent += out.length;
         // Sources yield fresh buffers, hashed above and not touched again: the transport may free them.
-        if (!conn.sendData(FIRST_DATA_STREAM, chunk, ppid, { release: true })) await drainOrStop(conn, signal, () => inbox.length > 0);
-        emit({ event: "progress", bytes: sent, total, file: f.path });
+        if (!conn.sendData(FIRST_DATA_STREAM, out, ppid, { release: true })) await drainOrStop(conn, signal, () => inbox.length > 0);
+        emit({ event: "progress", bytes: resumed + sent, total, file: f.path });
       }
       // The loop may have ended early: say why before judging the size.
       pending();
@@ -209,7 +231,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       }
       const sha256 = hash.digest("hex");
       conn.send(End, { xid, file: i, size, sha256 });
-      emit({ event: "file", path: f.path, size, sha256 });
+      emit({ event: "file", path: f.path, size, sha256, ...(resumedFrom > 0 ? { resumedFrom } : {}) });
     }
     conn.send(Done, { xid, files: files.length, bytes: sent });
     // The receiver's done means every file is verified and in place.

@@ -20,6 +20,11 @@ export interface SourceFile {
   /** Size in bytes; null when unknown until the end (standard input). */
   size: number | null;
   /**
+   * Modification time (ms since 1970, whole) of a file on disk: offered, so a
+   * receiver can resume the file if the exchange is interrupted.
+   */
+  modified?: number;
+  /**
    * Reads the file in chunks of at most {@link DATA_MESSAGE_BYTES}. Each chunk
    * must be a fresh buffer the caller never touches again: the sender hands
    * it to the transport, which frees (detaches) a chunk that is all of its
@@ -151,10 +156,11 @@ export function checkStdin(fd = 0): void {
   if (isDir) throw new SfxError("SFX_IO", "Cannot read standard input: it is a directory");
 }
 
-/** What a file was when it was listed: the same inode must still be there when it is read. */
+/** What a file was when it was listed: the same inode (and modification time) must still be there when it is read. */
 export interface ListedFile {
   dev: number;
   ino: number;
+  mtimeMs?: number;
 }
 
 /**
@@ -168,9 +174,11 @@ export interface ListedFile {
  * the file's end is sent, so the receiver keeps nothing of it.
  */
 export function fileSource(abs: string, path: string, size: number, listed?: ListedFile): SourceFile {
+  const modified = listed?.mtimeMs === undefined ? undefined : Math.floor(listed.mtimeMs);
   return {
     path,
     size,
+    ...(modified === undefined ? {} : { modified }),
     async *read() {
       const h = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK).catch((err) => {
         throw ioError(err, "read", abs);
@@ -183,6 +191,10 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
         }
         if (before.size !== size) {
           throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed after it was offered (${size} bytes then, ${before.size} now)`);
+        }
+        // The offer named this modification time: a receiver may resume the file by it.
+        if (modified !== undefined && Math.floor(before.mtimeMs) !== modified) {
+          throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed after it was offered`);
         }
         let sent = 0;
         try {

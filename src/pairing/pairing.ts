@@ -162,6 +162,17 @@ export class Pairing {
   accept(peer: ExchangePeer, msg: Msg<typeof Accept>): void {
     const ex = this.#current(peer, msg.xid, "receiver");
     if (!ex || ex.state !== "offered") return this.#stale(peer, "accept", msg.xid);
+    // Files the receiver resumes: each once, of known size, from within it.
+    const resume = msg.resume ?? [];
+    const seen = new Set<number>();
+    for (const r of resume) {
+      const size = ex.files[r.file]?.size;
+      if (size === undefined || size === null || r.offset > size || seen.has(r.file)) {
+        clearTimeout(ex.offerTimer);
+        return this.#protocolFailure(ex, peer, `accept resumes file ${r.file} from byte ${r.offset}, which it cannot`);
+      }
+      seen.add(r.file);
+    }
     clearTimeout(ex.offerTimer);
     ex.setState("accepted");
     ex.relay = new Relay(ex.sender.peer.association, ex.receiver.peer.association);
@@ -169,14 +180,15 @@ export class Pairing {
     ex.streamingAt = this.#now();
     ex.movedAt = ex.streamingAt;
     this.#watchStalls();
-    this.#log.info("Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}", {
-      serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length,
+    const resumed = resume.reduce((n, r) => n + r.offset, 0);
+    this.#log.info(`Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}${resume.length ? " (resuming {resumedFiles}, {resumedBytes} bytes already there)" : ""}`, {
+      serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
     });
     // The sender's window opens before it hears 'start' (the window update goes out first).
     ex.senderSending = true;
     ex.sender.peer.sending?.(true);
     ex.receiver.peer.sendControl(Start.encode({ xid: ex.receiver.xid }));
-    ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid }));
+    ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid, ...(resume.length ? { resume } : {}) }));
   }
 
   /** The receiver says no. */

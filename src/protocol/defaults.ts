@@ -10,8 +10,11 @@
  * The sfx protocol version. A peer with a different version is refused with
  * `SFX_INCOMPATIBLE_VERSION`, naming both versions. Bump it on any change a
  * peer of the previous version would misread.
+ *
+ * 2: offers carry each file's modification time, and accept/start the files
+ * the receiver resumes (an interrupted exchange continues where it stopped).
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Stream 0 carries control messages, one SCTP user message each. */
 export const CONTROL_STREAM = 0;

@@ -59,6 +59,22 @@ export const Pong = defineMessage("pong", { n: int({ max: 2 ** 31 - 1 }) });
 export const OfferedFile = object({
   path: string({ max: MAX_PATH_BYTES, min: 1 }),
   size: nullable(int()),
+  /**
+   * The sender's modification time of the file (ms since 1970), when it is a
+   * file on disk: with the path and size, what a receiver keeps an
+   * interrupted file's bytes under, to resume it when the same file is
+   * offered again.
+   */
+  modified: optional(int()),
+});
+
+/** Most files one exchange resumes (each is a writer the receiver opens before it accepts). */
+export const MAX_RESUMED_FILES = 32;
+
+/** A file the receiver already has the first `offset` bytes of (kept from an interrupted exchange). */
+export const ResumeAt = object({
+  file: int({ max: MAX_FILES_PER_OFFER }),
+  offset: int({ min: 1 }),
 });
 
 /**
@@ -72,14 +88,18 @@ export const Offer = defineMessage("offer", {
   files: array(OfferedFile, { max: MAX_FILES_PER_OFFER, min: 1 }),
 });
 
-/** Receiver → server: yes. */
-export const Accept = defineMessage("accept", { xid });
+/**
+ * Receiver → server: yes. `resume`: files of which it already has the first
+ * bytes; the sender sends each from there (the hash in `end` still covers
+ * the whole file).
+ */
+export const Accept = defineMessage("accept", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })) });
 /** Receiver → server → sender: no. */
 export const Reject = defineMessage("reject", { xid, reason: optional(text) });
 /** Server → sender: the receiver is already in an exchange. */
 export const Busy = defineMessage("busy", { xid, message: optional(text) });
-/** Server → both: accepted, the bytes may flow (data on streams ≥ 1). */
-export const Start = defineMessage("start", { xid });
+/** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume`. */
+export const Start = defineMessage("start", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })) });
 /** Sender → server → receiver: file `file` is complete: its final size and SHA-256 (hex). */
 export const End = defineMessage("end", { xid, file: int({ max: MAX_FILES_PER_OFFER }), size: int(), sha256 });
 /**

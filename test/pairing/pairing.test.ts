@@ -8,7 +8,9 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
-import { Busy, Cancel, ErrorMessage, Offer, Reject } from "../../src/protocol/messages.ts";
+import { Accept, Busy, Cancel, ErrorMessage, Offer, Reject } from "../../src/protocol/messages.ts";
+import type { TransferEvent } from "../../src/client/events.ts";
+import type { ClientConnection } from "../../src/client/connection.ts";
 import { MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import { startHarness, until } from "./_harness.ts";
 
@@ -33,11 +35,12 @@ function pattern(n: number, seed = 1): Uint8Array {
 }
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** A file in memory; `gate` (optional) holds the reader before each chunk. */
-function memFile(path: string, data: Uint8Array, opts: { unknownSize?: boolean; gate?: () => Promise<void> } = {}): SourceFile {
+/** A file in memory; `gate` (optional) holds the reader before each chunk; `modified` makes it resumable. */
+function memFile(path: string, data: Uint8Array, opts: { unknownSize?: boolean; gate?: () => Promise<void>; modified?: number } = {}): SourceFile {
   return {
     path,
     size: opts.unknownSize ? null : data.length,
+    ...(opts.modified === undefined ? {} : { modified: opts.modified }),
     async *read() {
       for (let off = 0; off < data.length; off += 65536) {
         if (opts.gate) await opts.gate();
@@ -546,6 +549,129 @@ test("slow but moving (a chunk every 100 ms) is not a stall: a stall limit of 40
     await sendFiles(s.conn, { to: r.conn.id, stallMs: 400, files: [memFile("slow.bin", data, { gate: () => new Promise((go) => setTimeout(go, 100)) })] });
     await got;
     assert.equal(readFileSync(join(dir, "slow.bin")), Buffer.from(data));
+  } finally {
+    await h.close();
+  }
+});
+
+/** Sends `data` as a.bin (modified `modified`) from a fresh client to `r`, breaking the sender's connection once `breakAt` bytes were read. */
+async function breakOff(h: ReturnType<typeof startHarness>, r: { conn: ClientConnection }, dir: string, data: Uint8Array, modified: number, breakAt: number) {
+  const s = await h.client();
+  const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+  let read = 0;
+  const sending = quiet(sendFiles(s.conn, {
+    to: r.conn.id,
+    files: [memFile("a.bin", data, { modified, gate: async () => {
+      read += 65536;
+      if (read > breakAt) await s.conn.abort("test: the sender's connection breaks");
+    } })],
+  }));
+  await sending.catch(() => {});
+  return await got.then(() => undefined, (err: unknown) => err);
+}
+
+test("an exchange broken off mid-file resumes: offered again, the file is sent from where the receiver stopped and arrives whole", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(2 * 1024 * 1024, 7);
+    const modified = 1_764_000_000_123;
+    const broken = await breakOff(h, r, dir, data, modified, 1024 * 1024);
+    assert.ok(isSfxError(broken, "SFX_TRANSFER_FAILED"), String(broken));
+    assert.equal(readdirSync(dir).sort(), [".a.bin.sfx-part", ".a.bin.sfx-resume"], "the partial is kept, noted, under a hidden name");
+    // Offered again by another connection: resumed.
+    const s2 = await h.client();
+    const rEvents: TransferEvent[] = [];
+    const sEvents: TransferEvent[] = [];
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => rEvents.push(e) }).receiveOne());
+    const sent = await sendFiles(s2.conn, { to: r.conn.id, files: [memFile("a.bin", data, { modified })], onEvent: (e) => sEvents.push(e) });
+    await got;
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(data));
+    assert.equal(readdirSync(dir), ["a.bin"]);
+    const start = sEvents.find((e) => e.event === "start") as { resumed?: number };
+    const kept = start.resumed ?? 0;
+    assert.ok(kept > 0 && kept <= 1024 * 1024 + 65536, `resumed from ${kept}`);
+    assert.is(sent.bytes, data.length - kept, "only the rest was sent");
+    const file = rEvents.find((e) => e.event === "file") as { resumedFrom?: number; sha256: string };
+    assert.is(file.resumedFrom, kept);
+    assert.is(file.sha256, sha(data));
+  } finally {
+    await h.close();
+  }
+});
+
+test("resuming a file that is no longer what was kept (same name, size and time, other bytes) fails its hash on both sides, keeps nothing, and the next offer sends it whole", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const modified = 1_764_000_000_456;
+    await breakOff(h, r, dir, pattern(1024 * 1024, 1), modified, 512 * 1024);
+    assert.ok(readdirSync(dir).includes(".a.bin.sfx-part"));
+    const other = pattern(1024 * 1024, 2);
+    const s2 = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    await expectCode(sendFiles(s2.conn, { to: r.conn.id, files: [memFile("a.bin", other, { modified })] }), "SFX_INTEGRITY");
+    await expectCode(got, "SFX_INTEGRITY");
+    await until(() => readdirSync(dir).length === 0, 2000, "the partial to go");
+    const s3 = await h.client();
+    const again = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const sent = await sendFiles(s3.conn, { to: r.conn.id, files: [memFile("a.bin", other, { modified })] });
+    await again;
+    assert.is(sent.bytes, other.length);
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(other));
+  } finally {
+    await h.close();
+  }
+});
+
+test("nothing is kept to resume from a cancelled exchange, or from a file without a modification time (standard input)", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    // Without a modification time: the broken-off file is removed.
+    const s = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    let read = 0;
+    await quiet(sendFiles(s.conn, { to: r.conn.id, files: [memFile("in.bin", pattern(1024 * 1024), { gate: async () => {
+      read += 65536;
+      if (read > 512 * 1024) await s.conn.abort("test: the sender's connection breaks");
+    } })] })).catch(() => {});
+    await expectCode(got, "SFX_TRANSFER_FAILED");
+    await until(() => readdirSync(dir).length === 0, 2000, "the partial to go");
+    // Cancelled by the sender: removed too.
+    const s2 = await h.client();
+    const got2 = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const ac = new AbortController();
+    read = 0;
+    await quiet(sendFiles(s2.conn, { to: r.conn.id, signal: ac.signal, files: [memFile("c.bin", pattern(1024 * 1024), { modified: 1, gate: async () => {
+      read += 65536;
+      if (read > 512 * 1024) ac.abort();
+    } })] })).catch(() => {});
+    await expectCode(got2, "SFX_CANCELLED");
+    await until(() => readdirSync(dir).length === 0, 2000, "the partial to go");
+  } finally {
+    await h.close();
+  }
+});
+
+test("an accept that resumes a file past its size, twice, or one of unknown size is a protocol error for the receiver, and the sender is told", async () => {
+  const h = startHarness();
+  try {
+    for (const resume of [[{ file: 0, offset: 11 }], [{ file: 0, offset: 5 }, { file: 0, offset: 6 }], [{ file: 1, offset: 1 }]]) {
+      const s = await h.client();
+      const r = await h.client();
+      const offered = r.conn.waitFor((m) => Offer.is(m));
+      const told = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 2);
+      s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 10 }, { path: "b", size: null }] }));
+      const offer = await offered;
+      r.conn.sendControl(Accept.encode({ xid: offer.xid as number, resume }));
+      const err = await told;
+      assert.is((err as { code?: string }).code, "SFX_PROTOCOL");
+      assert.match((err as { message?: string }).message ?? "", /resumes file/);
+    }
   } finally {
     await h.close();
   }

@@ -444,7 +444,7 @@ class ClientSession implements SessionActions {
         break;
       case "file":
         if (e.unchanged) this.print(`  ${e.savedAs ?? e.path} was already here with the same bytes: kept as it was`);
-        else this.print(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…)`);
+        else this.print(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)}` : ""})`);
         break;
       case "done":
         this.screen.setStatus("recv", null, true);

@@ -1,0 +1,47 @@
+/**
+ * Resuming through the built binary: a sender killed mid-file leaves the
+ * receiver the bytes it got (hidden, noted); the same file sent again goes
+ * from there, and arrives whole and verified.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ERROR_CODES } from "../../src/errors.ts";
+import { cleanupAll, ensureBinary, events, pattern, sfx, sha256, startReceive, startServe, tmp } from "./_exchange.ts";
+
+test.before(ensureBinary);
+test.after(cleanupAll);
+
+test("kill -9 of the sender mid-file, then the same send again: the receiver resumes where it stopped", async () => {
+  const server = await startServe();
+  const src = tmp();
+  const dst = tmp();
+  // Large enough that the transfer is still running when the sender is killed after the first progress.
+  const data = pattern(96 * 1024 * 1024, 5);
+  writeFileSync(join(src, "big.bin"), data);
+
+  const r1 = await startReceive(server, dst, ["--yes", "--once"]);
+  const s1 = sfx(["send", "--to", r1.id, "--server", server.address, join(src, "big.bin")]);
+  await r1.waitFor(/"event":"progress"/, 15_000, "out");
+  s1.child.kill("SIGKILL");
+  assert.is((await r1.exit(35_000)).status, ERROR_CODES.SFX_TRANSFER_FAILED, r1.err());
+  assert.not.ok(existsSync(join(dst, "big.bin")), "nothing under the final name");
+  assert.equal(readdirSync(dst).sort(), [".big.bin.sfx-part", ".big.bin.sfx-resume"]);
+
+  const r2 = await startReceive(server, dst, ["--yes", "--once"]);
+  const s2 = sfx(["send", "--to", r2.id, "--server", server.address, "--json", join(src, "big.bin")]);
+  assert.is((await s2.exit(60_000)).status, 0, s2.err());
+  assert.is((await r2.exit(30_000)).status, 0, r2.err());
+  const start = events(s2).find((e) => e.event === "start") as { resumed?: number };
+  assert.ok((start.resumed ?? 0) > 0, `the sender was told to resume: ${JSON.stringify(start)}`);
+  const file = events(r2).find((e) => e.event === "file") as { resumedFrom?: number; sha256?: string };
+  assert.is(file.resumedFrom, start.resumed);
+  assert.is(file.sha256, sha256(data));
+  const done = events(s2).find((e) => e.event === "done") as { bytes?: number };
+  assert.is(done.bytes, data.length - start.resumed!, "only the rest crossed the network");
+  assert.equal(readdirSync(dst), ["big.bin"]);
+  assert.is(sha256(readFileSync(join(dst, "big.bin"))), sha256(data));
+});
+
+test.run();
