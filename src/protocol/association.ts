@@ -40,6 +40,8 @@ export interface AssociationLike {
   abort(reason?: string): void;
   /** Sets the receive window (see the SCTP association's); absent on stand-ins without one. */
   setReceiveBufferSize?(bytes: number): void;
+  /** Received data it holds (incomplete, behind a gap, or paused); absent on stand-ins. */
+  readonly receivedHeldBytes?: number;
   on(event: "message", listener: (streamId: number, data: Uint8Array, ppid: number) => void): unknown;
   on(event: "drain", listener: () => void): unknown;
   on(event: "close", listener: (reason: CloseReason) => void): unknown;

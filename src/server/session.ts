@@ -163,6 +163,7 @@ export class SessionServer {
     const notice = errorToMessage(new SfxError("SFX_CONNECTION_LOST", "The server is shutting down"));
     for (const s of this.sessions) s.sendControl(notice);
     await Promise.all([...this.sessions].map((s) => s.close(graceMs, SERVER_SHUTTING_DOWN)));
+    this.windows.close();
   }
 
   /** @internal */
@@ -445,7 +446,7 @@ export class ServerSession implements ExchangePeer {
       label: this.label, seconds, kind: reason.kind, message: reason.message ?? "",
     });
     if (this.id) this.server.ids.release(this.id);
-    this.server.windows.leave(this.association);
+    this.server.windows.forget(this.association);
     for (const l of this.#closeListeners.splice(0)) {
       try {
         l(reason);

@@ -7,14 +7,20 @@
  * larger one from a pool shared fairly among the senders of the moment: each
  * of n gets `min(maxBytes, poolBytes / n)` (never below the small window).
  * With the defaults (512 MiB, 8 MiB) 64 senders get the full window before
- * any gets less, and the windows of all clients together stay under the pool
- * plus the small window per connection, however many connect.
+ * any gets less.
+ *
+ * A window that shrinks does not give back what is already held. A sender
+ * whose share shrinks keeps its bytes until they are read on (a slow
+ * receiver). A client that stopped sending but still holds more than the
+ * small window after `graceMs` — bytes above a gap it never fills — is
+ * aborted: an honest one fills a gap within a few round trips.
  *
  * @example
  * ```ts
  * const windows = new WindowPool({ poolBytes: 512 * 2 ** 20, idleBytes: 64 * 1024, maxBytes: 8 * 2 ** 20 });
  * windows.join(association);  // it starts sending: 8 MiB
  * windows.leave(association); // done: 64 KiB again
+ * windows.forget(association); // it closed
  * ```
  *
  * @module
@@ -29,17 +35,23 @@ export interface WindowPoolOptions {
   idleBytes: number;
   /** The most one sender gets. */
   maxBytes: number;
+  /** How long a client that left may still hold more than `idleBytes` before it is aborted; default 30 s. */
+  graceMs?: number;
+  now?: () => number;
 }
 
 /** Shares `poolBytes` of receive window among the associations that are sending. */
 export class WindowPool {
-  readonly #opts: WindowPoolOptions;
+  readonly #opts: Required<WindowPoolOptions>;
   readonly #members = new Set<AssociationLike>();
+  /** Left the pool while holding more than the small window: since when. */
+  readonly #draining = new Map<AssociationLike, number>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   /** The window each member has now. */
   #share: number;
 
   constructor(opts: WindowPoolOptions) {
-    this.#opts = opts;
+    this.#opts = { graceMs: 30_000, now: Date.now, ...opts };
     this.#share = opts.maxBytes;
   }
 
@@ -56,15 +68,49 @@ export class WindowPool {
   /** `association` starts sending: it gets its share of the pool (the others' may shrink). */
   join(association: AssociationLike): void {
     if (this.#members.has(association)) return;
+    this.#draining.delete(association);
     this.#members.add(association);
     if (!this.#rebalance()) association.setReceiveBufferSize?.(this.#share);
   }
 
-  /** `association` stopped sending (or closed): back to the small window; the others' may grow. */
+  /** `association` stopped sending: back to the small window; the others' may grow. */
   leave(association: AssociationLike): void {
     if (!this.#members.delete(association)) return;
     association.setReceiveBufferSize?.(this.#opts.idleBytes);
+    if ((association.receivedHeldBytes ?? 0) > this.#opts.idleBytes) this.#drain(association);
     this.#rebalance();
+  }
+
+  /** `association` closed: it neither draws from the pool nor is watched any more. */
+  forget(association: AssociationLike): void {
+    this.#draining.delete(association);
+    if (this.#members.delete(association)) this.#rebalance();
+  }
+
+  /** Stops the watch of clients that left (the server is closing). */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    this.#draining.clear();
+  }
+
+  #drain(association: AssociationLike): void {
+    this.#draining.set(association, this.#opts.now());
+    this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(10, Math.min(5000, this.#opts.graceMs / 4)));
+    (this.#sweeper as { unref?: () => void }).unref?.();
+  }
+
+  #sweep(): void {
+    const now = this.#opts.now();
+    for (const [a, since] of [...this.#draining]) {
+      const held = a.receivedHeldBytes ?? 0;
+      if (held <= this.#opts.idleBytes) this.#draining.delete(a);
+      else if (now - since >= this.#opts.graceMs) {
+        this.#draining.delete(a);
+        a.abort(`still holding ${held} bytes above a gap ${Math.round((now - since) / 1000)} s after it stopped sending`);
+      }
+    }
+    if (this.#draining.size === 0) this.close();
   }
 
   /** Recomputes the share; when it changed, every member gets the new one. Returns whether it did. */

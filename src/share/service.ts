@@ -491,10 +491,10 @@ export class ShareService {
     }
   }
 
-  async #cancel(peer: SharePeer, req: number, reason: string): Promise<void> {
-    const state = this.#peers.get(peer)?.get(req);
+  async #cancel(peer: SharePeer, req: number, reason: string, requests = this.#peers.get(peer)): Promise<void> {
+    const state = requests?.get(req);
     if (!state) return;
-    this.#peers.get(peer)!.delete(req);
+    requests!.delete(req);
     if (state.kind === "upload") {
       state.failed = true;
       await state.upload.abort(reason);
@@ -509,8 +509,9 @@ export class ShareService {
   async peerClosed(peer: SharePeer): Promise<void> {
     const requests = this.#peers.get(peer);
     if (!requests) return;
-    for (const req of [...requests.keys()]) await this.#cancel(peer, req, "client disconnected");
+    // Gone before anything is awaited: a put whose upload is still being set up sees it and aborts that upload.
     this.#peers.delete(peer);
+    for (const req of [...requests.keys()]) await this.#cancel(peer, req, "client disconnected", requests);
   }
 
   /**
@@ -521,11 +522,11 @@ export class ShareService {
   async serverClosing(peer: SharePeer): Promise<void> {
     const requests = this.#peers.get(peer);
     if (!requests) return;
+    this.#peers.delete(peer); // as in peerClosed: before anything is awaited
     for (const req of [...requests.keys()]) {
       this.#reply(peer, errorToMessage(new SfxError("SFX_CONNECTION_LOST", "The server is shutting down"), { req }));
-      await this.#cancel(peer, req, "server shutting down");
+      await this.#cancel(peer, req, "server shutting down", requests);
     }
-    this.#peers.delete(peer);
   }
 
   /** Number of uploads and downloads in progress (for tests and diagnostics). */

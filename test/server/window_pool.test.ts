@@ -7,10 +7,31 @@ import { WindowPool } from "../../src/server/window_pool.ts";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** An association that only remembers the window it was given. */
-function member(): AssociationLike & { window: number } {
-  const m = { window: 64 * KiB, setReceiveBufferSize(bytes: number) { m.window = bytes; } };
-  return m as unknown as AssociationLike & { window: number };
+type Member = AssociationLike & { window: number; receivedHeldBytes: number; aborted?: string };
+
+/** An association that remembers the window it was given, holds what the test says, and whether it was aborted. */
+function member(): Member {
+  const m = {
+    window: 64 * KiB,
+    receivedHeldBytes: 0,
+    aborted: undefined as string | undefined,
+    setReceiveBufferSize(bytes: number) {
+      m.window = bytes;
+    },
+    abort(reason: string) {
+      m.aborted = reason;
+    },
+  };
+  return m as unknown as Member;
+}
+
+/** Resolves when `cond()` holds; fails after `ms`. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 test("a few senders get the whole window; one that stops is back to the small window", () => {
@@ -43,6 +64,23 @@ test("however many send, each keeps at least the small window", () => {
   const ms = Array.from({ length: 100 }, member);
   for (const m of ms) pool.join(m);
   assert.ok(ms.every((m) => m.window === 64 * KiB));
+});
+
+test("a client that stopped sending but still holds more than the small window (bytes above a gap) is aborted after the grace; one that lets go, or closes, is not", async () => {
+  const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB, graceMs: 100 });
+  const [holder, honest, closed] = [member(), member(), member()];
+  for (const m of [holder, honest, closed]) {
+    pool.join(m);
+    m.receivedHeldBytes = 7 * MiB;
+    pool.leave(m);
+  }
+  honest.receivedHeldBytes = 0; // its gap filled: everything was read on
+  pool.forget(closed);
+  await until(() => holder.aborted !== undefined, 2000, "the holder to be aborted");
+  assert.match(holder.aborted!, /still holding 7340032 bytes above a gap/);
+  assert.is(honest.aborted, undefined);
+  assert.is(closed.aborted, undefined);
+  pool.close();
 });
 
 test.run();

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
-import { dataPpid } from "../../src/protocol/index.ts";
+import { dataPpid, decodeMessage } from "../../src/protocol/index.ts";
 import { ShareDone, ShareEnd, ShareGet, SharePut } from "../../src/protocol/share.ts";
 import { generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
@@ -588,6 +588,19 @@ test("the service says when a peer starts and stops uploading (the server sizes 
   const lost = dropped.put(await files("a.bin"), { onProgress: () => void other.close() });
   await lost.catch(() => {});
   assert.equal(other.sending, [true, false], "a connection lost mid-upload stops too");
+});
+
+test("a put still being set up when its client disconnects is abandoned too: no upload slot or quota stays taken", async () => {
+  const w = await world();
+  const sent: string[] = [];
+  const peer = { address: "127.0.0.9", send: (b: Uint8Array) => void sent.push(decodeMessage(b).type), sendData: () => true, drained: async () => {} };
+  await w.service.handleMessage(peer, decodeMessage(SharePut.encode({ req: 1, files: [{ path: "a", size: 3 }] })));
+  assert.equal(sent, ["share.ready"]);
+  // The second put waits for the store while the client goes.
+  const second = w.service.handleMessage(peer, decodeMessage(SharePut.encode({ req: 3, files: [{ path: "b", size: 3 }] })));
+  await w.service.peerClosed(peer);
+  await second;
+  assert.is(w.store.uploadsInProgress, 0);
 });
 
 test.run();

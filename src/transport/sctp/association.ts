@@ -387,6 +387,15 @@ export class Association extends EventEmitter {
     return this.#queue.queuedBytes + this.#unacked - Math.min(this.#gapAcked, this.#o.sendHighWaterMark);
   }
 
+  /**
+   * Received user data this association holds: fragments of messages not yet
+   * complete, messages waiting for an earlier one (a gap), and messages held
+   * while paused. The receive window bounds it.
+   */
+  get receivedHeldBytes(): number {
+    return this.#reasm.bytesHeld + this.#heldBytes;
+  }
+
   /** Messages queued and not yet sent (many small ones cost memory beyond their bytes). */
   get queuedMessages(): number {
     return this.#queue.queuedMessages;
