@@ -3,6 +3,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { AssociationLike } from "../../src/protocol/association.ts";
 import { WindowPool } from "../../src/server/window_pool.ts";
+import { until } from "../pairing/_harness.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -25,14 +26,6 @@ function member(): Member {
   return m as unknown as Member;
 }
 
-/** Resolves when `cond()` holds; fails after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 test("a few senders get the whole window; one that stops is back to the small window", () => {
   const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB });

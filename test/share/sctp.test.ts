@@ -21,6 +21,7 @@ import { attachShareService } from "../../src/share/attach.ts";
 import { ShareStore } from "../../src/share/store.ts";
 import { SctpEndpoint } from "../../src/transport/sctp/index.ts";
 import { openDatagramSocket } from "../../src/transport/socket.ts";
+import { until } from "../pairing/_harness.ts";
 
 const base = mkdtempSync(join(tmpdir(), "sfx-share-sctp-"));
 /** Server parts, closed in this order after the clients. */
@@ -251,14 +252,6 @@ test("one connection downloads a share while it receives an exchange: neither ta
   }
 });
 
-/** Resolves when `cond()` holds (polled); fails after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 function readdirCount(dir: string): number {
   return readdirSync(dir).length;
