@@ -7,7 +7,7 @@
  */
 import type { Command } from "commander";
 import { createInterface } from "node:readline";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "./progress.ts";
@@ -103,6 +103,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           case "cancelled":
             bar.end();
             say(`Cancelled: ${e.reason}`);
+            break;
+          case "kept":
+            say(`  kept ${formatBytes(e.bytes)} of ${e.path} (hidden: ${basename(e.temporary)}); the same file sent again resumes from there`);
             break;
           case "error":
             bar.end();

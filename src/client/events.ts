@@ -29,6 +29,8 @@ export type TransferEvent =
   /** The rate is in MB/s (10^6 bytes per second), as the progress line shows it. */
   | { event: "done"; files: number; bytes: number; seconds: number; megabytesPerSecond: number }
   | { event: "cancelled"; reason: string }
+  /** After a failure: the first `bytes` of `path` are kept in `temporary`; the same file sent again resumes from there. */
+  | { event: "kept"; path: string; bytes: number; temporary: string }
   | { event: "error"; code: string; message: string };
 
 /** Receives events. */

@@ -455,7 +455,10 @@ export class Receiver {
       await Promise.all(files.map(async (f) => {
         if (!f.writer) return;
         const w = await f.writer.catch(() => null);
-        await w?.abort({ keepPartial: keep && f.key !== undefined && !f.finished && w.size > 0 });
+        if (!w) return;
+        const kept = keep && f.key !== undefined && !f.finished && w.size > 0;
+        await w.abort({ keepPartial: kept });
+        if (kept) emit({ event: "kept", path: f.path, bytes: w.size, temporary: w.partPath });
       }));
     }
   }

@@ -28,6 +28,8 @@ test("kill -9 of the sender mid-file, then the same send again: the receiver res
   assert.is((await r1.exit(35_000)).status, ERROR_CODES.SFX_TRANSFER_FAILED, r1.err());
   assert.not.ok(existsSync(join(dst, "big.bin")), "nothing under the final name");
   assert.equal(readdirSync(dst).sort(), [".big.bin.sfx-part", ".big.bin.sfx-resume"]);
+  const kept = events(r1).find((e) => e.event === "kept") as { path?: string; bytes?: number } | undefined;
+  assert.ok(kept && kept.path === "big.bin" && kept.bytes! > 0, `the receiver says what it kept: ${r1.out()}`);
 
   const r2 = await startReceive(server, dst, ["--yes", "--once"]);
   const s2 = sfx(["send", "--to", r2.id, "--server", server.address, "--json", join(src, "big.bin")]);

@@ -454,6 +454,9 @@ class ClientSession implements SessionActions {
         this.screen.setStatus("recv", null, true);
         this.print(`Incoming transfer cancelled: ${e.reason}`);
         break;
+      case "kept":
+        this.print(`  kept ${formatBytes(e.bytes)} of ${e.path}; the same file sent again resumes from there`);
+        break;
       case "error":
         this.screen.setStatus("recv", null, true);
         this.print(`Incoming transfer failed: ${e.message}`);
