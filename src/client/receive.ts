@@ -19,7 +19,7 @@
  */
 import { SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, Start } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
@@ -129,7 +129,8 @@ export class Receiver {
         return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
       }
     }
-    emit({ event: "offer", from, files: offer.files, bytes });
+    const shown = offer.files.map((f) => ({ path: f.path, size: f.size }));
+    emit({ event: "offer", from, files: shown, bytes });
 
     // Refuse what cannot fit, before asking anyone: the sender learns why at once.
     const free = bytes ? await freeBytes(this.opts.dir) : null;
@@ -161,7 +162,7 @@ export class Receiver {
     const offCloseWatch = conn.onClose(() => withdrawn.abort());
     let answer: boolean | string;
     try {
-      answer = await this.opts.decide({ from, files: offer.files, bytes }, withdrawn.signal);
+      answer = await this.opts.decide({ from, files: shown, bytes }, withdrawn.signal);
     } catch (err) {
       answer = withdrawn.signal.aborted ? false : `the receiver failed to decide: ${(err as Error).message}`;
     } finally {
@@ -266,12 +267,28 @@ export class Receiver {
       settle!(err);
     };
     const cache = newSafeWriteCache();
+    /**
+     * How a file of this exchange is written. A file worth resuming is noted with its key; a
+     * temporary file of an older version of it (the same name, noted by an exchange) is taken
+     * over, and one another receiver is writing is passed by.
+     */
+    const writeOptions = (f: FileState) => ({
+      size: f.size,
+      overwrite: this.opts.overwrite,
+      cache,
+      deferDirSync: true,
+      ...(f.key === undefined ? {} : {
+        resume: true,
+        resumeKey: f.key,
+        busyOk: true,
+        reclaim: (note: string) => note.startsWith(`${EXCHANGE_NOTE} `) && note.endsWith(` ${JSON.stringify(f.path)}`),
+      }),
+    });
     const writerFor = (i: number): Promise<SafeWrite> => {
       const f = files[i];
       // Written from its start, but noted (key) so that it can be resumed if the exchange breaks.
-      const resumable = f.key === undefined ? {} : { resume: true, resumeKey: f.key, discard: true };
       f.writer ??= writerSlot(f).then(() =>
-        openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true, ...resumable }).catch((err) => {
+        openSafeWrite(this.opts.dir, f.path, { ...writeOptions(f), discard: true }).catch((err) => {
           freeWriterSlot();
           throw err;
         })
@@ -386,28 +403,29 @@ export class Receiver {
 
     // Files an interrupted exchange left here (noted with the same name, size and modification
     // time): their writers open now, and the sender sends each from where it stopped.
+    // Quick: a lock, a look at the file's size; its kept bytes are hashed after the accept, while
+    // the sender reads its own copy of them. Stops at Ctrl-C, or when the offer is withdrawn.
     const resume: { file: number; offset: number }[] = [];
     const listings = new Map<string, Promise<Set<string>>>();
-    for (let i = 0, tried = 0; i < files.length && tried < MAX_RESUMED_FILES && !failure; i++) {
+    const stopped = () => failure !== undefined || conn.closedWith !== undefined || inbox.some((m) => Cancel.is(m) || ErrorMessage.is(m));
+    for (let i = 0, tried = 0; i < files.length && tried < MAX_RESUMED_FILES && !stopped(); i++) {
       const f = files[i];
       if (f.key === undefined || !(await hasResumable(this.opts.dir, f.path, f.key, listings))) continue;
       tried++;
+      // Not resumable after all (another receiver writes it now…): written from its start when its bytes come.
+      const w = await openSafeWrite(this.opts.dir, f.path, writeOptions(f)).catch(() => null);
+      if (!w) continue;
       openWriters++;
       grant(f);
-      const opened = openSafeWrite(this.opts.dir, f.path, { size: f.size, overwrite: this.opts.overwrite, cache, deferDirSync: true, resume: true, resumeKey: f.key });
-      f.writer = opened.catch((err) => {
-        freeWriterSlot();
-        throw err;
-      });
-      const w = await opened.catch(() => null); // an error shows when the file's bytes come
-      if (w && w.offset > 0) {
+      f.writer = Promise.resolve(w);
+      if (w.offset > 0) {
         f.received = w.offset;
         f.resumedFrom = w.offset;
         resumedBytes += w.offset;
         resume.push({ file: i, offset: w.offset });
       }
     }
-    conn.send(Accept, { xid, ...(resume.length ? { resume } : {}) });
+    if (!stopped()) conn.send(Accept, { xid, ...(resume.length ? { resume } : {}) });
     emit({ event: "accepted" });
     // A server that stops relaying (yet answers pings) must not hold us for good. Time spent
     // writing, or verifying and placing files, is ours: it does not count.
@@ -451,12 +469,16 @@ export class Receiver {
       // Nothing partial is ever left under a final name. A temporary file is kept, noted, for the
       // next offer of the same file to resume when the connection was lost or the transfer failed
       // on the way (not when it was cancelled, or its bytes were wrong); the rest are removed.
-      const keep = failure !== undefined && (failure.code === "SFX_CONNECTION_LOST" || failure.code === "SFX_TRANSFER_FAILED");
+      // Bytes kept from an earlier exchange stay kept whatever ends this one (a cancel, an offer
+      // that expired), unless bytes were found wrong.
+      const code = failure?.code;
+      const broken = code === "SFX_CONNECTION_LOST" || code === "SFX_TRANSFER_FAILED";
+      const wrong = code === "SFX_INTEGRITY" || code === "SFX_PROTOCOL";
       await Promise.all(files.map(async (f) => {
         if (!f.writer) return;
         const w = await f.writer.catch(() => null);
         if (!w) return;
-        const kept = keep && f.key !== undefined && !f.finished && w.size > 0;
+        const kept = failure !== undefined && !wrong && f.key !== undefined && !f.finished && w.size > 0 && (broken || f.resumedFrom > 0);
         await w.abort({ keepPartial: kept });
         if (kept) emit({ event: "kept", path: f.path, bytes: w.size, temporary: w.partPath });
       }));
@@ -479,8 +501,12 @@ interface OfferedFileInfo extends OfferFileInfo {
  * next time.
  */
 function resumeKeyOf(f: OfferedFileInfo): string | undefined {
-  return f.size === null || f.modified === undefined ? undefined : `exchange ${f.size} ${f.modified}`;
+  if (f.size === null || f.size < RESUME_MIN_BYTES || f.modified === undefined) return undefined;
+  return `${EXCHANGE_NOTE} ${f.size} ${f.modified} ${JSON.stringify(f.path)}`;
 }
+
+/** How resume notes of exchanges start (share downloads note a SHA-256). */
+const EXCHANGE_NOTE = "exchange";
 
 /** Files written at once by one exchange (see writerSlot in {@link Receiver}). */
 const MAX_OPEN_WRITERS = 32;

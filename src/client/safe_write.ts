@@ -199,6 +199,17 @@ export interface SafeWriteOptions {
    * be continued, but note the key (this write can be resumed later).
    */
   discard?: boolean;
+  /**
+   * With `resume` and a key: when the temporary file noted with the key is
+   * being written by another writer, start another one rather than fail.
+   */
+  busyOk?: boolean;
+  /**
+   * With `resume` and a key: a temporary file noted with another key that
+   * this says yes to (an older version of the same file) is taken over and
+   * started over, rather than passed by.
+   */
+  reclaim?: (note: string) => boolean;
   /** Replace an existing file at the final name instead of choosing `name (1).ext`. */
   overwrite?: boolean;
   /**
@@ -428,12 +439,12 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     }
     const note = await readResumeNote(partPath);
     if (!unlock) {
-      if (opts.resume && (key === undefined || note === key)) {
+      if (opts.resume && (key === undefined || note === key) && !opts.busyOk) {
         throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now (its lock: ${lockPathFor(partPath)})`);
       }
       continue;
     }
-    if (note !== undefined && note !== key) {
+    if (note !== undefined && note !== key && !(key !== undefined && opts.reclaim?.(note))) {
       await unlock();
       unlock = undefined;
     }
@@ -451,8 +462,9 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       const ours = key === undefined || (await readResumeNote(partPath)) === key;
       if (!ours || opts.discard || (opts.size != null && existing > opts.size)) {
         await handle.truncate(0);
-      } else if (existing > 0) {
-        offset = await hashExisting(handle, hash, existing);
+      } else {
+        // Hashed by the writer before anything it writes (not here: a large one takes a while).
+        offset = existing;
       }
       if (key !== undefined) await writeResumeNote(partPath, key);
     } else {
@@ -477,6 +489,17 @@ async function hashExisting(handle: FileHandle, hash: Hash, size: number): Promi
     pos += bytesRead;
   }
   return pos;
+}
+
+/** Hashes the `offset` bytes a resumed temporary file starts with; they must all still be there. */
+async function hashPrefix(handle: FileHandle, hash: Hash, offset: number, path: string): Promise<void> {
+  let got: number;
+  try {
+    got = await hashExisting(handle, hash, offset);
+  } catch (err) {
+    throw ioError(err, "read", path);
+  }
+  if (got !== offset) throw new SfxError("SFX_IO", `${path} lost bytes while it was being resumed (${got} of ${offset})`);
 }
 
 class SafeWriteImpl implements SafeWrite {
@@ -516,6 +539,13 @@ class SafeWriteImpl implements SafeWrite {
     this.#size = offset;
     this.#opts = opts;
     this.#unlock = unlock;
+    if (offset > 0) {
+      // The kept bytes are hashed first; every write waits behind them (and hashes its own in order).
+      const primed = hashPrefix(handle, hash, offset, partPath).catch((err) => {
+        this.#failure ??= err instanceof SfxError ? err : ioError(err, "read", partPath);
+      });
+      this.#chain = primed;
+    }
   }
 
   get size(): number {
@@ -530,7 +560,6 @@ class SafeWriteImpl implements SafeWrite {
     if (this.#closed) return Promise.reject(new SfxError("SFX_INTERNAL", `Write to ${this.#rel} after it was closed`));
     if (this.#failure) return Promise.reject(this.#failure);
     this.#pending += chunk.length;
-    this.#hash.update(chunk);
     // Chunks that arrive while a write is in progress are gathered and written with one writev().
     let entry = this.#batch;
     if (!entry) {
@@ -558,6 +587,8 @@ class SafeWriteImpl implements SafeWrite {
     const bytes = chunks.reduce((n, c) => n + c.length, 0);
     try {
       if (this.#failure) throw this.#failure;
+      // Hashed here, in file order: a resumed file's kept bytes were hashed first (the chain).
+      for (const c of chunks) this.#hash.update(c);
       let written = 0;
       let list = chunks;
       while (written < bytes) {

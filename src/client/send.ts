@@ -20,8 +20,8 @@ import { createHash } from "node:crypto";
 import { SfxError } from "../errors.ts";
 import { dataPpid } from "../protocol/data.ts";
 import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
-import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Start } from "../protocol/messages.ts";
-import type { AnyMessage } from "../protocol/registry.ts";
+import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Resuming, Start } from "../protocol/messages.ts";
+import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink } from "./events.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
@@ -146,7 +146,10 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     try {
       offer = Offer.encode({ xid, to, files: files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) })) });
     } catch (err) {
-      throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${(err as Error).message}): send fewer files at once, or an archive (tar)`);
+      if (err instanceof ProtocolError && err.reason === "too-large") {
+        throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${err.message}): send fewer files at once, or an archive (tar)`);
+      }
+      throw new SfxError("SFX_USAGE", `These files cannot be offered: ${(err as Error).message}`);
     }
     emit({ event: "offer", to, files: files.map((f) => ({ path: f.path, size: f.size })), bytes: total });
     conn.sendControl(offer);
@@ -171,6 +174,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       resumeAt.set(r.file, r.offset);
     }
     const resumed = [...resumeAt.values()].reduce((n, o) => n + o, 0);
+    // Well within the server's idle timeout, which ends an exchange where nothing moves.
+    const resumingEvery = Math.max(20, Math.min(RESUMING_EVERY_MS, conn.welcome.limits.idleTimeoutMs / 4));
     emit({ event: "accepted" });
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
@@ -199,6 +204,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       // whole file), not sent.
       const resumedFrom = resumeAt.get(i) ?? 0;
       let skip = resumedFrom;
+      let saidResuming = Date.now();
       // A source may block (standard input): Ctrl-C and the server's news must not wait for its next chunk.
       const source = prefetched ? fromPromise(prefetched) : f.read();
       for await (const chunk of interruptible(source, signal, conn, () => inbox.length > 0)) {
@@ -214,6 +220,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         if (skip > 0) {
           const n = Math.min(skip, chunk.length);
           skip -= n;
+          // Reading a large kept part sends nothing for a while: say how far, so nobody takes it for a stall.
+          if (Date.now() - saidResuming >= resumingEvery) {
+            saidResuming = Date.now();
+            conn.send(Resuming, { xid, file: i, bytes: size });
+          }
           if (n === chunk.length) continue;
           out = chunk.subarray(n);
         }
@@ -267,6 +278,9 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     offInbox();
   }
 }
+
+/** While reading a resumed file's kept part, a 'resuming' message this often (more often with a short server idle timeout). */
+const RESUMING_EVERY_MS = 1000;
 
 /** Files read ahead of the one being sent, at most. */
 const PREFETCH_FILES = 16;

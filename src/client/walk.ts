@@ -11,6 +11,7 @@ import { basename, join, resolve } from "node:path";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 import { readFileMessages } from "../protocol/file_messages.ts";
+import { RESUME_MIN_BYTES } from "../protocol/messages.ts";
 import { ioError, sanitizeRelativePath } from "./safe_write.ts";
 
 /** One file to send. */
@@ -174,7 +175,9 @@ export interface ListedFile {
  * the file's end is sent, so the receiver keeps nothing of it.
  */
 export function fileSource(abs: string, path: string, size: number, listed?: ListedFile): SourceFile {
-  const modified = listed?.mtimeMs === undefined ? undefined : Math.floor(listed.mtimeMs);
+  // Offered (so that the file can be resumed) for files worth resuming, with a time a message can carry.
+  const mtime = listed?.mtimeMs === undefined ? undefined : Math.floor(listed.mtimeMs);
+  const modified = mtime !== undefined && size >= RESUME_MIN_BYTES && Number.isSafeInteger(mtime) && mtime >= 0 ? mtime : undefined;
   return {
     path,
     size,

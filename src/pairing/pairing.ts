@@ -9,7 +9,7 @@
 import { SfxError } from "../errors.ts";
 import { nextExchangeId, parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
 import {
-  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Start,
+  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Resuming, Start,
 } from "../protocol/messages.ts";
 import type { CloseReason } from "../protocol/association.ts";
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
@@ -207,6 +207,15 @@ export class Pairing {
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} of ${ex.files.length}`);
     ex.movedAt = this.#now();
     ex.receiver.peer.sendControl(End.encode({ ...msg, xid: ex.receiver.xid }));
+  }
+
+  /** The sender reads a resumed file's first bytes: the exchange moves; the receiver is told. */
+  resuming(peer: ExchangePeer, msg: Msg<typeof Resuming>): void {
+    const ex = this.#current(peer, msg.xid, "sender");
+    if (!ex || ex.state !== "streaming") return this.#stale(peer, "resuming", msg.xid);
+    if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'resuming' for file ${msg.file} of ${ex.files.length}`);
+    ex.movedAt = this.#now();
+    ex.receiver.peer.sendControl(Resuming.encode({ ...msg, xid: ex.receiver.xid }));
   }
 
   /** Done: from the sender, forwarded; from the receiver, the exchange succeeded. */

@@ -70,6 +70,12 @@ export const OfferedFile = object({
 
 /** Most files one exchange resumes (each is a writer the receiver opens before it accepts). */
 export const MAX_RESUMED_FILES = 32;
+/**
+ * Files smaller than this are sent whole again rather than resumed: noting
+ * every small file of a tree would cost more than resending it (and an offer
+ * of many files stays small).
+ */
+export const RESUME_MIN_BYTES = 1024 * 1024;
 
 /** A file the receiver already has the first `offset` bytes of (kept from an interrupted exchange). */
 export const ResumeAt = object({
@@ -100,6 +106,13 @@ export const Reject = defineMessage("reject", { xid, reason: optional(text) });
 export const Busy = defineMessage("busy", { xid, message: optional(text) });
 /** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume`. */
 export const Start = defineMessage("start", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })) });
+/**
+ * Sender → server → receiver: while the sender reads (and hashes) the first
+ * bytes of a resumed file, which it does not send again, how far it got —
+ * about once a second, so that neither the server nor the receiver takes the
+ * quiet for a stall.
+ */
+export const Resuming = defineMessage("resuming", { xid, file: int({ max: MAX_FILES_PER_OFFER }), bytes: int() });
 /** Sender → server → receiver: file `file` is complete: its final size and SHA-256 (hex). */
 export const End = defineMessage("end", { xid, file: int({ max: MAX_FILES_PER_OFFER }), size: int(), sha256 });
 /**

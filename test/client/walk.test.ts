@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkStdin, collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
@@ -75,6 +75,20 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
     "odd/caf\ufffd.txt: its name is not valid UTF-8",
     "odd/d\ufffd: its name is not valid UTF-8",
   ]);
+});
+
+test("a file of 1 MiB or more offers its modification time (to be resumed); a smaller one, or one dated before 1970, does not (and is still sent)", async () => {
+  const d = join(root, "times");
+  mkdirSync(d);
+  writeFileSync(join(d, "big.bin"), new Uint8Array(1024 * 1024));
+  writeFileSync(join(d, "small.bin"), new Uint8Array(1000));
+  writeFileSync(join(d, "old.bin"), new Uint8Array(1024 * 1024));
+  utimesSync(join(d, "old.bin"), new Date("1969-12-31T23:59:59Z"), new Date("1969-12-31T23:59:59Z"));
+  const files = await collectFiles([join(d, "big.bin"), join(d, "small.bin"), join(d, "old.bin")]);
+  assert.equal(files.map((f) => [f.path, f.modified]), [["big.bin", Math.floor(statSync(join(d, "big.bin")).mtimeMs)], ["small.bin", undefined], ["old.bin", undefined]]);
+  let bytes = 0;
+  for await (const c of files[2].read()) bytes += c.length;
+  assert.is(bytes, 1024 * 1024);
 });
 
 test("collectFiles() reads '-' from the given stream under --name, size unknown", async () => {

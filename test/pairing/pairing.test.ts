@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Receiver } from "../../src/client/receive.ts";
@@ -554,20 +554,37 @@ test("slow but moving (a chunk every 100 ms) is not a stall: a stall limit of 40
   }
 });
 
-/** Sends `data` as a.bin (modified `modified`) from a fresh client to `r`, breaking the sender's connection once `breakAt` bytes were read. */
-async function breakOff(h: ReturnType<typeof startHarness>, r: { conn: ClientConnection }, dir: string, data: Uint8Array, modified: number, breakAt: number) {
+/** Sends `data` as `name` (modified `modified`) from a fresh client to `r`, breaking the sender's connection once `breakAt` bytes were read (or cancelling, with `cancel`). */
+async function breakOff(h: ReturnType<typeof startHarness>, r: { conn: ClientConnection }, dir: string, data: Uint8Array, modified: number, breakAt: number, name = "a.bin", cancel = false) {
   const s = await h.client();
   const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
   let read = 0;
+  const ac = new AbortController();
   const sending = quiet(sendFiles(s.conn, {
     to: r.conn.id,
-    files: [memFile("a.bin", data, { modified, gate: async () => {
+    signal: ac.signal,
+    files: [memFile(name, data, { modified, gate: async () => {
       read += 65536;
-      if (read > breakAt) await s.conn.abort("test: the sender's connection breaks");
+      if (read > breakAt) {
+        if (cancel) ac.abort();
+        else await s.conn.abort("test: the sender's connection breaks");
+      }
     } })],
   }));
   await sending.catch(() => {});
   return await got.then(() => undefined, (err: unknown) => err);
+}
+
+/** Sends `data` as `name` from a fresh client to `r` to the end; resolves with both sides' events. */
+async function sendWhole(h: ReturnType<typeof startHarness>, r: { conn: ClientConnection }, dir: string, data: Uint8Array, modified: number, name = "a.bin", gate?: () => Promise<void>) {
+  const s = await h.client();
+  const rEvents: TransferEvent[] = [];
+  const sEvents: TransferEvent[] = [];
+  const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => rEvents.push(e) }).receiveOne());
+  const sent = await sendFiles(s.conn, { to: r.conn.id, files: [memFile(name, data, { modified, gate })], onEvent: (e) => sEvents.push(e) });
+  await got;
+  const start = sEvents.find((e) => e.event === "start") as { resumed?: number };
+  return { sent, resumed: start.resumed ?? 0, rEvents, sEvents };
 }
 
 test("an exchange broken off mid-file resumes: offered again, the file is sent from where the receiver stopped and arrives whole", async () => {
@@ -672,6 +689,93 @@ test("an accept that resumes a file past its size, twice, or one of unknown size
       assert.is((err as { code?: string }).code, "SFX_PROTOCOL");
       assert.match((err as { message?: string }).message ?? "", /resumes file/);
     }
+  } finally {
+    await h.close();
+  }
+});
+
+test("a kept part another receiver is writing now is passed by: the second receiver into the same directory writes its own and finishes (no crash)", async () => {
+  const h = startHarness();
+  try {
+    const [r1, r2] = [await h.client(), await h.client()];
+    const dir = tmp();
+    const data = pattern(2 * 1024 * 1024, 3);
+    const modified = 1_764_000_000_789;
+    // r1 receives the file, stuck halfway: its temporary file is noted and locked.
+    const s1 = await h.client();
+    const got1 = quiet(new Receiver(r1.conn, { dir, decide: async () => true }).receiveOne());
+    let open!: () => void;
+    const gate = new Promise<void>((go) => (open = go));
+    let read = 0;
+    const sending1 = quiet(sendFiles(s1.conn, { to: r1.conn.id, files: [memFile("a.bin", data, { modified, gate: async () => {
+      read += 65536;
+      if (read > 1024 * 1024) await gate;
+    } })] }));
+    await until(() => readdirSync(dir).includes(".a.bin.sfx-resume"), 3000, "r1's note");
+    const second = await sendWhole(h, r2, dir, data, modified);
+    assert.is(second.resumed, 0, "not resumed from r1's part");
+    open();
+    await sending1;
+    await got1;
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(data));
+    assert.equal(readdirSync(dir), ["a.bin"], "r1 found the same bytes there: no copy, nothing hidden left");
+  } finally {
+    await h.close();
+  }
+});
+
+test("a resumed file whose sender reads its kept part for longer than the server's idle timeout still completes: the sender says how far it got", async () => {
+  const h = startHarness({ idleTimeoutMs: 400 });
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(2 * 1024 * 1024, 4);
+    const modified = 1_764_000_001_000;
+    await breakOff(h, r, dir, data, modified, 1024 * 1024);
+    // Reading the kept part (about 1 MiB, 16 chunks) takes 16 × 40 ms: longer than the idle timeout.
+    const done = await sendWhole(h, r, dir, data, modified, "a.bin", () => new Promise((go) => setTimeout(go, 40)));
+    assert.ok(done.resumed >= 1024 * 1024, `resumed ${done.resumed}`);
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(data));
+  } finally {
+    await h.close();
+  }
+});
+
+test("bytes kept from an interrupted exchange stay kept when the next one is cancelled, and the one after resumes from all of them", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(3 * 1024 * 1024, 6);
+    const modified = 1_764_000_002_000;
+    await breakOff(h, r, dir, data, modified, 1024 * 1024);
+    const first = statSync(join(dir, ".a.bin.sfx-part")).size;
+    const cancelled = await breakOff(h, r, dir, data, modified, 2 * 1024 * 1024, "a.bin", true);
+    assert.ok(isSfxError(cancelled, "SFX_CANCELLED"), String(cancelled));
+    const second = statSync(join(dir, ".a.bin.sfx-part")).size;
+    assert.ok(second >= first, `kept ${first}, then ${second}`);
+    const done = await sendWhole(h, r, dir, data, modified);
+    assert.is(done.resumed, second);
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(data));
+  } finally {
+    await h.close();
+  }
+});
+
+test("what is kept belongs to one name: another file of the same size and time is not resumed from it, and an older version's part is taken over, not piled up", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const size = 2 * 1024 * 1024;
+    await breakOff(h, r, dir, pattern(size, 8), 5000, 1024 * 1024, "a.2");
+    // "a" would write through ".a.2.sfx-part" as its second temporary name: same size, same time.
+    const other = await sendWhole(h, r, dir, pattern(size, 9), 5000, "a");
+    assert.is(other.resumed, 0);
+    assert.ok(readdirSync(dir).includes(".a.2.sfx-part"), "a.2's part is still there");
+    // Three interrupted versions of b.bin (three modification times): one temporary file at the end.
+    for (const modified of [1, 2, 3]) await breakOff(h, r, dir, pattern(size, modified), modified, 1024 * 1024, "b.bin");
+    assert.equal(readdirSync(dir).filter((n) => n.startsWith(".b.bin")).sort(), [".b.bin.sfx-part", ".b.bin.sfx-resume"]);
   } finally {
     await h.close();
   }
