@@ -19,7 +19,7 @@
  */
 import { SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Start } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
@@ -297,10 +297,15 @@ export class Receiver {
     };
     /** Files being verified and moved into place. */
     const finishing: Promise<void>[] = [];
+    /** Files whose bytes were found wrong (a file whose check failed is finished: its part went with it). */
+    const wrongFiles = new Set<FileState>();
     const tryFinish = (i: number) => {
       const f = files[i];
       if (f.finished || !f.end || f.received < f.end.size || failure) return;
-      if (f.received > f.end.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than announced`));
+      if (f.received > f.end.size) {
+        wrongFiles.add(f);
+        return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than announced`));
+      }
       f.finished = true;
       const end = f.end;
       const placed = writerFor(i)
@@ -334,7 +339,10 @@ export class Receiver {
       received += data.length;
       moves++;
       const limit = f.end?.size ?? f.size;
-      if (limit !== null && f.received > limit) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
+      if (limit !== null && f.received > limit) {
+        wrongFiles.add(f);
+        return fail(new SfxError("SFX_INTEGRITY", `${f.path}: more bytes than the ${limit} announced`));
+      }
       pendingBytes += data.length;
       if (!f.slotted) {
         f.queued += data.length;
@@ -371,7 +379,10 @@ export class Receiver {
       } else if (End.is(m)) {
         const f = files[m.file];
         if (!f) return fail(new SfxError("SFX_PROTOCOL", `'end' for file ${m.file}, which the offer does not have`));
-        if (f.size !== null && m.size !== f.size) return fail(new SfxError("SFX_INTEGRITY", `${f.path}: ${m.size} bytes sent, ${f.size} offered`));
+        if (f.size !== null && m.size !== f.size) {
+          wrongFiles.add(f);
+          return fail(new SfxError("SFX_INTEGRITY", `${f.path}: ${m.size} bytes sent, ${f.size} offered`));
+        }
         f.end = { size: m.size, sha256: m.sha256 };
         tryFinish(m.file);
       } else if (Done.is(m)) {
@@ -425,8 +436,25 @@ export class Receiver {
         resume.push({ file: i, offset: w.offset });
       }
     }
-    if (!stopped()) conn.send(Accept, { xid, ...(resume.length ? { resume } : {}) });
-    emit({ event: "accepted" });
+    if (!stopped()) {
+      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}) });
+      emit({ event: "accepted" });
+      // The kept bytes are hashed before anything is written after them: say so while it lasts, so
+      // that neither the server nor the sender takes the quiet for a stall.
+      const hashing = new Set(resume.map((r) => r.file));
+      for (const i of hashing) void files[i].writer!.then((w) => w.ready).catch(() => {}).finally(() => hashing.delete(i));
+      if (hashing.size > 0) {
+        const every = Math.max(20, Math.min(1000, conn.welcome.limits.idleTimeoutMs / 4));
+        const timer = setInterval(() => {
+          const next = hashing.values().next();
+          if (next.done || failure) return clearInterval(timer);
+          try {
+            conn.send(Resuming, { xid, file: next.value, bytes: files[next.value].resumedFrom });
+          } catch { /* closed */ }
+        }, every);
+        cleanups.push(() => clearInterval(timer));
+      }
+    }
     // A server that stops relaying (yet answers pings) must not hold us for good. Time spent
     // writing, or verifying and placing files, is ours: it does not count.
     const stallMs = this.opts.stallMs ?? stallLimitMs(conn.welcome.limits);
@@ -470,17 +498,17 @@ export class Receiver {
       // next offer of the same file to resume when the connection was lost or the transfer failed
       // on the way (not when it was cancelled, or its bytes were wrong); the rest are removed.
       // Bytes kept from an earlier exchange stay kept whatever ends this one (a cancel, an offer
-      // that expired), unless bytes were found wrong.
+      // that expired), unless that file's bytes were found wrong.
       const code = failure?.code;
       const broken = code === "SFX_CONNECTION_LOST" || code === "SFX_TRANSFER_FAILED";
-      const wrong = code === "SFX_INTEGRITY" || code === "SFX_PROTOCOL";
       await Promise.all(files.map(async (f) => {
         if (!f.writer) return;
         const w = await f.writer.catch(() => null);
         if (!w) return;
-        const kept = failure !== undefined && !wrong && f.key !== undefined && !f.finished && w.size > 0 && (broken || f.resumedFrom > 0);
-        await w.abort({ keepPartial: kept });
-        if (kept) emit({ event: "kept", path: f.path, bytes: w.size, temporary: w.partPath });
+        const keep = failure !== undefined && code !== "SFX_PROTOCOL" && !wrongFiles.has(f) && f.key !== undefined && !f.finished &&
+          w.size > 0 && (broken || f.resumedFrom > 0);
+        const kept = await w.abort({ keepPartial: keep });
+        if (kept > 0) emit({ event: "kept", path: f.path, bytes: kept, temporary: w.partPath });
       }));
     }
   }

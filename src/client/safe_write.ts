@@ -267,6 +267,12 @@ export interface SafeWrite {
   /** Bytes handed to `write` and not yet on disk. */
   readonly pendingBytes: number;
   /**
+   * Settles once the `offset` bytes kept from before are hashed (at once when
+   * there are none): writes wait behind it. It never rejects (a failure shows
+   * in the next write or `finish`).
+   */
+  readonly ready: Promise<void>;
+  /**
    * Appends a chunk (hashed as it goes). If writing fails (`SFX_IO`, e.g.
    * disk full), the temporary file is removed and later calls fail too. Calls may overlap: chunks are
    * written in call order. Do not modify `chunk` until the promise resolves.
@@ -281,8 +287,12 @@ export interface SafeWrite {
    * and the error thrown (`SFX_INTEGRITY`, `SFX_IO`).
    */
   finish(expectedSha256?: string, expectedSize?: number): Promise<SafeWriteResult>;
-  /** Stops: removes the temporary file, or keeps it for a later resume. Idempotent. */
-  abort(opts?: { keepPartial?: boolean }): Promise<void>;
+  /**
+   * Stops: removes the temporary file, or keeps it for a later resume.
+   * Resolves with the bytes kept (0 when removed, or when a failed write
+   * removed it already). Idempotent.
+   */
+  abort(opts?: { keepPartial?: boolean }): Promise<number>;
 }
 
 /** Maps a file-system error to `SFX_IO` with a message that names the file and the cause. */
@@ -479,10 +489,10 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   return new SafeWriteImpl(root, rel, finalPath, partPath, handle, hash, offset, opts, unlock);
 }
 
-async function hashExisting(handle: FileHandle, hash: Hash, size: number): Promise<number> {
+async function hashExisting(handle: FileHandle, hash: Hash, size: number, stop?: () => boolean): Promise<number> {
   const buf = new Uint8Array(1024 * 1024);
   let pos = 0;
-  while (pos < size) {
+  while (pos < size && !stop?.()) {
     const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, size - pos), pos);
     if (bytesRead === 0) break;
     hash.update(buf.subarray(0, bytesRead));
@@ -491,14 +501,15 @@ async function hashExisting(handle: FileHandle, hash: Hash, size: number): Promi
   return pos;
 }
 
-/** Hashes the `offset` bytes a resumed temporary file starts with; they must all still be there. */
-async function hashPrefix(handle: FileHandle, hash: Hash, offset: number, path: string): Promise<void> {
+/** Hashes the `offset` bytes a resumed temporary file starts with (until `stop`); they must all still be there. */
+async function hashPrefix(handle: FileHandle, hash: Hash, offset: number, path: string, stop: () => boolean): Promise<void> {
   let got: number;
   try {
-    got = await hashExisting(handle, hash, offset);
+    got = await hashExisting(handle, hash, offset, stop);
   } catch (err) {
     throw ioError(err, "read", path);
   }
+  if (stop()) return;
   if (got !== offset) throw new SfxError("SFX_IO", `${path} lost bytes while it was being resumed (${got} of ${offset})`);
 }
 
@@ -540,13 +551,16 @@ class SafeWriteImpl implements SafeWrite {
     this.#opts = opts;
     this.#unlock = unlock;
     if (offset > 0) {
-      // The kept bytes are hashed first; every write waits behind them (and hashes its own in order).
-      const primed = hashPrefix(handle, hash, offset, partPath).catch((err) => {
+      // The kept bytes are hashed first; every write waits behind them (and hashes its own in
+      // order). An abort stops it: the bytes stay, and are hashed again when resumed.
+      this.#chain = hashPrefix(handle, hash, offset, partPath, () => this.#closed).catch((err) => {
         this.#failure ??= err instanceof SfxError ? err : ioError(err, "read", partPath);
       });
-      this.#chain = primed;
     }
+    this.ready = this.#chain;
   }
+
+  readonly ready: Promise<void>;
 
   get size(): number {
     return this.#size;
@@ -682,18 +696,21 @@ class SafeWriteImpl implements SafeWrite {
     throw new SfxError("SFX_IO", `Cannot find a free name for ${this.finalPath}`);
   }
 
-  async abort(opts: { keepPartial?: boolean } = {}): Promise<void> {
+  async abort(opts: { keepPartial?: boolean } = {}): Promise<number> {
     if (!this.#closed) {
       this.#closed = true;
       await this.#chain;
       if (opts.keepPartial) await this.#handle.sync().catch(() => {});
       await this.#handle.close().catch(() => {});
     }
+    // A failed write removed the file already (and a kept one must still be there to count).
+    const kept = opts.keepPartial ? ((await lstat(this.partPath).catch(() => undefined))?.size ?? 0) : 0;
     if (!opts.keepPartial) {
       await rm(this.partPath, { force: true }).catch(() => {});
       await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
     }
     await this.#unlock();
+    return kept;
   }
 }
 

@@ -685,6 +685,9 @@ export class ShareClient {
         writers.push({ file: f, writer });
       }
       if (writers.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
+      // Bytes kept from an interrupted get are hashed before anything is asked for: the server
+      // stops a download whose client reads nothing for a while.
+      await Promise.all(writers.map((w) => w.writer.ready));
       const fetched = await this.#fetch(code, writers, total, moved, opts);
       for (const { file, writer } of writers) {
         const r = fetched.get(file.path)!;

@@ -195,10 +195,6 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
         if (before.size !== size) {
           throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed after it was offered (${size} bytes then, ${before.size} now)`);
         }
-        // The offer named this modification time: a receiver may resume the file by it.
-        if (modified !== undefined && Math.floor(before.mtimeMs) !== modified) {
-          throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed after it was offered`);
-        }
         let sent = 0;
         try {
           for await (const m of readFileMessages(h, 0, size)) {

@@ -209,13 +209,14 @@ export class Pairing {
     ex.receiver.peer.sendControl(End.encode({ ...msg, xid: ex.receiver.xid }));
   }
 
-  /** The sender reads a resumed file's first bytes: the exchange moves; the receiver is told. */
+  /** Either side reads (hashes) a resumed file's kept bytes: the exchange moves; the other side is told. */
   resuming(peer: ExchangePeer, msg: Msg<typeof Resuming>): void {
-    const ex = this.#current(peer, msg.xid, "sender");
-    if (!ex || ex.state !== "streaming") return this.#stale(peer, "resuming", msg.xid);
+    const ex = peer.exchange;
+    if (!ex || ex.state !== "streaming" || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "resuming", msg.xid);
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'resuming' for file ${msg.file} of ${ex.files.length}`);
     ex.movedAt = this.#now();
-    ex.receiver.peer.sendControl(Resuming.encode({ ...msg, xid: ex.receiver.xid }));
+    const other = ex.other(peer);
+    other.peer.sendControl(Resuming.encode({ ...msg, xid: other.xid }));
   }
 
   /** Done: from the sender, forwarded; from the receiver, the exchange succeeded. */

@@ -107,10 +107,11 @@ export const Busy = defineMessage("busy", { xid, message: optional(text) });
 /** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume`. */
 export const Start = defineMessage("start", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })) });
 /**
- * Sender → server → receiver: while the sender reads (and hashes) the first
- * bytes of a resumed file, which it does not send again, how far it got —
- * about once a second, so that neither the server nor the receiver takes the
- * quiet for a stall.
+ * Either side → server → the other: while the sender reads (and hashes) the
+ * first bytes of a resumed file, which it does not send again, or the
+ * receiver hashes the bytes it kept of it, how far it got — about once a
+ * second, so that neither the server nor the other side takes the quiet for
+ * a stall.
  */
 export const Resuming = defineMessage("resuming", { xid, file: int({ max: MAX_FILES_PER_OFFER }), bytes: int() });
 /** Sender → server → receiver: file `file` is complete: its final size and SHA-256 (hex). */

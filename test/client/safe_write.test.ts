@@ -8,6 +8,7 @@ import { basename, join } from "node:path";
 import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, prepareDirectory, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { withTmpfs } from "../_tmpfs.ts";
+import { slowReads } from "../_slow_reads.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 const dirs: string[] = [];
@@ -215,6 +216,27 @@ test("resume reopens the temporary file, reports its length, and the hash covers
   await second.write(all.subarray(second.offset));
   const r = await second.finish(sha(all));
   assert.equal(readFileSync(r.path), Buffer.from(all));
+});
+
+test("a resumed write hashes its kept bytes in the background: abort stops that at once, keeps the bytes and says how many; a part gone by then counts 0", async () => {
+  const dir = tmp();
+  const kept = new Uint8Array(12 * 1024 * 1024).fill(3);
+  const first = await openSafeWrite(dir, "big.bin", { size: 20 * 1024 * 1024, resume: true });
+  await first.write(kept);
+  assert.is(await first.abort({ keepPartial: true }), kept.length);
+  const restore = await slowReads(200); // 12 reads of 1 MiB: 2.4 s to hash it all
+  try {
+    const second = await openSafeWrite(dir, "big.bin", { size: 20 * 1024 * 1024, resume: true });
+    assert.is(second.offset, kept.length);
+    const t0 = Date.now();
+    assert.is(await second.abort({ keepPartial: true }), kept.length);
+    assert.ok(Date.now() - t0 < 1000, `abort took ${Date.now() - t0} ms`);
+  } finally {
+    restore();
+  }
+  const third = await openSafeWrite(dir, "big.bin", { size: 20 * 1024 * 1024, resume: true });
+  rmSync(third.partPath);
+  assert.is(await third.abort({ keepPartial: true }), 0);
 });
 
 test("resume starts over when the temporary file is longer than the expected size", async () => {

@@ -8,11 +8,12 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
-import { Accept, Busy, Cancel, ErrorMessage, Offer, Reject } from "../../src/protocol/messages.ts";
+import { Accept, Busy, Cancel, End, ErrorMessage, Offer, Reject, Start } from "../../src/protocol/messages.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import { startHarness, until } from "./_harness.ts";
+import { slowReads } from "../_slow_reads.ts";
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -776,6 +777,55 @@ test("what is kept belongs to one name: another file of the same size and time i
     // Three interrupted versions of b.bin (three modification times): one temporary file at the end.
     for (const modified of [1, 2, 3]) await breakOff(h, r, dir, pattern(size, modified), modified, 1024 * 1024, "b.bin");
     assert.equal(readdirSync(dir).filter((n) => n.startsWith(".b.bin")).sort(), [".b.bin.sfx-part", ".b.bin.sfx-resume"]);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a resumed file whose receiver hashes its kept part for longer than the server's idle timeout still completes: the receiver says so meanwhile", async () => {
+  const h = startHarness({ idleTimeoutMs: 400 });
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(6 * 1024 * 1024, 10);
+    const modified = 1_764_000_003_000;
+    await breakOff(h, r, dir, data, modified, 4 * 1024 * 1024);
+    const kept = statSync(join(dir, ".a.bin.sfx-part")).size;
+    assert.ok(kept > 2 * 1024 * 1024, `kept ${kept}`);
+    const restore = await slowReads(250); // three 1 MiB reads or more: 750 ms, past the idle timeout
+    try {
+      const done = await sendWhole(h, r, dir, data, modified);
+      assert.ok(done.resumed > 2 * 1024 * 1024, `resumed ${done.resumed}`);
+    } finally {
+      restore();
+    }
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(data));
+  } finally {
+    await h.close();
+  }
+});
+
+test("one resumed file found wrong does not cost another its kept bytes", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const size = 2 * 1024 * 1024;
+    const modified = 1_764_000_004_000;
+    await breakOff(h, r, dir, pattern(size, 11), modified, 1024 * 1024, "a.bin");
+    await breakOff(h, r, dir, pattern(size, 12), modified, 1024 * 1024, "b.bin");
+    const keptA = statSync(join(dir, ".a.bin.sfx-part")).size;
+    // A sender that offers both again and then ends b.bin with a size it never offered.
+    const s = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const started = s.conn.waitFor((m) => Start.is(m));
+    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a.bin", size, modified }, { path: "b.bin", size, modified }] }));
+    const start = await started as { resume?: { file: number }[] };
+    assert.equal(start.resume?.map((x) => x.file), [0, 1]);
+    s.conn.sendControl(End.encode({ xid: 2, file: 1, size: size + 1, sha256: "0".repeat(64) }));
+    await expectCode(got, "SFX_INTEGRITY");
+    await until(() => !readdirSync(dir).includes(".b.bin.sfx-part"), 2000, "b.bin's part to go");
+    assert.is(statSync(join(dir, ".a.bin.sfx-part")).size, keptA, "a.bin's kept bytes stay");
   } finally {
     await h.close();
   }

@@ -3,6 +3,7 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { slowReads } from "../_slow_reads.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
@@ -30,11 +31,11 @@ interface World {
 
 const worlds: World[] = [];
 
-async function world(limits: Partial<ShareLimits> = {}): Promise<World> {
+async function world(limits: Partial<ShareLimits> = {}, opts: { stallMs?: number } = {}): Promise<World> {
   const base = mkdtempSync(join(tmpdir(), "sfx-share-svc-"));
   const clock = { t: Date.parse("2026-11-22T08:00:00Z") };
   const store = await ShareStore.open({ dir: join(base, "store"), now: () => clock.t, sweepTimer: false, limits });
-  const service = new ShareService(store);
+  const service = new ShareService(store, opts);
   const src = join(base, "src");
   const out = join(base, "out");
   mkdirSync(src);
@@ -601,6 +602,30 @@ test("a put still being set up when its client disconnects is abandoned too: no 
   await w.service.peerClosed(peer);
   await second;
   assert.is(w.store.uploadsInProgress, 0);
+});
+
+test("resuming a get whose kept part is slow to read hashes it before asking: the server's stall watch does not end the download", async () => {
+  const w = await world({}, { stallMs: 300 });
+  const data = randomBytes(3 * 1024 * 1024);
+  tree(w, { "big.bin": data });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "big.bin")]));
+  const first = w.connect();
+  let cut = false;
+  await rejects(first.client.get(code, { dir: w.out, onProgress: (p) => {
+    if (!cut && p.bytes > 2_200_000) {
+      cut = true;
+      void first.loop.close();
+    }
+  } }), "SFX_CONNECTION_LOST");
+  const restore = await slowReads(250); // the kept part (2 MiB or more) takes 500 ms or more to hash
+  try {
+    const second = await client.get(code, { dir: w.out });
+    assert.ok(second.files[0].resumedFrom >= 2 * 1024 * 1024, `resumed from ${second.files[0].resumedFrom}`);
+  } finally {
+    restore();
+  }
+  assert.is(sha(readFileSync(join(w.out, "big.bin"))), sha(data));
 });
 
 test.run();
