@@ -444,7 +444,7 @@ export class Receiver {
       const hashing = new Set(resume.map((r) => r.file));
       for (const i of hashing) void files[i].writer!.then((w) => w.ready).catch(() => {}).finally(() => hashing.delete(i));
       if (hashing.size > 0) {
-        const every = Math.max(20, Math.min(1000, conn.welcome.limits.idleTimeoutMs / 4));
+        const every = Math.max(50, Math.min(1000, conn.welcome.limits.idleTimeoutMs / 4));
         const timer = setInterval(() => {
           const next = hashing.values().next();
           if (next.done || failure) return clearInterval(timer);

@@ -70,6 +70,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   const offInbox = conn.onMessage((m) => {
     if (!mine(m)) return;
     moves++;
+    // The receiver hashing bytes it kept: movement, not news (the inbox is what stops a read).
+    if (Resuming.is(m)) return;
     inbox.push(m);
     wake?.();
   });
@@ -175,7 +177,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     }
     const resumed = [...resumeAt.values()].reduce((n, o) => n + o, 0);
     // Well within the server's idle timeout, which ends an exchange where nothing moves.
-    const resumingEvery = Math.max(20, Math.min(RESUMING_EVERY_MS, conn.welcome.limits.idleTimeoutMs / 4));
+    const resumingEvery = Math.max(50, Math.min(RESUMING_EVERY_MS, conn.welcome.limits.idleTimeoutMs / 4));
     emit({ event: "accepted" });
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
@@ -207,7 +209,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       let saidResuming = Date.now();
       // A source may block (standard input): Ctrl-C and the server's news must not wait for its next chunk.
       const source = prefetched ? fromPromise(prefetched) : f.read();
-      for await (const chunk of interruptible(source, signal, conn, () => inbox.length > 0)) {
+      const read = { ended: false };
+      for await (const chunk of interruptible(source, signal, conn, () => inbox.length > 0, read)) {
         pending();
         if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
         if (f.size !== null && size + chunk.length > f.size) {
@@ -237,6 +240,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       pending();
       if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
       if (conn.closedWith) throw conn.closedWith;
+      // Never an end for a file read only in part (its size and hash would say it is whole).
+      if (!read.ended) throw new SfxError("SFX_INTERNAL", `Reading ${f.path} stopped before its end (${size} bytes read)`);
       if (f.size !== null && size !== f.size) {
         throw new SfxError("SFX_IO", `${f.path} shrank while being sent (${size} of the ${f.size} bytes offered)`);
       }
@@ -321,13 +326,15 @@ async function drainOrStop(conn: ClientConnection, signal: AbortSignal | undefin
 /**
  * Iterates `source`, but a pending read gives way to a cancel (signal), the
  * connection ending, or news from the server: then the iteration ends early
- * (the caller checks why). The source's iterator is returned (closed).
+ * (the caller checks why; `read.ended` says whether the source was read to
+ * its end). The source's iterator is returned (closed).
  */
 async function* interruptible(
   source: AsyncIterable<Uint8Array>,
   signal: AbortSignal | undefined,
   conn: ClientConnection,
   hasNews: () => boolean,
+  read: { ended: boolean } = { ended: false },
 ): AsyncIterable<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   let stop: (() => void) | undefined;
@@ -340,7 +347,10 @@ async function* interruptible(
     while (true) {
       const next = await Promise.race([it.next(), stopped]);
       if (next === "stop") return;
-      if (next.done) return;
+      if (next.done) {
+        read.ended = true;
+        return;
+      }
       yield next.value;
     }
   } finally {

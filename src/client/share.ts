@@ -686,8 +686,17 @@ export class ShareClient {
       }
       if (writers.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
       // Bytes kept from an interrupted get are hashed before anything is asked for: the server
-      // stops a download whose client reads nothing for a while.
-      await Promise.all(writers.map((w) => w.writer.ready));
+      // stops a download whose client reads nothing for a while. Ctrl-C stops it (the catch below
+      // keeps the parts; their hash stops at once).
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(new SfxError("SFX_CANCELLED", "Download cancelled"));
+        if (opts.signal?.aborted) return onAbort();
+        opts.signal?.addEventListener("abort", onAbort, { once: true });
+        void Promise.all(writers.map((w) => w.writer.ready)).then(() => {
+          opts.signal?.removeEventListener("abort", onAbort);
+          resolve();
+        });
+      });
       const fetched = await this.#fetch(code, writers, total, moved, opts);
       for (const { file, writer } of writers) {
         const r = fetched.get(file.path)!;
@@ -826,6 +835,11 @@ export class ShareClient {
     });
     const stopWatch = this.#watch(req, () => moves, () => local > 0);
     try {
+      // A Ctrl-C before this point fired no listener: nothing is asked for then.
+      if (opts.signal?.aborted) {
+        this.#pending.delete(req);
+        throw new SfxError("SFX_CANCELLED", "Download cancelled");
+      }
       this.#link.send(ShareGet.encode({ req, code, files: writers.map((w) => ({ path: w.file.path, offset: w.writer.offset })) }));
       await finished;
       return results;

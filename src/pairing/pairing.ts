@@ -180,6 +180,7 @@ export class Pairing {
     ex.streamingAt = this.#now();
     ex.movedAt = ex.streamingAt;
     this.#watchStalls();
+    ex.resumed = seen;
     const resumed = resume.reduce((n, r) => n + r.offset, 0);
     this.#log.info(`Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}${resume.length ? " (resuming {resumedFiles}, {resumedBytes} bytes already there)" : ""}`, {
       serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
@@ -214,6 +215,8 @@ export class Pairing {
     const ex = peer.exchange;
     if (!ex || ex.state !== "streaming" || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "resuming", msg.xid);
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'resuming' for file ${msg.file} of ${ex.files.length}`);
+    // Only of a file the accept resumed: it is not a way to keep an exchange alive without moving bytes.
+    if (!ex.resumed.has(msg.file)) return this.#stale(peer, "resuming", msg.xid);
     ex.movedAt = this.#now();
     const other = ex.other(peer);
     other.peer.sendControl(Resuming.encode({ ...msg, xid: other.xid }));

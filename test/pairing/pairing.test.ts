@@ -8,7 +8,7 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
-import { Accept, Busy, Cancel, End, ErrorMessage, Offer, Reject, Start } from "../../src/protocol/messages.ts";
+import { Accept, Busy, Cancel, End, ErrorMessage, Offer, Reject, Resuming, Start } from "../../src/protocol/messages.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
@@ -826,6 +826,58 @@ test("one resumed file found wrong does not cost another its kept bytes", async 
     await expectCode(got, "SFX_INTEGRITY");
     await until(() => !readdirSync(dir).includes(".b.bin.sfx-part"), 2000, "b.bin's part to go");
     assert.is(statSync(join(dir, ".a.bin.sfx-part")).size, keptA, "a.bin's kept bytes stay");
+  } finally {
+    await h.close();
+  }
+});
+
+test("while the receiver hashes a large kept part, its 'resuming' does not stop the sender's reads: the resumed file and a piped file after it arrive whole", async () => {
+  const h = startHarness({ idleTimeoutMs: 400 });
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(8 * 1024 * 1024, 13);
+    const modified = 1_764_000_005_000;
+    await breakOff(h, r, dir, data, modified, 4 * 1024 * 1024);
+    const piped = pattern(1024 * 1024, 14);
+    const restore = await slowReads(200); // the receiver hashes its part at 200 ms per MiB…
+    try {
+      const s = await h.client();
+      const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+      const slowly = () => new Promise<void>((go) => setTimeout(go, 20)); // …while the sender reads its copy, 20 ms per 64 KiB
+      const sent = await sendFiles(s.conn, {
+        to: r.conn.id,
+        files: [memFile("a.bin", data, { modified, gate: slowly }), memFile("log.txt", piped, { unknownSize: true, gate: slowly })],
+      });
+      await got;
+      assert.is(sent.files, 2);
+    } finally {
+      restore();
+    }
+    assert.equal(readFileSync(join(dir, "a.bin")), Buffer.from(data));
+    assert.equal(readFileSync(join(dir, "log.txt")), Buffer.from(piped));
+  } finally {
+    await h.close();
+  }
+});
+
+test("'resuming' of a file the accept did not resume moves nothing: a receiver cannot keep an exchange alive with it", async () => {
+  const h = startHarness({ idleTimeoutMs: 300 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const offered = r.conn.waitFor((m) => Offer.is(m));
+    const failed = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 2, { timeout: { ms: 5000, error: () => new SfxError("SFX_INTERNAL", "the exchange was kept alive") } });
+    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 10 }] }));
+    const offer = await offered;
+    r.conn.sendControl(Accept.encode({ xid: offer.xid as number }));
+    const keepAlive = setInterval(() => r.conn.sendControl(Resuming.encode({ xid: offer.xid as number, file: 0, bytes: 1 })), 50);
+    try {
+      const err = await failed;
+      assert.match((err as { message?: string }).message ?? "", /Nothing moved/);
+    } finally {
+      clearInterval(keepAlive);
+    }
   } finally {
     await h.close();
   }

@@ -628,4 +628,33 @@ test("resuming a get whose kept part is slow to read hashes it before asking: th
   assert.is(sha(readFileSync(join(w.out, "big.bin"))), sha(data));
 });
 
+test("Ctrl-C while a get hashes its kept parts stops it: nothing is asked for, the parts stay", async () => {
+  const w = await world();
+  const data = randomBytes(4 * 1024 * 1024);
+  tree(w, { "big.bin": data });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "big.bin")]));
+  const first = w.connect();
+  let cut = false;
+  await rejects(first.client.get(code, { dir: w.out, onProgress: (p) => {
+    if (!cut && p.bytes > 3_200_000) {
+      cut = true;
+      void first.loop.close();
+    }
+  } }), "SFX_CONNECTION_LOST");
+  const part = join(w.out, ".big.bin.sfx-part");
+  const kept = readFileSync(part).length;
+  const restore = await slowReads(400);
+  try {
+    const other = w.connect();
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 200); // the user presses Ctrl-C while the 3 MiB kept are hashed
+    await rejects(other.client.get(code, { dir: w.out, signal: ac.signal }), "SFX_CANCELLED");
+    assert.not.ok(other.loop.seen.includes("share.sending"), "the download was never asked for");
+  } finally {
+    restore();
+  }
+  assert.is(readFileSync(part).length, kept);
+});
+
 test.run();
