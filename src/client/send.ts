@@ -340,10 +340,12 @@ async function* interruptible(
   let stop: (() => void) | undefined;
   const stopped = new Promise<"stop">((resolve) => (stop = () => resolve("stop")));
   const poll = setInterval(() => {
-    if (hasNews() || conn.closedWith) stop!();
+    if (hasNews() || conn.closedWith || signal?.aborted) stop!();
   }, 50);
   signal?.addEventListener("abort", stop!, { once: true });
   try {
+    // Aborted already (the listener above would never fire): nothing is read.
+    if (signal?.aborted) return;
     while (true) {
       const next = await Promise.race([it.next(), stopped]);
       if (next === "stop") return;

@@ -69,8 +69,11 @@ export class Exchange {
   streamingAt = 0;
   /** The sender was told to be sending (ExchangePeer.sending); undone when the exchange ends. */
   senderSending = false;
-  /** Files the receiver resumes (from its accept): the only ones either side may say 'resuming' of. */
-  resumed: ReadonlySet<number> = new Set();
+  /**
+   * Files the receiver resumes (from its accept), each with until when 'resuming' of it counts as
+   * movement: the only ones either side may say 'resuming' of.
+   */
+  resumed: ReadonlyMap<number, number> = new Map();
   /** When a byte or a control message of the exchange last moved (stall detection). */
   movedAt = 0;
   endedAt = 0;

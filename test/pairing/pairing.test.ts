@@ -861,27 +861,57 @@ test("while the receiver hashes a large kept part, its 'resuming' does not stop 
   }
 });
 
-test("'resuming' of a file the accept did not resume moves nothing: a receiver cannot keep an exchange alive with it", async () => {
+test("'resuming' keeps an exchange alive only for a file the accept resumed, and only for as long as reading its kept bytes may take", async () => {
   const h = startHarness({ idleTimeoutMs: 300 });
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const offered = r.conn.waitFor((m) => Offer.is(m));
-    const failed = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 2, { timeout: { ms: 5000, error: () => new SfxError("SFX_INTERNAL", "the exchange was kept alive") } });
-    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 10 }] }));
-    const offer = await offered;
-    r.conn.sendControl(Accept.encode({ xid: offer.xid as number }));
-    const keepAlive = setInterval(() => r.conn.sendControl(Resuming.encode({ xid: offer.xid as number, file: 0, bytes: 1 })), 50);
-    try {
-      const err = await failed;
-      assert.match((err as { message?: string }).message ?? "", /Nothing moved/);
-    } finally {
-      clearInterval(keepAlive);
+    // Not resumed at all; resumed from byte 1 (1 byte to read: the idle timeout and no more).
+    for (const resume of [undefined, [{ file: 0, offset: 1 }]]) {
+      const s = await h.client();
+      const r = await h.client();
+      const offered = r.conn.waitFor((m) => Offer.is(m));
+      const failed = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 2, { timeout: { ms: 5000, error: () => new SfxError("SFX_INTERNAL", "the exchange was kept alive") } });
+      s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 10 }] }));
+      const offer = await offered;
+      r.conn.sendControl(Accept.encode({ xid: offer.xid as number, ...(resume ? { resume } : {}) }));
+      const keepAlive = setInterval(() => r.conn.sendControl(Resuming.encode({ xid: offer.xid as number, file: 0, bytes: 1 })), 50);
+      try {
+        const err = await failed;
+        assert.match((err as { message?: string }).message ?? "", /Nothing moved/);
+      } finally {
+        clearInterval(keepAlive);
+      }
     }
   } finally {
     await h.close();
   }
 });
+
+test("an abort that comes before the next file is read (from an event handler) stops the send; a blocked source does not hold it", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne());
+    const ac = new AbortController();
+    const never: SourceFile = { path: "pipe", size: null, async *read() { await new Promise(() => {}); } };
+    const sending = sendFiles(s.conn, {
+      to: r.conn.id,
+      signal: ac.signal,
+      files: [memFile("first.bin", pattern(1000)), never],
+      onEvent: (e) => e.event === "file" && ac.abort(),
+    });
+    await expectCode(within(sending, 3000), "SFX_CANCELLED");
+    await expectCode(got, "SFX_CANCELLED");
+  } finally {
+    await h.close();
+  }
+});
+
+/** `p`, or a failure after `ms` (what the test guards against is a hang). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}
 
 test("server limits: a file over maxFileSize, too many files, or stdin growing past the limit fail with SFX_LIMIT", async () => {
   const h = startHarness({ maxFileSize: 100_000, maxFilesPerOffer: 3 });
