@@ -604,20 +604,26 @@ test("a put still being set up when its client disconnects is abandoned too: no 
   assert.is(w.store.uploadsInProgress, 0);
 });
 
-test("resuming a get whose kept part is slow to read hashes it before asking: the server's stall watch does not end the download", async () => {
-  const w = await world({}, { stallMs: 300 });
-  const data = randomBytes(3 * 1024 * 1024);
+/** Shares `size` random bytes as big.bin, then a get on its own connection that is cut once `cutAt` bytes arrived: the part stays. */
+async function sharedAndInterrupted(w: World, size: number, cutAt: number) {
+  const data = randomBytes(size);
   tree(w, { "big.bin": data });
   const { client } = w.connect();
   const { code } = await client.put(await collectShareFiles([join(w.src, "big.bin")]));
   const first = w.connect();
   let cut = false;
   await rejects(first.client.get(code, { dir: w.out, onProgress: (p) => {
-    if (!cut && p.bytes > 2_200_000) {
+    if (!cut && p.bytes > cutAt) {
       cut = true;
       void first.loop.close();
     }
   } }), "SFX_CONNECTION_LOST");
+  return { data, client, code, part: join(w.out, ".big.bin.sfx-part") };
+}
+
+test("resuming a get whose kept part is slow to read hashes it before asking: the server's stall watch does not end the download", async () => {
+  const w = await world({}, { stallMs: 300 });
+  const { data, client, code } = await sharedAndInterrupted(w, 3 * 1024 * 1024, 2_200_000);
   const restore = await slowReads(250); // the kept part (2 MiB or more) takes 500 ms or more to hash
   try {
     const second = await client.get(code, { dir: w.out });
@@ -630,19 +636,7 @@ test("resuming a get whose kept part is slow to read hashes it before asking: th
 
 test("Ctrl-C while a get hashes its kept parts stops it: nothing is asked for, the parts stay", async () => {
   const w = await world();
-  const data = randomBytes(4 * 1024 * 1024);
-  tree(w, { "big.bin": data });
-  const { client } = w.connect();
-  const { code } = await client.put(await collectShareFiles([join(w.src, "big.bin")]));
-  const first = w.connect();
-  let cut = false;
-  await rejects(first.client.get(code, { dir: w.out, onProgress: (p) => {
-    if (!cut && p.bytes > 3_200_000) {
-      cut = true;
-      void first.loop.close();
-    }
-  } }), "SFX_CONNECTION_LOST");
-  const part = join(w.out, ".big.bin.sfx-part");
+  const { code, part } = await sharedAndInterrupted(w, 4 * 1024 * 1024, 3_200_000);
   const kept = readFileSync(part).length;
   const restore = await slowReads(400);
   try {
