@@ -69,11 +69,10 @@ export class Exchange {
   streamingAt = 0;
   /** The sender was told to be sending (ExchangePeer.sending); undone when the exchange ends. */
   senderSending = false;
-  /**
-   * Files the receiver resumes (from its accept), each with until when 'resuming' of it counts as
-   * movement: the only ones either side may say 'resuming' of.
-   */
-  resumed: ReadonlyMap<number, number> = new Map();
+  /** Files the receiver resumes (from its accept): the only ones either side may say 'resuming' of. */
+  resumed: ReadonlySet<number> = new Set();
+  /** Until when 'resuming' counts as movement (the receiver hashes all its kept parts at once). */
+  resumingUntil = 0;
   /** When a byte or a control message of the exchange last moved (stall detection). */
   movedAt = 0;
   endedAt = 0;

@@ -23,8 +23,9 @@ import { formatBytes } from "../units.ts";
 type Msg<D> = D extends { validate(f: Record<string, unknown>): infer T } ? T : never;
 
 /**
- * The slowest a side may read (hash) a resumed file's kept bytes, in bytes
- * per ms (1 MB/s), while its 'resuming' counts as movement.
+ * The slowest a side may read (hash) the kept bytes of the files it resumes,
+ * all together, in bytes per ms (1 MB/s), while its 'resuming' counts as
+ * movement.
  */
 const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 
@@ -186,10 +187,10 @@ export class Pairing {
     ex.streamingAt = this.#now();
     ex.movedAt = ex.streamingAt;
     this.#watchStalls();
-    // Reading (hashing) the kept bytes may take a while, not for ever: at least 1 MB/s.
-    const now = this.#now();
-    ex.resumed = new Map(resume.map((r) => [r.file, now + this.limits.idleTimeoutMs + r.offset / MIN_RESUME_READ_BYTES_PER_MS]));
     const resumed = resume.reduce((n, r) => n + r.offset, 0);
+    // Reading (hashing) the kept bytes may take a while, not for ever: all of them at 1 MB/s at least.
+    ex.resumed = seen;
+    ex.resumingUntil = this.#now() + this.limits.idleTimeoutMs + resumed / MIN_RESUME_READ_BYTES_PER_MS;
     this.#log.info(`Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}${resume.length ? " (resuming {resumedFiles}, {resumedBytes} bytes already there)" : ""}`, {
       serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
     });
@@ -225,8 +226,7 @@ export class Pairing {
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'resuming' for file ${msg.file} of ${ex.files.length}`);
     // Only of a file the accept resumed, for as long as reading its kept bytes may take: it is not
     // a way to keep an exchange alive without moving bytes.
-    const until = ex.resumed.get(msg.file);
-    if (until === undefined || this.#now() > until) return this.#stale(peer, "resuming", msg.xid);
+    if (!ex.resumed.has(msg.file) || this.#now() > ex.resumingUntil) return this.#stale(peer, "resuming", msg.xid);
     ex.movedAt = this.#now();
     const other = ex.other(peer);
     other.peer.sendControl(Resuming.encode({ ...msg, xid: other.xid }));

@@ -40,8 +40,12 @@ export interface AssociationLike {
   abort(reason?: string): void;
   /** Sets the receive window (see the SCTP association's); absent on stand-ins without one. */
   setReceiveBufferSize?(bytes: number): void;
-  /** Received data it holds (incomplete, behind a gap, or paused); absent on stand-ins. */
-  readonly receivedHeldBytes?: number;
+  /** Received data held for want of other data (incomplete, or behind a gap); absent on stand-ins. */
+  readonly heldAboveGapBytes?: number;
+  /** The cumulative TSN received: it stands still while a gap is not filled; absent on stand-ins. */
+  readonly cumulativeTsnReceived?: number;
+  /** True while paused (see pause()); absent on stand-ins. */
+  readonly isPaused?: boolean;
   on(event: "message", listener: (streamId: number, data: Uint8Array, ppid: number) => void): unknown;
   on(event: "drain", listener: () => void): unknown;
   on(event: "close", listener: (reason: CloseReason) => void): unknown;

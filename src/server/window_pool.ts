@@ -11,9 +11,10 @@
  *
  * A window that shrinks does not give back what is already held. A sender
  * whose share shrinks keeps its bytes until they are read on (a slow
- * receiver). A client that stopped sending but still holds more than the
- * small window after `graceMs` — bytes above a gap it never fills — is
- * aborted: an honest one fills a gap within a few round trips.
+ * receiver). A client that holds more than the small window above a gap
+ * that does not move for `graceMs` (its cumulative TSN stands still) is
+ * aborted, whether it still sends or stopped: an honest one fills a gap
+ * within a few round trips.
  *
  * @example
  * ```ts
@@ -35,7 +36,7 @@ export interface WindowPoolOptions {
   idleBytes: number;
   /** The most one sender gets. */
   maxBytes: number;
-  /** How long a client that left may still hold more than `idleBytes` before it is aborted; default 30 s. */
+  /** How long a client may hold more than `idleBytes` above a gap that does not move before it is aborted; default 30 s. */
   graceMs?: number;
   now?: () => number;
 }
@@ -44,8 +45,10 @@ export interface WindowPoolOptions {
 export class WindowPool {
   readonly #opts: Required<WindowPoolOptions>;
   readonly #members = new Set<AssociationLike>();
-  /** Left the pool while holding more than the small window: since when. */
-  readonly #draining = new Map<AssociationLike, number>();
+  /** Left the pool while holding more than the small window above a gap: watched until it lets go. */
+  readonly #draining = new Set<AssociationLike>();
+  /** Members and draining ones holding more than the small window above a gap: where their gap stood, since when. */
+  readonly #stuck = new Map<AssociationLike, { tsn: number | undefined; since: number }>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   /** The window each member has now. */
   #share: number;
@@ -68,8 +71,10 @@ export class WindowPool {
   /** `association` starts sending: it gets its share of the pool (the others' may shrink). */
   join(association: AssociationLike): void {
     if (this.#members.has(association)) return;
+    // Still watched if it was draining: joining again does not restart the clock of a stuck gap.
     this.#draining.delete(association);
     this.#members.add(association);
+    this.#watch();
     if (!this.#rebalance()) association.setReceiveBufferSize?.(this.#share);
   }
 
@@ -77,13 +82,18 @@ export class WindowPool {
   leave(association: AssociationLike): void {
     if (!this.#members.delete(association)) return;
     association.setReceiveBufferSize?.(this.#opts.idleBytes);
-    if ((association.receivedHeldBytes ?? 0) > this.#opts.idleBytes) this.#drain(association);
+    if ((association.heldAboveGapBytes ?? 0) > this.#opts.idleBytes) {
+      this.#draining.add(association);
+      this.#watch();
+    }
+    else this.#stuck.delete(association);
     this.#rebalance();
   }
 
   /** `association` closed: it neither draws from the pool nor is watched any more. */
   forget(association: AssociationLike): void {
     this.#draining.delete(association);
+    this.#stuck.delete(association);
     if (this.#members.delete(association)) this.#rebalance();
   }
 
@@ -92,25 +102,40 @@ export class WindowPool {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     this.#draining.clear();
+    this.#stuck.clear();
   }
 
-  #drain(association: AssociationLike): void {
-    this.#draining.set(association, this.#opts.now());
-    this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(10, Math.min(5000, this.#opts.graceMs / 4)));
+  #watch(): void {
+    if (this.#sweeper) return;
+    this.#sweeper = setInterval(() => this.#sweep(), Math.max(10, Math.min(5000, this.#opts.graceMs / 4)));
     (this.#sweeper as { unref?: () => void }).unref?.();
   }
 
   #sweep(): void {
     const now = this.#opts.now();
-    for (const [a, since] of [...this.#draining]) {
-      const held = a.receivedHeldBytes ?? 0;
-      if (held <= this.#opts.idleBytes) this.#draining.delete(a);
-      else if (now - since >= this.#opts.graceMs) {
+    for (const a of [...this.#members, ...this.#draining]) {
+      const held = a.heldAboveGapBytes ?? 0;
+      if (held <= this.#opts.idleBytes) {
+        this.#stuck.delete(a);
         this.#draining.delete(a);
-        a.abort(`still holding ${held} bytes above a gap ${Math.round((now - since) / 1000)} s after it stopped sending`);
+        continue;
       }
+      const tsn = a.cumulativeTsnReceived;
+      const seen = this.#stuck.get(a);
+      // Paused by us (a slow disk, a slow receiver at the other end), its peer may rightly stand still.
+      if (!seen || seen.tsn !== tsn || a.isPaused) {
+        this.#stuck.set(a, { tsn, since: now });
+        continue;
+      }
+      if (now - seen.since < this.#opts.graceMs) continue;
+      this.#stuck.delete(a);
+      this.#draining.delete(a);
+      a.abort(`holding ${held} bytes above a gap that has not moved for ${Math.round((now - seen.since) / 1000)} s`);
     }
-    if (this.#draining.size === 0) this.close();
+    if (this.#members.size === 0 && this.#draining.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
   }
 
   /** Recomputes the share; when it changed, every member gets the new one. Returns whether it did. */

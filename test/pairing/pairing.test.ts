@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Receiver } from "../../src/client/receive.ts";
@@ -912,6 +912,36 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
+
+test("two resumed files hashed at once by a slow receiver: 'resuming' counts for the time all their kept bytes take, not each one's alone", async () => {
+  const h = startHarness({ idleTimeoutMs: 300 });
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const size = 4 * 1024 * 1024;
+    const modified = 1_764_000_006_000;
+    const files = ["a.bin", "b.bin"].map((name, i) => ({ name, data: pattern(size, 20 + i) }));
+    // Parts an interrupted exchange left: 1.8 MiB of each, noted as the receiver notes them.
+    for (const f of files) {
+      writeFileSync(join(dir, `.${f.name}.sfx-part`), f.data.subarray(0, 1.8 * 1024 * 1024));
+      writeFileSync(join(dir, `.${f.name}.sfx-resume`), `exchange ${size} ${modified} ${JSON.stringify(f.name)}\n`);
+    }
+    // Two 1 MiB reads each, both parts at once, 1.5 s a read: 3 s, more than one part's allowance
+    // (0.3 s + 1.9 MB at 1 MB/s), less than both together (0.3 s + 3.8 MB at 1 MB/s).
+    const restore = await slowReads(1500);
+    try {
+      const s = await h.client();
+      const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+      await sendFiles(s.conn, { to: r.conn.id, files: files.map((f) => memFile(f.name, f.data, { modified })) });
+      await got;
+    } finally {
+      restore();
+    }
+    for (const f of files) assert.equal(readFileSync(join(dir, f.name)), Buffer.from(f.data));
+  } finally {
+    await h.close();
+  }
+});
 
 test("server limits: a file over maxFileSize, too many files, or stdin growing past the limit fail with SFX_LIMIT", async () => {
   const h = startHarness({ maxFileSize: 100_000, maxFilesPerOffer: 3 });

@@ -8,13 +8,15 @@ import { until } from "../pairing/_harness.ts";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-type Member = AssociationLike & { window: number; receivedHeldBytes: number; aborted?: string };
+type Member = AssociationLike & { window: number; heldAboveGapBytes: number; cumulativeTsnReceived: number; isPaused: boolean; aborted?: string };
 
 /** An association that remembers the window it was given, holds what the test says, and whether it was aborted. */
 function member(): Member {
   const m = {
     window: 64 * KiB,
-    receivedHeldBytes: 0,
+    heldAboveGapBytes: 0,
+    cumulativeTsnReceived: 1,
+    isPaused: false,
     aborted: undefined as string | undefined,
     setReceiveBufferSize(bytes: number) {
       m.window = bytes;
@@ -59,21 +61,30 @@ test("however many send, each keeps at least the small window", () => {
   assert.ok(ms.every((m) => m.window === 64 * KiB));
 });
 
-test("a client that stopped sending but still holds more than the small window (bytes above a gap) is aborted after the grace; one that lets go, or closes, is not", async () => {
-  const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB, graceMs: 100 });
-  const [holder, honest, closed] = [member(), member(), member()];
-  for (const m of [holder, honest, closed]) {
+test("a client holding more than the small window above a gap that does not move is aborted after the grace — after it stopped sending, or while it sends, or joining again and again; one whose gap moves, that lets go, is paused or closed, is not", async () => {
+  const pool = new WindowPool({ poolBytes: 64 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB, graceMs: 150 });
+  const [left, sending, rejoining, moving, honest, paused, closed] = Array.from({ length: 7 }, member);
+  for (const m of [left, sending, rejoining, moving, honest, paused, closed]) {
     pool.join(m);
-    m.receivedHeldBytes = 7 * MiB;
-    pool.leave(m);
+    m.heldAboveGapBytes = 7 * MiB;
   }
-  honest.receivedHeldBytes = 0; // its gap filled: everything was read on
+  for (const m of [left, honest, closed, rejoining]) pool.leave(m);
+  honest.heldAboveGapBytes = 0; // its gap filled: everything was read on
+  paused.isPaused = true;
   pool.forget(closed);
-  await until(() => holder.aborted !== undefined, 2000, "the holder to be aborted");
-  assert.match(holder.aborted!, /still holding 7340032 bytes above a gap/);
-  assert.is(honest.aborted, undefined);
-  assert.is(closed.aborted, undefined);
-  pool.close();
+  const churn = setInterval(() => {
+    pool.join(rejoining);
+    pool.leave(rejoining);
+    moving.cumulativeTsnReceived++;
+  }, 20);
+  try {
+    await until(() => [left, sending, rejoining].every((m) => m.aborted !== undefined), 3000, "the stuck ones to be aborted");
+    assert.match(left.aborted!, /holding 7340032 bytes above a gap that has not moved/);
+    assert.equal([moving.aborted, honest.aborted, paused.aborted, closed.aborted], [undefined, undefined, undefined, undefined]);
+  } finally {
+    clearInterval(churn);
+    pool.close();
+  }
 });
 
 test.run();

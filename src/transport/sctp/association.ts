@@ -388,12 +388,17 @@ export class Association extends EventEmitter {
   }
 
   /**
-   * Received user data this association holds: fragments of messages not yet
-   * complete, messages waiting for an earlier one (a gap), and messages held
-   * while paused. The receive window bounds it.
+   * Received user data held for want of other data: fragments of messages
+   * not yet complete, and messages waiting for an earlier one on their stream.
+   * (Messages held while paused are not counted.) The receive window bounds it.
    */
-  get receivedHeldBytes(): number {
-    return this.#reasm.bytesHeld + this.#heldBytes;
+  get heldAboveGapBytes(): number {
+    return this.#reasm.bytesHeld;
+  }
+
+  /** The cumulative TSN received (§6.2): it stands still while a gap below it is not filled. */
+  get cumulativeTsnReceived(): number {
+    return this.#tsns.cum;
   }
 
   /** Messages queued and not yet sent (many small ones cost memory beyond their bytes). */
