@@ -121,12 +121,18 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
   // again: open it again by name, at most once per check interval.
   let lastReopen = 0;
   const checkMs = options.checkIntervalMs ?? LOG_CHECK_INTERVAL_MS;
+  // LogTape refuses to be configured or disposed while a configure is under way: one at a time.
+  let busy: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = busy.then(fn, fn);
+    busy = run.catch(() => {});
+    return run;
+  };
+  const reinstall = () => oneAtATime(() => (closing ? Promise.resolve() : install()));
   const reopenSoon = () => {
     if (closing || Date.now() - lastReopen < checkMs) return;
     lastReopen = Date.now();
-    setTimeout(() => {
-      if (!closing) void install().catch(() => {});
-    }, 0);
+    setTimeout(() => void reinstall().catch(() => {}), 0);
   };
   // configure() with reset disposes the sinks it had (flushing the file), so
   // installing again is also how the file is reopened.
@@ -160,17 +166,17 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
     if (!existsSync(file)) reopenSoon();
   }, checkMs);
   (watcher as { unref?: () => void }).unref?.();
-  await install();
+  await oneAtATime(install);
   return {
     dir: choice.dir,
     file,
     fellBack: choice.fellBack,
     close: () => {
       clearInterval(watcher);
-      return (closing ??= dispose());
+      return (closing ??= oneAtATime(() => dispose()));
     },
     reopen: async () => {
-      if (!closing) await install();
+      await reinstall();
     },
   };
 }

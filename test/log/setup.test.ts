@@ -66,6 +66,18 @@ test("a deleted log file is opened again by name: later lines are not lost", asy
   assert.match(readFileSync(logging.file, "utf8"), /INFO  sfx\.test: after\n$/);
 });
 
+test("close() while the log file is being opened again waits for it instead of throwing (and leaves LogTape usable)", async () => {
+  const dir = fresh();
+  const logging = await setupLogging({ dir });
+  getLogger(["sfx", "test"]).info("before");
+  const reopening = logging.reopen(); // under way, not awaited: as when the checker finds the file deleted
+  await logging.close();
+  await reopening;
+  assert.match(readFileSync(logging.file, "utf8"), /sfx\.test: before\n$/);
+  const again = await setupLogging({ dir }); // LogTape was left in a state it can be configured from
+  await again.close();
+});
+
 test("records below the level are not written; level debug writes them", async () => {
   const dir = fresh();
   let logging = await setupLogging({ dir });
