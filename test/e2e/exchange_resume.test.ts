@@ -1,7 +1,8 @@
 /**
  * Resuming through the built binary: a sender killed mid-file leaves the
- * receiver the bytes it got (hidden, noted); the same file sent again goes
- * from there, and arrives whole and verified.
+ * receiver the bytes it got (hidden, noted), and a receiver killed mid-file
+ * leaves them too; the same file sent again goes from there, and arrives
+ * whole and verified.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -13,8 +14,8 @@ import { cleanupAll, ensureBinary, events, pattern, sfx, sha256, startReceive, s
 test.before(ensureBinary);
 test.after(cleanupAll);
 
-test("kill -9 of the sender mid-file, then the same send again: the receiver resumes where it stopped", async () => {
-  const server = await startServe();
+/** kill -9 of the sender mid-file, then the same send again: the receiver resumes where it stopped. */
+async function senderKilled(server: Awaited<ReturnType<typeof startServe>>): Promise<void> {
   const src = tmp();
   const dst = tmp();
   // Large enough that the transfer is still running when the sender is killed after the first progress.
@@ -44,6 +45,37 @@ test("kill -9 of the sender mid-file, then the same send again: the receiver res
   assert.is(done.bytes, data.length - start.resumed!, "only the rest crossed the network");
   assert.equal(readdirSync(dst), ["big.bin"]);
   assert.is(sha256(readFileSync(join(dst, "big.bin"))), sha256(data));
+}
+
+/** kill -9 of the receiver mid-file: a new receiver in the same directory takes its kept part over and resumes. */
+async function receiverKilled(server: Awaited<ReturnType<typeof startServe>>): Promise<void> {
+  const src = tmp();
+  const dst = tmp();
+  const data = pattern(96 * 1024 * 1024, 6);
+  writeFileSync(join(src, "big.bin"), data);
+
+  const r1 = await startReceive(server, dst, ["--yes", "--once"]);
+  const s1 = sfx(["send", "--to", r1.id, "--server", server.address, join(src, "big.bin")]);
+  await r1.waitFor(/"event":"progress"/, 15_000, "out");
+  r1.child.kill("SIGKILL");
+  assert.is((await s1.exit(35_000)).status, ERROR_CODES.SFX_TRANSFER_FAILED, s1.err());
+  // Killed, it could not tidy up: its part, note and lock are left; the lock's process is gone.
+  assert.ok(readdirSync(dst).includes(".big.bin.sfx-part"), readdirSync(dst).join(", "));
+
+  const r2 = await startReceive(server, dst, ["--yes", "--once"]);
+  const s2 = sfx(["send", "--to", r2.id, "--server", server.address, "--json", join(src, "big.bin")]);
+  assert.is((await s2.exit(60_000)).status, 0, s2.err());
+  assert.is((await r2.exit(30_000)).status, 0, r2.err());
+  const start = events(s2).find((e) => e.event === "start") as { resumed?: number };
+  assert.ok((start.resumed ?? 0) > 0, `resumed: ${JSON.stringify(start)}`);
+  assert.equal(readdirSync(dst), ["big.bin"]);
+  assert.is(sha256(readFileSync(join(dst, "big.bin"))), sha256(data));
+}
+
+// Both at once: each waits about 20 s for the killed peer to be noticed.
+test("kill -9 of the sender, and of the receiver, mid-file; the same file sent again resumes where it stopped", async () => {
+  const server = await startServe();
+  await Promise.all([senderKilled(server), receiverKilled(server)]);
 });
 
 test.run();
