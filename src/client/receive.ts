@@ -19,7 +19,7 @@
  */
 import { SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, Start } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
@@ -281,7 +281,7 @@ export class Receiver {
         resume: true,
         resumeKey: f.key,
         busyOk: true,
-        reclaim: (note: string) => note.startsWith(`${EXCHANGE_NOTE} `) && note.endsWith(` ${JSON.stringify(f.path)}`),
+        reclaim: (note: string) => isOlderVersionNote(note, f.path),
       }),
     });
     const writerFor = (i: number): Promise<SafeWrite> => {
@@ -444,7 +444,7 @@ export class Receiver {
       const hashing = new Set(resume.map((r) => r.file));
       for (const i of hashing) void files[i].writer!.then((w) => w.ready).catch(() => {}).finally(() => hashing.delete(i));
       if (hashing.size > 0) {
-        const every = Math.max(50, Math.min(1000, conn.welcome.limits.idleTimeoutMs / 4));
+        const every = resumingEveryMs(conn.welcome.limits.idleTimeoutMs);
         const timer = setInterval(() => {
           const next = hashing.values().next();
           if (next.done || failure) return clearInterval(timer);
@@ -535,6 +535,11 @@ function resumeKeyOf(f: OfferedFileInfo): string | undefined {
 
 /** How resume notes of exchanges start (share downloads note a SHA-256). */
 const EXCHANGE_NOTE = "exchange";
+
+/** Whether `note` is what {@link resumeKeyOf} notes for a file named `path`, whatever its size and time. */
+function isOlderVersionNote(note: string, path: string): boolean {
+  return note.startsWith(`${EXCHANGE_NOTE} `) && note.endsWith(` ${JSON.stringify(path)}`);
+}
 
 /** Files written at once by one exchange (see writerSlot in {@link Receiver}). */
 const MAX_OPEN_WRITERS = 32;

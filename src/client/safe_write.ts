@@ -361,17 +361,28 @@ export async function hasResumable(dir: string, relPath: string, key: string, li
       listing = readdir(parent).then((names) => new Set(names), () => new Set<string>());
       listings.set(parent, listing);
     }
-    const names = await listing;
-    for (let attempt = 1, gaps = 0; attempt <= MAX_PART_ATTEMPTS && gaps < 8; attempt++) {
-      const candidate = partPathFor(finalPath, attempt);
-      const noted = names.has(basename(resumeNotePathFor(candidate)));
-      if (noted && (await readResumeNote(candidate)) === key) return true;
-      gaps = noted || names.has(basename(candidate)) ? 0 : gaps + 1;
-    }
+    return (await notedAttempt(finalPath, key, await listing)) !== undefined;
   } catch {
     // an unusable name or directory: nothing to resume (the write reports why)
+    return false;
   }
-  return false;
+}
+
+/**
+ * Which temporary file of `finalPath` (1 for `.name.sfx-part`, n for
+ * `.name.n.sfx-part`) is noted with `key`, if any. Names free now may have
+ * been taken before it (slots are reused): it looks past up to 8 free names.
+ * With `names`, the directory's entries, a note is read only where one is.
+ */
+async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<string>): Promise<number | undefined> {
+  const exists = (path: string) => (names ? Promise.resolve(names.has(basename(path))) : lstat(path).then(() => true, () => false));
+  for (let attempt = 1, gaps = 0; attempt <= MAX_PART_ATTEMPTS && gaps < 8; attempt++) {
+    const candidate = partPathFor(finalPath, attempt);
+    const note = !names || names.has(basename(resumeNotePathFor(candidate))) ? await readResumeNote(candidate) : undefined;
+    if (note === key) return attempt;
+    gaps = note !== undefined || (await exists(candidate)) ? 0 : gaps + 1;
+  }
+  return undefined;
 }
 
 /**
@@ -423,20 +434,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   // the same download (same key) continues it; every other write passes it by.
   const key = opts.resume ? opts.resumeKey : undefined;
   // Our own earlier partial may sit under a later name (`.name.2.sfx-part`): that one first.
-  let first = 1;
-  if (key !== undefined) {
-    // Names free now may have been taken before it (slots are reused): look past a few gaps.
-    for (let attempt = 1, gaps = 0; attempt <= MAX_PART_ATTEMPTS && gaps < 8; attempt++) {
-      const candidate = partPathFor(finalPath, attempt);
-      const note = await readResumeNote(candidate);
-      if (note === key) {
-        first = attempt;
-        break;
-      }
-      const taken = note !== undefined || (await lstat(candidate).then(() => true, () => false));
-      gaps = taken ? 0 : gaps + 1;
-    }
-  }
+  const first = (key !== undefined ? await notedAttempt(finalPath, key) : undefined) ?? 1;
   let partPath = "";
   let unlock: (() => Promise<void>) | undefined;
   for (let n = 0; n < MAX_PART_ATTEMPTS && !unlock; n++) {

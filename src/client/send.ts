@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { SfxError } from "../errors.ts";
 import { dataPpid } from "../protocol/data.ts";
 import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
-import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Resuming, Start } from "../protocol/messages.ts";
+import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink } from "./events.ts";
@@ -177,7 +177,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     }
     const resumed = [...resumeAt.values()].reduce((n, o) => n + o, 0);
     // Well within the server's idle timeout, which ends an exchange where nothing moves.
-    const resumingEvery = Math.max(50, Math.min(RESUMING_EVERY_MS, conn.welcome.limits.idleTimeoutMs / 4));
+    const resumingEvery = resumingEveryMs(conn.welcome.limits.idleTimeoutMs);
     emit({ event: "accepted" });
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
@@ -283,9 +283,6 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     offInbox();
   }
 }
-
-/** While reading a resumed file's kept part, a 'resuming' message this often (more often with a short server idle timeout). */
-const RESUMING_EVERY_MS = 1000;
 
 /** Files read ahead of the one being sent, at most. */
 const PREFETCH_FILES = 16;

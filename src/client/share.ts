@@ -835,7 +835,7 @@ export class ShareClient {
     });
     const stopWatch = this.#watch(req, () => moves, () => local > 0);
     try {
-      // A Ctrl-C before this point fired no listener: nothing is asked for then.
+      // An abort that came after the kept parts were hashed and before the listener above was added: ask for nothing.
       if (opts.signal?.aborted) {
         this.#pending.delete(req);
         throw new SfxError("SFX_CANCELLED", "Download cancelled");

@@ -67,8 +67,6 @@ export class Exchange {
   readonly fileBytes: number[];
   readonly offeredAt: number;
   streamingAt = 0;
-  /** The sender was told to be sending (ExchangePeer.sending); undone when the exchange ends. */
-  senderSending = false;
   /** Files the receiver resumes (from its accept): the only ones either side may say 'resuming' of. */
   resumed: ReadonlySet<number> = new Set();
   /** Until when 'resuming' counts as movement (the receiver hashes all its kept parts at once). */

@@ -195,7 +195,6 @@ export class Pairing {
       serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
     });
     // The sender's window opens before it hears 'start' (the window update goes out first).
-    ex.senderSending = true;
     ex.sender.peer.sending?.(true);
     ex.receiver.peer.sendControl(Start.encode({ xid: ex.receiver.xid }));
     ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid, ...(resume.length ? { resume } : {}) }));
@@ -405,10 +404,8 @@ export class Pairing {
     if (ex.finished) return;
     clearTimeout(ex.offerTimer);
     ex.relay?.stop();
-    if (ex.senderSending) {
-      ex.senderSending = false;
-      ex.sender.peer.sending?.(false);
-    }
+    // It was told it sends when the exchange started streaming (accept); #finish runs once.
+    if (ex.state === "streaming") ex.sender.peer.sending?.(false);
     ex.setState(state, detail);
     ex.outcome = outcome;
     ex.endedAt = this.#now();

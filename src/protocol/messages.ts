@@ -114,6 +114,11 @@ export const Start = defineMessage("start", { xid, resume: optional(array(Resume
  * a stall.
  */
 export const Resuming = defineMessage("resuming", { xid, file: int({ max: MAX_FILES_PER_OFFER }), bytes: int() });
+
+/** How often to say 'resuming': once a second, or more often (well within) a short server idle timeout. */
+export function resumingEveryMs(idleTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, idleTimeoutMs / 4));
+}
 /** Sender → server → receiver: file `file` is complete: its final size and SHA-256 (hex). */
 export const End = defineMessage("end", { xid, file: int({ max: MAX_FILES_PER_OFFER }), size: int(), sha256 });
 /**

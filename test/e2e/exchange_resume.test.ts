@@ -14,17 +14,37 @@ import { cleanupAll, ensureBinary, events, pattern, sfx, sha256, startReceive, s
 test.before(ensureBinary);
 test.after(cleanupAll);
 
-/** kill -9 of the sender mid-file, then the same send again: the receiver resumes where it stopped. */
-async function senderKilled(server: Awaited<ReturnType<typeof startServe>>): Promise<void> {
+type Server = Awaited<ReturnType<typeof startServe>>;
+
+/** Starts sending 96 MiB of `seed`'s pattern as big.bin; resolves once the receiver has some of it. */
+async function transferUnderWay(server: Server, seed: number) {
   const src = tmp();
   const dst = tmp();
-  // Large enough that the transfer is still running when the sender is killed after the first progress.
-  const data = pattern(96 * 1024 * 1024, 5);
+  // Large enough that the transfer is still running when a side is killed after the first progress.
+  const data = pattern(96 * 1024 * 1024, seed);
   writeFileSync(join(src, "big.bin"), data);
-
   const r1 = await startReceive(server, dst, ["--yes", "--once"]);
   const s1 = sfx(["send", "--to", r1.id, "--server", server.address, join(src, "big.bin")]);
   await r1.waitFor(/"event":"progress"/, 15_000, "out");
+  return { src, dst, data, r1, s1 };
+}
+
+/** Sends big.bin again to a new receiver in `dst`: it must be resumed and arrive whole; returns both sides' processes and the sender's start event. */
+async function sendAgain(server: Server, src: string, dst: string, data: Uint8Array) {
+  const r2 = await startReceive(server, dst, ["--yes", "--once"]);
+  const s2 = sfx(["send", "--to", r2.id, "--server", server.address, "--json", join(src, "big.bin")]);
+  assert.is((await s2.exit(60_000)).status, 0, s2.err());
+  assert.is((await r2.exit(30_000)).status, 0, r2.err());
+  const start = events(s2).find((e) => e.event === "start") as { resumed?: number };
+  assert.ok((start.resumed ?? 0) > 0, `the sender was told to resume: ${JSON.stringify(start)}`);
+  assert.equal(readdirSync(dst), ["big.bin"]);
+  assert.is(sha256(readFileSync(join(dst, "big.bin"))), sha256(data));
+  return { r2, s2, resumed: start.resumed! };
+}
+
+/** kill -9 of the sender mid-file, then the same send again: the receiver resumes where it stopped. */
+async function senderKilled(server: Server): Promise<void> {
+  const { src, dst, data, r1, s1 } = await transferUnderWay(server, 5);
   s1.child.kill("SIGKILL");
   assert.is((await r1.exit(35_000)).status, ERROR_CODES.SFX_TRANSFER_FAILED, r1.err());
   assert.not.ok(existsSync(join(dst, "big.bin")), "nothing under the final name");
@@ -32,44 +52,22 @@ async function senderKilled(server: Awaited<ReturnType<typeof startServe>>): Pro
   const kept = events(r1).find((e) => e.event === "kept") as { path?: string; bytes?: number } | undefined;
   assert.ok(kept && kept.path === "big.bin" && kept.bytes! > 0, `the receiver says what it kept: ${r1.out()}`);
 
-  const r2 = await startReceive(server, dst, ["--yes", "--once"]);
-  const s2 = sfx(["send", "--to", r2.id, "--server", server.address, "--json", join(src, "big.bin")]);
-  assert.is((await s2.exit(60_000)).status, 0, s2.err());
-  assert.is((await r2.exit(30_000)).status, 0, r2.err());
-  const start = events(s2).find((e) => e.event === "start") as { resumed?: number };
-  assert.ok((start.resumed ?? 0) > 0, `the sender was told to resume: ${JSON.stringify(start)}`);
+  const { r2, s2, resumed } = await sendAgain(server, src, dst, data);
   const file = events(r2).find((e) => e.event === "file") as { resumedFrom?: number; sha256?: string };
-  assert.is(file.resumedFrom, start.resumed);
+  assert.is(file.resumedFrom, resumed);
   assert.is(file.sha256, sha256(data));
   const done = events(s2).find((e) => e.event === "done") as { bytes?: number };
-  assert.is(done.bytes, data.length - start.resumed!, "only the rest crossed the network");
-  assert.equal(readdirSync(dst), ["big.bin"]);
-  assert.is(sha256(readFileSync(join(dst, "big.bin"))), sha256(data));
+  assert.is(done.bytes, data.length - resumed, "only the rest crossed the network");
 }
 
 /** kill -9 of the receiver mid-file: a new receiver in the same directory takes its kept part over and resumes. */
-async function receiverKilled(server: Awaited<ReturnType<typeof startServe>>): Promise<void> {
-  const src = tmp();
-  const dst = tmp();
-  const data = pattern(96 * 1024 * 1024, 6);
-  writeFileSync(join(src, "big.bin"), data);
-
-  const r1 = await startReceive(server, dst, ["--yes", "--once"]);
-  const s1 = sfx(["send", "--to", r1.id, "--server", server.address, join(src, "big.bin")]);
-  await r1.waitFor(/"event":"progress"/, 15_000, "out");
+async function receiverKilled(server: Server): Promise<void> {
+  const { src, dst, data, r1, s1 } = await transferUnderWay(server, 6);
   r1.child.kill("SIGKILL");
   assert.is((await s1.exit(35_000)).status, ERROR_CODES.SFX_TRANSFER_FAILED, s1.err());
   // Killed, it could not tidy up: its part, note and lock are left; the lock's process is gone.
   assert.ok(readdirSync(dst).includes(".big.bin.sfx-part"), readdirSync(dst).join(", "));
-
-  const r2 = await startReceive(server, dst, ["--yes", "--once"]);
-  const s2 = sfx(["send", "--to", r2.id, "--server", server.address, "--json", join(src, "big.bin")]);
-  assert.is((await s2.exit(60_000)).status, 0, s2.err());
-  assert.is((await r2.exit(30_000)).status, 0, r2.err());
-  const start = events(s2).find((e) => e.event === "start") as { resumed?: number };
-  assert.ok((start.resumed ?? 0) > 0, `resumed: ${JSON.stringify(start)}`);
-  assert.equal(readdirSync(dst), ["big.bin"]);
-  assert.is(sha256(readFileSync(join(dst, "big.bin"))), sha256(data));
+  await sendAgain(server, src, dst, data);
 }
 
 // Both at once: each waits about 20 s for the killed peer to be noticed.

@@ -638,11 +638,11 @@ test("Ctrl-C while a get hashes its kept parts stops it: nothing is asked for, t
   const w = await world();
   const { code, part } = await sharedAndInterrupted(w, 4 * 1024 * 1024, 3_200_000);
   const kept = readFileSync(part).length;
-  const restore = await slowReads(400);
+  const ac = new AbortController();
+  // The user presses Ctrl-C while the 3 MiB kept are hashed: as the first (slow) read of them starts.
+  const restore = await slowReads(400, () => ac.abort());
   try {
     const other = w.connect();
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), 200); // the user presses Ctrl-C while the 3 MiB kept are hashed
     await rejects(other.client.get(code, { dir: w.out, signal: ac.signal }), "SFX_CANCELLED");
     assert.not.ok(other.loop.seen.includes("share.sending"), "the download was never asked for");
   } finally {
