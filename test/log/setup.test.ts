@@ -61,6 +61,8 @@ test("a deleted log file is opened again by name: later lines are not lost", asy
   const deadline = Date.now() + 5000;
   while (!existsSync(logging.file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   assert.ok(existsSync(logging.file), "the log file came back");
+  // The file appears as its new sink is made, a moment before LogTape switches to it: wait for the switch.
+  await logging.reopen();
   log.info("after");
   await logging.close();
   assert.match(readFileSync(logging.file, "utf8"), /INFO  sfx\.test: after\n$/);
