@@ -22,7 +22,7 @@ export interface FakeOptions {
   /** Messages delivered per tick (models the link's rate). */
   perTick?: number;
   /**
-   * While the receiving side is paused, bytes of held (not excepted) messages past which its
+   * While the receiving side is paused, bytes of held (not excepted) messages at which its
    * window is shut: excepted streams then wait too, as a real association drops new chunks once
    * held data fills its window. Default: no limit.
    */
@@ -81,6 +81,27 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     return true;
   }
 
+  /**
+   * Drops queued messages `match` picks that are not yet "sent": with a `window`, the messages
+   * that start within the first `window` bytes queued stand for data the peer already holds, and
+   * stay; without one, the peer holds everything, and nothing is dropped.
+   */
+  discardQueued(match: (streamId: number, ppid: number) => boolean): number {
+    let ahead = 0;
+    let dropped = 0;
+    this.#queue = this.#queue.filter((m) => {
+      if (ahead >= this.#opts.window && match(m.stream, m.ppid)) {
+        dropped += m.data.length;
+        return false;
+      }
+      ahead += m.data.length;
+      return true;
+    });
+    this.#queued -= dropped;
+    if (dropped > 0) this.#schedule();
+    return dropped;
+  }
+
   /** Streams still delivered while paused. */
   pauseExcept: ReadonlySet<number> | undefined;
 
@@ -134,7 +155,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
       const m = this.#queue[i];
       if (!except.has(m.stream)) {
         ahead += m.data.length;
-        if (ahead > this.#opts.window) {
+        if (ahead >= this.#opts.window) {
           shut = true; // until resume() or a message is taken
           break;
         }

@@ -2,9 +2,9 @@
  * Sending files to another client's ID: offer, wait for the answer, stream
  * each file on a data stream with backpressure (a chunk is read from disk
  * only when the association can take it), then wait for the receiver to
- * confirm every file verified. Cancel with the signal: the receiver is told
- * within a second, or the association is aborted if the cancel cannot get
- * through.
+ * confirm every file verified. Cancel with the signal: the bytes still queued
+ * are dropped and the receiver is told, or the association is aborted if the
+ * cancel cannot get through.
  *
  * @example
  * ```ts
@@ -18,7 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import { SfxError } from "../errors.ts";
-import { dataPpid } from "../protocol/data.ts";
+import { dataOf, dataPpid } from "../protocol/data.ts";
 import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
@@ -35,7 +35,10 @@ export interface SendOptions {
   onEvent?: EventSink;
   /** Aborting cancels the exchange on both sides. */
   signal?: AbortSignal;
-  /** How long to wait for the cancel to get through before aborting the association; default 1 s. */
+  /**
+   * A cancel that cannot get through (nothing acknowledged for this long, or not through after five
+   * times this) aborts the association; default 2 s.
+   */
   cancelGraceMs?: number;
   /**
    * Give up (SFX_TRANSFER_FAILED) when, from the offer on, no message arrives and no byte goes out
@@ -80,26 +83,41 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   let stallError: SfxError | undefined;
   const signal = opts.signal ? AbortSignal.any([opts.signal, stalled.signal]) : stalled.signal;
   let stopWatch = () => {};
-  const cancelGrace = opts.cancelGraceMs ?? 1000;
+  const cancelGrace = opts.cancelGraceMs ?? 2000;
   let cancelling = false;
 
   /**
-   * Tells the server the exchange ends (`say`: a cancel, or a failure); if that sits behind a
-   * window the server keeps shut, gives it a moment, then aborts with `abortReason`.
+   * Tells the server the exchange ends (`say`: a cancel, or a failure). Its bytes not yet on the
+   * wire are dropped first, so the message waits behind what is in flight, not behind megabytes
+   * queued. If it still cannot get through (a window the server keeps shut), the association is
+   * aborted with `abortReason` once nothing has been acknowledged for the grace period, or after
+   * five of them in all.
    */
   const stop = async (say: () => void, abortReason: string) => {
     if (cancelling) return;
     cancelling = true;
+    discardUnsent();
     try {
       say();
     } catch {
       return;
     }
-    const deadline = Date.now() + cancelGrace;
-    while (conn.association.bufferedAmount > 0 && Date.now() < deadline && !conn.closedWith) {
+    const buffered = () => conn.association.bufferedAmount;
+    const giveUp = Date.now() + 5 * cancelGrace;
+    let least = buffered();
+    let moved = Date.now();
+    while (buffered() > 0 && !conn.closedWith && Date.now() < giveUp && Date.now() - moved < cancelGrace) {
       await new Promise((r) => setTimeout(r, 20));
+      if (buffered() < least) {
+        least = buffered();
+        moved = Date.now();
+      }
     }
-    if (conn.association.bufferedAmount > 0 && !conn.closedWith) await conn.abort(abortReason);
+    if (buffered() > 0 && !conn.closedWith) await conn.abort(abortReason);
+  };
+  /** Drops this exchange's file bytes still queued (not started on the wire): nobody will take them. */
+  const discardUnsent = () => {
+    conn.association.discardQueued?.(dataOf(xid));
   };
   const cancel = (reason: string) => stop(() => conn.send(Cancel, { xid, reason }), "cancelled by the sender");
 
@@ -259,6 +277,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "done", files: files.length, bytes: sent, seconds, megabytesPerSecond: seconds > 0 ? sent / seconds / 1e6 : 0 });
     return { files: files.length, bytes: sent, seconds };
   } catch (err) {
+    // The exchange is over, whatever ended it: its queued bytes would only be dropped by the server.
+    discardUnsent();
     let e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });
     if (e.code === "SFX_CANCELLED" && stallError && !opts.signal?.aborted) {
       // A failure, not a cancel: nobody pressed Ctrl-C, and the receiver should not be told so

@@ -31,6 +31,7 @@ import {
   type AnyMessage,
   CONTROL_PPID,
   CONTROL_STREAM,
+  dataOf,
   dataPpid,
   decodeMessage,
   ErrorMessage,
@@ -73,6 +74,8 @@ export interface ShareLink {
   sendData(stream: number, data: Uint8Array, ppid: number, opts?: { release?: boolean }): boolean;
   /** Resolves when more data may be sent; rejects if the link closes. */
   drained(): Promise<void>;
+  /** Drops the data of request `req` still queued (not begun on the wire); absent: nothing is dropped. */
+  discardData?(req: number): void;
   /** Delivers every decoded control message; returns an unsubscribe function. */
   onMessage(handler: (msg: AnyMessage) => void): () => void;
   /**
@@ -165,6 +168,9 @@ export function associationShareLink(association: AssociationLike): ShareLink {
       } catch (err) {
         throw new SfxError("SFX_CONNECTION_LOST", "The connection to the server was lost", { cause: err });
       }
+    },
+    discardData(req) {
+      if (!closed) association.discardQueued?.(dataOf(req));
     },
     drained() {
       if (closed) return Promise.reject(closed);
@@ -344,6 +350,9 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
       }
     },
     drained: () => conn.drain(),
+    discardData(req) {
+      if (!conn.closedWith) conn.association.discardQueued?.(dataOf(req));
+    },
     onMessage: (handler) => conn.onMessage(handler),
     onData(handler) {
       return conn.onData((stream, data, ppid) => {
@@ -531,6 +540,8 @@ export class ShareClient {
     });
     created.catch(() => {});
     const onAbort = () => {
+      // The upload's bytes still queued would only be dropped by the server: the cancel goes first.
+      this.#link.discardData?.(req);
       this.#tryCancel(req, "cancelled");
       this.#pending.get(req)?.fail(new SfxError("SFX_CANCELLED", "Upload cancelled"));
     };
@@ -609,6 +620,7 @@ export class ShareClient {
       return await created;
     } catch (err) {
       const e = failure ?? (err instanceof SfxError ? err : new SfxError("SFX_TRANSFER_FAILED", (err as Error).message, { cause: err }));
+      this.#link.discardData?.(req);
       this.#tryCancel(req, e.message);
       this.#pending.delete(req);
       throw e;

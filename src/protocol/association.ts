@@ -30,6 +30,11 @@ export interface AssociationLike {
    * `release`: the association owns `data` and frees its buffer once the peer has it.
    */
   send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number; release?: boolean }): boolean;
+  /**
+   * Drops queued messages `match` picks that have not started on the wire; returns the bytes
+   * dropped. Absent on stand-ins without a send queue.
+   */
+  discardQueued?(match: (streamId: number, ppid: number) => boolean): number;
   /** Stops delivering messages; our advertised window closes, so the peer stops sending. */
   pause(opts?: { except?: readonly number[] }): void;
   /** Delivers again. */

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { PPID_FILE_BITS, PPID_TAG_BITS } from "./defaults.ts";
+import { CONTROL_STREAM, PPID_FILE_BITS, PPID_TAG_BITS } from "./defaults.ts";
 
 const FILE_MASK = 2 ** PPID_FILE_BITS - 1;
 const TAG_MASK = 2 ** PPID_TAG_BITS - 1;
@@ -30,6 +30,15 @@ export function dataPpid(xid: number, fileIndex: number): number {
 /** Splits a data PPID into the exchange tag and the file index (−1 when malformed). */
 export function parseDataPpid(ppid: number): { tag: number; fileIndex: number } {
   return { tag: (ppid >>> PPID_FILE_BITS) & TAG_MASK, fileIndex: (ppid & FILE_MASK) - 1 };
+}
+
+/**
+ * Picks the data messages of exchange or request `xid` (for
+ * `discardQueued()`): data streams only, by the tag in their PPID.
+ */
+export function dataOf(xid: number): (streamId: number, ppid: number) => boolean {
+  const tag = xidTag(xid);
+  return (streamId, ppid) => streamId !== CONTROL_STREAM && ((ppid >>> PPID_FILE_BITS) & TAG_MASK) === tag;
 }
 
 /** The tag an exchange id gets in data PPIDs. */

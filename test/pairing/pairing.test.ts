@@ -483,6 +483,45 @@ test("a cancel stuck behind a closed window aborts the association; the receiver
   }
 });
 
+test("a sender's cancel drops the bytes it still has queued: the receiver gets no more than the server held, and the sender stays connected", async () => {
+  const h = startHarness({}, { highWater: 256 * 1024, lowWater: 64 * 1024, window: 64 * 1024 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const ac = new AbortController();
+    let read = 0;
+    const sending = quiet(sendFiles(s.conn, {
+      to: r.conn.id,
+      signal: ac.signal,
+      cancelGraceMs: 10_000,
+      files: [memFile("huge.bin", pattern(16 * 1024 * 1024), { gate: async () => {
+        read += 65536;
+        if (read === 512 * 1024) r.fake.stall();
+      } })],
+    }));
+    await until(() => r.fake.stalled && h.serverSides[0].paused && s.fake.bufferedAmount >= 256 * 1024, 5000, "the sender to be blocked");
+    const relayedBefore = r.serverSide.sentBytes;
+    ac.abort();
+    r.fake.unstall();
+    await expectCode(sending, "SFX_CANCELLED");
+    const err = await expectCode(got, "SFX_CANCELLED");
+    assert.match(err.message, /cancelled by the sender/);
+    // What the server held (one 64 KiB window) still reaches the receiver; the 192 KiB queued behind it does not.
+    const after = r.serverSide.sentBytes - relayedBefore;
+    assert.ok(after <= 64 * 1024 + 1024, `${after} bytes relayed after the cancel`);
+    assert.not.ok(s.fake.closed, "the cancel got through: no abort");
+    await until(() => readdirSync(dir).length === 0, 2000, "the temporary file to go");
+    // The same connection sends again.
+    const again = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne();
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("x", pattern(100))] });
+    await again;
+  } finally {
+    await h.close();
+  }
+});
+
 test("a server that stops relaying to the receiver: the receiver gives up after its stall limit, keeps nothing, and the sender hears it failed (not 'cancelled')", async () => {
   // The server's own stall watch (idle timeout, 5 min here) would end it much later.
   const h = startHarness();

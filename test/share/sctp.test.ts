@@ -252,6 +252,38 @@ test("one connection downloads a share while it receives an exchange: neither ta
   }
 });
 
+test("a cancelled upload does not send the bytes it still had queued, and the connection goes on", async () => {
+  const { conn, client: up } = await client();
+  const data = randomBytes(32 * 1024 * 1024);
+  const ac = new AbortController();
+  let given = 0;
+  let queuedAtCancel = 0;
+  const put = up.put([{ path: "big.bin", size: data.length, async *read() {
+    for (let off = 0; off < data.length; off += 65536) yield data.slice(off, off + 65536);
+  } }], {
+    signal: ac.signal,
+    onProgress: (p) => {
+      given = p.bytes;
+      // Cancel once a few megabytes wait in the association's queue (a source that never waits for
+      // I/O fills it within one turn of the event loop, before any of it is sent).
+      if (!ac.signal.aborted && conn.association.bufferedAmount > 2 * 1024 * 1024) {
+        queuedAtCancel = conn.association.bufferedAmount;
+        ac.abort();
+      }
+    },
+  });
+  await put.then(() => assert.unreachable("the put was cancelled"), (err) => assert.is(err.code, "SFX_CANCELLED"));
+  assert.ok(queuedAtCancel > 0, "cancelled with data queued");
+  await until(() => conn.association.bufferedAmount === 0, 5000, "what was in flight to be acknowledged");
+  const sent = (conn.association as unknown as { stats(): { bytesSent: number } }).stats().bytesSent;
+  // Sent: the upload's bytes that were on the wire, and a few control messages; not the megabytes queued.
+  assert.ok(sent < given - 1024 * 1024, `${sent} bytes sent of the ${given} given, ${queuedAtCancel} queued at the cancel`);
+  const small = join(base, "after-cancel.txt");
+  writeFileSync(small, "still here");
+  const created = await within(up.put(await collectShareFiles([small]), { expiresInMs: 600_000 }), 5000, "the next upload");
+  assert.equal(created.files.map((f) => f.size), [10]);
+});
+
 
 function readdirCount(dir: string): number {
   return readdirSync(dir).length;

@@ -458,6 +458,25 @@ export class Association extends EventEmitter {
   }
 
   /**
+   * Drops queued messages that `match` picks and that have not started on
+   * the wire (none of their fragments sent), for an application that no
+   * longer wants them sent: a transfer cancelled with megabytes still
+   * queued. Messages already started are sent whole (fragments of a message
+   * cannot be withdrawn without PR-SCTP). May emit "drain". Returns the
+   * bytes dropped.
+   */
+  discardQueued(match: (streamId: number, ppid: number) => boolean): number {
+    if (this.#state === "closed") return 0;
+    const dropped = this.#queue.discard(match);
+    if (dropped > 0) {
+      if (this.#needDrain) this.#checkDrain();
+      if (this.#state === "shutdown-pending") this.#maybeShutdown();
+      else this.#scheduleFlush();
+    }
+    return dropped;
+  }
+
+  /**
    * Stops emitting "message"; received data is held and keeps our window
    * closed (backpressure to the peer). Messages of the streams in `except`
    * are still delivered (after any of theirs already held): SCTP orders each

@@ -243,6 +243,35 @@ export class SendQueue {
     return chunk;
   }
 
+  /**
+   * Drops the queued messages `match` picks that have not started: no
+   * fragment cut, so no TSN, SSN or MID was taken and the peer never learns
+   * of them (later messages of their stream take the numbers they would have
+   * had). A started message is left to finish. Returns the bytes dropped.
+   */
+  discard(match: (streamId: number, ppid: number) => boolean): number {
+    let dropped = 0;
+    for (const s of [...this.#active]) {
+      const kept: OutMessage[] = [];
+      for (let i = s.head; i < s.queue.length; i++) {
+        const m = s.queue[i];
+        if (m.offset === 0 && match(m.streamId, m.ppid)) {
+          dropped += m.data.length;
+          this.queuedMessages--;
+        } else {
+          kept.push(m);
+        }
+      }
+      if (kept.length === s.queue.length - s.head) continue;
+      s.queue = kept;
+      s.head = 0;
+      // A stream being cut (DATA) keeps its started message, so it stays active.
+      if (kept.length === 0) this.#deactivate(s);
+    }
+    this.queuedBytes -= dropped;
+    return dropped;
+  }
+
   #pick(advance: boolean): OutStream | undefined {
     if (this.#current) return this.#current;
     const n = this.#active.length;

@@ -159,6 +159,44 @@ test("pause() closes the window: send() returns false and stays bounded; resume(
   }
 });
 
+test("discardQueued() drops the waiting messages it picks; what was sent arrives, in order, and the stream goes on after the hole", async () => {
+  const p = makePair({ delayMs: 1 }, { receiveBufferSize: 64 * 1024 }, { sendHighWaterMark: 4 * 1024 * 1024 });
+  try {
+    const { c, s } = await connectPair(p);
+    s.pause();
+    const got: string[] = [];
+    let ppid7 = 0;
+    s.on("message", (st: number, d: Uint8Array, ppid: number) => {
+      // Which of the numbered messages this is: its first byte is its number.
+      got.push(`${st}:${ppid}:${d.length}:${d[0]}`);
+      if (ppid === 7) ppid7 += d.length;
+    });
+    const msg = (i: number, n: number) => new Uint8Array(n).fill(i);
+    for (let i = 0; i < 40; i++) c.send(1, msg(i, 16 * 1024), { ppid: i === 30 ? 9 : 7 });
+    c.send(2, msg(99, 1000), { ppid: 7 });
+    await waitFor(() => c.stats().peerRwnd === 0, 5000, "window closes");
+    const before = c.bufferedAmount;
+    const dropped = c.discardQueued((stream, ppid) => stream === 1 && ppid === 7);
+    assert.ok(dropped >= 16 * 1024 && dropped % (16 * 1024) === 0, `dropped ${dropped}`);
+    assert.ok(dropped > 10 * 16 * 1024, `the window held a few messages; ${dropped / 16384} of 39 were still waiting`);
+    assert.is(c.bufferedAmount, before - dropped);
+    c.send(1, msg(50, 500), { ppid: 8 });
+    c.send(0, new TextEncoder().encode("x"), { ppid: 0 });
+    s.resume();
+    const kept = 39 - dropped / (16 * 1024);
+    await waitFor(() => got.length === kept + 4, 5000, "what was not dropped");
+    // Stream 1: the messages sent before the discard (0, 1, …), the one of another ppid, then the new one.
+    const one = got.filter((g) => g.startsWith("1:"));
+    assert.equal(one, [...Array.from({ length: kept }, (_, i) => `1:7:16384:${i}`), "1:9:16384:30", "1:8:500:50"]);
+    assert.ok(got.includes("2:7:1000:99"), "another stream's message is not picked");
+    assert.is(ppid7, kept * 16 * 1024 + 1000);
+    assert.is(c.discardQueued(() => true), 0, "nothing left to drop");
+    await waitFor(() => c.bufferedAmount === 0, 5000, "all acknowledged");
+  } finally {
+    await p.close();
+  }
+});
+
 test("send() returns false at sendHighWaterMessages queued messages, however small, and 'drain' comes once the queue is down to half", async () => {
   const p = makePair({ delayMs: 1 }, { receiveBufferSize: 4096 }, { sendHighWaterMessages: 100 });
   try {
