@@ -260,6 +260,8 @@ export class Association extends EventEmitter {
   #sackNeeded = false;
   #sackNow = false;
   #packetsSinceSack = 0;
+  /** The largest receive window in force since the oldest hole in the received TSNs opened (see #onData). */
+  #holeWindow = 0;
   /** Streams delivered even while paused (see pause()). */
   #pauseExcept: ReadonlySet<number> | undefined;
   /** The receive buffer (window) of this association: `receiveBufferSize`, or what setReceiveBufferSize() set. */
@@ -1013,7 +1015,10 @@ export class Association extends EventEmitter {
       // sends one far TSN first could fill every TSN below it, 65,000 of
       // them, whatever the window.
       const reassemblyBound = held + len <= this.#reassemblyCeiling();
-      const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= 2 * window;
+      // Twice the window the data above the hole came under: a window that shrank since (the
+      // server's, when a client stops sending) must still take the chunk that fills the hole, or
+      // what it holds is never delivered and the association stalls for good.
+      const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= 2 * Math.max(window, this.#holeWindow);
       if (!reassemblyBound && !fillsHole) {
         this.#stats.windowDrops++;
         this.#immediateSack = true;
@@ -1039,6 +1044,7 @@ export class Association extends EventEmitter {
       return;
     }
     tsns.add(tsn);
+    this.#holeWindow = tsns.hasGaps ? Math.max(this.#holeWindow, window) : window;
     if (d !== 1 || tsns.hasGaps) this.#immediateSack = true; // §6.7: report gaps at once
     if (c.immediate) this.#immediateSack = true; // RFC 7053 I bit
     this.#stats.bytesReceived += len;

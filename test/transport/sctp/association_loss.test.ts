@@ -40,6 +40,37 @@ test("handshake survives a dropped COOKIE ECHO (T1-cookie retransmits)", async (
   }
 });
 
+test("a receive window that shrinks while data waits above a hole still takes the retransmission that fills it", async () => {
+  // The server takes a client's window from 1 MiB to 64 KiB when it stops sending; what the client
+  // sent under the larger window, above a lost chunk, is held. The lost chunk's retransmission must
+  // get in, or nothing is ever delivered again (the association stalled until it was aborted).
+  const p = makePair({ delayMs: 1, mtu: 1500 }, { receiveBufferSize: 1024 * 1024, maxMessageSize: 128 * 1024 }, { rtoMin: 20, rtoInitial: 50 });
+  try {
+    const { c, s } = await connectPair(p);
+    let dataPackets = 0;
+    let lost: number | undefined;
+    p.bridge.filter = (data, dir) => {
+      if (dir !== "a->b") return true;
+      const chunk = decodePacketUnchecked(data).chunks[0] as { type: number; tsn?: number };
+      if (chunk.type !== CHUNK.DATA && chunk.type !== CHUNK.I_DATA) return true;
+      dataPackets++;
+      // One chunk lost early, and its retransmissions too until the window has shrunk: what
+      // follows waits above the hole.
+      if (dataPackets === 2) lost = chunk.tsn;
+      if (dataPackets === 300) s.setReceiveBufferSize(64 * 1024);
+      return chunk.tsn !== lost || dataPackets > 300;
+    };
+    const data = pattern(600 * 1024, 9);
+    const rx = receiveBytes(s, data.length);
+    await within(20_000, sendAll(c, 1, data, 10 * 1024), "send");
+    const got = await within(20_000, rx, "every byte, the hole filled");
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    assert.ok(dataPackets > 300, "the window shrank while data was held above the hole");
+  } finally {
+    await p.close();
+  }
+});
+
 for (const loss of [0.01, 0.05, 0.1]) {
   test(`bulk transfer of 1 MiB is byte-exact under ${loss * 100}% loss with reordering and duplicates`, async () => {
     const p = makePair({ seed: 42, lossRate: loss, reorderRate: 0.02, duplicateRate: 0.02, delayMs: 1, jitterMs: 2, mtu: 1500 }, { rtoMin: 20 }, { rtoMin: 20 });
