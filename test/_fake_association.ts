@@ -50,6 +50,10 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   peakBuffered = 0;
   #queue: Queued[] = [];
   #queued = 0;
+  /** Per stream: messages sent (less those discarded), and delivered to the peer. */
+  #given = new Map<number, number>();
+  #delivered = new Map<number, number>();
+  acknowledgedBytes = 0;
   #wantDrain = false;
   #scheduled = false;
   #opts: Required<FakeOptions>;
@@ -70,6 +74,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     if (streamId < 0 || streamId >= this.outboundStreams) throw new RangeError(`stream ${streamId} out of range`);
     this.#queue.push({ stream: streamId, data: data.slice(), ppid: opts.ppid ?? 0 });
     this.#queued += data.length;
+    this.#given.set(streamId, (this.#given.get(streamId) ?? 0) + 1);
     this.sentMessages++;
     this.sentBytes += data.length;
     this.peakBuffered = Math.max(this.peakBuffered, this.#queued);
@@ -92,6 +97,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     this.#queue = this.#queue.filter((m) => {
       if (ahead >= this.#opts.window && match(m.stream, m.ppid)) {
         dropped += m.data.length;
+        this.#given.set(m.stream, this.#given.get(m.stream)! - 1);
         return false;
       }
       ahead += m.data.length;
@@ -100,6 +106,17 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     this.#queued -= dropped;
     if (dropped > 0) this.#schedule();
     return dropped;
+  }
+
+  messagesAcknowledged(streamId: number): { given: number; acknowledged: number } {
+    return { given: this.#given.get(streamId) ?? 0, acknowledged: this.#delivered.get(streamId) ?? 0 };
+  }
+
+  /** A message handed to the peer: what the SCTP stack counts as acknowledged. */
+  #delivering(m: Queued): void {
+    this.#queued -= m.data.length;
+    this.#delivered.set(m.stream, (this.#delivered.get(m.stream) ?? 0) + 1);
+    this.acknowledgedBytes += m.data.length;
   }
 
   /** Streams still delivered while paused. */
@@ -142,7 +159,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     let n = 0;
     while (this.#queue.length > 0 && !this.peer.paused && !this.peer.stalled && n < this.#opts.perTick) {
       const m = this.#queue.shift()!;
-      this.#queued -= m.data.length;
+      this.#delivering(m);
       n++;
       this.peer.emit("message", m.stream, m.data, m.ppid);
       if (this.closed || this.peer.closed) return;
@@ -163,7 +180,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
         continue;
       }
       this.#queue.splice(i, 1);
-      this.#queued -= m.data.length;
+      this.#delivering(m);
       n++;
       this.peer.emit("message", m.stream, m.data, m.ppid);
       if (this.closed || this.peer.closed) return;

@@ -19,7 +19,8 @@
 import { createHash } from "node:crypto";
 import { SfxError } from "../errors.ts";
 import { dataOf, dataPpid } from "../protocol/data.ts";
-import { FIRST_DATA_STREAM } from "../protocol/defaults.ts";
+import type { AssociationLike } from "../protocol/association.ts";
+import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
@@ -102,18 +103,18 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     } catch {
       return;
     }
-    const buffered = () => conn.association.bufferedAmount;
+    const through = sayingThrough(conn.association);
     const giveUp = Date.now() + 5 * cancelGrace;
-    let least = buffered();
     let moved = Date.now();
-    while (buffered() > 0 && !conn.closedWith && Date.now() < giveUp && Date.now() - moved < cancelGrace) {
+    for (let last = through.progress(); !through.done() && !conn.closedWith && Date.now() < giveUp && Date.now() - moved < cancelGrace;) {
       await new Promise((r) => setTimeout(r, 20));
-      if (buffered() < least) {
-        least = buffered();
+      const now = through.progress();
+      if (now !== last) {
+        last = now;
         moved = Date.now();
       }
     }
-    if (buffered() > 0 && !conn.closedWith) await conn.abort(abortReason);
+    if (!through.done() && !conn.closedWith) await conn.abort(abortReason);
   };
   /** Drops this exchange's file bytes still queued (not started on the wire): nobody will take them. */
   const discardUnsent = () => {
@@ -302,6 +303,22 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     stopWatch();
     offInbox();
   }
+}
+
+/**
+ * Whether the control message just sent has been acknowledged, and a measure
+ * of the association's progress (acknowledged bytes) to tell a slow path from
+ * a shut window. Another transfer's data on the same connection (a share
+ * upload beside the exchange) neither holds the answer back nor hides a
+ * stall. A stand-in without those counters falls back to its whole send
+ * buffer draining.
+ */
+function sayingThrough(a: AssociationLike): { done: () => boolean; progress: () => number } {
+  if (a.messagesAcknowledged && a.acknowledgedBytes !== undefined) {
+    const target = a.messagesAcknowledged(CONTROL_STREAM).given;
+    return { done: () => a.messagesAcknowledged!(CONTROL_STREAM).acknowledged >= target, progress: () => a.acknowledgedBytes! };
+  }
+  return { done: () => a.bufferedAmount === 0, progress: () => -a.bufferedAmount };
 }
 
 /** Files read ahead of the one being sent, at most. */

@@ -35,6 +35,13 @@ export interface AssociationLike {
    * dropped. Absent on stand-ins without a send queue.
    */
   discardQueued?(match: (streamId: number, ppid: number) => boolean): number;
+  /**
+   * Messages given to send() on `streamId` (less those discarded) and how many the peer has
+   * acknowledged, which it does in the order they were given. Absent on stand-ins.
+   */
+  messagesAcknowledged?(streamId: number): { given: number; acknowledged: number };
+  /** User data the peer has acknowledged since the start, in bytes. Absent on stand-ins. */
+  readonly acknowledgedBytes?: number;
   /** Stops delivering messages; our advertised window closes, so the peer stops sending. */
   pause(opts?: { except?: readonly number[] }): void;
   /** Delivers again. */

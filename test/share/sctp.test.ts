@@ -284,6 +284,37 @@ test("a cancelled upload does not send the bytes it still had queued, and the co
   assert.equal(created.files.map((f) => f.size), [10]);
 });
 
+test("cancelling an exchange while the same connection uploads a share: the cancel gets through, and the upload and the connection go on", async () => {
+  const { conn: a, client: shareA } = await client();
+  const { conn: b } = await client();
+  const dir = mkdtempSync(join(base, "cx-"));
+  const got = new Receiver(b, { dir, decide: async () => true }).receiveOne();
+  got.catch(() => {});
+  // An upload long enough that the connection's send buffer never empties while the exchange is cancelled.
+  const block = randomBytes(65536);
+  const size = 192 * 1024 * 1024;
+  const hash = createHash("sha256");
+  for (let off = 0; off < size; off += 65536) hash.update(block);
+  let uploaded = 0;
+  const put = shareA.put([{ path: "up.bin", size, async *read() {
+    for (let off = 0; off < size; off += 65536) yield new Uint8Array(block); // a copy: the transport frees each one it is given
+  } }], { expiresInMs: 600_000, onProgress: (p) => (uploaded = p.bytes) });
+  put.catch(() => {});
+  await until(() => uploaded > 8 * 1024 * 1024, 10_000, "the upload to be under way");
+  const ac = new AbortController();
+  let sentSome = false;
+  const sending = sendFiles(a, { to: b.id, signal: ac.signal, cancelGraceMs: 100, onEvent: (e) => void (e.event === "progress" && (sentSome = true)), files: [gatedFile("ex.bin", randomBytes(8 * 65536), new Promise(() => {}))] });
+  sending.catch(() => {});
+  await until(() => sentSome, 10_000, "the exchange to start");
+  ac.abort();
+  await sending.then(() => assert.unreachable("cancelled"), (err) => assert.is(err.code, "SFX_CANCELLED"));
+  await got.then(() => assert.unreachable("cancelled"), (err) => assert.match(err.message, /cancelled by the sender/));
+  assert.is(a.closedWith, undefined, "the connection was not aborted");
+  assert.ok(uploaded < size, "the upload was still running when the cancel went through");
+  const created = await within(put, 60_000, "the upload");
+  assert.equal(created.files.map((f) => f.sha256), [hash.digest("hex")]);
+});
+
 
 function readdirCount(dir: string): number {
   return readdirSync(dir).length;

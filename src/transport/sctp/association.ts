@@ -260,6 +260,10 @@ export class Association extends EventEmitter {
   #sackNeeded = false;
   #sackNow = false;
   #packetsSinceSack = 0;
+  /** Messages of each stream the peer has acknowledged (see messagesAcknowledged()). */
+  readonly #ackedMessages = new Map<number, number>();
+  /** User data the peer has acknowledged, in bytes. */
+  #acknowledgedBytes = 0;
   /** The largest receive window in force since the oldest hole in the received TSNs opened (see #onData). */
   #holeWindow = 0;
   /** Streams delivered even while paused (see pause()). */
@@ -457,6 +461,27 @@ export class Association extends EventEmitter {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Of the messages given to send() on `streamId` (less those discardQueued()
+   * dropped), how many the peer has acknowledged. A stream's messages are cut
+   * into chunks in the order they were given, so they are acknowledged in that
+   * order too: a message is through once `acknowledged` reaches what `given`
+   * was just after it was sent — how an application learns that one message (a
+   * cancel) arrived, whatever other streams still have queued.
+   */
+  messagesAcknowledged(streamId: number): { given: number; acknowledged: number } {
+    return { given: this.#queue.given(streamId), acknowledged: this.#ackedMessages.get(streamId) ?? 0 };
+  }
+
+  /** User data the peer has acknowledged (cumulatively) since the association began, in bytes. */
+  get acknowledgedBytes(): number {
+    return this.#acknowledgedBytes;
+  }
+
+  #countAcknowledged(streamId: number): void {
+    this.#ackedMessages.set(streamId, (this.#ackedMessages.get(streamId) ?? 0) + 1);
   }
 
   /**
@@ -1239,6 +1264,8 @@ export class Association extends EventEmitter {
       c.marked = false;
       this.#unacked -= len;
       if (c.release !== undefined) releaseBuffer(c.release);
+      if (c.ending) this.#countAcknowledged(c.streamId);
+      this.#acknowledgedBytes += len;
       sent[this.#sentHead++] = undefined;
     }
     if (this.#sentHead === sent.length) {

@@ -113,6 +113,8 @@ interface OutStream {
   midOrdered: number;
   midUnordered: number;
   active: boolean;
+  /** Messages pushed on this stream, less those discarded. */
+  given: number;
 }
 
 /** Per-stream queues and the round-robin scheduler. */
@@ -147,16 +149,22 @@ export class SendQueue {
   push(streamId: number, data: Uint8Array, unordered: boolean, ppid: number, release = false): void {
     let s = this.#streams.get(streamId);
     if (!s) {
-      s = { id: streamId, queue: [], head: 0, ssn: 0, midOrdered: 0, midUnordered: 0, active: false };
+      s = { id: streamId, queue: [], head: 0, ssn: 0, midOrdered: 0, midUnordered: 0, active: false, given: 0 };
       this.#streams.set(streamId, s);
     }
     s.queue.push({ streamId, data, unordered, ppid, offset: 0, seq: 0, fsn: 0, release });
+    s.given++;
     this.queuedBytes += data.length;
     this.queuedMessages++;
     if (!s.active) {
       s.active = true;
       this.#active.push(s);
     }
+  }
+
+  /** Messages pushed on `streamId` so far, less those discarded. */
+  given(streamId: number): number {
+    return this.#streams.get(streamId)?.given ?? 0;
   }
 
   /** Size in bytes of the next fragment's user data if cut with `maxPayload`, or 0 when nothing is queued. */
@@ -263,6 +271,7 @@ export class SendQueue {
         }
       }
       if (kept.length === s.queue.length - s.head) continue;
+      s.given -= s.queue.length - s.head - kept.length;
       s.queue = kept;
       s.head = 0;
       // A stream being cut (DATA) keeps its started message, so it stays active.

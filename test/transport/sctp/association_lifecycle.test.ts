@@ -192,6 +192,12 @@ test("discardQueued() drops the waiting messages it picks; what was sent arrives
     assert.is(ppid7, kept * 16 * 1024 + 1000);
     assert.is(c.discardQueued(() => true), 0, "nothing left to drop");
     await waitFor(() => c.bufferedAmount === 0, 5000, "all acknowledged");
+    // Counted per stream, the dropped ones not given: what lets an application wait for one message.
+    assert.equal(c.messagesAcknowledged(1), { given: kept + 2, acknowledged: kept + 2 });
+    assert.equal(c.messagesAcknowledged(2), { given: 1, acknowledged: 1 });
+    assert.equal(c.messagesAcknowledged(0), { given: 1, acknowledged: 1 });
+    assert.equal(c.messagesAcknowledged(5), { given: 0, acknowledged: 0 });
+    assert.is(c.acknowledgedBytes, (kept + 1) * 16 * 1024 + 1000 + 500 + 1);
   } finally {
     await p.close();
   }
