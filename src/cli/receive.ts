@@ -13,8 +13,9 @@ import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
-import { type IncomingOffer, OfferWithdrawn, Receiver } from "../client/receive.ts";
-import { prepareDirectory } from "../client/safe_write.ts";
+import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver } from "../client/receive.ts";
+import { PART_SUFFIX, prepareDirectory, RESUME_SUFFIX } from "../client/safe_write.ts";
+import { printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { isSfxError, SfxError } from "../errors.ts";
@@ -47,7 +48,7 @@ export function registerReceive(program: Command, result: CommandResult): void {
 async function runReceive(flags: ReceiveFlags): Promise<number> {
   const dir = resolve(flags.dir);
   await prepareDirectory(dir);
-    const json = flags.json ? jsonEvents() : undefined;
+  const json = flags.json ? jsonEvents() : undefined;
   const bar = progressBar();
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
@@ -57,11 +58,14 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     try {
+      const { kept, truncated } = await keptTransfers(dir);
       if (json) {
         json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });
+        for (const k of kept) json({ event: "resumable", ...k });
       } else {
         process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n\n`);
         say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}). Files go to ${dir}.`);
+        for (const line of describeKept(kept, truncated)) say(line);
         say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
       }
       const decide = async (offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> => {
@@ -186,4 +190,23 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
       resolveAnswer(/^y(es)?$/i.test(answer.trim()));
     });
   });
+}
+
+/** Kept parts listed at most, by name (the rest are counted). */
+const KEPT_LISTED = 10;
+
+/**
+ * Lines telling a receiver what interrupted transfers left in its directory
+ * (none when nothing is kept): how much of which file, that sending the same
+ * file again resumes it, and how to get the space back instead.
+ */
+export function describeKept(kept: readonly KeptTransfer[], truncated: boolean): string[] {
+  if (kept.length === 0) return [];
+  const total = kept.reduce((n, k) => n + k.bytes, 0);
+  const lines = [`Kept from interrupted transfers, ${formatBytes(total)} in all (the same file sent again resumes from there):`];
+  for (const k of kept.slice(0, KEPT_LISTED)) lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}`);
+  if (kept.length > KEPT_LISTED) lines.push(`  and ${kept.length - KEPT_LISTED} more`);
+  if (truncated) lines.push("  (the search stopped early: there may be more in deeper or larger directories)");
+  lines.push(`To free the space instead, delete their hidden temporary files (.name${PART_SUFFIX} and .name${RESUME_SUFFIX} beside each).`);
+  return lines;
 }

@@ -31,6 +31,11 @@ export type TransferEvent =
   | { event: "cancelled"; reason: string }
   /** After a failure: the first `bytes` of `path` are kept in `temporary`; the same file sent again resumes from there. */
   | { event: "kept"; path: string; bytes: number; temporary: string }
+  /**
+   * When a receiver starts: an earlier transfer left the first `bytes` of `path` (of `size`, when
+   * known) in `temporary`; the same file sent again resumes from there.
+   */
+  | { event: "resumable"; path: string; bytes: number; size?: number; temporary: string }
   | { event: "error"; code: string; message: string };
 
 /** Receives events. */

@@ -24,9 +24,9 @@ import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
 import { statfs } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { hasResumable, newSafeWriteCache, openSafeWrite, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { hasResumable, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -535,6 +535,43 @@ function resumeKeyOf(f: OfferedFileInfo): string | undefined {
 
 /** How resume notes of exchanges start (share downloads note a SHA-256). */
 const EXCHANGE_NOTE = "exchange";
+
+/** A file an interrupted transfer left in part, kept to resume (see {@link keptTransfers}). */
+export interface KeptTransfer {
+  /** The file it becomes, relative to the receive directory ("/"-separated). */
+  path: string;
+  /** Bytes kept. */
+  bytes: number;
+  /** The whole file's size, when its note says (an exchange's does; a share download's does not). */
+  size?: number;
+  /** The hidden temporary file that holds them. */
+  temporary: string;
+}
+
+/**
+ * What interrupted transfers left to resume under `dir` (a bounded search,
+ * see {@link listKeptParts}): told when a receiver starts, so that gigabytes
+ * kept in hidden files are no surprise.
+ */
+export async function keptTransfers(dir: string): Promise<{ kept: KeptTransfer[]; truncated: boolean }> {
+  // Only news: a search that fails (a directory gone meanwhile) must not stop the receiver.
+  const { parts, truncated } = await listKeptParts(dir).catch(() => ({ parts: [], truncated: false }));
+  const kept = parts.map((p): KeptTransfer => {
+    const m = /^exchange (\d+) \S+ (".*")$/.exec(p.note);
+    if (m) {
+      try {
+        return { path: JSON.parse(m[2]) as string, bytes: p.bytes, size: Number(m[1]), temporary: p.temporary };
+      } catch {
+        // not a note of ours after all: named from the file below
+      }
+    }
+    // `.name.sfx-part` (or `.name.2.sfx-part` beside a concurrent write of the same name)
+    const name = basename(p.temporary).slice(1, -PART_SUFFIX.length);
+    return { path: p.relativeDir ? `${p.relativeDir}/${name}` : name, bytes: p.bytes, temporary: p.temporary };
+  });
+  kept.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { kept, truncated };
+}
 
 /** Whether `note` is what {@link resumeKeyOf} notes for a file named `path`, whatever its size and time. */
 function isOlderVersionNote(note: string, path: string): boolean {

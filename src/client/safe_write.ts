@@ -153,27 +153,33 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
       if (created) await rm(lock, { force: true }).catch(() => {});
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const text = await readFile(lock, "utf8").catch(() => undefined);
-    if (text === undefined) continue; // gone meanwhile: try again
-    const owner = lockOwner(text);
-    if (!Number.isInteger(owner.pid) || owner.pid <= 0) {
-      // Empty or unreadable: a lock being written right now, unless it has sat like that for a while.
-      const age = await lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
-      if (age < EMPTY_LOCK_STALE_MS) return undefined;
-    } else if (owner.nonce === LOCK_NONCE) {
-      return undefined; // ours, reached through another path
-    } else if (owner.host !== undefined && owner.host !== HOST) {
-      // Another host's (or this one before a rename): its process cannot be asked; a running
-      // writer touches its lock every minute.
-      const age = await lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
-      if (age < FOREIGN_LOCK_STALE_MS) return undefined;
-    } else if (owner.pid !== process.pid && processAlive(owner.pid)) {
-      return undefined;
-    }
+    const held = await lockHeld(lock);
+    if (held === undefined) continue; // gone meanwhile: try again
+    if (held) return undefined;
     // Its process is gone (one with our process ID and another nonce had that ID before us).
     await rm(lock, { force: true });
   }
   return undefined;
+}
+
+/**
+ * Whether an existing lock is held: by this process (under any path), by a
+ * live process, or by another host's process that touched it lately (or a
+ * lock being written right now). False when its writer is gone; undefined
+ * when there is no lock.
+ */
+async function lockHeld(lock: string): Promise<boolean | undefined> {
+  const text = await readFile(lock, "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  const owner = lockOwner(text);
+  const age = () => lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+  // Empty or unreadable: a lock being written right now, unless it has sat like that for a while.
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return (await age()) < EMPTY_LOCK_STALE_MS;
+  if (owner.nonce === LOCK_NONCE) return true; // ours, reached through another path
+  // Another host's (or this one before a rename): its process cannot be asked; a running writer
+  // touches its lock every minute.
+  if (owner.host !== undefined && owner.host !== HOST) return (await age()) < FOREIGN_LOCK_STALE_MS;
+  return owner.pid !== process.pid && processAlive(owner.pid);
 }
 
 /** Options for {@link openSafeWrite}. */
@@ -710,6 +716,61 @@ class SafeWriteImpl implements SafeWrite {
     await this.#unlock();
     return kept;
   }
+}
+
+/** A temporary file kept, with its note, to resume an interrupted transfer (see {@link listKeptParts}). */
+export interface KeptPart {
+  /** The temporary file. */
+  temporary: string;
+  /** The directory it is in, relative to the one searched ("/"-separated; "" for that one). */
+  relativeDir: string;
+  /** Bytes it holds. */
+  bytes: number;
+  /** Its note: what the finished file must be (the writer's resume key). */
+  note: string;
+}
+
+/** How far {@link listKeptParts} looks: directory levels below the one given, and entries read in all. */
+export const KEPT_PARTS_SEARCH = { depth: 8, entries: 20_000 };
+
+/**
+ * The kept temporary files under `dir`: those with a resume note whose writer
+ * is gone. Looks into subdirectories (not hidden ones, nor through links) up
+ * to {@link KEPT_PARTS_SEARCH}, so a large directory costs a bounded time;
+ * `truncated` says when it stopped early.
+ */
+export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Promise<{ parts: KeptPart[]; truncated: boolean }> {
+  const parts: KeptPart[] = [];
+  let budget = search.entries;
+  let truncated = false;
+  const queue: { path: string; rel: string; depth: number }[] = [{ path: dir, rel: "", depth: 0 }];
+  for (let i = 0; i < queue.length; i++) {
+    const { path, rel, depth } = queue[i];
+    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+    if (entries.length > budget) truncated = true;
+    for (const e of entries.slice(0, budget)) {
+      if (e.isDirectory() && !e.name.startsWith(".")) {
+        if (depth < search.depth) queue.push({ path: join(path, e.name), rel: rel ? `${rel}/${e.name}` : e.name, depth: depth + 1 });
+        else truncated = true;
+        continue;
+      }
+      if (!e.isFile() || !e.name.startsWith(".") || !e.name.endsWith(RESUME_SUFFIX)) continue;
+      const temporary = join(path, `${e.name.slice(0, -RESUME_SUFFIX.length)}${PART_SUFFIX}`);
+      const [st, note, held] = await Promise.all([
+        lstat(temporary).catch(() => undefined),
+        readResumeNote(temporary),
+        lockHeld(lockPathFor(temporary)),
+      ]);
+      if (!st?.isFile() || !note || held) continue;
+      parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
+    }
+    budget -= Math.min(budget, entries.length);
+    if (budget === 0) {
+      truncated ||= i < queue.length - 1;
+      break;
+    }
+  }
+  return { parts, truncated };
 }
 
 /** Whether `path` is a regular file (not a link) of `size` bytes with SHA-256 `sha256`. */

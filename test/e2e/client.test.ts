@@ -134,8 +134,12 @@ if (!TMUX) {
     const src = tmp("sfx-src-");
     const data = pattern(3 * 1024 * 1024 + 17, 7);
     writeFileSync(join(src, "photo.jpg"), data);
+    // What an interrupted transfer left: the session says so as it starts.
+    writeFileSync(join(dir, ".old.iso.sfx-part"), new Uint8Array(3072));
+    writeFileSync(join(dir, ".old.iso.sfx-resume"), `exchange 2097152 1700000000000 "old.iso"\n`);
     const a = pane(["--server", server.address], { cwd: dir });
     const id = await a.id();
+    await a.waitFor(/Kept from interrupted transfers, 3\.0 KiB in all \(the same file sent again resumes from there\):\n  old\.iso: 3\.0 KiB of 2\.0 MiB\n/);
     await a.waitFor(/Connected to e2e \(sfx [\d.]+\) at 127\.0\.0\.1:\d+/);
     assert.match(a.promptLine(), `sfx ${id.slice(0, 3)} ${id.slice(3)}> `);
 

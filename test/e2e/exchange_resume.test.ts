@@ -35,6 +35,10 @@ async function sendAgain(server: Server, src: string, dst: string, data: Uint8Ar
   const s2 = sfx(["send", "--to", r2.id, "--server", server.address, "--json", join(src, "big.bin")]);
   assert.is((await s2.exit(60_000)).status, 0, s2.err());
   assert.is((await r2.exit(30_000)).status, 0, r2.err());
+  // The new receiver said, as it started, what the broken-off transfer left it to resume.
+  const resumable = events(r2).filter((e) => e.event === "resumable");
+  assert.equal(resumable.map((e) => [e.path, e.size, e.temporary]), [["big.bin", data.length, join(dst, ".big.bin.sfx-part")]]);
+  assert.ok((resumable[0].bytes as number) > 0, JSON.stringify(resumable));
   const start = events(s2).find((e) => e.event === "start") as { resumed?: number };
   assert.ok((start.resumed ?? 0) > 0, `the sender was told to resume: ${JSON.stringify(start)}`);
   assert.equal(readdirSync(dst), ["big.bin"]);

@@ -21,8 +21,9 @@
 import { createInterface, type Interface } from "node:readline";
 import { resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
-import { type IncomingOffer, Receiver } from "../../client/receive.ts";
+import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
+import { describeKept } from "../receive.ts";
 import { listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
@@ -160,7 +161,13 @@ class ClientSession implements SessionActions {
     listen("SIGHUP", onTerm); // the terminal closed: leave as on SIGTERM (transfers cancelled, peers told)
     this.screen.setBasePrompt(this.#basePrompt());
     this.print(`sfx client: received files go to ${this.dir}. Type 'help' for the commands.`);
-    this.#chain = this.#chain.then(() => this.#start()).catch((err) => this.#error("", err));
+    this.#chain = this.#chain
+      .then(async () => {
+        const { kept, truncated } = await keptTransfers(this.dir);
+        for (const line of describeKept(kept, truncated)) this.print(line);
+      })
+      .then(() => this.#start())
+      .catch((err) => this.#error("", err));
     void this.#chain.then(() => this.#next());
     try {
       return await finished;

@@ -1,0 +1,99 @@
+/**
+ * What interrupted transfers left to resume, as a receiver lists it when it
+ * starts: kept parts with their notes, not those a live writer holds, within
+ * a bounded search.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { keptTransfers } from "../../src/client/receive.ts";
+import { listKeptParts, lockPathFor, partPathFor, resumeNotePathFor } from "../../src/client/safe_write.ts";
+import { describeKept } from "../../src/cli/receive.ts";
+
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-kept-"));
+  dirs.push(d);
+  return d;
+}
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A kept part of `rel` under `dir` holding `bytes` bytes, noted with `note`; its lock holds `lock` when given. */
+function keep(dir: string, rel: string, bytes: number, note: string, lock?: string): string {
+  const part = partPathFor(join(dir, rel));
+  mkdirSync(join(part, ".."), { recursive: true });
+  writeFileSync(part, new Uint8Array(bytes));
+  writeFileSync(resumeNotePathFor(part), `${note}\n`);
+  if (lock !== undefined) writeFileSync(lockPathFor(part), lock);
+  return part;
+}
+
+test("keptTransfers() lists each kept part with its note: the exchange's name and size, or the part's own name for a share download", async () => {
+  const dir = tmp();
+  const big = keep(dir, "big.iso", 3000, `exchange 1000000 1700000000000 ${JSON.stringify("big.iso")}`);
+  const raw = keep(dir, "photos/2024/a raw.cr2", 500, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+  // Not kept for resuming: a part without a note (a write under way elsewhere, or an older sfx's).
+  writeFileSync(partPathFor(join(dir, "plain.bin")), "x");
+  const { kept, truncated } = await keptTransfers(dir);
+  assert.not.ok(truncated);
+  assert.equal(kept, [
+    { path: "big.iso", bytes: 3000, size: 1_000_000, temporary: big },
+    { path: "photos/2024/a raw.cr2", bytes: 500, temporary: raw },
+  ]);
+});
+
+test("a part whose writer is alive is not listed; one whose writer died (kill -9) is", async () => {
+  const dir = tmp();
+  const live = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    const dead = spawnSync("true").pid!;
+    keep(dir, "busy.bin", 10, "exchange 2000000 1 \"busy.bin\"", `${live.pid} abc ${hostname()}\n`);
+    const left = keep(dir, "left.bin", 20, "exchange 2000000 1 \"left.bin\"", `${dead} abc ${hostname()}\n`);
+    const { parts } = await listKeptParts(dir);
+    assert.equal(parts.map((p) => p.temporary), [left]);
+  } finally {
+    live.kill();
+  }
+});
+
+test("the search skips hidden directories and links, and stops at its bounds, saying so", async () => {
+  const dir = tmp();
+  keep(dir, ".git/x.bin", 10, "exchange 2000000 1 \"x.bin\"");
+  keep(dir, "a/b/c/deep.bin", 10, "exchange 2000000 1 \"a/b/c/deep.bin\"");
+  keep(dir, "top.bin", 10, "exchange 2000000 1 \"top.bin\"");
+  const elsewhere = tmp();
+  keep(elsewhere, "linked.bin", 10, "exchange 2000000 1 \"linked.bin\"");
+  symlinkSync(elsewhere, join(dir, "link"));
+  const all = await listKeptParts(dir);
+  assert.equal(all.parts.map((p) => p.relativeDir).sort(), ["", "a/b/c"]);
+  assert.not.ok(all.truncated);
+  const shallow = await listKeptParts(dir, { depth: 2, entries: 1000 });
+  assert.equal(shallow.parts.map((p) => p.relativeDir), [""]);
+  assert.ok(shallow.truncated, "a directory below the depth was not read");
+  for (let i = 0; i < 30; i++) writeFileSync(join(dir, `f${i}`), "");
+  const few = await listKeptParts(dir, { depth: 8, entries: 10 });
+  assert.ok(few.truncated, "entries beyond the budget were not read");
+});
+
+test("describeKept() says how much of which file, that sending it again resumes, and how to free the space; names are made printable", () => {
+  assert.equal(describeKept([], false), []);
+  const lines = describeKept([
+    { path: "big.iso", bytes: 12 * 2 ** 20, size: 4 * 2 ** 30, temporary: "/d/.big.iso.sfx-part" },
+    { path: "evil\u001b[2J.bin", bytes: 1024, temporary: "/d/.evil.sfx-part" },
+  ], true);
+  assert.match(lines[0], /^Kept from interrupted transfers, 12\.0 MiB in all \(the same file sent again resumes from there\):$/);
+  assert.match(lines[1], /^  big\.iso: 12\.0 MiB of 4\.0 GiB$/);
+  assert.not.match(lines[2], /\u001b/);
+  assert.match(lines[3], /search stopped early/);
+  assert.match(lines.at(-1)!, /delete their hidden temporary files \(\.name\.sfx-part and \.name\.sfx-resume beside each\)/);
+  const many = describeKept(Array.from({ length: 13 }, (_, i) => ({ path: `f${i}`, bytes: 1, temporary: `/d/.f${i}.sfx-part` })), false);
+  assert.is(many.filter((l) => l.startsWith("  f")).length, 10);
+  assert.ok(many.includes("  and 3 more"));
+});
+
+test.run();
