@@ -594,7 +594,8 @@ export class ShareClient {
         try {
           while (!failure) {
             const next = await source.next();
-            if (next.done) break;
+            // Cancelled or failed while the read was under way: nothing more goes out.
+            if (next.done || failure) break;
             const data = next.value;
             const n = data.length;
             size += n;

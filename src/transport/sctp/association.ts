@@ -498,6 +498,7 @@ export class Association extends EventEmitter {
     if (dropped > 0) {
       if (this.#needDrain) this.#checkDrain();
       if (this.#state === "shutdown-pending") this.#maybeShutdown();
+      else if (this.#state === "shutdown-received") this.#maybeShutdownAck();
       else this.#scheduleFlush();
     }
     return dropped;
