@@ -88,12 +88,21 @@ async function peer(): Promise<void> {
     ep.on("association", (a: Association) => {
       const h = createHash("sha256");
       let got = 0;
+      let said = false;
+      const report = () => {
+        if (said) return;
+        said = true;
+        say({ bytes: got, sha256: h.digest("hex") });
+      };
       a.on("message", (_s: number, d: Uint8Array) => {
         h.update(d);
         got += d.length;
+        // Every byte is here: report now. Waiting for the close could take the failure timeout
+        // when the last SHUTDOWN COMPLETE is lost and the sender's process has already exited.
+        if (got === bytes) report();
       });
       a.on("close", async () => {
-        say({ bytes: got, sha256: h.digest("hex") });
+        report();
         await ep.close();
         await socket.close();
       });
@@ -316,7 +325,7 @@ async function run(impl: "sctp" | "tcp", bytes: number, opts: object): Promise<{
     return { out: v("TcpOutSegs"), rtx: v("TcpRetransSegs") };
   };
   const before = impl === "tcp" ? tcpCounters() : undefined;
-  const recv = new Lines(inNs(NS2, [process.execPath, SELF, "--peer", "recv", impl, "--host", A2, "--opts", o]));
+  const recv = new Lines(inNs(NS2, [process.execPath, SELF, "--peer", "recv", impl, "--host", A2, "--bytes", String(bytes), "--opts", o]));
   let send: Lines | undefined;
   try {
     const ready = await recv.next(15_000);
