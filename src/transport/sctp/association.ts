@@ -539,6 +539,11 @@ export class Association extends EventEmitter {
   setReceiveBufferSize(bytes: number): void {
     if (!Number.isInteger(bytes) || bytes < 1500 || bytes > 0x7fffffff) throw new RangeError(`receive buffer size out of range: ${bytes}`);
     const grew = bytes > this.#rwnd;
+    // A hole may be filled within twice the largest window since it opened (see #onData), but a
+    // shrink keeps that allowance only for what waits above the hole now (what the peer sent under
+    // the old window): else a peer that opened a hole under a large window, holding one byte,
+    // could hold twice that window after the shrink.
+    if (!grew) this.#holeWindow = Math.min(this.#holeWindow, Math.max(bytes, this.#reasm.bytesHeld));
     this.#rwnd = bytes;
     const peerMaySend = this.#ready && (this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-sent");
     if (grew && peerMaySend) {
@@ -1999,7 +2004,7 @@ export class Association extends EventEmitter {
     this.#flight = 0;
     this.#unacked = 0;
     this.#gapAcked = 0;
-    this.#queue = new SendQueue(this.#idata);
+    this.#queue.clear();
     this.#host.associationDown(this, reason);
     // §9.2: after a graceful shutdown everything the peer sent was delivered.
     // Messages pause() held back are the application's too: it gets them

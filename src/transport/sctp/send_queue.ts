@@ -162,6 +162,23 @@ export class SendQueue {
     }
   }
 
+  /**
+   * Drops everything queued (the association ended), keeping each stream's
+   * count of messages given: those are not acknowledged, and never will be.
+   */
+  clear(): void {
+    for (const s of this.#streams.values()) {
+      s.queue = [];
+      s.head = 0;
+      s.active = false;
+    }
+    this.#active.length = 0;
+    this.#current = undefined;
+    this.#startedBytes = 0;
+    this.queuedBytes = 0;
+    this.queuedMessages = 0;
+  }
+
   /** Messages pushed on `streamId` so far, less those discarded. */
   given(streamId: number): number {
     return this.#streams.get(streamId)?.given ?? 0;

@@ -1,7 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { CHUNK } from "../../../src/transport/sctp/chunk_types.ts";
-import { decodePacketUnchecked } from "../../../src/transport/sctp/packet.ts";
+import { CHUNK, type Chunk } from "../../../src/transport/sctp/chunk_types.ts";
+import { SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
+import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
+
+const PORT = SCTP_DEFAULTS.sctpPort;
 import { connectPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
 
 function firstChunkType(data: Uint8Array): number {
@@ -66,6 +69,48 @@ test("a receive window that shrinks while data waits above a hole still takes th
     const got = await within(20_000, rx, "every byte, the hole filled");
     assert.ok(Buffer.from(got).equals(Buffer.from(data)));
     assert.ok(dataPackets > 300, "the window shrank while data was held above the hole");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a hole opened under a large window gives no more room once the window shrank, beyond what waited above it", async () => {
+  // A hostile peer: one far TSN while its window is 4 MiB (1 byte held), then the window shrinks to
+  // 64 KiB, then thousands of chunks below the far one, the one at the hole never sent.
+  const idle = 64 * 1024;
+  const opts = { pmtud: false, idata: false, maxMessageSize: 1024 * 1024 };
+  const p = makePair({}, { ...opts, receiveBufferSize: idle }, opts);
+  let nextTsn = -1;
+  let takenOver = false;
+  p.bridge.filter = (d, dir) => {
+    if (dir === "a->b") for (const ch of decodePacketUnchecked(d).chunks) if (ch.type === CHUNK.DATA) nextTsn = ((ch as { tsn: number }).tsn + 1) >>> 0;
+    return !takenOver;
+  };
+  try {
+    const { c, s } = await connectPair(p);
+    const first = receiveBytes(s, 1);
+    c.send(0, Uint8Array.of(1));
+    await within(2000, first, "first message");
+    takenOver = true;
+    const data = (tsn: number, ssn: number, bytes: number): Chunk => ({
+      type: CHUNK.DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: tsn >>> 0, streamId: 0, ssn, ppid: 0, userData: new Uint8Array(bytes),
+    });
+    const inject = (chunk: Chunk) => p.bridge.inject("b", encodePacket({ srcPort: PORT, dstPort: PORT, verificationTag: s.localTag, chunks: [chunk] }), p.bridge.addressOf("a"));
+    const arrived = async (n: number) => {
+      for (let i = 0; i < 1000 && s.stats().packetsReceived < n; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(s.stats().packetsReceived >= n, "the injected packets arrived");
+    };
+    s.setReceiveBufferSize(4 * 1024 * 1024);
+    const far = 6000;
+    let received = s.stats().packetsReceived;
+    inject(data(nextTsn + far, far + 1, 1));
+    await arrived(received + 1);
+    s.setReceiveBufferSize(idle);
+    received = s.stats().packetsReceived;
+    for (let i = 1; i < far; i++) inject(data(nextTsn + i, i + 1, 1200));
+    await arrived(received + far - 1);
+    assert.ok(s.heldAboveGapBytes <= 2 * idle + 1024 * 1024, `held ${s.heldAboveGapBytes} with a ${idle}-byte window`);
+    assert.ok(s.stats().windowDrops > 0, "the rest was dropped");
   } finally {
     await p.close();
   }

@@ -49,6 +49,20 @@ for (const idata of [true, false]) {
     assert.is(d.streamId, 1);
     assert.is(idata ? d.mid : d.ssn, 0, "no number was taken by the dropped messages");
   });
+
+  test(`${kind}: clear() drops everything queued and keeps each stream's count of messages given`, () => {
+    const q = new SendQueue(idata);
+    q.push(1, msg(3000, 1), false, 7);
+    q.push(2, msg(10, 2), false, 7);
+    q.next(1000, 0);
+    q.clear();
+    assert.is(q.queuedBytes, 0);
+    assert.is(q.queuedMessages, 0);
+    assert.is(q.peekSize(1000), 0);
+    assert.is(q.next(1000, 1), undefined);
+    assert.is(q.given(1), 1);
+    assert.is(q.given(2), 1);
+  });
 }
 
 test.run();
