@@ -17,7 +17,7 @@
  */
 import { createHash, type Hash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, lstat, open, readdir, readFile, realpath, rename, rm, stat, type FileHandle, utimes } from "node:fs/promises";
+import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, type FileHandle, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
@@ -75,10 +75,34 @@ export function resumeNotePathFor(partPath: string): string {
   return join(dirname(partPath), `${basename(partPath).slice(0, -PART_SUFFIX.length)}${RESUME_SUFFIX}`);
 }
 
+/** The most a note (a name, a size, a time) or a lock (a process ID, a nonce, a host) may take. */
+const NOTE_MAX_BYTES = 64 * 1024;
+const LOCK_MAX_BYTES = 1024;
+
+/**
+ * The text of a small regular file of ours (a note, a lock), or undefined when
+ * there is none, or when what is there is not one: a link, a FIFO (whose open
+ * would wait for a writer for ever), a device, or a file larger than `max`.
+ */
+async function readSmallFile(path: string, max: number): Promise<string | undefined> {
+  let h: FileHandle | undefined;
+  try {
+    h = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    const st = await h.stat();
+    if (!st.isFile() || st.size > max) return undefined;
+    const buf = new Uint8Array(max + 1);
+    const { bytesRead } = await h.read(buf, 0, max + 1, 0);
+    return bytesRead > max ? undefined : new TextDecoder().decode(buf.subarray(0, bytesRead));
+  } catch {
+    return undefined;
+  } finally {
+    await h?.close().catch(() => {});
+  }
+}
+
 /** What a resumable temporary file is becoming (its note), or undefined when it has none. */
 async function readResumeNote(partPath: string): Promise<string | undefined> {
-  const text = await readFile(resumeNotePathFor(partPath), "utf8").catch(() => undefined);
-  return text === undefined ? undefined : text.trim();
+  return (await readSmallFile(resumeNotePathFor(partPath), NOTE_MAX_BYTES))?.trim();
 }
 
 async function writeResumeNote(partPath: string, key: string): Promise<void> {
@@ -169,7 +193,7 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
  * when there is no lock.
  */
 async function lockHeld(lock: string): Promise<boolean | undefined> {
-  const text = await readFile(lock, "utf8").catch(() => undefined);
+  const text = await readSmallFile(lock, LOCK_MAX_BYTES);
   if (text === undefined) return undefined;
   const owner = lockOwner(text);
   const age = () => lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
@@ -745,10 +769,20 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
   let truncated = false;
   const queue: { path: string; rel: string; depth: number }[] = [{ path: dir, rel: "", depth: 0 }];
   for (let i = 0; i < queue.length; i++) {
+    if (budget === 0) {
+      truncated = true;
+      break;
+    }
     const { path, rel, depth } = queue[i];
-    const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-    if (entries.length > budget) truncated = true;
-    for (const e of entries.slice(0, budget)) {
+    // Entry by entry, so one huge directory costs no more than the budget.
+    const entries = await opendir(path).catch(() => undefined);
+    if (!entries) continue;
+    for await (const e of entries) {
+      if (budget === 0) {
+        truncated = true;
+        break; // closes the directory
+      }
+      budget--;
       if (e.isDirectory() && !e.name.startsWith(".")) {
         if (depth < search.depth) queue.push({ path: join(path, e.name), rel: rel ? `${rel}/${e.name}` : e.name, depth: depth + 1 });
         else truncated = true;
@@ -763,11 +797,6 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       ]);
       if (!st?.isFile() || !note || held) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
-    }
-    budget -= Math.min(budget, entries.length);
-    if (budget === 0) {
-      truncated ||= i < queue.length - 1;
-      break;
     }
   }
   return { parts, truncated };

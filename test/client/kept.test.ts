@@ -80,6 +80,21 @@ test("the search skips hidden directories and links, and stops at its bounds, sa
   assert.ok(few.truncated, "entries beyond the budget were not read");
 });
 
+test("what is not a small regular file where a note or a lock should be is taken for none: a FIFO does not hang the search, a huge note is not read", async () => {
+  const dir = tmp();
+  const fifoLock = keep(dir, "a.bin", 10, "exchange 2000000 1 \"a.bin\"");
+  assert.is(spawnSync("mkfifo", [lockPathFor(fifoLock)]).status, 0);
+  const fifoNote = partPathFor(join(dir, "b.bin"));
+  writeFileSync(fifoNote, "x");
+  assert.is(spawnSync("mkfifo", [resumeNotePathFor(fifoNote)]).status, 0);
+  const huge = partPathFor(join(dir, "c.bin"));
+  writeFileSync(huge, "x");
+  assert.is(spawnSync("truncate", ["-s", "400M", resumeNotePathFor(huge)]).status, 0);
+  const { parts } = await listKeptParts(dir);
+  // The part with a FIFO for a lock is listed (no live writer holds it); the others have no note.
+  assert.equal(parts.map((p) => p.temporary), [fifoLock]);
+});
+
 test("describeKept() says how much of which file, that sending it again resumes, and how to free the space; names are made printable", () => {
   assert.equal(describeKept([], false), []);
   const lines = describeKept([
