@@ -1046,10 +1046,11 @@ export class Association extends EventEmitter {
       // sends one far TSN first could fill every TSN below it, 65,000 of
       // them, whatever the window.
       const reassemblyBound = held + len <= this.#reassemblyCeiling();
-      // Twice the window the data above the hole came under: a window that shrank since (the
-      // server's, when a client stops sending) must still take the chunk that fills the hole, or
-      // what it holds is never delivered and the association stalls for good.
-      const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= 2 * Math.max(window, this.#holeWindow);
+      // Twice the window the data above the hole came under, and never less than new data gets:
+      // a window that shrank since (the server's, when a client stops sending) must still take
+      // the chunk that fills the hole — with what was on its way taken up to the reassembly
+      // ceiling meanwhile — or what it holds is never delivered and the association stalls.
+      const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= Math.max(2 * Math.max(window, this.#holeWindow), this.#reassemblyCeiling() + len);
       if (!reassemblyBound && !fillsHole) {
         this.#stats.windowDrops++;
         this.#immediateSack = true;

@@ -43,74 +43,119 @@ test("handshake survives a dropped COOKIE ECHO (T1-cookie retransmits)", async (
   }
 });
 
-test("a receive window that shrinks while data waits above a hole still takes the retransmission that fills it", async () => {
-  // The server takes a client's window from 1 MiB to 64 KiB when it stops sending; what the client
-  // sent under the larger window, above a lost chunk, is held. The lost chunk's retransmission must
-  // get in, or nothing is ever delivered again (the association stalled until it was aborted).
-  const p = makePair({ delayMs: 1, mtu: 1500 }, { receiveBufferSize: 1024 * 1024, maxMessageSize: 128 * 1024 }, { rtoMin: 20, rtoInitial: 50 });
-  try {
-    const { c, s } = await connectPair(p);
-    let dataPackets = 0;
-    let lost: number | undefined;
-    p.bridge.filter = (data, dir) => {
-      if (dir !== "a->b") return true;
-      const chunk = decodePacketUnchecked(data).chunks[0] as { type: number; tsn?: number };
-      if (chunk.type !== CHUNK.DATA && chunk.type !== CHUNK.I_DATA) return true;
-      dataPackets++;
-      // One chunk lost early, and its retransmissions too until the window has shrunk: what
-      // follows waits above the hole.
-      if (dataPackets === 2) lost = chunk.tsn;
-      if (dataPackets === 300) s.setReceiveBufferSize(64 * 1024);
-      return chunk.tsn !== lost || dataPackets > 300;
-    };
-    const data = pattern(600 * 1024, 9);
-    const rx = receiveBytes(s, data.length);
-    await within(20_000, sendAll(c, 1, data, 10 * 1024), "send");
-    const got = await within(20_000, rx, "every byte, the hole filled");
-    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
-    assert.ok(dataPackets > 300, "the window shrank while data was held above the hole");
-  } finally {
-    await p.close();
-  }
-});
+for (const shrinkAt of [300, 150]) {
+  const when = shrinkAt === 300 ? "once data waits above the hole" : "while what was sent under the larger window is still on its way";
+  test(`a receive window that shrinks ${when} still takes the retransmission that fills the hole`, async () => {
+    // The server takes a client's window from 1 MiB to 64 KiB when it stops sending; what the client
+    // sent under the larger window, above a lost chunk, is held (and what was still on its way is
+    // taken up to one message past the window). The lost chunk's retransmission must get in, or
+    // nothing is ever delivered again (the association stalled until it was aborted).
+    const p = makePair({ delayMs: shrinkAt === 300 ? 1 : 20, mtu: 1500 }, { receiveBufferSize: 1024 * 1024, maxMessageSize: 128 * 1024 }, { rtoMin: 20, rtoInitial: 50 });
+    try {
+      const { c, s } = await connectPair(p);
+      let dataPackets = 0;
+      let lost: number | undefined;
+      let lostSent = 0;
+      p.bridge.filter = (data, dir) => {
+        if (dir !== "a->b") return true;
+        const chunk = decodePacketUnchecked(data).chunks[0] as { type: number; tsn?: number };
+        if (chunk.type !== CHUNK.DATA && chunk.type !== CHUNK.I_DATA) return true;
+        dataPackets++;
+        // One chunk lost early, and its retransmissions too for a while (300 data packets; or its
+        // first four retransmissions when the window shrinks with much on its way, 20 ms of
+        // delay): what follows waits above the hole.
+        if (dataPackets === 2) lost = chunk.tsn;
+        if (dataPackets === shrinkAt) s.setReceiveBufferSize(64 * 1024);
+        if (chunk.tsn !== lost) return true;
+        return ++lostSent > (shrinkAt === 300 ? Infinity : 5) || dataPackets > 300;
+      };
+      const data = pattern(600 * 1024, 9);
+      const rx = receiveBytes(s, data.length);
+      await within(20_000, sendAll(c, 1, data, 10 * 1024), "send");
+      const got = await within(20_000, rx, "every byte, the hole filled");
+      assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+      assert.ok(shrinkAt !== 300 || dataPackets > 300, "the window shrank while data was held above the hole");
+      assert.ok(lostSent > 1, "the lost chunk was sent again");
+    } finally {
+      await p.close();
+    }
+  });
+}
 
-test("a hole opened under a large window gives no more room once the window shrank, beyond what waited above it", async () => {
-  // A hostile peer: one far TSN while its window is 4 MiB (1 byte held), then the window shrinks to
-  // 64 KiB, then thousands of chunks below the far one, the one at the hole never sent.
-  const idle = 64 * 1024;
+/**
+ * A pair whose client is then played by the test: DATA chunks (not I-DATA), each a whole message
+ * on stream 0, injected at the server with TSNs counted from the client's next.
+ */
+async function takeOverClient(receiveBufferSize: number) {
   const opts = { pmtud: false, idata: false, maxMessageSize: 1024 * 1024 };
-  const p = makePair({}, { ...opts, receiveBufferSize: idle }, opts);
+  const p = makePair({}, { ...opts, receiveBufferSize }, opts);
   let nextTsn = -1;
   let takenOver = false;
   p.bridge.filter = (d, dir) => {
     if (dir === "a->b") for (const ch of decodePacketUnchecked(d).chunks) if (ch.type === CHUNK.DATA) nextTsn = ((ch as { tsn: number }).tsn + 1) >>> 0;
     return !takenOver;
   };
-  try {
-    const { c, s } = await connectPair(p);
-    const first = receiveBytes(s, 1);
-    c.send(0, Uint8Array.of(1));
-    await within(2000, first, "first message");
-    takenOver = true;
-    const data = (tsn: number, ssn: number, bytes: number): Chunk => ({
-      type: CHUNK.DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: tsn >>> 0, streamId: 0, ssn, ppid: 0, userData: new Uint8Array(bytes),
-    });
-    const inject = (chunk: Chunk) => p.bridge.inject("b", encodePacket({ srcPort: PORT, dstPort: PORT, verificationTag: s.localTag, chunks: [chunk] }), p.bridge.addressOf("a"));
-    const arrived = async (n: number) => {
-      for (let i = 0; i < 1000 && s.stats().packetsReceived < n; i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(s.stats().packetsReceived >= n, "the injected packets arrived");
+  const { c, s } = await connectPair(p);
+  const first = receiveBytes(s, 1);
+  c.send(0, Uint8Array.of(1));
+  await within(2000, first, "first message");
+  takenOver = true;
+  /** Injects message number `i` (its TSN is the client's next + i − 1, its SSN i), of `bytes` bytes. */
+  const inject = (i: number, bytes: number) => {
+    const chunk: Chunk = {
+      type: CHUNK.DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: (nextTsn + i - 1) >>> 0, streamId: 0, ssn: i, ppid: 0, userData: new Uint8Array(bytes),
     };
+    p.bridge.inject("b", encodePacket({ srcPort: PORT, dstPort: PORT, verificationTag: s.localTag, chunks: [chunk] }), p.bridge.addressOf("a"));
+  };
+  /** Resolves once the server has received `n` more packets than when it was called. */
+  const arrived = async (inject: () => void, n: number) => {
+    const from = s.stats().packetsReceived;
+    inject();
+    for (let i = 0; i < 1000 && s.stats().packetsReceived < from + n; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(s.stats().packetsReceived >= from + n, "the injected packets arrived");
+  };
+  return { p, s, inject, arrived };
+}
+
+test("a hole opened under a large window gives no more room once the window shrank, beyond what waited above it", async () => {
+  // A hostile peer: one far TSN while its window is 4 MiB (1 byte held), then the window shrinks to
+  // 64 KiB, then thousands of chunks below the far one, the one at the hole never sent.
+  const idle = 64 * 1024;
+  const { p, s, inject, arrived } = await takeOverClient(idle);
+  try {
     s.setReceiveBufferSize(4 * 1024 * 1024);
     const far = 6000;
-    let received = s.stats().packetsReceived;
-    inject(data(nextTsn + far, far + 1, 1));
-    await arrived(received + 1);
+    await arrived(() => inject(far, 1), 1);
     s.setReceiveBufferSize(idle);
-    received = s.stats().packetsReceived;
-    for (let i = 1; i < far; i++) inject(data(nextTsn + i, i + 1, 1200));
-    await arrived(received + far - 1);
+    await arrived(() => {
+      for (let i = 2; i < far; i++) inject(i, 1200);
+    }, far - 2);
     assert.ok(s.heldAboveGapBytes <= 2 * idle + 1024 * 1024, `held ${s.heldAboveGapBytes} with a ${idle}-byte window`);
     assert.ok(s.stats().windowDrops > 0, "the rest was dropped");
+  } finally {
+    await p.close();
+  }
+});
+
+test("after a shrink, what was on its way fills the room past the window, and the chunk filling the hole is still taken", async () => {
+  // 100 KB above a hole when the window goes from 1 MiB to 64 KiB; then what the peer sent under the
+  // old window arrives, taken up to one message (1 MiB) past the window; then the hole's chunk.
+  const { p, s, inject, arrived } = await takeOverClient(1024 * 1024);
+  try {
+    let delivered = 0;
+    s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
+    await arrived(() => {
+      for (let i = 2; i <= 85; i++) inject(i, 1200);
+    }, 84);
+    s.setReceiveBufferSize(64 * 1024);
+    await arrived(() => {
+      for (let i = 86; i <= 1000; i++) inject(i, 1200);
+    }, 915);
+    const held = s.heldAboveGapBytes;
+    assert.ok(held > 2 * 100_000, `${held} bytes held above the hole: more than twice what was there at the shrink`);
+    await arrived(() => inject(1, 1200), 1);
+    for (let i = 0; i < 500 && delivered < held + 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(delivered, held + 1200, "the hole filled, everything held was delivered");
   } finally {
     await p.close();
   }
