@@ -448,27 +448,34 @@ for (const [who, how] of [["sender", "kill"], ["receiver", "kill"], ["sender", "
   });
 }
 
-test("a cancel stuck behind a closed window aborts the association; the receiver still hears 'cancelled'", async () => {
-  // window: the relay's pause keeps control flowing only while the held data leaves room (as a real
-  // association's receive window); here it is full, so the cancel is stuck.
+/**
+ * A 16 MiB send whose receiver stalls after 512 KiB: the relay pauses the sender, whose window
+ * (64 KiB, as a real association's) fills, and whose own buffer (256 KiB) fills behind it.
+ */
+async function blockedSender(cancelGraceMs: number) {
   const h = startHarness({}, { highWater: 256 * 1024, lowWater: 64 * 1024, window: 64 * 1024 });
+  const s = await h.client();
+  const r = await h.client();
+  const dir = tmp();
+  const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+  const ac = new AbortController();
+  let read = 0;
+  const sending = quiet(sendFiles(s.conn, {
+    to: r.conn.id,
+    signal: ac.signal,
+    cancelGraceMs,
+    files: [memFile("huge.bin", pattern(16 * 1024 * 1024), { gate: async () => {
+      read += 65536;
+      if (read === 512 * 1024) r.fake.stall();
+    } })],
+  }));
+  await until(() => r.fake.stalled && h.serverSides[0].paused && s.fake.bufferedAmount >= 256 * 1024, 5000, "the sender to be blocked");
+  return { h, s, r, dir, got, ac, sending };
+}
+
+test("a cancel stuck behind a closed window aborts the association; the receiver still hears 'cancelled'", async () => {
+  const { h, s, r, dir, got, ac, sending } = await blockedSender(200);
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const dir = tmp();
-    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
-    const ac = new AbortController();
-    let read = 0;
-    const sending = quiet(sendFiles(s.conn, {
-      to: r.conn.id,
-      signal: ac.signal,
-      cancelGraceMs: 200,
-      files: [memFile("huge.bin", pattern(16 * 1024 * 1024), { gate: async () => {
-        read += 65536;
-        if (read === 512 * 1024) r.fake.stall();
-      } })],
-    }));
-    await until(() => r.fake.stalled && h.serverSides[0].paused && s.fake.bufferedAmount >= 256 * 1024, 5000, "the sender to be blocked");
     const t0 = Date.now();
     ac.abort();
     await expectCode(sending, "SFX_CANCELLED");
@@ -484,24 +491,8 @@ test("a cancel stuck behind a closed window aborts the association; the receiver
 });
 
 test("a sender's cancel drops the bytes it still has queued: the receiver gets no more than the server held, and the sender stays connected", async () => {
-  const h = startHarness({}, { highWater: 256 * 1024, lowWater: 64 * 1024, window: 64 * 1024 });
+  const { h, s, r, dir, got, ac, sending } = await blockedSender(10_000);
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const dir = tmp();
-    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
-    const ac = new AbortController();
-    let read = 0;
-    const sending = quiet(sendFiles(s.conn, {
-      to: r.conn.id,
-      signal: ac.signal,
-      cancelGraceMs: 10_000,
-      files: [memFile("huge.bin", pattern(16 * 1024 * 1024), { gate: async () => {
-        read += 65536;
-        if (read === 512 * 1024) r.fake.stall();
-      } })],
-    }));
-    await until(() => r.fake.stalled && h.serverSides[0].paused && s.fake.bufferedAmount >= 256 * 1024, 5000, "the sender to be blocked");
     const relayedBefore = r.serverSide.sentBytes;
     ac.abort();
     r.fake.unstall();
