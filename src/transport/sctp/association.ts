@@ -543,7 +543,7 @@ export class Association extends EventEmitter {
     // shrink keeps that allowance only for what waits above the hole now (what the peer sent under
     // the old window): else a peer that opened a hole under a large window, holding one byte,
     // could hold twice that window after the shrink.
-    if (!grew) this.#holeWindow = Math.min(this.#holeWindow, Math.max(bytes, this.#reasm.bytesHeld));
+    if (!grew) this.#holeWindow = Math.min(this.#holeWindow, Math.max(bytes, this.#reasm.bytesHeld + this.#heldBytes));
     this.#rwnd = bytes;
     const peerMaySend = this.#ready && (this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-sent");
     if (grew && peerMaySend) {
@@ -1049,8 +1049,11 @@ export class Association extends EventEmitter {
       // Twice the window the data above the hole came under, and never less than new data gets:
       // a window that shrank since (the server's, when a client stops sending) must still take
       // the chunk that fills the hole — with what was on its way taken up to the reassembly
-      // ceiling meanwhile — or what it holds is never delivered and the association stalls.
-      const fillsHole = tsnLt(tsn, tsns.highest) && held + len <= Math.max(2 * Math.max(window, this.#holeWindow), this.#reassemblyCeiling() + len);
+      // ceiling meanwhile — or what it holds is never delivered and the association stalls. The
+      // lowest hole's chunk, which lets held data go, gets one message more, so that fills of
+      // higher holes that came first cannot shut it out.
+      const fillBound = Math.max(2 * Math.max(window, this.#holeWindow), this.#reassemblyCeiling()) + (d === 1 ? this.#o.maxMessageSize : 0);
+      const fillsHole = tsnLt(tsn, tsns.highest) && held <= fillBound;
       if (!reassemblyBound && !fillsHole) {
         this.#stats.windowDrops++;
         this.#immediateSack = true;
@@ -1071,6 +1074,7 @@ export class Association extends EventEmitter {
     if (c.streamId >= this.#inStreams) {
       // §6.5: acknowledge the TSN, report the invalid stream, drop the data.
       tsns.add(tsn);
+      this.#holeWindow = tsns.hasGaps ? Math.max(this.#holeWindow, window) : window;
       this.#control.push({ type: CHUNK.ERROR, causes: [invalidStreamIdentifierCause(c.streamId)] });
       this.#immediateSack = true;
       return;

@@ -100,10 +100,10 @@ async function takeOverClient(receiveBufferSize: number) {
   c.send(0, Uint8Array.of(1));
   await within(2000, first, "first message");
   takenOver = true;
-  /** Injects message number `i` (its TSN is the client's next + i − 1, its SSN i), of `bytes` bytes. */
-  const inject = (i: number, bytes: number) => {
+  /** Injects a message of `bytes` bytes at TSN number `i` (the client's next + i − 1): by default on stream 0 with SSN i. */
+  const inject = (i: number, bytes: number, streamId = 0, ssn = i) => {
     const chunk: Chunk = {
-      type: CHUNK.DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: (nextTsn + i - 1) >>> 0, streamId: 0, ssn: i, ppid: 0, userData: new Uint8Array(bytes),
+      type: CHUNK.DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: (nextTsn + i - 1) >>> 0, streamId, ssn, ppid: 0, userData: new Uint8Array(bytes),
     };
     p.bridge.inject("b", encodePacket({ srcPort: PORT, dstPort: PORT, verificationTag: s.localTag, chunks: [chunk] }), p.bridge.addressOf("a"));
   };
@@ -156,6 +156,53 @@ test("after a shrink, what was on its way fills the room past the window, and th
     await arrived(() => inject(1, 1200), 1);
     for (let i = 0; i < 500 && delivered < held + 1200; i++) await new Promise((r) => setTimeout(r, 10));
     assert.is(delivered, held + 1200, "the hole filled, everything held was delivered");
+  } finally {
+    await p.close();
+  }
+});
+
+test("after a shrink, a higher hole filled first does not shut out the lowest hole's chunk", async () => {
+  // TSNs 1 and 50 lost; 100 KB waits above them when the window goes from 8 MiB to 64 KiB; what
+  // was on its way fills the room up to one message past the window; TSN 50 comes back first and
+  // takes held just past that; then TSN 1, which lets it all go.
+  const { p, s, inject, arrived } = await takeOverClient(8 * 1024 * 1024);
+  try {
+    let delivered = 0;
+    s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
+    await arrived(() => {
+      for (let i = 2; i <= 85; i++) if (i !== 50) inject(i, 1200);
+    }, 83);
+    s.setReceiveBufferSize(64 * 1024);
+    await arrived(() => {
+      for (let i = 86; i <= 1000; i++) inject(i, 1200);
+    }, 915);
+    await arrived(() => inject(50, 1200), 1);
+    const held = s.heldAboveGapBytes;
+    assert.ok(held > 64 * 1024 + 1024 * 1024, `${held} held: past the reassembly ceiling`);
+    await arrived(() => inject(1, 1200), 1);
+    for (let i = 0; i < 500 && delivered < held + 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(delivered, held + 1200, "the lowest hole filled, everything held was delivered");
+  } finally {
+    await p.close();
+  }
+});
+
+test("paused but for the control stream, with the window shrunk: the control stream's hole is still filled", async () => {
+  // As the relay pauses a sender whose receiver is slow: 600 KB held for the paused application,
+  // then a control message lost and the one after it waiting, then the window shrinks.
+  const { p, s, inject, arrived } = await takeOverClient(1024 * 1024);
+  try {
+    const control: number[] = [];
+    s.on("message", (st: number, d: Uint8Array) => void (st === 0 && control.push(d.length)));
+    s.pause({ except: [0] });
+    await arrived(() => {
+      for (let i = 1; i <= 500; i++) inject(i, 1200, 1, i - 1);
+    }, 500);
+    await arrived(() => inject(502, 100, 0, 2), 1); // TSN 501 (stream 0, SSN 1) is lost
+    s.setReceiveBufferSize(64 * 1024);
+    await arrived(() => inject(501, 100, 0, 1), 1);
+    for (let i = 0; i < 500 && control.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(control.length, 2, "both control messages, while the data stays held");
   } finally {
     await p.close();
   }
