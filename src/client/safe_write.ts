@@ -80,21 +80,22 @@ const NOTE_MAX_BYTES = 64 * 1024;
 const LOCK_MAX_BYTES = 1024;
 
 /**
- * The text of a small regular file of ours (a note, a lock), or undefined when
- * there is none, or when what is there is not one: a link, a FIFO (whose open
- * would wait for a writer for ever), a device, or a file larger than `max`.
+ * The text of a small regular file of ours (a note, a lock): undefined when
+ * nothing is there; null when what is there is not one — a link, a FIFO
+ * (whose open would wait for a writer for ever), a device, a directory, or a
+ * file larger than `max`.
  */
-async function readSmallFile(path: string, max: number): Promise<string | undefined> {
+async function readSmallFile(path: string, max: number): Promise<string | null | undefined> {
   let h: FileHandle | undefined;
   try {
     h = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
     const st = await h.stat();
-    if (!st.isFile() || st.size > max) return undefined;
+    if (!st.isFile() || st.size > max) return null;
     const buf = new Uint8Array(max + 1);
     const { bytesRead } = await h.read(buf, 0, max + 1, 0);
-    return bytesRead > max ? undefined : new TextDecoder().decode(buf.subarray(0, bytesRead));
-  } catch {
-    return undefined;
+    return bytesRead > max ? null : new TextDecoder().decode(buf.subarray(0, bytesRead));
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null;
   } finally {
     await h?.close().catch(() => {});
   }
@@ -102,7 +103,7 @@ async function readSmallFile(path: string, max: number): Promise<string | undefi
 
 /** What a resumable temporary file is becoming (its note), or undefined when it has none. */
 async function readResumeNote(partPath: string): Promise<string | undefined> {
-  return (await readSmallFile(resumeNotePathFor(partPath), NOTE_MAX_BYTES))?.trim();
+  return (await readSmallFile(resumeNotePathFor(partPath), NOTE_MAX_BYTES) ?? undefined)?.trim();
 }
 
 async function writeResumeNote(partPath: string, key: string): Promise<void> {
@@ -195,9 +196,11 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
 async function lockHeld(lock: string): Promise<boolean | undefined> {
   const text = await readSmallFile(lock, LOCK_MAX_BYTES);
   if (text === undefined) return undefined;
-  const owner = lockOwner(text);
   const age = () => lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
-  // Empty or unreadable: a lock being written right now, unless it has sat like that for a while.
+  // Empty or unreadable (or not a lock file at all: a link, a FIFO, something large): a lock being
+  // written right now, unless it has sat like that for a while. Taking it over removes the entry
+  // itself, never what a link points to.
+  const owner = text === null ? { pid: NaN } : lockOwner(text);
   if (!Number.isInteger(owner.pid) || owner.pid <= 0) return (await age()) < EMPTY_LOCK_STALE_MS;
   if (owner.nonce === LOCK_NONCE) return true; // ours, reached through another path
   // Another host's (or this one before a rename): its process cannot be asked; a running writer

@@ -80,7 +80,7 @@ test("the search skips hidden directories and links, and stops at its bounds, sa
   assert.ok(few.truncated, "entries beyond the budget were not read");
 });
 
-test("what is not a small regular file where a note or a lock should be is taken for none: a FIFO does not hang the search, a huge note is not read", async () => {
+test("what is not a small regular file where a note or a lock should be does not hang the search nor get read: a FIFO lock counts as a fresh lock, a huge note as none", async () => {
   const dir = tmp();
   const fifoLock = keep(dir, "a.bin", 10, "exchange 2000000 1 \"a.bin\"");
   assert.is(spawnSync("mkfifo", [lockPathFor(fifoLock)]).status, 0);
@@ -90,9 +90,12 @@ test("what is not a small regular file where a note or a lock should be is taken
   const huge = partPathFor(join(dir, "c.bin"));
   writeFileSync(huge, "x");
   assert.is(spawnSync("truncate", ["-s", "400M", resumeNotePathFor(huge)]).status, 0);
-  const { parts } = await listKeptParts(dir);
-  // The part with a FIFO for a lock is listed (no live writer holds it); the others have no note.
-  assert.equal(parts.map((p) => p.temporary), [fifoLock]);
+  // A FIFO for a lock counts as a lock being written while fresh, as left over once old (as
+  // takeLock sees it); the others have no note.
+  assert.equal((await listKeptParts(dir)).parts, []);
+  const old = new Date(Date.now() - 60_000);
+  spawnSync("touch", ["-h", "-d", old.toISOString(), lockPathFor(fifoLock)]);
+  assert.equal((await listKeptParts(dir)).parts.map((p) => p.temporary), [fifoLock]);
 });
 
 test("describeKept() says how much of which file, that sending it again resumes, and how to free the space; names are made printable", () => {
@@ -105,7 +108,7 @@ test("describeKept() says how much of which file, that sending it again resumes,
   assert.match(lines[1], /^  big\.iso: 12\.0 MiB of 4\.0 GiB$/);
   assert.not.match(lines[2], /\u001b/);
   assert.match(lines[3], /search stopped early/);
-  assert.match(lines.at(-1)!, /delete their hidden temporary files \(\.name\.sfx-part and \.name\.sfx-resume beside each\)/);
+  assert.match(lines.at(-1)!, /delete their hidden temporary files \(\.name\.sfx-part, and \.name\.sfx-resume and \.name\.sfx-lock beside each\)/);
   const many = describeKept(Array.from({ length: 13 }, (_, i) => ({ path: `f${i}`, bytes: 1, temporary: `/d/.f${i}.sfx-part` })), false);
   assert.is(many.filter((l) => l.startsWith("  f")).length, 10);
   assert.ok(many.includes("  and 3 more"));

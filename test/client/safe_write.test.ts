@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -342,6 +342,33 @@ test("a lock from another host is left alone until untouched for 10 minutes; an 
   const w2 = await openSafeWrite(dir, "e.bin");
   assert.is(w2.partPath, partPathFor(e), "an empty lock a minute old is left over");
   await w2.abort();
+});
+
+test("what is not a lock file where a lock should be (a link, a FIFO, something large) counts as a lock being written: left alone while fresh, taken over once old, the link itself removed, not its target", async () => {
+  const dir = tmp();
+  const target = join(dir, "elsewhere.txt");
+  writeFileSync(target, "not ours to remove");
+  const cases: Array<[string, (lock: string) => void]> = [
+    ["link.bin", (lock) => symlinkSync(target, lock)],
+    ["fifo.bin", (lock) => assert.is(spawnSync("mkfifo", [lock]).status, 0)],
+    ["large.bin", (lock) => writeFileSync(lock, "x".repeat(4096))],
+  ];
+  for (const [name, make] of cases) {
+    const final = join(dir, name);
+    const lock = lockPathFor(partPathFor(final));
+    make(lock);
+    writeFileSync(partPathFor(final), "kept");
+    const fresh = await openSafeWrite(dir, name);
+    assert.is(fresh.partPath, partPathFor(final, 2), `${name}: a fresh one is being written`);
+    await fresh.abort();
+    const old = new Date(Date.now() - 60_000);
+    spawnSync("touch", ["-h", "-d", old.toISOString(), lock]);
+    const w = await openSafeWrite(dir, name, { resume: true });
+    assert.is(w.partPath, partPathFor(final), `${name}: an old one is left over`);
+    assert.is(w.offset, "kept".length, `${name}: its part is resumed`);
+    await w.abort();
+  }
+  assert.is(readFileSync(target, "utf8"), "not ours to remove");
 });
 
 test("a disk too full to write a lock leaves no lock behind (tmpfs of 64 KiB)", async () => {
