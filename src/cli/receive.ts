@@ -14,7 +14,7 @@ import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver } from "../client/receive.ts";
-import { PART_SUFFIX, prepareDirectory, RESUME_SUFFIX } from "../client/safe_write.ts";
+import { LOCK_SUFFIX, PART_SUFFIX, prepareDirectory, RESUME_SUFFIX } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
@@ -55,10 +55,12 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
   };
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   return withInterrupt(async (signal) => {
+    // What earlier transfers left here is looked for while connecting, not after.
+    const listing = keptTransfers(dir);
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     try {
-      const { kept, truncated } = await keptTransfers(dir);
+      const { kept, truncated } = await listing;
       if (json) {
         json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });
         for (const k of kept) json({ event: "resumable", ...k });
@@ -207,6 +209,6 @@ export function describeKept(kept: readonly KeptTransfer[], truncated: boolean):
   for (const k of kept.slice(0, KEPT_LISTED)) lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}`);
   if (kept.length > KEPT_LISTED) lines.push(`  and ${kept.length - KEPT_LISTED} more`);
   if (truncated) lines.push("  (the search stopped early: there may be more in deeper or larger directories)");
-  lines.push(`To free the space instead, delete their hidden temporary files (.name${PART_SUFFIX} and .name${RESUME_SUFFIX} beside each).`);
+  lines.push(`To free the space instead, delete their hidden temporary files (.name${PART_SUFFIX}, and .name${RESUME_SUFFIX} and .name${LOCK_SUFFIX} beside each).`);
   return lines;
 }

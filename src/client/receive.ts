@@ -565,7 +565,8 @@ export async function keptTransfers(dir: string): Promise<{ kept: KeptTransfer[]
         // not a note of ours after all: named from the file below
       }
     }
-    // `.name.sfx-part` (or `.name.2.sfx-part` beside a concurrent write of the same name)
+    // `.name.sfx-part` (a second concurrent write's `.name.2.sfx-part` shows as name.2: the
+    // number cannot be told from a name that ends so)
     const name = basename(p.temporary).slice(1, -PART_SUFFIX.length);
     return { path: p.relativeDir ? `${p.relativeDir}/${name}` : name, bytes: p.bytes, temporary: p.temporary };
   });

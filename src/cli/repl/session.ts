@@ -161,13 +161,11 @@ class ClientSession implements SessionActions {
     listen("SIGHUP", onTerm); // the terminal closed: leave as on SIGTERM (transfers cancelled, peers told)
     this.screen.setBasePrompt(this.#basePrompt());
     this.print(`sfx client: received files go to ${this.dir}. Type 'help' for the commands.`);
-    this.#chain = this.#chain
-      .then(async () => {
-        const { kept, truncated } = await keptTransfers(this.dir);
-        for (const line of describeKept(kept, truncated)) this.print(line);
-      })
-      .then(() => this.#start())
-      .catch((err) => this.#error("", err));
+    // What earlier transfers left here is told as soon as it is known, while connecting.
+    void keptTransfers(this.dir).then(({ kept, truncated }) => {
+      if (!this.#quitting) for (const line of describeKept(kept, truncated)) this.print(line);
+    });
+    this.#chain = this.#chain.then(() => this.#start()).catch((err) => this.#error("", err));
     void this.#chain.then(() => this.#next());
     try {
       return await finished;

@@ -1041,10 +1041,11 @@ export class Association extends EventEmitter {
       // taken up to one message more than the window, so a message larger
       // than the window cannot deadlock (and #advertisedRwnd says so). A TSN
       // below the highest fills a hole, which a sender that respects our
-      // window keeps within it; past twice the window it is dropped too
-      // (§6.2 would evict the highest TSN held instead): else a peer that
-      // sends one far TSN first could fill every TSN below it, 65,000 of
-      // them, whatever the window.
+      // window keeps within it; past the bound below it is dropped too (§6.2
+      // would evict the highest TSN held instead): else a peer that sends one
+      // far TSN first could fill every TSN below it, 65,000 of them, whatever
+      // the window. A fill is taken while what is held is within the bound,
+      // so it may pass it by the one chunk.
       const reassemblyBound = held + len <= this.#reassemblyCeiling();
       // Twice the window the data above the hole came under, and never less than new data gets:
       // a window that shrank since (the server's, when a client stops sending) must still take
