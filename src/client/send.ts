@@ -118,7 +118,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   };
   /** Drops this exchange's file bytes still queued (not started on the wire): nobody will take them. */
   const discardUnsent = () => {
-    conn.association.discardQueued?.(dataOf(xid));
+    conn.association.discardQueued(dataOf(xid));
   };
   const cancel = (reason: string) => stop(() => conn.send(Cancel, { xid, reason }), "cancelled by the sender");
 
@@ -310,15 +310,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
  * of the association's progress (acknowledged bytes) to tell a slow path from
  * a shut window. Another transfer's data on the same connection (a share
  * upload beside the exchange) neither holds the answer back nor hides a
- * stall. A stand-in without those counters falls back to its whole send
- * buffer draining.
+ * stall.
  */
 function sayingThrough(a: AssociationLike): { done: () => boolean; progress: () => number } {
-  if (a.messagesAcknowledged && a.acknowledgedBytes !== undefined) {
-    const target = a.messagesAcknowledged(CONTROL_STREAM).given;
-    return { done: () => a.messagesAcknowledged!(CONTROL_STREAM).acknowledged >= target, progress: () => a.acknowledgedBytes! };
-  }
-  return { done: () => a.bufferedAmount === 0, progress: () => -a.bufferedAmount };
+  const target = a.messagesAcknowledged(CONTROL_STREAM).given;
+  return { done: () => a.messagesAcknowledged(CONTROL_STREAM).acknowledged >= target, progress: () => a.acknowledgedBytes };
 }
 
 /** Files read ahead of the one being sent, at most. */

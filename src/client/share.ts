@@ -170,7 +170,7 @@ export function associationShareLink(association: AssociationLike): ShareLink {
       }
     },
     discardData(req) {
-      if (!closed) association.discardQueued?.(dataOf(req));
+      if (!closed) association.discardQueued(dataOf(req));
     },
     drained() {
       if (closed) return Promise.reject(closed);
@@ -351,7 +351,7 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
     },
     drained: () => conn.drain(),
     discardData(req) {
-      if (!conn.closedWith) conn.association.discardQueued?.(dataOf(req));
+      if (!conn.closedWith) conn.association.discardQueued(dataOf(req));
     },
     onMessage: (handler) => conn.onMessage(handler),
     onData(handler) {

@@ -30,18 +30,15 @@ export interface AssociationLike {
    * `release`: the association owns `data` and frees its buffer once the peer has it.
    */
   send(streamId: number, data: Uint8Array, opts?: { unordered?: boolean; ppid?: number; release?: boolean }): boolean;
-  /**
-   * Drops queued messages `match` picks that have not started on the wire; returns the bytes
-   * dropped. Absent on stand-ins without a send queue.
-   */
-  discardQueued?(match: (streamId: number, ppid: number) => boolean): number;
+  /** Drops queued messages `match` picks that have not started on the wire; returns the bytes dropped. */
+  discardQueued(match: (streamId: number, ppid: number) => boolean): number;
   /**
    * Messages given to send() on `streamId` (less those discarded) and how many the peer has
-   * acknowledged, which it does in the order they were given. Absent on stand-ins.
+   * acknowledged, which it does in the order they were given.
    */
-  messagesAcknowledged?(streamId: number): { given: number; acknowledged: number };
-  /** User data the peer has acknowledged since the start, in bytes. Absent on stand-ins. */
-  readonly acknowledgedBytes?: number;
+  messagesAcknowledged(streamId: number): { given: number; acknowledged: number };
+  /** User data the peer has reported receiving since the start, in bytes: it grows with every new acknowledgement. */
+  readonly acknowledgedBytes: number;
   /** Stops delivering messages; our advertised window closes, so the peer stops sending. */
   pause(opts?: { except?: readonly number[] }): void;
   /** Delivers again. */

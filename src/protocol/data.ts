@@ -38,7 +38,7 @@ export function parseDataPpid(ppid: number): { tag: number; fileIndex: number } 
  */
 export function dataOf(xid: number): (streamId: number, ppid: number) => boolean {
   const tag = xidTag(xid);
-  return (streamId, ppid) => streamId !== CONTROL_STREAM && ((ppid >>> PPID_FILE_BITS) & TAG_MASK) === tag;
+  return (streamId, ppid) => streamId !== CONTROL_STREAM && parseDataPpid(ppid).tag === tag;
 }
 
 /** The tag an exchange id gets in data PPIDs. */

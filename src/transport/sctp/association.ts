@@ -262,8 +262,6 @@ export class Association extends EventEmitter {
   #packetsSinceSack = 0;
   /** Messages of each stream the peer has acknowledged (see messagesAcknowledged()). */
   readonly #ackedMessages = new Map<number, number>();
-  /** User data the peer has acknowledged, in bytes. */
-  #acknowledgedBytes = 0;
   /** The largest receive window in force since the oldest hole in the received TSNs opened (see #onData). */
   #holeWindow = 0;
   /** Streams delivered even while paused (see pause()). */
@@ -475,9 +473,13 @@ export class Association extends EventEmitter {
     return { given: this.#queue.given(streamId), acknowledged: this.#ackedMessages.get(streamId) ?? 0 };
   }
 
-  /** User data the peer has acknowledged (cumulatively) since the association began, in bytes. */
+  /**
+   * User data the peer has reported receiving since the association began
+   * (cumulatively or in gap blocks), in bytes: it grows with every new
+   * acknowledgement (the delivery count of rate sampling).
+   */
   get acknowledgedBytes(): number {
-    return this.#acknowledgedBytes;
+    return this.#delivered;
   }
 
   #countAcknowledged(streamId: number): void {
@@ -1072,16 +1074,14 @@ export class Association extends EventEmitter {
       this.#terminate({ kind: "error", message: why });
       return;
     }
+    tsns.add(tsn);
+    this.#holeWindow = tsns.hasGaps ? Math.max(this.#holeWindow, window) : window;
     if (c.streamId >= this.#inStreams) {
       // §6.5: acknowledge the TSN, report the invalid stream, drop the data.
-      tsns.add(tsn);
-      this.#holeWindow = tsns.hasGaps ? Math.max(this.#holeWindow, window) : window;
       this.#control.push({ type: CHUNK.ERROR, causes: [invalidStreamIdentifierCause(c.streamId)] });
       this.#immediateSack = true;
       return;
     }
-    tsns.add(tsn);
-    this.#holeWindow = tsns.hasGaps ? Math.max(this.#holeWindow, window) : window;
     if (d !== 1 || tsns.hasGaps) this.#immediateSack = true; // §6.7: report gaps at once
     if (c.immediate) this.#immediateSack = true; // RFC 7053 I bit
     this.#stats.bytesReceived += len;
@@ -1277,7 +1277,6 @@ export class Association extends EventEmitter {
       this.#unacked -= len;
       if (c.release !== undefined) releaseBuffer(c.release);
       if (c.ending) this.#countAcknowledged(c.streamId);
-      this.#acknowledgedBytes += len;
       sent[this.#sentHead++] = undefined;
     }
     if (this.#sentHead === sent.length) {
