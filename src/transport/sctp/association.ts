@@ -134,6 +134,8 @@ export interface AssociationStats {
   duplicateTsns: number;
   /** DATA chunks dropped because our window was full. */
   windowDrops: number;
+  /** TSNs held above a gap that were given up to take the chunk filling it (reneging, §6.2); the peer sends them again. */
+  renegedTsns: number;
   /** Whether I-DATA (RFC 8260) is in use. */
   idata: boolean;
 }
@@ -262,8 +264,8 @@ export class Association extends EventEmitter {
   #packetsSinceSack = 0;
   /** Messages of each stream the peer has acknowledged (see messagesAcknowledged()). */
   readonly #ackedMessages = new Map<number, number>();
-  /** The largest receive window in force since the oldest hole in the received TSNs opened (see #onData). */
-  #holeWindow = 0;
+  /** What reassembly held when reneging last could not make room for the chunk at the cumulative TSN + 1 (-1: it could). */
+  #renegeFailedAt = -1;
   /** Streams delivered even while paused (see pause()). */
   #pauseExcept: ReadonlySet<number> | undefined;
   /** The receive buffer (window) of this association: `receiveBufferSize`, or what setReceiveBufferSize() set. */
@@ -320,6 +322,7 @@ export class Association extends EventEmitter {
     badTagPackets: 0,
     duplicateTsns: 0,
     windowDrops: 0,
+    renegedTsns: 0,
   };
 
   /** @internal Use {@link SctpEndpoint.connect} or the endpoint's "association" event. */
@@ -541,11 +544,6 @@ export class Association extends EventEmitter {
   setReceiveBufferSize(bytes: number): void {
     if (!Number.isInteger(bytes) || bytes < 1500 || bytes > 0x7fffffff) throw new RangeError(`receive buffer size out of range: ${bytes}`);
     const grew = bytes > this.#rwnd;
-    // A hole may be filled within twice the largest window since it opened (see #onData), but a
-    // shrink keeps that allowance only for what waits above the hole now (what the peer sent under
-    // the old window): else a peer that opened a hole under a large window, holding one byte,
-    // could hold twice that window after the shrink.
-    if (!grew) this.#holeWindow = Math.min(this.#holeWindow, Math.max(bytes, this.#reasm.bytesHeld + this.#heldBytes));
     this.#rwnd = bytes;
     const peerMaySend = this.#ready && (this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-sent");
     if (grew && peerMaySend) {
@@ -1035,33 +1033,10 @@ export class Association extends EventEmitter {
       this.#immediateSack = true;
       return;
     }
-    const held = this.#reasm.bytesHeld + this.#heldBytes;
-    const window = this.#rwnd;
-    if (held + len > window) {
-      // §6.2: no room: drop new TSNs beyond the highest received. While only
-      // reassembly (not a paused application) holds the buffer, data is still
-      // taken up to one message more than the window, so a message larger
-      // than the window cannot deadlock (and #advertisedRwnd says so). A TSN
-      // below the highest fills a hole, which a sender that respects our
-      // window keeps within it; past the bound below it is dropped too (§6.2
-      // would evict the highest TSN held instead): else a peer that sends one
-      // far TSN first could fill every TSN below it, 65,000 of them, whatever
-      // the window. A fill is taken while what is held is within the bound,
-      // so it may pass it by the one chunk.
-      const reassemblyBound = held + len <= this.#reassemblyCeiling();
-      // Twice the window the data above the hole came under, and never less than new data gets:
-      // a window that shrank since (the server's, when a client stops sending) must still take
-      // the chunk that fills the hole — with what was on its way taken up to the reassembly
-      // ceiling meanwhile — or what it holds is never delivered and the association stalls. The
-      // lowest hole's chunk, which lets held data go, gets one message more, so that fills of
-      // higher holes that came first cannot shut it out.
-      const fillBound = Math.max(2 * Math.max(window, this.#holeWindow), this.#reassemblyCeiling()) + (d === 1 ? this.#o.maxMessageSize : 0);
-      const fillsHole = tsnLt(tsn, tsns.highest) && held <= fillBound;
-      if (!reassemblyBound && !fillsHole) {
-        this.#stats.windowDrops++;
-        this.#immediateSack = true;
-        return;
-      }
+    if (this.#reasm.bytesHeld + this.#heldBytes + len > this.#rwnd && !this.#roomPastWindow(tsn, len, d === 1)) {
+      this.#stats.windowDrops++;
+      this.#immediateSack = true;
+      return;
     }
     if (!(c.beginning && c.ending) && this.#reasm.fragmentsHeld >= this.#maxHeldFragments()) {
       // The byte bounds above count user data; each held fragment costs an
@@ -1075,7 +1050,6 @@ export class Association extends EventEmitter {
       return;
     }
     tsns.add(tsn);
-    this.#holeWindow = tsns.hasGaps ? Math.max(this.#holeWindow, window) : window;
     if (c.streamId >= this.#inStreams) {
       // §6.5: acknowledge the TSN, report the invalid stream, drop the data.
       this.#control.push({ type: CHUNK.ERROR, causes: [invalidStreamIdentifierCause(c.streamId)] });
@@ -1158,6 +1132,50 @@ export class Association extends EventEmitter {
    */
   #reassemblyCeiling(): number {
     return this.#heldBytes === 0 ? this.#rwnd + this.#o.maxMessageSize : this.#rwnd;
+  }
+
+  /**
+   * §6.2, past the window: whether to take a chunk of `len` bytes at `tsn`.
+   *
+   * New data, beyond the highest TSN received, is taken up to one message
+   * more than the window while only reassembly (not a paused application)
+   * holds the buffer, so that a message larger than the window cannot
+   * deadlock (and #advertisedRwnd says so).
+   *
+   * A chunk below the highest fills a hole. It is taken whatever a paused
+   * application holds (the streams it still reads, pause's `except`, would
+   * otherwise stall behind the ones it does not), while what reassembly holds
+   * stays within that same one-message ceiling: else a peer that sends one
+   * far TSN first could have every TSN below it held, whatever the window.
+   *
+   * Past the ceiling, the chunk at the cumulative TSN + 1, which lets held
+   * data go, is still taken: the receiver reneges on the highest TSNs held
+   * for reordering (§6.2: it "SHOULD drop the largest TSN held for
+   * reordering and accept the new incoming DATA chunk"), which later SACKs
+   * leave out and the peer sends again. Without that, a window that shrank
+   * under data held above a hole (the server's, when a client stops sending)
+   * refused the hole's chunk for good. Reneging frees down to half the window,
+   * so a scan of everything held comes at most once per half a window and a
+   * message of data taken; one that could not make room is not repeated
+   * until what reassembly holds changes.
+   */
+  #roomPastWindow(tsn: number, len: number, lowestHole: boolean): boolean {
+    const reasm = this.#reasm;
+    if (reasm.bytesHeld + this.#heldBytes + len <= this.#reassemblyCeiling()) return true;
+    if (!tsnLt(tsn, this.#tsns.highest)) return false;
+    const over = reasm.bytesHeld + len - (this.#rwnd + this.#o.maxMessageSize);
+    if (over <= 0) return true;
+    if (!lowestHole || reasm.bytesHeld === this.#renegeFailedAt) return false;
+    const tsns = this.#tsns;
+    let reneged = 0;
+    const freed = reasm.renege(tsns.cum, tsn, reasm.bytesHeld + len - Math.floor(this.#rwnd / 2), (t) => {
+      tsns.remove(t);
+      reneged++;
+    });
+    this.#stats.renegedTsns += reneged;
+    if (reneged > 0) this.#immediateSack = true;
+    this.#renegeFailedAt = freed >= over ? -1 : reasm.bytesHeld;
+    return freed >= over;
   }
 
   /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 64 bytes. */

@@ -9,7 +9,8 @@
  * Complete ordered messages wait for their SSN/MID turn per stream;
  * unordered ones are delivered at once.
  *
- * The caller (the association) has already dropped duplicate TSNs.
+ * The caller (the association) has already dropped duplicate TSNs. Held
+ * data that was not delivered can be given up again ({@link Reassembler.renege}).
  *
  * @module
  */
@@ -38,6 +39,8 @@ export type DeliverFn = (streamId: number, data: Uint8Array, ppid: number) => vo
 interface Completed {
   data: Uint8Array;
   ppid: number;
+  /** The TSN of a one-chunk message, or every TSN of a fragmented one (to renege on it). */
+  tsns: number | number[];
 }
 
 interface IGroup {
@@ -98,7 +101,7 @@ export class Reassembler {
       // The common case: a whole message in one chunk. Copy, since the
       // datagram buffer is only ours during the call.
       this.bytesHeld += len;
-      this.#complete(f.streamId, f.unordered, f.seq, f.userData.slice(), f.ppid);
+      this.#complete(f.streamId, f.unordered, f.seq, f.userData.slice(), f.ppid, f.tsn);
       return true;
     }
     this.bytesHeld += len;
@@ -108,6 +111,78 @@ export class Reassembler {
     // that is only a small part of its datagram; a full-sized one stays a view.
     if (f.userData.buffer.byteLength > 2 * len + 64) f.userData = f.userData.slice();
     return this.#idata ? this.#addIData(f) : this.#addData(f);
+  }
+
+  /**
+   * Reneging (RFC 9260 §6.2): gives up held data that was not delivered,
+   * highest TSN first, until at least `bytes` are freed or nothing more
+   * qualifies. A fragment qualifies when its TSN is above `above`; a complete
+   * message waiting for its turn goes whole, when its highest TSN is above
+   * `above` and every one of them above `cum` (what was cumulatively
+   * acknowledged is never given up). `forget` gets each TSN given up, for
+   * the caller to stop acknowledging it. Returns the bytes freed.
+   *
+   * It scans everything held: the caller frees well past its immediate need,
+   * so that one scan serves many later arrivals.
+   */
+  renege(cum: number, above: number, bytes: number, forget: (tsn: number) => void): number {
+    const units: { top: number; bytes: number; give: () => void }[] = [];
+    const after = (tsn: number, than: number) => ((tsn - than) | 0) > 0;
+    for (const [tsn, f] of this.#frags) {
+      if (!after(tsn, above)) continue;
+      units.push({ top: tsn, bytes: f.userData.length, give: () => {
+        this.#frags.delete(tsn);
+        this.fragmentsHeld--;
+        forget(tsn);
+      } });
+    }
+    for (const s of this.#streams.values()) {
+      for (const groups of [s.ordered, s.unordered]) {
+        if (groups === undefined) continue;
+        for (const [mid, g] of groups) {
+          g.frags.forEach((f, fsn) => {
+            if (f === undefined || !after(f.tsn, above)) return;
+            units.push({ top: f.tsn, bytes: f.userData.length, give: () => this.#giveFragment(groups, mid, g, fsn, forget) });
+          });
+        }
+      }
+      for (const [seq, m] of s.pending) {
+        const tsns = typeof m.tsns === "number" ? [m.tsns] : m.tsns;
+        let top = tsns[0];
+        let bottom = tsns[0];
+        for (const t of tsns) {
+          if (after(t, top)) top = t;
+          if (after(bottom, t)) bottom = t;
+        }
+        if (!after(top, above) || !after(bottom, cum)) continue;
+        units.push({ top, bytes: m.data.length, give: () => {
+          s.pending.delete(seq);
+          for (const t of tsns) forget(t);
+        } });
+      }
+    }
+    units.sort((a, b) => ((b.top - cum) >>> 0) - ((a.top - cum) >>> 0));
+    let freed = 0;
+    for (const u of units) {
+      if (freed >= bytes) break;
+      u.give();
+      this.bytesHeld -= u.bytes;
+      freed += u.bytes;
+    }
+    return freed;
+  }
+
+  /** Gives up I-DATA fragment `fsn` of message `mid` (reneging); its message waits for it again. */
+  #giveFragment(groups: Map<number, IGroup>, mid: number, g: IGroup, fsn: number, forget: (tsn: number) => void): void {
+    const frags = g.frags;
+    forget(frags[fsn]!.tsn);
+    g.bytes -= frags[fsn]!.userData.length;
+    frags[fsn] = undefined;
+    g.count--;
+    this.fragmentsHeld--;
+    if (g.endFsn === fsn) g.endFsn = -1;
+    while (frags.length > 0 && frags[frags.length - 1] === undefined) frags.length--;
+    if (g.count === 0) groups.delete(mid);
   }
 
   #addData(f: InboundFragment): boolean {
@@ -138,16 +213,18 @@ export class Reassembler {
     }
     if (total > this.#maxMessageSize) return false;
     const data = new Uint8Array(total);
+    const tsns = new Array<number>(count);
     let off = 0;
     tsn = first.tsn;
     for (let i = 0; i < count; i++, tsn = (tsn + 1) >>> 0) {
       const c = this.#frags.get(tsn)!;
       data.set(c.userData, off);
       off += c.userData.length;
+      tsns[i] = tsn;
       this.#frags.delete(tsn);
     }
     this.fragmentsHeld -= count;
-    this.#complete(first.streamId, first.unordered, first.seq, data, first.ppid);
+    this.#complete(first.streamId, first.unordered, first.seq, data, first.ppid, tsns);
     return true;
   }
 
@@ -187,15 +264,17 @@ export class Reassembler {
     if (g.bytes > this.#maxMessageSize) return false;
     if (g.endFsn < 0 || g.count !== g.endFsn + 1) return true;
     const data = new Uint8Array(g.bytes);
+    const tsns = new Array<number>(g.count);
     let off = 0;
     for (let i = 0; i <= g.endFsn; i++) {
       const c = frags[i]!;
       data.set(c.userData, off);
       off += c.userData.length;
+      tsns[i] = c.tsn;
     }
     groups.delete(f.seq);
     this.fragmentsHeld -= g.count;
-    this.#complete(f.streamId, f.unordered, f.seq, data, frags[0]!.ppid);
+    this.#complete(f.streamId, f.unordered, f.seq, data, frags[0]!.ppid, tsns);
     return true;
   }
 
@@ -208,7 +287,7 @@ export class Reassembler {
     return s;
   }
 
-  #complete(streamId: number, unordered: boolean, seq: number, data: Uint8Array, ppid: number): void {
+  #complete(streamId: number, unordered: boolean, seq: number, data: Uint8Array, ppid: number, tsns: number | number[]): void {
     if (unordered) {
       this.bytesHeld -= data.length;
       this.#deliver(streamId, data, ppid);
@@ -225,7 +304,7 @@ export class Reassembler {
         this.bytesHeld -= data.length;
         return;
       }
-      s.pending.set(seq, { data, ppid });
+      s.pending.set(seq, { data, ppid, tsns });
       return;
     }
     // §6.6: deliver in SSN order; release any that were waiting on this one.

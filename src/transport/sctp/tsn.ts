@@ -120,6 +120,33 @@ export class ReceivedTsns {
     return true;
   }
 
+  /**
+   * Forgets `tsn`, received beyond a gap and not delivered (reneging, §6.2):
+   * later SACKs leave it out, so the peer sends it again. `highest` becomes
+   * the highest TSN still held. Returns false when `tsn` is not held beyond
+   * the cumulative TSN (those were acknowledged for good).
+   */
+  remove(tsn: number): boolean {
+    if (((tsn - this.cum) | 0) <= 0) return false;
+    const i = this.#find(tsn);
+    if (i < 0 || ((tsn - this.ends[i]) | 0) > 0) return false;
+    const start = this.starts[i];
+    const end = this.ends[i];
+    if (start === end) {
+      this.starts.splice(i, 1);
+      this.ends.splice(i, 1);
+    } else if (tsn === start) this.starts[i] = (tsn + 1) >>> 0;
+    else if (tsn === end) this.ends[i] = (tsn - 1) >>> 0;
+    else {
+      this.ends[i] = (tsn - 1) >>> 0;
+      this.starts.splice(i + 1, 0, (tsn + 1) >>> 0);
+      this.ends.splice(i + 1, 0, end);
+    }
+    const n = this.ends.length;
+    this.highest = n > 0 ? this.ends[n - 1] : this.cum;
+    return true;
+  }
+
   /** Gap Ack Blocks (§3.3.4): offsets from `cum`, at most `max` of them. */
   gapBlocks(max: number): Array<{ start: number; end: number }> {
     const n = Math.min(this.starts.length, max);

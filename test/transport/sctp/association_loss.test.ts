@@ -1,8 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { CHUNK, type Chunk } from "../../../src/transport/sctp/chunk_types.ts";
+import { CHUNK, type Chunk, type SackChunk } from "../../../src/transport/sctp/chunk_types.ts";
 import { SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
+import { Reassembler } from "../../../src/transport/sctp/reassembly.ts";
 
 const PORT = SCTP_DEFAULTS.sctpPort;
 import { connectPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
@@ -76,6 +77,9 @@ for (const shrinkAt of [300, 150]) {
       assert.ok(Buffer.from(got).equals(Buffer.from(data)));
       assert.ok(shrinkAt !== 300 || dataPackets > 300, "the window shrank while data was held above the hole");
       assert.ok(lostSent > 1, "the lost chunk was sent again");
+      // ~400 KB waited above the hole, past the 64 KiB window and the one 128 KiB message more: the
+      // server gave up the highest TSNs to take the hole's chunk, and the client sent them again.
+      if (shrinkAt === 300) assert.ok(s.stats().renegedTsns > 0, "the server reneged on data held above the hole");
     } finally {
       await p.close();
     }
@@ -91,8 +95,17 @@ async function takeOverClient(receiveBufferSize: number) {
   const p = makePair({}, { ...opts, receiveBufferSize }, opts);
   let nextTsn = -1;
   let takenOver = false;
+  /** The last SACK the server sent: cumulative TSN and gap blocks as TSNs counted like inject's. */
+  let sack: { cum: number; gaps: Array<[number, number]> } | undefined;
   p.bridge.filter = (d, dir) => {
-    if (dir === "a->b") for (const ch of decodePacketUnchecked(d).chunks) if (ch.type === CHUNK.DATA) nextTsn = ((ch as { tsn: number }).tsn + 1) >>> 0;
+    for (const ch of decodePacketUnchecked(d).chunks) {
+      if (dir === "a->b" && ch.type === CHUNK.DATA) nextTsn = ((ch as { tsn: number }).tsn + 1) >>> 0;
+      if (dir === "b->a" && ch.type === CHUNK.SACK && takenOver) {
+        const k = ch as SackChunk;
+        const i = (tsn: number) => ((tsn - nextTsn + 1) | 0);
+        sack = { cum: i(k.cumulativeTsnAck), gaps: k.gapBlocks.map((g) => [i(k.cumulativeTsnAck) + g.start, i(k.cumulativeTsnAck) + g.end]) };
+      }
+    }
     return !takenOver;
   };
   const { c, s } = await connectPair(p);
@@ -114,7 +127,7 @@ async function takeOverClient(receiveBufferSize: number) {
     for (let i = 0; i < 1000 && s.stats().packetsReceived < from + n; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(s.stats().packetsReceived >= from + n, "the injected packets arrived");
   };
-  return { p, s, inject, arrived };
+  return { p, s, inject, arrived, lastSack: () => sack };
 }
 
 test("a hole opened under a large window gives no more room once the window shrank, beyond what waited above it", async () => {
@@ -130,17 +143,18 @@ test("a hole opened under a large window gives no more room once the window shra
     await arrived(() => {
       for (let i = 2; i < far; i++) inject(i, 1200);
     }, far - 2);
-    assert.ok(s.heldAboveGapBytes <= 2 * idle + 1024 * 1024, `held ${s.heldAboveGapBytes} with a ${idle}-byte window`);
+    assert.ok(s.heldAboveGapBytes <= idle + 1024 * 1024, `held ${s.heldAboveGapBytes} with a ${idle}-byte window: more than one message past it`);
     assert.ok(s.stats().windowDrops > 0, "the rest was dropped");
   } finally {
     await p.close();
   }
 });
 
-test("after a shrink, what was on its way fills the room past the window, and the chunk filling the hole is still taken", async () => {
+test("after a shrink, the chunk filling the hole is taken by reneging on the highest TSNs held; they are taken again when resent", async () => {
   // 100 KB above a hole when the window goes from 1 MiB to 64 KiB; then what the peer sent under the
-  // old window arrives, taken up to one message (1 MiB) past the window; then the hole's chunk.
-  const { p, s, inject, arrived } = await takeOverClient(1024 * 1024);
+  // old window arrives, taken up to one message (1 MiB) past the window; then the hole's chunk, for
+  // which the server gives up the highest TSNs down to the window (RFC 9260 §6.2).
+  const { p, s, inject, arrived, lastSack } = await takeOverClient(1024 * 1024);
   try {
     let delivered = 0;
     s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
@@ -151,21 +165,31 @@ test("after a shrink, what was on its way fills the room past the window, and th
     await arrived(() => {
       for (let i = 86; i <= 1000; i++) inject(i, 1200);
     }, 915);
-    const held = s.heldAboveGapBytes;
-    assert.ok(held > 2 * 100_000, `${held} bytes held above the hole: more than twice what was there at the shrink`);
+    assert.ok(s.heldAboveGapBytes > 1024 * 1024, `${s.heldAboveGapBytes} bytes held above the hole: up to one message past the window`);
+    assert.is(s.stats().renegedTsns, 0, "new data is not reneged on");
     await arrived(() => inject(1, 1200), 1);
-    for (let i = 0; i < 500 && delivered < held + 1200; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.is(delivered, held + 1200, "the hole filled, everything held was delivered");
+    for (let i = 0; i < 500 && lastSack()?.cum !== delivered / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    const kept = delivered / 1200;
+    assert.ok(kept > 1 && (kept - 1) * 1200 <= 64 * 1024, `${kept} messages kept: what fits the window, then the hole's chunk`);
+    assert.is(s.stats().renegedTsns, Math.floor((1024 * 1024 + 64 * 1024) / 1200) - kept + 1, "every TSN held above what was kept was given up");
+    assert.is(s.heldAboveGapBytes, 0);
+    assert.equal(lastSack(), { cum: kept, gaps: [] }, "the SACK no longer reports the TSNs given up");
+    // The peer sends them again (and what was dropped past the ceiling): taken as new data.
+    await arrived(() => {
+      for (let i = kept + 1; i <= 1000; i++) inject(i, 1200);
+    }, 1000 - kept);
+    for (let i = 0; i < 500 && delivered < 1000 * 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(delivered, 1000 * 1200, "everything delivered, once");
   } finally {
     await p.close();
   }
 });
 
-test("after a shrink, a higher hole filled first does not shut out the lowest hole's chunk", async () => {
+test("after a shrink, a higher hole's chunk past the ceiling is dropped, not reneged for; the lowest hole's chunk still gets in", async () => {
   // TSNs 1 and 50 lost; 100 KB waits above them when the window goes from 8 MiB to 64 KiB; what
-  // was on its way fills the room up to one message past the window; TSN 50 comes back first and
-  // takes held just past that; then TSN 1, which lets it all go.
-  const { p, s, inject, arrived } = await takeOverClient(8 * 1024 * 1024);
+  // was on its way fills the room up to one message past the window. TSN 50 comes back first and is
+  // dropped (it would let nothing go); then TSN 1, for which the highest TSNs held are given up.
+  const { p, s, inject, arrived, lastSack } = await takeOverClient(8 * 1024 * 1024);
   try {
     let delivered = 0;
     s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
@@ -176,13 +200,56 @@ test("after a shrink, a higher hole filled first does not shut out the lowest ho
     await arrived(() => {
       for (let i = 86; i <= 1000; i++) inject(i, 1200);
     }, 915);
-    await arrived(() => inject(50, 1200), 1);
     const held = s.heldAboveGapBytes;
-    assert.ok(held > 64 * 1024 + 1024 * 1024, `${held} held: past the reassembly ceiling`);
+    const drops = s.stats().windowDrops;
+    await arrived(() => inject(50, 1200), 1);
+    assert.is(s.stats().windowDrops, drops + 1, "TSN 50 dropped");
+    assert.is(s.heldAboveGapBytes, held);
+    assert.is(s.stats().renegedTsns, 0);
     await arrived(() => inject(1, 1200), 1);
-    for (let i = 0; i < 500 && delivered < held + 1200; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.is(delivered, held + 1200, "the lowest hole filled, everything held was delivered");
+    for (let i = 0; i < 500 && lastSack()?.cum !== delivered / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    const kept = delivered / 1200;
+    assert.ok(kept > 1 && kept < 50, `${kept} messages kept below TSN 50`);
+    assert.ok(s.stats().renegedTsns > 0 && s.heldAboveGapBytes === 0, "all held above them was given up");
+    assert.equal(lastSack(), { cum: kept, gaps: [] });
+    await arrived(() => {
+      for (let i = kept + 1; i <= 1000; i++) inject(i, 1200);
+    }, 1000 - kept);
+    for (let i = 0; i < 500 && delivered < 1000 * 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(delivered, 1000 * 1200, "everything delivered, once");
   } finally {
+    await p.close();
+  }
+});
+
+test("reneging that cannot make room is not tried again until what reassembly holds changes", async () => {
+  // 2 MB of messages wait at or below the cumulative TSN for an SSN that never comes (nothing there
+  // can be reneged on), a chunk on a stream that does not exist was acknowledged above a hole (its
+  // TSN counts, its data is not held), and the window shrinks: the hole's chunk is past the ceiling.
+  // The first time, held data is scanned and the chunk dropped; the second time, nothing is scanned
+  // (a peer repeating it must not cost a scan of everything held per packet).
+  const { p, s, inject, arrived } = await takeOverClient(1024 * 1024);
+  const scan = Reassembler.prototype.renege;
+  let scans = 0;
+  Reassembler.prototype.renege = function (...args) {
+    scans++;
+    return scan.apply(this, args);
+  };
+  try {
+    await arrived(() => {
+      for (let i = 1; i <= 1700; i++) inject(i, 1200, 0, i + 1);
+    }, 1700);
+    await arrived(() => inject(1702, 1, 999, 0), 1);
+    s.setReceiveBufferSize(64 * 1024);
+    const drops = s.stats().windowDrops;
+    await arrived(() => inject(1701, 1200, 0, 1702), 1);
+    assert.is(scans, 1);
+    assert.is(s.stats().renegedTsns, 0, "nothing that could be given up");
+    await arrived(() => inject(1701, 1200, 0, 1702), 1);
+    assert.is(scans, 1, "not scanned again");
+    assert.is(s.stats().windowDrops, drops + 2, "the hole's chunk dropped both times");
+  } finally {
+    Reassembler.prototype.renege = scan;
     await p.close();
   }
 });

@@ -165,6 +165,75 @@ test("ReceivedTsns tracks the cumulative TSN, gap blocks and duplicates across w
   assert.equal(t.gapBlocks(10), [{ start: 5, end: 7 }]);
 });
 
+test("ReceivedTsns.remove forgets a TSN held beyond a gap (reneging): runs split and shrink, highest follows, cum stays", () => {
+  const t = new ReceivedTsns(0xfffffff0); // cum 0xffffffef
+  for (const tsn of [0xfffffff2, 0xfffffff3, 0xfffffff4, 0xfffffffe, 0xffffffff, 0, 1, 5]) assert.ok(t.add(tsn));
+  assert.is(t.highest, 5);
+  assert.not.ok(t.remove(0xffffffef), "the cumulative TSN stays acknowledged");
+  assert.not.ok(t.remove(0xfffffff1), "never received");
+  assert.not.ok(t.remove(3), "never received");
+  assert.ok(t.remove(5));
+  assert.is(t.highest, 1, "the highest still held");
+  assert.ok(t.remove(0), "splits the run across the wrap");
+  assert.equal(t.gapBlocks(10), [{ start: 3, end: 5 }, { start: 15, end: 16 }, { start: 18, end: 18 }]);
+  assert.ok(t.remove(0xfffffff2));
+  assert.ok(t.remove(0xfffffff4));
+  assert.equal(t.gapBlocks(10), [{ start: 4, end: 4 }, { start: 15, end: 16 }, { start: 18, end: 18 }]);
+  assert.not.ok(t.has(0xfffffff2));
+  assert.ok(t.add(0xfffffff2), "taken again when resent");
+  assert.ok(t.add(0xfffffff0));
+  assert.ok(t.add(0xfffffff1));
+  assert.is(t.cum, 0xfffffff3);
+  for (const tsn of [1, 0xffffffff, 0xfffffffe]) assert.ok(t.remove(tsn));
+  assert.not.ok(t.hasGaps);
+  assert.is(t.highest, t.cum);
+});
+
+for (const idata of [false, true]) {
+  test(`${idata ? "I-DATA" : "DATA"}: renege gives up held data highest TSN first, never what is cumulatively acknowledged, and the rest still completes`, () => {
+    const { r, got } = make(idata);
+    // Stream 1: message 0 lost (TSN 1). Message 1 complete and waiting (TSNs 2–3), message 2 half
+    // there (TSN 4; TSN 5 lost), message 3 complete (TSN 6), and fragments of message 4 (TSNs 7, 8).
+    const m = (tsn: number, seq: number, text: string, b: boolean, e: boolean, fsn = 0) => frag(tsn, text, { seq, beginning: b, ending: e, fsn });
+    for (const f of [m(2, 1, "b1", true, false), m(3, 1, "b2", false, true, 1), m(4, 2, "c1", true, false), m(6, 3, "d", true, true), m(7, 4, "e1", true, false), m(8, 4, "e2", false, false, 1)]) {
+      assert.ok(r.add(f));
+    }
+    assert.is(r.bytesHeld, 11);
+    const forgotten: number[] = [];
+    // Above TSN 3, what frees 3 bytes: TSN 8, then TSN 7.
+    assert.is(r.renege(0, 3, 3, (t) => forgotten.push(t)), 4);
+    assert.equal(forgotten, [8, 7]);
+    assert.is(r.bytesHeld, 7);
+    assert.is(r.fragmentsHeld, r.fragmentCount);
+    // With the cumulative TSN at 2, message 1 (TSNs 2–3) cannot go: everything else does.
+    assert.is(r.renege(2, 1, 100, (t) => forgotten.push(t)), 3);
+    assert.equal(forgotten, [8, 7, 6, 4]);
+    assert.is(r.bytesHeld, 4);
+    // Resent under new TSNs (or the same, for DATA), everything completes, in order, once.
+    const again = idata
+      ? [m(1, 0, "a", true, true), m(9, 2, "c1", true, false), m(10, 2, "c2", false, true, 1), m(11, 3, "d", true, true), m(12, 4, "e1", true, false), m(13, 4, "e2", false, true, 1)]
+      : [m(1, 0, "a", true, true), m(4, 2, "c1", true, false), m(5, 2, "c2", false, true), m(6, 3, "d", true, true), m(7, 4, "e1", true, false), m(8, 4, "e2", false, false), m(9, 4, "e3", false, true)];
+    for (const f of again) assert.ok(r.add(f));
+    const text = got.map((g) => g[1]);
+    assert.equal(text.slice(0, 4), ["a", "b1b2", "c1c2", "d"]);
+    assert.is(text[4], idata ? "e1e2" : "e1e2e3");
+    assert.is(r.bytesHeld, 0);
+    assert.is(r.fragmentsHeld, 0);
+  });
+}
+
+test("I-DATA: a message whose ending fragment was reneged on takes it again, with a different last FSN refused as before", () => {
+  const { r, got } = make(true);
+  assert.ok(r.add(frag(2, "x1", { seq: 0, beginning: true, ending: false })));
+  assert.ok(r.add(frag(4, "x3", { seq: 0, beginning: false, ending: true, fsn: 2 })));
+  assert.is(r.renege(1, 2, 1, () => {}), 2);
+  assert.is(r.fragmentCount, 1);
+  // The end is free again: the message may now end at FSN 1.
+  assert.ok(r.add(frag(5, "x2", { seq: 0, beginning: false, ending: true, fsn: 1 })));
+  assert.equal(got, [[1, "x1x2", 0]]);
+  assert.is(r.bytesHeld, 0);
+});
+
 test("serial arithmetic compares across the wrap", () => {
   assert.ok(tsnLt(0xffffffff, 0));
   assert.ok(!tsnLt(0, 0xffffffff));
