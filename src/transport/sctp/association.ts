@@ -536,7 +536,9 @@ export class Association extends EventEmitter {
    * advertises), 1,500 bytes to 2 GiB. The endpoint's `receiveBufferSize` is
    * where every association starts. A larger window is advertised at once; a
    * smaller one takes effect as the peer's data in flight is acknowledged
-   * (what arrives past it is dropped and resent later). A server can start
+   * (what arrives past it is dropped and resent later); data held above a
+   * hole past the new size and one message is given up at once (reneging,
+   * RFC 9260 §6.2) and resent by the peer. A server can start
    * its associations small and open the window to clients it has admitted.
    *
    * @throws {RangeError} for a size out of range.
@@ -545,9 +547,14 @@ export class Association extends EventEmitter {
     if (!Number.isInteger(bytes) || bytes < 1500 || bytes > 0x7fffffff) throw new RangeError(`receive buffer size out of range: ${bytes}`);
     const grew = bytes > this.#rwnd;
     this.#rwnd = bytes;
+    // Held above a hole past the new ceiling (what the peer sent under the larger window) is given
+    // up now, not when the hole fills: the smaller window bounds memory at once, and the peer sends
+    // it again once the hole is filled.
+    const reneged = !grew && this.#reasm.bytesHeld > this.#reassemblyCeiling() && this.#renege(this.#tsns.cum, this.#reasm.bytesHeld - this.#reassemblyCeiling()) > 0;
     const peerMaySend = this.#ready && (this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-sent");
-    if (grew && peerMaySend) {
-      // §6.2 window update: the peer may be waiting on the old, smaller window.
+    if ((grew || reneged) && peerMaySend) {
+      // §6.2 window update (the peer may be waiting on the old, smaller window), or a SACK that
+      // no longer reports what was given up.
       this.#sackNeeded = true;
       this.#sackNow = true;
       this.#flush();
@@ -1166,16 +1173,23 @@ export class Association extends EventEmitter {
     const over = reasm.bytesHeld + len - (this.#rwnd + this.#o.maxMessageSize);
     if (over <= 0) return true;
     if (!lowestHole || reasm.bytesHeld === this.#renegeFailedAt) return false;
-    const tsns = this.#tsns;
-    let reneged = 0;
-    const freed = reasm.renege(tsns.cum, tsn, reasm.bytesHeld + len - Math.floor(this.#rwnd / 2), (t) => {
-      tsns.remove(t);
-      reneged++;
-    });
-    this.#stats.renegedTsns += reneged;
-    if (reneged > 0) this.#immediateSack = true;
+    const freed = this.#renege(tsn, reasm.bytesHeld + len - Math.floor(this.#rwnd / 2));
+    if (freed > 0) this.#immediateSack = true;
     this.#renegeFailedAt = freed >= over ? -1 : reasm.bytesHeld;
     return freed >= over;
+  }
+
+  /**
+   * Reneging (§6.2): gives up data held for reordering with TSNs above
+   * `above` (and the cumulative TSN), highest first, until `bytes` are
+   * freed; later SACKs leave those TSNs out. Returns the bytes freed.
+   */
+  #renege(above: number, bytes: number): number {
+    const tsns = this.#tsns;
+    return this.#reasm.renege(tsns.cum, above, bytes, (tsn) => {
+      tsns.remove(tsn);
+      this.#stats.renegedTsns++;
+    });
   }
 
   /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 64 bytes. */

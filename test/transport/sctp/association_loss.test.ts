@@ -150,6 +150,38 @@ test("a hole opened under a large window gives no more room once the window shra
   }
 });
 
+test("a window that shrinks gives up at once what waits above a hole past its new ceiling", async () => {
+  // 3.6 MB above a lost TSN 1 under a 4 MiB window; the window goes to 64 KiB: reassembly keeps at
+  // most the window and one message (1 MiB), the SACK stops reporting the rest, and all of it is
+  // taken again when resent after the hole's chunk.
+  const { p, s, inject, arrived, lastSack } = await takeOverClient(4 * 1024 * 1024);
+  try {
+    let delivered = 0;
+    s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
+    await arrived(() => {
+      for (let i = 2; i <= 3000; i++) inject(i, 1200);
+    }, 2999);
+    assert.is(s.heldAboveGapBytes, 2999 * 1200);
+    s.setReceiveBufferSize(64 * 1024);
+    const held = s.heldAboveGapBytes;
+    assert.ok(held <= 64 * 1024 + 1024 * 1024 && held > 1024 * 1024, `${held} held: up to one message past the window`);
+    assert.is(s.stats().renegedTsns, 2999 - held / 1200);
+    for (let i = 0; i < 500 && lastSack()?.gaps[0]?.[1] !== 1 + held / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(lastSack(), { cum: 0, gaps: [[2, 1 + held / 1200]] }, "the SACK reports only what is kept");
+    // The hole's chunk: what is kept past half the window is given up too (see the next test).
+    await arrived(() => inject(1, 1200), 1);
+    for (let i = 0; i < 500 && lastSack()?.cum !== delivered / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    const kept = delivered / 1200;
+    await arrived(() => {
+      for (let i = kept + 1; i <= 3000; i++) inject(i, 1200);
+    }, 3000 - kept);
+    for (let i = 0; i < 500 && delivered < 3000 * 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(delivered, 3000 * 1200, "everything delivered, once");
+  } finally {
+    await p.close();
+  }
+});
+
 test("after a shrink, the chunk filling the hole is taken by reneging on the highest TSNs held; they are taken again when resent", async () => {
   // 100 KB above a hole when the window goes from 1 MiB to 64 KiB; then what the peer sent under the
   // old window arrives, taken up to one message (1 MiB) past the window; then the hole's chunk, for
@@ -240,7 +272,8 @@ test("reneging that cannot make room is not tried again until what reassembly ho
       for (let i = 1; i <= 1700; i++) inject(i, 1200, 0, i + 1);
     }, 1700);
     await arrived(() => inject(1702, 1, 999, 0), 1);
-    s.setReceiveBufferSize(64 * 1024);
+    s.setReceiveBufferSize(64 * 1024); // a scan too, which finds nothing to give up
+    scans = 0;
     const drops = s.stats().windowDrops;
     await arrived(() => inject(1701, 1200, 0, 1702), 1);
     assert.is(scans, 1);
