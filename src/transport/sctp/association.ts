@@ -264,8 +264,8 @@ export class Association extends EventEmitter {
   #packetsSinceSack = 0;
   /** Messages of each stream the peer has acknowledged (see messagesAcknowledged()). */
   readonly #ackedMessages = new Map<number, number>();
-  /** What reassembly held when reneging last could not make room for the chunk at the cumulative TSN + 1 (-1: it could). */
-  #renegeFailedAt = -1;
+  /** When reneging last could not make room for the chunk at the cumulative TSN + 1: that TSN, reassembly's change count, and the bytes short. */
+  #renegeFailed: { tsn: number; changes: number; over: number } | undefined;
   /** Streams delivered even while paused (see pause()). */
   #pauseExcept: ReadonlySet<number> | undefined;
   /** The receive buffer (window) of this association: `receiveBufferSize`, or what setReceiveBufferSize() set. */
@@ -550,7 +550,7 @@ export class Association extends EventEmitter {
     // Held above a hole past the new ceiling (what the peer sent under the larger window) is given
     // up now, not when the hole fills: the smaller window bounds memory at once, and the peer sends
     // it again once the hole is filled.
-    const reneged = !grew && this.#reasm.bytesHeld > this.#reassemblyCeiling() && this.#renege(this.#tsns.cum, this.#reasm.bytesHeld - this.#reassemblyCeiling()) > 0;
+    const reneged = !grew && this.#reasm.bytesHeld > this.#reassemblyCeiling() && this.#renege(this.#tsns.cum, this.#reasm.bytesHeld - this.#reassemblyCeiling(), 0) > 0;
     const peerMaySend = this.#ready && (this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-sent");
     if ((grew || reneged) && peerMaySend) {
       // §6.2 window update (the peer may be waiting on the old, smaller window), or a SACK that
@@ -1040,7 +1040,7 @@ export class Association extends EventEmitter {
       this.#immediateSack = true;
       return;
     }
-    if (this.#reasm.bytesHeld + this.#heldBytes + len > this.#rwnd && !this.#roomPastWindow(tsn, len, d === 1)) {
+    if (this.#reasm.bytesHeld + this.#heldBytes + len > this.#rwnd && !this.#roomPastWindow(tsn, len, c.streamId)) {
       this.#stats.windowDrops++;
       this.#immediateSack = true;
       return;
@@ -1083,7 +1083,7 @@ export class Association extends EventEmitter {
   /** Reassembly hands complete messages here, in stream order. */
   #deliver = (streamId: number, data: Uint8Array, ppid: number): void => {
     if (this.#state === "closed") return;
-    if (this.#paused && this.#pauseExcept?.has(streamId) && this.listenerCount("message") > 0 && !this.#holds(streamId)) {
+    if (this.#paused && this.#readWhilePaused(streamId)) {
       this.#emitSafe("message", streamId, data, ppid);
       return;
     }
@@ -1094,6 +1094,11 @@ export class Association extends EventEmitter {
     }
     this.#emitSafe("message", streamId, data, ppid);
   };
+
+  /** Whether, while paused, a message of `streamId` is delivered rather than held. */
+  #readWhilePaused(streamId: number): boolean {
+    return this.#pauseExcept?.has(streamId) === true && this.listenerCount("message") > 0 && !this.#holds(streamId);
+  }
 
   /** Whether a message of `streamId` is held (then later ones wait behind it: one stream, one order). */
   #holds(streamId: number): boolean {
@@ -1142,54 +1147,62 @@ export class Association extends EventEmitter {
   }
 
   /**
-   * §6.2, past the window: whether to take a chunk of `len` bytes at `tsn`.
+   * §6.2, past the window: whether to take a chunk of `len` bytes at `tsn`
+   * on stream `streamId`.
    *
    * New data, beyond the highest TSN received, is taken up to one message
    * more than the window while only reassembly (not a paused application)
    * holds the buffer, so that a message larger than the window cannot
    * deadlock (and #advertisedRwnd says so).
    *
-   * A chunk below the highest fills a hole. It is taken whatever a paused
-   * application holds (the streams it still reads, pause's `except`, would
-   * otherwise stall behind the ones it does not), while what reassembly holds
-   * stays within that same one-message ceiling: else a peer that sends one
-   * far TSN first could have every TSN below it held, whatever the window.
+   * A chunk below the highest fills a hole, within the same bound, except
+   * that on a stream the paused application still reads (pause's `except`;
+   * what it completes is delivered, not held) what is held for the other
+   * streams does not count: else those would stall a stream that is read.
+   * A peer that sends one far TSN first so cannot have every TSN below it
+   * held, whatever the window.
    *
-   * Past the ceiling, the chunk at the cumulative TSN + 1, which lets held
-   * data go, is still taken: the receiver reneges on the highest TSNs held
-   * for reordering (§6.2: it "SHOULD drop the largest TSN held for
-   * reordering and accept the new incoming DATA chunk"), which later SACKs
-   * leave out and the peer sends again. Without that, a window that shrank
-   * under data held above a hole (the server's, when a client stops sending)
-   * refused the hole's chunk for good. Reneging frees down to half the window,
-   * so a scan of everything held comes at most once per half a window and a
-   * message of data taken; one that could not make room is not repeated
-   * until what reassembly holds changes.
+   * Past the bound, the chunk at the cumulative TSN + 1, which lets held data
+   * go, is still taken if the receiver can make room by reneging on the
+   * highest TSNs held for reordering (§6.2: it "SHOULD drop the largest TSN
+   * held for reordering and accept the new incoming DATA chunk"), which later
+   * SACKs leave out and the peer sends again. Without that, a window that
+   * shrank under data held above a hole refused the hole's chunk for good.
+   * Reneging frees down to half the window, so a scan of everything held
+   * comes at most once per half a window of data taken; a scan that cannot
+   * make room gives nothing up and is not repeated while nothing changes.
    */
-  #roomPastWindow(tsn: number, len: number, lowestHole: boolean): boolean {
+  #roomPastWindow(tsn: number, len: number, streamId: number): boolean {
     const reasm = this.#reasm;
     if (reasm.bytesHeld + this.#heldBytes + len <= this.#reassemblyCeiling()) return true;
-    if (!tsnLt(tsn, this.#tsns.highest)) return false;
-    const over = reasm.bytesHeld + len - (this.#rwnd + this.#o.maxMessageSize);
+    const tsns = this.#tsns;
+    if (!tsnLt(tsn, tsns.highest)) return false;
+    const othersHeld = this.#paused && this.#readWhilePaused(streamId) ? 0 : this.#heldBytes;
+    const over = reasm.bytesHeld + othersHeld + len - (othersHeld === 0 ? this.#rwnd + this.#o.maxMessageSize : this.#rwnd);
     if (over <= 0) return true;
-    if (!lowestHole || reasm.bytesHeld === this.#renegeFailedAt) return false;
-    const freed = this.#renege(tsn, reasm.bytesHeld + len - Math.floor(this.#rwnd / 2));
-    if (freed > 0) this.#immediateSack = true;
-    this.#renegeFailedAt = freed >= over ? -1 : reasm.bytesHeld;
+    if (tsn !== ((tsns.cum + 1) >>> 0)) return false;
+    const failed = this.#renegeFailed;
+    if (failed !== undefined && failed.tsn === tsn && failed.changes === reasm.changes && failed.over === over) return false;
+    const freed = this.#renege(tsn, reasm.bytesHeld + othersHeld + len - Math.floor(this.#rwnd / 2), over);
+    this.#renegeFailed = freed >= over ? undefined : { tsn, changes: reasm.changes, over };
     return freed >= over;
   }
 
   /**
    * Reneging (§6.2): gives up data held for reordering with TSNs above
    * `above` (and the cumulative TSN), highest first, until `bytes` are
-   * freed; later SACKs leave those TSNs out. Returns the bytes freed.
+   * freed, if at least `atLeast` can be; the next SACK, sent at once, leaves
+   * those TSNs out. Returns the bytes freed.
    */
-  #renege(above: number, bytes: number): number {
+  #renege(above: number, bytes: number, atLeast: number): number {
     const tsns = this.#tsns;
-    return this.#reasm.renege(tsns.cum, above, bytes, (tsn) => {
-      tsns.remove(tsn);
-      this.#stats.renegedTsns++;
-    });
+    const gone: number[] = [];
+    const freed = this.#reasm.renege(tsns.cum, above, bytes, atLeast, (tsn) => gone.push(tsn));
+    if (gone.length > 0) {
+      this.#stats.renegedTsns += tsns.removeAll(gone);
+      this.#immediateSack = true;
+    }
+    return freed;
   }
 
   /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 64 bytes. */

@@ -67,6 +67,8 @@ export class Reassembler {
   bytesHeld = 0;
   /** Fragments held for incomplete messages (the same as {@link fragmentCount}, kept as it changes). */
   fragmentsHeld = 0;
+  /** Counts every change to what is held ({@link add}, {@link renege}): equal counts, same holdings. */
+  changes = 0;
   readonly #idata: boolean;
   readonly #deliver: DeliverFn;
   readonly #maxMessageSize: number;
@@ -96,6 +98,7 @@ export class Reassembler {
    * caller then aborts the association.
    */
   add(f: InboundFragment): boolean {
+    this.changes++;
     const len = f.userData.length;
     if (f.beginning && f.ending) {
       // The common case: a whole message in one chunk. Copy, since the
@@ -116,16 +119,17 @@ export class Reassembler {
   /**
    * Reneging (RFC 9260 §6.2): gives up held data that was not delivered,
    * highest TSN first, until at least `bytes` are freed or nothing more
-   * qualifies. A fragment qualifies when its TSN is above `above`; a complete
-   * message waiting for its turn goes whole, when its highest TSN is above
-   * `above` and every one of them above `cum` (what was cumulatively
-   * acknowledged is never given up). `forget` gets each TSN given up, for
-   * the caller to stop acknowledging it. Returns the bytes freed.
+   * qualifies — and nothing at all unless at least `atLeast` bytes can be.
+   * A fragment qualifies when its TSN is above `above`; a complete message
+   * waiting for its turn goes whole, when its highest TSN is above `above`
+   * and every one of them above `cum` (what was cumulatively acknowledged is
+   * never given up). `forget` gets each TSN given up, for the caller to stop
+   * acknowledging it. Returns the bytes freed.
    *
    * It scans everything held: the caller frees well past its immediate need,
    * so that one scan serves many later arrivals.
    */
-  renege(cum: number, above: number, bytes: number, forget: (tsn: number) => void): number {
+  renege(cum: number, above: number, bytes: number, atLeast: number, forget: (tsn: number) => void): number {
     const units: { top: number; bytes: number; give: () => void }[] = [];
     const after = (tsn: number, than: number) => ((tsn - than) | 0) > 0;
     for (const [tsn, f] of this.#frags) {
@@ -140,10 +144,13 @@ export class Reassembler {
       for (const groups of [s.ordered, s.unordered]) {
         if (groups === undefined) continue;
         for (const [mid, g] of groups) {
-          g.frags.forEach((f, fsn) => {
-            if (f === undefined || !after(f.tsn, above)) return;
+          // The FSNs held (not every index up to the highest: a far FSN makes the array sparse).
+          for (const key of Object.keys(g.frags)) {
+            const fsn = Number(key);
+            const f = g.frags[fsn]!;
+            if (!after(f.tsn, above)) continue;
             units.push({ top: f.tsn, bytes: f.userData.length, give: () => this.#giveFragment(groups, mid, g, fsn, forget) });
-          });
+          }
         }
       }
       for (const [seq, m] of s.pending) {
@@ -161,8 +168,12 @@ export class Reassembler {
         } });
       }
     }
+    let available = 0;
+    for (const u of units) available += u.bytes;
+    if (available < atLeast || available === 0) return 0;
     units.sort((a, b) => ((b.top - cum) >>> 0) - ((a.top - cum) >>> 0));
     let freed = 0;
+    this.changes++;
     for (const u of units) {
       if (freed >= bytes) break;
       u.give();

@@ -121,30 +121,48 @@ export class ReceivedTsns {
   }
 
   /**
-   * Forgets `tsn`, received beyond a gap and not delivered (reneging, §6.2):
-   * later SACKs leave it out, so the peer sends it again. `highest` becomes
-   * the highest TSN still held. Returns false when `tsn` is not held beyond
-   * the cumulative TSN (those were acknowledged for good).
+   * Forgets the TSNs of `list`, received beyond a gap and not delivered
+   * (reneging, §6.2): later SACKs leave them out, so the peer sends them
+   * again. `highest` becomes the highest TSN still held. TSNs not held beyond
+   * the cumulative TSN are ignored (those were acknowledged for good).
+   * Returns how many were forgotten. One pass over the runs, whatever their
+   * number: O(runs + list log list).
    */
-  remove(tsn: number): boolean {
-    if (((tsn - this.cum) | 0) <= 0) return false;
-    const i = this.#find(tsn);
-    if (i < 0 || ((tsn - this.ends[i]) | 0) > 0) return false;
-    const start = this.starts[i];
-    const end = this.ends[i];
-    if (start === end) {
-      this.starts.splice(i, 1);
-      this.ends.splice(i, 1);
-    } else if (tsn === start) this.starts[i] = (tsn + 1) >>> 0;
-    else if (tsn === end) this.ends[i] = (tsn - 1) >>> 0;
-    else {
-      this.ends[i] = (tsn - 1) >>> 0;
-      this.starts.splice(i + 1, 0, (tsn + 1) >>> 0);
-      this.ends.splice(i + 1, 0, end);
+  removeAll(list: readonly number[]): number {
+    const cum = this.cum;
+    const offsets = list.map((t) => (t - cum) >>> 0).filter((o) => o > 1 && o < 0x80000000).sort((x, y) => x - y);
+    const starts: number[] = [];
+    const ends: number[] = [];
+    let removed = 0;
+    let k = 0;
+    for (let i = 0; i < this.starts.length; i++) {
+      let from = (this.starts[i] - cum) >>> 0;
+      const to = (this.ends[i] - cum) >>> 0;
+      while (k < offsets.length && offsets[k] < from) k++;
+      for (; k < offsets.length && offsets[k] <= to; k++) {
+        const o = offsets[k];
+        if (k > 0 && offsets[k - 1] === o) continue; // listed twice
+        if (o > from) {
+          starts.push((cum + from) >>> 0);
+          ends.push((cum + o - 1) >>> 0);
+        }
+        from = o + 1;
+        removed++;
+      }
+      if (from <= to) {
+        starts.push((cum + from) >>> 0);
+        ends.push((cum + to) >>> 0);
+      }
     }
-    const n = this.ends.length;
-    this.highest = n > 0 ? this.ends[n - 1] : this.cum;
-    return true;
+    if (removed === 0) return 0;
+    this.starts.length = starts.length;
+    this.ends.length = ends.length;
+    for (let i = 0; i < starts.length; i++) {
+      this.starts[i] = starts[i];
+      this.ends[i] = ends[i];
+    }
+    this.highest = ends.length > 0 ? ends[ends.length - 1] : cum;
+    return removed;
   }
 
   /** Gap Ack Blocks (§3.3.4): offsets from `cum`, at most `max` of them. */

@@ -287,6 +287,56 @@ test("reneging that cannot make room is not tried again until what reassembly ho
   }
 });
 
+test("paused, hole fills on the streams not read count what is held for the application: a far TSN does not open the way", async () => {
+  // A hostile peer: one far TSN while the window is open, then the application pauses, then every
+  // TSN below the far one as a whole message: each fills a hole and would be held for the paused
+  // application (7.2 MB with a 64 KiB window, found by review).
+  const win = 64 * 1024;
+  const { p, s, inject, arrived } = await takeOverClient(win);
+  try {
+    const far = 6000;
+    await arrived(() => inject(far, 1), 1);
+    s.pause();
+    await arrived(() => {
+      for (let i = 1; i < far; i++) inject(i, 1200);
+    }, far - 1);
+    let held = 0;
+    s.on("message", (_st: number, d: Uint8Array) => (held += d.length));
+    s.resume();
+    assert.ok(held <= win + 1200, `${held} bytes were held for the paused application with a ${win}-byte window`);
+    assert.ok(s.stats().windowDrops > 5000, "the rest was dropped");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a scan that could not make room is tried again once the window grows", async () => {
+  // 2.04 MB of messages wait at or below the cumulative TSN for SSN 1 (nothing there can be given up);
+  // 1200 bytes wait above a hole; the hole's chunk, 60 KB, is 4,048 bytes past the ceiling: giving up
+  // the 1200 cannot make room, so nothing is given up. The window then grows by 4,000 bytes: with
+  // nothing held changed, the same chunk now fits once the 1200 are given up.
+  const { p, s, inject, arrived } = await takeOverClient(1024 * 1024);
+  try {
+    let delivered = 0; // nothing: SSN 1 never comes
+    s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
+    await arrived(() => {
+      for (let i = 1; i <= 1700; i++) inject(i, 1200, 0, i + 1);
+    }, 1700);
+    await arrived(() => inject(1702, 1200, 0, 1703), 1);
+    await arrived(() => inject(1701, 60_000, 0, 1702), 1);
+    await arrived(() => inject(1701, 60_000, 0, 1702), 1);
+    assert.is(s.stats().renegedTsns, 0, "nothing given up for nothing");
+    assert.is(s.heldAboveGapBytes, 1701 * 1200);
+    s.setReceiveBufferSize(1024 * 1024 + 4000);
+    await arrived(() => inject(1701, 60_000, 0, 1702), 1);
+    assert.is(s.stats().renegedTsns, 1, "scanned again: TSN 1702 given up");
+    assert.is(s.heldAboveGapBytes, 1700 * 1200 + 60_000, "TSN 1701 taken");
+    assert.is(delivered, 0);
+  } finally {
+    await p.close();
+  }
+});
+
 test("paused but for the control stream, with the window shrunk: the control stream's hole is still filled", async () => {
   // As the relay pauses a sender whose receiver is slow: 600 KB held for the paused application,
   // then a control message lost and the one after it waiting, then the window shrinks.

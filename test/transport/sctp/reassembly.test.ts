@@ -165,28 +165,36 @@ test("ReceivedTsns tracks the cumulative TSN, gap blocks and duplicates across w
   assert.equal(t.gapBlocks(10), [{ start: 5, end: 7 }]);
 });
 
-test("ReceivedTsns.remove forgets a TSN held beyond a gap (reneging): runs split and shrink, highest follows, cum stays", () => {
+test("ReceivedTsns.removeAll forgets TSNs held beyond a gap (reneging): runs split and shrink, highest follows, cum stays", () => {
   const t = new ReceivedTsns(0xfffffff0); // cum 0xffffffef
   for (const tsn of [0xfffffff2, 0xfffffff3, 0xfffffff4, 0xfffffffe, 0xffffffff, 0, 1, 5]) assert.ok(t.add(tsn));
   assert.is(t.highest, 5);
-  assert.not.ok(t.remove(0xffffffef), "the cumulative TSN stays acknowledged");
-  assert.not.ok(t.remove(0xfffffff1), "never received");
-  assert.not.ok(t.remove(3), "never received");
-  assert.ok(t.remove(5));
+  assert.is(t.removeAll([0xffffffef, 0xfffffff1, 3, 0xffffffee]), 0, "the cumulative TSN, TSNs below it and TSNs never received stay as they are");
+  assert.is(t.removeAll([5]), 1);
   assert.is(t.highest, 1, "the highest still held");
-  assert.ok(t.remove(0), "splits the run across the wrap");
+  assert.is(t.removeAll([0, 0]), 1, "splits the run across the wrap; listed twice, forgotten once");
   assert.equal(t.gapBlocks(10), [{ start: 3, end: 5 }, { start: 15, end: 16 }, { start: 18, end: 18 }]);
-  assert.ok(t.remove(0xfffffff2));
-  assert.ok(t.remove(0xfffffff4));
+  assert.is(t.removeAll([0xfffffff4, 0xfffffff2]), 2, "in any order");
   assert.equal(t.gapBlocks(10), [{ start: 4, end: 4 }, { start: 15, end: 16 }, { start: 18, end: 18 }]);
   assert.not.ok(t.has(0xfffffff2));
   assert.ok(t.add(0xfffffff2), "taken again when resent");
   assert.ok(t.add(0xfffffff0));
   assert.ok(t.add(0xfffffff1));
   assert.is(t.cum, 0xfffffff3);
-  for (const tsn of [1, 0xffffffff, 0xfffffffe]) assert.ok(t.remove(tsn));
+  assert.is(t.removeAll([1, 0xffffffff, 0xfffffffe]), 3);
   assert.not.ok(t.hasGaps);
   assert.is(t.highest, t.cum);
+});
+
+test("ReceivedTsns.removeAll: every other run of 65,000, listed from the top down", () => {
+  const t = new ReceivedTsns(1); // cum 0
+  for (let tsn = 2; tsn <= 130_000; tsn += 2) t.add(tsn);
+  const gone: number[] = [];
+  for (let tsn = 130_000; tsn >= 2; tsn -= 4) gone.push(tsn);
+  assert.is(t.removeAll(gone), gone.length);
+  assert.is(t.starts.length, 65_000 - gone.length);
+  assert.is(t.highest, 130_000 - 2);
+  for (const tsn of [2, 4, 6, 8, 129_998, 130_000]) assert.is(t.has(tsn), tsn % 4 === 0 ? false : true, `TSN ${tsn}`);
 });
 
 for (const idata of [false, true]) {
@@ -201,12 +209,14 @@ for (const idata of [false, true]) {
     assert.is(r.bytesHeld, 11);
     const forgotten: number[] = [];
     // Above TSN 3, what frees 3 bytes: TSN 8, then TSN 7.
-    assert.is(r.renege(0, 3, 3, (t) => forgotten.push(t)), 4);
+    assert.is(r.renege(0, 3, 3, 0, (t) => forgotten.push(t)), 4);
     assert.equal(forgotten, [8, 7]);
     assert.is(r.bytesHeld, 7);
     assert.is(r.fragmentsHeld, r.fragmentCount);
     // With the cumulative TSN at 2, message 1 (TSNs 2–3) cannot go: everything else does.
-    assert.is(r.renege(2, 1, 100, (t) => forgotten.push(t)), 3);
+    assert.is(r.renege(2, 1, 100, 4, (t) => forgotten.push(t)), 0, "4 bytes cannot be freed: nothing is given up");
+    assert.is(r.bytesHeld, 7);
+    assert.is(r.renege(2, 1, 100, 3, (t) => forgotten.push(t)), 3);
     assert.equal(forgotten, [8, 7, 6, 4]);
     assert.is(r.bytesHeld, 4);
     // Resent under new TSNs (or the same, for DATA), everything completes, in order, once.
@@ -226,7 +236,7 @@ test("I-DATA: a message whose ending fragment was reneged on takes it again, wit
   const { r, got } = make(true);
   assert.ok(r.add(frag(2, "x1", { seq: 0, beginning: true, ending: false })));
   assert.ok(r.add(frag(4, "x3", { seq: 0, beginning: false, ending: true, fsn: 2 })));
-  assert.is(r.renege(1, 2, 1, () => {}), 2);
+  assert.is(r.renege(1, 2, 1, 0, () => {}), 2);
   assert.is(r.fragmentCount, 1);
   // The end is free again: the message may now end at FSN 1.
   assert.ok(r.add(frag(5, "x2", { seq: 0, beginning: false, ending: true, fsn: 1 })));
