@@ -264,8 +264,8 @@ export class Association extends EventEmitter {
   #packetsSinceSack = 0;
   /** Messages of each stream the peer has acknowledged (see messagesAcknowledged()). */
   readonly #ackedMessages = new Map<number, number>();
-  /** When reneging last could not make room for the chunk at the cumulative TSN + 1: that TSN, reassembly's change count, and the bytes short. */
-  #renegeFailed: { tsn: number; changes: number; over: number } | undefined;
+  /** When reneging last could not make room for the chunk at the cumulative TSN + 1: that TSN, reassembly's change count, and the bytes it could have freed. */
+  #renegeFailed: { tsn: number; changes: number; available: number } | undefined;
   /** Streams delivered even while paused (see pause()). */
   #pauseExcept: ReadonlySet<number> | undefined;
   /** The receive buffer (window) of this association: `receiveBufferSize`, or what setReceiveBufferSize() set. */
@@ -550,7 +550,7 @@ export class Association extends EventEmitter {
     // Held above a hole past the new ceiling (what the peer sent under the larger window) is given
     // up now, not when the hole fills: the smaller window bounds memory at once, and the peer sends
     // it again once the hole is filled.
-    const reneged = !grew && this.#reasm.bytesHeld > this.#reassemblyCeiling() && this.#renege(this.#tsns.cum, this.#reasm.bytesHeld - this.#reassemblyCeiling(), 0) > 0;
+    const reneged = !grew && this.#reasm.bytesHeld > this.#reassemblyCeiling() && this.#renege(this.#tsns.cum, this.#reasm.bytesHeld - this.#reassemblyCeiling(), 0).freed > 0;
     const peerMaySend = this.#ready && (this.#state === "established" || this.#state === "shutdown-pending" || this.#state === "shutdown-sent");
     if ((grew || reneged) && peerMaySend) {
       // §6.2 window update (the peer may be waiting on the old, smaller window), or a SACK that
@@ -1168,9 +1168,10 @@ export class Association extends EventEmitter {
    * held for reordering and accept the new incoming DATA chunk"), which later
    * SACKs leave out and the peer sends again. Without that, a window that
    * shrank under data held above a hole refused the hole's chunk for good.
-   * Reneging frees down to half the window, so a scan of everything held
+   * Reneging frees half a window past the need, so a scan of everything held
    * comes at most once per half a window of data taken; a scan that cannot
-   * make room gives nothing up and is not repeated while nothing changes.
+   * make room gives nothing up, and while nothing held changes, chunks it
+   * could not make room for are refused without another.
    */
   #roomPastWindow(tsn: number, len: number, streamId: number): boolean {
     const reasm = this.#reasm;
@@ -1182,9 +1183,9 @@ export class Association extends EventEmitter {
     if (over <= 0) return true;
     if (tsn !== ((tsns.cum + 1) >>> 0)) return false;
     const failed = this.#renegeFailed;
-    if (failed !== undefined && failed.tsn === tsn && failed.changes === reasm.changes && failed.over === over) return false;
-    const freed = this.#renege(tsn, reasm.bytesHeld + othersHeld + len - Math.floor(this.#rwnd / 2), over);
-    this.#renegeFailed = freed >= over ? undefined : { tsn, changes: reasm.changes, over };
+    if (failed !== undefined && failed.tsn === tsn && failed.changes === reasm.changes && over > failed.available) return false;
+    const { freed, available } = this.#renege(tsn, over + Math.floor(this.#rwnd / 2), over);
+    this.#renegeFailed = freed >= over ? undefined : { tsn, changes: reasm.changes, available };
     return freed >= over;
   }
 
@@ -1192,17 +1193,17 @@ export class Association extends EventEmitter {
    * Reneging (§6.2): gives up data held for reordering with TSNs above
    * `above` (and the cumulative TSN), highest first, until `bytes` are
    * freed, if at least `atLeast` can be; the next SACK, sent at once, leaves
-   * those TSNs out. Returns the bytes freed.
+   * those TSNs out. Returns the bytes freed and those that could have been.
    */
-  #renege(above: number, bytes: number, atLeast: number): number {
+  #renege(above: number, bytes: number, atLeast: number): { freed: number; available: number } {
     const tsns = this.#tsns;
     const gone: number[] = [];
-    const freed = this.#reasm.renege(tsns.cum, above, bytes, atLeast, (tsn) => gone.push(tsn));
+    const result = this.#reasm.renege(tsns.cum, above, bytes, atLeast, (tsn) => gone.push(tsn));
     if (gone.length > 0) {
       this.#stats.renegedTsns += tsns.removeAll(gone);
       this.#immediateSack = true;
     }
-    return freed;
+    return result;
   }
 
   /** Fragments of incomplete messages held at most: the most bytes #onData takes, in fragments of 64 bytes. */

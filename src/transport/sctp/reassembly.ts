@@ -124,12 +124,13 @@ export class Reassembler {
    * waiting for its turn goes whole, when its highest TSN is above `above`
    * and every one of them above `cum` (what was cumulatively acknowledged is
    * never given up). `forget` gets each TSN given up, for the caller to stop
-   * acknowledging it. Returns the bytes freed.
+   * acknowledging it. Returns the bytes freed, and the bytes that qualified
+   * (all of which were free to go).
    *
    * It scans everything held: the caller frees well past its immediate need,
    * so that one scan serves many later arrivals.
    */
-  renege(cum: number, above: number, bytes: number, atLeast: number, forget: (tsn: number) => void): number {
+  renege(cum: number, above: number, bytes: number, atLeast: number, forget: (tsn: number) => void): { freed: number; available: number } {
     const units: { top: number; bytes: number; give: () => void }[] = [];
     const after = (tsn: number, than: number) => ((tsn - than) | 0) > 0;
     for (const [tsn, f] of this.#frags) {
@@ -170,7 +171,7 @@ export class Reassembler {
     }
     let available = 0;
     for (const u of units) available += u.bytes;
-    if (available < atLeast || available === 0) return 0;
+    if (available < atLeast || available === 0) return { freed: 0, available };
     units.sort((a, b) => ((b.top - cum) >>> 0) - ((a.top - cum) >>> 0));
     let freed = 0;
     this.changes++;
@@ -180,7 +181,7 @@ export class Reassembler {
       this.bytesHeld -= u.bytes;
       freed += u.bytes;
     }
-    return freed;
+    return { freed, available };
   }
 
   /** Gives up I-DATA fragment `fsn` of message `mid` (reneging); its message waits for it again. */

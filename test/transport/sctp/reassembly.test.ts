@@ -209,14 +209,14 @@ for (const idata of [false, true]) {
     assert.is(r.bytesHeld, 11);
     const forgotten: number[] = [];
     // Above TSN 3, what frees 3 bytes: TSN 8, then TSN 7.
-    assert.is(r.renege(0, 3, 3, 0, (t) => forgotten.push(t)), 4);
+    assert.equal(r.renege(0, 3, 3, 0, (t) => forgotten.push(t)), { freed: 4, available: 7 });
     assert.equal(forgotten, [8, 7]);
     assert.is(r.bytesHeld, 7);
     assert.is(r.fragmentsHeld, r.fragmentCount);
     // With the cumulative TSN at 2, message 1 (TSNs 2–3) cannot go: everything else does.
-    assert.is(r.renege(2, 1, 100, 4, (t) => forgotten.push(t)), 0, "4 bytes cannot be freed: nothing is given up");
+    assert.equal(r.renege(2, 1, 100, 4, (t) => forgotten.push(t)), { freed: 0, available: 3 }, "4 bytes cannot be freed: nothing is given up");
     assert.is(r.bytesHeld, 7);
-    assert.is(r.renege(2, 1, 100, 3, (t) => forgotten.push(t)), 3);
+    assert.equal(r.renege(2, 1, 100, 3, (t) => forgotten.push(t)), { freed: 3, available: 3 });
     assert.equal(forgotten, [8, 7, 6, 4]);
     assert.is(r.bytesHeld, 4);
     // Resent under new TSNs (or the same, for DATA), everything completes, in order, once.
@@ -236,7 +236,7 @@ test("I-DATA: a message whose ending fragment was reneged on takes it again, wit
   const { r, got } = make(true);
   assert.ok(r.add(frag(2, "x1", { seq: 0, beginning: true, ending: false })));
   assert.ok(r.add(frag(4, "x3", { seq: 0, beginning: false, ending: true, fsn: 2 })));
-  assert.is(r.renege(1, 2, 1, 0, () => {}), 2);
+  assert.equal(r.renege(1, 2, 1, 0, () => {}), { freed: 2, available: 2 });
   assert.is(r.fragmentCount, 1);
   // The end is free again: the message may now end at FSN 1.
   assert.ok(r.add(frag(5, "x2", { seq: 0, beginning: false, ending: true, fsn: 1 })));
