@@ -54,7 +54,7 @@ import {
 import { unrecognizedParameterReports } from "./param.ts";
 import type { ResolvedSctpOptions } from "./options.ts";
 import { PmtuSearch } from "./pmtud.ts";
-import { Reassembler } from "./reassembly.ts";
+import { heldCost, Reassembler } from "./reassembly.ts";
 import { RtoEstimator } from "./rto.ts";
 import { Timer } from "./rtx_timer.ts";
 import { type OutChunk, SendQueue } from "./send_queue.ts";
@@ -396,7 +396,8 @@ export class Association extends EventEmitter {
 
   /**
    * Received user data held for want of other data: fragments of messages
-   * not yet complete, and messages waiting for an earlier one on their stream.
+   * not yet complete, and messages waiting for an earlier one on their stream,
+   * each of those counted as at least 64 bytes as the window counts it.
    * (Messages held while paused are not counted.) The receive window bounds it.
    */
   get heldAboveGapBytes(): number {
@@ -1089,7 +1090,7 @@ export class Association extends EventEmitter {
     }
     if (this.#paused || this.#heldHead < this.#held.length || this.listenerCount("message") === 0) {
       this.#held.push({ streamId, data, ppid });
-      this.#heldBytes += data.length;
+      this.#heldBytes += heldCost(data.length);
       return;
     }
     this.#emitSafe("message", streamId, data, ppid);
@@ -1111,7 +1112,7 @@ export class Association extends EventEmitter {
     while (!this.#paused && this.#heldHead < this.#held.length && this.#state !== "closed" && this.listenerCount("message") > 0) {
       const m = this.#held[this.#heldHead];
       this.#held[this.#heldHead++] = undefined as unknown as HeldMessage;
-      this.#heldBytes -= m.data.length;
+      this.#heldBytes -= heldCost(m.data.length);
       delivered = true;
       this.#emitSafe("message", m.streamId, m.data, m.ppid);
     }

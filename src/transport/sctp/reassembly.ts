@@ -33,6 +33,18 @@ export interface InboundFragment {
   userData: Uint8Array;
 }
 
+/**
+ * What a message held whole (waiting for its turn, or for a paused reader)
+ * counts against the receive window: its bytes, and never less than 64. Each
+ * costs objects beyond its bytes: counted by its bytes alone, one-byte
+ * messages waiting for one that never came held 1.1 million of them within
+ * a 64 KiB window and its one message more. (Fragments count their bytes;
+ * their number is bounded apart, by the association.)
+ */
+export function heldCost(bytes: number): number {
+  return bytes < 64 ? 64 : bytes;
+}
+
 /** Receives each complete message, in the order the stream rules allow. */
 export type DeliverFn = (streamId: number, data: Uint8Array, ppid: number) => void;
 
@@ -63,7 +75,7 @@ interface InStream {
 
 /** Reassembles fragments and enforces per-stream order. */
 export class Reassembler {
-  /** User-data bytes held: fragments of incomplete messages plus complete messages waiting for their turn. */
+  /** Bytes held: fragments of incomplete messages plus complete messages waiting for their turn (each counted as {@link heldCost}). */
   bytesHeld = 0;
   /** Fragments held for incomplete messages (the same as {@link fragmentCount}, kept as it changes). */
   fragmentsHeld = 0;
@@ -163,7 +175,7 @@ export class Reassembler {
           if (after(bottom, t)) bottom = t;
         }
         if (!after(top, above) || !after(bottom, cum)) continue;
-        units.push({ top, bytes: m.data.length, give: () => {
+        units.push({ top, bytes: heldCost(m.data.length), give: () => {
           s.pending.delete(seq);
           for (const t of tsns) forget(t);
         } });
@@ -316,6 +328,7 @@ export class Reassembler {
         this.bytesHeld -= data.length;
         return;
       }
+      this.bytesHeld += heldCost(data.length) - data.length;
       s.pending.set(seq, { data, ppid, tsns });
       return;
     }
@@ -325,7 +338,7 @@ export class Reassembler {
     this.#deliver(streamId, data, ppid);
     for (let m = s.pending.get(s.next); m; m = s.pending.get(s.next)) {
       s.pending.delete(s.next);
-      this.bytesHeld -= m.data.length;
+      this.bytesHeld -= heldCost(m.data.length);
       s.next = this.#idata ? (s.next + 1) >>> 0 : ssnNext(s.next);
       this.#deliver(streamId, m.data, m.ppid);
     }

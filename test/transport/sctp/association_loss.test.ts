@@ -344,6 +344,38 @@ test("a scan that could not make room is tried again once the window grows", asy
   }
 });
 
+test("one-byte messages count as 64 bytes while held: waiting for an earlier one, or for a paused reader", async () => {
+  // A hostile peer never sends SSN 1: each message after it waits. Counted by their bytes, a 64 KiB
+  // window and its one message more (1 MiB) held 1.1 million of them, each costing objects.
+  const win = 64 * 1024;
+  const { p, s, inject, arrived } = await takeOverClient(win);
+  try {
+    const sent = 20_000;
+    await arrived(() => {
+      for (let i = 1; i <= sent; i++) inject(i, 1, 0, i + 1);
+    }, sent);
+    const held = s.heldAboveGapBytes;
+    assert.ok(held <= win + 1024 * 1024 + 64, `${held} counted`);
+    assert.is(s.stats().windowDrops, sent - held / 64, "past the window and one message, at 64 bytes each, dropped");
+  } finally {
+    await p.close();
+  }
+  // A paused reader: at most the window's worth, at 64 bytes each.
+  const t = await takeOverClient(win);
+  try {
+    t.s.pause();
+    await t.arrived(() => {
+      for (let i = 1; i <= 2000; i++) t.inject(i, 1, 1, i - 1);
+    }, 2000);
+    let delivered = 0;
+    t.s.on("message", () => delivered++);
+    t.s.resume();
+    assert.is(delivered, win / 64, "held for the paused reader");
+  } finally {
+    await t.p.close();
+  }
+});
+
 test("paused but for the control stream, with the window shrunk: the control stream's hole is still filled", async () => {
   // As the relay pauses a sender whose receiver is slow: 600 KB held for the paused application,
   // then a control message lost and the one after it waiting, then the window shrinks.

@@ -29,7 +29,7 @@ test("DATA: ordered messages wait for their SSN; unordered ones do not", () => {
   r.add(frag(2, "second", { seq: 1 }));
   r.add(frag(3, "u", { unordered: true, seq: 77 }));
   assert.equal(got, [[1, "u", 0]]);
-  assert.is(r.bytesHeld, 6);
+  assert.is(r.bytesHeld, 64, "a message held whole counts as at least 64 bytes");
   r.add(frag(1, "first", { seq: 0 }));
   assert.equal(got.map((g) => g[1]), ["u", "first", "second"]);
   assert.is(r.bytesHeld, 0);
@@ -206,19 +206,20 @@ for (const idata of [false, true]) {
     for (const f of [m(2, 1, "b1", true, false), m(3, 1, "b2", false, true, 1), m(4, 2, "c1", true, false), m(6, 3, "d", true, true), m(7, 4, "e1", true, false), m(8, 4, "e2", false, false, 1)]) {
       assert.ok(r.add(f));
     }
-    assert.is(r.bytesHeld, 11);
+    // Fragments count their bytes (6); the two messages waiting whole, 64 each.
+    assert.is(r.bytesHeld, 134);
     const forgotten: number[] = [];
     // Above TSN 3, what frees 3 bytes: TSN 8, then TSN 7.
-    assert.equal(r.renege(0, 3, 3, 0, (t) => forgotten.push(t)), { freed: 4, available: 7 });
+    assert.equal(r.renege(0, 3, 3, 0, (t) => forgotten.push(t)), { freed: 4, available: 70 });
     assert.equal(forgotten, [8, 7]);
-    assert.is(r.bytesHeld, 7);
+    assert.is(r.bytesHeld, 130);
     assert.is(r.fragmentsHeld, r.fragmentCount);
     // With the cumulative TSN at 2, message 1 (TSNs 2–3) cannot go: everything else does.
-    assert.equal(r.renege(2, 1, 100, 4, (t) => forgotten.push(t)), { freed: 0, available: 3 }, "4 bytes cannot be freed: nothing is given up");
-    assert.is(r.bytesHeld, 7);
-    assert.equal(r.renege(2, 1, 100, 3, (t) => forgotten.push(t)), { freed: 3, available: 3 });
+    assert.equal(r.renege(2, 1, 100, 67, (t) => forgotten.push(t)), { freed: 0, available: 66 }, "67 bytes cannot be freed: nothing is given up");
+    assert.is(r.bytesHeld, 130);
+    assert.equal(r.renege(2, 1, 100, 66, (t) => forgotten.push(t)), { freed: 66, available: 66 });
     assert.equal(forgotten, [8, 7, 6, 4]);
-    assert.is(r.bytesHeld, 4);
+    assert.is(r.bytesHeld, 64);
     // Resent under new TSNs (or the same, for DATA), everything completes, in order, once.
     const again = idata
       ? [m(1, 0, "a", true, true), m(9, 2, "c1", true, false), m(10, 2, "c2", false, true, 1), m(11, 3, "d", true, true), m(12, 4, "e1", true, false), m(13, 4, "e2", false, true, 1)]
