@@ -160,8 +160,8 @@ export class Reassembler {
           // The FSNs held (not every index up to the highest: a far FSN makes the array sparse).
           for (const key of Object.keys(g.frags)) {
             const fsn = Number(key);
-            const f = g.frags[fsn]!;
-            if (!after(f.tsn, above)) continue;
+            const f = g.frags[fsn];
+            if (f === undefined || !after(f.tsn, above)) continue; // a fragment given up before leaves its slot
             units.push({ top: f.tsn, bytes: f.userData.length, give: () => this.#giveFragment(groups, mid, g, fsn, forget) });
           }
         }

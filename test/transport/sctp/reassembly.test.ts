@@ -245,6 +245,25 @@ test("I-DATA: a message whose ending fragment was reneged on takes it again, wit
   assert.is(r.bytesHeld, 0);
 });
 
+test("I-DATA: a fragment given up from the middle of its message leaves it whole for the next renege (found by review: it crashed)", () => {
+  const { r, got } = make(true);
+  // FSN 2 came first (TSN 2), then FSNs 0 and 1 under higher TSNs: giving up the highest TSN
+  // empties a slot in the middle of the message.
+  assert.ok(r.add(frag(2, "x3", { seq: 0, beginning: false, ending: false, fsn: 2 })));
+  assert.ok(r.add(frag(3, "x1", { seq: 0, beginning: true, ending: false })));
+  assert.ok(r.add(frag(4, "x2", { seq: 0, beginning: false, ending: false, fsn: 1 })));
+  const gone: number[] = [];
+  assert.equal(r.renege(1, 1, 1, 0, (t) => gone.push(t)), { freed: 2, available: 6 });
+  assert.equal(r.renege(1, 1, 1, 0, (t) => gone.push(t)), { freed: 2, available: 4 });
+  assert.equal(gone, [4, 3]);
+  assert.is(r.fragmentsHeld, r.fragmentCount);
+  for (const f of [frag(3, "x1", { seq: 0, beginning: true, ending: false }), frag(4, "x2", { seq: 0, beginning: false, ending: false, fsn: 1 }), frag(5, "x4", { seq: 0, beginning: false, ending: true, fsn: 3 })]) {
+    assert.ok(r.add(f));
+  }
+  assert.equal(got, [[1, "x1x2x3x4", 0]]);
+  assert.is(r.bytesHeld, 0);
+});
+
 test("serial arithmetic compares across the wrap", () => {
   assert.ok(tsnLt(0xffffffff, 0));
   assert.ok(!tsnLt(0, 0xffffffff));
