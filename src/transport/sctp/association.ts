@@ -224,6 +224,12 @@ export class Association extends EventEmitter {
   #rtx: OutChunk[] = [];
   #rtxHead = 0;
   #flight = 0;
+  /**
+   * What the chunks in flight may cost the peer's window beyond their bytes: a tiny message
+   * held whole counts as {@link heldCost} (64 bytes) at our receiver, so the peer's window is
+   * taken as that much smaller (as usrsctp counts an overhead per chunk in flight).
+   */
+  #flightOverhead = 0;
   #unacked = 0;
   /** Of #unacked, the bytes the peer reported in gap blocks: it holds them, they are no longer in the network. */
   #gapAcked = 0;
@@ -1315,10 +1321,7 @@ export class Association extends EventEmitter {
           this.#rttProbe = undefined;
         }
       }
-      if (c.inFlight) {
-        this.#flight -= len;
-        c.inFlight = false;
-      }
+      if (c.inFlight) this.#leaveFlight(c);
       c.acked = true;
       c.marked = false;
       this.#unacked -= len;
@@ -1360,10 +1363,7 @@ export class Association extends EventEmitter {
               if (c.transmissions === 1 && c.sentAt > latestSentAt) latestSentAt = c.sentAt;
               if (rs === undefined || c.sentAt >= rs.sentAt) rs = c;
               c.marked = false;
-              if (c.inFlight) {
-                this.#flight -= len;
-                c.inFlight = false;
-              }
+              if (c.inFlight) this.#leaveFlight(c);
               if (c === this.#rttProbe) {
                 if (c.transmissions === 1) this.#rto.measure(now - c.sentAt);
                 this.#rttProbe = undefined;
@@ -1393,7 +1393,7 @@ export class Association extends EventEmitter {
     }
     if (gapInfo) {
       // §6.2.1 D iv: rwnd = a_rwnd minus what is still outstanding.
-      this.#peerRwnd = Math.max(0, s.aRwnd - this.#flight);
+      this.#peerRwnd = Math.max(0, s.aRwnd - this.#flight - this.#flightOverhead);
       // §6.1 A: SACKs arriving while the window is zero keep probes from counting as errors.
       if (s.aRwnd === 0) this.#errors = 0;
     }
@@ -1432,6 +1432,14 @@ export class Association extends EventEmitter {
     this.#checkDrain();
     if (this.#state === "shutdown-pending") this.#maybeShutdown();
     else if (this.#state === "shutdown-received") this.#maybeShutdownAck();
+  }
+
+  /** `c` leaves the network: acknowledged, or deemed lost. */
+  #leaveFlight(c: OutChunk): void {
+    const len = c.userData.length;
+    this.#flight -= len;
+    this.#flightOverhead -= heldCost(len) - len;
+    c.inFlight = false;
   }
 
   /**
@@ -1477,8 +1485,7 @@ export class Association extends EventEmitter {
       c.misses = 0;
       c.marked = true;
       c.fastRetransmitted = true;
-      this.#flight -= c.userData.length;
-      c.inFlight = false;
+      this.#leaveFlight(c);
       (marked ??= []).push(c);
       this.#fastRtxPending = true;
       this.#stats.fastRetransmits++;
@@ -1547,10 +1554,7 @@ export class Association extends EventEmitter {
     for (let i = this.#sentHead; i < list.length; i++) {
       const c = list[i]!;
       if (c.acked) continue;
-      if (c.inFlight) {
-        this.#flight -= c.userData.length;
-        c.inFlight = false;
-      }
+      if (c.inFlight) this.#leaveFlight(c);
       c.marked = true;
       c.misses = 0;
       rtx.push(c);
@@ -1610,10 +1614,7 @@ export class Association extends EventEmitter {
     this.#ptoStreak++;
     if (probe.length === 0) return;
     for (const c of probe) {
-      if (c.inFlight) {
-        this.#flight -= c.userData.length;
-        c.inFlight = false;
-      }
+      if (c.inFlight) this.#leaveFlight(c);
       c.marked = true;
       c.misses = 0;
       // A lost probe is then found by the time-based rule of #detectLosses.
@@ -1937,7 +1938,7 @@ export class Association extends EventEmitter {
       }
       const len = Math.min(need, avail);
       // §6.1 A: respect the peer's window, except for one probe when nothing is in flight.
-      if (len > this.#peerRwnd && this.#flight > 0) break;
+      if (heldCost(len) > this.#peerRwnd && this.#flight > 0) break;
       const c = this.#queue.next(avail, this.#nextTsn)!;
       // RFC 7053 §4.1: the last chunk queued (nothing more to send for now, or
       // closing in SHUTDOWN-PENDING): ask for its SACK at once (I bit) rather
@@ -1983,8 +1984,9 @@ export class Association extends EventEmitter {
     if (!c.inFlight) {
       c.inFlight = true;
       this.#flight += len;
+      this.#flightOverhead += heldCost(len) - len;
     }
-    this.#peerRwnd = Math.max(0, this.#peerRwnd - len);
+    this.#peerRwnd = Math.max(0, this.#peerRwnd - heldCost(len));
     if (c.transmissions === 1) {
       this.#stats.bytesSent += len;
       if (!this.#rttProbe) this.#rttProbe = c;
@@ -2054,6 +2056,7 @@ export class Association extends EventEmitter {
     this.#control = [];
     this.#pkt = [];
     this.#flight = 0;
+    this.#flightOverhead = 0;
     this.#unacked = 0;
     this.#gapAcked = 0;
     this.#queue.clear();

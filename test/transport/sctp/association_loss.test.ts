@@ -6,7 +6,7 @@ import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp
 import { Reassembler } from "../../../src/transport/sctp/reassembly.ts";
 
 const PORT = SCTP_DEFAULTS.sctpPort;
-import { connectPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
+import { connectPair, makeManualPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
 
 function firstChunkType(data: Uint8Array): number {
   return decodePacketUnchecked(data).chunks[0].type;
@@ -373,6 +373,27 @@ test("one-byte messages count as 64 bytes while held: waiting for an earlier one
     assert.is(delivered, win / 64, "held for the paused reader");
   } finally {
     await t.p.close();
+  }
+});
+
+test("our sender counts a tiny message as the receiver holds it: a paused reader's window is not overrun", async () => {
+  // 300 two-byte messages into a 4 KiB window whose reader is paused: the receiver holds each as 64
+  // bytes, so the sender must stop after about 64 of them, not after 2,048 (found by review: the
+  // rest were sent, dropped and sent again).
+  const m = makeManualPair({ delayMs: 5 }, { receiveBufferSize: 4096, pmtud: false }, { pmtud: false });
+  try {
+    const { c, s } = await m.connect();
+    s.pause();
+    const order: number[] = [];
+    s.on("message", (_st: number, d: Uint8Array) => order.push(d[0] | (d[1] << 8)));
+    for (let i = 0; i < 300; i++) c.send(1, Uint8Array.of(i & 0xff, i >> 8));
+    await m.run(3000, 5);
+    assert.ok(s.stats().windowDrops <= 10, `${s.stats().windowDrops} chunks past the window (zero-window probes only)`);
+    s.resume();
+    await m.run(20_000, 5, () => order.length === 300);
+    assert.equal(order, [...Array(300).keys()], "all delivered, in order");
+  } finally {
+    await m.close();
   }
 });
 
