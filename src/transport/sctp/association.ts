@@ -1950,6 +1950,10 @@ export class Association extends EventEmitter {
       this.#sent.push(c);
       this.#unacked += c.userData.length;
       this.#transmit(c, now);
+      // The peer's window has no room for the next chunk: ask for this one's SACK at once too. A
+      // reader taking tiny messages as they come opens its window by less than makes it send a
+      // window update, and the delayed SACK came after a tail-loss probe had resent the packet.
+      if (this.#peerRwnd < Math.max(maxPayload, 64) && heldCost(Math.max(1, this.#queue.peekSize(maxPayload))) > this.#peerRwnd) c.immediate = true;
       if (paced) this.#paceTokens -= c.userData.length;
     }
     if (this.#queue.queuedMessages === 0 && this.#flight < cc.cwnd && this.#rtxHead >= this.#rtx.length && !this.#needDrain) {

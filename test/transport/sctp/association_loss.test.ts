@@ -397,6 +397,26 @@ test("our sender counts a tiny message as the receiver holds it: a paused reader
   }
 });
 
+test("tiny messages into a small window whose reader keeps up: no tail-loss probe resends them", async () => {
+  // With each in flight taken as 64 bytes, 23 one-byte messages fill a 1500-byte window; delivered
+  // at once they open it by 23 bytes, too little for a window update, and the delayed SACK came
+  // after a tail-loss probe had resent the packet, every round trip (found by review). The last
+  // chunk the window has room for now asks for its SACK at once.
+  const m = makeManualPair({ delayMs: 10 }, { receiveBufferSize: 1500, pmtud: false }, { pmtud: false });
+  try {
+    const { c, s } = await m.connect();
+    let got = 0;
+    s.on("message", () => got++);
+    for (let i = 0; i < 300; i++) c.send(1, Uint8Array.of(i & 0xff));
+    await m.run(60_000, 1, () => got === 300);
+    assert.is(got, 300);
+    assert.is(c.stats().retransmissions, 0);
+    assert.is(c.stats().tailLossProbes, 0);
+  } finally {
+    await m.close();
+  }
+});
+
 test("paused but for the control stream, with the window shrunk: the control stream's hole is still filled", async () => {
   // As the relay pauses a sender whose receiver is slow: 600 KB held for the paused application,
   // then a control message lost and the one after it waiting, then the window shrinks.
