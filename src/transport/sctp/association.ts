@@ -186,8 +186,8 @@ interface HeldMessage {
  * are held (and keep our advertised window closed) until delivered.
  */
 export class Association extends EventEmitter {
-  /** The peer's UDP address; the association never talks to any other. */
-  readonly remote: RemoteAddress;
+  /** The peer's UDP address: the association never talks to another address; the port follows the peer (see remote). */
+  #remote: RemoteAddress;
   /** Our SCTP port. */
   readonly localPort: number;
   /** The peer's SCTP port. */
@@ -338,7 +338,7 @@ export class Association extends EventEmitter {
     this.#o = host.options;
     this.#rwnd = this.#o.receiveBufferSize;
     this.#clock = this.#o.clock;
-    this.remote = { address: init.remote.address, port: init.remote.port };
+    this.#remote = { address: init.remote.address, port: init.remote.port };
     this.localPort = init.localPort;
     this.peerPort = init.peerPort;
     this.#localTag = init.localTag;
@@ -426,6 +426,16 @@ export class Association extends EventEmitter {
   }
 
   /** Our verification tag (for diagnostics and tests). */
+  /** The peer's address and UDP port: the port follows the peer when a NAT maps it to another (RFC 6951 §5.4). */
+  get remote(): RemoteAddress {
+    return this.#remote;
+  }
+
+  /** @internal The peer's packets now come from UDP port `port` (the endpoint checked address and tag). */
+  _moveTo(port: number): void {
+    this.#remote = { address: this.#remote.address, port };
+  }
+
   get localTag(): number {
     return this.#localTag;
   }

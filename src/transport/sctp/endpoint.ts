@@ -42,6 +42,8 @@ export interface EndpointStats {
   staleCookies: number;
   /** Exceptions caught in packet processing (bugs); the association involved is aborted. */
   internalErrors: number;
+  /** Associations whose peer's packets came from a new UDP port (a NAT's new mapping) and that follow it (RFC 6951 §5.4). */
+  portChanges: number;
 }
 
 /**
@@ -61,6 +63,11 @@ function keyOf(address: string, port: number, peerPort: number, localPort: numbe
   return `${address}|${port}|${peerPort}|${localPort}`;
 }
 
+/** An association by what does not change when a NAT maps its peer to another UDP port: address, SCTP ports, our tag. */
+function tagKeyOf(address: string, peerPort: number, localPort: number, localTag: number): string {
+  return `${address}|${peerPort}|${localPort}|${localTag}`;
+}
+
 /**
  * An SCTP endpoint on one datagram socket. Create it with
  * {@link SctpEndpoint.listen}; it emits "association" for each peer that
@@ -74,6 +81,8 @@ export class SctpEndpoint extends EventEmitter {
   /** The association the previous datagram went to, and its key parts: most datagrams follow one another from one peer. */
   #last: { a: Association; address: string; port: number; peerPort: number; localPort: number } | undefined;
   readonly #keys = new Map<Association, string>();
+  /** The same associations by {@link tagKeyOf}, to follow a peer to a new UDP port. */
+  readonly #byTag = new Map<string, Association>();
   readonly #pending = new Map<Association, PendingConnect>();
   readonly #host: AssociationHost;
   readonly #onForeign: ForeignDatagramHandler | undefined;
@@ -88,6 +97,7 @@ export class SctpEndpoint extends EventEmitter {
     badCookies: 0,
     staleCookies: 0,
     internalErrors: 0,
+    portChanges: 0,
   };
   /** The last exception caught in packet processing, for diagnostics. */
   lastInternalError: unknown;
@@ -252,6 +262,30 @@ export class SctpEndpoint extends EventEmitter {
     this.#last = undefined;
     this.#assocs.set(key, a);
     this.#keys.set(a, key);
+    this.#byTag.set(tagKeyOf(a.remote.address, a.peerPort, a.localPort, a.localTag), a);
+  }
+
+  /**
+   * RFC 6951 §5.4: once a packet has found its association and passed the tag
+   * check, its UDP source port is where the peer is. A NAT may map the peer to
+   * another port (after an idle spell, or a change of the peer's network); the
+   * address must stay the same, or the packet belongs to no association.
+   * Returns the association that `p` (not INIT, tag 0) moves to `key`, if any.
+   */
+  #moved(p: Packet, from: RemoteAddress, key: string): Association | undefined {
+    const a = this.#byTag.get(tagKeyOf(from.address, p.srcPort, p.dstPort, p.verificationTag));
+    if (a === undefined) return undefined;
+    const old = this.#keys.get(a);
+    if (old !== undefined && this.#assocs.get(old) === a) this.#assocs.delete(old);
+    // Whoever had this port before has left it (a NAT gives one mapping to one peer at a time).
+    const before = this.#assocs.get(key);
+    if (before !== undefined) this.#keys.delete(before);
+    this.#assocs.set(key, a);
+    this.#keys.set(a, key);
+    this.#last = undefined;
+    a._moveTo(from.port);
+    this.#stats.portChanges++;
+    return a;
   }
 
   #associationUp(a: Association): void {
@@ -272,6 +306,8 @@ export class SctpEndpoint extends EventEmitter {
       this.#keys.delete(a);
       if (this.#assocs.get(key) === a) this.#assocs.delete(key);
     }
+    const tagKey = tagKeyOf(a.remote.address, a.peerPort, a.localPort, a.localTag);
+    if (this.#byTag.get(tagKey) === a) this.#byTag.delete(tagKey);
     const p = this.#pending.get(a);
     if (p) {
       this.#pending.delete(a);
@@ -305,10 +341,13 @@ export class SctpEndpoint extends EventEmitter {
         throw err;
       }
       const last = this.#last;
-      if (last !== undefined && last.port === from.port && last.peerPort === p.srcPort && last.localPort === p.dstPort && last.address === from.address) {
+      const vt = p.verificationTag;
+      if (last !== undefined && last.port === from.port && last.peerPort === p.srcPort && last.localPort === p.dstPort && last.address === from.address && last.a.localTag === vt) {
         a = last.a;
       } else {
-        a = this.#assocs.get(keyOf(from.address, from.port, p.srcPort, p.dstPort));
+        const key = keyOf(from.address, from.port, p.srcPort, p.dstPort);
+        a = this.#assocs.get(key);
+        if ((a === undefined || a.localTag !== vt) && vt !== 0) a = this.#moved(p, from, key) ?? a;
         if (a) this.#last = { a, address: from.address, port: from.port, peerPort: p.srcPort, localPort: p.dstPort };
       }
       if (a) a._receive(p);

@@ -7,7 +7,7 @@ import { CHUNK, type Chunk, type InitChunk, PARAM } from "../../../src/transport
 import { parseUnrecognizedParameter } from "../../../src/transport/sctp/param.ts";
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
 import { type CloseReason, SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
-import { closed, connectPair, makePair, pattern, receiveBytes, within } from "./_pair.ts";
+import { closed, connectPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
 
 const PORT = SCTP_DEFAULTS.sctpPort;
 
@@ -336,6 +336,47 @@ test("a datagram from another address never reaches or redirects the association
     await waitFor(() => p.server.stats().ootbPackets === before + 1, 2000, "OOTB counted");
     assert.equal(s.remote, p.bridge.addressOf("a"));
     assert.is(s.state, "established");
+  } finally {
+    await p.close();
+  }
+});
+
+test("a peer a NAT maps to another UDP port mid-transfer is followed there (RFC 6951 §5.4); the transfer completes byte-exact", async () => {
+  const p = makePair({ delayMs: 1 });
+  try {
+    const { c, s } = await connectPair(p);
+    const ootb = p.server.stats().ootbPackets; // the handshake's INIT and COOKIE ECHO
+    const data = pattern(2 * 1024 * 1024, 5);
+    const rx = receiveBytes(s, data.length);
+    let sent = 0;
+    p.bridge.filter = (d, dir) => {
+      // Halfway, the client's NAT mapping moves from port 5000 to 5077: its packets come from
+      // there, and what the server still sends to 5000 is lost.
+      if (dir === "a->b" && (sent += d.length) > data.length / 2) p.bridge.a.address.port = 5077;
+      return true;
+    };
+    const [got] = await within(20_000, Promise.all([rx, sendAll(c, 1, data, 16384)]), "transfer");
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)), "byte-exact");
+    assert.equal(s.remote, { address: "10.0.0.1", port: 5077 });
+    assert.is(p.server.stats().portChanges, 1);
+    assert.is(p.server.stats().ootbPackets, ootb, "none of the packets from the new port out of the blue");
+    assert.is(p.server.associations().length, 1);
+  } finally {
+    await p.close();
+  }
+});
+
+test("from the peer's address but another port, a packet with a wrong tag moves nothing; nor does one from another address with the right tag", async () => {
+  const p = makePair();
+  try {
+    const { s } = await connectPair(p);
+    const before = p.server.stats().ootbPackets;
+    const data: Chunk = { type: CHUNK.I_DATA, unordered: false, beginning: true, ending: true, immediate: false, tsn: 1, streamId: 0, mid: 0, ppid: 0, fsn: 0, userData: new Uint8Array([1]) };
+    p.bridge.inject("b", packet((s.localTag + 1) >>> 0, [data]), { address: "10.0.0.1", port: 5099 });
+    p.bridge.inject("b", packet(s.localTag, [data]), { address: "10.0.0.9", port: 5099 });
+    await waitFor(() => p.server.stats().ootbPackets === before + 2, 2000, "both out of the blue");
+    assert.equal(s.remote, p.bridge.addressOf("a"));
+    assert.is(p.server.stats().portChanges, 0);
   } finally {
     await p.close();
   }

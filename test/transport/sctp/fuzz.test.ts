@@ -5,8 +5,10 @@
  * truncations, extensions, length fields, chunk types and flags, tags — with
  * the CRC32c mostly recomputed so the mutations reach the chunk decoders:
  *
- * 1. from a stranger's address to the listening server (including packets
- *    carrying the live association's verification tag: they must not touch it);
+ * 1. from a stranger's address (another IP address: a packet from the peer's
+ *    address and the right tag may move the association to its UDP port, as
+ *    RFC 6951 §5.4 wants) to the listening server (including packets carrying
+ *    the live association's verification tag: they must not touch it);
  * 2. from a stranger to the client;
  * 3. from the association's real peer address, limited to chunk types that a
  *    peer may legitimately send without ending or rewriting the association
@@ -170,7 +172,7 @@ test(`${PER_PHASE.reduce((x, y) => x + y)} random and mutated packets (seed ${SE
   process.on("unhandledRejection", onEscape);
   const serverSock = new Recorder(await openUdpSocket({ host: "127.0.0.1" }));
   const clientSock = new Recorder(await openUdpSocket({ host: "127.0.0.1" }));
-  const stranger = await openUdpSocket({ host: "127.0.0.1" });
+  const stranger = await openUdpSocket({ host: "127.0.0.2" });
   stranger.onMessage(() => {}); // answers (ABORTs, INIT ACKs) are fine
   const opts = { rtoInitial: 200, heartbeatIntervalMs: 200, failureTimeoutMs: 60_000 };
   const server = SctpEndpoint.listen({ socket: serverSock, ...opts });
