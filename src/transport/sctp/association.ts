@@ -882,7 +882,8 @@ export class Association extends EventEmitter {
     const r = this.#host.cookies.open(c.cookie);
     if (!r.ok && r.reason === "invalid") return -1;
     const s = r.state;
-    if (s.address !== this.remote.address || s.udpPort !== this.remote.port || s.localPort !== this.localPort || s.peerPort !== this.peerPort) return -1;
+    // Not the UDP port: the endpoint checked address and tag, and a NAT may have moved the peer since (RFC 6951 §5.4).
+    if (s.address !== this.remote.address || s.localPort !== this.localPort || s.peerPort !== this.peerPort) return -1;
     if (vt !== s.localTag) return -1;
     const localMatch = s.localTag === this.#localTag;
     const peerMatch = this.#peerTag !== 0 && s.peerTag === this.#peerTag;

@@ -80,6 +80,7 @@ export class SctpEndpoint extends EventEmitter {
   readonly #assocs = new Map<string, Association>();
   /** The association the previous datagram went to, and its key parts: most datagrams follow one another from one peer. */
   #last: { a: Association; address: string; port: number; peerPort: number; localPort: number } | undefined;
+  /** Every live association, with the key it was last found by in #assocs (another may have taken that since). */
   readonly #keys = new Map<Association, string>();
   /** The same associations by {@link tagKeyOf}, to follow a peer to a new UDP port. */
   readonly #byTag = new Map<string, Association>();
@@ -160,12 +161,12 @@ export class SctpEndpoint extends EventEmitter {
 
   /** Counters, for diagnostics and tests. */
   stats(): EndpointStats {
-    return { associations: this.#assocs.size, ...this.#stats };
+    return { associations: this.#keys.size, ...this.#stats };
   }
 
   /** The live associations. */
   associations(): Association[] {
-    return [...this.#assocs.values()];
+    return [...this.#keys.keys()];
   }
 
   /**
@@ -243,7 +244,7 @@ export class SctpEndpoint extends EventEmitter {
 
   async #close(): Promise<void> {
     this.#closing = true;
-    const all = [...this.#assocs.values()];
+    const all = [...this.#keys.keys()];
     if (all.length > 0) {
       let timer: unknown;
       const timeout = new Promise<void>((resolve) => {
@@ -251,7 +252,7 @@ export class SctpEndpoint extends EventEmitter {
       });
       await Promise.race([Promise.all(all.map((a) => a.close())), timeout]);
       this.#o.clock.clearTimer(timer);
-      for (const a of [...this.#assocs.values()]) a.abort("endpoint closed");
+      for (const a of [...this.#keys.keys()]) a.abort("endpoint closed");
     }
     await this.#socket.close();
   }
@@ -277,9 +278,9 @@ export class SctpEndpoint extends EventEmitter {
     if (a === undefined) return undefined;
     const old = this.#keys.get(a);
     if (old !== undefined && this.#assocs.get(old) === a) this.#assocs.delete(old);
-    // Whoever had this port before has left it (a NAT gives one mapping to one peer at a time).
-    const before = this.#assocs.get(key);
-    if (before !== undefined) this.#keys.delete(before);
+    // Whoever had this port before has left it (a NAT gives one mapping to one peer at a time): it
+    // stays live (in #keys, by its old key) and is found by its tag when its packets come from
+    // wherever it is now.
     this.#assocs.set(key, a);
     this.#keys.set(a, key);
     this.#last = undefined;

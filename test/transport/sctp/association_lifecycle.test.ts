@@ -6,7 +6,8 @@ import { isSfxError } from "../../../src/errors.ts";
 import { CHUNK, type Chunk, type InitChunk, PARAM } from "../../../src/transport/sctp/chunk_types.ts";
 import { parseUnrecognizedParameter } from "../../../src/transport/sctp/param.ts";
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
-import { type CloseReason, SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
+import { type Association, type CloseReason, ManualClock, SctpEndpoint, SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
+import type { DatagramHandler, DatagramSocket, RemoteAddress } from "../../../src/transport/datagram.ts";
 import { closed, connectPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
 
 const PORT = SCTP_DEFAULTS.sctpPort;
@@ -379,6 +380,88 @@ test("from the peer's address but another port, a packet with a wrong tag moves 
     assert.is(p.server.stats().portChanges, 0);
   } finally {
     await p.close();
+  }
+});
+
+test("a COOKIE ECHO sent again from a new port, its COOKIE ACK lost, still gets its COOKIE ACK", async () => {
+  // The cookie names the port the INIT came from; the endpoint has followed the peer to its new port.
+  const p = makePair({}, {}, { failureTimeoutMs: 3000 });
+  try {
+    let lost = false;
+    p.bridge.filter = (d, dir) => {
+      if (dir !== "b->a" || lost || decodePacketUnchecked(d).chunks[0]?.type !== CHUNK.COOKIE_ACK) return true;
+      lost = true;
+      p.bridge.a.address.port = 5077;
+      return false;
+    };
+    const c = await within(5000, p.client.connect(p.bridge.addressOf("b")), "handshake");
+    assert.ok(lost);
+    assert.is(c.state, "established");
+    assert.is(p.server.associations()[0]?.remote.port, 5077);
+  } finally {
+    await p.close();
+  }
+});
+
+test("two peers behind one NAT: one that takes over the other's old port leaves it live, listed and closed with the endpoint", async () => {
+  // A tiny network whose sockets' public addresses can change (a NAT's mappings), delivering on the next turn.
+  type Node = DatagramSocket & { at: RemoteAddress; deliver?: DatagramHandler };
+  const nodes: Node[] = [];
+  const node = (address: string, port: number): Node => {
+    const n: Node = {
+      at: { address, port },
+      send(data, to) {
+        const from = { ...n.at };
+        const copy = data.slice();
+        setImmediate(() => nodes.find((m) => m.at.address === to.address && m.at.port === to.port)?.deliver?.(copy, from));
+      },
+      onMessage(h) {
+        n.deliver = h;
+      },
+      localAddress: () => ({ ...n.at, family: "IPv4" }),
+      async close() {
+        nodes.splice(nodes.indexOf(n), 1);
+      },
+    };
+    nodes.push(n);
+    return n;
+  };
+  // Manual time: closing the endpoint gives up on the association whose peer moved away (its
+  // SHUTDOWN goes to the other peer's port) only after retransmissions.
+  const clock = new ManualClock();
+  const until = async (cond: () => boolean, what: string) => {
+    for (let t = 0; t < 60_000 && !cond(); t += 20) {
+      clock.advance(20);
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(cond(), what);
+  };
+  const server = SctpEndpoint.listen({ socket: node("10.0.0.9", 9899), clock });
+  const accepted: Association[] = [];
+  server.on("association", (a: Association) => accepted.push(a));
+  const [na, nb] = [node("10.0.0.1", 5000), node("10.0.0.1", 6000)];
+  const clients = [SctpEndpoint.listen({ socket: na, accept: false, clock }), SctpEndpoint.listen({ socket: nb, accept: false, clock })];
+  try {
+    void clients[0].connect({ address: "10.0.0.9", port: 9899 });
+    await until(() => accepted.length === 1, "A accepted");
+    let b: Association | undefined;
+    void clients[1].connect({ address: "10.0.0.9", port: 9899 }).then((x) => (b = x));
+    await until(() => accepted.length === 2 && b !== undefined, "B accepted");
+    // A's mapping expired while it was idle; B's moves onto A's old port.
+    na.at.port = 7000;
+    nb.at.port = 5000;
+    b!.send(1, Uint8Array.of(1));
+    await until(() => server.stats().portChanges === 1, "B followed");
+    assert.equal(accepted[1].remote, { address: "10.0.0.1", port: 5000 });
+    assert.equal(server.associations().length, 2, "A is still listed");
+    assert.is(server.stats().associations, 2);
+    const closing = server.close();
+    await until(() => accepted.every((a) => a.state === "closed"), "both closed with the endpoint");
+    await closing;
+  } finally {
+    const closing = Promise.all([server.close(), ...clients.map((c) => c.close())]);
+    await until(() => clients.every((c) => c.associations().length === 0), "clients closed");
+    await closing;
   }
 });
 
