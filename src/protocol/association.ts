@@ -58,6 +58,8 @@ export interface AssociationLike {
   on(event: "message", listener: (streamId: number, data: Uint8Array, ppid: number) => void): unknown;
   on(event: "drain", listener: () => void): unknown;
   on(event: "close", listener: (reason: CloseReason) => void): unknown;
+  /** The peer now comes from another UDP port (a NAT's new mapping); `remote` says where. */
+  on(event: "address", listener: (remote: { address: string; port: number }, previousPort: number) => void): unknown;
   // deno-lint-ignore no-explicit-any
   off(event: string, listener: (...args: any[]) => void): unknown;
   once(event: "drain", listener: () => void): unknown;

@@ -224,6 +224,11 @@ export class ServerSession implements ExchangePeer {
     this.#log.info("Connection from {address}:{port}", { address: association.remote.address, port: association.remote.port });
     association.on("message", (streamId, data, ppid) => this.#onMessage(streamId, data, ppid));
     association.on("close", (reason) => this.#onClose(reason));
+    association.on("address", (_remote, previousPort) => {
+      this.#log.info("Client {label} now comes from UDP port {port}, not {previous}: its NAT gave it a new mapping", {
+        label: this.label, port: this.association.remote.port, previous: previousPort,
+      });
+    });
     this.#arm(server.limits.helloTimeoutMs);
   }
 

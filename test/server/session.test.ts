@@ -30,6 +30,21 @@ test("hello gets a welcome with a fresh six-digit ID, the server's name, version
   }
 });
 
+test("a client its NAT moves to another UDP port is logged as such, under its ID", async () => {
+  const h = startHarness();
+  try {
+    const { conn, serverSide } = await h.client();
+    const was = serverSide.remote.port;
+    (serverSide.remote as { port: number }).port = was + 1;
+    serverSide.emit("address", serverSide.remote, was);
+    const line = h.logs.find((l) => l.message.includes("its NAT gave it a new mapping"));
+    assert.ok(line, "logged");
+    assert.ok(line.message.includes(conn.id.replace(/(\d{3})(\d{3})/, "$1 $2")) && line.message.includes(`port ${was + 1}, not ${was}`), line.message);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a client that keeps asking while it reads nothing is cut off once its unread replies pass the limit", async () => {
   const h = startHarness({}, {}, 64 * 1024);
   try {

@@ -181,7 +181,9 @@ interface HeldMessage {
  * connection to one peer. Created by {@link SctpEndpoint.connect} or
  * received through the endpoint's "association" event.
  *
- * Events: "message" (streamId, data, ppid), "drain", "close" (reason).
+ * Events: "message" (streamId, data, ppid), "drain", "close" (reason),
+ * "address" (remote, previous UDP port) when the peer is followed to a new
+ * UDP port (a NAT's new mapping, RFC 6951 §5.4).
  * Messages received while nobody listens for "message", or while paused,
  * are held (and keep our advertised window closed) until delivered.
  */
@@ -431,9 +433,11 @@ export class Association extends EventEmitter {
     return this.#remote;
   }
 
-  /** @internal The peer's packets now come from UDP port `port` (the endpoint checked address and tag). */
+  /** @internal The peer's packets now come from UDP port `port` (the endpoint checked address and tag): emits "address". */
   _moveTo(port: number): void {
+    const from = this.#remote.port;
     this.#remote = { address: this.#remote.address, port };
+    this.#emitSafe("address", this.#remote, from);
   }
 
   get localTag(): number {

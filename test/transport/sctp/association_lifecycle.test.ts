@@ -349,6 +349,8 @@ test("a peer a NAT maps to another UDP port mid-transfer is followed there (RFC 
     const ootb = p.server.stats().ootbPackets; // the handshake's INIT and COOKIE ECHO
     const data = pattern(2 * 1024 * 1024, 5);
     const rx = receiveBytes(s, data.length);
+    const moves: Array<[number, number]> = [];
+    s.on("address", (to: { port: number }, from: number) => moves.push([from, to.port]));
     let sent = 0;
     p.bridge.filter = (d, dir) => {
       // Halfway, the client's NAT mapping moves from port 5000 to 5077: its packets come from
@@ -360,6 +362,7 @@ test("a peer a NAT maps to another UDP port mid-transfer is followed there (RFC 
     assert.ok(Buffer.from(got).equals(Buffer.from(data)), "byte-exact");
     assert.equal(s.remote, { address: "10.0.0.1", port: 5077 });
     assert.is(p.server.stats().portChanges, 1);
+    assert.equal(moves, [[5000, 5077]], "the association says so");
     assert.is(p.server.stats().ootbPackets, ootb, "none of the packets from the new port out of the blue");
     assert.is(p.server.associations().length, 1);
   } finally {
