@@ -9,9 +9,10 @@
  * With the defaults (512 MiB, 8 MiB) 64 senders get the full window before
  * any gets less.
  *
- * A window that shrinks does not give back what is already held. A sender
- * whose share shrinks keeps its bytes until they are read on (a slow
- * receiver). A client that holds more than the small window above a gap
+ * A window that shrinks gives up at once what waits above a hole past the
+ * new window and one message (reneging: the client sends it again); what was
+ * delivered and is held for a slow reader is kept until it is read on. A
+ * client that holds more than the small window above a gap
  * that does not move for `graceMs` (its cumulative TSN stands still) is
  * aborted, whether it still sends or stopped: an honest one fills a gap
  * within a few round trips.

@@ -284,8 +284,11 @@ export class SctpEndpoint extends EventEmitter {
     this.#assocs.set(key, a);
     this.#keys.set(a, key);
     this.#last = undefined;
-    a._moveTo(from.port);
-    this.#stats.portChanges++;
+    // Re-keyed (it may have lost this key to another peer), but only a new port is news.
+    if (a.remote.port !== from.port) {
+      a._moveTo(from.port);
+      this.#stats.portChanges++;
+    }
     return a;
   }
 

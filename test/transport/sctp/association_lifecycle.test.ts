@@ -453,9 +453,20 @@ test("two peers behind one NAT: one that takes over the other's old port leaves 
     // A's mapping expired while it was idle; B's moves onto A's old port.
     na.at.port = 7000;
     nb.at.port = 5000;
+    const moves: string[] = [];
+    for (const [i, a] of accepted.entries()) a.on("address", (to: { port: number }, from: number) => moves.push(`${"AB"[i]} ${from} → ${to.port}`));
     b!.send(1, Uint8Array.of(1));
     await until(() => server.stats().portChanges === 1, "B followed");
     assert.equal(accepted[1].remote, { address: "10.0.0.1", port: 5000 });
+    // A late packet of A's from the port B now has: A takes the key back, but its port did not change.
+    const aHeartbeat = () => accepted[0].stats().packetsReceived;
+    const before = aHeartbeat();
+    na.at.port = 5000;
+    clients[0].associations()[0].send(1, Uint8Array.of(2));
+    await until(() => aHeartbeat() > before, "A's packet arrived");
+    na.at.port = 7000;
+    assert.equal(moves, ["B 6000 → 5000"], "no move reported where the port stayed");
+    assert.is(server.stats().portChanges, 1);
     assert.equal(server.associations().length, 2, "A is still listed");
     assert.is(server.stats().associations, 2);
     const closing = server.close();
