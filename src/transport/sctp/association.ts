@@ -1271,7 +1271,7 @@ export class Association extends EventEmitter {
       this.#dataInPacket = false;
       if (this.#state === "shutdown-sent") {
         // §9.2: in SHUTDOWN-SENT every packet with DATA gets a SHUTDOWN (plus a SACK if gaps or duplicates).
-        this.#control.push({ type: CHUNK.SHUTDOWN, cumulativeTsnAck: this.#tsns.cum });
+        this.#queueShutdown();
         if (this.#tsns.hasGaps || this.#dups.length > 0) {
           this.#sackNeeded = true;
           this.#sackNow = true;
@@ -1650,7 +1650,7 @@ export class Association extends EventEmitter {
       return;
     }
     this.#rto.backoff();
-    if (this.#state === "shutdown-sent") this.#control.push({ type: CHUNK.SHUTDOWN, cumulativeTsnAck: this.#tsns.cum });
+    if (this.#state === "shutdown-sent") this.#queueShutdown();
     else this.#control.push({ type: CHUNK.SHUTDOWN_ACK });
     this.#t2.start(this.#rto.rto);
     this.#flush();
@@ -1797,11 +1797,26 @@ export class Association extends EventEmitter {
 
   // ---------------------------------------------------------------- shutdown
 
+  /**
+   * Queues a SHUTDOWN with the cumulative TSN received, or brings the one
+   * still queued up to date: the DATA packets of one batch of arrivals each
+   * asked for one, and they went out bundled, one per packet received.
+   */
+  #queueShutdown(): void {
+    for (const c of this.#control) {
+      if (c.type === CHUNK.SHUTDOWN) {
+        (c as { cumulativeTsnAck: number }).cumulativeTsnAck = this.#tsns.cum;
+        return;
+      }
+    }
+    this.#control.push({ type: CHUNK.SHUTDOWN, cumulativeTsnAck: this.#tsns.cum });
+  }
+
   /** §9.2: in SHUTDOWN-PENDING, send SHUTDOWN once everything is acknowledged. */
   #maybeShutdown(): void {
     if (this.#state !== "shutdown-pending" || this.#queue.queuedMessages > 0 || this.#sentHead < this.#sent.length) return;
     this.#setState("shutdown-sent");
-    this.#control.push({ type: CHUNK.SHUTDOWN, cumulativeTsnAck: this.#tsns.cum });
+    this.#queueShutdown();
     this.#sackNeeded = false;
     this.#sackTimer.stop();
     this.#t2.start(this.#rto.rto);

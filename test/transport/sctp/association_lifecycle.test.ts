@@ -479,6 +479,37 @@ test("two peers behind one NAT: one that takes over the other's old port leaves 
   }
 });
 
+test("closing while the peer still sends: one SHUTDOWN per packet back, however many DATA packets each answers", async () => {
+  // §9.2: in SHUTDOWN-SENT every packet with DATA gets a SHUTDOWN; a batch of arrivals answered
+  // together carried one for each of them (found by review).
+  const p = makePair({ delayMs: 1 });
+  try {
+    const { c, s } = await connectPair(p);
+    let most = 0;
+    let withShutdown = 0;
+    p.bridge.filter = (d, dir) => {
+      if (dir === "b->a") {
+        const n = decodePacketUnchecked(d).chunks.filter((ch) => ch.type === CHUNK.SHUTDOWN).length;
+        most = Math.max(most, n);
+        if (n > 0) withShutdown++;
+      }
+      return true;
+    };
+    const data = pattern(1024 * 1024, 3);
+    const rx = receiveBytes(s, data.length);
+    for (let o = 0; o < data.length; o += 16384) c.send(1, data.subarray(o, o + 16384));
+    await within(5000, new Promise((r) => s.once("message", r)), "first message");
+    const closing = s.close();
+    const got = await within(20_000, rx, "everything, while the server closes");
+    await within(20_000, closing, "graceful close");
+    assert.ok(Buffer.from(got).equals(Buffer.from(data)));
+    assert.ok(withShutdown > 1, `${withShutdown} packets carried a SHUTDOWN`);
+    assert.is(most, 1, "never more than one SHUTDOWN in a packet");
+  } finally {
+    await p.close();
+  }
+});
+
 test("malformed datagrams are counted and dropped without throwing", async () => {
   const p = makePair();
   try {
