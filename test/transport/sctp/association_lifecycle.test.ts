@@ -422,8 +422,9 @@ test("two peers behind one NAT: one that takes over the other's old port leaves 
         n.deliver = h;
       },
       localAddress: () => ({ ...n.at, family: "IPv4" }),
-      async close() {
+      close() {
         nodes.splice(nodes.indexOf(n), 1);
+        return Promise.resolve();
       },
     };
     nodes.push(n);
