@@ -14,7 +14,7 @@ import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver } from "../client/receive.ts";
-import { LOCK_SUFFIX, PART_SUFFIX, prepareDirectory, RESUME_SUFFIX } from "../client/safe_write.ts";
+import { discardKeptParts, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
@@ -27,6 +27,7 @@ interface ReceiveFlags {
   once?: boolean;
   overwrite?: boolean;
   json?: boolean;
+  discardKept?: boolean;
 }
 
 /** Registers `sfx receive`. */
@@ -40,9 +41,28 @@ export function registerReceive(program: Command, result: CommandResult): void {
     .option("--once", "exit after one exchange")
     .option("--overwrite", "replace existing files instead of writing 'name (1).ext'")
     .option("--json", "print machine-readable events, one JSON object per line")
+    .option("--discard-kept", "delete what interrupted transfers kept under --dir to resume from, then exit")
     .action(async (flags: ReceiveFlags) => {
-      result.status = await runReceive(flags);
+      result.status = flags.discardKept ? await runDiscardKept(flags) : await runReceive(flags);
     });
+}
+
+/** `sfx receive --discard-kept`: frees the space interrupted transfers kept to resume from; connects to no server. */
+async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
+  const dir = resolve(flags.dir);
+  const { parts, truncated } = await listKeptParts(dir);
+  const gone = await discardKeptParts(parts);
+  const bytes = gone.reduce((n, p) => n + p.bytes, 0);
+  if (flags.json) {
+    const line = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+    for (const p of gone) line({ event: "discarded", temporary: p.temporary, bytes: p.bytes });
+    line({ event: "discarded-all", parts: gone.length, bytes, left: parts.length - gone.length, truncated });
+  } else {
+    process.stdout.write(`Deleted ${gone.length} kept part${gone.length === 1 ? "" : "s"} under ${dir}: ${formatBytes(bytes)} freed.\n`);
+    if (gone.length < parts.length) process.stderr.write(`${parts.length - gone.length} left: a receiver took them up meanwhile.\n`);
+    if (truncated) process.stderr.write("The search stopped early: there may be more in deeper or larger directories.\n");
+  }
+  return 0;
 }
 
 async function runReceive(flags: ReceiveFlags): Promise<number> {
@@ -209,6 +229,6 @@ export function describeKept(kept: readonly KeptTransfer[], truncated: boolean):
   for (const k of kept.slice(0, KEPT_LISTED)) lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}`);
   if (kept.length > KEPT_LISTED) lines.push(`  and ${kept.length - KEPT_LISTED} more`);
   if (truncated) lines.push("  (the search stopped early: there may be more in deeper or larger directories)");
-  lines.push(`To free the space instead, delete their hidden temporary files (.name${PART_SUFFIX}, and .name${RESUME_SUFFIX} and .name${LOCK_SUFFIX} beside each).`);
+  lines.push("To free the space instead: sfx receive --discard-kept (with the same --dir).");
   return lines;
 }

@@ -805,6 +805,30 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
   return { parts, truncated };
 }
 
+/**
+ * Deletes what `parts` (from {@link listKeptParts}) kept: each temporary file
+ * and its note, under the part's lock, so a writer that took the part up
+ * since is left alone. A part is checked again under the lock: still a
+ * regular file with the same note. Returns the parts deleted.
+ */
+export async function discardKeptParts(parts: readonly KeptPart[]): Promise<KeptPart[]> {
+  const gone: KeptPart[] = [];
+  for (const p of parts) {
+    const release = await takeLock(lockPathFor(p.temporary));
+    if (!release) continue; // taken up by a writer since it was listed
+    try {
+      const st = await lstat(p.temporary).catch(() => undefined);
+      if (!st?.isFile() || (await readResumeNote(p.temporary)) !== p.note) continue;
+      await rm(p.temporary, { force: true });
+      await rm(resumeNotePathFor(p.temporary), { force: true });
+      gone.push(p);
+    } finally {
+      await release();
+    }
+  }
+  return gone;
+}
+
 /** Whether `path` is a regular file (not a link) of `size` bytes with SHA-256 `sha256`. */
 export async function sameFile(path: string, size: number, sha256: string): Promise<boolean> {
   const st = await lstat(path).catch(() => undefined);

@@ -1,6 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { ensureBinary, ROOT, runSfx, SFX } from "./_sfx.ts";
 
@@ -33,6 +35,27 @@ test("output whose reader is gone (sfx … | head) is dropped quietly: no stack 
   const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   assert.is(stderr, "");
   assert.is(status, 0);
+});
+
+test("sfx receive --discard-kept deletes what interrupted transfers kept under --dir, says how much, and connects to nothing", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-discard-"));
+  try {
+    mkdirSync(join(dir, "sub"));
+    const parts = [join(dir, ".big.iso.sfx-part"), join(dir, "sub", ".a.bin.sfx-part")];
+    parts.forEach((p, i) => {
+      writeFileSync(p, new Uint8Array(1024 * (i + 1)));
+      writeFileSync(p.replace(/\.sfx-part$/, ".sfx-resume"), `exchange 99999 1 ${JSON.stringify(i ? "sub/a.bin" : "big.iso")}\n`);
+    });
+    writeFileSync(join(dir, "kept.txt"), "a finished file");
+    const r = await runSfx(["receive", "--discard-kept", "--dir", dir, "--server", "127.0.0.1:1"]);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^Deleted 2 kept parts under .*: 3\.0 KiB freed\.$/m);
+    assert.equal(readdirSync(dir, { recursive: true }).sort(), ["kept.txt", "sub"]);
+    const again = await runSfx(["receive", "--discard-kept", "--dir", dir, "--json"]);
+    assert.equal(JSON.parse(again.stdout.trim()), { event: "discarded-all", parts: 0, bytes: 0, left: 0, truncated: false });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("sfx --help lists every documented command and exits 0", async () => {

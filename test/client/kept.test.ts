@@ -6,11 +6,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { keptTransfers } from "../../src/client/receive.ts";
-import { listKeptParts, lockPathFor, partPathFor, resumeNotePathFor } from "../../src/client/safe_write.ts";
+import { discardKeptParts, listKeptParts, lockPathFor, partPathFor, resumeNotePathFor } from "../../src/client/safe_write.ts";
 import { describeKept } from "../../src/cli/receive.ts";
 
 const dirs: string[] = [];
@@ -108,10 +108,32 @@ test("describeKept() says how much of which file, that sending it again resumes,
   assert.match(lines[1], /^  big\.iso: 12\.0 MiB of 4\.0 GiB$/);
   assert.not.match(lines[2], /\u001b/);
   assert.match(lines[3], /search stopped early/);
-  assert.match(lines.at(-1)!, /delete their hidden temporary files \(\.name\.sfx-part, and \.name\.sfx-resume and \.name\.sfx-lock beside each\)/);
+  assert.is(lines.at(-1), "To free the space instead: sfx receive --discard-kept (with the same --dir).");
   const many = describeKept(Array.from({ length: 13 }, (_, i) => ({ path: `f${i}`, bytes: 1, temporary: `/d/.f${i}.sfx-part` })), false);
   assert.is(many.filter((l) => l.startsWith("  f")).length, 10);
   assert.ok(many.includes("  and 3 more"));
+});
+
+test("discardKeptParts() deletes each listed part and its note under its lock; one a writer took up since, or whose note changed, stays", async () => {
+  const dir = tmp();
+  const live = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    const gone = keep(dir, "a/old.bin", 100, "exchange 1000 1 \"a/old.bin\"");
+    const taken = keep(dir, "taken.bin", 200, "exchange 1000 1 \"taken.bin\"");
+    const renoted = keep(dir, "renoted.bin", 300, "exchange 1000 1 \"renoted.bin\"");
+    const { parts } = await listKeptParts(dir);
+    assert.is(parts.length, 3);
+    // Meanwhile: a live receiver locks one to resume it; another part is started over for a new version.
+    writeFileSync(lockPathFor(taken), `${live.pid} abc ${hostname()}\n`);
+    writeFileSync(resumeNotePathFor(renoted), "exchange 2000 2 \"renoted.bin\"\n");
+    const deleted = await discardKeptParts(parts);
+    assert.equal(deleted.map((p) => p.temporary), [gone]);
+    assert.not.ok(existsSync(gone) || existsSync(resumeNotePathFor(gone)) || existsSync(lockPathFor(gone)), "part, note and lock gone");
+    for (const f of [taken, resumeNotePathFor(taken), lockPathFor(taken), renoted, resumeNotePathFor(renoted)]) assert.ok(existsSync(f), f);
+    assert.not.ok(existsSync(lockPathFor(renoted)), "the lock taken to look at it is given back");
+  } finally {
+    live.kill();
+  }
 });
 
 test.run();
