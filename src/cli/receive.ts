@@ -6,6 +6,7 @@
  * @module
  */
 import type { Command } from "commander";
+import { stat } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
@@ -14,11 +15,11 @@ import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver } from "../client/receive.ts";
-import { discardKeptParts, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
+import { discardKeptParts, ioError, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
-import { isSfxError, SfxError } from "../errors.ts";
+import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 
 interface ReceiveFlags {
   server?: string;
@@ -49,20 +50,29 @@ export function registerReceive(program: Command, result: CommandResult): void {
 
 /** `sfx receive --discard-kept`: frees the space interrupted transfers kept to resume from; connects to no server. */
 async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
+  const receiving = (["server", "yes", "once", "overwrite"] as const).filter((k) => flags[k] !== undefined);
+  if (receiving.length > 0) throw new SfxError("SFX_USAGE", `--discard-kept receives nothing: drop --${receiving.join(", --")}`);
   const dir = resolve(flags.dir);
+  const st = await stat(dir).catch((err) => {
+    throw ioError(err, "read", dir);
+  });
+  if (!st.isDirectory()) throw new SfxError("SFX_IO", `Cannot read ${dir}: it is not a directory`);
   const { parts, truncated } = await listKeptParts(dir);
-  const gone = await discardKeptParts(parts);
+  const { gone, failed } = await discardKeptParts(parts);
   const bytes = gone.reduce((n, p) => n + p.bytes, 0);
+  const left = parts.length - gone.length - failed.length;
   if (flags.json) {
     const line = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
     for (const p of gone) line({ event: "discarded", temporary: p.temporary, bytes: p.bytes });
-    line({ event: "discarded-all", parts: gone.length, bytes, left: parts.length - gone.length, truncated });
+    for (const f of failed) line({ event: "error", code: f.error.code, message: f.error.message, temporary: f.part.temporary });
+    line({ event: "discarded-all", parts: gone.length, bytes, failed: failed.length, left, truncated });
   } else {
+    for (const f of failed) process.stderr.write(`sfx: ${f.error.message}\n`);
     process.stdout.write(`Deleted ${gone.length} kept part${gone.length === 1 ? "" : "s"} under ${dir}: ${formatBytes(bytes)} freed.\n`);
-    if (gone.length < parts.length) process.stderr.write(`${parts.length - gone.length} left: a receiver took them up meanwhile.\n`);
-    if (truncated) process.stderr.write("The search stopped early: there may be more in deeper or larger directories.\n");
+    if (left > 0) process.stderr.write(`${left} left: a receiver took them up meanwhile.\n`);
+    if (truncated) process.stderr.write("The search stopped early or could not open some folders: there may be more.\n");
   }
-  return 0;
+  return failed.length > 0 ? exitStatusFor(failed[0].error) : 0;
 }
 
 async function runReceive(flags: ReceiveFlags): Promise<number> {
@@ -228,7 +238,7 @@ export function describeKept(kept: readonly KeptTransfer[], truncated: boolean):
   const lines = [`Kept from interrupted transfers, ${formatBytes(total)} in all (the same file sent again resumes from there):`];
   for (const k of kept.slice(0, KEPT_LISTED)) lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}`);
   if (kept.length > KEPT_LISTED) lines.push(`  and ${kept.length - KEPT_LISTED} more`);
-  if (truncated) lines.push("  (the search stopped early: there may be more in deeper or larger directories)");
+  if (truncated) lines.push("  (the search stopped early or could not open some folders: there may be more)");
   lines.push("To free the space instead: sfx receive --discard-kept (with the same --dir).");
   return lines;
 }

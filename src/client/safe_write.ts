@@ -17,7 +17,7 @@
  */
 import { createHash, type Hash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, type FileHandle, utimes } from "node:fs/promises";
+import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, type FileHandle, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
@@ -178,13 +178,50 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
       if (created) await rm(lock, { force: true }).catch(() => {});
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const held = await lockHeld(lock);
+    const st = await lstat(lock).catch(() => undefined);
+    const text = st && (await readSmallFile(lock, LOCK_MAX_BYTES));
+    const held = st && (await lockHeld(lock));
     if (held === undefined) continue; // gone meanwhile: try again
     if (held) return undefined;
     // Its process is gone (one with our process ID and another nonce had that ID before us).
-    await rm(lock, { force: true });
+    if (!(await removeStaleLock(lock, { ino: st!.ino, dev: st!.dev, mtimeMs: st!.mtimeMs, text }))) return undefined;
   }
   return undefined;
+}
+
+/** A lock judged stale: its file's identity and time, and what it said (see readSmallFile). */
+export interface StaleLock {
+  ino: number;
+  dev: number;
+  mtimeMs: number;
+  text: string | null | undefined;
+}
+
+/**
+ * Removes `lock`, judged stale when it was `judged`, only if it is still that
+ * file. Another process may have judged it stale too, removed it and made its
+ * own lock since: removed by path, that live lock went too (a receiver
+ * resuming lost its part to `sfx receive --discard-kept`; found by review).
+ * So the lock is moved aside first, and one that is not the file judged goes
+ * back. Returns false when a live lock was found there (left in place).
+ * @internal Exported for tests.
+ */
+export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
+  const aside = `${lock}.${LOCK_NONCE}.stale`;
+  try {
+    await rename(lock, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true; // gone meanwhile
+    throw err;
+  }
+  // The same file, as judged: an inode number alone is not enough (a lock removed and made anew
+  // may get the one just freed); a live writer's lock holds its own nonce, and a fresh time.
+  const moved = await lstat(aside).catch(() => undefined);
+  const same = moved === undefined ||
+    (moved.ino === judged.ino && moved.dev === judged.dev && moved.mtimeMs === judged.mtimeMs && (await readSmallFile(aside, LOCK_MAX_BYTES)) === judged.text);
+  if (!same) await link(aside, lock).catch(() => {}); // unless yet another lock was made meanwhile
+  await rm(aside, { force: true });
+  return same;
 }
 
 /**
@@ -764,7 +801,7 @@ export const KEPT_PARTS_SEARCH = { depth: 8, entries: 20_000 };
  * The kept temporary files under `dir`: those with a resume note whose writer
  * is gone. Looks into subdirectories (not hidden ones, nor through links) up
  * to {@link KEPT_PARTS_SEARCH}, so a large directory costs a bounded time;
- * `truncated` says when it stopped early.
+ * `truncated` says when it stopped early, or could not open a folder.
  */
 export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Promise<{ parts: KeptPart[]; truncated: boolean }> {
   const parts: KeptPart[] = [];
@@ -777,9 +814,13 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       break;
     }
     const { path, rel, depth } = queue[i];
-    // Entry by entry, so one huge directory costs no more than the budget.
+    // Entry by entry, so one huge directory costs no more than the budget. A folder that cannot be
+    // read counts as one not searched.
     const entries = await opendir(path).catch(() => undefined);
-    if (!entries) continue;
+    if (!entries) {
+      truncated = true;
+      continue;
+    }
     for await (const e of entries) {
       if (budget === 0) {
         truncated = true;
@@ -809,24 +850,36 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
  * Deletes what `parts` (from {@link listKeptParts}) kept: each temporary file
  * and its note, under the part's lock, so a writer that took the part up
  * since is left alone. A part is checked again under the lock: still a
- * regular file with the same note. Returns the parts deleted.
+ * regular file with the same note. One that cannot be deleted (permissions)
+ * does not stop the others. Returns the parts deleted and those that failed.
  */
-export async function discardKeptParts(parts: readonly KeptPart[]): Promise<KeptPart[]> {
+export async function discardKeptParts(parts: readonly KeptPart[]): Promise<{ gone: KeptPart[]; failed: { part: KeptPart; error: SfxError }[] }> {
   const gone: KeptPart[] = [];
+  const failed: { part: KeptPart; error: SfxError }[] = [];
   for (const p of parts) {
-    const release = await takeLock(lockPathFor(p.temporary));
-    if (!release) continue; // taken up by a writer since it was listed
+    let release: (() => Promise<void>) | undefined;
     try {
+      release = await takeLock(lockPathFor(p.temporary));
+      if (!release) continue; // taken up by a writer since it was listed
       const st = await lstat(p.temporary).catch(() => undefined);
       if (!st?.isFile() || (await readResumeNote(p.temporary)) !== p.note) continue;
-      await rm(p.temporary, { force: true });
-      await rm(resumeNotePathFor(p.temporary), { force: true });
+      await unlinkFile(p.temporary);
+      await unlinkFile(resumeNotePathFor(p.temporary));
       gone.push(p);
+    } catch (err) {
+      failed.push({ part: p, error: ioError(err, "delete", p.temporary) });
     } finally {
-      await release();
+      await release?.();
     }
   }
-  return gone;
+  return { gone, failed };
+}
+
+/** Removes a file (not a directory): gone already is fine. (`rm` reports EPERM on a file as ENOTDIR.) */
+async function unlinkFile(path: string): Promise<void> {
+  await unlink(path).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  });
 }
 
 /** Whether `path` is a regular file (not a link) of `size` bytes with SHA-256 `sha256`. */

@@ -37,7 +37,7 @@ test("output whose reader is gone (sfx … | head) is dropped quietly: no stack 
   assert.is(status, 0);
 });
 
-test("sfx receive --discard-kept deletes what interrupted transfers kept under --dir, says how much, and connects to nothing", async () => {
+test("sfx receive --discard-kept deletes what interrupted transfers kept under --dir, says how much, and connects to nothing; a missing directory or a receiving option is an error", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sfx-discard-"));
   try {
     mkdirSync(join(dir, "sub"));
@@ -47,12 +47,18 @@ test("sfx receive --discard-kept deletes what interrupted transfers kept under -
       writeFileSync(p.replace(/\.sfx-part$/, ".sfx-resume"), `exchange 99999 1 ${JSON.stringify(i ? "sub/a.bin" : "big.iso")}\n`);
     });
     writeFileSync(join(dir, "kept.txt"), "a finished file");
-    const r = await runSfx(["receive", "--discard-kept", "--dir", dir, "--server", "127.0.0.1:1"]);
+    const usage = await runSfx(["receive", "--discard-kept", "--dir", dir, "--yes"]);
+    assert.is(usage.status, 2, "receiving options make no sense with it");
+    assert.match(usage.stderr, /--discard-kept receives nothing: drop --yes/);
+    const missing = await runSfx(["receive", "--discard-kept", "--dir", join(dir, "nowhere")]);
+    assert.is(missing.status, 8, "a directory that is not there is an error, not 0 parts deleted");
+    assert.match(missing.stderr, /no such file or directory/);
+    const r = await runSfx(["receive", "--discard-kept", "--dir", dir]);
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /^Deleted 2 kept parts under .*: 3\.0 KiB freed\.$/m);
     assert.equal(readdirSync(dir, { recursive: true }).sort(), ["kept.txt", "sub"]);
     const again = await runSfx(["receive", "--discard-kept", "--dir", dir, "--json"]);
-    assert.equal(JSON.parse(again.stdout.trim()), { event: "discarded-all", parts: 0, bytes: 0, left: 0, truncated: false });
+    assert.equal(JSON.parse(again.stdout.trim()), { event: "discarded-all", parts: 0, bytes: 0, failed: 0, left: 0, truncated: false });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -6,11 +6,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { keptTransfers } from "../../src/client/receive.ts";
-import { discardKeptParts, listKeptParts, lockPathFor, partPathFor, resumeNotePathFor } from "../../src/client/safe_write.ts";
+import { discardKeptParts, listKeptParts, lockPathFor, partPathFor, removeStaleLock, resumeNotePathFor } from "../../src/client/safe_write.ts";
 import { describeKept } from "../../src/cli/receive.ts";
 
 const dirs: string[] = [];
@@ -126,14 +126,33 @@ test("discardKeptParts() deletes each listed part and its note under its lock; o
     // Meanwhile: a live receiver locks one to resume it; another part is started over for a new version.
     writeFileSync(lockPathFor(taken), `${live.pid} abc ${hostname()}\n`);
     writeFileSync(resumeNotePathFor(renoted), "exchange 2000 2 \"renoted.bin\"\n");
-    const deleted = await discardKeptParts(parts);
+    const { gone: deleted, failed } = await discardKeptParts(parts);
     assert.equal(deleted.map((p) => p.temporary), [gone]);
+    assert.equal(failed, []);
     assert.not.ok(existsSync(gone) || existsSync(resumeNotePathFor(gone)) || existsSync(lockPathFor(gone)), "part, note and lock gone");
     for (const f of [taken, resumeNotePathFor(taken), lockPathFor(taken), renoted, resumeNotePathFor(renoted)]) assert.ok(existsSync(f), f);
     assert.not.ok(existsSync(lockPathFor(renoted)), "the lock taken to look at it is given back");
   } finally {
     live.kill();
   }
+});
+
+test("a stale lock is removed only if it is still the file judged stale: a lock another process made meanwhile stays", async () => {
+  const dir = tmp();
+  const lock = join(dir, ".x.bin.sfx-lock");
+  const judge = () => ({ ...lstatSync(lock), text: readFileSync(lock, "utf8") });
+  writeFileSync(lock, "1 dead-writer host\n");
+  assert.ok(await removeStaleLock(lock, judge()));
+  assert.not.ok(existsSync(lock));
+  // Judged stale, then taken over by another process (removed, made anew: often under the inode
+  // number just freed) before we act on it.
+  writeFileSync(lock, "1 dead-writer host\n");
+  const judged = judge();
+  rmSync(lock);
+  writeFileSync(lock, `${process.pid} live-writer ${hostname()}\n`);
+  assert.not.ok(await removeStaleLock(lock, judged));
+  assert.is(readFileSync(lock, "utf8"), `${process.pid} live-writer ${hostname()}\n`, "the live lock is back in place");
+  assert.equal(readdirSync(dir), [".x.bin.sfx-lock"], "nothing left aside");
 });
 
 test.run();
