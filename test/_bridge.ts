@@ -110,6 +110,8 @@ export interface Bridge {
   readonly counters: Record<Direction, LinkCounters>;
   /** Datagrams sent but not yet delivered. */
   inFlight(): number;
+  /** Resolves once `count` datagrams in all have been delivered in `dir` (counters[dir].delivered), checked as each is. */
+  whenDelivered(dir: Direction, count: number): Promise<void>;
   /** Address of one end. */
   addressOf(end: "a" | "b"): RemoteAddress;
   /** Closes both sockets and cancels pending deliveries. */
@@ -201,6 +203,8 @@ export function createBridge(opts: BridgeOptions = {}): Bridge {
   const anyDir = { dropNext: 0, reorderNext: 0, duplicateNext: 0 };
   let seq = 0;
   let closed = false;
+  /** whenDelivered() callers, checked after every delivery. */
+  const deliveryWaiters = new Set<() => void>();
 
   const bridge = {} as Bridge & { filter: BridgeFilter | undefined };
   const a: BridgeSocket = new BridgeSocket(opts.addressA ?? { address: "10.0.0.1", port: 5000 }, reportedMax, (data, to) => transmit(a, data, to));
@@ -331,6 +335,7 @@ export function createBridge(opts: BridgeOptions = {}): Bridge {
       link.counters.bytesDelivered += p.data.length;
       p.to.deliver(p.data, p.from);
     }
+    for (const w of [...deliveryWaiters]) w();
     schedule(link);
   }
 
@@ -372,6 +377,16 @@ export function createBridge(opts: BridgeOptions = {}): Bridge {
       enqueue(link, { at: clock.now(), seq: seq++, data: data.slice(), from: { ...from }, to: target, held: false });
     },
     inFlight: () => links["a->b"].queue.length + links["b->a"].queue.length,
+    whenDelivered: (dir: Direction, count: number) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (links[dir].counters.delivered < count) return;
+          deliveryWaiters.delete(check);
+          resolve();
+        };
+        deliveryWaiters.add(check);
+        check();
+      }),
     addressOf: (end: "a" | "b") => ({ ...(end === "a" ? a : b).address }),
     async close() {
       await Promise.all([a.close(), b.close()]);

@@ -180,7 +180,7 @@ async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined
     }
     const st = await lstat(lock).catch(() => undefined);
     const text = st && (await readSmallFile(lock, LOCK_MAX_BYTES));
-    const held = st && (await lockHeld(lock));
+    const held = st && (await judgeLock(lock, text));
     if (held === undefined) continue; // gone meanwhile: try again
     if (held) return undefined;
     // Its process is gone (one with our process ID and another nonce had that ID before us).
@@ -231,7 +231,11 @@ export async function removeStaleLock(lock: string, judged: StaleLock): Promise<
  * when there is no lock.
  */
 async function lockHeld(lock: string): Promise<boolean | undefined> {
-  const text = await readSmallFile(lock, LOCK_MAX_BYTES);
+  return judgeLock(lock, await readSmallFile(lock, LOCK_MAX_BYTES));
+}
+
+/** {@link lockHeld}, given what the lock said (see readSmallFile). */
+async function judgeLock(lock: string, text: string | null | undefined): Promise<boolean | undefined> {
   if (text === undefined) return undefined;
   const age = () => lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
   // Empty or unreadable (or not a lock file at all: a link, a FIFO, something large): a lock being

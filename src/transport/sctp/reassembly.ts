@@ -45,6 +45,15 @@ export function heldCost(bytes: number): number {
   return bytes < 64 ? 64 : bytes;
 }
 
+/** Where a complete message's TSNs are: its one chunk's, a DATA run's, or its I-DATA fragments'. */
+type TsnsOf = number | { first: number; count: number } | readonly (InboundFragment | undefined)[];
+
+function tsnList(of: TsnsOf): number | number[] {
+  if (typeof of === "number") return of;
+  if ("first" in of) return Array.from({ length: of.count }, (_, i) => (of.first + i) >>> 0);
+  return of.map((f) => f!.tsn);
+}
+
 /** Receives each complete message, in the order the stream rules allow. */
 export type DeliverFn = (streamId: number, data: Uint8Array, ppid: number) => void;
 
@@ -237,18 +246,16 @@ export class Reassembler {
     }
     if (total > this.#maxMessageSize) return false;
     const data = new Uint8Array(total);
-    const tsns = new Array<number>(count);
     let off = 0;
     tsn = first.tsn;
     for (let i = 0; i < count; i++, tsn = (tsn + 1) >>> 0) {
       const c = this.#frags.get(tsn)!;
       data.set(c.userData, off);
       off += c.userData.length;
-      tsns[i] = tsn;
       this.#frags.delete(tsn);
     }
     this.fragmentsHeld -= count;
-    this.#complete(first.streamId, first.unordered, first.seq, data, first.ppid, tsns);
+    this.#complete(first.streamId, first.unordered, first.seq, data, first.ppid, { first: first.tsn, count });
     return true;
   }
 
@@ -288,17 +295,15 @@ export class Reassembler {
     if (g.bytes > this.#maxMessageSize) return false;
     if (g.endFsn < 0 || g.count !== g.endFsn + 1) return true;
     const data = new Uint8Array(g.bytes);
-    const tsns = new Array<number>(g.count);
     let off = 0;
     for (let i = 0; i <= g.endFsn; i++) {
       const c = frags[i]!;
       data.set(c.userData, off);
       off += c.userData.length;
-      tsns[i] = c.tsn;
     }
     groups.delete(f.seq);
     this.fragmentsHeld -= g.count;
-    this.#complete(f.streamId, f.unordered, f.seq, data, frags[0]!.ppid, tsns);
+    this.#complete(f.streamId, f.unordered, f.seq, data, frags[0]!.ppid, frags);
     return true;
   }
 
@@ -311,7 +316,8 @@ export class Reassembler {
     return s;
   }
 
-  #complete(streamId: number, unordered: boolean, seq: number, data: Uint8Array, ppid: number, tsns: number | number[]): void {
+  /** `tsns`: where the message's TSNs are, listed only if it has to wait for its turn. */
+  #complete(streamId: number, unordered: boolean, seq: number, data: Uint8Array, ppid: number, tsns: TsnsOf): void {
     if (unordered) {
       this.bytesHeld -= data.length;
       this.#deliver(streamId, data, ppid);
@@ -329,7 +335,7 @@ export class Reassembler {
         return;
       }
       this.bytesHeld += heldCost(data.length) - data.length;
-      s.pending.set(seq, { data, ppid, tsns });
+      s.pending.set(seq, { data, ppid, tsns: tsnList(tsns) });
       return;
     }
     // §6.6: deliver in SSN order; release any that were waiting on this one.

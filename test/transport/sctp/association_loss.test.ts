@@ -96,7 +96,9 @@ async function takeOverClient(receiveBufferSize: number) {
   let nextTsn = -1;
   let takenOver = false;
   /** The last SACK the server sent: cumulative TSN and gap blocks as TSNs counted like inject's. */
-  let sack: { cum: number; gaps: Array<[number, number]> } | undefined;
+  let sack: Sack | undefined;
+  /** sacked() callers, checked as each SACK goes by. */
+  const sackWaiters = new Set<() => void>();
   p.bridge.filter = (d, dir) => {
     for (const ch of decodePacketUnchecked(d).chunks) {
       if (dir === "a->b" && ch.type === CHUNK.DATA) nextTsn = ((ch as { tsn: number }).tsn + 1) >>> 0;
@@ -104,6 +106,7 @@ async function takeOverClient(receiveBufferSize: number) {
         const k = ch as SackChunk;
         const i = (tsn: number) => ((tsn - nextTsn + 1) | 0);
         sack = { cum: i(k.cumulativeTsnAck), gaps: k.gapBlocks.map((g) => [i(k.cumulativeTsnAck) + g.start, i(k.cumulativeTsnAck) + g.end]) };
+        for (const w of [...sackWaiters]) w();
       }
     }
     return !takenOver;
@@ -120,14 +123,35 @@ async function takeOverClient(receiveBufferSize: number) {
     };
     p.bridge.inject("b", encodePacket({ srcPort: PORT, dstPort: PORT, verificationTag: s.localTag, chunks: [chunk] }), p.bridge.addressOf("a"));
   };
-  /** Resolves once the server has received `n` more packets than when it was called. */
+  /** Resolves once the server has received the `n` packets `inject` injects (delivered in turn, each handled at once). */
   const arrived = async (inject: () => void, n: number) => {
     const from = s.stats().packetsReceived;
+    const delivered = p.bridge.counters["a->b"].delivered;
     inject();
-    for (let i = 0; i < 1000 && s.stats().packetsReceived < from + n; i++) await new Promise((r) => setTimeout(r, 10));
+    await within(10_000, p.bridge.whenDelivered("a->b", delivered + n), "the injected packets");
     assert.ok(s.stats().packetsReceived >= from + n, "the injected packets arrived");
   };
-  return { p, s, inject, arrived, lastSack: () => sack };
+  /**
+   * Resolves once the server has sent a SACK for which `cond` holds (the last one, or one to come).
+   * Messages are delivered as their packet is handled, before the SACK that answers it goes out.
+   */
+  const sacked = (cond: (k: Sack) => boolean, what: string) =>
+    within(10_000, new Promise<void>((resolve) => {
+      const check = () => {
+        if (sack === undefined || !cond(sack)) return;
+        sackWaiters.delete(check);
+        resolve();
+      };
+      sackWaiters.add(check);
+      check();
+    }), what);
+  return { p, s, inject, arrived, sacked, lastSack: () => sack };
+}
+
+/** A SACK of the server's, TSNs counted like takeOverClient's inject. */
+interface Sack {
+  cum: number;
+  gaps: Array<[number, number]>;
 }
 
 test("a hole opened under a large window gives no more room once the window shrank, beyond what waited above it", async () => {
@@ -154,7 +178,7 @@ test("a window that shrinks gives up at once what waits above a hole past its ne
   // 3.6 MB above a lost TSN 1 under a 4 MiB window; the window goes to 64 KiB: reassembly keeps at
   // most the window and one message (1 MiB), the SACK stops reporting the rest, and all of it is
   // taken again when resent after the hole's chunk.
-  const { p, s, inject, arrived, lastSack } = await takeOverClient(4 * 1024 * 1024);
+  const { p, s, inject, arrived, sacked, lastSack } = await takeOverClient(4 * 1024 * 1024);
   try {
     let delivered = 0;
     s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
@@ -166,16 +190,16 @@ test("a window that shrinks gives up at once what waits above a hole past its ne
     const held = s.heldAboveGapBytes;
     assert.ok(held <= 64 * 1024 + 1024 * 1024 && held > 1024 * 1024, `${held} held: up to one message past the window`);
     assert.is(s.stats().renegedTsns, 2999 - held / 1200);
-    for (let i = 0; i < 500 && lastSack()?.gaps[0]?.[1] !== 1 + held / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.gaps[0]?.[1] === 1 + held / 1200, "the SACK after the shrink");
     assert.equal(lastSack(), { cum: 0, gaps: [[2, 1 + held / 1200]] }, "the SACK reports only what is kept");
     // The hole's chunk: what is kept past half the window is given up too (see the next test).
     await arrived(() => inject(1, 1200), 1);
-    for (let i = 0; i < 500 && lastSack()?.cum !== delivered / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.cum > 0, "the SACK answering the hole's chunk");
     const kept = delivered / 1200;
     await arrived(() => {
       for (let i = kept + 1; i <= 3000; i++) inject(i, 1200);
     }, 3000 - kept);
-    for (let i = 0; i < 500 && delivered < 3000 * 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.cum === 3000, "everything acknowledged");
     assert.is(delivered, 3000 * 1200, "everything delivered, once");
   } finally {
     await p.close();
@@ -186,7 +210,7 @@ test("after a shrink, the chunk filling the hole is taken by reneging on the hig
   // 100 KB above a hole when the window goes from 1 MiB to 64 KiB; then what the peer sent under the
   // old window arrives, taken up to one message (1 MiB) past the window; then the hole's chunk, for
   // which the server gives up the highest TSNs down to the window (RFC 9260 §6.2).
-  const { p, s, inject, arrived, lastSack } = await takeOverClient(1024 * 1024);
+  const { p, s, inject, arrived, sacked, lastSack } = await takeOverClient(1024 * 1024);
   try {
     let delivered = 0;
     s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
@@ -200,7 +224,7 @@ test("after a shrink, the chunk filling the hole is taken by reneging on the hig
     assert.ok(s.heldAboveGapBytes > 1024 * 1024, `${s.heldAboveGapBytes} bytes held above the hole: up to one message past the window`);
     assert.is(s.stats().renegedTsns, 0, "new data is not reneged on");
     await arrived(() => inject(1, 1200), 1);
-    for (let i = 0; i < 500 && lastSack()?.cum !== delivered / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.cum > 0, "the SACK answering the hole's chunk");
     const kept = delivered / 1200;
     assert.ok(kept > 1 && (kept - 1) * 1200 <= 32 * 1024 + 1024 * 1024, `${kept} messages kept: the hole's chunk and up to half a window below the ceiling`);
     assert.is(s.stats().renegedTsns, Math.floor((1024 * 1024 + 64 * 1024) / 1200) - kept + 1, "every TSN held above what was kept was given up");
@@ -210,7 +234,7 @@ test("after a shrink, the chunk filling the hole is taken by reneging on the hig
     await arrived(() => {
       for (let i = kept + 1; i <= 1000; i++) inject(i, 1200);
     }, 1000 - kept);
-    for (let i = 0; i < 500 && delivered < 1000 * 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.cum === 1000, "everything acknowledged");
     assert.is(delivered, 1000 * 1200, "everything delivered, once");
   } finally {
     await p.close();
@@ -221,7 +245,7 @@ test("after a shrink, a higher hole's chunk past the ceiling is dropped, not ren
   // TSNs 1 and 50 lost; 100 KB waits above them when the window goes from 8 MiB to 64 KiB; what
   // was on its way fills the room up to one message past the window. TSN 50 comes back first and is
   // dropped (it would let nothing go); then TSN 1, for which the highest TSNs held are given up.
-  const { p, s, inject, arrived, lastSack } = await takeOverClient(8 * 1024 * 1024);
+  const { p, s, inject, arrived, sacked, lastSack } = await takeOverClient(8 * 1024 * 1024);
   try {
     let delivered = 0;
     s.on("message", (_st: number, d: Uint8Array) => (delivered += d.length));
@@ -240,7 +264,7 @@ test("after a shrink, a higher hole's chunk past the ceiling is dropped, not ren
     assert.is(s.stats().renegedTsns, 0);
     const highest = lastSack()?.gaps.at(-1)?.[1] ?? 0;
     await arrived(() => inject(1, 1200), 1);
-    for (let i = 0; i < 500 && lastSack()?.cum !== delivered / 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.cum > 0, "the SACK answering the hole's chunk");
     assert.is(delivered, 49 * 1200, "TSNs 1 to 49 delivered");
     const top = lastSack()?.gaps[0]?.[1] ?? 0;
     assert.equal(lastSack(), { cum: 49, gaps: [[51, top]] }, "TSN 50 missing, the TSNs given up no longer reported");
@@ -250,7 +274,7 @@ test("after a shrink, a higher hole's chunk past the ceiling is dropped, not ren
     await arrived(() => {
       for (let i = 50; i <= 1000; i++) if (i === 50 || i > top) inject(i, 1200);
     }, 1001 - top);
-    for (let i = 0; i < 500 && delivered < 1000 * 1200; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.cum === 1000, "everything acknowledged");
     assert.is(delivered, 1000 * 1200, "everything delivered, once");
   } finally {
     await p.close();
@@ -420,7 +444,7 @@ test("tiny messages into a small window whose reader keeps up: no tail-loss prob
 test("paused but for the control stream, with the window shrunk: the control stream's hole is still filled", async () => {
   // As the relay pauses a sender whose receiver is slow: 600 KB held for the paused application,
   // then a control message lost and the one after it waiting, then the window shrinks.
-  const { p, s, inject, arrived } = await takeOverClient(1024 * 1024);
+  const { p, s, inject, arrived, sacked } = await takeOverClient(1024 * 1024);
   try {
     const control: number[] = [];
     s.on("message", (st: number, d: Uint8Array) => void (st === 0 && control.push(d.length)));
@@ -431,7 +455,7 @@ test("paused but for the control stream, with the window shrunk: the control str
     await arrived(() => inject(502, 100, 0, 2), 1); // TSN 501 (stream 0, SSN 1) is lost
     s.setReceiveBufferSize(64 * 1024);
     await arrived(() => inject(501, 100, 0, 1), 1);
-    for (let i = 0; i < 500 && control.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await sacked((k) => k.cum === 502, "both control messages acknowledged");
     assert.is(control.length, 2, "both control messages, while the data stays held");
   } finally {
     await p.close();
