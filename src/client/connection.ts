@@ -138,7 +138,7 @@ export class ClientConnection {
     return this.#closedWith;
   }
 
-  /** A fresh exchange id for an offer on this connection (even: see {@link nextExchangeId}). */
+  /** A fresh exchange id for an offer on this connection (2 mod 4: see {@link nextExchangeId}). */
   nextXid(): number {
     this.#xid = nextExchangeId(this.#xid);
     return this.#xid;
@@ -270,7 +270,6 @@ export class ClientConnection {
     this.association.resume();
   }
 
-  /** Closes gracefully (queued messages are delivered first); aborts after `graceMs`. */
   /**
    * Closes gracefully (what was sent is delivered); aborts after `graceMs`,
    * telling the server `abortReason` (default "close timed out").

@@ -26,7 +26,7 @@ import type { EventSink, OfferFileInfo } from "./events.ts";
 import { statfs } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { hasResumable, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -132,11 +132,23 @@ export class Receiver {
     const shown = offer.files.map((f) => ({ path: f.path, size: f.size }));
     emit({ event: "offer", from, files: shown, bytes });
 
-    // Refuse what cannot fit, before asking anyone: the sender learns why at once.
+    // Files an interrupted exchange left here in part (noted with the same name, size and
+    // modification time), which this one would continue: a quick look, the accept decides.
+    const listings = new Map<string, Promise<Set<string>>>();
+    const kept = new Map<number, number>();
+    for (let i = 0; i < files.length && kept.size < MAX_RESUMED_FILES; i++) {
+      const key = files[i].key;
+      const n = key === undefined ? undefined : await resumableBytes(this.opts.dir, files[i].path, key, listings);
+      if (n !== undefined) kept.set(i, n);
+    }
+    // Refuse what cannot fit, before asking anyone: the sender learns why at once. What is kept
+    // here already is not needed again.
+    const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
     const free = bytes ? await freeBytes(this.opts.dir) : null;
-    if (bytes !== null && free !== null && bytes > free) {
+    if (bytes !== null && free !== null && bytes - keptBytes > free) {
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-      const why = `not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}`;
+      const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";
+      const why = `not enough free space: the files need ${mb(bytes - keptBytes)}${here}, the receiver has ${mb(free)}`;
       conn.send(Reject, { xid, reason: `N${why.slice(1)}` });
       emit({ event: "rejected", reason: why, from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
@@ -201,6 +213,8 @@ export class Receiver {
     let failure: SfxError | undefined;
     /** Bytes received over the network; with `resumedBytes` (kept from an interrupted exchange), all there are. */
     let received = 0;
+    /** Of those, bytes on disk: what progress reports (a disk that lags would otherwise report 100 % many times). */
+    let written = 0;
     let resumedBytes = 0;
     let senderDone = false;
     let started = Date.now();
@@ -366,7 +380,8 @@ export class Receiver {
             paused = false;
             conn.resume();
           }
-          emit({ event: "progress", bytes: resumedBytes + received, total: bytes, file: f.path });
+          written += n;
+          emit({ event: "progress", bytes: resumedBytes + written, total: bytes, file: f.path });
           tryFinish(fileIndex);
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
     };
@@ -417,12 +432,10 @@ export class Receiver {
     // Quick: a lock, a look at the file's size; its kept bytes are hashed after the accept, while
     // the sender reads its own copy of them. Stops at Ctrl-C, or when the offer is withdrawn.
     const resume: { file: number; offset: number }[] = [];
-    const listings = new Map<string, Promise<Set<string>>>();
     const stopped = () => failure !== undefined || conn.closedWith !== undefined || inbox.some((m) => Cancel.is(m) || ErrorMessage.is(m));
-    for (let i = 0, tried = 0; i < files.length && tried < MAX_RESUMED_FILES && !stopped(); i++) {
+    for (const i of kept.keys()) {
+      if (stopped()) break;
       const f = files[i];
-      if (f.key === undefined || !(await hasResumable(this.opts.dir, f.path, f.key, listings))) continue;
-      tried++;
       // Not resumable after all (another receiver writes it now…): written from its start when its bytes come.
       const w = await openSafeWrite(this.opts.dir, f.path, writeOptions(f)).catch(() => null);
       if (!w) continue;

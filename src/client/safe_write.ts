@@ -420,13 +420,14 @@ export async function prepareDirectory(dir: string): Promise<void> {
 }
 
 /**
- * Whether a temporary file of `relPath` under `dir` is noted with `key` (an
- * interrupted write {@link openSafeWrite} would continue with that key). A
- * quick look, without locks (the open decides): `listings` keeps each
- * directory's entries, so that looking for many files costs one read of each
- * directory and a note read only where a note is.
+ * The size of the temporary file of `relPath` under `dir` noted with `key`
+ * (an interrupted write {@link openSafeWrite} would continue with that key),
+ * or undefined when there is none. A quick look, without locks (the open
+ * decides): `listings` keeps each directory's entries, so that looking for
+ * many files costs one read of each directory and a note read only where a
+ * note is.
  */
-export async function hasResumable(dir: string, relPath: string, key: string, listings = new Map<string, Promise<Set<string>>>()): Promise<boolean> {
+export async function resumableBytes(dir: string, relPath: string, key: string, listings = new Map<string, Promise<Set<string>>>()): Promise<number | undefined> {
   try {
     const finalPath = join(await realpath(dir), ...localRelativePath(sanitizeRelativePath(relPath)).split("/"));
     const parent = dirname(finalPath);
@@ -435,10 +436,11 @@ export async function hasResumable(dir: string, relPath: string, key: string, li
       listing = readdir(parent).then((names) => new Set(names), () => new Set<string>());
       listings.set(parent, listing);
     }
-    return (await notedAttempt(finalPath, key, await listing)) !== undefined;
+    const attempt = await notedAttempt(finalPath, key, await listing);
+    return attempt === undefined ? undefined : (await lstat(partPathFor(finalPath, attempt))).size;
   } catch {
-    // an unusable name or directory: nothing to resume (the write reports why)
-    return false;
+    // an unusable name or directory, or a part gone meanwhile: nothing to resume (the write reports why)
+    return undefined;
   }
 }
 

@@ -122,6 +122,9 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   };
   const cancel = (reason: string) => stop(() => conn.send(Cancel, { xid, reason }), "cancelled by the sender");
 
+  /** Failures found here, which the other side must be told of (the server's news needs no answer). */
+  const ownFailures = new WeakSet<SfxError>();
+  const ours = (e: SfxError): SfxError => (ownFailures.add(e), e);
   /** Fails on anything that ends the exchange; returns the next message otherwise. */
   const check = (m: AnyMessage): AnyMessage => {
     if (ErrorMessage.is(m)) throw errorFromMessage(m);
@@ -130,8 +133,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     if (Cancel.is(m)) throw new SfxError("SFX_CANCELLED", `The receiver cancelled${m.reason ? `: ${m.reason}` : ""}`);
     return m;
   };
+  /** While files are still being sent: only failures can come, never the receiver's 'done'. */
   const pending = (): void => {
-    while (inbox.length) check(inbox.shift()!);
+    while (inbox.length) {
+      if (Done.is(check(inbox.shift()!))) throw ours(new SfxError("SFX_PROTOCOL", "The server said the receiver was done before every file was sent"));
+    }
   };
   /** Waits until a message for this exchange arrives (or the connection ends / the user cancels). */
   const nextMessage = (): Promise<AnyMessage> =>
@@ -190,7 +196,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     for (const r of (start as { resume?: { file: number; offset: number }[] }).resume ?? []) {
       const f = files[r.file];
       if (!f || f.size === null || r.offset > f.size || resumeAt.has(r.file)) {
-        throw new SfxError("SFX_PROTOCOL", `The server asked to resume file ${r.file} from byte ${r.offset}, which this offer cannot`);
+        throw ours(new SfxError("SFX_PROTOCOL", `The server asked to resume file ${r.file} from byte ${r.offset}, which this offer cannot`));
       }
       resumeAt.set(r.file, r.offset);
     }
@@ -289,7 +295,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       await stop(() => conn.send(ErrorMessage, { code: "SFX_TRANSFER_FAILED", message, xid }), "the sender gave up: nothing moved");
     } else if (e.code === "SFX_CANCELLED" && signal.aborted) {
       await cancel("cancelled by the sender");
-    } else if (e.code === "SFX_IO" || e.code === "SFX_INTERNAL") {
+    } else if (e.code === "SFX_IO" || e.code === "SFX_INTERNAL" || ownFailures.has(e)) {
       // Our own failure: tell the receiver so it cleans up.
       try {
         conn.send(ErrorMessage, { code: e.code, message: `The sender failed: ${e.message}`.slice(0, 1000), xid });

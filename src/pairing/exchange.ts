@@ -73,6 +73,16 @@ export class Exchange {
   resumingUntil = 0;
   /** When a byte or a control message of the exchange last moved (stall detection). */
   movedAt = 0;
+  /**
+   * What the server has relayed of the sender's closing messages: each file's
+   * one 'end', then one 'done'. Nothing more is relayed (a flood of them
+   * would count against a receiver that reads only its control stream), and
+   * the receiver's 'done' is taken only after the sender's.
+   */
+  readonly ended = new Set<number>();
+  senderDone = false;
+  /** When each side's last 'resuming' was relayed: at most one per half period is. */
+  readonly resumingRelayedAt = { sender: -Infinity, receiver: -Infinity };
   endedAt = 0;
   bytes = 0;
   relay: Relay | null = null;

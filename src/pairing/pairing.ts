@@ -7,9 +7,9 @@
  * @module
  */
 import { SfxError } from "../errors.ts";
-import { nextExchangeId, parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
+import { nextReceiverExchangeId, parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
 import {
-  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Resuming, Start,
+  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Resuming, resumingEveryMs, Start,
 } from "../protocol/messages.ts";
 import type { CloseReason } from "../protocol/association.ts";
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
@@ -95,7 +95,7 @@ export class Pairing {
       const held = this.#logBudget.take(sender);
       if (held >= 0) {
         const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
-        this.#log.info(`Offer from {from} refused: {code}: {message}${more}`, { from: sender.id, code, message });
+        this.#log.info(`Offer from {from} refused: {code}: {message}${more}`, { from: formatId(sender.id), code, message });
       }
       sender.sendControl(ErrorMessage.encode({ code, message, xid }));
     };
@@ -107,7 +107,7 @@ export class Pairing {
     } catch (err) {
       // A client guessing IDs would fill the log: one line a minute per client.
       const message = (err as Error).message;
-      if (this.#limitLogBudget.take(sender) >= 0) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: sender.id, address, message });
+      if (this.#limitLogBudget.take(sender) >= 0) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: formatId(sender.id), address, message });
       sender.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
       return;
     }
@@ -126,11 +126,11 @@ export class Pairing {
     if (receiver.exchange) {
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
-      if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: sender.id, to: receiver.id });
+      if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
       sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange; try again later` }));
       return;
     }
-    const rxid = this.#nextXid.get(receiver) ?? nextExchangeId(0);
+    const rxid = this.#nextXid.get(receiver) ?? nextReceiverExchangeId(0);
     // Encoded before anything is registered: the receiver's copy names the sender, not itself,
     // and may not fit the message size limit the sender's did (then nobody is left busy).
     let forReceiver: Uint8Array;
@@ -139,7 +139,7 @@ export class Pairing {
     } catch (err) {
       return fail("SFX_LIMIT", `The offer's list of files is too large to pass on (${(err as Error).message}); send fewer files at once, or an archive`);
     }
-    this.#nextXid.set(receiver, nextExchangeId(rxid));
+    this.#nextXid.set(receiver, nextReceiverExchangeId(rxid));
     const ex = new Exchange(++this.#serial, { peer: sender, xid }, { peer: receiver, xid: rxid }, msg.files, this.#now(), this.#log);
     sender.exchange = ex;
     receiver.exchange = ex;
@@ -147,7 +147,7 @@ export class Pairing {
     this.stats.offers++;
     const unknown = msg.files.filter((f) => f.size === null).length;
     this.#log.info(`Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes${unknown ? " and {unknown} of unknown size" : ""}`, {
-      serial: ex.serial, from: sender.id, to: receiver.id, files: msg.files.length, bytes: ex.announcedBytes, unknown,
+      serial: ex.serial, from: formatId(sender.id), to: formatId(receiver.id), files: msg.files.length, bytes: ex.announcedBytes, unknown,
     });
     receiver.sendControl(forReceiver);
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
@@ -192,7 +192,7 @@ export class Pairing {
     ex.resumed = seen;
     ex.resumingUntil = this.#now() + this.limits.idleTimeoutMs + resumed / MIN_RESUME_READ_BYTES_PER_MS;
     this.#log.info(`Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}${resume.length ? " (resuming {resumedFiles}, {resumedBytes} bytes already there)" : ""}`, {
-      serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
+      serial: ex.serial, from: formatId(ex.sender.peer.id), to: formatId(ex.receiver.peer.id), files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
     });
     // The sender's window opens before it hears 'start' (the window update goes out first).
     ex.sender.peer.sending?.(true);
@@ -214,6 +214,8 @@ export class Pairing {
     const ex = this.#current(peer, msg.xid, "sender");
     if (!ex || ex.state !== "streaming") return this.#stale(peer, "end", msg.xid);
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} of ${ex.files.length}`);
+    if (ex.ended.has(msg.file) || ex.senderDone) return this.#protocolFailure(ex, peer, `a second 'end' for file ${msg.file}, or one after 'done'`);
+    ex.ended.add(msg.file);
     ex.movedAt = this.#now();
     ex.receiver.peer.sendControl(End.encode({ ...msg, xid: ex.receiver.xid }));
   }
@@ -225,16 +227,27 @@ export class Pairing {
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'resuming' for file ${msg.file} of ${ex.files.length}`);
     // Only of a file the accept resumed, for as long as reading its kept bytes may take: it is not
     // a way to keep an exchange alive without moving bytes.
-    if (!ex.resumed.has(msg.file) || this.#now() > ex.resumingUntil) return this.#stale(peer, "resuming", msg.xid);
-    ex.movedAt = this.#now();
+    const now = this.#now();
+    if (!ex.resumed.has(msg.file) || now > ex.resumingUntil) return this.#stale(peer, "resuming", msg.xid);
+    ex.movedAt = now;
+    // Clients say it once a period; more often is kept from the other side, whose control stream it would fill.
+    const side = peer === ex.sender.peer ? "sender" : "receiver";
+    if (now - ex.resumingRelayedAt[side] < resumingEveryMs(this.limits.idleTimeoutMs) / 2) return;
+    ex.resumingRelayedAt[side] = now;
     const other = ex.other(peer);
     other.peer.sendControl(Resuming.encode({ ...msg, xid: other.xid }));
   }
 
-  /** Done: from the sender, forwarded; from the receiver, the exchange succeeded. */
+  /** Done: from the sender, forwarded; from the receiver, after the sender's, the exchange succeeded. */
   done(peer: ExchangePeer, msg: Msg<typeof Done>): void {
     const ex = peer.exchange;
     if (!ex || ex.state !== "streaming" || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "done", msg.xid);
+    if (peer === ex.sender.peer) {
+      if (ex.senderDone) return this.#protocolFailure(ex, peer, "a second 'done'");
+      ex.senderDone = true;
+    } else if (!ex.senderDone) {
+      return this.#protocolFailure(ex, peer, "'done' before the sender's");
+    }
     const other = ex.other(peer);
     ex.movedAt = this.#now();
     other.peer.sendControl(Done.encode({ ...msg, xid: other.xid }));
@@ -384,7 +397,7 @@ export class Pairing {
   }
 
   #protocolFailure(ex: Exchange, peer: ExchangePeer, what: string): void {
-    this.#log.warn("Exchange #{serial}: protocol error from {id}: {what}", { serial: ex.serial, id: peer.id, what });
+    this.#log.warn("Exchange #{serial}: protocol error from {id}: {what}", { serial: ex.serial, id: formatId(peer.id), what });
     this.#failBoth(ex, "SFX_PROTOCOL", `Protocol error: ${what}`);
   }
 
@@ -397,7 +410,7 @@ export class Pairing {
 
   #stale(peer: ExchangePeer, what: string, xid: number): void {
     // Late answers to an exchange that already ended (a timeout crossed an accept): harmless.
-    this.#log.debug("Ignored '{what}' for exchange {xid} from {id}: not current", { what, xid, id: peer.id });
+    this.#log.debug("Ignored '{what}' for exchange {xid} from {id}: not current", { what, xid, id: formatId(peer.id) });
   }
 
   #finish(ex: Exchange, state: ExchangeState, outcome: string, detail?: string): void {
@@ -417,7 +430,7 @@ export class Pairing {
     const duration = ex.streamingAt ? (ex.endedAt - ex.streamingAt) / 1000 : 0;
     const rate = duration > 0 ? ex.bytes / duration / 1e6 : 0;
     const props = {
-      serial: ex.serial, from: ex.sender.peer.id, to: ex.receiver.peer.id, state, outcome, files: ex.files.length,
+      serial: ex.serial, from: formatId(ex.sender.peer.id), to: formatId(ex.receiver.peer.id), state, outcome, files: ex.files.length,
       bytes: ex.bytes, duration: duration.toFixed(3), rate: rate.toFixed(1), detail: detail ?? "",
       pauses: ex.relay?.stats.pauses ?? 0, peakBuffered: ex.relay?.stats.peakBuffered ?? 0,
     };

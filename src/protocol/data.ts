@@ -50,15 +50,32 @@ export function xidTag(xid: number): number {
 const MAX_ID = 2 ** 31 - 2;
 
 /**
- * The id after `prev` for an exchange: even (2, 4, …). On one connection an
- * exchange's bytes and a share's can be on the wire at once (`sfx client`
- * runs a send beside a share put, a receive beside a share get), and data is
- * told apart by its tag alone: exchange ids are even and share request ids
- * odd ({@link nextShareRequestId}), so their tags never meet.
+ * The id after `prev` in the class of ids ≡ `first` (mod 4), from `first` on
+ * and back to it past {@link MAX_ID}.
+ */
+function nextInClass(prev: number, first: 1 | 2 | 3 | 4): number {
+  const next = prev < first ? first : prev + 4 - ((prev - first) & 3);
+  return next > MAX_ID ? first : next;
+}
+
+/**
+ * The id after `prev` for an exchange a client offers: 2, 6, 10, … On one
+ * connection an exchange's bytes and a share's can be on the wire at once
+ * (`sfx client` runs a send beside a share put, a receive beside a share
+ * get), and a client that receives may try to send meanwhile (refused, since
+ * a client is in one exchange at a time, but the refusal carries the offer's
+ * id). So each kind of id has its own class mod 4, which the data tags keep
+ * too ({@link xidTag} keeps the low bits): offers 2 (mod 4), the ids the
+ * server gives a receiver 0 (mod 4, {@link nextReceiverExchangeId}), share
+ * requests odd ({@link nextShareRequestId}). None can be taken for another.
  */
 export function nextExchangeId(prev: number): number {
-  const next = prev + 2 - (prev & 1);
-  return next > MAX_ID ? 2 : next;
+  return nextInClass(prev, 2);
+}
+
+/** The id after `prev` that the server gives a receiver's exchange: 4, 8, 12, …; see {@link nextExchangeId}. */
+export function nextReceiverExchangeId(prev: number): number {
+  return nextInClass(prev, 4);
 }
 
 /** The id after `prev` for a share request: odd (1, 3, …); see {@link nextExchangeId}. */

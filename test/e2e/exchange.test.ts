@@ -381,7 +381,7 @@ test("receive --once: an offer the sender withdraws while we are asked is no exc
 
 test("the server log records connections, IDs, offers and exchange ends with bytes and rate", async () => {
   const log = readFileSync(join(server.logDir, "stream_server.log"), "utf8");
-  for (const re of [/Connection from 127\.0\.0\.1:\d+/, /got its ID/, /offer from \d+ to \d+: 1 file/, /ended done \(ok\): 1 file\(s\), 3000000 bytes in [\d.]+ s, [\d.]+ MB\/s/, /ended rejected/, /ended cancelled/]) {
+  for (const re of [/Connection from 127\.0\.0\.1:\d+/, /got its ID/, /offer from \d{3} \d{3} to \d{3} \d{3}: 1 file/, /ended done \(ok\): 1 file\(s\), 3000000 bytes in [\d.]+ s, [\d.]+ MB\/s/, /ended rejected/, /ended cancelled/]) {
     assert.match(log, re);
   }
 });

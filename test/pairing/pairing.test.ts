@@ -8,12 +8,15 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
-import { Accept, Busy, Cancel, End, ErrorMessage, Offer, Reject, Resuming, Start } from "../../src/protocol/messages.ts";
+import { Accept, Busy, Cancel, Done, End, ErrorMessage, Offer, Reject, Resuming, Start } from "../../src/protocol/messages.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
-import { MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
+import { CONTROL_PPID, MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
+import type { AnyMessage } from "../../src/protocol/registry.ts";
 import { startHarness, until } from "./_harness.ts";
+import { formatId } from "../../src/pairing/id_registry.ts";
 import { slowReads } from "../_slow_reads.ts";
+import { withTmpfs } from "../_tmpfs.ts";
 
 const dirs: string[] = [];
 function tmp(): string {
@@ -95,6 +98,11 @@ test("several files of known and unknown size go sender → server → receiver 
     await until(() => h.service.pairing.active === 0, 2000, "exchange to end");
     assert.is(h.service.pairing.stats.done, 1);
     assert.ok(h.logs.some((l) => /ended done \(ok\): 3 file\(s\), 1300001 bytes/.test(l.message)), "logs the exchange end");
+    // IDs as the session's lines and the users write them ("482 913"), so one grep follows a client.
+    const [sid, rid] = [formatId(s.conn.id), formatId(r.conn.id)];
+    for (const what of [`offer from ${sid} to ${rid}`, `${rid} accepted`, `${sid} -> ${rid} ended done`]) {
+      assert.ok(h.logs.some((l) => l.message.includes(what)), what);
+    }
     // Several exchanges in a row over the same connections, the other way round too.
     const back = new Receiver(s.conn, { dir: tmp(), decide: async () => true });
     const got2 = back.receiveOne();
@@ -106,6 +114,24 @@ test("several files of known and unknown size go sender → server → receiver 
     await got3;
     assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(a), "no silent overwrite");
     assert.is(sha(readFileSync(join(dir, "a (1).bin"))), sha(other));
+  } finally {
+    await h.close();
+  }
+});
+
+test("the receiver's progress counts bytes on disk: it never goes back, and reaches the total once, with the last write", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const data = pattern(4 * 1024 * 1024, 9);
+    const progress: number[] = [];
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => true, onEvent: (e) => void (e.event === "progress" && progress.push(e.bytes)) }).receiveOne());
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("a.bin", data)] });
+    await got;
+    assert.ok(progress.every((b, i) => i === 0 || b >= progress[i - 1]), "progress went back");
+    assert.is(progress.filter((b) => b === data.length).length, 1, `${progress.length} events, at the total: ${progress.filter((b) => b === data.length).length}`);
+    assert.is(progress.at(-1), data.length);
   } finally {
     await h.close();
   }
@@ -214,6 +240,42 @@ test("an offer to a busy receiver fails fast with SFX_PEER_BUSY", async () => {
     release();
     await expectCode(first, "SFX_REJECTED");
     assert.is((await got).accepted, false);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a receiver that tries to send meanwhile (as `sfx client` lets it) is refused, and its incoming exchange goes on: refused while deciding, and again mid-transfer", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const d = await h.client();
+    const trySend = () => sendFiles(r.conn, { to: d.conn.id, files: [memFile("other", pattern(5))] });
+    const refusals: SfxError[] = [];
+    let gate!: () => void;
+    const gated = new Promise<void>((res) => (gate = res));
+    const data = pattern(300_000, 5);
+    let chunks = 0;
+    const sent = quiet(sendFiles(s.conn, { to: r.conn.id, files: [memFile("in.bin", data, { gate: () => (++chunks === 2 ? gated : Promise.resolve()) })] }));
+    const dir = tmp();
+    const receiver = new Receiver(r.conn, {
+      dir,
+      decide: async () => {
+        refusals.push(await expectCode(trySend(), "SFX_PROTOCOL"));
+        return true;
+      },
+    });
+    const got = quiet(receiver.receiveOne());
+    await until(() => chunks === 2, 3000, "the transfer under way");
+    refusals.push(await expectCode(trySend(), "SFX_PROTOCOL"));
+    gate();
+    await sent;
+    const result = await got;
+    assert.is(result.accepted, true);
+    assert.is(sha(readFileSync(join(dir, "in.bin"))), sha(data));
+    assert.is(refusals.length, 2);
+    for (const e of refusals) assert.match(e.message, /already in an exchange/);
   } finally {
     await h.close();
   }
@@ -649,6 +711,27 @@ test("an exchange broken off mid-file resumes: offered again, the file is sent f
   }
 });
 
+test("a disk that holds the rest but not the whole file: the resume is accepted, since what is kept is not needed again (tmpfs of 3 MiB, 2.5 MiB file, 2 MiB kept)", async () => {
+  const dir = tmp();
+  await withTmpfs(dir, "3m", async () => {
+    const h = startHarness();
+    try {
+      const r = await h.client();
+      const data = pattern(2.5 * 1024 * 1024, 11);
+      const modified = 1_764_000_000_456;
+      assert.ok(isSfxError(await breakOff(h, r, dir, data, modified, 2 * 1024 * 1024), "SFX_TRANSFER_FAILED"));
+      const kept = statSync(join(dir, ".a.bin.sfx-part")).size;
+      assert.ok(kept > 1.6 * 1024 * 1024, `kept ${kept}`);
+      const { sent, resumed } = await sendWhole(h, r, dir, data, modified);
+      assert.is(resumed, kept);
+      assert.is(sent.bytes, data.length - kept);
+      assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(data));
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 test("resuming a file that is no longer what was kept (same name, size and time, other bytes) fails its hash on both sides, keeps nothing, and the next offer sends it whole", async () => {
   const h = startHarness();
   try {
@@ -911,6 +994,95 @@ test("'resuming' keeps an exchange alive only for a file the accept resumed, and
         clearInterval(keepAlive);
       }
     }
+  } finally {
+    await h.close();
+  }
+});
+
+test("a sender's closing messages are relayed once each: a second 'end', or a flood of them, fails the exchange as a protocol error and the receiver gets one 'end' and stays connected", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const rGot: AnyMessage[] = [];
+    r.conn.onMessage((m) => void rGot.push(m));
+    const offered = r.conn.waitFor((m) => Offer.is(m));
+    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 0 }] }));
+    const offer = await offered;
+    const started = s.conn.waitFor((m) => Start.is(m));
+    r.conn.sendControl(Accept.encode({ xid: offer.xid as number }));
+    await started;
+    const failed = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 2, { timeout: { ms: 3000, error: () => new SfxError("SFX_INTERNAL", "the flood went through") } });
+    const end = End.encode({ xid: 2, file: 0, size: 0, sha256: sha(new Uint8Array(0)) });
+    for (let i = 0; i < 2000; i++) s.conn.sendControl(end);
+    assert.match(String((await failed).message), /second 'end'/);
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+    await until(() => h.service.pairing.active === 0, 3000, "both free");
+    assert.is(rGot.filter((m) => End.is(m)).length, 1);
+    assert.is(r.conn.closedWith, undefined);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a receiver's 'done' before the sender's fails the exchange as a protocol error on both sides (not a success of 0 bytes), and a sender told 'done' early fails at once", async () => {
+  const h = startHarness();
+  try {
+    // The server refuses it.
+    const s = await h.client();
+    const r = await h.client();
+    const offered = r.conn.waitFor((m) => Offer.is(m));
+    const sent = quiet(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(200_000), { gate: () => new Promise(() => {}) })] }));
+    const offer = await offered;
+    const told = r.conn.waitFor((m) => ErrorMessage.is(m));
+    r.conn.sendControl(Accept.encode({ xid: offer.xid as number }));
+    r.conn.sendControl(Done.encode({ xid: offer.xid as number, files: 1, bytes: 0 }));
+    assert.match((await expectCode(sent, "SFX_PROTOCOL")).message, /'done' before the sender's/);
+    assert.match(String((await told).message), /'done' before the sender's/);
+    assert.not.ok(h.logs.some((l) => /ended done/.test(l.message)), "logged as a success");
+
+    // A server that relayed it anyway: the sender does not wait for a 'done' that already came.
+    const s2 = await h.client();
+    const r2 = await h.client();
+    let chunks = 0;
+    const receiver = new Receiver(r2.conn, { dir: tmp(), decide: async () => true });
+    const got = quiet(receiver.receiveOne());
+    // Its first chunk goes; its second never comes (a blocked source).
+    const gate = () => (++chunks === 2 ? new Promise<void>(() => {}) : Promise.resolve());
+    const sent2 = quiet(sendFiles(s2.conn, { to: r2.conn.id, files: [memFile("b", pattern(200_000), { gate })] }));
+    await until(() => chunks === 2, 3000, "streaming");
+    s2.serverSide.send(0, Done.encode({ xid: 2, files: 1, bytes: 0 }), { ppid: CONTROL_PPID });
+    assert.match((await expectCode(sent2, "SFX_PROTOCOL")).message, /done before every file was sent/);
+    // The receiver hears of it (from the sender, through the server), not at the idle timeout.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const heard = await Promise.race([got.then(() => "accepted", (e) => e.message as string), new Promise<string>((res) => (timer = setTimeout(res, 3000, "not told")))]);
+    clearTimeout(timer);
+    assert.match(heard, /The sender failed: The server said the receiver was done/);
+  } finally {
+    await h.close();
+  }
+});
+
+test("'resuming' sent in a flood reaches the other side at most once per half period: the flood does not fill its control stream", async () => {
+  const h = startHarness({ idleTimeoutMs: 4000 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const rGot: AnyMessage[] = [];
+    r.conn.onMessage((m) => void rGot.push(m));
+    const offered = r.conn.waitFor((m) => Offer.is(m));
+    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 1 << 20, modified: 1 }] }));
+    const offer = await offered;
+    const started = s.conn.waitFor((m) => Start.is(m));
+    r.conn.sendControl(Accept.encode({ xid: offer.xid as number, resume: [{ file: 0, offset: 1 << 19 }] }));
+    await started;
+    for (let i = 0; i < 500; i++) s.conn.sendControl(Resuming.encode({ xid: 2, file: 0, bytes: i }));
+    // Relayed after whatever the flood brought, on the same ordered stream.
+    const ended = r.conn.waitFor((m) => End.is(m));
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 1 << 20, sha256: "0".repeat(64) }));
+    await ended;
+    const relayed = rGot.filter((m) => Resuming.is(m)).length;
+    assert.ok(relayed >= 1 && relayed <= 2, `${relayed} relayed`);
   } finally {
     await h.close();
   }

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
   Accept, Busy, Cancel, dataPpid, decodeMessage, defineMessage, Done, End, ErrorMessage, errorFromMessage, Hello,
-  MAX_CONTROL_BYTES, messageTypes, nextExchangeId, nextShareRequestId, Offer, parseDataPpid, Ping, Pong, ProtocolError, Reject, retagPpid, Start, Welcome,
+  MAX_CONTROL_BYTES, messageTypes, nextExchangeId, nextReceiverExchangeId, nextShareRequestId, Offer, parseDataPpid, Ping, Pong, ProtocolError, Reject, retagPpid, Start, Welcome,
 } from "../../src/protocol/index.ts";
 import { int, string } from "../../src/protocol/schema.ts";
 import "../../src/protocol/share.ts"; // registers the share.* messages
@@ -127,18 +127,23 @@ test("data PPIDs carry the exchange tag and the file index, and can be retagged"
   assert.is(parseDataPpid(0).fileIndex, -1);
 });
 
-test("exchange ids are even and share request ids odd, through the wrap: their data tags never meet on one connection", () => {
+test("offered exchange ids, the ids the server gives receivers and share request ids are three classes, through the wrap: neither ids nor data tags meet on one connection", () => {
   const ids = (next: (prev: number) => number, from: number) => {
     const out = [];
     for (let i = 0, x = from; i < 4; i++) out.push(x = next(x));
     return out;
   };
-  assert.equal(ids(nextExchangeId, 0), [2, 4, 6, 8]);
+  assert.equal(ids(nextExchangeId, 0), [2, 6, 10, 14]);
+  assert.equal(ids(nextReceiverExchangeId, 0), [4, 8, 12, 16]);
   assert.equal(ids(nextShareRequestId, 0), [1, 3, 5, 7]);
-  assert.equal(ids(nextExchangeId, 2 ** 31 - 4), [2 ** 31 - 2, 2, 4, 6]);
+  assert.equal(ids(nextExchangeId, 2 ** 31 - 10), [2 ** 31 - 6, 2 ** 31 - 2, 2, 6]);
+  assert.equal(ids(nextReceiverExchangeId, 2 ** 31 - 12), [2 ** 31 - 8, 2 ** 31 - 4, 4, 8]);
   assert.equal(ids(nextShareRequestId, 2 ** 31 - 5), [2 ** 31 - 3, 1, 3, 5]);
+  const tag = (xid: number) => parseDataPpid(dataPpid(xid, 0)).tag;
   for (let x = 0; x < 5000; x += 37) {
-    assert.is.not(parseDataPpid(dataPpid(nextExchangeId(x), 0)).tag, parseDataPpid(dataPpid(nextShareRequestId(x), 0)).tag);
+    const [a, b, c] = [nextExchangeId(x), nextReceiverExchangeId(x), nextShareRequestId(x)];
+    assert.ok(a % 4 === 2 && b % 4 === 0 && c % 2 === 1, `${x}: ${a} ${b} ${c}`);
+    assert.ok(tag(a) !== tag(b) && tag(a) !== tag(c) && tag(b) !== tag(c), `${x}: tags of ${a} ${b} ${c}`);
   }
 });
 
