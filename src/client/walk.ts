@@ -75,6 +75,10 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     }
     const abs = resolve(arg);
     const st = await stat(abs).catch((err) => {
+      // The name came as bytes that are not UTF-8, and was decoded with U+FFFD in their place: no such file.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && arg.includes("\ufffd")) {
+        throw new SfxError("SFX_BAD_ARGUMENT", `Cannot send ${arg}: its name is not valid UTF-8, which sfx needs to give it to the receiver; rename it`);
+      }
       throw ioError(err, "read", arg);
     });
     const name = basename(abs);
@@ -194,6 +198,10 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
         }
         if (before.size !== size) {
           throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed after it was offered (${size} bytes then, ${before.size} now)`);
+        }
+        // Rewritten in place (same size): the offer's modification time, which a kept part is noted with, is no longer its.
+        if (listed?.mtimeMs !== undefined && before.mtimeMs !== listed.mtimeMs) {
+          throw new SfxError("SFX_IO", `Cannot send ${abs}: it was rewritten after it was offered`);
         }
         let sent = 0;
         try {

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkStdin, collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
@@ -179,7 +179,7 @@ test("a file rewritten while it is read (same size) fails with SFX_IO before its
   assert.match((err as Error).message, /changed while being sent/);
 });
 
-test("a file that changed, or was replaced (even by a FIFO), after it was offered fails at once with SFX_IO", async () => {
+test("a file that changed, was rewritten in place (same size) or was replaced (even by a FIFO) after it was offered fails at once with SFX_IO", async () => {
   const grown = join(root, "grown.bin");
   writeFileSync(grown, "1234");
   const g = statSync(grown);
@@ -196,6 +196,34 @@ test("a file that changed, or was replaced (even by a FIFO), after it was offere
   assert.ok(isSfxError(e2, "SFX_IO"), String(e2));
   assert.match((e2 as Error).message, /no longer a regular file/);
   assert.ok(Date.now() - t0 < 2000, "opening the FIFO did not block");
+  // Rewritten in place, same size, inode and all (dd conv=notrunc): its time says so.
+  const rewritten = join(root, "rewritten.bin");
+  writeFileSync(rewritten, "abcd");
+  utimesSync(rewritten, 1_700_000_000, 1_700_000_000);
+  const w = statSync(rewritten);
+  const fd = openSync(rewritten, "r+");
+  writeSync(fd, "wxyz", 0);
+  closeSync(fd);
+  assert.is(statSync(rewritten).ino, w.ino);
+  const e3 = await readAll(fileSource(rewritten, "x", 4, w).read());
+  assert.ok(isSfxError(e3, "SFX_IO"), String(e3));
+  assert.match((e3 as Error).message, /rewritten after it was offered/);
+});
+
+test("a name given on the command line that is not valid UTF-8 is refused as such, not as a missing file", async () => {
+  const d = join(root, "badarg");
+  mkdirSync(d);
+  const raw = Buffer.concat([Buffer.from(`${d}/caf`), Buffer.from([0xe9]), Buffer.from(".txt")]);
+  writeFileSync(raw, "latin-1 name");
+  // As a shell hands it over: argv bytes decoded as UTF-8.
+  const arg = raw.toString("utf8");
+  try {
+    await collectFiles([arg]);
+    assert.unreachable("accepted");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+    assert.match((err as Error).message, /its name is not valid UTF-8/);
+  }
 });
 
 test("a file with bytes past its size (a /proc file says 0) fails with SFX_IO saying to use standard input", async () => {

@@ -427,7 +427,6 @@ export class Association extends EventEmitter {
     return this.#closeReason;
   }
 
-  /** Our verification tag (for diagnostics and tests). */
   /** The peer's address and UDP port: the port follows the peer when a NAT maps it to another (RFC 6951 §5.4). */
   get remote(): RemoteAddress {
     return this.#remote;
@@ -440,6 +439,7 @@ export class Association extends EventEmitter {
     this.#emitSafe("address", this.#remote, from);
   }
 
+  /** Our verification tag (for diagnostics and tests). */
   get localTag(): number {
     return this.#localTag;
   }
