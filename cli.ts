@@ -8,6 +8,12 @@
  */
 import { main } from "./src/cli/main.ts";
 
+// Node opens its debugger, on a local port any user of the machine can reach,
+// when a process gets SIGUSR1 and nothing listens for it. sfx never wants that
+// (`sfx serve` often runs as root). The single executable is also built with
+// --disable-sigusr1; this covers `node cli.ts` (Deno has no such debugger).
+process.on("SIGUSR1", () => {});
+
 main(process.argv.slice(2)).then(
   (status) => {
     process.exitCode = status;

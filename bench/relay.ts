@@ -183,7 +183,7 @@ async function benchSfx(work: string, src: string, size: number, want: string): 
   const out = join(work, "sfx-out");
   spawnSync("mkdir", ["-p", logs, out]);
   const inNs = nsOf("server").length > 0;
-  const server = start(SFX, ["serve", "--host", inNs ? "0.0.0.0" : "127.0.0.1", "--port", inNs ? "6969" : "0", "--log-dir", logs, "--name", "bench"], process.env, nsOf("server"));
+  const server = start(SFX, ["serve", "--host", inNs ? "0.0.0.0" : "127.0.0.1", "--port", inNs ? "6969" : "0", "--log-dir", logs, "--storage", join(logs, "shares"), "--name", "bench"], process.env, nsOf("server"));
   try {
     const port = Number((await waitFor(server.err, / ready on [\d.]+:(\d+)/, 20_000, "sfx serve"))[1]);
     const pid = inNs ? await childPid(server.child.pid!) : server.child.pid!;

@@ -53,6 +53,8 @@ export async function buildBinary(): Promise<{ size: number; stripped: boolean }
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: true,
+    // No debugger on SIGUSR1 (see cli.ts), from the first instruction on.
+    execArgv: ["--disable-sigusr1"],
   }));
   quiet(process.execPath, ["--experimental-sea-config", seaConfig]);
   const tmp = `${TARGET}.tmp`;

@@ -57,6 +57,13 @@ export function parseIPv4Interface(text: string): string {
   return text;
 }
 
+/** Parses `--host`, the address a server binds: a name or an address, never empty (an unset variable in a unit file). */
+export function parseBindHost(text: string): string {
+  const host = text.trim();
+  if (host === "") throw new SfxError("SFX_BAD_ARGUMENT", "Invalid --host '': give the address to bind (0.0.0.0 for every IPv4 interface, :: for every interface)");
+  return host;
+}
+
 /** Parses a positive integer option such as a count or a byte size (`10`, `64k`, `1M`, `2G`). */
 export function parseCount(text: string): number {
   const m = /^(\d+)([kKmMgGtT]?)$/.exec(text.trim());
@@ -66,7 +73,7 @@ export function parseCount(text: string): number {
   // Counts and sizes are limits: zero would refuse everything.
   if (n < 1) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': it must be at least 1`);
   // Past 2^53 a number is no longer exact (nor a valid size on the wire).
-  if (!Number.isSafeInteger(n)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': too large (at most 8P)`);
+  if (!Number.isSafeInteger(n)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid number '${text}': too large (at most 8191T)`);
   return n;
 }
 

@@ -12,7 +12,7 @@
 import { type Command, Option } from "commander";
 import { join, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
-import { parseCount, parsePort, parseTimeout } from "./options.ts";
+import { parseBindHost, parseCount, parsePort, parseTimeout } from "./options.ts";
 import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { MAX_NAME_BYTES } from "../discovery/defaults.ts";
@@ -49,7 +49,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .command("serve")
     .description("run the sfx server: the relay for exchanges, the share store and the discovery responder, on one UDP port")
     .option("-p, --port <port>", "UDP port for SCTP and discovery", parsePort, DEFAULT_PORT)
-    .option("--host <address>", "address to bind", DEFAULT_HOST)
+    .option("--host <address>", "address to bind", parseBindHost, DEFAULT_HOST)
     .option("--name <name>", "server name shown by discovery, at most 64 bytes (default: host name)", parseServerName)
     .option("--log-dir <dir>", "directory for stream_server*.log (default /var/log; falls back to ~/.local/state/sfx)")
     .addOption(new Option("--log-level <level>", "lowest level logged").choices([...LOG_LEVELS]).default("info"))

@@ -19,6 +19,7 @@ import { parseCode } from "../share/code.ts";
 import { prepareDirectory } from "../client/safe_write.ts";
 import { checkStdin } from "../client/walk.ts";
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from "../share/defaults.ts";
+import { MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 
 interface ConnFlags {
   server?: string;
@@ -325,7 +326,13 @@ export function addShareServeOptions(cmd: Command): Command {
 /** The server options the share flags stand for (`storage`, `shareLimits`); validates each value. */
 export function shareServerOptions(flags: ShareServeFlags): { storage?: string; shareLimits: Partial<ShareLimits> } {
   const limits: Partial<ShareLimits> = {};
-  if (flags.maxShareFiles !== undefined) limits.maxFilesPerShare = parsePositive(flags.maxShareFiles, "--max-share-files");
+  if (flags.maxShareFiles !== undefined) {
+    limits.maxFilesPerShare = parsePositive(flags.maxShareFiles, "--max-share-files");
+    // One list of files travels in one message, which the protocol caps.
+    if (limits.maxFilesPerShare > MAX_FILES_PER_OFFER) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --max-share-files '${flags.maxShareFiles}': at most ${MAX_FILES_PER_OFFER} (the protocol's limit per share)`);
+    }
+  }
   if (flags.maxShareBytes !== undefined) limits.maxShareBytes = parseCount(flags.maxShareBytes);
   if (flags.storeQuota !== undefined) limits.maxStoreBytes = parseCount(flags.storeQuota);
   if (flags.maxExpiry !== undefined) limits.maxExpiryMs = parseDuration(flags.maxExpiry);

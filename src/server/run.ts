@@ -9,7 +9,7 @@ import { getLogger } from "../log/index.ts";
 import { SHUTDOWN_TIMEOUT_MS } from "./defaults.ts";
 import { acquirePidFile, type PidFile } from "./pidfile.ts";
 import { type RunningServer, type ServerOptions, startServer } from "./server.ts";
-import { onShutdownSignals } from "./signals.ts";
+import { onIgnoredSignals, onShutdownSignals } from "./signals.ts";
 
 /** {@link ServerOptions} plus what a process running one server needs. */
 export interface RunOptions extends ServerOptions {
@@ -22,7 +22,7 @@ export interface RunOptions extends ServerOptions {
 }
 
 /**
- * Runs a server until SIGTERM or SIGINT, then shuts it down: sockets closed,
+ * Runs a server until SIGTERM, SIGINT or SIGQUIT, then shuts it down: sockets closed,
  * logs flushed, pid file removed. Resolves to the exit status: 0 after a
  * graceful shutdown, 1 after a crash or a shutdown that timed out. A second
  * signal during shutdown exits at once with status 1. Start-up failures
@@ -56,8 +56,12 @@ export async function runServer(options: RunOptions): Promise<number> {
     void running?.reopenLogs().catch(() => {});
   };
   process.on("SIGHUP", onHangup);
+  const removeIgnored = onIgnoredSignals((signal) => {
+    getLogger(["sfx", "server"]).warn("Ignored {signal}: it means nothing to sfx serve (SIGTERM, SIGINT or SIGQUIT stop it; SIGHUP reopens the log)", { signal });
+  });
   const removeSignals = () => {
     removeShutdown();
+    removeIgnored();
     process.off("SIGHUP", onHangup);
   };
   let server: RunningServer;

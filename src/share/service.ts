@@ -24,7 +24,8 @@ import {
   ShareReady,
   ShareSending,
 } from "../protocol/share.ts";
-import type { ShareDownload, ShareStore, ShareUpload } from "./store.ts";
+import { type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
+import { codeKey } from "./code.ts";
 import { MAX_REQUESTS_PER_CLIENT, UPLOAD_STALL_MS } from "./defaults.ts";
 import { addressKey } from "../failure_limiter.ts";
 import type { FileSink } from "./upload.ts";
@@ -321,6 +322,8 @@ export class ShareService {
       await upload.abort("client gone");
       return;
     }
+    // What it reserves of the quota, and for whom: the line to find when the store is full.
+    log.info("Upload from {client} started: {files} file(s), {bytes} bytes reserved", { client: peer.address, files: msg.files.length, bytes: upload.spec.bytes });
     const state: UploadState = {
       kind: "upload",
       req: msg.req,
@@ -411,7 +414,7 @@ export class ShareService {
     if (state.verified === state.files.length) {
       const created = await state.upload.commit();
       this.#peers.get(peer)?.delete(state.req);
-      log.info("Share uploaded by {client}: {files} file(s)", { client: peer.address, files: created.files.length });
+      log.info("Share {share} uploaded by {client}: {files} file(s)", { share: shortKey(codeKey(created.code)), client: peer.address, files: created.files.length });
       this.#reply(peer, ShareCreated.encode({
         req: state.req,
         code: created.code,

@@ -35,7 +35,8 @@ import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
 import { ensureDir } from "../ensure_dir.ts";
 import { formatBytes } from "../units.ts";
-import { SfxError } from "../errors.ts";
+import { isSfxError, SfxError } from "../errors.ts";
+import { acquirePidFile, type PidFile, readPidFile } from "../server/pidfile.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
@@ -98,7 +99,8 @@ interface ShareRecord {
   writing: Promise<void>;
 }
 
-function shortKey(key: string): string {
+/** How logs name a share: the start of its key, never its code. */
+export function shortKey(key: string): string {
   return key.slice(0, 12);
 }
 
@@ -134,6 +136,7 @@ export class ShareStore {
   #removingBytes = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  #lock: PidFile | undefined;
 
   private constructor(options: ShareStoreOptions) {
     this.dir = options.dir;
@@ -161,8 +164,15 @@ export class ShareStore {
    */
   static async open(options: ShareStoreOptions): Promise<ShareStore> {
     const store = new ShareStore(options);
-    await store.#recover();
-    await store.sweep();
+    await ensureDir(options.dir, 0o700);
+    store.#lock = holdStore(options.dir);
+    try {
+      await store.#recover();
+      await store.sweep();
+    } catch (err) {
+      store.#lock.release();
+      throw err;
+    }
     if (options.sweepTimer !== false && store.limits.sweepIntervalMs > 0) {
       store.#timer = setInterval(() => {
         store.sweep().catch((err) => log.error("Share sweep failed: {error}", { error: String(err) }));
@@ -526,6 +536,24 @@ export class ShareStore {
     for (const u of [...this.#uploads]) await u.abort("server closing");
     this.#closed = true;
     await this.settled();
+    this.#lock?.release();
+  }
+}
+
+/**
+ * Holds the store for this process (a pid file in it): opening a store
+ * clears what unfinished uploads left, so a second server on the same
+ * directory would delete the first one's uploads in progress, and the two
+ * would then keep separate counts of one store.
+ */
+function holdStore(dir: string): PidFile {
+  const path = join(dir, "server.pid");
+  try {
+    return acquirePidFile(path);
+  } catch (err) {
+    if (!isSfxError(err, "SFX_ALREADY_RUNNING")) throw err;
+    const by = readPidFile(path);
+    throw new SfxError("SFX_ALREADY_RUNNING", `The share store ${dir} is in use by another server${by ? ` (pid ${by})` : ""}: give each server its own --storage`, { cause: err });
   }
 }
 

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseCount, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort, parseTimeout } from "../../src/cli/options.ts";
+import { parseBindHost, parseCount, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort, parseTimeout } from "../../src/cli/options.ts";
 import { refused } from "../_refused.ts";
 
 test("parseDuration() takes units and bare seconds, and refuses zero and nonsense", () => {
@@ -22,7 +22,8 @@ test("parseCount() takes sizes with binary units and refuses zero (a limit of 0 
   refused(() => parseCount("-1"), /Invalid number/);
   // Past 2^53 a size is not exact, and the server could not put it in a welcome.
   assert.is(parseCount("8000T"), 8000 * 2 ** 40);
-  refused(() => parseCount("9000T"), /too large/);
+  refused(() => parseCount("9000T"), /too large \(at most 8191T\)/);
+  assert.is(parseCount("8191T"), 8191 * 2 ** 40);
 });
 
 test("parseTimeout() refuses what a JavaScript timer cannot run (over 24.8 days fires at once); expiries may be longer", () => {
@@ -41,6 +42,9 @@ test("ports: 0 is 'any' where we listen, never where we connect; interfaces are 
   refused(() => parseHostPort("box:0", 6969), /from 1 to 65535/);
   assert.is(parseIPv4Interface("192.168.1.5"), "192.168.1.5");
   refused(() => parseIPv4Interface("::1"), /IPv4/);
+  // An empty --host (an unset variable in a unit file) would bind every interface.
+  for (const empty of ["", "  "]) refused(() => parseBindHost(empty), /Invalid --host '': give the address to bind/);
+  assert.is(parseBindHost("::1"), "::1");
 });
 
 test.run();

@@ -137,8 +137,8 @@ test("serve --stop with no pid file fails with SFX_NOT_RUNNING (11)", async () =
   }
 });
 
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  test(`serve in the foreground logs to stderr and the file; ${signal} → exit 0, log flushed, pid file removed`, async () => {
+for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) {
+  test(`serve in the foreground logs to stderr and the file; SIGUSR1 and SIGUSR2 change nothing (no debugger); ${signal} → exit 0, log flushed, pid file removed`, async () => {
     const tmp = tempDir();
     const pidFile = join(tmp.path, "fg.pid");
     const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--name", "fg-test", "--log-dir", tmp.path, "--pid-file", pidFile, "--storage", join(tmp.path, "shares")], {
@@ -148,6 +148,11 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       const ready = await server.waitForStderr(/ ready on 127\.0\.0\.1:(\d+) as fg-test/);
       assert.ok(Number(ready[1]) > 0);
       assert.is(readFileSync(pidFile, "utf8"), `${server.child.pid}\n`);
+      // By default SIGUSR1 opens Node's debugger on a local port and SIGUSR2 kills the process.
+      process.kill(server.child.pid!, "SIGUSR1");
+      process.kill(server.child.pid!, "SIGUSR2");
+      await server.waitForStderr(/ WARN  Ignored SIGUSR2/);
+      assert.not.match(server.stderr(), /Debugger/);
       process.kill(server.child.pid!, signal); // not child.kill(): Deno then reports the signal instead of the exit status
       const end = await server.exited();
       assert.equal(end, { status: 0, signal: null }, server.stderr());

@@ -74,6 +74,12 @@ export interface Server {
 }
 
 export function startServe(args: string[], opts: { env: NodeJS.ProcessEnv; ns?: string }): Server {
+  // Never the default store (two servers on one store are refused): beside the logs.
+  const logDir = args[args.indexOf("--log-dir") + 1];
+  if (!args.includes("--storage")) {
+    if (!args.includes("--log-dir")) throw new Error("startServe needs --log-dir or --storage");
+    args = [...args, "--storage", join(logDir, "shares")];
+  }
   const [cmd, cmdArgs] = command([SFX, "serve", ...args], opts.ns);
   const child = spawn(cmd, cmdArgs, { env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";

@@ -130,7 +130,9 @@ export interface Server {
 /** Starts `sfx serve` on 127.0.0.1, port 0, logs in a temp dir; resolves once it is ready. */
 export async function startServe(extra: string[] = []): Promise<Server> {
   const logDir = tmp("sfx-logs-");
-  const proc = sfx(["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", logDir, "--name", "e2e", ...extra]);
+  // Never the default store: two servers on one store are refused.
+  const storage = extra.includes("--storage") ? [] : ["--storage", tmp("sfx-store-")];
+  const proc = sfx(["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", logDir, "--name", "e2e", ...storage, ...extra]);
   const m = await proc.waitFor(/ ready on 127\.0\.0\.1:(\d+)/, 20_000, "err");
   const port = Number(m[1]);
   return { proc, port, address: `127.0.0.1:${port}`, logDir };

@@ -10,6 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from "node:path";
 import { bareEnv, ensureBinary, type Running, runSfx, SFX, startSfx, tempDir } from "../cli/_sfx.ts";
 import { spawn } from "node:child_process";
+import { codeKey } from "../../src/share/code.ts";
 
 const tmp = tempDir("sfx-share-e2e-");
 const HOME = join(tmp.path, "home");
@@ -101,6 +102,12 @@ test("put → ls → get round trip: several files and a directory, hashes equal
   const code = r.stdout.trim();
   assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
   assert.match(r.stderr, /Shared 4 files.*expires/);
+  // The log says who reserved what, and which share it became (by its key, never its code).
+  const log = join(tmp.path, "logs", "stream_server.log");
+  const key = codeKey(code).slice(0, 12);
+  await until(() => readFileSync(log, "utf8").includes(`Share ${key} uploaded by 127.0.0.1: 4 file(s)`), "the upload in the log");
+  assert.match(readFileSync(log, "utf8"), /Upload from 127\.0\.0\.1 started: 4 file\(s\), 300015 bytes reserved/);
+  assert.not.ok(readFileSync(log, "utf8").includes(code), "the code is in the log");
   const ls = await sfx(main, ["share", "ls", code.toLowerCase(), "--json"]);
   assert.is(ls.status, 0, ls.stderr);
   const listing = JSON.parse(ls.stdout);
@@ -215,6 +222,16 @@ test("server limits refuse with exit 6 and say which: files, bytes, quota, faile
   const r = await sfx(main, ["share", "put", evil]);
   assert.is(r.status, 2);
   assert.match(r.stderr, /control characters/);
+});
+
+test("a second server on a share store in use is refused (exit 10) before it touches the store: the first one's shares stay", async () => {
+  const { code } = await put(main, [join(src, "one.txt")]);
+  const second = startSfx(["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(tmp.path, "logs-second"), "--storage", main.storage], { env: ENV });
+  const end = await second.exited(20_000);
+  assert.is(end.status, 10, second.stderr());
+  assert.match(second.stderr(), /The share store \S+ is in use by another server \(pid \d+\): give each server its own --storage/);
+  const ls = await sfx(main, ["share", "ls", code]);
+  assert.is(ls.status, 0, ls.stderr);
 });
 
 test("a restarted server keeps its shares with their expiries", async () => {

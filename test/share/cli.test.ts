@@ -41,6 +41,8 @@ test("shareServerOptions() maps serve flags to store limits; shareServeArgs() gi
   ]);
   assert.equal(shareServerOptions({}), { shareLimits: {} });
   refused(() => shareServerOptions({ maxShareFiles: "0" }), /--max-share-files/);
+  refused(() => shareServerOptions({ maxShareFiles: "10001" }), /at most 10000 \(the protocol's limit per share\)/);
+  assert.is(shareServerOptions({ maxShareFiles: "10000" }).shareLimits.maxFilesPerShare, 10000);
 });
 
 test("sfx share ls and get with a malformed code exit 9 (SFX_BAD_CODE) without connecting", async () => {
