@@ -42,6 +42,21 @@ export const MAX_REQUESTS_PER_CLIENT = 8;
 /** An upload in which no byte arrives for this long is abandoned (its slot and reservation freed); `sfx serve --idle-timeout` sets it. */
 export const UPLOAD_STALL_MS = 5 * 60_000;
 
+/** An upload must move at a pace that would finish it within this many hours (see {@link uploadPaceBytes}). */
+export const UPLOAD_MAX_HOURS = 24;
+
+/**
+ * The bytes an upload of `bytes` must receive in `windowMs` (the stall time),
+ * else it is abandoned: a pace that finishes it within
+ * {@link UPLOAD_MAX_HOURS}, and 64 KiB at least. An upload reserves its whole
+ * size of the quota when it starts, so a client trickling a few bytes would
+ * hold it for as long as it liked; at this pace, holding a reservation costs
+ * as many bytes as filling it (8 GiB: 97 kB/s; 100 MiB: 64 KiB per window).
+ */
+export function uploadPaceBytes(bytes: number, windowMs: number): number {
+  return Math.max(64 * 1024, Math.ceil((bytes * windowMs) / (UPLOAD_MAX_HOURS * 3_600_000)));
+}
+
 /** Largest `--max-downloads` a share may ask for. */
 export const MAX_DOWNLOADS_LIMIT = 1_000_000;
 

@@ -26,7 +26,8 @@ import {
 } from "../protocol/share.ts";
 import { type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
 import { codeKey } from "./code.ts";
-import { MAX_REQUESTS_PER_CLIENT, UPLOAD_STALL_MS } from "./defaults.ts";
+import { MAX_REQUESTS_PER_CLIENT, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
+import { formatBytes } from "../units.ts";
 import { addressKey } from "../failure_limiter.ts";
 import type { FileSink } from "./upload.ts";
 
@@ -80,6 +81,10 @@ interface UploadState {
   failed: boolean;
   /** When a byte or an end of this upload last arrived (stall detection). */
   movedAt: number;
+  /** Bytes arrived so far, and at the start of the pace watch's window (see {@link uploadPaceBytes}). */
+  received: number;
+  windowFrom: number;
+  windowAt: number;
 }
 
 interface DownloadState {
@@ -168,6 +173,20 @@ export class ShareService {
             const buffered = peer.buffered?.();
             if (buffered !== undefined && state.lastBuffered !== undefined && buffered < state.lastBuffered) state.movedAt = now;
             state.lastBuffered = buffered;
+          }
+          if (state.kind === "upload" && now - state.movedAt < this.#stallMs && now - state.windowAt >= this.#stallMs) {
+            // Moving, but is it moving? A trickle of bytes would hold the reservation, and its share of the quota, for ever.
+            const moved = state.received - state.windowFrom;
+            const need = Math.min(state.upload.spec.bytes - state.windowFrom, uploadPaceBytes(state.upload.spec.bytes, now - state.windowAt));
+            const seconds = Math.round((now - state.windowAt) / 1000);
+            state.windowFrom = state.received;
+            state.windowAt = now;
+            if (moved < need) {
+              log.warn("Upload from {client} abandoned: {moved} bytes arrived in {seconds} s, under the {need} its size needs", { client: peer.address, moved, seconds, need });
+              const why = `Only ${formatBytes(moved)} arrived in ${seconds} s, less than the ${formatBytes(need)} that finish an upload of this size within ${UPLOAD_MAX_HOURS} h: the server abandoned the upload`;
+              void this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", why));
+            }
+            continue;
           }
           if (now - state.movedAt < this.#stallMs) continue;
           const seconds = Math.round((now - state.movedAt) / 1000);
@@ -332,6 +351,9 @@ export class ShareService {
       verified: 0,
       failed: false,
       movedAt: this.#now(),
+      received: 0,
+      windowFrom: 0,
+      windowAt: this.#now(),
     };
     requests.set(msg.req, state);
     this.#watchStalls();
@@ -363,6 +385,7 @@ export class ShareService {
     for (const s of requests.values()) if (s.kind === "upload" && xidTag(s.req) === tag) state = s;
     if (!state || state.failed) return Promise.resolve();
     state.movedAt = this.#now();
+    state.received += data.length;
     const file = state.files[fileIndex];
     if (!file) return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", `Data for file ${fileIndex}, which the upload does not have`));
     const st = state;

@@ -484,6 +484,38 @@ test("an upload that receives nothing for the stall time is abandoned: its slot 
   service.stop();
 });
 
+test("an upload that only trickles (a byte every 40 ms, never silent for the stall time) is abandoned for its pace; one moving at the pace finishes", async () => {
+  const w = await world();
+  const service = new ShareService(w.store, { stallMs: 200 });
+  const loop = new Loop(service);
+  w.loops.push(loop);
+  const { list: answers, upTo } = answersOf(loop);
+  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 10 << 20 }] }));
+  await upTo(1);
+  const trickle = setInterval(() => loop.link.sendData(1, Buffer.from("x"), dataPpid(1, 0)), 40);
+  try {
+    await upTo(2);
+  } finally {
+    clearInterval(trickle);
+  }
+  assert.equal([answers[1].type, answers[1].req, answers[1].code], ["error", 1, "SFX_TRANSFER_FAILED"]);
+  assert.match(answers[1].message ?? "", /Only \d+ B arrived in \d+ s, less than the 64\.0 KiB that finish an upload of this size within 24 h/);
+  await w.store.settled();
+  assert.is(w.store.uploadsInProgress, 0);
+  // 64 KiB every 50 ms: four times the pace a 200 ms window asks of it.
+  const data = randomBytes(640 * 1024);
+  loop.link.send(SharePut.encode({ req: 3, files: [{ path: "b", size: data.length }] }));
+  await upTo(3);
+  for (let off = 0; off < data.length; off += 65536) {
+    loop.link.sendData(1, data.subarray(off, off + 65536), dataPpid(3, 0));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  loop.link.send(ShareEnd.encode({ req: 3, file: 0, size: data.length, sha256: sha(data) }));
+  const created = await upTo(4);
+  assert.equal([created.type, created.req], ["share.created", 3], created.message);
+  service.stop();
+});
+
 test("a download whose client takes nothing for the stall time is stopped: the client is told and its slot freed", async () => {
   const w = await world();
   tree(w, { "big": randomBytes(1 << 20) });
