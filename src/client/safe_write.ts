@@ -462,13 +462,13 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
 }
 
 /**
- * Opens a safe write of `relPath` (sanitized here) under `dir`. Creates the
- * directories on the way, refuses to write outside `dir` even through a
- * symbolic link, and opens (or, with `resume`, reopens) the temporary file.
+ * Where `relPath` (sanitized here) goes under `dir`: creates the directories
+ * on the way, and refuses a symbolic link among them that leads outside
+ * `dir` (checked before anything is created, and after). Holds nothing open:
+ * a batch can check every destination before asking for any byte.
  */
-export async function openSafeWrite(dir: string, relPath: string, opts: SafeWriteOptions = {}): Promise<SafeWrite> {
+export async function prepareDestination(dir: string, relPath: string, cache?: SafeWriteCache): Promise<{ rel: string; root: string; finalPath: string }> {
   const rel = sanitizeRelativePath(relPath);
-  const cache = opts.cache;
   let rootP = cache?.roots.get(dir);
   if (!rootP) {
     rootP = realpath(dir).catch((err) => {
@@ -503,6 +503,16 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     cache?.parents.set(parent, parentP);
   }
   await parentP;
+  return { rel, root, finalPath };
+}
+
+/**
+ * Opens a safe write of `relPath` (sanitized here) under `dir`. Creates the
+ * directories on the way, refuses to write outside `dir` even through a
+ * symbolic link, and opens (or, with `resume`, reopens) the temporary file.
+ */
+export async function openSafeWrite(dir: string, relPath: string, opts: SafeWriteOptions = {}): Promise<SafeWrite> {
+  const { rel, root, finalPath } = await prepareDestination(dir, relPath, opts.cache);
   // Each temporary file has one writer: its lock says which process. Another
   // running write of the same name gets the next free name (or, resuming,
   // a clear error: there is only one partial download to continue).

@@ -36,6 +36,7 @@ import {
   decodeMessage,
   ErrorMessage,
   errorFromMessage,
+  MAX_RESUMED_FILES,
   nextShareRequestId,
   parseDataPpid,
   xidTag,
@@ -57,7 +58,19 @@ import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
-import { ioError, localRelativePath, numbered, openSafeWrite, sameFile, sanitizeRelativePath, type SafeWrite } from "./safe_write.ts";
+import {
+  ioError,
+  localRelativePath,
+  newSafeWriteCache,
+  numbered,
+  openSafeWrite,
+  prepareDestination,
+  resumableBytes,
+  sameFile,
+  sanitizeRelativePath,
+  type SafeWrite,
+  type SafeWriteCache,
+} from "./safe_write.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { collectFiles, fileSource } from "./walk.ts";
 
@@ -363,7 +376,9 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
           pending += n;
           if (!paused && pending > DOWNLOAD_PAUSE_BYTES) {
             paused = true;
-            conn.pause();
+            // Data waits; control keeps coming: the ends that let written files finish (and free
+            // their writers for the next files) must not wait behind it.
+            conn.pause({ keepControl: true });
           }
           r.then(() => settle(n), () => settle(n));
         }
@@ -372,6 +387,16 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
     onClose: (handler) => conn.onClose(handler),
   };
 }
+
+/** A file a get fetches: from `offset`, into `writer` when one was opened to resume it, else into one opened as its bytes come. */
+interface GetEntry {
+  file: { path: string; size: number; sha256: string };
+  offset: number;
+  writer?: SafeWrite;
+}
+
+/** Writers a get opens at once as bytes come (besides those of resumed files): file descriptors are a limited resource. */
+const MAX_OPEN_WRITERS = 32;
 
 /** Options of {@link ShareClient.put}. */
 export interface PutOptions {
@@ -682,8 +707,12 @@ export class ShareClient {
     // the server whether its guess of that file's contents was right.
     const total = wanted.reduce((n, f) => n + f.size, 0);
     const results: GotFile[] = [];
-    const writers: { file: (typeof wanted)[number]; writer: SafeWrite }[] = [];
+    const todo: GetEntry[] = [];
+    /** Writers opened, here or as their bytes come: kept (hidden, resumable) if the get fails. */
+    const opened: SafeWrite[] = [];
     let moved = 0;
+    const listings = new Map<string, Promise<Set<string>>>();
+    const cache = newSafeWriteCache();
     try {
       for (const f of wanted) {
         const existing = await alreadyThere(opts.dir, f.path, f.size, f.sha256, !opts.overwrite);
@@ -692,12 +721,23 @@ export class ShareClient {
           moved += f.size;
           continue;
         }
-        // The file's hash keys the resume: a partial another share's file of this name left is not continued.
+        // A file an interrupted get kept in part (noted with its hash: a part another share's file of
+        // this name left is not continued) is opened now, to say where to start. At most
+        // MAX_RESUMED_FILES are; every other file opens when its bytes come, a few at a time, so
+        // that a share of thousands of files does not open thousands at once.
+        const kept = opened.length < MAX_RESUMED_FILES ? await resumableBytes(opts.dir, f.path, f.sha256, listings) : undefined;
+        if (kept === undefined || kept === 0) {
+          // Where it goes is checked now all the same, before anything is asked for.
+          await prepareDestination(opts.dir, f.path, cache);
+          todo.push({ file: f, offset: 0 });
+          continue;
+        }
         const writer = await openSafeWrite(opts.dir, f.path, { size: f.size, resume: true, resumeKey: f.sha256, overwrite: opts.overwrite });
+        opened.push(writer);
         moved += writer.offset;
-        writers.push({ file: f, writer });
+        todo.push({ file: f, offset: writer.offset, writer });
       }
-      if (writers.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
+      if (todo.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
       // Bytes kept from an interrupted get are hashed before anything is asked for: the server
       // stops a download whose client reads nothing for a while. Ctrl-C stops it (the catch below
       // keeps the parts; their hash stops at once).
@@ -705,34 +745,68 @@ export class ShareClient {
         const onAbort = () => reject(new SfxError("SFX_CANCELLED", "Download cancelled"));
         if (opts.signal?.aborted) return onAbort();
         opts.signal?.addEventListener("abort", onAbort, { once: true });
-        void Promise.all(writers.map((w) => w.writer.ready)).then(() => {
+        void Promise.all(opened.map((w) => w.ready)).then(() => {
           opts.signal?.removeEventListener("abort", onAbort);
           resolve();
         });
       });
-      const fetched = await this.#fetch(code, writers, total, moved, opts);
-      for (const { file, writer } of writers) {
+      const fetched = await this.#fetch(code, todo, opened, cache, total, moved, opts);
+      for (const { file, offset } of todo) {
         const r = fetched.get(file.path)!;
-        results.push({ name: file.path, path: r.path, size: r.size, sha256: r.sha256, resumedFrom: writer.offset, alreadyThere: false });
+        results.push({ name: file.path, path: r.path, size: r.size, sha256: r.sha256, resumedFrom: offset, alreadyThere: false });
       }
-      const bytes = writers.reduce((n, w) => n + w.file.size - w.writer.offset, 0);
+      const bytes = todo.reduce((n, e) => n + e.file.size - e.offset, 0);
       return { files: results, bytes, expiresAt: listing.expiresAt };
     } catch (err) {
-      for (const { writer } of writers) await writer.abort({ keepPartial: true });
+      for (const writer of opened) await writer.abort({ keepPartial: true });
       throw err;
     }
   }
 
   async #fetch(
     code: string,
-    writers: { file: { path: string; size: number; sha256: string }; writer: SafeWrite }[],
+    todo: GetEntry[],
+    opened: SafeWrite[],
+    cache: SafeWriteCache,
     total: number,
     startBytes: number,
     opts: GetOptions,
   ): Promise<Map<string, { path: string; size: number; sha256: string }>> {
     const req = this.#newReq();
-    const byPath = new Map(writers.map((w) => [w.file.path, w]));
-    type Slot = { w: (typeof writers)[number]; received: number; end?: string; finishing?: Promise<void> };
+    const byPath = new Map(todo.map((e) => [e.file.path, e]));
+    type Slot = { w: GetEntry; writer?: Promise<SafeWrite>; received: number; end?: string; finishing?: Promise<void> };
+    // Writers opened as bytes come: at most MAX_OPEN_WRITERS at once (the server sends one file
+    // after another, but finishing one — hash, fsync, rename — may lag behind the next ones).
+    let free = MAX_OPEN_WRITERS;
+    const queue: (() => void)[] = [];
+    const giveBack = () => {
+      const next = queue.shift();
+      if (next) next();
+      else free++;
+    };
+    /** Every open started: settled before #fetch returns, so that a failed get keeps (and unlocks) every writer. */
+    const opening: Promise<unknown>[] = [];
+    const writerOf = (slot: Slot): Promise<SafeWrite> => {
+      if (slot.w.writer) return Promise.resolve(slot.w.writer);
+      if (slot.writer) return slot.writer;
+      slot.writer = (free > 0 ? (free--, Promise.resolve()) : new Promise<void>((r) => queue.push(r))).then(async () => {
+        if (failed) {
+          giveBack();
+          throw new SfxError("SFX_CANCELLED", "The download has failed");
+        }
+        try {
+          // From its start (the plan said 0), noted so that it can be resumed if this get fails.
+          const w = await openSafeWrite(opts.dir, slot.w.file.path, { size: slot.w.file.size, resume: true, resumeKey: slot.w.file.sha256, discard: true, overwrite: opts.overwrite, cache });
+          opened.push(w);
+          return w;
+        } catch (err) {
+          giveBack();
+          throw err;
+        }
+      });
+      opening.push(slot.writer.catch(() => {}));
+      return slot.writer;
+    };
     let slots: Slot[] | undefined;
     const results = new Map<string, { path: string; size: number; sha256: string }>();
     let moved = startBytes;
@@ -747,6 +821,7 @@ export class ShareClient {
       this.#tryCancel(req, err.message);
       this.#pending.delete(req);
       settle.reject(err);
+      for (const waiting of queue.splice(0)) waiting(); // they see `failed`, and open nothing
     };
     const maybeDone = () => {
       if (doneMsg && slots && results.size === slots.length) {
@@ -755,15 +830,19 @@ export class ShareClient {
       }
     };
     const maybeFinish = (slot: Slot) => {
-      if (slot.finishing || slot.end === undefined || slot.w.writer.offset + slot.received !== slot.w.file.size) return;
+      if (slot.finishing || slot.end === undefined || slot.w.offset + slot.received !== slot.w.file.size) return;
       local++;
-      slot.finishing = slot.w.writer.finish(slot.end, slot.w.file.size).finally(() => local--).then((r) => {
+      const end = slot.end;
+      slot.finishing = writerOf(slot).then((w) => w.finish(end, slot.w.file.size)).finally(() => {
+        local--;
+        if (!slot.w.writer) giveBack();
+      }).then((r) => {
         results.set(slot.w.file.path, r);
         maybeDone();
       }, (err) => {
-        if (isSfxError(err, "SFX_INTEGRITY") && slot.w.writer.offset > 0) {
+        if (isSfxError(err, "SFX_INTEGRITY") && slot.w.offset > 0) {
           // The bytes kept from an interrupted get were not what they should be (changed on disk?).
-          return fail(new SfxError("SFX_INTEGRITY", `${err.message}; it had resumed from ${formatBytes(slot.w.writer.offset)} kept from an earlier get, which did not match: the same get again fetches it whole`));
+          return fail(new SfxError("SFX_INTEGRITY", `${err.message}; it had resumed from ${formatBytes(slot.w.offset)} kept from an earlier get, which did not match: the same get again fetches it whole`));
         }
         fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err)));
       });
@@ -790,7 +869,7 @@ export class ShareClient {
       }
       const slot = slots[fileIndex];
       if (!slot) return fail(new SfxError("SFX_PROTOCOL", `The server sent data for file ${fileIndex}, which was not asked for`));
-      if (slot.w.writer.offset + slot.received + data.byteLength > slot.w.file.size) {
+      if (slot.w.offset + slot.received + data.byteLength > slot.w.file.size) {
         return fail(new SfxError("SFX_PROTOCOL", `The server sent more than ${slot.w.file.size} bytes of ${slot.w.file.path}`));
       }
       slot.received += data.byteLength;
@@ -798,7 +877,7 @@ export class ShareClient {
       opts.onProgress?.({ bytes: moved, total, file: slot.w.file.path });
       // The message is ours alone: the write frees it once it is on disk.
       local++;
-      return slot.w.writer.write(data, { release: true }).finally(() => (local--, moves++)).then(() => maybeFinish(slot), (err) => fail(err));
+      return writerOf(slot).then((w) => w.write(data, { release: true })).finally(() => (local--, moves++)).then(() => maybeFinish(slot), (err) => fail(err));
     };
     const stopData = this.#link.onData((_stream, data, ppid) => onData(data, ppid));
     this.#pending.set(req, {
@@ -811,14 +890,14 @@ export class ShareClient {
           const offered = new Set<string>();
           for (const f of msg.files) {
             const w = byPath.get(f.path);
-            if (!w || f.offset !== w.writer.offset || f.size !== w.file.size || offered.has(f.path)) {
+            if (!w || f.offset !== w.offset || f.size !== w.file.size || offered.has(f.path)) {
               return fail(new SfxError("SFX_PROTOCOL", `The server offered ${JSON.stringify(f.path)}, which was not asked for`));
             }
             offered.add(f.path);
             list.push({ w, received: 0 });
           }
-          if (list.length !== writers.length) {
-            const missing = writers.filter((w) => !offered.has(w.file.path)).map((w) => JSON.stringify(w.file.path));
+          if (list.length !== todo.length) {
+            const missing = todo.filter((w) => !offered.has(w.file.path)).map((w) => JSON.stringify(w.file.path));
             return fail(new SfxError("SFX_PROTOCOL", `The server did not offer ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}, which were asked for`));
           }
           slots = list;
@@ -842,7 +921,7 @@ export class ShareClient {
       // Once every byte and the server's done have arrived, what is left (hash check,
       // fsync, rename) is local: a connection ending now (the server stopping) changes nothing.
       fail: (err) => {
-        if (doneMsg && slots?.every((s) => s.end !== undefined && s.w.writer.offset + s.received === s.w.file.size)) return;
+        if (doneMsg && slots?.every((s) => s.end !== undefined && s.w.offset + s.received === s.w.file.size)) return;
         fail(err);
       },
     });
@@ -853,10 +932,11 @@ export class ShareClient {
         this.#pending.delete(req);
         throw new SfxError("SFX_CANCELLED", "Download cancelled");
       }
-      this.#link.send(ShareGet.encode({ req, code, files: writers.map((w) => ({ path: w.file.path, offset: w.writer.offset })) }));
+      this.#link.send(ShareGet.encode({ req, code, files: todo.map((e) => ({ path: e.file.path, offset: e.offset })) }));
       await finished;
       return results;
     } finally {
+      await Promise.all(opening);
       stopWatch();
       stopData();
       opts.signal?.removeEventListener("abort", onAbort);

@@ -20,7 +20,7 @@ let shares: ReturnType<typeof attachShareService>;
 const opened: FakeAssociation[] = [];
 
 test.before(async () => {
-  store = await ShareStore.open({ dir: join(base, "store"), sweepTimer: false });
+  store = await ShareStore.open({ dir: join(base, "store"), sweepTimer: false, limits: { maxFilesPerShare: 1000 } });
   sessions = new SessionServer({ serverName: "test" });
   shares = attachShareService(sessions, store);
 });
@@ -104,6 +104,28 @@ test("a session that drops mid-upload leaves no share and no upload files", asyn
   assert.equal(readdirSync(join(store.dir, "uploads")), []);
   assert.is(store.size, before);
   assert.is(shares.service.activeRequests, 0);
+});
+
+test("a get of 600 files holds a few dozen files open, not 600 (a share of more files than the process may open used to fail with EMFILE and leave empty parts behind)", async () => {
+  const src = join(base, "many");
+  mkdirSync(src);
+  const names: string[] = [];
+  for (let i = 0; i < 600; i++) {
+    names.push(join(src, `f${i}.bin`));
+    writeFileSync(names[i], randomBytes(1000 + i));
+  }
+  const { client } = await connect();
+  const { code } = await client.put(await collectShareFiles([src]));
+  const out = join(base, "out-many");
+  mkdirSync(out);
+  const fds = () => readdirSync("/proc/self/fd").length;
+  const before = fds();
+  let most = before;
+  const r = await client.get(code, { dir: out, onProgress: () => void (most = Math.max(most, fds())) });
+  assert.is(r.files.length, 600);
+  assert.ok(most - before <= 80, `${most - before} more files open at most`);
+  for (let i = 0; i < 600; i += 37) assert.is(sha(readFileSync(join(out, "many", `f${i}.bin`))), sha(readFileSync(names[i])));
+  assert.is(readdirSync(join(out, "many")).length, 600, "no parts left");
 });
 
 test("through a ClientConnection (what the CLI uses): put, then get resumes after a dropped connection", async () => {
