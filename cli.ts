@@ -6,13 +6,9 @@
  *
  * No top-level await: the single executable runs this bundled as CommonJS.
  */
+// First, before the rest is loaded: no debugger on SIGUSR1 (see the module).
+import "./src/cli/no_debugger.ts";
 import { main } from "./src/cli/main.ts";
-
-// Node opens its debugger, on a local port any user of the machine can reach,
-// when a process gets SIGUSR1 and nothing listens for it. sfx never wants that
-// (`sfx serve` often runs as root). The single executable is also built with
-// --disable-sigusr1; this covers `node cli.ts` (Deno has no such debugger).
-process.on("SIGUSR1", () => {});
 
 main(process.argv.slice(2)).then(
   (status) => {

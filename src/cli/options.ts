@@ -6,6 +6,7 @@
  */
 import { isIP } from "node:net";
 import { SfxError } from "../errors.ts";
+import { LOG_LEVELS, type LogLevel } from "../log/index.ts";
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
@@ -62,6 +63,14 @@ export function parseBindHost(text: string): string {
   const host = text.trim();
   if (host === "") throw new SfxError("SFX_BAD_ARGUMENT", "Invalid --host '': give the address to bind (0.0.0.0 for every IPv4 interface, :: for every interface)");
   return host;
+}
+
+/** Parses `--log-level`; `warn` (what the log lines say, `WARN`) stands for `warning`. */
+export function parseLogLevel(text: string): LogLevel {
+  const level = text.trim().toLowerCase();
+  if (level === "warn") return "warning";
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level as LogLevel;
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --log-level '${text}': use one of ${LOG_LEVELS.join(", ")}`);
 }
 
 /** Parses a positive integer option such as a count or a byte size (`10`, `64k`, `1M`, `2G`). */

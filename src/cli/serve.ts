@@ -12,7 +12,7 @@
 import { type Command, Option } from "commander";
 import { join, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
-import { parseBindHost, parseCount, parsePort, parseTimeout } from "./options.ts";
+import { parseBindHost, parseCount, parseLogLevel, parsePort, parseTimeout } from "./options.ts";
 import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { MAX_NAME_BYTES } from "../discovery/defaults.ts";
@@ -52,7 +52,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--host <address>", "address to bind", parseBindHost, DEFAULT_HOST)
     .option("--name <name>", "server name shown by discovery, at most 64 bytes (default: host name)", parseServerName)
     .option("--log-dir <dir>", "directory for stream_server*.log (default /var/log; falls back to ~/.local/state/sfx)")
-    .addOption(new Option("--log-level <level>", "lowest level logged").choices([...LOG_LEVELS]).default("info"))
+    .option("--log-level <level>", `lowest level logged: ${LOG_LEVELS.join(", ")} (warn for warning)`, parseLogLevel, "info")
     .option("-q, --quiet", "foreground: do not copy log lines to stderr")
     .addOption(new Option("--daemon", "detach and run in the background; returns once the server is ready").conflicts("stop"))
     .option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit")

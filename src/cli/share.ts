@@ -108,6 +108,7 @@ export function parseExpires(text: string, now = Date.now()): { expiresInMs: num
   } catch (err) {
     // Longer than any server allows: asked for as such, the server shortens it to its maximum and says so.
     if (/too long/.test((err as Error).message)) return { expiresInMs: 10 * 365 * 86_400_000 };
+    if (/more than zero/.test((err as Error).message)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': use a duration (30m, 1h, 7d) or an ISO date`);
   }
   if (ms < 1000) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);

@@ -23,10 +23,9 @@ import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
-import { statfs } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { freeBytes, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -132,29 +131,8 @@ export class Receiver {
     const shown = offer.files.map((f) => ({ path: f.path, size: f.size }));
     emit({ event: "offer", from, files: shown, bytes });
 
-    // Files an interrupted exchange left here in part (noted with the same name, size and
-    // modification time), which this one would continue: a quick look, the accept decides.
-    const listings = new Map<string, Promise<Set<string>>>();
-    const kept = new Map<number, number>();
-    for (let i = 0; i < files.length && kept.size < MAX_RESUMED_FILES; i++) {
-      const key = files[i].key;
-      const n = key === undefined ? undefined : await resumableBytes(this.opts.dir, files[i].path, key, listings);
-      if (n !== undefined) kept.set(i, n);
-    }
-    // Refuse what cannot fit, before asking anyone: the sender learns why at once. What is kept
-    // here already is not needed again.
-    const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
-    const free = bytes ? await freeBytes(this.opts.dir) : null;
-    if (bytes !== null && free !== null && bytes - keptBytes > free) {
-      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-      const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";
-      const why = `not enough free space: the files need ${mb(bytes - keptBytes)}${here}, the receiver has ${mb(free)}`;
-      conn.send(Reject, { xid, reason: `N${why.slice(1)}` });
-      emit({ event: "rejected", reason: why, from });
-      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
-    }
-
-    // The messages of this exchange, in arrival order, from now on.
+    // The messages of this exchange, in arrival order, from now on: the offer may be withdrawn
+    // (or Ctrl-C pressed) while we look at the disk, or while the user decides.
     const inbox: AnyMessage[] = [];
     let wake: (() => void) | undefined;
     /** Counts whatever moves the exchange on (messages, data, writes), for the stall watch. */
@@ -168,23 +146,50 @@ export class Receiver {
     const withdrawn = new AbortController();
     const onOuterAbort = () => withdrawn.abort();
     signal?.addEventListener("abort", onOuterAbort, { once: true });
+    if (signal?.aborted) withdrawn.abort();
     const withdrawWatch = conn.onMessage((m) => {
       if (m.xid === xid && (Cancel.is(m) || ErrorMessage.is(m))) withdrawn.abort();
     });
     const offCloseWatch = conn.onClose(() => withdrawn.abort());
+    const cleanups: Array<() => void> = [offMessages, () => signal?.removeEventListener("abort", onOuterAbort)];
+    const cleanup = () => {
+      for (const c of cleanups.splice(0)) c();
+    };
+
+    // Files an interrupted exchange left here in part (noted with the same name, size and
+    // modification time), which this one would continue: a quick look, the accept decides.
+    const listings = new Map<string, Promise<Set<string>>>();
+    const kept = new Map<number, number>();
+    for (let i = 0; i < files.length && kept.size < MAX_RESUMED_FILES && !withdrawn.signal.aborted; i++) {
+      const key = files[i].key;
+      const n = key === undefined ? undefined : await resumableBytes(this.opts.dir, files[i].path, key, listings);
+      if (n !== undefined) kept.set(i, n);
+    }
+    // Refuse what cannot fit, before asking anyone: the sender learns why at once. What is kept
+    // here already is not needed again (the sender is not told of it: that is the receiver's business).
+    const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
+    const free = bytes && !withdrawn.signal.aborted ? await freeBytes(this.opts.dir) : null;
+    if (bytes !== null && free !== null && bytes - keptBytes > free && !withdrawn.signal.aborted) {
+      withdrawWatch();
+      offCloseWatch();
+      cleanup();
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+      const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";
+      const why = `not enough free space: the files need ${mb(bytes - keptBytes)}${here}, the receiver has ${mb(free)}`;
+      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}` });
+      emit({ event: "rejected", reason: why, from });
+      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+    }
+
     let answer: boolean | string;
     try {
-      answer = await this.opts.decide({ from, files: shown, bytes }, withdrawn.signal);
+      answer = withdrawn.signal.aborted ? false : await this.opts.decide({ from, files: shown, bytes }, withdrawn.signal);
     } catch (err) {
       answer = withdrawn.signal.aborted ? false : `the receiver failed to decide: ${(err as Error).message}`;
     } finally {
       withdrawWatch();
       offCloseWatch();
     }
-    const cleanups: Array<() => void> = [offMessages, () => signal?.removeEventListener("abort", onOuterAbort)];
-    const cleanup = () => {
-      for (const c of cleanups.splice(0)) c();
-    };
     if (withdrawn.signal.aborted || answer !== true) {
       cleanup();
       const news = inbox.find((m) => Cancel.is(m) || ErrorMessage.is(m));
@@ -596,16 +601,6 @@ function isOlderVersionNote(note: string, path: string): boolean {
 const MAX_OPEN_WRITERS = 32;
 /** Files let past that cap while the slot holders wait for ends that lag their data. */
 const MAX_EXTRA_WRITERS = 32;
-
-/** Bytes an unprivileged writer may still use on the file system of `dir`; null when unknown. */
-async function freeBytes(dir: string): Promise<number | null> {
-  try {
-    const st = await statfs(dir);
-    return Number(st.bavail) * Number(st.bsize);
-  } catch {
-    return null;
-  }
-}
 
 /** The sender withdrew its offer before it was answered: no exchange took place (`SFX_CANCELLED`). */
 export class OfferWithdrawn extends SfxError {

@@ -15,31 +15,25 @@
  *
  * @module
  */
-import { createHash, type Hash, randomBytes } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
-import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, type FileHandle, unlink, utimes } from "node:fs/promises";
-import { hostname } from "node:os";
+import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
-import { processAlive } from "../process_alive.ts";
+import { lockHeld, readSmallFile, takeLock } from "../file_lock.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { truncateUtf8 } from "../protocol/schema.ts";
 import { releaseReceived } from "../protocol/release.ts";
 
 export { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
+export { removeStaleLock, type StaleLock } from "../file_lock.ts";
 
 const byteLength = (s: string) => new TextEncoder().encode(s).length;
 /** The longest file name (one path segment) common file systems take, in bytes. */
 const NAME_MAX = 255;
 /** How many temporary names a write tries when others are taken by running writes. */
 const MAX_PART_ATTEMPTS = 100;
-/** An empty lock older than this was left by a writer that died (or a full disk) between creating and filling it. */
-const EMPTY_LOCK_STALE_MS = 10_000;
-/** A writer touches its lock this often… */
-const LOCK_TOUCH_MS = 60_000;
-/** …so another host's lock untouched for this long was left by a writer that is gone. */
-const FOREIGN_LOCK_STALE_MS = 10 * 60_000;
 
 /**
  * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that is longer
@@ -75,31 +69,8 @@ export function resumeNotePathFor(partPath: string): string {
   return join(dirname(partPath), `${basename(partPath).slice(0, -PART_SUFFIX.length)}${RESUME_SUFFIX}`);
 }
 
-/** The most a note (a name, a size, a time) or a lock (a process ID, a nonce, a host) may take. */
+/** The most a note (a name, a size, a time) may take. */
 const NOTE_MAX_BYTES = 64 * 1024;
-const LOCK_MAX_BYTES = 1024;
-
-/**
- * The text of a small regular file of ours (a note, a lock): undefined when
- * nothing is there; null when what is there is not one — a link, a FIFO
- * (whose open would wait for a writer for ever), a device, a directory, or a
- * file larger than `max`.
- */
-async function readSmallFile(path: string, max: number): Promise<string | null | undefined> {
-  let h: FileHandle | undefined;
-  try {
-    h = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-    const st = await h.stat();
-    if (!st.isFile() || st.size > max) return null;
-    const buf = new Uint8Array(max + 1);
-    const { bytesRead } = await h.read(buf, 0, max + 1, 0);
-    return bytesRead > max ? null : new TextDecoder().decode(buf.subarray(0, bytesRead));
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null;
-  } finally {
-    await h?.close().catch(() => {});
-  }
-}
 
 /** What a resumable temporary file is becoming (its note), or undefined when it has none. */
 async function readResumeNote(partPath: string): Promise<string | undefined> {
@@ -118,136 +89,6 @@ async function writeResumeNote(partPath: string, key: string): Promise<void> {
     throw err;
   }
   await h.close();
-}
-
-/** Locks taken by this process, so two writes in one process exclude each other too. */
-const heldLocks = new Set<string>();
-/**
- * Written into every lock this process takes, after its process ID: a lock
- * that names our process ID but not this nonce was left by another process
- * (one that had our ID before, or one in another PID namespace sharing the
- * directory), and one with this nonce is ours even when reached through
- * another path (a symbolic link inside the target directory).
- */
-const LOCK_NONCE = randomBytes(8).toString("hex");
-const HOST = hostname();
-
-/** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
-function lockOwner(text: string): { pid: number; nonce?: string; host?: string } {
-  const [pid, nonce, host] = text.trim().split(/\s+/);
-  return { pid: Number(pid), nonce, host };
-}
-
-/**
- * Takes the lock of a temporary file: creates `lock` exclusively with our
- * process ID, nonce and host name in it. A lock whose process is gone
- * (killed mid-transfer) is taken over; one held by this process (under any
- * path), by a live process, or by a process on another host is not: returns
- * undefined.
- */
-async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined> {
-  for (let tries = 0; tries < 3; tries++) {
-    if (heldLocks.has(lock)) return undefined;
-    let created = false;
-    try {
-      const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-      created = true;
-      try {
-        await h.writeFile(`${process.pid} ${LOCK_NONCE} ${HOST}\n`);
-      } finally {
-        await h.close();
-      }
-      heldLocks.add(lock);
-      // Touched while held: a lock another host left (whose process we cannot ask about) is stale
-      // once it has not been touched for a while.
-      const touch = setInterval(() => {
-        const now = new Date();
-        void utimes(lock, now, now).catch(() => {});
-      }, LOCK_TOUCH_MS);
-      (touch as { unref?: () => void }).unref?.();
-      // Once, and every caller waits until the lock is really gone.
-      let released: Promise<void> | undefined;
-      return () =>
-        released ??= (async () => {
-          clearInterval(touch);
-          heldLocks.delete(lock);
-          await rm(lock, { force: true }).catch(() => {});
-        })();
-    } catch (err) {
-      // A lock we created but could not fill (a full disk) would read as "being written" for good.
-      if (created) await rm(lock, { force: true }).catch(() => {});
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    const st = await lstat(lock).catch(() => undefined);
-    const text = st && (await readSmallFile(lock, LOCK_MAX_BYTES));
-    const held = st && (await judgeLock(lock, text));
-    if (held === undefined) continue; // gone meanwhile: try again
-    if (held) return undefined;
-    // Its process is gone (one with our process ID and another nonce had that ID before us).
-    if (!(await removeStaleLock(lock, { ino: st!.ino, dev: st!.dev, mtimeMs: st!.mtimeMs, text }))) return undefined;
-  }
-  return undefined;
-}
-
-/** A lock judged stale: its file's identity and time, and what it said (see readSmallFile). */
-export interface StaleLock {
-  ino: number;
-  dev: number;
-  mtimeMs: number;
-  text: string | null | undefined;
-}
-
-/**
- * Removes `lock`, judged stale when it was `judged`, only if it is still that
- * file. Another process may have judged it stale too, removed it and made its
- * own lock since: removed by path, that live lock went too (a receiver
- * resuming lost its part to `sfx receive --discard-kept`; found by review).
- * So the lock is moved aside first, and one that is not the file judged goes
- * back. Returns false when a live lock was found there (left in place).
- * @internal Exported for tests.
- */
-export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
-  const aside = `${lock}.${LOCK_NONCE}.stale`;
-  try {
-    await rename(lock, aside);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true; // gone meanwhile
-    throw err;
-  }
-  // The same file, as judged: an inode number alone is not enough (a lock removed and made anew
-  // may get the one just freed); a live writer's lock holds its own nonce, and a fresh time.
-  const moved = await lstat(aside).catch(() => undefined);
-  const same = moved === undefined ||
-    (moved.ino === judged.ino && moved.dev === judged.dev && moved.mtimeMs === judged.mtimeMs && (await readSmallFile(aside, LOCK_MAX_BYTES)) === judged.text);
-  if (!same) await link(aside, lock).catch(() => {}); // unless yet another lock was made meanwhile
-  await rm(aside, { force: true });
-  return same;
-}
-
-/**
- * Whether an existing lock is held: by this process (under any path), by a
- * live process, or by another host's process that touched it lately (or a
- * lock being written right now). False when its writer is gone; undefined
- * when there is no lock.
- */
-async function lockHeld(lock: string): Promise<boolean | undefined> {
-  return judgeLock(lock, await readSmallFile(lock, LOCK_MAX_BYTES));
-}
-
-/** {@link lockHeld}, given what the lock said (see readSmallFile). */
-async function judgeLock(lock: string, text: string | null | undefined): Promise<boolean | undefined> {
-  if (text === undefined) return undefined;
-  const age = () => lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
-  // Empty or unreadable (or not a lock file at all: a link, a FIFO, something large): a lock being
-  // written right now, unless it has sat like that for a while. Taking it over removes the entry
-  // itself, never what a link points to.
-  const owner = text === null ? { pid: NaN } : lockOwner(text);
-  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return (await age()) < EMPTY_LOCK_STALE_MS;
-  if (owner.nonce === LOCK_NONCE) return true; // ours, reached through another path
-  // Another host's (or this one before a rename): its process cannot be asked; a running writer
-  // touches its lock every minute.
-  if (owner.host !== undefined && owner.host !== HOST) return (await age()) < FOREIGN_LOCK_STALE_MS;
-  return owner.pid !== process.pid && processAlive(owner.pid);
 }
 
 /** Options for {@link openSafeWrite}. */
@@ -459,6 +300,16 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
     gaps = note !== undefined || (await exists(candidate)) ? 0 : gaps + 1;
   }
   return undefined;
+}
+
+/** Bytes an unprivileged writer may still use on the file system of `dir`; null when unknown. */
+export async function freeBytes(dir: string): Promise<number | null> {
+  try {
+    const st = await statfs(dir);
+    return Number(st.bavail) * Number(st.bsize);
+  } catch {
+    return null;
+  }
 }
 
 /**

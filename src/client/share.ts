@@ -59,6 +59,7 @@ import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
 import {
+  freeBytes,
   ioError,
   localRelativePath,
   newSafeWriteCache,
@@ -738,6 +739,14 @@ export class ShareClient {
         todo.push({ file: f, offset: writer.offset, writer });
       }
       if (todo.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
+      // Refuse what cannot fit before asking: a download that fills the disk half-way helps nobody.
+      const need = todo.reduce((n, e) => n + e.file.size - e.offset, 0);
+      const free = await freeBytes(opts.dir);
+      if (free !== null && need > free) {
+        const resumed = todo.reduce((n, e) => n + e.offset, 0);
+        const kept = resumed > 0 ? ` more (${formatBytes(resumed)} of them already here)` : "";
+        throw new SfxError("SFX_IO", `Not enough free space in ${opts.dir}: the files need ${formatBytes(need)}${kept}, it has ${formatBytes(free)}`);
+      }
       // Bytes kept from an interrupted get are hashed before anything is asked for: the server
       // stops a download whose client reads nothing for a while. Ctrl-C stops it (the catch below
       // keeps the parts; their hash stops at once).

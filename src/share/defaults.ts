@@ -48,13 +48,14 @@ export const UPLOAD_MAX_HOURS = 24;
 /**
  * The bytes an upload of `bytes` must receive in `windowMs` (the stall time),
  * else it is abandoned: a pace that finishes it within
- * {@link UPLOAD_MAX_HOURS}, and 64 KiB at least. An upload reserves its whole
- * size of the quota when it starts, so a client trickling a few bytes would
- * hold it for as long as it liked; at this pace, holding a reservation costs
- * as many bytes as filling it (8 GiB: 97 kB/s; 100 MiB: 64 KiB per window).
+ * {@link UPLOAD_MAX_HOURS}, and 64 KiB per 5 minutes (218 B/s) at least,
+ * whatever the window. An upload reserves its whole size of the quota when
+ * it starts, so a client trickling a few bytes would hold it for as long as
+ * it liked; at this pace, holding a reservation costs as many bytes as
+ * filling it (8 GiB: 97 kB/s). The caller asks no more than what is left.
  */
 export function uploadPaceBytes(bytes: number, windowMs: number): number {
-  return Math.max(64 * 1024, Math.ceil((bytes * windowMs) / (UPLOAD_MAX_HOURS * 3_600_000)));
+  return Math.ceil(Math.max(64 * 1024 * (windowMs / 300_000), (bytes * windowMs) / (UPLOAD_MAX_HOURS * 3_600_000)));
 }
 
 /** Largest `--max-downloads` a share may ask for. */

@@ -11,7 +11,7 @@
 import type { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
 import { SfxError } from "../errors.ts";
-import { type AnyMessage, dataPpid, errorToMessage, FIRST_DATA_STREAM, parseDataPpid, STREAMS, xidTag } from "../protocol/index.ts";
+import { type AnyMessage, dataPpid, errorToMessage, FIRST_DATA_STREAM, parseDataPpid, ProtocolError, STREAMS, xidTag } from "../protocol/index.ts";
 import {
   ShareCancel,
   ShareCreated,
@@ -324,6 +324,7 @@ export class ShareService {
     }
     this.#checkPerClient(requests, starting, "upload");
     this.#checkPerAddress(peer.address);
+    checkListable(msg.files);
     // Taken before the store is asked (which waits): a second put with this req meanwhile is refused above.
     starting.add(msg.req);
     let upload: ShareUpload;
@@ -404,6 +405,7 @@ export class ShareService {
   async #end(peer: SharePeer, msg: { req: number; file: number; size: number; sha256: string }): Promise<void> {
     const state = this.#peers.get(peer)?.get(msg.req);
     if (!state || state.kind !== "upload") throw new SfxError("SFX_PROTOCOL", `No upload ${msg.req} in progress`);
+    if (state.failed) return; // told why already, or about to be
     state.movedAt = this.#now();
     const file = state.files[msg.file];
     if (!file || file.end) {
@@ -453,9 +455,12 @@ export class ShareService {
   async #failUpload(peer: SharePeer, state: UploadState, err: unknown): Promise<void> {
     if (state.failed) return;
     state.failed = true;
-    this.#peers.get(peer)?.delete(state.req);
+    // Kept (failed) while the store cleans up, and answered before it is gone: what the client
+    // still sends meanwhile is dropped, not answered with "no upload in progress" ahead of why.
     await state.upload.abort(`failed: ${(err as Error).message}`).catch(() => {});
     this.#reply(peer, errorToMessage(err, { req: state.req }));
+    const requests = this.#peers.get(peer);
+    if (requests?.get(state.req) === state) requests.delete(state.req);
   }
 
   #ls(peer: SharePeer, msg: { req: number; code: string }): void {
@@ -560,5 +565,24 @@ export class ShareService {
     let n = 0;
     for (const m of this.#peers.values()) n += m.size;
     return n;
+  }
+}
+
+/**
+ * Refuses a share whose list of files could not be told in one control
+ * message: its listing, and a get's plan (the largest, with each file's
+ * SHA-256 and offset), must fit, or nobody could list or fetch it (and its
+ * uploader would not even hear its code). A put request fits, but the
+ * answers carry more per file than it does.
+ */
+function checkListable(files: readonly { path: string; size: number }[]): void {
+  const hash = "0".repeat(64);
+  try {
+    ShareSending.encode({ req: 2 ** 31 - 1, files: files.map((f) => ({ path: f.path, size: f.size, offset: f.size, sha256: hash })) });
+  } catch (err) {
+    if (err instanceof ProtocolError && err.reason === "too-large") {
+      throw new SfxError("SFX_LIMIT", `The list of these ${files.length} files is too large for one share (${err.message}): share fewer files at once, or an archive (tar)`);
+    }
+    throw err;
   }
 }

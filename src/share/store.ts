@@ -35,8 +35,8 @@ import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
 import { ensureDir } from "../ensure_dir.ts";
 import { formatBytes } from "../units.ts";
-import { isSfxError, SfxError } from "../errors.ts";
-import { acquirePidFile, type PidFile, readPidFile } from "../server/pidfile.ts";
+import { SfxError } from "../errors.ts";
+import { readSmallFile, takeLock } from "../file_lock.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
@@ -136,7 +136,7 @@ export class ShareStore {
   #removingBytes = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
-  #lock: PidFile | undefined;
+  #unlock: (() => Promise<void>) | undefined;
 
   private constructor(options: ShareStoreOptions) {
     this.dir = options.dir;
@@ -165,12 +165,12 @@ export class ShareStore {
   static async open(options: ShareStoreOptions): Promise<ShareStore> {
     const store = new ShareStore(options);
     await ensureDir(options.dir, 0o700);
-    store.#lock = holdStore(options.dir);
+    store.#unlock = await holdStore(options.dir);
     try {
       await store.#recover();
       await store.sweep();
     } catch (err) {
-      store.#lock.release();
+      await store.#unlock();
       throw err;
     }
     if (options.sweepTimer !== false && store.limits.sweepIntervalMs > 0) {
@@ -536,25 +536,32 @@ export class ShareStore {
     for (const u of [...this.#uploads]) await u.abort("server closing");
     this.#closed = true;
     await this.settled();
-    this.#lock?.release();
+    await this.#unlock?.();
   }
 }
 
 /**
- * Holds the store for this process (a pid file in it): opening a store
- * clears what unfinished uploads left, so a second server on the same
- * directory would delete the first one's uploads in progress, and the two
- * would then keep separate counts of one store.
+ * Holds the store for this process (`server.lock` in it; see file_lock.ts):
+ * opening a store clears what unfinished uploads left, so a second server
+ * on the same directory would delete the first one's uploads in progress,
+ * and the two would then keep separate counts of one store. Held against
+ * any process, a library's included, and a second open in this process.
  */
-function holdStore(dir: string): PidFile {
-  const path = join(dir, "server.pid");
+async function holdStore(dir: string): Promise<() => Promise<void>> {
+  const path = join(dir, "server.lock");
+  let release: (() => Promise<void>) | undefined;
   try {
-    return acquirePidFile(path);
+    release = await takeLock(path);
   } catch (err) {
-    if (!isSfxError(err, "SFX_ALREADY_RUNNING")) throw err;
-    const by = readPidFile(path);
-    throw new SfxError("SFX_ALREADY_RUNNING", `The share store ${dir} is in use by another server${by ? ` (pid ${by})` : ""}: give each server its own --storage`, { cause: err });
+    throw new SfxError("SFX_IO", `Cannot lock the share store ${dir}: ${(err as Error).message}`, { cause: err });
   }
+  if (release) return release;
+  const holder = (await readSmallFile(path, 1024))?.trim().split(/\s+/);
+  const who = holder && Number(holder[0]) > 0 ? ` (pid ${holder[0]}${holder[2] ? ` on ${holder[2]}` : ""})` : "";
+  throw new SfxError(
+    "SFX_ALREADY_RUNNING",
+    `The share store ${dir} is in use by another server${who}: give each server its own --storage (if none runs, delete ${path})`,
+  );
 }
 
 function listingOf(m: Manifest): ShareListing {

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseBindHost, parseCount, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort, parseTimeout } from "../../src/cli/options.ts";
+import { parseBindHost, parseCount, parseLogLevel, parseDuration, parseHostPort, parseIPv4Interface, parsePort, parseRemotePort, parseTimeout } from "../../src/cli/options.ts";
 import { refused } from "../_refused.ts";
 
 test("parseDuration() takes units and bare seconds, and refuses zero and nonsense", () => {
@@ -45,6 +45,13 @@ test("ports: 0 is 'any' where we listen, never where we connect; interfaces are 
   // An empty --host (an unset variable in a unit file) would bind every interface.
   for (const empty of ["", "  "]) refused(() => parseBindHost(empty), /Invalid --host '': give the address to bind/);
   assert.is(parseBindHost("::1"), "::1");
+});
+
+test("--log-level takes the levels, in any case, and warn for warning (the log lines say WARN)", () => {
+  assert.is(parseLogLevel("warn"), "warning");
+  assert.is(parseLogLevel("DEBUG"), "debug");
+  assert.is(parseLogLevel("warning"), "warning");
+  refused(() => parseLogLevel("loud"), /Invalid --log-level 'loud': use one of trace, debug, info, warning, error, fatal/);
 });
 
 test.run();

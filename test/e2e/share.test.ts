@@ -229,7 +229,7 @@ test("a second server on a share store in use is refused (exit 10) before it tou
   const second = startSfx(["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(tmp.path, "logs-second"), "--storage", main.storage], { env: ENV });
   const end = await second.exited(20_000);
   assert.is(end.status, 10, second.stderr());
-  assert.match(second.stderr(), /The share store \S+ is in use by another server \(pid \d+\): give each server its own --storage/);
+  assert.match(second.stderr(), /The share store \S+ is in use by another server \(pid \d+ on [^)]+\): give each server its own --storage/);
   const ls = await sfx(main, ["share", "ls", code]);
   assert.is(ls.status, 0, ls.stderr);
 });

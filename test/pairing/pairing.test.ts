@@ -119,6 +119,35 @@ test("several files of known and unknown size go sender → server → receiver 
   }
 });
 
+test("an offer withdrawn while the receiver looks for kept parts of its 200 files ends the receive as withdrawn: the user is not asked about it", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    // Resumable-looking files (1 MiB or more, with a time): each is looked for on disk before the user is asked.
+    const files: SourceFile[] = Array.from({ length: 200 }, (_, i) => ({
+      path: `d${i % 10}/f${i}.bin`, size: 1 << 20, modified: 1_700_000_000_000 + i,
+      async *read() {
+        yield new Uint8Array(0);
+      },
+    }));
+    const ac = new AbortController();
+    let asked = false;
+    const got = quiet(new Receiver(r.conn, {
+      dir: tmp(),
+      stallMs: 3000,
+      onEvent: (e) => void (e.event === "offer" && ac.abort()),
+      decide: async () => (asked = true),
+    }).receiveOne());
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files, signal: ac.signal }), "SFX_CANCELLED");
+    const err = await expectCode(got, "SFX_CANCELLED");
+    assert.match(err.message, /The offer was withdrawn/);
+    assert.is(asked, false, "the user was asked about a withdrawn offer");
+  } finally {
+    await h.close();
+  }
+});
+
 test("the receiver's progress counts bytes on disk: it never goes back, and reaches the total once, with the last write", async () => {
   const h = startHarness();
   try {

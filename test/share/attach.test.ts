@@ -12,6 +12,7 @@ import { SessionServer } from "../../src/server/session.ts";
 import { attachShareService } from "../../src/share/attach.ts";
 import { ShareStore } from "../../src/share/store.ts";
 import { type FakeAssociation, fakeAssociationPair } from "../_fake_association.ts";
+import { withTmpfs } from "../_tmpfs.ts";
 
 const base = mkdtempSync(join(tmpdir(), "sfx-share-attach-"));
 let store: ShareStore;
@@ -126,6 +127,28 @@ test("a get of 600 files holds a few dozen files open, not 600 (a share of more 
   assert.ok(most - before <= 80, `${most - before} more files open at most`);
   for (let i = 0; i < 600; i += 37) assert.is(sha(readFileSync(join(out, "many", `f${i}.bin`))), sha(readFileSync(names[i])));
   assert.is(readdirSync(join(out, "many")).length, 600, "no parts left");
+});
+
+test("a get into a disk without room for it is refused before anything is asked for or written (tmpfs of 1 MiB, 3 MB share)", async () => {
+  const src = join(base, "roomy");
+  mkdirSync(src);
+  writeFileSync(join(src, "a.bin"), randomBytes(1_500_000));
+  writeFileSync(join(src, "b.bin"), randomBytes(1_500_000));
+  const { client } = await connect();
+  const { code } = await client.put(await collectShareFiles([src]));
+  const out = join(base, "out-small");
+  mkdirSync(out);
+  await withTmpfs(out, "1m", async () => {
+    try {
+      await client.get(code, { dir: out });
+      assert.unreachable("got it");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_IO"), String(err));
+      assert.match((err as Error).message, /Not enough free space in .*out-small: the files need 2\.9 MiB, it has 1\.0 MiB/);
+    }
+    assert.equal(readdirSync(out), ["roomy"], "nothing but the directory its files go in");
+    assert.equal(readdirSync(join(out, "roomy")), []);
+  });
 });
 
 test("through a ClientConnection (what the CLI uses): put, then get resumes after a dropped connection", async () => {

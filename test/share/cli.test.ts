@@ -10,6 +10,7 @@ test("parseExpires() reads durations as relative and ISO dates as absolute", () 
   assert.equal(parseExpires("1h", NOW), { expiresInMs: 3_600_000 });
   assert.equal(parseExpires("7d", NOW), { expiresInMs: 7 * 86_400_000 });
   assert.equal(parseExpires("90s", NOW), { expiresInMs: 90_000 });
+  for (const zero of ["0s", "0m", "0.0001s"]) assert.throws(() => parseExpires(zero, NOW), (e: Error) => /Invalid --expires '[^']+': at least 1s/.test(e.message));
   assert.equal(parseExpires("2026-12-01T18:00:00Z", NOW), { expiresAt: Date.parse("2026-12-01T18:00:00Z") });
   assert.equal(parseExpires("2026-12-01", NOW), { expiresAt: Date.parse("2026-12-01T00:00:00Z") });
 });

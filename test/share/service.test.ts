@@ -13,7 +13,7 @@ import { ShareDone, ShareEnd, ShareGet, SharePut } from "../../src/protocol/shar
 import { generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore } from "../../src/share/store.ts";
-import type { ShareLimits } from "../../src/share/defaults.ts";
+import { type ShareLimits, uploadPaceBytes } from "../../src/share/defaults.ts";
 import { Loop } from "./_loop.ts";
 
 const HOUR = 3_600_000;
@@ -484,6 +484,28 @@ test("an upload that receives nothing for the stall time is abandoned: its slot 
   service.stop();
 });
 
+test("a put of 10,000 files whose listing would not fit one message is refused (SFX_LIMIT) before anything is reserved: nobody could list or get it", async () => {
+  const w = await world({ maxFilesPerShare: 10_000 });
+  const { loop } = w.connect();
+  const next = answersOf(loop).upTo;
+  const files = Array.from({ length: 10_000 }, (_, i) => ({ path: `src/f${i}`, size: 1 }));
+  loop.link.send(SharePut.encode({ req: 1, files }));
+  const a = await next(1);
+  assert.equal([a.type, a.req, a.code], ["error", 1, "SFX_LIMIT"]);
+  assert.match(a.message ?? "", /The list of these 10000 files is too large for one share .*: share fewer files at once, or an archive/);
+  assert.is(w.store.uploadsInProgress, 0);
+  // 2,000 of them fit.
+  loop.link.send(SharePut.encode({ req: 3, files: files.slice(0, 2000) }));
+  assert.is((await next(2)).type, "share.ready");
+});
+
+test("the pace an upload must keep: what finishes it within 24 h, and 64 KiB per 5 minutes at least, in proportion to the window (a short --idle-timeout asks little of small files)", () => {
+  assert.is(uploadPaceBytes(8 * 2 ** 30, 300_000), Math.ceil((8 * 2 ** 30) / 288));
+  assert.is(uploadPaceBytes(10 * 2 ** 20, 300_000), 65_536);
+  assert.is(uploadPaceBytes(8000, 2000), 437);
+  assert.is(uploadPaceBytes(2 ** 20, 1000), 219);
+});
+
 test("an upload that only trickles (a byte every 40 ms, never silent for the stall time) is abandoned for its pace; one moving at the pace finishes", async () => {
   const w = await world();
   const service = new ShareService(w.store, { stallMs: 200 });
@@ -499,7 +521,7 @@ test("an upload that only trickles (a byte every 40 ms, never silent for the sta
     clearInterval(trickle);
   }
   assert.equal([answers[1].type, answers[1].req, answers[1].code], ["error", 1, "SFX_TRANSFER_FAILED"]);
-  assert.match(answers[1].message ?? "", /Only \d+ B arrived in \d+ s, less than the 64\.0 KiB that finish an upload of this size within 24 h/);
+  assert.match(answers[1].message ?? "", /Only \d+ B arrived in \d+ s, less than the \d+ B that finish an upload of this size within 24 h/);
   await w.store.settled();
   assert.is(w.store.uploadsInProgress, 0);
   // 64 KiB every 50 ms: four times the pace a 200 ms window asks of it.

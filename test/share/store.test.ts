@@ -1,8 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { type ErrorCode, isSfxError } from "../../src/errors.ts";
@@ -392,19 +393,44 @@ test("a crash mid-upload leaves no share, and its temporary files are removed at
   const u = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
   const sink = await u.file(0);
   await sink.write(Buffer.from("12345"));
-  // the "crash": the process dies without abort(); simulate the other leftovers too
+  // The "crash": the process dies without abort(). One process cannot open a store twice, so the
+  // upload's files are copied, the store closed (which removes them) and the copy put back.
   const leftovers = readdirSync(join(f.dir, "uploads"));
   assert.is(leftovers.length, 1);
+  const copy = join(f.dir, "..", `${leftovers[0]}-copy`);
+  cpSync(join(f.dir, "uploads", leftovers[0]), copy, { recursive: true });
+  await sink.discard();
+  await store.close();
+  assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
+  renameSync(copy, join(f.dir, "uploads", leftovers[0]));
   mkdirSync(join(f.dir, "trash", "half-deleted", "files"), { recursive: true });
   writeFileSync(join(f.dir, "trash", "half-deleted", "files", "0"), "old");
   const key = codeKey(generateCode());
   mkdirSync(join(f.dir, "shares", key, "files"), { recursive: true }); // no manifest: never published
-  await sink.discard();
   const again = await f.open();
   assert.is(again.size, 0);
   assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
   assert.is(readdirSync(join(f.dir, "trash")).length, 0);
   assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+});
+
+test("one store, one holder: a second open (in this process too) is refused until the first closes; a lock whose process is gone is taken over", async () => {
+  const f = fixture();
+  const store = await f.open();
+  await rejects(() => f.open(), "SFX_ALREADY_RUNNING");
+  await store.close();
+  const again = await f.open();
+  await again.close();
+  // Left by a server killed with -9: its process is gone.
+  const dead = spawnSync("true").pid!;
+  writeFileSync(join(f.dir, "server.lock"), `${dead} 0123456789abcdef ${hostname()}\n`);
+  const third = await f.open();
+  assert.match(readFileSync(join(f.dir, "server.lock"), "utf8"), new RegExp(`^${process.pid} `));
+  await third.close();
+  assert.not.ok(existsSync(join(f.dir, "server.lock")), "released");
+  // Held by pid 1 of another PID namespace (a container sharing the volume), touched lately: not ours to judge by pid.
+  writeFileSync(join(f.dir, "server.lock"), `1 0123456789abcdef ${hostname()}#1\n`);
+  await rejects(() => f.open(), "SFX_ALREADY_RUNNING", /in use by another server \(pid 1 on [^)]+#1\): give each server its own --storage \(if none runs, delete .*server\.lock\)/);
 });
 
 test("a corrupt manifest makes its share disappear, not the store fail", async () => {

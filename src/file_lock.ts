@@ -1,0 +1,193 @@
+/**
+ * Lock files that say who holds them (`<pid> <nonce> <host>`), for files
+ * one process at a time may own: a temporary file being written
+ * (src/client/safe_write.ts), a share store (src/share/store.ts). Taken by
+ * exclusive creation; touched while held; a lock whose process is gone, or
+ * another host's left untouched for long, is taken over — moved aside and
+ * removed only if it is still the file judged stale, so two processes taking
+ * over the same stale lock cannot both win.
+ *
+ * @module
+ */
+import { randomBytes } from "node:crypto";
+import { constants, readlinkSync } from "node:fs";
+import { link, lstat, open, rename, rm, type FileHandle, utimes } from "node:fs/promises";
+import { hostname } from "node:os";
+import { processAlive } from "./process_alive.ts";
+
+/** An empty lock older than this was left by a writer that died (or a full disk) between creating and filling it. */
+const EMPTY_LOCK_STALE_MS = 10_000;
+/** A writer touches its lock this often… */
+const LOCK_TOUCH_MS = 60_000;
+/** …so another host's lock untouched for this long was left by a writer that is gone. */
+const FOREIGN_LOCK_STALE_MS = 10 * 60_000;
+/** The most a lock (a process ID, a nonce, a host) may take. */
+const LOCK_MAX_BYTES = 1024;
+
+/**
+ * The text of a small regular file of ours (a note, a lock): undefined when
+ * nothing is there; null when what is there is not one — a link, a FIFO
+ * (whose open would wait for a writer for ever), a device, a directory, or a
+ * file larger than `max`.
+ */
+export async function readSmallFile(path: string, max: number): Promise<string | null | undefined> {
+  let h: FileHandle | undefined;
+  try {
+    h = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    const st = await h.stat();
+    if (!st.isFile() || st.size > max) return null;
+    const buf = new Uint8Array(max + 1);
+    const { bytesRead } = await h.read(buf, 0, max + 1, 0);
+    return bytesRead > max ? null : new TextDecoder().decode(buf.subarray(0, bytesRead));
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null;
+  } finally {
+    await h?.close().catch(() => {});
+  }
+}
+
+/** Locks taken by this process, so two writes in one process exclude each other too. */
+const heldLocks = new Set<string>();
+/**
+ * Written into every lock this process takes, after its process ID: a lock
+ * that names our process ID but not this nonce was left by another process
+ * (one that had our ID before, or one in another PID namespace sharing the
+ * directory), and one with this nonce is ours even when reached through
+ * another path (a symbolic link inside the target directory).
+ */
+const LOCK_NONCE = randomBytes(8).toString("hex");
+/**
+ * Who we are beyond our process ID: the host name, and the PID namespace
+ * (processes in two containers sharing a directory may both be pid 1; each
+ * judges the other's lock by its age, as another host's).
+ */
+const HOST = hostId();
+
+function hostId(): string {
+  try {
+    const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1];
+    return ns ? `${hostname()}#${ns}` : hostname();
+  } catch {
+    return hostname();
+  }
+}
+
+/** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
+function lockOwner(text: string): { pid: number; nonce?: string; host?: string } {
+  const [pid, nonce, host] = text.trim().split(/\s+/);
+  return { pid: Number(pid), nonce, host };
+}
+
+/**
+ * Takes the lock of a temporary file: creates `lock` exclusively with our
+ * process ID, nonce and host name in it. A lock whose process is gone
+ * (killed mid-transfer) is taken over; one held by this process (under any
+ * path), by a live process, or by a process on another host is not: returns
+ * undefined.
+ */
+export async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined> {
+  for (let tries = 0; tries < 3; tries++) {
+    if (heldLocks.has(lock)) return undefined;
+    let created = false;
+    try {
+      const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      created = true;
+      try {
+        await h.writeFile(`${process.pid} ${LOCK_NONCE} ${HOST}\n`);
+      } finally {
+        await h.close();
+      }
+      heldLocks.add(lock);
+      // Touched while held: a lock another host left (whose process we cannot ask about) is stale
+      // once it has not been touched for a while.
+      const touch = setInterval(() => {
+        const now = new Date();
+        void utimes(lock, now, now).catch(() => {});
+      }, LOCK_TOUCH_MS);
+      (touch as { unref?: () => void }).unref?.();
+      // Once, and every caller waits until the lock is really gone.
+      let released: Promise<void> | undefined;
+      return () =>
+        released ??= (async () => {
+          clearInterval(touch);
+          heldLocks.delete(lock);
+          await rm(lock, { force: true }).catch(() => {});
+        })();
+    } catch (err) {
+      // A lock we created but could not fill (a full disk) would read as "being written" for good.
+      if (created) await rm(lock, { force: true }).catch(() => {});
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const st = await lstat(lock).catch(() => undefined);
+    const text = st && (await readSmallFile(lock, LOCK_MAX_BYTES));
+    const held = st && (await judgeLock(lock, text));
+    if (held === undefined) continue; // gone meanwhile: try again
+    if (held) return undefined;
+    // Its process is gone (one with our process ID and another nonce had that ID before us).
+    if (!(await removeStaleLock(lock, { ino: st!.ino, dev: st!.dev, mtimeMs: st!.mtimeMs, text }))) return undefined;
+  }
+  return undefined;
+}
+
+/** A lock judged stale: its file's identity and time, and what it said (see readSmallFile). */
+export interface StaleLock {
+  ino: number;
+  dev: number;
+  mtimeMs: number;
+  text: string | null | undefined;
+}
+
+/**
+ * Removes `lock`, judged stale when it was `judged`, only if it is still that
+ * file. Another process may have judged it stale too, removed it and made its
+ * own lock since: removed by path, that live lock went too (a receiver
+ * resuming lost its part to `sfx receive --discard-kept`; found by review).
+ * So the lock is moved aside first, and one that is not the file judged goes
+ * back. Returns false when a live lock was found there (left in place).
+ * @internal Exported for tests.
+ */
+export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
+  const aside = `${lock}.${LOCK_NONCE}.stale`;
+  try {
+    await rename(lock, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true; // gone meanwhile
+    throw err;
+  }
+  // The same file, as judged: an inode number alone is not enough (a lock removed and made anew
+  // may get the one just freed); a live writer's lock holds its own nonce, and a fresh time.
+  const moved = await lstat(aside).catch(() => undefined);
+  const same = moved === undefined ||
+    (moved.ino === judged.ino && moved.dev === judged.dev && moved.mtimeMs === judged.mtimeMs && (await readSmallFile(aside, LOCK_MAX_BYTES)) === judged.text);
+  if (!same) await link(aside, lock).catch(() => {}); // unless yet another lock was made meanwhile
+  await rm(aside, { force: true });
+  return same;
+}
+
+/**
+ * Whether an existing lock is held: by this process (under any path), by a
+ * live process, or by another host's process that touched it lately (or a
+ * lock being written right now). False when its writer is gone; undefined
+ * when there is no lock.
+ */
+export async function lockHeld(lock: string): Promise<boolean | undefined> {
+  return judgeLock(lock, await readSmallFile(lock, LOCK_MAX_BYTES));
+}
+
+/** {@link lockHeld}, given what the lock said (see readSmallFile). */
+export async function judgeLock(lock: string, text: string | null | undefined): Promise<boolean | undefined> {
+  if (text === undefined) return undefined;
+  const age = () => lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+  // Empty or unreadable (or not a lock file at all: a link, a FIFO, something large): a lock being
+  // written right now, unless it has sat like that for a while. Taking it over removes the entry
+  // itself, never what a link points to.
+  const owner = text === null ? { pid: NaN } : lockOwner(text);
+  if (!Number.isInteger(owner.pid) || owner.pid <= 0) return (await age()) < EMPTY_LOCK_STALE_MS;
+  if (owner.nonce === LOCK_NONCE) return true; // ours, reached through another path
+  // Another host's (or this one before a rename): its process cannot be asked; a running writer
+  // touches its lock every minute.
+  // A host name alone is what sfx wrote before it added the PID namespace: this host's, then.
+  const local = owner.host === undefined || owner.host === HOST || (!owner.host.includes("#") && owner.host === hostname());
+  if (!local) return (await age()) < FOREIGN_LOCK_STALE_MS;
+  return owner.pid !== process.pid && processAlive(owner.pid);
+}
