@@ -25,7 +25,7 @@ import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
 import { basename, dirname } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { freeBytes, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -168,15 +168,15 @@ export class Receiver {
     // Refuse what cannot fit, before asking anyone: the sender learns why at once. What is kept
     // here already is not needed again (the sender is not told of it: that is the receiver's business).
     const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
-    const free = bytes && !withdrawn.signal.aborted ? await freeBytes(this.opts.dir) : null;
-    if (bytes !== null && free !== null && bytes - keptBytes > free && !withdrawn.signal.aborted) {
+    const room = bytes && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0))) : null;
+    if (bytes !== null && room && !room.fits && !withdrawn.signal.aborted) {
       withdrawWatch();
       offCloseWatch();
       cleanup();
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
       const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";
-      const why = `not enough free space: the files need ${mb(bytes - keptBytes)}${here}, the receiver has ${mb(free)}`;
-      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(free)}` });
+      const why = `not enough free space: the files need ${mb(room.need)}${here}, the receiver has ${mb(room.free)}`;
+      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(room.need + keptBytes)}, the receiver has ${mb(room.free)}` });
       emit({ event: "rejected", reason: why, from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }

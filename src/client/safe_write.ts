@@ -302,11 +302,19 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
   return undefined;
 }
 
-/** Bytes an unprivileged writer may still use on the file system of `dir`; null when unknown. */
-export async function freeBytes(dir: string): Promise<number | null> {
+/**
+ * Whether files of these `sizes` (bytes still to write, each) fit on the
+ * file system of `dir`: each takes whole blocks (a thousand 1-byte files
+ * take a thousand blocks), checked against what an unprivileged writer may
+ * still use. `need` and `free` in bytes; null when the file system cannot say.
+ */
+export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ fits: boolean; need: number; free: number } | null> {
   try {
     const st = await statfs(dir);
-    return Number(st.bavail) * Number(st.bsize);
+    const block = Number(st.bsize) || 4096;
+    const need = sizes.reduce((n, size) => n + Math.ceil(Math.max(0, size) / block) * block, 0);
+    const free = Number(st.bavail) * Number(st.bsize);
+    return { fits: need <= free, need, free };
   } catch {
     return null;
   }
@@ -350,6 +358,10 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
       } catch (err) {
         throw ioError(err, "create the directory for", finalPath);
       }
+      // A directory we may not write into (read-only, another owner's) is found before any byte is asked for.
+      await access(parent, constants.W_OK).catch((err) => {
+        throw ioError(err, "write into", parent);
+      });
     })();
     cache?.parents.set(parent, parentP);
   }

@@ -59,7 +59,6 @@ import { checkSharePaths } from "../share/share_path.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
 import {
-  freeBytes,
   ioError,
   localRelativePath,
   newSafeWriteCache,
@@ -67,6 +66,7 @@ import {
   openSafeWrite,
   prepareDestination,
   resumableBytes,
+  roomFor,
   sameFile,
   sanitizeRelativePath,
   type SafeWrite,
@@ -740,12 +740,11 @@ export class ShareClient {
       }
       if (todo.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
       // Refuse what cannot fit before asking: a download that fills the disk half-way helps nobody.
-      const need = todo.reduce((n, e) => n + e.file.size - e.offset, 0);
-      const free = await freeBytes(opts.dir);
-      if (free !== null && need > free) {
+      const room = await roomFor(opts.dir, todo.map((e) => e.file.size - e.offset));
+      if (room && !room.fits) {
         const resumed = todo.reduce((n, e) => n + e.offset, 0);
         const kept = resumed > 0 ? ` more (${formatBytes(resumed)} of them already here)` : "";
-        throw new SfxError("SFX_IO", `Not enough free space in ${opts.dir}: the files need ${formatBytes(need)}${kept}, it has ${formatBytes(free)}`);
+        throw new SfxError("SFX_IO", `Not enough free space in ${opts.dir}: the files need ${formatBytes(room.need)}${kept}, it has ${formatBytes(room.free)}`);
       }
       // Bytes kept from an interrupted get are hashed before anything is asked for: the server
       // stops a download whose client reads nothing for a while. Ctrl-C stops it (the catch below
@@ -783,7 +782,8 @@ export class ShareClient {
   ): Promise<Map<string, { path: string; size: number; sha256: string }>> {
     const req = this.#newReq();
     const byPath = new Map(todo.map((e) => [e.file.path, e]));
-    type Slot = { w: GetEntry; writer?: Promise<SafeWrite>; received: number; end?: string; finishing?: Promise<void> };
+    /** `holds`: its writer was opened here and holds one of the MAX_OPEN_WRITERS until it finishes. */
+    type Slot = { w: GetEntry; writer?: Promise<SafeWrite>; holds?: boolean; received: number; end?: string; finishing?: Promise<void> };
     // Writers opened as bytes come: at most MAX_OPEN_WRITERS at once (the server sends one file
     // after another, but finishing one — hash, fsync, rename — may lag behind the next ones).
     let free = MAX_OPEN_WRITERS;
@@ -804,9 +804,11 @@ export class ShareClient {
           throw new SfxError("SFX_CANCELLED", "The download has failed");
         }
         try {
-          // From its start (the plan said 0), noted so that it can be resumed if this get fails.
-          const w = await openSafeWrite(opts.dir, slot.w.file.path, { size: slot.w.file.size, resume: true, resumeKey: slot.w.file.sha256, discard: true, overwrite: opts.overwrite, cache });
+          // From its start (the plan said 0), noted so that it can be resumed if this get fails. A part
+          // another get is writing now is left to it: this one writes its own (that get asked first).
+          const w = await openSafeWrite(opts.dir, slot.w.file.path, { size: slot.w.file.size, resume: true, resumeKey: slot.w.file.sha256, discard: true, busyOk: true, overwrite: opts.overwrite, cache });
           opened.push(w);
+          slot.holds = true;
           return w;
         } catch (err) {
           giveBack();
@@ -840,11 +842,21 @@ export class ShareClient {
     };
     const maybeFinish = (slot: Slot) => {
       if (slot.finishing || slot.end === undefined || slot.w.offset + slot.received !== slot.w.file.size) return;
-      local++;
       const end = slot.end;
-      slot.finishing = writerOf(slot).then((w) => w.finish(end, slot.w.file.size)).finally(() => {
-        local--;
-        if (!slot.w.writer) giveBack();
+      // Only the work counts as ours (`local`): bytes waiting for a writer are not, so a server
+      // that stops sending is still found out.
+      slot.finishing = writerOf(slot).then(async (w) => {
+        local++;
+        try {
+          return await w.finish(end, slot.w.file.size);
+        } finally {
+          local--;
+        }
+      }).finally(() => {
+        if (slot.holds) {
+          slot.holds = false;
+          giveBack();
+        }
       }).then((r) => {
         results.set(slot.w.file.path, r);
         maybeDone();
@@ -885,8 +897,15 @@ export class ShareClient {
       moved += data.byteLength;
       opts.onProgress?.({ bytes: moved, total, file: slot.w.file.path });
       // The message is ours alone: the write frees it once it is on disk.
-      local++;
-      return writerOf(slot).then((w) => w.write(data, { release: true })).finally(() => (local--, moves++)).then(() => maybeFinish(slot), (err) => fail(err));
+      return writerOf(slot).then(async (w) => {
+        local++;
+        try {
+          await w.write(data, { release: true });
+        } finally {
+          local--;
+          moves++;
+        }
+      }).then(() => maybeFinish(slot), (err) => fail(err));
     };
     const stopData = this.#link.onData((_stream, data, ppid) => onData(data, ppid));
     this.#pending.set(req, {

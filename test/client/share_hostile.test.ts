@@ -166,6 +166,78 @@ test("a server that stops sending mid-download: the get gives up after the link'
   assert.ok(readdirSync(dir).some((n) => n.endsWith(".sfx-part")), `partial kept: ${readdirSync(dir)}`);
 });
 
+test("a server that starts 33 files and then sends nothing: the get still gives up after the stall limit (bytes waiting for one of the 32 writers are not the client's own work) and keeps the 32 parts", async () => {
+  const dir = tmp();
+  const body = new Uint8Array([1, 2]);
+  const files = Array.from({ length: 33 }, (_, i) => ({ path: `f${i}.bin`, size: 2, sha256: sha(body) }));
+  const { link } = fakeServer(files, (req, reply, data) => {
+    reply(ShareSending.encode({ req, files: files.map((f) => ({ ...f, offset: 0 })) }));
+    queueMicrotask(() => files.forEach((_, i) => data(body.slice(0, 1), dataPpid(req, i))));
+  }, 300);
+  const t0 = Date.now();
+  // Bounded: what this guards against is a get that waits for ever.
+  const err = await new ShareClient(link).get(CODE, { dir, signal: AbortSignal.timeout(5000) }).then(() => assert.unreachable("got"), (e) => e);
+  assert.ok(isSfxError(err, "SFX_TRANSFER_FAILED"), String(err));
+  assert.match((err as Error).message, /Nothing moved for \d+ s/);
+  assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+  assert.is(readdirSync(dir).filter((n) => n.endsWith(".sfx-part")).length, 32);
+  assert.is(readdirSync(dir).filter((n) => n.endsWith(".sfx-lock")).length, 0, "locks left");
+});
+
+test("two gets of one share into one directory both finish when the later one writes a file first (the writer of a file opens when its bytes come: the earlier get writes its own part)", async () => {
+  const dir = tmp();
+  const contents = [new Uint8Array(1000).fill(1), new Uint8Array(1000).fill(2)];
+  const files = contents.map((c, i) => ({ path: `f${i}.bin`, size: c.length, sha256: sha(c) }));
+  /** A server for one get: after `before`, each file whole, its end, then the done; resolves `wrote` once the client has written f0's first bytes. */
+  const server = (before: Promise<void>) => {
+    const handlers = new Set<(m: AnyMessage) => void>();
+    const dataHandlers = new Set<(s: number, d: Uint8Array, p: number) => void | Promise<void>>();
+    const reply = (b: Uint8Array) => queueMicrotask(() => handlers.forEach((h) => h(decodeMessage(b))));
+    let wrote!: () => void;
+    const written = new Promise<void>((r) => (wrote = r));
+    const link: ShareLink = {
+      send(bytes) {
+        const m = decodeMessage(bytes) as AnyMessage & { req: number };
+        if (m.type === "share.ls") reply(ShareListingMessage.encode({ req: m.req, createdAt: 0, expiresAt: Date.now() + 1e6, maxDownloads: null, downloads: 0, files }));
+        if (m.type !== "share.get") return;
+        reply(ShareSending.encode({ req: m.req, files: files.map((f) => ({ ...f, offset: 0 })) }));
+        void (async () => {
+          await before;
+          for (let i = 0; i < files.length; i++) {
+            // The data handler resolves once the bytes are on disk (its writer open, its part locked).
+            await Promise.all([...dataHandlers].map((h) => h(1, contents[i].slice(0, 500), dataPpid(m.req, i))));
+            if (i === 0) wrote();
+            await Promise.all([...dataHandlers].map((h) => h(1, contents[i].slice(500), dataPpid(m.req, i))));
+            reply(ShareEnd.encode({ req: m.req, file: i, size: files[i].size, sha256: files[i].sha256 }));
+          }
+          reply(ShareDone.encode({ req: m.req, files: files.length, bytes: 2000 }));
+        })();
+      },
+      sendData: () => true,
+      drained: async () => {},
+      onMessage: (h) => (handlers.add(h), () => handlers.delete(h)),
+      onData: (h) => (dataHandlers.add(h), () => dataHandlers.delete(h)),
+      onClose: () => () => {},
+      stallMs: 5000,
+    };
+    return { link, written };
+  };
+  let go!: () => void;
+  const later = new Promise<void>((r) => (go = r));
+  // A asks first, but its bytes come only once B has written into f0's part.
+  const A = server(later);
+  const a = new ShareClient(A.link).get(CODE, { dir });
+  void a.catch(() => {});
+  const B = server(Promise.resolve());
+  const b = new ShareClient(B.link).get(CODE, { dir });
+  void b.catch(() => {});
+  await B.written;
+  go();
+  assert.is((await a).files.length, 2);
+  assert.is((await b).files.length, 2);
+  assert.equal(readdirSync(dir).sort(), ["f0.bin", "f1.bin"]);
+});
+
 test("a server whose window never opens during an upload: the put gives up after the link's stall limit and tells the server once", async () => {
   const seen: string[] = [];
   const handlers = new Set<(m: AnyMessage) => void>();

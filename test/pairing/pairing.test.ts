@@ -1028,19 +1028,28 @@ test("'resuming' keeps an exchange alive only for a file the accept resumed, and
   }
 });
 
+/**
+ * Two fresh clients that offer (xid 2) and accept `files` by raw control messages, the accept
+ * resuming `resume`; resolves once the sender has 'start'. `rGot`: what the receiver gets from then on.
+ */
+async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: string; size: number; modified?: number }[], resume?: { file: number; offset: number }[]) {
+  const s = await h.client();
+  const r = await h.client();
+  const rGot: AnyMessage[] = [];
+  const offered = r.conn.waitFor((m) => Offer.is(m));
+  s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files }));
+  const offer = await offered;
+  r.conn.onMessage((m) => void rGot.push(m));
+  const started = s.conn.waitFor((m) => Start.is(m));
+  r.conn.sendControl(Accept.encode({ xid: offer.xid as number, ...(resume ? { resume } : {}) }));
+  await started;
+  return { s, r, rGot };
+}
+
 test("a sender's closing messages are relayed once each: a second 'end', or a flood of them, fails the exchange as a protocol error and the receiver gets one 'end' and stays connected", async () => {
   const h = startHarness();
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const rGot: AnyMessage[] = [];
-    r.conn.onMessage((m) => void rGot.push(m));
-    const offered = r.conn.waitFor((m) => Offer.is(m));
-    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 0 }] }));
-    const offer = await offered;
-    const started = s.conn.waitFor((m) => Start.is(m));
-    r.conn.sendControl(Accept.encode({ xid: offer.xid as number }));
-    await started;
+    const { s, r, rGot } = await rawExchange(h, [{ path: "a", size: 0 }]);
     const failed = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 2, { timeout: { ms: 3000, error: () => new SfxError("SFX_INTERNAL", "the flood went through") } });
     const end = End.encode({ xid: 2, file: 0, size: 0, sha256: sha(new Uint8Array(0)) });
     for (let i = 0; i < 2000; i++) s.conn.sendControl(end);
@@ -1095,16 +1104,7 @@ test("a receiver's 'done' before the sender's fails the exchange as a protocol e
 test("'resuming' sent in a flood reaches the other side at most once per half period: the flood does not fill its control stream", async () => {
   const h = startHarness({ idleTimeoutMs: 4000 });
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const rGot: AnyMessage[] = [];
-    r.conn.onMessage((m) => void rGot.push(m));
-    const offered = r.conn.waitFor((m) => Offer.is(m));
-    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size: 1 << 20, modified: 1 }] }));
-    const offer = await offered;
-    const started = s.conn.waitFor((m) => Start.is(m));
-    r.conn.sendControl(Accept.encode({ xid: offer.xid as number, resume: [{ file: 0, offset: 1 << 19 }] }));
-    await started;
+    const { s, r, rGot } = await rawExchange(h, [{ path: "a", size: 1 << 20, modified: 1 }], [{ file: 0, offset: 1 << 19 }]);
     for (let i = 0; i < 500; i++) s.conn.sendControl(Resuming.encode({ xid: 2, file: 0, bytes: i }));
     // Relayed after whatever the flood brought, on the same ordered stream.
     const ended = r.conn.waitFor((m) => End.is(m));

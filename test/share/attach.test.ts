@@ -149,6 +149,41 @@ test("a get into a disk without room for it is refused before anything is asked 
     assert.equal(readdirSync(out), ["roomy"], "nothing but the directory its files go in");
     assert.equal(readdirSync(join(out, "roomy")), []);
   });
+  // 300 files of 2,000 bytes: 600 kB, but each takes a whole 4 KiB block (1.2 MiB).
+  const small = join(base, "small");
+  mkdirSync(small);
+  for (let i = 0; i < 300; i++) writeFileSync(join(small, `s${i}`), randomBytes(2000));
+  const { code: many } = await client.put(await collectShareFiles([small]));
+  await withTmpfs(out, "1m", async () => {
+    try {
+      await client.get(many, { dir: out });
+      assert.unreachable("got it");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_IO"), String(err));
+      assert.match((err as Error).message, /Not enough free space in .*: the files need 1\.2 MiB, it has 1\.0 MiB/);
+    }
+  });
+});
+
+test("a get one of whose files goes into a read-only directory fails before anything is asked for: no file of the share is written", async () => {
+  const src = join(base, "ro-src");
+  mkdirSync(join(src, "ro", "sub"), { recursive: true });
+  writeFileSync(join(src, "ro", "a.bin"), randomBytes(100_000));
+  writeFileSync(join(src, "ro", "sub", "x.txt"), "x");
+  const { client } = await connect();
+  const { code } = await client.put(await collectShareFiles([join(src, "ro")]));
+  const out = join(base, "out-ro");
+  mkdirSync(join(out, "ro", "sub"), { recursive: true });
+  await withTmpfs(join(out, "ro", "sub"), "64k", async () => {
+    try {
+      await client.get(code, { dir: out });
+      assert.unreachable("got it");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_IO"), String(err));
+      assert.match((err as Error).message, /Cannot write into .*ro\/sub: the file system is read-only \(EROFS\)/);
+    }
+    assert.equal(readdirSync(join(out, "ro")), ["sub"]);
+  }, { readOnly: true });
 });
 
 test("through a ClientConnection (what the CLI uses): put, then get resumes after a dropped connection", async () => {
