@@ -10,7 +10,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { constants, readlinkSync } from "node:fs";
+import { constants } from "node:fs";
 import { link, lstat, open, rename, rm, type FileHandle, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { processAlive } from "./process_alive.ts";
@@ -19,7 +19,7 @@ import { processAlive } from "./process_alive.ts";
 const EMPTY_LOCK_STALE_MS = 10_000;
 /** A writer touches its lock this often… */
 const LOCK_TOUCH_MS = 60_000;
-/** …so another host's lock untouched for this long was left by a writer that is gone. */
+/** …so a lock untouched for this long was left by a writer that is gone: another host's, or one whose pid is now another process's. */
 const FOREIGN_LOCK_STALE_MS = 10 * 60_000;
 /** The most a lock (a process ID, a nonce, a host) may take. */
 const LOCK_MAX_BYTES = 1024;
@@ -56,21 +56,7 @@ const heldLocks = new Set<string>();
  * another path (a symbolic link inside the target directory).
  */
 const LOCK_NONCE = randomBytes(8).toString("hex");
-/**
- * Who we are beyond our process ID: the host name, and the PID namespace
- * (processes in two containers sharing a directory may both be pid 1; each
- * judges the other's lock by its age, as another host's).
- */
-const HOST = hostId();
-
-function hostId(): string {
-  try {
-    const ns = /^pid:\[(\d+)\]$/.exec(readlinkSync("/proc/self/ns/pid"))?.[1];
-    return ns ? `${hostname()}#${ns}` : hostname();
-  } catch {
-    return hostname();
-  }
-}
+const HOST = hostname();
 
 /** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
 function lockOwner(text: string): { pid: number; nonce?: string; host?: string } {
@@ -119,6 +105,8 @@ export async function takeLock(lock: string): Promise<(() => Promise<void>) | un
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const st = await lstat(lock).catch(() => undefined);
+    // Not a lock anybody made: a directory is not ours to remove.
+    if (st?.isDirectory()) throw new Error(`${lock} is a directory, not a lock file: remove it`);
     const text = st && (await readSmallFile(lock, LOCK_MAX_BYTES));
     const held = st && (await judgeLock(lock, text));
     if (held === undefined) continue; // gone meanwhile: try again
@@ -186,8 +174,8 @@ export async function judgeLock(lock: string, text: string | null | undefined): 
   if (owner.nonce === LOCK_NONCE) return true; // ours, reached through another path
   // Another host's (or this one before a rename): its process cannot be asked; a running writer
   // touches its lock every minute.
-  // A host name alone is what sfx wrote before it added the PID namespace: this host's, then.
-  const local = owner.host === undefined || owner.host === HOST || (!owner.host.includes("#") && owner.host === hostname());
-  if (!local) return (await age()) < FOREIGN_LOCK_STALE_MS;
-  return owner.pid !== process.pid && processAlive(owner.pid);
+  if (owner.host !== undefined && owner.host !== HOST) return (await age()) < FOREIGN_LOCK_STALE_MS;
+  // This host's, and its process is there; but a pid is reused (after a reboot, or in a restarted
+  // container with the same host name), and a running holder touches its lock every minute.
+  return owner.pid !== process.pid && processAlive(owner.pid) && (await age()) < FOREIGN_LOCK_STALE_MS;
 }

@@ -35,18 +35,24 @@ const NAME_MAX = 255;
 /** How many temporary names a write tries when others are taken by running writes. */
 const MAX_PART_ATTEMPTS = 100;
 
+/** The longest of the suffixes a temporary file's siblings take (the lock's and the note's replace the part's). */
+const LONGEST_SUFFIX = Math.max(byteLength(PART_SUFFIX), byteLength(LOCK_SUFFIX), byteLength(RESUME_SUFFIX));
+
 /**
- * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that is longer
- * than a file name may be, the name is cut (at a character boundary) and a
- * hash of the whole name keeps siblings of different files apart.
+ * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that, with
+ * the longest of the suffixes, is longer than a file name may be, the name is
+ * cut (at a character boundary) and a hash of the whole name keeps siblings
+ * of different files apart: the part's lock and note, which swap its suffix
+ * for theirs, fit too.
  */
 function hiddenSibling(finalPath: string, tag: string, suffix: string): string {
   const name = basename(finalPath);
   const extra = `${tag}${suffix}`;
   let hidden = `.${name}${extra}`;
-  if (byteLength(hidden) > NAME_MAX) {
+  const room = NAME_MAX - (LONGEST_SUFFIX - byteLength(suffix));
+  if (byteLength(hidden) > room) {
     const mark = `~${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
-    hidden = `.${truncateUtf8(name, NAME_MAX - byteLength(`.${mark}${extra}`))}${mark}${extra}`;
+    hidden = `.${truncateUtf8(name, room - byteLength(`.${mark}${extra}`))}${mark}${extra}`;
   }
   return join(dirname(finalPath), hidden);
 }

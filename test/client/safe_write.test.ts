@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, prepareDirectory, sanitizeRelativePath } from "../../src/client/safe_write.ts";
+import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 import { slowReads } from "../_slow_reads.ts";
@@ -407,17 +407,19 @@ test("a name of 255 bytes that already exists gets a numbered name that still fi
 
 test("a name of 255 bytes still has a temporary file (cut, with a hash) and arrives", async () => {
   const dir = tmp();
-  for (const name of ["y".repeat(255), "é".repeat(127) + "z"]) {
-    const w = await openSafeWrite(dir, name);
+  // 244 and 245 bytes: the part's name fits with its suffix, but its note's (two bytes longer) would not.
+  for (const name of ["y".repeat(255), "é".repeat(127) + "z", "v".repeat(244), "w".repeat(245)]) {
+    const w = await openSafeWrite(dir, name, { resume: true, resumeKey: "k" });
     assert.ok(Buffer.byteLength(basename(w.partPath)) <= 255, basename(w.partPath));
     assert.ok(Buffer.byteLength(basename(lockPathFor(w.partPath))) <= 255);
+    assert.ok(Buffer.byteLength(basename(resumeNotePathFor(w.partPath))) <= 255);
     assert.not.match(basename(w.partPath), /\ufffd/);
     await w.write(new TextEncoder().encode("long"));
     const r = await w.finish(sha("long"));
     assert.is(readFileSync(r.path, "utf8"), "long");
   }
   assert.is(partPathFor(join(dir, "y".repeat(255))) === partPathFor(join(dir, "y".repeat(254) + "x")), false, "different names, different temporary files");
-  assert.equal(readdirSync(dir).length, 2);
+  assert.equal(readdirSync(dir).length, 4);
 });
 
 test("a directory that is a symbolic link to outside the target is refused", async () => {

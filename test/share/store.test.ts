@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -428,9 +428,20 @@ test("one store, one holder: a second open (in this process too) is refused unti
   assert.match(readFileSync(join(f.dir, "server.lock"), "utf8"), new RegExp(`^${process.pid} `));
   await third.close();
   assert.not.ok(existsSync(join(f.dir, "server.lock")), "released");
-  // Held by pid 1 of another PID namespace (a container sharing the volume), touched lately: not ours to judge by pid.
-  writeFileSync(join(f.dir, "server.lock"), `1 0123456789abcdef ${hostname()}#1\n`);
-  await rejects(() => f.open(), "SFX_ALREADY_RUNNING", /in use by another server \(pid 1 on [^)]+#1\): give each server its own --storage \(if none runs, delete .*server\.lock\)/);
+  // Another host's (a volume shared between machines), touched lately: its process cannot be asked.
+  const lock = join(f.dir, "server.lock");
+  writeFileSync(lock, `1 0123456789abcdef other-host\n`);
+  await rejects(() => f.open(), "SFX_ALREADY_RUNNING", /in use by another server \(pid 1 on other-host\): give each server its own --storage \(if none runs, delete .*server\.lock\)/);
+  // This host's, naming a live process (pid 1 here), but untouched for 11 minutes: the pid is another's now.
+  writeFileSync(lock, `1 0123456789abcdef ${hostname()}\n`);
+  await rejects(() => f.open(), "SFX_ALREADY_RUNNING");
+  const old = (Date.now() - 11 * 60_000) / 1000;
+  utimesSync(lock, old, old);
+  await (await f.open()).close();
+  // A directory in its place is nobody's lock, and not ours to remove.
+  mkdirSync(lock);
+  await rejects(() => f.open(), "SFX_IO", /server\.lock is a directory, not a lock file: remove it/);
+  assert.equal(readdirSync(f.dir).filter((n) => n.startsWith("server.lock")), ["server.lock"]);
 });
 
 test("a corrupt manifest makes its share disappear, not the store fail", async () => {
