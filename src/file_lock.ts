@@ -19,7 +19,7 @@ import { processAlive } from "./process_alive.ts";
 const EMPTY_LOCK_STALE_MS = 10_000;
 /** A writer touches its lock this often… */
 const LOCK_TOUCH_MS = 60_000;
-/** …so a lock untouched for this long was left by a writer that is gone: another host's, or one whose pid is now another process's. */
+/** …so another host's lock untouched for this long was left by a writer that is gone. */
 const FOREIGN_LOCK_STALE_MS = 10 * 60_000;
 /** The most a lock (a process ID, a nonce, a host) may take. */
 const LOCK_MAX_BYTES = 1024;
@@ -56,6 +56,11 @@ const heldLocks = new Set<string>();
  * another path (a symbolic link inside the target directory).
  */
 const LOCK_NONCE = randomBytes(8).toString("hex");
+
+/** What a lock's name takes on while it is moved aside to be compared (see {@link removeStaleLock}): names must leave room for it. */
+export function staleAsideSuffix(): string {
+  return `.${LOCK_NONCE}.stale`;
+}
 const HOST = hostname();
 
 /** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
@@ -135,7 +140,7 @@ export interface StaleLock {
  * @internal Exported for tests.
  */
 export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
-  const aside = `${lock}.${LOCK_NONCE}.stale`;
+  const aside = `${lock}${staleAsideSuffix()}`;
   try {
     await rename(lock, aside);
   } catch (err) {
@@ -175,7 +180,7 @@ export async function judgeLock(lock: string, text: string | null | undefined): 
   // Another host's (or this one before a rename): its process cannot be asked; a running writer
   // touches its lock every minute.
   if (owner.host !== undefined && owner.host !== HOST) return (await age()) < FOREIGN_LOCK_STALE_MS;
-  // This host's, and its process is there; but a pid is reused (after a reboot, or in a restarted
-  // container with the same host name), and a running holder touches its lock every minute.
-  return owner.pid !== process.pid && processAlive(owner.pid) && (await age()) < FOREIGN_LOCK_STALE_MS;
+  // This host's: held while its process lives, touched or not (a process stopped with Ctrl-Z keeps
+  // what it holds). A pid reused after a reboot holds it on; the messages say to remove the lock.
+  return owner.pid !== process.pid && processAlive(owner.pid);
 }

@@ -21,7 +21,7 @@ import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
-import { lockHeld, readSmallFile, takeLock } from "../file_lock.ts";
+import { lockHeld, readSmallFile, staleAsideSuffix, takeLock } from "../file_lock.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { truncateUtf8 } from "../protocol/schema.ts";
 import { releaseReceived } from "../protocol/release.ts";
@@ -35,8 +35,12 @@ const NAME_MAX = 255;
 /** How many temporary names a write tries when others are taken by running writes. */
 const MAX_PART_ATTEMPTS = 100;
 
-/** The longest of the suffixes a temporary file's siblings take (the lock's and the note's replace the part's). */
-const LONGEST_SUFFIX = Math.max(byteLength(PART_SUFFIX), byteLength(LOCK_SUFFIX), byteLength(RESUME_SUFFIX));
+/**
+ * The longest of the suffixes a temporary file's siblings take: the lock's and
+ * the note's replace the part's, and a stale lock is moved aside under a longer
+ * name still while it is taken over.
+ */
+const LONGEST_SUFFIX = Math.max(byteLength(PART_SUFFIX), byteLength(RESUME_SUFFIX), byteLength(`${LOCK_SUFFIX}${staleAsideSuffix()}`));
 
 /**
  * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that, with
@@ -317,9 +321,11 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
 export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ fits: boolean; need: number; free: number } | null> {
   try {
     const st = await statfs(dir);
-    const block = Number(st.bsize) || 4096;
+    // Counts are in fragments (f_frsize); f_bsize is only the preferred I/O size (4 MiB on CephFS).
+    const unit = Number((st as { frsize?: number }).frsize) || Number(st.bsize);
+    const block = Math.min(unit, 4096);
     const need = sizes.reduce((n, size) => n + Math.ceil(Math.max(0, size) / block) * block, 0);
-    const free = Number(st.bavail) * Number(st.bsize);
+    const free = Number(st.bavail) * unit;
     return { fits: need <= free, need, free };
   } catch {
     return null;

@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
@@ -420,6 +420,19 @@ test("a name of 255 bytes still has a temporary file (cut, with a hash) and arri
   }
   assert.is(partPathFor(join(dir, "y".repeat(255))) === partPathFor(join(dir, "y".repeat(254) + "x")), false, "different names, different temporary files");
   assert.equal(readdirSync(dir).length, 4);
+});
+
+test("a long name whose writer was killed: its stale lock is taken over (moved aside under a longer name, which must fit too)", async () => {
+  const dir = tmp();
+  const dead = spawnSync("true").pid!;
+  for (const name of ["a".repeat(223), "b".repeat(243), "c".repeat(250)]) {
+    const lock = lockPathFor(partPathFor(join(dir, name)));
+    writeFileSync(lock, `${dead} 0123456789abcdef ${hostname()}\n`);
+    const w = await openSafeWrite(dir, name);
+    await w.write(new TextEncoder().encode("x"));
+    await w.finish(sha("x"));
+  }
+  assert.equal(readdirSync(dir).sort(), ["a".repeat(223), "b".repeat(243), "c".repeat(250)]);
 });
 
 test("a directory that is a symbolic link to outside the target is refused", async () => {
