@@ -13,6 +13,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { link, lstat, open, rename, rm, type FileHandle, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
+import { dirname, join } from "node:path";
 import { processAlive } from "./process_alive.ts";
 
 /** An empty lock older than this was left by a writer that died (or a full disk) between creating and filling it. */
@@ -57,10 +58,8 @@ const heldLocks = new Set<string>();
  */
 const LOCK_NONCE = randomBytes(8).toString("hex");
 
-/** What a lock's name takes on while it is moved aside to be compared (see {@link removeStaleLock}): names must leave room for it. */
-export function staleAsideSuffix(): string {
-  return `.${LOCK_NONCE}.stale`;
-}
+/** Stale locks this process has moved aside (see {@link removeStaleLock}). */
+let asides = 0;
 const HOST = hostname();
 
 /** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
@@ -140,7 +139,8 @@ export interface StaleLock {
  * @internal Exported for tests.
  */
 export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
-  const aside = `${lock}${staleAsideSuffix()}`;
+  // A short name of its own, beside it: the lock's name plus a suffix might not fit in 255 bytes.
+  const aside = join(dirname(lock), `.sfx-stale-${LOCK_NONCE}-${++asides}`);
   try {
     await rename(lock, aside);
   } catch (err) {

@@ -176,7 +176,10 @@ export class Receiver {
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
       const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";
       const why = `not enough free space: the files need ${mb(room.need)}${here}, the receiver has ${mb(room.free)}`;
-      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(bytes)}, the receiver has ${mb(room.free)}` });
+      // To the sender, what the files need whole (block-rounded): more than the receiver has, and not
+      // a figure that says what it keeps.
+      const whole = (await roomFor(this.opts.dir, files.map((f) => f.size!)))?.need ?? bytes;
+      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(whole)}, the receiver has ${mb(room.free)}` });
       emit({ event: "rejected", reason: why, from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }

@@ -21,7 +21,7 @@ import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat
 import { basename, dirname, join, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
-import { lockHeld, readSmallFile, staleAsideSuffix, takeLock } from "../file_lock.ts";
+import { lockHeld, readSmallFile, takeLock } from "../file_lock.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { truncateUtf8 } from "../protocol/schema.ts";
 import { releaseReceived } from "../protocol/release.ts";
@@ -35,12 +35,8 @@ const NAME_MAX = 255;
 /** How many temporary names a write tries when others are taken by running writes. */
 const MAX_PART_ATTEMPTS = 100;
 
-/**
- * The longest of the suffixes a temporary file's siblings take: the lock's and
- * the note's replace the part's, and a stale lock is moved aside under a longer
- * name still while it is taken over.
- */
-const LONGEST_SUFFIX = Math.max(byteLength(PART_SUFFIX), byteLength(RESUME_SUFFIX), byteLength(`${LOCK_SUFFIX}${staleAsideSuffix()}`));
+/** The longest of the suffixes a temporary file's siblings take (the lock's and the note's replace the part's). */
+const LONGEST_SUFFIX = Math.max(byteLength(PART_SUFFIX), byteLength(LOCK_SUFFIX), byteLength(RESUME_SUFFIX));
 
 /**
  * The hidden sibling `.<name><tag><suffix>` of `finalPath`. When that, with

@@ -422,9 +422,10 @@ test("a name of 255 bytes still has a temporary file (cut, with a hash) and arri
   assert.equal(readdirSync(dir).length, 4);
 });
 
-test("a long name whose writer was killed: its stale lock is taken over (moved aside under a longer name, which must fit too)", async () => {
+test("a long name whose writer was killed: its stale lock is taken over (moved aside under a short name of its own); names up to 243 bytes keep their uncut parts, as earlier versions wrote them", async () => {
   const dir = tmp();
   const dead = spawnSync("true").pid!;
+  for (const name of ["a".repeat(223), "b".repeat(243)]) assert.is(partPathFor(join(dir, name)), join(dir, `.${name}.sfx-part`));
   for (const name of ["a".repeat(223), "b".repeat(243), "c".repeat(250)]) {
     const lock = lockPathFor(partPathFor(join(dir, name)));
     writeFileSync(lock, `${dead} 0123456789abcdef ${hostname()}\n`);

@@ -761,6 +761,25 @@ test("a disk that holds the rest but not the whole file: the resume is accepted,
   });
 });
 
+test("300 files of 2,000 bytes into 1 MiB: refused before anything moves, since each takes a whole block; the sender reads a need larger than the room", async () => {
+  const dir = tmp();
+  await withTmpfs(dir, "1m", async () => {
+    const h = startHarness();
+    try {
+      const s = await h.client();
+      const r = await h.client();
+      const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+      const files = Array.from({ length: 300 }, (_, i) => memFile(`s${i}`, pattern(2000, i)));
+      const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_REJECTED");
+      assert.match(err.message, /Not enough free space: the files need 1\.2 MB, the receiver has 1\.0 MB/);
+      assert.is((await got).accepted, false);
+      assert.equal(readdirSync(dir), []);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 test("resuming a file that is no longer what was kept (same name, size and time, other bytes) fails its hash on both sides, keeps nothing, and the next offer sends it whole", async () => {
   const h = startHarness();
   try {
