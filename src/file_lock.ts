@@ -15,6 +15,7 @@ import { link, lstat, open, rename, rm, type FileHandle, utimes } from "node:fs/
 import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import { processAlive } from "./process_alive.ts";
+import { STALE_LOCK_PREFIX } from "./protocol/paths.ts";
 
 /** An empty lock older than this was left by a writer that died (or a full disk) between creating and filling it. */
 const EMPTY_LOCK_STALE_MS = 10_000;
@@ -140,7 +141,7 @@ export interface StaleLock {
  */
 export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
   // A short name of its own, beside it: the lock's name plus a suffix might not fit in 255 bytes.
-  const aside = join(dirname(lock), `.sfx-stale-${LOCK_NONCE}-${++asides}`);
+  const aside = join(dirname(lock), `${STALE_LOCK_PREFIX}${LOCK_NONCE}-${++asides}`);
   try {
     await rename(lock, aside);
   } catch (err) {

@@ -12,6 +12,7 @@ import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 import { readFileMessages } from "../protocol/file_messages.ts";
 import { RESUME_MIN_BYTES } from "../protocol/messages.ts";
+import { STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { ioError, sanitizeRelativePath } from "./safe_write.ts";
 
 /** One file to send. */
@@ -107,7 +108,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   for (const e of entries) {
     const abs = join(dir, e.name);
     // One odd entry inside a directory is left out (and said), not the end of the whole send.
-    if (/(\.sfx-part|\.sfx-lock|\.sfx-resume)$/.test(e.name)) {
+    if (/(\.sfx-part|\.sfx-lock|\.sfx-resume)$/.test(e.name) || e.name.startsWith(STALE_LOCK_PREFIX)) {
       skip(`${rel}/${e.name}`, "a partial file of an unfinished sfx transfer");
       continue;
     }

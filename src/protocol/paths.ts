@@ -15,6 +15,8 @@ export const PART_SUFFIX = ".sfx-part";
 export const LOCK_SUFFIX = ".sfx-lock";
 /** Suffix of the note beside a resumable temporary file saying what it is becoming (a share get's file hash): `.<name>.sfx-resume`. */
 export const RESUME_SUFFIX = ".sfx-resume";
+/** Prefix of a stale lock moved aside while it is taken over (`.sfx-stale-<nonce>-<n>`); a crash may leave one. */
+export const STALE_LOCK_PREFIX = ".sfx-stale-";
 
 const encoder = new TextEncoder();
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
@@ -51,8 +53,8 @@ export function sanitizeRelativePath(path: string): string {
     if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) refuse(`a name is longer than ${MAX_SEGMENT_BYTES} bytes`);
     // Any case: on a case-insensitive file system `.x.SFX-PART` is x's temporary file.
     const lower = segment.toLowerCase();
-    if (lower.endsWith(PART_SUFFIX) || lower.endsWith(LOCK_SUFFIX) || lower.endsWith(RESUME_SUFFIX)) {
-      refuse(`names ending in ${PART_SUFFIX}, ${LOCK_SUFFIX} or ${RESUME_SUFFIX} are reserved for partial files`);
+    if (lower.endsWith(PART_SUFFIX) || lower.endsWith(LOCK_SUFFIX) || lower.endsWith(RESUME_SUFFIX) || lower.startsWith(STALE_LOCK_PREFIX)) {
+      refuse(`names ending in ${PART_SUFFIX}, ${LOCK_SUFFIX} or ${RESUME_SUFFIX}, or starting with ${STALE_LOCK_PREFIX}, are reserved for partial files`);
     }
   }
   return segments.join("/");

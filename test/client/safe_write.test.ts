@@ -45,6 +45,8 @@ const bad = [
   "x\ud800.bin", "x\udc00.bin",
   // On a case-insensitive file system, x's temporary file.
   ".x.SFX-PART",
+  // A stale lock moved aside, left by a crash.
+  "d/.sfx-stale-0123456789abcdef-1",
 ];
 for (const input of bad) {
   test(`sanitizeRelativePath() refuses ${JSON.stringify(input.slice(0, 30))} with SFX_PROTOCOL`, () => {

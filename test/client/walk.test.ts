@@ -62,6 +62,7 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
   writeFileSync(join(d, "ok.txt"), "ok");
   writeFileSync(join(d, ".movie.mkv.sfx-part"), "half a movie");
   writeFileSync(join(d, ".movie.mkv.sfx-resume"), "hash");
+  writeFileSync(join(d, ".sfx-stale-0123456789abcdef-1"), "123 0123456789abcdef host"); // a takeover cut short by a crash
   writeFileSync(join(d, "bell\u0007.txt"), "ding");
   writeFileSync(Buffer.concat([Buffer.from(`${d}/caf`), Buffer.from([0xe9]), Buffer.from(".txt")]), "latin-1 name");
   mkdirSync(Buffer.concat([Buffer.from(`${d}/d`), Buffer.from([0xff])]));
@@ -71,6 +72,7 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
   assert.equal(skipped.sort(), [
     "odd/.movie.mkv.sfx-part: a partial file of an unfinished sfx transfer",
     "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer",
+    "odd/.sfx-stale-0123456789abcdef-1: a partial file of an unfinished sfx transfer",
     "odd/bell\\u0007.txt: its name cannot be sent: it contains control characters",
     "odd/caf\ufffd.txt: its name is not valid UTF-8",
     "odd/d\ufffd: its name is not valid UTF-8",
