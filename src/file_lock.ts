@@ -3,17 +3,17 @@
  * one process at a time may own: a temporary file being written
  * (src/client/safe_write.ts), a share store (src/share/store.ts). Taken by
  * exclusive creation; touched while held; a lock whose process is gone, or
- * another host's left untouched for long, is taken over — moved aside and
- * removed only if it is still the file judged stale, so two processes taking
- * over the same stale lock cannot both win.
+ * another host's left untouched for long, is taken over — by one taker at a
+ * time, and removed only if it is still the file judged stale, so processes
+ * taking over the same stale lock cannot both win.
  *
  * @module
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, open, rename, rm, type FileHandle, utimes } from "node:fs/promises";
+import { lstat, open, rm, type FileHandle, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { processAlive } from "./process_alive.ts";
 import { STALE_LOCK_PREFIX } from "./protocol/paths.ts";
 
@@ -59,8 +59,6 @@ const heldLocks = new Set<string>();
  */
 const LOCK_NONCE = randomBytes(8).toString("hex");
 
-/** Stale locks this process has moved aside (see {@link removeStaleLock}). */
-let asides = 0;
 const HOST = hostname();
 
 /** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
@@ -135,27 +133,40 @@ export interface StaleLock {
  * file. Another process may have judged it stale too, removed it and made its
  * own lock since: removed by path, that live lock went too (a receiver
  * resuming lost its part to `sfx receive --discard-kept`; found by review).
- * So the lock is moved aside first, and one that is not the file judged goes
- * back. Returns false when a live lock was found there (left in place).
+ * So takers go one at a time: each holds a second, short-lived lock beside it
+ * (created exclusively) while it checks that the lock is still the file judged
+ * and removes it. Nobody else removes a stale lock meanwhile, and a lock
+ * cannot be replaced without being removed first. Returns false when the lock
+ * there is not the one judged (a live one, left in place), or another taker is
+ * at it.
  * @internal Exported for tests.
  */
 export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
-  // A short name of its own, beside it: the lock's name plus a suffix might not fit in 255 bytes.
-  const aside = join(dirname(lock), `${STALE_LOCK_PREFIX}${LOCK_NONCE}-${++asides}`);
+  // A short name of its own beside it (the lock's name plus a suffix might not fit in 255 bytes).
+  const tag = createHash("sha256").update(basename(lock)).digest("hex").slice(0, 16);
+  const taking = join(dirname(lock), `${STALE_LOCK_PREFIX}${tag}`);
+  let h: FileHandle;
   try {
-    await rename(lock, aside);
+    h = await open(taking, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return true; // gone meanwhile
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    // Another taker is at it, or died at it: one left this long is removed, and the next try goes on.
+    const st = await lstat(taking).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs >= EMPTY_LOCK_STALE_MS) await rm(taking, { force: true });
+    return false;
   }
-  // The same file, as judged: an inode number alone is not enough (a lock removed and made anew
-  // may get the one just freed); a live writer's lock holds its own nonce, and a fresh time.
-  const moved = await lstat(aside).catch(() => undefined);
-  const same = moved === undefined ||
-    (moved.ino === judged.ino && moved.dev === judged.dev && moved.mtimeMs === judged.mtimeMs && (await readSmallFile(aside, LOCK_MAX_BYTES)) === judged.text);
-  if (!same) await link(aside, lock).catch(() => {}); // unless yet another lock was made meanwhile
-  await rm(aside, { force: true });
-  return same;
+  try {
+    await h.close();
+    // The same file, as judged: an inode number alone is not enough (a lock removed and made anew
+    // may get the one just freed); a live writer's lock holds its own nonce, and a fresh time.
+    const now = await lstat(lock).catch(() => undefined);
+    if (now === undefined) return true; // gone meanwhile
+    const same = now.ino === judged.ino && now.dev === judged.dev && now.mtimeMs === judged.mtimeMs && (await readSmallFile(lock, LOCK_MAX_BYTES)) === judged.text;
+    if (same) await rm(lock, { force: true });
+    return same;
+  } finally {
+    await rm(taking, { force: true });
+  }
 }
 
 /**

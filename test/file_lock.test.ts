@@ -1,0 +1,41 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const TAKER = fileURLToPath(new URL("./_lock_taker.ts", import.meta.url));
+
+test("four live processes taking over the same 100 stale locks at once: each lock is won once, and nothing is left beside them", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-lock-race-"));
+  try {
+    const dead = spawnSync("true").pid!;
+    const locks = Array.from({ length: 100 }, (_, i) => join(dir, `.f${i}.sfx-lock`));
+    for (const l of locks) writeFileSync(l, `${dead} 0123456789abcdef ${hostname()}\n`);
+    const takers = Array.from({ length: 4 }, () => spawn(process.execPath, [TAKER, ...locks], { stdio: ["pipe", "pipe", "inherit"] }));
+    try {
+      const won = await Promise.all(takers.map((t) => new Promise<number[]>((resolve, reject) => {
+        let out = "";
+        t.stdout.on("data", (d) => {
+          out += d;
+          if (out.endsWith("\n")) resolve(JSON.parse(out));
+        });
+        t.once("exit", (code) => reject(new Error(`a taker exited (${code}) before saying what it won`)));
+      })));
+      const owners = new Map<number, number>();
+      for (const list of won) for (const i of list) owners.set(i, (owners.get(i) ?? 0) + 1);
+      assert.is(owners.size, 100, "every lock was won");
+      assert.equal([...owners.values()].filter((n) => n > 1), [], "a lock won by two live processes");
+      assert.equal(readdirSync(dir).filter((n) => !n.endsWith(".sfx-lock")), []);
+    } finally {
+      for (const t of takers) t.stdin.end();
+      await Promise.all(takers.map((t) => (t.exitCode === null ? new Promise((r) => t.once("exit", r)) : undefined)));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
