@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { lstat, open, rm, type FileHandle, utimes } from "node:fs/promises";
+import { link, lstat, open, rename, rm, type FileHandle, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { processAlive } from "./process_alive.ts";
@@ -133,15 +133,17 @@ export interface StaleLock {
  * file. Another process may have judged it stale too, removed it and made its
  * own lock since: removed by path, that live lock went too (a receiver
  * resuming lost its part to `sfx receive --discard-kept`; found by review).
- * So takers go one at a time: each holds a second, short-lived lock beside it
- * (created exclusively) while it checks that the lock is still the file judged
- * and removes it. Nobody else removes a stale lock meanwhile, and a lock
- * cannot be replaced without being removed first. Returns false when the lock
- * there is not the one judged (a live one, left in place), or another taker is
- * at it.
+ * So takers go one at a time: each holds a takeover lock beside it (created
+ * exclusively, naming its process like any lock) while it checks that the
+ * lock is still the file judged and removes it. Nobody else removes a stale
+ * lock meanwhile, and a lock cannot be replaced without being removed first.
+ * A takeover lock whose process is gone is moved aside, compared and removed
+ * (see {@link moveAsideIfStill}), and the takeover tried once more. Returns
+ * false when the lock there is not the one judged (a live one, left in
+ * place), or a live taker is at it.
  * @internal Exported for tests.
  */
-export async function removeStaleLock(lock: string, judged: StaleLock): Promise<boolean> {
+export async function removeStaleLock(lock: string, judged: StaleLock, again = true): Promise<boolean> {
   // A short name of its own beside it (the lock's name plus a suffix might not fit in 255 bytes).
   const tag = createHash("sha256").update(basename(lock)).digest("hex").slice(0, 16);
   const taking = join(dirname(lock), `${STALE_LOCK_PREFIX}${tag}`);
@@ -150,13 +152,22 @@ export async function removeStaleLock(lock: string, judged: StaleLock): Promise<
     h = await open(taking, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    // Another taker is at it, or died at it: one left this long is removed, and the next try goes on.
+    // Another taker is at it (even one stopped with Ctrl-Z: its process lives), or died at it.
+    if (!again) return false;
     const st = await lstat(taking).catch(() => undefined);
-    if (st && Date.now() - st.mtimeMs >= EMPTY_LOCK_STALE_MS) await rm(taking, { force: true });
-    return false;
+    if (st !== undefined) {
+      const text = await readSmallFile(taking, LOCK_MAX_BYTES);
+      if ((await judgeLock(taking, text)) !== false) return false;
+      await moveAsideIfStill(taking, { ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, text });
+    }
+    return removeStaleLock(lock, judged, false);
   }
   try {
-    await h.close();
+    try {
+      await h.writeFile(`${process.pid} ${LOCK_NONCE} ${HOST}\n`);
+    } finally {
+      await h.close();
+    }
     // The same file, as judged: an inode number alone is not enough (a lock removed and made anew
     // may get the one just freed); a live writer's lock holds its own nonce, and a fresh time.
     const now = await lstat(lock).catch(() => undefined);
@@ -168,6 +179,30 @@ export async function removeStaleLock(lock: string, judged: StaleLock): Promise<
     await rm(taking, { force: true });
   }
 }
+
+/**
+ * Removes the takeover lock `path` of a taker that died, judged so when it was
+ * `judged`, if it is still that file: moved aside, compared, put back if it is
+ * another. (A moment remains in which a third process could make its own: only
+ * after a taker died mid-takeover, and only with more takers at once.)
+ */
+async function moveAsideIfStill(path: string, judged: StaleLock): Promise<void> {
+  const aside = join(dirname(path), `${STALE_LOCK_PREFIX}${LOCK_NONCE}-${++asides}`);
+  try {
+    await rename(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw err;
+  }
+  const moved = await lstat(aside).catch(() => undefined);
+  const same = moved === undefined ||
+    (moved.ino === judged.ino && moved.dev === judged.dev && moved.mtimeMs === judged.mtimeMs && (await readSmallFile(aside, LOCK_MAX_BYTES)) === judged.text);
+  if (!same) await link(aside, path).catch(() => {});
+  await rm(aside, { force: true });
+}
+
+/** Takeover locks of dead takers this process has moved aside (see {@link moveAsideIfStill}). */
+let asides = 0;
 
 /**
  * Whether an existing lock is held: by this process (under any path), by a

@@ -1,10 +1,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { takeLock } from "../src/file_lock.ts";
 
 const TAKER = fileURLToPath(new URL("./_lock_taker.ts", import.meta.url));
 
@@ -34,6 +36,28 @@ test("four live processes taking over the same 100 stale locks at once: each loc
       await Promise.all(takers.map((t) => (t.exitCode === null ? new Promise((r) => t.once("exit", r)) : undefined)));
     }
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a taker that died mid-takeover does not block the next one; a live taker (one stopped with Ctrl-Z too) is left to finish", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-lock-taker-"));
+  const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    const dead = spawnSync("true").pid!;
+    const lock = join(dir, ".f.sfx-lock");
+    const taking = join(dir, `.sfx-stale-${createHash("sha256").update(".f.sfx-lock").digest("hex").slice(0, 16)}`);
+    writeFileSync(lock, `${dead} 0123456789abcdef ${hostname()}\n`);
+    writeFileSync(taking, `${sleeper.pid} fedcba9876543210 ${hostname()}\n`);
+    assert.is(await takeLock(lock), undefined, "taken while a live taker is at it");
+    assert.ok(existsSync(taking));
+    writeFileSync(taking, `${dead} fedcba9876543210 ${hostname()}\n`);
+    const release = await takeLock(lock);
+    assert.ok(release, "blocked by a dead taker's leftover");
+    assert.equal(readdirSync(dir), [".f.sfx-lock"]);
+    await release!();
+  } finally {
+    sleeper.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -15,7 +15,7 @@ export const PART_SUFFIX = ".sfx-part";
 export const LOCK_SUFFIX = ".sfx-lock";
 /** Suffix of the note beside a resumable temporary file saying what it is becoming (a share get's file hash): `.<name>.sfx-resume`. */
 export const RESUME_SUFFIX = ".sfx-resume";
-/** Prefix of a stale lock moved aside while it is taken over (`.sfx-stale-<nonce>-<n>`); a crash may leave one. */
+/** Prefix of the short-lived files that taking over a stale lock makes beside it (src/file_lock.ts); a crash may leave one. */
 export const STALE_LOCK_PREFIX = ".sfx-stale-";
 
 const encoder = new TextEncoder();
