@@ -62,7 +62,7 @@ const LOCK_NONCE = randomBytes(8).toString("hex");
 const HOST = hostname();
 
 /** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
-function lockOwner(text: string): { pid: number; nonce?: string; host?: string } {
+export function lockOwner(text: string): { pid: number; nonce?: string; host?: string } {
   const [pid, nonce, host] = text.trim().split(/\s+/);
   return { pid: Number(pid), nonce, host };
 }
@@ -168,13 +168,9 @@ export async function removeStaleLock(lock: string, judged: StaleLock, again = t
     } finally {
       await h.close();
     }
-    // The same file, as judged: an inode number alone is not enough (a lock removed and made anew
-    // may get the one just freed); a live writer's lock holds its own nonce, and a fresh time.
-    const now = await lstat(lock).catch(() => undefined);
-    if (now === undefined) return true; // gone meanwhile
-    const same = now.ino === judged.ino && now.dev === judged.dev && now.mtimeMs === judged.mtimeMs && (await readSmallFile(lock, LOCK_MAX_BYTES)) === judged.text;
-    if (same) await rm(lock, { force: true });
-    return same;
+    const same = await isStill(lock, judged);
+    if (same === true) await rm(lock, { force: true });
+    return same !== false; // removed, or gone meanwhile
   } finally {
     await rm(taking, { force: true });
   }
@@ -194,11 +190,19 @@ async function moveAsideIfStill(path: string, judged: StaleLock): Promise<void> 
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
     throw err;
   }
-  const moved = await lstat(aside).catch(() => undefined);
-  const same = moved === undefined ||
-    (moved.ino === judged.ino && moved.dev === judged.dev && moved.mtimeMs === judged.mtimeMs && (await readSmallFile(aside, LOCK_MAX_BYTES)) === judged.text);
-  if (!same) await link(aside, path).catch(() => {});
+  if ((await isStill(aside, judged)) === false) await link(aside, path).catch(() => {});
   await rm(aside, { force: true });
+}
+
+/**
+ * Whether `path` is still the file judged stale as `judged` (undefined: gone).
+ * An inode number alone is not enough (a lock removed and made anew may get
+ * the one just freed); a live writer's lock holds its own nonce, and a fresh time.
+ */
+async function isStill(path: string, judged: StaleLock): Promise<boolean | undefined> {
+  const st = await lstat(path).catch(() => undefined);
+  if (st === undefined) return undefined;
+  return st.ino === judged.ino && st.dev === judged.dev && st.mtimeMs === judged.mtimeMs && (await readSmallFile(path, LOCK_MAX_BYTES)) === judged.text;
 }
 
 /** Takeover locks of dead takers this process has moved aside (see {@link moveAsideIfStill}). */

@@ -25,7 +25,7 @@ import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
 import { basename, dirname } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { bytesOnDisk, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -178,7 +178,7 @@ export class Receiver {
       const why = `not enough free space: the files need ${mb(room.need)}${here}, the receiver has ${mb(room.free)}`;
       // To the sender, what the files need whole (block-rounded): more than the receiver has, and not
       // a figure that says what it keeps.
-      const whole = (await roomFor(this.opts.dir, files.map((f) => f.size!)))?.need ?? bytes;
+      const whole = bytesOnDisk(files.map((f) => f.size!), room.block);
       conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(whole)}, the receiver has ${mb(room.free)}` });
       emit({ event: "rejected", reason: why, from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };

@@ -312,20 +312,26 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
  * Whether files of these `sizes` (bytes still to write, each) fit on the
  * file system of `dir`: each takes whole blocks (a thousand 1-byte files
  * take a thousand blocks), checked against what an unprivileged writer may
- * still use. `need` and `free` in bytes; null when the file system cannot say.
+ * still use. `need` and `free` in bytes, `block` for {@link bytesOnDisk};
+ * null when the file system cannot say.
  */
-export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ fits: boolean; need: number; free: number } | null> {
+export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ fits: boolean; need: number; free: number; block: number } | null> {
   try {
     const st = await statfs(dir);
     // Counts are in fragments (f_frsize); f_bsize is only the preferred I/O size (4 MiB on CephFS).
     const unit = Number((st as { frsize?: number }).frsize) || Number(st.bsize);
     const block = Math.min(unit, 4096);
-    const need = sizes.reduce((n, size) => n + Math.ceil(Math.max(0, size) / block) * block, 0);
+    const need = bytesOnDisk(sizes, block);
     const free = Number(st.bavail) * unit;
-    return { fits: need <= free, need, free };
+    return { fits: need <= free, need, free, block };
   } catch {
     return null;
   }
+}
+
+/** What files of these `sizes` take on disk, each in whole blocks of `block` bytes. */
+export function bytesOnDisk(sizes: readonly number[], block: number): number {
+  return sizes.reduce((n, size) => n + Math.ceil(Math.max(0, size) / block) * block, 0);
 }
 
 /**

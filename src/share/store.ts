@@ -36,7 +36,7 @@ import { getLogger } from "@logtape/logtape";
 import { ensureDir } from "../ensure_dir.ts";
 import { formatBytes } from "../units.ts";
 import { SfxError } from "../errors.ts";
-import { readSmallFile, takeLock } from "../file_lock.ts";
+import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
@@ -556,8 +556,9 @@ async function holdStore(dir: string): Promise<() => Promise<void>> {
     throw new SfxError("SFX_IO", `Cannot lock the share store ${dir}: ${(err as Error).message}`, { cause: err });
   }
   if (release) return release;
-  const holder = (await readSmallFile(path, 1024))?.trim().split(/\s+/);
-  const who = holder && Number(holder[0]) > 0 ? ` (pid ${holder[0]}${holder[2] ? ` on ${holder[2]}` : ""})` : "";
+  const text = await readSmallFile(path, 1024);
+  const holder = typeof text === "string" ? lockOwner(text) : undefined;
+  const who = holder && holder.pid > 0 ? ` (pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ""})` : "";
   throw new SfxError(
     "SFX_ALREADY_RUNNING",
     `The share store ${dir} is in use by another server${who}: give each server its own --storage (if none runs, delete ${path})`,

@@ -740,43 +740,44 @@ test("an exchange broken off mid-file resumes: offered again, the file is sent f
   }
 });
 
-test("a disk that holds the rest but not the whole file: the resume is accepted, since what is kept is not needed again (tmpfs of 3 MiB, 2.5 MiB file, 2 MiB kept)", async () => {
+/** Runs `fn` with a fresh harness and a directory that is a tmpfs of `size` (skipped where nothing can be mounted). */
+async function onSmallDisk(size: string, fn: (h: ReturnType<typeof startHarness>, dir: string) => Promise<void>): Promise<void> {
   const dir = tmp();
-  await withTmpfs(dir, "3m", async () => {
+  await withTmpfs(dir, size, async () => {
     const h = startHarness();
     try {
-      const r = await h.client();
-      const data = pattern(2.5 * 1024 * 1024, 11);
-      const modified = 1_764_000_000_456;
-      assert.ok(isSfxError(await breakOff(h, r, dir, data, modified, 2 * 1024 * 1024), "SFX_TRANSFER_FAILED"));
-      const kept = statSync(join(dir, ".a.bin.sfx-part")).size;
-      assert.ok(kept > 1.6 * 1024 * 1024, `kept ${kept}`);
-      const { sent, resumed } = await sendWhole(h, r, dir, data, modified);
-      assert.is(resumed, kept);
-      assert.is(sent.bytes, data.length - kept);
-      assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(data));
+      await fn(h, dir);
     } finally {
       await h.close();
     }
   });
+}
+
+test("a disk that holds the rest but not the whole file: the resume is accepted, since what is kept is not needed again (tmpfs of 3 MiB, 2.5 MiB file, 2 MiB kept)", async () => {
+  await onSmallDisk("3m", async (h, dir) => {
+    const r = await h.client();
+    const data = pattern(2.5 * 1024 * 1024, 11);
+    const modified = 1_764_000_000_456;
+    assert.ok(isSfxError(await breakOff(h, r, dir, data, modified, 2 * 1024 * 1024), "SFX_TRANSFER_FAILED"));
+    const kept = statSync(join(dir, ".a.bin.sfx-part")).size;
+    assert.ok(kept > 1.6 * 1024 * 1024, `kept ${kept}`);
+    const { sent, resumed } = await sendWhole(h, r, dir, data, modified);
+    assert.is(resumed, kept);
+    assert.is(sent.bytes, data.length - kept);
+    assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(data));
+  });
 });
 
 test("300 files of 2,000 bytes into 1 MiB: refused before anything moves, since each takes a whole block; the sender reads a need larger than the room", async () => {
-  const dir = tmp();
-  await withTmpfs(dir, "1m", async () => {
-    const h = startHarness();
-    try {
-      const s = await h.client();
-      const r = await h.client();
-      const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
-      const files = Array.from({ length: 300 }, (_, i) => memFile(`s${i}`, pattern(2000, i)));
-      const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_REJECTED");
-      assert.match(err.message, /Not enough free space: the files need 1\.2 MB, the receiver has 1\.0 MB/);
-      assert.is((await got).accepted, false);
-      assert.equal(readdirSync(dir), []);
-    } finally {
-      await h.close();
-    }
+  await onSmallDisk("1m", async (h, dir) => {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const files = Array.from({ length: 300 }, (_, i) => memFile(`s${i}`, pattern(2000, i)));
+    const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_REJECTED");
+    assert.match(err.message, /Not enough free space: the files need 1\.2 MB, the receiver has 1\.0 MB/);
+    assert.is((await got).accepted, false);
+    assert.equal(readdirSync(dir), []);
   });
 });
 

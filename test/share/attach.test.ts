@@ -57,6 +57,13 @@ async function connect(): Promise<{ client: ShareClient; assoc: FakeAssociation;
   return { client: new ShareClient(associationShareLink(clientSide)), assoc: clientSide, server: serverSide };
 }
 
+/** The error a get that must fail fails with (SFX_IO). */
+async function getFails(client: ShareClient, code: string, dir: string): Promise<Error> {
+  const err = await client.get(code, { dir }).then(() => assert.unreachable("got it"), (e: unknown) => e);
+  assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  return err as Error;
+}
+
 test("through the session server: put → ls → get with paused associations bounding memory", async () => {
   const src = join(base, "src1");
   const out = join(base, "out1");
@@ -139,13 +146,7 @@ test("a get into a disk without room for it is refused before anything is asked 
   const out = join(base, "out-small");
   mkdirSync(out);
   await withTmpfs(out, "1m", async () => {
-    try {
-      await client.get(code, { dir: out });
-      assert.unreachable("got it");
-    } catch (err) {
-      assert.ok(isSfxError(err, "SFX_IO"), String(err));
-      assert.match((err as Error).message, /Not enough free space in .*out-small: the files need 2\.9 MiB, it has 1\.0 MiB/);
-    }
+    assert.match((await getFails(client, code, out)).message, /Not enough free space in .*out-small: the files need 2\.9 MiB, it has 1\.0 MiB/);
     assert.equal(readdirSync(out), ["roomy"], "nothing but the directory its files go in");
     assert.equal(readdirSync(join(out, "roomy")), []);
   });
@@ -155,13 +156,7 @@ test("a get into a disk without room for it is refused before anything is asked 
   for (let i = 0; i < 300; i++) writeFileSync(join(small, `s${i}`), randomBytes(2000));
   const { code: many } = await client.put(await collectShareFiles([small]));
   await withTmpfs(out, "1m", async () => {
-    try {
-      await client.get(many, { dir: out });
-      assert.unreachable("got it");
-    } catch (err) {
-      assert.ok(isSfxError(err, "SFX_IO"), String(err));
-      assert.match((err as Error).message, /Not enough free space in .*: the files need 1\.2 MiB, it has 1\.0 MiB/);
-    }
+    assert.match((await getFails(client, many, out)).message, /Not enough free space in .*: the files need 1\.2 MiB, it has 1\.0 MiB/);
   });
 });
 
@@ -175,13 +170,7 @@ test("a get one of whose files goes into a read-only directory fails before anyt
   const out = join(base, "out-ro");
   mkdirSync(join(out, "ro", "sub"), { recursive: true });
   await withTmpfs(join(out, "ro", "sub"), "64k", async () => {
-    try {
-      await client.get(code, { dir: out });
-      assert.unreachable("got it");
-    } catch (err) {
-      assert.ok(isSfxError(err, "SFX_IO"), String(err));
-      assert.match((err as Error).message, /Cannot write into .*ro\/sub: the file system is read-only \(EROFS\)/);
-    }
+    assert.match((await getFails(client, code, out)).message, /Cannot write into .*ro\/sub: the file system is read-only \(EROFS\)/);
     assert.equal(readdirSync(join(out, "ro")), ["sub"]);
   }, { readOnly: true });
 });
