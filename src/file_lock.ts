@@ -59,7 +59,9 @@ const heldLocks = new Set<string>();
  */
 const LOCK_NONCE = randomBytes(8).toString("hex");
 
-const HOST = hostname();
+/** This machine's name, asked for when a lock is first written or judged (Deno asks for a permission to tell it). */
+let host: string | undefined;
+const thisHost = (): string => (host ??= hostname());
 
 /** Who holds a lock, from its text: `<pid> <nonce> <host>` (older sfx wrote only the pid). */
 export function lockOwner(text: string): { pid: number; nonce?: string; host?: string } {
@@ -82,7 +84,7 @@ export async function takeLock(lock: string): Promise<(() => Promise<void>) | un
       const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       created = true;
       try {
-        await h.writeFile(`${process.pid} ${LOCK_NONCE} ${HOST}\n`);
+        await h.writeFile(`${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
       } finally {
         await h.close();
       }
@@ -164,7 +166,7 @@ export async function removeStaleLock(lock: string, judged: StaleLock, again = t
   }
   try {
     try {
-      await h.writeFile(`${process.pid} ${LOCK_NONCE} ${HOST}\n`);
+      await h.writeFile(`${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
     } finally {
       await h.close();
     }
@@ -230,7 +232,7 @@ export async function judgeLock(lock: string, text: string | null | undefined): 
   if (owner.nonce === LOCK_NONCE) return true; // ours, reached through another path
   // Another host's (or this one before a rename): its process cannot be asked; a running writer
   // touches its lock every minute.
-  if (owner.host !== undefined && owner.host !== HOST) return (await age()) < FOREIGN_LOCK_STALE_MS;
+  if (owner.host !== undefined && owner.host !== thisHost()) return (await age()) < FOREIGN_LOCK_STALE_MS;
   // This host's: held while its process lives, touched or not (a process stopped with Ctrl-Z keeps
   // what it holds). A pid reused after a reboot holds it on; the messages say to remove the lock.
   return owner.pid !== process.pid && processAlive(owner.pid);

@@ -18,6 +18,7 @@ import { registerShare } from "./share.ts";
 import { registerClient } from "./client.ts";
 import { registerDemo } from "./demo.ts";
 import type { CommandResult } from "./context.ts";
+import { requireDenoPermissions } from "./deno_permissions.ts";
 
 /** Builds the program. Exported so the interactive client reuses the same definitions. */
 export function buildProgram(result: CommandResult): Command {
@@ -30,7 +31,8 @@ export function buildProgram(result: CommandResult): Command {
     .configureOutput({
       // commander's own error text is replaced by one line of ours (see main()).
       outputError: () => {},
-    });
+    })
+    .hook("preAction", () => requireDenoPermissions());
   for (const register of [registerServe, registerSend, registerReceive, registerDiscover, registerShare, registerClient, registerDemo]) {
     register(program, result);
   }

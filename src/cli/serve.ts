@@ -113,6 +113,7 @@ async function daemonize(flags: ServeFlags): Promise<number> {
 /** The server itself: in the terminal, under systemd, or as the daemon. */
 async function foreground(flags: ServeFlags): Promise<number> {
   const child = Boolean(flags.daemonChild);
+  if (child) leaveWorkingDirectory();
   let status: number;
   try {
     status = await runServer({
@@ -180,4 +181,18 @@ function parseServerName(text: string): string {
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > MAX_NAME_BYTES) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name: ${bytes} bytes, discovery carries at most ${MAX_NAME_BYTES}`);
   return text;
+}
+
+/**
+ * The daemon holds no directory busy (an unmount would fail): it runs in `/`,
+ * where the binary and Node start it. Deno starts it where the launcher ran,
+ * to find its configuration the same way; a Deno allowed to read only some
+ * paths may refuse `/`, and the daemon then stays where it is.
+ */
+function leaveWorkingDirectory(): void {
+  try {
+    process.chdir("/");
+  } catch {
+    // Not allowed to: harmless.
+  }
 }

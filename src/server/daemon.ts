@@ -6,13 +6,14 @@
  * file and waits for the process to be gone.
  *
  * The relaunch works from the single executable (`process.execPath` is sfx
- * itself), from Node (`node cli.ts`) and from Deno (`deno run -A cli.ts`).
+ * itself), from Node (`node cli.ts`) and from Deno (`deno run … cli.ts`, with
+ * the launcher's permissions).
  *
  * @module
  */
 import { spawn } from "node:child_process";
 import { closeSync, openSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { type ErrorCode, ERROR_CODES, SfxError } from "../errors.ts";
 import { DAEMON_STDERR_FILE, DAEMON_STDOUT_FILE } from "../log/defaults.ts";
 import { DAEMON_READY_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./defaults.ts";
@@ -42,15 +43,48 @@ export function isSingleExecutable(): boolean {
   }
 }
 
-/** The command that runs this sfx again: the binary itself, `node cli.ts`, or `deno run -A cli.ts`. */
+/** The command that runs this sfx again: the binary itself, `node cli.ts`, or `deno run <its permissions> cli.ts`. */
 export function selfCommand(): SelfCommand {
   if (isSingleExecutable()) return { command: process.execPath, prefix: [], cwd: "/" };
   const script = process.argv[1];
-  if ("Deno" in globalThis) {
-    // Deno finds package.json (and node_modules) from the script's folder.
-    return { command: process.execPath, prefix: ["run", "-A", "--unstable-net", script], cwd: dirname(script) };
-  }
+  const deno = (globalThis as { Deno?: DenoRuntime }).Deno;
+  if (deno) return { command: process.execPath, prefix: ["run", ...denoFlags(deno), script], cwd: process.cwd() };
   return { command: process.execPath, prefix: [...process.execArgv, script], cwd: "/" };
+}
+
+/** What {@link denoFlags} asks of Deno. */
+export interface DenoRuntime {
+  permissions: { querySync(desc: { name: string }): { state: string } };
+  listenDatagram?: unknown;
+}
+
+const DENO_PERMISSIONS = ["read", "write", "net", "env", "sys", "run", "ffi", "import"];
+/** What a server needs whole: its files, its socket, its environment, the host's name and interfaces. */
+const DAEMON_PERMISSIONS = ["read", "write", "net", "env", "sys"];
+
+/**
+ * Under Deno, the flags that give the daemon the permissions this process has,
+ * never more, and `--unstable-net` when this process runs with it. Deno tells
+ * whether a permission is granted whole, not the scope of a partial grant
+ * (`--allow-write=/var/lib/sfx`), nor does it let a program read its own
+ * command line without `--allow-all`: so the server's permissions must be
+ * granted whole for `--daemon`, and a narrower set is refused with what is
+ * missing, not widened. It is started from this working directory, to find
+ * Deno's configuration where this process did, and moves to `/` once running.
+ */
+export function denoFlags(deno: DenoRuntime): string[] {
+  const granted = DENO_PERMISSIONS.filter((name) => deno.permissions.querySync({ name }).state === "granted");
+  const missing = DAEMON_PERMISSIONS.filter((name) => !granted.includes(name));
+  if (missing.length > 0) {
+    throw new SfxError(
+      "SFX_IO",
+      `Under Deno, --daemon passes on only permissions granted whole, and ${missing.map((n) => `--allow-${n}`).join(", ")} ` +
+        `${missing.length === 1 ? "is" : "are"} not: grant ${missing.length === 1 ? "it" : "them"}, or run sfx serve in the foreground ` +
+        "under a service manager, where narrower permissions work",
+    );
+  }
+  const flags = granted.length === DENO_PERMISSIONS.length ? ["-A"] : granted.map((name) => `--allow-${name}`);
+  return deno.listenDatagram ? [...flags, "--unstable-net"] : flags;
 }
 
 /** Where to launch the daemon and what to tell it. */
@@ -128,7 +162,8 @@ export async function startDaemon(launch: DaemonLaunch): Promise<DaemonStarted> 
     clearTimeout(timer);
     child.removeAllListeners();
     if (child.connected) child.disconnect();
-    child.unref();
+    // A spawn that failed has no process to let go of (Deno's child would throw here, hiding the error above).
+    if (child.pid !== undefined) child.unref();
   }
 }
 

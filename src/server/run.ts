@@ -57,7 +57,13 @@ export async function runServer(options: RunOptions): Promise<number> {
   };
   process.on("SIGHUP", onHangup);
   const removeIgnored = onIgnoredSignals((signal) => {
-    getLogger(["sfx", "server"]).warn("Ignored {signal}: it means nothing to sfx serve (SIGTERM, SIGINT or SIGQUIT stop it; SIGHUP reopens the log)", { signal });
+    const log = getLogger(["sfx", "server"]);
+    if (signal === "SIGUSR1" && "Deno" in globalThis) {
+      // Deno acts on it before sfx hears of it (the single executable and `node cli.ts` do not).
+      log.warn("Received SIGUSR1: under Deno it may have opened Deno's inspector on 127.0.0.1:9229; run the single executable to be without one");
+    } else {
+      log.warn("Ignored {signal}: it means nothing to sfx serve (SIGTERM, SIGINT or SIGQUIT stop it; SIGHUP reopens the log)", { signal });
+    }
   });
   const removeSignals = () => {
     removeShutdown();

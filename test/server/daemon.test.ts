@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type SelfCommand, selfCommand, startDaemon, stopDaemon } from "../../src/server/daemon.ts";
+import { denoFlags, type SelfCommand, selfCommand, startDaemon, stopDaemon } from "../../src/server/daemon.ts";
 import { isSfxError } from "../../src/errors.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sfx-daemon-test-"));
@@ -52,6 +52,24 @@ test("selfCommand() under Node relaunches this script with the same node", () =>
   assert.is(self.command, process.execPath);
   assert.is(self.prefix.at(-1), process.argv[1]);
   assert.is(self.cwd, "/");
+});
+
+test("denoFlags() passes on the permissions Deno granted whole, as -A when all are, and refuses one granted in part", () => {
+  const runtime = (granted: string[], listenDatagram?: unknown) => ({
+    permissions: { querySync: ({ name }: { name: string }) => ({ state: granted.includes(name) ? "granted" : "prompt" }) },
+    listenDatagram,
+  });
+  const server = ["read", "write", "net", "env", "sys"];
+  assert.equal(denoFlags(runtime(server)), server.map((n) => `--allow-${n}`));
+  assert.equal(denoFlags(runtime([...server, "run"], () => {})), [...server, "run"].map((n) => `--allow-${n}`).concat("--unstable-net"));
+  assert.equal(denoFlags(runtime([...server, "run", "ffi", "import"])), ["-A"]);
+  try {
+    denoFlags(runtime(["read", "net", "env", "sys"]));
+    assert.unreachable("a write permission granted in part (or not at all) is refused");
+  } catch (err) {
+    assert.ok(isSfxError(err) && err.code === "SFX_IO");
+    assert.match((err as Error).message, "--allow-write is not");
+  }
 });
 
 test("startDaemon() resolves with the daemon's ready report; its output goes to the two log files", async () => {

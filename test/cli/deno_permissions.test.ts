@@ -1,0 +1,99 @@
+/**
+ * sfx from source under Deno with permissions narrower than `-A`: a missing
+ * `--allow-sys` is one clear line (Deno's node:fs had crashed with a stack
+ * trace), and `serve --daemon` hands its daemon the launcher's permissions,
+ * never more. Runs under Node and spawns the pinned Deno.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isServerAlive } from "../../src/server/pidfile.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const DENO = join(ROOT, "node_modules/.bin/deno");
+const tmp = mkdtempSync(join(tmpdir(), "sfx-deno-perm-"));
+const daemons: number[] = [];
+
+test.after(() => {
+  for (const pid of daemons) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** `deno run <flags> cli.ts …args`, in the repository, to completion. */
+function deno(flags: string[], args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(DENO, ["run", ...flags, "cli.ts", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const WHOLE = ["--allow-read", "--allow-write", "--allow-env", "--allow-net", "--allow-sys"];
+
+function daemonArgs(dir: string): string[] {
+  return ["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", "--log-dir", dir, "--pid-file", join(dir, "pid"), "--storage", join(dir, "shares")];
+}
+
+test("without --allow-sys a command says which flag Deno wants (SFX_IO, 8), not a stack trace", async () => {
+  const r = await deno(["--allow-read", "--allow-write", "--allow-env", "--allow-net", "--unstable-net"], ["receive", "--server", "127.0.0.1:9"]);
+  assert.is(r.code, 8, r.stderr);
+  assert.match(r.stderr, /^sfx: Deno did not grant system access to hostname, uid, gid, networkInterfaces: run sfx with --allow-sys/);
+  assert.not.match(r.stderr, "Uncaught");
+  // --version and --help ask for nothing.
+  const v = await deno([], ["--version"]);
+  assert.is(v.code, 0, v.stderr);
+});
+
+test("serve --daemon under Deno gives the daemon the launcher's permissions, not -A, and runs it in /", async () => {
+  const dir = join(tmp, "whole");
+  const r = await deno([...WHOLE, "--allow-run", "--unstable-net"], daemonArgs(dir));
+  assert.is(r.code, 0, r.stderr);
+  const pid = Number(readFileSync(join(dir, "pid"), "utf8"));
+  daemons.push(pid);
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  const script = cmdline.findIndex((a) => a.endsWith("cli.ts"));
+  assert.equal(cmdline.slice(1, script).sort(), ["run", ...WHOLE, "--allow-run", "--unstable-net"].sort());
+  assert.is(readlinkSync(`/proc/${pid}/cwd`), "/");
+  const stop = await deno(["-A"], ["serve", "--stop", "--pid-file", join(dir, "pid")]);
+  assert.is(stop.code, 0, stop.stderr);
+  assert.not.ok(isServerAlive(pid), "the daemon is gone (or a zombie)");
+});
+
+test("serve --daemon under Deno refuses a permission granted only in part, rather than widen it", async () => {
+  const dir = join(tmp, "part");
+  const r = await deno(["--allow-read", `--allow-write=${tmp}`, "--allow-env", "--allow-net", "--allow-sys", "--allow-run"], daemonArgs(dir));
+  assert.is(r.code, 8, r.stderr);
+  assert.match(r.stderr, "--daemon passes on only permissions granted whole, and --allow-write is not");
+  assert.not.ok(existsSync(join(dir, "pid")));
+});
+
+test("serve --daemon under Deno without --allow-run says it cannot start the daemon", async () => {
+  const dir = join(tmp, "norun");
+  const r = await deno(WHOLE, daemonArgs(dir));
+  assert.is(r.code, 8, r.stderr);
+  assert.match(r.stderr, /^sfx: Cannot start the daemon \(.*deno\): Requires run access/);
+  assert.not.ok(existsSync(join(dir, "pid")));
+});
+
+test.run();
