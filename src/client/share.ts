@@ -715,6 +715,9 @@ export class ShareClient {
     const listings = new Map<string, Promise<Set<string>>>();
     const cache = newSafeWriteCache();
     try {
+      /** Each file to fetch, with what an interrupted get kept of it. */
+      const plan: { file: GetEntry["file"]; kept: number }[] = [];
+      let resumable = 0;
       for (const f of wanted) {
         const existing = await alreadyThere(opts.dir, f.path, f.size, f.sha256, !opts.overwrite);
         if (existing) {
@@ -723,11 +726,24 @@ export class ShareClient {
           continue;
         }
         // A file an interrupted get kept in part (noted with its hash: a part another share's file of
-        // this name left is not continued) is opened now, to say where to start. At most
+        // this name left is not continued) is opened first, to say where to start. At most
         // MAX_RESUMED_FILES are; every other file opens when its bytes come, a few at a time, so
         // that a share of thousands of files does not open thousands at once.
-        const kept = opened.length < MAX_RESUMED_FILES ? await resumableBytes(opts.dir, f.path, f.sha256, listings) : undefined;
-        if (kept === undefined || kept === 0) {
+        const kept = resumable < MAX_RESUMED_FILES ? (await resumableBytes(opts.dir, f.path, f.sha256, listings)) ?? 0 : 0;
+        if (kept > 0) resumable++;
+        plan.push({ file: f, kept });
+      }
+      if (plan.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
+      // Refuse what cannot fit before asking, and before creating any directory: a download that
+      // fills the disk half-way helps nobody.
+      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept));
+      if (room && !room.fits) {
+        const resumed = plan.reduce((n, e) => n + e.kept, 0);
+        const kept = resumed > 0 ? ` more (${formatBytes(resumed)} of them already here)` : "";
+        throw new SfxError("SFX_IO", `Not enough free space in ${opts.dir}: the files need ${formatBytes(room.need)}${kept}, it has ${formatBytes(room.free)}`);
+      }
+      for (const { file: f, kept } of plan) {
+        if (kept === 0) {
           // Where it goes is checked now all the same, before anything is asked for.
           await prepareDestination(opts.dir, f.path, cache);
           todo.push({ file: f, offset: 0 });
@@ -737,14 +753,6 @@ export class ShareClient {
         opened.push(writer);
         moved += writer.offset;
         todo.push({ file: f, offset: writer.offset, writer });
-      }
-      if (todo.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
-      // Refuse what cannot fit before asking: a download that fills the disk half-way helps nobody.
-      const room = await roomFor(opts.dir, todo.map((e) => e.file.size - e.offset));
-      if (room && !room.fits) {
-        const resumed = todo.reduce((n, e) => n + e.offset, 0);
-        const kept = resumed > 0 ? ` more (${formatBytes(resumed)} of them already here)` : "";
-        throw new SfxError("SFX_IO", `Not enough free space in ${opts.dir}: the files need ${formatBytes(room.need)}${kept}, it has ${formatBytes(room.free)}`);
       }
       // Bytes kept from an interrupted get are hashed before anything is asked for: the server
       // stops a download whose client reads nothing for a while. Ctrl-C stops it (the catch below
