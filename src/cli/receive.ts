@@ -14,6 +14,7 @@ import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
+import { formatAddress } from "../transport/datagram.ts";
 import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver } from "../client/receive.ts";
 import { discardKeptParts, ioError, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
@@ -92,11 +93,11 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
     try {
       const { kept, truncated } = await listing;
       if (json) {
-        json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });
+        json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
         for (const k of kept) json({ event: "resumable", ...k });
       } else {
         process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n\n`);
-        say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}). Files go to ${dir}.`);
+        say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
         for (const line of describeKept(kept, truncated)) say(line);
         say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
       }

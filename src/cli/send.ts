@@ -10,6 +10,7 @@ import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
 import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
+import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
 import { checkStdin, collectFiles } from "../client/walk.ts";
 import type { TransferEvent } from "../client/events.ts";
@@ -89,7 +90,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     try {
-      json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version });
+      json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
       const onEvent = (e: TransferEvent) => {
         json?.(e);
         if (json) return;

@@ -16,6 +16,8 @@ import { parseBindHost, parseCount, parseLogLevel, parsePort, parseTimeout } fro
 import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { MAX_NAME_BYTES } from "../discovery/defaults.ts";
+import { PADDED } from "../discovery/message.ts";
+import { CONTROL_CHARS } from "../protocol/schema.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
@@ -174,10 +176,11 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 /** A server name as discovery carries it: printable, at most {@link MAX_NAME_BYTES} bytes (never cut silently). */
 function parseServerName(text: string): string {
-  // deno-lint-ignore no-control-regex -- control characters are what is refused
-  if (text.trim() === "" || /[\u0000-\u001f\u007f-\u009f]/.test(text)) {
+  // What discovery would refuse from a server is refused here: a name shown differently, or not at all.
+  if (text.trim() === "" || CONTROL_CHARS.test(text) || !text.isWellFormed()) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name ${JSON.stringify(text)}: use printable characters`);
   }
+  if (PADDED.test(text)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name ${JSON.stringify(text)}: no spaces around it, nor two in a row`);
   const bytes = new TextEncoder().encode(text).length;
   if (bytes > MAX_NAME_BYTES) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name: ${bytes} bytes, discovery carries at most ${MAX_NAME_BYTES}`);
   return text;

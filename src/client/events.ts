@@ -14,7 +14,7 @@ export interface OfferFileInfo {
 
 /** One event of a transfer. */
 export type TransferEvent =
-  | { event: "connected"; id: string; server: string; version: string }
+  | { event: "connected"; id: string; server: string; version: string; /** Where: `host:port`, `[v6]:port`. */ address: string }
   | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null }
   | { event: "accepted" }
   | { event: "rejected"; reason: string; from?: string }

@@ -155,9 +155,12 @@ const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 const CONTROL = CONTROL_CHARS;
 const CONTROL_ALL = new RegExp(CONTROL_CHARS.source, "g");
 
-/** `text` as UTF-8, controls replaced by '?', cut to at most `max` bytes on a character boundary. */
+/** Text that starts or ends with white space, or has a run of it. */
+export const PADDED = /^\s|\s$|\s\s/;
+
+/** `text` as UTF-8, controls replaced by '?', spaces trimmed and runs of them made one, cut to at most `max` bytes on a character boundary. */
 function boundedUtf8(text: string, max: number): Uint8Array {
-  const clean = text.replace(CONTROL_ALL, "?");
+  const clean = text.replace(CONTROL_ALL, "?").trim().replace(/\s+/g, " ");
   let bytes = encoder.encode(clean);
   if (bytes.length <= max) return bytes;
   let end = max;
@@ -291,6 +294,8 @@ class Reader {
       throw new DiscoveryDecodeError("malformed", `${what} is not UTF-8`);
     }
     if (CONTROL.test(text)) throw new DiscoveryDecodeError("malformed", `${what} contains control characters`);
+    // Spaces around it or in a run could pad a name into looking like more columns of a listing.
+    if (PADDED.test(text)) throw new DiscoveryDecodeError("malformed", `${what} is padded with spaces`);
     return text;
   }
 

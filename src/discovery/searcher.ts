@@ -9,7 +9,7 @@ import type { RemoteAddress } from "../transport/datagram.ts";
 import { SfxError } from "../errors.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT, DISCOVERY_TIMEOUT_MS, DISCOVERY_TTL, MAX_SERVERS_PER_SEARCH, QUERY_REPEATS } from "./defaults.ts";
 import { multicastInterfaces } from "./interfaces.ts";
-import { decodeDiscoveryMessage, encodeQuery, NONCE_BYTES } from "./message.ts";
+import { decodeDiscoveryMessage, type DiscoveryReply, encodeQuery, NONCE_BYTES } from "./message.ts";
 import { type MulticastSocket, openDiscoverySocket } from "./udp_socket.ts";
 import { formatAddress } from "../transport/datagram.ts";
 
@@ -90,6 +90,24 @@ export function noServerError(options: DiscoverOptions): SfxError {
   return new SfxError("SFX_NO_SERVER", `No sfx server answered within ${seconds} s ${where}`);
 }
 
+/**
+ * Where a reply goes in a search's results, or undefined for one already
+ * there. A server reached through several interfaces answers once on each,
+ * from addresses each of its replies lists: one entry. Anyone on the LAN can
+ * see a query and answer it with another server's instance id, though, and
+ * had it answered first, the real server's reply would be dropped as a
+ * repeat: a reply that names the same instance from elsewhere, without the
+ * two agreeing on each other's addresses, is listed beside it, so the user
+ * sees two servers (and `sfx client` asks which).
+ */
+function keyFor(found: Map<string, DiscoveredServer>, instanceId: string, host: string, reply: DiscoveryReply): string | undefined {
+  for (const seen of found.values()) {
+    if (seen.instanceId !== instanceId || seen.port !== reply.port) continue;
+    if (seen.host === host || (seen.addresses.includes(host) && reply.addresses.includes(seen.host))) return undefined;
+  }
+  return found.has(instanceId) ? `${instanceId} ${formatAddress(host, reply.port)}` : instanceId;
+}
+
 async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<DiscoveredServer[]> {
   const timeoutMs = options.timeoutMs ?? DISCOVERY_TIMEOUT_MS;
   const repeats = Math.max(1, Math.min(10, options.repeats ?? QUERY_REPEATS));
@@ -126,7 +144,8 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
       }
       if (message.type !== "reply" || !sameBytes(message.nonce, nonce)) return; // stale or someone else's
       const instanceId = [...message.instanceId].map((b) => b.toString(16).padStart(2, "0")).join("");
-      if (found.has(instanceId) || found.size >= MAX_SERVERS_PER_SEARCH) return;
+      const key = keyFor(found, instanceId, from.address, message);
+      if (key === undefined || found.size >= MAX_SERVERS_PER_SEARCH) return;
       const server: DiscoveredServer = {
         name: message.name,
         version: message.version,
@@ -135,7 +154,7 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
         addresses: message.addresses,
         instanceId,
       };
-      found.set(instanceId, server);
+      found.set(key, server);
       try {
         options.onServer?.(server);
       } catch (err) {

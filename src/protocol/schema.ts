@@ -50,10 +50,14 @@ export function utf8Length(s: string): number {
 /**
  * Characters that make text on a terminal do something or look like
  * something else: C0 controls (ESC starts escape sequences), DEL, C1
- * controls, the Unicode line and paragraph separators, and bidi overrides.
+ * controls, the Unicode line and paragraph separators, bidi overrides,
+ * isolates and marks (U+061C, U+200E, U+200F), and the invisible ones with
+ * no place in a name (zero-width space, word joiner and invisible operators,
+ * the byte-order mark). The zero-width joiners that emoji and some scripts
+ * need (U+200C, U+200D) are left alone.
  */
 // deno-lint-ignore no-control-regex
-export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARS_ALL = new RegExp(CONTROL_CHARS.source, "g");
 

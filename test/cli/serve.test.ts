@@ -288,6 +288,9 @@ test("settings that would refuse every client or share, or an address not of thi
       [["--default-expiry", "2h", "--max-expiry", "1h"], /--default-expiry \(2h\) is longer than --max-expiry \(1h\)/],
       [["--name", "x".repeat(65)], /Invalid --name: 65 bytes, discovery carries at most 64/],
       [["--name", "ev\u001b[31mRED"], /Invalid --name .*: use printable characters/],
+      [["--name", "lab\u202e1.0.01"], /Invalid --name .*: use printable characters/],
+      [["--name", "lab\u200f"], /Invalid --name .*: use printable characters/],
+      [["--name", "lab  10.0.0.1:6969"], /Invalid --name .*: no spaces around it, nor two in a row/],
       // TEST-NET-1: an address no machine here has (nothing is sent; the bind fails).
       [["--host", "192.0.2.1"], /Cannot listen on UDP 192\.0\.2\.1:0: --host is not an address of this machine/],
     ] as const) {

@@ -50,6 +50,31 @@ test("replies that do not echo the query's nonce, and garbage, are ignored; one 
   }
 });
 
+test("an answer in another server's name from elsewhere is listed beside it, not taken for it; one server through two addresses is one", async () => {
+  // The real server answers from 127.0.0.1 and 127.0.0.2, each reply listing both; an impostor at
+  // 127.0.0.3 answers first with the real server's instance id and port.
+  const real1 = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  const real2 = await openDiscoverySocket({ host: "127.0.0.2", port: 0 });
+  const impostor = await openDiscoverySocket({ host: "127.0.0.3", port: 0 });
+  const id = new Uint8Array(8).fill(9);
+  real1.onMessage((data, from) => {
+    const { nonce } = decodeDiscoveryMessage(data);
+    const reply = (addresses: string[]) => encodeReply({ nonce, instanceId: id, port: 7000, name: "office", version: "9.9.9", addresses });
+    impostor.send(reply(["127.0.0.3"]), from);
+    real1.send(reply(["127.0.0.1", "127.0.0.2"]), from);
+    real2.send(reply(["127.0.0.1", "127.0.0.2"]), from);
+  });
+  try {
+    const servers = await discoverServers({ target: { address: "127.0.0.1", port: real1.localAddress().port }, timeoutMs: 300, repeats: 1 });
+    // The real server once, whichever of its replies came first; the impostor beside it.
+    const hosts = servers.map((s) => s.host.replace("127.0.0.2", "127.0.0.1")).sort();
+    assert.equal(hosts, ["127.0.0.1", "127.0.0.3"], servers.map((s) => s.host).join(", "));
+    assert.ok(servers.every((s) => s.name === "office" && s.port === 7000));
+  } finally {
+    await Promise.all([real1.close(), real2.close(), impostor.close()]);
+  }
+});
+
 test("findFirstServer() resolves on the first answer, long before its timeout", async () => {
   const r = await startDiscoveryResponder({ name: "first", bind: { host: "127.0.0.1", port: 0 }, group: null });
   try {

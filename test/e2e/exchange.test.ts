@@ -36,6 +36,7 @@ test("sfx send --to <id> file: one file arrives byte-exact, as the README shows"
   assert.is(sha256(readFileSync(join(dst, "photo.jpg"))), sha256(data));
   const ev = events(r).map((e) => e.event);
   for (const e of ["connected", "offer", "accepted", "file", "done"]) assert.ok(ev.includes(e), `receiver event ${e}`);
+  assert.is(events(r).find((e) => e.event === "connected")?.address, server.address, "the receiver says which server it reached");
 });
 
 test("receive --dir creates a directory that does not exist yet; a path that is a file is refused with exit 8", async () => {
