@@ -38,17 +38,20 @@ export function parseTimeout(text: string): number {
 
 /** Parses a UDP port, 0–65535 (0 lets the system choose). */
 export function parsePort(text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n > 65535) {
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port '${text}': use a number from 0 to 65535`);
-  }
-  return n;
+  return portFrom(text, 0);
 }
 
 /** Parses a UDP port to talk to, 1–65535 (0 means "any" only where we listen). */
 export function parseRemotePort(text: string): number {
-  const n = parsePort(text);
-  if (n === 0) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port '${text}': use a number from 1 to 65535`);
+  return portFrom(text, 1);
+}
+
+/** (Not a commander parser itself: commander passes the previous value as a second argument.) */
+function portFrom(text: string, lowest: 0 | 1): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535 || n < lowest) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port '${text}': use a number from ${lowest} to 65535`);
+  }
   return n;
 }
 
@@ -94,11 +97,13 @@ export interface HostPort {
 
 /** Parses `host[:port]` (IPv6 in brackets), with `defaultPort` when none is given. */
 export function parseHostPort(text: string, defaultPort: number): HostPort {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  const address = text.trim();
+  const v6 = /^\[([^\]]+)\](?::([^:]*))?$/.exec(address);
   if (v6) return { host: v6[1], port: v6[2] === undefined ? defaultPort : parseRemotePort(v6[2]) };
-  const parts = text.split(":");
-  if (parts.length === 1 && parts[0] !== "") return { host: parts[0], port: defaultPort };
-  if (parts.length === 2 && parts[0] !== "") return { host: parts[0], port: parseRemotePort(parts[1]) };
-  if (parts.length > 2) return { host: text, port: defaultPort }; // bare IPv6
-  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': use host or host:port`);
+  const parts = address.split(":");
+  if (parts.length === 1 && parts[0] !== "" && !address.includes("[")) return { host: address, port: defaultPort };
+  if (parts.length === 2 && parts[0] !== "" && !address.includes("[")) return { host: parts[0], port: parseRemotePort(parts[1]) };
+  if (parts.length > 2 && isIP(address) === 6) return { host: address, port: defaultPort };
+  const hint = parts.length > 2 || address.includes("[") ? "an IPv6 address goes in brackets, as [::1] or [::1]:6969" : "use host or host:port";
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': ${hint}`);
 }

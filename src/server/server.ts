@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { SfxError } from "../errors.ts";
 import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/index.ts";
@@ -86,7 +87,7 @@ export interface RunningServer {
  * ```
  */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
-  const host = options.host ?? DEFAULT_HOST;
+  const host = asWritten(options.host ?? DEFAULT_HOST);
   const requestedPort = options.port ?? DEFAULT_PORT;
   const name = options.name ?? hostname();
 
@@ -217,6 +218,11 @@ function isWildcard(host: string): boolean {
   return host === "0.0.0.0" || host === "::";
 }
 
+/** The IPv6 wildcard however written (`::0`, `0:0:0:0:0:0:0:0`) as `::`, so it is known for one. */
+function asWritten(host: string): string {
+  return isIP(host) === 6 && host.split(":").every((group) => /^0*$/.test(group)) ? "::" : host;
+}
+
 /** The wildcard: this host's addresses plus loopback; else the bound address. */
 function reachableAddresses(host: string): string[] {
   if (!isWildcard(host)) return [host];
@@ -226,5 +232,6 @@ function reachableAddresses(host: string): string[] {
   } catch {
     // No interface list (a sandbox): loopback still works.
   }
-  return [...list.filter((a) => host === "::" || !a.includes(":")), host === "::" ? "::1" : "127.0.0.1"];
+  // Bound to `::`, the socket takes IPv4 too (Linux's default, IPV6_V6ONLY off).
+  return [...list.filter((a) => host === "::" || !a.includes(":")), ...(host === "::" ? ["::1", "127.0.0.1"] : ["127.0.0.1"])];
 }

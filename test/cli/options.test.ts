@@ -40,6 +40,11 @@ test("ports: 0 is 'any' where we listen, never where we connect; interfaces are 
   assert.equal(parseHostPort("[::1]:7000", 6969), { host: "::1", port: 7000 });
   assert.equal(parseHostPort("box", 6969), { host: "box", port: 6969 });
   refused(() => parseHostPort("box:0", 6969), /from 1 to 65535/);
+  assert.equal(parseHostPort("::1", 6969), { host: "::1", port: 6969 });
+  assert.equal(parseHostPort(" 10.0.0.1:7000 ", 6969), { host: "10.0.0.1", port: 7000 });
+  refused(() => parseHostPort("[::1]:abc", 6969), /Invalid port 'abc': use a number from 1 to 65535/);
+  refused(() => parseHostPort("[::1]:65536", 6969), /Invalid port '65536': use a number from 1 to 65535/);
+  for (const bad of ["::1:34102", "[::1", "::1]:7000", "[::1]7000"]) refused(() => parseHostPort(bad, 6969), /an IPv6 address goes in brackets, as \[::1\] or \[::1\]:6969/);
   assert.is(parseIPv4Interface("192.168.1.5"), "192.168.1.5");
   refused(() => parseIPv4Interface("::1"), /IPv4/);
   // An empty --host (an unset variable in a unit file) would bind every interface.

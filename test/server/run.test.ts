@@ -120,6 +120,20 @@ test("startServer() binds a real port, answers discovery there, and close() stop
   probe.close();
 });
 
+test("startServer() takes the IPv6 wildcard however written: joins discovery, and lists IPv4 loopback (a dual-stack socket)", async () => {
+  const { options } = opts("unit-v6");
+  const server = await startServer({ ...options, host: "0:0:0:0:0:0:0:0", discoveryInterfaces: ["127.0.0.1"] });
+  try {
+    assert.is(server.host, "::");
+    assert.ok(server.addresses.includes("::1") && server.addresses.includes("127.0.0.1"), server.addresses.join(", "));
+    // Multicast, as a client given no --server asks (bound to one address, the server would answer unicast only).
+    const found = await discoverServers({ port: server.port, interfaces: ["127.0.0.1"], timeoutMs: 1000, repeats: 2 });
+    assert.equal(found.map((f) => f.name), ["unit-v6"]);
+  } finally {
+    await server.close("test over");
+  }
+});
+
 test("startServer() on a port in use fails with SFX_IO, logs why, and leaves nothing open", async () => {
   const blocker = createSocket("udp4");
   await new Promise<void>((resolve) => blocker.bind(0, "127.0.0.1", () => resolve()));
