@@ -2070,6 +2070,12 @@ export class Association extends EventEmitter {
   }
 
   #fail(kind: CloseReason["kind"], message: string): void {
+    // Giving up on a peer we no longer hear, we tell it (§9.1 allows an ABORT at any time): when
+    // only one direction failed, the other carries it, and the peer learns now instead of at
+    // its own deadline, up to failureTimeoutMs later (it may still hear from us, or we from it).
+    if (kind === "timeout" && this.#peerTag !== 0 && this.#state !== "closed") {
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(`gave up: ${message}`.slice(0, 200))] }]);
+    }
     this.#terminate({ kind, message });
   }
 

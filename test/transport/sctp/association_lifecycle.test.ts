@@ -45,6 +45,21 @@ test("a silent peer is reported with close kind timeout within failureTimeoutMs"
   }
 });
 
+test("an endpoint that gives up on a silent peer says so with an ABORT, which a one-way fault lets through: the peer knows at once, not at its own deadline", async () => {
+  const p = makePair({}, {}, { failureTimeoutMs: 800 });
+  try {
+    const { c, s } = await connectPair(p);
+    p.bridge.setLossRate(1, "b->a"); // c hears nothing; what c sends still arrives
+    c.send(1, pattern(10_000));
+    assert.is((await within(3000, closed(c), "failure report")).kind, "timeout");
+    const reason = await within(1000, closed(s), "the peer told"); // its own deadline is 20 s away
+    assert.is(reason.kind, "peer-abort");
+    assert.match(reason.message, /gave up: peer silent for \d+ ms/);
+  } finally {
+    await p.close();
+  }
+});
+
 test("a silent peer with data outstanding is reported as timeout too", async () => {
   const p = makePair({}, {}, { failureTimeoutMs: 800 });
   try {
