@@ -2074,7 +2074,7 @@ export class Association extends EventEmitter {
     // only one direction failed, the other carries it, and the peer learns now instead of at
     // its own deadline, up to failureTimeoutMs later (it may still hear from us, or we from it).
     if (kind === "timeout" && this.#peerTag !== 0 && this.#state !== "closed") {
-      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(`gave up: ${message}`.slice(0, 200))] }]);
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(`nothing heard from you: ${message}`.slice(0, 200))] }]);
     }
     this.#terminate({ kind, message });
   }
