@@ -58,6 +58,17 @@ function term(): Term {
 /** Lets readline handle what was written to its input. */
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
+/**
+ * Types `text` and resolves once readline has handled it: readline's own
+ * 'data' listener (from emitKeypressEvents) was added first, so by the
+ * time this one runs every key of the chunk has been processed.
+ */
+function type(t: Term, text: string): Promise<void> {
+  const handled = new Promise<void>((r) => t.input.once("data", () => r()));
+  t.input.write(text);
+  return handled;
+}
+
 /** Drops ANSI escapes (cursor moves, clears). */
 // deno-lint-ignore no-control-regex
 const plain = (s: string) => s.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
@@ -136,6 +147,23 @@ test("ask() resolves null when the question is withdrawn, and the next line is a
     t.input.write("id\r");
     await tick();
     assert.equal(t.lines, ["id"]);
+  } finally {
+    t.close();
+  }
+});
+
+test("prompt() after a command keeps what was typed meanwhile, cursor at its end: typing on continues it", async () => {
+  const t = term();
+  try {
+    await type(t, "discover\r");
+    await type(t, "sta"); // typed while the command runs
+    assert.equal(t.lines, ["discover"]);
+    t.screen.prompt(); // the command finished
+    assert.is(t.rl.line, "sta");
+    assert.is(t.rl.cursor, 3);
+    assert.ok(plain(t.output()).endsWith("sfx> sta"), JSON.stringify(plain(t.output()).slice(-40)));
+    await type(t, "tus\r");
+    assert.equal(t.lines, ["discover", "status"]);
   } finally {
     t.close();
   }

@@ -60,7 +60,7 @@ export class Screen {
   /** The prompt without progress, e.g. `482 913> `. */
   setBasePrompt(text: string): void {
     this.#base = text;
-    this.#applyPrompt(true);
+    this.#applyPrompt();
   }
 
   /** Prints lines above the prompt. */
@@ -91,11 +91,11 @@ export class Screen {
     if (now || wait <= 0) {
       clearTimeout(this.#drawTimer);
       this.#drawTimer = undefined;
-      this.#applyPrompt(true);
+      this.#applyPrompt();
     } else if (!this.#drawTimer) {
       this.#drawTimer = setTimeout(() => {
         this.#drawTimer = undefined;
-        this.#applyPrompt(true);
+        this.#applyPrompt();
       }, wait);
     }
   }
@@ -121,7 +121,7 @@ export class Screen {
           if (this.#question !== q) return;
           this.#question = null;
           signal?.removeEventListener("abort", onAbort);
-          this.#applyPrompt(false);
+          this.#applyPrompt();
           if (q.saved && this.terminal && !this.#closed && !this.#inputClosed) this.rl.write(q.saved);
           resolve(answer);
         },
@@ -131,7 +131,7 @@ export class Screen {
       this.#shown = true;
       signal?.addEventListener("abort", onAbort, { once: true });
       if (this.#closed || this.#inputClosed) return q.resolve(null);
-      this.#applyPrompt(false);
+      this.#applyPrompt();
       if (!this.terminal) this.out.write(question);
       if (signal?.aborted) onAbort();
     });
@@ -147,11 +147,14 @@ export class Screen {
     return true;
   }
 
-  /** Shows the prompt (after a command finished, or at the start). */
+  /**
+   * Shows the prompt (after a command finished, or at the start). What was
+   * typed meanwhile stays, the cursor where typing left it: typing on continues it.
+   */
   prompt(): void {
     if (this.#closed) return;
     this.#shown = true;
-    this.#applyPrompt(false);
+    this.#applyPrompt();
   }
 
   /** Stops drawing: every later print is a plain line. Withdraws a pending question. */
@@ -171,14 +174,15 @@ export class Screen {
     return parts.length ? `[${parts.join(" | ")}] ${this.#base}` : this.#base;
   }
 
-  #applyPrompt(preserveCursor: boolean): void {
+  /** Sets the prompt and draws it with the line as typed, the cursor where it is (never moved to column 0). */
+  #applyPrompt(): void {
     if (this.#closed || this.#inputClosed) return;
     this.rl.setPrompt(this.promptText());
     if (!this.#shown) return;
     // Piped input: no prompts in the output, only what the commands print.
     if (!this.terminal) return;
     this.#lastDraw = Date.now();
-    this.rl.prompt(preserveCursor);
+    this.rl.prompt(true);
   }
 
   /** Moves to the prompt's first row and erases it and everything below. */
