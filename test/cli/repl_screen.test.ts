@@ -169,6 +169,33 @@ test("prompt() after a command keeps what was typed meanwhile, cursor at its end
   }
 });
 
+test("a question withdrawn while its answer is half typed drops that answer and gives back the command line, cursor at its end", async () => {
+  const t = term();
+  try {
+    const ac = new AbortController();
+    const answer = t.screen.ask("Accept? [y/N] ", ac.signal);
+    await type(t, "ye");
+    ac.abort(); // the sender cancelled
+    assert.is(await answer, null);
+    assert.is(t.rl.line, "");
+    await type(t, "status\r");
+    assert.equal(t.lines, ["status"]);
+
+    await type(t, "share ls AB");
+    const ac2 = new AbortController();
+    const again = t.screen.ask("Accept? [y/N] ", ac2.signal);
+    await type(t, "y");
+    ac2.abort();
+    assert.is(await again, null);
+    assert.is(t.rl.line, "share ls AB");
+    assert.is(t.rl.cursor, "share ls AB".length);
+    await type(t, "CD\r");
+    assert.equal(t.lines, ["status", "share ls ABCD"]);
+  } finally {
+    t.close();
+  }
+});
+
 test("before the first prompt a print is a plain line, and no prompt is drawn", () => {
   const input = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
   input.isTTY = true;

@@ -109,11 +109,9 @@ export class Screen {
     this.#questionText = question;
     return new Promise((resolve) => {
       let saved = "";
-      if (this.terminal && !this.#closed && !this.#inputClosed) {
+      if (this.#drawing) {
         saved = this.rl.line;
-        // Ctrl-E then Ctrl-U: empty the line the user was typing (given back after the answer).
-        this.rl.write(null, { ctrl: true, name: "e" });
-        this.rl.write(null, { ctrl: true, name: "u" });
+        this.#emptyLine(); // the line the user was typing, given back after the answer
       }
       const q: Question = {
         saved,
@@ -121,8 +119,11 @@ export class Screen {
           if (this.#question !== q) return;
           this.#question = null;
           signal?.removeEventListener("abort", onAbort);
+          // Withdrawn (or Ctrl-C) while an answer was half typed: that text is no command.
+          if (this.#drawing) this.#emptyLine();
           this.#applyPrompt();
-          if (q.saved && this.terminal && !this.#closed && !this.#inputClosed) this.rl.write(q.saved);
+          // Typed back: the cursor ends after it, where the user left it.
+          if (q.saved && this.#drawing) this.rl.write(q.saved);
           resolve(answer);
         },
       };
@@ -183,6 +184,18 @@ export class Screen {
     if (!this.terminal) return;
     this.#lastDraw = Date.now();
     this.rl.prompt(true);
+  }
+
+  /** Whether the prompt is on a terminal that is still being drawn on. */
+  get #drawing(): boolean {
+    return this.terminal && !this.#closed && !this.#inputClosed;
+  }
+
+  /** Ctrl-E then Ctrl-U: empties the typed line, as the user would. */
+  #emptyLine(): void {
+    if (!this.rl.line) return;
+    this.rl.write(null, { ctrl: true, name: "e" });
+    this.rl.write(null, { ctrl: true, name: "u" });
   }
 
   /** Moves to the prompt's first row and erases it and everything below. */
