@@ -6,6 +6,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { Command } from "commander";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { buildProgram } from "../../src/cli/main.ts";
 import {
   buildSessionProgram,
@@ -63,6 +65,23 @@ test("splitWords() splits on spaces and keeps quoted spaces and escapes", () => 
     [`x 'a\\b'`, ["x", "a\\b"]],
   ];
   for (const [line, words] of table) assert.equal(splitWords(line), words, line);
+});
+
+test("splitWords() with a home directory expands an unquoted leading ~ or ~/ as a shell does; quoted or escaped, ~ stays", () => {
+  const table: Array<[string, string[]]> = [
+    ["send 1 ~/a.txt ~", ["send", "1", "/home/u/a.txt", "/home/u"]],
+    [`send 1 ~/"my file.txt" ~/docs/`, ["send", "1", "/home/u/my file.txt", "/home/u/docs/"]],
+    [`send 1 "~/a" '~' \\~/b`, ["send", "1", "~/a", "~", "~/b"]],
+    ["send 1 a~ ~user/x x/~/y --dir=~/x", ["send", "1", "a~", "~user/x", "x/~/y", "--dir=~/x"]],
+  ];
+  for (const [line, words] of table) assert.equal(splitWords(line, "/home/u"), words, line);
+  assert.equal(splitWords("send 1 ~/a.txt"), ["send", "1", "~/a.txt"], "without a home, ~ is kept");
+});
+
+test("dispatchLine() gives the actions paths with ~ expanded to the home directory", async () => {
+  assert.equal((await run("send 482913 ~/file '~/kept'")).calls, [["send", "482913", [join(homedir(), "file"), "~/kept"], { name: undefined, json: undefined }]]);
+  assert.equal((await run("share put ~/a")).calls, [["sharePut", [join(homedir(), "a")], { expires: undefined, maxDownloads: undefined, json: undefined }]]);
+  assert.equal((await run("share get CODE x --dir ~/x")).calls, [["shareGet", "CODE", ["x"], { dir: join(homedir(), "x"), overwrite: undefined, json: undefined }]]);
 });
 
 test("splitWords() refuses an unclosed quote with SFX_USAGE", () => {
@@ -241,6 +260,21 @@ test("completion offers commands, share subcommands, options and file names", ()
   assert.equal(complete("send 482913 ."), [[".hidden "], "."]);
   assert.equal(complete("status x"), [[], "x"]);
   assert.equal(completePath("nothing", "/w", () => []), []);
+});
+
+test("completion of ~/ paths lists the home directory and quotes after the ~/, so the line runs with ~ expanded", () => {
+  const home: Record<string, Array<{ name: string; dir: boolean }>> = {
+    [homedir()]: [{ name: "my file.txt", dir: false }, { name: "my dir", dir: true }, { name: "notes", dir: false }],
+  };
+  const complete = makeCompleter(() => buildSessionProgram(recorder().actions, () => {}), { cwd: () => "/w", list: (d) => home[d] ?? [] });
+  assert.equal(complete("send 1 ~"), [["~/"], "~"]);
+  assert.equal(complete("send 1 ~/no"), [["~/notes "], "~/no"]);
+  const [hits, raw] = complete("send 1 ~/my");
+  assert.equal([hits, raw], [[`~/"my dir/`, `~/"my file.txt" `], "~/my"]);
+  // What completion wrote is what dispatch reads: the home directory's file.
+  const line = `send 1 ${hits[1]}`;
+  assert.equal(splitWords(line, homedir()), ["send", "1", join(homedir(), "my file.txt")]);
+  assert.equal(complete(`send 1 ~/"my f`), [[`~/"my file.txt" `], `~/"my f`]);
 });
 
 test("progressText() fits a transfer in the prompt: percent, bytes, rate", () => {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { homedir } from "node:os";
 import { Command, CommanderError } from "commander";
 import type { CommandResult } from "../context.ts";
 import { registerSend } from "../send.ts";
@@ -224,7 +225,8 @@ export async function dispatchLine(
 ): Promise<void> {
   let words: string[];
   try {
-    words = normalizeWords(splitWords(line.trim()));
+    // `~` is the home directory, as in a shell (home looked up only when typed).
+    words = normalizeWords(splitWords(line.trim(), line.includes("~") ? homedir() : undefined));
   } catch (err) {
     write(`${(err as Error).message}\n`);
     onError(new SfxError("SFX_USAGE", (err as Error).message));

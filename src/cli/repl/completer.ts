@@ -62,8 +62,13 @@ export function makeCompleter(program: () => Command, opts: { cwd?: () => string
   };
 }
 
-/** File-name candidates for `word` (relative to `cwd`, `~/` for home), quoted when they need it. */
+/**
+ * File-name candidates for `word` (relative to `cwd`, `~/` for home),
+ * quoted when they need it: after the `~/`, which a quote would keep from
+ * meaning home.
+ */
 export function completePath(word: string, cwd: string, list: ListDir): string[] {
+  if (word === "~") return ["~/"];
   const slash = word.lastIndexOf("/");
   const dirPart = slash >= 0 ? word.slice(0, slash + 1) : "";
   const base = slash >= 0 ? word.slice(slash + 1) : word;
@@ -71,9 +76,10 @@ export function completePath(word: string, cwd: string, list: ListDir): string[]
   const entries = list(dirPath)
     .filter((e) => e.name.startsWith(base) && (base.startsWith(".") || !e.name.startsWith(".")))
     .sort((a, b) => a.name.localeCompare(b.name));
+  const home = dirPart.startsWith("~/") ? "~/" : "";
   return entries.map((e) => {
     const full = dirPart + e.name + (e.dir ? "/" : "");
-    const quoted = quoteWord(full);
+    const quoted = home + quoteWord(full.slice(home.length));
     // A directory stays open for more typing; a file ends the word.
     return e.dir ? quoted.replace(/"$/, "") : `${quoted} `;
   });

@@ -2,14 +2,20 @@
  * Splits a line typed at the `sfx client` prompt into words, as a shell
  * would for the simple cases people type: spaces separate words, single
  * and double quotes keep spaces (`send 482913 "my file.txt"`), a
- * backslash escapes the next character. No variables, globs or pipes.
+ * backslash escapes the next character, an unquoted `~` or `~/` at the
+ * start of a word is the home directory. No variables, globs or pipes.
  *
  * @module
  */
 import { SfxError } from "../../errors.ts";
 
-/** The words of `line`; throws SFX_USAGE for an unclosed quote. */
-export function splitWords(line: string): string[] {
+/**
+ * The words of `line`; throws SFX_USAGE for an unclosed quote. With
+ * `home`, a word that starts with an unquoted `~` followed by `/` or its
+ * end starts with `home` instead, as in a shell (`"~"`, `\~` and `~user`
+ * stay as typed); without, `~` is kept (completion shows what was typed).
+ */
+export function splitWords(line: string, home?: string): string[] {
   const words: string[] = [];
   let word = "";
   let inWord = false;
@@ -27,6 +33,9 @@ export function splitWords(line: string): string[] {
       inWord = true;
     } else if (c === "\\" && i + 1 < line.length) {
       word += line[++i];
+      inWord = true;
+    } else if (c === "~" && !inWord && home !== undefined && /^(\/|[ \t]|$)/.test(line.slice(i + 1, i + 2))) {
+      word = home;
       inWord = true;
     } else if (c === " " || c === "\t") {
       if (inWord) words.push(word);
