@@ -14,7 +14,9 @@ import {
   COMMAND_WORDS,
   dispatchLine,
   errorLine,
+  helpText,
   normalizeWords,
+  SESSION_HELP,
   type SessionActions,
 } from "../../src/cli/repl/commands.ts";
 import { completePath, makeCompleter } from "../../src/cli/repl/completer.ts";
@@ -212,6 +214,26 @@ test("help lists every session command; 'help <command>' shows its options witho
   assert.equal(dash.calls, []);
   assert.match(dash.out, /^Usage: share put \[options\] <paths\.\.\.>/);
   assert.match(dash.out, /--expires <when>/);
+});
+
+test("help fits the terminal's width: a table when it fits, else each description on its own lines, wrapped between words", () => {
+  const program = buildSessionProgram(recorder().actions, () => {});
+  const wide = helpText(program, [], 200).split("\n");
+  assert.is(wide.length, SESSION_HELP.length + 2, "one line per command");
+  for (const [c, d] of SESSION_HELP) assert.ok(wide.some((l) => l.startsWith(`  ${c} `) && l.endsWith(`  ${d}`)), c);
+  for (const columns of [80, 66, 40]) {
+    const lines = helpText(program, [], columns).split("\n");
+    // A command longer than the terminal (share put's, 62 characters) is left to the terminal to wrap.
+    const commands = new Set(SESSION_HELP.map(([c]) => `  ${c}`));
+    for (const l of lines) assert.ok(l.length < columns || commands.has(l), `${columns} columns: ${JSON.stringify(l)}`);
+    for (const [c, d] of SESSION_HELP) {
+      const at = lines.indexOf(`  ${c}`);
+      assert.ok(at > 0, `${columns} columns: '${c}' has a line of its own`);
+      const below: string[] = [];
+      for (let i = at + 1; i < lines.length && lines[i].startsWith("      "); i++) below.push(lines[i].trim());
+      assert.is(below.join(" "), d, `${columns} columns: the description of '${c}', words whole`);
+    }
+  }
 });
 
 /** Every long flag of a command, sorted. */

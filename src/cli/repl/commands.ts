@@ -167,14 +167,24 @@ function quiet(cmd: Command, write: (text: string) => void): void {
   for (const sub of cmd.commands) quiet(sub, write);
 }
 
-/** `help`: the session's command list; `help share get`: that command's options. */
-export function helpText(program: Command, words: readonly string[]): string {
+/**
+ * `help`: the session's command list, fitted to `columns` (a table when it
+ * fits, else each description on its own indented lines); `help share get`:
+ * that command's options.
+ */
+export function helpText(program: Command, words: readonly string[], columns = process.stdout.columns || 80): string {
   if (words.length === 0) {
     const width = Math.max(...SESSION_HELP.map(([c]) => c.length));
+    const longest = Math.max(...SESSION_HELP.map(([, d]) => d.length));
+    // The last column is left free: a terminal wraps a line that fills it.
+    const table = 2 + width + 2 + longest < columns;
+    const rows = table
+      ? SESSION_HELP.map(([c, d]) => `  ${c.padEnd(width)}  ${d}`)
+      : SESSION_HELP.flatMap(([c, d]) => [`  ${c}`, ...wrapWords(d, columns - 1 - 6).map((l) => `      ${l}`)]);
     return [
       "Commands:",
-      ...SESSION_HELP.map(([c, d]) => `  ${c.padEnd(width)}  ${d}`),
-      "Ctrl-C cancels the running transfer; 'help <command>' shows its options.",
+      ...rows,
+      ...wrapWords("Ctrl-C cancels the running transfer; 'help <command>' shows its options.", columns - 1),
     ].join("\n");
   }
   let cmd: Command | undefined = program;
@@ -185,6 +195,22 @@ export function helpText(program: Command, words: readonly string[]): string {
   let text = cmd.helpInformation().replace(/^Usage:\s+(program )?/, "Usage: ").trimEnd();
   if (cmd.name() === "send") text = text.replace(/^Usage: .*$/m, "Usage: send <id> <paths...>  (or: send --to <id> <paths...>)");
   return text;
+}
+
+/** `text` in lines of at most `width` characters, broken between words (a longer word has a line of its own). */
+function wrapWords(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
 }
 
 /**
