@@ -68,6 +68,11 @@ export function listen(sig: (typeof INTERRUPTS)[number], handler: () => void): v
   }
 }
 
+/** What a sender is told when the receiver resumes: `bytes` it kept are not sent again (here and in `sfx client`). */
+export function keptByReceiver(bytes: number): string {
+  return `The receiver kept ${formatBytes(bytes)} from an interrupted transfer: sending the rest.`;
+}
+
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
@@ -104,7 +109,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             say("Accepted; sending.");
             break;
           case "start":
-            if (e.resumed) say(`The receiver kept ${formatBytes(e.resumed)} from an interrupted transfer: sending the rest.`);
+            if (e.resumed) say(keptByReceiver(e.resumed));
             break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);

@@ -24,7 +24,7 @@ import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
 import { describeKept } from "../receive.ts";
-import { listen } from "../send.ts";
+import { keptByReceiver, listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
@@ -541,6 +541,9 @@ class ClientSession implements SessionActions {
             case "accepted":
               started = Date.now();
               this.print(`${formatId(to)} accepted; sending.`);
+              break;
+            case "start":
+              if (e.resumed) this.print(keptByReceiver(e.resumed));
               break;
             case "progress":
               status(progressText("send", e.bytes, e.total, started));

@@ -1,0 +1,72 @@
+/**
+ * The `sfx client` session itself (runSession), its commands piped in,
+ * against a real server on 127.0.0.1 port 0 in this process, with a
+ * library client on the other end: what the session prints.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Writable } from "node:stream";
+import { connect, Receiver, startServer } from "../../mod.ts";
+import { runSession } from "../../src/cli/repl/session.ts";
+
+/** A server on 127.0.0.1, port 0, with its logs and shares under `dir`. */
+function serve(dir: string) {
+  return startServer({ host: "127.0.0.1", port: 0, logDir: join(dir, "logs"), storage: join(dir, "shares") });
+}
+
+/** Runs a piped session on `server` that reads `lines`, then the end of input; resolves to its exit status and output. */
+async function session(port: number, dir: string, lines: string[]): Promise<{ status: number; out: string }> {
+  const input = new PassThrough();
+  let out = "";
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      out += String(chunk);
+      cb();
+    },
+  });
+  const running = runSession({ server: `127.0.0.1:${port}`, dir, input, output, terminal: false, discoveryTimeoutMs: 1 });
+  input.end(lines.map((l) => `${l}\n`).join(""));
+  const status = await running;
+  return { status, out };
+}
+
+test("send in the session says the receiver kept bytes of an interrupted transfer and only the rest is sent, as 'sfx send' does", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  try {
+    const size = 2 * 1024 * 1024;
+    const data = new Uint8Array(size).map((_, i) => (i * 7) % 251);
+    const src = join(tmp, "big.bin");
+    writeFileSync(src, data);
+    const modified = 1_700_000_000_000;
+    utimesSync(src, modified / 1000, modified / 1000);
+    // What an interrupted transfer of the same file left the receiver: its first MiB, and the note naming the file.
+    const inbox = join(tmp, "inbox");
+    mkdirSync(inbox);
+    writeFileSync(join(inbox, ".big.bin.sfx-part"), data.subarray(0, 1024 * 1024));
+    writeFileSync(join(inbox, ".big.bin.sfx-resume"), `exchange ${size} ${modified} "big.bin"\n`);
+
+    const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
+    try {
+      const receiving = new Receiver(bob, { dir: inbox, decide: () => Promise.resolve(true) }).receiveOne();
+      const own = join(tmp, "own");
+      mkdirSync(own);
+      const { status, out } = await session(server.port, own, [`send ${bob.id} ${src}`]);
+      assert.is(status, 0, out);
+      assert.ok((await receiving).accepted);
+      const kept = out.indexOf("The receiver kept 1.0 MiB from an interrupted transfer: sending the rest.\n");
+      assert.ok(kept > 0, out);
+      assert.match(out.slice(kept), /\nSent 1 file, 1\.0 MiB in /);
+    } finally {
+      await bob.close();
+    }
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test.run();
