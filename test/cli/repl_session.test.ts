@@ -8,6 +8,7 @@ import * as assert from "uvu/assert";
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createSocket } from "node:dgram";
 import { PassThrough, Writable } from "node:stream";
 import { connect, Receiver, startServer } from "../../mod.ts";
 import { runSession } from "../../src/cli/repl/session.ts";
@@ -64,6 +65,77 @@ test("send in the session says the receiver kept bytes of an interrupted transfe
       await bob.close();
     }
   } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+/** Drops ANSI escapes (cursor moves, clears). */
+// deno-lint-ignore no-control-regex
+const plain = (s: string) => s.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
+
+/** A session on a (fake) terminal: keys typed into it, and a wait for what it shows. */
+function terminalSession(port: number, dir: string) {
+  const input = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
+  input.isTTY = true;
+  input.setRawMode = () => {};
+  let out = "";
+  let waiting: { re: RegExp; from: number; resolve: (m: string) => void } | null = null;
+  const check = () => {
+    const text = plain(out).slice(waiting?.from ?? 0);
+    if (waiting && waiting.re.test(text)) {
+      const w = waiting;
+      waiting = null;
+      w.resolve(text);
+    }
+  };
+  const output = new Writable({
+    write(chunk, _enc, cb) {
+      out += String(chunk);
+      check();
+      cb();
+    },
+  }) as Writable & { isTTY?: boolean; columns?: number };
+  output.isTTY = true;
+  output.columns = 200;
+  const done = runSession({ server: `127.0.0.1:${port}`, dir, input, output, terminal: true });
+  return {
+    done,
+    type: (keys: string) => input.write(keys),
+    /** Resolves with the output from `from` (characters of plain output) on, once it matches `re`. */
+    waitFor(re: RegExp, from = 0): Promise<string> {
+      return new Promise((resolve) => {
+        waiting = { re, from, resolve };
+        check();
+      });
+    },
+    length: () => plain(out).length,
+  };
+}
+
+test("Ctrl-C on a 'connect' to a server that never answers, while connected: the switch is cancelled, the session still connected (no 'Not connected')", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  // A server that never answers: a socket that reads nothing it is sent.
+  const silent = createSocket("udp4");
+  await new Promise<void>((r) => silent.bind(0, "127.0.0.1", r));
+  const deadPort = silent.address().port;
+  try {
+    const s = terminalSession(server.port, tmp);
+    const id = (await s.waitFor(/Your ID: +(\d{3} \d{3})\n[^]*sfx \d{3} \d{3}> $/)).match(/Your ID: +(\d{3} \d{3})/)![1];
+    const from = s.length();
+    s.type(`connect 127.0.0.1:${deadPort}\r`);
+    await s.waitFor(new RegExp(`Connecting to 127\\.0\\.0\\.1:${deadPort}…`), from);
+    s.type("\x03"); // Ctrl-C
+    const after = await s.waitFor(/still connected to .* as \d{3} \d{3}\.\n/i, from);
+    assert.match(after, new RegExp(`Switch to 127\\.0\\.0\\.1:${deadPort} cancelled; still connected to .+ as ${id}\\.\n`));
+    assert.not.match(after, /Not connected/);
+    s.type("status\r");
+    assert.match(await s.waitFor(/Your ID: \d{3} \d{3}\n/, from), new RegExp(`Your ID: ${id}\n`));
+    s.type("quit\r");
+    assert.is(await s.done, 0);
+  } finally {
+    silent.close();
     await server.close();
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -666,8 +666,13 @@ class ClientSession implements SessionActions {
       try {
         next = await this.#open(server);
       } catch (err) {
-        this.#connectFailed(err);
-        if (this.#conn) this.print(`Still connected to ${this.#server?.name ?? "the server"} as ${formatId(this.#conn.id)}.`);
+        const current = this.#conn ? `${this.#server?.name ?? "the server"} as ${formatId(this.#conn.id)}` : null;
+        // Ctrl-C: the switch is what was cancelled, not the connection the session has.
+        if (isSfxError(err, "SFX_CANCELLED") && current) this.print(`Switch to ${formatAddress(server.host, server.port)} cancelled; still connected to ${current}.`);
+        else {
+          this.#connectFailed(err);
+          if (current) this.print(`Still connected to ${current}.`);
+        }
         return;
       }
       const old = this.#conn?.id;
