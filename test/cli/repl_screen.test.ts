@@ -196,6 +196,58 @@ test("a question withdrawn while its answer is half typed drops that answer and 
   }
 });
 
+/**
+ * What a terminal `columns` wide shows for `written`: printable characters
+ * wrap at the edge (a full row wraps on the next character), CR, LF, and
+ * the escapes readline writes (cursor up/down/right/left, to column, erase down).
+ */
+function screenOf(written: string, columns: number): string[] {
+  const rows: string[][] = [[]];
+  let row = 0;
+  let col = 0;
+  const at = (r: number) => (rows[r] ??= []);
+  // deno-lint-ignore no-control-regex
+  for (const m of written.matchAll(/\u001b\[(\d*)([A-Za-z])|[^]/g)) {
+    if (m[2]) {
+      const n = Number(m[1] || "1");
+      col = Math.min(col, columns - 1);
+      if (m[2] === "A") row = Math.max(0, row - n);
+      else if (m[2] === "B") row += n;
+      else if (m[2] === "C") col = Math.min(columns - 1, col + n);
+      else if (m[2] === "D") col = Math.max(0, col - n);
+      else if (m[2] === "G") col = n - 1;
+      else if (m[2] === "J") {
+        at(row).length = col;
+        rows.length = row + 1;
+      }
+    } else if (m[0] === "\r") col = 0;
+    else if (m[0] === "\n") row++;
+    else {
+      if (col >= columns) [row, col] = [row + 1, 0];
+      at(row)[col++] = m[0];
+    }
+  }
+  return Array.from(rows, (r) => Array.from(r ?? [], (c) => c ?? " ").join(""));
+}
+
+test("in a narrow terminal, a progress redraw after typed text wrapped leaves no old progress rows", async () => {
+  const t = term();
+  try {
+    (t.rl as unknown as { output: { columns: number } }).output.columns = 40;
+    t.screen.setBasePrompt("sfx 482 913> ");
+    t.screen.setStatus("job", "send 3% 30 KiB/2.0 MiB 3.1 MB/s", true);
+    await type(t, "share put somefile otherfile --expires 1h"); // pasted: one chunk
+    t.screen.setStatus("job", "send 9% 90 KiB/2.0 MiB 3.1 MB/s", true);
+    const shown = screenOf(t.output(), 40).join("\n");
+    assert.is(shown.match(/\[send/g)?.length, 1, shown);
+    assert.ok(shown.endsWith("[send 9% 90 KiB/2.0 MiB 3.1 MB/s] sfx 48\n2 913> share put somefile otherfile --ex\npires 1h"), shown);
+    t.screen.print("  received a.txt (12 B)");
+    assert.ok(screenOf(t.output(), 40).join("\n").endsWith("  received a.txt (12 B)\n[send 9% 90 KiB/2.0 MiB 3.1 MB/s] sfx 48\n2 913> share put somefile otherfile --ex\npires 1h"));
+  } finally {
+    t.close();
+  }
+});
+
 test("before the first prompt a print is a plain line, and no prompt is drawn", () => {
   const input = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
   input.isTTY = true;

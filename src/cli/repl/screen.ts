@@ -48,7 +48,12 @@ export class Screen {
       this.#inputClosed = true;
       this.#question?.resolve(null);
     });
+    // Enter: the line and its prompt stay above, the cursor on a new row with no prompt drawn.
+    rl.on("line", () => (this.#drawn = false));
   }
+
+  /** The prompt (and what is typed) is on screen around the cursor: true from a draw to the next Enter. */
+  #drawn = false;
 
   #inputClosed = false;
 
@@ -178,12 +183,14 @@ export class Screen {
   /** Sets the prompt and draws it with the line as typed, the cursor where it is (never moved to column 0). */
   #applyPrompt(): void {
     if (this.#closed || this.#inputClosed) return;
-    this.rl.setPrompt(this.promptText());
-    if (!this.#shown) return;
-    // Piped input: no prompts in the output, only what the commands print.
-    if (!this.terminal) return;
-    this.#lastDraw = Date.now();
-    this.rl.prompt(true);
+    // Before the first prompt, or piped input (no prompts in the output): only the text is set.
+    if (!this.#shown || !this.terminal) {
+      this.rl.setPrompt(this.promptText());
+      return;
+    }
+    // Erased by the rows it has now, before its text (and length) changes.
+    this.#clearPrompt();
+    this.#redraw();
   }
 
   /** Whether the prompt is on a terminal that is still being drawn on. */
@@ -200,7 +207,9 @@ export class Screen {
 
   /** Moves to the prompt's first row and erases it and everything below. */
   #clearPrompt(): void {
-    const rows = this.rl.getCursorPos().rows;
+    // Counted from the prompt and the line: readline's count (prevRows) is of its last full
+    // redraw, stale once typed text wraps onto a new row without one (as a paste does).
+    const rows = this.#drawn ? this.rl.getCursorPos().rows : (this.rl as unknown as { prevRows?: number }).prevRows ?? 0;
     if (rows > 0) moveCursor(this.out as NodeJS.WritableStream, 0, -rows);
     cursorTo(this.out as NodeJS.WritableStream, 0);
     clearScreenDown(this.out as NodeJS.WritableStream);
@@ -211,6 +220,7 @@ export class Screen {
   #redraw(): void {
     this.#lastDraw = Date.now();
     this.rl.setPrompt(this.promptText());
+    this.#drawn = true;
     this.rl.prompt(true);
   }
 }
