@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
 
 import { formatBytes } from "../units.ts";
@@ -97,7 +98,7 @@ export function jsonError(code: string, message: string): void {
 
 /** One stderr line for an entry of a directory being sent or shared that is left out (a FIFO, a broken link…). */
 export function warnSkipped(path: string, why: string): void {
-  process.stderr.write(`sfx: left out ${path}: ${why}\n`);
+  process.stderr.write(`sfx: left out ${printable(path)}: ${why}\n`);
 }
 
 /** "7d", "1d 6h", "2h", "1h 59m", "5m", "40s": to the minute past an hour. */

@@ -17,7 +17,7 @@ import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServer
 import { isSfxError, SfxError } from "../errors.ts";
 import { MAX_NAME_BYTES } from "../discovery/defaults.ts";
 import { PADDED } from "../discovery/message.ts";
-import { CONTROL_CHARS } from "../protocol/schema.ts";
+import { UNPRINTABLE_CHARS } from "../protocol/schema.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
@@ -177,7 +177,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 /** A server name as discovery carries it: printable, at most {@link MAX_NAME_BYTES} bytes (never cut silently). */
 function parseServerName(text: string): string {
   // What discovery would refuse from a server is refused here: a name shown differently, or not at all.
-  if (text.trim() === "" || CONTROL_CHARS.test(text) || !text.isWellFormed()) {
+  if (text.trim() === "" || UNPRINTABLE_CHARS.test(text) || !text.isWellFormed()) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name ${JSON.stringify(text)}: use printable characters`);
   }
   if (PADDED.test(text)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --name ${JSON.stringify(text)}: no spaces around it, nor two in a row`);

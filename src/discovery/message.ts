@@ -50,7 +50,7 @@
  *
  * @module
  */
-import { CONTROL_CHARS } from "../protocol/schema.ts";
+import { truncateUtf8, UNPRINTABLE_CHARS } from "../protocol/schema.ts";
 import { SfxError } from "../errors.ts";
 import { MAX_ADDRESSES, MAX_DISCOVERY_DATAGRAM, MAX_NAME_BYTES, MAX_VERSION_BYTES } from "./defaults.ts";
 
@@ -152,21 +152,21 @@ const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 // C0 and C1 controls, DEL, line separators and bidi overrides: a name printed to a terminal must
 // neither carry escapes nor read as something else (an address, another column).
-const CONTROL = CONTROL_CHARS;
-const CONTROL_ALL = new RegExp(CONTROL_CHARS.source, "g");
+const CONTROL = UNPRINTABLE_CHARS;
+const CONTROL_ALL = new RegExp(UNPRINTABLE_CHARS.source, "g");
 
 /** Text that starts or ends with white space, or has a run of it. */
 export const PADDED = /^\s|\s$|\s\s/;
 
-/** `text` as UTF-8, controls replaced by '?', spaces trimmed and runs of them made one, cut to at most `max` bytes on a character boundary. */
+/**
+ * `text` as the decoder takes it: controls replaced by '?', spaces trimmed and
+ * runs of them made one, cut to at most `max` bytes of UTF-8 on a character
+ * boundary (and trimmed again: a cut after a space would leave one at the
+ * end).
+ */
 function boundedUtf8(text: string, max: number): Uint8Array {
   const clean = text.replace(CONTROL_ALL, "?").trim().replace(/\s+/g, " ");
-  let bytes = encoder.encode(clean);
-  if (bytes.length <= max) return bytes;
-  let end = max;
-  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--; // do not split a character
-  bytes = bytes.slice(0, end);
-  return bytes;
+  return encoder.encode(truncateUtf8(clean, max).trimEnd());
 }
 
 /**

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { CONTROL_CHARS } from "../protocol/schema.ts";
+import { UNPRINTABLE_CHARS } from "../protocol/schema.ts";
 import type { LogLevel, LogRecord } from "@logtape/logtape";
 
 const LEVEL_NAMES: Record<LogLevel, string> = {
@@ -27,7 +27,7 @@ const LEVEL_NAMES: Record<LogLevel, string> = {
 
 /** A value as it appears in a line: bare when it is safe to, else JSON. */
 export function formatValue(value: unknown): string {
-  if (typeof value === "string") return /^[^\s"=\\\x00-\x1f\x7f]+$/.test(value) && !CONTROL_CHARS.test(value) ? value : escapeControls(JSON.stringify(value));
+  if (typeof value === "string") return /^[^\s"=\\\x00-\x1f\x7f]+$/.test(value) && !UNPRINTABLE_CHARS.test(value) ? value : escapeControls(JSON.stringify(value));
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
   if (value === null || value === undefined) return String(value);
   if (value instanceof Error) {
@@ -53,7 +53,7 @@ function renderMessage(message: readonly unknown[]): string {
   return escapeControls(text.replace(/[\x00-\x1f\x7f]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? " " : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)));
 }
 
-const CONTROLS_ALL = new RegExp(CONTROL_CHARS.source, "g");
+const CONTROLS_ALL = new RegExp(UNPRINTABLE_CHARS.source, "g");
 
 /** C1 controls, line separators and bidi overrides as \uXXXX (JSON leaves them raw; a terminal acts on them). */
 function escapeControls(text: string): string {

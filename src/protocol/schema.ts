@@ -50,23 +50,33 @@ export function utf8Length(s: string): number {
 /**
  * Characters that make text on a terminal do something or look like
  * something else: C0 controls (ESC starts escape sequences), DEL, C1
- * controls, the Unicode line and paragraph separators, bidi overrides,
- * isolates and marks (U+061C, U+200E, U+200F), and the invisible ones with
- * no place in a name (zero-width space, word joiner and invisible operators,
- * the byte-order mark). The zero-width joiners that emoji and some scripts
- * need (U+200C, U+200D) are left alone.
+ * controls, the Unicode line and paragraph separators, and bidi overrides
+ * and isolates. File names carrying them are refused.
  */
 // deno-lint-ignore no-control-regex
-export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
-// deno-lint-ignore no-control-regex
-const CONTROL_CHARS_ALL = new RegExp(CONTROL_CHARS.source, "g");
+export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 /**
- * `s` safe to print: each {@link CONTROL_CHARS} character and lone surrogate
- * becomes U+FFFD. For text a peer or server sent (reasons, messages, names).
+ * {@link CONTROL_CHARS} and the characters that show as nothing: bidi marks
+ * (U+061C, U+200E, U+200F), the zero-width space, the word joiner and
+ * invisible operators, the byte-order mark. Real file names carry these (an
+ * RTL application's marks, a space pasted from a web page), so they are
+ * allowed in names but replaced wherever text is shown, and refused in a
+ * server's name, which is shown for the user to choose by. The zero-width
+ * joiners that emoji and some scripts need (U+200C, U+200D) are left alone.
+ */
+// deno-lint-ignore no-control-regex
+export const UNPRINTABLE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+// deno-lint-ignore no-control-regex
+const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE_CHARS.source, "g");
+
+/**
+ * `s` safe to print: each {@link UNPRINTABLE_CHARS} character and lone
+ * surrogate becomes U+FFFD. For text a peer or server sent (reasons,
+ * messages, names).
  */
 export function printable(s: string): string {
-  return CONTROL_CHARS.test(s) || !s.isWellFormed() ? s.toWellFormed().replace(CONTROL_CHARS_ALL, "\ufffd") : s;
+  return UNPRINTABLE_CHARS.test(s) || !s.isWellFormed() ? s.toWellFormed().replace(UNPRINTABLE_ALL, "\ufffd") : s;
 }
 
 /** `text` cut to at most `maxBytes` of UTF-8, ending in "…" when cut (never half a surrogate pair). */

@@ -34,6 +34,8 @@ const good: Array<[string, string]> = [
   ["trail.", "trail."],
   ["trail ", "trail "],
   ["c:x", "c:x"],
+  ["\u200fIMG_0001.jpg", "\u200fIMG_0001.jpg"],
+  ["note\u200b.txt", "note\u200b.txt"],
 ];
 for (const [input, out] of good) {
   test(`sanitizeRelativePath() keeps ${JSON.stringify(input)}`, () => assert.is(sanitizeRelativePath(input), out));

@@ -57,6 +57,7 @@ test("replies round-trip (table)", () => {
     ["bidi marks and invisible characters replaced", { name: "a\u200fb\u200bc\u061cd\ufeffe\u2060f" }, { name: "a?b?c?d?e?f" }],
     ["emoji joiners kept", { name: "team \u{1f468}\u200d\u{1f469}" }],
     ["spaces trimmed and runs made one", { name: "  office1   10.0.0.1:6969  " }, { name: "office1 10.0.0.1:6969" }],
+    ["a cut just after a space leaves none at the end", { name: `${"x".repeat(63)} tail` }, { name: "x".repeat(63) }],
     ["IPv6 text normalised (RFC 5952)", { addresses: ["2001:DB8:0:0:1:0:0:1", "1:0:0:2:0:0:0:3", "::1", "::", "::ffff:1.2.3.4", "fe80::1%eth0"] }, {
       addresses: ["2001:db8::1:0:0:1", "1:0:0:2::3", "::1", "::", "::ffff:102:304", "fe80::1"],
     }],
@@ -91,6 +92,7 @@ test("encodeReply() refuses what it cannot represent", () => {
   assert.throws(() => encodeReply({ ...baseReply, port: 0 }), RangeError);
   assert.throws(() => encodeReply({ ...baseReply, port: 65536 }), RangeError);
   assert.throws(() => encodeReply({ ...baseReply, name: "" }), RangeError);
+  assert.throws(() => encodeReply({ ...baseReply, name: "   " }), RangeError);
   assert.throws(() => encodeReply({ ...baseReply, instanceId: new Uint8Array(4) }), RangeError);
   assert.throws(() => encodeQuery(new Uint8Array(15)), RangeError);
 });

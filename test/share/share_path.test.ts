@@ -10,6 +10,9 @@ test("checkSharePath() keeps ordinary relative paths, in NFC", () => {
   assert.is(checkSharePath(".hidden"), ".hidden");
   // Ordinary names on Linux and macOS, only unusual on Windows: kept.
   for (const p of ["C:x", "what?.txt", "dir/NUL.txt", "aux.c", "backup 12:30.tar", "trailing. "]) assert.is(checkSharePath(p), p);
+  // Invisible characters real names carry (an RTL application's marks, a space pasted from a web page):
+  // kept, as shares stored with them must stay valid.
+  for (const p of ["\u200fIMG_0001.jpg", "note\u200b.txt", "\ufeffreport.csv", "a\u061cb"]) assert.is(checkSharePath(p), p);
 });
 
 test("checkSharePath() refuses hostile names with SFX_BAD_ARGUMENT saying why", () => {
