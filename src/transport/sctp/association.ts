@@ -358,7 +358,7 @@ export class Association extends EventEmitter {
     this.#pto = new Timer(c, () => this.#onPto());
     this.#paceTimer = new Timer(c, () => this.#flush());
     this.#t2 = new Timer(c, () => this.#onT2());
-    this.#t5 = new Timer(c, () => this.#fail("timeout", "shutdown did not complete in time (T5-shutdown-guard)"));
+    this.#t5 = new Timer(c, () => this.#fail("timeout", "shutdown did not complete in time (T5-shutdown-guard)", "shutdown did not complete in time"));
     this.#sackTimer = new Timer(c, () => {
       if (this.#sackNeeded) {
         this.#sackNow = true;
@@ -739,10 +739,9 @@ export class Association extends EventEmitter {
     if (this.#state !== "cookie-wait" && this.#state !== "cookie-echoed") return;
     const elapsed = this.#clock.now() - this.#connectStartedAt;
     if (++this.#initRetransmits > this.#o.maxInitRetransmits || elapsed >= this.#o.failureTimeoutMs) {
-      this.#terminate({
-        kind: "timeout",
-        message: `no answer to ${this.#state === "cookie-wait" ? "INIT" : "COOKIE ECHO"} after ${this.#initRetransmits} attempts`,
-      });
+      const what = this.#state === "cookie-wait" ? "INIT" : "COOKIE ECHO";
+      // In COOKIE-ECHOED the peer may have the association already (only its COOKIE ACK lost): told.
+      this.#fail("timeout", `no answer to ${what} after ${this.#initRetransmits} attempts`, `no answer from you to ${what}`);
       return;
     }
     // §5.1 C, §6.3.3: back off and retransmit INIT (T1-init) or COOKIE ECHO (T1-cookie).
@@ -1557,7 +1556,7 @@ export class Association extends EventEmitter {
     // §6.1 A: an unanswered zero-window probe does not count as an error while SACKs still arrive.
     const zeroWindowProbe = this.#peerRwnd === 0 && this.#clock.now() - this.#lastHeard < this.#rto.rto;
     if (!zeroWindowProbe && ++this.#errors > this.#o.associationMaxRetrans) {
-      this.#fail("timeout", `peer unreachable: ${this.#errors - 1} retransmissions unanswered`);
+      this.#fail("timeout", `peer unreachable: ${this.#errors - 1} retransmissions unanswered`, "no answer from you to our retransmissions");
       return;
     }
     this.#cc.onTimeout((this.#nextTsn - 1) >>> 0); // E1
@@ -1646,7 +1645,7 @@ export class Association extends EventEmitter {
   #onT2(): void {
     if (this.#state !== "shutdown-sent" && this.#state !== "shutdown-ack-sent") return;
     if (++this.#errors > this.#o.associationMaxRetrans) {
-      this.#fail("timeout", "peer did not answer SHUTDOWN");
+      this.#fail("timeout", "peer did not answer SHUTDOWN", "no answer from you to SHUTDOWN");
       return;
     }
     this.#rto.backoff();
@@ -1664,7 +1663,7 @@ export class Association extends EventEmitter {
   #checkDead(): boolean {
     const silent = this.#clock.now() - this.#lastHeard;
     if (silent >= this.#o.failureTimeoutMs) {
-      this.#fail("timeout", `peer silent for ${Math.round(silent)} ms`);
+      this.#fail("timeout", `peer silent for ${Math.round(silent)} ms`, `nothing heard from you for ${Math.round(silent / 1000)} s`);
       return true;
     }
     return false;
@@ -1688,7 +1687,7 @@ export class Association extends EventEmitter {
       // Unanswered within an RTO: count it, back off, try again.
       this.#hbOutstanding = false;
       if (++this.#errors > this.#o.associationMaxRetrans) {
-        this.#fail("timeout", "peer did not answer heartbeats");
+        this.#fail("timeout", "peer did not answer heartbeats", "no answer from you to heartbeats");
         return;
       }
       this.#rto.backoff();
@@ -2069,12 +2068,16 @@ export class Association extends EventEmitter {
     this.#terminate({ kind: "error", message: `protocol violation: ${what}` });
   }
 
-  #fail(kind: CloseReason["kind"], message: string): void {
-    // Giving up on a peer we no longer hear, we tell it (§9.1 allows an ABORT at any time): when
-    // only one direction failed, the other carries it, and the peer learns now instead of at
-    // its own deadline, up to failureTimeoutMs later (it may still hear from us, or we from it).
-    if (kind === "timeout" && this.#peerTag !== 0 && this.#state !== "closed") {
-      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(`nothing heard from you: ${message}`.slice(0, 200))] }]);
+  /**
+   * Ends the association on a timeout. Giving up on a peer we no longer hear, we tell it why
+   * (`told`, in its terms) with an ABORT (§9.1 allows one at any time): when only one direction
+   * failed, the other carries it, and the peer learns now instead of at its own deadline, up to
+   * failureTimeoutMs later (it may still hear from us, or we from it). No ABORT before the peer's
+   * tag is known (COOKIE-WAIT): it has no association to end.
+   */
+  #fail(kind: CloseReason["kind"], message: string, told: string): void {
+    if (this.#peerTag !== 0 && this.#state !== "closed" && this.#state !== "cookie-wait") {
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(told)] }]);
     }
     this.#terminate({ kind, message });
   }
