@@ -16,7 +16,6 @@ import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type LocalShareFile, type ShareProgress, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
-import { prepareDirectory } from "../client/safe_write.ts";
 import { checkStdin } from "../client/walk.ts";
 import { DEFAULT_SHARE_LIMITS, type ShareLimits } from "../share/defaults.ts";
 import { MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
@@ -268,7 +267,7 @@ async function ls(code: string, flags: LsFlags): Promise<number> {
 
 async function get(code: string, names: string[], flags: GetFlags): Promise<number> {
   parseCode(code);
-  await prepareDirectory(resolve(flags.dir));
+  // The directory is made by the get, once it knows the files fit (a refused get leaves nothing).
   const { conn, client } = await open(flags);
   const bar = progressBar("download");
   try {

@@ -18,7 +18,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
 import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
-import { basename, dirname, join, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { lockHeld, readSmallFile, takeLock } from "../file_lock.ts";
@@ -317,7 +317,7 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
  */
 export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ fits: boolean; need: number; free: number; block: number } | null> {
   try {
-    const st = await statfs(dir);
+    const st = await statfs(await nearestExisting(dir));
     // Counts are in fragments (f_frsize); f_bsize is only the preferred I/O size (4 MiB on CephFS).
     const unit = Number((st as { frsize?: number }).frsize) || Number(st.bsize);
     const block = Math.min(unit, 4096);
@@ -327,6 +327,17 @@ export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ 
   } catch {
     return null;
   }
+}
+
+/** `path`, or its nearest ancestor that exists: the file system a directory not made yet would be on. */
+async function nearestExisting(path: string): Promise<string> {
+  let at = resolve(path);
+  while (!(await stat(at).then(() => true, () => false))) {
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  return at;
 }
 
 /** What files of these `sizes` take on disk, each in whole blocks of `block` bytes. */

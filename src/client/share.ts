@@ -65,6 +65,7 @@ import {
   numbered,
   openSafeWrite,
   prepareDestination,
+  prepareDirectory,
   resumableBytes,
   roomFor,
   sameFile,
@@ -742,6 +743,7 @@ export class ShareClient {
         const kept = resumed > 0 ? ` more (${formatBytes(resumed)} of them already here)` : "";
         throw new SfxError("SFX_IO", `Not enough free space in ${opts.dir}: the files need ${formatBytes(room.need)}${kept}, it has ${formatBytes(room.free)}`);
       }
+      await prepareDirectory(opts.dir);
       for (const { file: f, kept } of plan) {
         if (kept === 0) {
           // Where it goes is checked now all the same, before anything is asked for.

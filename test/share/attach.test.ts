@@ -148,7 +148,14 @@ test("a get into a disk without room for it is refused before anything is asked 
   await withTmpfs(out, "1m", async () => {
     assert.match((await getFails(client, code, out)).message, /Not enough free space in .*out-small: the files need 2\.9 MiB, it has 1\.0 MiB/);
     assert.equal(readdirSync(out), [], "nothing created, not even the directory its files go in");
+    // A --dir not made yet is judged by the file system it would be on, and not made.
+    assert.match((await getFails(client, code, join(out, "new", "dl"))).message, /Not enough free space in .*new\/dl: the files need 2\.9 MiB, it has 1\.0 MiB/);
+    assert.equal(readdirSync(out), [], "not even --dir");
   });
+  // Where the files fit, the get makes its directory.
+  const fresh = join(base, "fresh", "dl");
+  assert.is((await client.get(code, { dir: fresh })).files.length, 2);
+  assert.equal(readdirSync(join(fresh, "roomy")).sort(), ["a.bin", "b.bin"]);
   // 300 files of 2,000 bytes: 600 kB, but each takes a whole 4 KiB block (1.2 MiB).
   const small = join(base, "small");
   mkdirSync(small);

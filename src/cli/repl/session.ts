@@ -613,7 +613,7 @@ class ClientSession implements SessionActions {
     parseCode(code);
     const { shares } = this.#need();
     const dir = resolve(flags.dir ?? this.dir);
-    await prepareDirectory(dir);
+    // The directory is made by the get, once it knows the files fit (a refused get leaves nothing).
     await this.#job("share get", `share get ${code} into ${dir}`, async (signal, status) => {
       const started = Date.now();
       try {
