@@ -6,6 +6,7 @@
  * @module
  */
 import type { RemoteAddress } from "../transport/datagram.ts";
+import { networkInterfaces } from "node:os";
 import { SfxError } from "../errors.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT, DISCOVERY_TIMEOUT_MS, DISCOVERY_TTL, MAX_SERVERS_PER_SEARCH, QUERY_REPEATS } from "./defaults.ts";
 import { multicastInterfaces } from "./interfaces.ts";
@@ -92,20 +93,35 @@ export function noServerError(options: DiscoverOptions): SfxError {
 
 /**
  * Where a reply goes in a search's results, or undefined for one already
- * there. A server reached through several interfaces answers once on each,
- * from addresses each of its replies lists: one entry. Anyone on the LAN can
- * see a query and answer it with another server's instance id, though, and
- * had it answered first, the real server's reply would be dropped as a
- * repeat: a reply that names the same instance from elsewhere, without the
- * two agreeing on each other's addresses, is listed beside it, so the user
- * sees two servers (and `sfx client` asks which).
+ * there. A server reached through several interfaces answers once on each:
+ * one entry, when the two replies list each other's source address, or when
+ * both come from this machine (a loopback source and one of its own
+ * addresses: a server here answers a query looped back on every interface).
+ * Anyone on the LAN can see a query and answer it with another server's
+ * instance id, though, and had it answered first, the real server's reply
+ * would be dropped as a repeat: a reply that names the same instance from
+ * elsewhere is listed beside it, so the user sees two servers (and `sfx
+ * client` asks which).
  */
-function keyFor(found: Map<string, DiscoveredServer>, instanceId: string, host: string, reply: DiscoveryReply): string | undefined {
+function keyFor(found: Map<string, DiscoveredServer>, instanceId: string, host: string, reply: DiscoveryReply, own: () => ReadonlySet<string>): string | undefined {
+  const here = (a: string, b: string) => isLoopback(a) && own().has(b);
   for (const seen of found.values()) {
     if (seen.instanceId !== instanceId || seen.port !== reply.port) continue;
     if (seen.host === host || (seen.addresses.includes(host) && reply.addresses.includes(seen.host))) return undefined;
+    if (here(seen.host, host) || here(host, seen.host)) return undefined;
   }
   return found.has(instanceId) ? `${instanceId} ${formatAddress(host, reply.port)}` : instanceId;
+}
+
+const isLoopback = (address: string) => address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+
+/** This machine's interface addresses, loopback included (none where they cannot be listed). */
+function ownAddresses(): ReadonlySet<string> {
+  try {
+    return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
+  } catch {
+    return new Set();
+  }
 }
 
 async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<DiscoveredServer[]> {
@@ -119,6 +135,8 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
   const query = encodeQuery(nonce);
   const found = new Map<string, DiscoveredServer>();
+  let ownList: ReadonlySet<string> | undefined;
+  const own = () => (ownList ??= ownAddresses());
   const timers: ReturnType<typeof setTimeout>[] = [];
 
   return new Promise<DiscoveredServer[]>((resolve, reject) => {
@@ -144,7 +162,7 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
       }
       if (message.type !== "reply" || !sameBytes(message.nonce, nonce)) return; // stale or someone else's
       const instanceId = [...message.instanceId].map((b) => b.toString(16).padStart(2, "0")).join("");
-      const key = keyFor(found, instanceId, from.address, message);
+      const key = keyFor(found, instanceId, from.address, message, own);
       if (key === undefined || found.size >= MAX_SERVERS_PER_SEARCH) return;
       const server: DiscoveredServer = {
         name: message.name,

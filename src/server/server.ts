@@ -151,6 +151,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       socket,
       group: isWildcard(host) ? undefined : null,
       interfaces: options.discoveryInterfaces,
+      addresses: () => announcedAddresses(host),
       log: getLogger(["sfx", "discovery"]),
     });
     const discovery = responder;
@@ -223,15 +224,19 @@ function asWritten(host: string): string {
   return isIP(host) === 6 && host.split(":").every((group) => /^0*$/.test(group)) ? "::" : host;
 }
 
-/** The wildcard: this host's addresses plus loopback; else the bound address. */
+/** Where clients reach the server: the wildcard's addresses (its family's) plus loopback; else the bound address. */
 function reachableAddresses(host: string): string[] {
   if (!isWildcard(host)) return [host];
-  let list: string[] = [];
-  try {
-    list = advertisedAddresses();
-  } catch {
-    // No interface list (a sandbox): loopback still works.
-  }
   // Bound to `::`, the socket takes IPv4 too (Linux's default, IPV6_V6ONLY off).
-  return [...list.filter((a) => host === "::" || !a.includes(":")), ...(host === "::" ? ["::1", "127.0.0.1"] : ["127.0.0.1"])];
+  return [...announcedAddresses(host), ...(host === "::" ? ["::1", "127.0.0.1"] : ["127.0.0.1"])];
+}
+
+/** What discovery replies list: the bound address, or the wildcard's non-loopback addresses it can take (no IPv6 on 0.0.0.0). */
+function announcedAddresses(host: string): string[] {
+  if (!isWildcard(host)) return [host];
+  try {
+    return advertisedAddresses().filter((a) => host === "::" || !a.includes(":"));
+  } catch {
+    return []; // no interface list (a sandbox)
+  }
 }

@@ -4,6 +4,7 @@ import { type DiscoveredServer, discoverServers, findFirstServer, startDiscovery
 import { decodeDiscoveryMessage, encodeReply } from "../../src/discovery/message.ts";
 import { openDiscoverySocket } from "../../src/discovery/udp_socket.ts";
 import { isSfxError } from "../../src/errors.ts";
+import { networkInterfaces } from "node:os";
 
 test("discoverServers() lists each server once though the query goes out three times", async () => {
   // Two servers on one port (SO_REUSEADDR): both get each multicast query.
@@ -72,6 +73,29 @@ test("an answer in another server's name from elsewhere is listed beside it, not
     assert.ok(servers.every((s) => s.name === "office" && s.port === 7000));
   } finally {
     await Promise.all([real1.close(), real2.close(), impostor.close()]);
+  }
+});
+
+test("a server on this machine answering from loopback and from one of the machine's own addresses is one server", async () => {
+  const own = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === "IPv4")?.address;
+  if (!own) {
+    console.warn("SKIP: this machine has no IPv4 address but loopback");
+    return;
+  }
+  const viaLoopback = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  const viaOwn = await openDiscoverySocket({ host: own, port: 0 });
+  viaLoopback.onMessage((data, from) => {
+    const { nonce } = decodeDiscoveryMessage(data);
+    // What a server bound to 0.0.0.0 lists: its addresses, not loopback.
+    const reply = encodeReply({ nonce, instanceId: new Uint8Array(8).fill(5), port: 7000, name: "here", version: "9.9.9", addresses: [own] });
+    viaLoopback.send(reply, from);
+    viaOwn.send(reply, from);
+  });
+  try {
+    const servers = await discoverServers({ target: { address: "127.0.0.1", port: viaLoopback.localAddress().port }, timeoutMs: 300, repeats: 1 });
+    assert.is(servers.length, 1, servers.map((s) => s.host).join(", "));
+  } finally {
+    await Promise.all([viaLoopback.close(), viaOwn.close()]);
   }
 });
 

@@ -103,6 +103,7 @@ test("startServer() binds a real port, answers discovery there, and close() stop
     assert.is(found.length, 1);
     assert.is(found[0].name, "unit-box");
     assert.is(found[0].port, server.port);
+    assert.equal(found[0].addresses, ["127.0.0.1"], "a bound server lists its own address, not the machine's others");
   } finally {
     await server.close("test over");
     await server.close(); // idempotent
