@@ -15,13 +15,18 @@
  * ```ts
  * import { collectFiles, connect, Receiver, sendFiles, startServer } from "./mod.ts";
  *
- * const server = await startServer({ host: "127.0.0.1", port: 0, logDir: "/tmp/sfx-logs", storage: "/tmp/sfx-shares" });
+ * const server = await startServer({ host: "127.0.0.1", port: 0, logDir: "/tmp/sfx-demo/logs", storage: "/tmp/sfx-demo/shares" });
  * const at = { host: "127.0.0.1", port: server.port };
- * const bob = await connect({ server: at }); // the receiving directory must exist
- * const receiving = new Receiver(bob, { dir: "/tmp/inbox", decide: async () => true }).receiveOne();
- * const alice = await connect({ server: at });
- * await sendFiles(alice, { to: bob.id, files: await collectFiles(["./report.pdf"]) });
- * console.log(await receiving); // { from, accepted: true, files: [{ path, sha256, … }], bytes, seconds }
+ * const [bob, alice] = await Promise.all([connect({ server: at }), connect({ server: at })]);
+ * const files = await collectFiles(["./report.pdf"]);
+ * // Bob waits for one offer while Alice sends: awaited together, so that either one's error is caught.
+ * const [received] = await Promise.all([
+ *   new Receiver(bob, { dir: "/tmp/sfx-demo/inbox", decide: async () => true }).receiveOne(),
+ *   sendFiles(alice, { to: bob.id, files }),
+ * ]);
+ * console.log(received); // { from, accepted: true, files: [{ path, sha256, … }], bytes, seconds }
+ * await Promise.all([alice.close(), bob.close()]);
+ * await server.close();
  * ```
  *
  * @example The transport on its own: an SCTP echo over UDP

@@ -1,48 +1,51 @@
 /**
- * The library API as mod.ts documents it: the module example, run for real
- * on loopback (server, two clients, one file), so the example cannot rot.
+ * The library API as the README and mod.ts document it: their example, run
+ * as written on loopback (server, two clients, one file), so it cannot rot.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as sfx from "../mod.ts";
 
-test("mod.ts example: startServer, connect twice, Receiver + sendFiles move one file intact", async () => {
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The code block of the README's "As a library" section. */
+function readmeExample(readme: string): string {
+  const section = readme.slice(readme.indexOf("## As a library"));
+  const m = /```ts\n([\s\S]*?)```/.exec(section);
+  if (!m) throw new Error("no example under 'As a library' in README.md");
+  return m[1];
+}
+
+/** mod.ts's first @example, without the comment's ` * `. */
+function moduleExample(source: string): string {
+  const m = /@example Run a server[^\n]*\n \* ```ts\n([\s\S]*?) \* ```/.exec(source);
+  if (!m) throw new Error("no server example in mod.ts");
+  return m[1].split("\n").map((l) => l.replace(/^ \* ?/, "")).join("\n");
+}
+
+test("the README's library example, which is mod.ts's, runs as written: one file moves intact, and the process then ends on its own", async () => {
+  const example = readmeExample(await readFile(join(ROOT, "README.md"), "utf8"));
+  assert.is(moduleExample(await readFile(join(ROOT, "mod.ts"), "utf8")), example, "mod.ts shows the README's example");
   const tmp = await mkdtemp(join(tmpdir(), "sfx-mod-"));
-  const server = await sfx.startServer({
-    host: "127.0.0.1",
-    port: 0,
-    logDir: join(tmp, "logs"),
-    storage: join(tmp, "shares"),
-  });
   try {
-    const at = { host: "127.0.0.1", port: server.port };
-    const bob = await sfx.connect({ server: at });
-    const alice = await sfx.connect({ server: at });
-    try {
-      assert.match(bob.id, /^\d+$/);
-      assert.is.not(bob.id, alice.id);
-      const bytes = randomBytes(300_000);
-      const src = join(tmp, "report.pdf");
-      await writeFile(src, bytes);
-      const inbox = join(tmp, "inbox");
-      await mkdir(inbox);
-      const receiving = new sfx.Receiver(bob, { dir: inbox, decide: async () => true }).receiveOne();
-      const sent = await sfx.sendFiles(alice, { to: bob.id, files: await sfx.collectFiles([src]) });
-      const got = await receiving;
-      assert.is(sent.bytes, bytes.length);
-      assert.ok(got.accepted);
-      assert.is(got.from, alice.id);
-      const written = await readFile(join(inbox, "report.pdf"));
-      assert.is(createHash("sha256").update(written).digest("hex"), createHash("sha256").update(bytes).digest("hex"));
-    } finally {
-      await Promise.all([bob.close(), alice.close()]);
-    }
+    const bytes = randomBytes(300_000);
+    await writeFile(join(tmp, "report.pdf"), bytes);
+    // Only its paths change: mod.ts by absolute path, the demo directory into this test's.
+    const script = example.replace('"./mod.ts"', JSON.stringify(join(ROOT, "mod.ts"))).replaceAll("/tmp/sfx-demo", tmp);
+    assert.is.not(script, example);
+    await writeFile(join(tmp, "example.ts"), script);
+    const run = spawnSync(process.execPath, ["example.ts"], { cwd: tmp, encoding: "utf8", timeout: 30_000 });
+    // Ends by itself with status 0: nothing left open (a socket or timer would keep it running until the timeout).
+    assert.is(run.status, 0, `status ${run.status} (signal ${run.signal}): ${run.stderr}`);
+    assert.match(run.stdout, /accepted: true/);
+    const written = await readFile(join(tmp, "inbox", "report.pdf"));
+    assert.is(createHash("sha256").update(written).digest("hex"), createHash("sha256").update(bytes).digest("hex"));
   } finally {
-    await server.close();
     await rm(tmp, { recursive: true, force: true });
   }
 });

@@ -346,8 +346,8 @@ export function bytesOnDisk(sizes: readonly number[], block: number): number {
 }
 
 /**
- * Where `relPath` (sanitized here) goes under `dir`: creates the directories
- * on the way, and refuses a symbolic link among them that leads outside
+ * Where `relPath` (sanitized here) goes under `dir`: creates `dir` if need
+ * be and the directories on the way, and refuses a symbolic link among them that leads outside
  * `dir` (checked before anything is created, and after). Holds nothing open:
  * a batch can check every destination before asking for any byte.
  */
@@ -355,7 +355,8 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
   const rel = sanitizeRelativePath(relPath);
   let rootP = cache?.roots.get(dir);
   if (!rootP) {
-    rootP = realpath(dir).catch((err) => {
+    // Made if missing, as `sfx receive --dir` does (the library's Receiver meets it here first).
+    rootP = ensureDir(dir).then(() => realpath(dir)).catch((err) => {
       throw ioError(err, "use the directory", dir);
     });
     cache?.roots.set(dir, rootP);

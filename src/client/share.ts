@@ -411,7 +411,7 @@ export interface PutOptions {
 
 /** Options of {@link ShareClient.get}. */
 export interface GetOptions {
-  /** Directory to write into (must exist). */
+  /** Directory to write into (made, once the files are known to fit, if missing). */
   dir: string;
   /** Files to fetch (default: all). */
   names?: readonly string[];
