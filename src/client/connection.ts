@@ -380,6 +380,9 @@ export interface ConnectOptions {
  */
 export async function connect(opts: ConnectOptions = {}): Promise<ClientConnection> {
   let server = opts.server;
+  if (server && !(Number.isInteger(server.port) && server.port >= 1 && server.port <= 65535)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server port ${server.port}: use a number from 1 to 65535`);
+  }
   if (!server) {
     const { findFirstServer } = await import("../discovery/index.ts");
     const found = await findFirstServer({ timeoutMs: opts.discoveryTimeoutMs, signal: opts.signal });

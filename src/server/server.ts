@@ -89,6 +89,10 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = asWritten(options.host ?? DEFAULT_HOST);
   const requestedPort = options.port ?? DEFAULT_PORT;
+  // node:dgram would take 99999 as 34463, and 1.5 as 1.
+  if (!(Number.isInteger(requestedPort) && requestedPort >= 0 && requestedPort <= 65535)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port ${requestedPort}: use a number from 0 to 65535`);
+  }
   const name = options.name ?? hostname();
 
   // 1. Logs first, so every later step can report.

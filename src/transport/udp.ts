@@ -85,10 +85,14 @@ export async function openUdpSocket(opts: UdpSocketOptions = {}): Promise<UdpSoc
         reject(err);
       };
       socket.once("error", onError);
-      socket.connect(to.port, to.address, () => {
-        socket.off("error", onError);
-        resolve();
-      });
+      try {
+        socket.connect(to.port, to.address, () => {
+          socket.off("error", onError);
+          resolve();
+        });
+      } catch (err) {
+        onError(err as Error); // a port out of range throws here: the bound socket must not stay open
+      }
     });
   }
   return new UdpSocket(socket, opts.connect);

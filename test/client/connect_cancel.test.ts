@@ -1,9 +1,10 @@
-/** connect() gives up at once when its signal is aborted, whatever stage it is in. */
+/** connect() gives up at once when its signal is aborted, whatever stage it is in, and refuses what it cannot use before opening anything. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
 import { connect } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
+import { openUdpSocket } from "../../src/transport/udp.ts";
 
 test("Ctrl-C while a server does not answer stops connect() at once with SFX_CANCELLED, not at the 10 s timeout", async () => {
   // A bound UDP port that never answers: the SCTP INIT goes unanswered.
@@ -23,6 +24,30 @@ test("Ctrl-C while a server does not answer stops connect() at once with SFX_CAN
   } finally {
     silent.close();
   }
+});
+
+const udpHandles = () => process.getActiveResourcesInfo().filter((r) => r === "UDPWrap").length;
+
+/** Waits (bounded) until at most `n` UDP handles are open: libuv closes a handle asynchronously. */
+async function udpHandlesSettle(n: number): Promise<number> {
+  for (let i = 0; i < 100 && udpHandles() > n; i++) await new Promise((r) => setTimeout(r, 10));
+  return udpHandles();
+}
+
+test("connect() to a port out of range is SFX_BAD_ARGUMENT, and leaves no socket open (one kept the process alive)", async () => {
+  const before = await udpHandlesSettle(0);
+  for (const port of [0, 70000, 1.5, Number.NaN]) {
+    const err = await connect({ server: { host: "127.0.0.1", port } }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), `${port}: ${err}`);
+  }
+  assert.is(await udpHandlesSettle(before), before);
+});
+
+test("openUdpSocket() told to connect to a port out of range rejects and closes what it bound", async () => {
+  const before = await udpHandlesSettle(0);
+  const err = await openUdpSocket({ host: "127.0.0.1", port: 0, connect: { address: "127.0.0.1", port: 70000 } }).then(() => undefined, (e: unknown) => e);
+  assert.instance(err, Error);
+  assert.is(await udpHandlesSettle(before), before);
 });
 
 test.run();

@@ -135,6 +135,13 @@ test("startServer() takes the IPv6 wildcard however written: joins discovery, an
   }
 });
 
+test("startServer() refuses a port node:dgram would quietly change (99999 became 34463, 1.5 became 1)", async () => {
+  for (const port of [99999, -1, 1.5]) {
+    const err = await startServer({ ...opts().options, port }).then(async (s) => (await s.close(), undefined), (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), `${port}: ${err}`);
+  }
+});
+
 test("startServer() on a port in use fails with SFX_IO, logs why, and leaves nothing open", async () => {
   const blocker = createSocket("udp4");
   await new Promise<void>((resolve) => blocker.bind(0, "127.0.0.1", () => resolve()));
