@@ -551,6 +551,7 @@ export class ShareClient {
    * files (and a warning when the server shortened the expiry).
    */
   async put(files: readonly LocalShareFile[], opts: PutOptions = {}): Promise<CreatedShare> {
+    if (opts.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Upload cancelled");
     const req = this.#newReq();
     const total = files.reduce((n, f) => n + f.size, 0);
     let failure: SfxError | undefined;
@@ -1004,8 +1005,8 @@ export interface ShareServerOption {
   server?: ServerAddress;
 }
 
-async function withShareClient<T>(opts: ShareServerOption, fn: (client: ShareClient) => Promise<T>): Promise<T> {
-  const conn = await connect({ server: opts.server });
+async function withShareClient<T>(opts: ShareServerOption & { signal?: AbortSignal }, fn: (client: ShareClient) => Promise<T>): Promise<T> {
+  const conn = await connect({ server: opts.server, signal: opts.signal });
   const client = new ShareClient(connectionShareLink(conn));
   try {
     return await fn(client);
@@ -1039,9 +1040,9 @@ export async function sharePut(paths: readonly string[], opts: PutOptions & Shar
  * const { files } = await shareList("7KQ2-M9XD-4T1F-HB6R-W3NP", { server: { host: "127.0.0.1", port: 6969 } });
  * ```
  */
-export async function shareList(code: string, opts: ShareServerOption = {}): Promise<ShareListing> {
+export async function shareList(code: string, opts: ShareServerOption & RequestOptions = {}): Promise<ShareListing> {
   parseCode(code);
-  return withShareClient(opts, (client) => client.list(code));
+  return withShareClient(opts, (client) => client.list(code, opts));
 }
 
 /**

@@ -5,6 +5,10 @@ import { createSocket } from "node:dgram";
 import { connect } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { openUdpSocket } from "../../src/transport/udp.ts";
+import { shareGet, shareList, sharePut } from "../../src/client/share.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 test("Ctrl-C while a server does not answer stops connect() at once with SFX_CANCELLED, not at the 10 s timeout", async () => {
   // A bound UDP port that never answers: the SCTP INIT goes unanswered.
@@ -23,6 +27,30 @@ test("Ctrl-C while a server does not answer stops connect() at once with SFX_CAN
     assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
   } finally {
     silent.close();
+  }
+});
+
+test("sharePut, shareList and shareGet pass their signal to the connect: against a server that does not answer they stop when it aborts", async () => {
+  const silent = createSocket("udp4");
+  await new Promise<void>((resolve) => silent.bind(0, "127.0.0.1", resolve));
+  const dir = mkdtempSync(join(tmpdir(), "sfx-share-cancel-"));
+  writeFileSync(join(dir, "a.txt"), "a");
+  try {
+    const server = { host: "127.0.0.1", port: silent.address().port };
+    const code = "7KQ2-M9XD-4T1F-HB6R-W3NP";
+    for (const [what, call] of [
+      ["sharePut", (signal: AbortSignal) => sharePut([join(dir, "a.txt")], { server, signal })],
+      ["shareList", (signal: AbortSignal) => shareList(code, { server, signal })],
+      ["shareGet", (signal: AbortSignal) => shareGet(code, { server, signal, dir })],
+    ] as const) {
+      const t0 = Date.now();
+      const err = await call(AbortSignal.timeout(200)).then(() => undefined, (e: unknown) => e);
+      assert.ok(isSfxError(err, "SFX_CANCELLED"), `${what}: ${err}`);
+      assert.ok(Date.now() - t0 < 2000, `${what} took ${Date.now() - t0} ms (the connect timeout is 10 s)`);
+    }
+  } finally {
+    silent.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -83,6 +83,18 @@ test("through the session server: put → ls → get with paused associations bo
   assert.ok(server.peakBuffered <= 256 * 1024, `server queued ${server.peakBuffered}`);
 });
 
+test("a put whose signal is already aborted is SFX_CANCELLED and creates nothing (it used to create the share)", async () => {
+  const src = join(base, "pre-aborted");
+  mkdirSync(src);
+  writeFileSync(join(src, "a.txt"), "a");
+  const { client } = await connect();
+  const before = store.size;
+  const err = await client.put(await collectShareFiles([src]), { signal: AbortSignal.abort() }).then(() => undefined, (e: unknown) => e);
+  assert.ok(isSfxError(err, "SFX_CANCELLED"), String(err));
+  assert.is(store.size, before);
+  assert.is(store.uploadsInProgress, 0);
+});
+
 test("a session that drops mid-upload leaves no share and no upload files", async () => {
   const src = join(base, "src2");
   mkdirSync(src);
