@@ -315,7 +315,7 @@ export interface ShareServeFlags {
 /** Adds the share store's flags to `sfx serve`; returns the command. */
 export function addShareServeOptions(cmd: Command): Command {
   return cmd
-    .option("--storage <dir>", "share storage directory (default /var/lib/sfx/shares; falls back to ~/.local/state/sfx/shares)")
+    .option("--storage <dir>", "share storage directory (default /var/lib/sfx/shares, or ~/.local/state/sfx/shares when that cannot be written)")
     .option("--max-share-files <n>", "most files in one share (default 100)")
     .option("--max-share-bytes <size>", "most bytes in one share, e.g. 500M, 8G (default 8G)")
     .option("--store-quota <size>", "most bytes in all shares together (default 64G)")

@@ -40,7 +40,12 @@ export interface ServerOptions {
   logLevel?: LogLevel;
   /** Also log concise lines to stderr (the foreground CLI does). */
   console?: boolean;
-  /** Set up LogTape (default true); false when the embedding program configured it itself. */
+  /**
+   * Set up LogTape (default true); false when the embedding program configured it itself.
+   * LogTape has one configuration per process: a server that sets it up replaces the
+   * program's, and two servers in one process would share (and, closing, end) one log; give
+   * every server but one `logging: false`, or configure LogTape yourself.
+   */
   logging?: boolean;
   /**
    * IPv4 addresses of the interfaces to join the discovery group on; default
