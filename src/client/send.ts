@@ -58,7 +58,7 @@ export interface SendResult {
 
 /** Sends files to a client ID through the server; resolves when the receiver confirmed them all. */
 export async function sendFiles(conn: ClientConnection, opts: SendOptions): Promise<SendResult> {
-  const to = opts.to.replace(/[\s-]/g, "");
+  const to = String(opts.to).replace(/[\s-]/g, ""); // a number from a caller without types is an ID too
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${opts.to}': use the digits 'sfx receive' shows`);
   const emit = opts.onEvent ?? (() => {});
   const xid = conn.nextXid();

@@ -56,6 +56,7 @@ import {
 import { parseCode } from "../share/code.ts";
 import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
+import { MIN_EXPIRY_MS } from "../share/defaults.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
 import {
@@ -552,6 +553,10 @@ export class ShareClient {
    */
   async put(files: readonly LocalShareFile[], opts: PutOptions = {}): Promise<CreatedShare> {
     if (opts.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Upload cancelled");
+    // What the server would refuse anyway, said as the caller's mistake (the encoder's words were a transfer failure).
+    if (opts.expiresInMs !== undefined && !(Number.isSafeInteger(opts.expiresInMs) && opts.expiresInMs >= MIN_EXPIRY_MS)) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiresInMs ${opts.expiresInMs}: use at least ${MIN_EXPIRY_MS} (one second)`);
+    }
     const req = this.#newReq();
     const total = files.reduce((n, f) => n + f.size, 0);
     let failure: SfxError | undefined;

@@ -95,6 +95,14 @@ test("a put whose signal is already aborted is SFX_CANCELLED and creates nothing
   assert.is(store.uploadsInProgress, 0);
 });
 
+test("a put with an expiry under a second is the caller's mistake (SFX_BAD_ARGUMENT), said before anything is sent", async () => {
+  const { client } = await connect();
+  for (const expiresInMs of [0, 999, 1.5]) {
+    const err = await client.put([], { expiresInMs }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), `${expiresInMs}: ${err}`);
+  }
+});
+
 test("a session that drops mid-upload leaves no share and no upload files", async () => {
   const src = join(base, "src2");
   mkdirSync(src);
