@@ -93,11 +93,13 @@ export type {
 // Transport: SCTP over UDP
 export { Association, ManualClock, SCTP_DEFAULTS, SctpEndpoint, systemClock } from "./src/transport/sctp/index.ts";
 export type {
+  AssociationEvents,
   AssociationState,
   AssociationStats,
   Clock,
   CloseReason,
   EndpointStats,
+  SctpEndpointEvents,
   SctpOptions,
 } from "./src/transport/sctp/index.ts";
 export { openDatagramSocket } from "./src/transport/socket.ts";

@@ -106,7 +106,7 @@ async function sctpSend(to: { address: string; port: number }, bytes: number, pa
     const m = new Uint8Array(Math.min(message, bytes - pos));
     fill(block, pos, m);
     // Like sfx send: a fresh buffer per message, freed by the transport once acknowledged.
-    if (!a.send(0, m, { release: true })) await new Promise((r) => a.once("drain", r));
+    if (!a.send(0, m, { release: true })) await new Promise<void>((r) => a.once("drain", r));
   }
   await a.close();
   say({ bytes, ms: performance.now() - started, cpuMs: cpuMs(cpu0), stats: a.stats() });

@@ -90,7 +90,7 @@ async function stackCost(): Promise<number> {
   const sentBefore = a.sent;
   const c0 = process.cpuUsage();
   for (let sent = 0; sent < total; sent += block.length) {
-    if (!assoc.send(1, block)) await new Promise((resolve) => assoc.once("drain", resolve));
+    if (!assoc.send(1, block)) await new Promise<void>((resolve) => assoc.once("drain", resolve));
   }
   await assoc.close();
   await closed;

@@ -35,7 +35,7 @@ if (process.argv[2] === "--receiver") {
   if (packet === 0) { const t = performance.now(); while (a.stats().pmtu <= 1200 && performance.now() - t < 2000) await new Promise((r) => setTimeout(r, 10)); }
   const total = mib * 1024 * 1024; const block = new Uint8Array(msg).fill(7);
   const c0 = process.cpuUsage(); const t0 = performance.now(); let sent = 0;
-  while (sent < total) { const n = Math.min(msg, total - sent); sent += n; if (!a.send(1, n === msg ? block : block.subarray(0, n))) await new Promise((r) => a.once("drain", r)); }
+  while (sent < total) { const n = Math.min(msg, total - sent); sent += n; if (!a.send(1, n === msg ? block : block.subarray(0, n))) await new Promise<void>((r) => a.once("drain", r)); }
   await a.close(); const c = process.cpuUsage(c0); const r = await result; const secs = (performance.now() - t0) / 1000;
   const st = a.stats();
   console.log(`packet ${packet || st.pmtu}: ${(total / 1e6 / secs).toFixed(1)} MB/s wall; CPU µs/MiB sender ${((c.user + c.system) / mib).toFixed(0)} receiver ${(r.cpu / mib).toFixed(0)}; ok=${r.bytes === total} rtx=${st.retransmissions} pkts=${st.packetsSent} rcvd=${st.packetsReceived}`);

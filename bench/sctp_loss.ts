@@ -148,7 +148,7 @@ async function peer(): Promise<void> {
     for (let pos = 0; pos < bytes; pos += message) {
       const m = new Uint8Array(Math.min(message, bytes - pos));
       fill(pos, m);
-      if (!a.send(0, m)) await new Promise((r) => a.once("drain", r));
+      if (!a.send(0, m)) await new Promise<void>((r) => a.once("drain", r));
     }
     await a.close();
     clearInterval(trace);

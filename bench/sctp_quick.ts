@@ -68,7 +68,7 @@ async function run(mib: number, msgSize: number, packet: number): Promise<void> 
     const chunk = n === block.length ? block : block.subarray(0, n);
     hash.update(chunk);
     sent += n;
-    if (!a.send(1, chunk)) await new Promise((r) => a.once("drain", r));
+    if (!a.send(1, chunk)) await new Promise<void>((r) => a.once("drain", r));
   }
   await a.close();
   const r = await result;

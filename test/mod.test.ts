@@ -50,6 +50,29 @@ test("the README's library example, which is mod.ts's, runs as written: one file
   }
 });
 
+test("every @example of mod.ts type-checks, strict (listeners of SctpEndpoint and Association events get typed arguments)", async () => {
+  const source = await readFile(join(ROOT, "mod.ts"), "utf8");
+  const examples = [...source.matchAll(/@example [^\n]*\n \* ```ts\n([\s\S]*?) \* ```/g)].map((m) => m[1].split("\n").map((l) => l.replace(/^ \* ?/, "")).join("\n"));
+  assert.ok(examples.length >= 2, `${examples.length} examples`);
+  const tmp = await mkdtemp(join(tmpdir(), "sfx-mod-check-"));
+  try {
+    const files: string[] = [];
+    for (const [i, code] of examples.entries()) {
+      files.push(join(tmp, `example${i}.ts`));
+      await writeFile(files[i], code.replace('"./mod.ts"', JSON.stringify(join(ROOT, "mod.ts"))));
+    }
+    // deno check is strict; --config names the npm dependencies for files outside the tree.
+    const r = spawnSync(join(ROOT, "node_modules/.bin/deno"), ["check", "--config", join(ROOT, "deno.json"), ...files], {
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    });
+    assert.is(r.status, 0, r.stderr);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
 test("mod.ts exports the error codes the CLI documents", () => {
   assert.is(sfx.exitStatusFor(new sfx.SfxError("SFX_UNKNOWN_ID", "x")), 5);
   assert.type(sfx.SctpEndpoint.listen, "function");

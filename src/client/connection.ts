@@ -8,7 +8,7 @@
  * ```ts
  * const conn = await connect({ server: { host: "127.0.0.1", port: 6969 } });
  * console.log(`My ID: ${conn.id}`);
- * const reply = await conn.request(SharePut.encode({ req: 1, … }), (m) => m.req === 1);
+ * const reply = await conn.request(SharePut.encode({ req: 1, … }), 1); // the first message that answers req 1
  * await conn.close();
  * ```
  *

@@ -45,7 +45,7 @@ function receiveAll(a: Association, total: number): Promise<Uint8Array> {
 
 async function sendAll(a: Association, data: Uint8Array, size: number): Promise<void> {
   for (let off = 0; off < data.length; off += size) {
-    if (!a.send(1, data.subarray(off, Math.min(data.length, off + size)))) await new Promise((r) => a.once("drain", r));
+    if (!a.send(1, data.subarray(off, Math.min(data.length, off + size)))) await new Promise<void>((r) => a.once("drain", r));
   }
 }
 

@@ -187,7 +187,16 @@ interface HeldMessage {
  * Messages received while nobody listens for "message", or while paused,
  * are held (and keep our advertised window closed) until delivered.
  */
-export class Association extends EventEmitter {
+/** An {@link Association}'s events and what their listeners get. */
+export interface AssociationEvents {
+  message: [streamId: number, data: Uint8Array, ppid: number];
+  drain: [];
+  close: [reason: CloseReason];
+  /** The peer was followed to a new UDP port: where it is now, and the port it came from before. */
+  address: [remote: RemoteAddress, previousPort: number];
+}
+
+export class Association extends EventEmitter<AssociationEvents> {
   /** The peer's UDP address: the association never talks to another address; the port follows the peer (see remote). */
   #remote: RemoteAddress;
   /** Our SCTP port. */
@@ -367,7 +376,8 @@ export class Association extends EventEmitter {
     });
     this.#hbTimer = new Timer(c, () => this.#onHeartbeatTimer());
     this.#probeTimer = new Timer(c, () => this.#onProbeTimer());
-    this.on("newListener", (event: string | symbol) => {
+    // Not one of AssociationEvents: EventEmitter's own.
+    (this as EventEmitter).on("newListener", (event: string | symbol) => {
       if (event === "message" && this.#heldHead < this.#held.length) queueMicrotask(() => this.#drainHeld());
     });
   }
@@ -2137,9 +2147,9 @@ export class Association extends EventEmitter {
   }
 
   /** Emits to user listeners; an exception they throw is rethrown asynchronously so protocol state stays consistent. */
-  #emitSafe(event: string, ...args: unknown[]): void {
+  #emitSafe<K extends keyof AssociationEvents>(event: K, ...args: AssociationEvents[K]): void {
     try {
-      this.emit(event, ...args);
+      (this.emit as (event: K, ...args: AssociationEvents[K]) => boolean)(event, ...args);
     } catch (err) {
       queueMicrotask(() => {
         throw err;

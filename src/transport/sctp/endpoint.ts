@@ -73,7 +73,15 @@ function tagKeyOf(address: string, peerPort: number, localPort: number, localTag
  * {@link SctpEndpoint.listen}; it emits "association" for each peer that
  * completes the handshake, and {@link connect} opens associations to others.
  */
-export class SctpEndpoint extends EventEmitter {
+/** An {@link SctpEndpoint}'s events and what their listeners get. */
+export interface SctpEndpointEvents {
+  /** A peer completed the handshake. */
+  association: [association: Association];
+  /** An internal error caught while handling a datagram (the association involved is aborted); emitted only while listened for. */
+  warning: [error: Error];
+}
+
+export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
   readonly #socket: DatagramSocket;
   readonly #o: ResolvedSctpOptions;
   readonly #cookies: CookieJar;
@@ -361,7 +369,7 @@ export class SctpEndpoint extends EventEmitter {
       // an association whose state may now be inconsistent.
       this.#stats.internalErrors++;
       this.lastInternalError = err;
-      if (this.listenerCount("warning") > 0) this.emit("warning", err);
+      if (this.listenerCount("warning") > 0) this.emit("warning", err instanceof Error ? err : new Error(String(err)));
       try {
         a?.abort(`internal error: ${err instanceof Error ? err.message : String(err)}`);
       } catch {

@@ -24,8 +24,8 @@
  * @module
  */
 
-export { type EndpointStats, type ForeignDatagramHandler, SctpEndpoint } from "./endpoint.ts";
-export { Association, type AssociationState, type AssociationStats, type CloseReason } from "./association.ts";
+export { type EndpointStats, type ForeignDatagramHandler, SctpEndpoint, type SctpEndpointEvents } from "./endpoint.ts";
+export { Association, type AssociationEvents, type AssociationState, type AssociationStats, type CloseReason } from "./association.ts";
 export type { SctpOptions } from "./options.ts";
 export { type Clock, ManualClock, systemClock, type TimerHandle } from "./clock.ts";
 export { SCTP_DEFAULTS } from "./defaults.ts";

@@ -179,7 +179,7 @@ test("pause() closes the window: send() returns false and stays bounded; resume(
     assert.ok(s.stats().windowDrops >= 0);
     const rest = (async () => {
       while (off < data.length) {
-        if (!c.send(1, data.subarray(off, off + 4096))) await new Promise((r) => c.once("drain", r));
+        if (!c.send(1, data.subarray(off, off + 4096))) await new Promise<void>((r) => c.once("drain", r));
         off += 4096;
       }
     })();

@@ -207,7 +207,7 @@ test("we send 4000 messages of 1000 bytes to tsctp (server mode); it counts exac
     const a = await connectWhenReady(endpoint, encaps, 5001);
     const msg = pattern(1000, 9);
     for (let i = 0; i < 4000; i++) {
-      if (!a.send(0, msg)) await within(20_000, new Promise((r) => a.once("drain", r)), "drain");
+      if (!a.send(0, msg)) await within(20_000, new Promise<void>((r) => a.once("drain", r)), "drain");
     }
     await within(30_000, a.close(), "graceful close");
     // tsctp prints: first_length, messages, recv_calls, bytes, seconds, throughput, notifications
