@@ -130,8 +130,8 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "file":
             bar.end();
-            if (e.unchanged) say(`  ${e.savedAs ?? e.path} was already here with the same bytes (SHA-256 ${e.sha256.slice(0, 16)}…): kept as it was`);
-            else say(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)} kept from an interrupted transfer` : ""})`);
+            if (e.unchanged) say(`  ${printable(e.savedAs ?? e.path)} was already here with the same bytes (SHA-256 ${e.sha256.slice(0, 16)}…): kept as it was`);
+            else say(`  received ${printable(e.savedAs ?? e.path)} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)} kept from an interrupted transfer` : ""})`);
             break;
           case "done":
             bar.end();
@@ -142,7 +142,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             say(`Cancelled: ${e.reason}`);
             break;
           case "kept":
-            say(`  kept ${formatBytes(e.bytes)} of ${e.path} (hidden: ${basename(e.temporary)}); the same file sent again resumes from there`);
+            say(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)} (hidden: ${basename(e.temporary)}); the same file sent again resumes from there`);
             break;
           case "error":
             bar.end();
@@ -187,14 +187,14 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
 function describeFiles(files: Array<{ path: string; size: number | null }>): string {
   const known = files.every((f) => f.size !== null);
   const total = known ? formatBytes(files.reduce((n, f) => n + f.size!, 0)) : "size unknown";
-  const head = files.slice(0, 3).map((f) => f.path).join(", ");
+  const head = files.slice(0, 3).map((f) => printable(f.path)).join(", ");
   return `${files.length} file${files.length === 1 ? "" : "s"} (${total}): ${head}${files.length > 3 ? ", …" : ""}`;
 }
 
 /** Asks y/N on the terminal; a withdrawn offer closes the question. */
 function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
   const lines = [`${formatId(offer.from)} wants to send you ${describeFiles(offer.files)}`];
-  for (const f of offer.files.slice(0, 20)) lines.push(`  ${f.path}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
+  for (const f of offer.files.slice(0, 20)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
   if (offer.files.length > 20) lines.push(`  … and ${offer.files.length - 20} more`);
   process.stderr.write(`${lines.join("\n")}\n`);
   return new Promise((resolveAnswer) => {

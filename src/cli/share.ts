@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { printable } from "../protocol/schema.ts";
 import { type Command, Option } from "commander";
 import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
@@ -253,7 +254,7 @@ async function ls(code: string, flags: LsFlags): Promise<number> {
       })}\n`);
     } else {
       const width = Math.max(...listing.files.map((f) => humanBytes(f.size).length));
-      for (const f of listing.files) process.stdout.write(`${humanBytes(f.size).padStart(width)}  ${f.path}\n`);
+      for (const f of listing.files) process.stdout.write(`${humanBytes(f.size).padStart(width)}  ${printable(f.path)}\n`);
       const total = listing.files.reduce((n, f) => n + f.size, 0);
       process.stdout.write(`${listing.files.length} file${listing.files.length === 1 ? "" : "s"}, ${humanBytes(total)}; expires ${expiryText(listing.expiresAt)}`);
       if (listing.maxDownloads !== null) process.stdout.write(`; downloaded ${listing.downloads} of ${listing.maxDownloads} times`);
@@ -282,7 +283,7 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
         process.stdout.write(`${JSON.stringify({ event: "file", path: f.name, savedAs: f.path, size: f.size, sha256: f.sha256, resumedFrom: f.resumedFrom, alreadyThere: f.alreadyThere })}\n`);
       } else {
         const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${humanBytes(f.resumedFrom)})` : "";
-        process.stdout.write(`${f.path}${note}\n`);
+        process.stdout.write(`${printable(f.path)}${note}\n`);
       }
     }
     if (flags.json) {

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { printable } from "../protocol/schema.ts";
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { SfxError } from "../errors.ts";
@@ -341,7 +342,8 @@ function cancelled(): SfxError {
 /** The error for an association that ended. */
 export function closeError(reason: CloseReason, when: string): SfxError {
   const suffix = when ? ` ${when}` : "";
-  const detail = reason.message ? `: ${reason.message}` : "";
+  // The peer's words (an ABORT's reason) are shown as any text from the other side is: printable.
+  const detail = reason.message ? `: ${printable(reason.message)}` : "";
   switch (reason.kind) {
     case "shutdown":
       return new SfxError("SFX_CONNECTION_LOST", `The connection to the server was closed${suffix}`);
@@ -349,7 +351,7 @@ export function closeError(reason: CloseReason, when: string): SfxError {
       return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}${detail}`);
     case "peer-abort":
       // The server's own words when it gave some ("the server is shutting down"), not the SCTP cause around them.
-      return new SfxError("SFX_CONNECTION_LOST", `The server ended the connection${suffix}${reason.peerReason ? `: ${reason.peerReason}` : detail}`);
+      return new SfxError("SFX_CONNECTION_LOST", `The server ended the connection${suffix}${reason.peerReason ? `: ${printable(reason.peerReason)}` : detail}`);
     case "abort":
       return new SfxError("SFX_CONNECTION_LOST", `The connection was aborted${suffix}${detail}`);
     default:
@@ -381,7 +383,7 @@ export interface ConnectOptions {
 export async function connect(opts: ConnectOptions = {}): Promise<ClientConnection> {
   let server = opts.server;
   if (server && !(Number.isInteger(server.port) && server.port >= 1 && server.port <= 65535)) {
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server port ${server.port}: use a number from 1 to 65535`);
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server port ${JSON.stringify(server.port)}: use a number from 1 to 65535`);
   }
   if (!server) {
     const { findFirstServer } = await import("../discovery/index.ts");

@@ -398,6 +398,15 @@ interface GetEntry {
   writer?: SafeWrite;
 }
 
+/** What a put can refuse before reading or sending anything: a cancel already made, an expiry the server would refuse. */
+function checkPut(opts: PutOptions): void {
+  if (opts.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Upload cancelled");
+  // Said as the caller's mistake (the encoder's words were a transfer failure).
+  if (opts.expiresInMs !== undefined && !(Number.isSafeInteger(opts.expiresInMs) && opts.expiresInMs >= MIN_EXPIRY_MS)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiresInMs ${JSON.stringify(opts.expiresInMs)}: use at least ${MIN_EXPIRY_MS} (one second)`);
+  }
+}
+
 /** Writers a get opens at once as bytes come (besides those of resumed files): file descriptors are a limited resource. */
 const MAX_OPEN_WRITERS = 32;
 
@@ -552,11 +561,7 @@ export class ShareClient {
    * files (and a warning when the server shortened the expiry).
    */
   async put(files: readonly LocalShareFile[], opts: PutOptions = {}): Promise<CreatedShare> {
-    if (opts.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Upload cancelled");
-    // What the server would refuse anyway, said as the caller's mistake (the encoder's words were a transfer failure).
-    if (opts.expiresInMs !== undefined && !(Number.isSafeInteger(opts.expiresInMs) && opts.expiresInMs >= MIN_EXPIRY_MS)) {
-      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiresInMs ${opts.expiresInMs}: use at least ${MIN_EXPIRY_MS} (one second)`);
-    }
+    checkPut(opts);
     const req = this.#newReq();
     const total = files.reduce((n, f) => n + f.size, 0);
     let failure: SfxError | undefined;
@@ -1033,6 +1038,7 @@ async function withShareClient<T>(opts: ShareServerOption & { signal?: AbortSign
  * ```
  */
 export async function sharePut(paths: readonly string[], opts: PutOptions & ShareServerOption = {}): Promise<CreatedShare> {
+  checkPut(opts); // before walking the files and connecting
   const files = await collectShareFiles(paths);
   return withShareClient(opts, (client) => client.put(files, opts));
 }

@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
-import { connect } from "../../src/client/connection.ts";
+import { closeError, connect } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { openUdpSocket } from "../../src/transport/udp.ts";
 import { shareGet, shareList, sharePut } from "../../src/client/share.ts";
@@ -52,6 +52,20 @@ test("sharePut, shareList and shareGet pass their signal to the connect: against
     silent.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("sharePut refuses a bad expiry before walking its files or connecting (a silent server made it wait 10 s for the wrong error)", async () => {
+  const t0 = Date.now();
+  const err = await sharePut(["/nonexistent"], { server: { host: "127.0.0.1", port: 9 }, expiresInMs: 500 }).then(() => undefined, (e: unknown) => e);
+  assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+  assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms`);
+  const port = await connect({ server: { host: "127.0.0.1", port: "6969" as unknown as number } }).then(() => undefined, (e: unknown) => e);
+  assert.match(String(port), /Invalid server port "6969"/, "a string port is shown as one");
+});
+
+test("a server's ABORT reason is shown printable: bidi overrides and C1 controls become U+FFFD", () => {
+  const err = closeError({ kind: "peer-abort", message: "peer aborted", peerReason: "see \u202etxt.exe and \u009b2J" }, "");
+  assert.is(err.message, "The server ended the connection: see \ufffdtxt.exe and \ufffd2J");
 });
 
 const udpHandles = () => process.getActiveResourcesInfo().filter((r) => r === "UDPWrap").length;

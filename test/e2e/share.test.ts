@@ -224,6 +224,25 @@ test("server limits refuse with exit 6 and say which: files, bytes, quota, faile
   assert.match(r.stderr, /control characters/);
 });
 
+test("names with invisible characters (a bidi mark, a zero-width space) are shared and saved as they are, shown with U+FFFD in their place; they survive a server restart", async () => {
+  const names = dir("invisible");
+  writeFileSync(join(names, "invoice\u200f.pdf"), "rtl");
+  writeFileSync(join(names, "note\u200b.txt"), "zwsp");
+  const { code } = await put(main, [names]);
+  const ls = await sfx(main, ["share", "ls", code]);
+  assert.is(ls.status, 0, ls.stderr);
+  assert.match(ls.stdout, "invisible/invoice\ufffd.pdf");
+  assert.not.match(ls.stdout, /[\u200b\u200f]/, "nothing invisible printed");
+  // A restart checks every stored share's names: these are valid ones.
+  await stop(main);
+  main = await serve(main.storage);
+  const out = dir("invisible-out");
+  const got = await sfx(main, ["share", "get", code, "--dir", out]);
+  assert.is(got.status, 0, got.stderr);
+  assert.match(got.stdout, "note\ufffd.txt");
+  assert.equal(readdirSync(join(out, "invisible")).sort(), ["invoice\u200f.pdf", "note\u200b.txt"].sort());
+});
+
 test("a second server on a share store in use is refused (exit 10) before it touches the store: the first one's shares stay", async () => {
   const { code } = await put(main, [join(src, "one.txt")]);
   const second = startSfx(["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(tmp.path, "logs-second"), "--storage", main.storage], { env: ENV });

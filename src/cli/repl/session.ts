@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { printable } from "../../protocol/schema.ts";
 import { createInterface, type Interface } from "node:readline";
 import { resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
@@ -417,7 +418,7 @@ class ClientSession implements SessionActions {
       return "The receiver cannot be asked (no terminal) and did not pass --yes";
     }
     const lines = [`\n${who} wants to send you ${describeFiles(offer)}:`];
-    for (const f of offer.files.slice(0, 10)) lines.push(`  ${f.path}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
+    for (const f of offer.files.slice(0, 10)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
     if (offer.files.length > 10) lines.push(`  … and ${offer.files.length - 10} more`);
     this.print(lines.join("\n"));
     const answer = await this.screen.ask(`Accept from ${who} into ${this.dir}? [y/N] `, withdrawn);
@@ -448,8 +449,8 @@ class ClientSession implements SessionActions {
         this.screen.setStatus("recv", incoming.progress);
         break;
       case "file":
-        if (e.unchanged) this.print(`  ${e.savedAs ?? e.path} was already here with the same bytes: kept as it was`);
-        else this.print(`  received ${e.savedAs ?? e.path} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)}` : ""})`);
+        if (e.unchanged) this.print(`  ${printable(e.savedAs ?? e.path)} was already here with the same bytes: kept as it was`);
+        else this.print(`  received ${printable(e.savedAs ?? e.path)} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)}` : ""})`);
         break;
       case "done":
         this.screen.setStatus("recv", null, true);
@@ -460,7 +461,7 @@ class ClientSession implements SessionActions {
         this.print(`Incoming transfer cancelled: ${e.reason}`);
         break;
       case "kept":
-        this.print(`  kept ${formatBytes(e.bytes)} of ${e.path}; the same file sent again resumes from there`);
+        this.print(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)}; the same file sent again resumes from there`);
         break;
       case "error":
         this.screen.setStatus("recv", null, true);
@@ -520,7 +521,7 @@ class ClientSession implements SessionActions {
     if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
     const { conn } = this.#need();
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
-    const files = await collectFiles(paths, { onSkip: (path, why) => this.print(`left out ${path}: ${why}`) });
+    const files = await collectFiles(paths, { onSkip: (path, why) => this.print(`left out ${printable(path)}: ${why}`) });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
     const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
     await this.#job("send", `send to ${formatId(to)}, ${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`, async (signal, status) => {
@@ -561,7 +562,7 @@ class ClientSession implements SessionActions {
     const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
     const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
     const { shares } = this.#need();
-    const files = await collectShareFiles(paths, (path, why) => this.print(`left out ${path}: ${why}`));
+    const files = await collectShareFiles(paths, (path, why) => this.print(`left out ${printable(path)}: ${why}`));
     const putBytes = files.reduce((sum, f) => sum + f.size, 0);
     await this.#job("share put", `share put, ${plural(files.length, "file")} (${formatBytes(putBytes)})`, async (signal, status) => {
       const started = Date.now();
@@ -601,7 +602,7 @@ class ClientSession implements SessionActions {
         return;
       }
       const width = Math.max(...listing.files.map((f) => formatBytes(f.size).length));
-      const lines = listing.files.map((f) => `  ${formatBytes(f.size).padStart(width)}  ${f.path}`);
+      const lines = listing.files.map((f) => `  ${formatBytes(f.size).padStart(width)}  ${printable(f.path)}`);
       const total = listing.files.reduce((n, f) => n + f.size, 0);
       let tail = `${plural(listing.files.length, "file")}, ${formatBytes(total)}; expires ${expiryText(listing.expiresAt)}`;
       if (listing.maxDownloads !== null) tail += `; downloaded ${listing.downloads} of ${listing.maxDownloads} times`;
@@ -624,7 +625,7 @@ class ClientSession implements SessionActions {
             this.print(JSON.stringify({ event: "file", path: f.name, savedAs: f.path, size: f.size, sha256: f.sha256, resumedFrom: f.resumedFrom, alreadyThere: f.alreadyThere }));
           } else {
             const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${formatBytes(f.resumedFrom)})` : "";
-            this.print(`  got ${f.path}${note}`);
+            this.print(`  got ${printable(f.path)}${note}`);
           }
         }
         if (flags.json) this.print(JSON.stringify({ event: "done", files: r.files.length, bytes: r.bytes, seconds: Number(seconds.toFixed(3)) }));
