@@ -56,6 +56,13 @@ test("every @example of mod.ts type-checks, strict (listeners of SctpEndpoint an
   assert.ok(examples.length >= 2, `${examples.length} examples`);
   const tmp = await mkdtemp(join(tmpdir(), "sfx-mod-check-"));
   try {
+    // And the idioms users write with events: waiting for "drain" with a promise's resolve.
+    examples.push([
+      'import { type Association } from "./mod.ts";',
+      "export async function write(a: Association, data: Uint8Array): Promise<void> {",
+      '  if (!a.send(1, data)) await new Promise((r) => a.once("drain", r));',
+      "}",
+    ].join("\n"));
     const files: string[] = [];
     for (const [i, code] of examples.entries()) {
       files.push(join(tmp, `example${i}.ts`));

@@ -177,6 +177,20 @@ interface HeldMessage {
 }
 
 /**
+ * An {@link Association}'s events and what their listeners get. Event names
+ * outside this map (EventEmitter's own "newListener", a name chosen at run
+ * time) need the association seen as a plain `EventEmitter`.
+ */
+export interface AssociationEvents {
+  message: [streamId: number, data: Uint8Array, ppid: number];
+  /** (The optional argument lets `once("drain", resolve)` type-check; none is given.) */
+  drain: [_?: undefined];
+  close: [reason: CloseReason];
+  /** The peer was followed to a new UDP port: where it is now, and the port it came from before. */
+  address: [remote: RemoteAddress, previousPort: number];
+}
+
+/**
  * An SCTP association: one reliable, message-oriented, multi-stream
  * connection to one peer. Created by {@link SctpEndpoint.connect} or
  * received through the endpoint's "association" event.
@@ -187,15 +201,6 @@ interface HeldMessage {
  * Messages received while nobody listens for "message", or while paused,
  * are held (and keep our advertised window closed) until delivered.
  */
-/** An {@link Association}'s events and what their listeners get. */
-export interface AssociationEvents {
-  message: [streamId: number, data: Uint8Array, ppid: number];
-  drain: [];
-  close: [reason: CloseReason];
-  /** The peer was followed to a new UDP port: where it is now, and the port it came from before. */
-  address: [remote: RemoteAddress, previousPort: number];
-}
-
 export class Association extends EventEmitter<AssociationEvents> {
   /** The peer's UDP address: the association never talks to another address; the port follows the peer (see remote). */
   #remote: RemoteAddress;

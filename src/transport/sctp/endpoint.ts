@@ -68,11 +68,6 @@ function tagKeyOf(address: string, peerPort: number, localPort: number, localTag
   return `${address}|${peerPort}|${localPort}|${localTag}`;
 }
 
-/**
- * An SCTP endpoint on one datagram socket. Create it with
- * {@link SctpEndpoint.listen}; it emits "association" for each peer that
- * completes the handshake, and {@link connect} opens associations to others.
- */
 /** An {@link SctpEndpoint}'s events and what their listeners get. */
 export interface SctpEndpointEvents {
   /** A peer completed the handshake. */
@@ -81,6 +76,11 @@ export interface SctpEndpointEvents {
   warning: [error: Error];
 }
 
+/**
+ * An SCTP endpoint on one datagram socket. Create it with
+ * {@link SctpEndpoint.listen}; it emits "association" for each peer that
+ * completes the handshake, and {@link connect} opens associations to others.
+ */
 export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
   readonly #socket: DatagramSocket;
   readonly #o: ResolvedSctpOptions;
