@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { describeError, exitStatusFor, SfxError } from "../errors.ts";
+import { printableLines } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
 import { jsonError } from "./progress.ts";
 import { registerServe } from "./serve.ts";
@@ -78,7 +79,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const verbose = Boolean(program.opts().verbose) || argv.includes("--verbose") || argv.includes("-v");
     const hint = err instanceof SfxError && (err.code === "SFX_BAD_ARGUMENT" || err.code === "SFX_USAGE") ? " (see 'sfx --help')" : "";
-    console.error(`sfx: ${describeError(err, verbose)}${hint}`);
+    // Messages carry names a peer chose (a file in an offer): shown printable; --json keeps them exact.
+    console.error(`sfx: ${printableLines(describeError(err, verbose))}${hint}`);
     if (argv.includes("--json")) jsonError(err instanceof SfxError ? err.code : "SFX_INTERNAL", describeError(err, false));
     return exitStatusFor(err);
   }

@@ -59,7 +59,8 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
         line = `${formatBytes(bytes)}  ${formatRate(rate / 1e6)}`;
       }
       const room = (stream.columns ?? 80) - line.length - 3;
-      if (room > 8) line += `  ${file.length > room ? "…" + file.slice(-(room - 1)) : file}`;
+      const name = printable(file); // the sender's name, on the receiver's terminal
+      if (room > 8) line += `  ${name.length > room ? "…" + name.slice(-(room - 1)) : name}`;
       stream.write(`\r${line}\u001b[K`);
       drawn = true;
     },

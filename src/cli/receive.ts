@@ -142,12 +142,13 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             say(`Cancelled: ${e.reason}`);
             break;
           case "kept":
-            say(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)} (hidden: ${basename(e.temporary)}); the same file sent again resumes from there`);
+            say(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)} (hidden: ${printable(basename(e.temporary))}); the same file sent again resumes from there`);
             break;
           case "error":
             bar.end();
-            // With --once the failure ends the command, whose "sfx: …" line says it; otherwise we go on waiting.
-            if (!flags.once) say(`Transfer failed: ${e.message}; waiting for the next offer`);
+            // With --once the failure ends the command, whose "sfx: …" line says it; so does a lost
+            // connection. Otherwise we go on waiting.
+            if (!flags.once && e.code !== "SFX_CONNECTION_LOST" && !conn.closedWith) say(`Transfer failed: ${printable(e.message)}; waiting for the next offer`);
             break;
         }
       };

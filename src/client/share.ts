@@ -398,12 +398,18 @@ interface GetEntry {
   writer?: SafeWrite;
 }
 
-/** What a put can refuse before reading or sending anything: a cancel already made, an expiry the server would refuse. */
+/** What a put can refuse before reading or sending anything: a cancel already made, an expiry or a download count the server would refuse. */
 function checkPut(opts: PutOptions): void {
   if (opts.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Upload cancelled");
   // Said as the caller's mistake (the encoder's words were a transfer failure).
   if (opts.expiresInMs !== undefined && !(Number.isSafeInteger(opts.expiresInMs) && opts.expiresInMs >= MIN_EXPIRY_MS)) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiresInMs ${JSON.stringify(opts.expiresInMs)}: use at least ${MIN_EXPIRY_MS} (one second)`);
+  }
+  if (opts.expiresAt !== undefined && !Number.isSafeInteger(opts.expiresAt)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiresAt ${JSON.stringify(opts.expiresAt)}: use milliseconds since the epoch`);
+  }
+  if (opts.maxDownloads !== undefined && !(Number.isSafeInteger(opts.maxDownloads) && opts.maxDownloads >= 1)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid maxDownloads ${JSON.stringify(opts.maxDownloads)}: use a whole number from 1`);
   }
 }
 

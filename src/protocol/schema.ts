@@ -79,6 +79,11 @@ export function printable(s: string): string {
   return UNPRINTABLE_CHARS.test(s) || !s.isWellFormed() ? s.toWellFormed().replace(UNPRINTABLE_ALL, "\ufffd") : s;
 }
 
+/** {@link printable} line by line: for messages of several lines (an error with its causes) shown on a terminal. */
+export function printableLines(text: string): string {
+  return text.split("\n").map(printable).join("\n");
+}
+
 /** `text` cut to at most `maxBytes` of UTF-8, ending in "…" when cut (never half a surrogate pair). */
 export function cutUtf8(text: string, maxBytes: number): string {
   return utf8Length(text) <= maxBytes ? text : `${truncateUtf8(text, maxBytes - 3)}…`;

@@ -147,6 +147,16 @@ test("a bad option value is one stderr line naming the value, exit 2", async () 
   await assertUsageError(["serve", "--daemon", "--max-share-bytes", "lots"], "lots", false);
 });
 
+test("an error naming a file shows the name printable on stderr (no escape sequence reaches the terminal); --json keeps it exact", async () => {
+  const name = "/nonexistent/x\u001b[2J\u200b.bin";
+  const r = await runSfx(["send", "--to", "123456", name, "--server", "127.0.0.1:9"]);
+  assert.is(r.status, 8, r.stderr);
+  assert.match(r.stderr, "x\ufffd[2J\ufffd.bin");
+  assert.not.match(r.stderr, "\u001b");
+  const j = await runSfx(["send", "--json", "--to", "123456", name, "--server", "127.0.0.1:9"]);
+  assert.match(JSON.parse(j.stdout.trim().split("\n").at(-1)!).message, "x\u001b[2J\u200b.bin");
+});
+
 test("with --json, a usage error from the option parser is an error event on stdout too", async () => {
   const r = await runSfx(["send", "--json", "--to", "123456", "--bogus", "README.md"]);
   assert.is(r.status, 2);

@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { printableLines } from "../../src/protocol/schema.ts";
 import { formatBytes, formatDuration, formatRate, progressBar } from "../../src/cli/progress.ts";
 
 const sizes: Array<[number, string]> = [[0, "0 B"], [812, "812 B"], [1.5, "2 B"], [1536, "1.5 KiB"], [3 * 2 ** 20, "3.0 MiB"], [150 * 2 ** 30, "150 GiB"], [2 ** 42, "4.0 TiB"]];
@@ -33,6 +34,19 @@ test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redr
   assert.match(written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  [\d.]+ (MB|kB)\/s  ETA .+big\.iso\u001b\[K$/);
   bar.end();
   assert.ok(written.endsWith("\r\u001b[K"));
+});
+
+test("progressBar() shows the sender's file name printable: no escape or invisible character reaches the terminal", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(stream);
+  bar.update(1, 2, "inv\u200bisible\u009b2J.bin");
+  assert.match(written, "inv\ufffdisible\ufffd2J.bin");
+  bar.end();
+});
+
+test("printableLines() keeps the lines of a message (an error and its causes), each made printable", () => {
+  assert.is(printableLines("Cannot write d\u200bir/f\n  caused by: x\u001b[2J"), "Cannot write d\ufffdir/f\n  caused by: x\ufffd[2J");
 });
 
 test.run();

@@ -95,11 +95,11 @@ test("a put whose signal is already aborted is SFX_CANCELLED and creates nothing
   assert.is(store.uploadsInProgress, 0);
 });
 
-test("a put with an expiry under a second is the caller's mistake (SFX_BAD_ARGUMENT), said before anything is sent", async () => {
+test("a put with an expiry under a second, a NaN expiresAt or a download count under 1 is the caller's mistake (SFX_BAD_ARGUMENT), said before anything is sent", async () => {
   const { client } = await connect();
-  for (const expiresInMs of [0, 999, 1.5]) {
-    const err = await client.put([], { expiresInMs }).then(() => undefined, (e: unknown) => e);
-    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), `${expiresInMs}: ${err}`);
+  for (const opts of [{ expiresInMs: 0 }, { expiresInMs: 999 }, { expiresInMs: 1.5 }, { expiresAt: Number.NaN }, { maxDownloads: 0 }, { maxDownloads: 1.5 }]) {
+    const err = await client.put([], opts).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), `${JSON.stringify(opts)}: ${err}`);
   }
 });
 

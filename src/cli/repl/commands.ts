@@ -21,6 +21,7 @@ import { registerDiscover } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import type { DiscoverOptions } from "../../discovery/index.ts";
 import { describeError, SfxError } from "../../errors.ts";
+import { printableLines } from "../../protocol/schema.ts";
 import { splitWords } from "./words.ts";
 
 /** Flags of `send` as commander parsed them. */
@@ -282,5 +283,5 @@ export function errorLine(err: unknown, verbose = false): string {
   }
   const usage = err instanceof SfxError && (err.code === "SFX_USAGE" || err.code === "SFX_BAD_ARGUMENT");
   const hint = usage && !/type '/.test(err.message) ? " (type 'help')" : "";
-  return `${describeError(err, verbose)}${hint}`;
+  return `${printableLines(describeError(err, verbose))}${hint}`;
 }

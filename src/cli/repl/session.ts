@@ -465,7 +465,7 @@ class ClientSession implements SessionActions {
         break;
       case "error":
         this.screen.setStatus("recv", null, true);
-        this.print(`Incoming transfer failed: ${e.message}`);
+        this.print(`Incoming transfer failed: ${printable(e.message)}`);
         break;
     }
   }
