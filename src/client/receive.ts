@@ -96,12 +96,29 @@ export class Receiver {
    * waiting (SFX_CANCELLED) and cancels an exchange in progress.
    */
   async receiveOne(signal?: AbortSignal): Promise<ReceivedExchange> {
-    const offer = await this.conn.waitFor((m) => Offer.is(m), { signal });
-    if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");
-    return this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[] }, signal);
+    // What follows the offer in the same turn (a Cancel right behind it, its sender gone) is
+    // delivered before this function resumes, when the exchange's own listeners do not exist
+    // yet: kept here from the offer on, and handed over (the receiver had accepted and then
+    // waited out its stall limit, 10 minutes by default).
+    let xid: number | undefined;
+    const early: AnyMessage[] = [];
+    const stopEarly = this.conn.onMessage((m) => {
+      if (xid !== undefined && m.xid === xid) early.push(m);
+    });
+    try {
+      const offer = await this.conn.waitFor((m) => Offer.is(m) && (xid = m.xid, true), { signal });
+      if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");
+      return await this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[] }, signal, { early, stopEarly });
+    } finally {
+      stopEarly();
+    }
   }
 
-  async #handle(offer: { xid: number; from?: string; files: OfferedFileInfo[] }, signal?: AbortSignal): Promise<ReceivedExchange> {
+  async #handle(
+    offer: { xid: number; from?: string; files: OfferedFileInfo[] },
+    signal?: AbortSignal,
+    before: { early: AnyMessage[]; stopEarly: () => void } = { early: [], stopEarly: () => {} },
+  ): Promise<ReceivedExchange> {
     const conn = this.conn;
     const emit = this.opts.onEvent ?? (() => {});
     const xid = offer.xid;
@@ -150,6 +167,13 @@ export class Receiver {
     const withdrawWatch = conn.onMessage((m) => {
       if (m.xid === xid && (Cancel.is(m) || ErrorMessage.is(m))) withdrawn.abort();
     });
+    // From here this exchange's listeners take its messages: those that came first are replayed.
+    before.stopEarly();
+    for (const m of before.early) {
+      moves++;
+      inbox.push(m);
+      if (Cancel.is(m) || ErrorMessage.is(m)) withdrawn.abort();
+    }
     const offCloseWatch = conn.onClose(() => withdrawn.abort());
     const cleanups: Array<() => void> = [offMessages, () => signal?.removeEventListener("abort", onOuterAbort)];
     const cleanup = () => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { Receiver } from "../../src/client/receive.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
-import { dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Start } from "../../src/protocol/index.ts";
+import { Cancel, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Start } from "../../src/protocol/index.ts";
 import { startHarness } from "../pairing/_harness.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 
@@ -55,6 +55,27 @@ async function hostile(
 }
 
 const bytes = new Uint8Array(1000).fill(7);
+
+test("an offer withdrawn right behind it (Offer and Cancel delivered in one turn) is seen as withdrawn, not accepted and then waited on", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    let decided = false;
+    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => (decided = true) }).receiveOne().then(() => undefined, (err: unknown) => err);
+    const xid = 6;
+    // The sender offers and cancels at once: the server relays both, which reach the receiver together.
+    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files: [{ path: "a.bin", size: 1000 }] }));
+    s.conn.sendControl(Cancel.encode({ xid, reason: "changed my mind" }));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const err = await Promise.race([got, new Promise((resolve) => (timer = setTimeout(resolve, 5000, "still waiting after 5 s")))]);
+    clearTimeout(timer);
+    assert.ok(isSfxError(err, "SFX_CANCELLED"), String(err));
+    assert.not.ok(decided, "the withdrawn offer was never put to the user");
+  } finally {
+    await h.close();
+  }
+});
 
 test("an offer with a name carrying terminal escapes is refused before it is shown: no offer event", async () => {
   const h = startHarness();
