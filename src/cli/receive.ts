@@ -123,7 +123,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "rejected":
             // Refused by sfx itself (names, space); a refusal by the user or by --yes missing says so elsewhere.
-            if (/^(unsafe offer|not enough free space)/.test(e.reason)) say(`Rejected an offer from ${formatId(e.from ?? offerFrom)}: ${e.reason}`);
+            if (/^(unsafe offer|not enough free space)/.test(e.reason)) say(`Rejected an offer from ${formatId(e.from ?? offerFrom)}: ${printable(e.reason)}`);
             break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { printable } from "../protocol/schema.ts";
 import { SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
@@ -134,7 +135,7 @@ export class Receiver {
       let why: string | undefined;
       try {
         const clean = sanitizeRelativePath(f.path);
-        if (seen.has(clean)) why = `the offer names ${clean} twice`;
+        if (seen.has(clean)) why = `the offer names ${printable(clean)} twice`;
         seen.add(clean);
       } catch (err) {
         why = (err as Error).message;

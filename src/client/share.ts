@@ -56,7 +56,7 @@ import {
 import { parseCode } from "../share/code.ts";
 import { shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
-import { MIN_EXPIRY_MS } from "../share/defaults.ts";
+import { MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS } from "../share/defaults.ts";
 import type { CreatedShare, ShareListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
 import {
@@ -398,6 +398,9 @@ interface GetEntry {
   writer?: SafeWrite;
 }
 
+/** The latest time a Date (and the protocol) can hold: 8.64e15 ms after the epoch. */
+const MAX_TIME_MS = 8.64e15;
+
 /** What a put can refuse before reading or sending anything: a cancel already made, an expiry or a download count the server would refuse. */
 function checkPut(opts: PutOptions): void {
   if (opts.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Upload cancelled");
@@ -405,11 +408,14 @@ function checkPut(opts: PutOptions): void {
   if (opts.expiresInMs !== undefined && !(Number.isSafeInteger(opts.expiresInMs) && opts.expiresInMs >= MIN_EXPIRY_MS)) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiresInMs ${JSON.stringify(opts.expiresInMs)}: use at least ${MIN_EXPIRY_MS} (one second)`);
   }
-  if (opts.expiresAt !== undefined && !Number.isSafeInteger(opts.expiresAt)) {
+  if (opts.expiresAt !== undefined && !(Number.isSafeInteger(opts.expiresAt) && opts.expiresAt > 0 && opts.expiresAt <= MAX_TIME_MS)) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid expiresAt ${JSON.stringify(opts.expiresAt)}: use milliseconds since the epoch`);
   }
-  if (opts.maxDownloads !== undefined && !(Number.isSafeInteger(opts.maxDownloads) && opts.maxDownloads >= 1)) {
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid maxDownloads ${JSON.stringify(opts.maxDownloads)}: use a whole number from 1`);
+  if (opts.expiresAt !== undefined && opts.expiresInMs !== undefined) {
+    throw new SfxError("SFX_BAD_ARGUMENT", "Give expiresInMs or expiresAt, not both");
+  }
+  if (opts.maxDownloads !== undefined && !(Number.isSafeInteger(opts.maxDownloads) && opts.maxDownloads >= 1 && opts.maxDownloads <= MAX_DOWNLOADS_LIMIT)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid maxDownloads ${JSON.stringify(opts.maxDownloads)}: use 1 to ${MAX_DOWNLOADS_LIMIT}`);
   }
 }
 

@@ -29,6 +29,9 @@ type Msg<D> = D extends { validate(f: Record<string, unknown>): infer T } ? T : 
  */
 const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 
+/** Error codes about a client's own connection to the server: never a peer's to give. */
+const SERVER_ONLY_CODES = new Set(["SFX_CONNECTION_LOST", "SFX_CONNECT_FAILED", "SFX_INCOMPATIBLE_VERSION", "SFX_NO_SERVER"]);
+
 /** Options for {@link Pairing}. */
 export interface PairingOptions {
   limits?: Partial<PairingLimits>;
@@ -265,13 +268,19 @@ export class Pairing {
     });
   }
 
-  /** Either side reports a failure of the exchange (e.g. the receiver's disk is full). */
+  /**
+   * Either side reports a failure of the exchange (e.g. the receiver's disk is full). Its code is
+   * relayed, except one that speaks of the connection to the server, which only the server may
+   * say: a peer claiming SFX_CONNECTION_LOST made a waiting `sfx receive` exit as if its own
+   * connection had gone.
+   */
   error(peer: ExchangePeer, msg: { code: string; message: string; xid?: number }): boolean {
     const ex = peer.exchange;
     if (msg.xid === undefined || !ex || ex.partyOf(peer)?.xid !== msg.xid) return false;
     const other = ex.other(peer);
-    this.#notifyAndFinish(ex, "failed", msg.code, msg.message, () => {
-      other.peer.sendControl(ErrorMessage.encode({ code: msg.code, message: msg.message, xid: other.xid }));
+    const code = SERVER_ONLY_CODES.has(msg.code) ? "SFX_TRANSFER_FAILED" : msg.code;
+    this.#notifyAndFinish(ex, "failed", code, msg.message, () => {
+      other.peer.sendControl(ErrorMessage.encode({ code, message: msg.message, xid: other.xid }));
     });
     return true;
   }

@@ -104,6 +104,23 @@ test("an offer with a name carrying terminal escapes is refused before it is sho
   }
 });
 
+test("an offer naming one file twice is refused with a reason that shows the name printable (an invisible character as U+FFFD)", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    let reason = "";
+    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => true, onEvent: (e) => void (e.event === "rejected" && (reason = e.reason)) }).receiveOne();
+    const answer = s.conn.waitFor((m) => m.xid === 9, { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
+    s.conn.sendControl(Offer.encode({ xid: 9, to: r.conn.id, files: [{ path: "a\u200b.txt", size: 3 }, { path: "a\u200b.txt", size: 3 }] }));
+    await answer;
+    await got;
+    assert.match(reason, "names a\ufffd.txt twice");
+  } finally {
+    await h.close();
+  }
+});
+
 test("an offer of 1,500 tiny and empty files arrives whole under a limit of 128 open files (32 are written at once, at most 32 more when ends lag)", () => {
   const dir = tmp();
   const fixture = fileURLToPath(new URL("../fixtures/many_small_files.ts", import.meta.url));

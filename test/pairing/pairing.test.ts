@@ -1066,6 +1066,20 @@ async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: st
   return { s, r, rGot };
 }
 
+test("a peer's error claiming the receiver's connection was lost reaches it as a failed transfer: only the server speaks of connections", async () => {
+  const h = startHarness();
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_CONNECTION_LOST", message: "bye", xid: 2 }));
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+    const told = rGot.find((m) => ErrorMessage.is(m))!;
+    assert.is(told.code, "SFX_TRANSFER_FAILED");
+    assert.is(told.message, "bye");
+  } finally {
+    await h.close();
+  }
+});
+
 test("a sender's closing messages are relayed once each: a second 'end', or a flood of them, fails the exchange as a protocol error and the receiver gets one 'end' and stays connected", async () => {
   const h = startHarness();
   try {

@@ -97,7 +97,7 @@ test("a put whose signal is already aborted is SFX_CANCELLED and creates nothing
 
 test("a put with an expiry under a second, a NaN expiresAt or a download count under 1 is the caller's mistake (SFX_BAD_ARGUMENT), said before anything is sent", async () => {
   const { client } = await connect();
-  for (const opts of [{ expiresInMs: 0 }, { expiresInMs: 999 }, { expiresInMs: 1.5 }, { expiresAt: Number.NaN }, { maxDownloads: 0 }, { maxDownloads: 1.5 }]) {
+  for (const opts of [{ expiresInMs: 0 }, { expiresInMs: 999 }, { expiresInMs: 1.5 }, { expiresAt: Number.NaN }, { expiresAt: -1 }, { expiresAt: 9e15 }, { expiresAt: Date.now() + 60_000, expiresInMs: 5000 }, { maxDownloads: 0 }, { maxDownloads: 1.5 }, { maxDownloads: 2_000_000 }]) {
     const err = await client.put([], opts).then(() => undefined, (e: unknown) => e);
     assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), `${JSON.stringify(opts)}: ${err}`);
   }

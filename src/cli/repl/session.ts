@@ -442,7 +442,7 @@ class ClientSession implements SessionActions {
         this.print(`Receiving from ${formatId(incoming.from)} into ${this.dir}… (Ctrl-C cancels)`);
         break;
       case "rejected":
-        if (/^(unsafe|not enough free space)/i.test(e.reason)) this.print(`Rejected an offer from ${formatId(e.from ?? incoming.from)}: ${e.reason}`);
+        if (/^(unsafe|not enough free space)/i.test(e.reason)) this.print(`Rejected an offer from ${formatId(e.from ?? incoming.from)}: ${printable(e.reason)}`);
         break;
       case "progress":
         incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now());
