@@ -18,7 +18,7 @@ import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type LocalShareFile, type ShareProgress, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
-import { DEFAULT_SHARE_LIMITS, type ShareLimits } from "../share/defaults.ts";
+import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits } from "../share/defaults.ts";
 import { MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 
 interface ConnFlags {
@@ -111,14 +111,15 @@ export function parseExpires(text: string, now = Date.now()): { expiresInMs: num
     if (/more than zero/.test((err as Error).message)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': use a duration (30m, 1h, 7d) or an ISO date`);
   }
-  if (ms < 1000) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);
+  if (ms < MIN_EXPIRY_MS) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);
   return { expiresInMs: ms };
 }
 
-function parsePositive(text: string, what: string): number {
+function parsePositive(text: string, what: string, most = Number.MAX_SAFE_INTEGER): number {
   if (!/^\d+$/.test(text.trim()) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid ${what} '${text}': use a whole number of at least 1`);
   }
+  if (Number(text) > most) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid ${what} '${text}': at most ${most}`);
   return Number(text);
 }
 
@@ -174,7 +175,7 @@ function progressBar(label: string): { update(p: ShareProgress): void; end(): vo
 
 async function put(paths: string[], flags: PutFlags): Promise<number> {
   const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
-  const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
+  const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads", MAX_DOWNLOADS_LIMIT);
   const usesStdin = paths.includes("-");
   if (usesStdin && flags.name === undefined) throw new SfxError("SFX_USAGE", "Sharing standard input ('-') needs --name <file name>");
   if (!usesStdin && flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths");

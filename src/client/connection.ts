@@ -246,7 +246,7 @@ export class ClientConnection {
     });
   }
 
-  /** Sends a request and waits for the reply `match` picks; an `error` reply with the same `req` rejects. */
+  /** Sends a request and waits for the first reply with the same `req`; an `error` reply rejects. */
   async request(bytes: Uint8Array, req: number, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<AnyMessage> {
     const reply = this.waitFor((m) => m.req === req, {
       signal: opts.signal,

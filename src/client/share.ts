@@ -52,6 +52,7 @@ import {
   SharePut,
   ShareReady,
   ShareSending,
+  MAX_TIME_MS,
 } from "../protocol/share.ts";
 import { parseCode } from "../share/code.ts";
 import { shareDataStream } from "../share/service.ts";
@@ -398,10 +399,10 @@ interface GetEntry {
   writer?: SafeWrite;
 }
 
-/** The latest time a Date (and the protocol) can hold: 8.64e15 ms after the epoch. */
-const MAX_TIME_MS = 8.64e15;
-
-/** What a put can refuse before reading or sending anything: a cancel already made, an expiry or a download count the server would refuse. */
+/**
+ * What a put can refuse before reading or sending anything: a cancel already made, an expiry or
+ * a download count out of range. (An expiry already past is the server's to judge, by its clock.)
+ */
 function checkPut(opts: PutOptions): void {
   if (opts.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Upload cancelled");
   // Said as the caller's mistake (the encoder's words were a transfer failure).

@@ -150,10 +150,10 @@ export function encodeQuery(nonce: Uint8Array): Uint8Array {
 
 const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
-// C0 and C1 controls, DEL, line separators and bidi overrides: a name printed to a terminal must
-// neither carry escapes nor read as something else (an address, another column).
-const CONTROL = UNPRINTABLE_CHARS;
-const CONTROL_ALL = new RegExp(UNPRINTABLE_CHARS.source, "g");
+// Control and invisible characters (UNPRINTABLE_CHARS): a name printed to a terminal must neither
+// carry escapes nor read as something else (an address, another column, another name).
+const UNPRINTABLE = UNPRINTABLE_CHARS;
+const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE_CHARS.source, "g");
 
 /** Text that starts or ends with white space, or has a run of it. */
 export const PADDED = /^\s|\s$|\s\s/;
@@ -165,7 +165,7 @@ export const PADDED = /^\s|\s$|\s\s/;
  * end).
  */
 function boundedUtf8(text: string, max: number): Uint8Array {
-  const clean = text.replace(CONTROL_ALL, "?").trim().replace(/\s+/g, " ");
+  const clean = text.replace(UNPRINTABLE_ALL, "?").trim().replace(/\s+/g, " ");
   return encoder.encode(truncateUtf8(clean, max).trimEnd());
 }
 
@@ -293,7 +293,7 @@ class Reader {
       if (err instanceof DiscoveryDecodeError) throw err;
       throw new DiscoveryDecodeError("malformed", `${what} is not UTF-8`);
     }
-    if (CONTROL.test(text)) throw new DiscoveryDecodeError("malformed", `${what} contains control characters`);
+    if (UNPRINTABLE.test(text)) throw new DiscoveryDecodeError("malformed", `${what} contains control or invisible characters`);
     // Spaces around it or in a run could pad a name into looking like more columns of a listing.
     if (PADDED.test(text)) throw new DiscoveryDecodeError("malformed", `${what} is padded with spaces`);
     return text;

@@ -55,7 +55,7 @@ function renderMessage(message: readonly unknown[]): string {
 
 const CONTROLS_ALL = new RegExp(UNPRINTABLE_CHARS.source, "g");
 
-/** C1 controls, line separators and bidi overrides as \uXXXX (JSON leaves them raw; a terminal acts on them). */
+/** C1 controls, line separators, bidi controls and invisible characters as \uXXXX (JSON leaves them raw; a terminal acts on them or shows nothing). */
 function escapeControls(text: string): string {
   return text.replace(CONTROLS_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

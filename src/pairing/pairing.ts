@@ -29,8 +29,13 @@ type Msg<D> = D extends { validate(f: Record<string, unknown>): infer T } ? T : 
  */
 const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 
-/** Error codes about a client's own connection to the server: never a peer's to give. */
-const SERVER_ONLY_CODES = new Set(["SFX_CONNECTION_LOST", "SFX_CONNECT_FAILED", "SFX_INCOMPATIBLE_VERSION", "SFX_NO_SERVER"]);
+/**
+ * The codes a party reports its own failure with (a disk, a hash, the protocol, itself, giving
+ * up): relayed as they are. Any other is relayed as SFX_TRANSFER_FAILED, the peer's words marked
+ * as its report: a peer choosing the code chose the other side's exit status and message (a
+ * claimed SFX_CONNECTION_LOST made a waiting sfx receive exit, SFX_USAGE read as a bad command).
+ */
+const PEER_FAILURE_CODES = new Set(["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL", "SFX_TRANSFER_FAILED"]);
 
 /** Options for {@link Pairing}. */
 export interface PairingOptions {
@@ -268,19 +273,16 @@ export class Pairing {
     });
   }
 
-  /**
-   * Either side reports a failure of the exchange (e.g. the receiver's disk is full). Its code is
-   * relayed, except one that speaks of the connection to the server, which only the server may
-   * say: a peer claiming SFX_CONNECTION_LOST made a waiting `sfx receive` exit as if its own
-   * connection had gone.
-   */
+  /** Either side reports a failure of the exchange (e.g. the receiver's disk is full), under a code of {@link PEER_FAILURE_CODES}. */
   error(peer: ExchangePeer, msg: { code: string; message: string; xid?: number }): boolean {
     const ex = peer.exchange;
     if (msg.xid === undefined || !ex || ex.partyOf(peer)?.xid !== msg.xid) return false;
     const other = ex.other(peer);
-    const code = SERVER_ONLY_CODES.has(msg.code) ? "SFX_TRANSFER_FAILED" : msg.code;
-    this.#notifyAndFinish(ex, "failed", code, msg.message, () => {
-      other.peer.sendControl(ErrorMessage.encode({ code, message: msg.message, xid: other.xid }));
+    const own = PEER_FAILURE_CODES.has(msg.code);
+    const code = own ? msg.code : "SFX_TRANSFER_FAILED";
+    const message = own ? msg.message : `The ${peer === ex.sender.peer ? "sender" : "receiver"} reported: ${msg.message}`.slice(0, 1000);
+    this.#notifyAndFinish(ex, "failed", code, message, () => {
+      other.peer.sendControl(ErrorMessage.encode({ code, message, xid: other.xid }));
     });
     return true;
   }

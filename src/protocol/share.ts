@@ -31,8 +31,10 @@ const path = string({ max: MAX_PATH_BYTES, min: 1 });
 const code = string({ max: 100 });
 /** A code the server hands out: the canonical form's characters and dashes only (it is printed as is). */
 const createdCode = string({ max: 100, pattern: /^[0-9A-Z-]+$/ });
-/** Milliseconds since the epoch that make a valid Date (up to ±8.64e15). */
-const time = int({ max: 8.64e15 });
+/** The latest milliseconds since the epoch a Date can hold (8.64e15). */
+export const MAX_TIME_MS = 8.64e15;
+/** Milliseconds since the epoch that make a valid Date. */
+const time = int({ max: MAX_TIME_MS });
 const fileIndex = int({ max: MAX_FILES_PER_OFFER - 1 });
 
 /** A file of a share as listed: path, size, SHA-256. */

@@ -92,11 +92,11 @@ export interface RunningServer {
  * ```
  */
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
-  const host = asWritten(options.host ?? DEFAULT_HOST);
+  const host = canonicalWildcard(options.host ?? DEFAULT_HOST);
   const requestedPort = options.port ?? DEFAULT_PORT;
   // node:dgram would take 99999 as 34463, and 1.5 as 1.
   if (!(Number.isInteger(requestedPort) && requestedPort >= 0 && requestedPort <= 65535)) {
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port ${requestedPort}: use a number from 0 to 65535`);
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port ${JSON.stringify(requestedPort)}: use a number from 0 to 65535`);
   }
   const name = options.name ?? hostname();
 
@@ -229,7 +229,7 @@ function isWildcard(host: string): boolean {
 }
 
 /** The IPv6 wildcard however written (`::0`, `0:0:0:0:0:0:0:0`) as `::`, so it is known for one. */
-function asWritten(host: string): string {
+function canonicalWildcard(host: string): string {
   return isIP(host) === 6 && host.split(":").every((group) => /^0*$/.test(group)) ? "::" : host;
 }
 

@@ -1066,15 +1066,31 @@ async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: st
   return { s, r, rGot };
 }
 
-test("a peer's error claiming the receiver's connection was lost reaches it as a failed transfer: only the server speaks of connections", async () => {
+for (const code of ["SFX_CONNECTION_LOST", "SFX_USAGE", "SFX_CANCELLED", "SFX_ALREADY_RUNNING"]) {
+  test(`a peer's error under ${code} reaches the other side as a failed transfer in the peer's name: a peer does not choose the other's exit status`, async () => {
+    const h = startHarness();
+    try {
+      const { s, rGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
+      s.conn.sendControl(ErrorMessage.encode({ code, message: "bye", xid: 2 }));
+      await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+      const told = rGot.find((m) => ErrorMessage.is(m))!;
+      assert.is(told.code, "SFX_TRANSFER_FAILED");
+      assert.is(told.message, "The sender reported: bye");
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+test("a peer's own failure (SFX_IO: its disk) is relayed under its code and words", async () => {
   const h = startHarness();
   try {
     const { s, rGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
-    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_CONNECTION_LOST", message: "bye", xid: 2 }));
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: EIO", xid: 2 }));
     await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
     const told = rGot.find((m) => ErrorMessage.is(m))!;
-    assert.is(told.code, "SFX_TRANSFER_FAILED");
-    assert.is(told.message, "bye");
+    assert.is(told.code, "SFX_IO");
+    assert.is(told.message, "The sender failed: EIO");
   } finally {
     await h.close();
   }
