@@ -28,6 +28,11 @@ test.after(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** A daemon the test did not want (the code under test failed) is still stopped at the end. */
+function reap(dir: string): void {
+  if (existsSync(join(dir, "pid"))) daemons.push(Number(readFileSync(join(dir, "pid"), "utf8")));
+}
+
 /** `deno run <flags> cli.ts …args`, in the repository, to completion. */
 function deno(flags: string[], args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -83,6 +88,7 @@ test("serve --daemon under Deno gives the daemon the launcher's permissions, not
 test("serve --daemon under Deno refuses a permission granted only in part, rather than widen it", async () => {
   const dir = join(tmp, "part");
   const r = await deno(["--allow-read", `--allow-write=${tmp}`, "--allow-env", "--allow-net", "--allow-sys", "--allow-run"], daemonArgs(dir));
+  reap(dir);
   assert.is(r.code, 8, r.stderr);
   assert.match(r.stderr, "--daemon passes on only permissions granted whole, and --allow-write is not");
   assert.not.ok(existsSync(join(dir, "pid")));
@@ -91,6 +97,7 @@ test("serve --daemon under Deno refuses a permission granted only in part, rathe
 test("serve --daemon under Deno without --allow-run says it cannot start the daemon", async () => {
   const dir = join(tmp, "norun");
   const r = await deno(WHOLE, daemonArgs(dir));
+  reap(dir);
   assert.is(r.code, 8, r.stderr);
   assert.match(r.stderr, /^sfx: Cannot start the daemon \(.*deno\): Requires run access/);
   assert.not.ok(existsSync(join(dir, "pid")));
