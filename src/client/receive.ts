@@ -24,7 +24,7 @@ import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
-import { basename, dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { bytesOnDisk, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
@@ -87,7 +87,8 @@ export class Receiver {
 
   constructor(conn: ClientConnection, opts: ReceiveOptions) {
     this.conn = conn;
-    this.opts = opts;
+    // Resolved once (`link/../x` is ./x), so that making the directory and writing into it agree.
+    this.opts = { ...opts, dir: resolve(opts.dir) };
   }
 
   /**

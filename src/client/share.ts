@@ -713,7 +713,10 @@ export class ShareClient {
    * interrupted files. On failure, partial files are kept (hidden, as
    * `.name.sfx-part`) for the next `get` to continue.
    */
-  async get(code: string, opts: GetOptions): Promise<GetResult> {
+  async get(code: string, given: GetOptions): Promise<GetResult> {
+    // Resolved once, as a path is read (`link/../x` is ./x): every step then means the same
+    // directory, where mkdir on paper and the kernel's walk through the link had parted.
+    const opts = { ...given, dir: resolve(given.dir) };
     const listing = await this.list(code, { signal: opts.signal });
     let wanted = listing.files;
     if (opts.names && opts.names.length > 0) {

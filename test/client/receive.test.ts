@@ -2,11 +2,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Receiver } from "../../src/client/receive.ts";
+import { sendFiles } from "../../src/client/send.ts";
+import { collectFiles } from "../../src/client/walk.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { Cancel, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Start } from "../../src/protocol/index.ts";
@@ -55,6 +57,28 @@ async function hostile(
 }
 
 const bytes = new Uint8Array(1000).fill(7);
+
+test("a Receiver given link/../x receives into ./x, as the path reads: the directory it makes is the one it writes", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const root = tmp();
+    mkdirSync(join(root, "a", "b"), { recursive: true });
+    symlinkSync(join(root, "a", "b"), join(root, "link"));
+    writeFileSync(join(root, "f.txt"), "dotdot");
+    const files = await collectFiles([join(root, "f.txt")]);
+    const [got] = await Promise.all([
+      new Receiver(r.conn, { dir: `${root}/link/../x`, decide: async () => true }).receiveOne(),
+      sendFiles(s.conn, { to: r.conn.id, files }),
+    ]);
+    assert.ok(got.accepted);
+    assert.is(readFileSync(join(root, "x", "f.txt"), "utf8"), "dotdot");
+    assert.not.ok(existsSync(join(root, "a", "x")));
+  } finally {
+    await h.close();
+  }
+});
 
 test("an offer withdrawn right behind it (Offer and Cancel delivered in one turn) is seen as withdrawn, not accepted and then waited on", async () => {
   const h = startHarness();

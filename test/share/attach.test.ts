@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isSfxError } from "../../src/errors.ts";
@@ -184,6 +184,22 @@ test("a get into a disk without room for it is refused before anything is asked 
   await withTmpfs(out, "1m", async () => {
     assert.match((await getFails(client, many, out)).message, /Not enough free space in .*: the files need 1\.2 MiB, it has 1\.0 MiB/);
   });
+});
+
+test("a --dir written link/../x means one directory for every step (./x, as the path reads): made there and written there", async () => {
+  const src = join(base, "dotdot-src");
+  mkdirSync(src);
+  writeFileSync(join(src, "f.txt"), "dotdot");
+  const { client } = await connect();
+  const { code } = await client.put(await collectShareFiles([join(src, "f.txt")]));
+  const root = join(base, "dotdot");
+  mkdirSync(join(root, "a", "b"), { recursive: true });
+  symlinkSync(join(root, "a", "b"), join(root, "link"));
+  // path.join would tidy the '..' away: the path is given as a user types it.
+  const r = await client.get(code, { dir: `${root}/link/../x` });
+  assert.is(r.files.length, 1);
+  assert.is(readFileSync(join(root, "x", "f.txt"), "utf8"), "dotdot");
+  assert.not.ok(existsSync(join(root, "a", "x")), "nothing made where the kernel's walk through the link would go");
 });
 
 test("a get one of whose files goes into a read-only directory fails before anything is asked for: no file of the share is written", async () => {
