@@ -24,7 +24,7 @@ import { nextExchangeId } from "../protocol/data.ts";
 import { CONTROL_PPID, CONTROL_STREAM, PEER_FAILURE_TIMEOUT_MS, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
 import { ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
-import { formatAddress } from "../transport/datagram.ts";
+import { checkPort, formatAddress } from "../transport/datagram.ts";
 
 /** What the server told us in welcome. */
 export interface WelcomeInfo {
@@ -382,9 +382,7 @@ export interface ConnectOptions {
  */
 export async function connect(opts: ConnectOptions = {}): Promise<ClientConnection> {
   let server = opts.server;
-  if (server && !(Number.isInteger(server.port) && server.port >= 1 && server.port <= 65535)) {
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server port ${JSON.stringify(server.port)}: use a number from 1 to 65535`);
-  }
+  if (server) checkPort(server.port, 1, "server port");
   if (!server) {
     const { findFirstServer } = await import("../discovery/index.ts");
     const found = await findFirstServer({ timeoutMs: opts.discoveryTimeoutMs, signal: opts.signal });

@@ -156,25 +156,26 @@ export class Receiver {
     let wake: (() => void) | undefined;
     /** Counts whatever moves the exchange on (messages, data, writes), for the stall watch. */
     let moves = 0;
-    const offMessages = conn.onMessage((m) => {
+    const onExchangeMessage = (m: AnyMessage) => {
       if (m.xid !== xid) return;
       moves++;
       inbox.push(m);
       wake?.();
-    });
+    };
+    const offMessages = conn.onMessage(onExchangeMessage);
     const withdrawn = new AbortController();
     const onOuterAbort = () => withdrawn.abort();
     signal?.addEventListener("abort", onOuterAbort, { once: true });
     if (signal?.aborted) withdrawn.abort();
-    const withdrawWatch = conn.onMessage((m) => {
+    const onWithdrawal = (m: AnyMessage) => {
       if (m.xid === xid && (Cancel.is(m) || ErrorMessage.is(m))) withdrawn.abort();
-    });
-    // From here this exchange's listeners take its messages: those that came first are replayed.
+    };
+    const withdrawWatch = conn.onMessage(onWithdrawal);
+    // From here this exchange's listeners take its messages: those that came first go through them too.
     before.stopEarly();
     for (const m of before.early) {
-      moves++;
-      inbox.push(m);
-      if (Cancel.is(m) || ErrorMessage.is(m)) withdrawn.abort();
+      onExchangeMessage(m);
+      onWithdrawal(m);
     }
     const offCloseWatch = conn.onClose(() => withdrawn.abort());
     const cleanups: Array<() => void> = [offMessages, () => signal?.removeEventListener("abort", onOuterAbort)];

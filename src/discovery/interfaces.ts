@@ -33,3 +33,12 @@ export function advertisedAddresses(): string[] {
   }
   return [...out];
 }
+
+/** Every address of this machine's interfaces, loopback included (none where they cannot be listed). */
+export function localAddresses(): ReadonlySet<string> {
+  try {
+    return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
+  } catch {
+    return new Set();
+  }
+}

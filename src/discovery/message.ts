@@ -152,7 +152,6 @@ const encoder = new TextEncoder();
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 // Control and invisible characters (UNPRINTABLE_CHARS): a name printed to a terminal must neither
 // carry escapes nor read as something else (an address, another column, another name).
-const UNPRINTABLE = UNPRINTABLE_CHARS;
 const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE_CHARS.source, "g");
 
 /** Text that starts or ends with white space, or has a run of it. */
@@ -293,7 +292,7 @@ class Reader {
       if (err instanceof DiscoveryDecodeError) throw err;
       throw new DiscoveryDecodeError("malformed", `${what} is not UTF-8`);
     }
-    if (UNPRINTABLE.test(text)) throw new DiscoveryDecodeError("malformed", `${what} contains control or invisible characters`);
+    if (UNPRINTABLE_CHARS.test(text)) throw new DiscoveryDecodeError("malformed", `${what} contains control or invisible characters`);
     // Spaces around it or in a run could pad a name into looking like more columns of a listing.
     if (PADDED.test(text)) throw new DiscoveryDecodeError("malformed", `${what} is padded with spaces`);
     return text;

@@ -6,10 +6,10 @@
  * @module
  */
 import type { RemoteAddress } from "../transport/datagram.ts";
-import { networkInterfaces } from "node:os";
 import { SfxError } from "../errors.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT, DISCOVERY_TIMEOUT_MS, DISCOVERY_TTL, MAX_SERVERS_PER_SEARCH, QUERY_REPEATS } from "./defaults.ts";
-import { multicastInterfaces } from "./interfaces.ts";
+import { localAddresses, multicastInterfaces } from "./interfaces.ts";
+import { isLoopback } from "../transport/udp.ts";
 import { decodeDiscoveryMessage, type DiscoveryReply, encodeQuery, NONCE_BYTES } from "./message.ts";
 import { type MulticastSocket, openDiscoverySocket } from "./udp_socket.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -113,17 +113,6 @@ function keyFor(found: Map<string, DiscoveredServer>, instanceId: string, host: 
   return found.has(instanceId) ? `${instanceId} ${formatAddress(host, reply.port)}` : instanceId;
 }
 
-const isLoopback = (address: string) => address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
-
-/** This machine's interface addresses, loopback included (none where they cannot be listed). */
-function ownAddresses(): ReadonlySet<string> {
-  try {
-    return new Set(Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address)));
-  } catch {
-    return new Set();
-  }
-}
-
 async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<DiscoveredServer[]> {
   const timeoutMs = options.timeoutMs ?? DISCOVERY_TIMEOUT_MS;
   const repeats = Math.max(1, Math.min(10, options.repeats ?? QUERY_REPEATS));
@@ -136,7 +125,7 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
   const query = encodeQuery(nonce);
   const found = new Map<string, DiscoveredServer>();
   let ownList: ReadonlySet<string> | undefined;
-  const own = () => (ownList ??= ownAddresses());
+  const own = () => (ownList ??= localAddresses());
   const timers: ReturnType<typeof setTimeout>[] = [];
 
   return new Promise<DiscoveredServer[]>((resolve, reject) => {

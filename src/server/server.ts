@@ -18,7 +18,7 @@ import { type DiscoveryResponder, isDiscoveryDatagram, startDiscoveryResponder }
 import { type PairingLimits, CONTROL_WINDOW_BYTES } from "../pairing/defaults.ts";
 import { MAX_CONTROL_BYTES, PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
 import { attachShareService, openShareStore, type ShareLimits } from "../share/index.ts";
-import { type DatagramSocket, formatAddress } from "../transport/datagram.ts";
+import { checkPort, type DatagramSocket, formatAddress } from "../transport/datagram.ts";
 import { SctpEndpoint } from "../transport/sctp/index.ts";
 import { openDatagramSocket } from "../transport/socket.ts";
 import { startExchangeService } from "./exchange_service.ts";
@@ -94,10 +94,7 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = canonicalWildcard(options.host ?? DEFAULT_HOST);
   const requestedPort = options.port ?? DEFAULT_PORT;
-  // node:dgram would take 99999 as 34463, and 1.5 as 1.
-  if (!(Number.isInteger(requestedPort) && requestedPort >= 0 && requestedPort <= 65535)) {
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid port ${JSON.stringify(requestedPort)}: use a number from 0 to 65535`);
-  }
+  checkPort(requestedPort, 0);
   const name = options.name ?? hostname();
 
   // 1. Logs first, so every later step can report.

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { SfxError } from "../errors.ts";
 import { SocketAddress } from "node:net";
 
 /**
@@ -24,6 +25,17 @@ export function canonicalAddress(address: string): string {
     return new SocketAddress({ address: bare, family: "ipv6" }).address + (zone < 0 ? "" : address.slice(zone));
   } catch {
     return address;
+  }
+}
+
+/**
+ * Throws `SFX_BAD_ARGUMENT` unless `port` is a whole number from `lowest` to
+ * 65535 (node:dgram would quietly take 99999 as 34463 and 1.5 as 1). `what`
+ * names it in the message: "port", "server port".
+ */
+export function checkPort(port: unknown, lowest: 0 | 1, what = "port"): void {
+  if (!(Number.isInteger(port) && (port as number) >= lowest && (port as number) <= 65535)) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid ${what} ${JSON.stringify(port)}: use a number from ${lowest} to 65535`);
   }
 }
 

@@ -56,59 +56,58 @@ async function hostile(
   }
 }
 
-const bytes = new Uint8Array(1000).fill(7);
-
-test("a Receiver given link/../x receives into ./x, as the path reads: the directory it makes is the one it writes", async () => {
+/** A sender and a receiver connected to one in-memory server, for `fn`; everything closed after. */
+async function withPair(fn: (s: ClientConnection, r: ClientConnection) => Promise<void>): Promise<void> {
   const h = startHarness();
   try {
     const s = await h.client();
     const r = await h.client();
+    await fn(s.conn, r.conn);
+  } finally {
+    await h.close();
+  }
+}
+
+const bytes = new Uint8Array(1000).fill(7);
+
+test("a Receiver given link/../x receives into ./x, as the path reads: the directory it makes is the one it writes", async () => {
+  await withPair(async (s, r) => {
     const root = tmp();
     mkdirSync(join(root, "a", "b"), { recursive: true });
     symlinkSync(join(root, "a", "b"), join(root, "link"));
     writeFileSync(join(root, "f.txt"), "dotdot");
     const files = await collectFiles([join(root, "f.txt")]);
     const [got] = await Promise.all([
-      new Receiver(r.conn, { dir: `${root}/link/../x`, decide: async () => true }).receiveOne(),
-      sendFiles(s.conn, { to: r.conn.id, files }),
+      new Receiver(r, { dir: `${root}/link/../x`, decide: async () => true }).receiveOne(),
+      sendFiles(s, { to: r.id, files }),
     ]);
     assert.ok(got.accepted);
     assert.is(readFileSync(join(root, "x", "f.txt"), "utf8"), "dotdot");
     assert.not.ok(existsSync(join(root, "a", "x")));
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test("an offer withdrawn right behind it (Offer and Cancel delivered in one turn) is seen as withdrawn, not accepted and then waited on", async () => {
-  const h = startHarness();
-  try {
-    const s = await h.client();
-    const r = await h.client();
+  await withPair(async (s, r) => {
     let decided = false;
-    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => (decided = true) }).receiveOne().then(() => undefined, (err: unknown) => err);
+    const got = new Receiver(r, { dir: tmp(), decide: async () => (decided = true) }).receiveOne().then(() => undefined, (err: unknown) => err);
     const xid = 6;
     // The sender offers and cancels at once: the server relays both, which reach the receiver together.
-    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files: [{ path: "a.bin", size: 1000 }] }));
-    s.conn.sendControl(Cancel.encode({ xid, reason: "changed my mind" }));
+    s.sendControl(Offer.encode({ xid, to: r.id, files: [{ path: "a.bin", size: 1000 }] }));
+    s.sendControl(Cancel.encode({ xid, reason: "changed my mind" }));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const err = await Promise.race([got, new Promise((resolve) => (timer = setTimeout(resolve, 5000, "still waiting after 5 s")))]);
     clearTimeout(timer);
     assert.ok(isSfxError(err, "SFX_CANCELLED"), String(err));
     assert.not.ok(decided, "the withdrawn offer was never put to the user");
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test("an offer with a name carrying terminal escapes is refused before it is shown: no offer event", async () => {
-  const h = startHarness();
-  try {
-    const s = await h.client();
-    const r = await h.client();
+  await withPair(async (s, r) => {
     const events: string[] = [];
     let rejectedFrom: string | undefined;
-    const got = new Receiver(r.conn, {
+    const got = new Receiver(r, {
       dir: tmp(),
       decide: async () => true,
       onEvent: (e) => {
@@ -116,33 +115,26 @@ test("an offer with a name carrying terminal escapes is refused before it is sho
         if (e.event === "rejected") rejectedFrom = e.from;
       },
     }).receiveOne();
-    const answer = s.conn.waitFor((m) => m.xid === 9, { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
-    s.conn.sendControl(Offer.encode({ xid: 9, to: r.conn.id, files: [{ path: "\u001b]0;title\u0007report.pdf", size: 3 }] }));
+    const answer = s.waitFor((m) => m.xid === 9, { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
+    s.sendControl(Offer.encode({ xid: 9, to: r.id, files: [{ path: "\u001b]0;title\u0007report.pdf", size: 3 }] }));
     const m = await answer;
     await got;
     assert.is(m.type, "reject");
     assert.equal(events, ["rejected"]);
-    assert.is(rejectedFrom, s.conn.id, "the refusal names who sent the offer");
-  } finally {
-    await h.close();
-  }
+    assert.is(rejectedFrom, s.id, "the refusal names who sent the offer");
+  });
 });
 
 test("an offer naming one file twice is refused with a reason that shows the name printable (an invisible character as U+FFFD)", async () => {
-  const h = startHarness();
-  try {
-    const s = await h.client();
-    const r = await h.client();
+  await withPair(async (s, r) => {
     let reason = "";
-    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => true, onEvent: (e) => void (e.event === "rejected" && (reason = e.reason)) }).receiveOne();
-    const answer = s.conn.waitFor((m) => m.xid === 9, { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
-    s.conn.sendControl(Offer.encode({ xid: 9, to: r.conn.id, files: [{ path: "a\u200b.txt", size: 3 }, { path: "a\u200b.txt", size: 3 }] }));
+    const got = new Receiver(r, { dir: tmp(), decide: async () => true, onEvent: (e) => void (e.event === "rejected" && (reason = e.reason)) }).receiveOne();
+    const answer = s.waitFor((m) => m.xid === 9, { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
+    s.sendControl(Offer.encode({ xid: 9, to: r.id, files: [{ path: "a\u200b.txt", size: 3 }, { path: "a\u200b.txt", size: 3 }] }));
     await answer;
     await got;
     assert.match(reason, "names a\ufffd.txt twice");
-  } finally {
-    await h.close();
-  }
+  });
 });
 
 test("an offer of 1,500 tiny and empty files arrives whole under a limit of 128 open files (32 are written at once, at most 32 more when ends lag)", () => {

@@ -1066,34 +1066,31 @@ async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: st
   return { s, r, rGot };
 }
 
+/** What the receiver is told when the sender reports `code` with `message` in the middle of an exchange. */
+async function relayedError(code: string, message: string): Promise<AnyMessage> {
+  const h = startHarness();
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
+    s.conn.sendControl(ErrorMessage.encode({ code, message, xid: 2 }));
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+    return rGot.find((m) => ErrorMessage.is(m))!;
+  } finally {
+    await h.close();
+  }
+}
+
 for (const code of ["SFX_CONNECTION_LOST", "SFX_USAGE", "SFX_CANCELLED", "SFX_ALREADY_RUNNING"]) {
   test(`a peer's error under ${code} reaches the other side as a failed transfer in the peer's name: a peer does not choose the other's exit status`, async () => {
-    const h = startHarness();
-    try {
-      const { s, rGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
-      s.conn.sendControl(ErrorMessage.encode({ code, message: "bye", xid: 2 }));
-      await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
-      const told = rGot.find((m) => ErrorMessage.is(m))!;
-      assert.is(told.code, "SFX_TRANSFER_FAILED");
-      assert.is(told.message, "The sender reported: bye");
-    } finally {
-      await h.close();
-    }
+    const told = await relayedError(code, "bye");
+    assert.is(told.code, "SFX_TRANSFER_FAILED");
+    assert.is(told.message, "The sender reported: bye");
   });
 }
 
 test("a peer's own failure (SFX_IO: its disk) is relayed under its code and words", async () => {
-  const h = startHarness();
-  try {
-    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
-    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: EIO", xid: 2 }));
-    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
-    const told = rGot.find((m) => ErrorMessage.is(m))!;
-    assert.is(told.code, "SFX_IO");
-    assert.is(told.message, "The sender failed: EIO");
-  } finally {
-    await h.close();
-  }
+  const told = await relayedError("SFX_IO", "The sender failed: EIO");
+  assert.is(told.code, "SFX_IO");
+  assert.is(told.message, "The sender failed: EIO");
 });
 
 test("a sender's closing messages are relayed once each: a second 'end', or a flood of them, fails the exchange as a protocol error and the receiver gets one 'end' and stays connected", async () => {
