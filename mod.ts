@@ -79,6 +79,7 @@ export {
   DISCOVERY_PORT,
   discoverServers,
   findFirstServer,
+  findOnlyServer,
   isDiscoveryDatagram,
   startDiscoveryResponder,
 } from "./src/discovery/index.ts";

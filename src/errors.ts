@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   SFX_BAD_ARGUMENT: 2,
   /** Discovery found no server. */
   SFX_NO_SERVER: 3,
+  /** No server was named, and discovery found more than one. */
+  SFX_SEVERAL_SERVERS: 3,
   /** Could not reach the server, or the association failed. */
   SFX_CONNECT_FAILED: 4,
   /** An established connection was lost (peer silent, aborted, killed). */

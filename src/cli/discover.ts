@@ -2,7 +2,8 @@
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
 import { type HostPort, parseHostPort, parseIPv4Interface, parseRemotePort, parseTimeout } from "./options.ts";
-import { type DiscoveredServer, discoverServers, type DiscoverOptions, findFirstServer, noServerError } from "../discovery/index.ts";
+import { type DiscoveredServer, discoverServers, type DiscoverOptions, findOnlyServer, noServerError } from "../discovery/index.ts";
+import { isSfxError, SfxError } from "../errors.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT } from "../discovery/defaults.ts";
 
 interface DiscoverFlags {
@@ -60,8 +61,9 @@ export interface ResolvedServer extends HostPort {
 
 /**
  * The server a client command talks to: `--server host[:port]` when given,
- * otherwise the first server that answers discovery (SfxError
- * `SFX_NO_SERVER`, exit 3, when none does within `timeoutMs`).
+ * otherwise the one server that answers discovery (SfxError exit 3:
+ * `SFX_NO_SERVER` when none does within `timeoutMs`, `SFX_SEVERAL_SERVERS`
+ * when more than one does).
  *
  * @example
  * ```ts
@@ -74,6 +76,11 @@ export async function resolveServer(
 ): Promise<ResolvedServer> {
   const defaultPort = options.defaultPort ?? DISCOVERY_PORT;
   if (server !== undefined) return parseHostPort(server, defaultPort);
-  const found = await findFirstServer({ port: defaultPort, timeoutMs: options.timeoutMs, ...options.discover });
-  return { host: found.host, port: found.port, name: found.name };
+  try {
+    const found = await findOnlyServer({ port: defaultPort, timeoutMs: options.timeoutMs, ...options.discover });
+    return { host: found.host, port: found.port, name: found.name };
+  } catch (err) {
+    if (!isSfxError(err, "SFX_SEVERAL_SERVERS")) throw err;
+    throw new SfxError(err.code, `${err.message}. Name one with --server`);
+  }
 }

@@ -367,7 +367,7 @@ export interface ServerAddress {
 
 /** Options for {@link connect}. */
 export interface ConnectOptions {
-  /** The server; discovered on the local network when absent. */
+  /** The server; when absent, the one server discovery finds on the local network (`SFX_SEVERAL_SERVERS` when more than one answers). */
   server?: ServerAddress;
   /** How long to try to reach the server and get welcomed; default 10 s. */
   timeoutMs?: number;
@@ -384,8 +384,8 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   let server = opts.server;
   if (server) checkPort(server.port, 1, "server port");
   if (!server) {
-    const { findFirstServer } = await import("../discovery/index.ts");
-    const found = await findFirstServer({ timeoutMs: opts.discoveryTimeoutMs, signal: opts.signal });
+    const { findOnlyServer } = await import("../discovery/index.ts");
+    const found = await findOnlyServer({ timeoutMs: opts.discoveryTimeoutMs, signal: opts.signal });
     server = { host: found.host, port: found.port };
   }
   let address = server.host;

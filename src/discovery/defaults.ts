@@ -40,6 +40,12 @@ export const MAX_RATE_SOURCES = 4096;
 /** How long `discoverServers()` listens for answers, by default. */
 export const DISCOVERY_TIMEOUT_MS = 1000;
 
+/**
+ * How long a search for the one server listens after the first answer for
+ * another: past the second round of queries (sent 250 ms after the first).
+ */
+export const DISCOVERY_SETTLE_MS = 300;
+
 /** How many times a search sends its query within the timeout, in case one is lost. */
 export const QUERY_REPEATS = 3;
 

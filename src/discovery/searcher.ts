@@ -7,7 +7,7 @@
  */
 import type { RemoteAddress } from "../transport/datagram.ts";
 import { SfxError } from "../errors.ts";
-import { DISCOVERY_GROUP, DISCOVERY_PORT, DISCOVERY_TIMEOUT_MS, DISCOVERY_TTL, MAX_SERVERS_PER_SEARCH, QUERY_REPEATS } from "./defaults.ts";
+import { DISCOVERY_GROUP, DISCOVERY_PORT, DISCOVERY_SETTLE_MS, DISCOVERY_TIMEOUT_MS, DISCOVERY_TTL, MAX_SERVERS_PER_SEARCH, QUERY_REPEATS } from "./defaults.ts";
 import { localAddresses, multicastInterfaces } from "./interfaces.ts";
 import { isLoopback } from "../transport/udp.ts";
 import { decodeDiscoveryMessage, type DiscoveryReply, encodeQuery, NONCE_BYTES } from "./message.ts";
@@ -64,7 +64,7 @@ export interface DiscoverOptions {
  * ```
  */
 export function discoverServers(options: DiscoverOptions = {}): Promise<DiscoveredServer[]> {
-  return search(options, false);
+  return search(options);
 }
 
 /**
@@ -77,8 +77,31 @@ export function discoverServers(options: DiscoverOptions = {}): Promise<Discover
  * ```
  */
 export async function findFirstServer(options: DiscoverOptions = {}): Promise<DiscoveredServer> {
-  const found = await search(options, true);
+  const found = await search(options, 0);
   if (found.length === 0) throw noServerError(options);
+  return found[0];
+}
+
+/**
+ * Resolves with the one server that answers. Two clients that each took the
+ * first answer could end up on different servers (and never meet), or one
+ * of them on a LAN peer answering in a real server's name: so after the
+ * first answer this listens `settleMs` more (default 300 ms, within
+ * `timeoutMs`), and rejects with `SFX_SEVERAL_SERVERS`, naming each, when
+ * another answered. `SFX_NO_SERVER` when none does within `timeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const server = await findOnlyServer({ timeoutMs: 1000 });
+ * ```
+ */
+export async function findOnlyServer(options: DiscoverOptions & { settleMs?: number } = {}): Promise<DiscoveredServer> {
+  const found = await search(options, options.settleMs ?? DISCOVERY_SETTLE_MS);
+  if (found.length === 0) throw noServerError(options);
+  if (found.length > 1) {
+    const each = found.map((s) => `"${s.name}" at ${formatAddress(s.host, s.port)}`).join(", ");
+    throw new SfxError("SFX_SEVERAL_SERVERS", `${found.length} sfx servers answered: ${each}`);
+  }
   return found[0];
 }
 
@@ -113,7 +136,11 @@ function keyFor(found: Map<string, DiscoveredServer>, instanceId: string, host: 
   return found.has(instanceId) ? `${instanceId} ${formatAddress(host, reply.port)}` : instanceId;
 }
 
-async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<DiscoveredServer[]> {
+/**
+ * Sends the query and collects the answers until `timeoutMs`, or until
+ * `settleMs` after the first answer when given (0: at the first answer).
+ */
+async function search(options: DiscoverOptions, settleMs?: number): Promise<DiscoveredServer[]> {
   const timeoutMs = options.timeoutMs ?? DISCOVERY_TIMEOUT_MS;
   const repeats = Math.max(1, Math.min(10, options.repeats ?? QUERY_REPEATS));
   if (!(timeoutMs >= 0)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid discovery timeout ${timeoutMs}`);
@@ -167,7 +194,8 @@ async function search(options: DiscoverOptions, stopOnFirst: boolean): Promise<D
       } catch (err) {
         return finish(err);
       }
-      if (stopOnFirst) finish();
+      if (settleMs === 0) finish();
+      else if (settleMs !== undefined && found.size === 1) timers.push(setTimeout(finish, settleMs));
     });
 
     if (multicast) {

@@ -88,7 +88,7 @@ test("sfx discover with a bad --timeout or --port exits 2 naming the value", asy
   assert.match(e.stderr, /Invalid port '0'/);
 });
 
-test("resolveServer() uses --server when given, else the first server discovery finds", async () => {
+test("resolveServer() uses --server when given, else the one server discovery finds", async () => {
   assert.equal(await resolveServer("10.0.0.9"), { host: "10.0.0.9", port: 6969 });
   assert.equal(await resolveServer("[fd00::1]:7000"), { host: "fd00::1", port: 7000 });
   const responder = await startDiscoveryResponder({ name: "found", advertisePort: 7002, bind: { host: "127.0.0.1", port: 0 }, group: null });
@@ -106,6 +106,19 @@ test("resolveServer() uses --server when given, else the first server discovery 
     assert.is((err as { code?: string }).code, "SFX_NO_SERVER");
   } finally {
     await silent.close();
+  }
+  // Two answering: the user is told to choose, in the CLI's words.
+  const a = await startDiscoveryResponder({ name: "alpha", bind: { host: "0.0.0.0", port: 0, reuseAddr: true }, interfaces: ["127.0.0.1"] });
+  const port = a.localAddress().port;
+  const b = await startDiscoveryResponder({ name: "beta", bind: { host: "0.0.0.0", port, reuseAddr: true }, interfaces: ["127.0.0.1"] });
+  try {
+    await resolveServer(undefined, { defaultPort: port, discover: { interfaces: ["127.0.0.1"] } });
+    assert.unreachable("resolved with two servers answering");
+  } catch (err) {
+    assert.is((err as { code?: string }).code, "SFX_SEVERAL_SERVERS");
+    assert.match((err as Error).message, /^2 sfx servers answered: .*\. Name one with --server$/);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
   }
 });
 

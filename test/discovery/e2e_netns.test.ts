@@ -38,20 +38,22 @@ if (why !== undefined) {
   const net = `10.${100 + Math.floor(Math.random() * 100)}.${Math.floor(Math.random() * 250)}`;
   const SERVER_IP = `${net}.1`;
   const CLIENT_IP = `${net}.2`;
+  const SECOND_IP = `${net}.3`;
 
-  /** server ns —veth— bridge ns —veth— client ns */
-  function buildLan(): { server: string; client: string } {
+  /** server ns, second server ns, client ns: each —veth— a bridge ns */
+  function buildLan(): { server: string; second: string; client: string } {
     const bridge = uniqueName("br");
     const server = uniqueName("srv");
+    const second = uniqueName("sr2");
     const client = uniqueName("cli");
-    for (const ns of [bridge, server, client]) {
+    for (const ns of [bridge, server, second, client]) {
       ip("netns", "add", ns);
       namespaces.add(ns);
       ip("-n", ns, "link", "set", "lo", "up");
     }
     ip("-n", bridge, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0");
     ip("-n", bridge, "link", "set", "br0", "up");
-    for (const [ns, addr, port] of [[server, SERVER_IP, "p-srv"], [client, CLIENT_IP, "p-cli"]]) {
+    for (const [ns, addr, port] of [[server, SERVER_IP, "p-srv"], [second, SECOND_IP, "p-sr2"], [client, CLIENT_IP, "p-cli"]]) {
       // Created inside the namespaces: nothing ever appears in the host's.
       ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", bridge);
       ip("-n", bridge, "link", "set", port, "master", "br0");
@@ -60,7 +62,7 @@ if (why !== undefined) {
       ip("-n", ns, "link", "set", "eth0", "up");
       ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "eth0");
     }
-    return { server, client };
+    return { server, second, client };
   }
 
   test(TITLE, async () => {
@@ -86,6 +88,24 @@ if (why !== undefined) {
       const table = await runSfx(["discover", "--timeout", "1s"], { env, ns: lan.client });
       assert.is(table.code, 0);
       assert.match(table.stdout, `${SERVER_IP}:6969`);
+
+      // The one server is used by a command given no --server ...
+      const share = await runSfx(["share", "ls", "AAAA-AAAA-AAAA-AAAA-AAAA"], { env, ns: lan.client });
+      assert.is(share.code, 9, `connected and asked: ${share.stderr}`);
+
+      // ... but with a second server on the LAN, such a command would take whichever answered first, and
+      // a receiver and a sender could land on different servers: it names both and asks for --server.
+      const second = startServe(["--name", "second", "--log-dir", home.path, "--storage", `${home.path}/second`], { env, ns: lan.second });
+      try {
+        await waitUntilAnswering(second, SECOND_IP, { env, ns: lan.client });
+        const both = await runSfx(["receive"], { env, ns: lan.client });
+        assert.is(both.code, 3, both.stdout + both.stderr);
+        assert.match(both.stderr, `"${name}" at ${SERVER_IP}:6969`);
+        assert.match(both.stderr, `"second" at ${SECOND_IP}:6969`);
+        assert.match(both.stderr, "Name one with --server");
+      } finally {
+        assert.is(await second.stop(), 0, second.output());
+      }
 
       // Once the server has stopped, the client finds nobody.
       assert.is(await server.stop(), 0, `sfx serve did not exit cleanly on SIGTERM:\n${server.output()}`);

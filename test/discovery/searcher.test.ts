@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type DiscoveredServer, discoverServers, findFirstServer, startDiscoveryResponder } from "../../src/discovery/index.ts";
+import { type DiscoveredServer, discoverServers, findFirstServer, findOnlyServer, startDiscoveryResponder } from "../../src/discovery/index.ts";
 import { decodeDiscoveryMessage, encodeReply } from "../../src/discovery/message.ts";
 import { openDiscoverySocket } from "../../src/discovery/udp_socket.ts";
 import { isSfxError } from "../../src/errors.ts";
@@ -109,6 +109,35 @@ test("findFirstServer() resolves on the first answer, long before its timeout", 
     assert.ok(ms < 2000, `took ${ms.toFixed(0)} ms`);
   } finally {
     await r.close();
+  }
+});
+
+test("findOnlyServer() with two servers answering rejects with SFX_SEVERAL_SERVERS naming both; with one, resolves soon after it answers", async () => {
+  const a = await startDiscoveryResponder({ name: "alpha", bind: { host: "0.0.0.0", port: 0, reuseAddr: true }, interfaces: ["127.0.0.1"] });
+  const port = a.localAddress().port;
+  const b = await startDiscoveryResponder({ name: "beta", bind: { host: "0.0.0.0", port, reuseAddr: true }, interfaces: ["127.0.0.1"] });
+  try {
+    // Whichever answers first, the other answers within the settle time: neither is taken.
+    for (let i = 0; i < 3; i++) {
+      try {
+        const s = await findOnlyServer({ port, interfaces: ["127.0.0.1"], timeoutMs: 10_000, settleMs: 200 });
+        assert.unreachable(`took "${s.name}"`);
+      } catch (err) {
+        assert.ok(isSfxError(err, "SFX_SEVERAL_SERVERS"), String(err));
+        assert.match((err as Error).message, `2 sfx servers answered: `);
+        assert.match((err as Error).message, `"alpha" at 127.0.0.1:${port}`);
+        assert.match((err as Error).message, `"beta" at 127.0.0.1:${port}`);
+      }
+    }
+    await b.close();
+    const started = performance.now();
+    const s = await findOnlyServer({ port, interfaces: ["127.0.0.1"], timeoutMs: 10_000, settleMs: 200 });
+    const ms = performance.now() - started;
+    assert.is(s.name, "alpha");
+    assert.ok(ms >= 190 && ms < 5000, `took ${ms.toFixed(0)} ms: settled, not timed out`);
+  } finally {
+    await a.close();
+    await b.close();
   }
 });
 

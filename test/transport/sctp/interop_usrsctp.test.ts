@@ -45,6 +45,8 @@ function run(name: string, args: string[], stdin?: string): Program {
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString("latin1")));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString("latin1")));
+  // Not installed: each test fails on its own, rather than the whole file on an unhandled event.
+  child.on("error", (err) => (out += `cannot run ${BIN}/${name}: ${err.message}\n`));
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   if (stdin !== undefined) child.stdin!.end(stdin);
   return {
