@@ -22,7 +22,7 @@ import { VERSION } from "../version.ts";
 import { type AssociationLike, closeWithin, type CloseReason } from "../protocol/association.ts";
 import { nextExchangeId } from "../protocol/data.ts";
 import { CONTROL_PPID, CONTROL_STREAM, PEER_FAILURE_TIMEOUT_MS, PROTOCOL_VERSION, STREAMS } from "../protocol/defaults.ts";
-import { ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
+import { announcedProtocol, ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
 import { checkPort, formatAddress } from "../transport/datagram.ts";
 
@@ -97,14 +97,13 @@ export class ClientConnection {
         try {
           msg = decodeMessage(data);
         } catch (err) {
-          return fail(err as SfxError);
+          const other = announcedProtocol(data, "welcome");
+          return fail(other && other.protocol !== PROTOCOL_VERSION ? incompatibleServer(other.protocol, other.software) : err as SfxError);
         }
         if (ErrorMessage.is(msg)) return fail(errorFromMessage(msg));
         if (Welcome.is(msg)) {
           cleanup();
-          if (msg.protocol !== PROTOCOL_VERSION) {
-            return fail(new SfxError("SFX_INCOMPATIBLE_VERSION", `Incompatible versions: the server speaks sfx protocol ${msg.protocol} (sfx ${msg.server.version}); this client speaks protocol ${PROTOCOL_VERSION} (sfx ${VERSION})`));
-          }
+          if (msg.protocol !== PROTOCOL_VERSION) return fail(incompatibleServer(msg.protocol, msg.server.version));
           resolve(new ClientConnection(association, {
             id: msg.id,
             protocol: msg.protocol,
@@ -388,20 +387,68 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
     const found = await findOnlyServer({ timeoutMs: opts.discoveryTimeoutMs, signal: opts.signal });
     server = { host: found.host, port: found.port };
   }
-  let address = server.host;
-  if (!isIP(address)) {
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const deadline = performance.now() + timeoutMs;
+  const addresses = await addressesOf(server.host);
+  for (let i = 0; ; i++) {
     try {
-      address = (await lookup(address)).address;
+      const { association, owned } = await associate(server, addresses[i], { deadline, timeoutMs, signal: opts.signal });
+      return ClientConnection.handshake(association, { timeoutMs, owned, signal: opts.signal });
     } catch (err) {
-      throw new SfxError("SFX_CONNECT_FAILED", `Cannot resolve server name ${server.host}`, { cause: err });
+      // Refused or unreachable at once: the name's next address may be the one
+      // listening (`localhost` is often ::1 first, and a server on 0.0.0.0 is not there).
+      if (i + 1 < addresses.length && err instanceof SfxError && TRY_NEXT.has(errnoOf(err.cause) ?? "")) continue;
+      throw err;
     }
   }
+}
+
+function incompatibleServer(protocol: number, version: string): SfxError {
+  return new SfxError(
+    "SFX_INCOMPATIBLE_VERSION",
+    `Incompatible versions: the server speaks sfx protocol ${protocol} (sfx ${version}); this client speaks protocol ${PROTOCOL_VERSION} (sfx ${VERSION})`,
+  );
+}
+
+/** Failures that come at once, and say nothing of the name's other addresses. */
+const TRY_NEXT = new Set(["ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "EADDRNOTAVAIL", "EAFNOSUPPORT"]);
+
+function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** A server's addresses: the literal itself, or every address its name resolves to, in the resolver's order. */
+async function addressesOf(host: string): Promise<string[]> {
+  if (isIP(host)) return [host];
+  try {
+    return [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
+  } catch (err) {
+    throw new SfxError("SFX_CONNECT_FAILED", `Cannot resolve server name ${host}`, { cause: err });
+  }
+}
+
+/** Opens a socket to one of the server's addresses and sets up the association by `deadline` (of `timeoutMs` in all). */
+async function associate(
+  server: ServerAddress,
+  address: string,
+  { deadline, timeoutMs, signal }: { deadline: number; timeoutMs: number; signal?: AbortSignal },
+): Promise<{ association: AssociationLike; owned: { close(): Promise<void> } }> {
+  const where = formatAddress(server.host, server.port);
   const { openDatagramSocket } = await import("../transport/socket.ts");
   const { SctpEndpoint } = await import("../transport/sctp/index.ts");
   // Connected to the server (a client talks to no one else): the kernel then
   // reports an ICMP "port unreachable" as ECONNREFUSED, so a port where
   // nothing listens fails at once instead of after the timeout.
-  const socket = await openDatagramSocket({ host: isIP(address) === 6 ? "::" : "0.0.0.0", port: 0, connect: { address, port: server.port } });
+  const bind = isIP(address) === 6 ? "::" : "0.0.0.0";
+  let socket;
+  try {
+    socket = await openDatagramSocket({ host: bind, port: 0, connect: { address, port: server.port } });
+  } catch (err) {
+    if ((err as Error)?.name === "NotCapable" || (err as Error)?.name === "PermissionDenied") {
+      throw new SfxError("SFX_IO", `Deno did not grant network access: ${(err as Error).message} (a client sends from ${formatAddress(bind, 0)}: allow it, and the server, with --allow-net)`, { cause: err });
+    }
+    throw new SfxError("SFX_CONNECT_FAILED", `Cannot reach ${where}: ${(err as Error).message}`, { cause: err });
+  }
   const endpoint = SctpEndpoint.listen({ socket, failureTimeoutMs: PEER_FAILURE_TIMEOUT_MS });
   const owned = {
     async close() {
@@ -409,34 +456,33 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
       await socket.close().catch(() => {});
     },
   };
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  let association: AssociationLike;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;
   try {
-    association = await Promise.race([
+    const association = await Promise.race([
       endpoint.connect({ address, port: server.port }, { streams: STREAMS }) as Promise<AssociationLike>,
       new Promise<never>((_, reject) => {
         // Ctrl-C while the server does not answer: stop now, not at the timeout.
         onAbort = () => reject(new SfxError("SFX_CANCELLED", "Cancelled while connecting"));
-        if (opts.signal?.aborted) onAbort();
-        else opts.signal?.addEventListener("abort", onAbort, { once: true });
-        timer = setTimeout(() => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${formatAddress(server!.host, server!.port)} within ${timeoutMs / 1000} s`)), timeoutMs);
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener("abort", onAbort, { once: true });
+        const noAnswer = () => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${where} within ${timeoutMs / 1000} s`));
+        timer = setTimeout(noAnswer, Math.max(0, deadline - performance.now()));
         socket.onError?.((err) => {
-          if ((err as NodeJS.ErrnoException).code !== "ECONNREFUSED") return;
-          reject(new SfxError("SFX_CONNECT_FAILED", `Nothing is listening at ${formatAddress(server!.host, server!.port)} (connection refused)`, { cause: err }));
+          if (errnoOf(err) !== "ECONNREFUSED") return;
+          reject(new SfxError("SFX_CONNECT_FAILED", `Nothing is listening at ${where} (connection refused)`, { cause: err }));
         });
       }),
     ]);
+    return { association, owned };
   } catch (err) {
     await owned.close();
     if (err instanceof SfxError) throw err;
-    throw new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${formatAddress(server.host, server.port)}: ${(err as Error).message}`, { cause: err });
+    throw new SfxError("SFX_CONNECT_FAILED", `Cannot connect to ${where}: ${(err as Error).message}`, { cause: err });
   } finally {
     clearTimeout(timer);
-    if (onAbort) opts.signal?.removeEventListener("abort", onAbort);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
     // Once connected, liveness (heartbeats, retransmission limits) reports a server that goes away.
     socket.onError?.(() => {});
   }
-  return ClientConnection.handshake(association, { timeoutMs, owned, signal: opts.signal });
 }

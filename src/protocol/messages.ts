@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
+import { MAX_CONTROL_BYTES, MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
 import { defineMessage } from "./registry.ts";
-import { array, cutUtf8, int, nullable, object, optional, string } from "./schema.ts";
+import { array, cutUtf8, int, nullable, object, optional, printable, string } from "./schema.ts";
 import { ERROR_CODES, type ErrorCode, SfxError } from "../errors.ts";
 
 const xid = int({ max: 2 ** 31 - 1 });
@@ -128,6 +128,26 @@ export const End = defineMessage("end", { xid, file: int({ max: MAX_FILES_PER_OF
 export const Done = defineMessage("done", { xid, files: optional(int()), bytes: optional(int()) });
 /** Either way: stop this exchange; the receiver removes what it has written. */
 export const Cancel = defineMessage("cancel", { xid, reason: optional(text) });
+
+/**
+ * The protocol a `hello` or `welcome` that failed validation says its sender
+ * speaks, and the sender's software (`client`, or `server.version`): another
+ * protocol version may have changed the message's other fields, and its peer
+ * should still learn that the versions differ, not that the message is
+ * invalid. Undefined when the bytes are no such message.
+ */
+export function announcedProtocol(bytes: Uint8Array, type: "hello" | "welcome"): { protocol: number; software: string } | undefined {
+  if (bytes.length > MAX_CONTROL_BYTES) return undefined;
+  let msg;
+  try {
+    msg = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof msg !== "object" || msg === null || msg.type !== type || !Number.isSafeInteger(msg.protocol)) return undefined;
+  const software = type === "hello" ? msg.client : msg.server?.version;
+  return { protocol: msg.protocol, software: typeof software === "string" ? printable(cutUtf8(software, 64)) : "unknown" };
+}
 
 /** The {@link SfxError} an `error` message stands for (an unknown code becomes SFX_PROTOCOL). */
 export function errorFromMessage(msg: { code: string; message: string }): SfxError {

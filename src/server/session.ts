@@ -18,7 +18,7 @@ import { SfxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { type AssociationLike, closeWithin, type CloseReason } from "../protocol/association.ts";
 import { CONTROL_PPID, CONTROL_STREAM } from "../protocol/defaults.ts";
-import { Hello, Ping, Pong, Welcome, errorToMessage } from "../protocol/messages.ts";
+import { announcedProtocol, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType, ProtocolError } from "../protocol/registry.ts";
 import { PROTOCOL_VERSION } from "../protocol/defaults.ts";
 import {
@@ -354,6 +354,8 @@ export class ServerSession implements ExchangePeer {
     try {
       msg = decodeMessage(data);
     } catch (err) {
+      const other = this.#state === "hello" ? announcedProtocol(data, "hello") : undefined;
+      if (other && other.protocol !== PROTOCOL_VERSION) return this.#refuseVersion(other.protocol, other.software);
       return this.#protocolError(err);
     }
     try {
@@ -390,19 +392,20 @@ export class ServerSession implements ExchangePeer {
     }
   }
 
+  #refuseVersion(protocol: number, client: string): void {
+    const message = `Incompatible versions: this server speaks sfx protocol ${PROTOCOL_VERSION} (sfx ${VERSION}); ` +
+      `the client speaks protocol ${protocol} (${client}). Use matching sfx versions.`;
+    this.#log.warn("Refused {label}: {message}", { label: this.label, message });
+    this.sendControl(errorToMessage(new SfxError("SFX_INCOMPATIBLE_VERSION", message)));
+    void this.close();
+  }
+
   #hello(msg: AnyMessage): void {
     if (!Hello.is(msg)) {
       throw new ProtocolError("invalid", `Expected 'hello' first, got '${msg.type}'`, msg.type);
     }
     this.client = msg.client;
-    if (msg.protocol !== PROTOCOL_VERSION) {
-      const message = `Incompatible versions: this server speaks sfx protocol ${PROTOCOL_VERSION} (sfx ${VERSION}); ` +
-        `the client speaks protocol ${msg.protocol} (${msg.client}). Use matching sfx versions.`;
-      this.#log.warn("Refused {label}: {message}", { label: this.label, message });
-      this.sendControl(errorToMessage(new SfxError("SFX_INCOMPATIBLE_VERSION", message)));
-      void this.close();
-      return;
-    }
+    if (msg.protocol !== PROTOCOL_VERSION) return this.#refuseVersion(msg.protocol, msg.client);
     if (this.server.ids.size >= this.server.limits.maxClients) {
       const message = `This server is full: ${this.server.limits.maxClients} clients are connected`;
       this.#log.warn("Refused {label}: {message}", { label: this.label, message });

@@ -86,7 +86,9 @@ export async function openUdpSocket(opts: UdpSocketOptions = {}): Promise<UdpSoc
       };
       socket.once("error", onError);
       try {
-        socket.connect(to.port, to.address, () => {
+        // With a callback, node:dgram reports a failed connect (ENETUNREACH, EADDRNOTAVAIL) only to it.
+        socket.connect(to.port, to.address, (err?: Error) => {
+          if (err) return onError(err);
           socket.off("error", onError);
           resolve();
         });
@@ -108,7 +110,9 @@ function literalLookup(host: string, opts: unknown, cb?: unknown): void {
   const callback = (typeof opts === "function" ? opts : cb) as (err: Error | null, address: string, family: number) => void;
   const family = isIP(host);
   if (family !== 0) return callback(null, host, family);
-  dnsLookup(host, typeof opts === "object" && opts !== null ? (opts as object) : {}, callback as never);
+  // node:dgram passes the socket's family as a bare number (4 or 6): keep it, or a udp4 socket may get ::1.
+  const options = typeof opts === "number" ? { family: opts } : typeof opts === "object" && opts !== null ? (opts as object) : {};
+  dnsLookup(host, options, callback as never);
 }
 
 /** Sets SO_RCVBUF and SO_SNDBUF, halving the request until the kernel takes it. */

@@ -70,6 +70,14 @@ test("without --allow-sys a command says which flag Deno wants (SFX_IO, 8), not 
   assert.is(v.code, 0, v.stderr);
 });
 
+test("with --allow-net narrowed to the server's host, a client says what Deno refused (SFX_IO, 8), not an internal error", async () => {
+  // Only the server's address is allowed; the client's own socket (0.0.0.0:0) is not.
+  const flags = ["--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-net=127.0.0.1", "--unstable-net"];
+  const r = await deno(flags, ["share", "ls", "7KQ2-M9XD-4T1F-HB6R-W3NP", "--server", "127.0.0.1:9"]);
+  assert.is(r.code, 8, r.stderr);
+  assert.match(r.stderr, /^sfx: Deno did not grant network access: .*0\.0\.0\.0:0.*--allow-net/);
+});
+
 test("serve --daemon under Deno gives the daemon the launcher's permissions, not -A, and runs it in /", async () => {
   const dir = join(tmp, "whole");
   const r = await deno([...WHOLE, "--allow-run", "--unstable-net"], daemonArgs(dir));

@@ -4,7 +4,7 @@ import { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { CONTROL_PPID, decodeMessage, ErrorMessage, Hello, Ping, PROTOCOL_VERSION, Welcome, type AnyMessage } from "../../src/protocol/index.ts";
 import { startHarness, until } from "../pairing/_harness.ts";
-import type { FakeAssociation } from "../_fake_association.ts";
+import { type FakeAssociation, fakeAssociationPair } from "../_fake_association.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
@@ -118,6 +118,33 @@ test("a client of another protocol version gets SFX_INCOMPATIBLE_VERSION naming 
   } finally {
     await h.close();
   }
+});
+
+test("a hello or welcome of another protocol version whose other fields changed shape still gets SFX_INCOMPATIBLE_VERSION, not 'invalid message'", async () => {
+  // A later client: its hello is invalid to this server's schema (protocol above 65535, client an object).
+  const h = startHarness();
+  try {
+    const { fake } = h.raw();
+    const got = collect(fake);
+    let closed = false;
+    fake.on("close", () => (closed = true));
+    fake.send(0, enc(JSON.stringify({ type: "hello", protocol: 70000, client: { name: "sfx", version: "9.0.0" } })), { ppid: CONTROL_PPID });
+    await until(() => got.some((m) => ErrorMessage.is(m)) && closed, 2000, "an error, then the close");
+    const [err] = got.filter((m) => ErrorMessage.is(m));
+    assert.is(err.code, "SFX_INCOMPATIBLE_VERSION");
+    assert.match(err.message as string, `the client speaks protocol 70000 (unknown)`);
+  } finally {
+    await h.close();
+  }
+  // A later server: its welcome is invalid to this client's schema.
+  const [client, server] = fakeAssociationPair();
+  server.on("message", () => {
+    const welcome = { type: "welcome", protocol: PROTOCOL_VERSION + 1, id: "482913", server: { name: "next", version: "9.0.0" }, limits: { maxFileSize: "10G" } };
+    server.send(0, enc(JSON.stringify(welcome)), { ppid: CONTROL_PPID });
+  });
+  const err = await ClientConnection.handshake(client, { timeoutMs: 2000 }).then(() => undefined, (e: unknown) => e);
+  assert.ok(isSfxError(err, "SFX_INCOMPATIBLE_VERSION"), String(err));
+  assert.match((err as Error).message, `the server speaks sfx protocol ${PROTOCOL_VERSION + 1} (sfx 9.0.0)`);
 });
 
 test("malformed and unknown messages get an SFX_PROTOCOL error reply and the session keeps working", async () => {
