@@ -51,6 +51,7 @@ import {
   ShareLs,
   SharePut,
   ShareReady,
+  ShareReceived,
   ShareSending,
   MAX_TIME_MS,
 } from "../protocol/share.ts";
@@ -861,10 +862,18 @@ export class ShareClient {
     let settle!: { resolve: () => void; reject: (e: SfxError) => void };
     const finished = new Promise<void>((resolvePromise, reject) => (settle = { resolve: resolvePromise, reject }));
     finished.catch(() => {});
-    let doneMsg = false;
+    /** Every file is verified and in place, and the server was told so: nothing can fail the get now. */
+    let received = false;
+    /** The connection ended after every byte and every end had arrived: the get finishes here, uncounted. */
+    let cutOff = false;
     let failed = false;
+    const succeed = () => {
+      this.#pending.delete(req);
+      settle.resolve();
+    };
     const fail = (err: SfxError) => {
       if (failed) return;
+      if (received) return succeed();
       failed = true;
       this.#tryCancel(req, err.message);
       this.#pending.delete(req);
@@ -872,9 +881,14 @@ export class ShareClient {
       for (const waiting of queue.splice(0)) waiting(); // they see `failed`, and open nothing
     };
     const maybeDone = () => {
-      if (doneMsg && slots && results.size === slots.length) {
-        this.#pending.delete(req);
-        settle.resolve();
+      if (!slots || results.size !== slots.length || failed) return;
+      received = true;
+      if (cutOff) return succeed();
+      try {
+        // The download counts (towards the share's maxDownloads) only now; its answer is share.done.
+        this.#link.send(ShareReceived.encode({ req }));
+      } catch {
+        succeed(); // the connection is gone: the files are here all the same (the server counts nothing)
       }
     };
     const maybeFinish = (slot: Slot) => {
@@ -949,6 +963,9 @@ export class ShareClient {
       onMessage: (msg) => {
         if (failed) return;
         moves++;
+        // share.done, or any other answer once every file is here and verified (the server
+        // stopping): the files are in place.
+        if (received) return succeed();
         if (ErrorMessage.is(msg)) return fail(errorFromMessage(msg));
         if (ShareSending.is(msg)) {
           const list: Slot[] = [];
@@ -978,16 +995,13 @@ export class ShareClient {
           maybeFinish(slot);
           return;
         }
-        if (ShareDone.is(msg)) {
-          doneMsg = true;
-          maybeDone();
-        }
+        if (ShareDone.is(msg)) return fail(new SfxError("SFX_PROTOCOL", "The server said the download was done before it sent every file"));
       },
-      // Once every byte and the server's done have arrived, what is left (hash check,
-      // fsync, rename) is local: a connection ending now (the server stopping) changes nothing.
+      // Once every byte and every end has arrived, what is left (hash check, fsync, rename) is
+      // local: a connection ending now (the server stopping) changes nothing.
       fail: (err) => {
-        if (doneMsg && slots?.every((s) => s.end !== undefined && s.w.offset + s.received === s.w.file.size)) return;
-        fail(err);
+        if (!received && slots?.every((s) => s.end !== undefined && s.w.offset + s.received === s.w.file.size)) cutOff = true;
+        else fail(err);
       },
     });
     const stopWatch = this.#watch(req, () => moves, () => local > 0);

@@ -13,8 +13,10 @@
  *
  * 2: offers carry each file's modification time, and accept/start the files
  * the receiver resumes (an interrupted exchange continues where it stopped).
+ * 3: a share download counts once the client says `share.received`, not once
+ * the server has sent the last byte.
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Stream 0 carries control messages, one SCTP user message each. */
 export const CONTROL_STREAM = 0;

@@ -14,6 +14,7 @@
  * get:   share.get ─────────────▶                 (code, files: path + offset; none = all from 0)
  *                   ◀──────────── share.sending   (files: path, size, offset, sha256, in this order)
  *        ◀── data from each offset to the end, then share.end (i, size, whole file's sha256)
+ *        share.received ────────▶                 (every file verified and in place)
  *                   ◀──────────── share.done      (the download counted)
  * either way: share.cancel {req} stops an upload or a download.
  * ```
@@ -94,7 +95,15 @@ export const ShareSending = defineMessage("share.sending", {
   files: array(object({ path, size: int(), offset: int(), sha256 }), { max: MAX_FILES_PER_OFFER, min: 1 }),
 });
 
-/** Server → client: every file of the download was sent; it counted as one download. */
+/**
+ * Client → server, after the last `share.end` of a get: every file is
+ * verified and under its final name. Only now does the download count
+ * (towards `maxDownloads`): one broken off in its last bytes, still in
+ * buffers on the way, does not use up a share that allows one download.
+ */
+export const ShareReceived = defineMessage("share.received", { req });
+
+/** Server → client, the answer to `share.received`: the download counted; `bytes` were sent. */
 export const ShareDone = defineMessage("share.done", { req, files: int(), bytes: int() });
 
 /** Either way: stop request `req` (an upload or a download). */

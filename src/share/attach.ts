@@ -20,8 +20,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { AssociationLike } from "../protocol/association.ts";
 import type { AnyMessage, MessageType } from "../protocol/registry.ts";
-import { ShareCancel, ShareEnd, ShareGet, ShareLs, SharePut } from "../protocol/share.ts";
-import { type SharePeer, ShareService } from "./service.ts";
+import { SHARE_REQUESTS, type SharePeer, ShareService } from "./service.ts";
 import type { ShareStore } from "./store.ts";
 
 const log = getLogger(["sfx", "share"]);
@@ -98,7 +97,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
   };
 
   const handler = (session: S, msg: AnyMessage) => service.handleMessage(entryOf(session).peer, msg);
-  for (const def of [SharePut, ShareEnd, ShareLs, ShareGet, ShareCancel] as MessageType<unknown>[]) host.handle(def, handler);
+  for (const def of SHARE_REQUESTS as readonly MessageType<unknown>[]) host.handle(def, handler);
 
   host.routeData((session, streamId, data, ppid) => {
     const entry = peers.get(session);

@@ -22,6 +22,7 @@ import {
   ShareLs,
   SharePut,
   ShareReady,
+  ShareReceived,
   ShareSending,
 } from "../protocol/share.ts";
 import { type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
@@ -97,6 +98,8 @@ interface DownloadState {
   movedAt: number;
   /** The peer's unacknowledged bytes at the stall watcher's last look. */
   lastBuffered?: number;
+  /** Everything was sent (these many bytes): the download counts when the client says it has it all. */
+  sent?: number;
 }
 
 type RequestState = UploadState | DownloadState;
@@ -131,7 +134,8 @@ class PeerRequests extends Map<number, RequestState> {
 }
 
 /** The share messages this service answers. */
-export const SHARE_REQUEST_TYPES: readonly string[] = [SharePut.type, ShareEnd.type, ShareLs.type, ShareGet.type, ShareCancel.type];
+export const SHARE_REQUESTS = [SharePut, ShareEnd, ShareLs, ShareGet, ShareReceived, ShareCancel] as const;
+export const SHARE_REQUEST_TYPES: readonly string[] = SHARE_REQUESTS.map((def) => def.type);
 
 /** Serves shares to many peers from one store. */
 export class ShareService {
@@ -278,6 +282,7 @@ export class ShareService {
       else if (ShareEnd.is(msg)) await this.#end(peer, msg);
       else if (ShareLs.is(msg)) this.#ls(peer, msg);
       else if (ShareGet.is(msg)) await this.#get(peer, msg);
+      else if (ShareReceived.is(msg)) await this.#received(peer, msg.req);
       else if (ShareCancel.is(msg)) await this.#cancel(peer, msg.req, msg.reason ?? "cancelled by the client");
       else throw new SfxError("SFX_PROTOCOL", `Unexpected '${msg.type}' message`);
     } catch (err) {
@@ -509,9 +514,9 @@ export class ShareService {
         this.#reply(peer, ShareEnd.encode({ req: state.req, file: i, size: f.size, sha256: f.sha256 }));
       }
       if (state.cancelled) return;
-      this.#peers.get(peer)?.delete(state.req);
-      await state.download.complete();
-      this.#reply(peer, ShareDone.encode({ req: state.req, files: plan.length, bytes }));
+      // Sent is not received: the last bytes may still be in buffers on the way, and a client
+      // cut off now would find a share that allows one download used up. It counts on share.received.
+      state.sent = bytes;
     } catch (err) {
       if (state.cancelled) return;
       state.cancelled = true;
@@ -520,6 +525,18 @@ export class ShareService {
       log.warn("Download for {client} failed: {error}", { client: peer.address, error: (err as Error).message });
       this.#reply(peer, errorToMessage(err instanceof SfxError ? err : new SfxError("SFX_IO", (err as Error).message), { req: state.req }));
     }
+  }
+
+  /** The client has every file of download `req`, verified: now it counts. */
+  async #received(peer: SharePeer, req: number): Promise<void> {
+    const requests = this.#peers.get(peer);
+    const state = requests?.get(req);
+    if (state?.kind !== "download" || state.sent === undefined) {
+      throw new SfxError("SFX_PROTOCOL", `Request ${req} is no download whose files were all sent`);
+    }
+    requests!.delete(req);
+    await state.download.complete();
+    this.#reply(peer, ShareDone.encode({ req, files: state.download.files.length, bytes: state.sent }));
   }
 
   async #cancel(peer: SharePeer, req: number, reason: string, requests = this.#peers.get(peer)): Promise<void> {

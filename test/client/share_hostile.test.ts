@@ -136,7 +136,6 @@ test("a server that sends only some of the files asked for gets a protocol error
     queueMicrotask(() => {
       data(a.slice(), dataPpid(req, 0));
       reply(ShareEnd.encode({ req, file: 0, size: a.length, sha256: sha(a) }));
-      reply(ShareDone.encode({ req, files: 1, bytes: a.length }));
     });
   });
   const err = await getError(link, dir);
@@ -199,6 +198,7 @@ test("two gets of one share into one directory both finish when the later one wr
       send(bytes) {
         const m = decodeMessage(bytes) as AnyMessage & { req: number };
         if (m.type === "share.ls") reply(ShareListingMessage.encode({ req: m.req, createdAt: 0, expiresAt: Date.now() + 1e6, maxDownloads: null, downloads: 0, files }));
+        if (m.type === "share.received") reply(ShareDone.encode({ req: m.req, files: files.length, bytes: 2000 }));
         if (m.type !== "share.get") return;
         reply(ShareSending.encode({ req: m.req, files: files.map((f) => ({ ...f, offset: 0 })) }));
         void (async () => {
@@ -210,7 +210,6 @@ test("two gets of one share into one directory both finish when the later one wr
             await Promise.all([...dataHandlers].map((h) => h(1, contents[i].slice(500), dataPpid(m.req, i))));
             reply(ShareEnd.encode({ req: m.req, file: i, size: files[i].size, sha256: files[i].sha256 }));
           }
-          reply(ShareDone.encode({ req: m.req, files: files.length, bytes: 2000 }));
         })();
       },
       sendData: () => true,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid, decodeMessage } from "../../src/protocol/index.ts";
-import { ShareDone, ShareEnd, ShareGet, SharePut } from "../../src/protocol/share.ts";
+import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived } from "../../src/protocol/share.ts";
 import { generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore } from "../../src/share/store.ts";
@@ -333,26 +333,55 @@ test("server limits reach the client as SFX_LIMIT with the server's message, and
   }
 });
 
-test("a get whose bytes and done have all arrived survives the connection ending before the files are saved", async () => {
+test("a share that allows one download is not used up by a get cut off after the server sent everything; share.received counts it", async () => {
+  const w = await world();
+  const data = randomBytes(1024 * 1024);
+  tree(w, { "a.bin": data });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin")]), { maxDownloads: 1 });
+  // A client that is sent every byte and the end, and is gone before it has them on disk.
+  const { loop } = w.connect();
+  let ended!: () => void;
+  const allSent = new Promise<void>((r) => (ended = r));
+  loop.link.onMessage((m) => m.type === ShareEnd.type && ended());
+  loop.link.onData(() => {});
+  loop.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+  await allSent;
+  assert.is((await putter.list(code)).downloads, 0, "sent is not received");
+  await loop.close();
+  // Its one download is still there: a get that tells the server it has everything uses it up.
+  const { client, loop: second } = w.connect();
+  const r = await client.get(code, { dir: w.out });
+  assert.equal(readFileSync(r.files[0].path), data);
+  assert.ok(second.seen.includes(ShareDone.type), "share.done answered share.received");
+  await rejects(putter.list(code), "SFX_SHARE_NOT_FOUND");
+  // share.received for a download not yet sent, or for none, is refused.
+  const { loop: third } = w.connect();
+  const refused = new Promise<string>((r) => third.link.onMessage((m) => m.type === "error" && r(String(m.message))));
+  third.link.send(ShareReceived.encode({ req: 5 }));
+  assert.match(await refused, "Request 5 is no download whose files were all sent");
+});
+
+test("a get whose bytes and ends have all arrived survives the connection ending before the files are saved; it does not count", async () => {
   const w = await world();
   const data = randomBytes(3 * 1024 * 1024);
   tree(w, { "a.bin": data, "b.txt": "bee" });
   const { client: putter } = w.connect();
-  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]));
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]), { maxDownloads: 1 });
   const { client, loop } = w.connect();
   // The server stops right after its last message (the way `sfx serve` shuts down): the
   // connection ends while the client still hashes, syncs and renames.
-  let done = false;
+  let ends = 0;
   let all = false;
   let closed = false;
   const maybeClose = () => {
-    if (done && all && !closed) {
+    if (ends === 2 && all && !closed) {
       closed = true;
       void loop.close();
     }
   };
   loop.link.onMessage((m) => {
-    if (m.type === ShareDone.type) (done = true), maybeClose();
+    if (m.type === ShareEnd.type) ends++, maybeClose();
   });
   const r = await client.get(code, { dir: w.out, onProgress: (p) => {
     if (p.bytes === p.total) (all = true), maybeClose();
@@ -361,6 +390,8 @@ test("a get whose bytes and done have all arrived survives the connection ending
   assert.equal(r.files.map((f) => f.path).sort(), [join(w.out, "a.bin"), join(w.out, "b.txt")]);
   assert.equal(readFileSync(join(w.out, "a.bin")), data);
   assert.is(readFileSync(join(w.out, "b.txt"), "utf8"), "bee");
+  // The server never heard that the client had it all: its one download is still there.
+  assert.is((await putter.list(code)).downloads, 0);
 });
 
 test("a client that disconnects mid-upload leaves no share and no temporary files", async () => {
