@@ -80,15 +80,44 @@ interface FileState {
   queued: number;
 }
 
-/** Handles offers on a connection, one exchange at a time. */
+/** Most messages held for offers no receiveOne has taken yet (the server relays one offer at a time). */
+const MAX_BACKLOG = 64;
+
+/**
+ * Handles offers on a connection, one exchange at a time. Use one per
+ * connection: from its creation it holds the offers that come while no
+ * {@link Receiver.receiveOne} waits, for the next call to take.
+ */
 export class Receiver {
   readonly conn: ClientConnection;
   readonly opts: ReceiveOptions;
+  /**
+   * Offers that came while no receiveOne was waiting, each with what followed it.
+   * An offer can come right behind the previous exchange's `done`, while that
+   * exchange still cleans up or before the caller asks for the next one; the
+   * connection drops what nobody listens for, and the sender would wait out
+   * its offer timeout for an answer.
+   */
+  readonly #backlog: AnyMessage[] = [];
 
   constructor(conn: ClientConnection, opts: ReceiveOptions) {
     this.conn = conn;
     // Resolved once (`link/../x` is ./x), so that making the directory and writing into it agree.
     this.opts = { ...opts, dir: resolve(opts.dir) };
+    conn.onMessage((m) => {
+      const held = Offer.is(m) || (m.xid !== undefined && this.#backlog.some((o) => Offer.is(o) && o.xid === m.xid));
+      if (held && this.#backlog.length < MAX_BACKLOG) this.#backlog.push(m);
+    });
+  }
+
+  /** The oldest offer not yet taken, with the messages that followed it; removed from the backlog. */
+  #takeOffer(): { offer: AnyMessage; after: AnyMessage[] } | undefined {
+    const at = this.#backlog.findIndex((m) => Offer.is(m));
+    if (at < 0) return undefined;
+    const offer = this.#backlog[at];
+    const after = this.#backlog.filter((m, i) => i > at && m.xid === offer.xid);
+    for (let i = this.#backlog.length - 1; i >= at; i--) if (this.#backlog[i].xid === offer.xid) this.#backlog.splice(i, 1);
+    return { offer, after };
   }
 
   /**
@@ -98,18 +127,23 @@ export class Receiver {
    * waiting (SFX_CANCELLED) and cancels an exchange in progress.
    */
   async receiveOne(signal?: AbortSignal): Promise<ReceivedExchange> {
-    // What follows the offer in the same turn (a Cancel right behind it, its sender gone) is
-    // delivered before this function resumes, when the exchange's own listeners do not exist
-    // yet: kept here from the offer on, and handed over (the receiver had accepted and then
-    // waited out its stall limit, 10 minutes by default).
-    let xid: number | undefined;
-    const early: AnyMessage[] = [];
+    let taken = this.#takeOffer();
+    if (!taken) {
+      // The backlog's listener, added first, holds the offer by the time this resumes.
+      await this.conn.waitFor((m) => Offer.is(m), { signal });
+      taken = this.#takeOffer();
+      if (!taken) throw new SfxError("SFX_INTERNAL", "An offer arrived but was not held");
+    }
+    const { offer, after } = taken;
+    if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");
+    // What follows the offer (a Cancel right behind it, its sender gone) may come before the
+    // exchange's own listeners exist: kept here from the offer on, and handed over (the receiver
+    // had accepted and then waited out its stall limit, 10 minutes by default).
+    const early = after;
     const stopEarly = this.conn.onMessage((m) => {
-      if (xid !== undefined && m.xid === xid) early.push(m);
+      if (m.xid === offer.xid) early.push(m);
     });
     try {
-      const offer = await this.conn.waitFor((m) => Offer.is(m) && (xid = m.xid, true), { signal });
-      if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");
       return await this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[] }, signal, { early, stopEarly });
     } finally {
       stopEarly();

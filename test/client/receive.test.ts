@@ -103,6 +103,37 @@ test("an offer withdrawn right behind it (Offer and Cancel delivered in one turn
   });
 });
 
+test("an offer that comes right behind the previous exchange's done, before the next receiveOne, is held for it, not dropped", async () => {
+  await withPair(async (s, r) => {
+    const dir = tmp();
+    const src = mkdtempSync(join(tmpdir(), "sfx-backlog-"));
+    writeFileSync(join(src, "a.txt"), "first");
+    writeFileSync(join(src, "b.txt"), "second");
+    const receiver = new Receiver(r, { dir, decide: async () => true });
+    const [first] = await Promise.all([receiveOneOrTimeout(receiver), sendFiles(s, { to: r.id, files: await collectFiles([join(src, "a.txt")]) })]);
+    assert.ok(first.accepted);
+    // The sender offers again at once; the offer reaches the receiver before it asks for the next one.
+    const second = sendFiles(s, { to: r.id, files: await collectFiles([join(src, "b.txt")]) }).then(() => undefined, (err: unknown) => err);
+    await r.waitFor((m) => Offer.is(m));
+    const got = await receiveOneOrTimeout(receiver);
+    assert.is(await second, undefined);
+    assert.ok(got.accepted);
+    assert.is(readFileSync(join(dir, "b.txt"), "utf8"), "second");
+    rmSync(src, { recursive: true, force: true });
+  });
+});
+
+/** receiveOne, failing the test after 5 s rather than waiting out the offer timeout. */
+async function receiveOneOrTimeout(receiver: Receiver) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no offer taken within 5 s")), 5000)));
+  try {
+    return await Promise.race([receiver.receiveOne(), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 test("an offer with a name carrying terminal escapes is refused before it is shown: no offer event", async () => {
   await withPair(async (s, r) => {
     const events: string[] = [];

@@ -384,15 +384,17 @@ class ClientSession implements SessionActions {
   // ---- receiving --------------------------------------------------------
 
   async #receiveLoop(conn: ClientConnection): Promise<void> {
+    let incoming!: Incoming;
+    // One per connection: it holds an offer that comes between two exchanges.
+    const receiver = new Receiver(conn, {
+      dir: this.dir,
+      overwrite: this.opts.overwrite,
+      decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
+      onEvent: (e) => this.#onIncomingEvent(incoming, e),
+    });
     for (let n = 0; this.#conn === conn && !conn.closedWith && !this.#quitting; n++) {
-      const incoming: Incoming = { conn, controller: new AbortController(), active: false, from: "" };
+      incoming = { conn, controller: new AbortController(), active: false, from: "" };
       this.#incoming = incoming;
-      const receiver = new Receiver(conn, {
-        dir: this.dir,
-        overwrite: this.opts.overwrite,
-        decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
-        onEvent: (e) => this.#onIncomingEvent(incoming, e),
-      });
       try {
         await receiver.receiveOne(incoming.controller.signal);
       } catch (err) {
