@@ -343,6 +343,8 @@ export class Receiver {
         next.go();
       } else openWriters--;
     };
+    /** The exchange ended on the sender's error (a file it could not read): the bytes here are right. */
+    let senderFailed = false;
     const fail = (err: SfxError) => {
       if (failure) return;
       failure = err;
@@ -479,6 +481,7 @@ export class Receiver {
         emit({ event: "cancelled", reason: m.reason ?? "the sender cancelled" });
         fail(new SfxError("SFX_CANCELLED", `The transfer was cancelled${m.reason ? `: ${m.reason}` : ""}`));
       } else if (ErrorMessage.is(m)) {
+        senderFailed = true;
         fail(errorFromMessage(m));
       }
     };
@@ -577,12 +580,13 @@ export class Receiver {
       cleanup();
       if (paused) conn.resume();
       // Nothing partial is ever left under a final name. A temporary file is kept, noted, for the
-      // next offer of the same file to resume when the connection was lost or the transfer failed
-      // on the way (not when it was cancelled, or its bytes were wrong); the rest are removed.
+      // next offer of the same file to resume when the connection was lost, the transfer failed
+      // on the way or the sender failed (not when it was cancelled, or its bytes were wrong); the
+      // rest are removed.
       // Bytes kept from an earlier exchange stay kept whatever ends this one (a cancel, an offer
       // that expired), unless that file's bytes were found wrong.
       const code = failure?.code;
-      const broken = code === "SFX_CONNECTION_LOST" || code === "SFX_TRANSFER_FAILED";
+      const broken = code === "SFX_CONNECTION_LOST" || code === "SFX_TRANSFER_FAILED" || (senderFailed && code !== "SFX_INTEGRITY");
       await Promise.all(files.map(async (f) => {
         if (!f.writer) return;
         const w = await f.writer.catch(() => null);

@@ -6,7 +6,7 @@
  * @module
  */
 import { constants, fstatSync } from "node:fs";
-import { open, readdir, stat } from "node:fs/promises";
+import { access, open, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
@@ -52,8 +52,10 @@ export interface CollectOptions {
  * walked depth first in name order. Inside them a symbolic link to a file is
  * followed (sent under the link's name, as scp does); links to directories
  * (they could loop), broken links, FIFOs, sockets and devices are not sent,
- * and `onSkip` hears of each. Throws SFX_IO for missing files, SFX_USAGE for
- * `-` without a name or a name the receiver would refuse.
+ * nor are files and directories this process may not read, and `onSkip`
+ * hears of each. Throws SFX_IO for missing or unreadable files given
+ * themselves, SFX_USAGE for `-` without a name or a name the receiver would
+ * refuse.
  */
 export async function collectFiles(args: readonly string[], opts: CollectOptions = {}): Promise<SourceFile[]> {
   const out: SourceFile[] = [];
@@ -83,12 +85,23 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
       throw ioError(err, "read", arg);
     });
     const name = basename(abs);
+    if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
+    const denied = await readError(abs, st.isDirectory());
+    if (denied) throw denied;
     if (st.isDirectory()) await walk(abs, checkName(name), add, opts.onSkip ?? (() => {}));
-    else if (st.isFile()) add(fileSource(abs, checkName(name), st.size, st));
-    else throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
+    else add(fileSource(abs, checkName(name), st.size, st));
   }
   if (out.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
   return out;
+}
+
+/**
+ * Why this process cannot read `path` (a directory: list and enter it), or
+ * undefined. Asked before the offer: a file that fails only when its turn
+ * comes ends the exchange after the files before it went for nothing.
+ */
+async function readError(path: string, directory: boolean): Promise<SfxError | undefined> {
+  return await access(path, directory ? constants.R_OK | constants.X_OK : constants.R_OK).then(() => undefined, (err) => ioError(err, "read", path));
 }
 
 function checkName(path: string): string {
@@ -125,6 +138,13 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
     if (e.isDirectory() && e.name.includes("\ufffd") && !(await stat(abs).then(() => true, () => false))) {
       skip(childRel, "its name is not valid UTF-8");
       continue;
+    }
+    if (e.isDirectory() || e.isFile() || e.isSymbolicLink()) {
+      const denied = await readError(abs, e.isDirectory()).then((err) => (err?.cause as NodeJS.ErrnoException | undefined)?.code);
+      if (denied === "EACCES" || denied === "EPERM") {
+        skip(childRel, "this user may not read it (permission denied)");
+        continue;
+      }
     }
     if (e.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
     else if (e.isFile() || e.isSymbolicLink()) {

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,7 +28,7 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 /** A hand-driven sender: offers, waits for start, then runs `script`. Returns the error the receiver reported, if any. */
 async function hostile(
-  files: Array<{ path: string; size: number | null }>,
+  files: Array<{ path: string; size: number | null; modified?: number }>,
   script: (s: ClientConnection, xid: number) => void,
 ): Promise<{ receiverError: unknown; senderSaw: string | undefined; dir: string }> {
   const h = startHarness();
@@ -244,6 +244,18 @@ test("a wrong SHA-256 fails with SFX_INTEGRITY on both sides and keeps nothing",
   assert.ok(isSfxError(r.receiverError, "SFX_INTEGRITY"), String(r.receiverError));
   assert.is(r.senderSaw, "SFX_INTEGRITY");
   assert.equal(readdirSync(r.dir), []);
+});
+
+test("an exchange the sender ends with its own error (a file it could not read) keeps the bytes received, to resume", async () => {
+  const chunk = new Uint8Array(60_000).fill(3);
+  const r = await hostile([{ path: "big.bin", size: 2 * 1024 * 1024, modified: 1_700_000_000_000 }], (s, xid) => {
+    for (let i = 0; i < 10; i++) s.sendData(FIRST_DATA_STREAM, chunk, dataPpid(xid, 0));
+    s.sendControl(ErrorMessage.encode({ xid, code: "SFX_IO", message: "Cannot read /src/next.bin: permission denied (EACCES)" }));
+  });
+  assert.ok(isSfxError(r.receiverError, "SFX_IO"), String(r.receiverError));
+  const kept = readdirSync(r.dir).filter((n) => n.endsWith(".sfx-part"));
+  assert.equal(kept, [".big.bin.sfx-part"], readdirSync(r.dir).join(", "));
+  assert.ok(statSync(join(r.dir, ".big.bin.sfx-part")).size > 0);
 });
 
 test("more bytes than offered fail with SFX_INTEGRITY and keep nothing", async () => {

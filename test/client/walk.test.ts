@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkStdin, collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
@@ -77,6 +77,36 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
     "odd/caf\ufffd.txt: its name is not valid UTF-8",
     "odd/d\ufffd: its name is not valid UTF-8",
   ]);
+});
+
+test("what the sending user may not read is left out inside a directory, and refused when given itself, before anything is offered", async () => {
+  // Root reads everything: the walk runs as nobody.
+  if (process.getuid?.() !== 0) return console.warn("SKIP: needs root to run the walk as another user");
+  const root = mkdtempSync(join(tmpdir(), "sfx-walk-denied-"));
+  try {
+    chmodSync(root, 0o755);
+    mkdirSync(join(root, "d", "closed"), { recursive: true });
+    writeFileSync(join(root, "d", "a.txt"), "a");
+    writeFileSync(join(root, "d", "secret"), "s");
+    writeFileSync(join(root, "d", "closed", "x"), "x");
+    writeFileSync(join(root, "d", "z.txt"), "z");
+    chmodSync(join(root, "d"), 0o755);
+    chmodSync(join(root, "d", "secret"), 0o000);
+    chmodSync(join(root, "d", "closed"), 0o700);
+    const script = `
+      import { collectFiles } from ${JSON.stringify(new URL("../../src/client/walk.ts", import.meta.url).href)};
+      const skipped = [];
+      const files = await collectFiles([process.argv[1]], { onSkip: (p, why) => skipped.push([p, why]) });
+      const alone = await collectFiles([process.argv[2]]).then(() => "sent", (e) => e.code + " " + e.message);
+      console.log(JSON.stringify({ files: files.map((f) => f.path), skipped, alone }));`;
+    const out = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script, join(root, "d"), join(root, "d", "secret")], { encoding: "utf8" });
+    const r = JSON.parse(out);
+    assert.equal(r.files, ["d/a.txt", "d/z.txt"]);
+    assert.equal(r.skipped, [["d/closed", "this user may not read it (permission denied)"], ["d/secret", "this user may not read it (permission denied)"]]);
+    assert.is(r.alone, `SFX_IO Cannot read ${join(root, "d", "secret")}: permission denied (EACCES)`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test("a file of 1 MiB or more offers its modification time (to be resumed); a smaller one, or one dated before 1970, does not (and is still sent)", async () => {
