@@ -83,9 +83,16 @@ async function readResumeNote(partPath: string): Promise<string | undefined> {
   return (await readSmallFile(resumeNotePathFor(partPath), NOTE_MAX_BYTES) ?? undefined)?.trim();
 }
 
+/**
+ * Writes the note of `partPath` (under its lock) as a new file: whatever was
+ * at that name is unlinked first, not truncated, since a hard link planted
+ * there by someone else who can write into the directory would otherwise
+ * make us overwrite the file it links to, outside the directory.
+ */
 async function writeResumeNote(partPath: string, key: string): Promise<void> {
   const path = resumeNotePathFor(partPath);
-  const h = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
+  await unlinkFile(path);
+  const h = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   try {
     await h.writeFile(`${key}\n`);
   } catch (err) {
@@ -145,7 +152,12 @@ export interface SafeWriteOptions {
   deferDirSync?: boolean;
 }
 
-/** Directory work shared by several writes into the same tree; see {@link newSafeWriteCache}. */
+/**
+ * Directory work shared by several writes into the same tree; see
+ * {@link newSafeWriteCache}. Only the creating of directories is kept: that
+ * they are still inside the target is checked again at every write, since
+ * someone who can write into it may swap one for a link meanwhile.
+ */
 export interface SafeWriteCache {
   roots: Map<string, Promise<string>>;
   parents: Map<string, Promise<void>>;
@@ -284,7 +296,9 @@ export async function resumableBytes(dir: string, relPath: string, key: string, 
       listings.set(parent, listing);
     }
     const attempt = await notedAttempt(finalPath, key, await listing);
-    return attempt === undefined ? undefined : (await lstat(partPathFor(finalPath, attempt))).size;
+    const st = attempt === undefined ? undefined : await lstat(partPathFor(finalPath, attempt));
+    // Not a file of ours (a link, a FIFO, a hard link to a file elsewhere): the write passes it by.
+    return st?.isFile() && st.nlink === 1 ? st.size : undefined;
   } catch {
     // an unusable name or directory, or a part gone meanwhile: nothing to resume (the write reports why)
     return undefined;
@@ -348,7 +362,8 @@ export function bytesOnDisk(sizes: readonly number[], block: number): number {
 /**
  * Where `relPath` (sanitized here) goes under `dir`: creates `dir` if need
  * be and the directories on the way, and refuses a symbolic link among them that leads outside
- * `dir` (checked before anything is created, and after). Holds nothing open:
+ * `dir` (checked before anything is created, and after, at every call: the
+ * cache keeps only the creating). Holds nothing open:
  * a batch can check every destination before asking for any byte.
  */
 export async function prepareDestination(dir: string, relPath: string, cache?: SafeWriteCache): Promise<{ rel: string; root: string; finalPath: string }> {
@@ -367,20 +382,13 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
   let parentP = cache?.parents.get(parent);
   if (!parentP) {
     parentP = (async () => {
-      const inside = async (dir: string) => {
-        const real = await realpath(dir);
-        if (real !== root && !real.startsWith(root + sep)) {
-          throw new SfxError("SFX_IO", `Refusing ${rel}: a symbolic link in its directory leads outside ${root}`);
-        }
-      };
       try {
-        // Checked before anything is created (a symbolic link on the way must
-        // not make us create directories elsewhere), and again after.
+        // Checked before anything is created: a symbolic link on the way must
+        // not make us create directories elsewhere.
         let existing = parent;
         while (existing !== root && !(await lstat(existing).then(() => true, () => false))) existing = dirname(existing);
-        await inside(existing);
+        await realInside(root, existing, rel);
         await ensureDir(parent);
-        await inside(parent);
       } catch (err) {
         throw ioError(err, "create the directory for", finalPath);
       }
@@ -392,7 +400,106 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
     cache?.parents.set(parent, parentP);
   }
   await parentP;
+  try {
+    await realInside(root, parent, rel);
+  } catch (err) {
+    throw ioError(err, "create the directory for", finalPath);
+  }
   return { rel, root, finalPath };
+}
+
+/**
+ * The real path of `dir`, which must be `root` or inside it: a symbolic link
+ * on the way may lead elsewhere inside, never outside (SFX_IO).
+ */
+async function realInside(root: string, dir: string, rel: string): Promise<string> {
+  const real = await realpath(dir);
+  if (real !== root && !real.startsWith(root + sep)) {
+    throw new SfxError("SFX_IO", `Refusing ${rel}: a symbolic link in its directory leads outside ${root}`);
+  }
+  return real;
+}
+
+/** Which file a path or a handle is: equal ids, the same file. */
+interface FileId {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Whether `path` is, right now, the file `id` in a directory inside `root`.
+ * Node has no openat(), so a path is resolved anew by every call: someone who
+ * can write into `root` may swap a directory on the way for a symbolic link
+ * to elsewhere between our check and our use of the path. This narrows that
+ * to a swap between the realpath() and the lstat() here, made after our file
+ * was opened or just before it is placed: the directory is resolved, and the
+ * file found there must be the one we hold.
+ */
+async function isAt(root: string, rel: string, path: string, id: FileId): Promise<boolean> {
+  const real = await realInside(root, dirname(path), rel).catch(() => undefined);
+  const st = real === undefined ? undefined : await lstat(join(real, basename(path))).catch(() => undefined);
+  return st !== undefined && st.dev === id.dev && st.ino === id.ino;
+}
+
+/**
+ * Opens the temporary file `partPath`, under its lock: created anew (any
+ * file a killed write of ours left is removed first), or with `resume` the
+ * one there reopened. Returns undefined, touching nothing, when what is at
+ * that name is not ours to write — not a regular file (a symbolic link, a
+ * FIFO, a directory), or a regular file with other links (a hard link to a
+ * file elsewhere: writing through it would change that file): the caller
+ * takes the next temporary name. Fails (SFX_IO) when the directory leads
+ * outside `root`, checked just before the open and again after it.
+ */
+async function openPart(root: string, rel: string, partPath: string, resume: boolean): Promise<{ handle: FileHandle; id: FileId } | undefined> {
+  await realInside(root, dirname(partPath), rel);
+  const there = await lstat(partPath).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  });
+  if (there && !(there.isFile() && there.nlink === 1)) return undefined;
+  if (there && !resume) {
+    // A stale one of ours (a killed write's) is removed; one we may not remove (another user's, in
+    // a directory with the sticky bit) is not ours.
+    const removed = await unlinkFile(partPath).then(() => true, (err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EACCES" || code === "EPERM") return false;
+      throw err;
+    });
+    if (!removed) return undefined;
+  }
+  let handle: FileHandle;
+  try {
+    if (there && resume) {
+      handle = await open(partPath, constants.O_RDWR | constants.O_NOFOLLOW);
+    } else {
+      // Created, never reused: O_EXCL fails rather than open whatever appears here meanwhile.
+      handle = await open(partPath, (resume ? constants.O_RDWR : constants.O_WRONLY) | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+    }
+  } catch (err) {
+    // Something else put here since we looked (a link, another file): not ours either.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ELOOP") return undefined;
+    throw err;
+  }
+  try {
+    const st = await handle.stat();
+    // Checked on what is open, not only on what the name held a moment before.
+    const same = !there || !resume || (st.dev === there.dev && st.ino === there.ino);
+    if (!st.isFile() || st.nlink !== 1 || !same) {
+      await handle.close();
+      return undefined;
+    }
+    const id = { dev: st.dev, ino: st.ino };
+    if (!(await isAt(root, rel, partPath, id))) {
+      // What we opened is elsewhere (a directory was swapped): left alone, nothing written to it.
+      throw new SfxError("SFX_IO", `Refusing ${rel}: its directory ${dirname(partPath)} was replaced while the file was being opened`);
+    }
+    return { handle, id };
+  } catch (err) {
+    await handle.close().catch(() => {});
+    throw err;
+  }
 }
 
 /**
@@ -407,12 +514,14 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   // a clear error: there is only one partial download to continue).
   // A temporary file noted for a resumable download is that download's: only
   // the same download (same key) continues it; every other write passes it by.
+  // So does every write a name holding what is not our temporary file (see openPart).
   const key = opts.resume ? opts.resumeKey : undefined;
   // Our own earlier partial may sit under a later name (`.name.2.sfx-part`): that one first.
   const first = (key !== undefined ? await notedAttempt(finalPath, key) : undefined) ?? 1;
   let partPath = "";
   let unlock: (() => Promise<void>) | undefined;
-  for (let n = 0; n < MAX_PART_ATTEMPTS && !unlock; n++) {
+  let opened: { handle: FileHandle; id: FileId } | undefined;
+  for (let n = 0; n < MAX_PART_ATTEMPTS && !opened; n++) {
     const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
     partPath = partPathFor(finalPath, attempt);
     try {
@@ -427,18 +536,24 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       }
       continue;
     }
-    if (note !== undefined && note !== key && !(key !== undefined && opts.reclaim?.(note))) {
-      await unlock();
-      unlock = undefined;
+    if (note === undefined || note === key || (key !== undefined && opts.reclaim?.(note))) {
+      try {
+        opened = await openPart(root, rel, partPath, opts.resume === true);
+      } catch (err) {
+        await unlock();
+        throw ioError(err, "open", partPath);
+      }
     }
+    if (!opened) await unlock();
   }
-  if (!unlock) throw new SfxError("SFX_IO", `Cannot write ${finalPath}: ${MAX_PART_ATTEMPTS} other writes of this name are running`);
+  if (!opened || !unlock) {
+    throw new SfxError("SFX_IO", `Cannot write ${finalPath}: its ${MAX_PART_ATTEMPTS} temporary names are taken (by other running writes, or by what is not a regular file of ours)`);
+  }
+  const { handle, id } = opened;
   const hash = createHash("sha256");
-  let handle: FileHandle | undefined;
   let offset = 0;
   try {
     if (opts.resume) {
-      handle = await open(partPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
       const { size: existing } = await handle.stat();
       // Continued only when noted for this very file (a file without a note is what a killed
       // receive or an older sfx left: of unknown origin, started over).
@@ -450,16 +565,13 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
         offset = existing;
       }
       if (key !== undefined) await writeResumeNote(partPath, key);
-    } else {
-      // Ours alone under the lock; whatever a killed write left here is replaced.
-      handle = await open(partPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644);
     }
   } catch (err) {
-    await handle?.close().catch(() => {});
+    await handle.close().catch(() => {});
     await unlock();
     throw ioError(err, "open", partPath);
   }
-  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, hash, offset, opts, unlock);
+  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, id, hash, offset, opts, unlock);
 }
 
 async function hashExisting(handle: FileHandle, hash: Hash, size: number, stop?: () => boolean): Promise<number> {
@@ -493,6 +605,8 @@ class SafeWriteImpl implements SafeWrite {
   #root: string;
   #rel: string;
   #handle: FileHandle;
+  /** The temporary file's device and inode, from its handle: what `partPath` must still be when it is placed or removed. */
+  #id: FileId;
   #hash: Hash;
   #size: number;
   #pending = 0;
@@ -508,6 +622,7 @@ class SafeWriteImpl implements SafeWrite {
     finalPath: string,
     partPath: string,
     handle: FileHandle,
+    id: FileId,
     hash: Hash,
     offset: number,
     opts: SafeWriteOptions,
@@ -518,6 +633,7 @@ class SafeWriteImpl implements SafeWrite {
     this.finalPath = finalPath;
     this.partPath = partPath;
     this.#handle = handle;
+    this.#id = id;
     this.#hash = hash;
     this.offset = offset;
     this.#size = offset;
@@ -625,9 +741,21 @@ class SafeWriteImpl implements SafeWrite {
     }
   }
 
+  /**
+   * Fails unless `partPath` is still our temporary file in a directory inside
+   * the target: checked just before each link or rename, since a directory
+   * checked at the open may have been swapped for a link to elsewhere since.
+   */
+  async #checkPlace(): Promise<void> {
+    if (!(await isAt(this.#root, this.#rel, this.partPath, this.#id))) {
+      throw new SfxError("SFX_IO", `Refusing ${this.#rel}: its temporary file ${this.partPath} is no longer in ${this.#root} (a directory on the way was replaced)`);
+    }
+  }
+
   /** Moves the temporary file to the final name, or the first free `name (n).ext`. */
   async #place(size: number, sha256: string): Promise<{ path: string; unchanged?: boolean }> {
     if (this.#opts.overwrite) {
+      await this.#checkPlace();
       try {
         await rename(this.partPath, this.finalPath);
         return { path: this.finalPath };
@@ -637,6 +765,7 @@ class SafeWriteImpl implements SafeWrite {
     }
     for (let n = 0; n < 10_000; n++) {
       const candidate = n === 0 ? this.finalPath : numbered(this.finalPath, n);
+      await this.#checkPlace();
       try {
         // link() fails with EEXIST instead of replacing: no window where another file is clobbered.
         await link(this.partPath, candidate);
@@ -656,6 +785,7 @@ class SafeWriteImpl implements SafeWrite {
           // A file system without hard links: check, then rename (a tiny race, accepted there).
           const exists = await lstat(candidate).then(() => true, () => false);
           if (exists) continue;
+          await this.#checkPlace();
           try {
             await rename(this.partPath, candidate);
             return { path: candidate };
@@ -678,7 +808,8 @@ class SafeWriteImpl implements SafeWrite {
     }
     // A failed write removed the file already (and a kept one must still be there to count).
     const kept = opts.keepPartial ? ((await lstat(this.partPath).catch(() => undefined))?.size ?? 0) : 0;
-    if (!opts.keepPartial) {
+    // Removed only when the name is still our file inside the target (not after a directory swap).
+    if (!opts.keepPartial && (await isAt(this.#root, this.#rel, this.partPath, this.#id))) {
       await rm(this.partPath, { force: true }).catch(() => {});
       await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
     }

@@ -1,0 +1,186 @@
+/**
+ * openSafeWrite() in a directory someone else can write into (a shared or
+ * group-writable folder): what they plant at our temporary names, or a
+ * directory they swap for a symbolic link while files arrive, must not make
+ * us write, place or remove anything outside the target.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createRequire, syncBuiltinESMExports } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { newSafeWriteCache, openSafeWrite, partPathFor, prepareDestination, resumeNotePathFor } from "../../src/client/safe_write.ts";
+import { isSfxError } from "../../src/errors.ts";
+
+const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
+const bytes = (s: string) => new TextEncoder().encode(s);
+const dirs: string[] = [];
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-planted-"));
+  dirs.push(d);
+  return d;
+}
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A target directory and, beside it, a file outside it that must keep its bytes. */
+function setup(): { dir: string; outsideFile: string; outsideDir: string } {
+  const base = tmp();
+  const dir = join(base, "in");
+  const outsideDir = join(base, "outside");
+  mkdirSync(dir);
+  mkdirSync(outsideDir);
+  const outsideFile = join(base, "precious.txt");
+  writeFileSync(outsideFile, "precious data outside the target\n");
+  return { dir, outsideFile, outsideDir };
+}
+
+async function refused(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await p;
+    assert.unreachable("not refused");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+    assert.match((err as Error).message, pattern);
+  }
+}
+
+test("a hard link to a file outside, planted at the temporary name, is left alone: that file keeps its bytes and the write takes the next temporary name (fresh, resumed, resumed with a note naming our key)", async () => {
+  const { dir, outsideFile } = setup();
+  const before = readFileSync(outsideFile, "utf8");
+  const cases: Array<[string, Parameters<typeof openSafeWrite>[2]]> = [
+    ["fresh.bin", {}],
+    ["resumed.bin", { resume: true }],
+    ["noted.bin", { resume: true, resumeKey: sha("new bytes") }],
+  ];
+  for (const [name, opts] of cases) {
+    const final = join(dir, name);
+    linkSync(outsideFile, partPathFor(final));
+    if (opts?.resumeKey) writeFileSync(resumeNotePathFor(partPathFor(final)), `${opts.resumeKey}\n`);
+    const w = await openSafeWrite(dir, name, { ...opts, size: 9 });
+    assert.is(w.partPath, partPathFor(final, 2), `${name}: the planted link is not our temporary file`);
+    assert.is(w.offset, 0, `${name}: nothing of it is resumed`);
+    await w.write(bytes("new bytes"));
+    const r = await w.finish(sha("new bytes"));
+    assert.is(r.path, final);
+    assert.is(readFileSync(final, "utf8"), "new bytes");
+    assert.is.not(statSync(final).ino, statSync(outsideFile).ino, `${name}: the final name is a file of its own`);
+    assert.is(readFileSync(outsideFile, "utf8"), before, `${name}: the file outside keeps its bytes`);
+    assert.is(lstatSync(partPathFor(final)).ino, statSync(outsideFile).ino, `${name}: the planted link is left where it is`);
+  }
+  assert.is(statSync(outsideFile).nlink, 1 + cases.length);
+});
+
+test("a hard link to a file outside, planted at the resume note's name, is replaced by our note, not written through", async () => {
+  const { dir, outsideFile } = setup();
+  const before = readFileSync(outsideFile, "utf8");
+  const final = join(dir, "n.bin");
+  linkSync(outsideFile, resumeNotePathFor(partPathFor(final)));
+  // A note this write takes over (an older version of the file, say): it is rewritten with our key.
+  const w = await openSafeWrite(dir, "n.bin", { resume: true, resumeKey: "our-key", reclaim: () => true });
+  assert.is(w.partPath, partPathFor(final));
+  assert.is(readFileSync(resumeNotePathFor(w.partPath), "utf8"), "our-key\n");
+  assert.is(readFileSync(outsideFile, "utf8"), before, "the file outside keeps its bytes");
+  assert.is(statSync(outsideFile).nlink, 1);
+  await w.abort();
+});
+
+test("what is not a regular file at the temporary name (a symbolic link out of the target, a dangling one, a directory; a FIFO when resuming) is left alone: the write takes the next temporary name", async () => {
+  const { dir, outsideFile } = setup();
+  const before = readFileSync(outsideFile, "utf8");
+  const cases: Array<[string, (part: string) => void, (part: string) => boolean, boolean[]]> = [
+    ["link.bin", (part) => symlinkSync(outsideFile, part), (part) => lstatSync(part).isSymbolicLink(), [false, true]],
+    ["dangling.bin", (part) => symlinkSync(join(dir, "nowhere"), part), (part) => lstatSync(part).isSymbolicLink(), [false, true]],
+    ["dir.bin", (part) => mkdirSync(part), (part) => lstatSync(part).isDirectory(), [false, true]],
+    // Not opened for a fresh write either, but opening one for writing would wait for a reader (a
+    // hang, not a failure, without the check): only resumed here, where the open does not wait.
+    ["fifo.bin", (part) => assert.is(spawnSync("mkfifo", [part]).status, 0), (part) => lstatSync(part).isFIFO(), [true]],
+  ];
+  for (const [name, plant, stillThere, modes] of cases) {
+    for (const resume of modes) {
+      const final = join(dir, name);
+      const part = partPathFor(final);
+      rmSync(final, { force: true });
+      if (!lstatSync(part, { throwIfNoEntry: false })) plant(part);
+      const w = await openSafeWrite(dir, name, { resume });
+      assert.is(w.partPath, partPathFor(final, 2), `${name} (resume: ${resume})`);
+      await w.write(bytes("ours"));
+      await w.finish(sha("ours"));
+      assert.is(readFileSync(final, "utf8"), "ours");
+      assert.ok(stillThere(part), `${name}: left as it was`);
+    }
+  }
+  assert.is(readFileSync(outsideFile, "utf8"), before);
+});
+
+test("a subdirectory swapped for a symbolic link out of the target between two files of one batch: the second file is refused, nothing lands outside", async () => {
+  const { dir, outsideDir } = setup();
+  const cache = newSafeWriteCache();
+  await prepareDestination(dir, "sub/f1", cache);
+  await prepareDestination(dir, "sub/f2", cache);
+  const w1 = await openSafeWrite(dir, "sub/f1", { cache });
+  await w1.write(bytes("one"));
+  await w1.finish(sha("one"));
+  // Someone who can write into the target, between two files.
+  renameSync(join(dir, "sub"), join(dir, "sub.old"));
+  symlinkSync(outsideDir, join(dir, "sub"));
+  await refused(prepareDestination(dir, "sub/f2", cache), /symbolic link .* leads outside/);
+  await refused(openSafeWrite(dir, "sub/f2", { cache }), /symbolic link .* leads outside/);
+  assert.equal(readdirSync(outsideDir), []);
+  assert.equal(readdirSync(join(dir, "sub.old")), ["f1"]);
+});
+
+test("a subdirectory swapped for a symbolic link out of the target while its file is written: finish refuses to place it, and nothing outside is placed or removed", async () => {
+  const { dir, outsideDir } = setup();
+  for (const overwrite of [false, true]) {
+    rmSync(join(dir, "sub"), { recursive: true, force: true });
+    rmSync(join(dir, "sub.old"), { recursive: true, force: true });
+    for (const n of readdirSync(outsideDir)) rmSync(join(outsideDir, n));
+    const cache = newSafeWriteCache();
+    const w = await openSafeWrite(dir, "sub/f", { cache, overwrite });
+    await w.write(bytes("ours"));
+    renameSync(join(dir, "sub"), join(dir, "sub.old"));
+    symlinkSync(outsideDir, join(dir, "sub"));
+    // What would be linked to the final name, or removed, through the swapped path.
+    writeFileSync(join(outsideDir, ".f.sfx-part"), "theirs");
+    await refused(w.finish(sha("ours")), /no longer in/);
+    assert.equal(readdirSync(outsideDir), [".f.sfx-part"], `overwrite: ${overwrite}`);
+    assert.is(readFileSync(join(outsideDir, ".f.sfx-part"), "utf8"), "theirs");
+  }
+});
+
+test("a subdirectory swapped for a symbolic link out of the target between the check and the open of the temporary file: the open is refused before a byte is written", async () => {
+  const { dir, outsideDir } = setup();
+  const cache = newSafeWriteCache();
+  await prepareDestination(dir, "sub/f", cache);
+  const part = partPathFor(join(dir, "sub/f"));
+  // Node gives no hook between a check and an open: the swap is made by open() itself, as it is called.
+  const fsp = createRequire(import.meta.url)("node:fs/promises") as typeof import("node:fs/promises");
+  const open = fsp.open;
+  let swapped = false;
+  fsp.open = ((path: Parameters<typeof open>[0], ...rest: unknown[]) => {
+    if (path === part && !swapped) {
+      renameSync(join(dir, "sub"), join(dir, "sub.old"));
+      symlinkSync(outsideDir, join(dir, "sub"));
+      swapped = true;
+    }
+    return (open as (...a: unknown[]) => ReturnType<typeof open>)(path, ...rest);
+  }) as typeof open;
+  syncBuiltinESMExports();
+  try {
+    await refused(openSafeWrite(dir, "sub/f", { cache }), /was replaced while the file was being opened/);
+  } finally {
+    fsp.open = open;
+    syncBuiltinESMExports();
+  }
+  assert.ok(swapped, "the swap was made (by the open() of the temporary file)");
+  // The open itself made an empty file there (it cannot be told apart from one of theirs to remove).
+  assert.equal(readdirSync(outsideDir), [".f.sfx-part"]);
+  assert.is(statSync(join(outsideDir, ".f.sfx-part")).size, 0);
+});
+
+test.run();
