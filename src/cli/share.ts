@@ -11,11 +11,11 @@ import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
 import { withInterrupt } from "./send.ts";
-import { roughDuration, warnSkipped } from "./progress.ts";
+import { formatBytes, progressBar, roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
-import { collectShareFiles, connectionShareLink, type LocalShareFile, type ShareProgress, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
+import { collectShareFiles, connectionShareLink, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits } from "../share/defaults.ts";
@@ -130,47 +130,8 @@ async function open(flags: ConnFlags): Promise<{ conn: ClientConnection; client:
 }
 
 
-function humanBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
 function expiryText(expiresAt: number, now = Date.now()): string {
   return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${roughDuration(expiresAt - now)})`;
-}
-
-/** A one-line progress bar on stderr, only when it is a terminal; redrawn at most 10 times a second. */
-function progressBar(label: string): { update(p: ShareProgress): void; end(): void } {
-  const tty = process.stderr.isTTY;
-  const started = Date.now();
-  let last = 0;
-  let drawn = false;
-  return {
-    update(p) {
-      if (!tty) return;
-      const now = Date.now();
-      if (now - last < 100 && p.bytes < p.total) return;
-      last = now;
-      const frac = p.total > 0 ? Math.min(1, p.bytes / p.total) : 1;
-      const width = 24;
-      const bar = "#".repeat(Math.round(frac * width)).padEnd(width, ".");
-      const rate = p.bytes / Math.max(0.001, (now - started) / 1000);
-      const eta = rate > 0 && p.total > p.bytes ? `${Math.ceil((p.total - p.bytes) / rate)}s` : "";
-      const line = `${label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${humanBytes(p.bytes)}/${humanBytes(p.total)} ${humanBytes(rate)}/s ${eta}`;
-      process.stderr.write(`\r${line.slice(0, (process.stderr.columns || 100) - 1).padEnd(Math.min(99, (process.stderr.columns || 100) - 1))}`);
-      drawn = true;
-    },
-    end() {
-      if (drawn) process.stderr.write("\n");
-      drawn = false;
-    },
-  };
 }
 
 async function put(paths: string[], flags: PutFlags): Promise<number> {
@@ -210,9 +171,9 @@ async function putFiles(
   limits: { expiresInMs?: number; expiresAt?: number; maxDownloads?: number },
   flags: PutFlags,
 ): Promise<number> {
-  const bar = progressBar("upload");
+  const bar = progressBar();
   try {
-    const created = await withInterrupt((signal) => client.put(files, { ...limits, signal, onProgress: (p) => bar.update(p) }));
+    const created = await withInterrupt((signal) => client.put(files, { ...limits, signal, onProgress: (p) => bar.update(p.bytes, p.total, p.file) }));
     bar.end();
     if (created.warning) process.stderr.write(`sfx: warning: ${created.warning}\n`);
     if (flags.json) {
@@ -228,7 +189,7 @@ async function putFiles(
       const bytes = created.files.reduce((n, f) => n + f.size, 0);
       process.stdout.write(`${created.code}\n`);
       process.stderr.write(
-        `Shared ${created.files.length} file${created.files.length === 1 ? "" : "s"} (${humanBytes(bytes)}); ` +
+        `Shared ${created.files.length} file${created.files.length === 1 ? "" : "s"} (${formatBytes(bytes)}); ` +
           `expires ${expiryText(created.expiresAt)}` +
           (created.maxDownloads === null ? "" : `, or after ${created.maxDownloads} download${created.maxDownloads === 1 ? "" : "s"}`) +
           `\nDownload with: sfx share get ${created.code}\n`,
@@ -254,10 +215,10 @@ async function ls(code: string, flags: LsFlags): Promise<number> {
         downloads: listing.downloads,
       })}\n`);
     } else {
-      const width = Math.max(...listing.files.map((f) => humanBytes(f.size).length));
-      for (const f of listing.files) process.stdout.write(`${humanBytes(f.size).padStart(width)}  ${printable(f.path)}\n`);
+      const width = Math.max(...listing.files.map((f) => formatBytes(f.size).length));
+      for (const f of listing.files) process.stdout.write(`${formatBytes(f.size).padStart(width)}  ${printable(f.path)}\n`);
       const total = listing.files.reduce((n, f) => n + f.size, 0);
-      process.stdout.write(`${listing.files.length} file${listing.files.length === 1 ? "" : "s"}, ${humanBytes(total)}; expires ${expiryText(listing.expiresAt)}`);
+      process.stdout.write(`${listing.files.length} file${listing.files.length === 1 ? "" : "s"}, ${formatBytes(total)}; expires ${expiryText(listing.expiresAt)}`);
       if (listing.maxDownloads !== null) process.stdout.write(`; downloaded ${listing.downloads} of ${listing.maxDownloads} times`);
       process.stdout.write("\n");
     }
@@ -271,11 +232,11 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
   parseCode(code);
   // The directory is made by the get, once it knows the files fit (a refused get leaves nothing).
   const { conn, client } = await open(flags);
-  const bar = progressBar("download");
+  const bar = progressBar();
   try {
     const started = Date.now();
     const r = await withInterrupt((signal) =>
-      client.get(code, { dir: flags.dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => bar.update(p) })
+      client.get(code, { dir: flags.dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => bar.update(p.bytes, p.total, p.file) })
     );
     bar.end();
     const seconds = (Date.now() - started) / 1000;
@@ -283,14 +244,14 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ event: "file", path: f.name, savedAs: f.path, size: f.size, sha256: f.sha256, resumedFrom: f.resumedFrom, alreadyThere: f.alreadyThere })}\n`);
       } else {
-        const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${humanBytes(f.resumedFrom)})` : "";
+        const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${formatBytes(f.resumedFrom)})` : "";
         process.stdout.write(`${printable(f.path)}${note}\n`);
       }
     }
     if (flags.json) {
       process.stdout.write(`${JSON.stringify({ event: "done", files: r.files.length, bytes: r.bytes, seconds: Number(seconds.toFixed(3)) })}\n`);
     } else {
-      process.stderr.write(`Got ${r.files.length} file${r.files.length === 1 ? "" : "s"} (${humanBytes(r.bytes)} fetched in ${seconds.toFixed(1)} s)\n`);
+      process.stderr.write(`Got ${r.files.length} file${r.files.length === 1 ? "" : "s"} (${formatBytes(r.bytes)} fetched in ${seconds.toFixed(1)} s)\n`);
     }
     return 0;
   } catch (err) {

@@ -63,7 +63,9 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
   const add = (f: SourceFile) => {
     if (seen.has(f.path)) throw new SfxError("SFX_USAGE", `Two files would have the same name: ${f.path}`);
     seen.add(f.path);
-    if (out.length >= MAX_FILES_PER_OFFER) throw new SfxError("SFX_LIMIT", `More than ${MAX_FILES_PER_OFFER} files in one send`);
+    if (out.length >= MAX_FILES_PER_OFFER) {
+      throw new SfxError("SFX_LIMIT", `More than ${MAX_FILES_PER_OFFER} files, the most sfx moves at once: send so many as one archive (tar c DIR | sfx send - --name DIR.tar)`);
+    }
     out.push(f);
   };
   let usedStdin = false;
@@ -104,6 +106,9 @@ async function readError(path: string, directory: boolean): Promise<SfxError | u
   return await access(path, directory ? constants.R_OK | constants.X_OK : constants.R_OK).then(() => undefined, (err) => ioError(err, "read", path));
 }
 
+/** How deep a directory tree sfx walks. */
+const MAX_DEPTH = 64;
+
 function checkName(path: string): string {
   try {
     return sanitizeRelativePath(path);
@@ -113,7 +118,9 @@ function checkName(path: string): string {
 }
 
 async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string) => void, depth = 0): Promise<void> {
-  if (depth > 64) throw new SfxError("SFX_IO", `Directory tree too deep at ${dir}`);
+  if (depth > MAX_DEPTH) {
+    throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | sfx send - --name DIR.tar)`);
+  }
   const entries = await readdir(dir, { withFileTypes: true }).catch((err) => {
     throw ioError(err, "read the directory", dir);
   });

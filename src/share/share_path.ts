@@ -20,7 +20,11 @@ import { MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH } from "./defaults.ts";
 
 
 function refuse(path: string, why: string): never {
-  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid file name in share ${JSON.stringify(path).slice(0, 120)}: ${why}`);
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid file name in share ${quoted(path)}: ${why}`);
+}
+
+function quoted(path: string): string {
+  return JSON.stringify(path.length > 100 ? `${path.slice(0, 100)}…` : path);
 }
 
 /**
@@ -57,13 +61,17 @@ export function checkSharePath(path: string): string {
  */
 export function checkSharePaths(paths: readonly string[]): string[] {
   const out = paths.map(checkSharePath);
-  const files = new Set<string>();
+  const files = new Map<string, string>();
   const dirs = new Set<string>();
   for (const p of out) {
     const key = p.toLowerCase();
-    if (files.has(key)) refuse(p, "two files have this name");
+    const twin = files.get(key);
+    if (twin !== undefined) {
+      const same = twin === p ? "has the same name" : "differs from it only in case or Unicode form";
+      refuse(p, `another file, ${quoted(twin)}, ${same} (a share must unpack the same on every file system)`);
+    }
     if (dirs.has(key)) refuse(p, "it is also a directory of another file");
-    files.add(key);
+    files.set(key, p);
     const parts = key.split("/");
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
   }

@@ -92,7 +92,7 @@ test("collectShareFiles puts the spooled stdin where '-' stands; '-' without it 
     await refused(collectShareFiles(["-", "-"], undefined, { stdin }), "SFX_USAGE", /only once/);
     const clash = await spoolStdin("a.txt", chunks("x"), dir);
     try {
-      await refused(collectShareFiles([join(dir, "a.txt"), "-"], undefined, { stdin: clash }), "SFX_BAD_ARGUMENT", /"a\.txt": two files have this name/);
+      await refused(collectShareFiles([join(dir, "a.txt"), "-"], undefined, { stdin: clash }), "SFX_BAD_ARGUMENT", /"a\.txt": another file, "a\.txt", has the same name/);
     } finally {
       await clash.remove();
     }
