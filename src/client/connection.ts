@@ -393,6 +393,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   for (let i = 0; ; i++) {
     try {
       const { association, owned } = await associate(server, addresses[i], { deadline, timeoutMs, signal: opts.signal });
+      // Not awaited here: a server that answered and then failed the hello is the one; no other is tried.
       return ClientConnection.handshake(association, { timeoutMs, owned, signal: opts.signal });
     } catch (err) {
       // Refused or unreachable at once: the name's next address may be the one

@@ -84,30 +84,43 @@ interface FileState {
 const MAX_BACKLOG = 64;
 
 /**
- * Handles offers on a connection, one exchange at a time. Use one per
- * connection: from its creation it holds the offers that come while no
- * {@link Receiver.receiveOne} waits, for the next call to take.
+ * Per connection, the offers no receiveOne has taken yet, each with what
+ * followed it: held from the first Receiver on, for whichever Receiver asks
+ * next. An offer can come right behind the previous exchange's `done`, while
+ * that exchange still cleans up or before the caller asks for the next one;
+ * the connection drops what nobody listens for, and the sender would wait
+ * out its offer timeout for an answer.
+ */
+const backlogs = new WeakMap<ClientConnection, AnyMessage[]>();
+
+function backlogOf(conn: ClientConnection): AnyMessage[] {
+  let backlog = backlogs.get(conn);
+  if (!backlog) {
+    const held: AnyMessage[] = (backlog = []);
+    backlogs.set(conn, held);
+    conn.onMessage((m) => {
+      const follows = Offer.is(m) || (m.xid !== undefined && held.some((o) => Offer.is(o) && o.xid === m.xid));
+      if (follows && held.length < MAX_BACKLOG) held.push(m);
+    });
+  }
+  return backlog;
+}
+
+/**
+ * Handles offers on a connection, one exchange at a time. An offer that
+ * comes while no {@link Receiver.receiveOne} waits is held for the next call,
+ * of this Receiver or of another on the same connection.
  */
 export class Receiver {
   readonly conn: ClientConnection;
   readonly opts: ReceiveOptions;
-  /**
-   * Offers that came while no receiveOne was waiting, each with what followed it.
-   * An offer can come right behind the previous exchange's `done`, while that
-   * exchange still cleans up or before the caller asks for the next one; the
-   * connection drops what nobody listens for, and the sender would wait out
-   * its offer timeout for an answer.
-   */
-  readonly #backlog: AnyMessage[] = [];
+  readonly #backlog: AnyMessage[];
 
   constructor(conn: ClientConnection, opts: ReceiveOptions) {
     this.conn = conn;
     // Resolved once (`link/../x` is ./x), so that making the directory and writing into it agree.
     this.opts = { ...opts, dir: resolve(opts.dir) };
-    conn.onMessage((m) => {
-      const held = Offer.is(m) || (m.xid !== undefined && this.#backlog.some((o) => Offer.is(o) && o.xid === m.xid));
-      if (held && this.#backlog.length < MAX_BACKLOG) this.#backlog.push(m);
-    });
+    this.#backlog = backlogOf(conn);
   }
 
   /** The oldest offer not yet taken, with the messages that followed it; removed from the backlog. */

@@ -362,8 +362,8 @@ export function bytesOnDisk(sizes: readonly number[], block: number): number {
 /**
  * Where `relPath` (sanitized here) goes under `dir`: creates `dir` if need
  * be and the directories on the way, and refuses a symbolic link among them that leads outside
- * `dir` (checked before anything is created, and after, at every call: the
- * cache keeps only the creating). Holds nothing open:
+ * `dir` (checked before anything is created; the file's open and its
+ * placing check again). Holds nothing open:
  * a batch can check every destination before asking for any byte.
  */
 export async function prepareDestination(dir: string, relPath: string, cache?: SafeWriteCache): Promise<{ rel: string; root: string; finalPath: string }> {
@@ -400,11 +400,8 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
     cache?.parents.set(parent, parentP);
   }
   await parentP;
-  try {
-    await realInside(root, parent, rel);
-  } catch (err) {
-    throw ioError(err, "create the directory for", finalPath);
-  }
+  // Not checked again here, for each file: openPart checks just before the open, and #place
+  // just before the file takes its name.
   return { rel, root, finalPath };
 }
 
@@ -444,12 +441,14 @@ async function isAt(root: string, rel: string, path: string, id: FileId): Promis
 /**
  * Opens the temporary file `partPath`, under its lock: created anew (any
  * file a killed write of ours left is removed first), or with `resume` the
- * one there reopened. Returns undefined, touching nothing, when what is at
- * that name is not ours to write — not a regular file (a symbolic link, a
- * FIFO, a directory), or a regular file with other links (a hard link to a
- * file elsewhere: writing through it would change that file): the caller
- * takes the next temporary name. Fails (SFX_IO) when the directory leads
- * outside `root`, checked just before the open and again after it.
+ * one there reopened. A regular file with other links (a hard link to a file
+ * elsewhere, planted, or made by a backup tool) is never written through:
+ * our name for it is removed, that file left alone, and the write starts
+ * over. Returns undefined, touching nothing, when what is at that name is not
+ * a regular file (a symbolic link, a FIFO, a directory) or cannot be removed
+ * (another user's, under the sticky bit): the caller takes the next temporary
+ * name. Fails (SFX_IO) when the directory leads outside `root`, checked just
+ * before the open and again after it.
  */
 async function openPart(root: string, rel: string, partPath: string, resume: boolean): Promise<{ handle: FileHandle; id: FileId } | undefined> {
   await realInside(root, dirname(partPath), rel);
@@ -457,8 +456,9 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   });
-  if (there && !(there.isFile() && there.nlink === 1)) return undefined;
-  if (there && !resume) {
+  if (there && !there.isFile()) return undefined;
+  const reuse = there !== undefined && resume && there.nlink === 1;
+  if (there && !reuse) {
     // A stale one of ours (a killed write's) is removed; one we may not remove (another user's, in
     // a directory with the sticky bit) is not ours.
     const removed = await unlinkFile(partPath).then(() => true, (err) => {
@@ -470,7 +470,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
   }
   let handle: FileHandle;
   try {
-    if (there && resume) {
+    if (reuse) {
       handle = await open(partPath, constants.O_RDWR | constants.O_NOFOLLOW);
     } else {
       // Created, never reused: O_EXCL fails rather than open whatever appears here meanwhile.
@@ -485,7 +485,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
   try {
     const st = await handle.stat();
     // Checked on what is open, not only on what the name held a moment before.
-    const same = !there || !resume || (st.dev === there.dev && st.ino === there.ino);
+    const same = !reuse || (st.dev === there!.dev && st.ino === there!.ino);
     if (!st.isFile() || st.nlink !== 1 || !same) {
       await handle.close();
       return undefined;

@@ -919,6 +919,16 @@ export class ShareClient {
         fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err)));
       });
     };
+    /**
+     * The server's error, or the connection's end. Once every byte and every end has arrived,
+     * what is left (hash check, fsync, rename) is local: the get finishes (uncounted, unless the
+     * server saw every byte acknowledged), whether the server stopped, or gave up waiting for
+     * share.received while a slow disk synced.
+     */
+    const endedEarly = (err: SfxError) => {
+      if (!received && slots?.every((s) => s.end !== undefined && s.w.offset + s.received === s.w.file.size)) cutOff = true;
+      else fail(err);
+    };
     const onAbort = () => fail(new SfxError("SFX_CANCELLED", "Download cancelled"));
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     // SCTP orders each stream on its own: data may overtake `share.sending` (e.g. when the
@@ -966,7 +976,7 @@ export class ShareClient {
         // share.done, or any other answer once every file is here and verified (the server
         // stopping): the files are in place.
         if (received) return succeed();
-        if (ErrorMessage.is(msg)) return fail(errorFromMessage(msg));
+        if (ErrorMessage.is(msg)) return endedEarly(errorFromMessage(msg));
         if (ShareSending.is(msg)) {
           const list: Slot[] = [];
           const offered = new Set<string>();
@@ -999,10 +1009,7 @@ export class ShareClient {
       },
       // Once every byte and every end has arrived, what is left (hash check, fsync, rename) is
       // local: a connection ending now (the server stopping) changes nothing.
-      fail: (err) => {
-        if (!received && slots?.every((s) => s.end !== undefined && s.w.offset + s.received === s.w.file.size)) cutOff = true;
-        else fail(err);
-      },
+      fail: endedEarly,
     });
     const stopWatch = this.#watch(req, () => moves, () => local > 0);
     try {

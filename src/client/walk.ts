@@ -6,7 +6,7 @@
  * @module
  */
 import { constants, fstatSync } from "node:fs";
-import { access, open, readdir, stat } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
@@ -88,23 +88,39 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     });
     const name = basename(abs);
     if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
-    const denied = await readError(abs, st.isDirectory());
-    if (denied) throw denied;
     if (st.isDirectory()) await walk(abs, checkName(name), add, opts.onSkip ?? (() => {}));
-    else add(fileSource(abs, checkName(name), st.size, st));
+    else {
+      const denied = await readError(abs);
+      if (denied) throw denied;
+      add(fileSource(abs, checkName(name), st.size, st));
+    }
   }
   if (out.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
   return out;
 }
 
 /**
- * Why this process cannot read `path` (a directory: list and enter it), or
- * undefined. Asked before the offer: a file that fails only when its turn
- * comes ends the exchange after the files before it went for nothing.
+ * Why this process cannot read the file `path`, or undefined. Asked before
+ * the offer: a file that fails only when its turn comes ends the exchange
+ * after the files before it went for nothing. By opening it (and closing it
+ * again): Deno's access() judges by the mode bits alone, not as the kernel
+ * does (supplementary groups, root).
  */
-async function readError(path: string, directory: boolean): Promise<SfxError | undefined> {
-  return await access(path, directory ? constants.R_OK | constants.X_OK : constants.R_OK).then(() => undefined, (err) => ioError(err, "read", path));
+async function readError(path: string): Promise<SfxError | undefined> {
+  try {
+    await (await open(path, constants.O_RDONLY | constants.O_NONBLOCK)).close();
+    return undefined;
+  } catch (err) {
+    return ioError(err, "read", path);
+  }
 }
+
+function deniedOf(err: unknown): boolean {
+  const code = ((err as SfxError | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EACCES" || code === "EPERM";
+}
+
+const DENIED = "this user may not read it (permission denied)";
 
 /** How deep a directory tree sfx walks. */
 const MAX_DEPTH = 64;
@@ -121,9 +137,15 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   if (depth > MAX_DEPTH) {
     throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | sfx send - --name DIR.tar)`);
   }
-  const entries = await readdir(dir, { withFileTypes: true }).catch((err) => {
-    throw ioError(err, "read the directory", dir);
-  });
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const e = ioError(err, "read the directory", dir);
+    // One inside the tree given is left out (and said); the tree given itself is an error.
+    if (depth > 0 && deniedOf(e)) return skip(rel, DENIED);
+    throw e;
+  }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const abs = join(dir, e.name);
@@ -146,13 +168,6 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       skip(childRel, "its name is not valid UTF-8");
       continue;
     }
-    if (e.isDirectory() || e.isFile() || e.isSymbolicLink()) {
-      const denied = await readError(abs, e.isDirectory()).then((err) => (err?.cause as NodeJS.ErrnoException | undefined)?.code);
-      if (denied === "EACCES" || denied === "EPERM") {
-        skip(childRel, "this user may not read it (permission denied)");
-        continue;
-      }
-    }
     if (e.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
     else if (e.isFile() || e.isSymbolicLink()) {
       let loops = false;
@@ -168,8 +183,12 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       });
       if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, "its name is not valid UTF-8");
       else if (!st) skip(childRel, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link");
-      else if (st.isFile()) add(fileSource(abs, childRel, st.size, st));
-      else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)");
+      else if (st.isFile()) {
+        const denied = await readError(abs);
+        if (denied && deniedOf(denied)) skip(childRel, DENIED);
+        else if (denied) throw denied;
+        else add(fileSource(abs, childRel, st.size, st));
+      } else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)");
       else skip(childRel, "not a regular file");
     } else skip(childRel, "not a regular file");
   }

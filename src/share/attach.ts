@@ -79,6 +79,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
         return session.sendData(stream, data, ppid, { release: true });
       },
       buffered: () => a.bufferedAmount,
+      acknowledged: (stream) => a.messagesAcknowledged(stream),
       sending: (on) => session.sending?.(on),
       drained: () => {
         if (entry.closed) return Promise.reject(new Error("connection closed"));

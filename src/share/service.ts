@@ -56,6 +56,13 @@ export interface SharePeer {
    * whose client takes data slowly shows it here long before "drained".
    */
   buffered?(): number;
+  /**
+   * Of the data messages given on `stream`, how many the client's transport
+   * has acknowledged (as `Association.messagesAcknowledged`; still answered
+   * after the connection ended): a download whose every byte was
+   * acknowledged counts even if its client leaves without `share.received`.
+   */
+  acknowledged?(stream: number): { given: number; acknowledged: number };
   /** It starts (true) or stops (false) having uploads in progress: the server sizes its receive window by that. */
   sending?(on: boolean): void;
 }
@@ -100,6 +107,8 @@ interface DownloadState {
   lastBuffered?: number;
   /** Everything was sent (these many bytes): the download counts when the client says it has it all. */
   sent?: number;
+  /** Per data stream the download used, how many messages given to it had to be acknowledged for all of them to be. */
+  through?: { stream: number; given: number }[];
 }
 
 type RequestState = UploadState | DownloadState;
@@ -517,6 +526,10 @@ export class ShareService {
       // Sent is not received: the last bytes may still be in buffers on the way, and a client
       // cut off now would find a share that allows one download used up. It counts on share.received.
       state.sent = bytes;
+      if (peer.acknowledged) {
+        const streams = new Set(plan.map((_, i) => shareDataStream(i)));
+        state.through = [...streams].map((stream) => ({ stream, given: peer.acknowledged!(stream).given }));
+      }
     } catch (err) {
       if (state.cancelled) return;
       state.cancelled = true;
@@ -549,7 +562,12 @@ export class ShareService {
     } else {
       state.cancelled = true;
       state.reading?.destroy();
-      await state.download.cancel();
+      // Every byte sent and acknowledged by the client's transport: it has the files, whether or not
+      // it says share.received (a client cut off now still finishes them). Counted, so that leaving
+      // without the receipt is no way round maxDownloads; bytes still on their way are not counted.
+      const through = state.through?.every((t) => peer.acknowledged!(t.stream).acknowledged >= t.given) === true;
+      if (through) await state.download.complete();
+      else await state.download.cancel();
     }
   }
 

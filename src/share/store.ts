@@ -459,6 +459,8 @@ export class ShareStore {
           await rec.writing;
         }
       }
+    } else {
+      log.info("Share {share}: a download by {client} ended before it was complete; not counted", { share: shortKey(rec.key), client: download.client });
     }
     if (rec.activeDownloads === 0 && rec.pendingRemoval) {
       const reason = rec.pendingRemoval;

@@ -123,6 +123,23 @@ test("an offer that comes right behind the previous exchange's done, before the 
   });
 });
 
+test("two Receivers on one connection: each offer is handled once, by whichever asks next", async () => {
+  await withPair(async (s, r) => {
+    const src = mkdtempSync(join(tmpdir(), "sfx-two-receivers-"));
+    for (const n of ["a", "b", "c"]) writeFileSync(join(src, n), n);
+    const seen: string[] = [];
+    const make = (who: string) => new Receiver(r, { dir: tmp(), decide: async (o) => (seen.push(`${who}:${o.files[0].path}`), true) });
+    const first = make("R1");
+    const send = async (n: string) => assert.is(await sendFiles(s, { to: r.id, files: await collectFiles([join(src, n)]) }).then(() => undefined, (e: unknown) => e), undefined);
+    await Promise.all([receiveOneOrTimeout(first), send("a")]);
+    const second = make("R2");
+    await Promise.all([receiveOneOrTimeout(second), send("b")]);
+    await Promise.all([receiveOneOrTimeout(first), send("c")]);
+    assert.equal(seen, ["R1:a", "R2:b", "R1:c"]);
+    rmSync(src, { recursive: true, force: true });
+  });
+});
+
 /** receiveOne, failing the test after 5 s rather than waiting out the offer timeout. */
 async function receiveOneOrTimeout(receiver: Receiver) {
   let timer: ReturnType<typeof setTimeout> | undefined;

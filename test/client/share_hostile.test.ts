@@ -7,12 +7,12 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ShareClient, type ShareLink } from "../../src/client/share.ts";
 import { isSfxError } from "../../src/errors.ts";
-import { type AnyMessage, dataPpid, decodeMessage } from "../../src/protocol/index.ts";
+import { type AnyMessage, dataPpid, decodeMessage, ErrorMessage } from "../../src/protocol/index.ts";
 import { ShareDone, ShareEnd, ShareListingMessage, ShareReady, ShareSending } from "../../src/protocol/share.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -125,6 +125,23 @@ test("a name listed twice is a protocol error", async () => {
   assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
   assert.match((err as Error).message, /listed "x\.bin" twice/);
   assert.equal(seen, ["share.ls"]);
+});
+
+test("a server that gives up on the get after every byte and end arrived (waiting for share.received while the disk syncs) does not fail it: the file is in place", async () => {
+  const dir = tmp();
+  const a = new Uint8Array(100_000).fill(4);
+  const { link, seen } = fakeServer([{ path: "a.bin", size: a.length, sha256: sha(a) }], (req, reply, data) => {
+    reply(ShareSending.encode({ req, files: [{ path: "a.bin", size: a.length, offset: 0, sha256: sha(a) }] }));
+    queueMicrotask(() => {
+      data(a.slice(), dataPpid(req, 0));
+      reply(ShareEnd.encode({ req, file: 0, size: a.length, sha256: sha(a) }));
+      // Before the client has hashed, synced and renamed the file.
+      reply(ErrorMessage.encode({ req, code: "SFX_TRANSFER_FAILED", message: "You read nothing for 2 s: the server stopped the download" }));
+    });
+  });
+  const r = await new ShareClient(link).get(CODE, { dir });
+  assert.equal(readFileSync(r.files[0].path), Buffer.from(a));
+  assert.not.ok(seen.includes("share.received"), "the server has given up: nothing to tell it");
 });
 
 test("a server that sends only some of the files asked for gets a protocol error naming the rest, and keeps the partial for a resume", async () => {

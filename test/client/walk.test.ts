@@ -104,6 +104,16 @@ test("what the sending user may not read is left out inside a directory, and ref
     assert.equal(r.files, ["d/a.txt", "d/z.txt"]);
     assert.equal(r.skipped, [["d/closed", "this user may not read it (permission denied)"], ["d/secret", "this user may not read it (permission denied)"]]);
     assert.is(r.alone, `SFX_IO Cannot read ${join(root, "d", "secret")}: permission denied (EACCES)`);
+    // Under Deno, as root: what root may read is sent (Deno's access() judges by the mode bits alone).
+    const deno = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
+    const asRoot = execFileSync(deno, ["eval", "--quiet", script.replaceAll("process.argv[1]", JSON.stringify(join(root, "d"))).replaceAll("process.argv[2]", JSON.stringify(join(root, "d", "secret")))], {
+      encoding: "utf8",
+      cwd: new URL("../..", import.meta.url).pathname,
+      env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" },
+    });
+    const d = JSON.parse(asRoot);
+    assert.equal(d.files, ["d/a.txt", "d/closed/x", "d/secret", "d/z.txt"], asRoot);
+    assert.is(d.alone, "sent");
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -98,6 +98,9 @@ export class Loop {
   /** What the service said of this peer's sending (SharePeer.sending), in order. */
   readonly sending: boolean[] = [];
   #closed = false;
+  /** Data messages given to the client, and handled by it, per stream. */
+  readonly #given = new Map<number, number>();
+  readonly #acknowledged = new Map<number, number>();
 
   /** `drainBelow`: the client-bound lane says "drained" only below this (default: as soon as it is under the window). */
   constructor(service: ShareService, address = "127.0.0.1", windowBytes = 256 * 1024, drainBelow = windowBytes) {
@@ -106,6 +109,8 @@ export class Loop {
     this.toServerData = new Lane<Item>(windowBytes, size, (i) => service.handleData(this.peer, i.stream, i.data, i.ppid));
     this.toClientData = new Lane<Item>(windowBytes, size, async (i) => {
       for (const h of [...this.#dataHandlers]) await h(i.stream, i.data, i.ppid);
+      // Handled: what SCTP calls acknowledged, as far as the service can tell.
+      this.#acknowledged.set(i.stream, (this.#acknowledged.get(i.stream) ?? 0) + 1);
     }, drainBelow);
     this.#toServerCtl = new Lane<Uint8Array>(Infinity, () => 0, (bytes) => {
       void service.handleMessage(this.peer, decodeMessage(bytes));
@@ -118,7 +123,11 @@ export class Loop {
     this.peer = {
       address,
       send: (bytes) => void this.#toClientCtl.push(bytes),
-      sendData: (stream, data, ppid) => this.toClientData.push({ stream, data: Uint8Array.from(data), ppid }),
+      sendData: (stream, data, ppid) => {
+        this.#given.set(stream, (this.#given.get(stream) ?? 0) + 1);
+        return this.toClientData.push({ stream, data: Uint8Array.from(data), ppid });
+      },
+      acknowledged: (stream) => ({ given: this.#given.get(stream) ?? 0, acknowledged: this.#acknowledged.get(stream) ?? 0 }),
       drained: () => this.toClientData.drained(),
       buffered: () => this.toClientData.bytes,
       sending: (on) => void this.sending.push(on),

@@ -15,6 +15,7 @@ import { ShareService } from "../../src/share/service.ts";
 import { ShareStore } from "../../src/share/store.ts";
 import { type ShareLimits, uploadPaceBytes } from "../../src/share/defaults.ts";
 import { Loop } from "./_loop.ts";
+import { until } from "../pairing/_harness.ts";
 
 const HOUR = 3_600_000;
 
@@ -333,18 +334,20 @@ test("server limits reach the client as SFX_LIMIT with the server's message, and
   }
 });
 
-test("a share that allows one download is not used up by a get cut off after the server sent everything; share.received counts it", async () => {
+test("a share that allows one download is not used up by a get whose last bytes never reached the client; share.received counts it", async () => {
   const w = await world();
-  const data = randomBytes(1024 * 1024);
+  // Less than the link holds: the server sends it all, and its end, whatever the client takes.
+  const data = randomBytes(200 * 1024);
   tree(w, { "a.bin": data });
   const { client: putter } = w.connect();
   const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin")]), { maxDownloads: 1 });
-  // A client that is sent every byte and the end, and is gone before it has them on disk.
+  // A client that is sent every byte and the end, takes the first bytes only, and is gone.
   const { loop } = w.connect();
   let ended!: () => void;
   const allSent = new Promise<void>((r) => (ended = r));
   loop.link.onMessage((m) => m.type === ShareEnd.type && ended());
-  loop.link.onData(() => {});
+  let taken = 0;
+  loop.link.onData(() => (++taken > 1 ? new Promise<void>(() => {}) : undefined));
   loop.link.send(ShareGet.encode({ req: 1, code, files: [] }));
   await allSent;
   assert.is((await putter.list(code)).downloads, 0, "sent is not received");
@@ -362,12 +365,28 @@ test("a share that allows one download is not used up by a get cut off after the
   assert.match(await refused, "Request 5 is no download whose files were all sent");
 });
 
-test("a get whose bytes and ends have all arrived survives the connection ending before the files are saved; it does not count", async () => {
+test("a client that takes every byte of a get and leaves without share.received has used up a download all the same", async () => {
+  const w = await world();
+  tree(w, { "a.bin": randomBytes(300 * 1024) });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin")]), { maxDownloads: 1 });
+  const { loop } = w.connect();
+  let ends = 0;
+  const given = () => loop.peer.acknowledged!(1);
+  loop.link.onMessage((m) => m.type === ShareEnd.type && ends++);
+  loop.link.onData(() => {});
+  loop.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+  await until(() => ends === 1 && given().acknowledged === given().given && given().given > 0);
+  await loop.close();
+  await rejects(putter.list(code), "SFX_SHARE_NOT_FOUND");
+});
+
+test("a get whose bytes and ends have all arrived survives the connection ending before the files are saved", async () => {
   const w = await world();
   const data = randomBytes(3 * 1024 * 1024);
   tree(w, { "a.bin": data, "b.txt": "bee" });
   const { client: putter } = w.connect();
-  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]), { maxDownloads: 1 });
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]));
   const { client, loop } = w.connect();
   // The server stops right after its last message (the way `sfx serve` shuts down): the
   // connection ends while the client still hashes, syncs and renames.
@@ -390,8 +409,6 @@ test("a get whose bytes and ends have all arrived survives the connection ending
   assert.equal(r.files.map((f) => f.path).sort(), [join(w.out, "a.bin"), join(w.out, "b.txt")]);
   assert.equal(readFileSync(join(w.out, "a.bin")), data);
   assert.is(readFileSync(join(w.out, "b.txt"), "utf8"), "bee");
-  // The server never heard that the client had it all: its one download is still there.
-  assert.is((await putter.list(code)).downloads, 0);
 });
 
 test("a client that disconnects mid-upload leaves no share and no temporary files", async () => {
