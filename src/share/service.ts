@@ -524,7 +524,9 @@ export class ShareService {
       }
       if (state.cancelled) return;
       // Sent is not received: the last bytes may still be in buffers on the way, and a client
-      // cut off now would find a share that allows one download used up. It counts on share.received.
+      // cut off now would find a share that allows one download used up. It counts on
+      // share.received, or, should the client leave without it, once its transport has
+      // acknowledged every data message given so far on the streams this download used.
       state.sent = bytes;
       if (peer.acknowledged) {
         const streams = new Set(plan.map((_, i) => shareDataStream(i)));
