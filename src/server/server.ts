@@ -117,12 +117,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   let port = requestedPort;
+  /** Where the socket is bound: `host`, or the address a host name resolved to. */
+  let bound = host;
   try {
     // 2. One UDP socket for everything. SCTP takes every datagram; those
     //    starting 00 00 (an illegal SCTP source port) come back to us as
     //    "foreign", and the discovery ones go to the responder (step 5).
     let responder: DiscoveryResponder | undefined;
     const socket = await bindUdp(host, requestedPort);
+    // A name (`--host localhost`) is what it resolved to: discovery lists addresses, and the log says where.
+    if (!isWildcard(host) && isIP(host) === 0) bound = socket.localAddress().address;
     const endpoint = SctpEndpoint.listen({
       socket,
       failureTimeoutMs: PEER_FAILURE_TIMEOUT_MS,
@@ -157,7 +161,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       socket,
       group: isWildcard(host) ? undefined : null,
       interfaces: options.discoveryInterfaces,
-      addresses: () => announcedAddresses(host),
+      addresses: () => announcedAddresses(bound),
       log: getLogger(["sfx", "discovery"]),
     });
     const discovery = responder;
@@ -169,10 +173,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", `Cannot start the server: ${(err as Error).message}`, { cause: err });
   }
 
-  const addresses = reachableAddresses(host);
+  const addresses = reachableAddresses(bound);
   log.info("sfx {version} ready on {host}:{port} as {name}", {
     version: VERSION,
-    host,
+    host: bound === host ? host : `${host} (${bound})`,
     port,
     name,
     addresses,

@@ -135,6 +135,19 @@ test("startServer() takes the IPv6 wildcard however written: joins discovery, an
   }
 });
 
+test("startServer() given a host name lists, and answers discovery with, the address it resolved to", async () => {
+  const { options } = opts("unit-name");
+  const server = await startServer({ ...options, host: "localhost" });
+  try {
+    const bound = server.addresses[0];
+    assert.ok(bound === "127.0.0.1" || bound === "::1", server.addresses.join(", "));
+    const found = await discoverServers({ target: { address: bound, port: server.port }, timeoutMs: 1000, repeats: 2 });
+    assert.equal(found.map((f) => [f.name, f.addresses]), [["unit-name", [bound]]]);
+  } finally {
+    await server.close("test over");
+  }
+});
+
 test("startServer() refuses a port node:dgram would quietly change (99999 became 34463, 1.5 became 1)", async () => {
   for (const port of [99999, -1, 1.5]) {
     const err = await startServer({ ...opts().options, port }).then(async (s) => (await s.close(), undefined), (e: unknown) => e);
