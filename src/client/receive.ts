@@ -141,11 +141,11 @@ export class Receiver {
    */
   async receiveOne(signal?: AbortSignal): Promise<ReceivedExchange> {
     let taken = this.#takeOffer();
-    if (!taken) {
-      // The backlog's listener, added first, holds the offer by the time this resumes.
+    // The backlog's listener, added first, holds each offer by the time this resumes; another
+    // Receiver of this connection, waiting too, may have taken it: then wait for the next.
+    while (!taken) {
       await this.conn.waitFor((m) => Offer.is(m), { signal });
       taken = this.#takeOffer();
-      if (!taken) throw new SfxError("SFX_INTERNAL", "An offer arrived but was not held");
     }
     const { offer, after } = taken;
     if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");

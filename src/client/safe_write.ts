@@ -297,8 +297,8 @@ export async function resumableBytes(dir: string, relPath: string, key: string, 
     }
     const attempt = await notedAttempt(finalPath, key, await listing);
     const st = attempt === undefined ? undefined : await lstat(partPathFor(finalPath, attempt));
-    // Not a file of ours (a link, a FIFO, a hard link to a file elsewhere): the write passes it by.
-    return st?.isFile() && st.nlink === 1 ? st.size : undefined;
+    // Not a file of ours (a link, a FIFO, a hard link to a file elsewhere, another user's): not resumed.
+    return st?.isFile() && st.nlink === 1 && st.uid === (process.geteuid?.() ?? st.uid) ? st.size : undefined;
   } catch {
     // an unusable name or directory, or a part gone meanwhile: nothing to resume (the write reports why)
     return undefined;
@@ -444,10 +444,10 @@ async function isAt(root: string, rel: string, path: string, id: FileId): Promis
  * one there reopened. A regular file with other links (a hard link to a file
  * elsewhere, planted, or made by a backup tool) is never written through:
  * our name for it is removed, that file left alone, and the write starts
- * over. Returns undefined, touching nothing, when what is at that name is not
- * a regular file (a symbolic link, a FIFO, a directory) or cannot be removed
- * (another user's, under the sticky bit): the caller takes the next temporary
- * name. Fails (SFX_IO) when the directory leads outside `root`, checked just
+ * over, and so is another user's file. Returns undefined, touching nothing,
+ * when what is at that name is not a regular file (a symbolic link, a FIFO, a
+ * directory) or cannot be removed (another user's, under the sticky bit): the
+ * caller takes the next temporary name. Fails (SFX_IO) when the directory leads outside `root`, checked just
  * before the open and again after it.
  */
 async function openPart(root: string, rel: string, partPath: string, resume: boolean): Promise<{ handle: FileHandle; id: FileId } | undefined> {
@@ -457,7 +457,9 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
     throw err;
   });
   if (there && !there.isFile()) return undefined;
-  const reuse = there !== undefined && resume && there.nlink === 1;
+  // Another user's file (planted in a shared directory) is never taken over: renamed to the final
+  // name, it would stay theirs, and they could change it after its hash was checked.
+  const reuse = there !== undefined && resume && there.nlink === 1 && there.uid === (process.geteuid?.() ?? there.uid);
   if (there && !reuse) {
     // A stale one of ours (a killed write's) is removed; one we may not remove (another user's, in
     // a directory with the sticky bit) is not ours.
@@ -477,9 +479,9 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
       handle = await open(partPath, (resume ? constants.O_RDWR : constants.O_WRONLY) | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     }
   } catch (err) {
-    // Something else put here since we looked (a link, another file): not ours either.
+    // Something else put here since we looked (a link, another file), or what we may not open: not ours either.
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" || code === "ELOOP") return undefined;
+    if (code === "EEXIST" || code === "ELOOP" || code === "EACCES" || code === "EPERM") return undefined;
     throw err;
   }
   try {

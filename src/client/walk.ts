@@ -111,7 +111,8 @@ async function readError(path: string): Promise<SfxError | undefined> {
     await (await open(path, constants.O_RDONLY | constants.O_NONBLOCK)).close();
     return undefined;
   } catch (err) {
-    return ioError(err, "read", path);
+    // EAGAIN: another process holds a lease on it (Samba's oplocks); the read will wait its turn.
+    return (err as NodeJS.ErrnoException).code === "EAGAIN" ? undefined : ioError(err, "read", path);
   }
 }
 
@@ -179,9 +180,12 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
           loops = code === "ELOOP";
           return null;
         }
+        // In a directory this user may list but not enter.
+        if (code === "EACCES" || code === "EPERM") return "denied" as const;
         throw ioError(err, "read", abs);
       });
-      if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, "its name is not valid UTF-8");
+      if (st === "denied") skip(childRel, DENIED);
+      else if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, "its name is not valid UTF-8");
       else if (!st) skip(childRel, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link");
       else if (st.isFile()) {
         const denied = await readError(abs);

@@ -11,7 +11,7 @@
 import type { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
 import { SfxError } from "../errors.ts";
-import { type AnyMessage, dataPpid, errorToMessage, FIRST_DATA_STREAM, parseDataPpid, ProtocolError, STREAMS, xidTag } from "../protocol/index.ts";
+import { type AnyMessage, CONTROL_STREAM, dataPpid, errorToMessage, FIRST_DATA_STREAM, parseDataPpid, ProtocolError, STREAMS, xidTag } from "../protocol/index.ts";
 import {
   ShareCancel,
   ShareCreated,
@@ -529,7 +529,8 @@ export class ShareService {
       // acknowledged every data message given so far on the streams this download used.
       state.sent = bytes;
       if (peer.acknowledged) {
-        const streams = new Set(plan.map((_, i) => shareDataStream(i)));
+        // The control stream too: the share.sending and share.end messages that say what the bytes are.
+        const streams = new Set([CONTROL_STREAM, ...plan.map((_, i) => shareDataStream(i))]);
         state.through = [...streams].map((stream) => ({ stream, given: peer.acknowledged!(stream).given }));
       }
     } catch (err) {

@@ -135,7 +135,13 @@ test("two Receivers on one connection: each offer is handled once, by whichever 
     const second = make("R2");
     await Promise.all([receiveOneOrTimeout(second), send("b")]);
     await Promise.all([receiveOneOrTimeout(first), send("c")]);
-    assert.equal(seen, ["R1:a", "R2:b", "R1:c"]);
+    // Both waiting: one takes the offer, the other goes on waiting (it had failed as an internal error).
+    const stop = new AbortController();
+    const both = [first, second].map((x) => x.receiveOne(stop.signal).then((e) => e.accepted, (err: unknown) => (err as { code?: string }).code));
+    await send("a");
+    stop.abort(); // the one still waiting stops now
+    assert.equal((await Promise.all(both)).map(String).sort(), ["SFX_CANCELLED", "true"]);
+    assert.equal(seen.slice(0, 3), ["R1:a", "R2:b", "R1:c"]);
     rmSync(src, { recursive: true, force: true });
   });
 });

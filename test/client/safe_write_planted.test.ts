@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,6 +73,27 @@ test("a hard link to a file outside, planted at the temporary name, is never wri
     assert.is(readFileSync(outsideFile, "utf8"), before, `${name}: the file outside keeps its bytes`);
   }
   assert.is(statSync(outsideFile).nlink, 1, "every planted link was removed, the file itself left");
+});
+
+test("another user's file at the temporary name, in a shared directory, is not taken over: the received file is ours", async () => {
+  if (process.getuid?.() !== 0) return console.warn("SKIP: needs root to plant another user's file");
+  const { dir } = setup();
+  chmodSync(dir, 0o1777); // a shared folder: anyone may add files, only their owner (or root) remove them
+  for (const [name, opts, note] of [["g.txt", { resume: true }, false], ["n.txt", { resume: true, resumeKey: "k" }, true]] as const) {
+    const part = partPathFor(join(dir, name));
+    writeFileSync(part, "");
+    chownSync(part, 65534, 65534);
+    if (note) {
+      writeFileSync(resumeNotePathFor(part), "k\n");
+      chownSync(resumeNotePathFor(part), 65534, 65534);
+    }
+    const w = await openSafeWrite(dir, name, { ...opts, size: 4 });
+    assert.is(w.offset, 0, `${name}: nothing of theirs resumed`);
+    await w.write(bytes("ours"));
+    const r = await w.finish(sha("ours"));
+    assert.is(statSync(r.path).uid, 0, `${name}: the received file is ours, not nobody's`);
+    assert.is(readFileSync(r.path, "utf8"), "ours");
+  }
 });
 
 test("a hard link to a file outside, planted at the resume note's name, is replaced by our note, not written through", async () => {

@@ -89,10 +89,13 @@ test("what the sending user may not read is left out inside a directory, and ref
     writeFileSync(join(root, "d", "a.txt"), "a");
     writeFileSync(join(root, "d", "secret"), "s");
     writeFileSync(join(root, "d", "closed", "x"), "x");
+    mkdirSync(join(root, "d", "listed"));
+    writeFileSync(join(root, "d", "listed", "y"), "y");
     writeFileSync(join(root, "d", "z.txt"), "z");
     chmodSync(join(root, "d"), 0o755);
     chmodSync(join(root, "d", "secret"), 0o000);
     chmodSync(join(root, "d", "closed"), 0o700);
+    chmodSync(join(root, "d", "listed"), 0o744); // others may list it, not enter it
     const script = `
       import { collectFiles } from ${JSON.stringify(new URL("../../src/client/walk.ts", import.meta.url).href)};
       const skipped = [];
@@ -102,7 +105,8 @@ test("what the sending user may not read is left out inside a directory, and ref
     const out = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script, join(root, "d"), join(root, "d", "secret")], { encoding: "utf8" });
     const r = JSON.parse(out);
     assert.equal(r.files, ["d/a.txt", "d/z.txt"]);
-    assert.equal(r.skipped, [["d/closed", "this user may not read it (permission denied)"], ["d/secret", "this user may not read it (permission denied)"]]);
+    const denied = "this user may not read it (permission denied)";
+    assert.equal(r.skipped, [["d/closed", denied], ["d/listed/y", denied], ["d/secret", denied]]);
     assert.is(r.alone, `SFX_IO Cannot read ${join(root, "d", "secret")}: permission denied (EACCES)`);
     // Under Deno, as root: what root may read is sent (Deno's access() judges by the mode bits alone).
     const deno = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;
@@ -112,7 +116,7 @@ test("what the sending user may not read is left out inside a directory, and ref
       env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" },
     });
     const d = JSON.parse(asRoot);
-    assert.equal(d.files, ["d/a.txt", "d/closed/x", "d/secret", "d/z.txt"], asRoot);
+    assert.equal(d.files, ["d/a.txt", "d/closed/x", "d/listed/y", "d/secret", "d/z.txt"], asRoot);
     assert.is(d.alone, "sent");
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  * data handler gets backpressure by returning a promise.
  */
 import { SfxError } from "../../src/errors.ts";
-import { type AnyMessage, decodeMessage } from "../../src/protocol/index.ts";
+import { type AnyMessage, CONTROL_STREAM, decodeMessage } from "../../src/protocol/index.ts";
 import "../../src/protocol/share.ts";
 import type { ShareLink } from "../../src/client/share.ts";
 import type { SharePeer, ShareService } from "../../src/share/service.ts";
@@ -119,10 +119,14 @@ export class Loop {
       const msg = decodeMessage(bytes);
       this.seen.push(msg.type);
       for (const h of [...this.#msgHandlers]) h(msg);
+      this.#acknowledged.set(CONTROL_STREAM, (this.#acknowledged.get(CONTROL_STREAM) ?? 0) + 1);
     });
     this.peer = {
       address,
-      send: (bytes) => void this.#toClientCtl.push(bytes),
+      send: (bytes) => {
+        this.#given.set(CONTROL_STREAM, (this.#given.get(CONTROL_STREAM) ?? 0) + 1);
+        this.#toClientCtl.push(bytes);
+      },
       sendData: (stream, data, ppid) => {
         this.#given.set(stream, (this.#given.get(stream) ?? 0) + 1);
         return this.toClientData.push({ stream, data: Uint8Array.from(data), ppid });

@@ -381,6 +381,35 @@ test("a client that takes every byte of a get and leaves without share.received 
   await rejects(putter.list(code), "SFX_SHARE_NOT_FOUND");
 });
 
+test("a download whose data was acknowledged but whose share.end was not (or an empty file's, which has no data) does not count when the client leaves", async () => {
+  const w = await world();
+  tree(w, { "empty": "", "a.bin": randomBytes(1000) });
+  const { client: putter } = w.connect();
+  for (const name of ["empty", "a.bin"]) {
+    const { code } = await putter.put(await collectShareFiles([join(w.src, name)]), { maxDownloads: 1 });
+    // A client whose transport acknowledged every data message, and no control message: the
+    // share.sending and share.end that say what the bytes are never reached it.
+    const given = new Map<number, number>();
+    let ended!: () => void;
+    const allSent = new Promise<void>((r) => (ended = r));
+    const peer = {
+      address: "127.0.0.9",
+      send: (bytes: Uint8Array) => {
+        given.set(0, (given.get(0) ?? 0) + 1);
+        if (decodeMessage(bytes).type === ShareEnd.type) ended();
+      },
+      sendData: (stream: number) => (given.set(stream, (given.get(stream) ?? 0) + 1), true),
+      drained: async () => {},
+      buffered: () => 0,
+      acknowledged: (stream: number) => ({ given: given.get(stream) ?? 0, acknowledged: stream === 0 ? 0 : given.get(stream) ?? 0 }),
+    };
+    await w.service.handleMessage(peer, decodeMessage(ShareGet.encode({ req: 1, code, files: [] })));
+    await allSent;
+    await w.service.peerClosed(peer);
+    assert.is((await putter.list(code)).downloads, 0, `${name}: the client never learnt what it got`);
+  }
+});
+
 test("a get whose bytes and ends have all arrived survives the connection ending before the files are saved", async () => {
   const w = await world();
   const data = randomBytes(3 * 1024 * 1024);
