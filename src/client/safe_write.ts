@@ -609,6 +609,8 @@ class SafeWriteImpl implements SafeWrite {
   #handle: FileHandle;
   /** The temporary file's device and inode, from its handle: what `partPath` must still be when it is placed or removed. */
   #id: FileId;
+  /** Under its final name, its lock given back. */
+  #placed = false;
   #hash: Hash;
   #size: number;
   #pending = 0;
@@ -734,6 +736,7 @@ class SafeWriteImpl implements SafeWrite {
       const { path, unchanged } = await this.#place(size, sha256);
       await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
       await this.#unlock();
+      this.#placed = true;
       if (!this.#opts.deferDirSync) await syncDirectory(dirname(path));
       const relativePath = path.slice(this.#root.length + 1).split(sep).join("/");
       return unchanged ? { path, relativePath, size, sha256, unchanged } : { path, relativePath, size, sha256 };
@@ -802,6 +805,7 @@ class SafeWriteImpl implements SafeWrite {
   }
 
   async abort(opts: { keepPartial?: boolean } = {}): Promise<number> {
+    if (this.#placed) return 0; // finished: nothing of it is temporary any more
     if (!this.#closed) {
       this.#closed = true;
       await this.#chain;
