@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { link, lstat, open, rename, rm, type FileHandle, utimes } from "node:fs/promises";
+import { link, lstat, open, rename, rm, type FileHandle, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { processAlive } from "./process_alive.ts";
@@ -171,7 +171,16 @@ export async function removeStaleLock(lock: string, judged: StaleLock, again = t
       await h.close();
     }
     const same = await isStill(lock, judged);
-    if (same === true) await rm(lock, { force: true });
+    if (same === true) {
+      try {
+        await unlink(lock);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // Another user's, in a directory with the sticky bit: not ours to take over.
+        if (code === "EPERM" || code === "EACCES") return false;
+        if (code !== "ENOENT") throw err;
+      }
+    }
     return same !== false; // removed, or gone meanwhile
   } finally {
     await rm(taking, { force: true });

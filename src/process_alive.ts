@@ -3,13 +3,30 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 
-/** Whether process `pid` exists (EPERM from kill(pid, 0): it does, as another user). */
+/**
+ * Whether process `pid` runs (EPERM from kill(pid, 0): it does, as another
+ * user). A zombie — exited, not yet reaped by its parent — does not: a killed
+ * writer's lock is stale at once, not when its parent gets round to it.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  return !isZombie(pid);
+}
+
+/** Whether /proc says `pid` is a zombie (state Z); false where there is no /proc. */
+function isZombie(pid: number): boolean {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  // "pid (comm) S …": the name may hold spaces and parentheses; the state follows the last ")".
+  return stat.charAt(stat.lastIndexOf(")") + 2) === "Z";
 }

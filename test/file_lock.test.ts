@@ -2,13 +2,30 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { takeLock } from "../src/file_lock.ts";
+import { processAlive } from "../src/process_alive.ts";
 
 const TAKER = fileURLToPath(new URL("./_lock_taker.ts", import.meta.url));
+
+test("processAlive(): a running process is alive, a zombie (exited, not yet reaped by its parent) and an unused pid are not", async () => {
+  if (!existsSync("/proc/self/stat")) return console.warn("SKIP: no /proc");
+  // The shell's background child exits at once; `exec sleep` replaces the shell and never reaps it.
+  const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once("data", (d) => resolve(String(d)))));
+    // Bounded: the child is a zombie within moments of starting.
+    for (let i = 0; i < 200 && !readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z "); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(processAlive(parent.pid!), "its parent runs");
+    assert.not.ok(processAlive(zombie), "a zombie has exited");
+  } finally {
+    parent.kill("SIGKILL");
+  }
+  assert.not.ok(processAlive(2 ** 22 + 12345), "no such process");
+});
 
 test("four live processes taking over the same 100 stale locks at once: each lock is won once, and nothing is left beside them", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sfx-lock-race-"));

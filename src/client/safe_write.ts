@@ -298,7 +298,7 @@ export async function resumableBytes(dir: string, relPath: string, key: string, 
     const attempt = await notedAttempt(finalPath, key, await listing);
     const st = attempt === undefined ? undefined : await lstat(partPathFor(finalPath, attempt));
     // Not a file of ours (a link, a FIFO, a hard link to a file elsewhere, another user's): not resumed.
-    return st?.isFile() && st.nlink === 1 && st.uid === (process.geteuid?.() ?? st.uid) ? st.size : undefined;
+    return st?.isFile() && st.nlink === 1 && !othersFile(st) ? st.size : undefined;
   } catch {
     // an unusable name or directory, or a part gone meanwhile: nothing to resume (the write reports why)
     return undefined;
@@ -459,7 +459,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
   if (there && !there.isFile()) return undefined;
   // Another user's file (planted in a shared directory) is never taken over: renamed to the final
   // name, it would stay theirs, and they could change it after its hash was checked.
-  const reuse = there !== undefined && resume && there.nlink === 1 && there.uid === (process.geteuid?.() ?? there.uid);
+  const reuse = there !== undefined && resume && there.nlink === 1 && !othersFile(there);
   if (there && !reuse) {
     // A stale one of ours (a killed write's) is removed; one we may not remove (another user's, in
     // a directory with the sticky bit) is not ours.
@@ -533,7 +533,9 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     }
     const note = await readResumeNote(partPath);
     if (!unlock) {
-      if (opts.resume && (key === undefined || note === key) && !opts.busyOk) {
+      // Held by a live writer, or another user's lock that we may not remove (a shared directory).
+      const theirs = await lstat(lockPathFor(partPath)).then(othersFile, () => false);
+      if (opts.resume && (key === undefined || note === key) && !opts.busyOk && !theirs) {
         throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now (its lock: ${lockPathFor(partPath)})`);
       }
       continue;
@@ -765,7 +767,10 @@ class SafeWriteImpl implements SafeWrite {
         await rename(this.partPath, this.finalPath);
         return { path: this.finalPath };
       } catch (err) {
-        throw ioError(err, "rename to", this.finalPath);
+        const code = (err as NodeJS.ErrnoException).code;
+        // Another user's file in a shared directory, which we may not replace: saved beside it
+        // (`name (1).ext`, below) rather than thrown away after the whole transfer.
+        if (code !== "EPERM" && code !== "EACCES") throw ioError(err, "rename to", this.finalPath);
       }
     }
     for (let n = 0; n < 10_000; n++) {
@@ -881,7 +886,8 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         readResumeNote(temporary),
         lockHeld(lockPathFor(temporary)),
       ]);
-      if (!st?.isFile() || !note || held) continue;
+      // Another user's (in a shared directory) is neither ours to resume nor to discard.
+      if (!st?.isFile() || !note || held || othersFile(st)) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
     }
   }
@@ -924,10 +930,23 @@ async function unlinkFile(path: string): Promise<void> {
   });
 }
 
-/** Whether `path` is a regular file (not a link) of `size` bytes with SHA-256 `sha256`. */
+/**
+ * Whether a file is another user's: in a shared directory (the sticky bit,
+ * as /tmp) they can change it, and we may not remove it. Never on systems
+ * without user ids.
+ */
+function othersFile(st: { uid: number }): boolean {
+  const me = process.geteuid?.();
+  return me !== undefined && st.uid !== me;
+}
+
+/**
+ * Whether `path` is a regular file (not a link) of `size` bytes with SHA-256
+ * `sha256`, and ours: another user's copy, however equal now, is theirs to change.
+ */
 export async function sameFile(path: string, size: number, sha256: string): Promise<boolean> {
   const st = await lstat(path).catch(() => undefined);
-  if (!st?.isFile() || st.size !== size) return false;
+  if (!st?.isFile() || st.size !== size || othersFile(st)) return false;
   try {
     const h = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {

@@ -68,6 +68,11 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     }
     out.push(f);
   };
+  let skipped = 0;
+  const skip = (path: string, why: string) => {
+    skipped++;
+    opts.onSkip?.(path, why);
+  };
   let usedStdin = false;
   for (const arg of args) {
     if (arg === "-") {
@@ -88,14 +93,16 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     });
     const name = basename(abs);
     if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
-    if (st.isDirectory()) await walk(abs, checkName(name), add, opts.onSkip ?? (() => {}));
+    if (st.isDirectory()) await walk(abs, checkName(name), add, skip);
     else {
       const denied = await readError(abs);
       if (denied) throw denied;
       add(fileSource(abs, checkName(name), st.size, st));
     }
   }
-  if (out.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
+  if (out.length === 0 && !opts.allowEmpty) {
+    throw new SfxError("SFX_USAGE", skipped > 0 ? `Nothing to send: all ${skipped} entries of the directories were left out` : "Nothing to send: the directories are empty");
+  }
   return out;
 }
 

@@ -209,7 +209,10 @@ export async function stopDaemon(pidFile: string, timeoutMs: number = STOP_TIMEO
   try {
     process.kill(pid, "SIGTERM");
   } catch (cause) {
-    throw new SfxError("SFX_IO", `Cannot signal pid ${pid}: ${(cause as Error).message}`, { cause });
+    const why = (cause as NodeJS.ErrnoException).code === "EPERM"
+      ? "it runs as another user: stop it as that user, or as root"
+      : (cause as Error).message;
+    throw new SfxError("SFX_IO", `Cannot stop the server (pid ${pid}): ${why}`, { cause });
   }
   const deadline = Date.now() + timeoutMs;
   // A process that is not our child cannot be waited for: poll, briefly, bounded.

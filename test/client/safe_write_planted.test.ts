@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire, syncBuiltinESMExports } from "node:module";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { newSafeWriteCache, openSafeWrite, partPathFor, prepareDestination, resumeNotePathFor } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
@@ -94,6 +94,49 @@ test("another user's file at the temporary name, in a shared directory, is not t
     assert.is(statSync(r.path).uid, 0, `${name}: the received file is ours, not nobody's`);
     assert.is(readFileSync(r.path, "utf8"), "ours");
   }
+});
+
+test("as an ordinary user in a shared (sticky) directory, another user's leftovers neither stop a write nor end up as ours: a dead writer's lock, a part, a file under --overwrite, an equal file", async () => {
+  if (process.getuid?.() !== 0) return console.warn("SKIP: needs root to plant another user's files and run as nobody");
+  const { dir } = setup();
+  chmodSync(join(dir, ".."), 0o755);
+  chmodSync(dir, 0o1777);
+  const other = 1234; // the user who left them; the write runs as nobody (65534)
+  const plant = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    chownSync(join(dir, name), other, other);
+  };
+  // A killed download of big.bin: its part, note and lock, whose process is gone.
+  plant(".big.bin.sfx-part", "kept");
+  plant(".big.bin.sfx-resume", "k\n");
+  plant(".big.bin.sfx-lock", `${2 ** 22 + 7} 0123456789abcdef ${hostname()}\n`);
+  plant("over.txt", "theirs");
+  plant("same.txt", "ours");
+  const script = `
+    import { openSafeWrite, listKeptParts } from ${JSON.stringify(new URL("../../src/client/safe_write.ts", import.meta.url).href)};
+    import { createHash } from "node:crypto";
+    const dir = process.argv[1];
+    const sha = (t) => createHash("sha256").update(t).digest("hex");
+    const put = async (name, text, opts) => {
+      const w = await openSafeWrite(dir, name, { size: text.length, ...opts });
+      await w.write(new TextEncoder().encode(text));
+      const r = await w.finish(sha(text));
+      return { part: w.partPath.slice(dir.length + 1), path: r.path.slice(dir.length + 1), unchanged: r.unchanged === true };
+    };
+    const out = {};
+    for (const [name, text, opts] of [["big.bin", "new bytes", { resume: true, resumeKey: "k" }], ["over.txt", "ours", { overwrite: true }], ["same.txt", "ours", {}]]) {
+      out[name] = await put(name, text, opts).catch((e) => e.code + " " + e.message);
+    }
+    out.kept = (await listKeptParts(dir)).parts.length;
+    console.log(JSON.stringify(out));`;
+  const run = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script, dir], { encoding: "utf8" });
+  assert.is(run.status, 0, run.stderr);
+  const r = JSON.parse(run.stdout);
+  assert.equal(r["big.bin"], { part: ".big.bin.2.sfx-part", path: "big.bin", unchanged: false }, "the dead writer's lock is theirs: the next temporary name");
+  assert.equal(r["over.txt"], { part: ".over.txt.sfx-part", path: "over (1).txt", unchanged: false }, "--overwrite may not replace theirs: saved beside it");
+  assert.equal(r["same.txt"], { part: ".same.txt.sfx-part", path: "same (1).txt", unchanged: false }, "equal bytes, but theirs to change");
+  assert.is(r.kept, 0, "their kept part is not listed as ours");
+  assert.is(readFileSync(join(dir, "over.txt"), "utf8"), "theirs");
 });
 
 test("a hard link to a file outside, planted at the resume note's name, is replaced by our note, not written through", async () => {

@@ -123,6 +123,23 @@ test("what the sending user may not read is left out inside a directory, and ref
   }
 });
 
+test("a directory whose every entry is left out is refused as such, not as empty", async () => {
+  const root = mkdtempSync(join(tmpdir(), "sfx-walk-none-"));
+  try {
+    mkdirSync(join(root, "d"));
+    execFileSync("mkfifo", [join(root, "d", "pipe")]);
+    symlinkSync(join(root, "nowhere"), join(root, "d", "dangling"));
+    const err = await collectFiles([join(root, "d")]).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_USAGE"), String(err));
+    assert.is((err as Error).message, "Nothing to send: all 2 entries of the directories were left out");
+    mkdirSync(join(root, "e"));
+    const empty = await collectFiles([join(root, "e")]).then(() => undefined, (e: unknown) => e);
+    assert.is((empty as Error).message, "Nothing to send: the directories are empty");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test("a file of 1 MiB or more offers its modification time (to be resumed); a smaller one, or one dated before 1970, does not (and is still sent)", async () => {
   const d = join(root, "times");
   mkdirSync(d);
