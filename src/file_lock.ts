@@ -160,7 +160,7 @@ export async function removeStaleLock(lock: string, judged: StaleLock, again = t
     if (st !== undefined) {
       const text = await readSmallFile(taking, LOCK_MAX_BYTES);
       if ((await judgeLock(taking, text)) !== false) return false;
-      await moveAsideIfStill(taking, { ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, text });
+      if (!(await moveAsideIfStill(taking, { ino: st.ino, dev: st.dev, mtimeMs: st.mtimeMs, text }))) return false;
     }
     return removeStaleLock(lock, judged, false);
   }
@@ -191,18 +191,23 @@ export async function removeStaleLock(lock: string, judged: StaleLock, again = t
  * Removes the takeover lock `path` of a taker that died, judged so when it was
  * `judged`, if it is still that file: moved aside, compared, put back if it is
  * another. (A moment remains in which a third process could make its own: only
- * after a taker died mid-takeover, and only with more takers at once.)
+ * after a taker died mid-takeover, and only with more takers at once.) False
+ * when it may not be moved (another user's, under the sticky bit).
  */
-async function moveAsideIfStill(path: string, judged: StaleLock): Promise<void> {
+async function moveAsideIfStill(path: string, judged: StaleLock): Promise<boolean> {
   const aside = join(dirname(path), `${STALE_LOCK_PREFIX}${LOCK_NONCE}-${++asides}`);
   try {
     await rename(path, aside);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return true;
+    // Another user's, in a directory with the sticky bit: not ours to move.
+    if (code === "EPERM" || code === "EACCES") return false;
     throw err;
   }
   if ((await isStill(aside, judged)) === false) await link(aside, path).catch(() => {});
   await rm(aside, { force: true });
+  return true;
 }
 
 /**

@@ -14,13 +14,19 @@ export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
+    // Only "no such process" says it is gone. Anything else — EPERM (another user's), or Deno
+    // refusing the signal without --allow-run — says nothing: taken as alive, so that a live
+    // writer's lock is never taken over (its temporary file had been deleted under it).
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
   }
   return !isZombie(pid);
 }
 
 /** Whether /proc says `pid` is a zombie (state Z); false where there is no /proc. */
 function isZombie(pid: number): boolean {
+  // Under Deno, only where reading /proc is granted already: not a prompt per lock looked at.
+  const deno = (globalThis as { Deno?: { permissions: { querySync(d: { name: "read"; path: string }): { state: string } } } }).Deno;
+  if (deno && deno.permissions.querySync({ name: "read", path: `/proc/${pid}/stat` }).state !== "granted") return false;
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");

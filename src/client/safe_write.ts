@@ -296,9 +296,11 @@ export async function resumableBytes(dir: string, relPath: string, key: string, 
       listings.set(parent, listing);
     }
     const attempt = await notedAttempt(finalPath, key, await listing);
-    const st = attempt === undefined ? undefined : await lstat(partPathFor(finalPath, attempt));
-    // Not a file of ours (a link, a FIFO, a hard link to a file elsewhere, another user's): not resumed.
-    return st?.isFile() && st.nlink === 1 && !othersFile(st) ? st.size : undefined;
+    if (attempt === undefined) return undefined;
+    const part = partPathFor(finalPath, attempt);
+    const st = await lstat(part);
+    // Not a file of ours (a link, a FIFO, a hard link to a file elsewhere, a stranger's): not resumed.
+    return st.isFile() && st.nlink === 1 && !(await othersFile(st, part)) ? st.size : undefined;
   } catch {
     // an unusable name or directory, or a part gone meanwhile: nothing to resume (the write reports why)
     return undefined;
@@ -459,7 +461,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
   if (there && !there.isFile()) return undefined;
   // Another user's file (planted in a shared directory) is never taken over: renamed to the final
   // name, it would stay theirs, and they could change it after its hash was checked.
-  const reuse = there !== undefined && resume && there.nlink === 1 && !othersFile(there);
+  const reuse = there !== undefined && resume && there.nlink === 1 && !(await othersFile(there, partPath));
   if (there && !reuse) {
     // A stale one of ours (a killed write's) is removed; one we may not remove (another user's, in
     // a directory with the sticky bit) is not ours.
@@ -534,7 +536,8 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     const note = await readResumeNote(partPath);
     if (!unlock) {
       // Held by a live writer, or another user's lock that we may not remove (a shared directory).
-      const theirs = await lstat(lockPathFor(partPath)).then(othersFile, () => false);
+      const lock = lockPathFor(partPath);
+      const theirs = await lstat(lock).then((st) => othersFile(st, lock), () => false);
       if (opts.resume && (key === undefined || note === key) && !opts.busyOk && !theirs) {
         throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now (its lock: ${lockPathFor(partPath)})`);
       }
@@ -887,7 +890,7 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         lockHeld(lockPathFor(temporary)),
       ]);
       // Another user's (in a shared directory) is neither ours to resume nor to discard.
-      if (!st?.isFile() || !note || held || othersFile(st)) continue;
+      if (!st?.isFile() || !note || held || (await othersFile(st, temporary))) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
     }
   }
@@ -931,13 +934,17 @@ async function unlinkFile(path: string): Promise<void> {
 }
 
 /**
- * Whether a file is another user's: in a shared directory (the sticky bit,
- * as /tmp) they can change it, and we may not remove it. Never on systems
- * without user ids.
+ * Whether the file at `path` (its `st`) is a stranger's: neither ours, nor
+ * root's, nor the owner's of its directory — someone else who may write into
+ * a shared directory (the sticky bit, as /tmp): they can change it after we
+ * looked, and we may not remove it. The owner of the directory and root can
+ * replace anything in it anyway. Never on systems without user ids.
  */
-function othersFile(st: { uid: number }): boolean {
+async function othersFile(st: { uid: number }, path: string): Promise<boolean> {
   const me = process.geteuid?.();
-  return me !== undefined && st.uid !== me;
+  if (me === undefined || st.uid === me || st.uid === 0) return false;
+  const dir = await lstat(dirname(path)).catch(() => undefined);
+  return dir === undefined || st.uid !== dir.uid;
 }
 
 /**
@@ -946,7 +953,7 @@ function othersFile(st: { uid: number }): boolean {
  */
 export async function sameFile(path: string, size: number, sha256: string): Promise<boolean> {
   const st = await lstat(path).catch(() => undefined);
-  if (!st?.isFile() || st.size !== size || othersFile(st)) return false;
+  if (!st?.isFile() || st.size !== size || (await othersFile(st, path))) return false;
   try {
     const h = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {

@@ -101,7 +101,9 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     }
   }
   if (out.length === 0 && !opts.allowEmpty) {
-    throw new SfxError("SFX_USAGE", skipped > 0 ? `Nothing to send: all ${skipped} entries of the directories were left out` : "Nothing to send: the directories are empty");
+    const dirs = args.length === 1 ? "the directory" : "the directories";
+    const what = skipped === 1 ? `the one entry of ${dirs} was` : `all ${skipped} entries of ${dirs} were`;
+    throw new SfxError("SFX_USAGE", skipped > 0 ? `Nothing to send: ${what} left out` : `Nothing to send: ${dirs} ${args.length === 1 ? "is" : "are"} empty`);
   }
   return out;
 }

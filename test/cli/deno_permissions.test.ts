@@ -6,8 +6,8 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isServerAlive } from "../../src/server/pidfile.ts";
@@ -76,6 +76,18 @@ test("with --allow-net narrowed to the server's host, a client says what Deno re
   const r = await deno(flags, ["share", "ls", "7KQ2-M9XD-4T1F-HB6R-W3NP", "--server", "127.0.0.1:9"]);
   assert.is(r.code, 8, r.stderr);
   assert.match(r.stderr, /^sfx: Deno did not grant network access: .*0\.0\.0\.0:0.*--allow-net/);
+});
+
+test("without --allow-run, a lock's process is taken as alive (Deno refuses the signal that would tell): a live writer's part is never taken from it", async () => {
+  const script = `import { processAlive } from ${JSON.stringify(new URL("../../src/process_alive.ts", import.meta.url).href)};
+console.log(JSON.stringify([processAlive(Deno.pid), processAlive(4194000)]));`;
+  const file = join(tmp, "alive.ts");
+  writeFileSync(file, script);
+  const run = (flags: string[]) => spawnSync(DENO, ["run", "--no-prompt", ...flags, file], { encoding: "utf8", env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
+  const narrow = run([`--allow-read=${ROOT},${tmp}`]);
+  assert.is(narrow.stdout.trim(), "[true,true]", narrow.stderr);
+  const whole = run(["--allow-read", "--allow-run"]);
+  assert.is(whole.stdout.trim(), "[true,false]", whole.stderr);
 });
 
 test("serve --daemon under Deno gives the daemon the launcher's permissions, not -A, and runs it in /", async () => {

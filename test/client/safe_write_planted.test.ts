@@ -139,6 +139,28 @@ test("as an ordinary user in a shared (sticky) directory, another user's leftove
   assert.is(readFileSync(join(dir, "over.txt"), "utf8"), "theirs");
 });
 
+test("in a directory of another user's own (root receiving into alice's), her files are hers to trust: her kept part is resumed, her equal file is the same bytes", async () => {
+  if (process.getuid?.() !== 0) return console.warn("SKIP: needs root");
+  const { dir } = setup();
+  const alice = 1234;
+  chownSync(dir, alice, alice);
+  const part = partPathFor(join(dir, "big.bin"));
+  for (const [path, text] of [[part, "new "], [resumeNotePathFor(part), "k\n"], [join(dir, "same.txt"), "ours"]] as const) {
+    writeFileSync(path, text);
+    chownSync(path, alice, alice);
+  }
+  const w = await openSafeWrite(dir, "big.bin", { resume: true, resumeKey: "k", size: 9 });
+  assert.is(w.partPath, part, "her part, taken up");
+  await w.ready;
+  assert.is(w.offset, 4, "resumed after her 4 bytes");
+  await w.write(bytes("bytes"));
+  assert.is((await w.finish(sha("new bytes"))).path, join(dir, "big.bin"));
+  const same = await openSafeWrite(dir, "same.txt", { size: 4 });
+  await same.write(bytes("ours"));
+  const r = await same.finish(sha("ours"));
+  assert.equal([r.path, r.unchanged], [join(dir, "same.txt"), true], "her equal file is the same bytes: no copy");
+});
+
 test("a hard link to a file outside, planted at the resume note's name, is replaced by our note, not written through", async () => {
   const { dir, outsideFile } = setup();
   const before = readFileSync(outsideFile, "utf8");

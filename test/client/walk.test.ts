@@ -131,10 +131,10 @@ test("a directory whose every entry is left out is refused as such, not as empty
     symlinkSync(join(root, "nowhere"), join(root, "d", "dangling"));
     const err = await collectFiles([join(root, "d")]).then(() => undefined, (e: unknown) => e);
     assert.ok(isSfxError(err, "SFX_USAGE"), String(err));
-    assert.is((err as Error).message, "Nothing to send: all 2 entries of the directories were left out");
+    assert.is((err as Error).message, "Nothing to send: all 2 entries of the directory were left out");
     mkdirSync(join(root, "e"));
     const empty = await collectFiles([join(root, "e")]).then(() => undefined, (e: unknown) => e);
-    assert.is((empty as Error).message, "Nothing to send: the directories are empty");
+    assert.is((empty as Error).message, "Nothing to send: the directory is empty");
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
