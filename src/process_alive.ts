@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 /**
  * Whether process `pid` runs (EPERM from kill(pid, 0): it does, as another
@@ -11,22 +11,45 @@ import { readFileSync } from "node:fs";
  * writer's lock is stale at once, not when its parent gets round to it.
  */
 export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid > MAX_PID) return false; // no process has it
   try {
     process.kill(pid, 0);
   } catch (err) {
-    // Only "no such process" says it is gone. Anything else — EPERM (another user's), or Deno
-    // refusing the signal without --allow-run — says nothing: taken as alive, so that a live
-    // writer's lock is never taken over (its temporary file had been deleted under it).
-    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ESRCH") return false;
+    // Deno without --allow-run refuses the signal: /proc answers where it may be read. When
+    // nothing tells, alive: a live writer's lock must never be taken over (its temporary file
+    // had been deleted under it).
+    if (code !== "EPERM" && procHas(pid) === false) return false;
   }
   return !isZombie(pid);
 }
 
+/** The largest pid kill() takes (Linux's are at most 2^22): a larger one in a lock is no process. */
+const MAX_PID = 2 ** 31 - 1;
+
+type DenoRead = { Deno?: { permissions: { querySync(d: { name: "read"; path: string }): { state: string } } } };
+
+/** Whether Deno (if this is Deno) already grants reading `path`: never a prompt per lock looked at. */
+function mayRead(path: string): boolean {
+  const deno = (globalThis as DenoRead).Deno;
+  return !deno || deno.permissions.querySync({ name: "read", path }).state === "granted";
+}
+
+/** Whether /proc lists `pid`; undefined where there is no /proc, or it may not be read. */
+function procHas(pid: number): boolean | undefined {
+  if (!mayRead("/proc")) return undefined;
+  try {
+    if (existsSync(`/proc/${pid}`)) return true;
+    return existsSync("/proc/self") ? false : undefined;
+  } catch {
+    return undefined; // Deno wants -A for another process's /proc entry
+  }
+}
+
 /** Whether /proc says `pid` is a zombie (state Z); false where there is no /proc. */
 function isZombie(pid: number): boolean {
-  // Under Deno, only where reading /proc is granted already: not a prompt per lock looked at.
-  const deno = (globalThis as { Deno?: { permissions: { querySync(d: { name: "read"; path: string }): { state: string } } } }).Deno;
-  if (deno && deno.permissions.querySync({ name: "read", path: `/proc/${pid}/stat` }).state !== "granted") return false;
+  if (!mayRead(`/proc/${pid}/stat`)) return false;
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");

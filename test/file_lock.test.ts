@@ -14,17 +14,19 @@ const TAKER = fileURLToPath(new URL("./_lock_taker.ts", import.meta.url));
 test("processAlive(): a running process is alive, a zombie (exited, not yet reaped by its parent) and an unused pid are not", async () => {
   if (!existsSync("/proc/self/stat")) return console.warn("SKIP: no /proc");
   // The shell's background child exits at once; `exec sleep` replaces the shell and never reaps it.
-  const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+  // (The child outlives the shell's exec, so the shell cannot reap it first.)
+  const parent = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
   try {
     const zombie = Number(await new Promise<string>((resolve) => parent.stdout!.once("data", (d) => resolve(String(d)))));
     // Bounded: the child is a zombie within moments of starting.
-    for (let i = 0; i < 200 && !readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z "); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 300 && !readFileSync(`/proc/${zombie}/stat`, "utf8").includes(") Z "); i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(processAlive(parent.pid!), "its parent runs");
     assert.not.ok(processAlive(zombie), "a zombie has exited");
   } finally {
     parent.kill("SIGKILL");
   }
   assert.not.ok(processAlive(2 ** 22 + 12345), "no such process");
+  assert.not.ok(processAlive(2 ** 32), "no pid is that large (Node throws for it: not a sign of life)");
 });
 
 test("four live processes taking over the same 100 stale locks at once: each lock is won once, and nothing is left beside them", async () => {

@@ -446,11 +446,12 @@ async function isAt(root: string, rel: string, path: string, id: FileId): Promis
  * one there reopened. A regular file with other links (a hard link to a file
  * elsewhere, planted, or made by a backup tool) is never written through:
  * our name for it is removed, that file left alone, and the write starts
- * over, and so is another user's file. Returns undefined, touching nothing,
- * when what is at that name is not a regular file (a symbolic link, a FIFO, a
- * directory) or cannot be removed (another user's, under the sticky bit): the
- * caller takes the next temporary name. Fails (SFX_IO) when the directory leads outside `root`, checked just
- * before the open and again after it.
+ * over; so is a stranger's file (see othersFile). Returns undefined, touching
+ * nothing, when what is at that name is not a regular file (a symbolic link,
+ * a FIFO, a directory) or cannot be removed (a stranger's, under the sticky
+ * bit): the caller takes the next temporary name. Fails (SFX_IO) when the
+ * directory leads outside `root`, checked just before the open and again
+ * after it.
  */
 async function openPart(root: string, rel: string, partPath: string, resume: boolean): Promise<{ handle: FileHandle; id: FileId } | undefined> {
   await realInside(root, dirname(partPath), rel);
@@ -535,9 +536,10 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     }
     const note = await readResumeNote(partPath);
     if (!unlock) {
-      // Held by a live writer, or another user's lock that we may not remove (a shared directory).
-      const lock = lockPathFor(partPath);
-      const theirs = await lstat(lock).then((st) => othersFile(st, lock), () => false);
+      // Held by a live writer, or by another user (whose dead writer's lock we may not remove in
+      // a shared directory): theirs is passed by.
+      const me = process.geteuid?.();
+      const theirs = me !== undefined && (await lstat(lockPathFor(partPath)).then((st) => st.uid !== me, () => false));
       if (opts.resume && (key === undefined || note === key) && !opts.busyOk && !theirs) {
         throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now (its lock: ${lockPathFor(partPath)})`);
       }
@@ -890,7 +892,7 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         lockHeld(lockPathFor(temporary)),
       ]);
       // Another user's (in a shared directory) is neither ours to resume nor to discard.
-      if (!st?.isFile() || !note || held || (await othersFile(st, temporary))) continue;
+      if (!st?.isFile() || !note || held || !(await ours(st, temporary))) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
     }
   }
@@ -943,8 +945,19 @@ async function unlinkFile(path: string): Promise<void> {
 async function othersFile(st: { uid: number }, path: string): Promise<boolean> {
   const me = process.geteuid?.();
   if (me === undefined || st.uid === me || st.uid === 0) return false;
-  const dir = await lstat(dirname(path)).catch(() => undefined);
+  // The directory the file is really in (a link on the way must not lend its owner's trust).
+  const dir = await stat(dirname(path)).catch(() => undefined);
   return dir === undefined || st.uid !== dir.uid;
+}
+
+/**
+ * Whether a kept part is ours to resume or discard: our own, or any when we
+ * may remove anything in its directory (it is ours, or we are root).
+ */
+async function ours(st: { uid: number }, path: string): Promise<boolean> {
+  const me = process.geteuid?.();
+  if (me === undefined || st.uid === me || me === 0) return true;
+  return (await stat(dirname(path)).catch(() => undefined))?.uid === me;
 }
 
 /**

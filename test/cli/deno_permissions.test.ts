@@ -86,6 +86,7 @@ console.log(JSON.stringify([processAlive(Deno.pid), processAlive(4194000)]));`;
   const run = (flags: string[]) => spawnSync(DENO, ["run", "--no-prompt", ...flags, file], { encoding: "utf8", env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" } });
   const narrow = run([`--allow-read=${ROOT},${tmp}`]);
   assert.is(narrow.stdout.trim(), "[true,true]", narrow.stderr);
+
   const whole = run(["--allow-read", "--allow-run"]);
   assert.is(whole.stdout.trim(), "[true,false]", whole.stderr);
 });

@@ -110,6 +110,10 @@ test("as an ordinary user in a shared (sticky) directory, another user's leftove
   plant(".big.bin.sfx-part", "kept");
   plant(".big.bin.sfx-resume", "k\n");
   plant(".big.bin.sfx-lock", `${2 ** 22 + 7} 0123456789abcdef ${hostname()}\n`);
+  // Root's killed download (a sudo run) in the shared directory: its lock is as much not ours to remove.
+  for (const [name, text] of [[".root.bin.sfx-part", "kept"], [".root.bin.sfx-resume", "k\n"], [".root.bin.sfx-lock", `${2 ** 22 + 8} 0123456789abcdef ${hostname()}\n`]]) {
+    writeFileSync(join(dir, name), text);
+  }
   plant("over.txt", "theirs");
   plant("same.txt", "ours");
   const script = `
@@ -124,7 +128,7 @@ test("as an ordinary user in a shared (sticky) directory, another user's leftove
       return { part: w.partPath.slice(dir.length + 1), path: r.path.slice(dir.length + 1), unchanged: r.unchanged === true };
     };
     const out = {};
-    for (const [name, text, opts] of [["big.bin", "new bytes", { resume: true, resumeKey: "k" }], ["over.txt", "ours", { overwrite: true }], ["same.txt", "ours", {}]]) {
+    for (const [name, text, opts] of [["big.bin", "new bytes", { resume: true, resumeKey: "k" }], ["root.bin", "new bytes", { resume: true, resumeKey: "k" }], ["over.txt", "ours", { overwrite: true }], ["same.txt", "ours", {}]]) {
       out[name] = await put(name, text, opts).catch((e) => e.code + " " + e.message);
     }
     out.kept = (await listKeptParts(dir)).parts.length;
@@ -133,6 +137,7 @@ test("as an ordinary user in a shared (sticky) directory, another user's leftove
   assert.is(run.status, 0, run.stderr);
   const r = JSON.parse(run.stdout);
   assert.equal(r["big.bin"], { part: ".big.bin.2.sfx-part", path: "big.bin", unchanged: false }, "the dead writer's lock is theirs: the next temporary name");
+  assert.equal(r["root.bin"], { part: ".root.bin.2.sfx-part", path: "root.bin", unchanged: false }, "root's dead writer's lock, which we may not remove: the next temporary name");
   assert.equal(r["over.txt"], { part: ".over.txt.sfx-part", path: "over (1).txt", unchanged: false }, "--overwrite may not replace theirs: saved beside it");
   assert.equal(r["same.txt"], { part: ".same.txt.sfx-part", path: "same (1).txt", unchanged: false }, "equal bytes, but theirs to change");
   assert.is(r.kept, 0, "their kept part is not listed as ours");
