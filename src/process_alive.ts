@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 
 /**
  * Whether process `pid` runs (EPERM from kill(pid, 0): it does, as another
@@ -15,12 +15,10 @@ export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ESRCH") return false;
-    // Deno without --allow-run refuses the signal: /proc answers where it may be read. When
-    // nothing tells, alive: a live writer's lock must never be taken over (its temporary file
-    // had been deleted under it).
-    if (code !== "EPERM" && procHas(pid) === false) return false;
+    // Only "no such process" says it is gone. Anything else — EPERM (another user's), or Deno
+    // refusing the signal without --allow-run (it refuses /proc too) — says nothing: alive, so that
+    // a live writer's lock is never taken over (its temporary file had been deleted under it).
+    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
   }
   return !isZombie(pid);
 }
@@ -34,17 +32,6 @@ type DenoRead = { Deno?: { permissions: { querySync(d: { name: "read"; path: str
 function mayRead(path: string): boolean {
   const deno = (globalThis as DenoRead).Deno;
   return !deno || deno.permissions.querySync({ name: "read", path }).state === "granted";
-}
-
-/** Whether /proc lists `pid`; undefined where there is no /proc, or it may not be read. */
-function procHas(pid: number): boolean | undefined {
-  if (!mayRead("/proc")) return undefined;
-  try {
-    if (existsSync(`/proc/${pid}`)) return true;
-    return existsSync("/proc/self") ? false : undefined;
-  } catch {
-    return undefined; // Deno wants -A for another process's /proc entry
-  }
 }
 
 /** Whether /proc says `pid` is a zombie (state Z); false where there is no /proc. */

@@ -892,7 +892,9 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         lockHeld(lockPathFor(temporary)),
       ]);
       // Another user's (in a shared directory) is neither ours to resume nor to discard.
-      if (!st?.isFile() || !note || held || !(await ours(st, temporary))) continue;
+      // Listed when it is trusted as the writer trusts it (see othersFile) and ours to discard: a
+      // stranger's part in a shared directory is theirs, even to root.
+      if (!st?.isFile() || !note || held || (await othersFile(st, temporary)) || !(await ours(st, temporary))) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
     }
   }
@@ -951,8 +953,8 @@ async function othersFile(st: { uid: number }, path: string): Promise<boolean> {
 }
 
 /**
- * Whether a kept part is ours to resume or discard: our own, or any when we
- * may remove anything in its directory (it is ours, or we are root).
+ * Whether a kept part is ours to resume or discard: our own, or one we may
+ * remove (in our directory, or as root).
  */
 async function ours(st: { uid: number }, path: string): Promise<boolean> {
   const me = process.geteuid?.();

@@ -12,7 +12,7 @@ import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, read
 import { createRequire, syncBuiltinESMExports } from "node:module";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { newSafeWriteCache, openSafeWrite, partPathFor, prepareDestination, resumeNotePathFor } from "../../src/client/safe_write.ts";
+import { listKeptParts, newSafeWriteCache, openSafeWrite, partPathFor, prepareDestination, resumeNotePathFor } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
@@ -164,6 +164,26 @@ test("in a directory of another user's own (root receiving into alice's), her fi
   await same.write(bytes("ours"));
   const r = await same.finish(sha("ours"));
   assert.equal([r.path, r.unchanged], [join(dir, "same.txt"), true], "her equal file is the same bytes: no copy");
+});
+
+test("root's kept-part list (what --discard-kept deletes) holds a stranger's part in a shared directory never, and a user's in her own directory", async () => {
+  if (process.getuid?.() !== 0) return console.warn("SKIP: needs root");
+  const { dir } = setup();
+  const alice = 1234;
+  const shared = join(dir, "shared");
+  const hers = join(dir, "hers");
+  for (const [d, mode, owner] of [[shared, 0o1777, 0], [hers, 0o755, alice]] as const) {
+    mkdirSync(d);
+    chmodSync(d, mode);
+    chownSync(d, owner, owner);
+    const part = partPathFor(join(d, "big.bin"));
+    for (const [path, text] of [[part, "kept"], [resumeNotePathFor(part), "k\n"]]) {
+      writeFileSync(path, text);
+      chownSync(path, alice, alice);
+    }
+  }
+  assert.equal((await listKeptParts(shared)).parts, [], "a stranger's part in /tmp is not root's to discard");
+  assert.equal((await listKeptParts(hers)).parts.map((p) => p.temporary), [partPathFor(join(hers, "big.bin"))]);
 });
 
 test("a hard link to a file outside, planted at the resume note's name, is replaced by our note, not written through", async () => {
