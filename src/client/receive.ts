@@ -149,24 +149,16 @@ export class Receiver {
     }
     const { offer, after } = taken;
     if (!Offer.is(offer)) throw new SfxError("SFX_INTERNAL", "unreachable");
-    // What follows the offer (a Cancel right behind it, its sender gone) may come before the
-    // exchange's own listeners exist: kept here from the offer on, and handed over (the receiver
-    // had accepted and then waited out its stall limit, 10 minutes by default).
-    const early = after;
-    const stopEarly = this.conn.onMessage((m) => {
-      if (m.xid === offer.xid) early.push(m);
-    });
-    try {
-      return await this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[] }, signal, { early, stopEarly });
-    } finally {
-      stopEarly();
-    }
+    // What followed the offer while it was held (a Cancel right behind it, its sender gone) is
+    // handed over; #handle sets up its own listeners before it first waits, so nothing comes
+    // between (the receiver had accepted and then waited out its stall limit, 10 minutes by default).
+    return await this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[] }, signal, after);
   }
 
   async #handle(
     offer: { xid: number; from?: string; files: OfferedFileInfo[] },
     signal?: AbortSignal,
-    before: { early: AnyMessage[]; stopEarly: () => void } = { early: [], stopEarly: () => {} },
+    early: readonly AnyMessage[] = [],
   ): Promise<ReceivedExchange> {
     const conn = this.conn;
     const emit = this.opts.onEvent ?? (() => {});
@@ -219,8 +211,7 @@ export class Receiver {
     };
     const withdrawWatch = conn.onMessage(onWithdrawal);
     // From here this exchange's listeners take its messages: those that came first go through them too.
-    before.stopEarly();
-    for (const m of before.early) {
+    for (const m of early) {
       onExchangeMessage(m);
       onWithdrawal(m);
     }

@@ -892,9 +892,7 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         lockHeld(lockPathFor(temporary)),
       ]);
       // Another user's (in a shared directory) is neither ours to resume nor to discard.
-      // Listed when it is trusted as the writer trusts it (see othersFile) and ours to discard: a
-      // stranger's part in a shared directory is theirs, even to root.
-      if (!st?.isFile() || !note || held || (await othersFile(st, temporary)) || !(await ours(st, temporary))) continue;
+      if (!st?.isFile() || !note || held || !(await listable(st, temporary))) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
     }
   }
@@ -953,13 +951,16 @@ async function othersFile(st: { uid: number }, path: string): Promise<boolean> {
 }
 
 /**
- * Whether a kept part is ours to resume or discard: our own, or one we may
- * remove (in our directory, or as root).
+ * Whether a kept part is listed as ours (to resume or discard): trusted as
+ * the writer trusts it ({@link othersFile}) and ours to remove — our own;
+ * root's in our directory; as root, any but a stranger's (a stranger's part
+ * in a shared directory is theirs, even to root).
  */
-async function ours(st: { uid: number }, path: string): Promise<boolean> {
+async function listable(st: { uid: number }, path: string): Promise<boolean> {
   const me = process.geteuid?.();
-  if (me === undefined || st.uid === me || me === 0) return true;
-  return (await stat(dirname(path)).catch(() => undefined))?.uid === me;
+  if (me === undefined || st.uid === me) return true;
+  if (me === 0) return !(await othersFile(st, path));
+  return st.uid === 0 && (await stat(dirname(path)).catch(() => undefined))?.uid === me;
 }
 
 /**

@@ -13,7 +13,8 @@
  *
  * 2: offers carry each file's modification time, and accept/start the files
  * the receiver resumes (an interrupted exchange continues where it stopped).
- * 3: a share download counts once the client says `share.received`, not once
+ * 3: a share download counts once the client says `share.received` (or,
+ * leaving without it, once its transport acknowledged everything), not once
  * the server has sent the last byte.
  */
 export const PROTOCOL_VERSION = 3;

@@ -97,9 +97,10 @@ export const ShareSending = defineMessage("share.sending", {
 
 /**
  * Client → server, after the last `share.end` of a get: every file is
- * verified and under its final name. Only now does the download count
- * (towards `maxDownloads`): one broken off in its last bytes, still in
- * buffers on the way, does not use up a share that allows one download.
+ * verified and under its final name, and the download counts (towards
+ * `maxDownloads`; a client that leaves without saying it counts once its
+ * transport acknowledged everything). One broken off in its last bytes,
+ * still in buffers on the way, does not use up a share that allows one download.
  */
 export const ShareReceived = defineMessage("share.received", { req });
 

@@ -57,10 +57,11 @@ export interface SharePeer {
    */
   buffered?(): number;
   /**
-   * Of the data messages given on `stream`, how many the client's transport
-   * has acknowledged (as `Association.messagesAcknowledged`; still answered
-   * after the connection ended): a download whose every byte was
-   * acknowledged counts even if its client leaves without `share.received`.
+   * Of the messages given on `stream`, how many the client's transport has
+   * acknowledged (as `Association.messagesAcknowledged`; still answered after
+   * the connection ended): a download whose every message (data, and the
+   * control messages saying what it is) was acknowledged counts even if its
+   * client leaves without `share.received`.
    */
   acknowledged?(stream: number): { given: number; acknowledged: number };
   /** It starts (true) or stops (false) having uploads in progress: the server sizes its receive window by that. */
