@@ -84,6 +84,12 @@ interface FileState {
 const MAX_BACKLOG = 64;
 
 /**
+ * How long a failure the sender reported waits for bytes to move, while a file it ended has
+ * some still on their way (see `failAfterEndedFiles` in `receiveOne`); at most half the stall limit.
+ */
+const ENDED_FILES_GRACE_MS = 5000;
+
+/**
  * Per connection, the offers no receiveOne has taken yet, each with what
  * followed it: held from the first Receiver on, for whichever Receiver asks
  * next. An offer can come right behind the previous exchange's `done`, while
@@ -280,6 +286,7 @@ export class Receiver {
     }
 
     // Accepted: data may arrive before 'start' (no ordering across streams), so be ready now.
+    const stallMs = this.opts.stallMs ?? stallLimitMs(conn.welcome.limits);
     const maxPending = this.opts.maxPendingBytes ?? 16 * 1024 * 1024;
     let pendingBytes = 0;
     let paused = false;
@@ -355,6 +362,25 @@ export class Receiver {
       for (const w of waitingForWriter.splice(0)) w.stop(err);
       settle!(err);
     };
+    /**
+     * A failure the server reported (the sender's own, or the sender gone), held while a file whose
+     * 'end' came has bytes still on their way: 'end' and the failure travel on the control stream,
+     * which may pass the data stream, yet that file is whole at the sender. It is verified and
+     * placed first, unless its bytes stop coming for {@link ENDED_FILES_GRACE_MS}.
+     */
+    let heldFailure: SfxError | undefined;
+    const failAfterEndedFiles = (err: SfxError) => {
+      if (!files.some((f) => f.end && !f.finished)) return fail(heldFailure ?? err);
+      if (heldFailure) return;
+      heldFailure = err;
+      let seen = moves;
+      const timer = setInterval(() => {
+        if (failure) return clearInterval(timer);
+        if (moves === seen) return fail(err);
+        seen = moves;
+      }, Math.min(ENDED_FILES_GRACE_MS, stallMs / 2));
+      cleanups.push(() => clearInterval(timer));
+    };
     const cache = newSafeWriteCache();
     /**
      * How a file of this exchange is written. A file worth resuming is noted with its key; a
@@ -417,6 +443,8 @@ export class Receiver {
           if (senderDone && finishedCount === files.length) settle!();
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
       finishing.push(placed);
+      // Its writer is open or asked for: a failure held for this file may end the exchange now.
+      if (heldFailure) failAfterEndedFiles(heldFailure);
     };
     const onData = (_stream: number, data: Uint8Array, ppid: number) => {
       if (failure) return;
@@ -486,7 +514,7 @@ export class Receiver {
         fail(new SfxError("SFX_CANCELLED", `The transfer was cancelled${m.reason ? `: ${m.reason}` : ""}`));
       } else if (ErrorMessage.is(m)) {
         senderFailed = true;
-        fail(errorFromMessage(m));
+        failAfterEndedFiles(errorFromMessage(m));
       }
     };
     wake = () => {
@@ -546,7 +574,6 @@ export class Receiver {
     }
     // A server that stops relaying (yet answers pings) must not hold us for good. Time spent
     // writing, or verifying and placing files, is ours: it does not count.
-    const stallMs = this.opts.stallMs ?? stallLimitMs(conn.welcome.limits);
     const stopWatch = watchStall(stallMs, () => moves, (seconds) => {
       const why = `Nothing arrived for ${seconds} s`;
       // A failure, not a cancel: nobody pressed Ctrl-C, and the sender should not be told so.

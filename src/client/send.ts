@@ -116,9 +116,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     }
     if (!through.done() && !conn.closedWith) await conn.abort(abortReason);
   };
-  /** Drops this exchange's file bytes still queued (not started on the wire): nobody will take them. */
-  const discardUnsent = () => {
-    conn.association.discardQueued(dataOf(xid));
+  /** Files whose 'end' was sent: whole, whatever comes after. */
+  let endedFiles = 0;
+  /** Drops this exchange's file bytes still queued (not started on the wire), of file `from` on: nobody will take them. */
+  const discardUnsent = (from = 0) => {
+    conn.association.discardQueued(dataOf(xid, from));
   };
   const cancel = (reason: string) => stop(() => conn.send(Cancel, { xid, reason }), "cancelled by the sender");
 
@@ -272,6 +274,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       }
       const sha256 = hash.digest("hex");
       conn.send(End, { xid, file: i, size, sha256 });
+      endedFiles = i + 1;
       emit({ event: "file", path: f.path, size, sha256, ...(resumedFrom > 0 ? { resumedFrom } : {}) });
     }
     conn.send(Done, { xid, files: files.length, bytes: sent });
@@ -284,9 +287,12 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "done", files: files.length, bytes: sent, seconds, megabytesPerSecond: seconds > 0 ? sent / seconds / 1e6 : 0 });
     return { files: files.length, bytes: sent, seconds };
   } catch (err) {
-    // The exchange is over, whatever ended it: its queued bytes would only be dropped by the server.
-    discardUnsent();
     let e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });
+    // The exchange is over, whatever ended it: its queued bytes would only be dropped by the server.
+    // On our own failure, the files we ended are whole: their bytes still go, and the receiver
+    // places them (the server holds our failure back until it has relayed them).
+    const own = e.code === "SFX_IO" || e.code === "SFX_INTERNAL" || ownFailures.has(e);
+    discardUnsent(own ? endedFiles : 0);
     if (e.code === "SFX_CANCELLED" && stallError && !opts.signal?.aborted) {
       // A failure, not a cancel: nobody pressed Ctrl-C, and the receiver should not be told so
       // (the server reports an abort whose reason mentions cancelling as a cancel).
@@ -295,7 +301,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       await stop(() => conn.send(ErrorMessage, { code: "SFX_TRANSFER_FAILED", message, xid }), "the sender gave up: nothing moved");
     } else if (e.code === "SFX_CANCELLED" && signal.aborted) {
       await cancel("cancelled by the sender");
-    } else if (e.code === "SFX_IO" || e.code === "SFX_INTERNAL" || ownFailures.has(e)) {
+    } else if (own) {
       // Our own failure: tell the receiver so it cleans up.
       try {
         conn.send(ErrorMessage, { code: e.code, message: `The sender failed: ${e.message}`.slice(0, 1000), xid });

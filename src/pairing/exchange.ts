@@ -75,12 +75,20 @@ export class Exchange {
   movedAt = 0;
   /**
    * What the server has relayed of the sender's closing messages: each file's
-   * one 'end', then one 'done'. Nothing more is relayed (a flood of them
-   * would count against a receiver that reads only its control stream), and
-   * the receiver's 'done' is taken only after the sender's.
+   * one 'end' (file → the size it gives), then one 'done'. Nothing more is
+   * relayed (a flood of them would count against a receiver that reads only
+   * its control stream), and the receiver's 'done' is taken only after the
+   * sender's.
    */
-  readonly ended = new Set<number>();
+  readonly ended = new Map<number, number>();
   senderDone = false;
+  /**
+   * The sender's own failure (a file it could not read), held until the bytes
+   * of the files it ended before it are relayed: sent at once, it would
+   * overtake them (control and data are different streams), and the receiver
+   * would keep a whole file as a part.
+   */
+  failing: { code: string; message: string } | undefined;
   /** When each side's last 'resuming' was relayed: at most one per half period is. */
   readonly resumingRelayedAt = { sender: -Infinity, receiver: -Infinity };
   endedAt = 0;
@@ -109,6 +117,12 @@ export class Exchange {
   /** True once done, rejected, cancelled or failed. */
   get finished(): boolean {
     return FINAL_STATES.has(this.#state);
+  }
+
+  /** True while a file the sender ended (each file's 'end' gives its size) has bytes not yet relayed. */
+  owesBytes(): boolean {
+    for (const [file, size] of this.ended) if (this.fileBytes[file] < size) return true;
+    return false;
   }
 
   /** Total announced bytes (files of unknown size count 0). */

@@ -220,10 +220,10 @@ export class Pairing {
   /** A file's end (sender → receiver). */
   end(peer: ExchangePeer, msg: Msg<typeof End>): void {
     const ex = this.#current(peer, msg.xid, "sender");
-    if (!ex || ex.state !== "streaming") return this.#stale(peer, "end", msg.xid);
+    if (!ex || ex.state !== "streaming" || ex.failing) return this.#stale(peer, "end", msg.xid);
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} of ${ex.files.length}`);
     if (ex.ended.has(msg.file) || ex.senderDone) return this.#protocolFailure(ex, peer, `a second 'end' for file ${msg.file}, or one after 'done'`);
-    ex.ended.add(msg.file);
+    ex.ended.set(msg.file, msg.size);
     ex.movedAt = this.#now();
     ex.receiver.peer.sendControl(End.encode({ ...msg, xid: ex.receiver.xid }));
   }
@@ -249,7 +249,7 @@ export class Pairing {
   /** Done: from the sender, forwarded; from the receiver, after the sender's, the exchange succeeded. */
   done(peer: ExchangePeer, msg: Msg<typeof Done>): void {
     const ex = peer.exchange;
-    if (!ex || ex.state !== "streaming" || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "done", msg.xid);
+    if (!ex || ex.state !== "streaming" || ex.failing || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "done", msg.xid);
     if (peer === ex.sender.peer) {
       if (ex.senderDone) return this.#protocolFailure(ex, peer, "a second 'done'");
       ex.senderDone = true;
@@ -281,10 +281,30 @@ export class Pairing {
     const own = PEER_FAILURE_CODES.has(msg.code);
     const code = own ? msg.code : "SFX_TRANSFER_FAILED";
     const message = own ? msg.message : `The ${peer === ex.sender.peer ? "sender" : "receiver"} reported: ${msg.message}`.slice(0, 1000);
+    if (peer === ex.sender.peer && ex.state === "streaming") {
+      if (ex.failing) return true;
+      ex.failing = { code, message };
+      // The files it ended are whole at its side: their bytes, still on their way, go first.
+      if (ex.owesBytes()) {
+        ex.movedAt = this.#now();
+        this.#log.debug("Exchange #{serial}: the sender failed; relaying what it sent of the files it ended first", { serial: ex.serial });
+        return true;
+      }
+      this.#relaySenderFailure(ex);
+      return true;
+    }
     this.#notifyAndFinish(ex, "failed", code, message, () => {
       other.peer.sendControl(ErrorMessage.encode({ code, message, xid: other.xid }));
     });
     return true;
+  }
+
+  /** Tells the receiver of the sender's own failure (held by {@link error} until its ended files were relayed), and ends the exchange. */
+  #relaySenderFailure(ex: Exchange): void {
+    const { code, message } = ex.failing!;
+    this.#notifyAndFinish(ex, "failed", code, message, () => {
+      ex.receiver.peer.sendControl(ErrorMessage.encode({ code, message, xid: ex.receiver.xid }));
+    });
   }
 
   /**
@@ -321,6 +341,7 @@ export class Pairing {
     ex.bytes += data.length;
     ex.movedAt = this.#now();
     ex.relay!.forward(streamId, data, retagPpid(ppid, ex.receiver.xid));
+    if (ex.failing && !ex.owesBytes()) this.#relaySenderFailure(ex);
     return true;
   }
 
@@ -339,6 +360,11 @@ export class Pairing {
       const now = this.#now();
       for (const ex of [...this.#active]) {
         if (ex.state !== "streaming" || now - ex.movedAt < this.limits.idleTimeoutMs) continue;
+        // A sender that failed, then stopped short of the bytes it owed: the receiver hears its failure.
+        if (ex.failing) {
+          this.#relaySenderFailure(ex);
+          continue;
+        }
         const seconds = Math.round((now - ex.movedAt) / 1000);
         this.#log.warn("Exchange #{serial} stalled: nothing moved for {seconds} s", { serial: ex.serial, seconds });
         this.#failBoth(ex, "SFX_TRANSFER_FAILED", `Nothing moved for ${seconds} s: the exchange was ended (is the other side still there?)`);
@@ -356,6 +382,8 @@ export class Pairing {
   gone(peer: ExchangePeer, reason: CloseReason): void {
     const ex = peer.exchange;
     if (!ex) return;
+    // A sender that failed, then left: what it sent arrived before its close; the receiver hears why it failed.
+    if (ex.failing && peer === ex.sender.peer) return this.#relaySenderFailure(ex);
     const other = ex.other(peer);
     const who = peer === ex.sender.peer ? "sender" : "receiver";
     const how = reason.kind === "shutdown" ? "closed its connection" : reason.kind === "timeout" ? "stopped responding" : "disconnected";

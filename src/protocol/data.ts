@@ -34,11 +34,16 @@ export function parseDataPpid(ppid: number): { tag: number; fileIndex: number } 
 
 /**
  * Picks the data messages of exchange or request `xid` (for
- * `discardQueued()`): data streams only, by the tag in their PPID.
+ * `discardQueued()`): data streams only, by the tag in their PPID; with
+ * `fromFile`, only those of that file and the files after it.
  */
-export function dataOf(xid: number): (streamId: number, ppid: number) => boolean {
+export function dataOf(xid: number, fromFile = 0): (streamId: number, ppid: number) => boolean {
   const tag = xidTag(xid);
-  return (streamId, ppid) => streamId !== CONTROL_STREAM && parseDataPpid(ppid).tag === tag;
+  return (streamId, ppid) => {
+    if (streamId === CONTROL_STREAM) return false;
+    const p = parseDataPpid(ppid);
+    return p.tag === tag && (fromFile === 0 || p.fileIndex >= fromFile);
+  };
 }
 
 /** The tag an exchange id gets in data PPIDs. */

@@ -10,9 +10,9 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import { collectFiles } from "../../src/client/walk.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
-import { isSfxError } from "../../src/errors.ts";
+import { isSfxError, SfxError } from "../../src/errors.ts";
 import { Cancel, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Start } from "../../src/protocol/index.ts";
-import { startHarness } from "../pairing/_harness.ts";
+import { startHarness, until } from "../pairing/_harness.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 
 const dirs: string[] = [];
@@ -30,18 +30,20 @@ const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 async function hostile(
   files: Array<{ path: string; size: number | null; modified?: number }>,
   script: (s: ClientConnection, xid: number) => void,
+  opts: { stallMs?: number } = {},
 ): Promise<{ receiverError: unknown; senderSaw: string | undefined; dir: string }> {
   const h = startHarness();
   try {
     const s = await h.client();
     const r = await h.client();
     const dir = tmp();
-    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne();
+    const got = new Receiver(r.conn, { dir, decide: async () => true, ...opts }).receiveOne();
     const xid = 5;
     const started = s.conn.waitFor((m) => Start.is(m));
     s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files }));
     await started;
     const answer = s.conn.waitFor((m) => m.xid === xid && (ErrorMessage.is(m) || Done.is(m)), { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
+    answer.catch(() => {}); // the script may close the sender's connection
     script(s.conn, xid);
     let receiverError: unknown;
     try {
@@ -315,6 +317,124 @@ test("the end may arrive before the bytes: the file completes when its bytes are
   assert.is(r.receiverError, undefined);
   assert.is(r.senderSaw, "done");
   assert.equal(readdirSync(r.dir), ["late.bin"]);
+});
+
+/** Yields `whole` in 60,000-byte chunks, then runs `after` (the sender has handed over every chunk). */
+function sourceOf(path: string, whole: Uint8Array, after: () => void = () => {}) {
+  return {
+    path, size: whole.length, modified: 1_700_000_000_000,
+    async *read() {
+      for (let at = 0; at < whole.length; at += 60_000) yield whole.slice(at, at + 60_000);
+      after();
+    },
+  };
+}
+
+/** A file the sender cannot read past its first chunk. */
+const unreadable = {
+  path: "second.bin", size: 1_000_000, modified: 1_700_000_000_000,
+  async *read() {
+    yield new Uint8Array(60_000);
+    throw new SfxError("SFX_IO", "Cannot read second.bin: EIO: i/o error, read");
+  },
+};
+
+test("a sender that fails on its next file still delivers the file it ended: the failure waits behind that file's bytes (at the sender, the relay and the receiver), and the file is placed, verified", async () => {
+  // Small windows everywhere, so the file's bytes lag behind the control messages: the relay
+  // pauses the sender's data and the receiver pauses its own while 'end' and the error pass.
+  const h = startHarness({}, { highWater: 64 * 1024, lowWater: 16 * 1024, perTick: 2 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const whole = new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251);
+    const events: string[] = [];
+    const got = new Receiver(r.conn, { dir, decide: async () => true, maxPendingBytes: 64 * 1024, onEvent: (e) => void events.push(e.event === "file" ? `file ${e.path}` : e.event) }).receiveOne();
+    got.catch(() => {});
+    const sent = sendFiles(s.conn, { to: r.conn.id, files: [sourceOf("first.bin", whole), unreadable] });
+    const senderError = await sent.then(() => undefined, (err) => err);
+    assert.ok(isSfxError(senderError, "SFX_IO"), String(senderError));
+    const receiverError = await got.then(() => undefined, (err) => err);
+    assert.ok(isSfxError(receiverError, "SFX_IO"), String(receiverError));
+    assert.match(String(receiverError.message), /EIO/);
+    assert.ok(existsSync(join(dir, "first.bin")), `first.bin not placed: ${readdirSync(dir).join(", ")}`);
+    assert.is(sha(readFileSync(join(dir, "first.bin"))), sha(whole));
+    assert.ok(events.indexOf("file first.bin") >= 0 && events.indexOf("file first.bin") < events.indexOf("error"), events.join(", "));
+  } finally {
+    await h.close();
+  }
+});
+
+test("a failure that overtakes the last bytes of a file already ended waits for them: the file is placed, verified, then the exchange fails", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const whole = new Uint8Array(2 * 60_000).map((_, i) => i % 249);
+    const events: string[] = [];
+    const got = new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => void events.push(e.event === "file" ? `file ${e.path}` : e.event) }).receiveOne();
+    got.catch(() => {});
+    const xid = 5;
+    const started = s.conn.waitFor((m) => Start.is(m));
+    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files: [{ path: "first.bin", size: whole.length }, { path: "second.bin", size: 10 }] }));
+    await started;
+    s.conn.sendData(FIRST_DATA_STREAM, whole.slice(0, 60_000), dataPpid(xid, 0));
+    await until(() => events.includes("progress"), 3000, "the first bytes written");
+    // The receiving side holds data from here on, as a full window would; control passes it.
+    r.fake.pause({ except: [0] });
+    s.conn.sendData(FIRST_DATA_STREAM, whole.slice(60_000), dataPpid(xid, 0));
+    const before = r.serverSide.messagesAcknowledged(0).given;
+    s.conn.sendControl(End.encode({ xid, file: 0, size: whole.length, sha256: sha(whole) }));
+    s.conn.sendControl(ErrorMessage.encode({ xid, code: "SFX_IO", message: "The sender failed: cannot read second.bin" }));
+    await until(() => {
+      const control = r.serverSide.messagesAcknowledged(0);
+      return control.given === before + 2 && control.acknowledged === control.given;
+    }, 3000, "the end and the failure delivered ahead of the bytes");
+    r.fake.resume();
+    const receiverError = await got.then(() => undefined, (err) => err);
+    assert.ok(isSfxError(receiverError, "SFX_IO"), String(receiverError));
+    assert.equal(readdirSync(dir), ["first.bin"]);
+    assert.is(sha(readFileSync(join(dir, "first.bin"))), sha(whole));
+    assert.ok(events.indexOf("file first.bin") < events.indexOf("error"), events.join(", "));
+  } finally {
+    await h.close();
+  }
+});
+
+test("a failure held for the last bytes of a file already ended, which never come (the sender left without them), ends the exchange once nothing moves: the bytes are kept", async () => {
+  const whole = new Uint8Array(2 * 1024 * 1024).map((_, i) => i % 247);
+  const r = await hostile([{ path: "first.bin", size: whole.length, modified: 1_700_000_000_000 }, { path: "second.bin", size: 10 }], (s, xid) => {
+    s.sendData(FIRST_DATA_STREAM, whole.slice(0, 60_000), dataPpid(xid, 0));
+    s.sendControl(End.encode({ xid, file: 0, size: whole.length, sha256: sha(whole) }));
+    s.sendControl(ErrorMessage.encode({ xid, code: "SFX_IO", message: "The sender failed: cannot read second.bin" }));
+    void s.close();
+  }, { stallMs: 400 });
+  assert.ok(isSfxError(r.receiverError, "SFX_IO"), String(r.receiverError));
+  assert.equal(readdirSync(r.dir).filter((n) => !n.endsWith(".sfx-resume")), [".first.bin.sfx-part"]);
+});
+
+test("a sender that fails on its next file keeps the queued bytes of the file it ended: they go, and the receiver places that file", async () => {
+  // The server stops taking the sender's packets once the first file is handed over: its last
+  // bytes are still queued at the sender (window 0: everything queued counts as not yet on the wire).
+  const h = startHarness({ idleTimeoutMs: 1000 });
+  try {
+    const s = await h.client({ window: 0 });
+    const r = await h.client();
+    const dir = tmp();
+    const whole = new Uint8Array(1024 * 1024).map((_, i) => i % 253);
+    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne();
+    got.catch(() => {});
+    const senderError = await sendFiles(s.conn, { to: r.conn.id, files: [sourceOf("first.bin", whole, () => s.serverSide.stall()), unreadable] }).then(() => undefined, (err) => err);
+    assert.ok(isSfxError(senderError, "SFX_IO"), String(senderError));
+    s.serverSide.unstall();
+    const receiverError = await got.then(() => undefined, (err) => err);
+    assert.ok(isSfxError(receiverError, "SFX_IO"), String(receiverError));
+    assert.ok(existsSync(join(dir, "first.bin")), `first.bin not placed: ${readdirSync(dir).join(", ")}`);
+    assert.is(sha(readFileSync(join(dir, "first.bin"))), sha(whole));
+  } finally {
+    await h.close();
+  }
 });
 
 test("a full disk on the receiver fails both sides with SFX_IO and leaves nothing (tmpfs of 256 KiB)", async () => {

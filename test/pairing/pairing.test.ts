@@ -9,9 +9,10 @@ import { sendFiles } from "../../src/client/send.ts";
 import type { SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 import { Accept, Busy, Cancel, Done, End, ErrorMessage, Offer, Reject, Resuming, Start } from "../../src/protocol/messages.ts";
+import { dataPpid } from "../../src/protocol/data.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
-import { CONTROL_PPID, MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
+import { CONTROL_PPID, FIRST_DATA_STREAM, MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
 import { startHarness, until } from "./_harness.ts";
 import { formatId } from "../../src/pairing/id_registry.ts";
@@ -1091,6 +1092,48 @@ test("a peer's own failure (SFX_IO: its disk) is relayed under its code and word
   const told = await relayedError("SFX_IO", "The sender failed: EIO");
   assert.is(told.code, "SFX_IO");
   assert.is(told.message, "The sender failed: EIO");
+});
+
+/**
+ * A sender that ended file 0 (of 3000 bytes, 1000 of them relayed so far) and then failed on its
+ * next file: what the receiver sees, in order, when the sender then does `then`.
+ */
+async function failureAfterEnd(then: (s: ClientConnection, rest: () => void) => void, limits = {}): Promise<string[]> {
+  const h = startHarness(limits);
+  try {
+    const { s, r } = await rawExchange(h, [{ path: "a", size: 3000 }, { path: "b", size: 10 }]);
+    const seen: string[] = [];
+    r.conn.onData((_stream, data) => void seen.push(`data ${data.length}`));
+    r.conn.onMessage((m) => void seen.push(m.type + (ErrorMessage.is(m) ? ` ${m.code}: ${m.message}` : "")));
+    const ppid = dataPpid(2, 0);
+    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(1000), ppid);
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 3000, sha256: "0".repeat(64) }));
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
+    const relayed = () => seen.some((e) => e.startsWith("error"));
+    await until(() => relayed() || h.logs.some((l) => /the sender failed; relaying what it sent/.test(l.message)), 3000, "the failure held");
+    assert.not.ok(relayed(), `the failure was relayed ahead of the bytes owed: ${seen.join(", ")}`);
+    then(s.conn, () => s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(2000), ppid));
+    await until(relayed, 3000, "the receiver told");
+    await until(() => h.service.pairing.active === 0, 3000, "both free");
+    return seen;
+  } finally {
+    await h.close();
+  }
+}
+
+test("a sender's own failure after it ended a file waits for that file's bytes: the receiver gets them first, then the failure in the sender's words", async () => {
+  const seen = await failureAfterEnd((_s, rest) => rest());
+  assert.equal(seen, ["data 1000", "end", "data 2000", "error SFX_IO: The sender failed: cannot read b: EIO"]);
+});
+
+test("a sender that fails after it ended a file, then leaves: the receiver hears its failure, not that it disconnected", async () => {
+  const seen = await failureAfterEnd((s) => void s.abort("bye"));
+  assert.equal(seen.at(-1), "error SFX_IO: The sender failed: cannot read b: EIO");
+});
+
+test("a sender that fails after it ended a file, then sends nothing more: its failure reaches the receiver after the idle timeout", async () => {
+  const seen = await failureAfterEnd(() => {}, { idleTimeoutMs: 300 });
+  assert.equal(seen.at(-1), "error SFX_IO: The sender failed: cannot read b: EIO");
 });
 
 test("a sender's closing messages are relayed once each: a second 'end', or a flood of them, fails the exchange as a protocol error and the receiver gets one 'end' and stays connected", async () => {
