@@ -408,6 +408,8 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
       if (c.type === CHUNK.SHUTDOWN_COMPLETE || c.type === CHUNK.COOKIE_ACK) return;
       if (c.type === CHUNK.ERROR && (c as ErrorChunk).causes.some((x) => x.code === CAUSE.STALE_COOKIE)) return;
     }
+    // §8.5.1: tag 0 is for a lone INIT only; anything else under it is discarded.
+    if (p.verificationTag === 0) return;
     // (8) Anything else: ABORT with the T bit, rate limited.
     if (this.#takeOotbToken()) this.#reply(p, from, p.verificationTag, [{ type: CHUNK.ABORT, tBit: true, causes: [] }]);
   }

@@ -864,6 +864,26 @@ test("an OOTB packet is answered with ABORT carrying the T bit and the packet's 
   }
 });
 
+test("an OOTB packet under tag 0 that is not a lone INIT is discarded, not answered (§8.5.1)", async () => {
+  const p = makePair();
+  try {
+    const aborts: number[] = [];
+    p.bridge.filter = (d, dir) => {
+      const pk = decodePacketUnchecked(d);
+      if (dir === "b->a" && pk.chunks[0].type === CHUNK.ABORT) aborts.push(pk.verificationTag);
+      return true;
+    };
+    const heartbeat = { type: CHUNK.HEARTBEAT, info: new Uint8Array(8) } as Chunk;
+    p.bridge.inject("b", packet(0, [heartbeat]), p.bridge.addressOf("a"));
+    // Packets are handled in order: once the next one is answered, the first one was not.
+    p.bridge.inject("b", packet(0xdeadbeef, [heartbeat]), p.bridge.addressOf("a"));
+    await waitFor(() => aborts.length > 0, 2000, "ABORT");
+    assert.equal(aborts, [0xdeadbeef]);
+  } finally {
+    await p.close();
+  }
+});
+
 test("connect() to a peer that never answers fails with SFX_CONNECT_FAILED", async () => {
   const p = makePair({ lossRate: 1 }, {}, { rtoInitial: 20, rtoMin: 10, maxInitRetransmits: 3 });
   try {
