@@ -7,7 +7,7 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
-import { describeError, exitStatusFor, SfxError } from "../errors.ts";
+import { describeError, ERROR_CODES, exitStatusFor, SfxError } from "../errors.ts";
 import { printableLines } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
 import { jsonError } from "./progress.ts";
@@ -49,7 +49,11 @@ function quietErrors(cmd: Command): void {
 
 /** Runs sfx with `argv` (without node and script) and resolves to the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
-  ignoreClosedOutput();
+  ignoreClosedOutput(argv[0]);
+  return withOutput(await run(argv));
+}
+
+async function run(argv: readonly string[]): Promise<number> {
   const result: CommandResult = { status: 0 };
   const program = buildProgram(result);
   // `sfx help share get` reads as `sfx share get --help` (commander's help command takes one word);
@@ -101,17 +105,39 @@ function reportUsage(err: CommanderError): number {
 export { SfxError };
 
 /**
- * Output whose reader went away (`sfx send --json … | head -1`): what is left
- * to say is dropped, and the command goes on (a transfer is not broken by it)
- * and exits with its own status. Without a listener the EPIPE would be thrown
- * from the stream, with a stack trace and exit 1.
+ * Output that cannot be written never crashes sfx. A reader that went away
+ * (`sfx send --json … | head -1`, EPIPE): what is left to say is dropped, and
+ * the command goes on (a transfer is not broken by it) and exits with its
+ * own status. Any other failure to write (a full disk, ENOSPC; a terminal
+ * gone, EIO) loses what the command had to say: a command other than `serve`
+ * then says so on stderr, if it can, and exits with SFX_IO's status. The
+ * server's console is only a copy of its log, which goes on. (A listener
+ * that threw here made a daemon whose stderr file was on a full disk die
+ * without a trace, and a foreground server whose terminal was gone loop at
+ * 100 % CPU.)
  */
-function ignoreClosedOutput(): void {
+function ignoreClosedOutput(command: string | undefined): void {
   for (const stream of [process.stdout, process.stderr]) {
     if (stream.listenerCount("error") > 0) continue;
     stream.on("error", (err: NodeJS.ErrnoException) => {
-      if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED") return;
-      throw err;
+      if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED" || command === "serve") return;
+      if (outputLost) return;
+      outputLost = err;
+      // Said after the command's own status was settled (the last line was what failed): unless it failed anyway.
+      if (!process.exitCode) process.exitCode = withOutput(0);
+      if (stream === process.stdout) {
+        try {
+          process.stderr.write(`sfx: could not write the output: ${err.message}\n`);
+        } catch { /* stderr is gone too */ }
+      }
     });
   }
+}
+
+/** Why output could not be written, if it could not (see {@link ignoreClosedOutput}). */
+let outputLost: NodeJS.ErrnoException | undefined;
+
+/** The command's status, or SFX_IO's when what it had to say was lost. */
+function withOutput(status: number): number {
+  return status === 0 && outputLost ? ERROR_CODES.SFX_IO : status;
 }

@@ -106,7 +106,11 @@ export async function runServer(options: RunOptions): Promise<number> {
         resolveStatus(final);
       });
     };
+    // Once: should logging the crash itself fail and throw, that must not become a loop.
+    let crashed = false;
     const onCrash = (err: unknown) => {
+      if (crashed) return;
+      crashed = true;
       log.fatal("Crashed: {error}", { error: err, stack: err instanceof Error ? err.stack : undefined });
       stop?.("crash", 1);
     };

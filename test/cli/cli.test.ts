@@ -37,6 +37,16 @@ test("output whose reader is gone (sfx … | head) is dropped quietly: no stack 
   assert.is(status, 0);
 });
 
+test("output that cannot be written (stdout on a full disk) is not a crash: one line on stderr says so, and the status is SFX_IO's (8), not success", async () => {
+  // The shell only redirects, then becomes sfx.
+  const child = spawn("/bin/sh", ["-c", 'exec "$0" --version >/dev/full', SFX], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.match(stderr, /^sfx: could not write the output: .*ENOSPC.*\n$/);
+  assert.is(status, 8);
+});
+
 test("sfx receive --discard-kept deletes what interrupted transfers kept under --dir, says how much, and connects to nothing; a missing directory or a receiving option is an error", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sfx-discard-"));
   try {

@@ -1,9 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bareEnv, ensureBinary, LOG_LINE, processAlive, runSfx, startSfx, tempDir } from "./_sfx.ts";
+import { bareEnv, ensureBinary, LOG_LINE, processAlive, runSfx, SFX, startSfx, tempDir } from "./_sfx.ts";
 
 test.before(ensureBinary);
 
@@ -257,6 +258,35 @@ test("a server whose console pipe is closed goes on quietly and stops cleanly on
     assert.match(readFileSync(log, "utf8"), /sfx stopped\n$/);
     assert.not.match(readFileSync(log, "utf8"), /FATAL/);
   });
+});
+
+test("a server whose console is on a full disk (stderr to /dev/full: ENOSPC) goes on, logs to its file and stops cleanly on SIGTERM", async () => {
+  const tmp = tempDir();
+  const log = join(tmp.path, "stream_server.log");
+  // The shell only redirects, then becomes sfx (exec): signals reach sfx itself.
+  const args = ["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")];
+  const child = spawn("/bin/sh", ["-c", 'exec "$0" "$@" >/dev/full 2>/dev/full', SFX, ...args], { env: bareEnv(tmp.path), stdio: "ignore" });
+  const exited = new Promise<{ status: number | null; signal: string | null }>((r) => child.on("close", (status, signal) => r({ status, signal })));
+  try {
+    await waitForLogLine(log, " ready on ");
+    // A client's connection makes more lines for the console.
+    const port = Number(/ ready on 127\.0\.0\.1:(\d+)/.exec(readFileSync(log, "utf8"))![1]);
+    writeFileSync(join(tmp.path, "f.txt"), "x");
+    const send = await runSfx(["send", "--server", `127.0.0.1:${port}`, "--to", "1234", join(tmp.path, "f.txt")], { env: bareEnv(tmp.path) });
+    assert.match(send.stderr, /1234/);
+    assert.is(child.exitCode, null, `the server ended:\n${readFileSync(log, "utf8")}`);
+    process.kill(child.pid!, "SIGTERM");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = await Promise.race([exited, new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), 15_000)))]);
+    clearTimeout(timer);
+    assert.equal(ended, { status: 0, signal: null });
+    assert.not.match(readFileSync(log, "utf8"), /FATAL/);
+    assert.match(readFileSync(log, "utf8"), /sfx stopped\n$/);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+    tmp.remove();
+  }
 });
 
 test("SIGHUP reopens the log file (logrotate moved it) and does not stop the server", async () => {
