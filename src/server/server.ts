@@ -202,7 +202,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
     async reopenLogs() {
       if (closing || !logging) return;
-      await logging.reopen();
+      try {
+        await logging.reopen();
+      } catch (err) {
+        // Said where it can still be read: the file open before, and the console.
+        log.error("Cannot reopen the log file {file}: {error}; still writing to the file open before", { file: logging.file, error: String((err as Error)?.message ?? err) });
+        throw err;
+      }
       log.info("Log file reopened (SIGHUP)");
     },
   };

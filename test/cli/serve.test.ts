@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv, ensureBinary, LOG_LINE, processAlive, runSfx, SFX, startSfx, tempDir } from "./_sfx.ts";
 
@@ -303,6 +303,21 @@ test("SIGHUP reopens the log file (logrotate moved it) and does not stop the ser
     const fresh = readFileSync(log, "utf8");
     assert.match(fresh, /Log file reopened \(SIGHUP\)\n[\s\S]*sfx stopped\n$/);
     assert.not.match(readFileSync(`${log}.1`, "utf8"), /sfx stopped/, "nothing more went to the moved file");
+  });
+});
+
+test("SIGHUP when the log file cannot be opened again says so, in the file still open and on stderr, and the server goes on", async () => {
+  await withServe((tmp) => tmp, async (server, tmp) => {
+    const log = join(tmp, "stream_server.log");
+    await waitForLogLine(log, " ready on ");
+    renameSync(log, `${log}.1`);
+    mkdirSync(log); // what is now at the log's name cannot be opened as a file
+    process.kill(server.child.pid!, "SIGHUP");
+    await server.waitForStderr(/Cannot reopen the log file .*stream_server\.log: .*EISDIR.*; still writing to the file open before/);
+    await waitForLogLine(`${log}.1`, "Cannot reopen the log file");
+    assert.is(server.child.exitCode, null, "still running");
+    process.kill(server.child.pid!, "SIGTERM");
+    assert.equal(await server.exited(), { status: 0, signal: null });
   });
 });
 
