@@ -97,6 +97,8 @@ interface ShareRecord {
   pendingRemoval?: string;
   /** Serializes manifest rewrites. */
   writing: Promise<void>;
+  /** Why the manifest on disk is behind (its download count): the last write failed, and is tried again. */
+  unsaved?: string;
 }
 
 /** How logs name a share: the start of its key, never its code. */
@@ -432,6 +434,10 @@ export class ShareStore {
     if (m.maxDownloads !== null && m.downloads + rec.activeDownloads >= m.maxDownloads) {
       throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress: try again later");
     }
+    if (m.maxDownloads !== null && rec.unsaved) {
+      void this.#save(rec);
+      throw new SfxError("SFX_IO", `The server cannot record this share's downloads right now (${rec.unsaved}): try again later`);
+    }
     rec.activeDownloads++;
     return new ShareDownload(this, rec, files, client);
   }
@@ -453,10 +459,7 @@ export class ShareStore {
         if (m.maxDownloads !== null && m.downloads >= m.maxDownloads) {
           this.#delete(rec, `downloaded ${m.downloads} time(s), its limit`);
         } else {
-          rec.writing = rec.writing.then(() => writeManifest(rec.dir, rec.manifest)).catch((err) => {
-            log.error("Cannot update the manifest of share {share}: {error}", { share: shortKey(rec.key), error: String(err) });
-          });
-          await rec.writing;
+          await this.#save(rec);
         }
       }
     } else {
@@ -467,6 +470,27 @@ export class ShareStore {
       rec.pendingRemoval = undefined;
       await this.#track(this.#removeShare(rec, reason));
     }
+  }
+
+  /**
+   * Writes a share's manifest (its download count). A write that fails (a full disk) leaves the
+   * share `unsaved`: it is tried again at each sweep, at close, and when a download of it begins
+   * (a share with a download limit takes none meanwhile: a restart would forget the downloads).
+   */
+  #save(rec: ShareRecord): Promise<void> {
+    rec.writing = rec.writing.then(() => writeManifest(rec.dir, rec.manifest)).then(() => {
+      if (rec.unsaved) log.info("Share {share}: its manifest is saved again", { share: shortKey(rec.key) });
+      rec.unsaved = undefined;
+    }, (err) => {
+      if (!rec.unsaved) log.error("Cannot update the manifest of share {share}: {error}; trying again at the next sweep", { share: shortKey(rec.key), error: String(err) });
+      rec.unsaved = String((err as Error)?.message ?? err);
+    });
+    return rec.writing;
+  }
+
+  /** Saves what failed to save before (see {@link ShareStore.#save}). */
+  async #saveUnsaved(): Promise<void> {
+    for (const rec of this.#shares.values()) if (rec.unsaved && !rec.deleted) await this.#save(rec);
   }
 
   /** Makes a share invisible at once, and removes its files when no download is reading them. */
@@ -513,6 +537,7 @@ export class ShareStore {
    */
   async sweep(): Promise<number> {
     if (this.#closed) return 0;
+    await this.#saveUnsaved();
     const now = this.#now();
     let count = 0;
     for (const rec of [...this.#shares.values()]) {
@@ -536,6 +561,7 @@ export class ShareStore {
     clearInterval(this.#timer);
     this.#timer = undefined;
     for (const u of [...this.#uploads]) await u.abort("server closing");
+    await this.#saveUnsaved();
     this.#closed = true;
     await this.settled();
     await this.#unlock?.();

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { type ErrorCode, isSfxError } from "../../src/errors.ts";
 import { codeKey, generateCode } from "../../src/share/code.ts";
 import type { ShareLimits } from "../../src/share/defaults.ts";
 import { type CreatedShare, ShareStore, type UploadRequest } from "../../src/share/store.ts";
+import { withTmpfs } from "../_tmpfs.ts";
 
 const T0 = Date.parse("2026-11-22T08:00:00Z");
 const HOUR = 3_600_000;
@@ -258,6 +259,34 @@ test("the download count survives a restart", async () => {
   const again = await f.open();
   assert.is(again.list(code, CLIENT).downloads, 1);
   assert.is(again.list(code, CLIENT).maxDownloads, 3);
+});
+
+test("a download counted while the store's disk is full is saved once there is room again (a restart does not forget it), and a limited share takes no download meanwhile", async () => {
+  const f = fixture();
+  await withTmpfs(f.dir, "1m", async () => {
+    const store = await f.open();
+    const { code } = await put(store, { "a": "1" }, { maxDownloads: 3 });
+    const filler = join(f.dir, "filler");
+    const fd = openSync(filler, "w");
+    try {
+      for (let i = 0; i < 64; i++) writeSync(fd, new Uint8Array(64 * 1024));
+      assert.unreachable("1 MiB of tmpfs took 4 MiB");
+    } catch (err) {
+      assert.is((err as NodeJS.ErrnoException).code, "ENOSPC");
+    } finally {
+      closeSync(fd);
+    }
+    await download(store, code);
+    assert.is(store.list(code, CLIENT).downloads, 1);
+    await rejects(() => store.beginDownload(code, CLIENT), "SFX_IO", /cannot record this share's downloads right now \(ENOSPC/);
+    rmSync(filler);
+    await store.sweep();
+    await download(store, code);
+    await store.close();
+    const again = await f.open();
+    assert.is(again.list(code, CLIENT).downloads, 2);
+    await again.close();
+  });
 });
 
 test("a share that expires while a download reads it stays readable for that download, then goes", async () => {
