@@ -42,7 +42,7 @@ import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BY
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
 import { checkSharePaths } from "./share_path.ts";
-import { type FileSink, openSink, type UploadFileSpec } from "./upload.ts";
+import { type FileSink, openSink, storeFailure, type UploadFileSpec } from "./upload.ts";
 
 const log = getLogger(["sfx", "share"]);
 
@@ -378,7 +378,7 @@ export class ShareStore {
     this.#uploads.delete(upload);
     await rm(upload.spec.dir, { recursive: true, force: true });
     // A failure (disk full, I/O) is the admin's business; a client that cancels or leaves is not.
-    const level = /^failed/.test(reason) ? "warn" : "info";
+    const level = /^(failed|cannot)/.test(reason) ? "warn" : "info";
     log[level]("Upload {upload} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), reason });
   }
 
@@ -694,7 +694,7 @@ export class ShareUpload {
     } catch (err) {
       this.#state = "open";
       await this.abort(`cannot publish: ${(err as Error).message}`);
-      throw err instanceof SfxError ? err : new SfxError("SFX_IO", `Cannot store the share: ${(err as Error).message}`, { cause: err });
+      throw storeFailure("Cannot store the share", err);
     }
   }
 

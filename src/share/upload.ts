@@ -115,7 +115,7 @@ export class FileSink {
         await writeAll(this.#fh, batch.map((w) => w.chunk));
       } catch (err) {
         this.#state = "failed";
-        const failure = new SfxError("SFX_IO", `Cannot store an uploaded file: ${(err as Error).message}`, { cause: err });
+        const failure = storeFailure("Cannot store an uploaded file", err);
         for (const w of [...batch, ...this.#queue.splice(0)]) w.reject(failure);
         break;
       }
@@ -182,4 +182,15 @@ async function writeAll(fh: FileHandle, chunks: Uint8Array[]): Promise<void> {
 export async function openSink(dir: string, index: number, size: number): Promise<FileSink> {
   const fh = await open(join(dir, "files", String(index)), "wx", 0o600);
   return new FileSink(index, size, fh);
+}
+
+/**
+ * The uploader's error when the store cannot write: a full disk is the
+ * server's, which the words say (the uploader's own disk is not the one).
+ */
+export function storeFailure(what: string, err: unknown): SfxError {
+  if (err instanceof SfxError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const why = code === "ENOSPC" ? "the server's disk is full (ENOSPC)" : code === "EDQUOT" ? "the server's disk quota is exceeded (EDQUOT)" : (err as Error)?.message ?? String(err);
+  return new SfxError("SFX_IO", `${what}: ${why}`, { cause: err });
 }

@@ -155,18 +155,18 @@ test("a short write is continued from the first byte not written", async () => {
   assert.equal(file.bytes, [1, 2, 3, 4, 5, 6]);
 });
 
-test("a failed write fails its chunks and those queued behind it with SFX_IO; end() then refuses", async () => {
+test("a failed write fails its chunks and those queued behind it with SFX_IO, saying a full disk is the server's; end() then refuses", async () => {
   const file = new GatedFile();
   const sink = new FileSink(0, 4, file as unknown as FileHandle);
   const first = sink.write(bytes(1));
   await nextWrite(file);
   const second = sink.write(bytes(2));
   const third = sink.write(bytes(3));
-  file.failNext = new Error("ENOSPC: no space left on device");
+  file.failNext = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
   file.open();
-  await rejects(first, "SFX_IO", /no space left/);
-  await rejects(second, "SFX_IO", /no space left/);
-  await rejects(third, "SFX_IO", /no space left/);
+  await rejects(first, "SFX_IO", /^Cannot store an uploaded file: the server's disk is full \(ENOSPC\)$/);
+  await rejects(second, "SFX_IO", /the server's disk is full/);
+  await rejects(third, "SFX_IO", /the server's disk is full/);
   await rejects(sink.write(bytes(4)), "SFX_PROTOCOL", /already failed/);
   await rejects(sink.end(sha(bytes(1, 2, 3, 4))), "SFX_PROTOCOL", /already failed/);
   assert.is(file.calls.length, 1);
