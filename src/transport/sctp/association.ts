@@ -1456,7 +1456,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       this.#errors = 0;
       this.#t3Streak = 0;
       this.#ptoStreak = 0;
-      if (this.#sentHead < this.#sent.length) this.#pto.start(this.#ptoMs());
+      if (this.#sentHead < this.#sent.length) this.#armPto(true);
     }
     this.#checkDrain();
     if (this.#state === "shutdown-pending") this.#maybeShutdown();
@@ -1606,15 +1606,29 @@ export class Association extends EventEmitter<AssociationEvents> {
    * The probe timeout: two smoothed RTTs (at least 10 ms, at most the RTO)
    * after the last acknowledgement that told us something new
    * (RFC 8985 §7.2). With a few probes in a row it doubles, like the RTO.
-   * Until an RTT is measured it is the RTO (1 s at first, §7.2): the side that
-   * accepted the association takes no sample during the handshake, and a
-   * 10 ms probe on a longer path resent each message twice and, resending the
-   * chunk being timed, discarded its sample (Karn) every time.
+   * Until an RTT is measured it is the RTO (1 s at first, §7.2), so no probe
+   * is armed (see {@link Association.#armPto}): the side that accepted the
+   * association takes no sample during the handshake, and a 10 ms probe on a
+   * longer path resent each message twice and, resending the chunk being
+   * timed, discarded its sample (Karn) every time.
    */
   #ptoMs(): number {
     if (!this.#rto.measured) return this.#rto.rto;
     const base = Math.max(2 * this.#rto.srtt, 10) * 2 ** this.#ptoStreak;
     return Math.min(base, this.#rto.rto);
+  }
+
+  /**
+   * Arms the probe timer (restarting it, or only when idle), unless it would
+   * fire no sooner than T3-rtx: both would then resend the same chunk at the
+   * same moment (RFC 8985 §7.2 arms no probe past the RTO). So before the first
+   * RTT sample, and once probes have backed off to the RTO, T3-rtx alone acts.
+   */
+  #armPto(restart: boolean): void {
+    const ms = this.#ptoMs();
+    if (ms >= this.#rto.rto) this.#pto.stop();
+    else if (restart) this.#pto.start(ms);
+    else this.#pto.startIfIdle(ms);
   }
 
   /**
@@ -1652,7 +1666,7 @@ export class Association extends EventEmitter<AssociationEvents> {
     this.#stats.tailLossProbes++;
     this.#queueRetransmissions(probe);
     this.#fastRtxPending = true;
-    this.#pto.start(this.#ptoMs());
+    this.#armPto(true);
     this.#flush();
   }
 
@@ -2044,7 +2058,7 @@ export class Association extends EventEmitter<AssociationEvents> {
     }
     this.#lastDataSentAt = now;
     this.#t3.startIfIdle(this.#rto.rto);
-    this.#pto.startIfIdle(this.#ptoMs());
+    this.#armPto(false);
   }
 
   #add(c: Chunk, len: number): void {

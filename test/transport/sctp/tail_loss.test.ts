@@ -162,4 +162,25 @@ test("before its first RTT sample a side waits an RTO, not 10 ms, to probe: smal
   }
 });
 
+test("without an RTT sample no probe doubles T3-rtx: each expiry sends the lost chunk once, not twice in the same millisecond", async () => {
+  const m = makeManualPair({ delayMs: 10 }, { pmtud: false, rtoInitial: 400 }, { pmtud: false });
+  try {
+    const { s } = await m.connect();
+    assert.is(s.stats().srttMs, 0, "no sample from the handshake on the accepting side");
+    const sentAt: number[] = [];
+    m.bridge.filter = (d, dir) => {
+      if (dir === "b->a" && dataMarks(d).length > 0) sentAt.push(m.clock.now());
+      return dir !== "b->a"; // nothing the server sends arrives
+    };
+    s.send(1, new Uint8Array(100).fill(7));
+    await m.run(5000, 1, () => s.stats().t3Expiries === 3);
+    assert.is(s.stats().t3Expiries, 3);
+    await tick();
+    assert.is(sentAt.length, 4, `DATA sent at ${sentAt.join(", ")} ms`);
+    assert.is(new Set(sentAt).size, 4, `DATA sent at ${sentAt.join(", ")} ms`);
+  } finally {
+    await m.close();
+  }
+});
+
 test.run();
