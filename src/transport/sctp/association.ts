@@ -1777,6 +1777,9 @@ export class Association extends EventEmitter<AssociationEvents> {
   #startPmtud(): void {
     const ceiling = Math.min(this.#host.pathCeiling(this.remote), this.#o.maxPacketSize ?? SCTP_DEFAULTS.maxPacketSize);
     this.#search = new PmtuSearch(this.#pmtu, ceiling, SCTP_DEFAULTS.pmtuMaxProbes, SCTP_DEFAULTS.pmtuSearchGranularity);
+    // A COOKIE ACK queued by the handshake goes first (§5.1 D): the peer is
+    // not established until it has it, and a probe would overtake it.
+    if (this.#control.length > 0) this.#flush();
     this.#sendProbe();
   }
 

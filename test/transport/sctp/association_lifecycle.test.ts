@@ -18,6 +18,8 @@ if (process.env.SCTP_TEST_TIMING) {
   test.after.each((ctx) => console.error(`${Math.round(performance.now() - t0)} ms  ${ctx.__test__}`));
 }
 
+const CHUNK_NAMES: Record<number, string> = Object.fromEntries(Object.entries(CHUNK).map(([k, v]) => [v, k]));
+
 function packet(vt: number, chunks: Chunk[]): Uint8Array {
   return encodePacket({ srcPort: PORT, dstPort: PORT, verificationTag: vt, chunks });
 }
@@ -879,6 +881,24 @@ test("an OOTB packet under tag 0 that is not a lone INIT is discarded, not answe
     p.bridge.inject("b", packet(0xdeadbeef, [heartbeat]), p.bridge.addressOf("a"));
     await waitFor(() => aborts.length > 0, 2000, "ABORT");
     assert.equal(aborts, [0xdeadbeef]);
+  } finally {
+    await p.close();
+  }
+});
+
+test("the accepting side sends its COOKIE ACK before its first path-MTU probe (§5.1 D)", async () => {
+  const p = makePair({}, { pmtud: true }, { pmtud: true });
+  try {
+    const sent: string[] = [];
+    p.bridge.filter = (d, dir) => {
+      if (dir === "b->a") sent.push(decodePacketUnchecked(d).chunks.map((c) => CHUNK_NAMES[c.type] ?? c.type).join("+"));
+      return true;
+    };
+    await connectPair(p);
+    await waitFor(() => sent.some((x) => x.includes("PAD")), 2000, "a probe");
+    const ack = sent.findIndex((x) => x.includes("COOKIE_ACK"));
+    const probe = sent.findIndex((x) => x.includes("PAD"));
+    assert.ok(ack >= 0 && ack < probe, sent.join(", "));
   } finally {
     await p.close();
   }
