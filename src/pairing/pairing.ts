@@ -386,12 +386,17 @@ export class Pairing {
     if (ex.failing && peer === ex.sender.peer) return this.#relaySenderFailure(ex);
     const other = ex.other(peer);
     const who = peer === ex.sender.peer ? "sender" : "receiver";
-    const how = reason.kind === "shutdown" ? "closed its connection" : reason.kind === "timeout" ? "stopped responding" : "disconnected";
+    // Its SCTP stack gave up on the server ("no answer from you to …": words for the server, not for
+    // the other side): it lost its connection to the server.
+    const lost = reason.kind === "peer-abort" && /^(no answer from you|nothing heard from you)/.test(reason.peerReason ?? "");
+    const how = lost
+      ? "lost its connection to the server"
+      : reason.kind === "shutdown" ? "closed its connection" : reason.kind === "timeout" ? "stopped responding" : "disconnected";
     const cancelled = /cancel/i.test(reason.peerReason ?? reason.message ?? "");
     const code = cancelled ? "SFX_CANCELLED" : "SFX_TRANSFER_FAILED";
     // A client that aborted gave its reason ("the sender failed: …"): the other side reads it.
     // The reason is the client's own ABORT text, of any length: cut to what a message carries.
-    const said = reason.kind === "peer-abort" && reason.peerReason && !cancelled ? `: ${fitText(reason.peerReason, 300)}` : "";
+    const said = reason.kind === "peer-abort" && reason.peerReason && !cancelled && !lost ? `: ${fitText(reason.peerReason, 300)}` : "";
     const message = cancelled
       ? `The ${who} (${formatId(peer.id)}) cancelled`
       : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}${said}`;

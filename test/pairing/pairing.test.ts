@@ -1136,6 +1136,20 @@ test("a sender that fails after it ended a file, then sends nothing more: its fa
   assert.equal(seen.at(-1), "error SFX_IO: The sender failed: cannot read b: EIO");
 });
 
+test("a side whose SCTP stack gave up on the server: the other hears it lost its connection to the server, not the stack's words to the server ('from you')", async () => {
+  const h = startHarness();
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
+    s.fake.abort("no answer from you to our retransmissions");
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+    const told = rGot.find((m) => ErrorMessage.is(m)) as { code: string; message: string };
+    assert.is(told.code, "SFX_TRANSFER_FAILED");
+    assert.match(told.message, /^The sender \(.*\) lost its connection to the server during the transfer$/);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a sender's closing messages are relayed once each: a second 'end', or a flood of them, fails the exchange as a protocol error and the receiver gets one 'end' and stays connected", async () => {
   const h = startHarness();
   try {

@@ -325,6 +325,8 @@ export class Association extends EventEmitter<AssociationEvents> {
   #closeReason: CloseReason | undefined;
 
   // User side.
+  /** The packet size a black hole made us fall back from, until an acknowledgement tells us something new (0: none). */
+  #fellBackFrom = 0;
   #paused = false;
   #held: HeldMessage[] = [];
   #heldHead = 0;
@@ -1456,6 +1458,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       this.#errors = 0;
       this.#t3Streak = 0;
       this.#ptoStreak = 0;
+      this.#fellBackFrom = 0;
       if (this.#sentHead < this.#sent.length) this.#armPto(true);
     }
     this.#checkDrain();
@@ -1571,7 +1574,12 @@ export class Association extends EventEmitter<AssociationEvents> {
     // §6.1 A: an unanswered zero-window probe does not count as an error while SACKs still arrive.
     const zeroWindowProbe = this.#peerRwnd === 0 && this.#clock.now() - this.#lastHeard < this.#rto.rto;
     if (!zeroWindowProbe && ++this.#errors > this.#o.associationMaxRetrans) {
-      this.#fail("timeout", `peer unreachable: ${this.#errors - 1} retransmissions unanswered`, "no answer from you to our retransmissions");
+      // Chunks cut for the size that stopped getting through are resent whole (a TSN is never cut
+      // again), so a path that shrank under them ends here: say so.
+      const shrank = this.#fellBackFrom > 0
+        ? `; packets of ${this.#fellBackFrom} bytes had stopped getting through (the path's packet size shrank), and data already cut to that size cannot be resent smaller`
+        : "";
+      this.#fail("timeout", `peer unreachable: ${this.#errors - 1} retransmissions unanswered${shrank}`, `no answer from you to our retransmissions${shrank}`);
       return;
     }
     this.#cc.onTimeout((this.#nextTsn - 1) >>> 0); // E1
@@ -1594,6 +1602,7 @@ export class Association extends EventEmitter<AssociationEvents> {
     // zero-window probes: a receiver that paused (a slow disk) dropped them, and the path was taken for a
     // black hole, falling from 65,504 to 1,200 bytes for a minute.
     if (!zeroWindowProbe && ++this.#t3Streak >= SCTP_DEFAULTS.pmtuBlackHoleT3 && this.#search && this.#pmtu > this.#search.base) {
+      this.#fellBackFrom = this.#pmtu;
       this.#search.blackHole();
       this.#setPmtu(this.#search.pmtu);
       this.#probeTimer.start(SCTP_DEFAULTS.pmtuRaiseIntervalMs / 10);

@@ -69,6 +69,26 @@ test("a receiver that pauses does not make the sender take the path for a black 
   }
 });
 
+test("a path that shrinks under data already cut for it fails the association with a reason that says so (the chunks cannot be resent smaller)", async () => {
+  const m = makeManualPair({ delayMs: 1 });
+  try {
+    const { c, s } = await m.connect();
+    await m.run(2000, 5, () => c.stats().pmtu === 65504);
+    assert.is(c.stats().pmtu, 65504, "the search reached the socket's ceiling");
+    s.on("message", () => {});
+    m.bridge.filter = (d, dir) => dir !== "a->b" || d.length <= 1300; // a black hole for big packets
+    let reason: { kind: string; message: string } | undefined;
+    c.once("close", (r: { kind: string; message: string }) => (reason = r));
+    for (let k = 0; k < 4; k++) c.send(1, new Uint8Array(60_000));
+    await m.run(120_000, 50, () => reason !== undefined);
+    assert.is(c.stats().pmtu, 1200, "fell back to the base size");
+    assert.is(reason?.kind, "timeout");
+    assert.match(reason!.message, /packets of 65504 bytes had stopped getting through \(the path's packet size shrank\)/);
+  } finally {
+    await m.close();
+  }
+});
+
 test("connect() to a silent peer fails at failureTimeoutMs, not up to one backed-off RTO later", async () => {
   for (const failureTimeoutMs of [5000, 20_000]) {
     const clock = new ManualClock();
