@@ -401,7 +401,7 @@ export class BridgeSocket implements DatagramSocket {
   readonly address: RemoteAddress;
   closed = false;
   onClosed: () => void = () => {};
-  readonly #max: number;
+  #max: number;
   readonly #transmit: (data: Uint8Array, to: RemoteAddress) => void;
   #handler: DatagramHandler = () => {};
   #errorHandler: (err: Error) => void = () => {};
@@ -435,6 +435,11 @@ export class BridgeSocket implements DatagramSocket {
 
   maxDatagramSize(): number {
     return this.#max;
+  }
+
+  /** What maxDatagramSize() reports from now on (an interface whose MTU changed). */
+  setMaxDatagramSize(max: number): void {
+    this.#max = max;
   }
 
   close(): Promise<void> {

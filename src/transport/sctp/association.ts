@@ -1818,7 +1818,10 @@ export class Association extends EventEmitter<AssociationEvents> {
 
   #onProbeTimer(): void {
     if (this.#state === "closed" || !this.#search) return;
-    if (this.#search.phase === "complete") this.#search.restart(Math.min(this.#host.pathCeiling(this.remote), this.#o.maxPacketSize ?? SCTP_DEFAULTS.maxPacketSize));
+    if (this.#search.phase === "complete") {
+      this.#search.restart(Math.min(this.#host.pathCeiling(this.remote), this.#o.maxPacketSize ?? SCTP_DEFAULTS.maxPacketSize));
+      if (this.#search.pmtu < this.#pmtu) this.#setPmtu(this.#search.pmtu);
+    }
     this.#sendProbe();
   }
 

@@ -79,6 +79,8 @@ export class PmtuSearch {
   /** Starts a new upward search (RFC 8899 PMTU_RAISE_TIMER), e.g. after a black hole or periodically. */
   restart(ceiling = this.#ceiling): void {
     this.#ceiling = Math.max(this.base, align(ceiling));
+    // The interface's MTU went down: packets past it would leave as IP fragments. No more than it now allows.
+    if (this.pmtu > this.#ceiling) this.pmtu = this.#ceiling;
     this.#high = this.#ceiling;
     this.#probe = 0;
     this.#attempts = 0;

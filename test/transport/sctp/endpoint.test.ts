@@ -69,6 +69,20 @@ test("a receiver that pauses does not make the sender take the path for a black 
   }
 });
 
+test("an interface whose MTU went down is seen at the next raise timer: the PMTU comes down to it instead of every packet leaving as IP fragments", async () => {
+  const m = makeManualPair({ delayMs: 1, mtu: 1500 });
+  try {
+    const { c } = await m.connect();
+    await m.run(5000, 5, () => c.stats().pmtu >= 1400);
+    assert.ok(c.stats().pmtu >= 1400 && c.stats().pmtu <= 1500, `pmtu ${c.stats().pmtu}`);
+    m.bridge.a.setMaxDatagramSize(1280);
+    await m.run(SCTP_DEFAULTS.pmtuRaiseIntervalMs + 10_000, 1000, () => c.stats().pmtu <= 1280);
+    assert.is(c.stats().pmtu, 1280);
+  } finally {
+    await m.close();
+  }
+});
+
 test("a path that shrinks under data already cut for it fails the association with a reason that says so (the chunks cannot be resent smaller)", async () => {
   const m = makeManualPair({ delayMs: 1 });
   try {
