@@ -1,6 +1,6 @@
 /**
  * Logging for the server: LogTape with a size-rotated file sink writing
- * `<dir>/stream_server.log`, and optionally concise lines on stderr.
+ * `<dir>/stream_server.log` (`file_sink.ts`), and optionally concise lines on stderr.
  *
  * LogTape is configured once per process; {@link setupLogging} replaces any
  * earlier configuration, and `close()` flushes and closes the file.
@@ -8,7 +8,6 @@
  * @module
  */
 import { configure, dispose, type LogLevel, type LogRecord, type Sink } from "@logtape/logtape";
-import { getRotatingFileSink } from "@logtape/file";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -21,6 +20,7 @@ import {
   SERVER_LOG_FILE,
 } from "./defaults.ts";
 import { chooseLogDir, fallbackNotice } from "./dirs.ts";
+import { openLogFile } from "./file_sink.ts";
 import { formatConsoleLine, formatLogLine } from "./format.ts";
 
 /** How to set up logging. */
@@ -140,14 +140,13 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
     configure({
       reset: true,
       sinks: {
-        file: getRotatingFileSink(file, {
-          formatter: formatLogLine,
-          maxSize: maxBytes,
+        file: openLogFile(file, {
+          format: formatLogLine,
+          maxBytes,
           // Small next to the rotation size, so one flushed chunk never overshoots it by much.
-          bufferSize: Math.max(256, Math.min(8192, Math.floor(maxBytes / 8))),
+          bufferBytes: Math.max(256, Math.min(8192, Math.floor(maxBytes / 8))),
           maxFiles: options.maxFiles ?? LOG_MAX_FILES,
-          flushInterval: options.flushIntervalMs ?? LOG_FLUSH_INTERVAL_MS,
-          nonBlocking: true,
+          flushIntervalMs: options.flushIntervalMs ?? LOG_FLUSH_INTERVAL_MS,
         }),
         stderr: stderrSink,
         meta: (record: LogRecord) => {

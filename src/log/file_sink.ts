@@ -1,0 +1,144 @@
+/**
+ * The server log's file sink: lines buffered for a moment, appended to one
+ * file, which is rotated by size (`file` → `file.1` → … → `file.N`).
+ *
+ * It replaces `@logtape/file`'s rotating sink, which took a short write for a
+ * whole one: on a full disk a line was cut, the next glued onto it, and the
+ * lines of the full period vanished without a word. Here every write goes on
+ * until all its bytes are out; a line a full disk cuts short is taken back
+ * (the file is truncated to its last whole line); what the disk refuses is
+ * counted, and once lines get through again the file says how many were lost
+ * and why, on a line of its own. A file truncated behind its back (logrotate's
+ * `copytruncate`) is noticed before the next write, so it is not rotated
+ * again at once.
+ *
+ * Writes are synchronous (`writeSync`), from a timer or when the buffer is
+ * full, never per record.
+ *
+ * @module
+ */
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from "node:fs";
+import type { LogRecord, Sink } from "@logtape/logtape";
+
+/** How {@link openLogFile} writes and rotates. */
+export interface LogFileOptions {
+  /** One record as a line, ending in "\n". */
+  format: (record: LogRecord) => string;
+  /** Rotate before a write would take the file past this many bytes. */
+  maxBytes: number;
+  /** Rotated files kept (`.1` … `.N`). */
+  maxFiles: number;
+  /** Write once this many bytes are buffered. */
+  bufferBytes: number;
+  /** Longest time a line waits in the buffer. */
+  flushIntervalMs: number;
+}
+
+/**
+ * Opens (appends to) `path` and returns the sink that writes it; disposing
+ * the sink writes what is buffered and closes the file. Throws when the file
+ * cannot be opened.
+ */
+export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable {
+  let fd = openSync(path, "a");
+  let size = fstatSync(fd).size;
+  let buffered: string[] = [];
+  let bufferedBytes = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  /** Lines a failed write lost since the last that got through, and why. */
+  let lost = 0;
+  let lostWhy = "";
+  /** The last write stopped inside a line: the next starts on a new one. */
+  let midLine = false;
+
+  const rotate = () => {
+    try {
+      closeSync(fd);
+      for (let i = o.maxFiles - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
+      if (o.maxFiles > 0) renameSync(path, `${path}.1`);
+    } catch {
+      // Rotation is housekeeping: whatever failed, lines go on to the file by its name.
+    }
+    fd = openSync(path, o.maxFiles > 0 ? "a" : "w");
+    size = fstatSync(fd).size;
+  };
+
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (buffered.length === 0 || closed) return;
+    // A cut line is ended first, then the notice of lost lines, then the lines.
+    const lead = `${midLine ? "\n" : ""}${lost > 0 ? formatLost(o.format, lost, lostWhy) : ""}`;
+    const leadBytes = Buffer.byteLength(lead);
+    const bytes = Buffer.from(lead + buffered.join(""));
+    buffered = [];
+    bufferedBytes = 0;
+    let written = 0;
+    try {
+      // Truncated behind our back (copytruncate): the file is smaller than we counted.
+      size = Math.min(size, fstatSync(fd).size);
+      if (size > 0 && size + bytes.length > o.maxBytes) rotate();
+      while (written < bytes.length) written += writeSync(fd, bytes, written);
+      lost = 0;
+      midLine = false;
+    } catch (err) {
+      // A line cut short is taken back: the file ends with a whole line, or, should that fail, the
+      // next write starts a new one.
+      if (written > 0 && bytes[written - 1] !== 0x0a) {
+        const whole = bytes.lastIndexOf(0x0a, written - 1) + 1;
+        try {
+          ftruncateSync(fd, size + whole);
+          written = whole;
+        } catch {
+          // kept cut; midLine below
+        }
+      }
+      // Lines whose end did not reach the file are lost. A notice of earlier losses that did not
+      // get out either is said again next time, with these added.
+      let cut = 0;
+      for (let i = Math.max(written, leadBytes); i < bytes.length; i++) if (bytes[i] === 0x0a) cut++;
+      lost = written < leadBytes ? lost + cut : cut;
+      lostWhy = (err as NodeJS.ErrnoException).code ?? String((err as Error)?.message ?? err);
+      if (written > 0) midLine = bytes[written - 1] !== 0x0a;
+    }
+    size += written;
+  };
+
+  const sink = (record: LogRecord) => {
+    if (closed) return;
+    const line = o.format(record);
+    buffered.push(line);
+    bufferedBytes += line.length;
+    if (bufferedBytes >= o.bufferBytes) flush();
+    else if (!timer) {
+      timer = setTimeout(flush, o.flushIntervalMs);
+      (timer as { unref?: () => void }).unref?.();
+    }
+  };
+  return Object.assign(sink, {
+    [Symbol.dispose]() {
+      if (closed) return;
+      flush();
+      closed = true;
+      try {
+        closeSync(fd);
+      } catch {
+        // closed already
+      }
+    },
+  });
+}
+
+/** The line that says how many lines a failed write lost. */
+function formatLost(format: (record: LogRecord) => string, lines: number, why: string): string {
+  const message = `${lines} log line${lines === 1 ? "" : "s"} lost: the log file could not be written (${why})`;
+  return format({
+    category: ["sfx", "log"],
+    level: "warning",
+    message: [message],
+    rawMessage: message,
+    timestamp: Date.now(),
+    properties: {},
+  });
+}

@@ -1,0 +1,90 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { LogRecord } from "@logtape/logtape";
+import { openLogFile } from "../../src/log/file_sink.ts";
+import { withTmpfs } from "../_tmpfs.ts";
+
+const dirs: string[] = [];
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function fresh(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-logfile-"));
+  dirs.push(d);
+  return d;
+}
+
+const format = (r: LogRecord) => `${r.category.join(".")}: ${r.message.join("")}\n`;
+const record = (message: string): LogRecord => ({ category: ["sfx", "test"], level: "info", message: [message], rawMessage: message, timestamp: Date.now(), properties: {} });
+
+/** Fills the file system under `dir` to the last byte; returns the filler's path. */
+function fill(dir: string): string {
+  const path = join(dir, "filler");
+  const fd = openSync(path, "w");
+  try {
+    for (let i = 0; i < 4096; i++) writeSync(fd, new Uint8Array(16 * 1024));
+    assert.unreachable("the file system did not fill");
+  } catch (err) {
+    assert.is((err as NodeJS.ErrnoException).code, "ENOSPC");
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+test("on a full disk no line is cut or glued to the next: once lines get through again, one line says how many were lost and why", async () => {
+  const dir = fresh();
+  await withTmpfs(dir, "64k", async () => {
+    const path = join(dir, "server.log");
+    // Every record is written at once (a 1-byte buffer): the disk fills between two records, or inside one.
+    const sink = openLogFile(path, { format, maxBytes: 1 << 20, maxFiles: 2, bufferBytes: 1, flushIntervalMs: 10 });
+    try {
+      sink(record("before"));
+      const filler = fill(dir);
+      const total = 40;
+      for (let i = 0; i < total; i++) sink(record(`line ${i} ${"x".repeat(100)}`));
+      rmSync(filler);
+      sink(record("after"));
+      const lines = readFileSync(path, "utf8").split("\n");
+      assert.is(lines.pop(), "", "the file ends with a whole line");
+      assert.is(lines[0], "sfx.test: before");
+      assert.is(lines.at(-1), "sfx.test: after");
+      const kept = lines.filter((l) => l.startsWith("sfx.test: line "));
+      const notices = lines.filter((l) => l.startsWith("sfx.log: "));
+      for (const l of kept) assert.match(l, /^sfx\.test: line \d+ x{100}$/);
+      assert.is(notices.length, 1, lines.join("\n"));
+      const m = /^sfx\.log: (\d+) log lines? lost: the log file could not be written \(ENOSPC\)$/.exec(notices[0]);
+      assert.ok(m, notices[0]);
+      assert.is(kept.length + Number(m![1]), total, "every line is either in the file or counted as lost");
+      assert.is(lines.length, 2 + kept.length + 1, "nothing but whole lines");
+    } finally {
+      sink[Symbol.dispose]();
+    }
+  });
+});
+
+test("a file truncated behind the sink's back (copytruncate) is not rotated at the next write as if it were still full", () => {
+  const dir = fresh();
+  const path = join(dir, "server.log");
+  const sink = openLogFile(path, { format, maxBytes: 200, maxFiles: 2, bufferBytes: 1, flushIntervalMs: 10 });
+  try {
+    for (let i = 0; i < 4; i++) sink(record(`line ${i} ${"x".repeat(30)}`)); // ~180 bytes
+    truncateSync(path, 0);
+    sink(record("after the truncation"));
+    assert.is(readFileSync(path, "utf8"), "sfx.test: after the truncation\n");
+    let rotated = true;
+    try {
+      readFileSync(`${path}.1`);
+    } catch {
+      rotated = false;
+    }
+    assert.not.ok(rotated, "rotated a file just truncated");
+  } finally {
+    sink[Symbol.dispose]();
+  }
+});
+
+test.run();
