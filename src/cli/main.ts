@@ -49,7 +49,8 @@ function quietErrors(cmd: Command): void {
 
 /** Runs sfx with `argv` (without node and script) and resolves to the exit status. */
 export async function main(argv: readonly string[]): Promise<number> {
-  ignoreClosedOutput(argv[0]);
+  // The command: the first word that is not an option (the global options take no value).
+  ignoreClosedOutput(argv.find((a) => !a.startsWith("-")));
   return withOutput(await run(argv));
 }
 

@@ -107,6 +107,9 @@ export class Pairing {
       }
       sender.sendControl(ErrorMessage.encode({ code, message, xid }));
     };
+    // Its last exchange failed on its side and is still delivering what it sent (see error()): the
+    // sender has moved on (`sfx client`), so that exchange ends now, with what has arrived.
+    if (sender.exchange?.failing && sender.exchange.sender.peer === sender) this.#relaySenderFailure(sender.exchange);
     if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
     const address = addressKey(sender.association.remote.address);
@@ -189,6 +192,8 @@ export class Pairing {
       seen.add(r.file);
     }
     clearTimeout(ex.offerTimer);
+    // A resumed file's count starts at the bytes the receiver has: its 'end' gives the whole size.
+    for (const r of resume) ex.fileBytes[r.file] = r.offset;
     ex.setState("accepted");
     ex.relay = new Relay(ex.sender.peer.association, ex.receiver.peer.association);
     ex.setState("streaming");

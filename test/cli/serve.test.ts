@@ -264,7 +264,8 @@ test("a server whose console is on a full disk (stderr to /dev/full: ENOSPC) goe
   const tmp = tempDir();
   const log = join(tmp.path, "stream_server.log");
   // The shell only redirects, then becomes sfx (exec): signals reach sfx itself.
-  const args = ["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")];
+  // -v first: the command is found after the global options.
+  const args = ["-v", "serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")];
   const child = spawn("/bin/sh", ["-c", 'exec "$0" "$@" >/dev/full 2>/dev/full', SFX, ...args], { env: bareEnv(tmp.path), stdio: "ignore" });
   const exited = new Promise<{ status: number | null; signal: string | null }>((r) => child.on("close", (status, signal) => r({ status, signal })));
   try {

@@ -1136,6 +1136,42 @@ test("a sender that fails after it ended a file, then sends nothing more: its fa
   assert.equal(seen.at(-1), "error SFX_IO: The sender failed: cannot read b: EIO");
 });
 
+test("a sender's failure after it ended a resumed file is relayed at once: the bytes the receiver had count as arrived", async () => {
+  const h = startHarness();
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 3000, modified: 1 }, { path: "b", size: 10 }], [{ file: 0, offset: 1000 }]);
+    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(2000), dataPpid(2, 0));
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 3000, sha256: "0".repeat(64) }));
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
+    // The idle timeout is 5 min: only a prompt relay passes.
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+  } finally {
+    await h.close();
+  }
+});
+
+test("a sender that offers again while its failed exchange still delivers what it sent ends that exchange and is not refused as 'already in an exchange'", async () => {
+  const h = startHarness();
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 3000 }, { path: "b", size: 10 }]);
+    const t = await h.client();
+    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(1000), dataPpid(2, 0));
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 3000, sha256: "0".repeat(64) }));
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
+    await until(() => h.logs.some((l) => /the sender failed; relaying what it sent/.test(l.message)), 3000, "the failure held");
+    const offered = t.conn.waitFor((m) => Offer.is(m), { timeout: { ms: 3000, error: () => new Error("the new offer never came") as never } });
+    const refused = s.conn.waitFor((m) => ErrorMessage.is(m) && m.xid === 6, { timeout: { ms: 3000, error: () => new Error("no refusal") as never } });
+    refused.catch(() => {});
+    s.conn.sendControl(Offer.encode({ xid: 6, to: t.conn.id, files: [{ path: "c", size: 5 }] }));
+    const answer = await Promise.race([offered.then(() => "offered"), refused.then((m) => `refused: ${ErrorMessage.is(m) ? m.message : m.type}`)]);
+    assert.is(answer, "offered");
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the first receiver told");
+    assert.match(String(rGot.find((m) => ErrorMessage.is(m))?.message), /cannot read b/);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a side whose SCTP stack gave up on the server: the other hears it lost its connection to the server, not the stack's words to the server ('from you')", async () => {
   const h = startHarness();
   try {
