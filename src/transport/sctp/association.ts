@@ -65,6 +65,10 @@ import { formatAddress } from "../datagram.ts";
 const PACING_BURST_MS = 4;
 /** …and never fewer than this many full packets. */
 const PACING_BURST_MTUS = 16;
+/** A window update that reopened the window is said again this many times while no data follows… */
+const WINDOW_UPDATE_REPEATS = 3;
+/** …the first time after an RTO, at most this long, then twice as long each time. */
+const WINDOW_UPDATE_REPEAT_MAX_MS = 500;
 
 /** Association states (RFC 9260 §4), as strings. */
 export type AssociationState =
@@ -317,6 +321,14 @@ export class Association extends EventEmitter<AssociationEvents> {
   #pmtu: number;
   #search: PmtuSearch | undefined;
   readonly #probeTimer: Timer;
+  /**
+   * Repeats a window update that reopened a (nearly) shut window while no
+   * data follows it: were it lost, the peer would learn of the window only at
+   * its next zero-window probe, one backed-off RTO later (up to RTO.max).
+   */
+  readonly #windowUpdateTimer: Timer;
+  #windowUpdateRepeats = 0;
+  #windowUpdateMs = 0;
 
   // Shutdown.
   readonly #t2: Timer;
@@ -383,6 +395,7 @@ export class Association extends EventEmitter<AssociationEvents> {
     });
     this.#hbTimer = new Timer(c, () => this.#onHeartbeatTimer());
     this.#probeTimer = new Timer(c, () => this.#onProbeTimer());
+    this.#windowUpdateTimer = new Timer(c, () => this.#onWindowUpdateTimer());
     // Not one of AssociationEvents: EventEmitter's own.
     (this as EventEmitter).on("newListener", (event: string | symbol) => {
       if (event === "message" && this.#heldHead < this.#held.length) queueMicrotask(() => this.#drainHeld());
@@ -1055,6 +1068,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       return;
     }
     this.#dataInPacket = true;
+    if (this.#windowUpdateTimer.running) this.#windowUpdateTimer.stop();
     const tsn = c.tsn;
     const tsns = this.#tsns;
     const d = (tsn - tsns.cum) | 0;
@@ -1165,9 +1179,15 @@ export class Association extends EventEmitter<AssociationEvents> {
       // min(half the buffer, one MTU) since we last advertised it.
       const threshold = Math.min(this.#rwnd / 2, this.#pmtu);
       if (this.#freeWindow() - this.#lastAdvertised >= threshold) {
+        const wasShut = this.#lastAdvertised < this.#pmtu;
         this.#sackNeeded = true;
         this.#sackNow = true;
         this.#flush();
+        if (wasShut) {
+          this.#windowUpdateRepeats = 0;
+          this.#windowUpdateMs = Math.min(this.#rto.rto, WINDOW_UPDATE_REPEAT_MAX_MS);
+          this.#windowUpdateTimer.start(this.#windowUpdateMs);
+        }
       }
     }
   }
@@ -1825,6 +1845,15 @@ export class Association extends EventEmitter<AssociationEvents> {
     this.#sendProbe();
   }
 
+  /** No data came after a window update that reopened the window: say it again, a few times, backing off. */
+  #onWindowUpdateTimer(): void {
+    if (this.#state !== "established" || this.#paused || this.#freeWindow() < this.#pmtu) return;
+    this.#sackNeeded = true;
+    this.#sackNow = true;
+    this.#flush();
+    if (++this.#windowUpdateRepeats < WINDOW_UPDATE_REPEATS) this.#windowUpdateTimer.start(this.#windowUpdateMs *= 2);
+  }
+
   #onProbeAck(size: number): void {
     const search = this.#search;
     if (!search) return;
@@ -2135,7 +2164,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       (reason.kind !== "abort" && (this.#state === "shutdown-received" || this.#state === "shutdown-ack-sent"));
     this.#setState("closed");
     this.#closeReason = reason;
-    for (const t of [this.#t1, this.#t2, this.#t3, this.#pto, this.#paceTimer, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer]) t.stop();
+    for (const t of [this.#t1, this.#t2, this.#t3, this.#pto, this.#paceTimer, this.#t5, this.#sackTimer, this.#hbTimer, this.#probeTimer, this.#windowUpdateTimer]) t.stop();
     this.#sent = [];
     this.#sentHead = 0;
     this.#rtx = [];

@@ -103,6 +103,37 @@ test("a path that shrinks under data already cut for it fails the association wi
   }
 });
 
+test("a lost window update does not cost the sender's backed-off RTO: the receiver says it again while no data follows", async () => {
+  const m = makeManualPair({ delayMs: 1 }, { receiveBufferSize: 256 * 1024 });
+  try {
+    const { c, s } = await m.connect();
+    s.pause(); // a slow disk: the window shuts, and the sender's zero-window probes back its RTO off
+    let got = 0;
+    s.on("message", (_st: number, d: Uint8Array) => (got += d.length));
+    for (let k = 0; k < 20; k++) c.send(0, new Uint8Array(60_000));
+    await m.run(30_000, 50);
+    assert.ok(c.stats().rtoMs >= 8000, `the sender's RTO backed off (${c.stats().rtoMs} ms)`);
+    let dropped = 0;
+    m.bridge.filter = (d, dir) => {
+      // The first SACK after the resume (the window update) is lost.
+      if (dir === "b->a" && dropped === 0 && decodePacketUnchecked(d).chunks.some((ch) => ch.type === CHUNK.SACK)) {
+        dropped++;
+        return false;
+      }
+      return true;
+    };
+    const resumedAt = m.clock.now();
+    s.resume();
+    await m.run(15_000, 10, () => got === 20 * 60_000);
+    assert.is(dropped, 1);
+    assert.is(got, 20 * 60_000);
+    const took = m.clock.now() - resumedAt;
+    assert.ok(took < 1000, `data flowed again ${took} ms after the resume`);
+  } finally {
+    await m.close();
+  }
+});
+
 test("connect() to a silent peer fails at failureTimeoutMs, not up to one backed-off RTO later", async () => {
   for (const failureTimeoutMs of [5000, 20_000]) {
     const clock = new ManualClock();
