@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import type { LogRecord, Sink } from "@logtape/logtape";
 
 /** How {@link openLogFile} writes and rotates. */
@@ -49,19 +49,44 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
   /** Lines a failed write lost since the last that got through, and why. */
   let lost = 0;
   let lostWhy = "";
+  /** When the first of them was logged: the notice takes that time, so times in the file do not go back. */
+  let lostSince = 0;
+  /** When the oldest line in the buffer was logged. */
+  let firstBufferedAt = 0;
   /** The last write stopped inside a line: the next starts on a new one. */
   let midLine = false;
 
+  /**
+   * Moves the file to `.1` (and `.1` to `.2` …) and goes on in a new one. The new file is made
+   * first, under a name of its own: when it cannot be (no inodes, a read-only file system), or a
+   * rename fails, nothing has moved and lines go on to the file open now, past maxBytes, until a
+   * later flush can rotate.
+   */
   const rotate = () => {
+    const fresh = `${path}.rotating`;
+    let next: number;
     try {
-      closeSync(fd);
+      next = openSync(fresh, "w");
+    } catch {
+      return;
+    }
+    try {
       for (let i = o.maxFiles - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
       if (o.maxFiles > 0) renameSync(path, `${path}.1`);
+      renameSync(fresh, path);
     } catch {
-      // Rotation is housekeeping: whatever failed, lines go on to the file by its name.
+      closeSync(next);
+      try {
+        if (existsSync(path)) unlinkSync(fresh);
+        else renameSync(fresh, path);
+      } catch {
+        // left for the next rotation to reuse
+      }
+      return;
     }
-    fd = openSync(path, o.maxFiles > 0 ? "a" : "w");
-    size = fstatSync(fd).size;
+    closeSync(fd);
+    fd = next;
+    size = 0;
   };
 
   const flush = () => {
@@ -69,7 +94,7 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
     timer = undefined;
     if (buffered.length === 0 || closed) return;
     // A cut line is ended first, then the notice of lost lines, then the lines.
-    const lead = `${midLine ? "\n" : ""}${lost > 0 ? formatLost(o.format, lost, lostWhy) : ""}`;
+    const lead = `${midLine ? "\n" : ""}${lost > 0 ? formatLost(o.format, lost, lostWhy, lostSince) : ""}`;
     const leadBytes = Buffer.byteLength(lead);
     const bytes = Buffer.from(lead + buffered.join(""));
     buffered = [];
@@ -98,6 +123,7 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
       // get out either is said again next time, with these added.
       let cut = 0;
       for (let i = Math.max(written, leadBytes); i < bytes.length; i++) if (bytes[i] === 0x0a) cut++;
+      if (lost === 0 || written >= leadBytes) lostSince = firstBufferedAt;
       lost = written < leadBytes ? lost + cut : cut;
       lostWhy = (err as NodeJS.ErrnoException).code ?? String((err as Error)?.message ?? err);
       if (written > 0) midLine = bytes[written - 1] !== 0x0a;
@@ -108,6 +134,7 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
   const sink = (record: LogRecord) => {
     if (closed) return;
     const line = o.format(record);
+    if (buffered.length === 0) firstBufferedAt = record.timestamp;
     buffered.push(line);
     bufferedBytes += line.length;
     if (bufferedBytes >= o.bufferBytes) flush();
@@ -131,14 +158,14 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
 }
 
 /** The line that says how many lines a failed write lost. */
-function formatLost(format: (record: LogRecord) => string, lines: number, why: string): string {
+function formatLost(format: (record: LogRecord) => string, lines: number, why: string, since: number): string {
   const message = `${lines} log line${lines === 1 ? "" : "s"} lost: the log file could not be written (${why})`;
   return format({
     category: ["sfx", "log"],
     level: "warning",
     message: [message],
     rawMessage: message,
-    timestamp: Date.now(),
+    timestamp: since,
     properties: {},
   });
 }

@@ -228,7 +228,8 @@ export class Pairing {
     if (!ex || ex.state !== "streaming" || ex.failing) return this.#stale(peer, "end", msg.xid);
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} of ${ex.files.length}`);
     if (ex.ended.has(msg.file) || ex.senderDone) return this.#protocolFailure(ex, peer, `a second 'end' for file ${msg.file}, or one after 'done'`);
-    ex.ended.set(msg.file, msg.size);
+    // What it owes: the offered size (a different one in 'end' is the receiver's to refuse), else the end's.
+    ex.ended.set(msg.file, ex.files[msg.file].size ?? msg.size);
     ex.movedAt = this.#now();
     ex.receiver.peer.sendControl(End.encode({ ...msg, xid: ex.receiver.xid }));
   }

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogRecord } from "@logtape/logtape";
@@ -64,6 +64,45 @@ test("on a full disk no line is cut or glued to the next: once lines get through
       sink[Symbol.dispose]();
     }
   });
+});
+
+test("a rotation that cannot make the new file moves nothing and writes on to the file open: never to a closed descriptor", async () => {
+  const dir = fresh();
+  await withTmpfs(dir, "1m", async () => {
+    const path = join(dir, "server.log");
+    const sink = openLogFile(path, { format, maxBytes: 300, maxFiles: 2, bufferBytes: 1, flushIntervalMs: 10 });
+    const victim = join(dir, "victim");
+    try {
+      sink(record("first"));
+      // No inode left: the rotation's new file cannot be made.
+      for (let i = 0; ; i++) {
+        try {
+          closeSync(openSync(join(dir, `inode${i}`), "w"));
+        } catch (err) {
+          assert.is((err as NodeJS.ErrnoException).code, "ENOSPC");
+          break;
+        }
+        assert.ok(i < 100_000, "the inodes did not run out");
+      }
+      for (let i = 0; i < 10; i++) sink(record(`line ${i} ${"x".repeat(40)}`)); // past maxBytes
+      rmSync(join(dir, "inode0"));
+      // Whatever opens now may get the number a closed descriptor had.
+      writeFileSync(victim, "precious");
+      const fd = openSync(victim, "r+");
+      try {
+        sink(record("after"));
+      } finally {
+        closeSync(fd);
+      }
+      assert.is(readFileSync(victim, "utf8"), "precious");
+      const lines = readFileSync(path, "utf8").trimEnd().split("\n");
+      assert.is(lines[0], "sfx.test: first");
+      assert.is(lines.at(-1), "sfx.test: after");
+      assert.is(lines.length, 12, "every line, in the file that was open");
+    } finally {
+      sink[Symbol.dispose]();
+    }
+  }, { inodes: 8 });
 });
 
 test("a file truncated behind the sink's back (copytruncate) is not rotated at the next write as if it were still full", () => {

@@ -1150,6 +1150,19 @@ test("a sender's failure after it ended a resumed file is relayed at once: the b
   }
 });
 
+test("an 'end' that claims more bytes than the file was offered with does not hold the sender's failure back: the offer says what is owed", async () => {
+  const h = startHarness();
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 3000 }, { path: "b", size: 10 }]);
+    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(3000), dataPpid(2, 0));
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 1_000_000_000, sha256: "0".repeat(64) }));
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+  } finally {
+    await h.close();
+  }
+});
+
 test("a sender that offers again while its failed exchange still delivers what it sent ends that exchange and is not refused as 'already in an exchange'", async () => {
   const h = startHarness();
   try {
