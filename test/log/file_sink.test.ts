@@ -1,11 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogRecord } from "@logtape/logtape";
 import { openLogFile } from "../../src/log/file_sink.ts";
-import { withTmpfs } from "../_tmpfs.ts";
+import { fillUp, withTmpfs } from "../_tmpfs.ts";
 
 const dirs: string[] = [];
 test.after(() => {
@@ -20,21 +20,6 @@ function fresh(): string {
 const format = (r: LogRecord) => `${r.category.join(".")}: ${r.message.join("")}\n`;
 const record = (message: string): LogRecord => ({ category: ["sfx", "test"], level: "info", message: [message], rawMessage: message, timestamp: Date.now(), properties: {} });
 
-/** Fills the file system under `dir` to the last byte; returns the filler's path. */
-function fill(dir: string): string {
-  const path = join(dir, "filler");
-  const fd = openSync(path, "w");
-  try {
-    for (let i = 0; i < 4096; i++) writeSync(fd, new Uint8Array(16 * 1024));
-    assert.unreachable("the file system did not fill");
-  } catch (err) {
-    assert.is((err as NodeJS.ErrnoException).code, "ENOSPC");
-  } finally {
-    closeSync(fd);
-  }
-  return path;
-}
-
 test("on a full disk no line is cut or glued to the next: once lines get through again, one line says how many were lost and why", async () => {
   const dir = fresh();
   await withTmpfs(dir, "64k", async () => {
@@ -43,7 +28,7 @@ test("on a full disk no line is cut or glued to the next: once lines get through
     const sink = openLogFile(path, { format, maxBytes: 1 << 20, maxFiles: 2, bufferBytes: 1, flushIntervalMs: 10 });
     try {
       sink(record("before"));
-      const filler = fill(dir);
+      const filler = fillUp(dir);
       const total = 40;
       for (let i = 0; i < total; i++) sink(record(`line ${i} ${"x".repeat(100)}`));
       rmSync(filler);

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -10,7 +10,7 @@ import { type ErrorCode, isSfxError } from "../../src/errors.ts";
 import { codeKey, generateCode } from "../../src/share/code.ts";
 import type { ShareLimits } from "../../src/share/defaults.ts";
 import { type CreatedShare, ShareStore, type UploadRequest } from "../../src/share/store.ts";
-import { withTmpfs } from "../_tmpfs.ts";
+import { fillUp, withTmpfs } from "../_tmpfs.ts";
 
 const T0 = Date.parse("2026-11-22T08:00:00Z");
 const HOUR = 3_600_000;
@@ -266,16 +266,7 @@ test("a download counted while the store's disk is full is saved once there is r
   await withTmpfs(f.dir, "1m", async () => {
     const store = await f.open();
     const { code } = await put(store, { "a": "1" }, { maxDownloads: 3 });
-    const filler = join(f.dir, "filler");
-    const fd = openSync(filler, "w");
-    try {
-      for (let i = 0; i < 64; i++) writeSync(fd, new Uint8Array(64 * 1024));
-      assert.unreachable("1 MiB of tmpfs took 4 MiB");
-    } catch (err) {
-      assert.is((err as NodeJS.ErrnoException).code, "ENOSPC");
-    } finally {
-      closeSync(fd);
-    }
+    const filler = fillUp(f.dir);
     await download(store, code);
     assert.is(store.list(code, CLIENT).downloads, 1);
     await rejects(() => store.beginDownload(code, CLIENT), "SFX_IO", /cannot record this share's downloads right now \(ENOSPC/);
