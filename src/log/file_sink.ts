@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import type { LogRecord, Sink } from "@logtape/logtape";
 
 /** How {@link openLogFile} writes and rotates. */
@@ -43,6 +43,8 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
   let fd = openSync(path, "a");
   let size = fstatSync(fd).size;
   let buffered: string[] = [];
+  /** When each buffered line was logged. */
+  let stamps: number[] = [];
   let bufferedBytes = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
@@ -51,8 +53,6 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
   let lostWhy = "";
   /** When the first of them was logged: the notice takes that time, so times in the file do not go back. */
   let lostSince = 0;
-  /** When the oldest line in the buffer was logged. */
-  let firstBufferedAt = 0;
   /** The last write stopped inside a line: the next starts on a new one. */
   let midLine = false;
 
@@ -63,30 +63,45 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
    * later flush can rotate.
    */
   const rotate = () => {
-    const fresh = `${path}.rotating`;
+    // Our own name (two servers logging to one directory each rotate with theirs), made anew: a
+    // leftover is removed, and O_EXCL follows no link planted there.
+    const fresh = `${path}.${process.pid}.rotating`;
     let next: number;
     try {
-      next = openSync(fresh, "w");
-    } catch {
+      rmSync(fresh, { force: true, recursive: true });
+      next = openSync(fresh, "wx");
+    } catch (err) {
+      cannotRotate(err);
       return;
     }
     try {
       for (let i = o.maxFiles - 1; i >= 1; i--) if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`);
       if (o.maxFiles > 0) renameSync(path, `${path}.1`);
       renameSync(fresh, path);
-    } catch {
+    } catch (err) {
       closeSync(next);
       try {
         if (existsSync(path)) unlinkSync(fresh);
         else renameSync(fresh, path);
       } catch {
-        // left for the next rotation to reuse
+        // left for the next rotation to remove
       }
+      cannotRotate(err);
       return;
     }
     closeSync(fd);
     fd = next;
     size = 0;
+    rotationFailed = false;
+  };
+  /** Said once per run of failed rotations, on stderr (the log itself may be what fails). */
+  let rotationFailed = false;
+  const cannotRotate = (err: unknown) => {
+    if (rotationFailed) return;
+    rotationFailed = true;
+    try {
+      process.stderr.write(`sfx: cannot rotate the log file ${path} (${String((err as Error)?.message ?? err)}): it grows past ${o.maxBytes} bytes until it can\n`);
+    } catch { /* no stderr */ }
   };
 
   const flush = () => {
@@ -97,7 +112,9 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
     const lead = `${midLine ? "\n" : ""}${lost > 0 ? formatLost(o.format, lost, lostWhy, lostSince) : ""}`;
     const leadBytes = Buffer.byteLength(lead);
     const bytes = Buffer.from(lead + buffered.join(""));
+    const times = stamps;
     buffered = [];
+    stamps = [];
     bufferedBytes = 0;
     let written = 0;
     try {
@@ -123,7 +140,8 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
       // get out either is said again next time, with these added.
       let cut = 0;
       for (let i = Math.max(written, leadBytes); i < bytes.length; i++) if (bytes[i] === 0x0a) cut++;
-      if (lost === 0 || written >= leadBytes) lostSince = firstBufferedAt;
+      // The first line lost is the one after the lines that got out whole.
+      if (lost === 0 || written >= leadBytes) lostSince = times[times.length - cut] ?? Date.now();
       lost = written < leadBytes ? lost + cut : cut;
       lostWhy = (err as NodeJS.ErrnoException).code ?? String((err as Error)?.message ?? err);
       if (written > 0) midLine = bytes[written - 1] !== 0x0a;
@@ -134,8 +152,8 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
   const sink = (record: LogRecord) => {
     if (closed) return;
     const line = o.format(record);
-    if (buffered.length === 0) firstBufferedAt = record.timestamp;
     buffered.push(line);
+    stamps.push(record.timestamp);
     bufferedBytes += line.length;
     if (bufferedBytes >= o.bufferBytes) flush();
     else if (!timer) {

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LogRecord } from "@logtape/logtape";
@@ -18,7 +18,7 @@ function fresh(): string {
 }
 
 const format = (r: LogRecord) => `${r.category.join(".")}: ${r.message.join("")}\n`;
-const record = (message: string): LogRecord => ({ category: ["sfx", "test"], level: "info", message: [message], rawMessage: message, timestamp: Date.now(), properties: {} });
+const record = (message: string, timestamp = Date.now()): LogRecord => ({ category: ["sfx", "test"], level: "info", message: [message], rawMessage: message, timestamp, properties: {} });
 
 test("on a full disk no line is cut or glued to the next: once lines get through again, one line says how many were lost and why", async () => {
   const dir = fresh();
@@ -49,6 +49,47 @@ test("on a full disk no line is cut or glued to the next: once lines get through
       sink[Symbol.dispose]();
     }
   });
+});
+
+test("on a full disk the notice of lost lines takes the time of the first line lost: times in the file never go back, also when part of a batch got out", async () => {
+  const dir = fresh();
+  await withTmpfs(dir, "64k", async () => {
+    const path = join(dir, "server.log");
+    const timed = (r: LogRecord) => `${r.timestamp} ${format(r)}`;
+    // About six lines per write: the disk fills inside a batch.
+    const sink = openLogFile(path, { format: timed, maxBytes: 1 << 20, maxFiles: 2, bufferBytes: 700, flushIntervalMs: 10_000 });
+    try {
+      let t = 1000;
+      // Written before the disk fills: the file's last page has room left, which later batches fill part-way.
+      for (let i = 0; i < 7; i++) sink(record(`before ${i} ${"b".repeat(100)}`, t++));
+      const filler = fillUp(dir);
+      for (let i = 0; i < 60; i++) sink(record(`line ${i} ${"x".repeat(100)}`, t++));
+      rmSync(filler);
+      for (let i = 0; i < 12; i++) sink(record(`after ${i} ${"y".repeat(100)}`, t++));
+    } finally {
+      sink[Symbol.dispose]();
+    }
+    const times = readFileSync(path, "utf8").trimEnd().split("\n").map((l) => Number(l.split(" ")[0]));
+    for (let i = 1; i < times.length; i++) assert.ok(times[i] >= times[i - 1], `line ${i + 1} goes back in time: ${times[i - 1]} then ${times[i]}`);
+    assert.ok(readFileSync(path, "utf8").includes("log lines lost"), "some lines were lost");
+  });
+});
+
+test("a leftover at the rotation's temporary name (a symlink planted there) is removed, not followed", () => {
+  const dir = fresh();
+  const path = join(dir, "server.log");
+  const victim = join(dir, "victim");
+  writeFileSync(victim, "precious");
+  for (const name of [`${path}.rotating`, `${path}.${process.pid}.rotating`]) symlinkSync(victim, name);
+  const sink = openLogFile(path, { format, maxBytes: 100, maxFiles: 2, bufferBytes: 1, flushIntervalMs: 10 });
+  try {
+    for (let i = 0; i < 4; i++) sink(record(`line ${i} ${"x".repeat(40)}`)); // rotates
+  } finally {
+    sink[Symbol.dispose]();
+  }
+  assert.is(readFileSync(victim, "utf8"), "precious");
+  assert.not.ok(lstatSync(path).isSymbolicLink(), "the live log is a symlink");
+  assert.match(readFileSync(path, "utf8"), /line 3/);
 });
 
 test("a rotation that cannot make the new file moves nothing and writes on to the file open: never to a closed descriptor", async () => {
