@@ -95,6 +95,8 @@ export class Exchange {
   bytes = 0;
   relay: Relay | null = null;
   offerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** While `failing` waits for bytes: ends the wait once they stop coming. */
+  failingTimer: ReturnType<typeof setInterval> | undefined;
   /** Why it ended (a code), once final. */
   outcome: string | undefined;
   #state: ExchangeState = "offered";

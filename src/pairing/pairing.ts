@@ -35,6 +35,12 @@ const MIN_RESUME_READ_BYTES_PER_MS = 1000;
  * as its report: a peer choosing the code chose the other side's exit status and message (a
  * claimed SFX_CONNECTION_LOST made a waiting sfx receive exit, SFX_USAGE read as a bad command).
  */
+/**
+ * How long a sender's own failure waits for the bytes of the files it ended while none come (a
+ * quarter of the idle timeout at most): a sender that failed is not held to the idle timeout.
+ */
+const SENDER_FAILURE_GRACE_MS = 5000;
+
 const PEER_FAILURE_CODES = new Set(["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL", "SFX_TRANSFER_FAILED"]);
 
 /** Options for {@link Pairing}. */
@@ -228,6 +234,7 @@ export class Pairing {
     if (!ex || ex.state !== "streaming" || ex.failing) return this.#stale(peer, "end", msg.xid);
     if (msg.file >= ex.files.length) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} of ${ex.files.length}`);
     if (ex.ended.has(msg.file) || ex.senderDone) return this.#protocolFailure(ex, peer, `a second 'end' for file ${msg.file}, or one after 'done'`);
+    if (msg.size > this.limits.maxFileSize) return this.#protocolFailure(ex, peer, `'end' for file ${msg.file} gives ${msg.size} bytes, past this server's limit`);
     // What it owes: the offered size (a different one in 'end' is the receiver's to refuse), else the end's.
     ex.ended.set(msg.file, ex.files[msg.file].size ?? msg.size);
     ex.movedAt = this.#now();
@@ -294,6 +301,10 @@ export class Pairing {
       if (ex.owesBytes()) {
         ex.movedAt = this.#now();
         this.#log.debug("Exchange #{serial}: the sender failed; relaying what it sent of the files it ended first", { serial: ex.serial });
+        const grace = Math.min(SENDER_FAILURE_GRACE_MS, this.limits.idleTimeoutMs / 4);
+        ex.failingTimer = setInterval(() => {
+          if (this.#now() - ex.movedAt >= grace) this.#relaySenderFailure(ex);
+        }, grace / 2);
         return true;
       }
       this.#relaySenderFailure(ex);
@@ -466,6 +477,7 @@ export class Pairing {
   #finish(ex: Exchange, state: ExchangeState, outcome: string, detail?: string): void {
     if (ex.finished) return;
     clearTimeout(ex.offerTimer);
+    clearInterval(ex.failingTimer);
     ex.relay?.stop();
     // It was told it sends when the exchange started streaming (accept); #finish runs once.
     if (ex.state === "streaming") ex.sender.peer.sending?.(false);

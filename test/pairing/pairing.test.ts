@@ -1053,7 +1053,7 @@ test("'resuming' keeps an exchange alive only for a file the accept resumed, and
  * Two fresh clients that offer (xid 2) and accept `files` by raw control messages, the accept
  * resuming `resume`; resolves once the sender has 'start'. `rGot`: what the receiver gets from then on.
  */
-async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: string; size: number; modified?: number }[], resume?: { file: number; offset: number }[]) {
+async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: string; size: number | null; modified?: number }[], resume?: { file: number; offset: number }[]) {
   const s = await h.client();
   const r = await h.client();
   const rGot: AnyMessage[] = [];
@@ -1158,6 +1158,35 @@ test("an 'end' that claims more bytes than the file was offered with does not ho
     s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 1_000_000_000, sha256: "0".repeat(64) }));
     s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
     await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+  } finally {
+    await h.close();
+  }
+});
+
+test("a sender's failure held for bytes that stop coming (a file of unknown size whose 'end' claims more than was sent) reaches the receiver after a short grace, not the idle timeout", async () => {
+  const h = startHarness({ idleTimeoutMs: 8000 });
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: null }, { path: "b", size: 10 }]);
+    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(3000), dataPpid(2, 0));
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 1_000_000, sha256: "0".repeat(64) }));
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
+    const t0 = Date.now();
+    // The grace is a quarter of the idle timeout here (2 s); the stall watch would take 8 s or more.
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 6000, "the receiver told");
+    assert.ok(Date.now() - t0 < 6000);
+    assert.match(String(rGot.find((m) => ErrorMessage.is(m))?.message), /cannot read b/);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an 'end' that gives more bytes than the server's file-size limit fails the exchange as a protocol error", async () => {
+  const h = startHarness({ maxFileSize: 10_000 });
+  try {
+    const { s, rGot } = await rawExchange(h, [{ path: "a", size: null }]);
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 20_000, sha256: "0".repeat(64) }));
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+    assert.match(String(rGot.find((m) => ErrorMessage.is(m))?.message), /past this server's limit/);
   } finally {
     await h.close();
   }
