@@ -484,6 +484,7 @@ export class ShareService {
   }
 
   async #get(peer: SharePeer, msg: ReturnType<typeof ShareGet.validate>): Promise<void> {
+    await this.store.saveCountOf(msg.code);
     const requests = this.#requests(peer);
     if (requests.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
     this.#checkPerClient(requests, new Set(), "download");

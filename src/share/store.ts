@@ -488,6 +488,24 @@ export class ShareStore {
     return rec.writing;
   }
 
+  /**
+   * Saves the download count of the share under `code` if an earlier write of
+   * it failed (see {@link ShareStore.#save}), so that a download beginning
+   * next is not refused for it once there is room again. Finds nothing
+   * (and says nothing) for any other code: {@link ShareStore.beginDownload}
+   * judges the code.
+   */
+  async saveCountOf(code: string): Promise<void> {
+    let key: string;
+    try {
+      key = codeKey(parseCode(code));
+    } catch {
+      return;
+    }
+    const rec = this.#shares.get(key);
+    if (rec?.unsaved && !rec.deleted) await this.#save(rec);
+  }
+
   /** Saves what failed to save before (see {@link ShareStore.#save}). */
   async #saveUnsaved(): Promise<void> {
     for (const rec of this.#shares.values()) if (rec.unsaved && !rec.deleted) await this.#save(rec);
