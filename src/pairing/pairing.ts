@@ -301,9 +301,14 @@ export class Pairing {
       if (ex.owesBytes()) {
         ex.movedAt = this.#now();
         this.#log.debug("Exchange #{serial}: the sender failed; relaying what it sent of the files it ended first", { serial: ex.serial });
+        // Quiet is counted from the last byte relayed, or the last moment the relay waited for a
+        // slow receiver to drain (bytes are still owed then, and the receiver is taking them).
         const grace = Math.min(SENDER_FAILURE_GRACE_MS, this.limits.idleTimeoutMs / 4);
+        let waitedForReceiver = 0;
         ex.failingTimer = setInterval(() => {
-          if (this.#now() - ex.movedAt >= grace) this.#relaySenderFailure(ex);
+          const now = this.#now();
+          if (ex.relay?.paused) waitedForReceiver = now;
+          else if (now - Math.max(ex.movedAt, waitedForReceiver) >= grace) this.#relaySenderFailure(ex);
         }, grace / 2);
         return true;
       }

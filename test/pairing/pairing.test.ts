@@ -1180,6 +1180,41 @@ test("a sender's failure held for bytes that stop coming (a file of unknown size
   }
 });
 
+test("a sender's failure held for a slow receiver that keeps reading (the relay paused on backpressure longer than the grace) waits for every byte of the file it ended", async () => {
+  const size = 384 * 1024;
+  const chunk = 16 * 1024;
+  const h = startHarness({ idleTimeoutMs: 2000 }); // a grace of 0.5 s
+  let reader: ReturnType<typeof setInterval> | undefined;
+  try {
+    const s = await h.client();
+    const r = await h.client({ perTick: 1 });
+    const offered = r.conn.waitFor((m) => Offer.is(m));
+    s.conn.sendControl(Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "a", size }, { path: "b", size: 10 }] }));
+    const started = s.conn.waitFor((m) => Start.is(m));
+    r.conn.sendControl(Accept.encode({ xid: (await offered).xid as number }));
+    await started;
+    let got = 0;
+    let gotAtError = -1;
+    r.conn.onData((_st, d) => void (got += d.length));
+    r.conn.onMessage((m) => void (ErrorMessage.is(m) && (gotAtError = got)));
+    // The receiver takes one message per 100 ms (160 KB/s): the relay pauses at its high-water mark
+    // for over a second each time, and nothing comes from the sender meanwhile.
+    r.fake.stall();
+    reader = setInterval(() => {
+      r.fake.unstall();
+      setImmediate(() => r.fake.stall());
+    }, 100);
+    for (let at = 0; at < size; at += chunk) s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(chunk), dataPpid(2, 0));
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size, sha256: "0".repeat(64) }));
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
+    await until(() => gotAtError >= 0, 15_000, "the receiver told");
+    assert.is(gotAtError, size, "every byte of a before the failure");
+  } finally {
+    clearInterval(reader);
+    await h.close();
+  }
+});
+
 test("an 'end' that gives more bytes than the server's file-size limit fails the exchange as a protocol error", async () => {
   const h = startHarness({ maxFileSize: 10_000 });
   try {
