@@ -1519,8 +1519,6 @@ export class Association extends EventEmitter<AssociationEvents> {
     const dupBytes = 2 * this.#pmtu;
     const rackWindow = this.#rto.srtt * 1.25;
     let ackedAbove = 0;
-    let lostBytes = 0;
-    let lostChunks = 0;
     let marked: OutChunk[] | undefined;
     for (let i = list.length - 1; i >= this.#sentHead; i--) {
       const c = list[i]!;
@@ -1543,10 +1541,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       (marked ??= []).push(c);
       this.#fastRtxPending = true;
       this.#stats.fastRetransmits++;
-      lostBytes += c.userData.length;
-      lostChunks++;
     }
-    if (lostChunks > 0) this.#cc.onLoss(lostBytes, lostChunks);
     if (!marked) return newlyMarked;
     marked.reverse();
     if (!newlyMarked) return marked;

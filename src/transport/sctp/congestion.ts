@@ -52,17 +52,6 @@ const BBR_MIN_WINDOW_MTUS = 16;
 const BBR_STARTUP_GAIN = 2 / Math.LN2;
 /** BBR ProbeBW pacing gains, one phase per minRTT; the cycle starts at 0.75, draining Startup's queue. */
 const BBR_CYCLE = [0.75, 1, 1, 1, 1, 1, 1, 1.25];
-/**
- * BBR's loss response: a round "loses too much" when it loses over this share of what it carried
- * (draft-ietf-ccwg-bbr BBRLossThresh)…
- */
-const BBR_LOSS_THRESH = 0.02;
-/** …and at least this many chunks (one or two losses in a small window are random loss)… */
-const BBR_LOSS_MIN_CHUNKS = 3;
-/** …and so do this many rounds in a row (a socket overrun by many senders loses round after round); */
-const BBR_LOSS_ROUNDS = 2;
-/** then in-flight data is bounded to this share of the window (BBRBeta). */
-const BBR_BETA = 0.7;
 
 /** The maximum of values sampled over the last `rounds` round trips (BBR's windowed max filters). */
 class RoundMaxFilter {
@@ -137,18 +126,6 @@ export class CongestionController {
   /** BBR: the window before a T3-rtx timeout, restored once what was outstanding then is acknowledged. */
   #priorCwnd = 0;
   #rtoRecoveryExit = -1;
-  /**
-   * BBR: the most data in flight the path has shown it takes without losing
-   * too much (draft-ietf-ccwg-bbr's inflight_hi); Infinity while unknown.
-   * Raised by 1, 2, 4… MTUs per round without such loss.
-   */
-  #inflightHi = Infinity;
-  #inflightHiStep = 0;
-  /** BBR: what the current round lost (user-data bytes, chunks), what had been delivered when it began, and the lossy rounds in a row. */
-  #roundLost = 0;
-  #roundLostChunks = 0;
-  #roundStartDelivered = 0;
-  #lossyRounds = 0;
 
   constructor(mtu: number, peerRwnd: number, algorithm: CongestionAlgorithm = "reno") {
     this.#mtu = mtu;
@@ -193,7 +170,7 @@ export class CongestionController {
     if (this.#rtoRecoveryExit >= 0 && ((cumTsn - this.#rtoRecoveryExit) | 0) >= 0) {
       // BBR (draft-ietf-ccwg-bbr §4.6.4.4): leaving RTO recovery, the window returns to where it was.
       this.#rtoRecoveryExit = -1;
-      this.cwnd = Math.max(this.cwnd, Math.min(this.#priorCwnd, this.#inflightHi));
+      this.cwnd = Math.max(this.cwnd, this.#priorCwnd);
     }
     if (bytesAcked <= 0) return;
     // "Fully utilized": the window held at least cwnd minus one MTU of data.
@@ -280,8 +257,6 @@ export class CongestionController {
     if (deliveredAtSend >= this.#nextRoundDelivered) {
       this.#round++;
       this.#nextRoundDelivered = delivered;
-      this.#endLossRound(delivered - this.#roundStartDelivered);
-      this.#roundStartDelivered = delivered;
       if (this.#startup && !appLimited) {
         // Full pipe: the estimate grew less than 25% in three rounds.
         const bw = this.#btlBw();
@@ -306,51 +281,6 @@ export class CongestionController {
         this.#minRtt = rtt;
         this.#minRttStamp = now;
       }
-    }
-  }
-
-  /**
-   * Chunks the association declared lost (fast retransmit or the time
-   * threshold; T3-rtx has its own rule): `bytes` of user data in `chunks`.
-   * BBR does not cut its window for random loss; see
-   * {@link CongestionController.#endLossRound} for what it does cut it for.
-   */
-  onLoss(bytes: number, chunks: number): void {
-    if (this.algorithm !== "bbr") return;
-    this.#roundLost += bytes;
-    this.#roundLostChunks += chunks;
-  }
-
-  /**
-   * BBR, at the end of a round that delivered `delivered` bytes. Rounds that
-   * lose over BBR_LOSS_THRESH of what they carried, and at least
-   * BBR_LOSS_MIN_CHUNKS chunks, BBR_LOSS_ROUNDS in a row, say the path (or a
-   * peer's socket overrun by many senders at once) takes no more: in-flight
-   * data is bounded to BBR_BETA of the window (draft-ietf-ccwg-bbr
-   * §4.5.10.2, inflight_hi) and Startup ends. Rounds without such loss raise
-   * the bound again, by 1, 2, 4… MTUs, and lift it once it passes the model's
-   * window. Without it, a server short of CPU whose socket dropped a third of
-   * the datagrams saw no sender slow down, and one whose retransmissions were
-   * lost there backed off to the 10 s RTO ceiling. One lossy round alone is
-   * not enough: with 1 % random loss, small windows lose 2 % of a round often
-   * enough to hold the window down (0.26–0.63× TCP in a trial).
-   */
-  #endLossRound(delivered: number): void {
-    const lost = this.#roundLost;
-    const lossy = this.#roundLostChunks >= BBR_LOSS_MIN_CHUNKS && lost > BBR_LOSS_THRESH * (lost + Math.max(0, delivered));
-    this.#roundLost = 0;
-    this.#roundLostChunks = 0;
-    this.#lossyRounds = lossy ? this.#lossyRounds + 1 : 0;
-    if (this.#lossyRounds >= BBR_LOSS_ROUNDS) {
-      this.#lossyRounds = 0;
-      this.#inflightHi = Math.max(4 * this.#mtu, Math.floor(BBR_BETA * Math.min(this.cwnd, this.#inflightHi)));
-      this.#inflightHiStep = this.#mtu;
-      this.#startup = false;
-      this.cwnd = Math.min(this.cwnd, this.#inflightHi);
-    } else if (!lossy && Number.isFinite(this.#inflightHi)) {
-      this.#inflightHi += this.#inflightHiStep;
-      this.#inflightHiStep *= 2;
-      if (this.#inflightHi >= this.#bbrTarget()) this.#inflightHi = Infinity;
     }
   }
 
@@ -411,7 +341,7 @@ export class CongestionController {
       this.cwnd = Math.max(this.cwnd, Math.min(this.cwnd + bytesAcked, this.#bbrTarget(BBR_STARTUP_GAIN)));
       return;
     }
-    this.cwnd = Math.max(4 * this.#mtu, Math.min(this.cwnd + bytesAcked, this.#bbrTarget(), this.#inflightHi));
+    this.cwnd = Math.max(4 * this.#mtu, Math.min(this.cwnd + bytesAcked, this.#bbrTarget()));
   }
 
   /**

@@ -132,39 +132,6 @@ test("BBR: a loss does not cut cwnd; after Startup the window is 2·BtlBw·minRT
   assert.is(cc.cwnd, 105_000, "grows back by the bytes acknowledged, up to the model window");
 });
 
-test("BBR: rounds that lose over 2 % of what they carried, 3 chunks or more, two in a row, bound the window to 0.7 of it; one such round, or two chunks, do not; rounds without loss lift the bound again", () => {
-  const cc = new CongestionController(1000, 1 << 30, "bbr");
-  const t = { now: 0, delivered: 0 };
-  bbrRounds(cc, t, 12, 1000, 50, 10);
-  const full = cc.cwnd;
-  assert.is(full, 105_000);
-  // A round carries 50,000 bytes; what it lost is judged when the next one begins.
-  const round = (lostChunks: number) => {
-    if (lostChunks > 0) cc.onLoss(lostChunks * 1000, lostChunks);
-    bbrRounds(cc, t, 1, 1000, 50, 10);
-  };
-  round(3);
-  round(0);
-  assert.is(cc.cwnd, full, "one lossy round alone: random loss");
-  round(2);
-  round(2);
-  round(0);
-  assert.is(cc.cwnd, full, "two chunks a round: random loss in a small window");
-  round(3);
-  round(3);
-  assert.is(cc.cwnd, 73_500, "two lossy rounds in a row: 0.7 of the window");
-  round(0);
-  assert.is(cc.cwnd, 74_500, "raised by one MTU after a round without loss…");
-  round(0);
-  assert.is(cc.cwnd, 76_500, "…then two, four…");
-  for (let i = 0; i < 5; i++) round(0);
-  assert.is(cc.cwnd, full, "until the model's window, where the bound is lifted");
-  const cubic = new CongestionController(1000, 1 << 30, "cubic");
-  cubic.cwnd = 50_000;
-  cubic.onLoss(10_000, 10);
-  assert.is(cubic.cwnd, 50_000, "the loss-based controllers have their own rules (fast retransmit)");
-});
-
 test("BBR Startup grows the window by the bytes acknowledged even when pacing kept it from being full; CUBIC does not", () => {
   const bbr = new CongestionController(1000, 1 << 30, "bbr");
   const cubic = new CongestionController(1000, 1 << 30, "cubic");
