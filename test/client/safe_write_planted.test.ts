@@ -8,24 +8,17 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire, syncBuiltinESMExports } from "node:module";
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { listKeptParts, newSafeWriteCache, openSafeWrite, partPathFor, prepareDestination, resumeNotePathFor } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
+import { tempDirs } from "../_temp.ts";
 
 const sha = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 const bytes = (s: string) => new TextEncoder().encode(s);
-const dirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "sfx-planted-"));
-  dirs.push(d);
-  return d;
-}
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDirs(test, "sfx-planted-");
 
 /** A target directory and, beside it, a file outside it that must keep its bytes. */
 function setup(): { dir: string; outsideFile: string; outsideDir: string } {

@@ -1,21 +1,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, lstatSync, openSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LogRecord } from "@logtape/logtape";
 import { openLogFile } from "../../src/log/file_sink.ts";
 import { fillUp, withTmpfs } from "../_tmpfs.ts";
+import { tempDirs } from "../_temp.ts";
 
-const dirs: string[] = [];
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function fresh(): string {
-  const d = mkdtempSync(join(tmpdir(), "sfx-logfile-"));
-  dirs.push(d);
-  return d;
-}
+const fresh = tempDirs(test, "sfx-logfile-");
 
 const format = (r: LogRecord) => `${r.category.join(".")}: ${r.message.join("")}\n`;
 const record = (message: string, timestamp = Date.now()): LogRecord => ({ category: ["sfx", "test"], level: "info", message: [message], rawMessage: message, timestamp, properties: {} });

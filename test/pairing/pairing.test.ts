@@ -1136,48 +1136,44 @@ test("a sender that fails after it ended a file, then sends nothing more: its fa
   assert.equal(seen.at(-1), "error SFX_IO: The sender failed: cannot read b: EIO");
 });
 
-test("a sender's failure after it ended a resumed file is relayed at once: the bytes the receiver had count as arrived", async () => {
-  const h = startHarness();
+/**
+ * A sender sends `sent` bytes of file 0 ("a"), ends it saying `endSize`, then fails on file 1: the
+ * receiver's messages once the failure reached it (within `ms`).
+ */
+async function failAfterEnding(
+  files: { path: string; size: number | null; modified?: number }[],
+  sent: number,
+  endSize: number,
+  opts: { resume?: { file: number; offset: number }[]; limits?: Parameters<typeof startHarness>[0]; ms?: number } = {},
+): Promise<AnyMessage[]> {
+  const h = startHarness(opts.limits);
   try {
-    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 3000, modified: 1 }, { path: "b", size: 10 }], [{ file: 0, offset: 1000 }]);
-    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(2000), dataPpid(2, 0));
-    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 3000, sha256: "0".repeat(64) }));
+    const { s, rGot } = await rawExchange(h, files, opts.resume);
+    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(sent), dataPpid(2, 0));
+    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: endSize, sha256: "0".repeat(64) }));
     s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
-    // The idle timeout is 5 min: only a prompt relay passes.
-    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
+    await until(() => rGot.some((m) => ErrorMessage.is(m)), opts.ms ?? 3000, "the receiver told");
+    return rGot;
   } finally {
     await h.close();
   }
+}
+
+test("a sender's failure after it ended a resumed file is relayed at once: the bytes the receiver had count as arrived", async () => {
+  // The idle timeout is 5 min: only a prompt relay passes.
+  await failAfterEnding([{ path: "a", size: 3000, modified: 1 }, { path: "b", size: 10 }], 2000, 3000, { resume: [{ file: 0, offset: 1000 }] });
 });
 
 test("an 'end' that claims more bytes than the file was offered with does not hold the sender's failure back: the offer says what is owed", async () => {
-  const h = startHarness();
-  try {
-    const { s, rGot } = await rawExchange(h, [{ path: "a", size: 3000 }, { path: "b", size: 10 }]);
-    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(3000), dataPpid(2, 0));
-    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 1_000_000_000, sha256: "0".repeat(64) }));
-    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
-    await until(() => rGot.some((m) => ErrorMessage.is(m)), 3000, "the receiver told");
-  } finally {
-    await h.close();
-  }
+  await failAfterEnding([{ path: "a", size: 3000 }, { path: "b", size: 10 }], 3000, 1_000_000_000);
 });
 
 test("a sender's failure held for bytes that stop coming (a file of unknown size whose 'end' claims more than was sent) reaches the receiver after a short grace, not the idle timeout", async () => {
-  const h = startHarness({ idleTimeoutMs: 8000 });
-  try {
-    const { s, rGot } = await rawExchange(h, [{ path: "a", size: null }, { path: "b", size: 10 }]);
-    s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(3000), dataPpid(2, 0));
-    s.conn.sendControl(End.encode({ xid: 2, file: 0, size: 1_000_000, sha256: "0".repeat(64) }));
-    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: cannot read b: EIO", xid: 2 }));
-    const t0 = Date.now();
-    // The grace is a quarter of the idle timeout here (2 s); the stall watch would take 8 s or more.
-    await until(() => rGot.some((m) => ErrorMessage.is(m)), 6000, "the receiver told");
-    assert.ok(Date.now() - t0 < 6000);
-    assert.match(String(rGot.find((m) => ErrorMessage.is(m))?.message), /cannot read b/);
-  } finally {
-    await h.close();
-  }
+  const t0 = Date.now();
+  // The grace is a quarter of the idle timeout here (2 s); the stall watch would take 8 s or more.
+  const got = await failAfterEnding([{ path: "a", size: null }, { path: "b", size: 10 }], 3000, 1_000_000, { limits: { idleTimeoutMs: 8000 }, ms: 6000 });
+  assert.ok(Date.now() - t0 < 6000);
+  assert.match(String(got.find((m) => ErrorMessage.is(m))?.message), /cannot read b/);
 });
 
 test("a sender's failure held for a slow receiver that keeps reading (the relay paused on backpressure longer than the grace) waits for every byte of the file it ended", async () => {

@@ -1068,7 +1068,6 @@ export class Association extends EventEmitter<AssociationEvents> {
       return;
     }
     this.#dataInPacket = true;
-    if (this.#windowUpdateTimer.running) this.#windowUpdateTimer.stop();
     const tsn = c.tsn;
     const tsns = this.#tsns;
     const d = (tsn - tsns.cum) | 0;
@@ -1305,6 +1304,8 @@ export class Association extends EventEmitter<AssociationEvents> {
   #afterPacket(): void {
     if (this.#dataInPacket) {
       this.#dataInPacket = false;
+      // Data came: a window update waiting to be said again got through.
+      this.#windowUpdateTimer.stop();
       if (this.#state === "shutdown-sent") {
         // §9.2: in SHUTDOWN-SENT every packet with DATA gets a SHUTDOWN (plus a SACK if gaps or duplicates).
         this.#queueShutdown();
