@@ -75,6 +75,11 @@ export interface DatagramSocket {
   localAddress(): LocalAddress;
   /** Largest datagram payload worth sending from this socket (e.g. the interface MTU less IP/UDP headers), if known. */
   maxDatagramSize?(to: RemoteAddress): number | undefined;
+  /**
+   * Datagrams the kernel dropped on this socket since it opened because its receive buffer was full
+   * (the reader fell behind), where the platform tells (Linux); `undefined` otherwise.
+   */
+  kernelDrops?(): number | undefined;
   /** Multicast, where the platform has it (discovery uses it). */
   addMembership?(group: string, iface?: string): void;
   setMulticastTTL?(ttl: number): void;

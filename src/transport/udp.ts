@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { DatagramHandler, DatagramSocket, LocalAddress, RemoteAddress } from "./datagram.ts";
+import { kernelDropCounter } from "./kernel_drops.ts";
 
 /** Options for {@link openUdpSocket}. */
 export interface UdpSocketOptions {
@@ -138,6 +139,7 @@ export class UdpSocket implements DatagramSocket {
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #local: LocalAddress;
+  #drops: (() => number | undefined) | undefined;
 
   constructor(socket: Socket, connected?: RemoteAddress) {
     this.#socket = socket;
@@ -187,6 +189,11 @@ export class UdpSocket implements DatagramSocket {
   /** Loopback: the largest UDP payload; elsewhere the outgoing interface's MTU less IP and UDP headers. */
   maxDatagramSize(to: RemoteAddress): number {
     return maxDatagramSizeFor(this.#local.address, to.address);
+  }
+
+  /** Datagrams the kernel dropped for a full receive buffer (Linux; see {@link kernelDropCounter}). */
+  kernelDrops(): number | undefined {
+    return (this.#drops ??= kernelDropCounter(this.#local))();
   }
 
   /** Joins a multicast group (on the interface with address `iface`, default: the kernel's choice). */

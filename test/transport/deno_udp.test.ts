@@ -6,7 +6,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { DatagramSocket, RemoteAddress } from "../../src/transport/datagram.ts";
 import { hasDenoDatagram, openDenoUdpSocket } from "../../src/transport/deno_udp.ts";
@@ -54,6 +56,29 @@ console.log(defaultDatagramImpl(), s.constructor.name);
 await s.close();`;
   const r = spawnSync(deno, ["eval", "--quiet", script], { encoding: "utf8", timeout: 30_000, env: { ...process.env, DENO_NO_UPDATE_CHECK: "1" } });
   assert.is(r.stdout.trim(), "node UdpSocket", r.stderr);
+});
+
+test("under Deno the kernel's drop counter is read with read access granted, and without it is unknown, with no permission prompt on a terminal", () => {
+  if (isDeno) return; // checked from Node, which starts Deno with and without --allow-read
+  const deno = fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), "sfx-deno-drops-"));
+  try {
+    const script = join(dir, "drops.ts");
+    writeFileSync(script, `import { openDenoUdpSocket } from ${JSON.stringify(new URL("../../src/transport/deno_udp.ts", import.meta.url).href)};
+const s = await openDenoUdpSocket({ host: "127.0.0.1" });
+console.log("drops", JSON.stringify(s.kernelDrops() ?? null));
+await s.close();`);
+    const env = { ...process.env, DENO_NO_UPDATE_CHECK: "1" };
+    const all = spawnSync(deno, ["run", "-A", "--unstable-net", script], { encoding: "utf8", timeout: 30_000, env });
+    assert.is(all.stdout.trim(), "drops 0", all.stderr);
+    // On a terminal (script(1) gives it one), a read Deno was not granted would ask for it.
+    const cmd = `${deno} run --unstable-net --allow-net ${script}`;
+    const tty = spawnSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", timeout: 30_000, env, stdio: ["ignore", "pipe", "pipe"] });
+    assert.match(tty.stdout, /drops null/, tty.stdout + tty.stderr);
+    assert.not.match(tty.stdout + tty.stderr, /requests read access/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("Deno sockets exchange datagrams both ways with the sender's address", async () => {
