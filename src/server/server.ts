@@ -144,7 +144,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     port = endpoint.localAddress.port;
 
     // 3. Exchanges: sessions, IDs, pairing and the relay on every association.
-    const exchanges = startExchangeService({ endpoint, serverName: name, limits: options.pairing, log: getLogger(["sfx", "pairing"]) });
+    const exchanges = startExchangeService({
+      endpoint,
+      serverName: name,
+      limits: options.pairing,
+      log: getLogger(["sfx", "pairing"]),
+      socketDrops: () => socket.kernelDrops?.(),
+    });
     stops.push({ what: "exchange service", stop: () => exchanges.close() });
 
     // 4. Shares: the store (recovers from a crash, sweeps expired shares), served over the same sessions.

@@ -63,7 +63,12 @@ export interface SessionServerOptions {
   maxUnreadBytes?: number;
   /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
   windowPoolBytes?: number;
+  /** The server socket's count of datagrams the kernel dropped for a full buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
+  socketDrops?: () => number | undefined;
 }
+
+/** At most one log line a minute says the socket overflowed. */
+const OVERRUN_LOG_INTERVAL_MS = 60_000;
 
 /** Internal errors logged (with their stack) per session; the rest are counted only. */
 const MAX_LOGGED_INTERNAL_ERRORS = 5;
@@ -91,7 +96,21 @@ export class SessionServer {
     this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
     this.log = opts.log ?? SILENT_LOG;
     this.maxUnreadBytes = opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
-    this.windows = new WindowPool({ poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES, idleBytes: CONTROL_WINDOW_BYTES, maxBytes: CLIENT_WINDOW_BYTES });
+    let loggedOverrunAt = -Infinity;
+    let unlogged = 0;
+    this.windows = new WindowPool({
+      poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES,
+      idleBytes: CONTROL_WINDOW_BYTES,
+      maxBytes: CLIENT_WINDOW_BYTES,
+      overruns: opts.socketDrops,
+      onOverrun: (dropped, share) => {
+        unlogged += dropped;
+        if (Date.now() - loggedOverrunAt < OVERRUN_LOG_INTERVAL_MS) return;
+        loggedOverrunAt = Date.now();
+        this.log.info("The UDP socket dropped {dropped} datagrams it had no room for (the server reads slower than clients send: short of CPU?); each sending client's window is now {share} bytes", { dropped: unlogged, share });
+        unlogged = 0;
+      },
+    });
   }
 
   /** Registers the handler of one message type. One handler per type. */

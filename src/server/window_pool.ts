@@ -17,6 +17,18 @@
  * aborted, whether it still sends or stopped: an honest one fills a gap
  * within a few round trips.
  *
+ * The pool also keeps the server's UDP socket from overflowing. A server
+ * short of CPU reads its socket slower than the senders fill it, and the
+ * kernel drops what does not fit: senders see loss they may not slow down
+ * for (BBR does not take loss for congestion), and a sender whose
+ * retransmissions are dropped too backs off for seconds. Given the socket's
+ * drop counter (`overruns`), the pool looks at it every `overrunCheckMs`
+ * while anyone sends: when it grew, what the windows add up to is halved, so
+ * the senders together cannot have more in flight than the socket drained;
+ * while it stands still, that bound grows back by a tenth per look, up to
+ * `poolBytes`. The counter is the server's own, so loss on a client's path
+ * never shrinks anyone's window.
+ *
  * @example
  * ```ts
  * const windows = new WindowPool({ poolBytes: 512 * 2 ** 20, idleBytes: 64 * 1024, maxBytes: 8 * 2 ** 20 });
@@ -39,12 +51,21 @@ export interface WindowPoolOptions {
   maxBytes: number;
   /** How long a client may hold more than `idleBytes` above a gap that does not move before it is aborted; default 30 s. */
   graceMs?: number;
+  /** Datagrams the server's socket has dropped for a full receive buffer, counted since it opened; `undefined` where unknown. */
+  overruns?: () => number | undefined;
+  /** How often `overruns` is read while anyone sends; default 250 ms. */
+  overrunCheckMs?: number;
+  /** Told when the windows were cut: how many datagrams the socket dropped since the last look, and each sender's window now. */
+  onOverrun?: (dropped: number, share: number) => void;
   now?: () => number;
 }
 
+/** How much the bound on all windows grows per look at the socket that found no drop. */
+const OVERRUN_REGROWTH = 1.1;
+
 /** Shares `poolBytes` of receive window among the associations that are sending. */
 export class WindowPool {
-  readonly #opts: Required<WindowPoolOptions>;
+  readonly #opts: Required<Omit<WindowPoolOptions, "overruns" | "onOverrun">> & Pick<WindowPoolOptions, "overruns" | "onOverrun">;
   readonly #members = new Set<AssociationLike>();
   /** Left the pool while holding more than the small window above a gap: watched until it lets go. */
   readonly #draining = new Set<AssociationLike>();
@@ -53,10 +74,16 @@ export class WindowPool {
   #sweeper: ReturnType<typeof setInterval> | undefined;
   /** The window each member has now. */
   #share: number;
+  /** What the members' windows may add up to now: `poolBytes`, less after the socket overflowed. */
+  #budget: number;
+  #overrunLook: ReturnType<typeof setInterval> | undefined;
+  /** The socket's drop counter at the last look. */
+  #drops: number | undefined;
 
   constructor(opts: WindowPoolOptions) {
-    this.#opts = { graceMs: 30_000, now: Date.now, ...opts };
+    this.#opts = { graceMs: 30_000, overrunCheckMs: 250, now: Date.now, ...opts };
     this.#share = opts.maxBytes;
+    this.#budget = opts.poolBytes;
   }
 
   /** The window a sender has now (the whole of `maxBytes` while few send). */
@@ -76,6 +103,7 @@ export class WindowPool {
     this.#draining.delete(association);
     this.#members.add(association);
     this.#watch();
+    this.#watchSocket();
     if (!this.#rebalance()) association.setReceiveBufferSize?.(this.#share);
   }
 
@@ -88,6 +116,7 @@ export class WindowPool {
       this.#watch();
     }
     else this.#stuck.delete(association);
+    if (this.#members.size === 0) this.#stopWatchingSocket();
     this.#rebalance();
   }
 
@@ -95,13 +124,16 @@ export class WindowPool {
   forget(association: AssociationLike): void {
     this.#draining.delete(association);
     this.#stuck.delete(association);
-    if (this.#members.delete(association)) this.#rebalance();
+    if (!this.#members.delete(association)) return;
+    if (this.#members.size === 0) this.#stopWatchingSocket();
+    this.#rebalance();
   }
 
   /** Stops the watch of clients that left (the server is closing). */
   close(): void {
     clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    this.#stopWatchingSocket();
     this.#draining.clear();
     this.#stuck.clear();
   }
@@ -139,11 +171,43 @@ export class WindowPool {
     }
   }
 
+  #watchSocket(): void {
+    if (this.#overrunLook || !this.#opts.overruns) return;
+    this.#drops = this.#opts.overruns();
+    this.#overrunLook = setInterval(() => this.#lookAtSocket(), this.#opts.overrunCheckMs);
+    (this.#overrunLook as { unref?: () => void }).unref?.();
+  }
+
+  /** Nobody sends: the next sender starts from the whole pool. */
+  #stopWatchingSocket(): void {
+    clearInterval(this.#overrunLook);
+    this.#overrunLook = undefined;
+    this.#budget = this.#opts.poolBytes;
+  }
+
+  #lookAtSocket(): void {
+    const before = this.#drops;
+    const drops = this.#drops = this.#opts.overruns!();
+    if (drops === undefined || before === undefined) return;
+    const { poolBytes, idleBytes } = this.#opts;
+    if (drops > before) {
+      // What is in use (the share of each, or less), halved: the senders' flight shrinks below what overflowed.
+      // Not below the small windows everyone keeps, or growing back would first have to climb to them.
+      const inUse = Math.min(this.#budget, this.#share * this.#members.size);
+      this.#budget = Math.max(idleBytes * this.#members.size, Math.floor(inUse / 2));
+      this.#rebalance();
+      this.#opts.onOverrun?.(drops - before, this.#share);
+    } else if (this.#budget < poolBytes) {
+      this.#budget = Math.min(poolBytes, Math.ceil(this.#budget * OVERRUN_REGROWTH));
+      this.#rebalance();
+    }
+  }
+
   /** Recomputes the share; when it changed, every member gets the new one. Returns whether it did. */
   #rebalance(): boolean {
-    const { poolBytes, idleBytes, maxBytes } = this.#opts;
+    const { idleBytes, maxBytes } = this.#opts;
     const n = Math.max(1, this.#members.size);
-    const share = Math.max(idleBytes, Math.min(maxBytes, Math.floor(poolBytes / n)));
+    const share = Math.max(idleBytes, Math.min(maxBytes, Math.floor(this.#budget / n)));
     if (share === this.#share) return false;
     this.#share = share;
     for (const a of this.#members) a.setReceiveBufferSize?.(share);

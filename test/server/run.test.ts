@@ -29,11 +29,11 @@ function opts(name = "unit") {
 test.after(() => rmSync(root, { recursive: true, force: true }));
 
 /** The window the server advertises to `conn` as the client sees it, once it has heard from the server after `poke`. */
-async function windowSeen(conn: ClientConnection, want: (w: number) => boolean, what: string): Promise<number> {
+async function windowSeen(conn: ClientConnection, want: (w: number) => boolean, what: string, ms = 3000): Promise<number> {
   const a = conn.association as unknown as Association;
   const t0 = Date.now();
   // A shrunk window is advertised with the next SACK: a ping makes the server acknowledge something.
-  while (!want(a.stats().peerRwnd) && Date.now() - t0 < 3000) {
+  while (!want(a.stats().peerRwnd) && Date.now() - t0 < ms) {
     conn.sendControl(Ping.encode({ n: 1 }));
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -89,6 +89,42 @@ test("the server's receive window is 64 KiB for a client until it sends a file o
     await endpoint.close();
     await server.close("test over");
   }
+});
+
+test("a server whose UDP socket overflows halves the window of the client sending through it, says so in its log, and gives the window back once the flood stops", async () => {
+  const { dir, options } = opts();
+  const server = await startServer(options);
+  const flood = createSocket("udp4");
+  const conns: ClientConnection[] = [];
+  try {
+    const a = await connect({ server: { host: "127.0.0.1", port: server.port } });
+    const b = await connect({ server: { host: "127.0.0.1", port: server.port } });
+    conns.push(a, b);
+    mkdirSync(join(dir, "in"), { recursive: true });
+    const got = new Receiver(b, { dir: join(dir, "in"), decide: async () => true }).receiveOne();
+    got.catch(() => {});
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const data = new Uint8Array(1024 * 1024).fill(9);
+    const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
+    const sending = sendFiles(a, { to: b.id, files: [file] });
+    sending.catch(() => {});
+    await windowSeen(a, (w) => w >= 7 * 1024 * 1024, "sending an exchange");
+    // Datagrams the server takes for no one's (they start 00 00), sent in bursts it cannot read during.
+    // 24 MB in one go, three times what its buffer holds.
+    const junk = new Uint8Array(60_000);
+    for (let i = 0; i < 400; i++) flood.send(junk, server.port, "127.0.0.1");
+    await windowSeen(a, (w) => w <= 4 * 1024 * 1024, "after the socket overflowed");
+    await windowSeen(a, (w) => w >= 7 * 1024 * 1024, "after the flood", 10_000);
+    open();
+    await sending;
+    await got;
+  } finally {
+    flood.close();
+    for (const c of conns) await c.close(500).catch(() => {});
+    await server.close("test over");
+  }
+  assert.match(readFileSync(join(dir, "stream_server.log"), "utf8"), /The UDP socket dropped \d+ datagrams it had no room for .*each sending client's window is now (4194304|2097152) bytes/);
 });
 
 test("startServer() binds a real port, answers discovery there, and close() stops it and flushes the log", async () => {

@@ -55,6 +55,7 @@ test("sfx.service hardening still allows /var/log and /var/lib/sfx writes, the J
   assert.equal(s.get("StateDirectory"), ["sfx"], "shares live in /var/lib/sfx");
   assert.not.ok(s.has("MemoryDenyWriteExecute"), "V8 needs W+X memory");
   assert.not.ok(s.has("DynamicUser"), "a dynamic user could not write /var/log/stream_server.log");
+  assert.not.equal(s.get("ProcSubset"), ["pid"], "the server reads its socket's drop count in /proc/net/udp");
   const families = (s.get("RestrictAddressFamilies") ?? [""])[0].split(/\s+/);
   for (const f of ["AF_INET", "AF_INET6", "AF_NETLINK"]) assert.ok(families.includes(f), `${f} allowed`);
 });

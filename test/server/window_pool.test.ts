@@ -87,4 +87,66 @@ test("a client holding more than the small window above a gap that does not move
   }
 });
 
+test("when the server's socket drops datagrams, the senders' windows add up to half what was in use; they grow back while it drops none, and start whole once nobody sends", async () => {
+  let drops = 100; // since the socket opened: the first look only takes it in
+  let looks = 0;
+  const cuts: Array<[number, number]> = [];
+  const pool = new WindowPool({
+    poolBytes: 512 * MiB,
+    idleBytes: 64 * KiB,
+    maxBytes: 8 * MiB,
+    overruns: () => (looks++, drops),
+    overrunCheckMs: 5,
+    onOverrun: (dropped, share) => cuts.push([dropped, share]),
+  });
+  const ms = Array.from({ length: 20 }, member);
+  const total = () => ms.reduce((n, m) => n + m.window, 0);
+  const looked = (n: number) => {
+    const at = looks;
+    return until(() => looks >= at + n, 1000, `${n} looks at the socket`);
+  };
+  try {
+    for (const m of ms) pool.join(m);
+    assert.is(total(), 20 * 8 * MiB);
+    await looked(3); // looks that find no new drop change nothing
+    assert.is(total(), 20 * 8 * MiB);
+    drops += 37;
+    await until(() => cuts.length === 1, 1000, "the cut");
+    assert.equal(cuts, [[37, 4 * MiB]]);
+    assert.ok(ms.every((m) => m.window === 4 * MiB), "shared fairly");
+    drops += 1;
+    await until(() => cuts.length === 2, 1000, "the second cut");
+    assert.equal(cuts[1], [1, 2 * MiB]);
+    // No more drops: back up by a tenth a look, to the full window.
+    await until(() => ms[0].window === 8 * MiB, 3000, "the windows to grow back");
+    assert.is(total(), 20 * 8 * MiB);
+    // Cut to 256 KiB each, then everyone stops: the next sender starts from the whole pool.
+    for (let i = 0; i < 5; i++) {
+      drops += 5;
+      await until(() => cuts.length === 3 + i, 1000, "another cut");
+    }
+    assert.is(ms[0].window, 256 * KiB);
+    for (const m of ms.slice(1)) pool.leave(m);
+    pool.forget(ms[0]); // closed while sending
+    const next = member();
+    pool.join(next);
+    assert.is(next.window, 8 * MiB);
+  } finally {
+    pool.close();
+  }
+});
+
+test("without a drop counter (or one that cannot be read) the windows are only shared", async () => {
+  let looks = 0;
+  const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB, overruns: () => (looks++, undefined), overrunCheckMs: 5 });
+  const ms = Array.from({ length: 4 }, member);
+  try {
+    for (const m of ms) pool.join(m);
+    await until(() => looks >= 4, 1000, "looks at the socket");
+    assert.ok(ms.every((m) => m.window === 8 * MiB));
+  } finally {
+    pool.close();
+  }
+});
+
 test.run();
