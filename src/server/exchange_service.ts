@@ -35,8 +35,8 @@ export interface ExchangeServiceOptions {
   log?: PairingLog;
   /** See {@link SessionServerOptions.maxUnreadBytes}. */
   maxUnreadBytes?: number;
-  /** See {@link SessionServerOptions.socketDrops}. */
-  socketDrops?: () => number | undefined;
+  /** See {@link SessionServerOptions.socketOverflows}. */
+  socketOverflows?: () => number | undefined;
 }
 
 /** A running exchange service. */
@@ -50,7 +50,7 @@ export interface ExchangeService {
 
 /** Starts sessions, pairing and the relay on an endpoint. */
 export function startExchangeService(opts: ExchangeServiceOptions): ExchangeService {
-  const sessions = new SessionServer({ serverName: opts.serverName, limits: opts.limits, log: opts.log, maxUnreadBytes: opts.maxUnreadBytes, socketDrops: opts.socketDrops });
+  const sessions = new SessionServer({ serverName: opts.serverName, limits: opts.limits, log: opts.log, maxUnreadBytes: opts.maxUnreadBytes, socketOverflows: opts.socketOverflows });
   const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id) });
   sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));
   sessions.handle(Accept, (s, msg) => pairing.accept(s, msg));

@@ -149,7 +149,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       serverName: name,
       limits: options.pairing,
       log: getLogger(["sfx", "pairing"]),
-      socketDrops: () => socket.kernelDrops?.(),
+      socketOverflows: () => socket.receiveOverflows?.(),
     });
     stops.push({ what: "exchange service", stop: () => exchanges.close() });
 

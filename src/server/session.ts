@@ -63,12 +63,12 @@ export interface SessionServerOptions {
   maxUnreadBytes?: number;
   /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
   windowPoolBytes?: number;
-  /** The server socket's count of datagrams the kernel dropped for a full buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
-  socketDrops?: () => number | undefined;
+  /** The server socket's count of datagrams the kernel dropped for a full receive buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
+  socketOverflows?: () => number | undefined;
 }
 
 /** At most one log line a minute says the socket overflowed. */
-const OVERRUN_LOG_INTERVAL_MS = 60_000;
+const OVERFLOW_LOG_INTERVAL_MS = 60_000;
 
 /** Internal errors logged (with their stack) per session; the rest are counted only. */
 const MAX_LOGGED_INTERNAL_ERRORS = 5;
@@ -96,19 +96,26 @@ export class SessionServer {
     this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
     this.log = opts.log ?? SILENT_LOG;
     this.maxUnreadBytes = opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
-    let loggedOverrunAt = -Infinity;
-    let unlogged = 0;
+    // One line a minute at most: the datagrams dropped since the last one, the windows now and at their lowest.
+    let loggedAt = -Infinity;
+    let dropped = 0;
+    let lowest = Infinity;
     this.windows = new WindowPool({
       poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES,
       idleBytes: CONTROL_WINDOW_BYTES,
       maxBytes: CLIENT_WINDOW_BYTES,
-      overruns: opts.socketDrops,
-      onOverrun: (dropped, share) => {
-        unlogged += dropped;
-        if (Date.now() - loggedOverrunAt < OVERRUN_LOG_INTERVAL_MS) return;
-        loggedOverrunAt = Date.now();
-        this.log.info("The UDP socket dropped {dropped} datagrams it had no room for (the server reads slower than clients send: short of CPU?); each sending client's window is now {share} bytes", { dropped: unlogged, share });
-        unlogged = 0;
+      overflows: opts.socketOverflows,
+      onOverflow: (n, share) => {
+        dropped += n;
+        lowest = Math.min(lowest, share);
+        if (Date.now() - loggedAt < OVERFLOW_LOG_INTERVAL_MS) return;
+        loggedAt = Date.now();
+        this.log.info(
+          "The UDP socket dropped {dropped} datagrams it had no room for (the server reads slower than clients send: short of CPU?); each sending client's window is now {share} bytes ({lowest} at the lowest since the last such line)",
+          { dropped, share, lowest },
+        );
+        dropped = 0;
+        lowest = Infinity;
       },
     });
   }

@@ -21,13 +21,14 @@
  * short of CPU reads its socket slower than the senders fill it, and the
  * kernel drops what does not fit: senders see loss they may not slow down
  * for (BBR does not take loss for congestion), and a sender whose
- * retransmissions are dropped too backs off for seconds. Given the socket's
- * drop counter (`overruns`), the pool looks at it every `overrunCheckMs`
- * while anyone sends: when it grew, what the windows add up to is halved, so
- * the senders together cannot have more in flight than the socket drained;
- * while it stands still, that bound grows back by a tenth per look, up to
- * `poolBytes`. The counter is the server's own, so loss on a client's path
- * never shrinks anyone's window.
+ * retransmissions are dropped too backs off for seconds. Given the count of
+ * datagrams the socket dropped for a full buffer (`overflows`), the pool
+ * looks at it every `overflowCheckMs` while anyone sends: when it grew, what
+ * the windows add up to is halved, so the senders together cannot have more
+ * in flight than the socket drained; while it stands still, that bound grows
+ * back by a tenth per look, up to `poolBytes`. The count is the server's own
+ * socket's, and of full buffers only, so neither loss on a client's path nor
+ * datagrams with a bad checksum shrink anyone's window.
  *
  * @example
  * ```ts
@@ -51,21 +52,21 @@ export interface WindowPoolOptions {
   maxBytes: number;
   /** How long a client may hold more than `idleBytes` above a gap that does not move before it is aborted; default 30 s. */
   graceMs?: number;
-  /** Datagrams the server's socket has dropped for a full receive buffer, counted since it opened; `undefined` where unknown. */
-  overruns?: () => number | undefined;
-  /** How often `overruns` is read while anyone sends; default 250 ms. */
-  overrunCheckMs?: number;
+  /** Datagrams the server's socket has dropped for a full receive buffer, counted from the first call; `undefined` where unknown. */
+  overflows?: () => number | undefined;
+  /** How often `overflows` is read while anyone sends; default 250 ms. */
+  overflowCheckMs?: number;
   /** Told when the windows were cut: how many datagrams the socket dropped since the last look, and each sender's window now. */
-  onOverrun?: (dropped: number, share: number) => void;
+  onOverflow?: (dropped: number, share: number) => void;
   now?: () => number;
 }
 
 /** How much the bound on all windows grows per look at the socket that found no drop. */
-const OVERRUN_REGROWTH = 1.1;
+const OVERFLOW_REGROWTH = 1.1;
 
 /** Shares `poolBytes` of receive window among the associations that are sending. */
 export class WindowPool {
-  readonly #opts: Required<Omit<WindowPoolOptions, "overruns" | "onOverrun">> & Pick<WindowPoolOptions, "overruns" | "onOverrun">;
+  readonly #opts: Required<Omit<WindowPoolOptions, "overflows" | "onOverflow">> & Pick<WindowPoolOptions, "overflows" | "onOverflow">;
   readonly #members = new Set<AssociationLike>();
   /** Left the pool while holding more than the small window above a gap: watched until it lets go. */
   readonly #draining = new Set<AssociationLike>();
@@ -76,12 +77,12 @@ export class WindowPool {
   #share: number;
   /** What the members' windows may add up to now: `poolBytes`, less after the socket overflowed. */
   #budget: number;
-  #overrunLook: ReturnType<typeof setInterval> | undefined;
+  #overflowLook: ReturnType<typeof setInterval> | undefined;
   /** The socket's drop counter at the last look. */
   #drops: number | undefined;
 
   constructor(opts: WindowPoolOptions) {
-    this.#opts = { graceMs: 30_000, overrunCheckMs: 250, now: Date.now, ...opts };
+    this.#opts = { graceMs: 30_000, overflowCheckMs: 250, now: Date.now, ...opts };
     this.#share = opts.maxBytes;
     this.#budget = opts.poolBytes;
   }
@@ -172,22 +173,22 @@ export class WindowPool {
   }
 
   #watchSocket(): void {
-    if (this.#overrunLook || !this.#opts.overruns) return;
-    this.#drops = this.#opts.overruns();
-    this.#overrunLook = setInterval(() => this.#lookAtSocket(), this.#opts.overrunCheckMs);
-    (this.#overrunLook as { unref?: () => void }).unref?.();
+    if (this.#overflowLook || !this.#opts.overflows) return;
+    this.#drops = this.#opts.overflows();
+    this.#overflowLook = setInterval(() => this.#lookAtSocket(), this.#opts.overflowCheckMs);
+    (this.#overflowLook as { unref?: () => void }).unref?.();
   }
 
   /** Nobody sends: the next sender starts from the whole pool. */
   #stopWatchingSocket(): void {
-    clearInterval(this.#overrunLook);
-    this.#overrunLook = undefined;
+    clearInterval(this.#overflowLook);
+    this.#overflowLook = undefined;
     this.#budget = this.#opts.poolBytes;
   }
 
   #lookAtSocket(): void {
     const before = this.#drops;
-    const drops = this.#drops = this.#opts.overruns!();
+    const drops = this.#drops = this.#opts.overflows!();
     if (drops === undefined || before === undefined) return;
     const { poolBytes, idleBytes } = this.#opts;
     if (drops > before) {
@@ -196,9 +197,9 @@ export class WindowPool {
       const inUse = Math.min(this.#budget, this.#share * this.#members.size);
       this.#budget = Math.max(idleBytes * this.#members.size, Math.floor(inUse / 2));
       this.#rebalance();
-      this.#opts.onOverrun?.(drops - before, this.#share);
+      this.#opts.onOverflow?.(drops - before, this.#share);
     } else if (this.#budget < poolBytes) {
-      this.#budget = Math.min(poolBytes, Math.ceil(this.#budget * OVERRUN_REGROWTH));
+      this.#budget = Math.min(poolBytes, Math.ceil(this.#budget * OVERFLOW_REGROWTH));
       this.#rebalance();
     }
   }

@@ -76,10 +76,10 @@ export interface DatagramSocket {
   /** Largest datagram payload worth sending from this socket (e.g. the interface MTU less IP/UDP headers), if known. */
   maxDatagramSize?(to: RemoteAddress): number | undefined;
   /**
-   * Datagrams the kernel dropped on this socket since it opened because its receive buffer was full
-   * (the reader fell behind), where the platform tells (Linux); `undefined` otherwise.
+   * Datagrams the kernel dropped because this socket's receive buffer was full (the reader fell behind),
+   * counted from the first call, where the platform tells (Linux); `undefined` otherwise.
    */
-  kernelDrops?(): number | undefined;
+  receiveOverflows?(): number | undefined;
   /** Multicast, where the platform has it (discovery uses it). */
   addMembership?(group: string, iface?: string): void;
   setMulticastTTL?(ttl: number): void;

@@ -10,7 +10,7 @@
  */
 import type { DatagramHandler, DatagramSocket, LocalAddress, RemoteAddress } from "./datagram.ts";
 import { maxDatagramSizeFor } from "./udp.ts";
-import { kernelDropCounter } from "./kernel_drops.ts";
+import { receiveOverflowCounter } from "./receive_overflows.ts";
 
 /** The parts of Deno's unstable datagram API this adapter uses (typed here so Node's tsc needs no Deno types). */
 interface DenoNetAddr {
@@ -31,9 +31,6 @@ interface DenoDatagramConn {
   joinMulticastV4(address: string, networkInterface: string): Promise<DenoMembership>;
   joinMulticastV6(address: string, networkInterface: number): Promise<DenoMembership>;
   close(): void;
-}
-interface DenoReadPermissions {
-  querySync(desc: { name: "read"; path: string }): { state: string };
 }
 interface DenoNamespace {
   listenDatagram(opts: { transport: "udp"; hostname?: string; port: number; reuseAddress?: boolean; loopback?: boolean }): DenoDatagramConn;
@@ -109,7 +106,7 @@ export class DenoUdpSocket implements DatagramSocket {
   /** The datagram being sent, and whom to tell when Deno no longer holds it. */
   #inFlight: Uint8Array | undefined;
   #inFlightReleased: ((data: Uint8Array) => void) | undefined;
-  #drops: (() => number | undefined) | undefined;
+  #overflows: (() => number | undefined) | undefined;
 
   constructor(conn: DenoDatagramConn) {
     this.#conn = conn;
@@ -218,17 +215,9 @@ export class DenoUdpSocket implements DatagramSocket {
     return maxDatagramSizeFor(this.#local.address, to.address);
   }
 
-  /**
-   * Datagrams the kernel dropped for a full receive buffer (Linux; see {@link kernelDropCounter}), if Deno
-   * already lets sfx read /proc: a read it did not grant would prompt on a terminal.
-   */
-  kernelDrops(): number | undefined {
-    if (this.#drops === undefined) {
-      const permissions = (globalThis as { Deno?: { permissions?: DenoReadPermissions } }).Deno?.permissions;
-      const granted = ["/proc/net", "/proc/self/fd"].every((path) => permissions?.querySync({ name: "read", path }).state === "granted");
-      this.#drops = granted ? kernelDropCounter(this.#local) : () => undefined;
-    }
-    return this.#drops();
+  /** Datagrams the kernel dropped for a full receive buffer, from the first call (Linux; see {@link receiveOverflowCounter}). */
+  receiveOverflows(): number | undefined {
+    return (this.#overflows ??= receiveOverflowCounter(this.#local))();
   }
 
   /** Joins a multicast group; `iface` is the interface address (IPv4) or index (IPv6). Errors go to onError. */

@@ -17,7 +17,7 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { DatagramHandler, DatagramSocket, LocalAddress, RemoteAddress } from "./datagram.ts";
-import { kernelDropCounter } from "./kernel_drops.ts";
+import { receiveOverflowCounter } from "./receive_overflows.ts";
 
 /** Options for {@link openUdpSocket}. */
 export interface UdpSocketOptions {
@@ -139,7 +139,7 @@ export class UdpSocket implements DatagramSocket {
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #local: LocalAddress;
-  #drops: (() => number | undefined) | undefined;
+  #overflows: (() => number | undefined) | undefined;
 
   constructor(socket: Socket, connected?: RemoteAddress) {
     this.#socket = socket;
@@ -191,9 +191,9 @@ export class UdpSocket implements DatagramSocket {
     return maxDatagramSizeFor(this.#local.address, to.address);
   }
 
-  /** Datagrams the kernel dropped for a full receive buffer (Linux; see {@link kernelDropCounter}). */
-  kernelDrops(): number | undefined {
-    return (this.#drops ??= kernelDropCounter(this.#local))();
+  /** Datagrams the kernel dropped for a full receive buffer, from the first call (Linux; see {@link receiveOverflowCounter}). */
+  receiveOverflows(): number | undefined {
+    return (this.#overflows ??= receiveOverflowCounter(this.#local))();
   }
 
   /** Joins a multicast group (on the interface with address `iface`, default: the kernel's choice). */

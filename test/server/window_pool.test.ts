@@ -95,9 +95,9 @@ test("when the server's socket drops datagrams, the senders' windows add up to h
     poolBytes: 512 * MiB,
     idleBytes: 64 * KiB,
     maxBytes: 8 * MiB,
-    overruns: () => (looks++, drops),
-    overrunCheckMs: 5,
-    onOverrun: (dropped, share) => cuts.push([dropped, share]),
+    overflows: () => (looks++, drops),
+    overflowCheckMs: 5,
+    onOverflow: (dropped, share) => cuts.push([dropped, share]),
   });
   const ms = Array.from({ length: 20 }, member);
   const total = () => ms.reduce((n, m) => n + m.window, 0);
@@ -138,7 +138,7 @@ test("when the server's socket drops datagrams, the senders' windows add up to h
 
 test("without a drop counter (or one that cannot be read) the windows are only shared", async () => {
   let looks = 0;
-  const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB, overruns: () => (looks++, undefined), overrunCheckMs: 5 });
+  const pool = new WindowPool({ poolBytes: 32 * MiB, idleBytes: 64 * KiB, maxBytes: 8 * MiB, overflows: () => (looks++, undefined), overflowCheckMs: 5 });
   const ms = Array.from({ length: 4 }, member);
   try {
     for (const m of ms) pool.join(m);

@@ -58,24 +58,25 @@ await s.close();`;
   assert.is(r.stdout.trim(), "node UdpSocket", r.stderr);
 });
 
-test("under Deno the kernel's drop counter is read with read access granted, and without it is unknown, with no permission prompt on a terminal", () => {
+test("under Deno the socket's overflow count is read with read access granted, and without it is unknown, with no permission prompt on a terminal (Deno's datagrams or node:dgram)", () => {
   if (isDeno) return; // checked from Node, which starts Deno with and without --allow-read
   const deno = fileURLToPath(new URL("../../node_modules/.bin/deno", import.meta.url));
-  const dir = mkdtempSync(join(tmpdir(), "sfx-deno-drops-"));
+  const dir = mkdtempSync(join(tmpdir(), "sfx-deno-overflows-"));
   try {
-    const script = join(dir, "drops.ts");
-    writeFileSync(script, `import { openDenoUdpSocket } from ${JSON.stringify(new URL("../../src/transport/deno_udp.ts", import.meta.url).href)};
-const s = await openDenoUdpSocket({ host: "127.0.0.1" });
-console.log("drops", JSON.stringify(s.kernelDrops() ?? null));
+    const script = join(dir, "overflows.ts");
+    writeFileSync(script, `import { openDatagramSocket } from ${JSON.stringify(new URL("../../src/transport/socket.ts", import.meta.url).href)};
+const s = await openDatagramSocket({ host: "127.0.0.1" });
+console.log(s.constructor.name, JSON.stringify(s.receiveOverflows?.() ?? null));
 await s.close();`);
     const env = { ...process.env, DENO_NO_UPDATE_CHECK: "1" };
     const all = spawnSync(deno, ["run", "-A", "--unstable-net", script], { encoding: "utf8", timeout: 30_000, env });
-    assert.is(all.stdout.trim(), "drops 0", all.stderr);
+    assert.is(all.stdout.trim(), "DenoUdpSocket 0", all.stderr);
     // On a terminal (script(1) gives it one), a read Deno was not granted would ask for it.
-    const cmd = `${deno} run --unstable-net --allow-net ${script}`;
-    const tty = spawnSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", timeout: 30_000, env, stdio: ["ignore", "pipe", "pipe"] });
-    assert.match(tty.stdout, /drops null/, tty.stdout + tty.stderr);
-    assert.not.match(tty.stdout + tty.stderr, /requests read access/);
+    for (const [flags, socket] of [["--unstable-net --allow-net", "DenoUdpSocket"], ["--allow-net", "UdpSocket"]]) {
+      const tty = spawnSync("script", ["-qec", `${deno} run ${flags} ${script}`, "/dev/null"], { encoding: "utf8", timeout: 30_000, env, stdio: ["ignore", "pipe", "pipe"] });
+      assert.match(tty.stdout, `${socket} null`, tty.stdout + tty.stderr);
+      assert.not.match(tty.stdout + tty.stderr, /requests read access/);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,120 @@
+/** The kernel's count of datagrams a UDP socket dropped for a full receive buffer, read from /proc/net/udp and /proc/net/snmp. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createSocket } from "node:dgram";
+import { endianness } from "node:os";
+import { procAddress, type ProcReader, receiveOverflowCounter } from "../../src/transport/receive_overflows.ts";
+import { openUdpSocket } from "../../src/transport/udp.ts";
+import { until } from "../pairing/_harness.ts";
+
+const HEAD = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops";
+const V4_LOOPBACK = "0100007F";
+const V4_LOOPBACK_2 = "0200007F";
+
+/** A /proc/net/udp line: socket `inode` bound to `address` (as /proc prints it) and `port`, with `drops` dropped. */
+function line(port: number, inode: number, drops: number, address = V4_LOOPBACK): string {
+  const p = port.toString(16).toUpperCase().padStart(4, "0");
+  return `  12: ${address}:${p} 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 ${inode} 2 0000000000000000 ${drops}`;
+}
+
+/** The system's UDP counters as /proc/net/snmp and snmp6 print them. */
+function snmp(rcvbuf: number, rcvbuf6 = 0): Record<string, string[]> {
+  return {
+    "/proc/net/snmp": [
+      "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors",
+      `Udp: 1000 0 ${rcvbuf} 1000 ${rcvbuf} 0 0 0 0`,
+    ],
+    "/proc/net/snmp6": [`Udp6InErrors                    \t${rcvbuf6}`, `Udp6RcvbufErrors                \t${rcvbuf6}`],
+  };
+}
+
+/** A reader serving `files` (path → lines, with a header for the socket tables), counting its reads; `own` are the process's socket inodes. */
+function reader(files: Record<string, string[]>, own: number[] = [], mayRead = true): ProcReader & { reads: number } {
+  const r = {
+    reads: 0,
+    mayRead: () => mayRead,
+    readFile(path: string) {
+      r.reads++;
+      const lines = files[path];
+      if (!lines) throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
+      return [...(path.includes("snmp") ? [] : [HEAD]), ...lines, ""].join("\n");
+    },
+    ownSocketInodes: () => new Set(own.map(String)),
+  };
+  return r;
+}
+
+test("procAddress() writes an address as /proc/net/udp does: 32-bit words in native byte order", () => {
+  const le = endianness() === "LE";
+  assert.is(procAddress({ address: "127.0.0.1", family: "IPv4" }), le ? "0100007F" : "7F000001");
+  assert.is(procAddress({ address: "0.0.0.0", family: "IPv4" }), "00000000");
+  assert.is(procAddress({ address: "::", family: "IPv6" }), "0".repeat(32));
+  assert.is(procAddress({ address: "::1", family: "IPv6" }), "0".repeat(24) + (le ? "01000000" : "00000001"));
+  assert.is(procAddress({ address: "::ffff:127.0.0.1", family: "IPv6" }), le ? "0000000000000000FFFF00000100007F" : "00000000" + "00000000" + "0000FFFF" + "7F000001");
+  assert.is(procAddress({ address: "fe80::1%eth0", family: "IPv6" }), le ? "000080FE000000000000000001000000" : "FE800000000000000000000000000001");
+});
+
+test("the count is of drops on this socket that the system counted as full buffers: bad checksums (drops, no RcvbufErrors) and other sockets' overflows (RcvbufErrors, no drops) are not", () => {
+  const port = 6969;
+  const files = { "/proc/net/udp": [line(6970, 11, 0), line(port, 22, 5)], ...snmp(100) };
+  const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, reader(files));
+  if (endianness() !== "LE") return; // the lines above are written for a little-endian machine
+  assert.is(overflows(), 0, "counted from the first call");
+  files["/proc/net/udp"] = [line(6970, 11, 0), line(port, 22, 8)];
+  assert.is(overflows(), 0, "3 bad checksums");
+  Object.assign(files, snmp(140));
+  assert.is(overflows(), 0, "40 overflows elsewhere");
+  files["/proc/net/udp"] = [line(port, 22, 18)];
+  Object.assign(files, snmp(150, 5));
+  assert.is(overflows(), 10, "10 more drops here, 15 full buffers in the system");
+  files["/proc/net/udp"] = [line(port, 44, 1000, V4_LOOPBACK_2), line(port, 22, 30)];
+  Object.assign(files, snmp(170, 5));
+  assert.is(overflows(), 22, "another socket took the port on another address: ours is followed by its inode");
+});
+
+test("an IPv6 socket is read from udp6, and several sockets on one address and port are told apart by the inodes this process holds", () => {
+  if (endianness() !== "LE") return;
+  const any6 = "0".repeat(32);
+  const files = { "/proc/net/udp": [line(6969, 11, 0)], "/proc/net/udp6": [line(6969, 33, 7, any6), line(6969, 34, 2, any6)], ...snmp(0) };
+  const mine = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, reader(files, [34, 99]));
+  const unknown = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, reader(files, [99]));
+  assert.equal([mine(), unknown()], [0, undefined]);
+  files["/proc/net/udp6"] = [line(6969, 33, 7, any6), line(6969, 34, 6, any6)];
+  Object.assign(files, snmp(3, 9));
+  assert.equal([mine(), unknown()], [4, undefined]);
+});
+
+test("where /proc cannot be read, or may not be read without asking (Deno), the count is undefined and nothing is read again", () => {
+  const none = reader({});
+  const a = receiveOverflowCounter({ address: "127.0.0.1", port: 6969, family: "IPv4" }, none);
+  assert.equal([a(), a(), none.reads], [undefined, undefined, 1]);
+  const refused = reader({ "/proc/net/udp": [line(6969, 11, 0)], ...snmp(0) }, [], false);
+  const b = receiveOverflowCounter({ address: "127.0.0.1", port: 6969, family: "IPv4" }, refused);
+  assert.equal([b(), refused.reads], [undefined, 0]);
+});
+
+test("a real socket that cannot keep up: the count is exactly the datagrams it never received", async () => {
+  const socket = await openUdpSocket({ host: "127.0.0.1" });
+  const sender = createSocket("udp4");
+  let received = 0;
+  let sent = 0;
+  socket.onMessage(() => received++);
+  try {
+    const before = socket.receiveOverflows();
+    if (before === undefined) throw new Error("no overflow count on this machine: /proc/net/udp cannot be read");
+    const datagram = new Uint8Array(60_000);
+    // The receiver reads only between bursts: a burst far larger than its buffer overflows it.
+    for (let burst = 0; burst < 20 && socket.receiveOverflows()! === before; burst++) {
+      for (let i = 0; i < 400; i++, sent++) sender.send(datagram, socket.localAddress().port, "127.0.0.1");
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await until(() => received + socket.receiveOverflows()! - before === sent, 5000, "every datagram received or counted as an overflow");
+    assert.ok(socket.receiveOverflows()! > before, `dropped ${socket.receiveOverflows()! - before} of ${sent}`);
+    assert.ok(received > 0);
+  } finally {
+    sender.close();
+    await socket.close();
+  }
+});
+
+test.run();
