@@ -611,13 +611,15 @@ export class Receiver {
       cleanup();
       if (paused) conn.resume();
       // Nothing partial is ever left under a final name. A temporary file is kept, noted, for the
-      // next offer of the same file to resume when the connection was lost, the transfer failed
-      // on the way or the sender failed (not when it was cancelled, or its bytes were wrong); the
-      // rest are removed.
-      // Bytes kept from an earlier exchange stay kept whatever ends this one (a cancel, an offer
+      // next offer of the same file to resume when the transfer was broken off: the connection
+      // lost, a stall, the sender failed, or a cancel on either side (Ctrl-C, a closed terminal, a
+      // shutdown: work to resume, as a lost connection's; --discard-kept frees it). Not when its
+      // bytes were wrong, or on our own failure (a full disk wants its space back); the rest are
+      // removed. Bytes kept from an earlier exchange stay kept whatever ends this one (an offer
       // that expired), unless that file's bytes were found wrong.
       const code = failure?.code;
-      const broken = code === "SFX_CONNECTION_LOST" || code === "SFX_TRANSFER_FAILED" || (senderFailed && code !== "SFX_INTEGRITY");
+      const broken = code === "SFX_CONNECTION_LOST" || code === "SFX_TRANSFER_FAILED" || code === "SFX_CANCELLED" ||
+        (senderFailed && code !== "SFX_INTEGRITY");
       await Promise.all(files.map(async (f) => {
         if (!f.writer) return;
         const w = await f.writer.catch(() => null);

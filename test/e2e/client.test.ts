@@ -27,6 +27,8 @@ function tmux(...args: string[]): string {
 
 /** Single-quotes for sh. */
 const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** What a receiver keeps of big.img when its transfer is broken off: the part and its note, nothing under the final name. */
+const KEPT = ".big.img.sfx-part,.big.img.sfx-resume";
 
 let sessions = 0;
 
@@ -266,7 +268,7 @@ if (!TMUX) {
     await again.waitFor(/\[sfx exited 0\]/);
   });
 
-  test("Ctrl-C cancels a running send (the receiver keeps nothing), declining tells the sender, a second Ctrl-C leaves", async () => {
+  test("Ctrl-C cancels a running send (the receiver keeps what arrived, and the next send resumes it), declining tells the sender, a second Ctrl-C leaves", async () => {
     const src = tmp("sfx-src-");
     // A sparse 2 GiB file: long enough to be cancelled mid-way, no disk used.
     spawnSync("truncate", ["-s", "2G", join(src, "big.img")]);
@@ -298,8 +300,8 @@ if (!TMUX) {
     await until(() => /^\[send \d+% [^\]]+\] sfx \d{3} \d{3}> $/.test(a.promptLine()), 5000, () => a.promptLine());
     a.keys("C-c");
     await a.waitFor(/\^C cancelling… \(Ctrl-C again to quit\)\nsend: cancelled/);
-    await b.waitFor(/Incoming transfer cancelled: cancelled by the sender/);
-    await until(() => readdirSync(bDir).length === 0, 5000, () => readdirSync(bDir).join(", "));
+    await b.waitFor(/Incoming transfer cancelled: cancelled by the sender\n  kept \d[\d.]* [KMG]iB of big\.img; the same file sent again resumes from there/);
+    await until(() => readdirSync(bDir).sort().join() === KEPT, 5000, () => readdirSync(bDir).join(", "));
     // Both stay usable.
     await a.run("status", /No transfer running\./);
     await b.run("status", /No transfer running\./);
@@ -309,10 +311,11 @@ if (!TMUX) {
     await b.waitFor(/Accept from .*\[y\/N\]\s*$/, 15_000, b.screen().trimEnd().length - 200);
     b.type("y");
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
+    await a.waitFor(/The receiver kept \d[\d.]* [KMG]iB from an interrupted transfer: sending the rest\./);
     b.keys("C-c");
     await b.waitFor(/Cancelled the incoming transfer; the sender was told\./);
     await a.waitFor(/send: The receiver cancelled/);
-    await until(() => readdirSync(bDir).length === 0, 5000, () => readdirSync(bDir).join(", "));
+    await until(() => readdirSync(bDir).sort().join() === KEPT, 5000, () => readdirSync(bDir).join(", "));
 
     // A second Ctrl-C while cancelling leaves: the sender quits, the receiver is told.
     await b.run("status", /No transfer running\./);
@@ -325,7 +328,7 @@ if (!TMUX) {
     a.keys("C-c");
     await a.waitFor(/\^C cancelling…[\s\S]*\^C\n[\s\S]*Bye\.\n\[sfx exited 0\]/);
     await b.waitFor(/Incoming transfer (cancelled|failed): /, 15_000, bFrom);
-    await until(() => readdirSync(bDir).length === 0, 5000, () => readdirSync(bDir).join(", "));
+    await until(() => readdirSync(bDir).sort().join() === KEPT, 5000, () => readdirSync(bDir).join(", "));
 
     // Ctrl-C with nothing running, twice: leaves.
     b.type("status");
@@ -407,7 +410,7 @@ if (!TMUX) {
     }
   });
 
-  test("quit while a file is arriving cancels it cleanly: the sender is told, nothing partial is left", async () => {
+  test("quit while a file is arriving cancels it cleanly: the sender is told, what arrived is kept to resume, under no final name", async () => {
     const src = tmp("sfx-src-");
     spawnSync("truncate", ["-s", "2G", join(src, "big.img")]);
     const aDir = tmp("sfx-client-a-");
@@ -417,11 +420,11 @@ if (!TMUX) {
     await a.waitFor(/accepting \(--yes\)/);
     await until(() => /\[recv \d+% /.test(a.promptLine()), 15_000, () => a.promptLine());
     a.type("quit");
-    await a.waitFor(/Cancelling the running transfers…[\s\S]*Bye\.\n\[sfx exited 0\]/);
+    await a.waitFor(/Cancelling the running transfers…\n  kept \d[\d.]* [KMG]iB of big\.img; the same file sent again resumes from there\nBye\.\n\[sfx exited 0\]/);
     const r = await sender.exit();
     assert.ok(r.status !== 0, `the sender failed: ${sender.err()}`);
     assert.match(sender.err(), /cancel/i);
-    assert.equal(readdirSync(aDir), []);
+    assert.is(readdirSync(aDir).sort().join(), KEPT);
   });
 
   test.run();

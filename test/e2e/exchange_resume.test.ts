@@ -1,8 +1,8 @@
 /**
- * Resuming through the built binary: a sender killed mid-file leaves the
- * receiver the bytes it got (hidden, noted), and a receiver killed mid-file
- * leaves them too; the same file sent again goes from there, and arrives
- * whole and verified.
+ * Resuming through the built binary: a sender killed or interrupted mid-file
+ * leaves the receiver the bytes it got (hidden, noted), and a receiver
+ * killed or interrupted mid-file leaves them too; the same file sent again
+ * goes from there, and arrives whole and verified.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -78,6 +78,28 @@ async function receiverKilled(server: Server): Promise<void> {
 test("kill -9 of the sender, and of the receiver, mid-file; the same file sent again resumes where it stopped", async () => {
   const server = await startServe();
   await Promise.all([senderKilled(server), receiverKilled(server)]);
+});
+
+/** A side interrupted mid-file by `signal` cancels (exit 130 on both sides); the receiver keeps what arrived, says so, and the same send resumes it. */
+async function cancelled(server: Server, side: "sender" | "receiver", signal: NodeJS.Signals, seed: number): Promise<void> {
+  const { src, dst, data, r1, s1 } = await transferUnderWay(server, seed);
+  (side === "sender" ? s1 : r1).child.kill(signal);
+  assert.is((await s1.exit(15_000)).status, ERROR_CODES.SFX_CANCELLED, s1.err());
+  assert.is((await r1.exit(15_000)).status, ERROR_CODES.SFX_CANCELLED, r1.err());
+  assert.equal(readdirSync(dst).sort(), [".big.bin.sfx-part", ".big.bin.sfx-resume"], `${side} ${signal}`);
+  const kept = events(r1).find((e) => e.event === "kept") as { path?: string; bytes?: number } | undefined;
+  assert.ok(kept && kept.path === "big.bin" && kept.bytes! > 0, `the receiver says what it kept: ${r1.out()}`);
+  await sendAgain(server, src, dst, data);
+}
+
+test("Ctrl-C, a closed terminal (SIGHUP) or SIGTERM of the sender mid-file, and Ctrl-C of the receiver, cancel; what arrived is kept and the same file sent again resumes", async () => {
+  const server = await startServe();
+  await Promise.all([
+    cancelled(server, "sender", "SIGINT", 7),
+    cancelled(server, "sender", "SIGHUP", 8),
+    cancelled(server, "sender", "SIGTERM", 9),
+    cancelled(server, "receiver", "SIGINT", 10),
+  ]);
 });
 
 test.run();

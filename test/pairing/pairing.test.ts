@@ -807,7 +807,7 @@ test("resuming a file that is no longer what was kept (same name, size and time,
   }
 });
 
-test("nothing is kept to resume from a cancelled exchange, or from a file without a modification time (standard input)", async () => {
+test("nothing is kept to resume of a file without a modification time (standard input); a cancelled exchange keeps a file that has one", async () => {
   const h = startHarness();
   try {
     const r = await h.client();
@@ -822,7 +822,7 @@ test("nothing is kept to resume from a cancelled exchange, or from a file withou
     } })] })).catch(() => {});
     await expectCode(got, "SFX_TRANSFER_FAILED");
     await until(() => readdirSync(dir).length === 0, 2000, "the partial to go");
-    // Cancelled by the sender: removed too.
+    // Cancelled by the sender: kept, to resume (an interrupted send is work done, as a broken one's).
     const s2 = await h.client();
     const got2 = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
     const ac = new AbortController();
@@ -832,7 +832,7 @@ test("nothing is kept to resume from a cancelled exchange, or from a file withou
       if (read > 512 * 1024) ac.abort();
     } })] })).catch(() => {});
     await expectCode(got2, "SFX_CANCELLED");
-    await until(() => readdirSync(dir).length === 0, 2000, "the partial to go");
+    await until(() => readdirSync(dir).sort().join() === ".c.bin.sfx-part,.c.bin.sfx-resume", 2000, "the part and its note, and no lock");
   } finally {
     await h.close();
   }

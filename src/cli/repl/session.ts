@@ -87,6 +87,8 @@ interface Incoming {
   started?: number;
   /** Its latest progress line (as in the prompt), if any. */
   progress?: string;
+  /** Settles when the receive ends (after what it keeps is said). */
+  done?: Promise<unknown>;
 }
 
 interface Server {
@@ -396,7 +398,9 @@ class ClientSession implements SessionActions {
       incoming = { conn, controller: new AbortController(), active: false, from: "" };
       this.#incoming = incoming;
       try {
-        await receiver.receiveOne(incoming.controller.signal);
+        const receiving = receiver.receiveOne(incoming.controller.signal);
+        incoming.done = receiving.catch(() => {});
+        await receiving;
       } catch (err) {
         if (this.#conn !== conn || conn.closedWith || this.#quitting) break;
         // Failures and the sender's cancels were told by events; our own Ctrl-C is told here.
@@ -750,9 +754,9 @@ class ClientSession implements SessionActions {
     this.#finish(this.#batchStatus ?? 0);
   }
 
-  /** Waits (at most 3 s) for the running jobs to end. */
+  /** Waits (at most 3 s) for the running jobs and the incoming transfer to end. */
   async #settleJobs(): Promise<void> {
-    const all = Promise.allSettled([...this.#jobs.values()].map((j) => j.done));
+    const all = Promise.allSettled([...[...this.#jobs.values()].map((j) => j.done), this.#incoming?.done]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise((r) => (timer = setTimeout(r, 3000)))]);
     clearTimeout(timer);
