@@ -75,15 +75,17 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     await program.parseAsync(args, { from: "user" });
     return result.status;
-  } catch (err) {
+  } catch (caught) {
+    let err = caught;
     if (err instanceof CommanderError) {
-      const status = reportUsage(err);
+      const status = reportUsage(err, commandPath(program, argv));
       // A script reading --json events hears about a usage error too (an unknown option, a missing value).
       if (status === 2 && argv.includes("--json")) jsonError("SFX_USAGE", err.message.replace(/^error:\s*/, "").split("\n")[0]);
       return status;
     }
+    err = withLostDirectory(err);
     const verbose = Boolean(program.opts().verbose) || argv.includes("--verbose") || argv.includes("-v");
-    const hint = err instanceof SfxError && (err.code === "SFX_BAD_ARGUMENT" || err.code === "SFX_USAGE") ? " (see 'sfx --help')" : "";
+    const hint = err instanceof SfxError && (err.code === "SFX_BAD_ARGUMENT" || err.code === "SFX_USAGE") ? ` (see 'sfx ${commandPath(program, argv)}--help')` : "";
     // Messages carry names a peer chose (a file in an offer): shown printable; --json keeps them exact.
     console.error(`sfx: ${printableLines(describeError(err, verbose))}${hint}`);
     if (argv.includes("--json")) jsonError(err instanceof SfxError ? err.code : "SFX_INTERNAL", describeError(err, false));
@@ -91,15 +93,38 @@ async function run(argv: readonly string[]): Promise<number> {
   }
 }
 
+/**
+ * Node's "process.cwd failed … uv_cwd": sfx was started in a directory that has since been
+ * removed, and a relative path (or the default `--dir .`) needed it. The user's doing, not a bug.
+ */
+function withLostDirectory(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e?.code !== "ENOENT" || e.syscall !== "uv_cwd") return err;
+  return new SfxError("SFX_IO", "The current directory no longer exists (it was removed): change to another one, or give absolute paths and --dir", { cause: err });
+}
+
+/** The command words `argv` starts with, each followed by a space ("share get "), for a help hint. */
+function commandPath(program: Command, argv: readonly string[]): string {
+  let cmd = program;
+  let path = "";
+  for (const word of argv) {
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub) break;
+    path += `${sub.name()} `;
+    cmd = sub;
+  }
+  return path;
+}
+
 /** commander's errors: help asked for and version exit 0; everything else (a missing command: the help on stderr) status 2. */
-function reportUsage(err: CommanderError): number {
+function reportUsage(err: CommanderError, command: string): number {
   if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return 0;
   // Asked for (`sfx help`), help is an answer; shown because a command was missing (`sfx`, `sfx share`), a usage error.
   if (err.code === "commander.help") return err.exitCode === 0 ? 0 : 2;
   const [line, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
   // commander's "(Did you mean send?)" is on a line of its own: keep it.
   const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
-  console.error(`sfx: ${line}${suggestion ? ` ${suggestion}` : ""} (see 'sfx --help')`);
+  console.error(`sfx: ${line}${suggestion ? ` ${suggestion}` : ""} (see 'sfx ${command}--help')`);
   return 2;
 }
 

@@ -127,7 +127,7 @@ test("sfx serve --help documents its options, and hides the internal --daemon-ch
 });
 
 /** A usage error: exit 2, nothing on stdout, exactly one stderr line that names `what` (and, with `hint`, points to --help). */
-async function assertUsageError(args: string[], what: string, hint = true): Promise<void> {
+async function assertUsageError(args: string[], what: string, hint: boolean | string = true): Promise<void> {
   const r = await runSfx(args);
   assert.is(r.status, 2, `sfx ${args.join(" ")}: status ${r.status}, stderr ${r.stderr}`);
   assert.is(r.stdout, "", `sfx ${args.join(" ")} stdout`);
@@ -136,7 +136,7 @@ async function assertUsageError(args: string[], what: string, hint = true): Prom
   assert.is(lines.length, 1, `one stderr line, got: ${r.stderr}`);
   assert.ok(lines[0].startsWith("sfx: "), lines[0]);
   assert.ok(lines[0].includes(what), `'${lines[0]}' should name '${what}'`);
-  if (hint) assert.ok(lines[0].includes("--help"), `'${lines[0]}' should hint at --help`);
+  if (hint) assert.ok(lines[0].includes(typeof hint === "string" ? hint : "--help"), `'${lines[0]}' should hint at ${hint === true ? "--help" : hint}`);
 }
 
 test("an unknown command is one stderr line naming it, exit 2; a near miss gets a suggestion", async () => {
@@ -144,10 +144,30 @@ test("an unknown command is one stderr line naming it, exit 2; a near miss gets 
   await assertUsageError(["sned"], "sned' (Did you mean send?)");
 });
 
-test("an unknown option is one stderr line naming it, exit 2 (top level and per command)", async () => {
-  await assertUsageError(["--frobnicate"], "--frobnicate");
-  await assertUsageError(["serve", "--frobnicate"], "--frobnicate");
-  await assertUsageError(["discover", "--no-such-flag"], "--no-such-flag");
+test("an unknown option is one stderr line naming it, exit 2 (top level and per command), pointing at that command's help", async () => {
+  await assertUsageError(["--frobnicate"], "--frobnicate", "(see 'sfx --help')");
+  await assertUsageError(["serve", "--frobnicate"], "--frobnicate", "(see 'sfx serve --help')");
+  await assertUsageError(["discover", "--no-such-flag"], "--no-such-flag", "(see 'sfx discover --help')");
+  await assertUsageError(["share", "get"], "code", "(see 'sfx share get --help')");
+  // sfx's own usage errors too.
+  const empty = mkdtempSync(join(tmpdir(), "sfx-empty-"));
+  try {
+    await assertUsageError(["send", "--to", "123456", "--server", "127.0.0.1:9", empty], "Nothing to send", "(see 'sfx send --help')");
+  } finally {
+    rmSync(empty, { recursive: true });
+  }
+});
+
+test("started in a directory since removed, a command that needs it says so (SFX_IO, exit 8), not as a bug", async () => {
+  const gone = mkdtempSync(join(tmpdir(), "sfx-gone-"));
+  for (const args of [["receive", "--server", "127.0.0.1:9", "--once"], ["send", "--to", "123456", "--server", "127.0.0.1:9", "file.txt"]]) {
+    const child = spawn("sh", ["-c", `d=$1 bin=$2; shift 2; mkdir -p "$d" && cd "$d" && rmdir "$d" && exec "$bin" "$@"`, "sh", gone, SFX, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.is(stderr, "sfx: The current directory no longer exists (it was removed): change to another one, or give absolute paths and --dir\n", args[0]);
+    assert.is(status, 8);
+  }
 });
 
 test("a bad option value is one stderr line naming the value, exit 2", async () => {
