@@ -9,6 +9,7 @@ import { printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
 
 import { formatBytes } from "../units.ts";
+import { fitEnd, textWidth } from "./text_width.ts";
 
 export { formatBytes };
 
@@ -47,20 +48,33 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
       while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
       const [t0, b0] = samples[0];
       const rate = now - t0 > 0 ? ((bytes - b0) / (now - t0)) * 1000 : bytes / Math.max(0.001, (now - started) / 1000);
-      const width = Math.max(10, Math.min(30, (stream.columns ?? 80) - 60));
-      let line: string;
+      // One row, never wrapped: `\r` redraws only a line's last row, so a wrapped one would leave
+      // a trail. The last column stays free (some terminals wrap on it). Narrow: the bar goes first,
+      // then the ETA, then the rate; the name gets what is left.
+      const columns = stream.columns ?? 80;
+      const room = columns - 1;
+      let forms: string[];
       if (total !== null && total > 0) {
         const frac = Math.min(1, bytes / total);
+        const width = Math.max(10, Math.min(30, columns - 60));
         const fill = Math.round(frac * width);
-        const eta = rate > 0 ? (total - bytes) / rate : Infinity;
-        line = `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ` +
-          `${formatBytes(bytes)} / ${formatBytes(total)}  ${formatRate(rate / 1e6)}  ETA ${formatDuration(eta)}`;
+        const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
+        const amount = `${formatBytes(bytes)} / ${formatBytes(total)}`;
+        const speed = formatRate(rate / 1e6);
+        const eta = `ETA ${formatDuration(rate > 0 ? (total - bytes) / rate : Infinity)}`;
+        forms = [
+          `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${pct} ${amount}  ${speed}  ${eta}`,
+          `${pct.trimStart()} ${amount}  ${speed}  ${eta}`,
+          `${pct.trimStart()} ${amount}  ${speed}`,
+          `${pct.trimStart()} ${amount}`,
+          pct.trimStart(),
+        ];
       } else {
-        line = `${formatBytes(bytes)}  ${formatRate(rate / 1e6)}`;
+        forms = [`${formatBytes(bytes)}  ${formatRate(rate / 1e6)}`, formatBytes(bytes)];
       }
-      const room = (stream.columns ?? 80) - line.length - 3;
-      const name = printable(file); // the sender's name, on the receiver's terminal
-      if (room > 8) line += `  ${name.length > room ? "…" + name.slice(-(room - 1)) : name}`;
+      let line = forms.find((f) => textWidth(f) <= room) ?? fitEnd(forms[forms.length - 1], room);
+      const left = room - textWidth(line) - 2;
+      if (left > 8) line += `  ${fitEnd(printable(file), left)}`; // the sender's name, on the receiver's terminal
       stream.write(`\r${line}\u001b[K`);
       drawn = true;
     },

@@ -2,6 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { printableLines } from "../../src/protocol/schema.ts";
 import { formatBytes, formatDuration, formatRate, progressBar } from "../../src/cli/progress.ts";
+import { fitEnd, textWidth } from "../../src/cli/text_width.ts";
 
 const sizes: Array<[number, string]> = [[0, "0 B"], [812, "812 B"], [1.5, "2 B"], [1536, "1.5 KiB"], [3 * 2 ** 20, "3.0 MiB"], [150 * 2 ** 30, "150 GiB"], [2 ** 42, "4.0 TiB"]];
 for (const [n, text] of sizes) test(`formatBytes(${n}) is '${text}'`, () => assert.is(formatBytes(n), text));
@@ -47,6 +48,42 @@ test("progressBar() shows the sender's file name printable: no escape or invisib
 
 test("printableLines() keeps the lines of a message (an error and its causes), each made printable", () => {
   assert.is(printableLines("Cannot write d\u200bir/f\n  caused by: x\u001b[2J"), "Cannot write d\ufffdir/f\n  caused by: x\ufffd[2J");
+});
+
+test("textWidth() counts terminal cells: wide CJK and emoji 2, combining marks 0; fitEnd() keeps a name's end within the cells", () => {
+  assert.is(textWidth("big.iso"), 7);
+  assert.is(textWidth("日本語"), 6);
+  assert.is(textWidth("e\u0301t\u00e9"), 3);
+  assert.is(textWidth("🎉x"), 3);
+  assert.is(textWidth("ｆｕｌｌ"), 8);
+  assert.is(fitEnd("short", 10), "short");
+  assert.is(fitEnd("ファイル名です", 7), "…名です");
+  assert.is(fitEnd("ファイル名です", 6), "…です");
+  assert.is(fitEnd("abcdef", 4), "…def");
+  assert.is(fitEnd("abc", 0), "");
+});
+
+/** Every line a bar drew on a terminal `columns` wide (between its `\r` and its erase-to-end). */
+function drawnLines(columns: number, updates: Array<[number, number | null, string]>): string[] {
+  let written = "";
+  const stream = { isTTY: true, columns, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(stream);
+  for (const [bytes, total, name] of updates) bar.update(bytes, total, name);
+  return [...written.matchAll(/\r([^\r]*)\u001b\[K/g)].map((m) => m[1]);
+}
+
+test("progressBar() never draws a line as wide as the terminal (a wrapped line would leave a trail at every update): narrow, it drops the bar, then the ETA and the rate; a wide name is cut by cells", () => {
+  for (const columns of [20, 30, 40, 50, 60, 80, 120]) {
+    for (const name of ["big.iso", "とても長いファイル名です.bin", "🎉🎉🎉 party photos 🎉🎉🎉.zip", "x".repeat(300)]) {
+      for (const line of drawnLines(columns, [[3 * 2 ** 30 - 1, 3 * 2 ** 30, name], [3 * 2 ** 20, null, name]])) {
+        assert.ok(textWidth(line) < columns, `${columns} columns: '${line}' takes ${textWidth(line)}`);
+      }
+    }
+  }
+  const [narrow] = drawnLines(50, [[682 * 2 ** 20, 3 * 2 ** 30, "E"]]);
+  assert.match(narrow, /^22% 682 MiB \/ 3\.0 GiB {2}[\d.]+ [kM]?B\/s {2}ETA /);
+  const [wide] = drawnLines(80, [[1, 2, "とても長いファイル名です.bin"]]);
+  assert.match(wide, /^\[#+\.+\] {2}50% 1 B \/ 2 B .*ETA .+ {2}…[^\s]*ファイル名です\.bin$/);
 });
 
 test.run();
