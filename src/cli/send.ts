@@ -76,7 +76,8 @@ export function keptByReceiver(bytes: number): string {
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
-  const files = await collectFiles(paths, { stdinName: flags.name, onSkip: warnSkipped });
+  let leftOut = 0;
+  const files = await collectFiles(paths, { stdinName: flags.name, onSkip: (path, why) => (leftOut++, warnSkipped(path, why)) });
   const json = flags.json ? jsonEvents() : undefined;
   const bar = progressBar();
   const say = (line: string) => {
@@ -117,6 +118,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
           case "done":
             bar.end();
             process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}); the receiver verified every file.\n`);
+            // Said again at the end, where a user looks: the lines above may have scrolled away.
+            if (leftOut > 0) say(`${leftOut} ${leftOut === 1 ? "entry was" : "entries were"} left out (listed above as 'left out').`);
             break;
           case "error":
             bar.end();

@@ -192,7 +192,8 @@ async function putFiles(
         `Shared ${created.files.length} file${created.files.length === 1 ? "" : "s"} (${formatBytes(bytes)}); ` +
           `expires ${expiryText(created.expiresAt)}` +
           (created.maxDownloads === null ? "" : `, or after ${created.maxDownloads} download${created.maxDownloads === 1 ? "" : "s"}`) +
-          `\nDownload with: sfx share get ${created.code}\n`,
+          // The server as the user named it: without it, the command works only where discovery finds this server.
+          `\nDownload with: sfx share get ${created.code}${flags.server ? ` --server ${shellWord(flags.server)}` : ""}\n`,
       );
     }
     return 0;
@@ -330,4 +331,9 @@ export function shareServeArgs(flags: ShareServeFlags): string[] {
     if (flags[key] !== undefined) out.push(flag, key === "storage" ? resolve(flags[key]!) : String(flags[key]));
   }
   return out;
+}
+
+/** `word` as one shell word: as it is when it is plain (`10.0.0.5:6969`, `[::1]:6969`), else single-quoted. */
+function shellWord(word: string): string {
+  return /^[\w.:\[\]@%+=,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

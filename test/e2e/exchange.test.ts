@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES } from "../../src/errors.ts";
 import {
@@ -71,6 +71,22 @@ test("several files and a directory tree keep their relative paths; hashes equal
   assert.equal(treeHashes(dst), want);
   const sev = events(s);
   assert.ok(sev.some((e) => e.event === "done" && e.files === 5), JSON.stringify(sev));
+});
+
+test("an entry of a directory that is left out (a broken symbolic link) is said as the send starts, and again under its summary", async () => {
+  const src = tmp();
+  const dst = tmp();
+  mkdirSync(join(src, "d"));
+  writeFileSync(join(src, "d/kept.txt"), "kept\n");
+  symlinkSync(join(src, "nowhere"), join(src, "d/dangling"));
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "d")]);
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.equal(readdirSync(join(dst, "d")), ["kept.txt"]);
+  assert.match(s.err(), /^sfx: left out d\/dangling: a broken symbolic link\n/);
+  assert.match(s.err(), /\n1 entry was left out \(listed above as 'left out'\)\.\n$/);
+  assert.match(s.out(), /^Sent 1 file, 5 B /);
 });
 
 test("--json: the sender reports each file with its SHA-256, done carries MB/s, and a failure before any transfer is an error event", async () => {

@@ -102,6 +102,8 @@ test("put → ls → get round trip: several files and a directory, hashes equal
   const code = r.stdout.trim();
   assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
   assert.match(r.stderr, /Shared 4 files.*expires/);
+  // The command it prints works as printed: it names the server the upload went to.
+  assert.ok(r.stderr.includes(`\nDownload with: sfx share get ${code} --server 127.0.0.1:${main.port}\n`), r.stderr);
   // The log says who reserved what, and which share it became (by its key, never its code).
   const log = join(tmp.path, "logs", "stream_server.log");
   const key = codeKey(code).slice(0, 12);
