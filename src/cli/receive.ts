@@ -124,6 +124,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           case "rejected":
             // Refused by sfx itself (names, space); a refusal by the user or by --yes missing says so elsewhere.
             if (/^(unsafe offer|not enough free space)/.test(e.reason)) say(`Rejected an offer from ${formatId(e.from ?? offerFrom)}: ${printable(e.reason)}`);
+            else if (e.reason === "declined") say(`Declined the offer from ${formatId(e.from ?? offerFrom)}; the sender was told.`);
             break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);

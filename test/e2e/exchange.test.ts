@@ -367,6 +367,8 @@ test("on a terminal, receive shows the offer and asks y/N: 'y' accepts, 'n' reje
         assert.equal(readdirSync(dst), []);
       }
       await r.closed;
+      // The receiver says what it did with the offer, either way.
+      assert.match(r.out(), answer === "y" ? /received hello\.txt/ : /Declined the offer from \d{3} \d{3}; the sender was told\./);
     } finally {
       r.kill();
     }
