@@ -18,7 +18,7 @@ import { formatAddress } from "../transport/datagram.ts";
 import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver } from "../client/receive.ts";
 import { discardKeptParts, ioError, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
-import type { TransferEvent } from "../client/events.ts";
+import { refusedBySfx, type TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 
@@ -123,7 +123,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "rejected":
             // Refused by sfx itself (names, space); a refusal by the user or by --yes missing says so elsewhere.
-            if (/^(unsafe offer|not enough free space)/.test(e.reason)) say(`Rejected an offer from ${formatId(e.from ?? offerFrom)}: ${printable(e.reason)}`);
+            if (refusedBySfx(e.reason)) say(`Rejected an offer from ${formatId(e.from ?? offerFrom)}: ${printable(e.reason)}`);
             else if (e.reason === "declined") say(`Declined the offer from ${formatId(e.from ?? offerFrom)}; the sender was told.`);
             break;
           case "progress":

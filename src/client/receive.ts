@@ -26,7 +26,7 @@ import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
 import { basename, dirname, resolve } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { bytesOnDisk, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { bytesOnDisk, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, pathInTheWay, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -238,21 +238,32 @@ export class Receiver {
     }
     // Refuse what cannot fit, before asking anyone: the sender learns why at once. What is kept
     // here already is not needed again (the sender is not told of it: that is the receiver's business).
-    const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
-    const room = bytes && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0))) : null;
-    if (bytes !== null && room && !room.fits && !withdrawn.signal.aborted) {
+    const refuse = (toSender: string, why: string): ReceivedExchange => {
       withdrawWatch();
       offCloseWatch();
       cleanup();
+      conn.send(Reject, { xid, reason: toSender });
+      emit({ event: "rejected", reason: why, from });
+      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+    };
+    const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
+    const room = bytes && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0))) : null;
+    if (bytes !== null && room && !room.fits && !withdrawn.signal.aborted) {
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
       const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";
-      const why = `not enough free space: the files need ${mb(room.need)}${here}, the receiver has ${mb(room.free)}`;
       // To the sender, what the files need whole (block-rounded): more than the receiver has, and not
       // a figure that says what it keeps.
       const whole = bytesOnDisk(files.map((f) => f.size!), room.block);
-      conn.send(Reject, { xid, reason: `Not enough free space: the files need ${mb(whole)}, the receiver has ${mb(room.free)}` });
-      emit({ event: "rejected", reason: why, from });
-      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+      return refuse(
+        `Not enough free space: the files need ${mb(whole)}, the receiver has ${mb(room.free)}`,
+        `not enough free space: the files need ${mb(room.need)}${here}, the receiver has ${mb(room.free)}`,
+      );
+    }
+    // A file where the offer needs a directory: nothing of it could be written (not asked, then failed).
+    const inTheWay = withdrawn.signal.aborted ? undefined : await pathInTheWay(this.opts.dir, files.map((f) => f.path)).catch(() => undefined);
+    if (inTheWay !== undefined) {
+      const why = `a file is in the way: ${printable(inTheWay)} in the receiver's folder is not a directory, and the offer puts files in a directory of that name`;
+      return refuse(`The receiver cannot take it: ${why}`, why);
     }
 
     let answer: boolean | string;

@@ -325,6 +325,32 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
 }
 
 /**
+ * The first directory an offer needs under `dir` that is something else
+ * there (a file named `photos` where files arrive as `photos/…`), as a
+ * relative path; `undefined` when none is. Such an offer could only fail
+ * once accepted; a symbolic link is left to the write, which has its own
+ * rules for them.
+ */
+export async function pathInTheWay(dir: string, relPaths: readonly string[]): Promise<string | undefined> {
+  const checked = new Map<string, boolean>(); // relative directory → whether it is in the way
+  for (const rel of relPaths) {
+    const segments = localRelativePath(sanitizeRelativePath(rel)).split("/");
+    for (let depth = 1; depth < segments.length; depth++) {
+      const parent = segments.slice(0, depth).join("/");
+      let blocked = checked.get(parent);
+      if (blocked === undefined) {
+        const st = await lstat(join(dir, ...segments.slice(0, depth))).catch(() => null);
+        blocked = st !== null && !st.isDirectory() && !st.isSymbolicLink();
+        checked.set(parent, blocked);
+        if (st === null) break; // nothing there: nothing deeper either
+      }
+      if (blocked) return parent;
+    }
+  }
+  return undefined;
+}
+
+/**
  * Whether files of these `sizes` (bytes still to write, each) fit on the
  * file system of `dir`: each takes whole blocks (a thousand 1-byte files
  * take a thousand blocks), checked against what an unprivileged writer may

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
+import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, pathInTheWay, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 import { slowReads } from "../_slow_reads.ts";
@@ -76,6 +76,21 @@ test("localRelativePath() renames on Windows only what Windows cannot store", ()
   for (const [from, to] of cases) {
     assert.is(localRelativePath(from, "win32"), to, from);
     assert.is(localRelativePath(from, "linux"), from, from);
+  }
+});
+
+test("pathInTheWay() names the first directory an offer needs that is a file here; a directory, a symbolic link or nothing is not in the way", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-in-the-way-"));
+  try {
+    mkdirSync(join(dir, "photos/2026"), { recursive: true });
+    writeFileSync(join(dir, "photos/2026/march"), "a file");
+    writeFileSync(join(dir, "notes"), "a file");
+    symlinkSync(join(dir, "photos"), join(dir, "link"));
+    assert.is(await pathInTheWay(dir, ["a.txt", "notes", "new/dir/x", "photos/2026/x.jpg", "link/y"]), undefined, "files may replace nothing: they are numbered");
+    assert.is(await pathInTheWay(dir, ["ok/a", "photos/2026/march/01.jpg"]), "photos/2026/march");
+    assert.is(await pathInTheWay(dir, ["notes/today.md"]), "notes");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

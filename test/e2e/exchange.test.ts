@@ -161,14 +161,15 @@ test("a receiver with --once that cannot write tells the sender why (not 'discon
   const src = tmp();
   const dst = tmp();
   writeFileSync(join(src, "x.txt"), "x");
-  writeFileSync(join(dst, "sub"), "a file where the sender needs a folder");
+  // A folder the receiver will not write through (a link out of --dir): found only once it writes.
+  symlinkSync(tmp(), join(dst, "sub"));
   mkdirSync(join(src, "sub"));
   writeFileSync(join(src, "sub", "y.txt"), "y");
   const r = await startReceive(server, dst, ["--yes", "--once"]);
   const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "sub")]);
   assert.is((await r.exit()).status, 8, r.err());
   assert.is((await s.exit()).status, 8, s.err());
-  assert.match(s.err(), /The receiver failed: .*(not a directory|ENOTDIR)/);
+  assert.match(s.err(), /The receiver failed: .*symbolic link/);
   assert.not.match(s.err(), /disconnected/);
 });
 
@@ -220,6 +221,22 @@ test("an offer larger than the receiver's free space is refused before any byte 
     await r.exit();
     assert.equal(readdirSync(dst), []);
   });
+});
+
+test("a file where the offer needs a directory is refused before anyone is asked, with the reason, and nothing is written", async () => {
+  const src = tmp();
+  const dst = tmp();
+  mkdirSync(join(src, "dir"));
+  writeFileSync(join(src, "dir/a.txt"), "a");
+  writeFileSync(join(dst, "dir"), "in the way");
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "dir")]);
+  assert.is((await s.exit()).status, ERROR_CODES.SFX_REJECTED, s.err());
+  assert.match(s.err(), /a file is in the way: dir in the receiver's folder is not a directory/);
+  assert.is((await r.exit()).status, ERROR_CODES.SFX_REJECTED, r.err());
+  assert.ok(events(r).some((e) => e.event === "rejected" && /^a file is in the way/.test(String(e.reason))), r.out());
+  assert.equal(readdirSync(dst), ["dir"]);
+  assert.is(readFileSync(join(dst, "dir"), "utf8"), "in the way");
 });
 
 test("an unknown ID fails fast with exit status 5 and a clear message", async () => {

@@ -29,7 +29,7 @@ import { keptByReceiver, listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
-import type { TransferEvent } from "../../client/events.ts";
+import { refusedBySfx, type TransferEvent } from "../../client/events.ts";
 import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError } from "../../discovery/index.ts";
 import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
 import { formatId, normalizeId } from "../../pairing/id_registry.ts";
@@ -448,7 +448,7 @@ class ClientSession implements SessionActions {
         this.print(`Receiving from ${formatId(incoming.from)} into ${this.dir}… (Ctrl-C cancels)`);
         break;
       case "rejected":
-        if (/^(unsafe|not enough free space)/i.test(e.reason)) this.print(`Rejected an offer from ${formatId(e.from ?? incoming.from)}: ${printable(e.reason)}`);
+        if (refusedBySfx(e.reason)) this.print(`Rejected an offer from ${formatId(e.from ?? incoming.from)}: ${printable(e.reason)}`);
         break;
       case "progress":
         incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now());
