@@ -376,7 +376,7 @@ if (!TMUX) {
     await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
   });
 
-  test("connect to a server that cannot be reached keeps the current connection and its ID; 'connect 1' before any discover says so", async () => {
+  test("connect to a server that cannot be reached keeps the current connection and its ID, and is not the next bare 'connect''s; 'connect 1' before any discover says so", async () => {
     const a = pane(["--server", server.address], { cwd: tmp("sfx-cwd-") });
     const id = await a.id();
     const gone = await startServe();
@@ -387,6 +387,11 @@ if (!TMUX) {
     await a.run("connect 1", /No server 1: 'discover' has listed none; give host\[:port\]/);
     // Any bare number is a listed server, never a host ("100" would be 0.0.0.100).
     await a.run("connect 100", /No server 100: 'discover' has listed none; give host\[:port\]/);
+    // Not connected, a server that cannot be reached is not the one a bare 'connect' tries next.
+    await a.run("disconnect", /Disconnected\./);
+    await a.run(`connect ${gone.address}`, /Cannot connect: Nothing is listening at /);
+    await a.run("status", new RegExp(`Not connected \\(last server ${server.address.replace(/\./g, "\\.")}; 'connect' reconnects\\)`));
+    await a.run("connect", new RegExp(`Connected to e2e .* at ${server.address.replace(/\./g, "\\.")}\\.`));
     a.type("quit");
     await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
   });

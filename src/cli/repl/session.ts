@@ -298,7 +298,9 @@ class ClientSession implements SessionActions {
   }
 
   async #connectTo(server: Server): Promise<void> {
-    this.#server = server;
+    // What a bare 'connect' tries next: the server of the last connection (#adopt), or, while none
+    // was ever made, this one; never one that just failed over one that answered.
+    this.#server ??= server;
     this.#adopt(await this.#open(server), server);
   }
 
