@@ -198,6 +198,7 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
   const lines = [`${formatId(offer.from)} wants to send you ${describeFiles(offer.files)}`];
   for (const f of offer.files.slice(0, 20)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
   if (offer.files.length > 20) lines.push(`  … and ${offer.files.length - 20} more`);
+  if (offer.kept > 0) lines.push(keptLine(offer.kept));
   process.stderr.write(`${lines.join("\n")}\n`);
   return new Promise((resolveAnswer) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -225,6 +226,11 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
       resolveAnswer(/^y(es)?$/i.test(answer.trim()));
     });
   });
+}
+
+/** The offer prompt's line for bytes an interrupted transfer left: accepting resumes them. */
+export function keptLine(bytes: number): string {
+  return `  ${formatBytes(bytes)} of it is already here from an interrupted transfer: only the rest will be sent.`;
 }
 
 /** Kept parts listed at most, by name (the rest are counted). */

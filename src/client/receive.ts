@@ -35,6 +35,8 @@ export interface IncomingOffer {
   files: OfferFileInfo[];
   /** Total bytes, null when a size is unknown. */
   bytes: number | null;
+  /** Bytes of these files an interrupted transfer left here: accepted, only the rest is sent. */
+  kept: number;
 }
 
 /** Options for {@link Receiver}. */
@@ -268,7 +270,7 @@ export class Receiver {
 
     let answer: boolean | string;
     try {
-      answer = withdrawn.signal.aborted ? false : await this.opts.decide({ from, files: shown, bytes }, withdrawn.signal);
+      answer = withdrawn.signal.aborted ? false : await this.opts.decide({ from, files: shown, bytes, kept: keptBytes }, withdrawn.signal);
     } catch (err) {
       answer = withdrawn.signal.aborted ? false : `the receiver failed to decide: ${(err as Error).message}`;
     } finally {

@@ -306,9 +306,9 @@ if (!TMUX) {
     await a.run("status", /No transfer running\./);
     await b.run("status", /No transfer running\./);
 
-    // The receiver cancels too: Ctrl-C on its side.
+    // The receiver cancels too: Ctrl-C on its side. Offered again, the file says what is here already.
     await a.run(`send ${bId} big.img`, /waiting for them to accept/);
-    await b.waitFor(/Accept from .*\[y\/N\]\s*$/, 15_000, b.screen().trimEnd().length - 200);
+    await b.waitFor(/\n  \d[\d.]* [KMG]iB of it is already here from an interrupted transfer: only the rest will be sent\.\n[\s\S]*Accept from .*\[y\/N\]\s*$/, 15_000, b.screen().trimEnd().length - 200);
     b.type("y");
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
     await a.waitFor(/The receiver kept \d[\d.]* [KMG]iB from an interrupted transfer: sending the rest\./);

@@ -24,7 +24,7 @@ import { resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
-import { describeKept } from "../receive.ts";
+import { describeKept, keptLine } from "../receive.ts";
 import { keptByReceiver, listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
@@ -428,6 +428,7 @@ class ClientSession implements SessionActions {
     const lines = [`\n${who} wants to send you ${describeFiles(offer)}:`];
     for (const f of offer.files.slice(0, 10)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
     if (offer.files.length > 10) lines.push(`  … and ${offer.files.length - 10} more`);
+    if (offer.kept > 0) lines.push(keptLine(offer.kept));
     this.print(lines.join("\n"));
     const answer = await this.screen.ask(`Accept from ${who} into ${this.dir}? [y/N] `, withdrawn);
     if (answer === null) {
