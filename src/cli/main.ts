@@ -108,6 +108,7 @@ function commandPath(program: Command, argv: readonly string[]): string {
   let cmd = program;
   let path = "";
   for (const word of argv) {
+    if (path === "" && word.startsWith("-")) continue; // sfx's own options before the command (-v)
     const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
     if (!sub) break;
     path += `${sub.name()} `;

@@ -192,8 +192,7 @@ async function putFiles(
         `Shared ${created.files.length} file${created.files.length === 1 ? "" : "s"} (${formatBytes(bytes)}); ` +
           `expires ${expiryText(created.expiresAt)}` +
           (created.maxDownloads === null ? "" : `, or after ${created.maxDownloads} download${created.maxDownloads === 1 ? "" : "s"}`) +
-          // The server as the user named it: without it, the command works only where discovery finds this server.
-          `\nDownload with: sfx share get ${created.code}${flags.server ? ` --server ${shellWord(flags.server)}` : ""}\n`,
+          `\nDownload with: ${downloadCommand(created.code, flags.server)}\n`,
       );
     }
     return 0;
@@ -333,7 +332,15 @@ export function shareServeArgs(flags: ShareServeFlags): string[] {
   return out;
 }
 
-/** `word` as one shell word: as it is when it is plain (`10.0.0.5:6969`, `[::1]:6969`), else single-quoted. */
+/**
+ * The command that downloads share `code`, to print: with `--server` as the user named the server
+ * (without it, it works only where discovery finds this server), quoted for a shell.
+ */
+export function downloadCommand(code: string, server?: string): string {
+  return `sfx share get ${code}${server ? ` --server ${shellWord(server)}` : ""}`;
+}
+
+/** `word` as one shell word: as it is when plain (`10.0.0.5:6969`, `box`), else single-quoted (`'[::1]:6969'`: brackets glob). */
 function shellWord(word: string): string {
-  return /^[\w.:\[\]@%+=,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return /^[\w.:@%+=,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -324,30 +324,49 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
   return undefined;
 }
 
+/** Where an offer needs a directory and the receiver cannot give it one, and what is there. */
+export interface InTheWay {
+  /** Relative to the receiving folder. */
+  path: string;
+  what: "a file" | "a broken symbolic link" | "a symbolic link that leads outside the folder";
+}
+
 /**
- * The first directory an offer needs under `dir` that is something else
- * there (a file named `photos` where files arrive as `photos/…`), as a
- * relative path; `undefined` when none is. Such an offer could only fail
- * once accepted; a symbolic link is left to the write, which has its own
- * rules for them.
+ * The first directory an offer needs under `dir` that cannot be one there (a
+ * file named `photos` where files arrive as `photos/…`; a symbolic link to a
+ * file, to nothing, or out of the folder, which the write does not follow);
+ * `undefined` when none is. Such an offer could only fail once accepted. A
+ * link to a directory inside the folder is a directory.
  */
-export async function pathInTheWay(dir: string, relPaths: readonly string[]): Promise<string | undefined> {
-  const checked = new Map<string, boolean>(); // relative directory → whether it is in the way
+export async function pathInTheWay(dir: string, relPaths: readonly string[]): Promise<InTheWay | undefined> {
+  const root = await realpath(dir).catch(() => resolve(dir));
+  const checked = new Map<string, InTheWay["what"] | null | "absent">(); // relative directory → what is in the way there
   for (const rel of relPaths) {
     const segments = localRelativePath(sanitizeRelativePath(rel)).split("/");
     for (let depth = 1; depth < segments.length; depth++) {
       const parent = segments.slice(0, depth).join("/");
-      let blocked = checked.get(parent);
-      if (blocked === undefined) {
-        const st = await lstat(join(dir, ...segments.slice(0, depth))).catch(() => null);
-        blocked = st !== null && !st.isDirectory() && !st.isSymbolicLink();
-        checked.set(parent, blocked);
-        if (st === null) break; // nothing there: nothing deeper either
+      let found = checked.get(parent);
+      if (found === undefined) {
+        found = await whatIsAt(root, join(root, ...segments.slice(0, depth)));
+        checked.set(parent, found);
       }
-      if (blocked) return parent;
+      if (found === "absent") break; // nothing there: nothing deeper either
+      if (found !== null) return { path: parent, what: found };
     }
   }
   return undefined;
+}
+
+/** What stands at `path`: null for a directory inside `root` (or a link to one), "absent", or what is in the way. */
+async function whatIsAt(root: string, path: string): Promise<InTheWay["what"] | null | "absent"> {
+  const st = await lstat(path).catch(() => null);
+  if (st === null) return "absent";
+  if (st.isDirectory()) return null;
+  if (!st.isSymbolicLink()) return "a file";
+  const real = await realpath(path).catch(() => null);
+  if (real === null) return "a broken symbolic link";
+  if (real !== root && !real.startsWith(root + sep)) return "a symbolic link that leads outside the folder";
+  return (await stat(real).catch(() => null))?.isDirectory() ? null : "a file";
 }
 
 /**

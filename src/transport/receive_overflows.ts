@@ -8,9 +8,11 @@
  * (a column of `/proc/net/udp`, `udp6` for IPv6 sockets) also counts
  * datagrams with a bad checksum, which anyone can send; its system-wide
  * `RcvbufErrors` (`/proc/net/snmp`, `Udp6RcvbufErrors` in `snmp6`) counts
- * only full buffers, but of every socket. Over each interval between two
- * reads, the smaller of the two increases is taken: a bad checksum does not
- * raise the second, another socket's overflow does not raise the first.
+ * only full buffers, but of every socket; `InCsumErrors` beside it counts
+ * the bad checksums, of every socket too. Over each interval between two
+ * reads, the socket's drops less the system's bad checksums, and no more
+ * than the system's full buffers: datagrams with a bad checksum sent to this
+ * socket while another one overflows do not count.
  *
  * Elsewhere (no /proc, a sandbox that cannot read it, Deno without read
  * access already granted — asking would prompt on a terminal) the count is
@@ -79,7 +81,7 @@ export function receiveOverflowCounter(local: LocalAddress, proc: ProcReader = P
   const wanted = `${procAddress(local)}:${local.port.toString(16).toUpperCase().padStart(4, "0")}`;
   let inode: string | undefined;
   let unavailable = !proc.mayRead();
-  let last: { drops: number; rcvbuf: number } | undefined;
+  let last: { drops: number } & UdpErrors | undefined;
   let total = 0;
 
   const socketDrops = (): number | undefined => {
@@ -99,33 +101,46 @@ export function receiveOverflowCounter(local: LocalAddress, proc: ProcReader = P
 
   return () => {
     if (unavailable) return undefined;
-    let now: { drops: number; rcvbuf: number } | undefined;
+    let now: { drops: number } & UdpErrors | undefined;
     try {
       const drops = socketDrops();
-      if (drops !== undefined) now = { drops, rcvbuf: rcvbufErrors(proc) };
+      if (drops !== undefined) now = { drops, ...udpErrors(proc) };
     } catch {
       unavailable = true;
       return undefined;
     }
     if (now === undefined) return undefined;
-    if (last !== undefined) total += Math.max(0, Math.min(now.drops - last.drops, now.rcvbuf - last.rcvbuf));
+    if (last !== undefined) {
+      // Our drops less every bad checksum the system saw (ours among them, one for one: a flood of
+      // them while another socket overflows must not count), and no more than the full buffers.
+      const ours = now.drops - last.drops - (now.csum - last.csum);
+      total += Math.max(0, Math.min(ours, now.rcvbuf - last.rcvbuf));
+    }
     last = now;
     return total;
   };
 }
 
-/** The system's count of UDP datagrams dropped for a full receive buffer, IPv4 and IPv6 (a dual-stack socket's IPv4 datagrams count in the first). */
-function rcvbufErrors(proc: ProcReader): number {
+/** The system's counts of UDP datagrams dropped for a full receive buffer and for a bad checksum. */
+interface UdpErrors {
+  rcvbuf: number;
+  csum: number;
+}
+
+/** {@link UdpErrors}, IPv4 and IPv6 together (a dual-stack socket's IPv4 datagrams count in the first). */
+function udpErrors(proc: ProcReader): UdpErrors {
   const snmp = proc.readFile("/proc/net/snmp").split("\n").filter((l) => l.startsWith("Udp: "));
   const names = snmp[0]?.split(/\s+/) ?? [];
   const values = snmp[1]?.split(/\s+/) ?? [];
-  const v4 = Number(values[names.indexOf("RcvbufErrors")]);
-  if (!Number.isSafeInteger(v4)) throw new Error("no RcvbufErrors in /proc/net/snmp");
-  let v6 = 0;
+  const rcvbuf = Number(values[names.indexOf("RcvbufErrors")]);
+  const csum = Number(values[names.indexOf("InCsumErrors")]);
+  if (!Number.isSafeInteger(rcvbuf) || !Number.isSafeInteger(csum)) throw new Error("no RcvbufErrors or InCsumErrors in /proc/net/snmp");
+  let snmp6 = "";
   try {
-    v6 = Number(/^Udp6RcvbufErrors\s+(\d+)/m.exec(proc.readFile("/proc/net/snmp6"))?.[1] ?? 0);
+    snmp6 = proc.readFile("/proc/net/snmp6");
   } catch { /* no IPv6 */ }
-  return v4 + v6;
+  const v6 = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)`, "m").exec(snmp6)?.[1] ?? 0);
+  return { rcvbuf: rcvbuf + v6("Udp6RcvbufErrors"), csum: csum + v6("Udp6InCsumErrors") };
 }
 
 /**

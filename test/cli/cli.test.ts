@@ -149,6 +149,7 @@ test("an unknown option is one stderr line naming it, exit 2 (top level and per 
   await assertUsageError(["serve", "--frobnicate"], "--frobnicate", "(see 'sfx serve --help')");
   await assertUsageError(["discover", "--no-such-flag"], "--no-such-flag", "(see 'sfx discover --help')");
   await assertUsageError(["share", "get"], "code", "(see 'sfx share get --help')");
+  await assertUsageError(["-v", "share", "get"], "code", "(see 'sfx share get --help')");
   // sfx's own usage errors too.
   const empty = mkdtempSync(join(tmpdir(), "sfx-empty-"));
   try {

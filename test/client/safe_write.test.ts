@@ -79,18 +79,27 @@ test("localRelativePath() renames on Windows only what Windows cannot store", ()
   }
 });
 
-test("pathInTheWay() names the first directory an offer needs that is a file here; a directory, a symbolic link or nothing is not in the way", async () => {
+test("pathInTheWay() names the first directory an offer needs that cannot be one here, and what is there; a directory, or a link to one inside the folder, is not in the way", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sfx-in-the-way-"));
+  const outside = mkdtempSync(join(tmpdir(), "sfx-outside-"));
   try {
     mkdirSync(join(dir, "photos/2026"), { recursive: true });
     writeFileSync(join(dir, "photos/2026/march"), "a file");
     writeFileSync(join(dir, "notes"), "a file");
     symlinkSync(join(dir, "photos"), join(dir, "link"));
-    assert.is(await pathInTheWay(dir, ["a.txt", "notes", "new/dir/x", "photos/2026/x.jpg", "link/y"]), undefined, "files may replace nothing: they are numbered");
-    assert.is(await pathInTheWay(dir, ["ok/a", "photos/2026/march/01.jpg"]), "photos/2026/march");
-    assert.is(await pathInTheWay(dir, ["notes/today.md"]), "notes");
+    symlinkSync(join(dir, "notes"), join(dir, "to-file"));
+    symlinkSync(join(dir, "nowhere"), join(dir, "broken"));
+    symlinkSync(outside, join(dir, "out"));
+    assert.is(await pathInTheWay(dir, ["a.txt", "notes", "new/dir/x", "photos/2026/x.jpg", "link/y", "to-file", "out"]), undefined, "files replace nothing (they are numbered), and a link to a directory inside is one");
+    assert.equal(await pathInTheWay(dir, ["ok/a", "photos/2026/march/01.jpg"]), { path: "photos/2026/march", what: "a file" });
+    assert.equal(await pathInTheWay(dir, ["notes/today.md"]), { path: "notes", what: "a file" });
+    assert.equal(await pathInTheWay(dir, ["to-file/x"]), { path: "to-file", what: "a file" });
+    assert.equal(await pathInTheWay(dir, ["broken/x"]), { path: "broken", what: "a broken symbolic link" });
+    assert.equal(await pathInTheWay(dir, ["out/x"]), { path: "out", what: "a symbolic link that leads outside the folder" });
+    assert.is(await pathInTheWay(join(dir, "link"), ["2026/x"]), undefined, "the folder itself given through a link");
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    rmSync(outside, { recursive: true, force: true });
   }
 });
 

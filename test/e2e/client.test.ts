@@ -313,7 +313,7 @@ if (!TMUX) {
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
     await a.waitFor(/The receiver kept \d[\d.]* [KMG]iB from an interrupted transfer: sending the rest\./);
     b.keys("C-c");
-    await b.waitFor(/Cancelled the incoming transfer; the sender was told\./);
+    await b.waitFor(/Cancelled the incoming transfer; the sender was told\.\n  kept \d[\d.]* [KMG]iB of big\.img; the same file sent again resumes from there\n/);
     await a.waitFor(/send: The receiver cancelled/);
     await until(() => readdirSync(bDir).sort().join() === KEPT, 5000, () => readdirSync(bDir).join(", "));
 

@@ -39,6 +39,8 @@ test("piped commands run one after the other: share put, then share get of the p
   await c.waitFor(/Your ID:\s+\d{3} \d{3}/, 15_000, "out");
   c.line(`share put ${join(src, "data.bin")} --expires 10m`);
   const m = await c.waitFor(/Share code:\s+(\S+)/, 15_000, "out");
+  // The one-shot command it shows works as shown: it names the server.
+  await c.waitFor(new RegExp(`or 'sfx share get ${m[1]} --server 127\\.0\\.0\\.1:${server.port}'\\)`), 5_000, "out");
   c.line(`share ls ${m[1]}`);
   c.line(`share get ${m[1]}`);
   c.line("status");

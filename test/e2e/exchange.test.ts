@@ -161,16 +161,22 @@ test("a receiver with --once that cannot write tells the sender why (not 'discon
   const src = tmp();
   const dst = tmp();
   writeFileSync(join(src, "x.txt"), "x");
-  // A folder the receiver will not write through (a link out of --dir): found only once it writes.
-  symlinkSync(tmp(), join(dst, "sub"));
-  mkdirSync(join(src, "sub"));
-  writeFileSync(join(src, "sub", "y.txt"), "y");
-  const r = await startReceive(server, dst, ["--yes", "--once"]);
-  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "sub")]);
-  assert.is((await r.exit()).status, 8, r.err());
-  assert.is((await s.exit()).status, 8, s.err());
-  assert.match(s.err(), /The receiver failed: .*symbolic link/);
-  assert.not.match(s.err(), /disconnected/);
+  // A folder with room for bytes but none for another file: found only once it writes.
+  await withTmpfs(dst, "1m", async () => {
+    for (let i = 0; i < 64; i++) {
+      try {
+        writeFileSync(join(dst, `f${i}`), "");
+      } catch {
+        break; // no inode left
+      }
+    }
+    const r = await startReceive(server, dst, ["--yes", "--once"]);
+    const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "x.txt")]);
+    assert.is((await r.exit()).status, 8, r.err());
+    assert.is((await s.exit()).status, 8, s.err());
+    assert.match(s.err(), /The receiver failed: /);
+    assert.not.match(s.err(), /disconnected/);
+  }, { inodes: 8 });
 });
 
 test("an existing file is kept: the new one is saved as 'name (1).ext'", async () => {
@@ -232,7 +238,7 @@ test("a file where the offer needs a directory is refused before anyone is asked
   const r = await startReceive(server, dst, ["--yes", "--once"]);
   const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "dir")]);
   assert.is((await s.exit()).status, ERROR_CODES.SFX_REJECTED, s.err());
-  assert.match(s.err(), /a file is in the way: dir in the receiver's folder is not a directory/);
+  assert.match(s.err(), /a file is in the way: dir in the receiver's folder is a file, and the offer puts files in a directory of that name/);
   assert.is((await r.exit()).status, ERROR_CODES.SFX_REJECTED, r.err());
   assert.ok(events(r).some((e) => e.event === "rejected" && /^a file is in the way/.test(String(e.reason))), r.out());
   assert.equal(readdirSync(dst), ["dir"]);

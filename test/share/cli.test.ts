@@ -1,10 +1,20 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
+import { downloadCommand, parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
 import { main } from "../../src/cli/main.ts";
 import { refused } from "../_refused.ts";
 
 const NOW = Date.parse("2026-11-22T08:00:00Z");
+
+test("downloadCommand() names the server as given, quoted where a shell would change it (brackets glob, spaces split)", () => {
+  const code = "7KQ2-M9XD-4T1F-HB6R-W3NP";
+  assert.is(downloadCommand(code), `sfx share get ${code}`);
+  assert.is(downloadCommand(code, "box"), `sfx share get ${code} --server box`);
+  assert.is(downloadCommand(code, "10.0.0.5:6969"), `sfx share get ${code} --server 10.0.0.5:6969`);
+  assert.is(downloadCommand(code, "[::1]:6969"), `sfx share get ${code} --server '[::1]:6969'`);
+  assert.is(downloadCommand(code, "fe80::1%eth0"), `sfx share get ${code} --server fe80::1%eth0`);
+  assert.is(downloadCommand(code, "it's here"), `sfx share get ${code} --server 'it'\\''s here'`);
+});
 
 test("parseExpires() reads durations as relative and ISO dates as absolute", () => {
   assert.equal(parseExpires("1h", NOW), { expiresInMs: 3_600_000 });

@@ -17,14 +17,18 @@ function line(port: number, inode: number, drops: number, address = V4_LOOPBACK)
   return `  12: ${address}:${p} 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 ${inode} 2 0000000000000000 ${drops}`;
 }
 
-/** The system's UDP counters as /proc/net/snmp and snmp6 print them. */
-function snmp(rcvbuf: number, rcvbuf6 = 0): Record<string, string[]> {
+/** The system's UDP counters as /proc/net/snmp and snmp6 print them: full buffers and bad checksums. */
+function snmp(rcvbuf: number, rcvbuf6 = 0, csum = 0, csum6 = 0): Record<string, string[]> {
   return {
     "/proc/net/snmp": [
       "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors",
-      `Udp: 1000 0 ${rcvbuf} 1000 ${rcvbuf} 0 0 0 0`,
+      `Udp: 1000 0 ${rcvbuf + csum} 1000 ${rcvbuf} 0 ${csum} 0 0`,
     ],
-    "/proc/net/snmp6": [`Udp6InErrors                    \t${rcvbuf6}`, `Udp6RcvbufErrors                \t${rcvbuf6}`],
+    "/proc/net/snmp6": [
+      `Udp6InErrors                    \t${rcvbuf6 + csum6}`,
+      `Udp6RcvbufErrors                \t${rcvbuf6}`,
+      `Udp6InCsumErrors                \t${csum6}`,
+    ],
   };
 }
 
@@ -54,7 +58,7 @@ test("procAddress() writes an address as /proc/net/udp does: 32-bit words in nat
   assert.is(procAddress({ address: "fe80::1%eth0", family: "IPv6" }), le ? "000080FE000000000000000001000000" : "FE800000000000000000000000000001");
 });
 
-test("the count is of drops on this socket that the system counted as full buffers: bad checksums (drops, no RcvbufErrors) and other sockets' overflows (RcvbufErrors, no drops) are not", () => {
+test("the count is of drops on this socket that the system counted as full buffers: bad checksums (drops, no RcvbufErrors), other sockets' overflows (RcvbufErrors, no drops), and both at once are not", () => {
   const port = 6969;
   const files = { "/proc/net/udp": [line(6970, 11, 0), line(port, 22, 5)], ...snmp(100) };
   const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, reader(files));
@@ -70,6 +74,13 @@ test("the count is of drops on this socket that the system counted as full buffe
   files["/proc/net/udp"] = [line(port, 44, 1000, V4_LOOPBACK_2), line(port, 22, 30)];
   Object.assign(files, snmp(170, 5));
   assert.is(overflows(), 22, "another socket took the port on another address: ours is followed by its inode");
+  // Bad checksums sent here while another socket overflows: both system counts rise, and our drops.
+  files["/proc/net/udp"] = [line(port, 22, 130)];
+  Object.assign(files, snmp(270, 5, 60, 40));
+  assert.is(overflows(), 22, "100 bad checksums here, 100 overflows elsewhere");
+  files["/proc/net/udp"] = [line(port, 22, 150)];
+  Object.assign(files, snmp(300, 5, 65, 40));
+  assert.is(overflows(), 37, "20 more drops here, 5 of them bad checksums");
 });
 
 test("an IPv6 socket is read from udp6, and several sockets on one address and port are told apart by the inodes this process holds", () => {

@@ -38,7 +38,7 @@ import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import { formatBytes, formatDuration, formatRate, roughDuration } from "../progress.ts";
-import { parseExpires } from "../share.ts";
+import { downloadCommand, parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
@@ -87,8 +87,10 @@ interface Incoming {
   started?: number;
   /** Its latest progress line (as in the prompt), if any. */
   progress?: string;
-  /** Settles when the receive ends (after what it keeps is said). */
-  done?: Promise<unknown>;
+  /** Settles when the receive has ended and what it kept is said. */
+  done: Promise<void>;
+  /** Lines saying what it kept, said when it has ended. */
+  kept: string[];
 }
 
 interface Server {
@@ -397,12 +399,11 @@ class ClientSession implements SessionActions {
       onEvent: (e) => this.#onIncomingEvent(incoming, e),
     });
     for (let n = 0; this.#conn === conn && !conn.closedWith && !this.#quitting; n++) {
-      incoming = { conn, controller: new AbortController(), active: false, from: "" };
+      let ended!: () => void;
+      incoming = { conn, controller: new AbortController(), active: false, from: "", done: new Promise((r) => (ended = r)), kept: [] };
       this.#incoming = incoming;
       try {
-        const receiving = receiver.receiveOne(incoming.controller.signal);
-        incoming.done = receiving.catch(() => {});
-        await receiving;
+        await receiver.receiveOne(incoming.controller.signal);
       } catch (err) {
         if (this.#conn !== conn || conn.closedWith || this.#quitting) break;
         // Failures and the sender's cancels were told by events; our own Ctrl-C is told here.
@@ -410,7 +411,9 @@ class ClientSession implements SessionActions {
         else if (!incoming.active && !isSfxError(err)) this.#error("receive", err);
       } finally {
         this.screen.setStatus("recv", null, true);
+        for (const line of incoming.kept.splice(0)) this.print(line);
         if (this.#incoming === incoming) this.#incoming = null;
+        ended();
       }
     }
   }
@@ -470,7 +473,8 @@ class ClientSession implements SessionActions {
         this.print(`Incoming transfer cancelled: ${e.reason}`);
         break;
       case "kept":
-        this.print(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)}; the same file sent again resumes from there`);
+        // Said once the receive has ended, after what ended it (our own Ctrl-C is said then).
+        incoming.kept.push(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)}; the same file sent again resumes from there`);
         break;
       case "error":
         this.screen.setStatus("recv", null, true);
@@ -591,7 +595,8 @@ class ClientSession implements SessionActions {
       const bytes = created.files.reduce((n, f) => n + f.size, 0);
       const limit = created.maxDownloads === null ? "" : `, or after ${plural(created.maxDownloads, "download")}`;
       this.print(`Shared ${plural(created.files.length, "file")} (${formatBytes(bytes)}); expires ${expiryText(created.expiresAt)}${limit}.`);
-      this.print(`\n  Share code:  ${created.code}\n\nAnyone with the code can 'share get ${created.code}' (or 'sfx share get ${created.code}').`);
+      const server = this.#server ? formatAddress(this.#server.host, this.#server.port) : undefined;
+      this.print(`\n  Share code:  ${created.code}\n\nAnyone with the code can 'share get ${created.code}' (or '${downloadCommand(created.code, server)}').`);
     });
   }
 
