@@ -22,6 +22,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { parseSize, waitFor } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const STALL_MS = 3_000;
@@ -32,11 +33,6 @@ function flag(name: string, dflt: string): string {
   return i >= 0 ? args[i + 1] : dflt;
 }
 
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(text);
-  if (!m) throw new Error(`bad size ${text}`);
-  return Math.round(Number(m[1]) * { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as ""]!);
-}
 
 interface Proc {
   child: ChildProcess;
@@ -55,15 +51,6 @@ function start(cmd: string, argv: string[]): Proc {
   return { child, out: () => out, err: () => err, exit };
 }
 
-async function waitFor(get: () => string, re: RegExp, ms: number, what: string): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const m = get().match(re);
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}: ${get().slice(-2000)}`);
-}
 
 /**
  * The kernel's drop counters of the IPv4 UDP sockets (/proc/net/udp): the one bound to

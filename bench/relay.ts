@@ -30,6 +30,7 @@ import { createServer, connect as tcpConnect, type Server, type Socket } from "n
 import { basename, join } from "node:path";
 import { once } from "node:events";
 import { availableParallelism, loadavg } from "node:os";
+import { parseSize, waitFor } from "./_util.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SFX = join(ROOT, "build/sfx");
@@ -42,11 +43,6 @@ function flag(name: string): string | undefined {
   return i >= 0 ? args[i + 1] : undefined;
 }
 
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmMgG]?)$/.exec(text);
-  if (!m) throw new Error(`bad size ${text}`);
-  return Math.round(Number(m[1]) * { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2].toLowerCase() as ""]!);
-}
 
 interface Result {
   name: string;
@@ -145,15 +141,6 @@ function start(cmd: string, argv: string[], env: NodeJS.ProcessEnv = process.env
   return { child, out: () => out, err: () => err };
 }
 
-async function waitFor(get: () => string, re: RegExp, ms: number, what: string): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const m = get().match(re);
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}: ${get().slice(-2000)}`);
-}
 
 function exited(child: ChildProcess, ms: number): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);

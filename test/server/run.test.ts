@@ -42,6 +42,20 @@ async function windowSeen(conn: ClientConnection, want: (w: number) => boolean, 
   return w;
 }
 
+/** `a` sends `b` (receiving into `dir`) a 1 MiB file whose first 64 KiB go at once and the rest once `open()` is called. */
+function gatedExchange(a: ClientConnection, b: ClientConnection, dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const got = new Receiver(b, { dir, decide: async () => true }).receiveOne();
+  got.catch(() => {});
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const data = new Uint8Array(1024 * 1024).fill(9);
+  const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
+  const sending = sendFiles(a, { to: b.id, files: [file] });
+  sending.catch(() => {});
+  return { open, sending, got };
+}
+
 test("the server's receive window is 64 KiB for a client until it sends a file or an upload, 8 MiB while it does, and 64 KiB again after", async () => {
   const { dir, options } = opts();
   const server = await startServer(options);
@@ -60,15 +74,7 @@ test("the server's receive window is 64 KiB for a client until it sends a file o
     const large = (w: number) => w >= 7 * 1024 * 1024;
     await windowSeen(a, small, "welcomed, not sending");
     // An exchange a sends: large while it streams.
-    mkdirSync(join(dir, "in"), { recursive: true });
-    const got = new Receiver(b, { dir: join(dir, "in"), decide: async () => true }).receiveOne();
-    got.catch(() => {});
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const data = new Uint8Array(1024 * 1024).fill(9);
-    const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
-    const sending = sendFiles(a, { to: b.id, files: [file] });
-    sending.catch(() => {});
+    const { open, sending, got } = gatedExchange(a, b, join(dir, "in"));
     await windowSeen(a, large, "sending an exchange");
     await windowSeen(b, small, "receiving an exchange");
     open();
@@ -100,15 +106,7 @@ test("a server whose UDP socket overflows halves the window of the client sendin
     const a = await connect({ server: { host: "127.0.0.1", port: server.port } });
     const b = await connect({ server: { host: "127.0.0.1", port: server.port } });
     conns.push(a, b);
-    mkdirSync(join(dir, "in"), { recursive: true });
-    const got = new Receiver(b, { dir: join(dir, "in"), decide: async () => true }).receiveOne();
-    got.catch(() => {});
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const data = new Uint8Array(1024 * 1024).fill(9);
-    const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
-    const sending = sendFiles(a, { to: b.id, files: [file] });
-    sending.catch(() => {});
+    const { open, sending, got } = gatedExchange(a, b, join(dir, "in"));
     await windowSeen(a, (w) => w >= 7 * 1024 * 1024, "sending an exchange");
     // Datagrams the server takes for no one's (they start 00 00), sent in bursts it cannot read during.
     // 24 MB in one go, three times what its buffer holds.
