@@ -264,8 +264,9 @@ export class Receiver {
     // A file where the offer needs a directory: nothing of it could be written (not asked, then failed).
     const inTheWay = withdrawn.signal.aborted ? undefined : await pathInTheWay(this.opts.dir, files.map((f) => f.path)).catch(() => undefined);
     if (inTheWay !== undefined) {
-      const why = `a file is in the way: ${printable(inTheWay.path)} in the receiver's folder is ${inTheWay.what}, and the offer puts files in a directory of that name`;
-      return refuse(`The receiver cannot take it: ${why}`, why);
+      // The sender hears which name, not what the receiver's folder holds there.
+      const where = `${printable(inTheWay.path)} in the receiver's folder is not a directory, and the offer puts files in a directory of that name`;
+      return refuse(`The receiver cannot take it: ${where}`, `in the way: ${printable(inTheWay.path)} is ${inTheWay.what}, and the offer puts files in a directory of that name`);
     }
 
     let answer: boolean | string;

@@ -328,7 +328,7 @@ async function notedAttempt(finalPath: string, key: string, names?: ReadonlySet<
 export interface InTheWay {
   /** Relative to the receiving folder. */
   path: string;
-  what: "a file" | "a broken symbolic link" | "a symbolic link that leads outside the folder";
+  what: "a file" | "a symbolic link to a file" | "a broken symbolic link" | "a symbolic link that leads outside the folder";
 }
 
 /**
@@ -357,6 +357,11 @@ export async function pathInTheWay(dir: string, relPaths: readonly string[]): Pr
   return undefined;
 }
 
+/** Whether real path `path` is `root` or under it (`/` included: its children do not start with `//`). */
+export function isInside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
 /** What stands at `path`: null for a directory inside `root` (or a link to one), "absent", or what is in the way. */
 async function whatIsAt(root: string, path: string): Promise<InTheWay["what"] | null | "absent"> {
   const st = await lstat(path).catch(() => null);
@@ -365,8 +370,8 @@ async function whatIsAt(root: string, path: string): Promise<InTheWay["what"] | 
   if (!st.isSymbolicLink()) return "a file";
   const real = await realpath(path).catch(() => null);
   if (real === null) return "a broken symbolic link";
-  if (real !== root && !real.startsWith(root + sep)) return "a symbolic link that leads outside the folder";
-  return (await stat(real).catch(() => null))?.isDirectory() ? null : "a file";
+  if (!isInside(root, real)) return "a symbolic link that leads outside the folder";
+  return (await stat(real).catch(() => null))?.isDirectory() ? null : "a symbolic link to a file";
 }
 
 /**
@@ -458,7 +463,7 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
  */
 async function realInside(root: string, dir: string, rel: string): Promise<string> {
   const real = await realpath(dir);
-  if (real !== root && !real.startsWith(root + sep)) {
+  if (!isInside(root, real)) {
     throw new SfxError("SFX_IO", `Refusing ${rel}: a symbolic link in its directory leads outside ${root}`);
   }
   return real;

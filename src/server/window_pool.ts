@@ -28,7 +28,8 @@
  * in flight than the socket drained; while it stands still, that bound grows
  * back by a tenth per look, up to `poolBytes`. The count is the server's own
  * socket's, and of full buffers only, so neither loss on a client's path nor
- * datagrams with a bad checksum shrink anyone's window.
+ * datagrams with a bad checksum shrink anyone's window (bad checksums sent
+ * to the host can hide overflows instead: the pool then cuts less).
  *
  * @example
  * ```ts
@@ -78,7 +79,7 @@ export class WindowPool {
   /** What the members' windows may add up to now: `poolBytes`, less after the socket overflowed. */
   #budget: number;
   #overflowLook: ReturnType<typeof setInterval> | undefined;
-  /** The socket's drop counter at the last look. */
+  /** The socket's overflow count at the last look. */
   #drops: number | undefined;
 
   constructor(opts: WindowPoolOptions) {

@@ -12,7 +12,11 @@
  * the bad checksums, of every socket too. Over each interval between two
  * reads, the socket's drops less the system's bad checksums, and no more
  * than the system's full buffers: datagrams with a bad checksum sent to this
- * socket while another one overflows do not count.
+ * socket while another one overflows do not count. The price: bad checksums
+ * anywhere on the host (anyone can send them, to any port) hide as many of
+ * this socket's overflows. These counters cannot tell the two apart, and
+ * missing an overflow is the lesser harm: its user then only does what it
+ * did without the count, where a false one would shrink what it grants.
  *
  * Elsewhere (no /proc, a sandbox that cannot read it, Deno without read
  * access already granted — asking would prompt on a terminal) the count is

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ioError, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, pathInTheWay, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
+import { ioError, isInside, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, pathInTheWay, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 import { slowReads } from "../_slow_reads.ts";
@@ -93,7 +93,7 @@ test("pathInTheWay() names the first directory an offer needs that cannot be one
     assert.is(await pathInTheWay(dir, ["a.txt", "notes", "new/dir/x", "photos/2026/x.jpg", "link/y", "to-file", "out"]), undefined, "files replace nothing (they are numbered), and a link to a directory inside is one");
     assert.equal(await pathInTheWay(dir, ["ok/a", "photos/2026/march/01.jpg"]), { path: "photos/2026/march", what: "a file" });
     assert.equal(await pathInTheWay(dir, ["notes/today.md"]), { path: "notes", what: "a file" });
-    assert.equal(await pathInTheWay(dir, ["to-file/x"]), { path: "to-file", what: "a file" });
+    assert.equal(await pathInTheWay(dir, ["to-file/x"]), { path: "to-file", what: "a symbolic link to a file" });
     assert.equal(await pathInTheWay(dir, ["broken/x"]), { path: "broken", what: "a broken symbolic link" });
     assert.equal(await pathInTheWay(dir, ["out/x"]), { path: "out", what: "a symbolic link that leads outside the folder" });
     assert.is(await pathInTheWay(join(dir, "link"), ["2026/x"]), undefined, "the folder itself given through a link");
@@ -101,6 +101,15 @@ test("pathInTheWay() names the first directory an offer needs that cannot be one
     rmSync(dir, { recursive: true, force: true });
     rmSync(outside, { recursive: true, force: true });
   }
+});
+
+test("isInside() takes a path under the root, or the root, and nothing else, also when the root is /", () => {
+  assert.ok(isInside("/srv/in", "/srv/in"));
+  assert.ok(isInside("/srv/in", "/srv/in/a/b"));
+  assert.not.ok(isInside("/srv/in", "/srv/inbox"));
+  assert.not.ok(isInside("/srv/in", "/srv"));
+  assert.ok(isInside("/", "/usr/bin"));
+  assert.ok(isInside("/", "/"));
 });
 
 test("numbered() puts the counter before the extension", () => {

@@ -238,9 +238,9 @@ test("a file where the offer needs a directory is refused before anyone is asked
   const r = await startReceive(server, dst, ["--yes", "--once"]);
   const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "dir")]);
   assert.is((await s.exit()).status, ERROR_CODES.SFX_REJECTED, s.err());
-  assert.match(s.err(), /a file is in the way: dir in the receiver's folder is a file, and the offer puts files in a directory of that name/);
+  assert.match(s.err(), /The receiver cannot take it: dir in the receiver's folder is not a directory, and the offer puts files in a directory of that name/);
   assert.is((await r.exit()).status, ERROR_CODES.SFX_REJECTED, r.err());
-  assert.ok(events(r).some((e) => e.event === "rejected" && /^a file is in the way/.test(String(e.reason))), r.out());
+  assert.ok(events(r).some((e) => e.event === "rejected" && /^in the way: dir is a file, and the offer puts files in a directory of that name$/.test(String(e.reason))), r.out());
   assert.equal(readdirSync(dst), ["dir"]);
   assert.is(readFileSync(join(dst, "dir"), "utf8"), "in the way");
 });
