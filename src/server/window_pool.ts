@@ -28,8 +28,8 @@
  * in flight than the socket drained; while it stands still, that bound grows
  * back by a tenth per look, up to `poolBytes`. The count is the server's own
  * socket's, and of full buffers only, so neither loss on a client's path nor
- * datagrams with a bad checksum shrink anyone's window (bad checksums sent
- * to the host can hide overflows instead: the pool then cuts less).
+ * datagrams with a bad checksum shrink anyone's window (see
+ * `receiveOverflowCounter` for how the two are told apart).
  *
  * @example
  * ```ts

@@ -12,11 +12,16 @@
  * the bad checksums, of every socket too. Over each interval between two
  * reads, the socket's drops less the system's bad checksums, and no more
  * than the system's full buffers: datagrams with a bad checksum sent to this
- * socket while another one overflows do not count. The price: bad checksums
- * anywhere on the host (anyone can send them, to any port) hide as many of
- * this socket's overflows. These counters cannot tell the two apart, and
- * missing an overflow is the lesser harm: its user then only does what it
- * did without the count, where a false one would shrink what it grants.
+ * socket while another one overflows do not count. But bad checksums
+ * anywhere on the host (anyone can send them, to any port) would hide as
+ * many of this socket's overflows, and these counters cannot tell the two
+ * apart, so the socket's queue decides. Given the receive buffer's size, a
+ * queue at least half full at the read says the socket is overflowing, and
+ * all its drops count (up to the system's full buffers); otherwise the bad
+ * checksums are taken away. Without the buffer's size they always are:
+ * missing an overflow is the lesser harm (its user does what it did without
+ * the count), where a false one would shrink what it grants on a stranger's
+ * say.
  *
  * Elsewhere (no /proc, a sandbox that cannot read it, Deno without read
  * access already granted — asking would prompt on a terminal) the count is
@@ -30,6 +35,8 @@ import type { LocalAddress } from "./datagram.ts";
 
 /** Columns of a /proc/net/udp line, split on white space. */
 const LOCAL_ADDRESS = 1;
+/** `tx_queue:rx_queue`, bytes in hex (as the buffer counts them). */
+const QUEUES = 4;
 const INODE = 9;
 const DROPS = 12;
 
@@ -71,6 +78,8 @@ const PROC: ProcReader = {
  * the function's first call; `undefined` where that cannot be read. The
  * socket is found once, by its address and port (and, if several sockets
  * match, by the inodes this process holds), then by its inode.
+ * `receiveBuffer` gives the socket's SO_RCVBUF as the kernel reports it, if
+ * known (see above).
  *
  * @example
  * ```ts
@@ -80,15 +89,19 @@ const PROC: ProcReader = {
  * console.log(overflows());
  * ```
  */
-export function receiveOverflowCounter(local: LocalAddress, proc: ProcReader = PROC): () => number | undefined {
+export function receiveOverflowCounter(
+  local: LocalAddress,
+  opts: { receiveBuffer?: () => number | undefined; proc?: ProcReader } = {},
+): () => number | undefined {
+  const proc = opts.proc ?? PROC;
   const path = local.family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp";
   const wanted = `${procAddress(local)}:${local.port.toString(16).toUpperCase().padStart(4, "0")}`;
   let inode: string | undefined;
   let unavailable = !proc.mayRead();
-  let last: { drops: number } & UdpErrors | undefined;
+  let last: SocketCounts & UdpErrors | undefined;
   let total = 0;
 
-  const socketDrops = (): number | undefined => {
+  const socketCounts = (): SocketCounts | undefined => {
     const lines = proc.readFile(path).split("\n").slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > DROPS);
     if (inode === undefined) {
       let mine = lines.filter((f) => f[LOCAL_ADDRESS] === wanted);
@@ -99,30 +112,41 @@ export function receiveOverflowCounter(local: LocalAddress, proc: ProcReader = P
       if (mine.length !== 1) return undefined; // not (yet) told apart: ask again next time
       inode = mine[0][INODE];
     }
-    const drops = Number(lines.find((f) => f[INODE] === inode)?.[DROPS]);
-    return Number.isSafeInteger(drops) ? drops : undefined;
+    const line = lines.find((f) => f[INODE] === inode);
+    const drops = Number(line?.[DROPS]);
+    const queued = parseInt(line?.[QUEUES]?.split(":")[1] ?? "", 16);
+    return Number.isSafeInteger(drops) ? { drops, queued: Number.isSafeInteger(queued) ? queued : 0 } : undefined;
   };
 
   return () => {
     if (unavailable) return undefined;
-    let now: { drops: number } & UdpErrors | undefined;
+    let now: SocketCounts & UdpErrors | undefined;
     try {
-      const drops = socketDrops();
-      if (drops !== undefined) now = { drops, ...udpErrors(proc) };
+      const counts = socketCounts();
+      if (counts !== undefined) now = { ...counts, ...udpErrors(proc) };
     } catch {
       unavailable = true;
       return undefined;
     }
     if (now === undefined) return undefined;
     if (last !== undefined) {
-      // Our drops less every bad checksum the system saw (ours among them, one for one: a flood of
-      // them while another socket overflows must not count), and no more than the full buffers.
-      const ours = now.drops - last.drops - (now.csum - last.csum);
+      // A queue at least half full: our drops are overflows. Otherwise our drops less every bad
+      // checksum the system saw (ours among them, one for one: a flood of them while another socket
+      // overflows must not count). Never more than the system's full buffers.
+      const drops = now.drops - last.drops;
+      const buffer = opts.receiveBuffer?.();
+      const ours = buffer !== undefined && now.queued * 2 >= buffer ? drops : drops - (now.csum - last.csum);
       total += Math.max(0, Math.min(ours, now.rcvbuf - last.rcvbuf));
     }
     last = now;
     return total;
   };
+}
+
+/** The socket's own counts: datagrams dropped, and bytes waiting to be read now. */
+interface SocketCounts {
+  drops: number;
+  queued: number;
 }
 
 /** The system's counts of UDP datagrams dropped for a full receive buffer and for a bad checksum. */

@@ -12,10 +12,11 @@ const HEAD = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->whe
 const V4_LOOPBACK = "0100007F";
 const V4_LOOPBACK_2 = "0200007F";
 
-/** A /proc/net/udp line: socket `inode` bound to `address` (as /proc prints it) and `port`, with `drops` dropped. */
-function line(port: number, inode: number, drops: number, address = V4_LOOPBACK): string {
+/** A /proc/net/udp line: socket `inode` bound to `address` (as /proc prints it) and `port`, with `drops` dropped and `queued` bytes to read. */
+function line(port: number, inode: number, drops: number, address = V4_LOOPBACK, queued = 0): string {
   const p = port.toString(16).toUpperCase().padStart(4, "0");
-  return `  12: ${address}:${p} 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 ${inode} 2 0000000000000000 ${drops}`;
+  const q = queued.toString(16).toUpperCase().padStart(8, "0");
+  return `  12: ${address}:${p} 00000000:0000 07 00000000:${q} 00:00000000 00000000     0        0 ${inode} 2 0000000000000000 ${drops}`;
 }
 
 /** The system's UDP counters as /proc/net/snmp and snmp6 print them: full buffers and bad checksums. */
@@ -62,7 +63,7 @@ test("procAddress() writes an address as /proc/net/udp does: 32-bit words in nat
 test("the count is of drops on this socket that the system counted as full buffers: bad checksums (drops, no RcvbufErrors), other sockets' overflows (RcvbufErrors, no drops), and both at once are not", () => {
   const port = 6969;
   const files = { "/proc/net/udp": [line(6970, 11, 0), line(port, 22, 5)], ...snmp(100) };
-  const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, reader(files));
+  const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files) });
   if (endianness() !== "LE") return; // the lines above are written for a little-endian machine
   assert.is(overflows(), 0, "counted from the first call");
   files["/proc/net/udp"] = [line(6970, 11, 0), line(port, 22, 8)];
@@ -84,12 +85,34 @@ test("the count is of drops on this socket that the system counted as full buffe
   assert.is(overflows(), 37, "20 more drops here, 5 of them bad checksums");
 });
 
+test("drops that bad checksums elsewhere would cancel out count when the socket's queue is at least half its buffer (it is overflowing), not when it is near empty or the buffer's size is unknown", () => {
+  if (endianness() !== "LE") return;
+  const port = 6969;
+  const buffer = 400_000;
+  const files = { "/proc/net/udp": [line(port, 22, 0)], ...snmp(0) };
+  const known = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files), receiveBuffer: () => buffer });
+  const unknown = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files) });
+  assert.equal([known(), unknown()], [0, 0]);
+  // 50 overflows here, 50 bad checksums to some closed port: the counts alone say nothing happened here.
+  files["/proc/net/udp"] = [line(port, 22, 50, V4_LOOPBACK, 390_000)];
+  Object.assign(files, snmp(50, 0, 50));
+  assert.equal([known(), unknown()], [50, 0]);
+  // 30 bad checksums here while another socket overflows 30 times: the queue is empty.
+  files["/proc/net/udp"] = [line(port, 22, 80, V4_LOOPBACK, 0)];
+  Object.assign(files, snmp(80, 0, 80));
+  assert.equal([known(), unknown()], [50, 0]);
+  // 40 overflows here, 10 bad checksums elsewhere: all 40 with the queue's word, 30 without.
+  files["/proc/net/udp"] = [line(port, 22, 120, V4_LOOPBACK, 200_000)];
+  Object.assign(files, snmp(120, 0, 90));
+  assert.equal([known(), unknown()], [90, 30]);
+});
+
 test("an IPv6 socket is read from udp6, and several sockets on one address and port are told apart by the inodes this process holds", () => {
   if (endianness() !== "LE") return;
   const any6 = "0".repeat(32);
   const files = { "/proc/net/udp": [line(6969, 11, 0)], "/proc/net/udp6": [line(6969, 33, 7, any6), line(6969, 34, 2, any6)], ...snmp(0) };
-  const mine = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, reader(files, [34, 99]));
-  const unknown = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, reader(files, [99]));
+  const mine = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [34, 99]) });
+  const unknown = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [99]) });
   assert.equal([mine(), unknown()], [0, undefined]);
   files["/proc/net/udp6"] = [line(6969, 33, 7, any6), line(6969, 34, 6, any6)];
   Object.assign(files, snmp(3, 9));
@@ -98,10 +121,10 @@ test("an IPv6 socket is read from udp6, and several sockets on one address and p
 
 test("where /proc cannot be read, or may not be read without asking (Deno), the count is undefined and nothing is read again", () => {
   const none = reader({});
-  const a = receiveOverflowCounter({ address: "127.0.0.1", port: 6969, family: "IPv4" }, none);
+  const a = receiveOverflowCounter({ address: "127.0.0.1", port: 6969, family: "IPv4" }, { proc: none });
   assert.equal([a(), a(), none.reads], [undefined, undefined, 1]);
   const refused = reader({ "/proc/net/udp": [line(6969, 11, 0)], ...snmp(0) }, [], false);
-  const b = receiveOverflowCounter({ address: "127.0.0.1", port: 6969, family: "IPv4" }, refused);
+  const b = receiveOverflowCounter({ address: "127.0.0.1", port: 6969, family: "IPv4" }, { proc: refused });
   assert.equal([b(), refused.reads], [undefined, 0]);
 });
 
