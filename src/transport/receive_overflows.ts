@@ -15,11 +15,14 @@
  * socket while another one overflows do not count. But bad checksums
  * anywhere on the host (anyone can send them, to any port) would hide as
  * many of this socket's overflows, and these counters cannot tell the two
- * apart, so the socket's queue decides. Given the receive buffer's size, a
- * queue at least half full at the read says the socket is overflowing, and
- * all its drops count (up to the system's full buffers); otherwise the bad
- * checksums are taken away. Without the buffer's size they always are:
- * missing an overflow is the lesser harm (its user does what it did without
+ * apart. So the reader's state decides, which a stranger cannot set
+ * without loading it for real: an event loop busy at least half the time
+ * since the last read (a reader that keeps up waits for datagrams), or a
+ * queue at least half the receive buffer at the read, says the socket is
+ * overflowing, and all its drops count (up to the system's full buffers);
+ * otherwise the bad checksums are taken away, and an overflow whose burst
+ * was drained by a reader idle the rest of the interval may go uncounted.
+ * Missing an overflow is the lesser harm (its user does what it did without
  * the count), where a false one would shrink what it grants on a stranger's
  * say.
  *
@@ -30,6 +33,7 @@
  * @module
  */
 import { endianness } from "node:os";
+import { performance } from "node:perf_hooks";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { LocalAddress } from "./datagram.ts";
 
@@ -79,7 +83,8 @@ const PROC: ProcReader = {
  * socket is found once, by its address and port (and, if several sockets
  * match, by the inodes this process holds), then by its inode.
  * `receiveBuffer` gives the socket's SO_RCVBUF as the kernel reports it, if
- * known (see above).
+ * known; `busy`, the fraction of the time since its last call this
+ * process's event loop was busy (default: `performance.eventLoopUtilization`).
  *
  * @example
  * ```ts
@@ -91,9 +96,10 @@ const PROC: ProcReader = {
  */
 export function receiveOverflowCounter(
   local: LocalAddress,
-  opts: { receiveBuffer?: () => number | undefined; proc?: ProcReader } = {},
+  opts: { receiveBuffer?: () => number | undefined; busy?: () => number | undefined; proc?: ProcReader } = {},
 ): () => number | undefined {
   const proc = opts.proc ?? PROC;
+  const busy = opts.busy ?? loopBusy();
   const path = local.family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp";
   const wanted = `${procAddress(local)}:${local.port.toString(16).toUpperCase().padStart(4, "0")}`;
   let inode: string | undefined;
@@ -123,19 +129,20 @@ export function receiveOverflowCounter(
     let now: SocketCounts & UdpErrors | undefined;
     try {
       const counts = socketCounts();
-      if (counts !== undefined) now = { ...counts, ...udpErrors(proc) };
+      if (counts !== undefined) now = { ...counts, ...udpErrors(proc), busy: busy() };
     } catch {
       unavailable = true;
       return undefined;
     }
     if (now === undefined) return undefined;
     if (last !== undefined) {
-      // A queue at least half full: our drops are overflows. Otherwise our drops less every bad
+      // A reader busy or behind: our drops are overflows. Otherwise our drops less every bad
       // checksum the system saw (ours among them, one for one: a flood of them while another socket
       // overflows must not count). Never more than the system's full buffers.
       const drops = now.drops - last.drops;
       const buffer = opts.receiveBuffer?.();
-      const ours = buffer !== undefined && now.queued * 2 >= buffer ? drops : drops - (now.csum - last.csum);
+      const behind = (now.busy ?? 0) >= 0.5 || (buffer !== undefined && now.queued * 2 >= buffer);
+      const ours = behind ? drops : drops - (now.csum - last.csum);
       total += Math.max(0, Math.min(ours, now.rcvbuf - last.rcvbuf));
     }
     last = now;
@@ -143,10 +150,24 @@ export function receiveOverflowCounter(
   };
 }
 
-/** The socket's own counts: datagrams dropped, and bytes waiting to be read now. */
+/** The socket's own counts: datagrams dropped, and bytes waiting to be read now; how busy its reader was since the last read. */
 interface SocketCounts {
   drops: number;
   queued: number;
+  busy?: number;
+}
+
+/** The fraction of the time between two calls this process's event loop was busy; undefined where that is not measured. */
+function loopBusy(): () => number | undefined {
+  const measure = (performance as { eventLoopUtilization?: typeof performance.eventLoopUtilization }).eventLoopUtilization;
+  let last = measure?.();
+  return () => {
+    if (!measure || !last) return undefined;
+    const now = measure();
+    const since = measure(now, last);
+    last = now;
+    return Number.isFinite(since.utilization) ? since.utilization : undefined;
+  };
 }
 
 /** The system's counts of UDP datagrams dropped for a full receive buffer and for a bad checksum. */

@@ -11,6 +11,8 @@ import { until } from "../pairing/_harness.ts";
 const HEAD = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops";
 const V4_LOOPBACK = "0100007F";
 const V4_LOOPBACK_2 = "0200007F";
+/** A reader that waited for datagrams all along (its event loop idle). */
+const idle = () => 0;
 
 /** A /proc/net/udp line: socket `inode` bound to `address` (as /proc prints it) and `port`, with `drops` dropped and `queued` bytes to read. */
 function line(port: number, inode: number, drops: number, address = V4_LOOPBACK, queued = 0): string {
@@ -63,7 +65,7 @@ test("procAddress() writes an address as /proc/net/udp does: 32-bit words in nat
 test("the count is of drops on this socket that the system counted as full buffers: bad checksums (drops, no RcvbufErrors), other sockets' overflows (RcvbufErrors, no drops), and both at once are not", () => {
   const port = 6969;
   const files = { "/proc/net/udp": [line(6970, 11, 0), line(port, 22, 5)], ...snmp(100) };
-  const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files) });
+  const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files), busy: idle });
   if (endianness() !== "LE") return; // the lines above are written for a little-endian machine
   assert.is(overflows(), 0, "counted from the first call");
   files["/proc/net/udp"] = [line(6970, 11, 0), line(port, 22, 8)];
@@ -90,8 +92,8 @@ test("drops that bad checksums elsewhere would cancel out count when the socket'
   const port = 6969;
   const buffer = 400_000;
   const files = { "/proc/net/udp": [line(port, 22, 0)], ...snmp(0) };
-  const known = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files), receiveBuffer: () => buffer });
-  const unknown = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files) });
+  const known = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files), receiveBuffer: () => buffer, busy: idle });
+  const unknown = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files), busy: idle });
   assert.equal([known(), unknown()], [0, 0]);
   // 50 overflows here, 50 bad checksums to some closed port: the counts alone say nothing happened here.
   files["/proc/net/udp"] = [line(port, 22, 50, V4_LOOPBACK, 390_000)];
@@ -107,12 +109,30 @@ test("drops that bad checksums elsewhere would cancel out count when the socket'
   assert.equal([known(), unknown()], [90, 30]);
 });
 
+test("drops that bad checksums elsewhere would cancel out count when the reader's event loop was busy at least half the time since the last read (it fell behind), whatever its queue at the read", () => {
+  if (endianness() !== "LE") return;
+  const port = 6969;
+  let busy = 0.9;
+  const files = { "/proc/net/udp": [line(port, 22, 0)], ...snmp(0) };
+  const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files), busy: () => busy });
+  assert.is(overflows(), 0);
+  // 50 overflows here, drained by the read; 50 bad checksums to some closed port.
+  files["/proc/net/udp"] = [line(port, 22, 50)];
+  Object.assign(files, snmp(50, 0, 50));
+  assert.is(overflows(), 50);
+  // Idle: 30 bad checksums here while another socket overflows 30 times.
+  busy = 0.1;
+  files["/proc/net/udp"] = [line(port, 22, 80)];
+  Object.assign(files, snmp(80, 0, 80));
+  assert.is(overflows(), 50);
+});
+
 test("an IPv6 socket is read from udp6, and several sockets on one address and port are told apart by the inodes this process holds", () => {
   if (endianness() !== "LE") return;
   const any6 = "0".repeat(32);
   const files = { "/proc/net/udp": [line(6969, 11, 0)], "/proc/net/udp6": [line(6969, 33, 7, any6), line(6969, 34, 2, any6)], ...snmp(0) };
-  const mine = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [34, 99]) });
-  const unknown = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [99]) });
+  const mine = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [34, 99]), busy: idle });
+  const unknown = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [99]), busy: idle });
   assert.equal([mine(), unknown()], [0, undefined]);
   files["/proc/net/udp6"] = [line(6969, 33, 7, any6), line(6969, 34, 6, any6)];
   Object.assign(files, snmp(3, 9));
