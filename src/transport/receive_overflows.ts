@@ -6,25 +6,20 @@
  *
  * Linux has no per-socket count of exactly that. Its per-socket `drops`
  * (a column of `/proc/net/udp`, `udp6` for IPv6 sockets) also counts
- * datagrams with a bad checksum, which anyone can send; its system-wide
- * `RcvbufErrors` (`/proc/net/snmp`, `Udp6RcvbufErrors` in `snmp6`) counts
- * only full buffers, but of every socket; `InCsumErrors` beside it counts
- * the bad checksums, of every socket too. Over each interval between two
- * reads, the socket's drops less the system's bad checksums, and no more
- * than the system's full buffers: datagrams with a bad checksum sent to this
- * socket while another one overflows do not count. But bad checksums
- * anywhere on the host (anyone can send them, to any port) would hide as
- * many of this socket's overflows, and these counters cannot tell the two
- * apart. So the reader's state decides, which a stranger cannot set
- * without loading it for real: an event loop busy at least half the time
- * since the last read (a reader that keeps up waits for datagrams), or a
- * queue at least half the receive buffer at the read, says the socket is
- * overflowing, and all its drops count (up to the system's full buffers);
- * otherwise the bad checksums are taken away, and an overflow whose burst
- * was drained by a reader idle the rest of the interval may go uncounted.
- * Missing an overflow is the lesser harm (its user does what it did without
- * the count), where a false one would shrink what it grants on a stranger's
- * say.
+ * datagrams with a bad checksum, which anyone can send. Its `RcvbufErrors`
+ * (`/proc/net/snmp`, `Udp6RcvbufErrors` in `snmp6`) counts only full
+ * buffers, but of every socket of the network namespace. Over each interval
+ * between two reads, the count is the socket's drops, but no more than the
+ * namespace's full buffers less every other socket's drops (their
+ * overflows, and their bad checksums, are theirs):
+ * - bad checksums sent to this socket while another overflows: the other's
+ *   drops take its full buffers away, nothing is counted;
+ * - bad checksums sent to a closed port while this socket overflows: they
+ *   are in nobody's drops, every overflow is counted;
+ * - bad checksums sent to another open socket while this one overflows hide
+ *   as many overflows: the count errs low, and missing an overflow is the
+ *   lesser harm (its user does what it did without the count), where a
+ *   false one would shrink what it grants on a stranger's say.
  *
  * Elsewhere (no /proc, a sandbox that cannot read it, Deno without read
  * access already granted — asking would prompt on a terminal) the count is
@@ -33,14 +28,11 @@
  * @module
  */
 import { endianness } from "node:os";
-import { performance } from "node:perf_hooks";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { LocalAddress } from "./datagram.ts";
 
 /** Columns of a /proc/net/udp line, split on white space. */
 const LOCAL_ADDRESS = 1;
-/** `tx_queue:rx_queue`, bytes in hex (as the buffer counts them). */
-const QUEUES = 4;
 const INODE = 9;
 const DROPS = 12;
 
@@ -82,9 +74,6 @@ const PROC: ProcReader = {
  * the function's first call; `undefined` where that cannot be read. The
  * socket is found once, by its address and port (and, if several sockets
  * match, by the inodes this process holds), then by its inode.
- * `receiveBuffer` gives the socket's SO_RCVBUF as the kernel reports it, if
- * known; `busy`, the fraction of the time since its last call this
- * process's event loop was busy (default: `performance.eventLoopUtilization`).
  *
  * @example
  * ```ts
@@ -94,102 +83,83 @@ const PROC: ProcReader = {
  * console.log(overflows());
  * ```
  */
-export function receiveOverflowCounter(
-  local: LocalAddress,
-  opts: { receiveBuffer?: () => number | undefined; busy?: () => number | undefined; proc?: ProcReader } = {},
-): () => number | undefined {
+export function receiveOverflowCounter(local: LocalAddress, opts: { proc?: ProcReader } = {}): () => number | undefined {
   const proc = opts.proc ?? PROC;
-  const busy = opts.busy ?? loopBusy();
-  const path = local.family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp";
   const wanted = `${procAddress(local)}:${local.port.toString(16).toUpperCase().padStart(4, "0")}`;
+  const ownTable = local.family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp";
   let inode: string | undefined;
   let unavailable = !proc.mayRead();
-  let last: SocketCounts & UdpErrors | undefined;
+  /** At the last read: every socket's drops by inode, and the namespace's full buffers just after. */
+  let last: { drops: Map<string, number>; rcvbufAfter: number } | undefined;
   let total = 0;
 
-  const socketCounts = (): SocketCounts | undefined => {
-    const lines = proc.readFile(path).split("\n").slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > DROPS);
-    if (inode === undefined) {
-      let mine = lines.filter((f) => f[LOCAL_ADDRESS] === wanted);
-      if (mine.length > 1) {
-        const own = proc.ownSocketInodes();
-        mine = mine.filter((f) => own.has(f[INODE]));
+  /** Every UDP socket of the namespace (IPv4 and IPv6 tables): inode → drops; finds ours the first time. */
+  const readDrops = (): Map<string, number> | undefined => {
+    const drops = new Map<string, number>();
+    for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+      let text: string;
+      try {
+        text = proc.readFile(table);
+      } catch (err) {
+        if (table === ownTable) throw err;
+        continue; // no IPv6
       }
-      if (mine.length !== 1) return undefined; // not (yet) told apart: ask again next time
-      inode = mine[0][INODE];
+      const lines = text.split("\n").slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > DROPS);
+      for (const f of lines) {
+        const n = Number(f[DROPS]);
+        if (Number.isSafeInteger(n)) drops.set(f[INODE], n);
+      }
+      if (inode === undefined && table === ownTable) {
+        let mine = lines.filter((f) => f[LOCAL_ADDRESS] === wanted);
+        if (mine.length > 1) {
+          const own = proc.ownSocketInodes();
+          mine = mine.filter((f) => own.has(f[INODE]));
+        }
+        if (mine.length === 1) inode = mine[0][INODE];
+      }
     }
-    const line = lines.find((f) => f[INODE] === inode);
-    const drops = Number(line?.[DROPS]);
-    const queued = parseInt(line?.[QUEUES]?.split(":")[1] ?? "", 16);
-    return Number.isSafeInteger(drops) ? { drops, queued: Number.isSafeInteger(queued) ? queued : 0 } : undefined;
+    // Not (yet) told apart from the other sockets on its port: ask again next time.
+    return inode !== undefined && drops.has(inode) ? drops : undefined;
   };
 
   return () => {
     if (unavailable) return undefined;
-    let now: SocketCounts & UdpErrors | undefined;
+    let now: { drops: Map<string, number>; rcvbufBefore: number; rcvbufAfter: number } | undefined;
     try {
-      const counts = socketCounts();
-      if (counts !== undefined) now = { ...counts, ...udpErrors(proc), busy: busy() };
+      // The full buffers are read on both sides of the sockets' drops, and only those between the
+      // two reads' inner sides are taken: an overflow elsewhere in the moments between reading one
+      // file and the other can then only be missed, never counted as ours.
+      const rcvbufBefore = rcvbufErrors(proc);
+      const drops = readDrops();
+      if (drops !== undefined) now = { drops, rcvbufBefore, rcvbufAfter: rcvbufErrors(proc) };
     } catch {
       unavailable = true;
       return undefined;
     }
     if (now === undefined) return undefined;
     if (last !== undefined) {
-      // A reader busy or behind: our drops are overflows. Otherwise our drops less every bad
-      // checksum the system saw (ours among them, one for one: a flood of them while another socket
-      // overflows must not count). Never more than the system's full buffers.
-      const drops = now.drops - last.drops;
-      const buffer = opts.receiveBuffer?.();
-      const behind = (now.busy ?? 0) >= 0.5 || (buffer !== undefined && now.queued * 2 >= buffer);
-      const ours = behind ? drops : drops - (now.csum - last.csum);
-      total += Math.max(0, Math.min(ours, now.rcvbuf - last.rcvbuf));
+      let others = 0;
+      for (const [other, n] of now.drops) if (other !== inode) others += Math.max(0, n - (last.drops.get(other) ?? 0));
+      const ours = now.drops.get(inode!)! - (last.drops.get(inode!) ?? 0);
+      total += Math.max(0, Math.min(ours, now.rcvbufBefore - last.rcvbufAfter - others));
     }
     last = now;
     return total;
   };
 }
 
-/** The socket's own counts: datagrams dropped, and bytes waiting to be read now; how busy its reader was since the last read. */
-interface SocketCounts {
-  drops: number;
-  queued: number;
-  busy?: number;
-}
-
-/** The fraction of the time between two calls this process's event loop was busy; undefined where that is not measured. */
-function loopBusy(): () => number | undefined {
-  const measure = (performance as { eventLoopUtilization?: typeof performance.eventLoopUtilization }).eventLoopUtilization;
-  let last = measure?.();
-  return () => {
-    if (!measure || !last) return undefined;
-    const now = measure();
-    const since = measure(now, last);
-    last = now;
-    return Number.isFinite(since.utilization) ? since.utilization : undefined;
-  };
-}
-
-/** The system's counts of UDP datagrams dropped for a full receive buffer and for a bad checksum. */
-interface UdpErrors {
-  rcvbuf: number;
-  csum: number;
-}
-
-/** {@link UdpErrors}, IPv4 and IPv6 together (a dual-stack socket's IPv4 datagrams count in the first). */
-function udpErrors(proc: ProcReader): UdpErrors {
+/** The namespace's count of UDP datagrams dropped for a full receive buffer, IPv4 and IPv6 (a dual-stack socket's IPv4 datagrams count in the first). */
+function rcvbufErrors(proc: ProcReader): number {
   const snmp = proc.readFile("/proc/net/snmp").split("\n").filter((l) => l.startsWith("Udp: "));
   const names = snmp[0]?.split(/\s+/) ?? [];
   const values = snmp[1]?.split(/\s+/) ?? [];
-  const rcvbuf = Number(values[names.indexOf("RcvbufErrors")]);
-  const csum = Number(values[names.indexOf("InCsumErrors")]);
-  if (!Number.isSafeInteger(rcvbuf) || !Number.isSafeInteger(csum)) throw new Error("no RcvbufErrors or InCsumErrors in /proc/net/snmp");
-  let snmp6 = "";
+  const v4 = Number(values[names.indexOf("RcvbufErrors")]);
+  if (!Number.isSafeInteger(v4)) throw new Error("no RcvbufErrors in /proc/net/snmp");
+  let v6 = 0;
   try {
-    snmp6 = proc.readFile("/proc/net/snmp6");
+    v6 = Number(/^Udp6RcvbufErrors\s+(\d+)/m.exec(proc.readFile("/proc/net/snmp6"))?.[1] ?? 0);
   } catch { /* no IPv6 */ }
-  const v6 = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)`, "m").exec(snmp6)?.[1] ?? 0);
-  return { rcvbuf: rcvbuf + v6("Udp6RcvbufErrors"), csum: csum + v6("Udp6InCsumErrors") };
+  return v4 + v6;
 }
 
 /**

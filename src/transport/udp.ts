@@ -191,18 +191,9 @@ export class UdpSocket implements DatagramSocket {
     return maxDatagramSizeFor(this.#local.address, to.address);
   }
 
-  /** SO_RCVBUF as the kernel reports it; undefined once closed. */
-  #receiveBufferSize(): number | undefined {
-    try {
-      return this.#socket.getRecvBufferSize();
-    } catch {
-      return undefined;
-    }
-  }
-
   /** Datagrams the kernel dropped for a full receive buffer, from the first call (Linux; see {@link receiveOverflowCounter}). */
   receiveOverflows(): number | undefined {
-    return (this.#overflows ??= receiveOverflowCounter(this.#local, { receiveBuffer: () => this.#receiveBufferSize() }))();
+    return (this.#overflows ??= receiveOverflowCounter(this.#local))();
   }
 
   /** Joins a multicast group (on the interface with address `iface`, default: the kernel's choice). */
