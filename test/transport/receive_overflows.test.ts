@@ -12,11 +12,10 @@ const HEAD = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->whe
 const V4_LOOPBACK = "0100007F";
 const V4_LOOPBACK_2 = "0200007F";
 
-/** A /proc/net/udp line: socket `inode` bound to `address` (as /proc prints it) and `port`, with `drops` dropped and `queued` bytes to read. */
-function line(port: number, inode: number, drops: number, address = V4_LOOPBACK, queued = 0): string {
+/** A /proc/net/udp line: socket `inode` bound to `address` (as /proc prints it) and `port`, with `drops` dropped. */
+function line(port: number, inode: number, drops: number, address = V4_LOOPBACK): string {
   const p = port.toString(16).toUpperCase().padStart(4, "0");
-  const q = queued.toString(16).toUpperCase().padStart(8, "0");
-  return `  12: ${address}:${p} 00000000:0000 07 00000000:${q} 00:00000000 00000000     0        0 ${inode} 2 0000000000000000 ${drops}`;
+  return `  12: ${address}:${p} 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 ${inode} 2 0000000000000000 ${drops}`;
 }
 
 /** The namespace's full-buffer counts as /proc/net/snmp and snmp6 print them. */
