@@ -6,20 +6,24 @@
  *
  * Linux has no per-socket count of exactly that. Its per-socket `drops`
  * (a column of `/proc/net/udp`, `udp6` for IPv6 sockets) also counts
- * datagrams with a bad checksum, which anyone can send. Its `RcvbufErrors`
- * (`/proc/net/snmp`, `Udp6RcvbufErrors` in `snmp6`) counts only full
- * buffers, but of every socket of the network namespace. Over each interval
- * between two reads, the count is the socket's drops, but no more than the
- * namespace's full buffers less every other socket's drops (their
- * overflows, and their bad checksums, are theirs):
- * - bad checksums sent to this socket while another overflows: the other's
- *   drops take its full buffers away, nothing is counted;
- * - bad checksums sent to a closed port while this socket overflows: they
- *   are in nobody's drops, every overflow is counted;
- * - bad checksums sent to another open socket while this one overflows hide
- *   as many overflows: the count errs low, and missing an overflow is the
- *   lesser harm (its user does what it did without the count), where a
- *   false one would shrink what it grants on a stranger's say.
+ * datagrams with a bad checksum, which anyone can send. Its network
+ * namespace counts them too, in `InCsumErrors`, and counts full buffers, of
+ * every socket, in `RcvbufErrors` (`/proc/net/snmp`, and `Udp6…` in
+ * `snmp6`). Over each interval between two reads, the count is the socket's
+ * drops less every bad checksum of the namespace, and no more than its full
+ * buffers. The namespace's counters are read on both sides of the socket's
+ * line and taken at their widest for the checksums and their narrowest for
+ * the full buffers, so that nothing that happens elsewhere in between can
+ * be counted as this socket's overflow. Nothing a stranger sends, to this
+ * socket or any other, makes the count grow; bad checksums sent anywhere in
+ * the namespace (even small ones, which reach no socket) make it miss as
+ * many overflows. Missing an overflow is the lesser harm (its user does
+ * what it did without the count), where a false one would shrink what it
+ * grants on a stranger's say. (Four other rules were tried and each was
+ * fooled; `bench/HISTORY.md` says how.)
+ *
+ * While the namespace's full buffers stand still, the socket's table (whose
+ * reading costs the kernel about 8 ms per 2,000 sockets) is not read.
  *
  * Elsewhere (no /proc, a sandbox that cannot read it, Deno without read
  * access already granted — asking would prompt on a terminal) the count is
@@ -85,81 +89,71 @@ const PROC: ProcReader = {
  */
 export function receiveOverflowCounter(local: LocalAddress, opts: { proc?: ProcReader } = {}): () => number | undefined {
   const proc = opts.proc ?? PROC;
+  const table = local.family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp";
   const wanted = `${procAddress(local)}:${local.port.toString(16).toUpperCase().padStart(4, "0")}`;
-  const ownTable = local.family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp";
   let inode: string | undefined;
   let unavailable = !proc.mayRead();
-  /** At the last read: every socket's drops by inode, and the namespace's full buffers just after. */
-  let last: { drops: Map<string, number>; rcvbufAfter: number } | undefined;
+  /** At the last read of the socket's line: its drops, the namespace's bad checksums just before, its full buffers just after. */
+  let last: { drops: number; csumBefore: number; rcvbufAfter: number } | undefined;
   let total = 0;
 
-  /** Every UDP socket of the namespace (IPv4 and IPv6 tables): inode → drops; finds ours the first time. */
-  const readDrops = (): Map<string, number> | undefined => {
-    const drops = new Map<string, number>();
-    for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
-      let text: string;
-      try {
-        text = proc.readFile(table);
-      } catch (err) {
-        if (table === ownTable) throw err;
-        continue; // no IPv6
+  const socketDrops = (): number | undefined => {
+    const lines = proc.readFile(table).split("\n").slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > DROPS);
+    if (inode === undefined) {
+      let mine = lines.filter((f) => f[LOCAL_ADDRESS] === wanted);
+      if (mine.length > 1) {
+        const own = proc.ownSocketInodes();
+        mine = mine.filter((f) => own.has(f[INODE]));
       }
-      const lines = text.split("\n").slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f.length > DROPS);
-      for (const f of lines) {
-        const n = Number(f[DROPS]);
-        if (Number.isSafeInteger(n)) drops.set(f[INODE], n);
-      }
-      if (inode === undefined && table === ownTable) {
-        let mine = lines.filter((f) => f[LOCAL_ADDRESS] === wanted);
-        if (mine.length > 1) {
-          const own = proc.ownSocketInodes();
-          mine = mine.filter((f) => own.has(f[INODE]));
-        }
-        if (mine.length === 1) inode = mine[0][INODE];
-      }
+      if (mine.length !== 1) return undefined; // not (yet) told apart: ask again next time
+      inode = mine[0][INODE];
     }
-    // Not (yet) told apart from the other sockets on its port: ask again next time.
-    return inode !== undefined && drops.has(inode) ? drops : undefined;
+    const drops = Number(lines.find((f) => f[INODE] === inode)?.[DROPS]);
+    return Number.isSafeInteger(drops) ? drops : undefined;
   };
 
   return () => {
     if (unavailable) return undefined;
-    let now: { drops: Map<string, number>; rcvbufBefore: number; rcvbufAfter: number } | undefined;
     try {
-      // The full buffers are read on both sides of the sockets' drops, and only those between the
-      // two reads' inner sides are taken: an overflow elsewhere in the moments between reading one
-      // file and the other can then only be missed, never counted as ours.
-      const rcvbufBefore = rcvbufErrors(proc);
-      const drops = readDrops();
-      if (drops !== undefined) now = { drops, rcvbufBefore, rcvbufAfter: rcvbufErrors(proc) };
+      const before = udpErrors(proc);
+      // No full buffer anywhere since the last read: nothing to count, and no table to read.
+      if (last !== undefined && before.rcvbuf === last.rcvbufAfter) return total;
+      const drops = socketDrops();
+      if (drops === undefined) return undefined;
+      const after = udpErrors(proc);
+      if (last !== undefined) {
+        const ours = drops - last.drops - (after.csum - last.csumBefore);
+        total += Math.max(0, Math.min(ours, before.rcvbuf - last.rcvbufAfter));
+      }
+      last = { drops, csumBefore: before.csum, rcvbufAfter: after.rcvbuf };
+      return total;
     } catch {
       unavailable = true;
       return undefined;
     }
-    if (now === undefined) return undefined;
-    if (last !== undefined) {
-      let others = 0;
-      for (const [other, n] of now.drops) if (other !== inode) others += Math.max(0, n - (last.drops.get(other) ?? 0));
-      const ours = now.drops.get(inode!)! - (last.drops.get(inode!) ?? 0);
-      total += Math.max(0, Math.min(ours, now.rcvbufBefore - last.rcvbufAfter - others));
-    }
-    last = now;
-    return total;
   };
 }
 
-/** The namespace's count of UDP datagrams dropped for a full receive buffer, IPv4 and IPv6 (a dual-stack socket's IPv4 datagrams count in the first). */
-function rcvbufErrors(proc: ProcReader): number {
+/** The namespace's counts of UDP datagrams dropped for a full receive buffer and for a bad checksum. */
+interface UdpErrors {
+  rcvbuf: number;
+  csum: number;
+}
+
+/** {@link UdpErrors}, IPv4 and IPv6 together (a dual-stack socket's IPv4 datagrams count in the first). */
+function udpErrors(proc: ProcReader): UdpErrors {
   const snmp = proc.readFile("/proc/net/snmp").split("\n").filter((l) => l.startsWith("Udp: "));
   const names = snmp[0]?.split(/\s+/) ?? [];
   const values = snmp[1]?.split(/\s+/) ?? [];
-  const v4 = Number(values[names.indexOf("RcvbufErrors")]);
-  if (!Number.isSafeInteger(v4)) throw new Error("no RcvbufErrors in /proc/net/snmp");
-  let v6 = 0;
+  const rcvbuf = Number(values[names.indexOf("RcvbufErrors")]);
+  const csum = Number(values[names.indexOf("InCsumErrors")]);
+  if (!Number.isSafeInteger(rcvbuf) || !Number.isSafeInteger(csum)) throw new Error("no RcvbufErrors or InCsumErrors in /proc/net/snmp");
+  let snmp6 = "";
   try {
-    v6 = Number(/^Udp6RcvbufErrors\s+(\d+)/m.exec(proc.readFile("/proc/net/snmp6"))?.[1] ?? 0);
+    snmp6 = proc.readFile("/proc/net/snmp6");
   } catch { /* no IPv6 */ }
-  return v4 + v6;
+  const v6 = (name: string) => Number(new RegExp(`^${name}\\s+(\\d+)`, "m").exec(snmp6)?.[1] ?? 0);
+  return { rcvbuf: rcvbuf + v6("Udp6RcvbufErrors"), csum: csum + v6("Udp6InCsumErrors") };
 }
 
 /**

@@ -18,24 +18,30 @@ function line(port: number, inode: number, drops: number, address = V4_LOOPBACK)
   return `  12: ${address}:${p} 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 ${inode} 2 0000000000000000 ${drops}`;
 }
 
-/** The namespace's full-buffer counts as /proc/net/snmp and snmp6 print them. */
-function snmp(rcvbuf: number, rcvbuf6 = 0): Record<string, string[]> {
+/** The namespace's counts as /proc/net/snmp and snmp6 print them: full buffers and bad checksums. */
+function snmp(rcvbuf: number, csum = 0, rcvbuf6 = 0, csum6 = 0): Record<string, string[]> {
   return {
     "/proc/net/snmp": [
       "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors",
-      `Udp: 1000 0 ${rcvbuf} 1000 ${rcvbuf} 0 0 0 0`,
+      `Udp: 1000 0 ${rcvbuf + csum} 1000 ${rcvbuf} 0 ${csum} 0 0`,
     ],
-    "/proc/net/snmp6": [`Udp6InErrors                    \t${rcvbuf6}`, `Udp6RcvbufErrors                \t${rcvbuf6}`],
+    "/proc/net/snmp6": [
+      `Udp6InErrors                    \t${rcvbuf6 + csum6}`,
+      `Udp6RcvbufErrors                \t${rcvbuf6}`,
+      `Udp6InCsumErrors                \t${csum6}`,
+    ],
   };
 }
 
 /** A reader serving `files` (path → lines, with a header for the socket tables), counting its reads; `own` are the process's socket inodes. */
-function reader(files: Record<string, string[]>, own: number[] = [], mayRead = true): ProcReader & { reads: number } {
+function reader(files: Record<string, string[]>, own: number[] = [], mayRead = true): ProcReader & { reads: number; log: string[] } {
   const r = {
     reads: 0,
     mayRead: () => mayRead,
+    log: [] as string[],
     readFile(path: string) {
       r.reads++;
+      r.log.push(path);
       const lines = files[path];
       if (!lines) throw Object.assign(new Error(`ENOENT: ${path}`), { code: "ENOENT" });
       return [...(path.includes("snmp") ? [] : [HEAD]), ...lines, ""].join("\n");
@@ -55,45 +61,56 @@ test("procAddress() writes an address as /proc/net/udp does: 32-bit words in nat
   assert.is(procAddress({ address: "fe80::1%eth0", family: "IPv6" }), le ? "000080FE000000000000000001000000" : "FE800000000000000000000000000001");
 });
 
-test("the count is this socket's drops, no more than the namespace's full buffers less every other socket's drops: bad checksums here, other sockets' overflows, and both at once are not counted", () => {
+test("the count is this socket's drops less the namespace's bad checksums, no more than its full buffers: nothing a stranger sends makes it grow", () => {
   if (endianness() !== "LE") return; // the lines below are written for a little-endian machine
   const port = 6969;
-  const files: Record<string, string[]> = { "/proc/net/udp": [line(7000, 11, 0), line(port, 22, 5)], ...snmp(100) };
+  const files: Record<string, string[]> = { "/proc/net/udp": [line(7000, 11, 0), line(port, 22, 5)], ...snmp(100, 10) };
   const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: reader(files) });
+  const step = (drops: number, rcvbuf: number, csum: number) => {
+    files["/proc/net/udp"] = [line(7000, 11, 0), line(port, 22, drops)];
+    Object.assign(files, snmp(rcvbuf, csum));
+    return overflows();
+  };
   assert.is(overflows(), 0, "counted from the first call");
-  files["/proc/net/udp"] = [line(7000, 11, 0), line(port, 22, 8)];
-  assert.is(overflows(), 0, "3 bad checksums here: no full buffer");
-  files["/proc/net/udp"] = [line(7000, 11, 40), line(port, 22, 8)];
-  Object.assign(files, snmp(140));
-  assert.is(overflows(), 0, "40 overflows of another socket");
-  files["/proc/net/udp"] = [line(7000, 11, 140), line(port, 22, 108)];
-  Object.assign(files, snmp(240));
-  assert.is(overflows(), 0, "100 bad checksums here while the other socket overflows 100 times");
-  files["/proc/net/udp"] = [line(7000, 11, 140), line(port, 22, 158)];
-  Object.assign(files, snmp(290));
-  assert.is(overflows(), 50, "50 overflows here (and bad checksums to a closed port, in nobody's drops)");
-  files["/proc/net/udp"] = [line(7000, 11, 170), line(port, 22, 208)];
-  Object.assign(files, snmp(340));
-  assert.is(overflows(), 70, "50 overflows here while 30 bad checksums go to the other open socket: 20 counted (errs low)");
-  files["/proc/net/udp"] = [line(port, 44, 1000, V4_LOOPBACK_2), line(7000, 11, 170), line(port, 22, 218)];
-  Object.assign(files, snmp(350));
-  assert.is(overflows(), 70, "a socket new since the last read brings its drops: another took the port on another address, with 1000");
-  files["/proc/net/udp"] = [line(port, 44, 1000, V4_LOOPBACK_2), line(7000, 11, 170), line(port, 22, 228)];
-  Object.assign(files, snmp(360));
-  assert.is(overflows(), 80, "ours is followed by its inode");
+  assert.is(step(55, 150, 10), 50, "50 overflows here");
+  assert.is(step(58, 150, 13), 50, "3 bad checksums here, no full buffer anywhere");
+  assert.is(step(58, 190, 13), 50, "40 overflows of another socket, or of sockets since closed");
+  assert.is(step(158, 290, 113), 50, "100 bad checksums here while others overflow 100 times");
+  assert.is(step(208, 340, 133), 80, "50 overflows here while 20 bad checksums go elsewhere: 30 counted (errs low)");
+  assert.is(step(218, 350, 133), 90, "10 more here");
+  // Another socket took the port on another address: ours is followed by its inode.
+  files["/proc/net/udp"] = [line(port, 44, 1000, V4_LOOPBACK_2), line(port, 22, 228)];
+  Object.assign(files, snmp(360, 133));
+  assert.is(overflows(), 100);
 });
 
-test("an IPv6 socket is read from udp6, other sockets of both tables count as others; several sockets on one address and port are told apart by the inodes this process holds", () => {
+test("while the namespace's full buffers stand still the socket's table is not read, and what changed meanwhile is counted at the next read", () => {
+  if (endianness() !== "LE") return;
+  const port = 6969;
+  const files: Record<string, string[]> = { "/proc/net/udp": [line(port, 22, 0)], ...snmp(0) };
+  const r = reader(files);
+  const overflows = receiveOverflowCounter({ address: "127.0.0.1", port, family: "IPv4" }, { proc: r });
+  assert.is(overflows(), 0);
+  const tableReads = () => r.log.filter((path) => path === "/proc/net/udp").length;
+  const before = tableReads();
+  files["/proc/net/udp"] = [line(port, 22, 7)];
+  Object.assign(files, snmp(0, 7)); // 7 bad checksums here
+  assert.equal([overflows(), overflows(), tableReads() - before], [0, 0, 0]);
+  files["/proc/net/udp"] = [line(port, 22, 17)];
+  Object.assign(files, snmp(10, 7)); // then 10 overflows here
+  assert.equal([overflows(), tableReads() - before], [10, 1]);
+});
+
+test("an IPv6 socket is read from udp6, with the IPv6 counters added; several sockets on one address and port are told apart by the inodes this process holds", () => {
   if (endianness() !== "LE") return;
   const any6 = "0".repeat(32);
-  const files: Record<string, string[]> = { "/proc/net/udp": [line(6969, 11, 0)], "/proc/net/udp6": [line(6969, 33, 7, any6), line(6969, 34, 2, any6)], ...snmp(0) };
+  const files: Record<string, string[]> = { "/proc/net/udp6": [line(6969, 33, 7, any6), line(6969, 34, 2, any6)], ...snmp(0) };
   const mine = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [34, 99]) });
   const unknown = receiveOverflowCounter({ address: "::", port: 6969, family: "IPv6" }, { proc: reader(files, [99]) });
   assert.equal([mine(), unknown()], [0, undefined]);
-  // 4 overflows here (an IPv4 client of the dual-stack socket counts in the IPv4 counter), 5 of the IPv4 socket.
-  files["/proc/net/udp"] = [line(6969, 11, 5)];
-  files["/proc/net/udp6"] = [line(6969, 33, 7, any6), line(6969, 34, 6, any6)];
-  Object.assign(files, snmp(9, 0));
+  // 3 overflows from IPv4 clients of the dual-stack socket, 1 from an IPv6 one, 2 bad IPv6 checksums.
+  files["/proc/net/udp6"] = [line(6969, 33, 7, any6), line(6969, 34, 8, any6)];
+  Object.assign(files, snmp(3, 0, 1, 2));
   assert.equal([mine(), unknown()], [4, undefined]);
 });
 
