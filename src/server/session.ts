@@ -28,6 +28,7 @@ import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
 import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { type PairingLog, SILENT_LOG } from "../pairing/log.ts";
 import { formatAddress } from "../transport/datagram.ts";
+import { OverflowLog } from "./overflow_log.ts";
 import { WindowPool } from "./window_pool.ts";
 import { formatBytes } from "../units.ts";
 import { addressKey } from "../failure_limiter.ts";
@@ -67,9 +68,6 @@ export interface SessionServerOptions {
   socketOverflows?: () => number | undefined;
 }
 
-/** At most one log line a minute says the socket overflowed. */
-const OVERFLOW_LOG_INTERVAL_MS = 60_000;
-
 /** Internal errors logged (with their stack) per session; the rest are counted only. */
 const MAX_LOGGED_INTERNAL_ERRORS = 5;
 
@@ -90,33 +88,21 @@ export class SessionServer {
   #closeListeners: Array<(session: ServerSession, reason: CloseReason) => void> = [];
   #closed = false;
   #refusedConnections = 0;
+  /** Says, at most once a minute, that the socket overflowed and the senders' windows were cut. */
+  readonly #overflowLog: OverflowLog;
 
   constructor(opts: SessionServerOptions) {
     this.serverName = opts.serverName;
     this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
     this.log = opts.log ?? SILENT_LOG;
     this.maxUnreadBytes = opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
-    // One line a minute at most: the datagrams dropped since the last one, the windows now and at their lowest.
-    let loggedAt = -Infinity;
-    let dropped = 0;
-    let lowest = Infinity;
+    this.#overflowLog = new OverflowLog(this.log);
     this.windows = new WindowPool({
       poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES,
       idleBytes: CONTROL_WINDOW_BYTES,
       maxBytes: CLIENT_WINDOW_BYTES,
       overflows: opts.socketOverflows,
-      onOverflow: (n, share) => {
-        dropped += n;
-        lowest = Math.min(lowest, share);
-        if (Date.now() - loggedAt < OVERFLOW_LOG_INTERVAL_MS) return;
-        loggedAt = Date.now();
-        this.log.info(
-          "The UDP socket dropped {dropped} datagrams it had no room for (the server reads slower than clients send: short of CPU?); each sending client's window is now {share} bytes ({lowest} at the lowest since the last such line)",
-          { dropped, share, lowest },
-        );
-        dropped = 0;
-        lowest = Infinity;
-      },
+      onOverflow: (dropped, share) => this.#overflowLog.cut(dropped, share),
     });
   }
 
@@ -190,6 +176,7 @@ export class SessionServer {
     for (const s of this.sessions) s.sendControl(notice);
     await Promise.all([...this.sessions].map((s) => s.close(graceMs, SERVER_SHUTTING_DOWN)));
     this.windows.close();
+    this.#overflowLog.close();
   }
 
   /** @internal */
