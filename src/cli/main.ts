@@ -76,14 +76,13 @@ async function run(argv: readonly string[]): Promise<number> {
     await program.parseAsync(args, { from: "user" });
     return result.status;
   } catch (caught) {
-    let err = caught;
-    if (err instanceof CommanderError) {
-      const status = reportUsage(err, commandPath(program, argv));
+    if (caught instanceof CommanderError) {
+      const status = reportUsage(caught, commandPath(program, argv));
       // A script reading --json events hears about a usage error too (an unknown option, a missing value).
-      if (status === 2 && argv.includes("--json")) jsonError("SFX_USAGE", err.message.replace(/^error:\s*/, "").split("\n")[0]);
+      if (status === 2 && argv.includes("--json")) jsonError("SFX_USAGE", caught.message.replace(/^error:\s*/, "").split("\n")[0]);
       return status;
     }
-    err = withLostDirectory(err);
+    const err = withLostDirectory(caught);
     const verbose = Boolean(program.opts().verbose) || argv.includes("--verbose") || argv.includes("-v");
     const hint = err instanceof SfxError && (err.code === "SFX_BAD_ARGUMENT" || err.code === "SFX_USAGE") ? ` (see 'sfx ${commandPath(program, argv)}--help')` : "";
     // Messages carry names a peer chose (a file in an offer): shown printable; --json keeps them exact.

@@ -80,7 +80,7 @@ export class WindowPool {
   #budget: number;
   #overflowLook: ReturnType<typeof setInterval> | undefined;
   /** The socket's overflow count at the last look. */
-  #drops: number | undefined;
+  #overflowCount: number | undefined;
 
   constructor(opts: WindowPoolOptions) {
     this.#opts = { graceMs: 30_000, overflowCheckMs: 250, now: Date.now, ...opts };
@@ -175,7 +175,7 @@ export class WindowPool {
 
   #watchSocket(): void {
     if (this.#overflowLook || !this.#opts.overflows) return;
-    this.#drops = this.#opts.overflows();
+    this.#overflowCount = this.#opts.overflows();
     this.#overflowLook = setInterval(() => this.#lookAtSocket(), this.#opts.overflowCheckMs);
     (this.#overflowLook as { unref?: () => void }).unref?.();
   }
@@ -188,17 +188,17 @@ export class WindowPool {
   }
 
   #lookAtSocket(): void {
-    const before = this.#drops;
-    const drops = this.#drops = this.#opts.overflows!();
-    if (drops === undefined || before === undefined) return;
+    const before = this.#overflowCount;
+    const count = this.#overflowCount = this.#opts.overflows!();
+    if (count === undefined || before === undefined) return;
     const { poolBytes, idleBytes } = this.#opts;
-    if (drops > before) {
+    if (count > before) {
       // What is in use (the share of each, or less), halved: the senders' flight shrinks below what overflowed.
       // Not below the small windows everyone keeps, or growing back would first have to climb to them.
       const inUse = Math.min(this.#budget, this.#share * this.#members.size);
       this.#budget = Math.max(idleBytes * this.#members.size, Math.floor(inUse / 2));
       this.#rebalance();
-      this.#opts.onOverflow?.(drops - before, this.#share);
+      this.#opts.onOverflow?.(count - before, this.#share);
     } else if (this.#budget < poolBytes) {
       this.#budget = Math.min(poolBytes, Math.ceil(this.#budget * OVERFLOW_REGROWTH));
       this.#rebalance();

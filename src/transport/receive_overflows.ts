@@ -34,6 +34,7 @@
 import { endianness } from "node:os";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { LocalAddress } from "./datagram.ts";
+import { ipv4AddressParam, ipv6AddressParam } from "./sctp/param.ts";
 
 /** Columns of a /proc/net/udp line, split on white space. */
 const LOCAL_ADDRESS = 1;
@@ -90,9 +91,12 @@ const PROC: ProcReader = {
 export function receiveOverflowCounter(local: LocalAddress, opts: { proc?: ProcReader } = {}): () => number | undefined {
   const proc = opts.proc ?? PROC;
   const table = local.family === "IPv6" ? "/proc/net/udp6" : "/proc/net/udp";
-  const wanted = `${procAddress(local)}:${local.port.toString(16).toUpperCase().padStart(4, "0")}`;
+  let wanted = "";
+  try {
+    wanted = `${procAddress(local)}:${local.port.toString(16).toUpperCase().padStart(4, "0")}`;
+  } catch { /* not an address /proc would print: the socket cannot be found */ }
   let inode: string | undefined;
-  let unavailable = !proc.mayRead();
+  let unavailable = wanted === "" || !proc.mayRead();
   /** At the last read of the socket's line: its drops, the namespace's bad checksums just before, its full buffers just after. */
   let last: { drops: number; csumBefore: number; rcvbufAfter: number } | undefined;
   let total = 0;
@@ -162,29 +166,14 @@ function udpErrors(proc: ProcReader): UdpErrors {
  * little-endian machine).
  */
 export function procAddress(local: Pick<LocalAddress, "address" | "family">): string {
-  const bytes = local.family === "IPv6" ? ipv6Bytes(local.address) : local.address.split(".").map(Number);
+  // The SCTP address parameters' codecs parse the text (a zone, `%eth0`, is no part of the address).
+  const bytes = local.family === "IPv6" ? ipv6AddressParam(local.address.split("%")[0]).value : ipv4AddressParam(local.address).value;
   const little = endianness() === "LE";
   let out = "";
   for (let i = 0; i < bytes.length; i += 4) {
-    const word = bytes.slice(i, i + 4);
+    const word = [...bytes.subarray(i, i + 4)];
     if (little) word.reverse();
     out += word.map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join("");
   }
   return out;
-}
-
-/** The 16 bytes of an IPv6 address (`::`, `::1`, `fe80::1%eth0`, `::ffff:127.0.0.1`). */
-function ipv6Bytes(address: string): number[] {
-  let text = address.split("%")[0];
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
-  const groups = (s: string | undefined) => (s ? s.split(":").map((g) => parseInt(g, 16)) : []);
-  const h = groups(head);
-  const t = groups(tail);
-  const words = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
-  return words.flatMap((w) => [w >> 8, w & 0xff]);
 }

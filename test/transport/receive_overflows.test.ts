@@ -138,7 +138,7 @@ test("a real socket that cannot keep up: what it never received is counted (no m
     // The receiver reads only between bursts: a burst far larger than its buffer overflows it.
     for (let burst = 0; burst < 20 && drops() === dropsBefore; burst++) {
       for (let i = 0; i < 400; i++, sent++) sender.send(datagram, socket.localAddress().port, "127.0.0.1");
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setImmediate(r)); // one turn of the event loop: the receiver reads
     }
     await until(() => received + drops() - dropsBefore === sent, 5000, "every datagram received or dropped");
     const counted = socket.receiveOverflows()! - before;
