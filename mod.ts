@@ -61,7 +61,7 @@ export { ClientConnection, connect } from "./src/client/connection.ts";
 export type { ConnectOptions, ServerAddress, WelcomeInfo } from "./src/client/connection.ts";
 export { sendFiles } from "./src/client/send.ts";
 export { collectFiles } from "./src/client/walk.ts";
-export type { SourceFile } from "./src/client/walk.ts";
+export type { CollectOptions, SkipKind, SourceFile } from "./src/client/walk.ts";
 export type { SendOptions, SendResult } from "./src/client/send.ts";
 export { Receiver } from "./src/client/receive.ts";
 export type { IncomingOffer, ReceivedExchange, ReceiveOptions } from "./src/client/receive.ts";

@@ -53,6 +53,8 @@ export const ERROR_CODES = {
   SFX_NOT_RUNNING: 11,
   /** The daemon did not report ready, or did not exit after SIGTERM, in time. */
   SFX_DAEMON_TIMEOUT: 12,
+  /** Everything else went and was verified, but entries inside a directory could not be read or named, and were not sent. */
+  SFX_PARTIAL: 13,
   /** The user or the peer cancelled. */
   SFX_CANCELLED: 130,
 } as const;

@@ -7,6 +7,8 @@
  */
 import { printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
+import type { SkipKind } from "../client/walk.ts";
+import { SfxError } from "../errors.ts";
 
 import { formatBytes } from "../units.ts";
 import { fitEnd, textWidth } from "./text_width.ts";
@@ -86,7 +88,7 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
 }
 
 /** Prints each event as one JSON line on stdout (progress at most 4 times a second). */
-export function jsonEvents(): (e: TransferEvent) => void {
+export function jsonEvents(): (e: TransferEvent | ({ event: "leftOut" } & LeftOutEntry)) => void {
   let lastProgress = 0;
   return (e) => {
     if (e.event === "progress") {
@@ -114,6 +116,52 @@ export function jsonError(code: string, message: string): void {
 /** One stderr line for an entry of a directory being sent or shared that is left out (a FIFO, a broken link…). */
 export function warnSkipped(path: string, why: string): void {
   process.stderr.write(`sfx: left out ${printable(path)}: ${why}\n`);
+}
+
+/** An entry of a directory that a send or a share put left out, as `--json` reports it. */
+export interface LeftOutEntry {
+  path: string;
+  reason: string;
+  /** True when sfx could not read or name it (it makes the command end with SFX_PARTIAL), false when sfx never sends such an entry. */
+  failed: boolean;
+}
+
+/**
+ * The entries a send or a share put leaves out of the directories it walks
+ * ({@link SkipKind}): `onSkip` hears of each (pass it to collectFiles), and
+ * `end()` runs once everything else went.
+ */
+export class LeftOut {
+  readonly entries: LeftOutEntry[] = [];
+  readonly #tell: (entry: LeftOutEntry) => void;
+
+  /** `tell` says each entry as it is found. */
+  constructor(tell: (entry: LeftOutEntry) => void) {
+    this.#tell = tell;
+  }
+
+  readonly onSkip = (path: string, reason: string, kind: SkipKind): void => {
+    const entry = { path, reason, failed: kind === "failed" };
+    this.entries.push(entry);
+    this.#tell(entry);
+  };
+
+  /**
+   * Throws SFX_PARTIAL when an entry could not be sent (tar, cp and rsync end
+   * non-zero after what they could not copy, so a script does not take a
+   * partial copy for a whole one); else returns the line to say under the
+   * summary when anything was left out (the lines above may have scrolled away).
+   * `rest` says what became of everything else.
+   */
+  end(rest: string): string | undefined {
+    const n = this.entries.length;
+    const failed = this.entries.filter((e) => e.failed).length;
+    if (failed > 0) {
+      const what = failed === 1 ? "1 entry could not be read or named, so it was" : `${failed} entries could not be read or named, so they were`;
+      throw new SfxError("SFX_PARTIAL", `${what} not sent (listed above as 'left out'); ${rest}`);
+    }
+    return n === 0 ? undefined : `${n} ${n === 1 ? "entry was" : "entries were"} left out (listed above as 'left out').`;
+  }
 }
 
 /** "7d", "1d 6h", "2h", "1h 59m", "5m", "40s": to the minute past an hour. */

@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar, warnSkipped } from "./progress.ts";
+import { formatBytes, formatDuration, formatRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
@@ -76,9 +76,12 @@ export function keptByReceiver(bytes: number): string {
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
-  let leftOut = 0;
-  const files = await collectFiles(paths, { stdinName: flags.name, onSkip: (path, why) => (leftOut++, warnSkipped(path, why)) });
   const json = flags.json ? jsonEvents() : undefined;
+  const leftOut = new LeftOut((e) => {
+    warnSkipped(e.path, e.reason);
+    json?.({ event: "leftOut", ...e });
+  });
+  const files = await collectFiles(paths, { stdinName: flags.name, onSkip: leftOut.onSkip });
   const bar = progressBar();
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
@@ -86,13 +89,17 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const usesStdin = paths.includes("-");
   if (usesStdin) checkStdin();
   try {
-    return await withInterrupt((signal) => sendWithSignal(signal));
+    await withInterrupt((signal) => sendWithSignal(signal));
+    // Said again at the end, where a user looks: the lines above may have scrolled away.
+    const line = leftOut.end("everything else arrived and was verified");
+    if (line) say(line);
+    return 0;
   } finally {
     // A pending read of a pipe would keep the process alive after a cancel.
     if (usesStdin) process.stdin.destroy();
   }
 
-  async function sendWithSignal(signal: AbortSignal): Promise<number> {
+  async function sendWithSignal(signal: AbortSignal): Promise<void> {
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     try {
@@ -118,8 +125,6 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
           case "done":
             bar.end();
             process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}); the receiver verified every file.\n`);
-            // Said again at the end, where a user looks: the lines above may have scrolled away.
-            if (leftOut > 0) say(`${leftOut} ${leftOut === 1 ? "entry was" : "entries were"} left out (listed above as 'left out').`);
             break;
           case "error":
             bar.end();
@@ -128,7 +133,6 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       };
       await sendFiles(conn, { to, files, onEvent, signal });
       await conn.close();
-      return 0;
     } catch (err) {
       bar.end();
       if (signal.aborted) {

@@ -11,7 +11,7 @@ import { resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
 import { withInterrupt } from "./send.ts";
-import { formatBytes, progressBar, roughDuration, warnSkipped } from "./progress.ts";
+import { formatBytes, LeftOut, progressBar, roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
@@ -145,7 +145,8 @@ async function put(paths: string[], flags: PutFlags): Promise<number> {
   // names, the server): a mistake must not wait for, nor spool, a long-running pipe.
   // Until then it stands in the list as an empty file that the spool fills in.
   const stdinEntry: LocalShareFile = { path: flags.name ?? "", size: 0, read: () => (async function* () {})() };
-  const files = await collectShareFiles(paths, warnSkipped, usesStdin ? { stdin: stdinEntry } : {});
+  const leftOut = new LeftOut((e) => warnSkipped(e.path, e.reason));
+  const files = await collectShareFiles(paths, leftOut.onSkip, usesStdin ? { stdin: stdinEntry } : {});
   const { conn, client } = await open(flags);
   let spooled: SpooledFile | undefined;
   try {
@@ -158,7 +159,7 @@ async function put(paths: string[], flags: PutFlags): Promise<number> {
       const s = spooled;
       Object.assign(stdinEntry, { path: s.path, size: s.size, read: () => s.read() });
     }
-    return await putFiles(client, files, { ...expiry, maxDownloads }, flags);
+    return await putFiles(client, files, { ...expiry, maxDownloads }, flags, leftOut);
   } finally {
     await spooled?.remove();
     await conn.close();
@@ -170,6 +171,7 @@ async function putFiles(
   files: LocalShareFile[],
   limits: { expiresInMs?: number; expiresAt?: number; maxDownloads?: number },
   flags: PutFlags,
+  leftOut: LeftOut,
 ): Promise<number> {
   const bar = progressBar();
   try {
@@ -184,6 +186,7 @@ async function putFiles(
         maxDownloads: created.maxDownloads,
         files: created.files,
         ...(created.warning ? { warning: created.warning } : {}),
+        ...(leftOut.entries.length > 0 ? { leftOut: leftOut.entries } : {}),
       })}\n`);
     } else {
       const bytes = created.files.reduce((n, f) => n + f.size, 0);
@@ -195,6 +198,8 @@ async function putFiles(
           `\nDownload with: ${downloadCommand(created.code, flags.server)}\n`,
       );
     }
+    const line = leftOut.end("everything else is in the share");
+    if (line && !flags.json) process.stderr.write(`${line}\n`);
     return 0;
   } finally {
     bar.end();

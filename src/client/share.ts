@@ -77,7 +77,7 @@ import {
   type SafeWriteCache,
 } from "./safe_write.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { collectFiles, fileSource } from "./walk.ts";
+import { collectFiles, type CollectOptions, fileSource } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
 
@@ -253,7 +253,7 @@ export interface ShareProgress {
  */
 export async function collectShareFiles(
   paths: readonly string[],
-  onSkip?: (path: string, why: string) => void,
+  onSkip?: CollectOptions["onSkip"],
   opts: { stdin?: LocalShareFile } = {},
 ): Promise<LocalShareFile[]> {
   if (paths.filter((p) => p === "-").length > 1) throw new SfxError("SFX_USAGE", "'-' (standard input) can be given only once");

@@ -35,14 +35,25 @@ export interface SourceFile {
   read(): AsyncIterable<Uint8Array>;
 }
 
+/**
+ * Why an entry inside a directory is not sent. `"failed"`: it holds data the
+ * user asked for that sfx could not read, or could not name for the receiver
+ * (permission denied; a name with control characters, or not UTF-8). `sfx
+ * send` and `share put` send the rest, then end with `SFX_PARTIAL` (exit 13),
+ * as tar, cp and rsync end non-zero after what they could not copy.
+ * `"skipped"`: sfx never sends such an entry (a FIFO, socket or device; a link
+ * to a directory or to nothing; its own partial files).
+ */
+export type SkipKind = "failed" | "skipped";
+
 /** Options for {@link collectFiles}. */
 export interface CollectOptions {
   /** Name for `-` (standard input). */
   stdinName?: string;
   /** The stream `-` reads; default process.stdin. */
   stdin?: AsyncIterable<Uint8Array | string>;
-  /** Told of each entry inside a directory that is not sent, and why. */
-  onSkip?: (path: string, why: string) => void;
+  /** Told of each entry inside a directory that is not sent, why, and whether that is a failure ({@link SkipKind}). */
+  onSkip?: (path: string, why: string, kind: SkipKind) => void;
   /** Return an empty list rather than refuse "nothing to send" (the caller has other files). */
   allowEmpty?: boolean;
 }
@@ -69,9 +80,9 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     out.push(f);
   };
   let skipped = 0;
-  const skip = (path: string, why: string) => {
+  const skip = (path: string, why: string, kind: SkipKind) => {
     skipped++;
-    opts.onSkip?.(path, why);
+    opts.onSkip?.(path, why, kind);
   };
   let usedStdin = false;
   for (const arg of args) {
@@ -131,6 +142,7 @@ function deniedOf(err: unknown): boolean {
 }
 
 const DENIED = "this user may not read it (permission denied)";
+const NOT_UTF8 = "its name is not valid UTF-8";
 
 /** How deep a directory tree sfx walks. */
 const MAX_DEPTH = 64;
@@ -143,7 +155,7 @@ function checkName(path: string): string {
   }
 }
 
-async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string) => void, depth = 0): Promise<void> {
+async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, depth = 0): Promise<void> {
   if (depth > MAX_DEPTH) {
     throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | sfx send - --name DIR.tar)`);
   }
@@ -153,7 +165,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   } catch (err) {
     const e = ioError(err, "read the directory", dir);
     // One inside the tree given is left out (and said); the tree given itself is an error.
-    if (depth > 0 && deniedOf(e)) return skip(rel, DENIED);
+    if (depth > 0 && deniedOf(e)) return skip(rel, DENIED, "failed");
     throw e;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -161,7 +173,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
     const abs = join(dir, e.name);
     // One odd entry inside a directory is left out (and said), not the end of the whole send.
     if (/(\.sfx-part|\.sfx-lock|\.sfx-resume)$/.test(e.name) || e.name.startsWith(STALE_LOCK_PREFIX)) {
-      skip(`${rel}/${e.name}`, "a partial file of an unfinished sfx transfer");
+      skip(`${rel}/${e.name}`, "a partial file of an unfinished sfx transfer", "skipped");
       continue;
     }
     let name: string;
@@ -169,13 +181,13 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       name = sanitizeRelativePath(e.name);
     } catch (err) {
       const why = (err as Error).message.replace(/^Refusing file name "(?:[^"\\]|\\.)*": /, "");
-      skip(`${rel}/${JSON.stringify(e.name).slice(1, -1)}`, `its name cannot be sent: ${why}`);
+      skip(`${rel}/${JSON.stringify(e.name).slice(1, -1)}`, `its name cannot be sent: ${why}`, "failed");
       continue;
     }
     const childRel = `${rel}/${name}`;
     // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the entry.
     if (e.isDirectory() && e.name.includes("\ufffd") && !(await stat(abs).then(() => true, () => false))) {
-      skip(childRel, "its name is not valid UTF-8");
+      skip(childRel, NOT_UTF8, "failed");
       continue;
     }
     if (e.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
@@ -193,17 +205,17 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
         if (code === "EACCES" || code === "EPERM") return "denied" as const;
         throw ioError(err, "read", abs);
       });
-      if (st === "denied") skip(childRel, DENIED);
-      else if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, "its name is not valid UTF-8");
-      else if (!st) skip(childRel, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link");
+      if (st === "denied") skip(childRel, DENIED, "failed");
+      else if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, NOT_UTF8, "failed");
+      else if (!st) skip(childRel, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link", "skipped");
       else if (st.isFile()) {
         const denied = await readError(abs);
-        if (denied && deniedOf(denied)) skip(childRel, DENIED);
+        if (denied && deniedOf(denied)) skip(childRel, DENIED, "failed");
         else if (denied) throw denied;
         else add(fileSource(abs, childRel, st.size, st));
-      } else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)");
-      else skip(childRel, "not a regular file");
-    } else skip(childRel, "not a regular file");
+      } else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)", "skipped");
+      else skip(childRel, "not a regular file", "skipped");
+    } else skip(childRel, "not a regular file", "skipped");
   }
 }
 

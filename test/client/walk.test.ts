@@ -43,14 +43,15 @@ test("inside a directory a link to a file is followed; other links, FIFOs are le
   symlinkSync("loop1", join(d, "loop2"));
   execFileSync("mkfifo", [join(d, "fifo")]);
   const skipped: string[] = [];
-  const files = await collectFiles([d], { onSkip: (path, why) => skipped.push(`${path}: ${why}`) });
+  const files = await collectFiles([d], { onSkip: (path, why, kind) => skipped.push(`${path}: ${why} (${kind})`) });
   assert.equal(files.map((f) => [f.path, f.size]), [["links/l1", 12], ["links/target", 12]]);
+  // None of these is a failure: sfx never sends such entries.
   assert.equal(skipped, [
-    "links/broken: a broken symbolic link",
-    "links/dirlink: a symbolic link to a directory (not followed)",
-    "links/fifo: not a regular file",
-    "links/loop1: a broken symbolic link (it loops)",
-    "links/loop2: a broken symbolic link (it loops)",
+    "links/broken: a broken symbolic link (skipped)",
+    "links/dirlink: a symbolic link to a directory (not followed) (skipped)",
+    "links/fifo: not a regular file (skipped)",
+    "links/loop1: a broken symbolic link (it loops) (skipped)",
+    "links/loop2: a broken symbolic link (it loops) (skipped)",
   ]);
   const l1 = await bytesOf(files[0].read());
   assert.is(l1.total, 12);
@@ -67,15 +68,16 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
   writeFileSync(Buffer.concat([Buffer.from(`${d}/caf`), Buffer.from([0xe9]), Buffer.from(".txt")]), "latin-1 name");
   mkdirSync(Buffer.concat([Buffer.from(`${d}/d`), Buffer.from([0xff])]));
   const skipped: string[] = [];
-  const files = await collectFiles([d], { onSkip: (path, why) => skipped.push(`${path}: ${why}`) });
+  const files = await collectFiles([d], { onSkip: (path, why, kind) => skipped.push(`${path}: ${why} (${kind})`) });
   assert.equal(files.map((f) => f.path), ["odd/ok.txt"]);
+  // sfx's own partial files are never sent; files it cannot name for the receiver are failures.
   assert.equal(skipped.sort(), [
-    "odd/.movie.mkv.sfx-part: a partial file of an unfinished sfx transfer",
-    "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer",
-    "odd/.sfx-stale-0123456789abcdef-1: a partial file of an unfinished sfx transfer",
-    "odd/bell\\u0007.txt: its name cannot be sent: it contains control characters",
-    "odd/caf\ufffd.txt: its name is not valid UTF-8",
-    "odd/d\ufffd: its name is not valid UTF-8",
+    "odd/.movie.mkv.sfx-part: a partial file of an unfinished sfx transfer (skipped)",
+    "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer (skipped)",
+    "odd/.sfx-stale-0123456789abcdef-1: a partial file of an unfinished sfx transfer (skipped)",
+    "odd/bell\\u0007.txt: its name cannot be sent: it contains control characters (failed)",
+    "odd/caf\ufffd.txt: its name is not valid UTF-8 (failed)",
+    "odd/d\ufffd: its name is not valid UTF-8 (failed)",
   ]);
 });
 
@@ -99,14 +101,14 @@ test("what the sending user may not read is left out inside a directory, and ref
     const script = `
       import { collectFiles } from ${JSON.stringify(new URL("../../src/client/walk.ts", import.meta.url).href)};
       const skipped = [];
-      const files = await collectFiles([process.argv[1]], { onSkip: (p, why) => skipped.push([p, why]) });
+      const files = await collectFiles([process.argv[1]], { onSkip: (p, why, kind) => skipped.push([p, why, kind]) });
       const alone = await collectFiles([process.argv[2]]).then(() => "sent", (e) => e.code + " " + e.message);
       console.log(JSON.stringify({ files: files.map((f) => f.path), skipped, alone }));`;
     const out = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script, join(root, "d"), join(root, "d", "secret")], { encoding: "utf8" });
     const r = JSON.parse(out);
     assert.equal(r.files, ["d/a.txt", "d/z.txt"]);
     const denied = "this user may not read it (permission denied)";
-    assert.equal(r.skipped, [["d/closed", denied], ["d/listed/y", denied], ["d/secret", denied]]);
+    assert.equal(r.skipped, [["d/closed", denied, "failed"], ["d/listed/y", denied, "failed"], ["d/secret", denied, "failed"]]);
     assert.is(r.alone, `SFX_IO Cannot read ${join(root, "d", "secret")}: permission denied (EACCES)`);
     // Under Deno, as root: what root may read is sent (Deno's access() judges by the mode bits alone).
     const deno = new URL("../../node_modules/.bin/deno", import.meta.url).pathname;

@@ -7,7 +7,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanupAll, ensureBinary, pattern, type Server, sfx, sha256, startServe, tmp } from "./_exchange.ts";
 import { connect } from "../../src/client/connection.ts";
@@ -155,6 +155,25 @@ test("piped commands stop at the first that fails, and the exit status is that c
   ok.line("status");
   ok.end();
   assert.is((await ok.exit(20_000)).status, 0, ok.out());
+});
+
+test("piped: a share put that could not send an entry of its directory shares the rest, then ends the session with status 13", async () => {
+  const src = tmp("sfx-src-");
+  const d = join(src, "d");
+  mkdirSync(d);
+  writeFileSync(join(d, "fine.txt"), "fine");
+  writeFileSync(join(d, "bell\u0007.txt"), "ding"); // control characters: no receiver could be given this name
+  const c = client([]);
+  c.line(`share put ${d}`);
+  c.line("status");
+  c.end();
+  const r = await c.exit(20_000);
+  assert.is(r.status, 13, c.out() + c.err());
+  const text = c.out();
+  assert.match(text, /left out d\/bell\\u0007\.txt: its name cannot be sent: it contains control characters\n/);
+  assert.match(text, /Share code:\s+\S+/);
+  assert.match(text, /share put: 1 entry could not be read or named, so it was not sent \(listed above as 'left out'\); everything else is in the share\nStopping: a command failed \(exit status 13\)/);
+  assert.not.match(text, /No transfer running/, "'status' after the failure did not run");
 });
 
 test.run();

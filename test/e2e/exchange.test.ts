@@ -89,6 +89,37 @@ test("an entry of a directory that is left out (a broken symbolic link) is said 
   assert.match(s.out(), /^Sent 1 file, 5 B /);
 });
 
+test("an entry of a directory sfx cannot name for the receiver is not sent: the rest arrives, then the send ends with SFX_PARTIAL (exit 13), as tar and rsync end non-zero", async () => {
+  const src = tmp();
+  const dst = tmp();
+  mkdirSync(join(src, "d"));
+  writeFileSync(join(src, "d/kept.txt"), "kept\n");
+  writeFileSync(join(src, "d/bell\u0007.txt"), "ding"); // control characters: no receiver could be given this name
+  symlinkSync(join(src, "nowhere"), join(src, "d/dangling")); // never sent, and no failure
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "d")]);
+  assert.is((await s.exit()).status, ERROR_CODES.SFX_PARTIAL, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.equal(readdirSync(join(dst, "d")), ["kept.txt"]);
+  assert.match(s.out(), /^Sent 1 file, 5 B /);
+  assert.match(s.err(), /^sfx: left out d\/bell\\u0007\.txt: its name cannot be sent: it contains control characters\nsfx: left out d\/dangling: a broken symbolic link\n/);
+  assert.match(s.err(), /\nsfx: 1 entry could not be read or named, so it was not sent \(listed above as 'left out'\); everything else arrived and was verified\n$/);
+
+  // --json: each entry is an event, and the end is an error event with the code.
+  const r2 = await startReceive(server, tmp(), ["--yes", "--once"]);
+  const j = sfx(["send", "--json", "--to", r2.id, "--server", server.address, join(src, "d")]);
+  assert.is((await j.exit()).status, ERROR_CODES.SFX_PARTIAL, j.err());
+  assert.is((await r2.exit()).status, 0, r2.err());
+  const ev = events(j);
+  assert.equal(ev.filter((e) => e.event === "leftOut"), [
+    { event: "leftOut", path: "d/bell\\u0007.txt", reason: "its name cannot be sent: it contains control characters", failed: true },
+    { event: "leftOut", path: "d/dangling", reason: "a broken symbolic link", failed: false },
+  ]);
+  assert.ok(ev.some((e) => e.event === "done" && e.files === 1), JSON.stringify(ev));
+  assert.is(ev.at(-1)?.event, "error", JSON.stringify(ev.at(-1)));
+  assert.is(ev.at(-1)?.code, "SFX_PARTIAL");
+});
+
 test("--json: the sender reports each file with its SHA-256, done carries MB/s, and a failure before any transfer is an error event", async () => {
   const src = tmp();
   const dst = tmp();

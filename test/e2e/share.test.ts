@@ -169,6 +169,27 @@ test("put --json gives code, expiry and files; a too-long expiry is capped with 
   assert.match(json.warning as string, /shortened to 7d/);
 });
 
+test("put of a directory holding a name sfx cannot send: the rest is shared and its code given, then exit 13 (SFX_PARTIAL); --json lists what was left out", async () => {
+  const d = dir("partial/d");
+  writeFileSync(join(d, "fine.txt"), "fine");
+  writeFileSync(join(d, "tab\there.txt"), "tab"); // a control character: no receiver could be given this name
+  const r = await sfx(main, ["share", "put", d]);
+  assert.is(r.status, 13, r.stderr);
+  const code = r.stdout.trim();
+  assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/, r.stdout);
+  assert.match(r.stderr, /^sfx: left out d\/tab\\there\.txt: its name cannot be sent: it contains control characters\n/);
+  assert.match(r.stderr, /Shared 1 file \(4 B\)/);
+  assert.match(r.stderr, /\nsfx: 1 entry could not be read or named, so it was not sent \(listed above as 'left out'\); everything else is in the share\n$/);
+  const ls = await sfx(main, ["share", "ls", code, "--json"]);
+  assert.equal(JSON.parse(ls.stdout).files.map((f: { path: string }) => f.path), ["d/fine.txt"]);
+
+  const j = await sfx(main, ["share", "put", d, "--json"]);
+  assert.is(j.status, 13, j.stderr);
+  const lines = j.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines[0].leftOut, [{ path: "d/tab\\there.txt", reason: "its name cannot be sent: it contains control characters", failed: true }]);
+  assert.equal([lines[1].event, lines[1].code], ["error", "SFX_PARTIAL"]);
+});
+
 test("wrong, malformed and expired codes: exit 9 with the same 'not found' for wrong and expired", async () => {
   const bad = await sfx(main, ["share", "ls", "NOT-A-CODE"]);
   assert.is(bad.status, 9);

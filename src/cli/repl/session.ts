@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { formatBytes, formatDuration, formatRate, roughDuration } from "../progress.ts";
+import { formatBytes, formatDuration, formatRate, LeftOut, roughDuration } from "../progress.ts";
 import { downloadCommand, parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -534,7 +534,8 @@ class ClientSession implements SessionActions {
     if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
     const { conn } = this.#need();
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
-    const files = await collectFiles(paths, { onSkip: (path, why) => this.print(`left out ${printable(path)}: ${why}`) });
+    const leftOut = this.#leftOut();
+    const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
     const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
     await this.#job("send", `send to ${formatId(to)}, ${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`, async (signal, status) => {
@@ -568,14 +569,27 @@ class ClientSession implements SessionActions {
           }
         },
       });
+      this.#endLeftOut(leftOut, "everything else arrived and was verified");
     });
+  }
+
+  /** What a send or a share put leaves out, each said as it is found. */
+  #leftOut(): LeftOut {
+    return new LeftOut((e) => this.print(`left out ${printable(e.path)}: ${e.reason}`));
+  }
+
+  /** Under the summary: how many were left out, or SFX_PARTIAL when some could not be sent. */
+  #endLeftOut(leftOut: LeftOut, rest: string): void {
+    const line = leftOut.end(rest);
+    if (line) this.print(line);
   }
 
   async sharePut(paths: string[], flags: SessionPutFlags): Promise<void> {
     const expiry = flags.expires === undefined ? {} : parseExpires(flags.expires);
     const maxDownloads = flags.maxDownloads === undefined ? undefined : parsePositive(flags.maxDownloads, "--max-downloads");
     const { shares } = this.#need();
-    const files = await collectShareFiles(paths, (path, why) => this.print(`left out ${printable(path)}: ${why}`));
+    const leftOut = this.#leftOut();
+    const files = await collectShareFiles(paths, leftOut.onSkip);
     const putBytes = files.reduce((sum, f) => sum + f.size, 0);
     await this.#job("share put", `share put, ${plural(files.length, "file")} (${formatBytes(putBytes)})`, async (signal, status) => {
       const started = Date.now();
@@ -589,14 +603,16 @@ class ClientSession implements SessionActions {
           maxDownloads: created.maxDownloads,
           files: created.files,
           ...(created.warning ? { warning: created.warning } : {}),
+          ...(leftOut.entries.length > 0 ? { leftOut: leftOut.entries } : {}),
         }));
-        return;
+      } else {
+        const bytes = created.files.reduce((n, f) => n + f.size, 0);
+        const limit = created.maxDownloads === null ? "" : `, or after ${plural(created.maxDownloads, "download")}`;
+        this.print(`Shared ${plural(created.files.length, "file")} (${formatBytes(bytes)}); expires ${expiryText(created.expiresAt)}${limit}.`);
+        const server = this.#server ? formatAddress(this.#server.host, this.#server.port) : undefined;
+        this.print(`\n  Share code:  ${created.code}\n\nAnyone with the code can 'share get ${created.code}' (or '${downloadCommand(created.code, server)}').`);
       }
-      const bytes = created.files.reduce((n, f) => n + f.size, 0);
-      const limit = created.maxDownloads === null ? "" : `, or after ${plural(created.maxDownloads, "download")}`;
-      this.print(`Shared ${plural(created.files.length, "file")} (${formatBytes(bytes)}); expires ${expiryText(created.expiresAt)}${limit}.`);
-      const server = this.#server ? formatAddress(this.#server.host, this.#server.port) : undefined;
-      this.print(`\n  Share code:  ${created.code}\n\nAnyone with the code can 'share get ${created.code}' (or '${downloadCommand(created.code, server)}').`);
+      this.#endLeftOut(leftOut, "everything else is in the share");
     });
   }
 
