@@ -249,7 +249,11 @@ export class Receiver {
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     };
     const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
-    const room = bytes && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0))) : null;
+    const room = bytes !== null && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0)), files.length - kept.size) : null;
+    if (room?.inodes && room.inodes.need > room.inodes.free && !withdrawn.signal.aborted) {
+      const why = `room for ${room.inodes.free} more ${room.inodes.free === 1 ? "file" : "files"} (its file system is out of inodes, not of space)`;
+      return refuse(`Not enough room: the offer has ${files.length} ${files.length === 1 ? "file" : "files"}, the receiver has ${why}`, `not enough room: the offer has ${files.length} ${files.length === 1 ? "file" : "files"}, this folder has ${why}`);
+    }
     if (bytes !== null && room && !room.fits && !withdrawn.signal.aborted) {
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
       const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";

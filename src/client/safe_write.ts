@@ -16,7 +16,7 @@
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, statfsSync } from "node:fs";
 import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { ensureDir } from "../ensure_dir.ts";
@@ -228,12 +228,25 @@ export interface SafeWrite {
   abort(opts?: { keepPartial?: boolean }): Promise<number>;
 }
 
+/** True when the file system of `path` (or of its directory) has space left, a fixed number of inodes, and none free. */
+function outOfInodes(path: string): boolean {
+  for (const at of [path, dirname(path)]) {
+    try {
+      const st = statfsSync(at);
+      return Number(st.files) > 0 && Number(st.ffree) === 0 && Number(st.bavail) > 0;
+    } catch {
+      // Not there (the file that could not be made): its directory says.
+    }
+  }
+  return false;
+}
+
 /** Maps a file-system error to `SFX_IO` with a message that names the file and the cause. */
 export function ioError(err: unknown, action: string, path: string): SfxError {
   if (err instanceof SfxError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
   const why = code === "ENOSPC"
-    ? "the disk is full"
+    ? (outOfInodes(path) ? "the file system is out of inodes: it has space left, but no room for another file" : "the disk is full")
     : code === "EACCES" || code === "EPERM"
     ? "permission denied"
     : code === "EDQUOT"
@@ -374,14 +387,31 @@ async function whatIsAt(root: string, path: string): Promise<InTheWay["what"] | 
   return (await stat(real).catch(() => null))?.isDirectory() ? null : "a symbolic link to a file";
 }
 
+/** What {@link roomFor} found: bytes, and files (inodes) where the file system counts them. */
+export interface Room {
+  /** True when both the bytes and the files fit. */
+  fits: boolean;
+  /** Bytes the files take on disk, and bytes free for an unprivileged writer. */
+  need: number;
+  free: number;
+  /** The block size `need` was rounded to ({@link bytesOnDisk}). */
+  block: number;
+  /** Files to create and files (inodes) free; undefined where the file system has no fixed count (btrfs). */
+  inodes?: { need: number; free: number };
+}
+
 /**
  * Whether files of these `sizes` (bytes still to write, each) fit on the
  * file system of `dir`: each takes whole blocks (a thousand 1-byte files
  * take a thousand blocks), checked against what an unprivileged writer may
- * still use. `need` and `free` in bytes, `block` for {@link bytesOnDisk};
+ * still use; and whether it has an inode for each of the `newFiles` still to
+ * create (default: one per size; a resumed file has its inode already). A
+ * file system out of inodes has bytes free and takes no file: ext4 made
+ * with few inodes, a tmpfs with nr_inodes. The count leaves out a transfer's
+ * passing lock file and parent directories, so it errs towards accepting.
  * null when the file system cannot say.
  */
-export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ fits: boolean; need: number; free: number; block: number } | null> {
+export async function roomFor(dir: string, sizes: readonly number[], newFiles = sizes.length): Promise<Room | null> {
   try {
     const st = await statfs(await nearestExisting(dir));
     // Counts are in fragments (f_frsize); f_bsize is only the preferred I/O size (4 MiB on CephFS).
@@ -389,7 +419,9 @@ export async function roomFor(dir: string, sizes: readonly number[]): Promise<{ 
     const block = Math.min(unit, 4096);
     const need = bytesOnDisk(sizes, block);
     const free = Number(st.bavail) * unit;
-    return { fits: need <= free, need, free, block };
+    // f_files is 0 where inodes are made as needed (btrfs): nothing to check there.
+    const inodes = Number(st.files) > 0 ? { need: newFiles, free: Number(st.ffree) } : undefined;
+    return { fits: need <= free && (inodes === undefined || inodes.need <= inodes.free), need, free, block, ...(inodes ? { inodes } : {}) };
   } catch {
     return null;
   }
@@ -599,8 +631,9 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       try {
         opened = await openPart(root, rel, partPath, opts.resume === true);
       } catch (err) {
+        const e = ioError(err, "open", partPath); // before the unlock frees the lock's inode: ENOSPC says which ran out
         await unlock();
-        throw ioError(err, "open", partPath);
+        throw e;
       }
     }
     if (!opened) await unlock();
@@ -626,9 +659,10 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       if (key !== undefined) await writeResumeNote(partPath, key);
     }
   } catch (err) {
+    const e = ioError(err, "open", partPath);
     await handle.close().catch(() => {});
     await unlock();
-    throw ioError(err, "open", partPath);
+    throw e;
   }
   return new SafeWriteImpl(root, rel, finalPath, partPath, handle, id, hash, offset, opts, unlock);
 }

@@ -765,7 +765,10 @@ export class ShareClient {
       if (plan.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
       // Refuse what cannot fit before asking, and before creating any directory: a download that
       // fills the disk half-way helps nobody.
-      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept));
+      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept), plan.filter((e) => e.kept === 0).length);
+      if (room?.inodes && room.inodes.need > room.inodes.free) {
+        throw new SfxError("SFX_IO", `Not enough room in ${opts.dir}: ${room.inodes.need} files to create, it has room for ${room.inodes.free} more (its file system is out of inodes, not of space)`);
+      }
       if (room && !room.fits) {
         const resumed = plan.reduce((n, e) => n + e.kept, 0);
         const kept = resumed > 0 ? ` more (${formatBytes(resumed)} of them already here)` : "";

@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ERROR_CODES } from "../../src/errors.ts";
 import {
@@ -192,21 +192,26 @@ test("a receiver with --once that cannot write tells the sender why (not 'discon
   const src = tmp();
   const dst = tmp();
   writeFileSync(join(src, "x.txt"), "x");
-  // A folder with room for bytes but none for another file: found only once it writes.
+  // A folder with room for bytes and for one more file (the count before accepting passes), but a
+  // transfer writes a lock beside its temporary file: found only once it writes.
   await withTmpfs(dst, "1m", async () => {
-    for (let i = 0; i < 64; i++) {
+    let made = 0;
+    for (; made < 64; made++) {
       try {
-        writeFileSync(join(dst, `f${i}`), "");
+        writeFileSync(join(dst, `f${made}`), "");
       } catch {
         break; // no inode left
       }
     }
+    unlinkSync(join(dst, `f${made - 1}`));
     const r = await startReceive(server, dst, ["--yes", "--once"]);
     const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "x.txt")]);
     assert.is((await r.exit()).status, 8, r.err());
     assert.is((await s.exit()).status, 8, s.err());
     assert.match(s.err(), /The receiver failed: /);
     assert.not.match(s.err(), /disconnected/);
+    // Not "the disk is full": it has space, and no room for another file.
+    assert.match(r.err(), /the file system is out of inodes: it has space left, but no room for another file \(ENOSPC\)/, r.err() + r.out());
   }, { inodes: 8 });
 });
 

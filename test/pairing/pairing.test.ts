@@ -742,7 +742,7 @@ test("an exchange broken off mid-file resumes: offered again, the file is sent f
 });
 
 /** Runs `fn` with a fresh harness and a directory that is a tmpfs of `size` (skipped where nothing can be mounted). */
-async function onSmallDisk(size: string, fn: (h: ReturnType<typeof startHarness>, dir: string) => Promise<void>): Promise<void> {
+async function onSmallDisk(size: string, fn: (h: ReturnType<typeof startHarness>, dir: string) => Promise<void>, opts: { inodes?: number } = {}): Promise<void> {
   const dir = tmp();
   await withTmpfs(dir, size, async () => {
     const h = startHarness();
@@ -751,7 +751,7 @@ async function onSmallDisk(size: string, fn: (h: ReturnType<typeof startHarness>
     } finally {
       await h.close();
     }
-  });
+  }, opts);
 }
 
 test("a disk that holds the rest but not the whole file: the resume is accepted, since what is kept is not needed again (tmpfs of 3 MiB, 2.5 MiB file, 2 MiB kept)", async () => {
@@ -780,6 +780,21 @@ test("300 files of 2,000 bytes into 1 MiB: refused before anything moves, since 
     assert.is((await got).accepted, false);
     assert.equal(readdirSync(dir), []);
   });
+});
+
+test("more files than the folder's file system has inodes for (space left, a tmpfs of 8 inodes): refused before anything moves, saying it is out of inodes, not of space", async () => {
+  await onSmallDisk("1m", async (h, dir) => {
+    const s = await h.client();
+    const r = await h.client();
+    const events: TransferEvent[] = [];
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => events.push(e) }).receiveOne());
+    const files = Array.from({ length: 10 }, (_, i) => memFile(`s${i}`, pattern(10, i)));
+    const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_REJECTED");
+    assert.match(err.message, /Not enough room: the offer has 10 files, the receiver has room for 7 more files \(its file system is out of inodes, not of space\)/);
+    assert.is((await got).accepted, false);
+    assert.ok(events.some((e) => e.event === "rejected" && /this folder has room for 7 more files/.test(e.reason)), JSON.stringify(events));
+    assert.equal(readdirSync(dir), []);
+  }, { inodes: 8 });
 });
 
 test("resuming a file that is no longer what was kept (same name, size and time, other bytes) fails its hash on both sides, keeps nothing, and the next offer sends it whole", async () => {

@@ -184,6 +184,11 @@ test("a get into a disk without room for it is refused before anything is asked 
   await withTmpfs(out, "1m", async () => {
     assert.match((await getFails(client, many, out)).message, /Not enough free space in .*: the files need 1\.2 MiB, it has 1\.0 MiB/);
   });
+  // The same 300 files, with space to spare but room for 15 files: out of inodes, and said so.
+  await withTmpfs(out, "8m", async () => {
+    assert.match((await getFails(client, many, out)).message, /Not enough room in .*out-small: 300 files to create, it has room for 15 more \(its file system is out of inodes, not of space\)/);
+    assert.equal(readdirSync(out), []);
+  }, { inodes: 16 });
 });
 
 test("a --dir written link/../x means one directory for every step (./x, as the path reads): made there and written there", async () => {
