@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { printable } from "../protocol/schema.ts";
+import { CONTROL_CHARS, printable } from "../protocol/schema.ts";
 import type { TransferEvent } from "../client/events.ts";
 import type { SkipKind } from "../client/walk.ts";
 import { SfxError } from "../errors.ts";
@@ -115,7 +115,16 @@ export function jsonError(code: string, message: string): void {
 
 /** One stderr line for an entry of a directory being sent or shared that is left out (a FIFO, a broken link…). */
 export function warnSkipped(path: string, why: string): void {
-  process.stderr.write(`sfx: left out ${printable(path)}: ${why}\n`);
+  process.stderr.write(`sfx: left out ${leftOutName(path)}: ${why}\n`);
+}
+
+/**
+ * A left-out entry's path for a terminal: control characters written as
+ * escapes (`bell\u0007.txt`), so a user can find the file; whatever else
+ * cannot be shown as U+FFFD ({@link printable}).
+ */
+export function leftOutName(path: string): string {
+  return printable(CONTROL_CHARS.test(path) ? JSON.stringify(path).slice(1, -1) : path);
 }
 
 /** An entry of a directory that a send or a share put left out, as `--json` reports it. */

@@ -80,8 +80,10 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     out.push(f);
   };
   let skipped = 0;
+  let failed = 0;
   const skip = (path: string, why: string, kind: SkipKind) => {
     skipped++;
+    if (kind === "failed") failed++;
     opts.onSkip?.(path, why, kind);
   };
   let usedStdin = false;
@@ -110,6 +112,11 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
       if (denied) throw denied;
       add(fileSource(abs, checkName(name), st.size, st));
     }
+  }
+  if (out.length === 0 && !opts.allowEmpty && failed > 0) {
+    // As a file given by name that cannot be read: nothing went, and it is no mistake of the command line.
+    const what = failed === 1 ? "1 entry" : `${failed} entries`;
+    throw new SfxError("SFX_IO", `Nothing to send: ${what} of ${args.length === 1 ? "the directory" : "the directories"} could not be read or named (listed above as 'left out')`);
   }
   if (out.length === 0 && !opts.allowEmpty) {
     const dirs = args.length === 1 ? "the directory" : "the directories";
@@ -171,51 +178,55 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const abs = join(dir, e.name);
+    const shown = `${rel}/${e.name}`;
     // One odd entry inside a directory is left out (and said), not the end of the whole send.
     if (/(\.sfx-part|\.sfx-lock|\.sfx-resume)$/.test(e.name) || e.name.startsWith(STALE_LOCK_PREFIX)) {
-      skip(`${rel}/${e.name}`, "a partial file of an unfinished sfx transfer", "skipped");
+      skip(shown, "a partial file of an unfinished sfx transfer", "skipped");
       continue;
     }
-    let name: string;
-    try {
-      name = sanitizeRelativePath(e.name);
-    } catch (err) {
-      const why = (err as Error).message.replace(/^Refusing file name "(?:[^"\\]|\\.)*": /, "");
-      skip(`${rel}/${JSON.stringify(e.name).slice(1, -1)}`, `its name cannot be sent: ${why}`, "failed");
+    // What the entry is comes first: a name sfx cannot send is a failure only on what would be sent.
+    if (!e.isDirectory() && !e.isFile() && !e.isSymbolicLink()) {
+      skip(shown, "not a regular file", "skipped");
       continue;
     }
-    const childRel = `${rel}/${name}`;
-    // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the entry.
-    if (e.isDirectory() && e.name.includes("\ufffd") && !(await stat(abs).then(() => true, () => false))) {
-      skip(childRel, NOT_UTF8, "failed");
-      continue;
-    }
-    if (e.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
-    else if (e.isFile() || e.isSymbolicLink()) {
-      let loops = false;
-      const st = await stat(abs).catch((err) => {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "ENOENT" && (e.isSymbolicLink() || e.name.includes("\ufffd"))) return null;
-        // A link in a loop, or through a file as if it were a directory, is as broken as a dangling one.
-        if ((code === "ELOOP" || code === "ENOTDIR") && e.isSymbolicLink()) {
-          loops = code === "ELOOP";
-          return null;
-        }
-        // In a directory this user may list but not enter.
-        if (code === "EACCES" || code === "EPERM") return "denied" as const;
-        throw ioError(err, "read", abs);
-      });
-      if (st === "denied") skip(childRel, DENIED, "failed");
-      else if (!st && e.name.includes("\ufffd") && !e.isSymbolicLink()) skip(childRel, NOT_UTF8, "failed");
-      else if (!st) skip(childRel, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link", "skipped");
-      else if (st.isFile()) {
+    let loops = false;
+    // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the
+    // entry: stat() finds nothing (a link so named cannot even be told from a broken one).
+    const st = await stat(abs).catch((err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && e.name.includes("\ufffd")) return "not-utf8" as const;
+      if (code === "ENOENT" && e.isSymbolicLink()) return null;
+      // A link in a loop, or through a file as if it were a directory, is as broken as a dangling one.
+      if ((code === "ELOOP" || code === "ENOTDIR") && e.isSymbolicLink()) {
+        loops = code === "ELOOP";
+        return null;
+      }
+      // In a directory this user may list but not enter.
+      if (code === "EACCES" || code === "EPERM") return "denied" as const;
+      throw ioError(err, "read", abs);
+    });
+    if (st === "not-utf8") skip(shown, NOT_UTF8, "failed");
+    else if (st === "denied") skip(shown, DENIED, "failed");
+    else if (!st) skip(shown, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link", "skipped");
+    else if (e.isSymbolicLink() && st.isDirectory()) skip(shown, "a symbolic link to a directory (not followed)", "skipped");
+    else if (!st.isFile() && !st.isDirectory()) skip(shown, "not a regular file", "skipped");
+    else {
+      let name: string;
+      try {
+        name = sanitizeRelativePath(e.name);
+      } catch (err) {
+        skip(shown, `its name cannot be sent: ${(err as Error).message.replace(/^Refusing file name "(?:[^"\\]|\\.)*": /, "")}`, "failed");
+        continue;
+      }
+      const childRel = `${rel}/${name}`;
+      if (st.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
+      else {
         const denied = await readError(abs);
         if (denied && deniedOf(denied)) skip(childRel, DENIED, "failed");
         else if (denied) throw denied;
         else add(fileSource(abs, childRel, st.size, st));
-      } else if (st.isDirectory()) skip(childRel, "a symbolic link to a directory (not followed)", "skipped");
-      else skip(childRel, "not a regular file", "skipped");
-    } else skip(childRel, "not a regular file", "skipped");
+      }
+    }
   }
 }
 

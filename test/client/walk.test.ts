@@ -75,10 +75,45 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
     "odd/.movie.mkv.sfx-part: a partial file of an unfinished sfx transfer (skipped)",
     "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer (skipped)",
     "odd/.sfx-stale-0123456789abcdef-1: a partial file of an unfinished sfx transfer (skipped)",
-    "odd/bell\\u0007.txt: its name cannot be sent: it contains control characters (failed)",
+    "odd/bell\u0007.txt: its name cannot be sent: it contains control characters (failed)", // the name as it is: --json keeps it exact
     "odd/caf\ufffd.txt: its name is not valid UTF-8 (failed)",
     "odd/d\ufffd: its name is not valid UTF-8 (failed)",
   ]);
+});
+
+test("what an entry is decides before its name: a FIFO or broken link with a name sfx cannot send is no failure; a link to a file named in no UTF-8 is one, not 'broken'", async () => {
+  const d = join(root, "kinds");
+  mkdirSync(d);
+  writeFileSync(join(d, "real.txt"), "real");
+  execFileSync("mkfifo", [join(d, "p\u0001ipe")]);
+  execFileSync("sh", ["-c", 'mkfifo "$(printf "%s/q\\377" "$1")"', "sh", d]); // the byte 0xff: not UTF-8
+  symlinkSync("nowhere", join(d, "l\tink"));
+  symlinkSync("real.txt", Buffer.concat([Buffer.from(`${d}/copy`), Buffer.from([0xfe]), Buffer.from(".txt")]));
+  const skipped: string[] = [];
+  const files = await collectFiles([d], { onSkip: (path, why, kind) => skipped.push(`${path}: ${why} (${kind})`) });
+  assert.equal(files.map((f) => f.path), ["kinds/real.txt"]);
+  assert.equal(skipped.sort(), [
+    "kinds/copy\ufffd.txt: its name is not valid UTF-8 (failed)",
+    "kinds/l\tink: a broken symbolic link (skipped)",
+    "kinds/p\u0001ipe: not a regular file (skipped)",
+    "kinds/q\ufffd: not a regular file (skipped)",
+  ]);
+});
+
+test("a directory whose every entry could not be read or named: nothing to send, an I/O failure (as one such file given by name), not a usage error", async () => {
+  const d = join(root, "allbad");
+  mkdirSync(d);
+  writeFileSync(join(d, "bell\u0007.txt"), "ding");
+  symlinkSync("nowhere", join(d, "dangling"));
+  const err = await collectFiles([d]).then(() => undefined, (e) => e);
+  assert.is(err?.code, "SFX_IO", String(err));
+  assert.is(err.message, "Nothing to send: 1 entry of the directory could not be read or named (listed above as 'left out')");
+  // Only entries sfx never sends: still "nothing to send" as a usage error.
+  const links = join(root, "onlylinks");
+  mkdirSync(links);
+  symlinkSync("nowhere", join(links, "dangling"));
+  const usage = await collectFiles([links]).then(() => undefined, (e) => e);
+  assert.is(usage?.code, "SFX_USAGE", String(usage));
 });
 
 test("what the sending user may not read is left out inside a directory, and refused when given itself, before anything is offered", async () => {

@@ -174,6 +174,13 @@ test("piped: a share put that could not send an entry of its directory shares th
   assert.match(text, /Share code:\s+\S+/);
   assert.match(text, /share put: 1 entry could not be read or named, so it was not sent \(listed above as 'left out'\); everything else is in the share\nStopping: a command failed \(exit status 13\)/);
   assert.not.match(text, /No transfer running/, "'status' after the failure did not run");
+
+  // send --json says each entry it leaves out as an event, as 'sfx send --json' does.
+  const j = client([]);
+  j.line(`send 999999 ${d} --json`);
+  j.end();
+  assert.is((await j.exit(20_000)).status, 5, j.out() + j.err());
+  assert.match(j.out(), /\{"event":"leftOut","path":"d\/bell\\u0007\.txt","reason":"its name cannot be sent: it contains control characters","failed":true\}\n/);
 });
 
 test.run();

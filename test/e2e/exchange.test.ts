@@ -112,7 +112,7 @@ test("an entry of a directory sfx cannot name for the receiver is not sent: the 
   assert.is((await r2.exit()).status, 0, r2.err());
   const ev = events(j);
   assert.equal(ev.filter((e) => e.event === "leftOut"), [
-    { event: "leftOut", path: "d/bell\\u0007.txt", reason: "its name cannot be sent: it contains control characters", failed: true },
+    { event: "leftOut", path: "d/bell\u0007.txt", reason: "its name cannot be sent: it contains control characters", failed: true },
     { event: "leftOut", path: "d/dangling", reason: "a broken symbolic link", failed: false },
   ]);
   assert.ok(ev.some((e) => e.event === "done" && e.files === 1), JSON.stringify(ev));

@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { formatBytes, formatDuration, formatRate, LeftOut, roughDuration } from "../progress.ts";
+import { formatBytes, formatDuration, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
 import { downloadCommand, parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -534,7 +534,7 @@ class ClientSession implements SessionActions {
     if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
     const { conn } = this.#need();
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
-    const leftOut = this.#leftOut();
+    const leftOut = this.#leftOut(flags.json);
     const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
     const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
@@ -573,9 +573,9 @@ class ClientSession implements SessionActions {
     });
   }
 
-  /** What a send or a share put leaves out, each said as it is found. */
-  #leftOut(): LeftOut {
-    return new LeftOut((e) => this.print(`left out ${printable(e.path)}: ${e.reason}`));
+  /** What a send or a share put leaves out, each said as it is found (with `json`, as a `leftOut` event). */
+  #leftOut(json = false): LeftOut {
+    return new LeftOut((e) => this.print(json ? JSON.stringify({ event: "leftOut", ...e }) : `left out ${leftOutName(e.path)}: ${e.reason}`));
   }
 
   /** Under the summary: how many were left out, or SFX_PARTIAL when some could not be sent. */
