@@ -22,6 +22,7 @@ import type { AssociationLike } from "../protocol/association.ts";
 import type { AnyMessage, MessageType } from "../protocol/registry.ts";
 import { SHARE_REQUESTS, type SharePeer, ShareService } from "./service.ts";
 import type { ShareStore } from "./store.ts";
+import { formatAddress } from "../transport/datagram.ts";
 
 const log = getLogger(["sfx", "share"]);
 
@@ -71,6 +72,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
     const entry: PeerEntry = { pendingBytes: 0, paused: false, closed: false, drainWaiters: new Set(), peer: undefined as never };
     entry.peer = {
       address: a.remote.address,
+      label: formatAddress(a.remote.address, a.remote.port),
       send: (bytes) => session.sendControl(bytes),
       sendData: (stream, data, ppid) => {
         if (entry.closed) throw new Error("connection closed");

@@ -41,6 +41,8 @@ const log = getLogger(["sfx", "share"]);
 export interface SharePeer {
   /** The client's address (host only), for the failed-lookup rate limit and logs. */
   readonly address: string;
+  /** How the log names the client (`address:port`, as the session's lines do); default the address. */
+  readonly label?: string;
   /** Sends one control message (already encoded). */
   send(message: Uint8Array): void;
   /**
@@ -66,6 +68,11 @@ export interface SharePeer {
   acknowledged?(stream: number): { given: number; acknowledged: number };
   /** It starts (true) or stops (false) having uploads in progress: the server sizes its receive window by that. */
   sending?(on: boolean): void;
+}
+
+/** How the log names `peer`. */
+function who(peer: SharePeer): string {
+  return peer.label ?? peer.address;
 }
 
 /** The data stream file `index` of a request travels on. */
@@ -196,7 +203,7 @@ export class ShareService {
             state.windowFrom = state.received;
             state.windowAt = now;
             if (moved < need) {
-              log.warn("Upload from {client} abandoned: {moved} bytes arrived in {seconds} s, under the {need} its size needs", { client: peer.address, moved, seconds, need });
+              log.warn("Upload {upload} from {client} abandoned: {moved} bytes arrived in {seconds} s, under the {need} its size needs", { upload: state.upload.spec.id.slice(0, 8), client: who(peer), moved, seconds, need });
               const why = `Only ${formatBytes(moved)} arrived in ${seconds} s, less than the ${formatBytes(need)} that finish an upload of this size within ${UPLOAD_MAX_HOURS} h: the server abandoned the upload`;
               void this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", why));
             }
@@ -205,11 +212,11 @@ export class ShareService {
           if (now - state.movedAt < this.#stallMs) continue;
           const seconds = Math.round((now - state.movedAt) / 1000);
           if (state.kind === "upload") {
-            log.warn("Upload from {client} abandoned: nothing arrived for {seconds} s", { client: peer.address, seconds });
+            log.warn("Upload {upload} from {client} abandoned: nothing arrived for {seconds} s", { upload: state.upload.spec.id.slice(0, 8), client: who(peer), seconds });
             void this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", `Nothing arrived for ${seconds} s: the server abandoned the upload`));
           } else {
             // A client that stops reading would hold the share's files (even past its expiry) and a download slot.
-            log.warn("Download for {client} stopped: it read nothing for {seconds} s", { client: peer.address, seconds });
+            log.warn("Download for {client} stopped: it read nothing for {seconds} s", { client: who(peer), seconds });
             this.#reply(peer, errorToMessage(new SfxError("SFX_TRANSFER_FAILED", `You read nothing for ${seconds} s: the server stopped the download`), { req: state.req }));
             void this.#cancel(peer, state.req, "stalled");
           }
@@ -301,33 +308,41 @@ export class ShareService {
     }
   }
 
-  /** When each (client, request type, error code) refusal was last logged. */
-  readonly #noted = new Map<string, number>();
+  /** When each kind of refusal (client, request type, message shape) was last logged, and how many since went unsaid. */
+  readonly #noted = new Map<string, { at: number; unsaid: number }>();
 
   /**
    * Logs a refusal the admin should see — a limit (quota, size, too many wrong
    * codes), a disk error, a bug — at most once a minute per client and kind,
-   * so a client hammering the server cannot flood the log.
+   * so a client hammering the server cannot flood the log. The kind is the
+   * message with its figures left out: a full store is not hidden behind a
+   * share that was too large a moment before (one address may be a whole
+   * office behind NAT). The next line of a kind says how many went unsaid.
    */
   #noteRefusal(peer: SharePeer, type: string, err: unknown): void {
     const code = err instanceof SfxError ? err.code : "SFX_INTERNAL";
     if (code !== "SFX_LIMIT" && code !== "SFX_IO" && code !== "SFX_INTERNAL") return;
-    const key = `${peer.address} ${type} ${code}`;
-    const now = Date.now();
+    const reason = (err as Error)?.message ?? String(err);
+    const key = `${peer.address} ${type} ${code} ${reason.replace(/[0-9][0-9.,]*/g, "#")}`;
+    const now = this.#now();
     const last = this.#noted.get(key);
-    if (last !== undefined && now - last < REFUSAL_LOG_INTERVAL_MS) return;
-    if (this.#noted.size >= 1000) {
-      for (const [k, at] of this.#noted) if (now - at >= REFUSAL_LOG_INTERVAL_MS) this.#noted.delete(k);
+    if (last !== undefined && now - last.at < REFUSAL_LOG_INTERVAL_MS) {
+      last.unsaid++;
+      return;
     }
-    this.#noted.set(key, now);
-    log.warn("Share request {type} from {client} refused: {reason}", { type, client: peer.address, code, reason: (err as Error)?.message ?? String(err) });
+    if (this.#noted.size >= 1000) {
+      for (const [k, v] of this.#noted) if (now - v.at >= REFUSAL_LOG_INTERVAL_MS) this.#noted.delete(k);
+    }
+    this.#noted.set(key, { at: now, unsaid: 0 });
+    const more = last !== undefined && last.unsaid > 0 ? ` (and ${last.unsaid} more like it in the minute before)` : "";
+    log.warn(`Share request {type} from {client} refused: {reason}${more}`, { type, client: who(peer), code, reason, unsaid: last?.unsaid ?? 0 });
   }
 
   #reply(peer: SharePeer, message: Uint8Array): void {
     try {
       peer.send(message);
     } catch (err) {
-      log.debug("Cannot answer {client}: {error}", { client: peer.address, error: String(err) });
+      log.debug("Cannot answer {client}: {error}", { client: who(peer), error: String(err) });
     }
   }
 
@@ -349,6 +364,7 @@ export class ShareService {
         expiresInMs: msg.expiresInMs,
         expiresAt: msg.expiresAt,
         maxDownloads: msg.maxDownloads,
+        client: who(peer),
       });
     } finally {
       starting.delete(msg.req);
@@ -358,7 +374,7 @@ export class ShareService {
       return;
     }
     // What it reserves of the quota, and for whom: the line to find when the store is full.
-    log.info("Upload from {client} started: {files} file(s), {bytes} bytes reserved", { client: peer.address, files: msg.files.length, bytes: upload.spec.bytes });
+    log.info("Upload {upload} from {client} started: {files} file(s), {bytes} bytes reserved", { upload: upload.spec.id.slice(0, 8), client: who(peer), files: msg.files.length, bytes: upload.spec.bytes });
     const state: UploadState = {
       kind: "upload",
       req: msg.req,
@@ -454,7 +470,7 @@ export class ShareService {
     if (state.verified === state.files.length) {
       const created = await state.upload.commit();
       this.#peers.get(peer)?.delete(state.req);
-      log.info("Share {share} uploaded by {client}: {files} file(s)", { share: shortKey(codeKey(created.code)), client: peer.address, files: created.files.length });
+      log.info("Share {share} uploaded by {client}: {files} file(s)", { share: shortKey(codeKey(created.code)), client: who(peer), files: created.files.length });
       this.#reply(peer, ShareCreated.encode({
         req: state.req,
         code: created.code,
@@ -479,7 +495,7 @@ export class ShareService {
   }
 
   #ls(peer: SharePeer, msg: { req: number; code: string }): void {
-    const listing = this.store.list(msg.code, peer.address);
+    const listing = this.store.list(msg.code, peer.address, who(peer));
     this.#reply(peer, ShareListingMessage.encode({ req: msg.req, ...listing }));
   }
 
@@ -488,7 +504,7 @@ export class ShareService {
     const requests = this.#requests(peer);
     if (requests.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
     this.#checkPerClient(requests, new Set(), "download");
-    const download = this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path));
+    const download = this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path), who(peer));
     const offsets = new Map(msg.files.map((f) => [f.path.normalize("NFC"), f.offset]));
     const plan = download.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, offset: offsets.get(f.path) ?? 0 }));
     for (const p of plan) {
@@ -540,7 +556,7 @@ export class ShareService {
       state.cancelled = true;
       this.#peers.get(peer)?.delete(state.req);
       await state.download.cancel();
-      log.warn("Download for {client} failed: {error}", { client: peer.address, error: (err as Error).message });
+      log.warn("Download for {client} failed: {error}", { client: who(peer), error: (err as Error).message });
       this.#reply(peer, errorToMessage(err instanceof SfxError ? err : new SfxError("SFX_IO", (err as Error).message), { req: state.req }));
     }
   }

@@ -67,6 +67,8 @@ export interface UploadRequest {
   expiresAt?: number;
   /** Delete after this many completed downloads. */
   maxDownloads?: number;
+  /** Who uploads, for the log (`address:port`). */
+  client?: string;
 }
 
 /** A share as `ls` shows it. */
@@ -297,6 +299,7 @@ export class ShareStore {
       bytes,
       maxDownloads,
       ...expiry,
+      ...(request.client === undefined ? {} : { client: request.client }),
     });
     this.#uploads.add(upload); // reserves its bytes before anything else is awaited
     try {
@@ -379,7 +382,7 @@ export class ShareStore {
     await rm(upload.spec.dir, { recursive: true, force: true });
     // A failure (disk full, I/O) is the admin's business; a client that cancels or leaves is not.
     const level = /^(failed|cannot)/.test(reason) ? "warn" : "info";
-    log[level]("Upload {upload} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), reason });
+    log[level]("Upload {upload} from {client} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), client: upload.spec.client ?? "a client", reason });
   }
 
   /**
@@ -388,7 +391,7 @@ export class ShareStore {
    * address made too many failed lookups, and `SFX_SHARE_NOT_FOUND` for a
    * wrong, expired, used-up or deleted share alike.
    */
-  #find(code: string, client: string): ShareRecord {
+  #find(code: string, client: string, label = client): ShareRecord {
     this.#checkOpen();
     const canonical = parseCode(code);
     this.#limiter.check(addressKey(client));
@@ -399,15 +402,19 @@ export class ShareStore {
     const m = rec?.manifest;
     if (!rec || rec.deleted || !m || (m.maxDownloads !== null && m.downloads >= m.maxDownloads)) {
       this.#limiter.fail(addressKey(client));
-      log.info("Failed share lookup from {client}", { client });
+      log.info("Failed share lookup from {client}", { client: label });
       throw notFound();
     }
     return rec;
   }
 
-  /** A share's files and expiry (see {@link ShareStore.#find} for the errors). */
-  list(code: string, client: string): ShareListing {
-    return listingOf(this.#find(code, client).manifest);
+  /**
+   * A share's files and expiry (see {@link ShareStore.#find} for the errors).
+   * `client` is the address the failed-lookup limit counts; `label` names the
+   * client in the log (default: the address).
+   */
+  list(code: string, client: string, label?: string): ShareListing {
+    return listingOf(this.#find(code, client, label).manifest);
   }
 
   /**
@@ -416,8 +423,8 @@ export class ShareStore {
    * download limit and downloads in progress already hold every remaining
    * download, it is refused with `SFX_LIMIT`.
    */
-  beginDownload(code: string, client: string, paths: readonly string[] = []): ShareDownload {
-    const rec = this.#find(code, client);
+  beginDownload(code: string, client: string, paths: readonly string[] = [], label = client): ShareDownload {
+    const rec = this.#find(code, client, label);
     const m = rec.manifest;
     let files = m.files;
     if (paths.length > 0) {
@@ -439,7 +446,7 @@ export class ShareStore {
       throw new SfxError("SFX_IO", `The server cannot record this share's downloads right now (${rec.unsaved}): try again later`);
     }
     rec.activeDownloads++;
-    return new ShareDownload(this, rec, files, client);
+    return new ShareDownload(this, rec, files, label);
   }
 
   /** @internal Called when a download ends, complete or not. */
@@ -631,6 +638,8 @@ export interface UploadSpec {
   relativeMs?: number;
   absoluteAt?: number;
   warning?: string;
+  /** Who uploads, for the log. */
+  client?: string;
 }
 
 /**
@@ -735,7 +744,7 @@ export class ShareUpload {
 export class ShareDownload {
   /** The files asked for (every file of the share when none were named). */
   readonly files: readonly ShareFile[];
-  /** The client's address. */
+  /** Who downloads, as the log names it (address, or address:port). */
   readonly client: string;
   readonly #store: ShareStore;
   readonly #rec: ShareRecord;

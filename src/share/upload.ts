@@ -186,11 +186,15 @@ export async function openSink(dir: string, index: number, size: number): Promis
 
 /**
  * The uploader's error when the store cannot write: a full disk is the
- * server's, which the words say (the uploader's own disk is not the one).
+ * server's, which the words say, and a limit of the server's (`SFX_LIMIT`,
+ * exit 6, as its quota is), not the uploader's own I/O error (exit 8).
  */
 export function storeFailure(what: string, err: unknown): SfxError {
   if (err instanceof SfxError) return err;
   const code = (err as NodeJS.ErrnoException)?.code;
-  const why = code === "ENOSPC" ? "the server's disk is full (ENOSPC)" : code === "EDQUOT" ? "the server's disk quota is exceeded (EDQUOT)" : (err as Error)?.message ?? String(err);
-  return new SfxError("SFX_IO", `${what}: ${why}`, { cause: err });
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    const why = code === "ENOSPC" ? "the server's disk is full (ENOSPC)" : "the server's disk quota is exceeded (EDQUOT)";
+    return new SfxError("SFX_LIMIT", `${what}: ${why}`, { cause: err });
+  }
+  return new SfxError("SFX_IO", `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

@@ -32,7 +32,7 @@ interface World {
 
 const worlds: World[] = [];
 
-async function world(limits: Partial<ShareLimits> = {}, opts: { stallMs?: number } = {}): Promise<World> {
+async function world(limits: Partial<ShareLimits> = {}, opts: { stallMs?: number; now?: () => number } = {}): Promise<World> {
   const base = mkdtempSync(join(tmpdir(), "sfx-share-svc-"));
   const clock = { t: Date.parse("2026-11-22T08:00:00Z") };
   const store = await ShareStore.open({ dir: join(base, "store"), now: () => clock.t, sweepTimer: false, limits });
@@ -316,19 +316,28 @@ test("a longer expiry than the server allows is shortened, with a warning in the
   assert.match(created.warning!, /shortened to 7d/);
 });
 
-test("server limits reach the client as SFX_LIMIT with the server's message, and the admin's log (once a minute per kind)", async () => {
+test("server limits reach the client as SFX_LIMIT with the server's message, and the admin's log once a minute per kind: one kind does not hide another, and the next line says how many went unsaid", async () => {
   const records: LogRecord[] = [];
   await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "info", sinks: ["mem"] }] });
   try {
-    const w = await world({ maxFilesPerShare: 2, maxShareBytes: 10 });
-    tree(w, { "a": "1", "b": "2", "c": "3", "big": "x".repeat(11) });
+    const clock = { t: 1_000_000 };
+    const w = await world({ maxFilesPerShare: 2, maxShareBytes: 10 }, { now: () => clock.t });
+    tree(w, { "a": "1", "b": "2", "c": "3", "big": "x".repeat(11), "bigger": "x".repeat(12) });
     const { client } = w.connect();
-    await rejects(client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "b"), join(w.src, "c")])), "SFX_LIMIT", /Too many files.*allows 2/);
+    const three = await collectShareFiles([join(w.src, "a"), join(w.src, "b"), join(w.src, "c")]);
+    await rejects(client.put(three), "SFX_LIMIT", /Too many files.*allows 2/);
     await rejects(client.put(await collectShareFiles([join(w.src, "big")])), "SFX_LIMIT", /too large/);
+    // The same kinds again, with other figures, within the minute: not logged.
+    await rejects(client.put(await collectShareFiles([join(w.src, "bigger")])), "SFX_LIMIT", /too large/);
+    await rejects(client.put(three), "SFX_LIMIT", /Too many files/);
     assert.is(w.store.uploadsInProgress, 0);
-    const refusals = records.filter((r) => r.level === "warning" && /refused/.test(String(r.message.join(""))));
-    assert.is(refusals.length, 1, "the second refusal of the same kind within a minute is not logged again");
-    assert.match(String(refusals[0].properties.reason), /Too many files/);
+    const refusals = () => records.filter((r) => r.level === "warning" && /refused/.test(String(r.message.join(""))));
+    assert.equal(refusals().map((r) => String(r.properties.reason).replace(/:.*/, "")), ["Too many files for one share", "Share too large"]);
+    assert.match(String(refusals()[0].properties.client), /^[\d.]+$|:/, "the client is named");
+    clock.t += 61_000;
+    await rejects(client.put(three), "SFX_LIMIT", /Too many files/);
+    assert.is(refusals().length, 3);
+    assert.match(refusals()[2].message.join(""), /\(and 1 more like it in the minute before\)$/);
   } finally {
     await reset();
   }

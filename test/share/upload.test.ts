@@ -164,9 +164,10 @@ test("a failed write fails its chunks and those queued behind it with SFX_IO, sa
   const third = sink.write(bytes(3));
   file.failNext = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
   file.open();
-  await rejects(first, "SFX_IO", /^Cannot store an uploaded file: the server's disk is full \(ENOSPC\)$/);
-  await rejects(second, "SFX_IO", /the server's disk is full/);
-  await rejects(third, "SFX_IO", /the server's disk is full/);
+  // The server's limit (exit 6 at the client, as its quota), not the uploader's own I/O error (exit 8).
+  await rejects(first, "SFX_LIMIT", /^Cannot store an uploaded file: the server's disk is full \(ENOSPC\)$/);
+  await rejects(second, "SFX_LIMIT", /the server's disk is full/);
+  await rejects(third, "SFX_LIMIT", /the server's disk is full/);
   await rejects(sink.write(bytes(4)), "SFX_PROTOCOL", /already failed/);
   await rejects(sink.end(sha(bytes(1, 2, 3, 4))), "SFX_PROTOCOL", /already failed/);
   assert.is(file.calls.length, 1);
