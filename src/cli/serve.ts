@@ -21,7 +21,7 @@ import { UNPRINTABLE_CHARS } from "../protocol/schema.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
-import { defaultPidFile, runningPid } from "../server/pidfile.ts";
+import { defaultPidFile, describeStalePidFile, runningPid } from "../server/pidfile.ts";
 import { reportToLauncher, startDaemon, stopDaemon } from "../server/daemon.ts";
 import { runServer } from "../server/run.ts";
 import { VERSION } from "../version.ts";
@@ -35,6 +35,7 @@ interface ServeFlags extends ShareServeFlags {
   quiet?: boolean;
   daemon?: boolean;
   stop?: boolean;
+  status?: boolean;
   pidFile?: string;
   daemonChild?: boolean;
   discoveryInterface?: string[];
@@ -56,8 +57,9 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--log-dir <dir>", "directory for stream_server*.log (default /var/log; falls back to ~/.local/state/sfx)")
     .option("--log-level <level>", `lowest level logged: ${LOG_LEVELS.join(", ")} (warn for warning)`, parseLogLevel, "info")
     .option("-q, --quiet", "foreground: do not copy log lines to stderr")
-    .addOption(new Option("--daemon", "detach and run in the background; returns once the server is ready").conflicts("stop"))
-    .option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit")
+    .addOption(new Option("--daemon", "detach and run in the background; returns once the server is ready").conflicts(["stop", "status"]))
+    .addOption(new Option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit").conflicts("status"))
+    .option("--status", "say whether a server runs on the pid file: exit 0 when it does, 11 when not")
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
     .option("--max-clients-per-address <n>", "most clients connected at once from one IP address (default 256)", parseCount)
@@ -70,6 +72,7 @@ export function registerServe(program: Command, result: CommandResult): void {
   addShareServeOptions(serve)
     .action(async (flags: ServeFlags) => {
       if (flags.stop) result.status = await stop(flags);
+      else if (flags.status) result.status = status(flags);
       else if (flags.daemon) result.status = await daemonize(flags);
       else result.status = await foreground(flags);
     });
@@ -79,6 +82,15 @@ async function stop(flags: ServeFlags): Promise<number> {
   const pidFile = resolve(flags.pidFile ?? defaultPidFile());
   const pid = await stopDaemon(pidFile, STOP_TIMEOUT_MS);
   process.stdout.write(`sfx serve (pid ${pid}) stopped\n`);
+  return 0;
+}
+
+/** `--status`: whether the server named by the pid file lives (for scripts and monitoring: exit 0 or 11). */
+function status(flags: ServeFlags): number {
+  const pidFile = resolve(flags.pidFile ?? defaultPidFile());
+  const pid = runningPid(pidFile);
+  if (pid === undefined) throw new SfxError("SFX_NOT_RUNNING", `No sfx server is running (pid file ${pidFile} ${describeStalePidFile(pidFile)})`);
+  process.stdout.write(`sfx serve runs, pid ${pid} (pid file ${pidFile})\n`);
   return 0;
 }
 

@@ -110,6 +110,8 @@ export interface PidFile {
   readonly path: string;
   /** Removes the file if it still names this process; idempotent, never throws. */
   release(): void;
+  /** Set when a stale file was replaced: what it was ("names pid 4242, which is gone"). */
+  readonly tookOver?: string;
 }
 
 /**
@@ -125,6 +127,7 @@ export function acquirePidFile(path: string, pid: number = process.pid): PidFile
   } catch (err) {
     throw new SfxError("SFX_IO", `Cannot create the pid file's directory ${dirname(file)}: ${(err as Error).message}`, { cause: err });
   }
+  let tookOver: string | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
       writeFileSync(file, `${pid}\n`, { flag: "wx", mode: 0o644 });
@@ -138,11 +141,13 @@ export function acquirePidFile(path: string, pid: number = process.pid): PidFile
     if (other !== undefined && other !== pid && isServerAlive(other)) {
       throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${file})`);
     }
+    tookOver = describeStalePidFile(file);
     rmSync(file, { force: true }); // stale: its process is gone
   }
   let released = false;
   return {
     path: file,
+    ...(tookOver === undefined ? {} : { tookOver }),
     release() {
       if (released) return;
       released = true;

@@ -74,6 +74,10 @@ export async function runServer(options: RunOptions): Promise<number> {
   try {
     pidFile = options.pidFile ? acquirePidFile(options.pidFile) : undefined;
     server = await startServer(options);
+    if (pidFile?.tookOver) {
+      // Said once the log is open: the run before was killed (kill -9, a crash of the machine), or its file left by hand.
+      getLogger(["sfx", "server"]).warn("Took over the pid file {path}: it {was} (the run before did not stop cleanly)", { path: pidFile.path, was: pidFile.tookOver });
+    }
     running = server;
     await options.onReady?.(server, pidFile?.path);
   } catch (err) {

@@ -58,6 +58,11 @@ test("serve --daemon starts a detached server, a second start is refused (10), -
     assert.match(second.stderr, new RegExp(`^sfx: A server already runs with pid ${pid} \\(pid file ${pidFile}\\)\\n$`));
     assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`, "the refused start left the pid file alone");
 
+    // --status, for a monitor or a script: 0 and the pid while it runs, 11 after.
+    const running = await runSfx(["serve", "--status", "--pid-file", pidFile], { env });
+    assert.is(running.status, 0, running.stderr);
+    assert.is(running.stdout, `sfx serve runs, pid ${pid} (pid file ${pidFile})\n`);
+
     const stop = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env });
     assert.is(stop.status, 0, stop.stderr);
     assert.is(stop.stdout, `sfx serve (pid ${pid}) stopped\n`);
@@ -74,6 +79,9 @@ test("serve --daemon starts a detached server, a second start is refused (10), -
     const again = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env });
     assert.is(again.status, 11, again.stderr);
     assert.match(again.stderr, /^sfx: No sfx server is running/);
+    const stopped = await runSfx(["serve", "--status", "--pid-file", pidFile], { env });
+    assert.is(stopped.status, 11, stopped.stderr);
+    assert.is(stopped.stderr, `sfx: No sfx server is running (pid file ${pidFile} not found)\n`);
   } finally {
     if (pid && processAlive(pid)) process.kill(pid, "SIGKILL");
     tmp.remove();
@@ -98,6 +106,9 @@ test("serve --daemon takes over a stale pid file whose process is gone", async (
     const stop = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env });
     assert.is(stop.status, 0, stop.stderr);
     assert.ok(await gone(pid));
+    // The admin reads that the run before did not stop cleanly.
+    const lines = readLines(join(tmp.path, "stream_server.log"));
+    assert.ok(lines.some((l) => l.includes(` WARN  sfx.server: Took over the pid file ${pidFile}: it names pid ${deadPid}, which is gone (the run before did not stop cleanly)`)), lines.join("\n"));
   } finally {
     if (pid && processAlive(pid)) process.kill(pid, "SIGKILL");
     tmp.remove();
