@@ -315,7 +315,7 @@ export class ShareService {
    * Logs a refusal the admin should see — a limit (quota, size, too many wrong
    * codes), a disk error, a bug — at most once a minute per client and kind,
    * so a client hammering the server cannot flood the log. The kind is the
-   * message with its figures left out: a full store is not hidden behind a
+   * message with its figures and names left out: a full store is not hidden behind a
    * share that was too large a moment before (one address may be a whole
    * office behind NAT). The next line of a kind says how many went unsaid.
    */
@@ -323,7 +323,8 @@ export class ShareService {
     const code = err instanceof SfxError ? err.code : "SFX_INTERNAL";
     if (code !== "SFX_LIMIT" && code !== "SFX_IO" && code !== "SFX_INTERNAL") return;
     const reason = (err as Error)?.message ?? String(err);
-    const key = `${peer.address} ${type} ${code} ${reason.replace(/[0-9][0-9.,]*/g, "#")}`;
+    // Figures and quoted names left out: a client cannot make a line of each refusal by varying them.
+    const key = `${peer.address} ${type} ${code} ${reason.replace(/"(?:[^"\\]|\\.)*"|'[^']*'|[0-9][0-9.,]*/g, "#")}`;
     const now = this.#now();
     const last = this.#noted.get(key);
     if (last !== undefined && now - last.at < REFUSAL_LOG_INTERVAL_MS) {
