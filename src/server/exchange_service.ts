@@ -35,6 +35,10 @@ export interface ExchangeServiceOptions {
   log?: PairingLog;
   /** See {@link SessionServerOptions.maxUnreadBytes}. */
   maxUnreadBytes?: number;
+  /** See {@link SessionServerOptions.maxUnreadControlBytes}. */
+  maxUnreadControlBytes?: number;
+  /** See {@link SessionServerOptions.maxUnreadControlTotal}. */
+  maxUnreadControlTotal?: number;
   /** See {@link SessionServerOptions.socketOverflows}. */
   socketOverflows?: () => number | undefined;
 }
@@ -50,7 +54,15 @@ export interface ExchangeService {
 
 /** Starts sessions, pairing and the relay on an endpoint. */
 export function startExchangeService(opts: ExchangeServiceOptions): ExchangeService {
-  const sessions = new SessionServer({ serverName: opts.serverName, limits: opts.limits, log: opts.log, maxUnreadBytes: opts.maxUnreadBytes, socketOverflows: opts.socketOverflows });
+  const sessions = new SessionServer({
+    serverName: opts.serverName,
+    limits: opts.limits,
+    log: opts.log,
+    maxUnreadBytes: opts.maxUnreadBytes,
+    maxUnreadControlBytes: opts.maxUnreadControlBytes,
+    maxUnreadControlTotal: opts.maxUnreadControlTotal,
+    socketOverflows: opts.socketOverflows,
+  });
   const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id) });
   sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));
   sessions.handle(Accept, (s, msg) => pairing.accept(s, msg));

@@ -42,6 +42,20 @@ import { addressKey } from "../failure_limiter.ts";
  * a client that asks without reading get here.
  */
 const MAX_UNREAD_BYTES = 24 * 1024 * 1024;
+/**
+ * Replies (control messages) waiting to reach one client, counted with
+ * {@link MESSAGE_OVERHEAD_BYTES} each, beyond which it is cut off. A client
+ * that reads waits for each answer, and the largest is 1 MiB (a share's
+ * listing): 4 MiB is room for several at once on a slow path.
+ */
+const MAX_UNREAD_CONTROL_BYTES = 4 * 1024 * 1024;
+/**
+ * What all clients may leave unread of their replies together. Past it, the
+ * clients holding the most are cut off until a quarter is free again: 150
+ * clients that ask without reading, each under its own limit, had made the
+ * server hold 3.7 GB.
+ */
+const MAX_UNREAD_CONTROL_TOTAL = 64 * 1024 * 1024;
 /** What one queued message costs in memory beyond its bytes, counted generously (a pong: ~400 B queued, more in garbage until collected). */
 const MESSAGE_OVERHEAD_BYTES = 1024;
 
@@ -62,6 +76,10 @@ export interface SessionServerOptions {
   log?: PairingLog;
   /** Bytes waiting to reach a client beyond which it is cut off as not reading (default 24 MiB; for tests). */
   maxUnreadBytes?: number;
+  /** Replies waiting to reach one client beyond which it is cut off (default {@link MAX_UNREAD_CONTROL_BYTES}; for tests). */
+  maxUnreadControlBytes?: number;
+  /** Replies all clients may leave unread together (default {@link MAX_UNREAD_CONTROL_TOTAL}; for tests). */
+  maxUnreadControlTotal?: number;
   /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
   windowPoolBytes?: number;
   /** The server socket's count of datagrams the kernel dropped for a full receive buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
@@ -80,6 +98,12 @@ export class SessionServer {
   readonly log: PairingLog;
   /** See {@link SessionServerOptions.maxUnreadBytes}. */
   readonly maxUnreadBytes: number;
+  /** See {@link SessionServerOptions.maxUnreadControlBytes}. */
+  readonly maxUnreadControlBytes: number;
+  readonly #maxUnreadControlTotal: number;
+  /** The sessions' unread replies as each last counted them (see {@link ServerSession.unreadControlBytes}). */
+  #unreadControl = 0;
+  #cuttingOff = false;
   /** The receive windows of clients that are sending (see {@link ServerSession.sending}). */
   readonly windows: WindowPool;
   #handlers = new Map<string, ControlHandler<never>>();
@@ -96,6 +120,8 @@ export class SessionServer {
     this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
     this.log = opts.log ?? SILENT_LOG;
     this.maxUnreadBytes = opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
+    this.maxUnreadControlBytes = opts.maxUnreadControlBytes ?? MAX_UNREAD_CONTROL_BYTES;
+    this.#maxUnreadControlTotal = opts.maxUnreadControlTotal ?? MAX_UNREAD_CONTROL_TOTAL;
     this.#overflowLog = new OverflowLog(this.log);
     this.windows = new WindowPool({
       poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES,
@@ -192,6 +218,27 @@ export class SessionServer {
     return false;
   }
 
+  /**
+   * @internal A session's count of unread replies changed by `delta`. Past
+   * the server's budget, the sessions holding the most are cut off (counted
+   * afresh first: what was read since is not held against anyone) until a
+   * quarter of it is free.
+   */
+  unreadControlChanged(delta: number): void {
+    this.#unreadControl += delta;
+    if (delta <= 0 || this.#cuttingOff || this.#unreadControl <= this.#maxUnreadControlTotal) return;
+    this.#cuttingOff = true;
+    try {
+      const held = [...this.sessions].map((s) => ({ s, bytes: s.unreadControlBytes() })).sort((a, b) => b.bytes - a.bytes);
+      for (const { s, bytes } of held) {
+        if (this.#unreadControl <= this.#maxUnreadControlTotal * 0.75 || bytes === 0) break;
+        s.cutOff(`with the others that do not read, ${formatBytes(this.#unreadControl)} of replies wait, over the server's ${formatBytes(this.#maxUnreadControlTotal)}; this one holds ${formatBytes(bytes)}`);
+      }
+    } finally {
+      this.#cuttingOff = false;
+    }
+  }
+
   /** @internal */
   closed(session: ServerSession, reason: CloseReason): void {
     this.sessions.delete(session);
@@ -229,6 +276,10 @@ export class ServerSession implements ExchangePeer {
   #log: PairingLog;
   /** What it is sending now (an exchange, share uploads): while any, it draws a large window. */
   #sending = 0;
+  /** What each reply sent and not yet acknowledged costs, oldest first from #unreadHead, and their sum. */
+  #unread: number[] = [];
+  #unreadHead = 0;
+  #unreadBytes = 0;
 
   constructor(server: SessionServer, association: AssociationLike) {
     this.server = server;
@@ -295,11 +346,48 @@ export class ServerSession implements ExchangePeer {
     }
     // Each queued message costs some hundred bytes beyond its own (buffer, queue entry, chunk):
     // a flood of small replies is counted at that cost, not at its few bytes.
+    const cost = bytes.length + MESSAGE_OVERHEAD_BYTES;
+    this.#unread.push(cost);
+    this.#unreadBytes += cost;
+    this.server.unreadControlChanged(cost);
+    const replies = this.unreadControlBytes();
     const waiting = this.association.bufferedAmount + MESSAGE_OVERHEAD_BYTES * (this.association.queuedMessages ?? 0);
-    if (waiting > this.server.maxUnreadBytes) {
-      this.#log.warn("Aborting {label}: it reads nothing of what it asks for ({waiting} waiting)", { label: this.label, waiting: formatBytes(waiting) });
-      this.association.abort("the client does not read the server's replies");
+    if (replies > this.server.maxUnreadControlBytes) this.cutOff(`${formatBytes(replies)} of replies waiting`);
+    else if (waiting > this.server.maxUnreadBytes) this.cutOff(`${formatBytes(waiting)} waiting`);
+  }
+
+  /**
+   * The replies sent to this client that it has not acknowledged, in bytes
+   * (with what each costs queued). A client's stack acknowledges the
+   * messages of a stream in the order they were sent: those still out are the
+   * last ones.
+   */
+  unreadControlBytes(): number {
+    if (this.#state === "closed") return 0;
+    const { given, acknowledged } = this.association.messagesAcknowledged(CONTROL_STREAM);
+    const before = this.#unreadBytes;
+    while (this.#unread.length - this.#unreadHead > Math.max(0, given - acknowledged)) this.#unreadBytes -= this.#unread[this.#unreadHead++];
+    if (this.#unreadHead > 1024 && this.#unreadHead * 2 > this.#unread.length) {
+      this.#unread.splice(0, this.#unreadHead);
+      this.#unreadHead = 0;
     }
+    if (this.#unreadBytes !== before) this.server.unreadControlChanged(this.#unreadBytes - before);
+    return this.#unreadBytes;
+  }
+
+  /** @internal Aborts a client that does not read what it asks for. */
+  cutOff(why: string): void {
+    if (this.#state === "closed") return;
+    this.#log.warn("Aborting {label}: it reads nothing of what it asks for ({why})", { label: this.label, why });
+    this.#forgetUnread(); // freed with the association, whenever its close comes
+    this.association.abort("the client does not read the server's replies");
+  }
+
+  #forgetUnread(): void {
+    this.server.unreadControlChanged(-this.#unreadBytes);
+    this.#unreadBytes = 0;
+    this.#unread = [];
+    this.#unreadHead = 0;
   }
 
   /** Encodes and sends one control message. */
@@ -461,6 +549,7 @@ export class ServerSession implements ExchangePeer {
   #onClose(reason: CloseReason): void {
     if (this.#state === "closed") return;
     this.#setState("closed");
+    this.#forgetUnread(); // freed with its association
     clearTimeout(this.#timer);
     const seconds = ((Date.now() - this.connectedAt) / 1000).toFixed(1);
     this.#log.info(`Client {label} disconnected after {seconds} s (${reason.message ? "{kind}: {message}" : "{kind}"})`, {

@@ -29,10 +29,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function startHarness(limits: Partial<PairingLimits> = {}, fakeOpts: FakeOptions = {}, maxUnreadBytes?: number): Harness {
+export function startHarness(
+  limits: Partial<PairingLimits> = {},
+  fakeOpts: FakeOptions = {},
+  unread: number | { maxUnreadBytes?: number; maxUnreadControlBytes?: number; maxUnreadControlTotal?: number } = {},
+): Harness {
   const endpoint = new EventEmitter();
   const logs: LogRecord[] = [];
-  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs), maxUnreadBytes });
+  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs), ...(typeof unread === "number" ? { maxUnreadBytes: unread } : unread) });
   const conns: ClientConnection[] = [];
   const serverSides: FakeAssociation[] = [];
   const raw = (opts: FakeOptions = {}) => {

@@ -62,6 +62,51 @@ test("a client that keeps asking while it reads nothing is cut off once its unre
   }
 });
 
+test("a client that asks without reading is cut off at its own limit of unread replies, each counted with its cost queued, long before the 24 MiB all its data may take", async () => {
+  const h = startHarness({}, {}, { maxUnreadControlBytes: 64 * 1024 });
+  try {
+    const { conn, fake, serverSide } = await h.client();
+    const closed = new Promise<{ kind: string; message?: string }>((r) => fake.once("close", r));
+    fake.stall();
+    let sent = 0;
+    for (; sent < 10_000 && !serverSide.closed; sent++) conn.send(Ping, { n: sent });
+    await until(() => serverSide.closed, 3000, "the client to be cut off");
+    assert.match((await closed).message ?? "", /does not read the server's replies/);
+    // A pong is some 30 bytes, counted at 1 KiB with what it costs queued: cut off after about 64 of them.
+    assert.ok(serverSide.sentMessages < 100, `cut off after ${serverSide.sentMessages} replies`);
+    assert.ok(h.logs.some((l) => l.level === "warn" && /reads nothing of what it asks for \(\d+(\.\d)? KiB of replies waiting\)/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
+  } finally {
+    await h.close();
+  }
+});
+
+test("clients that each stay under their own limit but together pass the server's are cut off, the one holding most first, until a quarter is free; a client that reads is untouched", async () => {
+  const h = startHarness({}, {}, { maxUnreadControlBytes: 64 * 1024, maxUnreadControlTotal: 256 * 1024 });
+  try {
+    const reader = await h.client();
+    const stalled = [];
+    for (let i = 0; i < 6; i++) stalled.push(await h.client());
+    // Each leaves 40 to 55 pongs unread (about 41 to 56 KiB counted): under 64 KiB each, over 256 KiB together.
+    const counts = [40, 45, 55, 50, 48, 42];
+    for (const [i, c] of stalled.entries()) {
+      c.fake.stall();
+      for (let n = 0; n < counts[i]; n++) c.conn.send(Ping, { n });
+      await until(() => c.serverSide.sentMessages >= counts[i] + 1 || c.serverSide.closed, 2000, `client ${i}'s pongs`);
+    }
+    const cut = stalled.map((c, i) => [i, c.serverSide.closed] as const).filter(([, closed]) => closed).map(([i]) => i);
+    // Over 256 KiB once the sixth had sent: the one with 55, then the one with 50, bring it under 192 KiB.
+    assert.equal(cut, [2, 3]);
+    assert.ok(h.logs.some((l) => /over the server's 256 KiB; this one holds/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
+    // The client that reads is still served.
+    const before = reader.serverSide.sentMessages;
+    reader.conn.send(Ping, { n: 1 });
+    await until(() => reader.serverSide.sentMessages > before, 2000, "the reader's pong");
+    assert.not.ok(reader.serverSide.closed);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a client's error reports in a loop add 20 lines to the log, then a few a minute, saying how many were held back", async () => {
   let t = 1_000_000;
   const { LogBudget } = await import("../../src/pairing/log.ts");
