@@ -276,6 +276,7 @@ export interface ShareServeFlags {
   maxShareFiles?: string;
   maxShareBytes?: string;
   storeQuota?: string;
+  maxShares?: string;
   maxExpiry?: string;
   defaultExpiry?: string;
 }
@@ -286,7 +287,8 @@ export function addShareServeOptions(cmd: Command): Command {
     .option("--storage <dir>", "share storage directory (default /var/lib/sfx/shares, or ~/.local/state/sfx/shares when that cannot be written)")
     .option("--max-share-files <n>", "most files in one share (default 100)")
     .option("--max-share-bytes <size>", "most bytes in one share, e.g. 500M, 8G (default 8G)")
-    .option("--store-quota <size>", "most bytes in all shares together (default 64G)")
+    .option("--store-quota <size>", "most bytes in all shares together, each file counted in whole 4 KiB blocks (default 64G)")
+    .option("--max-shares <n>", "most shares kept at once, uploads in progress included (default 10000)")
     .option("--max-expiry <duration>", "longest share expiry; longer requests are shortened (default 7d)")
     .addOption(new Option("--default-expiry <duration>", "expiry of a share that asks for none (default 24h)"));
 }
@@ -303,6 +305,7 @@ export function shareServerOptions(flags: ShareServeFlags): { storage?: string; 
   }
   if (flags.maxShareBytes !== undefined) limits.maxShareBytes = parseCount(flags.maxShareBytes);
   if (flags.storeQuota !== undefined) limits.maxStoreBytes = parseCount(flags.storeQuota);
+  if (flags.maxShares !== undefined) limits.maxShares = parsePositive(flags.maxShares, "--max-shares");
   if (flags.maxExpiry !== undefined) limits.maxExpiryMs = parseDuration(flags.maxExpiry);
   if (flags.defaultExpiry !== undefined) limits.defaultExpiryMs = parseDuration(flags.defaultExpiry);
   if ((limits.maxExpiryMs ?? Infinity) < 1000 || (limits.defaultExpiryMs ?? Infinity) < 1000) {
@@ -328,6 +331,7 @@ export function shareServeArgs(flags: ShareServeFlags): string[] {
     ["maxShareFiles", "--max-share-files"],
     ["maxShareBytes", "--max-share-bytes"],
     ["storeQuota", "--store-quota"],
+    ["maxShares", "--max-shares"],
     ["maxExpiry", "--max-expiry"],
     ["defaultExpiry", "--default-expiry"],
   ];

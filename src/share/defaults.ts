@@ -32,6 +32,34 @@ export const MIN_EXPIRY_MS = 1_000;
 export const MAX_UPLOADS_IN_PROGRESS = 64;
 
 /**
+ * Most shares the store keeps at once, uploads in progress included: shares
+ * of empty files cost the quota next to nothing, and each file still takes an
+ * inode (one client made 3,000 shares in 5 s).
+ */
+export const MAX_SHARES = 10_000;
+
+/**
+ * What the quota counts a stored file as at the least, and the unit it
+ * rounds sizes up to: a file takes whole blocks on disk, and an empty one an
+ * inode and an entry all the same.
+ */
+export const STORED_FILE_BLOCK_BYTES = 4096;
+
+/** What the quota counts a share as beyond its files: its manifest and directories. */
+export const STORED_SHARE_OVERHEAD_BYTES = 8192;
+
+/**
+ * What a share of files of these `sizes` counts for against the store's
+ * quota: each file in whole {@link STORED_FILE_BLOCK_BYTES} blocks (at least
+ * one), and {@link STORED_SHARE_OVERHEAD_BYTES} for the share.
+ */
+export function storedBytes(sizes: readonly number[]): number {
+  let n = STORED_SHARE_OVERHEAD_BYTES;
+  for (const size of sizes) n += Math.max(1, Math.ceil(size / STORED_FILE_BLOCK_BYTES)) * STORED_FILE_BLOCK_BYTES;
+  return n;
+}
+
+/**
  * Uploads, and downloads, one connection may have in progress at once: the
  * client does them one after the other anyway; more would let one client
  * take every upload slot, or open a file per download until the server runs
@@ -41,6 +69,13 @@ export const MAX_REQUESTS_PER_CLIENT = 8;
 
 /** An upload in which no byte arrives for this long is abandoned (its slot and reservation freed); `sfx serve --idle-timeout` sets it. */
 export const UPLOAD_STALL_MS = 5 * 60_000;
+
+/**
+ * An upload to which nothing at all arrives this long after the server said
+ * ready is abandoned: its reservation, up to the whole quota, is not held for
+ * the stall time by a client that never meant to send (a client sends at once).
+ */
+export const UPLOAD_FIRST_BYTES_MS = 30_000;
 
 /** An upload must move at a pace that would finish it within this many hours (see {@link uploadPaceBytes}). */
 export const UPLOAD_MAX_HOURS = 24;
@@ -104,7 +139,7 @@ export interface ShareLimits {
   maxFilesPerShare: number;
   /** Most bytes per share (`--max-share-bytes`). */
   maxShareBytes: number;
-  /** Most bytes in the whole store (`--store-quota`). */
+  /** Most bytes in the whole store (`--store-quota`), each file counted in whole blocks ({@link storedBytes}). */
   maxStoreBytes: number;
   /** Longest expiry (`--max-expiry`). */
   maxExpiryMs: number;
@@ -112,6 +147,8 @@ export interface ShareLimits {
   defaultExpiryMs: number;
   /** Most uploads at once. */
   maxUploadsInProgress: number;
+  /** Most shares kept, uploads in progress included (`--max-shares`). */
+  maxShares: number;
   /** Failed lookups allowed at once per client address. */
   failedLookupBurst: number;
   /** Failed lookups earned back per minute per client address. */
@@ -128,6 +165,7 @@ export const DEFAULT_SHARE_LIMITS: Readonly<ShareLimits> = Object.freeze({
   maxExpiryMs: MAX_EXPIRY_MS,
   defaultExpiryMs: DEFAULT_EXPIRY_MS,
   maxUploadsInProgress: MAX_UPLOADS_IN_PROGRESS,
+  maxShares: MAX_SHARES,
   failedLookupBurst: FAILED_LOOKUP_BURST,
   failedLookupsPerMinute: FAILED_LOOKUPS_PER_MINUTE,
   sweepIntervalMs: SWEEP_INTERVAL_MS,

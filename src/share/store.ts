@@ -38,7 +38,7 @@ import { formatBytes } from "../units.ts";
 import { SfxError } from "../errors.ts";
 import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
-import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits } from "./defaults.ts";
+import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
 import { checkSharePaths } from "./share_path.ts";
@@ -92,6 +92,7 @@ interface ShareRecord {
   key: string;
   dir: string;
   manifest: Manifest;
+  /** What it counts for against the quota ({@link storedBytes}). */
   bytes: number;
   activeDownloads: number;
   deleted: boolean;
@@ -208,7 +209,7 @@ export class ShareStore {
       try {
         const manifest = await readManifest(dir);
         await rm(join(dir, "manifest.json.tmp"), { force: true });
-        const bytes = manifest.files.reduce((n, f) => n + f.size, 0);
+        const bytes = storedBytes(manifest.files.map((f) => f.size));
         this.#shares.set(name, { key: name, dir, manifest, bytes, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
         this.#committedBytes += bytes;
       } catch (err) {
@@ -228,14 +229,14 @@ export class ShareStore {
     return this.#shares.size;
   }
 
-  /** Bytes held by visible shares plus bytes reserved by uploads in progress. */
+  /** Bytes held by visible shares plus bytes reserved by uploads in progress, each file in whole blocks ({@link storedBytes}). */
   get usedBytes(): number {
     return this.#committedBytes + this.#removingBytes + this.#reservedBytes();
   }
 
   #reservedBytes(): number {
     let reserved = 0;
-    for (const u of this.#uploads) reserved += u.bytes;
+    for (const u of this.#uploads) reserved += u.spec.stored;
     return reserved;
   }
 
@@ -281,14 +282,19 @@ export class ShareStore {
     if (this.#uploads.size >= L.maxUploadsInProgress) {
       throw new SfxError("SFX_LIMIT", `The server is taking ${L.maxUploadsInProgress} uploads already: try again later`);
     }
-    if (this.usedBytes + bytes > L.maxStoreBytes) {
+    if (this.#shares.size + this.#uploads.size >= L.maxShares) {
+      throw new SfxError("SFX_LIMIT", `The share store holds ${L.maxShares} shares, the most it keeps: try again once some expire`);
+    }
+    // Files in whole blocks: shares of empty files would otherwise fill the disk's inodes at no cost to the quota.
+    const stored = storedBytes(files.map((f) => f.size));
+    if (this.usedBytes + stored > L.maxStoreBytes) {
       throw new SfxError(
         "SFX_LIMIT",
-        `The share store is full: ${formatBytes(bytes)} more would pass its ${formatBytes(L.maxStoreBytes)} quota (${formatBytes(this.usedBytes)} held by shares and uploads in progress)`,
+        `The share store is full: ${formatBytes(stored)} more would pass its ${formatBytes(L.maxStoreBytes)} quota (${formatBytes(this.usedBytes)} held by shares and uploads in progress)`,
       );
     }
-    if (disk && disk.bavail * disk.bsize < this.#reservedBytes() + bytes) {
-      throw new SfxError("SFX_LIMIT", `The server's disk has room for ${formatBytes(disk.bavail * disk.bsize)} more, not ${formatBytes(bytes)}`);
+    if (disk && disk.bavail * disk.bsize < this.#reservedBytes() + stored) {
+      throw new SfxError("SFX_LIMIT", `The server's disk has room for ${formatBytes(disk.bavail * disk.bsize)} more, not ${formatBytes(stored)}`);
     }
     const id = randomBytes(12).toString("hex");
     const dir = join(this.dir, "uploads", id);
@@ -297,6 +303,7 @@ export class ShareStore {
       dir,
       files: files.map((f, i) => ({ path: paths[i], size: f.size })),
       bytes,
+      stored,
       maxDownloads,
       ...expiry,
       ...(request.client === undefined ? {} : { client: request.client }),
@@ -362,8 +369,8 @@ export class ShareStore {
     await rename(spec.dir, dir);
     await fsyncDir(join(this.dir, "shares"));
     this.#uploads.delete(upload);
-    this.#shares.set(key, { key, dir, manifest, bytes: spec.bytes, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
-    this.#committedBytes += spec.bytes;
+    this.#shares.set(key, { key, dir, manifest, bytes: spec.stored, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
+    this.#committedBytes += spec.stored;
     // The fields stay plain values; the wording goes in the message.
     const limited = spec.maxDownloads === null ? "" : ", at most {maxDownloads} download(s)";
     log.info(`Share {share} created: {files} file(s), {bytes} bytes, expires {expiresAt}${limited}`, {
@@ -633,7 +640,9 @@ export interface UploadSpec {
   id: string;
   dir: string;
   files: UploadFileSpec[];
+  /** The files' bytes, and what they count for against the quota ({@link storedBytes}). */
   bytes: number;
+  stored: number;
   maxDownloads: number | null;
   relativeMs?: number;
   absoluteAt?: number;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { type ErrorCode, isSfxError } from "../../src/errors.ts";
 import { codeKey, generateCode } from "../../src/share/code.ts";
-import type { ShareLimits } from "../../src/share/defaults.ts";
+import { type ShareLimits, storedBytes } from "../../src/share/defaults.ts";
 import { type CreatedShare, ShareStore, type UploadRequest } from "../../src/share/store.ts";
 import { fillUp, withTmpfs } from "../_tmpfs.ts";
 
@@ -290,8 +290,9 @@ test("a share that expires while a download reads it stays readable for that dow
   f.clock.t = T0 + HOUR;
   assert.is(await store.sweep(), 1);
   await rejects(() => store.list(code, CLIENT), "SFX_SHARE_NOT_FOUND");
-  // Its bytes are still on disk: they count against the quota until removed.
-  assert.is(store.usedBytes, "firstsecond".length);
+  // Its bytes are still on disk: they count against the quota until removed, each file in whole blocks.
+  assert.is(store.usedBytes, storedBytes([5, 6]));
+  assert.is(storedBytes([5, 6]), 8192 + 2 * 4096);
   assert.is(await readAll(await d.read("b", 0)), "second");
   await d.complete();
   await store.settled();
@@ -299,24 +300,38 @@ test("a share that expires while a download reads it stays readable for that dow
   assert.is(store.usedBytes, 0);
 });
 
-test("every limit is refused with SFX_LIMIT naming it", async () => {
+test("every limit is refused with SFX_LIMIT naming it; the quota counts each file in whole 4 KiB blocks and 8 KiB a share", async () => {
   const f = fixture();
-  const store = await f.open({ maxFilesPerShare: 2, maxShareBytes: 100, maxStoreBytes: 150, maxUploadsInProgress: 2 });
+  const store = await f.open({ maxFilesPerShare: 2, maxShareBytes: 100_000, maxStoreBytes: 150_000, maxUploadsInProgress: 2 });
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }, { path: "b", size: 1 }, { path: "c", size: 1 }] }), "SFX_LIMIT", /Too many files.*3.*allows 2/);
-  await rejects(store.beginUpload({ files: [{ path: "a", size: 101 }] }), "SFX_LIMIT", /too large: 101 B, the server allows 100 B per share/);
-  await put(store, { "a": "x".repeat(100) });
-  await rejects(store.beginUpload({ files: [{ path: "a", size: 51 }] }), "SFX_LIMIT", /store is full: 51 B more would pass its 150 B quota \(100 B held by shares and uploads in progress\)/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 100_001 }] }), "SFX_LIMIT", /too large: 97\.7 KiB, the server allows 97\.7 KiB per share/);
+  await put(store, { "a": "x".repeat(100_000) }); // 25 blocks and the share's 8 KiB: 108 KiB
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 32 * 1024 }] }), "SFX_LIMIT", /store is full: 40\.0 KiB more would pass its 146 KiB quota \(108 KiB held by shares and uploads in progress\)/);
   const u1 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
   const u2 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }] }), "SFX_LIMIT", /2 uploads already/);
   await u1.abort();
-  // uploads in progress reserve their bytes against the quota
-  await rejects(store.beginUpload({ files: [{ path: "a", size: 41 }] }), "SFX_LIMIT", /quota/);
+  // uploads in progress reserve their blocks against the quota
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 20 * 1024 }] }), "SFX_LIMIT", /quota/);
   await u2.abort();
-  await store.beginUpload({ files: [{ path: "a", size: 50 }] });
+  await store.beginUpload({ files: [{ path: "a", size: 20 * 1024 }] });
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }], maxDownloads: 0 }), "SFX_BAD_ARGUMENT", /max downloads/);
   await rejects(store.beginUpload({ files: [] }), "SFX_BAD_ARGUMENT", /at least one file/);
   await rejects(store.beginUpload({ files: [{ path: "a", size: -1 }] }), "SFX_BAD_ARGUMENT", /size/);
+});
+
+test("shares of empty files cost the quota their blocks, and the store keeps at most maxShares, uploads in progress included", async () => {
+  const f = fixture();
+  const store = await f.open({ maxShares: 3, maxStoreBytes: 1 << 30 });
+  const empties = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`e${i}`, ""]));
+  await put(store, empties);
+  assert.is(store.usedBytes, 8192 + 10 * 4096, "ten empty files take ten blocks' worth, not 0");
+  await put(store, { "one": "1" });
+  const upload = await store.beginUpload({ files: [{ path: "x", size: 0 }] });
+  await rejects(store.beginUpload({ files: [{ path: "y", size: 0 }] }), "SFX_LIMIT", /holds 3 shares, the most it keeps/);
+  await upload.abort();
+  await put(store, { "two": "2" });
+  assert.is(store.size, 3);
 });
 
 test("hostile file names in an upload are refused with SFX_BAD_ARGUMENT and leave nothing behind", async () => {
@@ -405,7 +420,7 @@ test("a restart keeps shares with their expiries and sweeps those that expired m
   assert.is(listing.createdAt, T0);
   assert.equal(await download(again, keep.code), { "k/1": "one", "k/2": "two" });
   await rejects(() => again.list(gone.code, CLIENT), "SFX_SHARE_NOT_FOUND");
-  assert.is(again.usedBytes, 6);
+  assert.is(again.usedBytes, storedBytes([3, 3]));
 });
 
 test("a crash mid-upload leaves no share, and its temporary files are removed at the next start", async () => {
