@@ -27,7 +27,7 @@ import {
 } from "../protocol/share.ts";
 import { type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
 import { codeKey } from "./code.ts";
-import { MAX_REQUESTS_PER_CLIENT, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
+import { MAX_REQUESTS_PER_CLIENT, UPLOAD_FIRST_BYTES_MS, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
 import { formatBytes } from "../units.ts";
 import { addressKey } from "../failure_limiter.ts";
 import type { FileSink } from "./upload.ts";
@@ -95,7 +95,8 @@ interface UploadState {
   files: UploadFileState[];
   verified: number;
   failed: boolean;
-  /** When a byte or an end of this upload last arrived (stall detection). */
+  /** When the server said ready, and when a byte or an end of this upload last arrived (stall detection). */
+  startedAt: number;
   movedAt: number;
   /** Bytes arrived so far, and at the start of the pace watch's window (see {@link uploadPaceBytes}). */
   received: number;
@@ -161,6 +162,7 @@ export class ShareService {
 
   readonly #stallMs: number;
   readonly #now: () => number;
+  readonly #firstBytesMs: number;
   #stallTimer: ReturnType<typeof setInterval> | undefined;
 
   /**
@@ -168,9 +170,10 @@ export class ShareService {
    * download whose client takes nothing for this long is stopped (default
    * {@link UPLOAD_STALL_MS}).
    */
-  constructor(store: ShareStore, opts: { stallMs?: number; now?: () => number } = {}) {
+  constructor(store: ShareStore, opts: { stallMs?: number; firstBytesMs?: number; now?: () => number } = {}) {
     this.store = store;
     this.#stallMs = opts.stallMs ?? UPLOAD_STALL_MS;
+    this.#firstBytesMs = opts.firstBytesMs ?? UPLOAD_FIRST_BYTES_MS;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -209,6 +212,12 @@ export class ShareService {
             }
             continue;
           }
+          if (state.kind === "upload" && this.#firstBytesMs < this.#stallMs && state.movedAt === state.startedAt && now - state.startedAt >= this.#firstBytesMs) {
+            const seconds = Math.round((now - state.startedAt) / 1000);
+            log.warn("Upload {upload} from {client} abandoned: nothing arrived in the {seconds} s after the server was ready", { upload: state.upload.spec.id.slice(0, 8), client: who(peer), seconds });
+            void this.#failUpload(peer, state, new SfxError("SFX_TRANSFER_FAILED", `Nothing arrived in the ${seconds} s after the server was ready: the server abandoned the upload`));
+            continue;
+          }
           if (now - state.movedAt < this.#stallMs) continue;
           const seconds = Math.round((now - state.movedAt) / 1000);
           if (state.kind === "upload") {
@@ -223,7 +232,7 @@ export class ShareService {
         }
       }
       if (watched === 0) this.#stopWatchingStalls();
-    }, Math.max(50, Math.min(10_000, this.#stallMs / 4)));
+    }, Math.max(50, Math.min(10_000, this.#stallMs / 4, this.#firstBytesMs / 3)));
     (this.#stallTimer as { unref?: () => void }).unref?.();
   }
 
@@ -260,17 +269,28 @@ export class ShareService {
    * one address over all its connections: the slots are shared by everyone,
    * and one machine opening connections must not take them all.
    */
-  #checkPerAddress(address: string): void {
+  #checkPerAddress(address: string, bytes: number): void {
     const key = addressKey(address);
     let n = 0;
+    let reserved = 0;
     for (const [peer, requests] of this.#peers) {
       if (addressKey(peer.address) !== key) continue;
       n += this.#startingByPeer.get(peer)?.size ?? 0;
-      for (const r of requests.values()) if (r.kind === "upload") n++;
+      for (const r of requests.values()) {
+        if (r.kind !== "upload") continue;
+        n++;
+        reserved += r.upload.spec.bytes;
+      }
     }
     const most = Math.max(1, Math.floor(this.store.limits.maxUploadsInProgress / 2));
     if (n >= most) {
       throw new SfxError("SFX_LIMIT", `${address} has ${n} uploads in progress already, the most the server allows from one address: wait for one to end`);
+    }
+    // Nor a quota's worth of reservations: a quarter of it (or one share's most, if more) per address.
+    const L = this.store.limits;
+    const mostBytes = Math.max(L.maxShareBytes, Math.floor(L.maxStoreBytes / 4));
+    if (reserved > 0 && reserved + bytes > mostBytes) {
+      throw new SfxError("SFX_LIMIT", `${address} has uploads of ${formatBytes(reserved)} in progress already; ${formatBytes(bytes)} more would pass the ${formatBytes(mostBytes)} the server lets one address reserve: wait for one to end`);
     }
   }
 
@@ -354,7 +374,7 @@ export class ShareService {
       throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
     }
     this.#checkPerClient(requests, starting, "upload");
-    this.#checkPerAddress(peer.address);
+    this.#checkPerAddress(peer.address, msg.files.reduce((n, f) => n + (Number.isSafeInteger(f.size) ? f.size : 0), 0));
     checkListable(msg.files);
     // Taken before the store is asked (which waits): a second put with this req meanwhile is refused above.
     starting.add(msg.req);
@@ -383,6 +403,7 @@ export class ShareService {
       files: msg.files.map(() => ({ chain: Promise.resolve(), done: false })),
       verified: 0,
       failed: false,
+      startedAt: this.#now(),
       movedAt: this.#now(),
       received: 0,
       windowFrom: 0,

@@ -570,6 +570,37 @@ test("an upload that receives nothing for the stall time is abandoned: its slot 
   service.stop();
 });
 
+test("an upload to which nothing at all arrives after share.ready is abandoned at the first-bytes time, long before the stall time: a put that never sends holds no reservation", async () => {
+  const w = await world();
+  const service = new ShareService(w.store, { stallMs: 60_000, firstBytesMs: 200 });
+  const loop = new Loop(service);
+  w.loops.push(loop);
+  const { list: answers, upTo } = answersOf(loop);
+  const started = Date.now();
+  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
+  await upTo(2);
+  assert.ok(Date.now() - started < 5_000, "well before the 60 s stall time");
+  assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
+  assert.match(answers[1].message ?? "", /Nothing arrived in the \d+ s after the server was ready: the server abandoned the upload/);
+  await w.store.settled();
+  assert.is(w.store.uploadsInProgress, 0);
+  service.stop();
+});
+
+test("one address may reserve a quarter of the quota (or one share's most, if more) in uploads at once, so a few puts that send nothing cannot hold the whole quota", async () => {
+  const w = await world({ maxShareBytes: 200 << 20, maxStoreBytes: 1 << 30 }); // 256 MiB per address
+  const { loop } = w.connect();
+  const { list: answers, upTo } = answersOf(loop);
+  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 200 << 20 }] }));
+  await upTo(1);
+  loop.link.send(SharePut.encode({ req: 2, files: [{ path: "b", size: 100 << 20 }] }));
+  await upTo(2);
+  loop.link.send(SharePut.encode({ req: 3, files: [{ path: "c", size: 1000 }] }));
+  await upTo(3);
+  assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 2, "SFX_LIMIT"], ["share.ready", 3, undefined]]);
+  assert.match(answers[1].message ?? "", /has uploads of 200 MiB in progress already; 100 MiB more would pass the 256 MiB the server lets one address reserve/);
+});
+
 test("a put of 10,000 files whose listing would not fit one message is refused (SFX_LIMIT) before anything is reserved: nobody could list or get it", async () => {
   const w = await world({ maxFilesPerShare: 10_000 });
   const { loop } = w.connect();
