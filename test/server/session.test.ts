@@ -107,6 +107,25 @@ test("clients that each stay under their own limit but together pass the server'
   }
 });
 
+test("connections from one address that each send undecodable messages until cut off add at most 200 lines to the log at once, not 23 each", async () => {
+  const h = startHarness({ maxClientsPerAddress: 1000 });
+  try {
+    const fakes: FakeAssociation[] = [];
+    for (let i = 0; i < 20; i++) {
+      const { fake } = h.raw();
+      fakes.push(fake);
+      for (let n = 0; n < 20; n++) fake.send(0, enc("not json"), { ppid: CONTROL_PPID });
+    }
+    await until(() => fakes.every((f) => f.closed), 5000, "every connection cut off");
+    const lines = h.logs.filter((l) => /Connection from|Protocol error|protocol errors|disconnected/.test(l.message));
+    // Without the budget: 20 × (a connection line, 20 errors, the abort, the disconnection) = 460.
+    assert.ok(lines.length <= 201, `${lines.length} lines`);
+    assert.ok(lines.length >= 190, "the burst is logged");
+  } finally {
+    await h.close();
+  }
+});
+
 test("a client's error reports in a loop add 20 lines to the log, then a few a minute, saying how many were held back", async () => {
   let t = 1_000_000;
   const { LogBudget } = await import("../../src/pairing/log.ts");
