@@ -43,19 +43,21 @@ import { addressKey } from "../failure_limiter.ts";
  */
 const MAX_UNREAD_BYTES = 24 * 1024 * 1024;
 /**
- * Replies (control messages) waiting to reach one client, counted with
+ * Control messages waiting to reach one client, counted with
  * {@link MESSAGE_OVERHEAD_BYTES} each, beyond which it is cut off. A client
- * that reads waits for each answer, and the largest is 1 MiB (a share's
- * listing): 4 MiB is room for several at once on a slow path.
+ * that reads waits for each answer (the largest, a share's listing, is
+ * 1 MiB); what an exchange relays to a receiver comes faster: the `end` of
+ * each of 10,000 empty files, a round trip of a slow path before they are
+ * acknowledged, count some 11 MiB.
  */
-const MAX_UNREAD_CONTROL_BYTES = 4 * 1024 * 1024;
+const MAX_UNREAD_CONTROL_BYTES = 16 * 1024 * 1024;
 /**
- * What all clients may leave unread of their replies together. Past it, the
- * clients holding the most are cut off until a quarter is free again: 150
- * clients that ask without reading, each under its own limit, had made the
- * server hold 3.7 GB.
+ * What all clients may leave unread of their control messages together.
+ * Past it, the clients holding the most are cut off until a quarter is free
+ * again: 150 clients that asked without reading, each under the 24 MiB a
+ * client could hold, had made the server hold 3.7 GB.
  */
-const MAX_UNREAD_CONTROL_TOTAL = 64 * 1024 * 1024;
+const MAX_UNREAD_CONTROL_TOTAL = 128 * 1024 * 1024;
 /** What one queued message costs in memory beyond its bytes, counted generously (a pong: ~400 B queued, more in garbage until collected). */
 const MESSAGE_OVERHEAD_BYTES = 1024;
 
