@@ -39,6 +39,8 @@ export interface ExchangeServiceOptions {
   maxUnreadControlBytes?: number;
   /** See {@link SessionServerOptions.maxUnreadControlTotal}. */
   maxUnreadControlTotal?: number;
+  /** See {@link SessionServerOptions.unreadGraceMs}. */
+  unreadGraceMs?: number;
   /** See {@link SessionServerOptions.socketOverflows}. */
   socketOverflows?: () => number | undefined;
 }
@@ -61,6 +63,7 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
     maxUnreadBytes: opts.maxUnreadBytes,
     maxUnreadControlBytes: opts.maxUnreadControlBytes,
     maxUnreadControlTotal: opts.maxUnreadControlTotal,
+    unreadGraceMs: opts.unreadGraceMs,
     socketOverflows: opts.socketOverflows,
   });
   const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id) });

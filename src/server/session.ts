@@ -58,6 +58,14 @@ const MAX_UNREAD_CONTROL_BYTES = 16 * 1024 * 1024;
  * client could hold, had made the server hold 3.7 GB.
  */
 const MAX_UNREAD_CONTROL_TOTAL = 128 * 1024 * 1024;
+/**
+ * Past the server's total, only clients whose oldest unacknowledged control
+ * message has waited this long are cut off: a reply just queued is the
+ * biggest thing its client holds, and clients that never acknowledge could
+ * otherwise hold just less than a well-behaved one's fresh listing and have
+ * it cut off (a review did, with 90 connections).
+ */
+const UNREAD_GRACE_MS = 5_000;
 /** What one queued message costs in memory beyond its bytes, counted generously (a pong: ~400 B queued, more in garbage until collected). */
 const MESSAGE_OVERHEAD_BYTES = 1024;
 
@@ -82,6 +90,8 @@ export interface SessionServerOptions {
   maxUnreadControlBytes?: number;
   /** Replies all clients may leave unread together (default {@link MAX_UNREAD_CONTROL_TOTAL}; for tests). */
   maxUnreadControlTotal?: number;
+  /** How long a reply may wait before its client counts as not reading (default {@link UNREAD_GRACE_MS}; for tests). */
+  unreadGraceMs?: number;
   /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
   windowPoolBytes?: number;
   /** The server socket's count of datagrams the kernel dropped for a full receive buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
@@ -103,6 +113,9 @@ export class SessionServer {
   /** See {@link SessionServerOptions.maxUnreadControlBytes}. */
   readonly maxUnreadControlBytes: number;
   readonly #maxUnreadControlTotal: number;
+  readonly #unreadGraceMs: number;
+  /** No scan for clients to cut off before this (performance.now()): one found none to cut. */
+  #nextCutScan = 0;
   /**
    * The lines one address's connections may add to the log (connections,
    * disconnections, protocol errors): a burst, then 100 a minute (an office
@@ -134,6 +147,7 @@ export class SessionServer {
     this.maxUnreadBytes = opts.maxUnreadBytes ?? MAX_UNREAD_BYTES;
     this.maxUnreadControlBytes = opts.maxUnreadControlBytes ?? MAX_UNREAD_CONTROL_BYTES;
     this.#maxUnreadControlTotal = opts.maxUnreadControlTotal ?? MAX_UNREAD_CONTROL_TOTAL;
+    this.#unreadGraceMs = opts.unreadGraceMs ?? UNREAD_GRACE_MS;
     this.#overflowLog = new OverflowLog(this.log);
     this.windows = new WindowPool({
       poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES,
@@ -250,20 +264,29 @@ export class SessionServer {
 
   /**
    * @internal A session's count of unread replies changed by `delta`. Past
-   * the server's budget, the sessions holding the most are cut off (counted
-   * afresh first: what was read since is not held against anyone) until a
-   * quarter of it is free.
+   * the server's budget, of the sessions whose oldest unacknowledged message
+   * has waited {@link UNREAD_GRACE_MS}, those holding the most are cut off
+   * (counted afresh first: what was read since is not held against anyone)
+   * until a quarter of it is free.
    */
   unreadControlChanged(delta: number): void {
     this.#unreadControl += delta;
     if (delta <= 0 || this.#cuttingOff || this.#unreadControl <= this.#maxUnreadControlTotal) return;
+    const now = performance.now();
+    if (now < this.#nextCutScan) return;
     this.#cuttingOff = true;
     try {
-      const held = [...this.sessions].map((s) => ({ s, bytes: s.unreadControlBytes() })).sort((a, b) => b.bytes - a.bytes);
-      for (const { s, bytes } of held) {
-        if (this.#unreadControl <= this.#maxUnreadControlTotal * 0.75 || bytes === 0) break;
-        s.cutOff(`with the others that do not read, ${formatBytes(this.#unreadControl)} of replies wait, over the server's ${formatBytes(this.#maxUnreadControlTotal)}; this one holds ${formatBytes(bytes)}`);
+      const held = [...this.sessions]
+        .map((s) => ({ s, bytes: s.unreadControlBytes(), since: s.unreadSince() }))
+        .filter((h) => h.bytes > 0 && h.since !== undefined && now - h.since >= this.#unreadGraceMs)
+        .sort((a, b) => b.bytes - a.bytes);
+      for (const { s, bytes, since } of held) {
+        if (this.#unreadControl <= this.#maxUnreadControlTotal * 0.75) break;
+        const seconds = ((now - since!) / 1000).toFixed(1);
+        s.cutOff(`${formatBytes(bytes)} unacknowledged, the oldest for ${seconds} s, while all such clients leave ${formatBytes(this.#unreadControl)} unread, over the server's ${formatBytes(this.#maxUnreadControlTotal)}`);
       }
+      // Still over: what is left is fresh. Look again in a while, not at every message.
+      if (this.#unreadControl > this.#maxUnreadControlTotal) this.#nextCutScan = now + Math.min(250, this.#unreadGraceMs);
     } finally {
       this.#cuttingOff = false;
     }
@@ -306,8 +329,9 @@ export class ServerSession implements ExchangePeer {
   #log: PairingLog;
   /** What it is sending now (an exchange, share uploads): while any, it draws a large window. */
   #sending = 0;
-  /** What each reply sent and not yet acknowledged costs, oldest first from #unreadHead, and their sum. */
+  /** What each reply sent and not yet acknowledged costs, and when it was sent (performance.now()), oldest first from #unreadHead, and their sum. */
   #unread: number[] = [];
+  #unreadAt: number[] = [];
   #unreadHead = 0;
   #unreadBytes = 0;
 
@@ -378,6 +402,7 @@ export class ServerSession implements ExchangePeer {
     // a flood of small replies is counted at that cost, not at its few bytes.
     const cost = bytes.length + MESSAGE_OVERHEAD_BYTES;
     this.#unread.push(cost);
+    this.#unreadAt.push(performance.now());
     this.#unreadBytes += cost;
     this.server.unreadControlChanged(cost);
     const replies = this.unreadControlBytes();
@@ -399,10 +424,16 @@ export class ServerSession implements ExchangePeer {
     while (this.#unread.length - this.#unreadHead > Math.max(0, given - acknowledged)) this.#unreadBytes -= this.#unread[this.#unreadHead++];
     if (this.#unreadHead > 1024 && this.#unreadHead * 2 > this.#unread.length) {
       this.#unread.splice(0, this.#unreadHead);
+      this.#unreadAt.splice(0, this.#unreadHead);
       this.#unreadHead = 0;
     }
     if (this.#unreadBytes !== before) this.server.unreadControlChanged(this.#unreadBytes - before);
     return this.#unreadBytes;
+  }
+
+  /** When its oldest unacknowledged control message was sent (as last counted by {@link unreadControlBytes}), or undefined. */
+  unreadSince(): number | undefined {
+    return this.#unreadHead < this.#unread.length ? this.#unreadAt[this.#unreadHead] : undefined;
   }
 
   /** @internal Aborts a client that does not read what it asks for. */
@@ -417,6 +448,7 @@ export class ServerSession implements ExchangePeer {
     this.server.unreadControlChanged(-this.#unreadBytes);
     this.#unreadBytes = 0;
     this.#unread = [];
+    this.#unreadAt = [];
     this.#unreadHead = 0;
   }
 

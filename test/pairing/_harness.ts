@@ -32,7 +32,7 @@ export interface Harness {
 export function startHarness(
   limits: Partial<PairingLimits> = {},
   fakeOpts: FakeOptions = {},
-  unread: number | { maxUnreadBytes?: number; maxUnreadControlBytes?: number; maxUnreadControlTotal?: number } = {},
+  unread: number | { maxUnreadBytes?: number; maxUnreadControlBytes?: number; maxUnreadControlTotal?: number; unreadGraceMs?: number } = {},
 ): Harness {
   const endpoint = new EventEmitter();
   const logs: LogRecord[] = [];

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
-import { CONTROL_PPID, decodeMessage, ErrorMessage, Hello, Ping, PROTOCOL_VERSION, Welcome, type AnyMessage } from "../../src/protocol/index.ts";
+import { CONTROL_PPID, decodeMessage, ErrorMessage, Hello, Offer, Ping, PROTOCOL_VERSION, Welcome, type AnyMessage } from "../../src/protocol/index.ts";
 import { startHarness, until } from "../pairing/_harness.ts";
 import { type FakeAssociation, fakeAssociationPair } from "../_fake_association.ts";
 
@@ -81,7 +81,7 @@ test("a client that asks without reading is cut off at its own limit of unread r
 });
 
 test("clients that each stay under their own limit but together pass the server's are cut off, the one holding most first, until a quarter is free; a client that reads is untouched", async () => {
-  const h = startHarness({}, {}, { maxUnreadControlBytes: 64 * 1024, maxUnreadControlTotal: 256 * 1024 });
+  const h = startHarness({}, {}, { maxUnreadControlBytes: 64 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 0 });
   try {
     const reader = await h.client();
     const stalled = [];
@@ -96,12 +96,38 @@ test("clients that each stay under their own limit but together pass the server'
     const cut = stalled.map((c, i) => [i, c.serverSide.closed] as const).filter(([, closed]) => closed).map(([i]) => i);
     // Over 256 KiB once the sixth had sent: the one with 55, then the one with 50, bring it under 192 KiB.
     assert.equal(cut, [2, 3]);
-    assert.ok(h.logs.some((l) => /over the server's 256 KiB; this one holds/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
+    assert.ok(h.logs.some((l) => /KiB unacknowledged, the oldest for [\d.]+ s, while all such clients leave [\d.]+ KiB unread, over the server's 256 KiB/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
     // The client that reads is still served.
     const before = reader.serverSide.sentMessages;
     reader.conn.send(Ping, { n: 1 });
     await until(() => reader.serverSide.sentMessages > before, 2000, "the reader's pong");
     assert.not.ok(reader.serverSide.closed);
+  } finally {
+    await h.close();
+  }
+});
+
+test("past the server's total, a client whose replies were only just queued is not cut off, however much it holds: those whose replies have waited the grace time are (others cannot make a well-behaved client's fresh listing the heaviest)", async () => {
+  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
+  try {
+    const attackers: Awaited<ReturnType<typeof h.client>>[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = await h.client();
+      c.fake.stall();
+      for (let n = 0; n < 45; n++) c.conn.send(Ping, { n }); // ~46 KiB each, 230 KiB in all: under 256
+      await until(() => c.serverSide.sentMessages >= 46, 2000, `attacker ${i}'s pongs`);
+      attackers.push(c);
+    }
+    await new Promise((r) => setTimeout(r, 400)); // they are past the grace time now
+    // The victim is offered 3,000 files: a 200 KB message queued for it at once, the heaviest anyone holds.
+    const victim = await h.client();
+    victim.fake.stall(); // the offer is in flight, just queued
+    const sender = await h.client();
+    const files = Array.from({ length: 3000 }, (_, i) => ({ path: `photos/2026/holiday/img-${String(i).padStart(5, "0")}.jpg`, size: 1 }));
+    sender.conn.send(Offer, { xid: 1, to: victim.conn.id, files });
+    await until(() => victim.serverSide.sentBytes > 150_000 || victim.serverSide.closed, 2000, "the offer relayed");
+    await until(() => attackers.every((a) => a.serverSide.closed), 2000, "the attackers cut off");
+    assert.not.ok(victim.serverSide.closed, "the fresh one stays");
   } finally {
     await h.close();
   }
