@@ -247,16 +247,17 @@ export class ShareService {
   }
 
   /** Uploads being set up (the store not answered yet), per peer. */
-  readonly #startingByPeer = new WeakMap<SharePeer, Set<number>>();
+  readonly #startingByPeer = new WeakMap<SharePeer, Map<number, number>>();
 
-  #starting(peer: SharePeer): Set<number> {
+  /** Its puts being set up: request → the bytes they will reserve. */
+  #starting(peer: SharePeer): Map<number, number> {
     let s = this.#startingByPeer.get(peer);
-    if (!s) this.#startingByPeer.set(peer, (s = new Set()));
+    if (!s) this.#startingByPeer.set(peer, (s = new Map()));
     return s;
   }
 
   /** Refuses a request beyond {@link MAX_REQUESTS_PER_CLIENT} of its kind in progress on this connection. */
-  #checkPerClient(requests: Map<number, RequestState>, starting: Set<number>, kind: "upload" | "download"): void {
+  #checkPerClient(requests: Map<number, RequestState>, starting: ReadonlyMap<number, number>, kind: "upload" | "download"): void {
     let n = kind === "upload" ? starting.size : 0;
     for (const r of requests.values()) if (r.kind === kind) n++;
     if (n >= MAX_REQUESTS_PER_CLIENT) {
@@ -275,7 +276,11 @@ export class ShareService {
     let reserved = 0;
     for (const [peer, requests] of this.#peers) {
       if (addressKey(peer.address) !== key) continue;
-      n += this.#startingByPeer.get(peer)?.size ?? 0;
+      // Puts still being set up count too, with what they will reserve: several sent at once must not all pass.
+      for (const starting of this.#startingByPeer.get(peer)?.values() ?? []) {
+        n++;
+        reserved += starting;
+      }
       for (const r of requests.values()) {
         if (r.kind !== "upload") continue;
         n++;
@@ -370,14 +375,15 @@ export class ShareService {
   async #put(peer: SharePeer, msg: ReturnType<typeof SharePut.validate>): Promise<void> {
     const requests = this.#requests(peer);
     const starting = this.#starting(peer);
-    if (requests.has(msg.req) || starting.has(msg.req) || [...requests.keys(), ...starting].some((r) => xidTag(r) === xidTag(msg.req))) {
+    if (requests.has(msg.req) || starting.has(msg.req) || [...requests.keys(), ...starting.keys()].some((r) => xidTag(r) === xidTag(msg.req))) {
       throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
     }
     this.#checkPerClient(requests, starting, "upload");
-    this.#checkPerAddress(peer.address, msg.files.reduce((n, f) => n + (Number.isSafeInteger(f.size) ? f.size : 0), 0));
+    const bytes = msg.files.reduce((n, f) => n + (Number.isSafeInteger(f.size) ? f.size : 0), 0);
+    this.#checkPerAddress(peer.address, bytes);
     checkListable(msg.files);
     // Taken before the store is asked (which waits): a second put with this req meanwhile is refused above.
-    starting.add(msg.req);
+    starting.set(msg.req, bytes);
     let upload: ShareUpload;
     try {
       upload = await this.store.beginUpload({
@@ -525,7 +531,7 @@ export class ShareService {
     await this.store.saveCountOf(msg.code);
     const requests = this.#requests(peer);
     if (requests.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
-    this.#checkPerClient(requests, new Set(), "download");
+    this.#checkPerClient(requests, new Map(), "download");
     const download = this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path), who(peer));
     const offsets = new Map(msg.files.map((f) => [f.path.normalize("NFC"), f.offset]));
     const plan = download.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, offset: offsets.get(f.path) ?? 0 }));

@@ -599,6 +599,14 @@ test("one address may reserve a quarter of the quota (or one share's most, if mo
   await upTo(3);
   assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 2, "SFX_LIMIT"], ["share.ready", 3, undefined]]);
   assert.match(answers[1].message ?? "", /has uploads of 200 MiB in progress already; 100 MiB more would pass the 256 MiB the server lets one address reserve/);
+
+  // Sent all at once, from several connections of the same address, while the first are still being set up: the same.
+  const burst = [w.connect(), w.connect(), w.connect()].map(({ loop: l }) => ({ l, a: answersOf(l) }));
+  for (const [i, { l }] of burst.entries()) l.link.send(SharePut.encode({ req: 1, files: [{ path: `f${i}`, size: 40 << 20 }] }));
+  for (const { a } of burst) await a.upTo(1);
+  const kinds = burst.map(({ a }) => a.list[0].code ?? a.list[0].type).sort();
+  // 200 MiB + 1000 B held: one more 40 MiB put fits under 256 MiB, the next two do not.
+  assert.equal(kinds, ["SFX_LIMIT", "SFX_LIMIT", "share.ready"]);
 });
 
 test("a put of 10,000 files whose listing would not fit one message is refused (SFX_LIMIT) before anything is reserved: nobody could list or get it", async () => {
