@@ -200,6 +200,7 @@ export class ShareStore {
       }
     }
     const sharesDir = join(this.dir, "shares");
+    let fileBytes = 0;
     for (const name of await readdir(sharesDir)) {
       const dir = join(sharesDir, name);
       if (!/^[0-9a-f]{64}$/.test(name)) {
@@ -212,16 +213,25 @@ export class ShareStore {
         const bytes = storedBytes(manifest.files.map((f) => f.size));
         this.#shares.set(name, { key: name, dir, manifest, bytes, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
         this.#committedBytes += bytes;
+        fileBytes += manifest.files.reduce((n, f) => n + f.size, 0);
       } catch (err) {
         log.warn("Deleting share {share}: {error}", { share: shortKey(name), error: (err as Error).message });
         await this.#removeDir(dir);
       }
     }
-    log.info("Share store {dir}: {count} share(s), {bytes} bytes", {
+    log.info("Share store {dir}: {count} share(s), {files} bytes of files, {bytes} counted against the quota", {
       dir: this.dir,
       count: this.#shares.size,
+      files: fileBytes,
       bytes: this.#committedBytes,
     });
+    if (this.#committedBytes > this.limits.maxStoreBytes) {
+      // A store filled under a larger quota, or before files were counted in whole blocks.
+      log.warn("The share store holds more than its quota ({bytes} counted, {quota} allowed): new shares are refused until enough expire", {
+        bytes: this.#committedBytes,
+        quota: this.limits.maxStoreBytes,
+      });
+    }
   }
 
   /** Number of visible shares. */

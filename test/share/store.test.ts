@@ -1,5 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -332,6 +333,23 @@ test("shares of empty files cost the quota their blocks, and the store keeps at 
   await upload.abort();
   await put(store, { "two": "2" });
   assert.is(store.size, 3);
+});
+
+test("at start the store logs its files' bytes and what they count against the quota, and warns when that is over the quota (a store filled under a larger one)", async () => {
+  const records: LogRecord[] = [];
+  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "info", sinks: ["mem"] }] });
+  try {
+    const f = fixture();
+    const store = await f.open();
+    await put(store, { "a": "123", "b": "" });
+    await store.close();
+    await f.open({ maxStoreBytes: 10_000 });
+    const text = records.map((r) => r.message.join(""));
+    assert.ok(text.some((t) => t.includes(`1 share(s), 3 bytes of files, ${storedBytes([3, 0])} counted against the quota`)), text.join("\n"));
+    assert.ok(text.some((t) => /holds more than its quota \(16384 counted, 10000 allowed\): new shares are refused until enough expire/.test(t)), text.join("\n"));
+  } finally {
+    await reset();
+  }
 });
 
 test("hostile file names in an upload are refused with SFX_BAD_ARGUMENT and leave nothing behind", async () => {
