@@ -59,13 +59,17 @@ const MAX_UNREAD_CONTROL_BYTES = 16 * 1024 * 1024;
  */
 const MAX_UNREAD_CONTROL_TOTAL = 128 * 1024 * 1024;
 /**
- * Past the server's total, only clients whose oldest unacknowledged control
- * message has waited this long are cut off: a reply just queued is the
- * biggest thing its client holds, and clients that never acknowledge could
- * otherwise hold just less than a well-behaved one's fresh listing and have
- * it cut off (a review did, with 90 connections).
+ * Past the server's total, only clients that look like not reading are cut
+ * off: their oldest unacknowledged control message has waited this long, and
+ * nothing they acknowledged (data included) has moved for as long. A reply
+ * just queued is the biggest thing its client holds, and clients that never
+ * acknowledge could otherwise have a well-behaved one's fresh listing cut off
+ * (a review did, with 90 connections); a client on a slow path that is taking
+ * a large reply acknowledges its packets as they come.
  */
 const UNREAD_GRACE_MS = 5_000;
+/** What a client must acknowledge within {@link UNREAD_GRACE_MS} to count as reading (13 KB/s). */
+const ACK_PROGRESS_BYTES = 64 * 1024;
 /** What one queued message costs in memory beyond its bytes, counted generously (a pong: ~400 B queued, more in garbage until collected). */
 const MESSAGE_OVERHEAD_BYTES = 1024;
 
@@ -114,8 +118,8 @@ export class SessionServer {
   readonly maxUnreadControlBytes: number;
   readonly #maxUnreadControlTotal: number;
   readonly #unreadGraceMs: number;
-  /** No scan for clients to cut off before this (performance.now()): one found none to cut. */
-  #nextCutScan = 0;
+  /** While over the total: the next look for clients that have come to look like not reading. */
+  #rescan: ReturnType<typeof setTimeout> | undefined;
   /**
    * The lines one address's connections may add to the log (connections,
    * disconnections, protocol errors): a burst, then 100 a minute (an office
@@ -241,6 +245,8 @@ export class SessionServer {
   /** Closes every session (gracefully; aborts after `graceMs`). */
   async close(graceMs = 1000): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#rescan);
+    this.#rescan = undefined;
     // Say why before the connections end: an error about no exchange or request is about the connection.
     const notice = errorToMessage(new SfxError("SFX_CONNECTION_LOST", "The server is shutting down"));
     for (const s of this.sessions) s.sendControl(notice);
@@ -264,31 +270,50 @@ export class SessionServer {
 
   /**
    * @internal A session's count of unread replies changed by `delta`. Past
-   * the server's budget, of the sessions whose oldest unacknowledged message
-   * has waited {@link UNREAD_GRACE_MS}, those holding the most are cut off
-   * (counted afresh first: what was read since is not held against anyone)
-   * until a quarter of it is free.
+   * the server's total, the sessions that look like not reading (see
+   * {@link UNREAD_GRACE_MS}) are cut off, those holding the most first
+   * (counted afresh: what was read since is not held against anyone), until
+   * a quarter of it is free; while it stays over, it looks again every
+   * quarter of the grace, messages or not. Past twice the total, the heaviest
+   * go whatever they look like: clients that acknowledge a trickle cannot
+   * hold more than that.
    */
   unreadControlChanged(delta: number): void {
     this.#unreadControl += delta;
-    if (delta <= 0 || this.#cuttingOff || this.#unreadControl <= this.#maxUnreadControlTotal) return;
+    // Between two looks only the hard ceiling is checked at each message: the looks are timed.
+    if (delta > 0 && (this.#rescan === undefined || this.#unreadControl > 2 * this.#maxUnreadControlTotal)) this.#enforceUnread();
+  }
+
+  #enforceUnread(): void {
+    if (this.#cuttingOff || this.#closed || this.#unreadControl <= this.#maxUnreadControlTotal) return;
+    const max = this.#maxUnreadControlTotal;
     const now = performance.now();
-    if (now < this.#nextCutScan) return;
     this.#cuttingOff = true;
     try {
       const held = [...this.sessions]
-        .map((s) => ({ s, bytes: s.unreadControlBytes(), since: s.unreadSince() }))
-        .filter((h) => h.bytes > 0 && h.since !== undefined && now - h.since >= this.#unreadGraceMs)
+        .map((s) => ({ s, bytes: s.unreadControlBytes(), still: s.unreadStillMs(now) }))
+        .filter((h) => h.bytes > 0)
         .sort((a, b) => b.bytes - a.bytes);
-      for (const { s, bytes, since } of held) {
-        if (this.#unreadControl <= this.#maxUnreadControlTotal * 0.75) break;
-        const seconds = ((now - since!) / 1000).toFixed(1);
-        s.cutOff(`${formatBytes(bytes)} unacknowledged, the oldest for ${seconds} s, while all such clients leave ${formatBytes(this.#unreadControl)} unread, over the server's ${formatBytes(this.#maxUnreadControlTotal)}`);
+      const cut = (h: (typeof held)[number], why: string) => {
+        h.s.cutOff(`${formatBytes(h.bytes)} unacknowledged, ${why}, while all clients leave ${formatBytes(this.#unreadControl)} unread, over the server's ${formatBytes(max)}`);
+      };
+      for (const h of held) {
+        if (this.#unreadControl <= max * 0.75) break;
+        if (h.still >= this.#unreadGraceMs) cut(h, `nothing acknowledged for ${(h.still / 1000).toFixed(1)} s`);
       }
-      // Still over: what is left is fresh. Look again in a while, not at every message.
-      if (this.#unreadControl > this.#maxUnreadControlTotal) this.#nextCutScan = now + Math.min(250, this.#unreadGraceMs);
+      for (const h of held) {
+        if (this.#unreadControl <= 2 * max) break;
+        if (h.s.state !== "closed") cut(h, "the most of anyone, past twice the total");
+      }
     } finally {
       this.#cuttingOff = false;
+    }
+    if (this.#unreadControl > max && this.#rescan === undefined) {
+      this.#rescan = setTimeout(() => {
+        this.#rescan = undefined;
+        this.#enforceUnread();
+      }, Math.max(10, this.#unreadGraceMs / 4));
+      (this.#rescan as { unref?: () => void }).unref?.();
     }
   }
 
@@ -332,6 +357,9 @@ export class ServerSession implements ExchangePeer {
   /** What each reply sent and not yet acknowledged costs, and when it was sent (performance.now()), oldest first from #unreadHead, and their sum. */
   #unread: number[] = [];
   #unreadAt: number[] = [];
+  /** The association's acknowledged bytes as last seen, and when they were seen to move (performance.now()). */
+  #ackedSeen = 0;
+  #ackedAt = 0;
   #unreadHead = 0;
   #unreadBytes = 0;
 
@@ -419,6 +447,7 @@ export class ServerSession implements ExchangePeer {
    */
   unreadControlBytes(): number {
     if (this.#state === "closed") return 0;
+    this.#noteAcks(performance.now());
     const { given, acknowledged } = this.association.messagesAcknowledged(CONTROL_STREAM);
     const before = this.#unreadBytes;
     while (this.#unread.length - this.#unreadHead > Math.max(0, given - acknowledged)) this.#unreadBytes -= this.#unread[this.#unreadHead++];
@@ -431,9 +460,25 @@ export class ServerSession implements ExchangePeer {
     return this.#unreadBytes;
   }
 
-  /** When its oldest unacknowledged control message was sent (as last counted by {@link unreadControlBytes}), or undefined. */
-  unreadSince(): number | undefined {
-    return this.#unreadHead < this.#unread.length ? this.#unreadAt[this.#unreadHead] : undefined;
+  /**
+   * How long this client has looked like not reading, at `now`: since its
+   * oldest unacknowledged control message was sent, or since it last
+   * acknowledged anything (data included), whichever is later; 0 when nothing
+   * of it waits.
+   */
+  unreadStillMs(now: number): number {
+    if (this.#unreadHead >= this.#unread.length) return 0;
+    this.#noteAcks(now);
+    return now - Math.max(this.#unreadAt[this.#unreadHead], this.#ackedAt);
+  }
+
+  /** Notes when what the client acknowledged last moved by a real step: 64 KiB, or all it has waiting if less (a trickle, one probe's chunk at a time, is no reading). */
+  #noteAcks(now: number): void {
+    const acked = this.association.acknowledgedBytes;
+    if (acked - this.#ackedSeen >= Math.min(ACK_PROGRESS_BYTES, Math.max(1, this.#unreadBytes))) {
+      this.#ackedSeen = acked;
+      this.#ackedAt = now;
+    }
   }
 
   /** @internal Aborts a client that does not read what it asks for. */

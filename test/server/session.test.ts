@@ -96,7 +96,7 @@ test("clients that each stay under their own limit but together pass the server'
     const cut = stalled.map((c, i) => [i, c.serverSide.closed] as const).filter(([, closed]) => closed).map(([i]) => i);
     // Over 256 KiB once the sixth had sent: the one with 55, then the one with 50, bring it under 192 KiB.
     assert.equal(cut, [2, 3]);
-    assert.ok(h.logs.some((l) => /KiB unacknowledged, the oldest for [\d.]+ s, while all such clients leave [\d.]+ KiB unread, over the server's 256 KiB/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
+    assert.ok(h.logs.some((l) => /KiB unacknowledged, nothing acknowledged for [\d.]+ s, while all clients leave [\d.]+ KiB unread, over the server's 256 KiB/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
     // The client that reads is still served.
     const before = reader.serverSide.sentMessages;
     reader.conn.send(Ping, { n: 1 });
@@ -128,6 +128,26 @@ test("past the server's total, a client whose replies were only just queued is n
     await until(() => victim.serverSide.sentBytes > 150_000 || victim.serverSide.closed, 2000, "the offer relayed");
     await until(() => attackers.every((a) => a.serverSide.closed), 2000, "the attackers cut off");
     assert.not.ok(victim.serverSide.closed, "the fresh one stays");
+  } finally {
+    await h.close();
+  }
+});
+
+test("over the total on a quiet server, the clients that read nothing are cut off once they have waited the grace time, with no further message to set it off", async () => {
+  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
+  try {
+    const attackers: Awaited<ReturnType<typeof h.client>>[] = [];
+    for (let i = 0; i < 6; i++) {
+      const c = await h.client();
+      c.fake.stall();
+      for (let n = 0; n < 50; n++) c.conn.send(Ping, { n }); // ~51 KiB each: the sixth passes 256 KiB, all fresh
+      await until(() => c.serverSide.sentMessages >= 51 || c.serverSide.closed, 2000, `attacker ${i}'s pongs`);
+      attackers.push(c);
+    }
+    const t = Date.now();
+    await until(() => attackers.filter((a) => a.serverSide.closed).length >= 2, 3000, "the cut-off once the grace is over");
+    assert.ok(Date.now() - t >= 100, "not before the grace");
+    assert.ok(h.logs.some((l) => /nothing acknowledged for [\d.]+ s/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
   } finally {
     await h.close();
   }
