@@ -219,17 +219,21 @@ export class ShareStore {
         await this.#removeDir(dir);
       }
     }
-    log.info("Share store {dir}: {count} share(s), {files} bytes of files, {bytes} counted against the quota", {
+    log.info("Share store {dir}: {count} share(s), {files} of files, {counted} counted against its {quota} quota", {
       dir: this.dir,
       count: this.#shares.size,
-      files: fileBytes,
+      files: formatBytes(fileBytes),
+      counted: formatBytes(this.#committedBytes),
+      quota: formatBytes(this.limits.maxStoreBytes),
+      fileBytes,
       bytes: this.#committedBytes,
     });
     if (this.#committedBytes > this.limits.maxStoreBytes) {
       // A store filled under a larger quota, or before files were counted in whole blocks.
-      log.warn("The share store holds more than its quota ({bytes} counted, {quota} allowed): new shares are refused until enough expire", {
+      log.warn("The share store holds more than its quota ({counted} counted, {quota} allowed): new shares are refused until enough expire", {
+        counted: formatBytes(this.#committedBytes),
+        quota: formatBytes(this.limits.maxStoreBytes),
         bytes: this.#committedBytes,
-        quota: this.limits.maxStoreBytes,
       });
     }
   }

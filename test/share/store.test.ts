@@ -345,8 +345,9 @@ test("at start the store logs its files' bytes and what they count against the q
     await store.close();
     await f.open({ maxStoreBytes: 10_000 });
     const text = records.map((r) => r.message.join(""));
-    assert.ok(text.some((t) => t.includes(`1 share(s), 3 bytes of files, ${storedBytes([3, 0])} counted against the quota`)), text.join("\n"));
-    assert.ok(text.some((t) => /holds more than its quota \(16384 counted, 10000 allowed\): new shares are refused until enough expire/.test(t)), text.join("\n"));
+    assert.is(storedBytes([3, 0]), 16384);
+    assert.ok(text.some((t) => t.includes("1 share(s), 3 B of files, 16.0 KiB counted against its 9.8 KiB quota")), text.join("\n"));
+    assert.ok(text.some((t) => /holds more than its quota \(16\.0 KiB counted, 9\.8 KiB allowed\): new shares are refused until enough expire/.test(t)), text.join("\n"));
   } finally {
     await reset();
   }
