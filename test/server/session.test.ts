@@ -153,6 +153,31 @@ test("over the total on a quiet server, the clients that read nothing are cut of
   }
 });
 
+test("over the total, a client whose oldest reply has waited the grace time but that keeps acknowledging (a slow path carrying it) is not cut off; the ones that acknowledge nothing are", async () => {
+  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
+  const slowClient = await h.client();
+  // Its replies stay unacknowledged, yet 70 KB of what it was sent is acknowledged every 100 ms (data on another stream, say).
+  slowClient.fake.stall();
+  const moving = setInterval(() => (slowClient.serverSide.acknowledgedBytes += 70_000), 100);
+  try {
+    for (let n = 0; n < 80; n++) slowClient.conn.send(Ping, { n }); // ~82 KiB: the heaviest
+    await until(() => slowClient.serverSide.sentMessages >= 81, 2000, "the slow client's pongs");
+    const attackers: Awaited<ReturnType<typeof h.client>>[] = [];
+    for (let i = 0; i < 4; i++) {
+      const c = await h.client();
+      c.fake.stall();
+      for (let n = 0; n < 45; n++) c.conn.send(Ping, { n }); // 4 × ~46 KiB: with the slow client, over 256 KiB
+      await until(() => c.serverSide.sentMessages >= 46 || c.serverSide.closed, 2000, `attacker ${i}'s pongs`);
+      attackers.push(c);
+    }
+    await until(() => attackers.filter((a) => a.serverSide.closed).length >= 2, 3000, "attackers cut off after the grace");
+    assert.not.ok(slowClient.serverSide.closed, "the client that keeps acknowledging stays");
+  } finally {
+    clearInterval(moving);
+    await h.close();
+  }
+});
+
 test("connections from one address that each send undecodable messages until cut off add at most 200 lines to the log at once, not 23 each", async () => {
   const h = startHarness({ maxClientsPerAddress: 1000 });
   try {
