@@ -41,6 +41,8 @@ export interface ExchangeServiceOptions {
   maxUnreadControlTotal?: number;
   /** See {@link SessionServerOptions.unreadGraceMs}. */
   unreadGraceMs?: number;
+  /** See {@link SessionServerOptions.now}. */
+  now?: () => number;
   /** See {@link SessionServerOptions.socketOverflows}. */
   socketOverflows?: () => number | undefined;
 }
@@ -64,6 +66,7 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
     maxUnreadControlBytes: opts.maxUnreadControlBytes,
     maxUnreadControlTotal: opts.maxUnreadControlTotal,
     unreadGraceMs: opts.unreadGraceMs,
+    now: opts.now,
     socketOverflows: opts.socketOverflows,
   });
   const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id) });

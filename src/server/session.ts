@@ -96,6 +96,8 @@ export interface SessionServerOptions {
   maxUnreadControlTotal?: number;
   /** How long a reply may wait before its client counts as not reading (default {@link UNREAD_GRACE_MS}; for tests). */
   unreadGraceMs?: number;
+  /** The clock of the unread-replies watch, in ms (default performance.now; for tests). */
+  now?: () => number;
   /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
   windowPoolBytes?: number;
   /** The server socket's count of datagrams the kernel dropped for a full receive buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
@@ -118,6 +120,8 @@ export class SessionServer {
   readonly maxUnreadControlBytes: number;
   readonly #maxUnreadControlTotal: number;
   readonly #unreadGraceMs: number;
+  /** See {@link SessionServerOptions.now}. */
+  readonly now: () => number;
   /** While over the total: the next look for clients that have come to look like not reading. */
   #rescan: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -152,6 +156,7 @@ export class SessionServer {
     this.maxUnreadControlBytes = opts.maxUnreadControlBytes ?? MAX_UNREAD_CONTROL_BYTES;
     this.#maxUnreadControlTotal = opts.maxUnreadControlTotal ?? MAX_UNREAD_CONTROL_TOTAL;
     this.#unreadGraceMs = opts.unreadGraceMs ?? UNREAD_GRACE_MS;
+    this.now = opts.now ?? (() => performance.now());
     this.#overflowLog = new OverflowLog(this.log);
     this.windows = new WindowPool({
       poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES,
@@ -287,7 +292,7 @@ export class SessionServer {
   #enforceUnread(): void {
     if (this.#cuttingOff || this.#closed || this.#unreadControl <= this.#maxUnreadControlTotal) return;
     const max = this.#maxUnreadControlTotal;
-    const now = performance.now();
+    const now = this.now();
     this.#cuttingOff = true;
     try {
       const held = [...this.sessions]
@@ -354,10 +359,10 @@ export class ServerSession implements ExchangePeer {
   #log: PairingLog;
   /** What it is sending now (an exchange, share uploads): while any, it draws a large window. */
   #sending = 0;
-  /** What each reply sent and not yet acknowledged costs, and when it was sent (performance.now()), oldest first from #unreadHead, and their sum. */
+  /** What each reply sent and not yet acknowledged costs, and when it was sent (server.now()), oldest first from #unreadHead, and their sum. */
   #unread: number[] = [];
   #unreadAt: number[] = [];
-  /** The association's acknowledged bytes as last seen, and when they were seen to move (performance.now()). */
+  /** The association's acknowledged bytes as last seen, and when they were seen to move (server.now()). */
   #ackedSeen = 0;
   #ackedAt = 0;
   #unreadHead = 0;
@@ -430,7 +435,7 @@ export class ServerSession implements ExchangePeer {
     // a flood of small replies is counted at that cost, not at its few bytes.
     const cost = bytes.length + MESSAGE_OVERHEAD_BYTES;
     this.#unread.push(cost);
-    this.#unreadAt.push(performance.now());
+    this.#unreadAt.push(this.server.now());
     this.#unreadBytes += cost;
     this.server.unreadControlChanged(cost);
     const replies = this.unreadControlBytes();
@@ -447,7 +452,7 @@ export class ServerSession implements ExchangePeer {
    */
   unreadControlBytes(): number {
     if (this.#state === "closed") return 0;
-    this.#noteAcks(performance.now());
+    this.#noteAcks(this.server.now());
     const { given, acknowledged } = this.association.messagesAcknowledged(CONTROL_STREAM);
     const before = this.#unreadBytes;
     while (this.#unread.length - this.#unreadHead > Math.max(0, given - acknowledged)) this.#unreadBytes -= this.#unread[this.#unreadHead++];

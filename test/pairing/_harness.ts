@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { ClientConnection } from "../../src/client/connection.ts";
 import type { PairingLimits } from "../../src/pairing/defaults.ts";
 import type { PairingLog } from "../../src/pairing/log.ts";
-import { startExchangeService, type ExchangeService } from "../../src/server/exchange_service.ts";
+import { startExchangeService, type ExchangeService, type ExchangeServiceOptions } from "../../src/server/exchange_service.ts";
 import { type FakeAssociation, fakeAssociationPair, type FakeOptions } from "../_fake_association.ts";
 
 export interface LogRecord {
@@ -32,11 +32,11 @@ export interface Harness {
 export function startHarness(
   limits: Partial<PairingLimits> = {},
   fakeOpts: FakeOptions = {},
-  unread: number | { maxUnreadBytes?: number; maxUnreadControlBytes?: number; maxUnreadControlTotal?: number; unreadGraceMs?: number } = {},
+  unread: Pick<ExchangeServiceOptions, "maxUnreadBytes" | "maxUnreadControlBytes" | "maxUnreadControlTotal" | "unreadGraceMs" | "now"> = {},
 ): Harness {
   const endpoint = new EventEmitter();
   const logs: LogRecord[] = [];
-  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs), ...(typeof unread === "number" ? { maxUnreadBytes: unread } : unread) });
+  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs), ...unread });
   const conns: ClientConnection[] = [];
   const serverSides: FakeAssociation[] = [];
   const raw = (opts: FakeOptions = {}) => {

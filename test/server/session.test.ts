@@ -3,10 +3,21 @@ import * as assert from "uvu/assert";
 import { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { CONTROL_PPID, decodeMessage, ErrorMessage, Hello, Offer, Ping, PROTOCOL_VERSION, Welcome, type AnyMessage } from "../../src/protocol/index.ts";
-import { startHarness, until } from "../pairing/_harness.ts";
+import { type Harness, startHarness, until } from "../pairing/_harness.ts";
 import { type FakeAssociation, fakeAssociationPair } from "../_fake_association.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
+
+type Client = Awaited<ReturnType<Harness["client"]>>;
+
+/** A client that stops reading, then asks `pings` times: the server queues as many pongs for it (about 1 KiB each, as counted). */
+async function askingWithoutReading(h: Harness, pings: number, what: string): Promise<Client> {
+  const c = await h.client();
+  c.fake.stall();
+  for (let n = 0; n < pings; n++) c.conn.send(Ping, { n });
+  await until(() => c.serverSide.sentMessages >= pings + 1 || c.serverSide.closed, 2000, `${what}'s pongs`);
+  return c;
+}
 
 function collect(fake: FakeAssociation): AnyMessage[] {
   const got: AnyMessage[] = [];
@@ -46,7 +57,7 @@ test("a client its NAT moves to another UDP port is logged as such, under its ID
 });
 
 test("a client that keeps asking while it reads nothing is cut off once its unread replies pass the limit", async () => {
-  const h = startHarness({}, {}, 64 * 1024);
+  const h = startHarness({}, {}, { maxUnreadBytes: 64 * 1024 });
   try {
     const { conn, fake, serverSide } = await h.client();
     const closed = new Promise<{ kind: string; message?: string }>((r) => fake.once("close", r));
@@ -84,15 +95,9 @@ test("clients that each stay under their own limit but together pass the server'
   const h = startHarness({}, {}, { maxUnreadControlBytes: 64 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 0 });
   try {
     const reader = await h.client();
-    const stalled = [];
-    for (let i = 0; i < 6; i++) stalled.push(await h.client());
     // Each leaves 40 to 55 pongs unread (about 41 to 56 KiB counted): under 64 KiB each, over 256 KiB together.
-    const counts = [40, 45, 55, 50, 48, 42];
-    for (const [i, c] of stalled.entries()) {
-      c.fake.stall();
-      for (let n = 0; n < counts[i]; n++) c.conn.send(Ping, { n });
-      await until(() => c.serverSide.sentMessages >= counts[i] + 1 || c.serverSide.closed, 2000, `client ${i}'s pongs`);
-    }
+    const stalled: Client[] = [];
+    for (const [i, count] of [40, 45, 55, 50, 48, 42].entries()) stalled.push(await askingWithoutReading(h, count, `client ${i}`));
     const cut = stalled.map((c, i) => [i, c.serverSide.closed] as const).filter(([, closed]) => closed).map(([i]) => i);
     // Over 256 KiB once the sixth had sent: the one with 55, then the one with 50, bring it under 192 KiB.
     assert.equal(cut, [2, 3]);
@@ -108,17 +113,13 @@ test("clients that each stay under their own limit but together pass the server'
 });
 
 test("past the server's total, a client whose replies were only just queued is not cut off, however much it holds: those whose replies have waited the grace time are (others cannot make a well-behaved client's fresh listing the heaviest)", async () => {
-  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
+  const clock = { t: 1_000_000 };
+  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300, now: () => clock.t });
   try {
-    const attackers: Awaited<ReturnType<typeof h.client>>[] = [];
-    for (let i = 0; i < 5; i++) {
-      const c = await h.client();
-      c.fake.stall();
-      for (let n = 0; n < 45; n++) c.conn.send(Ping, { n }); // ~46 KiB each, 230 KiB in all: under 256
-      await until(() => c.serverSide.sentMessages >= 46, 2000, `attacker ${i}'s pongs`);
-      attackers.push(c);
-    }
-    await new Promise((r) => setTimeout(r, 400)); // they are past the grace time now
+    // ~46 KiB each, 230 KiB in all: under 256.
+    const attackers: Client[] = [];
+    for (let i = 0; i < 5; i++) attackers.push(await askingWithoutReading(h, 45, `attacker ${i}`));
+    clock.t += 400; // they are past the grace time now
     // The victim is offered 3,000 files: a 200 KB message queued for it at once, the heaviest anyone holds.
     const victim = await h.client();
     victim.fake.stall(); // the offer is in flight, just queued
@@ -136,14 +137,9 @@ test("past the server's total, a client whose replies were only just queued is n
 test("over the total on a quiet server, the clients that read nothing are cut off once they have waited the grace time, with no further message to set it off", async () => {
   const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
   try {
-    const attackers: Awaited<ReturnType<typeof h.client>>[] = [];
-    for (let i = 0; i < 6; i++) {
-      const c = await h.client();
-      c.fake.stall();
-      for (let n = 0; n < 50; n++) c.conn.send(Ping, { n }); // ~51 KiB each: the sixth passes 256 KiB, all fresh
-      await until(() => c.serverSide.sentMessages >= 51 || c.serverSide.closed, 2000, `attacker ${i}'s pongs`);
-      attackers.push(c);
-    }
+    // ~51 KiB each: the sixth passes 256 KiB, all fresh.
+    const attackers: Client[] = [];
+    for (let i = 0; i < 6; i++) attackers.push(await askingWithoutReading(h, 50, `attacker ${i}`));
     const t = Date.now();
     await until(() => attackers.filter((a) => a.serverSide.closed).length >= 2, 3000, "the cut-off once the grace is over");
     assert.ok(Date.now() - t >= 100, "not before the grace");
@@ -162,14 +158,9 @@ test("over the total, a client whose oldest reply has waited the grace time but 
   try {
     for (let n = 0; n < 80; n++) slowClient.conn.send(Ping, { n }); // ~82 KiB: the heaviest
     await until(() => slowClient.serverSide.sentMessages >= 81, 2000, "the slow client's pongs");
-    const attackers: Awaited<ReturnType<typeof h.client>>[] = [];
-    for (let i = 0; i < 4; i++) {
-      const c = await h.client();
-      c.fake.stall();
-      for (let n = 0; n < 45; n++) c.conn.send(Ping, { n }); // 4 × ~46 KiB: with the slow client, over 256 KiB
-      await until(() => c.serverSide.sentMessages >= 46 || c.serverSide.closed, 2000, `attacker ${i}'s pongs`);
-      attackers.push(c);
-    }
+    // 4 × ~46 KiB: with the slow client, over 256 KiB.
+    const attackers: Client[] = [];
+    for (let i = 0; i < 4; i++) attackers.push(await askingWithoutReading(h, 45, `attacker ${i}`));
     await until(() => attackers.filter((a) => a.serverSide.closed).length >= 2, 3000, "attackers cut off after the grace");
     assert.not.ok(slowClient.serverSide.closed, "the client that keeps acknowledging stays");
   } finally {
