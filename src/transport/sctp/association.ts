@@ -296,6 +296,8 @@ export class Association extends EventEmitter<AssociationEvents> {
   #pauseExcept: ReadonlySet<number> | undefined;
   /** The receive buffer (window) of this association: `receiveBufferSize`, or what setReceiveBufferSize() set. */
   #rwnd: number;
+  /** Where send() starts saying false: `sendHighWaterMark`, or what setSendHighWaterMark() set. */
+  #sendHighWater: number;
   #dataInPacket = false;
   #immediateSack = false;
   #lastAdvertised = 0;
@@ -367,6 +369,7 @@ export class Association extends EventEmitter<AssociationEvents> {
     this.#host = host;
     this.#o = host.options;
     this.#rwnd = this.#o.receiveBufferSize;
+    this.#sendHighWater = this.#o.sendHighWaterMark;
     this.#clock = this.#o.clock;
     this.#remote = { address: init.remote.address, port: init.remote.port };
     this.localPort = init.localPort;
@@ -429,7 +432,7 @@ export class Association extends EventEmitter<AssociationEvents> {
    * must not make the sender hold without bound.
    */
   get bufferedAmount(): number {
-    return this.#queue.queuedBytes + this.#unacked - Math.min(this.#gapAcked, this.#o.sendHighWaterMark);
+    return this.#queue.queuedBytes + this.#unacked - Math.min(this.#gapAcked, this.#sendHighWater);
   }
 
   /**
@@ -508,7 +511,7 @@ export class Association extends EventEmitter<AssociationEvents> {
     if (data.length > this.#o.maxMessageSize) throw new RangeError(`message of ${data.length} bytes exceeds maxMessageSize ${this.#o.maxMessageSize}`);
     this.#queue.push(streamId, data, opts?.unordered === true, (opts?.ppid ?? 0) >>> 0, opts?.release === true);
     this.#scheduleFlush();
-    if (this.bufferedAmount >= this.#o.sendHighWaterMark || this.#queue.queuedMessages >= this.#o.sendHighWaterMessages) {
+    if (this.bufferedAmount >= this.#sendHighWater || this.#queue.queuedMessages >= this.#o.sendHighWaterMessages) {
       this.#needDrain = true;
       return false;
     }
@@ -610,6 +613,30 @@ export class Association extends EventEmitter<AssociationEvents> {
       this.#sackNow = true;
       this.#flush();
     }
+  }
+
+  /**
+   * Sets where send() starts returning false for this association (the
+   * endpoint's `sendHighWaterMark` is where every association starts): the
+   * bytes given to send() and not yet acknowledged that the application
+   * should let pile up. Lowering it keeps what is queued (it goes out as
+   * usual; "drain" comes once the amount is down to half the new mark);
+   * raising it emits "drain", on the next turn of the event loop, to a writer
+   * that waits and is now under half of it. A server that sends to many clients at once can so share one
+   * memory budget among them.
+   *
+   * @throws {RangeError} for a size under 1 byte or over 2 GiB.
+   */
+  setSendHighWaterMark(bytes: number): void {
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 0x7fffffff) throw new RangeError(`send high-water mark out of range: ${bytes}`);
+    this.#sendHighWater = bytes;
+    // Not at once: the caller may be resizing many associations, each drain a writer's turn.
+    if (this.#needDrain) this.#scheduleFlush();
+  }
+
+  /** Where send() starts returning false now (see {@link setSendHighWaterMark}). */
+  get sendHighWaterMark(): number {
+    return this.#sendHighWater;
   }
 
   /** True while paused. */
@@ -1578,7 +1605,7 @@ export class Association extends EventEmitter<AssociationEvents> {
   }
 
   #checkDrain(): void {
-    const low = this.bufferedAmount <= this.#o.sendHighWaterMark / 2 && this.#queue.queuedMessages <= this.#o.sendHighWaterMessages / 2;
+    const low = this.bufferedAmount <= this.#sendHighWater / 2 && this.#queue.queuedMessages <= this.#o.sendHighWaterMessages / 2;
     if (this.#needDrain && low && this.#state !== "closed") {
       this.#needDrain = false;
       this.#emitSafe("drain");

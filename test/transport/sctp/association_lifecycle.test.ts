@@ -258,6 +258,33 @@ test("send() returns false at sendHighWaterMessages queued messages, however sma
   }
 });
 
+test("setSendHighWaterMark(): a lower mark makes send() say false sooner; raising it over what waits brings 'drain'", async () => {
+  const p = makePair({ delayMs: 1 }, { receiveBufferSize: 4096 });
+  try {
+    const { c, s } = await connectPair(p);
+    assert.is(c.sendHighWaterMark, SCTP_DEFAULTS.sendHighWaterMark);
+    assert.throws(() => c.setSendHighWaterMark(0), RangeError);
+    assert.throws(() => c.setSendHighWaterMark(1.5), RangeError);
+    c.setSendHighWaterMark(64 * 1024);
+    s.pause(); // the window closes: what is sent stays buffered at the sender
+    let accepted = 0;
+    while (c.send(1, new Uint8Array(1024)) && accepted < 10_000) accepted++;
+    assert.ok(accepted >= 60 && accepted < 64, `false at the new mark, after ${accepted} KiB`);
+    let drains = 0;
+    c.on("drain", () => drains++);
+    c.setSendHighWaterMark(100 * 1024); // half of it is under what waits: no drain
+    await waitFor(() => c.bufferedAmount >= 63 * 1024, 1000, "buffered");
+    await new Promise((r) => setImmediate(r));
+    assert.is(drains, 0, "still over half the mark");
+    c.setSendHighWaterMark(1024 * 1024);
+    assert.is(drains, 0, "not from inside the call");
+    await waitFor(() => drains === 1, 1000, "drain after raising the mark");
+    s.resume();
+  } finally {
+    await p.close();
+  }
+});
+
 test("a graceful close hands the application the messages pause() held back, before 'close'", async () => {
   const p = makePair({ delayMs: 1 });
   try {
