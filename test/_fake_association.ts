@@ -48,6 +48,8 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   sentBytes = 0;
   /** Largest bufferedAmount seen. */
   peakBuffered = 0;
+  /** Every mark setSendHighWaterMark() gave, for assertions (the fake's own high water stays as its options say). */
+  sendHighWaterMarks: number[] = [];
   #queue: Queued[] = [];
   #queued = 0;
   /** Per stream: messages sent (less those discarded), and delivered to the peer. */
@@ -67,6 +69,10 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
 
   get bufferedAmount(): number {
     return this.#queued;
+  }
+
+  setSendHighWaterMark(bytes: number): void {
+    this.sendHighWaterMarks.push(bytes);
   }
 
   send(streamId: number, data: Uint8Array, opts: { unordered?: boolean; ppid?: number } = {}): boolean {

@@ -62,6 +62,19 @@ export const CLIENT_WINDOW_BYTES = 8 * 1024 * 1024;
  * {@link CLIENT_WINDOW_BYTES}; more share it (see WindowPool).
  */
 export const SENDER_WINDOW_POOL_BYTES = 512 * 1024 * 1024;
+/**
+ * What the server may queue unacknowledged for one client it streams data to
+ * (the receiver of an exchange, a share download; the SCTP default send
+ * high-water mark).
+ */
+export const RECEIVER_BUFFER_BYTES = 4 * 1024 * 1024;
+/** The least such a client gets however many receive at once. */
+export const RECEIVER_BUFFER_MIN_BYTES = 256 * 1024;
+/**
+ * What the send buffers of all receiving clients may add up to: 64 get the
+ * whole {@link RECEIVER_BUFFER_BYTES}; more share it (see SendBufferPool).
+ */
+export const RECEIVER_BUFFER_POOL_BYTES = 256 * 1024 * 1024;
 
 /** Digits in a client ID ("482 913"). */
 export const ID_DIGITS = 6;

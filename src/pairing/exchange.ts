@@ -42,6 +42,8 @@ export interface ExchangePeer {
   exchange: Exchange | null;
   /** It starts (true) or stops (false) sending an exchange's files: the server sizes its receive window by that. */
   sending?(on: boolean): void;
+  /** It starts (true) or stops (false) receiving an exchange's files: the server sizes its send buffer towards it by that. */
+  receiving?(on: boolean): void;
 }
 
 /** One side of an exchange: the peer and the exchange id on its association. */

@@ -215,6 +215,7 @@ export class Pairing {
     });
     // The sender's window opens before it hears 'start' (the window update goes out first).
     ex.sender.peer.sending?.(true);
+    ex.receiver.peer.receiving?.(true);
     ex.receiver.peer.sendControl(Start.encode({ xid: ex.receiver.xid }));
     ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid, ...(resume.length ? { resume } : {}) }));
   }
@@ -484,8 +485,11 @@ export class Pairing {
     clearTimeout(ex.offerTimer);
     clearInterval(ex.failingTimer);
     ex.relay?.stop();
-    // It was told it sends when the exchange started streaming (accept); #finish runs once.
-    if (ex.state === "streaming") ex.sender.peer.sending?.(false);
+    // They were told they send and receive when the exchange started streaming (accept); #finish runs once.
+    if (ex.state === "streaming") {
+      ex.sender.peer.sending?.(false);
+      ex.receiver.peer.receiving?.(false);
+    }
     ex.setState(state, detail);
     ex.outcome = outcome;
     ex.endedAt = this.#now();

@@ -49,6 +49,8 @@ export interface AssociationLike {
   abort(reason?: string): void;
   /** Sets the receive window (see the SCTP association's); absent on stand-ins without one. */
   setReceiveBufferSize?(bytes: number): void;
+  /** Sets where send() starts saying false (see the SCTP association's); absent on stand-ins without one. */
+  setSendHighWaterMark?(bytes: number): void;
   /** Received data held for want of other data (incomplete, or behind a gap); absent on stand-ins. */
   readonly heldAboveGapBytes?: number;
   /** The cumulative TSN received: it stands still while a gap is not filled; absent on stand-ins. */

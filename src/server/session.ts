@@ -23,12 +23,14 @@ import { type AnyMessage, decodeMessage, type MessageType, ProtocolError } from 
 import { PROTOCOL_VERSION } from "../protocol/defaults.ts";
 import {
   CLIENT_WINDOW_BYTES, CONTROL_WINDOW_BYTES, DEFAULT_PAIRING_LIMITS, SENDER_WINDOW_POOL_BYTES, MAX_PENDING_HELLOS_PER_ADDRESS, MAX_PROTOCOL_ERRORS, PENDING_HELLO_ALLOWANCE, type PairingLimits,
+  RECEIVER_BUFFER_BYTES, RECEIVER_BUFFER_MIN_BYTES, RECEIVER_BUFFER_POOL_BYTES,
 } from "../pairing/defaults.ts";
 import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
 import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { LogBudget, type PairingLog, SILENT_LOG } from "../pairing/log.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { OverflowLog } from "./overflow_log.ts";
+import { SendBufferPool } from "./send_pool.ts";
 import { WindowPool } from "./window_pool.ts";
 import { formatBytes } from "../units.ts";
 import { addressKey } from "../failure_limiter.ts";
@@ -36,8 +38,8 @@ import { addressKey } from "../failure_limiter.ts";
 /**
  * Bytes waiting to reach one client beyond which it is cut off as not
  * reading. Data keeps well below this on its own: the relay and downloads
- * wait for "drain" at the association's 4 MiB high-water mark (or 1024
- * queued messages), no message a client may send is over 1 MiB, and a
+ * wait for "drain" at the association's high-water mark (4 MiB, less when
+ * many receive: see {@link SendBufferPool}; or 1024 queued messages), no message a client may send is over 1 MiB, and a
  * graceful close hands on at most one 8 MiB receive window. Only replies to
  * a client that asks without reading get here.
  */
@@ -100,6 +102,8 @@ export interface SessionServerOptions {
   now?: () => number;
   /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
   windowPoolBytes?: number;
+  /** What the send buffers towards receiving clients may add up to (default {@link RECEIVER_BUFFER_POOL_BYTES}). */
+  receiverBufferPoolBytes?: number;
   /** The server socket's count of datagrams the kernel dropped for a full receive buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
   socketOverflows?: () => number | undefined;
 }
@@ -139,6 +143,8 @@ export class SessionServer {
   #cuttingOff = false;
   /** The receive windows of clients that are sending (see {@link ServerSession.sending}). */
   readonly windows: WindowPool;
+  /** The send buffers towards clients that are receiving (see {@link ServerSession.receiving}). */
+  readonly sendBuffers: SendBufferPool;
   #handlers = new Map<string, ControlHandler<never>>();
   /** Tried in order for data that no session-level handler took (the exchange relay first). */
   #dataRoutes: Array<(session: ServerSession, streamId: number, data: Uint8Array, ppid: number) => boolean> = [];
@@ -164,6 +170,11 @@ export class SessionServer {
       maxBytes: CLIENT_WINDOW_BYTES,
       overflows: opts.socketOverflows,
       onOverflow: (dropped, share) => this.#overflowLog.cut(dropped, share),
+    });
+    this.sendBuffers = new SendBufferPool({
+      poolBytes: opts.receiverBufferPoolBytes ?? RECEIVER_BUFFER_POOL_BYTES,
+      minBytes: RECEIVER_BUFFER_MIN_BYTES,
+      maxBytes: RECEIVER_BUFFER_BYTES,
     });
   }
 
@@ -359,6 +370,8 @@ export class ServerSession implements ExchangePeer {
   #log: PairingLog;
   /** What it is sending now (an exchange, share uploads): while any, it draws a large window. */
   #sending = 0;
+  /** What it is receiving now (an exchange, share downloads): while any, its send buffer comes from the pool. */
+  #receiving = 0;
   /** What each reply sent and not yet acknowledged costs, and when it was sent (server.now()), oldest first from #unreadHead, and their sum. */
   #unread: number[] = [];
   #unreadAt: number[] = [];
@@ -405,6 +418,20 @@ export class ServerSession implements ExchangePeer {
     if (this.#state === "closed") return;
     if (before === 0 && this.#sending > 0) this.server.windows.join(this.association);
     else if (before > 0 && this.#sending === 0) this.server.windows.leave(this.association);
+  }
+
+  /**
+   * The client starts (true) or stops (false) receiving data the server
+   * streams to it: an exchange it receives, a share download. Calls pair up.
+   * While it receives anything, what the server may queue for it comes from
+   * the server's pool (up to 4 MiB; see {@link SendBufferPool}).
+   */
+  receiving(on: boolean): void {
+    const before = this.#receiving;
+    this.#receiving = Math.max(0, before + (on ? 1 : -1));
+    if (this.#state === "closed") return;
+    if (before === 0 && this.#receiving > 0) this.server.sendBuffers.join(this.association);
+    else if (before > 0 && this.#receiving === 0) this.server.sendBuffers.leave(this.association);
   }
 
   /** True while the session must not be closed for idleness. */
@@ -676,6 +703,7 @@ export class ServerSession implements ExchangePeer {
     });
     if (this.id) this.server.ids.release(this.id);
     this.server.windows.forget(this.association);
+    this.server.sendBuffers.forget(this.association);
     for (const l of this.#closeListeners.splice(0)) {
       try {
         l(reason);

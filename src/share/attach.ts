@@ -36,6 +36,8 @@ export interface ShareSession {
   sendData(streamId: number, data: Uint8Array, ppid: number, opts?: { release?: boolean }): boolean;
   /** The client starts (true) or stops (false) having uploads in progress (see SharePeer.sending). */
   sending?(on: boolean): void;
+  /** The client starts (true) or stops (false) having downloads in progress (see SharePeer.receiving). */
+  receiving?(on: boolean): void;
 }
 
 /** The parts of the session server the share service uses. */
@@ -83,6 +85,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
       buffered: () => a.bufferedAmount,
       acknowledged: (stream) => a.messagesAcknowledged(stream),
       sending: (on) => session.sending?.(on),
+      receiving: (on) => session.receiving?.(on),
       drained: () => {
         if (entry.closed) return Promise.reject(new Error("connection closed"));
         return new Promise<void>((resolve, reject) => {

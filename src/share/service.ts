@@ -68,6 +68,8 @@ export interface SharePeer {
   acknowledged?(stream: number): { given: number; acknowledged: number };
   /** It starts (true) or stops (false) having uploads in progress: the server sizes its receive window by that. */
   sending?(on: boolean): void;
+  /** It starts (true) or stops (false) having downloads in progress: the server sizes its send buffer towards it by that. */
+  receiving?(on: boolean): void;
 }
 
 /** How the log names `peer`. */
@@ -122,10 +124,11 @@ interface DownloadState {
 
 type RequestState = UploadState | DownloadState;
 
-/** A peer's requests in progress, by id; tells the peer when its first upload starts and its last ends. */
+/** A peer's requests in progress, by id; tells the peer when its first upload (download) starts and its last ends. */
 class PeerRequests extends Map<number, RequestState> {
   readonly #peer: SharePeer;
   #uploads = 0;
+  #downloads = 0;
 
   constructor(peer: SharePeer) {
     super();
@@ -136,6 +139,7 @@ class PeerRequests extends Map<number, RequestState> {
     this.delete(req);
     super.set(req, state);
     if (state.kind === "upload" && ++this.#uploads === 1) this.#peer.sending?.(true);
+    if (state.kind === "download" && ++this.#downloads === 1) this.#peer.receiving?.(true);
     return this;
   }
 
@@ -143,6 +147,7 @@ class PeerRequests extends Map<number, RequestState> {
     const state = super.get(req);
     if (!super.delete(req)) return false;
     if (state!.kind === "upload" && --this.#uploads === 0) this.#peer.sending?.(false);
+    if (state!.kind === "download" && --this.#downloads === 0) this.#peer.receiving?.(false);
     return true;
   }
 

@@ -167,6 +167,31 @@ test("the receiver's progress counts bytes on disk: it never goes back, and reac
   }
 });
 
+test("while an exchange streams, what the server may queue for its receiver comes from the server's pool; after, the receiver is back to the full mark", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const pool = h.service.sessions.sendBuffers;
+    let open!: () => void;
+    const held = new Promise<void>((resolve) => (open = resolve));
+    let chunks = 0;
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne());
+    const sent = quiet(sendFiles(s.conn, { to: r.conn.id, files: [memFile("f", pattern(300_000), { gate: () => (++chunks > 1 ? held : Promise.resolve()) })] }));
+    await until(() => chunks > 1, 2000, "the first chunk");
+    assert.is(pool.size, 1, "the receiver draws from the pool");
+    assert.equal(r.serverSide.sendHighWaterMarks, [pool.share]);
+    assert.equal(s.serverSide.sendHighWaterMarks, [], "the sender does not");
+    open();
+    await Promise.all([sent, got]);
+    await until(() => h.service.pairing.active === 0, 2000, "exchange to end");
+    assert.is(pool.size, 0);
+    assert.equal(r.serverSide.sendHighWaterMarks, [pool.share, pool.share], "back to the full mark");
+  } finally {
+    await h.close();
+  }
+});
+
 test("an offer to an unknown ID fails fast with SFX_UNKNOWN_ID", async () => {
   const h = startHarness();
   try {

@@ -97,6 +97,8 @@ export class Loop {
   readonly seen: string[] = [];
   /** What the service said of this peer's sending (SharePeer.sending), in order. */
   readonly sending: boolean[] = [];
+  /** What the service said of this peer's receiving (SharePeer.receiving), in order. */
+  readonly receiving: boolean[] = [];
   #closed = false;
   /** Data messages given to the client, and handled by it, per stream. */
   readonly #given = new Map<number, number>();
@@ -135,6 +137,7 @@ export class Loop {
       drained: () => this.toClientData.drained(),
       buffered: () => this.toClientData.bytes,
       sending: (on) => void this.sending.push(on),
+      receiving: (on) => void this.receiving.push(on),
     };
     this.link = {
       send: (bytes) => void this.#toServerCtl.push(bytes),

@@ -770,6 +770,27 @@ test("the service says when a peer starts and stops uploading (the server sizes 
   assert.equal(other.sending, [true, false], "a connection lost mid-upload stops too");
 });
 
+test("the service says when a peer starts and stops downloading (the server sizes its send buffer by it): once for two downloads at once, and again after a cancel", async () => {
+  const w = await world();
+  tree(w, { "a.bin": randomBytes(600_000), "b.bin": randomBytes(300_000) });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.bin")]), { maxDownloads: 10 });
+  const { loop, client } = w.connect();
+  const [one, two] = [join(w.out, "1"), join(w.out, "2")];
+  mkdirSync(one);
+  mkdirSync(two);
+  await Promise.all([client.get(code, { dir: one }), client.get(code, { dir: two })]);
+  assert.equal(loop.receiving, [true, false], "two downloads at once: one start, one stop");
+  assert.equal(loop.sending, [], "downloading is not sending");
+  const ac = new AbortController();
+  const three = join(w.out, "3");
+  mkdirSync(three);
+  await rejects(client.get(code, { dir: three, signal: ac.signal, onProgress: () => ac.abort() }), "SFX_CANCELLED");
+  const deadline = Date.now() + 3000;
+  while (loop.receiving.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(loop.receiving, [true, false, true, false], "a cancelled download stops too");
+});
+
 test("a put still being set up when its client disconnects is abandoned too: no upload slot or quota stays taken", async () => {
   const w = await world();
   const sent: string[] = [];
