@@ -13,14 +13,18 @@
  *
  * A lower mark drops nothing already queued: the relay, or the download,
  * waits for "drain" before queuing more, so the total comes down as clients
- * acknowledge. A client that stops receiving goes back to `maxBytes` (its
- * control replies have their own bound).
+ * acknowledge. A client whose exchange or download ended keeps counting,
+ * with the mark it had, for as long as data queued for it waits (a receiver
+ * that stopped reading and stays connected would otherwise hold its bytes
+ * outside the pool, and the next receivers get whole shares again); once it
+ * has acknowledged everything it goes back to `maxBytes` (its control
+ * replies have their own bound).
  *
  * @example
  * ```ts
  * const buffers = new SendBufferPool({ poolBytes: 256 * 2 ** 20, minBytes: 256 * 1024, maxBytes: 4 * 2 ** 20 });
  * buffers.join(association);   // data starts towards it: 4 MiB while few receive
- * buffers.leave(association);  // done: back to 4 MiB, the others' may grow
+ * buffers.leave(association);  // done: back to 4 MiB once its queue is acknowledged; the others' may grow
  * ```
  *
  * @module
@@ -35,16 +39,21 @@ export interface SendBufferPoolOptions {
   minBytes: number;
   /** The most a member gets, and the mark of an association that left. */
   maxBytes: number;
+  /** How often those that left with data still queued are looked at; default 1 s. */
+  drainCheckMs?: number;
 }
 
 /** Shares `poolBytes` of send buffer among the associations the server streams data to. */
 export class SendBufferPool {
-  readonly #opts: SendBufferPoolOptions;
+  readonly #opts: Required<SendBufferPoolOptions>;
   readonly #members = new Set<AssociationLike>();
+  /** Left with data still queued: counted, with the mark they had, until it is acknowledged. */
+  readonly #draining = new Set<AssociationLike>();
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   #share: number;
 
   constructor(opts: SendBufferPoolOptions) {
-    this.#opts = opts;
+    this.#opts = { drainCheckMs: 1000, ...opts };
     this.#share = opts.maxBytes;
   }
 
@@ -53,34 +62,69 @@ export class SendBufferPool {
     return this.#share;
   }
 
-  /** Associations drawing from the pool. */
+  /** Associations drawing from the pool, those that left with data still queued included. */
   get size(): number {
-    return this.#members.size;
+    return this.#members.size + this.#draining.size;
   }
 
   /** Data starts towards `association`: it gets its share (the others' may shrink). */
   join(association: AssociationLike): void {
     if (this.#members.has(association)) return;
+    this.#draining.delete(association); // still counted: joining again does not add to the count
     this.#members.add(association);
     if (!this.#rebalance()) association.setSendHighWaterMark?.(this.#share);
   }
 
-  /** No more data towards `association`: back to `maxBytes`; the others' may grow. */
+  /** No more data towards `association`: back to `maxBytes` once what is queued for it is acknowledged; the others' may grow. */
   leave(association: AssociationLike): void {
     if (!this.#members.delete(association)) return;
+    if (association.bufferedAmount > 0) {
+      this.#draining.add(association);
+      this.#watch();
+      return;
+    }
     association.setSendHighWaterMark?.(this.#opts.maxBytes);
     this.#rebalance();
   }
 
   /** `association` closed: it draws from the pool no more. */
   forget(association: AssociationLike): void {
-    if (this.#members.delete(association)) this.#rebalance();
+    const was = this.#members.delete(association);
+    if (this.#draining.delete(association) || was) this.#rebalance();
+  }
+
+  /** Stops looking at those that left (the server is closing). */
+  close(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    this.#draining.clear();
+  }
+
+  #watch(): void {
+    if (this.#sweeper) return;
+    this.#sweeper = setInterval(() => this.#sweep(), this.#opts.drainCheckMs);
+    (this.#sweeper as { unref?: () => void }).unref?.();
+  }
+
+  #sweep(): void {
+    let freed = false;
+    for (const a of this.#draining) {
+      if (a.bufferedAmount > 0) continue;
+      this.#draining.delete(a);
+      a.setSendHighWaterMark?.(this.#opts.maxBytes);
+      freed = true;
+    }
+    if (freed) this.#rebalance();
+    if (this.#draining.size === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
   }
 
   /** Recomputes the share; when it changed, every member gets the new one. Returns whether it did. */
   #rebalance(): boolean {
     const { poolBytes, minBytes, maxBytes } = this.#opts;
-    const share = Math.max(minBytes, Math.min(maxBytes, Math.floor(poolBytes / Math.max(1, this.#members.size))));
+    const share = Math.max(minBytes, Math.min(maxBytes, Math.floor(poolBytes / Math.max(1, this.size))));
     if (share === this.#share) return false;
     this.#share = share;
     for (const a of this.#members) a.setSendHighWaterMark?.(share);

@@ -268,6 +268,7 @@ export class SessionServer {
     for (const s of this.sessions) s.sendControl(notice);
     await Promise.all([...this.sessions].map((s) => s.close(graceMs, SERVER_SHUTTING_DOWN)));
     this.windows.close();
+    this.sendBuffers.close();
     this.#overflowLog.close();
   }
 
