@@ -16,6 +16,7 @@ import { checkStdin, collectFiles } from "../client/walk.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId, normalizeId } from "../pairing/id_registry.ts";
 import { SfxError } from "../errors.ts";
+import { signalRepeats } from "../signal_repeat.ts";
 
 interface SendFlags {
   to: string;
@@ -39,20 +40,29 @@ export function registerSend(program: Command, result: CommandResult): void {
     });
 }
 
-/** Runs a leaf of work with Ctrl-C (and SIGTERM) aborting its signal; a second Ctrl-C exits at once. */
-export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+/**
+ * Runs a leaf of work with Ctrl-C (and SIGTERM) aborting its signal; a second Ctrl-C exits at once.
+ * One Ctrl-C that arrives twice within REPEAT_WITHIN_MS (a wrapper such as `timeout --foreground`
+ * passing it on) is one: it cancels, the peer is told and kept parts are saved.
+ */
+export async function withInterrupt<T>(work: (signal: AbortSignal) => Promise<T>, now?: () => number): Promise<T> {
   const ac = new AbortController();
-  const onSignal = () => {
-    if (ac.signal.aborted) process.exit(130);
-    ac.abort();
-  };
+  const counts = signalRepeats(now);
   // SIGHUP: the terminal closed (an ssh session dropped) — a cancel like Ctrl-C, so the peer is told
   // and no temporary file is left behind.
-  for (const sig of INTERRUPTS) listen(sig, onSignal);
+  const handlers = INTERRUPTS.map((sig) => {
+    const handler = () => {
+      if (!counts(sig)) return;
+      if (ac.signal.aborted) process.exit(130);
+      ac.abort();
+    };
+    listen(sig, handler);
+    return [sig, handler] as const;
+  });
   try {
     return await work(ac.signal);
   } finally {
-    for (const sig of INTERRUPTS) process.off(sig, onSignal);
+    for (const [sig, handler] of handlers) process.off(sig, handler);
   }
 }
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { signalRepeats } from "../signal_repeat.ts";
 
 /** The signals that stop a server gracefully. */
 export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
@@ -17,28 +18,19 @@ export const IGNORED_SIGNALS = ["SIGUSR1", "SIGUSR2"] as const;
 /** One of {@link SHUTDOWN_SIGNALS}. */
 export type ShutdownSignal = (typeof SHUTDOWN_SIGNALS)[number];
 
-/**
- * A repeat of the same signal this soon after it is the same request: coreutils
- * `timeout`, and supervisors like it, signal both the process and its group,
- * and a person pressing Ctrl-C twice is slower than this.
- */
-export const REPEAT_WITHIN_MS = 300;
 
 /**
  * Calls `handler` with each shutdown signal received and how many have come
  * so far (1 for the first); a repeat of the same signal within
- * {@link REPEAT_WITHIN_MS} is not counted. While installed, the signals no
+ * `REPEAT_WITHIN_MS` is not counted (see {@link signalRepeats}). While installed, the signals no
  * longer kill the process. Returns a function that removes the handlers.
  */
 export function onShutdownSignals(handler: (signal: ShutdownSignal, count: number) => void, now: () => number = () => performance.now()): () => void {
   let count = 0;
-  let last: { signal: ShutdownSignal; at: number } | undefined;
+  const counts = signalRepeats(now);
   const listeners = SHUTDOWN_SIGNALS.map((signal) => {
     const listener = () => {
-      const at = now();
-      if (last !== undefined && last.signal === signal && at - last.at < REPEAT_WITHIN_MS) return;
-      last = { signal, at };
-      handler(signal, ++count);
+      if (counts(signal)) handler(signal, ++count);
     };
     process.on(signal, listener);
     return [signal, listener] as const;

@@ -102,10 +102,17 @@ function terminalSession(port: number, dir: string) {
   return {
     done,
     type: (keys: string) => input.write(keys),
-    /** Resolves with the output from `from` (characters of plain output) on, once it matches `re`. */
+    /** Resolves with the output from `from` (characters of plain output) on, once it matches `re`; rejects after 10 s. */
     waitFor(re: RegExp, from = 0): Promise<string> {
-      return new Promise((resolve) => {
-        waiting = { re, from, resolve };
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting = null;
+          reject(new Error(`no ${re} within 10 s in:\n${plain(out).slice(from)}`));
+        }, 10_000);
+        waiting = { re, from, resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        } };
         check();
       });
     },
@@ -113,7 +120,7 @@ function terminalSession(port: number, dir: string) {
   };
 }
 
-test("Ctrl-C on a 'connect' to a server that never answers, while connected: the switch is cancelled, the session still connected (no 'Not connected')", async () => {
+test("Ctrl-C on a 'connect' to a server that never answers, while connected: the switch is cancelled, the session still connected (no 'Not connected'), even when the Ctrl-C also arrives as a signal", async () => {
   const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
   const server = await serve(tmp);
   // A server that never answers: a socket that reads nothing it is sent.
@@ -127,6 +134,8 @@ test("Ctrl-C on a 'connect' to a server that never answers, while connected: the
     s.type(`connect 127.0.0.1:${deadPort}\r`);
     await s.waitFor(new RegExp(`Connecting to 127\\.0\\.0\\.1:${deadPort}…`), from);
     s.type("\x03"); // Ctrl-C
+    // The same Ctrl-C passed on as a signal too (`timeout --foreground` does): one Ctrl-C, not "Ctrl-C again to quit".
+    process.emit("SIGINT", "SIGINT");
     const after = await s.waitFor(/still connected to .* as \d{3} \d{3}\.\n/i, from);
     assert.match(after, new RegExp(`Switch to 127\\.0\\.0\\.1:${deadPort} cancelled; still connected to .+ as ${id}\\.\n`));
     assert.not.match(after, /Not connected/);

@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { onShutdownSignals, REPEAT_WITHIN_MS } from "../../src/server/signals.ts";
+import { onShutdownSignals } from "../../src/server/signals.ts";
+import { REPEAT_WITHIN_MS } from "../../src/signal_repeat.ts";
 
 test("onShutdownSignals(): a repeat of the same signal within REPEAT_WITHIN_MS is one request; later, or another signal, counts again", () => {
   const clock = { t: 1000 };

@@ -44,6 +44,7 @@ import { makeCompleter } from "./completer.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
 import { Screen } from "./screen.ts";
 import { formatAddress } from "../../transport/datagram.ts";
+import { REPEAT_WITHIN_MS } from "../../signal_repeat.ts";
 
 /** Options of {@link runSession}. */
 export interface SessionOptions {
@@ -122,6 +123,8 @@ class ClientSession implements SessionActions {
   #connecting: AbortController | null = null;
   /** When a Ctrl-C armed "the next Ctrl-C leaves" (for 5 s, or until a line is typed); 0: not armed. */
   #armedAt = 0;
+  /** The last Ctrl-C: read by readline (a key) or a signal, and when (performance.now()). */
+  #lastInterrupt: { from: "key" | "signal"; at: number } | undefined;
   #quitting = false;
   /**
    * Without a terminal (commands piped in) the first command that fails ends
@@ -154,12 +157,12 @@ class ClientSession implements SessionActions {
     this.screen = new Screen(this.rl, output, this.terminal);
     const finished = new Promise<number>((res) => (this.#finish = res));
     this.rl.on("line", (line) => this.#onLine(line));
-    this.rl.on("SIGINT", () => this.#onInterrupt());
+    this.rl.on("SIGINT", () => this.#onInterrupt("key"));
     this.rl.on("close", () => {
       // Ctrl-D, or the end of piped input: finish what was typed, then leave.
       void this.#chain.then(() => this.quit());
     });
-    const onSignal = () => this.#onInterrupt();
+    const onSignal = () => this.#onInterrupt("signal");
     const onTerm = () => void this.quit();
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onTerm);
@@ -233,7 +236,14 @@ class ClientSession implements SessionActions {
       .then(() => this.#next());
   }
 
-  #onInterrupt(): void {
+  #onInterrupt(from: "key" | "signal"): void {
+    // One Ctrl-C that reaches us twice within REPEAT_WITHIN_MS is one: read by readline and passed on as
+    // a signal by a wrapper (`timeout --foreground`), or signalled to the process and to its group.
+    // Two keys are two presses.
+    const at = performance.now();
+    const last = this.#lastInterrupt;
+    this.#lastInterrupt = { from, at };
+    if (last !== undefined && at - last.at < REPEAT_WITHIN_MS && !(last.from === "key" && from === "key")) return;
     if (this.#quitting) {
       process.exit(130);
     }
