@@ -15,7 +15,7 @@ import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
-import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver } from "../client/receive.ts";
+import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver, withoutFolder } from "../client/receive.ts";
 import { discardKeptParts, ioError, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
 import { refusedBySfx, type TransferEvent } from "../client/events.ts";
@@ -179,7 +179,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       // A failed exchange was reported to the sender through the server: a
       // graceful close delivers that report before the connection ends (an
       // ABORT would drop it, and the sender would only see us vanish).
-      if (isSfxError(err) && !conn.closedWith) await conn.close(2000, `the receiver failed: ${err.message}`.slice(0, 400));
+      if (isSfxError(err) && !conn.closedWith) await conn.close(2000, `the receiver failed: ${withoutFolder(err.message, dir)}`.slice(0, 400));
       else await conn.abort("receive failed");
       throw err;
     }
@@ -245,7 +245,10 @@ export function describeKept(kept: readonly KeptTransfer[], truncated: boolean):
   if (kept.length === 0) return [];
   const total = kept.reduce((n, k) => n + k.bytes, 0);
   const lines = [`Kept from interrupted transfers, ${formatBytes(total)} in all (the same file sent again resumes from there):`];
-  for (const k of kept.slice(0, KEPT_LISTED)) lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}`);
+  for (const k of kept.slice(0, KEPT_LISTED)) {
+    const elsewhere = k.resumesHere ? "" : " (kept by a receive into another folder: sent here it starts over, received there it resumes)";
+    lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}${elsewhere}`);
+  }
   if (kept.length > KEPT_LISTED) lines.push(`  and ${kept.length - KEPT_LISTED} more`);
   if (truncated) lines.push("  (the search stopped early or could not open some folders: there may be more)");
   lines.push("To free the space instead: sfx receive --discard-kept (with the same --dir).");

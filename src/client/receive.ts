@@ -24,7 +24,7 @@ import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, resolve, sep } from "node:path";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { bytesOnDisk, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, pathInTheWay, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
@@ -620,7 +620,7 @@ export class Receiver {
       // Our own failure (disk, integrity): tell the sender, through the server.
       if (["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL"].includes(e.code)) {
         try {
-          conn.send(ErrorMessage, { code: e.code, message: `The receiver failed: ${e.message}`.slice(0, 1000), xid });
+          conn.send(ErrorMessage, { code: e.code, message: `The receiver failed: ${withoutFolder(e.message, this.opts.dir)}`.slice(0, 1000), xid });
         } catch { /* closed */ }
       }
       if (e.code !== "SFX_CANCELLED") emit({ event: "error", code: e.code, message: e.message });
@@ -683,6 +683,12 @@ export interface KeptTransfer {
   size?: number;
   /** The hidden temporary file that holds them. */
   temporary: string;
+  /**
+   * False when it was kept by a receive into another folder (its note names the file from there,
+   * e.g. `big.bin` for `one/.big.bin.sfx-part` found from the folder above): the same file sent
+   * here starts over; received into that folder again, it resumes.
+   */
+  resumesHere: boolean;
 }
 
 /**
@@ -693,11 +699,15 @@ export interface KeptTransfer {
 export async function keptTransfers(dir: string): Promise<{ kept: KeptTransfer[]; truncated: boolean }> {
   // Only news: a search that fails (a directory gone meanwhile) must not stop the receiver.
   const { parts, truncated } = await listKeptParts(dir).catch(() => ({ parts: [], truncated: false }));
+  const at = (p: { relativeDir: string }, name: string) => (p.relativeDir ? `${p.relativeDir}/${name}` : name);
   const kept = parts.map((p): KeptTransfer => {
     const m = /^exchange (\d+) \S+ (".*")$/.exec(p.note);
     if (m) {
       try {
-        return { path: JSON.parse(m[2]) as string, bytes: p.bytes, size: Number(m[1]), temporary: p.temporary };
+        // Named as the note says, where the part sits: the note's path is from the folder received into then.
+        const noted = JSON.parse(m[2]) as string;
+        const path = at(p, noted.slice(noted.lastIndexOf("/") + 1));
+        return { path, bytes: p.bytes, size: Number(m[1]), temporary: p.temporary, resumesHere: path === noted };
       } catch {
         // not a note of ours after all: named from the file below
       }
@@ -705,7 +715,7 @@ export async function keptTransfers(dir: string): Promise<{ kept: KeptTransfer[]
     // `.name.sfx-part` (a second concurrent write's `.name.2.sfx-part` shows as name.2: the
     // number cannot be told from a name that ends so)
     const name = basename(p.temporary).slice(1, -PART_SUFFIX.length);
-    return { path: p.relativeDir ? `${p.relativeDir}/${name}` : name, bytes: p.bytes, temporary: p.temporary };
+    return { path: at(p, name), bytes: p.bytes, temporary: p.temporary, resumesHere: true };
   });
   kept.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { kept, truncated };
@@ -726,4 +736,16 @@ export class OfferWithdrawn extends SfxError {
   constructor(message: string) {
     super("SFX_CANCELLED", message);
   }
+}
+
+/**
+ * What the sender is told of our failure, without where we keep its files:
+ * the receiving folder's path is taken out of `message` ("Cannot write
+ * /home/ann/inbox/f.bin: the disk is full" says "Cannot write f.bin"), as the
+ * sender is not told the names we saved under either.
+ */
+export function withoutFolder(message: string, dir: string): string {
+  if (resolve(dir) === resolve(sep)) return message; // the file system's root: its separator is in every path
+  const root = dir.endsWith(sep) ? dir : dir + sep;
+  return message.replaceAll(root, "").replaceAll(dir, "the receiving folder");
 }

@@ -42,9 +42,25 @@ test("keptTransfers() lists each kept part with its note: the exchange's name an
   const { kept, truncated } = await keptTransfers(dir);
   assert.not.ok(truncated);
   assert.equal(kept, [
-    { path: "big.iso", bytes: 3000, size: 1_000_000, temporary: big },
-    { path: "photos/2024/a raw.cr2", bytes: 500, temporary: raw },
+    { path: "big.iso", bytes: 3000, size: 1_000_000, temporary: big, resumesHere: true },
+    { path: "photos/2024/a raw.cr2", bytes: 500, temporary: raw, resumesHere: true },
   ]);
+});
+
+test("a part kept by a receive into a sub-folder is named where it sits, and said not to resume here (its note names the file from that folder)", async () => {
+  const dir = tmp();
+  const one = keep(dir, "one/big.bin", 100, `exchange 1000 1700000000000 ${JSON.stringify("big.bin")}`);
+  const two = keep(dir, "two/big.bin", 200, `exchange 1000 1700000000000 ${JSON.stringify("big.bin")}`);
+  const nested = keep(dir, "d/sub/f.bin", 300, `exchange 1000 1700000000000 ${JSON.stringify("d/sub/f.bin")}`);
+  const { kept } = await keptTransfers(dir);
+  assert.equal(kept.map((k) => [k.path, k.temporary, k.resumesHere]), [
+    ["d/sub/f.bin", nested, true],
+    ["one/big.bin", one, false],
+    ["two/big.bin", two, false],
+  ]);
+  const lines = describeKept(kept, false);
+  assert.match(lines[1], /^  d\/sub\/f\.bin: 300 B of 1000 B$/);
+  assert.match(lines[2], /^  one\/big\.bin: 100 B of 1000 B \(kept by a receive into another folder: sent here it starts over, received there it resumes\)$/);
 });
 
 test("a part whose writer is alive is not listed; one whose writer died (kill -9) is", async () => {
@@ -101,15 +117,15 @@ test("what is not a small regular file where a note or a lock should be does not
 test("describeKept() says how much of which file, that sending it again resumes, and how to free the space; names are made printable", () => {
   assert.equal(describeKept([], false), []);
   const lines = describeKept([
-    { path: "big.iso", bytes: 12 * 2 ** 20, size: 4 * 2 ** 30, temporary: "/d/.big.iso.sfx-part" },
-    { path: "evil\u001b[2J.bin", bytes: 1024, temporary: "/d/.evil.sfx-part" },
+    { path: "big.iso", bytes: 12 * 2 ** 20, size: 4 * 2 ** 30, temporary: "/d/.big.iso.sfx-part", resumesHere: true },
+    { path: "evil\u001b[2J.bin", bytes: 1024, temporary: "/d/.evil.sfx-part", resumesHere: true },
   ], true);
   assert.match(lines[0], /^Kept from interrupted transfers, 12\.0 MiB in all \(the same file sent again resumes from there\):$/);
   assert.match(lines[1], /^  big\.iso: 12\.0 MiB of 4\.0 GiB$/);
   assert.not.match(lines[2], /\u001b/);
   assert.match(lines[3], /search stopped early/);
   assert.is(lines.at(-1), "To free the space instead: sfx receive --discard-kept (with the same --dir).");
-  const many = describeKept(Array.from({ length: 13 }, (_, i) => ({ path: `f${i}`, bytes: 1, temporary: `/d/.f${i}.sfx-part` })), false);
+  const many = describeKept(Array.from({ length: 13 }, (_, i) => ({ path: `f${i}`, bytes: 1, temporary: `/d/.f${i}.sfx-part`, resumesHere: true })), false);
   assert.is(many.filter((l) => l.startsWith("  f")).length, 10);
   assert.ok(many.includes("  and 3 more"));
 });

@@ -210,6 +210,7 @@ test("a receiver with --once that cannot write tells the sender why (not 'discon
     assert.is((await s.exit()).status, 8, s.err());
     assert.match(s.err(), /The receiver failed: /);
     assert.not.match(s.err(), /disconnected/);
+    assert.not.ok(s.err().includes(dst), `the receiver's folder is its own: ${s.err()}`);
     // Not "the disk is full": it has space, and no room for another file.
     assert.match(r.err(), /the file system is out of inodes: it has space left, but no room for another file \(ENOSPC\)/, r.err() + r.out());
   }, { inodes: 8 });
