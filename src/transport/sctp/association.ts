@@ -380,7 +380,10 @@ export class Association extends EventEmitter<AssociationEvents> {
     this.#lastCumAck = (init.localInitialTsn - 1) >>> 0;
     this.#wantStreams = init.streams;
     this.#pmtu = Math.floor(this.#o.initialPacketSize / 4) * 4;
-    this.#rto = new RtoEstimator(this.#o.rtoInitial, this.#o.rtoMin, this.#o.rtoMax);
+    // Backed off, the RTO stays under a fifth of the failure timeout: a path that comes back is
+    // probed within that (RTO.Max, 10 s, spaced T3's 12.6 s and 22.6 s after an outage began, past
+    // the 20 s deadline: outages of 13 to 20 s killed transfers the path could have finished).
+    this.#rto = new RtoEstimator(this.#o.rtoInitial, this.#o.rtoMin, this.#o.rtoMax, Math.max(this.#o.rtoMin, this.#o.failureTimeoutMs / 5));
     this.#cc = new CongestionController(this.#pmtu, 0, this.#o.congestionControl);
     this.#reasm = new Reassembler(false, this.#deliver, this.#o.maxMessageSize);
     const c = this.#clock;

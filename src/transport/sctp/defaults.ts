@@ -28,7 +28,9 @@ export const SCTP_DEFAULTS = {
   rtoMin: 200,
   /**
    * RTO.Max. RFC 9260 suggests 60 s; 10 s keeps a retransmission inside the
-   * failure timeout so a live but lossy peer is not declared dead.
+   * failure timeout so a live but lossy peer is not declared dead. Backoff
+   * stops sooner, at a fifth of `failureTimeoutMs` (4 s by default): probes
+   * then keep coming until the deadline, so a path back within it is found.
    */
   rtoMax: 10_000,
   /** Max.Init.Retransmits (RFC 9260 §16). */

@@ -21,7 +21,7 @@ export interface SctpOptions {
   rtoInitial?: number;
   /** RTO.Min in ms (default 200). */
   rtoMin?: number;
-  /** RTO.Max in ms (default 10000). */
+  /** RTO.Max in ms (default 10000); backoff stops at a fifth of `failureTimeoutMs` if that is less. */
   rtoMax?: number;
   /** Max.Init.Retransmits (default 8). */
   maxInitRetransmits?: number;

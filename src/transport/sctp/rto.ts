@@ -22,11 +22,18 @@ export class RtoEstimator {
   rto: number;
   readonly #min: number;
   readonly #max: number;
+  readonly #backoffMax: number;
   #measured = false;
 
-  constructor(initial: number, min: number, max: number) {
+  /**
+   * `backoffMax` bounds what backoff() doubles the RTO to (never below what
+   * it is): an association gives up after a fixed silence, and probes spaced
+   * by RTO.Max would leave the last seconds before it unprobed.
+   */
+  constructor(initial: number, min: number, max: number, backoffMax = max) {
     this.#min = min;
     this.#max = max;
+    this.#backoffMax = backoffMax;
     this.rto = Math.min(Math.max(initial, min), max);
   }
 
@@ -54,7 +61,7 @@ export class RtoEstimator {
 
   /** Doubles the RTO after a timeout (§6.3.3 E2, §6.4.1), up to RTO.Max. */
   backoff(): void {
-    this.rto = this.#clamp(this.rto * 2);
+    this.rto = Math.max(this.rto, Math.min(this.#clamp(this.rto * 2), this.#backoffMax));
   }
 
   #clamp(v: number): number {

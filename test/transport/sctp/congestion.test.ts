@@ -219,4 +219,18 @@ test("RTO follows RFC 9260 §6.3.1 and backs off to RTO.Max", () => {
   assert.is(r.rto, 10_000);
 });
 
+test("a backoff bound under RTO.Max stops the doubling there, and never lowers an RTO already above it", () => {
+  const r = new RtoEstimator(1000, 200, 10_000, 4000);
+  const seen = [];
+  for (let i = 0; i < 4; i++) {
+    r.backoff();
+    seen.push(r.rto);
+  }
+  assert.equal(seen, [2000, 4000, 4000, 4000]);
+  r.measure(3000); // a slow path: RTO = 3000 + 4 × 1500, over the bound
+  assert.is(r.rto, 9000);
+  r.backoff();
+  assert.is(r.rto, 9000, "kept, not lowered to the bound");
+});
+
 test.run();

@@ -112,7 +112,8 @@ test("a lost window update does not cost the sender's backed-off RTO: the receiv
     s.on("message", (_st: number, d: Uint8Array) => (got += d.length));
     for (let k = 0; k < 20; k++) c.send(0, new Uint8Array(60_000));
     await m.run(30_000, 50);
-    assert.ok(c.stats().rtoMs >= 8000, `the sender's RTO backed off (${c.stats().rtoMs} ms)`);
+    // Backed off as far as it goes: a fifth of the 20 s failure timeout.
+    assert.ok(c.stats().rtoMs >= 4000, `the sender's RTO backed off (${c.stats().rtoMs} ms)`);
     let dropped = 0;
     m.bridge.filter = (d, dir) => {
       // The first SACK after the resume (the window update) is lost.
