@@ -352,6 +352,7 @@ export function closeError(reason: CloseReason, when: string): SfxError {
       // The server's own words when it gave some ("the server is shutting down"), not the SCTP cause around them.
       return new SfxError("SFX_CONNECTION_LOST", `The server ended the connection${suffix}${reason.peerReason ? `: ${printable(reason.peerReason)}` : detail}`);
     case "abort":
+      if (reason.message === SERVER_GONE) return new SfxError("SFX_CONNECTION_LOST", `The server went away${suffix}: its port refuses datagrams (connection refused)`);
       return new SfxError("SFX_CONNECTION_LOST", `The connection was aborted${suffix}${detail}`);
     default:
       return new SfxError("SFX_CONNECTION_LOST", `The connection failed${suffix}${detail}`);
@@ -475,6 +476,7 @@ async function associate(
         });
       }),
     ]);
+    watchRefusals(socket, association);
     return { association, owned };
   } catch (err) {
     await owned.close();
@@ -483,7 +485,31 @@ async function associate(
   } finally {
     clearTimeout(timer);
     if (onAbort) signal?.removeEventListener("abort", onAbort);
-    // Once connected, liveness (heartbeats, retransmission limits) reports a server that goes away.
-    socket.onError?.(() => {});
   }
 }
+
+/**
+ * Once connected, liveness (heartbeats, retransmission limits) reports a
+ * server that stops answering, after 20 s. A server whose process is gone
+ * says so sooner: its host answers our datagrams with ICMP "port
+ * unreachable", which the connected socket reports as ECONNREFUSED (a server
+ * started again on the port would not know the association either). Two of
+ * them within {@link REFUSED_WITHIN_MS} end the association at once.
+ */
+function watchRefusals(socket: { onError?(handler: (err: Error) => void): void }, association: AssociationLike): void {
+  let first = -Infinity;
+  socket.onError?.((err) => {
+    if (errnoOf(err) !== "ECONNREFUSED") return;
+    const now = performance.now();
+    if (now - first > REFUSED_WITHIN_MS) {
+      first = now;
+      return;
+    }
+    association.abort(SERVER_GONE);
+  });
+}
+
+/** Two refusals this close together mean the server's port is closed (see {@link watchRefusals}). */
+const REFUSED_WITHIN_MS = 10_000;
+/** The reason an association ends with when the server's port refuses (see {@link closeError}). */
+const SERVER_GONE = "the server's port refuses datagrams (connection refused)";

@@ -40,6 +40,8 @@ const MIN_RESUME_READ_BYTES_PER_MS = 1000;
  * quarter of the idle timeout at most): a sender that failed is not held to the idle timeout.
  */
 const SENDER_FAILURE_GRACE_MS = 5000;
+/** A busy receiver's exchange in which nothing moved for this long (seconds) is said to be still in a refusal. */
+const STILL_EXCHANGE_S = 2;
 
 const PEER_FAILURE_CODES = new Set(["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL", "SFX_TRANSFER_FAILED"]);
 
@@ -144,7 +146,13 @@ export class Pairing {
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
-      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange; try again later` }));
+      // Often the user's own: a sender killed mid-transfer holds its receiver until the server notices it is gone.
+      const ex = receiver.exchange;
+      const still = ex.state === "streaming" ? Math.floor((this.#now() - ex.movedAt) / 1000) : 0;
+      const why = still >= STILL_EXCHANGE_S
+        ? `; nothing has moved in it for ${still} s (an exchange whose other side stopped, a killed sfx for one, ends within 30 s of its last word): try again shortly`
+        : "; try again later";
+      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange${why}` }));
       return;
     }
     const rxid = this.#nextXid.get(receiver) ?? nextReceiverExchangeId(0);

@@ -460,7 +460,8 @@ export class ShareStore {
       }
     }
     if (m.maxDownloads !== null && m.downloads + rec.activeDownloads >= m.maxDownloads) {
-      throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress: try again later");
+      // Often the user's own: a download killed mid-way holds its slot until the server notices the client is gone.
+      throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress: try again later (a download whose client stopped, a killed sfx for one, is released within 30 s)");
     }
     if (m.maxDownloads !== null && rec.unsaved) {
       void this.#save(rec);
