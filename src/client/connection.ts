@@ -349,6 +349,9 @@ export function closeError(reason: CloseReason, when: string): SfxError {
     case "timeout":
       return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}${detail}`);
     case "peer-abort":
+      if (reason.unknownToPeer && !reason.peerReason) {
+        return new SfxError("SFX_CONNECTION_LOST", `The server no longer knows this connection${suffix}: it restarted, or your address changed (a new network, or a NAT that moved you)`);
+      }
       // The server's own words when it gave some ("the server is shutting down"), not the SCTP cause around them.
       return new SfxError("SFX_CONNECTION_LOST", `The server ended the connection${suffix}${reason.peerReason ? `: ${printable(reason.peerReason)}` : detail}`);
     case "abort":

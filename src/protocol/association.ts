@@ -13,6 +13,8 @@ export interface CloseReason {
   message?: string;
   /** "peer-abort": the reason the peer's application gave, when it gave one. */
   peerReason?: string;
+  /** "peer-abort": the peer has no association with us any more (it restarted, or our address changed). */
+  unknownToPeer?: boolean;
 }
 
 /** An association as the protocol layer sees it. */

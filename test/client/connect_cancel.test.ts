@@ -63,6 +63,14 @@ test("sharePut refuses a bad expiry before walking its files or connecting (a si
   assert.match(String(port), /Invalid server port "6969"/, "a string port is shown as one");
 });
 
+test("an ABORT that reflects our tag (the server no longer knows us) says it restarted or our address changed; one with the server's words says those", () => {
+  const unknown = closeError({ kind: "peer-abort", message: "peer aborted: it has no association with us", unknownToPeer: true }, "during the transfer");
+  assert.is(unknown.message, "The server no longer knows this connection during the transfer: it restarted, or your address changed (a new network, or a NAT that moved you)");
+  assert.is(unknown.code, "SFX_CONNECTION_LOST");
+  const told = closeError({ kind: "peer-abort", message: "peer aborted", peerReason: "The server is shutting down", unknownToPeer: true }, "");
+  assert.is(told.message, "The server ended the connection: The server is shutting down");
+});
+
 test("a server's ABORT reason is shown printable: bidi overrides and C1 controls become U+FFFD", () => {
   const err = closeError({ kind: "peer-abort", message: "peer aborted", peerReason: "see \u202etxt.exe and \u009b2J" }, "");
   assert.is(err.message, "The server ended the connection: see \ufffdtxt.exe and \ufffd2J");

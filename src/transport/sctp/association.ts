@@ -110,6 +110,12 @@ export interface CloseReason {
   message: string;
   /** "peer-abort" only: the reason the peer's application gave (its User-Initiated Abort cause), when it gave one. */
   peerReason?: string;
+  /**
+   * "peer-abort" only: the ABORT reflected our own tag (the T bit, §8.4 (2)): the peer has no
+   * association with us any more. It restarted, or our packets now come from an address it does
+   * not know (a new network, a NAT that moved us to another IP address).
+   */
+  unknownToPeer?: boolean;
 }
 
 /** Counters and estimates of one association, for diagnostics and benchmarks. */
@@ -760,7 +766,7 @@ export class Association extends EventEmitter<AssociationEvents> {
         const t = first.type === CHUNK.ABORT || first.type === CHUNK.SHUTDOWN_COMPLETE ? (first as { tBit?: boolean }).tBit : false;
         if (this.#peerTag !== 0 && vt === this.#peerTag && t === true) {
           this.#stats.packetsReceived++;
-          if (first.type === CHUNK.ABORT) this.#onAbort((first as { causes: ErrorCause[] }).causes);
+          if (first.type === CHUNK.ABORT) this.#onAbort((first as { causes: ErrorCause[] }).causes, true);
           else if (this.#state === "shutdown-ack-sent") this.#terminate({ kind: "shutdown", message: "association shut down" });
           return;
         }
@@ -1060,9 +1066,10 @@ export class Association extends EventEmitter<AssociationEvents> {
     return action >= 2;
   }
 
-  #onAbort(causes: ErrorCause[]): void {
-    const text = describeCauses(causes);
+  #onAbort(causes: ErrorCause[], reflected = false): void {
+    const text = describeCauses(causes) || (reflected ? "it has no association with us (it restarted, or our address changed)" : "");
     const reason: CloseReason = { kind: "peer-abort", message: text ? `peer aborted: ${text}` : "peer aborted" };
+    if (reflected) reason.unknownToPeer = true;
     const user = causes.find((c) => c.code === CAUSE.USER_INITIATED_ABORT);
     const said = user ? causeText(user) : "";
     if (said) reason.peerReason = said;

@@ -893,6 +893,25 @@ test("an OOTB packet is answered with ABORT carrying the T bit and the packet's 
   }
 });
 
+test("a peer that no longer knows the association (it restarted, or our address changed) answers with a reflected ABORT: the close says so", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    p.bridge.filter = (_d, dir) => dir !== "b->a";
+    s.abort("restarted"); // the server forgets the association; its ABORT is lost
+    await waitFor(() => s.state === "closed", 2000, "server side gone");
+    p.bridge.filter = undefined;
+    const reason = closed(c);
+    c.send(1, pattern(5)); // out of the blue to the server: answered with ABORT, T bit set
+    const r = await within(5000, reason, "the client's close");
+    assert.is(r.kind, "peer-abort");
+    assert.is(r.unknownToPeer, true);
+    assert.match(r.message, /no association with us \(it restarted, or our address changed\)/);
+  } finally {
+    await p.close();
+  }
+});
+
 test("an OOTB packet under tag 0 that is not a lone INIT is discarded, not answered (§8.5.1)", async () => {
   const p = makePair();
   try {
