@@ -221,9 +221,9 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     this.#end({ kind: "abort", message: reason }, { kind: "peer-abort", message: `peer aborted: user-initiated abort: ${reason}`, peerReason: reason });
   }
 
-  /** The peer vanishes without a word (kill -9): the other side sees a timeout. */
-  kill(): void {
-    this.#end(undefined, { kind: "timeout", message: "peer not responding" });
+  /** The peer vanishes without a word (kill -9): the other side sees a timeout, with `message` as its stack would say it. */
+  kill(message = "peer not responding"): void {
+    this.#end(undefined, { kind: "timeout", message });
   }
 
   #end(mine: CloseReason | undefined, theirs: CloseReason): void {

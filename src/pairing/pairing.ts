@@ -428,9 +428,14 @@ export class Pairing {
     // A client that aborted gave its reason ("the sender failed: …"): the other side reads it.
     // The reason is the client's own ABORT text, of any length: cut to what a message carries.
     const said = reason.kind === "peer-abort" && reason.peerReason && !cancelled && !lost ? `: ${fitText(reason.peerReason, 300)}` : "";
+    // Either stack's words when the path stopped carrying the packet size in use (a smaller MTU on
+    // the way, its ICMP filtered): the one thing the other side could not guess from "stopped responding".
+    const shrank = /packet size shrank/.test(`${reason.message ?? ""} ${reason.peerReason ?? ""}`)
+      ? " (the path between it and the server stopped carrying the packet size in use)"
+      : "";
     const message = cancelled
       ? `The ${who} (${formatId(peer.id)}) cancelled`
-      : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}${said}`;
+      : `The ${who} (${formatId(peer.id)}) ${how}${ex.state === "offered" ? " before the offer was answered" : " during the transfer"}${shrank}${said}`;
     this.#notifyAndFinish(ex, cancelled ? "cancelled" : "failed", code, message, () => {
       if (ex.state === "offered" && peer === ex.sender.peer) {
         other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: message }));

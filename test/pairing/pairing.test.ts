@@ -1091,7 +1091,8 @@ test("'resuming' keeps an exchange alive only for a file the accept resumed, and
 
 /**
  * Two fresh clients that offer (xid 2) and accept `files` by raw control messages, the accept
- * resuming `resume`; resolves once the sender has 'start'. `rGot`: what the receiver gets from then on.
+ * resuming `resume`; resolves once the sender has 'start'. `rGot`, `sGot`: what the receiver and the
+ * sender get from then on.
  */
 async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: string; size: number | null; modified?: number }[], resume?: { file: number; offset: number }[]) {
   const s = await h.client();
@@ -1104,7 +1105,9 @@ async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: st
   const started = s.conn.waitFor((m) => Start.is(m));
   r.conn.sendControl(Accept.encode({ xid: offer.xid as number, ...(resume ? { resume } : {}) }));
   await started;
-  return { s, r, rGot };
+  const sGot: AnyMessage[] = [];
+  s.conn.onMessage((m) => void sGot.push(m));
+  return { s, r, rGot, sGot };
 }
 
 /** What the receiver is told when the sender reports `code` with `message` in the middle of an exchange. */
@@ -1296,6 +1299,26 @@ test("a side whose SCTP stack gave up on the server: the other hears it lost its
     assert.match(told.message, /^The sender \(.*\) lost its connection to the server during the transfer$/);
   } finally {
     await h.close();
+  }
+});
+
+test("a side whose path stopped carrying the packet size in use (its MTU shrank, ICMP filtered): the other hears that, not only 'stopped responding' or 'lost its connection'", async () => {
+  const shrank = "packets of 1472 bytes had stopped getting through (the path's packet size shrank), and data already cut to that size cannot be resent smaller";
+  for (const side of ["receiver", "sender"] as const) {
+    const h = startHarness();
+    try {
+      const { s, r, rGot, sGot } = await rawExchange(h, [{ path: "a", size: 10 }]);
+      // The receiver's leg: the server's stack gave up on it. The sender's leg: the sender's stack gave up on the server.
+      if (side === "receiver") r.fake.kill(`peer unreachable: 10 retransmissions unanswered; ${shrank}`);
+      else s.fake.abort(`no answer from you to our retransmissions; ${shrank}`);
+      const got = side === "receiver" ? sGot : rGot;
+      await until(() => got.some((m) => ErrorMessage.is(m)), 3000, "the other side told");
+      const told = got.find((m) => ErrorMessage.is(m)) as { code: string; message: string };
+      const how = side === "receiver" ? "stopped responding" : "lost its connection to the server";
+      assert.match(told.message, new RegExp(`^The ${side} \\(.*\\) ${how} during the transfer \\(the path between it and the server stopped carrying the packet size in use\\)$`));
+    } finally {
+      await h.close();
+    }
   }
 });
 
