@@ -150,4 +150,26 @@ test("Ctrl-C on a 'connect' to a server that never answers, while connected: the
   }
 });
 
+test("Ctrl-C signals in a quick run (160 ms apart, each within 300 ms of the last) still leave: only a counted one starts the repeat window", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  try {
+    const s = terminalSession(server.port, tmp);
+    await s.waitFor(/Your ID: +\d{3} \d{3}\n[^]*sfx \d{3} \d{3}> $/);
+    // The first arms "Ctrl-C again to leave"; the one 160 ms later is its repeat; the one 320 ms after the first leaves.
+    // (A window that slid with every repeat swallowed the whole run, and the session never left.)
+    for (let i = 0; i < 3; i++) {
+      process.emit("SIGINT", "SIGINT");
+      await new Promise((r) => setTimeout(r, 160));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const left = await Promise.race([s.done, new Promise<string>((r) => (timer = setTimeout(() => r("still running after 5 s"), 5000)))]);
+    clearTimeout(timer);
+    assert.is(left, 0);
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test.run();

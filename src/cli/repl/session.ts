@@ -240,10 +240,11 @@ class ClientSession implements SessionActions {
     // One Ctrl-C that reaches us twice within REPEAT_WITHIN_MS is one: read by readline and passed on as
     // a signal by a wrapper (`timeout --foreground`), or signalled to the process and to its group.
     // Two keys are two presses.
+    // Only one that counts starts the window: a run of signals closer than that must not hide them all.
     const at = performance.now();
     const last = this.#lastInterrupt;
-    this.#lastInterrupt = { from, at };
     if (last !== undefined && at - last.at < REPEAT_WITHIN_MS && !(last.from === "key" && from === "key")) return;
+    this.#lastInterrupt = { from, at };
     if (this.#quitting) {
       process.exit(130);
     }
