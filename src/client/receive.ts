@@ -25,6 +25,7 @@ import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo } from "./events.ts";
 import { basename, dirname, resolve, sep } from "node:path";
+import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { bytesOnDisk, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, pathInTheWay, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
@@ -745,7 +746,24 @@ export class OfferWithdrawn extends SfxError {
  * sender is not told the names we saved under either.
  */
 export function withoutFolder(message: string, dir: string): string {
-  if (resolve(dir) === resolve(sep)) return message; // the file system's root: its separator is in every path
-  const root = dir.endsWith(sep) ? dir : dir + sep;
-  return message.replaceAll(root, "").replaceAll(dir, "the receiving folder");
+  // The folder as given and as the file system names it (paths in errors come from its realpath:
+  // a --dir that is a symbolic link, macOS's /tmp).
+  let real: string | undefined;
+  try {
+    real = realpathSync(dir);
+  } catch {
+    // gone: its given name is all there is
+  }
+  let out = message;
+  for (const folder of new Set([resolve(dir), ...(real === undefined ? [] : [real])])) {
+    if (folder === resolve(sep)) continue; // the file system's root: its separator is in every path
+    const root = folder.endsWith(sep) ? folder : folder + sep;
+    // Whole path segments only: /a/in is not the start of /a/inbox.
+    out = out.replaceAll(root, "").replace(new RegExp(`${escapeRegExp(folder)}(?=$|[\\s:"')\\],;])`, "g"), "the receiving folder");
+  }
+  return out;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Receiver } from "../../src/client/receive.ts";
+import { Receiver, withoutFolder } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import { collectFiles } from "../../src/client/walk.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
@@ -473,6 +473,20 @@ test("a full disk on the receiver fails both sides with SFX_IO and leaves nothin
       await h.close();
     }
   });
+});
+
+test("withoutFolder(): the receiving folder leaves what the sender is told, as given and as its real path (a --dir that is a link), by whole path segments", () => {
+  const base = mkdtempSync(join(tmpdir(), "sfx-wf-"));
+  dirs.push(base);
+  mkdirSync(join(base, "real"));
+  symlinkSync(join(base, "real"), join(base, "link"));
+  const link = join(base, "link");
+  assert.is(withoutFolder(`Cannot open ${base}/real/.x.txt.sfx-part: the disk is full`, link), "Cannot open .x.txt.sfx-part: the disk is full");
+  assert.is(withoutFolder(`Cannot write ${link}/a/b.bin: the disk is full`, link), "Cannot write a/b.bin: the disk is full");
+  assert.is(withoutFolder(`Cannot read ${link}: permission denied`, link), "Cannot read the receiving folder: permission denied");
+  // A folder whose name starts another's is not cut out of it.
+  assert.is(withoutFolder(`Cannot write ${base}/linkbox/f: x`, link), `Cannot write ${base}/linkbox/f: x`);
+  assert.is(withoutFolder("Cannot write /etc/x: y", "/"), "Cannot write /etc/x: y", "the root is every path's start: left alone");
 });
 
 test.run();
