@@ -149,8 +149,10 @@ export class Pairing {
       // Often the user's own: a sender killed mid-transfer holds its receiver until the server notices it is gone.
       const ex = receiver.exchange;
       const still = ex.state === "streaming" ? Math.floor((this.#now() - ex.movedAt) / 1000) : 0;
+      // A killed peer is noticed by its silence (within 30 s); a live one that sends nothing, only by the idle timeout.
+      const idle = this.limits.idleTimeoutMs >= 120_000 ? `${Math.round(this.limits.idleTimeoutMs / 60_000)} minutes` : `${Math.round(this.limits.idleTimeoutMs / 1000)} s`;
       const why = still >= STILL_EXCHANGE_S
-        ? `; nothing has moved in it for ${still} s (an exchange whose other side stopped, a killed sfx for one, ends within 30 s of its last word): try again shortly`
+        ? `; nothing has moved in it for ${still} s (it ends by itself: within 30 s of its other side's last word if that was killed, a killed sfx for one, else after ${idle} with nothing moving): try again later`
         : "; try again later";
       sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange${why}` }));
       return;
