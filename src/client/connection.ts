@@ -496,23 +496,25 @@ async function associate(
  * server that stops answering, after 20 s. A server whose process is gone
  * says so sooner: its host answers our datagrams with ICMP "port
  * unreachable", which the connected socket reports as ECONNREFUSED (a server
- * started again on the port would not know the association either). Two of
- * them within {@link REFUSED_WITHIN_MS} end the association at once.
+ * started again on the port would not know the association either). But
+ * anyone who knows the two ports can forge that ICMP message, so it is only a
+ * hint: the association asks the server for a word, and ends only if none
+ * comes within {@link REFUSED_CHECK_MS}.
+ * @internal Exported for tests.
  */
-function watchRefusals(socket: { onError?(handler: (err: Error) => void): void }, association: AssociationLike): void {
-  let first = -Infinity;
+export function watchRefusals(socket: { onError?(handler: (err: Error) => void): void }, association: AssociationLike): void {
+  let checking = false;
   socket.onError?.((err) => {
-    if (errnoOf(err) !== "ECONNREFUSED") return;
-    const now = performance.now();
-    if (now - first > REFUSED_WITHIN_MS) {
-      first = now;
-      return;
-    }
-    association.abort(SERVER_GONE);
+    if (errnoOf(err) !== "ECONNREFUSED" || checking || !association.checkPeer) return;
+    checking = true;
+    void association.checkPeer(REFUSED_CHECK_MS).then((answered) => {
+      checking = false;
+      if (!answered) association.abort(SERVER_GONE);
+    });
   });
 }
 
-/** Two refusals this close together mean the server's port is closed (see {@link watchRefusals}). */
-const REFUSED_WITHIN_MS = 10_000;
+/** How long a server whose port refused has to say something before the client ends the association. */
+const REFUSED_CHECK_MS = 3000;
 /** The reason an association ends with when the server's port refuses (see {@link closeError}). */
 const SERVER_GONE = "the server's port refuses datagrams (connection refused)";

@@ -53,6 +53,8 @@ export interface AssociationLike {
   setReceiveBufferSize?(bytes: number): void;
   /** Sets where send() starts saying false (see the SCTP association's); absent on stand-ins without one. */
   setSendHighWaterMark?(bytes: number): void;
+  /** Whether the peer says anything within `withinMs` when asked now (see the SCTP association's); absent on stand-ins. */
+  checkPeer?(withinMs: number): Promise<boolean>;
   /** Received data held for want of other data (incomplete, or behind a gap); absent on stand-ins. */
   readonly heldAboveGapBytes?: number;
   /** The cumulative TSN received: it stands still while a gap is not filled; absent on stand-ins. */

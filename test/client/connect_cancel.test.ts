@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
-import { closeError, connect } from "../../src/client/connection.ts";
+import { closeError, connect, watchRefusals } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { openUdpSocket } from "../../src/transport/udp.ts";
 import { shareGet, shareList, sharePut } from "../../src/client/share.ts";
@@ -69,6 +69,34 @@ test("an ABORT that reflects our tag (the server no longer knows us) says it res
   assert.is(unknown.code, "SFX_CONNECTION_LOST");
   const told = closeError({ kind: "peer-abort", message: "peer aborted", peerReason: "The server is shutting down", unknownToPeer: true }, "");
   assert.is(told.message, "The server ended the connection: The server is shutting down");
+});
+
+test("a refused datagram (ICMP port unreachable, which anyone who knows the ports can forge) only makes the client ask the server: it ends the connection only if the server then says nothing", async () => {
+  for (const answers of [true, false]) {
+    let onError: ((err: Error) => void) | undefined;
+    const socket = { onError: (h: (err: Error) => void) => void (onError = h) };
+    const asked: number[] = [];
+    let aborted: string | undefined;
+    let settle!: (v: boolean) => void;
+    const association = {
+      checkPeer: (ms: number) => {
+        asked.push(ms);
+        return new Promise<boolean>((r) => (settle = r));
+      },
+      abort: (why: string) => void (aborted = why),
+    };
+    watchRefusals(socket, association as never);
+    const refused = Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" });
+    onError!(Object.assign(new Error("other"), { code: "EHOSTUNREACH" }));
+    onError!(refused);
+    onError!(refused); // while a check runs: no second one
+    assert.equal(asked, [3000]);
+    assert.is(aborted, undefined, "not on the hint alone");
+    settle(answers);
+    await new Promise((r) => setImmediate(r));
+    if (answers) assert.is(aborted, undefined, "the server answered: the forged refusal changed nothing");
+    else assert.match(closeError({ kind: "abort", message: aborted! }, "").message, /^The server went away: its port refuses datagrams \(connection refused\)$/);
+  }
 });
 
 test("a server's ABORT reason is shown printable: bidi overrides and C1 controls become U+FFFD", () => {

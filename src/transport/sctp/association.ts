@@ -179,6 +179,8 @@ export interface AssociationInit {
 const HB_INFO_SIZE = 20;
 const HB_LIVENESS = 1;
 const HB_PROBE = 2;
+/** checkPeer()'s: its answer counts as any packet heard (no RTT sample, no error count). */
+const HB_CHECK = 3;
 
 interface HeldMessage {
   streamId: number;
@@ -646,6 +648,37 @@ export class Association extends EventEmitter<AssociationEvents> {
   /** Where send() starts returning false now (see {@link setSendHighWaterMark}). */
   get sendHighWaterMark(): number {
     return this.#sendHighWater;
+  }
+
+  /**
+   * Asks the peer for a word now (HEARTBEATs on demand, RFC 9260 §8.3: one
+   * at once, and again at a third and two thirds of `withinMs`), and resolves
+   * whether anything valid came from it within `withinMs`. For a hint that
+   * the peer may be gone that anyone could forge, such as a connected UDP
+   * socket's ICMP "port unreachable" (it names ports, not the association):
+   * act on the peer's silence, not on the hint.
+   */
+  checkPeer(withinMs: number): Promise<boolean> {
+    if (this.#state === "closed") return Promise.resolve(false);
+    const before = this.#stats.packetsReceived;
+    const ask = () => {
+      if (this.#state === "closed" || this.#stats.packetsReceived > before) return;
+      this.#control.push({ type: CHUNK.HEARTBEAT, info: this.#heartbeatInfo(HB_CHECK, 0) });
+      this.#flush();
+    };
+    ask();
+    return new Promise((resolve) => {
+      const timers = [this.#clock.setTimer(ask, withinMs / 3), this.#clock.setTimer(ask, (2 * withinMs) / 3)];
+      const done = (answered: boolean) => {
+        for (const t of timers) this.#clock.clearTimer(t);
+        this.off("close", onClose);
+        resolve(answered);
+      };
+      // Closed meanwhile: no timer outlives the association.
+      const onClose = () => done(false);
+      this.once("close", onClose);
+      timers.push(this.#clock.setTimer(() => done(this.#stats.packetsReceived > before), withinMs));
+    });
   }
 
   /** True while paused. */

@@ -285,6 +285,32 @@ test("setSendHighWaterMark(): a lower mark makes send() say false sooner; raisin
   }
 });
 
+test("checkPeer(): true when the peer says anything within the time (asked again meanwhile), false when the path is dark or the association closes", async () => {
+  const p = makePair({ delayMs: 1 });
+  try {
+    const { c } = await connectPair(p);
+    let heartbeats = 0;
+    let dark = false;
+    p.bridge.filter = (d, dir) => {
+      if (dir === "a->b" && decodePacketUnchecked(d).chunks.some((ch) => ch.type === CHUNK.HEARTBEAT)) heartbeats++;
+      return !dark;
+    };
+    assert.is(await within(2000, c.checkPeer(300), "check"), true);
+    assert.is(heartbeats, 1, "one HEARTBEAT: the answer came before the next was due");
+    heartbeats = 0;
+    dark = true;
+    assert.is(await within(2000, c.checkPeer(300), "check"), false);
+    assert.is(heartbeats, 3, "asked three times: at once, and at a third and two thirds of the time");
+    p.bridge.filter = undefined;
+    const pending = c.checkPeer(60_000);
+    c.abort("over");
+    assert.is(await within(1000, pending, "check on close"), false, "no timer outlives the association");
+    assert.is(await c.checkPeer(10), false);
+  } finally {
+    await p.close();
+  }
+});
+
 test("a graceful close hands the application the messages pause() held back, before 'close'", async () => {
   const p = makePair({ delayMs: 1 });
   try {
