@@ -172,4 +172,25 @@ test("Ctrl-C signals in a quick run (160 ms apart, each within 300 ms of the las
   }
 });
 
+test("two Ctrl-C presses 200 ms apart that each arrive as a signal and then as a key are two: the session leaves", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  try {
+    const s = terminalSession(server.port, tmp);
+    await s.waitFor(/Your ID: +\d{3} \d{3}\n[^]*sfx \d{3} \d{3}> $/);
+    for (let i = 0; i < 2; i++) {
+      process.emit("SIGINT", "SIGINT");
+      s.type("\x03");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const left = await Promise.race([s.done, new Promise<string>((r) => (timer = setTimeout(() => r("still running after 5 s"), 5000)))]);
+    clearTimeout(timer);
+    assert.is(left, 0);
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test.run();

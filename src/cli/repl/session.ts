@@ -123,8 +123,8 @@ class ClientSession implements SessionActions {
   #connecting: AbortController | null = null;
   /** When a Ctrl-C armed "the next Ctrl-C leaves" (for 5 s, or until a line is typed); 0: not armed. */
   #armedAt = 0;
-  /** The last Ctrl-C: read by readline (a key) or a signal, and when (performance.now()). */
-  #lastInterrupt: { from: "key" | "signal"; at: number } | undefined;
+  /** The last Ctrl-C that counted: read by readline (a key) or a signal, when (performance.now()), and what of the same press came since. */
+  #lastInterrupt: { from: "key" | "signal"; at: number; absorbed: Set<"key" | "signal"> } | undefined;
   #quitting = false;
   /**
    * Without a terminal (commands piped in) the first command that fails ends
@@ -239,12 +239,16 @@ class ClientSession implements SessionActions {
   #onInterrupt(from: "key" | "signal"): void {
     // One Ctrl-C that reaches us twice within REPEAT_WITHIN_MS is one: read by readline and passed on as
     // a signal by a wrapper (`timeout --foreground`), or signalled to the process and to its group.
-    // Two keys are two presses.
-    // Only one that counts starts the window: a run of signals closer than that must not hide them all.
+    // A press absorbs at most one of each kind; two keys are two presses. Only one that counts starts
+    // the window: a run of signals closer than that must not hide them all.
     const at = performance.now();
     const last = this.#lastInterrupt;
-    if (last !== undefined && at - last.at < REPEAT_WITHIN_MS && !(last.from === "key" && from === "key")) return;
-    this.#lastInterrupt = { from, at };
+    const samePress = last !== undefined && at - last.at < REPEAT_WITHIN_MS && !last.absorbed.has(from) && !(last.from === "key" && from === "key");
+    if (samePress) {
+      last.absorbed.add(from);
+      return;
+    }
+    this.#lastInterrupt = { from, at, absorbed: new Set() };
     if (this.#quitting) {
       process.exit(130);
     }
