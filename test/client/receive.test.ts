@@ -487,6 +487,9 @@ test("withoutFolder(): the receiving folder leaves what the sender is told, as g
   // A folder whose name starts another's is not cut out of it.
   assert.is(withoutFolder(`Cannot write ${base}/linkbox/f: x`, link), `Cannot write ${base}/linkbox/f: x`);
   assert.is(withoutFolder("Cannot write /etc/x: y", "/"), "Cannot write /etc/x: y", "the root is every path's start: left alone");
+  assert.is(withoutFolder(`EIO at ${link}.`, link), "EIO at the receiving folder.", "a sentence's full stop ends the path");
+  assert.is(withoutFolder(`path \`${link}\` gone`, link), "path `the receiving folder` gone");
+  assert.is(withoutFolder(`x ${link}.old/f`, link), `x ${link}.old/f`, "a sibling named like it is another folder");
 });
 
 test.run();
