@@ -150,9 +150,10 @@ export class Pairing {
       const ex = receiver.exchange;
       const still = ex.state === "streaming" ? Math.floor((this.#now() - ex.movedAt) / 1000) : 0;
       // A killed peer is noticed by its silence (within 30 s); a live one that sends nothing, only by the idle timeout.
-      const idle = this.limits.idleTimeoutMs >= 120_000 ? `${Math.round(this.limits.idleTimeoutMs / 60_000)} minutes` : `${Math.round(this.limits.idleTimeoutMs / 1000)} s`;
+      const ms = this.limits.idleTimeoutMs;
+      const idle = ms >= 120_000 && ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} s`;
       const why = still >= STILL_EXCHANGE_S
-        ? `; nothing has moved in it for ${still} s (it ends by itself: within 30 s of its other side's last word if that was killed, a killed sfx for one, else after ${idle} with nothing moving): try again later`
+        ? `; nothing has moved in it for ${still} s (it ends by itself: within 30 s if its other side was killed, as a killed sfx is, or after ${idle} with nothing moving): try again later`
         : "; try again later";
       sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange${why}` }));
       return;

@@ -42,7 +42,7 @@ test("kill -9 of the sender, of the receiver, and of the server mid-transfer", a
       if (st.status !== ERROR_CODES.SFX_PEER_BUSY) break; // the receiver is free again: nothing more to see
       refusal = again.err();
     }
-    assert.match(refusal, /is busy in another exchange; nothing has moved in it for \d+ s \(it ends by itself: within 30 s of its other side's last word if that was killed, a killed sfx for one, else after 5 minutes with nothing moving\): try again later/, `refusal: ${JSON.stringify(refusal)}`);
+    assert.match(refusal, /is busy in another exchange; nothing has moved in it for \d+ s \(it ends by itself: within 30 s if its other side was killed, as a killed sfx is, or after 5 minutes with nothing moving\): try again later/, `refusal: ${JSON.stringify(refusal)}`);
     const res = await r.exit(35_000);
     assert.is(res.status, ERROR_CODES.SFX_TRANSFER_FAILED, r.err());
     assert.match(r.err(), /sender .* (disconnected|stopped responding)/);
