@@ -757,9 +757,8 @@ export function withoutFolder(message: string, dir: string): string {
   let out = message;
   for (const folder of new Set([resolve(dir), ...(real === undefined ? [] : [real])])) {
     if (folder === resolve(sep)) continue; // the file system's root: its separator is in every path
-    const root = folder.endsWith(sep) ? folder : folder + sep;
     // Whole path segments only: /a/in is not the start of /a/inbox or /a/in.old; a sentence's full stop ends one.
-    out = out.replaceAll(root, "").replace(new RegExp(`${escapeRegExp(folder)}(?=$|[\\s:"'\`)\\],;]|\\.(?:$|\\s))`, "g"), "the receiving folder");
+    out = out.replaceAll(folder + sep, "").replace(new RegExp(`${escapeRegExp(folder)}(?=$|[\\s:"'\`)\\],;]|\\.(?:$|\\s))`, "g"), "the receiving folder");
   }
   return out;
 }

@@ -75,7 +75,7 @@ test("send in the session says the receiver kept bytes of an interrupted transfe
 const plain = (s: string) => s.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
 
 /** A session on a (fake) terminal: keys typed into it, and a wait for what it shows. */
-function terminalSession(port: number, dir: string) {
+function terminalSession(port: number, dir: string, now?: () => number) {
   const input = new PassThrough() as PassThrough & { isTTY?: boolean; setRawMode?: (b: boolean) => void };
   input.isTTY = true;
   input.setRawMode = () => {};
@@ -98,7 +98,7 @@ function terminalSession(port: number, dir: string) {
   }) as Writable & { isTTY?: boolean; columns?: number };
   output.isTTY = true;
   output.columns = 200;
-  const done = runSession({ server: `127.0.0.1:${port}`, dir, input, output, terminal: true });
+  const done = runSession({ server: `127.0.0.1:${port}`, dir, input, output, terminal: true, now });
   return {
     done,
     type: (keys: string) => input.write(keys),
@@ -150,47 +150,56 @@ test("Ctrl-C on a 'connect' to a server that never answers, while connected: the
   }
 });
 
-test("Ctrl-C signals in a quick run (160 ms apart, each within 300 ms of the last) still leave: only a counted one starts the repeat window", async () => {
+/** Resolves with the session's exit status, or a string saying it is still running after 5 s. */
+async function leftWithin5s(done: Promise<number>): Promise<number | string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const still = new Promise<string>((r) => (timer = setTimeout(() => r("still running after 5 s"), 5000)));
+  try {
+    return await Promise.race([done, still]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A server and a terminal session whose Ctrl-C repeat window runs on `clock` (ms), at its prompt; `run` drives it. */
+async function atPromptWithClock(clock: { t: number }, run: (s: ReturnType<typeof terminalSession>) => Promise<void>): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
   const server = await serve(tmp);
   try {
-    const s = terminalSession(server.port, tmp);
+    const s = terminalSession(server.port, tmp, () => clock.t);
     await s.waitFor(/Your ID: +\d{3} \d{3}\n[^]*sfx \d{3} \d{3}> $/);
+    await run(s);
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+test("Ctrl-C signals in a quick run (160 ms apart, each within 300 ms of the last) still leave: only a counted one starts the repeat window", async () => {
+  const clock = { t: 0 };
+  await atPromptWithClock(clock, async (s) => {
     // The first arms "Ctrl-C again to leave"; the one 160 ms later is its repeat; the one 320 ms after the first leaves.
     // (A window that slid with every repeat swallowed the whole run, and the session never left.)
     for (let i = 0; i < 3; i++) {
       process.emit("SIGINT", "SIGINT");
-      await new Promise((r) => setTimeout(r, 160));
+      clock.t += 160;
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const left = await Promise.race([s.done, new Promise<string>((r) => (timer = setTimeout(() => r("still running after 5 s"), 5000)))]);
-    clearTimeout(timer);
-    assert.is(left, 0);
-  } finally {
-    await server.close();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+    assert.is(await leftWithin5s(s.done), 0);
+  });
 });
 
 test("two Ctrl-C presses 200 ms apart that each arrive as a signal and then as a key are two: the session leaves", async () => {
-  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
-  const server = await serve(tmp);
-  try {
-    const s = terminalSession(server.port, tmp);
-    await s.waitFor(/Your ID: +\d{3} \d{3}\n[^]*sfx \d{3} \d{3}> $/);
-    for (let i = 0; i < 2; i++) {
-      process.emit("SIGINT", "SIGINT");
-      s.type("\x03");
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const left = await Promise.race([s.done, new Promise<string>((r) => (timer = setTimeout(() => r("still running after 5 s"), 5000)))]);
-    clearTimeout(timer);
-    assert.is(left, 0);
-  } finally {
-    await server.close();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  const clock = { t: 0 };
+  await atPromptWithClock(clock, async (s) => {
+    const from = s.length();
+    process.emit("SIGINT", "SIGINT");
+    s.type("\x03");
+    await s.waitFor(/\^C \(Ctrl-C again or 'quit' to leave\)/, from);
+    clock.t += 200;
+    process.emit("SIGINT", "SIGINT");
+    s.type("\x03");
+    assert.is(await leftWithin5s(s.done), 0);
+  });
 });
 
 test.run();

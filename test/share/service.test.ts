@@ -761,8 +761,7 @@ test("the service says when a peer starts and stops uploading (the server sizes 
   const ac = new AbortController();
   const cancelled = client.put(await files("a.bin"), { signal: ac.signal, onProgress: () => ac.abort() });
   await rejects(cancelled, "SFX_CANCELLED");
-  const deadline = Date.now() + 3000;
-  while (loop.sending.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await until(() => loop.sending.length >= 4, 3000, "the cancelled upload's stop");
   assert.equal(loop.sending, [true, false, true, false], "a cancelled upload stops too");
   const { loop: other, client: dropped } = w.connect();
   const lost = dropped.put(await files("a.bin"), { onProgress: () => void other.close() });
@@ -786,8 +785,7 @@ test("the service says when a peer starts and stops downloading (the server size
   const three = join(w.out, "3");
   mkdirSync(three);
   await rejects(client.get(code, { dir: three, signal: ac.signal, onProgress: () => ac.abort() }), "SFX_CANCELLED");
-  const deadline = Date.now() + 3000;
-  while (loop.receiving.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await until(() => loop.receiving.length >= 4, 3000, "the cancelled download's stop");
   assert.equal(loop.receiving, [true, false, true, false], "a cancelled download stops too");
 });
 

@@ -66,6 +66,8 @@ export interface SessionOptions {
   historyFile?: string;
   /** Whether input and output are a terminal (default: both are TTYs). */
   terminal?: boolean;
+  /** The clock of Ctrl-C's repeat window, in ms (default performance.now; for tests). */
+  now?: () => number;
 }
 
 interface Job {
@@ -241,7 +243,7 @@ class ClientSession implements SessionActions {
     // a signal by a wrapper (`timeout --foreground`), or signalled to the process and to its group.
     // A press absorbs at most one of each kind; two keys are two presses. Only one that counts starts
     // the window: a run of signals closer than that must not hide them all.
-    const at = performance.now();
+    const at = this.opts.now ? this.opts.now() : performance.now();
     const last = this.#lastInterrupt;
     const samePress = last !== undefined && at - last.at < REPEAT_WITHIN_MS && !last.absorbed.has(from) && !(last.from === "key" && from === "key");
     if (samePress) {
