@@ -10,7 +10,8 @@
  *   `bufferedAmount`, which is how backpressure reaches the sender;
  * - `close()` delivers what is queued then reports "shutdown" on both sides;
  *   `abort()` drops the queue, "abort" here and "peer-abort" there;
- *   `kill()` simulates a dead peer: the other side gets "timeout".
+ *   `kill()` simulates a dead peer: the other side gets "timeout";
+ * - `checkPeer()` answers true unless the test made the peer `deaf`.
  */
 import { EventEmitter } from "node:events";
 import type { AssociationLike, CloseReason } from "../src/protocol/association.ts";
@@ -43,6 +44,12 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   paused = false;
   /** Like paused, but only the test sets it (the application's pause/resume leave it alone). */
   stalled = false;
+  /** Set by a test: this side answers no checkPeer() (see there). */
+  deaf = false;
+  /** checkPeer() calls made on this side. */
+  checksAsked = 0;
+  /** Set by a test: checkPeer() answers only once this resolves. */
+  checkGate: Promise<void> | undefined;
   /** Every message ever sent, for assertions. */
   sentMessages = 0;
   sentBytes = 0;
@@ -219,6 +226,17 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
 
   abort(reason = "aborted"): void {
     this.#end({ kind: "abort", message: reason }, { kind: "peer-abort", message: `peer aborted: user-initiated abort: ${reason}`, peerReason: reason });
+  }
+
+  /**
+   * Whether a checkPeer() asked of this side's peer gets an answer: after the
+   * peer is made deaf (a process killed that nobody has noticed yet), the
+   * check resolves false, on the next turn (the fake has no clock to wait on).
+   */
+  checkPeer(_withinMs: number): Promise<boolean> {
+    this.checksAsked++;
+    const gate = this.checkGate ?? Promise.resolve();
+    return gate.then(() => new Promise((resolve) => setImmediate(() => resolve(!this.closed && !this.peer.deaf))));
   }
 
   /** The peer vanishes without a word (kill -9): the other side sees a timeout, with `message` as its stack would say it. */

@@ -42,6 +42,10 @@ const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 const SENDER_FAILURE_GRACE_MS = 5000;
 /** A busy receiver's exchange in which nothing moved for this long (seconds) is said to be still in a refusal. */
 const STILL_EXCHANGE_S = 2;
+/** How long each side of a still exchange has to answer the server's HEARTBEATs (see {@link Pairing.offer}). */
+const CHECK_SIDES_MS = 3000;
+/** The reason a side that did not answer is disconnected with (and how {@link Pairing.gone} knows it). */
+const NO_ANSWER = "did not answer the server's check within 3 s";
 
 const PEER_FAILURE_CODES = new Set(["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL", "SFX_TRANSFER_FAILED"]);
 
@@ -82,6 +86,11 @@ export class Pairing {
   #serial = 0;
   /** Receiver-side exchange ids, per receiver (monotonic, so late data of an old exchange never matches). */
   #nextXid = new WeakMap<ExchangePeer, number>();
+  /** Offers waiting for the sides of their receiver's still exchange to answer: the sender's xid, by sender. */
+  readonly #held = new Map<ExchangePeer, number>();
+  /** Exchanges whose sides are being asked for a word: one check at a time each. */
+  readonly #checks = new Map<Exchange, Promise<void>>();
+  #closed = false;
 
   constructor(opts: PairingOptions) {
     this.limits = { ...DEFAULT_PAIRING_LIMITS, ...opts.limits };
@@ -103,8 +112,16 @@ export class Pairing {
     return this.#active.size;
   }
 
-  /** A sender offers files to a receiver's ID. */
-  offer(sender: ExchangePeer, msg: Msg<typeof Offer>): void {
+  /**
+   * A sender offers files to a receiver's ID. To a receiver in another
+   * exchange, the offer waits while that exchange's two sides are asked for a
+   * word (one round trip; {@link CHECK_SIDES_MS} at most): a side that says
+   * nothing is disconnected, its exchange ends, and the offer goes on. That
+   * is the same send run again after `kill -9`, which would otherwise be
+   * refused until the server notices the silence (20 s). When both sides
+   * answer, the offer is refused as busy.
+   */
+  offer(sender: ExchangePeer, msg: Msg<typeof Offer>, checked = false): void {
     const xid = msg.xid;
     const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
       const message = fitText(text);
@@ -118,7 +135,7 @@ export class Pairing {
     // Its last exchange failed on its side and is still delivering what it sent (see error()): the
     // sender has moved on (`sfx client`), so that exchange ends now, with what has arrived.
     if (sender.exchange?.failing && sender.exchange.sender.peer === sender) this.#relaySenderFailure(sender.exchange);
-    if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
+    if (sender.exchange || this.#held.has(sender)) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
     const address = addressKey(sender.association.remote.address);
     try {
@@ -143,17 +160,20 @@ export class Pairing {
     // The path may be 4 KiB: cut it, not the reason after it.
     if (big) return fail("SFX_LIMIT", `${fitText(big.path, 200)} (${formatBytes(big.size!)}) is larger than this server's limit of ${formatBytes(this.limits.maxFileSize)}`);
     if (receiver.exchange) {
+      const ex = receiver.exchange;
+      // Often the user's own: a sender killed mid-transfer, whose receiver is busy until the server
+      // notices the silence. Asking costs a live exchange nothing; a killed side has said its last.
+      if (!checked) return this.#hold(sender, msg, ex);
+      // An offer (or an answer) is movement too: a receiver deciding is not still.
+      const still = Math.floor((this.#now() - (ex.state === "streaming" ? ex.movedAt : ex.offeredAt)) / 1000);
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
-      // Often the user's own: a sender killed mid-transfer holds its receiver until the server notices it is gone.
-      const ex = receiver.exchange;
-      const still = ex.state === "streaming" ? Math.floor((this.#now() - ex.movedAt) / 1000) : 0;
-      // A killed peer is noticed by its silence (within 30 s); a live one that sends nothing, only by the idle timeout.
+      // Both its sides answered just now: it ends when they end it, or by the idle timeout.
       const ms = this.limits.idleTimeoutMs;
       const idle = ms >= 120_000 && ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} s`;
       const why = still >= STILL_EXCHANGE_S
-        ? `; nothing has moved in it for ${still} s (it ends by itself: within 30 s if its other side was killed, as a killed sfx is, or after ${idle} with nothing moving): try again later`
+        ? `; nothing has moved in it for ${still} s, but both its sides answered the server just now (it ends when they finish or cancel it, or after ${idle} with nothing moving): try again later`
         : "; try again later";
       sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange${why}` }));
       return;
@@ -179,6 +199,41 @@ export class Pairing {
     });
     receiver.sendControl(forReceiver);
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
+  }
+
+  /** Holds `sender`'s offer while the sides of `ex`, its receiver's still exchange, are asked for a word; then offers again, once. */
+  #hold(sender: ExchangePeer, msg: Msg<typeof Offer>, ex: Exchange): void {
+    this.#held.set(sender, msg.xid);
+    this.#log.debug("Offer from {from} to {to} waits: asking the sides of exchange #{serial} for a word", {
+      from: formatId(sender.id), to: formatId(ex.receiver.peer.id), serial: ex.serial,
+    });
+    let check = this.#checks.get(ex);
+    if (!check) {
+      check = this.#checkSides(ex);
+      this.#checks.set(ex, check);
+    }
+    void check.then(() => {
+      // Cancelled, or gone, meanwhile (a later offer of the same sender is refused while this one waits).
+      if (this.#held.get(sender) !== msg.xid) return;
+      this.#held.delete(sender);
+      if (!this.#closed) this.offer(sender, msg, true);
+    });
+  }
+
+  /** Asks both sides of `ex` for a word; a side that says nothing within {@link CHECK_SIDES_MS} is disconnected (its exchange ends in {@link gone}). */
+  async #checkSides(ex: Exchange): Promise<void> {
+    const sides = [ex.sender.peer, ex.receiver.peer];
+    // A stand-in association without checkPeer cannot be asked: it counts as answering.
+    const answered = await Promise.all(sides.map((p) => p.association.checkPeer?.(CHECK_SIDES_MS) ?? true));
+    this.#checks.delete(ex);
+    if (this.#closed) return;
+    sides.forEach((p, i) => {
+      if (answered[i] || p.exchange !== ex) return;
+      this.#log.warn("Exchange #{serial}: the {side} {id} {why}: disconnecting it", {
+        serial: ex.serial, side: p === ex.sender.peer ? "sender" : "receiver", id: formatId(p.id), why: NO_ANSWER,
+      });
+      p.association.abort(NO_ANSWER);
+    });
   }
 
   #offerTimedOut(ex: Exchange): void {
@@ -289,6 +344,11 @@ export class Pairing {
 
   /** Either side cancels. */
   cancel(peer: ExchangePeer, msg: { xid: number; reason?: string }): void {
+    // An offer that waits (see #hold) is withdrawn: nobody else heard of it.
+    if (this.#held.get(peer) === msg.xid) {
+      this.#held.delete(peer);
+      return;
+    }
     const ex = peer.exchange;
     if (!ex || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "cancel", msg.xid);
     const other = ex.other(peer);
@@ -414,6 +474,7 @@ export class Pairing {
 
   /** A client's association closed: its exchange fails and the other side is told. */
   gone(peer: ExchangePeer, reason: CloseReason): void {
+    this.#held.delete(peer);
     const ex = peer.exchange;
     if (!ex) return;
     // A sender that failed, then left: what it sent arrived before its close; the receiver hears why it failed.
@@ -423,9 +484,11 @@ export class Pairing {
     // Its SCTP stack gave up on the server ("no answer from you to …": words for the server, not for
     // the other side): it lost its connection to the server.
     const lost = reason.kind === "peer-abort" && /^(no answer from you|nothing heard from you)/.test(reason.peerReason ?? "");
+    // Disconnected by the server's check (see #checkSides): it said nothing when asked.
+    const unanswered = reason.kind === "abort" && reason.message === NO_ANSWER;
     const how = lost
       ? "lost its connection to the server"
-      : reason.kind === "shutdown" ? "closed its connection" : reason.kind === "timeout" ? "stopped responding" : "disconnected";
+      : reason.kind === "shutdown" ? "closed its connection" : reason.kind === "timeout" || unanswered ? "stopped responding" : "disconnected";
     const cancelled = /cancel/i.test(reason.peerReason ?? reason.message ?? "");
     const code = cancelled ? "SFX_CANCELLED" : "SFX_TRANSFER_FAILED";
     // A client that aborted gave its reason ("the sender failed: …"): the other side reads it.
@@ -450,6 +513,8 @@ export class Pairing {
 
   /** Ends every exchange (server shutdown). */
   closeAll(): void {
+    this.#closed = true;
+    this.#held.clear();
     this.#stopWatchingStalls();
     for (const ex of [...this.#active]) {
       for (const p of [ex.sender, ex.receiver]) {

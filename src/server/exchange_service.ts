@@ -41,7 +41,7 @@ export interface ExchangeServiceOptions {
   maxUnreadControlTotal?: number;
   /** See {@link SessionServerOptions.unreadGraceMs}. */
   unreadGraceMs?: number;
-  /** See {@link SessionServerOptions.now}. */
+  /** The clock, in ms, of the unread-replies watch ({@link SessionServerOptions.now}) and of the pairing (for tests). */
   now?: () => number;
   /** See {@link SessionServerOptions.socketOverflows}. */
   socketOverflows?: () => number | undefined;
@@ -69,7 +69,7 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
     now: opts.now,
     socketOverflows: opts.socketOverflows,
   });
-  const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id) });
+  const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id), now: opts.now });
   sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));
   sessions.handle(Accept, (s, msg) => pairing.accept(s, msg));
   sessions.handle(Reject, (s, msg) => pairing.reject(s, msg));

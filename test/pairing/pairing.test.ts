@@ -300,6 +300,97 @@ test("an offer to a busy receiver fails fast with SFX_PEER_BUSY", async () => {
   }
 });
 
+/** A harness on a clock the test moves, with a sender's offer to a receiver open (nothing moves in that exchange until the clock does). */
+async function offerOpen() {
+  const clock = { t: 1_000_000 };
+  const h = startHarness({}, {}, { now: () => clock.t });
+  const s = await h.client();
+  const r = await h.client();
+  const t = await h.client();
+  const timeout = { ms: 3000, error: () => new Error("no such message") as never };
+  const offered = r.conn.waitFor((m) => Offer.is(m), { timeout });
+  s.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "a.bin", size: 1 }] }));
+  await offered;
+  return { h, s, r, t, clock, timeout };
+}
+
+/** Sends `bytes` on `conn` and resolves with the first message after it that `match` takes. */
+function ask(conn: ClientConnection, bytes: Uint8Array, match: (m: AnyMessage) => boolean, timeout: { ms: number; error: () => SfxError }): Promise<AnyMessage> {
+  const answer = conn.waitFor(match, { timeout });
+  conn.sendControl(bytes);
+  return answer;
+}
+
+test("an offer to a receiver whose exchange's sender was killed unnoticed: the offer waits while the server asks both sides for a word, the silent one is let go, and the offer goes through", async () => {
+  const { h, s, r, t, timeout } = await offerOpen();
+  try {
+    s.fake.deaf = true; // kill -9: nothing said, nothing answered, and the server has not noticed yet
+    const told = r.conn.waitFor((m) => Cancel.is(m), { timeout });
+    const next = quiet(r.conn.waitFor((m) => Offer.is(m) && m.from === t.conn.id, { timeout }));
+    const busy = t.conn.waitFor((m) => Busy.is(m) || ErrorMessage.is(m), { timeout: { ms: 1000, error: () => new Error("none") as never } }).catch(() => undefined);
+    t.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }));
+    const cancel = await told;
+    assert.ok(Cancel.is(cancel));
+    assert.match(cancel.reason ?? "", /^The sender \(.+\) stopped responding before the offer was answered$/);
+    assert.ok(Offer.is(await next), "the waiting offer reached the receiver once it was free");
+    assert.is(await busy, undefined, "no busy or error answer");
+    assert.is(s.serverSide.checksAsked, 1, "the killed sender was asked");
+    assert.is(r.serverSide.checksAsked, 1, "and so was the receiver, which answered");
+    assert.ok(s.serverSide.closed && !r.serverSide.closed);
+    assert.ok(h.logs.some((l) => /Offer from .+ waits: asking the sides of exchange #1 for a word/.test(l.message)), "logged");
+    assert.ok(h.logs.some((l) => l.level === "warn" && /the sender .+ did not answer the server's check within 3 s: disconnecting it/.test(l.message)), "logged");
+  } finally {
+    await h.close();
+  }
+});
+
+test("an offer to a receiver whose exchange's sides answer: refused as busy, saying for how long nothing has moved in it once that is 2 s", async () => {
+  const { h, s, r, t, clock, timeout } = await offerOpen();
+  try {
+    clock.t += 1999;
+    const quick = await ask(t.conn, Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
+    assert.is((quick as { message?: string }).message, `Client ${formatId(r.conn.id)} is busy in another exchange; try again later`);
+    assert.is(s.serverSide.checksAsked, 1, "both sides were asked");
+    assert.is(r.serverSide.checksAsked, 1, "both sides were asked");
+    clock.t += 1;
+    const checked = await ask(t.conn, Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
+    assert.is(
+      (checked as { message?: string }).message,
+      `Client ${formatId(r.conn.id)} is busy in another exchange; nothing has moved in it for 2 s, but both its sides answered the server just now (it ends when they finish or cancel it, or after 5 minutes with nothing moving): try again later`,
+    );
+    assert.is(s.serverSide.checksAsked, 2);
+    assert.is(r.serverSide.checksAsked, 2);
+    assert.is(h.service.pairing.active, 1, "the exchange goes on");
+    assert.not.ok(s.serverSide.closed || r.serverSide.closed);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an offer that waits for a check is its sender's one offer: a second is refused; withdrawn (cancel), it never reaches the receiver", async () => {
+  const { h, s, r, t, timeout } = await offerOpen();
+  try {
+    let answer!: () => void;
+    s.serverSide.checkGate = r.serverSide.checkGate = new Promise<void>((res) => (answer = res));
+    let offersToReceiver = 0;
+    r.fake.on("message", () => offersToReceiver++);
+    const before = offersToReceiver;
+    t.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }));
+    await until(() => s.serverSide.checksAsked === 1, 3000, "the check");
+    const second = await ask(t.conn, Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "c.bin", size: 1 }] }), (m) => ErrorMessage.is(m), timeout);
+    assert.match((second as { message?: string }).message ?? "", /already in an exchange/);
+    t.conn.sendControl(Cancel.encode({ xid: 1 }));
+    answer();
+    // Offered again once the checks are over (they answer now): busy, as both sides answered; the
+    // withdrawn offer, held before this one, was never passed on.
+    const third = await ask(t.conn, Offer.encode({ xid: 3, to: r.conn.id, files: [{ path: "d.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
+    assert.ok(Busy.is(third));
+    assert.is(offersToReceiver, before, "nothing reached the receiver");
+  } finally {
+    await h.close();
+  }
+});
+
 test("a receiver that tries to send meanwhile (as `sfx client` lets it) is refused, and its incoming exchange goes on: refused while deciding, and again mid-transfer", async () => {
   const h = startHarness();
   try {
@@ -411,14 +502,8 @@ test("refusals that quote a long path, and offers to a busy receiver in a loop, 
     await until(() => h.service.pairing.active === 1);
     const before = h.logs.length;
     const n = 200;
-    const busy = new Promise<void>((resolve) => {
-      let got = 0;
-      b.conn.onMessage((m) => {
-        if (Busy.is(m) && ++got === n) resolve();
-      });
-    });
-    for (let i = 0; i < n; i++) b.conn.sendControl(Offer.encode({ xid: 10 + i, to: r.conn.id, files: [{ path: "y", size: 1 }] }));
-    await busy;
+    // One after another, as a script retrying would (an offer waits for the busy exchange's sides to answer).
+    for (let i = 0; i < n; i++) await ask(b.conn, Offer.encode({ xid: 10 + i, to: r.conn.id, files: [{ path: "y", size: 1 }] }), (m) => Busy.is(m) && m.xid === 10 + i, timeout);
     const lines = h.logs.slice(before).filter((l) => /busy/.test(l.message)).length;
     assert.ok(lines <= 20, `${lines} log lines for ${n} offers to a busy receiver (a burst of 20 is let through)`);
   } finally {

@@ -287,6 +287,8 @@ export class Association extends EventEmitter<AssociationEvents> {
    * acknowledged; 0 once it has. Chunks sent meanwhile carry appLimited.
    */
   #appLimitedUntil = 0;
+  /** checkPeer()s waiting: each resolves true when a HEARTBEAT of theirs is answered. */
+  #checks: (() => void)[] = [];
   #firstSentTime = 0;
 
   // Receiving.
@@ -653,7 +655,8 @@ export class Association extends EventEmitter<AssociationEvents> {
   /**
    * Asks the peer for a word now (HEARTBEATs on demand, RFC 9260 §8.3: one
    * at once, and again at a third and two thirds of `withinMs`), and resolves
-   * whether anything valid came from it within `withinMs`. For a hint that
+   * whether anything valid came from it within `withinMs`: true as soon as
+   * one of those HEARTBEATs is answered, else at `withinMs`. For a hint that
    * the peer may be gone that anyone could forge, such as a connected UDP
    * socket's ICMP "port unreachable" (it names ports, not the association):
    * act on the peer's silence, not on the hint.
@@ -669,14 +672,22 @@ export class Association extends EventEmitter<AssociationEvents> {
     ask();
     return new Promise((resolve) => {
       const timers = [this.#clock.setTimer(ask, withinMs / 3), this.#clock.setTimer(ask, (2 * withinMs) / 3)];
+      let settled = false;
       const done = (answered: boolean) => {
+        if (settled) return;
+        settled = true;
         for (const t of timers) this.#clock.clearTimer(t);
         this.off("close", onClose);
+        const i = this.#checks.indexOf(onAnswer);
+        if (i >= 0) this.#checks.splice(i, 1);
         resolve(answered);
       };
       // Closed meanwhile: no timer outlives the association.
       const onClose = () => done(false);
+      // Its HEARTBEAT answered: no need to wait out the time (a busy refusal waits for this).
+      const onAnswer = () => done(true);
       this.once("close", onClose);
+      this.#checks.push(onAnswer);
       timers.push(this.#clock.setTimer(() => done(this.#stats.packetsReceived > before), withinMs));
     });
   }
@@ -1869,6 +1880,8 @@ export class Association extends EventEmitter<AssociationEvents> {
       this.#scheduleHeartbeat();
     } else if (kind === HB_PROBE) {
       this.#onProbeAck(v.getUint32(8));
+    } else if (kind === HB_CHECK) {
+      for (const answered of this.#checks.splice(0)) answered();
     }
   }
 

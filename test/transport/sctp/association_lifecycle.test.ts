@@ -285,7 +285,7 @@ test("setSendHighWaterMark(): a lower mark makes send() say false sooner; raisin
   }
 });
 
-test("checkPeer(): true when the peer says anything within the time (asked again meanwhile), false when the path is dark or the association closes", async () => {
+test("checkPeer(): true when the peer says anything within the time (asked again meanwhile), at once when it answers, false when the path is dark or the association closes", async () => {
   const p = makePair({ delayMs: 1 });
   try {
     const { c } = await connectPair(p);
@@ -297,6 +297,8 @@ test("checkPeer(): true when the peer says anything within the time (asked again
     };
     assert.is(await within(2000, c.checkPeer(300), "check"), true);
     assert.is(heartbeats, 1, "one HEARTBEAT: the answer came before the next was due");
+    // Answered, it resolves then, not at the end of its time.
+    assert.is(await within(2000, c.checkPeer(60_000), "an answered check"), true);
     heartbeats = 0;
     dark = true;
     assert.is(await within(2000, c.checkPeer(300), "check"), false);
