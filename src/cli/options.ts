@@ -95,7 +95,12 @@ export interface HostPort {
   port: number;
 }
 
-/** Parses `host[:port]` (IPv6 in brackets), with `defaultPort` when none is given. */
+/**
+ * Parses `host[:port]` (IPv6 in brackets), with `defaultPort` when none is
+ * given. An IPv6 address may go without brackets when nothing else could be
+ * meant: `fe80::1` is taken whole, `::1:6969` (an address, or ::1 with a
+ * port) is refused, saying how to write either.
+ */
 export function parseHostPort(text: string, defaultPort: number): HostPort {
   const address = text.trim();
   const v6 = /^\[([^\]]+)\](?::([^:]*))?$/.exec(address);
@@ -103,7 +108,17 @@ export function parseHostPort(text: string, defaultPort: number): HostPort {
   const parts = address.split(":");
   if (parts.length === 1 && parts[0] !== "" && !address.includes("[")) return { host: address, port: defaultPort };
   if (parts.length === 2 && parts[0] !== "" && !address.includes("[")) return { host: parts[0], port: parseRemotePort(parts[1]) };
-  if (parts.length > 2 && isIP(address) === 6) return { host: address, port: defaultPort };
+  if (parts.length > 2 && isIP(address) === 6) {
+    // `::1:6969` is an address, and also ::1 with a port: say which (a guess would send to the other).
+    const last = /^(.*):(\d{1,5})$/.exec(address);
+    if (last && isIP(last[1]) === 6 && Number(last[2]) >= 1 && Number(last[2]) <= 65535) {
+      throw new SfxError(
+        "SFX_BAD_ARGUMENT",
+        `Ambiguous server address '${text}': write [${last[1]}]:${last[2]} for ${last[1]} on port ${last[2]}, or [${address}] for that address on port ${defaultPort}`,
+      );
+    }
+    return { host: address, port: defaultPort };
+  }
   const hint = parts.length > 2 || address.includes("[") ? "an IPv6 address goes in brackets, as [::1] or [::1]:6969" : "use host or host:port";
   throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': ${hint}`);
 }
