@@ -32,7 +32,7 @@ import { formatBytes } from "../units.ts";
 import { addressKey } from "../failure_limiter.ts";
 import type { FileSink } from "./upload.ts";
 
-/** A refusal of the same kind from the same client is logged at most this often. */
+/** A refusal of the same kind from the same client, or its listing of the same share, is logged at most this often. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 const log = getLogger(["sfx", "share"]);
@@ -354,19 +354,29 @@ export class ShareService {
     if (code !== "SFX_LIMIT" && code !== "SFX_IO" && code !== "SFX_INTERNAL") return;
     const reason = (err as Error)?.message ?? String(err);
     // Figures and quoted names left out: a client cannot make a line of each refusal by varying them.
-    const key = `${peer.address} ${type} ${code} ${reason.replace(/"(?:[^"\\]|\\.)*"|'[^']*'|[0-9][0-9.,]*/g, "#")}`;
+    const unsaid = this.#toLog(`${peer.address} ${type} ${code} ${reason.replace(/"(?:[^"\\]|\\.)*"|'[^']*'|[0-9][0-9.,]*/g, "#")}`);
+    if (unsaid < 0) return;
+    const more = unsaid > 0 ? ` (and ${unsaid} more like it in the minute before)` : "";
+    log.warn(`Share request {type} from {client} refused: {reason}${more}`, { type, client: who(peer), code, reason, unsaid });
+  }
+
+  /**
+   * Whether a line of kind `key` is logged now: -1 when one was within
+   * {@link REFUSAL_LOG_INTERVAL_MS} (this one is counted instead), else how
+   * many went unsaid since the last.
+   */
+  #toLog(key: string): number {
     const now = this.#now();
     const last = this.#noted.get(key);
     if (last !== undefined && now - last.at < REFUSAL_LOG_INTERVAL_MS) {
       last.unsaid++;
-      return;
+      return -1;
     }
     if (this.#noted.size >= 1000) {
       for (const [k, v] of this.#noted) if (now - v.at >= REFUSAL_LOG_INTERVAL_MS) this.#noted.delete(k);
     }
     this.#noted.set(key, { at: now, unsaid: 0 });
-    const more = last !== undefined && last.unsaid > 0 ? ` (and ${last.unsaid} more like it in the minute before)` : "";
-    log.warn(`Share request {type} from {client} refused: {reason}${more}`, { type, client: who(peer), code, reason, unsaid: last?.unsaid ?? 0 });
+    return last?.unsaid ?? 0;
   }
 
   #reply(peer: SharePeer, message: Uint8Array): void {
@@ -529,6 +539,13 @@ export class ShareService {
 
   #ls(peer: SharePeer, msg: { req: number; code: string }): void {
     const listing = this.store.list(msg.code, peer.address, who(peer));
+    // Who saw a share's names is the admin's to know, as who downloaded it: once a minute per client and share.
+    const share = shortKey(codeKey(msg.code));
+    const unsaid = this.#toLog(`${peer.address} ls ${share}`);
+    if (unsaid >= 0) {
+      const more = unsaid > 0 ? ` (and ${unsaid} more times in the minute before)` : "";
+      log.info(`Share {share} listed by {client}: {files} file(s)${more}`, { share, client: who(peer), files: listing.files.length, unsaid });
+    }
     this.#reply(peer, ShareListingMessage.encode({ req: msg.req, ...listing }));
   }
 

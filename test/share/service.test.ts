@@ -10,9 +10,9 @@ import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid, decodeMessage } from "../../src/protocol/index.ts";
 import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived } from "../../src/protocol/share.ts";
-import { generateCode } from "../../src/share/code.ts";
+import { codeKey, generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
-import { ShareStore } from "../../src/share/store.ts";
+import { ShareStore, shortKey } from "../../src/share/store.ts";
 import { type ShareLimits, uploadPaceBytes } from "../../src/share/defaults.ts";
 import { Loop } from "./_loop.ts";
 import { until } from "../pairing/_harness.ts";
@@ -338,6 +338,32 @@ test("server limits reach the client as SFX_LIMIT with the server's message, and
     await rejects(client.put(three), "SFX_LIMIT", /Too many files/);
     assert.is(refusals().length, 3);
     assert.match(refusals()[2].message.join(""), /\(and 1 more like it in the minute before\)$/);
+  } finally {
+    await reset();
+  }
+});
+
+test("a listing is in the admin's log, with the share and the client, once a minute per client and share; the next line says how many went unsaid", async () => {
+  const records: LogRecord[] = [];
+  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "info", sinks: ["mem"] }] });
+  try {
+    const clock = { t: 1_000_000 };
+    const w = await world({}, { now: () => clock.t });
+    tree(w, { "a": "1", "b": "2" });
+    const { client } = w.connect();
+    const { code } = await client.put(await collectShareFiles([join(w.src, "a"), join(w.src, "b")]));
+    const other = (await client.put(await collectShareFiles([join(w.src, "a")]))).code;
+    const listed = () => records.filter((r) => /listed by/.test(String(r.message.join(""))));
+    for (let i = 0; i < 3; i++) await client.list(code);
+    await client.list(other);
+    assert.is(listed().length, 2, "one line per share within the minute");
+    assert.equal(listed().map((r) => r.properties.files), [2, 1]);
+    assert.is(listed()[0].properties.share, shortKey(codeKey(code)), "the share as the store's own lines name it");
+    assert.match(String(listed()[0].properties.client), /^[\d.]+$|:/, "the client is named");
+    clock.t += 61_000;
+    await client.list(code);
+    assert.is(listed().length, 3);
+    assert.match(listed()[2].message.join(""), /listed by .+: 2 file\(s\) \(and 2 more times in the minute before\)$/);
   } finally {
     await reset();
   }
