@@ -46,6 +46,8 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   stalled = false;
   /** Set by a test: this side answers no checkPeer() (see there). */
   deaf = false;
+  /** Set by a test: this side's port is closed, as a killed process's is (see the harness's portRefuses). */
+  portClosed = false;
   /** checkPeer() calls made on this side. */
   checksAsked = 0;
   /** Set by a test: checkPeer() answers only once this resolves. */

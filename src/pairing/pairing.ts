@@ -42,10 +42,14 @@ const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 const SENDER_FAILURE_GRACE_MS = 5000;
 /** A busy receiver's exchange in which nothing moved for this long (seconds) is said to be still in a refusal. */
 const STILL_EXCHANGE_S = 2;
-/** How long each side of a still exchange has to answer the server's HEARTBEATs (see {@link Pairing.offer}). */
+/** How long each side of a busy receiver's exchange has to answer the server's HEARTBEATs (see {@link Pairing.offer}). */
 const CHECK_SIDES_MS = 3000;
-/** The reason a side that did not answer is disconnected with (and how {@link Pairing.gone} knows it). */
-const NO_ANSWER = "did not answer the server's check within 3 s";
+/** How long the host of a side that does not answer has to say its port is closed (ICMP; see `portRefuses`, transport/port_probe.ts). */
+const REFUSAL_WAIT_MS = 1000;
+/** An exchange's sides are asked at most this often: offers in a loop reuse the last answer. */
+const CHECK_AGAIN_MS = 2000;
+/** The reason a side found gone is disconnected with (and how {@link Pairing.gone} knows it). */
+const NO_ANSWER = "no answer from you within 3 s, and your port refused datagrams";
 
 const PEER_FAILURE_CODES = new Set(["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL", "SFX_TRANSFER_FAILED"]);
 
@@ -90,6 +94,8 @@ export class Pairing {
   readonly #held = new Map<ExchangePeer, number>();
   /** Exchanges whose sides are being asked for a word: one check at a time each. */
   readonly #checks = new Map<Exchange, Promise<void>>();
+  /** When each exchange's sides were last asked, and which said nothing (but had not left). */
+  readonly #lastCheck = new WeakMap<Exchange, { at: number; silent: ExchangePeer[] }>();
   #closed = false;
 
   constructor(opts: PairingOptions) {
@@ -115,11 +121,14 @@ export class Pairing {
   /**
    * A sender offers files to a receiver's ID. To a receiver in another
    * exchange, the offer waits while that exchange's two sides are asked for a
-   * word (one round trip; {@link CHECK_SIDES_MS} at most): a side that says
-   * nothing is disconnected, its exchange ends, and the offer goes on. That
-   * is the same send run again after `kill -9`, which would otherwise be
-   * refused until the server notices the silence (20 s). When both sides
-   * answer, the offer is refused as busy.
+   * word (one round trip; {@link CHECK_SIDES_MS} at most). A side that says
+   * nothing and whose port is closed (its host answers "port unreachable":
+   * the process is gone) is disconnected, its exchange ends, and the offer
+   * goes on. That is the same send run again after `kill -9`, which would
+   * otherwise be refused until the server notices the silence (20 s). A side
+   * merely silent (stopped, on a dark or lossy path) keeps its exchange, as
+   * its transport's own failure detection would; the offer is then refused
+   * as busy.
    */
   offer(sender: ExchangePeer, msg: Msg<typeof Offer>, checked = false): void {
     const xid = msg.xid;
@@ -135,7 +144,8 @@ export class Pairing {
     // Its last exchange failed on its side and is still delivering what it sent (see error()): the
     // sender has moved on (`sfx client`), so that exchange ends now, with what has arrived.
     if (sender.exchange?.failing && sender.exchange.sender.peer === sender) this.#relaySenderFailure(sender.exchange);
-    if (sender.exchange || this.#held.has(sender)) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
+    if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
+    if (this.#held.has(sender)) return fail("SFX_PROTOCOL", "You already have an offer waiting for an answer; wait for it, or cancel it");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
     const address = addressKey(sender.association.remote.address);
     try {
@@ -149,7 +159,8 @@ export class Pairing {
     }
     const receiver = this.#lookup(msg.to);
     if (!receiver) {
-      this.#unknownIds.fail(address);
+      // Offered again after a check (see #hold): the receiver was there, and has gone; no guess.
+      if (!checked) this.#unknownIds.fail(address);
       return fail("SFX_UNKNOWN_ID", `No client with ID ${formatId(msg.to)} is connected`);
     }
     if (receiver === sender) return fail("SFX_BAD_ARGUMENT", "You cannot send files to yourself");
@@ -159,23 +170,16 @@ export class Pairing {
     const big = msg.files.find((f) => f.size !== null && f.size > this.limits.maxFileSize);
     // The path may be 4 KiB: cut it, not the reason after it.
     if (big) return fail("SFX_LIMIT", `${fitText(big.path, 200)} (${formatBytes(big.size!)}) is larger than this server's limit of ${formatBytes(this.limits.maxFileSize)}`);
-    if (receiver.exchange) {
+    if (receiver.exchange || this.#held.has(receiver)) {
       const ex = receiver.exchange;
       // Often the user's own: a sender killed mid-transfer, whose receiver is busy until the server
       // notices the silence. Asking costs a live exchange nothing; a killed side has said its last.
-      if (!checked) return this.#hold(sender, msg, ex);
-      // An offer (or an answer) is movement too: a receiver deciding is not still.
-      const still = Math.floor((this.#now() - (ex.state === "streaming" ? ex.movedAt : ex.offeredAt)) / 1000);
+      const last = ex && this.#lastCheck.get(ex);
+      if (ex && !checked && !(last && this.#now() - last.at < CHECK_AGAIN_MS)) return this.#hold(sender, msg, ex);
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
-      // Both its sides answered just now: it ends when they end it, or by the idle timeout.
-      const ms = this.limits.idleTimeoutMs;
-      const idle = ms >= 120_000 && ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} s`;
-      const why = still >= STILL_EXCHANGE_S
-        ? `; nothing has moved in it for ${still} s, but both its sides answered the server just now (it ends when they finish or cancel it, or after ${idle} with nothing moving): try again later`
-        : "; try again later";
-      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange${why}` }));
+      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange${ex ? this.#busyWhy(ex) : ""}; try again later` }));
       return;
     }
     const rxid = this.#nextXid.get(receiver) ?? nextReceiverExchangeId(0);
@@ -201,12 +205,29 @@ export class Pairing {
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
   }
 
-  /** Holds `sender`'s offer while the sides of `ex`, its receiver's still exchange, are asked for a word; then offers again, once. */
+  /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it, and what its sides said when asked. */
+  #busyWhy(ex: Exchange): string {
+    // An offer (or an answer) is movement too: a receiver deciding is not still.
+    const still = Math.floor((this.#now() - (ex.state === "streaming" ? ex.movedAt : ex.offeredAt)) / 1000);
+    if (still < STILL_EXCHANGE_S) return "";
+    const silent = this.#lastCheck.get(ex)?.silent ?? [];
+    if (silent.length > 0) {
+      const who = silent.length > 1 ? "its sides have" : `its ${silent[0] === ex.sender.peer ? "sender" : "receiver"} has`;
+      return `; nothing has moved in it for ${still} s, and ${who} not answered the server, but not left (stopped, or cut off): it ends within 30 s if that lasts`;
+    }
+    const ms = this.limits.idleTimeoutMs;
+    const idle = ms >= 120_000 && ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} s`;
+    return `; nothing has moved in it for ${still} s, but both its sides answered the server just now (it ends when they finish or cancel it, or after ${idle} with nothing moving)`;
+  }
+
+  /** Holds `sender`'s offer while the sides of `ex`, its receiver's exchange, are asked for a word; then offers again, once. */
   #hold(sender: ExchangePeer, msg: Msg<typeof Offer>, ex: Exchange): void {
     this.#held.set(sender, msg.xid);
-    this.#log.debug("Offer from {from} to {to} waits: asking the sides of exchange #{serial} for a word", {
-      from: formatId(sender.id), to: formatId(ex.receiver.peer.id), serial: ex.serial,
-    });
+    if (this.#logBudget.take(sender) >= 0) {
+      this.#log.debug("Offer from {from} to {to} waits: asking the sides of exchange #{serial} for a word", {
+        from: formatId(sender.id), to: formatId(ex.receiver.peer.id), serial: ex.serial,
+      });
+    }
     let check = this.#checks.get(ex);
     if (!check) {
       check = this.#checkSides(ex);
@@ -220,17 +241,28 @@ export class Pairing {
     });
   }
 
-  /** Asks both sides of `ex` for a word; a side that says nothing within {@link CHECK_SIDES_MS} is disconnected (its exchange ends in {@link gone}). */
+  /**
+   * Asks both sides of `ex` for a word. A side that says nothing within
+   * {@link CHECK_SIDES_MS}, and whose host said its port is closed, is gone:
+   * it is disconnected (its exchange ends in {@link gone}). One that says
+   * nothing with its port open keeps its exchange.
+   */
   async #checkSides(ex: Exchange): Promise<void> {
     const sides = [ex.sender.peer, ex.receiver.peer];
-    // A stand-in association without checkPeer cannot be asked: it counts as answering.
-    const answered = await Promise.all(sides.map((p) => p.association.checkPeer?.(CHECK_SIDES_MS) ?? true));
+    const found = await Promise.all(sides.map(async (p) => {
+      // The port first: its answer comes before the HEARTBEATs' (a host's ICMP is rate-limited).
+      const refused = p.portRefuses?.(REFUSAL_WAIT_MS) ?? Promise.resolve(false);
+      // A stand-in association without checkPeer cannot be asked: it counts as answering.
+      if (await (p.association.checkPeer?.(CHECK_SIDES_MS) ?? true)) return "answered";
+      return (await refused) ? "gone" : "silent";
+    }));
     this.#checks.delete(ex);
+    this.#lastCheck.set(ex, { at: this.#now(), silent: sides.filter((_, i) => found[i] === "silent") });
     if (this.#closed) return;
     sides.forEach((p, i) => {
-      if (answered[i] || p.exchange !== ex) return;
-      this.#log.warn("Exchange #{serial}: the {side} {id} {why}: disconnecting it", {
-        serial: ex.serial, side: p === ex.sender.peer ? "sender" : "receiver", id: formatId(p.id), why: NO_ANSWER,
+      if (found[i] !== "gone" || p.exchange !== ex) return;
+      this.#log.warn("Exchange #{serial}: the {side} {id} is gone (no answer within 3 s, and its port refused datagrams): disconnecting it", {
+        serial: ex.serial, side: p === ex.sender.peer ? "sender" : "receiver", id: formatId(p.id),
       });
       p.association.abort(NO_ANSWER);
     });

@@ -25,7 +25,7 @@ import {
   ShareReceived,
   ShareSending,
 } from "../protocol/share.ts";
-import { type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
+import { DownloadsHeldError, type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
 import { codeKey } from "./code.ts";
 import { MAX_REQUESTS_PER_CLIENT, UPLOAD_FIRST_BYTES_MS, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
 import { formatBytes } from "../units.ts";
@@ -36,6 +36,15 @@ import type { FileSink } from "./upload.ts";
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 const log = getLogger(["sfx", "share"]);
+
+/** How long a client holding a share's last downloads has to answer the server when another client wants one. */
+const CHECK_HOLDERS_MS = 3000;
+/** How long the host of a holder that does not answer has to say its port is closed (ICMP). */
+const REFUSAL_WAIT_MS = 1000;
+/** A share's holders are asked at most this often: gets in a loop reuse the last answer. */
+const CHECK_AGAIN_MS = 2000;
+/** The reason a holder found gone is disconnected with. */
+const NO_ANSWER = "no answer from you within 3 s, and your port refused datagrams";
 
 /** One client connection as the share service sees it. */
 export interface SharePeer {
@@ -70,6 +79,12 @@ export interface SharePeer {
   sending?(on: boolean): void;
   /** It starts (true) or stops (false) having downloads in progress: the server sizes its send buffer towards it by that. */
   receiving?(on: boolean): void;
+  /** Whether the client says anything within `withinMs` when asked now (see `Association.checkPeer`); absent: taken as yes. */
+  checkPeer?(withinMs: number): Promise<boolean>;
+  /** Whether the client's UDP port refuses datagrams within `withinMs`: its process is gone (see `portRefuses`); absent: never. */
+  portRefuses?(withinMs: number): Promise<boolean>;
+  /** Ends the client's connection at once, telling it `reason`. */
+  abort?(reason: string): void;
 }
 
 /** How the log names `peer`. */
@@ -554,7 +569,27 @@ export class ShareService {
     const requests = this.#requests(peer);
     if (requests.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
     this.#checkPerClient(requests, new Map(), "download");
-    const download = this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path), who(peer));
+    const begin = () => this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path), who(peer));
+    let download: ShareDownload;
+    try {
+      download = begin();
+    } catch (err) {
+      if (!(err instanceof DownloadsHeldError)) throw err;
+      // Often the user's own: the same get run again after kill -9, whose first run holds the slot.
+      const silent = await this.#releaseGoneHolders(peer, err.share);
+      if (silent !== "released") {
+        const why = silent === "silent"
+          ? "and a client holding one has not answered the server, but not left (stopped, or cut off): it is let go within 30 s if that lasts"
+          : "and their clients answered the server just now: try again when one ends";
+        throw new SfxError("SFX_LIMIT", `Every remaining download of this share is in progress, ${why}`);
+      }
+      download = begin();
+      // Waited: the client may have gone, or sent this request again, meanwhile.
+      if (this.#peers.get(peer) !== requests || requests.has(msg.req)) {
+        await download.cancel();
+        throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
+      }
+    }
     const offsets = new Map(msg.files.map((f) => [f.path.normalize("NFC"), f.offset]));
     const plan = download.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256, offset: offsets.get(f.path) ?? 0 }));
     for (const p of plan) {
@@ -569,6 +604,51 @@ export class ShareService {
     this.#reply(peer, ShareSending.encode({ req: msg.req, files: plan }));
     void this.#pump(peer, state, plan);
   }
+
+  /**
+   * Asks each client holding a download of share `share` (but `requester`)
+   * for a word ({@link SharePeer.checkPeer}). One that says nothing within
+   * {@link CHECK_HOLDERS_MS}, and whose host says its port is closed (the
+   * process is gone: {@link SharePeer.portRefuses}), is disconnected, and its
+   * downloads let go: "released". Else "silent" when one said nothing (but
+   * has not left), "answered" when all answered. A share's holders are asked
+   * at most every {@link CHECK_AGAIN_MS}; within that, the last answer stands.
+   */
+  async #releaseGoneHolders(requester: SharePeer, share: string): Promise<"released" | "silent" | "answered"> {
+    const last = this.#lastCheck.get(share);
+    if (last && this.#now() - last.at < CHECK_AGAIN_MS) return last.silent ? "silent" : "answered";
+    const holders: SharePeer[] = [];
+    for (const [peer, requests] of this.#peers) {
+      if (peer === requester) continue;
+      for (const st of requests.values()) {
+        if (st.kind === "download" && !st.cancelled && st.download.share === share) {
+          holders.push(peer);
+          break;
+        }
+      }
+    }
+    const found = await Promise.all(holders.map(async (p) => {
+      // The port first: its answer comes before the HEARTBEATs' (a host's ICMP is rate-limited).
+      const refused = p.portRefuses?.(REFUSAL_WAIT_MS) ?? Promise.resolve(false);
+      if (await (p.checkPeer?.(CHECK_HOLDERS_MS) ?? true)) return "answered";
+      return (await refused) && p.abort ? "gone" : "silent";
+    }));
+    if (this.#lastCheck.size >= 1000) this.#lastCheck.clear();
+    this.#lastCheck.set(share, { at: this.#now(), silent: found.includes("silent") });
+    let released = false;
+    for (let i = 0; i < holders.length; i++) {
+      const p = holders[i];
+      if (found[i] !== "gone") continue;
+      log.warn("Share {share}: the client {client} downloading it is gone (no answer within 3 s, and its port refused datagrams): disconnecting it, for another client's download", { share: shortKey(share), client: who(p) });
+      p.abort!(NO_ANSWER);
+      await this.peerClosed(p);
+      released = true;
+    }
+    return released ? "released" : found.includes("silent") ? "silent" : "answered";
+  }
+
+  /** When each share's holders were last asked (see #releaseGoneHolders), and whether one said nothing. */
+  readonly #lastCheck = new Map<string, { at: number; silent: boolean }>();
 
   async #pump(peer: SharePeer, state: DownloadState, plan: { path: string; size: number; sha256: string; offset: number }[]): Promise<void> {
     let bytes = 0;
@@ -643,13 +723,23 @@ export class ShareService {
   }
 
   /** The peer disconnected: abandons its uploads and stops its downloads. */
-  async peerClosed(peer: SharePeer): Promise<void> {
+  peerClosed(peer: SharePeer): Promise<void> {
+    // Called again while the first call still cancels (see #releaseSilentHolders): the same wait.
+    const closing = this.#closing.get(peer);
+    if (closing) return closing;
     const requests = this.#peers.get(peer);
-    if (!requests) return;
+    if (!requests) return Promise.resolve();
     // Gone before anything is awaited: a put whose upload is still being set up sees it and aborts that upload.
     this.#peers.delete(peer);
-    for (const req of [...requests.keys()]) await this.#cancel(peer, req, "client disconnected", requests);
+    const done = (async () => {
+      for (const req of [...requests.keys()]) await this.#cancel(peer, req, "client disconnected", requests);
+    })().finally(() => this.#closing.delete(peer));
+    this.#closing.set(peer, done);
+    return done;
   }
+
+  /** peerClosed()s under way. */
+  readonly #closing = new Map<SharePeer, Promise<void>>();
 
   /**
    * The server is stopping: tells the peer that each of its uploads and

@@ -460,8 +460,9 @@ export class ShareStore {
       }
     }
     if (m.maxDownloads !== null && m.downloads + rec.activeDownloads >= m.maxDownloads) {
-      // Often the user's own: a download killed mid-way holds its slot until the server notices the client is gone.
-      throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress: try again later (a download whose client stopped, a killed sfx for one, is released within 30 s)");
+      // Often the user's own: a download killed mid-way holds its slot until the server notices the
+      // client is gone (the service asks the holders for a word first: see ShareService).
+      throw new DownloadsHeldError(rec.key);
     }
     if (m.maxDownloads !== null && rec.unsaved) {
       void this.#save(rec);
@@ -765,6 +766,18 @@ export class ShareUpload {
  * then {@link complete} when every file was served to its end, or
  * {@link cancel}. Exactly one of the two counts; later calls do nothing.
  */
+/**
+ * Every remaining download of a share is held by downloads in progress
+ * (`SFX_LIMIT`); `share` is the share's key, as {@link ShareDownload.share}.
+ */
+export class DownloadsHeldError extends SfxError {
+  readonly share: string;
+  constructor(share: string) {
+    super("SFX_LIMIT", "Every remaining download of this share is in progress: try again later");
+    this.share = share;
+  }
+}
+
 export class ShareDownload {
   /** The files asked for (every file of the share when none were named). */
   readonly files: readonly ShareFile[];
@@ -779,6 +792,11 @@ export class ShareDownload {
     this.#rec = rec;
     this.files = files;
     this.client = client;
+  }
+
+  /** The key of the share it reads (as {@link DownloadsHeldError.share}). */
+  get share(): string {
+    return this.#rec.key;
   }
 
   /**

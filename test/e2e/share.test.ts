@@ -352,8 +352,8 @@ test("SIGTERM of the server mid-upload and mid-download: both clients say the se
   assert.not.ok(existsSync(join(out, "huge.bin")), "nothing partial under the final name");
 });
 
-test("an interrupted download (client killed) resumes on the next get and verifies the whole file", async () => {
-  const { code } = await put(main, [big]);
+test("an interrupted download (client killed) resumes on the next get, run at once, and verifies the whole file; a share of one download is not held by the killed one", async () => {
+  const { code } = await put(main, [big, "--max-downloads", "1"]);
   const out = dir("out-resume");
   const part = join(out, ".big.bin.sfx-part");
   const client = spawn(SFX, ["share", "get", code, "--dir", out, "--server", `127.0.0.1:${main.port}`], { env: ENV, stdio: "ignore" });
@@ -361,11 +361,15 @@ test("an interrupted download (client killed) resumes on the next get and verifi
   await until(() => existsSync(part) && statSync(part).size > 4 * 1024 * 1024, "a partial download");
   client.kill("SIGKILL");
   await exited;
+  const killedAt = Date.now();
   const partSize = statSync(part).size;
   assert.ok(partSize < statSync(big).size, "killed before the end");
   assert.not.ok(existsSync(join(out, "big.bin")));
+  // The killed get still holds the share's one download at the server, which has not noticed yet:
+  // the server asks it for a word, finds its port closed, and lets it go.
   const r = await sfx(main, ["share", "get", code, "--dir", out, "--json"]);
   assert.is(r.status, 0, r.stderr);
+  assert.ok(Date.now() - killedAt < 10_000, `went through ${Date.now() - killedAt} ms after the kill (the server's own notice takes 20 s)`);
   const file = JSON.parse(r.stdout.split("\n")[0]);
   assert.ok(file.resumedFrom > 0, r.stdout);
   assert.is(shaFile(join(out, "big.bin")), shaFile(big));

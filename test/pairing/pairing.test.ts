@@ -321,10 +321,12 @@ function ask(conn: ClientConnection, bytes: Uint8Array, match: (m: AnyMessage) =
   return answer;
 }
 
-test("an offer to a receiver whose exchange's sender was killed unnoticed: the offer waits while the server asks both sides for a word, the silent one is let go, and the offer goes through", async () => {
+test("an offer to a receiver whose exchange's sender was killed unnoticed: the offer waits while the server asks both sides for a word, the silent one whose port is closed is let go, and the offer goes through", async () => {
   const { h, s, r, t, timeout } = await offerOpen();
   try {
-    s.fake.deaf = true; // kill -9: nothing said, nothing answered, and the server has not noticed yet
+    // kill -9: nothing said, nothing answered, its port closed, and the server has not noticed yet.
+    s.fake.deaf = true;
+    s.fake.portClosed = true;
     const told = r.conn.waitFor((m) => Cancel.is(m), { timeout });
     const next = quiet(r.conn.waitFor((m) => Offer.is(m) && m.from === t.conn.id, { timeout }));
     const busy = t.conn.waitFor((m) => Busy.is(m) || ErrorMessage.is(m), { timeout: { ms: 1000, error: () => new Error("none") as never } }).catch(() => undefined);
@@ -338,13 +340,30 @@ test("an offer to a receiver whose exchange's sender was killed unnoticed: the o
     assert.is(r.serverSide.checksAsked, 1, "and so was the receiver, which answered");
     assert.ok(s.serverSide.closed && !r.serverSide.closed);
     assert.ok(h.logs.some((l) => /Offer from .+ waits: asking the sides of exchange #1 for a word/.test(l.message)), "logged");
-    assert.ok(h.logs.some((l) => l.level === "warn" && /the sender .+ did not answer the server's check within 3 s: disconnecting it/.test(l.message)), "logged");
+    assert.ok(h.logs.some((l) => l.level === "warn" && /the sender .+ is gone \(no answer within 3 s, and its port refused datagrams\): disconnecting it/.test(l.message)), "logged");
   } finally {
     await h.close();
   }
 });
 
-test("an offer to a receiver whose exchange's sides answer: refused as busy, saying for how long nothing has moved in it once that is 2 s", async () => {
+test("an offer to a receiver whose exchange's sender is silent but has not left (stopped, or cut off; its port open): the exchange goes on, and the offer is refused as busy, saying so", async () => {
+  const { h, s, r, t, clock, timeout } = await offerOpen();
+  try {
+    s.fake.deaf = true;
+    clock.t += 2000;
+    const busy = await ask(t.conn, Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
+    assert.is(
+      (busy as { message?: string }).message,
+      `Client ${formatId(r.conn.id)} is busy in another exchange; nothing has moved in it for 2 s, and its sender has not answered the server, but not left (stopped, or cut off): it ends within 30 s if that lasts; try again later`,
+    );
+    assert.is(h.service.pairing.active, 1, "the exchange goes on");
+    assert.not.ok(s.serverSide.closed || r.serverSide.closed);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an offer to a receiver whose exchange's sides answer: refused as busy, saying for how long nothing has moved in it once that is 2 s; offers in a loop do not ask them more than every 2 s", async () => {
   const { h, s, r, t, clock, timeout } = await offerOpen();
   try {
     clock.t += 1999;
@@ -356,9 +375,12 @@ test("an offer to a receiver whose exchange's sides answer: refused as busy, say
     const checked = await ask(t.conn, Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
     assert.is(
       (checked as { message?: string }).message,
-      `Client ${formatId(r.conn.id)} is busy in another exchange; nothing has moved in it for 2 s, but both its sides answered the server just now (it ends when they finish or cancel it, or after 5 minutes with nothing moving): try again later`,
+      `Client ${formatId(r.conn.id)} is busy in another exchange; nothing has moved in it for 2 s, but both its sides answered the server just now (it ends when they finish or cancel it, or after 5 minutes with nothing moving); try again later`,
     );
-    assert.is(s.serverSide.checksAsked, 2);
+    assert.is(s.serverSide.checksAsked + r.serverSide.checksAsked, 2, "asked 1 ms before: the answer stands, nobody is asked again");
+    clock.t += 2000;
+    await ask(t.conn, Offer.encode({ xid: 3, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
+    assert.is(s.serverSide.checksAsked, 2, "2 s on, they are asked again");
     assert.is(r.serverSide.checksAsked, 2);
     assert.is(h.service.pairing.active, 1, "the exchange goes on");
     assert.not.ok(s.serverSide.closed || r.serverSide.closed);
@@ -367,7 +389,7 @@ test("an offer to a receiver whose exchange's sides answer: refused as busy, say
   }
 });
 
-test("an offer that waits for a check is its sender's one offer: a second is refused; withdrawn (cancel), it never reaches the receiver", async () => {
+test("an offer that waits for a check is its sender's one offer: a second is refused, an offer to it is busy; withdrawn (cancel), it never reaches the receiver", async () => {
   const { h, s, r, t, timeout } = await offerOpen();
   try {
     let answer!: () => void;
@@ -378,7 +400,11 @@ test("an offer that waits for a check is its sender's one offer: a second is ref
     t.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "b.bin", size: 1 }] }));
     await until(() => s.serverSide.checksAsked === 1, 3000, "the check");
     const second = await ask(t.conn, Offer.encode({ xid: 2, to: r.conn.id, files: [{ path: "c.bin", size: 1 }] }), (m) => ErrorMessage.is(m), timeout);
-    assert.match((second as { message?: string }).message ?? "", /already in an exchange/);
+    assert.is((second as { message?: string }).message, "You already have an offer waiting for an answer; wait for it, or cancel it");
+    // Meanwhile it is busy to others: were it offered files, its own offer could not become an exchange.
+    const u = await h.client();
+    const toHeld = await ask(u.conn, Offer.encode({ xid: 1, to: t.conn.id, files: [{ path: "e.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
+    assert.is((toHeld as { message?: string }).message, `Client ${formatId(t.conn.id)} is busy in another exchange; try again later`);
     t.conn.sendControl(Cancel.encode({ xid: 1 }));
     answer();
     // Offered again once the checks are over (they answer now): busy, as both sides answered; the

@@ -95,6 +95,14 @@ export class Loop {
   readonly #service: ShareService;
   /** Control messages the client received, by type (for tests). */
   readonly seen: string[] = [];
+  /** Set by a test: the client answers no SharePeer.checkPeer() (a killed sfx nobody has noticed yet). */
+  deaf = false;
+  /** Set by a test: the client's port is closed, as a killed process's is (SharePeer.portRefuses). */
+  portClosed = false;
+  /** SharePeer.checkPeer() calls made. */
+  checksAsked = 0;
+  /** The reason the service aborted this client with (SharePeer.abort), if it did. */
+  abortedWith: string | undefined;
   /** What the service said of this peer's sending (SharePeer.sending), in order. */
   readonly sending: boolean[] = [];
   /** What the service said of this peer's receiving (SharePeer.receiving), in order. */
@@ -138,6 +146,15 @@ export class Loop {
       buffered: () => this.toClientData.bytes,
       sending: (on) => void this.sending.push(on),
       receiving: (on) => void this.receiving.push(on),
+      checkPeer: () => {
+        this.checksAsked++;
+        return Promise.resolve(!this.deaf && !this.#closed);
+      },
+      portRefuses: () => Promise.resolve(this.portClosed),
+      abort: (reason) => {
+        this.abortedWith = reason;
+        void this.close();
+      },
     };
     this.link = {
       send: (bytes) => void this.#toServerCtl.push(bytes),

@@ -369,6 +369,45 @@ test("a listing is in the admin's log, with the share and the client, once a min
   }
 });
 
+test("a get refused because another client's download holds the share's last one: that client is asked for a word first; answering, or silent with its port open (stopped), it keeps it and the get is refused saying so; gone (killed, not yet noticed), it is let go and the get goes through", async () => {
+  const clock = { t: 1_000_000 };
+  const w = await world({}, { now: () => clock.t });
+  const data = randomBytes(600 * 1024); // more than the link holds: the first download waits on its client
+  tree(w, { "a.bin": data });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin")]), { maxDownloads: 1 });
+  // A client that starts the download, takes its first bytes, and reads no more.
+  const { loop: first } = w.connect();
+  let started!: () => void;
+  const going = new Promise<void>((r) => (started = r));
+  first.link.onData(() => {
+    started();
+    return new Promise<void>(() => {});
+  });
+  first.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+  await going;
+  const { client: second } = w.connect();
+  await rejects(second.get(code, { dir: w.out }), "SFX_LIMIT", /^Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends$/);
+  assert.is(first.checksAsked, 1);
+  // Asked a moment ago: the answer stands (a get in a loop does not ask again).
+  await rejects(second.get(code, { dir: w.out }), "SFX_LIMIT", /their clients answered the server just now/);
+  assert.is(first.checksAsked, 1);
+  // Stopped (Ctrl-Z), or cut off: silent, its port open. It keeps its download.
+  first.deaf = true;
+  clock.t += 2000;
+  await rejects(second.get(code, { dir: w.out }), "SFX_LIMIT", /^Every remaining download of this share is in progress, and a client holding one has not answered the server, but not left \(stopped, or cut off\): it is let go within 30 s if that lasts$/);
+  assert.is(first.checksAsked, 2);
+  assert.is(first.abortedWith, undefined);
+  // Killed: silent, and its port closed.
+  first.portClosed = true;
+  clock.t += 2000;
+  const r = await second.get(code, { dir: w.out });
+  assert.is(sha(readFileSync(r.files[0].path)), sha(data));
+  assert.is(first.checksAsked, 3);
+  assert.is(first.abortedWith, "no answer from you within 3 s, and your port refused datagrams");
+  await rejects(putter.list(code), "SFX_SHARE_NOT_FOUND");
+});
+
 test("a share that allows one download is not used up by a get whose last bytes never reached the client; share.received counts it", async () => {
   const w = await world();
   // Less than the link holds: the server sends it all, and its end, whatever the client takes.
