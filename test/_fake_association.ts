@@ -46,10 +46,11 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
   stalled = false;
   /** Set by a test: this side answers no checkPeer() (see there). */
   deaf = false;
-  /** Set by a test: this side's port is closed, as a killed process's is (see the harness's portRefuses). */
-  portClosed = false;
-  /** checkPeer() calls made on this side. */
+  /** checkPeer() calls made on this side, and the time each gave the peer. */
   checksAsked = 0;
+  checkWindows: number[] = [];
+  /** Set by a test: how long since this side last heard its peer (as the SCTP association's). */
+  silentForMs = 0;
   /** Set by a test: checkPeer() answers only once this resolves. */
   checkGate: Promise<void> | undefined;
   /** Every message ever sent, for assertions. */
@@ -235,8 +236,9 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
    * peer is made deaf (a process killed that nobody has noticed yet), the
    * check resolves false, on the next turn (the fake has no clock to wait on).
    */
-  checkPeer(_withinMs: number): Promise<boolean> {
+  checkPeer(withinMs: number): Promise<boolean> {
     this.checksAsked++;
+    this.checkWindows.push(withinMs);
     const gate = this.checkGate ?? Promise.resolve();
     return gate.then(() => new Promise((resolve) => setImmediate(() => resolve(!this.closed && !this.peer.deaf))));
   }

@@ -112,9 +112,13 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   async function sendWithSignal(signal: AbortSignal): Promise<void> {
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
+    // Before an answer the offer may not have reached the receiver yet (the server holds it while
+    // the receiver's exchange is checked): it is withdrawn; after one, the receiver is told.
+    let accepted = false;
     try {
       json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
       const onEvent = (e: TransferEvent) => {
+        if (e.event === "accepted") accepted = true;
         json?.(e);
         if (json) return;
         switch (e.event) {
@@ -147,7 +151,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       bar.end();
       if (signal.aborted) {
         await conn.abort("cancelled by the sender");
-        throw new SfxError("SFX_CANCELLED", "Cancelled: the receiver was told");
+        throw new SfxError("SFX_CANCELLED", accepted ? "Cancelled: the receiver was told" : "Cancelled: the offer was withdrawn");
       }
       // The receiver was told why (an error message through the server): a
       // graceful close delivers it; an ABORT would drop it.

@@ -44,8 +44,6 @@ export interface ExchangePeer {
   sending?(on: boolean): void;
   /** It starts (true) or stops (false) receiving an exchange's files: the server sizes its send buffer towards it by that. */
   receiving?(on: boolean): void;
-  /** Whether its UDP port refuses datagrams within `withinMs` (its process is gone: see `portRefuses`); absent: never. */
-  portRefuses?(withinMs: number): Promise<boolean>;
 }
 
 /** One side of an exchange: the peer and the exchange id on its association. */

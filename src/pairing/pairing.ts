@@ -42,14 +42,19 @@ const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 const SENDER_FAILURE_GRACE_MS = 5000;
 /** A busy receiver's exchange in which nothing moved for this long (seconds) is said to be still in a refusal. */
 const STILL_EXCHANGE_S = 2;
-/** How long each side of a busy receiver's exchange has to answer the server's HEARTBEATs (see {@link Pairing.offer}). */
+/** How long each side of a busy receiver's exchange has to answer the server's HEARTBEATs at least (see {@link Pairing.offer}). */
 const CHECK_SIDES_MS = 3000;
-/** How long the host of a side that does not answer has to say its port is closed (ICMP; see `portRefuses`, transport/port_probe.ts). */
-const REFUSAL_WAIT_MS = 1000;
+/**
+ * A side of a busy receiver's exchange heard from by nobody for this long, asked all along, is
+ * taken as gone when an offer waits for it: half the transport's own failure timeout (20 s).
+ * A client killed with -9 never speaks again; one stopped with Ctrl-Z, or cut off, for longer
+ * than this while another client wants its partner loses its exchange.
+ */
+const GONE_AFTER_SILENT_MS = 10_000;
 /** An exchange's sides are asked at most this often: offers in a loop reuse the last answer. */
 const CHECK_AGAIN_MS = 2000;
 /** The reason a side found gone is disconnected with (and how {@link Pairing.gone} knows it). */
-const NO_ANSWER = "no answer from you within 3 s, and your port refused datagrams";
+const NO_ANSWER = "nothing heard from you for 10 s, while another client waited for your exchange to end";
 
 const PEER_FAILURE_CODES = new Set(["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL", "SFX_TRANSFER_FAILED"]);
 
@@ -94,8 +99,8 @@ export class Pairing {
   readonly #held = new Map<ExchangePeer, number>();
   /** Exchanges whose sides are being asked for a word: one check at a time each. */
   readonly #checks = new Map<Exchange, Promise<void>>();
-  /** When each exchange's sides were last asked, and which said nothing (but had not left). */
-  readonly #lastCheck = new WeakMap<Exchange, { at: number; silent: ExchangePeer[] }>();
+  /** When each exchange's sides were last asked (and answered). */
+  readonly #lastCheck = new WeakMap<Exchange, number>();
   #closed = false;
 
   constructor(opts: PairingOptions) {
@@ -121,14 +126,12 @@ export class Pairing {
   /**
    * A sender offers files to a receiver's ID. To a receiver in another
    * exchange, the offer waits while that exchange's two sides are asked for a
-   * word (one round trip; {@link CHECK_SIDES_MS} at most). A side that says
-   * nothing and whose port is closed (its host answers "port unreachable":
-   * the process is gone) is disconnected, its exchange ends, and the offer
-   * goes on. That is the same send run again after `kill -9`, which would
-   * otherwise be refused until the server notices the silence (20 s). A side
-   * merely silent (stopped, on a dark or lossy path) keeps its exchange, as
-   * its transport's own failure detection would; the offer is then refused
-   * as busy.
+   * word: one round trip when they answer, and the offer is refused as busy.
+   * A side that says nothing is asked every second until nothing has been
+   * heard from it for {@link GONE_AFTER_SILENT_MS}; then it is disconnected,
+   * its exchange ends, and the offer goes on. That is the same send run again
+   * after `kill -9`, which would otherwise be refused until the server
+   * notices the silence (20 s).
    */
   offer(sender: ExchangePeer, msg: Msg<typeof Offer>, checked = false): void {
     const xid = msg.xid;
@@ -174,8 +177,8 @@ export class Pairing {
       const ex = receiver.exchange;
       // Often the user's own: a sender killed mid-transfer, whose receiver is busy until the server
       // notices the silence. Asking costs a live exchange nothing; a killed side has said its last.
-      const last = ex && this.#lastCheck.get(ex);
-      if (ex && !checked && !(last && this.#now() - last.at < CHECK_AGAIN_MS)) return this.#hold(sender, msg, ex);
+      const last = ex ? this.#lastCheck.get(ex) : undefined;
+      if (ex && !checked && !(last !== undefined && this.#now() - last < CHECK_AGAIN_MS)) return this.#hold(sender, msg, ex);
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
@@ -205,16 +208,11 @@ export class Pairing {
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
   }
 
-  /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it, and what its sides said when asked. */
+  /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it (its sides answered when asked). */
   #busyWhy(ex: Exchange): string {
     // An offer (or an answer) is movement too: a receiver deciding is not still.
     const still = Math.floor((this.#now() - (ex.state === "streaming" ? ex.movedAt : ex.offeredAt)) / 1000);
     if (still < STILL_EXCHANGE_S) return "";
-    const silent = this.#lastCheck.get(ex)?.silent ?? [];
-    if (silent.length > 0) {
-      const who = silent.length > 1 ? "its sides have" : `its ${silent[0] === ex.sender.peer ? "sender" : "receiver"} has`;
-      return `; nothing has moved in it for ${still} s, and ${who} not answered the server, but not left (stopped, or cut off): it ends within 30 s if that lasts`;
-    }
     const ms = this.limits.idleTimeoutMs;
     const idle = ms >= 120_000 && ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} s`;
     return `; nothing has moved in it for ${still} s, but both its sides answered the server just now (it ends when they finish or cancel it, or after ${idle} with nothing moving)`;
@@ -242,27 +240,27 @@ export class Pairing {
   }
 
   /**
-   * Asks both sides of `ex` for a word. A side that says nothing within
-   * {@link CHECK_SIDES_MS}, and whose host said its port is closed, is gone:
-   * it is disconnected (its exchange ends in {@link gone}). One that says
-   * nothing with its port open keeps its exchange.
+   * Asks both sides of `ex` for a word. A side that says nothing is asked
+   * again every second until nothing has been heard from it for
+   * {@link GONE_AFTER_SILENT_MS} ({@link CHECK_SIDES_MS} at least): then it
+   * is gone, and disconnected (its exchange ends in {@link gone}).
    */
   async #checkSides(ex: Exchange): Promise<void> {
     const sides = [ex.sender.peer, ex.receiver.peer];
-    const found = await Promise.all(sides.map(async (p) => {
-      // The port first: its answer comes before the HEARTBEATs' (a host's ICMP is rate-limited).
-      const refused = p.portRefuses?.(REFUSAL_WAIT_MS) ?? Promise.resolve(false);
+    const answered = await Promise.all(sides.map((p) => {
+      const a = p.association;
       // A stand-in association without checkPeer cannot be asked: it counts as answering.
-      if (await (p.association.checkPeer?.(CHECK_SIDES_MS) ?? true)) return "answered";
-      return (await refused) ? "gone" : "silent";
+      if (!a.checkPeer) return true;
+      return a.checkPeer(Math.max(CHECK_SIDES_MS, GONE_AFTER_SILENT_MS - (a.silentForMs ?? 0)));
     }));
     this.#checks.delete(ex);
-    this.#lastCheck.set(ex, { at: this.#now(), silent: sides.filter((_, i) => found[i] === "silent") });
     if (this.#closed) return;
+    if (answered.every(Boolean)) this.#lastCheck.set(ex, this.#now());
     sides.forEach((p, i) => {
-      if (found[i] !== "gone" || p.exchange !== ex) return;
-      this.#log.warn("Exchange #{serial}: the {side} {id} is gone (no answer within 3 s, and its port refused datagrams): disconnecting it", {
-        serial: ex.serial, side: p === ex.sender.peer ? "sender" : "receiver", id: formatId(p.id),
+      if (answered[i] || p.exchange !== ex) return;
+      const silent = Math.round((p.association.silentForMs ?? GONE_AFTER_SILENT_MS) / 1000);
+      this.#log.warn("Exchange #{serial}: nothing heard from the {side} {id} for {silent} s, asked every second: disconnecting it, as another offer waits for its exchange to end", {
+        serial: ex.serial, side: p === ex.sender.peer ? "sender" : "receiver", id: formatId(p.id), silent,
       });
       p.association.abort(NO_ANSWER);
     });

@@ -55,6 +55,8 @@ export interface AssociationLike {
   setSendHighWaterMark?(bytes: number): void;
   /** Whether the peer says anything within `withinMs` when asked now (see the SCTP association's); absent on stand-ins. */
   checkPeer?(withinMs: number): Promise<boolean>;
+  /** Milliseconds since anything came from the peer; absent on stand-ins. */
+  readonly silentForMs?: number;
   /** Received data held for want of other data (incomplete, or behind a gap); absent on stand-ins. */
   readonly heldAboveGapBytes?: number;
   /** The cumulative TSN received: it stands still while a gap is not filled; absent on stand-ins. */

@@ -19,7 +19,7 @@ import { Accept, Cancel, Done, End, ErrorMessage, Offer, Reject, Resuming } from
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { LogBudget, type PairingLog } from "../pairing/log.ts";
 import { Pairing } from "../pairing/pairing.ts";
-import { SessionServer, type SessionServerOptions } from "./session.ts";
+import { SessionServer } from "./session.ts";
 
 /** What accepts associations: the SCTP endpoint (or a test double). */
 export interface AssociationSource {
@@ -45,8 +45,6 @@ export interface ExchangeServiceOptions {
   now?: () => number;
   /** See {@link SessionServerOptions.socketOverflows}. */
   socketOverflows?: () => number | undefined;
-  /** See {@link SessionServerOptions.portRefuses}. */
-  portRefuses?: SessionServerOptions["portRefuses"];
 }
 
 /** A running exchange service. */
@@ -70,7 +68,6 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
     unreadGraceMs: opts.unreadGraceMs,
     now: opts.now,
     socketOverflows: opts.socketOverflows,
-    portRefuses: opts.portRefuses,
   });
   const pairing = new Pairing({ limits: sessions.limits, log: opts.log, lookup: (id) => sessions.lookup(id), now: opts.now });
   sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));

@@ -29,7 +29,6 @@ import type { Exchange, ExchangePeer } from "../pairing/exchange.ts";
 import { formatId, IdRegistry } from "../pairing/id_registry.ts";
 import { LogBudget, type PairingLog, SILENT_LOG } from "../pairing/log.ts";
 import { formatAddress } from "../transport/datagram.ts";
-import { portRefuses } from "../transport/port_probe.ts";
 import { OverflowLog } from "./overflow_log.ts";
 import { SendBufferPool } from "./send_pool.ts";
 import { WindowPool } from "./window_pool.ts";
@@ -107,8 +106,6 @@ export interface SessionServerOptions {
   receiverBufferPoolBytes?: number;
   /** The server socket's count of datagrams the kernel dropped for a full receive buffer: the senders' windows shrink when it grows (see {@link WindowPool}). */
   socketOverflows?: () => number | undefined;
-  /** Whether a client's UDP port refuses datagrams (default {@link portRefuses}; for tests). */
-  portRefuses?: (remote: { address: string; port: number }, withinMs: number) => Promise<boolean>;
 }
 
 /** Internal errors logged (with their stack) per session; the rest are counted only. */
@@ -129,8 +126,6 @@ export class SessionServer {
   readonly #unreadGraceMs: number;
   /** See {@link SessionServerOptions.now}. */
   readonly now: () => number;
-  /** See {@link SessionServerOptions.portRefuses}. */
-  readonly portRefuses: (remote: { address: string; port: number }, withinMs: number) => Promise<boolean>;
   /** While over the total: the next look for clients that have come to look like not reading. */
   #rescan: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -168,7 +163,6 @@ export class SessionServer {
     this.#maxUnreadControlTotal = opts.maxUnreadControlTotal ?? MAX_UNREAD_CONTROL_TOTAL;
     this.#unreadGraceMs = opts.unreadGraceMs ?? UNREAD_GRACE_MS;
     this.now = opts.now ?? (() => performance.now());
-    this.portRefuses = opts.portRefuses ?? portRefuses;
     this.#overflowLog = new OverflowLog(this.log);
     this.windows = new WindowPool({
       poolBytes: opts.windowPoolBytes ?? SENDER_WINDOW_POOL_BYTES,
@@ -433,11 +427,6 @@ export class ServerSession implements ExchangePeer {
    * While it receives anything, what the server may queue for it comes from
    * the server's pool (up to 4 MiB; see {@link SendBufferPool}).
    */
-  /** Whether the client's UDP port refuses datagrams within `withinMs`: its process is gone (a hint: see {@link portRefuses}). */
-  portRefuses(withinMs: number): Promise<boolean> {
-    return this.server.portRefuses(this.association.remote, withinMs);
-  }
-
   receiving(on: boolean): void {
     const before = this.#receiving;
     this.#receiving = Math.max(0, before + (on ? 1 : -1));

@@ -38,8 +38,6 @@ export interface ShareSession {
   sending?(on: boolean): void;
   /** The client starts (true) or stops (false) having downloads in progress (see SharePeer.receiving). */
   receiving?(on: boolean): void;
-  /** Whether the client's port refuses datagrams (see SharePeer.portRefuses). */
-  portRefuses?(withinMs: number): Promise<boolean>;
 }
 
 /** The parts of the session server the share service uses. */
@@ -89,7 +87,7 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
       sending: (on) => session.sending?.(on),
       receiving: (on) => session.receiving?.(on),
       checkPeer: a.checkPeer ? (ms) => a.checkPeer!(ms) : undefined,
-      portRefuses: session.portRefuses ? (ms) => session.portRefuses!(ms) : undefined,
+      silentForMs: () => a.silentForMs ?? 0,
       abort: (reason) => a.abort(reason),
       drained: () => {
         if (entry.closed) return Promise.reject(new Error("connection closed"));

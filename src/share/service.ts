@@ -37,14 +37,14 @@ const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 const log = getLogger(["sfx", "share"]);
 
-/** How long a client holding a share's last downloads has to answer the server when another client wants one. */
+/** How long a client holding a share's last downloads has to answer the server at least, when another client wants one. */
 const CHECK_HOLDERS_MS = 3000;
-/** How long the host of a holder that does not answer has to say its port is closed (ICMP). */
-const REFUSAL_WAIT_MS = 1000;
+/** Such a client heard from by nobody for this long, asked all along, is taken as gone (as in pairing: half the transport's 20 s). */
+const GONE_AFTER_SILENT_MS = 10_000;
 /** A share's holders are asked at most this often: gets in a loop reuse the last answer. */
 const CHECK_AGAIN_MS = 2000;
 /** The reason a holder found gone is disconnected with. */
-const NO_ANSWER = "no answer from you within 3 s, and your port refused datagrams";
+const NO_ANSWER = "nothing heard from you for 10 s, while another client waited for your download to end";
 
 /** One client connection as the share service sees it. */
 export interface SharePeer {
@@ -81,8 +81,8 @@ export interface SharePeer {
   receiving?(on: boolean): void;
   /** Whether the client says anything within `withinMs` when asked now (see `Association.checkPeer`); absent: taken as yes. */
   checkPeer?(withinMs: number): Promise<boolean>;
-  /** Whether the client's UDP port refuses datagrams within `withinMs`: its process is gone (see `portRefuses`); absent: never. */
-  portRefuses?(withinMs: number): Promise<boolean>;
+  /** Milliseconds since anything came from the client (see `Association.silentForMs`); absent: 0. */
+  silentForMs?(): number;
   /** Ends the client's connection at once, telling it `reason`. */
   abort?(reason: string): void;
 }
@@ -277,8 +277,8 @@ export class ShareService {
   }
 
   /** Refuses a request beyond {@link MAX_REQUESTS_PER_CLIENT} of its kind in progress on this connection. */
-  #checkPerClient(requests: Map<number, RequestState>, starting: ReadonlyMap<number, number>, kind: "upload" | "download"): void {
-    let n = kind === "upload" ? starting.size : 0;
+  #checkPerClient(requests: Map<number, RequestState>, starting: ReadonlyMap<number, number>, kind: "upload" | "download", waiting = 0): void {
+    let n = kind === "upload" ? starting.size : waiting;
     for (const r of requests.values()) if (r.kind === kind) n++;
     if (n >= MAX_REQUESTS_PER_CLIENT) {
       throw new SfxError("SFX_LIMIT", `This connection has ${n} ${kind}s in progress already, the most the server allows: wait for one to end`);
@@ -567,8 +567,10 @@ export class ShareService {
   async #get(peer: SharePeer, msg: ReturnType<typeof ShareGet.validate>): Promise<void> {
     await this.store.saveCountOf(msg.code);
     const requests = this.#requests(peer);
-    if (requests.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
-    this.#checkPerClient(requests, new Map(), "download");
+    let waiting = this.#waitingGets.get(peer);
+    if (!waiting) this.#waitingGets.set(peer, waiting = new Set());
+    if (requests.has(msg.req) || waiting.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
+    this.#checkPerClient(requests, new Map(), "download", waiting.size);
     const begin = () => this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path), who(peer));
     let download: ShareDownload;
     try {
@@ -576,18 +578,23 @@ export class ShareService {
     } catch (err) {
       if (!(err instanceof DownloadsHeldError)) throw err;
       // Often the user's own: the same get run again after kill -9, whose first run holds the slot.
-      const silent = await this.#releaseGoneHolders(peer, err.share);
-      if (silent !== "released") {
-        const why = silent === "silent"
-          ? "and a client holding one has not answered the server, but not left (stopped, or cut off): it is let go within 30 s if that lasts"
-          : "and their clients answered the server just now: try again when one ends";
-        throw new SfxError("SFX_LIMIT", `Every remaining download of this share is in progress, ${why}`);
+      const refusal = new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends");
+      waiting.add(msg.req);
+      let released: boolean;
+      try {
+        released = await this.#releaseGoneHolders(err.share);
+      } finally {
+        waiting.delete(msg.req);
+        if (waiting.size === 0) this.#waitingGets.delete(peer);
       }
-      download = begin();
-      // Waited: the client may have gone, or sent this request again, meanwhile.
-      if (this.#peers.get(peer) !== requests || requests.has(msg.req)) {
-        await download.cancel();
-        throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
+      if (!released) throw refusal;
+      // Waited: the client may have gone meanwhile.
+      if (this.#peers.get(peer) !== requests) throw new SfxError("SFX_CONNECTION_LOST", "The client left while its get waited");
+      try {
+        download = begin();
+      } catch (again) {
+        // Another get that waited for the same one took it first.
+        throw again instanceof DownloadsHeldError ? refusal : again;
       }
     }
     const offsets = new Map(msg.files.map((f) => [f.path.normalize("NFC"), f.offset]));
@@ -606,20 +613,27 @@ export class ShareService {
   }
 
   /**
-   * Asks each client holding a download of share `share` (but `requester`)
-   * for a word ({@link SharePeer.checkPeer}). One that says nothing within
-   * {@link CHECK_HOLDERS_MS}, and whose host says its port is closed (the
-   * process is gone: {@link SharePeer.portRefuses}), is disconnected, and its
-   * downloads let go: "released". Else "silent" when one said nothing (but
-   * has not left), "answered" when all answered. A share's holders are asked
-   * at most every {@link CHECK_AGAIN_MS}; within that, the last answer stands.
+   * Asks each client holding a download of share `share` for a word
+   * ({@link SharePeer.checkPeer}): one that says nothing is asked every
+   * second until nothing has been heard from it for
+   * {@link GONE_AFTER_SILENT_MS}; then it is gone: disconnected, and its
+   * downloads let go. Whether any was. One check at a time per share, and
+   * none within {@link CHECK_AGAIN_MS} of one all answered.
    */
-  async #releaseGoneHolders(requester: SharePeer, share: string): Promise<"released" | "silent" | "answered"> {
+  #releaseGoneHolders(share: string): Promise<boolean> {
     const last = this.#lastCheck.get(share);
-    if (last && this.#now() - last.at < CHECK_AGAIN_MS) return last.silent ? "silent" : "answered";
+    if (last !== undefined && this.#now() - last < CHECK_AGAIN_MS) return Promise.resolve(false);
+    let check = this.#holderChecks.get(share);
+    if (!check) {
+      check = this.#checkHolders(share).finally(() => this.#holderChecks.delete(share));
+      this.#holderChecks.set(share, check);
+    }
+    return check;
+  }
+
+  async #checkHolders(share: string): Promise<boolean> {
     const holders: SharePeer[] = [];
     for (const [peer, requests] of this.#peers) {
-      if (peer === requester) continue;
       for (const st of requests.values()) {
         if (st.kind === "download" && !st.cancelled && st.download.share === share) {
           holders.push(peer);
@@ -627,28 +641,34 @@ export class ShareService {
         }
       }
     }
-    const found = await Promise.all(holders.map(async (p) => {
-      // The port first: its answer comes before the HEARTBEATs' (a host's ICMP is rate-limited).
-      const refused = p.portRefuses?.(REFUSAL_WAIT_MS) ?? Promise.resolve(false);
-      if (await (p.checkPeer?.(CHECK_HOLDERS_MS) ?? true)) return "answered";
-      return (await refused) && p.abort ? "gone" : "silent";
+    const answered = await Promise.all(holders.map((p) => {
+      // A peer that cannot be asked counts as answering.
+      if (!p.checkPeer) return true;
+      return p.checkPeer(Math.max(CHECK_HOLDERS_MS, GONE_AFTER_SILENT_MS - (p.silentForMs?.() ?? 0)));
     }));
-    if (this.#lastCheck.size >= 1000) this.#lastCheck.clear();
-    this.#lastCheck.set(share, { at: this.#now(), silent: found.includes("silent") });
+    if (answered.every(Boolean)) {
+      if (this.#lastCheck.size >= 1000) this.#lastCheck.clear();
+      this.#lastCheck.set(share, this.#now());
+    }
     let released = false;
     for (let i = 0; i < holders.length; i++) {
       const p = holders[i];
-      if (found[i] !== "gone") continue;
-      log.warn("Share {share}: the client {client} downloading it is gone (no answer within 3 s, and its port refused datagrams): disconnecting it, for another client's download", { share: shortKey(share), client: who(p) });
-      p.abort!(NO_ANSWER);
+      if (answered[i] || !p.abort) continue;
+      const silent = Math.round((p.silentForMs?.() ?? GONE_AFTER_SILENT_MS) / 1000);
+      log.warn("Share {share}: nothing heard from {client}, downloading it, for {silent} s, asked every second: disconnecting it, as another client's get waits for its download", { share: shortKey(share), client: who(p), silent });
+      p.abort(NO_ANSWER);
       await this.peerClosed(p);
       released = true;
     }
-    return released ? "released" : found.includes("silent") ? "silent" : "answered";
+    return released;
   }
 
-  /** When each share's holders were last asked (see #releaseGoneHolders), and whether one said nothing. */
-  readonly #lastCheck = new Map<string, { at: number; silent: boolean }>();
+  /** When each share's holders were last asked and all answered (see #releaseGoneHolders). */
+  readonly #lastCheck = new Map<string, number>();
+  /** Checks of each share's holders under way. */
+  readonly #holderChecks = new Map<string, Promise<boolean>>();
+  /** Gets waiting for a check of their share's holders, per client: they count against its limit. */
+  readonly #waitingGets = new Map<SharePeer, Set<number>>();
 
   async #pump(peer: SharePeer, state: DownloadState, plan: { path: string; size: number; sha256: string; offset: number }[]): Promise<void> {
     let bytes = 0;

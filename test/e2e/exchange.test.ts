@@ -334,6 +334,7 @@ test("Ctrl-C of the sender mid-transfer cancels on both sides within 2 s; nothin
   s.child.kill("SIGINT");
   const res = await s.exit(5000);
   assert.is(res.status, 130, s.err());
+  assert.match(s.err(), /Cancelled: the receiver was told/);
   await r.waitFor(/"event":"(cancelled|error)"/, 5000, "out");
   assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
   await until(() => readdirSync(dst).length === 0, 2000, "the temporary file to go");

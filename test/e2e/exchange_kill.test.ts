@@ -40,8 +40,8 @@ test("kill -9 of the sender, of the receiver, and of the server mid-transfer", a
   })();
 
   // The same send run again at once, as a user does after a crash: the offer waits while the
-  // server asks the broken exchange's sides for a word (3 s), the killed sender is let go, and
-  // the offer goes through.
+  // server asks the broken exchange's sides for a word, until nothing has been heard from the
+  // killed sender for 10 s; then it is let go, and the offer goes through.
   const againCase = (async () => {
     const dst = tmp();
     const r = await startReceive(shared, dst, ["--yes"]);
@@ -53,9 +53,9 @@ test("kill -9 of the sender, of the receiver, and of the server mid-transfer", a
     const src = tmp();
     writeFileSync(join(src, "again.bin"), "again");
     const again = sfx(["send", "--to", r.id, "--server", shared.address, join(src, "again.bin")]);
-    assert.is((await again.exit(15_000)).status, 0, again.err());
+    assert.is((await again.exit(20_000)).status, 0, again.err());
     const seconds = (Date.now() - killedAt) / 1000;
-    assert.ok(seconds < 10, `the same send went through ${seconds} s after the kill (the server's own notice takes 20 s)`);
+    assert.ok(seconds < 15, `the same send went through ${seconds} s after the kill (the server's own notice takes 20 s)`);
     const failed = events(r).find((e) => e.event === "error");
     assert.equal(failed?.code, "SFX_TRANSFER_FAILED", r.out());
     assert.match(String(failed?.message), /^The sender \(.+\) stopped responding during the transfer$/);

@@ -366,10 +366,10 @@ test("an interrupted download (client killed) resumes on the next get, run at on
   assert.ok(partSize < statSync(big).size, "killed before the end");
   assert.not.ok(existsSync(join(out, "big.bin")));
   // The killed get still holds the share's one download at the server, which has not noticed yet:
-  // the server asks it for a word, finds its port closed, and lets it go.
+  // the server asks it for a word until nothing has been heard from it for 10 s, and lets it go.
   const r = await sfx(main, ["share", "get", code, "--dir", out, "--json"]);
   assert.is(r.status, 0, r.stderr);
-  assert.ok(Date.now() - killedAt < 10_000, `went through ${Date.now() - killedAt} ms after the kill (the server's own notice takes 20 s)`);
+  assert.ok(Date.now() - killedAt < 15_000, `went through ${Date.now() - killedAt} ms after the kill (the server's own notice takes 20 s)`);
   const file = JSON.parse(r.stdout.split("\n")[0]);
   assert.ok(file.resumedFrom > 0, r.stdout);
   assert.is(shaFile(join(out, "big.bin")), shaFile(big));

@@ -36,11 +36,9 @@ export function startHarness(
 ): Harness {
   const endpoint = new EventEmitter();
   const logs: LogRecord[] = [];
-  const serverSides: FakeAssociation[] = [];
-  // A client's port "refuses" when the test closed it (FakeAssociation.portClosed): no real datagram is sent.
-  const portRefuses = (remote: { address: string; port: number }) => Promise.resolve(serverSides.some((f) => f.remote.port === remote.port && f.peer.portClosed));
-  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs), portRefuses, ...unread });
+  const service = startExchangeService({ endpoint: endpoint as never, serverName: "test", limits, log: recordingLog(logs), ...unread });
   const conns: ClientConnection[] = [];
+  const serverSides: FakeAssociation[] = [];
   const raw = (opts: FakeOptions = {}) => {
     const [fake, serverSide] = fakeAssociationPair({ ...fakeOpts, ...opts });
     serverSides.push(serverSide);

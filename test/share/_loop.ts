@@ -97,8 +97,12 @@ export class Loop {
   readonly seen: string[] = [];
   /** Set by a test: the client answers no SharePeer.checkPeer() (a killed sfx nobody has noticed yet). */
   deaf = false;
-  /** Set by a test: the client's port is closed, as a killed process's is (SharePeer.portRefuses). */
-  portClosed = false;
+  /** Set by a test: how long since the server last heard this client (SharePeer.silentForMs). */
+  silentForMs = 0;
+  /** The time each SharePeer.checkPeer() call gave the client. */
+  checkWindows: number[] = [];
+  /** Set by a test: SharePeer.checkPeer() answers only once this resolves. */
+  checkGate: Promise<void> | undefined;
   /** SharePeer.checkPeer() calls made. */
   checksAsked = 0;
   /** The reason the service aborted this client with (SharePeer.abort), if it did. */
@@ -146,11 +150,13 @@ export class Loop {
       buffered: () => this.toClientData.bytes,
       sending: (on) => void this.sending.push(on),
       receiving: (on) => void this.receiving.push(on),
-      checkPeer: () => {
+      checkPeer: async (ms) => {
         this.checksAsked++;
-        return Promise.resolve(!this.deaf && !this.#closed);
+        this.checkWindows.push(ms);
+        await this.checkGate;
+        return !this.deaf && !this.#closed;
       },
-      portRefuses: () => Promise.resolve(this.portClosed),
+      silentForMs: () => this.silentForMs,
       abort: (reason) => {
         this.abortedWith = reason;
         void this.close();

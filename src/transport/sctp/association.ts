@@ -34,7 +34,7 @@ import {
 } from "./chunk_types.ts";
 import { chunkLength } from "./chunk.ts";
 import { encodePacket } from "./packet.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock, TimerHandle } from "./clock.ts";
 import { CongestionController } from "./congestion.ts";
 import { COOKIE_FLAG_IDATA, type CookieJar, type CookieState } from "./cookie.ts";
 import { SCTP_DEFAULTS, SCTP_SIZES } from "./defaults.ts";
@@ -652,11 +652,17 @@ export class Association extends EventEmitter<AssociationEvents> {
     return this.#sendHighWater;
   }
 
+  /** Milliseconds since anything valid came from the peer. */
+  get silentForMs(): number {
+    return this.#clock.now() - this.#lastHeard;
+  }
+
   /**
    * Asks the peer for a word now (HEARTBEATs on demand, RFC 9260 §8.3: one
-   * at once, and again at a third and two thirds of `withinMs`), and resolves
-   * whether anything valid came from it within `withinMs`: true as soon as
-   * one of those HEARTBEATs is answered, else at `withinMs`. For a hint that
+   * at once, and again every third of `withinMs`, or every second when that
+   * is longer), and resolves whether anything valid came from it within
+   * `withinMs`: true as soon as one of those HEARTBEATs is answered, else at
+   * `withinMs`. For a hint that
    * the peer may be gone that anyone could forge, such as a connected UDP
    * socket's ICMP "port unreachable" (it names ports, not the association):
    * act on the peer's silence, not on the hint.
@@ -664,14 +670,8 @@ export class Association extends EventEmitter<AssociationEvents> {
   checkPeer(withinMs: number): Promise<boolean> {
     if (this.#state === "closed") return Promise.resolve(false);
     const before = this.#stats.packetsReceived;
-    const ask = () => {
-      if (this.#state === "closed" || this.#stats.packetsReceived > before) return;
-      this.#control.push({ type: CHUNK.HEARTBEAT, info: this.#heartbeatInfo(HB_CHECK, 0) });
-      this.#flush();
-    };
-    ask();
     return new Promise((resolve) => {
-      const timers = [this.#clock.setTimer(ask, withinMs / 3), this.#clock.setTimer(ask, (2 * withinMs) / 3)];
+      const timers: TimerHandle[] = [];
       let settled = false;
       const done = (answered: boolean) => {
         if (settled) return;
@@ -686,9 +686,20 @@ export class Association extends EventEmitter<AssociationEvents> {
       const onClose = () => done(false);
       // Its HEARTBEAT answered: no need to wait out the time (a busy refusal waits for this).
       const onAnswer = () => done(true);
+      const ask = () => {
+        if (this.#state === "closed") return;
+        // Heard meanwhile (its own HEARTBEAT, data): that is a word too.
+        if (this.#stats.packetsReceived > before) return onAnswer();
+        this.#control.push({ type: CHUNK.HEARTBEAT, info: this.#heartbeatInfo(HB_CHECK, 0) });
+        this.#flush();
+      };
       this.once("close", onClose);
       this.#checks.push(onAnswer);
-      timers.push(this.#clock.setTimer(() => done(this.#stats.packetsReceived > before), withinMs));
+      ask();
+      // At a third and two thirds of a short time; every second of a long one (a lossy path loses some).
+      const every = Math.min(1000, withinMs / 3);
+      for (let at = every; at < withinMs - 1 && !settled; at += every) timers.push(this.#clock.setTimer(ask, at));
+      if (!settled) timers.push(this.#clock.setTimer(() => done(this.#stats.packetsReceived > before), withinMs));
     });
   }
 

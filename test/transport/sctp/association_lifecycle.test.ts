@@ -8,7 +8,7 @@ import { parseUnrecognizedParameter } from "../../../src/transport/sctp/param.ts
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
 import { type Association, type CloseReason, ManualClock, SctpEndpoint, SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
 import type { DatagramHandler, DatagramSocket, RemoteAddress } from "../../../src/transport/datagram.ts";
-import { closed, connectPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
+import { closed, connectPair, makeManualPair, makePair, pattern, receiveBytes, sendAll, within } from "./_pair.ts";
 
 const PORT = SCTP_DEFAULTS.sctpPort;
 
@@ -310,6 +310,35 @@ test("checkPeer(): true when the peer says anything within the time (asked again
     assert.is(await c.checkPeer(10), false);
   } finally {
     await p.close();
+  }
+});
+
+test("checkPeer() over a long time asks every second (a lossy path loses some); silentForMs counts from the last word heard", async () => {
+  const m = makeManualPair({ delayMs: 5 });
+  try {
+    const { c } = await m.connect();
+    let heartbeats = 0;
+    let dark = true;
+    // checkPeer()'s own HEARTBEATs: their information starts with its kind, 3 (liveness and path MTU probes are others).
+    const isCheck = (ch: { type: number }) => ch.type === CHUNK.HEARTBEAT && (ch as unknown as { info: Uint8Array }).info[0] === 3;
+    m.bridge.filter = (d, dir) => {
+      if (dir === "a->b" && decodePacketUnchecked(d).chunks.some(isCheck)) heartbeats++;
+      return !dark;
+    };
+    const before = c.silentForMs;
+    let result: boolean | undefined;
+    void c.checkPeer(10_000).then((r) => (result = r));
+    await m.run(4_500, 10);
+    assert.is(heartbeats, 5, "at once, then every second");
+    assert.is(result, undefined, "still asking");
+    assert.ok(c.silentForMs >= before + 4_500, `silent for ${c.silentForMs} ms`);
+    // The path comes back: by the next ask a word has come (an answer, or the peer's own packets), and the check ends then.
+    dark = false;
+    await m.run(1_500, 10, () => result !== undefined);
+    assert.is(result, true);
+    assert.ok(c.silentForMs < 1000, `heard within the second (${c.silentForMs} ms ago)`);
+  } finally {
+    await m.close();
   }
 });
 
