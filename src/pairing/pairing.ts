@@ -97,10 +97,10 @@ export class Pairing {
   #nextXid = new WeakMap<ExchangePeer, number>();
   /** Offers waiting for the sides of their receiver's still exchange to answer: the sender's xid, by sender. */
   readonly #held = new Map<ExchangePeer, number>();
-  /** Exchanges whose sides are being asked for a word: one check at a time each. */
-  readonly #checks = new Map<Exchange, Promise<void>>();
-  /** When each exchange's sides were last asked (and answered). */
-  readonly #lastCheck = new WeakMap<Exchange, number>();
+  /** Clients of an exchange being asked for a word because an offer waits for their partner: one check at a time each. */
+  readonly #checks = new Map<ExchangePeer, Promise<void>>();
+  /** When each such client was last asked, and answered. */
+  readonly #lastCheck = new WeakMap<ExchangePeer, number>();
   #closed = false;
 
   constructor(opts: PairingOptions) {
@@ -125,11 +125,11 @@ export class Pairing {
 
   /**
    * A sender offers files to a receiver's ID. To a receiver in another
-   * exchange, the offer waits while that exchange's two sides are asked for a
-   * word: one round trip when they answer, and the offer is refused as busy.
-   * A side that says nothing is asked every second until nothing has been
-   * heard from it for {@link GONE_AFTER_SILENT_MS}; then it is disconnected,
-   * its exchange ends, and the offer goes on. That is the same send run again
+   * exchange, the offer waits while the client it exchanges with is asked for
+   * a word: one round trip when it answers, and the offer is refused as busy.
+   * One that says nothing is asked every second until nothing has been heard
+   * from it for {@link GONE_AFTER_SILENT_MS}; then it is disconnected, the
+   * exchange ends, and the offer goes on. That is the same send run again
    * after `kill -9`, which would otherwise be refused until the server
    * notices the silence (20 s).
    */
@@ -176,9 +176,10 @@ export class Pairing {
     if (receiver.exchange || this.#held.has(receiver)) {
       const ex = receiver.exchange;
       // Often the user's own: a sender killed mid-transfer, whose receiver is busy until the server
-      // notices the silence. Asking costs a live exchange nothing; a killed side has said its last.
-      const last = ex ? this.#lastCheck.get(ex) : undefined;
-      if (ex && !checked && !(last !== undefined && this.#now() - last < CHECK_AGAIN_MS)) return this.#hold(sender, msg, ex);
+      // notices the silence. Asking costs a live client nothing; a killed one has said its last.
+      const partner = ex?.other(receiver).peer;
+      const last = partner ? this.#lastCheck.get(partner) : undefined;
+      if (partner && !checked && !(last !== undefined && this.#now() - last < CHECK_AGAIN_MS)) return this.#hold(sender, msg, partner);
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
@@ -208,28 +209,28 @@ export class Pairing {
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
   }
 
-  /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it (its sides answered when asked). */
+  /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it (the receiver's partner answered when asked). */
   #busyWhy(ex: Exchange): string {
     // An offer (or an answer) is movement too: a receiver deciding is not still.
     const still = Math.floor((this.#now() - (ex.state === "streaming" ? ex.movedAt : ex.offeredAt)) / 1000);
     if (still < STILL_EXCHANGE_S) return "";
     const ms = this.limits.idleTimeoutMs;
     const idle = ms >= 120_000 && ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} s`;
-    return `; nothing has moved in it for ${still} s, but both its sides answered the server just now (it ends when they finish or cancel it, or after ${idle} with nothing moving)`;
+    return `; nothing has moved in it for ${still} s, but the client it is exchanging with answered the server just now (it ends when they finish or cancel it, or after ${idle} with nothing moving)`;
   }
 
-  /** Holds `sender`'s offer while the sides of `ex`, its receiver's exchange, are asked for a word; then offers again, once. */
-  #hold(sender: ExchangePeer, msg: Msg<typeof Offer>, ex: Exchange): void {
+  /** Holds `sender`'s offer while `partner`, the client its receiver exchanges with, is asked for a word; then offers again, once. */
+  #hold(sender: ExchangePeer, msg: Msg<typeof Offer>, partner: ExchangePeer): void {
     this.#held.set(sender, msg.xid);
     if (this.#logBudget.take(sender) >= 0) {
-      this.#log.debug("Offer from {from} to {to} waits: asking the sides of exchange #{serial} for a word", {
-        from: formatId(sender.id), to: formatId(ex.receiver.peer.id), serial: ex.serial,
+      this.#log.debug("Offer from {from} to {to} waits: asking {partner}, in an exchange with it, for a word", {
+        from: formatId(sender.id), to: msg.to === undefined ? "" : formatId(msg.to), partner: formatId(partner.id),
       });
     }
-    let check = this.#checks.get(ex);
+    let check = this.#checks.get(partner);
     if (!check) {
-      check = this.#checkSides(ex);
-      this.#checks.set(ex, check);
+      check = this.#checkPartner(partner);
+      this.#checks.set(partner, check);
     }
     void check.then(() => {
       // Cancelled, or gone, meanwhile (a later offer of the same sender is refused while this one waits).
@@ -240,30 +241,30 @@ export class Pairing {
   }
 
   /**
-   * Asks both sides of `ex` for a word. A side that says nothing is asked
-   * again every second until nothing has been heard from it for
-   * {@link GONE_AFTER_SILENT_MS} ({@link CHECK_SIDES_MS} at least): then it
-   * is gone, and disconnected (its exchange ends in {@link gone}).
+   * Asks `partner`, in an exchange with a client an offer waits for, for a
+   * word. Silent, it is asked again every second until nothing has been
+   * heard from it for {@link GONE_AFTER_SILENT_MS} ({@link CHECK_SIDES_MS}
+   * at least): then it is gone, and disconnected (its exchange ends in
+   * {@link gone}). The client the offer is for is not asked: were it silent,
+   * ending its exchange would not bring the offer through.
    */
-  async #checkSides(ex: Exchange): Promise<void> {
-    const sides = [ex.sender.peer, ex.receiver.peer];
-    const answered = await Promise.all(sides.map((p) => {
-      const a = p.association;
-      // A stand-in association without checkPeer cannot be asked: it counts as answering.
-      if (!a.checkPeer) return true;
-      return a.checkPeer(Math.max(CHECK_SIDES_MS, GONE_AFTER_SILENT_MS - (a.silentForMs ?? 0)));
-    }));
-    this.#checks.delete(ex);
+  async #checkPartner(partner: ExchangePeer): Promise<void> {
+    const a = partner.association;
+    // A stand-in association without checkPeer cannot be asked: it counts as answering.
+    const answered = a.checkPeer ? await a.checkPeer(Math.max(CHECK_SIDES_MS, GONE_AFTER_SILENT_MS - (a.silentForMs ?? 0))) : true;
+    this.#checks.delete(partner);
     if (this.#closed) return;
-    if (answered.every(Boolean)) this.#lastCheck.set(ex, this.#now());
-    sides.forEach((p, i) => {
-      if (answered[i] || p.exchange !== ex) return;
-      const silent = Math.round((p.association.silentForMs ?? GONE_AFTER_SILENT_MS) / 1000);
-      this.#log.warn("Exchange #{serial}: nothing heard from the {side} {id} for {silent} s, asked every second: disconnecting it, as another offer waits for its exchange to end", {
-        serial: ex.serial, side: p === ex.sender.peer ? "sender" : "receiver", id: formatId(p.id), silent,
-      });
-      p.association.abort(NO_ANSWER);
+    if (answered) {
+      this.#lastCheck.set(partner, this.#now());
+      return;
+    }
+    const ex = partner.exchange;
+    if (!ex) return;
+    const silent = Math.round((a.silentForMs ?? GONE_AFTER_SILENT_MS) / 1000);
+    this.#log.warn("Exchange #{serial}: nothing heard from the {side} {id} for {silent} s, asked every second: disconnecting it, as another offer waits for its exchange to end", {
+      serial: ex.serial, side: partner === ex.sender.peer ? "sender" : "receiver", id: formatId(partner.id), silent,
     });
+    a.abort(NO_ANSWER);
   }
 
   #offerTimedOut(ex: Exchange): void {

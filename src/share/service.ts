@@ -567,10 +567,9 @@ export class ShareService {
   async #get(peer: SharePeer, msg: ReturnType<typeof ShareGet.validate>): Promise<void> {
     await this.store.saveCountOf(msg.code);
     const requests = this.#requests(peer);
-    let waiting = this.#waitingGets.get(peer);
-    if (!waiting) this.#waitingGets.set(peer, waiting = new Set());
-    if (requests.has(msg.req) || waiting.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
-    this.#checkPerClient(requests, new Map(), "download", waiting.size);
+    const waitingNow = this.#waitingGets.get(peer);
+    if (requests.has(msg.req) || waitingNow?.has(msg.req)) throw new SfxError("SFX_PROTOCOL", `Request ${msg.req} is already in progress`);
+    this.#checkPerClient(requests, new Map(), "download", waitingNow?.size ?? 0);
     const begin = () => this.store.beginDownload(msg.code, peer.address, msg.files.map((f) => f.path), who(peer));
     let download: ShareDownload;
     try {
@@ -578,23 +577,24 @@ export class ShareService {
     } catch (err) {
       if (!(err instanceof DownloadsHeldError)) throw err;
       // Often the user's own: the same get run again after kill -9, whose first run holds the slot.
-      const refusal = new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends");
+      let waiting = this.#waitingGets.get(peer);
+      if (!waiting) this.#waitingGets.set(peer, waiting = new Set());
       waiting.add(msg.req);
       let released: boolean;
       try {
         released = await this.#releaseGoneHolders(err.share);
       } finally {
         waiting.delete(msg.req);
-        if (waiting.size === 0) this.#waitingGets.delete(peer);
+        if (waiting.size === 0 && this.#waitingGets.get(peer) === waiting) this.#waitingGets.delete(peer);
       }
-      if (!released) throw refusal;
+      if (!released) throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends");
       // Waited: the client may have gone meanwhile.
       if (this.#peers.get(peer) !== requests) throw new SfxError("SFX_CONNECTION_LOST", "The client left while its get waited");
       try {
         download = begin();
       } catch (again) {
-        // Another get that waited for the same one took it first.
-        throw again instanceof DownloadsHeldError ? refusal : again;
+        if (!(again instanceof DownloadsHeldError)) throw again;
+        throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress: the one a client that had gone held was let go, and another get took it first");
       }
     }
     const offsets = new Map(msg.files.map((f) => [f.path.normalize("NFC"), f.offset]));
@@ -751,6 +751,7 @@ export class ShareService {
     if (!requests) return Promise.resolve();
     // Gone before anything is awaited: a put whose upload is still being set up sees it and aborts that upload.
     this.#peers.delete(peer);
+    this.#waitingGets.delete(peer);
     const done = (async () => {
       for (const req of [...requests.keys()]) await this.#cancel(peer, req, "client disconnected", requests);
     })().finally(() => this.#closing.delete(peer));
@@ -774,6 +775,13 @@ export class ShareService {
       this.#reply(peer, errorToMessage(new SfxError("SFX_CONNECTION_LOST", "The server is shutting down"), { req }));
       await this.#cancel(peer, req, "server shutting down", requests);
     }
+  }
+
+  /** Number of gets waiting for a check of their share's holders (for tests and diagnostics). */
+  get waitingGets(): number {
+    let n = 0;
+    for (const m of this.#waitingGets.values()) n += m.size;
+    return n;
   }
 
   /** Number of uploads and downloads in progress (for tests and diagnostics). */

@@ -5,11 +5,13 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { slowReads } from "../_slow_reads.ts";
 import { tmpdir } from "node:os";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { join } from "node:path";
 import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid, decodeMessage } from "../../src/protocol/index.ts";
-import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived } from "../../src/protocol/share.ts";
+import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived, ShareSending } from "../../src/protocol/share.ts";
 import { codeKey, generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore, shortKey } from "../../src/share/store.ts";
@@ -369,14 +371,15 @@ test("a listing is in the admin's log, with the share and the client, once a min
   }
 });
 
-test("a get refused because another client's download holds the share's last one: that client is asked for a word first; answering, it keeps it and the get is refused saying so; silent until nothing was heard from it for 10 s (killed, not yet noticed), it is let go and the get goes through", async () => {
-  const clock = { t: 1_000_000 };
-  const w = await world({}, { now: () => clock.t });
-  const data = randomBytes(600 * 1024); // more than the link holds: the first download waits on its client
+/**
+ * A share of one download (600 KiB: more than the link holds) whose download a client (`first`)
+ * started, took its first bytes of, and reads no more of: it holds the share's last download.
+ */
+async function downloadHeld(w: World) {
+  const data = randomBytes(600 * 1024);
   tree(w, { "a.bin": data });
   const { client: putter } = w.connect();
   const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin")]), { maxDownloads: 1 });
-  // A client that starts the download, takes its first bytes, and reads no more.
   const { loop: first } = w.connect();
   let started!: () => void;
   const going = new Promise<void>((r) => (started = r));
@@ -386,6 +389,13 @@ test("a get refused because another client's download holds the share's last one
   });
   first.link.send(ShareGet.encode({ req: 1, code, files: [] }));
   await going;
+  return { data, putter, code, first };
+}
+
+test("a get refused because another client's download holds the share's last one: that client is asked for a word first; answering, it keeps it and the get is refused saying so; silent until nothing was heard from it for 10 s (killed, not yet noticed), it is let go and the get goes through", async () => {
+  const clock = { t: 1_000_000 };
+  const w = await world({}, { now: () => clock.t });
+  const { data, putter, code, first } = await downloadHeld(w);
   const { client: second } = w.connect();
   await rejects(second.get(code, { dir: w.out }), "SFX_LIMIT", /^Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends$/);
   assert.is(first.checksAsked, 1);
@@ -405,18 +415,7 @@ test("a get refused because another client's download holds the share's last one
 
 test("gets that wait for a check of the share's holders: one check for all, each counted against its connection's limit, all refused when the holder answers", async () => {
   const w = await world();
-  tree(w, { "a.bin": randomBytes(600 * 1024) });
-  const { client: putter } = w.connect();
-  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin")]), { maxDownloads: 1 });
-  const { loop: first } = w.connect();
-  let started!: () => void;
-  const going = new Promise<void>((r) => (started = r));
-  first.link.onData(() => {
-    started();
-    return new Promise<void>(() => {});
-  });
-  first.link.send(ShareGet.encode({ req: 1, code, files: [] }));
-  await going;
+  const { code, first } = await downloadHeld(w);
   let answer!: () => void;
   first.checkGate = new Promise<void>((r) => (answer = r));
   // Nine gets on one connection while the check is slow: eight wait, the ninth is over its limit.
@@ -433,6 +432,53 @@ test("gets that wait for a check of the share's holders: one check for all, each
   await until(() => errors.size === 9, 3000, "every get's answer");
   for (let req = 1; req <= 8; req++) assert.match(errors.get(req)!, /in progress, and their clients answered the server just now/);
   assert.is(first.checksAsked, 1);
+});
+
+test("two gets wait for a gone holder's download: one takes it, the other is told that is what happened", async () => {
+  const w = await world();
+  const { code, first } = await downloadHeld(w);
+  first.deaf = true;
+  let answer!: () => void;
+  first.checkGate = new Promise<void>((r) => (answer = r));
+  const answers: string[] = [];
+  for (const { loop } of [w.connect(), w.connect()]) {
+    loop.link.onMessage((m) => {
+      if (m.type === "error") answers.push(String(m.message));
+      if (m.type === ShareSending.type) answers.push("sending");
+    });
+    loop.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+  }
+  // Both wait on the one check (the first asks; the second finds it under way), then it ends.
+  await until(() => w.service.waitingGets === 2, 3000, "both gets waiting");
+  answer();
+  await until(() => answers.length === 2, 3000, "both answers");
+  assert.equal(answers.sort(), [
+    "Every remaining download of this share is in progress: the one a client that had gone held was let go, and another get took it first",
+    "sending",
+  ]);
+  assert.is(first.checksAsked, 1, "one check for both");
+});
+
+test("a connection that sent gets and closed is forgotten: the service keeps nothing of it", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const w = await world();
+  const refs: WeakRef<object>[] = [];
+  for (let i = 0; i < 40; i++) {
+    // Its own address each: failed lookups are limited per address.
+    const loop = new Loop(w.service, `10.0.0.${i + 1}`);
+    const refused = new Promise<string>((r) => loop.link.onMessage((m) => m.type === "error" && r(String(m.code))));
+    loop.link.send(ShareGet.encode({ req: 1, code: generateCode(), files: [] }));
+    assert.is(await refused, "SFX_SHARE_NOT_FOUND");
+    refs.push(new WeakRef(loop.peer));
+    await loop.close();
+  }
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+  const held = refs.filter((r) => r.deref() !== undefined).length;
+  assert.ok(held <= 1, `${held} of 40 closed connections still held`);
 });
 
 test("a share that allows one download is not used up by a get whose last bytes never reached the client; share.received counts it", async () => {
