@@ -42,18 +42,18 @@ const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 const SENDER_FAILURE_GRACE_MS = 5000;
 /** A busy receiver's exchange in which nothing moved for this long (seconds) is said to be still in a refusal. */
 const STILL_EXCHANGE_S = 2;
-/** How long each side of a busy receiver's exchange has to answer the server's HEARTBEATs at least (see {@link Pairing.offer}). */
+/** How long the client a busy receiver exchanges with is asked for a word at least (see {@link Pairing.offer}). */
 const CHECK_SIDES_MS = 3000;
 /**
- * A side of a busy receiver's exchange heard from by nobody for this long, asked all along, is
- * taken as gone when an offer waits for it: half the transport's own failure timeout (20 s).
+ * The client a busy receiver exchanges with, heard from by nobody for this long, asked all along,
+ * is taken as gone when an offer waits: half the transport's own failure timeout (20 s).
  * A client killed with -9 never speaks again; one stopped with Ctrl-Z, or cut off, for longer
  * than this while another client wants its partner loses its exchange.
  */
 const GONE_AFTER_SILENT_MS = 10_000;
-/** An exchange's sides are asked at most this often: offers in a loop reuse the last answer. */
+/** A client is asked at most this often: offers in a loop reuse the last answer. */
 const CHECK_AGAIN_MS = 2000;
-/** The reason a side found gone is disconnected with (and how {@link Pairing.gone} knows it). */
+/** The reason a client found gone is disconnected with (and how {@link Pairing.gone} knows it). */
 const NO_ANSWER = "nothing heard from you for 10 s, while another client waited for your exchange to end";
 
 const PEER_FAILURE_CODES = new Set(["SFX_IO", "SFX_INTEGRITY", "SFX_PROTOCOL", "SFX_INTERNAL", "SFX_TRANSFER_FAILED"]);
@@ -95,10 +95,10 @@ export class Pairing {
   #serial = 0;
   /** Receiver-side exchange ids, per receiver (monotonic, so late data of an old exchange never matches). */
   #nextXid = new WeakMap<ExchangePeer, number>();
-  /** Offers waiting for the sides of their receiver's still exchange to answer: the sender's xid, by sender. */
+  /** Offers waiting while the client their receiver exchanges with is asked for a word: the sender's xid, by sender. */
   readonly #held = new Map<ExchangePeer, number>();
-  /** Clients of an exchange being asked for a word because an offer waits for their partner: one check at a time each. */
-  readonly #checks = new Map<ExchangePeer, Promise<void>>();
+  /** Clients of an exchange being asked for a word because an offer waits for their partner (resolving whether it was let go): one check at a time each. */
+  readonly #checks = new Map<ExchangePeer, Promise<boolean>>();
   /** When each such client was last asked, and answered. */
   readonly #lastCheck = new WeakMap<ExchangePeer, number>();
   #closed = false;
@@ -124,16 +124,16 @@ export class Pairing {
   }
 
   /**
-   * A sender offers files to a receiver's ID. To a receiver in another
-   * exchange, the offer waits while the client it exchanges with is asked for
-   * a word: one round trip when it answers, and the offer is refused as busy.
+   * A sender offers files to a receiver's ID. To a client receiving in
+   * another exchange, the offer waits while the client sending to it is asked
+   * for a word: one round trip when it answers, and the offer is refused as busy.
    * One that says nothing is asked every second until nothing has been heard
    * from it for {@link GONE_AFTER_SILENT_MS}; then it is disconnected, the
    * exchange ends, and the offer goes on. That is the same send run again
    * after `kill -9`, which would otherwise be refused until the server
    * notices the silence (20 s).
    */
-  offer(sender: ExchangePeer, msg: Msg<typeof Offer>, checked = false): void {
+  offer(sender: ExchangePeer, msg: Msg<typeof Offer>, checked: false | "answered" | "released" = false): void {
     const xid = msg.xid;
     const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
       const message = fitText(text);
@@ -176,14 +176,20 @@ export class Pairing {
     if (receiver.exchange || this.#held.has(receiver)) {
       const ex = receiver.exchange;
       // Often the user's own: a sender killed mid-transfer, whose receiver is busy until the server
-      // notices the silence. Asking costs a live client nothing; a killed one has said its last.
-      const partner = ex?.other(receiver).peer;
+      // notices the silence. Asking costs a live client nothing; a killed one has said its last. Only
+      // for a receiver: one that sends (often a one-shot `sfx send`) would take no offer once free.
+      const partner = ex && ex.receiver.peer === receiver ? ex.sender.peer : undefined;
       const last = partner ? this.#lastCheck.get(partner) : undefined;
       if (partner && !checked && !(last !== undefined && this.#now() - last < CHECK_AGAIN_MS)) return this.#hold(sender, msg, partner);
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
-      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} is busy in another exchange${ex ? this.#busyWhy(ex) : ""}; try again later` }));
+      const why = !ex
+        ? "is waiting for the answer to an offer of its own"
+        : checked === "released"
+        ? "is busy in another exchange: the client it was exchanging with had gone and was let go, and another waiting offer reached it first"
+        : `is busy in another exchange${this.#busyWhy(ex)}`;
+      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} ${why}; try again later` }));
       return;
     }
     const rxid = this.#nextXid.get(receiver) ?? nextReceiverExchangeId(0);
@@ -232,39 +238,42 @@ export class Pairing {
       check = this.#checkPartner(partner);
       this.#checks.set(partner, check);
     }
-    void check.then(() => {
+    void check.then((released) => {
       // Cancelled, or gone, meanwhile (a later offer of the same sender is refused while this one waits).
       if (this.#held.get(sender) !== msg.xid) return;
       this.#held.delete(sender);
-      if (!this.#closed) this.offer(sender, msg, true);
+      if (!this.#closed) this.offer(sender, msg, released ? "released" : "answered");
     });
   }
 
   /**
-   * Asks `partner`, in an exchange with a client an offer waits for, for a
-   * word. Silent, it is asked again every second until nothing has been
+   * Asks `partner`, sending to a client an offer waits for, for a word
+   * (resolving whether it was let go). Silent, it is asked again every second until nothing has been
    * heard from it for {@link GONE_AFTER_SILENT_MS} ({@link CHECK_SIDES_MS}
    * at least): then it is gone, and disconnected (its exchange ends in
    * {@link gone}). The client the offer is for is not asked: were it silent,
-   * ending its exchange would not bring the offer through.
+   * ending its exchange would not bring the offer through. An offer to a
+   * client that is itself sending asks nobody: once free, that client (often
+   * a one-shot `sfx send`) would take no offer.
    */
-  async #checkPartner(partner: ExchangePeer): Promise<void> {
+  async #checkPartner(partner: ExchangePeer): Promise<boolean> {
     const a = partner.association;
     // A stand-in association without checkPeer cannot be asked: it counts as answering.
     const answered = a.checkPeer ? await a.checkPeer(Math.max(CHECK_SIDES_MS, GONE_AFTER_SILENT_MS - (a.silentForMs ?? 0))) : true;
     this.#checks.delete(partner);
-    if (this.#closed) return;
+    if (this.#closed) return false;
     if (answered) {
       this.#lastCheck.set(partner, this.#now());
-      return;
+      return false;
     }
     const ex = partner.exchange;
-    if (!ex) return;
+    if (!ex) return false;
     const silent = Math.round((a.silentForMs ?? GONE_AFTER_SILENT_MS) / 1000);
     this.#log.warn("Exchange #{serial}: nothing heard from the {side} {id} for {silent} s, asked every second: disconnecting it, as another offer waits for its exchange to end", {
       serial: ex.serial, side: partner === ex.sender.peer ? "sender" : "receiver", id: formatId(partner.id), silent,
     });
     a.abort(NO_ANSWER);
+    return true;
   }
 
   #offerTimedOut(ex: Exchange): void {
@@ -515,7 +524,7 @@ export class Pairing {
     // Its SCTP stack gave up on the server ("no answer from you to …": words for the server, not for
     // the other side): it lost its connection to the server.
     const lost = reason.kind === "peer-abort" && /^(no answer from you|nothing heard from you)/.test(reason.peerReason ?? "");
-    // Disconnected by the server's check (see #checkSides): it said nothing when asked.
+    // Disconnected by the server's check (see #checkPartner): it said nothing when asked.
     const unanswered = reason.kind === "abort" && reason.message === NO_ANSWER;
     const how = lost
       ? "lost its connection to the server"

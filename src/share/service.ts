@@ -322,6 +322,8 @@ export class ShareService {
   #requests(peer: SharePeer): PeerRequests {
     let m = this.#peers.get(peer);
     if (!m) {
+      // Closed while a request of it awaited something: nothing of it may be kept now.
+      if (this.#gone.has(peer)) throw new SfxError("SFX_CONNECTION_LOST", "The connection has ended");
       m = new PeerRequests(peer);
       this.#peers.set(peer, m);
     }
@@ -744,9 +746,10 @@ export class ShareService {
 
   /** The peer disconnected: abandons its uploads and stops its downloads. */
   peerClosed(peer: SharePeer): Promise<void> {
-    // Called again while the first call still cancels (see #releaseSilentHolders): the same wait.
+    // Called again while the first call still cancels (see #checkHolders): the same wait.
     const closing = this.#closing.get(peer);
     if (closing) return closing;
+    this.#gone.add(peer);
     const requests = this.#peers.get(peer);
     if (!requests) return Promise.resolve();
     // Gone before anything is awaited: a put whose upload is still being set up sees it and aborts that upload.
@@ -761,6 +764,8 @@ export class ShareService {
 
   /** peerClosed()s under way. */
   readonly #closing = new Map<SharePeer, Promise<void>>();
+  /** Peers closed: a request of theirs that awaited something meanwhile makes no state for them. */
+  readonly #gone = new WeakSet<SharePeer>();
 
   /**
    * The server is stopping: tells the peer that each of its uploads and
@@ -768,6 +773,8 @@ export class ShareService {
    * connection), then abandons them as {@link peerClosed} does.
    */
   async serverClosing(peer: SharePeer): Promise<void> {
+    this.#gone.add(peer);
+    this.#waitingGets.delete(peer);
     const requests = this.#peers.get(peer);
     if (!requests) return;
     this.#peers.delete(peer); // as in peerClosed: before anything is awaited

@@ -762,11 +762,6 @@ export class ShareUpload {
 }
 
 /**
- * A download in progress: open each file at an offset with {@link read},
- * then {@link complete} when every file was served to its end, or
- * {@link cancel}. Exactly one of the two counts; later calls do nothing.
- */
-/**
  * Every remaining download of a share is held by downloads in progress
  * (`SFX_LIMIT`); `share` is the share's key, as {@link ShareDownload.share}.
  */
@@ -778,6 +773,11 @@ export class DownloadsHeldError extends SfxError {
   }
 }
 
+/**
+ * A download in progress: open each file at an offset with {@link read},
+ * then {@link complete} when every file was served to its end, or
+ * {@link cancel}. Exactly one of the two counts; later calls do nothing.
+ */
 export class ShareDownload {
   /** The files asked for (every file of the share when none were named). */
   readonly files: readonly ShareFile[];

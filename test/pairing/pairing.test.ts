@@ -362,6 +362,39 @@ test("an offer to a receiver that is itself silent: its partner is asked, not it
   }
 });
 
+test("an offer to a client that is itself sending asks nobody, and is refused as busy at once: once free, a sender would take no offer", async () => {
+  const { h, s, r, t, timeout } = await offerOpen();
+  try {
+    r.fake.deaf = true;
+    const busy = await ask(t.conn, Offer.encode({ xid: 1, to: s.conn.id, files: [{ path: "b.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
+    assert.is((busy as { message?: string }).message, `Client ${formatId(s.conn.id)} is busy in another exchange; try again later`);
+    assert.is(s.serverSide.checksAsked + r.serverSide.checksAsked, 0);
+    assert.is(h.service.pairing.active, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test("two offers wait for the same killed sender: one check; one offer goes through, the other is told another waiting offer reached the receiver first", async () => {
+  const { h, s, r, t, timeout } = await offerOpen();
+  try {
+    const u = await h.client();
+    s.fake.deaf = true;
+    const next = quiet(r.conn.waitFor((m) => Offer.is(m) && m.from === t.conn.id, { timeout }));
+    const lost = quiet(u.conn.waitFor((m) => Busy.is(m), { timeout }));
+    t.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "t.bin", size: 1 }] }));
+    u.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "u.bin", size: 1 }] }));
+    assert.ok(Offer.is(await next), "the first waiting offer reached the receiver");
+    assert.is(
+      ((await lost) as { message?: string }).message,
+      `Client ${formatId(r.conn.id)} is busy in another exchange: the client it was exchanging with had gone and was let go, and another waiting offer reached it first; try again later`,
+    );
+    assert.is(s.serverSide.checksAsked, 1, "one check for both");
+  } finally {
+    await h.close();
+  }
+});
+
 test("a side silent for long already is asked for 3 s at least before it is taken as gone", async () => {
   const { h, s, r, t, timeout } = await offerOpen();
   try {
@@ -416,7 +449,7 @@ test("an offer that waits for a check is its sender's one offer: a second is ref
     // Meanwhile it is busy to others: were it offered files, its own offer could not become an exchange.
     const u = await h.client();
     const toHeld = await ask(u.conn, Offer.encode({ xid: 1, to: t.conn.id, files: [{ path: "e.bin", size: 1 }] }), (m) => Busy.is(m), timeout);
-    assert.is((toHeld as { message?: string }).message, `Client ${formatId(t.conn.id)} is busy in another exchange; try again later`);
+    assert.is((toHeld as { message?: string }).message, `Client ${formatId(t.conn.id)} is waiting for the answer to an offer of its own; try again later`);
     t.conn.sendControl(Cancel.encode({ xid: 1 }));
     answer();
     // Offered again once the checks are over (they answer now): busy, as both sides answered; the

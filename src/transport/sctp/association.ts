@@ -661,8 +661,9 @@ export class Association extends EventEmitter<AssociationEvents> {
    * Asks the peer for a word now (HEARTBEATs on demand, RFC 9260 §8.3: one
    * at once, and again every third of `withinMs`, or every second when that
    * is longer), and resolves whether anything valid came from it within
-   * `withinMs`: true as soon as one of those HEARTBEATs is answered, else at
-   * `withinMs`. For a hint that
+   * `withinMs`: true as soon as one of those HEARTBEATs is answered (or, at
+   * the next ask, when anything else came), else false at `withinMs`. For a
+   * hint that
    * the peer may be gone that anyone could forge, such as a connected UDP
    * socket's ICMP "port unreachable" (it names ports, not the association):
    * act on the peer's silence, not on the hint.
