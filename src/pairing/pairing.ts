@@ -11,7 +11,7 @@ import { nextReceiverExchangeId, parseDataPpid, retagPpid, xidTag } from "../pro
 import {
   type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Resuming, resumingEveryMs, Start,
 } from "../protocol/messages.ts";
-import type { CloseReason } from "../protocol/association.ts";
+import { ASK_AGAIN_MS, type CloseReason, GONE_AFTER_SILENT_MS, stillThere } from "../protocol/association.ts";
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { Exchange, type ExchangePeer, type ExchangeState } from "./exchange.ts";
@@ -42,17 +42,6 @@ const MIN_RESUME_READ_BYTES_PER_MS = 1000;
 const SENDER_FAILURE_GRACE_MS = 5000;
 /** A busy receiver's exchange in which nothing moved for this long (seconds) is said to be still in a refusal. */
 const STILL_EXCHANGE_S = 2;
-/** How long the client a busy receiver exchanges with is asked for a word at least (see {@link Pairing.offer}). */
-const CHECK_SIDES_MS = 3000;
-/**
- * The client a busy receiver exchanges with, heard from by nobody for this long, asked all along,
- * is taken as gone when an offer waits: half the transport's own failure timeout (20 s).
- * A client killed with -9 never speaks again; one stopped with Ctrl-Z, or cut off, for longer
- * than this while another client wants its partner loses its exchange.
- */
-const GONE_AFTER_SILENT_MS = 10_000;
-/** A client is asked at most this often: offers in a loop reuse the last answer. */
-const CHECK_AGAIN_MS = 2000;
 /** The reason a client found gone is disconnected with (and how {@link Pairing.gone} knows it). */
 const NO_ANSWER = "nothing heard from you for 10 s, while another client waited for your exchange to end";
 
@@ -180,7 +169,7 @@ export class Pairing {
       // for a receiver: one that sends (often a one-shot `sfx send`) would take no offer once free.
       const partner = ex && ex.receiver.peer === receiver ? ex.sender.peer : undefined;
       const last = partner ? this.#lastCheck.get(partner) : undefined;
-      if (partner && !checked && !(last !== undefined && this.#now() - last < CHECK_AGAIN_MS)) return this.#hold(sender, msg, partner);
+      if (partner && !checked && !(last !== undefined && this.#now() - last < ASK_AGAIN_MS)) return this.#hold(sender, msg, partner);
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
       const held = this.#logBudget.take(sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
@@ -248,18 +237,16 @@ export class Pairing {
 
   /**
    * Asks `partner`, sending to a client an offer waits for, for a word
-   * (resolving whether it was let go). Silent, it is asked again every second until nothing has been
-   * heard from it for {@link GONE_AFTER_SILENT_MS} ({@link CHECK_SIDES_MS}
-   * at least): then it is gone, and disconnected (its exchange ends in
-   * {@link gone}). The client the offer is for is not asked: were it silent,
+   * ({@link stillThere}), and resolves whether it was let go: silent until
+   * nothing has been heard from it for {@link GONE_AFTER_SILENT_MS}, it is
+   * gone, and disconnected (its exchange ends in {@link gone}). The client the offer is for is not asked: were it silent,
    * ending its exchange would not bring the offer through. An offer to a
    * client that is itself sending asks nobody: once free, that client (often
    * a one-shot `sfx send`) would take no offer.
    */
   async #checkPartner(partner: ExchangePeer): Promise<boolean> {
     const a = partner.association;
-    // A stand-in association without checkPeer cannot be asked: it counts as answering.
-    const answered = a.checkPeer ? await a.checkPeer(Math.max(CHECK_SIDES_MS, GONE_AFTER_SILENT_MS - (a.silentForMs ?? 0))) : true;
+    const answered = await stillThere(a);
     this.#checks.delete(partner);
     if (this.#closed) return false;
     if (answered) {

@@ -91,3 +91,27 @@ export async function closeWithin(association: AssociationLike, graceMs: number,
   ]);
   clearTimeout(timer);
 }
+
+/**
+ * A client heard from by nobody for this long, asked every second all along,
+ * is taken as gone when another client waits for what it holds (a receiver
+ * in an exchange, a share's last download): half the transport's own
+ * failure timeout (20 s). A client killed with -9 never speaks again; one
+ * stopped with Ctrl-Z, or cut off, for longer than this loses what it held.
+ */
+export const GONE_AFTER_SILENT_MS = 10_000;
+/** {@link stillThere} asks for this long at least, however long the client has been silent already. */
+export const ASK_AT_LEAST_MS = 3000;
+/** The server asks one client at most this often for others who wait: requests in a loop get the last answer. */
+export const ASK_AGAIN_MS = 2000;
+
+/**
+ * Asks `peer` for a word (its `checkPeer`) until nothing has been heard from
+ * it for {@link GONE_AFTER_SILENT_MS} in all ({@link ASK_AT_LEAST_MS} at
+ * least), and resolves whether it said anything. One that cannot be asked
+ * (a stand-in without `checkPeer`) counts as there.
+ */
+export function stillThere(peer: Pick<AssociationLike, "checkPeer" | "silentForMs">): Promise<boolean> {
+  if (!peer.checkPeer) return Promise.resolve(true);
+  return peer.checkPeer(Math.max(ASK_AT_LEAST_MS, GONE_AFTER_SILENT_MS - (peer.silentForMs ?? 0)));
+}

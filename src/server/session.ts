@@ -414,11 +414,7 @@ export class ServerSession implements ExchangePeer {
    * needs to stream over a long path); otherwise it has the small one.
    */
   sending(on: boolean): void {
-    const before = this.#sending;
-    this.#sending = Math.max(0, before + (on ? 1 : -1));
-    if (this.#state === "closed") return;
-    if (before === 0 && this.#sending > 0) this.server.windows.join(this.association);
-    else if (before > 0 && this.#sending === 0) this.server.windows.leave(this.association);
+    this.#sending = this.#count(this.#sending, on, this.server.windows);
   }
 
   /**
@@ -428,11 +424,17 @@ export class ServerSession implements ExchangePeer {
    * the server's pool (up to 4 MiB; see {@link SendBufferPool}).
    */
   receiving(on: boolean): void {
-    const before = this.#receiving;
-    this.#receiving = Math.max(0, before + (on ? 1 : -1));
-    if (this.#state === "closed") return;
-    if (before === 0 && this.#receiving > 0) this.server.sendBuffers.join(this.association);
-    else if (before > 0 && this.#receiving === 0) this.server.sendBuffers.leave(this.association);
+    this.#receiving = this.#count(this.#receiving, on, this.server.sendBuffers);
+  }
+
+  /** `before` counted up (`on`) or down, never below 0: the association joins `pool` at the first and leaves it after the last. */
+  #count(before: number, on: boolean, pool: { join(a: AssociationLike): void; leave(a: AssociationLike): void }): number {
+    const after = Math.max(0, before + (on ? 1 : -1));
+    if (this.#state !== "closed") {
+      if (before === 0 && after > 0) pool.join(this.association);
+      else if (before > 0 && after === 0) pool.leave(this.association);
+    }
+    return after;
   }
 
   /** True while the session must not be closed for idleness. */

@@ -18,7 +18,6 @@ export const IGNORED_SIGNALS = ["SIGUSR1", "SIGUSR2"] as const;
 /** One of {@link SHUTDOWN_SIGNALS}. */
 export type ShutdownSignal = (typeof SHUTDOWN_SIGNALS)[number];
 
-
 /**
  * Calls `handler` with each shutdown signal received and how many have come
  * so far (1 for the first); a repeat of the same signal within

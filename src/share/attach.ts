@@ -87,7 +87,9 @@ export function attachShareService<S extends ShareSession>(host: ShareSessionHos
       sending: (on) => session.sending?.(on),
       receiving: (on) => session.receiving?.(on),
       checkPeer: a.checkPeer ? (ms) => a.checkPeer!(ms) : undefined,
-      silentForMs: () => a.silentForMs ?? 0,
+      get silentForMs() {
+        return a.silentForMs ?? 0;
+      },
       abort: (reason) => a.abort(reason),
       drained: () => {
         if (entry.closed) return Promise.reject(new Error("connection closed"));

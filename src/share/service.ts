@@ -11,6 +11,7 @@
 import type { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
 import { SfxError } from "../errors.ts";
+import { ASK_AGAIN_MS, GONE_AFTER_SILENT_MS, stillThere } from "../protocol/association.ts";
 import { type AnyMessage, CONTROL_STREAM, dataPpid, errorToMessage, FIRST_DATA_STREAM, parseDataPpid, ProtocolError, STREAMS, xidTag } from "../protocol/index.ts";
 import {
   ShareCancel,
@@ -37,12 +38,6 @@ const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 const log = getLogger(["sfx", "share"]);
 
-/** How long a client holding a share's last downloads has to answer the server at least, when another client wants one. */
-const CHECK_HOLDERS_MS = 3000;
-/** Such a client heard from by nobody for this long, asked all along, is taken as gone (as in pairing: half the transport's 20 s). */
-const GONE_AFTER_SILENT_MS = 10_000;
-/** A share's holders are asked at most this often: gets in a loop reuse the last answer. */
-const CHECK_AGAIN_MS = 2000;
 /** The reason a holder found gone is disconnected with. */
 const NO_ANSWER = "nothing heard from you for 10 s, while another client waited for your download to end";
 
@@ -82,7 +77,7 @@ export interface SharePeer {
   /** Whether the client says anything within `withinMs` when asked now (see `Association.checkPeer`); absent: taken as yes. */
   checkPeer?(withinMs: number): Promise<boolean>;
   /** Milliseconds since anything came from the client (see `Association.silentForMs`); absent: 0. */
-  silentForMs?(): number;
+  readonly silentForMs?: number;
   /** Ends the client's connection at once, telling it `reason`. */
   abort?(reason: string): void;
 }
@@ -616,15 +611,14 @@ export class ShareService {
 
   /**
    * Asks each client holding a download of share `share` for a word
-   * ({@link SharePeer.checkPeer}): one that says nothing is asked every
-   * second until nothing has been heard from it for
-   * {@link GONE_AFTER_SILENT_MS}; then it is gone: disconnected, and its
-   * downloads let go. Whether any was. One check at a time per share, and
-   * none within {@link CHECK_AGAIN_MS} of one all answered.
+   * ({@link stillThere}): one silent until nothing has been heard from it for
+   * {@link GONE_AFTER_SILENT_MS} is gone: disconnected, and its downloads let
+   * go. Whether any was. One check at a time per share, and none within
+   * {@link ASK_AGAIN_MS} of one all answered.
    */
   #releaseGoneHolders(share: string): Promise<boolean> {
     const last = this.#lastCheck.get(share);
-    if (last !== undefined && this.#now() - last < CHECK_AGAIN_MS) return Promise.resolve(false);
+    if (last !== undefined && this.#now() - last < ASK_AGAIN_MS) return Promise.resolve(false);
     let check = this.#holderChecks.get(share);
     if (!check) {
       check = this.#checkHolders(share).finally(() => this.#holderChecks.delete(share));
@@ -643,11 +637,7 @@ export class ShareService {
         }
       }
     }
-    const answered = await Promise.all(holders.map((p) => {
-      // A peer that cannot be asked counts as answering.
-      if (!p.checkPeer) return true;
-      return p.checkPeer(Math.max(CHECK_HOLDERS_MS, GONE_AFTER_SILENT_MS - (p.silentForMs?.() ?? 0)));
-    }));
+    const answered = await Promise.all(holders.map((p) => stillThere(p)));
     if (answered.every(Boolean)) {
       if (this.#lastCheck.size >= 1000) this.#lastCheck.clear();
       this.#lastCheck.set(share, this.#now());
@@ -656,7 +646,7 @@ export class ShareService {
     for (let i = 0; i < holders.length; i++) {
       const p = holders[i];
       if (answered[i] || !p.abort) continue;
-      const silent = Math.round((p.silentForMs?.() ?? GONE_AFTER_SILENT_MS) / 1000);
+      const silent = Math.round((p.silentForMs ?? GONE_AFTER_SILENT_MS) / 1000);
       log.warn("Share {share}: nothing heard from {client}, downloading it, for {silent} s, asked every second: disconnecting it, as another client's get waits for its download", { share: shortKey(share), client: who(p), silent });
       p.abort(NO_ANSWER);
       await this.peerClosed(p);

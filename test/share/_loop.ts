@@ -156,12 +156,13 @@ export class Loop {
         await this.checkGate;
         return !this.deaf && !this.#closed;
       },
-      silentForMs: () => this.silentForMs,
       abort: (reason) => {
         this.abortedWith = reason;
         void this.close();
       },
     };
+    // The service reads it as the association's property: a getter, so a test's later value counts.
+    Object.defineProperty(this.peer, "silentForMs", { get: () => this.silentForMs });
     this.link = {
       send: (bytes) => void this.#toServerCtl.push(bytes),
       sendData: (stream, data, ppid) => this.toServerData.push({ stream, data: Uint8Array.from(data), ppid }),

@@ -663,10 +663,9 @@ export class Association extends EventEmitter<AssociationEvents> {
    * is longer), and resolves whether anything valid came from it within
    * `withinMs`: true as soon as one of those HEARTBEATs is answered (or, at
    * the next ask, when anything else came), else false at `withinMs`. For a
-   * hint that
-   * the peer may be gone that anyone could forge, such as a connected UDP
-   * socket's ICMP "port unreachable" (it names ports, not the association):
-   * act on the peer's silence, not on the hint.
+   * hint that the peer may be gone that anyone could forge, such as a
+   * connected UDP socket's ICMP "port unreachable" (it names ports, not the
+   * association): act on the peer's silence, not on the hint.
    */
   checkPeer(withinMs: number): Promise<boolean> {
     if (this.#state === "closed") return Promise.resolve(false);
