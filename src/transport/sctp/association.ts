@@ -323,6 +323,8 @@ export class Association extends EventEmitter<AssociationEvents> {
 
   // Liveness.
   #lastHeard = 0;
+  /** Packets that proved to come from the peer (its verification tag), for checkPeer(). */
+  #wordsHeard = 0;
   #errors = 0;
   readonly #hbTimer: Timer;
   #hbOutstanding = false;
@@ -669,7 +671,9 @@ export class Association extends EventEmitter<AssociationEvents> {
    */
   checkPeer(withinMs: number): Promise<boolean> {
     if (this.#state === "closed") return Promise.resolve(false);
-    const before = this.#stats.packetsReceived;
+    // Words that prove the peer: packets with its tag. Not packetsReceived, which counts INITs
+    // too: anyone who knows the addresses can send one (tag 0).
+    const before = this.#wordsHeard;
     return new Promise((resolve) => {
       const timers: TimerHandle[] = [];
       let settled = false;
@@ -689,7 +693,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       const ask = () => {
         if (this.#state === "closed") return;
         // Heard meanwhile (its own HEARTBEAT, data): that is a word too.
-        if (this.#stats.packetsReceived > before) return onAnswer();
+        if (this.#wordsHeard > before) return onAnswer();
         this.#control.push({ type: CHUNK.HEARTBEAT, info: this.#heartbeatInfo(HB_CHECK, 0) });
         this.#flush();
       };
@@ -699,7 +703,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       // At a third and two thirds of a short time; every second of a long one (a lossy path loses some).
       const every = Math.min(1000, withinMs / 3);
       for (let at = every; at < withinMs - 1 && !settled; at += every) timers.push(this.#clock.setTimer(ask, at));
-      if (!settled) timers.push(this.#clock.setTimer(() => done(this.#stats.packetsReceived > before), withinMs));
+      if (!settled) timers.push(this.#clock.setTimer(() => done(this.#wordsHeard > before), withinMs));
     });
   }
 
@@ -1808,6 +1812,7 @@ export class Association extends EventEmitter<AssociationEvents> {
 
   #lastHeardNow(): void {
     this.#lastHeard = this.#clock.now();
+    this.#wordsHeard++;
   }
 
   /** Reports the peer dead when nothing was heard for failureTimeoutMs. */

@@ -342,6 +342,27 @@ test("checkPeer() over a long time asks every second (a lossy path loses some); 
   }
 });
 
+test("checkPeer(): an INIT from the peer's address is no word from the peer (tag 0: anyone can send one); the peer's silence still decides", async () => {
+  const m = makeManualPair({ delayMs: 5 });
+  try {
+    const { c } = await m.connect();
+    m.bridge.filter = () => false; // the peer is gone
+    const from = m.bridge.addressOf("b");
+    let result: boolean | undefined;
+    void c.checkPeer(5_000).then((r) => (result = r));
+    const forged = packet(0, [{ type: CHUNK.INIT, initiateTag: 0x2222_2222, aRwnd: 65536, outboundStreams: 4, inboundStreams: 4, initialTsn: 1, params: [] }]);
+    for (let s = 0; s < 5 && result === undefined; s++) {
+      await m.run(900, 10);
+      m.bridge.inject("a", forged, from);
+    }
+    await m.run(1_000, 10, () => result !== undefined);
+    assert.is(result, false, "silent for the whole time");
+    assert.ok(c.silentForMs >= 5_000, `silent for ${c.silentForMs} ms`);
+  } finally {
+    await m.close();
+  }
+});
+
 test("a graceful close hands the application the messages pause() held back, before 'close'", async () => {
   const p = makePair({ delayMs: 1 });
   try {
