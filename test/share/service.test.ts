@@ -940,6 +940,31 @@ test("a put still being set up when its client disconnects is abandoned too: no 
   assert.is(w.store.uploadsInProgress, 0);
 });
 
+test("a get whose connection closes while the store saves the share's download count begins nothing and keeps nothing of the connection", async () => {
+  const w = await world();
+  tree(w, { "a": "1" });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "a")]), { maxDownloads: 1 });
+  // A count that failed to save is saved again before a get begins (store.test.ts has the full disk): held here.
+  let saved!: () => void;
+  const saving = new Promise<void>((r) => (saved = r));
+  const save = w.store.saveCountOf.bind(w.store);
+  w.store.saveCountOf = async (c: string) => {
+    await saving;
+    return save(c);
+  };
+  const sent: string[] = [];
+  const peer = { address: "127.0.0.9", send: (b: Uint8Array) => void sent.push(decodeMessage(b).type), sendData: () => true, drained: async () => {} };
+  const get = w.service.handleMessage(peer, decodeMessage(ShareGet.encode({ req: 1, code, files: [] })));
+  await w.service.peerClosed(peer);
+  saved();
+  await get.catch(() => {});
+  assert.not.ok(sent.includes("share.sending"), `answers: ${sent.join(", ")}`);
+  assert.is(w.service.activeRequests, 0, "nothing kept of the closed connection");
+  w.store.saveCountOf = save;
+  assert.is((await client.get(code, { dir: w.out })).files.length, 1, "the share's download was not taken");
+});
+
 /** Shares `size` random bytes as big.bin, then a get on its own connection that is cut once `cutAt` bytes arrived: the part stays. */
 async function sharedAndInterrupted(w: World, size: number, cutAt: number) {
   const data = randomBytes(size);
