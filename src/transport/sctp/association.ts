@@ -164,6 +164,8 @@ export interface AssociationHost {
   associationDown(a: Association, reason: CloseReason): void;
   /** §5.2.4 case A: the peer restarted; the endpoint replaces `a` by one made from `state`. */
   peerRestarted(a: Association, state: CookieState, packet: Packet, next: number): void;
+  /** Whether an INIT from `address` may be answered now (the endpoint's INIT ACK budget). */
+  takeInitToken(address: string): boolean;
 }
 
 /** Parameters to build an association with. @internal */
@@ -955,6 +957,8 @@ export class Association extends EventEmitter<AssociationEvents> {
     }
     const params = readInitParams(init, false);
     if (params.invalid) return;
+    // Tag 0 from the peer's address and port: anyone can send it. Answers come out of the endpoint's budget.
+    if (!this.#host.takeInitToken(this.remote.address)) return;
     let tag = this.#localTag;
     let tsn = this.#localInitialTsn;
     let localTie = 0;

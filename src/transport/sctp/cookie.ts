@@ -22,7 +22,7 @@
  * @module
  */
 
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from "node:crypto";
 
 const VERSION = 1;
 const FIXED = 55;
@@ -71,14 +71,15 @@ export type CookieResult =
 
 /** Makes and checks State Cookies for one endpoint. */
 export class CookieJar {
-  readonly #secret: Uint8Array;
+  /** A key object, made once: HMAC with raw key bytes costs 5× as much per cookie (11 against 2.2 µs here), and a flood of INITs or COOKIE ECHOs is paid in cookies. */
+  readonly #key: KeyObject;
   readonly #lifetimeMs: number;
   readonly #now: () => number;
 
   constructor(lifetimeMs: number, now: () => number, secret: Uint8Array = randomBytes(32)) {
     this.#lifetimeMs = lifetimeMs;
     this.#now = now;
-    this.#secret = secret;
+    this.#key = createSecretKey(secret);
   }
 
   /** Serializes and authenticates a cookie. */
@@ -147,6 +148,6 @@ export class CookieJar {
   }
 
   #mac(data: Uint8Array): Uint8Array {
-    return createHmac("sha256", this.#secret).update(data).digest();
+    return createHmac("sha256", this.#key).update(data).digest();
   }
 }

@@ -36,6 +36,8 @@ export interface EndpointStats {
   ootbPackets: number;
   /** INIT chunks answered with INIT ACK. */
   initsAnswered: number;
+  /** INITs dropped unanswered, over the INIT ACK budget (SctpOptions.initAcksPerSecond). */
+  initsDropped: number;
   /** COOKIE ECHOs refused (bad MAC, wrong address or tag). */
   badCookies: number;
   /** COOKIE ECHOs too old (answered with a Stale Cookie error). */
@@ -99,10 +101,13 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
   #closed: Promise<void> | undefined;
   #ootbTokens: number = SCTP_DEFAULTS.ootbRepliesPerSecond;
   #ootbRefill = 0;
+  /** The INIT ACK budget ({@link SctpOptions.initAcksPerSecond}): what is left of the current second's, in all and by address. */
+  readonly #initBudget = { since: -Infinity, left: 0, byAddress: new Map<string, number>() };
   readonly #stats = {
     malformedPackets: 0,
     ootbPackets: 0,
     initsAnswered: 0,
+    initsDropped: 0,
     badCookies: 0,
     staleCookies: 0,
     internalErrors: 0,
@@ -154,6 +159,7 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
       associationUp: (a) => self.#associationUp(a),
       associationDown: (a, reason) => self.#associationDown(a, reason),
       peerRestarted: (a, state, packet, next) => self.#peerRestarted(a, state, packet, next),
+      takeInitToken: (address) => self.#takeInitToken(address),
     };
     socket.onMessage((data, from) => this.#onDatagram(data, from));
     socket.onError?.(() => {
@@ -425,6 +431,30 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
     return true;
   }
 
+  /**
+   * Whether an INIT from `address` may be answered now: each answer costs a State Cookie's MAC,
+   * and INITs cost their senders nothing. A second's budget at a time, a quarter of it per
+   * address, so one flooding address leaves the rest to others (spoofed ones can take it all:
+   * then established associations still keep the CPU, and new ones get through when it ends).
+   */
+  #takeInitToken(address: string): boolean {
+    const b = this.#initBudget;
+    const now = this.#o.clock.now();
+    if (now - b.since >= 1000) {
+      b.since = now;
+      b.left = this.#o.initAcksPerSecond;
+      b.byAddress.clear();
+    }
+    const taken = b.byAddress.get(address) ?? 0;
+    if (b.left <= 0 || taken >= Math.ceil(this.#o.initAcksPerSecond / 4)) {
+      this.#stats.initsDropped++;
+      return false;
+    }
+    b.left--;
+    b.byAddress.set(address, taken + 1);
+    return true;
+  }
+
   #reply(p: Packet, to: RemoteAddress, vt: number, chunks: Chunk[]): void {
     transmit(this.#socket, encodePacket({ srcPort: p.dstPort, dstPort: p.srcPort, verificationTag: vt, chunks }), to);
   }
@@ -438,11 +468,12 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
       return;
     }
     if (init.outboundStreams === 0 || init.inboundStreams === 0) {
-      this.#reply(p, from, init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParameterCause()] }]);
+      if (this.#takeOotbToken()) this.#reply(p, from, init.initiateTag, [{ type: CHUNK.ABORT, tBit: false, causes: [invalidMandatoryParameterCause()] }]);
       return;
     }
     const params = readInitParams(init, false);
     if (params.invalid) return;
+    if (!this.#takeInitToken(from.address)) return;
     const localTag = randomTag();
     const localTsn = random32();
     const outbound = Math.min(this.#o.streams, init.inboundStreams);

@@ -60,6 +60,14 @@ export interface SctpOptions {
    * follow RFC 9260 §7.2 in both).
    */
   congestionControl?: "reno" | "cubic" | "bbr";
+  /**
+   * INIT ACKs the endpoint sends per second at most (default 1000), and to
+   * one address a quarter of that: each carries a State Cookie, whose MAC
+   * costs CPU, so a flood of INITs (anyone can send them, from any source
+   * address) must not take the CPU that established associations need.
+   * INITs over the budget are dropped; their senders retransmit (T1-init).
+   */
+  initAcksPerSecond?: number;
 }
 
 /** {@link SctpOptions} with every default applied. */
@@ -86,6 +94,7 @@ export interface ResolvedSctpOptions {
   sackDelayMs: number;
   pmtud: boolean;
   congestionControl: "reno" | "cubic" | "bbr";
+  initAcksPerSecond: number;
   associationMaxRetrans: number;
 }
 
@@ -131,6 +140,7 @@ export function resolveOptions(o: SctpOptions = {}): ResolvedSctpOptions {
     sackDelayMs: num(o.sackDelayMs, D.sackDelayMs, 0, 500, "sackDelayMs"),
     pmtud: o.pmtud ?? true,
     congestionControl: cc(o.congestionControl),
+    initAcksPerSecond: num(o.initAcksPerSecond, D.initAcksPerSecond, 4, 1_000_000, "initAcksPerSecond"),
     associationMaxRetrans: D.associationMaxRetrans,
   };
 }
