@@ -12,7 +12,7 @@ import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 import { readFileMessages } from "../protocol/file_messages.ts";
 import { RESUME_MIN_BYTES } from "../protocol/messages.ts";
-import { STALE_LOCK_PREFIX } from "../protocol/paths.ts";
+import { LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { ioError, sanitizeRelativePath } from "./safe_write.ts";
 
 /** One file to send. */
@@ -162,6 +162,17 @@ function checkName(path: string): string {
   }
 }
 
+/**
+ * Whether `name` is one sfx gives its own partial files: hidden, with one of their suffixes as
+ * sfx writes them (`.big.iso.sfx-part`, `.big.iso.2.sfx-lock`, `.sfx-stale-…`). Left out, no
+ * failure. Another name ending so (`notes.sfx-part`, `.X.SFX-PART`) is the user's file, which
+ * no receiver would take: a failure (exit 13), so that `sfx send dir && rm -r dir` keeps it.
+ */
+function isLeftover(name: string): boolean {
+  if (name.startsWith(STALE_LOCK_PREFIX)) return true;
+  return name.startsWith(".") && [PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX].some((s) => name.length > s.length + 1 && name.endsWith(s));
+}
+
 async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, depth = 0): Promise<void> {
   if (depth > MAX_DEPTH) {
     throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | sfx send - --name DIR.tar)`);
@@ -180,7 +191,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
     const abs = join(dir, e.name);
     const shown = `${rel}/${e.name}`;
     // One odd entry inside a directory is left out (and said), not the end of the whole send.
-    if (/(\.sfx-part|\.sfx-lock|\.sfx-resume)$/.test(e.name) || e.name.startsWith(STALE_LOCK_PREFIX)) {
+    if (isLeftover(e.name)) {
       skip(shown, "a partial file of an unfinished sfx transfer", "skipped");
       continue;
     }

@@ -64,6 +64,9 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
   writeFileSync(join(d, ".movie.mkv.sfx-part"), "half a movie");
   writeFileSync(join(d, ".movie.mkv.sfx-resume"), "hash");
   writeFileSync(join(d, ".sfx-stale-0123456789abcdef-1"), "123 0123456789abcdef host"); // a takeover cut short by a crash
+  // The user's own files, named like partial files: no receiver takes them, so they are failures, not skipped.
+  writeFileSync(join(d, "notes.sfx-part"), "my notes");
+  writeFileSync(join(d, ".Y.SFX-PART"), "mine too");
   writeFileSync(join(d, "bell\u0007.txt"), "ding");
   writeFileSync(Buffer.concat([Buffer.from(`${d}/caf`), Buffer.from([0xe9]), Buffer.from(".txt")]), "latin-1 name");
   mkdirSync(Buffer.concat([Buffer.from(`${d}/d`), Buffer.from([0xff])]));
@@ -72,12 +75,14 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
   assert.equal(files.map((f) => f.path), ["odd/ok.txt"]);
   // sfx's own partial files are never sent; files it cannot name for the receiver are failures.
   assert.equal(skipped.sort(), [
+    "odd/.Y.SFX-PART: its name cannot be sent: names ending in .sfx-part, .sfx-lock or .sfx-resume, or starting with .sfx-stale-, are reserved for partial files (failed)",
     "odd/.movie.mkv.sfx-part: a partial file of an unfinished sfx transfer (skipped)",
     "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer (skipped)",
     "odd/.sfx-stale-0123456789abcdef-1: a partial file of an unfinished sfx transfer (skipped)",
     "odd/bell\u0007.txt: its name cannot be sent: it contains control characters (failed)", // the name as it is: --json keeps it exact
     "odd/caf\ufffd.txt: its name is not valid UTF-8 (failed)",
     "odd/d\ufffd: its name is not valid UTF-8 (failed)",
+    "odd/notes.sfx-part: its name cannot be sent: names ending in .sfx-part, .sfx-lock or .sfx-resume, or starting with .sfx-stale-, are reserved for partial files (failed)",
   ]);
 });
 
