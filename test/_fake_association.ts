@@ -28,6 +28,8 @@ export interface FakeOptions {
    * held data fills its window. Default: no limit.
    */
   window?: number;
+  /** resume() hands over held messages at once, within the call, as the SCTP association's does (default: on a later tick). */
+  syncResume?: boolean;
 }
 
 interface Queued {
@@ -147,7 +149,8 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
     if (!this.paused) return;
     this.paused = false;
     this.pauseExcept = undefined;
-    this.peer.#schedule();
+    if (this.#opts.syncResume) this.peer.#pump();
+    else this.peer.#schedule();
   }
 
   /** The test's own pause: this side stops taking messages, whatever the application does. */
@@ -278,6 +281,7 @@ export function fakeAssociationPair(opts: FakeOptions = {}): [FakeAssociation, F
     streams: opts.streams ?? 16,
     perTick: opts.perTick ?? 8,
     window: opts.window ?? Infinity,
+    syncResume: opts.syncResume ?? false,
   };
   const a = new FakeAssociation(nextPort++, full);
   const b = new FakeAssociation(nextPort++, full);

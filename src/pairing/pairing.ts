@@ -592,12 +592,10 @@ export class Pairing {
     if (ex.finished) return;
     clearTimeout(ex.offerTimer);
     clearInterval(ex.failingTimer);
-    ex.relay?.stop();
-    // They were told they send and receive when the exchange started streaming (accept); #finish runs once.
-    if (ex.state === "streaming") {
-      ex.sender.peer.sending?.(false);
-      ex.receiver.peer.receiving?.(false);
-    }
+    const streamed = ex.state === "streaming";
+    // Ended, and nobody's, before the relay lets the sender go: resuming it hands over the data it
+    // held at once, and what that data sets off (the sender's failure, waiting for those bytes)
+    // must find the exchange ended, not end it a second time.
     ex.setState(state, detail);
     ex.outcome = outcome;
     ex.endedAt = this.#now();
@@ -605,6 +603,12 @@ export class Pairing {
     if (ex.receiver.peer.exchange === ex) ex.receiver.peer.exchange = null;
     this.#active.delete(ex);
     if (this.#active.size === 0) this.#stopWatchingStalls();
+    ex.relay?.stop();
+    // They were told they send and receive when the exchange started streaming (accept); #finish runs once.
+    if (streamed) {
+      ex.sender.peer.sending?.(false);
+      ex.receiver.peer.receiving?.(false);
+    }
     this.stats[state as "done" | "rejected" | "cancelled" | "failed"]++;
     const duration = ex.streamingAt ? (ex.endedAt - ex.streamingAt) / 1000 : 0;
     const rate = duration > 0 ? ex.bytes / duration / 1e6 : 0;

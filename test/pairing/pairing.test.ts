@@ -1269,6 +1269,26 @@ async function rawExchange(h: ReturnType<typeof startHarness>, files: { path: st
   return { s, r, rGot, sGot };
 }
 
+test("an exchange ends once, though the data its sender held while the receiver was slow, handed over as the relay lets go, would end it again: one log line, counted once", async () => {
+  // As the SCTP association's resume() does: held messages are delivered within the call.
+  const h = startHarness({}, { syncResume: true });
+  try {
+    const { s, r } = await rawExchange(h, [{ path: "a", size: 4_000_000 }]);
+    r.fake.stall(); // the receiver takes nothing: the relay pauses the sender
+    const ppid = dataPpid(2, 0);
+    for (let i = 0; i < 40; i++) s.conn.sendData(FIRST_DATA_STREAM, new Uint8Array(64 * 1024), ppid);
+    await until(() => h.serverSides.some((a) => a.paused), 3000, "the sender paused");
+    // It fails with nothing ended: its failure goes to the receiver at once, and the exchange ends.
+    s.conn.sendControl(ErrorMessage.encode({ code: "SFX_IO", message: "The sender failed: EIO", xid: 2 }));
+    await until(() => h.service.pairing.active === 0, 3000, "the exchange ended");
+    const ended = h.logs.filter((l) => / ended failed /.test(l.message));
+    assert.is(ended.length, 1, ended.map((l) => l.message).join("\n"));
+    assert.is(h.service.pairing.stats.failed, 1);
+  } finally {
+    await h.close();
+  }
+});
+
 /** What the receiver is told when the sender reports `code` with `message` in the middle of an exchange. */
 async function relayedError(code: string, message: string): Promise<AnyMessage> {
   const h = startHarness();
