@@ -26,7 +26,7 @@ import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink } from "./events.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import type { SourceFile } from "./walk.ts";
+import { type SourceFile, withOfferedNames } from "./walk.ts";
 
 /** Options for {@link sendFiles}. */
 export interface SendOptions {
@@ -304,7 +304,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     } else if (own) {
       // Our own failure: tell the receiver so it cleans up.
       try {
-        conn.send(ErrorMessage, { code: e.code, message: `The sender failed: ${e.message}`.slice(0, 1000), xid });
+        conn.send(ErrorMessage, { code: e.code, message: `The sender failed: ${withOfferedNames(e.message, files)}`.slice(0, 1000), xid });
       } catch {
         // connection gone
       }

@@ -77,7 +77,7 @@ import {
   type SafeWriteCache,
 } from "./safe_write.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { collectFiles, type CollectOptions, fileSource } from "./walk.ts";
+import { collectFiles, type CollectOptions, fileSource, withOfferedNames } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
 
@@ -228,6 +228,8 @@ export function associationShareLink(association: AssociationLike): ShareLink {
 export interface LocalShareFile {
   /** Relative `/`-separated name inside the share. */
   path: string;
+  /** Where the file is on this machine (see {@link SourceFile.local}): never told to the server. */
+  local?: string;
   size: number;
   /** Reads the file from the start, in chunks. */
   read(): AsyncIterable<Uint8Array>;
@@ -271,7 +273,7 @@ export async function collectShareFiles(
       continue;
     }
     if (f.size === null) throw new SfxError("SFX_USAGE", `${f.path}: size unknown`);
-    out.push({ path: f.path, size: f.size, read: () => f.read() });
+    out.push({ path: f.path, ...(f.local === undefined ? {} : { local: f.local }), size: f.size, read: () => f.read() });
   }
   if (out.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
   checkSharePaths(out.map((f) => f.path));
@@ -674,7 +676,7 @@ export class ShareClient {
     } catch (err) {
       const e = failure ?? (err instanceof SfxError ? err : new SfxError("SFX_TRANSFER_FAILED", (err as Error).message, { cause: err }));
       this.#link.discardData?.(req);
-      this.#tryCancel(req, e.message);
+      this.#tryCancel(req, withOfferedNames(e.message, files));
       this.#pending.delete(req);
       throw e;
     } finally {

@@ -19,6 +19,8 @@ import { ioError, sanitizeRelativePath } from "./safe_write.ts";
 export interface SourceFile {
   /** Relative path offered to the receiver, `/`-separated. */
   path: string;
+  /** Where the file is on this machine, for the user's messages; never told to the receiver or the server (see {@link withOfferedNames}). */
+  local?: string;
   /** Size in bytes; null when unknown until the end (standard input). */
   size: number | null;
   /**
@@ -242,6 +244,18 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
 }
 
 /**
+ * `message` (a failure said to this machine's user, naming files where they are here) as the
+ * receiver and the server may read it: each file's local path replaced by the name it was offered
+ * under. Where the user keeps their files is theirs, as the receiver's folder is the receiver's.
+ */
+export function withOfferedNames(message: string, files: readonly { path: string; local?: string }[]): string {
+  // Longest first: /home/a/x is a prefix of /home/a/x.txt.
+  const named = files.filter((f) => f.local !== undefined && message.includes(f.local)).sort((a, b) => b.local!.length - a.local!.length);
+  for (const f of named) message = message.split(f.local!).join(f.path);
+  return message;
+}
+
+/**
  * Refuses standard input when it is a directory (`sfx send - < dir`): reading
  * one just ends, which would send an empty file as if it were the data.
  */
@@ -278,6 +292,7 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
   const modified = mtime !== undefined && size >= RESUME_MIN_BYTES && Number.isSafeInteger(mtime) && mtime >= 0 ? mtime : undefined;
   return {
     path,
+    local: abs,
     size,
     ...(modified === undefined ? {} : { modified }),
     async *read() {

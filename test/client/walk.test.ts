@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkStdin, collectFiles, fileSource, rechunk } from "../../src/client/walk.ts";
+import { checkStdin, collectFiles, fileSource, rechunk, withOfferedNames } from "../../src/client/walk.ts";
 import { DATA_MESSAGE_BYTES } from "../../src/protocol/defaults.ts";
 import { isSfxError } from "../../src/errors.ts";
 
@@ -354,6 +354,16 @@ test("standard input that is a directory (sfx send - < dir) is refused: reading 
     closeSync(dirFd);
     closeSync(fileFd);
   }
+});
+
+test("withOfferedNames: each file's local path becomes the name it was offered under, the longest first (one path may begin another); others stay", () => {
+  const files = [
+    { path: "a/x", local: "/home/me/a/x" },
+    { path: "a/x.txt", local: "/home/me/a/x.txt" },
+    { path: "stdin.dat" },
+  ];
+  assert.is(withOfferedNames("Cannot send /home/me/a/x.txt: it grew; /home/me/a/x too; /home/me/b stays", files), "Cannot send a/x.txt: it grew; a/x too; /home/me/b stays");
+  assert.is(withOfferedNames("nothing local", files), "nothing local");
 });
 
 test.run();

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
-import type { SourceFile } from "../../src/client/walk.ts";
+import { fileSource, type SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 import { Accept, Busy, Cancel, Done, End, ErrorMessage, Offer, Reject, Resuming, Start } from "../../src/protocol/messages.ts";
 import { dataPpid } from "../../src/protocol/data.ts";
@@ -1284,6 +1284,28 @@ test("an exchange ends once, though the data its sender held while the receiver 
     const ended = h.logs.filter((l) => / ended failed /.test(l.message));
     assert.is(ended.length, 1, ended.map((l) => l.message).join("\n"));
     assert.is(h.service.pairing.stats.failed, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a file that changes after it was offered fails the send: the sender's user reads where it is, the receiver only the name it was offered under", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const src = tmp();
+    const abs = join(src, "notes.txt");
+    writeFileSync(abs, "four");
+    const listed = statSync(abs);
+    const file = fileSource(abs, "private/notes.txt", 4, listed);
+    writeFileSync(abs, "grown!"); // after the offer was made of it
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne());
+    const mine = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [file] }), "SFX_IO");
+    assert.match(mine.message, new RegExp(`Cannot send ${abs.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: it changed after it was offered`));
+    const theirs = await expectCode(got, "SFX_IO");
+    assert.is(theirs.message, "The sender failed: Cannot send private/notes.txt: it changed after it was offered (4 bytes then, 6 now)");
+    assert.not.ok(h.logs.some((l) => l.message.includes(src)), "nor the server's log");
   } finally {
     await h.close();
   }

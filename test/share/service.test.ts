@@ -345,6 +345,25 @@ test("server limits reach the client as SFX_LIMIT with the server's message, and
   }
 });
 
+test("a put whose file changes after it was collected fails, and what the server logs of it names the file as shared, not where it is on the client", async () => {
+  const records: LogRecord[] = [];
+  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "debug", sinks: ["mem"] }] });
+  try {
+    const w = await world();
+    tree(w, { "notes.txt": "four" });
+    const { client } = w.connect();
+    const files = await collectShareFiles([join(w.src, "notes.txt")]);
+    writeFileSync(join(w.src, "notes.txt"), "grown!");
+    await rejects(client.put(files), "SFX_IO", new RegExp(`Cannot send ${join(w.src, "notes.txt").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: it changed`));
+    await until(() => w.store.uploadsInProgress === 0, 3000, "the upload abandoned");
+    const said = records.map((r) => `${r.message.join("")} ${JSON.stringify(r.properties)}`);
+    assert.ok(said.some((l) => l.includes("Cannot send notes.txt: it changed")), said.join("\n"));
+    assert.not.ok(said.some((l) => l.includes(w.src)), said.join("\n"));
+  } finally {
+    await reset();
+  }
+});
+
 test("a listing is in the admin's log, with the share and the client, once a minute per client and share; the next line says how many went unsaid", async () => {
   const records: LogRecord[] = [];
   await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "info", sinks: ["mem"] }] });
