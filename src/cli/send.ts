@@ -91,6 +91,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     warnSkipped(e.path, e.reason);
     json?.({ event: "leftOut", ...e });
   });
+  // Else it would be ignored: the file would arrive under its own name, not the one asked for.
+  if (flags.name !== undefined && !paths.includes("-")) throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths (a file is sent under its own name)");
   const files = await collectFiles(paths, { stdinName: flags.name, onSkip: leftOut.onSkip });
   const bar = progressBar();
   const say = (line: string) => {

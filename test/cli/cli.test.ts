@@ -178,6 +178,9 @@ test("a bad option value is one stderr line naming the value, exit 2", async () 
   await assertUsageError(["serve", "--daemon", "--max-share-bytes", "lots"], "lots", false);
   // Judged before connecting (port 9: nothing listens), in the flag's words.
   await assertUsageError(["share", "put", "README.md", "--max-downloads", "2000000", "--server", "127.0.0.1:9"], "--max-downloads '2000000': at most 1000000");
+  // --name names standard input: given with files only, it would be ignored, and the file arrive under its own name.
+  await assertUsageError(["send", "--to", "123456", "README.md", "--name", "renamed.md", "--server", "127.0.0.1:9"], "--name names standard input: give '-' among the paths");
+  await assertUsageError(["share", "put", "README.md", "--name", "renamed.md", "--server", "127.0.0.1:9"], "--name names standard input: give '-' among the paths");
 });
 
 test("an error naming a file shows the name printable on stderr (no escape sequence reaches the terminal); --json keeps it exact", async () => {
