@@ -53,7 +53,8 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
       // One row, never wrapped: `\r` redraws only a line's last row, so a wrapped one would leave
       // a trail. The last column stays free (some terminals wrap on it). Narrow: the bar goes first,
       // then the ETA, then the rate; the name gets what is left.
-      const columns = stream.columns ?? 80;
+      // A terminal that reports no size (0 columns: a pty nobody sized, as under script(1)) is taken as 80 wide.
+      const columns = stream.columns || 80;
       const room = columns - 1;
       let forms: string[];
       if (total !== null && total > 0) {

@@ -86,4 +86,10 @@ test("progressBar() never draws a line as wide as the terminal (a wrapped line w
   assert.match(wide, /^\[#+\.+\] {2}50% 1 B \/ 2 B .*ETA .+ {2}…[^\s]*ファイル名です\.bin$/);
 });
 
+test("a terminal that reports 0 columns (a pty nobody sized) gets the bar of an 80-column one, not an empty line", () => {
+  const [line] = drawnLines(0, [[1, 2, "big.iso"]]);
+  assert.is(line, drawnLines(80, [[1, 2, "big.iso"]])[0]);
+  assert.match(line, /^\[#+\.+\] {2}50% 1 B \/ 2 B /);
+});
+
 test.run();
