@@ -244,7 +244,9 @@ const KEPT_LISTED = 10;
 export function describeKept(kept: readonly KeptTransfer[], truncated: boolean): string[] {
   if (kept.length === 0) return [];
   const total = kept.reduce((n, k) => n + k.bytes, 0);
-  const lines = [`Kept from interrupted transfers, ${formatBytes(total)} in all (the same file sent again resumes from there):`];
+  // Sent here again, a part kept by a receive into another folder starts over: the headline says so when one is listed.
+  const except = kept.slice(0, KEPT_LISTED).some((k) => !k.resumesHere) ? ", except as noted" : "";
+  const lines = [`Kept from interrupted transfers, ${formatBytes(total)} in all (the same file sent again resumes from there${except}):`];
   for (const k of kept.slice(0, KEPT_LISTED)) {
     const elsewhere = k.resumesHere ? "" : " (kept by a receive into another folder: sent here it starts over, received there it resumes)";
     lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}${elsewhere}`);

@@ -70,6 +70,28 @@ test("send in the session says the receiver kept bytes of an interrupted transfe
   }
 });
 
+test("a piped session lists what interrupted transfers kept before its first command's output, and before it ends", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  try {
+    const own = join(tmp, "own");
+    mkdirSync(own);
+    writeFileSync(join(own, ".big.bin.sfx-part"), new Uint8Array(3072));
+    writeFileSync(join(own, ".big.bin.sfx-resume"), `exchange 2097152 1700000000000 "big.bin"\n`);
+    for (const lines of [[], ["id"]]) {
+      const { status, out } = await session(server.port, own, lines);
+      assert.is(status, 0, out);
+      const listed = out.indexOf("Kept from interrupted transfers, 3.0 KiB in all");
+      assert.ok(listed > 0, out);
+      assert.ok(listed < out.indexOf("Bye."), out);
+      if (lines.length > 0) assert.ok(listed < out.lastIndexOf("Your ID"), out); // the id command's, after the one said on connecting
+    }
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 /** Drops ANSI escapes (cursor moves, clears). */
 // deno-lint-ignore no-control-regex
 const plain = (s: string) => s.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");

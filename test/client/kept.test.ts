@@ -59,6 +59,8 @@ test("a part kept by a receive into a sub-folder is named where it sits, and sai
     ["two/big.bin", two, false],
   ]);
   const lines = describeKept(kept, false);
+  // The headline does not say every part resumes when one is noted otherwise below.
+  assert.is(lines[0], "Kept from interrupted transfers, 600 B in all (the same file sent again resumes from there, except as noted):");
   assert.match(lines[1], /^  d\/sub\/f\.bin: 300 B of 1000 B$/);
   assert.match(lines[2], /^  one\/big\.bin: 100 B of 1000 B \(kept by a receive into another folder: sent here it starts over, received there it resumes\)$/);
 });

@@ -171,11 +171,12 @@ class ClientSession implements SessionActions {
     listen("SIGHUP", onTerm); // the terminal closed: leave as on SIGTERM (transfers cancelled, peers told)
     this.screen.setBasePrompt(this.#basePrompt());
     this.print(`sfx client: received files go to ${this.dir}. Type 'help' for the commands.`);
-    // What earlier transfers left here is told as soon as it is known, while connecting.
-    void keptTransfers(this.dir).then(({ kept, truncated }) => {
+    // What earlier transfers left here is told as soon as it is known, while connecting, and before
+    // the first command runs: its output, or a piped session's end, must not come ahead of it.
+    const kept = keptTransfers(this.dir).then(({ kept, truncated }) => {
       if (!this.#quitting) for (const line of describeKept(kept, truncated)) this.print(line);
-    });
-    this.#chain = this.#chain.then(() => this.#start()).catch((err) => this.#error("", err));
+    }, () => {});
+    this.#chain = this.#chain.then(() => this.#start()).catch((err) => this.#error("", err)).then(() => kept);
     void this.#chain.then(() => this.#next());
     try {
       return await finished;
