@@ -104,7 +104,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       const decide = async (offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> => {
         if (flags.yes) return true;
         if (!interactive) {
-          const reason = "The receiver cannot be asked (no terminal) and did not pass --yes";
+          const reason = "it has no terminal to ask on, and was not started with --yes";
           say(`Rejected an offer from ${formatId(offer.from)}: no terminal to ask on; run with --yes to accept offers.`);
           return reason;
         }

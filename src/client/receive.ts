@@ -271,7 +271,7 @@ export class Receiver {
     if (inTheWay !== undefined) {
       // The sender hears which name, not what the receiver's folder holds there.
       const where = `${printable(inTheWay.path)} in the receiver's folder is not a directory, and the offer puts files in a directory of that name`;
-      return refuse(`The receiver cannot take it: ${where}`, `in the way: ${printable(inTheWay.path)} is ${inTheWay.what}, and the offer puts files in a directory of that name`);
+      return refuse(where, `in the way: ${printable(inTheWay.path)} is ${inTheWay.what}, and the offer puts files in a directory of that name`);
     }
 
     let answer: boolean | string;

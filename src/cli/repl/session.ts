@@ -444,7 +444,7 @@ class ClientSession implements SessionActions {
     }
     if (!this.terminal) {
       this.print(`Rejected an offer from ${who}: no terminal to ask on (start 'sfx client' with --yes to accept offers).`);
-      return "The receiver cannot be asked (no terminal) and did not pass --yes";
+      return "it has no terminal to ask on, and was not started with --yes";
     }
     const lines = [`\n${who} wants to send you ${describeFiles(offer)}:`];
     for (const f of offer.files.slice(0, 10)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
