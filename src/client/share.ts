@@ -730,7 +730,7 @@ export class ShareClient {
         const f = byName.get(n.normalize("NFC")) ?? byName.get(name);
         // A directory of the share names every file under it.
         const under = f ? [f] : listing.files.filter((x) => x.path.startsWith(`${name}/`));
-        if (under.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", `The share has no file or directory named ${JSON.stringify(n)}`);
+        if (under.length === 0) throw new SfxError("SFX_BAD_ARGUMENT", `The share has no file or directory named ${JSON.stringify(n)}: 'sfx share ls ${code}' lists what it has`);
         for (const x of under) if (!wanted.includes(x)) wanted.push(x);
       }
     }

@@ -152,7 +152,7 @@ test("get of named files fetches only those, a directory's name all under it; an
   await client.get(code, { dir: two, names: ["d/"] });
   assert.equal(walkFiles(two), ["d/b", "d/c", "d/e/f"]);
   rmSync(two, { recursive: true, force: true });
-  await rejects(client.get(code, { dir: w.out, names: ["nope"] }), "SFX_BAD_ARGUMENT", /no file or directory named "nope"/);
+  await rejects(client.get(code, { dir: w.out, names: ["nope"] }), "SFX_BAD_ARGUMENT", new RegExp(`^The share has no file or directory named "nope": 'sfx share ls ${code}' lists what it has$`));
 });
 
 test("get never overwrites silently: an existing different file gets 'name (1)', or is replaced with overwrite", async () => {
