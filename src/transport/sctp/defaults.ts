@@ -86,8 +86,8 @@ export const SCTP_DEFAULTS = {
   pmtuBlackHoleT3: 2,
   /** OOTB ABORT replies the endpoint sends per second at most (RFC 9260 §8.4 rate limiting). */
   ootbRepliesPerSecond: 100,
-  /** INIT ACKs per second at most, a quarter of them to one address (see SctpOptions.initAcksPerSecond). */
-  initAcksPerSecond: 1000,
+  /** INIT ACKs per second at most, a hundredth of them to one address or IPv6 /64 (see SctpOptions.initAcksPerSecond and init_budget.ts). */
+  initAcksPerSecond: 5000,
   /**
    * Congestion control (see congestion.ts): the model-based "bbr", which
    * random loss does not slow down, like this machine's Linux TCP default.

@@ -20,6 +20,7 @@ import { CookieJar, COOKIE_FLAG_IDATA, type CookieState } from "./cookie.ts";
 import { SctpDecodeError } from "./decode_error.ts";
 import { SCTP_DEFAULTS } from "./defaults.ts";
 import { random32, randomTag, readInitParams, supportedExtensionsParam } from "./handshake.ts";
+import { InitBudget } from "./init_budget.ts";
 import { invalidMandatoryParameterCause, staleCookieCause } from "./error_cause.ts";
 import { unrecognizedParameterReports } from "./param.ts";
 import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
@@ -101,8 +102,8 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
   #closed: Promise<void> | undefined;
   #ootbTokens: number = SCTP_DEFAULTS.ootbRepliesPerSecond;
   #ootbRefill = 0;
-  /** The INIT ACK budget ({@link SctpOptions.initAcksPerSecond}): what is left of the current second's, in all and by address. */
-  readonly #initBudget = { since: -Infinity, left: 0, byAddress: new Map<string, number>() };
+  /** Which INITs are answered ({@link SctpOptions.initAcksPerSecond}). */
+  readonly #initBudget: InitBudget;
   readonly #stats = {
     malformedPackets: 0,
     ootbPackets: 0,
@@ -141,6 +142,7 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
     this.#onForeign = onForeign;
     this.#o = options;
     this.#cookies = new CookieJar(options.cookieLifetimeMs, () => options.clock.now());
+    this.#initBudget = new InitBudget(options.initAcksPerSecond, () => options.clock.now());
     const self = this;
     this.#host = {
       options,
@@ -431,28 +433,11 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
     return true;
   }
 
-  /**
-   * Whether an INIT from `address` may be answered now: each answer costs a State Cookie's MAC,
-   * and INITs cost their senders nothing. A second's budget at a time, a quarter of it per
-   * address, so one flooding address leaves the rest to others (spoofed ones can take it all:
-   * then established associations still keep the CPU, and new ones get through when it ends).
-   */
+  /** Whether an INIT from `address` may be answered now (see {@link InitBudget}); counts the ones that may not. */
   #takeInitToken(address: string): boolean {
-    const b = this.#initBudget;
-    const now = this.#o.clock.now();
-    if (now - b.since >= 1000) {
-      b.since = now;
-      b.left = this.#o.initAcksPerSecond;
-      b.byAddress.clear();
-    }
-    const taken = b.byAddress.get(address) ?? 0;
-    if (b.left <= 0 || taken >= Math.ceil(this.#o.initAcksPerSecond / 4)) {
-      this.#stats.initsDropped++;
-      return false;
-    }
-    b.left--;
-    b.byAddress.set(address, taken + 1);
-    return true;
+    if (this.#initBudget.take(address)) return true;
+    this.#stats.initsDropped++;
+    return false;
   }
 
   #reply(p: Packet, to: RemoteAddress, vt: number, chunks: Chunk[]): void {

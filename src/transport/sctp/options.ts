@@ -61,11 +61,13 @@ export interface SctpOptions {
    */
   congestionControl?: "reno" | "cubic" | "bbr";
   /**
-   * INIT ACKs the endpoint sends per second at most (default 1000), and to
-   * one address a quarter of that: each carries a State Cookie, whose MAC
-   * costs CPU, so a flood of INITs (anyone can send them, from any source
-   * address) must not take the CPU that established associations need.
-   * INITs over the budget are dropped; their senders retransmit (T1-init).
+   * INIT ACKs the endpoint sends per second at most (default 5000, refilled
+   * continuously), and to one address (IPv6: one /64) a hundredth of that,
+   * in bursts of a fiftieth: each carries a State Cookie, whose MAC costs
+   * CPU, so a flood of INITs (anyone can send them, from any source address)
+   * must not take the CPU that established associations need, and a few
+   * flooding hosts must not take the whole budget. INITs over it are
+   * dropped; their senders retransmit (T1-init). See `init_budget.ts`.
    */
   initAcksPerSecond?: number;
 }

@@ -1,12 +1,14 @@
 /**
- * The INIT ACK budget (SctpOptions.initAcksPerSecond): an INIT costs its
- * sender nothing, from any source address, and its answer costs a State
- * Cookie's MAC; a flood of them must not take the CPU established
- * associations need, nor make the endpoint reflect unbounded traffic.
+ * The INIT ACK budget (SctpOptions.initAcksPerSecond, init_budget.ts): an
+ * INIT costs its sender nothing, from any source address, and its answer
+ * costs a State Cookie's MAC; a flood of them must not take the CPU
+ * established associations need, nor make the endpoint reflect unbounded
+ * traffic, nor let a few flooding hosts keep everyone else out.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { CHUNK, type Chunk } from "../../../src/transport/sctp/chunk_types.ts";
+import { InitBudget } from "../../../src/transport/sctp/init_budget.ts";
 import { decodePacketUnchecked, encodePacket } from "../../../src/transport/sctp/packet.ts";
 import { ManualClock, SctpEndpoint, SCTP_DEFAULTS } from "../../../src/transport/sctp/index.ts";
 import type { DatagramHandler, DatagramSocket, RemoteAddress } from "../../../src/transport/datagram.ts";
@@ -34,33 +36,94 @@ function recordingSocket(): { socket: DatagramSocket; deliver(data: Uint8Array, 
   return { socket, deliver: (data, from) => handler(data, from), sentTypes };
 }
 
-test("INITs are answered up to initAcksPerSecond a second, a quarter of them to one address; the rest are dropped and counted, and the next second has a new budget", async () => {
+test("InitBudget: a sender gets a fiftieth of the rate at once and a hundredth a second after; everyone together the rate; both refill continuously", () => {
+  let now = 0;
+  const b = new InitBudget(400, () => now); // a sender: 8 at once, then 4 a second
+  const answered = (address: string, n: number) => Array.from({ length: n }, () => b.take(address)).filter(Boolean).length;
+  assert.is(answered("192.0.2.1", 100), 8);
+  now += 250;
+  assert.is(answered("192.0.2.1", 100), 1, "a quarter of a second: one more");
+  // Four flooding hosts take 32; what is left of the 400 is everyone else's.
+  for (const a of ["192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"]) assert.is(answered(a, 100), 8);
+  let others = 0;
+  for (let i = 0; i < 500; i++) others += answered(`10.0.${i >> 8}.${i & 255}`, 1);
+  assert.is(others, 400 - 1 - 32, "the budget refilled to its 400 in the quarter second, less the 33 taken since");
+  assert.is(b.take("203.0.113.1"), false, "the whole budget is spent");
+  now += 10; // 4 more tokens in all, refilled as time passes, not at a second's boundary
+  assert.is(answered("203.0.113.2", 1) + answered("203.0.113.3", 1) + answered("203.0.113.4", 1) + answered("203.0.113.5", 1), 4);
+  assert.is(b.take("203.0.113.6"), false);
+});
+
+test("InitBudget: an IPv6 host's addresses count as its /64; another /64 is another sender; IPv4-mapped addresses are IPv4", () => {
+  const b = new InitBudget(400, () => 0);
+  for (let i = 0; i < 8; i++) assert.ok(b.take(`2001:db8:1:2::${(i + 1).toString(16)}`));
+  assert.is(b.take("2001:db8:1:2:ffff::1"), false, "the same /64");
+  assert.ok(b.take("2001:db8:1:3::1"), "another /64");
+  for (let i = 0; i < 8; i++) assert.ok(b.take("::ffff:192.0.2.7"));
+  assert.is(b.take("192.0.2.7"), false, "the same IPv4 address, written mapped or not");
+});
+
+test("InitBudget: senders whose buckets refilled are forgotten, so a flood from ever new addresses keeps a bounded map", () => {
+  let now = 0;
+  const b = new InitBudget(5000, () => now);
+  let most = 0;
+  for (let i = 0; i < 200_000; i++) {
+    now += 0.2; // 5,000 INITs a second, each from a new address
+    b.take(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    most = Math.max(most, b.trackedSenders);
+  }
+  assert.ok(most <= 2 * 5000 * 2 + 1024, `${most} senders tracked at most`);
+});
+
+test("an endpoint answers INITs within its budget and counts the rest; a flood from a few hosts leaves others their answers", async () => {
   const clock = new ManualClock();
   const r = recordingSocket();
-  const ep = SctpEndpoint.listen({ socket: r.socket, clock, initAcksPerSecond: 40 });
+  const ep = SctpEndpoint.listen({ socket: r.socket, clock, initAcksPerSecond: 400 });
   try {
     const acks = () => r.sentTypes.filter((t) => t === CHUNK.INIT_ACK).length;
-    // One address floods: a quarter of the budget.
-    for (let i = 0; i < 100; i++) r.deliver(init(1000 + i), { address: "192.0.2.1", port: 40000 + i });
-    assert.is(acks(), 10);
-    // Others still get answers, until the second's budget is spent.
-    for (let i = 0; i < 40; i++) r.deliver(init(2000 + i), { address: `192.0.2.${10 + i}`, port: 40000 });
-    assert.is(acks(), 40);
-    r.deliver(init(3000), { address: "192.0.2.99", port: 40000 });
-    assert.is(acks(), 40);
-    assert.is(ep.stats().initsAnswered, 40);
-    assert.is(ep.stats().initsDropped, 101);
-    assert.is(r.sentTypes.length, 40, "nothing else sent in their place");
-    clock.advance(1000);
-    r.deliver(init(4000), { address: "192.0.2.1", port: 40000 });
-    assert.is(acks(), 41, "a new second, a new budget");
+    let tag = 1000;
+    for (const address of ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]) {
+      for (let i = 0; i < 100; i++) r.deliver(init(tag++), { address, port: 40000 + i });
+    }
+    assert.is(acks(), 32, "8 each");
+    r.deliver(init(tag++), { address: "198.51.100.1", port: 40000 });
+    assert.is(acks(), 33, "another host is answered");
+    assert.is(ep.stats().initsAnswered, 33);
+    assert.is(ep.stats().initsDropped, 368);
+    assert.is(r.sentTypes.length, 33, "nothing else sent in their place");
   } finally {
     await ep.close();
   }
 });
 
+test("while four hosts flood INITs at twice the whole budget, a client still connects at its first try", async () => {
+  const m = makeManualPair({ delayMs: 5 });
+  try {
+    const flooders = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"].map((address, i) => ({ address, port: 40000 + i }));
+    let tag = 1;
+    let c: unknown;
+    let connectingSince = -1;
+    let failed: unknown;
+    // 10,000 INITs a second (the default budget is 5,000), 25 from each host every 10 ms; the
+    // client starts connecting half a second in, once the flooders have spent their shares.
+    for (let t = 0; t < 2000 && c === undefined && failed === undefined; t += 10) {
+      if (t === 500) {
+        connectingSince = m.clock.now();
+        void m.client.connect(m.bridge.addressOf("b")).then((a) => (c = a), (err) => (failed = err));
+      }
+      for (const f of flooders) for (let k = 0; k < 25; k++) m.bridge.inject("b", init(tag++), f);
+      await m.run(10, 5);
+    }
+    assert.ok(c !== undefined, `connected (${String(failed ?? "not yet")})`);
+    assert.ok(m.clock.now() - connectingSince < 1000, `connected after ${m.clock.now() - connectingSince} ms: before its INIT's first retransmission`);
+    assert.ok(m.server.stats().initsDropped > 0, "the flood was over its share");
+  } finally {
+    await m.close();
+  }
+});
+
 test("INITs spoofed as an established association's peer (tag 0: anyone can send them) are answered within the same budget, and the association keeps moving data", async () => {
-  const m = makeManualPair({ delayMs: 5 }, { initAcksPerSecond: 40 });
+  const m = makeManualPair({ delayMs: 5 }, { initAcksPerSecond: 400 });
   try {
     const { c, s } = await m.connect();
     let initAcks = 0;
@@ -75,9 +138,9 @@ test("INITs spoofed as an established association's peer (tag 0: anyone can send
       for (let k = 0; k < 20; k++) m.bridge.inject("b", init(5000 + i * 20 + k), peer);
       await m.run(100, 5);
     }
-    // 5 s of manual time: 10 answers a second at most (a quarter of 40, all from one address).
-    assert.ok(initAcks > 0 && initAcks <= 50, `${initAcks} INIT ACKs for 1,000 INITs in 5 s`);
-    assert.ok(m.server.stats().initsDropped >= 950, `${m.server.stats().initsDropped} dropped`);
+    // 5 s of manual time, one address: 8 at once, then 4 a second.
+    assert.ok(initAcks > 0 && initAcks <= 8 + 4 * 5 + 1, `${initAcks} INIT ACKs for 1,000 INITs in 5 s`);
+    assert.ok(m.server.stats().initsDropped >= 970, `${m.server.stats().initsDropped} dropped`);
     assert.equal(await got, pattern(200_000));
     assert.is(s.state, "established");
   } finally {
