@@ -108,7 +108,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           say(`Rejected an offer from ${formatId(offer.from)}: no terminal to ask on; run with --yes to accept offers.`);
           return reason;
         }
-        return ask(offer, withdrawn);
+        return ask(offer, withdrawn, signal);
       };
       let offerFrom = "?";
       const onEvent = (e: TransferEvent) => {
@@ -193,8 +193,8 @@ function describeFiles(files: Array<{ path: string; size: number | null }>): str
   return `${files.length} file${files.length === 1 ? "" : "s"} (${total}): ${head}${files.length > 3 ? ", …" : ""}`;
 }
 
-/** Asks y/N on the terminal; a withdrawn offer closes the question. */
-function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
+/** Asks y/N on the terminal; a withdrawn offer closes the question. `stopping`: this receiver's own stop (Ctrl-C, SIGTERM), which closes it too. */
+function ask(offer: IncomingOffer, withdrawn: AbortSignal, stopping: AbortSignal): Promise<boolean> {
   const lines = [`${formatId(offer.from)} wants to send you ${describeFiles(offer.files)}`];
   for (const f of offer.files.slice(0, 20)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
   if (offer.files.length > 20) lines.push(`  … and ${offer.files.length - 20} more`);
@@ -204,7 +204,8 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean> {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     let interrupted = false;
     const onWithdrawn = () => {
-      if (!interrupted) process.stderr.write("\n(the offer was withdrawn)\n");
+      // Not when it is this receiver that stops (a signal, not the key readline takes): "sfx: Stopped" follows.
+      if (!interrupted && !stopping.aborted) process.stderr.write("\n(the offer was withdrawn)\n");
       rl.close();
     };
     let answered = false;

@@ -278,7 +278,7 @@ export class Receiver {
     try {
       answer = withdrawn.signal.aborted ? false : await this.opts.decide({ from, files: shown, bytes, kept: keptBytes }, withdrawn.signal);
     } catch (err) {
-      answer = withdrawn.signal.aborted ? false : `the receiver failed to decide: ${(err as Error).message}`;
+      answer = withdrawn.signal.aborted ? false : `it failed to decide: ${(err as Error).message}`;
     } finally {
       withdrawWatch();
       offCloseWatch();
@@ -294,7 +294,7 @@ export class Receiver {
       if (conn.closedWith) throw conn.closedWith;
       if (signal?.aborted) {
         try {
-          conn.send(Reject, { xid, reason: "The receiver stopped" });
+          conn.send(Reject, { xid, reason: "it was stopped" });
         } catch { /* closed */ }
         throw new SfxError("SFX_CANCELLED", "Cancelled");
       }

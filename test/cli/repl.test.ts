@@ -207,6 +207,10 @@ test("help lists every session command; 'help <command>' shows its options witho
     assert.not.match(help, /--name|standard input/);
   }
   assert.match((await run("share put a --name b")).out, /--name names standard input, which carries this session's commands/);
+  // Else ignored: the file would arrive under its own name.
+  const named = await run("send 123456 a --name b");
+  assert.match(named.out, /--name names standard input, which carries this session's commands/);
+  assert.equal(named.calls.filter((c) => c[0] === "send"), [], "nothing sent");
   const missing = await run("help nothing");
   assert.match(missing.out, /No command 'nothing'/);
   // commander's own --help goes to the screen too, without the program name.

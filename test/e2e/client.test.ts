@@ -93,6 +93,15 @@ class Pane {
     return all.at(-1)![1].replace(" ", "");
   }
 
+  /** Sends `sig` to the sfx process itself (not a key: as `kill -INT` or a service manager would). */
+  signal(sig: NodeJS.Signals): void {
+    const shell = tmux("display-message", "-p", "-t", this.name, "#{pane_pid}").trim();
+    const r = spawnSync("pgrep", ["-P", shell], { encoding: "utf8" });
+    const pid = Number(r.stdout.trim().split("\n")[0]);
+    if (!pid) throw new Error(`no sfx process under the pane's shell ${shell}`);
+    process.kill(pid, sig);
+  }
+
   kill(): void {
     try {
       tmux("kill-session", "-t", this.name);
@@ -350,7 +359,23 @@ if (!TMUX) {
     await rx.waitFor(/\^C\nsfx: Stopped\n\[sfx exited 130\]/);
     assert.not.match(rx.screen(), /offer was withdrawn/);
     assert.is((await send.exit()).status, 5, send.err());
-    assert.match(send.err(), /The receiver declined/);
+    assert.match(send.err(), /The receiver declined: it was stopped\n/);
+    assert.equal(readdirSync(dir), []);
+  });
+
+  test("sfx receive stopped by SIGINT (not the key) at the Accept? [y/N] prompt says it stopped, not that the offer was withdrawn; the sender hears it was stopped", async () => {
+    const dir = tmp("sfx-rx-");
+    const src = tmp("sfx-src-");
+    writeFileSync(join(src, "hi.txt"), "hi");
+    const rx = pane(["--server", server.address, "--dir", dir, "--once"], { cwd: dir, command: "receive" });
+    const id = await rx.id();
+    const send = sfx(["send", "--to", id, "--server", server.address, join(src, "hi.txt")]);
+    await rx.waitFor(/Accept\? \[y\/N\] $/m);
+    rx.signal("SIGINT");
+    await rx.waitFor(/sfx: Stopped\n\[sfx exited 130\]/);
+    assert.not.match(rx.screen(), /offer was withdrawn/);
+    assert.is((await send.exit()).status, 5, send.err());
+    assert.match(send.err(), /The receiver declined: it was stopped\n/);
     assert.equal(readdirSync(dir), []);
   });
 

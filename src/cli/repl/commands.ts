@@ -112,6 +112,8 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
   for (const c of find(program, "share").commands) hideServer(c);
   find(program, "send").action(async (paths: string[], flags: SessionSendFlags & { to: string; server?: string }) => {
     noServer(flags);
+    // As for share put: ignored, the file would arrive under its own name, not the one asked for.
+    if (flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input, which carries this session's commands: give files or directories");
     await actions.send(flags.to, paths, { name: flags.name, json: flags.json });
   });
   const share = find(program, "share");
