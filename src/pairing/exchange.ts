@@ -44,6 +44,8 @@ export interface ExchangePeer {
   sending?(on: boolean): void;
   /** It starts (true) or stops (false) receiving an exchange's files: the server sizes its send buffer towards it by that. */
   receiving?(on: boolean): void;
+  /** What log budgets count the lines this peer causes by: one object for all connections from its address (default: the peer). */
+  readonly logKey?: object;
 }
 
 /** One side of an exchange: the peer and the exchange id on its association. */

@@ -126,7 +126,7 @@ export class Pairing {
     const xid = msg.xid;
     const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
       const message = fitText(text);
-      const held = this.#logBudget.take(sender);
+      const held = this.#logBudget.take(sender.logKey ?? sender);
       if (held >= 0) {
         const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
         this.#log.info(`Offer from {from} refused: {code}: {message}${more}`, { from: formatId(sender.id), code, message });
@@ -145,7 +145,7 @@ export class Pairing {
     } catch (err) {
       // A client guessing IDs would fill the log: one line a minute per client.
       const message = (err as Error).message;
-      if (this.#limitLogBudget.take(sender) >= 0) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: formatId(sender.id), address, message });
+      if (this.#limitLogBudget.take(sender.logKey ?? sender) >= 0) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: formatId(sender.id), address, message });
       sender.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
       return;
     }
@@ -171,7 +171,7 @@ export class Pairing {
       const last = partner ? this.#lastCheck.get(partner) : undefined;
       if (partner && !checked && !(last !== undefined && this.#now() - last < ASK_AGAIN_MS)) return this.#hold(sender, msg, partner);
       // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
-      const held = this.#logBudget.take(sender);
+      const held = this.#logBudget.take(sender.logKey ?? sender);
       if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
       const why = !ex
         ? "is waiting for the answer to an offer of its own"
@@ -217,7 +217,7 @@ export class Pairing {
   /** Holds `sender`'s offer while `partner`, the client its receiver exchanges with, is asked for a word; then offers again, once. */
   #hold(sender: ExchangePeer, msg: Msg<typeof Offer>, partner: ExchangePeer): void {
     this.#held.set(sender, msg.xid);
-    if (this.#logBudget.take(sender) >= 0) {
+    if (this.#logBudget.take(sender.logKey ?? sender) >= 0) {
       this.#log.debug("Offer from {from} to {to} waits: asking {partner}, in an exchange with it, for a word", {
         from: formatId(sender.id), to: msg.to === undefined ? "" : formatId(msg.to), partner: formatId(partner.id),
       });

@@ -80,7 +80,7 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
   const reports = new LogBudget();
   sessions.handle(ErrorMessage, (s, msg) => {
     if (pairing.error(s, msg)) return;
-    const held = reports.take(s);
+    const held = reports.take(s.logKey);
     if (held < 0) return;
     const more = held > 0 ? ` (and ${held} more reports not logged)` : "";
     sessions.log.info(`Client {label} reported {code}: {message}${more}`, { label: s.label, code: msg.code, message: msg.message.slice(0, 300) });

@@ -241,6 +241,16 @@ export class SessionServer {
    * (to say so).
    */
   lineFrom(address: string): number {
+    return this.#addressLines.take(this.logKeyOf(address));
+  }
+
+  /**
+   * @internal The object a {@link LogBudget} counts the lines about
+   * connections from `address` by (an IPv4 address, an IPv6 /64), the same
+   * for all its connections: a client that reconnects in a loop gets no fresh
+   * budget. The 4,096 most recent addresses keep theirs.
+   */
+  logKeyOf(address: string): object {
     const key = addressKey(address);
     let k = this.#addressLineKeys.get(key);
     if (k === undefined) {
@@ -250,7 +260,7 @@ export class SessionServer {
       this.#addressLineKeys.delete(key);
     }
     this.#addressLineKeys.set(key, k);
-    return this.#addressLines.take(k);
+    return k;
   }
 
   /** Looks a live, welcomed client up by ID. */
@@ -363,6 +373,8 @@ export class ServerSession implements ExchangePeer {
   dataHandler: DataHandler | null = null;
   readonly connectedAt = Date.now();
   protocolErrors = 0;
+  /** What log budgets count this client's lines by: the same for every connection from its address ({@link SessionServer.logKeyOf}). */
+  readonly logKey: object;
   #internalErrors = 0;
   #state: SessionState = "hello";
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -386,6 +398,7 @@ export class ServerSession implements ExchangePeer {
     this.server = server;
     this.association = association;
     this.#log = server.log;
+    this.logKey = server.logKeyOf(association.remote.address);
     this.#logLine("info", "Connection from {address}:{port}", { address: association.remote.address, port: association.remote.port });
     association.on("message", (streamId, data, ppid) => this.#onMessage(streamId, data, ppid));
     association.on("close", (reason) => this.#onClose(reason));
@@ -519,7 +532,7 @@ export class ServerSession implements ExchangePeer {
   /** @internal Aborts a client that does not read what it asks for. */
   cutOff(why: string): void {
     if (this.#state === "closed") return;
-    this.#log.warn("Aborting {label}: it reads nothing of what it asks for ({why})", { label: this.label, why });
+    this.#logLine("warn", "Aborting {label}: it reads nothing of what it asks for ({why})", { label: this.label, why });
     this.#forgetUnread(); // freed with the association, whenever its close comes
     this.association.abort("the client does not read the server's replies");
   }
@@ -562,7 +575,7 @@ export class ServerSession implements ExchangePeer {
   #onTimer(): void {
     if (this.#state === "closed") return;
     if (this.#state === "hello") {
-      this.#log.info("Client {label} said no hello in time; closing", { label: this.label });
+      this.#logLine("info", "Client {label} said no hello in time; closing", { label: this.label });
       this.association.abort("no hello");
       return;
     }
@@ -645,7 +658,7 @@ export class ServerSession implements ExchangePeer {
   #refuseVersion(protocol: number, client: string): void {
     const message = `Incompatible versions: this server speaks sfx protocol ${PROTOCOL_VERSION} (sfx ${VERSION}); ` +
       `the client speaks protocol ${protocol} (${client}). Use matching sfx versions.`;
-    this.#log.warn("Refused {label}: {message}", { label: this.label, message });
+    this.#logLine("warn", "Refused {label}: {message}", { label: this.label, message });
     this.sendControl(errorToMessage(new SfxError("SFX_INCOMPATIBLE_VERSION", message)));
     void this.close();
   }
@@ -658,7 +671,7 @@ export class ServerSession implements ExchangePeer {
     if (msg.protocol !== PROTOCOL_VERSION) return this.#refuseVersion(msg.protocol, msg.client);
     if (this.server.ids.size >= this.server.limits.maxClients) {
       const message = `This server is full: ${this.server.limits.maxClients} clients are connected`;
-      this.#log.warn("Refused {label}: {message}", { label: this.label, message });
+      this.#logLine("warn", "Refused {label}: {message}", { label: this.label, message });
       this.sendControl(errorToMessage(new SfxError("SFX_LIMIT", message)));
       void this.close();
       return;
@@ -669,7 +682,7 @@ export class ServerSession implements ExchangePeer {
     for (const other of this.server.sessions) if (other !== this && other.id && addressKey(other.association.remote.address) === key) fromHere++;
     if (fromHere >= this.server.limits.maxClientsPerAddress) {
       const message = `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`;
-      this.#log.warn("Refused {label}: {message}", { label: this.label, message });
+      this.#logLine("warn", "Refused {label}: {message}", { label: this.label, message });
       this.sendControl(errorToMessage(new SfxError("SFX_LIMIT", message)));
       void this.close();
       return;
@@ -677,7 +690,7 @@ export class ServerSession implements ExchangePeer {
     this.id = this.server.ids.allocate(this);
     this.#setState("ready");
     // The window stays the small one it had before its hello: a large one only while it sends.
-    this.#log.info("Client {id} at {address}:{port} ({client}) got its ID", {
+    this.#logLine("info", "Client {id} at {address}:{port} ({client}) got its ID", {
       id: formatId(this.id), address: this.association.remote.address, port: this.association.remote.port, client: msg.client,
     });
     const limits = this.server.limits;

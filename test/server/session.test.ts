@@ -213,6 +213,26 @@ test("a client's error reports in a loop add 20 lines to the log, then a few a m
   }
 });
 
+test("a client that reconnects gets no fresh log budget: 60 connections from one address, each with 20 error reports, add 20 report lines, not 1,200; all their connection lines share the address's 200", async () => {
+  const h = startHarness({ maxClientsPerAddress: 1000 });
+  try {
+    for (let i = 0; i < 60; i++) {
+      const { conn } = await h.client();
+      for (let n = 0; n < 20; n++) conn.send(ErrorMessage, { code: "SFX_IO", message: `report ${n} of connection ${i}` });
+      const answered = conn.waitFor((m) => ErrorMessage.is(m) && m.code === "SFX_PROTOCOL");
+      conn.sendControl(enc(JSON.stringify({ type: "no.such.message" })));
+      await answered;
+      await conn.abort("again");
+    }
+    assert.is(h.logs.filter((l) => /reported SFX_IO/.test(l.message)).length, 20);
+    // A connection, its ID, its protocol error, its disconnection: 4 each, 240 in all, of which the address's 200.
+    const about = h.logs.filter((l) => /Connection from|got its ID|Protocol error|disconnected/.test(l.message));
+    assert.ok(about.length <= 200, `${about.length} lines`);
+  } finally {
+    await h.close();
+  }
+});
+
 test("clients from one address beyond --max-clients-per-address are refused with SFX_LIMIT; a slot freed is taken again", async () => {
   const h = startHarness({ maxClientsPerAddress: 2 });
   try {
