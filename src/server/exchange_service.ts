@@ -41,6 +41,8 @@ export interface ExchangeServiceOptions {
   maxUnreadControlTotal?: number;
   /** See {@link SessionServerOptions.unreadGraceMs}. */
   unreadGraceMs?: number;
+  /** See {@link SessionServerOptions.pingsPerSecond}. */
+  pingsPerSecond?: number;
   /** The clock, in ms, of the unread-replies watch ({@link SessionServerOptions.now}) and of the pairing (for tests). */
   now?: () => number;
   /** See {@link SessionServerOptions.socketOverflows}. */
@@ -66,6 +68,7 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
     maxUnreadControlBytes: opts.maxUnreadControlBytes,
     maxUnreadControlTotal: opts.maxUnreadControlTotal,
     unreadGraceMs: opts.unreadGraceMs,
+    pingsPerSecond: opts.pingsPerSecond,
     now: opts.now,
     socketOverflows: opts.socketOverflows,
   });

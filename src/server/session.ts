@@ -98,6 +98,8 @@ export interface SessionServerOptions {
   maxUnreadControlTotal?: number;
   /** How long a reply may wait before its client counts as not reading (default {@link UNREAD_GRACE_MS}; for tests). */
   unreadGraceMs?: number;
+  /** Pings a connection gets answered a second, after twice as many at once (default {@link PINGS_PER_SECOND}; for tests that ask with pings). */
+  pingsPerSecond?: number;
   /** The clock of the unread-replies watch, in ms (default performance.now; for tests). */
   now?: () => number;
   /** What the receive windows of sending clients may add up to (default {@link SENDER_WINDOW_POOL_BYTES}). */
@@ -110,6 +112,13 @@ export interface SessionServerOptions {
 
 /** Internal errors logged (with their stack) per session; the rest are counted only. */
 const MAX_LOGGED_INTERNAL_ERRORS = 5;
+/**
+ * Pings one connection gets answered: 20 at once, then 10 a second. A client pings to keep an idle
+ * connection alive, once a minute or so; one that pings in a loop made the server answer as fast
+ * as it could and queue the answers (20 connections slowed a transfer beside them 4×). The rest are
+ * dropped unanswered: a ping asks for nothing else.
+ */
+const PINGS_PER_SECOND = 10;
 
 /** The sessions of one server and the handler table they dispatch through. */
 export class SessionServer {
@@ -124,6 +133,8 @@ export class SessionServer {
   readonly maxUnreadControlBytes: number;
   readonly #maxUnreadControlTotal: number;
   readonly #unreadGraceMs: number;
+  /** @internal Pings a connection gets answered a second ({@link PINGS_PER_SECOND}). */
+  readonly pingsPerSecond: number;
   /** See {@link SessionServerOptions.now}. */
   readonly now: () => number;
   /** While over the total: the next look for clients that have come to look like not reading. */
@@ -162,6 +173,7 @@ export class SessionServer {
     this.maxUnreadControlBytes = opts.maxUnreadControlBytes ?? MAX_UNREAD_CONTROL_BYTES;
     this.#maxUnreadControlTotal = opts.maxUnreadControlTotal ?? MAX_UNREAD_CONTROL_TOTAL;
     this.#unreadGraceMs = opts.unreadGraceMs ?? UNREAD_GRACE_MS;
+    this.pingsPerSecond = opts.pingsPerSecond ?? PINGS_PER_SECOND;
     this.now = opts.now ?? (() => performance.now());
     this.#overflowLog = new OverflowLog(this.log);
     this.windows = new WindowPool({
@@ -376,6 +388,8 @@ export class ServerSession implements ExchangePeer {
   /** What log budgets count this client's lines by: the same for every connection from its address ({@link SessionServer.logKeyOf}). */
   readonly logKey: object;
   #internalErrors = 0;
+  /** Pings it may still have answered (up to twice {@link SessionServer.pingsPerSecond}), as of `at` (Date.now()). */
+  #pings = { tokens: 0, at: 0 };
   #state: SessionState = "hello";
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = Date.now();
@@ -616,12 +630,24 @@ export class ServerSession implements ExchangePeer {
     }
     try {
       if (this.#state === "hello") return this.#hello(msg);
-      if (Ping.is(msg)) return this.send(Pong, { n: msg.n });
+      if (Ping.is(msg)) return this.#pong(msg.n);
       const result = this.server.dispatch(this, msg);
       if (result) result.catch((err) => this.#handlerError(msg, err));
     } catch (err) {
       this.#handlerError(msg, err);
     }
+  }
+
+  #pong(n: number): void {
+    const now = Date.now();
+    const p = this.#pings;
+    const rate = this.server.pingsPerSecond;
+    // The first ping finds a full bucket (at 0: long ago).
+    p.tokens = Math.min(2 * rate, p.tokens + ((now - p.at) / 1000) * rate);
+    p.at = now;
+    if (p.tokens < 1) return;
+    p.tokens--;
+    this.send(Pong, { n });
   }
 
   #handlerError(msg: AnyMessage, err: unknown): void {

@@ -32,7 +32,7 @@ export interface Harness {
 export function startHarness(
   limits: Partial<PairingLimits> = {},
   fakeOpts: FakeOptions = {},
-  unread: Pick<ExchangeServiceOptions, "maxUnreadBytes" | "maxUnreadControlBytes" | "maxUnreadControlTotal" | "unreadGraceMs" | "now"> = {},
+  unread: Pick<ExchangeServiceOptions, "maxUnreadBytes" | "maxUnreadControlBytes" | "maxUnreadControlTotal" | "unreadGraceMs" | "pingsPerSecond" | "now"> = {},
 ): Harness {
   const endpoint = new EventEmitter();
   const logs: LogRecord[] = [];

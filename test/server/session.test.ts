@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
-import { CONTROL_PPID, decodeMessage, ErrorMessage, Hello, Offer, Ping, PROTOCOL_VERSION, Welcome, type AnyMessage } from "../../src/protocol/index.ts";
+import { CONTROL_PPID, decodeMessage, ErrorMessage, Hello, Offer, Ping, Pong, PROTOCOL_VERSION, Welcome, type AnyMessage } from "../../src/protocol/index.ts";
 import { type Harness, startHarness, until } from "../pairing/_harness.ts";
 import { type FakeAssociation, fakeAssociationPair } from "../_fake_association.ts";
 
@@ -18,6 +18,9 @@ async function askingWithoutReading(h: Harness, pings: number, what: string): Pr
   await until(() => c.serverSide.sentMessages >= pings + 1 || c.serverSide.closed, 2000, `${what}'s pongs`);
   return c;
 }
+
+/** Tests that ask with pings (the cheapest question) have every one answered; by default a connection gets 10 a second. */
+const ASK_FREELY = 1e9;
 
 function collect(fake: FakeAssociation): AnyMessage[] {
   const got: AnyMessage[] = [];
@@ -57,7 +60,7 @@ test("a client its NAT moves to another UDP port is logged as such, under its ID
 });
 
 test("a client that keeps asking while it reads nothing is cut off once its unread replies pass the limit", async () => {
-  const h = startHarness({}, {}, { maxUnreadBytes: 64 * 1024 });
+  const h = startHarness({}, {}, { pingsPerSecond: ASK_FREELY, maxUnreadBytes: 64 * 1024 });
   try {
     const { conn, fake, serverSide } = await h.client();
     const closed = new Promise<{ kind: string; message?: string }>((r) => fake.once("close", r));
@@ -74,7 +77,7 @@ test("a client that keeps asking while it reads nothing is cut off once its unre
 });
 
 test("a client that asks without reading is cut off at its own limit of unread replies, each counted with its cost queued, long before the 24 MiB all its data may take", async () => {
-  const h = startHarness({}, {}, { maxUnreadControlBytes: 64 * 1024 });
+  const h = startHarness({}, {}, { pingsPerSecond: ASK_FREELY, maxUnreadControlBytes: 64 * 1024 });
   try {
     const { conn, fake, serverSide } = await h.client();
     const closed = new Promise<{ kind: string; message?: string }>((r) => fake.once("close", r));
@@ -92,7 +95,7 @@ test("a client that asks without reading is cut off at its own limit of unread r
 });
 
 test("clients that each stay under their own limit but together pass the server's are cut off, the one holding most first, until a quarter is free; a client that reads is untouched", async () => {
-  const h = startHarness({}, {}, { maxUnreadControlBytes: 64 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 0 });
+  const h = startHarness({}, {}, { pingsPerSecond: ASK_FREELY, maxUnreadControlBytes: 64 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 0 });
   try {
     const reader = await h.client();
     // Each leaves 40 to 55 pongs unread (about 41 to 56 KiB counted): under 64 KiB each, over 256 KiB together.
@@ -114,7 +117,7 @@ test("clients that each stay under their own limit but together pass the server'
 
 test("past the server's total, a client whose replies were only just queued is not cut off, however much it holds: those whose replies have waited the grace time are (others cannot make a well-behaved client's fresh listing the heaviest)", async () => {
   const clock = { t: 1_000_000 };
-  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300, now: () => clock.t });
+  const h = startHarness({}, {}, { pingsPerSecond: ASK_FREELY, maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300, now: () => clock.t });
   try {
     // ~46 KiB each, 230 KiB in all: under 256.
     const attackers: Client[] = [];
@@ -135,7 +138,7 @@ test("past the server's total, a client whose replies were only just queued is n
 });
 
 test("over the total on a quiet server, the clients that read nothing are cut off once they have waited the grace time, with no further message to set it off", async () => {
-  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
+  const h = startHarness({}, {}, { pingsPerSecond: ASK_FREELY, maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
   try {
     // ~51 KiB each: the sixth passes 256 KiB, all fresh.
     const attackers: Client[] = [];
@@ -150,7 +153,7 @@ test("over the total on a quiet server, the clients that read nothing are cut of
 });
 
 test("over the total, a client whose oldest reply has waited the grace time but that keeps acknowledging (a slow path carrying it) is not cut off; the ones that acknowledge nothing are", async () => {
-  const h = startHarness({}, {}, { maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
+  const h = startHarness({}, {}, { pingsPerSecond: ASK_FREELY, maxUnreadControlBytes: 1024 * 1024, maxUnreadControlTotal: 256 * 1024, unreadGraceMs: 300 });
   const slowClient = await h.client();
   // Its replies stay unacknowledged, yet 70 KB of what it was sent is acknowledged every 100 ms (data on another stream, say).
   slowClient.fake.stall();
@@ -398,6 +401,27 @@ test("an idle client is disconnected; a pinging one is not", async () => {
     fake.on("close", () => (closed = true));
     await until(() => closed, 6000, "the idle client to be dropped");
     assert.is(conn.closedWith, undefined, "the pinging client stays");
+  } finally {
+    await h.close();
+  }
+});
+
+test("pings in a loop get 20 pongs at once, then 10 a second: the rest are dropped unanswered, and the connection stays", async () => {
+  const h = startHarness();
+  try {
+    const { fake } = h.raw();
+    const got = collect(fake);
+    fake.send(0, Hello.encode({ protocol: PROTOCOL_VERSION, client: "pinger" }), { ppid: CONTROL_PPID });
+    await until(() => got.some((m) => Welcome.is(m)), 2000, "welcome");
+    const t0 = Date.now();
+    for (let n = 1; n <= 1000; n++) fake.send(0, Ping.encode({ n }), { ppid: CONTROL_PPID });
+    // Stream 0 is ordered: once a bad message after them is answered, all 1,000 were handled.
+    fake.send(0, enc(JSON.stringify({ type: "no.such.message" })), { ppid: CONTROL_PPID });
+    await until(() => got.some((m) => ErrorMessage.is(m)), 5000, "the answer to the bad message");
+    const pongs = got.filter((m) => Pong.is(m)).length;
+    const allowed = 20 + Math.ceil(((Date.now() - t0) / 1000) * 10);
+    assert.ok(pongs >= 20 && pongs <= allowed, `${pongs} pongs, at most ${allowed}`);
+    assert.not.ok(fake.closed);
   } finally {
     await h.close();
   }
