@@ -347,7 +347,8 @@ if (!TMUX) {
     await b.waitFor(/Bye\.\n\[sfx exited 0\]/);
   });
 
-  test("sfx receive: Ctrl-C at the Accept? [y/N] prompt stops the receiver (exit 130) and the sender hears it declined", async () => {
+  /** `sfx receive` stopped by `stop` at its Accept? [y/N] prompt: it exits 130 saying `stopped`, not that the offer was withdrawn; the sender hears it was stopped. */
+  async function stoppedAtPrompt(stop: (rx: Pane) => void, stopped: RegExp): Promise<void> {
     const dir = tmp("sfx-rx-");
     const src = tmp("sfx-src-");
     writeFileSync(join(src, "hi.txt"), "hi");
@@ -355,28 +356,20 @@ if (!TMUX) {
     const id = await rx.id();
     const send = sfx(["send", "--to", id, "--server", server.address, join(src, "hi.txt")]);
     await rx.waitFor(/Accept\? \[y\/N\] $/m);
-    rx.keys("C-c");
-    await rx.waitFor(/\^C\nsfx: Stopped\n\[sfx exited 130\]/);
+    stop(rx);
+    await rx.waitFor(stopped);
     assert.not.match(rx.screen(), /offer was withdrawn/);
     assert.is((await send.exit()).status, 5, send.err());
     assert.match(send.err(), /The receiver declined: it was stopped\n/);
     assert.equal(readdirSync(dir), []);
+  }
+
+  test("sfx receive: Ctrl-C at the Accept? [y/N] prompt stops the receiver (exit 130) and the sender hears it declined", async () => {
+    await stoppedAtPrompt((rx) => rx.keys("C-c"), /\^C\nsfx: Stopped\n\[sfx exited 130\]/);
   });
 
   test("sfx receive stopped by SIGINT (not the key) at the Accept? [y/N] prompt says it stopped, not that the offer was withdrawn; the sender hears it was stopped", async () => {
-    const dir = tmp("sfx-rx-");
-    const src = tmp("sfx-src-");
-    writeFileSync(join(src, "hi.txt"), "hi");
-    const rx = pane(["--server", server.address, "--dir", dir, "--once"], { cwd: dir, command: "receive" });
-    const id = await rx.id();
-    const send = sfx(["send", "--to", id, "--server", server.address, join(src, "hi.txt")]);
-    await rx.waitFor(/Accept\? \[y\/N\] $/m);
-    rx.signal("SIGINT");
-    await rx.waitFor(/sfx: Stopped\n\[sfx exited 130\]/);
-    assert.not.match(rx.screen(), /offer was withdrawn/);
-    assert.is((await send.exit()).status, 5, send.err());
-    assert.match(send.err(), /The receiver declined: it was stopped\n/);
-    assert.equal(readdirSync(dir), []);
+    await stoppedAtPrompt((rx) => rx.signal("SIGINT"), /sfx: Stopped\n\[sfx exited 130\]/);
   });
 
   test("disconnect and connect give a new ID, said plainly; a server that goes away is reported and connect reaches another", async () => {
