@@ -7,9 +7,11 @@
  *
  * - all senders together: `rate` a second, in bursts of as many;
  * - one sender (an IPv4 address, an IPv6 /64, as {@link addressKey} groups
- *   them): a hundredth of that, in bursts of a fiftieth. A few flooding
- *   hosts take only their shares, and others still get in; a spoofed source
- *   draws no more than that from the endpoint towards its victim.
+ *   them): a hundredth of that, at once and then a second (50 by default:
+ *   under the 64 connections from one address `sfx serve` lets wait for
+ *   their hello at once). A few flooding hosts take only their shares, and
+ *   others still get in; a spoofed source draws no more than that from the
+ *   endpoint towards its victim.
  *
  * Over budget, an INIT is dropped unanswered; a real client retransmits it
  * (T1-init). Only floods from a hundred senders or more (spoofed, or a
@@ -41,7 +43,7 @@ export class InitBudget {
   constructor(rate: number, now: () => number) {
     this.#rate = rate;
     this.#perSender = rate / 100;
-    this.#perSenderBurst = Math.max(1, rate / 50);
+    this.#perSenderBurst = Math.max(1, rate / 100);
     this.#now = now;
     this.#all = { tokens: rate, at: now() };
   }

@@ -63,7 +63,7 @@ export interface SctpOptions {
   /**
    * INIT ACKs the endpoint sends per second at most (default 5000, refilled
    * continuously), and to one address (IPv6: one /64) a hundredth of that,
-   * in bursts of a fiftieth: each carries a State Cookie, whose MAC costs
+   * at once and then a second: each carries a State Cookie, whose MAC costs
    * CPU, so a flood of INITs (anyone can send them, from any source address)
    * must not take the CPU that established associations need, and a few
    * flooding hosts must not take the whole budget. INITs over it are
