@@ -96,6 +96,8 @@ export class Exchange {
   /** When each side's last 'resuming' was relayed: at most one per half period is. */
   readonly resumingRelayedAt = { sender: -Infinity, receiver: -Infinity };
   endedAt = 0;
+  /** Whether its lines (offer, accept, end) are in the log: an exchange's are all there or none (see Pairing's exchange-line budget). */
+  logged = true;
   bytes = 0;
   relay: Relay | null = null;
   offerTimer: ReturnType<typeof setTimeout> | undefined;

@@ -80,6 +80,12 @@ export class Pairing {
   readonly #limitLogBudget: LogBudget;
   /** Lines a client's refused offers may add to the log. */
   readonly #logBudget: LogBudget;
+  /**
+   * Exchanges a sender's address may have logged (offer, accept and end lines): 200, then 5 a
+   * second. Two connections offering and rejecting in a loop wrote 4,400 lines a second, 2.3 KB
+   * each with the reason, and rotated the log away in 11 s; what goes beyond is counted and said.
+   */
+  readonly #exchangeLines: LogBudget;
   readonly #active = new Set<Exchange>();
   #serial = 0;
   /** Receiver-side exchange ids, per receiver (monotonic, so late data of an old exchange never matches). */
@@ -98,6 +104,7 @@ export class Pairing {
     this.#lookup = opts.lookup;
     this.#now = opts.now ?? Date.now;
     this.#logBudget = new LogBudget({ now: this.#now });
+    this.#exchangeLines = new LogBudget({ burst: 200, perMinute: 300, now: this.#now });
     this.#limitLogBudget = new LogBudget({ burst: 1, perMinute: 1, now: this.#now });
     this.#unknownIds = new LookupLimiter({
       burst: UNKNOWN_ID_BURST,
@@ -197,9 +204,14 @@ export class Pairing {
     this.#active.add(ex);
     this.stats.offers++;
     const unknown = msg.files.filter((f) => f.size === null).length;
-    this.#log.info(`Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes${unknown ? " and {unknown} of unknown size" : ""}`, {
-      serial: ex.serial, from: formatId(sender.id), to: formatId(receiver.id), files: msg.files.length, bytes: ex.announcedBytes, unknown,
-    });
+    const unsaid = this.#exchangeLines.take(sender.logKey ?? sender);
+    ex.logged = unsaid >= 0;
+    const more = unsaid > 0 ? ` (and ${unsaid} more exchanges from this address not logged)` : "";
+    if (ex.logged) {
+      this.#log.info(`Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes${unknown ? " and {unknown} of unknown size" : ""}${more}`, {
+        serial: ex.serial, from: formatId(sender.id), to: formatId(receiver.id), files: msg.files.length, bytes: ex.announcedBytes, unknown,
+      });
+    }
     receiver.sendControl(forReceiver);
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
   }
@@ -303,9 +315,11 @@ export class Pairing {
     // Reading (hashing) the kept bytes may take a while, not for ever: all of them at 1 MB/s at least.
     ex.resumed = seen;
     ex.resumingUntil = this.#now() + this.limits.idleTimeoutMs + resumed / MIN_RESUME_READ_BYTES_PER_MS;
-    this.#log.info(`Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}${resume.length ? " (resuming {resumedFiles}, {resumedBytes} bytes already there)" : ""}`, {
-      serial: ex.serial, from: formatId(ex.sender.peer.id), to: formatId(ex.receiver.peer.id), files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
-    });
+    if (ex.logged) {
+      this.#log.info(`Exchange #{serial}: {to} accepted; streaming {files} file(s) from {from}${resume.length ? " (resuming {resumedFiles}, {resumedBytes} bytes already there)" : ""}`, {
+        serial: ex.serial, from: formatId(ex.sender.peer.id), to: formatId(ex.receiver.peer.id), files: ex.files.length, resumedFiles: resume.length, resumedBytes: resumed,
+      });
+    }
     // The sender's window opens before it hears 'start' (the window update goes out first).
     ex.sender.peer.sending?.(true);
     ex.receiver.peer.receiving?.(true);
@@ -614,9 +628,11 @@ export class Pairing {
     const rate = duration > 0 ? ex.bytes / duration / 1e6 : 0;
     const props = {
       serial: ex.serial, from: formatId(ex.sender.peer.id), to: formatId(ex.receiver.peer.id), state, outcome, files: ex.files.length,
-      bytes: ex.bytes, duration: duration.toFixed(3), rate: rate.toFixed(1), detail: detail ?? "",
+      // A reason the client wrote (a reject's) may be 1 KB: the log keeps its start.
+      bytes: ex.bytes, duration: duration.toFixed(3), rate: rate.toFixed(1), detail: fitText(detail ?? "", 200),
       pauses: ex.relay?.stats.pauses ?? 0, peakBuffered: ex.relay?.stats.peakBuffered ?? 0,
     };
+    if (!ex.logged) return;
     const why = state !== "done" && detail ? "{outcome}: {detail}" : "{outcome}";
     this.#log.info(`Exchange #{serial} {from} -> {to} ended {state} (${why}): {files} file(s), {bytes} bytes in {duration} s, {rate} MB/s`, props);
   }

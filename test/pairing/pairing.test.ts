@@ -600,6 +600,33 @@ test("a rejected offer fails with SFX_REJECTED and the receiver's reason", async
   }
 });
 
+test("offers rejected in a loop, with the longest reasons, log 200 exchanges, then a few a minute, saying how many went unsaid; a reason is cut to 200 bytes", async () => {
+  let t = 1_000_000;
+  const h = startHarness({}, {}, { now: () => t });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const reason = "x".repeat(1000);
+    for (let i = 0; i < 250; i++) {
+      const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => reason }).receiveOne());
+      await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] }), "SFX_REJECTED");
+      await got;
+    }
+    const offers = () => h.logs.filter((l) => /: offer from /.test(l.message));
+    const ended = h.logs.filter((l) => / ended rejected /.test(l.message));
+    assert.is(offers().length, 200);
+    assert.is(ended.length, 200, "an exchange's lines are all there or none");
+    assert.ok(ended.every((l) => l.message.length < 400), `a line of ${Math.max(...ended.map((l) => l.message.length))} characters`);
+    t += 12_000; // 5 a second
+    const got = quiet(new Receiver(r.conn, { dir: tmp(), decide: async () => false }).receiveOne());
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] }), "SFX_REJECTED");
+    await got;
+    assert.match(offers().at(-1)!.message, /\(and 50 more exchanges from this address not logged\)$/);
+  } finally {
+    await h.close();
+  }
+});
+
 test("an unanswered offer times out with SFX_OFFER_TIMEOUT, and the receiver's prompt is withdrawn", async () => {
   const h = startHarness({ offerTimeoutMs: 200 });
   try {
