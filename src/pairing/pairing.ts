@@ -501,7 +501,7 @@ export class Pairing {
           continue;
         }
         const seconds = Math.round((now - ex.movedAt) / 1000);
-        this.#log.warn("Exchange #{serial} stalled: nothing moved for {seconds} s", { serial: ex.serial, seconds });
+        if (ex.logged) this.#log.warn("Exchange #{serial} stalled: nothing moved for {seconds} s", { serial: ex.serial, seconds });
         this.#failBoth(ex, "SFX_TRANSFER_FAILED", `Nothing moved for ${seconds} s: the exchange was ended (is the other side still there?)`);
       }
     }, every);
@@ -586,7 +586,8 @@ export class Pairing {
   }
 
   #protocolFailure(ex: Exchange, peer: ExchangePeer, what: string): void {
-    this.#log.warn("Exchange #{serial}: protocol error from {id}: {what}", { serial: ex.serial, id: formatId(peer.id), what });
+    // Within the exchange's lines (a client can break its exchanges in a loop): all of them or none.
+    if (ex.logged) this.#log.warn("Exchange #{serial}: protocol error from {id}: {what}", { serial: ex.serial, id: formatId(peer.id), what });
     this.#failBoth(ex, "SFX_PROTOCOL", `Protocol error: ${what}`);
   }
 
