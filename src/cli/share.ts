@@ -18,7 +18,7 @@ import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
-import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits } from "../share/defaults.ts";
+import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits, storedBytes } from "../share/defaults.ts";
 import { MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 
 interface ConnFlags {
@@ -304,7 +304,23 @@ export function shareServerOptions(flags: ShareServeFlags): { storage?: string; 
     }
   }
   if (flags.maxShareBytes !== undefined) limits.maxShareBytes = parseCount(flags.maxShareBytes);
-  if (flags.storeQuota !== undefined) limits.maxStoreBytes = parseCount(flags.storeQuota);
+  if (flags.storeQuota !== undefined) {
+    limits.maxStoreBytes = parseCount(flags.storeQuota);
+    // Below what the smallest share counts for, every put would be told the store is full.
+    const least = storedBytes([0]);
+    if (limits.maxStoreBytes < least) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --store-quota '${flags.storeQuota}': at least ${formatBytes(least)}, what the smallest share counts for`);
+    }
+    if (limits.maxShareBytes === undefined) {
+      // A share larger than the store could never be kept: such a put is told the per-share limit, not that the store is full.
+      limits.maxShareBytes = Math.min(DEFAULT_SHARE_LIMITS.maxShareBytes, limits.maxStoreBytes);
+    } else if (limits.maxShareBytes > limits.maxStoreBytes) {
+      throw new SfxError(
+        "SFX_BAD_ARGUMENT",
+        `--max-share-bytes (${formatBytes(limits.maxShareBytes)}) is larger than --store-quota (${formatBytes(limits.maxStoreBytes)}): no such share could be kept; lower the one or raise the other`,
+      );
+    }
+  }
   if (flags.maxShares !== undefined) limits.maxShares = parsePositive(flags.maxShares, "--max-shares");
   if (flags.maxExpiry !== undefined) limits.maxExpiryMs = parseDuration(flags.maxExpiry);
   if (flags.defaultExpiry !== undefined) limits.defaultExpiryMs = parseDuration(flags.defaultExpiry);

@@ -54,6 +54,10 @@ test("shareServerOptions() maps serve flags to store limits; shareServeArgs() gi
   refused(() => shareServerOptions({ maxShareFiles: "0" }), /--max-share-files/);
   refused(() => shareServerOptions({ maxShareFiles: "10001" }), /at most 10000 \(the protocol's limit per share\)/);
   assert.is(shareServerOptions({ maxShareFiles: "10000" }).shareLimits.maxFilesPerShare, 10000);
+  // A quota no share fits in, or smaller than the largest share allowed, is refused; a quota alone caps the share size.
+  refused(() => shareServerOptions({ storeQuota: "1k" }), /Invalid --store-quota '1k': at least 12\.0 KiB, what the smallest share counts for/);
+  refused(() => shareServerOptions({ maxShareBytes: "10G", storeQuota: "1G" }), /--max-share-bytes \(10\.0 GiB\) is larger than --store-quota \(1\.0 GiB\)/);
+  assert.equal(shareServerOptions({ storeQuota: "1M" }).shareLimits, { maxStoreBytes: 2 ** 20, maxShareBytes: 2 ** 20 });
 });
 
 test("sfx share ls and get with a malformed code exit 9 (SFX_BAD_CODE) without connecting", async () => {
