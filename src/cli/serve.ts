@@ -142,7 +142,13 @@ async function foreground(flags: ServeFlags): Promise<number> {
       pairing: pairingLimits(flags),
       pidFile: child ? flags.pidFile ?? defaultPidFile() : flags.pidFile,
       onReady: async (server) => {
-        if (!child) return;
+        if (!child) {
+          // Its log line (INFO) is how one tells it is up: above that level, say it on stderr all the same.
+          if (!flags.quiet && LOG_LEVELS.indexOf(flags.logLevel) > LOG_LEVELS.indexOf("info")) {
+            process.stderr.write(`sfx ${VERSION} ready on ${server.host}:${server.port} as ${server.name} (log level ${flags.logLevel}: only such lines follow)\n`);
+          }
+          return;
+        }
         process.stdout.write(`${new Date().toISOString()} sfx ${VERSION} daemon ready, pid ${process.pid}, port ${server.port}\n`);
         await reportToLauncher({ type: "sfx-daemon-ready", pid: process.pid, port: server.port, addresses: server.addresses, logDir: server.logDir });
       },

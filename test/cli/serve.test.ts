@@ -196,6 +196,20 @@ test("serve --quiet in the foreground keeps stderr empty and still logs to the f
   }
 });
 
+test("serve in the foreground at --log-level warning still says on stderr that it is ready, and that only such lines follow", async () => {
+  const tmp = tempDir();
+  const server = startSfx(["serve", "--log-level", "warning", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
+  try {
+    await server.waitForStderr(/^sfx \S+ ready on 127\.0\.0\.1:\d+ as \S+ \(log level warning: only such lines follow\)$/m);
+    process.kill(server.child.pid!, "SIGTERM");
+    assert.equal(await server.exited(), { status: 0, signal: null });
+    assert.not.match(readFileSync(join(tmp.path, "stream_server.log"), "utf8"), / INFO /, "the log keeps its level");
+  } finally {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
 /**
  * A foreground `sfx serve` on a free loopback port, logging to `logDir(tmp)`,
  * for `fn` once it said it is ready; killed afterwards if still running.
