@@ -18,7 +18,7 @@ import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
-import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits, storedBytes } from "../share/defaults.ts";
+import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits, STORED_FILE_BLOCK_BYTES, storedBytes } from "../share/defaults.ts";
 import { MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 
 interface ConnFlags {
@@ -311,15 +311,18 @@ export function shareServerOptions(flags: ShareServeFlags): { storage?: string; 
     if (limits.maxStoreBytes < least) {
       throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --store-quota '${flags.storeQuota}': at least ${formatBytes(least)}, what the smallest share counts for`);
     }
-    if (limits.maxShareBytes === undefined) {
-      // A share larger than the store could never be kept: such a put is told the per-share limit, not that the store is full.
-      limits.maxShareBytes = Math.min(DEFAULT_SHARE_LIMITS.maxShareBytes, limits.maxStoreBytes);
-    } else if (limits.maxShareBytes > limits.maxStoreBytes) {
-      throw new SfxError(
-        "SFX_BAD_ARGUMENT",
-        `--max-share-bytes (${formatBytes(limits.maxShareBytes)}) is larger than --store-quota (${formatBytes(limits.maxStoreBytes)}): no such share could be kept; lower the one or raise the other`,
-      );
-    }
+  }
+  // The largest share the quota could keep (one file, in whole blocks, and the share's own 8 KiB):
+  // a larger limit could never be met, and a put between the two would hear "the store is full".
+  const quota = limits.maxStoreBytes ?? DEFAULT_SHARE_LIMITS.maxStoreBytes;
+  const largest = Math.floor((quota - storedBytes([])) / STORED_FILE_BLOCK_BYTES) * STORED_FILE_BLOCK_BYTES;
+  if (limits.maxShareBytes === undefined) {
+    if (largest < DEFAULT_SHARE_LIMITS.maxShareBytes) limits.maxShareBytes = largest;
+  } else if (limits.maxShareBytes > largest) {
+    throw new SfxError(
+      "SFX_BAD_ARGUMENT",
+      `--max-share-bytes (${formatBytes(limits.maxShareBytes)}) is more than a --store-quota of ${formatBytes(quota)} can keep in one share (the quota less 8 KiB for the share itself): lower the one or raise the other`,
+    );
   }
   if (flags.maxShares !== undefined) limits.maxShares = parsePositive(flags.maxShares, "--max-shares");
   if (flags.maxExpiry !== undefined) limits.maxExpiryMs = parseDuration(flags.maxExpiry);
