@@ -81,11 +81,18 @@ export class Pairing {
   /** Lines a client's refused offers may add to the log. */
   readonly #logBudget: LogBudget;
   /**
-   * Exchanges a sender's address may have logged (offer, accept and end lines): 200, then 5 a
-   * second. Two connections offering and rejecting in a loop wrote 4,400 lines a second, 2.3 KB
-   * each with the reason, and rotated the log away in 11 s; what goes beyond is counted and said.
+   * Exchanges a sender's address may have logged (offer, accept and end lines): 200, then 20 a
+   * second (a script running `sfx send` after `sfx send` makes about 12). Two connections offering
+   * and rejecting in a loop wrote 4,400 lines a second, 2.3 KB each with the reason, and rotated the
+   * log away in 11 s. What goes beyond is summed up ({@link #unlogged}).
    */
   readonly #exchangeLines: LogBudget;
+  /**
+   * Per sender address, the exchanges that ended unlogged since its last summary: said with its
+   * next logged offer, or a minute after the first of them, whichever comes first, so that none
+   * goes uncounted (the last of a burst included).
+   */
+  readonly #unlogged = new Map<object, { address: string; exchanges: number; done: number; bytes: number; timer: ReturnType<typeof setTimeout> }>();
   readonly #active = new Set<Exchange>();
   #serial = 0;
   /** Receiver-side exchange ids, per receiver (monotonic, so late data of an old exchange never matches). */
@@ -104,7 +111,7 @@ export class Pairing {
     this.#lookup = opts.lookup;
     this.#now = opts.now ?? Date.now;
     this.#logBudget = new LogBudget({ now: this.#now });
-    this.#exchangeLines = new LogBudget({ burst: 200, perMinute: 300, now: this.#now });
+    this.#exchangeLines = new LogBudget({ burst: 200, perMinute: 1200, now: this.#now });
     this.#limitLogBudget = new LogBudget({ burst: 1, perMinute: 1, now: this.#now });
     this.#unknownIds = new LookupLimiter({
       burst: UNKNOWN_ID_BURST,
@@ -204,11 +211,10 @@ export class Pairing {
     this.#active.add(ex);
     this.stats.offers++;
     const unknown = msg.files.filter((f) => f.size === null).length;
-    const unsaid = this.#exchangeLines.take(sender.logKey ?? sender);
-    ex.logged = unsaid >= 0;
-    const more = unsaid > 0 ? ` (and ${unsaid} more exchanges from this address not logged)` : "";
+    ex.logged = this.#exchangeLines.take(sender.logKey ?? sender) >= 0;
     if (ex.logged) {
-      this.#log.info(`Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes${unknown ? " and {unknown} of unknown size" : ""}${more}`, {
+      this.#sayUnlogged(sender.logKey ?? sender);
+      this.#log.info(`Exchange #{serial}: offer from {from} to {to}: {files} file(s), {bytes} bytes${unknown ? " and {unknown} of unknown size" : ""}`, {
         serial: ex.serial, from: formatId(sender.id), to: formatId(receiver.id), files: msg.files.length, bytes: ex.announcedBytes, unknown,
       });
     }
@@ -552,6 +558,32 @@ export class Pairing {
     });
   }
 
+  /** An exchange over its address's log budget ended: counted towards the address's summary. */
+  #countUnlogged(ex: Exchange, state: ExchangeState): void {
+    const key = ex.sender.peer.logKey ?? ex.sender.peer;
+    let u = this.#unlogged.get(key);
+    if (!u) {
+      const timer = setTimeout(() => this.#sayUnlogged(key), 60_000);
+      (timer as { unref?: () => void }).unref?.();
+      u = { address: ex.sender.peer.association.remote.address, exchanges: 0, done: 0, bytes: 0, timer };
+      this.#unlogged.set(key, u);
+    }
+    u.exchanges++;
+    if (state === "done") u.done++;
+    u.bytes += ex.bytes;
+  }
+
+  /** Logs (and forgets) the summary of `key`'s unlogged exchanges, if any. */
+  #sayUnlogged(key: object): void {
+    const u = this.#unlogged.get(key);
+    if (!u) return;
+    this.#unlogged.delete(key);
+    clearTimeout(u.timer);
+    this.#log.info("Exchanges from {address} not logged one by one (over its share of the log): {exchanges}, {done} of them done, {bytes} bytes relayed", {
+      address: u.address, exchanges: u.exchanges, done: u.done, bytes: u.bytes,
+    });
+  }
+
   /** Ends every exchange (server shutdown). */
   closeAll(): void {
     this.#closed = true;
@@ -563,6 +595,8 @@ export class Pairing {
       }
       this.#finish(ex, "failed", "SFX_CONNECTION_LOST", "server shutdown");
     }
+    // What went unlogged is said before the log closes.
+    for (const key of [...this.#unlogged.keys()]) this.#sayUnlogged(key);
   }
 
   #failBoth(ex: Exchange, code: string, text: string): void {
@@ -633,7 +667,7 @@ export class Pairing {
       bytes: ex.bytes, duration: duration.toFixed(3), rate: rate.toFixed(1), detail: fitText(detail ?? "", 200),
       pauses: ex.relay?.stats.pauses ?? 0, peakBuffered: ex.relay?.stats.peakBuffered ?? 0,
     };
-    if (!ex.logged) return;
+    if (!ex.logged) return this.#countUnlogged(ex, state);
     const why = state !== "done" && detail ? "{outcome}: {detail}" : "{outcome}";
     this.#log.info(`Exchange #{serial} {from} -> {to} ended {state} (${why}): {files} file(s), {bytes} bytes in {duration} s, {rate} MB/s`, props);
   }
