@@ -25,6 +25,7 @@ import { defaultPidFile, describeStalePidFile, runningPid } from "../server/pidf
 import { reportToLauncher, startDaemon, stopDaemon } from "../server/daemon.ts";
 import { runServer } from "../server/run.ts";
 import { VERSION } from "../version.ts";
+import { formatAddress } from "../transport/datagram.ts";
 
 interface ServeFlags extends ShareServeFlags {
   port: number;
@@ -145,7 +146,7 @@ async function foreground(flags: ServeFlags): Promise<number> {
         if (!child) {
           // Its log line (INFO) is how one tells it is up: above that level, say it on stderr all the same.
           if (!flags.quiet && LOG_LEVELS.indexOf(flags.logLevel) > LOG_LEVELS.indexOf("info")) {
-            process.stderr.write(`sfx ${VERSION} ready on ${server.host}:${server.port} as ${server.name} (log level ${flags.logLevel}: only such lines follow)\n`);
+            process.stderr.write(`sfx ${VERSION} ready on ${formatAddress(server.host, server.port)} as ${server.name} (log level ${flags.logLevel}: only such lines follow)\n`);
           }
           return;
         }
