@@ -321,7 +321,7 @@ export function shareServerOptions(flags: ShareServeFlags): { storage?: string; 
   } else if (limits.maxShareBytes > largest) {
     throw new SfxError(
       "SFX_BAD_ARGUMENT",
-      `--max-share-bytes (${formatBytes(limits.maxShareBytes)}) is more than a --store-quota of ${formatBytes(quota)} can keep in one share (the quota less 8 KiB for the share itself): lower the one or raise the other`,
+      `--max-share-bytes (${limits.maxShareBytes} bytes) is more than ${limits.maxStoreBytes === undefined ? "the default --store-quota" : "--store-quota"} (${formatBytes(quota)}) can keep in one share: at most ${largest} bytes (the quota less 8 KiB for the share itself); lower the one or raise the other`,
     );
   }
   if (flags.maxShares !== undefined) limits.maxShares = parsePositive(flags.maxShares, "--max-shares");

@@ -180,7 +180,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
 
   const addresses = reachableAddresses(bound);
-  log.info("sfx {version} ready on {host}:{port} as {name}", {
+  // An IPv6 host in brackets ([::]:6969), as --server takes it; a name with what it resolved to.
+  const where = bound === host ? formatAddress(host, port) : `${formatAddress(bound, port)} (${host})`;
+  log.info(`sfx {version} ready on ${where} as {name}`, {
     version: VERSION,
     host: bound === host ? host : `${host} (${bound})`,
     port,

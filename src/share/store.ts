@@ -301,6 +301,13 @@ export class ShareStore {
     }
     // Files in whole blocks: shares of empty files would otherwise fill the disk's inodes at no cost to the quota.
     const stored = storedBytes(files.map((f) => f.size));
+    // Never fits, even in an empty store: the share's size, not the store's fill, is the reason.
+    if (stored > L.maxStoreBytes) {
+      throw new SfxError(
+        "SFX_LIMIT",
+        `Share too large for this server's store: it counts ${formatBytes(stored)} (each file in whole 4 KiB blocks, and 8 KiB for the share), more than the whole ${formatBytes(L.maxStoreBytes)} quota`,
+      );
+    }
     if (this.usedBytes + stored > L.maxStoreBytes) {
       throw new SfxError(
         "SFX_LIMIT",

@@ -56,9 +56,9 @@ test("shareServerOptions() maps serve flags to store limits; shareServeArgs() gi
   assert.is(shareServerOptions({ maxShareFiles: "10000" }).shareLimits.maxFilesPerShare, 10000);
   // A quota no share fits in, or smaller than the largest share allowed, is refused; a quota alone caps the share size.
   refused(() => shareServerOptions({ storeQuota: "1k" }), /Invalid --store-quota '1k': at least 12\.0 KiB, what the smallest share counts for/);
-  refused(() => shareServerOptions({ maxShareBytes: "10G", storeQuota: "1G" }), /--max-share-bytes \(10\.0 GiB\) is more than a --store-quota of 1\.0 GiB can keep in one share \(the quota less 8 KiB for the share itself\)/);
+  refused(() => shareServerOptions({ maxShareBytes: "10G", storeQuota: "1G" }), /^--max-share-bytes \(10737418240 bytes\) is more than --store-quota \(1\.0 GiB\) can keep in one share: at most 1073733632 bytes \(the quota less 8 KiB for the share itself\)/);
   refused(() => shareServerOptions({ maxShareBytes: "10G", storeQuota: "10G" }), /can keep in one share/);
-  refused(() => shareServerOptions({ maxShareBytes: "100G" }), /a --store-quota of 64\.0 GiB can keep/); // the default quota counts as one given
+  refused(() => shareServerOptions({ maxShareBytes: "100G" }), /more than the default --store-quota \(64\.0 GiB\) can keep in one share/);
   // A share of the quota less 8 KiB fits: one 1 byte larger would be told "the store is full".
   assert.equal(shareServerOptions({ storeQuota: "1M" }).shareLimits, { maxStoreBytes: 2 ** 20, maxShareBytes: 2 ** 20 - 8192 });
 });

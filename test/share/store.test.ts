@@ -306,6 +306,10 @@ test("every limit is refused with SFX_LIMIT naming it; the quota counts each fil
   const store = await f.open({ maxFilesPerShare: 2, maxShareBytes: 100_000, maxStoreBytes: 150_000, maxUploadsInProgress: 2 });
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }, { path: "b", size: 1 }, { path: "c", size: 1 }] }), "SFX_LIMIT", /Too many files.*3.*allows 2/);
   await rejects(store.beginUpload({ files: [{ path: "a", size: 100_001 }] }), "SFX_LIMIT", /too large: 97\.7 KiB, the server allows 97\.7 KiB per share/);
+  // Within the per-share bytes, but 30 files' blocks and the share's 8 KiB count more than the whole quota: too large, not "full".
+  const manyFiles = await fixture().open({ maxShareBytes: 100_000, maxStoreBytes: 100_000 });
+  await rejects(manyFiles.beginUpload({ files: Array.from({ length: 30 }, (_, i) => ({ path: `f${i}`, size: 10 })) }), "SFX_LIMIT", /^Share too large for this server's store: it counts 128 KiB \(each file in whole 4 KiB blocks, and 8 KiB for the share\), more than the whole 97\.7 KiB quota$/);
+
   await put(store, { "a": "x".repeat(100_000) }); // 25 blocks and the share's 8 KiB: 108 KiB
   await rejects(store.beginUpload({ files: [{ path: "a", size: 32 * 1024 }] }), "SFX_LIMIT", /store is full: 40\.0 KiB more would pass its 146 KiB quota \(108 KiB held by shares and uploads in progress\)/);
   const u1 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
