@@ -19,7 +19,7 @@ function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
 
 test("1,000 concurrent associations on one server socket each handshake and echo one message", async () => {
   const serverSocket = await openUdpSocket({ host: "127.0.0.1" });
-  // All 1,000 from 127.0.0.1, at once: by default one address gets 100 INIT ACKs at once, then 50 a
+  // All 1,000 from 127.0.0.1, at once: by default one address gets 50 INIT ACKs at once, then 50 a
   // second, and the rest would wait for their INITs' retransmissions (the budget has its own tests).
   const server = SctpEndpoint.listen({ socket: serverSocket, initAcksPerSecond: 200_000 });
   let accepted = 0;
