@@ -133,8 +133,8 @@ export class SessionServer {
   readonly maxUnreadControlBytes: number;
   readonly #maxUnreadControlTotal: number;
   readonly #unreadGraceMs: number;
-  /** @internal Pings a connection gets answered a second ({@link PINGS_PER_SECOND}). */
-  readonly pingsPerSecond: number;
+  /** @internal Pings each connection gets answered: twice {@link PINGS_PER_SECOND} at once, then that many a second. */
+  readonly pings: LogBudget;
   /** See {@link SessionServerOptions.now}. */
   readonly now: () => number;
   /** While over the total: the next look for clients that have come to look like not reading. */
@@ -173,7 +173,9 @@ export class SessionServer {
     this.maxUnreadControlBytes = opts.maxUnreadControlBytes ?? MAX_UNREAD_CONTROL_BYTES;
     this.#maxUnreadControlTotal = opts.maxUnreadControlTotal ?? MAX_UNREAD_CONTROL_TOTAL;
     this.#unreadGraceMs = opts.unreadGraceMs ?? UNREAD_GRACE_MS;
-    this.pingsPerSecond = opts.pingsPerSecond ?? PINGS_PER_SECOND;
+    const pingRate = opts.pingsPerSecond ?? PINGS_PER_SECOND;
+    // A budget per connection like a log line's: the same token bucket.
+    this.pings = new LogBudget({ burst: 2 * pingRate, perMinute: 60 * pingRate });
     this.now = opts.now ?? (() => performance.now());
     this.#overflowLog = new OverflowLog(this.log);
     this.windows = new WindowPool({
@@ -388,8 +390,6 @@ export class ServerSession implements ExchangePeer {
   /** What log budgets count this client's lines by: the same for every connection from its address ({@link SessionServer.logKeyOf}). */
   readonly logKey: object;
   #internalErrors = 0;
-  /** Pings it may still have answered (up to twice {@link SessionServer.pingsPerSecond}), as of `at` (Date.now()). */
-  #pings = { tokens: 0, at: 0 };
   #state: SessionState = "hello";
   #timer: ReturnType<typeof setTimeout> | undefined;
   #lastActivity = Date.now();
@@ -630,24 +630,15 @@ export class ServerSession implements ExchangePeer {
     }
     try {
       if (this.#state === "hello") return this.#hello(msg);
-      if (Ping.is(msg)) return this.#pong(msg.n);
+      if (Ping.is(msg)) {
+        if (this.server.pings.take(this) >= 0) this.send(Pong, { n: msg.n });
+        return;
+      }
       const result = this.server.dispatch(this, msg);
       if (result) result.catch((err) => this.#handlerError(msg, err));
     } catch (err) {
       this.#handlerError(msg, err);
     }
-  }
-
-  #pong(n: number): void {
-    const now = Date.now();
-    const p = this.#pings;
-    const rate = this.server.pingsPerSecond;
-    // The first ping finds a full bucket (at 0: long ago).
-    p.tokens = Math.min(2 * rate, p.tokens + ((now - p.at) / 1000) * rate);
-    p.at = now;
-    if (p.tokens < 1) return;
-    p.tokens--;
-    this.send(Pong, { n });
   }
 
   #handlerError(msg: AnyMessage, err: unknown): void {

@@ -102,6 +102,13 @@ function walkFiles(dir: string, rel = ""): string[] {
   return out.sort();
 }
 
+/** Sends the "sfx" loggers' records from `level` up to the returned list (until `reset()`). */
+async function recordLogs(level: "debug" | "info"): Promise<LogRecord[]> {
+  const records: LogRecord[] = [];
+  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: level, sinks: ["mem"] }] });
+  return records;
+}
+
 type Answer = { req?: number; code?: string; type: string; message?: string };
 
 /** The control messages the client side of `loops` receives, in order; `upTo(n)` waits (bounded) for the n-th and returns it. */
@@ -319,8 +326,7 @@ test("a longer expiry than the server allows is shortened, with a warning in the
 });
 
 test("server limits reach the client as SFX_LIMIT with the server's message, and the admin's log once a minute per kind: one kind does not hide another, and the next line says how many went unsaid", async () => {
-  const records: LogRecord[] = [];
-  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "info", sinks: ["mem"] }] });
+  const records = await recordLogs("info");
   try {
     const clock = { t: 1_000_000 };
     const w = await world({ maxFilesPerShare: 2, maxShareBytes: 10 }, { now: () => clock.t });
@@ -346,8 +352,7 @@ test("server limits reach the client as SFX_LIMIT with the server's message, and
 });
 
 test("a put whose file changes after it was collected fails, and what the server logs of it names the file as shared, not where it is on the client", async () => {
-  const records: LogRecord[] = [];
-  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "debug", sinks: ["mem"] }] });
+  const records = await recordLogs("debug");
   try {
     const w = await world();
     tree(w, { "notes.txt": "four" });
@@ -365,8 +370,7 @@ test("a put whose file changes after it was collected fails, and what the server
 });
 
 test("a listing is in the admin's log, with the share and the client, once a minute per client and share; the next line says how many went unsaid", async () => {
-  const records: LogRecord[] = [];
-  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "info", sinks: ["mem"] }] });
+  const records = await recordLogs("info");
   try {
     const clock = { t: 1_000_000 };
     const w = await world({}, { now: () => clock.t });
