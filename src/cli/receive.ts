@@ -58,8 +58,8 @@ async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
     throw ioError(err, "read", dir);
   });
   if (!st.isDirectory()) throw new SfxError("SFX_IO", `Cannot read ${dir}: it is not a directory`);
-  const { parts, truncated } = await listKeptParts(dir);
-  const { gone, failed } = await discardKeptParts(parts);
+  const { parts, truncated, strays } = await listKeptParts(dir);
+  const { gone, failed } = await discardKeptParts(parts, strays);
   const bytes = gone.reduce((n, p) => n + p.bytes, 0);
   const left = parts.length - gone.length - failed.length;
   if (flags.json) {
@@ -94,7 +94,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       const { kept, truncated } = await listing;
       if (json) {
         json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
-        for (const k of kept) json({ event: "resumable", ...k });
+        for (const { leftover, path, bytes, temporary, ...k } of kept) {
+          json(leftover ? { event: "unresumable", path, bytes, temporary } : { event: "resumable", path, bytes, temporary, ...k });
+        }
       } else {
         process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n\n`);
         say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
@@ -245,15 +247,23 @@ const KEPT_LISTED = 10;
 export function describeKept(kept: readonly KeptTransfer[], truncated: boolean): string[] {
   if (kept.length === 0) return [];
   const total = kept.reduce((n, k) => n + k.bytes, 0);
+  // What a killed receiver left of a file it could not keep to resume (under 1 MiB, standard input).
+  const leftovers = kept.every((k) => k.leftover);
   // Sent here again, a part kept by a receive into another folder starts over: the headline says so when one is listed.
   const except = kept.slice(0, KEPT_LISTED).some((k) => !k.resumesHere) ? ", except as noted" : "";
-  const lines = [`Kept from interrupted transfers, ${formatBytes(total)} in all (the same file sent again resumes from there${except}):`];
+  const lines = [
+    leftovers
+      ? `Left in part by receivers that were killed, ${formatBytes(total)} in all (hidden; these do not resume):`
+      : `Kept from interrupted transfers, ${formatBytes(total)} in all (the same file sent again resumes from there${except}):`,
+  ];
   for (const k of kept.slice(0, KEPT_LISTED)) {
-    const elsewhere = k.resumesHere ? "" : " (kept by a receive into another folder: sent here it starts over, received there it resumes)";
-    lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}${elsewhere}`);
+    const note = k.leftover
+      ? leftovers ? "" : " (left by a receiver that was killed: it does not resume)"
+      : k.resumesHere ? "" : " (kept by a receive into another folder: sent here it starts over, received there it resumes)";
+    lines.push(`  ${printable(k.path)}: ${formatBytes(k.bytes)}${k.size !== undefined ? ` of ${formatBytes(k.size)}` : ""}${note}`);
   }
   if (kept.length > KEPT_LISTED) lines.push(`  and ${kept.length - KEPT_LISTED} more`);
   if (truncated) lines.push("  (the search stopped early or could not open some folders: there may be more)");
-  lines.push("To free the space instead: sfx receive --discard-kept (with the same --dir).");
+  lines.push(`To free the space${leftovers ? "" : " instead"}: sfx receive --discard-kept (with the same --dir).`);
   return lines;
 }

@@ -35,7 +35,12 @@ export type TransferEvent =
    * When a receiver starts: an earlier transfer left the first `bytes` of `path` (of `size`, when
    * known) in `temporary`; the same file sent again resumes from there.
    */
-  | { event: "resumable"; path: string; bytes: number; size?: number; temporary: string }
+  | { event: "resumable"; path: string; bytes: number; size?: number; temporary: string; resumesHere: boolean }
+  /**
+   * When a receiver starts: a receiver that was killed left `bytes` of `path` in `temporary`, of
+   * a file it did not keep to resume (under 1 MiB, standard input); `--discard-kept` deletes it.
+   */
+  | { event: "unresumable"; path: string; bytes: number; temporary: string }
   | { event: "error"; code: string; message: string };
 
 /** Receives events. */

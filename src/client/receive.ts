@@ -690,6 +690,11 @@ export interface KeptTransfer {
    * here starts over; received into that folder again, it resumes.
    */
   resumesHere: boolean;
+  /**
+   * True for what a killed receiver left of a file it does not keep to resume (one under 1 MiB,
+   * standard input): no note says what it was becoming, so it resumes nowhere.
+   */
+  leftover?: true;
 }
 
 /**
@@ -702,7 +707,7 @@ export async function keptTransfers(dir: string): Promise<{ kept: KeptTransfer[]
   const { parts, truncated } = await listKeptParts(dir).catch(() => ({ parts: [], truncated: false }));
   const at = (p: { relativeDir: string }, name: string) => (p.relativeDir ? `${p.relativeDir}/${name}` : name);
   const kept = parts.map((p): KeptTransfer => {
-    const m = /^exchange (\d+) \S+ (".*")$/.exec(p.note);
+    const m = p.note === undefined ? null : /^exchange (\d+) \S+ (".*")$/.exec(p.note);
     if (m) {
       try {
         // Named as the note says, where the part sits: the note's path is from the folder received into then.
@@ -716,6 +721,7 @@ export async function keptTransfers(dir: string): Promise<{ kept: KeptTransfer[]
     // `.name.sfx-part` (a second concurrent write's `.name.2.sfx-part` shows as name.2: the
     // number cannot be told from a name that ends so)
     const name = basename(p.temporary).slice(1, -PART_SUFFIX.length);
+    if (p.note === undefined) return { path: at(p, name), bytes: p.bytes, temporary: p.temporary, resumesHere: false, leftover: true };
     return { path: at(p, name), bytes: p.bytes, temporary: p.temporary, resumesHere: true };
   });
   kept.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

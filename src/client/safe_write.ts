@@ -918,7 +918,11 @@ class SafeWriteImpl implements SafeWrite {
   }
 }
 
-/** A temporary file kept, with its note, to resume an interrupted transfer (see {@link listKeptParts}). */
+/**
+ * A temporary file kept to resume an interrupted transfer, with its note (see
+ * {@link listKeptParts}); or, without one, what a killed receiver left of a
+ * file it could not keep (smaller than 1 MiB, standard input): not resumable.
+ */
 export interface KeptPart {
   /** The temporary file. */
   temporary: string;
@@ -926,21 +930,26 @@ export interface KeptPart {
   relativeDir: string;
   /** Bytes it holds. */
   bytes: number;
-  /** Its note: what the finished file must be (the writer's resume key). */
-  note: string;
+  /** Its note: what the finished file must be (the writer's resume key). Undefined: none, not resumable. */
+  note?: string;
 }
 
 /** How far {@link listKeptParts} looks: directory levels below the one given, and entries read in all. */
 export const KEPT_PARTS_SEARCH = { depth: 8, entries: 20_000 };
 
 /**
- * The kept temporary files under `dir`: those with a resume note whose writer
- * is gone. Looks into subdirectories (not hidden ones, nor through links) up
- * to {@link KEPT_PARTS_SEARCH}, so a large directory costs a bounded time;
+ * The kept temporary files under `dir` whose writer is gone: those with a
+ * resume note, and those a killed writer left without one. Looks into
+ * subdirectories (not hidden ones, nor through links) up to
+ * {@link KEPT_PARTS_SEARCH}, so a large directory costs a bounded time;
  * `truncated` says when it stopped early, or could not open a folder.
+ * `strays` are the temporary files' own leftovers with no part beside them —
+ * a note whose part is gone, a dead writer's lock — for
+ * {@link discardKeptParts} to remove too.
  */
-export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Promise<{ parts: KeptPart[]; truncated: boolean }> {
+export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Promise<{ parts: KeptPart[]; truncated: boolean; strays: string[] }> {
   const parts: KeptPart[] = [];
+  const strays: string[] = [];
   let budget = search.entries;
   let truncated = false;
   const queue: { path: string; rel: string; depth: number }[] = [{ path: dir, rel: "", depth: 0 }];
@@ -957,6 +966,8 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       truncated = true;
       continue;
     }
+    // A temporary file's name less its suffix, for each of its siblings seen here.
+    const seen = new Map<string, { part?: boolean; note?: boolean; lock?: boolean }>();
     for await (const e of entries) {
       if (budget === 0) {
         truncated = true;
@@ -968,29 +979,49 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         else truncated = true;
         continue;
       }
-      if (!e.isFile() || !e.name.startsWith(".") || !e.name.endsWith(RESUME_SUFFIX)) continue;
-      const temporary = join(path, `${e.name.slice(0, -RESUME_SUFFIX.length)}${PART_SUFFIX}`);
+      if (!e.name.startsWith(".")) continue;
+      for (const [suffix, kind] of [[PART_SUFFIX, "part"], [RESUME_SUFFIX, "note"], [LOCK_SUFFIX, "lock"]] as const) {
+        if (!e.name.endsWith(suffix) || e.name.length === suffix.length) continue;
+        const stem = e.name.slice(0, -suffix.length);
+        let s = seen.get(stem);
+        if (!s) seen.set(stem, s = {});
+        s[kind] = true;
+      }
+    }
+    for (const [stem, s] of seen) {
+      const temporary = join(path, `${stem}${PART_SUFFIX}`);
       const [st, note, held] = await Promise.all([
         lstat(temporary).catch(() => undefined),
-        readResumeNote(temporary),
+        readSmallFile(resumeNotePathFor(temporary), NOTE_MAX_BYTES),
         lockHeld(lockPathFor(temporary)),
       ]);
+      if (held) continue; // a live writer's
+      if (st === undefined) {
+        // Its part is gone: what is left beside it is of no use (the removal checks again under the lock).
+        const stray = s.note && note !== undefined ? resumeNotePathFor(temporary) : s.lock ? lockPathFor(temporary) : undefined;
+        const sst = stray === undefined ? undefined : await lstat(stray).catch(() => undefined);
+        if (sst?.isFile() && (await listable(sst, stray!))) strays.push(stray!);
+        continue;
+      }
+      // A note that is not a small regular file (see readSmallFile) is not ours: neither is its part.
       // Another user's (in a shared directory) is neither ours to resume nor to discard.
-      if (!st?.isFile() || !note || held || !(await listable(st, temporary))) continue;
-      parts.push({ temporary, relativeDir: rel, bytes: st.size, note });
+      if (!st.isFile() || note === null || !(await listable(st, temporary))) continue;
+      parts.push({ temporary, relativeDir: rel, bytes: st.size, ...(note === undefined ? {} : { note: note.trim() }) });
     }
   }
-  return { parts, truncated };
+  return { parts, truncated, strays };
 }
 
 /**
  * Deletes what `parts` (from {@link listKeptParts}) kept: each temporary file
  * and its note, under the part's lock, so a writer that took the part up
  * since is left alone. A part is checked again under the lock: still a
- * regular file with the same note. One that cannot be deleted (permissions)
- * does not stop the others. Returns the parts deleted and those that failed.
+ * regular file with the same note (or still none). One that cannot be deleted (permissions)
+ * does not stop the others. `strays` (from the listing too) are removed under
+ * their part's lock while it is still absent: a dead writer's lock goes with
+ * taking it over. Returns the parts deleted and those that failed.
  */
-export async function discardKeptParts(parts: readonly KeptPart[]): Promise<{ gone: KeptPart[]; failed: { part: KeptPart; error: SfxError }[] }> {
+export async function discardKeptParts(parts: readonly KeptPart[], strays: readonly string[] = []): Promise<{ gone: KeptPart[]; failed: { part: KeptPart; error: SfxError }[] }> {
   const gone: KeptPart[] = [];
   const failed: { part: KeptPart; error: SfxError }[] = [];
   for (const p of parts) {
@@ -1007,6 +1038,17 @@ export async function discardKeptParts(parts: readonly KeptPart[]): Promise<{ go
       failed.push({ part: p, error: ioError(err, "delete", p.temporary) });
     } finally {
       await release?.();
+    }
+  }
+  for (const stray of strays) {
+    const temporary = join(dirname(stray), `${basename(stray).slice(0, -(stray.endsWith(LOCK_SUFFIX) ? LOCK_SUFFIX : RESUME_SUFFIX).length)}${PART_SUFFIX}`);
+    // Leftovers of no value: one that cannot be removed (another user's) is passed by.
+    const release = await takeLock(lockPathFor(temporary)).catch(() => undefined);
+    if (!release) continue;
+    try {
+      if (stray.endsWith(RESUME_SUFFIX) && !(await lstat(temporary).then(() => true, () => false))) await unlinkFile(stray).catch(() => {});
+    } finally {
+      await release();
     }
   }
   return { gone, failed };

@@ -8,7 +8,7 @@ import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { keptTransfers } from "../../src/client/receive.ts";
 import { discardKeptParts, listKeptParts, lockPathFor, partPathFor, removeStaleLock, resumeNotePathFor } from "../../src/client/safe_write.ts";
 import { describeKept } from "../../src/cli/receive.ts";
@@ -37,13 +37,15 @@ test("keptTransfers() lists each kept part with its note: the exchange's name an
   const dir = tmp();
   const big = keep(dir, "big.iso", 3000, `exchange 1000000 1700000000000 ${JSON.stringify("big.iso")}`);
   const raw = keep(dir, "photos/2024/a raw.cr2", 500, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
-  // Not kept for resuming: a part without a note (a write under way elsewhere, or an older sfx's).
-  writeFileSync(partPathFor(join(dir, "plain.bin")), "x");
+  // Not kept for resuming: a part without a note (a killed receiver's of a small file, or an older sfx's).
+  const plain = partPathFor(join(dir, "plain.bin"));
+  writeFileSync(plain, "x");
   const { kept, truncated } = await keptTransfers(dir);
   assert.not.ok(truncated);
   assert.equal(kept, [
     { path: "big.iso", bytes: 3000, size: 1_000_000, temporary: big, resumesHere: true },
     { path: "photos/2024/a raw.cr2", bytes: 500, temporary: raw, resumesHere: true },
+    { path: "plain.bin", bytes: 1, temporary: plain, resumesHere: false, leftover: true },
   ]);
 });
 
@@ -77,6 +79,52 @@ test("a part whose writer is alive is not listed; one whose writer died (kill -9
   } finally {
     live.kill();
   }
+});
+
+test("what a killed receiver left without a note (a small file, standard input) is listed as not resumable, and discarded with its lock; a note or a dead writer's lock with no part beside it goes too; a live writer's stays", async () => {
+  const dir = tmp();
+  const live = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    const dead = spawnSync("true").pid!;
+    const deadLock = `${dead} abc ${hostname()}\n`;
+    const small = partPathFor(join(dir, "small.txt"));
+    writeFileSync(small, "half a file");
+    writeFileSync(lockPathFor(small), deadLock);
+    const writing = partPathFor(join(dir, "writing.txt"));
+    writeFileSync(writing, "being written");
+    writeFileSync(lockPathFor(writing), `${live.pid} abc ${hostname()}\n`);
+    // Strays: a note whose part is gone, a dead writer's lock alone, and a live writer's lock alone (about to create its part).
+    const noteAlone = resumeNotePathFor(partPathFor(join(dir, "gone.bin")));
+    writeFileSync(noteAlone, "exchange 2000000 1 \"gone.bin\"\n");
+    const lockAlone = lockPathFor(partPathFor(join(dir, "never.bin")));
+    writeFileSync(lockAlone, deadLock);
+    const liveAlone = lockPathFor(partPathFor(join(dir, "soon.bin")));
+    writeFileSync(liveAlone, `${live.pid} abc ${hostname()}\n`);
+    const listed = await listKeptParts(dir);
+    assert.equal(listed.parts, [{ temporary: small, relativeDir: "", bytes: 11 }]);
+    assert.equal(listed.strays.sort(), [lockAlone, noteAlone].sort());
+    const { kept } = await keptTransfers(dir);
+    const lines = describeKept(kept, false);
+    assert.is(lines[0], "Left in part by receivers that were killed, 11 B in all (hidden; these do not resume):");
+    assert.is(lines[1], "  small.txt: 11 B");
+    assert.is(lines.at(-1), "To free the space: sfx receive --discard-kept (with the same --dir).");
+    const { gone, failed } = await discardKeptParts(listed.parts, listed.strays);
+    assert.equal(gone.map((p) => p.temporary), [small]);
+    assert.equal(failed, []);
+    assert.equal(readdirSync(dir).sort(), [basename(liveAlone), basename(lockPathFor(writing)), basename(writing)].sort());
+  } finally {
+    live.kill();
+  }
+});
+
+test("a kept part and what a killed receiver left, listed together: the headline says some do not resume", () => {
+  const lines = describeKept([
+    { path: "big.iso", bytes: 2048, size: 4096, temporary: "/d/.big.iso.sfx-part", resumesHere: true },
+    { path: "notes.txt", bytes: 100, temporary: "/d/.notes.txt.sfx-part", resumesHere: false, leftover: true },
+  ], false);
+  assert.is(lines[0], "Kept from interrupted transfers, 2.1 KiB in all (the same file sent again resumes from there, except as noted):");
+  assert.is(lines[2], "  notes.txt: 100 B (left by a receiver that was killed: it does not resume)");
+  assert.is(lines.at(-1), "To free the space instead: sfx receive --discard-kept (with the same --dir).");
 });
 
 test("the search skips hidden directories and links, and stops at its bounds, saying so", async () => {

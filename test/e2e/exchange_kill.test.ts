@@ -73,6 +73,12 @@ test("kill -9 of the sender, of the receiver, and of the server mid-transfer", a
     assert.match(s.err(), /receiver .* (disconnected|stopped responding)/);
     assert.ok(res.seconds < 30, `sender took ${res.seconds} s`);
     assert.not.ok(existsSync(join(dst, "big.bin")), "no file under the final name");
+    // What it left (standard input is not kept to resume: no note) is found and deleted by --discard-kept, lock and all.
+    assert.equal(readdirSync(dst).sort(), [".big.bin.sfx-lock", ".big.bin.sfx-part"]);
+    const d = sfx(["receive", "--discard-kept", "--json", "--dir", dst]);
+    assert.is((await d.exit(10_000)).status, 0, d.err());
+    assert.match(d.out(), /"event":"discarded-all","parts":1,/);
+    assert.equal(readdirSync(dst), []);
   })();
 
   const serverCase = (async () => {
