@@ -134,7 +134,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           case "file":
             bar.end();
             if (e.unchanged) say(`  ${printable(e.savedAs ?? e.path)} was already here with the same bytes (SHA-256 ${e.sha256.slice(0, 16)}…): kept as it was`);
-            else say(`  received ${printable(e.savedAs ?? e.path)} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)} kept from an interrupted transfer` : ""})`);
+            else say(`  received ${printable(e.savedAs ?? e.path)} (${takenNote(e)}${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)} kept from an interrupted transfer` : ""})`);
             break;
           case "done":
             bar.end();
@@ -234,6 +234,11 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal, stopping: AbortSignal
 /** The offer prompt's line for bytes an interrupted transfer left: accepting resumes them. */
 export function keptLine(bytes: number): string {
   return `  ${formatBytes(bytes)} of it is already here from an interrupted transfer: only the rest will be sent.`;
+}
+
+/** "a.txt was taken; " when a received file was saved under another name than the one offered (`a (1).txt`). */
+export function takenNote(e: { path: string; savedAs?: string }): string {
+  return e.savedAs !== undefined && e.savedAs !== e.path ? `${printable(e.path)} was taken; ` : "";
 }
 
 /** Kept parts listed at most, by name (the rest are counted). */

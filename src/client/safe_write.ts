@@ -857,9 +857,12 @@ class SafeWriteImpl implements SafeWrite {
         return { path: this.finalPath };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        // Another user's file in a shared directory, which we may not replace: saved beside it
-        // (`name (1).ext`, below) rather than thrown away after the whole transfer.
-        if (code !== "EPERM" && code !== "EACCES") throw ioError(err, "rename to", this.finalPath);
+        // Another user's file in a shared directory, which we may not replace, or a directory of
+        // that name (which --overwrite does not remove): saved beside it (`name (1).ext`, below)
+        // rather than thrown away after the whole transfer.
+        if (code !== "EPERM" && code !== "EACCES" && code !== "EISDIR" && code !== "ENOTEMPTY" && code !== "EEXIST") {
+          throw ioError(err, "rename to", this.finalPath);
+        }
       }
     }
     for (let n = 0; n < 10_000; n++) {

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ioError, isInside, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, pathInTheWay, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
@@ -227,6 +227,22 @@ test("overwrite replaces an existing file", async () => {
   const r = await w.finish();
   assert.is(r.path, join(dir, "a.txt"));
   assert.is(readFileSync(join(dir, "a.txt"), "utf8"), "new");
+});
+
+test("overwrite never throws a finished file away for a directory under its name: it is saved as 'name (1).ext' beside it, as without overwrite", async () => {
+  const dir = tmp();
+  for (const full of [false, true]) {
+    const name = full ? "full.bin" : "empty.bin";
+    mkdirSync(join(dir, name));
+    if (full) writeFileSync(join(dir, name, "inside"), "kept");
+    const w = await openSafeWrite(dir, name, { overwrite: true });
+    await w.write(new TextEncoder().encode("bytes"));
+    const r = await w.finish(sha("bytes"));
+    assert.is(r.path, join(dir, name.replace(".bin", " (1).bin")));
+    assert.is(readFileSync(r.path, "utf8"), "bytes");
+    assert.ok(statSync(join(dir, name)).isDirectory(), "the directory stays");
+  }
+  assert.is(readFileSync(join(dir, "full.bin", "inside"), "utf8"), "kept");
 });
 
 test("abort removes the temporary file; abort with keepPartial leaves it for a resume", async () => {

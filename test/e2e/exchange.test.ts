@@ -227,6 +227,17 @@ test("an existing file is kept: the new one is saved as 'name (1).ext'", async (
   await r.exit();
   assert.is(readFileSync(join(dst, "note.txt"), "utf8"), "old");
   assert.is(readFileSync(join(dst, "note (1).txt"), "utf8"), "new");
+  // A directory under the name, even with --overwrite (which replaces files only): saved beside it,
+  // after the whole transfer as before it; the receiver's user reads why the name differs.
+  mkdirSync(join(dst, "dir.bin"));
+  writeFileSync(join(src, "dir.bin"), "beside");
+  const r2 = sfx(["receive", "--server", server.address, "--dir", dst, "--yes", "--once", "--overwrite"]);
+  const m = await r2.waitFor(/Your ID:\s+(\d{3}) (\d{3})/, 15_000, "out");
+  const s2 = sfx(["send", "--to", m[1] + m[2], "--server", server.address, join(src, "dir.bin")]);
+  assert.is((await s2.exit()).status, 0, s2.err());
+  assert.is((await r2.exit()).status, 0, r2.err());
+  assert.match(r2.err(), /received dir \(1\)\.bin \(dir\.bin was taken; 6 B, SHA-256 [0-9a-f]{16}…\)/);
+  assert.is(readFileSync(join(dst, "dir (1).bin"), "utf8"), "beside");
 });
 
 test("a server address where nothing listens is refused at once, not after the 10 s timeout", async () => {

@@ -24,7 +24,7 @@ import { resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
-import { describeKept, keptLine } from "../receive.ts";
+import { describeKept, keptLine, takenNote } from "../receive.ts";
 import { keptByReceiver, listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
@@ -480,7 +480,7 @@ class ClientSession implements SessionActions {
         break;
       case "file":
         if (e.unchanged) this.print(`  ${printable(e.savedAs ?? e.path)} was already here with the same bytes: kept as it was`);
-        else this.print(`  received ${printable(e.savedAs ?? e.path)} (${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)}` : ""})`);
+        else this.print(`  received ${printable(e.savedAs ?? e.path)} (${takenNote(e)}${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)}` : ""})`);
         break;
       case "done":
         this.screen.setStatus("recv", null, true);
