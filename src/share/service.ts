@@ -170,6 +170,9 @@ class PeerRequests extends Map<number, RequestState> {
 export const SHARE_REQUESTS = [SharePut, ShareEnd, ShareLs, ShareGet, ShareReceived, ShareCancel] as const;
 export const SHARE_REQUEST_TYPES: readonly string[] = SHARE_REQUESTS.map((def) => def.type);
 
+/** A stored file that is not what its manifest says (cut short, grown): found while serving it. */
+class StoredFileDamaged extends Error {}
+
 /** Serves shares to many peers from one store. */
 export class ShareService {
   readonly store: ShareStore;
@@ -664,22 +667,32 @@ export class ShareService {
 
   async #pump(peer: SharePeer, state: DownloadState, plan: { path: string; size: number; sha256: string; offset: number }[]): Promise<void> {
     let bytes = 0;
+    /** The file being read, and how much of it was: a stored file that cannot be read, or ends early, is the server's fault. */
+    let reading: { path: string; from: number; read: number } | undefined;
     try {
       for (let i = 0; i < plan.length && !state.cancelled; i++) {
         const f = plan[i];
         const stream = shareDataStream(i);
         const ppid = dataPpid(state.req, i);
+        reading = { path: f.path, from: f.offset, read: 0 };
         const source = await state.download.read(f.path, f.offset);
         state.reading = source;
         for await (const chunk of source) {
           if (state.cancelled) break;
-          bytes += (chunk as Uint8Array).byteLength;
+          const n = (chunk as Uint8Array).byteLength;
+          // More than the manifest says: the rest is not this file's (the client would refuse it anyway).
+          if (reading.read + n > f.size - f.offset) throw new StoredFileDamaged(`it holds more than the ${f.size} bytes its manifest says`);
+          reading.read += n;
+          bytes += n;
           if (!peer.sendData(stream, chunk as Uint8Array, ppid)) await peer.drained();
           state.movedAt = this.#now();
         }
         source.destroy();
         state.reading = undefined;
         if (state.cancelled) break;
+        // Ended early (a stored file cut short on the server's disk): the client would wait for the rest for ever.
+        if (reading.read !== f.size - f.offset) throw new StoredFileDamaged(`it ends at byte ${f.offset + reading.read} of the ${f.size} its manifest says`);
+        reading = undefined;
         this.#reply(peer, ShareEnd.encode({ req: state.req, file: i, size: f.size, sha256: f.sha256 }));
       }
       if (state.cancelled) return;
@@ -698,6 +711,13 @@ export class ShareService {
       state.cancelled = true;
       this.#peers.get(peer)?.delete(state.req);
       await state.download.cancel();
+      if (reading !== undefined && (err instanceof StoredFileDamaged || !(err instanceof SfxError))) {
+        // The store's own file: the admin's to see to, in the log; the client is told which file, not where it is kept.
+        log.error("Share {share}: cannot serve {file} to {client}: {error}", { share: shortKey(state.download.share), file: reading.path, client: who(peer), error: (err as Error).message });
+        const told = new SfxError("SFX_TRANSFER_FAILED", `The server cannot read its copy of ${reading.path} (${err instanceof StoredFileDamaged ? "it is damaged" : (err as NodeJS.ErrnoException).code ?? "a read error"}): tell the server's admin`);
+        this.#reply(peer, errorToMessage(told, { req: state.req }));
+        return;
+      }
       log.warn("Download for {client} failed: {error}", { client: who(peer), error: (err as Error).message });
       this.#reply(peer, errorToMessage(err instanceof SfxError ? err : new SfxError("SFX_IO", (err as Error).message), { req: state.req }));
     }

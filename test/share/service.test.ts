@@ -2,7 +2,7 @@ import { test } from "uvu";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { slowReads } from "../_slow_reads.ts";
 import { tmpdir } from "node:os";
 import v8 from "node:v8";
@@ -210,6 +210,33 @@ test("an interrupted get resumes from the bytes on disk, verifies the whole hash
   await w.store.settled();
   // max-downloads 1: that completed download used it up
   await rejects(client.list(code), "SFX_SHARE_NOT_FOUND");
+});
+
+test("a stored file cut short, grown or gone on the server's disk fails the get at once (not a wait for bytes that never come), does not count, tells the client which file but not where the server keeps it, and logs an error", async () => {
+  const w = await world();
+  tree(w, { "a.bin": randomBytes(300_000), "b.bin": "bbbb", "c.bin": "cccc" });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles(["a.bin", "b.bin", "c.bin"].map((n) => join(w.src, n))), { maxDownloads: 1 });
+  const blobs = join(w.store.dir, "shares", codeKey(code), "files");
+  truncateSync(join(blobs, "0"), 100_000);
+  writeFileSync(join(blobs, "1"), "bbbb and more");
+  rmSync(join(blobs, "2"));
+  const records = await recordLogs("info");
+  try {
+    await rejects(client.get(code, { dir: w.out, names: ["a.bin"] }), "SFX_TRANSFER_FAILED", /^The server cannot read its copy of a\.bin \(it is damaged\): tell the server's admin$/);
+    await rejects(client.get(code, { dir: w.out, names: ["b.bin"] }), "SFX_TRANSFER_FAILED", /^The server cannot read its copy of b\.bin \(it is damaged\)/);
+    await rejects(client.get(code, { dir: w.out, names: ["c.bin"] }), "SFX_TRANSFER_FAILED", /^The server cannot read its copy of c\.bin \(ENOENT\): tell the server's admin$/);
+    const errors = records.filter((r) => r.level === "error").map((r) => String(r.properties.error));
+    assert.equal(errors.length, 3, JSON.stringify(errors));
+    assert.match(errors[0], /ends at byte 100000 of the 300000/);
+    assert.match(errors[1], /holds more than the 4 bytes/);
+    assert.match(errors[2], /ENOENT/);
+  } finally {
+    await reset();
+  }
+  await w.store.settled();
+  assert.is((await client.list(code)).downloads, 0, "none of them counted");
+  assert.equal(walkFiles(w.out).filter((f) => !f.startsWith(".")), [], "nothing under a final name");
 });
 
 test("a resumed get whose partial bytes were changed on disk fails with SFX_INTEGRITY, keeps nothing, and says a new get fetches it whole", async () => {
