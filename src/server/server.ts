@@ -120,9 +120,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   /** Where the socket is bound: `host`, or the address a host name resolved to. */
   let bound = host;
   try {
-    // 2. One UDP socket for everything. SCTP takes every datagram; those
+    // 2. The share store (recovers from a crash, sweeps expired shares), before the socket: a
+    //    client that came while a large store was being read would find no share service yet.
+    const shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
+    stops.push({ what: "share store", stop: () => shareStore.close() });
+
+    // 3. One UDP socket for everything. SCTP takes every datagram; those
     //    starting 00 00 (an illegal SCTP source port) come back to us as
-    //    "foreign", and the discovery ones go to the responder (step 5).
+    //    "foreign", and the discovery ones go to the responder (step 6).
     let responder: DiscoveryResponder | undefined;
     const socket = await bindUdp(host, requestedPort);
     // A name (`--host localhost`) is what it resolved to: discovery lists addresses, and the log says where.
@@ -143,7 +148,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     stops.push({ what: "SCTP endpoint", stop: () => endpoint.close() }); // closes the socket too
     port = endpoint.localAddress.port;
 
-    // 3. Exchanges: sessions, IDs, pairing and the relay on every association.
+    // 4. Exchanges: sessions, IDs, pairing and the relay on every association.
     const exchanges = startExchangeService({
       endpoint,
       serverName: name,
@@ -153,14 +158,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     stops.push({ what: "exchange service", stop: () => exchanges.close() });
 
-    // 4. Shares: the store (recovers from a crash, sweeps expired shares), served over the same sessions.
-    const shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
-    stops.push({ what: "share store", stop: () => shareStore.close() });
+    // 5. Shares, served over the same sessions as soon as a client can connect (the store was opened first).
     // An upload in which nothing arrives for the idle timeout is abandoned, as a stalled exchange is.
     const shares = attachShareService(exchanges.sessions, shareStore, { stallMs: exchanges.sessions.limits.idleTimeoutMs });
     stops.push({ what: "share service", stop: () => shares.close() });
 
-    // 5. Discovery: answers multicast queries with who we are and `port`.
+    // 6. Discovery: answers multicast queries with who we are and `port`.
     responder = await startDiscoveryResponder({
       name,
       advertisePort: port,
@@ -176,7 +179,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     log.error("sfx {version} failed to start: {error}", { version: VERSION, error: err });
     await stopAll();
     await logging?.close();
-    throw err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", `Cannot start the server: ${(err as Error).message}`, { cause: err });
+    if (err instanceof SfxError) throw err;
+    // The file system's refusal (a storage directory another user owns, a read-only disk) is the admin's to fix, not a bug.
+    const errno = (err as NodeJS.ErrnoException).code;
+    throw new SfxError(typeof errno === "string" && /^E[A-Z]+$/.test(errno) ? "SFX_IO" : "SFX_INTERNAL", `Cannot start the server: ${(err as Error).message}`, { cause: err });
   }
 
   const addresses = reachableAddresses(bound);

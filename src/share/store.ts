@@ -8,6 +8,7 @@
  * shares/<key>/files/<n>       its files, by index (names only in the manifest)
  * uploads/<random>/            uploads in progress: never visible, removed at start
  * trash/<random>/              shares being deleted: removed at start
+ * corrupt/<key>.<time>/        shares found damaged at start: never served nor deleted
  * ```
  *
  * An upload is published by one `rename(uploads/<id>, shares/<key>)` after
@@ -215,8 +216,9 @@ export class ShareStore {
         this.#committedBytes += bytes;
         fileBytes += manifest.files.reduce((n, f) => n + f.size, 0);
       } catch (err) {
-        log.warn("Deleting share {share}: {error}", { share: shortKey(name), error: (err as Error).message });
-        await this.#removeDir(dir);
+        // Never deleted here: a share that cannot be read now may be whole (a wrong owner after a
+        // restore, an I/O error), and a damaged one is the admin's to look at.
+        await this.#setAside(name, dir, err);
       }
     }
     log.info("Share store {dir}: {count} share(s), {files} of files, {counted} counted against its {quota} quota", {
@@ -577,6 +579,29 @@ export class ShareStore {
       this.#removingBytes -= rec.bytes;
     }
     log.info("Share {share} deleted: {reason}", { share: shortKey(rec.key), reason });
+  }
+
+  /**
+   * A share whose manifest cannot be read at start: not served. One the file
+   * system refused to read (permissions, an I/O error) stays where it is, to
+   * be served once it can be read and the server restarts; a damaged one
+   * (missing, not JSON, not a manifest) is moved to `corrupt/`.
+   */
+  async #setAside(name: string, dir: string, err: unknown): Promise<void> {
+    const errno = err instanceof SfxError ? undefined : (err as NodeJS.ErrnoException).code; // an SfxError: the manifest's checks
+    const error = (err as Error).message;
+    if (errno !== undefined && errno !== "ENOENT") {
+      log.error("Cannot read share {share} ({error}): it is left in place and not served; once the server can read it (its owner, its permissions), restart the server", { share: shortKey(name), error, dir });
+      return;
+    }
+    const aside = join(this.dir, "corrupt", `${name}.${new Date(this.#now()).toISOString().replace(/[:.]/g, "-")}`);
+    try {
+      await ensureDir(join(this.dir, "corrupt"), 0o700);
+      await rename(dir, aside);
+      log.error("Share {share} is damaged ({error}): moved to {aside} and not served; delete it there once looked at", { share: shortKey(name), error, aside });
+    } catch (moveErr) {
+      log.error("Share {share} is damaged ({error}), and cannot be moved aside ({moveError}): it is left in place and not served", { share: shortKey(name), error, moveError: (moveErr as Error).message, dir });
+    }
   }
 
   async #removeDir(dir: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -202,6 +202,25 @@ test("startServer() on a port in use fails with SFX_IO, logs why, and leaves not
     blocker.close();
   }
   assert.match(readFileSync(join(dir, "stream_server.log"), "utf8"), / ERROR sfx\.server: sfx \S+ failed to start: /);
+});
+
+test("startServer() whose share store the file system refuses (a leftover it may not remove) fails with SFX_IO naming it, not as a bug", async () => {
+  const { options } = opts();
+  const leftover = join(options.storage, "uploads", "x");
+  mkdirSync(leftover, { recursive: true });
+  writeFileSync(join(leftover, "0"), "half an upload");
+  // Immutable, so that even root cannot remove it (ext4 and most local file systems).
+  if (spawnSync("chattr", ["+i", join(leftover, "0")]).status !== 0) {
+    console.warn("SKIPPED: chattr +i is not supported here");
+    return;
+  }
+  try {
+    const err = await startServer(options).then(async (s) => (await s.close(), undefined), (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+    assert.match((err as Error).message, /^Cannot start the server: E[A-Z]+: .*uploads\/x/, (err as Error).message);
+  } finally {
+    spawnSync("chattr", ["-i", join(leftover, "0")]);
+  }
 });
 
 test("runServer() holds the pid file while it runs; SIGTERM shuts it down with status 0 and removes the file", async () => {

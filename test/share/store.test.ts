@@ -465,12 +465,13 @@ test("a crash mid-upload leaves no share, and its temporary files are removed at
   mkdirSync(join(f.dir, "trash", "half-deleted", "files"), { recursive: true });
   writeFileSync(join(f.dir, "trash", "half-deleted", "files", "0"), "old");
   const key = codeKey(generateCode());
-  mkdirSync(join(f.dir, "shares", key, "files"), { recursive: true }); // no manifest: never published
+  mkdirSync(join(f.dir, "shares", key, "files"), { recursive: true }); // no manifest: damaged, set aside
   const again = await f.open();
   assert.is(again.size, 0);
   assert.is(readdirSync(join(f.dir, "uploads")).length, 0);
   assert.is(readdirSync(join(f.dir, "trash")).length, 0);
   assert.is(readdirSync(join(f.dir, "shares")).length, 0);
+  assert.is(readdirSync(join(f.dir, "corrupt")).length, 1);
 });
 
 test("one store, one holder: a second open (in this process too) is refused until the first closes; a lock whose process is gone is taken over", async () => {
@@ -504,17 +505,45 @@ test("one store, one holder: a second open (in this process too) is refused unti
   assert.equal(readdirSync(f.dir).filter((n) => n.startsWith("server.lock")), ["server.lock"]);
 });
 
-test("a corrupt manifest makes its share disappear, not the store fail", async () => {
+test("a share whose manifest cannot be read is not served, and never deleted: a damaged one is moved to corrupt/, one the file system will not read stays in place; the store opens all the same", async () => {
   const f = fixture();
   const store = await f.open();
   const bad = await put(store, { "a": "1" });
+  const unreadable = await put(store, { "c": "3" });
   const good = await put(store, { "b": "2" });
   await store.close();
   writeFileSync(join(f.dir, "shares", codeKey(bad.code), "manifest.json"), "{\"version\":1,\"files\":[{\"path\":\"../x\"");
-  const again = await f.open();
+  // What a read refuses with an error of the file system's (as EACCES after a restore under another owner, EIO).
+  const manifest = join(f.dir, "shares", codeKey(unreadable.code), "manifest.json");
+  renameSync(manifest, `${manifest}.real`);
+  mkdirSync(manifest);
+  const records: LogRecord[] = [];
+  await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "error", sinks: ["mem"] }] });
+  let again: ShareStore;
+  try {
+    again = await f.open();
+  } finally {
+    await reset();
+  }
   assert.is(again.size, 1);
   again.list(good.code, CLIENT);
   await rejects(() => again.list(bad.code, CLIENT), "SFX_SHARE_NOT_FOUND");
+  await rejects(() => again.list(unreadable.code, CLIENT), "SFX_SHARE_NOT_FOUND");
+  const [aside] = readdirSync(join(f.dir, "corrupt"));
+  assert.ok(aside.startsWith(`${codeKey(bad.code)}.`), aside);
+  assert.is(readFileSync(join(f.dir, "corrupt", aside, "files", "0"), "utf8"), "1", "its files kept");
+  assert.ok(existsSync(`${manifest}.real`), "the unreadable one stays where it was");
+  assert.equal(records.map((r) => r.message.join("")).map((m) => m.replace(/[0-9a-f]{12}/, "K")).sort(), [
+    `Cannot read share K (EISDIR: illegal operation on a directory, read): it is left in place and not served; once the server can read it (its owner, its permissions), restart the server`,
+    `Share K is damaged (Corrupt share manifest: not JSON): moved to ${join(f.dir, "corrupt", aside)} and not served; delete it there once looked at`,
+  ].sort());
+  await again.close();
+  // Readable again: served after the restart.
+  rmSync(manifest, { recursive: true });
+  renameSync(`${manifest}.real`, manifest);
+  const third = await f.open();
+  third.list(unreadable.code, CLIENT);
+  await third.close();
 });
 
 test("close() abandons uploads in progress and is idempotent; a closed store refuses work", async () => {
