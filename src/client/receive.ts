@@ -27,7 +27,7 @@ import type { EventSink, OfferFileInfo } from "./events.ts";
 import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { bytesOnDisk, listKeptParts, newSafeWriteCache, openSafeWrite, PART_SUFFIX, pathInTheWay, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, openSafeWrite, PART_SUFFIX, pathInTheWay, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -250,10 +250,13 @@ export class Receiver {
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     };
     const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
-    const room = bytes !== null && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0)), files.length - kept.size) : null;
+    // Each new directory on the way takes an inode as each file does.
+    const dirs = bytes !== null && !withdrawn.signal.aborted ? await newDirectories(this.opts.dir, files.map((f) => f.path)) : 0;
+    const room = bytes !== null && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0)), files.length - kept.size + dirs) : null;
     if (room?.inodes && room.inodes.need > room.inodes.free && !withdrawn.signal.aborted) {
-      const why = `room for ${room.inodes.free} more ${room.inodes.free === 1 ? "file" : "files"} (its file system is out of inodes, not of space)`;
-      return refuse(`Not enough room: the offer has ${files.length} ${files.length === 1 ? "file" : "files"}, the receiver has ${why}`, `not enough room: the offer has ${files.length} ${files.length === 1 ? "file" : "files"}, this folder has ${why}`);
+      const has = `${files.length} ${files.length === 1 ? "file" : "files"}${dirs > 0 ? ` in ${dirs} new ${dirs === 1 ? "folder" : "folders"}` : ""}`;
+      const why = `room for ${room.inodes.free} more ${dirs > 0 ? "files or folders" : room.inodes.free === 1 ? "file" : "files"} (its file system is out of inodes, not of space)`;
+      return refuse(`Not enough room: the offer has ${has}, the receiver has ${why}`, `not enough room: the offer has ${has}, this folder has ${why}`);
     }
     if (bytes !== null && room && !room.fits && !withdrawn.signal.aborted) {
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;

@@ -228,17 +228,19 @@ export interface SafeWrite {
   abort(opts?: { keepPartial?: boolean }): Promise<number>;
 }
 
-/** True when the file system of `path` (or of its directory) has space left, a fixed number of inodes, and none free. */
+/**
+ * True when the file system of `path` (or of its nearest ancestor that exists: the file or
+ * directories that could not be made) has space left, a fixed number of inodes, and none free.
+ */
 function outOfInodes(path: string): boolean {
-  for (const at of [path, dirname(path)]) {
+  for (let at = path; ; at = dirname(at)) {
     try {
       const st = statfsSync(at);
       return Number(st.files) > 0 && Number(st.ffree) === 0 && Number(st.bavail) > 0;
     } catch {
-      // Not there (the file that could not be made): its directory says.
+      if (dirname(at) === at) return false;
     }
   }
-  return false;
 }
 
 /** Maps a file-system error to `SFX_IO` with a message that names the file and the cause. */
@@ -407,8 +409,9 @@ export interface Room {
  * still use; and whether it has an inode for each of the `newFiles` still to
  * create (default: one per size; a resumed file has its inode already). A
  * file system out of inodes has bytes free and takes no file: ext4 made
- * with few inodes, a tmpfs with nr_inodes. The count leaves out a transfer's
- * passing lock file and parent directories, so it errs towards accepting.
+ * with few inodes, a tmpfs with nr_inodes. Callers add the directories the
+ * files go in ({@link newDirectories}); the count leaves out a transfer's
+ * passing lock file, so it errs towards accepting.
  * null when the file system cannot say.
  */
 export async function roomFor(dir: string, sizes: readonly number[], newFiles = sizes.length): Promise<Room | null> {
@@ -425,6 +428,27 @@ export async function roomFor(dir: string, sizes: readonly number[], newFiles = 
   } catch {
     return null;
   }
+}
+
+/**
+ * How many directories receiving `relPaths` under `dir` would create: each
+ * missing directory on the way, counted once (a directory that is missing has
+ * no subdirectory to look for). Each takes an inode too. Names are taken as
+ * given (sanitized ones); unsafe ones count for nothing here, as they are refused anyway.
+ */
+export async function newDirectories(dir: string, relPaths: readonly string[]): Promise<number> {
+  const dirs = new Set<string>();
+  for (const rel of relPaths) {
+    const parts = rel.split("/");
+    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
+  }
+  const missing = new Set<string>();
+  // Parents before children, so a missing parent answers for everything below it without a look.
+  for (const d of [...dirs].sort((a, b) => a.split("/").length - b.split("/").length)) {
+    const parent = d.includes("/") ? d.slice(0, d.lastIndexOf("/")) : undefined;
+    if ((parent !== undefined && missing.has(parent)) || !(await lstat(join(dir, ...d.split("/"))).then(() => true, () => false))) missing.add(d);
+  }
+  return missing.size;
 }
 
 /** `path`, or its nearest ancestor that exists: the file system a directory not made yet would be on. */

@@ -64,6 +64,7 @@ import { type ClientConnection, connect, type ServerAddress } from "./connection
 import {
   ioError,
   localRelativePath,
+  newDirectories,
   newSafeWriteCache,
   numbered,
   openSafeWrite,
@@ -767,9 +768,13 @@ export class ShareClient {
       if (plan.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
       // Refuse what cannot fit before asking, and before creating any directory: a download that
       // fills the disk half-way helps nobody.
-      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept), plan.filter((e) => e.kept === 0).length);
+      const creating = plan.filter((e) => e.kept === 0);
+      // Each new directory on the way takes an inode as each file does.
+      const dirs = await newDirectories(opts.dir, creating.map((e) => e.file.path));
+      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept), creating.length + dirs);
       if (room?.inodes && room.inodes.need > room.inodes.free) {
-        throw new SfxError("SFX_IO", `Not enough room in ${opts.dir}: ${room.inodes.need} files to create, it has room for ${room.inodes.free} more (its file system is out of inodes, not of space)`);
+        const what = `${creating.length} ${creating.length === 1 ? "file" : "files"}${dirs > 0 ? ` and ${dirs} ${dirs === 1 ? "folder" : "folders"}` : ""}`;
+        throw new SfxError("SFX_IO", `Not enough room in ${opts.dir}: ${what} to create, it has room for ${room.inodes.free} more (its file system is out of inodes, not of space)`);
       }
       if (room && !room.fits) {
         const resumed = plan.reduce((n, e) => n + e.kept, 0);

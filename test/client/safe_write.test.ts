@@ -424,6 +424,24 @@ test("what is not a lock file where a lock should be (a link, a FIFO, something 
   assert.is(readFileSync(target, "utf8"), "not ours to remove");
 });
 
+test("out of inodes, not of space, is said so even for a file whose directories could not be made (nothing on its path exists to ask)", async () => {
+  const mnt = tmp();
+  await withTmpfs(mnt, "1m", async () => {
+    let made = 0;
+    for (; made < 64; made++) {
+      try {
+        writeFileSync(join(mnt, `f${made}`), "");
+      } catch {
+        break; // no inode left
+      }
+    }
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, mkdir"), { code: "ENOSPC" });
+    for (const path of [join(mnt, "f0"), join(mnt, "new.txt"), join(mnt, "a", "b", "c", "deep.txt")]) {
+      assert.match(ioError(enospc, "create", path).message, /the file system is out of inodes: it has space left, but no room for another file \(ENOSPC\)$/, path);
+    }
+  }, { inodes: 8 });
+});
+
 test("a disk too full to write a lock leaves no lock behind (tmpfs of 64 KiB)", async () => {
   const mnt = tmp();
   await withTmpfs(mnt, "64k", async () => {

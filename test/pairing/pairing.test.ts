@@ -1013,6 +1013,13 @@ test("more files than the folder's file system has inodes for (space left, a tmp
     assert.is((await got).accepted, false);
     assert.ok(events.some((e) => e.event === "rejected" && /this folder has room for 7 more files/.test(e.reason)), JSON.stringify(events));
     assert.equal(readdirSync(dir), []);
+    // Five files fit the count, but not with the four new folders they go in: each takes an inode too.
+    const got2 = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const nested = ["a/1", "a/2", "a/b/3", "c/4", "c/d/5"].map((p, i) => memFile(p, pattern(10, i)));
+    const err2 = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: nested }), "SFX_REJECTED");
+    assert.match(err2.message, /Not enough room: the offer has 5 files in 4 new folders, the receiver has room for 7 more files or folders \(its file system is out of inodes, not of space\)/);
+    assert.is((await got2).accepted, false);
+    assert.equal(readdirSync(dir), []);
   }, { inodes: 8 });
 });
 
