@@ -868,7 +868,12 @@ class SafeWriteImpl implements SafeWrite {
    */
   async #checkPlace(): Promise<void> {
     if (!(await isAt(this.#root, this.#rel, this.partPath, this.#id))) {
-      throw new SfxError("SFX_IO", `Refusing ${this.#rel}: its temporary file ${this.partPath} is no longer in ${this.#root} (a directory on the way was replaced)`);
+      // Said as it is: the file deleted from a directory still ours, or a directory replaced.
+      const real = await realInside(this.#root, dirname(this.partPath), this.#rel).catch(() => undefined);
+      const gone = real !== undefined && (await lstat(join(real, basename(this.partPath))).then(() => false, () => true));
+      throw new SfxError("SFX_IO", gone
+        ? `Refusing ${this.#rel}: its temporary file ${this.partPath} was deleted while it was being written`
+        : `Refusing ${this.#rel}: its temporary file ${this.partPath} is no longer in ${this.#root} (a directory on the way was replaced)`);
     }
   }
 
@@ -935,10 +940,14 @@ class SafeWriteImpl implements SafeWrite {
     }
     // A failed write removed the file already (and a kept one must still be there to count).
     const kept = opts.keepPartial ? ((await lstat(this.partPath).catch(() => undefined))?.size ?? 0) : 0;
-    // Removed only when the name is still our file inside the target (not after a directory swap).
-    if (!opts.keepPartial && (await isAt(this.#root, this.#rel, this.partPath, this.#id))) {
-      await rm(this.partPath, { force: true }).catch(() => {});
-      await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
+    // Removed only when the name is still our file inside the target (not after a directory swap);
+    // the note too when our file was deleted from under it, in a directory still inside the target.
+    if (!opts.keepPartial) {
+      const ours = await isAt(this.#root, this.#rel, this.partPath, this.#id);
+      const real = ours ? undefined : await realInside(this.#root, dirname(this.partPath), this.#rel).catch(() => undefined);
+      const deleted = real !== undefined && (await lstat(join(real, basename(this.partPath))).then(() => false, () => true));
+      if (ours) await rm(this.partPath, { force: true }).catch(() => {});
+      if (ours || deleted) await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
     }
     await this.#unlock();
     return kept;

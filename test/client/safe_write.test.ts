@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { ioError, isInside, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, pathInTheWay, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
@@ -474,6 +474,23 @@ test("a name of 255 bytes that already exists gets a numbered name that still fi
     assert.is(readFileSync(r.path, "utf8"), "new");
     assert.is(readFileSync(join(dir, name), "utf8"), "old");
   }
+});
+
+test("a temporary file deleted while written: the finish says so (not that a directory was replaced), and the abort after it leaves no note behind", async () => {
+  const dir = tmp();
+  const w = await openSafeWrite(dir, "sub/big.bin", { resume: true, resumeKey: "exchange 10 1 \"sub/big.bin\"" });
+  await w.write(new TextEncoder().encode("some"));
+  assert.ok(existsSync(resumeNotePathFor(w.partPath)));
+  rmSync(w.partPath);
+  try {
+    await w.finish(sha("some"));
+    assert.unreachable("finished without its file");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+    assert.match((err as Error).message, /^Refusing sub\/big\.bin: its temporary file .*\.big\.bin\.sfx-part was deleted while it was being written$/);
+  }
+  await w.abort();
+  assert.equal(readdirSync(join(dir, "sub")), [], "no note, no lock");
 });
 
 test("a name of 255 bytes still has a temporary file (cut, with a hash) and arrives", async () => {
