@@ -113,7 +113,10 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
         return ask(offer, withdrawn, signal);
       };
       let offerFrom = "?";
+      /** Why the last offer was rejected (the "rejected" event's reason). */
+      let rejection: string | undefined;
       const onEvent = (e: TransferEvent) => {
+        if (e.event === "rejected") rejection = e.reason;
         json?.(e);
         if (json) return;
         switch (e.event) {
@@ -161,7 +164,11 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           const outcome = await receiver.receiveOne(signal);
           if (flags.once) {
             await conn.close();
-            if (!outcome.accepted) throw new SfxError("SFX_REJECTED", "The offer was rejected");
+            if (!outcome.accepted) {
+              // The reason, for the one line a script's log keeps (with --json nothing else is on stderr).
+              const why = rejection === undefined || rejection === "declined" ? "" : `: ${printable(rejection)}`;
+              throw new SfxError("SFX_REJECTED", rejection === "declined" ? "The offer was declined" : `The offer was rejected${why}`);
+            }
             return 0;
           }
         } catch (err) {

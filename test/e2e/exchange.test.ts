@@ -289,6 +289,8 @@ test("a file where the offer needs a directory is refused before anyone is asked
   assert.match(s.err(), /The receiver declined: dir in the receiver's folder is not a directory, and the offer puts files in a directory of that name/);
   assert.is((await r.exit()).status, ERROR_CODES.SFX_REJECTED, r.err());
   assert.ok(events(r).some((e) => e.event === "rejected" && /^in the way: dir is a file, and the offer puts files in a directory of that name$/.test(String(e.reason))), r.out());
+  // With --json nothing else is on stderr: its one line says why too.
+  assert.match(r.err(), /^sfx: The offer was rejected: in the way: dir is a file, and the offer puts files in a directory of that name$/m);
   assert.equal(readdirSync(dst), ["dir"]);
   assert.is(readFileSync(join(dst, "dir"), "utf8"), "in the way");
 });
@@ -311,6 +313,7 @@ test("no terminal and no --yes: the receiver rejects, the sender exits 5 (SFX_RE
   assert.is((await s.exit()).status, ERROR_CODES.SFX_REJECTED);
   assert.match(s.err(), /The receiver declined: it has no terminal to ask on, and was not started with --yes\n/);
   await r.exit();
+  assert.match(r.err(), /^sfx: The offer was rejected: it has no terminal to ask on, and was not started with --yes$/m);
   assert.equal(readdirSync(dst), []);
 });
 
