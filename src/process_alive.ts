@@ -4,6 +4,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { canCheckProcesses } from "./deno_access.ts";
 
 /**
  * Whether process `pid` runs (EPERM from kill(pid, 0): it does, as another
@@ -12,6 +13,9 @@ import { readFileSync } from "node:fs";
  */
 export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || pid > MAX_PID) return false; // no process has it
+  // Deno without --allow-run: the signal would prompt on a terminal (or be refused). Cannot tell:
+  // alive, as below, so that a live writer's lock is never taken over; the messages say why.
+  if (!canCheckProcesses()) return true;
   try {
     process.kill(pid, 0);
   } catch (err) {

@@ -21,6 +21,7 @@ import { printable } from "../protocol/schema.ts";
 import { refusedBySfx, type TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
+import { canCheckProcesses } from "../deno_access.ts";
 
 interface ReceiveFlags {
   server?: string;
@@ -72,6 +73,7 @@ async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
     process.stdout.write(`Deleted ${gone.length} kept part${gone.length === 1 ? "" : "s"} under ${dir}: ${formatBytes(bytes)} freed.\n`);
     if (left > 0) process.stderr.write(`${left} left: a receiver took them up meanwhile.\n`);
     if (truncated) process.stderr.write("The search stopped early or could not open some folders: there may be more.\n");
+    if (!canCheckProcesses()) process.stderr.write("Under Deno without --allow-run, sfx cannot tell whether the process holding a part's lock still runs: such parts were neither listed nor deleted. Give --allow-run.\n");
   }
   return failed.length > 0 ? exitStatusFor(failed[0].error) : 0;
 }

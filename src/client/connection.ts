@@ -25,6 +25,7 @@ import { CONTROL_PPID, CONTROL_STREAM, PEER_FAILURE_TIMEOUT_MS, PROTOCOL_VERSION
 import { announcedProtocol, ErrorMessage, errorFromMessage, errorToMessage, Hello, Ping, Pong, Welcome } from "../protocol/messages.ts";
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
 import { checkPort, formatAddress } from "../transport/datagram.ts";
+import { mayReach, mayReachNow } from "../deno_access.ts";
 
 /** What the server told us in welcome. */
 export interface WelcomeInfo {
@@ -393,7 +394,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const deadline = performance.now() + timeoutMs;
-  const addresses = await addressesOf(server.host);
+  const addresses = reachable(server, await addressesOf(server.host));
   for (let i = 0; ; i++) {
     try {
       const { association, owned } = await associate(server, addresses[i], { deadline, timeoutMs, signal: opts.signal });
@@ -413,6 +414,21 @@ function incompatibleServer(protocol: number, version: string): SfxError {
     "SFX_INCOMPATIBLE_VERSION",
     `Incompatible versions: the server speaks sfx protocol ${protocol} (sfx ${version}); this client speaks protocol ${PROTOCOL_VERSION} (sfx ${VERSION})`,
   );
+}
+
+/**
+ * The server's addresses sfx may send to: all of them outside Deno; under Deno
+ * those its --allow-net grants (asked on a terminal when none is). Deno drops a
+ * datagram to any other, with an error that would read as a server not
+ * answering for 10 s: refused here, saying which address to allow.
+ */
+function reachable(server: ServerAddress, addresses: string[]): string[] {
+  const granted = addresses.filter((a) => mayReachNow(a, server.port));
+  if (granted.length > 0) return granted;
+  if (mayReach(addresses[0], server.port)) return [addresses[0]];
+  const where = formatAddress(addresses[0], server.port);
+  const named = addresses[0] === server.host ? "" : ` (what ${server.host} resolves to: Deno checks the address, not the name)`;
+  throw new SfxError("SFX_IO", `Deno did not grant network access to ${where}${named}: allow it with --allow-net (or -A)`);
 }
 
 /** Failures that come at once, and say nothing of the name's other addresses. */

@@ -19,6 +19,7 @@ import { createHash, type Hash } from "node:crypto";
 import { constants, statfsSync } from "node:fs";
 import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
+import { mayWrite, processCheckHint } from "../deno_access.ts";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { lockHeld, readSmallFile, takeLock } from "../file_lock.ts";
@@ -276,6 +277,8 @@ export function ioError(err: unknown, action: string, path: string): SfxError {
  * with SFX_IO when it exists but is not a directory, or cannot be created.
  */
 export async function prepareDirectory(dir: string): Promise<void> {
+  // Said now, before an offer is accepted, and not in Deno's words ("run again with the --allow-write flag").
+  if (!mayWrite(dir)) throw new SfxError("SFX_IO", `Deno did not grant read and write access to ${dir}: give it with --allow-read and --allow-write (or -A)`);
   const st = await stat(dir).catch(() => null);
   if (st && !st.isDirectory()) throw new SfxError("SFX_IO", `Cannot receive into ${dir}: it exists and is not a directory`);
   if (!st) {
@@ -647,7 +650,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       const me = process.geteuid?.();
       const theirs = me !== undefined && (await lstat(lockPathFor(partPath)).then((st) => st.uid !== me, () => false));
       if (opts.resume && (key === undefined || note === key) && !opts.busyOk && !theirs) {
-        throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now (its lock: ${lockPathFor(partPath)})`);
+        throw new SfxError("SFX_IO", `Cannot write ${finalPath}: another sfx process is writing it now (its lock: ${lockPathFor(partPath)})${processCheckHint()}`);
       }
       continue;
     }

@@ -13,6 +13,7 @@ import { isLoopback } from "../transport/udp.ts";
 import { decodeDiscoveryMessage, type DiscoveryReply, encodeQuery, NONCE_BYTES } from "./message.ts";
 import { type MulticastSocket, openDiscoverySocket } from "./udp_socket.ts";
 import { formatAddress } from "../transport/datagram.ts";
+import { mayReach } from "../deno_access.ts";
 
 /** A server that answered. */
 export interface DiscoveredServer {
@@ -147,6 +148,10 @@ async function search(options: DiscoverOptions, settleMs?: number): Promise<Disc
   if (options.signal?.aborted) throw new SfxError("SFX_CANCELLED", "Discovery cancelled");
   const target: RemoteAddress = options.target ?? { address: options.group ?? DISCOVERY_GROUP, port: options.port ?? DISCOVERY_PORT };
   const multicast = options.target === undefined;
+  // Deno drops a query to an address --allow-net does not list with a bare "UNKNOWN": said first.
+  if (!mayReach(target.address, target.port)) {
+    throw new SfxError("SFX_IO", `Deno did not grant network access to ${formatAddress(target.address, target.port)}, where discovery asks: allow it with --allow-net (or -A), or give --server`);
+  }
   const socket = await openDiscoverySocket({ host: target.address.includes(":") ? "::" : "0.0.0.0", port: 0 });
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
   const query = encodeQuery(nonce);

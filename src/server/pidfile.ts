@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
 import { processAlive } from "../process_alive.ts";
+import { processCheckHint } from "../deno_access.ts";
 import { userStateDir } from "../log/dirs.ts";
 import { DEFAULT_PID_FILE, PID_FILE_NAME } from "./defaults.ts";
 
@@ -139,7 +140,7 @@ export function acquirePidFile(path: string, pid: number = process.pid): PidFile
     }
     const other = readPidFile(file);
     if (other !== undefined && other !== pid && isServerAlive(other)) {
-      throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${file})`);
+      throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${file})${processCheckHint()}`);
     }
     tookOver = describeStalePidFile(file);
     rmSync(file, { force: true }); // stale: its process is gone

@@ -38,6 +38,7 @@ import { ensureDir } from "../ensure_dir.ts";
 import { formatBytes } from "../units.ts";
 import { SfxError } from "../errors.ts";
 import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
+import { processCheckHint } from "../deno_access.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
@@ -669,7 +670,7 @@ async function holdStore(dir: string): Promise<() => Promise<void>> {
   const who = holder && holder.pid > 0 ? ` (pid ${holder.pid}${holder.host ? ` on ${holder.host}` : ""})` : "";
   throw new SfxError(
     "SFX_ALREADY_RUNNING",
-    `The share store ${dir} is in use by another server${who}: give each server its own --storage (if none runs, delete ${path})`,
+    `The share store ${dir} is in use by another server${who}: give each server its own --storage (if none runs, delete ${path})${processCheckHint()}`,
   );
 }
 

@@ -91,6 +91,44 @@ console.log(JSON.stringify([processAlive(Deno.pid), processAlive(4194000)]));`;
   assert.is(whole.stdout.trim(), "[true,false]", whole.stderr);
 });
 
+test("--allow-net that does not list the server's address, or discovery's group: refused at once naming the address to allow (not a 10 s 'no answer', not 'UNKNOWN')", async () => {
+  const flags = ["--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-net=0.0.0.0", "--unstable-net"];
+  const t0 = Date.now();
+  const r = await deno(flags, ["share", "ls", "7KQ2-M9XD-4T1F-HB6R-W3NP", "--server", "127.0.0.1:9"]);
+  assert.is(r.code, 8, r.stderr);
+  assert.match(r.stderr, /^sfx: Deno did not grant network access to 127\.0\.0\.1:9: allow it with --allow-net/);
+  // A name: Deno checks what it resolves to.
+  const named = await deno(["--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-net=0.0.0.0,localhost", "--unstable-net"], ["share", "ls", "7KQ2-M9XD-4T1F-HB6R-W3NP", "--server", "localhost:9"]);
+  assert.is(named.code, 8, named.stderr);
+  assert.match(named.stderr, /^sfx: Deno did not grant network access to .*:9 \(what localhost resolves to: Deno checks the address, not the name\)/);
+  const discover = await deno(flags, ["discover", "--timeout", "1"]);
+  assert.is(discover.code, 8, discover.stderr);
+  assert.match(discover.stderr, /^sfx: Deno did not grant network access to 239\.255\.69\.69:6969, where discovery asks: allow it with --allow-net/);
+  assert.ok(Date.now() - t0 < 25_000, "no timeouts waited for");
+});
+
+test("a receiver whose --allow-write does not cover its folder says so before it connects, not after accepting an offer", async () => {
+  const dir = mkdtempSync(join(tmp, "in-"));
+  const r = await deno(["--allow-read", `--allow-write=${join(tmp, "elsewhere")}`, "--allow-env", "--allow-sys", "--allow-net", "--unstable-net", "--no-prompt"], ["receive", "--dir", dir, "--server", "127.0.0.1:9"]);
+  assert.is(r.code, 8, r.stderr);
+  assert.match(r.stderr, new RegExp(`^sfx: Deno did not grant read and write access to ${dir}: give it with --allow-read and --allow-write`));
+});
+
+test("without --allow-run: no prompt to signal a lock's process; a part whose lock names a dead process is not taken for free, and --discard-kept and a resuming write say why", async () => {
+  const dir = mkdtempSync(join(tmp, "kept-"));
+  const dead = spawnSync("true").pid!;
+  writeFileSync(join(dir, ".big.bin.sfx-part"), "half");
+  writeFileSync(join(dir, ".big.bin.sfx-resume"), "exchange 2000000 1 \"big.bin\"\n");
+  writeFileSync(join(dir, ".big.bin.sfx-lock"), `${dead} abc ${spawnSync("hostname", { encoding: "utf8" }).stdout.trim()}\n`);
+  const r = await deno([...WHOLE, "--unstable-net", "--no-prompt"], ["receive", "--discard-kept", "--dir", dir]);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /Under Deno without --allow-run, sfx cannot tell whether the process holding a part's lock still runs: .*Give --allow-run\./);
+  assert.ok(existsSync(join(dir, ".big.bin.sfx-part")), "left alone");
+  const withRun = await deno([...WHOLE, "--allow-run", "--unstable-net", "--no-prompt"], ["receive", "--discard-kept", "--dir", dir]);
+  assert.is(withRun.code, 0, withRun.stderr);
+  assert.match(withRun.stdout, /^Deleted 1 kept part /);
+});
+
 test("serve --daemon under Deno gives the daemon the launcher's permissions, not -A, and runs it in /", async () => {
   const dir = join(tmp, "whole");
   const r = await deno([...WHOLE, "--allow-run", "--unstable-net"], daemonArgs(dir));
