@@ -266,8 +266,8 @@ export function ioError(err: unknown, action: string, path: string): SfxError {
     ? "the name is too long for this file system"
     : code === "ELOOP"
     ? "too many symbolic links (a loop?)"
-    // Node's text repeats the code and the path: "ENOENT: no such file or directory, stat '/x'".
-    : ((err as Error)?.message ?? String(err)).replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
+    // Node's text repeats the code, the call and the path: "EIO: i/o error, read '/x'", "EBADF: bad file descriptor, read".
+    : ((err as Error)?.message ?? String(err)).replace(/^[A-Z]+: /, "").replace(code ? /, \w+(?: '.*')?$/ : /, \w+ '.*'$/, "");
   return new SfxError("SFX_IO", `Cannot ${action} ${path}: ${why}${code ? ` (${code})` : ""}`, { cause: err });
 }
 

@@ -78,7 +78,7 @@ import {
   type SafeWriteCache,
 } from "./safe_write.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { collectFiles, type CollectOptions, fileSource, withOfferedNames } from "./walk.ts";
+import { collectFiles, type CollectOptions, fileSource, readingStdin, withOfferedNames } from "./walk.ts";
 
 export type { CreatedShare, ShareListing };
 
@@ -319,7 +319,7 @@ export async function spoolStdin(name: string, input: AsyncIterable<Uint8Array |
   try {
     const h = await open(file, "wx", 0o600);
     try {
-      for await (const part of input) {
+      for await (const part of readingStdin(input)) {
         const bytes = typeof part === "string" ? new TextEncoder().encode(part) : part;
         await h.write(bytes);
         size += bytes.length;

@@ -7,7 +7,7 @@
  */
 import { constants, fstatSync } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
-import { basename, join, resolve } from "node:path";
+import { basename, join, resolve, sep } from "node:path";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 import { readFileMessages } from "../protocol/file_messages.ts";
@@ -95,10 +95,15 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
       usedStdin = true;
       if (!opts.stdinName) throw new SfxError("SFX_USAGE", "Sending standard input ('-') needs --name <file name>");
       const path = checkName(opts.stdinName);
-      add({ path, size: null, read: () => rechunk(opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>)) });
+      add({ path, size: null, read: () => rechunk(readingStdin(opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>))) });
       continue;
     }
     const abs = resolve(arg);
+    // A name given with U+FFFD in it may be bytes that are not UTF-8, decoded so, with a file truly
+    // named with U+FFFD beside it: the path then names that other file, which must not be sent in its place.
+    if (arg.includes("\ufffd") && (await ambiguousPath(abs))) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Cannot send ${arg}: its name, or another's in its folder, is not valid UTF-8, and the two cannot be told apart; rename it`);
+    }
     const st = await stat(abs).catch((err) => {
       // The name came as bytes that are not UTF-8, and was decoded with U+FFFD in their place: no such file.
       if ((err as NodeJS.ErrnoException).code === "ENOENT" && arg.includes("\ufffd")) {
@@ -145,9 +150,14 @@ async function readError(path: string): Promise<SfxError | undefined> {
   }
 }
 
-function deniedOf(err: unknown): boolean {
-  const code = ((err as SfxError | undefined)?.cause as NodeJS.ErrnoException | undefined)?.code;
-  return code === "EACCES" || code === "EPERM";
+/** Why an entry inside a tree given is left out when reading it fails so, or undefined (an error). */
+function leftOutFor(err: unknown): string | undefined {
+  const code = (((err as SfxError | undefined)?.cause ?? err) as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EACCES" || code === "EPERM") return DENIED;
+  // Deleted (or replaced by a file) while the tree was read, as in a folder still being written to.
+  if (code === "ENOENT" || code === "ENOTDIR") return "it vanished while its folder was read";
+  if (code === "ENAMETOOLONG") return "its path is longer than this system takes";
+  return undefined;
 }
 
 const DENIED = "this user may not read it (permission denied)";
@@ -155,6 +165,21 @@ const NOT_UTF8 = "its name is not valid UTF-8";
 
 /** How deep a directory tree sfx walks. */
 const MAX_DEPTH = 64;
+
+/**
+ * Whether a component of `abs` holding U+FFFD is the name of more than one
+ * entry of its directory as this runtime lists them: one of them is bytes
+ * that are not UTF-8, and the path cannot say which.
+ */
+async function ambiguousPath(abs: string): Promise<boolean> {
+  const parts = abs.split(sep);
+  for (let i = 1; i < parts.length; i++) {
+    if (!parts[i].includes("\ufffd")) continue;
+    const names = await readdir(parts.slice(0, i).join(sep) || sep).catch(() => [] as string[]);
+    if (names.filter((n) => n === parts[i]).length > 1) return true;
+  }
+  return false;
+}
 
 function checkName(path: string): string {
   try {
@@ -185,13 +210,21 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   } catch (err) {
     const e = ioError(err, "read the directory", dir);
     // One inside the tree given is left out (and said); the tree given itself is an error.
-    if (depth > 0 && deniedOf(e)) return skip(rel, DENIED, "failed");
+    const why = depth > 0 ? leftOutFor(e) : undefined;
+    if (why !== undefined) return skip(rel, why, "failed");
     throw e;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Two entries of one name: bytes that are not UTF-8 decoded with U+FFFD, beside a name truly
+  // written so. Neither can be told apart (the path names the second), so neither is sent.
+  const twice = new Set(entries.filter((e, i) => i > 0 && entries[i - 1].name === e.name).map((e) => e.name));
   for (const e of entries) {
     const abs = join(dir, e.name);
     const shown = `${rel}/${e.name}`;
+    if (twice.has(e.name)) {
+      skip(shown, `${NOT_UTF8}, or is one such a name cannot be told from`, "failed");
+      continue;
+    }
     // One odd entry inside a directory is left out (and said), not the end of the whole send.
     if (isLeftover(e.name)) {
       skip(shown, "a partial file of an unfinished sfx transfer", "skipped");
@@ -214,12 +247,13 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
         loops = code === "ELOOP";
         return null;
       }
-      // In a directory this user may list but not enter.
-      if (code === "EACCES" || code === "EPERM") return "denied" as const;
+      // In a directory this user may list but not enter; gone since it was listed; too long a path.
+      const why = leftOutFor(err);
+      if (why !== undefined) return { leftOut: why };
       throw ioError(err, "read", abs);
     });
     if (st === "not-utf8") skip(shown, NOT_UTF8, "failed");
-    else if (st === "denied") skip(shown, DENIED, "failed");
+    else if (st && "leftOut" in st) skip(shown, st.leftOut, "failed");
     else if (!st) skip(shown, loops ? "a broken symbolic link (it loops)" : "a broken symbolic link", "skipped");
     else if (e.isSymbolicLink() && st.isDirectory()) skip(shown, "a symbolic link to a directory (not followed)", "skipped");
     else if (!st.isFile() && !st.isDirectory()) skip(shown, "not a regular file", "skipped");
@@ -235,7 +269,8 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       if (st.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
       else {
         const denied = await readError(abs);
-        if (denied && deniedOf(denied)) skip(childRel, DENIED, "failed");
+        const why = denied && leftOutFor(denied);
+        if (why) skip(childRel, why, "failed");
         else if (denied) throw denied;
         else add(fileSource(abs, childRel, st.size, st));
       }
@@ -343,6 +378,19 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
 }
 
 /** A source of unknown size from any byte stream (standard input). */
+/**
+ * Standard input's chunks, a read that fails said as one of standard input
+ * (SFX_IO: `sfx send - 0>file` opened it for writing only, EBADF), not as a
+ * bug of sfx's.
+ */
+export async function* readingStdin<T>(stream: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* stream;
+  } catch (err) {
+    throw err instanceof SfxError ? err : ioError(err, "read", "standard input");
+  }
+}
+
 export async function* rechunk(stream: AsyncIterable<Uint8Array | string>): AsyncIterable<Uint8Array> {
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;

@@ -74,6 +74,17 @@ test("spoolStdin on a full disk: SFX_IO saying so and where, and nothing left be
   });
 });
 
+test("spoolStdin: standard input that cannot be read (opened for writing only: EBADF) is said as such, not as a failure to save it", async () => {
+  const dir = join(base, "ebadf");
+  mkdirSync(dir);
+  async function* unreadable(): AsyncIterable<Uint8Array> {
+    yield new Uint8Array(10);
+    throw Object.assign(new Error("EBADF: bad file descriptor, read"), { code: "EBADF" });
+  }
+  await refused(spoolStdin("x.bin", unreadable(), dir), "SFX_IO", /^Cannot read standard input: bad file descriptor \(EBADF\)$/);
+  assert.equal(readdirSync(dir), [], "the spool is removed");
+});
+
 test("collectShareFiles puts the spooled stdin where '-' stands; '-' without it or twice is SFX_USAGE, a name clash SFX_BAD_ARGUMENT", async () => {
   const dir = join(base, "collect");
   mkdirSync(dir);

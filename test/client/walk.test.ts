@@ -209,6 +209,21 @@ test("collectFiles() reads '-' from the given stream under --name, size unknown"
   assert.equal(got.chunks, [DATA_MESSAGE_BYTES, 100_004 - DATA_MESSAGE_BYTES]);
 });
 
+test("standard input that cannot be read (opened for writing only: EBADF) fails as SFX_IO naming it, not as a bug of sfx's", async () => {
+  async function* stdin(): AsyncIterable<Uint8Array> {
+    yield new Uint8Array(10);
+    throw Object.assign(new Error("EBADF: bad file descriptor, read"), { code: "EBADF" });
+  }
+  const [f] = await collectFiles(["-"], { stdinName: "piped.bin", stdin: stdin() });
+  try {
+    await bytesOf(f.read());
+    assert.unreachable("read it");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_IO"), String(err));
+    assert.is((err as Error).message, "Cannot read standard input: bad file descriptor (EBADF)");
+  }
+});
+
 const usage: Array<[string, string[], Record<string, unknown>, string]> = [
   ["'-' without --name", ["-"], {}, "SFX_USAGE"],
   ["a --name that leaves the directory", ["-"], { stdinName: "../x" }, "SFX_USAGE"],
@@ -328,6 +343,57 @@ test("a name given on the command line that is not valid UTF-8 is refused as suc
   } catch (err) {
     assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
     assert.match((err as Error).message, /its name is not valid UTF-8/);
+  }
+});
+
+test("a name that is not UTF-8 beside one truly written with U+FFFD (both read as the same string): neither is sent, for the path names the second; a U+FFFD name alone is sent", async () => {
+  const d = join(root, "fffd");
+  mkdirSync(d);
+  writeFileSync(Buffer.concat([Buffer.from(`${d}/x`), Buffer.from([0xff]), Buffer.from(".txt")]), "INVALID");
+  writeFileSync(join(d, "x\ufffd.txt"), "REAL");
+  writeFileSync(join(d, "y\ufffd.txt"), "ALONE");
+  // Given by name: as a shell hands the first over, it reads as the second's name.
+  try {
+    await collectFiles([join(d, "x\ufffd.txt")]);
+    assert.unreachable("sent one file's bytes under the other's name");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+    assert.match((err as Error).message, /its name, or another's in its folder, is not valid UTF-8, and the two cannot be told apart; rename it$/);
+  }
+  assert.equal((await collectFiles([join(d, "y\ufffd.txt")])).map((f) => f.path), ["y\ufffd.txt"]);
+  const skipped: string[] = [];
+  const files = await collectFiles([d], { onSkip: (path, why, kind) => skipped.push(`${path}: ${why} (${kind})`) });
+  assert.equal(files.map((f) => f.path), ["fffd/y\ufffd.txt"]);
+  assert.equal(skipped, [
+    "fffd/x\ufffd.txt: its name is not valid UTF-8, or is one such a name cannot be told from (failed)",
+    "fffd/x\ufffd.txt: its name is not valid UTF-8, or is one such a name cannot be told from (failed)",
+  ]);
+});
+
+test("a path inside the tree longer than the system takes (PATH_MAX) is left out as a failure, not the end of the whole send", async () => {
+  const d = join(root, "deep");
+  mkdirSync(d);
+  writeFileSync(join(d, "top.txt"), "top");
+  // 18 levels of 250-byte names: made one relative step at a time, as no absolute path may be that long.
+  const long = "d".repeat(250);
+  const here = process.cwd();
+  try {
+    process.chdir(d);
+    for (let i = 0; i < 18; i++) {
+      mkdirSync(long);
+      process.chdir(long);
+    }
+    writeFileSync("f.txt", "deep");
+  } finally {
+    process.chdir(here);
+  }
+  try {
+    const skipped: string[] = [];
+    const files = await collectFiles([d], { onSkip: (path, why, kind) => skipped.push(`${why} (${kind})`) });
+    assert.ok(files.some((f) => f.path === "deep/top.txt"));
+    assert.equal(skipped, ["its path is longer than this system takes (failed)"]);
+  } finally {
+    execFileSync("rm", ["-rf", d]);
   }
 });
 
