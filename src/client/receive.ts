@@ -28,6 +28,7 @@ import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, openSafeWrite, PART_SUFFIX, pathInTheWay, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { formatBytes } from "../units.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -259,14 +260,14 @@ export class Receiver {
       return refuse(`Not enough room: the offer has ${has}, the receiver has ${why}`, `not enough room: the offer has ${has}, this folder has ${why}`);
     }
     if (bytes !== null && room && !room.fits && !withdrawn.signal.aborted) {
-      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-      const here = keptBytes > 0 ? ` more (${mb(keptBytes)} of them already here)` : "";
+      // In the units the sender's own "Offering 1 file (20.0 GiB)" uses.
+      const here = keptBytes > 0 ? ` more (${formatBytes(keptBytes)} of them already here)` : "";
       // To the sender, what the files need whole (block-rounded): more than the receiver has, and not
       // a figure that says what it keeps.
       const whole = bytesOnDisk(files.map((f) => f.size!), room.block);
       return refuse(
-        `Not enough free space: the files need ${mb(whole)}, the receiver has ${mb(room.free)}`,
-        `not enough free space: the files need ${mb(room.need)}${here}, the receiver has ${mb(room.free)}`,
+        `Not enough free space: the files need ${formatBytes(whole)}, the receiver has ${formatBytes(room.free)}`,
+        `not enough free space: the files need ${formatBytes(room.need)}${here}, the receiver has ${formatBytes(room.free)}`,
       );
     }
     // A file where the offer needs a directory: nothing of it could be written (not asked, then failed).

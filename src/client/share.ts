@@ -265,7 +265,7 @@ export async function collectShareFiles(
   const at = paths.indexOf("-");
   const before = at < 0 ? [...paths] : paths.slice(0, at);
   const after = at < 0 ? [] : paths.slice(at + 1);
-  const collect = async (args: string[]) => (args.length > 0 ? await collectFiles(args, { onSkip, allowEmpty: opts.stdin !== undefined }) : []);
+  const collect = async (args: string[]) => (args.length > 0 ? await collectFiles(args, { onSkip, allowEmpty: opts.stdin !== undefined, command: "sfx share put" }) : []);
   const files = [...(await collect(before)), ...(opts.stdin ? [null] : []), ...(await collect(after))];
   const out: LocalShareFile[] = [];
   for (const f of files) {

@@ -58,6 +58,8 @@ export interface CollectOptions {
   onSkip?: (path: string, why: string, kind: SkipKind) => void;
   /** Return an empty list rather than refuse "nothing to send" (the caller has other files). */
   allowEmpty?: boolean;
+  /** The command that reads standard input, for the hint to send a tree too large as one archive (default `sfx send --to ID`). */
+  command?: string;
 }
 
 /**
@@ -77,7 +79,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     if (seen.has(f.path)) throw new SfxError("SFX_USAGE", `Two files would have the same name: ${f.path}`);
     seen.add(f.path);
     if (out.length >= MAX_FILES_PER_OFFER) {
-      throw new SfxError("SFX_LIMIT", `More than ${MAX_FILES_PER_OFFER} files, the most sfx moves at once: send so many as one archive (tar c DIR | sfx send - --name DIR.tar)`);
+      throw new SfxError("SFX_LIMIT", `More than ${MAX_FILES_PER_OFFER} files, the most sfx moves at once: send so many as one archive (tar c DIR | ${opts.command ?? "sfx send --to ID"} - --name DIR.tar)`);
     }
     out.push(f);
   };
@@ -113,7 +115,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     });
     const name = basename(abs);
     if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
-    if (st.isDirectory()) await walk(abs, checkName(name), add, skip);
+    if (st.isDirectory()) await walk(abs, checkName(name), add, skip, 0, opts.command);
     else {
       const denied = await readError(abs);
       if (denied) throw denied;
@@ -200,9 +202,9 @@ function isLeftover(name: string): boolean {
   return name.startsWith(".") && [PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX].some((s) => name.length > s.length + 1 && name.endsWith(s));
 }
 
-async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, depth = 0): Promise<void> {
+async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, depth = 0, command = "sfx send --to ID"): Promise<void> {
   if (depth > MAX_DEPTH) {
-    throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | sfx send - --name DIR.tar)`);
+    throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | ${command} - --name DIR.tar)`);
   }
   let entries;
   try {
@@ -266,7 +268,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
         continue;
       }
       const childRel = `${rel}/${name}`;
-      if (st.isDirectory()) await walk(abs, childRel, add, skip, depth + 1);
+      if (st.isDirectory()) await walk(abs, childRel, add, skip, depth + 1, command);
       else {
         const denied = await readError(abs);
         const why = denied && leftOutFor(denied);
@@ -362,7 +364,7 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
           throw new SfxError(
             "SFX_IO",
             size === 0
-              ? `Cannot send ${abs}: it has bytes although its size is 0 (a /proc or /sys file?); send it through standard input: cat ${abs} | sfx send --name ${basename(abs)} -`
+              ? `Cannot send ${abs}: it has bytes although its size is 0 (a /proc or /sys file?); send it through standard input instead ('-' with --name ${basename(abs)}: cat ${abs} | sfx send --to ID --name ${basename(abs)} -)`
               : `Cannot send ${abs}: it grew while being sent`,
           );
         }

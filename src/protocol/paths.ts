@@ -37,7 +37,8 @@ const FORBIDDEN_CHARS = CONTROL_CHARS;
  */
 export function sanitizeRelativePath(path: string): string {
   const refuse = (why: string): never => {
-    throw new SfxError("SFX_PROTOCOL", `Refusing file name ${JSON.stringify(printable(String(path).slice(0, 200)))}: ${why}`);
+    // Control characters escaped (bell\u0007.txt), as left-out names are shown; what JSON leaves (C1, bidi) made printable.
+    throw new SfxError("SFX_PROTOCOL", `Refusing file name ${printable(JSON.stringify(String(path).slice(0, 200)))}: ${why}`);
   };
   if (typeof path !== "string" || path.length === 0) refuse("it is empty");
   if (encoder.encode(path).length > MAX_PATH_BYTES) refuse(`longer than ${MAX_PATH_BYTES} bytes`);

@@ -61,6 +61,21 @@ for (const input of bad) {
   });
 }
 
+test("a refused name is shown with its control characters escaped (bell\\u0007.txt), as left-out names are, not as U+FFFD; bidi controls made printable", () => {
+  const said = (name: string) => {
+    try {
+      sanitizeRelativePath(name);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "accepted";
+  };
+  assert.is(said("bell\u0007.txt"), 'Refusing file name "bell\\u0007.txt": it contains control characters');
+  assert.not.match(said("esc\u001b[31m"), /\u001b/);
+  assert.match(said("esc\u001b[31m"), /"esc\\u001b\[31m"/);
+  assert.not.match(said("bidi\u202eexe.txt"), /\u202e/);
+});
+
 test("localRelativePath() renames on Windows only what Windows cannot store", () => {
   const cases: Array<[string, string]> = [
     ["aux.c", "_aux.c"],

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkStdin, collectFiles, fileSource, rechunk, withOfferedNames } from "../../src/client/walk.ts";
 import { DATA_MESSAGE_BYTES } from "../../src/protocol/defaults.ts";
+import { collectShareFiles } from "../../src/client/share.ts";
 import { isSfxError } from "../../src/errors.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sfx-walk-"));
@@ -397,11 +398,25 @@ test("a path inside the tree longer than the system takes (PATH_MAX) is left out
   }
 });
 
+test("a tree deeper than sfx walks: the hint to send it as one archive names the command in use (send, or share put)", async () => {
+  const d = join(root, "too-deep");
+  mkdirSync(join(d, ...Array.from({ length: 66 }, () => "d")), { recursive: true });
+  for (const [collect, command] of [[collectFiles, "sfx send --to ID"], [collectShareFiles, "sfx share put"]] as const) {
+    try {
+      await collect([d]);
+      assert.unreachable("walked it");
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_LIMIT"), String(err));
+      assert.ok((err as Error).message.endsWith(`(tar c DIR | ${command} - --name DIR.tar)`), (err as Error).message);
+    }
+  }
+});
+
 test("a file with bytes past its size (a /proc file says 0) fails with SFX_IO saying to use standard input", async () => {
   const st = statSync("/proc/cpuinfo");
   const err = await readAll(fileSource("/proc/cpuinfo", "cpuinfo", st.size, st).read());
   assert.ok(isSfxError(err, "SFX_IO"), String(err));
-  assert.match((err as Error).message, /its size is 0 .*standard input/);
+  assert.match((err as Error).message, /its size is 0 .*standard input instead \('-' with --name cpuinfo: cat \/proc\/cpuinfo \| sfx send --to ID --name cpuinfo -\)$/);
 });
 
 test("standard input that is a directory (sfx send - < dir) is refused: reading one just ends, as an empty file", () => {

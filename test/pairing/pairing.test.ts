@@ -995,7 +995,7 @@ test("300 files of 2,000 bytes into 1 MiB: refused before anything moves, since 
     const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
     const files = Array.from({ length: 300 }, (_, i) => memFile(`s${i}`, pattern(2000, i)));
     const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_REJECTED");
-    assert.match(err.message, /Not enough free space: the files need 1\.2 MB, the receiver has 1\.0 MB/);
+    assert.match(err.message, /Not enough free space: the files need 1\.2 MiB, the receiver has 1\.0 MiB/);
     assert.is((await got).accepted, false);
     assert.equal(readdirSync(dir), []);
   });
