@@ -8,7 +8,7 @@
  */
 import { MAX_CONTROL_BYTES, MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
 import { defineMessage } from "./registry.ts";
-import { array, cutUtf8, int, nullable, object, optional, printable, string } from "./schema.ts";
+import { array, cutMiddleUtf8, cutUtf8, int, nullable, object, optional, printable, string } from "./schema.ts";
 import { ERROR_CODES, type ErrorCode, SfxError } from "../errors.ts";
 
 const xid = int({ max: 2 ** 31 - 1 });
@@ -163,9 +163,10 @@ export function errorToMessage(err: unknown, ids: { xid?: number; req?: number }
 
 /**
  * `text` cut to fit a message's text field ({@link MAX_TEXT_BYTES} of UTF-8),
- * ending in "…" when cut. For text that quotes what a client sent (a path, a
- * reason), which would otherwise make the message too long to encode.
+ * with "…" in its middle when cut: for text that quotes what a client sent (a
+ * path, a reason), which would otherwise make the message too long to encode,
+ * and whose end often says why ("…: the name is too long for this file system").
  */
 export function fitText(text: string, maxBytes: number = MAX_TEXT_BYTES): string {
-  return cutUtf8(text, maxBytes);
+  return cutMiddleUtf8(text, maxBytes);
 }

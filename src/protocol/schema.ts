@@ -89,6 +89,21 @@ export function cutUtf8(text: string, maxBytes: number): string {
   return utf8Length(text) <= maxBytes ? text : `${truncateUtf8(text, maxBytes - 3)}…`;
 }
 
+/**
+ * `text` cut to at most `maxBytes` of UTF-8 in its middle, with "…" there:
+ * its start and its end kept (a long path inside "Cannot create the directory
+ * for …: the name is too long" keeps the reason).
+ */
+export function cutMiddleUtf8(text: string, maxBytes: number): string {
+  if (utf8Length(text) <= maxBytes) return text;
+  const room = Math.max(0, maxBytes - 3);
+  const head = truncateUtf8(text, Math.ceil(room / 2));
+  const bytes = encoder.encode(text);
+  let start = bytes.length - (room - utf8Length(head));
+  while (start < bytes.length && (bytes[start] & 0xc0) === 0x80) start++; // not inside a character
+  return `${head}…${new TextDecoder().decode(bytes.subarray(start))}`;
+}
+
 /** The longest start of `text` that is at most `maxBytes` of UTF-8, cut at a character boundary. */
 export function truncateUtf8(text: string, maxBytes: number): string {
   if (utf8Length(text) <= maxBytes) return text;

@@ -515,7 +515,7 @@ test("a client that disconnects with a 2,000-byte abort reason still ends its ex
     s.fake.abort("x".repeat(2000)); // the stock client cuts its own reason; a hostile one need not
     const cancel = await heard;
     assert.ok(Cancel.is(cancel));
-    assert.match(cancel.reason ?? "", /^The sender \(.+\) disconnected before the offer was answered: x+…$/);
+    assert.match(cancel.reason ?? "", /^The sender \(.+\) disconnected before the offer was answered: x+…x+$/);
     await until(() => h.service.pairing.active === 0);
     // Free: a third client's offer reaches it, instead of "busy".
     const next = r.conn.waitFor((m) => Offer.is(m), { timeout });
@@ -569,7 +569,7 @@ test("refusals that quote a long path, and offers to a busy receiver in a loop, 
     assert.ok(ErrorMessage.is(err));
     assert.is(err.code, "SFX_LIMIT");
     // The path is cut, not the reason after it.
-    assert.match(err.message, /^d\/d\/.*… \(11 B\) is larger than this server's limit of 10 B$/);
+    assert.match(err.message, /^d\/d\/[d/]*…[d/]*\/f\.bin \(11 B\) is larger than this server's limit of 10 B$/);
     const b = await h.client();
     const c = await h.client();
     c.conn.sendControl(Offer.encode({ xid: 1, to: r.conn.id, files: [{ path: "x", size: 1 }] }));

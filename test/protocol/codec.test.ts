@@ -4,7 +4,8 @@ import {
   Accept, Busy, Cancel, dataPpid, decodeMessage, defineMessage, Done, End, ErrorMessage, errorFromMessage, Hello,
   MAX_CONTROL_BYTES, messageTypes, nextExchangeId, nextReceiverExchangeId, nextShareRequestId, Offer, parseDataPpid, Ping, Pong, ProtocolError, Reject, retagPpid, Start, Welcome,
 } from "../../src/protocol/index.ts";
-import { int, string } from "../../src/protocol/schema.ts";
+import { cutMiddleUtf8, int, string } from "../../src/protocol/schema.ts";
+import { fitText } from "../../src/protocol/messages.ts";
 import "../../src/protocol/share.ts"; // registers the share.* messages
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -144,6 +145,23 @@ test("offered exchange ids, the ids the server gives receivers and share request
     const [a, b, c] = [nextExchangeId(x), nextReceiverExchangeId(x), nextShareRequestId(x)];
     assert.ok(a % 4 === 2 && b % 4 === 0 && c % 2 === 1, `${x}: ${a} ${b} ${c}`);
     assert.ok(tag(a) !== tag(b) && tag(a) !== tag(c) && tag(b) !== tag(c), `${x}: tags of ${a} ${b} ${c}`);
+  }
+});
+
+test("fitText() cuts a long text in its middle, so that a long path keeps the reason after it; never inside a character", () => {
+  const path = "t/" + "é".repeat(2000);
+  const message = `Cannot create the directory for ${path}/f.txt: the name is too long for this file system (ENAMETOOLONG)`;
+  const cut = fitText(message);
+  assert.ok(new TextEncoder().encode(cut).length <= 1024, `${new TextEncoder().encode(cut).length} bytes`);
+  assert.ok(cut.startsWith("Cannot create the directory for t/éé"), cut.slice(0, 60));
+  assert.ok(cut.endsWith("éé/f.txt: the name is too long for this file system (ENAMETOOLONG)"), cut.slice(-80));
+  assert.is(cut.split("…").length, 2);
+  assert.not.match(cut, /\ufffd/);
+  assert.is(fitText("short"), "short");
+  for (let max = 3; max < 12; max++) {
+    const c = cutMiddleUtf8("ab€cd€ef€gh", max);
+    assert.ok(new TextEncoder().encode(c).length <= max, `${max}: ${c}`);
+    assert.not.match(c, /\ufffd/);
   }
 });
 
