@@ -37,7 +37,12 @@
  * server.on("association", (a) => a.on("message", (stream, data) => a.send(stream, data)));
  * const client = SctpEndpoint.listen({ socket: await openDatagramSocket({ host: "127.0.0.1", port: 0 }) });
  * const a = await client.connect(server.localAddress, { streams: 4 });
+ * const echoed = new Promise((resolve) => a.once("message", (stream, data) => resolve(`${stream} ${new TextDecoder().decode(data)}`)));
  * a.send(1, new TextEncoder().encode("hello"));
+ * console.log(await echoed); // 1 hello
+ * await a.close(); // graceful: everything sent is delivered first
+ * await client.close(); // an endpoint closes its socket too
+ * await server.close();
  * ```
  *
  * @module
@@ -66,8 +71,9 @@ export type { SendOptions, SendResult } from "./src/client/send.ts";
 export { Receiver } from "./src/client/receive.ts";
 export type { IncomingOffer, ReceivedExchange, ReceiveOptions } from "./src/client/receive.ts";
 export { openSafeWrite, sanitizeRelativePath } from "./src/client/safe_write.ts";
-export { ShareClient, shareGet, shareList, sharePut } from "./src/client/share.ts";
-export type { GetOptions, GetResult, GotFile, PutOptions, ShareProgress } from "./src/client/share.ts";
+export { collectShareFiles, connectionShareLink, ShareClient, shareGet, shareList, sharePut } from "./src/client/share.ts";
+export type { GetOptions, GetResult, GotFile, PutOptions, ShareLink, ShareProgress } from "./src/client/share.ts";
+export { formatId } from "./src/pairing/id_registry.ts";
 
 // Share store (server side)
 export { DEFAULT_SHARE_LIMITS, generateCode, openShareStore, parseCode, ShareStore } from "./src/share/index.ts";

@@ -80,6 +80,28 @@ test("every @example of mod.ts type-checks, strict (listeners of SctpEndpoint an
   }
 });
 
+test("mod.ts's transport example runs as written: it prints the echo and the process ends on its own", async () => {
+  const source = await readFile(join(ROOT, "mod.ts"), "utf8");
+  const m = /@example The transport on its own[^\n]*\n \* ```ts\n([\s\S]*?) \* ```/.exec(source);
+  assert.ok(m, "no transport example in mod.ts");
+  const example = m[1].split("\n").map((l) => l.replace(/^ \* ?/, "")).join("\n");
+  const tmp = await mkdtemp(join(tmpdir(), "sfx-mod-echo-"));
+  try {
+    await writeFile(join(tmp, "echo.ts"), example.replace('"./mod.ts"', JSON.stringify(join(ROOT, "mod.ts"))));
+    const run = spawnSync(process.execPath, ["echo.ts"], { cwd: tmp, encoding: "utf8", timeout: 30_000 });
+    assert.is(run.status, 0, `status ${run.status} (signal ${run.signal}): ${run.stderr}`);
+    assert.is(run.stdout, "1 hello\n");
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+test("what mod.ts's share client needs is exported with it: a ShareClient can be built from a connection", () => {
+  assert.type(sfx.connectionShareLink, "function");
+  assert.type(sfx.collectShareFiles, "function");
+  assert.is(sfx.formatId("482913"), "482 913");
+});
+
 test("mod.ts exports the error codes the CLI documents", () => {
   assert.is(sfx.exitStatusFor(new sfx.SfxError("SFX_UNKNOWN_ID", "x")), 5);
   assert.type(sfx.SctpEndpoint.listen, "function");

@@ -7,8 +7,8 @@
  * @example
  * ```ts
  * const conn = await connect({ server: { host: "127.0.0.1", port: 6969 } });
- * console.log(`My ID: ${conn.id}`);
- * const reply = await conn.request(SharePut.encode({ req: 1, … }), 1); // the first message that answers req 1
+ * console.log(`My ID: ${formatId(conn.id)}`); // My ID: 482 913
+ * // …sendFiles(conn, …), new Receiver(conn, …), new ShareClient(connectionShareLink(conn))…
  * await conn.close();
  * ```
  *

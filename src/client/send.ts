@@ -63,6 +63,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   const emit = opts.onEvent ?? (() => {});
   const xid = conn.nextXid();
   const files = opts.files;
+  if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
   const known = files.every((f) => f.size !== null);
   const total = known ? files.reduce((n, f) => n + f.size!, 0) : null;
   const mine = (m: AnyMessage) => m.xid === xid;

@@ -11,7 +11,7 @@
  *
  * @example
  * ```ts
- * const client = new ShareClient(link);
+ * const client = new ShareClient(connectionShareLink(await connect({ server: { host: "127.0.0.1", port: 6969 } })));
  * const created = await client.put(await collectShareFiles(["report.pdf", "photos/"]), { expiresInMs: 3_600_000 });
  * console.log(created.code);
  * const got = await client.get(created.code, { dir: "/tmp/in" });

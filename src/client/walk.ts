@@ -73,6 +73,7 @@ export interface CollectOptions {
  * refuse.
  */
 export async function collectFiles(args: readonly string[], opts: CollectOptions = {}): Promise<SourceFile[]> {
+  if (args.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
   const out: SourceFile[] = [];
   const seen = new Set<string>();
   const add = (f: SourceFile) => {

@@ -4,7 +4,7 @@
  * messages. `sfx serve` calls {@link openShareStore} then
  * {@link attachShareService}.
  *
- * @example
+ * @example How the server uses it (`attachShareService` and `shareLimitsFromOptions` are internal; a library user has `openShareStore` and the store)
  * ```ts
  * const store = await openShareStore({ storage: opts.storage, limits: shareLimitsFromOptions(opts) });
  * const shares = attachShareService(exchange.sessions, store);

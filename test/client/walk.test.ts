@@ -225,6 +225,16 @@ test("standard input that cannot be read (opened for writing only: EBADF) fails 
   }
 });
 
+test("collectFiles() of nothing says no files were given (not that directories are empty)", async () => {
+  try {
+    await collectFiles([]);
+    assert.unreachable("collected nothing");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_USAGE"), String(err));
+    assert.is((err as Error).message, "Nothing to send: no files given");
+  }
+});
+
 const usage: Array<[string, string[], Record<string, unknown>, string]> = [
   ["'-' without --name", ["-"], {}, "SFX_USAGE"],
   ["a --name that leaves the directory", ["-"], { stdinName: "../x" }, "SFX_USAGE"],

@@ -585,6 +585,19 @@ test("refusals that quote a long path, and offers to a busy receiver in a loop, 
   }
 });
 
+test("an offer of no files is refused before anything is sent, saying so", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [] }), "SFX_USAGE");
+    assert.is(err.message, "Nothing to send: no files given");
+    assert.is(h.service.pairing.active, 0);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a rejected offer fails with SFX_REJECTED and the receiver's reason", async () => {
   const h = startHarness();
   try {

@@ -17,8 +17,12 @@
  *
  * const client = SctpEndpoint.listen({ socket: await openUdpSocket({ host: "127.0.0.1", port: 0 }) });
  * const a = await client.connect(server.localAddress, { streams: 4 });
- * a.on("message", (stream, data) => console.log(stream, new TextDecoder().decode(data)));
+ * a.on("message", (stream, data) => console.log(stream, new TextDecoder().decode(data))); // 1 hello
  * a.send(1, new TextEncoder().encode("hello"));
+ * // …once the answer is in:
+ * await a.close();
+ * await client.close();
+ * await server.close();
  * ```
  *
  * @module
