@@ -28,7 +28,7 @@ export interface LookupLimiterOptions {
   now?: () => number;
   /** Addresses remembered; the least recently seen are forgotten beyond this. */
   maxSources?: number;
-  /** The refusal, before " from this address: try again in N s" (e.g. "Too many wrong share codes"). */
+  /** The refusal, before " from your address (…): try again in N s" (e.g. "Too many wrong share codes"). */
   refusal: string;
 }
 
@@ -67,7 +67,9 @@ export class LookupLimiter {
     const b = this.#refill(source);
     if (b && b.tokens < 1) {
       const waitS = Math.ceil((1 - b.tokens) / this.#perMs / 1000);
-      throw new SfxError("SFX_LIMIT", `${this.#refusal} from this address: try again in ${waitS} s`);
+      // Counted per address, so all clients behind one (a NAT, an IPv6 /64) share it: said, as the
+      // client refused may not be the one that failed.
+      throw new SfxError("SFX_LIMIT", `${this.#refusal} from your address (by this client, or another at the same address): try again in ${waitS} s`);
     }
   }
 

@@ -213,7 +213,7 @@ test("offers to unknown IDs are limited per address (20, then 10 a minute): gues
     const unknown = Array.from({ length: 40 }, (_, i) => other(i)).filter((id) => id !== s.conn.id && id !== r.conn.id).slice(0, 20);
     for (const id of unknown) await expectCode(sendFiles(s.conn, { to: id, files: [memFile("a", pattern(5))] }), "SFX_UNKNOWN_ID");
     const limited = await expectCode(sendFiles(s.conn, { to: unknown[0], files: [memFile("a", pattern(5))] }), "SFX_LIMIT");
-    assert.match(limited.message, /Too many offers to IDs that are not connected from this address: try again in 6 s/);
+    assert.match(limited.message, /Too many offers to IDs that are not connected from your address \(by this client, or another at the same address\): try again in 6 s/);
     // Refused before the lookup: a connected ID gets the same answer, so the refusal tells nothing.
     await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [memFile("a", pattern(5))] }), "SFX_LIMIT");
     // The admin reads of it once (a minute), not once per guess.
