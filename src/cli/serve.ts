@@ -22,7 +22,7 @@ import type { PairingLimits } from "../pairing/defaults.ts";
 import { chooseLogDir, fallbackNotice, LOG_LEVELS, type LogLevel, SERVER_LOG_FILE } from "../log/index.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.ts";
 import { defaultPidFile, describeStalePidFile, runningPid } from "../server/pidfile.ts";
-import { reportToLauncher, startDaemon, stopDaemon } from "../server/daemon.ts";
+import { isSingleExecutable, reportToLauncher, selfCommand, startDaemon, stopDaemon } from "../server/daemon.ts";
 import { runServer } from "../server/run.ts";
 import { VERSION } from "../version.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -120,9 +120,21 @@ async function daemonize(flags: ServeFlags): Promise<number> {
     `sfx serve running as a daemon, pid ${started.pid}, port ${started.port}\n` +
       `  log:      ${join(choice.dir, SERVER_LOG_FILE)}\n` +
       `  output:   ${started.stdoutLog}, ${started.stderrLog}\n` +
-      `  pid file: ${pidFile} (stop it with: sfx serve --stop${flags.pidFile ? ` --pid-file ${pidFile}` : ""})\n`,
+      `  pid file: ${pidFile} (stop it with: ${sfxCommandLine()} serve --stop${flags.pidFile ? ` --pid-file ${shellWord(pidFile)}` : ""})\n`,
   );
   return 0;
+}
+
+/** How this sfx is run, as a user would type it: `sfx`, `node …/cli.ts`, `deno run -A --unstable-net …/cli.ts`. */
+function sfxCommandLine(): string {
+  if (isSingleExecutable()) return "sfx";
+  const self = selfCommand();
+  return [self.command, ...self.prefix].map(shellWord).join(" ");
+}
+
+/** `word` as a POSIX shell reads it back: bare when it can be, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** The server itself: in the terminal, under systemd, or as the daemon. */

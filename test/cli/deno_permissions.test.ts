@@ -139,6 +139,11 @@ test("serve --daemon under Deno gives the daemon the launcher's permissions, not
   const script = cmdline.findIndex((a) => a.endsWith("cli.ts"));
   assert.equal(cmdline.slice(1, script).sort(), ["run", ...WHOLE, "--allow-run", "--unstable-net"].sort());
   assert.is(readlinkSync(`/proc/${pid}/cwd`), "/");
+  // The way to stop it is said as this sfx runs, not as the single executable would.
+  const said = /stop it with: (.*) serve --stop --pid-file (\S+)\)/.exec(r.stdout);
+  assert.ok(said, r.stdout);
+  assert.match(said[1], /deno run .*--allow-run.* \S*cli\.ts$/);
+  assert.is(said[2], join(dir, "pid"));
   const stop = await deno(["-A"], ["serve", "--stop", "--pid-file", join(dir, "pid")]);
   assert.is(stop.code, 0, stop.stderr);
   assert.not.ok(isServerAlive(pid), "the daemon is gone (or a zombie)");
