@@ -84,6 +84,8 @@ export async function takeLock(lock: string): Promise<(() => Promise<void>) | un
       const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       created = true;
       try {
+        // Readable by all whatever the umask: another user's sfx judges it by what it says.
+        await h.chmod(0o644).catch(() => {});
         await h.writeFile(`${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
       } finally {
         await h.close();
@@ -234,10 +236,24 @@ export async function lockHeld(lock: string): Promise<boolean | undefined> {
   return judgeLock(lock, await readSmallFile(lock, LOCK_MAX_BYTES));
 }
 
+/** Whether `lock` is a small regular file with bytes in it that this process may not read. */
+async function unreadableLock(lock: string): Promise<boolean> {
+  const st = await lstat(lock).catch(() => undefined);
+  if (!st?.isFile() || st.size === 0 || st.size > LOCK_MAX_BYTES) return false;
+  return open(lock, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).then(
+    async (h) => (await h.close(), false),
+    (err) => (err as NodeJS.ErrnoException).code === "EACCES" || (err as NodeJS.ErrnoException).code === "EPERM",
+  );
+}
+
 /** {@link lockHeld}, given what the lock said (see readSmallFile). */
 export async function judgeLock(lock: string, text: string | null | undefined): Promise<boolean | undefined> {
   if (text === undefined) return undefined;
   const age = () => lstat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+  // A lock file with something in it that we may not read: another user's, whose umask made it
+  // private. Its writer cannot be judged, so it is held (taken for one being written, it would be
+  // stale after 10 s, and a live writer's part taken from it).
+  if (text === null && (await unreadableLock(lock))) return true;
   // Empty or unreadable (or not a lock file at all: a link, a FIFO, something large): a lock being
   // written right now, unless it has sat like that for a while. Taking it over removes the entry
   // itself, never what a link points to.

@@ -1045,10 +1045,26 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       // A note that is not a small regular file (see readSmallFile) is not ours: neither is its part.
       // Another user's (in a shared directory) is neither ours to resume nor to discard.
       if (!st.isFile() || note === null || !(await listable(st, temporary))) continue;
+      // Without a note, only what proves to be a killed writer's of ours: our own file beside the lock sfx
+      // left naming its process (a file merely named so, or another user's, even to root, is not).
+      if (note === undefined && !(s.lock && ownFile(st) && (await deadWritersLock(lockPathFor(temporary))))) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, ...(note === undefined ? {} : { note: note.trim() }) });
     }
   }
   return { parts, truncated, strays };
+}
+
+/** Whether `st` is this user's (always, where there are no user ids). */
+function ownFile(st: { uid: number }): boolean {
+  const me = process.geteuid?.();
+  return me === undefined || st.uid === me;
+}
+
+/** Whether `lock` is one sfx writes (`<pid> <nonce> <host>`) naming a process that is gone. */
+async function deadWritersLock(lock: string): Promise<boolean> {
+  const text = await readSmallFile(lock, 1024);
+  if (typeof text !== "string" || !/^\d+ [0-9a-f]{16} \S+\n?$/.test(text)) return false;
+  return (await lockHeld(lock)) === false;
 }
 
 /**

@@ -5,12 +5,12 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { keptTransfers } from "../../src/client/receive.ts";
-import { discardKeptParts, listKeptParts, lockPathFor, partPathFor, removeStaleLock, resumeNotePathFor } from "../../src/client/safe_write.ts";
+import { discardKeptParts, listKeptParts, lockPathFor, openSafeWrite, partPathFor, removeStaleLock, resumeNotePathFor } from "../../src/client/safe_write.ts";
 import { describeKept } from "../../src/cli/receive.ts";
 
 const dirs: string[] = [];
@@ -37,9 +37,12 @@ test("keptTransfers() lists each kept part with its note: the exchange's name an
   const dir = tmp();
   const big = keep(dir, "big.iso", 3000, `exchange 1000000 1700000000000 ${JSON.stringify("big.iso")}`);
   const raw = keep(dir, "photos/2024/a raw.cr2", 500, "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
-  // Not kept for resuming: a part without a note (a killed receiver's of a small file, or an older sfx's).
+  // Not kept for resuming: a part without a note beside a killed writer's lock (a small file's).
   const plain = partPathFor(join(dir, "plain.bin"));
   writeFileSync(plain, "x");
+  writeFileSync(lockPathFor(plain), `${spawnSync("true").pid} 0123456789abcdef ${hostname()}\n`);
+  // Nor anything: a file merely named like a part, with no note and no lock (the user's own).
+  writeFileSync(partPathFor(join(dir, "diary.txt")), "dear diary");
   const { kept, truncated } = await keptTransfers(dir);
   assert.not.ok(truncated);
   assert.equal(kept, [
@@ -86,7 +89,7 @@ test("what a killed receiver left without a note (a small file, standard input) 
   const live = spawn("sleep", ["30"], { stdio: "ignore" });
   try {
     const dead = spawnSync("true").pid!;
-    const deadLock = `${dead} abc ${hostname()}\n`;
+    const deadLock = `${dead} 0123456789abcdef ${hostname()}\n`;
     const small = partPathFor(join(dir, "small.txt"));
     writeFileSync(small, "half a file");
     writeFileSync(lockPathFor(small), deadLock);
@@ -114,6 +117,51 @@ test("what a killed receiver left without a note (a small file, standard input) 
     assert.equal(readdirSync(dir).sort(), [basename(liveAlone), basename(lockPathFor(writing)), basename(writing)].sort());
   } finally {
     live.kill();
+  }
+});
+
+test("another user's: a live writer's lock it may not read (its umask) is held, never taken for one being written and taken over; a part without a note in another user's own folder is not root's to list; locks are made readable by all", async () => {
+  if (process.getuid?.() !== 0) return console.warn("SKIP: needs root to act as two users");
+  // nobody's folder, in which root receives (root's files there are nobody's to discard once dead).
+  const dir = tmp();
+  spawnSync("chown", ["65534:65534", dir]);
+  const live = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    // Root's live write, its lock private (0600) and older than the 10 s an empty lock is given.
+    const part = partPathFor(join(dir, "data.txt"));
+    writeFileSync(part, "being written");
+    writeFileSync(lockPathFor(part), `${live.pid} 0123456789abcdef ${hostname()}\n`, { mode: 0o600 });
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lockPathFor(part), old, old);
+    const script = `
+      import { discardKeptParts, listKeptParts } from ${JSON.stringify(new URL("../../src/client/safe_write.ts", import.meta.url).href)};
+      const listed = await listKeptParts(process.argv[1]);
+      const { gone } = await discardKeptParts(listed.parts, listed.strays);
+      console.log(JSON.stringify({ listed: listed.parts.length, gone: gone.length }));`;
+    const out = execFileSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "--input-type=module", "-e", script, dir], { encoding: "utf8" });
+    assert.equal(JSON.parse(out), { listed: 0, gone: 0 });
+    assert.ok(existsSync(part) && existsSync(lockPathFor(part)), "root's live write is untouched");
+    // nobody's own folder, its killed writer's part without a note: root does not list it.
+    const theirs = join(dir, "nobodys");
+    mkdirSync(theirs);
+    const dead = spawnSync("true").pid!;
+    const mine = partPathFor(join(theirs, "mine.bin"));
+    writeFileSync(mine, "theirs");
+    writeFileSync(lockPathFor(mine), `${dead} 0123456789abcdef ${hostname()}\n`);
+    spawnSync("chown", ["-R", "65534:65534", theirs]);
+    assert.equal((await listKeptParts(dir)).parts.map((p) => p.temporary), []);
+  } finally {
+    live.kill();
+  }
+  // A lock sfx makes is readable by all, whatever the umask.
+  const w = tmp();
+  const umask = process.umask(0o077);
+  try {
+    const writer = await openSafeWrite(w, "x.bin");
+    assert.is(statSync(lockPathFor(writer.partPath)).mode & 0o777, 0o644);
+    await writer.abort();
+  } finally {
+    process.umask(umask);
   }
 });
 
