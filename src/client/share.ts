@@ -935,11 +935,18 @@ export class ShareClient {
      * server saw every byte acknowledged), whether the server stopped, or gave up waiting for
      * share.received while a slow disk synced.
      */
+    const allArrived = () => slots?.every((s) => s.end !== undefined && s.w.offset + s.received === s.w.file.size) === true;
     const endedEarly = (err: SfxError) => {
-      if (!received && slots?.every((s) => s.end !== undefined && s.w.offset + s.received === s.w.file.size)) cutOff = true;
+      if (!received && allArrived()) cutOff = true;
       else fail(err);
     };
-    const onAbort = () => fail(new SfxError("SFX_CANCELLED", "Download cancelled"));
+    // A Ctrl-C once every byte and end is here stops nothing: the files are being checked and put in
+    // place (a rename cannot be taken back). The get finishes as when the connection ends then,
+    // rather than say "cancelled, the partial download is kept" of files that are whole.
+    const onAbort = () => {
+      if (!received && allArrived()) cutOff = true;
+      else fail(new SfxError("SFX_CANCELLED", "Download cancelled"));
+    };
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     // SCTP orders each stream on its own: data may overtake `share.sending` (e.g. when the
     // control packet was lost and resent). Hold such data, bounded, until the plan is known.

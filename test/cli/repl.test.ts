@@ -306,6 +306,8 @@ test("completion of ~/ paths lists the home directory and quotes after the ~/, s
 test("progressText() fits a transfer in the prompt: percent, bytes, rate", () => {
   assert.is(progressText("send", 512 * 1024, 1024 * 1024, 1000, 2000), "send 50% 512 KiB/1.0 MiB 524 kB/s");
   assert.is(progressText("recv", 3 * 1024 * 1024, null, 0, 1000), "recv 3.0 MiB 3.1 MB/s");
+  // Resumed from 2 MiB kept earlier: the rate counts the 1 MiB that moved.
+  assert.is(progressText("recv", 3 * 1024 * 1024, 4 * 1024 * 1024, 0, 1000, 2 * 1024 * 1024), "recv 75% 3.0 MiB/4.0 MiB 1.0 MB/s");
   assert.is(progressText("up", 10, 10, 0, 1000), "up 100% 10 B/10 B 10 B/s");
 });
 

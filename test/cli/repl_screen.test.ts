@@ -288,4 +288,16 @@ test("after close() a print is a plain line and a pending question gets null", a
   t.input.destroy();
 });
 
+test("Ctrl-D at a question (the input ends): what is printed next starts a line of its own, not after the question", async () => {
+  const t = term();
+  const answer = t.screen.ask("Accept from 482 048? [y/N] ");
+  await tick();
+  await type(t, "\u0004"); // Ctrl-D on an empty line: readline closes
+  assert.is(await answer, null);
+  t.screen.close();
+  t.screen.print("Bye.");
+  assert.match(plain(t.output()), /\[y\/N\] \nBye\.\n$/);
+  t.input.destroy();
+});
+
 test.run();

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSocket } from "node:dgram";
 import { PassThrough, Writable } from "node:stream";
-import { connect, Receiver, startServer } from "../../mod.ts";
+import { connect, Receiver, sendFiles, startServer } from "../../mod.ts";
 import { runSession } from "../../src/cli/repl/session.ts";
 
 /** A server on 127.0.0.1, port 0, with its logs and shares under `dir`. */
@@ -141,6 +141,93 @@ function terminalSession(port: number, dir: string, now?: () => number) {
     length: () => plain(out).length,
   };
 }
+
+test("piped lines after 'quit' do not run (read before it ran, they used to reconnect after 'Bye.'); 'disconnect' does not wait 3 s for the idle receive", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  try {
+    const t0 = Date.now();
+    const { status, out } = await session(server.port, tmp, ["disconnect", "quit", "connect", "id"]);
+    assert.is(status, 0, out);
+    assert.match(out, /Disconnected\. The ID .* is released/);
+    assert.ok(out.trimEnd().endsWith("Bye."), out);
+    assert.not.match(out.slice(out.indexOf("Disconnected")), /Connecting to|Your ID/, out);
+    assert.ok(Date.now() - t0 < 2500, `${Date.now() - t0} ms: disconnect waited for the idle receive`);
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("'send' while a transfer comes in is refused before anything is offered, as a usage error (one exchange at a time), not a protocol failure (exit 4) after 'Offering…'", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
+  try {
+    const input = new PassThrough();
+    let out = "";
+    const output = new Writable({
+      write(chunk, _enc, cb) {
+        out += String(chunk);
+        cb();
+      },
+    });
+    const own = join(tmp, "own");
+    mkdirSync(own);
+    writeFileSync(join(tmp, "back.txt"), "back");
+    const running = runSession({ server: `127.0.0.1:${server.port}`, dir: own, input, output, terminal: false, discoveryTimeoutMs: 1, yes: true });
+    const waitFor = async (re: RegExp) => {
+      for (let i = 0; i < 500 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+      return re.exec(out);
+    };
+    const id = (await waitFor(/Your ID:\s+(\d{3}) (\d{3})/))!;
+    // Bob sends a file whose first 64 KiB go at once and the rest when let go.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const data = new Uint8Array(1024 * 1024).fill(3);
+    const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
+    const sending = sendFiles(bob, { to: id[1] + id[2], files: [file] });
+    sending.catch(() => {});
+    await waitFor(/Receiving from/);
+    input.write(`send ${bob.id} ${join(tmp, "back.txt")}\n`);
+    await waitFor(/one exchange at a time/);
+    assert.match(out, /\nYou are receiving from \d{3} \d{3}: one exchange at a time; wait for it to end, or Ctrl-C to cancel it/, out);
+    assert.not.match(out, /Offering/);
+    // Piped, a failed command ends the session (cancelling what runs): with the usage error's status.
+    open();
+    input.end();
+    assert.is(await running, 2, out);
+  } finally {
+    await bob.close();
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("the input failing (a terminal closed under the session: readline's setRawMode EIO) leaves as SIGHUP does, not a crash", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  try {
+    const input = new PassThrough();
+    let out = "";
+    const output = new Writable({
+      write(chunk, _enc, cb) {
+        out += String(chunk);
+        cb();
+      },
+    });
+    const running = runSession({ server: `127.0.0.1:${server.port}`, dir: tmp, input, output, terminal: false, discoveryTimeoutMs: 1 });
+    input.write("id\n");
+    // Connected and answered: then the terminal goes.
+    for (let i = 0; i < 200 && !/Your ID/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+    input.emit("error", Object.assign(new Error("setRawMode EIO"), { code: "EIO" }));
+    assert.is(await running, 0, out);
+    assert.ok(out.trimEnd().endsWith("Bye."), out);
+  } finally {
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
 
 test("Ctrl-C on a 'connect' to a server that never answers, while connected: the switch is cancelled, the session still connected (no 'Not connected'), even when the Ctrl-C also arrives as a signal", async () => {
   const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));

@@ -637,6 +637,35 @@ test("a get whose bytes and ends have all arrived survives the connection ending
   assert.is(readFileSync(join(w.out, "b.txt"), "utf8"), "bee");
 });
 
+test("a Ctrl-C once every byte and end of a get has arrived (the files being checked and put in place) finishes the get, not 'cancelled' with whole files in place", async () => {
+  const w = await world();
+  const data = randomBytes(3 * 1024 * 1024);
+  tree(w, { "a.bin": data, "b.txt": "bee" });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]));
+  const { client, loop } = w.connect();
+  const ac = new AbortController();
+  let ends = 0;
+  let all = false;
+  const maybeAbort = () => {
+    if (ends === 2 && all && !ac.signal.aborted) ac.abort();
+  };
+  loop.link.onMessage((m) => {
+    if (m.type === ShareEnd.type) ends++, maybeAbort();
+  });
+  const r = await client.get(code, { dir: w.out, signal: ac.signal, onProgress: (p) => {
+    if (p.bytes === p.total) (all = true), maybeAbort();
+  } });
+  assert.ok(ac.signal.aborted, "Ctrl-C came before get returned");
+  assert.equal(r.files.map((f) => f.path).sort(), [join(w.out, "a.bin"), join(w.out, "b.txt")]);
+  assert.equal(readFileSync(join(w.out, "a.bin")), data);
+  // Before all arrived, a Ctrl-C still cancels.
+  const early = new AbortController();
+  const out2 = join(w.base, "out2");
+  mkdirSync(out2);
+  await rejects(client.get(code, { dir: out2, signal: early.signal, onProgress: (p) => p.bytes > 0 && p.bytes < p.total && early.abort() }), "SFX_CANCELLED");
+});
+
 test("a client that disconnects mid-upload leaves no share and no temporary files", async () => {
   const w = await world();
   tree(w, { "big": randomBytes(4 * 1024 * 1024) });

@@ -45,6 +45,8 @@ export class Screen {
     this.terminal = terminal;
     // Input ended (Ctrl-D, end of a pipe): readline refuses prompts from now on.
     rl.once("close", () => {
+      // Ctrl-D at a prompt or question leaves the cursor after it: what is printed next starts a line of its own.
+      if (this.terminal && this.#shown && !this.#closed) this.out.write("\n");
       this.#inputClosed = true;
       this.#question?.resolve(null);
     });

@@ -88,6 +88,8 @@ interface Incoming {
   active: boolean;
   from: string;
   started?: number;
+  /** Bytes a resumed transfer began with (kept here earlier): not counted in the rate. */
+  resumed?: number;
   /** Its latest progress line (as in the prompt), if any. */
   progress?: string;
   /** Settles when the receive has ended and what it kept is said. */
@@ -166,6 +168,12 @@ class ClientSession implements SessionActions {
     });
     const onSignal = () => this.#onInterrupt("signal");
     const onTerm = () => void this.quit();
+    // A terminal closed under us: readline's leaving raw mode fails (setRawMode EIO), reported as an
+    // 'error' on the input and on readline, which unheard crashed the session before its peers were
+    // told. Left as on SIGHUP.
+    const inputEvents = input as { on?(event: "error", l: () => void): void; off?(event: "error", l: () => void): void };
+    inputEvents.on?.("error", onTerm);
+    this.rl.on("error", onTerm);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onTerm);
     listen("SIGHUP", onTerm); // the terminal closed: leave as on SIGTERM (transfers cancelled, peers told)
@@ -184,6 +192,7 @@ class ClientSession implements SessionActions {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onTerm);
       process.off("SIGHUP", onTerm);
+      inputEvents.off?.("error", onTerm);
     }
   }
 
@@ -231,8 +240,8 @@ class ClientSession implements SessionActions {
     if (this.terminal && this.opts.historyFile) appendHistory(this.opts.historyFile, line);
     this.#chain = this.#chain
       .then(() => {
-        // Piped input after a failed command is not run.
-        if (this.#batchStatus !== undefined) return;
+        // Piped input after a failed command is not run, nor what came after 'quit' (read before it ran).
+        if (this.#batchStatus !== undefined || this.#quitting) return;
         return dispatchLine(line, this, (t) => this.print(t.replace(/\n$/, "")), this.opts.verbose, (err) => this.#noteFailure(err));
       })
       .catch((err) => this.#error("", err))
@@ -474,8 +483,11 @@ class ClientSession implements SessionActions {
       case "rejected":
         if (refusedBySfx(e.reason)) this.print(`Rejected an offer from ${formatId(e.from ?? incoming.from)}: ${printable(e.reason)}`);
         break;
+      case "start":
+        incoming.resumed = e.resumed ?? 0;
+        break;
       case "progress":
-        incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now());
+        incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now(), undefined, incoming.resumed);
         this.screen.setStatus("recv", incoming.progress);
         break;
       case "file":
@@ -552,12 +564,20 @@ class ClientSession implements SessionActions {
     if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
     const { conn } = this.#need();
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
+    // One exchange at a time (the server refuses a second): said here, before anything is offered.
+    const incoming = this.#incoming;
+    if (incoming?.active) {
+      throw new SfxError("SFX_USAGE", `You are receiving from ${formatId(incoming.from)}: one exchange at a time; wait for it to end, or Ctrl-C to cancel it`);
+    }
+    const sending = [...this.#jobs.values()].find((j) => j.label === "send");
+    if (sending) throw new SfxError("SFX_USAGE", `You are sending already (${sending.what}): one exchange at a time; wait for it to end, or Ctrl-C to cancel it`);
     const leftOut = this.#leftOut(flags.json);
     const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
     const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
     await this.#job("send", `send to ${formatId(to)}, ${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`, async (signal, status) => {
       let started = Date.now();
+      let resumed = 0;
       await sendFiles(conn, {
         to,
         files,
@@ -577,9 +597,10 @@ class ClientSession implements SessionActions {
               break;
             case "start":
               if (e.resumed) this.print(keptByReceiver(e.resumed));
+              resumed = e.resumed ?? 0;
               break;
             case "progress":
-              status(progressText("send", e.bytes, e.total, started));
+              status(progressText("send", e.bytes, e.total, started, undefined, resumed));
               break;
             case "done":
               this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}) to ${formatId(to)}; the receiver verified every file.`);
@@ -741,6 +762,8 @@ class ClientSession implements SessionActions {
     }
     const id = this.#conn.id;
     for (const job of this.#jobs.values()) job.controller.abort();
+    // The receive loop waits for offers: stopped now, not waited for (3 s) and then stopped.
+    this.#incoming?.controller.abort();
     await this.#settleJobs();
     await this.#closeConnection(true);
     this.print(`Disconnected. The ID ${formatId(id)} is released; 'connect' gets a new one.`);
@@ -815,10 +838,13 @@ function describeFiles(offer: IncomingOffer): string {
   return `${plural(offer.files.length, "file")} (${offer.bytes === null ? "size unknown" : formatBytes(offer.bytes)})`;
 }
 
-/** `send 45% 3.1 MiB/12 MiB 21.0 MB/s`: short enough to sit in the prompt. */
-export function progressText(label: string, bytes: number, total: number | null, started: number, now = Date.now()): string {
+/**
+ * `send 45% 3.1 MiB/12 MiB 21.0 MB/s`: short enough to sit in the prompt. The rate counts what
+ * moved since `started`, not the `kept` bytes a resumed transfer began with.
+ */
+export function progressText(label: string, bytes: number, total: number | null, started: number, now = Date.now(), kept = 0): string {
   const seconds = Math.max(0.001, (now - started) / 1000);
-  const rate = formatRate(bytes / seconds / 1e6);
+  const rate = formatRate(Math.max(0, bytes - kept) / seconds / 1e6);
   if (total === null || total <= 0) return `${label} ${formatBytes(bytes)} ${rate}`;
   const pct = Math.min(100, Math.floor((bytes / total) * 100));
   return `${label} ${pct}% ${formatBytes(bytes)}/${formatBytes(total)} ${rate}`;
