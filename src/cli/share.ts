@@ -7,7 +7,7 @@
  */
 import { printable } from "../protocol/schema.ts";
 import { type Command, Option } from "commander";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
 import { withInterrupt } from "./send.ts";
@@ -238,10 +238,12 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
   // The directory is made by the get, once it knows the files fit (a refused get leaves nothing).
   const { conn, client } = await open(flags);
   const bar = progressBar();
+  /** What a failed get keeps to resume from. */
+  const kept: { path: string; bytes: number; temporary: string }[] = [];
   try {
     const started = Date.now();
     const r = await withInterrupt((signal) =>
-      client.get(code, { dir: flags.dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => bar.update(p.bytes, p.total, p.file) })
+      client.get(code, { dir: flags.dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => bar.update(p.bytes, p.total, p.file), onKept: (k) => kept.push(k) })
     );
     bar.end();
     const seconds = (Date.now() - started) / 1000;
@@ -261,8 +263,9 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
     return 0;
   } catch (err) {
     bar.end();
-    if (err instanceof SfxError && (err.code === "SFX_CANCELLED" || err.code === "SFX_CONNECTION_LOST")) {
-      process.stderr.write("sfx: the partial download is kept; run the same `sfx share get` again to resume\n");
+    for (const k of kept) {
+      if (flags.json) process.stdout.write(`${JSON.stringify({ event: "kept", ...k })}\n`);
+      else process.stderr.write(`sfx: kept ${formatBytes(k.bytes)} of ${printable(k.path)} (hidden: ${printable(basename(k.temporary))}); the same 'sfx share get' again resumes from there\n`);
     }
     throw err;
   } finally {

@@ -328,7 +328,7 @@ export class ClientConnection {
   #onClose(reason: CloseReason): void {
     if (this.#closedWith) return;
     clearInterval(this.#pingTimer);
-    this.#closedWith = this.#goingAway ?? closeError(reason, "");
+    this.#closedWith = this.#goingAway ?? closeError(reason, "", localTroubleOf(this.association));
     for (const l of [...this.#closeListeners]) l(this.#closedWith);
     this.#closeListeners.clear();
     void this.#release();
@@ -340,15 +340,25 @@ function cancelled(): SfxError {
 }
 
 /** The error for an association that ended. */
-export function closeError(reason: CloseReason, when: string): SfxError {
+export function closeError(reason: CloseReason, when: string, local?: { code: string; at: number }): SfxError {
   const suffix = when ? ` ${when}` : "";
   // The peer's words (an ABORT's reason) are shown as any text from the other side is: printable.
   const detail = reason.message ? `: ${printable(reason.message)}` : "";
   switch (reason.kind) {
     case "shutdown":
       return new SfxError("SFX_CONNECTION_LOST", `The connection to the server was closed${suffix}`);
-    case "timeout":
+    case "timeout": {
+      const silent = /^peer silent for (\d+) ms$/.exec(reason.message ?? "");
+      // This machine could not send while the server was silent (a network gone, an address changed):
+      // said as ours, not the server's.
+      if (local !== undefined && Date.now() - local.at < LOCAL_TROUBLE_MS) {
+        return new SfxError("SFX_CONNECTION_LOST", `Lost the server${suffix}: this machine could not send to it (${local.code}): its network went down or its address changed`);
+      }
+      if (silent) {
+        return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}: nothing heard from it for ${Math.round(Number(silent[1]) / 1000)} s (it, or the network on the way, is down)`);
+      }
       return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}${detail}`);
+    }
     case "peer-abort":
       if (reason.unknownToPeer && !reason.peerReason) {
         return new SfxError("SFX_CONNECTION_LOST", `The server no longer knows this connection${suffix}: it restarted, or your address changed (a new network, or a NAT that moved you)`);
@@ -521,13 +531,27 @@ async function associate(
 export function watchRefusals(socket: { onError?(handler: (err: Error) => void): void }, association: AssociationLike): void {
   let checking = false;
   socket.onError?.((err) => {
-    if (errnoOf(err) !== "ECONNREFUSED" || checking || !association.checkPeer) return;
+    const code = errnoOf(err);
+    if (code !== undefined && LOCAL_TROUBLE.has(code)) localTrouble.set(association, { code, at: Date.now() });
+    if (code !== "ECONNREFUSED" || checking || !association.checkPeer) return;
     checking = true;
     void association.checkPeer(REFUSED_CHECK_MS).then((answered) => {
       checking = false;
       if (!answered) association.abort(SERVER_GONE);
     });
   });
+}
+
+/** Errors of this machine's own sending: its network is down, or its address is gone. */
+const LOCAL_TROUBLE = new Set(["ENETUNREACH", "ENETDOWN", "EHOSTUNREACH", "EADDRNOTAVAIL"]);
+/** A local sending error this recent, when the server is found silent, is told as the cause. */
+const LOCAL_TROUBLE_MS = 30_000;
+/** The last local sending error of each association's socket (see {@link watchRefusals}). */
+const localTrouble = new WeakMap<AssociationLike, { code: string; at: number }>();
+
+/** The last local sending error seen on `association`'s socket, if any. @internal Exported for tests. */
+export function localTroubleOf(association: AssociationLike): { code: string; at: number } | undefined {
+  return localTrouble.get(association);
 }
 
 /** How long a server whose port refused has to say something before the client ends the association. */

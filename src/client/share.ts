@@ -23,7 +23,7 @@ import { createHash } from "node:crypto";
 import { rmSync } from "node:fs";
 import { lstat, mkdtemp, open, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve, sep } from "node:path";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { isSfxError, SfxError } from "../errors.ts";
 import { formatBytes } from "../units.ts";
 import type { AssociationLike, CloseReason } from "../protocol/association.ts";
@@ -445,6 +445,8 @@ export interface GetOptions {
   /** Replace existing files instead of writing `name (1).ext`. */
   overwrite?: boolean;
   onProgress?: (p: ShareProgress) => void;
+  /** A get that fails keeps what arrived of each file, hidden, to resume: told here of each (its name in `dir`). */
+  onKept?: (k: { path: string; bytes: number; temporary: string }) => void;
   signal?: AbortSignal;
 }
 
@@ -814,7 +816,11 @@ export class ShareClient {
       const bytes = todo.reduce((n, e) => n + e.file.size - e.offset, 0);
       return { files: results, bytes, expiresAt: listing.expiresAt };
     } catch (err) {
-      for (const writer of opened) await writer.abort({ keepPartial: true });
+      const root = await realpath(opts.dir).catch(() => resolve(opts.dir));
+      for (const writer of opened) {
+        const bytes = await writer.abort({ keepPartial: true });
+        if (bytes > 0) opts.onKept?.({ path: relative(root, writer.finalPath).split(sep).join("/"), bytes, temporary: writer.partPath });
+      }
       throw err;
     }
   }

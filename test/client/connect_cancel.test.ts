@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
-import { closeError, connect, watchRefusals } from "../../src/client/connection.ts";
+import { closeError, connect, localTroubleOf, watchRefusals } from "../../src/client/connection.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { openUdpSocket } from "../../src/transport/udp.ts";
 import { shareGet, shareList, sharePut } from "../../src/client/share.ts";
@@ -97,6 +97,22 @@ test("a refused datagram (ICMP port unreachable, which anyone who knows the port
     if (answers) assert.is(aborted, undefined, "the server answered: the forged refusal changed nothing");
     else assert.match(closeError({ kind: "abort", message: aborted! }, "").message, /^The server went away: its port refuses datagrams \(connection refused\)$/);
   }
+});
+
+test("a silent server is said in seconds; when this machine could not send meanwhile (its network down, its address gone: ENETUNREACH on its own socket), the cause is said as its own, not the server's", () => {
+  const silent = closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "");
+  assert.is(silent.message, "The server stopped responding: nothing heard from it for 20 s (it, or the network on the way, is down)");
+  let onError: ((err: Error) => void) | undefined;
+  const association = { abort: () => {} };
+  watchRefusals({ onError: (h: (err: Error) => void) => void (onError = h) }, association as never);
+  assert.is(localTroubleOf(association as never), undefined);
+  onError!(Object.assign(new Error("send ENETUNREACH"), { code: "ENETUNREACH" }));
+  const local = localTroubleOf(association as never);
+  assert.is(local?.code, "ENETUNREACH");
+  const ours = closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "during the transfer", local);
+  assert.is(ours.message, "Lost the server during the transfer: this machine could not send to it (ENETUNREACH): its network went down or its address changed");
+  // Long before the silence: not the cause.
+  assert.match(closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "", { code: "ENETUNREACH", at: Date.now() - 60_000 }).message, /^The server stopped responding/);
 });
 
 test("a server's ABORT reason is shown printable: bidi overrides and C1 controls become U+FFFD", () => {

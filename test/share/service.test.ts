@@ -184,8 +184,10 @@ test("an interrupted get resumes from the bytes on disk, verifies the whole hash
   // a first get dies after some bytes: the connection drops mid-download
   const first = w.connect();
   let cut = false;
+  const kept: { path: string; bytes: number; temporary: string }[] = [];
   const dying = first.client.get(code, {
     dir: w.out,
+    onKept: (k) => kept.push(k),
     onProgress: (p) => {
       if (!cut && p.bytes > 700_000) {
         cut = true;
@@ -198,6 +200,8 @@ test("an interrupted get resumes from the bytes on disk, verifies the whole hash
   assert.ok(existsSync(part), "the partial file is kept for resume");
   const partSize = readFileSync(part).length;
   assert.ok(partSize > 0 && partSize < data.length, `partial size ${partSize}`);
+  // Told of what it kept, to say it (and in --json as a `kept` event).
+  assert.equal(kept, [{ path: "big.bin", bytes: partSize, temporary: part }]);
   assert.not.ok(existsSync(join(w.out, "big.bin")));
   await w.store.settled();
   assert.is((await client.list(code)).downloads, 0, "an interrupted download does not count");

@@ -20,7 +20,7 @@
  */
 import { printable } from "../../protocol/schema.ts";
 import { createInterface, type Interface } from "node:readline";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
@@ -686,8 +686,10 @@ class ClientSession implements SessionActions {
     // The directory is made by the get, once it knows the files fit (a refused get leaves nothing).
     await this.#job("share get", `share get ${code} into ${dir}`, async (signal, status) => {
       const started = Date.now();
+      /** What a failed get keeps to resume from. */
+      const kept: { path: string; bytes: number; temporary: string }[] = [];
       try {
-        const r = await shares.get(code, { dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => status(shareProgress("down", p, started)) });
+        const r = await shares.get(code, { dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => status(shareProgress("down", p, started)), onKept: (k) => kept.push(k) });
         const seconds = (Date.now() - started) / 1000;
         for (const f of r.files) {
           if (flags.json) {
@@ -700,8 +702,9 @@ class ClientSession implements SessionActions {
         if (flags.json) this.print(JSON.stringify({ event: "done", files: r.files.length, bytes: r.bytes, seconds: Number(seconds.toFixed(3)) }));
         else this.print(`Got ${plural(r.files.length, "file")} (${formatBytes(r.bytes)} fetched in ${formatDuration(seconds)}) into ${dir}; every hash verified.`);
       } catch (err) {
-        if (isSfxError(err, "SFX_CANCELLED") || isSfxError(err, "SFX_CONNECTION_LOST")) {
-          this.print("share get: the partial download is kept; the same 'share get' again resumes it");
+        for (const k of kept) {
+          if (flags.json) this.print(JSON.stringify({ event: "kept", ...k }));
+          else this.print(`share get: kept ${formatBytes(k.bytes)} of ${printable(k.path)} (hidden: ${printable(basename(k.temporary))}); the same 'share get' again resumes from there`);
         }
         throw err;
       }
