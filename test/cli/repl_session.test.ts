@@ -18,8 +18,8 @@ function serve(dir: string) {
   return startServer({ host: "127.0.0.1", port: 0, logDir: join(dir, "logs"), storage: join(dir, "shares") });
 }
 
-/** Runs a piped session on `server` that reads `lines`, then the end of input; resolves to its exit status and output. */
-async function session(port: number, dir: string, lines: string[]): Promise<{ status: number; out: string }> {
+/** A piped session on `server` whose input is written as the test goes; `waitFor` polls its output (bounded, 5 s). */
+function pipedSession(port: number, dir: string, opts: { yes?: boolean } = {}) {
   const input = new PassThrough();
   let out = "";
   const output = new Writable({
@@ -28,10 +28,24 @@ async function session(port: number, dir: string, lines: string[]): Promise<{ st
       cb();
     },
   });
-  const running = runSession({ server: `127.0.0.1:${port}`, dir, input, output, terminal: false, discoveryTimeoutMs: 1 });
-  input.end(lines.map((l) => `${l}\n`).join(""));
-  const status = await running;
-  return { status, out };
+  const running = runSession({ server: `127.0.0.1:${port}`, dir, input, output, terminal: false, discoveryTimeoutMs: 1, ...opts });
+  return {
+    input,
+    running,
+    out: () => out,
+    async waitFor(re: RegExp): Promise<RegExpExecArray | null> {
+      for (let i = 0; i < 500 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+      return re.exec(out);
+    },
+  };
+}
+
+/** Runs a piped session on `server` that reads `lines`, then the end of input; resolves to its exit status and output. */
+async function session(port: number, dir: string, lines: string[]): Promise<{ status: number; out: string }> {
+  const s = pipedSession(port, dir);
+  s.input.end(lines.map((l) => `${l}\n`).join(""));
+  const status = await s.running;
+  return { status, out: s.out() };
 }
 
 test("send in the session says the receiver kept bytes of an interrupted transfer and only the rest is sent, as 'sfx send' does", async () => {
@@ -164,22 +178,10 @@ test("'send' while a transfer comes in is refused before anything is offered, as
   const server = await serve(tmp);
   const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
   try {
-    const input = new PassThrough();
-    let out = "";
-    const output = new Writable({
-      write(chunk, _enc, cb) {
-        out += String(chunk);
-        cb();
-      },
-    });
     const own = join(tmp, "own");
     mkdirSync(own);
     writeFileSync(join(tmp, "back.txt"), "back");
-    const running = runSession({ server: `127.0.0.1:${server.port}`, dir: own, input, output, terminal: false, discoveryTimeoutMs: 1, yes: true });
-    const waitFor = async (re: RegExp) => {
-      for (let i = 0; i < 500 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 10));
-      return re.exec(out);
-    };
+    const { input, running, out, waitFor } = pipedSession(server.port, own, { yes: true });
     const id = (await waitFor(/Your ID:\s+(\d{3}) (\d{3})/))!;
     // Bob sends a file whose first 64 KiB go at once and the rest when let go.
     let open!: () => void;
@@ -191,12 +193,12 @@ test("'send' while a transfer comes in is refused before anything is offered, as
     await waitFor(/Receiving from/);
     input.write(`send ${bob.id} ${join(tmp, "back.txt")}\n`);
     await waitFor(/one exchange at a time/);
-    assert.match(out, /\nYou are receiving from \d{3} \d{3}: one exchange at a time; wait for it to end, or Ctrl-C to cancel it/, out);
-    assert.not.match(out, /Offering/);
+    assert.match(out(), /\nYou are receiving from \d{3} \d{3}: one exchange at a time; wait for it to end, or Ctrl-C to cancel it/, out());
+    assert.not.match(out(), /Offering/);
     // Piped, a failed command ends the session (cancelling what runs): with the usage error's status.
     open();
     input.end();
-    assert.is(await running, 2, out);
+    assert.is(await running, 2, out());
   } finally {
     await bob.close();
     await server.close();
@@ -208,21 +210,13 @@ test("the input failing (a terminal closed under the session: readline's setRawM
   const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
   const server = await serve(tmp);
   try {
-    const input = new PassThrough();
-    let out = "";
-    const output = new Writable({
-      write(chunk, _enc, cb) {
-        out += String(chunk);
-        cb();
-      },
-    });
-    const running = runSession({ server: `127.0.0.1:${server.port}`, dir: tmp, input, output, terminal: false, discoveryTimeoutMs: 1 });
+    const { input, running, out, waitFor } = pipedSession(server.port, tmp);
     input.write("id\n");
     // Connected and answered: then the terminal goes.
-    for (let i = 0; i < 200 && !/Your ID/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(/Your ID/);
     input.emit("error", Object.assign(new Error("setRawMode EIO"), { code: "EIO" }));
-    assert.is(await running, 0, out);
-    assert.ok(out.trimEnd().endsWith("Bye."), out);
+    assert.is(await running, 0, out());
+    assert.ok(out().trimEnd().endsWith("Bye."), out());
   } finally {
     await server.close();
     rmSync(tmp, { recursive: true, force: true });
