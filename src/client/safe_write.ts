@@ -998,11 +998,11 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       break;
     }
     const { path, rel, depth } = queue[i];
-    // Entry by entry, so one huge directory costs no more than the budget. A folder that cannot be
-    // read counts as one not searched.
     // A subfolder listed as one and a link by now (swapped by someone who may write beside it) is not
     // followed: what it leads to is not in the folder searched.
     if (depth > 0 && !(await lstat(path).then((st) => st.isDirectory(), () => false))) continue;
+    // Entry by entry, so one huge directory costs no more than the budget. A folder that cannot be
+    // read counts as one not searched.
     const entries = await opendir(path).catch(() => undefined);
     if (!entries) {
       truncated = true;
