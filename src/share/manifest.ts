@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { lstat, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { SfxError } from "../errors.ts";
 import { checkSharePaths } from "./share_path.ts";
@@ -90,7 +90,11 @@ export function validateManifest(value: unknown): Manifest {
 
 /** Reads and checks `dir/manifest.json`. */
 export async function readManifest(dir: string): Promise<Manifest> {
-  const text = await readFile(join(dir, MANIFEST_NAME), "utf8");
+  const path = join(dir, MANIFEST_NAME);
+  // What is not a regular file is no manifest (and a FIFO would hold the server's start for ever).
+  const st = await lstat(path);
+  if (!st.isFile()) bad(st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "not a regular file");
+  const text = await readFile(path, "utf8");
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -669,6 +669,8 @@ export class ShareService {
     let bytes = 0;
     /** The file being read, and how much of it was: a stored file that cannot be read, or ends early, is the server's fault. */
     let reading: { path: string; from: number; read: number } | undefined;
+    /** True while the bytes go to the peer: what fails then (the connection closing) is not the store's. */
+    let sending = false;
     try {
       for (let i = 0; i < plan.length && !state.cancelled; i++) {
         const f = plan[i];
@@ -684,7 +686,9 @@ export class ShareService {
           if (reading.read + n > f.size - f.offset) throw new StoredFileDamaged(`it holds more than the ${f.size} bytes its manifest says`);
           reading.read += n;
           bytes += n;
+          sending = true;
           if (!peer.sendData(stream, chunk as Uint8Array, ppid)) await peer.drained();
+          sending = false;
           state.movedAt = this.#now();
         }
         source.destroy();
@@ -711,7 +715,7 @@ export class ShareService {
       state.cancelled = true;
       this.#peers.get(peer)?.delete(state.req);
       await state.download.cancel();
-      if (reading !== undefined && (err instanceof StoredFileDamaged || !(err instanceof SfxError))) {
+      if (reading !== undefined && !sending && (err instanceof StoredFileDamaged || !(err instanceof SfxError))) {
         // The store's own file: the admin's to see to, in the log; the client is told which file, not where it is kept.
         log.error("Share {share}: cannot serve {file} to {client}: {error}", { share: shortKey(state.download.share), file: reading.path, client: who(peer), error: (err as Error).message });
         const told = new SfxError("SFX_TRANSFER_FAILED", `The server cannot read its copy of ${reading.path} (${err instanceof StoredFileDamaged ? "it is damaged" : (err as NodeJS.ErrnoException).code ?? "a read error"}): tell the server's admin`);

@@ -53,6 +53,11 @@ class Lane<T> {
     return this.#bytes < this.limit;
   }
 
+  /** Callers waiting in drained(). */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
   drained(): Promise<void> {
     if (this.closed) return Promise.reject(this.closed);
     if (this.#bytes < this.drainBelow) return Promise.resolve();
@@ -103,6 +108,8 @@ export class Loop {
   checkWindows: number[] = [];
   /** Set by a test: SharePeer.checkPeer() answers only once this resolves. */
   checkGate: Promise<void> | undefined;
+  /** Set by a test: the client takes no more data until this resolves (its window fills; the service waits in drained()). */
+  clientDataGate: Promise<void> | undefined;
   /** SharePeer.checkPeer() calls made. */
   checksAsked = 0;
   /** The reason the service aborted this client with (SharePeer.abort), if it did. */
@@ -122,6 +129,7 @@ export class Loop {
     const size = (i: Item) => i.data.byteLength;
     this.toServerData = new Lane<Item>(windowBytes, size, (i) => service.handleData(this.peer, i.stream, i.data, i.ppid));
     this.toClientData = new Lane<Item>(windowBytes, size, async (i) => {
+      await this.clientDataGate;
       for (const h of [...this.#dataHandlers]) await h(i.stream, i.data, i.ppid);
       // Handled: what SCTP calls acknowledged, as far as the service can tell.
       this.#acknowledged.set(i.stream, (this.#acknowledged.get(i.stream) ?? 0) + 1);
@@ -178,7 +186,9 @@ export class Loop {
     if (this.#closed) return;
     this.#closed = true;
     const err = new SfxError("SFX_CONNECTION_LOST", "Connection lost");
-    for (const lane of [this.toServerData, this.toClientData, this.#toServerCtl, this.#toClientCtl]) (lane as Lane<unknown>).close(err);
+    for (const lane of [this.toServerData, this.#toServerCtl, this.#toClientCtl]) (lane as Lane<unknown>).close(err);
+    // What the service's own sends and drains see, as src/share/attach.ts gives them: a plain Error.
+    this.toClientData.close(new Error("connection closed"));
     for (const h of [...this.#closeHandlers]) h(err);
     await this.#service.peerClosed(this.peer);
   }

@@ -243,6 +243,30 @@ test("a stored file cut short, grown or gone on the server's disk fails the get 
   assert.equal(walkFiles(w.out).filter((f) => !f.startsWith(".")), [], "nothing under a final name");
 });
 
+test("a client that leaves in the middle of two downloads is not logged as the store's fault (its closed connection is no damaged file)", async () => {
+  const w = await world();
+  tree(w, { "a.bin": randomBytes(6 * 1024 * 1024), "b.bin": randomBytes(6 * 1024 * 1024) });
+  const { client: putter } = w.connect();
+  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.bin")]));
+  const records = await recordLogs("info");
+  try {
+    const { client, loop } = w.connect();
+    // The client stops taking data: its window fills, and both downloads wait for it to drain.
+    loop.clientDataGate = new Promise(() => {});
+    const out2 = join(w.base, "out2");
+    mkdirSync(out2);
+    const gets = Promise.all([client.get(code, { dir: w.out, names: ["a.bin"] }), client.get(code, { dir: out2, names: ["b.bin"] })].map((g) => g.catch(() => {})));
+    await until(() => loop.toClientData.waiting === 2);
+    await loop.close();
+    await gets;
+    await w.store.settled();
+    await until(() => w.service.activeRequests === 0);
+    assert.equal(records.filter((r) => r.level === "error").map((r) => r.message.join("")), []);
+  } finally {
+    await reset();
+  }
+});
+
 test("a resumed get whose partial bytes were changed on disk fails with SFX_INTEGRITY, keeps nothing, and says a new get fetches it whole", async () => {
   const w = await world();
   const data = randomBytes(100_000);
