@@ -437,7 +437,7 @@ function reachable(server: ServerAddress, addresses: string[]): string[] {
   if (granted.length > 0) return granted;
   if (mayReach(addresses[0], server.port)) return [addresses[0]];
   const where = formatAddress(addresses[0], server.port);
-  const named = addresses[0] === server.host ? "" : ` (what ${server.host} resolves to: Deno checks the address, not the name)`;
+  const named = addresses[0] === server.host ? "" : ` (what ${server.host} resolves to: Deno checks the address as well as the name)`;
   throw new SfxError("SFX_IO", `Deno did not grant network access to ${where}${named}: allow it with --allow-net (or -A)`);
 }
 
@@ -454,6 +454,10 @@ async function addressesOf(host: string): Promise<string[]> {
   try {
     return [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
   } catch (err) {
+    // Deno refuses the lookup of a name --allow-net does not list (getaddrinfo EPERM).
+    if ((globalThis as { Deno?: unknown }).Deno && (errnoOf(err) === "EPERM" || (err as Error)?.name === "NotCapable")) {
+      throw new SfxError("SFX_IO", `Deno did not grant network access to ${host}, which sfx must look up: allow the name and the address it resolves to with --allow-net (or -A)`, { cause: err });
+    }
     throw new SfxError("SFX_CONNECT_FAILED", `Cannot resolve server name ${host}`, { cause: err });
   }
 }
@@ -542,8 +546,11 @@ export function watchRefusals(socket: { onError?(handler: (err: Error) => void):
   });
 }
 
-/** Errors of this machine's own sending: its network is down, or its address is gone. */
-const LOCAL_TROUBLE = new Set(["ENETUNREACH", "ENETDOWN", "EHOSTUNREACH", "EADDRNOTAVAIL"]);
+/**
+ * Errors of this machine's own sending: its network is down, or its address is gone. (Not
+ * EHOSTUNREACH: a router says that when the server's host is down.)
+ */
+const LOCAL_TROUBLE = new Set(["ENETUNREACH", "ENETDOWN", "EADDRNOTAVAIL"]);
 /** A local sending error this recent, when the server is found silent, is told as the cause. */
 const LOCAL_TROUBLE_MS = 30_000;
 /** The last local sending error of each association's socket (see {@link watchRefusals}). */

@@ -150,7 +150,7 @@ async function search(options: DiscoverOptions, settleMs?: number): Promise<Disc
   const multicast = options.target === undefined;
   // Deno drops a query to an address --allow-net does not list with a bare "UNKNOWN": said first.
   if (!mayReach(target.address, target.port)) {
-    throw new SfxError("SFX_IO", `Deno did not grant network access to ${formatAddress(target.address, target.port)}, where discovery asks: allow it with --allow-net (or -A), or give --server`);
+    throw new SfxError("SFX_IO", `Deno did not grant network access to ${formatAddress(target.address, target.port)}, where discovery asks: allow it with --allow-net (or -A); commands that take --server can be given one instead`);
   }
   const socket = await openDiscoverySocket({ host: target.address.includes(":") ? "::" : "0.0.0.0", port: 0 });
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
