@@ -5,6 +5,7 @@ import { type HostPort, parseHostPort, parseIPv4Interface, parseRemotePort, pars
 import { type DiscoveredServer, discoverServers, type DiscoverOptions, findOnlyServer, noServerError } from "../discovery/index.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT } from "../discovery/defaults.ts";
+import { textWidth } from "./text_width.ts";
 
 interface DiscoverFlags {
   timeout: number;
@@ -34,7 +35,7 @@ export function registerDiscover(program: Command, result: CommandResult): void 
       }
       const servers = await discoverServers(options);
       if (servers.length === 0) throw noServerError(options);
-      process.stdout.write(flags.json ? servers.map((s) => JSON.stringify(s)).join("\n") + "\n" : formatTable(servers));
+      process.stdout.write(flags.json ? sortServers(servers).map((s) => JSON.stringify(s)).join("\n") + "\n" : formatTable(servers));
       result.status = 0;
     });
 }
@@ -43,14 +44,18 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), parseIPv4Interface(value)];
 }
 
-/** NAME, ADDRESS (host:port, IPv6 in brackets), VERSION — one row per server, sorted by name. */
+/** Servers by name, then address: the order `discover` prints them in, as a table or as JSON. */
+export function sortServers(servers: readonly DiscoveredServer[]): DiscoveredServer[] {
+  return [...servers].sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
+}
+
+/** NAME, ADDRESS (host:port, IPv6 in brackets), VERSION — one row per server, sorted by name; columns by display width (a CJK name takes two cells a character). */
 export function formatTable(servers: readonly DiscoveredServer[]): string {
-  const rows = [...servers]
-    .sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host))
-    .map((s) => [s.name, `${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port}`, s.version]);
+  const rows = sortServers(servers).map((s) => [s.name, `${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port}`, s.version]);
   const all = [["NAME", "ADDRESS", "VERSION"], ...rows];
-  const widths = [0, 1].map((c) => Math.max(...all.map((r) => r[c].length)));
-  return all.map((r) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2]}`).join("\n") + "\n";
+  const widths = [0, 1].map((c) => Math.max(...all.map((r) => textWidth(r[c]))));
+  const pad = (text: string, cells: number) => text + " ".repeat(Math.max(0, cells - textWidth(text)));
+  return all.map((r) => `${pad(r[0], widths[0])}  ${pad(r[1], widths[1])}  ${r[2]}`).join("\n") + "\n";
 }
 
 /** Where a command connects: the server's address, and its name when discovery found it. */
@@ -81,6 +86,8 @@ export async function resolveServer(
     return { host: found.host, port: found.port, name: found.name };
   } catch (err) {
     if (!isSfxError(err, "SFX_SEVERAL_SERVERS")) throw err;
-    throw new SfxError(err.code, `${err.message}. Name one with --server`);
+    // By its address: a server's name is what it calls itself, not a name this machine can look up.
+    const first = / at (\S+?)(?:,| and |$)/.exec(err.message)?.[1];
+    throw new SfxError(err.code, `${err.message}. Name one by its address with --server${first ? ` (e.g. --server ${first})` : ""}`);
   }
 }

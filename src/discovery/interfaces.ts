@@ -22,14 +22,17 @@ export function multicastInterfaces(): string[] {
  * The addresses a server advertises: non-internal IPv4 and IPv6, without
  * IPv6 link-local ones (useless without their zone).
  */
-export function advertisedAddresses(): string[] {
+export function advertisedAddresses(ifaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string[] {
+  // Each interface's first address before any interface's second: a reply carries at most
+  // MAX_ADDRESSES, and a client that hears this server on two links merges the two replies only
+  // when each one's source (an interface's own address) is in the other's list. A host with many
+  // addresses on one interface (secondary ones, containers) must not push its other links' out.
+  const perInterface = Object.values(ifaces).map((list) =>
+    (list ?? []).filter((a) => !a.internal && !(a.family === "IPv6" && /^fe[89ab]/i.test(a.address))).map((a) => a.address)
+  );
   const out = new Set<string>();
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.internal) continue;
-      if (a.family === "IPv6" && /^fe[89ab]/i.test(a.address)) continue;
-      out.add(a.address);
-    }
+  for (let i = 0; perInterface.some((l) => i < l.length); i++) {
+    for (const l of perInterface) if (i < l.length) out.add(l[i]);
   }
   return [...out];
 }

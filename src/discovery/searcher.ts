@@ -87,8 +87,8 @@ export async function findFirstServer(options: DiscoverOptions = {}): Promise<Di
  * Resolves with the one server that answers. Two clients that each took the
  * first answer could end up on different servers (and never meet), or one
  * of them on a LAN peer answering in a real server's name: so after the
- * first answer this listens `settleMs` more (default 300 ms, within
- * `timeoutMs`), and rejects with `SFX_SEVERAL_SERVERS`, naming each, when
+ * first answer this listens `settleMs` more (default 300 ms, past
+ * `timeoutMs` if need be), and rejects with `SFX_SEVERAL_SERVERS`, naming each, when
  * another answered. `SFX_NO_SERVER` when none does within `timeoutMs`.
  *
  * @example
@@ -100,8 +100,10 @@ export async function findOnlyServer(options: DiscoverOptions & { settleMs?: num
   const found = await search(options, options.settleMs ?? DISCOVERY_SETTLE_MS);
   if (found.length === 0) throw noServerError(options);
   if (found.length > 1) {
-    const each = found.map((s) => `"${s.name}" at ${formatAddress(s.host, s.port)}`).join(", ");
-    throw new SfxError("SFX_SEVERAL_SERVERS", `${found.length} sfx servers answered: ${each}`);
+    // At most 10 named (a flood of fake replies must not make one line of kilobytes).
+    const each = found.slice(0, 10).map((s) => `"${s.name}" at ${formatAddress(s.host, s.port)}`).join(", ");
+    const more = found.length > 10 ? ` and ${found.length - 10} more` : "";
+    throw new SfxError("SFX_SEVERAL_SERVERS", `${found.length} sfx servers answered: ${each}${more}`);
   }
   return found[0];
 }
@@ -200,7 +202,10 @@ async function search(options: DiscoverOptions, settleMs?: number): Promise<Disc
         return finish(err);
       }
       if (settleMs === 0) finish();
-      else if (settleMs !== undefined && found.size === 1) timers.push(setTimeout(finish, settleMs));
+      else if (settleMs !== undefined && found.size === 1) {
+        settling = true;
+        timers.push(setTimeout(finish, settleMs));
+      }
     });
 
     if (multicast) {
@@ -214,6 +219,8 @@ async function search(options: DiscoverOptions, settleMs?: number): Promise<Disc
     const interfaces = multicast ? options.interfaces ?? multicastInterfaces() : [];
     let sent = 0;
     let sendError: unknown;
+    /** A first answer came, and its settle time runs (see `settleMs`). */
+    let settling = false;
     const sendOne = async (iface?: string) => {
       try {
         if (iface !== undefined) socket.setMulticastInterface(iface);
@@ -246,7 +253,9 @@ async function search(options: DiscoverOptions, settleMs?: number): Promise<Disc
         const why = noInterface ? "no IPv4 interface" : sendError instanceof Error ? sendError.message : String(sendError);
         return finish(new SfxError("SFX_NO_SERVER", `Cannot send the discovery query to ${formatAddress(target.address, target.port)}: ${why}`, { cause: sendError }));
       }
-      finish();
+      // A first answer late in the window still gets its whole settle time: another server may
+      // answer just after it (multicast on Wi-Fi waits for a beacon), and must not be missed.
+      if (!settling) finish();
     }, timeoutMs));
   });
 }

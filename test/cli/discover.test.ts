@@ -42,6 +42,20 @@ test("formatTable() sorts by name, aligns columns and brackets IPv6 hosts", () =
   );
 });
 
+test("formatTable() aligns columns by display width: a name in wide characters (two cells each) does not push its row's address", () => {
+  const base = { version: "0.1.0", addresses: [], instanceId: "0".repeat(16) };
+  const text = formatTable([
+    { ...base, name: "会议室", host: "10.0.0.2", port: 6969 },
+    { ...base, name: "lab", host: "10.0.0.1", port: 6969 },
+  ]);
+  assert.is(
+    text,
+    "NAME    ADDRESS        VERSION\n" +
+      "lab     10.0.0.1:6969  0.1.0\n" +
+      "会议室  10.0.0.2:6969  0.1.0\n",
+  );
+});
+
 test("sfx discover --json prints one JSON object per server that answered, exit 0", async () => {
   const responder = await startDiscoveryResponder({ name: "cli-test", advertisePort: 7001, bind: { host: "127.0.0.1", port: 0 }, group: null });
   try {
@@ -116,7 +130,7 @@ test("resolveServer() uses --server when given, else the one server discovery fi
     assert.unreachable("resolved with two servers answering");
   } catch (err) {
     assert.is((err as { code?: string }).code, "SFX_SEVERAL_SERVERS");
-    assert.match((err as Error).message, /^2 sfx servers answered: .*\. Name one with --server$/);
+    assert.match((err as Error).message, /^2 sfx servers answered: .*\. Name one by its address with --server \(e\.g\. --server 127\.0\.0\.1:\d+\)$/);
   } finally {
     await Promise.all([a.close(), b.close()]);
   }

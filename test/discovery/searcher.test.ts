@@ -3,6 +3,7 @@ import * as assert from "uvu/assert";
 import { type DiscoveredServer, discoverServers, findFirstServer, findOnlyServer, startDiscoveryResponder } from "../../src/discovery/index.ts";
 import { decodeDiscoveryMessage, encodeReply } from "../../src/discovery/message.ts";
 import { openDiscoverySocket } from "../../src/discovery/udp_socket.ts";
+import { advertisedAddresses } from "../../src/discovery/interfaces.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { networkInterfaces } from "node:os";
 
@@ -139,6 +140,37 @@ test("findOnlyServer() with two servers answering rejects with SFX_SEVERAL_SERVE
     await a.close();
     await b.close();
   }
+});
+
+test("findOnlyServer(): a first answer late in the window still gets its whole settle time, so a second server answering after the window is not missed", async () => {
+  // One answers at once, the other 600 ms later: past the 300 ms window, within the 1.5 s settle time.
+  const fake = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  fake.onMessage((data, from) => {
+    const { nonce } = decodeDiscoveryMessage(data);
+    const reply = (name: string, id: number) => encodeReply({ nonce, instanceId: new Uint8Array(8).fill(id), port: 7000, name, version: "9.9.9", addresses: [] });
+    fake.send(reply("early", 1), from);
+    timers.push(setTimeout(() => fake.send(reply("late", 2), from), 600));
+  });
+  try {
+    const err = await findOnlyServer({ target: { address: "127.0.0.1", port: fake.localAddress().port }, timeoutMs: 300, settleMs: 1500, repeats: 1 }).then((s) => s, (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_SEVERAL_SERVERS"), `took ${JSON.stringify(err)}`);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    await fake.close();
+  }
+});
+
+test("advertisedAddresses(): each interface's first address comes before any interface's second, so a host with many addresses on one link still lists its other links' within the 16 a reply carries", () => {
+  const v4 = (address: string) => ({ address, family: "IPv4" as const, internal: false, netmask: "255.255.255.0", mac: "00:00:00:00:00:00", cidr: `${address}/24` });
+  const ifaces = {
+    lo: [{ ...v4("127.0.0.1"), internal: true }],
+    eth0: [v4("10.0.0.11"), ...Array.from({ length: 20 }, (_, i) => v4(`10.0.1.${i + 1}`))],
+    eth1: [v4("10.0.2.201"), v4("10.0.2.202")],
+  };
+  const list = advertisedAddresses(ifaces as never);
+  assert.equal(list.slice(0, 4), ["10.0.0.11", "10.0.2.201", "10.0.1.1", "10.0.2.202"]);
+  assert.is(list.length, 23);
 });
 
 test("findFirstServer() with nobody answering rejects with SFX_NO_SERVER after its timeout", async () => {

@@ -35,7 +35,7 @@ import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
 import { formatId, normalizeId } from "../../pairing/id_registry.ts";
 import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
-import { formatTable } from "../discover.ts";
+import { formatTable, sortServers } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import { formatBytes, formatDuration, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
 import { downloadCommand, parseExpires } from "../share.ts";
@@ -870,10 +870,6 @@ function parsePositive(text: string, what: string): number {
 
 function fromDiscovered(s: DiscoveredServer): Server {
   return { host: s.host, port: s.port, name: s.name };
-}
-
-function sortServers(servers: readonly DiscoveredServer[]): DiscoveredServer[] {
-  return [...servers].sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
 }
 
 /** The discover table with a number before each server (`connect <n>`). */
