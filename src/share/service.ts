@@ -587,7 +587,7 @@ export class ShareService {
         waiting.delete(msg.req);
         if (waiting.size === 0 && this.#waitingGets.get(peer) === waiting) this.#waitingGets.delete(peer);
       }
-      if (!released) throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends");
+      if (!released) throw new SfxError("SFX_LIMIT", "Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends (one that completes uses its download up; the last one, the share)");
       // Waited: the client may have gone meanwhile.
       if (this.#peers.get(peer) !== requests) throw new SfxError("SFX_CONNECTION_LOST", "The client left while its get waited");
       try {
@@ -718,7 +718,9 @@ export class ShareService {
       if (reading !== undefined && !sending && (err instanceof StoredFileDamaged || !(err instanceof SfxError))) {
         // The store's own file: the admin's to see to, in the log; the client is told which file, not where it is kept.
         log.error("Share {share}: cannot serve {file} to {client}: {error}", { share: shortKey(state.download.share), file: reading.path, client: who(peer), error: (err as Error).message });
-        const told = new SfxError("SFX_TRANSFER_FAILED", `The server cannot read its copy of ${reading.path} (${err instanceof StoredFileDamaged ? "it is damaged" : (err as NodeJS.ErrnoException).code ?? "a read error"}): tell the server's admin`);
+        const code = (err as NodeJS.ErrnoException).code;
+        const why = err instanceof StoredFileDamaged ? "it is damaged" : code === "ENOENT" ? "it is missing" : code ?? "a read error";
+        const told = new SfxError("SFX_TRANSFER_FAILED", `The server cannot read its copy of ${reading.path} (${why}): tell the server's admin`);
         this.#reply(peer, errorToMessage(told, { req: state.req }));
         return;
       }

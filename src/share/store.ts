@@ -314,7 +314,7 @@ export class ShareStore {
     if (this.usedBytes + stored > L.maxStoreBytes) {
       throw new SfxError(
         "SFX_LIMIT",
-        `The share store is full: ${formatBytes(stored)} more would pass its ${formatBytes(L.maxStoreBytes)} quota (${formatBytes(this.usedBytes)} held by shares and uploads in progress)`,
+        `The share store is full: this share counts ${formatBytes(stored)} (its files in whole 4 KiB blocks, and 8 KiB for the share), and ${formatBytes(Math.max(0, L.maxStoreBytes - this.usedBytes))} of its ${formatBytes(L.maxStoreBytes)} quota is free (the rest held by shares and uploads in progress)`,
       );
     }
     if (disk && disk.bavail * disk.bsize < this.#reservedBytes() + stored) {

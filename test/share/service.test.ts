@@ -229,7 +229,7 @@ test("a stored file cut short, grown or gone on the server's disk fails the get 
   try {
     await rejects(client.get(code, { dir: w.out, names: ["a.bin"] }), "SFX_TRANSFER_FAILED", /^The server cannot read its copy of a\.bin \(it is damaged\): tell the server's admin$/);
     await rejects(client.get(code, { dir: w.out, names: ["b.bin"] }), "SFX_TRANSFER_FAILED", /^The server cannot read its copy of b\.bin \(it is damaged\)/);
-    await rejects(client.get(code, { dir: w.out, names: ["c.bin"] }), "SFX_TRANSFER_FAILED", /^The server cannot read its copy of c\.bin \(ENOENT\): tell the server's admin$/);
+    await rejects(client.get(code, { dir: w.out, names: ["c.bin"] }), "SFX_TRANSFER_FAILED", /^The server cannot read its copy of c\.bin \(it is missing\): tell the server's admin$/);
     const errors = records.filter((r) => r.level === "error").map((r) => String(r.properties.error));
     assert.equal(errors.length, 3, JSON.stringify(errors));
     assert.match(errors[0], /ends at byte 100000 of the 300000/);
@@ -475,7 +475,7 @@ test("a get refused because another client's download holds the share's last one
   const w = await world({}, { now: () => clock.t });
   const { data, putter, code, first } = await downloadHeld(w);
   const { client: second } = w.connect();
-  await rejects(second.get(code, { dir: w.out }), "SFX_LIMIT", /^Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends$/);
+  await rejects(second.get(code, { dir: w.out }), "SFX_LIMIT", /^Every remaining download of this share is in progress, and their clients answered the server just now: try again when one ends \(one that completes uses its download up; the last one, the share\)$/);
   assert.is(first.checksAsked, 1);
   // Asked a moment ago: the answer stands (a get in a loop does not ask again).
   await rejects(second.get(code, { dir: w.out }), "SFX_LIMIT", /their clients answered the server just now/);

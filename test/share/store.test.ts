@@ -311,7 +311,7 @@ test("every limit is refused with SFX_LIMIT naming it; the quota counts each fil
   await rejects(manyFiles.beginUpload({ files: Array.from({ length: 30 }, (_, i) => ({ path: `f${i}`, size: 10 })) }), "SFX_LIMIT", /^Share too large for this server's store: it counts 128 KiB \(each file in whole 4 KiB blocks, and 8 KiB for the share\), more than the whole 97\.7 KiB quota$/);
 
   await put(store, { "a": "x".repeat(100_000) }); // 25 blocks and the share's 8 KiB: 108 KiB
-  await rejects(store.beginUpload({ files: [{ path: "a", size: 32 * 1024 }] }), "SFX_LIMIT", /store is full: 40\.0 KiB more would pass its 146 KiB quota \(108 KiB held by shares and uploads in progress\)/);
+  await rejects(store.beginUpload({ files: [{ path: "a", size: 32 * 1024 }] }), "SFX_LIMIT", /store is full: this share counts 40\.0 KiB \(its files in whole 4 KiB blocks, and 8 KiB for the share\), and 38\.5 KiB of its 146 KiB quota is free \(the rest held by shares and uploads in progress\)/);
   const u1 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
   const u2 = await store.beginUpload({ files: [{ path: "a", size: 10 }] });
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }] }), "SFX_LIMIT", /2 uploads already/);
