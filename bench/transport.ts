@@ -198,7 +198,10 @@ async function transfer(impl: "sctp" | "dgram" | "tcp", bytes: number, extra: st
     const sendCmd = [...node, PEER, "send", impl, "--to", `${host}:${ready.port}`, "--bytes", String(bytes), ...extra];
     send = new Proc(where ? where.lab.exec(NS_SENDER, sendCmd) : sendCmd);
     const sent = await send.next(CASE_TIMEOUT_MS, `${impl} sender`);
-    const got = await recv.next(15_000, `${impl} receiver result`);
+    // The receiver reports when its association closes. Its last packet from the sender (SHUTDOWN
+    // COMPLETE) lost on a lossy path, and the sender gone, it closes only at the 20 s failure timeout
+    // (RFC 9260 §9.2: SHUTDOWN ACK resent until then), with every byte already delivered.
+    const got = await recv.next(30_000, `${impl} receiver result`);
     const ok = got.bytes === bytes && got.sha256 === expected(bytes);
     const st = sent.stats as Record<string, number> | undefined;
     const note = st ? `pmtu ${st.pmtu}, rtx ${st.retransmissions}, cwnd ${st.cwnd}` : undefined;
