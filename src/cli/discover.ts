@@ -86,8 +86,8 @@ export async function resolveServer(
     return { host: found.host, port: found.port, name: found.name };
   } catch (err) {
     if (!isSfxError(err, "SFX_SEVERAL_SERVERS")) throw err;
-    // By its address: a server's name is what it calls itself, not a name this machine can look up.
-    const first = / at (\S+?)(?:,| and |$)/.exec(err.message)?.[1];
-    throw new SfxError(err.code, `${err.message}. Name one by its address with --server${first ? ` (e.g. --server ${first})` : ""}`);
+    // By its address (a server's name is what it calls itself, not a name this machine can look up),
+    // and none suggested: anyone on the LAN can answer, and choosing is the point of refusing.
+    throw new SfxError(err.code, `${err.message}. Name one by its address with --server ADDRESS:PORT`);
   }
 }

@@ -350,8 +350,9 @@ export function closeError(reason: CloseReason, when: string, local?: { code: st
     case "timeout": {
       const silent = /^peer silent for (\d+) ms$/.exec(reason.message ?? "");
       // This machine could not send while the server was silent (a network gone, an address changed):
-      // said as ours, not the server's.
-      if (local !== undefined && Date.now() - local.at < LOCAL_TROUBLE_MS) {
+      // said as ours, not the server's. Only an error of the silence itself: one that cleared before counts for nothing.
+      const since = silent ? Number(silent[1]) : LOCAL_TROUBLE_MS;
+      if (local !== undefined && Date.now() - local.at <= since) {
         return new SfxError("SFX_CONNECTION_LOST", `Lost the server${suffix}: this machine could not send to it (${local.code}): its network went down or its address changed`);
       }
       if (silent) {
@@ -456,7 +457,7 @@ async function addressesOf(host: string): Promise<string[]> {
   } catch (err) {
     // Deno refuses the lookup of a name --allow-net does not list (getaddrinfo EPERM).
     if ((globalThis as { Deno?: unknown }).Deno && (errnoOf(err) === "EPERM" || (err as Error)?.name === "NotCapable")) {
-      throw new SfxError("SFX_IO", `Deno did not grant network access to ${host}, which sfx must look up: allow the name and the address it resolves to with --allow-net (or -A)`, { cause: err });
+      throw new SfxError("SFX_IO", `Deno did not grant network access to ${host}, which sfx must look up: allow the name without a port (--allow-net=${host}) and the address it resolves to (or -A)`, { cause: err });
     }
     throw new SfxError("SFX_CONNECT_FAILED", `Cannot resolve server name ${host}`, { cause: err });
   }
@@ -551,8 +552,8 @@ export function watchRefusals(socket: { onError?(handler: (err: Error) => void):
  * EHOSTUNREACH: a router says that when the server's host is down.)
  */
 const LOCAL_TROUBLE = new Set(["ENETUNREACH", "ENETDOWN", "EADDRNOTAVAIL"]);
-/** A local sending error this recent, when the server is found silent, is told as the cause. */
-const LOCAL_TROUBLE_MS = 30_000;
+/** A local sending error this recent, when the server is found silent (for a time not said), is told as the cause. */
+const LOCAL_TROUBLE_MS = 20_000;
 /** The last local sending error of each association's socket (see {@link watchRefusals}). */
 const localTrouble = new WeakMap<AssociationLike, { code: string; at: number }>();
 

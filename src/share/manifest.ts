@@ -88,12 +88,17 @@ export function validateManifest(value: unknown): Manifest {
   };
 }
 
+/** The largest manifest read: a share's most files (10,000) with the longest paths (4 KiB) and their fields. */
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+
 /** Reads and checks `dir/manifest.json`. */
 export async function readManifest(dir: string): Promise<Manifest> {
   const path = join(dir, MANIFEST_NAME);
   // What is not a regular file is no manifest (and a FIFO would hold the server's start for ever).
   const st = await lstat(path);
   if (!st.isFile()) bad(st.isDirectory() ? "a directory" : st.isSymbolicLink() ? "a symbolic link" : "not a regular file");
+  // Read whole at start: one far larger than any share's could make (10,000 files of 4 KiB paths: ~45 MB) is no manifest.
+  if (st.size > MAX_MANIFEST_BYTES) bad(`${st.size} bytes, more than any manifest's ${MAX_MANIFEST_BYTES}`);
   const text = await readFile(path, "utf8");
   let parsed: unknown;
   try {

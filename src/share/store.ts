@@ -30,7 +30,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { open, readdir, rename, rm, statfs } from "node:fs/promises";
+import { lstat, open, readdir, rename, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
@@ -210,6 +210,9 @@ export class ShareStore {
         continue;
       }
       try {
+        // The share itself must be a directory of the store's (a link would serve files from elsewhere).
+        const entry = await lstat(dir);
+        if (!entry.isDirectory()) throw new SfxError("SFX_IO", `Corrupt share: ${entry.isSymbolicLink() ? "a symbolic link" : "not a directory"}`);
         const manifest = await readManifest(dir);
         await rm(join(dir, "manifest.json.tmp"), { force: true });
         const bytes = storedBytes(manifest.files.map((f) => f.size));
@@ -591,7 +594,8 @@ export class ShareStore {
   async #setAside(name: string, dir: string, err: unknown): Promise<void> {
     const errno = err instanceof SfxError ? undefined : (err as NodeJS.ErrnoException).code; // an SfxError: the manifest's checks
     const error = (err as Error).message;
-    if (errno !== undefined && errno !== "ENOENT") {
+    // Missing, or a file where a directory should be: damaged. Any other refusal may pass (an owner, a disk).
+    if (errno !== undefined && errno !== "ENOENT" && errno !== "ENOTDIR") {
       log.error("Cannot read share {share} ({error}): it is left in place and not served; once the server can read it (its owner, its permissions), restart the server", { share: shortKey(name), error, dir });
       return;
     }

@@ -104,7 +104,7 @@ test("--allow-net that does not list the server's address, or discovery's group:
   // The address alone: the name cannot be looked up.
   const unnamed = await deno(["--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-net=0.0.0.0,127.0.0.1:9", "--unstable-net"], ["share", "ls", "7KQ2-M9XD-4T1F-HB6R-W3NP", "--server", "localhost:9"]);
   assert.is(unnamed.code, 8, unnamed.stderr);
-  assert.match(unnamed.stderr, /^sfx: Deno did not grant network access to localhost, which sfx must look up: allow the name and the address it resolves to with --allow-net/);
+  assert.match(unnamed.stderr, /^sfx: Deno did not grant network access to localhost, which sfx must look up: allow the name without a port \(--allow-net=localhost\) and the address it resolves to/);
   const discover = await deno(flags, ["discover", "--timeout", "1"]);
   assert.is(discover.code, 8, discover.stderr);
   assert.match(discover.stderr, /^sfx: Deno did not grant network access to 239\.255\.69\.69:6969, where discovery asks: allow it with --allow-net \(or -A\); commands that take --server can be given one instead/);

@@ -111,8 +111,8 @@ test("a silent server is said in seconds; when this machine could not send meanw
   assert.is(local?.code, "ENETUNREACH");
   const ours = closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "during the transfer", local);
   assert.is(ours.message, "Lost the server during the transfer: this machine could not send to it (ENETUNREACH): its network went down or its address changed");
-  // Long before the silence: not the cause.
-  assert.match(closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "", { code: "ENETUNREACH", at: Date.now() - 60_000 }).message, /^The server stopped responding/);
+  // Before the silence began (a blip that cleared): not the cause.
+  assert.match(closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "", { code: "ENETUNREACH", at: Date.now() - 25_000 }).message, /^The server stopped responding/);
 });
 
 test("a server's ABORT reason is shown printable: bidi overrides and C1 controls become U+FFFD", () => {

@@ -102,7 +102,7 @@ if (why !== undefined) {
         assert.is(both.code, 3, both.stdout + both.stderr);
         assert.match(both.stderr, `"${name}" at ${SERVER_IP}:6969`);
         assert.match(both.stderr, `"second" at ${SECOND_IP}:6969`);
-        assert.match(both.stderr, "Name one by its address with --server (e.g. --server ");
+        assert.match(both.stderr, "Name one by its address with --server ADDRESS:PORT");
       } finally {
         assert.is(await second.stop(), 0, second.output());
       }

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -516,6 +516,13 @@ test("a share whose manifest cannot be read is not served, and never deleted: a 
   const fifoManifest = join(f.dir, "shares", codeKey(fifo.code), "manifest.json");
   rmSync(fifoManifest);
   assert.is(spawnSync("mkfifo", [fifoManifest]).status, 0);
+  // A share that is a link to a directory elsewhere (its files would be served from there), and a file named like a share.
+  const elsewhere = mkdtempSync(join(tmpdir(), "sfx-share-elsewhere-"));
+  cpSync(join(f.dir, "shares", codeKey(good.code)), join(elsewhere, "share"), { recursive: true });
+  const linked = codeKey(generateCode());
+  symlinkSync(join(elsewhere, "share"), join(f.dir, "shares", linked));
+  const plain = codeKey(generateCode());
+  writeFileSync(join(f.dir, "shares", plain), "not a share");
   const records: LogRecord[] = [];
   await configure({ reset: true, sinks: { mem: (r) => records.push(r) }, loggers: [{ category: ["sfx"], lowestLevel: "error", sinks: ["mem"] }] });
   let again: ShareStore;
@@ -529,12 +536,16 @@ test("a share whose manifest cannot be read is not served, and never deleted: a 
   await rejects(() => again.list(bad.code, CLIENT), "SFX_SHARE_NOT_FOUND");
   await rejects(() => again.list(fifo.code, CLIENT), "SFX_SHARE_NOT_FOUND");
   const aside = readdirSync(join(f.dir, "corrupt")).sort();
-  assert.equal(aside.map((a) => a.slice(0, 64)).sort(), [codeKey(bad.code), codeKey(fifo.code)].sort());
+  assert.equal(aside.map((a) => a.slice(0, 64)).sort(), [codeKey(bad.code), codeKey(fifo.code), linked, plain].sort());
+  assert.ok(existsSync(join(elsewhere, "share", "manifest.json")), "what the link pointed to is untouched");
+  rmSync(elsewhere, { recursive: true, force: true });
   const badAside = aside.find((a) => a.startsWith(codeKey(bad.code)))!;
   assert.is(readFileSync(join(f.dir, "corrupt", badAside, "files", "0"), "utf8"), "1", "its files kept");
   assert.equal(records.map((r) => r.message.join("")).map((m) => m.replace(/[0-9a-f]{12}/, "K").replace(/moved to \S+ and/, "moved to X and")).sort(), [
     "Share K is damaged (Corrupt share manifest: not JSON): moved to X and not served; delete it there once looked at",
     "Share K is damaged (Corrupt share manifest: not a regular file): moved to X and not served; delete it there once looked at",
+    "Share K is damaged (Corrupt share: a symbolic link): moved to X and not served; delete it there once looked at",
+    "Share K is damaged (Corrupt share: not a directory): moved to X and not served; delete it there once looked at",
   ]);
   await again.close();
 });
