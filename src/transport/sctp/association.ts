@@ -358,6 +358,8 @@ export class Association extends EventEmitter<AssociationEvents> {
   #paused = false;
   #held: HeldMessage[] = [];
   #heldHead = 0;
+  /** Closed gracefully with messages held and nobody listening: the first "message" listener still gets them. */
+  #heldPastClose = false;
   #heldBytes = 0;
   #needDrain = false;
 
@@ -738,11 +740,11 @@ export class Association extends EventEmitter<AssociationEvents> {
     });
   }
 
-  /** Aborts at once (§9.1): sends ABORT with a User-Initiated Abort cause carrying `reason`. */
+  /** Aborts at once (§9.1): sends ABORT with a User-Initiated Abort cause carrying `reason` (its first 200 characters). */
   abort(reason = "aborted by the application"): void {
     if (this.#state === "closed") return;
     if (this.#peerTag !== 0) {
-      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(reason.slice(0, 200))] }]);
+      this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(firstCodePoints(reason, 200))] }]);
     }
     this.#terminate({ kind: "abort", message: reason });
   }
@@ -1228,7 +1230,7 @@ export class Association extends EventEmitter<AssociationEvents> {
       ppid: c.ppid,
       userData: c.userData,
     });
-    if (!ok) this.#protocolViolation("inconsistent or oversized message fragments");
+    if (!ok) this.#protocolViolation(`inconsistent message fragments, or a message over this endpoint's maxMessageSize (${this.#o.maxMessageSize} bytes)`);
   }
 
   /** Reassembly hands complete messages here, in stream order. */
@@ -1259,7 +1261,7 @@ export class Association extends EventEmitter<AssociationEvents> {
 
   #drainHeld(): void {
     let delivered = false;
-    while (!this.#paused && this.#heldHead < this.#held.length && this.#state !== "closed" && this.listenerCount("message") > 0) {
+    while (!this.#paused && this.#heldHead < this.#held.length && (this.#state !== "closed" || this.#heldPastClose) && this.listenerCount("message") > 0) {
       const m = this.#held[this.#heldHead];
       this.#held[this.#heldHead++] = undefined as unknown as HeldMessage;
       this.#heldBytes -= heldCost(m.data.length);
@@ -2241,7 +2243,7 @@ export class Association extends EventEmitter<AssociationEvents> {
   #protocolViolation(what: string): void {
     if (this.#state === "closed") return;
     this.#emit();
-    this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [protocolViolationCause(what.slice(0, 200))] }]);
+    this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [protocolViolationCause(firstCodePoints(what, 200))] }]);
     this.#terminate({ kind: "error", message: `protocol violation: ${what}` });
   }
 
@@ -2295,12 +2297,17 @@ export class Association extends EventEmitter<AssociationEvents> {
   }
 
   #releaseHeldOnClose(): void {
+    // Nobody listens yet (a listener added after some asynchronous setup): held for the first one,
+    // closed or not. Dropped, they were lost while the peer was told all was delivered.
+    if (this.listenerCount("message") === 0) {
+      this.#heldPastClose = true;
+      return;
+    }
     const held = this.#held;
     this.#held = [];
     const from = this.#heldHead;
     this.#heldHead = 0;
     this.#heldBytes = 0;
-    if (this.listenerCount("message") === 0) return;
     for (let i = from; i < held.length; i++) this.#emitSafe("message", held[i].streamId, held[i].data, held[i].ppid);
   }
 
@@ -2327,6 +2334,12 @@ export class Association extends EventEmitter<AssociationEvents> {
   #peerName(): string {
     return formatAddress(this.remote.address, this.remote.port);
   }
+}
+
+/** The first `n` code points of `text` (a cut never splits a surrogate pair). */
+function firstCodePoints(text: string, n: number): string {
+  if (text.length <= n) return text;
+  return Array.from(text).slice(0, n).join("");
 }
 
 /** Detaches a buffer the association owns, freeing its memory now; buffers that cannot be detached are left to the GC. */

@@ -92,8 +92,11 @@ export class ManualClock implements Clock {
 
   /** Moves time forward by `ms`, firing due timers in order (including ones they schedule). */
   advance(ms: number): void {
+    // Time never goes back (Clock.now() is monotonic), nor becomes NaN.
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`advance() takes a finite number of ms, 0 or more; got ${ms}`);
     const end = this.#now + ms;
-    for (let guard = 0; guard < 1_000_000; guard++) {
+    for (let guard = 0; ; guard++) {
+      if (guard === 1_000_000) throw new Error("ManualClock.advance(): a million timers fired without time reaching the end (a timer that keeps rescheduling itself at once?)");
       this.#timers = this.#timers.filter((t) => !t.cancelled);
       let next: ManualTimer | undefined;
       for (const t of this.#timers) {

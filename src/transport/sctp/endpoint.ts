@@ -12,6 +12,7 @@
  */
 
 import { EventEmitter } from "node:events";
+import { isIP } from "node:net";
 import { SfxError } from "../../errors.ts";
 import type { DatagramSocket, LocalAddress, RemoteAddress } from "../datagram.ts";
 import { Association, type AssociationHost, type CloseReason } from "./association.ts";
@@ -26,6 +27,9 @@ import { unrecognizedParameterReports } from "./param.ts";
 import { type ResolvedSctpOptions, resolveOptions, type SctpOptions } from "./options.ts";
 import { decodePacket, encodePacket, isPooledPacket, releasePacket } from "./packet.ts";
 import { canonicalAddress, formatAddress } from "../datagram.ts";
+
+/** Sockets an endpoint owns (see {@link SctpEndpoint.listen}). */
+const ownedSockets = new WeakSet<DatagramSocket>();
 
 /** Counters of one endpoint. */
 export interface EndpointStats {
@@ -119,7 +123,9 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
 
   /**
    * Starts an endpoint on a bound datagram socket. It accepts associations
-   * (unless `accept: false`) and can open its own with {@link connect}.
+   * (unless `accept: false`) and can open its own with {@link connect}. The
+   * endpoint owns the socket (it takes its datagrams, and closes it with
+   * itself): a second endpoint on the same socket is refused (RangeError).
    *
    * @example
    * ```ts
@@ -132,7 +138,11 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
    * ```
    */
   static listen(opts: { socket: DatagramSocket; onForeignDatagram?: ForeignDatagramHandler } & SctpOptions): SctpEndpoint {
-    return new SctpEndpoint(opts.socket, resolveOptions(opts), opts.onForeignDatagram);
+    // A second endpoint took the socket's datagrams from the first, whose associations died unseen.
+    if (ownedSockets.has(opts.socket)) throw new RangeError("this socket already has an SCTP endpoint: one endpoint per socket (it serves any number of associations)");
+    const endpoint = new SctpEndpoint(opts.socket, resolveOptions(opts), opts.onForeignDatagram);
+    ownedSockets.add(opts.socket);
+    return endpoint;
   }
 
   /** @internal Use {@link SctpEndpoint.listen}. */
@@ -210,6 +220,15 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
     const streams = opts.streams ?? this.#o.streams;
     if (!Number.isInteger(streams) || streams < 1 || streams > 65535) {
       return Promise.reject(new RangeError(`streams must be an integer from 1 to 65535, got ${streams}`));
+    }
+    // A host name (or an address written otherwise, 127.000.000.001) reaches the peer, but the reply
+    // comes from the address itself and matches no association: it failed only after the whole timeout.
+    const family = isIP(remote.address);
+    if (family === 0) {
+      return Promise.reject(new RangeError(`connect() takes an IP address, not ${JSON.stringify(to.address)}: look a name up first (node:dns lookup)`));
+    }
+    if (family === 6 && this.#socket.localAddress().family === "IPv4") {
+      return Promise.reject(new RangeError(`an IPv6 address (${to.address}) cannot be reached from an IPv4 socket`));
     }
     for (const [what, port] of [["UDP port", to.port], ["SCTP port", opts.port]] as const) {
       // A port the socket cannot send to failed only as "no answer to INIT", after the whole timeout.

@@ -47,7 +47,10 @@ export interface SctpOptions {
   idata?: boolean;
   /** Accept incoming associations (default true). */
   accept?: boolean;
-  /** Largest user message (default 16 MiB). */
+  /**
+   * Largest user message, sent or received (default 16 MiB). Not negotiated: a peer that sends a
+   * larger one is aborted as a protocol violation, so both ends must agree on it.
+   */
   maxMessageSize?: number;
   /** Delayed SACK timeout in ms (default 200). */
   sackDelayMs?: number;

@@ -126,6 +126,19 @@ test("abort() reaches the peer with its reason", async () => {
   }
 });
 
+test("abort()'s reason reaches the peer cut to 200 characters, never inside a surrogate pair", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    const sc = closed(s);
+    c.abort("a".repeat(199) + "\u{1F600}" + "tail");
+    const r = await within(3000, sc, "peer abort");
+    assert.is(r.peerReason, "a".repeat(199) + "\u{1F600}");
+  } finally {
+    await p.close();
+  }
+});
+
 test("the close event fires exactly once", async () => {
   const p = makePair();
   try {

@@ -178,6 +178,45 @@ test("bad arguments are refused at once: a port out of range in connect(), data 
   }
 });
 
+test("connect() to a host name, or an address written otherwise (127.000.000.001), is refused at once: the reply would come from the address itself and match nothing, failing after the whole timeout", async () => {
+  const p = makePair();
+  try {
+    for (const address of ["localhost", "127.000.000.001", "example.invalid"]) {
+      const refused = await p.client.connect({ address, port: 6969 }).then(() => undefined, (e: unknown) => e);
+      assert.ok(refused instanceof RangeError, `${address}: ${String(refused)}`);
+      assert.match((refused as Error).message, /takes an IP address/);
+    }
+  } finally {
+    await p.close();
+  }
+  const socket = await openUdpSocket({ host: "127.0.0.1", port: 0 });
+  const e = SctpEndpoint.listen({ socket });
+  try {
+    const refused = await e.connect({ address: "::ffff:127.0.0.1", port: 6969 }).then(() => undefined, (err: unknown) => err);
+    assert.ok(refused instanceof RangeError && /IPv4 socket/.test(refused.message), String(refused));
+    // One endpoint per socket: a second took the first one's datagrams, its associations dying unseen.
+    assert.throws(() => SctpEndpoint.listen({ socket }), (err: unknown) => err instanceof RangeError && /already has an SCTP endpoint/.test((err as Error).message));
+  } finally {
+    await e.close();
+  }
+});
+
+test("messages held while nobody listens are not lost at a graceful close: the first listener, added after it, gets them (the peer was told all was delivered)", async () => {
+  const p = makePair();
+  try {
+    const { c, s } = await connectPair(p);
+    for (let i = 0; i < 10; i++) c.send(1, Uint8Array.of(i));
+    await within(5000, c.close(), "close");
+    await closed(s);
+    const got: number[] = [];
+    s.on("message", (_stream, data) => got.push(data[0]));
+    await tick();
+    assert.equal(got, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  } finally {
+    await p.close();
+  }
+});
+
 test("a listener keeps no state for INITs that never complete the handshake", async () => {
   const p = makePair();
   try {

@@ -64,6 +64,14 @@ test("a due timer stopped by the pending input does not expire", () => {
   assert.is(fired, 0);
 });
 
+test("ManualClock.advance() never moves time back nor to NaN", () => {
+  const clock = new ManualClock(100);
+  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY]) assert.throws(() => clock.advance(bad), (e: unknown) => e instanceof RangeError);
+  assert.is(clock.now(), 100);
+  clock.advance(0);
+  assert.is(clock.now(), 100);
+});
+
 test("a clock without afterPendingInput expires timers at once", () => {
   const clock = new ManualClock();
   let fired = 0;
