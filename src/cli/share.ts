@@ -7,7 +7,8 @@
  */
 import { printable } from "../protocol/schema.ts";
 import { type Command, Option } from "commander";
-import { basename, resolve } from "node:path";
+import { basename, relative, resolve, sep } from "node:path";
+import { realpathSync } from "node:fs";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
 import { withInterrupt } from "./send.ts";
@@ -15,7 +16,7 @@ import { formatBytes, LeftOut, progressBar, roughDuration, warnSkipped } from ".
 import { resolveServer } from "./discover.ts";
 import { SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
-import { collectShareFiles, connectionShareLink, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
+import { collectShareFiles, connectionShareLink, type GotFile, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits, STORED_FILE_BLOCK_BYTES, storedBytes } from "../share/defaults.ts";
@@ -249,14 +250,14 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
     const seconds = (Date.now() - started) / 1000;
     for (const f of r.files) {
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ event: "file", path: f.name, savedAs: f.path, size: f.size, sha256: f.sha256, resumedFrom: f.resumedFrom, alreadyThere: f.alreadyThere })}\n`);
+        process.stdout.write(`${JSON.stringify(gotFileEvent(f, flags.dir))}\n`);
       } else {
         const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${formatBytes(f.resumedFrom)})` : "";
         process.stdout.write(`${printable(f.path)}${note}\n`);
       }
     }
     if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ event: "done", files: r.files.length, bytes: r.bytes, seconds: Number(seconds.toFixed(3)) })}\n`);
+      process.stdout.write(`${JSON.stringify(gotDoneEvent(r.files.length, r.bytes, seconds))}\n`);
     } else {
       process.stderr.write(`Got ${r.files.length} file${r.files.length === 1 ? "" : "s"} (${formatBytes(r.bytes)} fetched in ${seconds.toFixed(1)} s)\n`);
     }
@@ -271,6 +272,32 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * A file a get dealt with, as `--json` says it: the fields `sfx receive --json` gives a file
+ * (`savedAs` relative to the folder; `unchanged` when the same bytes were there already;
+ * `resumedFrom` when resumed), and `alreadyThere` as before.
+ */
+export function gotFileEvent(f: GotFile, dir: string): Record<string, unknown> {
+  let root: string;
+  try {
+    root = realpathSync(resolve(dir)); // the files' paths are the folder's real one
+  } catch {
+    root = resolve(dir);
+  }
+  const savedAs = relative(root, f.path).split(sep).join("/");
+  return {
+    event: "file", path: f.name, savedAs, size: f.size, sha256: f.sha256,
+    ...(f.resumedFrom > 0 ? { resumedFrom: f.resumedFrom } : {}),
+    ...(f.alreadyThere ? { unchanged: true } : {}),
+    alreadyThere: f.alreadyThere,
+  };
+}
+
+/** The end of a get, as `--json` says it (with `megabytesPerSecond`, as `sfx receive --json`'s `done`). */
+export function gotDoneEvent(files: number, bytes: number, seconds: number): Record<string, unknown> {
+  return { event: "done", files, bytes, seconds: Number(seconds.toFixed(3)), megabytesPerSecond: Number((bytes / 1e6 / Math.max(seconds, 0.001)).toFixed(1)) };
 }
 
 /** The `sfx serve` flags of the share store. */

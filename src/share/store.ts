@@ -112,7 +112,7 @@ export function shortKey(key: string): string {
 }
 
 function notFound(): SfxError {
-  return new SfxError("SFX_SHARE_NOT_FOUND", "No share with that code: it is wrong, or the share has expired");
+  return new SfxError("SFX_SHARE_NOT_FOUND", "No share with that code: it is wrong, or the share has expired or had all its downloads");
 }
 
 function iso(ms: number): string {

@@ -1,6 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { downloadCommand, parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
+import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { refused } from "../_refused.ts";
 
@@ -14,6 +17,24 @@ test("downloadCommand() names the server as given, quoted where a shell would ch
   assert.is(downloadCommand(code, "[::1]:6969"), `sfx share get ${code} --server '[::1]:6969'`);
   assert.is(downloadCommand(code, "fe80::1%eth0"), `sfx share get ${code} --server fe80::1%eth0`);
   assert.is(downloadCommand(code, "it's here"), `sfx share get ${code} --server 'it'\\''s here'`);
+});
+
+test("share get --json says a file as receive --json does: savedAs relative to --dir (through a link too), unchanged when the bytes were there, resumedFrom only when resumed; done with megabytesPerSecond", () => {
+  const real = mkdtempSync(join(tmpdir(), "sfx-got-"));
+  const link = `${real}-link`;
+  symlinkSync(real, link);
+  try {
+    const base = { name: "photos/a.jpg", size: 3, sha256: "ab".repeat(32) };
+    assert.equal(gotFileEvent({ ...base, path: join(real, "photos", "a (1).jpg"), resumedFrom: 0, alreadyThere: false }, link), {
+      event: "file", path: "photos/a.jpg", savedAs: "photos/a (1).jpg", size: 3, sha256: "ab".repeat(32), alreadyThere: false,
+    });
+    assert.equal(gotFileEvent({ ...base, path: join(real, "photos", "a.jpg"), resumedFrom: 2, alreadyThere: false }, real).resumedFrom, 2);
+    assert.is(gotFileEvent({ ...base, path: join(real, "photos", "a.jpg"), resumedFrom: 0, alreadyThere: true }, real).unchanged, true);
+    assert.equal(gotDoneEvent(2, 3_000_000, 1.5), { event: "done", files: 2, bytes: 3_000_000, seconds: 1.5, megabytesPerSecond: 2 });
+  } finally {
+    rmSync(link, { force: true });
+    rmSync(real, { recursive: true, force: true });
+  }
 });
 
 test("parseExpires() reads durations as relative and ISO dates as absolute", () => {

@@ -38,7 +38,7 @@ import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable, sortServers } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import { formatBytes, formatDuration, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
-import { downloadCommand, parseExpires } from "../share.ts";
+import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
@@ -693,13 +693,13 @@ class ClientSession implements SessionActions {
         const seconds = (Date.now() - started) / 1000;
         for (const f of r.files) {
           if (flags.json) {
-            this.print(JSON.stringify({ event: "file", path: f.name, savedAs: f.path, size: f.size, sha256: f.sha256, resumedFrom: f.resumedFrom, alreadyThere: f.alreadyThere }));
+            this.print(JSON.stringify(gotFileEvent(f, dir)));
           } else {
             const note = f.alreadyThere ? " (already there)" : f.resumedFrom > 0 ? ` (resumed from ${formatBytes(f.resumedFrom)})` : "";
             this.print(`  got ${printable(f.path)}${note}`);
           }
         }
-        if (flags.json) this.print(JSON.stringify({ event: "done", files: r.files.length, bytes: r.bytes, seconds: Number(seconds.toFixed(3)) }));
+        if (flags.json) this.print(JSON.stringify(gotDoneEvent(r.files.length, r.bytes, seconds)));
         else this.print(`Got ${plural(r.files.length, "file")} (${formatBytes(r.bytes)} fetched in ${formatDuration(seconds)}) into ${dir}; every hash verified.`);
       } catch (err) {
         for (const k of kept) {
