@@ -7,7 +7,7 @@
  */
 import { printable } from "../protocol/schema.ts";
 import { type Command, Option } from "commander";
-import { basename, relative, resolve, sep } from "node:path";
+import { basename, isAbsolute, relative, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
@@ -280,13 +280,20 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
  * `resumedFrom` when resumed), and `alreadyThere` as before.
  */
 export function gotFileEvent(f: GotFile, dir: string): Record<string, unknown> {
-  let root: string;
+  // A file fetched is named under the folder's real path, one found already there under the path as
+  // given (they differ when --dir is a link): relative to whichever holds it.
+  const given = resolve(dir);
+  let real = given;
   try {
-    root = realpathSync(resolve(dir)); // the files' paths are the folder's real one
+    real = realpathSync(given);
   } catch {
-    root = resolve(dir);
+    // gone: as given
   }
-  const savedAs = relative(root, f.path).split(sep).join("/");
+  const under = (root: string) => {
+    const r = relative(root, f.path);
+    return r === "" || r.startsWith("..") || isAbsolute(r) ? undefined : r;
+  };
+  const savedAs = (under(given) ?? under(real) ?? f.path).split(sep).join("/");
   return {
     event: "file", path: f.name, savedAs, size: f.size, sha256: f.sha256,
     ...(f.resumedFrom > 0 ? { resumedFrom: f.resumedFrom } : {}),

@@ -30,6 +30,8 @@ test("share get --json says a file as receive --json does: savedAs relative to -
     });
     assert.equal(gotFileEvent({ ...base, path: join(real, "photos", "a.jpg"), resumedFrom: 2, alreadyThere: false }, real).resumedFrom, 2);
     assert.is(gotFileEvent({ ...base, path: join(real, "photos", "a.jpg"), resumedFrom: 0, alreadyThere: true }, real).unchanged, true);
+    // One found already there is named under --dir as given (the link): relative to that, not "../link/…".
+    assert.is(gotFileEvent({ ...base, path: join(link, "photos", "a.jpg"), resumedFrom: 0, alreadyThere: true }, link).savedAs, "photos/a.jpg");
     assert.equal(gotDoneEvent(2, 3_000_000, 1.5), { event: "done", files: 2, bytes: 3_000_000, seconds: 1.5, megabytesPerSecond: 2 });
   } finally {
     rmSync(link, { force: true });
