@@ -85,7 +85,7 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
     if (keep) say(`Kept ${tmp}`);
     else {
       await rm(tmp, { recursive: true, force: true });
-      say("Its files and logs are removed (sfx demo --keep keeps them).");
+      say("Its files and logs are removed (--keep keeps them).");
     }
   }
   say("Demo complete. On real machines: `sfx serve` on the server, `sfx receive` and `sfx send --to <id> <files>` on the clients.");

@@ -304,7 +304,7 @@ export function gotFileEvent(f: GotFile, dir: string): Record<string, unknown> {
 
 /** The end of a get, as `--json` says it (with `megabytesPerSecond`, as `sfx receive --json`'s `done`). */
 export function gotDoneEvent(files: number, bytes: number, seconds: number): Record<string, unknown> {
-  return { event: "done", files, bytes, seconds: Number(seconds.toFixed(3)), megabytesPerSecond: Number((bytes / 1e6 / Math.max(seconds, 0.001)).toFixed(1)) };
+  return { event: "done", files, bytes, seconds: Number(seconds.toFixed(3)), megabytesPerSecond: bytes / 1e6 / Math.max(seconds, 0.001) };
 }
 
 /** The `sfx serve` flags of the share store. */

@@ -10,7 +10,7 @@ import { fileSource, type SourceFile } from "../../src/client/walk.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 import { Accept, Busy, Cancel, Done, End, ErrorMessage, Offer, Reject, Resuming, Start } from "../../src/protocol/messages.ts";
 import { dataPpid } from "../../src/protocol/data.ts";
-import type { TransferEvent } from "../../src/client/events.ts";
+import { refusedBySfx, type TransferEvent } from "../../src/client/events.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { CONTROL_PPID, FIRST_DATA_STREAM, MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
@@ -1025,6 +1025,8 @@ test("more files than the folder's file system has inodes for (space left, a tmp
     assert.match(err.message, /Not enough room: the offer has 10 files, the receiver has room for 7 more files \(its file system is out of inodes, not of space\)/);
     assert.is((await got).accepted, false);
     assert.ok(events.some((e) => e.event === "rejected" && /this folder has room for 7 more files/.test(e.reason)), JSON.stringify(events));
+    // sfx's own refusal, which the receiver's user is shown (as 'not enough free space' is).
+    assert.ok(events.some((e) => e.event === "rejected" && refusedBySfx(e.reason)), JSON.stringify(events));
     assert.equal(readdirSync(dir), []);
     // Five files fit the count, but not with the four new folders they go in: each takes an inode too.
     const got2 = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());

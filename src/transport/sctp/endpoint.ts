@@ -212,6 +212,7 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
    * ```
    */
   connect(to: RemoteAddress, opts: { streams?: number; signal?: AbortSignal; port?: number } = {}): Promise<Association> {
+    if (typeof to?.address !== "string") return Promise.reject(new RangeError(`connect() takes { address, port }, got ${JSON.stringify(to)}`));
     // Keyed as replies arrive (`0:0:0:0:0:0:0:1` answers from `::1`): as typed, the handshake never completed.
     const remote = { address: canonicalAddress(to.address), port: to.port };
     const target = formatAddress(remote.address, remote.port);
