@@ -15,7 +15,7 @@ test("sfx demo exchanges and shares a file on loopback, verifies both, and remov
     assert.match(r.stdout, /2\.0 MiB relayed in [\d.]+ s \([\d.]+ (MB|kB)\/s\), SHA-256 .* verified/);
     assert.match(r.stdout, /code [0-9A-Z]{4}(-[0-9A-Z]{4}){4}/);
     assert.match(r.stdout, /Demo complete/);
-    assert.match(r.stdout, /removed \(sfx demo --keep keeps them\)/, "the logs it named are said to be gone");
+    assert.match(r.stdout, /removed \(--keep keeps them\)/, "the logs it named are said to be gone");
     const dir = /logs in (\S+)\/logs\)/.exec(r.stdout)?.[1];
     assert.ok(dir, "the demo names its directory");
     assert.not.ok(existsSync(dir!), "the demo's temporary directory is gone");
