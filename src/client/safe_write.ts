@@ -1040,7 +1040,10 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       if (held) continue; // a live writer's
       if (st === undefined) {
         // Its part is gone: what is left beside it is of no use (the removal checks again under the lock).
-        const stray = s.note && note !== undefined ? resumeNotePathFor(temporary) : s.lock ? lockPathFor(temporary) : undefined;
+        // Only what sfx writes: a note of its form, a lock naming a dead process (a file merely named
+        // like one is the user's).
+        const stray = s.note && typeof note === "string" && SFX_NOTE.test(note.trim()) ? resumeNotePathFor(temporary)
+          : s.lock && (await deadWritersLock(lockPathFor(temporary))) ? lockPathFor(temporary) : undefined;
         const sst = stray === undefined ? undefined : await lstat(stray).catch(() => undefined);
         if (sst?.isFile() && (await listable(sst, stray!))) strays.push(stray!);
         continue;
@@ -1056,6 +1059,9 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
   }
   return { parts, truncated, strays };
 }
+
+/** A resume note as sfx writes one: an exchange's (size, time, name) or a share download's SHA-256. */
+const SFX_NOTE = /^(exchange \d+ \d+ ".*"|[0-9a-f]{64})$/;
 
 /** Whether `st` is this user's (always, where there are no user ids). */
 function ownFile(st: { uid: number }): boolean {

@@ -203,8 +203,9 @@ export async function stopDaemon(pidFile: string, timeoutMs: number = STOP_TIMEO
   if (pid === undefined || !isServerAlive(pid)) {
     const why = describeStalePidFile(pidFile);
     // A file naming a process that is gone is stale; one naming another program is left for its owner to look at.
-    if (pid !== undefined && !processAlive(pid)) rmSync(pidFile, { force: true });
-    throw new SfxError("SFX_NOT_RUNNING", `No sfx server is running (pid file ${pidFile} ${why})`);
+    const removed = pid !== undefined && !processAlive(pid);
+    if (removed) rmSync(pidFile, { force: true });
+    throw new SfxError("SFX_NOT_RUNNING", `No sfx server is running (pid file ${pidFile} ${why}${removed ? "; the stale pid file is removed" : ""})`);
   }
   try {
     process.kill(pid, "SIGTERM");

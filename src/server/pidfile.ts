@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { accessSync, constants, linkSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { ensureDirSync } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
@@ -129,21 +129,51 @@ export function acquirePidFile(path: string, pid: number = process.pid): PidFile
     throw new SfxError("SFX_IO", `Cannot create the pid file's directory ${dirname(file)}: ${(err as Error).message}`, { cause: err });
   }
   let tookOver: string | undefined;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      writeFileSync(file, `${pid}\n`, { flag: "wx", mode: 0o644 });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 3) {
-        throw new SfxError("SFX_IO", `Cannot write the pid file ${file}: ${(err as Error).message}`, { cause: err });
+  // Written whole beside it, then linked into place (which fails if a file is there): the pid file
+  // is never seen empty, so a server starting at the same moment never takes it for stale.
+  const temp = `${file}.${pid}.${process.hrtime.bigint()}.tmp`;
+  try {
+    writeFileSync(temp, `${pid}\n`, { flag: "wx", mode: 0o644 });
+  } catch (err) {
+    throw new SfxError("SFX_IO", `Cannot write the pid file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(temp, file);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST" || attempt >= 3) {
+          throw new SfxError("SFX_IO", `Cannot write the pid file ${file}: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      let text: string;
+      let ino: number;
+      try {
+        text = readFileSync(file, "utf8");
+        ino = statSync(file).ino;
+      } catch {
+        continue; // gone meanwhile: try again
+      }
+      // Only a pid file (or an empty one, an older sfx's cut short) is taken over: anything else (a
+      // --pid-file naming the user's notes by mistake) is not ours.
+      if (!/^\s*(\d+\s*)?$/.test(text)) {
+        throw new SfxError("SFX_IO", `The pid file ${file} holds something other than a process ID (${JSON.stringify(text.slice(0, 40))}): not sfx's to replace; remove it, or give another --pid-file`);
+      }
+      const other = parsePid(text);
+      if (other !== undefined && other !== pid && isServerAlive(other)) {
+        throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${file})${processCheckHint()}`);
+      }
+      tookOver = describeStalePidFile(file);
+      // Stale (its process is gone): removed only if it is still the file judged.
+      try {
+        if (statSync(file).ino === ino && readFileSync(file, "utf8") === text) rmSync(file, { force: true });
+      } catch {
+        // gone meanwhile
       }
     }
-    const other = readPidFile(file);
-    if (other !== undefined && other !== pid && isServerAlive(other)) {
-      throw new SfxError("SFX_ALREADY_RUNNING", `A server already runs with pid ${other} (pid file ${file})${processCheckHint()}`);
-    }
-    tookOver = describeStalePidFile(file);
-    rmSync(file, { force: true }); // stale: its process is gone
+  } finally {
+    rmSync(temp, { force: true });
   }
   let released = false;
   return {

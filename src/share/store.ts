@@ -30,7 +30,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { lstat, open, readdir, rename, rm, statfs } from "node:fs/promises";
+import { lstat, open, readdir, rename, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
@@ -38,6 +38,7 @@ import { ensureDir } from "../ensure_dir.ts";
 import { formatBytes } from "../units.ts";
 import { SfxError } from "../errors.ts";
 import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
+import { STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { processCheckHint } from "../deno_access.ts";
 import { codeKey, generateCode, parseCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
@@ -172,6 +173,8 @@ export class ShareStore {
   static async open(options: ShareStoreOptions): Promise<ShareStore> {
     const store = new ShareStore(options);
     await ensureDir(options.dir, 0o700);
+    // Before anything is written or removed there: the start empties uploads/ and trash/.
+    await checkStoreDir(options.dir);
     store.#unlock = await holdStore(options.dir);
     try {
       await store.#recover();
@@ -677,6 +680,46 @@ async function holdStore(dir: string): Promise<() => Promise<void>> {
     "SFX_ALREADY_RUNNING",
     `The share store ${dir} is in use by another server${who}: give each server its own --storage (if none runs, delete ${path})${processCheckHint()}`,
   );
+}
+
+/** Marks a directory as a share store sfx made (see {@link checkStoreDir}). */
+const STORE_MARKER = ".sfx-share-store";
+/** What a store holds at its top (older sfx made no marker). */
+const STORE_ENTRIES = new Set(["shares", "uploads", "trash", "corrupt", "server.lock", STORE_MARKER]);
+
+/**
+ * Refuses a `--storage` that is not a store of sfx's: a directory with other
+ * things in it and no marker (a typo, `--storage ~/Documents`), whose
+ * `uploads/` and `trash/` the start would empty; a `shares`, `uploads`,
+ * `trash` or `corrupt` that is not a real directory (a link would make the
+ * start empty, or move things in, another folder), or that is another
+ * user's; a directory another user owns or may write into. A new or empty
+ * directory, or an older sfx's store, becomes one (the marker is written).
+ */
+async function checkStoreDir(dir: string): Promise<void> {
+  const me = process.geteuid?.();
+  const top = await lstat(dir);
+  if (!top.isDirectory()) throw new SfxError("SFX_IO", `Cannot use ${dir} as the share store: it is not a directory`);
+  // Writable by others without the sticky bit: they could swap our entries for links between checks.
+  if (me !== undefined && (top.uid !== me || ((top.mode & 0o022) !== 0 && (top.mode & 0o1000) === 0))) {
+    throw new SfxError("SFX_IO", `Cannot use ${dir} as the share store: ${top.uid !== me ? "another user owns it" : "others may write into it"}; give --storage a directory of this user's own (made by sfx if missing)`);
+  }
+  const entries = await readdir(dir);
+  const foreign = entries.filter((n) => !STORE_ENTRIES.has(n) && !n.startsWith(STALE_LOCK_PREFIX));
+  if (!entries.includes(STORE_MARKER) && foreign.length > 0) {
+    const some = foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(", ");
+    throw new SfxError("SFX_IO", `Cannot use ${dir} as the share store: it is not one (no ${STORE_MARKER}) and holds other things (${some}${foreign.length > 3 ? ", …" : ""}); give --storage a new or empty directory`);
+  }
+  for (const sub of ["shares", "uploads", "trash", "corrupt"]) {
+    const st = await lstat(join(dir, sub)).catch(() => undefined);
+    if (st === undefined) continue;
+    if (!st.isDirectory() || (me !== undefined && st.uid !== me)) {
+      throw new SfxError("SFX_IO", `Cannot use ${dir} as the share store: its ${sub} is ${st.isSymbolicLink() ? "a symbolic link" : !st.isDirectory() ? "not a directory" : "another user's"}; remove it, or give --storage another directory`);
+    }
+  }
+  if (!entries.includes(STORE_MARKER)) {
+    await writeFile(join(dir, STORE_MARKER), "An sfx share store: sfx serve empties its uploads/ and trash/ when it starts.\n", { mode: 0o600 });
+  }
 }
 
 function listingOf(m: Manifest): ShareListing {

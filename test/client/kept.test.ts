@@ -103,6 +103,14 @@ test("what a killed receiver left without a note (a small file, standard input) 
     writeFileSync(lockAlone, deadLock);
     const liveAlone = lockPathFor(partPathFor(join(dir, "soon.bin")));
     writeFileSync(liveAlone, `${live.pid} abc ${hostname()}\n`);
+    // The user's own files merely named like a lock and a note, an hour old: not sfx's.
+    const hour = new Date(Date.now() - 3_600_000);
+    const todoLock = join(dir, ".todo.sfx-lock");
+    const todoNote = join(dir, ".plan.sfx-resume");
+    writeFileSync(todoLock, "my notes\n");
+    writeFileSync(todoNote, "things to do\n");
+    utimesSync(todoLock, hour, hour);
+    utimesSync(todoNote, hour, hour);
     const listed = await listKeptParts(dir);
     assert.equal(listed.parts, [{ temporary: small, relativeDir: "", bytes: 11 }]);
     assert.equal(listed.strays.sort(), [lockAlone, noteAlone].sort());
@@ -114,7 +122,7 @@ test("what a killed receiver left without a note (a small file, standard input) 
     const { gone, failed } = await discardKeptParts(listed.parts, listed.strays);
     assert.equal(gone.map((p) => p.temporary), [small]);
     assert.equal(failed, []);
-    assert.equal(readdirSync(dir).sort(), [basename(liveAlone), basename(lockPathFor(writing)), basename(writing)].sort());
+    assert.equal(readdirSync(dir).sort(), [basename(liveAlone), basename(lockPathFor(writing)), basename(writing), ".todo.sfx-lock", ".plan.sfx-resume"].sort());
   } finally {
     live.kill();
   }

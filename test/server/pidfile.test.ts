@@ -1,9 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { acquirePidFile, isServerAlive, isSfxServeCommand, readPidFile, runningPid } from "../../src/server/pidfile.ts";
 import { isSfxError } from "../../src/errors.ts";
 
@@ -90,14 +90,17 @@ test("a pid reused by a process that is not an sfx server counts as stale", () =
   held.release();
 });
 
-test("a pid file with garbage in it is taken over", () => {
+test("a file that is not a pid file (a --pid-file naming the user's notes by mistake) is refused and left as it is; an empty one is taken over", () => {
   const file = path();
-  acquirePidFile(file, 1).release();
-  writeFileSync(file, "not a pid\n");
-  assert.is(readPidFile(file), undefined);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, "line one of my notes\n");
+  assert.throws(() => acquirePidFile(file, 31337), (e: unknown) => e instanceof Error && /holds something other than a process ID \("line one of my notes\\n"\): not sfx's to replace/.test(e.message));
+  assert.is(readFileSync(file, "utf8"), "line one of my notes\n");
+  writeFileSync(file, "");
   const held = acquirePidFile(file, 31337);
   assert.is(readPidFile(file), 31337);
   held.release();
+  assert.equal(readdirSync(dirname(file)).filter((n) => n.endsWith(".tmp")), [], "no temporary file left");
 });
 
 test("release() leaves a file that another process has taken over since", () => {
