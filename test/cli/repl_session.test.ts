@@ -19,7 +19,7 @@ function serve(dir: string) {
 }
 
 /** A piped session on `server` whose input is written as the test goes; `waitFor` polls its output (bounded, 5 s). */
-function pipedSession(port: number, dir: string, opts: { yes?: boolean } = {}) {
+function pipedSession(port: number | undefined, dir: string, opts: { yes?: boolean; discoveryTimeoutMs?: number } = {}) {
   const input = new PassThrough();
   let out = "";
   const output = new Writable({
@@ -28,7 +28,7 @@ function pipedSession(port: number, dir: string, opts: { yes?: boolean } = {}) {
       cb();
     },
   });
-  const running = runSession({ server: `127.0.0.1:${port}`, dir, input, output, terminal: false, discoveryTimeoutMs: 1, ...opts });
+  const running = runSession({ ...(port === undefined ? {} : { server: `127.0.0.1:${port}` }), dir, input, output, terminal: false, discoveryTimeoutMs: 1, ...opts });
   return {
     input,
     running,
@@ -202,6 +202,20 @@ test("'send' while a transfer comes in is refused before anything is offered, as
   } finally {
     await bob.close();
     await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("a piped session that finds no server ends with exit 3 (SFX_NO_SERVER), as 'sfx send' does: the connection failing is its first command failing", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  try {
+    // No --server, and nobody answers discovery within its (short) window.
+    const { input, running, out } = pipedSession(undefined, tmp, { discoveryTimeoutMs: 50 });
+    input.end("id\n");
+    assert.is(await running, 3, out());
+    assert.match(out(), /Cannot connect: No sfx server answered within 0\.05 s/);
+    assert.match(out(), /Stopping: a command failed \(exit status 3\)/);
+  } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 });

@@ -303,6 +303,8 @@ class ClientSession implements SessionActions {
     this.print("Looking for sfx servers on the local network…");
     const servers = await discoverServers({ timeoutMs: this.opts.discoveryTimeoutMs ?? 1000 });
     if (servers.length === 0) {
+      // Piped, the connection failing is the first command failing: the session ends with its status (3).
+      if (!this.terminal) return this.#error("Cannot connect", noServerError({ timeoutMs: this.opts.discoveryTimeoutMs ?? 1000 }));
       this.print("No sfx server answered on the local network. Type 'connect <host[:port]>'.");
       return;
     }
@@ -312,6 +314,10 @@ class ClientSession implements SessionActions {
     }
     this.#discovered = sortServers(servers);
     this.print(`${servers.length} servers answered:\n${numberedTable(this.#discovered)}`);
+    // Piped, nobody is there to choose (a line read now would be a command's): as 'sfx send' does, exit 3.
+    if (!this.terminal) {
+      return this.#error("Cannot connect", new SfxError("SFX_SEVERAL_SERVERS", `${servers.length} sfx servers answered: give the session --server ADDRESS:PORT`));
+    }
     const answer = await this.screen.ask(`Connect to which? [1-${servers.length}] `);
     const n = Number(answer?.trim());
     if (!Number.isInteger(n) || n < 1 || n > servers.length) {
