@@ -579,28 +579,31 @@ test("a share whose manifest the server may not read (restored under another own
 });
 
 test("a --storage that is not a store is refused and left untouched: a folder with other things in it (its uploads/ and trash/ were emptied), a store part that is a link; an older store without the marker is taken and marked", async () => {
-  // A user's folder given by mistake.
   const docs = mkdtempSync(join(tmpdir(), "sfx-docs-"));
-  mkdirSync(join(docs, "uploads", "2024"), { recursive: true });
-  writeFileSync(join(docs, "uploads", "2024", "invoice.pdf"), "keep me");
-  writeFileSync(join(docs, "notes.txt"), "mine");
-  await rejects(() => ShareStore.open({ dir: docs, sweepTimer: false }), "SFX_IO", /is not one \(no \.sfx-share-store\) and holds other things \("notes\.txt"\)/);
-  assert.is(readFileSync(join(docs, "uploads", "2024", "invoice.pdf"), "utf8"), "keep me");
-  assert.equal(readdirSync(docs).sort(), ["notes.txt", "uploads"], "nothing written there either");
-  // A store whose uploads/ is a link to another folder.
   const precious = mkdtempSync(join(tmpdir(), "sfx-precious-"));
-  writeFileSync(join(precious, "precious.txt"), "keep me too");
   const linked = mkdtempSync(join(tmpdir(), "sfx-linked-store-"));
-  symlinkSync(precious, join(linked, "uploads"));
-  await rejects(() => ShareStore.open({ dir: linked, sweepTimer: false }), "SFX_IO", /its uploads is a symbolic link/);
-  assert.is(readFileSync(join(precious, "precious.txt"), "utf8"), "keep me too");
-  // An older sfx's store: its own entries only, no marker. Taken, and marked.
   const old = mkdtempSync(join(tmpdir(), "sfx-old-store-"));
-  for (const sub of ["shares", "uploads", "trash"]) mkdirSync(join(old, sub));
-  const store = await ShareStore.open({ dir: old, sweepTimer: false });
-  await store.close();
-  assert.ok(existsSync(join(old, ".sfx-share-store")));
-  for (const d of [docs, precious, linked, old]) rmSync(d, { recursive: true, force: true });
+  try {
+    // A user's folder given by mistake.
+    mkdirSync(join(docs, "uploads", "2024"), { recursive: true });
+    writeFileSync(join(docs, "uploads", "2024", "invoice.pdf"), "keep me");
+    writeFileSync(join(docs, "notes.txt"), "mine");
+    await rejects(() => ShareStore.open({ dir: docs, sweepTimer: false }), "SFX_IO", /is not one \(no \.sfx-share-store\) and holds other things \("notes\.txt"\)/);
+    assert.is(readFileSync(join(docs, "uploads", "2024", "invoice.pdf"), "utf8"), "keep me");
+    assert.equal(readdirSync(docs).sort(), ["notes.txt", "uploads"], "nothing written there either");
+    // A store whose uploads/ is a link to another folder.
+    writeFileSync(join(precious, "precious.txt"), "keep me too");
+    symlinkSync(precious, join(linked, "uploads"));
+    await rejects(() => ShareStore.open({ dir: linked, sweepTimer: false }), "SFX_IO", /its uploads is a symbolic link/);
+    assert.is(readFileSync(join(precious, "precious.txt"), "utf8"), "keep me too");
+    // An older sfx's store: its own entries only, no marker. Taken, and marked.
+    for (const sub of ["shares", "uploads", "trash"]) mkdirSync(join(old, sub));
+    const store = await ShareStore.open({ dir: old, sweepTimer: false });
+    await store.close();
+    assert.ok(existsSync(join(old, ".sfx-share-store")));
+  } finally {
+    for (const d of [docs, precious, linked, old]) rmSync(d, { recursive: true, force: true });
+  }
 });
 
 test("close() abandons uploads in progress and is idempotent; a closed store refuses work", async () => {
