@@ -26,31 +26,32 @@ function netHost(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
+/** Whether Deno (if this is Deno) grants `desc`: already, or (`ask`) at its prompt on a terminal. */
+function granted(desc: Descriptor, ask: boolean): boolean {
+  const d = deno();
+  if (!d) return true;
+  const state = d.permissions.querySync(desc).state;
+  return state === "granted" || (ask && state === "prompt" && d.permissions.requestSync(desc).state === "granted");
+}
+
 /** Whether Deno (if this is Deno) already lets sfx send to `host`:`port`; never prompts. */
 export function mayReachNow(host: string, port: number): boolean {
-  const d = deno();
-  return !d || d.permissions.querySync({ name: "net", host: netHost(host, port) }).state === "granted";
+  return granted({ name: "net", host: netHost(host, port) }, false);
 }
 
 /** Whether Deno lets sfx send to `host`:`port`: granted already, or at its prompt on a terminal. */
 export function mayReach(host: string, port: number): boolean {
-  const d = deno();
-  if (!d) return true;
-  const desc = { name: "net", host: netHost(host, port) } as const;
-  const state = d.permissions.querySync(desc).state;
-  return state === "granted" || (state === "prompt" && d.permissions.requestSync(desc).state === "granted");
+  return granted({ name: "net", host: netHost(host, port) }, true);
 }
 
 /** Whether Deno lets sfx read and write under `dir`: granted already, or at its prompt on a terminal. */
 export function mayWrite(dir: string): boolean {
-  const d = deno();
-  if (!d) return true;
-  for (const name of ["read", "write"] as const) {
-    const desc = { name, path: dir };
-    const state = d.permissions.querySync(desc).state;
-    if (!(state === "granted" || (state === "prompt" && d.permissions.requestSync(desc).state === "granted"))) return false;
-  }
-  return true;
+  return granted({ name: "read", path: dir }, true) && granted({ name: "write", path: dir }, true);
+}
+
+/** Whether Deno (if this is Deno) already grants reading `path`; never prompts (a lock looked at is no reason to). */
+export function mayReadNow(path: string): boolean {
+  return granted({ name: "read", path }, false);
 }
 
 /**
@@ -59,8 +60,7 @@ export function mayWrite(dir: string): boolean {
  * looked at is no reason to interrupt the user.
  */
 export function canCheckProcesses(): boolean {
-  const d = deno();
-  return !d || d.permissions.querySync({ name: "run" }).state === "granted";
+  return granted({ name: "run" }, false);
 }
 
 /** The hint for a lock whose process sfx could not check (see {@link canCheckProcesses}), or "". */

@@ -233,7 +233,17 @@ let asides = 0;
  * when there is no lock.
  */
 export async function lockHeld(lock: string): Promise<boolean | undefined> {
-  return judgeLock(lock, await readSmallFile(lock, LOCK_MAX_BYTES));
+  return judgeLock(lock, await readLockText(lock));
+}
+
+/** What a lock says (see readSmallFile): undefined when there is none, null when it is not a small regular file. */
+export function readLockText(lock: string): Promise<string | null | undefined> {
+  return readSmallFile(lock, LOCK_MAX_BYTES);
+}
+
+/** Whether `text` is a lock as this sfx writes it (`<pid> <nonce> <host>`), not a file merely named like one. */
+export function isSfxLockText(text: string | null | undefined): boolean {
+  return typeof text === "string" && /^\d+ [0-9a-f]{16} \S+\n?$/.test(text);
 }
 
 /** Whether `lock` is a small regular file with bytes in it that this process may not read. */

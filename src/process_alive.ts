@@ -4,7 +4,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { canCheckProcesses } from "./deno_access.ts";
+import { canCheckProcesses, mayReadNow } from "./deno_access.ts";
 
 /**
  * Whether process `pid` runs (EPERM from kill(pid, 0): it does, as another
@@ -30,17 +30,9 @@ export function processAlive(pid: number): boolean {
 /** The largest pid kill() takes (Linux's are at most 2^22): a larger one in a lock is no process. */
 const MAX_PID = 2 ** 31 - 1;
 
-type DenoRead = { Deno?: { permissions: { querySync(d: { name: "read"; path: string }): { state: string } } } };
-
-/** Whether Deno (if this is Deno) already grants reading `path`: never a prompt per lock looked at. */
-function mayRead(path: string): boolean {
-  const deno = (globalThis as DenoRead).Deno;
-  return !deno || deno.permissions.querySync({ name: "read", path }).state === "granted";
-}
-
 /** Whether /proc says `pid` is a zombie (state Z); false where there is no /proc. */
 function isZombie(pid: number): boolean {
-  if (!mayRead(`/proc/${pid}/stat`)) return false;
+  if (!mayReadNow(`/proc/${pid}/stat`)) return false;
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, "utf8");

@@ -348,15 +348,14 @@ export function closeError(reason: CloseReason, when: string, local?: { code: st
     case "shutdown":
       return new SfxError("SFX_CONNECTION_LOST", `The connection to the server was closed${suffix}`);
     case "timeout": {
-      const silent = /^peer silent for (\d+) ms$/.exec(reason.message ?? "");
+      const silent = reason.silentMs;
       // This machine could not send while the server was silent (a network gone, an address changed):
       // said as ours, not the server's. Only an error of the silence itself: one that cleared before counts for nothing.
-      const since = silent ? Number(silent[1]) : LOCAL_TROUBLE_MS;
-      if (local !== undefined && Date.now() - local.at <= since) {
+      if (local !== undefined && Date.now() - local.at <= (silent ?? LOCAL_TROUBLE_MS)) {
         return new SfxError("SFX_CONNECTION_LOST", `Lost the server${suffix}: this machine could not send to it (${local.code}): its network went down or its address changed`);
       }
-      if (silent) {
-        return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}: nothing heard from it for ${Math.round(Number(silent[1]) / 1000)} s (it, or the network on the way, is down)`);
+      if (silent !== undefined) {
+        return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}: nothing heard from it for ${Math.round(silent / 1000)} s (it, or the network on the way, is down)`);
       }
       return new SfxError("SFX_CONNECTION_LOST", `The server stopped responding${suffix}${detail}`);
     }

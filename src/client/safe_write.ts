@@ -22,7 +22,7 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 import { mayWrite, processCheckHint } from "../deno_access.ts";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
-import { lockHeld, readSmallFile, takeLock } from "../file_lock.ts";
+import { isSfxLockText, judgeLock, readLockText, readSmallFile, takeLock } from "../file_lock.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { truncateUtf8 } from "../protocol/schema.ts";
 import { releaseReceived } from "../protocol/release.ts";
@@ -1032,18 +1032,21 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
     }
     for (const [stem, s] of seen) {
       const temporary = join(path, `${stem}${PART_SUFFIX}`);
-      const [st, note, held] = await Promise.all([
+      const lock = lockPathFor(temporary);
+      const [st, note, lockText] = await Promise.all([
         lstat(temporary).catch(() => undefined),
         readSmallFile(resumeNotePathFor(temporary), NOTE_MAX_BYTES),
-        lockHeld(lockPathFor(temporary)),
+        readLockText(lock),
       ]);
-      if (held) continue; // a live writer's
+      if (await judgeLock(lock, lockText)) continue; // a live writer's
+      // Past here no live writer holds it: a lock sfx wrote names a process that is gone.
+      const deadSfxLock = s.lock === true && isSfxLockText(lockText);
       if (st === undefined) {
         // Its part is gone: what is left beside it is of no use (the removal checks again under the lock).
         // Only what sfx writes: a note of its form, a lock naming a dead process (a file merely named
         // like one is the user's).
         const stray = s.note && typeof note === "string" && SFX_NOTE.test(note.trim()) ? resumeNotePathFor(temporary)
-          : s.lock && (await deadWritersLock(lockPathFor(temporary))) ? lockPathFor(temporary) : undefined;
+          : deadSfxLock ? lock : undefined;
         const sst = stray === undefined ? undefined : await lstat(stray).catch(() => undefined);
         if (sst?.isFile() && (await listable(sst, stray!))) strays.push(stray!);
         continue;
@@ -1053,7 +1056,7 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       if (!st.isFile() || note === null || !(await listable(st, temporary))) continue;
       // Without a note, only what proves to be a killed writer's of ours: our own file beside the lock sfx
       // left naming its process (a file merely named so, or another user's, even to root, is not).
-      if (note === undefined && !(s.lock && ownFile(st) && (await deadWritersLock(lockPathFor(temporary))))) continue;
+      if (note === undefined && !(deadSfxLock && ownFile(st))) continue;
       parts.push({ temporary, relativeDir: rel, bytes: st.size, ...(note === undefined ? {} : { note: note.trim() }) });
     }
   }
@@ -1067,13 +1070,6 @@ const SFX_NOTE = /^(exchange \d+ \d+ ".*"|[0-9a-f]{64})$/;
 function ownFile(st: { uid: number }): boolean {
   const me = process.geteuid?.();
   return me === undefined || st.uid === me;
-}
-
-/** Whether `lock` is one sfx writes (`<pid> <nonce> <host>`) naming a process that is gone. */
-async function deadWritersLock(lock: string): Promise<boolean> {
-  const text = await readSmallFile(lock, 1024);
-  if (typeof text !== "string" || !/^\d+ [0-9a-f]{16} \S+\n?$/.test(text)) return false;
-  return (await lockHeld(lock)) === false;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface CloseReason {
   peerReason?: string;
   /** "peer-abort": the peer has no association with us any more (it restarted, or our address changed). */
   unknownToPeer?: boolean;
+  /** "timeout" from the peer's silence: for how long nothing was heard from it, in ms. */
+  silentMs?: number;
 }
 
 /** An association as the protocol layer sees it. */

@@ -596,10 +596,9 @@ export class ShareStore {
    */
   async #setAside(name: string, dir: string, err: unknown): Promise<void> {
     const errno = err instanceof SfxError ? undefined : (err as NodeJS.ErrnoException).code; // an SfxError: the manifest's checks
-    const error = (err as Error).message;
+    const error = errno === "ENOENT" ? "its manifest is missing" : (err as Error).message;
     // Missing, or a file where a directory should be: damaged. Any other refusal may pass (an owner, a disk).
-    if (errno === "ENOENT") return this.#setAside(name, dir, new SfxError("SFX_IO", "its manifest is missing"));
-    if (errno !== undefined && errno !== "ENOTDIR") {
+    if (errno !== undefined && errno !== "ENOENT" && errno !== "ENOTDIR") {
       log.error("Cannot read share {share} ({error}): it is left in place and not served; once the server can read it (its owner, its permissions), restart the server", { share: shortKey(name), error, dir });
       return;
     }

@@ -100,7 +100,7 @@ test("a refused datagram (ICMP port unreachable, which anyone who knows the port
 });
 
 test("a silent server is said in seconds; when this machine could not send meanwhile (its network down, its address gone: ENETUNREACH on its own socket), the cause is said as its own, not the server's", () => {
-  const silent = closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "");
+  const silent = closeError({ kind: "timeout", message: "peer silent for 20001 ms", silentMs: 20001 }, "");
   assert.is(silent.message, "The server stopped responding: nothing heard from it for 20 s (it, or the network on the way, is down)");
   let onError: ((err: Error) => void) | undefined;
   const association = { abort: () => {} };
@@ -109,10 +109,10 @@ test("a silent server is said in seconds; when this machine could not send meanw
   onError!(Object.assign(new Error("send ENETUNREACH"), { code: "ENETUNREACH" }));
   const local = localTroubleOf(association as never);
   assert.is(local?.code, "ENETUNREACH");
-  const ours = closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "during the transfer", local);
+  const ours = closeError({ kind: "timeout", message: "peer silent for 20001 ms", silentMs: 20001 }, "during the transfer", local);
   assert.is(ours.message, "Lost the server during the transfer: this machine could not send to it (ENETUNREACH): its network went down or its address changed");
   // Before the silence began (a blip that cleared): not the cause.
-  assert.match(closeError({ kind: "timeout", message: "peer silent for 20001 ms" }, "", { code: "ENETUNREACH", at: Date.now() - 25_000 }).message, /^The server stopped responding/);
+  assert.match(closeError({ kind: "timeout", message: "peer silent for 20001 ms", silentMs: 20001 }, "", { code: "ENETUNREACH", at: Date.now() - 25_000 }).message, /^The server stopped responding/);
 });
 
 test("a server's ABORT reason is shown printable: bidi overrides and C1 controls become U+FFFD", () => {

@@ -635,30 +635,47 @@ test("a download whose data was acknowledged but whose share.end was not (or an 
   }
 });
 
-test("a get whose bytes and ends have all arrived survives the connection ending before the files are saved", async () => {
-  const w = await world();
+/**
+ * A share of a 3 MiB a.bin and b.txt, and a client to get it. `whenAllArrived(then)` gives the
+ * get's onProgress: `then` runs once, when every byte and both ends have arrived (the client
+ * still hashing, syncing and renaming).
+ */
+async function twoFileShare(w: World) {
   const data = randomBytes(3 * 1024 * 1024);
   tree(w, { "a.bin": data, "b.txt": "bee" });
   const { client: putter } = w.connect();
   const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]));
   const { client, loop } = w.connect();
+  const whenAllArrived = (then: () => void) => {
+    let ends = 0;
+    let all = false;
+    let done = false;
+    const maybe = () => {
+      if (ends === 2 && all && !done) {
+        done = true;
+        then();
+      }
+    };
+    loop.link.onMessage((m) => {
+      if (m.type === ShareEnd.type) ends++, maybe();
+    });
+    return (p: { bytes: number; total: number }) => {
+      if (p.bytes === p.total) (all = true), maybe();
+    };
+  };
+  return { data, code, client, loop, whenAllArrived };
+}
+
+test("a get whose bytes and ends have all arrived survives the connection ending before the files are saved", async () => {
+  const w = await world();
+  const { data, code, client, loop, whenAllArrived } = await twoFileShare(w);
   // The server stops right after its last message (the way `sfx serve` shuts down): the
   // connection ends while the client still hashes, syncs and renames.
-  let ends = 0;
-  let all = false;
   let closed = false;
-  const maybeClose = () => {
-    if (ends === 2 && all && !closed) {
-      closed = true;
-      void loop.close();
-    }
-  };
-  loop.link.onMessage((m) => {
-    if (m.type === ShareEnd.type) ends++, maybeClose();
-  });
-  const r = await client.get(code, { dir: w.out, onProgress: (p) => {
-    if (p.bytes === p.total) (all = true), maybeClose();
-  } });
+  const r = await client.get(code, { dir: w.out, onProgress: whenAllArrived(() => {
+    closed = true;
+    void loop.close();
+  }) });
   assert.ok(closed, "the connection ended before get returned");
   assert.equal(r.files.map((f) => f.path).sort(), [join(w.out, "a.bin"), join(w.out, "b.txt")]);
   assert.equal(readFileSync(join(w.out, "a.bin")), data);
@@ -667,23 +684,9 @@ test("a get whose bytes and ends have all arrived survives the connection ending
 
 test("a Ctrl-C once every byte and end of a get has arrived (the files being checked and put in place) finishes the get, not 'cancelled' with whole files in place", async () => {
   const w = await world();
-  const data = randomBytes(3 * 1024 * 1024);
-  tree(w, { "a.bin": data, "b.txt": "bee" });
-  const { client: putter } = w.connect();
-  const { code } = await putter.put(await collectShareFiles([join(w.src, "a.bin"), join(w.src, "b.txt")]));
-  const { client, loop } = w.connect();
+  const { data, code, client, whenAllArrived } = await twoFileShare(w);
   const ac = new AbortController();
-  let ends = 0;
-  let all = false;
-  const maybeAbort = () => {
-    if (ends === 2 && all && !ac.signal.aborted) ac.abort();
-  };
-  loop.link.onMessage((m) => {
-    if (m.type === ShareEnd.type) ends++, maybeAbort();
-  });
-  const r = await client.get(code, { dir: w.out, signal: ac.signal, onProgress: (p) => {
-    if (p.bytes === p.total) (all = true), maybeAbort();
-  } });
+  const r = await client.get(code, { dir: w.out, signal: ac.signal, onProgress: whenAllArrived(() => ac.abort()) });
   assert.ok(ac.signal.aborted, "Ctrl-C came before get returned");
   assert.equal(r.files.map((f) => f.path).sort(), [join(w.out, "a.bin"), join(w.out, "b.txt")]);
   assert.equal(readFileSync(join(w.out, "a.bin")), data);

@@ -116,6 +116,8 @@ export interface CloseReason {
    * not know (a new network, a NAT that moved us to another IP address).
    */
   unknownToPeer?: boolean;
+  /** "timeout" from the peer's silence: for how long nothing was heard from it, in ms. */
+  silentMs?: number;
 }
 
 /** Counters and estimates of one association, for diagnostics and benchmarks. */
@@ -1825,7 +1827,7 @@ export class Association extends EventEmitter<AssociationEvents> {
   #checkDead(): boolean {
     const silent = this.#clock.now() - this.#lastHeard;
     if (silent >= this.#o.failureTimeoutMs) {
-      this.#fail("timeout", `peer silent for ${Math.round(silent)} ms`, `nothing heard from you for ${Math.round(silent / 1000)} s`);
+      this.#fail("timeout", `peer silent for ${Math.round(silent)} ms`, `nothing heard from you for ${Math.round(silent / 1000)} s`, Math.round(silent));
       return true;
     }
     return false;
@@ -2254,11 +2256,11 @@ export class Association extends EventEmitter<AssociationEvents> {
    * failureTimeoutMs later (it may still hear from us, or we from it). No ABORT before the peer's
    * tag is known (COOKIE-WAIT): it has no association to end.
    */
-  #fail(kind: CloseReason["kind"], message: string, told: string): void {
+  #fail(kind: CloseReason["kind"], message: string, told: string, silentMs?: number): void {
     if (this.#peerTag !== 0 && this.#state !== "closed" && this.#state !== "cookie-wait") {
       this.#sendNow(this.#peerTag, [{ type: CHUNK.ABORT, tBit: false, causes: [userInitiatedAbortCause(told)] }]);
     }
-    this.#terminate({ kind, message });
+    this.#terminate({ kind, message, ...(silentMs === undefined ? {} : { silentMs }) });
   }
 
   /** Moves to CLOSED, stops everything and reports the reason exactly once. */
