@@ -68,8 +68,10 @@ export class ClientConnection {
     this.#owned = owned;
     association.on("message", (streamId, data, ppid) => this.#onMessage(streamId, data, ppid));
     association.on("close", (reason) => this.#onClose(reason));
-    // Keep the server's idle timer from firing while we wait (e.g. a receiver waiting for offers).
-    const every = Math.max(1000, Math.floor(welcome.limits.idleTimeoutMs / 3));
+    // Keep the server's idle timer from firing while we wait (e.g. a receiver waiting for offers):
+    // three pings a timeout, however short (a floor of 1 s let a server with `--idle-timeout 1s` drop
+    // waiting receivers at random); 20 a second at the most.
+    const every = Math.max(50, Math.floor(welcome.limits.idleTimeoutMs / 3));
     this.#pingTimer = setInterval(() => this.send(Ping, { n: ++this.#pingN % 2 ** 31 }), every);
     (this.#pingTimer as { unref?: () => void }).unref?.();
   }

@@ -63,6 +63,12 @@ export function startHarness(
   };
 }
 
+/** `err` with the server's log lines appended: what a test that fails now and then needs to be understood. */
+export function withServerLog(h: Harness, err: unknown): Error {
+  const log = h.logs.map((l) => `  ${l.level} ${l.message}`).join("\n");
+  return new Error(`${String((err as Error)?.message ?? err)}\nThe server's log:\n${log}`, { cause: err });
+}
+
 /** Resolves when `cond()` holds; fails after `ms`. */
 export async function until(cond: () => boolean, ms = 3000, what = "condition"): Promise<void> {
   const deadline = Date.now() + ms;

@@ -14,7 +14,7 @@ import { refusedBySfx, type TransferEvent } from "../../src/client/events.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { CONTROL_PPID, FIRST_DATA_STREAM, MAX_CONTROL_BYTES } from "../../src/protocol/defaults.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
-import { startHarness, until } from "./_harness.ts";
+import { startHarness, until, withServerLog } from "./_harness.ts";
 import { formatId } from "../../src/pairing/id_registry.ts";
 import { slowReads } from "../_slow_reads.ts";
 import { withTmpfs } from "../_tmpfs.ts";
@@ -1270,6 +1270,8 @@ test("while the receiver hashes a large kept part, its 'resuming' does not stop 
       });
       await got;
       assert.is(sent.files, 2);
+    } catch (err) {
+      throw withServerLog(h, err); // it failed in CI now and then, the receiver gone at the second offer
     } finally {
       restore();
     }
