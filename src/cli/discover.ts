@@ -6,6 +6,8 @@ import { type DiscoveredServer, discoverServers, type DiscoverOptions, findOnlyS
 import { isSfxError, SfxError } from "../errors.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT } from "../discovery/defaults.ts";
 import { textWidth } from "./text_width.ts";
+import { multicastInterfaces } from "../discovery/interfaces.ts";
+import { withInterrupt } from "./send.ts";
 
 interface DiscoverFlags {
   timeout: number;
@@ -33,11 +35,40 @@ export function registerDiscover(program: Command, result: CommandResult): void 
         const hp = parseHostPort(flags.to, flags.port);
         options.target = { address: hp.host, port: hp.port };
       }
-      const servers = await discoverServers(options);
+      if (flags.interface) checkOwnAddresses(flags.interface);
+      // Ctrl-C before the window closes ends the search: what answered so far is still printed.
+      const heard: DiscoveredServer[] = [];
+      const started = Date.now();
+      let servers: DiscoveredServer[];
+      let status = 0;
+      try {
+        servers = await withInterrupt((signal) => discoverServers({ ...options, signal, onServer: (s) => heard.push(s) }));
+      } catch (err) {
+        if (!isSfxError(err, "SFX_CANCELLED")) throw err;
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        if (heard.length === 0) throw new SfxError("SFX_CANCELLED", `Stopped after ${seconds} s: no sfx server had answered`);
+        process.stderr.write(`sfx: Stopped after ${seconds} s; the servers that had answered:\n`);
+        servers = heard;
+        status = 130;
+      }
       if (servers.length === 0) throw noServerError(options);
       process.stdout.write(flags.json ? sortServers(servers).map((s) => JSON.stringify(s)).join("\n") + "\n" : formatTable(servers));
-      result.status = 0;
+      result.status = status;
     });
+}
+
+/** `--interface` names one of this machine's addresses (setting another as the multicast interface fails with a bare EADDRNOTAVAIL). */
+function checkOwnAddresses(wanted: readonly string[]): void {
+  let own: string[];
+  try {
+    own = multicastInterfaces();
+  } catch {
+    return; // not to be listed here (Deno without --allow-sys): the send will say what it can
+  }
+  if (own.length === 0) return;
+  const foreign = wanted.find((a) => !own.includes(a));
+  if (foreign === undefined) return;
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --interface '${foreign}': no interface of this machine has that address (its IPv4 addresses: ${own.join(", ")})`);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -85,6 +116,8 @@ export async function resolveServer(
     const found = await findOnlyServer({ port: defaultPort, timeoutMs: options.timeoutMs, ...options.discover });
     return { host: found.host, port: found.port, name: found.name };
   } catch (err) {
+    // Discovery asks this IPv4 network only: a server elsewhere (or on IPv6 alone) is named instead.
+    if (isSfxError(err, "SFX_NO_SERVER")) throw new SfxError(err.code, `${err.message}: start one with 'sfx serve', or name one with --server ADDRESS[:PORT]`, { cause: err });
     if (!isSfxError(err, "SFX_SEVERAL_SERVERS")) throw err;
     // By its address (a server's name is what it calls itself, not a name this machine can look up),
     // and none suggested: anyone on the LAN can answer, and choosing is the point of refusing.

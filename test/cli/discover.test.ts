@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { formatTable, resolveServer } from "../../src/cli/discover.ts";
 import { startDiscoveryResponder } from "../../src/discovery/index.ts";
@@ -11,7 +11,7 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 const DENO = process.env.SFX_TEST_RUNTIME === "deno";
 
 /** Runs `cli.ts …args` from source under the runtime running this test. */
-function sfx(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function sfx(args: string[], started?: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [cmd, pre] = DENO ? [join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "--unstable-net", "cli.ts"]] : [process.execPath, ["cli.ts"]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -21,6 +21,7 @@ function sfx(args: string[]): Promise<{ code: number | null; stdout: string; std
     child.stderr.on("data", (c) => (stderr += c));
     const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     child.on("error", reject);
+    started?.(child);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -102,6 +103,45 @@ test("sfx discover with a bad --timeout or --port exits 2 naming the value", asy
   assert.match(e.stderr, /Invalid port '0'/);
 });
 
+test("Ctrl-C during a long sfx discover prints the servers that had answered (exit 130), or says none had", async () => {
+  const responder = await startDiscoveryResponder({ name: "early", advertisePort: 7003, bind: { host: "127.0.0.1", port: 0 }, group: null });
+  try {
+    // Queries go at 0, 0.5 and 1 s of a 2 s window: at the second reply the first has long arrived.
+    const run = sfx(["discover", "--to", `127.0.0.1:${responder.localAddress().port}`, "--timeout", "2s"], (child) => {
+      const deadline = Date.now() + 10_000;
+      const poll = setInterval(() => {
+        if (responder.stats().replies < 2 && Date.now() < deadline) return;
+        clearInterval(poll);
+        child.kill("SIGINT");
+      }, 10);
+    });
+    const r = await run;
+    assert.is(r.code, 130, r.stderr);
+    assert.match(r.stdout, /^NAME +ADDRESS +VERSION\nearly +127\.0\.0\.1:7003 /);
+    assert.match(r.stderr, /^sfx: Stopped after \d+\.\d s; the servers that had answered:\n$/);
+  } finally {
+    await responder.close();
+  }
+  const silent = await openDiscoverySocket({ host: "127.0.0.1", port: 0 });
+  try {
+    const r = await sfx(["discover", "--to", `127.0.0.1:${silent.localAddress().port}`, "--timeout", "20s"], (child) => {
+      // Once it has sent a query, it is searching.
+      silent.onMessage(() => child.kill("SIGINT"));
+    });
+    assert.is(r.code, 130);
+    assert.is(r.stdout, "");
+    assert.match(r.stderr, /^sfx: Stopped after \d+\.\d s: no sfx server had answered\n$/);
+  } finally {
+    await silent.close();
+  }
+});
+
+test("sfx discover --interface with an address this machine does not have says so (exit 2), not a bare EADDRNOTAVAIL", async () => {
+  const r = await sfx(["discover", "--interface", "203.0.113.77", "--timeout", "200ms"]);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /Invalid --interface '203\.0\.113\.77': no interface of this machine has that address \(its IPv4 addresses: [^)]*127\.0\.0\.1/);
+});
+
 test("resolveServer() uses --server when given, else the one server discovery finds", async () => {
   assert.equal(await resolveServer("10.0.0.9"), { host: "10.0.0.9", port: 6969 });
   assert.equal(await resolveServer("[fd00::1]:7000"), { host: "fd00::1", port: 7000 });
@@ -118,6 +158,8 @@ test("resolveServer() uses --server when given, else the one server discovery fi
     assert.unreachable("resolved with nobody answering");
   } catch (err) {
     assert.is((err as { code?: string }).code, "SFX_NO_SERVER");
+    // What a first user of `sfx send` needs next: discovery only asks this network.
+    assert.match((err as Error).message, /^No sfx server answered within 0\.1 s at 127\.0\.0\.1:\d+: start one with 'sfx serve', or name one with --server ADDRESS\[:PORT\]$/);
   } finally {
     await silent.close();
   }
