@@ -11,7 +11,7 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 const DENO = process.env.SFX_TEST_RUNTIME === "deno";
 
 /** Runs `cli.ts …args` from source under the runtime running this test. */
-function sfx(args: string[], started?: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function sfx(args: string[], started?: (child: ChildProcess) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   const [cmd, pre] = DENO ? [join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "--unstable-net", "cli.ts"]] : [process.execPath, ["cli.ts"]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
@@ -22,9 +22,9 @@ function sfx(args: string[], started?: (child: ChildProcess) => void): Promise<{
     const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
     child.on("error", reject);
     started?.(child);
-    child.on("close", (code) => {
+    child.on("close", (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, signal, stdout, stderr });
     });
   });
 }
@@ -116,7 +116,7 @@ test("Ctrl-C during a long sfx discover prints the servers that had answered (ex
       }, 10);
     });
     const r = await run;
-    assert.is(r.code, 130, r.stderr);
+    assertInterrupted(r);
     assert.match(r.stdout, /^NAME +ADDRESS +VERSION\nearly +127\.0\.0\.1:7003 /);
     assert.match(r.stderr, /^sfx: Stopped after \d+\.\d s; the servers that had answered:\n$/);
   } finally {
@@ -128,13 +128,21 @@ test("Ctrl-C during a long sfx discover prints the servers that had answered (ex
       // Once it has sent a query, it is searching.
       silent.onMessage(() => child.kill("SIGINT"));
     });
-    assert.is(r.code, 130);
+    assertInterrupted(r);
     assert.is(r.stdout, "");
     assert.match(r.stderr, /^sfx: Stopped after \d+\.\d s: no sfx server had answered\n$/);
   } finally {
     await silent.close();
   }
 });
+
+/**
+ * Exit status 130, as a shell sees it: exit(130), or the SIGINT itself (Deno, under load, once ended
+ * by it after sfx had printed all it had to: one run in a full `npm test`, never reproduced).
+ */
+function assertInterrupted(r: { code: number | null; signal: NodeJS.Signals | null; stderr: string }): void {
+  assert.ok(r.code === 130 || (DENO && r.code === null && r.signal === "SIGINT"), `exit ${r.code}, signal ${r.signal}: ${r.stderr}`);
+}
 
 test("sfx discover --interface with an address this machine does not have says so (exit 2), not a bare EADDRNOTAVAIL", async () => {
   const r = await sfx(["discover", "--interface", "203.0.113.77", "--timeout", "200ms"]);
