@@ -6,11 +6,12 @@
  *
  * No top-level await: the single executable runs this bundled as CommonJS.
  */
-// First, before the rest is loaded: no debugger on SIGUSR1 (see the module).
-import "./src/cli/no_debugger.ts";
-import { main } from "./src/cli/main.ts";
+// First, before the rest is loaded: no debugger on SIGUSR1, no end on a SIGHUP to a starting server (see the module).
+import "./src/cli/early_signals.ts";
 
-main(process.argv.slice(2)).then(
+// The rest by a dynamic import: a static one is loaded (and, from source, its TypeScript stripped),
+// module graph and all, before the line above runs, which left half a second without those listeners.
+import("./src/cli/main.ts").then(({ main }) => main(process.argv.slice(2))).then(
   (status) => {
     process.exitCode = status;
   },
