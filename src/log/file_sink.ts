@@ -161,9 +161,13 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
       (timer as { unref?: () => void }).unref?.();
     }
   };
+  // A process.exit() (a second stop signal: the user will not wait) skips the flush timer: the lines
+  // it buffered, the reason for the exit among them, are written on the way out.
+  process.on("exit", flush);
   return Object.assign(sink, {
     [Symbol.dispose]() {
       if (closed) return;
+      process.off("exit", flush);
       flush();
       closed = true;
       try {

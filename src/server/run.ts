@@ -42,7 +42,8 @@ export async function runServer(options: RunOptions): Promise<number> {
   let pidFile: PidFile | undefined;
   const removeShutdown = onShutdownSignals((signal, count) => {
     if (count > 1) {
-      // Asked twice: the user does not want to wait.
+      // Asked twice: the user does not want to wait. Said in the log (flushed on exit), or it would end mid-shutdown with no reason.
+      getLogger(["sfx", "server"]).warn("{signal} while stopping: exiting now, without waiting for the shutdown to finish", { signal });
       pidFile?.release();
       process.exit(1);
     }

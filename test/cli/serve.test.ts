@@ -179,6 +179,33 @@ for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) {
   });
 }
 
+test("a second stop signal while the server waits on a client exits at once (1), and the log says why, to its last line", async () => {
+  const tmp = tempDir();
+  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
+  let client: ReturnType<typeof startSfx> | undefined;
+  try {
+    const port = (await server.waitForStderr(/ ready on 127\.0\.0\.1:(\d+)/))[1];
+    client = startSfx(["receive", "--server", `127.0.0.1:${port}`, "--dir", join(tmp.path, "in")], { env: bareEnv(tmp.path) });
+    await client.waitForStderr(/Waiting for files/);
+    // A stopped client answers nothing: the shutdown waits on it (1 s) before it lets go.
+    process.kill(client.child.pid!, "SIGSTOP");
+    process.kill(server.child.pid!, "SIGTERM");
+    await server.waitForStderr(/sfx stopping: SIGTERM/);
+    process.kill(server.child.pid!, "SIGINT");
+    assert.equal(await server.exited(), { status: 1, signal: null });
+    const lines = readLines(join(tmp.path, "stream_server.log"));
+    assert.match(lines.at(-1)!, / WARN  sfx\.server: SIGINT while stopping: exiting now, without waiting for the shutdown to finish signal=SIGINT$/, lines.slice(-5).join("\n"));
+  } finally {
+    if (client) {
+      client.child.kill("SIGKILL");
+      process.kill(client.child.pid!, "SIGCONT");
+      await client.exited();
+    }
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
 test("serve --quiet in the foreground keeps stderr empty and still logs to the file", async () => {
   const tmp = tempDir();
   const server = startSfx(["serve", "--quiet", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
