@@ -176,7 +176,11 @@ async function putFiles(
 ): Promise<number> {
   const bar = progressBar();
   try {
-    const created = await withInterrupt((signal) => client.put(files, { ...limits, signal, onProgress: (p) => bar.update(p.bytes, p.total, p.file) }));
+    const onTooLateToCancel = () => {
+      bar.end();
+      process.stderr.write("sfx: Every byte is sent, and the server is making the share: waiting for its code (Ctrl-C again to leave without it)\n");
+    };
+    const created = await withInterrupt((signal) => client.put(files, { ...limits, signal, onTooLateToCancel, onProgress: (p) => bar.update(p.bytes, p.total, p.file) }));
     bar.end();
     if (created.warning) process.stderr.write(`sfx: warning: ${created.warning}\n`);
     if (flags.json) {

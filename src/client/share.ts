@@ -433,7 +433,14 @@ export interface PutOptions {
   expiresAt?: number;
   maxDownloads?: number;
   onProgress?: (p: ShareProgress) => void;
+  /**
+   * Cancels the upload, until its last byte and end are sent: from then on the server publishes
+   * the share, which a cancel could not stop in time everywhere (and a share whose code nobody
+   * learned would hold its bytes until it expired), so the put waits for the code instead, and
+   * calls `onTooLateToCancel` once.
+   */
   signal?: AbortSignal;
+  onTooLateToCancel?: () => void;
 }
 
 /** Options of {@link ShareClient.get}. */
@@ -596,7 +603,10 @@ export class ShareClient {
       };
     });
     created.catch(() => {});
+    /** Every byte and end has been handed over: what is left is the server's (hash checks, publishing). */
+    let allSent = false;
     const onAbort = () => {
+      if (allSent) return opts.onTooLateToCancel?.();
       // The upload's bytes still queued would only be dropped by the server: the cancel goes first.
       this.#link.discardData?.(req);
       this.#tryCancel(req, "cancelled");
@@ -675,6 +685,7 @@ export class ShareClient {
         }
         this.#link.send(ShareEnd.encode({ req, file: i, size, sha256: hash.digest("hex") }));
       }
+      allSent = !failure;
       return await created;
     } catch (err) {
       const e = failure ?? (err instanceof SfxError ? err : new SfxError("SFX_TRANSFER_FAILED", (err as Error).message, { cause: err }));

@@ -413,6 +413,12 @@ export class ShareStore {
     return { code, ...listingOf(manifest), ...(spec.warning ? { warning: spec.warning } : {}) };
   }
 
+  /** @internal Deletes a share just published whose upload was abandoned meanwhile (see {@link ShareUpload.abort}). */
+  _withdraw(code: string, reason: string): void {
+    const rec = this.#shares.get(codeKey(code));
+    if (rec) this.#delete(rec, reason);
+  }
+
   /** @internal Forgets an upload that ended without a share (abort or failure). */
   async _discard(upload: ShareUpload, reason: string): Promise<void> {
     this.#uploads.delete(upload);
@@ -819,19 +825,47 @@ export class ShareUpload {
       files.push({ path: this.spec.files[i].path, size: this.spec.files[i].size, sha256: sink.sha256, blob: String(i) });
     }
     this.#state = "committing";
+    let decided!: () => void;
+    this.#published = new Promise<void>((resolve) => (decided = resolve));
     try {
-      const created = await this.#store._publish(this, files);
+      let created: CreatedShare;
+      try {
+        created = await this.#store._publish(this, files);
+      } catch (err) {
+        this.#state = "open";
+        await this.abort(`cannot publish: ${(err as Error).message}`);
+        throw storeFailure("Cannot store the share", err);
+      }
+      const why = this.#abortedWhilePublishing;
+      if (why !== undefined) {
+        // Cancelled, or its client gone, while the share was being made: nobody will learn its code,
+        // and it would hold its bytes of the quota until it expired.
+        this.#state = "aborted";
+        this.#store._withdraw(created.code, `its upload was abandoned as it was published: ${why}`);
+        throw new SfxError("SFX_CANCELLED", `The upload was abandoned: ${why}`);
+      }
       this.#state = "committed";
       return created;
-    } catch (err) {
-      this.#state = "open";
-      await this.abort(`cannot publish: ${(err as Error).message}`);
-      throw storeFailure("Cannot store the share", err);
+    } finally {
+      decided();
     }
   }
 
-  /** Abandons the upload and removes its files. Idempotent; a no-op once committed. */
+  /** Settles once commit() has published the share, or withdrawn it, or failed. */
+  #published: Promise<void> = Promise.resolve();
+  /** Why abort() was called while commit() published the share, which commit() then withdraws. */
+  #abortedWhilePublishing: string | undefined;
+
+  /**
+   * Abandons the upload and removes its files. Idempotent; a no-op once
+   * committed. Called while commit() publishes the share, it has commit()
+   * withdraw the share (and fail), and resolves once that is decided.
+   */
   async abort(reason = "aborted"): Promise<void> {
+    if (this.#state === "committing") {
+      this.#abortedWhilePublishing ??= reason;
+      return this.#published;
+    }
     if (this.#state !== "open") return;
     this.#state = "aborted";
     for (const s of this.#sinks.values()) await s.discard();

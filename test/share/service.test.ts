@@ -999,6 +999,26 @@ test("20 concurrent uploads then 20 concurrent downloads, each on its own connec
   }));
 });
 
+test("a Ctrl-C once every byte and end of a put is sent does not cancel it: the put waits for the code (a share nobody learned the code of would hold the quota)", async () => {
+  const w = await world();
+  tree(w, { "a.bin": randomBytes(300_000) });
+  const { loop, client } = w.connect();
+  const ac = new AbortController();
+  const send = loop.link.send;
+  loop.link.send = (bytes) => {
+    send(bytes);
+    // As a signal comes: on a later turn, never inside the put's own send.
+    if (ShareEnd.is(decodeMessage(bytes))) queueMicrotask(() => ac.abort());
+  };
+  let told = 0;
+  const created = await client.put(await collectShareFiles([join(w.src, "a.bin")]), { signal: ac.signal, onTooLateToCancel: () => told++ });
+  assert.ok(ac.signal.aborted, "Ctrl-C came before put returned");
+  assert.is(told, 1, "the user was told why it goes on");
+  const { client: getter } = w.connect();
+  await getter.get(created.code, { dir: w.out });
+  assert.equal(readFileSync(join(w.out, "a.bin")), readFileSync(join(w.src, "a.bin")));
+});
+
 test("the service says when a peer starts and stops uploading (the server sizes its window by it): once for two uploads at once, and again after a cancel and a dropped connection", async () => {
   const w = await world();
   tree(w, { "a.bin": randomBytes(600_000), "b.bin": randomBytes(300_000) });

@@ -406,6 +406,25 @@ test("an upload is invisible until committed, and commit needs every file", asyn
   assert.equal(await download(store, code), { a: "1", b: "2" });
 });
 
+test("an upload abandoned while commit() publishes it (Ctrl-C at its last byte, the client gone) is withdrawn: no share nobody has the code of holds the quota", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const u = await store.beginUpload({ files: [{ path: "a", size: 3 }] });
+  const a = await u.file(0);
+  await a.write(Buffer.from("abc"));
+  await a.end(sha("abc"));
+  const committing = u.commit();
+  await u.abort("client disconnected"); // as the service does when the client leaves meanwhile
+  await rejects(committing, "SFX_CANCELLED", /abandoned: client disconnected/);
+  assert.is(store.size, 0, "no share left");
+  await store.close();
+  assert.equal(readdirSync(join(f.dir, "shares")), [], "its files removed");
+  assert.equal(readdirSync(join(f.dir, "uploads")), []);
+  // Reopened, nothing is counted.
+  const again = await f.open();
+  assert.is(again.usedBytes, 0);
+});
+
 test("an upload abandoned while its files are being opened leaves no file open on the removed upload", async () => {
   const f = fixture();
   const store = await f.open();
