@@ -1045,10 +1045,12 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         // Its part is gone: what is left beside it is of no use (the removal checks again under the lock).
         // Only what sfx writes: a note of its form, a lock naming a dead process (a file merely named
         // like one is the user's).
+        // Also an empty lock of the user's own, untouched past the time a writer takes to fill it in
+        // (judgeLock): a writer killed between making its lock and writing its process ID in it.
         const stray = s.note && typeof note === "string" && SFX_NOTE.test(note.trim()) ? resumeNotePathFor(temporary)
-          : deadSfxLock ? lock : undefined;
+          : deadSfxLock || (s.lock === true && lockText === "") ? lock : undefined;
         const sst = stray === undefined ? undefined : await lstat(stray).catch(() => undefined);
-        if (sst?.isFile() && (await listable(sst, stray!))) strays.push(stray!);
+        if (sst?.isFile() && (stray === lock && lockText === "" ? ownFile(sst) : await listable(sst, stray!))) strays.push(stray!);
         continue;
       }
       // A note that is not a small regular file (see readSmallFile) is not ours: neither is its part.

@@ -84,7 +84,7 @@ test("a part whose writer is alive is not listed; one whose writer died (kill -9
   }
 });
 
-test("what a killed receiver left without a note (a small file, standard input) is listed as not resumable, and discarded with its lock; a note or a dead writer's lock with no part beside it goes too; a live writer's stays", async () => {
+test("what a killed receiver left without a note (a small file, standard input) is listed as not resumable, and discarded with its lock; a note or a dead writer's lock with no part beside it goes too (an empty one too, once a minute old); a live writer's stays", async () => {
   const dir = tmp();
   const live = spawn("sleep", ["30"], { stdio: "ignore" });
   try {
@@ -103,6 +103,13 @@ test("what a killed receiver left without a note (a small file, standard input) 
     writeFileSync(lockAlone, deadLock);
     const liveAlone = lockPathFor(partPathFor(join(dir, "soon.bin")));
     writeFileSync(liveAlone, `${live.pid} abc ${hostname()}\n`);
+    // A writer killed between making its lock and writing in it leaves it empty: gone once a minute old, kept while fresh.
+    const emptyOld = lockPathFor(partPathFor(join(dir, "cut.bin")));
+    writeFileSync(emptyOld, "");
+    const minute = new Date(Date.now() - 60_000);
+    utimesSync(emptyOld, minute, minute);
+    const emptyFresh = lockPathFor(partPathFor(join(dir, "starting.bin")));
+    writeFileSync(emptyFresh, "");
     // The user's own files merely named like a lock and a note, an hour old: not sfx's.
     const hour = new Date(Date.now() - 3_600_000);
     const todoLock = join(dir, ".todo.sfx-lock");
@@ -113,7 +120,7 @@ test("what a killed receiver left without a note (a small file, standard input) 
     utimesSync(todoNote, hour, hour);
     const listed = await listKeptParts(dir);
     assert.equal(listed.parts, [{ temporary: small, relativeDir: "", bytes: 11 }]);
-    assert.equal(listed.strays.sort(), [lockAlone, noteAlone].sort());
+    assert.equal(listed.strays.sort(), [lockAlone, noteAlone, emptyOld].sort());
     const { kept } = await keptTransfers(dir);
     const lines = describeKept(kept, false);
     assert.is(lines[0], "Left in part by receivers that were killed, 11 B in all (hidden; these do not resume):");
@@ -122,7 +129,7 @@ test("what a killed receiver left without a note (a small file, standard input) 
     const { gone, failed } = await discardKeptParts(listed.parts, listed.strays);
     assert.equal(gone.map((p) => p.temporary), [small]);
     assert.equal(failed, []);
-    assert.equal(readdirSync(dir).sort(), [basename(liveAlone), basename(lockPathFor(writing)), basename(writing), ".todo.sfx-lock", ".plan.sfx-resume"].sort());
+    assert.equal(readdirSync(dir).sort(), [basename(liveAlone), basename(emptyFresh), basename(lockPathFor(writing)), basename(writing), ".todo.sfx-lock", ".plan.sfx-resume"].sort());
   } finally {
     live.kill();
   }
