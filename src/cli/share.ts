@@ -14,7 +14,7 @@ import { parseCount, parseDuration } from "./options.ts";
 import { withInterrupt } from "./send.ts";
 import { formatBytes, LeftOut, progressBar, roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
-import { SfxError } from "../errors.ts";
+import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type GotFile, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { parseCode } from "../share/code.ts";
@@ -203,7 +203,16 @@ async function putFiles(
           `\nDownload with: ${downloadCommand(created.code, flags.server)}\n`,
       );
     }
-    const line = leftOut.end("everything else is in the share");
+    let line: string | undefined;
+    try {
+      line = leftOut.end("everything else is in the share");
+    } catch (err) {
+      if (!flags.json || !isSfxError(err, "SFX_PARTIAL")) throw err;
+      // The share object on stdout already lists them (`leftOut`, `failed: true`): one JSON document,
+      // not a second one that says the same; the exit status says it too.
+      process.stderr.write(`sfx: ${printable(err.message)}\n`);
+      return exitStatusFor(err);
+    }
     if (line && !flags.json) process.stderr.write(`${line}\n`);
     return 0;
   } finally {
