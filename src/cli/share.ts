@@ -17,9 +17,9 @@ import { resolveServer } from "./discover.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
 import { collectShareFiles, connectionShareLink, type GotFile, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
-import { parseCode } from "../share/code.ts";
+import { isCode, parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
-import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits, STORED_FILE_BLOCK_BYTES, storedBytes } from "../share/defaults.ts";
+import { CODE_CHARS, DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits, STORED_FILE_BLOCK_BYTES, storedBytes } from "../share/defaults.ts";
 import { MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 
 interface ConnFlags {
@@ -61,10 +61,12 @@ export function registerShare(program: Command, result: CommandResult): void {
   share
     .command("ls")
     .description("list a share's files, sizes and expiry")
-    .argument("<code>", "the share code")
+    .argument("<code...>", "the share code")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("--json", "print JSON")
-    .action(async (code: string, flags: LsFlags) => {
+    .action(async (words: string[], flags: LsFlags) => {
+      const { code, rest } = joinCodeGroups(words);
+      if (rest.length > 0) throw new SfxError("SFX_USAGE", `share ls takes one code, not also '${printable(rest.join(" "))}'`);
       result.status = await ls(code, flags);
     });
   share
@@ -76,9 +78,25 @@ export function registerShare(program: Command, result: CommandResult): void {
     .option("-d, --dir <dir>", "directory to write to", ".")
     .option("--overwrite", "replace existing files instead of writing 'name (1).ext'")
     .option("--json", "print one JSON object per file, then a summary")
-    .action(async (code: string, names: string[], flags: GetFlags) => {
-      result.status = await get(code, names, flags);
+    .action(async (first: string, more: string[], flags: GetFlags) => {
+      const { code, rest } = joinCodeGroups([first, ...more]);
+      result.status = await get(code, rest, flags);
     });
+}
+
+/**
+ * A code read out and typed in its groups with spaces (`sfx share get 7KQ2 M9XD 4T1F HB6R W3NP`)
+ * arrives as several arguments: when the first is short of a code and it and the next few make
+ * one, they are that code, and what follows are the names.
+ */
+export function joinCodeGroups(words: readonly string[]): { code: string; rest: string[] } {
+  if (!isCode(words[0])) {
+    for (let n = 2; n <= Math.min(words.length, CODE_CHARS); n++) {
+      const joined = words.slice(0, n).join("-");
+      if (isCode(joined)) return { code: joined, rest: words.slice(n) };
+    }
+  }
+  return { code: words[0], rest: words.slice(1) };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
+import { downloadCommand, gotDoneEvent, gotFileEvent, joinCodeGroups, parseExpires, shareServeArgs, shareServerOptions } from "../../src/cli/share.ts";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,15 @@ import { main } from "../../src/cli/main.ts";
 import { refused } from "../_refused.ts";
 
 const NOW = Date.parse("2026-11-22T08:00:00Z");
+
+test("joinCodeGroups(): a code typed in its groups with spaces is one code, and the words after it are the names; a whole code is left as it is", () => {
+  assert.equal(joinCodeGroups(["7KQ2", "M9XD", "4T1F", "HB6R", "W3NP", "photos/a.jpg"]), { code: "7KQ2-M9XD-4T1F-HB6R-W3NP", rest: ["photos/a.jpg"] });
+  assert.equal(joinCodeGroups(["7kq2-m9xd-4t1f-hb6r", "w3np"]), { code: "7kq2-m9xd-4t1f-hb6r-w3np", rest: [] });
+  // A whole code first: what follows is names, however code-like.
+  assert.equal(joinCodeGroups(["7KQ2-M9XD-4T1F-HB6R-W3NP", "ABCD"]), { code: "7KQ2-M9XD-4T1F-HB6R-W3NP", rest: ["ABCD"] });
+  // No code to be made: left for the code's own error.
+  assert.equal(joinCodeGroups(["7KQ2", "M9XD", "a.txt"]), { code: "7KQ2", rest: ["M9XD", "a.txt"] });
+});
 
 test("downloadCommand() names the server as given, quoted where a shell would change it (brackets glob, spaces split)", () => {
   const code = "7KQ2-M9XD-4T1F-HB6R-W3NP";
