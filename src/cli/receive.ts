@@ -92,6 +92,8 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
     const listing = keptTransfers(dir);
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
+    // An offer the server garbled is not shown as one: said, rather than waiting without a word.
+    conn.onProtocolError((err) => process.stderr.write(`sfx: ${printable(err.message)}\n`));
     try {
       const { kept, truncated } = await listing;
       if (json) {

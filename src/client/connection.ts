@@ -53,6 +53,7 @@ export class ClientConnection {
   #messageListeners = new Set<(msg: AnyMessage) => void>();
   #dataListeners = new Set<(streamId: number, data: Uint8Array, ppid: number) => void>();
   #closeListeners = new Set<(err: SfxError) => void>();
+  #protocolErrorListeners = new Set<(err: SfxError) => void>();
   #closedWith: SfxError | undefined;
   /** What the server said when it announced it was going away (shutdown), if it did. */
   #goingAway: SfxError | undefined;
@@ -72,7 +73,13 @@ export class ClientConnection {
     // three pings a timeout, however short (a floor of 1 s let a server with `--idle-timeout 1s` drop
     // waiting receivers at random); 20 a second at the most.
     const every = Math.max(50, Math.floor(welcome.limits.idleTimeoutMs / 3));
-    this.#pingTimer = setInterval(() => this.send(Ping, { n: ++this.#pingN % 2 ** 31 }), every);
+    this.#pingTimer = setInterval(() => {
+      try {
+        this.send(Ping, { n: ++this.#pingN % 2 ** 31 });
+      } catch {
+        // The association is closing (close() waits for it): nothing to keep alive, and a throw here is a crash.
+      }
+    }, every);
     (this.#pingTimer as { unref?: () => void }).unref?.();
   }
 
@@ -192,6 +199,16 @@ export class ClientConnection {
     return () => this.#messageListeners.delete(listener);
   }
 
+  /**
+   * Each control message from the server that breaks the protocol (the server is told, and the
+   * message ignored): an offer that cannot be read would otherwise leave a receiver waiting without
+   * a word. Returns an unsubscribe function.
+   */
+  onProtocolError(listener: (err: SfxError) => void): () => void {
+    this.#protocolErrorListeners.add(listener);
+    return () => this.#protocolErrorListeners.delete(listener);
+  }
+
   /** Every data-stream message. Returns an unsubscribe function. */
   onData(listener: (streamId: number, data: Uint8Array, ppid: number) => void): () => void {
     this.#dataListeners.add(listener);
@@ -278,6 +295,7 @@ export class ClientConnection {
    * telling the server `abortReason` (default "close timed out").
    */
   async close(graceMs = 2000, abortReason?: string): Promise<void> {
+    clearInterval(this.#pingTimer); // nothing to keep alive while it closes
     if (!this.#closedWith) {
       await closeWithin(this.association, graceMs, abortReason);
       this.#onClose({ kind: "shutdown", message: "closed by this client" });
@@ -316,10 +334,19 @@ export class ClientConnection {
       } catch {
         // closed
       }
+      const said = new SfxError("SFX_PROTOCOL", `The server sent a message sfx cannot read (${(err as Error).message}): it was told, and the message ignored`, { cause: err });
+      for (const l of [...this.#protocolErrorListeners]) l(said);
       return;
     }
     if (Pong.is(msg)) return;
-    if (Ping.is(msg)) return this.send(Pong, { n: msg.n });
+    if (Ping.is(msg)) {
+      try {
+        this.send(Pong, { n: msg.n });
+      } catch {
+        // closing
+      }
+      return;
+    }
     // The server going away says so first (an error about no exchange or request): that is why the connection ends.
     if (ErrorMessage.is(msg) && msg.code === "SFX_CONNECTION_LOST" && msg.xid === undefined && msg.req === undefined) {
       this.#goingAway = errorFromMessage(msg);

@@ -17,7 +17,10 @@
  * @module
  */
 
-/** A client never waits longer than this for a transfer to move again, whatever the server's timeouts. */
+/**
+ * Where the doubling of the server's wait stops (see {@link stallLimitMs}): past it a client waits
+ * only the server's own wait and a margin, which a welcome holds to 24.8 days at the most.
+ */
 export const MAX_CLIENT_STALL_MS = 30 * 60_000;
 
 /**

@@ -34,8 +34,9 @@ export const Welcome = defineMessage("welcome", {
   limits: object({
     maxFileSize: int(),
     maxFilesPerOffer: int(),
-    offerTimeoutMs: int(),
-    idleTimeoutMs: int(),
+    // What a timer can hold (24.8 days; `sfx serve` takes at most 24d): a client arms timers from them.
+    offerTimeoutMs: int({ max: 2 ** 31 - 1 }),
+    idleTimeoutMs: int({ max: 2 ** 31 - 1 }),
   }, { open: true }),
 }, { open: true });
 

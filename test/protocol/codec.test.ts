@@ -95,6 +95,14 @@ test("a share code from the server is printed as is, so only its own characters 
   assert.throws(() => decodeMessage(created("7KQ2-M9XD-4T1F-HB6R-W3NP", 9e15)), (e: unknown) => e instanceof ProtocolError);
 });
 
+test("a welcome's timeouts must fit a timer (a client arms its pings and stall watch from them; past 2^31 - 1 ms Node fires at once, a ping every millisecond)", () => {
+  const welcome = (idleTimeoutMs: number, offerTimeoutMs = 1000) =>
+    enc(JSON.stringify({ type: "welcome", protocol: 1, id: "482913", server: { name: "box", version: "0.1.0" }, limits: { maxFileSize: 10, maxFilesPerOffer: 5, offerTimeoutMs, idleTimeoutMs } }));
+  assert.ok(Welcome.is(decodeMessage(welcome(2 ** 31 - 1))));
+  assert.throws(() => decodeMessage(welcome(9e11)), (e: unknown) => e instanceof ProtocolError && /idleTimeoutMs/.test(e.message));
+  assert.throws(() => decodeMessage(welcome(1000, 2 ** 31)), (e: unknown) => e instanceof ProtocolError && /offerTimeoutMs/.test(e.message));
+});
+
 test("hello accepts unknown fields so a future version can still be told it is incompatible", () => {
   const msg = decodeMessage(enc('{"type":"hello","protocol":9,"client":"sfx 9.0.0","shiny":true}'));
   assert.ok(Hello.is(msg));

@@ -409,6 +409,37 @@ test("an idle client is disconnected; a pinging one is not, even when the idle t
   }
 });
 
+test("a keep-alive ping that comes while the association is closing (a Ctrl-C against a server gone silent) is dropped, not a crash", async () => {
+  const h = startHarness({ idleTimeoutMs: 150 }); // a ping every 50 ms
+  try {
+    const { conn, fake } = await h.client();
+    let pings = 0;
+    fake.send = () => {
+      pings++;
+      throw new Error("Cannot send on the SCTP association: it is closing");
+    };
+    await until(() => pings >= 2, 3000, "two pings into a closing association");
+    assert.is(conn.closedWith, undefined);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a control message from the server that breaks the protocol is told to the server and to the client's own listener (an unreadable offer left a receiver waiting without a word)", async () => {
+  const h = startHarness();
+  try {
+    const { conn, serverSide } = await h.client();
+    const heard: string[] = [];
+    conn.onProtocolError((err) => heard.push(err.message));
+    const told = collect(serverSide);
+    serverSide.send(0, new TextEncoder().encode(JSON.stringify({ type: "offer", xid: 2, from: "123456", files: [{ path: "", size: 1 }] })), { ppid: CONTROL_PPID });
+    await until(() => heard.length > 0 && told.some((m) => ErrorMessage.is(m)), 3000, "the protocol error, both ways");
+    assert.match(heard[0], /^The server sent a message sfx cannot read \(Invalid 'offer' message: .*\): it was told, and the message ignored$/);
+  } finally {
+    await h.close();
+  }
+});
+
 test("pings in a loop get 20 pongs at once, then 10 a second: the rest are dropped unanswered, and the connection stays", async () => {
   const h = startHarness();
   try {
