@@ -238,7 +238,15 @@ async function bindUdp(host: string, port: number): Promise<DatagramSocket> {
     if (code === "EADDRINUSE") {
       throw new SfxError("SFX_IO", `Cannot listen on UDP ${where}: the port is in use (another sfx serve?)`, { cause: err });
     }
-    if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EINVAL") {
+    if (code === "EACCES" && port > 0 && port < 1024) {
+      // Ports below net.ipv4.ip_unprivileged_port_start (1024 by default) are root's.
+      throw new SfxError("SFX_IO", `Cannot listen on UDP ${where}: a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability (or use the default 6969)`, { cause: err });
+    }
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+      const why = code === "EAI_AGAIN" ? "the name could not be looked up now (no DNS yet?)" : "no such host name";
+      throw new SfxError("SFX_BAD_ARGUMENT", `Cannot listen on UDP ${where}: --host ${host}: ${why} (${code}); give an address of this machine`, { cause: err });
+    }
+    if (code === "EADDRNOTAVAIL" || code === "EINVAL") {
       throw new SfxError("SFX_BAD_ARGUMENT", `Cannot listen on UDP ${where}: --host is not an address of this machine (${code})`, { cause: err });
     }
     throw new SfxError("SFX_IO", `Cannot listen on UDP ${where}: ${(err as Error).message}`, { cause: err });

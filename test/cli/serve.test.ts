@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv, ensureBinary, LOG_LINE, processAlive, runSfx, SFX, startSfx, tempDir } from "./_sfx.ts";
@@ -202,6 +202,24 @@ test("a second stop signal while the server waits on a client exits at once (1),
       await client.exited();
     }
     if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+    tmp.remove();
+  }
+});
+
+test("serve on a port below 1024 without root says what it needs (exit 8), not a bare EACCES", async () => {
+  if (process.getuid?.() !== 0) return console.warn("SKIP: needs root to run the server as another user");
+  if (Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8")) <= 80) return console.warn("SKIP: port 80 is open to every user here");
+  const tmp = tempDir();
+  try {
+    spawnSync("chown", ["65534:65534", tmp.path]);
+    const r = spawnSync("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", SFX, "serve", "--port", "80", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], {
+      env: bareEnv(tmp.path),
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    assert.is(r.status, 8, r.stderr);
+    assert.match(r.stderr, /\nsfx: Cannot listen on UDP 127\.0\.0\.1:80: a port below 1024 needs root or the CAP_NET_BIND_SERVICE capability \(or use the default 6969\)\n$/);
+  } finally {
     tmp.remove();
   }
 });
