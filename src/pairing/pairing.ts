@@ -506,7 +506,8 @@ export class Pairing {
           this.#relaySenderFailure(ex);
           continue;
         }
-        const seconds = Math.round((now - ex.movedAt) / 1000);
+        // The timeout, not the time since (up to a quarter more, as looked every quarter): the rule the admin set.
+        const seconds = Number((this.limits.idleTimeoutMs / 1000).toFixed(1));
         if (ex.logged) this.#log.warn("Exchange #{serial} stalled: nothing moved for {seconds} s", { serial: ex.serial, seconds });
         this.#failBoth(ex, "SFX_TRANSFER_FAILED", `Nothing moved for ${seconds} s: the exchange was ended (is the other side still there?)`);
       }
