@@ -30,6 +30,7 @@ import { DownloadsHeldError, type ShareDownload, type ShareStore, type ShareUplo
 import { codeKey } from "./code.ts";
 import { MAX_REQUESTS_PER_CLIENT, UPLOAD_FIRST_BYTES_MS, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
 import { formatBytes } from "../units.ts";
+import { PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
 import { addressKey } from "../failure_limiter.ts";
 import type { FileSink } from "./upload.ts";
 
@@ -40,6 +41,9 @@ const log = getLogger(["sfx", "share"]);
 
 /** The reason a holder found gone is disconnected with. */
 const NO_ANSWER = "nothing heard from you for 10 s, while another client waited for your download to end";
+
+/** Said with a refusal for uploads in progress: one of them may be a killed client's, which holds its place for a while. */
+const KILLED_UPLOAD_NOTE = ` (one whose \`share put\` was killed ends once the server has heard nothing from it for ${PEER_FAILURE_TIMEOUT_MS / 1000} s)`;
 
 /** One client connection as the share service sees it. */
 export interface SharePeer {
@@ -307,13 +311,13 @@ export class ShareService {
     }
     const most = Math.max(1, Math.floor(this.store.limits.maxUploadsInProgress / 2));
     if (n >= most) {
-      throw new SfxError("SFX_LIMIT", `${address} has ${n} uploads in progress already, the most the server allows from one address: wait for one to end`);
+      throw new SfxError("SFX_LIMIT", `${address} has ${n} uploads in progress already, the most the server allows from one address: wait for one to end${KILLED_UPLOAD_NOTE}`);
     }
     // Nor a quota's worth of reservations: a quarter of it (or one share's most, if more) per address.
     const L = this.store.limits;
     const mostBytes = Math.max(L.maxShareBytes, Math.floor(L.maxStoreBytes / 4));
     if (reserved > 0 && reserved + bytes > mostBytes) {
-      throw new SfxError("SFX_LIMIT", `${address} has uploads of ${formatBytes(reserved)} in progress already; ${formatBytes(bytes)} more would pass the ${formatBytes(mostBytes)} the server lets one address reserve: wait for one to end`);
+      throw new SfxError("SFX_LIMIT", `${address} has uploads of ${formatBytes(reserved)} in progress already; ${formatBytes(bytes)} more would pass the ${formatBytes(mostBytes)} the server lets one address reserve: wait for one to end${KILLED_UPLOAD_NOTE}`);
     }
   }
 
