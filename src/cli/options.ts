@@ -10,11 +10,19 @@ import { LOG_LEVELS, type LogLevel } from "../log/index.ts";
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** Parses `500ms`, `1s`, `1.5m`, `2h`, `7d`, `1w` (a bare number is seconds) to milliseconds. */
+/** Parses `500ms`, `1s`, `1.5m`, `2h`, `7d`, `1w`, and sums of them (`1h30m`, `1d 12h`; a bare number is seconds) to milliseconds. */
 export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$/.exec(text);
-  if (!m) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': use e.g. 500ms, 1s, 5m, 2h, 7d`);
-  const ms = Number(m[1]) * UNITS_MS[m[2] ?? "s"];
+  let ms = 0;
+  const bare = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(text);
+  if (bare) ms = Number(bare[1]) * 1000;
+  else {
+    const parts = /^\s*(?:\d+(?:\.\d+)?\s*(?:ms|s|m|h|d|w)\s*)+$/.test(text) ? [...text.matchAll(/(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)/g)] : [];
+    if (parts.length === 0) {
+      const units = /[A-Z]/.test(text) ? " (units are lowercase)" : "";
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': use e.g. 500ms, 1s, 5m, 2h, 7d, 1h30m${units}`);
+    }
+    for (const [, n, unit] of parts) ms += Number(n) * UNITS_MS[unit];
+  }
   if (!Number.isFinite(ms) || ms > 10 * 365 * 86_400_000) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid duration '${text}': too long`);
   }

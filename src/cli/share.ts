@@ -118,7 +118,7 @@ export function parseExpires(text: string, now = Date.now()): { expiresInMs: num
     return { expiresAt: at };
   }
   // A bare number is ambiguous here (10 seconds? days?): the unit must be said.
-  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(text) && Number(text) > 0) {
     throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': give a unit, e.g. ${text.trim()}m, ${text.trim()}h or ${text.trim()}d`);
   }
   let ms: number;
@@ -128,7 +128,7 @@ export function parseExpires(text: string, now = Date.now()): { expiresInMs: num
     // Longer than any server allows: asked for as such, the server shortens it to its maximum and says so.
     if (/too long/.test((err as Error).message)) return { expiresInMs: 10 * 365 * 86_400_000 };
     if (/more than zero/.test((err as Error).message)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);
-    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': use a duration (30m, 1h, 7d) or an ISO date`);
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': use a duration (30m, 1h, 1h30m, 7d${/[A-Z]/.test(text) ? "; units are lowercase" : ""}) or an ISO date`);
   }
   if (ms < MIN_EXPIRY_MS) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid --expires '${text}': at least 1s`);
   return { expiresInMs: ms };

@@ -11,6 +11,13 @@ test("parseDuration() takes units and bare seconds, and refuses zero and nonsens
   refused(() => parseDuration("0"), /more than zero/);
   refused(() => parseDuration("0s"), /more than zero/);
   refused(() => parseDuration("soon"), /Invalid duration 'soon'/);
+  // Sums, as people write them; units are lowercase (M for minutes or months?), and the message says so.
+  assert.is(parseDuration("1h30m"), 90 * 60_000);
+  assert.is(parseDuration("1d 12h"), 36 * 3_600_000);
+  assert.is(parseDuration("2m30s"), 150_000);
+  refused(() => parseDuration("1H"), /Invalid duration '1H': use e\.g\. .*1h30m \(units are lowercase\)$/);
+  refused(() => parseDuration("1h30"), /Invalid duration '1h30'/);
+  refused(() => parseDuration("h"), /Invalid duration 'h'/);
 });
 
 test("parseCount() takes sizes with binary units and refuses zero (a limit of 0 refuses everything)", () => {

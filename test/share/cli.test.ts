@@ -67,6 +67,10 @@ test("parseExpires() refuses nonsense, past dates and sub-second durations with 
   refused(() => parseExpires("2027-02-30", NOW), /Invalid --expires '2027-02-30': not a date/);
   // A bare number: seconds? days? The unit must be said.
   refused(() => parseExpires("10", NOW), /Invalid --expires '10': give a unit, e\.g\. 10m, 10h or 10d/);
+  // Zero is no expiry to suggest units for; a sum of units is a duration; units are lowercase.
+  refused(() => parseExpires("0", NOW), /Invalid --expires '0': at least 1s$/);
+  assert.equal(parseExpires("1h30m", NOW), { expiresInMs: 90 * 60_000 });
+  refused(() => parseExpires("1H", NOW), /Invalid --expires '1H': use a duration \(.*; units are lowercase\)/);
 });
 
 test("parseExpires(): a duration longer than any server allows asks for the longest, which the server shortens with a warning", () => {
