@@ -276,7 +276,7 @@ export async function collectShareFiles(
     if (f.size === null) throw new SfxError("SFX_USAGE", `${f.path}: size unknown`);
     out.push({ path: f.path, ...(f.local === undefined ? {} : { local: f.local }), size: f.size, read: () => f.read() });
   }
-  if (out.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
+  if (out.length === 0) throw new SfxError("SFX_USAGE", "Nothing to share: the directories are empty");
   checkSharePaths(out.map((f) => f.path));
   return out;
 }

@@ -73,7 +73,8 @@ export interface CollectOptions {
  * refuse.
  */
 export async function collectFiles(args: readonly string[], opts: CollectOptions = {}): Promise<SourceFile[]> {
-  if (args.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
+  const nothing = `Nothing to ${opts.command?.startsWith("sfx share") ? "share" : "send"}`;
+  if (args.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", `${nothing}: no files given`);
   const out: SourceFile[] = [];
   const seen = new Set<string>();
   const add = (f: SourceFile) => {
@@ -126,12 +127,12 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
   if (out.length === 0 && !opts.allowEmpty && failed > 0) {
     // As a file given by name that cannot be read: nothing went, and it is no mistake of the command line.
     const what = failed === 1 ? "1 entry" : `${failed} entries`;
-    throw new SfxError("SFX_IO", `Nothing to send: ${what} of ${args.length === 1 ? "the directory" : "the directories"} could not be read or named (listed above as 'left out')`);
+    throw new SfxError("SFX_IO", `${nothing}: ${what} of ${args.length === 1 ? "the directory" : "the directories"} could not be read or named (listed above as 'left out')`);
   }
   if (out.length === 0 && !opts.allowEmpty) {
     const dirs = args.length === 1 ? "the directory" : "the directories";
     const what = skipped === 1 ? `the one entry of ${dirs} was` : `all ${skipped} entries of ${dirs} were`;
-    throw new SfxError("SFX_USAGE", skipped > 0 ? `Nothing to send: ${what} left out` : `Nothing to send: ${dirs} ${args.length === 1 ? "is" : "are"} empty`);
+    throw new SfxError("SFX_USAGE", skipped > 0 ? `${nothing}: ${what} left out` : `${nothing}: ${dirs} ${args.length === 1 ? "is" : "are"} empty`);
   }
   return out;
 }

@@ -250,7 +250,7 @@ test("server limits refuse with exit 6 and say which: files, bytes, quota, faile
   // Its only entry could not be named: nothing to share, an I/O failure as for a file that cannot be read.
   assert.is(r.status, 8, r.stderr);
   assert.match(r.stderr, /control characters/);
-  assert.match(r.stderr, /Nothing to send: 1 entry of the directory could not be read or named/);
+  assert.match(r.stderr, /Nothing to share: 1 entry of the directory could not be read or named/);
 });
 
 test("names with invisible characters (a bidi mark, a zero-width space) are shared and saved as they are, shown with U+FFFD in their place; they survive a server restart", async () => {
