@@ -403,8 +403,9 @@ export class ShareStore {
     this.#committedBytes += spec.stored;
     // The fields stay plain values; the wording goes in the message.
     const limited = spec.maxDownloads === null ? "" : ", at most {maxDownloads} download(s)";
-    log.info(`Share {share} created: {files} file(s), {bytes} bytes, expires {expiresAt}${limited}`, {
+    log.info(`Share {share} created from upload {upload}: {files} file(s), {bytes} bytes, expires {expiresAt}${limited}`, {
       share: shortKey(key),
+      upload: spec.id.slice(0, 8),
       files: files.length,
       bytes: spec.bytes,
       expiresAt: iso(expiresAt),

@@ -380,6 +380,22 @@ test("a longer expiry than the server allows is shortened, with a warning in the
   assert.match(created.warning!, /shortened to 7d/);
 });
 
+test("the log ties a share to the upload it came from: the upload's id, logged with its client as it starts, is in the share's line", async () => {
+  const records = await recordLogs("info");
+  try {
+    const w = await world();
+    tree(w, { "a.txt": "hello" });
+    const { client } = w.connect();
+    await client.put(await collectShareFiles([join(w.src, "a.txt")]));
+    const started = records.find((r) => String(r.rawMessage).startsWith("Upload {upload} from {client} started"));
+    const created = records.find((r) => String(r.rawMessage).startsWith("Share {share} created from upload {upload}"));
+    assert.ok(started && created, JSON.stringify(records.map((r) => r.rawMessage)));
+    assert.is(created.properties.upload, started.properties.upload);
+  } finally {
+    await reset();
+  }
+});
+
 test("server limits reach the client as SFX_LIMIT with the server's message, and the admin's log once a minute per kind: one kind does not hide another, and the next line says how many went unsaid", async () => {
   const records = await recordLogs("info");
   try {
