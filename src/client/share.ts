@@ -575,7 +575,12 @@ export class ShareClient {
     // Names are checked before anyone sees or uses them: `../x`, or terminal escapes to print.
     const seen = new Set<string>();
     for (const f of msg.files) {
-      sanitizeRelativePath(f.path);
+      try {
+        sanitizeRelativePath(f.path);
+      } catch (err) {
+        // The server's doing (a share put by sfx holds no such name): said so, not as if the user gave it.
+        throw new SfxError("SFX_PROTOCOL", `The server listed an unsafe file name: ${(err as Error).message}`, { cause: err });
+      }
       if (seen.has(f.path)) throw new SfxError("SFX_PROTOCOL", `The server listed ${JSON.stringify(f.path)} twice`);
       seen.add(f.path);
     }

@@ -77,7 +77,7 @@ test("a listed name that leaves the directory is refused before any file is read
     const { link, seen } = fakeServer([{ path, size: secret.length, sha256: sha(secret) }, { path: "decoy.txt", size: 1, sha256: "0".repeat(64) }]);
     const err = await getError(link, dir);
     assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
-    assert.match((err as Error).message, /Refusing file name/);
+    assert.match((err as Error).message, /^The server listed an unsafe file name: Refusing file name /);
     assert.equal(seen, ["share.ls"], "no share.get: whether it was sent would tell the server its guess was right");
   }
   assert.equal(readdirSync(dir), []);
