@@ -275,7 +275,15 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
   try {
     const started = Date.now();
     const r = await withInterrupt((signal) =>
-      client.get(code, { dir: flags.dir, names, overwrite: flags.overwrite, signal, onProgress: (p) => bar.update(p.bytes, p.total, p.file), onKept: (k) => kept.push(k) })
+      client.get(code, {
+        dir: flags.dir,
+        names,
+        overwrite: flags.overwrite,
+        signal,
+        onProgress: (p) => bar.update(p.bytes, p.total, p.file),
+        onKept: (k) => kept.push(k),
+        onWaiting: () => process.stderr.write("sfx: Waiting: downloads in progress hold this share's remaining downloads; the server is asking whether their clients are still there (one that is gone is let go within 10 s)\n"),
+      })
     );
     bar.end();
     const seconds = (Date.now() - started) / 1000;

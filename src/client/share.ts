@@ -454,8 +454,17 @@ export interface GetOptions {
   onProgress?: (p: ShareProgress) => void;
   /** A get that fails keeps what arrived of each file, hidden, to resume: told here of each (its name in `dir`). */
   onKept?: (k: { path: string; bytes: number; temporary: string }) => void;
+  /**
+   * Called once when the server has not begun to answer a get of a share with a download limit
+   * within 2 s: downloads in progress hold its remaining places, and the server asks their clients
+   * whether they are still there (one that is gone is let go within 10 s).
+   */
+  onWaiting?: () => void;
   signal?: AbortSignal;
 }
+
+/** How long a get of a limited share waits for the server's first answer before {@link GetOptions.onWaiting}. */
+const WAITING_HINT_MS = 2000;
 
 /** One file a get dealt with. */
 export interface GotFile {
@@ -824,7 +833,8 @@ export class ShareClient {
           resolve();
         });
       });
-      const fetched = await this.#fetch(code, todo, opened, cache, total, moved, opts);
+      // Only a share with a download limit can be held up by downloads in progress (see onWaiting).
+      const fetched = await this.#fetch(code, todo, opened, cache, total, moved, { ...opts, onWaiting: listing.maxDownloads === null ? undefined : opts.onWaiting });
       for (const { file, offset } of todo) {
         const r = fetched.get(file.path)!;
         results.push({ name: file.path, path: r.path, size: r.size, sha256: r.sha256, resumedFrom: offset, alreadyThere: false });
@@ -1051,6 +1061,7 @@ export class ShareClient {
       fail: endedEarly,
     });
     const stopWatch = this.#watch(req, () => moves, () => local > 0);
+    let waitingTimer: ReturnType<typeof setTimeout> | undefined;
     try {
       // An abort that came after the kept parts were hashed and before the listener above was added: ask for nothing.
       if (opts.signal?.aborted) {
@@ -1058,9 +1069,16 @@ export class ShareClient {
         throw new SfxError("SFX_CANCELLED", "Download cancelled");
       }
       this.#link.send(ShareGet.encode({ req, code, files: todo.map((e) => ({ path: e.file.path, offset: e.offset })) }));
+      // A share whose remaining downloads are all held by downloads in progress waits while the server
+      // asks their clients for a word (a killed one is let go after 10 s): said, not a silent wait.
+      if (opts.onWaiting) {
+        const onWaiting = opts.onWaiting;
+        waitingTimer = setTimeout(() => moves === 0 && !failed && onWaiting(), WAITING_HINT_MS);
+      }
       await finished;
       return results;
     } finally {
+      clearTimeout(waitingTimer);
       await Promise.all(opening);
       stopWatch();
       stopData();

@@ -507,6 +507,20 @@ test("a get refused because another client's download holds the share's last one
   await rejects(putter.list(code), "SFX_SHARE_NOT_FOUND");
 });
 
+test("a get held while the server checks on the downloads holding the share's last places says so after 2 s (it waited up to 10 s without a word)", async () => {
+  const w = await world();
+  const { code, first } = await downloadHeld(w);
+  let answer!: () => void;
+  first.checkGate = new Promise<void>((r) => (answer = r));
+  const { client: second } = w.connect();
+  let waiting = 0;
+  const got = second.get(code, { dir: w.out, onWaiting: () => waiting++ });
+  await until(() => waiting === 1, 5000, "the word that it waits");
+  answer();
+  await rejects(got, "SFX_LIMIT", /their clients answered the server just now/);
+  assert.is(waiting, 1);
+});
+
 test("gets that wait for a check of the share's holders: one check for all, each counted against its connection's limit, all refused when the holder answers", async () => {
   const w = await world();
   const { code, first } = await downloadHeld(w);
