@@ -16,6 +16,7 @@ import { formatBytes, LeftOut, progressBar, roughDuration, warnSkipped } from ".
 import { resolveServer } from "./discover.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
+import { type KeptPart, listKeptParts } from "../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type GotFile, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { isCode, parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
@@ -307,10 +308,23 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
       if (flags.json) process.stdout.write(`${JSON.stringify({ event: "kept", ...k })}\n`);
       else process.stderr.write(`sfx: kept ${formatBytes(k.bytes)} of ${printable(k.path)} (hidden: ${printable(basename(k.temporary))}); the same 'sfx share get' again resumes from there\n`);
     }
+    if (isSfxError(err, "SFX_SHARE_NOT_FOUND") && !flags.json) await sayKeptDownloads(flags.dir);
     throw err;
   } finally {
     await conn.close();
   }
+}
+
+/**
+ * After "no share with that code": what interrupted gets left in `dir` (a share that has expired since
+ * leaves its parts for good), and how to remove it. Share downloads' parts are those noted with a SHA-256.
+ */
+async function sayKeptDownloads(dir: string): Promise<void> {
+  const { parts } = await listKeptParts(resolve(dir)).catch(() => ({ parts: [] as KeptPart[] }));
+  const ofGets = parts.filter((p) => p.note !== undefined && /^[0-9a-f]{64}$/.test(p.note));
+  if (ofGets.length === 0) return;
+  const bytes = ofGets.reduce((n, p) => n + p.bytes, 0);
+  process.stderr.write(`sfx: ${printable(dir)} holds ${formatBytes(bytes)} kept from interrupted share downloads (hidden .sfx-part files); if their share is gone, 'sfx receive --discard-kept --dir ${printable(shellWord(dir))}' removes them\n`);
 }
 
 /**

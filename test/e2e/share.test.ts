@@ -201,6 +201,14 @@ test("wrong, malformed and expired codes: exit 9 with the same 'not found' for w
   const wrong = await sfx(main, ["share", "get", "0000-0000-0000-0000-0000", "--dir", dir("out-wrong")]);
   assert.is(wrong.status, 9);
   assert.match(wrong.stderr, /No share with that code/);
+  assert.is(wrong.stderr.split("\n").length, 2, wrong.stderr);
+  // A folder holding what an interrupted get kept: said after "not found" (its share may have expired since), with how to remove it.
+  const keptIn = dir("out-kept");
+  writeFileSync(join(keptIn, ".big.iso.sfx-part"), "x".repeat(1000));
+  writeFileSync(join(keptIn, ".big.iso.sfx-resume"), `${"ab".repeat(32)}\n`);
+  const left = await sfx(main, ["share", "get", "0000-0000-0000-0000-0000", "--dir", keptIn]);
+  assert.is(left.status, 9);
+  assert.match(left.stderr, /holds 1000 B kept from interrupted share downloads \(hidden \.sfx-part files\); if their share is gone, 'sfx receive --discard-kept --dir [^']*out-kept' removes them\n/);
   const { code, json } = await put(main, [join(src, "one.txt"), "--expires", "3s"]);
   assert.is((await sfx(main, ["share", "ls", code])).status, 0);
   // Wall time passing is what is under test: wait for the expiry instant itself.
