@@ -55,6 +55,10 @@ export async function buildBinary(): Promise<{ size: number; stripped: boolean }
     useCodeCache: true,
     // No debugger on SIGUSR1 (see cli.ts), from the first instruction on.
     execArgv: ["--disable-sigusr1"],
+    // NODE_OPTIONS is not the single executable's to heed: `--require` would run foreign code in it
+    // and `--inspect` open a debugger, for anyone who can set a variable in its environment (a
+    // profile, a unit's Environment=). sfx takes none of Node's options.
+    execArgvExtension: "none",
   }));
   quiet(process.execPath, ["--experimental-sea-config", seaConfig]);
   const tmp = `${TARGET}.tmp`;

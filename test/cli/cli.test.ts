@@ -27,6 +27,22 @@ test("sfx --version prints package.json's version and exits 0, with no node on P
   }
 });
 
+test("NODE_OPTIONS cannot put code or a debugger into the single executable (--require ran foreign code in it, --inspect opened a debugger)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-node-options-"));
+  try {
+    const marker = join(dir, "ran");
+    const foreign = join(dir, "foreign.cjs");
+    writeFileSync(foreign, `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran");`);
+    for (const options of [`--require=${foreign}`, "--inspect=127.0.0.1:0"]) {
+      const r = await runSfx(["--version"], { env: { PATH: "/nonexistent", NODE_OPTIONS: options } });
+      assert.equal([r.status, r.stdout, r.stderr], [0, `${VERSION}\n`, ""], options);
+    }
+    assert.equal(readdirSync(dir), ["foreign.cjs"], "the foreign code did not run");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("output whose reader is gone (sfx … | head) is dropped quietly: no stack trace, the command's own exit status", async () => {
   const child = spawn(SFX, ["--help"], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.destroy(); // the reader went away before sfx wrote a byte
