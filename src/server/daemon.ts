@@ -19,6 +19,7 @@ import { DAEMON_STDERR_FILE, DAEMON_STDOUT_FILE } from "../log/defaults.ts";
 import { DAEMON_READY_TIMEOUT_MS, STOP_TIMEOUT_MS } from "./defaults.ts";
 import { processAlive } from "../process_alive.ts";
 import { describeStalePidFile, isServerAlive, readPidFile } from "./pidfile.ts";
+import { isSingleExecutable } from "../single_executable.ts";
 
 /** What the daemon tells the process that launched it, once. */
 export type DaemonMessage =
@@ -31,16 +32,6 @@ export interface SelfCommand {
   prefix: string[];
   /** Working directory for the relaunched process. */
   cwd: string;
-}
-
-/** True inside the single executable. */
-export function isSingleExecutable(): boolean {
-  try {
-    const sea = process.getBuiltinModule?.("node:sea") as { isSea?: () => boolean } | undefined;
-    return sea?.isSea?.() === true;
-  } catch {
-    return false;
-  }
 }
 
 /** The command that runs this sfx again: the binary itself, `node cli.ts`, or `deno run <its permissions> cli.ts`. */

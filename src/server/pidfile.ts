@@ -12,6 +12,7 @@ import { SfxError } from "../errors.ts";
 import { processAlive } from "../process_alive.ts";
 import { processCheckHint } from "../deno_access.ts";
 import { userStateDir } from "../log/dirs.ts";
+import { isSingleExecutable } from "../single_executable.ts";
 import { DEFAULT_PID_FILE, PID_FILE_NAME } from "./defaults.ts";
 
 /** `/run/sfx.pid` when /run is writable (root, systemd's RuntimeDirectory), else `<user state dir>/sfx.pid`. */
@@ -76,7 +77,33 @@ export function isServerAlive(pid: number): boolean {
     return true; // no /proc: trust kill(0)
   }
   if (cmdline === "") return false; // a zombie: it has exited
-  return isSfxServeCommand(cmdline.split("\0").filter((a) => a !== ""));
+  const args = cmdline.split("\0").filter((a) => a !== "");
+  return isSfxServeCommand(args) || (runsThisExecutable(pid) && isServeCommandLine(args.slice(1)));
+}
+
+/**
+ * Whether `pid` runs the very file this single executable is, whatever name either was started
+ * by (a packager's `sfxd`, a link): by device and inode. Never for `node` or `deno`, which run
+ * anything.
+ */
+function runsThisExecutable(pid: number): boolean {
+  if (!isSingleExecutable()) return false;
+  try {
+    const theirs = statSync(`/proc/${pid}/exe`);
+    const ours = statSync(process.execPath);
+    return theirs.dev === ours.dev && theirs.ino === ours.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** `serve` after any global options: the sfx arguments of a server. */
+function isServeCommandLine(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === "serve") return true;
+    if (!a.startsWith("-")) return false; // another command
+  }
+  return false;
 }
 
 /**
@@ -91,12 +118,7 @@ export function isSfxServeCommand(args: readonly string[]): boolean {
     const name = basename(a);
     return name === "sfx" || name.startsWith("sfx-") || name === "cli.ts" || name === "cli.js";
   });
-  if (program < 0) return false;
-  for (const a of args.slice(program + 1)) {
-    if (a === "serve") return true;
-    if (!a.startsWith("-")) return false; // another command
-  }
-  return false;
+  return program >= 0 && isServeCommandLine(args.slice(program + 1));
 }
 
 /** The pid of the live server named by the pid file, or undefined. */

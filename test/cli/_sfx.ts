@@ -37,10 +37,10 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs `sfx …args` to completion; a run longer than `timeoutMs` is killed and rejects. */
-export function runSfx(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunResult> {
+/** Runs `sfx …args` (or the binary under another name: `program`) to completion; a run longer than `timeoutMs` is killed and rejects. */
+export function runSfx(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number; program?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(SFX, args, { env: opts.env ?? bareEnv(), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(opts.program ?? SFX, args, { env: opts.env ?? bareEnv(), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (c) => (stdout += c));

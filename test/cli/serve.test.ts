@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket } from "node:dgram";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bareEnv, ensureBinary, LOG_LINE, processAlive, runSfx, SFX, startSfx, tempDir } from "./_sfx.ts";
 
@@ -178,6 +178,32 @@ for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) {
     }
   });
 }
+
+test("the binary installed under another name (a packager's sfxd) still knows its own daemon: --status, a second start refused, --stop", async () => {
+  const tmp = tempDir();
+  const env = bareEnv(tmp.path);
+  // A copy: through a link the daemon is started as the file linked to, and sfx by name.
+  const sfxd = join(tmp.path, "sfxd");
+  copyFileSync(SFX, sfxd);
+  const pidFile = join(tmp.path, "sfx.pid");
+  const common = ["--log-dir", tmp.path, "--pid-file", pidFile, "--storage", join(tmp.path, "shares")];
+  let pid = 0;
+  try {
+    const r = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", ...common], { env, program: sfxd });
+    assert.is(r.status, 0, r.stderr);
+    pid = Number(/pid (\d+)/.exec(r.stdout)![1]);
+    const status = await runSfx(["serve", "--status", "--pid-file", pidFile], { env, program: sfxd });
+    assert.is(status.stdout, `sfx serve runs, pid ${pid} (pid file ${pidFile})\n`, status.stderr);
+    const second = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", ...common], { env, program: sfxd });
+    assert.is(second.status, 10, second.stderr);
+    const stop = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env, program: sfxd });
+    assert.is(stop.status, 0, stop.stderr);
+    assert.ok(await gone(pid), "stopped");
+  } finally {
+    if (pid && processAlive(pid)) process.kill(pid, "SIGKILL");
+    tmp.remove();
+  }
+});
 
 test("a second stop signal while the server waits on a client exits at once (1), and the log says why, to its last line", async () => {
   const tmp = tempDir();
