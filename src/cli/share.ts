@@ -197,7 +197,7 @@ async function putFiles(
   try {
     const onTooLateToCancel = () => {
       bar.end();
-      process.stderr.write("sfx: Every byte is sent, and the server is making the share: waiting for its code (Ctrl-C again to leave without it)\n");
+      process.stderr.write("sfx: The server has every byte and is making the share: waiting for its code (Ctrl-C again to leave without it)\n");
     };
     const created = await withInterrupt((signal) => client.put(files, { ...limits, signal, onTooLateToCancel, onProgress: (p) => bar.update(p.bytes, p.total, p.file) }));
     bar.end();

@@ -95,6 +95,8 @@ export interface ShareLink {
   drained(): Promise<void>;
   /** Drops the data of request `req` still queued (not begun on the wire); absent: nothing is dropped. */
   discardData?(req: number): void;
+  /** Bytes handed to {@link sendData} that the server has not yet acknowledged; absent: none are held. */
+  unsent?(): number;
   /** Delivers every decoded control message; returns an unsubscribe function. */
   onMessage(handler: (msg: AnyMessage) => void): () => void;
   /**
@@ -191,6 +193,7 @@ export function associationShareLink(association: AssociationLike): ShareLink {
     discardData(req) {
       if (!closed) association.discardQueued(dataOf(req));
     },
+    unsent: () => association.bufferedAmount,
     drained() {
       if (closed) return Promise.reject(closed);
       return new Promise<void>((resolvePromise, reject) => {
@@ -371,6 +374,7 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
       }
     },
     drained: () => conn.drain(),
+    unsent: () => conn.association.bufferedAmount,
     discardData(req) {
       if (!conn.closedWith) conn.association.discardQueued(dataOf(req));
     },
@@ -434,8 +438,8 @@ export interface PutOptions {
   maxDownloads?: number;
   onProgress?: (p: ShareProgress) => void;
   /**
-   * Cancels the upload, until its last byte and end are sent: from then on the server publishes
-   * the share, which a cancel could not stop in time everywhere (and a share whose code nobody
+   * Cancels the upload, until the server has every byte and end: from then on it publishes the
+   * share, which a cancel could not stop in time everywhere (and a share whose code nobody
    * learned would hold its bytes until it expired), so the put waits for the code instead, and
    * calls `onTooLateToCancel` once.
    */
@@ -617,10 +621,11 @@ export class ShareClient {
       };
     });
     created.catch(() => {});
-    /** Every byte and end has been handed over: what is left is the server's (hash checks, publishing). */
+    /** Every byte and end has been handed to the transport. */
     let allSent = false;
     const onAbort = () => {
-      if (allSent) return opts.onTooLateToCancel?.();
+      // Once the server has every byte too, what is left is its own (hash checks, publishing).
+      if (allSent && (this.#link.unsent?.() ?? 0) === 0) return opts.onTooLateToCancel?.();
       // The upload's bytes still queued would only be dropped by the server: the cancel goes first.
       this.#link.discardData?.(req);
       this.#tryCancel(req, "cancelled");

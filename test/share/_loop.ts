@@ -175,6 +175,7 @@ export class Loop {
       send: (bytes) => void this.#toServerCtl.push(bytes),
       sendData: (stream, data, ppid) => this.toServerData.push({ stream, data: Uint8Array.from(data), ppid }),
       drained: () => this.toServerData.drained(),
+      unsent: () => this.toServerData.bytes,
       onMessage: (h) => (this.#msgHandlers.add(h), () => this.#msgHandlers.delete(h)),
       onData: (h) => (this.#dataHandlers.add(h), () => this.#dataHandlers.delete(h)),
       onClose: (h) => (this.#closeHandlers.add(h), () => this.#closeHandlers.delete(h)),

@@ -1029,11 +1029,12 @@ test("20 concurrent uploads then 20 concurrent downloads, each on its own connec
   }));
 });
 
-test("a Ctrl-C once every byte and end of a put is sent does not cancel it: the put waits for the code (a share nobody learned the code of would hold the quota)", async () => {
+test("a Ctrl-C once the server has every byte and end of a put does not cancel it: the put waits for the code (a share nobody learned the code of would hold the quota)", async () => {
   const w = await world();
   tree(w, { "a.bin": randomBytes(300_000) });
   const { loop, client } = w.connect();
   const ac = new AbortController();
+  loop.link.unsent = () => 0; // as SCTP says once the server acknowledged every byte
   const send = loop.link.send;
   loop.link.send = (bytes) => {
     send(bytes);
@@ -1047,6 +1048,30 @@ test("a Ctrl-C once every byte and end of a put is sent does not cancel it: the 
   const { client: getter } = w.connect();
   await getter.get(created.code, { dir: w.out });
   assert.equal(readFileSync(join(w.out, "a.bin")), readFileSync(join(w.src, "a.bin")));
+});
+
+test("a Ctrl-C once every byte of a put is handed over, but not yet at the server (a slow link holds up to 4 MiB), still cancels it", async () => {
+  const w = await world();
+  tree(w, { "a.bin": randomBytes(300_000) });
+  const { loop, client } = w.connect();
+  const ac = new AbortController();
+  const send = loop.link.send;
+  let unsentAtCancel = -1;
+  loop.link.send = (bytes) => {
+    send(bytes);
+    if (ShareEnd.is(decodeMessage(bytes))) {
+      queueMicrotask(() => {
+        unsentAtCancel = loop.link.unsent!();
+        ac.abort();
+      });
+    }
+  };
+  let told = 0;
+  await rejects(client.put(await collectShareFiles([join(w.src, "a.bin")]), { signal: ac.signal, onTooLateToCancel: () => told++ }), "SFX_CANCELLED");
+  assert.ok(unsentAtCancel > 0, "bytes were still on their way");
+  assert.is(told, 0);
+  await w.store.settled();
+  assert.is(w.store.size, 0, "no share made");
 });
 
 test("the service says when a peer starts and stops uploading (the server sizes its window by it): once for two uploads at once, and again after a cancel and a dropped connection", async () => {

@@ -638,7 +638,9 @@ class ClientSession implements SessionActions {
     const putBytes = files.reduce((sum, f) => sum + f.size, 0);
     await this.#job("share put", `share put, ${plural(files.length, "file")} (${formatBytes(putBytes)})`, async (signal, status) => {
       const started = Date.now();
-      const created = await shares.put(files, { ...expiry, maxDownloads, signal, onProgress: (p) => status(shareProgress("up", p, started)) });
+      // Said after the session's "cancelling…", which the Ctrl-C prints once it has aborted the job.
+      const onTooLateToCancel = () => queueMicrotask(() => this.print("The server has every byte and is making the share: waiting for its code"));
+      const created = await shares.put(files, { ...expiry, maxDownloads, signal, onTooLateToCancel, onProgress: (p) => status(shareProgress("up", p, started)) });
       if (created.warning) this.print(`warning: ${created.warning}`);
       if (flags.json) {
         this.print(JSON.stringify({
