@@ -70,8 +70,8 @@ export class ClientConnection {
     association.on("message", (streamId, data, ppid) => this.#onMessage(streamId, data, ppid));
     association.on("close", (reason) => this.#onClose(reason));
     // Keep the server's idle timer from firing while we wait (e.g. a receiver waiting for offers):
-    // three pings a timeout, however short (a floor of 1 s let a server with `--idle-timeout 1s` drop
-    // waiting receivers at random); 20 a second at the most.
+    // three pings a timeout (a floor of 1 s let a server with `--idle-timeout 1s` drop waiting
+    // receivers at random), 20 a second at the most: enough for any timeout down to 150 ms.
     const every = Math.max(50, Math.floor(welcome.limits.idleTimeoutMs / 3));
     this.#pingTimer = setInterval(() => {
       try {

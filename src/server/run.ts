@@ -53,7 +53,10 @@ export async function runServer(options: RunOptions): Promise<number> {
   // SIGHUP, as for most daemons, reopens the log file (logrotate's
   // `postrotate`); it never kills the server, not even while it starts.
   let running: RunningServer | undefined;
+  /** A SIGHUP while the server started, after its log may have been opened: reopened once it runs. */
+  let hangupWhileStarting = false;
   const onHangup = () => {
+    if (!running) hangupWhileStarting = true;
     void running?.reopenLogs().catch(() => {});
   };
   process.on("SIGHUP", onHangup);
@@ -80,6 +83,7 @@ export async function runServer(options: RunOptions): Promise<number> {
       getLogger(["sfx", "server"]).warn("Took over the pid file {path}: it {was} (the run before did not stop cleanly)", { path: pidFile.path, was: pidFile.tookOver });
     }
     running = server;
+    if (hangupWhileStarting) void server.reopenLogs().catch(() => {});
     await options.onReady?.(server, pidFile?.path);
   } catch (err) {
     removeSignals();

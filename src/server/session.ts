@@ -597,7 +597,7 @@ export class ServerSession implements ExchangePeer {
     const limit = this.server.limits.idleTimeoutMs;
     if (this.busy || idle < limit) return this.#arm(Math.max(1000, limit - (this.busy ? 0 : idle)));
     this.#log.info("Client {label} idle for {seconds} s; closing", { label: this.label, seconds: Math.round(idle / 1000) });
-    this.sendControl(errorToMessage(new SfxError("SFX_CONNECTION_LOST", `Disconnected after ${Math.round(limit / 1000)} s without activity`)));
+    this.sendControl(errorToMessage(new SfxError("SFX_CONNECTION_LOST", `Disconnected after ${Number((limit / 1000).toFixed(1))} s without activity`)));
     void this.close();
   }
 

@@ -245,6 +245,22 @@ test("runServer() holds the pid file while it runs; SIGTERM shuts it down with s
   assert.is(process.listenerCount("uncaughtException"), 0, "crash handlers removed");
 });
 
+test("runServer(): a SIGHUP while the server starts (its log may be open already, and just rotated) reopens the log once it runs", async () => {
+  const { dir, options } = opts();
+  const running = runServer({
+    ...options,
+    onReady: async () => {
+      // The reopen is asynchronous: waited for (bounded), then the server is stopped.
+      const deadline = Date.now() + 5000;
+      while (!readFileSync(join(dir, "stream_server.log"), "utf8").includes("Log file reopened (SIGHUP)") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      process.kill(process.pid, "SIGTERM");
+    },
+  });
+  process.emit("SIGHUP", "SIGHUP"); // runServer has listened since its first line; the server is not up yet
+  assert.is(await running, 0);
+  assert.match(readFileSync(join(dir, "stream_server.log"), "utf8"), /Log file reopened \(SIGHUP\)/);
+});
+
 test("runServer() with a pid file held by a live server fails with SFX_ALREADY_RUNNING before starting anything", async () => {
   const { dir, options } = opts();
   const pidFile = join(dir, "sfx.pid");

@@ -396,11 +396,14 @@ test("an idle client is disconnected; a pinging one is not, even when the idle t
   const h = startHarness({ idleTimeoutMs: 600 });
   try {
     const { fake } = h.raw();
+    const told = collect(fake);
     fake.send(0, Hello.encode({ protocol: PROTOCOL_VERSION, client: "silent" }), { ppid: CONTROL_PPID });
     const { conn } = await h.client(); // pings every idle/3
     let closed = false;
     fake.on("close", () => (closed = true));
     await until(() => closed, 3000, "the idle client to be dropped");
+    // The timeout as set, to the tenth of a second (it said "0 s").
+    assert.ok(told.some((m) => ErrorMessage.is(m) && m.message === "Disconnected after 0.6 s without activity"), JSON.stringify(told));
     // The server looks again a second later at the most: past that, the pinging client is still there.
     await new Promise((r) => setTimeout(r, 1200));
     assert.is(conn.closedWith, undefined, "the pinging client stays");
