@@ -27,6 +27,12 @@ const SENTINEL = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 
 /** Builds build/sfx; returns its size in bytes and whether strip(1) shrank it. */
 export async function buildBinary(): Promise<{ size: number; stripped: boolean }> {
+  // The binary is a copy of the Node running this: it must be the pinned one, which `npm ci` puts in
+  // node_modules/.bin (its install script fetches it: not with --ignore-scripts).
+  const pinned = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).devDependencies.node as string;
+  if (process.version !== `v${pinned}`) {
+    throw new Error(`The build runs on Node ${process.version}, not the pinned ${pinned} it copies into the binary: run it with 'npm run build' after 'npm ci' (install scripts on: the npm package 'node' fetches its binary in one)`);
+  }
   mkdirSync(OUT, { recursive: true });
   const bundle = join(OUT, "sfx.cjs");
   await build({
