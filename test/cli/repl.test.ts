@@ -129,6 +129,8 @@ test("dispatchLine() runs each command's action with what commander parsed", asy
     ["send --to 482913 a.txt", ["send", "482913", ["a.txt"], { name: undefined, json: undefined }]],
     ["share put a b --expires 1h --max-downloads 3", ["sharePut", ["a", "b"], { expires: "1h", maxDownloads: "3", json: undefined }]],
     ["share ls ABCD-EFGH --json", ["shareLs", "ABCD-EFGH", { json: true }]],
+    ["share ls 7kq2 m9xd 4t1f hb6r w3np", ["shareLs", "7kq2-m9xd-4t1f-hb6r-w3np", { json: undefined }]],
+    ["share get 7KQ2 M9XD 4T1F HB6R W3NP a.txt", ["shareGet", "7KQ2-M9XD-4T1F-HB6R-W3NP", ["a.txt"], { dir: undefined, overwrite: undefined, json: undefined }]],
     ["share get CODE", ["shareGet", "CODE", [], { dir: undefined, overwrite: undefined, json: undefined }]],
     ["share get CODE x 'y z' -d out --overwrite", ["shareGet", "CODE", ["x", "y z"], { dir: "out", overwrite: true, json: undefined }]],
     ["connect", ["connect", undefined]],

@@ -16,12 +16,12 @@ import { homedir } from "node:os";
 import { Command, CommanderError } from "commander";
 import type { CommandResult } from "../context.ts";
 import { registerSend } from "../send.ts";
-import { registerShare } from "../share.ts";
+import { joinCodeGroups, registerShare } from "../share.ts";
 import { registerDiscover } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import type { DiscoverOptions } from "../../discovery/index.ts";
 import { describeError, SfxError } from "../../errors.ts";
-import { printableLines } from "../../protocol/schema.ts";
+import { printable, printableLines } from "../../protocol/schema.ts";
 import { splitWords } from "./words.ts";
 
 /** Flags of `send` as commander parsed them. */
@@ -127,15 +127,19 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
     if (flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input, which carries this session's commands: give files or directories");
     await actions.sharePut(paths, { expires: flags.expires, maxDownloads: flags.maxDownloads, json: flags.json });
   });
-  find(share, "ls").action(async (code: string, flags: { server?: string; json?: boolean }) => {
+  // A code typed in its groups with spaces is one code, as on the command line.
+  find(share, "ls").action(async (words: string[], flags: { server?: string; json?: boolean }) => {
     noServer(flags);
+    const { code, rest } = joinCodeGroups(words);
+    if (rest.length > 0) throw new SfxError("SFX_USAGE", `share ls takes one code, not also '${printable(rest.join(" "))}'`);
     await actions.shareLs(code, { json: flags.json });
   });
   const get = find(share, "get");
-  get.action(async (code: string, names: string[], flags: SessionGetFlags & { server?: string }) => {
+  get.action(async (first: string, more: string[], flags: SessionGetFlags & { server?: string }) => {
     noServer(flags);
+    const { code, rest } = joinCodeGroups([first, ...more]);
     const dir = get.getOptionValueSource("dir") === "default" ? undefined : flags.dir;
-    await actions.shareGet(code, names, { dir, overwrite: flags.overwrite, json: flags.json });
+    await actions.shareGet(code, rest, { dir, overwrite: flags.overwrite, json: flags.json });
   });
   find(program, "discover").action(async (flags: { timeout: number; json?: boolean; port: number; interface?: string[]; group: string; to?: string }) => {
     const options: DiscoverOptions = { timeoutMs: flags.timeout, port: flags.port, group: flags.group, interfaces: flags.interface };
