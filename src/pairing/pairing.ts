@@ -400,7 +400,9 @@ export class Pairing {
     if (!ex || ex.partyOf(peer)?.xid !== msg.xid) return this.#stale(peer, "cancel", msg.xid);
     const other = ex.other(peer);
     const who = peer === ex.sender.peer ? "sender" : "receiver";
-    this.#notifyAndFinish(ex, "cancelled", "SFX_CANCELLED", `by the ${who}${msg.reason ? `: ${msg.reason}` : ""}`, () => {
+    // sfx's own reasons say who already ("cancelled by the sender"): not said twice in the log.
+    const detail = !msg.reason ? `by the ${who}` : msg.reason.includes(`by the ${who}`) ? msg.reason : `by the ${who}: ${msg.reason}`;
+    this.#notifyAndFinish(ex, "cancelled", "SFX_CANCELLED", detail, () => {
       other.peer.sendControl(Cancel.encode({ xid: other.xid, reason: msg.reason ?? `The ${who} cancelled` }));
     });
   }

@@ -478,6 +478,9 @@ test("the server log records connections, IDs, offers and exchange ends with byt
   for (const re of [/Connection from 127\.0\.0\.1:\d+/, /got its ID/, /offer from \d{3} \d{3} to \d{3} \d{3}: 1 file/, /ended done \(ok\): 1 file\(s\), 3000000 bytes in [\d.]+ s, [\d.]+ MB\/s/, /ended rejected/, /ended cancelled/]) {
     assert.match(log, re);
   }
+  // Who cancelled, said once ("by the sender: cancelled by the sender" said it twice).
+  assert.match(log, /ended cancelled \(SFX_CANCELLED: cancelled by the (sender|receiver)\b/);
+  assert.not.match(log, /by the (sender|receiver): cancelled by the/);
 });
 
 test.run();
