@@ -64,7 +64,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("--status", "say whether a server runs on the pid file: exit 0 when it does, 11 when not")
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
-    .option("--max-clients-per-address <n>", "most clients connected at once from one IP address (default 256)", parseCount)
+    .option("--max-clients-per-address <n>", "most clients connected at once from one IP address (default 64)", parseCount)
     .option("--max-file-size <size>", "largest file an exchange may carry, e.g. 10G (default 1T)", parseCount)
     .option("--idle-timeout <duration>", "disconnect a client silent this long outside an exchange; end an exchange where nothing moves this long (default 5m)", parseTimeout)
     .option("--offer-timeout <duration>", "how long a receiver has to answer an offer (default 60s)", parseTimeout)

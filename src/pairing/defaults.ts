@@ -25,8 +25,11 @@ export interface PairingLimits {
 
 /** Most clients connected at once. */
 export const MAX_CLIENTS = 1000;
-/** Most clients from one address: a whole office behind one NAT, but not one script taking every slot. */
-export const MAX_CLIENTS_PER_ADDRESS = 256;
+/**
+ * Most clients from one address: a small office behind one NAT, but not one host taking every slot
+ * (at 256, four addresses of one LAN host held all 1,000 for as long as they pinged).
+ */
+export const MAX_CLIENTS_PER_ADDRESS = 64;
 /** Largest file: 1 TiB. */
 export const MAX_FILE_SIZE = 2 ** 40;
 /** Most files per offer (the protocol's own cap is 10,000). */
