@@ -426,6 +426,7 @@ export class ShareService {
         expiresAt: msg.expiresAt,
         maxDownloads: msg.maxDownloads,
         client: who(peer),
+        owner: addressKey(peer.address),
       });
     } finally {
       starting.delete(msg.req);
@@ -550,7 +551,9 @@ export class ShareService {
     state.failed = true;
     // Kept (failed) while the store cleans up, and answered before it is gone: what the client
     // still sends meanwhile is dropped, not answered with "no upload in progress" ahead of why.
-    await state.upload.abort(`failed: ${(err as Error).message}`).catch(() => {});
+    // The log gets the whole error (the server's path in it), the client only what it may know.
+    const cause = (err as Error)?.cause as Error | undefined;
+    await state.upload.abort(`failed: ${(err as Error).message}${cause?.message ? ` (${cause.message})` : ""}`).catch(() => {});
     this.#reply(peer, errorToMessage(err, { req: state.req }));
     const requests = this.#peers.get(peer);
     if (requests?.get(state.req) === state) requests.delete(state.req);

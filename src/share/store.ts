@@ -72,6 +72,13 @@ export interface UploadRequest {
   maxDownloads?: number;
   /** Who uploads, for the log (`address:port`). */
   client?: string;
+  /**
+   * The uploader's address (as {@link addressKey} gives it): one address may keep at most a quarter
+   * of the store's shares and of its quota, uploads in progress included, so that one LAN host cannot
+   * fill the store for the week its shares may last. Held in memory only: shares from before a
+   * restart count for nobody.
+   */
+  owner?: string;
 }
 
 /** A share as `ls` shows it. */
@@ -105,6 +112,8 @@ interface ShareRecord {
   writing: Promise<void>;
   /** Why the manifest on disk is behind (its download count): the last write failed, and is tried again. */
   unsaved?: string;
+  /** The uploader's address, for the per-address limit ({@link UploadRequest.owner}); not saved. */
+  owner?: string;
 }
 
 /** How logs name a share: the start of its key, never its code. */
@@ -323,8 +332,26 @@ export class ShareStore {
         `The share store is full: this share counts ${formatBytes(stored)} (its files in whole 4 KiB blocks, and 8 KiB for the share), and ${formatBytes(Math.max(0, L.maxStoreBytes - this.usedBytes))} of its ${formatBytes(L.maxStoreBytes)} quota is free (the rest held by shares and uploads in progress)`,
       );
     }
+    if (request.owner !== undefined) {
+      const mostShares = Math.max(1, Math.floor(L.maxShares / 4));
+      const mostBytes = Math.max(L.maxShareBytes, Math.floor(L.maxStoreBytes / 4));
+      const held = this.#heldBy(request.owner);
+      if (held.shares >= mostShares) {
+        throw new SfxError("SFX_LIMIT", `${request.owner} keeps ${held.shares} shares on this server (uploads in progress included), the most one address may: try again once some expire or are used up`);
+      }
+      if (held.bytes + stored > mostBytes) {
+        throw new SfxError("SFX_LIMIT", `${request.owner} keeps shares counting ${formatBytes(held.bytes)} on this server (uploads in progress included); this one's ${formatBytes(stored)} would pass the ${formatBytes(mostBytes)} one address may keep: try again once some expire or are used up`);
+      }
+    }
     if (disk && disk.bavail * disk.bsize < this.#reservedBytes() + stored) {
       throw new SfxError("SFX_LIMIT", `The server's disk has room for ${formatBytes(disk.bavail * disk.bsize)} more, not ${formatBytes(stored)}`);
+    }
+    // A file system with a fixed number of inodes (tmpfs, ext4) can run out of them before bytes:
+    // each file takes one, and the upload's folders and the manifest three more. (Some, btrfs,
+    // report no inode count at all: nothing to check.)
+    const inodes = files.length + 3;
+    if (disk && disk.files > 0 && disk.ffree < inodes + this.#reservedInodes()) {
+      throw new SfxError("SFX_LIMIT", `The server's disk has room for ${Math.max(0, disk.ffree - this.#reservedInodes())} more files (inodes), not ${inodes}`);
     }
     const id = randomBytes(12).toString("hex");
     const dir = join(this.dir, "uploads", id);
@@ -337,13 +364,16 @@ export class ShareStore {
       maxDownloads,
       ...expiry,
       ...(request.client === undefined ? {} : { client: request.client }),
+      ...(request.owner === undefined ? {} : { owner: request.owner }),
     });
     this.#uploads.add(upload); // reserves its bytes before anything else is awaited
     try {
       await ensureDir(join(dir, "files"), 0o700);
     } catch (err) {
       this.#uploads.delete(upload);
-      throw new SfxError("SFX_IO", `Cannot store an upload: ${(err as Error).message}`, { cause: err });
+      // Made in part (the upload's folder, not its files/): nothing of it stays.
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
+      throw storeFailure("Cannot store an upload", err);
     }
     log.debug("Upload {upload} started: {files} file(s), {bytes} bytes", { upload: id.slice(0, 8), files: files.length, bytes });
     return upload;
@@ -399,7 +429,7 @@ export class ShareStore {
     await rename(spec.dir, dir);
     await fsyncDir(join(this.dir, "shares"));
     this.#uploads.delete(upload);
-    this.#shares.set(key, { key, dir, manifest, bytes: spec.stored, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
+    this.#shares.set(key, { key, dir, manifest, bytes: spec.stored, activeDownloads: 0, deleted: false, writing: Promise.resolve(), ...(spec.owner === undefined ? {} : { owner: spec.owner }) });
     this.#committedBytes += spec.stored;
     // The fields stay plain values; the wording goes in the message.
     const limited = spec.maxDownloads === null ? "" : ", at most {maxDownloads} download(s)";
@@ -412,6 +442,30 @@ export class ShareStore {
       maxDownloads: spec.maxDownloads,
     });
     return { code, ...listingOf(manifest), ...(spec.warning ? { warning: spec.warning } : {}) };
+  }
+
+  /** Shares and uploads in progress of `owner`, and what they count against the quota. */
+  #heldBy(owner: string): { shares: number; bytes: number } {
+    let shares = 0;
+    let bytes = 0;
+    for (const rec of this.#shares.values()) {
+      if (rec.owner !== owner) continue;
+      shares++;
+      bytes += rec.bytes;
+    }
+    for (const u of this.#uploads) {
+      if (u.spec.owner !== owner) continue;
+      shares++;
+      bytes += u.spec.stored;
+    }
+    return { shares, bytes };
+  }
+
+  /** Inodes the uploads in progress will still take (each file, its folders, its manifest). */
+  #reservedInodes(): number {
+    let n = 0;
+    for (const u of this.#uploads) n += u.spec.files.length + 3;
+    return n;
   }
 
   /** @internal Deletes a share just published whose upload was abandoned meanwhile (see {@link ShareUpload.abort}). */
@@ -752,6 +806,8 @@ export interface UploadSpec {
   warning?: string;
   /** Who uploads, for the log. */
   client?: string;
+  /** The uploader's address, for the per-address limit. */
+  owner?: string;
 }
 
 /**

@@ -180,8 +180,11 @@ async function writeAll(fh: FileHandle, chunks: Uint8Array[]): Promise<void> {
 
 /** Opens the data file of upload file `index` under `dir/files/`. */
 export async function openSink(dir: string, index: number, size: number): Promise<FileSink> {
-  const fh = await open(join(dir, "files", String(index)), "wx", 0o600);
-  return new FileSink(index, size, fh);
+  try {
+    return new FileSink(index, size, await open(join(dir, "files", String(index)), "wx", 0o600));
+  } catch (err) {
+    throw storeFailure("Cannot store an uploaded file", err);
+  }
 }
 
 /**
@@ -196,5 +199,6 @@ export function storeFailure(what: string, err: unknown): SfxError {
     const why = code === "ENOSPC" ? "the server's disk is full (ENOSPC)" : "the server's disk quota is exceeded (EDQUOT)";
     return new SfxError("SFX_LIMIT", `${what}: ${why}`, { cause: err });
   }
-  return new SfxError("SFX_IO", `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  // The uploader hears the error's kind, not the server's paths; the server's log has the whole error (the cause).
+  return new SfxError("SFX_IO", `${what}: the server's store could not be written (${code ?? (err as Error)?.message ?? String(err)})`, { cause: err });
 }

@@ -1074,6 +1074,16 @@ test("a Ctrl-C once every byte of a put is handed over, but not yet at the serve
   assert.is(w.store.size, 0, "no share made");
 });
 
+test("the service counts a client's shares against its address (a quarter of --max-shares each): one LAN host cannot fill the store", async () => {
+  const w = await world({ maxShares: 4 });
+  tree(w, { "a.txt": "a", "b.txt": "b" });
+  const { client } = w.connect("10.1.1.1");
+  await client.put(await collectShareFiles([join(w.src, "a.txt")]));
+  await rejects(client.put(await collectShareFiles([join(w.src, "b.txt")])), "SFX_LIMIT", /^10\.1\.1\.1 keeps 1 shares on this server/);
+  const { client: other } = w.connect("10.1.1.2");
+  await other.put(await collectShareFiles([join(w.src, "b.txt")]));
+});
+
 test("the service says when a peer starts and stops uploading (the server sizes its window by it): once for two uploads at once, and again after a cancel and a dropped connection", async () => {
   const w = await world();
   tree(w, { "a.bin": randomBytes(600_000), "b.bin": randomBytes(300_000) });

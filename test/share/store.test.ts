@@ -282,6 +282,64 @@ test("a download counted while the store's disk is full is saved once there is r
   });
 });
 
+test("one address keeps at most a quarter of the store's shares and of its quota, uploads in progress counted (one client filled the store for the week its shares last); others are not held back", async () => {
+  const f = fixture();
+  const store = await f.open({ maxShares: 8, maxStoreBytes: 1024 * 1024, maxShareBytes: 1024 });
+  const a = { owner: "10.0.0.1" };
+  await put(store, { "x": "1" }, a);
+  const inProgress = await store.beginUpload({ files: [{ path: "y", size: 1 }], ...a });
+  await rejects(put(store, { "z": "1" }, a), "SFX_LIMIT", /^10\.0\.0\.1 keeps 2 shares on this server \(uploads in progress included\), the most one address may/);
+  await put(store, { "z": "1" }, { owner: "10.0.0.2" });
+  await inProgress.abort();
+  await put(store, { "z": "1" }, a);
+  await store.close();
+  // Bytes: a quarter of a 64 KiB quota is 16 KiB; a share of one file counts 12 KiB (8 KiB for the share, 4 a file).
+  const small = await f.open({ maxShares: 100, maxStoreBytes: 64 * 1024, maxShareBytes: 1024 });
+  // After a restart nobody owns the shares from before: the address starts afresh.
+  await put(small, { "a": "1" }, a);
+  await rejects(put(small, { "b": "1" }, a), "SFX_LIMIT", /^10\.0\.0\.1 keeps shares counting 12\.0 KiB on this server \(uploads in progress included\); this one's 12\.0 KiB would pass the 16\.0 KiB one address may keep/);
+  await put(small, { "b": "1" }, { owner: "10.0.0.2" });
+});
+
+test("an upload with more files than the store's disk has inodes left is refused up front, uploads in progress counted (empty files filled a small disk's inodes at no cost to the quota)", async () => {
+  const f = fixture();
+  await withTmpfs(f.dir, "4m", async () => {
+    const store = await f.open();
+    const free = (await import("node:fs/promises")).statfs;
+    const left = (await free(f.dir)).ffree;
+    const files = (n: number) => Array.from({ length: n }, (_, i) => ({ path: `f${i}`, size: 0 }));
+    await rejects(store.beginUpload({ files: files(left) }), "SFX_LIMIT", new RegExp(`^The server's disk has room for ${left} more files \\(inodes\\), not ${left + 3}$`));
+    const half = await store.beginUpload({ files: files(Math.floor(left / 2)) });
+    await rejects(store.beginUpload({ files: files(Math.floor(left / 2)) }), "SFX_LIMIT", /more files \(inodes\)/);
+    await half.abort();
+    await store.close();
+  }, { inodes: 60 });
+});
+
+test("a store that cannot be written fails an upload with SFX_IO saying the kind, not the server's paths, and leaves none of it behind", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const uploads = join(f.dir, "uploads");
+  if (spawnSync("chattr", ["+i", uploads]).status !== 0) return console.warn("SKIPPED: chattr +i is not supported here");
+  try {
+    await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }] }), "SFX_IO", /^Cannot store an upload: the server's store could not be written \(EPERM\)$/);
+  } finally {
+    spawnSync("chattr", ["-i", uploads]);
+  }
+  assert.equal(readdirSync(uploads), []);
+  // A file of an upload that cannot be made: as the upload's, not an internal error.
+  const u = await store.beginUpload({ files: [{ path: "a", size: 1 }] });
+  const files = join(uploads, readdirSync(uploads)[0], "files");
+  spawnSync("chattr", ["+i", files]);
+  try {
+    await rejects(u.file(0), "SFX_IO", /^Cannot store an uploaded file: the server's store could not be written \(EPERM\)$/);
+  } finally {
+    spawnSync("chattr", ["-i", files]);
+  }
+  await u.abort();
+  assert.equal(readdirSync(uploads), []);
+});
+
 test("a share that expires while a download reads it stays readable for that download, then goes", async () => {
   const f = fixture();
   const store = await f.open();
