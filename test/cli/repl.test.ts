@@ -110,6 +110,9 @@ test("quoteWord() and lastWord() round-trip names with spaces", () => {
 test("normalizeWords() turns 'send <id> <path>…' into the one-shot 'send --to <id> <path>…'", () => {
   const table: Array<[string[], string[]]> = [
     [["send", "482913", "a", "b"], ["send", "--to", "482913", "a", "b"]],
+    // As the screen shows an ID, in two groups: one ID.
+    [["send", "482", "913", "a"], ["send", "--to", "482913", "a"]],
+    [["send", "482913", "123", "456"], ["send", "--to", "482913", "123", "456"]],
     [["send", "--to", "482913", "a"], ["send", "--to", "482913", "a"]],
     [["send", "--to=482913", "a"], ["send", "--to=482913", "a"]],
     [["send", "--json", "482913", "a"], ["send", "--json", "--to", "482913", "a"]],

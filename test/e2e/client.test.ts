@@ -339,6 +339,14 @@ if (!TMUX) {
     await b.waitFor(/Incoming transfer (cancelled|failed): /, 15_000, bFrom);
     await until(() => readdirSync(bDir).sort().join() === KEPT, 5000, () => readdirSync(bDir).join(", "));
 
+    // Ctrl-C that clears a typed line arms nothing: twice so, the session stays (it left).
+    b.type("share ls abc", false);
+    b.keys("C-c");
+    b.type("stat", false);
+    b.keys("C-c");
+    await b.run("status", /No transfer running\./);
+    assert.not.match(b.screen(), /Bye\./);
+
     // Ctrl-C with nothing running, twice: leaves.
     b.type("status");
     b.keys("C-c");

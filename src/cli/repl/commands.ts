@@ -222,7 +222,8 @@ function wrapWords(text: string, width: number): string[] {
 
 /**
  * Rewrites the session's shorthand into the one-shot form: `send <id> <path>…`
- * becomes `send --to <id> <path>…` (unless `--to` is given), `?` is `help`.
+ * becomes `send --to <id> <path>…` (unless `--to` is given; an ID typed in its two
+ * groups of three, as shown, is joined), `?` is `help`.
  */
 export function normalizeWords(words: readonly string[]): string[] {
   const out = [...words];
@@ -237,6 +238,8 @@ export function normalizeWords(words: readonly string[]): string[] {
       continue;
     }
     if (w.startsWith("-") && w !== "-") continue;
+    // An ID typed as it is shown, in two groups (`send 482 913 a.txt`): one ID (no ID is 3 digits).
+    if (/^\d{3}$/.test(w) && /^\d{3}$/.test(out[i + 1] ?? "")) out.splice(i, 2, `${w}${out[i + 1]}`);
     out.splice(i, 0, "--to");
     break;
   }

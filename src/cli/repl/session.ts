@@ -279,17 +279,20 @@ class ClientSession implements SessionActions {
       this.print("^C cancelling… (Ctrl-C again to quit)");
       return;
     }
+    // A typed line is cleared, as a shell does, and that arms nothing: the next Ctrl-C is the first
+    // again (a Ctrl-C soon after a cancel, clearing a line typed since, left the session).
+    if (this.terminal && this.rl.line) {
+      this.#armedAt = 0;
+      this.rl.write(null, { ctrl: true, name: "e" });
+      this.rl.write(null, { ctrl: true, name: "u" });
+      return;
+    }
     if (armed) {
       this.print("^C");
       void this.quit();
       return;
     }
     this.#armedAt = Date.now();
-    if (this.terminal && this.rl.line) {
-      this.rl.write(null, { ctrl: true, name: "e" });
-      this.rl.write(null, { ctrl: true, name: "u" });
-      return;
-    }
     this.print("^C (Ctrl-C again or 'quit' to leave)");
   }
 
