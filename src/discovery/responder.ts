@@ -36,8 +36,16 @@ export interface ResponderOptions {
   bind?: { host?: string; port?: number; reuseAddr?: boolean };
   /** The multicast group to join; default 239.255.69.69. `null`: answer unicast queries only. */
   group?: string | null;
-  /** IPv4 addresses of the interfaces to join the group on; default every IPv4 interface, loopback included. */
+  /**
+   * IPv4 addresses of the interfaces to join the group on; default every IPv4 interface, loopback
+   * included, looked at again every `rejoinMs` to join those that came up since (Wi-Fi or a VPN
+   * after the server started, a DHCP lease late at boot).
+   */
   interfaces?: string[];
+  /** How often the interfaces are looked at again (when `interfaces` is not given); default 30 s, 0: never. */
+  rejoinMs?: number;
+  /** @internal The interfaces there are now; default {@link multicastInterfaces} (for tests). */
+  listInterfaces?: () => string[];
   /** The addresses replies advertise; default this host's non-internal ones. */
   addresses?: () => string[];
   /** Milliseconds, monotonic (for the rate limiter); default performance.now(). */
@@ -46,6 +54,9 @@ export interface ResponderOptions {
   rateLimit?: Omit<RateLimitOptions, "now">;
   log?: DiscoveryLog;
 }
+
+/** How often a responder looks for interfaces that came up since it joined the group. */
+const REJOIN_MS = 30_000;
 
 /** Counters, for logs, tests and a status command. */
 export interface DiscoveryResponderStats {
@@ -114,7 +125,26 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
   };
   let closed = false;
 
-  const joined = joinGroup(socket, options.group === undefined ? DISCOVERY_GROUP : options.group, options.interfaces, log);
+  const listInterfaces = options.listInterfaces ?? multicastInterfaces;
+  const joined = joinGroup(socket, options.group === undefined ? DISCOVERY_GROUP : options.group, options.interfaces ?? listInterfaces(), options.interfaces === undefined, log);
+  // Interfaces that come up later are joined as they appear (the list was read at start).
+  const rejoinMs = options.rejoinMs ?? REJOIN_MS;
+  const rejoin = options.interfaces === undefined && options.group !== null && socket.addMembership && rejoinMs > 0
+    ? setInterval(() => {
+      let now: string[];
+      try {
+        now = listInterfaces();
+      } catch {
+        return;
+      }
+      const fresh = now.filter((iface) => !joined.includes(iface));
+      if (fresh.length === 0) return;
+      const added = joinGroup(socket, options.group ?? DISCOVERY_GROUP, fresh, false, log);
+      joined.push(...added);
+      if (added.length > 0) log.info("Discovery: joined group {group} on {interfaces} too (up since the start)", { group: options.group ?? DISCOVERY_GROUP, interfaces: added.join(", ") });
+    }, rejoinMs)
+    : undefined;
+  (rejoin as { unref?: () => void } | undefined)?.unref?.();
 
   const addresses = (): string[] => {
     const t = now();
@@ -184,6 +214,7 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(rejoin);
       const dropped = Object.values(counters.dropped).reduce((a, b) => a + b, 0);
       log.info("Discovery responder stopped: {queries} queries, {replies} replies, {rateLimited} rate-limited, {dropped} dropped", {
         ...counters,
@@ -204,8 +235,8 @@ function checkReplyFields(name: string, version: string, port: number): void {
   }
 }
 
-/** Joins `group` on each interface; returns those that worked ('*' when only the system default did). */
-function joinGroup(socket: DatagramSocket, group: string | null, interfaces: string[] | undefined, log: DiscoveryLog): string[] {
+/** Joins `group` on each interface; returns those that worked ('*' when only the system default did, `orDefault` allowing it). */
+function joinGroup(socket: DatagramSocket, group: string | null, interfaces: string[], orDefault: boolean, log: DiscoveryLog): string[] {
   if (group === null) return [];
   if (!socket.addMembership) {
     log.warn("This socket cannot join multicast groups: answering unicast queries only");
@@ -217,7 +248,7 @@ function joinGroup(socket: DatagramSocket, group: string | null, interfaces: str
     // Only replies are sent, by unicast; TTL does not matter for them.
   }
   const joined: string[] = [];
-  for (const iface of interfaces ?? multicastInterfaces()) {
+  for (const iface of interfaces) {
     try {
       socket.addMembership(group, iface);
       joined.push(iface);
@@ -225,7 +256,7 @@ function joinGroup(socket: DatagramSocket, group: string | null, interfaces: str
       log.debug("Cannot join {group} on {iface}: {error}", { group, iface, error: String(err) });
     }
   }
-  if (joined.length === 0 && interfaces === undefined) {
+  if (joined.length === 0 && orDefault) {
     try {
       socket.addMembership(group);
       joined.push("*");

@@ -223,6 +223,33 @@ test("a query to the multicast group on loopback is answered", async () => {
   }
 });
 
+test("an interface that comes up after the responder started is joined to the group as it appears (Wi-Fi, a VPN, a late DHCP lease: discovery there stayed dead until a restart)", async () => {
+  const memberships: string[] = [];
+  const socket = {
+    send() {},
+    onMessage() {},
+    localAddress: () => ({ address: "0.0.0.0", port: 6969, family: "IPv4" as const }),
+    addMembership: (group: string, iface?: string) => void memberships.push(`${group} ${iface}`),
+    setMulticastTTL() {},
+    close: async () => {},
+  };
+  const up = ["127.0.0.1"];
+  const r = await startDiscoveryResponder({ name: "late", socket, rejoinMs: 10, listInterfaces: () => [...up] });
+  try {
+    assert.equal(memberships, ["239.255.69.69 127.0.0.1"]);
+    up.push("10.9.9.9");
+    await waitFor(() => memberships.length === 2, "the late interface to be joined");
+    assert.equal(memberships, ["239.255.69.69 127.0.0.1", "239.255.69.69 10.9.9.9"]);
+    assert.equal(r.joined, ["127.0.0.1", "10.9.9.9"]);
+  } finally {
+    await r.close();
+  }
+  // Stopped with the responder: nothing more is joined.
+  up.push("10.9.9.10");
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.is(memberships.length, 2);
+});
+
 test("settings a reply cannot carry (empty name, port out of range) reject at start with SFX_BAD_ARGUMENT", async () => {
   for (const bad of [{ name: "" }, { name: "x", advertisePort: 70000 }, { name: "x", advertisePort: 0 }, { name: "x", version: "" }]) {
     try {
