@@ -110,12 +110,39 @@ export interface HostPort {
  * port) is refused, saying how to write either.
  */
 export function parseHostPort(text: string, defaultPort: number): HostPort {
+  return reachable(text, parseHostPortForm(text, defaultPort));
+}
+
+/** A host one can send to: not the wildcard a server binds, and a link-local IPv6 address with its interface. */
+function reachable(text: string, hp: HostPort): HostPort {
+  const bare = hp.host.replace(/%.*$/, "");
+  if ((isIP(bare) === 4 && bare === "0.0.0.0") || (isIP(bare) === 6 && bare.split(":").every((g) => /^0*$/.test(g)))) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': ${bare} means any address, which a server listens on; this machine is 127.0.0.1 or [::1]`);
+  }
+  if (isIP(bare) === 6 && /^fe[89ab]/i.test(bare)) {
+    const zone = /%(.*)$/.exec(hp.host)?.[1];
+    if (zone === undefined || zone === "") {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': a link-local address needs the interface it is on, as [${bare}%eth0]:${hp.port}`);
+    }
+    if (/^\d+$/.test(zone)) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': name the interface (as 'ip link' lists it, e.g. %eth0), not its number`);
+    }
+  }
+  return hp;
+}
+
+function parseHostPortForm(text: string, defaultPort: number): HostPort {
   const address = text.trim();
   const v6 = /^\[([^\]]+)\](?::([^:]*))?$/.exec(address);
   if (v6) return { host: v6[1], port: v6[2] === undefined ? defaultPort : parseRemotePort(v6[2]) };
   const parts = address.split(":");
   if (parts.length === 1 && parts[0] !== "" && !address.includes("[")) return { host: address, port: defaultPort };
   if (parts.length === 2 && parts[0] !== "" && !address.includes("[")) return { host: parts[0], port: parseRemotePort(parts[1]) };
+  // An IPv6 address and a port past what a group holds (fd00::5:48003): the brackets it needs, from what was typed.
+  const withPort = /^(.*):(\d{5})$/.exec(address);
+  if (parts.length > 2 && isIP(address) !== 6 && withPort && isIP(withPort[1]) === 6) {
+    throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': an IPv6 address goes in brackets: [${withPort[1]}]:${withPort[2]}`);
+  }
   if (parts.length > 2 && isIP(address) === 6) {
     // `::1:6969` is an address, and also ::1 with a port: say which (a guess would send to the other).
     const last = /^(.*):(\d{1,5})$/.exec(address);

@@ -51,13 +51,21 @@ test("ports: 0 is 'any' where we listen, never where we connect; interfaces are 
   assert.equal(parseHostPort(" 10.0.0.1:7000 ", 6969), { host: "10.0.0.1", port: 7000 });
   refused(() => parseHostPort("[::1]:abc", 6969), /Invalid port 'abc': use a number from 1 to 65535/);
   refused(() => parseHostPort("[::1]:65536", 6969), /Invalid port '65536': use a number from 1 to 65535/);
-  for (const bad of ["::1:34102", "[::1", "::1]:7000", "[::1]7000"]) refused(() => parseHostPort(bad, 6969), /an IPv6 address goes in brackets, as \[::1\] or \[::1\]:6969/);
+  for (const bad of ["[::1", "::1]:7000", "[::1]7000"]) refused(() => parseHostPort(bad, 6969), /an IPv6 address goes in brackets, as \[::1\] or \[::1\]:6969/);
+  // A port no group could be: the brackets it needs, from what was typed.
+  refused(() => parseHostPort("::1:34102", 6969), /^Invalid server address '::1:34102': an IPv6 address goes in brackets: \[::1\]:34102$/);
+  refused(() => parseHostPort("fd00::5:48003", 6969), /brackets: \[fd00::5\]:48003$/);
   // ::1:6969 is an address, and ::1 with a port: refused, saying how to write either (a guess sent to the other).
   refused(() => parseHostPort("::1:6969", 6969), /^Ambiguous server address '::1:6969': write \[::1\]:6969 for ::1 on port 6969, or \[::1:6969\] for that address on port 6969$/);
   refused(() => parseHostPort("2001:db8::7:22", 7000), /write \[2001:db8::7\]:22 for 2001:db8::7 on port 22, or \[2001:db8::7:22\] for that address on port 7000/);
   assert.equal(parseHostPort("[::1:6969]", 6969), { host: "::1:6969", port: 6969 });
   // Nothing else could be meant: taken whole.
-  assert.equal(parseHostPort("fe80::1", 6969), { host: "fe80::1", port: 6969 });
+  assert.equal(parseHostPort("fe80::1%eth0", 6969), { host: "fe80::1%eth0", port: 6969 });
+  // What no client can reach: the wildcard a server binds (it waited 10 s for an answer), a
+  // link-local address without its interface, or with the interface's number (a bare EINVAL).
+  for (const any of ["0.0.0.0", "[::]:7000", "[::0]"]) refused(() => parseHostPort(any, 6969), /means any address, which a server listens on; this machine is 127\.0\.0\.1 or \[::1\]$/);
+  refused(() => parseHostPort("[fe80::1]:7000", 6969), /a link-local address needs the interface it is on, as \[fe80::1%eth0\]:7000$/);
+  refused(() => parseHostPort("[fe80::1%4]", 6969), /name the interface \(as 'ip link' lists it, e\.g\. %eth0\), not its number$/);
   assert.equal(parseHostPort("2001:db8::1:beef", 6969), { host: "2001:db8::1:beef", port: 6969 });
   assert.is(parseIPv4Interface("192.168.1.5"), "192.168.1.5");
   refused(() => parseIPv4Interface("::1"), /IPv4/);
