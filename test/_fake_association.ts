@@ -30,6 +30,8 @@ export interface FakeOptions {
   window?: number;
   /** resume() hands over held messages at once, within the call, as the SCTP association's does (default: on a later tick). */
   syncResume?: boolean;
+  /** The address each side sees the other at (default 127.0.0.1). */
+  remoteAddress?: string;
 }
 
 interface Queued {
@@ -74,7 +76,7 @@ export class FakeAssociation extends EventEmitter implements AssociationLike {
 
   constructor(port: number, opts: Required<FakeOptions>) {
     super();
-    this.remote = { address: "127.0.0.1", port };
+    this.remote = { address: opts.remoteAddress, port };
     this.outboundStreams = opts.streams;
     this.#opts = opts;
   }
@@ -282,6 +284,7 @@ export function fakeAssociationPair(opts: FakeOptions = {}): [FakeAssociation, F
     perTick: opts.perTick ?? 8,
     window: opts.window ?? Infinity,
     syncResume: opts.syncResume ?? false,
+    remoteAddress: opts.remoteAddress ?? "127.0.0.1",
   };
   const a = new FakeAssociation(nextPort++, full);
   const b = new FakeAssociation(nextPort++, full);

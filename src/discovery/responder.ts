@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { DatagramSocket, LocalAddress, RemoteAddress } from "../transport/datagram.ts";
+import { type DatagramSocket, formatAddress, type LocalAddress, type RemoteAddress } from "../transport/datagram.ts";
 import { SfxError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT, MAX_DISCOVERY_DATAGRAM } from "./defaults.ts";
@@ -197,9 +197,8 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
     socket.onError?.((err) => log.debug("Discovery socket error: {error}", { error: err.message }));
   }
   const group = options.group === undefined ? DISCOVERY_GROUP : options.group;
-  log.info("Discovery responder on {address}:{port} ({multicast})", {
-    address: local.address,
-    port: local.port,
+  log.info("Discovery responder on {on} ({multicast})", {
+    on: formatAddress(local.address, local.port),
     multicast: group === null ? "unicast queries only" : `group ${group} joined on ${joined.join(", ") || "no interface"}`,
     advertisePort,
     instanceId,

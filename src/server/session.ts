@@ -413,7 +413,8 @@ export class ServerSession implements ExchangePeer {
     this.association = association;
     this.#log = server.log;
     this.logKey = server.logKeyOf(association.remote.address);
-    this.#logLine("info", "Connection from {address}:{port}", { address: association.remote.address, port: association.remote.port });
+    // IPv6 in brackets: `::1:37245` could be read as an address of its own.
+    this.#logLine("info", "Connection from {from}", { from: formatAddress(association.remote.address, association.remote.port) });
     association.on("message", (streamId, data, ppid) => this.#onMessage(streamId, data, ppid));
     association.on("close", (reason) => this.#onClose(reason));
     association.on("address", (_remote, previousPort) => {
@@ -707,8 +708,8 @@ export class ServerSession implements ExchangePeer {
     this.id = this.server.ids.allocate(this);
     this.#setState("ready");
     // The window stays the small one it had before its hello: a large one only while it sends.
-    this.#logLine("info", "Client {id} at {address}:{port} ({client}) got its ID", {
-      id: formatId(this.id), address: this.association.remote.address, port: this.association.remote.port, client: msg.client,
+    this.#logLine("info", "Client {id} at {from} ({client}) got its ID", {
+      id: formatId(this.id), from: formatAddress(this.association.remote.address, this.association.remote.port), client: msg.client,
     });
     const limits = this.server.limits;
     this.send(Welcome, {

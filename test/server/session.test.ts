@@ -443,6 +443,17 @@ test("a control message from the server that breaks the protocol is told to the 
   }
 });
 
+test("the log writes an IPv6 client's address in brackets (`::1:37245` reads as an address of its own)", async () => {
+  const h = startHarness();
+  try {
+    await h.client({ remoteAddress: "::1" });
+    assert.ok(h.logs.some((l) => /^Connection from \[::1\]:\d+$/.test(l.message)), JSON.stringify(h.logs.map((l) => l.message)));
+    assert.ok(h.logs.some((l) => /^Client \d{3} \d{3} at \[::1\]:\d+ \(sfx [^)]+\) got its ID$/.test(l.message)));
+  } finally {
+    await h.close();
+  }
+});
+
 test("pings in a loop get 20 pongs at once, then 10 a second: the rest are dropped unanswered, and the connection stays", async () => {
   const h = startHarness();
   try {
