@@ -101,7 +101,9 @@ export async function findOnlyServer(options: DiscoverOptions & { settleMs?: num
   if (found.length === 0) throw noServerError(options);
   if (found.length > 1) {
     // At most 10 named (a flood of fake replies must not make one line of kilobytes).
-    const each = found.slice(0, 10).map((s) => `"${s.name}" at ${formatAddress(s.host, s.port)}`).join(", ");
+    // In `sfx discover`'s order (by name, then address), not the order they happened to answer in.
+    const sorted = [...found].sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
+    const each = sorted.slice(0, 10).map((s) => `"${s.name}" at ${formatAddress(s.host, s.port)}`).join(", ");
     const more = found.length > 10 ? ` and ${found.length - 10} more` : "";
     throw new SfxError("SFX_SEVERAL_SERVERS", `${found.length} sfx servers answered: ${each}${more}`);
   }

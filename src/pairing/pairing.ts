@@ -167,7 +167,8 @@ export class Pairing {
     if (!receiver) {
       // Offered again after a check (see #hold): the receiver was there, and has gone; no guess.
       if (!checked) this.#unknownIds.fail(address);
-      return fail("SFX_UNKNOWN_ID", `No client with ID ${formatId(msg.to)} is connected`);
+      // "To this server": a receiver on another one (two answered discovery on a LAN) is the likely mix-up.
+      return fail("SFX_UNKNOWN_ID", `No client with ID ${formatId(msg.to)} is connected to this server`);
     }
     if (receiver === sender) return fail("SFX_BAD_ARGUMENT", "You cannot send files to yourself");
     if (msg.files.length > this.limits.maxFilesPerOffer) {

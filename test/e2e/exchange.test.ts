@@ -301,7 +301,7 @@ test("an unknown ID fails fast with exit status 5 and a clear message", async ()
   const s = sfx(["send", "--to", "100000", "--server", server.address, join(src, "f")]);
   const res = await s.exit(10_000);
   assert.is(res.status, ERROR_CODES.SFX_UNKNOWN_ID, s.err());
-  assert.match(s.err(), /No client with ID 100 000/);
+  assert.match(s.err(), /No client with ID 100 000 is connected to this server/);
 });
 
 test("no terminal and no --yes: the receiver rejects, the sender exits 5 (SFX_REJECTED)", async () => {
