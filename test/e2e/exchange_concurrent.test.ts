@@ -20,7 +20,7 @@ let server: Server;
 const conns: ClientConnection[] = [];
 test.before(async () => {
   await ensureBinary();
-  server = await startServe();
+  server = await startServe(["--max-clients-per-address", "256"]); // 50 exchanges from one host: 100 clients
 });
 test.after(async () => {
   await Promise.all(conns.map((c) => c.abort("test over")));
