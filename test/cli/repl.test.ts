@@ -204,6 +204,9 @@ test("help lists every session command; 'help <command>' shows its options witho
   const get = String((await run("help share get")).calls[0][1]);
   assert.match(get, /^Usage: share get \[options\] <code> \[names\.\.\.\]/);
   assert.match(get, /--dir <dir>/);
+  // The session's own --dir is where a get goes, not the one-shot's ".".
+  assert.match(get, /\(default: the session's --dir\)/);
+  assert.not.match(get, /default: "\."/);
   assert.not.match(get, /--server/);
   const send = String((await run("help send")).calls[0][1]);
   assert.match(send, /^Usage: send <id> <paths\.\.\.>/);

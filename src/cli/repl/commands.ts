@@ -135,6 +135,8 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
     await actions.shareLs(code, { json: flags.json });
   });
   const get = find(share, "get");
+  // Its default is the session's --dir, not the one-shot's ".".
+  for (const o of get.options) if (o.long === "--dir") o.default(o.defaultValue, "the session's --dir");
   get.action(async (first: string, more: string[], flags: SessionGetFlags & { server?: string }) => {
     noServer(flags);
     const { code, rest } = joinCodeGroups([first, ...more]);
