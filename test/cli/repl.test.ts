@@ -193,6 +193,10 @@ test("dispatchLine() turns an action's error into one line (SfxError message, us
   await dispatchLine("status", actions, (t) => (out += t));
   assert.is(out, "Invalid receiver ID '12' (type 'help')\nThe server stopped responding\n");
   assert.is(errorLine(new SfxError("SFX_USAGE", "Not connected: type 'connect'")), "Not connected: type 'connect'");
+  // A megabyte path pasted comes back cut in its middle, the reason at its end kept.
+  const long = errorLine(new SfxError("SFX_IO", `Cannot read ${"a".repeat(1_000_000)}: no such file`));
+  assert.ok(long.length <= 1000, `${long.length} characters`);
+  assert.match(long, /^Cannot read a+…a+: no such file$/);
 });
 
 test("help lists every session command; 'help <command>' shows its options without --server", async () => {

@@ -22,6 +22,7 @@ import { parseHostPort } from "../options.ts";
 import type { DiscoverOptions } from "../../discovery/index.ts";
 import { describeError, SfxError } from "../../errors.ts";
 import { printable, printableLines } from "../../protocol/schema.ts";
+import { fitText } from "../../protocol/messages.ts";
 import { splitWords } from "./words.ts";
 
 /** Flags of `send` as commander parsed them. */
@@ -290,9 +291,13 @@ export function errorLine(err: unknown, verbose = false): string {
     if (err.code === "commander.missingMandatoryOptionValue" && /'--to <id>'/.test(err.message)) return "Usage: send <id> <path>… (type 'help send')";
     const [first, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
     const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
-    return suggestion ? `${first} ${suggestion}` : `${first} (type 'help')`;
+    return suggestion ? `${fitText(first, ERROR_LINE_BYTES)} ${suggestion}` : `${fitText(first, ERROR_LINE_BYTES)} (type 'help')`;
   }
   const usage = err instanceof SfxError && (err.code === "SFX_USAGE" || err.code === "SFX_BAD_ARGUMENT");
   const hint = usage && !/type '/.test(err.message) ? " (type 'help')" : "";
-  return `${printableLines(describeError(err, verbose))}${hint}`;
+  // What was typed comes back in the message (a path, an unknown word): a megabyte pasted must not come back whole.
+  return `${printableLines(describeError(err, verbose).split("\n").map((l) => fitText(l, ERROR_LINE_BYTES)).join("\n"))}${hint}`;
 }
+
+/** The most an error line of the session takes: what the user typed is cut in its middle past it. */
+const ERROR_LINE_BYTES = 1000;
