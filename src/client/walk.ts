@@ -200,7 +200,8 @@ function checkName(path: string): string {
  * no receiver would take: a failure (exit 13), so that `sfx send dir && rm -r dir` keeps it.
  */
 function isLeftover(name: string): boolean {
-  if (name.startsWith(STALE_LOCK_PREFIX)) return true;
+  // Exactly as sfx names a lock it takes over (src/file_lock.ts): 16 hex digits, a counter after a nonce.
+  if (name.startsWith(STALE_LOCK_PREFIX)) return /^[0-9a-f]{16}(-\d+)?$/.test(name.slice(STALE_LOCK_PREFIX.length));
   return name.startsWith(".") && [PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX].some((s) => name.length > s.length + 1 && name.endsWith(s));
 }
 

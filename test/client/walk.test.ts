@@ -68,6 +68,7 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
   // The user's own files, named like partial files: no receiver takes them, so they are failures, not skipped.
   writeFileSync(join(d, "notes.sfx-part"), "my notes");
   writeFileSync(join(d, ".Y.SFX-PART"), "mine too");
+  writeFileSync(join(d, ".sfx-stale-notes"), "not sfx's name for one: the user's (it was left out, exit 0)");
   writeFileSync(join(d, "bell\u0007.txt"), "ding");
   writeFileSync(Buffer.concat([Buffer.from(`${d}/caf`), Buffer.from([0xe9]), Buffer.from(".txt")]), "latin-1 name");
   mkdirSync(Buffer.concat([Buffer.from(`${d}/d`), Buffer.from([0xff])]));
@@ -80,6 +81,7 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
     "odd/.movie.mkv.sfx-part: a partial file of an unfinished sfx transfer (skipped)",
     "odd/.movie.mkv.sfx-resume: a partial file of an unfinished sfx transfer (skipped)",
     "odd/.sfx-stale-0123456789abcdef-1: a partial file of an unfinished sfx transfer (skipped)",
+    "odd/.sfx-stale-notes: its name cannot be sent: names ending in .sfx-part, .sfx-lock or .sfx-resume, or starting with .sfx-stale-, are reserved for partial files (failed)",
     "odd/bell\u0007.txt: its name cannot be sent: it contains control characters (failed)", // the name as it is: --json keeps it exact
     "odd/caf\ufffd.txt: its name is not valid UTF-8 (failed)",
     "odd/d\ufffd: its name is not valid UTF-8 (failed)",
