@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,7 +22,7 @@ export function registerDemo(program: Command, result: CommandResult): void {
   program
     .command("demo")
     .description("run a server, a receiver and a sender on this machine and move a file (what `npm start` does)")
-    .option("--size <bytes>", "size of the demo file (e.g. 64M, 1G)", parseCount, 64 * 2 ** 20)
+    .addOption(new Option("--size <bytes>", "size of the demo file (e.g. 64M, 1G)").argParser(parseCount).default(64 * 2 ** 20, "64M"))
     .option("--keep", "keep the temporary directory (files, logs, share store)")
     .action(async (flags: { size: number; keep?: boolean }) => {
       result.status = await runDemo(flags.size, Boolean(flags.keep));
