@@ -18,6 +18,8 @@ export { formatBytes };
 /** "3.2 s", "0:17", "1:02:03". */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  // A small transfer takes milliseconds: "0.0 s" beside a rate read as nothing at all.
+  if (seconds < 0.1) return `${Math.max(1, Math.round(seconds * 1000))} ms`;
   if (seconds < 10) return `${seconds.toFixed(1)} s`;
   const s = Math.round(seconds);
   const h = Math.floor(s / 3600);

@@ -7,7 +7,7 @@ import { fitEnd, textWidth } from "../../src/cli/text_width.ts";
 const sizes: Array<[number, string]> = [[0, "0 B"], [812, "812 B"], [1.5, "2 B"], [1536, "1.5 KiB"], [3 * 2 ** 20, "3.0 MiB"], [150 * 2 ** 30, "150 GiB"], [2 ** 42, "4.0 TiB"]];
 for (const [n, text] of sizes) test(`formatBytes(${n}) is '${text}'`, () => assert.is(formatBytes(n), text));
 
-const durations: Array<[number, string]> = [[0.06, "0.1 s"], [9.94, "9.9 s"], [17, "0:17"], [62, "1:02"], [3723, "1:02:03"], [Infinity, "?"], [-1, "?"]];
+const durations: Array<[number, string]> = [[0.0004, "1 ms"], [0.023, "23 ms"], [0.099, "99 ms"], [0.1, "0.1 s"], [9.94, "9.9 s"], [17, "0:17"], [62, "1:02"], [3723, "1:02:03"], [Infinity, "?"], [-1, "?"]];
 for (const [s, text] of durations) test(`formatDuration(${s}) is '${text}'`, () => assert.is(formatDuration(s), text));
 
 test("formatRate() says MB/s from 1 MB/s up, kB/s below (no '0.0 MB/s' for a small file)", () => {
