@@ -91,19 +91,36 @@ export class LookupLimiter {
 }
 
 /**
- * The key per-address limits count by: an IPv4 address as it is (also when
- * written IPv4-mapped, `::ffff:10.0.0.1`), an IPv6 address by its /64 — one
- * host is routinely given a whole /64, and counting each of its addresses
- * apart would let it step around every per-address limit.
+ * The key limits on guessing and flooding count by: an IPv4 address as it is
+ * (also when written IPv4-mapped, `::ffff:10.0.0.1`), an IPv6 address by its
+ * /64 — one host is routinely given a whole /64, and counting each of its
+ * addresses apart would let it guess IDs or codes from each in turn. A
+ * link-local address (fe80::/10, the same /64 on every link) by itself and
+ * its interface. Limits that share the server fairly count by {@link hostKey}.
  */
 export function addressKey(address: string): string {
   const a = address.toLowerCase().replace(/%.*$/, "");
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
   if (mapped) return mapped[1];
   if (!a.includes(":")) return a;
+  if (/^fe[89ab]/.test(a)) return hostKey(address);
   const [head, tail = ""] = a.split("::");
   const h = head ? head.split(":") : [];
   const t = tail ? tail.split(":") : [];
   const groups = a.includes("::") ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t] : h;
   return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(":")}::/64`;
+}
+
+/**
+ * The key limits that share the server fairly (clients connected at once, shares kept) count by:
+ * one address, IPv4-mapped or not, and a link-local one with its interface. Not the /64 of
+ * {@link addressKey}: every host of a LAN with IPv6 autoconfiguration is in one /64, which would
+ * make them one client.
+ */
+export function hostKey(address: string): string {
+  const a = address.toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped) return mapped[1];
+  // The zone only where it means something: the same fe80:: address on two links is two hosts.
+  return /^fe[89ab]/.test(a) ? a : a.replace(/%.*$/, "");
 }

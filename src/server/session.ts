@@ -33,7 +33,7 @@ import { OverflowLog } from "./overflow_log.ts";
 import { SendBufferPool } from "./send_pool.ts";
 import { WindowPool } from "./window_pool.ts";
 import { formatBytes } from "../units.ts";
-import { addressKey } from "../failure_limiter.ts";
+import { addressKey, hostKey } from "../failure_limiter.ts";
 
 /**
  * Bytes waiting to reach one client beyond which it is cut off as not
@@ -236,11 +236,11 @@ export class SessionServer {
 
   #overLimit(association: AssociationLike): string | undefined {
     if (this.sessions.size >= this.limits.maxClients + PENDING_HELLO_ALLOWANCE) return "server full";
-    const key = addressKey(association.remote.address);
+    const key = hostKey(association.remote.address);
     let fromHere = 0;
     let pendingHere = 0;
     for (const s of this.sessions) {
-      if (addressKey(s.association.remote.address) !== key) continue;
+      if (hostKey(s.association.remote.address) !== key) continue;
       fromHere++;
       if (s.state === "hello") pendingHere++;
     }
@@ -695,9 +695,9 @@ export class ServerSession implements ExchangePeer {
       return;
     }
     const address = this.association.remote.address;
-    const key = addressKey(address);
+    const key = hostKey(address);
     let fromHere = 0;
-    for (const other of this.server.sessions) if (other !== this && other.id && addressKey(other.association.remote.address) === key) fromHere++;
+    for (const other of this.server.sessions) if (other !== this && other.id && hostKey(other.association.remote.address) === key) fromHere++;
     if (fromHere >= this.server.limits.maxClientsPerAddress) {
       const message = `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`;
       this.#logLine("warn", "Refused {label}: {message}", { label: this.label, message });

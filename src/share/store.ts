@@ -73,7 +73,7 @@ export interface UploadRequest {
   /** Who uploads, for the log (`address:port`). */
   client?: string;
   /**
-   * The uploader's address (as {@link addressKey} gives it): one address may keep at most a quarter
+   * The uploader's address (as {@link hostKey} gives it): one address may keep at most a quarter
    * of the store's shares and of its quota, uploads in progress included, so that one LAN host cannot
    * fill the store for the week its shares may last. Held in memory only: shares from before a
    * restart count for nobody.

@@ -443,6 +443,19 @@ test("a control message from the server that breaks the protocol is told to the 
   }
 });
 
+test("--max-clients-per-address counts each IPv6 address (a LAN's hosts share one /64 under autoconfiguration), and each link-local one with its interface", async () => {
+  const h = startHarness({ maxClientsPerAddress: 1 });
+  try {
+    for (const remoteAddress of ["2001:db8::5", "2001:db8::6", "fe80::1%eth0", "fe80::1%eth1"]) {
+      const { conn } = await h.client({ remoteAddress });
+      assert.ok(conn.id, remoteAddress);
+    }
+    await h.client({ remoteAddress: "2001:db8::5" }).then(() => assert.unreachable("a second client from 2001:db8::5"), (err) => assert.match(String(err), /Too many clients from 2001:db8::5: 1 are connected/));
+  } finally {
+    await h.close();
+  }
+});
+
 test("the log writes an IPv6 client's address in brackets (`::1:37245` reads as an address of its own)", async () => {
   const h = startHarness();
   try {
