@@ -42,7 +42,7 @@ export interface ResponderOptions {
    * after the server started, a DHCP lease late at boot).
    */
   interfaces?: string[];
-  /** How often the interfaces are looked at again (when `interfaces` is not given); default 30 s, 0: never. */
+  /** How often the interfaces are looked at again (when `interfaces` is not given); default 10 s, 0: never. */
   rejoinMs?: number;
   /** @internal The interfaces there are now; default {@link multicastInterfaces} (for tests). */
   listInterfaces?: () => string[];
@@ -55,8 +55,8 @@ export interface ResponderOptions {
   log?: DiscoveryLog;
 }
 
-/** How often a responder looks for interfaces that came up since it joined the group. */
-const REJOIN_MS = 30_000;
+/** How often a responder looks for interfaces that came up (or back) since it joined the group. */
+const REJOIN_MS = 10_000;
 
 /** Counters, for logs, tests and a status command. */
 export interface DiscoveryResponderStats {
@@ -137,11 +137,14 @@ export async function startDiscoveryResponder(options: ResponderOptions): Promis
       } catch {
         return;
       }
+      // One gone since (deleted, down, its address changed): the kernel dropped its membership, so it is
+      // joined again when it comes back, a VPN reconnecting or an adapter plugged in again.
+      for (let i = joined.length - 1; i >= 0; i--) if (joined[i] !== "*" && !now.includes(joined[i])) joined.splice(i, 1);
       const fresh = now.filter((iface) => !joined.includes(iface));
       if (fresh.length === 0) return;
       const added = joinGroup(socket, options.group ?? DISCOVERY_GROUP, fresh, false, log);
       joined.push(...added);
-      if (added.length > 0) log.info("Discovery: joined group {group} on {interfaces} too (up since the start)", { group: options.group ?? DISCOVERY_GROUP, interfaces: added.join(", ") });
+      if (added.length > 0) log.info("Discovery: joined group {group} on {interfaces} too (up since the start, or back)", { group: options.group ?? DISCOVERY_GROUP, interfaces: added.join(", ") });
     }, rejoinMs)
     : undefined;
   (rejoin as { unref?: () => void } | undefined)?.unref?.();

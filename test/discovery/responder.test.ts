@@ -223,7 +223,7 @@ test("a query to the multicast group on loopback is answered", async () => {
   }
 });
 
-test("an interface that comes up after the responder started is joined to the group as it appears (Wi-Fi, a VPN, a late DHCP lease: discovery there stayed dead until a restart)", async () => {
+test("an interface that comes up after the responder started, or comes back, is joined to the group as it appears (Wi-Fi, a VPN, a late DHCP lease: discovery there stayed dead until a restart)", async () => {
   const memberships: string[] = [];
   const socket = {
     send() {},
@@ -241,13 +241,19 @@ test("an interface that comes up after the responder started is joined to the gr
     await waitFor(() => memberships.length === 2, "the late interface to be joined");
     assert.equal(memberships, ["239.255.69.69 127.0.0.1", "239.255.69.69 10.9.9.9"]);
     assert.equal(r.joined, ["127.0.0.1", "10.9.9.9"]);
+    // Gone (a VPN disconnects: the kernel drops the membership) and back with the same address: joined again.
+    up.pop();
+    await waitFor(() => !r.joined.includes("10.9.9.9"), "the gone interface to be forgotten");
+    up.push("10.9.9.9");
+    await waitFor(() => memberships.length === 3, "the interface to be joined again");
+    assert.equal(memberships.at(-1), "239.255.69.69 10.9.9.9");
   } finally {
     await r.close();
   }
   // Stopped with the responder: nothing more is joined.
   up.push("10.9.9.10");
   await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.is(memberships.length, 2);
+  assert.is(memberships.length, 3);
 });
 
 test("settings a reply cannot carry (empty name, port out of range) reject at start with SFX_BAD_ARGUMENT", async () => {
