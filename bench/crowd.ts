@@ -88,7 +88,8 @@ interface Run {
 }
 
 async function once(sfx: string, work: string, src: string, want: string, exchanges: number, size: number): Promise<Run> {
-  const server = start(sfx, ["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(work, "logs"), "--storage", join(work, "shares"), "--name", "crowd"]);
+  // Every client comes from 127.0.0.1: room for them all (the default is 64 from one address).
+  const server = start(sfx, ["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(work, "logs"), "--storage", join(work, "shares"), "--name", "crowd", "--max-clients-per-address", "1000"]);
   const procs: Proc[] = [server];
   try {
     const port = Number((await waitFor(server.err, / ready on [\d.]+:(\d+)/, 20_000, "sfx serve"))[1]);

@@ -127,6 +127,10 @@ function reachable(text: string, hp: HostPort): HostPort {
     if (/^\d+$/.test(zone)) {
       throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': name the interface (as 'ip link' lists it, e.g. %eth0), not its number`);
     }
+    // Deno reports a link-local reply's source without its interface: it would not be taken for the server's.
+    if ("Deno" in globalThis) {
+      throw new SfxError("SFX_BAD_ARGUMENT", `Invalid server address '${text}': under Deno sfx cannot talk to a link-local address; give the server's other address, or run the single executable`);
+    }
   }
   return hp;
 }

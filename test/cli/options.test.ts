@@ -60,7 +60,9 @@ test("ports: 0 is 'any' where we listen, never where we connect; interfaces are 
   refused(() => parseHostPort("2001:db8::7:22", 7000), /write \[2001:db8::7\]:22 for 2001:db8::7 on port 22, or \[2001:db8::7:22\] for that address on port 7000/);
   assert.equal(parseHostPort("[::1:6969]", 6969), { host: "::1:6969", port: 6969 });
   // Nothing else could be meant: taken whole.
-  assert.equal(parseHostPort("fe80::1%eth0", 6969), { host: "fe80::1%eth0", port: 6969 });
+  // Under Deno a link-local reply's source comes without its interface: refused there, saying so.
+  if ("Deno" in globalThis) refused(() => parseHostPort("fe80::1%eth0", 6969), /under Deno sfx cannot talk to a link-local address/);
+  else assert.equal(parseHostPort("fe80::1%eth0", 6969), { host: "fe80::1%eth0", port: 6969 });
   // What no client can reach: the wildcard a server binds (it waited 10 s for an answer), a
   // link-local address without its interface, or with the interface's number (a bare EINVAL).
   for (const any of ["0.0.0.0", "[::]:7000", "[::0]"]) refused(() => parseHostPort(any, 6969), /means any address, which a server listens on; this machine is 127\.0\.0\.1 or \[::1\]$/);
