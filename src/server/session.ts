@@ -75,6 +75,15 @@ const ACK_PROGRESS_BYTES = 64 * 1024;
 /** What one queued message costs in memory beyond its bytes, counted generously (a pong: ~400 B queued, more in garbage until collected). */
 const MESSAGE_OVERHEAD_BYTES = 1024;
 
+/**
+ * The most clients from one IPv6 /64 (an IPv4 address is its own): half the server's places, and
+ * never fewer than one address may have. A host is given a whole /64 and may step through its
+ * addresses; a LAN's hosts share one, so the limit per address alone counts for them.
+ */
+function mostFromNetwork(limits: { maxClients: number; maxClientsPerAddress: number }): number {
+  return Math.max(limits.maxClientsPerAddress, Math.floor(limits.maxClients / 2));
+}
+
 /** What a client is told when the server stops while it is connected (the text of the SCTP ABORT). */
 const SERVER_SHUTTING_DOWN = "the server is shutting down";
 
@@ -236,16 +245,23 @@ export class SessionServer {
 
   #overLimit(association: AssociationLike): string | undefined {
     if (this.sessions.size >= this.limits.maxClients + PENDING_HELLO_ALLOWANCE) return "server full";
+    // Fair shares count each address (a LAN's IPv6 hosts share one /64); floods count the /64 an
+    // IPv6 host is given whole, whose addresses it may step through.
     const key = hostKey(association.remote.address);
+    const network = addressKey(association.remote.address);
     let fromHere = 0;
-    let pendingHere = 0;
+    let fromNetwork = 0;
+    let pendingThere = 0;
     for (const s of this.sessions) {
-      if (hostKey(s.association.remote.address) !== key) continue;
-      fromHere++;
-      if (s.state === "hello") pendingHere++;
+      const remote = s.association.remote.address;
+      if (addressKey(remote) !== network) continue;
+      fromNetwork++;
+      if (s.state === "hello") pendingThere++;
+      if (hostKey(remote) === key) fromHere++;
     }
     if (fromHere >= this.limits.maxClientsPerAddress + PENDING_HELLO_ALLOWANCE) return "too many connections from this address";
-    if (pendingHere >= MAX_PENDING_HELLOS_PER_ADDRESS) return "too many connections from this address waiting to say hello";
+    if (fromNetwork >= mostFromNetwork(this.limits) + PENDING_HELLO_ALLOWANCE) return "too many connections from this network";
+    if (pendingThere >= MAX_PENDING_HELLOS_PER_ADDRESS) return "too many connections from this address waiting to say hello";
     return undefined;
   }
 
@@ -696,10 +712,19 @@ export class ServerSession implements ExchangePeer {
     }
     const address = this.association.remote.address;
     const key = hostKey(address);
+    const network = addressKey(address);
     let fromHere = 0;
-    for (const other of this.server.sessions) if (other !== this && other.id && hostKey(other.association.remote.address) === key) fromHere++;
-    if (fromHere >= this.server.limits.maxClientsPerAddress) {
-      const message = `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`;
+    let fromNetwork = 0;
+    for (const other of this.server.sessions) {
+      if (other === this || !other.id || addressKey(other.association.remote.address) !== network) continue;
+      fromNetwork++;
+      if (hostKey(other.association.remote.address) === key) fromHere++;
+    }
+    const mostThere = mostFromNetwork(this.server.limits);
+    if (fromHere >= this.server.limits.maxClientsPerAddress || fromNetwork >= mostThere) {
+      const message = fromHere >= this.server.limits.maxClientsPerAddress
+        ? `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`
+        : `Too many clients from ${network}: ${fromNetwork} are connected, the most this server allows from one IPv6 /64 network (half its places)`;
       this.#logLine("warn", "Refused {label}: {message}", { label: this.label, message });
       this.sendControl(errorToMessage(new SfxError("SFX_LIMIT", message)));
       void this.close();

@@ -31,7 +31,7 @@ import { codeKey } from "./code.ts";
 import { MAX_REQUESTS_PER_CLIENT, UPLOAD_FIRST_BYTES_MS, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
 import { formatBytes } from "../units.ts";
 import { PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
-import { hostKey } from "../failure_limiter.ts";
+import { addressKey, hostKey } from "../failure_limiter.ts";
 import type { FileSink } from "./upload.ts";
 
 /** A refusal of the same kind from the same client, or its listing of the same share, is logged at most this often. */
@@ -293,11 +293,12 @@ export class ShareService {
    * and one machine opening connections must not take them all.
    */
   #checkPerAddress(address: string, bytes: number): void {
-    const key = hostKey(address);
+    // Uploads in progress reserve the quota: counted by the /64 an IPv6 host may step through.
+    const key = addressKey(address);
     let n = 0;
     let reserved = 0;
     for (const [peer, requests] of this.#peers) {
-      if (hostKey(peer.address) !== key) continue;
+      if (addressKey(peer.address) !== key) continue;
       // Puts still being set up count too, with what they will reserve: several sent at once must not all pass.
       for (const starting of this.#startingByPeer.get(peer)?.values() ?? []) {
         n++;
@@ -427,6 +428,7 @@ export class ShareService {
         maxDownloads: msg.maxDownloads,
         client: who(peer),
         owner: hostKey(peer.address),
+        network: addressKey(peer.address),
       });
     } finally {
       starting.delete(msg.req);

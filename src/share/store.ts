@@ -79,6 +79,8 @@ export interface UploadRequest {
    * restart count for nobody.
    */
   owner?: string;
+  /** The uploader's network (as {@link addressKey} gives it: an IPv6 /64): at most half the store's shares and quota. */
+  network?: string;
 }
 
 /** A share as `ls` shows it. */
@@ -112,8 +114,9 @@ interface ShareRecord {
   writing: Promise<void>;
   /** Why the manifest on disk is behind (its download count): the last write failed, and is tried again. */
   unsaved?: string;
-  /** The uploader's address, for the per-address limit ({@link UploadRequest.owner}); not saved. */
+  /** The uploader's address and network, for the per-address limits ({@link UploadRequest.owner}); not saved. */
   owner?: string;
+  network?: string;
 }
 
 /** How logs name a share: the start of its key, never its code. */
@@ -332,15 +335,18 @@ export class ShareStore {
         `The share store is full: this share counts ${formatBytes(stored)} (its files in whole 4 KiB blocks, and 8 KiB for the share), and ${formatBytes(Math.max(0, L.maxStoreBytes - this.usedBytes))} of its ${formatBytes(L.maxStoreBytes)} quota is free (the rest held by shares and uploads in progress)`,
       );
     }
-    if (request.owner !== undefined) {
-      const mostShares = Math.max(1, Math.floor(L.maxShares / 4));
-      const mostBytes = Math.max(L.maxShareBytes, Math.floor(L.maxStoreBytes / 4));
-      const held = this.#heldBy(request.owner);
+    // A quarter for an address, half for an IPv6 /64 (whose addresses one host may step through).
+    for (const [who, what, share] of [[request.owner, "owner", 4], [request.network, "network", 2]] as const) {
+      if (who === undefined) continue;
+      const mostShares = Math.max(1, Math.floor(L.maxShares / share));
+      const mostBytes = Math.max(L.maxShareBytes, Math.floor(L.maxStoreBytes / share));
+      const held = this.#heldBy(what, who);
+      const one = what === "owner" ? "one address" : "one IPv6 /64 network";
       if (held.shares >= mostShares) {
-        throw new SfxError("SFX_LIMIT", `${request.owner} keeps ${held.shares} shares on this server (uploads in progress included), the most one address may: try again once some expire or are used up`);
+        throw new SfxError("SFX_LIMIT", `${who} keeps ${held.shares} shares on this server (uploads in progress included), the most ${one} may: try again once some expire or are used up`);
       }
       if (held.bytes + stored > mostBytes) {
-        throw new SfxError("SFX_LIMIT", `${request.owner} keeps shares counting ${formatBytes(held.bytes)} on this server (uploads in progress included); this one's ${formatBytes(stored)} would pass the ${formatBytes(mostBytes)} one address may keep: try again once some expire or are used up`);
+        throw new SfxError("SFX_LIMIT", `${who} keeps shares counting ${formatBytes(held.bytes)} on this server (uploads in progress included); this one's ${formatBytes(stored)} would pass the ${formatBytes(mostBytes)} ${one} may keep: try again once some expire or are used up`);
       }
     }
     if (disk && disk.bavail * disk.bsize < this.#reservedBytes() + stored) {
@@ -365,6 +371,7 @@ export class ShareStore {
       ...expiry,
       ...(request.client === undefined ? {} : { client: request.client }),
       ...(request.owner === undefined ? {} : { owner: request.owner }),
+      ...(request.network === undefined ? {} : { network: request.network }),
     });
     this.#uploads.add(upload); // reserves its bytes before anything else is awaited
     try {
@@ -429,7 +436,10 @@ export class ShareStore {
     await rename(spec.dir, dir);
     await fsyncDir(join(this.dir, "shares"));
     this.#uploads.delete(upload);
-    this.#shares.set(key, { key, dir, manifest, bytes: spec.stored, activeDownloads: 0, deleted: false, writing: Promise.resolve(), ...(spec.owner === undefined ? {} : { owner: spec.owner }) });
+    this.#shares.set(key, {
+      key, dir, manifest, bytes: spec.stored, activeDownloads: 0, deleted: false, writing: Promise.resolve(),
+      ...(spec.owner === undefined ? {} : { owner: spec.owner }), ...(spec.network === undefined ? {} : { network: spec.network }),
+    });
     this.#committedBytes += spec.stored;
     // The fields stay plain values; the wording goes in the message.
     const limited = spec.maxDownloads === null ? "" : ", at most {maxDownloads} download(s)";
@@ -444,17 +454,17 @@ export class ShareStore {
     return { code, ...listingOf(manifest), ...(spec.warning ? { warning: spec.warning } : {}) };
   }
 
-  /** Shares and uploads in progress of `owner`, and what they count against the quota. */
-  #heldBy(owner: string): { shares: number; bytes: number } {
+  /** Shares and uploads in progress of an owner (or a network), and what they count against the quota. */
+  #heldBy(what: "owner" | "network", who: string): { shares: number; bytes: number } {
     let shares = 0;
     let bytes = 0;
     for (const rec of this.#shares.values()) {
-      if (rec.owner !== owner) continue;
+      if (rec[what] !== who) continue;
       shares++;
       bytes += rec.bytes;
     }
     for (const u of this.#uploads) {
-      if (u.spec.owner !== owner) continue;
+      if (u.spec[what] !== who) continue;
       shares++;
       bytes += u.spec.stored;
     }
@@ -806,8 +816,9 @@ export interface UploadSpec {
   warning?: string;
   /** Who uploads, for the log. */
   client?: string;
-  /** The uploader's address, for the per-address limit. */
+  /** The uploader's address and network, for the per-address limits. */
   owner?: string;
+  network?: string;
 }
 
 /**

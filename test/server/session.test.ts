@@ -456,6 +456,30 @@ test("--max-clients-per-address counts each IPv6 address (a LAN's hosts share on
   }
 });
 
+test("one IPv6 /64 (a host is given one whole, and may step through its addresses) has at most half the server's places, and 64 connections waiting to say hello; another /64 still gets in", async () => {
+  const h = startHarness({ maxClients: 8, maxClientsPerAddress: 2 });
+  try {
+    for (let i = 1; i <= 4; i++) await h.client({ remoteAddress: `2001:db8:0:1::${i}` });
+    await h.client({ remoteAddress: "2001:db8:0:1::5" }).then(
+      () => assert.unreachable("a fifth client from one /64"),
+      (err) => assert.match(String(err), /Too many clients from 2001:db8:0:1::\/64: 4 are connected, the most this server allows from one IPv6 \/64 network \(half its places\)/),
+    );
+    const { conn } = await h.client({ remoteAddress: "2001:db8:0:2::1" });
+    assert.ok(conn.id, "another network still gets in");
+  } finally {
+    await h.close();
+  }
+  // Connections that never say hello, each from another address of one /64: the 65th is refused at once.
+  const g = startHarness();
+  try {
+    const raws = Array.from({ length: 65 }, (_, i) => g.raw({ remoteAddress: `2001:db8:0:1::${(i + 1).toString(16)}` }));
+    await until(() => raws[64].fake.closed, 3000, "the 65th to be refused");
+    assert.not.ok(raws[63].fake.closed, "64 may wait");
+  } finally {
+    await g.close();
+  }
+});
+
 test("the log writes an IPv6 client's address in brackets (`::1:37245` reads as an address of its own)", async () => {
   const h = startHarness();
   try {

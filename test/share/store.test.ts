@@ -299,6 +299,12 @@ test("one address keeps at most a quarter of the store's shares and of its quota
   await put(small, { "a": "1" }, a);
   await rejects(put(small, { "b": "1" }, a), "SFX_LIMIT", /^10\.0\.0\.1 keeps shares counting 12\.0 KiB on this server \(uploads in progress included\); this one's 12\.0 KiB would pass the 16\.0 KiB one address may keep/);
   await put(small, { "b": "1" }, { owner: "10.0.0.2" });
+  // An IPv6 /64, whose addresses one host may step through: half the store at the most.
+  const v6 = await fixture().open({ maxShares: 8, maxStoreBytes: 1024 * 1024, maxShareBytes: 1024 });
+  const network = "2001:db8:0:1::/64";
+  for (let i = 1; i <= 4; i++) await put(v6, { "x": "1" }, { owner: `2001:db8:0:1::${i}`, network });
+  await rejects(put(v6, { "x": "1" }, { owner: "2001:db8:0:1::5", network }), "SFX_LIMIT", /^2001:db8:0:1::\/64 keeps 4 shares on this server \(uploads in progress included\), the most one IPv6 \/64 network may/);
+  await put(v6, { "x": "1" }, { owner: "2001:db8:0:2::1", network: "2001:db8:0:2::/64" });
 });
 
 test("an upload with more files than the store's disk has inodes left is refused up front, uploads in progress counted (empty files filled a small disk's inodes at no cost to the quota)", async () => {
