@@ -255,6 +255,12 @@ function joinGroup(socket: DatagramSocket, group: string | null, interfaces: str
       socket.addMembership(group, iface);
       joined.push(iface);
     } catch (err) {
+      // A member already: the kernel keeps a membership through a link down and up, or an address
+      // change on the same device, which the interface list had dropped meanwhile.
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE" || /EADDRINUSE/.test(String(err))) {
+        joined.push(iface);
+        continue;
+      }
       log.debug("Cannot join {group} on {iface}: {error}", { group, iface, error: String(err) });
     }
   }

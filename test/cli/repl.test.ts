@@ -197,6 +197,10 @@ test("dispatchLine() turns an action's error into one line (SfxError message, us
   const long = errorLine(new SfxError("SFX_IO", `Cannot read ${"a".repeat(1_000_000)}: no such file`));
   assert.ok(long.length <= 1000, `${long.length} characters`);
   assert.match(long, /^Cannot read a+…a+: no such file$/);
+  // And at most 20 lines.
+  const many = errorLine(new SfxError("SFX_IO", Array.from({ length: 1000 }, (_, i) => `line ${i}`).join("\n")));
+  assert.is(many.split("\n").length, 20);
+  assert.match(many, /\n… \(981 more lines\)$/);
 });
 
 test("help lists every session command; 'help <command>' shows its options without --server", async () => {

@@ -225,11 +225,16 @@ test("a query to the multicast group on loopback is answered", async () => {
 
 test("an interface that comes up after the responder started, or comes back, is joined to the group as it appears (Wi-Fi, a VPN, a late DHCP lease: discovery there stayed dead until a restart)", async () => {
   const memberships: string[] = [];
+  /** Interfaces the "kernel" holds a membership on already (set by the test). */
+  const member = new Set<string>();
   const socket = {
     send() {},
     onMessage() {},
     localAddress: () => ({ address: "0.0.0.0", port: 6969, family: "IPv4" as const }),
-    addMembership: (group: string, iface?: string) => void memberships.push(`${group} ${iface}`),
+    addMembership: (group: string, iface?: string) => {
+      if (member.has(iface!)) throw Object.assign(new Error("addMembership EADDRINUSE"), { code: "EADDRINUSE" });
+      memberships.push(`${group} ${iface}`);
+    },
     setMulticastTTL() {},
     close: async () => {},
   };
@@ -241,6 +246,14 @@ test("an interface that comes up after the responder started, or comes back, is 
     await waitFor(() => memberships.length === 2, "the late interface to be joined");
     assert.equal(memberships, ["239.255.69.69 127.0.0.1", "239.255.69.69 10.9.9.9"]);
     assert.equal(r.joined, ["127.0.0.1", "10.9.9.9"]);
+    // Gone from the list while the kernel kept the membership (a link down and up): back, it is a member already.
+    member.add("10.9.9.9");
+    up.pop();
+    await waitFor(() => !r.joined.includes("10.9.9.9"), "the gone interface to be forgotten");
+    up.push("10.9.9.9");
+    await waitFor(() => r.joined.includes("10.9.9.9"), "the interface to be listed again");
+    assert.is(memberships.length, 2, "no second membership asked for");
+    member.delete("10.9.9.9");
     // Gone (a VPN disconnects: the kernel drops the membership) and back with the same address: joined again.
     up.pop();
     await waitFor(() => !r.joined.includes("10.9.9.9"), "the gone interface to be forgotten");

@@ -296,8 +296,12 @@ export function errorLine(err: unknown, verbose = false): string {
   const usage = err instanceof SfxError && (err.code === "SFX_USAGE" || err.code === "SFX_BAD_ARGUMENT");
   const hint = usage && !/type '/.test(err.message) ? " (type 'help')" : "";
   // What was typed comes back in the message (a path, an unknown word): a megabyte pasted must not come back whole.
-  return `${printableLines(describeError(err, verbose).split("\n").map((l) => fitText(l, ERROR_LINE_BYTES)).join("\n"))}${hint}`;
+  const lines = describeError(err, verbose).split("\n");
+  const shown = lines.length > ERROR_LINES ? [...lines.slice(0, ERROR_LINES - 1), `… (${lines.length - ERROR_LINES + 1} more lines)`] : lines;
+  return `${printableLines(shown.map((l) => fitText(l, ERROR_LINE_BYTES)).join("\n"))}${hint}`;
 }
 
 /** The most an error line of the session takes: what the user typed is cut in its middle past it. */
 const ERROR_LINE_BYTES = 1000;
+/** The most lines an error takes (a message with its causes, with --verbose). */
+const ERROR_LINES = 20;
