@@ -12,7 +12,7 @@ import { realpathSync } from "node:fs";
 import type { CommandResult } from "./context.ts";
 import { parseCount, parseDuration } from "./options.ts";
 import { withInterrupt } from "./send.ts";
-import { formatBytes, LeftOut, progressBar, roughDuration, warnSkipped } from "./progress.ts";
+import { formatBytes, formatDuration, LeftOut, progressBar, roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
@@ -299,7 +299,7 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(gotDoneEvent(r.files.length, r.bytes, seconds))}\n`);
     } else {
-      process.stderr.write(`Got ${r.files.length} file${r.files.length === 1 ? "" : "s"} (${formatBytes(r.bytes)} fetched in ${seconds.toFixed(1)} s)\n`);
+      process.stderr.write(`Got ${r.files.length} file${r.files.length === 1 ? "" : "s"} (${formatBytes(r.bytes)} fetched in ${formatDuration(seconds)})\n`);
     }
     return 0;
   } catch (err) {
