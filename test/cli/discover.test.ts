@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { type Ended, runToEnd } from "../_spawn.ts";
 import { join } from "node:path";
 import { formatTable, resolveServer } from "../../src/cli/discover.ts";
 import { startDiscoveryResponder } from "../../src/discovery/index.ts";
@@ -11,22 +12,9 @@ const ROOT = new URL("../..", import.meta.url).pathname;
 const DENO = process.env.SFX_TEST_RUNTIME === "deno";
 
 /** Runs `cli.ts …args` from source under the runtime running this test. */
-function sfx(args: string[], started?: (child: ChildProcess) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+function sfx(args: string[], started?: (child: ChildProcess) => void): Promise<Ended> {
   const [cmd, pre] = DENO ? [join(ROOT, "node_modules/.bin/deno"), ["run", "-A", "--unstable-net", "cli.ts"]] : [process.execPath, ["cli.ts"]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...pre, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.on("error", reject);
-    started?.(child);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runToEnd(cmd, [...pre, ...args], { cwd: ROOT, started });
 }
 
 test("formatTable() sorts by name, aligns columns and brackets IPv6 hosts", () => {

@@ -1,27 +1,15 @@
 /** What sfx listens for before the rest of it has loaded (src/cli/early_signals.ts, imported first by cli.ts). */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
+import { type Ended, runToEnd } from "../_spawn.ts";
 import { join } from "node:path";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const DENO = process.env.SFX_TEST_RUNTIME === "deno";
 
-function run(args: string[], pre: string[] = []): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+function run(args: string[], pre: string[] = []): Promise<Ended> {
   const [cmd, runtimeArgs] = DENO ? [join(ROOT, "node_modules/.bin/deno"), ["run", "-A"]] : [process.execPath, pre];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, [...runtimeArgs, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runToEnd(cmd, [...runtimeArgs, ...args], { cwd: ROOT });
 }
 
 const FIXTURE = "test/cli/_early_signals_fixture.ts";
