@@ -78,7 +78,7 @@ const MESSAGE_OVERHEAD_BYTES = 1024;
 /**
  * The most clients from one IPv6 /64 (an IPv4 address is its own): half the server's places, and
  * never fewer than one address may have. A host is given a whole /64 and may step through its
- * addresses; a LAN's hosts share one, so the limit per address alone counts for them.
+ * addresses; a LAN's hosts with IPv6 autoconfiguration share one too, and so half the server.
  */
 function mostFromNetwork(limits: { maxClients: number; maxClientsPerAddress: number }): number {
   return Math.max(limits.maxClientsPerAddress, Math.floor(limits.maxClients / 2));
@@ -261,7 +261,7 @@ export class SessionServer {
     }
     if (fromHere >= this.limits.maxClientsPerAddress + PENDING_HELLO_ALLOWANCE) return "too many connections from this address";
     if (fromNetwork >= mostFromNetwork(this.limits) + PENDING_HELLO_ALLOWANCE) return "too many connections from this network";
-    if (pendingThere >= MAX_PENDING_HELLOS_PER_ADDRESS) return "too many connections from this address waiting to say hello";
+    if (pendingThere >= MAX_PENDING_HELLOS_PER_ADDRESS) return "too many connections from this address (or its IPv6 /64) waiting to say hello";
     return undefined;
   }
 
@@ -724,7 +724,7 @@ export class ServerSession implements ExchangePeer {
     if (fromHere >= this.server.limits.maxClientsPerAddress || fromNetwork >= mostThere) {
       const message = fromHere >= this.server.limits.maxClientsPerAddress
         ? `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`
-        : `Too many clients from ${network}: ${fromNetwork} are connected, the most this server allows from one IPv6 /64 network (half its places)`;
+        : `Too many clients from ${network}: ${fromNetwork} are connected, the most this server allows from one IPv6 /64 network`;
       this.#logLine("warn", "Refused {label}: {message}", { label: this.label, message });
       this.sendControl(errorToMessage(new SfxError("SFX_LIMIT", message)));
       void this.close();

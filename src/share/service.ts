@@ -289,36 +289,39 @@ export class ShareService {
 
   /**
    * Refuses an upload beyond half the store's upload slots in progress from
-   * one address over all its connections: the slots are shared by everyone,
-   * and one machine opening connections must not take them all.
+   * one address over all its connections, or beyond a quarter of its quota
+   * reserved by them: the slots are shared by everyone, and one machine
+   * opening connections must not take them all. An IPv6 /64, whose addresses
+   * one host may step through, gets three quarters of the slots and half the quota.
    */
   #checkPerAddress(address: string, bytes: number): void {
-    // Uploads in progress reserve the quota: counted by the /64 an IPv6 host may step through.
-    const key = addressKey(address);
-    let n = 0;
-    let reserved = 0;
-    for (const [peer, requests] of this.#peers) {
-      if (addressKey(peer.address) !== key) continue;
-      // Puts still being set up count too, with what they will reserve: several sent at once must not all pass.
-      for (const starting of this.#startingByPeer.get(peer)?.values() ?? []) {
-        n++;
-        reserved += starting;
-      }
-      for (const r of requests.values()) {
-        if (r.kind !== "upload") continue;
-        n++;
-        reserved += r.upload.spec.bytes;
-      }
-    }
-    const most = Math.max(1, Math.floor(this.store.limits.maxUploadsInProgress / 2));
-    if (n >= most) {
-      throw new SfxError("SFX_LIMIT", `${address} has ${n} uploads in progress already, the most the server allows from one address: wait for one to end${KILLED_UPLOAD_NOTE}`);
-    }
-    // Nor a quota's worth of reservations: a quarter of it (or one share's most, if more) per address.
     const L = this.store.limits;
-    const mostBytes = Math.max(L.maxShareBytes, Math.floor(L.maxStoreBytes / 4));
-    if (reserved > 0 && reserved + bytes > mostBytes) {
-      throw new SfxError("SFX_LIMIT", `${address} has uploads of ${formatBytes(reserved)} in progress already; ${formatBytes(bytes)} more would pass the ${formatBytes(mostBytes)} the server lets one address reserve: wait for one to end${KILLED_UPLOAD_NOTE}`);
+    for (const [keyOf, one, slots, quota] of [[hostKey, "one address", 2, 4], [addressKey, "one IPv6 /64 network", 4 / 3, 2]] as const) {
+      const key = keyOf(address);
+      let n = 0;
+      let reserved = 0;
+      for (const [peer, requests] of this.#peers) {
+        if (keyOf(peer.address) !== key) continue;
+        // Puts still being set up count too, with what they will reserve: several sent at once must not all pass.
+        for (const starting of this.#startingByPeer.get(peer)?.values() ?? []) {
+          n++;
+          reserved += starting;
+        }
+        for (const r of requests.values()) {
+          if (r.kind !== "upload") continue;
+          n++;
+          reserved += r.upload.spec.bytes;
+        }
+      }
+      const who = key === hostKey(address) ? address : key;
+      const most = Math.max(1, Math.floor(L.maxUploadsInProgress / slots));
+      if (n >= most) {
+        throw new SfxError("SFX_LIMIT", `${who} has ${n} uploads in progress already, the most the server allows from ${one}: wait for one to end${KILLED_UPLOAD_NOTE}`);
+      }
+      const mostBytes = Math.max(L.maxShareBytes, Math.floor(L.maxStoreBytes / quota));
+      if (reserved > 0 && reserved + bytes > mostBytes) {
+        throw new SfxError("SFX_LIMIT", `${who} has uploads of ${formatBytes(reserved)} in progress already; ${formatBytes(bytes)} more would pass the ${formatBytes(mostBytes)} the server lets ${one} reserve: wait for one to end${KILLED_UPLOAD_NOTE}`);
+      }
     }
   }
 

@@ -832,6 +832,33 @@ test("one address may hold at most half the store's upload slots over all its co
   assert.is(answers.find((a) => a.req === 6)!.type, "share.ready");
 });
 
+test("an IPv6 /64 may hold at most three quarters of the upload slots, each of its addresses half: one host cannot step through its /64's addresses to take them all, nor one LAN host hold back the others", async () => {
+  const w = await world({ maxUploadsInProgress: 8 });
+  const put = (loop: Loop, req: number) => loop.link.send(SharePut.encode({ req, files: [{ path: "a", size: 5 }] }));
+  const a = w.connect("2001:db8:0:1::a").loop;
+  const b = w.connect("2001:db8:0:1::b").loop;
+  const { list: answers, upTo: until } = answersOf(a, b);
+  for (let req = 1; req <= 4; req++) put(a, req);
+  await until(4);
+  // Another address of the /64 gets its own share: up to six for the /64, the seventh refused naming it.
+  for (let req = 5; req <= 7; req++) put(b, req);
+  await until(7);
+  assert.equal(answers.filter((x) => x.type === "share.ready").length, 6);
+  const refused = answers.find((x) => x.req === 7)!;
+  assert.match(refused.message ?? "", /^2001:db8:0:1::\/64 has 6 uploads in progress already, the most the server allows from one IPv6 \/64 network: wait for one to end/);
+});
+
+test("finished shares count against the uploader's /64 too (half the store): another address of it is refused once the /64 holds that many", async () => {
+  const w = await world({ maxShares: 8 });
+  tree(w, { "a.txt": "a" });
+  for (const host of ["2001:db8:0:1::1", "2001:db8:0:1::2"]) {
+    const { client } = w.connect(host);
+    for (let i = 0; i < 2; i++) await client.put(await collectShareFiles([join(w.src, "a.txt")]));
+  }
+  const { client } = w.connect("2001:db8:0:1::3");
+  await rejects(client.put(await collectShareFiles([join(w.src, "a.txt")])), "SFX_LIMIT", /^2001:db8:0:1::\/64 keeps 4 shares on this server/);
+});
+
 test("an upload that receives nothing for the stall time is abandoned: its slot and reservation are freed, the client told", async () => {
   const w = await world();
   const service = new ShareService(w.store, { stallMs: 200 });
