@@ -6,11 +6,12 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isServerAlive } from "../../src/server/pidfile.ts";
+import { type Ended, runToEnd } from "../_spawn.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 const DENO = join(ROOT, "node_modules/.bin/deno");
@@ -34,23 +35,11 @@ function reap(dir: string): void {
 }
 
 /** `deno run <flags> cli.ts …args`, in the repository, to completion. */
-function deno(flags: string[], args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DENO, ["run", ...flags, "cli.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => (stdout += c));
-    child.stderr.on("data", (c) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+function deno(flags: string[], args: string[]): Promise<Ended> {
+  return runToEnd(DENO, ["run", ...flags, "cli.ts", ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    timeoutMs: 30_000,
   });
 }
 
