@@ -2,7 +2,8 @@
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
 import { type HostPort, parseHostPort, parseIPv4Interface, parseRemotePort, parseTimeout } from "./options.ts";
-import { type DiscoveredServer, discoverServers, type DiscoverOptions, findOnlyServer, noServerError } from "../discovery/index.ts";
+import { type DiscoveredServer, discoverServers, type DiscoverOptions, findOnlyServer, noServerError, sortServers } from "../discovery/index.ts";
+import { formatAddress } from "../transport/datagram.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { DISCOVERY_GROUP, DISCOVERY_PORT } from "../discovery/defaults.ts";
 import { textWidth } from "./text_width.ts";
@@ -75,14 +76,9 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), parseIPv4Interface(value)];
 }
 
-/** Servers by name, then address: the order `discover` prints them in, as a table or as JSON. */
-export function sortServers(servers: readonly DiscoveredServer[]): DiscoveredServer[] {
-  return [...servers].sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
-}
-
 /** NAME, ADDRESS (host:port, IPv6 in brackets), VERSION — one row per server, sorted by name; columns by display width (a CJK name takes two cells a character). */
 export function formatTable(servers: readonly DiscoveredServer[]): string {
-  const rows = sortServers(servers).map((s) => [s.name, `${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port}`, s.version]);
+  const rows = sortServers(servers).map((s) => [s.name, formatAddress(s.host, s.port), s.version]);
   const all = [["NAME", "ADDRESS", "VERSION"], ...rows];
   const widths = [0, 1].map((c) => Math.max(...all.map((r) => textWidth(r[c]))));
   const pad = (text: string, cells: number) => text + " ".repeat(Math.max(0, cells - textWidth(text)));

@@ -24,6 +24,7 @@ import { DEFAULT_HOST, DEFAULT_PORT, STOP_TIMEOUT_MS } from "../server/defaults.
 import { defaultPidFile, describeStalePidFile, runningPid } from "../server/pidfile.ts";
 import { reportToLauncher, selfCommand, startDaemon, stopDaemon } from "../server/daemon.ts";
 import { isSingleExecutable } from "../single_executable.ts";
+import { shellWord } from "./shell_word.ts";
 import { runServer } from "../server/run.ts";
 import { VERSION } from "../version.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -131,11 +132,6 @@ function sfxCommandLine(): string {
   if (isSingleExecutable()) return "sfx";
   const self = selfCommand();
   return [self.command, ...self.prefix].map(shellWord).join(" ");
-}
-
-/** `word` as a POSIX shell reads it back: bare when it can be, else in single quotes. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** The server itself: in the terminal, under systemd, or as the daemon. */

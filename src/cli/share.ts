@@ -14,9 +14,10 @@ import { parseCount, parseDuration } from "./options.ts";
 import { withInterrupt } from "./send.ts";
 import { formatBytes, formatDuration, LeftOut, progressBar, roughDuration, warnSkipped } from "./progress.ts";
 import { resolveServer } from "./discover.ts";
+import { shellWord } from "./shell_word.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
-import { type KeptPart, listKeptParts } from "../client/safe_write.ts";
+import { isShareDownloadNote, type KeptPart, listKeptParts } from "../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type GotFile, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
 import { isCode, parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
@@ -321,7 +322,7 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
  */
 async function sayKeptDownloads(dir: string): Promise<void> {
   const { parts } = await listKeptParts(resolve(dir)).catch(() => ({ parts: [] as KeptPart[] }));
-  const ofGets = parts.filter((p) => p.note !== undefined && /^[0-9a-f]{64}$/.test(p.note));
+  const ofGets = parts.filter((p) => p.note !== undefined && isShareDownloadNote(p.note));
   if (ofGets.length === 0) return;
   const bytes = ofGets.reduce((n, p) => n + p.bytes, 0);
   process.stderr.write(`sfx: ${printable(dir)} holds ${formatBytes(bytes)} kept from interrupted share downloads (hidden .sfx-part files); if their share is gone, 'sfx receive --discard-kept --dir ${printable(shellWord(dir))}' removes them\n`);
@@ -458,7 +459,3 @@ export function downloadCommand(code: string, server?: string): string {
   return `sfx share get ${code}${server ? ` --server ${shellWord(server)}` : ""}`;
 }
 
-/** `word` as one shell word: as it is when plain (`10.0.0.5:6969`, `box`), else single-quoted (`'[::1]:6969'`: brackets glob). */
-function shellWord(word: string): string {
-  return /^[\w.:@%+=,/-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}

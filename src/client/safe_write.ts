@@ -1047,7 +1047,7 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         // like one is the user's).
         // Also an empty lock of the user's own, untouched past the time a writer takes to fill it in
         // (judgeLock): a writer killed between making its lock and writing its process ID in it.
-        const stray = s.note && typeof note === "string" && SFX_NOTE.test(note.trim()) ? resumeNotePathFor(temporary)
+        const stray = s.note && typeof note === "string" && isSfxNote(note.trim()) ? resumeNotePathFor(temporary)
           : deadSfxLock || (s.lock === true && lockText === "") ? lock : undefined;
         const sst = stray === undefined ? undefined : await lstat(stray).catch(() => undefined);
         if (sst?.isFile() && (stray === lock && lockText === "" ? ownFile(sst) : await listable(sst, stray!))) strays.push(stray!);
@@ -1065,8 +1065,15 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
   return { parts, truncated, strays };
 }
 
-/** A resume note as sfx writes one: an exchange's (size, time, name) or a share download's SHA-256. */
-const SFX_NOTE = /^(exchange \d+ \d+ ".*"|[0-9a-f]{64})$/;
+/** A share download's resume note: the SHA-256 of the file it becomes. */
+export function isShareDownloadNote(note: string): boolean {
+  return /^[0-9a-f]{64}$/.test(note);
+}
+
+/** A resume note as sfx writes one: an exchange's (size, time, name) or a share download's. */
+function isSfxNote(note: string): boolean {
+  return /^exchange \d+ \d+ ".*"$/.test(note) || isShareDownloadNote(note);
+}
 
 /** Whether `st` is this user's (always, where there are no user ids). */
 function ownFile(st: { uid: number }): boolean {

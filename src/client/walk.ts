@@ -12,7 +12,7 @@ import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 import { readFileMessages } from "../protocol/file_messages.ts";
 import { RESUME_MIN_BYTES } from "../protocol/messages.ts";
-import { LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, STALE_LOCK_PREFIX } from "../protocol/paths.ts";
+import { isStaleLockName, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { ioError, sanitizeRelativePath } from "./safe_write.ts";
 
 /** One file to send. */
@@ -200,8 +200,7 @@ function checkName(path: string): string {
  * no receiver would take: a failure (exit 13), so that `sfx send dir && rm -r dir` keeps it.
  */
 function isLeftover(name: string): boolean {
-  // Exactly as sfx names a lock it takes over (src/file_lock.ts): 16 hex digits, a counter after a nonce.
-  if (name.startsWith(STALE_LOCK_PREFIX)) return /^[0-9a-f]{16}(-\d+)?$/.test(name.slice(STALE_LOCK_PREFIX.length));
+  if (name.startsWith(STALE_LOCK_PREFIX)) return isStaleLockName(name);
   return name.startsWith(".") && [PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX].some((s) => name.length > s.length + 1 && name.endsWith(s));
 }
 

@@ -7,7 +7,7 @@
  */
 export { startDiscoveryResponder } from "./responder.ts";
 export type { DiscoveryResponder, DiscoveryResponderStats, ResponderOptions } from "./responder.ts";
-export { discoverServers, findFirstServer, findOnlyServer, noServerError } from "./searcher.ts";
+export { discoverServers, findFirstServer, findOnlyServer, noServerError, sortServers } from "./searcher.ts";
 export type { DiscoveredServer, DiscoverOptions } from "./searcher.ts";
 export {
   decodeDiscoveryMessage,

@@ -100,14 +100,18 @@ export async function findOnlyServer(options: DiscoverOptions & { settleMs?: num
   const found = await search(options, options.settleMs ?? DISCOVERY_SETTLE_MS);
   if (found.length === 0) throw noServerError(options);
   if (found.length > 1) {
-    // At most 10 named (a flood of fake replies must not make one line of kilobytes).
-    // In `sfx discover`'s order (by name, then address), not the order they happened to answer in.
-    const sorted = [...found].sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
-    const each = sorted.slice(0, 10).map((s) => `"${s.name}" at ${formatAddress(s.host, s.port)}`).join(", ");
+    // At most 10 named (a flood of fake replies must not make one line of kilobytes), in `sfx
+    // discover`'s order, not the order they happened to answer in.
+    const each = sortServers(found).slice(0, 10).map((s) => `"${s.name}" at ${formatAddress(s.host, s.port)}`).join(", ");
     const more = found.length > 10 ? ` and ${found.length - 10} more` : "";
     throw new SfxError("SFX_SEVERAL_SERVERS", `${found.length} sfx servers answered: ${each}${more}`);
   }
   return found[0];
+}
+
+/** Servers by name, then address: the order `sfx discover` lists them in, and names them in errors. */
+export function sortServers(servers: readonly DiscoveredServer[]): DiscoveredServer[] {
+  return [...servers].sort((a, b) => a.name.localeCompare(b.name) || a.host.localeCompare(b.host));
 }
 
 /** The error for a search that found nothing, naming where it looked. */

@@ -18,6 +18,15 @@ export const RESUME_SUFFIX = ".sfx-resume";
 /** Prefix of the short-lived files that taking over a stale lock makes beside it (src/file_lock.ts); a crash may leave one. */
 export const STALE_LOCK_PREFIX = ".sfx-stale-";
 
+/**
+ * Whether `name` is one of those files as src/file_lock.ts names them: the prefix, then 16 hex
+ * digits (a hash of the lock's name, or this process's nonce and a counter). Another name with the
+ * prefix is a user's file.
+ */
+export function isStaleLockName(name: string): boolean {
+  return name.startsWith(STALE_LOCK_PREFIX) && /^[0-9a-f]{16}(-\d+)?$/.test(name.slice(STALE_LOCK_PREFIX.length));
+}
+
 const encoder = new TextEncoder();
 // C0 controls, DEL, C1 controls, and the Unicode line/paragraph separators and bidi overrides
 // (which make a name display as something else).

@@ -247,22 +247,31 @@ export class SessionServer {
     if (this.sessions.size >= this.limits.maxClients + PENDING_HELLO_ALLOWANCE) return "server full";
     // Fair shares count each address (a LAN's IPv6 hosts share one /64); floods count the /64 an
     // IPv6 host is given whole, whose addresses it may step through.
-    const key = hostKey(association.remote.address);
-    const network = addressKey(association.remote.address);
-    let fromHere = 0;
-    let fromNetwork = 0;
-    let pendingThere = 0;
+    const address = association.remote.address;
+    const from = this.clientsFrom(address, () => true);
+    if (from.address >= this.limits.maxClientsPerAddress + PENDING_HELLO_ALLOWANCE) return "too many connections from this address";
+    if (from.network >= mostFromNetwork(this.limits) + PENDING_HELLO_ALLOWANCE) return "too many connections from this network";
+    if (this.clientsFrom(address, (s) => s.state === "hello").network >= MAX_PENDING_HELLOS_PER_ADDRESS) {
+      return "too many connections from this address (or its IPv6 /64) waiting to say hello";
+    }
+    return undefined;
+  }
+
+  /**
+   * @internal The sessions `counts` takes from `address` itself ({@link hostKey}) and from its
+   * network ({@link addressKey}: an IPv6 /64; an IPv4 address is its own).
+   */
+  clientsFrom(address: string, counts: (s: ServerSession) => boolean): { address: number; network: number } {
+    const key = hostKey(address);
+    const network = addressKey(address);
+    const n = { address: 0, network: 0 };
     for (const s of this.sessions) {
       const remote = s.association.remote.address;
-      if (addressKey(remote) !== network) continue;
-      fromNetwork++;
-      if (s.state === "hello") pendingThere++;
-      if (hostKey(remote) === key) fromHere++;
+      if (addressKey(remote) !== network || !counts(s)) continue;
+      n.network++;
+      if (hostKey(remote) === key) n.address++;
     }
-    if (fromHere >= this.limits.maxClientsPerAddress + PENDING_HELLO_ALLOWANCE) return "too many connections from this address";
-    if (fromNetwork >= mostFromNetwork(this.limits) + PENDING_HELLO_ALLOWANCE) return "too many connections from this network";
-    if (pendingThere >= MAX_PENDING_HELLOS_PER_ADDRESS) return "too many connections from this address (or its IPv6 /64) waiting to say hello";
-    return undefined;
+    return n;
   }
 
   /**
@@ -711,20 +720,12 @@ export class ServerSession implements ExchangePeer {
       return;
     }
     const address = this.association.remote.address;
-    const key = hostKey(address);
-    const network = addressKey(address);
-    let fromHere = 0;
-    let fromNetwork = 0;
-    for (const other of this.server.sessions) {
-      if (other === this || !other.id || addressKey(other.association.remote.address) !== network) continue;
-      fromNetwork++;
-      if (hostKey(other.association.remote.address) === key) fromHere++;
-    }
-    const mostThere = mostFromNetwork(this.server.limits);
-    if (fromHere >= this.server.limits.maxClientsPerAddress || fromNetwork >= mostThere) {
-      const message = fromHere >= this.server.limits.maxClientsPerAddress
-        ? `Too many clients from ${address}: ${fromHere} are connected, the most this server allows from one address`
-        : `Too many clients from ${network}: ${fromNetwork} are connected, the most this server allows from one IPv6 /64 network`;
+    const from = this.server.clientsFrom(address, (other) => other !== this && Boolean(other.id));
+    const perAddress = from.address >= this.server.limits.maxClientsPerAddress;
+    if (perAddress || from.network >= mostFromNetwork(this.server.limits)) {
+      const message = perAddress
+        ? `Too many clients from ${address}: ${from.address} are connected, the most this server allows from one address`
+        : `Too many clients from ${addressKey(address)}: ${from.network} are connected, the most this server allows from one IPv6 /64 network`;
       this.#logLine("warn", "Refused {label}: {message}", { label: this.label, message });
       this.sendControl(errorToMessage(new SfxError("SFX_LIMIT", message)));
       void this.close();

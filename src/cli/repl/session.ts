@@ -30,12 +30,12 @@ import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
 import { refusedBySfx, type TransferEvent } from "../../client/events.ts";
-import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError } from "../../discovery/index.ts";
+import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError, sortServers } from "../../discovery/index.ts";
 import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
 import { formatId, normalizeId } from "../../pairing/id_registry.ts";
 import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
-import { formatTable, sortServers } from "../discover.ts";
+import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import { formatBytes, formatDuration, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
 import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires } from "../share.ts";
@@ -68,6 +68,8 @@ export interface SessionOptions {
   terminal?: boolean;
   /** The clock of Ctrl-C's repeat window, in ms (default performance.now; for tests). */
   now?: () => number;
+  /** @internal How long leaving waits for the running transfers to end, in ms (default 3 s; for tests). */
+  settleMs?: number;
 }
 
 interface Job {
@@ -833,11 +835,11 @@ class ClientSession implements SessionActions {
     this.#finish(this.#batchStatus ?? 0);
   }
 
-  /** Waits (at most 3 s) for the running jobs and the incoming transfer to end. */
+  /** Waits (at most 3 s, or `settleMs`) for the running jobs and the incoming transfer to end. */
   async #settleJobs(): Promise<void> {
     const all = Promise.allSettled([...[...this.#jobs.values()].map((j) => j.done), this.#incoming?.done]);
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, 3000)))]);
+    await Promise.race([all, new Promise((r) => (timer = setTimeout(r, this.opts.settleMs ?? 3000)))]);
     clearTimeout(timer);
   }
 }
