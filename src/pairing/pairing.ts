@@ -150,7 +150,24 @@ export class Pairing {
     // Its last exchange failed on its side and is still delivering what it sent (see error()): the
     // sender has moved on (`sfx client`), so that exchange ends now, with what has arrived.
     if (sender.exchange?.failing && sender.exchange.sender.peer === sender) this.#relaySenderFailure(sender.exchange);
-    if (sender.exchange) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
+    const own = sender.exchange;
+    if (own && own.receiver.peer === sender) {
+      // Receiving (an offer it may not have seen yet: two users sending to each other at the same
+      // moment): busy, not a broken client.
+      const partner = formatId(own.sender.peer.id);
+      const why = own.sender.peer.id === msg.to
+        ? `Client ${partner} is sending files to you right now; answer its offer first, or try again when that exchange ends`
+        : `You are receiving files from client ${partner}; try again when that exchange ends, or cancel it`;
+      const held = this.#logBudget.take(sender.logKey ?? sender);
+      if (held >= 0) {
+        this.#log.info(`Offer from {from} to {to}: refused, it is receiving from {partner}${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, {
+          from: formatId(sender.id), to: msg.to === undefined ? "?" : formatId(msg.to), partner,
+        });
+      }
+      sender.sendControl(Busy.encode({ xid, message: why }));
+      return;
+    }
+    if (own) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (this.#held.has(sender)) return fail("SFX_PROTOCOL", "You already have an offer waiting for an answer; wait for it, or cancel it");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
     const address = addressKey(sender.association.remote.address);

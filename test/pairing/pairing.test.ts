@@ -465,7 +465,7 @@ test("an offer that waits for a check is its sender's one offer: a second is ref
   }
 });
 
-test("a receiver that tries to send meanwhile (as `sfx client` lets it) is refused, and its incoming exchange goes on: refused while deciding, and again mid-transfer", async () => {
+test("a receiver that tries to send meanwhile (as `sfx client` lets it) is refused as busy, and its incoming exchange goes on: refused while deciding, and again mid-transfer", async () => {
   const h = startHarness();
   try {
     const s = await h.client();
@@ -482,20 +482,52 @@ test("a receiver that tries to send meanwhile (as `sfx client` lets it) is refus
     const receiver = new Receiver(r.conn, {
       dir,
       decide: async () => {
-        refusals.push(await expectCode(trySend(), "SFX_PROTOCOL"));
+        refusals.push(await expectCode(trySend(), "SFX_PEER_BUSY"));
         return true;
       },
     });
     const got = quiet(receiver.receiveOne());
     await until(() => chunks === 2, 3000, "the transfer under way");
-    refusals.push(await expectCode(trySend(), "SFX_PROTOCOL"));
+    refusals.push(await expectCode(trySend(), "SFX_PEER_BUSY"));
     gate();
     await sent;
     const result = await got;
     assert.is(result.accepted, true);
     assert.is(sha(readFileSync(join(dir, "in.bin"))), sha(data));
     assert.is(refusals.length, 2);
-    for (const e of refusals) assert.match(e.message, /already in an exchange/);
+    for (const e of refusals) assert.is(e.message, `You are receiving files from client ${formatId(s.conn.id)}; try again when that exchange ends, or cancel it`);
+  } finally {
+    await h.close();
+  }
+});
+
+test("two clients sending to each other at the same moment: the second offer is refused as busy (exit 5), naming the offer to answer, and the first goes through", async () => {
+  const h = startHarness();
+  try {
+    const a = await h.client();
+    const b = await h.client();
+    const data = pattern(20_000, 9);
+    let offered!: () => void;
+    const offerReached = new Promise<void>((res) => (offered = res));
+    let crossed: SfxError | undefined;
+    const dir = tmp();
+    const receiver = new Receiver(b.conn, {
+      dir,
+      decide: async () => {
+        offered();
+        // B, offered A's files, sends to A before answering: what a user typing `send` at that moment does.
+        crossed = await expectCode(sendFiles(b.conn, { to: a.conn.id, files: [memFile("crossed", pattern(5))] }), "SFX_PEER_BUSY");
+        return true;
+      },
+    });
+    const got = quiet(receiver.receiveOne());
+    const sent = quiet(sendFiles(a.conn, { to: b.conn.id, files: [memFile("first.bin", data)] }));
+    await offerReached;
+    await sent;
+    const result = await got;
+    assert.is(result.accepted, true);
+    assert.is(sha(readFileSync(join(dir, "first.bin"))), sha(data));
+    assert.is(crossed?.message, `Client ${formatId(a.conn.id)} is sending files to you right now; answer its offer first, or try again when that exchange ends`);
   } finally {
     await h.close();
   }
