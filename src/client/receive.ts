@@ -253,11 +253,14 @@ export class Receiver {
     const keptBytes = [...kept.values()].reduce((n, k) => n + k, 0);
     // Each new directory on the way takes an inode as each file does.
     const dirs = bytes !== null && !withdrawn.signal.aborted ? await newDirectories(this.opts.dir, files.map((f) => f.path)) : 0;
-    const room = bytes !== null && !withdrawn.signal.aborted ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0)), files.length - kept.size + dirs) : null;
+    const room = bytes !== null && !withdrawn.signal.aborted
+      ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0)), files.length - kept.size + dirs, Math.min(files.length, MAX_OPEN_WRITERS))
+      : null;
     if (room?.inodes && room.inodes.need > room.inodes.free && !withdrawn.signal.aborted) {
       const has = `${files.length} ${files.length === 1 ? "file" : "files"}${dirs > 0 ? ` in ${dirs} new ${dirs === 1 ? "folder" : "folders"}` : ""}`;
-      const why = `room for ${room.inodes.free} more ${dirs > 0 ? "files or folders" : room.inodes.free === 1 ? "file" : "files"} (its file system is out of inodes, not of space)`;
-      return refuse(`Not enough room: the offer has ${has}, the receiver has ${why}`, `not enough room: the offer has ${has}, this folder has ${why}`);
+      const needs = `${room.inodes.need} inodes while being written (a file being written also takes a lock and a link for a while)`;
+      const why = `${room.inodes.free} free (its file system is out of inodes, not of space)`;
+      return refuse(`Not enough room: the offer has ${has}, which take ${needs}; the receiver has ${why}`, `not enough room: the offer has ${has}, which take ${needs}; this folder has ${why}`);
     }
     if (bytes !== null && room && !room.fits && !withdrawn.signal.aborted) {
       // In the units the sender's own "Offering 1 file (20.0 GiB)" uses.

@@ -392,6 +392,13 @@ async function whatIsAt(root: string, path: string): Promise<InTheWay["what"] | 
   return (await stat(real).catch(() => null))?.isDirectory() ? null : "a symbolic link to a file";
 }
 
+/**
+ * Inodes a file being written takes for a while beyond its own: its lock
+ * file, and the hard link that places it under its final name (tmpfs counts
+ * each link against its nr_inodes until the part's name is removed).
+ */
+export const INODES_IN_PASSING = 2;
+
 /** What {@link roomFor} found: bytes, and files (inodes) where the file system counts them. */
 export interface Room {
   /** True when both the bytes and the files fit. */
@@ -401,7 +408,7 @@ export interface Room {
   free: number;
   /** The block size `need` was rounded to ({@link bytesOnDisk}). */
   block: number;
-  /** Files to create and files (inodes) free; undefined where the file system has no fixed count (btrfs). */
+  /** Inodes needed (the files to create, and those taken in passing) and free; undefined where the file system has no fixed count (btrfs). */
   inodes?: { need: number; free: number };
 }
 
@@ -410,14 +417,14 @@ export interface Room {
  * file system of `dir`: each takes whole blocks (a thousand 1-byte files
  * take a thousand blocks), checked against what an unprivileged writer may
  * still use; and whether it has an inode for each of the `newFiles` still to
- * create (default: one per size; a resumed file has its inode already). A
- * file system out of inodes has bytes free and takes no file: ext4 made
- * with few inodes, a tmpfs with nr_inodes. Callers add the directories the
- * files go in ({@link newDirectories}); the count leaves out a transfer's
- * passing lock file, so it errs towards accepting.
+ * create (default: one per size; a resumed file has its inode already), plus
+ * {@link INODES_IN_PASSING} for each of the `atOnce` files written at the
+ * same time. A file system out of inodes has bytes free and takes no file:
+ * ext4 made with few inodes, a tmpfs with nr_inodes. Callers add the
+ * directories the files go in ({@link newDirectories}).
  * null when the file system cannot say.
  */
-export async function roomFor(dir: string, sizes: readonly number[], newFiles = sizes.length): Promise<Room | null> {
+export async function roomFor(dir: string, sizes: readonly number[], newFiles = sizes.length, atOnce = sizes.length): Promise<Room | null> {
   try {
     const st = await statfs(await nearestExisting(dir));
     // Counts are in fragments (f_frsize); f_bsize is only the preferred I/O size (4 MiB on CephFS).
@@ -426,7 +433,7 @@ export async function roomFor(dir: string, sizes: readonly number[], newFiles = 
     const need = bytesOnDisk(sizes, block);
     const free = Number(st.bavail) * unit;
     // f_files is 0 where inodes are made as needed (btrfs): nothing to check there.
-    const inodes = Number(st.files) > 0 ? { need: newFiles, free: Number(st.ffree) } : undefined;
+    const inodes = Number(st.files) > 0 ? { need: newFiles + INODES_IN_PASSING * atOnce, free: Number(st.ffree) } : undefined;
     return { fits: need <= free && (inodes === undefined || inodes.need <= inodes.free), need, free, block, ...(inodes ? { inodes } : {}) };
   } catch {
     return null;

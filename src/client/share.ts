@@ -803,10 +803,13 @@ export class ShareClient {
       const creating = plan.filter((e) => e.kept === 0);
       // Each new directory on the way takes an inode as each file does.
       const dirs = await newDirectories(opts.dir, creating.map((e) => e.file.path));
-      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept), creating.length + dirs);
+      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept), creating.length + dirs, Math.min(plan.length, MAX_OPEN_WRITERS));
       if (room?.inodes && room.inodes.need > room.inodes.free) {
         const what = `${creating.length} ${creating.length === 1 ? "file" : "files"}${dirs > 0 ? ` and ${dirs} ${dirs === 1 ? "folder" : "folders"}` : ""}`;
-        throw new SfxError("SFX_IO", `Not enough room in ${opts.dir}: ${what} to create, it has room for ${room.inodes.free} more (its file system is out of inodes, not of space)`);
+        throw new SfxError(
+          "SFX_IO",
+          `Not enough room in ${opts.dir}: ${what} to create take ${room.inodes.need} inodes while being written (a file being written also takes a lock and a link for a while), it has ${room.inodes.free} free (its file system is out of inodes, not of space)`,
+        );
       }
       if (room && !room.fits) {
         const resumed = plan.reduce((n, e) => n + e.kept, 0);

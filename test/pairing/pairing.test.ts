@@ -1046,7 +1046,7 @@ test("300 files of 2,000 bytes into 1 MiB: refused before anything moves, since 
   });
 });
 
-test("more files than the folder's file system has inodes for (space left, a tmpfs of 8 inodes): refused before anything moves, saying it is out of inodes, not of space", async () => {
+test("more files than the folder's file system has inodes for (space left, a tmpfs of 8 inodes), counting each file's lock and link in passing: refused before anything moves, saying it is out of inodes, not of space; an offer that needs every inode left arrives", async () => {
   await onSmallDisk("1m", async (h, dir) => {
     const s = await h.client();
     const r = await h.client();
@@ -1054,19 +1054,33 @@ test("more files than the folder's file system has inodes for (space left, a tmp
     const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => events.push(e) }).receiveOne());
     const files = Array.from({ length: 10 }, (_, i) => memFile(`s${i}`, pattern(10, i)));
     const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_REJECTED");
-    assert.match(err.message, /Not enough room: the offer has 10 files, the receiver has room for 7 more files \(its file system is out of inodes, not of space\)/);
+    const needs = "which take 30 inodes while being written \\(a file being written also takes a lock and a link for a while\\)";
+    assert.match(err.message, new RegExp(`Not enough room: the offer has 10 files, ${needs}; the receiver has 7 free \\(its file system is out of inodes, not of space\\)`));
     assert.is((await got).accepted, false);
-    assert.ok(events.some((e) => e.event === "rejected" && /this folder has room for 7 more files/.test(e.reason)), JSON.stringify(events));
+    assert.ok(events.some((e) => e.event === "rejected" && /this folder has 7 free/.test(e.reason)), JSON.stringify(events));
     // sfx's own refusal, which the receiver's user is shown (as 'not enough free space' is).
     assert.ok(events.some((e) => e.event === "rejected" && refusedBySfx(e.reason)), JSON.stringify(events));
     assert.equal(readdirSync(dir), []);
-    // Five files fit the count, but not with the four new folders they go in: each takes an inode too.
+    // Three files in one new folder take 4 inodes once written, 10 while being written (three at
+    // once): they were accepted, and failed mid-way, leaving the folder.
     const got2 = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
-    const nested = ["a/1", "a/2", "a/b/3", "c/4", "c/d/5"].map((p, i) => memFile(p, pattern(10, i)));
-    const err2 = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: nested }), "SFX_REJECTED");
-    assert.match(err2.message, /Not enough room: the offer has 5 files in 4 new folders, the receiver has room for 7 more files or folders \(its file system is out of inodes, not of space\)/);
+    const pair = ["a/1", "a/2", "a/3"].map((p, i) => memFile(p, pattern(10, i)));
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files: pair }), "SFX_REJECTED");
     assert.is((await got2).accepted, false);
     assert.equal(readdirSync(dir), []);
+    // One file fits the count, but not with the five new folders it goes in: each takes an inode too.
+    const got3 = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const deep = memFile("a/b/c/d/e/1", pattern(10, 1));
+    const err3 = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [deep] }), "SFX_REJECTED");
+    assert.match(err3.message, /Not enough room: the offer has 1 file in 5 new folders, which take 8 inodes while being written .*; the receiver has 7 free/);
+    assert.is((await got3).accepted, false);
+    assert.equal(readdirSync(dir), []);
+    // Four folders deep it needs all 7, and arrives: the count is not more than a write takes.
+    const got4 = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const data = pattern(10, 4);
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("a/b/c/d/1", data)] });
+    assert.is((await got4).accepted, true);
+    assert.is(sha(readFileSync(join(dir, "a", "b", "c", "d", "1"))), sha(data));
   }, { inodes: 8 });
 });
 
