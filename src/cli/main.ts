@@ -72,6 +72,9 @@ async function run(argv: readonly string[]): Promise<number> {
     }
   }
   const args = argv[0] === "help" && argv.length > 2 ? [...argv.slice(1), "--help"] : [...argv];
+  // Options come before a bare `--`; after it `--json` is a file's name (`sfx send --to ID -- --json`).
+  const options = argv.includes("--") ? argv.slice(0, argv.indexOf("--")) : argv;
+  const json = options.includes("--json");
   try {
     await program.parseAsync(args, { from: "user" });
     return result.status;
@@ -79,15 +82,15 @@ async function run(argv: readonly string[]): Promise<number> {
     if (caught instanceof CommanderError) {
       const status = reportUsage(caught, commandPath(program, argv));
       // A script reading --json events hears about a usage error too (an unknown option, a missing value).
-      if (status === 2 && argv.includes("--json")) jsonError("SFX_USAGE", caught.message.replace(/^error:\s*/, "").split("\n")[0]);
+      if (status === 2 && json) jsonError("SFX_USAGE", caught.message.replace(/^error:\s*/, "").split("\n")[0]);
       return status;
     }
     const err = withLostDirectory(caught);
-    const verbose = Boolean(program.opts().verbose) || argv.includes("--verbose") || argv.includes("-v");
+    const verbose = Boolean(program.opts().verbose) || options.includes("--verbose") || options.includes("-v");
     const hint = err instanceof SfxError && (err.code === "SFX_BAD_ARGUMENT" || err.code === "SFX_USAGE") ? ` (see 'sfx ${commandPath(program, argv)}--help')` : "";
     // Messages carry names a peer chose (a file in an offer): shown printable; --json keeps them exact.
     console.error(`sfx: ${printableLines(describeError(err, verbose))}${hint}`);
-    if (argv.includes("--json")) jsonError(err instanceof SfxError ? err.code : "SFX_INTERNAL", describeError(err, false));
+    if (json) jsonError(err instanceof SfxError ? err.code : "SFX_INTERNAL", describeError(err, false));
     return exitStatusFor(err);
   }
 }

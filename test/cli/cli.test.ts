@@ -216,6 +216,13 @@ test("with --json, a usage error from the option parser is an error event on std
   assert.match(r.stderr, /unknown option '--bogus'/);
 });
 
+test("`--json` after `--` is a file's name, not the option: the error is a line on stderr, nothing on stdout", async () => {
+  const r = await runSfx(["send", "--to", "123456", "--server", "127.0.0.1:9", "--", "--json"]);
+  assert.is(r.status, 8, r.stderr);
+  assert.match(r.stderr, /Cannot read --json/);
+  assert.is(r.stdout, "");
+});
+
 test("serve --daemon with --stop is a usage error, exit 2", async () => {
   await assertUsageError(["serve", "--daemon", "--stop"], "--stop");
 });
