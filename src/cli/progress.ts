@@ -10,6 +10,7 @@ import type { TransferEvent } from "../client/events.ts";
 import type { SkipKind } from "../client/walk.ts";
 import { SfxError } from "../errors.ts";
 
+import { clearTimeout, setTimeout } from "node:timers";
 import { formatBytes } from "../units.ts";
 import { fitEnd, textWidth } from "./text_width.ts";
 
@@ -90,17 +91,51 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
   };
 }
 
-/** Prints each event as one JSON line on stdout (progress at most 4 times a second). */
-export function jsonEvents(): (e: TransferEvent | ({ event: "leftOut" } & LeftOutEntry)) => void {
-  let lastProgress = 0;
+/** Progress events are written at most this often with `--json`. */
+const JSON_PROGRESS_MS = 250;
+
+/**
+ * Prints each event as one JSON line on stdout (`write`), progress at most
+ * 4 times a second. A progress event that comes sooner is held, not lost: it
+ * is written when its time comes (a producer that pauses still shows what it
+ * had produced), or before the next other event (a script reading the last
+ * progress before an `error` or a `kept` sees where the transfer stood).
+ */
+export function jsonEvents(
+  write: (line: string) => void = (line) => void process.stdout.write(line),
+): (e: TransferEvent | ({ event: "leftOut" } & LeftOutEntry)) => void {
+  let lastProgress = -Infinity;
+  let held: TransferEvent | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const out = (e: object & { event: string }) => {
+    if (e.event === "error") jsonErrorWritten = true;
+    write(`${JSON.stringify(e)}\n`);
+  };
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (held === undefined) return;
+    const e = held;
+    held = undefined;
+    lastProgress = performance.now();
+    out(e);
+  };
   return (e) => {
     if (e.event === "progress") {
-      const now = Date.now();
-      if (now - lastProgress < 250 && e.bytes !== e.total) return;
-      lastProgress = now;
+      const since = performance.now() - lastProgress;
+      if (since < JSON_PROGRESS_MS && e.bytes !== e.total) {
+        held = e;
+        // Never keeps the process alive: whatever ends it writes the held event first.
+        timer ??= setTimeout(flush, JSON_PROGRESS_MS - since).unref();
+        return;
+      }
+      held = undefined;
+      flush();
+      lastProgress = performance.now();
+    } else {
+      flush();
     }
-    if (e.event === "error") jsonErrorWritten = true;
-    process.stdout.write(`${JSON.stringify(e)}\n`);
+    out(e);
   };
 }
 

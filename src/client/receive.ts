@@ -23,7 +23,7 @@ import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
-import type { EventSink, OfferFileInfo } from "./events.ts";
+import type { EventSink, OfferFileInfo, TransferEvent } from "./events.ts";
 import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
@@ -610,6 +610,8 @@ export class Receiver {
     }, { busy: () => pendingBytes - queuedBehindSlots > 0 || finishingWriters > 0 });
     cleanups.push(stopWatch);
     wake();
+    /** The failure's event, emitted last: after the files kept to resume (a script reads `error` as the end). */
+    let errorEvent: TransferEvent | undefined;
     try {
       await finished;
       // Every file is verified and in place: what is left is ours (directory syncs), not the server's.
@@ -631,7 +633,7 @@ export class Receiver {
           conn.send(ErrorMessage, { code: e.code, message: `The receiver failed: ${withoutFolder(e.message, this.opts.dir)}`.slice(0, 1000), xid });
         } catch { /* closed */ }
       }
-      if (e.code !== "SFX_CANCELLED") emit({ event: "error", code: e.code, message: e.message });
+      if (e.code !== "SFX_CANCELLED") errorEvent = { event: "error", code: e.code, message: e.message };
       throw e;
     } finally {
       cleanup();
@@ -655,6 +657,7 @@ export class Receiver {
         const kept = await w.abort({ keepPartial: keep });
         if (kept > 0) emit({ event: "kept", path: f.path, bytes: kept, temporary: w.partPath });
       }));
+      if (errorEvent) emit(errorEvent);
     }
   }
 }

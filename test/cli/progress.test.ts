@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { printableLines } from "../../src/protocol/schema.ts";
-import { formatBytes, formatDuration, formatRate, progressBar } from "../../src/cli/progress.ts";
+import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "../../src/cli/progress.ts";
 import { fitEnd, textWidth } from "../../src/cli/text_width.ts";
 
 const sizes: Array<[number, string]> = [[0, "0 B"], [812, "812 B"], [1.5, "2 B"], [1536, "1.5 KiB"], [3 * 2 ** 20, "3.0 MiB"], [150 * 2 ** 30, "150 GiB"], [2 ** 42, "4.0 TiB"]];
@@ -44,6 +44,28 @@ test("progressBar() shows the sender's file name printable: no escape or invisib
   bar.update(1, 2, "inv\u200bisible\u009b2J.bin");
   assert.match(written, "inv\ufffdisible\ufffd2J.bin");
   bar.end();
+});
+
+test("--json progress comes at most 4 times a second, and the last one held back is not lost: it is written before the next other event", () => {
+  const lines: string[] = [];
+  const emit = jsonEvents((l) => lines.push(l));
+  for (const bytes of [10, 20, 30]) emit({ event: "progress", bytes, total: 100, file: "a" });
+  emit({ event: "file", path: "a", size: 100, sha256: "00" });
+  assert.equal(lines.map((l) => JSON.parse(l)).map((e) => e.event === "progress" ? e.bytes : e.event), [10, 30, "file"]);
+});
+
+test("--json progress held back is written when its quarter second is up, though nothing else comes (a producer that pauses)", async () => {
+  const lines: string[] = [];
+  const emit = jsonEvents((l) => lines.push(l));
+  emit({ event: "progress", bytes: 10, total: null, file: "-" });
+  emit({ event: "progress", bytes: 40, total: null, file: "-" });
+  assert.is(lines.length, 1);
+  const deadline = performance.now() + 5000;
+  await new Promise<void>((resolve, reject) => {
+    const look = () => lines.length === 2 ? resolve() : performance.now() > deadline ? reject(new Error("never written")) : setTimeout(look, 20);
+    look();
+  });
+  assert.is(JSON.parse(lines[1]).bytes, 40);
 });
 
 test("printableLines() keeps the lines of a message (an error and its causes), each made printable", () => {

@@ -55,6 +55,8 @@ async function senderKilled(server: Server): Promise<void> {
   assert.equal(readdirSync(dst).sort(), [".big.bin.sfx-part", ".big.bin.sfx-resume"]);
   const kept = events(r1).find((e) => e.event === "kept") as { path?: string; bytes?: number } | undefined;
   assert.ok(kept && kept.path === "big.bin" && kept.bytes! > 0, `the receiver says what it kept: ${r1.out()}`);
+  // The error ends the events: a script that stops reading there has seen what was kept.
+  assert.is(events(r1).at(-1)?.event, "error", r1.out());
 
   const { r2, s2, resumed } = await sendAgain(server, src, dst, data);
   const file = events(r2).find((e) => e.event === "file") as { resumedFrom?: number; sha256?: string };
