@@ -645,6 +645,8 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   for (let n = 0; n < MAX_PART_ATTEMPTS && !opened; n++) {
     const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
     partPath = partPathFor(finalPath, attempt);
+    // What the lock said before we took it (see strayPartIsOurs).
+    const before = await readLockText(lockPathFor(partPath));
     try {
       unlock = await takeLock(lockPathFor(partPath));
     } catch (err) {
@@ -661,7 +663,11 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       }
       continue;
     }
-    if (note === undefined || note === key || (key !== undefined && opts.reclaim?.(note))) {
+    // Without a key, `resume` says the temporary file there is the caller's to continue.
+    const mayTake = note === undefined
+      ? (opts.resume === true && key === undefined) || await strayPartIsOurs(partPath, before)
+      : note === key || (key !== undefined && opts.reclaim?.(note) === true);
+    if (mayTake) {
       try {
         opened = await openPart(root, rel, partPath, opts.resume === true);
       } catch (err) {
@@ -699,6 +705,21 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     throw e;
   }
   return new SafeWriteImpl(root, rel, finalPath, partPath, handle, id, hash, offset, opts, unlock);
+}
+
+/**
+ * Whether a temporary file without a resume note may be replaced or started
+ * over: when there is none, and when it proves to be a killed writer's of
+ * ours, as the listing of kept parts decides (see listKeptParts): our own
+ * file, beside the lock sfx left naming its process (`lockBefore`, read
+ * before taking the lock over). A file merely named like a part is the
+ * user's, and passed by: the write takes the next temporary name.
+ */
+async function strayPartIsOurs(partPath: string, lockBefore: string | null | undefined): Promise<boolean> {
+  const st = await lstat(partPath).catch(() => undefined);
+  // Nothing there, or what openPart passes by anyway (not a regular file).
+  if (st === undefined || !st.isFile()) return true;
+  return isSfxLockText(lockBefore) && ownFile(st);
 }
 
 async function hashExisting(handle: FileHandle, hash: Hash, size: number, stop?: () => boolean): Promise<number> {

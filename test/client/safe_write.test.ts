@@ -334,6 +334,31 @@ test("two writes of the same name at once each get their own temporary file: bot
   assert.equal(readdirSync(dir).sort(), ["same (1).bin", "same.bin"]);
 });
 
+test("a file merely named like a temporary file, with no lock sfx left beside it and no note, is the user's: a write, and a resumed download, of that name pass it by and it keeps its bytes; beside a killed writer's lock it is sfx's, and replaced", async () => {
+  const dir = tmp();
+  const ours = new TextEncoder().encode("ours");
+  for (const [name, opts] of [["notes.txt", {}], ["big.bin", { resume: true, resumeKey: sha(ours) }]] as const) {
+    const final = join(dir, name);
+    writeFileSync(partPathFor(final), `my ${name}`);
+    const w = await openSafeWrite(dir, name, { ...opts, size: ours.length });
+    assert.is(w.partPath, partPathFor(final, 2), name);
+    assert.is(w.offset, 0, name);
+    await w.write(ours);
+    await w.finish(sha(ours));
+    assert.is(readFileSync(final, "utf8"), "ours", name);
+    assert.is(readFileSync(partPathFor(final), "utf8"), `my ${name}`, `${name}: the user's file keeps its bytes`);
+  }
+  // A receiver killed mid-file left its part beside a lock naming its process, now gone (no such pid).
+  const killed = join(dir, "killed.bin");
+  writeFileSync(lockPathFor(partPathFor(killed)), `${2 ** 22 + 8} 0123456789abcdef ${hostname()}\n`);
+  writeFileSync(partPathFor(killed), "half");
+  const k = await openSafeWrite(dir, "killed.bin", { size: ours.length });
+  assert.is(k.partPath, partPathFor(killed));
+  await k.write(ours);
+  await k.finish(sha(ours));
+  assert.equal(readdirSync(dir).filter((n) => n.includes("killed")), ["killed.bin"]);
+});
+
 test("a temporary file locked by another running process is left alone; a dead process's lock is taken over", async () => {
   const dir = tmp();
   const final = join(dir, "x.bin");
