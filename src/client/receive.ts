@@ -18,7 +18,7 @@
  * @module
  */
 import { printable } from "../protocol/schema.ts";
-import { SfxError } from "../errors.ts";
+import { isSfxError, SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
@@ -467,7 +467,15 @@ export class Receiver {
           });
           finishedCount++;
           if (senderDone && finishedCount === files.length) settle!();
-        }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
+        }, (err) => {
+          if (isSfxError(err, "SFX_INTEGRITY") && f.resumedFrom > 0) {
+            // The bytes kept from an interrupted transfer were not the file's (changed on disk, or the
+            // sender's file changed keeping its size and time): not a network fault, and gone now.
+            const why = `it had resumed from ${formatBytes(f.resumedFrom)} kept from an interrupted transfer, which did not match: the same file sent again is sent whole`;
+            return fail(new SfxError("SFX_INTEGRITY", `${err.message}; ${why}`, { cause: err }));
+          }
+          fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err }));
+        });
       finishing.push(placed);
       // Its writer is open or asked for: a failure held for this file may end the exchange now.
       if (heldFailure) failAfterEndedFiles(heldFailure);

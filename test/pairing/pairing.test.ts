@@ -1095,8 +1095,12 @@ test("resuming a file that is no longer what was kept (same name, size and time,
     const other = pattern(1024 * 1024, 2);
     const s2 = await h.client();
     const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
-    await expectCode(sendFiles(s2.conn, { to: r.conn.id, files: [memFile("a.bin", other, { modified })] }), "SFX_INTEGRITY");
-    await expectCode(got, "SFX_INTEGRITY");
+    const sentErr = await expectCode(sendFiles(s2.conn, { to: r.conn.id, files: [memFile("a.bin", other, { modified })] }), "SFX_INTEGRITY");
+    const gotErr = await expectCode(got, "SFX_INTEGRITY");
+    // Both sides hear that the kept bytes were what did not match, and what to do: not a network fault.
+    const why = /; it had resumed from 512 KiB kept from an interrupted transfer, which did not match: the same file sent again is sent whole$/;
+    assert.match(gotErr.message, why);
+    assert.match(sentErr.message, why);
     await until(() => readdirSync(dir).length === 0, 2000, "the partial to go");
     const s3 = await h.client();
     const again = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
