@@ -48,5 +48,5 @@ export type EventSink = (e: TransferEvent) => void;
 
 /** Whether a `rejected` event's reason is sfx's own refusal of an offer (an unsafe name, no room, a file in the way), not its user's. */
 export function refusedBySfx(reason: string): boolean {
-  return /^(unsafe offer|not enough free space|not enough room|in the way)/i.test(reason);
+  return /^(unsafe offer|not enough free space|not enough room|in the way|path too long)/i.test(reason);
 }

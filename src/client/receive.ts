@@ -20,14 +20,14 @@
 import { printable } from "../protocol/schema.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import type { EventSink, OfferFileInfo, TransferEvent } from "./events.ts";
 import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, openSafeWrite, PART_SUFFIX, pathInTheWay, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, openSafeWrite, PART_SUFFIX, PATH_MAX_BYTES, pathInTheWay, pathTooLong, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 import { formatBytes } from "../units.ts";
 
 /** An offer as the decision callback sees it. */
@@ -246,7 +246,8 @@ export class Receiver {
       withdrawWatch();
       offCloseWatch();
       cleanup();
-      conn.send(Reject, { xid, reason: toSender });
+      // A reason quoting a sender's long path must still fit the message.
+      conn.send(Reject, { xid, reason: fitText(toSender) });
       emit({ event: "rejected", reason: why, from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     };
@@ -271,6 +272,15 @@ export class Receiver {
       return refuse(
         `Not enough free space: the files need ${formatBytes(whole)}, the receiver has ${formatBytes(room.free)}`,
         `not enough free space: the files need ${formatBytes(room.need)}${here}, the receiver has ${formatBytes(room.free)}`,
+      );
+    }
+    // A path longer than the system takes, here (the sender's was shorter): it could not be written.
+    const tooLong = withdrawn.signal.aborted ? undefined : await pathTooLong(this.opts.dir, files.map((f) => f.path)).catch(() => undefined);
+    if (tooLong !== undefined) {
+      const limit = `the system takes ${PATH_MAX_BYTES.toLocaleString("en-US")} bytes`;
+      return refuse(
+        `${fitText(printable(tooLong.path), 200)} would have too long a path in the receiver's folder (${limit})`,
+        `path too long: ${printable(tooLong.path)} would have a path of ${tooLong.bytes} bytes in this folder (${limit})`,
       );
     }
     // A file where the offer needs a directory: nothing of it could be written (not asked, then failed).

@@ -440,6 +440,31 @@ export async function roomFor(dir: string, sizes: readonly number[], newFiles = 
   }
 }
 
+/** The longest path Linux takes (PATH_MAX, 4096 bytes with the terminating NUL). */
+export const PATH_MAX_BYTES = 4095;
+
+/**
+ * The first of `relPaths` whose file, or a temporary file beside it (its
+ * longest: the lock of the last temporary name), would have a path longer
+ * than the system takes under `dir` as it resolves: every name in it may fit
+ * and the whole not. Such a file could not be written; it is found before
+ * anything is. Undefined when all fit.
+ */
+export async function pathTooLong(dir: string, relPaths: readonly string[]): Promise<{ path: string; bytes: number } | undefined> {
+  const root = await realpath(dir).catch(() => resolve(dir));
+  for (const rel of relPaths) {
+    let finalPath: string;
+    try {
+      finalPath = join(root, ...localRelativePath(sanitizeRelativePath(rel)).split("/"));
+    } catch {
+      continue; // an unsafe name is refused as such
+    }
+    const bytes = Math.max(byteLength(finalPath), byteLength(lockPathFor(partPathFor(finalPath, MAX_PART_ATTEMPTS))));
+    if (bytes > PATH_MAX_BYTES) return { path: rel, bytes };
+  }
+  return undefined;
+}
+
 /**
  * How many directories receiving `relPaths` under `dir` would create: each
  * missing directory on the way, counted once (a directory that is missing has

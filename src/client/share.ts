@@ -65,6 +65,8 @@ import {
   ioError,
   localRelativePath,
   newDirectories,
+  PATH_MAX_BYTES,
+  pathTooLong,
   newSafeWriteCache,
   numbered,
   openSafeWrite,
@@ -815,6 +817,10 @@ export class ShareClient {
         const resumed = plan.reduce((n, e) => n + e.kept, 0);
         const kept = resumed > 0 ? ` more (${formatBytes(resumed)} of them already here)` : "";
         throw new SfxError("SFX_IO", `Not enough free space in ${opts.dir}: the files need ${formatBytes(room.need)}${kept}, it has ${formatBytes(room.free)}`);
+      }
+      const tooLong = await pathTooLong(opts.dir, plan.map((e) => e.file.path));
+      if (tooLong !== undefined) {
+        throw new SfxError("SFX_IO", `Cannot save ${tooLong.path} in ${opts.dir}: its path would be ${tooLong.bytes} bytes, more than the system takes (${PATH_MAX_BYTES.toLocaleString("en-US")})`);
       }
       await prepareDirectory(opts.dir);
       for (const { file: f, kept } of plan) {

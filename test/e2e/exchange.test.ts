@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ERROR_CODES } from "../../src/errors.ts";
 import {
   cleanupAll, ensureBinary, events, pattern, type Server, SFX, sfx, sha256, startReceive, startServe, tmp, treeHashes, until,
@@ -282,6 +282,24 @@ test("a file where the offer needs a directory is refused before anyone is asked
   assert.match(r.err(), /^sfx: The offer was rejected: in the way: dir is a file, and the offer puts files in a directory of that name$/m);
   assert.equal(readdirSync(dst), ["dir"]);
   assert.is(readFileSync(join(dst, "dir"), "utf8"), "in the way");
+});
+
+test("a path that fits the sender's system but is too long in the receiver's folder is refused before anyone is asked, and nothing is created", async () => {
+  const src = tmp();
+  // 19 folders of 207 bytes and a file: 3,957 bytes below the sender's folder, 4,2xx below the receiver's.
+  const rel = [...Array.from({ length: 19 }, (_, i) => `${i}`.padEnd(207, "d")), "f.txt"].join("/");
+  mkdirSync(join(src, dirname(rel)), { recursive: true });
+  writeFileSync(join(src, rel), "deep");
+  const dst = join(tmp(), "r".padEnd(250, "r"));
+  mkdirSync(dst);
+  const top = rel.split("/")[0];
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, top)]);
+  assert.is((await s.exit()).status, ERROR_CODES.SFX_REJECTED, s.err());
+  assert.match(s.err(), /The receiver declined: .*f\.txt would have too long a path in the receiver's folder \(the system takes 4,095 bytes\)/);
+  assert.is((await r.exit()).status, ERROR_CODES.SFX_REJECTED, r.err());
+  assert.match(r.err(), /The offer was rejected: path too long: .*f\.txt would have a path of 4\d{3} bytes in this folder/);
+  assert.equal(readdirSync(dst), []);
 });
 
 test("an unknown ID fails fast with exit status 5 and a clear message", async () => {

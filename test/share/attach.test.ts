@@ -191,6 +191,20 @@ test("a get into a disk without room for it is refused before anything is asked 
   }, { inodes: 16 });
 });
 
+test("a get whose path would be too long under --dir (every name fitting) fails before anything is created, naming the file", async () => {
+  const src = join(base, "deep-src");
+  // Four folders of 207 bytes and a file (share paths take 1,024 bytes): 833 bytes, 4,3xx with --dir.
+  const rel = [...Array.from({ length: 4 }, (_, i) => `${i}`.padEnd(207, "d")), "f.txt"].join("/");
+  mkdirSync(join(src, ...rel.split("/").slice(0, -1)), { recursive: true });
+  writeFileSync(join(src, ...rel.split("/")), "deep");
+  const { client } = await connect();
+  const { code } = await client.put(await collectShareFiles([join(src, rel.split("/")[0])]));
+  const out = join(base, ...Array.from({ length: 14 }, (_, i) => `${i}`.padEnd(250, "o")));
+  const err = await getFails(client, code, out);
+  assert.match(err.message, /^Cannot save 0d+\/.*\/f\.txt in .*: its path would be 4\d{3} bytes, more than the system takes \(4,095\)$/);
+  assert.not.ok(existsSync(join(base, "0".padEnd(250, "o"))), "not even --dir is made");
+});
+
 test("a --dir written link/../x means one directory for every step (./x, as the path reads): made there and written there", async () => {
   const src = join(base, "dotdot-src");
   mkdirSync(src);
