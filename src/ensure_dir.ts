@@ -42,11 +42,15 @@ export function ensureDirSync(dir: string, mode?: number): void {
   }
 }
 
-/** {@link ensureDirSync}, without blocking the event loop. */
-export async function ensureDir(dir: string, mode?: number): Promise<void> {
+/**
+ * {@link ensureDirSync}, without blocking the event loop. `made`, when given,
+ * gets each directory this call created (parents first).
+ */
+export async function ensureDir(dir: string, mode?: number, made?: string[]): Promise<void> {
   const path = resolve(dir);
   try {
     await mkdir(path, { mode });
+    made?.push(path);
     return;
   } catch (err) {
     if (code(err) === "EEXIST") {
@@ -56,9 +60,10 @@ export async function ensureDir(dir: string, mode?: number): Promise<void> {
     const parent = dirname(path);
     if (code(err) !== "ENOENT" || parent === path) throw err;
   }
-  await ensureDir(dirname(path), mode);
+  await ensureDir(dirname(path), mode, made);
   try {
     await mkdir(path, { mode });
+    made?.push(path);
   } catch (err) {
     if (code(err) !== "EEXIST" || !(await stat(path)).isDirectory()) throw err;
   }

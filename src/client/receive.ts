@@ -27,7 +27,7 @@ import type { EventSink, OfferFileInfo, TransferEvent } from "./events.ts";
 import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, openSafeWrite, PART_SUFFIX, PATH_MAX_BYTES, pathInTheWay, pathTooLong, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, openSafeWrite, PART_SUFFIX, PATH_MAX_BYTES, pathInTheWay, pathTooLong, removeMadeDirectories, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 import { formatBytes } from "../units.ts";
 
 /** An offer as the decision callback sees it. */
@@ -675,6 +675,8 @@ export class Receiver {
         const kept = await w.abort({ keepPartial: keep });
         if (kept > 0) emit({ event: "kept", path: f.path, bytes: kept, temporary: w.partPath });
       }));
+      // Folders made for files that never arrived (those with a file or a kept part stay).
+      if (failure !== undefined || errorEvent !== undefined) await removeMadeDirectories(cache);
       if (errorEvent) emit(errorEvent);
     }
   }

@@ -17,7 +17,7 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants, statfsSync } from "node:fs";
-import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
+import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, rmdir, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { mayWrite, processCheckHint } from "../deno_access.ts";
 import { ensureDir } from "../ensure_dir.ts";
@@ -162,11 +162,25 @@ export interface SafeWriteOptions {
 export interface SafeWriteCache {
   roots: Map<string, Promise<string>>;
   parents: Map<string, Promise<void>>;
+  /** The directories the batch's writes created, for {@link removeMadeDirectories}. */
+  made: string[];
 }
 
 /** A fresh cache for a batch of writes. */
 export function newSafeWriteCache(): SafeWriteCache {
-  return { roots: new Map(), parents: new Map() };
+  return { roots: new Map(), parents: new Map(), made: [] };
+}
+
+/**
+ * Removes the directories a batch of writes created ({@link SafeWriteCache})
+ * that are empty, deepest first: what a failed transfer leaves of a tree it
+ * had begun. A directory holding anything (a file that arrived, a part kept
+ * to resume, whatever someone else put there) stays, and so do its parents.
+ */
+export async function removeMadeDirectories(cache: SafeWriteCache): Promise<void> {
+  const made = [...cache.made].sort((a, b) => b.length - a.length);
+  cache.made.length = 0;
+  for (const dir of made) await rmdir(dir).catch(() => {});
 }
 
 /** What {@link SafeWrite.finish} reports. */
@@ -531,7 +545,7 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
         let existing = parent;
         while (existing !== root && !(await lstat(existing).then(() => true, () => false))) existing = dirname(existing);
         await realInside(root, existing, rel);
-        await ensureDir(parent);
+        await ensureDir(parent, undefined, cache?.made);
       } catch (err) {
         throw ioError(err, "create the directory for", finalPath);
       }

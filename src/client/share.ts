@@ -67,6 +67,7 @@ import {
   newDirectories,
   PATH_MAX_BYTES,
   pathTooLong,
+  removeMadeDirectories,
   newSafeWriteCache,
   numbered,
   openSafeWrite,
@@ -861,6 +862,8 @@ export class ShareClient {
         const bytes = await writer.abort({ keepPartial: true });
         if (bytes > 0) opts.onKept?.({ path: relative(root, writer.finalPath).split(sep).join("/"), bytes, temporary: writer.partPath });
       }
+      // Folders made for files that never arrived (those with a file or a kept part stay).
+      await removeMadeDirectories(cache);
       throw err;
     }
   }

@@ -1033,6 +1033,20 @@ test("a disk that holds the rest but not the whole file: the resume is accepted,
   });
 });
 
+test("a disk that fills up mid-transfer (standard input: no size to check): both sides fail with SFX_IO, and the folders made for the files are removed, those with a file that arrived left", async () => {
+  await onSmallDisk("1m", async (h, dir) => {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const small = pattern(1000, 1);
+    const files = [memFile("kept/small.txt", small), memFile("a/b/c/big.bin", pattern(3 * 1024 * 1024, 2), { unknownSize: true })];
+    await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_IO");
+    await expectCode(got, "SFX_IO");
+    assert.equal(readdirSync(dir), ["kept"]);
+    assert.equal(readFileSync(join(dir, "kept", "small.txt")), Buffer.from(small));
+  });
+});
+
 test("300 files of 2,000 bytes into 1 MiB: refused before anything moves, since each takes a whole block; the sender reads a need larger than the room", async () => {
   await onSmallDisk("1m", async (h, dir) => {
     const s = await h.client();
