@@ -6,7 +6,7 @@
  * @module
  */
 import { constants, fstatSync } from "node:fs";
-import { open, readdir, stat } from "node:fs/promises";
+import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
@@ -119,7 +119,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
     if (st.isDirectory()) await walk(abs, checkName(name), add, skip, 0, opts.command);
     else {
-      const denied = await readError(abs);
+      const denied = await readError(abs, st.size);
       if (denied) throw denied;
       add(fileSource(abs, checkName(name), st.size, st));
     }
@@ -144,18 +144,35 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
  * again): Deno's access() judges by the mode bits alone, not as the kernel
  * does (supplementary groups, root).
  */
-async function readError(path: string): Promise<SfxError | undefined> {
+async function readError(path: string, size: number): Promise<SfxError | undefined> {
+  let h: FileHandle;
   try {
-    await (await open(path, constants.O_RDONLY | constants.O_NONBLOCK)).close();
-    return undefined;
+    h = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     // EAGAIN: another process holds a lease on it (Samba's oplocks); the read will wait its turn.
     return (err as NodeJS.ErrnoException).code === "EAGAIN" ? undefined : ioError(err, "read", path);
   }
+  try {
+    // A file whose size is 0 and that reads bytes (/proc, /sys) cannot be offered for what it is:
+    // found now, it is left out (or refused, given by name) instead of failing the exchange later.
+    if (size === 0 && (await h.read(new Uint8Array(1), 0, 1, 0)).bytesRead > 0) {
+      const hint = `send it through standard input instead ('-' with --name ${basename(path)}: cat ${path} | sfx send --to ID --name ${basename(path)} -)`;
+      return Object.assign(new SfxError("SFX_IO", `Cannot send ${path}: ${SIZE_SAYS_NOTHING}; ${hint}`), { leftOut: `${SIZE_SAYS_NOTHING}: send it through standard input` });
+    }
+    return undefined;
+  } catch {
+    return undefined; // a read that fails now fails when the file is sent, saying why
+  } finally {
+    await h.close().catch(() => {});
+  }
 }
+
+const SIZE_SAYS_NOTHING = "it has bytes although its size is 0 (a /proc or /sys file?)";
 
 /** Why an entry inside a tree given is left out when reading it fails so, or undefined (an error). */
 function leftOutFor(err: unknown): string | undefined {
+  const said = (err as { leftOut?: string } | undefined)?.leftOut;
+  if (said !== undefined) return said;
   const code = (((err as SfxError | undefined)?.cause ?? err) as NodeJS.ErrnoException | undefined)?.code;
   if (code === "EACCES" || code === "EPERM") return DENIED;
   // Deleted (or replaced by a file) while the tree was read, as in a folder still being written to.
@@ -272,7 +289,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       const childRel = `${rel}/${name}`;
       if (st.isDirectory()) await walk(abs, childRel, add, skip, depth + 1, command);
       else {
-        const denied = await readError(abs);
+        const denied = await readError(abs, st.size);
         const why = denied && leftOutFor(denied);
         if (why) skip(childRel, why, "failed");
         else if (denied) throw denied;
@@ -365,9 +382,8 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
         if (bytesRead > 0) {
           throw new SfxError(
             "SFX_IO",
-            size === 0
-              ? `Cannot send ${abs}: it has bytes although its size is 0 (a /proc or /sys file?); send it through standard input instead ('-' with --name ${basename(abs)}: cat ${abs} | sfx send --to ID --name ${basename(abs)} -)`
-              : `Cannot send ${abs}: it grew while being sent`,
+            // Found here, not when offered: it had no bytes then (one that had is left out, or refused).
+            size === 0 ? `Cannot send ${abs}: ${SIZE_SAYS_NOTHING}` : `Cannot send ${abs}: it grew while being sent`,
           );
         }
         const after = await h.stat();
