@@ -53,6 +53,11 @@ export function checkSharePath(path: string): string {
   return nfc;
 }
 
+/** `text` with every character outside printable ASCII written as its code point: `cafe\u{301}`. */
+function codePoints(text: string): string {
+  return [...text].map((c) => /[\x20-\x7e]/.test(c) ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`).join("");
+}
+
 /**
  * Checks every path of a file list (see {@link checkSharePath}) and that they
  * can all exist side by side: no duplicates (compared case-insensitively, so a
@@ -61,17 +66,22 @@ export function checkSharePath(path: string): string {
  */
 export function checkSharePaths(paths: readonly string[]): string[] {
   const out = paths.map(checkSharePath);
-  const files = new Map<string, string>();
+  const files = new Map<string, number>();
   const dirs = new Set<string>();
-  for (const p of out) {
+  for (const [i, p] of out.entries()) {
     const key = p.toLowerCase();
-    const twin = files.get(key);
-    if (twin !== undefined) {
+    const j = files.get(key);
+    if (j !== undefined) {
+      const twin = out[j];
+      if (twin === p && paths[j] !== paths[i]) {
+        // They look the same, and are not: show where they differ.
+        refuse(p, `another file, ${quoted(paths[j])}, differs from it only in Unicode form (${codePoints(paths[j])} and ${codePoints(paths[i])}; a share must unpack the same on every file system)`);
+      }
       const same = twin === p ? "has the same name" : "differs from it only in case or Unicode form";
       refuse(p, `another file, ${quoted(twin)}, ${same} (a share must unpack the same on every file system)`);
     }
     if (dirs.has(key)) refuse(p, "it is also a directory of another file");
-    files.set(key, p);
+    files.set(key, i);
     const parts = key.split("/");
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join("/"));
   }

@@ -41,7 +41,9 @@ test("checkSharePath() refuses hostile names with SFX_BAD_ARGUMENT saying why", 
 test("checkSharePaths() refuses duplicates (ignoring case) and a file that is another's directory", () => {
   assert.equal(checkSharePaths(["a", "b/c", "b/d"]), ["a", "b/c", "b/d"]);
   refused(() => checkSharePaths(["a.txt", "A.TXT"]), /"A\.TXT": another file, "a\.txt", differs from it only in case or Unicode form/);
-  refused(() => checkSharePaths(["caf\u00e9", "cafe\u0301"]), /another file, "café", has the same name/);
+  // Two names that look the same, one composed (NFC) and one decomposed (NFD): said where they differ.
+  refused(() => checkSharePaths(["caf\u00e9", "cafe\u0301"]), /another file, "café", differs from it only in Unicode form \(caf\\u\{e9\} and cafe\\u\{301\}; /);
+  refused(() => checkSharePaths(["same", "same"]), /another file, "same", has the same name/);
   // A long name is cut, and still quoted whole.
   refused(() => checkSharePaths([`${"x".repeat(150)}/a`, `${"x".repeat(150)}/A`]), new RegExp(`"${"x".repeat(100)}…": another file`));
   refused(() => checkSharePaths(["a", "a/b"]), /directory of another/);
