@@ -16,6 +16,7 @@ import { checkStdin, collectFiles } from "../client/walk.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId, normalizeId } from "../pairing/id_registry.ts";
 import { SfxError } from "../errors.ts";
+import { printable } from "../protocol/schema.ts";
 import { signalRepeats } from "../signal_repeat.ts";
 
 interface SendFlags {
@@ -93,7 +94,9 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   });
   // Else it would be ignored: the file would arrive under its own name, not the one asked for.
   if (flags.name !== undefined && !paths.includes("-")) throw new SfxError("SFX_USAGE", "--name names standard input: give '-' among the paths (a file is sent under its own name)");
-  const files = await collectFiles(paths, { stdinName: flags.name, onSkip: leftOut.onSkip });
+  // `sfx send - <&-` reads a closed standard input as empty (Node opens /dev/null in its place): said, not silent.
+  let stdinEmpty = false;
+  const files = await collectFiles(paths, { stdinName: flags.name, onSkip: leftOut.onSkip, onStdinEnd: (bytes) => (stdinEmpty = bytes === 0) });
   const bar = progressBar();
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
@@ -105,6 +108,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     // Said again at the end, where a user looks: the lines above may have scrolled away.
     const line = leftOut.end("everything else arrived and was verified");
     if (line) say(line);
+    if (stdinEmpty) process.stderr.write(`sfx: note: standard input was empty: ${printable(flags.name ?? "-")} was sent as an empty file\n`);
     return 0;
   } finally {
     // A pending read of a pipe would keep the process alive after a cancel.

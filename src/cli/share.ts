@@ -179,6 +179,8 @@ async function put(paths: string[], flags: PutFlags): Promise<number> {
       });
       const s = spooled;
       Object.assign(stdinEntry, { path: s.path, size: s.size, read: () => s.read() });
+      // `<&-` reads as empty (Node opens /dev/null in its place): said, not silent.
+      if (s.size === 0) process.stderr.write(`sfx: note: standard input was empty: ${printable(s.path)} is shared as an empty file\n`);
     }
     return await putFiles(client, files, { ...expiry, maxDownloads }, flags, leftOut);
   } finally {

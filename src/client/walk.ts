@@ -60,6 +60,8 @@ export interface CollectOptions {
   allowEmpty?: boolean;
   /** The command that reads standard input, for the hint to send a tree too large as one archive (default `sfx send --to ID`). */
   command?: string;
+  /** Told how many bytes standard input gave, once it has ended. */
+  onStdinEnd?: (bytes: number) => void;
 }
 
 /**
@@ -99,7 +101,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
       usedStdin = true;
       if (!opts.stdinName) throw new SfxError("SFX_USAGE", "Sending standard input ('-') needs --name <file name>");
       const path = checkName(opts.stdinName);
-      add({ path, size: null, read: () => rechunk(readingStdin(opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>))) });
+      add({ path, size: null, read: () => counted(rechunk(readingStdin(opts.stdin ?? (process.stdin as AsyncIterable<Uint8Array>))), opts.onStdinEnd) });
       continue;
     }
     const abs = resolve(arg);
@@ -409,6 +411,16 @@ export async function* readingStdin<T>(stream: AsyncIterable<T>): AsyncIterable<
   } catch (err) {
     throw err instanceof SfxError ? err : ioError(err, "read", "standard input");
   }
+}
+
+/** `chunks` as they come; `onEnd` hears how many bytes they held, once they have all come. */
+async function* counted(chunks: AsyncIterable<Uint8Array>, onEnd?: (bytes: number) => void): AsyncIterable<Uint8Array> {
+  let bytes = 0;
+  for await (const c of chunks) {
+    bytes += c.length;
+    yield c;
+  }
+  onEnd?.(bytes);
 }
 
 export async function* rechunk(stream: AsyncIterable<Uint8Array | string>): AsyncIterable<Uint8Array> {

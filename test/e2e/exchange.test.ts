@@ -156,6 +156,18 @@ test("standard input with --name arrives whole (size unknown until the end)", as
   assert.is((await s.exit()).status, 0, s.err());
   assert.is((await r.exit()).status, 0, r.err());
   assert.is(sha256(readFileSync(join(dst, "piped.bin"))), sha256(data));
+  assert.not.match(s.err(), /standard input was empty/);
+});
+
+test("empty standard input (or a closed one, which reads as empty) is sent as an empty file, and the sender says so", async () => {
+  const dst = tmp();
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const s = sfx(["send", "--to", r.id, "--server", server.address, "--name", "nothing.txt", "-"], { stdin: true });
+  s.child.stdin!.end();
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.is(readFileSync(join(dst, "nothing.txt")).length, 0);
+  assert.match(s.err(), /^sfx: note: standard input was empty: nothing\.txt was sent as an empty file$/m);
 });
 
 test("two exchanges writing the same name into one folder at once: each file arrives whole, neither is lost", async () => {

@@ -155,6 +155,11 @@ test("put - --name shares standard input (piped), spooled under TMPDIR and remov
   const get = await sfx(main, ["share", "get", json.code, "--dir", out]);
   assert.is(get.status, 0, get.stderr);
   assert.is(shaFile(join(out, "piped", "data.bin")), sha(data));
+  // Standard input that is empty (here /dev/null; a closed one reads so too) is shared empty, and said.
+  const empty = await sfx(main, ["share", "put", "-", "--name", "empty.txt"]);
+  assert.is(empty.status, 0, empty.stderr);
+  assert.match(empty.stderr, /^sfx: note: standard input was empty: empty\.txt is shared as an empty file$/m);
+  assert.not.match(stderr, /standard input was empty/);
   const noName = await sfx(main, ["share", "put", "-"]);
   assert.is(noName.status, 2, noName.stderr);
   assert.match(noName.stderr, /Sharing standard input \('-'\) needs --name <file name>/);
