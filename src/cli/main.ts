@@ -20,6 +20,7 @@ import { registerClient } from "./client.ts";
 import { registerDemo } from "./demo.ts";
 import type { CommandResult } from "./context.ts";
 import { requireDenoPermissions } from "./deno_permissions.ts";
+import { outputLost, setOutputLost } from "./output_lost.ts";
 
 /** Builds the program. Exported so the interactive client reuses the same definitions. */
 export function buildProgram(result: CommandResult): Command {
@@ -150,8 +151,8 @@ function ignoreClosedOutput(command: string | undefined): void {
     if (stream.listenerCount("error") > 0) continue;
     stream.on("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "EPIPE" || err.code === "ERR_STREAM_DESTROYED" || command === "serve") return;
-      if (outputLost) return;
-      outputLost = err;
+      if (outputLost()) return;
+      setOutputLost(stream === process.stdout ? "stdout" : "stderr", err);
       // Said after the command's own status was settled (the last line was what failed): unless it failed anyway.
       if (!process.exitCode) process.exitCode = withOutput(0);
       if (stream === process.stdout) {
@@ -163,10 +164,7 @@ function ignoreClosedOutput(command: string | undefined): void {
   }
 }
 
-/** Why output could not be written, if it could not (see {@link ignoreClosedOutput}). */
-let outputLost: NodeJS.ErrnoException | undefined;
-
 /** The command's status, or SFX_IO's when what it had to say was lost. */
 function withOutput(status: number): number {
-  return status === 0 && outputLost ? ERROR_CODES.SFX_IO : status;
+  return status === 0 && outputLost() ? ERROR_CODES.SFX_IO : status;
 }

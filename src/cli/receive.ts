@@ -21,6 +21,7 @@ import { printable } from "../protocol/schema.ts";
 import { refusedBySfx, type TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
+import { outputLost } from "./output_lost.ts";
 import { canCheckProcesses } from "../deno_access.ts";
 
 interface ReceiveFlags {
@@ -106,6 +107,13 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
         say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
         for (const line of describeKept(kept, truncated)) say(line);
         say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
+      }
+      // The ID is what a receiver is run for: written nowhere (a full disk; a reader gone away is
+      // another matter, EPIPE), nobody could send to it, and it would wait for nothing.
+      await new Promise((resolve) => setImmediate(resolve));
+      const lost = outputLost();
+      if (lost?.stream === "stdout") {
+        throw new SfxError("SFX_IO", `Cannot show this receiver's ID: its output could not be written (${lost.error.code ?? lost.error.message}), so nobody could send to it`);
       }
       const decide = async (offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> => {
         if (flags.yes) return true;
