@@ -37,11 +37,20 @@ export interface ProgressBar {
 }
 
 /** A bar on `stream` (default stderr) if it is a terminal, else one that prints nothing. */
-export function progressBar(stream: NodeJS.WriteStream = process.stderr): ProgressBar {
+export function progressBar(stream: NodeJS.WriteStream = process.stderr, env: Record<string, string | undefined> = process.env): ProgressBar {
   if (!stream.isTTY) return { update() {}, end() {} };
   const started = Date.now();
   let last = 0;
   let drawn = false;
+  // A dumb terminal (TERM=dumb: an editor's shell, a CI log) shows escapes as text: the end of the
+  // last line drawn is cleared with spaces instead of ESC [K.
+  const dumb = env.TERM === "dumb";
+  let width = 0;
+  const draw = (line: string) => {
+    const w = textWidth(line);
+    stream.write(dumb ? `\r${line}${" ".repeat(Math.max(0, width - w))}` : `\r${line}\u001b[K`);
+    width = w;
+  };
   // Rate over a sliding window of recent samples, so a stall shows.
   const samples: Array<[number, number]> = [];
   return {
@@ -81,12 +90,13 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr): Progre
       let line = forms.find((f) => textWidth(f) <= room) ?? fitEnd(forms[forms.length - 1], room);
       const left = room - textWidth(line) - 2;
       if (left > 8) line += `  ${fitEnd(printable(file), left)}`; // the sender's name, on the receiver's terminal
-      stream.write(`\r${line}\u001b[K`);
+      draw(line);
       drawn = true;
     },
     end() {
-      if (drawn) stream.write("\r\u001b[K");
+      if (drawn) stream.write(dumb ? `\r${" ".repeat(width)}\r` : "\r\u001b[K");
       drawn = false;
+      width = 0;
     },
   };
 }

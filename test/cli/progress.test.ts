@@ -37,6 +37,22 @@ test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redr
   assert.ok(written.endsWith("\r\u001b[K"));
 });
 
+test("progressBar() on a dumb terminal (TERM=dumb) writes no escape: what is left of a longer line is cleared with spaces", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(stream, { TERM: "dumb" });
+  bar.update(50 * 2 ** 20, 100 * 2 ** 20, "big.iso");
+  const first = written.split("\r")[1];
+  // A shorter line (no more name, fewer digits) over it: padded to the first one's width.
+  bar.update(100 * 2 ** 20, 100 * 2 ** 20, "");
+  const second = written.split("\r")[2];
+  assert.ok(second.length >= first.length && second.trimEnd().length < first.length, JSON.stringify([first, second]));
+  bar.end();
+  assert.not.match(written, /\u001b/);
+  const cleared = /\r( +)\r$/.exec(written);
+  assert.ok(cleared && cleared[1].length >= second.trimEnd().length, JSON.stringify(written.slice(-140)));
+});
+
 test("progressBar() shows the sender's file name printable: no escape or invisible character reaches the terminal", () => {
   let written = "";
   const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
