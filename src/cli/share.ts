@@ -19,6 +19,7 @@ import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 import { type ClientConnection, connect } from "../client/connection.ts";
 import { isShareDownloadNote, type KeptPart, listKeptParts } from "../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type GotFile, type LocalShareFile, ShareClient, type SpooledFile, spoolStdin } from "../client/share.ts";
+import { doneEvent } from "../client/events.ts";
 import { isCode, parseCode } from "../share/code.ts";
 import { checkStdin } from "../client/walk.ts";
 import { CODE_CHARS, DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, type ShareLimits, STORED_FILE_BLOCK_BYTES, storedBytes } from "../share/defaults.ts";
@@ -360,7 +361,7 @@ export function gotFileEvent(f: GotFile, dir: string): Record<string, unknown> {
 
 /** The end of a get, as `--json` says it (with `megabytesPerSecond`, as `sfx receive --json`'s `done`). */
 export function gotDoneEvent(files: number, bytes: number, seconds: number): Record<string, unknown> {
-  return { event: "done", files, bytes, seconds: Number(seconds.toFixed(3)), megabytesPerSecond: bytes / 1e6 / Math.max(seconds, 0.001) };
+  return doneEvent(files, bytes, Math.max(seconds, 0.001));
 }
 
 /** The `sfx serve` flags of the share store. */

@@ -47,6 +47,15 @@ export type TransferEvent =
 export type EventSink = (e: TransferEvent) => void;
 
 /** Whether a `rejected` event's reason is sfx's own refusal of an offer (an unsafe name, no room, a file in the way), not its user's. */
+/**
+ * The `done` event of `files` and `bytes` moved in `seconds`: times to the
+ * millisecond, the rate in MB/s to three decimals (kB/s), as the summary says them.
+ */
+export function doneEvent(files: number, bytes: number, seconds: number): Extract<TransferEvent, { event: "done" }> {
+  const rate = seconds > 0 ? bytes / seconds / 1e6 : 0;
+  return { event: "done", files, bytes, seconds: Math.round(seconds * 1000) / 1000, megabytesPerSecond: Math.round(rate * 1000) / 1000 };
+}
+
 export function refusedBySfx(reason: string): boolean {
   return /^(unsafe offer|not enough free space|not enough room|in the way|path too long)/i.test(reason);
 }

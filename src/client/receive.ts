@@ -23,7 +23,7 @@ import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
-import type { EventSink, OfferFileInfo, TransferEvent } from "./events.ts";
+import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } from "./events.ts";
 import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
@@ -638,7 +638,7 @@ export class Receiver {
       await Promise.all([...new Set(results.map((r) => dirname(r.path)))].map((d) => syncDirectory(d)));
       conn.send(Done, { xid, files: files.length, bytes: received });
       const seconds = (Date.now() - started) / 1000;
-      emit({ event: "done", files: files.length, bytes: received, seconds, megabytesPerSecond: seconds > 0 ? received / seconds / 1e6 : 0 });
+      emit(doneEvent(files.length, received, seconds));
       return { from, accepted: true, files: results, bytes: received, seconds };
     } catch (err) {
       const e = err as SfxError;

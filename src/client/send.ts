@@ -24,7 +24,7 @@ import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
-import type { EventSink } from "./events.ts";
+import { doneEvent, type EventSink } from "./events.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { type SourceFile, withOfferedNames } from "./walk.ts";
 
@@ -285,7 +285,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       if (Done.is(m)) break;
     }
     const seconds = (Date.now() - started) / 1000;
-    emit({ event: "done", files: files.length, bytes: sent, seconds, megabytesPerSecond: seconds > 0 ? sent / seconds / 1e6 : 0 });
+    emit(doneEvent(files.length, sent, seconds));
     return { files: files.length, bytes: sent, seconds };
   } catch (err) {
     let e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String((err as Error)?.message ?? err), { cause: err });

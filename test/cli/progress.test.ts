@@ -3,6 +3,7 @@ import * as assert from "uvu/assert";
 import { printableLines } from "../../src/protocol/schema.ts";
 import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "../../src/cli/progress.ts";
 import { fitEnd, textWidth } from "../../src/cli/text_width.ts";
+import { doneEvent } from "../../src/client/events.ts";
 
 const sizes: Array<[number, string]> = [[0, "0 B"], [812, "812 B"], [1.5, "2 B"], [1536, "1.5 KiB"], [3 * 2 ** 20, "3.0 MiB"], [150 * 2 ** 30, "150 GiB"], [2 ** 42, "4.0 TiB"]];
 for (const [n, text] of sizes) test(`formatBytes(${n}) is '${text}'`, () => assert.is(formatBytes(n), text));
@@ -82,6 +83,12 @@ test("--json progress held back is written when its quarter second is up, though
     look();
   });
   assert.is(JSON.parse(lines[1]).bytes, 40);
+});
+
+test("--json's done event gives seconds to the millisecond and MB/s to three decimals, not 17 digits", () => {
+  assert.equal(doneEvent(1, 2_000_000, 1.0430000001), { event: "done", files: 1, bytes: 2_000_000, seconds: 1.043, megabytesPerSecond: 1.918 });
+  assert.equal(doneEvent(1, 3, 0.05), { event: "done", files: 1, bytes: 3, seconds: 0.05, megabytesPerSecond: 0 });
+  assert.equal(doneEvent(0, 0, 0), { event: "done", files: 0, bytes: 0, seconds: 0, megabytesPerSecond: 0 });
 });
 
 test("printableLines() keeps the lines of a message (an error and its causes), each made printable", () => {

@@ -42,7 +42,7 @@ test("share get --json says a file as receive --json does: savedAs relative to -
     // One found already there is named under --dir as given (the link): relative to that, not "../link/…".
     assert.is(gotFileEvent({ ...base, path: join(link, "photos", "a.jpg"), resumedFrom: 0, alreadyThere: true }, link).savedAs, "photos/a.jpg");
     assert.equal(gotDoneEvent(2, 3_000_000, 1.5), { event: "done", files: 2, bytes: 3_000_000, seconds: 1.5, megabytesPerSecond: 2 });
-    assert.is(gotDoneEvent(1, 1000, 3).megabytesPerSecond, 1000 / 1e6 / 3, "not rounded, as receive --json's");
+    assert.is(gotDoneEvent(1, 1_234_567, 3).megabytesPerSecond, 0.412, "to three decimals, as receive --json's");
   } finally {
     rmSync(link, { force: true });
     rmSync(real, { recursive: true, force: true });
