@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { slowReads } from "../_slow_reads.ts";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { join } from "node:path";
@@ -283,7 +283,7 @@ test("a resumed get whose partial bytes were changed on disk fails with SFX_INTE
   assert.is(sha(readFileSync(join(w.out, "f.bin"))), sha(data));
 });
 
-test("a partial another download left under the same name is neither continued nor destroyed; one of unknown origin is started over", async () => {
+test("a partial another download left under the same name is neither continued nor destroyed; one without a note is started over beside a killed writer's lock, and passed by without one (the user's)", async () => {
   const w = await world();
   const data = randomBytes(100_000);
   tree(w, { "f.bin": data });
@@ -298,16 +298,21 @@ test("a partial another download left under the same name is neither continued n
   assert.is(sha(readFileSync(join(w.out, "f.bin"))), sha(data));
   assert.ok(readFileSync(join(w.out, ".f.bin.sfx-part")).equals(other), "the other download's partial is untouched");
   assert.equal(readdirSync(w.out).sort(), [".f.bin.sfx-part", ".f.bin.sfx-resume", "f.bin"]);
-  // A partial with no note (a killed receive, an older sfx) is not trusted: started over.
+  // A partial with no note beside the lock a killed receive left (its process gone) is not trusted:
+  // started over. Without that lock it is a file merely named so, the user's: passed by, kept.
   const w2 = await world();
-  tree(w2, { "g.bin": data });
+  tree(w2, { "g.bin": data, "h.bin": data });
   const c2 = w2.connect().client;
-  const { code: code2 } = await c2.put(await collectShareFiles([join(w2.src, "g.bin")]));
+  const { code: code2 } = await c2.put(await collectShareFiles([join(w2.src, "g.bin"), join(w2.src, "h.bin")]));
   writeFileSync(join(w2.out, ".g.bin.sfx-part"), other.subarray(0, 20_000));
+  writeFileSync(join(w2.out, ".g.bin.sfx-lock"), `${2 ** 22 + 8} 0123456789abcdef ${hostname()}\n`);
+  writeFileSync(join(w2.out, ".h.bin.sfx-part"), "the user's");
   const r2 = await c2.get(code2, { dir: w2.out });
-  assert.is(r2.files[0].resumedFrom, 0);
+  assert.equal(r2.files.map((f) => f.resumedFrom), [0, 0]);
   assert.is(sha(readFileSync(join(w2.out, "g.bin"))), sha(data));
-  assert.equal(readdirSync(w2.out), ["g.bin"]);
+  assert.is(sha(readFileSync(join(w2.out, "h.bin"))), sha(data));
+  assert.equal(readdirSync(w2.out).sort(), [".h.bin.sfx-part", "g.bin", "h.bin"]);
+  assert.is(readFileSync(join(w2.out, ".h.bin.sfx-part"), "utf8"), "the user's");
 });
 
 test("a partial kept under a later temporary name (.name.2.sfx-part) is found and continued, even when the first name is free again", async () => {
