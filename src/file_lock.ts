@@ -69,6 +69,18 @@ export function lockOwner(text: string): { pid: number; nonce?: string; host?: s
   return { pid: Number(pid), nonce, host };
 }
 
+/** Gives a lock back (once; every call waits until it is gone). */
+export interface LockRelease {
+  (): Promise<void>;
+  /**
+   * What the lock this call took over said, when it replaced one whose
+   * process was gone (see {@link isSfxLockText}); undefined when there was
+   * none. Only this: a lock seen before taking ours may have been a live
+   * writer's, which let go meanwhile.
+   */
+  readonly tookOver?: string | null;
+}
+
 /**
  * Takes the lock of a temporary file: creates `lock` exclusively with our
  * process ID, nonce and host name in it. A lock whose process is gone
@@ -76,7 +88,8 @@ export function lockOwner(text: string): { pid: number; nonce?: string; host?: s
  * path), by a live process, or by a process on another host is not: returns
  * undefined.
  */
-export async function takeLock(lock: string): Promise<(() => Promise<void>) | undefined> {
+export async function takeLock(lock: string): Promise<LockRelease | undefined> {
+  let tookOver: string | null | undefined;
   for (let tries = 0; tries < 3; tries++) {
     if (heldLocks.has(lock)) return undefined;
     let created = false;
@@ -100,12 +113,13 @@ export async function takeLock(lock: string): Promise<(() => Promise<void>) | un
       (touch as { unref?: () => void }).unref?.();
       // Once, and every caller waits until the lock is really gone.
       let released: Promise<void> | undefined;
-      return () =>
+      const release = () =>
         released ??= (async () => {
           clearInterval(touch);
           heldLocks.delete(lock);
           await rm(lock, { force: true }).catch(() => {});
         })();
+      return Object.assign(release, { tookOver });
     } catch (err) {
       // A lock we created but could not fill (a full disk) would read as "being written" for good.
       if (created) await rm(lock, { force: true }).catch(() => {});
@@ -120,6 +134,7 @@ export async function takeLock(lock: string): Promise<(() => Promise<void>) | un
     if (held) return undefined;
     // Its process is gone (one with our process ID and another nonce had that ID before us).
     if (!(await removeStaleLock(lock, { ino: st!.ino, dev: st!.dev, mtimeMs: st!.mtimeMs, text }))) return undefined;
+    tookOver = text;
   }
   return undefined;
 }

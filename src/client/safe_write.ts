@@ -22,7 +22,7 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 import { mayWrite, processCheckHint } from "../deno_access.ts";
 import { ensureDir } from "../ensure_dir.ts";
 import { SfxError } from "../errors.ts";
-import { isSfxLockText, judgeLock, readLockText, readSmallFile, takeLock } from "../file_lock.ts";
+import { isSfxLockText, judgeLock, type LockRelease, readLockText, readSmallFile, takeLock } from "../file_lock.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
 import { truncateUtf8 } from "../protocol/schema.ts";
 import { releaseReceived } from "../protocol/release.ts";
@@ -679,13 +679,11 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   // Our own earlier partial may sit under a later name (`.name.2.sfx-part`): that one first.
   const first = (key !== undefined ? await notedAttempt(finalPath, key) : undefined) ?? 1;
   let partPath = "";
-  let unlock: (() => Promise<void>) | undefined;
+  let unlock: LockRelease | undefined;
   let opened: { handle: FileHandle; id: FileId } | undefined;
   for (let n = 0; n < MAX_PART_ATTEMPTS && !opened; n++) {
     const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
     partPath = partPathFor(finalPath, attempt);
-    // What the lock said before we took it (see strayPartIsOurs).
-    const before = await readLockText(lockPathFor(partPath));
     try {
       unlock = await takeLock(lockPathFor(partPath));
     } catch (err) {
@@ -704,7 +702,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     }
     // Without a key, `resume` says the temporary file there is the caller's to continue.
     const mayTake = note === undefined
-      ? (opts.resume === true && key === undefined) || await strayPartIsOurs(partPath, before)
+      ? (opts.resume === true && key === undefined) || await strayPartIsOurs(partPath, unlock.tookOver)
       : note === key || (key !== undefined && opts.reclaim?.(note) === true);
     if (mayTake) {
       try {
@@ -750,15 +748,15 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
  * Whether a temporary file without a resume note may be replaced or started
  * over: when there is none, and when it proves to be a killed writer's of
  * ours, as the listing of kept parts decides (see listKeptParts): our own
- * file, beside the lock sfx left naming its process (`lockBefore`, read
- * before taking the lock over). A file merely named like a part is the
+ * file, beside the lock sfx left naming its process, which our lock took
+ * over (`tookOver`: see LockRelease). A file merely named like a part is the
  * user's, and passed by: the write takes the next temporary name.
  */
-async function strayPartIsOurs(partPath: string, lockBefore: string | null | undefined): Promise<boolean> {
+async function strayPartIsOurs(partPath: string, tookOver: string | null | undefined): Promise<boolean> {
   const st = await lstat(partPath).catch(() => undefined);
   // Nothing there, or what openPart passes by anyway (not a regular file).
   if (st === undefined || !st.isFile()) return true;
-  return isSfxLockText(lockBefore) && ownFile(st);
+  return isSfxLockText(tookOver) && ownFile(st);
 }
 
 async function hashExisting(handle: FileHandle, hash: Hash, size: number, stop?: () => boolean): Promise<number> {

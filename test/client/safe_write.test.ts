@@ -359,6 +359,24 @@ test("a file merely named like a temporary file, with no lock sfx left beside it
   assert.equal(readdirSync(dir).filter((n) => n.includes("killed")), ["killed.bin"]);
 });
 
+test("a user's file merely named like a temporary file survives writes of that name racing each other (a lock seen held, then let go, is not a killed writer's)", async () => {
+  const dir = tmp();
+  const final = join(dir, "a");
+  const ours = new TextEncoder().encode("ours");
+  for (let round = 0; round < 40; round++) {
+    writeFileSync(partPathFor(final), "USER DATA");
+    const writes = [0, 1, 2, 3].map(async (k) => {
+      // Staggered by a few event-loop turns (each a look at the disk), so that one write reads the
+      // lock while another holds it, and takes it once that one has let go.
+      for (let i = 0; i < k * (round % 5); i++) await new Promise((r) => setImmediate(r));
+      const w = await openSafeWrite(dir, "a", { size: ours.length });
+      await w.abort();
+    });
+    await Promise.all(writes);
+    assert.is(readFileSync(partPathFor(final), "utf8"), "USER DATA", `round ${round}`);
+  }
+});
+
 test("a temporary file locked by another running process is left alone; a dead process's lock is taken over", async () => {
   const dir = tmp();
   const final = join(dir, "x.bin");
