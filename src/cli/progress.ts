@@ -233,6 +233,15 @@ export function roughDuration(ms: number): string {
   return `${m}m`;
 }
 
+/**
+ * The rate of a finished transfer for people, from its bytes and time: the
+ * `done` event's `megabytesPerSecond` is rounded to kB/s for `--json`, and a
+ * few bytes would read "0 B/s".
+ */
+export function formatDoneRate(e: { bytes: number; seconds: number; megabytesPerSecond: number }): string {
+  return formatRate(e.seconds > 0 ? e.bytes / e.seconds / 1e6 : e.megabytesPerSecond);
+}
+
 /** A transfer rate from MB/s (10^6 bytes/s): "132.4 MB/s", "85 kB/s", "10 B/s" (no "0.0 MB/s" for small files). */
 export function formatRate(megabytesPerSecond: number): string {
   if (megabytesPerSecond >= 1) return `${megabytesPerSecond.toFixed(1)} MB/s`;

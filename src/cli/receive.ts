@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "./progress.ts";
+import { formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -153,7 +153,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "done":
             bar.end();
-            process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}), every hash verified.\n`);
+            process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}), every hash verified.\n`);
             break;
           case "cancelled":
             bar.end();

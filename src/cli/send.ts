@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { formatBytes, formatDuration, formatRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
+import { formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
@@ -144,7 +144,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
           case "done":
             bar.end();
-            process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}); the receiver verified every file.\n`);
+            process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}); the receiver verified every file.\n`);
             break;
           case "error":
             bar.end();

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { printableLines } from "../../src/protocol/schema.ts";
-import { formatBytes, formatDuration, formatRate, jsonEvents, progressBar } from "../../src/cli/progress.ts";
+import { formatBytes, formatDoneRate, formatDuration, formatRate, jsonEvents, progressBar } from "../../src/cli/progress.ts";
 import { fitEnd, textWidth } from "../../src/cli/text_width.ts";
 import { doneEvent } from "../../src/client/events.ts";
 
@@ -89,6 +89,9 @@ test("--json's done event gives seconds to the millisecond and MB/s to three dec
   assert.equal(doneEvent(1, 2_000_000, 1.0430000001), { event: "done", files: 1, bytes: 2_000_000, seconds: 1.043, megabytesPerSecond: 1.918 });
   assert.equal(doneEvent(1, 3, 0.05), { event: "done", files: 1, bytes: 3, seconds: 0.05, megabytesPerSecond: 0 });
   assert.equal(doneEvent(0, 0, 0), { event: "done", files: 0, bytes: 0, seconds: 0, megabytesPerSecond: 0 });
+  // People read the rate from bytes and time: 3 bytes in 16 ms are 188 B/s, not the event's 0.
+  assert.is(formatDoneRate(doneEvent(1, 3, 0.016)), formatRate(3 / 0.016 / 1e6));
+  assert.not.match(formatDoneRate(doneEvent(1, 3, 0.016)), /^0 /);
 });
 
 test("printableLines() keeps the lines of a message (an error and its causes), each made printable", () => {

@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { formatBytes, formatDuration, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
+import { formatBytes, formatDuration, formatDoneRate, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
 import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -507,7 +507,7 @@ class ClientSession implements SessionActions {
         break;
       case "done":
         this.screen.setStatus("recv", null, true);
-        this.print(`Received ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}) from ${formatId(incoming.from)}; every hash verified.`);
+        this.print(`Received ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}) from ${formatId(incoming.from)}; every hash verified.`);
         break;
       case "cancelled":
         this.screen.setStatus("recv", null, true);
@@ -614,7 +614,7 @@ class ClientSession implements SessionActions {
               status(progressText("send", e.bytes, e.total, started, undefined, resumed));
               break;
             case "done":
-              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatRate(e.megabytesPerSecond)}) to ${formatId(to)}; the receiver verified every file.`);
+              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}) to ${formatId(to)}; the receiver verified every file.`);
               break;
           }
         },
