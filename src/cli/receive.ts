@@ -97,24 +97,31 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
     conn.onProtocolError((err) => process.stderr.write(`sfx: ${printable(err.message)}\n`));
     try {
       const { kept, truncated } = await listing;
-      if (json) {
-        json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
-        for (const { leftover, path, bytes, temporary, ...k } of kept) {
-          json(leftover ? { event: "unresumable", path, bytes, temporary } : { event: "resumable", path, bytes, temporary, ...k });
-        }
-      } else {
-        process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n\n`);
-        say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
-        for (const line of describeKept(kept, truncated)) say(line);
-        say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
-      }
       // The ID is what a receiver is run for: written nowhere (a full disk; a reader gone away is
-      // another matter, EPIPE), nobody could send to it, and it would wait for nothing.
+      // another matter, EPIPE), nobody could send to it, and it would wait for nothing. Node reports
+      // a failed write as an error event (outputLost), Deno throws it here.
+      const unshown = (why: string) => new SfxError("SFX_IO", `Cannot show this receiver's ID: its output could not be written (${why}), so nobody could send to it`);
+      try {
+        if (json) {
+          json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
+          for (const { leftover, path, bytes, temporary, ...k } of kept) {
+            json(leftover ? { event: "unresumable", path, bytes, temporary } : { event: "resumable", path, bytes, temporary, ...k });
+          }
+        } else {
+          process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n\n`);
+          say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
+          for (const line of describeKept(kept, truncated)) say(line);
+          say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
+        }
+      } catch (err) {
+        // A reader gone away (EPIPE, Deno's BrokenPipe) is the pipe's business, as everywhere else.
+        const e = err as NodeJS.ErrnoException;
+        if (e?.code === "EPIPE" || e?.name === "BrokenPipe") throw err;
+        throw unshown(e?.code ?? (e instanceof Error ? e.message : String(err)));
+      }
       await new Promise((resolve) => setImmediate(resolve));
       const lost = outputLost();
-      if (lost?.stream === "stdout") {
-        throw new SfxError("SFX_IO", `Cannot show this receiver's ID: its output could not be written (${lost.error.code ?? lost.error.message}), so nobody could send to it`);
-      }
+      if (lost?.stream === "stdout") throw unshown(lost.error.code ?? lost.error.message);
       const decide = async (offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> => {
         if (flags.yes) return true;
         if (!interactive) {
