@@ -27,7 +27,7 @@ import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } fro
 import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, openSafeWrite, PART_SUFFIX, PATH_MAX_BYTES, pathInTheWay, pathTooLong, removeMadeDirectories, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
+import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, inodesInPassing, openSafeWrite, PART_SUFFIX, PATH_MAX_BYTES, pathInTheWay, pathTooLong, removeMadeDirectories, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 import { formatBytes } from "../units.ts";
 
 /** An offer as the decision callback sees it. */
@@ -255,11 +255,16 @@ export class Receiver {
     // Each new directory on the way takes an inode as each file does.
     const dirs = bytes !== null && !withdrawn.signal.aborted ? await newDirectories(this.opts.dir, files.map((f) => f.path)) : 0;
     const room = bytes !== null && !withdrawn.signal.aborted
-      ? await roomFor(this.opts.dir, files.map((f, i) => f.size! - (kept.get(i) ?? 0)), files.length - kept.size + dirs, Math.min(files.length, MAX_OPEN_WRITERS))
+      ? await roomFor(
+        this.opts.dir,
+        files.map((f, i) => f.size! - (kept.get(i) ?? 0)),
+        files.length - kept.size + dirs,
+        inodesInPassing(Math.min(files.length, MAX_OPEN_WRITERS), files.filter((f) => f.key !== undefined).length),
+      )
       : null;
     if (room?.inodes && room.inodes.need > room.inodes.free && !withdrawn.signal.aborted) {
       const has = `${files.length} ${files.length === 1 ? "file" : "files"}${dirs > 0 ? ` in ${dirs} new ${dirs === 1 ? "folder" : "folders"}` : ""}`;
-      const needs = `${room.inodes.need} inodes while being written (a file being written also takes a lock and a link for a while)`;
+      const needs = `${room.inodes.need} inodes while being written (a file being written also takes a lock, a link and, if large, a note for a while)`;
       const why = `${room.inodes.free} free (its file system is out of inodes, not of space)`;
       return refuse(`Not enough room: the offer has ${has}, which take ${needs}; the receiver has ${why}`, `not enough room: the offer has ${has}, which take ${needs}; this folder has ${why}`);
     }

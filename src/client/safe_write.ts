@@ -407,11 +407,15 @@ async function whatIsAt(root: string, path: string): Promise<InTheWay["what"] | 
 }
 
 /**
- * Inodes a file being written takes for a while beyond its own: its lock
- * file, and the hard link that places it under its final name (tmpfs counts
- * each link against its nr_inodes until the part's name is removed).
+ * Inodes that `atOnce` files written at the same time take for a while
+ * beyond their own: each its lock file and the hard link that places it under
+ * its final name (tmpfs counts each link against its nr_inodes until the
+ * part's name is removed), and each of the `noted` among them (resumable: a
+ * key given) its resume note.
  */
-export const INODES_IN_PASSING = 2;
+export function inodesInPassing(atOnce: number, noted: number): number {
+  return 2 * atOnce + Math.min(noted, atOnce);
+}
 
 /** What {@link roomFor} found: bytes, and files (inodes) where the file system counts them. */
 export interface Room {
@@ -432,13 +436,13 @@ export interface Room {
  * take a thousand blocks), checked against what an unprivileged writer may
  * still use; and whether it has an inode for each of the `newFiles` still to
  * create (default: one per size; a resumed file has its inode already), plus
- * {@link INODES_IN_PASSING} for each of the `atOnce` files written at the
- * same time. A file system out of inodes has bytes free and takes no file:
+ * those taken `inPassing` while they are written ({@link inodesInPassing}).
+ * A file system out of inodes has bytes free and takes no file:
  * ext4 made with few inodes, a tmpfs with nr_inodes. Callers add the
  * directories the files go in ({@link newDirectories}).
  * null when the file system cannot say.
  */
-export async function roomFor(dir: string, sizes: readonly number[], newFiles = sizes.length, atOnce = sizes.length): Promise<Room | null> {
+export async function roomFor(dir: string, sizes: readonly number[], newFiles = sizes.length, inPassing = inodesInPassing(sizes.length, 0)): Promise<Room | null> {
   try {
     const st = await statfs(await nearestExisting(dir));
     // Counts are in fragments (f_frsize); f_bsize is only the preferred I/O size (4 MiB on CephFS).
@@ -447,7 +451,7 @@ export async function roomFor(dir: string, sizes: readonly number[], newFiles = 
     const need = bytesOnDisk(sizes, block);
     const free = Number(st.bavail) * unit;
     // f_files is 0 where inodes are made as needed (btrfs): nothing to check there.
-    const inodes = Number(st.files) > 0 ? { need: newFiles + INODES_IN_PASSING * atOnce, free: Number(st.ffree) } : undefined;
+    const inodes = Number(st.files) > 0 ? { need: newFiles + inPassing, free: Number(st.ffree) } : undefined;
     return { fits: need <= free && (inodes === undefined || inodes.need <= inodes.free), need, free, block, ...(inodes ? { inodes } : {}) };
   } catch {
     return null;

@@ -64,6 +64,7 @@ import { type ClientConnection, connect, type ServerAddress } from "./connection
 import {
   ioError,
   localRelativePath,
+  inodesInPassing,
   newDirectories,
   PATH_MAX_BYTES,
   pathTooLong,
@@ -806,12 +807,14 @@ export class ShareClient {
       const creating = plan.filter((e) => e.kept === 0);
       // Each new directory on the way takes an inode as each file does.
       const dirs = await newDirectories(opts.dir, creating.map((e) => e.file.path));
-      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept), creating.length + dirs, Math.min(plan.length, MAX_OPEN_WRITERS));
+      // Every file of a get is noted with its hash as it is written (resumable).
+      const atOnce = Math.min(plan.length, MAX_OPEN_WRITERS);
+      const room = await roomFor(opts.dir, plan.map((e) => e.file.size - e.kept), creating.length + dirs, inodesInPassing(atOnce, atOnce));
       if (room?.inodes && room.inodes.need > room.inodes.free) {
         const what = `${creating.length} ${creating.length === 1 ? "file" : "files"}${dirs > 0 ? ` and ${dirs} ${dirs === 1 ? "folder" : "folders"}` : ""}`;
         throw new SfxError(
           "SFX_IO",
-          `Not enough room in ${opts.dir}: ${what} to create take ${room.inodes.need} inodes while being written (a file being written also takes a lock and a link for a while), it has ${room.inodes.free} free (its file system is out of inodes, not of space)`,
+          `Not enough room in ${opts.dir}: ${what} to create take ${room.inodes.need} inodes while being written (a file being written also takes a lock, a link and a note for a while), it has ${room.inodes.free} free (its file system is out of inodes, not of space)`,
         );
       }
       if (room && !room.fits) {

@@ -1033,6 +1033,29 @@ test("a disk that holds the rest but not the whole file: the resume is accepted,
   });
 });
 
+test("a file large enough to be resumable takes its resume note too while it is written: one such file into a tmpfs with 3 inodes free is refused, needing 4, and arrives with 4", async () => {
+  await onSmallDisk("4m", async (h, dir) => {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const big = memFile("big.bin", pattern(1.5 * 1024 * 1024, 3), { modified: 1_764_000_000_000 });
+    const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files: [big] }), "SFX_REJECTED");
+    assert.match(err.message, /the offer has 1 file, which take 4 inodes while being written .*; the receiver has 3 free/);
+    assert.is((await got).accepted, false);
+    assert.equal(readdirSync(dir), []);
+  }, { inodes: 4 });
+  // With 4 free it arrives: the count is what the write takes.
+  await onSmallDisk("4m", async (h, dir) => {
+    const s = await h.client();
+    const r = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const data = pattern(1.5 * 1024 * 1024, 3);
+    await sendFiles(s.conn, { to: r.conn.id, files: [memFile("big.bin", data, { modified: 1_764_000_000_000 })] });
+    assert.is((await got).accepted, true);
+    assert.equal(readdirSync(dir), ["big.bin"]);
+  }, { inodes: 5 });
+});
+
 test("a disk that fills up mid-transfer (standard input: no size to check): both sides fail with SFX_IO, and the folders made for the files are removed, those with a file that arrived left", async () => {
   await onSmallDisk("1m", async (h, dir) => {
     const s = await h.client();
@@ -1068,7 +1091,7 @@ test("more files than the folder's file system has inodes for (space left, a tmp
     const got = quiet(new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => events.push(e) }).receiveOne());
     const files = Array.from({ length: 10 }, (_, i) => memFile(`s${i}`, pattern(10, i)));
     const err = await expectCode(sendFiles(s.conn, { to: r.conn.id, files }), "SFX_REJECTED");
-    const needs = "which take 30 inodes while being written \\(a file being written also takes a lock and a link for a while\\)";
+    const needs = "which take 30 inodes while being written \\(a file being written also takes a lock, a link and, if large, a note for a while\\)";
     assert.match(err.message, new RegExp(`Not enough room: the offer has 10 files, ${needs}; the receiver has 7 free \\(its file system is out of inodes, not of space\\)`));
     assert.is((await got).accepted, false);
     assert.ok(events.some((e) => e.event === "rejected" && /this folder has 7 free/.test(e.reason)), JSON.stringify(events));
