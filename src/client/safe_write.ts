@@ -463,7 +463,7 @@ export const PATH_MAX_BYTES = 4095;
 
 /**
  * The first of `relPaths` whose file, or a temporary file beside it (its
- * longest: the lock of the last temporary name), would have a path longer
+ * longest: the lock or note of the last temporary name), would have a path longer
  * than the system takes under `dir` as it resolves: every name in it may fit
  * and the whole not. Such a file could not be written; it is found before
  * anything is. Undefined when all fit.
@@ -477,7 +477,8 @@ export async function pathTooLong(dir: string, relPaths: readonly string[]): Pro
     } catch {
       continue; // an unsafe name is refused as such
     }
-    const bytes = Math.max(byteLength(finalPath), byteLength(lockPathFor(partPathFor(finalPath, MAX_PART_ATTEMPTS))));
+    const last = partPathFor(finalPath, MAX_PART_ATTEMPTS);
+    const bytes = Math.max(byteLength(finalPath), byteLength(lockPathFor(last)), byteLength(resumeNotePathFor(last)));
     if (bytes > PATH_MAX_BYTES) return { path: rel, bytes };
   }
   return undefined;
