@@ -380,17 +380,29 @@ async function* interruptible(
   read: { ended: boolean } = { ended: false },
 ): AsyncIterable<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<"stop">((resolve) => (stop = () => resolve("stop")));
+  let stopping = false;
+  /** Settles the read under way as stopped. */
+  let wake: ((stopped: "stop") => void) | undefined;
+  const stop = () => {
+    stopping = true;
+    wake?.("stop");
+  };
   const poll = setInterval(() => {
-    if (hasNews() || conn.closedWith || signal?.aborted) stop!();
+    if (hasNews() || conn.closedWith || signal?.aborted) stop();
   }, 50);
-  signal?.addEventListener("abort", stop!, { once: true });
+  signal?.addEventListener("abort", stop, { once: true });
   try {
     // Aborted already (the listener above would never fire): nothing is read.
     if (signal?.aborted) return;
-    while (true) {
-      const next = await Promise.race([it.next(), stopped]);
+    while (!stopping) {
+      // Each read races a stop of its own, settled either way. Raced against one promise that stays
+      // pending, every read would leave it a reaction holding its chunk: a resumed file's kept part,
+      // read and hashed but not sent (nor freed), stayed in memory whole until the file's end.
+      const next = await new Promise<IteratorResult<Uint8Array> | "stop">((resolve, reject) => {
+        wake = resolve;
+        it.next().then(resolve, reject);
+      });
+      wake = undefined;
       if (next === "stop") return;
       if (next.done) {
         read.ended = true;
@@ -400,7 +412,7 @@ async function* interruptible(
     }
   } finally {
     clearInterval(poll);
-    signal?.removeEventListener("abort", stop!);
+    signal?.removeEventListener("abort", stop);
     // Do not wait for a source blocked in a read (stdin): ask it to close and move on.
     void it.return?.()?.catch?.(() => {});
   }

@@ -4,6 +4,8 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import { fileSource, type SourceFile } from "../../src/client/walk.ts";
@@ -973,6 +975,53 @@ async function sendWhole(h: ReturnType<typeof startHarness>, r: { conn: ClientCo
   const start = sEvents.find((e) => e.event === "start") as { resumed?: number };
   return { sent, resumed: start.resumed ?? 0, rEvents, sEvents };
 }
+
+test("the sender of a resumed file lets each chunk of the part it reads and hashes but does not send go (it held the kept part whole in memory until the file's end)", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as () => void;
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(6 * 1024 * 1024, 13);
+    const modified = 1_764_000_000_777;
+    await breakOff(h, r, dir, data, modified, 5 * 1024 * 1024);
+    const kept = statSync(join(dir, ".a.bin.sfx-part")).size;
+    assert.ok(kept > 2 * 1024 * 1024, `kept ${kept}`);
+    // The same file again, each chunk it reads watched: once past the kept part, those of the part
+    // (read, hashed, not sent) must be collectable.
+    const chunks: WeakRef<Uint8Array>[] = [];
+    let alive = -1;
+    const watched: SourceFile = {
+      path: "a.bin",
+      size: data.length,
+      modified,
+      async *read() {
+        for (let off = 0; off < data.length; off += 65536) {
+          if (off === data.length - 65536) {
+            for (let i = 0; i < 3; i++) {
+              gc();
+              await new Promise((res) => setImmediate(res));
+            }
+            alive = chunks.slice(0, Math.floor(kept / 65536) - 1).filter((c) => c.deref() !== undefined).length;
+          }
+          const chunk = data.slice(off, off + 65536);
+          chunks.push(new WeakRef(chunk));
+          yield chunk;
+        }
+      },
+    };
+    const s = await h.client();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const sent = await sendFiles(s.conn, { to: r.conn.id, files: [watched] });
+    await got;
+    assert.is(sent.bytes, data.length - kept);
+    assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(data));
+    assert.ok(alive >= 0 && alive <= 2, `${alive} of the ${Math.floor(kept / 65536) - 1} chunks of the kept part still in memory`);
+  } finally {
+    await h.close();
+  }
+});
 
 test("an exchange broken off mid-file resumes: offered again, the file is sent from where the receiver stopped and arrives whole", async () => {
   const h = startHarness();
