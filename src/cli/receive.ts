@@ -35,6 +35,11 @@ interface ReceiveFlags {
 }
 
 /** Registers `sfx receive`. */
+/** What a receiver says as it resumes: before the rest comes, the kept bytes are hashed here (and read there), which takes a while for a large part. */
+export function resumingHere(bytes: number): string {
+  return `Resuming: checking the ${formatBytes(bytes)} kept from an interrupted transfer, then the rest comes.`;
+}
+
 export function registerReceive(program: Command, result: CommandResult): void {
   program
     .command("receive")
@@ -149,6 +154,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             // Refused by sfx itself (names, space); a refusal by the user or by --yes missing says so elsewhere.
             if (refusedBySfx(e.reason)) say(`Rejected an offer from ${formatId(e.from ?? offerFrom)}: ${printable(e.reason)}`);
             else if (e.reason === "declined") say(`Declined the offer from ${formatId(e.from ?? offerFrom)}; the sender was told.`);
+            break;
+          case "start":
+            if (e.resumed) say(resumingHere(e.resumed));
             break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);

@@ -81,7 +81,8 @@ export function listen(sig: (typeof INTERRUPTS)[number], handler: () => void): v
 
 /** What a sender is told when the receiver resumes: `bytes` it kept are not sent again (here and in `sfx client`). */
 export function keptByReceiver(bytes: number): string {
-  return `The receiver kept ${formatBytes(bytes)} from an interrupted transfer: sending the rest.`;
+  // Reading a large part takes a while (both sides hash it), with nothing sent: said, so it is not taken for a stall.
+  return `The receiver kept ${formatBytes(bytes)} from an interrupted transfer: reading them here to check them, then sending the rest.`;
 }
 
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {

@@ -320,7 +320,8 @@ if (!TMUX) {
     await b.waitFor(/\n  \d[\d.]* [KMG]iB of it is already here from an interrupted transfer: only the rest will be sent\.\n[\s\S]*Accept from .*\[y\/N\]\s*$/, 15_000, b.screen().trimEnd().length - 200);
     b.type("y");
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
-    await a.waitFor(/The receiver kept \d[\d.]* [KMG]iB from an interrupted transfer: sending the rest\./);
+    await a.waitFor(/The receiver kept \d[\d.]* [KMG]iB from an interrupted transfer: reading them here to check them, then sending the rest\./);
+    await b.waitFor(/Resuming: checking the \d[\d.]* [KMG]iB kept from an interrupted transfer, then the rest comes\./);
     b.keys("C-c");
     await b.waitFor(/Cancelled the incoming transfer; the sender was told\.\n  kept \d[\d.]* [KMG]iB of big\.img; the same file sent again resumes from there\n/);
     await a.waitFor(/send: The receiver cancelled/);

@@ -24,7 +24,7 @@ import { basename, resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
-import { describeKept, keptLine, takenNote } from "../receive.ts";
+import { describeKept, keptLine, resumingHere, takenNote } from "../receive.ts";
 import { keptByReceiver, listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
@@ -496,6 +496,7 @@ class ClientSession implements SessionActions {
         break;
       case "start":
         incoming.resumed = e.resumed ?? 0;
+        if (e.resumed) this.print(resumingHere(e.resumed));
         break;
       case "progress":
         incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now(), undefined, incoming.resumed);
