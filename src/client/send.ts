@@ -169,6 +169,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     });
 
   let started = 0;
+  let progressTimer: ReturnType<typeof setInterval> | undefined;
   try {
     // Checked before anything is said: a list of files too long for one control message
     // (many files with long names) is a clear local error, not a protocol failure.
@@ -210,6 +211,22 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
     let sent = 0;
+    // Progress counts what the server has acknowledged, not what was handed to the connection: the
+    // send buffer holds megabytes, and a slow or lossy path showed 100 % (ETA 1 ms) while most of a
+    // file was still on its way. (What the server relays on to the receiver it does not say; its
+    // relay buffer, a few MiB, is the most this runs ahead of the receiver.) Looked at again while
+    // nothing is handed over: the end of a file, the wait for the receiver's 'done'.
+    const acked0 = conn.association.acknowledgedBytes;
+    let shown = -1;
+    let current = files[0]?.path ?? "";
+    const showProgress = () => {
+      const through = Math.min(sent, Math.max(0, conn.association.acknowledgedBytes - acked0));
+      if (through === shown) return;
+      shown = through;
+      emit({ event: "progress", bytes: resumed + through, total, file: current });
+    };
+    progressTimer = setInterval(showProgress, PROGRESS_EVERY_MS);
+    (progressTimer as { unref?: () => void }).unref?.();
     // Small files are read ahead, several at once: a tree of many small files is bound by
     // file-system round trips, not by the network.
     const ahead = new Map<number, Promise<Uint8Array[]>>();
@@ -260,9 +277,10 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
           out = chunk.subarray(n);
         }
         sent += out.length;
+        current = f.path;
         // Sources yield fresh buffers, hashed above and not touched again: the transport may free them.
         if (!conn.sendData(FIRST_DATA_STREAM, out, ppid, { release: true })) await drainOrStop(conn, signal, () => inbox.length > 0);
-        emit({ event: "progress", bytes: resumed + sent, total, file: f.path });
+        showProgress();
       }
       // The loop may have ended early: say why before judging the size.
       pending();
@@ -284,6 +302,9 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       const m = check(await nextMessage());
       if (Done.is(m)) break;
     }
+    clearInterval(progressTimer);
+    // Everything arrived: said as whole, whatever the last look at the acknowledgements saw.
+    if (shown < sent) emit({ event: "progress", bytes: resumed + sent, total, file: current });
     const seconds = (Date.now() - started) / 1000;
     emit(doneEvent(files.length, sent, seconds));
     return { files: files.length, bytes: sent, seconds };
@@ -313,6 +334,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "error", code: e.code, message: e.message });
     throw e;
   } finally {
+    clearInterval(progressTimer);
     stopWatch();
     offInbox();
   }
@@ -329,6 +351,9 @@ function sayingThrough(a: AssociationLike): { done: () => boolean; progress: () 
   const target = a.messagesAcknowledged(CONTROL_STREAM).given;
   return { done: () => a.messagesAcknowledged(CONTROL_STREAM).acknowledged >= target, progress: () => a.acknowledgedBytes };
 }
+
+/** How often the sender looks at what the server has acknowledged, to report progress while it hands nothing over. */
+const PROGRESS_EVERY_MS = 250;
 
 /** Files read ahead of the one being sent, at most. */
 const PREFETCH_FILES = 16;

@@ -2,6 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import v8 from "node:v8";
@@ -1019,6 +1020,53 @@ test("the sender of a resumed file lets each chunk of the part it reads and hash
     assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(data));
     assert.ok(alive >= 0 && alive <= 2, `${alive} of the ${Math.floor(kept / 65536) - 1} chunks of the kept part still in memory`);
   } finally {
+    await h.close();
+  }
+});
+
+test("the sender's progress counts what has left it (acknowledged), not what it has handed to its send buffer: with a receiver whose disk holds its writes, it stays megabytes below what was read, then reaches the whole file", async () => {
+  // The receiver's disk holds every write until let go: everything upstream fills and the sender stalls.
+  const probe = await open(new URL(import.meta.url).pathname);
+  const proto = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => Promise<unknown> };
+  await probe.close();
+  const writev = proto.writev;
+  let letGo!: () => void;
+  const held = new Promise<void>((r) => (letGo = r));
+  proto.writev = async function (this: unknown, ...args: unknown[]) {
+    await held;
+    return writev.apply(this, args);
+  };
+  // Links that hold 4 MiB unacknowledged, as an SCTP association's send buffer does.
+  const h = startHarness({}, { highWater: 4 * 1024 * 1024, lowWater: 1024 * 1024 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(48 * 1024 * 1024, 17);
+    let read = 0;
+    const events: TransferEvent[] = [];
+    let lastAt = Date.now();
+    const got = quiet(new Receiver(r.conn, { dir, decide: async () => true }).receiveOne());
+    const sending = quiet(sendFiles(s.conn, {
+      to: r.conn.id,
+      files: [memFile("big.bin", data, { gate: async () => void (read += 65536) })],
+      onEvent: (e) => {
+        events.push(e);
+        if (e.event === "progress") lastAt = Date.now();
+      },
+    }));
+    await until(() => read > 4 * 1024 * 1024 && Date.now() - lastAt > 1000, 30_000, "the sender to stall");
+    const shown = events.filter((e) => e.event === "progress").at(-1) as { bytes: number } | undefined;
+    assert.ok(shown !== undefined && shown.bytes <= read - 1024 * 1024, `progress ${shown?.bytes} of ${read} read`);
+    letGo();
+    await sending;
+    await got;
+    const last = events.filter((e) => e.event === "progress").at(-1) as { bytes: number };
+    assert.is(last.bytes, data.length);
+    assert.is(sha(readFileSync(join(dir, "big.bin"))), sha(data));
+  } finally {
+    letGo();
+    proto.writev = writev;
     await h.close();
   }
 });
