@@ -10,7 +10,7 @@ import type { TransferEvent } from "../client/events.ts";
 import type { SkipKind } from "../client/walk.ts";
 import { SfxError } from "../errors.ts";
 
-import { clearTimeout, setTimeout } from "node:timers";
+import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { formatBytes } from "../units.ts";
 import { fitEnd, textWidth } from "./text_width.ts";
 
@@ -36,10 +36,20 @@ export interface ProgressBar {
   end(): void;
 }
 
-/** A bar on `stream` (default stderr) if it is a terminal, else one that prints nothing. */
-export function progressBar(stream: NodeJS.WriteStream = process.stderr, env: Record<string, string | undefined> = process.env): ProgressBar {
+/** Nothing moved for this long: the bar says so ("stalled 5 s") instead of an ETA. */
+const STALLED_AFTER_MS = 3000;
+
+/**
+ * A bar on `stream` (default stderr) if it is a terminal, else one that
+ * prints nothing. `now` and `every` (to redraw while nothing moves) are for tests.
+ */
+export function progressBar(
+  stream: NodeJS.WriteStream = process.stderr,
+  env: Record<string, string | undefined> = process.env,
+  clock: { now: () => number; every: (fn: () => void, ms: number) => () => void } = systemTicks,
+): ProgressBar {
   if (!stream.isTTY) return { update() {}, end() {} };
-  const started = Date.now();
+  const started = clock.now();
   let last = 0;
   let drawn = false;
   // A dumb terminal (TERM=dumb: an editor's shell, a CI log) shows escapes as text: the end of the
@@ -53,53 +63,88 @@ export function progressBar(stream: NodeJS.WriteStream = process.stderr, env: Re
   };
   // Rate over a sliding window of recent samples, so a stall shows.
   const samples: Array<[number, number]> = [];
+  /** The last update, and when its bytes last grew. */
+  let shown: { bytes: number; total: number | null; file: string } | undefined;
+  let movedAt = started;
+  /** Redraws while nothing comes, so the rate falls and a stall is said (it froze at the last rate). */
+  let stopTicking: (() => void) | undefined;
+  const render = (now: number) => {
+    const { bytes, total, file } = shown!;
+    while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
+    const [t0, b0] = samples[0];
+    const rate = now - t0 > 0 ? ((bytes - b0) / (now - t0)) * 1000 : bytes / Math.max(0.001, (now - started) / 1000);
+    const still = now - movedAt;
+    const stalled = still >= STALLED_AFTER_MS && bytes !== total ? `stalled ${formatDuration(Math.floor(still / 1000))}` : undefined;
+    // One row, never wrapped: `\r` redraws only a line's last row, so a wrapped one would leave
+    // a trail. The last column stays free (some terminals wrap on it). Narrow: the bar goes first,
+    // then the ETA, then the rate; the name gets what is left.
+    // A terminal that reports no size (0 columns: a pty nobody sized, as under script(1)) is taken as 80 wide.
+    const columns = stream.columns || 80;
+    const room = columns - 1;
+    let forms: string[];
+    if (total !== null && total > 0) {
+      const frac = Math.min(1, bytes / total);
+      const width = Math.max(10, Math.min(30, columns - 60));
+      const fill = Math.round(frac * width);
+      const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
+      const amount = `${formatBytes(bytes)} / ${formatBytes(total)}`;
+      const speed = formatRate(rate / 1e6);
+      const eta = stalled ?? `ETA ${formatDuration(rate > 0 ? (total - bytes) / rate : Infinity)}`;
+      forms = [
+        `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${pct} ${amount}  ${speed}  ${eta}`,
+        `${pct.trimStart()} ${amount}  ${speed}  ${eta}`,
+        `${pct.trimStart()} ${amount}  ${speed}`,
+        `${pct.trimStart()} ${amount}`,
+        pct.trimStart(),
+      ];
+    } else {
+      const speed = formatRate(rate / 1e6);
+      forms = [`${formatBytes(bytes)}  ${speed}${stalled ? `  ${stalled}` : ""}`, `${formatBytes(bytes)}  ${speed}`, formatBytes(bytes)];
+    }
+    let line = forms.find((f) => textWidth(f) <= room) ?? fitEnd(forms[forms.length - 1], room);
+    const left = room - textWidth(line) - 2;
+    if (left > 8) line += `  ${fitEnd(printable(file), left)}`; // the sender's name, on the receiver's terminal
+    draw(line);
+    drawn = true;
+  };
   return {
     update(bytes, total, file) {
-      const now = Date.now();
+      const now = clock.now();
+      if (shown === undefined || bytes !== shown.bytes) movedAt = now;
+      shown = { bytes, total, file };
       if (now - last < 100 && bytes !== total) return;
       last = now;
       samples.push([now, bytes]);
-      while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
-      const [t0, b0] = samples[0];
-      const rate = now - t0 > 0 ? ((bytes - b0) / (now - t0)) * 1000 : bytes / Math.max(0.001, (now - started) / 1000);
-      // One row, never wrapped: `\r` redraws only a line's last row, so a wrapped one would leave
-      // a trail. The last column stays free (some terminals wrap on it). Narrow: the bar goes first,
-      // then the ETA, then the rate; the name gets what is left.
-      // A terminal that reports no size (0 columns: a pty nobody sized, as under script(1)) is taken as 80 wide.
-      const columns = stream.columns || 80;
-      const room = columns - 1;
-      let forms: string[];
-      if (total !== null && total > 0) {
-        const frac = Math.min(1, bytes / total);
-        const width = Math.max(10, Math.min(30, columns - 60));
-        const fill = Math.round(frac * width);
-        const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
-        const amount = `${formatBytes(bytes)} / ${formatBytes(total)}`;
-        const speed = formatRate(rate / 1e6);
-        const eta = `ETA ${formatDuration(rate > 0 ? (total - bytes) / rate : Infinity)}`;
-        forms = [
-          `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${pct} ${amount}  ${speed}  ${eta}`,
-          `${pct.trimStart()} ${amount}  ${speed}  ${eta}`,
-          `${pct.trimStart()} ${amount}  ${speed}`,
-          `${pct.trimStart()} ${amount}`,
-          pct.trimStart(),
-        ];
-      } else {
-        forms = [`${formatBytes(bytes)}  ${formatRate(rate / 1e6)}`, formatBytes(bytes)];
-      }
-      let line = forms.find((f) => textWidth(f) <= room) ?? fitEnd(forms[forms.length - 1], room);
-      const left = room - textWidth(line) - 2;
-      if (left > 8) line += `  ${fitEnd(printable(file), left)}`; // the sender's name, on the receiver's terminal
-      draw(line);
-      drawn = true;
+      render(now);
+      stopTicking ??= clock.every(() => {
+        const at = clock.now();
+        // Only while nothing comes: updates draw themselves.
+        if (shown !== undefined && at - last >= 1000) {
+          last = at;
+          samples.push([at, shown.bytes]);
+          render(at);
+        }
+      }, 1000);
     },
     end() {
+      stopTicking?.();
+      stopTicking = undefined;
       if (drawn) stream.write(dumb ? `\r${" ".repeat(width)}\r` : "\r\u001b[K");
       drawn = false;
       width = 0;
     },
   };
 }
+
+/** The real clock for {@link progressBar}: a timer that never keeps the process alive. */
+const systemTicks = {
+  now: () => Date.now(),
+  every(fn: () => void, ms: number): () => void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    return () => clearInterval(t);
+  },
+};
 
 /** Progress events are written at most this often with `--json`. */
 const JSON_PROGRESS_MS = 250;

@@ -54,6 +54,32 @@ test("progressBar() on a dumb terminal (TERM=dumb) writes no escape: what is lef
   assert.ok(cleared && cleared[1].length >= second.trimEnd().length, JSON.stringify(written.slice(-140)));
 });
 
+test("progressBar() redraws each second while nothing comes: the rate falls, and after 3 s it says 'stalled' instead of an ETA; it stops redrawing at end()", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  let now = 1_000_000;
+  let tick: (() => void) | undefined;
+  const bar = progressBar(stream, {}, { now: () => now, every: (fn) => ((tick = fn), () => (tick = undefined)) });
+  bar.update(0, 100 * 2 ** 20, "f");
+  now += 1000;
+  bar.update(10 * 2 ** 20, 100 * 2 ** 20, "f");
+  const lines = () => written.split("\r").filter(Boolean);
+  assert.match(lines().at(-1)!, /10% .* ETA /);
+  const before = lines().length;
+  for (let i = 0; i < 5; i++) {
+    now += 1000;
+    tick!();
+  }
+  assert.is(lines().length, before + 5, "redrawn each second");
+  assert.match(lines().at(-1)!, /10% 10\.0 MiB \/ 100 MiB  0 B\/s  stalled 5\.0 s/);
+  // Bytes move again: an ETA again.
+  now += 100;
+  bar.update(11 * 2 ** 20, 100 * 2 ** 20, "f");
+  assert.match(lines().at(-1)!, /11% .* ETA /);
+  bar.end();
+  assert.is(tick, undefined, "the timer is stopped");
+});
+
 test("progressBar() shows the sender's file name printable: no escape or invisible character reaches the terminal", () => {
   let written = "";
   const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
