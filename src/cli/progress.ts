@@ -32,7 +32,12 @@ export function formatDuration(seconds: number): string {
 /** A progress bar; `update` is cheap to call for every chunk (it redraws at most 10 times a second). */
 export interface ProgressBar {
   update(bytes: number, total: number | null, file: string): void;
-  /** Clears the line. */
+  /**
+   * Says what is going on while no bytes move (a kept part being hashed), in place of the rate and
+   * ETA, until bytes move again: such a wait is no stall.
+   */
+  note(text: string): void;
+  /** Clears the line; the next update starts afresh (a receiver's next exchange). */
   end(): void;
 }
 
@@ -48,8 +53,8 @@ export function progressBar(
   env: Record<string, string | undefined> = process.env,
   clock: { now: () => number; every: (fn: () => void, ms: number) => () => void } = systemTicks,
 ): ProgressBar {
-  if (!stream.isTTY) return { update() {}, end() {} };
-  const started = clock.now();
+  if (!stream.isTTY) return { update() {}, note() {}, end() {} };
+  let started = clock.now();
   let last = 0;
   let drawn = false;
   // A dumb terminal (TERM=dumb: an editor's shell, a CI log) shows escapes as text: the end of the
@@ -66,15 +71,22 @@ export function progressBar(
   /** The last update, and when its bytes last grew. */
   let shown: { bytes: number; total: number | null; file: string } | undefined;
   let movedAt = started;
+  /** Said in place of the rate and ETA while no bytes move (see note()). */
+  let noted: string | undefined;
   /** Redraws while nothing comes, so the rate falls and a stall is said (it froze at the last rate). */
   let stopTicking: (() => void) | undefined;
   const render = (now: number) => {
     const { bytes, total, file } = shown!;
     while (samples.length > 2 && now - samples[0][0] > 3000) samples.shift();
     const [t0, b0] = samples[0];
-    const rate = now - t0 > 0 ? ((bytes - b0) / (now - t0)) * 1000 : bytes / Math.max(0.001, (now - started) / 1000);
+    // From two samples on: the first one's bytes may be kept ones (a resume), which took no time here.
+    const rate = samples.length >= 2 && now - t0 > 0 ? Math.max(0, ((bytes - b0) / (now - t0)) * 1000) : undefined;
     const still = now - movedAt;
-    const stalled = still >= STALLED_AFTER_MS && bytes !== total ? `stalled ${formatDuration(Math.floor(still / 1000))}` : undefined;
+    const done = total !== null && bytes >= total;
+    const stalled = still >= STALLED_AFTER_MS && !done ? `stalled ${formatDuration(Math.floor(still / 1000))}` : undefined;
+    // Nothing to say of speed once every byte is there (the rest is the receiver's check), nor before it is known.
+    const speedText = noted ?? (done || rate === undefined ? undefined : formatRate(rate / 1e6));
+    const etaText = noted !== undefined || done ? undefined : stalled ?? (rate === undefined ? undefined : `ETA ${formatDuration(rate > 0 ? (total! - bytes) / rate : Infinity)}`);
     // One row, never wrapped: `\r` redraws only a line's last row, so a wrapped one would leave
     // a trail. The last column stays free (some terminals wrap on it). Narrow: the bar goes first,
     // then the ETA, then the rate; the name gets what is left.
@@ -88,18 +100,17 @@ export function progressBar(
       const fill = Math.round(frac * width);
       const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
       const amount = `${formatBytes(bytes)} / ${formatBytes(total)}`;
-      const speed = formatRate(rate / 1e6);
-      const eta = stalled ?? `ETA ${formatDuration(rate > 0 ? (total - bytes) / rate : Infinity)}`;
+      const tail = (parts: Array<string | undefined>) => parts.filter((p) => p !== undefined).map((p) => `  ${p}`).join("");
       forms = [
-        `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${pct} ${amount}  ${speed}  ${eta}`,
-        `${pct.trimStart()} ${amount}  ${speed}  ${eta}`,
-        `${pct.trimStart()} ${amount}  ${speed}`,
+        `[${"#".repeat(fill)}${".".repeat(width - fill)}] ${pct} ${amount}${tail([speedText, etaText])}`,
+        `${pct.trimStart()} ${amount}${tail([speedText, etaText])}`,
+        `${pct.trimStart()} ${amount}${tail([speedText])}`,
         `${pct.trimStart()} ${amount}`,
         pct.trimStart(),
       ];
     } else {
-      const speed = formatRate(rate / 1e6);
-      forms = [`${formatBytes(bytes)}  ${speed}${stalled ? `  ${stalled}` : ""}`, `${formatBytes(bytes)}  ${speed}`, formatBytes(bytes)];
+      const rest = [speedText ?? (rate === undefined ? undefined : formatRate(rate / 1e6)), noted === undefined ? stalled : undefined].filter(Boolean);
+      forms = [[formatBytes(bytes), ...rest].join("  "), [formatBytes(bytes), ...rest.slice(0, 1)].join("  "), formatBytes(bytes)];
     }
     let line = forms.find((f) => textWidth(f) <= room) ?? fitEnd(forms[forms.length - 1], room);
     const left = room - textWidth(line) - 2;
@@ -110,7 +121,10 @@ export function progressBar(
   return {
     update(bytes, total, file) {
       const now = clock.now();
-      if (shown === undefined || bytes !== shown.bytes) movedAt = now;
+      if (shown === undefined || bytes !== shown.bytes) {
+        movedAt = now;
+        noted = undefined;
+      }
       shown = { bytes, total, file };
       if (now - last < 100 && bytes !== total) return;
       last = now;
@@ -118,13 +132,18 @@ export function progressBar(
       render(now);
       stopTicking ??= clock.every(() => {
         const at = clock.now();
-        // Only while nothing comes: updates draw themselves.
-        if (shown !== undefined && at - last >= 1000) {
+        // Only while nothing comes (updates draw themselves), and not once everything has.
+        if (shown !== undefined && at - last >= 1000 && !(shown.total !== null && shown.bytes >= shown.total)) {
           last = at;
           samples.push([at, shown.bytes]);
           render(at);
         }
       }, 1000);
+    },
+    note(text) {
+      noted = text;
+      movedAt = clock.now();
+      if (shown !== undefined) render(clock.now());
     },
     end() {
       stopTicking?.();
@@ -132,6 +151,11 @@ export function progressBar(
       if (drawn) stream.write(dumb ? `\r${" ".repeat(width)}\r` : "\r\u001b[K");
       drawn = false;
       width = 0;
+      samples.length = 0;
+      shown = undefined;
+      noted = undefined;
+      last = 0;
+      started = movedAt = clock.now();
     },
   };
 }
@@ -145,6 +169,11 @@ const systemTicks = {
     return () => clearInterval(t);
   },
 };
+
+/** What a bar says while a resumed file's kept bytes are read and hashed: "checking the 2.0 GiB kept: 40%". */
+export function checkingText(e: { bytes: number; kept: number }): string {
+  return `checking the ${formatBytes(e.kept)} kept: ${e.kept > 0 ? Math.floor((100 * e.bytes) / e.kept) : 100}%`;
+}
 
 /** Progress events are written at most this often with `--json`. */
 const JSON_PROGRESS_MS = 250;

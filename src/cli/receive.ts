@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar } from "./progress.ts";
+import { checkingText, formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -160,6 +160,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);
+            break;
+          case "checking":
+            bar.note(checkingText(e));
             break;
           case "file":
             bar.end();

@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
+import { checkingText, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
@@ -142,6 +142,9 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
           case "progress":
             bar.update(e.bytes, e.total, e.file);
+            break;
+          case "checking":
+            bar.note(checkingText(e));
             break;
           case "done":
             bar.end();

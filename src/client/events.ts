@@ -22,6 +22,11 @@ export type TransferEvent =
   | { event: "start"; files: number; bytes: number | null; resumed?: number }
   | { event: "progress"; bytes: number; total: number | null; file: string }
   /**
+   * While a resumed file's kept bytes are read and hashed (nothing moves meanwhile): `bytes` of the
+   * `kept` read so far, by the sender (said by it, on the receiver's side too).
+   */
+  | { event: "checking"; file: string; bytes: number; kept: number }
+  /**
    * `unchanged`: the same bytes were already there under that name, so nothing was written.
    * `resumedFrom`: the first bytes were kept from an interrupted exchange and not sent again.
    */

@@ -543,6 +543,10 @@ export class Receiver {
       if (Start.is(m)) {
         started = Date.now();
         emit({ event: "start", files: files.length, bytes, ...(resumedBytes > 0 ? { resumed: resumedBytes } : {}) });
+      } else if (Resuming.is(m)) {
+        // The sender reading a kept part of ours (to hash it): nothing moves meanwhile, and that is no stall.
+        const f = files[m.file];
+        if (f && f.resumedFrom > 0) emit({ event: "checking", file: f.path, bytes: Math.min(m.bytes, f.resumedFrom), kept: f.resumedFrom });
       } else if (End.is(m)) {
         const f = files[m.file];
         if (!f) return fail(new SfxError("SFX_PROTOCOL", `'end' for file ${m.file}, which the offer does not have`));

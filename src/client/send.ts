@@ -272,6 +272,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
           if (Date.now() - saidResuming >= resumingEvery) {
             saidResuming = Date.now();
             conn.send(Resuming, { xid, file: i, bytes: size });
+            emit({ event: "checking", file: f.path, bytes: size, kept: resumedFrom });
           }
           if (n === chunk.length) continue;
           out = chunk.subarray(n);

@@ -28,14 +28,63 @@ test("progressBar() draws nothing when the stream is not a terminal", () => {
   assert.is(written, "");
 });
 
-test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redrawn line", () => {
+test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redrawn line; the rate once two updates measure it (the first may count kept bytes)", () => {
   let written = "";
   const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  const bar = progressBar(stream);
+  let now = 1_000_000;
+  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  bar.update(40 * 2 ** 20, 100 * 2 ** 20, "big.iso");
+  assert.match(written, /^\r\[#+\.+\]  40% 40\.0 MiB \/ 100 MiB  big\.iso\u001b\[K$/);
+  written = "";
+  now += 1000;
   bar.update(50 * 2 ** 20, 100 * 2 ** 20, "big.iso");
-  assert.match(written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  [\d.]+ (MB|kB)\/s  ETA .+big\.iso\u001b\[K$/);
+  assert.match(written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  10\.5 MB\/s  ETA 5\.0 s  big\.iso\u001b\[K$/);
   bar.end();
   assert.ok(written.endsWith("\r\u001b[K"));
+});
+
+test("progressBar() once every byte is there shows neither rate nor ETA, and stops redrawing; after end() the next transfer starts afresh (no rate from the last one's bytes)", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  let now = 0;
+  let tick: (() => void) | undefined;
+  const bar = progressBar(stream, {}, { now: () => now, every: (fn) => ((tick = fn), () => (tick = undefined)) });
+  bar.update(0, 800, "a");
+  now += 1000;
+  bar.update(800, 800, "a");
+  assert.match(written.split("\r").at(-1)!, /^\[#+\]\s+100% 800 B \/ 800 B  a\u001b\[K$/);
+  const before = written;
+  for (let i = 0; i < 4; i++) {
+    now += 1000;
+    tick!();
+  }
+  assert.is(written, before, "nothing redrawn at 100 %");
+  bar.end();
+  written = "";
+  // The next exchange, resumed from 600 of 1000 bytes: no rate from 800 down to 600.
+  bar.update(600, 1000, "b");
+  assert.match(written, /^\r\[#+\.+\]\s+60% 600 B \/ 1000 B  b\u001b\[K$/);
+});
+
+test("progressBar().note() says what goes on in place of rate and ETA while nothing moves (no 'stalled'), until bytes move", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 120, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  let now = 0;
+  let tick: (() => void) | undefined;
+  const bar = progressBar(stream, {}, { now: () => now, every: (fn) => ((tick = fn), () => (tick = undefined)) });
+  bar.update(0, 1000, "a");
+  now += 1000;
+  bar.update(100, 1000, "a");
+  bar.note("checking 2.0 GiB kept: 40%");
+  for (let i = 0; i < 5; i++) {
+    now += 1000;
+    tick!();
+  }
+  assert.match(written.split("\r").at(-1)!, /^\[#+\.+\]\s+10% 100 B \/ 1000 B  checking 2\.0 GiB kept: 40%  a/);
+  assert.not.match(written, /stalled/);
+  now += 100;
+  bar.update(200, 1000, "a");
+  assert.match(written.split("\r").at(-1)!, /ETA/);
 });
 
 test("progressBar() on a dumb terminal (TERM=dumb) writes no escape: what is left of a longer line is cleared with spaces", () => {
@@ -141,8 +190,15 @@ test("textWidth() counts terminal cells: wide CJK and emoji 2, combining marks 0
 function drawnLines(columns: number, updates: Array<[number, number | null, string]>): string[] {
   let written = "";
   const stream = { isTTY: true, columns, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  const bar = progressBar(stream);
-  for (const [bytes, total, name] of updates) bar.update(bytes, total, name);
+  let now = 1_000_000;
+  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  // A first update a second before, so that each line has a rate to show.
+  bar.update(0, updates[0][1], updates[0][2]);
+  written = "";
+  for (const [bytes, total, name] of updates) {
+    now += 1000;
+    bar.update(bytes, total, name);
+  }
   return [...written.matchAll(/\r([^\r]*)\u001b\[K/g)].map((m) => m[1]);
 }
 

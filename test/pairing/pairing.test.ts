@@ -1071,6 +1071,28 @@ test("the sender's progress counts what has left it (acknowledged), not what it 
   }
 });
 
+test("while the sender reads and hashes a kept part, both sides hear 'checking' events (bytes read of the kept), so nobody takes the quiet for a stall", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const dir = tmp();
+    const data = pattern(3 * 1024 * 1024, 21);
+    const modified = 1_764_000_000_999;
+    await breakOff(h, r, dir, data, modified, 2 * 1024 * 1024);
+    // Each chunk read slowly: the kept part takes over a second to read (the sender says so every second).
+    const { resumed, rEvents, sEvents } = await sendWhole(h, r, dir, data, modified, "a.bin", () => new Promise((res) => setTimeout(res, 40)));
+    assert.ok(resumed > 1024 * 1024, `resumed ${resumed}`);
+    for (const [side, events] of [["sender", sEvents], ["receiver", rEvents]] as const) {
+      const checking = events.filter((e) => e.event === "checking") as Array<{ file: string; bytes: number; kept: number }>;
+      assert.ok(checking.length > 0, `${side}: ${JSON.stringify(events.map((e) => e.event))}`);
+      for (const c of checking) assert.ok(c.file === "a.bin" && c.kept === resumed && c.bytes > 0 && c.bytes <= resumed, `${side}: ${JSON.stringify(c)}`);
+    }
+    assert.is(sha(readFileSync(join(dir, "a.bin"))), sha(data));
+  } finally {
+    await h.close();
+  }
+});
+
 test("an exchange broken off mid-file resumes: offered again, the file is sent from where the receiver stopped and arrives whole", async () => {
   const h = startHarness();
   try {

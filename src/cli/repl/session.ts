@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { formatBytes, formatDuration, formatDoneRate, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
+import { checkingText, formatBytes, formatDuration, formatDoneRate, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
 import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -502,6 +502,10 @@ class ClientSession implements SessionActions {
         incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now(), undefined, incoming.resumed);
         this.screen.setStatus("recv", incoming.progress);
         break;
+      case "checking":
+        incoming.progress = `recv ${checkingText(e)}`;
+        this.screen.setStatus("recv", incoming.progress);
+        break;
       case "file":
         if (e.unchanged) this.print(`  ${printable(e.savedAs ?? e.path)} was already here with the same bytes: kept as it was`);
         else this.print(`  received ${printable(e.savedAs ?? e.path)} (${takenNote(e)}${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)}` : ""})`);
@@ -613,6 +617,9 @@ class ClientSession implements SessionActions {
               break;
             case "progress":
               status(progressText("send", e.bytes, e.total, started, undefined, resumed));
+              break;
+            case "checking":
+              status(`send ${checkingText(e)}`);
               break;
             case "done":
               this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}) to ${formatId(to)}; the receiver verified every file.`);
