@@ -69,7 +69,7 @@ export function openLogFile(path: string, o: LogFileOptions): Sink & Disposable 
     let next: number;
     try {
       rmSync(fresh, { force: true, recursive: true });
-      next = openSync(fresh, "wx");
+      next = openSync(fresh, "ax"); // appending, as the first open: after a copytruncate the next line goes at the start, not past a hole of NULs
     } catch (err) {
       cannotRotate(err);
       return;

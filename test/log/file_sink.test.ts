@@ -144,4 +144,20 @@ test("a file truncated behind the sink's back (copytruncate) is not rotated at t
   }
 });
 
+test("copytruncate after the sink's own rotation: the next line goes at the start of the file, not after a hole of NULs", () => {
+  const dir = fresh();
+  const path = join(dir, "server.log");
+  const sink = openLogFile(path, { format, maxBytes: 200, maxFiles: 2, bufferBytes: 1, flushIntervalMs: 10 });
+  try {
+    for (let i = 0; i < 8; i++) sink(record(`line ${i} ${"x".repeat(30)}`)); // rotates once, then writes on
+    assert.ok(readFileSync(`${path}.1`).length > 0, "rotated");
+    assert.ok(readFileSync(path).length > 0);
+    truncateSync(path, 0);
+    sink(record("after the truncation"));
+    assert.is(readFileSync(path, "utf8"), "sfx.test: after the truncation\n");
+  } finally {
+    sink[Symbol.dispose]();
+  }
+});
+
 test.run();
