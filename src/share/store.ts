@@ -30,7 +30,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { lstat, open, readdir, rename, rm, statfs, writeFile } from "node:fs/promises";
+import { lstat, open, readdir, realpath, rename, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
@@ -183,8 +183,11 @@ export class ShareStore {
    * ```
    */
   static async open(options: ShareStoreOptions): Promise<ShareStore> {
-    const store = new ShareStore(options);
     await ensureDir(options.dir, 0o700);
+    // A --storage that is a symbolic link (to a data disk) stands for the directory it leads to:
+    // resolved once, here; links inside the store are refused (checkStoreDir).
+    options = { ...options, dir: await realpath(options.dir) };
+    const store = new ShareStore(options);
     // Before anything is written or removed there: the start empties uploads/ and trash/.
     await checkStoreDir(options.dir);
     store.#unlock = await holdStore(options.dir);
@@ -553,6 +556,7 @@ export class ShareStore {
     }
     if (m.maxDownloads !== null && rec.unsaved) {
       void this.#save(rec);
+      // The error's code only: its message names the server's paths, which are the server's business (its log has them).
       throw new SfxError("SFX_IO", `The server cannot record this share's downloads right now (${rec.unsaved}): try again later`);
     }
     rec.activeDownloads++;
@@ -600,7 +604,7 @@ export class ShareStore {
       rec.unsaved = undefined;
     }, (err) => {
       if (!rec.unsaved) log.error("Cannot update the manifest of share {share}: {error}; trying again at the next sweep", { share: shortKey(rec.key), error: String(err) });
-      rec.unsaved = String((err as Error)?.message ?? err);
+      rec.unsaved = (err as NodeJS.ErrnoException)?.code ?? "an error writing its manifest";
     });
     return rec.writing;
   }

@@ -270,7 +270,8 @@ test("a download counted while the store's disk is full is saved once there is r
     const filler = fillUp(f.dir);
     await download(store, code);
     assert.is(store.list(code, CLIENT).downloads, 1);
-    await rejects(() => store.beginDownload(code, CLIENT), "SFX_IO", /cannot record this share's downloads right now \(ENOSPC/);
+    // The error's code, not its message: that names the server's paths.
+    await rejects(() => store.beginDownload(code, CLIENT), "SFX_IO", /^The server cannot record this share's downloads right now \(ENOSPC\): try again later$/);
     rmSync(filler);
     // What a share get does before it begins (the next sweep would too).
     await store.saveCountOf(code);
@@ -659,6 +660,22 @@ test("a share whose manifest the server may not read (restored under another own
   spawnSync("chown", ["65534:65534", manifest]);
   const second = run();
   assert.equal(JSON.parse(second.stdout), { size: 2, good: true, theirs: true }, second.stderr);
+});
+
+test("a --storage that is a symbolic link to a directory (a data disk) is the store it leads to", async () => {
+  const f = fixture();
+  const real = join(f.dir, "data");
+  mkdirSync(real);
+  const link = join(f.dir, "shares-link");
+  symlinkSync(real, link);
+  const store = await ShareStore.open({ dir: link, sweepTimer: false });
+  try {
+    const { code } = await put(store, { "a": "1" });
+    assert.is(store.list(code, CLIENT).files.length, 1);
+  } finally {
+    await store.close();
+  }
+  assert.ok(readdirSync(real).includes("shares"), readdirSync(real).join(", "));
 });
 
 test("a --storage that is not a store is refused and left untouched: a folder with other things in it (its uploads/ and trash/ were emptied), a store part that is a link; an older store without the marker is taken and marked", async () => {
