@@ -382,7 +382,7 @@ export function addShareServeOptions(cmd: Command): Command {
     .option("--max-share-files <n>", "most files in one share (default 100)")
     .option("--max-share-bytes <size>", "most bytes in one share, e.g. 500M, 8G (default 8G)")
     .option("--store-quota <size>", "most bytes in all shares together, each file counted in whole 4 KiB blocks (default 64G)")
-    .option("--max-shares <n>", "most shares kept at once, uploads in progress included (default 10000; one address: a quarter, and a quarter of the quota)")
+    .option("--max-shares <n>", "most shares kept at once, uploads in progress included (default 10000; one address: a quarter, and a quarter of the quota or one --max-share-bytes if more)")
     .option("--max-expiry <duration>", "longest share expiry; longer requests are shortened (default 7d)")
     .addOption(new Option("--default-expiry <duration>", "expiry of a share that asks for none (default 24h)"));
 }
