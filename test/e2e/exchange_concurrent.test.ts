@@ -113,7 +113,7 @@ test("hostile names in an offer (../x, /etc/passwd, control characters) are refu
     const answer = s.waitFor((m) => m.xid === 1);
     s.sendControl(Offer.encode({ xid: 1, to: r.id, files: [{ path: "fine.txt", size: 3 }, { path: bad, size: 3 }] }));
     const m = await answer;
-    assert.ok(Reject.is(m), `${bad}: got ${m.type}`);
+    assert.ok(Reject.is(m), `${bad}: got ${m.type} ${JSON.stringify(m)} ${r.err()} ${r.out()}`);
     assert.match(String(m.reason), /Unsafe offer/);
     await r.exit();
     assert.equal(readdirSync(dst), [], bad);
