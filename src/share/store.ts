@@ -446,13 +446,16 @@ export class ShareStore {
     this.#committedBytes += spec.stored;
     // The fields stay plain values; the wording goes in the message.
     const limited = spec.maxDownloads === null ? "" : ", at most {maxDownloads} download(s)";
-    log.info(`Share {share} created from upload {upload}: {files} file(s), {bytes} bytes, expires {expiresAt}${limited}`, {
+    // A shortened expiry, as the client was told of it: an admin asked why a share went early can say.
+    const capped = spec.warning === undefined ? "" : " ({warning})";
+    log.info(`Share {share} created from upload {upload}: {files} file(s), {bytes} bytes, expires {expiresAt}${capped}${limited}`, {
       share: shortKey(key),
       upload: spec.id.slice(0, 8),
       files: files.length,
       bytes: spec.bytes,
       expiresAt: iso(expiresAt),
       maxDownloads: spec.maxDownloads,
+      ...(spec.warning === undefined ? {} : { warning: spec.warning }),
     });
     return { code, ...listingOf(manifest), ...(spec.warning ? { warning: spec.warning } : {}) };
   }

@@ -376,13 +376,22 @@ test("wrong and expired codes give SFX_SHARE_NOT_FOUND; malformed ones SFX_BAD_C
   await rejects(client.get(code, { dir: w.out }), "SFX_SHARE_NOT_FOUND");
 });
 
-test("a longer expiry than the server allows is shortened, with a warning in the answer", async () => {
-  const w = await world({ maxExpiryMs: 7 * 86_400_000 });
-  tree(w, { "a": "1" });
-  const { client } = w.connect();
-  const created = await client.put(await collectShareFiles([join(w.src, "a")]), { expiresInMs: 30 * 86_400_000 });
-  assert.is(created.expiresAt, w.clock.t + 7 * 86_400_000);
-  assert.match(created.warning!, /shortened to 7d/);
+test("a longer expiry than the server allows is shortened, with a warning in the answer and in the share's log line", async () => {
+  const records = await recordLogs("info");
+  try {
+    const w = await world({ maxExpiryMs: 7 * 86_400_000 });
+    tree(w, { "a": "1" });
+    const { client } = w.connect();
+    const created = await client.put(await collectShareFiles([join(w.src, "a")]), { expiresInMs: 30 * 86_400_000 });
+    assert.is(created.expiresAt, w.clock.t + 7 * 86_400_000);
+    assert.match(created.warning!, /shortened to 7d/);
+    const line = records.find((r) => String(r.rawMessage).startsWith("Share {share} created from upload {upload}"));
+    assert.ok(line, JSON.stringify(records.map((r) => r.rawMessage)));
+    assert.match(String(line.rawMessage), /expires \{expiresAt\} \(\{warning\}\)/);
+    assert.match(String(line.properties.warning), /shortened to 7d.*asked for 30d/);
+  } finally {
+    await reset();
+  }
 });
 
 test("the log ties a share to the upload it came from: the upload's id, logged with its client as it starts, is in the share's line", async () => {
