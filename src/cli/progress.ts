@@ -34,9 +34,10 @@ export interface ProgressBar {
   update(bytes: number, total: number | null, file: string): void;
   /**
    * Says what is going on while no bytes move (a kept part being hashed), in place of the rate and
-   * ETA, until bytes move again: such a wait is no stall.
+   * ETA, until bytes move again: such a wait is no stall. `at`: where the transfer stands, for a
+   * bar not drawn yet (and the file the note is about).
    */
-  note(text: string): void;
+  note(text: string, at?: { bytes: number; total: number | null; file: string }): void;
   /** Clears the line; the next update starts afresh (a receiver's next exchange). */
   end(): void;
 }
@@ -83,7 +84,7 @@ export function progressBar(
     const rate = samples.length >= 2 && now - t0 > 0 ? Math.max(0, ((bytes - b0) / (now - t0)) * 1000) : undefined;
     const still = now - movedAt;
     const done = total !== null && bytes >= total;
-    const stalled = still >= STALLED_AFTER_MS && !done ? `stalled ${formatDuration(Math.floor(still / 1000))}` : undefined;
+    const stalled = still >= STALLED_AFTER_MS && !done ? `stalled ${still < 60_000 ? `${Math.floor(still / 1000)} s` : formatDuration(Math.floor(still / 1000))}` : undefined;
     // Nothing to say of speed once every byte is there (the rest is the receiver's check), nor before it is known.
     const speedText = noted ?? (done || rate === undefined ? undefined : formatRate(rate / 1e6));
     const etaText = noted !== undefined || done ? undefined : stalled ?? (rate === undefined ? undefined : `ETA ${formatDuration(rate > 0 ? (total! - bytes) / rate : Infinity)}`);
@@ -123,6 +124,8 @@ export function progressBar(
       const now = clock.now();
       if (shown === undefined || bytes !== shown.bytes) {
         movedAt = now;
+        // Bytes move again after a note (a kept part hashed): the rate starts afresh, not from before the pause.
+        if (noted !== undefined) samples.length = 0;
         noted = undefined;
       }
       shown = { bytes, total, file };
@@ -140,10 +143,15 @@ export function progressBar(
         }
       }, 1000);
     },
-    note(text) {
+    note(text, at) {
+      const now = clock.now();
       noted = text;
-      movedAt = clock.now();
-      if (shown !== undefined) render(clock.now());
+      movedAt = now;
+      if (at !== undefined) shown = { ...at };
+      if (shown === undefined) return;
+      if (samples.length === 0) samples.push([now, shown.bytes]);
+      last = now;
+      render(now);
     },
     end() {
       stopTicking?.();
@@ -169,6 +177,37 @@ const systemTicks = {
     return () => clearInterval(t);
   },
 };
+
+/**
+ * Feeds a transfer's events to `bar`: progress and checking only between the exchange's start and
+ * its end (done, cancelled, error), which ends the bar. A write finishing after a cancel brought
+ * the bar back, to be redrawn under the lines that followed. The caller ends the bar before any
+ * other line it prints.
+ */
+export function followTransfer(bar: ProgressBar): (e: TransferEvent) => void {
+  let live: { total: number | null; bytes: number } | undefined;
+  return (e) => {
+    switch (e.event) {
+      case "start":
+        live = { total: e.bytes, bytes: e.resumed ?? 0 };
+        break;
+      case "progress":
+        if (!live) break;
+        live.bytes = e.bytes;
+        bar.update(e.bytes, e.total, e.file);
+        break;
+      case "checking":
+        if (live) bar.note(checkingText(e), { bytes: live.bytes, total: live.total, file: e.file });
+        break;
+      case "done":
+      case "cancelled":
+      case "error":
+        live = undefined;
+        bar.end();
+        break;
+    }
+  };
+}
 
 /** What a bar says while a resumed file's kept bytes are read and hashed: "checking the 2.0 GiB kept: 40%". */
 export function checkingText(e: { bytes: number; kept: number }): string {

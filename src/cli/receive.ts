@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { checkingText, formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar } from "./progress.ts";
+import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -137,12 +137,14 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
         return ask(offer, withdrawn, signal);
       };
       let offerFrom = "?";
+      const barFollows = followTransfer(bar);
       /** Why the last offer was rejected (the "rejected" event's reason). */
       let rejection: string | undefined;
       const onEvent = (e: TransferEvent) => {
         if (e.event === "rejected") rejection = e.reason;
         json?.(e);
         if (json) return;
+        barFollows(e);
         switch (e.event) {
           case "offer":
             offerFrom = e.from ?? "?";
@@ -158,30 +160,22 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           case "start":
             if (e.resumed) say(resumingHere(e.resumed));
             break;
-          case "progress":
-            bar.update(e.bytes, e.total, e.file);
-            break;
-          case "checking":
-            bar.note(checkingText(e));
-            break;
           case "file":
             bar.end();
             if (e.unchanged) say(`  ${printable(e.savedAs ?? e.path)} was already here with the same bytes (SHA-256 ${e.sha256.slice(0, 16)}…): kept as it was`);
             else say(`  received ${printable(e.savedAs ?? e.path)} (${takenNote(e)}${formatBytes(e.size)}, SHA-256 ${e.sha256.slice(0, 16)}…${e.resumedFrom ? `; resumed from ${formatBytes(e.resumedFrom)} kept from an interrupted transfer` : ""})`);
             break;
           case "done":
-            bar.end();
             process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}), every hash verified.\n`);
             break;
           case "cancelled":
-            bar.end();
             say(`Cancelled: ${e.reason}`);
             break;
           case "kept":
+            bar.end();
             say(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)} (hidden: ${printable(basename(e.temporary))}); the same file sent again resumes from there`);
             break;
           case "error":
-            bar.end();
             // With --once the failure ends the command, whose "sfx: …" line says it; so does a lost
             // connection. Otherwise we go on waiting.
             if (!flags.once && e.code !== "SFX_CONNECTION_LOST" && !conn.closedWith) say(`Transfer failed: ${printable(e.message)}; waiting for the next offer`);

@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { checkingText, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
+import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
@@ -124,10 +124,12 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     let accepted = false;
     try {
       json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
+      const barFollows = followTransfer(bar);
       const onEvent = (e: TransferEvent) => {
         if (e.event === "accepted") accepted = true;
         json?.(e);
         if (json) return;
+        barFollows(e);
         switch (e.event) {
           case "offer": {
             const size = e.bytes === null ? "size unknown" : formatBytes(e.bytes);
@@ -140,18 +142,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
           case "start":
             if (e.resumed) say(keptByReceiver(e.resumed));
             break;
-          case "progress":
-            bar.update(e.bytes, e.total, e.file);
-            break;
-          case "checking":
-            bar.note(checkingText(e));
-            break;
           case "done":
-            bar.end();
             process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}); the receiver verified every file.\n`);
-            break;
-          case "error":
-            bar.end();
             break;
         }
       };

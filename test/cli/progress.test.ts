@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { printableLines } from "../../src/protocol/schema.ts";
-import { formatBytes, formatDoneRate, formatDuration, formatRate, jsonEvents, progressBar } from "../../src/cli/progress.ts";
+import { followTransfer, formatBytes, formatDoneRate, formatDuration, formatRate, jsonEvents, progressBar } from "../../src/cli/progress.ts";
 import { fitEnd, textWidth } from "../../src/cli/text_width.ts";
 import { doneEvent } from "../../src/client/events.ts";
 
@@ -66,6 +66,35 @@ test("progressBar() once every byte is there shows neither rate nor ETA, and sto
   assert.match(written, /^\r\[#+\.+\]\s+60% 600 B \/ 1000 B  b\u001b\[K$/);
 });
 
+test("followTransfer() draws progress only between an exchange's start and its end: a write finishing after a cancel does not bring the bar back; 'checking' draws where the exchange stands", () => {
+  const calls: string[] = [];
+  const bar = { update: (b: number) => calls.push(`update ${b}`), note: (t: string, at?: { bytes: number; file: string }) => calls.push(`note ${t} @${at?.bytes} ${at?.file}`), end: () => calls.push("end") };
+  const follow = followTransfer(bar);
+  follow({ event: "progress", bytes: 5, total: 10, file: "a" }); // before any start: not drawn
+  follow({ event: "start", files: 2, bytes: 3000, resumed: 1000 });
+  follow({ event: "checking", file: "b", bytes: 500, kept: 1000 });
+  follow({ event: "progress", bytes: 1500, total: 3000, file: "b" });
+  follow({ event: "cancelled", reason: "cancelled by the sender" });
+  follow({ event: "progress", bytes: 1600, total: 3000, file: "b" }); // late: ignored
+  assert.equal(calls, ["note checking the 1000 B kept: 50% @1000 b", "update 1500", "end"]);
+});
+
+test("progressBar().note() with where the transfer stands draws a bar not drawn yet, naming the note's file; when bytes move again the rate starts afresh (not from before the pause)", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 120, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  let now = 1_000_000;
+  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  bar.note("checking the 600 B kept: 50%", { bytes: 600, total: 1000, file: "b.bin" });
+  assert.match(written.split("\r").at(-1)!, /^\[#+\.+\]\s+60% 600 B \/ 1000 B  checking the 600 B kept: 50%  b\.bin/);
+  // The check took 30 s; then 54 bytes (a control message acknowledged), then data.
+  now += 30_000;
+  bar.update(654, 1000, "b.bin");
+  assert.not.match(written.split("\r").at(-1)!, /B\/s|ETA/, "no rate from one sample");
+  now += 1000;
+  bar.update(854, 1000, "b.bin");
+  assert.match(written.split("\r").at(-1)!, /85% 854 B \/ 1000 B  200 B\/s  ETA 0\.7 s/);
+});
+
 test("progressBar().note() says what goes on in place of rate and ETA while nothing moves (no 'stalled'), until bytes move", () => {
   let written = "";
   const stream = { isTTY: true, columns: 120, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
@@ -84,6 +113,9 @@ test("progressBar().note() says what goes on in place of rate and ETA while noth
   assert.not.match(written, /stalled/);
   now += 100;
   bar.update(200, 1000, "a");
+  assert.not.match(written.split("\r").at(-1)!, /checking/);
+  now += 100;
+  bar.update(300, 1000, "a");
   assert.match(written.split("\r").at(-1)!, /ETA/);
 });
 
@@ -120,7 +152,7 @@ test("progressBar() redraws each second while nothing comes: the rate falls, and
     tick!();
   }
   assert.is(lines().length, before + 5, "redrawn each second");
-  assert.match(lines().at(-1)!, /10% 10\.0 MiB \/ 100 MiB  0 B\/s  stalled 5\.0 s/);
+  assert.match(lines().at(-1)!, /10% 10\.0 MiB \/ 100 MiB  0 B\/s  stalled 5 s/);
   // Bytes move again: an ETA again.
   now += 100;
   bar.update(11 * 2 ** 20, 100 * 2 ** 20, "f");
