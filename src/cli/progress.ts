@@ -38,8 +38,10 @@ export interface ProgressBar {
    * bar not drawn yet (and the file the note is about).
    */
   note(text: string, at?: { bytes: number; total: number | null; file: string }): void;
-  /** Clears the line; the next update starts afresh (a receiver's next exchange). */
+  /** Clears the line (to print one), keeping what the rate is measured from. */
   end(): void;
+  /** Forgets the transfer it showed: the next update starts afresh (a receiver's next exchange). */
+  reset(): void;
 }
 
 /** Nothing moved for this long: the bar says so ("stalled 5 s") instead of an ETA. */
@@ -54,7 +56,7 @@ export function progressBar(
   env: Record<string, string | undefined> = process.env,
   clock: { now: () => number; every: (fn: () => void, ms: number) => () => void } = systemTicks,
 ): ProgressBar {
-  if (!stream.isTTY) return { update() {}, note() {}, end() {} };
+  if (!stream.isTTY) return { update() {}, note() {}, end() {}, reset() {} };
   let started = clock.now();
   let last = 0;
   let drawn = false;
@@ -159,6 +161,9 @@ export function progressBar(
       if (drawn) stream.write(dumb ? `\r${" ".repeat(width)}\r` : "\r\u001b[K");
       drawn = false;
       width = 0;
+    },
+    reset() {
+      this.end();
       samples.length = 0;
       shown = undefined;
       noted = undefined;
@@ -190,6 +195,7 @@ export function followTransfer(bar: ProgressBar): (e: TransferEvent) => void {
     switch (e.event) {
       case "start":
         live = { total: e.bytes, bytes: e.resumed ?? 0 };
+        bar.reset();
         break;
       case "progress":
         if (!live) break;
@@ -203,7 +209,7 @@ export function followTransfer(bar: ProgressBar): (e: TransferEvent) => void {
       case "cancelled":
       case "error":
         live = undefined;
-        bar.end();
+        bar.reset();
         break;
     }
   };

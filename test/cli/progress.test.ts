@@ -43,7 +43,7 @@ test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redr
   assert.ok(written.endsWith("\r\u001b[K"));
 });
 
-test("progressBar() once every byte is there shows neither rate nor ETA, and stops redrawing; after end() the next transfer starts afresh (no rate from the last one's bytes)", () => {
+test("progressBar() once every byte is there shows neither rate nor ETA, and stops redrawing; after reset() the next transfer starts afresh (no rate from the last one's bytes)", () => {
   let written = "";
   const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
   let now = 0;
@@ -59,7 +59,7 @@ test("progressBar() once every byte is there shows neither rate nor ETA, and sto
     tick!();
   }
   assert.is(written, before, "nothing redrawn at 100 %");
-  bar.end();
+  bar.reset();
   written = "";
   // The next exchange, resumed from 600 of 1000 bytes: no rate from 800 down to 600.
   bar.update(600, 1000, "b");
@@ -68,7 +68,12 @@ test("progressBar() once every byte is there shows neither rate nor ETA, and sto
 
 test("followTransfer() draws progress only between an exchange's start and its end: a write finishing after a cancel does not bring the bar back; 'checking' draws where the exchange stands", () => {
   const calls: string[] = [];
-  const bar = { update: (b: number) => calls.push(`update ${b}`), note: (t: string, at?: { bytes: number; file: string }) => calls.push(`note ${t} @${at?.bytes} ${at?.file}`), end: () => calls.push("end") };
+  const bar = {
+    update: (b: number) => calls.push(`update ${b}`),
+    note: (t: string, at?: { bytes: number; file: string }) => calls.push(`note ${t} @${at?.bytes} ${at?.file}`),
+    end: () => calls.push("end"),
+    reset: () => calls.push("reset"),
+  };
   const follow = followTransfer(bar);
   follow({ event: "progress", bytes: 5, total: 10, file: "a" }); // before any start: not drawn
   follow({ event: "start", files: 2, bytes: 3000, resumed: 1000 });
@@ -76,7 +81,21 @@ test("followTransfer() draws progress only between an exchange's start and its e
   follow({ event: "progress", bytes: 1500, total: 3000, file: "b" });
   follow({ event: "cancelled", reason: "cancelled by the sender" });
   follow({ event: "progress", bytes: 1600, total: 3000, file: "b" }); // late: ignored
-  assert.equal(calls, ["note checking the 1000 B kept: 50% @1000 b", "update 1500", "end"]);
+  assert.equal(calls, ["reset", "note checking the 1000 B kept: 50% @1000 b", "update 1500", "reset"]);
+});
+
+test("progressBar().end() between files (a receiver prints a line for each) clears the line but keeps the rate's history: files 50 ms apart still show a rate and an ETA", () => {
+  let written = "";
+  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
+  let now = 1_000_000;
+  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  for (let i = 1; i <= 20; i++) {
+    now += 50;
+    bar.update(i * 1_000_000, 40_000_000, `f${i}`);
+    bar.end();
+  }
+  const lines = [...written.matchAll(/\r([^\r]+)\u001b\[K/g)].map((m) => m[1]);
+  assert.ok(lines.some((l) => / MB\/s  ETA /.test(l)), lines.join("\n"));
 });
 
 test("progressBar().note() with where the transfer stands draws a bar not drawn yet, naming the note's file; when bytes move again the rate starts afresh (not from before the pause)", () => {
