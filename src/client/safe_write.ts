@@ -686,12 +686,26 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   let partPath = "";
   let unlock: LockRelease | undefined;
   let opened: { handle: FileHandle; id: FileId } | undefined;
+  let remade = false;
   for (let n = 0; n < MAX_PART_ATTEMPTS && !opened; n++) {
     const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
     partPath = partPathFor(finalPath, attempt);
     try {
       unlock = await takeLock(lockPathFor(partPath));
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && !remade) {
+        // Its folder went since it was made (another receive into this --dir failed, and removed the
+        // empty folders it had made): made again, once, and checked to be inside as before.
+        remade = true;
+        try {
+          await ensureDir(dirname(partPath), undefined, opts.cache?.made);
+          await realInside(root, dirname(partPath), rel);
+        } catch (again) {
+          throw again instanceof SfxError ? again : ioError(again, "create the directory for", finalPath);
+        }
+        n--;
+        continue;
+      }
       throw ioError(err, "lock", partPath);
     }
     const note = await readResumeNote(partPath);

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { ioError, isInside, localRelativePath, lockPathFor, numbered, openSafeWrite, partPathFor, pathInTheWay, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
+import { ioError, isInside, localRelativePath, lockPathFor, newSafeWriteCache, numbered, openSafeWrite, partPathFor, pathInTheWay, prepareDestination, prepareDirectory, resumeNotePathFor, sanitizeRelativePath } from "../../src/client/safe_write.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 import { slowReads } from "../_slow_reads.ts";
@@ -375,6 +375,18 @@ test("a user's file merely named like a temporary file survives writes of that n
     await Promise.all(writes);
     assert.is(readFileSync(partPathFor(final), "utf8"), "USER DATA", `round ${round}`);
   }
+});
+
+test("a folder made for a write and removed before its file is opened (another receive into the folder failed, and removed the empty folders it had made) is made again", async () => {
+  const dir = tmp();
+  const cache = newSafeWriteCache();
+  await prepareDestination(dir, "sub/deep/a.txt", cache);
+  rmSync(join(dir, "sub"), { recursive: true });
+  const ours = new TextEncoder().encode("ours");
+  const w = await openSafeWrite(dir, "sub/deep/a.txt", { cache, size: ours.length });
+  await w.write(ours);
+  await w.finish(sha(ours));
+  assert.is(readFileSync(join(dir, "sub", "deep", "a.txt"), "utf8"), "ours");
 });
 
 test("a temporary file locked by another running process is left alone; a dead process's lock is taken over", async () => {
