@@ -124,9 +124,6 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
         if (e?.code === "EPIPE" || e?.name === "BrokenPipe") throw err;
         throw unshown(e?.code ?? (e instanceof Error ? e.message : String(err)));
       }
-      await new Promise((resolve) => setImmediate(resolve));
-      const lost = outputLost();
-      if (lost?.stream === "stdout") throw unshown(lost.error.code ?? lost.error.message);
       const decide = async (offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> => {
         if (flags.yes) return true;
         if (!interactive) {
@@ -182,7 +179,13 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
         }
       };
+      // Made before anything is awaited: from here an offer that comes is held for receiveOne (a
+      // sender quick to offer once the ID is shown must not find nobody listening).
       const receiver = new Receiver(conn, { dir, overwrite: flags.overwrite, decide, onEvent });
+      // A write that failed is reported on the next turn (Node).
+      await new Promise((resolve) => setImmediate(resolve));
+      const lost = outputLost();
+      if (lost?.stream === "stdout") throw unshown(lost.error.code ?? lost.error.message);
       for (let n = 0;; n++) {
         try {
           const outcome = await receiver.receiveOne(signal);
