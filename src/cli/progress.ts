@@ -57,7 +57,6 @@ export function progressBar(
   clock: { now: () => number; every: (fn: () => void, ms: number) => () => void } = systemTicks,
 ): ProgressBar {
   if (!stream.isTTY) return { update() {}, note() {}, end() {}, reset() {} };
-  let started = clock.now();
   let last = 0;
   let drawn = false;
   // A dumb terminal (TERM=dumb: an editor's shell, a CI log) shows escapes as text: the end of the
@@ -73,7 +72,8 @@ export function progressBar(
   const samples: Array<[number, number]> = [];
   /** The last update, and when its bytes last grew. */
   let shown: { bytes: number; total: number | null; file: string } | undefined;
-  let movedAt = started;
+  let movedAt = clock.now();
+  const complete = (s: { bytes: number; total: number | null }) => s.total !== null && s.bytes >= s.total;
   /** Said in place of the rate and ETA while no bytes move (see note()). */
   let noted: string | undefined;
   /** Redraws while nothing comes, so the rate falls and a stall is said (it froze at the last rate). */
@@ -85,7 +85,7 @@ export function progressBar(
     // From two samples on: the first one's bytes may be kept ones (a resume), which took no time here.
     const rate = samples.length >= 2 && now - t0 > 0 ? Math.max(0, ((bytes - b0) / (now - t0)) * 1000) : undefined;
     const still = now - movedAt;
-    const done = total !== null && bytes >= total;
+    const done = complete(shown!);
     const stalled = still >= STALLED_AFTER_MS && !done ? `stalled ${still < 60_000 ? `${Math.floor(still / 1000)} s` : formatDuration(Math.floor(still / 1000))}` : undefined;
     // Nothing to say of speed once every byte is there (the rest is the receiver's check), nor before it is known.
     const speedText = noted ?? (done || rate === undefined ? undefined : formatRate(rate / 1e6));
@@ -112,7 +112,7 @@ export function progressBar(
         pct.trimStart(),
       ];
     } else {
-      const rest = [speedText ?? (rate === undefined ? undefined : formatRate(rate / 1e6)), noted === undefined ? stalled : undefined].filter(Boolean);
+      const rest = [speedText, noted === undefined ? stalled : undefined].filter((p) => p !== undefined);
       forms = [[formatBytes(bytes), ...rest].join("  "), [formatBytes(bytes), ...rest.slice(0, 1)].join("  "), formatBytes(bytes)];
     }
     let line = forms.find((f) => textWidth(f) <= room) ?? fitEnd(forms[forms.length - 1], room);
@@ -138,7 +138,7 @@ export function progressBar(
       stopTicking ??= clock.every(() => {
         const at = clock.now();
         // Only while nothing comes (updates draw themselves), and not once everything has.
-        if (shown !== undefined && at - last >= 1000 && !(shown.total !== null && shown.bytes >= shown.total)) {
+        if (shown !== undefined && at - last >= 1000 && !complete(shown)) {
           last = at;
           samples.push([at, shown.bytes]);
           render(at);
@@ -168,7 +168,7 @@ export function progressBar(
       shown = undefined;
       noted = undefined;
       last = 0;
-      started = movedAt = clock.now();
+      movedAt = clock.now();
     },
   };
 }

@@ -19,6 +19,14 @@ test("formatRate() says MB/s from 1 MB/s up, kB/s below (no '0.0 MB/s' for a sma
   assert.is(formatRate(0), "0 B/s");
 });
 
+/** A bar on a fake terminal `columns` wide: what it wrote, a clock the test moves, and the redraw timer the test fires. */
+function terminal(columns: number) {
+  const t = { written: "", now: 1_000_000, tick: undefined as (() => void) | undefined };
+  const stream = { isTTY: true, columns, write: (s: string) => (t.written += s) } as unknown as NodeJS.WriteStream;
+  const bar = progressBar(stream, {}, { now: () => t.now, every: (fn) => ((t.tick = fn), () => (t.tick = undefined)) });
+  return Object.assign(t, { bar });
+}
+
 test("progressBar() draws nothing when the stream is not a terminal", () => {
   let written = "";
   const stream = { isTTY: false, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
@@ -29,41 +37,36 @@ test("progressBar() draws nothing when the stream is not a terminal", () => {
 });
 
 test("progressBar() on a terminal shows percent, bytes, rate and ETA on one redrawn line; the rate once two updates measure it (the first may count kept bytes)", () => {
-  let written = "";
-  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  let now = 1_000_000;
-  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  const t = terminal(100);
+  const { bar } = t;
   bar.update(40 * 2 ** 20, 100 * 2 ** 20, "big.iso");
-  assert.match(written, /^\r\[#+\.+\]  40% 40\.0 MiB \/ 100 MiB  big\.iso\u001b\[K$/);
-  written = "";
-  now += 1000;
+  assert.match(t.written, /^\r\[#+\.+\]  40% 40\.0 MiB \/ 100 MiB  big\.iso\u001b\[K$/);
+  t.written = "";
+  t.now += 1000;
   bar.update(50 * 2 ** 20, 100 * 2 ** 20, "big.iso");
-  assert.match(written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  10\.5 MB\/s  ETA 5\.0 s  big\.iso\u001b\[K$/);
+  assert.match(t.written, /^\r\[#+\.+\]  50% 50\.0 MiB \/ 100 MiB  10\.5 MB\/s  ETA 5\.0 s  big\.iso\u001b\[K$/);
   bar.end();
-  assert.ok(written.endsWith("\r\u001b[K"));
+  assert.ok(t.written.endsWith("\r\u001b[K"));
 });
 
 test("progressBar() once every byte is there shows neither rate nor ETA, and stops redrawing; after reset() the next transfer starts afresh (no rate from the last one's bytes)", () => {
-  let written = "";
-  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  let now = 0;
-  let tick: (() => void) | undefined;
-  const bar = progressBar(stream, {}, { now: () => now, every: (fn) => ((tick = fn), () => (tick = undefined)) });
+  const t = terminal(100);
+  const { bar } = t;
   bar.update(0, 800, "a");
-  now += 1000;
+  t.now += 1000;
   bar.update(800, 800, "a");
-  assert.match(written.split("\r").at(-1)!, /^\[#+\]\s+100% 800 B \/ 800 B  a\u001b\[K$/);
-  const before = written;
+  assert.match(t.written.split("\r").at(-1)!, /^\[#+\]\s+100% 800 B \/ 800 B  a\u001b\[K$/);
+  const before = t.written;
   for (let i = 0; i < 4; i++) {
-    now += 1000;
-    tick!();
+    t.now += 1000;
+    t.tick!();
   }
-  assert.is(written, before, "nothing redrawn at 100 %");
+  assert.is(t.written, before, "nothing redrawn at 100 %");
   bar.reset();
-  written = "";
+  t.written = "";
   // The next exchange, resumed from 600 of 1000 bytes: no rate from 800 down to 600.
   bar.update(600, 1000, "b");
-  assert.match(written, /^\r\[#+\.+\]\s+60% 600 B \/ 1000 B  b\u001b\[K$/);
+  assert.match(t.written, /^\r\[#+\.+\]\s+60% 600 B \/ 1000 B  b\u001b\[K$/);
 });
 
 test("followTransfer() draws progress only between an exchange's start and its end: a write finishing after a cancel does not bring the bar back; 'checking' draws where the exchange stands", () => {
@@ -85,57 +88,50 @@ test("followTransfer() draws progress only between an exchange's start and its e
 });
 
 test("progressBar().end() between files (a receiver prints a line for each) clears the line but keeps the rate's history: files 50 ms apart still show a rate and an ETA", () => {
-  let written = "";
-  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  let now = 1_000_000;
-  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  const t = terminal(100);
+  const { bar } = t;
   for (let i = 1; i <= 20; i++) {
-    now += 50;
+    t.now += 50;
     bar.update(i * 1_000_000, 40_000_000, `f${i}`);
     bar.end();
   }
-  const lines = [...written.matchAll(/\r([^\r]+)\u001b\[K/g)].map((m) => m[1]);
+  const lines = [...t.written.matchAll(/\r([^\r]+)\u001b\[K/g)].map((m) => m[1]);
   assert.ok(lines.some((l) => / MB\/s  ETA /.test(l)), lines.join("\n"));
 });
 
 test("progressBar().note() with where the transfer stands draws a bar not drawn yet, naming the note's file; when bytes move again the rate starts afresh (not from before the pause)", () => {
-  let written = "";
-  const stream = { isTTY: true, columns: 120, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  let now = 1_000_000;
-  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  const t = terminal(120);
+  const { bar } = t;
   bar.note("checking the 600 B kept: 50%", { bytes: 600, total: 1000, file: "b.bin" });
-  assert.match(written.split("\r").at(-1)!, /^\[#+\.+\]\s+60% 600 B \/ 1000 B  checking the 600 B kept: 50%  b\.bin/);
+  assert.match(t.written.split("\r").at(-1)!, /^\[#+\.+\]\s+60% 600 B \/ 1000 B  checking the 600 B kept: 50%  b\.bin/);
   // The check took 30 s; then 54 bytes (a control message acknowledged), then data.
-  now += 30_000;
+  t.now += 30_000;
   bar.update(654, 1000, "b.bin");
-  assert.not.match(written.split("\r").at(-1)!, /B\/s|ETA/, "no rate from one sample");
-  now += 1000;
+  assert.not.match(t.written.split("\r").at(-1)!, /B\/s|ETA/, "no rate from one sample");
+  t.now += 1000;
   bar.update(854, 1000, "b.bin");
-  assert.match(written.split("\r").at(-1)!, /85% 854 B \/ 1000 B  200 B\/s  ETA 0\.7 s/);
+  assert.match(t.written.split("\r").at(-1)!, /85% 854 B \/ 1000 B  200 B\/s  ETA 0\.7 s/);
 });
 
 test("progressBar().note() says what goes on in place of rate and ETA while nothing moves (no 'stalled'), until bytes move", () => {
-  let written = "";
-  const stream = { isTTY: true, columns: 120, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  let now = 0;
-  let tick: (() => void) | undefined;
-  const bar = progressBar(stream, {}, { now: () => now, every: (fn) => ((tick = fn), () => (tick = undefined)) });
+  const t = terminal(120);
+  const { bar } = t;
   bar.update(0, 1000, "a");
-  now += 1000;
+  t.now += 1000;
   bar.update(100, 1000, "a");
   bar.note("checking 2.0 GiB kept: 40%");
   for (let i = 0; i < 5; i++) {
-    now += 1000;
-    tick!();
+    t.now += 1000;
+    t.tick!();
   }
-  assert.match(written.split("\r").at(-1)!, /^\[#+\.+\]\s+10% 100 B \/ 1000 B  checking 2\.0 GiB kept: 40%  a/);
-  assert.not.match(written, /stalled/);
-  now += 100;
+  assert.match(t.written.split("\r").at(-1)!, /^\[#+\.+\]\s+10% 100 B \/ 1000 B  checking 2\.0 GiB kept: 40%  a/);
+  assert.not.match(t.written, /stalled/);
+  t.now += 100;
   bar.update(200, 1000, "a");
-  assert.not.match(written.split("\r").at(-1)!, /checking/);
-  now += 100;
+  assert.not.match(t.written.split("\r").at(-1)!, /checking/);
+  t.now += 100;
   bar.update(300, 1000, "a");
-  assert.match(written.split("\r").at(-1)!, /ETA/);
+  assert.match(t.written.split("\r").at(-1)!, /ETA/);
 });
 
 test("progressBar() on a dumb terminal (TERM=dumb) writes no escape: what is left of a longer line is cleared with spaces", () => {
@@ -155,29 +151,26 @@ test("progressBar() on a dumb terminal (TERM=dumb) writes no escape: what is lef
 });
 
 test("progressBar() redraws each second while nothing comes: the rate falls, and after 3 s it says 'stalled' instead of an ETA; it stops redrawing at end()", () => {
-  let written = "";
-  const stream = { isTTY: true, columns: 100, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  let now = 1_000_000;
-  let tick: (() => void) | undefined;
-  const bar = progressBar(stream, {}, { now: () => now, every: (fn) => ((tick = fn), () => (tick = undefined)) });
+  const t = terminal(100);
+  const { bar } = t;
   bar.update(0, 100 * 2 ** 20, "f");
-  now += 1000;
+  t.now += 1000;
   bar.update(10 * 2 ** 20, 100 * 2 ** 20, "f");
-  const lines = () => written.split("\r").filter(Boolean);
+  const lines = () => t.written.split("\r").filter(Boolean);
   assert.match(lines().at(-1)!, /10% .* ETA /);
   const before = lines().length;
   for (let i = 0; i < 5; i++) {
-    now += 1000;
-    tick!();
+    t.now += 1000;
+    t.tick!();
   }
   assert.is(lines().length, before + 5, "redrawn each second");
   assert.match(lines().at(-1)!, /10% 10\.0 MiB \/ 100 MiB  0 B\/s  stalled 5 s/);
   // Bytes move again: an ETA again.
-  now += 100;
+  t.now += 100;
   bar.update(11 * 2 ** 20, 100 * 2 ** 20, "f");
   assert.match(lines().at(-1)!, /11% .* ETA /);
   bar.end();
-  assert.is(tick, undefined, "the timer is stopped");
+  assert.is(t.tick, undefined, "the timer is stopped");
 });
 
 test("progressBar() shows the sender's file name printable: no escape or invisible character reaches the terminal", () => {
@@ -199,15 +192,21 @@ test("--json progress comes at most 4 times a second, and the last one held back
 
 test("--json progress held back is written when its quarter second is up, though nothing else comes (a producer that pauses)", async () => {
   const lines: string[] = [];
-  const emit = jsonEvents((l) => lines.push(l));
+  // Waits for the second line to be written (bounded: 5 s), not polling for it.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let second!: () => void;
+  const written = new Promise<void>((resolve, reject) => {
+    second = resolve;
+    timer = setTimeout(() => reject(new Error("never written")), 5000);
+  });
+  const emit = jsonEvents((l) => {
+    lines.push(l);
+    if (lines.length === 2) second();
+  });
   emit({ event: "progress", bytes: 10, total: null, file: "-" });
   emit({ event: "progress", bytes: 40, total: null, file: "-" });
   assert.is(lines.length, 1);
-  const deadline = performance.now() + 5000;
-  await new Promise<void>((resolve, reject) => {
-    const look = () => lines.length === 2 ? resolve() : performance.now() > deadline ? reject(new Error("never written")) : setTimeout(look, 20);
-    look();
-  });
+  await written.finally(() => clearTimeout(timer));
   assert.is(JSON.parse(lines[1]).bytes, 40);
 });
 
@@ -239,18 +238,15 @@ test("textWidth() counts terminal cells: wide CJK and emoji 2, combining marks 0
 
 /** Every line a bar drew on a terminal `columns` wide (between its `\r` and its erase-to-end). */
 function drawnLines(columns: number, updates: Array<[number, number | null, string]>): string[] {
-  let written = "";
-  const stream = { isTTY: true, columns, write: (s: string) => (written += s) } as unknown as NodeJS.WriteStream;
-  let now = 1_000_000;
-  const bar = progressBar(stream, {}, { now: () => now, every: () => () => {} });
+  const t = terminal(columns);
   // A first update a second before, so that each line has a rate to show.
-  bar.update(0, updates[0][1], updates[0][2]);
-  written = "";
+  t.bar.update(0, updates[0][1], updates[0][2]);
+  t.written = "";
   for (const [bytes, total, name] of updates) {
-    now += 1000;
-    bar.update(bytes, total, name);
+    t.now += 1000;
+    t.bar.update(bytes, total, name);
   }
-  return [...written.matchAll(/\r([^\r]*)\u001b\[K/g)].map((m) => m[1]);
+  return [...t.written.matchAll(/\r([^\r]*)\u001b\[K/g)].map((m) => m[1]);
 }
 
 test("progressBar() never draws a line as wide as the terminal (a wrapped line would leave a trail at every update): narrow, it drops the bar, then the ETA and the rate; a wide name is cut by cells", () => {
