@@ -10,7 +10,7 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { closeSync, constants, fchmodSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { link, lstat, open, rename, rm, type FileHandle, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -45,6 +45,30 @@ export async function readSmallFile(path: string, max: number): Promise<string |
     return (err as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null;
   } finally {
     await h?.close().catch(() => {});
+  }
+}
+
+/**
+ * Whether this process's umask takes read permission from group or others,
+ * so that a lock created with mode 0644 needs a chmod to be readable by all
+ * (one file-system call fewer per lock otherwise: a tree of many small files
+ * takes a lock per file). Asked each time: the umask may change.
+ */
+function umaskHidesLocks(): boolean {
+  try {
+    return (process.umask() & 0o044) !== 0;
+  } catch {
+    return true; // not told (a runtime without it): chmod
+  }
+}
+
+/** Writes all of `text` at the start of the new file `fd` (a short write is continued; a full disk throws). */
+function writeAll(fd: number, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  for (let at = 0; at < bytes.length;) {
+    const n = writeSync(fd, bytes, at, bytes.length - at, at);
+    if (n <= 0) throw Object.assign(new Error("ENOSPC: nothing written"), { code: "ENOSPC" });
+    at += n;
   }
 }
 
@@ -94,14 +118,22 @@ export async function takeLock(lock: string): Promise<LockRelease | undefined> {
     if (heldLocks.has(lock)) return undefined;
     let created = false;
     try {
-      const h = await open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      // At once, not through the thread pool: a tree of many small files takes a lock per file
+      // (see src/client/safe_write.ts). The text is a few dozen bytes.
+      const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
       created = true;
       try {
         // Readable by all whatever the umask: another user's sfx judges it by what it says.
-        await h.chmod(0o644).catch(() => {});
-        await h.writeFile(`${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
+        if (umaskHidesLocks()) {
+          try {
+            fchmodSync(fd, 0o644);
+          } catch {
+            // left as the umask made it
+          }
+        }
+        writeAll(fd, `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
       } finally {
-        await h.close();
+        closeSync(fd);
       }
       heldLocks.add(lock);
       // Touched while held: a lock another host left (whose process we cannot ask about) is stale
@@ -117,7 +149,11 @@ export async function takeLock(lock: string): Promise<LockRelease | undefined> {
         released ??= (async () => {
           clearInterval(touch);
           heldLocks.delete(lock);
-          await rm(lock, { force: true }).catch(() => {});
+          try {
+            unlinkSync(lock);
+          } catch {
+            // gone already, or no longer ours to remove
+          }
         })();
       return Object.assign(release, { tookOver });
     } catch (err) {

@@ -13,10 +13,17 @@
  * const { path, sha256 } = await out.finish(expectedSha256);
  * ```
  *
+ * The calls on names (look, resolve, link, unlink) on a file's way are
+ * synchronous, its bytes and its fsync are not: through Node's thread pool
+ * each call costs a hand-off between threads, about ten times the call, and
+ * a tree of many small files is made of little else (`bench/many_files.sh`).
+ * Checks made back to back also leave less time for a directory to be
+ * swapped between them.
+ *
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
-import { constants, statfsSync } from "node:fs";
+import { constants, fstatSync, linkSync, lstatSync, realpathSync, type Stats, statfsSync, unlinkSync } from "node:fs";
 import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, rmdir, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { mayWrite, processCheckHint } from "../deno_access.ts";
@@ -81,7 +88,19 @@ const NOTE_MAX_BYTES = 64 * 1024;
 
 /** What a resumable temporary file is becoming (its note), or undefined when it has none. */
 async function readResumeNote(partPath: string): Promise<string | undefined> {
-  return (await readSmallFile(resumeNotePathFor(partPath), NOTE_MAX_BYTES) ?? undefined)?.trim();
+  const path = resumeNotePathFor(partPath);
+  // Most files have none: looked for first, without opening.
+  if (lstatIfThere(path) === undefined) return undefined;
+  return (await readSmallFile(path, NOTE_MAX_BYTES) ?? undefined)?.trim();
+}
+
+/** What is at `path` (not followed): undefined when nothing is; null when it cannot be looked at. */
+function lstatIfThere(path: string): Stats | undefined | null {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -572,7 +591,7 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
  * on the way may lead elsewhere inside, never outside (SFX_IO).
  */
 async function realInside(root: string, dir: string, rel: string): Promise<string> {
-  const real = await realpath(dir);
+  const real = realpathSync.native(dir);
   if (!isInside(root, real)) {
     throw new SfxError("SFX_IO", `Refusing ${rel}: a symbolic link in its directory leads outside ${root}`);
   }
@@ -596,8 +615,8 @@ interface FileId {
  */
 async function isAt(root: string, rel: string, path: string, id: FileId): Promise<boolean> {
   const real = await realInside(root, dirname(path), rel).catch(() => undefined);
-  const st = real === undefined ? undefined : await lstat(join(real, basename(path))).catch(() => undefined);
-  return st !== undefined && st.dev === id.dev && st.ino === id.ino;
+  const st = real === undefined ? undefined : lstatIfThere(join(real, basename(path)));
+  return st != null && st.dev === id.dev && st.ino === id.ino;
 }
 
 /**
@@ -613,12 +632,10 @@ async function isAt(root: string, rel: string, path: string, id: FileId): Promis
  * directory leads outside `root`, checked just before the open and again
  * after it.
  */
-async function openPart(root: string, rel: string, partPath: string, resume: boolean): Promise<{ handle: FileHandle; id: FileId } | undefined> {
+async function openPart(root: string, rel: string, partPath: string, resume: boolean, looked: Stats | undefined | null = null): Promise<{ handle: FileHandle; id: FileId } | undefined> {
   await realInside(root, dirname(partPath), rel);
-  const there = await lstat(partPath).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw err;
-  });
+  // What the name held, as the caller just looked (null: look now).
+  const there = looked !== null ? looked : lstatSync(partPath, { throwIfNoEntry: false });
   if (there && !there.isFile()) return undefined;
   // Another user's file (planted in a shared directory) is never taken over: renamed to the final
   // name, it would stay theirs, and they could change it after its hash was checked.
@@ -648,7 +665,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
     throw err;
   }
   try {
-    const st = await handle.stat();
+    const st = fstatSync(handle.fd);
     // Checked on what is open, not only on what the name held a moment before.
     const same = !reuse || (st.dev === there!.dev && st.ino === there!.ino);
     if (!st.isFile() || st.nlink !== 1 || !same) {
@@ -686,6 +703,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   let partPath = "";
   let unlock: LockRelease | undefined;
   let opened: { handle: FileHandle; id: FileId } | undefined;
+  let noted = false;
   let remade = false;
   for (let n = 0; n < MAX_PART_ATTEMPTS && !opened; n++) {
     const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
@@ -709,6 +727,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       throw ioError(err, "lock", partPath);
     }
     const note = await readResumeNote(partPath);
+    noted = note !== undefined || key !== undefined;
     if (!unlock) {
       // Held by a live writer, or by another user (whose dead writer's lock we may not remove in
       // a shared directory): theirs is passed by.
@@ -719,13 +738,17 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       }
       continue;
     }
+    // What is at the temporary name, looked at once for both questions below (null: not looked
+    // at, or the look failed; openPart looks again, and reports what fails).
+    let there: Stats | undefined | null = null;
+    const look = () => (there = lstatIfThere(partPath));
     // Without a key, `resume` says the temporary file there is the caller's to continue.
     const mayTake = note === undefined
-      ? (opts.resume === true && key === undefined) || await strayPartIsOurs(partPath, unlock.tookOver)
+      ? (opts.resume === true && key === undefined) || strayPartIsOurs(look(), unlock.tookOver)
       : note === key || (key !== undefined && opts.reclaim?.(note) === true);
     if (mayTake) {
       try {
-        opened = await openPart(root, rel, partPath, opts.resume === true);
+        opened = await openPart(root, rel, partPath, opts.resume === true, there);
       } catch (err) {
         const e = ioError(err, "open", partPath); // before the unlock frees the lock's inode: ENOSPC says which ran out
         await unlock();
@@ -760,7 +783,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     await unlock();
     throw e;
   }
-  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, id, hash, offset, opts, unlock);
+  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, id, hash, offset, opts, unlock, noted);
 }
 
 /**
@@ -771,10 +794,9 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
  * over (`tookOver`: see LockRelease). A file merely named like a part is the
  * user's, and passed by: the write takes the next temporary name.
  */
-async function strayPartIsOurs(partPath: string, tookOver: string | null | undefined): Promise<boolean> {
-  const st = await lstat(partPath).catch(() => undefined);
-  // Nothing there, or what openPart passes by anyway (not a regular file).
-  if (st === undefined || !st.isFile()) return true;
+function strayPartIsOurs(st: Stats | undefined | null, tookOver: string | null | undefined): boolean {
+  // Nothing there (or not known: openPart looks again), or what openPart passes by anyway (not a regular file).
+  if (st === undefined || st === null || !st.isFile()) return true;
   return isSfxLockText(tookOver) && ownFile(st);
 }
 
@@ -821,6 +843,8 @@ class SafeWriteImpl implements SafeWrite {
   #closed = false;
   #opts: SafeWriteOptions;
   #unlock: () => Promise<void>;
+  /** Whether a resume note may sit beside the temporary file (one was there, or one was written): removed with it. */
+  #noted: boolean;
 
   constructor(
     root: string,
@@ -833,6 +857,7 @@ class SafeWriteImpl implements SafeWrite {
     offset: number,
     opts: SafeWriteOptions,
     unlock: () => Promise<void>,
+    noted: boolean,
   ) {
     this.#root = root;
     this.#rel = rel;
@@ -845,6 +870,7 @@ class SafeWriteImpl implements SafeWrite {
     this.#size = offset;
     this.#opts = opts;
     this.#unlock = unlock;
+    this.#noted = noted;
     if (offset > 0) {
       // The kept bytes are hashed first; every write waits behind them (and hashes its own in
       // order). An abort stops it: the bytes stay, and are hashed again when resumed.
@@ -936,7 +962,7 @@ class SafeWriteImpl implements SafeWrite {
       this.#closed = true;
       await this.#handle.close().catch(() => {});
       const { path, unchanged } = await this.#place(size, sha256);
-      await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
+      if (this.#noted) await unlinkFile(resumeNotePathFor(this.partPath)).catch(() => {});
       await this.#unlock();
       this.#placed = true;
       if (!this.#opts.deferDirSync) await syncDirectory(dirname(path));
@@ -986,8 +1012,8 @@ class SafeWriteImpl implements SafeWrite {
       await this.#checkPlace();
       try {
         // link() fails with EEXIST instead of replacing: no window where another file is clobbered.
-        await link(this.partPath, candidate);
-        await rm(this.partPath, { force: true });
+        linkSync(this.partPath, candidate);
+        unlinkIfThere(this.partPath);
         return { path: candidate };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -1034,7 +1060,7 @@ class SafeWriteImpl implements SafeWrite {
       const real = ours ? undefined : await realInside(this.#root, dirname(this.partPath), this.#rel).catch(() => undefined);
       const deleted = real !== undefined && (await lstat(join(real, basename(this.partPath))).then(() => false, () => true));
       if (ours) await rm(this.partPath, { force: true }).catch(() => {});
-      if (ours || deleted) await rm(resumeNotePathFor(this.partPath), { force: true }).catch(() => {});
+      if ((ours || deleted) && this.#noted) await unlinkFile(resumeNotePathFor(this.partPath)).catch(() => {});
     }
     await this.#unlock();
     return kept;
@@ -1205,6 +1231,15 @@ export async function discardKeptParts(parts: readonly KeptPart[], strays: reado
     }
   }
   return { gone, failed };
+}
+
+/** {@link unlinkFile}, at once. */
+function unlinkIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
 }
 
 /** Removes a file (not a directory): gone already is fine. (`rm` reports EPERM on a file as ENOTDIR.) */
