@@ -3,10 +3,16 @@
  * walked recursively (relative paths kept, starting with the directory's own
  * name), and `-` for standard input under a given name.
  *
+ * Each file's checks (its stat, whether it can be opened, the stats around
+ * its reading) are synchronous calls: through Node's thread pool each cost a
+ * hand-off between threads, about ten times the call, and a tree of many
+ * small files is made of little else (`bench/many_files.sh`). Its bytes are
+ * read asynchronously.
+ *
  * @module
  */
-import { constants, fstatSync } from "node:fs";
-import { type FileHandle, open, readdir, stat } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { open, readdir, stat } from "node:fs/promises";
 import { basename, join, resolve, sep } from "node:path";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
@@ -147,9 +153,9 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
  * does (supplementary groups, root).
  */
 async function readError(path: string, size: number): Promise<SfxError | undefined> {
-  let h: FileHandle;
+  let fd: number;
   try {
-    h = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     // EAGAIN: another process holds a lease on it (Samba's oplocks); the read will wait its turn.
     return (err as NodeJS.ErrnoException).code === "EAGAIN" ? undefined : ioError(err, "read", path);
@@ -157,7 +163,7 @@ async function readError(path: string, size: number): Promise<SfxError | undefin
   try {
     // A file whose size is 0 and that reads bytes (/proc, /sys) cannot be offered for what it is:
     // found now, it is left out (or refused, given by name) instead of failing the exchange later.
-    if (size === 0 && (await h.read(new Uint8Array(1), 0, 1, 0)).bytesRead > 0) {
+    if (size === 0 && readSync(fd, new Uint8Array(1), 0, 1, 0) > 0) {
       const hint = `send it through standard input instead ('-' with --name ${basename(path)}: cat ${path} | sfx send --to ID --name ${basename(path)} -)`;
       return Object.assign(new SfxError("SFX_IO", `Cannot send ${path}: ${SIZE_SAYS_NOTHING}; ${hint}`), { leftOut: `${SIZE_SAYS_NOTHING}: send it through standard input` });
     }
@@ -165,7 +171,11 @@ async function readError(path: string, size: number): Promise<SfxError | undefin
   } catch {
     return undefined; // a read that fails now fails when the file is sent, saying why
   } finally {
-    await h.close().catch(() => {});
+    try {
+      closeSync(fd);
+    } catch {
+      // nothing was written through it
+    }
   }
 }
 
@@ -261,7 +271,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
     let loops = false;
     // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the
     // entry: stat() finds nothing (a link so named cannot even be told from a broken one).
-    const st = await stat(abs).catch((err) => {
+    const st = await now(() => statSync(abs)).catch((err) => {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" && e.name.includes("\ufffd")) return "not-utf8" as const;
       if (code === "ENOENT" && e.isSymbolicLink()) return null;
@@ -327,6 +337,15 @@ export function checkStdin(fd = 0): void {
   if (isDir) throw new SfxError("SFX_IO", "Cannot read standard input: it is a directory");
 }
 
+/** `f()`'s result, or its exception, as a promise (for a synchronous call in a chain of `.catch`). */
+function now<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
 /** What a file was when it was listed: the same inode (and modification time) must still be there when it is read. */
 export interface ListedFile {
   dev: number;
@@ -358,7 +377,7 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
         throw ioError(err, "read", abs);
       });
       try {
-        const before = await h.stat();
+        const before = fstatSync(h.fd);
         if (!before.isFile()) throw new SfxError("SFX_IO", `Cannot send ${abs}: it is no longer a regular file`);
         if (listed && (before.ino !== listed.ino || before.dev !== listed.dev)) {
           throw new SfxError("SFX_IO", `Cannot send ${abs}: it was replaced by another file after it was offered`);
@@ -388,7 +407,7 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
             size === 0 ? `Cannot send ${abs}: ${SIZE_SAYS_NOTHING}` : `Cannot send ${abs}: it grew while being sent`,
           );
         }
-        const after = await h.stat();
+        const after = fstatSync(h.fd);
         if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
           throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed while being sent (a file being written cannot be sent as it is)`);
         }
