@@ -10,7 +10,7 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, constants, fchmodSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { link, lstat, open, rename, rm, type FileHandle, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -72,8 +72,93 @@ function writeAll(fd: number, text: string): void {
   }
 }
 
-/** Locks taken by this process, so two writes in one process exclude each other too. */
-const heldLocks = new Set<string>();
+/**
+ * The file behind locks this process holds: open (so its inode number stays
+ * its own), and under how many of their names.
+ */
+interface LockFile {
+  dev: number;
+  ino: number;
+  fd: number;
+  names: number;
+}
+
+/**
+ * Creates `lock` exclusively, with our process ID, nonce and host name in it
+ * (`created` is called once it exists), and says which file it is: kept
+ * open while this process holds it under any name, so that its inode number
+ * cannot go to another file meanwhile (see linkedLock).
+ */
+function createLock(lock: string, created: () => void): LockFile {
+  const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+  created();
+  try {
+    // Readable by all whatever the umask: another user's sfx judges it by what it says.
+    if (umaskHidesLocks()) {
+      try {
+        fchmodSync(fd, 0o644);
+      } catch {
+        // left as the umask made it
+      }
+    }
+    writeAll(fd, `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
+    const st = fstatSync(fd);
+    return { dev: st.dev, ino: st.ino, fd, names: 0 };
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** Locks taken by this process (and which file each is), so two writes in one process exclude each other too. */
+const heldLocks = new Map<string, LockFile>();
+
+/**
+ * Takes `lock` as another name of a lock this process holds, whose text it
+ * would be given anyway: link() fails when the name exists, as the exclusive
+ * create does, and makes no new file. A tree of many small files takes a
+ * lock per file, and a file made and deleted for each costs more than the
+ * link: on an ext4 without a journal, each file created right after others
+ * were deleted has the allocator look at every inode just freed. Prefers a
+ * lock in the same directory (one on another file system cannot be linked).
+ * Returns which file the lock is, or undefined when there is none to link
+ * from or the link cannot be made (a file system without hard links): then
+ * the lock is created. Throws EEXIST when the name is taken.
+ */
+function linkedLock(lock: string): LockFile | undefined {
+  const dir = dirname(lock);
+  let from: [string, LockFile] | undefined;
+  for (const held of heldLocks) {
+    from ??= held;
+    if (dirname(held[0]) === dir) {
+      from = held;
+      break;
+    }
+  }
+  if (from === undefined) return undefined;
+  try {
+    linkSync(from[0], lock);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw err;
+    return undefined;
+  }
+  // The name linked from must still have been our lock (not replaced by someone who may write
+  // into that directory): else this name goes again, and the lock is created. The file being
+  // open here, no other file can have its inode number.
+  let st;
+  try {
+    st = lstatSync(lock);
+  } catch {
+    return undefined;
+  }
+  if (st.dev === from[1].dev && st.ino === from[1].ino) return from[1];
+  try {
+    unlinkSync(lock);
+  } catch {
+    // the create that follows finds what is there
+  }
+  return undefined;
+}
 /**
  * Written into every lock this process takes, after its process ID: a lock
  * that names our process ID but not this nonce was left by another process
@@ -120,22 +205,9 @@ export async function takeLock(lock: string): Promise<LockRelease | undefined> {
     try {
       // At once, not through the thread pool: a tree of many small files takes a lock per file
       // (see src/client/safe_write.ts). The text is a few dozen bytes.
-      const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
-      created = true;
-      try {
-        // Readable by all whatever the umask: another user's sfx judges it by what it says.
-        if (umaskHidesLocks()) {
-          try {
-            fchmodSync(fd, 0o644);
-          } catch {
-            // left as the umask made it
-          }
-        }
-        writeAll(fd, `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
-      } finally {
-        closeSync(fd);
-      }
-      heldLocks.add(lock);
+      const file = linkedLock(lock) ?? createLock(lock, () => (created = true));
+      file.names++;
+      heldLocks.set(lock, file);
       // Touched while held: a lock another host left (whose process we cannot ask about) is stale
       // once it has not been touched for a while.
       const touch = setInterval(() => {
@@ -153,6 +225,13 @@ export async function takeLock(lock: string): Promise<LockRelease | undefined> {
             unlinkSync(lock);
           } catch {
             // gone already, or no longer ours to remove
+          }
+          if (--file.names === 0) {
+            try {
+              closeSync(file.fd);
+            } catch {
+              // closed already
+            }
           }
         })();
       return Object.assign(release, { tookOver });

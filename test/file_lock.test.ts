@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -77,6 +77,64 @@ test("a taker that died mid-takeover does not block the next one; a live taker (
     await release!();
   } finally {
     sleeper.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a lock taken while this process holds another is that file again (a link, no new file), says who holds it, and goes alone when given back; a held name someone replaced is not linked to", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-lock-link-"));
+  try {
+    const [a, b, c] = ["a", "b", "c"].map((n) => join(dir, `.${n}.sfx-lock`));
+    const releaseA = await takeLock(a);
+    const releaseB = await takeLock(b);
+    assert.ok(releaseA && releaseB);
+    assert.is(statSync(b).ino, statSync(a).ino, "the second lock is the first's file");
+    assert.is(statSync(a).nlink, 2);
+    const text = readFileSync(a, "utf8");
+    assert.match(text, new RegExp(`^${process.pid} [0-9a-f]{16} `));
+    await releaseA!();
+    assert.not.ok(existsSync(a));
+    assert.is(readFileSync(b, "utf8"), text, "the lock still held says who holds it");
+    assert.is(statSync(b).nlink, 1);
+    // The name b replaced by another file: a new lock does not become that file.
+    rmSync(b);
+    writeFileSync(b, `1 0123456789abcdef ${hostname()}\n`);
+    const releaseC = await takeLock(c);
+    assert.ok(releaseC);
+    assert.is.not(statSync(c).ino, statSync(b).ino);
+    assert.is(readFileSync(c, "utf8"), text);
+    await releaseB!(); // removes the name b, whatever it now is (as before links)
+    await releaseC!();
+    assert.equal(readdirSync(dir), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the locks a killed process held as one file are each judged stale and taken over", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-lock-killed-"));
+  try {
+    const locks = [0, 1, 2].map((i) => join(dir, `.f${i}.sfx-lock`));
+    const taker = spawn(process.execPath, [TAKER, ...locks], { stdio: ["pipe", "pipe", "inherit"] });
+    const won = await new Promise<number[]>((resolve, reject) => {
+      let out = "";
+      taker.stdout.on("data", (d) => {
+        out += d;
+        if (out.endsWith("\n")) resolve(JSON.parse(out));
+      });
+      taker.once("exit", (code) => reject(new Error(`the taker exited (${code}) before saying what it won`)));
+    });
+    assert.equal(won, [0, 1, 2]);
+    assert.equal(new Set(locks.map((l) => statSync(l).ino)).size, 1, "its three locks are one file");
+    for (const l of locks) assert.is(await takeLock(l), undefined, "held while its process runs");
+    taker.kill("SIGKILL");
+    await new Promise((r) => taker.once("exit", r));
+    const releases = await Promise.all(locks.map((l) => takeLock(l)));
+    for (const r of releases) assert.match(String(r?.tookOver), new RegExp(`^${taker.pid} `), "taken over from the killed process");
+    for (const l of locks) assert.match(readFileSync(l, "utf8"), new RegExp(`^${process.pid} `));
+    await Promise.all(releases.map((r) => r!()));
+    assert.equal(readdirSync(dir), []);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
