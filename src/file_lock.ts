@@ -10,10 +10,11 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, unlinkSync, writeSync } from "node:fs";
-import { link, lstat, open, rename, rm, type FileHandle, unlink, utimes } from "node:fs/promises";
+import { constants, futimes } from "node:fs";
+import { link, lstat, open, rename, rm, type FileHandle, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
+import { type FsCalls, queued } from "./fs_calls.ts";
 import { processAlive } from "./process_alive.ts";
 import { STALE_LOCK_PREFIX } from "./protocol/paths.ts";
 
@@ -21,6 +22,8 @@ import { STALE_LOCK_PREFIX } from "./protocol/paths.ts";
 const EMPTY_LOCK_STALE_MS = 10_000;
 /** A writer touches its lock this often… */
 const LOCK_TOUCH_MS = 60_000;
+/** @internal How often held locks are touched (tests shorten it). */
+export const lockTouch = { ms: LOCK_TOUCH_MS };
 /** …so another host's lock untouched for this long was left by a writer that is gone. */
 const FOREIGN_LOCK_STALE_MS = 10 * 60_000;
 /** The most a lock (a process ID, a nonce, a host) may take. */
@@ -49,24 +52,24 @@ export async function readSmallFile(path: string, max: number): Promise<string |
 }
 
 /**
- * Whether this process's umask takes read permission from group or others,
- * so that a lock created with mode 0644 needs a chmod to be readable by all
- * (one file-system call fewer per lock otherwise: a tree of many small files
- * takes a lock per file). Asked each time: the umask may change.
+ * Whether this process's umask takes read permission from anyone, so that a
+ * lock created with mode 0644 needs a chmod to be readable by all (one call
+ * fewer per lock otherwise: a tree of many small files takes a lock per
+ * file). Asked each time: the umask may change.
  */
 function umaskHidesLocks(): boolean {
   try {
-    return (process.umask() & 0o044) !== 0;
+    return (process.umask() & 0o444) !== 0;
   } catch {
     return true; // not told (a runtime without it): chmod
   }
 }
 
 /** Writes all of `text` at the start of the new file `fd` (a short write is continued; a full disk throws). */
-function writeAll(fd: number, text: string): void {
+async function writeAll(calls: FsCalls, fd: number, text: string): Promise<void> {
   const bytes = new TextEncoder().encode(text);
   for (let at = 0; at < bytes.length;) {
-    const n = writeSync(fd, bytes, at, bytes.length - at, at);
+    const n = await calls.write(fd, bytes, at, bytes.length - at, at);
     if (n <= 0) throw Object.assign(new Error("ENOSPC: nothing written"), { code: "ENOSPC" });
     at += n;
   }
@@ -74,38 +77,58 @@ function writeAll(fd: number, text: string): void {
 
 /**
  * The file behind locks this process holds: open (so its inode number stays
- * its own), and under how many of their names.
+ * its own), and under how many of their names (closed at none).
  */
 interface LockFile {
   dev: number;
   ino: number;
   fd: number;
   names: number;
+  calls: FsCalls;
+  /**
+   * Touches it while held: a lock another host left (whose process we cannot
+   * ask about) is stale once it has not been touched for a while. One for
+   * all its names, which share its time: a name taken a moment ago is as old
+   * as the file, so the file must be fresh while any is held.
+   */
+  touch: ReturnType<typeof setInterval>;
+}
+
+/** One name fewer for `file`: closed after its last. */
+function dropName(file: LockFile): void {
+  if (--file.names > 0) return;
+  clearInterval(file.touch);
+  file.calls.close(file.fd).catch(() => {});
+}
+
+/** Touches the open lock file `fd` every {@link LOCK_TOUCH_MS} (see {@link lockTouch}). */
+function touchEvery(fd: number): ReturnType<typeof setInterval> {
+  const timer = setInterval(() => {
+    const now = new Date();
+    futimes(fd, now, now, () => {});
+  }, lockTouch.ms);
+  (timer as { unref?: () => void }).unref?.();
+  return timer;
 }
 
 /**
  * Creates `lock` exclusively, with our process ID, nonce and host name in it
- * (`created` is called once it exists), and says which file it is: kept
- * open while this process holds it under any name, so that its inode number
- * cannot go to another file meanwhile (see linkedLock).
+ * (`created` is called once it exists), and says which file it is (counted
+ * as held under this name): kept open while this process holds it under any
+ * name, so that its inode number cannot go to another file meanwhile (see
+ * linkedLock).
  */
-function createLock(lock: string, created: () => void): LockFile {
-  const fd = openSync(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+async function createLock(calls: FsCalls, lock: string, created: () => void): Promise<LockFile> {
+  const fd = await calls.open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   created();
   try {
     // Readable by all whatever the umask: another user's sfx judges it by what it says.
-    if (umaskHidesLocks()) {
-      try {
-        fchmodSync(fd, 0o644);
-      } catch {
-        // left as the umask made it
-      }
-    }
-    writeAll(fd, `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
-    const st = fstatSync(fd);
-    return { dev: st.dev, ino: st.ino, fd, names: 0 };
+    if (umaskHidesLocks()) await calls.fchmod(fd, 0o644).catch(() => {});
+    await writeAll(calls, fd, `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
+    const st = await calls.fstat(fd);
+    return { dev: st.dev, ino: st.ino, fd, names: 1, calls, touch: touchEvery(fd) };
   } catch (err) {
-    closeSync(fd);
+    await calls.close(fd).catch(() => {});
     throw err;
   }
 }
@@ -121,44 +144,58 @@ const heldLocks = new Map<string, LockFile>();
  * link: on an ext4 without a journal, each file created right after others
  * were deleted has the allocator look at every inode just freed. Prefers a
  * lock in the same directory (one on another file system cannot be linked).
- * Returns which file the lock is, or undefined when there is none to link
- * from or the link cannot be made (a file system without hard links): then
- * the lock is created. Throws EEXIST when the name is taken.
+ * Returns which file the lock is (counted as held under this name), or
+ * undefined when there is none to link from or the link cannot be made (a
+ * file system without hard links): then the lock is created. Throws EEXIST
+ * when the name is taken.
  */
-function linkedLock(lock: string): LockFile | undefined {
+async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | undefined> {
   const dir = dirname(lock);
-  let from: [string, LockFile] | undefined;
-  for (const held of heldLocks) {
-    from ??= held;
-    if (dirname(held[0]) === dir) {
-      from = held;
-      break;
+  if (cannotLink.has(dir)) return undefined;
+  // One held lock per file system it may be on: the same directory's first, then one of each other.
+  const tried = new Set<number>();
+  const candidates = [...heldLocks].sort(([a], [b]) => Number(dirname(b) === dir) - Number(dirname(a) === dir));
+  for (const [name, file] of candidates) {
+    if (tried.has(file.dev)) continue;
+    tried.add(file.dev);
+    if (tried.size > MAX_LINK_TRIES) break;
+    // Counted from here: the file stays open (its inode its own) even if `name` is given back meanwhile.
+    file.names++;
+    try {
+      await calls.link(name, lock);
+    } catch (err) {
+      dropName(file);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") throw err;
+      if (code === "EXDEV" || code === "ENOENT") continue; // another file system; a name given back meanwhile
+      // Hard links not made here (a file system without them, a directory that refuses them):
+      // not tried again in it.
+      if (cannotLink.size >= 256) cannotLink.clear();
+      cannotLink.add(dir);
+      return undefined;
     }
-  }
-  if (from === undefined) return undefined;
-  try {
-    linkSync(from[0], lock);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw err;
-    return undefined;
-  }
-  // The name linked from must still have been our lock (not replaced by someone who may write
-  // into that directory): else this name goes again, and the lock is created. The file being
-  // open here, no other file can have its inode number.
-  let st;
-  try {
-    st = lstatSync(lock);
-  } catch {
-    return undefined;
-  }
-  if (st.dev === from[1].dev && st.ino === from[1].ino) return from[1];
-  try {
-    unlinkSync(lock);
-  } catch {
-    // the create that follows finds what is there
+    return await ours(calls, lock, file);
   }
   return undefined;
 }
+
+/** How many of the file systems this process holds locks on a lock may be linked from. */
+const MAX_LINK_TRIES = 3;
+/** Directories where a lock could not be linked (not for want of a lock on its file system). */
+const cannotLink = new Set<string>();
+
+/** `file` when the lock just linked is it (counted as held under that name), else undefined, the link undone. */
+async function ours(calls: FsCalls, lock: string, file: LockFile): Promise<LockFile | undefined> {
+  // The name linked from must still have been our lock (not replaced by someone who may write
+  // into that directory): else this name goes again, and the lock is created. The file being
+  // open here, no other file can have its inode number.
+  const st = await calls.lstat(lock).catch(() => undefined);
+  if (st !== undefined && st.dev === file.dev && st.ino === file.ino) return file;
+  dropName(file);
+  await calls.unlink(lock).catch(() => {}); // the create that follows finds what is there
+  return undefined;
+}
+
 /**
  * Written into every lock this process takes, after its process ID: a lock
  * that names our process ID but not this nonce was left by another process
@@ -195,44 +232,25 @@ export interface LockRelease {
  * process ID, nonce and host name in it. A lock whose process is gone
  * (killed mid-transfer) is taken over; one held by this process (under any
  * path), by a live process, or by a process on another host is not: returns
- * undefined.
+ * undefined. `calls`: how the lock is made and given back (see
+ * src/fs_calls.ts; the caller knows the file system).
  */
-export async function takeLock(lock: string): Promise<LockRelease | undefined> {
+export async function takeLock(lock: string, calls: FsCalls = queued): Promise<LockRelease | undefined> {
   let tookOver: string | null | undefined;
   for (let tries = 0; tries < 3; tries++) {
     if (heldLocks.has(lock)) return undefined;
     let created = false;
     try {
-      // At once, not through the thread pool: a tree of many small files takes a lock per file
-      // (see src/client/safe_write.ts). The text is a few dozen bytes.
-      const file = linkedLock(lock) ?? createLock(lock, () => (created = true));
-      file.names++;
+      const file = (await linkedLock(calls, lock)) ?? (await createLock(calls, lock, () => (created = true)));
       heldLocks.set(lock, file);
-      // Touched while held: a lock another host left (whose process we cannot ask about) is stale
-      // once it has not been touched for a while.
-      const touch = setInterval(() => {
-        const now = new Date();
-        void utimes(lock, now, now).catch(() => {});
-      }, LOCK_TOUCH_MS);
-      (touch as { unref?: () => void }).unref?.();
       // Once, and every caller waits until the lock is really gone.
       let released: Promise<void> | undefined;
       const release = () =>
         released ??= (async () => {
-          clearInterval(touch);
           heldLocks.delete(lock);
-          try {
-            unlinkSync(lock);
-          } catch {
-            // gone already, or no longer ours to remove
-          }
-          if (--file.names === 0) {
-            try {
-              closeSync(file.fd);
-            } catch {
-              // closed already
-            }
-          }
+          // Gone already, or no longer ours to remove: nothing more to do.
+          await calls.unlink(lock).catch(() => {});
+          dropName(file);
         })();
       return Object.assign(release, { tookOver });
     } catch (err) {

@@ -2,11 +2,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { takeLock } from "../src/file_lock.ts";
+import { lockTouch, takeLock } from "../src/file_lock.ts";
 import { processAlive } from "../src/process_alive.ts";
 
 const TAKER = fileURLToPath(new URL("./_lock_taker.ts", import.meta.url));
@@ -111,24 +111,72 @@ test("a lock taken while this process holds another is that file again (a link, 
   }
 });
 
+test("a lock file stays fresh while any of its names is held, however short each name's turn (another host judges it by its time)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-lock-touch-"));
+  const saved = lockTouch.ms;
+  lockTouch.ms = 40;
+  try {
+    let name = join(dir, ".f0.sfx-lock");
+    let release = await takeLock(name);
+    assert.ok(release);
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(name, hourAgo, hourAgo);
+    // Names taken and given back in turn, none held as long as the touch period.
+    const until = Date.now() + 400;
+    for (let i = 1; Date.now() < until && i < 1000; i++) {
+      const next = join(dir, `.f${i}.sfx-lock`);
+      const nextRelease = await takeLock(next);
+      assert.ok(nextRelease);
+      await release!();
+      [name, release] = [next, nextRelease];
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const age = Date.now() - statSync(name).mtimeMs;
+    assert.ok(age < 60_000, `the lock file was last touched ${Math.round(age / 1000)} s ago`);
+    await release!();
+    assert.equal(readdirSync(dir), []);
+  } finally {
+    lockTouch.ms = saved;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a lock is readable by all whatever the umask, even one that hides the owner's own read bit", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-lock-umask-"));
+  const saved = process.umask(0o400);
+  try {
+    const release = await takeLock(join(dir, ".a.sfx-lock"));
+    assert.ok(release);
+    assert.is(statSync(join(dir, ".a.sfx-lock")).mode & 0o444, 0o444);
+    await release!();
+  } finally {
+    process.umask(saved);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("the locks a killed process held as one file are each judged stale and taken over", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sfx-lock-killed-"));
   try {
     const locks = [0, 1, 2].map((i) => join(dir, `.f${i}.sfx-lock`));
     const taker = spawn(process.execPath, [TAKER, ...locks], { stdio: ["pipe", "pipe", "inherit"] });
-    const won = await new Promise<number[]>((resolve, reject) => {
-      let out = "";
-      taker.stdout.on("data", (d) => {
-        out += d;
-        if (out.endsWith("\n")) resolve(JSON.parse(out));
+    const exited = new Promise((r) => taker.once("exit", r));
+    try {
+      const won = await new Promise<number[]>((resolve, reject) => {
+        let out = "";
+        taker.stdout.on("data", (d) => {
+          out += d;
+          if (out.endsWith("\n")) resolve(JSON.parse(out));
+        });
+        taker.once("exit", (code) => reject(new Error(`the taker exited (${code}) before saying what it won`)));
       });
-      taker.once("exit", (code) => reject(new Error(`the taker exited (${code}) before saying what it won`)));
-    });
-    assert.equal(won, [0, 1, 2]);
-    assert.equal(new Set(locks.map((l) => statSync(l).ino)).size, 1, "its three locks are one file");
-    for (const l of locks) assert.is(await takeLock(l), undefined, "held while its process runs");
-    taker.kill("SIGKILL");
-    await new Promise((r) => taker.once("exit", r));
+      assert.equal(won, [0, 1, 2]);
+      assert.equal(new Set(locks.map((l) => statSync(l).ino)).size, 1, "its three locks are one file");
+      for (const l of locks) assert.is(await takeLock(l), undefined, "held while its process runs");
+    } finally {
+      taker.kill("SIGKILL");
+      await exited;
+    }
     const releases = await Promise.all(locks.map((l) => takeLock(l)));
     for (const r of releases) assert.match(String(r?.tookOver), new RegExp(`^${taker.pid} `), "taken over from the killed process");
     for (const l of locks) assert.match(readFileSync(l, "utf8"), new RegExp(`^${process.pid} `));

@@ -13,21 +13,19 @@
  * const { path, sha256 } = await out.finish(expectedSha256);
  * ```
  *
- * The calls on names (look, resolve, link, unlink) on a file's way are
- * synchronous, its bytes and its fsync are not: through Node's thread pool
- * each call costs a hand-off between threads, about ten times the call, and
- * a tree of many small files is made of little else (`bench/many_files.sh`).
- * Checks made back to back also leave less time for a directory to be
- * swapped between them.
+ * The calls on names (look, resolve, link, unlink, the lock) on a file's
+ * way are synchronous on a local file system, its bytes and its fsync never
+ * (src/fs_calls.ts): a tree of many small files is made of little else.
  *
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
-import { constants, fstatSync, linkSync, lstatSync, realpathSync, type Stats, statfsSync, unlinkSync } from "node:fs";
+import { constants, type Stats, statfsSync } from "node:fs";
 import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, rmdir, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { mayWrite, processCheckHint } from "../deno_access.ts";
 import { ensureDir } from "../ensure_dir.ts";
+import { callsFor, type FsCalls, queued } from "../fs_calls.ts";
 import { SfxError } from "../errors.ts";
 import { isSfxLockText, judgeLock, type LockRelease, readLockText, readSmallFile, takeLock } from "../file_lock.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
@@ -87,20 +85,16 @@ export function resumeNotePathFor(partPath: string): string {
 const NOTE_MAX_BYTES = 64 * 1024;
 
 /** What a resumable temporary file is becoming (its note), or undefined when it has none. */
-async function readResumeNote(partPath: string): Promise<string | undefined> {
+async function readResumeNote(partPath: string, calls: FsCalls = queued): Promise<string | undefined> {
   const path = resumeNotePathFor(partPath);
   // Most files have none: looked for first, without opening.
-  if (lstatIfThere(path) === undefined) return undefined;
+  if ((await lookAt(calls, path)) === undefined) return undefined;
   return (await readSmallFile(path, NOTE_MAX_BYTES) ?? undefined)?.trim();
 }
 
 /** What is at `path` (not followed): undefined when nothing is; null when it cannot be looked at. */
-function lstatIfThere(path: string): Stats | undefined | null {
-  try {
-    return lstatSync(path, { throwIfNoEntry: false });
-  } catch {
-    return null;
-  }
+function lookAt(calls: FsCalls, path: string): Promise<Stats | undefined | null> {
+  return calls.lstat(path).catch(() => null);
 }
 
 /**
@@ -180,7 +174,8 @@ export interface SafeWriteOptions {
  */
 export interface SafeWriteCache {
   roots: Map<string, Promise<string>>;
-  parents: Map<string, Promise<void>>;
+  /** Each directory made and checked, and how calls on names are made in it (src/fs_calls.ts). */
+  parents: Map<string, Promise<FsCalls>>;
   /** The directories the batch's writes created, for {@link removeMadeDirectories}. */
   made: string[];
 }
@@ -547,7 +542,7 @@ export function bytesOnDisk(sizes: readonly number[], block: number): number {
  * placing check again). Holds nothing open:
  * a batch can check every destination before asking for any byte.
  */
-export async function prepareDestination(dir: string, relPath: string, cache?: SafeWriteCache): Promise<{ rel: string; root: string; finalPath: string }> {
+export async function prepareDestination(dir: string, relPath: string, cache?: SafeWriteCache): Promise<{ rel: string; root: string; finalPath: string; calls: FsCalls }> {
   const rel = sanitizeRelativePath(relPath);
   let rootP = cache?.roots.get(dir);
   if (!rootP) {
@@ -577,21 +572,22 @@ export async function prepareDestination(dir: string, relPath: string, cache?: S
       await access(parent, constants.W_OK).catch((err) => {
         throw ioError(err, "write into", parent);
       });
+      return callsFor(parent);
     })();
     cache?.parents.set(parent, parentP);
   }
-  await parentP;
+  const calls = await parentP;
   // Not checked again here, for each file: openPart checks just before the open, and #place
   // just before the file takes its name.
-  return { rel, root, finalPath };
+  return { rel, root, finalPath, calls };
 }
 
 /**
  * The real path of `dir`, which must be `root` or inside it: a symbolic link
  * on the way may lead elsewhere inside, never outside (SFX_IO).
  */
-async function realInside(root: string, dir: string, rel: string): Promise<string> {
-  const real = realpathSync.native(dir);
+async function realInside(root: string, dir: string, rel: string, calls: FsCalls = queued): Promise<string> {
+  const real = await calls.realpath(dir);
   if (!isInside(root, real)) {
     throw new SfxError("SFX_IO", `Refusing ${rel}: a symbolic link in its directory leads outside ${root}`);
   }
@@ -613,9 +609,9 @@ interface FileId {
  * was opened or just before it is placed: the directory is resolved, and the
  * file found there must be the one we hold.
  */
-async function isAt(root: string, rel: string, path: string, id: FileId): Promise<boolean> {
-  const real = await realInside(root, dirname(path), rel).catch(() => undefined);
-  const st = real === undefined ? undefined : lstatIfThere(join(real, basename(path)));
+async function isAt(root: string, rel: string, path: string, id: FileId, calls: FsCalls): Promise<boolean> {
+  const real = await realInside(root, dirname(path), rel, calls).catch(() => undefined);
+  const st = real === undefined ? undefined : await lookAt(calls, join(real, basename(path)));
   return st != null && st.dev === id.dev && st.ino === id.ino;
 }
 
@@ -632,10 +628,10 @@ async function isAt(root: string, rel: string, path: string, id: FileId): Promis
  * directory leads outside `root`, checked just before the open and again
  * after it.
  */
-async function openPart(root: string, rel: string, partPath: string, resume: boolean, looked: Stats | undefined | null = null): Promise<{ handle: FileHandle; id: FileId } | undefined> {
-  await realInside(root, dirname(partPath), rel);
+async function openPart(root: string, rel: string, partPath: string, resume: boolean, calls: FsCalls, looked: Stats | undefined | null = null): Promise<{ handle: FileHandle; id: FileId } | undefined> {
+  await realInside(root, dirname(partPath), rel, calls);
   // What the name held, as the caller just looked (null: look now).
-  const there = looked !== null ? looked : lstatSync(partPath, { throwIfNoEntry: false });
+  const there = looked !== null ? looked : await calls.lstat(partPath);
   if (there && !there.isFile()) return undefined;
   // Another user's file (planted in a shared directory) is never taken over: renamed to the final
   // name, it would stay theirs, and they could change it after its hash was checked.
@@ -665,7 +661,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
     throw err;
   }
   try {
-    const st = fstatSync(handle.fd);
+    const st = await calls.fstat(handle.fd);
     // Checked on what is open, not only on what the name held a moment before.
     const same = !reuse || (st.dev === there!.dev && st.ino === there!.ino);
     if (!st.isFile() || st.nlink !== 1 || !same) {
@@ -673,7 +669,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
       return undefined;
     }
     const id = { dev: st.dev, ino: st.ino };
-    if (!(await isAt(root, rel, partPath, id))) {
+    if (!(await isAt(root, rel, partPath, id, calls))) {
       // What we opened is elsewhere (a directory was swapped): left alone, nothing written to it.
       throw new SfxError("SFX_IO", `Refusing ${rel}: its directory ${dirname(partPath)} was replaced while the file was being opened`);
     }
@@ -690,7 +686,7 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
  * symbolic link, and opens (or, with `resume`, reopens) the temporary file.
  */
 export async function openSafeWrite(dir: string, relPath: string, opts: SafeWriteOptions = {}): Promise<SafeWrite> {
-  const { rel, root, finalPath } = await prepareDestination(dir, relPath, opts.cache);
+  const { rel, root, finalPath, calls } = await prepareDestination(dir, relPath, opts.cache);
   // Each temporary file has one writer: its lock says which process. Another
   // running write of the same name gets the next free name (or, resuming,
   // a clear error: there is only one partial download to continue).
@@ -703,13 +699,12 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   let partPath = "";
   let unlock: LockRelease | undefined;
   let opened: { handle: FileHandle; id: FileId } | undefined;
-  let noted = false;
   let remade = false;
   for (let n = 0; n < MAX_PART_ATTEMPTS && !opened; n++) {
     const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
     partPath = partPathFor(finalPath, attempt);
     try {
-      unlock = await takeLock(lockPathFor(partPath));
+      unlock = await takeLock(lockPathFor(partPath), calls);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT" && !remade) {
         // Its folder went since it was made (another receive into this --dir failed, and removed the
@@ -726,8 +721,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       }
       throw ioError(err, "lock", partPath);
     }
-    const note = await readResumeNote(partPath);
-    noted = note !== undefined || key !== undefined;
+    const note = await readResumeNote(partPath, calls);
     if (!unlock) {
       // Held by a live writer, or by another user (whose dead writer's lock we may not remove in
       // a shared directory): theirs is passed by.
@@ -741,14 +735,14 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     // What is at the temporary name, looked at once for both questions below (null: not looked
     // at, or the look failed; openPart looks again, and reports what fails).
     let there: Stats | undefined | null = null;
-    const look = () => (there = lstatIfThere(partPath));
+    const look = async () => (there = await lookAt(calls, partPath));
     // Without a key, `resume` says the temporary file there is the caller's to continue.
     const mayTake = note === undefined
-      ? (opts.resume === true && key === undefined) || strayPartIsOurs(look(), unlock.tookOver)
+      ? (opts.resume === true && key === undefined) || strayPartIsOurs(await look(), unlock.tookOver)
       : note === key || (key !== undefined && opts.reclaim?.(note) === true);
     if (mayTake) {
       try {
-        opened = await openPart(root, rel, partPath, opts.resume === true, there);
+        opened = await openPart(root, rel, partPath, opts.resume === true, calls, there);
       } catch (err) {
         const e = ioError(err, "open", partPath); // before the unlock frees the lock's inode: ENOSPC says which ran out
         await unlock();
@@ -783,7 +777,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
     await unlock();
     throw e;
   }
-  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, id, hash, offset, opts, unlock, noted);
+  return new SafeWriteImpl(root, rel, finalPath, partPath, handle, id, hash, offset, opts, unlock, calls);
 }
 
 /**
@@ -843,8 +837,8 @@ class SafeWriteImpl implements SafeWrite {
   #closed = false;
   #opts: SafeWriteOptions;
   #unlock: () => Promise<void>;
-  /** Whether a resume note may sit beside the temporary file (one was there, or one was written): removed with it. */
-  #noted: boolean;
+  /** How its calls on names are made (src/fs_calls.ts). */
+  #calls: FsCalls;
 
   constructor(
     root: string,
@@ -857,7 +851,7 @@ class SafeWriteImpl implements SafeWrite {
     offset: number,
     opts: SafeWriteOptions,
     unlock: () => Promise<void>,
-    noted: boolean,
+    calls: FsCalls,
   ) {
     this.#root = root;
     this.#rel = rel;
@@ -870,7 +864,7 @@ class SafeWriteImpl implements SafeWrite {
     this.#size = offset;
     this.#opts = opts;
     this.#unlock = unlock;
-    this.#noted = noted;
+    this.#calls = calls;
     if (offset > 0) {
       // The kept bytes are hashed first; every write waits behind them (and hashes its own in
       // order). An abort stops it: the bytes stay, and are hashed again when resumed.
@@ -962,7 +956,7 @@ class SafeWriteImpl implements SafeWrite {
       this.#closed = true;
       await this.#handle.close().catch(() => {});
       const { path, unchanged } = await this.#place(size, sha256);
-      if (this.#noted) await unlinkFile(resumeNotePathFor(this.partPath)).catch(() => {});
+      await this.#calls.unlink(resumeNotePathFor(this.partPath)).catch(() => {});
       await this.#unlock();
       this.#placed = true;
       if (!this.#opts.deferDirSync) await syncDirectory(dirname(path));
@@ -980,7 +974,7 @@ class SafeWriteImpl implements SafeWrite {
    * checked at the open may have been swapped for a link to elsewhere since.
    */
   async #checkPlace(): Promise<void> {
-    if (!(await isAt(this.#root, this.#rel, this.partPath, this.#id))) {
+    if (!(await isAt(this.#root, this.#rel, this.partPath, this.#id, this.#calls))) {
       // Said as it is: the file deleted from a directory still ours, or a directory replaced.
       const real = await realInside(this.#root, dirname(this.partPath), this.#rel).catch(() => undefined);
       const gone = real !== undefined && (await lstat(join(real, basename(this.partPath))).then(() => false, () => true));
@@ -1012,9 +1006,7 @@ class SafeWriteImpl implements SafeWrite {
       await this.#checkPlace();
       try {
         // link() fails with EEXIST instead of replacing: no window where another file is clobbered.
-        linkSync(this.partPath, candidate);
-        unlinkIfThere(this.partPath);
-        return { path: candidate };
+        await this.#calls.link(this.partPath, candidate);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "EEXIST") {
@@ -1039,6 +1031,10 @@ class SafeWriteImpl implements SafeWrite {
         }
         throw ioError(err, "create", candidate);
       }
+      // In place. A temporary name that cannot be removed (EPERM, an immutable directory entry) is
+      // left: a later write passes a file with two links by (see openPart).
+      await this.#calls.unlink(this.partPath).catch(() => {});
+      return { path: candidate };
     }
     throw new SfxError("SFX_IO", `Cannot find a free name for ${this.finalPath}`);
   }
@@ -1056,11 +1052,11 @@ class SafeWriteImpl implements SafeWrite {
     // Removed only when the name is still our file inside the target (not after a directory swap);
     // the note too when our file was deleted from under it, in a directory still inside the target.
     if (!opts.keepPartial) {
-      const ours = await isAt(this.#root, this.#rel, this.partPath, this.#id);
+      const ours = await isAt(this.#root, this.#rel, this.partPath, this.#id, this.#calls);
       const real = ours ? undefined : await realInside(this.#root, dirname(this.partPath), this.#rel).catch(() => undefined);
       const deleted = real !== undefined && (await lstat(join(real, basename(this.partPath))).then(() => false, () => true));
       if (ours) await rm(this.partPath, { force: true }).catch(() => {});
-      if ((ours || deleted) && this.#noted) await unlinkFile(resumeNotePathFor(this.partPath)).catch(() => {});
+      if (ours || deleted) await this.#calls.unlink(resumeNotePathFor(this.partPath)).catch(() => {});
     }
     await this.#unlock();
     return kept;
@@ -1231,15 +1227,6 @@ export async function discardKeptParts(parts: readonly KeptPart[], strays: reado
     }
   }
   return { gone, failed };
-}
-
-/** {@link unlinkFile}, at once. */
-function unlinkIfThere(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-  }
 }
 
 /** Removes a file (not a directory): gone already is fine. (`rm` reports EPERM on a file as ENOTDIR.) */

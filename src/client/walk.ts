@@ -4,16 +4,16 @@
  * name), and `-` for standard input under a given name.
  *
  * Each file's checks (its stat, whether it can be opened, the stats around
- * its reading) are synchronous calls: through Node's thread pool each cost a
- * hand-off between threads, about ten times the call, and a tree of many
- * small files is made of little else (`bench/many_files.sh`). Its bytes are
- * read asynchronously.
+ * its reading) are synchronous calls on a local file system
+ * (src/fs_calls.ts): a tree of many small files is made of little else. Its
+ * bytes are always read asynchronously.
  *
  * @module
  */
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { constants, fstatSync } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
-import { basename, join, resolve, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
+import { callsFor, type FsCalls, queued } from "../fs_calls.ts";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 import { readFileMessages } from "../protocol/file_messages.ts";
@@ -125,11 +125,13 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     });
     const name = basename(abs);
     if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
-    if (st.isDirectory()) await walk(abs, checkName(name), add, skip, 0, opts.command);
+    // How each file's checks are called: at once on a local file system (src/fs_calls.ts).
+    const calls = await callsFor(st.isDirectory() ? abs : dirname(abs));
+    if (st.isDirectory()) await walk(abs, checkName(name), add, skip, calls, 0, opts.command);
     else {
-      const denied = await readError(abs, st.size);
+      const denied = await readError(abs, st.size, calls);
       if (denied) throw denied;
-      add(fileSource(abs, checkName(name), st.size, st));
+      add(fileSource(abs, checkName(name), st.size, st, calls));
     }
   }
   if (out.length === 0 && !opts.allowEmpty && failed > 0) {
@@ -152,10 +154,10 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
  * again): Deno's access() judges by the mode bits alone, not as the kernel
  * does (supplementary groups, root).
  */
-async function readError(path: string, size: number): Promise<SfxError | undefined> {
+async function readError(path: string, size: number, calls: FsCalls): Promise<SfxError | undefined> {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    fd = await calls.open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     // EAGAIN: another process holds a lease on it (Samba's oplocks); the read will wait its turn.
     return (err as NodeJS.ErrnoException).code === "EAGAIN" ? undefined : ioError(err, "read", path);
@@ -163,7 +165,7 @@ async function readError(path: string, size: number): Promise<SfxError | undefin
   try {
     // A file whose size is 0 and that reads bytes (/proc, /sys) cannot be offered for what it is:
     // found now, it is left out (or refused, given by name) instead of failing the exchange later.
-    if (size === 0 && readSync(fd, new Uint8Array(1), 0, 1, 0) > 0) {
+    if (size === 0 && (await calls.read(fd, new Uint8Array(1), 0, 1, 0)) > 0) {
       const hint = `send it through standard input instead ('-' with --name ${basename(path)}: cat ${path} | sfx send --to ID --name ${basename(path)} -)`;
       return Object.assign(new SfxError("SFX_IO", `Cannot send ${path}: ${SIZE_SAYS_NOTHING}; ${hint}`), { leftOut: `${SIZE_SAYS_NOTHING}: send it through standard input` });
     }
@@ -171,11 +173,7 @@ async function readError(path: string, size: number): Promise<SfxError | undefin
   } catch {
     return undefined; // a read that fails now fails when the file is sent, saying why
   } finally {
-    try {
-      closeSync(fd);
-    } catch {
-      // nothing was written through it
-    }
+    await calls.close(fd).catch(() => {});
   }
 }
 
@@ -233,7 +231,11 @@ function isLeftover(name: string): boolean {
   return name.startsWith(".") && [PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX].some((s) => name.length > s.length + 1 && name.endsWith(s));
 }
 
-async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, depth = 0, command = "sfx send --to ID"): Promise<void> {
+/** Entries walked between two turns of the event loop; see walk. */
+const YIELD_EVERY_ENTRIES = 256;
+let walkedEntries = 0;
+
+async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, calls: FsCalls, depth = 0, command = "sfx send --to ID"): Promise<void> {
   if (depth > MAX_DEPTH) {
     throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | ${command} - --name DIR.tar)`);
   }
@@ -252,6 +254,9 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   // written so. Neither can be told apart (the path names the second), so neither is sent.
   const twice = new Set(entries.filter((e, i) => i > 0 && entries[i - 1].name === e.name).map((e) => e.name));
   for (const e of entries) {
+    // Calls made at once never let anything else run: a walk of thousands of files would hold up
+    // an interactive session's connection (its timers, an offer arriving, Ctrl-C) for its whole length.
+    if (++walkedEntries % YIELD_EVERY_ENTRIES === 0) await new Promise((r) => setImmediate(r));
     const abs = join(dir, e.name);
     const shown = `${rel}/${e.name}`;
     if (twice.has(e.name)) {
@@ -271,7 +276,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
     let loops = false;
     // A name that is not UTF-8 reaches us with U+FFFD in place of its bytes, and no longer names the
     // entry: stat() finds nothing (a link so named cannot even be told from a broken one).
-    const st = await now(() => statSync(abs)).catch((err) => {
+    const st = await calls.stat(abs).catch((err) => {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" && e.name.includes("\ufffd")) return "not-utf8" as const;
       if (code === "ENOENT" && e.isSymbolicLink()) return null;
@@ -299,13 +304,13 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
         continue;
       }
       const childRel = `${rel}/${name}`;
-      if (st.isDirectory()) await walk(abs, childRel, add, skip, depth + 1, command);
+      if (st.isDirectory()) await walk(abs, childRel, add, skip, calls, depth + 1, command);
       else {
-        const denied = await readError(abs, st.size);
+        const denied = await readError(abs, st.size, calls);
         const why = denied && leftOutFor(denied);
         if (why) skip(childRel, why, "failed");
         else if (denied) throw denied;
-        else add(fileSource(abs, childRel, st.size, st));
+        else add(fileSource(abs, childRel, st.size, st, calls));
       }
     }
   }
@@ -337,15 +342,6 @@ export function checkStdin(fd = 0): void {
   if (isDir) throw new SfxError("SFX_IO", "Cannot read standard input: it is a directory");
 }
 
-/** `f()`'s result, or its exception, as a promise (for a synchronous call in a chain of `.catch`). */
-function now<T>(f: () => T): Promise<T> {
-  try {
-    return Promise.resolve(f());
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
 /** What a file was when it was listed: the same inode (and modification time) must still be there when it is read. */
 export interface ListedFile {
   dev: number;
@@ -363,7 +359,7 @@ export interface ListedFile {
  * modification and change times once read. Any of these is `SFX_IO`, before
  * the file's end is sent, so the receiver keeps nothing of it.
  */
-export function fileSource(abs: string, path: string, size: number, listed?: ListedFile): SourceFile {
+export function fileSource(abs: string, path: string, size: number, listed?: ListedFile, calls: FsCalls = queued): SourceFile {
   // Offered (so that the file can be resumed) for files worth resuming, with a time a message can carry.
   const mtime = listed?.mtimeMs === undefined ? undefined : Math.floor(listed.mtimeMs);
   const modified = mtime !== undefined && size >= RESUME_MIN_BYTES && Number.isSafeInteger(mtime) && mtime >= 0 ? mtime : undefined;
@@ -377,7 +373,7 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
         throw ioError(err, "read", abs);
       });
       try {
-        const before = fstatSync(h.fd);
+        const before = await calls.fstat(h.fd);
         if (!before.isFile()) throw new SfxError("SFX_IO", `Cannot send ${abs}: it is no longer a regular file`);
         if (listed && (before.ino !== listed.ino || before.dev !== listed.dev)) {
           throw new SfxError("SFX_IO", `Cannot send ${abs}: it was replaced by another file after it was offered`);
@@ -407,7 +403,7 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
             size === 0 ? `Cannot send ${abs}: ${SIZE_SAYS_NOTHING}` : `Cannot send ${abs}: it grew while being sent`,
           );
         }
-        const after = fstatSync(h.fd);
+        const after = await calls.fstat(h.fd);
         if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
           throw new SfxError("SFX_IO", `Cannot send ${abs}: it changed while being sent (a file being written cannot be sent as it is)`);
         }

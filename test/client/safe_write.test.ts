@@ -671,4 +671,26 @@ test("prepareDirectory() refuses a directory it cannot write into at once (a rea
   }
 });
 
+test("a note that appeared beside a write's temporary file while it was written goes with it; on a directory that keeps its entries (chattr +a), the placed file is kept once, its temporary name left", async () => {
+  const d = tmp();
+  const data = new TextEncoder().encode("hello\n");
+  const w = await openSafeWrite(d, "a.txt", { size: data.length });
+  writeFileSync(resumeNotePathFor(w.partPath), "sfx-share:ABCD-EFGH/a.txt\n"); // another download's, say
+  await w.write(data.slice());
+  await w.finish(sha(data));
+  assert.equal(readdirSync(d).sort(), ["a.txt"]);
+  // Append-only: links may be made, entries not removed.
+  if (spawnSync("chattr", ["+a", d]).status !== 0) return console.log("  (the rest skipped: chattr +a not possible here)");
+  try {
+    const w2 = await openSafeWrite(d, "b.txt", { size: data.length });
+    await w2.write(data.slice());
+    const { path } = await w2.finish(sha(data));
+    assert.is(path, join(d, "b.txt"));
+    assert.equal(readdirSync(d).filter((n) => n.startsWith("b")), ["b.txt"], "one copy, not one under every free name");
+    assert.ok(existsSync(w2.partPath), "its temporary name could not go");
+  } finally {
+    spawnSync("chattr", ["-a", d]);
+  }
+});
+
 test.run();
