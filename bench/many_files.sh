@@ -9,8 +9,8 @@
 # Each binary runs its own server on 127.0.0.1 (ports from $PORT, default 17070).
 # FILES sets how many files (default 10000); WORKDIR where they are made and
 # received (default /tmp: pass a tmpfs, or a file system of the kind to judge;
-# an ext4 without a journal, like this machine's root, is slow to create files
-# right after others were deleted, whatever writes them).
+# this VM's root, an ext4, is slow to create files right after others were
+# deleted, whatever writes them: the kernel's recently_deleted() in a profile).
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 SFX_BINARY [SFX_BINARY…]" >&2; exit 2; }
 PORT=${PORT:-17070}

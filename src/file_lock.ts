@@ -141,8 +141,9 @@ const heldLocks = new Map<string, LockFile>();
  * would be given anyway: link() fails when the name exists, as the exclusive
  * create does, and makes no new file. A tree of many small files takes a
  * lock per file, and a file made and deleted for each costs more than the
- * link: on an ext4 without a journal, each file created right after others
- * were deleted has the allocator look at every inode just freed. Prefers a
+ * link: on some ext4 mounts (this project's VM's root), each file created
+ * right after others were deleted has the allocator look at every inode just
+ * freed (`recently_deleted` in a profile). Prefers a
  * lock in the same directory (one on another file system cannot be linked).
  * Returns which file the lock is (counted as held under this name), or
  * undefined when there is none to link from or the link cannot be made (a
