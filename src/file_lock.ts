@@ -10,7 +10,7 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants, futimes } from "node:fs";
+import { constants, utimes } from "node:fs";
 import { link, lstat, open, rename, rm, type FileHandle, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
@@ -75,16 +75,14 @@ async function writeAll(calls: FsCalls, fd: number, text: string): Promise<void>
   }
 }
 
-/**
- * The file behind locks this process holds: open (so its inode number stays
- * its own), and under how many of their names (closed at none).
- */
+/** The text of every lock this process takes. */
+const ourText = (): string => `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`;
+
+/** The file behind locks this process holds, and the names it holds it under. */
 interface LockFile {
   dev: number;
   ino: number;
-  fd: number;
-  names: number;
-  calls: FsCalls;
+  names: Set<string>;
   /**
    * Touches it while held: a lock another host left (whose process we cannot
    * ask about) is stale once it has not been touched for a while. One for
@@ -94,18 +92,18 @@ interface LockFile {
   touch: ReturnType<typeof setInterval>;
 }
 
-/** One name fewer for `file`: closed after its last. */
-function dropName(file: LockFile): void {
-  if (--file.names > 0) return;
-  clearInterval(file.touch);
-  file.calls.close(file.fd).catch(() => {});
+/** `name` given back: the file's touching stops with its last name. */
+function dropName(file: LockFile, name: string): void {
+  file.names.delete(name);
+  if (file.names.size === 0) clearInterval(file.touch);
 }
 
-/** Touches the open lock file `fd` every {@link LOCK_TOUCH_MS} (see {@link lockTouch}). */
-function touchEvery(fd: number): ReturnType<typeof setInterval> {
+/** Touches `file` (through one of its names) every {@link LOCK_TOUCH_MS} (see {@link lockTouch}). */
+function touchEvery(file: Omit<LockFile, "touch">): ReturnType<typeof setInterval> {
   const timer = setInterval(() => {
+    const [name] = file.names;
     const now = new Date();
-    futimes(fd, now, now, () => {});
+    if (name !== undefined) utimes(name, now, now, () => {});
   }, lockTouch.ms);
   (timer as { unref?: () => void }).unref?.();
   return timer;
@@ -113,10 +111,8 @@ function touchEvery(fd: number): ReturnType<typeof setInterval> {
 
 /**
  * Creates `lock` exclusively, with our process ID, nonce and host name in it
- * (`created` is called once it exists), and says which file it is (counted
- * as held under this name): kept open while this process holds it under any
- * name, so that its inode number cannot go to another file meanwhile (see
- * linkedLock).
+ * (`created` is called once it exists), and says which file it is (held
+ * under this name).
  */
 async function createLock(calls: FsCalls, lock: string, created: () => void): Promise<LockFile> {
   const fd = await calls.open(lock, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
@@ -124,12 +120,12 @@ async function createLock(calls: FsCalls, lock: string, created: () => void): Pr
   try {
     // Readable by all whatever the umask: another user's sfx judges it by what it says.
     if (umaskHidesLocks()) await calls.fchmod(fd, 0o644).catch(() => {});
-    await writeAll(calls, fd, `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
+    await writeAll(calls, fd, ourText());
     const st = await calls.fstat(fd);
-    return { dev: st.dev, ino: st.ino, fd, names: 1, calls, touch: touchEvery(fd) };
-  } catch (err) {
+    const file = { dev: st.dev, ino: st.ino, names: new Set([lock]) };
+    return { ...file, touch: touchEvery(file) };
+  } finally {
     await calls.close(fd).catch(() => {});
-    throw err;
   }
 }
 
@@ -143,12 +139,11 @@ const heldLocks = new Map<string, LockFile>();
  * lock per file, and a file made and deleted for each costs more than the
  * link: on some ext4 mounts (this project's VM's root), each file created
  * right after others were deleted has the allocator look at every inode just
- * freed (`recently_deleted` in a profile). Prefers a
- * lock in the same directory (one on another file system cannot be linked).
- * Returns which file the lock is (counted as held under this name), or
- * undefined when there is none to link from or the link cannot be made (a
- * file system without hard links): then the lock is created. Throws EEXIST
- * when the name is taken.
+ * freed (`recently_deleted` in a profile). Prefers a lock in the same
+ * directory (one on another file system cannot be linked). Returns which
+ * file the lock is (held under this name too), or undefined when there is
+ * none to link from or the link cannot be made (a file system without hard
+ * links): then the lock is created. Throws EEXIST when the name is taken.
  */
 async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | undefined> {
   const dir = dirname(lock);
@@ -160,12 +155,9 @@ async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | unde
     if (tried.has(file.dev)) continue;
     tried.add(file.dev);
     if (tried.size > MAX_LINK_TRIES) break;
-    // Counted from here: the file stays open (its inode its own) even if `name` is given back meanwhile.
-    file.names++;
     try {
       await calls.link(name, lock);
     } catch (err) {
-      dropName(file);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw err;
       if (code === "EXDEV" || code === "ENOENT") continue; // another file system; a name given back meanwhile
@@ -175,7 +167,12 @@ async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | unde
       cannotLink.add(dir);
       return undefined;
     }
-    return await ours(calls, lock, file);
+    if (await isOurLock(calls, lock, file)) {
+      file.names.add(lock);
+      return file;
+    }
+    await calls.unlink(lock).catch(() => {}); // the create that follows finds what is there
+    return undefined;
   }
   return undefined;
 }
@@ -185,16 +182,31 @@ const MAX_LINK_TRIES = 3;
 /** Directories where a lock could not be linked (not for want of a lock on its file system). */
 const cannotLink = new Set<string>();
 
-/** `file` when the lock just linked is it (counted as held under that name), else undefined, the link undone. */
-async function ours(calls: FsCalls, lock: string, file: LockFile): Promise<LockFile | undefined> {
-  // The name linked from must still have been our lock (not replaced by someone who may write
-  // into that directory): else this name goes again, and the lock is created. The file being
-  // open here, no other file can have its inode number.
+/**
+ * Whether the lock just linked is `file` saying what our locks say: the name
+ * linked from may have been replaced meanwhile (given back and taken again,
+ * or by someone who may write into that directory), and a file made since
+ * may have the inode number of ours, freed; what it says tells.
+ */
+async function isOurLock(calls: FsCalls, lock: string, file: LockFile): Promise<boolean> {
   const st = await calls.lstat(lock).catch(() => undefined);
-  if (st !== undefined && st.dev === file.dev && st.ino === file.ino) return file;
-  dropName(file);
-  await calls.unlink(lock).catch(() => {}); // the create that follows finds what is there
-  return undefined;
+  if (st === undefined || st.dev !== file.dev || st.ino !== file.ino || !st.isFile()) return false;
+  const want = new TextEncoder().encode(ourText());
+  let fd: number;
+  try {
+    fd = await calls.open(lock, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const got = new Uint8Array(want.length + 1);
+    const n = await calls.read(fd, got, 0, got.length, 0);
+    return n === want.length && got.subarray(0, n).every((b, i) => b === want[i]);
+  } catch {
+    return false;
+  } finally {
+    await calls.close(fd).catch(() => {});
+  }
 }
 
 /**
@@ -249,9 +261,9 @@ export async function takeLock(lock: string, calls: FsCalls = queued): Promise<L
       const release = () =>
         released ??= (async () => {
           heldLocks.delete(lock);
+          dropName(file, lock);
           // Gone already, or no longer ours to remove: nothing more to do.
           await calls.unlink(lock).catch(() => {});
-          dropName(file);
         })();
       return Object.assign(release, { tookOver });
     } catch (err) {

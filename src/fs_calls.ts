@@ -19,7 +19,7 @@
  * @module
  */
 import { closeSync, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, type Stats, statSync, unlinkSync, writeSync } from "node:fs";
-import { close, fchmod, fstat, link, lstat, open, read, realpath, stat, statfs, unlink, write } from "node:fs";
+import { close, fchmod, fstat, fsync, ftruncate, link, lstat, open, read, realpath, stat, statfs, unlink, write, writev } from "node:fs";
 import { promisify } from "node:util";
 
 /** Calls on names and small files; see the module's documentation. */
@@ -103,4 +103,66 @@ export async function callsFor(dir: string): Promise<FsCalls> {
   if (process.platform !== "linux") return queued;
   const type = await statfsAsync(dir).then((st) => Number(st.type), () => undefined);
   return type !== undefined && LOCAL_FILE_SYSTEMS.has(type) ? atOnce : queued;
+}
+
+/**
+ * A file open for writing (and reading back), as a FileHandle would be but
+ * opened and closed by `calls` (at once on a local file system: through the
+ * thread pool an open and a close were a third of a receiver's time for a
+ * tree of small files). Its bytes, its reads and its fsync always go through
+ * the thread pool: a write may wait on the disk. After `close`, every call
+ * fails (EBADF): the descriptor's number may already be another file's.
+ */
+export class OpenFile {
+  readonly fd: number;
+  #calls: FsCalls;
+  #closed: Promise<void> | undefined;
+
+  constructor(fd: number, calls: FsCalls) {
+    this.fd = fd;
+    this.#calls = calls;
+  }
+
+  #open(): void {
+    if (this.#closed) throw Object.assign(new Error("EBADF: file already closed"), { code: "EBADF" });
+  }
+
+  async writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }> {
+    this.#open();
+    return { bytesWritten: (await writevAsync(this.fd, buffers, position)).bytesWritten };
+  }
+
+  async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
+    this.#open();
+    return { bytesRead: (await readAsync(this.fd, buffer, offset, length, position)).bytesRead };
+  }
+
+  async sync(): Promise<void> {
+    this.#open();
+    await fsyncAsync(this.fd);
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.#open();
+    await ftruncateAsync(this.fd, length);
+  }
+
+  async stat(): Promise<Stats> {
+    this.#open();
+    return await promisify(fstat)(this.fd);
+  }
+
+  /** Closes it (once; every call waits for that close). */
+  close(): Promise<void> {
+    return (this.#closed ??= this.#calls.close(this.fd));
+  }
+}
+
+const writevAsync = promisify(writev);
+const fsyncAsync = promisify(fsync);
+const ftruncateAsync = promisify(ftruncate);
+
+/** Opens `path` with `calls` (numeric flags). */
+export async function openFile(calls: FsCalls, path: string, flags: number, mode?: number): Promise<OpenFile> {
+  return new OpenFile(await calls.open(path, flags, mode), calls);
 }

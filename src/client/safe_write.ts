@@ -21,11 +21,11 @@
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants, type Stats, statfsSync } from "node:fs";
-import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, rmdir, stat, statfs, type FileHandle, unlink } from "node:fs/promises";
+import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { mayWrite, processCheckHint } from "../deno_access.ts";
 import { ensureDir } from "../ensure_dir.ts";
-import { callsFor, type FsCalls, queued } from "../fs_calls.ts";
+import { callsFor, type FsCalls, type OpenFile, openFile, queued } from "../fs_calls.ts";
 import { SfxError } from "../errors.ts";
 import { isSfxLockText, judgeLock, type LockRelease, readLockText, readSmallFile, takeLock } from "../file_lock.ts";
 import { localRelativePath, LOCK_SUFFIX, PART_SUFFIX, RESUME_SUFFIX, sanitizeRelativePath } from "../protocol/paths.ts";
@@ -628,7 +628,7 @@ async function isAt(root: string, rel: string, path: string, id: FileId, calls: 
  * directory leads outside `root`, checked just before the open and again
  * after it.
  */
-async function openPart(root: string, rel: string, partPath: string, resume: boolean, calls: FsCalls, looked: Stats | undefined | null = null): Promise<{ handle: FileHandle; id: FileId } | undefined> {
+async function openPart(root: string, rel: string, partPath: string, resume: boolean, calls: FsCalls, looked: Stats | undefined | null = null): Promise<{ handle: OpenFile; id: FileId } | undefined> {
   await realInside(root, dirname(partPath), rel, calls);
   // What the name held, as the caller just looked (null: look now).
   const there = looked !== null ? looked : await calls.lstat(partPath);
@@ -646,13 +646,13 @@ async function openPart(root: string, rel: string, partPath: string, resume: boo
     });
     if (!removed) return undefined;
   }
-  let handle: FileHandle;
+  let handle: OpenFile;
   try {
     if (reuse) {
-      handle = await open(partPath, constants.O_RDWR | constants.O_NOFOLLOW);
+      handle = await openFile(calls, partPath, constants.O_RDWR | constants.O_NOFOLLOW);
     } else {
       // Created, never reused: O_EXCL fails rather than open whatever appears here meanwhile.
-      handle = await open(partPath, (resume ? constants.O_RDWR : constants.O_WRONLY) | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
+      handle = await openFile(calls, partPath, (resume ? constants.O_RDWR : constants.O_WRONLY) | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
     }
   } catch (err) {
     // Something else put here since we looked (a link, another file), or what we may not open: not ours either.
@@ -698,7 +698,7 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
   const first = (key !== undefined ? await notedAttempt(finalPath, key) : undefined) ?? 1;
   let partPath = "";
   let unlock: LockRelease | undefined;
-  let opened: { handle: FileHandle; id: FileId } | undefined;
+  let opened: { handle: OpenFile; id: FileId } | undefined;
   let remade = false;
   for (let n = 0; n < MAX_PART_ATTEMPTS && !opened; n++) {
     const attempt = ((first - 1 + n) % MAX_PART_ATTEMPTS) + 1;
@@ -794,7 +794,7 @@ function strayPartIsOurs(st: Stats | undefined | null, tookOver: string | null |
   return isSfxLockText(tookOver) && ownFile(st);
 }
 
-async function hashExisting(handle: FileHandle, hash: Hash, size: number, stop?: () => boolean): Promise<number> {
+async function hashExisting(handle: OpenFile, hash: Hash, size: number, stop?: () => boolean): Promise<number> {
   const buf = new Uint8Array(1024 * 1024);
   let pos = 0;
   while (pos < size && !stop?.()) {
@@ -807,7 +807,7 @@ async function hashExisting(handle: FileHandle, hash: Hash, size: number, stop?:
 }
 
 /** Hashes the `offset` bytes a resumed temporary file starts with (until `stop`); they must all still be there. */
-async function hashPrefix(handle: FileHandle, hash: Hash, offset: number, path: string, stop: () => boolean): Promise<void> {
+async function hashPrefix(handle: OpenFile, hash: Hash, offset: number, path: string, stop: () => boolean): Promise<void> {
   let got: number;
   try {
     got = await hashExisting(handle, hash, offset, stop);
@@ -824,7 +824,7 @@ class SafeWriteImpl implements SafeWrite {
   readonly offset: number;
   #root: string;
   #rel: string;
-  #handle: FileHandle;
+  #handle: OpenFile;
   /** The temporary file's device and inode, from its handle: what `partPath` must still be when it is placed or removed. */
   #id: FileId;
   /** Under its final name, its lock given back. */
@@ -845,7 +845,7 @@ class SafeWriteImpl implements SafeWrite {
     rel: string,
     finalPath: string,
     partPath: string,
-    handle: FileHandle,
+    handle: OpenFile,
     id: FileId,
     hash: Hash,
     offset: number,
@@ -1272,7 +1272,7 @@ export async function sameFile(path: string, size: number, sha256: string): Prom
   const st = await lstat(path).catch(() => undefined);
   if (!st?.isFile() || st.size !== size || (await othersFile(st, path))) return false;
   try {
-    const h = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const h = await openFile(queued, path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const hash = createHash("sha256");
       await hashExisting(h, hash, size);

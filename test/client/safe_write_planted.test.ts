@@ -264,23 +264,31 @@ test("a subdirectory swapped for a symbolic link out of the target between the c
   const cache = newSafeWriteCache();
   await prepareDestination(dir, "sub/f", cache);
   const part = partPathFor(join(dir, "sub/f"));
-  // Node gives no hook between a check and an open: the swap is made by open() itself, as it is called.
-  const fsp = createRequire(import.meta.url)("node:fs/promises") as typeof import("node:fs/promises");
-  const open = fsp.open;
+  // Node gives no hook between a check and an open: the swap is made by open() itself, as it is
+  // called (at once or through the thread pool, as src/fs_calls.ts chooses for this file system).
+  const fs = createRequire(import.meta.url)("node:fs") as typeof import("node:fs");
+  const { open, openSync } = fs;
   let swapped = false;
-  fsp.open = ((path: Parameters<typeof open>[0], ...rest: unknown[]) => {
+  const swap = (path: unknown) => {
     if (path === part && !swapped) {
       renameSync(join(dir, "sub"), join(dir, "sub.old"));
       symlinkSync(outsideDir, join(dir, "sub"));
       swapped = true;
     }
-    return (open as (...a: unknown[]) => ReturnType<typeof open>)(path, ...rest);
+  };
+  fs.openSync = ((path: string, ...rest: unknown[]) => {
+    swap(path);
+    return (openSync as (...a: unknown[]) => number)(path, ...rest);
+  }) as typeof openSync;
+  fs.open = ((path: string, ...rest: unknown[]) => {
+    swap(path);
+    return (open as (...a: unknown[]) => void)(path, ...rest);
   }) as typeof open;
   syncBuiltinESMExports();
   try {
     await refused(openSafeWrite(dir, "sub/f", { cache }), /was replaced while the file was being opened/);
   } finally {
-    fsp.open = open;
+    Object.assign(fs, { open, openSync });
     syncBuiltinESMExports();
   }
   assert.ok(swapped, "the swap was made (by the open() of the temporary file)");

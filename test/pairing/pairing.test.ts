@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { OpenFile } from "../../src/fs_calls.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import v8 from "node:v8";
@@ -1026,9 +1026,8 @@ test("the sender of a resumed file lets each chunk of the part it reads and hash
 
 test("the sender's progress counts what has left it (acknowledged), not what it has handed to its send buffer: with a receiver whose disk holds its writes, it stays megabytes below what was read, then reaches the whole file", async () => {
   // The receiver's disk holds every write until let go: everything upstream fills and the sender stalls.
-  const probe = await open(new URL(import.meta.url).pathname);
-  const proto = Object.getPrototypeOf(probe) as { writev: (...args: unknown[]) => Promise<unknown> };
-  await probe.close();
+  // Received files are written through sfx's OpenFile (src/fs_calls.ts).
+  const proto = OpenFile.prototype as { writev: (...args: unknown[]) => Promise<unknown> };
   const writev = proto.writev;
   let letGo!: () => void;
   const held = new Promise<void>((r) => (letGo = r));
