@@ -160,11 +160,14 @@ async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | unde
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw err;
-      if (code === "EXDEV" || code === "ENOENT") continue; // another file system; a name given back meanwhile
-      // Hard links not made here (a file system without them, a directory that refuses them):
-      // not tried again in it.
-      if (cannotLink.size >= 256) cannotLink.clear();
-      cannotLink.add(dir);
+      // Another file system; a name given back meanwhile; a file with too many links already.
+      if (code === "EXDEV" || code === "ENOENT" || code === "EMLINK") continue;
+      // Hard links not made here (a file system without them): not tried again in it. Anything
+      // else (a full disk, an I/O error) may pass: the lock is created this time.
+      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "ENOSYS") {
+        if (cannotLink.size >= 256) cannotLink.clear();
+        cannotLink.add(dir);
+      }
       return undefined;
     }
     if (await isOurLock(calls, lock, file)) {

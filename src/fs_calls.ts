@@ -7,7 +7,9 @@
  *   thread pool each call costs a hand-off between threads, about ten times
  *   the call itself, and a tree of many small files is made of little else
  *   (`bench/many_files.sh`: 5,000 files on a tmpfs, the receiver's CPU
- *   halved).
+ *   halved). Watched: once a few calls have each taken long (a cold or
+ *   congested disk, where the pool would run several at once and the process
+ *   would not wait), the rest go through the pool ({@link watchful}).
  * - {@link queued}, through the thread pool, anywhere else: on NFS, SMB or a
  *   FUSE mount a call may wait on a server, and a synchronous one would hold
  *   up the whole process meanwhile (the transport's timers, progress,
@@ -98,11 +100,50 @@ const LOCAL_FILE_SYSTEMS = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 
 
 const statfsAsync = promisify(statfs);
 
-/** The calls for files in the directory `dir` (which must exist): {@link atOnce} on a local file system. */
-export async function callsFor(dir: string): Promise<FsCalls> {
+/**
+ * The calls for files at `path` (a directory, or a file: its file system,
+ * links followed; it must exist): {@link watchful} ones on a local file
+ * system, else {@link queued}.
+ */
+export async function callsFor(path: string): Promise<FsCalls> {
   if (process.platform !== "linux") return queued;
-  const type = await statfsAsync(dir).then((st) => Number(st.type), () => undefined);
-  return type !== undefined && LOCAL_FILE_SYSTEMS.has(type) ? atOnce : queued;
+  const type = await statfsAsync(path).then((st) => Number(st.type), () => undefined);
+  return type !== undefined && LOCAL_FILE_SYSTEMS.has(type) ? watchful() : queued;
+}
+
+/** A synchronous call that takes this long holds up the process more than the thread pool's hand-off would cost. */
+export const SLOW_CALL_MS = 5;
+/** Calls that slow before {@link watchful} ones go through the pool (one may be the process descheduled on a busy machine). */
+const SLOW_CALLS = 3;
+
+/**
+ * {@link atOnce}'s calls, each timed, until {@link SLOW_CALLS} of them have
+ * taken over {@link SLOW_CALL_MS}: from then on {@link queued}'s. One per
+ * directory or file system that {@link callsFor} was asked about.
+ */
+export function watchful(): FsCalls {
+  let slow = 0;
+  const watched = <K extends keyof FsCalls>(name: K): FsCalls[K] =>
+    ((...args: Parameters<FsCalls[K]>) => {
+      if (slow >= SLOW_CALLS) return (queued[name] as (...a: unknown[]) => unknown)(...args);
+      const started = performance.now();
+      const result = (atOnce[name] as (...a: unknown[]) => unknown)(...args);
+      if (performance.now() - started > SLOW_CALL_MS) slow++;
+      return result;
+    }) as FsCalls[K];
+  return {
+    lstat: watched("lstat"),
+    stat: watched("stat"),
+    realpath: watched("realpath"),
+    link: watched("link"),
+    unlink: watched("unlink"),
+    open: watched("open"),
+    fchmod: watched("fchmod"),
+    write: watched("write"),
+    read: watched("read"),
+    fstat: watched("fstat"),
+    close: watched("close"),
+  };
 }
 
 /**

@@ -3,14 +3,20 @@ import * as assert from "uvu/assert";
 import { constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { atOnce, callsFor, type FsCalls, queued } from "../src/fs_calls.ts";
+import { atOnce, callsFor, type FsCalls, queued, SLOW_CALL_MS, watchful } from "../src/fs_calls.ts";
 import { withTmpfs } from "./_tmpfs.ts";
 
 test("callsFor(): at once on a local file system (a tmpfs), through the thread pool on one that may wait on a server or is not known (/proc stands in)", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sfx-calls-"));
   try {
     await withTmpfs(dir, "1m", async () => {
-      assert.is(await callsFor(dir), atOnce);
+      const calls = await callsFor(dir);
+      assert.is.not(calls, queued);
+      // At once: the answer is there before anything else runs.
+      let answered = false;
+      void calls.lstat(dir).then(() => (answered = true));
+      await Promise.resolve();
+      assert.ok(answered, "answered within the same turn");
     });
     assert.is(await callsFor("/proc"), queued);
     assert.is(await callsFor(join(dir, "missing")), queued, "a file system that cannot be asked");
@@ -19,7 +25,38 @@ test("callsFor(): at once on a local file system (a tmpfs), through the thread p
   }
 });
 
-for (const [name, calls] of [["atOnce", atOnce], ["queued", queued]] as [string, FsCalls][]) {
+test("watchful(): calls made at once until three of them have each taken over SLOW_CALL_MS, then through the thread pool", async () => {
+  const { lstat } = atOnce;
+  const queuedLstat = queued.lstat;
+  let slowCalls = 0;
+  let pooled = 0;
+  atOnce.lstat = (path) => {
+    const until = performance.now() + SLOW_CALL_MS + 1;
+    while (performance.now() < until); // a call on a cold disk
+    slowCalls++;
+    return lstat(path);
+  };
+  queued.lstat = (path) => {
+    pooled++;
+    return queuedLstat(path);
+  };
+  try {
+    const calls = watchful();
+    for (let i = 0; i < 3; i++) await calls.lstat("/");
+    assert.is(slowCalls, 3);
+    assert.ok((await calls.lstat("/"))?.isDirectory());
+    assert.is(slowCalls, 3, "no fourth slow call at once");
+    assert.is(pooled, 1);
+    // Another directory's calls are watched apart.
+    await watchful().lstat("/");
+    assert.is(slowCalls, 4);
+  } finally {
+    Object.assign(atOnce, { lstat });
+    Object.assign(queued, { lstat: queuedLstat });
+  }
+});
+
+for (const [name, calls] of [["atOnce", atOnce], ["queued", queued], ["watchful", watchful()]] as [string, FsCalls][]) {
   test(`${name}: the same answers and the same errors, as promises`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "sfx-calls-"));
     try {

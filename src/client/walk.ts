@@ -125,9 +125,10 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     });
     const name = basename(abs);
     if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
-    // How each file's checks are called: at once on a local file system (src/fs_calls.ts).
-    const calls = await callsFor(st.isDirectory() ? abs : dirname(abs));
-    if (st.isDirectory()) await walk(abs, checkName(name), add, skip, calls, 0, opts.command);
+    // How each file's checks are called: at once on a local file system (src/fs_calls.ts), the one
+    // the file really is on (a link followed).
+    const calls = await callsOn(st.dev, abs);
+    if (st.isDirectory()) await walk(abs, checkName(name), add, skip, { calls, dev: st.dev }, 0, opts.command);
     else {
       const denied = await readError(abs, st.size, calls);
       if (denied) throw denied;
@@ -232,10 +233,26 @@ function isLeftover(name: string): boolean {
 }
 
 /** Entries walked between two turns of the event loop; see walk. */
-const YIELD_EVERY_ENTRIES = 256;
-let walkedEntries = 0;
+/** The most a walk holds the event loop between two of its turns; see walk. */
+const YIELD_AFTER_MS = 10;
+let lastTurn = 0;
 
-async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, calls: FsCalls, depth = 0, command = "sfx send --to ID"): Promise<void> {
+/** The calls for each file system met (by device), chosen once (src/fs_calls.ts). */
+const callsByDevice = new Map<number, Promise<FsCalls>>();
+
+/** The calls for files on device `dev`, `path` being one of them. */
+function callsOn(dev: number, path: string): Promise<FsCalls> {
+  let calls = callsByDevice.get(dev);
+  if (!calls) {
+    calls = callsFor(path);
+    if (callsByDevice.size >= 64) callsByDevice.clear();
+    callsByDevice.set(dev, calls);
+  }
+  return calls;
+}
+
+async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, on: { calls: FsCalls; dev: number }, depth = 0, command = "sfx send --to ID"): Promise<void> {
+  const { calls } = on;
   if (depth > MAX_DEPTH) {
     throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | ${command} - --name DIR.tar)`);
   }
@@ -256,7 +273,10 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
   for (const e of entries) {
     // Calls made at once never let anything else run: a walk of thousands of files would hold up
     // an interactive session's connection (its timers, an offer arriving, Ctrl-C) for its whole length.
-    if (++walkedEntries % YIELD_EVERY_ENTRIES === 0) await new Promise((r) => setImmediate(r));
+    if (performance.now() - lastTurn > YIELD_AFTER_MS) {
+      await new Promise((r) => setImmediate(r));
+      lastTurn = performance.now();
+    }
     const abs = join(dir, e.name);
     const shown = `${rel}/${e.name}`;
     if (twice.has(e.name)) {
@@ -304,13 +324,15 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
         continue;
       }
       const childRel = `${rel}/${name}`;
-      if (st.isDirectory()) await walk(abs, childRel, add, skip, calls, depth + 1, command);
+      // A file system mounted inside the tree (or a link to a file on one) has calls of its own.
+      const here = st.dev === on.dev ? on : { calls: await callsOn(st.dev, abs), dev: st.dev };
+      if (st.isDirectory()) await walk(abs, childRel, add, skip, here, depth + 1, command);
       else {
-        const denied = await readError(abs, st.size, calls);
+        const denied = await readError(abs, st.size, here.calls);
         const why = denied && leftOutFor(denied);
         if (why) skip(childRel, why, "failed");
         else if (denied) throw denied;
-        else add(fileSource(abs, childRel, st.size, st, calls));
+        else add(fileSource(abs, childRel, st.size, st, here.calls));
       }
     }
   }

@@ -8,6 +8,7 @@ import { checkStdin, collectFiles, fileSource, rechunk, withOfferedNames } from 
 import { DATA_MESSAGE_BYTES } from "../../src/protocol/defaults.ts";
 import { collectShareFiles } from "../../src/client/share.ts";
 import { isSfxError } from "../../src/errors.ts";
+import { queued } from "../../src/fs_calls.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sfx-walk-"));
 test.after(() => rmSync(root, { recursive: true, force: true }));
@@ -473,6 +474,32 @@ test("a file of size 0 that reads bytes (/proc/uptime) is left out of a tree, an
   const err = await collectFiles(["/proc/uptime"]).then(() => undefined, (e: unknown) => e);
   assert.ok(isSfxError(err, "SFX_IO"), String(err));
   assert.is((err as Error).message, "Cannot send /proc/uptime: it has bytes although its size is 0 (a /proc or /sys file?); send it through standard input instead ('-' with --name uptime: cat /proc/uptime | sfx send --to ID --name uptime -)");
+});
+
+test("each file's checks are made with the calls of the file system it is really on: a link in a local tree (or named) to a file on another (/proc) goes through the thread pool", async () => {
+  const d = join(root, "mixed");
+  mkdirSync(d);
+  writeFileSync(join(d, "local.txt"), "here");
+  symlinkSync("/proc/self/status", join(d, "status"));
+  const named = join(root, "status-link");
+  symlinkSync("/proc/self/status", named);
+  const opened: string[] = [];
+  const { open } = queued;
+  queued.open = (path, flags, mode) => {
+    opened.push(path);
+    return open(path, flags, mode);
+  };
+  try {
+    const skipped: string[] = [];
+    const files = await collectFiles([d], { onSkip: (path) => skipped.push(path) });
+    assert.equal(files.map((f) => f.path), ["mixed/local.txt"]);
+    assert.equal(skipped, ["mixed/status"], "left out: its size says nothing");
+    assert.equal(opened, [join(d, "status")], "only the file on /proc, through the pool");
+    await collectFiles([named]).then(() => assert.unreachable("sent"), () => {});
+    assert.equal(opened, [join(d, "status"), named]);
+  } finally {
+    Object.assign(queued, { open });
+  }
 });
 
 test.run();
