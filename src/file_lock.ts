@@ -65,9 +65,8 @@ function umaskHidesLocks(): boolean {
   }
 }
 
-/** Writes all of `text` at the start of the new file `fd` (a short write is continued; a full disk throws). */
-async function writeAll(calls: FsCalls, fd: number, text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
+/** Writes all of `bytes` at the start of the new file `fd` (a short write is continued; a full disk throws). */
+async function writeAll(calls: FsCalls, fd: number, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) {
     const n = await calls.write(fd, bytes, at, bytes.length - at, at);
     if (n <= 0) throw Object.assign(new Error("ENOSPC: nothing written"), { code: "ENOSPC" });
@@ -75,8 +74,9 @@ async function writeAll(calls: FsCalls, fd: number, text: string): Promise<void>
   }
 }
 
-/** The text of every lock this process takes. */
-const ourText = (): string => `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`;
+/** The text of every lock this process takes, as bytes. */
+let ourBytes: Uint8Array | undefined;
+const ourText = (): Uint8Array => (ourBytes ??= new TextEncoder().encode(`${process.pid} ${LOCK_NONCE} ${thisHost()}\n`));
 
 /** The file behind locks this process holds, and the names it holds it under. */
 interface LockFile {
@@ -150,8 +150,7 @@ async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | unde
   if (cannotLink.has(dir)) return undefined;
   // One held lock per file system it may be on: the same directory's first, then one of each other.
   const tried = new Set<number>();
-  const candidates = [...heldLocks].sort(([a], [b]) => Number(dirname(b) === dir) - Number(dirname(a) === dir));
-  for (const [name, file] of candidates) {
+  for (const [name, file] of linkSources(dir)) {
     if (tried.has(file.dev)) continue;
     tried.add(file.dev);
     if (tried.size > MAX_LINK_TRIES) break;
@@ -180,6 +179,19 @@ async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | unde
   return undefined;
 }
 
+/** The locks held, one in `dir` first (if any). */
+function* linkSources(dir: string): Generator<[string, LockFile]> {
+  let first: string | undefined;
+  for (const held of heldLocks) {
+    if (dirname(held[0]) === dir) {
+      first = held[0];
+      yield held;
+      break;
+    }
+  }
+  for (const held of heldLocks) if (held[0] !== first) yield held;
+}
+
 /** How many of the file systems this process holds locks on a lock may be linked from. */
 const MAX_LINK_TRIES = 3;
 /** Directories where a lock could not be linked (not for want of a lock on its file system). */
@@ -194,7 +206,7 @@ const cannotLink = new Set<string>();
 async function isOurLock(calls: FsCalls, lock: string, file: LockFile): Promise<boolean> {
   const st = await calls.lstat(lock).catch(() => undefined);
   if (st === undefined || st.dev !== file.dev || st.ino !== file.ino || !st.isFile()) return false;
-  const want = new TextEncoder().encode(ourText());
+  const want = ourText();
   let fd: number;
   try {
     fd = await calls.open(lock, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { closeSync, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, type Stats, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, type Stats, statSync, unlinkSync, writeSync, writevSync } from "node:fs";
 import { close, fchmod, fstat, fsync, ftruncate, link, lstat, open, read, realpath, stat, statfs, unlink, write, writev } from "node:fs";
 import { promisify } from "node:util";
 
@@ -38,6 +38,8 @@ export interface FsCalls {
   fchmod(fd: number, mode: number): Promise<void>;
   /** Bytes written of `bytes` from `offset`, at `position` of the file. */
   write(fd: number, bytes: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /** Bytes written of `buffers`, at `position` of the file (used for a few KiB at most: see OpenFile). */
+  writev(fd: number, buffers: Uint8Array[], position: number): Promise<number>;
   /** Bytes read into `buf` from `offset`, at `position` of the file. */
   read(fd: number, buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   fstat(fd: number): Promise<Stats>;
@@ -63,12 +65,14 @@ export const atOnce: FsCalls = {
   open: (path, flags, mode) => now(() => openSync(path, flags, mode)),
   fchmod: (fd, mode) => now(() => fchmodSync(fd, mode)),
   write: (fd, bytes, offset, length, position) => now(() => writeSync(fd, bytes, offset, length, position)),
+  writev: (fd, buffers, position) => now(() => writevSync(fd, buffers, position)),
   read: (fd, buf, offset, length, position) => now(() => readSync(fd, buf, offset, length, position)),
   fstat: (fd) => now(() => fstatSync(fd)),
   close: (fd) => now(() => closeSync(fd)),
 };
 
 const lstatAsync = promisify(lstat);
+const writevAsync = promisify(writev);
 const writeAsync = promisify(write);
 const readAsync = promisify(read);
 
@@ -85,6 +89,7 @@ export const queued: FsCalls = {
   open: (path, flags, mode) => promisify(open)(path, flags, mode),
   fchmod: promisify(fchmod),
   write: async (fd, bytes, offset, length, position) => (await writeAsync(fd, bytes, offset, length, position)).bytesWritten,
+  writev: async (fd, buffers, position) => (await writevAsync(fd, buffers, position)).bytesWritten,
   read: async (fd, buf, offset, length, position) => (await readAsync(fd, buf, offset, length, position)).bytesRead,
   fstat: (fd) => promisify(fstat)(fd),
   close: promisify(close),
@@ -113,22 +118,37 @@ export async function callsFor(path: string): Promise<FsCalls> {
 
 /** A synchronous call that takes this long holds up the process more than the thread pool's hand-off would cost. */
 export const SLOW_CALL_MS = 5;
-/** Calls that slow before {@link watchful} ones go through the pool (one may be the process descheduled on a busy machine). */
+/**
+ * {@link watchful} calls go through the pool once this many of the last
+ * {@link SLOW_WINDOW} were slow: a disk that is slow makes most calls so,
+ * where a busy machine that deschedules the process now and then makes a
+ * few, spread out.
+ */
 const SLOW_CALLS = 3;
+const SLOW_WINDOW = 50;
 
 /**
- * {@link atOnce}'s calls, each timed, until {@link SLOW_CALLS} of them have
- * taken over {@link SLOW_CALL_MS}: from then on {@link queued}'s. One per
- * directory or file system that {@link callsFor} was asked about.
+ * {@link atOnce}'s calls, each timed, until {@link SLOW_CALLS} of the last
+ * {@link SLOW_WINDOW} have each taken over {@link SLOW_CALL_MS}: from then on
+ * {@link queued}'s. One per directory or file system that {@link callsFor}
+ * was asked about.
  */
 export function watchful(): FsCalls {
-  let slow = 0;
+  let pooled = false;
+  let calls = 0;
+  /** The numbers of the last slow calls, oldest first. */
+  const slow: number[] = [];
   const watched = <K extends keyof FsCalls>(name: K): FsCalls[K] =>
     ((...args: Parameters<FsCalls[K]>) => {
-      if (slow >= SLOW_CALLS) return (queued[name] as (...a: unknown[]) => unknown)(...args);
+      if (pooled) return (queued[name] as (...a: unknown[]) => unknown)(...args);
       const started = performance.now();
       const result = (atOnce[name] as (...a: unknown[]) => unknown)(...args);
-      if (performance.now() - started > SLOW_CALL_MS) slow++;
+      calls++;
+      if (performance.now() - started > SLOW_CALL_MS) {
+        slow.push(calls);
+        if (slow.length > SLOW_CALLS) slow.shift();
+        pooled = slow.length === SLOW_CALLS && calls - slow[0] < SLOW_WINDOW;
+      }
       return result;
     }) as FsCalls[K];
   return {
@@ -140,6 +160,7 @@ export function watchful(): FsCalls {
     open: watched("open"),
     fchmod: watched("fchmod"),
     write: watched("write"),
+    writev: watched("writev"),
     read: watched("read"),
     fstat: watched("fstat"),
     close: watched("close"),
@@ -168,8 +189,17 @@ export class OpenFile {
     if (this.#closed) throw Object.assign(new Error("EBADF: file already closed"), { code: "EBADF" });
   }
 
+  /**
+   * Writes `buffers` at `position`. A few KiB (a small file, whole) are
+   * written by the file system's calls, at once on a local one: into the page
+   * cache, as fast as the hand-off to the pool would be. More go through the
+   * pool, as a large write may wait on the disk.
+   */
   async writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }> {
     this.#open();
+    let bytes = 0;
+    for (const b of buffers) bytes += b.length;
+    if (bytes <= SMALL_WRITE_BYTES) return { bytesWritten: await this.#calls.writev(this.fd, buffers, position) };
     return { bytesWritten: (await writevAsync(this.fd, buffers, position)).bytesWritten };
   }
 
@@ -199,7 +229,9 @@ export class OpenFile {
   }
 }
 
-const writevAsync = promisify(writev);
+/** The most {@link OpenFile.writev} writes by the file system's calls. */
+const SMALL_WRITE_BYTES = 16 * 1024;
+
 const fsyncAsync = promisify(fsync);
 const ftruncateAsync = promisify(ftruncate);
 

@@ -25,15 +25,18 @@ test("callsFor(): at once on a local file system (a tmpfs), through the thread p
   }
 });
 
-test("watchful(): calls made at once until three of them have each taken over SLOW_CALL_MS, then through the thread pool", async () => {
+test("watchful(): calls made at once until three of the last fifty have each taken over SLOW_CALL_MS, then through the thread pool; slow calls spread out (a busy machine) do not count", async () => {
   const { lstat } = atOnce;
   const queuedLstat = queued.lstat;
   let slowCalls = 0;
   let pooled = 0;
+  let slowNow = true;
   atOnce.lstat = (path) => {
-    const until = performance.now() + SLOW_CALL_MS + 1;
-    while (performance.now() < until); // a call on a cold disk
-    slowCalls++;
+    if (slowNow) {
+      const until = performance.now() + SLOW_CALL_MS + 1;
+      while (performance.now() < until); // a call on a cold disk
+      slowCalls++;
+    }
     return lstat(path);
   };
   queued.lstat = (path) => {
@@ -41,6 +44,16 @@ test("watchful(): calls made at once until three of them have each taken over SL
     return queuedLstat(path);
   };
   try {
+    // Slow calls 60 apart: never three in fifty.
+    const spread = watchful();
+    for (let i = 0; i < 200; i++) {
+      slowNow = i % 60 === 0;
+      await spread.lstat("/");
+    }
+    assert.is(slowCalls, 4);
+    assert.is(pooled, 0, "spread out, they do not count");
+    slowNow = true;
+    slowCalls = 0;
     const calls = watchful();
     for (let i = 0; i < 3; i++) await calls.lstat("/");
     assert.is(slowCalls, 3);
