@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { closeSync, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, type Stats, statSync, unlinkSync, writeSync, writevSync } from "node:fs";
-import { close, fchmod, fstat, fsync, ftruncate, link, lstat, open, read, realpath, stat, statfs, unlink, write, writev } from "node:fs";
+import { closeSync, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, type Stats, statSync, unlinkSync, readvSync, writeSync, writevSync } from "node:fs";
+import { close, fchmod, fstat, fsync, ftruncate, link, lstat, open, read, readv, realpath, stat, statfs, unlink, write, writev } from "node:fs";
 import { promisify } from "node:util";
 
 /** Calls on names and small files; see the module's documentation. */
@@ -42,6 +42,8 @@ export interface FsCalls {
   writev(fd: number, buffers: Uint8Array[], position: number): Promise<number>;
   /** Bytes read into `buf` from `offset`, at `position` of the file. */
   read(fd: number, buf: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /** Bytes read into `buffers`, at `position` of the file (used for a few KiB at most: see OpenFile). */
+  readv(fd: number, buffers: Uint8Array[], position: number): Promise<number>;
   fstat(fd: number): Promise<Stats>;
   close(fd: number): Promise<void>;
 }
@@ -67,12 +69,14 @@ export const atOnce: FsCalls = {
   write: (fd, bytes, offset, length, position) => now(() => writeSync(fd, bytes, offset, length, position)),
   writev: (fd, buffers, position) => now(() => writevSync(fd, buffers, position)),
   read: (fd, buf, offset, length, position) => now(() => readSync(fd, buf, offset, length, position)),
+  readv: (fd, buffers, position) => now(() => readvSync(fd, buffers, position)),
   fstat: (fd) => now(() => fstatSync(fd)),
   close: (fd) => now(() => closeSync(fd)),
 };
 
 const lstatAsync = promisify(lstat);
 const writevAsync = promisify(writev);
+const readvAsync = promisify(readv);
 const writeAsync = promisify(write);
 const readAsync = promisify(read);
 
@@ -91,6 +95,7 @@ export const queued: FsCalls = {
   write: async (fd, bytes, offset, length, position) => (await writeAsync(fd, bytes, offset, length, position)).bytesWritten,
   writev: async (fd, buffers, position) => (await writevAsync(fd, buffers, position)).bytesWritten,
   read: async (fd, buf, offset, length, position) => (await readAsync(fd, buf, offset, length, position)).bytesRead,
+  readv: async (fd, buffers, position) => (await readvAsync(fd, buffers, position)).bytesRead,
   fstat: (fd) => promisify(fstat)(fd),
   close: promisify(close),
 };
@@ -162,18 +167,19 @@ export function watchful(): FsCalls {
     write: watched("write"),
     writev: watched("writev"),
     read: watched("read"),
+    readv: watched("readv"),
     fstat: watched("fstat"),
     close: watched("close"),
   };
 }
 
 /**
- * A file open for writing (and reading back), as a FileHandle would be but
- * opened and closed by `calls` (at once on a local file system: through the
- * thread pool an open and a close were a third of a receiver's time for a
- * tree of small files). Its bytes, its reads and its fsync always go through
- * the thread pool: a write may wait on the disk. After `close`, every call
- * fails (EBADF): the descriptor's number may already be another file's.
+ * An open file, as a FileHandle would be but opened and closed by `calls`
+ * (at once on a local file system: through the thread pool an open and a
+ * close were a third of a receiver's time for a tree of small files). Reads
+ * and writes of a few KiB go by `calls` too; larger ones, and fsync, always
+ * through the thread pool: they may wait on the disk. After `close`, every
+ * call fails (EBADF): the descriptor's number may already be another file's.
  */
 export class OpenFile {
   readonly fd: number;
@@ -205,7 +211,17 @@ export class OpenFile {
 
   async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
     this.#open();
+    if (length <= SMALL_WRITE_BYTES) return { bytesRead: await this.#calls.read(this.fd, buffer, offset, length, position) };
     return { bytesRead: (await readAsync(this.fd, buffer, offset, length, position)).bytesRead };
+  }
+
+  /** Reads into `buffers` at `position`: a few KiB by the file system's calls, more through the pool. */
+  async readv(buffers: Uint8Array[], position: number): Promise<{ bytesRead: number }> {
+    this.#open();
+    let bytes = 0;
+    for (const b of buffers) bytes += b.length;
+    if (bytes <= SMALL_WRITE_BYTES) return { bytesRead: await this.#calls.readv(this.fd, buffers, position) };
+    return { bytesRead: (await readvAsync(this.fd, buffers, position)).bytesRead };
   }
 
   async sync(): Promise<void> {
@@ -229,7 +245,7 @@ export class OpenFile {
   }
 }
 
-/** The most {@link OpenFile.writev} writes by the file system's calls. */
+/** The most {@link OpenFile} reads or writes at once by the file system's calls. */
 const SMALL_WRITE_BYTES = 16 * 1024;
 
 const fsyncAsync = promisify(fsync);

@@ -82,6 +82,10 @@ for (const [name, calls] of [["atOnce", atOnce], ["queued", queued], ["watchful"
       const buf = new Uint8Array(8);
       assert.is(await calls.read(fd, buf, 0, 8, 1), 4);
       assert.is(new TextDecoder().decode(buf.subarray(0, 4)), "ello");
+      const [a, b] = [new Uint8Array(2), new Uint8Array(8)];
+      assert.is(await calls.readv(fd, [a, b], 0), 5);
+      assert.is(new TextDecoder().decode(a) + new TextDecoder().decode(b.subarray(0, 3)), "hello");
+      assert.is(await calls.writev(fd, [new TextEncoder().encode("HE"), new TextEncoder().encode("L")], 0), 3);
       await calls.fchmod(fd, 0o640);
       assert.is((await calls.fstat(fd)).mode & 0o777, 0o640);
       await calls.close(fd);
@@ -91,7 +95,7 @@ for (const [name, calls] of [["atOnce", atOnce], ["queued", queued], ["watchful"
       assert.is(await calls.realpath(join(dir, ".", "g")), join(await calls.realpath(dir), "g"));
       await calls.unlink(path);
       assert.is(await calls.unlink(path).then(() => "", (e) => e.code), "ENOENT");
-      assert.is(readFileSync(join(dir, "g"), "utf8"), "hello");
+      assert.is(readFileSync(join(dir, "g"), "utf8"), "HELlo");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

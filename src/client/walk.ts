@@ -13,7 +13,7 @@
 import { constants, fstatSync } from "node:fs";
 import { open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
-import { callsFor, type FsCalls, queued } from "../fs_calls.ts";
+import { callsFor, type FsCalls, openFile, queued } from "../fs_calls.ts";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
 import { readFileMessages } from "../protocol/file_messages.ts";
@@ -391,7 +391,7 @@ export function fileSource(abs: string, path: string, size: number, listed?: Lis
     size,
     ...(modified === undefined ? {} : { modified }),
     async *read() {
-      const h = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK).catch((err) => {
+      const h = await openFile(calls, abs, constants.O_RDONLY | constants.O_NONBLOCK).catch((err) => {
         throw ioError(err, "read", abs);
       });
       try {

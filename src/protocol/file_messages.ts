@@ -11,7 +11,11 @@
  *
  * @module
  */
-import type { FileHandle } from "node:fs/promises";
+/** What the messages are read from: a FileHandle, or sfx's OpenFile (src/fs_calls.ts). */
+export interface ReadableFile {
+  readv(buffers: Uint8Array[], position: number): Promise<{ bytesRead: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
 import { DATA_MESSAGE_BYTES } from "./defaults.ts";
 
 /** Data messages read from disk at once. */
@@ -21,7 +25,7 @@ export const READ_BATCH = 16;
  * Yields `[start, end)` of the open file `fh` in messages of at most
  * `messageBytes`; stops early at end of file. The caller closes `fh`.
  */
-export async function* readFileMessages(fh: FileHandle, start: number, end: number, messageBytes = DATA_MESSAGE_BYTES): AsyncGenerator<Uint8Array> {
+export async function* readFileMessages(fh: ReadableFile, start: number, end: number, messageBytes = DATA_MESSAGE_BYTES): AsyncGenerator<Uint8Array> {
   let pos = start;
   while (pos < end) {
     const bufs: Uint8Array[] = [];
@@ -46,7 +50,7 @@ export async function* readFileMessages(fh: FileHandle, start: number, end: numb
  */
 const READV_WAITS_FOR_FULL_BUFFERS = "Deno" in globalThis;
 
-async function readInto(fh: FileHandle, bufs: Uint8Array[], pos: number): Promise<number> {
+async function readInto(fh: ReadableFile, bufs: Uint8Array[], pos: number): Promise<number> {
   if (!READV_WAITS_FOR_FULL_BUFFERS) return (await fh.readv(bufs, pos)).bytesRead;
   let total = 0;
   for (const buf of bufs) {
