@@ -10,8 +10,8 @@
  * @module
  */
 import { createHash, randomBytes } from "node:crypto";
-import { constants, utimes } from "node:fs";
-import { link, lstat, open, rename, rm, type FileHandle, unlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { link, lstat, lutimes, open, rename, rm, type FileHandle, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { type FsCalls, queued } from "./fs_calls.ts";
@@ -84,29 +84,44 @@ interface LockFile {
   ino: number;
   names: Set<string>;
   /**
-   * Touches it while held: a lock another host left (whose process we cannot
-   * ask about) is stale once it has not been touched for a while. One for
-   * all its names, which share its time: a name taken a moment ago is as old
-   * as the file, so the file must be fresh while any is held.
+   * Touches it while held (under any name, or one being linked): a lock
+   * another host left (whose process we cannot ask about) is stale once it
+   * has not been touched for a while. One for all its names, which share its
+   * time: a name taken a moment ago is as old as the file, so the file must
+   * be fresh while any is held.
    */
-  touch: ReturnType<typeof setInterval>;
+  touch?: ReturnType<typeof setInterval>;
+}
+
+/** `name` held (or about to be): the file is touched while any is. */
+function holdName(file: LockFile, name: string): void {
+  file.names.add(name);
+  if (file.touch !== undefined) return;
+  file.touch = setInterval(() => void touch(file), lockTouch.ms);
+  (file.touch as { unref?: () => void }).unref?.();
 }
 
 /** `name` given back: the file's touching stops with its last name. */
 function dropName(file: LockFile, name: string): void {
   file.names.delete(name);
-  if (file.names.size === 0) clearInterval(file.touch);
+  if (file.names.size > 0) return;
+  clearInterval(file.touch);
+  file.touch = undefined;
 }
 
-/** Touches `file` (through one of its names) every {@link LOCK_TOUCH_MS} (see {@link lockTouch}). */
-function touchEvery(file: Omit<LockFile, "touch">): ReturnType<typeof setInterval> {
-  const timer = setInterval(() => {
-    const [name] = file.names;
-    const now = new Date();
-    if (name !== undefined) utimes(name, now, now, () => {});
-  }, lockTouch.ms);
-  (timer as { unref?: () => void }).unref?.();
-  return timer;
+/**
+ * Touches `file` through the first of its names that still is it (another
+ * may have been removed, or replaced: by a link to elsewhere, whose target
+ * is not ours to touch; lutimes() does not follow one put there since).
+ */
+async function touch(file: LockFile): Promise<void> {
+  const now = new Date();
+  for (const name of [...file.names]) {
+    const st = await lstat(name).catch(() => undefined);
+    if (st === undefined || st.dev !== file.dev || st.ino !== file.ino) continue;
+    await lutimes(name, now, now).catch(() => {});
+    return;
+  }
 }
 
 /**
@@ -122,8 +137,9 @@ async function createLock(calls: FsCalls, lock: string, created: () => void): Pr
     if (umaskHidesLocks()) await calls.fchmod(fd, 0o644).catch(() => {});
     await writeAll(calls, fd, ourText());
     const st = await calls.fstat(fd);
-    const file = { dev: st.dev, ino: st.ino, names: new Set([lock]) };
-    return { ...file, touch: touchEvery(file) };
+    const file: LockFile = { dev: st.dev, ino: st.ino, names: new Set() };
+    holdName(file, lock);
+    return file;
   } finally {
     await calls.close(fd).catch(() => {});
   }
@@ -154,9 +170,12 @@ async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | unde
     if (tried.has(file.dev)) continue;
     tried.add(file.dev);
     if (tried.size > MAX_LINK_TRIES) break;
+    // Held from here, so the file stays touched even if `name`, its last other, is given back meanwhile.
+    holdName(file, lock);
     try {
       await calls.link(name, lock);
     } catch (err) {
+      dropName(file, lock);
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw err;
       // Another file system; a name given back meanwhile; a file with too many links already.
@@ -169,10 +188,8 @@ async function linkedLock(calls: FsCalls, lock: string): Promise<LockFile | unde
       }
       return undefined;
     }
-    if (await isOurLock(calls, lock, file)) {
-      file.names.add(lock);
-      return file;
-    }
+    if (await isOurLock(calls, lock, file)) return file;
+    dropName(file, lock);
     await calls.unlink(lock).catch(() => {}); // the create that follows finds what is there
     return undefined;
   }

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -151,6 +151,56 @@ test("a lock is readable by all whatever the umask, even one that hides the owne
     await release!();
   } finally {
     process.umask(saved);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a lock file is touched through a name that still is it: not through a link put in place of one (its target is left alone), and still when the first name was removed by someone else; a lock linked while the one it came from is given back is touched too", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-lock-touch2-"));
+  const saved = lockTouch.ms;
+  lockTouch.ms = 30;
+  const hourAgo = () => new Date(Date.now() - 3600_000);
+  const age = (path: string) => (Date.now() - lstatSync(path).mtimeMs) / 1000;
+  const periods = () => new Promise((r) => setTimeout(r, 200));
+  try {
+    const [a, b, c] = ["a", "b", "c"].map((n) => join(dir, `.${n}.sfx-lock`));
+    const victim = join(dir, "victim.txt");
+    writeFileSync(victim, "not a lock");
+    utimesSync(victim, hourAgo(), hourAgo());
+    const releaseA = await takeLock(a);
+    const releaseB = await takeLock(b); // linked from a
+    assert.ok(releaseA && releaseB);
+    // a removed by someone else, and a link to the victim put in its place.
+    unlinkSync(a);
+    symlinkSync(victim, a);
+    utimesSync(b, hourAgo(), hourAgo());
+    await periods();
+    assert.ok(age(victim) > 3500, "the link's target was touched");
+    assert.ok(age(b) < 60, `b was last touched ${Math.round(age(b))} s ago`);
+    await releaseA!(); // removes the name a (the link), not the victim
+    assert.ok(existsSync(victim));
+    // b given back while c is being linked from it, again and again.
+    let untouched = 0;
+    let held = releaseB!;
+    let name = b;
+    for (let i = 0; i < 20; i++) {
+      const next = join(dir, `.n${i}.sfx-lock`);
+      const taking = takeLock(next);
+      await held();
+      const release = await taking;
+      assert.ok(release);
+      utimesSync(next, hourAgo(), hourAgo());
+      await new Promise((r) => setTimeout(r, 100));
+      if (age(next) > 60) untouched++;
+      [held, name] = [release!, next];
+    }
+    assert.is(untouched, 0, "locks left untouched");
+    await held();
+    void name;
+    void c;
+    assert.equal(readdirSync(dir).sort(), ["victim.txt"]);
+  } finally {
+    lockTouch.ms = saved;
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -85,6 +85,7 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
   if (args.length === 0 && !opts.allowEmpty) throw new SfxError("SFX_USAGE", `${nothing}: no files given`);
   const out: SourceFile[] = [];
   const seen = new Set<string>();
+  const devices: Devices = new Map();
   const add = (f: SourceFile) => {
     if (seen.has(f.path)) throw new SfxError("SFX_USAGE", `Two files would have the same name: ${f.path}`);
     seen.add(f.path);
@@ -127,8 +128,8 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
     // How each file's checks are called: at once on a local file system (src/fs_calls.ts), the one
     // the file really is on (a link followed).
-    const calls = await callsOn(st.dev, abs);
-    if (st.isDirectory()) await walk(abs, checkName(name), add, skip, { calls, dev: st.dev }, 0, opts.command);
+    const calls = await callsOn(devices, st.dev, abs);
+    if (st.isDirectory()) await walk(abs, checkName(name), add, skip, { calls, dev: st.dev, devices }, 0, opts.command);
     else {
       const denied = await readError(abs, st.size, calls);
       if (denied) throw denied;
@@ -237,21 +238,20 @@ function isLeftover(name: string): boolean {
 const YIELD_AFTER_MS = 10;
 let lastTurn = 0;
 
-/** The calls for each file system met (by device), chosen once (src/fs_calls.ts). */
-const callsByDevice = new Map<number, Promise<FsCalls>>();
+/** The calls for each file system a walk meets (by device), chosen once per walk (src/fs_calls.ts). */
+type Devices = Map<number, Promise<FsCalls>>;
 
 /** The calls for files on device `dev`, `path` being one of them. */
-function callsOn(dev: number, path: string): Promise<FsCalls> {
-  let calls = callsByDevice.get(dev);
+function callsOn(devices: Devices, dev: number, path: string): Promise<FsCalls> {
+  let calls = devices.get(dev);
   if (!calls) {
     calls = callsFor(path);
-    if (callsByDevice.size >= 64) callsByDevice.clear();
-    callsByDevice.set(dev, calls);
+    devices.set(dev, calls);
   }
   return calls;
 }
 
-async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, on: { calls: FsCalls; dev: number }, depth = 0, command = "sfx send --to ID"): Promise<void> {
+async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip: (path: string, why: string, kind: SkipKind) => void, on: { calls: FsCalls; dev: number; devices: Devices }, depth = 0, command = "sfx send --to ID"): Promise<void> {
   const { calls } = on;
   if (depth > MAX_DEPTH) {
     throw new SfxError("SFX_LIMIT", `Directories nested deeper than ${MAX_DEPTH} levels, the most sfx walks, at ${dir}: send so deep a tree as one archive (tar c DIR | ${command} - --name DIR.tar)`);
@@ -325,7 +325,7 @@ async function walk(dir: string, rel: string, add: (f: SourceFile) => void, skip
       }
       const childRel = `${rel}/${name}`;
       // A file system mounted inside the tree (or a link to a file on one) has calls of its own.
-      const here = st.dev === on.dev ? on : { calls: await callsOn(st.dev, abs), dev: st.dev };
+      const here = st.dev === on.dev ? on : { ...on, calls: await callsOn(on.devices, st.dev, abs), dev: st.dev };
       if (st.isDirectory()) await walk(abs, childRel, add, skip, here, depth + 1, command);
       else {
         const denied = await readError(abs, st.size, here.calls);
