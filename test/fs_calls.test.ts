@@ -1,9 +1,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { constants, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { atOnce, callsFor, type FsCalls, queued, SLOW_CALL_MS, watchful } from "../src/fs_calls.ts";
+import { atOnce, callsFor, type FsCalls, openFile, queued, SLOW_CALL_MS, watchful } from "../src/fs_calls.ts";
 import { withTmpfs } from "./_tmpfs.ts";
 
 test("callsFor(): at once on a local file system (a tmpfs), through the thread pool on one that may wait on a server or is not known (/proc stands in)", async () => {
@@ -101,5 +101,40 @@ for (const [name, calls] of [["atOnce", atOnce], ["queued", queued], ["watchful"
     }
   });
 }
+
+test("OpenFile: small reads and writes by the calls, large ones through the pool, the same bytes; closed once, and every call after close fails with EBADF (its descriptor's number may be another file's by then)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-calls-"));
+  try {
+    const f = await openFile(atOnce, join(dir, "f"), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    const small = new Uint8Array(100).fill(1);
+    const large = new Uint8Array(100_000).fill(2);
+    assert.is((await f.writev([small, large], 0)).bytesWritten, 100_100);
+    assert.is((await f.writev([small], 100_100)).bytesWritten, 100);
+    const back = new Uint8Array(100_200);
+    assert.is((await f.readv([back], 0)).bytesRead, 100_200);
+    assert.equal([back[0], back[99], back[100], back[100_099], back[100_100]], [1, 1, 2, 2, 1]);
+    assert.is((await f.read(new Uint8Array(10), 0, 10, 100_195)).bytesRead, 5);
+    await f.sync();
+    await f.truncate(10);
+    assert.is((await f.stat()).size, 10);
+    await Promise.all([f.close(), f.close()]);
+    // The number goes to the next file opened: nothing may reach that one through f.
+    const other = openSync(join(dir, "g"), "w+");
+    try {
+      assert.is(other, f.fd, "the descriptor's number taken again");
+      for (const call of [() => f.writev([small], 0), () => f.read(new Uint8Array(1), 0, 1, 0), () => f.readv([small], 0), () => f.sync(), () => f.stat()]) {
+        assert.is(await call().then(() => "", (e) => e.code), "EBADF");
+      }
+      assert.is(fstatSync(other).size, 0, "nothing written into the other file");
+    } finally {
+      closeSync(other);
+    }
+    for (const call of [() => f.writev([small], 0), () => f.read(new Uint8Array(1), 0, 1, 0), () => f.readv([small], 0), () => f.sync(), () => f.stat()]) {
+      assert.is(await call().then(() => "", (e) => e.code), "EBADF");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test.run();
