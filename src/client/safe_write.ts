@@ -795,7 +795,8 @@ function strayPartIsOurs(st: Stats | undefined | null, tookOver: string | null |
 }
 
 async function hashExisting(handle: OpenFile, hash: Hash, size: number, stop?: () => boolean): Promise<number> {
-  const buf = new Uint8Array(1024 * 1024);
+  // No larger than the file: a tree of small files already there is hashed file by file.
+  const buf = new Uint8Array(Math.max(1, Math.min(1024 * 1024, size)));
   let pos = 0;
   while (pos < size && !stop?.()) {
     const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, size - pos), pos);
@@ -1011,8 +1012,10 @@ class SafeWriteImpl implements SafeWrite {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "EEXIST") {
           // The very same bytes already under this name (or a numbered copy of it): no further copy.
-          if (await sameFile(candidate, size, sha256)) {
-            await rm(this.partPath, { force: true });
+          if (await sameFile(candidate, size, sha256, this.#calls)) {
+            await this.#calls.unlink(this.partPath).catch((e) => {
+              if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+            });
             return { path: candidate, unchanged: true };
           }
           continue;
@@ -1268,11 +1271,11 @@ async function listable(st: { uid: number }, path: string): Promise<boolean> {
  * Whether `path` is a regular file (not a link) of `size` bytes with SHA-256
  * `sha256`, and ours: another user's copy, however equal now, is theirs to change.
  */
-export async function sameFile(path: string, size: number, sha256: string): Promise<boolean> {
-  const st = await lstat(path).catch(() => undefined);
+export async function sameFile(path: string, size: number, sha256: string, calls: FsCalls = queued): Promise<boolean> {
+  const st = await calls.lstat(path).catch(() => undefined);
   if (!st?.isFile() || st.size !== size || (await othersFile(st, path))) return false;
   try {
-    const h = await openFile(queued, path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const h = await openFile(calls, path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const hash = createHash("sha256");
       await hashExisting(h, hash, size);
