@@ -721,7 +721,10 @@ export async function openSafeWrite(dir: string, relPath: string, opts: SafeWrit
       }
       throw ioError(err, "lock", partPath);
     }
-    const note = await readResumeNote(partPath, calls);
+    const noted = await readResumeNote(partPath, calls);
+    // An empty note beside a lock taken over from a killed sfx: that writer died between making
+    // the note and filling it. Nobody's download, it is no reason to pass the name by for good.
+    const note = noted === "" && isSfxLockText(unlock?.tookOver) ? undefined : noted;
     if (!unlock) {
       // Held by a live writer, or by another user (whose dead writer's lock we may not remove in
       // a shared directory): theirs is passed by.

@@ -693,4 +693,20 @@ test("a note that appeared beside a write's temporary file while it was written 
   }
 });
 
+test("an empty part and an empty note beside a killed sfx's lock (killed between making the note and filling it) are taken over, not passed by for good", async () => {
+  const d = tmp();
+  const dead = spawnSync("true").pid!;
+  const part = partPathFor(join(d, "a.txt"));
+  writeFileSync(lockPathFor(part), `${dead} 0123456789abcdef ${hostname()}\n`);
+  writeFileSync(part, "");
+  writeFileSync(resumeNotePathFor(part), "");
+  const data = new Uint8Array(2 * 1024 * 1024).fill(7);
+  const w = await openSafeWrite(d, "a.txt", { size: data.length, resume: true, resumeKey: "key-1" });
+  assert.is(w.partPath, part, "the name taken over");
+  assert.is(w.offset, 0);
+  await w.write(data.slice());
+  await w.finish(sha(data));
+  assert.equal(readdirSync(d), ["a.txt"]);
+});
+
 test.run();
