@@ -22,10 +22,10 @@ import { STALE_LOCK_PREFIX } from "./protocol/paths.ts";
 const EMPTY_LOCK_STALE_MS = 10_000;
 /** A writer touches its lock this often… */
 const LOCK_TOUCH_MS = 60_000;
-/** @internal How often held locks are touched (tests shorten it). */
-export const lockTouch = { ms: LOCK_TOUCH_MS };
 /** …so another host's lock untouched for this long was left by a writer that is gone. */
 const FOREIGN_LOCK_STALE_MS = 10 * 60_000;
+/** @internal How often held locks are touched (tests shorten it). */
+export const lockTouch = { ms: LOCK_TOUCH_MS };
 /** The most a lock (a process ID, a nonce, a host) may take. */
 const LOCK_MAX_BYTES = 1024;
 
@@ -35,19 +35,19 @@ const LOCK_MAX_BYTES = 1024;
  * (whose open would wait for a writer for ever), a device, a directory, or a
  * file larger than `max`.
  */
-export async function readSmallFile(path: string, max: number): Promise<string | null | undefined> {
-  let h: FileHandle | undefined;
+export async function readSmallFile(path: string, max: number, calls: FsCalls = queued): Promise<string | null | undefined> {
+  let fd: number | undefined;
   try {
-    h = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-    const st = await h.stat();
+    fd = await calls.open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    const st = await calls.fstat(fd);
     if (!st.isFile() || st.size > max) return null;
     const buf = new Uint8Array(max + 1);
-    const { bytesRead } = await h.read(buf, 0, max + 1, 0);
+    const bytesRead = await calls.read(fd, buf, 0, max + 1, 0);
     return bytesRead > max ? null : new TextDecoder().decode(buf.subarray(0, bytesRead));
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "ENOENT" ? undefined : null;
   } finally {
-    await h?.close().catch(() => {});
+    if (fd !== undefined) await calls.close(fd).catch(() => {});
   }
 }
 
@@ -74,9 +74,11 @@ async function writeAll(calls: FsCalls, fd: number, bytes: Uint8Array): Promise<
   }
 }
 
-/** The text of every lock this process takes, as bytes. */
+/** The text of every lock this process takes, and as bytes. */
+let ourLockText: string | undefined;
+const ourText = (): string => (ourLockText ??= `${process.pid} ${LOCK_NONCE} ${thisHost()}\n`);
 let ourBytes: Uint8Array | undefined;
-const ourText = (): Uint8Array => (ourBytes ??= new TextEncoder().encode(`${process.pid} ${LOCK_NONCE} ${thisHost()}\n`));
+const ourTextBytes = (): Uint8Array => (ourBytes ??= new TextEncoder().encode(ourText()));
 
 /** The file behind locks this process holds, and the names it holds it under. */
 interface LockFile {
@@ -135,7 +137,7 @@ async function createLock(calls: FsCalls, lock: string, created: () => void): Pr
   try {
     // Readable by all whatever the umask: another user's sfx judges it by what it says.
     if (umaskHidesLocks()) await calls.fchmod(fd, 0o644).catch(() => {});
-    await writeAll(calls, fd, ourText());
+    await writeAll(calls, fd, ourTextBytes());
     const st = await calls.fstat(fd);
     const file: LockFile = { dev: st.dev, ino: st.ino, names: new Set() };
     holdName(file, lock);
@@ -222,23 +224,8 @@ const cannotLink = new Set<string>();
  */
 async function isOurLock(calls: FsCalls, lock: string, file: LockFile): Promise<boolean> {
   const st = await calls.lstat(lock).catch(() => undefined);
-  if (st === undefined || st.dev !== file.dev || st.ino !== file.ino || !st.isFile()) return false;
-  const want = ourText();
-  let fd: number;
-  try {
-    fd = await calls.open(lock, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch {
-    return false;
-  }
-  try {
-    const got = new Uint8Array(want.length + 1);
-    const n = await calls.read(fd, got, 0, got.length, 0);
-    return n === want.length && got.subarray(0, n).every((b, i) => b === want[i]);
-  } catch {
-    return false;
-  } finally {
-    await calls.close(fd).catch(() => {});
-  }
+  if (st === undefined || st.dev !== file.dev || st.ino !== file.ino) return false;
+  return (await readSmallFile(lock, LOCK_MAX_BYTES, calls)) === ourText();
 }
 
 /**

@@ -16,7 +16,8 @@
  *   Ctrl-C).
  *
  * Both return promises; a synchronous call's error is a rejection too.
- * Files' bytes and fsyncs are never made here: they go through the pool.
+ * {@link OpenFile} uses them for reads and writes of a few KiB; larger ones
+ * and fsyncs always go through the pool.
  *
  * @module
  */
@@ -75,10 +76,14 @@ export const atOnce: FsCalls = {
 };
 
 const lstatAsync = promisify(lstat);
-const writevAsync = promisify(writev);
-const readvAsync = promisify(readv);
+const statAsync = promisify(stat);
+const realpathAsync = promisify(realpath.native);
+const openAsync = promisify(open);
+const fstatAsync = promisify(fstat);
 const writeAsync = promisify(write);
+const writevAsync = promisify(writev);
 const readAsync = promisify(read);
+const readvAsync = promisify(readv);
 
 /** Calls through the thread pool, for file systems that may wait on a server. */
 export const queued: FsCalls = {
@@ -86,17 +91,17 @@ export const queued: FsCalls = {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }),
-  stat: (path) => promisify(stat)(path),
-  realpath: (path) => promisify(realpath.native)(path),
+  stat: (path) => statAsync(path),
+  realpath: (path) => realpathAsync(path),
   link: promisify(link),
   unlink: promisify(unlink),
-  open: (path, flags, mode) => promisify(open)(path, flags, mode),
+  open: (path, flags, mode) => openAsync(path, flags, mode),
   fchmod: promisify(fchmod),
   write: async (fd, bytes, offset, length, position) => (await writeAsync(fd, bytes, offset, length, position)).bytesWritten,
   writev: async (fd, buffers, position) => (await writevAsync(fd, buffers, position)).bytesWritten,
   read: async (fd, buf, offset, length, position) => (await readAsync(fd, buf, offset, length, position)).bytesRead,
   readv: async (fd, buffers, position) => (await readvAsync(fd, buffers, position)).bytesRead,
-  fstat: (fd) => promisify(fstat)(fd),
+  fstat: (fd) => fstatAsync(fd),
   close: promisify(close),
 };
 
@@ -196,32 +201,26 @@ export class OpenFile {
   }
 
   /**
-   * Writes `buffers` at `position`. A few KiB (a small file, whole) are
-   * written by the file system's calls, at once on a local one: into the page
-   * cache, as fast as the hand-off to the pool would be. More go through the
-   * pool, as a large write may wait on the disk.
+   * The calls for a read or write of `bytes`: a few KiB (a small file,
+   * whole) by the file system's calls, at once on a local one (the page
+   * cache, as fast as the hand-off to the pool would be); more through the
+   * pool, as a large read or write may wait on the disk.
    */
-  async writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }> {
+  #callsFor(bytes: number): FsCalls {
     this.#open();
-    let bytes = 0;
-    for (const b of buffers) bytes += b.length;
-    if (bytes <= SMALL_WRITE_BYTES) return { bytesWritten: await this.#calls.writev(this.fd, buffers, position) };
-    return { bytesWritten: (await writevAsync(this.fd, buffers, position)).bytesWritten };
+    return bytes <= SMALL_IO_BYTES ? this.#calls : queued;
+  }
+
+  async writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }> {
+    return { bytesWritten: await this.#callsFor(totalBytes(buffers)).writev(this.fd, buffers, position) };
   }
 
   async read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
-    this.#open();
-    if (length <= SMALL_WRITE_BYTES) return { bytesRead: await this.#calls.read(this.fd, buffer, offset, length, position) };
-    return { bytesRead: (await readAsync(this.fd, buffer, offset, length, position)).bytesRead };
+    return { bytesRead: await this.#callsFor(length).read(this.fd, buffer, offset, length, position) };
   }
 
-  /** Reads into `buffers` at `position`: a few KiB by the file system's calls, more through the pool. */
   async readv(buffers: Uint8Array[], position: number): Promise<{ bytesRead: number }> {
-    this.#open();
-    let bytes = 0;
-    for (const b of buffers) bytes += b.length;
-    if (bytes <= SMALL_WRITE_BYTES) return { bytesRead: await this.#calls.readv(this.fd, buffers, position) };
-    return { bytesRead: (await readvAsync(this.fd, buffers, position)).bytesRead };
+    return { bytesRead: await this.#callsFor(totalBytes(buffers)).readv(this.fd, buffers, position) };
   }
 
   async sync(): Promise<void> {
@@ -236,7 +235,7 @@ export class OpenFile {
 
   async stat(): Promise<Stats> {
     this.#open();
-    return await promisify(fstat)(this.fd);
+    return await fstatAsync(this.fd);
   }
 
   /** Closes it (once; every call waits for that close). */
@@ -246,7 +245,13 @@ export class OpenFile {
 }
 
 /** The most {@link OpenFile} reads or writes at once by the file system's calls. */
-const SMALL_WRITE_BYTES = 16 * 1024;
+const SMALL_IO_BYTES = 16 * 1024;
+
+function totalBytes(buffers: readonly Uint8Array[]): number {
+  let bytes = 0;
+  for (const b of buffers) bytes += b.length;
+  return bytes;
+}
 
 const fsyncAsync = promisify(fsync);
 const ftruncateAsync = promisify(ftruncate);

@@ -13,15 +13,16 @@
  * const { path, sha256 } = await out.finish(expectedSha256);
  * ```
  *
- * The calls on names (look, resolve, link, unlink, the lock) on a file's
- * way are synchronous on a local file system, its bytes and its fsync never
- * (src/fs_calls.ts): a tree of many small files is made of little else.
+ * The calls on names (look, resolve, link, unlink, the lock), the open and
+ * close, and the bytes of a small file are synchronous on a local file
+ * system; larger writes and the fsync never are (src/fs_calls.ts): a tree of
+ * many small files is made of little else.
  *
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
 import { constants, type Stats, statfsSync } from "node:fs";
-import { access, link, lstat, open, opendir, readdir, realpath, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
+import { access, lstat, open, opendir, readdir, realpath, rename, rm, rmdir, stat, statfs } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { mayWrite, processCheckHint } from "../deno_access.ts";
 import { ensureDir } from "../ensure_dir.ts";
@@ -89,7 +90,7 @@ async function readResumeNote(partPath: string, calls: FsCalls = queued): Promis
   const path = resumeNotePathFor(partPath);
   // Most files have none: looked for first, without opening.
   if ((await lookAt(calls, path)) === undefined) return undefined;
-  return (await readSmallFile(path, NOTE_MAX_BYTES) ?? undefined)?.trim();
+  return (await readSmallFile(path, NOTE_MAX_BYTES, calls) ?? undefined)?.trim();
 }
 
 /** What is at `path` (not followed): undefined when nothing is; null when it cannot be looked at. */
@@ -1016,9 +1017,7 @@ class SafeWriteImpl implements SafeWrite {
         if (code === "EEXIST") {
           // The very same bytes already under this name (or a numbered copy of it): no further copy.
           if (await sameFile(candidate, size, sha256, this.#calls)) {
-            await this.#calls.unlink(this.partPath).catch((e) => {
-              if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-            });
+            await unlinkFile(this.partPath, this.#calls);
             return { path: candidate, unchanged: true };
           }
           continue;
@@ -1236,8 +1235,8 @@ export async function discardKeptParts(parts: readonly KeptPart[], strays: reado
 }
 
 /** Removes a file (not a directory): gone already is fine. (`rm` reports EPERM on a file as ENOTDIR.) */
-async function unlinkFile(path: string): Promise<void> {
-  await unlink(path).catch((err) => {
+async function unlinkFile(path: string, calls: FsCalls = queued): Promise<void> {
+  await calls.unlink(path).catch((err) => {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
   });
 }

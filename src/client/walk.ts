@@ -4,15 +4,15 @@
  * name), and `-` for standard input under a given name.
  *
  * Each file's checks (its stat, whether it can be opened, the stats around
- * its reading) are synchronous calls on a local file system
- * (src/fs_calls.ts): a tree of many small files is made of little else. Its
- * bytes are always read asynchronously.
+ * its reading) and the reading of a small file are synchronous calls on a
+ * local file system (src/fs_calls.ts): a tree of many small files is made of
+ * little else. Larger reads go through the thread pool.
  *
  * @module
  */
 import { constants, fstatSync } from "node:fs";
-import { open, readdir, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { readdir, stat } from "node:fs/promises";
+import { basename, join, resolve, sep } from "node:path";
 import { callsFor, type FsCalls, openFile, queued } from "../fs_calls.ts";
 import { SfxError } from "../errors.ts";
 import { DATA_MESSAGE_BYTES, MAX_FILES_PER_OFFER } from "../protocol/defaults.ts";
@@ -233,7 +233,6 @@ function isLeftover(name: string): boolean {
   return name.startsWith(".") && [PART_SUFFIX, LOCK_SUFFIX, RESUME_SUFFIX].some((s) => name.length > s.length + 1 && name.endsWith(s));
 }
 
-/** Entries walked between two turns of the event loop; see walk. */
 /** The most a walk holds the event loop between two of its turns; see walk. */
 const YIELD_AFTER_MS = 10;
 let lastTurn = 0;

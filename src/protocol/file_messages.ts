@@ -11,12 +11,13 @@
  *
  * @module
  */
+import { DATA_MESSAGE_BYTES } from "./defaults.ts";
+
 /** What the messages are read from: a FileHandle, or sfx's OpenFile (src/fs_calls.ts). */
 export interface ReadableFile {
   readv(buffers: Uint8Array[], position: number): Promise<{ bytesRead: number }>;
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
 }
-import { DATA_MESSAGE_BYTES } from "./defaults.ts";
 
 /** Data messages read from disk at once. */
 export const READ_BATCH = 16;
