@@ -26,6 +26,7 @@ import { announcedProtocol, ErrorMessage, errorFromMessage, errorToMessage, Hell
 import { type AnyMessage, decodeMessage, type MessageType } from "../protocol/registry.ts";
 import { checkPort, formatAddress } from "../transport/datagram.ts";
 import { mayReach, mayReachNow } from "../deno_access.ts";
+import { AllAttemptsFailed, type AttemptFailure, firstToSucceed, interleaveFamilies } from "./happy_eyeballs.ts";
 
 /** What the server told us in welcome. */
 export interface WelcomeInfo {
@@ -433,19 +434,38 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   }
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const deadline = performance.now() + timeoutMs;
-  const addresses = reachable(server, await addressesOf(server.host));
-  for (let i = 0; ; i++) {
-    try {
-      const { association, owned } = await associate(server, addresses[i], { deadline, timeoutMs, signal: opts.signal });
-      // Not awaited here: a server that answered and then failed the hello is the one; no other is tried.
-      return ClientConnection.handshake(association, { timeoutMs, owned, signal: opts.signal });
-    } catch (err) {
-      // Refused or unreachable at once: the name's next address may be the one
-      // listening (`localhost` is often ::1 first, and a server on 0.0.0.0 is not there).
-      if (i + 1 < addresses.length && err instanceof SfxError && TRY_NEXT.has(errnoOf(err.cause) ?? "")) continue;
-      throw err;
-    }
+  // Happy Eyeballs (RFC 8305): a blackholed first address (a broken IPv6 route) costs a quarter of a second, not the timeout.
+  const target = server;
+  const addresses = interleaveFamilies(reachable(target, await addressesOf(target.host)));
+  let connected;
+  try {
+    connected = await firstToSucceed(addresses, (address, signal) => associate(target, address, { deadline, timeoutMs, signal }), {
+      signal: opts.signal,
+      cancelled: () => new SfxError("SFX_CANCELLED", "Cancelled while connecting"),
+      discard: ({ association, owned }) => {
+        association.abort("connected through another of the server's addresses");
+        return owned.close();
+      },
+    });
+  } catch (err) {
+    throw err instanceof AllAttemptsFailed ? connectError(err.failures) : err;
   }
+  // Not raced: a server that answered and then failed the hello is the one; no other address is tried.
+  return ClientConnection.handshake(connected.association, { timeoutMs, owned: connected.owned, signal: opts.signal });
+}
+
+/**
+ * One error for a name whose every address failed: the most telling one
+ * (a refusal or silence over a missing route or family, the later address
+ * on a tie), naming the addresses tried when there were several.
+ */
+function connectError(failures: readonly AttemptFailure[]): unknown {
+  const telling = (f: AttemptFailure) => (NO_PATH.has(errnoOf((f.error as Error)?.cause) ?? "") ? 0 : 1);
+  let chosen = failures[0];
+  for (const f of failures) if (telling(f) >= telling(chosen)) chosen = f;
+  const err = chosen.error;
+  if (failures.length < 2 || !(err instanceof SfxError)) return err;
+  return new SfxError(err.code, `${err.message}; tried ${failures.map((f) => f.address).join(", ")}`, { cause: err.cause });
 }
 
 function incompatibleServer(protocol: number, version: string): SfxError {
@@ -470,8 +490,8 @@ function reachable(server: ServerAddress, addresses: string[]): string[] {
   throw new SfxError("SFX_IO", `Deno did not grant network access to ${where}${named}: allow it with --allow-net (or -A)`);
 }
 
-/** Failures that come at once, and say nothing of the name's other addresses. */
-const TRY_NEXT = new Set(["ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "EADDRNOTAVAIL", "EAFNOSUPPORT"]);
+/** Failures that say this machine has no way to the address (no route, no such family): less telling than a refusal or silence. */
+const NO_PATH = new Set(["ENETUNREACH", "EHOSTUNREACH", "EADDRNOTAVAIL", "EAFNOSUPPORT"]);
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
