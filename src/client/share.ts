@@ -1100,6 +1100,9 @@ export class ShareClient {
     } finally {
       clearTimeout(waitingTimer);
       await Promise.all(opening);
+      // A file being checked and put in place when the get failed is waited for: its rename cannot be
+      // taken back, and its writer must not be aborted under it (said kept, its part then moved or removed).
+      await Promise.all((slots ?? []).map((s) => s.finishing));
       stopWatch();
       stopData();
       opts.signal?.removeEventListener("abort", onAbort);

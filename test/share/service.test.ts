@@ -2,7 +2,7 @@ import { test } from "uvu";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { slowReads } from "../_slow_reads.ts";
 import { hostname, tmpdir } from "node:os";
 import v8 from "node:v8";
@@ -16,6 +16,7 @@ import { codeKey, generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore, shortKey } from "../../src/share/store.ts";
 import { type ShareLimits, uploadPaceBytes } from "../../src/share/defaults.ts";
+import { OpenFile } from "../../src/fs_calls.ts";
 import { Loop } from "./_loop.ts";
 import { until } from "../pairing/_harness.ts";
 
@@ -739,6 +740,49 @@ test("a Ctrl-C once every byte and end of a get has arrived (the files being che
   const out2 = join(w.base, "out2");
   mkdirSync(out2);
   await rejects(client.get(code, { dir: out2, signal: early.signal, onProgress: (p) => p.bytes > 0 && p.bytes < p.total && early.abort() }), "SFX_CANCELLED");
+});
+
+test("a get that fails while a file is being put in place waits for it: the file is whole under its name, and no part is said kept that is gone", async () => {
+  const w = await world();
+  const big = randomBytes(6 * 1024 * 1024);
+  tree(w, { "a.txt": "first, and small", "b.bin": big });
+  const { client } = w.connect();
+  const { code } = await client.put(await collectShareFiles([join(w.src, "a.txt"), join(w.src, "b.bin")]));
+  const { loop, client: getter } = w.connect();
+  const ac = new AbortController();
+  // a.txt's fsync (its finish, before the rename) is slow: while it runs, b.bin stops arriving and
+  // the user presses Ctrl-C. It is done on the disk at once, but said done only when its file is
+  // closed (as an abort keeping the part would close it) or after 300 ms.
+  const proto = OpenFile.prototype as unknown as { sync(this: OpenFile): Promise<void>; close(this: OpenFile): Promise<void> };
+  const { sync, close } = proto;
+  let held: { file: OpenFile; release: () => void } | undefined;
+  let slowDisk: ReturnType<typeof setTimeout> | undefined;
+  proto.sync = async function (this: OpenFile) {
+    if (held !== undefined || !readlinkSync(`/proc/self/fd/${this.fd}`).endsWith(".a.txt.sfx-part")) return sync.call(this);
+    const done = sync.call(this);
+    const said = new Promise<void>((release) => (held = { file: this, release }));
+    loop.clientDataGate = new Promise(() => {});
+    ac.abort();
+    slowDisk = setTimeout(() => held!.release(), 300);
+    await said;
+    return done;
+  };
+  proto.close = async function (this: OpenFile) {
+    await close.call(this);
+    if (held?.file === this) held.release();
+  };
+  const kept: { path: string; bytes: number; temporary: string }[] = [];
+  try {
+    await rejects(getter.get(code, { dir: w.out, signal: ac.signal, onKept: (k) => kept.push(k) }), "SFX_CANCELLED");
+  } finally {
+    Object.assign(proto, { sync, close });
+    clearTimeout(slowDisk);
+  }
+  assert.ok(held, "a.txt's fsync was held");
+  assert.is(readFileSync(join(w.out, "a.txt"), "utf8"), "first, and small", "a.txt, whole and verified, is in place");
+  assert.not.ok(kept.some((k) => k.path === "a.txt"), `a.txt is not said kept: ${JSON.stringify(kept)}`);
+  for (const k of kept) assert.is(existsSync(k.temporary) ? readFileSync(k.temporary).length : -1, k.bytes, `${k.path} said kept with ${k.bytes} bytes`);
+  assert.not.ok(existsSync(join(w.out, "b.bin")), "b.bin did not arrive");
 });
 
 test("a client that disconnects mid-upload leaves no share and no temporary files", async () => {
