@@ -442,8 +442,9 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
     connected = await firstToSucceed(addresses, (address, signal) => associate(target, address, { deadline, timeoutMs, signal }), {
       signal: opts.signal,
       cancelled: () => new SfxError("SFX_CANCELLED", "Cancelled while connecting"),
+      lostReason: LOST_RACE,
       discard: ({ association, owned }) => {
-        association.abort("connected through another of the server's addresses");
+        association.abort(LOST_RACE);
         return owned.close();
       },
     });
@@ -454,18 +455,40 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   return ClientConnection.handshake(connected.association, { timeoutMs, owned: connected.owned, signal: opts.signal });
 }
 
+/** What the server is told (and logs) of an attempt that lost the race to another of its addresses. */
+const LOST_RACE = "connected through another of the server's addresses";
+
 /**
- * One error for a name whose every address failed: the most telling one
- * (a refusal or silence over a missing route or family, the later address
- * on a tie), naming the addresses tried when there were several.
+ * One error for a name whose every address failed. It leads with the most
+ * telling failure: silence (which is what the user waited for) over a
+ * refusal over a missing route or family, the earlier address on a tie. It
+ * names the addresses tried when there were several, and what each did when
+ * they did not all fail alike.
  */
 function connectError(failures: readonly AttemptFailure[]): unknown {
-  const telling = (f: AttemptFailure) => (NO_PATH.has(errnoOf((f.error as Error)?.cause) ?? "") ? 0 : 1);
   let chosen = failures[0];
-  for (const f of failures) if (telling(f) >= telling(chosen)) chosen = f;
+  for (const f of failures) if (telling(f.error) > telling(chosen.error)) chosen = f;
   const err = chosen.error;
   if (failures.length < 2 || !(err instanceof SfxError)) return err;
-  return new SfxError(err.code, `${err.message}; tried ${failures.map((f) => f.address).join(", ")}`, { cause: err.cause });
+  const said = failures.map((f) => shortReason(f.error));
+  const each = said.every((r) => r === said[0])
+    ? `; tried ${failures.map((f) => f.address).join(", ")}`
+    : `; ${failures.map((f, i) => `${f.address}: ${said[i]}`).join(", ")}`;
+  return new SfxError(err.code, `${err.message}${each}`, { cause: err.cause });
+}
+
+function telling(err: unknown): number {
+  const code = errnoOf((err as Error | undefined)?.cause) ?? "";
+  return code === NO_ANSWER ? 3 : code === "ECONNREFUSED" ? 2 : NO_PATH.has(code) ? 0 : 1;
+}
+
+/** A failed attempt in a few words, beside its address. */
+function shortReason(err: unknown): string {
+  const code = errnoOf((err as Error | undefined)?.cause);
+  if (code === NO_ANSWER) return "no answer";
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code !== undefined && NO_PATH.has(code)) return `${NO_PATH.get(code)} (${code})`;
+  return (err as Error | undefined)?.message ?? String(err);
 }
 
 function incompatibleServer(protocol: number, version: string): SfxError {
@@ -491,7 +514,14 @@ function reachable(server: ServerAddress, addresses: string[]): string[] {
 }
 
 /** Failures that say this machine has no way to the address (no route, no such family): less telling than a refusal or silence. */
-const NO_PATH = new Set(["ENETUNREACH", "EHOSTUNREACH", "EADDRNOTAVAIL", "EAFNOSUPPORT"]);
+const NO_PATH = new Map([
+  ["ENETUNREACH", "no route"],
+  ["EHOSTUNREACH", "host unreachable"],
+  ["EADDRNOTAVAIL", "no address to send from"],
+  ["EAFNOSUPPORT", "this machine has no such network"],
+]);
+/** The code of the cause of an attempt's "No answer" error. */
+const NO_ANSWER = "ETIMEDOUT";
 
 function errnoOf(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -501,7 +531,8 @@ function errnoOf(err: unknown): string | undefined {
 async function addressesOf(host: string): Promise<string[]> {
   if (isIP(host)) return [host];
   try {
-    return [...new Set((await lookup(host, { all: true })).map((a) => a.address))];
+    // In getaddrinfo's order (RFC 6724), which Happy Eyeballs starts from: Deno's default puts IPv4 first.
+    return [...new Set((await lookup(host, { all: true, order: "verbatim" })).map((a) => a.address))];
   } catch (err) {
     // Deno refuses the lookup of a name --allow-net does not list (getaddrinfo EPERM).
     if ((globalThis as { Deno?: unknown }).Deno && (errnoOf(err) === "EPERM" || (err as Error)?.name === "NotCapable")) {
@@ -544,13 +575,17 @@ async function associate(
   let onAbort: (() => void) | undefined;
   try {
     const association = await Promise.race([
-      endpoint.connect({ address, port: server.port }, { streams: STREAMS }) as Promise<AssociationLike>,
+      // The signal of a race lost to another address: its reason is what the server is told.
+      endpoint.connect({ address, port: server.port }, { streams: STREAMS, signal }) as Promise<AssociationLike>,
       new Promise<never>((_, reject) => {
         // Ctrl-C while the server does not answer: stop now, not at the timeout.
         onAbort = () => reject(new SfxError("SFX_CANCELLED", "Cancelled while connecting"));
         if (signal?.aborted) onAbort();
         else signal?.addEventListener("abort", onAbort, { once: true });
-        const noAnswer = () => reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${where} within ${timeoutMs / 1000} s`));
+        const noAnswer = () => {
+          const cause = Object.assign(new Error(`no answer from ${formatAddress(address, server.port)}`), { code: NO_ANSWER });
+          reject(new SfxError("SFX_CONNECT_FAILED", `No answer from ${where} within ${timeoutMs / 1000} s`, { cause }));
+        };
         timer = setTimeout(noAnswer, Math.max(0, deadline - performance.now()));
         socket.onError?.((err) => {
           if (errnoOf(err) !== "ECONNREFUSED") return;

@@ -68,6 +68,8 @@ export interface RaceOptions<T> {
   signal?: AbortSignal;
   /** The error to reject with when `signal` aborts; default the signal's reason. */
   cancelled?: () => unknown;
+  /** The reason the attempts still running are aborted with when one wins (their signals' `reason`). */
+  lostReason?: unknown;
   /** Lets go of a success that came after another had won (closes what it opened). Its errors are ignored. */
   discard(result: T): unknown;
 }
@@ -95,15 +97,15 @@ export function firstToSucceed<T>(
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
 
-    const settle = () => {
+    const settle = (reason?: unknown) => {
       settled = true;
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
-      for (const c of controllers) c.abort();
+      for (const c of controllers) c.abort(reason);
     };
     const onAbort = () => {
       if (settled) return;
-      settle();
+      settle(opts.signal!.reason);
       reject(opts.cancelled ? opts.cancelled() : opts.signal!.reason);
     };
     const start = () => {
@@ -122,7 +124,7 @@ export function firstToSucceed<T>(
             void Promise.resolve().then(() => opts.discard(result)).catch(() => {});
             return;
           }
-          settle();
+          settle(opts.lostReason);
           resolve(result);
         },
         (error) => {

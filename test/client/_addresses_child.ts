@@ -95,6 +95,15 @@ result.twoWays = await outcome(connect({ server: { host: "twoways", port: refusi
 result.twoWaysResolved = (await lookup("twoways", { all: true })).map((a) => a.address);
 result.twoWaysPort = refusing.port;
 
+// ::1 refuses (nothing there), 127.0.0.1 is silent.
+const silentV4 = await silent("127.0.0.1", 0);
+try {
+  result.mixed = await outcome(connect({ server: { host: "localhost", port: silentV4.port }, timeoutMs: 1000 }));
+  result.mixedPort = silentV4.port;
+} finally {
+  await silentV4.close();
+}
+
 // No route to the address: said at once, not after the connect timeout.
 const started = performance.now();
 result.unreachable = await outcome(connect({ server: { host: "192.0.2.1", port: 6969 }, timeoutMs: 20_000 }));

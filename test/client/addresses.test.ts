@@ -56,7 +56,16 @@ if (why !== undefined) {
       assert.ok(result.allSilentMs < 1900, `both addresses silent took ${result.allSilentMs} ms, for a 1 s timeout`);
       assert.ok(result.allSilentDatagrams.every((n: number) => n >= 1), `both addresses were tried: ${result.allSilentDatagrams}`);
       assert.equal(result.twoWaysResolved, ["127.0.0.1", "192.0.2.1"], "the resolver puts the address with no route last");
-      assert.is(result.twoWays.message, `Nothing is listening at twoways:${result.twoWaysPort} (connection refused); tried 127.0.0.1, 192.0.2.1`, "a refusal tells more than a missing route");
+      assert.is(
+        result.twoWays.message,
+        `Nothing is listening at twoways:${result.twoWaysPort} (connection refused); 127.0.0.1: connection refused, 192.0.2.1: no route (ENETUNREACH)`,
+        "a refusal tells more than a missing route, and each address's failure is said",
+      );
+      assert.is(
+        result.mixed.message,
+        `No answer from localhost:${result.mixedPort} within 1 s; ::1: connection refused, 127.0.0.1: no answer`,
+        "what the user waited for leads, and the refusal is said too",
+      );
       assert.is(result.unreachable.code, "SFX_CONNECT_FAILED");
       assert.match(result.unreachable.message, /^Cannot reach 192\.0\.2\.1:6969: .*ENETUNREACH/);
       assert.ok(result.unreachableMs < 10_000, `no route took ${result.unreachableMs} ms (the connect timeout was 20 s)`);

@@ -48,7 +48,7 @@ test("families alternate from the first address's, each family in the resolver's
 test("an attempt that neither succeeds nor fails gets a head start, then the next address runs beside it and wins", async () => {
   const { started, attempt, nth } = attempts();
   const began = performance.now();
-  const won = firstToSucceed(["::1", "127.0.0.1", "10.0.0.1"], attempt, { delayMs: 30, discard: () => assert.unreachable("nothing to discard") });
+  const won = firstToSucceed(["::1", "127.0.0.1", "10.0.0.1"], attempt, { delayMs: 30, lostReason: "lost", discard: () => assert.unreachable("nothing to discard") });
   assert.is(started.length, 1, "only the first address at first");
   const second = await nth(2);
   assert.ok(performance.now() - began >= 25, "the second waited for the head start");
@@ -57,6 +57,7 @@ test("an attempt that neither succeeds nor fails gets a head start, then the nex
   second.resolve("via 127.0.0.1");
   assert.is(await won, "via 127.0.0.1");
   assert.ok(started[0].signal.aborted, "the first attempt is told to give up");
+  assert.is(started[0].signal.reason, "lost", "with the reason given for attempts that lost");
   assert.is(started.length, 2, "the third address is never tried");
 });
 

@@ -255,7 +255,8 @@ export class SctpEndpoint extends EventEmitter<SctpEndpointEvents> {
     return new Promise<Association>((resolve, reject) => {
       const onAbort = () => {
         pending.cancelled = "cancelled";
-        a._cancel("connect cancelled");
+        // A reason given as text is what the peer is told (and may log); any other, "connect cancelled".
+        a._cancel(typeof opts.signal?.reason === "string" ? opts.signal.reason : "connect cancelled");
       };
       const pending: PendingConnect = {
         resolve,

@@ -1065,6 +1065,28 @@ test("connect() with an aborted signal fails with SFX_CANCELLED", async () => {
   }
 });
 
+test("connect() cancelled once the peer has its side, by a signal whose reason is text: the peer is told that reason (a handshake lost to another of its addresses), any other reason says 'connect cancelled'", async () => {
+  for (const [reason, told] of [["connected through another of the server's addresses", "connected through another of the server's addresses"], [new Error("x"), "connect cancelled"]] as const) {
+    const p = makePair();
+    try {
+      let fromB = 0;
+      p.bridge.filter = (_data, dir) => dir !== "b->a" || ++fromB < 2; // the INIT ACK arrives, the COOKIE ACK never does
+      const accepted = p.nextAccepted();
+      const ac = new AbortController();
+      const pr = p.client.connect(p.bridge.addressOf("b"), { signal: ac.signal }).then(() => undefined, (e) => e);
+      const s = await within(2000, accepted, "the peer's side");
+      const sc = closed(s);
+      ac.abort(reason);
+      assert.ok(isSfxError(await within(2000, pr, "cancel"), "SFX_CANCELLED"));
+      const r = await within(3000, sc, "peer abort");
+      assert.is(r.kind, "peer-abort");
+      assert.is(r.peerReason, told);
+    } finally {
+      await p.close();
+    }
+  }
+});
+
 test("a message sent right after the handshake is not lost before a listener is attached", async () => {
   const p = makePair();
   try {
