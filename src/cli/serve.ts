@@ -14,7 +14,9 @@ import { join, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { parseBindHost, parseCount, parseLogLevel, parsePort, parseTimeout } from "./options.ts";
 import { addShareServeOptions, type ShareServeFlags, shareServeArgs, shareServerOptions } from "./share.ts";
-import { isSfxError, SfxError } from "../errors.ts";
+import { ERROR_CODES, isSfxError, SfxError } from "../errors.ts";
+import { readStatusFile, type StatusRecord, statusFileFor } from "../server/status_file.ts";
+import { formatBytes } from "../units.ts";
 import { MAX_NAME_BYTES } from "../discovery/defaults.ts";
 import { PADDED } from "../discovery/message.ts";
 import { UNPRINTABLE_CHARS } from "../protocol/schema.ts";
@@ -39,6 +41,7 @@ interface ServeFlags extends ShareServeFlags {
   daemon?: boolean;
   stop?: boolean;
   status?: boolean;
+  json?: boolean;
   pidFile?: string;
   daemonChild?: boolean;
   discoveryInterface?: string[];
@@ -62,7 +65,8 @@ export function registerServe(program: Command, result: CommandResult): void {
     .option("-q, --quiet", "foreground: do not copy log lines to stderr")
     .addOption(new Option("--daemon", "detach and run in the background; returns once the server is ready").conflicts(["stop", "status"]))
     .addOption(new Option("--stop", "stop the running daemon (SIGTERM) and wait for it to exit").conflicts("status"))
-    .option("--status", "say whether a server runs on the pid file: exit 0 when it does, 11 when not")
+    .option("--status", "say whether a server runs on the pid file, and what it is doing: exit 0 when it runs, 11 when not")
+    .option("--json", "with --status: the answer as one JSON object")
     .option("--pid-file <file>", "pid file (default /run/sfx.pid, or ~/.local/state/sfx/sfx.pid when /run is not writable)")
     .option("--max-clients <n>", "most clients connected at once (default 1000)", parseCount)
     .option("--max-clients-per-address <n>", "most clients connected at once from one IP address (default 64)", parseCount)
@@ -74,6 +78,7 @@ export function registerServe(program: Command, result: CommandResult): void {
     .addOption(new Option("--discovery-interface <address>", "join the discovery group only on this interface (repeatable)").argParser(collect).hideHelp());
   addShareServeOptions(serve)
     .action(async (flags: ServeFlags) => {
+      if (flags.json && !flags.status) throw new SfxError("SFX_USAGE", "--json goes with --status (sfx serve --status --json)");
       if (flags.stop) result.status = await stop(flags);
       else if (flags.status) result.status = status(flags);
       else if (flags.daemon) result.status = await daemonize(flags);
@@ -88,13 +93,54 @@ async function stop(flags: ServeFlags): Promise<number> {
   return 0;
 }
 
-/** `--status`: whether the server named by the pid file lives (for scripts and monitoring: exit 0 or 11). */
+/**
+ * `--status`: whether the server named by the pid file lives (for scripts and monitoring: exit 0
+ * or 11), and its figures from the status file beside the pid file.
+ */
 function status(flags: ServeFlags): number {
   const pidFile = resolve(flags.pidFile ?? defaultPidFile());
   const pid = runningPid(pidFile);
-  if (pid === undefined) throw new SfxError("SFX_NOT_RUNNING", `No sfx server is running (pid file ${pidFile} ${describeStalePidFile(pidFile)})`);
+  if (pid === undefined) {
+    const message = `No sfx server is running (pid file ${pidFile} ${describeStalePidFile(pidFile)})`;
+    if (!flags.json) throw new SfxError("SFX_NOT_RUNNING", message);
+    process.stdout.write(`${JSON.stringify({ running: false, pidFile, message })}\n`);
+    return ERROR_CODES.SFX_NOT_RUNNING;
+  }
+  const figures = readStatusFile(statusFileFor(pidFile), pid);
+  if (flags.json) {
+    const more = "record" in figures ? { status: figures.record } : { status: null, why: figures.why };
+    process.stdout.write(`${JSON.stringify({ running: true, pid, pidFile, ...more })}\n`);
+    return 0;
+  }
   process.stdout.write(`sfx serve runs, pid ${pid} (pid file ${pidFile})\n`);
+  process.stdout.write("record" in figures ? describeStatus(figures.record) : `  (no figures: ${figures.why})\n`);
   return 0;
+}
+
+/** A status record as lines for the admin. */
+export function describeStatus(r: StatusRecord, now = Date.now()): string {
+  const x = r.exchanges;
+  const s = r.shares;
+  const ended = `${x.done} done, ${x.rejected} refused, ${x.cancelled} cancelled, ${x.failed} failed`;
+  const age = Math.max(0, Math.round((now - Date.parse(r.updatedAt)) / 1000));
+  return [
+    `  sfx ${r.version} on ${formatAddress(r.host, r.port)} as ${r.name}, up ${formatUptime(now - Date.parse(r.startedAt))}`,
+    `  clients:   ${r.clients} connected`,
+    `  exchanges: ${x.active} under way; since the start ${ended}; ${formatBytes(x.relayedBytes)} relayed`,
+    `  shares:    ${s.count}, ${formatBytes(s.usedBytes)} of the ${formatBytes(s.quotaBytes)} quota; ${s.requests} upload(s) or download(s) under way`,
+    `  (figures from ${age} s ago)`,
+  ].join("\n") + "\n";
+}
+
+/** A duration as an admin reads it: `45 s`, `12 min`, `3 h 12 min`, `2 d 4 h`. */
+export function formatUptime(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${m % 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
 }
 
 /** The launcher: checks, relaunches detached, waits for the daemon's report. */

@@ -71,6 +71,8 @@ export interface PairingStats {
 export class Pairing {
   readonly limits: PairingLimits;
   readonly stats: PairingStats = { offers: 0, done: 0, rejected: 0, cancelled: 0, failed: 0, droppedData: 0 };
+  /** Bytes relayed by the exchanges that ended. */
+  #relayedEnded = 0;
   readonly #log: PairingLog;
   readonly #lookup: (id: string) => ExchangePeer | undefined;
   readonly #now: () => number;
@@ -124,6 +126,13 @@ export class Pairing {
   /** Exchanges not yet finished. */
   get active(): number {
     return this.#active.size;
+  }
+
+  /** Bytes relayed since the start: those of the exchanges that ended, and so far of those under way. */
+  get relayedBytes(): number {
+    let bytes = this.#relayedEnded;
+    for (const ex of this.#active) bytes += ex.bytes;
+    return bytes;
   }
 
   /**
@@ -680,6 +689,7 @@ export class Pairing {
       ex.receiver.peer.receiving?.(false);
     }
     this.stats[state as "done" | "rejected" | "cancelled" | "failed"]++;
+    this.#relayedEnded += ex.bytes;
     const duration = ex.streamingAt ? (ex.endedAt - ex.streamingAt) / 1000 : 0;
     const rate = duration > 0 ? ex.bytes / duration / 1e6 : 0;
     const props = {

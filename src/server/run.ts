@@ -8,6 +8,7 @@
 import { getLogger } from "../log/index.ts";
 import { SHUTDOWN_TIMEOUT_MS } from "./defaults.ts";
 import { acquirePidFile, type PidFile } from "./pidfile.ts";
+import { startStatusFile, statusFileFor } from "./status_file.ts";
 import { type RunningServer, type ServerOptions, startServer } from "./server.ts";
 import { onIgnoredSignals, onShutdownSignals } from "./signals.ts";
 
@@ -91,12 +92,19 @@ export async function runServer(options: RunOptions): Promise<number> {
     throw err;
   }
   const log = getLogger(["sfx", "server"]);
+  // Its figures beside its pid file, for `sfx serve --status`.
+  const statusFile = pidFile
+    ? startStatusFile(statusFileFor(pidFile.path), () => server.status(), (err) => {
+      log.warn("Cannot write the status file {path}: {error} (sfx serve --status shows no figures)", { path: statusFileFor(pidFile!.path), error: String((err as Error)?.message ?? err) });
+    })
+    : undefined;
 
   return await new Promise<number>((resolveStatus) => {
     let stopping = false;
     stop = (reason: string, status: number) => {
       if (stopping) return;
       stopping = true;
+      const statusStopped = statusFile?.stop();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeoutMs = options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS;
       const timedOut = new Promise<number>((r) => {
@@ -106,8 +114,9 @@ export async function runServer(options: RunOptions): Promise<number> {
         }, timeoutMs);
       });
       const graceful = server.close(reason).then(() => status, () => 1);
-      void Promise.race([graceful, timedOut]).then((final) => {
+      void Promise.race([graceful, timedOut]).then(async (final) => {
         clearTimeout(timer);
+        await statusStopped;
         removeSignals();
         process.off("uncaughtException", onCrash);
         process.off("unhandledRejection", onCrash);

@@ -77,6 +77,43 @@ export interface RunningServer {
   close(reason?: string): Promise<void>;
   /** Reopens the log file by name (after logrotate moved it; `sfx serve` does this on SIGHUP). */
   reopenLogs(): Promise<void>;
+  /** What it is doing now, in figures (`sfx serve --status` shows them). */
+  status(): ServerStatus;
+}
+
+/** A running server's figures, as `sfx serve --status --json` prints them. */
+export interface ServerStatus {
+  version: string;
+  pid: number;
+  /** When it became ready (ISO 8601). */
+  startedAt: string;
+  host: string;
+  port: number;
+  name: string;
+  /** Clients connected now (welcomed or not yet). */
+  clients: number;
+  exchanges: {
+    /** Offered or streaming now. */
+    active: number;
+    /** Ended since the start, by how. */
+    done: number;
+    rejected: number;
+    cancelled: number;
+    failed: number;
+    /** Bytes relayed since the start, those under way included. */
+    relayedBytes: number;
+  };
+  shares: {
+    /** Shares that can be listed and fetched. */
+    count: number;
+    /** Bytes the store counts against its quota (files in whole blocks, uploads in progress reserved). */
+    usedBytes: number;
+    quotaBytes: number;
+    /** Uploads in progress. */
+    uploads: number;
+    /** Uploads and downloads in progress. */
+    requests: number;
+  };
 }
 
 /**
@@ -117,6 +154,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   let port = requestedPort;
+  let figures!: () => Pick<ServerStatus, "clients" | "exchanges" | "shares">;
   /** Where the socket is bound: `host`, or the address a host name resolved to. */
   let bound = host;
   try {
@@ -175,6 +213,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     const discovery = responder;
     stops.push({ what: "discovery responder", stop: () => discovery.close() });
+    figures = () => ({
+      clients: exchanges.sessions.sessions.size,
+      exchanges: { active: exchanges.pairing.active, ...pick(exchanges.pairing.stats), relayedBytes: exchanges.pairing.relayedBytes },
+      shares: {
+        count: shareStore.size,
+        usedBytes: shareStore.usedBytes,
+        quotaBytes: shareStore.limits.maxStoreBytes,
+        uploads: shareStore.uploadsInProgress,
+        requests: shares.service.activeRequests,
+      },
+    });
   } catch (err) {
     log.error("sfx {version} failed to start: {error}", { version: VERSION, error: err });
     await stopAll();
@@ -199,12 +248,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
 
   let closing: Promise<void> | undefined;
+  const startedAt = new Date().toISOString();
   return {
     port,
     host,
     name,
     addresses,
     logDir: logging?.dir,
+    status: () => ({ version: VERSION, pid: process.pid, startedAt, host: bound, port, name, ...figures() }),
     close(reason?: string) {
       closing ??= (async () => {
         log.info("sfx stopping: {reason}", { reason: reason ?? "asked to" });
@@ -226,6 +277,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       log.info("Log file reopened (SIGHUP)");
     },
   };
+}
+
+function pick({ done, rejected, cancelled, failed }: { done: number; rejected: number; cancelled: number; failed: number }) {
+  return { done, rejected, cancelled, failed };
 }
 
 /** Opens the server's UDP socket; a bind failure is SfxError `SFX_IO` naming the address. */

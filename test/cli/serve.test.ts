@@ -58,16 +58,41 @@ test("serve --daemon starts a detached server, a second start is refused (10), -
     assert.match(second.stderr, new RegExp(`^sfx: A server already runs with pid ${pid} \\(pid file ${pidFile}\\)\\n$`));
     assert.is(readFileSync(pidFile, "utf8"), `${pid}\n`, "the refused start left the pid file alone");
 
-    // --status, for a monitor or a script: 0 and the pid while it runs, 11 after.
+    // --status, for a monitor or a script: 0 and the pid while it runs, 11 after; and what it is doing.
     const running = await runSfx(["serve", "--status", "--pid-file", pidFile], { env });
     assert.is(running.status, 0, running.stderr);
-    assert.is(running.stdout, `sfx serve runs, pid ${pid} (pid file ${pidFile})\n`);
+    const [first, ...figures] = running.stdout.trimEnd().split("\n");
+    assert.is(first, `sfx serve runs, pid ${pid} (pid file ${pidFile})`);
+    assert.match(figures[0], new RegExp(`^  sfx \\S+ on 127\\.0\\.0\\.1:${port} as daemon-test, up \\d+ s$`));
+    assert.is(figures[1], "  clients:   0 connected");
+    assert.is(figures[2], "  exchanges: 0 under way; since the start 0 done, 0 refused, 0 cancelled, 0 failed; 0 B relayed");
+    assert.match(figures[3], /^  shares:    0, 0 B of the \S+ \S+ quota; 0 upload\(s\) or download\(s\) under way$/);
+    assert.match(figures[4], /^  \(figures from \d+ s ago\)$/);
+    // A share put: the figures say so within a write or two (every 5 s), as JSON too.
+    writeFileSync(join(tmp.path, "shared.txt"), "x".repeat(5000));
+    const put = await runSfx(["share", "put", join(tmp.path, "shared.txt"), "--server", `127.0.0.1:${port}`], { env });
+    assert.is(put.status, 0, put.stderr);
+    let json: { running: boolean; pid: number; status: { clients: number; shares: { count: number; usedBytes: number }; updatedAt: string } | null } | undefined;
+    for (const until = Date.now() + 15_000; Date.now() < until;) {
+      const r = await runSfx(["serve", "--status", "--json", "--pid-file", pidFile], { env });
+      assert.is(r.status, 0, r.stderr);
+      json = JSON.parse(r.stdout);
+      if (json!.status?.shares.count === 1) break;
+      await new Promise((r) => setTimeout(r, 250)); // the server writes its figures every 5 s: polled, bounded
+    }
+    assert.is(json!.running, true);
+    assert.is(json!.pid, pid);
+    assert.is(json!.status?.shares.count, 1, JSON.stringify(json));
+    assert.ok(json!.status!.shares.usedBytes >= 5000, JSON.stringify(json));
+    const statusFile = join(tmp.path, "run", "sfx.status.json");
+    assert.ok(existsSync(statusFile), "the figures are beside the pid file");
 
     const stop = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env });
     assert.is(stop.status, 0, stop.stderr);
     assert.is(stop.stdout, `sfx serve (pid ${pid}) stopped\n`);
     assert.ok(await gone(pid), "no process left after --stop returned");
     assert.not.ok(existsSync(pidFile), "no pid file left");
+    assert.not.ok(existsSync(statusFile), "no status file left");
 
     const lines = readLines(join(tmp.path, "stream_server.log"));
     for (const line of lines) assert.match(line, LOG_LINE);
@@ -82,6 +107,9 @@ test("serve --daemon starts a detached server, a second start is refused (10), -
     const stopped = await runSfx(["serve", "--status", "--pid-file", pidFile], { env });
     assert.is(stopped.status, 11, stopped.stderr);
     assert.is(stopped.stderr, `sfx: No sfx server is running (pid file ${pidFile} not found)\n`);
+    const stoppedJson = await runSfx(["serve", "--status", "--json", "--pid-file", pidFile], { env });
+    assert.is(stoppedJson.status, 11, stoppedJson.stderr);
+    assert.equal(JSON.parse(stoppedJson.stdout), { running: false, pidFile, message: `No sfx server is running (pid file ${pidFile} not found)` });
   } finally {
     if (pid && processAlive(pid)) process.kill(pid, "SIGKILL");
     tmp.remove();
@@ -193,7 +221,8 @@ test("the binary installed under another name (a packager's sfxd) still knows it
     assert.is(r.status, 0, r.stderr);
     pid = Number(/pid (\d+)/.exec(r.stdout)![1]);
     const status = await runSfx(["serve", "--status", "--pid-file", pidFile], { env, program: sfxd });
-    assert.is(status.stdout, `sfx serve runs, pid ${pid} (pid file ${pidFile})\n`, status.stderr);
+    assert.is(status.stdout.split("\n")[0], `sfx serve runs, pid ${pid} (pid file ${pidFile})`, status.stderr);
+    assert.match(status.stdout, /\n  clients: {3}0 connected\n/, "and its figures");
     const second = await runSfx(["serve", "--daemon", "--port", "0", "--host", "127.0.0.1", ...common], { env, program: sfxd });
     assert.is(second.status, 10, second.stderr);
     const stop = await runSfx(["serve", "--stop", "--pid-file", pidFile], { env, program: sfxd });

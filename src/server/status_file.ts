@@ -1,0 +1,99 @@
+/**
+ * The status file: a running server's figures (clients, exchanges, bytes
+ * relayed, shares), written beside its pid file every few seconds, for
+ * `sfx serve --status` to show. A file, not a question to the server: no
+ * port or socket to guard, and a hung server shows as figures that have
+ * stopped coming.
+ *
+ * @example
+ * ```ts
+ * const writer = startStatusFile(statusFileFor("/run/sfx.pid"), () => server.status());
+ * // … /run/sfx.status.json is rewritten every 5 s …
+ * await writer.stop(); // removes it
+ * ```
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { rename, unlink, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import type { ServerStatus } from "./server.ts";
+
+/** How often the figures are written. */
+export const STATUS_EVERY_MS = 5000;
+
+/** Figures older than this are said to be stale: the server no longer writes them (hung, or its disk full). */
+export const STATUS_STALE_MS = 3 * STATUS_EVERY_MS;
+
+/** A status file's content: the server's figures and when they were written. */
+export interface StatusRecord extends ServerStatus {
+  /** When the figures were taken (ISO 8601). */
+  updatedAt: string;
+}
+
+/** Where the server with pid file `pidFile` writes its figures: beside it, `sfx.pid` → `sfx.status.json`. */
+export function statusFileFor(pidFile: string): string {
+  const name = basename(pidFile).replace(/\.pid$/, "");
+  return join(dirname(pidFile), `${name}.status.json`);
+}
+
+/**
+ * Writes `status()` to `path` now and every {@link STATUS_EVERY_MS}, each
+ * time whole (a temporary file renamed over it: a reader never sees half).
+ * A write that fails is told to `onError` once, until one succeeds again.
+ * `stop()` ends the writes and removes the file.
+ */
+export function startStatusFile(path: string, status: () => ServerStatus, onError?: (err: unknown) => void): { stop(): Promise<void> } {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  let writing: Promise<void> = Promise.resolve();
+  let failing = false;
+  let stopped = false;
+  const write = () => {
+    if (stopped) return;
+    writing = writing.then(async () => {
+      if (stopped) return;
+      const record: StatusRecord = { ...status(), updatedAt: new Date().toISOString() };
+      try {
+        await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
+        await rename(temporary, path);
+        failing = false;
+      } catch (err) {
+        await unlink(temporary).catch(() => {});
+        if (!failing) onError?.(err);
+        failing = true;
+      }
+    });
+  };
+  write();
+  const timer = setInterval(write, STATUS_EVERY_MS);
+  (timer as { unref?: () => void }).unref?.();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await writing;
+      await unlink(path).catch(() => {});
+    },
+  };
+}
+
+/**
+ * The figures in `path` if they are those of the server `pid` and fresh,
+ * else why there are none, in words for the admin.
+ */
+export function readStatusFile(path: string, pid: number, now = Date.now()): { record: StatusRecord } | { why: string } {
+  let record: StatusRecord;
+  try {
+    record = JSON.parse(readFileSync(path, "utf8")) as StatusRecord;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { why: `${path} is missing (a server older than this sfx, or one run without a pid file writes none)` };
+    return { why: `${path} cannot be read: ${code ?? (err as Error).message}` };
+  }
+  if (record?.pid !== pid) return { why: `${path} is another process's (pid ${record?.pid}), not pid ${pid}'s` };
+  const age = now - Date.parse(record.updatedAt);
+  if (!(age < STATUS_STALE_MS)) {
+    return { why: `the figures in ${path} are ${Number.isFinite(age) ? `${Math.round(age / 1000)} s` : "of an unknown"} old: the server has stopped writing them (hung, or its disk is full?)` };
+  }
+  return { record };
+}
