@@ -763,6 +763,13 @@ async function holdStore(dir: string): Promise<() => Promise<void>> {
 const STORE_MARKER = ".sfx-share-store";
 /** What a store holds at its top (older sfx made no marker). */
 const STORE_ENTRIES = new Set(["shares", "uploads", "trash", "corrupt", "server.lock", STORE_MARKER]);
+/** The names sfx gives what it puts in each of them: how a store without the marker (an older sfx's) is told from a folder that only has such a subfolder. */
+const STORE_NAMES: Record<string, RegExp> = {
+  shares: /^[0-9a-f]{64}$/,
+  uploads: /^[0-9a-f]{24}$/,
+  trash: /^[0-9a-f]{24}$/,
+  corrupt: /^[0-9a-f]{64}\.[0-9A-Za-z-]+$/,
+};
 
 /**
  * Refuses a `--storage` that is not a store of sfx's: a directory with other
@@ -795,6 +802,17 @@ async function checkStoreDir(dir: string): Promise<void> {
     }
   }
   if (!entries.includes(STORE_MARKER)) {
+    // Only sfx's own names inside, too: a folder whose only entry is an `uploads/` of someone else's
+    // (an app's uploads) would have been taken for a store, and that folder emptied.
+    const others: string[] = [];
+    for (const sub of Object.keys(STORE_NAMES)) {
+      if (!entries.includes(sub)) continue;
+      for (const name of await readdir(join(dir, sub))) if (!STORE_NAMES[sub].test(name)) others.push(`${sub}/${name}`);
+    }
+    if (others.length > 0) {
+      const some = others.slice(0, 3).map((n) => JSON.stringify(n)).join(", ");
+      throw new SfxError("SFX_IO", `Cannot use ${dir} as the share store: it is not one (no ${STORE_MARKER}) and holds other things (${some}${others.length > 3 ? ", …" : ""}); give --storage a new or empty directory`);
+    }
     await writeFile(join(dir, STORE_MARKER), "An sfx share store: sfx serve empties its uploads/ and trash/ when it starts.\n", { mode: 0o600 });
   }
 }

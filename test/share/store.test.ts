@@ -683,6 +683,7 @@ test("a --storage that is not a store is refused and left untouched: a folder wi
   const precious = mkdtempSync(join(tmpdir(), "sfx-precious-"));
   const linked = mkdtempSync(join(tmpdir(), "sfx-linked-store-"));
   const old = mkdtempSync(join(tmpdir(), "sfx-old-store-"));
+  const apps: string[] = [];
   try {
     // A user's folder given by mistake.
     mkdirSync(join(docs, "uploads", "2024"), { recursive: true });
@@ -696,13 +697,30 @@ test("a --storage that is not a store is refused and left untouched: a folder wi
     symlinkSync(precious, join(linked, "uploads"));
     await rejects(() => ShareStore.open({ dir: linked, sweepTimer: false }), "SFX_IO", /its uploads is a symbolic link/);
     assert.is(readFileSync(join(precious, "precious.txt"), "utf8"), "keep me too");
-    // An older sfx's store: its own entries only, no marker. Taken, and marked.
+    // A folder whose only entries are named as a store's are, with other things inside them (an
+    // app's uploads/, a trash/, shares/): refused, and nothing in them removed or written.
+    for (const [sub, file] of [["uploads", "photos/wedding.jpg"], ["trash", "keep.txt"], ["shares", "x"], ["corrupt", "y"]]) {
+      const app = mkdtempSync(join(tmpdir(), "sfx-app-"));
+      apps.push(app);
+      mkdirSync(join(app, sub, file, ".."), { recursive: true });
+      writeFileSync(join(app, sub, file), "keep me");
+      if (sub !== "uploads") mkdirSync(join(app, "uploads", "0123456789abcdef01234567"), { recursive: true }); // and one of sfx's own
+      const first = file.split("/")[0];
+      await rejects(() => ShareStore.open({ dir: app, sweepTimer: false }), "SFX_IO", new RegExp(`is not one \\(no \\.sfx-share-store\\) and holds other things \\("${sub}/${first}"\\)`));
+      assert.is(readFileSync(join(app, sub, file), "utf8"), "keep me", `${sub}/${file} kept`);
+      assert.not.ok(existsSync(join(app, ".sfx-share-store")), "not marked");
+      if (sub !== "uploads") assert.ok(existsSync(join(app, "uploads", "0123456789abcdef01234567")), "nothing removed");
+    }
+    // An older sfx's store: its own entries only, no marker. Taken, and marked; what its last run left is removed.
     for (const sub of ["shares", "uploads", "trash"]) mkdirSync(join(old, sub));
+    mkdirSync(join(old, "uploads", "0123456789abcdef01234567"));
+    mkdirSync(join(old, "trash", "fedcba9876543210fedcba98"));
     const store = await ShareStore.open({ dir: old, sweepTimer: false });
     await store.close();
     assert.ok(existsSync(join(old, ".sfx-share-store")));
+    assert.equal([readdirSync(join(old, "uploads")), readdirSync(join(old, "trash"))], [[], []]);
   } finally {
-    for (const d of [docs, precious, linked, old]) rmSync(d, { recursive: true, force: true });
+    for (const d of [docs, precious, linked, old, ...apps]) rmSync(d, { recursive: true, force: true });
   }
 });
 
