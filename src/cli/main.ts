@@ -7,6 +7,7 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
+import { existsSync } from "node:fs";
 import { describeError, ERROR_CODES, exitStatusFor, SfxError } from "../errors.ts";
 import { printableLines } from "../protocol/schema.ts";
 import { VERSION } from "../version.ts";
@@ -128,11 +129,22 @@ function reportUsage(err: CommanderError, command: string): number {
   const [line, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
   // commander's "(Did you mean send?)" is on a line of its own: keep it.
   const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
-  console.error(`sfx: ${line}${suggestion ? ` ${suggestion}` : ""} (see 'sfx ${command}--help')`);
+  // `sfx send --to 123456 -notes.txt`: a file whose name starts with a dash, taken for an option.
+  const option = err.code === "commander.unknownOption" ? /'(-[^']*)'/.exec(line)?.[1] : undefined;
+  const file = option !== undefined && isFile(option) ? ` (the file ${option}? write ./${option}, or put -- before the file names)` : "";
+  console.error(`sfx: ${line}${suggestion ? ` ${suggestion}` : ""}${file} (see 'sfx ${command}--help')`);
   return 2;
 }
 
 export { SfxError };
+
+function isFile(path: string): boolean {
+  try {
+    return existsSync(path);
+  } catch {
+    return false; // Deno without --allow-read
+  }
+}
 
 /**
  * Output that cannot be written never crashes sfx. A reader that went away

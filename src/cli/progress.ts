@@ -237,7 +237,7 @@ export function jsonEvents(
   let held: TransferEvent | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const out = (e: object & { event: string }) => {
-    if (e.event === "error") jsonErrorWritten = true;
+    lastJsonError = e.event === "error" ? errorKey(e as { code?: string; message?: string }) : undefined;
     write(`${JSON.stringify(e)}\n`);
   };
   const flush = () => {
@@ -268,15 +268,23 @@ export function jsonEvents(
   };
 }
 
-let jsonErrorWritten = false;
+/** The last event written, when it was an `error`: its code and message (see {@link jsonError}). */
+let lastJsonError: string | undefined;
+
+function errorKey(e: { code?: string; message?: string }): string {
+  return `${e.code}\n${e.message}`;
+}
 
 /**
  * With `--json`, a failure is an `error` event on stdout too, also one that
- * happens before any transfer (a missing file, no server): written once.
+ * happens before any transfer (a missing file, no server): written unless it
+ * is the very event written last (a transfer says its own failure). An
+ * earlier `error`, of an exchange a receiver outlived, does not hide the one
+ * that ends it.
  */
 export function jsonError(code: string, message: string): void {
-  if (jsonErrorWritten) return;
-  jsonErrorWritten = true;
+  if (lastJsonError === errorKey({ code, message })) return;
+  lastJsonError = errorKey({ code, message });
   process.stdout.write(`${JSON.stringify({ event: "error", code, message })}\n`);
 }
 

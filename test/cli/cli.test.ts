@@ -160,6 +160,27 @@ test("an unknown command is one stderr line naming it, exit 2; a near miss gets 
   await assertUsageError(["sned"], "sned' (Did you mean send?)");
 });
 
+test("a file whose name starts with a dash, taken for an option, gets a hint to write ./name or put -- first (only when such a file is there)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sfx-dash-"));
+  try {
+    writeFileSync(join(dir, "-notes.txt"), "x");
+    const run = (args: string[]) =>
+      new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn(SFX, args, { cwd: dir, env: { PATH: "/nonexistent", HOME: dir }, stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr!.on("data", (c) => (stderr += c));
+        child.on("close", (status) => resolve({ status, stderr }));
+      });
+    const there = await run(["send", "--to", "123456", "-notes.txt"]);
+    assert.is(there.status, 2);
+    assert.is(there.stderr, "sfx: unknown option '-notes.txt' (the file -notes.txt? write ./-notes.txt, or put -- before the file names) (see 'sfx send --help')\n");
+    const not = await run(["send", "--to", "123456", "-other.txt"]);
+    assert.is(not.stderr, "sfx: unknown option '-other.txt' (see 'sfx send --help')\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("an unknown option is one stderr line naming it, exit 2 (top level and per command), pointing at that command's help", async () => {
   await assertUsageError(["--frobnicate"], "--frobnicate", "(see 'sfx --help')");
   await assertUsageError(["serve", "--frobnicate"], "--frobnicate", "(see 'sfx serve --help')");

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { printableLines } from "../../src/protocol/schema.ts";
-import { followTransfer, formatBytes, formatDoneRate, formatDuration, formatRate, jsonEvents, progressBar } from "../../src/cli/progress.ts";
+import { followTransfer, formatBytes, formatDoneRate, formatDuration, formatRate, jsonError, jsonEvents, progressBar } from "../../src/cli/progress.ts";
 import { fitEnd, textWidth } from "../../src/cli/text_width.ts";
 import { doneEvent } from "../../src/client/events.ts";
 
@@ -208,6 +208,39 @@ test("--json progress held back is written when its quarter second is up, though
   assert.is(lines.length, 1);
   await written.finally(() => clearTimeout(timer));
   assert.is(JSON.parse(lines[1]).bytes, 40);
+});
+
+test("--json: the error that ends the command is written after an earlier exchange's error a receiver outlived; the failure a transfer has just said is not written twice", () => {
+  const lines: string[] = [];
+  const emit = jsonEvents((l) => lines.push(l));
+  const stdout = process.stdout.write;
+  process.stdout.write = ((chunk: string) => lines.push(chunk) > 0) as typeof process.stdout.write;
+  try {
+    // A sender: its transfer says the failure, then the command ends with it.
+    emit({ event: "error", code: "SFX_REJECTED", message: "The receiver said no" });
+    jsonError("SFX_REJECTED", "The receiver said no");
+    // A receiver without --once: one exchange fails, it waits on, then the server goes away (or Ctrl-C).
+    emit({ event: "offer", from: "123456", files: [{ path: "a", size: 1 }], bytes: 1 });
+    emit({ event: "error", code: "SFX_TRANSFER_FAILED", message: "The sender stopped responding" });
+    jsonError("SFX_CONNECTION_LOST", "The server is shutting down");
+    // The same words again, for another failure after other events: said again.
+    emit({ event: "offer", from: "123456", files: [{ path: "a", size: 1 }], bytes: 1 });
+    emit({ event: "error", code: "SFX_TRANSFER_FAILED", message: "The sender stopped responding" });
+    emit({ event: "offer", from: "123456", files: [{ path: "a", size: 1 }], bytes: 1 });
+    jsonError("SFX_TRANSFER_FAILED", "The sender stopped responding");
+  } finally {
+    process.stdout.write = stdout;
+  }
+  assert.equal(lines.map((l) => JSON.parse(l)).map((e) => e.event === "error" ? e.code : e.event), [
+    "SFX_REJECTED",
+    "offer",
+    "SFX_TRANSFER_FAILED",
+    "SFX_CONNECTION_LOST",
+    "offer",
+    "SFX_TRANSFER_FAILED",
+    "offer",
+    "SFX_TRANSFER_FAILED",
+  ]);
 });
 
 test("--json's done event gives seconds to the millisecond and MB/s to three decimals, not 17 digits", () => {
