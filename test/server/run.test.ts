@@ -206,7 +206,7 @@ test("startServer() on a port in use fails with SFX_IO, logs why, and leaves not
 
 test("startServer() whose share store the file system refuses (a leftover it may not remove) fails with SFX_IO naming it, not as a bug", async () => {
   const { options } = opts();
-  const leftover = join(options.storage, "uploads", "x");
+  const leftover = join(options.storage, "uploads", "0123456789abcdef01234567"); // an upload's name: an older sfx's store
   mkdirSync(leftover, { recursive: true });
   writeFileSync(join(leftover, "0"), "half an upload");
   // Immutable, so that even root cannot remove it (ext4 and most local file systems).
@@ -217,7 +217,7 @@ test("startServer() whose share store the file system refuses (a leftover it may
   try {
     const err = await startServer(options).then(async (s) => (await s.close(), undefined), (e: unknown) => e);
     assert.ok(isSfxError(err, "SFX_IO"), String(err));
-    assert.match((err as Error).message, /^Cannot start the server: E[A-Z]+: .*uploads\/x/, (err as Error).message);
+    assert.match((err as Error).message, /^Cannot start the server: E[A-Z]+: .*uploads\/0123456789abcdef01234567/, (err as Error).message);
   } finally {
     spawnSync("chattr", ["-i", join(leftover, "0")]);
   }
