@@ -288,6 +288,11 @@ export function jsonError(code: string, message: string): void {
   process.stdout.write(`${JSON.stringify({ event: "error", code, message })}\n`);
 }
 
+/** What both ends of an exchange show of its keys: the code the two users may compare. */
+export function verifyLine(code: string, other: "the sender" | "the receiver"): string {
+  return `Enciphered end to end. Verification code ${code}: ${other} sees the same, unless someone between you (the server) can read the files`;
+}
+
 /** One stderr line for an entry of a directory being sent or shared that is left out (a FIFO, a broken link…). */
 export function warnSkipped(path: string, why: string): void {
   process.stderr.write(`sfx: left out ${leftOutName(path)}: ${why}\n`);

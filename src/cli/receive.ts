@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar } from "./progress.ts";
+import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar, verifyLine } from "./progress.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -156,6 +156,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "start":
             if (e.resumed) say(resumingHere(e.resumed));
+            break;
+          case "verify":
+            say(verifyLine(e.code, "the sender"));
             break;
           case "file":
             bar.end();

@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, warnSkipped } from "./progress.ts";
+import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, verifyLine, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
@@ -138,6 +138,9 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
           }
           case "accepted":
             say("Accepted; sending.");
+            break;
+          case "verify":
+            say(verifyLine(e.code, "the receiver"));
             break;
           case "start":
             if (e.resumed) say(keptByReceiver(e.resumed));

@@ -17,6 +17,11 @@ export type TransferEvent =
   | { event: "connected"; id: string; server: string; version: string; /** Where: `host:port`, `[v6]:port`. */ address: string }
   | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null }
   | { event: "accepted" }
+  /**
+   * The exchange's files are enciphered end to end; `code` (`482-913`) is the same on both sides
+   * unless someone between them (the server) holds keys of its own: the users may compare it.
+   */
+  | { event: "verify"; code: string }
   | { event: "rejected"; reason: string; from?: string }
   /** `resumed`: bytes the receiver already had (from an interrupted exchange), not sent again. */
   | { event: "start"; files: number; bytes: number | null; resumed?: number }

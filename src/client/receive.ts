@@ -20,7 +20,8 @@
 import { printable } from "../protocol/schema.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } from "./events.ts";
@@ -162,11 +163,11 @@ export class Receiver {
     // What followed the offer while it was held (a Cancel right behind it, its sender gone) is
     // handed over; #handle sets up its own listeners before it first waits, so nothing comes
     // between (the receiver had accepted and then waited out its stall limit, 10 minutes by default).
-    return await this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[] }, signal, after);
+    return await this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[]; commit?: string }, signal, after);
   }
 
   async #handle(
-    offer: { xid: number; from?: string; files: OfferedFileInfo[] },
+    offer: { xid: number; from?: string; files: OfferedFileInfo[]; commit?: string },
     signal?: AbortSignal,
     early: readonly AnyMessage[] = [],
   ): Promise<ReceivedExchange> {
@@ -196,6 +197,14 @@ export class Receiver {
         return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
       }
     }
+    // Files are taken enciphered only: an offer without the sender's commitment to its key is
+    // refused (from an older sfx, or stripped on the way so that the server could read the files).
+    if (offer.commit === undefined) {
+      conn.send(Reject, { xid, reason: "The offer carries no key, so its files could not be enciphered: this receiver takes none (use the same version of sfx on both sides)" });
+      emit({ event: "rejected", reason: "the offer carries no key: its files could not be enciphered", from });
+      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+    }
+    const commit = offer.commit;
     const shown = offer.files.map((f) => ({ path: f.path, size: f.size }));
     emit({ event: "offer", from, files: shown, bytes });
 
@@ -338,6 +347,13 @@ export class Receiver {
     let written = 0;
     let resumedBytes = 0;
     let senderDone = false;
+    // The files' bytes are enciphered: deciphered with the keys derived once the sender's key comes.
+    const keys = ExchangeKeyPair.generate();
+    let crypt: ExchangeCipher | undefined;
+    const ciphers = new Map<number, { apply(data: Uint8Array): void }>();
+    /** Bytes that overtook the sender's key (no ordering across streams): deciphered when it comes. */
+    let beforeKey: Array<{ stream: number; data: Uint8Array; ppid: number }> = [];
+    let beforeKeyBytes = 0;
     let started = Date.now();
     const results: SafeWriteResult[] = new Array(files.length);
     let finishedCount = 0;
@@ -468,7 +484,8 @@ export class Receiver {
         .then((w) => {
           // Counted only once it holds its slot: a file still waiting for one is not being finished.
           finishingWriters++;
-          return w.finish(end.sha256, end.size).finally(() => {
+          // `end.sha256` is the tag of the file's hash: checked against what was deciphered.
+          return w.finish((sha256) => crypt!.checkEnd(i, end.size, sha256, end.sha256), end.size).finally(() => {
             finishingWriters--;
             freeWriterSlot();
             if (paused) unblockSlots();
@@ -495,7 +512,7 @@ export class Receiver {
       // Its writer is open or asked for: a failure held for this file may end the exchange now.
       if (heldFailure) failAfterEndedFiles(heldFailure);
     };
-    const onData = (_stream: number, data: Uint8Array, ppid: number) => {
+    const onPlainData = (_stream: number, data: Uint8Array, ppid: number) => {
       if (failure) return;
       const { tag, fileIndex } = parseDataPpid(ppid);
       if (tag !== xidTag(xid)) return; // late bytes of an earlier exchange
@@ -537,6 +554,26 @@ export class Receiver {
           tryFinish(fileIndex);
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
     };
+    const onData = (stream: number, data: Uint8Array, ppid: number) => {
+      if (failure) return;
+      if (crypt === undefined) {
+        beforeKey.push({ stream, data, ppid });
+        beforeKeyBytes += data.length;
+        // Held, not read on: past the window's worth, the sender waits for the key to get through.
+        if (!paused && beforeKeyBytes > maxPending) {
+          paused = true;
+          conn.pause({ keepControl: true });
+        }
+        return;
+      }
+      const { tag, fileIndex } = parseDataPpid(ppid);
+      if (tag === xidTag(xid) && fileIndex < files.length) {
+        let cipher = ciphers.get(fileIndex);
+        if (cipher === undefined) ciphers.set(fileIndex, cipher = crypt.cipher(fileIndex, files[fileIndex].resumedFrom));
+        cipher.apply(data);
+      }
+      onPlainData(stream, data, ppid);
+    };
     cleanups.push(conn.onData(onData));
     const handleMessage = (m: AnyMessage) => {
       if (failure) return;
@@ -547,7 +584,24 @@ export class Receiver {
         // The sender reading a kept part of ours (to hash it): nothing moves meanwhile, and that is no stall.
         const f = files[m.file];
         if (f && f.resumedFrom > 0) emit({ event: "checking", file: f.path, bytes: Math.min(m.bytes, f.resumedFrom), kept: f.resumedFrom });
+      } else if (Key.is(m)) {
+        if (crypt !== undefined) return fail(new SfxError("SFX_PROTOCOL", "The sender's key came twice"));
+        try {
+          crypt = keys.agree(m.key, "receiver", commit);
+        } catch (err) {
+          return fail(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
+        }
+        emit({ event: "verify", code: crypt.code });
+        const held = beforeKey;
+        beforeKey = [];
+        beforeKeyBytes = 0;
+        for (const d of held) onData(d.stream, d.data, d.ppid);
+        if (paused && pendingBytes < maxPending / 4) {
+          paused = false;
+          conn.resume();
+        }
       } else if (End.is(m)) {
+        if (crypt === undefined) return fail(new SfxError("SFX_PROTOCOL", "A file's end came before the sender's key"));
         const f = files[m.file];
         if (!f) return fail(new SfxError("SFX_PROTOCOL", `'end' for file ${m.file}, which the offer does not have`));
         if (f.size !== null && m.size !== f.size) {
@@ -607,7 +661,7 @@ export class Receiver {
       }
     }
     if (!stopped()) {
-      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}) });
+      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}), key: keys.publicKey });
       emit({ event: "accepted" });
       // The kept bytes are hashed before anything is written after them: say so while it lasts, so
       // that neither the server nor the sender takes the quiet for a stall.

@@ -245,11 +245,11 @@ export interface SafeWrite {
    */
   write(chunk: Uint8Array, opts?: { release?: boolean }): Promise<void>;
   /**
-   * Verifies size and SHA-256 (hex; omitted: not checked), fsyncs, and moves
+   * Verifies size and SHA-256 (hex, or a check of it: an exchange's tag; omitted: not checked), fsyncs, and moves
    * the file to its final name. On any failure the temporary file is removed
    * and the error thrown (`SFX_INTEGRITY`, `SFX_IO`).
    */
-  finish(expectedSha256?: string, expectedSize?: number): Promise<SafeWriteResult>;
+  finish(expectedSha256?: string | ((sha256: string) => boolean), expectedSize?: number): Promise<SafeWriteResult>;
   /**
    * Stops: removes the temporary file, or keeps it for a later resume.
    * Resolves with the bytes kept (0 when removed, or when a failed write
@@ -940,7 +940,7 @@ class SafeWriteImpl implements SafeWrite {
     }
   }
 
-  async finish(expectedSha256?: string, expectedSize?: number): Promise<SafeWriteResult> {
+  async finish(expectedSha256?: string | ((sha256: string) => boolean), expectedSize?: number): Promise<SafeWriteResult> {
     try {
       await this.#chain;
       if (this.#failure) throw this.#failure;
@@ -950,7 +950,10 @@ class SafeWriteImpl implements SafeWrite {
         throw new SfxError("SFX_INTEGRITY", `${this.#rel}: received ${size} bytes, expected ${wanted}; nothing was kept`);
       }
       const sha256 = this.#hash.digest("hex");
-      if (expectedSha256 !== undefined && sha256 !== expectedSha256) {
+      if (typeof expectedSha256 === "function" && !expectedSha256(sha256)) {
+        throw new SfxError("SFX_INTEGRITY", `${this.#rel}: SHA-256 mismatch (got ${sha256.slice(0, 12)}…, not the hash the sender's end vouches for); nothing was kept`);
+      }
+      if (typeof expectedSha256 === "string" && sha256 !== expectedSha256) {
         throw new SfxError("SFX_INTEGRITY", `${this.#rel}: SHA-256 mismatch (got ${sha256.slice(0, 12)}…, expected ${expectedSha256.slice(0, 12)}…); nothing was kept`);
       }
       try {

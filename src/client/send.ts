@@ -21,7 +21,8 @@ import { SfxError } from "../errors.ts";
 import { dataOf, dataPpid } from "../protocol/data.ts";
 import type { AssociationLike } from "../protocol/association.ts";
 import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
-import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink } from "./events.ts";
@@ -174,8 +175,15 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     // Checked before anything is said: a list of files too long for one control message
     // (many files with long names) is a clear local error, not a protocol failure.
     let offer: Uint8Array;
+    // This exchange's key: the offer commits to it, and it is revealed once the receiver has said its own.
+    const keys = ExchangeKeyPair.generate();
     try {
-      offer = Offer.encode({ xid, to, files: files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) })) });
+      offer = Offer.encode({
+        xid,
+        to,
+        files: files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) })),
+        commit: keys.commitment,
+      });
     } catch (err) {
       if (err instanceof ProtocolError && err.reason === "too-large") {
         throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${err.message}): send fewer files at once, or an archive (tar)`);
@@ -205,9 +213,17 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       resumeAt.set(r.file, r.offset);
     }
     const resumed = [...resumeAt.values()].reduce((n, o) => n + o, 0);
+    // The files' bytes are enciphered under keys only the two ends hold (see exchange_crypto.ts).
+    const peerKey = (start as { key?: string }).key;
+    if (peerKey === undefined) {
+      throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer carries no key, so the files could not be enciphered: nothing was sent (the receiver, or the server, is not this version of sfx)"));
+    }
+    const crypt = keys.agree(peerKey, "sender");
+    conn.send(Key, { xid, key: keys.publicKey });
     // Well within the server's idle timeout, which ends an exchange where nothing moves.
     const resumingEvery = resumingEveryMs(conn.welcome.limits.idleTimeoutMs);
     emit({ event: "accepted" });
+    emit({ event: "verify", code: crypt.code });
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
     let sent = 0;
@@ -251,6 +267,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       // whole file), not sent.
       const resumedFrom = resumeAt.get(i) ?? 0;
       let skip = resumedFrom;
+      const cipher = crypt.cipher(i, resumedFrom);
       let saidResuming = Date.now();
       // A source may block (standard input): Ctrl-C and the server's news must not wait for its next chunk.
       const source = prefetched ? fromPromise(prefetched) : f.read();
@@ -279,7 +296,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         }
         sent += out.length;
         current = f.path;
-        // Sources yield fresh buffers, hashed above and not touched again: the transport may free them.
+        // Sources yield fresh buffers, hashed above and not touched again: enciphered in place, and the transport may free them.
+        cipher.apply(out);
         if (!conn.sendData(FIRST_DATA_STREAM, out, ppid, { release: true })) await drainOrStop(conn, signal, () => inbox.length > 0);
         showProgress();
       }
@@ -293,7 +311,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         throw new SfxError("SFX_IO", `${f.path} shrank while being sent (${size} of the ${f.size} bytes offered)`);
       }
       const sha256 = hash.digest("hex");
-      conn.send(End, { xid, file: i, size, sha256 });
+      // Its hash, tagged: only the receiver can check it, and nobody on the way can make it follow changed bytes.
+      conn.send(End, { xid, file: i, size, sha256: crypt.endTag(i, size, sha256) });
       endedFiles = i + 1;
       emit({ event: "file", path: f.path, size, sha256, ...(resumedFrom > 0 ? { resumedFrom } : {}) });
     }

@@ -36,9 +36,10 @@ export interface SourceFile {
   modified?: number;
   /**
    * Reads the file in chunks of at most {@link DATA_MESSAGE_BYTES}. Each chunk
-   * must be a fresh buffer the caller never touches again: the sender hands
-   * it to the transport, which frees (detaches) a chunk that is all of its
-   * ArrayBuffer once the receiver has it.
+   * must be a fresh buffer the caller never touches again (not a view of a
+   * buffer of the caller's, as Node's `Buffer#slice` gives): the sender
+   * enciphers it in place and hands it to the transport, which frees
+   * (detaches) a chunk that is all of its ArrayBuffer once the receiver has it.
    */
   read(): AsyncIterable<Uint8Array>;
 }

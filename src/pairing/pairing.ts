@@ -9,7 +9,7 @@
 import { SfxError } from "../errors.ts";
 import { nextReceiverExchangeId, parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
 import {
-  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Offer, Reject, Resuming, resumingEveryMs, Start,
+  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Key, Offer, Reject, Resuming, resumingEveryMs, Start,
 } from "../protocol/messages.ts";
 import { ASK_AGAIN_MS, type CloseReason, GONE_AFTER_SILENT_MS, stillThere } from "../protocol/association.ts";
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
@@ -73,6 +73,8 @@ export class Pairing {
   readonly stats: PairingStats = { offers: 0, done: 0, rejected: 0, cancelled: 0, failed: 0, droppedData: 0 };
   /** Bytes relayed by the exchanges that ended. */
   #relayedEnded = 0;
+  /** Exchanges whose sender has sent its key. */
+  readonly #keyed = new WeakSet<Exchange>();
   readonly #log: PairingLog;
   readonly #lookup: (id: string) => ExchangePeer | undefined;
   readonly #now: () => number;
@@ -227,7 +229,7 @@ export class Pairing {
     // and may not fit the message size limit the sender's did (then nobody is left busy).
     let forReceiver: Uint8Array;
     try {
-      forReceiver = Offer.encode({ xid: rxid, from: sender.id, files: msg.files });
+      forReceiver = Offer.encode({ xid: rxid, from: sender.id, files: msg.files, ...(msg.commit === undefined ? {} : { commit: msg.commit }) });
     } catch (err) {
       return fail("SFX_LIMIT", `The offer's list of files is too large to pass on (${(err as Error).message}); send fewer files at once, or an archive`);
     }
@@ -357,7 +359,17 @@ export class Pairing {
     ex.sender.peer.sending?.(true);
     ex.receiver.peer.receiving?.(true);
     ex.receiver.peer.sendControl(Start.encode({ xid: ex.receiver.xid }));
-    ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid, ...(resume.length ? { resume } : {}) }));
+    ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid, ...(resume.length ? { resume } : {}), ...(msg.key === undefined ? {} : { key: msg.key }) }));
+  }
+
+  /** The sender's key for the exchange (once, after 'start'): passed on to the receiver, which checks it. */
+  key(peer: ExchangePeer, msg: Msg<typeof Key>): void {
+    const ex = this.#current(peer, msg.xid, "sender");
+    if (!ex || ex.state !== "streaming" || ex.failing) return this.#stale(peer, "key", msg.xid);
+    if (this.#keyed.has(ex)) return this.#protocolFailure(ex, peer, "a second 'key'");
+    this.#keyed.add(ex);
+    ex.movedAt = this.#now();
+    ex.receiver.peer.sendControl(Key.encode({ ...msg, xid: ex.receiver.xid }));
   }
 
   /** The receiver says no. */

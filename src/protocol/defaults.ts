@@ -16,8 +16,11 @@
  * 3: a share download counts once the client says `share.received` (or,
  * leaving without it, once its transport acknowledged everything), not once
  * the server has sent the last byte.
+ * 4: an exchange's files are enciphered end to end: the offer commits to the
+ * sender's key, accept and start carry the receiver's, `key` reveals the
+ * sender's, and `end` carries a tag of the file's hash (exchange_crypto.ts).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** Stream 0 carries control messages, one SCTP user message each. */
 export const CONTROL_STREAM = 0;

@@ -84,29 +84,42 @@ export const ResumeAt = object({
   offset: int({ min: 1 }),
 });
 
+/** An X25519 public key, or a commitment to one, in hex (see exchange_crypto.ts). */
+const key = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
+
 /**
  * Sender → server (`to`: the receiver's ID) and server → receiver (`from`:
- * the sender's ID): these files, will you take them?
+ * the sender's ID): these files, will you take them? `commit`: the SHA-256
+ * of the sender's key for this exchange, which it reveals after the accept
+ * (see exchange_crypto.ts). Optional for the server, which relays it; a
+ * receiver refuses an offer without one.
  */
 export const Offer = defineMessage("offer", {
   xid,
   to: optional(clientId),
   from: optional(clientId),
   files: array(OfferedFile, { max: MAX_FILES_PER_OFFER, min: 1 }),
+  commit: optional(key),
 });
 
 /**
  * Receiver → server: yes. `resume`: files of which it already has the first
  * bytes; the sender sends each from there (the hash in `end` still covers
- * the whole file).
+ * the whole file). `key`: the receiver's public key for this exchange.
  */
-export const Accept = defineMessage("accept", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })) });
+export const Accept = defineMessage("accept", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })), key: optional(key) });
 /** Receiver → server → sender: no. */
 export const Reject = defineMessage("reject", { xid, reason: optional(text) });
 /** Server → sender: the receiver is already in an exchange. */
 export const Busy = defineMessage("busy", { xid, message: optional(text) });
-/** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume`. */
-export const Start = defineMessage("start", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })) });
+/** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume` and `key`. */
+export const Start = defineMessage("start", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })), key: optional(key) });
+/**
+ * Sender → server → receiver, right after `start`: the sender's public key
+ * for this exchange, which must match the offer's `commit`. The files' bytes
+ * are enciphered under the keys the two derive.
+ */
+export const Key = defineMessage("key", { xid, key });
 /**
  * Either side → server → the other: while the sender reads (and hashes) the
  * first bytes of a resumed file, which it does not send again, or the
@@ -120,7 +133,11 @@ export const Resuming = defineMessage("resuming", { xid, file: int({ max: MAX_FI
 export function resumingEveryMs(idleTimeoutMs: number): number {
   return Math.max(50, Math.min(1000, idleTimeoutMs / 4));
 }
-/** Sender → server → receiver: file `file` is complete: its final size and SHA-256 (hex). */
+/**
+ * Sender → server → receiver: file `file` is complete: its final size, and
+ * (`sha256`) the tag of its SHA-256 under the exchange's MAC key (hex; see
+ * exchange_crypto.ts), which only the receiver can check.
+ */
 export const End = defineMessage("end", { xid, file: int({ max: MAX_FILES_PER_OFFER }), size: int(), sha256 });
 /**
  * Sender → server → receiver: every file is sent. Receiver → server →

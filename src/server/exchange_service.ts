@@ -15,7 +15,7 @@
  * @module
  */
 import type { AssociationLike } from "../protocol/association.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, Offer, Reject, Resuming } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, Key, Offer, Reject, Resuming } from "../protocol/messages.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { LogBudget, type PairingLog } from "../pairing/log.ts";
 import { Pairing } from "../pairing/pairing.ts";
@@ -76,6 +76,7 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
   sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));
   sessions.handle(Accept, (s, msg) => pairing.accept(s, msg));
   sessions.handle(Reject, (s, msg) => pairing.reject(s, msg));
+  sessions.handle(Key, (s, msg) => pairing.key(s, msg));
   sessions.handle(End, (s, msg) => pairing.end(s, msg));
   sessions.handle(Resuming, (s, msg) => pairing.resuming(s, msg));
   sessions.handle(Done, (s, msg) => pairing.done(s, msg));

@@ -12,6 +12,7 @@ import { collectFiles } from "../../src/client/walk.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 import { Cancel, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Start } from "../../src/protocol/index.ts";
+import { HandSender } from "../_hand_sender.ts";
 import { startHarness, until } from "../pairing/_harness.ts";
 import { withTmpfs } from "../_tmpfs.ts";
 
@@ -26,10 +27,10 @@ function tmp(): string {
 }
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** A hand-driven sender: offers, waits for start, then runs `script`. Returns the error the receiver reported, if any. */
+/** A hand-driven sender: offers, waits for start (and says its key), then runs `script`. Returns the error the receiver reported, if any. */
 async function hostile(
   files: Array<{ path: string; size: number | null; modified?: number }>,
-  script: (s: ClientConnection, xid: number) => void,
+  script: (s: HandSender, xid: number) => void,
   opts: { stallMs?: number } = {},
 ): Promise<{ receiverError: unknown; senderSaw: string | undefined; dir: string }> {
   const h = startHarness();
@@ -40,11 +41,12 @@ async function hostile(
     const got = new Receiver(r.conn, { dir, decide: async () => true, ...opts }).receiveOne();
     const xid = 5;
     const started = s.conn.waitFor((m) => Start.is(m));
-    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files }));
-    await started;
+    const hand = new HandSender(s.conn);
+    hand.offer(xid, r.conn.id, files);
+    hand.started(xid, await started as { key?: string });
     const answer = s.conn.waitFor((m) => m.xid === xid && (ErrorMessage.is(m) || Done.is(m)), { timeout: { ms: 3000, error: () => new Error("no answer") as never } });
     answer.catch(() => {}); // the script may close the sender's connection
-    script(s.conn, xid);
+    script(hand, xid);
     let receiverError: unknown;
     try {
       await got;
@@ -95,7 +97,7 @@ test("an offer withdrawn right behind it (Offer and Cancel delivered in one turn
     const got = new Receiver(r, { dir: tmp(), decide: async () => (decided = true) }).receiveOne().then(() => undefined, (err: unknown) => err);
     const xid = 6;
     // The sender offers and cancels at once: the server relays both, which reach the receiver together.
-    s.sendControl(Offer.encode({ xid, to: r.id, files: [{ path: "a.bin", size: 1000 }] }));
+    new HandSender(s).offer(xid, r.id, [{ path: "a.bin", size: 1000 }]);
     s.sendControl(Cancel.encode({ xid, reason: "changed my mind" }));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const err = await Promise.race([got, new Promise((resolve) => (timer = setTimeout(resolve, 5000, "still waiting after 5 s")))]);
@@ -244,12 +246,13 @@ test("32 files open, and a 33rd file's bytes past the pause threshold before the
     const got = new Receiver(r.conn, { dir, decide: async () => true, maxPendingBytes: 64 * 1024 }).receiveOne();
     const xid = 5;
     const started = s.conn.waitFor((m) => Start.is(m));
-    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files }));
-    await started;
-    for (let i = 0; i < n - 1; i++) s.conn.sendData(FIRST_DATA_STREAM, one, dataPpid(xid, i));
-    for (let k = 0; k < 300; k++) s.conn.sendData(FIRST_DATA_STREAM, big.subarray(k * 1000, (k + 1) * 1000), dataPpid(xid, n - 1));
-    for (let i = 0; i < n; i++) s.conn.sendControl(End.encode({ xid, file: i, size: files[i].size, sha256: sha(i === n - 1 ? big : one) }));
-    s.conn.sendControl(Done.encode({ xid }));
+    const hand = new HandSender(s.conn);
+    hand.offer(xid, r.conn.id, files);
+    hand.started(xid, await started as { key?: string });
+    for (let i = 0; i < n - 1; i++) hand.sendData(FIRST_DATA_STREAM, one, dataPpid(xid, i));
+    for (let k = 0; k < 300; k++) hand.sendData(FIRST_DATA_STREAM, big.subarray(k * 1000, (k + 1) * 1000), dataPpid(xid, n - 1));
+    for (let i = 0; i < n; i++) hand.sendControl(End.encode({ xid, file: i, size: files[i].size, sha256: sha(i === n - 1 ? big : one) }));
+    hand.sendControl(Done.encode({ xid }));
     let timer: ReturnType<typeof setTimeout> | undefined;
     const result = await Promise.race([got, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("stalled: no result in 8 s")), 8000)))])
       .finally(() => clearTimeout(timer));
@@ -377,15 +380,16 @@ test("a failure that overtakes the last bytes of a file already ended waits for 
     got.catch(() => {});
     const xid = 5;
     const started = s.conn.waitFor((m) => Start.is(m));
-    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files: [{ path: "first.bin", size: whole.length }, { path: "second.bin", size: 10 }] }));
-    await started;
-    s.conn.sendData(FIRST_DATA_STREAM, whole.slice(0, 60_000), dataPpid(xid, 0));
+    const hand = new HandSender(s.conn);
+    hand.offer(xid, r.conn.id, [{ path: "first.bin", size: whole.length }, { path: "second.bin", size: 10 }]);
+    hand.started(xid, await started as { key?: string });
+    hand.sendData(FIRST_DATA_STREAM, whole.slice(0, 60_000), dataPpid(xid, 0));
     await until(() => events.includes("progress"), 3000, "the first bytes written");
     // The receiving side holds data from here on, as a full window would; control passes it.
     r.fake.pause({ except: [0] });
-    s.conn.sendData(FIRST_DATA_STREAM, whole.slice(60_000), dataPpid(xid, 0));
+    hand.sendData(FIRST_DATA_STREAM, whole.slice(60_000), dataPpid(xid, 0));
     const before = r.serverSide.messagesAcknowledged(0).given;
-    s.conn.sendControl(End.encode({ xid, file: 0, size: whole.length, sha256: sha(whole) }));
+    hand.sendControl(End.encode({ xid, file: 0, size: whole.length, sha256: sha(whole) }));
     s.conn.sendControl(ErrorMessage.encode({ xid, code: "SFX_IO", message: "The sender failed: cannot read second.bin" }));
     await until(() => {
       const control = r.serverSide.messagesAcknowledged(0);

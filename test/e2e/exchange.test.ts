@@ -35,8 +35,12 @@ test("sfx send --to <id> file: one file arrives byte-exact, as the README shows"
   assert.is((await r.exit()).status, 0, r.err());
   assert.is(sha256(readFileSync(join(dst, "photo.jpg"))), sha256(data));
   const ev = events(r).map((e) => e.event);
-  for (const e of ["connected", "offer", "accepted", "file", "done"]) assert.ok(ev.includes(e), `receiver event ${e}`);
+  for (const e of ["connected", "offer", "accepted", "verify", "file", "done"]) assert.ok(ev.includes(e), `receiver event ${e}`);
   assert.is(events(r).find((e) => e.event === "connected")?.address, server.address, "the receiver says which server it reached");
+  // Enciphered end to end: both ends show the same code, for the users to compare.
+  const code = /Enciphered end to end\. Verification code (\d{3}-\d{3}): the receiver sees the same/.exec(s.err())?.[1];
+  assert.ok(code, s.err());
+  assert.is(events(r).find((e) => e.event === "verify")?.code, code);
 });
 
 test("receive --dir creates a directory that does not exist yet; a path that is a file is refused with exit 8", async () => {

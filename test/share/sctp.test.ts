@@ -183,7 +183,7 @@ function gatedFile(path: string, data: Uint8Array, gate: Promise<void>) {
     async *read() {
       for (let off = 0; off < data.length; off += 65536) {
         if (off === 65536) await gate;
-        yield data.slice(off, off + 65536);
+        yield new Uint8Array(data.subarray(off, off + 65536)); // a copy: the sender enciphers it in place, and the transport frees it
       }
     },
   };

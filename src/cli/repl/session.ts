@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, formatBytes, formatDuration, formatDoneRate, formatRate, LeftOut, leftOutName, roughDuration } from "../progress.ts";
+import { checkingText, formatBytes, formatDuration, formatDoneRate, formatRate, LeftOut, leftOutName, roughDuration, verifyLine } from "../progress.ts";
 import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -498,6 +498,9 @@ class ClientSession implements SessionActions {
         incoming.resumed = e.resumed ?? 0;
         if (e.resumed) this.print(resumingHere(e.resumed));
         break;
+      case "verify":
+        this.print(verifyLine(e.code, "the sender"));
+        break;
       case "progress":
         incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now(), undefined, incoming.resumed);
         this.screen.setStatus("recv", incoming.progress);
@@ -614,6 +617,9 @@ class ClientSession implements SessionActions {
             case "start":
               if (e.resumed) this.print(keptByReceiver(e.resumed));
               resumed = e.resumed ?? 0;
+              break;
+            case "verify":
+              this.print(verifyLine(e.code, "the receiver"));
               break;
             case "progress":
               status(progressText("send", e.bytes, e.total, started, undefined, resumed));

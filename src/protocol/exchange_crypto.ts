@@ -1,0 +1,164 @@
+/**
+ * End-to-end encryption of an exchange's files: the server relays bytes it
+ * cannot read, and a server that puts itself between the two ends (giving
+ * each a key of its own) is found out by a verification code the two users
+ * can compare.
+ *
+ * - **Keys.** Each side makes a fresh X25519 key pair for the exchange. The
+ *   sender's offer carries only a commitment to its public key (its
+ *   SHA-256); the receiver's accept carries its public key; then the sender
+ *   reveals its own (`key`), which the receiver checks against the
+ *   commitment. The server, which relays all three, must so choose the key
+ *   it would give the receiver before it sees the receiver's, and the key it
+ *   would give the sender before it sees the sender's: it cannot search for
+ *   keys that make the two codes agree, and passes unnoticed one time in a
+ *   million (the code's six digits), if the users compare.
+ * - **Derived.** HKDF-SHA-256 over the X25519 secret, salted with both
+ *   public keys, gives a data key, a MAC key and the verification code.
+ * - **Data.** AES-256-CTR: file `i`'s byte `o` is enciphered with the
+ *   counter block `i` (64 bits) ‖ `o / 16` (64 bits), so a file resumed from
+ *   any byte continues its own key stream, and no two bytes of one exchange
+ *   share a counter. No length is added: the server's byte counts are the
+ *   files' sizes.
+ * - **Integrity.** A file's `end` carries, instead of its SHA-256, an
+ *   HMAC-SHA-256 of its index, size and SHA-256 under the MAC key: the
+ *   receiver hashes what it deciphered, and keeps the file only if the tag
+ *   matches. Bytes changed on the way (by anyone without the key) change
+ *   the hash, and the tag cannot be made to follow.
+ *
+ * What the server still sees: the names, sizes and times of the files
+ * offered, who sends to whom, and how much moves.
+ *
+ * @example
+ * ```ts
+ * const sender = ExchangeKeyPair.generate(), receiver = ExchangeKeyPair.generate();
+ * const offer = { commit: sender.commitment };              // sender → receiver
+ * const s = sender.agree(receiver.publicKey, "sender");      // on the accept
+ * const r = receiver.agree(sender.publicKey, "receiver", offer.commit); // on the sender's key
+ * s.code === r.code; // "482-913", shown on both sides
+ * const data = new TextEncoder().encode("hello");
+ * s.cipher(0, 0).apply(data); r.cipher(0, 0).apply(data);  // enciphered, then back
+ * ```
+ *
+ * @module
+ */
+import {
+  createCipheriv,
+  createHash,
+  createHmac,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  timingSafeEqual,
+} from "node:crypto";
+import { SfxError } from "../errors.ts";
+
+/** An X25519 public key's DER (SubjectPublicKeyInfo) prefix: the 32 raw bytes follow it. */
+const SPKI_X25519 = Buffer.from("302a300506032b656e032100", "hex");
+const HEX_KEY = /^[0-9a-f]{64}$/;
+
+/** The commitment the sender's offer carries: SHA-256 of its public key, under a label of its own. */
+export function commitmentOf(publicKey: string): string {
+  return createHash("sha256").update("sfx key commitment v1\0").update(Buffer.from(publicKey, "hex")).digest("hex");
+}
+
+/** One side's key pair for one exchange. */
+export class ExchangeKeyPair {
+  /** The public key, 32 bytes in hex. */
+  readonly publicKey: string;
+  readonly #private: KeyObject;
+
+  private constructor(publicKey: string, privateKey: KeyObject) {
+    this.publicKey = publicKey;
+    this.#private = privateKey;
+  }
+
+  /** A fresh key pair (never reused: one per exchange). */
+  static generate(): ExchangeKeyPair {
+    const { publicKey, privateKey } = generateKeyPairSync("x25519");
+    const raw = publicKey.export({ format: "der", type: "spki" }).subarray(SPKI_X25519.length);
+    return new ExchangeKeyPair(Buffer.from(raw).toString("hex"), privateKey);
+  }
+
+  /** What the sender's offer carries in place of its key. */
+  get commitment(): string {
+    return commitmentOf(this.publicKey);
+  }
+
+  /**
+   * The exchange's keys, from the other side's public key. The receiver
+   * gives the commitment the offer carried: a key that does not match it is
+   * `SFX_PROTOCOL` (someone between the two changed it). A key that is not
+   * one (malformed, or a point of small order, whose secret is all zeros)
+   * is `SFX_PROTOCOL` too.
+   */
+  agree(peerKey: string, role: "sender" | "receiver", commitment?: string): ExchangeCipher {
+    if (!HEX_KEY.test(peerKey)) throw new SfxError("SFX_PROTOCOL", "The other side's key is not an X25519 public key");
+    if (role === "receiver" && (commitment === undefined || commitmentOf(peerKey) !== commitment)) {
+      throw new SfxError("SFX_PROTOCOL", "The sender's key is not the one its offer committed to: someone between you changed it; nothing was received");
+    }
+    let secret: Buffer;
+    try {
+      const peer = createPublicKey({ key: Buffer.concat([SPKI_X25519, Buffer.from(peerKey, "hex")]), format: "der", type: "spki" });
+      secret = diffieHellman({ privateKey: this.#private, publicKey: peer });
+    } catch (err) {
+      throw new SfxError("SFX_PROTOCOL", "The other side's key is not a usable X25519 public key", { cause: err });
+    }
+    if (secret.every((b) => b === 0)) throw new SfxError("SFX_PROTOCOL", "The other side's key is not a usable X25519 public key (a point of small order)");
+    const [senderKey, receiverKey] = role === "sender" ? [this.publicKey, peerKey] : [peerKey, this.publicKey];
+    const salt = createHash("sha256").update(Buffer.from(senderKey, "hex")).update(Buffer.from(receiverKey, "hex")).digest();
+    const okm = Buffer.from(hkdfSync("sha256", secret, salt, "sfx exchange v1", 96));
+    secret.fill(0);
+    return new ExchangeCipher(okm.subarray(0, 32), okm.subarray(32, 64), okm.readUInt32BE(64));
+  }
+}
+
+/** An exchange's keys: the files' cipher, the tag of each file's end, and the code the users compare. */
+export class ExchangeCipher {
+  /** Six digits, `482-913`: the same on both sides unless someone between them holds keys of their own. */
+  readonly code: string;
+  readonly #dataKey: Buffer;
+  readonly #macKey: Buffer;
+
+  /** @internal Made by {@link ExchangeKeyPair.agree}. */
+  constructor(dataKey: Buffer, macKey: Buffer, codeBits: number) {
+    this.#dataKey = dataKey;
+    this.#macKey = macKey;
+    const digits = String(codeBits % 1_000_000).padStart(6, "0");
+    this.code = `${digits.slice(0, 3)}-${digits.slice(3)}`;
+  }
+
+  /**
+   * File `file`'s key stream from byte `offset` on: `apply` enciphers (or
+   * deciphers: the same) each next piece of the file, in place, in order.
+   */
+  cipher(file: number, offset: number): { apply(data: Uint8Array): void } {
+    const iv = Buffer.alloc(16);
+    iv.writeBigUInt64BE(BigInt(file), 0);
+    iv.writeBigUInt64BE(BigInt(Math.floor(offset / 16)), 8);
+    const c = createCipheriv("aes-256-ctr", this.#dataKey, iv);
+    if (offset % 16 !== 0) c.update(Buffer.alloc(offset % 16));
+    return {
+      apply(data: Uint8Array) {
+        if (data.length > 0) data.set(c.update(data));
+      },
+    };
+  }
+
+  /** What file `file`'s `end` carries in place of its SHA-256 (hex). */
+  endTag(file: number, size: number, sha256: string): string {
+    const head = Buffer.alloc(12);
+    head.writeUInt32BE(file, 0);
+    head.writeBigUInt64BE(BigInt(size), 4);
+    return createHmac("sha256", this.#macKey).update("sfx end v1\0").update(head).update(Buffer.from(sha256, "hex")).digest("hex");
+  }
+
+  /** Whether `tag` is file `file`'s end for these bytes (compared in constant time). */
+  checkEnd(file: number, size: number, sha256: string, tag: string): boolean {
+    const want = Buffer.from(this.endTag(file, size, sha256), "hex");
+    const got = Buffer.from(tag, "hex");
+    return got.length === want.length && timingSafeEqual(got, want);
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Exchanges are enciphered end to end (src/protocol/exchange_crypto.ts), through the
+ * in-memory server: what the relay carries, the code both users see, and what the receiver
+ * does with an offer, a key or bytes that are not what they should be.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Receiver } from "../../src/client/receive.ts";
+import { sendFiles } from "../../src/client/send.ts";
+import { collectFiles } from "../../src/client/walk.ts";
+import type { TransferEvent } from "../../src/client/events.ts";
+import { isSfxError } from "../../src/errors.ts";
+import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
+import { Accept, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Reject, Start } from "../../src/protocol/index.ts";
+import { HandSender } from "../_hand_sender.ts";
+import { startHarness } from "../pairing/_harness.ts";
+
+const dirs: string[] = [];
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-crypt-"));
+  dirs.push(d);
+  return d;
+}
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+test("what the server relays is not the file: the receiver gets it whole, and both ends show the same verification code", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const src = tmp();
+    // Text a relay would plainly see: a line repeated, 300 KB.
+    const text = Buffer.from("the quarterly figures, confidential\n".repeat(8500));
+    writeFileSync(join(src, "report.txt"), text);
+    const relayed: Buffer[] = [];
+    // Registered before the receiver's own listener: it sees the bytes as they came.
+    r.conn.onData((_stream, data) => void relayed.push(Buffer.from(data)));
+    const codes: Record<string, string> = {};
+    const events = (who: string) => (e: TransferEvent) => void (e.event === "verify" && (codes[who] = e.code));
+    const dir = tmp();
+    const [got] = await Promise.all([
+      new Receiver(r.conn, { dir, decide: async () => true, onEvent: events("receiver") }).receiveOne(),
+      sendFiles(s.conn, { to: r.conn.id, files: await collectFiles([join(src, "report.txt")]), onEvent: events("sender") }),
+    ]);
+    assert.ok(got.accepted);
+    assert.equal(readFileSync(join(dir, "report.txt")), text);
+    const wire = Buffer.concat(relayed);
+    assert.is(wire.length, text.length, "no bytes added: the server counts the file's size");
+    assert.is(wire.indexOf("confidential"), -1, "not one line of it in clear on the way");
+    assert.match(codes.sender ?? "", /^\d{3}-\d{3}$/);
+    assert.is(codes.receiver, codes.sender);
+  } finally {
+    await h.close();
+  }
+});
+
+test("bytes changed on the way (by someone without the key) fail the file with SFX_INTEGRITY on both sides; nothing is kept under its name", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne().then(() => undefined, (e: unknown) => e);
+    const xid = 5;
+    const data = new Uint8Array(3000).fill(9);
+    const hand = new HandSender(s.conn);
+    const started = s.conn.waitFor((m) => Start.is(m));
+    hand.offer(xid, r.conn.id, [{ path: "a.bin", size: data.length }]);
+    hand.started(xid, await started as { key?: string });
+    const told = s.conn.waitFor((m) => m.xid === xid && ErrorMessage.is(m));
+    hand.sendData(FIRST_DATA_STREAM, data, dataPpid(xid, 0), (enciphered) => void (enciphered[100] ^= 1)); // one bit flipped
+    hand.sendControl(End.encode({ xid, file: 0, size: data.length, sha256: sha(data) }));
+    hand.sendControl(Done.encode({ xid }));
+    const err = await got;
+    assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+    assert.is((await told as { code?: string }).code, "SFX_INTEGRITY");
+    assert.equal(readdirSync(dir), []);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a sender key that is not the one the offer committed to (swapped by the server) fails the exchange as SFX_PROTOCOL, and nothing is written", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne().then(() => undefined, (e: unknown) => e);
+    const xid = 5;
+    const hand = new HandSender(s.conn);
+    const started = s.conn.waitFor((m) => Start.is(m));
+    hand.offer(xid, r.conn.id, [{ path: "a.bin", size: 3 }]);
+    hand.started(xid, await started as { key?: string }, { key: ExchangeKeyPair.generate().publicKey });
+    hand.sendData(FIRST_DATA_STREAM, new Uint8Array([1, 2, 3]), dataPpid(xid, 0));
+    const err = await got;
+    assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+    assert.match((err as Error).message, /not the one its offer committed to/);
+    assert.equal(readdirSync(dir), []);
+  } finally {
+    await h.close();
+  }
+});
+
+test("bytes that overtake the sender's key (no order across streams) wait for it, and are deciphered when it comes", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne();
+    const xid = 5;
+    const data = new Uint8Array(200_000).map((_, i) => i % 253);
+    const hand = new HandSender(s.conn);
+    const started = s.conn.waitFor((m) => Start.is(m));
+    hand.offer(xid, r.conn.id, [{ path: "late-key.bin", size: data.length }]);
+    const sendKey = hand.started(xid, await started as { key?: string }, { keyLater: true });
+    for (let at = 0; at < data.length; at += 50_000) hand.sendData(FIRST_DATA_STREAM, data.subarray(at, at + 50_000), dataPpid(xid, 0));
+    sendKey();
+    hand.sendControl(End.encode({ xid, file: 0, size: data.length, sha256: sha(data) }));
+    hand.sendControl(Done.encode({ xid }));
+    const result = await got;
+    assert.ok(result.accepted);
+    assert.equal(new Uint8Array(readFileSync(join(dir, "late-key.bin"))), data);
+  } finally {
+    await h.close();
+  }
+});
+
+test("an offer without the sender's key commitment (an older sfx, or stripped on the way) is refused before anyone is asked; a start without the receiver's key fails the send before a byte goes", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    let asked = false;
+    const events: TransferEvent[] = [];
+    const got = new Receiver(r.conn, { dir: tmp(), decide: async () => (asked = true), onEvent: (e) => void events.push(e) }).receiveOne();
+    const rejected = s.conn.waitFor((m) => Reject.is(m));
+    s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: [{ path: "a.bin", size: 3 }] }));
+    assert.match(String((await rejected as { reason?: string }).reason), /carries no key, so its files could not be enciphered/);
+    assert.is((await got).accepted, false);
+    assert.not.ok(asked, "the user was not asked");
+    assert.ok(events.some((e) => e.event === "rejected" && /carries no key/.test(e.reason)));
+
+    // The other way: a receiver (or server) that accepts without a key.
+    const src = tmp();
+    writeFileSync(join(src, "b.txt"), "bee");
+    const offered = r.conn.waitFor((m) => Offer.is(m));
+    const sent = sendFiles(s.conn, { to: r.conn.id, files: await collectFiles([join(src, "b.txt")]) }).then(() => undefined, (e: unknown) => e);
+    const offer = (await offered) as unknown as { xid: number };
+    const data: Uint8Array[] = [];
+    r.conn.onData((_stream, d) => void data.push(d));
+    r.conn.sendControl(Accept.encode({ xid: offer.xid }));
+    const err = await sent;
+    assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+    assert.match((err as Error).message, /carries no key, so the files could not be enciphered: nothing was sent/);
+    assert.equal(data, [], "not a byte");
+  } finally {
+    await h.close();
+  }
+});
+
+test.run();

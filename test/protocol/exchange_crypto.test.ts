@@ -1,0 +1,100 @@
+/** An exchange's keys and cipher (src/protocol/exchange_crypto.ts). */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createHash, randomBytes } from "node:crypto";
+import { isSfxError } from "../../src/errors.ts";
+import { commitmentOf, ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+function pair() {
+  const sender = ExchangeKeyPair.generate();
+  const receiver = ExchangeKeyPair.generate();
+  return { sender, receiver, s: sender.agree(receiver.publicKey, "sender"), r: receiver.agree(sender.publicKey, "receiver", sender.commitment) };
+}
+
+test("both ends derive the same keys: the same six-digit code, and what one enciphers the other deciphers", () => {
+  const { s, r } = pair();
+  assert.match(s.code, /^\d{3}-\d{3}$/);
+  assert.is(s.code, r.code);
+  const plain = randomBytes(100_000);
+  const data = new Uint8Array(plain);
+  s.cipher(0, 0).apply(data);
+  assert.not.equal(Buffer.from(data), plain, "enciphered");
+  assert.is(Buffer.from(data).indexOf(plain.subarray(0, 16)), -1, "no 16 bytes of it in clear");
+  r.cipher(0, 0).apply(data);
+  assert.equal(Buffer.from(data), plain);
+});
+
+test("a file's key stream from any byte (a resume) is the stream from its start, cut there; pieces of any size follow on", () => {
+  const { s } = pair();
+  const plain = randomBytes(5000);
+  const whole = new Uint8Array(plain);
+  s.cipher(3, 0).apply(whole);
+  for (const from of [1, 15, 16, 17, 1000, 4999]) {
+    const c = s.cipher(3, from);
+    const rest = new Uint8Array(plain.subarray(from));
+    for (let at = 0; at < rest.length; at += 7) c.apply(rest.subarray(at, Math.min(at + 7, rest.length)));
+    assert.equal(Buffer.from(rest), Buffer.from(whole.subarray(from)), `from byte ${from}`);
+  }
+});
+
+test("no two files share a key stream, and no two exchanges do", () => {
+  const { s } = pair();
+  const zeros = () => new Uint8Array(64);
+  const a = zeros(), b = zeros();
+  s.cipher(0, 0).apply(a);
+  s.cipher(1, 0).apply(b);
+  assert.not.equal(a, b);
+  const other = pair().s;
+  const c = zeros();
+  other.cipher(0, 0).apply(c);
+  assert.not.equal(a, c);
+});
+
+test("an end's tag vouches for the file's index, size and hash, and nothing else", () => {
+  const { s, r } = pair();
+  const hash = sha(Buffer.from("the file"));
+  const tag = s.endTag(2, 8, hash);
+  assert.ok(r.checkEnd(2, 8, hash, tag));
+  assert.not.ok(r.checkEnd(1, 8, hash, tag), "another file's");
+  assert.not.ok(r.checkEnd(2, 9, hash, tag), "another size");
+  assert.not.ok(r.checkEnd(2, 8, sha(Buffer.from("the filf")), tag), "other bytes");
+  assert.not.ok(r.checkEnd(2, 8, hash, hash), "the bare hash (what a sender without the key would send)");
+  assert.not.ok(pair().r.checkEnd(2, 8, hash, tag), "another exchange's keys");
+});
+
+test("someone between the two who gives each end a key of its own is found out: the receiver refuses a sender key that is not the committed one, and keys of its own give other codes", () => {
+  const sender = ExchangeKeyPair.generate();
+  const receiver = ExchangeKeyPair.generate();
+  const middle = ExchangeKeyPair.generate();
+  // It passes the sender's commitment on, but then its own key: refused.
+  let err: unknown;
+  try {
+    receiver.agree(middle.publicKey, "receiver", sender.commitment);
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+  assert.match((err as Error).message, /not the one its offer committed to/);
+  // It commits to its own key instead: each end agrees with the middle, and the codes differ.
+  const towardsReceiver = receiver.agree(middle.publicKey, "receiver", middle.commitment);
+  const towardsSender = sender.agree(middle.publicKey, "sender");
+  assert.is.not(towardsReceiver.code, towardsSender.code);
+  assert.is(commitmentOf(sender.publicKey), sender.commitment);
+});
+
+test("a key that is not one is refused: malformed, or a point of small order (an all-zero secret)", () => {
+  const me = ExchangeKeyPair.generate();
+  for (const bad of ["00", "zz".repeat(32), "0".repeat(64), "01" + "0".repeat(62)]) {
+    let err: unknown;
+    try {
+      me.agree(bad, "sender");
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(isSfxError(err, "SFX_PROTOCOL"), `${bad}: ${String(err)}`);
+  }
+});
+
+test.run();
