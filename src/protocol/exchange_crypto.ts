@@ -142,7 +142,12 @@ export class ExchangeCipher {
     if (offset % 16 !== 0) c.update(Buffer.alloc(offset % 16));
     return {
       apply(data: Uint8Array) {
-        if (data.length > 0) data.set(c.update(data));
+        if (data.length === 0) return;
+        const out = c.update(data);
+        data.set(out);
+        // Freed now, not at the collector's next turn (a 64 KiB buffer per message otherwise piles
+        // up, as received and sent messages would if the transport did not free them).
+        if (out.byteLength === out.buffer.byteLength) (out.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer?.(0);
       },
     };
   }
