@@ -225,16 +225,19 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
   });
 }
 
-function describeFiles(files: Array<{ path: string; size: number | null }>): string {
+function describeFiles(files: Array<{ path: string; size: number | null }>, names = true): string {
   const known = files.every((f) => f.size !== null);
   const total = known ? formatBytes(files.reduce((n, f) => n + f.size!, 0)) : "size unknown";
+  const counted = `${files.length} file${files.length === 1 ? "" : "s"} (${total})`;
+  if (!names) return counted;
   const head = files.slice(0, 3).map((f) => printable(f.path)).join(", ");
-  return `${files.length} file${files.length === 1 ? "" : "s"} (${total}): ${head}${files.length > 3 ? ", …" : ""}`;
+  return `${counted}: ${head}${files.length > 3 ? ", …" : ""}`;
 }
 
 /** Asks y/N on the terminal; a withdrawn offer closes the question. `stopping`: this receiver's own stop (Ctrl-C, SIGTERM), which closes it too. */
 function ask(offer: IncomingOffer, withdrawn: AbortSignal, stopping: AbortSignal): Promise<boolean> {
-  const lines = [`${formatId(offer.from)} wants to send you ${describeFiles(offer.files)}`];
+  // The names once, in the list below (the summary line says how many and how much).
+  const lines = [`${formatId(offer.from)} wants to send you ${describeFiles(offer.files, false)}:`];
   for (const f of offer.files.slice(0, 20)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
   if (offer.files.length > 20) lines.push(`  … and ${offer.files.length - 20} more`);
   if (offer.kept > 0) lines.push(keptLine(offer.kept));

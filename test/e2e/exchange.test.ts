@@ -454,7 +454,8 @@ test("on a terminal, receive shows the offer and asks y/N: 'y' accepts, 'n' reje
     try {
       const s = sfx(["send", "--to", r.id, "--server", server.address, join(src, "hello.txt")]);
       await until(() => /Accept\? \[y\/N\]/.test(r.out()), 15_000, "the prompt");
-      assert.match(r.out(), /wants to send you 1 file \(6 B\): hello\.txt/);
+      assert.match(r.out(), /wants to send you 1 file \(6 B\):\r?\n {2}hello\.txt {2}6 B\r?\n/);
+      assert.is(r.out().split("hello.txt").length - 1, 1, "the name once");
       r.type(`${answer}\n`);
       const res = await s.exit();
       if (answer === "y") {
