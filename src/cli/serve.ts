@@ -127,7 +127,9 @@ export function describeStatus(r: StatusRecord, now = Date.now()): string {
     `  sfx ${r.version} on ${formatAddress(r.host, r.port)} as ${r.name}, up ${formatUptime(now - Date.parse(r.startedAt))}`,
     `  clients:   ${r.clients} connected`,
     `  exchanges: ${x.active} under way; since the start ${ended}; ${formatBytes(x.relayedBytes)} relayed`,
-    `  shares:    ${s.count}, ${formatBytes(s.usedBytes)} of the ${formatBytes(s.quotaBytes)} quota; ${s.requests} upload(s) or download(s) under way`,
+    s === null
+      ? "  shares:    none served: the share store could not be opened (its disk was full when the server started)"
+      : `  shares:    ${s.count}, ${formatBytes(s.usedBytes)} of the ${formatBytes(s.quotaBytes)} quota; ${s.requests} upload(s) or download(s) under way`,
     `  (figures from ${age} s ago)`,
   ].join("\n") + "\n";
 }

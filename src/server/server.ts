@@ -17,11 +17,14 @@ import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/ind
 import { type DiscoveryResponder, isDiscoveryDatagram, startDiscoveryResponder } from "../discovery/index.ts";
 import { type PairingLimits, CONTROL_WINDOW_BYTES } from "../pairing/defaults.ts";
 import { MAX_CONTROL_BYTES, PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
-import { attachShareService, openShareStore, type ShareLimits } from "../share/index.ts";
+import { attachShareService, openShareStore, type ShareLimits, type ShareStore } from "../share/index.ts";
+import { SHARE_REQUESTS } from "../share/service.ts";
+import { errorToMessage } from "../protocol/messages.ts";
+import type { MessageType } from "../protocol/registry.ts";
 import { checkPort, type DatagramSocket, formatAddress } from "../transport/datagram.ts";
 import { SctpEndpoint } from "../transport/sctp/index.ts";
 import { openDatagramSocket } from "../transport/socket.ts";
-import { startExchangeService } from "./exchange_service.ts";
+import { type ExchangeService, startExchangeService } from "./exchange_service.ts";
 import { advertisedAddresses } from "../discovery/interfaces.ts";
 import { VERSION } from "../version.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./defaults.ts";
@@ -103,6 +106,7 @@ export interface ServerStatus {
     /** Bytes relayed since the start, those under way included. */
     relayedBytes: number;
   };
+  /** Null when the share store could not be opened (its disk full): shares are refused. */
   shares: {
     /** Shares that can be listed and fetched. */
     count: number;
@@ -113,7 +117,7 @@ export interface ServerStatus {
     uploads: number;
     /** Uploads and downloads in progress. */
     requests: number;
-  };
+  } | null;
 }
 
 /**
@@ -160,8 +164,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   try {
     // 2. The share store (recovers from a crash, sweeps expired shares), before the socket: a
     //    client that came while a large store was being read would find no share service yet.
-    const shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
-    stops.push({ what: "share store", stop: () => shareStore.close() });
+    //    A store whose disk is full (its lock cannot even be written) leaves the server without
+    //    shares, not without its relay and discovery: the admin is told, and shares come back with
+    //    a restart once there is room.
+    let shareStore: ShareStore | undefined;
+    try {
+      shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
+    } catch (err) {
+      if (!diskFull(err)) throw err;
+      log.error("Shares are not served: the share store cannot be opened, its disk is full ({error}); exchanges and discovery run; restart sfx serve once there is room", {
+        error: (err as Error).message,
+      });
+    }
+    const store = shareStore;
+    if (store) stops.push({ what: "share store", stop: () => store.close() });
 
     // 3. One UDP socket for everything. SCTP takes every datagram; those
     //    starting 00 00 (an illegal SCTP source port) come back to us as
@@ -198,8 +214,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
     // 5. Shares, served over the same sessions as soon as a client can connect (the store was opened first).
     // An upload in which nothing arrives for the idle timeout is abandoned, as a stalled exchange is.
-    const shares = attachShareService(exchanges.sessions, shareStore, { stallMs: exchanges.sessions.limits.idleTimeoutMs });
-    stops.push({ what: "share service", stop: () => shares.close() });
+    const shares = store ? attachShareService(exchanges.sessions, store, { stallMs: exchanges.sessions.limits.idleTimeoutMs }) : undefined;
+    const refused = store ? undefined : refuseShares(exchanges.sessions, "The server's share store is not available (its disk was full when the server started): tell the server's admin");
+    stops.push({ what: "share service", stop: () => (shares ?? refused)!.close() });
 
     // 6. Discovery: answers multicast queries with who we are and `port`.
     responder = await startDiscoveryResponder({
@@ -216,13 +233,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     figures = () => ({
       clients: exchanges.sessions.sessions.size,
       exchanges: { active: exchanges.pairing.active, ...pick(exchanges.pairing.stats), relayedBytes: exchanges.pairing.relayedBytes },
-      shares: {
-        count: shareStore.size,
-        usedBytes: shareStore.usedBytes,
-        quotaBytes: shareStore.limits.maxStoreBytes,
-        uploads: shareStore.uploadsInProgress,
-        requests: shares.service.activeRequests,
-      },
+      shares: store
+        ? {
+          count: store.size,
+          usedBytes: store.usedBytes,
+          quotaBytes: store.limits.maxStoreBytes,
+          uploads: store.uploadsInProgress,
+          requests: shares?.service.activeRequests ?? 0,
+        }
+        : null,
     });
   } catch (err) {
     log.error("sfx {version} failed to start: {error}", { version: VERSION, error: err });
@@ -277,6 +296,26 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       log.info("Log file reopened (SIGHUP)");
     },
   };
+}
+
+/** Whether `err`, or an error it was caused by, is a full disk or quota. */
+function diskFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOSPC" || code === "EDQUOT") return true;
+  }
+  return false;
+}
+
+/** Answers every share request with `why` (no share store): the client says it, and the connection goes on. */
+function refuseShares(sessions: ExchangeService["sessions"], why: string): { close(): Promise<void> } {
+  for (const def of SHARE_REQUESTS as readonly MessageType<unknown>[]) {
+    sessions.handle(def, (session, msg) => {
+      const req = (msg as { req?: number }).req;
+      session.sendControl(errorToMessage(new SfxError("SFX_IO", why), req === undefined ? {} : { req }));
+    });
+  }
+  return { close: () => Promise.resolve() };
 }
 
 function pick({ done, rejected, cancelled, failed }: { done: number; rejected: number; cancelled: number; failed: number }) {

@@ -17,6 +17,8 @@ import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import { collectShareFiles, connectionShareLink, ShareClient } from "../../src/client/share.ts";
 import { openUdpSocket } from "../../src/transport/udp.ts";
+import { collectFiles } from "../../src/client/walk.ts";
+import { fillUp, withTmpfs } from "../_tmpfs.ts";
 
 const root = mkdtempSync(join(tmpdir(), "sfx-server-test-"));
 let n = 0;
@@ -221,6 +223,46 @@ test("startServer() whose share store the file system refuses (a leftover it may
   } finally {
     spawnSync("chattr", ["-i", join(leftover, "0")]);
   }
+});
+
+test("a share store whose disk is full when the server starts (its lock cannot be written) leaves the server without shares, not down: exchanges run, each share request is told why, and the log says so", async () => {
+  const { dir, options: given } = opts();
+  const disk = join(dir, "disk");
+  mkdirSync(disk, { recursive: true });
+  const options = { ...given, storage: join(disk, "shares") };
+  await withTmpfs(disk, "256k", async () => {
+    // It ran before (the store is there), then its disk filled up while it was stopped.
+    await (await startServer(options)).close();
+    fillUp(disk);
+    const server = await startServer(options);
+    try {
+      const a = await connect({ server: { host: "127.0.0.1", port: server.port } });
+      const b = await connect({ server: { host: "127.0.0.1", port: server.port } });
+      try {
+        const shares = new ShareClient(connectionShareLink(a));
+        const err = await shares.list("7KQ2-M9XD-4T1F-HB6R-W3NP").then(() => undefined, (e: unknown) => e);
+        assert.ok(isSfxError(err, "SFX_IO"), String(err));
+        assert.match((err as Error).message, /share store is not available \(its disk was full when the server started\)/);
+        // The relay works all the same, on the same connection.
+        const src = join(dir, "x.txt");
+        writeFileSync(src, "relayed");
+        const out = join(dir, "out");
+        const [got] = await Promise.all([
+          new Receiver(b, { dir: out, decide: async () => true }).receiveOne(),
+          sendFiles(a, { to: b.id, files: await collectFiles([src]) }),
+        ]);
+        assert.ok(got.accepted);
+        assert.is(readFileSync(join(out, "x.txt"), "utf8"), "relayed");
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    } finally {
+      await server.close();
+    }
+    const log = readFileSync(join(dir, "stream_server.log"), "utf8");
+    assert.match(log, /ERROR .*Shares are not served: the share store cannot be opened, its disk is full/);
+  });
 });
 
 test("runServer() holds the pid file while it runs; SIGTERM shuts it down with status 0 and removes the file", async () => {

@@ -76,7 +76,7 @@ test("no figures are shown that are missing, another process's, stale or unreada
   assert.ok("why" in r && /cannot be read/.test(r.why), JSON.stringify(r));
   writeFileSync(path, JSON.stringify({ ...figures(), updatedAt: new Date(now - 2000).toISOString() }));
   r = readStatusFile(path, 4242, now);
-  assert.ok("record" in r && r.record.shares.count === 12, JSON.stringify(r));
+  assert.ok("record" in r && r.record.shares?.count === 12, JSON.stringify(r));
 });
 
 test("the figures read as an admin reads them", () => {
@@ -94,6 +94,10 @@ test("the figures read as an admin reads them", () => {
     ].join("\n"),
   );
   assert.is(describeStatus({ ...figures({ host: "::" }), updatedAt: new Date(now).toISOString() }, now).split("\n")[0], "  sfx 9.9.9 on [::]:6969 as office, up 3 h 12 min");
+  assert.is(
+    describeStatus({ ...figures({ shares: null }), updatedAt: new Date(now).toISOString() }, now).split("\n")[3],
+    "  shares:    none served: the share store could not be opened (its disk was full when the server started)",
+  );
   assert.equal([0, 45_000, 12 * 60_000, 3 * 3600_000 + 12 * 60_000, 52 * 3600_000].map(formatUptime), ["0 s", "45 s", "12 min", "3 h 12 min", "2 d 4 h"]);
 });
 
