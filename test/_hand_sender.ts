@@ -22,6 +22,7 @@ export class HandSender implements SenderLink {
   readonly #keys = ExchangeKeyPair.generate();
   #crypt: ExchangeCipher | undefined;
   readonly #ciphers = new Map<number, { apply(data: Uint8Array): void }>();
+  #files: Array<{ path: string; size: number | null; modified?: number }> = [];
 
   constructor(conn: SenderLink) {
     this.#conn = conn;
@@ -32,8 +33,12 @@ export class HandSender implements SenderLink {
     return this.#keys.commitment;
   }
 
-  /** An offer of `files` to `to`, committing to the key. */
-  offer(xid: number, to: string, files: Array<{ path: string; size: number | null; modified?: number }>): void {
+  /**
+   * An offer of `files` to `to`, committing to the key; the keys are bound to `bindTo` (by default
+   * the same list: another is what a server that rewrote the offer on the way would make of it).
+   */
+  offer(xid: number, to: string, files: Array<{ path: string; size: number | null; modified?: number }>, bindTo = files): void {
+    this.#files = bindTo;
     this.#conn.sendControl(Offer.encode({ xid, to, files, commit: this.commit }));
   }
 
@@ -43,7 +48,7 @@ export class HandSender implements SenderLink {
    */
   started(xid: number, start: { key?: string }, opts: { keyLater?: boolean; key?: string } = {}): () => void {
     if (start.key === undefined) throw new Error("the start carries no key");
-    this.#crypt = this.#keys.agree(start.key, "sender");
+    this.#crypt = this.#keys.agree(start.key, "sender", { files: this.#files });
     const sendKey = () => this.#conn.sendControl(Key.encode({ xid, key: opts.key ?? this.#keys.publicKey }));
     if (!opts.keyLater) sendKey();
     return sendKey;

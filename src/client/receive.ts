@@ -587,7 +587,7 @@ export class Receiver {
       } else if (Key.is(m)) {
         if (crypt !== undefined) return fail(new SfxError("SFX_PROTOCOL", "The sender's key came twice"));
         try {
-          crypt = keys.agree(m.key, "receiver", commit);
+          crypt = keys.agree(m.key, "receiver", { files: offer.files, commitment: commit });
         } catch (err) {
           return fail(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
         }
@@ -699,7 +699,8 @@ export class Receiver {
       stopWatch();
       // Renames are durable once their directories are synced: once per directory, before saying done.
       await Promise.all([...new Set(results.map((r) => dirname(r.path)))].map((d) => syncDirectory(d)));
-      conn.send(Done, { xid, files: files.length, bytes: received });
+      // Under the exchange's keys: the sender hears that these files, whose ends it sent, are here.
+      conn.send(Done, { xid, files: files.length, bytes: received, tag: crypt!.doneTag(files.map((f) => f.end!.sha256)) });
       const seconds = (Date.now() - started) / 1000;
       emit(doneEvent(files.length, received, seconds));
       return { from, accepted: true, files: results, bytes: received, seconds };

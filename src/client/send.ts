@@ -22,7 +22,7 @@ import { dataOf, dataPpid } from "../protocol/data.ts";
 import type { AssociationLike } from "../protocol/association.ts";
 import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
-import { ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
+import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink } from "./events.ts";
@@ -177,13 +177,10 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     let offer: Uint8Array;
     // This exchange's key: the offer commits to it, and it is revealed once the receiver has said its own.
     const keys = ExchangeKeyPair.generate();
+    // The list as offered, which the keys are bound to: a list changed on the way gives the receiver other keys.
+    const offered = files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) }));
     try {
-      offer = Offer.encode({
-        xid,
-        to,
-        files: files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) })),
-        commit: keys.commitment,
-      });
+      offer = Offer.encode({ xid, to, files: offered, commit: keys.commitment });
     } catch (err) {
       if (err instanceof ProtocolError && err.reason === "too-large") {
         throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${err.message}): send fewer files at once, or an archive (tar)`);
@@ -218,8 +215,15 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     if (peerKey === undefined) {
       throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer carries no key, so the files could not be enciphered: nothing was sent (the receiver, or the server, is not this version of sfx)"));
     }
-    const crypt = keys.agree(peerKey, "sender");
+    let crypt: ExchangeCipher;
+    try {
+      crypt = keys.agree(peerKey, "sender", { files: offered });
+    } catch (err) {
+      throw ours(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
+    }
     conn.send(Key, { xid, key: keys.publicKey });
+    /** The tags of the ends sent, in file order: the receiver's done must vouch for them. */
+    const endTags: string[] = [];
     // Well within the server's idle timeout, which ends an exchange where nothing moves.
     const resumingEvery = resumingEveryMs(conn.welcome.limits.idleTimeoutMs);
     emit({ event: "accepted" });
@@ -312,15 +316,22 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       }
       const sha256 = hash.digest("hex");
       // Its hash, tagged: only the receiver can check it, and nobody on the way can make it follow changed bytes.
-      conn.send(End, { xid, file: i, size, sha256: crypt.endTag(i, size, sha256) });
+      const tag = crypt.endTag(i, size, sha256);
+      endTags.push(tag);
+      conn.send(End, { xid, file: i, size, sha256: tag });
       endedFiles = i + 1;
       emit({ event: "file", path: f.path, size, sha256, ...(resumedFrom > 0 ? { resumedFrom } : {}) });
     }
     conn.send(Done, { xid, files: files.length, bytes: sent });
-    // The receiver's done means every file is verified and in place.
+    // The receiver's done means every file is verified and in place: said so under the exchange's
+    // keys, so that nobody between could say it for a receiver that did not get them all.
     while (true) {
       const m = check(await nextMessage());
-      if (Done.is(m)) break;
+      if (!Done.is(m)) continue;
+      if (!crypt.checkDone(endTags, m.tag)) {
+        throw ours(new SfxError("SFX_PROTOCOL", "The receiver's 'done' does not vouch for the files sent (its tag does not match): someone between you changed what it got; nothing says it has them"));
+      }
+      break;
     }
     clearInterval(progressTimer);
     // Everything arrived: said as whole, whatever the last look at the acknowledgements saw.

@@ -14,7 +14,11 @@
  *   keys that make the two codes agree, and passes unnoticed one time in a
  *   million (the code's six digits), if the users compare.
  * - **Derived.** HKDF-SHA-256 over the X25519 secret, salted with both
- *   public keys, gives a data key, a MAC key and the verification code.
+ *   public keys, with the offer's list of files (names, sizes, times, in
+ *   order) in its info, gives a data key, a MAC key and the verification
+ *   code. A list changed on the way (a name swapped, a file dropped) gives
+ *   the two ends different keys: every file then fails its check, and the
+ *   codes differ.
  * - **Data.** AES-256-CTR: file `i`'s byte `o` is enciphered with the
  *   counter block `i` (64 bits) ‖ `o / 16` (64 bits), so a file resumed from
  *   any byte continues its own key stream, and no two bytes of one exchange
@@ -25,6 +29,9 @@
  *   receiver hashes what it deciphered, and keeps the file only if the tag
  *   matches. Bytes changed on the way (by anyone without the key) change
  *   the hash, and the tag cannot be made to follow.
+ * - **Done.** The receiver's `done` carries an HMAC over the ends it
+ *   checked: the sender says "the receiver verified every file" only when
+ *   it matches the ends it sent.
  *
  * What the server still sees: the names, sizes and times of the files
  * offered, who sends to whom, and how much moves.
@@ -33,8 +40,9 @@
  * ```ts
  * const sender = ExchangeKeyPair.generate(), receiver = ExchangeKeyPair.generate();
  * const offer = { commit: sender.commitment };              // sender → receiver
- * const s = sender.agree(receiver.publicKey, "sender");      // on the accept
- * const r = receiver.agree(sender.publicKey, "receiver", offer.commit); // on the sender's key
+ * const files = [{ path: "report.pdf", size: 5 }];
+ * const s = sender.agree(receiver.publicKey, "sender", { files });      // on the accept
+ * const r = receiver.agree(sender.publicKey, "receiver", { files, commitment: offer.commit }); // on the sender's key
  * s.code === r.code; // "482-913", shown on both sides
  * const data = new TextEncoder().encode("hello");
  * s.cipher(0, 0).apply(data); r.cipher(0, 0).apply(data);  // enciphered, then back
@@ -58,6 +66,19 @@ import { SfxError } from "../errors.ts";
 /** An X25519 public key's DER (SubjectPublicKeyInfo) prefix: the 32 raw bytes follow it. */
 const SPKI_X25519 = Buffer.from("302a300506032b656e032100", "hex");
 const HEX_KEY = /^[0-9a-f]{64}$/;
+
+/** A file as offered: what the keys are bound to. */
+export interface OfferedFileKey {
+  path: string;
+  size: number | null;
+  modified?: number;
+}
+
+/** The digest of an offer's list of files that both ends put into the keys: the same list, in the same order, gives the same digest. */
+export function offerDigest(files: readonly OfferedFileKey[]): Buffer {
+  const list = JSON.stringify(files.map((f) => [f.path, f.size, f.modified ?? null]));
+  return createHash("sha256").update("sfx offer v1\0").update(list).digest();
+}
 
 /** The commitment the sender's offer carries: SHA-256 of its public key, under a label of its own. */
 export function commitmentOf(publicKey: string): string {
@@ -88,13 +109,15 @@ export class ExchangeKeyPair {
   }
 
   /**
-   * The exchange's keys, from the other side's public key. The receiver
-   * gives the commitment the offer carried: a key that does not match it is
-   * `SFX_PROTOCOL` (someone between the two changed it). A key that is not
-   * one (malformed, or a point of small order, whose secret is all zeros)
-   * is `SFX_PROTOCOL` too.
+   * The exchange's keys, from the other side's public key and the list of
+   * files offered (as the sender sent it, as the receiver got it). The
+   * receiver gives the commitment the offer carried: a key that does not
+   * match it is `SFX_PROTOCOL` (someone between the two changed it). A key
+   * that is not one (malformed, or a point of small order, whose secret is
+   * all zeros) is `SFX_PROTOCOL` too.
    */
-  agree(peerKey: string, role: "sender" | "receiver", commitment?: string): ExchangeCipher {
+  agree(peerKey: string, role: "sender" | "receiver", offered: { files: readonly OfferedFileKey[]; commitment?: string }): ExchangeCipher {
+    const commitment = offered.commitment;
     if (!HEX_KEY.test(peerKey)) throw new SfxError("SFX_PROTOCOL", "The other side's key is not an X25519 public key");
     if (role === "receiver" && (commitment === undefined || commitmentOf(peerKey) !== commitment)) {
       throw new SfxError("SFX_PROTOCOL", "The sender's key is not the one its offer committed to: someone between you changed it; nothing was received");
@@ -109,7 +132,8 @@ export class ExchangeKeyPair {
     if (secret.every((b) => b === 0)) throw new SfxError("SFX_PROTOCOL", "The other side's key is not a usable X25519 public key (a point of small order)");
     const [senderKey, receiverKey] = role === "sender" ? [this.publicKey, peerKey] : [peerKey, this.publicKey];
     const salt = createHash("sha256").update(Buffer.from(senderKey, "hex")).update(Buffer.from(receiverKey, "hex")).digest();
-    const okm = Buffer.from(hkdfSync("sha256", secret, salt, "sfx exchange v1", 96));
+    const info = Buffer.concat([Buffer.from("sfx exchange v1\0"), offerDigest(offered.files)]);
+    const okm = Buffer.from(hkdfSync("sha256", secret, salt, info, 96));
     secret.fill(0);
     return new ExchangeCipher(okm.subarray(0, 32), okm.subarray(32, 64), okm.readUInt32BE(64));
   }
@@ -162,8 +186,27 @@ export class ExchangeCipher {
 
   /** Whether `tag` is file `file`'s end for these bytes (compared in constant time). */
   checkEnd(file: number, size: number, sha256: string, tag: string): boolean {
-    const want = Buffer.from(this.endTag(file, size, sha256), "hex");
-    const got = Buffer.from(tag, "hex");
-    return got.length === want.length && timingSafeEqual(got, want);
+    return same(this.endTag(file, size, sha256), tag);
   }
+
+  /** What the receiver's `done` carries: a tag over the ends (their tags, in file order) it checked. */
+  doneTag(endTags: readonly string[]): string {
+    const mac = createHmac("sha256", this.#macKey).update("sfx done v1\0");
+    const count = Buffer.alloc(4);
+    count.writeUInt32BE(endTags.length, 0);
+    mac.update(count);
+    for (const t of endTags) mac.update(Buffer.from(t, "hex"));
+    return mac.digest("hex");
+  }
+
+  /** Whether `tag` is the receiver's `done` for these ends (compared in constant time). */
+  checkDone(endTags: readonly string[], tag: string | undefined): boolean {
+    return tag !== undefined && same(this.doneTag(endTags), tag);
+  }
+}
+
+function same(wantHex: string, gotHex: string): boolean {
+  const want = Buffer.from(wantHex, "hex");
+  const got = Buffer.from(gotHex, "hex");
+  return got.length === want.length && timingSafeEqual(got, want);
 }

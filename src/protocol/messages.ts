@@ -143,7 +143,7 @@ export const End = defineMessage("end", { xid, file: int({ max: MAX_FILES_PER_OF
  * Sender → server → receiver: every file is sent. Receiver → server →
  * sender: every file is verified and in place; the exchange is over.
  */
-export const Done = defineMessage("done", { xid, files: optional(int()), bytes: optional(int()) });
+export const Done = defineMessage("done", { xid, files: optional(int()), bytes: optional(int()), tag: optional(key) });
 /** Either way: stop this exchange; the receiver removes what it has written. */
 export const Cancel = defineMessage("cancel", { xid, reason: optional(text) });
 

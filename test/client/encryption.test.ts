@@ -109,6 +109,63 @@ test("a sender key that is not the one the offer committed to (swapped by the se
   }
 });
 
+test("an offer whose list of files was changed on the way (a server that swaps two names) gives the receiver other keys: no file passes its check, nothing is kept, and the codes differ", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const dir = tmp();
+    let receiverCode: string | undefined;
+    const got = new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (receiverCode = e.code)) })
+      .receiveOne().then(() => undefined, (e: unknown) => e);
+    const xid = 5;
+    const yes = new TextEncoder().encode("APPROVED");
+    const no = new TextEncoder().encode("REJECTED");
+    const hand = new HandSender(s.conn);
+    const started = s.conn.waitFor((m) => Start.is(m));
+    // The sender offered approve.txt then reject.txt; the receiver is shown them the other way round.
+    const sent = [{ path: "approve.txt", size: 8 }, { path: "reject.txt", size: 8 }];
+    hand.offer(xid, r.conn.id, [sent[1], sent[0]], sent);
+    hand.started(xid, await started as { key?: string });
+    hand.sendData(FIRST_DATA_STREAM, yes, dataPpid(xid, 0));
+    hand.sendData(FIRST_DATA_STREAM, no, dataPpid(xid, 1));
+    hand.sendControl(End.encode({ xid, file: 0, size: 8, sha256: sha(yes) }));
+    hand.sendControl(End.encode({ xid, file: 1, size: 8, sha256: sha(no) }));
+    hand.sendControl(Done.encode({ xid }));
+    const err = await got;
+    assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+    assert.equal(readdirSync(dir).filter((n) => !n.startsWith(".")), [], "neither name holds anything");
+    assert.ok(receiverCode !== undefined && hand.code !== undefined && receiverCode !== hand.code, `codes ${receiverCode} and ${hand.code}`);
+  } finally {
+    await h.close();
+  }
+});
+
+test("a 'done' that does not vouch for the files (made up on the way, or an older receiver's) fails the send: the sender does not say the receiver has them", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const src = tmp();
+    writeFileSync(join(src, "a.txt"), "alpha");
+    const offered = r.conn.waitFor((m) => Offer.is(m));
+    const events: string[] = [];
+    const sent = sendFiles(s.conn, { to: r.conn.id, files: await collectFiles([join(src, "a.txt")]), onEvent: (e) => void events.push(e.event) })
+      .then(() => undefined, (e: unknown) => e);
+    const offer = (await offered) as unknown as { xid: number };
+    const sendersDone = r.conn.waitFor((m) => Done.is(m));
+    r.conn.sendControl(Accept.encode({ xid: offer.xid, key: ExchangeKeyPair.generate().publicKey }));
+    await sendersDone;
+    r.conn.sendControl(Done.encode({ xid: offer.xid, files: 1, bytes: 5 }));
+    const err = await sent;
+    assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+    assert.match((err as Error).message, /'done' does not vouch for the files sent/);
+    assert.not.ok(events.includes("done"), events.join(", "));
+  } finally {
+    await h.close();
+  }
+});
+
 test("bytes that overtake the sender's key (no order across streams) wait for it, and are deciphered when it comes", async () => {
   const h = startHarness();
   try {

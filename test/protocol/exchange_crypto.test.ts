@@ -3,14 +3,21 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
 import { isSfxError } from "../../src/errors.ts";
-import { commitmentOf, ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
+import { commitmentOf, ExchangeKeyPair, type OfferedFileKey } from "../../src/protocol/exchange_crypto.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-function pair() {
+const FILES: OfferedFileKey[] = [{ path: "report.pdf", size: 5000, modified: 1_764_000_000_000 }, { path: "notes/a.txt", size: 3 }];
+
+function pair(sent: OfferedFileKey[] = FILES, got: OfferedFileKey[] = sent) {
   const sender = ExchangeKeyPair.generate();
   const receiver = ExchangeKeyPair.generate();
-  return { sender, receiver, s: sender.agree(receiver.publicKey, "sender"), r: receiver.agree(sender.publicKey, "receiver", sender.commitment) };
+  return {
+    sender,
+    receiver,
+    s: sender.agree(receiver.publicKey, "sender", { files: sent }),
+    r: receiver.agree(sender.publicKey, "receiver", { files: got, commitment: sender.commitment }),
+  };
 }
 
 test("both ends derive the same keys: the same six-digit code, and what one enciphers the other deciphers", () => {
@@ -71,17 +78,47 @@ test("someone between the two who gives each end a key of its own is found out: 
   // It passes the sender's commitment on, but then its own key: refused.
   let err: unknown;
   try {
-    receiver.agree(middle.publicKey, "receiver", sender.commitment);
+    receiver.agree(middle.publicKey, "receiver", { files: FILES, commitment: sender.commitment });
   } catch (e) {
     err = e;
   }
   assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
   assert.match((err as Error).message, /not the one its offer committed to/);
   // It commits to its own key instead: each end agrees with the middle, and the codes differ.
-  const towardsReceiver = receiver.agree(middle.publicKey, "receiver", middle.commitment);
-  const towardsSender = sender.agree(middle.publicKey, "sender");
+  const towardsReceiver = receiver.agree(middle.publicKey, "receiver", { files: FILES, commitment: middle.commitment });
+  const towardsSender = sender.agree(middle.publicKey, "sender", { files: FILES });
   assert.is.not(towardsReceiver.code, towardsSender.code);
   assert.is(commitmentOf(sender.publicKey), sender.commitment);
+});
+
+test("the keys are bound to the list of files offered: a name swapped, a file dropped, a size or time changed on the way gives the receiver other keys (another code, and no file passes its check)", () => {
+  const swapped: OfferedFileKey[] = [{ ...FILES[0], path: "notes/a.txt" }, { ...FILES[1], path: "report.pdf" }];
+  const variants: Array<[string, OfferedFileKey[]]> = [
+    ["names swapped", swapped],
+    ["a file dropped", FILES.slice(0, 1)],
+    ["a size changed", [{ ...FILES[0], size: 5001 }, FILES[1]]],
+    ["a time changed", [{ ...FILES[0], modified: 1_764_000_000_001 }, FILES[1]]],
+    ["a time added", [FILES[0], { ...FILES[1], modified: 0 }]],
+  ];
+  for (const [what, got] of variants) {
+    const { s, r } = pair(FILES, got);
+    assert.is.not(s.code, r.code, what);
+    const hash = sha(Buffer.from("x"));
+    assert.not.ok(r.checkEnd(0, 1, hash, s.endTag(0, 1, hash)), `${what}: an end fails`);
+  }
+  const same = pair(FILES, FILES.map((f) => ({ ...f })));
+  assert.is(same.s.code, same.r.code, "the same list, another copy of it");
+});
+
+test("the receiver's done vouches for the ends it checked, and only those", () => {
+  const { s, r } = pair();
+  const ends = [s.endTag(0, 5000, sha(Buffer.from("a"))), s.endTag(1, 3, sha(Buffer.from("b")))];
+  const done = r.doneTag(ends);
+  assert.ok(s.checkDone(ends, done));
+  assert.not.ok(s.checkDone(ends.slice(0, 1), done), "one file fewer");
+  assert.not.ok(s.checkDone([ends[1], ends[0]], done), "in another order");
+  assert.not.ok(s.checkDone(ends, undefined), "no tag (an older receiver, or one the server made up)");
+  assert.not.ok(pair().s.checkDone(ends, done), "another exchange's keys");
 });
 
 test("a key that is not one is refused: malformed, or a point of small order (an all-zero secret)", () => {
@@ -89,7 +126,7 @@ test("a key that is not one is refused: malformed, or a point of small order (an
   for (const bad of ["00", "zz".repeat(32), "0".repeat(64), "01" + "0".repeat(62)]) {
     let err: unknown;
     try {
-      me.agree(bad, "sender");
+      me.agree(bad, "sender", { files: FILES });
     } catch (e) {
       err = e;
     }
