@@ -134,6 +134,7 @@ test("an offer whose list of files was changed on the way (a server that swaps t
     hand.sendControl(Done.encode({ xid }));
     const err = await got;
     assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+    assert.match((err as Error).message, /the two ends' keys disagree because the list of files or a key was changed \(the verification codes then differ\)/);
     assert.equal(readdirSync(dir).filter((n) => !n.startsWith(".")), [], "neither name holds anything");
     assert.ok(receiverCode !== undefined && hand.code !== undefined && receiverCode !== hand.code, `codes ${receiverCode} and ${hand.code}`);
   } finally {
