@@ -1,9 +1,9 @@
 /** An exchange's keys and cipher (src/protocol/exchange_crypto.ts). */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { isSfxError } from "../../src/errors.ts";
-import { commitmentOf, ExchangeKeyPair, type OfferedFileKey } from "../../src/protocol/exchange_crypto.ts";
+import { commitmentOf, ExchangeCipher, ExchangeKeyPair, type OfferedFileKey, SMALL_PIECE } from "../../src/protocol/exchange_crypto.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -43,6 +43,24 @@ test("a file's key stream from any byte (a resume) is the stream from its start,
     const rest = new Uint8Array(plain.subarray(from));
     for (let at = 0; at < rest.length; at += 7) c.apply(rest.subarray(at, Math.min(at + 7, rest.length)));
     assert.equal(Buffer.from(rest), Buffer.from(whole.subarray(from)), `from byte ${from}`);
+  }
+});
+
+test("small pieces (their key stream from single blocks) and large ones (a CTR context) are the same key stream: mixed, across the switch, far into a file", () => {
+  const { s } = pair();
+  for (const [file, from] of [[0, 0], [7, 5], [2, 2 ** 36 + 3], [1, 2 ** 40 - 20]] as const) {
+    const plain = randomBytes(3 * SMALL_PIECE + 100);
+    const whole = new Uint8Array(plain);
+    s.cipher(file, from).apply(whole); // one large piece: CTR
+    const mixed = new Uint8Array(plain);
+    const c = s.cipher(file, from);
+    let at = 0;
+    for (const n of [1, 15, 16, 17, SMALL_PIECE - 1, 2 * SMALL_PIECE, 3, 40, Infinity]) {
+      c.apply(mixed.subarray(at, Math.min(at + n, mixed.length)));
+      at = Math.min(at + n, mixed.length);
+    }
+    assert.is(at, mixed.length);
+    assert.equal(Buffer.from(mixed), Buffer.from(whole), `file ${file} from byte ${from}`);
   }
 });
 
@@ -108,6 +126,19 @@ test("the keys are bound to the list of files offered: a name swapped, a file dr
   }
   const same = pair(FILES, FILES.map((f) => ({ ...f })));
   assert.is(same.s.code, same.r.code, "the same list, another copy of it");
+});
+
+test("the tags are HMAC-SHA-256 (RFC 2104) as node:crypto computes it", () => {
+  const macKey = randomBytes(32);
+  const c = new ExchangeCipher(randomBytes(32), macKey, 0);
+  const hash = sha(Buffer.from("x"));
+  const head = Buffer.alloc(12);
+  head.writeUInt32BE(3, 0);
+  head.writeBigUInt64BE(123456789012n, 4);
+  const want = createHmac("sha256", macKey).update("sfx end v1\0").update(head).update(Buffer.from(hash, "hex")).digest("hex");
+  assert.is(c.endTag(3, 123456789012, hash), want);
+  const count = Buffer.from([0, 0, 0, 1]);
+  assert.is(c.doneTag([want]), createHmac("sha256", macKey).update("sfx done v1\0").update(count).update(Buffer.from(want, "hex")).digest("hex"));
 });
 
 test("the receiver's done vouches for the ends it checked, and only those", () => {
