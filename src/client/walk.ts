@@ -126,7 +126,13 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
       throw ioError(err, "read", arg);
     });
     const name = basename(abs);
-    if (!st.isDirectory() && !st.isFile()) throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory`);
+    if (!st.isDirectory() && !st.isFile()) {
+      // A pipe (`<(cmd)`, a FIFO, /dev/stdin) has bytes but no size to offer: standard input takes them.
+      const hint = st.isFIFO() || st.isCharacterDevice()
+        ? `; send its bytes through standard input instead: cat ${arg} | ${opts.command ?? "sfx send --to ID"} --name ${name} -`
+        : "";
+      throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory${hint}`);
+    }
     // How each file's checks are called: at once on a local file system (src/fs_calls.ts), the one
     // the file really is on (a link followed).
     const calls = await callsOn(devices, st.dev, abs);

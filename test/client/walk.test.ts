@@ -1,4 +1,5 @@
 import { test } from "uvu";
+import { createServer } from "node:net";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
@@ -88,6 +89,28 @@ test("inside a directory, names sfx cannot send and leftover partial files are l
     "odd/d\ufffd: its name is not valid UTF-8 (failed)",
     "odd/notes.sfx-part: its name cannot be sent: names ending in .sfx-part, .sfx-lock or .sfx-resume, or starting with .sfx-stale-, are reserved for partial files (failed)",
   ]);
+});
+
+test("a pipe given by name (a FIFO, <(cmd), /dev/stdin) is refused with a hint to send its bytes through standard input; a socket without one", async () => {
+  const d = mkdtempSync(join(tmpdir(), "sfx-walk-fifo-"));
+  try {
+    execFileSync("mkfifo", [join(d, "log.fifo")]);
+    const err = await collectFiles([join(d, "log.fifo")]).then(() => undefined, (e: unknown) => e);
+    assert.is((err as Error).message, `Cannot send ${join(d, "log.fifo")}: not a regular file or directory; send its bytes through standard input instead: cat ${join(d, "log.fifo")} | sfx send --to ID --name log.fifo -`);
+    const share = await collectFiles([join(d, "log.fifo")], { command: "sfx share put" }).then(() => undefined, (e: unknown) => e);
+    assert.match((share as Error).message, / \| sfx share put --name log\.fifo -$/);
+    const sock = join(d, "s.sock");
+    const server = createServer().listen(sock);
+    await new Promise((r) => server.once("listening", r));
+    try {
+      const e2 = await collectFiles([sock]).then(() => undefined, (e: unknown) => e);
+      assert.is((e2 as Error).message, `Cannot send ${sock}: not a regular file or directory`);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });
 
 test("what an entry is decides before its name: a FIFO or broken link with a name sfx cannot send is no failure; a link to a file named in no UTF-8 is one, not 'broken'", async () => {
