@@ -163,6 +163,10 @@ if (!TMUX) {
     await a.waitFor(/Received 1 file, 3\.0 MiB in .* every hash verified\./);
     assert.match(a.screen(), /received photo\.jpg \(3\.0 MiB, SHA-256 [0-9a-f]{16}…\)/);
     assert.is((await sender.exit()).status, 0, sender.err());
+    // Enciphered: the session shows the code the sender shows.
+    const code = /Verification code (\d{3}-\d{3}): the receiver sees the same/.exec(sender.err())?.[1];
+    assert.ok(code, sender.err());
+    assert.match(a.screen().replace(/\n/g, " "), new RegExp(`Enciphered end to end\\. Verification code ${code}: the sender sees the same`));
     assert.is(sha256(readFileSync(join(dir, "photo.jpg"))), sha256(data));
     // What the user had typed is back on the prompt: finish the word and run it.
     assert.match(a.promptLine(), new RegExp(`sfx ${id.slice(0, 3)} ${id.slice(3)}> stat$`));
