@@ -65,7 +65,7 @@ async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
     throw ioError(err, "read", dir);
   });
   if (!st.isDirectory()) throw new SfxError("SFX_IO", `Cannot read ${dir}: it is not a directory`);
-  const { parts, truncated, strays } = await listKeptParts(dir);
+  const { parts, truncated, strays, inUse } = await listKeptParts(dir);
   const { gone, failed } = await discardKeptParts(parts, strays);
   const bytes = gone.reduce((n, p) => n + p.bytes, 0);
   const left = parts.length - gone.length - failed.length;
@@ -73,11 +73,12 @@ async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
     const line = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
     for (const p of gone) line({ event: "discarded", temporary: p.temporary, bytes: p.bytes });
     for (const f of failed) line({ event: "error", code: f.error.code, message: f.error.message, temporary: f.part.temporary });
-    line({ event: "discarded-all", parts: gone.length, bytes, failed: failed.length, left, truncated });
+    line({ event: "discarded-all", parts: gone.length, bytes, failed: failed.length, left, inUse, truncated });
   } else {
     for (const f of failed) process.stderr.write(`sfx: ${f.error.message}\n`);
     process.stdout.write(`Deleted ${gone.length} kept part${gone.length === 1 ? "" : "s"} under ${dir}: ${formatBytes(bytes)} freed.\n`);
     if (left > 0) process.stderr.write(`${left} left: a receiver took them up meanwhile.\n`);
+    if (inUse > 0) process.stderr.write(`${inUse} being written now (a receive or share get is at ${inUse === 1 ? "it" : "them"}) ${inUse === 1 ? "was" : "were"} left alone.\n`);
     if (truncated) process.stderr.write("The search stopped early or could not open some folders: there may be more.\n");
     if (!canCheckProcesses()) process.stderr.write("Under Deno without --allow-run, sfx cannot tell whether the process holding a part's lock still runs: such parts were neither listed nor deleted. Give --allow-run.\n");
   }

@@ -1103,8 +1103,10 @@ export const KEPT_PARTS_SEARCH = { depth: 8, entries: 20_000 };
  * a note whose part is gone, a dead writer's lock — for
  * {@link discardKeptParts} to remove too.
  */
-export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Promise<{ parts: KeptPart[]; truncated: boolean; strays: string[] }> {
+export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Promise<{ parts: KeptPart[]; truncated: boolean; strays: string[]; inUse: number }> {
   const parts: KeptPart[] = [];
+  /** Parts a live writer holds (a receive or share get at them now): not listed, but counted. */
+  let inUse = 0;
   const strays: string[] = [];
   let budget = search.entries;
   let truncated = false;
@@ -1155,7 +1157,10 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
         readSmallFile(resumeNotePathFor(temporary), NOTE_MAX_BYTES),
         readLockText(lock),
       ]);
-      if (await judgeLock(lock, lockText)) continue; // a live writer's
+      if (await judgeLock(lock, lockText)) {
+        if (st?.isFile()) inUse++;
+        continue; // a live writer's
+      }
       // Past here no live writer holds it: a lock sfx wrote names a process that is gone.
       const deadSfxLock = s.lock === true && isSfxLockText(lockText);
       if (st === undefined) {
@@ -1179,7 +1184,7 @@ export async function listKeptParts(dir: string, search = KEPT_PARTS_SEARCH): Pr
       parts.push({ temporary, relativeDir: rel, bytes: st.size, ...(note === undefined ? {} : { note: note.trim() }) });
     }
   }
-  return { parts, truncated, strays };
+  return { parts, truncated, strays, inUse };
 }
 
 /** A share download's resume note: the SHA-256 of the file it becomes. */

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { ensureBinary, ROOT, runSfx, SFX } from "./_sfx.ts";
@@ -84,7 +84,21 @@ test("sfx receive --discard-kept deletes what interrupted transfers kept under -
     assert.match(r.stdout, /^Deleted 2 kept parts under .*: 3\.0 KiB freed\.$/m);
     assert.equal(readdirSync(dir, { recursive: true }).sort(), ["kept.txt", "sub"]);
     const again = await runSfx(["receive", "--discard-kept", "--dir", dir, "--json"]);
-    assert.equal(JSON.parse(again.stdout.trim()), { event: "discarded-all", parts: 0, bytes: 0, failed: 0, left: 0, truncated: false });
+    assert.equal(JSON.parse(again.stdout.trim()), { event: "discarded-all", parts: 0, bytes: 0, failed: 0, left: 0, inUse: 0, truncated: false });
+    // A part a live receiver is writing is left alone, and said so.
+    const writer = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(dir, ".busy.bin.sfx-part"), new Uint8Array(10));
+      writeFileSync(join(dir, ".busy.bin.sfx-resume"), 'exchange 99999 1 "busy.bin"\n');
+      writeFileSync(join(dir, ".busy.bin.sfx-lock"), `${writer.pid} abc ${hostname()}\n`);
+      const busy = await runSfx(["receive", "--discard-kept", "--dir", dir]);
+      assert.is(busy.status, 0, busy.stderr);
+      assert.match(busy.stdout, /^Deleted 0 kept parts under /m);
+      assert.match(busy.stderr, /^1 being written now \(a receive or share get is at it\) was left alone\.$/m);
+      assert.ok(readdirSync(dir).includes(".busy.bin.sfx-part"));
+    } finally {
+      writer.kill();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -77,8 +77,9 @@ test("a part whose writer is alive is not listed; one whose writer died (kill -9
     const dead = spawnSync("true").pid!;
     keep(dir, "busy.bin", 10, "exchange 2000000 1 \"busy.bin\"", `${live.pid} abc ${hostname()}\n`);
     const left = keep(dir, "left.bin", 20, "exchange 2000000 1 \"left.bin\"", `${dead} abc ${hostname()}\n`);
-    const { parts } = await listKeptParts(dir);
+    const { parts, inUse } = await listKeptParts(dir);
     assert.equal(parts.map((p) => p.temporary), [left]);
+    assert.is(inUse, 1, "the live writer's part is counted, to be said");
   } finally {
     live.kill();
   }
