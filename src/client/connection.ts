@@ -441,6 +441,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<ClientConnecti
   try {
     connected = await firstToSucceed(addresses, (address, signal) => associate(target, address, { deadline, timeoutMs, signal }), {
       signal: opts.signal,
+      deadline,
       cancelled: () => new SfxError("SFX_CANCELLED", "Cancelled while connecting"),
       lostReason: LOST_RACE,
       discard: ({ association, owned }) => {

@@ -68,6 +68,8 @@ export interface RaceOptions<T> {
   signal?: AbortSignal;
   /** The error to reject with when `signal` aborts; default the signal's reason. */
   cancelled?: () => unknown;
+  /** No attempt starts after this time (`performance.now()`): the addresses left are not tried. */
+  deadline?: number;
   /** The reason the attempts still running are aborted with when one wins (their signals' `reason`). */
   lostReason?: unknown;
   /** Lets go of a success that came after another had won (closes what it opened). Its errors are ignored. */
@@ -97,21 +99,23 @@ export function firstToSucceed<T>(
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
 
-    const settle = (reason?: unknown) => {
+    /** Ends the race: every attempt but the winner's (`won`) is told to give up. */
+    const settle = (reason?: unknown, won?: AbortController) => {
       settled = true;
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
-      for (const c of controllers) c.abort(reason);
+      for (const c of controllers) if (c !== won) c.abort(reason);
     };
     const onAbort = () => {
       if (settled) return;
       settle(opts.signal!.reason);
       reject(opts.cancelled ? opts.cancelled() : opts.signal!.reason);
     };
+    const late = () => opts.deadline !== undefined && performance.now() >= opts.deadline;
     const start = () => {
       clearTimeout(timer);
       timer = undefined;
-      if (settled || next >= addresses.length) return;
+      if (settled || next >= addresses.length || (next > 0 && late())) return;
       const index = next++;
       const address = addresses[index];
       const controller = new AbortController();
@@ -124,14 +128,14 @@ export function firstToSucceed<T>(
             void Promise.resolve().then(() => opts.discard(result)).catch(() => {});
             return;
           }
-          settle(opts.lostReason);
+          settle(opts.lostReason, controller);
           resolve(result);
         },
         (error) => {
           running--;
           if (settled) return;
           failures.push({ address, error, index });
-          if (next < addresses.length) start();
+          if (next < addresses.length && !late()) start();
           else if (running === 0) {
             settle();
             failures.sort((a, b) => a.index - b.index);

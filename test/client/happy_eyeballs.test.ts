@@ -57,6 +57,7 @@ test("an attempt that neither succeeds nor fails gets a head start, then the nex
   second.resolve("via 127.0.0.1");
   assert.is(await won, "via 127.0.0.1");
   assert.ok(started[0].signal.aborted, "the first attempt is told to give up");
+  assert.not.ok(second.signal.aborted, "not the winner");
   assert.is(started[0].signal.reason, "lost", "with the reason given for attempts that lost");
   assert.is(started.length, 2, "the third address is never tried");
 });
@@ -135,6 +136,17 @@ test("cancelling aborts every running attempt and rejects with the given error; 
   const early = await firstToSucceed(["a"], attempt, { signal: pre.signal, discard: () => {} }).catch((e) => e);
   assert.is((early as Error).message, "already", "a signal aborted before the race: nothing starts");
   assert.is(started.length, 2);
+});
+
+test("no attempt starts once the deadline has passed: the addresses left are not tried, and the race fails with those that were", async () => {
+  const { started, attempt, nth } = attempts();
+  const race = firstToSucceed(["a", "b", "c"], attempt, { delayMs: 3_600_000, deadline: performance.now() - 1, discard: () => {} });
+  const first = await nth(1); // the first always starts
+  first.reject(new Error("timed out"));
+  const err = await race.then(() => assert.unreachable("should fail"), (e) => e);
+  assert.instance(err, AllAttemptsFailed);
+  assert.equal((err as AllAttemptsFailed).failures.map((f) => f.address), ["a"]);
+  assert.is(started.length, 1);
 });
 
 test("an attempt that throws instead of rejecting counts as a failure; no addresses fails at once", async () => {
