@@ -200,7 +200,7 @@ export class Receiver {
     // Files are taken enciphered only: an offer without the sender's commitment to its key is
     // refused (from an older sfx, or stripped on the way so that the server could read the files).
     if (offer.commit === undefined) {
-      conn.send(Reject, { xid, reason: "The offer carries no key, so its files could not be enciphered: this receiver takes none (use the same version of sfx on both sides)" });
+      conn.send(Reject, { xid, reason: "The offer carries no key, so its files could not be enciphered: this receiver takes none (both ends speak this protocol, so the key was removed on the way: by the server?)" });
       emit({ event: "rejected", reason: "the offer carries no key: its files could not be enciphered", from });
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }

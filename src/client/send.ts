@@ -213,7 +213,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     // The files' bytes are enciphered under keys only the two ends hold (see exchange_crypto.ts).
     const peerKey = (start as { key?: string }).key;
     if (peerKey === undefined) {
-      throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer carries no key, so the files could not be enciphered: nothing was sent (the receiver, or the server, is not this version of sfx)"));
+      throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer carries no key, so the files could not be enciphered: nothing was sent (both ends speak this protocol, so the key was removed on the way: by the server?)"));
     }
     let crypt: ExchangeCipher;
     try {
