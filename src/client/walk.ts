@@ -128,9 +128,13 @@ export async function collectFiles(args: readonly string[], opts: CollectOptions
     const name = basename(abs);
     if (!st.isDirectory() && !st.isFile()) {
       // A pipe (`<(cmd)`, a FIFO, /dev/stdin) has bytes but no size to offer: standard input takes them.
-      const hint = st.isFIFO() || st.isCharacterDevice()
-        ? `; send its bytes through standard input instead: cat ${arg} | ${opts.command ?? "sfx send --to ID"} --name ${name} -`
-        : "";
+      // `<(cmd)` is /dev/fd/63 in this command only: the command itself goes before the pipe.
+      const substituted = /^\/(?:dev|proc\/[^/]+)\/fd\/\d+$/.test(abs);
+      const hint = !st.isFIFO() && !st.isCharacterDevice()
+        ? ""
+        : substituted
+        ? `; send its bytes through standard input instead: COMMAND | ${opts.command ?? "sfx send --to ID"} --name NAME -`
+        : `; send its bytes through standard input instead: cat ${arg} | ${opts.command ?? "sfx send --to ID"} --name ${name} -`;
       throw new SfxError("SFX_IO", `Cannot send ${arg}: not a regular file or directory${hint}`);
     }
     // How each file's checks are called: at once on a local file system (src/fs_calls.ts), the one

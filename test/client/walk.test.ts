@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import { createServer } from "node:net";
 import * as assert from "uvu/assert";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -97,6 +97,9 @@ test("a pipe given by name (a FIFO, <(cmd), /dev/stdin) is refused with a hint t
     execFileSync("mkfifo", [join(d, "log.fifo")]);
     const err = await collectFiles([join(d, "log.fifo")]).then(() => undefined, (e: unknown) => e);
     assert.is((err as Error).message, `Cannot send ${join(d, "log.fifo")}: not a regular file or directory; send its bytes through standard input instead: cat ${join(d, "log.fifo")} | sfx send --to ID --name log.fifo -`);
+    // <(cmd): a pipe at /dev/fd/N, which exists in the command that made it only.
+    const sub = spawnSync("bash", ["-c", 'exec "$0" -e "import(process.argv[1]).then((w) => w.collectFiles([process.argv[2]])).catch((e) => console.log(e.message))" "$1" <(echo hi)', process.execPath, new URL("../../src/client/walk.ts", import.meta.url).pathname], { encoding: "utf8" });
+    assert.match(sub.stdout.trim(), /^Cannot send \/dev\/fd\/\d+: not a regular file or directory; send its bytes through standard input instead: COMMAND \| sfx send --to ID --name NAME -$/, sub.stderr);
     const share = await collectFiles([join(d, "log.fifo")], { command: "sfx share put" }).then(() => undefined, (e: unknown) => e);
     assert.match((share as Error).message, / \| sfx share put --name log\.fifo -$/);
     const sock = join(d, "s.sock");
