@@ -104,7 +104,8 @@ export async function runServer(options: RunOptions): Promise<number> {
     stop = (reason: string, status: number) => {
       if (stopping) return;
       stopping = true;
-      const statusStopped = statusFile?.stop();
+      // Said at once (a shutdown lasts up to 10 s), the file removed once it is over.
+      const statusStopping = statusFile?.stopping();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeoutMs = options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS;
       const timedOut = new Promise<number>((r) => {
@@ -116,7 +117,8 @@ export async function runServer(options: RunOptions): Promise<number> {
       const graceful = server.close(reason).then(() => status, () => 1);
       void Promise.race([graceful, timedOut]).then(async (final) => {
         clearTimeout(timer);
-        await statusStopped;
+        // Bounded: a status file on a hung disk must not hold the exit past the shutdown's limit.
+        await within(statusStopping?.then(() => statusFile?.remove()), 1000);
         removeSignals();
         process.off("uncaughtException", onCrash);
         process.off("unhandledRejection", onCrash);
@@ -136,4 +138,11 @@ export async function runServer(options: RunOptions): Promise<number> {
     process.on("unhandledRejection", onCrash);
     if (early) stop(early, 0);
   });
+}
+
+/** `p` settled, or `ms` passed, whichever comes first (its failure ignored). */
+async function within(p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p?.catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }

@@ -9,7 +9,9 @@
  * ```ts
  * const writer = startStatusFile(statusFileFor("/run/sfx.pid"), () => server.status());
  * // … /run/sfx.status.json is rewritten every 5 s …
- * await writer.stop(); // removes it
+ * await writer.stopping(); // a last record, saying the server is stopping
+ * await server.close();
+ * await writer.remove();
  * ```
  *
  * @module
@@ -25,10 +27,12 @@ export const STATUS_EVERY_MS = 5000;
 /** Figures older than this are said to be stale: the server no longer writes them (hung, or its disk full). */
 export const STATUS_STALE_MS = 3 * STATUS_EVERY_MS;
 
-/** A status file's content: the server's figures and when they were written. */
+/** A status file's content: the server's figures, when they were written, and whether it is stopping. */
 export interface StatusRecord extends ServerStatus {
   /** When the figures were taken (ISO 8601). */
   updatedAt: string;
+  /** `stopping`: it was asked to stop (a graceful shutdown lasts up to 10 s); the figures are those it had then. */
+  state: "running" | "stopping";
 }
 
 /** Where the server with pid file `pidFile` writes its figures: beside it, `sfx.pid` → `sfx.status.json`. */
@@ -40,20 +44,24 @@ export function statusFileFor(pidFile: string): string {
 /**
  * Writes `status()` to `path` now and every {@link STATUS_EVERY_MS}, each
  * time whole (a temporary file renamed over it: a reader never sees half).
- * A write that fails is told to `onError` once, until one succeeds again.
- * `stop()` ends the writes and removes the file.
+ * A write that fails (or a `status()` that throws) is told to `onError`
+ * once, until one succeeds again. `stopping()` ends the writes with a last
+ * record that says so; `remove()` then removes the file.
  */
-export function startStatusFile(path: string, status: () => ServerStatus, onError?: (err: unknown) => void): { stop(): Promise<void> } {
+export function startStatusFile(
+  path: string,
+  status: () => ServerStatus,
+  onError?: (err: unknown) => void,
+): { stopping(): Promise<void>; remove(): Promise<void> } {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   let writing: Promise<void> = Promise.resolve();
   let failing = false;
-  let stopped = false;
+  let state: StatusRecord["state"] = "running";
+  let ended = false;
   const write = () => {
-    if (stopped) return;
     writing = writing.then(async () => {
-      if (stopped) return;
-      const record: StatusRecord = { ...status(), updatedAt: new Date().toISOString() };
       try {
+        const record: StatusRecord = { ...status(), updatedAt: new Date().toISOString(), state };
         await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
         await rename(temporary, path);
         failing = false;
@@ -65,11 +73,20 @@ export function startStatusFile(path: string, status: () => ServerStatus, onErro
     });
   };
   write();
-  const timer = setInterval(write, STATUS_EVERY_MS);
+  const timer = setInterval(() => !ended && write(), STATUS_EVERY_MS);
   (timer as { unref?: () => void }).unref?.();
   return {
-    async stop() {
-      stopped = true;
+    stopping() {
+      if (!ended) {
+        ended = true;
+        clearInterval(timer);
+        state = "stopping";
+        write();
+      }
+      return writing;
+    },
+    async remove() {
+      ended = true;
       clearInterval(timer);
       await writing;
       await unlink(path).catch(() => {});
@@ -87,7 +104,7 @@ export function readStatusFile(path: string, pid: number, now = Date.now()): { r
     record = JSON.parse(readFileSync(path, "utf8")) as StatusRecord;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { why: `${path} is missing (a server older than this sfx, or one run without a pid file writes none)` };
+    if (code === "ENOENT") return { why: `${path} is missing (the server is starting, or it is older than this sfx, or runs without a pid file)` };
     return { why: `${path} cannot be read: ${code ?? (err as Error).message}` };
   }
   if (record?.pid !== pid) return { why: `${path} is another process's (pid ${record?.pid}), not pid ${pid}'s` };

@@ -32,21 +32,27 @@ test("the status file is beside the pid file, named after it", () => {
   assert.is(statusFileFor("/tmp/pidfile"), "/tmp/pidfile.status.json");
 });
 
-test("figures are written at once, whole (a temporary file renamed); stop() removes the file and leaves no temporary", async () => {
+test("figures are written at once, whole (a temporary file renamed); stopping() writes a last record that says so, remove() removes the file and leaves no temporary", async () => {
   const path = join(dir, "a.status.json");
-  const writer = startStatusFile(path, () => figures({ pid: process.pid }));
+  let clients = 3;
+  const writer = startStatusFile(path, () => figures({ pid: process.pid, clients }));
   try {
     for (const until = Date.now() + 5000; !existsSync(path) && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
     const read = readStatusFile(path, process.pid);
     assert.ok("record" in read, JSON.stringify(read));
     if ("record" in read) {
       assert.is(read.record.clients, 3);
+      assert.is(read.record.state, "running");
       assert.ok(Math.abs(Date.parse(read.record.updatedAt) - Date.now()) < 5000);
     }
+    clients = 1;
+    await writer.stopping();
+    const last = readStatusFile(path, process.pid);
+    assert.ok("record" in last && last.record.state === "stopping" && last.record.clients === 1, JSON.stringify(last));
   } finally {
-    await writer.stop();
+    await writer.remove();
   }
-  assert.not.ok(existsSync(path), "removed on stop");
+  assert.not.ok(existsSync(path), "removed once stopped");
   assert.equal(readdirSync(dir).filter((n) => n.startsWith(".a.status")), [], "no temporary file left");
 });
 
@@ -55,9 +61,17 @@ test("a write that fails is told once, not every time; the server goes on", asyn
   const errors: unknown[] = [];
   const writer = startStatusFile(path, () => figures(), (err) => errors.push(err));
   for (const until = Date.now() + 5000; errors.length === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
-  await writer.stop();
+  await writer.remove();
   assert.is(errors.length, 1);
   assert.is((errors[0] as NodeJS.ErrnoException).code, "ENOENT");
+  // Figures that cannot be taken (a part of the server gone wrong) are told too, and throw nowhere.
+  const thrown: unknown[] = [];
+  const broken = startStatusFile(join(dir, "d.status.json"), () => {
+    throw new Error("no figures");
+  }, (err) => thrown.push(err));
+  await broken.stopping();
+  await broken.remove();
+  assert.equal(thrown.map((e) => (e as Error).message), ["no figures"]);
 });
 
 test("no figures are shown that are missing, another process's, stale or unreadable: each says why", () => {
@@ -65,23 +79,23 @@ test("no figures are shown that are missing, another process's, stale or unreada
   const now = Date.parse("2026-12-07T12:00:00.000Z");
   let r = readStatusFile(path, 4242, now);
   assert.ok("why" in r && /is missing/.test(r.why), JSON.stringify(r));
-  writeFileSync(path, JSON.stringify({ ...figures({ pid: 1 }), updatedAt: new Date(now).toISOString() }));
+  writeFileSync(path, JSON.stringify({ ...figures({ pid: 1 }), updatedAt: new Date(now).toISOString(), state: "running" as const }));
   r = readStatusFile(path, 4242, now);
   assert.ok("why" in r && /another process's \(pid 1\), not pid 4242's/.test(r.why), JSON.stringify(r));
-  writeFileSync(path, JSON.stringify({ ...figures(), updatedAt: new Date(now - STATUS_STALE_MS - 1000).toISOString() }));
+  writeFileSync(path, JSON.stringify({ ...figures(), updatedAt: new Date(now - STATUS_STALE_MS - 1000).toISOString(), state: "running" as const }));
   r = readStatusFile(path, 4242, now);
   assert.ok("why" in r && /are 16 s old: the server has stopped writing them/.test(r.why), JSON.stringify(r));
   writeFileSync(path, "{ half a rec");
   r = readStatusFile(path, 4242, now);
   assert.ok("why" in r && /cannot be read/.test(r.why), JSON.stringify(r));
-  writeFileSync(path, JSON.stringify({ ...figures(), updatedAt: new Date(now - 2000).toISOString() }));
+  writeFileSync(path, JSON.stringify({ ...figures(), updatedAt: new Date(now - 2000).toISOString(), state: "running" as const }));
   r = readStatusFile(path, 4242, now);
   assert.ok("record" in r && r.record.shares?.count === 12, JSON.stringify(r));
 });
 
 test("the figures read as an admin reads them", () => {
   const now = Date.parse("2026-12-07T13:12:30.000Z");
-  const text = describeStatus({ ...figures(), updatedAt: new Date(now - 3000).toISOString() }, now);
+  const text = describeStatus({ ...figures(), updatedAt: new Date(now - 3000).toISOString(), state: "running" as const }, now);
   assert.is(
     text,
     [
@@ -93,10 +107,14 @@ test("the figures read as an admin reads them", () => {
       "",
     ].join("\n"),
   );
-  assert.is(describeStatus({ ...figures({ host: "::" }), updatedAt: new Date(now).toISOString() }, now).split("\n")[0], "  sfx 9.9.9 on [::]:6969 as office, up 3 h 12 min");
+  assert.is(describeStatus({ ...figures({ host: "::" }), updatedAt: new Date(now).toISOString(), state: "running" as const }, now).split("\n")[0], "  sfx 9.9.9 on [::]:6969 as office, up 3 h 12 min");
   assert.is(
-    describeStatus({ ...figures({ shares: null }), updatedAt: new Date(now).toISOString() }, now).split("\n")[3],
+    describeStatus({ ...figures({ shares: null }), updatedAt: new Date(now).toISOString(), state: "running" as const }, now).split("\n")[3],
     "  shares:    none served: the share store could not be opened (its disk was full when the server started)",
+  );
+  assert.is(
+    describeStatus({ ...figures(), updatedAt: new Date(now).toISOString(), state: "stopping" }, now).split("\n")[0],
+    "  stopping: it was asked to (a graceful shutdown takes up to 10 s); the figures are from then",
   );
   assert.equal([0, 45_000, 12 * 60_000, 3 * 3600_000 + 12 * 60_000, 52 * 3600_000].map(formatUptime), ["0 s", "45 s", "12 min", "3 h 12 min", "2 d 4 h"]);
 });
