@@ -194,6 +194,7 @@ export class ShareStore {
     try {
       await store.#recover();
       await store.sweep();
+      store.#logSummary();
     } catch (err) {
       await store.#unlock();
       throw err;
@@ -220,7 +221,6 @@ export class ShareStore {
       }
     }
     const sharesDir = join(this.dir, "shares");
-    let fileBytes = 0;
     for (const name of await readdir(sharesDir)) {
       const dir = join(sharesDir, name);
       if (!/^[0-9a-f]{64}$/.test(name)) {
@@ -236,13 +236,18 @@ export class ShareStore {
         const bytes = storedBytes(manifest.files.map((f) => f.size));
         this.#shares.set(name, { key: name, dir, manifest, bytes, activeDownloads: 0, deleted: false, writing: Promise.resolve() });
         this.#committedBytes += bytes;
-        fileBytes += manifest.files.reduce((n, f) => n + f.size, 0);
       } catch (err) {
         // Never deleted here: a share that cannot be read now may be whole (a wrong owner after a
         // restore, an I/O error), and a damaged one is the admin's to look at.
         await this.#setAside(name, dir, err);
       }
     }
+  }
+
+  /** Says what the store holds, once it is open: after the first sweep, so that shares that expired while the server was down are not counted. */
+  #logSummary(): void {
+    let fileBytes = 0;
+    for (const entry of this.#shares.values()) fileBytes += entry.manifest.files.reduce((n, f) => n + f.size, 0);
     log.info("Share store {dir}: {count} share(s), {files} of files, {counted} counted against its {quota} quota", {
       dir: this.dir,
       count: this.#shares.size,
