@@ -46,6 +46,8 @@ export interface ExchangePeer {
   receiving?(on: boolean): void;
   /** What log budgets count the lines this peer causes by: one object for all connections from its address (default: the peer). */
   readonly logKey?: object;
+  /** Its ID and address for the log (`482 913 (192.0.2.7:50000)`); its ID alone when absent. */
+  readonly label?: string;
 }
 
 /** One side of an exchange: the peer and the exchange id on its association. */

@@ -154,7 +154,8 @@ export class Pairing {
       const held = this.#logBudget.take(sender.logKey ?? sender);
       if (held >= 0) {
         const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
-        this.#log.info(`Offer from {from} refused: {code}: {message}${more}`, { from: formatId(sender.id), code, message });
+        // Its address too: an admin looking into refusals (a client guessing IDs) needs it on the line.
+        this.#log.info(`Offer from {from} refused: {code}: {message}${more}`, { from: sender.label ?? formatId(sender.id), code, message });
       }
       sender.sendControl(ErrorMessage.encode({ code, message, xid }));
     };

@@ -197,13 +197,16 @@ test("while an exchange streams, what the server may queue for its receiver come
   }
 });
 
-test("an offer to an unknown ID fails fast with SFX_UNKNOWN_ID", async () => {
+test("an offer to an unknown ID fails fast with SFX_UNKNOWN_ID, logged with the sender's ID and address", async () => {
   const h = startHarness();
   try {
     const s = await h.client();
     const t0 = Date.now();
     await expectCode(sendFiles(s.conn, { to: s.conn.id === "999999" ? "999998" : "999999", files: [memFile("a", pattern(5))] }), "SFX_UNKNOWN_ID");
     assert.ok(Date.now() - t0 < 500);
+    const line = h.logs.find((l) => /^Offer from .* refused: SFX_UNKNOWN_ID/.test(l.message))?.message;
+    const where = h.serverSides[0].remote;
+    assert.match(line ?? "", `Offer from ${formatId(s.conn.id)} (${where.address}:${where.port}) refused`);
   } finally {
     await h.close();
   }
