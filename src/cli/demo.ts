@@ -61,13 +61,18 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
       const bytes = randomBytes(size);
       const sha = createHash("sha256").update(bytes).digest("hex");
       await writeFile(file, bytes);
-      const receiving = new Receiver(bob, { dir: inbox, decide: async () => true }).receiveOne();
-      const sent = await sendFiles(alice, { to: bob.id, files: await collectFiles([file]) });
+      // The code each end shows its user, to compare: the same, with nobody between them.
+      const codes: { sender?: string; receiver?: string } = {};
+      const receiving = new Receiver(bob, { dir: inbox, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (codes.receiver = e.code)) })
+        .receiveOne();
+      const sent = await sendFiles(alice, { to: bob.id, files: await collectFiles([file]), onEvent: (e) => void (e.event === "verify" && (codes.sender = e.code)) });
       const got = await receiving;
       const copy = createHash("sha256").update(await readFile(join(inbox, "demo.bin"))).digest("hex");
       if (!got.accepted || copy !== sha) throw new SfxError("SFX_INTEGRITY", "The demo file arrived changed");
+      if (codes.sender === undefined || codes.sender !== codes.receiver) throw new SfxError("SFX_PROTOCOL", "The two ends of the demo show different codes");
       say(`sfx send --to ${bob.id} demo.bin → ${mib(sent.bytes)} relayed in ${sent.seconds.toFixed(2)} s ` +
-        `(${formatRate(sent.bytes / Math.max(sent.seconds, 1e-3) / 1e6)}), SHA-256 ${sha.slice(0, 16)}… verified`);
+        `(${formatRate(sent.bytes / Math.max(sent.seconds, 1e-3) / 1e6)}), enciphered end to end (both ends show code ${codes.sender}), ` +
+        `SHA-256 ${sha.slice(0, 16)}… verified`);
 
       const share = await sharePut([file], { server: at, expiresInMs: 3_600_000 });
       say(`sfx share put demo.bin --expires 1h → code ${share.code}`);
