@@ -68,8 +68,10 @@ export interface RaceOptions<T> {
   signal?: AbortSignal;
   /** The error to reject with when `signal` aborts; default the signal's reason. */
   cancelled?: () => unknown;
-  /** No attempt starts after this time (`performance.now()`): the addresses left are not tried. */
+  /** No attempt starts after this time (`performance.now()`, or `now`): the addresses left are not tried. */
   deadline?: number;
+  /** The clock `deadline` is on; default `performance.now`. */
+  now?: () => number;
   /** The reason the attempts still running are aborted with when one wins (their signals' `reason`). */
   lostReason?: unknown;
   /** Lets go of a success that came after another had won (closes what it opened). Its errors are ignored. */
@@ -111,11 +113,13 @@ export function firstToSucceed<T>(
       settle(opts.signal!.reason);
       reject(opts.cancelled ? opts.cancelled() : opts.signal!.reason);
     };
-    const late = () => opts.deadline !== undefined && performance.now() >= opts.deadline;
-    const start = () => {
+    const now = opts.now ?? (() => performance.now());
+    const late = () => opts.deadline !== undefined && now() >= opts.deadline;
+    /** Starts the next address's attempt; false when there is none to start (all started, or the deadline passed). */
+    const start = (): boolean => {
       clearTimeout(timer);
       timer = undefined;
-      if (settled || next >= addresses.length || (next > 0 && late())) return;
+      if (settled || next >= addresses.length || (next > 0 && late())) return false;
       const index = next++;
       const address = addresses[index];
       const controller = new AbortController();
@@ -135,8 +139,9 @@ export function firstToSucceed<T>(
           running--;
           if (settled) return;
           failures.push({ address, error, index });
-          if (next < addresses.length && !late()) start();
-          else if (running === 0) {
+          // One look at the clock, in start(): the deadline passing between two looks had left the race unsettled.
+          if (start()) return;
+          if (running === 0) {
             settle();
             failures.sort((a, b) => a.index - b.index);
             reject(new AllAttemptsFailed(failures.map(({ address, error }) => ({ address, error }))));
@@ -144,6 +149,7 @@ export function firstToSucceed<T>(
         },
       );
       if (next < addresses.length) timer = setTimeout(start, delayMs);
+      return true;
     };
 
     if (opts.signal?.aborted) return onAbort();

@@ -149,6 +149,20 @@ test("no attempt starts once the deadline has passed: the addresses left are not
   assert.is(started.length, 1);
 });
 
+test("the deadline passing just as an attempt fails ends the race (it had been left unsettled when two looks at the clock disagreed)", async () => {
+  const { attempt, nth } = attempts();
+  let t = 0;
+  // Each look at the clock moves it on: the first is before the deadline, the next after it.
+  const race = firstToSucceed(["a", "b", "c"], attempt, { delayMs: 3_600_000, deadline: 1.5, now: () => ++t, discard: () => {} });
+  (await nth(1)).reject(new Error("a failed"));
+  (await nth(2)).reject(new Error("b failed"));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const err = await Promise.race([race.then(() => "resolved", (e) => e), new Promise((r) => (timer = setTimeout(r, 2000, "unsettled after 2 s")))]);
+  clearTimeout(timer);
+  assert.instance(err, AllAttemptsFailed);
+  assert.equal((err as AllAttemptsFailed).failures.map((f) => f.address), ["a", "b"]);
+});
+
 test("an attempt that throws instead of rejecting counts as a failure; no addresses fails at once", async () => {
   const won = await firstToSucceed(["a", "b"], (address) => {
     if (address === "a") throw new Error("thrown");
