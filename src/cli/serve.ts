@@ -124,7 +124,7 @@ export function describeStatus(r: StatusRecord, now = Date.now()): string {
   const ended = `${x.done} done, ${x.rejected} refused, ${x.cancelled} cancelled, ${x.failed} failed`;
   const age = Math.max(0, Math.round((now - Date.parse(r.updatedAt)) / 1000));
   return [
-    ...(r.state === "stopping" ? ["  stopping: it was asked to (a graceful shutdown takes up to 10 s); the figures are from then"] : []),
+    ...(r.state === "stopping" ? ["  stopping (a graceful shutdown takes up to 10 s); the figures are from when it began"] : []),
     `  sfx ${r.version} on ${formatAddress(r.host, r.port)} as ${r.name}, up ${formatUptime(now - Date.parse(r.startedAt))}`,
     `  clients:   ${r.clients} connected`,
     `  exchanges: ${x.active} under way; since the start ${ended}; ${formatBytes(x.relayedBytes)} relayed`,

@@ -41,10 +41,13 @@ export async function runServer(options: RunOptions): Promise<number> {
   let stop: ((reason: string, status: number) => void) | undefined;
   let early: string | undefined;
   let pidFile: PidFile | undefined;
+  /** The figures beside the pid file, for `sfx serve --status` (see status_file.ts). */
+  let statusFile: ReturnType<typeof startStatusFile> | undefined;
   const removeShutdown = onShutdownSignals((signal, count) => {
     if (count > 1) {
       // Asked twice: the user does not want to wait. Said in the log (flushed on exit), or it would end mid-shutdown with no reason.
       getLogger(["sfx", "server"]).warn("{signal} while stopping: exiting now, without waiting for the shutdown to finish", { signal });
+      statusFile?.removeNow();
       pidFile?.release();
       process.exit(1);
     }
@@ -93,7 +96,7 @@ export async function runServer(options: RunOptions): Promise<number> {
   }
   const log = getLogger(["sfx", "server"]);
   // Its figures beside its pid file, for `sfx serve --status`.
-  const statusFile = pidFile
+  statusFile = pidFile
     ? startStatusFile(statusFileFor(pidFile.path), () => server.status(), (err) => {
       log.warn("Cannot write the status file {path}: {error} (sfx serve --status shows no figures)", { path: statusFileFor(pidFile!.path), error: String((err as Error)?.message ?? err) });
     })
@@ -104,8 +107,9 @@ export async function runServer(options: RunOptions): Promise<number> {
     stop = (reason: string, status: number) => {
       if (stopping) return;
       stopping = true;
-      // Said at once (a shutdown lasts up to 10 s), the file removed once it is over.
-      const statusStopping = statusFile?.stopping();
+      // Said at once (a shutdown lasts up to 10 s), before the log closes (a failure to write it is
+      // logged), and the file removed once it is over.
+      const statusStopping = within(statusFile?.stopping(), 1000);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeoutMs = options.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS;
       const timedOut = new Promise<number>((r) => {
@@ -114,11 +118,11 @@ export async function runServer(options: RunOptions): Promise<number> {
           r(1);
         }, timeoutMs);
       });
-      const graceful = server.close(reason).then(() => status, () => 1);
+      const graceful = statusStopping.then(() => server.close(reason)).then(() => status, () => 1);
       void Promise.race([graceful, timedOut]).then(async (final) => {
         clearTimeout(timer);
         // Bounded: a status file on a hung disk must not hold the exit past the shutdown's limit.
-        await within(statusStopping?.then(() => statusFile?.remove()), 1000);
+        await within(statusFile?.remove(), 1000);
         removeSignals();
         process.off("uncaughtException", onCrash);
         process.off("unhandledRejection", onCrash);

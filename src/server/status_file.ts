@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
 import { rename, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { ServerStatus } from "./server.ts";
@@ -31,7 +31,7 @@ export const STATUS_STALE_MS = 3 * STATUS_EVERY_MS;
 export interface StatusRecord extends ServerStatus {
   /** When the figures were taken (ISO 8601). */
   updatedAt: string;
-  /** `stopping`: it was asked to stop (a graceful shutdown lasts up to 10 s); the figures are those it had then. */
+  /** `stopping`: it is shutting down (asked to, or after a crash; up to 10 s); the figures are those it had then. */
   state: "running" | "stopping";
 }
 
@@ -46,13 +46,14 @@ export function statusFileFor(pidFile: string): string {
  * time whole (a temporary file renamed over it: a reader never sees half).
  * A write that fails (or a `status()` that throws) is told to `onError`
  * once, until one succeeds again. `stopping()` ends the writes with a last
- * record that says so; `remove()` then removes the file.
+ * record that says so; `remove()` then removes the file (`removeNow()` at
+ * once, for a process exiting without waiting).
  */
 export function startStatusFile(
   path: string,
   status: () => ServerStatus,
   onError?: (err: unknown) => void,
-): { stopping(): Promise<void>; remove(): Promise<void> } {
+): { stopping(): Promise<void>; remove(): Promise<void>; removeNow(): void } {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   let writing: Promise<void> = Promise.resolve();
   let failing = false;
@@ -90,6 +91,16 @@ export function startStatusFile(
       clearInterval(timer);
       await writing;
       await unlink(path).catch(() => {});
+    },
+    /** At once, for a process about to exit without waiting (a write still under way may leave its temporary file). */
+    removeNow() {
+      ended = true;
+      clearInterval(timer);
+      try {
+        unlinkSync(path);
+      } catch {
+        // gone already
+      }
     },
   };
 }

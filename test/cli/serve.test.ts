@@ -236,7 +236,8 @@ test("the binary installed under another name (a packager's sfxd) still knows it
 
 test("a second stop signal while the server waits on a client exits at once (1), and the log says why, to its last line", async () => {
   const tmp = tempDir();
-  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares")], { env: bareEnv(tmp.path) });
+  const pidFile = join(tmp.path, "sfx.pid");
+  const server = startSfx(["serve", "--port", "0", "--host", "127.0.0.1", "--log-dir", tmp.path, "--storage", join(tmp.path, "shares"), "--pid-file", pidFile], { env: bareEnv(tmp.path) });
   let client: ReturnType<typeof startSfx> | undefined;
   try {
     const port = (await server.waitForStderr(/ ready on 127\.0\.0\.1:(\d+)/))[1];
@@ -248,6 +249,8 @@ test("a second stop signal while the server waits on a client exits at once (1),
     await server.waitForStderr(/sfx stopping: SIGTERM/);
     process.kill(server.child.pid!, "SIGINT");
     assert.equal(await server.exited(), { status: 1, signal: null });
+    assert.not.ok(existsSync(pidFile), "no pid file left");
+    assert.not.ok(existsSync(join(tmp.path, "sfx.status.json")), "no status file left (it said 'stopping' for a server gone)");
     const lines = readLines(join(tmp.path, "stream_server.log"));
     assert.match(lines.at(-1)!, / WARN  sfx\.server: SIGINT while stopping: exiting now, without waiting for the shutdown to finish signal=SIGINT$/, lines.slice(-5).join("\n"));
   } finally {

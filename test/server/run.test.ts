@@ -287,6 +287,27 @@ test("runServer() holds the pid file while it runs; SIGTERM shuts it down with s
   assert.is(process.listenerCount("uncaughtException"), 0, "crash handlers removed");
 });
 
+test("runServer(): the status file's last record failing to be written (its directory gone) is in the log, which closes after it", async () => {
+  const { dir, options } = opts();
+  const runDir = join(dir, "run");
+  const status = await runServer({
+    ...options,
+    pidFile: join(runDir, "sfx.pid"),
+    onReady: () => {
+      void (async () => {
+        // Once the first figures are there (bounded), the directory goes, then the server is stopped.
+        const deadline = Date.now() + 5000;
+        while (!existsSync(join(runDir, "sfx.status.json")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        rmSync(runDir, { recursive: true, force: true });
+        process.kill(process.pid, "SIGTERM");
+      })();
+    },
+  });
+  assert.is(status, 0);
+  const log = readFileSync(join(dir, "stream_server.log"), "utf8");
+  assert.match(log, /WARN .*Cannot write the status file .*sfx\.status\.json: ENOENT[^\n]*\n(.*\n)*.*sfx stopped\n$/);
+});
+
 test("runServer(): a SIGHUP while the server starts (its log may be open already, and just rotated) reopens the log once it runs", async () => {
   const { dir, options } = opts();
   const running = runServer({

@@ -114,7 +114,7 @@ test("the figures read as an admin reads them", () => {
   );
   assert.is(
     describeStatus({ ...figures(), updatedAt: new Date(now).toISOString(), state: "stopping" }, now).split("\n")[0],
-    "  stopping: it was asked to (a graceful shutdown takes up to 10 s); the figures are from then",
+    "  stopping (a graceful shutdown takes up to 10 s); the figures are from when it began",
   );
   assert.equal([0, 45_000, 12 * 60_000, 3 * 3600_000 + 12 * 60_000, 52 * 3600_000].map(formatUptime), ["0 s", "45 s", "12 min", "3 h 12 min", "2 d 4 h"]);
 });
