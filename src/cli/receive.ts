@@ -78,7 +78,10 @@ async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
     for (const f of failed) process.stderr.write(`sfx: ${f.error.message}\n`);
     process.stdout.write(`Deleted ${gone.length} kept part${gone.length === 1 ? "" : "s"} under ${dir}: ${formatBytes(bytes)} freed.\n`);
     if (left > 0) process.stderr.write(`${left} left: a receiver took them up meanwhile.\n`);
-    if (inUse > 0) process.stderr.write(`${inUse} being written now (a receive or share get is at ${inUse === 1 ? "it" : "them"}) ${inUse === 1 ? "was" : "were"} left alone.\n`);
+    if (inUse > 0) {
+      const one = inUse === 1;
+      process.stderr.write(`${inUse} ${one ? "was" : "were"} left alone: ${one ? "its lock names" : "their locks name"} a live process (a receive or share get writing ${one ? "it" : "them"}; if none runs, the process ID is now another program's: delete the .sfx-lock beside ${one ? "it" : "each"}).\n`);
+    }
     if (truncated) process.stderr.write("The search stopped early or could not open some folders: there may be more.\n");
     if (!canCheckProcesses()) process.stderr.write("Under Deno without --allow-run, sfx cannot tell whether the process holding a part's lock still runs: such parts were neither listed nor deleted. Give --allow-run.\n");
   }

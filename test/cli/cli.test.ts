@@ -94,7 +94,7 @@ test("sfx receive --discard-kept deletes what interrupted transfers kept under -
       const busy = await runSfx(["receive", "--discard-kept", "--dir", dir]);
       assert.is(busy.status, 0, busy.stderr);
       assert.match(busy.stdout, /^Deleted 0 kept parts under /m);
-      assert.match(busy.stderr, /^1 being written now \(a receive or share get is at it\) was left alone\.$/m);
+      assert.match(busy.stderr, /^1 was left alone: its lock names a live process \(a receive or share get writing it; if none runs, the process ID is now another program's: delete the \.sfx-lock beside it\)\.$/m);
       assert.ok(readdirSync(dir).includes(".busy.bin.sfx-part"));
     } finally {
       writer.kill();
