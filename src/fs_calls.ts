@@ -161,21 +161,8 @@ export function watchful(): FsCalls {
       }
       return result;
     }) as FsCalls[K];
-  return {
-    lstat: watched("lstat"),
-    stat: watched("stat"),
-    realpath: watched("realpath"),
-    link: watched("link"),
-    unlink: watched("unlink"),
-    open: watched("open"),
-    fchmod: watched("fchmod"),
-    write: watched("write"),
-    writev: watched("writev"),
-    read: watched("read"),
-    readv: watched("readv"),
-    fstat: watched("fstat"),
-    close: watched("close"),
-  };
+  // Every call of the set, watched (one added to FsCalls is watched too).
+  return Object.fromEntries((Object.keys(atOnce) as Array<keyof FsCalls>).map((name) => [name, watched(name)])) as unknown as FsCalls;
 }
 
 /**

@@ -467,29 +467,25 @@ const LOST_RACE = "connected through another of the server's addresses";
  * they did not all fail alike.
  */
 function connectError(failures: readonly AttemptFailure[]): unknown {
-  let chosen = failures[0];
-  for (const f of failures) if (telling(f.error) > telling(chosen.error)) chosen = f;
+  const judged = failures.map((f) => ({ ...f, ...judge(f.error) }));
+  let chosen = judged[0];
+  for (const f of judged) if (f.rank > chosen.rank) chosen = f;
   const err = chosen.error;
   if (failures.length < 2 || !(err instanceof SfxError)) return err;
-  const said = failures.map((f) => shortReason(f.error));
-  const each = said.every((r) => r === said[0])
-    ? `; tried ${failures.map((f) => f.address).join(", ")}`
-    : `; ${failures.map((f, i) => `${f.address}: ${said[i]}`).join(", ")}`;
+  const each = judged.every((f) => f.words === judged[0].words)
+    ? `; tried ${judged.map((f) => f.address).join(", ")}`
+    : `; ${judged.map((f) => `${f.address}: ${f.words}`).join(", ")}`;
   return new SfxError(err.code, `${err.message}${each}`, { cause: err.cause });
 }
 
-function telling(err: unknown): number {
+/** A failed attempt: how telling it is (silence 3, a refusal 2, anything else 1, no route or family 0), and in a few words beside its address. */
+function judge(err: unknown): { rank: number; words: string } {
   const code = errnoOf((err as Error | undefined)?.cause) ?? "";
-  return code === NO_ANSWER ? 3 : code === "ECONNREFUSED" ? 2 : NO_PATH.has(code) ? 0 : 1;
-}
-
-/** A failed attempt in a few words, beside its address. */
-function shortReason(err: unknown): string {
-  const code = errnoOf((err as Error | undefined)?.cause);
-  if (code === NO_ANSWER) return "no answer";
-  if (code === "ECONNREFUSED") return "connection refused";
-  if (code !== undefined && NO_PATH.has(code)) return `${NO_PATH.get(code)} (${code})`;
-  return (err as Error | undefined)?.message ?? String(err);
+  if (code === NO_ANSWER) return { rank: 3, words: "no answer" };
+  if (code === "ECONNREFUSED") return { rank: 2, words: "connection refused" };
+  const path = NO_PATH.get(code);
+  if (path !== undefined) return { rank: 0, words: `${path} (${code})` };
+  return { rank: 1, words: (err as Error | undefined)?.message ?? String(err) };
 }
 
 function incompatibleServer(protocol: number, version: string): SfxError {

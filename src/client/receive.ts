@@ -83,6 +83,8 @@ interface FileState {
   /** True once the file holds a writer slot; until then its bytes wait in `queued`. */
   slotted: boolean;
   queued: number;
+  /** Its key stream, from its first byte sent (see exchange_crypto.ts), once its first bytes come. */
+  cipher?: { apply(data: Uint8Array): void };
 }
 
 /** Most messages held for offers no receiveOne has taken yet (the server relays one offer at a time). */
@@ -350,7 +352,6 @@ export class Receiver {
     // The files' bytes are enciphered: deciphered with the keys derived once the sender's key comes.
     const keys = ExchangeKeyPair.generate();
     let crypt: ExchangeCipher | undefined;
-    const ciphers = new Map<number, { apply(data: Uint8Array): void }>();
     /** Bytes that overtook the sender's key (no ordering across streams): deciphered when it comes. */
     let beforeKey: Array<{ stream: number; data: Uint8Array; ppid: number }> = [];
     let beforeKeyBytes = 0;
@@ -512,12 +513,23 @@ export class Receiver {
       // Its writer is open or asked for: a failure held for this file may end the exchange now.
       if (heldFailure) failAfterEndedFiles(heldFailure);
     };
-    const onPlainData = (_stream: number, data: Uint8Array, ppid: number) => {
+    const onData = (stream: number, data: Uint8Array, ppid: number) => {
       if (failure) return;
+      if (crypt === undefined) {
+        beforeKey.push({ stream, data, ppid });
+        beforeKeyBytes += data.length;
+        // Held, not read on: past the window's worth, the sender waits for the key to get through.
+        if (!paused && beforeKeyBytes > maxPending) {
+          paused = true;
+          conn.pause({ keepControl: true });
+        }
+        return;
+      }
       const { tag, fileIndex } = parseDataPpid(ppid);
       if (tag !== xidTag(xid)) return; // late bytes of an earlier exchange
       const f = files[fileIndex];
       if (!f) return fail(new SfxError("SFX_PROTOCOL", `Data for file ${fileIndex}, which the offer does not have`));
+      (f.cipher ??= crypt.cipher(fileIndex, f.resumedFrom)).apply(data);
       f.received += data.length;
       received += data.length;
       moves++;
@@ -553,26 +565,6 @@ export class Receiver {
           emit({ event: "progress", bytes: resumedBytes + written, total: bytes, file: f.path });
           tryFinish(fileIndex);
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
-    };
-    const onData = (stream: number, data: Uint8Array, ppid: number) => {
-      if (failure) return;
-      if (crypt === undefined) {
-        beforeKey.push({ stream, data, ppid });
-        beforeKeyBytes += data.length;
-        // Held, not read on: past the window's worth, the sender waits for the key to get through.
-        if (!paused && beforeKeyBytes > maxPending) {
-          paused = true;
-          conn.pause({ keepControl: true });
-        }
-        return;
-      }
-      const { tag, fileIndex } = parseDataPpid(ppid);
-      if (tag === xidTag(xid) && fileIndex < files.length) {
-        let cipher = ciphers.get(fileIndex);
-        if (cipher === undefined) ciphers.set(fileIndex, cipher = crypt.cipher(fileIndex, files[fileIndex].resumedFrom));
-        cipher.apply(data);
-      }
-      onPlainData(stream, data, ppid);
     };
     cleanups.push(conn.onData(onData));
     const handleMessage = (m: AnyMessage) => {

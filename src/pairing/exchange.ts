@@ -88,6 +88,8 @@ export class Exchange {
    */
   readonly ended = new Map<number, number>();
   senderDone = false;
+  /** The sender has sent its key (once, after 'start'). */
+  keyed = false;
   /**
    * The sender's own failure (a file it could not read), held until the bytes
    * of the files it ended before it are relayed: sent at once, it would

@@ -73,8 +73,6 @@ export class Pairing {
   readonly stats: PairingStats = { offers: 0, done: 0, rejected: 0, cancelled: 0, failed: 0, droppedData: 0 };
   /** Bytes relayed by the exchanges that ended. */
   #relayedEnded = 0;
-  /** Exchanges whose sender has sent its key. */
-  readonly #keyed = new WeakSet<Exchange>();
   readonly #log: PairingLog;
   readonly #lookup: (id: string) => ExchangePeer | undefined;
   readonly #now: () => number;
@@ -367,8 +365,8 @@ export class Pairing {
   key(peer: ExchangePeer, msg: Msg<typeof Key>): void {
     const ex = this.#current(peer, msg.xid, "sender");
     if (!ex || ex.state !== "streaming" || ex.failing) return this.#stale(peer, "key", msg.xid);
-    if (this.#keyed.has(ex)) return this.#protocolFailure(ex, peer, "a second 'key'");
-    this.#keyed.add(ex);
+    if (ex.keyed) return this.#protocolFailure(ex, peer, "a second 'key'");
+    ex.keyed = true;
     ex.movedAt = this.#now();
     ex.receiver.peer.sendControl(Key.encode({ ...msg, xid: ex.receiver.xid }));
   }

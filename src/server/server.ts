@@ -17,7 +17,7 @@ import { getLogger, type Logging, type LogLevel, setupLogging } from "../log/ind
 import { type DiscoveryResponder, isDiscoveryDatagram, startDiscoveryResponder } from "../discovery/index.ts";
 import { type PairingLimits, CONTROL_WINDOW_BYTES } from "../pairing/defaults.ts";
 import { MAX_CONTROL_BYTES, PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
-import { attachShareService, openShareStore, type ShareLimits, type ShareStore } from "../share/index.ts";
+import { attachShareService, openShareStore, type ShareLimits } from "../share/index.ts";
 import { SHARE_REQUESTS } from "../share/service.ts";
 import { errorToMessage } from "../protocol/messages.ts";
 import type { MessageType } from "../protocol/registry.ts";
@@ -167,16 +167,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     //    A store whose disk is full (its lock cannot even be written) leaves the server without
     //    shares, not without its relay and discovery: the admin is told, and shares come back with
     //    a restart once there is room.
-    let shareStore: ShareStore | undefined;
-    try {
-      shareStore = await openShareStore({ storage: options.storage, limits: options.shareLimits });
-    } catch (err) {
+    const store = await openShareStore({ storage: options.storage, limits: options.shareLimits }).catch((err) => {
       if (!diskFull(err)) throw err;
       log.error("Shares are not served: the share store cannot be opened, its disk is full ({error}); exchanges and discovery run; restart sfx serve once there is room", {
         error: (err as Error).message,
       });
-    }
-    const store = shareStore;
+      return undefined;
+    });
     if (store) stops.push({ what: "share store", stop: () => store.close() });
 
     // 3. One UDP socket for everything. SCTP takes every datagram; those
@@ -215,8 +212,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     // 5. Shares, served over the same sessions as soon as a client can connect (the store was opened first).
     // An upload in which nothing arrives for the idle timeout is abandoned, as a stalled exchange is.
     const shares = store ? attachShareService(exchanges.sessions, store, { stallMs: exchanges.sessions.limits.idleTimeoutMs }) : undefined;
-    const refused = store ? undefined : refuseShares(exchanges.sessions, "The server's share store is not available (its disk was full when the server started): tell the server's admin");
-    stops.push({ what: "share service", stop: () => (shares ?? refused)!.close() });
+    if (shares) stops.push({ what: "share service", stop: () => shares.close() });
+    else refuseShares(exchanges.sessions, "The server's share store is not available (its disk was full when the server started): tell the server's admin");
 
     // 6. Discovery: answers multicast queries with who we are and `port`.
     responder = await startDiscoveryResponder({
@@ -230,19 +227,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     });
     const discovery = responder;
     stops.push({ what: "discovery responder", stop: () => discovery.close() });
-    figures = () => ({
-      clients: exchanges.sessions.sessions.size,
-      exchanges: { active: exchanges.pairing.active, ...pick(exchanges.pairing.stats), relayedBytes: exchanges.pairing.relayedBytes },
-      shares: store
-        ? {
-          count: store.size,
-          usedBytes: store.usedBytes,
-          quotaBytes: store.limits.maxStoreBytes,
-          uploads: store.uploadsInProgress,
-          requests: shares?.service.activeRequests ?? 0,
-        }
-        : null,
-    });
+    figures = () => {
+      const { done, rejected, cancelled, failed } = exchanges.pairing.stats;
+      return {
+        clients: exchanges.sessions.sessions.size,
+        exchanges: { active: exchanges.pairing.active, done, rejected, cancelled, failed, relayedBytes: exchanges.pairing.relayedBytes },
+        shares: store
+          ? {
+            count: store.size,
+            usedBytes: store.usedBytes,
+            quotaBytes: store.limits.maxStoreBytes,
+            uploads: store.uploadsInProgress,
+            requests: shares?.service.activeRequests ?? 0,
+          }
+          : null,
+      };
+    };
   } catch (err) {
     log.error("sfx {version} failed to start: {error}", { version: VERSION, error: err });
     await stopAll();
@@ -308,18 +308,13 @@ function diskFull(err: unknown): boolean {
 }
 
 /** Answers every share request with `why` (no share store): the client says it, and the connection goes on. */
-function refuseShares(sessions: ExchangeService["sessions"], why: string): { close(): Promise<void> } {
+function refuseShares(sessions: ExchangeService["sessions"], why: string): void {
   for (const def of SHARE_REQUESTS as readonly MessageType<unknown>[]) {
     sessions.handle(def, (session, msg) => {
       const req = (msg as { req?: number }).req;
       session.sendControl(errorToMessage(new SfxError("SFX_IO", why), req === undefined ? {} : { req }));
     });
   }
-  return { close: () => Promise.resolve() };
-}
-
-function pick({ done, rejected, cancelled, failed }: { done: number; rejected: number; cancelled: number; failed: number }) {
-  return { done, rejected, cancelled, failed };
 }
 
 /** Opens the server's UDP socket; a bind failure is SfxError `SFX_IO` naming the address. */

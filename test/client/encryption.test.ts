@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Receiver } from "../../src/client/receive.ts";
+import { type ReceivedExchange, Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
 import { collectFiles } from "../../src/client/walk.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
@@ -61,19 +61,36 @@ test("what the server relays is not the file: the receiver gets it whole, and bo
   }
 });
 
+/**
+ * A hand-made sender (xid 5) that offered `files` to a real Receiver through `h`'s server, and has
+ * had its start: its keys bound to `bindTo` (another list is what a server that rewrote the offer
+ * makes of it), `keyOpts` as `HandSender.started` takes them. `got` is the receiver's outcome, or
+ * its error; `receiverCode()` the code it showed.
+ */
+async function handToReceiver(
+  h: ReturnType<typeof startHarness>,
+  files: Array<{ path: string; size: number }>,
+  opts: { bindTo?: Array<{ path: string; size: number }>; keyOpts?: Parameters<HandSender["started"]>[2] } = {},
+) {
+  const s = await h.client();
+  const r = await h.client();
+  const dir = tmp();
+  let code: string | undefined;
+  const got = new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (code = e.code)) })
+    .receiveOne().then((x) => x, (e: unknown) => e);
+  const xid = 5;
+  const hand = new HandSender(s.conn);
+  const started = s.conn.waitFor((m) => Start.is(m));
+  hand.offer(xid, r.conn.id, files, opts.bindTo);
+  const sendKey = hand.started(xid, await started as { key?: string }, opts.keyOpts);
+  return { s, dir, got, hand, xid, sendKey, receiverCode: () => code };
+}
+
 test("bytes changed on the way (by someone without the key) fail the file with SFX_INTEGRITY on both sides; nothing is kept under its name", async () => {
   const h = startHarness();
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const dir = tmp();
-    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne().then(() => undefined, (e: unknown) => e);
-    const xid = 5;
     const data = new Uint8Array(3000).fill(9);
-    const hand = new HandSender(s.conn);
-    const started = s.conn.waitFor((m) => Start.is(m));
-    hand.offer(xid, r.conn.id, [{ path: "a.bin", size: data.length }]);
-    hand.started(xid, await started as { key?: string });
+    const { s, dir, got, hand, xid } = await handToReceiver(h, [{ path: "a.bin", size: data.length }]);
     const told = s.conn.waitFor((m) => m.xid === xid && ErrorMessage.is(m));
     hand.sendData(FIRST_DATA_STREAM, data, dataPpid(xid, 0), (enciphered) => void (enciphered[100] ^= 1)); // one bit flipped
     hand.sendControl(End.encode({ xid, file: 0, size: data.length, sha256: sha(data) }));
@@ -90,15 +107,7 @@ test("bytes changed on the way (by someone without the key) fail the file with S
 test("a sender key that is not the one the offer committed to (swapped by the server) fails the exchange as SFX_PROTOCOL, and nothing is written", async () => {
   const h = startHarness();
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const dir = tmp();
-    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne().then(() => undefined, (e: unknown) => e);
-    const xid = 5;
-    const hand = new HandSender(s.conn);
-    const started = s.conn.waitFor((m) => Start.is(m));
-    hand.offer(xid, r.conn.id, [{ path: "a.bin", size: 3 }]);
-    hand.started(xid, await started as { key?: string }, { key: ExchangeKeyPair.generate().publicKey });
+    const { dir, got, hand, xid } = await handToReceiver(h, [{ path: "a.bin", size: 3 }], { keyOpts: { key: ExchangeKeyPair.generate().publicKey } });
     hand.sendData(FIRST_DATA_STREAM, new Uint8Array([1, 2, 3]), dataPpid(xid, 0));
     const err = await got;
     assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
@@ -112,21 +121,11 @@ test("a sender key that is not the one the offer committed to (swapped by the se
 test("an offer whose list of files was changed on the way (a server that swaps two names) gives the receiver other keys: no file passes its check, nothing is kept, and the codes differ", async () => {
   const h = startHarness();
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const dir = tmp();
-    let receiverCode: string | undefined;
-    const got = new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (receiverCode = e.code)) })
-      .receiveOne().then(() => undefined, (e: unknown) => e);
-    const xid = 5;
     const yes = new TextEncoder().encode("APPROVED");
     const no = new TextEncoder().encode("REJECTED");
-    const hand = new HandSender(s.conn);
-    const started = s.conn.waitFor((m) => Start.is(m));
     // The sender offered approve.txt then reject.txt; the receiver is shown them the other way round.
     const sent = [{ path: "approve.txt", size: 8 }, { path: "reject.txt", size: 8 }];
-    hand.offer(xid, r.conn.id, [sent[1], sent[0]], sent);
-    hand.started(xid, await started as { key?: string });
+    const { dir, got, hand, xid, receiverCode: shown } = await handToReceiver(h, [sent[1], sent[0]], { bindTo: sent });
     hand.sendData(FIRST_DATA_STREAM, yes, dataPpid(xid, 0));
     hand.sendData(FIRST_DATA_STREAM, no, dataPpid(xid, 1));
     hand.sendControl(End.encode({ xid, file: 0, size: 8, sha256: sha(yes) }));
@@ -136,6 +135,7 @@ test("an offer whose list of files was changed on the way (a server that swaps t
     assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
     assert.match((err as Error).message, /the two ends' keys disagree because the list of files or a key was changed \(the verification codes then differ\)/);
     assert.equal(readdirSync(dir).filter((n) => !n.startsWith(".")), [], "neither name holds anything");
+    const receiverCode = shown();
     assert.ok(receiverCode !== undefined && hand.code !== undefined && receiverCode !== hand.code, `codes ${receiverCode} and ${hand.code}`);
   } finally {
     await h.close();
@@ -170,21 +170,13 @@ test("a 'done' that does not vouch for the files (made up on the way, or an olde
 test("bytes that overtake the sender's key (no order across streams) wait for it, and are deciphered when it comes", async () => {
   const h = startHarness();
   try {
-    const s = await h.client();
-    const r = await h.client();
-    const dir = tmp();
-    const got = new Receiver(r.conn, { dir, decide: async () => true }).receiveOne();
-    const xid = 5;
     const data = new Uint8Array(200_000).map((_, i) => i % 253);
-    const hand = new HandSender(s.conn);
-    const started = s.conn.waitFor((m) => Start.is(m));
-    hand.offer(xid, r.conn.id, [{ path: "late-key.bin", size: data.length }]);
-    const sendKey = hand.started(xid, await started as { key?: string }, { keyLater: true });
+    const { dir, got, hand, xid, sendKey } = await handToReceiver(h, [{ path: "late-key.bin", size: data.length }], { keyOpts: { keyLater: true } });
     for (let at = 0; at < data.length; at += 50_000) hand.sendData(FIRST_DATA_STREAM, data.subarray(at, at + 50_000), dataPpid(xid, 0));
     sendKey();
     hand.sendControl(End.encode({ xid, file: 0, size: data.length, sha256: sha(data) }));
     hand.sendControl(Done.encode({ xid }));
-    const result = await got;
+    const result = await got as ReceivedExchange;
     assert.ok(result.accepted);
     assert.equal(new Uint8Array(readFileSync(join(dir, "late-key.bin"))), data);
   } finally {

@@ -76,15 +76,22 @@ test("a failure starts the next address at once, without waiting out the head st
 test("a success after another has won is discarded, not leaked", async () => {
   const { attempt, nth } = attempts();
   const discarded: string[] = [];
-  const won = firstToSucceed(["a", "b"], attempt, { delayMs: 1, discard: (late) => discarded.push(late) });
+  let wasDiscarded!: () => void;
+  const discarding = new Promise<void>((r) => (wasDiscarded = r));
+  const won = firstToSucceed(["a", "b"], attempt, {
+    delayMs: 1,
+    discard: (late) => {
+      discarded.push(late);
+      wasDiscarded();
+    },
+  });
   const first = await nth(1);
   const second = await nth(2);
   second.resolve("b's");
   assert.is(await won, "b's");
   assert.ok(first.signal.aborted);
   first.resolve("a's, too late"); // it had finished before it saw the abort
-  await new Promise<void>((r) => setImmediate(r));
-  await new Promise<void>((r) => setImmediate(r));
+  await discarding;
   assert.equal(discarded, ["a's, too late"]);
 });
 
