@@ -75,7 +75,7 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
         `SHA-256 ${sha.slice(0, 16)}… verified`);
 
       const share = await sharePut([file], { server: at, expiresInMs: 3_600_000 });
-      say(`sfx share put demo.bin --expires 1h → code ${share.code}`);
+      say(`sfx share put demo.bin --expires 1h → code ${share.code} (the key too: the server stores bytes it cannot read, and never saw it)`);
       const fetched = join(tmp, "fetched");
       await mkdir(fetched);
       await shareGet(share.code, { server: at, dir: fetched });

@@ -88,13 +88,14 @@ export function registerShare(program: Command, result: CommandResult): void {
 }
 
 /**
- * A code read out and typed in its groups with spaces (`sfx share get 7KQ2 M9XD 4T1F HB6R W3NP`)
+ * A code read out and typed in its groups with spaces (`sfx share get 7KQ2 M9XD 4T1F HB6R W3NP 5ZEA`)
  * arrives as several arguments: when the first is short of a code and it and the next few make
- * one, they are that code, and what follows are the names.
+ * one, they are that code (the longest they make: a code of today before one of a share in the
+ * clear, four characters shorter), and what follows are the names.
  */
 export function joinCodeGroups(words: readonly string[]): { code: string; rest: string[] } {
   if (!isCode(words[0])) {
-    for (let n = 2; n <= Math.min(words.length, CODE_CHARS); n++) {
+    for (let n = Math.min(words.length, CODE_CHARS); n >= 2; n--) {
       const joined = words.slice(0, n).join("-");
       if (isCode(joined)) return { code: joined, rest: words.slice(n) };
     }
@@ -212,6 +213,7 @@ async function putFiles(
         expiresAt: new Date(created.expiresAt).toISOString(),
         createdAt: new Date(created.createdAt).toISOString(),
         maxDownloads: created.maxDownloads,
+        enciphered: created.enciphered,
         files: created.files,
         ...(created.warning ? { warning: created.warning } : {}),
         ...(leftOut.entries.length > 0 ? { leftOut: leftOut.entries } : {}),
@@ -223,6 +225,7 @@ async function putFiles(
         `Shared ${created.files.length} file${created.files.length === 1 ? "" : "s"} (${formatBytes(bytes)}); ` +
           `expires ${expiryText(created.expiresAt)}` +
           (created.maxDownloads === null ? "" : `, or after ${created.maxDownloads} download${created.maxDownloads === 1 ? "" : "s"}`) +
+          "\nEnciphered end to end: the code is the key, and the server never saw it (it cannot read the files or their names)" +
           `\nDownload with: ${downloadCommand(created.code, flags.server)}\n`,
       );
     }
@@ -243,6 +246,9 @@ async function putFiles(
   }
 }
 
+/** Said of a share in the clear, made before shares were enciphered. */
+export const PLAIN_SHARE_NOTE = "Note: this share is not enciphered (a server of before sfx enciphered shares made it): the server can read it";
+
 async function ls(code: string, flags: LsFlags): Promise<number> {
   parseCode(code);
   const { conn, client } = await open(flags);
@@ -255,6 +261,7 @@ async function ls(code: string, flags: LsFlags): Promise<number> {
         expiresAt: new Date(listing.expiresAt).toISOString(),
         maxDownloads: listing.maxDownloads,
         downloads: listing.downloads,
+        enciphered: listing.enciphered,
       })}\n`);
     } else {
       const width = Math.max(...listing.files.map((f) => formatBytes(f.size).length));
@@ -263,6 +270,7 @@ async function ls(code: string, flags: LsFlags): Promise<number> {
       process.stdout.write(`${listing.files.length} file${listing.files.length === 1 ? "" : "s"}, ${formatBytes(total)}; expires ${expiryText(listing.expiresAt)}`);
       if (listing.maxDownloads !== null) process.stdout.write(`; downloaded ${listing.downloads} of ${listing.maxDownloads} times`);
       process.stdout.write("\n");
+      if (!listing.enciphered) process.stderr.write(`${PLAIN_SHARE_NOTE}\n`);
     }
     return 0;
   } finally {

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { lstat, mkdtemp, open, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -39,6 +39,7 @@ import {
   MAX_RESUMED_FILES,
   nextShareRequestId,
   parseDataPpid,
+  ProtocolError,
   xidTag,
 } from "../protocol/index.ts";
 import {
@@ -52,14 +53,16 @@ import {
   SharePut,
   ShareReady,
   ShareReceived,
+  ShareSeal,
   ShareSending,
   MAX_TIME_MS,
 } from "../protocol/share.ts";
-import { parseCode } from "../share/code.ts";
-import { shareDataStream } from "../share/service.ts";
+import { isPlainCode, parseCode } from "../share/code.ts";
+import { type SealedFile, ShareCipher, storedName } from "../share/share_crypto.ts";
+import { renameUnreadableCopy, shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import { MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS } from "../share/defaults.ts";
-import type { CreatedShare, ShareListing } from "../share/store.ts";
+import type { ShareListing as StoredListing } from "../share/store.ts";
 import { type ClientConnection, connect, type ServerAddress } from "./connection.ts";
 import {
   ioError,
@@ -84,7 +87,30 @@ import {
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { collectFiles, type CollectOptions, fileSource, readingStdin, withOfferedNames } from "./walk.ts";
 
-export type { CreatedShare, ShareListing };
+/**
+ * A share as a client lists it: its files (their own names, sizes and SHA-256s, from the sealed
+ * list of an enciphered share), when it was made and expires, and its downloads.
+ */
+export interface ShareListing extends Omit<StoredListing, "sealed"> {
+  /** False for a share in the clear: one a server made before shares were enciphered (a code of 20 characters). */
+  enciphered: boolean;
+}
+
+/** A share just made: its listing and its code. */
+export interface CreatedShare extends ShareListing {
+  /** The code, grouped with hyphens: give it to whoever should download. It never reached the server. */
+  code: string;
+  /** Set when the expiry asked for was longer than the server allows. */
+  warning?: string;
+}
+
+/** A listing, with what a download needs of it: the share's keys (none for a share in the clear) and what the server calls each file. */
+interface OpenedListing {
+  listing: ShareListing;
+  keys?: ShareCipher;
+  /** File `i` of `listing.files`: the name the server keeps it under, and its index in the share (its key stream's). */
+  stored: { name: string; index: number }[];
+}
 
 /** A connection to the server, as shares use it. */
 export interface ShareLink {
@@ -407,6 +433,8 @@ export function connectionShareLink(conn: ClientConnection): ShareLink {
 /** A file a get fetches: from `offset`, into `writer` when one was opened to resume it, else into one opened as its bytes come. */
 interface GetEntry {
   file: { path: string; size: number; sha256: string };
+  /** What the server calls the file, and its index in the share (its key stream's). */
+  stored: { name: string; index: number };
   offset: number;
   writer?: SafeWrite;
 }
@@ -436,6 +464,32 @@ function checkPut(opts: PutOptions): void {
 const MAX_OPEN_WRITERS = 32;
 
 /** Options of {@link ShareClient.put}. */
+/**
+ * Refuses, before anything is sent, a share whose listing would not fit one control message with
+ * its sealed list (the server would refuse it only once every byte had come). The list is sealed
+ * with random SHA-256s for the estimate: they compress as the real ones do.
+ */
+function checkSealable(keys: ShareCipher, files: readonly LocalShareFile[]): void {
+  const sealed = keys.seal(files.map((f) => ({ path: f.path, size: f.size, sha256: randomBytes(32).toString("hex") })));
+  try {
+    ShareListingMessage.encode({
+      req: 2 ** 31 - 1,
+      createdAt: MAX_TIME_MS,
+      expiresAt: MAX_TIME_MS,
+      maxDownloads: MAX_DOWNLOADS_LIMIT,
+      downloads: MAX_DOWNLOADS_LIMIT,
+      files: files.map((f, i) => ({ path: storedName(i), size: f.size, sha256: "0".repeat(64) })),
+      // As long, with a little room for the real hashes' compressing a few bytes worse.
+      sealed: "A".repeat(4 * Math.ceil((sealed.length + 64 + sealed.length / 100) / 4)),
+    });
+  } catch (err) {
+    if (err instanceof ProtocolError && err.reason === "too-large") {
+      throw new SfxError("SFX_LIMIT", `The list of these ${files.length} files is too large for one share (${err.message}): share fewer files at once, or an archive (tar)`);
+    }
+    throw err;
+  }
+}
+
 export interface PutOptions {
   expiresInMs?: number;
   expiresAt?: number;
@@ -586,22 +640,43 @@ export class ShareClient {
 
   /** Lists a share: files, sizes, expiry. `SFX_BAD_CODE` locally for a malformed code. */
   async list(code: string, opts: RequestOptions = {}): Promise<ShareListing> {
-    parseCode(code);
+    return (await this.#list(code, opts)).listing;
+  }
+
+  async #list(code: string, opts: RequestOptions): Promise<OpenedListing> {
+    // The server is sent the code's lookup, never the code (but a share in the clear's own code).
+    const keys = isPlainCode(code) ? undefined : ShareCipher.of(code);
     const req = this.#newReq();
-    const msg = await this.#request(req, ShareLs.encode({ req, code }), (m) => (ShareListingMessage.is(m) ? m : undefined), opts);
-    // Names are checked before anyone sees or uses them: `../x`, or terminal escapes to print.
+    const msg = await this.#request(req, ShareLs.encode({ req, code: keys?.lookup ?? parseCode(code) }), (m) => (ShareListingMessage.is(m) ? m : undefined), opts);
+    let files = msg.files;
+    if (keys) {
+      if (msg.sealed === undefined) throw new SfxError("SFX_PROTOCOL", "The server listed the share without its sealed list of files");
+      files = keys.open(msg.sealed);
+      // The server's files are the list's, in its order, or they are not this share's.
+      const matches = files.length === msg.files.length && files.every((f, i) => msg.files[i].path === storedName(i) && msg.files[i].size === f.size);
+      if (!matches) throw new SfxError("SFX_PROTOCOL", "The server's files are not those of the share's sealed list");
+    } else if (msg.sealed !== undefined) {
+      throw new SfxError("SFX_PROTOCOL", "The server listed a sealed list of files for a share in the clear");
+    }
+    // Names are checked before anyone sees or uses them: `../x`, or terminal escapes to print. A
+    // sealed list's are its uploader's (who had the code), not the server's.
+    const whose = keys ? "The share's sealed list holds" : "The server listed";
     const seen = new Set<string>();
-    for (const f of msg.files) {
+    for (const f of files) {
       try {
         sanitizeRelativePath(f.path);
       } catch (err) {
-        // The server's doing (a share put by sfx holds no such name): said so, not as if the user gave it.
-        throw new SfxError("SFX_PROTOCOL", `The server listed an unsafe file name: ${(err as Error).message}`, { cause: err });
+        // Not the user's doing (a share put by sfx holds no such name): said so, not as if the user gave it.
+        throw new SfxError("SFX_PROTOCOL", `${whose} an unsafe file name: ${(err as Error).message}`, { cause: err });
       }
-      if (seen.has(f.path)) throw new SfxError("SFX_PROTOCOL", `The server listed ${JSON.stringify(f.path)} twice`);
+      if (seen.has(f.path)) throw new SfxError("SFX_PROTOCOL", `${whose} ${JSON.stringify(f.path)} twice`);
       seen.add(f.path);
     }
-    return { files: msg.files, createdAt: msg.createdAt, expiresAt: msg.expiresAt, maxDownloads: msg.maxDownloads, downloads: msg.downloads };
+    return {
+      listing: { files, createdAt: msg.createdAt, expiresAt: msg.expiresAt, maxDownloads: msg.maxDownloads, downloads: msg.downloads, enciphered: keys !== undefined },
+      ...(keys ? { keys } : {}),
+      stored: msg.files.map((f, index) => ({ name: f.path, index })),
+    };
   }
 
   /**
@@ -610,6 +685,12 @@ export class ShareClient {
    */
   async put(files: readonly LocalShareFile[], opts: PutOptions = {}): Promise<CreatedShare> {
     checkPut(opts);
+    // The server sees the names no more: they are checked here, as it checked them.
+    checkSharePaths(files.map((f) => f.path));
+    const keys = ShareCipher.generate();
+    checkSealable(keys, files);
+    /** Each file as sealed in the list: its name, size and SHA-256 before enciphering. */
+    const sealedFiles: SealedFile[] = [];
     const req = this.#newReq();
     const total = files.reduce((n, f) => n + f.size, 0);
     let failure: SfxError | undefined;
@@ -645,12 +726,13 @@ export class ShareClient {
         else if (ShareCreated.is(msg)) {
           this.#pending.delete(req);
           createdResolve({
-            code: msg.code,
+            code: keys.code,
             createdAt: msg.createdAt,
             expiresAt: msg.expiresAt,
             maxDownloads: msg.maxDownloads,
             downloads: 0,
-            files: msg.files,
+            files: sealedFiles,
+            enciphered: true,
             ...(msg.warning ? { warning: msg.warning } : {}),
           });
         }
@@ -666,7 +748,8 @@ export class ShareClient {
     try {
       this.#link.send(SharePut.encode({
         req,
-        files: files.map((f) => ({ path: f.path, size: f.size })),
+        lookup: keys.lookup,
+        files: files.map((f, i) => ({ path: storedName(i), size: f.size })),
         ...(opts.expiresInMs !== undefined ? { expiresInMs: opts.expiresInMs } : {}),
         ...(opts.expiresAt !== undefined ? { expiresAt: opts.expiresAt } : {}),
         ...(opts.maxDownloads !== undefined ? { maxDownloads: opts.maxDownloads } : {}),
@@ -678,7 +761,10 @@ export class ShareClient {
         const f = files[i];
         const stream = shareDataStream(i);
         const ppid = dataPpid(req, i);
+        /** Of the file's bytes (sealed in the list), and of what the server is sent (which it checks). */
         const hash = createHash("sha256");
+        const sentHash = createHash("sha256");
+        const cipher = keys.cipher(i, 0);
         let size = 0;
         const source = f.read()[Symbol.asyncIterator]();
         try {
@@ -691,7 +777,9 @@ export class ShareClient {
             size += n;
             if (size > f.size) break;
             hash.update(data);
-            // A fresh buffer from the source, not touched after this: the transport may free it.
+            // A fresh buffer from the source (see SourceFile), enciphered in place, then not touched: the transport may free it.
+            cipher.apply(data);
+            sentHash.update(data);
             if (!this.#link.sendData(stream, data, ppid, { release: true })) await Promise.race([this.#link.drained(), created]);
             sent += n;
             moves++;
@@ -706,8 +794,10 @@ export class ShareClient {
         if (size !== f.size) {
           throw new SfxError("SFX_IO", `${f.path} changed while it was being uploaded (${f.size} bytes expected)`);
         }
-        this.#link.send(ShareEnd.encode({ req, file: i, size, sha256: hash.digest("hex") }));
+        this.#link.send(ShareEnd.encode({ req, file: i, size, sha256: sentHash.digest("hex") }));
+        sealedFiles.push({ path: f.path, size, sha256: hash.digest("hex") });
       }
+      if (!failure) this.#link.send(ShareSeal.encode({ req, sealed: keys.seal(sealedFiles) }));
       allSent = !failure;
       return await created;
     } catch (err) {
@@ -757,7 +847,8 @@ export class ShareClient {
     // Resolved once, as a path is read (`link/../x` is ./x): every step then means the same
     // directory, where mkdir on paper and the kernel's walk through the link had parted.
     const opts = { ...given, dir: resolve(given.dir) };
-    const listing = await this.list(code, { signal: opts.signal });
+    const { listing, keys, stored } = await this.#list(code, { signal: opts.signal });
+    const storedOf = new Map(listing.files.map((f, i) => [f, stored[i]]));
     let wanted = listing.files;
     if (opts.names && opts.names.length > 0) {
       const byName = new Map(listing.files.map((f) => [f.path, f]));
@@ -831,13 +922,13 @@ export class ShareClient {
         if (kept === 0) {
           // Where it goes is checked now all the same, before anything is asked for.
           await prepareDestination(opts.dir, f.path, cache);
-          todo.push({ file: f, offset: 0 });
+          todo.push({ file: f, stored: storedOf.get(f)!, offset: 0 });
           continue;
         }
         const writer = await openSafeWrite(opts.dir, f.path, { size: f.size, resume: true, resumeKey: f.sha256, overwrite: opts.overwrite });
         opened.push(writer);
         moved += writer.offset;
-        todo.push({ file: f, offset: writer.offset, writer });
+        todo.push({ file: f, stored: storedOf.get(f)!, offset: writer.offset, writer });
       }
       // Bytes kept from an interrupted get are hashed before anything is asked for: the server
       // stops a download whose client reads nothing for a while. Ctrl-C stops it (the catch below
@@ -852,7 +943,7 @@ export class ShareClient {
         });
       });
       // Only a share with a download limit can be held up by downloads in progress (see onWaiting).
-      const fetched = await this.#fetch(code, todo, opened, cache, total, moved, { ...opts, onWaiting: listing.maxDownloads === null ? undefined : opts.onWaiting });
+      const fetched = await this.#fetch(keys, keys?.lookup ?? parseCode(code), todo, opened, cache, total, moved, { ...opts, onWaiting: listing.maxDownloads === null ? undefined : opts.onWaiting });
       for (const { file, offset } of todo) {
         const r = fetched.get(file.path)!;
         results.push({ name: file.path, path: r.path, size: r.size, sha256: r.sha256, resumedFrom: offset, alreadyThere: false });
@@ -871,7 +962,9 @@ export class ShareClient {
     }
   }
 
+  /** `keys`: an enciphered share's (none for one in the clear); `code`: what the server is told, its lookup or the code in the clear. */
   async #fetch(
+    keys: ShareCipher | undefined,
     code: string,
     todo: GetEntry[],
     opened: SafeWrite[],
@@ -881,9 +974,21 @@ export class ShareClient {
     opts: GetOptions,
   ): Promise<Map<string, { path: string; size: number; sha256: string }>> {
     const req = this.#newReq();
-    const byPath = new Map(todo.map((e) => [e.file.path, e]));
-    /** `holds`: its writer was opened here and holds one of the MAX_OPEN_WRITERS until it finishes. */
-    type Slot = { w: GetEntry; writer?: Promise<SafeWrite>; holds?: boolean; received: number; end?: string; finishing?: Promise<void> };
+    /** By the name the server keeps each under. */
+    const byPath = new Map(todo.map((e) => [e.stored.name, e]));
+    /**
+     * `holds`: its writer was opened here and holds one of the MAX_OPEN_WRITERS until it finishes.
+     * `cipher`: an enciphered share's file's key stream, from where the download of it starts.
+     */
+    type Slot = {
+      w: GetEntry;
+      writer?: Promise<SafeWrite>;
+      holds?: boolean;
+      received: number;
+      end?: string;
+      finishing?: Promise<void>;
+      cipher?: { apply(data: Uint8Array): void };
+    };
     // Writers opened as bytes come: at most MAX_OPEN_WRITERS at once (the server sends one file
     // after another, but finishing one — hash, fsync, rename — may lag behind the next ones).
     let free = MAX_OPEN_WRITERS;
@@ -1023,6 +1128,7 @@ export class ShareClient {
       if (slot.w.offset + slot.received + data.byteLength > slot.w.file.size) {
         return fail(new SfxError("SFX_PROTOCOL", `The server sent more than ${slot.w.file.size} bytes of ${slot.w.file.path}`));
       }
+      slot.cipher?.apply(data);
       slot.received += data.byteLength;
       moved += data.byteLength;
       opts.onProgress?.({ bytes: moved, total, file: slot.w.file.path });
@@ -1045,7 +1151,13 @@ export class ShareClient {
         // share.done, or any other answer once every file is here and verified (the server
         // stopping): the files are in place.
         if (received) return succeed();
-        if (ErrorMessage.is(msg)) return endedEarly(errorFromMessage(msg));
+        if (ErrorMessage.is(msg)) {
+          const err = errorFromMessage(msg);
+          if (!keys) return endedEarly(err);
+          // The server names an enciphered share's file as it keeps it (`3`): said by its name.
+          const message = renameUnreadableCopy(err.message, (name) => byPath.get(name)?.file.path);
+          return endedEarly(message === err.message ? err : new SfxError(err.code, message));
+        }
         if (ShareSending.is(msg)) {
           const list: Slot[] = [];
           const offered = new Set<string>();
@@ -1055,10 +1167,10 @@ export class ShareClient {
               return fail(new SfxError("SFX_PROTOCOL", `The server offered ${JSON.stringify(f.path)}, which was not asked for`));
             }
             offered.add(f.path);
-            list.push({ w, received: 0 });
+            list.push({ w, received: 0, ...(keys ? { cipher: keys.cipher(w.stored.index, w.offset) } : {}) });
           }
           if (list.length !== todo.length) {
-            const missing = todo.filter((w) => !offered.has(w.file.path)).map((w) => JSON.stringify(w.file.path));
+            const missing = todo.filter((w) => !offered.has(w.stored.name)).map((w) => JSON.stringify(w.file.path));
             return fail(new SfxError("SFX_PROTOCOL", `The server did not offer ${missing.slice(0, 3).join(", ")}${missing.length > 3 ? ` and ${missing.length - 3} more` : ""}, which were asked for`));
           }
           slots = list;
@@ -1070,7 +1182,8 @@ export class ShareClient {
         if (ShareEnd.is(msg) && slots) {
           const slot = slots[msg.file];
           if (!slot) return fail(new SfxError("SFX_PROTOCOL", `End of an unknown file ${msg.file}`));
-          slot.end = msg.sha256;
+          // An enciphered share's file is kept only if what it deciphers to hashes as its sealed list says.
+          slot.end = keys ? slot.w.file.sha256 : msg.sha256;
           maybeFinish(slot);
           return;
         }
@@ -1088,7 +1201,7 @@ export class ShareClient {
         this.#pending.delete(req);
         throw new SfxError("SFX_CANCELLED", "Download cancelled");
       }
-      this.#link.send(ShareGet.encode({ req, code, files: todo.map((e) => ({ path: e.file.path, offset: e.offset })) }));
+      this.#link.send(ShareGet.encode({ req, code, files: todo.map((e) => ({ path: e.stored.name, offset: e.offset })) }));
       // A share whose remaining downloads are all held by downloads in progress waits while the server
       // asks their clients for a word (a killed one is let go after 10 s): said, not a silent wait.
       if (opts.onWaiting) {

@@ -19,8 +19,11 @@
  * 4: an exchange's files are enciphered end to end: the offer commits to the
  * sender's key, accept and start carry the receiver's, `key` reveals the
  * sender's, and `end` carries a tag of the file's hash (exchange_crypto.ts).
+ * 5: shares are enciphered end to end: the client makes the code and sends
+ * its lookup (`share.put`, `share.ls`, `share.get`), its files' bytes are
+ * enciphered, and `share.seal` gives the server their list sealed.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** Stream 0 carries control messages, one SCTP user message each. */
 export const CONTROL_STREAM = 0;

@@ -143,69 +143,25 @@ export class ExchangeKeyPair {
 export class ExchangeCipher {
   /** Six digits, `482-913`: the same on both sides unless someone between them holds keys of their own. */
   readonly code: string;
-  readonly #dataKey: Buffer;
+  readonly #stream: KeyStream;
   /** HMAC-SHA-256's inner and outer key blocks (RFC 2104), made once: node:crypto's createHmac prepares its key anew each time (about 35 µs, most of a small file's cost). */
   readonly #inner: Buffer;
   readonly #outer: Buffer;
-  /** AES-256 on single blocks, for the key stream of small pieces (see {@link cipher}). */
-  readonly #blocks: Cipher;
 
   /** @internal Made by {@link ExchangeKeyPair.agree}. */
   constructor(dataKey: Buffer, macKey: Buffer, codeBits: number) {
-    this.#dataKey = dataKey;
+    this.#stream = new KeyStream(dataKey);
     const block = Buffer.alloc(64);
     macKey.copy(block);
     this.#inner = Buffer.from(block.map((b) => b ^ 0x36));
     this.#outer = Buffer.from(block.map((b) => b ^ 0x5c));
-    this.#blocks = createCipheriv("aes-256-ecb", dataKey, null).setAutoPadding(false);
     const digits = String(codeBits % 1_000_000).padStart(6, "0");
     this.code = `${digits.slice(0, 3)}-${digits.slice(3)}`;
   }
 
-  /**
-   * File `file`'s key stream from byte `offset` on: `apply` enciphers (or
-   * deciphers: the same) each next piece of the file, in place, in order.
-   * Pieces under {@link SMALL_PIECE} bytes, while the file has had no larger
-   * one, take their key stream block by block from one AES context of the
-   * exchange's (a tree of small files would otherwise set up an AES-CTR
-   * context for each, about 17 µs and a native object to collect); larger
-   * ones a CTR context of the file's own, set up at the first of them.
-   */
+  /** File `file`'s key stream from byte `offset` on (see {@link KeyStream.cipher}). */
   cipher(file: number, offset: number): { apply(data: Uint8Array): void } {
-    let at = offset;
-    let ctr: Cipher | undefined;
-    return {
-      apply: (data: Uint8Array) => {
-        if (data.length === 0) return;
-        if (ctr === undefined && data.length < SMALL_PIECE) {
-          this.#xorStream(file, at, data);
-        } else {
-          ctr ??= this.#ctr(file, at);
-          const out = ctr.update(data);
-          data.set(out);
-          // Freed now, not at the collector's next turn (a 64 KiB buffer per message otherwise piles
-          // up, as received and sent messages would if the transport did not free them).
-          if (out.byteLength === out.buffer.byteLength) (out.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer?.(0);
-        }
-        at += data.length;
-      },
-    };
-  }
-
-  /** An AES-256-CTR context at file `file`'s byte `offset`: counter block `file` ‖ `offset / 16`, the rest of that block skipped. */
-  #ctr(file: number, offset: number): Cipher {
-    const c = createCipheriv("aes-256-ctr", this.#dataKey, counterBlocks(file, Math.floor(offset / 16), 1));
-    if (offset % 16 !== 0) c.update(Buffer.alloc(offset % 16));
-    return c;
-  }
-
-  /** XORs file `file`'s key stream from byte `offset` into `data`: the same bytes as {@link #ctr}'s, from the blocks' AES. */
-  #xorStream(file: number, offset: number, data: Uint8Array): void {
-    const first = Math.floor(offset / 16);
-    const count = Math.floor((offset + data.length - 1) / 16) - first + 1;
-    const stream = this.#blocks.update(counterBlocks(file, first, count));
-    const skip = offset % 16;
-    for (let i = 0; i < data.length; i++) data[i] ^= stream[skip + i];
+    return this.#stream.cipher(file, offset);
   }
 
   /** What file `file`'s `end` carries in place of its SHA-256 (hex). */
@@ -241,7 +197,70 @@ export class ExchangeCipher {
   }
 }
 
-/** Pieces smaller than this take their key stream from the exchange's AES context (see {@link ExchangeCipher.cipher}). */
+/**
+ * AES-256-CTR over numbered files: file `i`'s byte `o` is enciphered with
+ * the counter block `i` (64 bits) ‖ `o / 16` (64 bits), so a file resumed
+ * from any byte continues its own key stream, and no two bytes under one key
+ * share a counter. Exchanges and enciphered shares use it.
+ */
+export class KeyStream {
+  readonly #key: Buffer;
+  /** AES-256 on single blocks, for the key stream of small pieces (see {@link cipher}). */
+  readonly #blocks: Cipher;
+
+  constructor(key: Buffer) {
+    this.#key = key;
+    this.#blocks = createCipheriv("aes-256-ecb", key, null).setAutoPadding(false);
+  }
+
+  /**
+   * File `file`'s key stream from byte `offset` on: `apply` enciphers (or
+   * deciphers: the same) each next piece of the file, in place, in order.
+   * Pieces under {@link SMALL_PIECE} bytes, while the file has had no larger
+   * one, take their key stream block by block from one AES context of the
+   * key's (a tree of small files would otherwise set up an AES-CTR context
+   * for each, about 17 µs and a native object to collect); larger ones a CTR
+   * context of the file's own, set up at the first of them.
+   */
+  cipher(file: number, offset: number): { apply(data: Uint8Array): void } {
+    let at = offset;
+    let ctr: Cipher | undefined;
+    return {
+      apply: (data: Uint8Array) => {
+        if (data.length === 0) return;
+        if (ctr === undefined && data.length < SMALL_PIECE) {
+          this.#xorStream(file, at, data);
+        } else {
+          ctr ??= this.#ctr(file, at);
+          const out = ctr.update(data);
+          data.set(out);
+          // Freed now, not at the collector's next turn (a 64 KiB buffer per message otherwise piles
+          // up, as received and sent messages would if the transport did not free them).
+          if (out.byteLength === out.buffer.byteLength) (out.buffer as ArrayBuffer & { transfer?: (n: number) => ArrayBuffer }).transfer?.(0);
+        }
+        at += data.length;
+      },
+    };
+  }
+
+  /** An AES-256-CTR context at file `file`'s byte `offset`: counter block `file` ‖ `offset / 16`, the rest of that block skipped. */
+  #ctr(file: number, offset: number): Cipher {
+    const c = createCipheriv("aes-256-ctr", this.#key, counterBlocks(file, Math.floor(offset / 16), 1));
+    if (offset % 16 !== 0) c.update(Buffer.alloc(offset % 16));
+    return c;
+  }
+
+  /** XORs file `file`'s key stream from byte `offset` into `data`: the same bytes as {@link #ctr}'s, from the blocks' AES. */
+  #xorStream(file: number, offset: number, data: Uint8Array): void {
+    const first = Math.floor(offset / 16);
+    const count = Math.floor((offset + data.length - 1) / 16) - first + 1;
+    const stream = this.#blocks.update(counterBlocks(file, first, count));
+    const skip = offset % 16;
+    for (let i = 0; i < data.length; i++) data[i] ^= stream[skip + i];
+  }
+}
+
+/** Pieces smaller than this take their key stream from the exchange's AES context (see {@link KeyStream.cipher}). */
 export const SMALL_PIECE = 4096;
 
 /** `count` counter blocks from block `first` of file `file`: each `file` (64 bits) ‖ block number (64 bits), big-endian. */

@@ -6,12 +6,13 @@
  * mix with exchanges or with each other.
  *
  * ```
- * put:   share.put ─────────────▶                 (files: path, size; expiry; max downloads)
+ * put:   share.put ─────────────▶                 (lookup; files: path, size; expiry; max downloads)
  *                   ◀──────────── share.ready     (reserved; warning if the expiry was shortened)
  *        data (stream ≥ 1, PPID dataPpid(req, i)) and share.end (i, size, sha256) per file ─▶
- *                   ◀──────────── share.created   (code, expiry, files)  — or error {req}
- * ls:    share.ls ──────────────▶ ◀── share.listing (files, expiry, downloads)
- * get:   share.get ─────────────▶                 (code, files: path + offset; none = all from 0)
+ *        share.seal ────────────▶                 (the list of files, sealed)
+ *                   ◀──────────── share.created   (expiry, files)  — or error {req}
+ * ls:    share.ls ──────────────▶ ◀── share.listing (files, expiry, downloads, sealed list)
+ * get:   share.get ─────────────▶                 (lookup, files: path + offset; none = all from 0)
  *                   ◀──────────── share.sending   (files: path, size, offset, sha256, in this order)
  *        ◀── data from each offset to the end, then share.end (i, size, whole file's sha256)
  *        share.received ────────▶                 (every file verified and in place)
@@ -19,19 +20,28 @@
  * either way: share.cancel {req} stops an upload or a download.
  * ```
  *
+ * Shares are enciphered by their clients (`src/share/share_crypto.ts`): the
+ * server is sent the code's lookup, never the code; files named `0`, `1`, …
+ * whose bytes and SHA-256s are the enciphered ones; and the real names, sizes
+ * and SHA-256s only sealed (`share.seal`), which it keeps and hands back with
+ * every listing. `code` in `share.ls` and `share.get` is the lookup, or the
+ * code itself of a share in the clear (made by a server of before).
+ *
  * @module
  */
-import { MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
+import { MAX_CONTROL_BYTES, MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
 import { defineMessage } from "./registry.ts";
 import { array, int, nullable, object, optional, string } from "./schema.ts";
 
 const req = int({ max: 2 ** 31 - 1 });
 const sha256 = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
 const path = string({ max: MAX_PATH_BYTES, min: 1 });
-/** A typed code: the server parses it (and answers SFX_BAD_CODE); the wire only bounds it. */
+/** A lookup, or a typed code of a share in the clear: the server parses it (and answers SFX_BAD_CODE); the wire only bounds it. */
 const code = string({ max: 100 });
-/** A code the server hands out: the canonical form's characters and dashes only (it is printed as is). */
-const createdCode = string({ max: 100, pattern: /^[0-9A-Z-]+$/ });
+/** What a client finds its share under: HKDF of the code it made (see `shareSecrets`). */
+const lookup = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
+/** A share's list of files as its client sealed it: base64, bounded by the control message itself. */
+const sealed = string({ max: MAX_CONTROL_BYTES, min: 1, pattern: /^[A-Za-z0-9+/]+={0,2}$/ });
 /** The latest milliseconds since the epoch a Date can hold (8.64e15). */
 export const MAX_TIME_MS = 8.64e15;
 /** Milliseconds since the epoch that make a valid Date. */
@@ -44,6 +54,7 @@ export const ListedFile = object({ path, size: int(), sha256 });
 /** Client → server: upload these files as a new share. */
 export const SharePut = defineMessage("share.put", {
   req,
+  lookup,
   files: array(object({ path, size: int() }), { max: MAX_FILES_PER_OFFER, min: 1 }),
   /** Expiry relative to creation, in ms. */
   expiresInMs: optional(int({ min: 1 })),
@@ -58,10 +69,12 @@ export const ShareReady = defineMessage("share.ready", { req, warning: optional(
 /** Either way: file `file` of request `req` is complete: its size and whole-file SHA-256. */
 export const ShareEnd = defineMessage("share.end", { req, file: fileIndex, size: int(), sha256 });
 
-/** Server → client: the share exists; here is its code. */
+/** Client → server, after the last `share.end` of a put: the share's list of files, sealed; the share is made once it is here. */
+export const ShareSeal = defineMessage("share.seal", { req, sealed });
+
+/** Server → client: the share exists, under the lookup the put gave. */
 export const ShareCreated = defineMessage("share.created", {
   req,
-  code: createdCode,
   createdAt: time,
   expiresAt: time,
   maxDownloads: nullable(int({ min: 1 })),
@@ -80,6 +93,8 @@ export const ShareListingMessage = defineMessage("share.listing", {
   maxDownloads: nullable(int({ min: 1 })),
   downloads: int(),
   files: array(ListedFile, { max: MAX_FILES_PER_OFFER, min: 1 }),
+  /** An enciphered share's list (see `share.seal`); none for a share in the clear. */
+  sealed: optional(sealed),
 });
 
 /** Client → server: send these files (none listed: all), each from `offset` (resume). */

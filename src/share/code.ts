@@ -1,19 +1,26 @@
 /**
- * Share codes: capabilities. A code is 20 random Crockford base32 characters
- * (100 bits from `crypto.getRandomValues`), printed in groups of four:
- * `7KQ2-M9XD-4T1F-HB6R-W3NP`. Parsing forgives what people do when they type
- * a code: any case, hyphens or spaces anywhere or nowhere, and Crockford's
- * look-alikes (O → 0, I and L → 1).
+ * Share codes: capabilities. A code is 24 random Crockford base32 characters
+ * (120 bits from `crypto.getRandomValues`), made by the uploading client and
+ * printed in groups of four: `7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA`. Parsing
+ * forgives what people do when they type a code: any case, hyphens or spaces
+ * anywhere or nowhere, and Crockford's look-alikes (O → 0, I and L → 1).
  *
- * The store never keeps a code: it keys shares by {@link codeKey}, a SHA-256
- * of the canonical code, so neither a directory listing nor a log line gives
- * a code away, and a lookup compares hashes, not the secret itself.
+ * The code never reaches the server. HKDF-SHA-256 over it gives a *lookup*
+ * (what the client sends to find the share) and the keys its files and list
+ * are enciphered with ({@link shareSecrets}); the lookup tells nothing of the
+ * keys. Codes of 20 characters (100 bits) are those servers made before
+ * shares were enciphered: such a code is sent as it is, and its share is
+ * in the clear.
+ *
+ * The store never keeps a code or a lookup: it keys shares by
+ * {@link codeKey}, a SHA-256 of either, so neither a directory listing nor a
+ * log line gives one away, and a lookup compares hashes, not the secret itself.
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, hkdfSync } from "node:crypto";
 import { SfxError } from "../errors.ts";
-import { CODE_CHARS, CODE_GROUP } from "./defaults.ts";
+import { CODE_CHARS, CODE_GROUP, PLAIN_CODE_CHARS } from "./defaults.ts";
 
 /** Crockford's base32 alphabet: digits and letters without I, L, O, U. */
 export const CROCKFORD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -24,9 +31,9 @@ DECODE.set("O", "0");
 DECODE.set("I", "1");
 DECODE.set("L", "1");
 
-/** A new random share code, grouped with hyphens. */
-export function generateCode(): string {
-  const bytes = new Uint8Array(CODE_CHARS);
+/** A new random share code, grouped with hyphens: 24 characters, or 20 for a share in the clear (`plain`, what servers made before shares were enciphered). */
+export function generateCode(plain = false): string {
+  const bytes = new Uint8Array(plain ? PLAIN_CODE_CHARS : CODE_CHARS);
   crypto.getRandomValues(bytes);
   // 256 is a multiple of 32, so `byte & 31` is uniform: exactly 5 random bits per character.
   let raw = "";
@@ -34,7 +41,7 @@ export function generateCode(): string {
   return formatCode(raw);
 }
 
-/** Groups a canonical 20-character code with hyphens: `XXXX-XXXX-XXXX-XXXX-XXXX`. */
+/** Groups a canonical code with hyphens: `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`. */
 export function formatCode(canonical: string): string {
   const groups: string[] = [];
   for (let i = 0; i < canonical.length; i += CODE_GROUP) groups.push(canonical.slice(i, i + CODE_GROUP));
@@ -42,17 +49,17 @@ export function formatCode(canonical: string): string {
 }
 
 /**
- * The canonical form of a typed code (20 upper-case characters, no hyphens),
- * or `SFX_BAD_CODE` naming what is wrong.
+ * The canonical form of a typed code (24 upper-case characters, or 20 for a
+ * share in the clear, no hyphens), or `SFX_BAD_CODE` naming what is wrong.
  *
  * @example
  * ```ts
- * parseCode("7kq2-m9xd-4t1f-hb6r-w3np") === "7KQ2M9XD4T1FHB6RW3NP";
- * parseCode("7KQ2M9XD4T1FHB6RW3NO") === "7KQ2M9XD4T1FHB6RW3N0"; // O read as zero
+ * parseCode("7kq2-m9xd-4t1f-hb6r-w3np-5zea") === "7KQ2M9XD4T1FHB6RW3NP5ZEA";
+ * parseCode("7KQ2M9XD4T1FHB6RW3NP5ZEO") === "7KQ2M9XD4T1FHB6RW3NP5ZE0"; // O read as zero
  * ```
  */
 export function parseCode(text: string): string {
-  const example = "like 7KQ2-M9XD-4T1F-HB6R-W3NP";
+  const example = "like 7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA";
   if (typeof text !== "string" || text.length > 4 * CODE_CHARS) {
     throw new SfxError("SFX_BAD_CODE", `Invalid share code: expected ${CODE_CHARS} characters, ${example}`);
   }
@@ -66,10 +73,36 @@ export function parseCode(text: string): string {
     }
     out += mapped;
   }
-  if (out.length !== CODE_CHARS) {
+  if (out.length !== CODE_CHARS && out.length !== PLAIN_CODE_CHARS) {
     throw new SfxError("SFX_BAD_CODE", `Invalid share code: it has ${out.length} code characters, not ${CODE_CHARS} (${example})`);
   }
   return out;
+}
+
+/** Whether a code (any form {@link parseCode} takes) is one of a share in the clear: 20 characters, from a server of before shares were enciphered. */
+export function isPlainCode(code: string): boolean {
+  return parseCode(code).length === PLAIN_CODE_CHARS;
+}
+
+/** What a client sends to find an enciphered share: 64 hex digits. */
+const LOOKUP = /^[0-9a-f]{64}$/;
+
+/** What a code of an enciphered share gives: the lookup the server is told, and the keys it is never told. */
+export interface ShareSecrets {
+  /** Sent instead of the code: 64 hex digits. */
+  lookup: string;
+  /** AES-256 key of the files' bytes. */
+  dataKey: Buffer;
+  /** AES-256-GCM key of the share's list of files. */
+  listKey: Buffer;
+}
+
+/** HKDF-SHA-256 over a 24-character code: its lookup and keys (see {@link ShareSecrets}). */
+export function shareSecrets(code: string): ShareSecrets {
+  const canonical = parseCode(code);
+  if (canonical.length !== CODE_CHARS) throw new SfxError("SFX_BAD_CODE", "A share code of 20 characters is one of a share in the clear: it has no keys");
+  const okm = Buffer.from(hkdfSync("sha256", canonical, "sfx share v2", "lookup, data key, list key", 96));
+  return { lookup: okm.subarray(0, 32).toString("hex"), dataKey: okm.subarray(32, 64), listKey: okm.subarray(64, 96) };
 }
 
 /** True when `text` parses as a code. */
@@ -83,11 +116,18 @@ export function isCode(text: string): boolean {
 }
 
 /**
- * The store's key for a code: hex SHA-256 of its canonical form. Shares are
- * stored and looked up under this key; the code itself is never written down.
+ * The store's key for a code or a lookup (what a client sends): hex SHA-256
+ * of the lookup, or of the canonical code of a share in the clear. Shares are
+ * stored and looked up under this key; neither the code nor the lookup is
+ * written down. `SFX_BAD_CODE` for anything else.
  */
-export function codeKey(code: string): string {
-  return createHash("sha256").update("sfx-share-v1:").update(parseCode(code)).digest("hex");
+export function codeKey(codeOrLookup: string): string {
+  if (typeof codeOrLookup === "string" && LOOKUP.test(codeOrLookup)) {
+    return createHash("sha256").update("sfx-share-v2:").update(codeOrLookup).digest("hex");
+  }
+  const canonical = parseCode(codeOrLookup);
+  if (canonical.length === CODE_CHARS) return codeKey(shareSecrets(canonical).lookup);
+  return createHash("sha256").update("sfx-share-v1:").update(canonical).digest("hex");
 }
 
 /** A code shortened for messages and logs: the first group and an ellipsis. */

@@ -114,8 +114,11 @@ export const MAX_NAME_BYTES = 255;
 /** Deepest directory nesting of a file in a share. */
 export const MAX_PATH_DEPTH = 32;
 
-/** Characters of Crockford base32 in a share code: 20 × 5 = 100 random bits. */
-export const CODE_CHARS = 20;
+/** Characters of Crockford base32 in a share code: 24 × 5 = 120 random bits, the key of the share's bytes. */
+export const CODE_CHARS = 24;
+
+/** Characters of the code of a share in the clear (100 bits), as servers made them before shares were enciphered. */
+export const PLAIN_CODE_CHARS = 20;
 
 /** Characters between hyphens when a code is printed. */
 export const CODE_GROUP = 4;

@@ -12,10 +12,14 @@
 import { lstat, open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { SfxError } from "../errors.ts";
+import { MAX_CONTROL_BYTES } from "../protocol/defaults.ts";
 import { checkSharePaths } from "./share_path.ts";
 
 /** The manifest's file name inside a share directory. */
 export const MANIFEST_NAME = "manifest.json";
+
+/** The longest sealed list a manifest holds: one that fits a control message. */
+export const MAX_SEALED_CHARS = MAX_CONTROL_BYTES;
 
 /** Version of the manifest format. */
 export const MANIFEST_VERSION = 1;
@@ -44,9 +48,17 @@ export interface Manifest {
   maxDownloads: number | null;
   /** Completed downloads so far. */
   downloads: number;
+  /**
+   * An enciphered share's list of files (names, sizes, SHA-256s), as its client sealed it (base64 of
+   * AES-256-GCM): the server holds it for the share's clients and cannot read it. Its `files` are
+   * then named `0`, `1`, … in the list's order, and their SHA-256s are of the enciphered bytes.
+   */
+  sealed?: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** A sealed list: base64, at most the largest control message. */
+const SEALED = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function bad(why: string): never {
   throw new SfxError("SFX_IO", `Corrupt share manifest: ${why}`);
@@ -78,6 +90,7 @@ export function validateManifest(value: unknown): Manifest {
   if (m.maxDownloads !== null && (!Number.isSafeInteger(m.maxDownloads) || (m.maxDownloads as number) < 1)) {
     bad("bad maxDownloads");
   }
+  if (m.sealed !== undefined && (typeof m.sealed !== "string" || m.sealed.length > MAX_SEALED_CHARS || !SEALED.test(m.sealed))) bad("bad sealed list");
   return {
     version: MANIFEST_VERSION,
     files,
@@ -85,6 +98,7 @@ export function validateManifest(value: unknown): Manifest {
     expiresAt: m.expiresAt as number,
     maxDownloads: m.maxDownloads as number | null,
     downloads: m.downloads as number,
+    ...(m.sealed === undefined ? {} : { sealed: m.sealed as string }),
   };
 }
 

@@ -24,6 +24,7 @@ import {
   SharePut,
   ShareReady,
   ShareReceived,
+  ShareSeal,
   ShareSending,
 } from "../protocol/share.ts";
 import { DownloadsHeldError, type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
@@ -110,6 +111,10 @@ interface UploadState {
   upload: ShareUpload;
   files: UploadFileState[];
   verified: number;
+  /** The list of files the client sealed (`share.seal`, after its last end): the share is made once it is here and every file is verified. */
+  sealed?: string;
+  /** The share is being made (or was): it is made once. */
+  committing?: boolean;
   failed: boolean;
   /** When the server said ready, and when a byte or an end of this upload last arrived (stall detection). */
   startedAt: number;
@@ -171,7 +176,7 @@ class PeerRequests extends Map<number, RequestState> {
 }
 
 /** The share messages this service answers. */
-export const SHARE_REQUESTS = [SharePut, ShareEnd, ShareLs, ShareGet, ShareReceived, ShareCancel] as const;
+export const SHARE_REQUESTS = [SharePut, ShareEnd, ShareSeal, ShareLs, ShareGet, ShareReceived, ShareCancel] as const;
 export const SHARE_REQUEST_TYPES: readonly string[] = SHARE_REQUESTS.map((def) => def.type);
 
 /** A stored file that is not what its manifest says (cut short, grown): found while serving it. */
@@ -350,6 +355,7 @@ export class ShareService {
     try {
       if (SharePut.is(msg)) await this.#put(peer, msg);
       else if (ShareEnd.is(msg)) await this.#end(peer, msg);
+      else if (ShareSeal.is(msg)) await this.#seal(peer, msg);
       else if (ShareLs.is(msg)) this.#ls(peer, msg);
       else if (ShareGet.is(msg)) await this.#get(peer, msg);
       else if (ShareReceived.is(msg)) await this.#received(peer, msg.req);
@@ -432,6 +438,7 @@ export class ShareService {
         client: who(peer),
         owner: hostKey(peer.address),
         network: addressKey(peer.address),
+        lookup: msg.lookup,
       });
     } finally {
       starting.delete(msg.req);
@@ -535,20 +542,42 @@ export class ShareService {
     const sink = await file.sink!;
     await sink.end(file.end!.sha256);
     state.verified++;
-    if (state.verified === state.files.length) {
-      const created = await state.upload.commit();
-      this.#peers.get(peer)?.delete(state.req);
-      log.info("Share {share} uploaded by {client}: {files} file(s)", { share: shortKey(codeKey(created.code)), client: who(peer), files: created.files.length });
-      this.#reply(peer, ShareCreated.encode({
-        req: state.req,
-        code: created.code,
-        createdAt: created.createdAt,
-        expiresAt: created.expiresAt,
-        maxDownloads: created.maxDownloads,
-        files: created.files,
-        ...(created.warning ? { warning: created.warning } : {}),
-      }));
+    await this.#maybeCommit(peer, state);
+  }
+
+  /** The client's sealed list of the upload's files: the last thing the share waits for. */
+  async #seal(peer: SharePeer, msg: { req: number; sealed: string }): Promise<void> {
+    const state = this.#peers.get(peer)?.get(msg.req);
+    if (!state || state.kind !== "upload") throw new SfxError("SFX_PROTOCOL", `No upload ${msg.req} in progress`);
+    if (state.failed) return;
+    state.movedAt = this.#now();
+    if (state.sealed !== undefined) return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", "The upload's list of files was sealed twice"));
+    try {
+      // Listed with it, the share must still fit one control message, or nobody could list it.
+      ShareListingMessage.encode({ req: 2 ** 31 - 1, createdAt: 0, expiresAt: 0, maxDownloads: null, downloads: 0, files: state.upload.files.map((f) => ({ path: f.path, size: f.size, sha256: "0".repeat(64) })), sealed: msg.sealed });
+    } catch (err) {
+      if (!(err instanceof ProtocolError && err.reason === "too-large")) throw err;
+      return this.#failUpload(peer, state, new SfxError("SFX_LIMIT", `The list of these ${state.upload.files.length} files is too large for one share (${err.message}): share fewer files at once, or an archive (tar)`));
     }
+    state.sealed = msg.sealed;
+    await this.#maybeCommit(peer, state).catch((err) => this.#failUpload(peer, state, err));
+  }
+
+  /** Makes the share once every file is verified and its list sealed. */
+  async #maybeCommit(peer: SharePeer, state: UploadState): Promise<void> {
+    if (state.verified !== state.files.length || state.sealed === undefined || state.committing || state.failed) return;
+    state.committing = true;
+    const created = await state.upload.commit(state.sealed);
+    this.#peers.get(peer)?.delete(state.req);
+    log.info("Share {share} uploaded by {client}: {files} file(s)", { share: shortKey(codeKey(created.code)), client: who(peer), files: created.files.length });
+    this.#reply(peer, ShareCreated.encode({
+      req: state.req,
+      createdAt: created.createdAt,
+      expiresAt: created.expiresAt,
+      maxDownloads: created.maxDownloads,
+      files: created.files,
+      ...(created.warning ? { warning: created.warning } : {}),
+    }));
   }
 
   async #failUpload(peer: SharePeer, state: UploadState, err: unknown): Promise<void> {
@@ -732,7 +761,7 @@ export class ShareService {
         log.error("Share {share}: cannot serve {file} to {client}: {error}", { share: shortKey(state.download.share), file: reading.path, client: who(peer), error: (err as Error).message });
         const code = (err as NodeJS.ErrnoException).code;
         const why = err instanceof StoredFileDamaged ? "it is damaged" : code === "ENOENT" ? "it is missing" : code ?? "a read error";
-        const told = new SfxError("SFX_TRANSFER_FAILED", `The server cannot read its copy of ${reading.path} (${why}): tell the server's admin`);
+        const told = new SfxError("SFX_TRANSFER_FAILED", unreadableCopy(reading.path, why));
         this.#reply(peer, errorToMessage(told, { req: state.req }));
         return;
       }
@@ -825,6 +854,18 @@ export class ShareService {
     for (const m of this.#peers.values()) n += m.size;
     return n;
   }
+}
+
+/** What a client is told of a stored file the server cannot read: by the name the server keeps it under. */
+export function unreadableCopy(name: string, why: string): string {
+  return `The server cannot read its copy of ${name} (${why}): tell the server's admin`;
+}
+
+/** The same message with `name` (an enciphered share's file, which the server knows as `0`, `1`, …) given by `rename`. */
+export function renameUnreadableCopy(message: string, rename: (name: string) => string | undefined): string {
+  const m = /^The server cannot read its copy of (\d+) \((.*)\): tell the server's admin$/.exec(message);
+  const name = m ? rename(m[1]) : undefined;
+  return m && name !== undefined ? unreadableCopy(name, m[2]) : message;
 }
 
 /**

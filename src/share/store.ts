@@ -40,7 +40,7 @@ import { SfxError } from "../errors.ts";
 import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
 import { STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { processCheckHint } from "../deno_access.ts";
-import { codeKey, generateCode, parseCode } from "./code.ts";
+import { codeKey, generateCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
@@ -81,6 +81,12 @@ export interface UploadRequest {
   owner?: string;
   /** The uploader's network (as {@link addressKey} gives it: an IPv6 /64): at most half the store's shares and quota. */
   network?: string;
+  /**
+   * The lookup of the code the uploading client made (see {@link shareSecrets}): the share is found
+   * under it, and its files and list are enciphered with keys the server never sees. Without it the
+   * store makes a code of a share in the clear (20 characters), as servers did before.
+   */
+  lookup?: string;
 }
 
 /** A share as `ls` shows it. */
@@ -90,6 +96,8 @@ export interface ShareListing {
   expiresAt: number;
   maxDownloads: number | null;
   downloads: number;
+  /** An enciphered share's list of files, as its client sealed it (opaque to the server). */
+  sealed?: string;
 }
 
 /** What a committed upload returns. */
@@ -307,6 +315,7 @@ export class ShareStore {
       throw new SfxError("SFX_LIMIT", `Too many files for one share: ${files.length}, the server allows ${L.maxFilesPerShare}`);
     }
     const paths = checkSharePaths(files.map((f) => f.path));
+    if (request.lookup !== undefined && !/^[0-9a-f]{64}$/.test(request.lookup)) throw new SfxError("SFX_BAD_CODE", "Invalid share lookup: expected 64 hex digits");
     let bytes = 0;
     for (const f of files) {
       if (!Number.isSafeInteger(f.size) || f.size < 0) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid size for ${f.path}: ${f.size}`);
@@ -380,6 +389,7 @@ export class ShareStore {
       ...(request.client === undefined ? {} : { client: request.client }),
       ...(request.owner === undefined ? {} : { owner: request.owner }),
       ...(request.network === undefined ? {} : { network: request.network }),
+      ...(request.lookup === undefined ? {} : { lookup: request.lookup }),
     });
     this.#uploads.add(upload); // reserves its bytes before anything else is awaited
     try {
@@ -417,7 +427,7 @@ export class ShareStore {
   }
 
   /** @internal Publishes a verified upload; called by {@link ShareUpload.commit}. */
-  async _publish(upload: ShareUpload, files: ShareFile[]): Promise<CreatedShare> {
+  async _publish(upload: ShareUpload, files: ShareFile[], sealed: string | undefined): Promise<CreatedShare> {
     this.#checkOpen();
     const now = this.#now();
     const spec = upload.spec;
@@ -431,15 +441,20 @@ export class ShareStore {
       expiresAt,
       maxDownloads: spec.maxDownloads,
       downloads: 0,
+      ...(sealed === undefined ? {} : { sealed }),
     };
-    await fsyncDir(join(spec.dir, "files"));
-    await writeManifest(spec.dir, manifest);
-    let code = generateCode();
+    let code = spec.lookup ?? generateCode(true);
     let key = codeKey(code);
+    if (spec.lookup !== undefined && this.#shares.has(key)) {
+      // 2^-128 by chance: a client that sends another share's lookup is refused, not let overwrite it.
+      throw new SfxError("SFX_BAD_CODE", "A share with this code exists already");
+    }
     for (let i = 0; this.#shares.has(key) && i < 4; i++) {
-      code = generateCode();
+      code = generateCode(true);
       key = codeKey(code);
     }
+    await fsyncDir(join(spec.dir, "files"));
+    await writeManifest(spec.dir, manifest);
     const dir = join(this.dir, "shares", key);
     await rename(spec.dir, dir);
     await fsyncDir(join(this.dir, "shares"));
@@ -512,9 +527,9 @@ export class ShareStore {
    */
   #find(code: string, client: string, label = client): ShareRecord {
     this.#checkOpen();
-    const canonical = parseCode(code);
+    const key = codeKey(code);
     this.#limiter.check(addressKey(client));
-    const rec = this.#shares.get(codeKey(canonical));
+    const rec = this.#shares.get(key);
     if (rec && this.#now() >= rec.manifest.expiresAt) {
       this.#delete(rec, "expired");
     }
@@ -627,7 +642,7 @@ export class ShareStore {
   async saveCountOf(code: string): Promise<void> {
     let key: string;
     try {
-      key = codeKey(parseCode(code));
+      key = codeKey(code);
     } catch {
       return;
     }
@@ -829,6 +844,7 @@ function listingOf(m: Manifest): ShareListing {
     expiresAt: m.expiresAt,
     maxDownloads: m.maxDownloads,
     downloads: m.downloads,
+    ...(m.sealed === undefined ? {} : { sealed: m.sealed }),
   };
 }
 
@@ -849,6 +865,8 @@ export interface UploadSpec {
   /** The uploader's address and network, for the per-address limits. */
   owner?: string;
   network?: string;
+  /** The lookup the share is to be found under (see {@link UploadRequest.lookup}). */
+  lookup?: string;
 }
 
 /**
@@ -910,9 +928,11 @@ export class ShareUpload {
 
   /**
    * Publishes the share once every file is verified (`SFX_TRANSFER_FAILED`
-   * naming the first one that is not). Resolves with the code and listing.
+   * naming the first one that is not). Resolves with the code (the lookup,
+   * for a share uploaded with one) and listing. `sealed`: the enciphered
+   * share's list of files, kept as its client sealed it.
    */
-  async commit(): Promise<CreatedShare> {
+  async commit(sealed?: string): Promise<CreatedShare> {
     if (this.#state !== "open") throw new SfxError("SFX_PROTOCOL", `The upload is ${this.#state}`);
     const files: ShareFile[] = [];
     for (let i = 0; i < this.spec.files.length; i++) {
@@ -928,7 +948,7 @@ export class ShareUpload {
     try {
       let created: CreatedShare;
       try {
-        created = await this.#store._publish(this, files);
+        created = await this.#store._publish(this, files, sealed);
       } catch (err) {
         this.#state = "open";
         await this.abort(`cannot publish: ${(err as Error).message}`);

@@ -13,7 +13,7 @@ test("sfx demo exchanges and shares a file on loopback, verifies both, and remov
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /receiver connected, its ID is \d{3} \d{3}/);
     assert.match(r.stdout, /2\.0 MiB relayed in [\d.]+ s \([\d.]+ (MB|kB)\/s\), enciphered end to end \(both ends show code \d{3}-\d{3}\), SHA-256 .* verified/);
-    assert.match(r.stdout, /code [0-9A-Z]{4}(-[0-9A-Z]{4}){4}/);
+    assert.match(r.stdout, /→ code [0-9A-Z]{4}(-[0-9A-Z]{4}){5} \(the key too: the server stores bytes it cannot read, and never saw it\)/);
     assert.match(r.stdout, /Demo complete/);
     assert.match(r.stdout, /removed \(--keep keeps them\)/, "the logs it named are said to be gone");
     const dir = /logs in (\S+)\/logs\)/.exec(r.stdout)?.[1];

@@ -206,7 +206,7 @@ if (!TMUX) {
     const b = pane(["--server", server.address, "--dir", bDir], { cwd: tmp("sfx-cwd-") });
     await a.id();
     await b.id();
-    const put = await a.run("share put notes.txt album --expires 2h --max-downloads 5", /Share code:\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){4})/);
+    const put = await a.run("share put notes.txt album --expires 2h --max-downloads 5", /Share code:\s+([0-9A-Z]{4}(?:-[0-9A-Z]{4}){5})/);
     const code = put[1];
     assert.match(a.screen(), /Shared 2 files \(.*\); expires \S+ \(in (2h|1h 59m)\), or after 5 downloads\./);
 

@@ -100,8 +100,16 @@ test("put → ls → get round trip: several files and a directory, hashes equal
   const r = await sfx(main, ["share", "put", join(src, "one.txt"), join(src, "tree"), "--expires", "1h"]);
   assert.is(r.status, 0, r.stderr);
   const code = r.stdout.trim();
-  assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
+  assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){5}$/);
   assert.match(r.stderr, /Shared 4 files.*expires/);
+  assert.match(r.stderr, /\nEnciphered end to end: the code is the key, and the server never saw it/);
+  // What the server keeps holds no name and no byte of the files (their bytes and names are in no file of its store).
+  const secrets = ["one.txt", "b.txt", "tree/", readFileSync(join(src, "one.txt")), readFileSync(join(src, "tree", "a.bin")).subarray(1000, 1064)];
+  for (const e of readdirSync(main.storage, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const bytes = readFileSync(join(e.parentPath, e.name));
+    for (const secret of secrets) assert.not.ok(bytes.includes(secret), `${join(e.parentPath, e.name)} holds ${String(secret).slice(0, 20)}`);
+  }
   // The command it prints works as printed: it names the server the upload went to.
   assert.ok(r.stderr.includes(`\nDownload with: sfx share get ${code} --server 127.0.0.1:${main.port}\n`), r.stderr);
   // The log says who reserved what, and which share it became (by its key, never its code).
@@ -167,7 +175,7 @@ test("put - --name shares standard input (piped), spooled under TMPDIR and remov
 
 test("put --json gives code, expiry and files; a too-long expiry is capped with a warning", async () => {
   const { json } = await put(main, [join(src, "one.txt"), "--expires", "30d"]);
-  assert.match(json.code as string, /^[0-9A-Z-]{24}$/);
+  assert.match(json.code as string, /^[0-9A-Z-]{29}$/);
   const files = json.files as { path: string; size: number; sha256: string }[];
   assert.equal(files.map((f) => [f.path, f.size]), [["one.txt", 12]]);
   const expires = Date.parse(json.expiresAt as string);
@@ -182,7 +190,7 @@ test("put of a directory holding a name sfx cannot send: the rest is shared and 
   const r = await sfx(main, ["share", "put", d]);
   assert.is(r.status, 13, r.stderr);
   const code = r.stdout.trim();
-  assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/, r.stdout);
+  assert.match(code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){5}$/, r.stdout);
   assert.match(r.stderr, /^sfx: left out d\/tab\\there\.txt: its name cannot be sent: it contains control characters\n/);
   assert.match(r.stderr, /Shared 1 file \(4 B\)/);
   assert.match(r.stderr, /\nsfx: 1 entry could not be read or named, so it was not sent \(listed above as 'left out'\); everything else is in the share\n$/);
@@ -194,7 +202,7 @@ test("put of a directory holding a name sfx cannot send: the rest is shared and 
   // One JSON document (`| jq -r .code` gives one code): the share, what it left out, and the exit status.
   const lines = j.stdout.trim().split("\n").map((l) => JSON.parse(l));
   assert.is(lines.length, 1, j.stdout);
-  assert.match(lines[0].code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
+  assert.match(lines[0].code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){5}$/);
   assert.equal(lines[0].leftOut, [{ path: "d/tab\there.txt", reason: "its name cannot be sent: it contains control characters", failed: true }]);
   assert.match(j.stderr, /\nsfx: 1 entry could not be read or named, so it was not sent \(listed above as 'left out'\); everything else is in the share\n$/);
 });

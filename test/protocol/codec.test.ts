@@ -88,11 +88,18 @@ test("free text from a peer or server arrives with terminal control characters r
   assert.is(offer.files[0].path, "a\u001b.txt", "unchanged: the receiver refuses it (sanitizeRelativePath)");
 });
 
-test("a share code from the server is printed as is, so only its own characters pass; times must make valid dates", () => {
-  const created = (code: string, expiresAt = 2) => enc(JSON.stringify({ type: "share.created", req: 1, code, createdAt: 1, expiresAt, maxDownloads: null, files: [{ path: "a", size: 1, sha256: sha }] }));
-  assert.is((decodeMessage(created("7KQ2-M9XD-4T1F-HB6R-W3NP")) as unknown as { code: string }).code, "7KQ2-M9XD-4T1F-HB6R-W3NP");
-  assert.throws(() => decodeMessage(created("\u001b]0;owned\u0007X")), (e: unknown) => e instanceof ProtocolError);
-  assert.throws(() => decodeMessage(created("7KQ2-M9XD-4T1F-HB6R-W3NP", 9e15)), (e: unknown) => e instanceof ProtocolError);
+test("a share's lookup is 64 hex digits and its sealed list base64, so nothing else reaches a path or a parser; times must make valid dates", () => {
+  const lookup = "ab".repeat(32);
+  const put = (l: string) => enc(JSON.stringify({ type: "share.put", req: 1, lookup: l, files: [{ path: "0", size: 1 }] }));
+  assert.is((decodeMessage(put(lookup)) as unknown as { lookup: string }).lookup, lookup);
+  for (const bad of ["AB".repeat(32), "ab".repeat(31), "../".repeat(21) + "a", "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA"]) {
+    assert.throws(() => decodeMessage(put(bad)), (e: unknown) => e instanceof ProtocolError, bad);
+  }
+  const listing = (sealed: string, expiresAt = 2) => enc(JSON.stringify({ type: "share.listing", req: 1, createdAt: 1, expiresAt, maxDownloads: null, downloads: 0, files: [{ path: "0", size: 1, sha256: sha }], sealed }));
+  assert.is((decodeMessage(listing("QUJD+/8=")) as unknown as { sealed: string }).sealed, "QUJD+/8=");
+  for (const bad of ["", "\u001b]0;owned\u0007", "QUJD=+/8", "a b"]) assert.throws(() => decodeMessage(listing(bad)), (e: unknown) => e instanceof ProtocolError, bad);
+  assert.throws(() => decodeMessage(listing("QUJD", 9e15)), (e: unknown) => e instanceof ProtocolError);
+  assert.throws(() => decodeMessage(enc(JSON.stringify({ type: "share.created", req: 1, createdAt: 1, expiresAt: 9e15, maxDownloads: null, files: [{ path: "0", size: 1, sha256: sha }] }))), (e: unknown) => e instanceof ProtocolError);
 });
 
 test("a welcome's timeouts must fit a timer (a client arms its pings and stall watch from them; past 2^31 - 1 ms Node fires at once, a ping every millisecond)", () => {

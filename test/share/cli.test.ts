@@ -10,6 +10,9 @@ import { refused } from "../_refused.ts";
 const NOW = Date.parse("2026-11-22T08:00:00Z");
 
 test("joinCodeGroups(): a code typed in its groups with spaces is one code, and the words after it are the names; a whole code is left as it is", () => {
+  assert.equal(joinCodeGroups(["7KQ2", "M9XD", "4T1F", "HB6R", "W3NP", "5ZEA", "photos/a.jpg"]), { code: "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA", rest: ["photos/a.jpg"] });
+  // A code of today, not the share in the clear's code its first five groups also make.
+  assert.equal(joinCodeGroups(["7KQ2", "M9XD", "4T1F", "HB6R", "W3NP", "5ZEA"]), { code: "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA", rest: [] });
   assert.equal(joinCodeGroups(["7KQ2", "M9XD", "4T1F", "HB6R", "W3NP", "photos/a.jpg"]), { code: "7KQ2-M9XD-4T1F-HB6R-W3NP", rest: ["photos/a.jpg"] });
   assert.equal(joinCodeGroups(["7kq2-m9xd-4t1f-hb6r", "w3np"]), { code: "7kq2-m9xd-4t1f-hb6r-w3np", rest: [] });
   // A whole code first: what follows is names, however code-like.

@@ -1,13 +1,17 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isSfxError } from "../../src/errors.ts";
-import { codeHint, codeKey, CROCKFORD_ALPHABET, formatCode, generateCode, isCode, parseCode } from "../../src/share/code.ts";
+import { codeHint, codeKey, CROCKFORD_ALPHABET, formatCode, generateCode, isCode, isPlainCode, parseCode } from "../../src/share/code.ts";
 
-test("generateCode() gives 20 Crockford characters in five hyphenated groups", () => {
+test("generateCode() gives 24 Crockford characters in six hyphenated groups, and 20 in five for a share in the clear", () => {
   for (let i = 0; i < 200; i++) {
     const code = generateCode();
-    assert.match(code, /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}$/);
+    assert.match(code, /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){5}$/);
     assert.is(parseCode(code), code.replace(/-/g, ""));
+    assert.not.ok(isPlainCode(code));
+    const plain = generateCode(true);
+    assert.match(plain, /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){4}$/);
+    assert.ok(isPlainCode(plain));
   }
 });
 
@@ -29,10 +33,11 @@ test("parseCode() ignores case and hyphens and maps O to 0, I and L to 1", () =>
     assert.is(parseCode(typed), canonical, typed);
   }
   assert.is(codeKey("7kq2-m9xd-4tlf-hb6r-w3no"), codeKey("7KQ2M9XD4T1FHB6RW3N0"));
+  assert.is(parseCode("7kq2-m9xd-4t1f-hb6r-w3np-5zeo"), "7KQ2M9XD4T1FHB6RW3NP5ZE0");
 });
 
 test("parseCode() refuses malformed codes with SFX_BAD_CODE", () => {
-  for (const bad of ["", "7KQ2", "7KQ2-M9XD-4T1F-HB6R-W3N", "7KQ2-M9XD-4T1F-HB6R-W3NPX", "7KQ2-M9XD-4T1F-HB6R-W3NU", "7KQ2-M9XD-4T1F-HB6R-W3N!", "7KQ2-M9XD-4T1F-HB6R-W3N\u0000", "x".repeat(1000), "7KQ2_M9XD_4T1F_HB6R_W3NP"]) {
+  for (const bad of ["", "7KQ2", "7KQ2-M9XD-4T1F-HB6R-W3N", "7KQ2-M9XD-4T1F-HB6R-W3NPX", "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZE", "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEAX", "7KQ2-M9XD-4T1F-HB6R-W3NU", "7KQ2-M9XD-4T1F-HB6R-W3N!", "7KQ2-M9XD-4T1F-HB6R-W3N\u0000", "x".repeat(1000), "7KQ2_M9XD_4T1F_HB6R_W3NP"]) {
     try {
       parseCode(bad);
       assert.unreachable(`accepted ${JSON.stringify(bad)}`);

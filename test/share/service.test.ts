@@ -11,13 +11,16 @@ import { join } from "node:path";
 import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid, decodeMessage } from "../../src/protocol/index.ts";
-import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived, ShareSending } from "../../src/protocol/share.ts";
+import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived, ShareSeal, ShareSending } from "../../src/protocol/share.ts";
 import { codeKey, generateCode } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore, shortKey } from "../../src/share/store.ts";
 import { type ShareLimits, uploadPaceBytes } from "../../src/share/defaults.ts";
 import { OpenFile } from "../../src/fs_calls.ts";
 import { Loop } from "./_loop.ts";
+
+/** A lookup, as a client sends one in its put (made from a code it never tells). */
+const newLookup = () => randomBytes(32).toString("hex");
 import { until } from "../pairing/_harness.ts";
 
 const HOUR = 3_600_000;
@@ -135,7 +138,7 @@ test("put → ls → get round trip of files and a directory: same names, bytes 
   const { client } = w.connect();
   const progress: number[] = [];
   const created = await client.put(files, { expiresInMs: 2 * HOUR, onProgress: (p) => progress.push(p.bytes) });
-  assert.match(created.code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){4}$/);
+  assert.match(created.code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){5}$/);
   assert.is(created.expiresAt, w.clock.t + 2 * HOUR);
   assert.is(progress.at(-1), files.reduce((n, f) => n + f.size, 0));
   const listing = await client.list(created.code);
@@ -808,16 +811,16 @@ test("a hostile client: bad names, a wrong hash, extra bytes, unknown requests �
   const w = await world();
   const { loop } = w.connect();
   const next = answersOf(loop).upTo;
-  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "../etc/passwd", size: 1 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "../etc/passwd", size: 1 }] }));
   let a = await next(1);
   assert.equal([a.type, a.req, a.code], ["error", 1, "SFX_BAD_ARGUMENT"]);
-  loop.link.send(SharePut.encode({ req: 2, files: [{ path: "ok", size: 3 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 2, files: [{ path: "ok", size: 3 }] }));
   assert.is((await next(2)).type, "share.ready");
   loop.link.sendData(1, Buffer.from("abc"), dataPpid(2, 0));
   loop.link.send(ShareEnd.encode({ req: 2, file: 0, size: 3, sha256: sha("abd") }));
   a = await next(3);
   assert.equal([a.type, a.req, a.code], ["error", 2, "SFX_INTEGRITY"]);
-  loop.link.send(SharePut.encode({ req: 3, files: [{ path: "ok", size: 2 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 3, files: [{ path: "ok", size: 2 }] }));
   assert.is((await next(4)).type, "share.ready");
   loop.link.sendData(1, Buffer.from("abc"), dataPpid(3, 0));
   a = await next(5);
@@ -838,12 +841,12 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
   const { loop } = w.connect();
   const { list: answers, upTo: until } = answersOf(loop);
   // Two puts with one req, back to back (the second arrives while the store prepares the first).
-  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
-  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "b", size: 5 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "a", size: 5 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "b", size: 5 }] }));
   await until(2);
   assert.equal(answers.map((a) => [a.type, a.req, a.code]).sort(), [["error", 1, "SFX_PROTOCOL"], ["share.ready", 1, undefined]]);
   // Seven more uploads fill this connection's eight; the ninth is refused.
-  for (let req = 2; req <= 9; req++) loop.link.send(SharePut.encode({ req, files: [{ path: "a", size: 5 }] }));
+  for (let req = 2; req <= 9; req++) loop.link.send(SharePut.encode({ lookup: newLookup(), req, files: [{ path: "a", size: 5 }] }));
   await until(10);
   const ninth = answers.find((a) => a.req === 9)!;
   assert.equal([ninth.type, ninth.code], ["error", "SFX_LIMIT"]);
@@ -853,7 +856,7 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
   let resumeReading!: () => void;
   const reading = new Promise<void>((resolve) => (resumeReading = resolve));
   loop.link.onData(() => reading);
-  for (let req = 20; req <= 28; req++) loop.link.send(ShareGet.encode({ req, code, files: [{ path: "big", offset: 0 }] }));
+  for (let req = 20; req <= 28; req++) loop.link.send(ShareGet.encode({ req, code, files: [{ path: "0", offset: 0 }] }));
   const gets = () => answers.filter((a) => a.req !== undefined && a.req >= 20);
   await until(10 + 9);
   assert.is(gets().filter((a) => a.type === "share.sending").length, 8);
@@ -868,7 +871,7 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
 
 test("one address may hold at most half the store's upload slots over all its connections; another address still gets one", async () => {
   const w = await world({ maxUploadsInProgress: 8 });
-  const put = (loop: Loop, req: number) => loop.link.send(SharePut.encode({ req, files: [{ path: "a", size: 5 }] }));
+  const put = (loop: Loop, req: number) => loop.link.send(SharePut.encode({ lookup: newLookup(), req, files: [{ path: "a", size: 5 }] }));
   // Three connections from one address: four uploads pass (half of 8), the fifth is refused.
   const loops = [w.connect().loop, w.connect().loop, w.connect().loop];
   const { list: answers, watch, upTo: until } = answersOf(...loops);
@@ -892,7 +895,7 @@ test("one address may hold at most half the store's upload slots over all its co
 
 test("an IPv6 /64 may hold at most three quarters of the upload slots, each of its addresses half: one host cannot step through its /64's addresses to take them all, nor one LAN host hold back the others", async () => {
   const w = await world({ maxUploadsInProgress: 8 });
-  const put = (loop: Loop, req: number) => loop.link.send(SharePut.encode({ req, files: [{ path: "a", size: 5 }] }));
+  const put = (loop: Loop, req: number) => loop.link.send(SharePut.encode({ lookup: newLookup(), req, files: [{ path: "a", size: 5 }] }));
   const a = w.connect("2001:db8:0:1::a").loop;
   const b = w.connect("2001:db8:0:1::b").loop;
   const { list: answers, upTo: until } = answersOf(a, b);
@@ -923,7 +926,7 @@ test("an upload that receives nothing for the stall time is abandoned: its slot 
   const loop = new Loop(service);
   w.loops.push(loop);
   const { list: answers, upTo } = answersOf(loop);
-  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "a", size: 5 }] }));
   await upTo(2);
   assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
   assert.match(answers[1].message ?? "", /Nothing arrived for \d+ s: the server abandoned the upload/);
@@ -940,7 +943,7 @@ test("an upload to which nothing at all arrives after share.ready is abandoned a
   w.loops.push(loop);
   const { list: answers, upTo } = answersOf(loop);
   const started = Date.now();
-  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 5 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "a", size: 5 }] }));
   await upTo(2);
   assert.ok(Date.now() - started < 5_000, "well before the 60 s stall time");
   assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
@@ -954,18 +957,18 @@ test("one address may reserve a quarter of the quota (or one share's most, if mo
   const w = await world({ maxShareBytes: 200 << 20, maxStoreBytes: 1 << 30 }); // 256 MiB per address
   const { loop } = w.connect();
   const { list: answers, upTo } = answersOf(loop);
-  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 200 << 20 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "a", size: 200 << 20 }] }));
   await upTo(1);
-  loop.link.send(SharePut.encode({ req: 2, files: [{ path: "b", size: 100 << 20 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 2, files: [{ path: "b", size: 100 << 20 }] }));
   await upTo(2);
-  loop.link.send(SharePut.encode({ req: 3, files: [{ path: "c", size: 1000 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 3, files: [{ path: "c", size: 1000 }] }));
   await upTo(3);
   assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.ready", 1, undefined], ["error", 2, "SFX_LIMIT"], ["share.ready", 3, undefined]]);
   assert.match(answers[1].message ?? "", /has uploads of 200 MiB in progress already; 100 MiB more would pass the 256 MiB the server lets one address reserve/);
 
   // Sent all at once, from several connections of the same address, while the first are still being set up: the same.
   const burst = [w.connect(), w.connect(), w.connect()].map(({ loop: l }) => ({ l, a: answersOf(l) }));
-  for (const [i, { l }] of burst.entries()) l.link.send(SharePut.encode({ req: 1, files: [{ path: `f${i}`, size: 40 << 20 }] }));
+  for (const [i, { l }] of burst.entries()) l.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: `f${i}`, size: 40 << 20 }] }));
   for (const { a } of burst) await a.upTo(1);
   const kinds = burst.map(({ a }) => a.list[0].code ?? a.list[0].type).sort();
   // 200 MiB + 1000 B held: one more 40 MiB put fits under 256 MiB, the next two do not.
@@ -977,13 +980,13 @@ test("a put of 10,000 files whose listing would not fit one message is refused (
   const { loop } = w.connect();
   const next = answersOf(loop).upTo;
   const files = Array.from({ length: 10_000 }, (_, i) => ({ path: `src/f${i}`, size: 1 }));
-  loop.link.send(SharePut.encode({ req: 1, files }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files }));
   const a = await next(1);
   assert.equal([a.type, a.req, a.code], ["error", 1, "SFX_LIMIT"]);
   assert.match(a.message ?? "", /The list of these 10000 files is too large for one share .*: share fewer files at once, or an archive/);
   assert.is(w.store.uploadsInProgress, 0);
   // 2,000 of them fit.
-  loop.link.send(SharePut.encode({ req: 3, files: files.slice(0, 2000) }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 3, files: files.slice(0, 2000) }));
   assert.is((await next(2)).type, "share.ready");
 });
 
@@ -1000,7 +1003,7 @@ test("an upload that only trickles (a byte every 40 ms, never silent for the sta
   const loop = new Loop(service);
   w.loops.push(loop);
   const { list: answers, upTo } = answersOf(loop);
-  loop.link.send(SharePut.encode({ req: 1, files: [{ path: "a", size: 10 << 20 }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "a", size: 10 << 20 }] }));
   await upTo(1);
   const trickle = setInterval(() => loop.link.sendData(1, Buffer.from("x"), dataPpid(1, 0)), 40);
   try {
@@ -1014,13 +1017,14 @@ test("an upload that only trickles (a byte every 40 ms, never silent for the sta
   assert.is(w.store.uploadsInProgress, 0);
   // 64 KiB every 50 ms: four times the pace a 200 ms window asks of it.
   const data = randomBytes(640 * 1024);
-  loop.link.send(SharePut.encode({ req: 3, files: [{ path: "b", size: data.length }] }));
+  loop.link.send(SharePut.encode({ lookup: newLookup(), req: 3, files: [{ path: "b", size: data.length }] }));
   await upTo(3);
   for (let off = 0; off < data.length; off += 65536) {
     loop.link.sendData(1, data.subarray(off, off + 65536), dataPpid(3, 0));
     await new Promise((r) => setTimeout(r, 50));
   }
   loop.link.send(ShareEnd.encode({ req: 3, file: 0, size: data.length, sha256: sha(data) }));
+  loop.link.send(ShareSeal.encode({ req: 3, sealed: "AAAA" }));
   const created = await upTo(4);
   assert.equal([created.type, created.req], ["share.created", 3], created.message);
   service.stop();
@@ -1038,7 +1042,7 @@ test("a download whose client takes nothing for the stall time is stopped: the c
   const { list: answers, upTo } = answersOf(loop);
   let resumeReading!: () => void;
   loop.link.onData(() => new Promise<void>((resolve) => (resumeReading = resolve))); // reads one message, then nothing
-  loop.link.send(ShareGet.encode({ req: 1, code, files: [{ path: "big", offset: 0 }] }));
+  loop.link.send(ShareGet.encode({ req: 1, code, files: [{ path: "0", offset: 0 }] }));
   await upTo(2);
   assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.sending", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
   assert.match(answers[1].message ?? "", /You read nothing for \d+ s: the server stopped the download/);
@@ -1211,10 +1215,10 @@ test("a put still being set up when its client disconnects is abandoned too: no 
   const w = await world();
   const sent: string[] = [];
   const peer = { address: "127.0.0.9", send: (b: Uint8Array) => void sent.push(decodeMessage(b).type), sendData: () => true, drained: async () => {} };
-  await w.service.handleMessage(peer, decodeMessage(SharePut.encode({ req: 1, files: [{ path: "a", size: 3 }] })));
+  await w.service.handleMessage(peer, decodeMessage(SharePut.encode({ lookup: newLookup(), req: 1, files: [{ path: "a", size: 3 }] })));
   assert.equal(sent, ["share.ready"]);
   // The second put waits for the store while the client goes.
-  const second = w.service.handleMessage(peer, decodeMessage(SharePut.encode({ req: 3, files: [{ path: "b", size: 3 }] })));
+  const second = w.service.handleMessage(peer, decodeMessage(SharePut.encode({ lookup: newLookup(), req: 3, files: [{ path: "b", size: 3 }] })));
   await w.service.peerClosed(peer);
   await second;
   assert.is(w.store.uploadsInProgress, 0);

@@ -38,7 +38,7 @@ import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
 import { checkingText, formatBytes, formatDuration, formatDoneRate, formatRate, LeftOut, leftOutName, roughDuration, verifyLine } from "../progress.ts";
-import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires } from "../share.ts";
+import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
@@ -667,6 +667,7 @@ class ClientSession implements SessionActions {
           expiresAt: new Date(created.expiresAt).toISOString(),
           createdAt: new Date(created.createdAt).toISOString(),
           maxDownloads: created.maxDownloads,
+          enciphered: created.enciphered,
           files: created.files,
           ...(created.warning ? { warning: created.warning } : {}),
           ...(leftOut.entries.length > 0 ? { leftOut: leftOut.entries } : {}),
@@ -675,6 +676,7 @@ class ClientSession implements SessionActions {
         const bytes = created.files.reduce((n, f) => n + f.size, 0);
         const limit = created.maxDownloads === null ? "" : `, or after ${plural(created.maxDownloads, "download")}`;
         this.print(`Shared ${plural(created.files.length, "file")} (${formatBytes(bytes)}); expires ${expiryText(created.expiresAt)}${limit}.`);
+        this.print("Enciphered end to end: the code is the key, and the server never saw it.");
         const server = this.#server ? formatAddress(this.#server.host, this.#server.port) : undefined;
         this.print(`\n  Share code:  ${created.code}\n\nAnyone with the code can 'share get ${created.code}' (or '${downloadCommand(created.code, server)}').`);
       }
@@ -694,6 +696,7 @@ class ClientSession implements SessionActions {
           expiresAt: new Date(listing.expiresAt).toISOString(),
           maxDownloads: listing.maxDownloads,
           downloads: listing.downloads,
+          enciphered: listing.enciphered,
         }));
         return;
       }
@@ -702,7 +705,7 @@ class ClientSession implements SessionActions {
       const total = listing.files.reduce((n, f) => n + f.size, 0);
       let tail = `${plural(listing.files.length, "file")}, ${formatBytes(total)}; expires ${expiryText(listing.expiresAt)}`;
       if (listing.maxDownloads !== null) tail += `; downloaded ${listing.downloads} of ${listing.maxDownloads} times`;
-      this.print([...lines, tail].join("\n"));
+      this.print([...lines, tail, ...(listing.enciphered ? [] : [PLAIN_SHARE_NOTE])].join("\n"));
     });
   }
 
