@@ -661,6 +661,16 @@ export class ShareClient {
     // Names are checked before anyone sees or uses them: `../x`, or terminal escapes to print. A
     // sealed list's are its uploader's (who had the code), not the server's.
     const whose = keys ? "The share's sealed list holds" : "The server listed";
+    if (keys) {
+      // A sealed list's names pass the rules its upload had to, which the server can no longer check.
+      try {
+        const checked = checkSharePaths(files.map((f) => f.path));
+        const changed = checked.findIndex((p, i) => p !== files[i].path);
+        if (changed >= 0) throw new SfxError("SFX_BAD_ARGUMENT", `${JSON.stringify(files[changed].path)} is not in Unicode NFC`);
+      } catch (err) {
+        throw new SfxError("SFX_PROTOCOL", `${whose} a name no share may hold: ${(err as Error).message}`, { cause: err });
+      }
+    }
     const seen = new Set<string>();
     for (const f of files) {
       try {
@@ -685,8 +695,9 @@ export class ShareClient {
    */
   async put(files: readonly LocalShareFile[], opts: PutOptions = {}): Promise<CreatedShare> {
     checkPut(opts);
-    // The server sees the names no more: they are checked here, as it checked them.
-    checkSharePaths(files.map((f) => f.path));
+    // The server sees the names no more: they are checked here, as it checked them, and sealed
+    // as it stored them (in Unicode NFC).
+    const names = checkSharePaths(files.map((f) => f.path));
     const keys = ShareCipher.generate();
     checkSealable(keys, files);
     /** Each file as sealed in the list: its name, size and SHA-256 before enciphering. */
@@ -795,7 +806,7 @@ export class ShareClient {
           throw new SfxError("SFX_IO", `${f.path} changed while it was being uploaded (${f.size} bytes expected)`);
         }
         this.#link.send(ShareEnd.encode({ req, file: i, size, sha256: sentHash.digest("hex") }));
-        sealedFiles.push({ path: f.path, size, sha256: hash.digest("hex") });
+        sealedFiles.push({ path: names[i], size, sha256: hash.digest("hex") });
       }
       if (!failure) this.#link.send(ShareSeal.encode({ req, sealed: keys.seal(sealedFiles) }));
       allSent = !failure;

@@ -241,6 +241,28 @@ test("an upload under a lookup already in use is refused, and the share under it
   assert.ok(readFileSync(join(w.out, "plans", "secret-launch.txt")).equals(one));
 });
 
+test("names are sealed in NFC as the server stored them before; a sealed list whose names no share may hold is refused before anything is written", async () => {
+  const w = await world();
+  const nfd = "cafe\u0301.txt";
+  const data = new TextEncoder().encode("latte");
+  const { code } = await w.client().put([{ path: nfd, size: data.length, read: async function* () { yield new Uint8Array(data); } }]);
+  assert.equal((await w.client().list(code)).files.map((f) => f.path), [nfd.normalize("NFC")]);
+  // An uploader with the code (not the server) seals names sfx would not: each is refused on the way down.
+  const manifestPath = join(shareDir(w, code), "manifest.json");
+  const original = JSON.parse(readFileSync(manifestPath, "utf8"));
+  for (const bad of ["../escape.txt", "README", nfd, "a\u001b[2J.txt"]) {
+    const names = bad === "README" ? ["README", "readme"] : [bad];
+    await w.reopen(() => {
+      const m = structuredClone(original);
+      m.files = names.map((_, i) => ({ ...original.files[0], path: String(i), blob: String(i) }));
+      m.sealed = ShareCipher.of(code).seal(names.map((path) => ({ path, size: data.length, sha256: "ab".repeat(32) })));
+      writeFileSync(manifestPath, JSON.stringify(m));
+    });
+    await rejects(w.client().get(code, { dir: w.out }), "SFX_PROTOCOL", /^The share's sealed list holds /);
+    assert.equal(readdirSync(w.out), [], bad);
+  }
+});
+
 test("a code of today that finds nothing is 'no share' (the server is sent its lookup); a code of the old length too", async () => {
   const w = await world();
   await rejects(w.client().list(generateCode()), "SFX_SHARE_NOT_FOUND");
