@@ -85,7 +85,7 @@ import {
   type SafeWriteCache,
 } from "./safe_write.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
-import { collectFiles, type CollectOptions, fileSource, readingStdin, withOfferedNames } from "./walk.ts";
+import { collectFiles, type CollectOptions, fileSource, readingStdin } from "./walk.ts";
 
 /**
  * A share as a client lists it: its files (their own names, sizes and SHA-256s, from the sealed
@@ -465,6 +465,16 @@ const MAX_OPEN_WRITERS = 32;
 
 /** Options of {@link ShareClient.put}. */
 /**
+ * Why an enciphered share's upload or download stopped, as the server is told it: the kind of
+ * failure only. The message itself names the files, and may hold part of a file's SHA-256 (a
+ * mismatch says what it expected), which the server must not learn: it could make the failure
+ * happen (a byte changed) to read them.
+ */
+function sealedReason(err: SfxError): string {
+  return err.code === "SFX_CANCELLED" ? "cancelled" : `failed on the client (${err.code})`;
+}
+
+/**
  * Refuses, before anything is sent, a share whose listing would not fit one control message with
  * its sealed list (the server would refuse it only once every byte had come). The list is sealed
  * with random SHA-256s for the estimate: they compress as the real ones do.
@@ -814,7 +824,7 @@ export class ShareClient {
     } catch (err) {
       const e = failure ?? (err instanceof SfxError ? err : new SfxError("SFX_TRANSFER_FAILED", (err as Error).message, { cause: err }));
       this.#link.discardData?.(req);
-      this.#tryCancel(req, withOfferedNames(e.message, files));
+      this.#tryCancel(req, sealedReason(e));
       this.#pending.delete(req);
       throw e;
     } finally {
@@ -1053,7 +1063,7 @@ export class ShareClient {
       if (failed) return;
       if (received) return succeed();
       failed = true;
-      this.#tryCancel(req, err.message);
+      this.#tryCancel(req, keys ? sealedReason(err) : err.message);
       this.#pending.delete(req);
       settle.reject(err);
       for (const waiting of queue.splice(0)) waiting(); // they see `failed`, and open nothing

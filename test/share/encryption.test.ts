@@ -19,6 +19,7 @@ import { ShareCipher } from "../../src/share/share_crypto.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore } from "../../src/share/store.ts";
 import { Loop } from "./_loop.ts";
+import { until } from "../pairing/_harness.ts";
 
 interface World {
   base: string;
@@ -143,9 +144,9 @@ test("what the server is sent, keeps and logs holds neither the code, nor a name
   }
 });
 
-test("a byte changed in the store fails that file's get with SFX_INTEGRITY; nothing is kept under its name", async () => {
+test("a byte changed in the store fails that file's get with SFX_INTEGRITY; nothing is kept under its name, and the server is told neither the name nor the hash it expected", async () => {
   const w = await world();
-  const { code } = await putTwo(w);
+  const { code, one, two } = await putTwo(w);
   const files = join(shareDir(w, code), "files");
   for (const n of readdirSync(files)) {
     const p = join(files, n);
@@ -153,9 +154,28 @@ test("a byte changed in the store fails that file's get with SFX_INTEGRITY; noth
     b[b.length >> 1] ^= 1;
     writeFileSync(p, b);
   }
-  await rejects(w.client().get(code, { dir: w.out }), "SFX_INTEGRITY");
+  const err = await w.client().get(code, { dir: w.out }).then(() => undefined, (e: Error) => e);
+  assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
   assert.not.ok(existsSync(join(w.out, "plans", "secret-launch.txt")));
   assert.not.ok(existsSync(join(w.out, "plans", "payroll.csv")));
+  // The user is told which file and what was expected; the server, which could have caused it, is not.
+  const expected = [one, two].map((b) => createHash("sha256").update(b).digest("hex").slice(0, 12));
+  assert.ok(expected.some((h) => err!.message.includes(h)), err!.message);
+  await until(() => w.heard.some((m) => m.includes('"share.cancel"')), 3000, "the cancel");
+  const cancels = w.heard.filter((m) => m.includes('"share.cancel"'));
+  assert.is(cancels.length, 1, w.heard.join("\n"));
+  assert.match(cancels[0], /"reason":"failed on the client \(SFX_INTEGRITY\)"/);
+});
+
+test("an upload that fails tells the server why in kind only, not the file's name", async () => {
+  const w = await world();
+  const err = await w.client().put([{ path: "private/salary-2027.xlsx", size: 10, read: async function* () { yield new Uint8Array(4); } }]).then(() => undefined, (e: Error) => e);
+  assert.ok(isSfxError(err, "SFX_IO"), String(err));
+  assert.match(err!.message, /salary-2027\.xlsx changed while it was being uploaded/);
+  await until(() => w.heard.some((m) => m.includes('"share.cancel"')), 3000, "the cancel");
+  const cancels = w.heard.filter((m) => m.includes('"share.cancel"'));
+  assert.equal(cancels.map((m) => JSON.parse(m).reason), ["failed on the client (SFX_IO)"]);
+  assert.not.ok(w.heard.join("\n").includes("salary"));
 });
 
 test("two files swapped in the store (sizes alike) are found out: each deciphers with the other's key stream", async () => {
