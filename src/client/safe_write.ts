@@ -953,7 +953,7 @@ class SafeWriteImpl implements SafeWrite {
       if (typeof expectedSha256 === "function" && !expectedSha256(sha256)) {
         throw new SfxError(
           "SFX_INTEGRITY",
-          `${this.#rel}: SHA-256 mismatch: what arrived (${sha256.slice(0, 12)}…) is not what the sender's end vouches for: changed on the way, or the two ends' keys disagree because the list of files or a key was changed (the verification codes then differ); nothing was kept`,
+          `${this.#rel}: SHA-256 mismatch: what arrived is not what the sender's end vouches for: changed on the way, or the two ends' keys disagree because the list of files or a key was changed (the verification codes then differ); nothing was kept`,
         );
       }
       if (typeof expectedSha256 === "string" && sha256 !== expectedSha256) {
