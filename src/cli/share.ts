@@ -88,17 +88,17 @@ export function registerShare(program: Command, result: CommandResult): void {
 }
 
 /**
- * A code read out and typed in its groups with spaces (`sfx share get 7KQ2 M9XD 4T1F HB6R W3NP 5ZEA`)
- * arrives as several arguments: when the first is short of a code and it and the next few make
- * one, they are that code (the longest they make: a code of today before one of a share in the
- * clear, four characters shorter), and what follows are the names.
+ * A code read out and typed in its groups with spaces (`sfx share get 7KQ2 M9XD 4T1F HB6R W3NP 5ZET`)
+ * arrives as several arguments: when the first word and the next few make a code, they are that
+ * code, and what follows are the names. The longest they make: a code of today (24 characters,
+ * whose check character a name that happens to look like a group passes one time in 31) before
+ * the 20 of a share in the clear, so that `7KQ2-M9XD-4T1F-HB6R-W3NP 5ZET` is one code, not a
+ * shorter one and a name.
  */
 export function joinCodeGroups(words: readonly string[]): { code: string; rest: string[] } {
-  if (!isCode(words[0])) {
-    for (let n = Math.min(words.length, CODE_CHARS); n >= 2; n--) {
-      const joined = words.slice(0, n).join("-");
-      if (isCode(joined)) return { code: joined, rest: words.slice(n) };
-    }
+  for (let n = Math.min(words.length, CODE_CHARS); n >= 2; n--) {
+    const joined = words.slice(0, n).join("-");
+    if (isCode(joined)) return { code: joined, rest: words.slice(n) };
   }
   return { code: words[0], rest: words.slice(1) };
 }

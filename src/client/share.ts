@@ -57,7 +57,7 @@ import {
   ShareSending,
   MAX_TIME_MS,
 } from "../protocol/share.ts";
-import { isPlainCode, parseCode } from "../share/code.ts";
+import { isPlainCode, lookupOf, parseCode } from "../share/code.ts";
 import { type SealedFile, ShareCipher, storedName } from "../share/share_crypto.ts";
 import { renameUnreadableCopy, shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
@@ -654,10 +654,10 @@ export class ShareClient {
   }
 
   async #list(code: string, opts: RequestOptions): Promise<OpenedListing> {
-    // The server is sent the code's lookup, never the code (but a share in the clear's own code).
+    // The server is sent the code's lookup, never the code (for a share in the clear, its store key).
     const keys = isPlainCode(code) ? undefined : ShareCipher.of(code);
     const req = this.#newReq();
-    const msg = await this.#request(req, ShareLs.encode({ req, code: keys?.lookup ?? parseCode(code) }), (m) => (ShareListingMessage.is(m) ? m : undefined), opts);
+    const msg = await this.#request(req, ShareLs.encode({ req, code: lookupOf(code) }), (m) => (ShareListingMessage.is(m) ? m : undefined), opts);
     let files = msg.files;
     if (keys) {
       if (msg.sealed === undefined) throw new SfxError("SFX_PROTOCOL", "The server listed the share without its sealed list of files");
@@ -964,7 +964,7 @@ export class ShareClient {
         });
       });
       // Only a share with a download limit can be held up by downloads in progress (see onWaiting).
-      const fetched = await this.#fetch(keys, keys?.lookup ?? parseCode(code), todo, opened, cache, total, moved, { ...opts, onWaiting: listing.maxDownloads === null ? undefined : opts.onWaiting });
+      const fetched = await this.#fetch(keys, lookupOf(code), todo, opened, cache, total, moved, { ...opts, onWaiting: listing.maxDownloads === null ? undefined : opts.onWaiting });
       for (const { file, offset } of todo) {
         const r = fetched.get(file.path)!;
         results.push({ name: file.path, path: r.path, size: r.size, sha256: r.sha256, resumedFrom: offset, alreadyThere: false });

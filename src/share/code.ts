@@ -1,16 +1,20 @@
 /**
- * Share codes: capabilities. A code is 24 random Crockford base32 characters
- * (120 bits from `crypto.getRandomValues`), made by the uploading client and
- * printed in groups of four: `7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA`. Parsing
- * forgives what people do when they type a code: any case, hyphens or spaces
- * anywhere or nowhere, and Crockford's look-alikes (O → 0, I and L → 1).
+ * Share codes: capabilities. A code is 23 random Crockford base32 characters
+ * (115 bits from `crypto.getRandomValues`) and a check character, made by
+ * the uploading client and printed in groups of four:
+ * `7KQ2-M9XD-4T1F-HB6R-W3NP-5ZET`. Parsing forgives what people do when they
+ * type a code: any case, hyphens or spaces anywhere or nowhere, and
+ * Crockford's look-alikes (O → 0, I and L → 1); the check character catches
+ * what it cannot forgive: any one character mistyped, or two next to each
+ * other swapped, is refused before anything is asked of the server.
  *
  * The code never reaches the server. HKDF-SHA-256 over it gives a *lookup*
  * (what the client sends to find the share) and the keys its files and list
  * are enciphered with ({@link shareSecrets}); the lookup tells nothing of the
- * keys. Codes of 20 characters (100 bits) are those servers made before
- * shares were enciphered: such a code is sent as it is, and its share is
- * in the clear.
+ * keys. Codes of 20 characters (100 bits, no check character) are those
+ * servers made before shares were enciphered, whose shares are in the clear:
+ * for such a code the client sends the store's key ({@link codeKey}), never
+ * the code, so that a code of today typed a group short gives nothing away.
  *
  * The store never keeps a code or a lookup: it keys shares by
  * {@link codeKey}, a SHA-256 of either, so neither a directory listing nor a
@@ -31,14 +35,27 @@ DECODE.set("O", "0");
 DECODE.set("I", "1");
 DECODE.set("L", "1");
 
-/** A new random share code, grouped with hyphens: 24 characters, or 20 for a share in the clear (`plain`, what servers made before shares were enciphered). */
+/** A new random share code, grouped with hyphens: 24 characters (the last a check), or 20 for a share in the clear (`plain`, what servers made before shares were enciphered). */
 export function generateCode(plain = false): string {
-  const bytes = new Uint8Array(plain ? PLAIN_CODE_CHARS : CODE_CHARS);
+  const bytes = new Uint8Array(plain ? PLAIN_CODE_CHARS : CODE_CHARS - 1);
   crypto.getRandomValues(bytes);
   // 256 is a multiple of 32, so `byte & 31` is uniform: exactly 5 random bits per character.
   let raw = "";
   for (const b of bytes) raw += CROCKFORD_ALPHABET[b & 31];
-  return formatCode(raw);
+  return formatCode(plain ? raw : raw + checkCharacter(raw));
+}
+
+/**
+ * The check character of a code's first 23 characters: the sum of each
+ * character's value times its position (1 to 23), modulo 31. 31 is prime and
+ * the weights are distinct and under it, so one character changed, or two
+ * neighbours swapped, changes the sum (but for 0 and Z, whose values are 31
+ * apart).
+ */
+function checkCharacter(body: string): string {
+  let sum = 0;
+  for (let i = 0; i < body.length; i++) sum += (i + 1) * CROCKFORD_ALPHABET.indexOf(body[i]);
+  return CROCKFORD_ALPHABET[sum % 31];
 }
 
 /** Groups a canonical code with hyphens: `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`. */
@@ -54,12 +71,12 @@ export function formatCode(canonical: string): string {
  *
  * @example
  * ```ts
- * parseCode("7kq2-m9xd-4t1f-hb6r-w3np-5zea") === "7KQ2M9XD4T1FHB6RW3NP5ZEA";
- * parseCode("7KQ2M9XD4T1FHB6RW3NP5ZEO") === "7KQ2M9XD4T1FHB6RW3NP5ZE0"; // O read as zero
+ * parseCode("7kq2-m9xd-4t1f-hb6r-w3np-5zet") === "7KQ2M9XD4T1FHB6RW3NP5ZET";
+ * parseCode("7KQ2M9XD4T1FHB6RW3NP5ZOE") === "7KQ2M9XD4T1FHB6RW3NP5Z0E"; // O read as zero
  * ```
  */
 export function parseCode(text: string): string {
-  const example = "like 7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA";
+  const example = "like 7KQ2-M9XD-4T1F-HB6R-W3NP-5ZET";
   if (typeof text !== "string" || text.length > 4 * CODE_CHARS) {
     throw new SfxError("SFX_BAD_CODE", `Invalid share code: expected ${CODE_CHARS} characters, ${example}`);
   }
@@ -76,6 +93,9 @@ export function parseCode(text: string): string {
   if (out.length !== CODE_CHARS && out.length !== PLAIN_CODE_CHARS) {
     throw new SfxError("SFX_BAD_CODE", `Invalid share code: it has ${out.length} code characters, not ${CODE_CHARS} (${example})`);
   }
+  if (out.length === CODE_CHARS && checkCharacter(out.slice(0, -1)) !== out.at(-1)) {
+    throw new SfxError("SFX_BAD_CODE", "Invalid share code: it is mistyped (its last character, a check on the others, does not match them): compare it with the code you were given");
+  }
   return out;
 }
 
@@ -86,6 +106,19 @@ export function isPlainCode(code: string): boolean {
 
 /** What a client sends to find an enciphered share: 64 hex digits. */
 const LOOKUP = /^[0-9a-f]{64}$/;
+/** What a client sends to find a share in the clear: `v1:` and its store key. */
+const PLAIN_KEY = /^v1:([0-9a-f]{64})$/;
+
+/**
+ * What a client sends the server to find the share of `code`: the lookup of
+ * an enciphered share's code, or `v1:` and the store key of a share in the
+ * clear's. Never the code itself: the store key of a code of today typed a
+ * group short is a hash of 100 of its bits, not the bits.
+ */
+export function lookupOf(code: string): string {
+  const canonical = parseCode(code);
+  return canonical.length === CODE_CHARS ? shareSecrets(canonical).lookup : `v1:${codeKey(canonical)}`;
+}
 
 /** What a code of an enciphered share gives: the lookup the server is told, and the keys it is never told. */
 export interface ShareSecrets {
@@ -116,15 +149,18 @@ export function isCode(text: string): boolean {
 }
 
 /**
- * The store's key for a code or a lookup (what a client sends): hex SHA-256
- * of the lookup, or of the canonical code of a share in the clear. Shares are
- * stored and looked up under this key; neither the code nor the lookup is
- * written down. `SFX_BAD_CODE` for anything else.
+ * The store's key for a code or what a client sends ({@link lookupOf}): hex
+ * SHA-256 of the lookup, or of the canonical code of a share in the clear
+ * (which a client sends as it is, after `v1:`). Shares are stored and looked
+ * up under this key; neither the code nor the lookup is written down.
+ * `SFX_BAD_CODE` for anything else.
  */
 export function codeKey(codeOrLookup: string): string {
   if (typeof codeOrLookup === "string" && LOOKUP.test(codeOrLookup)) {
     return createHash("sha256").update("sfx-share-v2:").update(codeOrLookup).digest("hex");
   }
+  const plainKey = typeof codeOrLookup === "string" ? PLAIN_KEY.exec(codeOrLookup) : null;
+  if (plainKey) return plainKey[1];
   const canonical = parseCode(codeOrLookup);
   if (canonical.length === CODE_CHARS) return codeKey(shareSecrets(canonical).lookup);
   return createHash("sha256").update("sfx-share-v1:").update(canonical).digest("hex");

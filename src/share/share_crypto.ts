@@ -26,7 +26,7 @@
  * @example
  * ```ts
  * const up = ShareCipher.generate();          // the uploader: a new code
- * up.code;                                    // "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA", shown to the user
+ * up.code;                                    // "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZET", shown to the user
  * const sealed = up.seal([{ path: "a.txt", size: 5, sha256: "…" }]);
  * const down = ShareCipher.of(up.code);       // whoever has the code
  * down.lookup === up.lookup;                  // what both send the server

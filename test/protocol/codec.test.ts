@@ -92,7 +92,7 @@ test("a share's lookup is 64 hex digits and its sealed list base64, so nothing e
   const lookup = "ab".repeat(32);
   const put = (l: string) => enc(JSON.stringify({ type: "share.put", req: 1, lookup: l, files: [{ path: "0", size: 1 }] }));
   assert.is((decodeMessage(put(lookup)) as unknown as { lookup: string }).lookup, lookup);
-  for (const bad of ["AB".repeat(32), "ab".repeat(31), "../".repeat(21) + "a", "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA"]) {
+  for (const bad of ["AB".repeat(32), "ab".repeat(31), "../".repeat(21) + "a", "7KQ2-M9XD-4T1F-HB6R-W3NP-5ZET"]) {
     assert.throws(() => decodeMessage(put(bad)), (e: unknown) => e instanceof ProtocolError, bad);
   }
   const listing = (sealed: string, expiresAt = 2) => enc(JSON.stringify({ type: "share.listing", req: 1, createdAt: 1, expiresAt, maxDownloads: null, downloads: 0, files: [{ path: "0", size: 1, sha256: sha }], sealed }));

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { isSfxError } from "../../src/errors.ts";
-import { codeHint, codeKey, CROCKFORD_ALPHABET, formatCode, generateCode, isCode, isPlainCode, parseCode } from "../../src/share/code.ts";
+import { codeHint, codeKey, CROCKFORD_ALPHABET, formatCode, generateCode, isCode, isPlainCode, lookupOf, parseCode } from "../../src/share/code.ts";
 
 test("generateCode() gives 24 Crockford characters in six hyphenated groups, and 20 in five for a share in the clear", () => {
   for (let i = 0; i < 200; i++) {
@@ -33,7 +33,43 @@ test("parseCode() ignores case and hyphens and maps O to 0, I and L to 1", () =>
     assert.is(parseCode(typed), canonical, typed);
   }
   assert.is(codeKey("7kq2-m9xd-4tlf-hb6r-w3no"), codeKey("7KQ2M9XD4T1FHB6RW3N0"));
-  assert.is(parseCode("7kq2-m9xd-4t1f-hb6r-w3np-5zeo"), "7KQ2M9XD4T1FHB6RW3NP5ZE0");
+  assert.is(parseCode("7kq2-m9xd-4t1f-hb6r-w3np-5zoe"), "7KQ2M9XD4T1FHB6RW3NP5Z0E");
+});
+
+test("a code's check character refuses any one character mistyped and any two neighbours swapped (but 0 for Z, 31 apart), before the server is asked", () => {
+  for (let round = 0; round < 20; round++) {
+    const canonical = parseCode(generateCode());
+    for (let i = 0; i < canonical.length; i++) {
+      for (const c of CROCKFORD_ALPHABET) {
+        if (c === canonical[i]) continue;
+        const typo = canonical.slice(0, i) + c + canonical.slice(i + 1);
+        const zeroForZ = i < 23 && new Set([c, canonical[i]]).size === 2 && [c, canonical[i]].sort().join("") === "0Z";
+        if (zeroForZ) continue;
+        assert.not.ok(isCode(typo), `${canonical} → ${typo}`);
+      }
+      if (i + 1 < canonical.length && canonical[i] !== canonical[i + 1] && [canonical[i], canonical[i + 1]].sort().join("") !== "0Z") {
+        const swapped = canonical.slice(0, i) + canonical[i + 1] + canonical[i] + canonical.slice(i + 2);
+        assert.not.ok(isCode(swapped), `${canonical} → ${swapped}`);
+      }
+    }
+  }
+  try {
+    parseCode("7KQ2-M9XD-4T1F-HB6R-W3NP-5ZEA");
+    assert.unreachable("accepted a mistyped code");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_BAD_CODE"));
+    assert.match((err as Error).message, /^Invalid share code: it is mistyped \(its last character, a check on the others, does not match them\)/);
+  }
+});
+
+test("lookupOf() never gives the code: a code of today's lookup, or v1: and a share in the clear's store key (a code of today cut to 20 characters gives away only a hash of them)", () => {
+  const code = generateCode();
+  const cut = parseCode(code).slice(0, 20);
+  assert.match(lookupOf(code), /^[0-9a-f]{64}$/);
+  assert.is(lookupOf(cut), `v1:${codeKey(cut)}`);
+  assert.is(codeKey(lookupOf(cut)), codeKey(cut));
+  assert.is(codeKey(lookupOf(code)), codeKey(code));
+  for (const sent of [lookupOf(code), lookupOf(cut)]) assert.not.ok(sent.toUpperCase().includes(cut.slice(0, 8)), sent);
 });
 
 test("parseCode() refuses malformed codes with SFX_BAD_CODE", () => {
