@@ -96,6 +96,13 @@ export function uploadPaceBytes(bytes: number, windowMs: number): number {
 /** Largest `--max-downloads` a share may ask for. */
 export const MAX_DOWNLOADS_LIMIT = 1_000_000;
 
+/**
+ * How long after an enciphered share ends (or expires, if later) a new upload under its code is
+ * refused. Its code is the uploader's choice, so without this whoever was given it could, once the
+ * share is gone, upload files of their own under it for those who fetch it later.
+ */
+export const ENDED_KEEP_MS = 90 * 24 * 3_600_000;
+
 /** How often the sweeper looks for expired shares (it also runs at start). */
 export const SWEEP_INTERVAL_MS = 60_000;
 
@@ -114,7 +121,7 @@ export const MAX_NAME_BYTES = 255;
 /** Deepest directory nesting of a file in a share. */
 export const MAX_PATH_DEPTH = 32;
 
-/** Characters of Crockford base32 in a share code: 24 × 5 = 120 random bits, the key of the share's bytes. */
+/** Characters of Crockford base32 in a share code: 23 random (115 bits), the key of the share's bytes, and a check character. */
 export const CODE_CHARS = 24;
 
 /** Characters of the code of a share in the clear (100 bits), as servers made them before shares were enciphered. */

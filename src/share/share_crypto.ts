@@ -4,7 +4,7 @@
  * keys.
  *
  * - **Code.** The uploading client makes the code (24 Crockford base32
- *   characters, 120 random bits). HKDF-SHA-256 over it gives the lookup the
+ *   characters: 115 random bits and a check). HKDF-SHA-256 over it gives the lookup the
  *   server is told, the files' key and the list's key ({@link shareSecrets}).
  *   The code itself never leaves the client, nor does either key.
  * - **Files.** AES-256-CTR under the files' key, file `i`'s byte `o` with the

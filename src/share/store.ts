@@ -9,6 +9,7 @@
  * uploads/<random>/            uploads in progress: never visible, removed at start
  * trash/<random>/              shares being deleted: removed at start
  * corrupt/<key>.<time>/        shares found damaged at start: never served nor deleted
+ * ended.log                     keys of enciphered shares that ended, and until when no upload may reuse them
  * ```
  *
  * An upload is published by one `rename(uploads/<id>, shares/<key>)` after
@@ -30,7 +31,7 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { lstat, open, readdir, realpath, rename, rm, statfs, writeFile } from "node:fs/promises";
+import { appendFile, lstat, open, readdir, readFile, realpath, rename, rm, statfs, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
@@ -41,7 +42,7 @@ import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
 import { STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { processCheckHint } from "../deno_access.ts";
 import { codeKey, generateCode } from "./code.ts";
-import { DEFAULT_SHARE_LIMITS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
+import { DEFAULT_SHARE_LIMITS, ENDED_KEEP_MS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
 import { checkSharePaths } from "./share_path.ts";
@@ -157,6 +158,13 @@ export class ShareStore {
   readonly #now: () => number;
   readonly #shares = new Map<string, ShareRecord>();
   readonly #uploads = new Set<ShareUpload>();
+  /**
+   * Store keys of enciphered shares that have ended, each with the time until which an upload under
+   * it is refused ({@link ENDED_KEEP_MS}); kept in `ended.log`, one `<key> <until>` line each.
+   */
+  readonly #ended = new Map<string, number>();
+  /** Lines in `ended.log` (live or past): rewritten without the past ones once they outnumber the rest. */
+  #endedLines = 0;
   readonly #limiter: LookupLimiter;
   readonly #removals = new Set<Promise<void>>();
   #committedBytes = 0;
@@ -228,6 +236,7 @@ export class ShareStore {
         });
       }
     }
+    await this.#loadEnded();
     const sharesDir = join(this.dir, "shares");
     for (const name of await readdir(sharesDir)) {
       const dir = join(sharesDir, name);
@@ -315,7 +324,16 @@ export class ShareStore {
       throw new SfxError("SFX_LIMIT", `Too many files for one share: ${files.length}, the server allows ${L.maxFilesPerShare}`);
     }
     const paths = checkSharePaths(files.map((f) => f.path));
-    if (request.lookup !== undefined && !/^[0-9a-f]{64}$/.test(request.lookup)) throw new SfxError("SFX_BAD_CODE", "Invalid share lookup: expected 64 hex digits");
+    if (request.lookup !== undefined) {
+      if (!/^[0-9a-f]{64}$/.test(request.lookup)) throw new SfxError("SFX_BAD_CODE", "Invalid share lookup: expected 64 hex digits");
+      // A client makes a new random code for each share: one already used, or being used by an upload
+      // in progress, is someone else's, seen on the way (taken first, the owner's upload would fail at
+      // its end) or given to them (reused once the share is gone, it would serve their files instead).
+      const key = codeKey(request.lookup);
+      if (this.#shares.has(key) || this.#ended.has(key) || [...this.#uploads].some((u) => u.spec.lookup === request.lookup)) {
+        throw new SfxError("SFX_BAD_CODE", "A share has had this code already: a code serves one share only");
+      }
+    }
     let bytes = 0;
     for (const f of files) {
       if (!Number.isSafeInteger(f.size) || f.size < 0) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid size for ${f.path}: ${f.size}`);
@@ -445,9 +463,9 @@ export class ShareStore {
     };
     let code = spec.lookup ?? generateCode(true);
     let key = codeKey(code);
-    if (spec.lookup !== undefined && this.#shares.has(key)) {
-      // 2^-128 by chance: a client that sends another share's lookup is refused, not let overwrite it.
-      throw new SfxError("SFX_BAD_CODE", "A share with this code exists already");
+    if (spec.lookup !== undefined && (this.#shares.has(key) || this.#ended.has(key))) {
+      // Checked at the start too (beginUpload): this is for a library caller's two uploads under one lookup.
+      throw new SfxError("SFX_BAD_CODE", "A share has had this code already: a code serves one share only");
     }
     for (let i = 0; this.#shares.has(key) && i < 4; i++) {
       code = generateCode(true);
@@ -660,6 +678,7 @@ export class ShareStore {
     if (rec.deleted) return;
     rec.deleted = true;
     this.#shares.delete(rec.key);
+    if (rec.manifest.sealed !== undefined) this.#end(rec.key, Math.max(this.#now(), rec.manifest.expiresAt) + ENDED_KEEP_MS);
     this.#committedBytes -= rec.bytes;
     // Still on disk (a download may be reading it): counted against the quota until removed.
     this.#removingBytes += rec.bytes;
@@ -732,8 +751,49 @@ export class ShareStore {
         count++;
       }
     }
+    for (const [key, until] of this.#ended) if (now >= until) this.#ended.delete(key);
+    if (this.#endedLines > 2 * this.#ended.size + 1000) {
+      await this.#writeEnded().catch((err) => log.error("Cannot rewrite {log}: {error}", { log: ENDED_LOG, error: String(err) }));
+    }
     await this.settled();
     return count;
+  }
+
+  /** Reads `ended.log` (a line it cannot read is skipped: at worst a code ended long ago is free again). */
+  async #loadEnded(): Promise<void> {
+    const text = await readFile(join(this.dir, ENDED_LOG), "utf8").catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return "";
+      throw err;
+    });
+    const now = this.#now();
+    for (const line of text.split("\n")) {
+      const m = /^([0-9a-f]{64}) (\d{1,16})$/.exec(line);
+      if (!m) continue;
+      this.#endedLines++;
+      const until = Number(m[2]);
+      if (until > now && until > (this.#ended.get(m[1]) ?? 0)) this.#ended.set(m[1], until);
+    }
+    if (this.#endedLines > this.#ended.size) {
+      await this.#writeEnded().catch((err) => log.error("Cannot rewrite {log}: {error}", { log: ENDED_LOG, error: String(err) }));
+    }
+  }
+
+  /** Notes that the enciphered share under `key` has ended: no upload may reuse its code until `until`. */
+  #end(key: string, until: number): void {
+    this.#ended.set(key, until);
+    this.#endedLines++;
+    // Lost (a full disk), the key is still refused until the server restarts.
+    void this.#track(appendFile(join(this.dir, ENDED_LOG), `${key} ${until}\n`, { mode: 0o600 }).catch((err) => {
+      log.error("Cannot note in {log} that share {share} ended: {error}; its code is refused for new shares until the server restarts", { log: ENDED_LOG, share: shortKey(key), error: String(err) });
+    }));
+  }
+
+  /** Rewrites `ended.log` with the live keys only (atomically: a temporary file renamed over it). */
+  async #writeEnded(): Promise<void> {
+    const temp = join(this.dir, `${ENDED_LOG}.tmp`);
+    await writeFile(temp, [...this.#ended].map(([key, until]) => `${key} ${until}\n`).join(""), { mode: 0o600 });
+    await rename(temp, join(this.dir, ENDED_LOG));
+    this.#endedLines = this.#ended.size;
   }
 
   /** Resolves when every deletion started so far has finished. */
@@ -781,8 +841,9 @@ async function holdStore(dir: string): Promise<() => Promise<void>> {
 
 /** Marks a directory as a share store sfx made (see {@link checkStoreDir}). */
 const STORE_MARKER = ".sfx-share-store";
+const ENDED_LOG = "ended.log";
 /** What a store holds at its top (older sfx made no marker). */
-const STORE_ENTRIES = new Set(["shares", "uploads", "trash", "corrupt", "server.lock", STORE_MARKER]);
+const STORE_ENTRIES = new Set(["shares", "uploads", "trash", "corrupt", "server.lock", STORE_MARKER, ENDED_LOG, `${ENDED_LOG}.tmp`]);
 /** The names sfx gives what it puts in each of them: how a store without the marker (an older sfx's) is told from a folder that only has such a subfolder. */
 const STORE_NAMES: Record<string, RegExp> = {
   shares: /^[0-9a-f]{64}$/,

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { type ErrorCode, isSfxError } from "../../src/errors.ts";
 import { codeKey, generateCode } from "../../src/share/code.ts";
-import { type ShareLimits, storedBytes } from "../../src/share/defaults.ts";
+import { ENDED_KEEP_MS, type ShareLimits, storedBytes } from "../../src/share/defaults.ts";
 import { type CreatedShare, ShareStore, type UploadRequest } from "../../src/share/store.ts";
 import { fillUp, withTmpfs } from "../_tmpfs.ts";
 
@@ -756,6 +756,45 @@ test("the sweep timer deletes expired shares on its own and does not keep the pr
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a lookup serves one share: refused while an upload under it runs, while its share lives, and for 90 days after it ends, across a restart; then free again", async () => {
+  const f = fixture();
+  let store = await f.open();
+  const lookup = "ab".repeat(32);
+  const request = { files: [{ path: "0", size: 1 }], lookup };
+  const first = await store.beginUpload(request);
+  // Seen on the way and taken first, it would fail its owner's upload at the end: the later one is refused.
+  await rejects(store.beginUpload(request), "SFX_BAD_CODE", /^A share has had this code already: a code serves one share only$/);
+  const sink = await first.file(0);
+  await sink.write(Buffer.from("x"));
+  await sink.end(sha("x"));
+  const created = await first.commit("AAAA");
+  assert.is(created.code, lookup);
+  await rejects(store.beginUpload(request), "SFX_BAD_CODE", /had this code already/);
+  f.clock.t = created.expiresAt;
+  await store.sweep();
+  assert.is(store.size, 0);
+  // Gone, its code cannot be given new files by whoever was given it.
+  await rejects(store.beginUpload(request), "SFX_BAD_CODE", /had this code already/);
+  await store.close();
+  store = await f.open();
+  await rejects(store.beginUpload(request), "SFX_BAD_CODE", /had this code already/);
+  assert.match(readFileSync(join(f.dir, "ended.log"), "utf8"), new RegExp(`^${codeKey(lookup)} ${created.expiresAt + ENDED_KEEP_MS}\n$`));
+  f.clock.t = created.expiresAt + ENDED_KEEP_MS;
+  await store.sweep();
+  const again = await store.beginUpload(request);
+  await again.abort("test");
+  // The next start rewrites the log without what has passed.
+  await store.close();
+  store = await f.open();
+  assert.is(readFileSync(join(f.dir, "ended.log"), "utf8"), "");
+  // A share in the clear leaves no mark: its code was the server's to choose.
+  const plain = await put(store, { a: "A" }, { maxDownloads: 1 });
+  await download(store, plain.code);
+  await store.settled();
+  assert.is(store.size, 0);
+  assert.is(readFileSync(join(f.dir, "ended.log"), "utf8"), "");
 });
 
 test.run();
