@@ -312,6 +312,7 @@ async function get(code: string, names: string[], flags: GetFlags): Promise<numb
       process.stdout.write(`${JSON.stringify(gotDoneEvent(r.files.length, r.bytes, seconds))}\n`);
     } else {
       process.stderr.write(`Got ${r.files.length} file${r.files.length === 1 ? "" : "s"} (${formatBytes(r.bytes)} fetched in ${formatDuration(seconds)})\n`);
+      if (!r.enciphered) process.stderr.write(`${PLAIN_SHARE_NOTE}\n`);
     }
     return 0;
   } catch (err) {

@@ -558,6 +558,8 @@ export interface GetResult {
   /** Bytes fetched from the server in this run. */
   bytes: number;
   expiresAt: number;
+  /** False for a share in the clear (see {@link ShareListing.enciphered}). */
+  enciphered: boolean;
 }
 
 /** Data a download holds while it waits for `share.sending` (see {@link ShareClient.get}). */
@@ -913,7 +915,7 @@ export class ShareClient {
         if (kept > 0) resumable++;
         plan.push({ file: f, kept });
       }
-      if (plan.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt };
+      if (plan.length === 0) return { files: results, bytes: 0, expiresAt: listing.expiresAt, enciphered: listing.enciphered };
       // Refuse what cannot fit before asking, and before creating any directory: a download that
       // fills the disk half-way helps nobody.
       const creating = plan.filter((e) => e.kept === 0);
@@ -970,7 +972,7 @@ export class ShareClient {
         results.push({ name: file.path, path: r.path, size: r.size, sha256: r.sha256, resumedFrom: offset, alreadyThere: false });
       }
       const bytes = todo.reduce((n, e) => n + e.file.size - e.offset, 0);
-      return { files: results, bytes, expiresAt: listing.expiresAt };
+      return { files: results, bytes, expiresAt: listing.expiresAt, enciphered: listing.enciphered };
     } catch (err) {
       const root = await realpath(opts.dir).catch(() => resolve(opts.dir));
       for (const writer of opened) {

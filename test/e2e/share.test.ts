@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { bareEnv, ensureBinary, type Running, runSfx, SFX, startSfx, tempDir } from "../cli/_sfx.ts";
 import { spawn } from "node:child_process";
 import { codeKey } from "../../src/share/code.ts";
+import { ShareStore } from "../../src/share/store.ts";
 
 const tmp = tempDir("sfx-share-e2e-");
 const HOME = join(tmp.path, "home");
@@ -291,6 +292,36 @@ test("names with invisible characters (a bidi mark, a zero-width space) are shar
   assert.is(got.status, 0, got.stderr);
   assert.match(got.stdout, "note\ufffd.txt");
   assert.equal(readdirSync(join(out, "invisible")).sort(), ["invoice\u200f.pdf", "note\u200b.txt"].sort());
+});
+
+test("a share made before shares were enciphered (a code of 20 characters), on a server upgraded since, still lists and downloads, and both say it is in the clear", async () => {
+  const storage = dir("storage-upgraded");
+  // What an older server left: a share in the clear, under its 20-character code's key.
+  const store = await ShareStore.open({ dir: storage, sweepTimer: false });
+  const data = Buffer.from("an older share's bytes");
+  const upload = await store.beginUpload({ files: [{ path: "old/notes.txt", size: data.length }] });
+  const sink = await upload.file(0);
+  await sink.write(new Uint8Array(data));
+  await sink.end(createHash("sha256").update(data).digest("hex"));
+  const { code } = await upload.commit();
+  await store.close();
+  assert.is(code.replace(/-/g, "").length, 20);
+  const upgraded = await serve(storage);
+  try {
+    const ls = await sfx(upgraded, ["share", "ls", code]);
+    assert.is(ls.status, 0, ls.stderr);
+    assert.match(ls.stdout, /old\/notes\.txt/);
+    assert.match(ls.stderr, /^Note: this share is not enciphered \(a server of before sfx enciphered shares made it\): the server can read it$/m);
+    const json = await sfx(upgraded, ["share", "ls", code, "--json"]);
+    assert.is(JSON.parse(json.stdout).enciphered, false);
+    const out = dir("out-upgraded");
+    const got = await sfx(upgraded, ["share", "get", code, "--dir", out]);
+    assert.is(got.status, 0, got.stderr);
+    assert.is(readFileSync(join(out, "old", "notes.txt"), "utf8"), "an older share's bytes");
+    assert.match(got.stderr, /Note: this share is not enciphered/);
+  } finally {
+    await stop(upgraded);
+  }
 });
 
 test("a second server on a share store in use is refused (exit 10) before it touches the store: the first one's shares stay", async () => {

@@ -730,7 +730,7 @@ class ClientSession implements SessionActions {
           }
         }
         if (flags.json) this.print(JSON.stringify(gotDoneEvent(r.files.length, r.bytes, seconds)));
-        else this.print(`Got ${plural(r.files.length, "file")} (${formatBytes(r.bytes)} fetched in ${formatDuration(seconds)}) into ${dir}; every hash verified.`);
+        else this.print(`Got ${plural(r.files.length, "file")} (${formatBytes(r.bytes)} fetched in ${formatDuration(seconds)}) into ${dir}; every hash verified.${r.enciphered ? "" : `\n${PLAIN_SHARE_NOTE}`}`);
       } catch (err) {
         for (const k of kept) {
           if (flags.json) this.print(JSON.stringify({ event: "kept", ...k }));
