@@ -1301,7 +1301,7 @@ export async function sharePut(paths: readonly string[], opts: PutOptions & Shar
  *
  * @example
  * ```ts
- * const { files } = await shareList("7KQ2-M9XD-4T1F-HB6R-W3NP", { server: { host: "127.0.0.1", port: 6969 } });
+ * const { files } = await shareList("7KQ2-M9XD-4T1F-HB6R-W3NP-5ZET", { server: { host: "127.0.0.1", port: 6969 } });
  * ```
  */
 export async function shareList(code: string, opts: ShareServerOption & RequestOptions = {}): Promise<ShareListing> {
@@ -1315,7 +1315,7 @@ export async function shareList(code: string, opts: ShareServerOption & RequestO
  *
  * @example
  * ```ts
- * await shareGet("7KQ2-M9XD-4T1F-HB6R-W3NP", { dir: "/tmp/in", server: { host: "127.0.0.1", port: 6969 } });
+ * await shareGet("7KQ2-M9XD-4T1F-HB6R-W3NP-5ZET", { dir: "/tmp/in", server: { host: "127.0.0.1", port: 6969 } });
  * ```
  */
 export async function shareGet(code: string, opts: GetOptions & ShareServerOption): Promise<GetResult> {

@@ -194,7 +194,7 @@ export class ShareStore {
    * @example
    * ```ts
    * const store = await ShareStore.open({ dir: "/var/lib/sfx/shares" });
-   * const listing = store.list("7KQ2-M9XD-4T1F-HB6R-W3NP", "192.0.2.7");
+   * const listing = store.list("7KQ2-M9XD-4T1F-HB6R-W3NP-5ZET", "192.0.2.7");
    * await store.close();
    * ```
    */
