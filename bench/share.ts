@@ -165,7 +165,7 @@ async function main(): Promise<void> {
 
   const storage = join(work, "storage");
   const { child: server, match } = await start(
-    ["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(work, "logs"), "--storage", storage, "--max-share-bytes", "64G"],
+    ["serve", "--host", "127.0.0.1", "--port", "0", "--log-dir", join(work, "logs"), "--storage", storage, "--max-share-bytes", "64G", "--store-quota", "128G"],
     /ready on [^\s]*:(\d+)/,
   );
   const port = match[1];
