@@ -165,6 +165,8 @@ export class ShareStore {
   readonly #ended = new Map<string, number>();
   /** Lines in `ended.log` (live or past): rewritten without the past ones once they outnumber the rest. */
   #endedLines = 0;
+  /** Appends to `ended.log` and rewrites of it, one after another: an append during a rewrite would go to the file being replaced. */
+  #endedWrites: Promise<void> = Promise.resolve();
   readonly #limiter: LookupLimiter;
   readonly #removals = new Set<Promise<void>>();
   #committedBytes = 0;
@@ -752,9 +754,7 @@ export class ShareStore {
       }
     }
     for (const [key, until] of this.#ended) if (now >= until) this.#ended.delete(key);
-    if (this.#endedLines > 2 * this.#ended.size + 1000) {
-      await this.#writeEnded().catch((err) => log.error("Cannot rewrite {log}: {error}", { log: ENDED_LOG, error: String(err) }));
-    }
+    if (this.#endedLines > 2 * this.#ended.size + 1000) await this.#writeEnded();
     await this.settled();
     return count;
   }
@@ -766,16 +766,21 @@ export class ShareStore {
       throw err;
     });
     const now = this.#now();
-    for (const line of text.split("\n")) {
+    const lines = text.split("\n");
+    // The last is "" when the file ends with a line's end; anything else there is a line a crash cut short.
+    let unread = lines.pop() === "" ? 0 : 1;
+    for (const line of lines) {
       const m = /^([0-9a-f]{64}) (\d{1,16})$/.exec(line);
-      if (!m) continue;
+      if (!m) {
+        unread++;
+        continue;
+      }
       this.#endedLines++;
       const until = Number(m[2]);
       if (until > now && until > (this.#ended.get(m[1]) ?? 0)) this.#ended.set(m[1], until);
     }
-    if (this.#endedLines > this.#ended.size) {
-      await this.#writeEnded().catch((err) => log.error("Cannot rewrite {log}: {error}", { log: ENDED_LOG, error: String(err) }));
-    }
+    // Rewritten whole, so that the next line appended does not run on from one cut short.
+    if (unread > 0 || this.#endedLines > this.#ended.size) await this.#writeEnded();
   }
 
   /** Notes that the enciphered share under `key` has ended: no upload may reuse its code until `until`. */
@@ -783,17 +788,27 @@ export class ShareStore {
     this.#ended.set(key, until);
     this.#endedLines++;
     // Lost (a full disk), the key is still refused until the server restarts.
-    void this.#track(appendFile(join(this.dir, ENDED_LOG), `${key} ${until}\n`, { mode: 0o600 }).catch((err) => {
+    void this.#track(this.#endedWrite(() => appendFile(join(this.dir, ENDED_LOG), `${key} ${until}\n`, { mode: 0o600 })).catch((err) => {
       log.error("Cannot note in {log} that share {share} ended: {error}; its code is refused for new shares until the server restarts", { log: ENDED_LOG, share: shortKey(key), error: String(err) });
     }));
   }
 
-  /** Rewrites `ended.log` with the live keys only (atomically: a temporary file renamed over it). */
-  async #writeEnded(): Promise<void> {
-    const temp = join(this.dir, `${ENDED_LOG}.tmp`);
-    await writeFile(temp, [...this.#ended].map(([key, until]) => `${key} ${until}\n`).join(""), { mode: 0o600 });
-    await rename(temp, join(this.dir, ENDED_LOG));
-    this.#endedLines = this.#ended.size;
+  /** Rewrites `ended.log` with the live keys only (atomically: a temporary file renamed over it). A failure is logged: the file as it was still holds every key. */
+  #writeEnded(): Promise<void> {
+    return this.#endedWrite(async () => {
+      const temp = join(this.dir, `${ENDED_LOG}.tmp`);
+      const live = [...this.#ended];
+      await writeFile(temp, live.map(([key, until]) => `${key} ${until}\n`).join(""), { mode: 0o600 });
+      await rename(temp, join(this.dir, ENDED_LOG));
+      this.#endedLines = live.length;
+    }).catch((err) => log.error("Cannot rewrite {log}: {error}", { log: ENDED_LOG, error: String(err) }));
+  }
+
+  /** Runs `write` once the writes of `ended.log` before it are done. */
+  #endedWrite(write: () => Promise<void>): Promise<void> {
+    const done = this.#endedWrites.then(write);
+    this.#endedWrites = done.catch(() => {});
+    return done;
   }
 
   /** Resolves when every deletion started so far has finished. */

@@ -797,4 +797,16 @@ test("a lookup serves one share: refused while an upload under it runs, while it
   assert.is(readFileSync(join(f.dir, "ended.log"), "utf8"), "");
 });
 
+test("ended.log cut short by a crash, or holding lines that are not its own, is read for what it holds and rewritten whole", async () => {
+  const f = fixture();
+  const kept = "cd".repeat(32);
+  const until = T0 + ENDED_KEEP_MS;
+  writeFileSync(join(f.dir, "ended.log"), `${codeKey(kept)} ${until}\nnot a line\n${"ef".repeat(20)}`);
+  mkdirSync(join(f.dir, "shares"), { recursive: true });
+  writeFileSync(join(f.dir, ".sfx-share-store"), "");
+  const store = await f.open();
+  await rejects(store.beginUpload({ files: [{ path: "0", size: 1 }], lookup: kept }), "SFX_BAD_CODE", /had this code already/);
+  assert.is(readFileSync(join(f.dir, "ended.log"), "utf8"), `${codeKey(kept)} ${until}\n`);
+});
+
 test.run();
