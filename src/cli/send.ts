@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
@@ -24,6 +25,7 @@ interface SendFlags {
   server?: string;
   name?: string;
   json?: boolean;
+  verify?: boolean;
 }
 
 /** Registers `sfx send`. */
@@ -36,6 +38,7 @@ export function registerSend(program: Command, result: CommandResult): void {
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("--name <name>", "file name for standard input")
     .option("--json", "print machine-readable events, one JSON object per line")
+    .option("--verify", "before any byte is sent, type the verification code the receiver shows (ask them): a server in between is found out before it gets the files")
     .action(async (paths: string[], flags: SendFlags) => {
       result.status = await runSend(paths, flags);
     });
@@ -85,6 +88,20 @@ export function keptByReceiver(bytes: number): string {
   return `The receiver kept ${formatBytes(bytes)} from an interrupted transfer: reading them here to check them, then sending the rest.`;
 }
 
+/**
+ * Asks the user to type the verification code the receiver shows (`--verify`): true when its digits
+ * are `code`'s. Read as a line in the terminal's own mode, so that Ctrl-C is the usual signal.
+ */
+export async function askCode(code: string, signal: AbortSignal, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<boolean> {
+  const rl = createInterface({ input, output, terminal: false });
+  try {
+    const typed = await rl.question("Ask the receiver for the verification code it shows, and type it here to send (anything else cancels): ", { signal });
+    return typed.replace(/\D/g, "") === code.replace(/\D/g, "");
+  } finally {
+    rl.close();
+  }
+}
+
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
   if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
@@ -103,6 +120,9 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     if (!json) process.stderr.write(`${line}\n`);
   };
   const usesStdin = paths.includes("-");
+  if (flags.verify && (usesStdin || !process.stdin.isTTY)) {
+    throw new SfxError("SFX_USAGE", `--verify asks you to type the code the receiver shows: it needs a terminal on standard input${usesStdin ? ", which '-' sends" : ""}`);
+  }
   if (usesStdin) checkStdin();
   try {
     await withInterrupt((signal) => sendWithSignal(signal));
@@ -150,7 +170,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
         }
       };
-      await sendFiles(conn, { to, files, onEvent, signal });
+      await sendFiles(conn, { to, files, onEvent, signal, ...(flags.verify ? { confirmCode: askCode } : {}) });
       await conn.close();
     } catch (err) {
       bar.end();

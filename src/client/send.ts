@@ -48,6 +48,14 @@ export interface SendOptions {
    * its defaults).
    */
   stallMs?: number;
+  /**
+   * Asked once the keys are agreed, before any byte of the files is sent: whether the receiver
+   * shows this verification code too (the user compares it, by voice or another channel). False
+   * ends the exchange (`SFX_INTEGRITY`) with nothing sent: a server that gave each end a key of its
+   * own, which makes the codes differ, gets no byte. `signal` aborts when the answer is no longer
+   * wanted (the receiver cancelled, the connection ended, the user cancelled).
+   */
+  confirmCode?: (code: string, signal: AbortSignal) => Promise<boolean>;
 }
 
 /** What a successful send did. */
@@ -169,6 +177,35 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       signal?.addEventListener("abort", onAbort, { once: true });
     });
 
+  /**
+   * The user's answer to `ask` (see {@link SendOptions.confirmCode}), or the end of the wait: the
+   * user cancels, the connection ends, or the server says something (the receiver cancelled), which
+   * is thrown as it would be anywhere else.
+   */
+  const confirmed = async (ask: NonNullable<SendOptions["confirmCode"]>, code: string): Promise<boolean> => {
+    const asking = new AbortController();
+    const answer = ask(code, asking.signal);
+    let poll: ReturnType<typeof setInterval> | undefined;
+    let onAbort = () => {};
+    const interrupted = new Promise<undefined>((resolve) => {
+      onAbort = () => resolve(undefined);
+      signal.addEventListener("abort", onAbort, { once: true });
+      poll = setInterval(() => (inbox.length > 0 || conn.closedWith) && resolve(undefined), 50);
+    });
+    try {
+      const same = await Promise.race([answer, interrupted]);
+      if (same !== undefined) return same;
+      answer.catch(() => {}); // no longer wanted
+      if (signal.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
+      pending();
+      throw conn.closedWith ?? new SfxError("SFX_PROTOCOL", "The exchange ended while the codes were compared");
+    } finally {
+      clearInterval(poll);
+      signal.removeEventListener("abort", onAbort);
+      asking.abort();
+    }
+  };
+
   let started = 0;
   let progressTimer: ReturnType<typeof setInterval> | undefined;
   try {
@@ -228,6 +265,13 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     const resumingEvery = resumingEveryMs(conn.welcome.limits.idleTimeoutMs);
     emit({ event: "accepted" });
     emit({ event: "verify", code: crypt.code });
+    if (opts.confirmCode && !(await confirmed(opts.confirmCode, crypt.code))) {
+      await cancel("the sender's verification code differs from the receiver's: nothing was sent");
+      throw new SfxError(
+        "SFX_INTEGRITY",
+        `Not sent: the receiver's verification code is not ${crypt.code}, so someone between you (the server?) holds keys of its own. No byte of the files was sent`,
+      );
+    }
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
     let sent = 0;

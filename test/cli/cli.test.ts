@@ -232,6 +232,7 @@ test("a bad option value is one stderr line naming the value, exit 2", async () 
   // --name names standard input: given with files only, it would be ignored, and the file arrive under its own name.
   await assertUsageError(["send", "--to", "123456", "README.md", "--name", "renamed.md", "--server", "127.0.0.1:9"], "--name names standard input: give '-' among the paths");
   await assertUsageError(["share", "put", "README.md", "--name", "renamed.md", "--server", "127.0.0.1:9"], "--name names standard input: give '-' among the paths");
+  await assertUsageError(["send", "--to", "123456", "--verify", "README.md", "--server", "127.0.0.1:9"], "--verify asks you to type the code the receiver shows: it needs a terminal on standard input");
 });
 
 test("an error naming a file shows the name printable on stderr (no escape sequence reaches the terminal); --json keeps it exact", async () => {

@@ -17,7 +17,7 @@ import { isSfxError } from "../../src/errors.ts";
 import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
 import { Accept, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Reject, Start } from "../../src/protocol/index.ts";
 import { HandSender } from "../_hand_sender.ts";
-import { startHarness } from "../pairing/_harness.ts";
+import { startHarness, until } from "../pairing/_harness.ts";
 
 const dirs: string[] = [];
 test.after(() => {
@@ -219,6 +219,81 @@ test("an offer without the sender's key commitment (an older sfx, or stripped on
     assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
     assert.match((err as Error).message, /carries no key, so the files could not be enciphered: nothing was sent/);
     assert.equal(data, [], "not a byte");
+  } finally {
+    await h.close();
+  }
+});
+
+test("confirmCode (send --verify): nothing is sent until the user says the receiver shows the same code; a different one ends the exchange with not a byte relayed, and the receiver is told", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const src = tmp();
+    writeFileSync(join(src, "plans.txt"), "the plans, ".repeat(1000));
+    const files = await collectFiles([join(src, "plans.txt")]);
+    const relayed: Uint8Array[] = [];
+    r.conn.onData((_stream, d) => void relayed.push(d));
+    let receiverCode: string | undefined;
+    const dir = tmp();
+    // Agreed: the files go once the answer comes, and not before.
+    let answer!: (same: boolean) => void;
+    const asked: string[] = [];
+    const received = new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (receiverCode = e.code)) }).receiveOne();
+    const sent = sendFiles(s.conn, { to: r.conn.id, files, confirmCode: (code) => (asked.push(code), new Promise<boolean>((res) => (answer = res))) });
+    await until(() => asked.length === 1 && receiverCode !== undefined, 5000, "the question, and the receiver's code");
+    assert.is(asked[0], receiverCode, "the two codes are there to compare before any byte");
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(relayed, [], "nothing sent while the user compares");
+    answer(true);
+    await sent;
+    assert.ok((await received).accepted);
+    assert.is(readFileSync(join(dir, "plans.txt"), "utf8"), "the plans, ".repeat(1000));
+
+    // Told the codes differ: ended, not a byte relayed, the receiver told why.
+    relayed.length = 0;
+    const dir2 = tmp();
+    const events: TransferEvent[] = [];
+    const refused = new Receiver(r.conn, { dir: dir2, decide: async () => true, onEvent: (e) => void events.push(e) }).receiveOne().then((x) => x, (e: unknown) => e);
+    const err = await sendFiles(s.conn, { to: r.conn.id, files, confirmCode: async () => false }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+    assert.match((err as Error).message, /^Not sent: the receiver's verification code is not \d{3}-\d{3}, so someone between you \(the server\?\) holds keys of its own\. No byte of the files was sent$/);
+    const outcome = await refused;
+    assert.ok(isSfxError(outcome, "SFX_CANCELLED"), String(outcome));
+    assert.match((outcome as Error).message, /verification code differs from the receiver's: nothing was sent/);
+    assert.equal(relayed, []);
+    assert.equal(readdirSync(dir2), []);
+  } finally {
+    await h.close();
+  }
+});
+
+test("confirmCode: a receiver that cancels while the user compares ends the wait (the question is withdrawn), and the send fails as cancelled by it", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const src = tmp();
+    writeFileSync(join(src, "x.txt"), "x");
+    const stop = new AbortController();
+    const received = new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne(stop.signal).then((x) => x, (e: unknown) => e);
+    let withdrawn = false;
+    let asked = false;
+    const sent = sendFiles(s.conn, {
+      to: r.conn.id,
+      files: await collectFiles([join(src, "x.txt")]),
+      confirmCode: (_code, signal) => {
+        asked = true;
+        return new Promise<boolean>((_res, rej) => signal.addEventListener("abort", () => ((withdrawn = true), rej(new Error("withdrawn")))));
+      },
+    }).then(() => undefined, (e: unknown) => e);
+    await until(() => asked, 5000, "the question");
+    stop.abort();
+    const err = await sent;
+    assert.ok(isSfxError(err, "SFX_CANCELLED"), String(err));
+    assert.match((err as Error).message, /^The receiver cancelled/);
+    assert.ok(withdrawn, "the question was withdrawn");
+    await received;
   } finally {
     await h.close();
   }

@@ -377,6 +377,32 @@ if (!TMUX) {
     assert.equal(readdirSync(dir), []);
   }
 
+  test("sfx send --verify: nothing goes until the code the receiver shows is typed; a wrong one sends nothing and tells the receiver", async () => {
+    const src = tmp("sfx-src-");
+    writeFileSync(join(src, "plans.txt"), "the plans\n".repeat(100));
+    const out = tmp("sfx-recv-");
+    const receiver = await startReceive(server, out, ["--yes", "--once"]);
+    const tx = pane(["--to", receiver.id, "--server", server.address, "--verify", join(src, "plans.txt")], { cwd: src, command: "send" });
+    const shown = await tx.waitFor(/Verification code (\d{3}-\d{3}): the receiver sees the same[^\n]*\n[^\n]*type it here to send \(anything else cancels\): $/m);
+    await until(() => events(receiver).some((e) => e.event === "verify" && e.code === shown[1]), 10_000, () => receiver.out());
+    assert.equal(readdirSync(out), [], "nothing sent while the code is compared");
+    tx.type(shown[1].replace("-", " "));
+    await tx.waitFor(/Sent 1 file, .*the receiver verified every file\.\n\[sfx exited 0\]/);
+    assert.is((await receiver.exit()).status, 0, receiver.err());
+    assert.is(readFileSync(join(out, "plans.txt"), "utf8"), "the plans\n".repeat(100));
+
+    const out2 = tmp("sfx-recv-");
+    const second = await startReceive(server, out2, ["--yes", "--once"]);
+    const wrong = pane(["--to", second.id, "--server", server.address, "--verify", join(src, "plans.txt")], { cwd: src, command: "send" });
+    const code = (await wrong.waitFor(/Verification code (\d{3}-\d{3})/))[1];
+    await wrong.waitFor(/type it here to send \(anything else cancels\): $/m);
+    wrong.type(code === "000-000" ? "111-111" : "000-000");
+    await wrong.waitFor(/Not sent: the receiver's verification code is not \d{3}-\d{3}, so someone between you \(the server\?\) holds keys of its own\. No byte of the files was sent\n\[sfx exited 7\]/);
+    await second.exit();
+    assert.ok(events(second).some((e) => /verification code differs from the receiver's: nothing was sent/.test(String(e.reason ?? e.message))), second.out());
+    assert.equal(readdirSync(out2), []);
+  });
+
   test("sfx receive: Ctrl-C at the Accept? [y/N] prompt stops the receiver (exit 130) and the sender hears it declined", async () => {
     await stoppedAtPrompt((rx) => rx.keys("C-c"), /\^C\nsfx: Stopped\n\[sfx exited 130\]/);
   });
