@@ -6,7 +6,8 @@
  * type a code: any case, hyphens or spaces anywhere or nowhere, and
  * Crockford's look-alikes (O → 0, I and L → 1); the check character catches
  * what it cannot forgive: any one character mistyped, or two next to each
- * other swapped, is refused before anything is asked of the server.
+ * other swapped, is refused before anything is asked of the server (but for
+ * 0 and Z, whose values are 31 apart: one in 16 such mistakes, at worst).
  *
  * The code never reaches the server. HKDF-SHA-256 over it gives a *lookup*
  * (what the client sends to find the share) and the keys its files and list
@@ -146,6 +147,22 @@ export function isCode(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether `text` is what a client sends for a code ({@link lookupOf}): a lookup, or `v1:` and a store key. */
+export function isSentForm(text: string): boolean {
+  return typeof text === "string" && (LOOKUP.test(text) || PLAIN_KEY.test(text));
+}
+
+/**
+ * Whether a code or what a client sends finds an enciphered share (a lookup, or a code of 24
+ * characters) or one in the clear (`v1:` and a store key, or a code of 20). `SFX_BAD_CODE` for
+ * anything else.
+ */
+export function findsSealed(codeOrLookup: string): boolean {
+  if (typeof codeOrLookup === "string" && LOOKUP.test(codeOrLookup)) return true;
+  if (typeof codeOrLookup === "string" && PLAIN_KEY.test(codeOrLookup)) return false;
+  return parseCode(codeOrLookup).length === CODE_CHARS;
 }
 
 /**

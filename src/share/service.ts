@@ -28,7 +28,7 @@ import {
   ShareSending,
 } from "../protocol/share.ts";
 import { DownloadsHeldError, type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
-import { codeKey } from "./code.ts";
+import { codeKey, isSentForm } from "./code.ts";
 import { MAX_REQUESTS_PER_CLIENT, UPLOAD_FIRST_BYTES_MS, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
 import { formatBytes } from "../units.ts";
 import { PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
@@ -356,8 +356,8 @@ export class ShareService {
       if (SharePut.is(msg)) await this.#put(peer, msg);
       else if (ShareEnd.is(msg)) await this.#end(peer, msg);
       else if (ShareSeal.is(msg)) await this.#seal(peer, msg);
-      else if (ShareLs.is(msg)) this.#ls(peer, msg);
-      else if (ShareGet.is(msg)) await this.#get(peer, msg);
+      else if (ShareLs.is(msg)) this.#ls(peer, sentForm(msg));
+      else if (ShareGet.is(msg)) await this.#get(peer, sentForm(msg));
       else if (ShareReceived.is(msg)) await this.#received(peer, msg.req);
       else if (ShareCancel.is(msg)) await this.#cancel(peer, msg.req, msg.reason ?? "cancelled by the client");
       else throw new SfxError("SFX_PROTOCOL", `Unexpected '${msg.type}' message`);
@@ -854,6 +854,18 @@ export class ShareService {
     for (const m of this.#peers.values()) n += m.size;
     return n;
   }
+}
+
+/**
+ * A request's `code` as clients send it: a lookup, or `v1:` and a store key (see `lookupOf`), never
+ * a code itself, which would give the server the key of an enciphered share (a client that sends
+ * one is told so, and nothing is looked up).
+ */
+function sentForm<T extends { code: string }>(msg: T): T {
+  if (!isSentForm(msg.code)) {
+    throw new SfxError("SFX_BAD_CODE", "Invalid share lookup: send the code's lookup (64 hex digits), or v1: and the store key of a share in the clear, never the code itself");
+  }
+  return msg;
 }
 
 /** What a client is told of a stored file the server cannot read: by the name the server keeps it under. */

@@ -31,7 +31,9 @@
  * @module
  */
 import { randomBytes } from "node:crypto";
-import { appendFile, lstat, open, readdir, readFile, realpath, rename, rm, statfs, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { appendFile, lstat, open, readdir, realpath, rename, rm, statfs, writeFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { getLogger } from "@logtape/logtape";
@@ -41,7 +43,7 @@ import { SfxError } from "../errors.ts";
 import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
 import { STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { processCheckHint } from "../deno_access.ts";
-import { codeKey, generateCode } from "./code.ts";
+import { codeKey, findsSealed, generateCode } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, ENDED_KEEP_MS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
@@ -162,7 +164,11 @@ export class ShareStore {
    * Store keys of enciphered shares that have ended, each with the time until which an upload under
    * it is refused ({@link ENDED_KEEP_MS}); kept in `ended.log`, one `<key> <until>` line each.
    */
-  readonly #ended = new Map<string, number>();
+  readonly #ended = new Map<string, { until: number; owner?: string }>();
+  /** The keys in {@link #ended} of the shares each uploader's address ended, oldest first (this run's only). */
+  readonly #endedBy = new Map<string, Set<string>>();
+  /** Whether the store has had to forget ended keys for room this run (said once). */
+  #endedFull = false;
   /** Lines in `ended.log` (live or past): rewritten without the past ones once they outnumber the rest. */
   #endedLines = 0;
   /** Appends to `ended.log` and rewrites of it, one after another: an append during a rewrite would go to the file being replaced. */
@@ -411,6 +417,10 @@ export class ShareStore {
       ...(request.network === undefined ? {} : { network: request.network }),
       ...(request.lookup === undefined ? {} : { lookup: request.lookup }),
     });
+    // Again, after the waits above: two uploads under one lookup that began together must not both go on.
+    if (request.lookup !== undefined && [...this.#uploads].some((u) => u.spec.lookup === request.lookup)) {
+      throw new SfxError("SFX_BAD_CODE", "A share has had this code already: a code serves one share only");
+    }
     this.#uploads.add(upload); // reserves its bytes before anything else is awaited
     try {
       await ensureDir(join(dir, "files"), 0o700);
@@ -549,7 +559,11 @@ export class ShareStore {
     this.#checkOpen();
     const key = codeKey(code);
     this.#limiter.check(addressKey(client));
-    const rec = this.#shares.get(key);
+    // Each share is found by its own kind of key: an enciphered one by its lookup, one in the clear by
+    // its code's store key (`v1:`). Else a store key seen in a directory listing would fetch an
+    // enciphered share's bytes, and use up its downloads.
+    const found = this.#shares.get(key);
+    const rec = found && (found.manifest.sealed !== undefined) === findsSealed(code) ? found : undefined;
     if (rec && this.#now() >= rec.manifest.expiresAt) {
       this.#delete(rec, "expired");
     }
@@ -680,7 +694,7 @@ export class ShareStore {
     if (rec.deleted) return;
     rec.deleted = true;
     this.#shares.delete(rec.key);
-    if (rec.manifest.sealed !== undefined) this.#end(rec.key, Math.max(this.#now(), rec.manifest.expiresAt) + ENDED_KEEP_MS);
+    if (rec.manifest.sealed !== undefined) this.#end(rec.key, Math.max(this.#now(), rec.manifest.expiresAt) + ENDED_KEEP_MS, rec.owner);
     this.#committedBytes -= rec.bytes;
     // Still on disk (a download may be reading it): counted against the quota until removed.
     this.#removingBytes += rec.bytes;
@@ -753,23 +767,29 @@ export class ShareStore {
         count++;
       }
     }
-    for (const [key, until] of this.#ended) if (now >= until) this.#ended.delete(key);
+    for (const [key, { until }] of this.#ended) if (now >= until) this.#forget(key);
     if (this.#endedLines > 2 * this.#ended.size + 1000) await this.#writeEnded();
     await this.settled();
     return count;
   }
 
-  /** Reads `ended.log` (a line it cannot read is skipped: at worst a code ended long ago is free again). */
+  /**
+   * Reads `ended.log`, a line at a time (a line it cannot read is skipped: at worst a code ended
+   * long ago is free again), keeping at most {@link #endedRoom} keys, the latest.
+   */
   async #loadEnded(): Promise<void> {
-    const text = await readFile(join(this.dir, ENDED_LOG), "utf8").catch((err: NodeJS.ErrnoException) => {
-      if (err.code === "ENOENT") return "";
+    const path = join(this.dir, ENDED_LOG);
+    const exists = await lstat(path).then((st) => st.isFile(), (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return false;
       throw err;
     });
+    if (!exists) return;
     const now = this.#now();
-    const lines = text.split("\n");
-    // The last is "" when the file ends with a line's end; anything else there is a line a crash cut short.
-    let unread = lines.pop() === "" ? 0 : 1;
-    for (const line of lines) {
+    let unread = 0;
+    let last = "";
+    const lines = createInterface({ input: createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity });
+    for await (const line of lines) {
+      last = line;
       const m = /^([0-9a-f]{64}) (\d{1,16})$/.exec(line);
       if (!m) {
         unread++;
@@ -777,15 +797,54 @@ export class ShareStore {
       }
       this.#endedLines++;
       const until = Number(m[2]);
-      if (until > now && until > (this.#ended.get(m[1]) ?? 0)) this.#ended.set(m[1], until);
+      if (until <= now || until <= (this.#ended.get(m[1])?.until ?? 0)) continue;
+      this.#ended.delete(m[1]); // set again below: the latest line last
+      this.#ended.set(m[1], { until });
+      if (this.#ended.size > this.#endedRoom) this.#forget(this.#ended.keys().next().value!);
     }
+    // A last line without its end is one a crash cut short (readline cannot say; the size can).
+    const size = (await lstat(path)).size;
+    if (size > 0 && last !== "" && !(await endsWithNewline(path, size))) unread++;
     // Rewritten whole, so that the next line appended does not run on from one cut short.
     if (unread > 0 || this.#endedLines > this.#ended.size) await this.#writeEnded();
   }
 
-  /** Notes that the enciphered share under `key` has ended: no upload may reuse its code until `until`. */
-  #end(key: string, until: number): void {
-    this.#ended.set(key, until);
+  /** The most ended keys kept: ten times the shares the store keeps (80 bytes a key on disk, about 200 in memory). */
+  get #endedRoom(): number {
+    return 10 * this.limits.maxShares;
+  }
+
+  #forget(key: string): void {
+    const owner = this.#ended.get(key)?.owner;
+    this.#ended.delete(key);
+    if (owner === undefined) return;
+    const mine = this.#endedBy.get(owner);
+    mine?.delete(key);
+    if (mine?.size === 0) this.#endedBy.delete(owner);
+  }
+
+  /**
+   * Notes that the enciphered share under `key` has ended: no upload may reuse its code until
+   * `until`. Room is bounded, as shares are: one uploader's address keeps at most a quarter of it,
+   * its own oldest forgotten first, so that ending shares in a loop forgets no one else's; the
+   * store's oldest go once it is full.
+   */
+  #end(key: string, until: number, owner?: string): void {
+    this.#forget(key);
+    if (owner !== undefined) {
+      const mine = this.#endedBy.get(owner) ?? new Set<string>();
+      this.#endedBy.set(owner, mine);
+      if (mine.size >= Math.floor(this.#endedRoom / 4)) this.#forget(mine.values().next().value!);
+      mine.add(key);
+    }
+    if (this.#ended.size >= this.#endedRoom) {
+      this.#forget(this.#ended.keys().next().value!);
+      if (!this.#endedFull) {
+        this.#endedFull = true;
+        log.warn("The share store keeps {count} ended shares' codes, the most it keeps: the oldest are forgotten, and their codes could be used again", { count: this.#endedRoom });
+      }
+    }
+    this.#ended.set(key, { until, ...(owner === undefined ? {} : { owner }) });
     this.#endedLines++;
     // Lost (a full disk), the key is still refused until the server restarts.
     void this.#track(this.#endedWrite(() => appendFile(join(this.dir, ENDED_LOG), `${key} ${until}\n`, { mode: 0o600 })).catch((err) => {
@@ -798,8 +857,16 @@ export class ShareStore {
     return this.#endedWrite(async () => {
       const temp = join(this.dir, `${ENDED_LOG}.tmp`);
       const live = [...this.#ended];
-      await writeFile(temp, live.map(([key, until]) => `${key} ${until}\n`).join(""), { mode: 0o600 });
+      // Synced before the rename and the directory after it: a crash leaves the old file or the new one, whole.
+      const fh = await open(temp, "w", 0o600);
+      try {
+        await fh.writeFile(live.map(([key, { until }]) => `${key} ${until}\n`).join(""));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
       await rename(temp, join(this.dir, ENDED_LOG));
+      await fsyncDir(this.dir);
       this.#endedLines = live.length;
     }).catch((err) => log.error("Cannot rewrite {log}: {error}", { log: ENDED_LOG, error: String(err) }));
   }
@@ -1142,5 +1209,16 @@ export class ShareDownload {
     if (this.#ended) return;
     this.#ended = true;
     await this.#store._endDownload(this.#rec, this, false);
+  }
+}
+
+/** Whether the file at `path`, of `size` bytes, ends with a line's end. */
+async function endsWithNewline(path: string, size: number): Promise<boolean> {
+  const fh = await open(path, "r");
+  try {
+    const { buffer } = await fh.read(Buffer.alloc(1), 0, 1, size - 1);
+    return buffer[0] === 0x0a;
+  } finally {
+    await fh.close();
   }
 }

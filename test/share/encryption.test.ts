@@ -14,6 +14,7 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { type ErrorCode, isSfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import type { AnyMessage } from "../../src/protocol/index.ts";
+import { ShareLs } from "../../src/protocol/share.ts";
 import { codeKey, generateCode, parseCode } from "../../src/share/code.ts";
 import { ShareCipher } from "../../src/share/share_crypto.ts";
 import { ShareService } from "../../src/share/service.ts";
@@ -29,7 +30,8 @@ interface World {
   /** Every control message the server was sent, as JSON. */
   heard: string[];
   loops: Loop[];
-  client(): ShareClient;
+  /** A client through a new connection; `rewrite` changes what the server says on the way (a server that lies). */
+  client(rewrite?: (msg: AnyMessage) => AnyMessage): ShareClient;
   /** Closes the store, runs `meanwhile` (changes on disk), and opens it again (what a restart reads). */
   reopen(meanwhile?: () => void): Promise<void>;
 }
@@ -47,7 +49,7 @@ async function world(): Promise<World> {
     store: await open(),
     heard: [],
     loops: [],
-    client() {
+    client(rewrite) {
       const service = new ShareService(w.store);
       const handle = service.handleMessage.bind(service);
       service.handleMessage = (peer, msg: AnyMessage) => {
@@ -56,7 +58,8 @@ async function world(): Promise<World> {
       };
       const loop = new Loop(service);
       w.loops.push(loop);
-      return new ShareClient(loop.link);
+      if (!rewrite) return new ShareClient(loop.link);
+      return new ShareClient({ ...loop.link, onMessage: (handler) => loop.link.onMessage((m) => handler(rewrite(m))) });
     },
     async reopen(meanwhile) {
       for (const l of w.loops.splice(0)) await l.close();
@@ -222,9 +225,13 @@ test("a sealed list changed on the server, dropped, or listed against other file
   const other = ShareCipher.generate().seal([{ path: "x", size: 1, sha256: "0".repeat(64) }]);
   await edit((m) => (m.sealed = other));
   await rejects(w.client().list(code), "SFX_PROTOCOL", /does not open/);
-  // No sealed list: a share in the clear, under a code that says it is enciphered.
+  // No sealed list: a share in the clear, under a code that says it is enciphered. The server does
+  // not serve a share in the clear by a lookup; one that lies about it is found out all the same.
   await edit((m) => delete m.sealed);
-  await rejects(w.client().list(code), "SFX_PROTOCOL", /without its sealed list/);
+  await rejects(w.client().list(code), "SFX_SHARE_NOT_FOUND");
+  await edit(() => {});
+  const unsealed = (m: AnyMessage) => (m.type === "share.listing" ? { ...m, sealed: undefined } : m);
+  await rejects(w.client(unsealed).list(code), "SFX_PROTOCOL", /without its sealed list/);
   // A file dropped from the server's list.
   await edit((m) => m.files.pop());
   await rejects(w.client().get(code, { dir: w.out }), "SFX_PROTOCOL", /not those of the share's sealed list/);
@@ -277,6 +284,22 @@ test("names are sealed in NFC as the server stored them before; a sealed list wh
     });
     await rejects(w.client().get(code, { dir: w.out }), "SFX_PROTOCOL", /^The share's sealed list holds /);
     assert.equal(readdirSync(w.out), [], bad);
+  }
+});
+
+test("the server refuses a code sent as it is (a client that would give it the key away): SFX_BAD_CODE, nothing looked up", async () => {
+  const w = await world();
+  const { code } = await putTwo(w);
+  const loop = new Loop(new ShareService(w.store));
+  w.loops.push(loop);
+  for (const sent of [code, parseCode(code), generateCode(true)]) {
+    const answer = new Promise<AnyMessage>((resolve) => {
+      const off = loop.link.onMessage((m) => (off(), resolve(m)));
+    });
+    loop.link.send(ShareLs.encode({ req: 1, code: sent }));
+    const a = (await answer) as unknown as { type: string; code: string; message: string };
+    assert.equal([a.type, a.code], ["error", "SFX_BAD_CODE"], sent);
+    assert.match(a.message, /never the code itself/);
   }
 });
 

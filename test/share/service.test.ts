@@ -12,7 +12,7 @@ import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid, decodeMessage } from "../../src/protocol/index.ts";
 import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived, ShareSeal, ShareSending } from "../../src/protocol/share.ts";
-import { codeKey, generateCode } from "../../src/share/code.ts";
+import { codeKey, generateCode, lookupOf } from "../../src/share/code.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore, shortKey } from "../../src/share/store.ts";
 import { type ShareLimits, uploadPaceBytes } from "../../src/share/defaults.ts";
@@ -499,7 +499,7 @@ async function downloadHeld(w: World) {
     started();
     return new Promise<void>(() => {});
   });
-  first.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+  first.link.send(ShareGet.encode({ req: 1, code: lookupOf(code), files: [] }));
   await going;
   return { data, putter, code, first };
 }
@@ -550,7 +550,7 @@ test("gets that wait for a check of the share's holders: one check for all, each
   second.link.onMessage((m) => {
     if (m.type === "error") errors.set(m.req as number, String(m.message));
   });
-  for (let req = 1; req <= 9; req++) second.link.send(ShareGet.encode({ req, code, files: [] }));
+  for (let req = 1; req <= 9; req++) second.link.send(ShareGet.encode({ req, code: lookupOf(code), files: [] }));
   await until(() => errors.has(9), 3000, "the ninth get's refusal");
   assert.match(errors.get(9)!, /This connection has 8 downloads in progress already/);
   assert.is(first.checksAsked, 1, "one check for all that wait");
@@ -572,7 +572,7 @@ test("two gets wait for a gone holder's download: one takes it, the other is tol
       if (m.type === "error") answers.push(String(m.message));
       if (m.type === ShareSending.type) answers.push("sending");
     });
-    loop.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+    loop.link.send(ShareGet.encode({ req: 1, code: lookupOf(code), files: [] }));
   }
   // Both wait on the one check (the first asks; the second finds it under way), then it ends.
   await until(() => w.service.waitingGets === 2, 3000, "both gets waiting");
@@ -594,7 +594,7 @@ test("a connection that sent gets and closed is forgotten: the service keeps not
     // Its own address each: failed lookups are limited per address.
     const loop = new Loop(w.service, `10.0.0.${i + 1}`);
     const refused = new Promise<string>((r) => loop.link.onMessage((m) => m.type === "error" && r(String(m.code))));
-    loop.link.send(ShareGet.encode({ req: 1, code: generateCode(), files: [] }));
+    loop.link.send(ShareGet.encode({ req: 1, code: lookupOf(generateCode()), files: [] }));
     assert.is(await refused, "SFX_SHARE_NOT_FOUND");
     refs.push(new WeakRef(loop.peer));
     await loop.close();
@@ -621,7 +621,7 @@ test("a share that allows one download is not used up by a get whose last bytes 
   loop.link.onMessage((m) => m.type === ShareEnd.type && ended());
   let taken = 0;
   loop.link.onData(() => (++taken > 1 ? new Promise<void>(() => {}) : undefined));
-  loop.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+  loop.link.send(ShareGet.encode({ req: 1, code: lookupOf(code), files: [] }));
   await allSent;
   assert.is((await putter.list(code)).downloads, 0, "sent is not received");
   await loop.close();
@@ -648,7 +648,7 @@ test("a client that takes every byte of a get and leaves without share.received 
   const given = () => loop.peer.acknowledged!(1);
   loop.link.onMessage((m) => m.type === ShareEnd.type && ends++);
   loop.link.onData(() => {});
-  loop.link.send(ShareGet.encode({ req: 1, code, files: [] }));
+  loop.link.send(ShareGet.encode({ req: 1, code: lookupOf(code), files: [] }));
   await until(() => ends === 1 && given().acknowledged === given().given && given().given > 0);
   await loop.close();
   await rejects(putter.list(code), "SFX_SHARE_NOT_FOUND");
@@ -676,7 +676,7 @@ test("a download whose data was acknowledged but whose share.end was not (or an 
       buffered: () => 0,
       acknowledged: (stream: number) => ({ given: given.get(stream) ?? 0, acknowledged: stream === 0 ? 0 : given.get(stream) ?? 0 }),
     };
-    await w.service.handleMessage(peer, decodeMessage(ShareGet.encode({ req: 1, code, files: [] })));
+    await w.service.handleMessage(peer, decodeMessage(ShareGet.encode({ req: 1, code: lookupOf(code), files: [] })));
     await allSent;
     await w.service.peerClosed(peer);
     assert.is((await putter.list(code)).downloads, 0, `${name}: the client never learnt what it got`);
@@ -856,7 +856,7 @@ test("a hostile client: the same req twice at once, or more than 8 uploads or do
   let resumeReading!: () => void;
   const reading = new Promise<void>((resolve) => (resumeReading = resolve));
   loop.link.onData(() => reading);
-  for (let req = 20; req <= 28; req++) loop.link.send(ShareGet.encode({ req, code, files: [{ path: "0", offset: 0 }] }));
+  for (let req = 20; req <= 28; req++) loop.link.send(ShareGet.encode({ req, code: lookupOf(code), files: [{ path: "0", offset: 0 }] }));
   const gets = () => answers.filter((a) => a.req !== undefined && a.req >= 20);
   await until(10 + 9);
   assert.is(gets().filter((a) => a.type === "share.sending").length, 8);
@@ -1042,7 +1042,7 @@ test("a download whose client takes nothing for the stall time is stopped: the c
   const { list: answers, upTo } = answersOf(loop);
   let resumeReading!: () => void;
   loop.link.onData(() => new Promise<void>((resolve) => (resumeReading = resolve))); // reads one message, then nothing
-  loop.link.send(ShareGet.encode({ req: 1, code, files: [{ path: "0", offset: 0 }] }));
+  loop.link.send(ShareGet.encode({ req: 1, code: lookupOf(code), files: [{ path: "0", offset: 0 }] }));
   await upTo(2);
   assert.equal(answers.map((a) => [a.type, a.req, a.code]), [["share.sending", 1, undefined], ["error", 1, "SFX_TRANSFER_FAILED"]]);
   assert.match(answers[1].message ?? "", /You read nothing for \d+ s: the server stopped the download/);
@@ -1239,7 +1239,7 @@ test("a get whose connection closes while the store saves the share's download c
   };
   const sent: string[] = [];
   const peer = { address: "127.0.0.9", send: (b: Uint8Array) => void sent.push(decodeMessage(b).type), sendData: () => true, drained: async () => {} };
-  const get = w.service.handleMessage(peer, decodeMessage(ShareGet.encode({ req: 1, code, files: [] })));
+  const get = w.service.handleMessage(peer, decodeMessage(ShareGet.encode({ req: 1, code: lookupOf(code), files: [] })));
   await w.service.peerClosed(peer);
   saved();
   await get.catch(() => {});

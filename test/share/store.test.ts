@@ -809,4 +809,55 @@ test("ended.log cut short by a crash, or holding lines that are not its own, is 
   assert.is(readFileSync(join(f.dir, "ended.log"), "utf8"), `${codeKey(kept)} ${until}\n`);
 });
 
+/** An enciphered share (as the service makes one: a lookup, a sealed list) of one byte, uploaded by `owner`. */
+async function sealedShare(store: ShareStore, lookup: string, owner?: string, more: Partial<UploadRequest> = {}): Promise<CreatedShare> {
+  const upload = await store.beginUpload({ files: [{ path: "0", size: 1 }], lookup, ...more, ...(owner === undefined ? {} : { owner }) });
+  const sink = await upload.file(0);
+  await sink.write(Buffer.from("x"));
+  await sink.end(sha("x"));
+  return upload.commit("AAAA");
+}
+
+test("each share is found by its own kind of key only: an enciphered one by its lookup (not v1: and its directory's name), one in the clear by its code or v1: and its store key (not as a lookup)", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const lookup = "12".repeat(32);
+  await sealedShare(store, lookup);
+  assert.is(store.list(lookup, CLIENT).files.length, 1);
+  await rejects(() => store.list(`v1:${codeKey(lookup)}`, CLIENT), "SFX_SHARE_NOT_FOUND");
+  const plain = await put(store, { a: "A" });
+  assert.is(store.list(`v1:${codeKey(plain.code)}`, CLIENT).files.length, 1);
+  assert.is(store.list(plain.code, CLIENT).files.length, 1);
+  assert.is(readdirSync(join(f.dir, "shares")).length, 2);
+});
+
+test("two uploads under one lookup begun at once: one goes on, the other is refused", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const request = { files: [{ path: "0", size: 1 }], lookup: "34".repeat(32) };
+  const both = await Promise.allSettled([store.beginUpload(request), store.beginUpload(request)]);
+  assert.equal(both.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+  const refused = both.find((r) => r.status === "rejected") as PromiseRejectedResult;
+  assert.ok(isSfxError(refused.reason, "SFX_BAD_CODE"), String(refused.reason));
+  await (both.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<Awaited<ReturnType<ShareStore["beginUpload"]>>>).value.abort("test");
+});
+
+test("ended codes are kept in bounded room: one address's shares, ended in a loop, forget its own oldest (a quarter of the room), not anyone else's", async () => {
+  const f = fixture();
+  // Room for 10 × 8 = 80 ended codes; an address keeps 20 of them.
+  const store = await f.open({ maxShares: 8 });
+  const lookupOf = (i: number) => i.toString(16).padStart(64, "0");
+  // Each ended by its one download, at once, as a loop would.
+  for (const [lookup, owner] of [["ff".repeat(32), "192.0.2.99"], ...Array.from({ length: 25 }, (_, i) => [lookupOf(i), "192.0.2.1"])]) {
+    await sealedShare(store, lookup, owner, { maxDownloads: 1 });
+    await download(store, lookup);
+  }
+  await store.settled();
+  assert.is(store.size, 0);
+  const refused = async (lookup: string) => store.beginUpload({ files: [{ path: "0", size: 1 }], lookup }).then((u) => (u.abort("test"), false), () => true);
+  // The flooder's oldest five are forgotten; its latest twenty, and the other address's, are kept.
+  for (let i = 0; i < 25; i++) assert.is(await refused(lookupOf(i)), i >= 5, `share ${i}`);
+  assert.ok(await refused("ff".repeat(32)));
+});
+
 test.run();
