@@ -95,11 +95,18 @@ export function keptByReceiver(bytes: number): string {
 export async function askCode(code: string, signal: AbortSignal, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<boolean> {
   const rl = createInterface({ input, output, terminal: false });
   try {
-    const typed = await rl.question("Ask the receiver for the verification code it shows, and type it here to send (anything else cancels): ", { signal });
-    return typed.replace(/\D/g, "") === code.replace(/\D/g, "");
+    return sameCode(await rl.question(ASK_CODE, { signal }), code);
   } finally {
     rl.close();
   }
+}
+
+/** What `--verify` asks. */
+export const ASK_CODE = "Ask the receiver for the verification code it shows, and type it here to send (anything else cancels): ";
+
+/** Whether what the user typed is `code` (its digits, however grouped). */
+export function sameCode(typed: string, code: string): boolean {
+  return typed.replace(/\D/g, "") === code.replace(/\D/g, "");
 }
 
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {

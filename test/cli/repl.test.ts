@@ -81,7 +81,7 @@ test("splitWords() with a home directory expands an unquoted leading ~ or ~/ as 
 });
 
 test("dispatchLine() gives the actions paths with ~ expanded to the home directory", async () => {
-  assert.equal((await run("send 482913 ~/file '~/kept'")).calls, [["send", "482913", [join(homedir(), "file"), "~/kept"], { name: undefined, json: undefined }]]);
+  assert.equal((await run("send 482913 ~/file '~/kept'")).calls, [["send", "482913", [join(homedir(), "file"), "~/kept"], { name: undefined, json: undefined, verify: undefined }]]);
   assert.equal((await run("share put ~/a")).calls, [["sharePut", [join(homedir(), "a")], { expires: undefined, maxDownloads: undefined, json: undefined }]]);
   assert.equal((await run("share get CODE x --dir ~/x")).calls, [["shareGet", "CODE", ["x"], { dir: join(homedir(), "x"), overwrite: undefined, json: undefined }]]);
 });
@@ -127,9 +127,10 @@ test("normalizeWords() turns 'send <id> <path>…' into the one-shot 'send --to 
 test("dispatchLine() runs each command's action with what commander parsed", async () => {
   const table: Array<[string, unknown[]]> = [
     ["id", ["id"]],
-    ["send 482913 a.txt dir/", ["send", "482913", ["a.txt", "dir/"], { name: undefined, json: undefined }]],
-    ["send 482-913 a.txt --json", ["send", "482-913", ["a.txt"], { name: undefined, json: true }]],
-    ["send --to 482913 a.txt", ["send", "482913", ["a.txt"], { name: undefined, json: undefined }]],
+    ["send 482913 a.txt dir/", ["send", "482913", ["a.txt", "dir/"], { name: undefined, json: undefined, verify: undefined }]],
+    ["send 482913 a.txt --verify", ["send", "482913", ["a.txt"], { name: undefined, json: undefined, verify: true }]],
+    ["send 482-913 a.txt --json", ["send", "482-913", ["a.txt"], { name: undefined, json: true, verify: undefined }]],
+    ["send --to 482913 a.txt", ["send", "482913", ["a.txt"], { name: undefined, json: undefined, verify: undefined }]],
     ["share put a b --expires 1h --max-downloads 3", ["sharePut", ["a", "b"], { expires: "1h", maxDownloads: "3", json: undefined }]],
     ["share ls ABCD-EFGH --json", ["shareLs", "ABCD-EFGH", { json: true }]],
     ["share ls 7kq2 m9xd 4t1f hb6r w3np", ["shareLs", "7kq2-m9xd-4t1f-hb6r-w3np", { json: undefined }]],

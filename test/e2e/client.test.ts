@@ -403,6 +403,24 @@ if (!TMUX) {
     assert.equal(readdirSync(out2), []);
   });
 
+  test("send --verify in the session asks for the receiver's code on the prompt line; typed, the files go", async () => {
+    const src = tmp("sfx-src-");
+    writeFileSync(join(src, "memo.txt"), "memo\n".repeat(50));
+    const out = tmp("sfx-recv-");
+    const receiver = await startReceive(server, out, ["--yes", "--once"]);
+    const a = pane(["--server", server.address], { cwd: src });
+    await a.id();
+    const shown = await a.run(`send ${receiver.id} memo.txt --verify`, /Verification code (\d{3}-\d{3}): the receiver sees the same/);
+    await a.waitFor(/type it here to send \(anything else cancels\): $/m);
+    assert.equal(readdirSync(out), [], "nothing sent while the code is compared");
+    a.type(shown[1]);
+    await a.waitFor(/Sent 1 file, .* the receiver verified every file\./);
+    assert.is((await receiver.exit()).status, 0, receiver.err());
+    assert.is(readFileSync(join(out, "memo.txt"), "utf8"), "memo\n".repeat(50));
+    a.type("quit");
+    await a.waitFor(/\[sfx exited 0\]/);
+  });
+
   test("sfx receive: Ctrl-C at the Accept? [y/N] prompt stops the receiver (exit 130) and the sender hears it declined", async () => {
     await stoppedAtPrompt((rx) => rx.keys("C-c"), /\^C\nsfx: Stopped\n\[sfx exited 130\]/);
   });

@@ -29,6 +29,7 @@ import { splitWords } from "./words.ts";
 export interface SessionSendFlags {
   name?: string;
   json?: boolean;
+  verify?: boolean;
 }
 
 /** Flags of `share put`. */
@@ -115,7 +116,7 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
     noServer(flags);
     // As for share put: ignored, the file would arrive under its own name, not the one asked for.
     if (flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input, which carries this session's commands: give files or directories");
-    await actions.send(flags.to, paths, { name: flags.name, json: flags.json });
+    await actions.send(flags.to, paths, { name: flags.name, json: flags.json, verify: flags.verify });
   });
   const share = find(program, "share");
   // Standard input carries the session's commands: `-` and --name (for it) do not apply.

@@ -25,7 +25,7 @@ import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
 import { describeKept, keptLine, resumingHere, takenNote } from "../receive.ts";
-import { keptByReceiver, listen } from "../send.ts";
+import { ASK_CODE, keptByReceiver, listen, sameCode } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
@@ -601,6 +601,8 @@ class ClientSession implements SessionActions {
         to,
         files,
         signal,
+        // --verify: asked on the prompt line, as an offer is; withdrawn if the exchange ends first.
+        ...(flags.verify ? { confirmCode: async (code: string, asked: AbortSignal) => sameCode((await this.screen.ask(ASK_CODE, asked)) ?? "", code) } : {}),
         onEvent: (e) => {
           if (flags.json) {
             if (e.event !== "progress") this.print(JSON.stringify(e));
