@@ -164,8 +164,11 @@ export class ShareStore {
    * Store keys of enciphered shares that have ended, each with the time until which an upload under
    * it is refused ({@link ENDED_KEEP_MS}); kept in `ended.log`, one `<key> <until>` line each.
    */
-  readonly #ended = new Map<string, { until: number; owner?: string }>();
-  /** The keys in {@link #ended} of the shares each uploader's address ended, oldest first (this run's only). */
+  readonly #ended = new Map<string, { until: number; groups: string[] }>();
+  /**
+   * The keys in {@link #ended} of the shares each uploader's address (`owner:…`) and network
+   * (`network:…`) ended, oldest first (this run's only).
+   */
   readonly #endedBy = new Map<string, Set<string>>();
   /** Whether the store has had to forget ended keys for room this run (said once). */
   #endedFull = false;
@@ -694,7 +697,7 @@ export class ShareStore {
     if (rec.deleted) return;
     rec.deleted = true;
     this.#shares.delete(rec.key);
-    if (rec.manifest.sealed !== undefined) this.#end(rec.key, Math.max(this.#now(), rec.manifest.expiresAt) + ENDED_KEEP_MS, rec.owner);
+    if (rec.manifest.sealed !== undefined) this.#end(rec.key, Math.max(this.#now(), rec.manifest.expiresAt) + ENDED_KEEP_MS, rec);
     this.#committedBytes -= rec.bytes;
     // Still on disk (a download may be reading it): counted against the quota until removed.
     this.#removingBytes += rec.bytes;
@@ -799,7 +802,7 @@ export class ShareStore {
       const until = Number(m[2]);
       if (until <= now || until <= (this.#ended.get(m[1])?.until ?? 0)) continue;
       this.#ended.delete(m[1]); // set again below: the latest line last
-      this.#ended.set(m[1], { until });
+      this.#ended.set(m[1], { until, groups: [] });
       if (this.#ended.size > this.#endedRoom) this.#forget(this.#ended.keys().next().value!);
     }
     // A last line without its end is one a crash cut short (readline cannot say; the size can).
@@ -815,27 +818,30 @@ export class ShareStore {
   }
 
   #forget(key: string): void {
-    const owner = this.#ended.get(key)?.owner;
+    for (const group of this.#ended.get(key)?.groups ?? []) {
+      const keys = this.#endedBy.get(group);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#endedBy.delete(group);
+    }
     this.#ended.delete(key);
-    if (owner === undefined) return;
-    const mine = this.#endedBy.get(owner);
-    mine?.delete(key);
-    if (mine?.size === 0) this.#endedBy.delete(owner);
   }
 
   /**
    * Notes that the enciphered share under `key` has ended: no upload may reuse its code until
-   * `until`. Room is bounded, as shares are: one uploader's address keeps at most a quarter of it,
-   * its own oldest forgotten first, so that ending shares in a loop forgets no one else's; the
-   * store's oldest go once it is full.
+   * `until`. Room is bounded, as shares are: one uploader's address keeps at most a quarter of it
+   * and its network (an IPv6 /64) half, their own oldest forgotten first, so that ending shares in
+   * a loop forgets no one else's; the store's oldest go once it is full.
    */
-  #end(key: string, until: number, owner?: string): void {
+  #end(key: string, until: number, by: { owner?: string; network?: string } = {}): void {
     this.#forget(key);
-    if (owner !== undefined) {
-      const mine = this.#endedBy.get(owner) ?? new Set<string>();
-      this.#endedBy.set(owner, mine);
-      if (mine.size >= Math.floor(this.#endedRoom / 4)) this.#forget(mine.values().next().value!);
-      mine.add(key);
+    const groups: string[] = [];
+    for (const [group, share] of [[by.owner && `owner:${by.owner}`, 4], [by.network && `network:${by.network}`, 2]] as const) {
+      if (!group) continue;
+      const keys = this.#endedBy.get(group) ?? new Set<string>();
+      this.#endedBy.set(group, keys);
+      if (keys.size >= Math.floor(this.#endedRoom / share)) this.#forget(keys.values().next().value!);
+      keys.add(key);
+      groups.push(group);
     }
     if (this.#ended.size >= this.#endedRoom) {
       this.#forget(this.#ended.keys().next().value!);
@@ -844,7 +850,7 @@ export class ShareStore {
         log.warn("The share store keeps {count} ended shares' codes, the most it keeps: the oldest are forgotten, and their codes could be used again", { count: this.#endedRoom });
       }
     }
-    this.#ended.set(key, { until, ...(owner === undefined ? {} : { owner }) });
+    this.#ended.set(key, { until, groups });
     this.#endedLines++;
     // Lost (a full disk), the key is still refused until the server restarts.
     void this.#track(this.#endedWrite(() => appendFile(join(this.dir, ENDED_LOG), `${key} ${until}\n`, { mode: 0o600 })).catch((err) => {

@@ -811,7 +811,7 @@ test("ended.log cut short by a crash, or holding lines that are not its own, is 
 
 /** An enciphered share (as the service makes one: a lookup, a sealed list) of one byte, uploaded by `owner`. */
 async function sealedShare(store: ShareStore, lookup: string, owner?: string, more: Partial<UploadRequest> = {}): Promise<CreatedShare> {
-  const upload = await store.beginUpload({ files: [{ path: "0", size: 1 }], lookup, ...more, ...(owner === undefined ? {} : { owner }) });
+  const upload = await store.beginUpload({ files: [{ path: "0", size: 1 }], lookup, ...(owner === undefined ? {} : { owner, network: owner }), ...more });
   const sink = await upload.file(0);
   await sink.write(Buffer.from("x"));
   await sink.end(sha("x"));
@@ -842,22 +842,33 @@ test("two uploads under one lookup begun at once: one goes on, the other is refu
   await (both.find((r) => r.status === "fulfilled") as PromiseFulfilledResult<Awaited<ReturnType<ShareStore["beginUpload"]>>>).value.abort("test");
 });
 
-test("ended codes are kept in bounded room: one address's shares, ended in a loop, forget its own oldest (a quarter of the room), not anyone else's", async () => {
+test("ended codes are kept in bounded room: one address's shares, or one network's, ended in a loop, forget their own oldest (a quarter of the room, a half), not anyone else's", async () => {
   const f = fixture();
-  // Room for 10 × 8 = 80 ended codes; an address keeps 20 of them.
+  // Room for 10 × 8 = 80 ended codes; an address keeps 20 of them, a network 40.
   const store = await f.open({ maxShares: 8 });
   const lookupOf = (i: number) => i.toString(16).padStart(64, "0");
-  // Each ended by its one download, at once, as a loop would.
-  for (const [lookup, owner] of [["ff".repeat(32), "192.0.2.99"], ...Array.from({ length: 25 }, (_, i) => [lookupOf(i), "192.0.2.1"])]) {
-    await sealedShare(store, lookup, owner, { maxDownloads: 1 });
+  const refused = async (lookup: string) => store.beginUpload({ files: [{ path: "0", size: 1 }], lookup }).then((u) => (u.abort("test"), false), () => true);
+  /** Shares ended by their one download, at once, as a loop would. */
+  const endShare = async (lookup: string, owner: string, network = owner) => {
+    await sealedShare(store, lookup, owner, { maxDownloads: 1, network });
     await download(store, lookup);
-  }
+  };
+  await endShare("ff".repeat(32), "192.0.2.99");
+  for (let i = 0; i < 25; i++) await endShare(lookupOf(i), "192.0.2.1");
   await store.settled();
   assert.is(store.size, 0);
-  const refused = async (lookup: string) => store.beginUpload({ files: [{ path: "0", size: 1 }], lookup }).then((u) => (u.abort("test"), false), () => true);
   // The flooder's oldest five are forgotten; its latest twenty, and the other address's, are kept.
   for (let i = 0; i < 25; i++) assert.is(await refused(lookupOf(i)), i >= 5, `share ${i}`);
   assert.ok(await refused("ff".repeat(32)));
+  // Four addresses of one IPv6 /64, twenty each: their network keeps forty, and no one else's is forgotten.
+  for (let host = 1; host <= 4; host++) {
+    for (let i = 0; i < 20; i++) await endShare(lookupOf(1000 * host + i), `2001:db8::${host}`, "2001:db8::/64");
+  }
+  await store.settled();
+  assert.ok(await refused("ff".repeat(32)), "the other address's ended code is kept");
+  assert.ok(await refused(lookupOf(24)), "the first flooder's latest too");
+  assert.ok(await refused(lookupOf(4019)), "the network's latest");
+  assert.not.ok(await refused(lookupOf(1000)), "the network's oldest forgotten");
 });
 
 test.run();
