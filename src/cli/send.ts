@@ -89,25 +89,27 @@ export function keptByReceiver(bytes: number): string {
 }
 
 /**
- * Asks the user to type the verification code the receiver shows (`--verify`): true when its digits
- * are `code`'s. Read as a line in the terminal's own mode, so that Ctrl-C is the usual signal.
+ * Asks the user to type the verification code the receiver shows (`--verify`): what they typed,
+ * or undefined when the input ends (Ctrl-D). A line without digits (an Enter pressed while
+ * waiting for the accept) is asked again. Read as a line in the terminal's own mode, so that
+ * Ctrl-C is the usual signal.
  */
-export async function askCode(code: string, signal: AbortSignal, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<boolean> {
+export async function askCode(signal: AbortSignal, input: NodeJS.ReadableStream = process.stdin, output: NodeJS.WritableStream = process.stderr): Promise<string | undefined> {
   const rl = createInterface({ input, output, terminal: false });
+  const ended = new Promise<undefined>((resolve) => rl.once("close", () => resolve(undefined)));
   try {
-    return sameCode(await rl.question(ASK_CODE, { signal }), code);
+    for (let asked = 0; asked < 5; asked++) {
+      const typed = await Promise.race([rl.question(ASK_CODE, { signal }), ended]);
+      if (typed === undefined || /\d/.test(typed)) return typed;
+    }
+    return undefined;
   } finally {
     rl.close();
   }
 }
 
 /** What `--verify` asks. */
-export const ASK_CODE = "Ask the receiver for the verification code it shows, and type it here to send (anything else cancels): ";
-
-/** Whether what the user typed is `code` (its digits, however grouped). */
-export function sameCode(typed: string, code: string): boolean {
-  return typed.replace(/\D/g, "") === code.replace(/\D/g, "");
-}
+export const ASK_CODE = "Ask the receiver for the verification code it shows, and type it here to send: ";
 
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
   const to = normalizeId(flags.to);
@@ -164,12 +166,14 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
           }
           case "accepted":
-            say("Accepted; sending.");
+            say(flags.verify ? "Accepted. Enciphered end to end, under keys the two ends agreed through the server." : "Accepted; sending.");
             break;
           case "verify":
-            say(verifyLine(e.code, "the receiver"));
+            // With --verify this end's code is not shown: the user types the receiver's, not this one copied.
+            if (!flags.verify) say(verifyLine(e.code, "the receiver"));
             break;
           case "start":
+            if (flags.verify) say("The receiver shows the same code: no one between you holds keys of its own. Sending.");
             if (e.resumed) say(keptByReceiver(e.resumed));
             break;
           case "done":

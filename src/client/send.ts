@@ -49,13 +49,15 @@ export interface SendOptions {
    */
   stallMs?: number;
   /**
-   * Asked once the keys are agreed, before any byte of the files is sent: whether the receiver
-   * shows this verification code too (the user compares it, by voice or another channel). False
-   * ends the exchange (`SFX_INTEGRITY`) with nothing sent: a server that gave each end a key of its
-   * own, which makes the codes differ, gets no byte. `signal` aborts when the answer is no longer
-   * wanted (the receiver cancelled, the connection ended, the user cancelled).
+   * Asked once the keys are agreed, before any byte of the files is sent: the verification code
+   * the receiver shows, as the user typed it (read out to them, by voice or another channel); not
+   * told this end's, so that it cannot be copied from the sender's own screen. Other digits end
+   * the exchange (`SFX_INTEGRITY`) with nothing sent: a server that gave each end a key of its own,
+   * which makes the codes differ, gets no byte. `undefined`: no answer, a cancel (`SFX_CANCELLED`,
+   * the receiver told). `signal` aborts when the answer is no longer wanted (the receiver
+   * cancelled, the connection ended, the user cancelled).
    */
-  confirmCode?: (code: string, signal: AbortSignal) => Promise<boolean>;
+  confirmCode?: (signal: AbortSignal) => Promise<string | undefined>;
 }
 
 /** What a successful send did. */
@@ -182,9 +184,9 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
    * user cancels, the connection ends, or the server says something (the receiver cancelled), which
    * is thrown as it would be anywhere else.
    */
-  const confirmed = async (ask: NonNullable<SendOptions["confirmCode"]>, code: string): Promise<boolean> => {
+  const confirmed = async (ask: NonNullable<SendOptions["confirmCode"]>): Promise<{ typed: string | undefined }> => {
     const asking = new AbortController();
-    const answer = ask(code, asking.signal);
+    const answer = ask(asking.signal).then((typed) => ({ typed }));
     let poll: ReturnType<typeof setInterval> | undefined;
     let onAbort = () => {};
     const interrupted = new Promise<undefined>((resolve) => {
@@ -265,12 +267,21 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     const resumingEvery = resumingEveryMs(conn.welcome.limits.idleTimeoutMs);
     emit({ event: "accepted" });
     emit({ event: "verify", code: crypt.code });
-    if (opts.confirmCode && !(await confirmed(opts.confirmCode, crypt.code))) {
-      await cancel("the sender's verification code differs from the receiver's: nothing was sent");
-      throw new SfxError(
-        "SFX_INTEGRITY",
-        `Not sent: the receiver's verification code is not ${crypt.code}, so someone between you (the server?) holds keys of its own. No byte of the files was sent`,
-      );
+    if (opts.confirmCode) {
+      const { typed } = await confirmed(opts.confirmCode);
+      if (typed === undefined) {
+        await cancel("cancelled by the sender");
+        throw new SfxError("SFX_CANCELLED", "Cancelled at the verification code, before anything was sent: the receiver was told");
+      }
+      const digits = typed.replace(/\D/g, "");
+      if (digits !== crypt.code.replace(/\D/g, "")) {
+        await cancel("the sender's verification code differs from the receiver's: nothing was sent");
+        const shown = digits.length === 6 ? `${digits.slice(0, 3)}-${digits.slice(3)}` : JSON.stringify(typed.slice(0, 40));
+        throw new SfxError(
+          "SFX_INTEGRITY",
+          `Not sent: the code you typed (${shown}) is not this end's (${crypt.code}). If that is the code the receiver shows, someone between you (the server?) holds keys of its own; if it was mistyped, send again. No byte of the files was sent`,
+        );
+      }
     }
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();

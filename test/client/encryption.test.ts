@@ -224,7 +224,7 @@ test("an offer without the sender's key commitment (an older sfx, or stripped on
   }
 });
 
-test("confirmCode (send --verify): nothing is sent until the user says the receiver shows the same code; a different one ends the exchange with not a byte relayed, and the receiver is told", async () => {
+test("confirmCode (send --verify): nothing is sent until the user has typed the code the receiver shows; other digits end the exchange with not a byte relayed, no answer cancels it, and the receiver is told either way", async () => {
   const h = startHarness();
   try {
     const s = await h.client();
@@ -237,15 +237,14 @@ test("confirmCode (send --verify): nothing is sent until the user says the recei
     let receiverCode: string | undefined;
     const dir = tmp();
     // Agreed: the files go once the answer comes, and not before.
-    let answer!: (same: boolean) => void;
-    const asked: string[] = [];
+    let answer!: (typed: string) => void;
+    let asked = 0;
     const received = new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (receiverCode = e.code)) }).receiveOne();
-    const sent = sendFiles(s.conn, { to: r.conn.id, files, confirmCode: (code) => (asked.push(code), new Promise<boolean>((res) => (answer = res))) });
-    await until(() => asked.length === 1 && receiverCode !== undefined, 5000, "the question, and the receiver's code");
-    assert.is(asked[0], receiverCode, "the two codes are there to compare before any byte");
+    const sent = sendFiles(s.conn, { to: r.conn.id, files, confirmCode: () => (asked++, new Promise<string>((res) => (answer = res))) });
+    await until(() => asked === 1 && receiverCode !== undefined, 5000, "the question, and the receiver's code");
     await new Promise((res) => setTimeout(res, 100));
     assert.equal(relayed, [], "nothing sent while the user compares");
-    answer(true);
+    answer(receiverCode!.replace("-", " "));
     await sent;
     assert.ok((await received).accepted);
     assert.is(readFileSync(join(dir, "plans.txt"), "utf8"), "the plans, ".repeat(1000));
@@ -255,14 +254,26 @@ test("confirmCode (send --verify): nothing is sent until the user says the recei
     const dir2 = tmp();
     const events: TransferEvent[] = [];
     const refused = new Receiver(r.conn, { dir: dir2, decide: async () => true, onEvent: (e) => void events.push(e) }).receiveOne().then((x) => x, (e: unknown) => e);
-    const err = await sendFiles(s.conn, { to: r.conn.id, files, confirmCode: async () => false }).then(() => undefined, (e: unknown) => e);
+    const err = await sendFiles(s.conn, { to: r.conn.id, files, confirmCode: async () => "12" }).then(() => undefined, (e: unknown) => e);
     assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
-    assert.match((err as Error).message, /^Not sent: the receiver's verification code is not \d{3}-\d{3}, so someone between you \(the server\?\) holds keys of its own\. No byte of the files was sent$/);
+    assert.match((err as Error).message, /^Not sent: the code you typed \("12"\) is not this end's \(\d{3}-\d{3}\)\. If that is the code the receiver shows, someone between you \(the server\?\) holds keys of its own; if it was mistyped, send again\. No byte of the files was sent$/);
     const outcome = await refused;
     assert.ok(isSfxError(outcome, "SFX_CANCELLED"), String(outcome));
     assert.match((outcome as Error).message, /verification code differs from the receiver's: nothing was sent/);
     assert.equal(relayed, []);
     assert.equal(readdirSync(dir2), []);
+
+    // No answer (Ctrl-D, Ctrl-C on the session's prompt line): a cancel, not an alarm.
+    const dir3 = tmp();
+    const left = new Receiver(r.conn, { dir: dir3, decide: async () => true }).receiveOne().then((x) => x, (e: unknown) => e);
+    const cancelled = await sendFiles(s.conn, { to: r.conn.id, files, confirmCode: async () => undefined }).then(() => undefined, (e: unknown) => e);
+    assert.ok(isSfxError(cancelled, "SFX_CANCELLED"), String(cancelled));
+    assert.match((cancelled as Error).message, /^Cancelled at the verification code, before anything was sent: the receiver was told$/);
+    const told = await left;
+    assert.ok(isSfxError(told, "SFX_CANCELLED"), String(told));
+    assert.match((told as Error).message, /cancelled by the sender/);
+    assert.equal(relayed, []);
+    assert.equal(readdirSync(dir3), []);
   } finally {
     await h.close();
   }
@@ -282,9 +293,9 @@ test("confirmCode: a receiver that cancels while the user compares ends the wait
     const sent = sendFiles(s.conn, {
       to: r.conn.id,
       files: await collectFiles([join(src, "x.txt")]),
-      confirmCode: (_code, signal) => {
+      confirmCode: (signal) => {
         asked = true;
-        return new Promise<boolean>((_res, rej) => signal.addEventListener("abort", () => ((withdrawn = true), rej(new Error("withdrawn")))));
+        return new Promise<string>((_res, rej) => signal.addEventListener("abort", () => ((withdrawn = true), rej(new Error("withdrawn")))));
       },
     }).then(() => undefined, (e: unknown) => e);
     await until(() => asked, 5000, "the question");

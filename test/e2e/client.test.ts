@@ -377,46 +377,77 @@ if (!TMUX) {
     assert.equal(readdirSync(dir), []);
   }
 
-  test("sfx send --verify: nothing goes until the code the receiver shows is typed; a wrong one sends nothing and tells the receiver", async () => {
+  /** The verification code a --json receiver showed, once it has. */
+  const receiverCode = async (receiver: Parameters<typeof events>[0]): Promise<string> => {
+    let code: string | undefined;
+    await until(() => (code = events(receiver).find((e) => e.event === "verify")?.code as string | undefined) !== undefined, 10_000, () => receiver.out());
+    return code!;
+  };
+
+  test("sfx send --verify: nothing goes until the code the receiver shows is typed (this end's is not shown, to be copied); an empty line asks again; other digits send nothing and tell the receiver; Ctrl-D cancels", async () => {
     const src = tmp("sfx-src-");
     writeFileSync(join(src, "plans.txt"), "the plans\n".repeat(100));
     const out = tmp("sfx-recv-");
     const receiver = await startReceive(server, out, ["--yes", "--once"]);
     const tx = pane(["--to", receiver.id, "--server", server.address, "--verify", join(src, "plans.txt")], { cwd: src, command: "send" });
-    const shown = await tx.waitFor(/Verification code (\d{3}-\d{3}): the receiver sees the same[^\n]*\n[^\n]*type it here to send \(anything else cancels\): $/m);
-    await until(() => events(receiver).some((e) => e.event === "verify" && e.code === shown[1]), 10_000, () => receiver.out());
+    await tx.waitFor(/Accepted\. Enciphered end to end[^\n]*\nAsk the receiver for the verification code it shows, and type it here to send: $/m);
+    const code = await receiverCode(receiver);
+    assert.not.match(tx.screen(), /\d{3}-\d{3}/, "the sender's own code is not on its screen");
     assert.equal(readdirSync(out), [], "nothing sent while the code is compared");
-    tx.type(shown[1].replace("-", " "));
-    await tx.waitFor(/Sent 1 file, .*the receiver verified every file\.\n\[sfx exited 0\]/);
+    tx.type("");
+    await tx.waitFor(/type it here to send: \nAsk the receiver for the verification code it shows, and type it here to send: $/m);
+    tx.type(code.replace("-", " "));
+    await tx.waitFor(/The receiver shows the same code: no one between you holds keys of its own\. Sending\.\n(.*\n)*Sent 1 file, .*the receiver verified every file\.\n\[sfx exited 0\]/);
     assert.is((await receiver.exit()).status, 0, receiver.err());
     assert.is(readFileSync(join(out, "plans.txt"), "utf8"), "the plans\n".repeat(100));
 
     const out2 = tmp("sfx-recv-");
     const second = await startReceive(server, out2, ["--yes", "--once"]);
     const wrong = pane(["--to", second.id, "--server", server.address, "--verify", join(src, "plans.txt")], { cwd: src, command: "send" });
-    const code = (await wrong.waitFor(/Verification code (\d{3}-\d{3})/))[1];
-    await wrong.waitFor(/type it here to send \(anything else cancels\): $/m);
-    wrong.type(code === "000-000" ? "111-111" : "000-000");
-    await wrong.waitFor(/Not sent: the receiver's verification code is not \d{3}-\d{3}, so someone between you \(the server\?\) holds keys of its own\. No byte of the files was sent\n\[sfx exited 7\]/);
+    await wrong.waitFor(/type it here to send: $/m);
+    const other = (await receiverCode(second)) === "000-000" ? "111-111" : "000-000";
+    wrong.type(other);
+    await wrong.waitFor(new RegExp(`Not sent: the code you typed \\(${other}\\) is not this end's \\(\\d{3}-\\d{3}\\)\\. If that is the code the receiver shows, someone between you \\(the server\\?\\) holds keys of its own; if it was mistyped, send again\\. No byte of the files was sent\\n\\[sfx exited 7\\]`));
     await second.exit();
     assert.ok(events(second).some((e) => /verification code differs from the receiver's: nothing was sent/.test(String(e.reason ?? e.message))), second.out());
     assert.equal(readdirSync(out2), []);
+
+    const out3 = tmp("sfx-recv-");
+    const third = await startReceive(server, out3, ["--yes", "--once"]);
+    const gone = pane(["--to", third.id, "--server", server.address, "--verify", join(src, "plans.txt")], { cwd: src, command: "send" });
+    await gone.waitFor(/type it here to send: $/m);
+    gone.keys("C-d");
+    await gone.waitFor(/Cancelled at the verification code, before anything was sent: the receiver was told\n\[sfx exited 130\]/);
+    await third.exit();
+    assert.ok(events(third).some((e) => /cancelled by the sender/.test(String(e.reason ?? e.message))), third.out());
+    assert.equal(readdirSync(out3), []);
   });
 
-  test("send --verify in the session asks for the receiver's code on the prompt line; typed, the files go", async () => {
+  test("send --verify in the session asks for the receiver's code on the prompt line; typed, the files go; Ctrl-C there cancels, not an alarm", async () => {
     const src = tmp("sfx-src-");
     writeFileSync(join(src, "memo.txt"), "memo\n".repeat(50));
     const out = tmp("sfx-recv-");
     const receiver = await startReceive(server, out, ["--yes", "--once"]);
     const a = pane(["--server", server.address], { cwd: src });
     await a.id();
-    const shown = await a.run(`send ${receiver.id} memo.txt --verify`, /Verification code (\d{3}-\d{3}): the receiver sees the same/);
-    await a.waitFor(/type it here to send \(anything else cancels\): $/m);
+    await a.run(`send ${receiver.id} memo.txt --verify`, /accepted\.\n(.*\n)*.*type it here to send: $/m);
+    const code = await receiverCode(receiver);
     assert.equal(readdirSync(out), [], "nothing sent while the code is compared");
-    a.type(shown[1]);
-    await a.waitFor(/Sent 1 file, .* the receiver verified every file\./);
+    a.type(code);
+    await a.waitFor(/The receiver shows the same code: no one between you holds keys of its own\. Sending\.\n(.*\n)*Sent 1 file, .* the receiver verified every file\./);
     assert.is((await receiver.exit()).status, 0, receiver.err());
     assert.is(readFileSync(join(out, "memo.txt"), "utf8"), "memo\n".repeat(50));
+
+    const out2 = tmp("sfx-recv-");
+    const second = await startReceive(server, out2, ["--yes", "--once"]);
+    const from = a.screen().trimEnd().length;
+    a.type(`send ${second.id} memo.txt --verify`);
+    await a.waitFor(/type it here to send: $/m, 15_000, from);
+    a.keys("C-c");
+    await a.waitFor(/Cancelled at the verification code, before anything was sent: the receiver was told/, 15_000, from);
+    assert.not.match(a.screen().slice(from), /holds keys of its own/);
+    await second.exit();
+    assert.equal(readdirSync(out2), []);
     a.type("quit");
     await a.waitFor(/\[sfx exited 0\]/);
   });

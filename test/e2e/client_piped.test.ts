@@ -183,4 +183,17 @@ test("piped: a share put that could not send an entry of its directory shares th
   assert.match(j.out(), /\{"event":"leftOut","path":"d\/bell\\u0007\.txt","reason":"its name cannot be sent: it contains control characters","failed":true\}\n/);
 });
 
+test("send --verify in a piped session is refused before anything is offered: nobody is there to type the code", async () => {
+  const src = tmp("sfx-src-");
+  writeFileSync(join(src, "a.txt"), "a");
+  const c = client([]);
+  await c.waitFor(/Your ID:\s+\d{3} \d{3}/, 15_000, "out");
+  c.line(`send 482913 ${join(src, "a.txt")} --verify`);
+  c.end();
+  const r = await c.exit(20_000);
+  assert.is(r.status, 2, c.err());
+  assert.match(c.out(), /--verify asks you to type the code the receiver shows: this session reads its commands from a pipe, not a terminal/);
+  assert.not.match(c.out(), /Offering/);
+});
+
 test.run();

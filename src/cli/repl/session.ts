@@ -25,7 +25,7 @@ import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
 import { describeKept, keptLine, resumingHere, takenNote } from "../receive.ts";
-import { ASK_CODE, keptByReceiver, listen, sameCode } from "../send.ts";
+import { ASK_CODE, keptByReceiver, listen } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
@@ -590,6 +590,7 @@ class ClientSession implements SessionActions {
     }
     const sending = [...this.#jobs.values()].find((j) => j.label === "send");
     if (sending) throw new SfxError("SFX_USAGE", `You are sending already (${sending.what}): one exchange at a time; wait for it to end, or Ctrl-C to cancel it`);
+    if (flags.verify && !this.terminal) throw new SfxError("SFX_USAGE", "--verify asks you to type the code the receiver shows: this session reads its commands from a pipe, not a terminal");
     const leftOut = this.#leftOut(flags.json);
     const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
@@ -602,7 +603,8 @@ class ClientSession implements SessionActions {
         files,
         signal,
         // --verify: asked on the prompt line, as an offer is; withdrawn if the exchange ends first.
-        ...(flags.verify ? { confirmCode: async (code: string, asked: AbortSignal) => sameCode((await this.screen.ask(ASK_CODE, asked)) ?? "", code) } : {}),
+        // Ctrl-C there (an empty answer) or the input's end cancels.
+        ...(flags.verify ? { confirmCode: async (asked: AbortSignal) => withDigits(await this.screen.ask(ASK_CODE, asked)) } : {}),
         onEvent: (e) => {
           if (flags.json) {
             if (e.event !== "progress") this.print(JSON.stringify(e));
@@ -614,14 +616,18 @@ class ClientSession implements SessionActions {
               break;
             case "accepted":
               started = Date.now();
-              this.print(`${formatId(to)} accepted; sending.`);
+              this.print(flags.verify ? `${formatId(to)} accepted.` : `${formatId(to)} accepted; sending.`);
               break;
             case "start":
+              // The time spent comparing codes is not the transfer's.
+              started = Date.now();
+              if (flags.verify) this.print("The receiver shows the same code: no one between you holds keys of its own. Sending.");
               if (e.resumed) this.print(keptByReceiver(e.resumed));
               resumed = e.resumed ?? 0;
               break;
             case "verify":
-              this.print(verifyLine(e.code, "the receiver"));
+              // With --verify this end's code is not shown: the user types the receiver's, not this one copied.
+              if (!flags.verify) this.print(verifyLine(e.code, "the receiver"));
               break;
             case "progress":
               status(progressText("send", e.bytes, e.total, started, undefined, resumed));
@@ -908,4 +914,9 @@ function fromDiscovered(s: DiscoveredServer): Server {
 function numberedTable(servers: readonly DiscoveredServer[]): string {
   const rows = formatTable(servers).split("\n");
   return rows.map((r, i) => (r ? `${i === 0 ? "  " : String(i).padStart(2)}  ${r}` : r)).join("\n");
+}
+
+/** An answer to --verify's question, or undefined for none: Ctrl-C (an empty line), the input's end, or no digits at all. */
+function withDigits(typed: string | null): string | undefined {
+  return typed !== null && /\d/.test(typed) ? typed : undefined;
 }
