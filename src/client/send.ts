@@ -17,7 +17,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { SfxError } from "../errors.ts";
+import { isSfxError, SfxError } from "../errors.ts";
 import { dataOf, dataPpid } from "../protocol/data.ts";
 import type { AssociationLike } from "../protocol/association.ts";
 import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
@@ -199,7 +199,15 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       if (same !== undefined) return same;
       answer.catch(() => {}); // no longer wanted
       if (signal.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
-      pending();
+      try {
+        pending();
+      } catch (err) {
+        // The server's idle timeout, which ends an exchange where nothing moves: said as what it was.
+        if (isSfxError(err, "SFX_TRANSFER_FAILED") && /^Nothing moved/.test(err.message)) {
+          throw new SfxError("SFX_TRANSFER_FAILED", `No code was typed within the server's idle timeout (${Math.round(conn.welcome.limits.idleTimeoutMs / 1000)} s): it ended the exchange, with nothing sent`);
+        }
+        throw err;
+      }
       throw conn.closedWith ?? new SfxError("SFX_PROTOCOL", "The exchange ended while the codes were compared");
     } finally {
       clearInterval(poll);
@@ -266,7 +274,9 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     // Well within the server's idle timeout, which ends an exchange where nothing moves.
     const resumingEvery = resumingEveryMs(conn.welcome.limits.idleTimeoutMs);
     emit({ event: "accepted" });
-    emit({ event: "verify", code: crypt.code });
+    // Asked for, this end's code is said only once the user has typed the receiver's: not shown
+    // (a --json line on a terminal) where it could be copied instead.
+    if (!opts.confirmCode) emit({ event: "verify", code: crypt.code });
     if (opts.confirmCode) {
       const { typed } = await confirmed(opts.confirmCode);
       if (typed === undefined) {
@@ -275,13 +285,14 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
       }
       const digits = typed.replace(/\D/g, "");
       if (digits !== crypt.code.replace(/\D/g, "")) {
-        await cancel("the sender's verification code differs from the receiver's: nothing was sent");
+        await cancel("the code the sender typed is not this exchange's (mistyped, or someone between you holds keys of its own): nothing was sent");
         const shown = digits.length === 6 ? `${digits.slice(0, 3)}-${digits.slice(3)}` : JSON.stringify(typed.slice(0, 40));
         throw new SfxError(
           "SFX_INTEGRITY",
           `Not sent: the code you typed (${shown}) is not this end's (${crypt.code}). If that is the code the receiver shows, someone between you (the server?) holds keys of its own; if it was mistyped, send again. No byte of the files was sent`,
         );
       }
+      emit({ event: "verify", code: crypt.code });
     }
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();

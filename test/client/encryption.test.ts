@@ -240,12 +240,15 @@ test("confirmCode (send --verify): nothing is sent until the user has typed the 
     let answer!: (typed: string) => void;
     let asked = 0;
     const received = new Receiver(r.conn, { dir, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (receiverCode = e.code)) }).receiveOne();
-    const sent = sendFiles(s.conn, { to: r.conn.id, files, confirmCode: () => (asked++, new Promise<string>((res) => (answer = res))) });
+    const said: TransferEvent[] = [];
+    const sent = sendFiles(s.conn, { to: r.conn.id, files, onEvent: (e) => void said.push(e), confirmCode: () => (asked++, new Promise<string>((res) => (answer = res))) });
     await until(() => asked === 1 && receiverCode !== undefined, 5000, "the question, and the receiver's code");
     await new Promise((res) => setTimeout(res, 100));
     assert.equal(relayed, [], "nothing sent while the user compares");
+    assert.not.ok(said.some((e) => e.event === "verify"), "this end's code is not told before the answer (a --json line could be copied)");
     answer(receiverCode!.replace("-", " "));
     await sent;
+    assert.equal(said.filter((e) => e.event === "verify").map((e) => (e as { code: string }).code), [receiverCode], "told once the codes matched");
     assert.ok((await received).accepted);
     assert.is(readFileSync(join(dir, "plans.txt"), "utf8"), "the plans, ".repeat(1000));
 
@@ -259,7 +262,7 @@ test("confirmCode (send --verify): nothing is sent until the user has typed the 
     assert.match((err as Error).message, /^Not sent: the code you typed \("12"\) is not this end's \(\d{3}-\d{3}\)\. If that is the code the receiver shows, someone between you \(the server\?\) holds keys of its own; if it was mistyped, send again\. No byte of the files was sent$/);
     const outcome = await refused;
     assert.ok(isSfxError(outcome, "SFX_CANCELLED"), String(outcome));
-    assert.match((outcome as Error).message, /verification code differs from the receiver's: nothing was sent/);
+    assert.match((outcome as Error).message, /the code the sender typed is not this exchange.s \(mistyped, or someone between you holds keys of its own\): nothing was sent/);
     assert.equal(relayed, []);
     assert.equal(readdirSync(dir2), []);
 
@@ -304,6 +307,24 @@ test("confirmCode: a receiver that cancels while the user compares ends the wait
     assert.ok(isSfxError(err, "SFX_CANCELLED"), String(err));
     assert.match((err as Error).message, /^The receiver cancelled/);
     assert.ok(withdrawn, "the question was withdrawn");
+    await received;
+  } finally {
+    await h.close();
+  }
+});
+
+test("confirmCode: no code typed within the server's idle timeout ends the exchange, said as that, with nothing sent", async () => {
+  const h = startHarness({ idleTimeoutMs: 600 });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const src = tmp();
+    writeFileSync(join(src, "x.txt"), "x");
+    const received = new Receiver(r.conn, { dir: tmp(), decide: async () => true }).receiveOne().then((x) => x, (e: unknown) => e);
+    const err = await sendFiles(s.conn, { to: r.conn.id, files: await collectFiles([join(src, "x.txt")]), confirmCode: () => new Promise<string>(() => {}) })
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(isSfxError(err, "SFX_TRANSFER_FAILED"), String(err));
+    assert.match((err as Error).message, /^No code was typed within the server's idle timeout \(1 s\): it ended the exchange, with nothing sent$/);
     await received;
   } finally {
     await h.close();

@@ -409,7 +409,7 @@ if (!TMUX) {
     wrong.type(other);
     await wrong.waitFor(new RegExp(`Not sent: the code you typed \\(${other}\\) is not this end's \\(\\d{3}-\\d{3}\\)\\. If that is the code the receiver shows, someone between you \\(the server\\?\\) holds keys of its own; if it was mistyped, send again\\. No byte of the files was sent\\n\\[sfx exited 7\\]`));
     await second.exit();
-    assert.ok(events(second).some((e) => /verification code differs from the receiver's: nothing was sent/.test(String(e.reason ?? e.message))), second.out());
+    assert.ok(events(second).some((e) => /the code the sender typed is not this exchange.s \(mistyped, or someone between you holds keys of its own\): nothing was sent/.test(String(e.reason ?? e.message))), second.out());
     assert.equal(readdirSync(out2), []);
 
     const out3 = tmp("sfx-recv-");
@@ -423,7 +423,7 @@ if (!TMUX) {
     assert.equal(readdirSync(out3), []);
   });
 
-  test("send --verify in the session asks for the receiver's code on the prompt line; typed, the files go; Ctrl-C there cancels, not an alarm", async () => {
+  test("send --verify in the session asks for the receiver's code on the prompt line; an empty line asks again; typed, the files go; Ctrl-C there cancels, not an alarm", async () => {
     const src = tmp("sfx-src-");
     writeFileSync(join(src, "memo.txt"), "memo\n".repeat(50));
     const out = tmp("sfx-recv-");
@@ -433,6 +433,10 @@ if (!TMUX) {
     await a.run(`send ${receiver.id} memo.txt --verify`, /accepted\.\n(.*\n)*.*type it here to send: $/m);
     const code = await receiverCode(receiver);
     assert.equal(readdirSync(out), [], "nothing sent while the code is compared");
+    // An Enter alone (pressed while waiting for the accept) asks again, as the one-shot command does.
+    const asked = a.screen().trimEnd().length;
+    a.type("");
+    await a.waitFor(/type it here to send: $/m, 15_000, asked);
     a.type(code);
     await a.waitFor(/The receiver shows the same code: no one between you holds keys of its own\. Sending\.\n(.*\n)*Sent 1 file, .* the receiver verified every file\./);
     assert.is((await receiver.exit()).status, 0, receiver.err());

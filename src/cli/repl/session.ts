@@ -268,7 +268,7 @@ class ClientSession implements SessionActions {
     }
     if (this.screen.asking) {
       this.print("^C");
-      this.screen.answer("");
+      this.screen.answer(INTERRUPTED);
       return;
     }
     const armed = this.#armedAt > 0 && Date.now() - this.#armedAt < 5000;
@@ -603,8 +603,7 @@ class ClientSession implements SessionActions {
         files,
         signal,
         // --verify: asked on the prompt line, as an offer is; withdrawn if the exchange ends first.
-        // Ctrl-C there (an empty answer) or the input's end cancels.
-        ...(flags.verify ? { confirmCode: async (asked: AbortSignal) => withDigits(await this.screen.ask(ASK_CODE, asked)) } : {}),
+        ...(flags.verify ? { confirmCode: (asked: AbortSignal) => this.#askCode(asked) } : {}),
         onEvent: (e) => {
           if (flags.json) {
             if (e.event !== "progress") this.print(JSON.stringify(e));
@@ -643,6 +642,19 @@ class ClientSession implements SessionActions {
       });
       this.#endLeftOut(leftOut, "everything else arrived and was verified");
     });
+  }
+
+  /**
+   * `send --verify`'s question, on the prompt line: the code typed, or undefined for none (Ctrl-C,
+   * the input's end). A line without digits (an Enter) asks again, as the one-shot command does.
+   */
+  async #askCode(asked: AbortSignal): Promise<string | undefined> {
+    for (let tries = 0; tries < 5; tries++) {
+      const typed = await this.screen.ask(ASK_CODE, asked);
+      if (typed === null || typed === INTERRUPTED) return undefined;
+      if (/\d/.test(typed)) return typed;
+    }
+    return undefined;
   }
 
   /** What a send or a share put leaves out, each said as it is found (with `json`, as a `leftOut` event). */
@@ -916,7 +928,5 @@ function numberedTable(servers: readonly DiscoveredServer[]): string {
   return rows.map((r, i) => (r ? `${i === 0 ? "  " : String(i).padStart(2)}  ${r}` : r)).join("\n");
 }
 
-/** An answer to --verify's question, or undefined for none: Ctrl-C (an empty line), the input's end, or no digits at all. */
-function withDigits(typed: string | null): string | undefined {
-  return typed !== null && /\d/.test(typed) ? typed : undefined;
-}
+/** What Ctrl-C answers a question on the prompt line: no answer typed (not an empty line, which `send --verify` asks again after). */
+const INTERRUPTED = "\u0003";
