@@ -156,6 +156,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       const barFollows = followTransfer(bar);
       const onEvent = (e: TransferEvent) => {
         if (e.event === "accepted") accepted = true;
+        // Cancelled here (Ctrl-C, a signal): the one error event is the command's own, below, which says whether the receiver was told.
+        if (e.event === "error" && signal.aborted) return;
         json?.(e);
         if (json) return;
         barFollows(e);

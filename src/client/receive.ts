@@ -513,8 +513,14 @@ export class Receiver {
       // Its writer is open or asked for: a failure held for this file may end the exchange now.
       if (heldFailure) failAfterEndedFiles(heldFailure);
     };
+    /** Whether a byte of the files has come: the time is counted from the first (a sender asked to type our code, `send --verify`, sends none before). */
+    let flowing = false;
     const onData = (stream: number, data: Uint8Array, ppid: number) => {
       if (failure) return;
+      if (!flowing) {
+        flowing = true;
+        started = Date.now();
+      }
       if (crypt === undefined) {
         beforeKey.push({ stream, data, ppid });
         beforeKeyBytes += data.length;

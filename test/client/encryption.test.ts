@@ -331,4 +331,27 @@ test("confirmCode: no code typed within the server's idle timeout ends the excha
   }
 });
 
+test("confirmCode: the receiver's time counts from the first byte, not the minute a sender took to type the code", async () => {
+  const h = startHarness();
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    const src = tmp();
+    writeFileSync(join(src, "x.txt"), "x");
+    let code: string | undefined;
+    const received = new Receiver(r.conn, { dir: tmp(), decide: async () => true, onEvent: (e) => void (e.event === "verify" && (code = e.code)) }).receiveOne();
+    await sendFiles(s.conn, {
+      to: r.conn.id,
+      files: await collectFiles([join(src, "x.txt")]),
+      // Typed after a second and a half.
+      confirmCode: async () => (await new Promise((res) => setTimeout(res, 1500)), await until(() => code !== undefined, 1000), code),
+    });
+    const got = await received;
+    assert.ok(got.accepted);
+    assert.ok(got.seconds < 1, `${got.seconds} s`);
+  } finally {
+    await h.close();
+  }
+});
+
 test.run();

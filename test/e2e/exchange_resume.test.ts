@@ -24,7 +24,7 @@ async function transferUnderWay(server: Server, seed: number) {
   const data = pattern(96 * 1024 * 1024, seed);
   writeFileSync(join(src, "big.bin"), data);
   const r1 = await startReceive(server, dst, ["--yes", "--once"]);
-  const s1 = sfx(["send", "--to", r1.id, "--server", server.address, join(src, "big.bin")]);
+  const s1 = sfx(["send", "--to", r1.id, "--server", server.address, "--json", join(src, "big.bin")]);
   await r1.waitFor(/"event":"progress"/, 15_000, "out");
   return { src, dst, data, r1, s1 };
 }
@@ -89,6 +89,10 @@ async function cancelled(server: Server, side: "sender" | "receiver", signal: No
   assert.is((await s1.exit(15_000)).status, ERROR_CODES.SFX_CANCELLED, s1.err());
   assert.is((await r1.exit(15_000)).status, ERROR_CODES.SFX_CANCELLED, r1.err());
   assert.equal(readdirSync(dst).sort(), [".big.bin.sfx-part", ".big.bin.sfx-resume"], `${side} ${signal}`);
+  // One error event, the command's own: not the library's "Cancelled" and then the command's "Cancelled: the receiver was told".
+  const errors = events(s1).filter((e) => e.event === "error");
+  assert.is(errors.length, 1, s1.out());
+  if (side === "sender") assert.equal([errors[0].code, errors[0].message], ["SFX_CANCELLED", "Cancelled: the receiver was told"]);
   const kept = events(r1).find((e) => e.event === "kept") as { path?: string; bytes?: number } | undefined;
   assert.ok(kept && kept.path === "big.bin" && kept.bytes! > 0, `the receiver says what it kept: ${r1.out()}`);
   await sendAgain(server, src, dst, data);
