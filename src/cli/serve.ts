@@ -119,6 +119,9 @@ function status(flags: ServeFlags): number {
 
 /** A status record as lines for the admin. */
 export function describeStatus(r: StatusRecord, now = Date.now()): string {
+  if (r.state === "starting") {
+    return `  starting, for ${formatUptime(now - Date.parse(r.since))} (sfx ${r.version}): opening its share store and taking its port; its figures come once it runs\n`;
+  }
   const x = r.exchanges;
   const s = r.shares;
   const ended = `${x.done} done, ${x.rejected} refused, ${x.cancelled} cancelled, ${x.failed} failed`;

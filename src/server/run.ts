@@ -9,6 +9,7 @@ import { getLogger } from "../log/index.ts";
 import { SHUTDOWN_TIMEOUT_MS } from "./defaults.ts";
 import { acquirePidFile, type PidFile } from "./pidfile.ts";
 import { startStatusFile, statusFileFor } from "./status_file.ts";
+import { VERSION } from "../version.ts";
 import { type RunningServer, type ServerOptions, startServer } from "./server.ts";
 import { onIgnoredSignals, onShutdownSignals } from "./signals.ts";
 
@@ -81,26 +82,36 @@ export async function runServer(options: RunOptions): Promise<number> {
   let server: RunningServer;
   try {
     pidFile = options.pidFile ? acquirePidFile(options.pidFile) : undefined;
+    // Its figures beside its pid file, for `sfx serve --status`: "starting" until the server runs
+    // (opening a large share store takes a while), the figures from then on. Failures to write it
+    // are logged once the log is open (the first one may come before).
+    let statusError: unknown;
+    statusFile = pidFile
+      ? startStatusFile(statusFileFor(pidFile.path), () => running?.status(), (err) => {
+        if (running) warnStatus(err);
+        else statusError = err;
+      }, VERSION)
+      : undefined;
+    const warnStatus = (err: unknown) => {
+      getLogger(["sfx", "server"]).warn("Cannot write the status file {path}: {error} (sfx serve --status shows no figures)", { path: statusFileFor(pidFile!.path), error: String((err as Error)?.message ?? err) });
+    };
     server = await startServer(options);
     if (pidFile?.tookOver) {
       // Said once the log is open: the run before was killed (kill -9, a crash of the machine), or its file left by hand.
       getLogger(["sfx", "server"]).warn("Took over the pid file {path}: it {was} (the run before did not stop cleanly)", { path: pidFile.path, was: pidFile.tookOver });
     }
     running = server;
+    if (statusError !== undefined) warnStatus(statusError);
+    statusFile?.update();
     if (hangupWhileStarting) void server.reopenLogs().catch(() => {});
     await options.onReady?.(server, pidFile?.path);
   } catch (err) {
     removeSignals();
+    statusFile?.removeNow();
     pidFile?.release();
     throw err;
   }
   const log = getLogger(["sfx", "server"]);
-  // Its figures beside its pid file, for `sfx serve --status`.
-  statusFile = pidFile
-    ? startStatusFile(statusFileFor(pidFile.path), () => server.status(), (err) => {
-      log.warn("Cannot write the status file {path}: {error} (sfx serve --status shows no figures)", { path: statusFileFor(pidFile!.path), error: String((err as Error)?.message ?? err) });
-    })
-    : undefined;
 
   return await new Promise<number>((resolveStatus) => {
     let stopping = false;

@@ -28,12 +28,25 @@ export const STATUS_EVERY_MS = 5000;
 export const STATUS_STALE_MS = 3 * STATUS_EVERY_MS;
 
 /** A status file's content: the server's figures, when they were written, and whether it is stopping. */
-export interface StatusRecord extends ServerStatus {
+export interface RunningRecord extends ServerStatus {
   /** When the figures were taken (ISO 8601). */
   updatedAt: string;
   /** `stopping`: it is shutting down (asked to, or after a crash; up to 10 s); the figures are those it had then. */
   state: "running" | "stopping";
 }
+
+/** A status file's content while the server starts (opening its share store, taking its port): no figures yet. */
+export interface StartingRecord {
+  state: "starting";
+  version: string;
+  pid: number;
+  /** When the start began (ISO 8601). */
+  since: string;
+  updatedAt: string;
+}
+
+/** What a status file holds. */
+export type StatusRecord = RunningRecord | StartingRecord;
 
 /** Where the server with pid file `pidFile` writes its figures: beside it, `sfx.pid` → `sfx.status.json`. */
 export function statusFileFor(pidFile: string): string {
@@ -43,26 +56,32 @@ export function statusFileFor(pidFile: string): string {
 
 /**
  * Writes `status()` to `path` now and every {@link STATUS_EVERY_MS}, each
- * time whole (a temporary file renamed over it: a reader never sees half).
- * A write that fails (or a `status()` that throws) is told to `onError`
- * once, until one succeeds again. `stopping()` ends the writes with a last
- * record that says so; `remove()` then removes the file (`removeNow()` at
- * once, for a process exiting without waiting).
+ * time whole (a temporary file renamed over it: a reader never sees half);
+ * while `status()` gives nothing (the server starting), a record that says
+ * it is starting. A write that fails (or a `status()` that throws) is told
+ * to `onError` once, until one succeeds again. `update()` writes at once
+ * (the server has started). `stopping()` ends the writes with a last record
+ * that says so; `remove()` then removes the file (`removeNow()` at once, for
+ * a process exiting without waiting).
  */
 export function startStatusFile(
   path: string,
-  status: () => ServerStatus,
+  status: () => ServerStatus | undefined,
   onError?: (err: unknown) => void,
-): { stopping(): Promise<void>; remove(): Promise<void>; removeNow(): void } {
+  version = "",
+): { update(): void; stopping(): Promise<void>; remove(): Promise<void>; removeNow(): void } {
+  const since = new Date().toISOString();
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   let writing: Promise<void> = Promise.resolve();
   let failing = false;
-  let state: StatusRecord["state"] = "running";
+  let state: RunningRecord["state"] = "running";
   let ended = false;
   const write = () => {
     writing = writing.then(async () => {
       try {
-        const record: StatusRecord = { ...status(), updatedAt: new Date().toISOString(), state };
+        const figures = status();
+        const updatedAt = new Date().toISOString();
+        const record: StatusRecord = figures ? { ...figures, updatedAt, state } : { state: "starting", version, pid: process.pid, since, updatedAt };
         await writeFile(temporary, `${JSON.stringify(record, null, 2)}\n`, { mode: 0o644 });
         await rename(temporary, path);
         failing = false;
@@ -77,6 +96,9 @@ export function startStatusFile(
   const timer = setInterval(() => !ended && write(), STATUS_EVERY_MS);
   (timer as { unref?: () => void }).unref?.();
   return {
+    update() {
+      if (!ended) write();
+    },
     stopping() {
       if (!ended) {
         ended = true;

@@ -39,8 +39,8 @@ test("figures are written at once, whole (a temporary file renamed); stopping() 
   try {
     for (const until = Date.now() + 5000; !existsSync(path) && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
     const read = readStatusFile(path, process.pid);
-    assert.ok("record" in read, JSON.stringify(read));
-    if ("record" in read) {
+    assert.ok("record" in read && read.record.state === "running", JSON.stringify(read));
+    if ("record" in read && read.record.state === "running") {
       assert.is(read.record.clients, 3);
       assert.is(read.record.state, "running");
       assert.ok(Math.abs(Date.parse(read.record.updatedAt) - Date.now()) < 5000);
@@ -90,7 +90,7 @@ test("no figures are shown that are missing, another process's, stale or unreada
   assert.ok("why" in r && /cannot be read/.test(r.why), JSON.stringify(r));
   writeFileSync(path, JSON.stringify({ ...figures(), updatedAt: new Date(now - 2000).toISOString(), state: "running" as const }));
   r = readStatusFile(path, 4242, now);
-  assert.ok("record" in r && r.record.shares?.count === 12, JSON.stringify(r));
+  assert.ok("record" in r && r.record.state !== "starting" && r.record.shares?.count === 12, JSON.stringify(r));
 });
 
 test("the figures read as an admin reads them", () => {
@@ -117,6 +117,33 @@ test("the figures read as an admin reads them", () => {
     "  stopping (a graceful shutdown takes up to 10 s); the figures are from when it began",
   );
   assert.equal([0, 45_000, 12 * 60_000, 3 * 3600_000 + 12 * 60_000, 52 * 3600_000].map(formatUptime), ["0 s", "45 s", "12 min", "3 h 12 min", "2 d 4 h"]);
+});
+
+test("while the server starts (no figures yet) the file says so, and update() writes the figures at once when it runs; --status shows it starting", async () => {
+  const path = join(dir, "starting.status.json");
+  let running: ServerStatus | undefined;
+  const writer = startStatusFile(path, () => running, undefined, "9.9.9");
+  try {
+    const read = async () => {
+      for (let i = 0; i < 500; i++) {
+        const r = existsSync(path) ? readStatusFile(path, process.pid) : undefined;
+        if (r && "record" in r && r.record.state === (running ? "running" : "starting")) return r.record;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      assert.unreachable(`no ${running ? "running" : "starting"} record in ${path}`);
+    };
+    const starting = await read();
+    assert.equal([starting!.state, (starting as { version: string }).version, starting!.pid], ["starting", "9.9.9", process.pid]);
+    const since = Date.parse((starting as { since: string }).since);
+    assert.match(describeStatus(starting!, since + 75_000), /^ {2}starting, for 1 min \(sfx 9\.9\.9\): opening its share store and taking its port; its figures come once it runs\n$/);
+    running = figures({ pid: process.pid, clients: 5 });
+    writer.update();
+    const now = await read();
+    assert.is(now!.state === "running" && now!.clients, 5);
+  } finally {
+    await writer.remove();
+  }
+  assert.not.ok(existsSync(path));
 });
 
 test.run();
