@@ -98,14 +98,22 @@ export async function askCode(signal: AbortSignal, input: NodeJS.ReadableStream 
   const rl = createInterface({ input, output, terminal: false });
   const ended = new Promise<undefined>((resolve) => rl.once("close", () => resolve(undefined)));
   try {
-    for (let asked = 0; asked < 5; asked++) {
-      const typed = await Promise.race([rl.question(ASK_CODE, { signal }), ended]);
-      if (typed === undefined || /\d/.test(typed)) return typed;
-    }
-    return undefined;
+    return await typedCode(() => Promise.race([rl.question(ASK_CODE, { signal }), ended]));
   } finally {
     rl.close();
   }
+}
+
+/**
+ * The answer to `--verify`'s question that has digits: `ask` again after a line without (an Enter
+ * pressed while waiting for the accept), up to five times; undefined when `ask` gives none.
+ */
+export async function typedCode(ask: () => Promise<string | undefined>): Promise<string | undefined> {
+  for (let asked = 0; asked < 5; asked++) {
+    const typed = await ask();
+    if (typed === undefined || /\d/.test(typed)) return typed;
+  }
+  return undefined;
 }
 
 /** What `--verify` asks. */

@@ -276,7 +276,6 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "accepted" });
     // Asked for, this end's code is said only once the user has typed the receiver's: not shown
     // (a --json line on a terminal) where it could be copied instead.
-    if (!opts.confirmCode) emit({ event: "verify", code: crypt.code });
     if (opts.confirmCode) {
       const { typed } = await confirmed(opts.confirmCode);
       if (typed === undefined) {
@@ -292,8 +291,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
           `Not sent: the code you typed (${shown}) is not this end's (${crypt.code}). If that is the code the receiver shows, someone between you (the server?) holds keys of its own; if it was mistyped, send again. No byte of the files was sent`,
         );
       }
-      emit({ event: "verify", code: crypt.code });
     }
+    emit({ event: "verify", code: crypt.code });
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
     let sent = 0;

@@ -39,7 +39,6 @@ import {
   MAX_RESUMED_FILES,
   nextShareRequestId,
   parseDataPpid,
-  ProtocolError,
   xidTag,
 } from "../protocol/index.ts";
 import {
@@ -59,7 +58,7 @@ import {
 } from "../protocol/share.ts";
 import { isPlainCode, lookupOf, parseCode } from "../share/code.ts";
 import { type SealedFile, ShareCipher, storedName } from "../share/share_crypto.ts";
-import { renameUnreadableCopy, shareDataStream } from "../share/service.ts";
+import { checkSealedListing, renameUnreadableCopy, shareDataStream } from "../share/service.ts";
 import { checkSharePaths } from "../share/share_path.ts";
 import { MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS } from "../share/defaults.ts";
 import type { ShareListing as StoredListing } from "../share/store.ts";
@@ -463,7 +462,6 @@ function checkPut(opts: PutOptions): void {
 /** Writers a get opens at once as bytes come (besides those of resumed files): file descriptors are a limited resource. */
 const MAX_OPEN_WRITERS = 32;
 
-/** Options of {@link ShareClient.put}. */
 /**
  * Why an enciphered share's upload or download stopped, as the server is told it: the kind of
  * failure only. The message itself names the files, and may hold part of a file's SHA-256 (a
@@ -481,25 +479,11 @@ function sealedReason(err: SfxError): string {
  */
 function checkSealable(keys: ShareCipher, files: readonly LocalShareFile[]): void {
   const sealed = keys.seal(files.map((f) => ({ path: f.path, size: f.size, sha256: randomBytes(32).toString("hex") })));
-  try {
-    ShareListingMessage.encode({
-      req: 2 ** 31 - 1,
-      createdAt: MAX_TIME_MS,
-      expiresAt: MAX_TIME_MS,
-      maxDownloads: MAX_DOWNLOADS_LIMIT,
-      downloads: MAX_DOWNLOADS_LIMIT,
-      files: files.map((f, i) => ({ path: storedName(i), size: f.size, sha256: "0".repeat(64) })),
-      // As long, with a little room for the real hashes' compressing a few bytes worse.
-      sealed: "A".repeat(4 * Math.ceil((sealed.length + 64 + sealed.length / 100) / 4)),
-    });
-  } catch (err) {
-    if (err instanceof ProtocolError && err.reason === "too-large") {
-      throw new SfxError("SFX_LIMIT", `The list of these ${files.length} files is too large for one share (${err.message}): share fewer files at once, or an archive (tar)`);
-    }
-    throw err;
-  }
+  // As long, with a little room for the real hashes' compressing a few bytes worse.
+  checkSealedListing(files.map((f) => f.size), "A".repeat(4 * Math.ceil((sealed.length + 64 + sealed.length / 100) / 4)));
 }
 
+/** Options of {@link ShareClient.put}. */
 export interface PutOptions {
   expiresInMs?: number;
   expiresAt?: number;

@@ -86,15 +86,15 @@ export async function runServer(options: RunOptions): Promise<number> {
     // (opening a large share store takes a while), the figures from then on. Failures to write it
     // are logged once the log is open (the first one may come before).
     let statusError: unknown;
+    const warnStatus = (err: unknown) => {
+      getLogger(["sfx", "server"]).warn("Cannot write the status file {path}: {error} (sfx serve --status shows no figures)", { path: statusFileFor(pidFile!.path), error: String((err as Error)?.message ?? err) });
+    };
     statusFile = pidFile
       ? startStatusFile(statusFileFor(pidFile.path), () => running?.status(), (err) => {
         if (running) warnStatus(err);
         else statusError = err;
       }, VERSION)
       : undefined;
-    const warnStatus = (err: unknown) => {
-      getLogger(["sfx", "server"]).warn("Cannot write the status file {path}: {error} (sfx serve --status shows no figures)", { path: statusFileFor(pidFile!.path), error: String((err as Error)?.message ?? err) });
-    };
     server = await startServer(options);
     if (pidFile?.tookOver) {
       // Said once the log is open: the run before was killed (kill -9, a crash of the machine), or its file left by hand.

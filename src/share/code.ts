@@ -117,8 +117,8 @@ const PLAIN_KEY = /^v1:([0-9a-f]{64})$/;
  * group short is a hash of 100 of its bits, not the bits.
  */
 export function lookupOf(code: string): string {
-  const canonical = parseCode(code);
-  return canonical.length === CODE_CHARS ? shareSecrets(canonical).lookup : `v1:${codeKey(canonical)}`;
+  const share = shareKeyOf(parseCode(code));
+  return share.sealed ? share.lookup : `v1:${share.key}`;
 }
 
 /** What a code of an enciphered share gives: the lookup the server is told, and the keys it is never told. */
@@ -155,32 +155,29 @@ export function isSentForm(text: string): boolean {
 }
 
 /**
- * Whether a code or what a client sends finds an enciphered share (a lookup, or a code of 24
- * characters) or one in the clear (`v1:` and a store key, or a code of 20). `SFX_BAD_CODE` for
- * anything else.
- */
-export function findsSealed(codeOrLookup: string): boolean {
-  if (typeof codeOrLookup === "string" && LOOKUP.test(codeOrLookup)) return true;
-  if (typeof codeOrLookup === "string" && PLAIN_KEY.test(codeOrLookup)) return false;
-  return parseCode(codeOrLookup).length === CODE_CHARS;
-}
-
-/**
- * The store's key for a code or what a client sends ({@link lookupOf}): hex
- * SHA-256 of the lookup, or of the canonical code of a share in the clear
+ * What a code, or what a client sends for one ({@link lookupOf}), finds: the
+ * store's key, and whether the share there is enciphered. An enciphered
+ * share's key is the hex SHA-256 of its lookup (a code of 24 characters
+ * gives its lookup); one in the clear's is the SHA-256 of its canonical code
  * (which a client sends as it is, after `v1:`). Shares are stored and looked
  * up under this key; neither the code nor the lookup is written down.
  * `SFX_BAD_CODE` for anything else.
  */
-export function codeKey(codeOrLookup: string): string {
-  if (typeof codeOrLookup === "string" && LOOKUP.test(codeOrLookup)) {
-    return createHash("sha256").update("sfx-share-v2:").update(codeOrLookup).digest("hex");
+export function shareKeyOf(codeOrLookup: string): { key: string; sealed: true; lookup: string } | { key: string; sealed: false } {
+  const text = typeof codeOrLookup === "string" ? codeOrLookup : "";
+  const plainKey = PLAIN_KEY.exec(text);
+  if (plainKey) return { key: plainKey[1], sealed: false };
+  const canonical = LOOKUP.test(text) ? undefined : parseCode(codeOrLookup);
+  if (canonical !== undefined && canonical.length === PLAIN_CODE_CHARS) {
+    return { key: createHash("sha256").update("sfx-share-v1:").update(canonical).digest("hex"), sealed: false };
   }
-  const plainKey = typeof codeOrLookup === "string" ? PLAIN_KEY.exec(codeOrLookup) : null;
-  if (plainKey) return plainKey[1];
-  const canonical = parseCode(codeOrLookup);
-  if (canonical.length === CODE_CHARS) return codeKey(shareSecrets(canonical).lookup);
-  return createHash("sha256").update("sfx-share-v1:").update(canonical).digest("hex");
+  const lookup = canonical === undefined ? text : shareSecrets(canonical).lookup;
+  return { key: createHash("sha256").update("sfx-share-v2:").update(lookup).digest("hex"), sealed: true, lookup };
+}
+
+/** The store's key for a code or what a client sends (see {@link shareKeyOf}). */
+export function codeKey(codeOrLookup: string): string {
+  return shareKeyOf(codeOrLookup).key;
 }
 
 /** A code shortened for messages and logs: the first group and an ellipsis. */

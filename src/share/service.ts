@@ -26,10 +26,12 @@ import {
   ShareReceived,
   ShareSeal,
   ShareSending,
+  MAX_TIME_MS,
 } from "../protocol/share.ts";
 import { DownloadsHeldError, type ShareDownload, type ShareStore, type ShareUpload, shortKey } from "./store.ts";
 import { codeKey, isSentForm } from "./code.ts";
-import { MAX_REQUESTS_PER_CLIENT, UPLOAD_FIRST_BYTES_MS, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
+import { MAX_DOWNLOADS_LIMIT, MAX_REQUESTS_PER_CLIENT, UPLOAD_FIRST_BYTES_MS, UPLOAD_MAX_HOURS, UPLOAD_STALL_MS, uploadPaceBytes } from "./defaults.ts";
+import { storedName } from "./share_crypto.ts";
 import { formatBytes } from "../units.ts";
 import { PEER_FAILURE_TIMEOUT_MS } from "../protocol/defaults.ts";
 import { addressKey, hostKey } from "../failure_limiter.ts";
@@ -553,11 +555,9 @@ export class ShareService {
     state.movedAt = this.#now();
     if (state.sealed !== undefined) return this.#failUpload(peer, state, new SfxError("SFX_PROTOCOL", "The upload's list of files was sealed twice"));
     try {
-      // Listed with it, the share must still fit one control message, or nobody could list it.
-      ShareListingMessage.encode({ req: 2 ** 31 - 1, createdAt: 0, expiresAt: 0, maxDownloads: null, downloads: 0, files: state.upload.files.map((f) => ({ path: f.path, size: f.size, sha256: "0".repeat(64) })), sealed: msg.sealed });
+      checkSealedListing(state.upload.files.map((f) => f.size), msg.sealed);
     } catch (err) {
-      if (!(err instanceof ProtocolError && err.reason === "too-large")) throw err;
-      return this.#failUpload(peer, state, new SfxError("SFX_LIMIT", `The list of these ${state.upload.files.length} files is too large for one share (${err.message}): share fewer files at once, or an archive (tar)`));
+      return this.#failUpload(peer, state, err);
     }
     state.sealed = msg.sealed;
     await this.#maybeCommit(peer, state).catch((err) => this.#failUpload(peer, state, err));
@@ -888,12 +888,34 @@ export function renameUnreadableCopy(message: string, rename: (name: string) => 
  * answers carry more per file than it does.
  */
 function checkListable(files: readonly { path: string; size: number }[]): void {
-  const hash = "0".repeat(64);
+  fitsOneMessage(files.length, () => ShareSending.encode({ req: 2 ** 31 - 1, files: files.map((f) => ({ path: f.path, size: f.size, offset: f.size, sha256: "0".repeat(64) })) }));
+}
+
+/**
+ * Refuses an enciphered share whose listing, its sealed list with it, would not fit one control
+ * message (nobody could list it): the uploader before it sends anything, the server when the
+ * list comes. `sizes`: its files' sizes, in order.
+ */
+export function checkSealedListing(sizes: readonly number[], sealed: string): void {
+  fitsOneMessage(sizes.length, () =>
+    ShareListingMessage.encode({
+      req: 2 ** 31 - 1,
+      createdAt: MAX_TIME_MS,
+      expiresAt: MAX_TIME_MS,
+      maxDownloads: MAX_DOWNLOADS_LIMIT,
+      downloads: MAX_DOWNLOADS_LIMIT,
+      files: sizes.map((size, i) => ({ path: storedName(i), size, sha256: "0".repeat(64) })),
+      sealed,
+    }));
+}
+
+/** `encode`s a share's list of files; `SFX_LIMIT` when that is more than one control message holds. */
+function fitsOneMessage(files: number, encode: () => unknown): void {
   try {
-    ShareSending.encode({ req: 2 ** 31 - 1, files: files.map((f) => ({ path: f.path, size: f.size, offset: f.size, sha256: hash })) });
+    encode();
   } catch (err) {
     if (err instanceof ProtocolError && err.reason === "too-large") {
-      throw new SfxError("SFX_LIMIT", `The list of these ${files.length} files is too large for one share (${err.message}): share fewer files at once, or an archive (tar)`);
+      throw new SfxError("SFX_LIMIT", `The list of these ${files} files is too large for one share (${err.message}): share fewer files at once, or an archive (tar)`);
     }
     throw err;
   }

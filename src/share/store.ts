@@ -43,7 +43,7 @@ import { SfxError } from "../errors.ts";
 import { lockOwner, readSmallFile, takeLock } from "../file_lock.ts";
 import { STALE_LOCK_PREFIX } from "../protocol/paths.ts";
 import { processCheckHint } from "../deno_access.ts";
-import { codeKey, findsSealed, generateCode } from "./code.ts";
+import { codeKey, generateCode, shareKeyOf } from "./code.ts";
 import { DEFAULT_SHARE_LIMITS, ENDED_KEEP_MS, MAX_DOWNLOADS_LIMIT, MIN_EXPIRY_MS, READ_CHUNK_BYTES, type ShareLimits, storedBytes } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
 import { fsyncDir, type Manifest, MANIFEST_VERSION, readManifest, type ShareFile, writeManifest } from "./manifest.ts";
@@ -337,13 +337,7 @@ export class ShareStore {
     const paths = checkSharePaths(files.map((f) => f.path));
     if (request.lookup !== undefined) {
       if (!/^[0-9a-f]{64}$/.test(request.lookup)) throw new SfxError("SFX_BAD_CODE", "Invalid share lookup: expected 64 hex digits");
-      // A client makes a new random code for each share: one already used, or being used by an upload
-      // in progress, is someone else's, seen on the way (taken first, the owner's upload would fail at
-      // its end) or given to them (reused once the share is gone, it would serve their files instead).
-      const key = codeKey(request.lookup);
-      if (this.#shares.has(key) || this.#ended.has(key) || [...this.#uploads].some((u) => u.spec.lookup === request.lookup)) {
-        throw new SfxError("SFX_BAD_CODE", "A share has had this code already: a code serves one share only");
-      }
+      this.#checkLookupFree(request.lookup);
     }
     let bytes = 0;
     for (const f of files) {
@@ -421,9 +415,7 @@ export class ShareStore {
       ...(request.lookup === undefined ? {} : { lookup: request.lookup }),
     });
     // Again, after the waits above: two uploads under one lookup that began together must not both go on.
-    if (request.lookup !== undefined && [...this.#uploads].some((u) => u.spec.lookup === request.lookup)) {
-      throw new SfxError("SFX_BAD_CODE", "A share has had this code already: a code serves one share only");
-    }
+    if (request.lookup !== undefined) this.#checkLookupFree(request.lookup);
     this.#uploads.add(upload); // reserves its bytes before anything else is awaited
     try {
       await ensureDir(join(dir, "files"), 0o700);
@@ -476,12 +468,10 @@ export class ShareStore {
       downloads: 0,
       ...(sealed === undefined ? {} : { sealed }),
     };
+    // Checked at the start too (beginUpload): this is for a library caller's two uploads under one lookup.
+    if (spec.lookup !== undefined) this.#checkLookupFree(spec.lookup, upload);
     let code = spec.lookup ?? generateCode(true);
     let key = codeKey(code);
-    if (spec.lookup !== undefined && (this.#shares.has(key) || this.#ended.has(key))) {
-      // Checked at the start too (beginUpload): this is for a library caller's two uploads under one lookup.
-      throw new SfxError("SFX_BAD_CODE", "A share has had this code already: a code serves one share only");
-    }
     for (let i = 0; this.#shares.has(key) && i < 4; i++) {
       code = generateCode(true);
       key = codeKey(code);
@@ -511,6 +501,19 @@ export class ShareStore {
       ...(spec.warning === undefined ? {} : { warning: spec.warning }),
     });
     return { code, ...listingOf(manifest), ...(spec.warning ? { warning: spec.warning } : {}) };
+  }
+
+  /**
+   * Refuses a lookup that a share has (live, or ended less than {@link ENDED_KEEP_MS} ago) or an
+   * upload in progress other than `self` has. A client makes a new random code for each share: one
+   * in use is someone else's, seen on the way (taken first, the owner's upload would fail at its
+   * end) or given to them (reused once the share is gone, it would serve their files instead).
+   */
+  #checkLookupFree(lookup: string, self?: ShareUpload): void {
+    const key = codeKey(lookup);
+    if (this.#shares.has(key) || this.#ended.has(key) || [...this.#uploads].some((u) => u !== self && u.spec.lookup === lookup)) {
+      throw new SfxError("SFX_BAD_CODE", "A share has had this code already: a code serves one share only");
+    }
   }
 
   /** Shares and uploads in progress of an owner (or a network), and what they count against the quota. */
@@ -560,13 +563,13 @@ export class ShareStore {
    */
   #find(code: string, client: string, label = client): ShareRecord {
     this.#checkOpen();
-    const key = codeKey(code);
+    const { key, sealed } = shareKeyOf(code);
     this.#limiter.check(addressKey(client));
     // Each share is found by its own kind of key: an enciphered one by its lookup, one in the clear by
     // its code's store key (`v1:`). Else a store key seen in a directory listing would fetch an
     // enciphered share's bytes, and use up its downloads.
     const found = this.#shares.get(key);
-    const rec = found && (found.manifest.sealed !== undefined) === findsSealed(code) ? found : undefined;
+    const rec = found && (found.manifest.sealed !== undefined) === sealed ? found : undefined;
     if (rec && this.#now() >= rec.manifest.expiresAt) {
       this.#delete(rec, "expired");
     }

@@ -25,7 +25,7 @@ import { type ClientConnection, connect } from "../../client/connection.ts";
 import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
 import { sendFiles } from "../../client/send.ts";
 import { describeKept, keptLine, resumingHere, takenNote } from "../receive.ts";
-import { ASK_CODE, keptByReceiver, listen } from "../send.ts";
+import { ASK_CODE, keptByReceiver, listen, typedCode } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
@@ -648,13 +648,11 @@ class ClientSession implements SessionActions {
    * `send --verify`'s question, on the prompt line: the code typed, or undefined for none (Ctrl-C,
    * the input's end). A line without digits (an Enter) asks again, as the one-shot command does.
    */
-  async #askCode(asked: AbortSignal): Promise<string | undefined> {
-    for (let tries = 0; tries < 5; tries++) {
+  #askCode(asked: AbortSignal): Promise<string | undefined> {
+    return typedCode(async () => {
       const typed = await this.screen.ask(ASK_CODE, asked);
-      if (typed === null || typed === INTERRUPTED) return undefined;
-      if (/\d/.test(typed)) return typed;
-    }
-    return undefined;
+      return typed === null || typed === INTERRUPTED ? undefined : typed;
+    });
   }
 
   /** What a send or a share put leaves out, each said as it is found (with `json`, as a `leftOut` event). */
