@@ -548,11 +548,16 @@ export class ShareStore {
 
   /** @internal Forgets an upload that ended without a share (abort or failure). */
   async _discard(upload: ShareUpload, reason: string): Promise<void> {
-    this.#uploads.delete(upload);
-    await rm(upload.spec.dir, { recursive: true, force: true });
-    // A failure (disk full, I/O) is the admin's business; a client that cancels or leaves is not.
-    const level = /^(failed|cannot)/.test(reason) ? "warn" : "info";
-    log[level]("Upload {upload} from {client} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), client: upload.spec.client ?? "a client", reason });
+    // Its reservation holds until its files are gone from the disk, and it is counted in progress until
+    // the admin's log says how it ended.
+    try {
+      await rm(upload.spec.dir, { recursive: true, force: true });
+    } finally {
+      // A failure (disk full, I/O) is the admin's business; a client that cancels or leaves is not.
+      const level = /^(failed|cannot)/.test(reason) ? "warn" : "info";
+      log[level]("Upload {upload} from {client} abandoned: {reason}", { upload: upload.spec.id.slice(0, 8), client: upload.spec.client ?? "a client", reason });
+      this.#uploads.delete(upload);
+    }
   }
 
   /**
