@@ -24,7 +24,7 @@ const filters = args.filter((a) => !a.startsWith("--"));
 const FILE_TIMEOUT_MS = 240_000;
 const EXIT_GRACE_MS = 10_000;
 /** Files that run under Deno as well as Node: the CLI, the Deno datagram seam, and reading files (Deno's readv differs). */
-const DENO_FILES = [/^test\/cli\//, /^test\/transport\/deno/, /^test\/protocol\/file_messages/, /^test\/share\/share_crypto/];
+const DENO_FILES = [/^test\/cli\//, /^test\/transport\/deno/, /^test\/protocol\/file_messages/, /^test\/share\/share_crypto/, /^test\/protocol\/cpace/];
 
 function step(name: string, cmd: string, cmdArgs: string[]): boolean {
   const started = Date.now();
