@@ -13,16 +13,18 @@
  *
  * @example Run a server, then send a file from one client to another
  * ```ts
- * import { collectFiles, connect, Receiver, sendFiles, startServer } from "./mod.ts";
+ * import { collectFiles, connect, ReceiveCode, Receiver, sendFiles, startServer } from "./mod.ts";
  *
  * const server = await startServer({ host: "127.0.0.1", port: 0, logDir: "/tmp/sfx-demo/logs", storage: "/tmp/sfx-demo/shares" });
  * const at = { host: "127.0.0.1", port: server.port };
  * const [bob, alice] = await Promise.all([connect({ server: at }), connect({ server: at })]);
  * const files = await collectFiles(["./report.pdf"]);
+ * // Bob's code (his ID and six secret digits) reaches Alice by voice or chat; the server never sees the digits.
+ * const code = new ReceiveCode();
  * // Bob waits for one offer while Alice sends: awaited together, so that either one's error is caught.
  * const [received] = await Promise.all([
- *   new Receiver(bob, { dir: "/tmp/sfx-demo/inbox", decide: async () => true }).receiveOne(),
- *   sendFiles(alice, { to: bob.id, files }),
+ *   new Receiver(bob, { dir: "/tmp/sfx-demo/inbox", code, decide: async () => true }).receiveOne(),
+ *   sendFiles(alice, { to: code.format(bob.id), files }),
  * ]);
  * console.log(received); // { from, accepted: true, files: [{ path, sha256, … }], bytes, seconds }
  * await Promise.all([alice.close(), bob.close()]);
@@ -70,6 +72,7 @@ export type { CollectOptions, SkipKind, SourceFile } from "./src/client/walk.ts"
 export type { SendOptions, SendResult } from "./src/client/send.ts";
 export { Receiver } from "./src/client/receive.ts";
 export type { IncomingOffer, ReceivedExchange, ReceiveOptions } from "./src/client/receive.ts";
+export { parseReceiverTarget, ReceiveCode } from "./src/protocol/receive_code.ts";
 export { openSafeWrite, sanitizeRelativePath } from "./src/client/safe_write.ts";
 export { collectShareFiles, connectionShareLink, ShareClient, shareGet, shareList, sharePut } from "./src/client/share.ts";
 export type { GetOptions, GetResult, GotFile, PutOptions, ShareLink, ShareProgress } from "./src/client/share.ts";

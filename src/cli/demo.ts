@@ -16,6 +16,7 @@ import type { CommandResult } from "./context.ts";
 import { parseCount } from "./options.ts";
 import { formatRate } from "./progress.ts";
 import { SfxError } from "../errors.ts";
+import { ReceiveCode } from "../protocol/receive_code.ts";
 
 /** Registers `sfx demo`. */
 export function registerDemo(program: Command, result: CommandResult): void {
@@ -54,24 +55,26 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
     const bob = await connect({ server: at });
     const alice = await connect({ server: at });
     try {
-      say(`sfx receive         → receiver connected, its ID is ${formatId(bob.id)}`);
+      // The receiver's code: its ID and six secret digits, which the server never sees.
+      const code = new ReceiveCode();
+      say(`sfx receive         → receiver connected, its ID is ${formatId(bob.id)}, its code ${code.format(bob.id)}`);
       const inbox = join(tmp, "inbox");
       await mkdir(inbox);
       const file = join(tmp, "demo.bin");
       const bytes = randomBytes(size);
       const sha = createHash("sha256").update(bytes).digest("hex");
       await writeFile(file, bytes);
-      // The code each end shows its user, to compare: the same, with nobody between them.
-      const codes: { sender?: string; receiver?: string } = {};
-      const receiving = new Receiver(bob, { dir: inbox, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (codes.receiver = e.code)) })
+      // Keyed with the receiver's code, each end proves it holds it: nothing is left for the users to compare.
+      const byCode: { sender?: boolean; receiver?: boolean } = {};
+      const receiving = new Receiver(bob, { dir: inbox, code, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (byCode.receiver = e.byCode)) })
         .receiveOne();
-      const sent = await sendFiles(alice, { to: bob.id, files: await collectFiles([file]), onEvent: (e) => void (e.event === "verify" && (codes.sender = e.code)) });
+      const sent = await sendFiles(alice, { to: code.format(bob.id), files: await collectFiles([file]), onEvent: (e) => void (e.event === "verify" && (byCode.sender = e.byCode)) });
       const got = await receiving;
       const copy = createHash("sha256").update(await readFile(join(inbox, "demo.bin"))).digest("hex");
       if (!got.accepted || copy !== sha) throw new SfxError("SFX_INTEGRITY", "The demo file arrived changed");
-      if (codes.sender === undefined || codes.sender !== codes.receiver) throw new SfxError("SFX_PROTOCOL", "The two ends of the demo show different codes");
-      say(`sfx send --to ${bob.id} demo.bin → ${mib(sent.bytes)} relayed in ${sent.seconds.toFixed(2)} s ` +
-        `(${formatRate(sent.bytes / Math.max(sent.seconds, 1e-3) / 1e6)}), enciphered end to end (both ends show code ${codes.sender}), ` +
+      if (!byCode.sender || !byCode.receiver) throw new SfxError("SFX_PROTOCOL", "The two ends of the demo did not key the exchange with the receiver's code");
+      say(`sfx send --to ${code.format(bob.id)} demo.bin → ${mib(sent.bytes)} relayed in ${sent.seconds.toFixed(2)} s ` +
+        `(${formatRate(sent.bytes / Math.max(sent.seconds, 1e-3) / 1e6)}), enciphered end to end under keys made with the receiver's code, ` +
         `SHA-256 ${sha.slice(0, 16)}… verified`);
 
       const share = await sharePut([file], { server: at, expiresInMs: 3_600_000 });
@@ -93,7 +96,7 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
       say("Its files and logs are removed (--keep keeps them).");
     }
   }
-  say("Demo complete. On real machines: `sfx serve` on the server, `sfx receive` and `sfx send --to <id> <files>` on the clients.");
+  say("Demo complete. On real machines: `sfx serve` on the server, `sfx receive` and `sfx send --to <code> <files>` on the clients.");
   return 0;
 }
 

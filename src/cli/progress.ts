@@ -13,6 +13,7 @@ import { SfxError } from "../errors.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { formatBytes } from "../units.ts";
 import { fitEnd, textWidth } from "./text_width.ts";
+import { MAX_CODE_MISSES } from "../protocol/receive_code.ts";
 
 export { formatBytes };
 
@@ -288,10 +289,30 @@ export function jsonError(code: string, message: string): void {
   process.stdout.write(`${JSON.stringify({ event: "error", code, message })}\n`);
 }
 
-/** What both ends of an exchange show of its keys: the code the two users may compare. */
-export function verifyLine(code: string, other: "the sender" | "the receiver"): string {
+/**
+ * What both ends of an exchange show of its keys: the code the two users may compare, or, keyed
+ * with the receiver's code (`byCode`), that there is nothing to compare.
+ */
+export function verifyLine(code: string, other: "the sender" | "the receiver", byCode = false): string {
+  if (byCode) {
+    const whose = other === "the sender" ? "your code, which the sender proved it has" : "the receiver's code, which it proved it has";
+    return `Enciphered end to end, under keys made with ${whose}: no one between you can read the files`;
+  }
   return `Enciphered end to end. Verification code ${code}: ${other} sees the same, unless someone between you (the server) can read the files`;
 }
+
+/** The line under a receiver's ID: its code, and what a sender does with it. */
+export function codeLine(code: string): string {
+  return `  Code:     ${code}   (senders: sfx send --to ${code} <file>)`;
+}
+
+/** Said when a receiver's code was renewed (too many offers guessed it wrong). */
+export function renewedCodeLine(code: string): string {
+  return `Offers gave a wrong code ${MAX_CODE_MISSES} times: your code is now ${code} (the old one no longer works).`;
+}
+
+/** Said of an offer to a receiver with a code that gave its ID alone. */
+export const ID_ONLY_NOTE = "(sent to your ID alone, not your code: compare the verification code with the sender before you trust the files)";
 
 /** One stderr line for an entry of a directory being sent or shared that is left out (a FIFO, a broken link…). */
 export function warnSkipped(path: string, why: string): void {

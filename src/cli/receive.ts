@@ -11,7 +11,8 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, progressBar, verifyLine } from "./progress.ts";
+import { codeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
+import { ReceiveCode } from "../protocol/receive_code.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -102,6 +103,8 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
     const listing = keptTransfers(dir);
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
+    // Its secret digits are never sent: a sender who types the whole code keys the exchange with them.
+    const code = new ReceiveCode();
     // An offer the server garbled is not shown as one: said, rather than waiting without a word.
     conn.onProtocolError((err) => process.stderr.write(`sfx: ${printable(err.message)}\n`));
     try {
@@ -112,12 +115,12 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       const unshown = (why: string) => new SfxError("SFX_IO", `Cannot show this receiver's ID: its output could not be written (${why}), so nobody could send to it`);
       try {
         if (json) {
-          json({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
+          json({ event: "connected", id: conn.id, code: code.format(conn.id), server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
           for (const { leftover, path, bytes, temporary, ...k } of kept) {
             json(leftover ? { event: "unresumable", path, bytes, temporary } : { event: "resumable", path, bytes, temporary, ...k });
           }
         } else {
-          process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n\n`);
+          process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(code.format(conn.id))}\n\n`);
           say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
           for (const line of describeKept(kept, truncated)) say(line);
           say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
@@ -150,7 +153,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           case "offer":
             offerFrom = e.from ?? "?";
             if (flags.yes || !interactive) {
-              say(`Offer from ${formatId(e.from ?? "?")}: ${describeFiles(e.files)}`);
+              say(`Offer from ${formatId(e.from ?? "?")}: ${describeFiles(e.files)}${e.byCode === false ? ` ${ID_ONLY_NOTE}` : ""}`);
             }
             break;
           case "rejected":
@@ -162,7 +165,10 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             if (e.resumed) say(resumingHere(e.resumed));
             break;
           case "verify":
-            say(verifyLine(e.code, "the sender"));
+            say(verifyLine(e.code, "the sender", e.byCode));
+            break;
+          case "code":
+            say(renewedCodeLine(e.code));
             break;
           case "file":
             bar.end();
@@ -188,7 +194,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       };
       // Made before anything is awaited: from here an offer that comes is held for receiveOne (a
       // sender quick to offer once the ID is shown must not find nobody listening).
-      const receiver = new Receiver(conn, { dir, overwrite: flags.overwrite, decide, onEvent });
+      const receiver = new Receiver(conn, { dir, overwrite: flags.overwrite, decide, onEvent, code });
       // A write that failed is reported on the next turn (Node).
       await new Promise((resolve) => setImmediate(resolve));
       const lost = outputLost();
@@ -245,6 +251,7 @@ function ask(offer: IncomingOffer, withdrawn: AbortSignal, stopping: AbortSignal
   for (const f of offer.files.slice(0, 20)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
   if (offer.files.length > 20) lines.push(`  … and ${offer.files.length - 20} more`);
   if (offer.kept > 0) lines.push(keptLine(offer.kept));
+  if (offer.byCode === false) lines.push(ID_ONLY_NOTE);
   process.stderr.write(`${lines.join("\n")}\n`);
   return new Promise((resolveAnswer) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr });

@@ -1,5 +1,5 @@
 /**
- * `sfx send --to <id> <file|dir>…`: offer files to another client through
+ * `sfx send --to <code|id> <file|dir>…`: offer files to another client through
  * the server, with a progress bar on a terminal (or `--json` events), and
  * Ctrl-C cancelling on both sides.
  *
@@ -15,7 +15,8 @@ import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
 import { checkStdin, collectFiles } from "../client/walk.ts";
 import type { TransferEvent } from "../client/events.ts";
-import { formatId, normalizeId } from "../pairing/id_registry.ts";
+import { formatId } from "../pairing/id_registry.ts";
+import { parseReceiverTarget } from "../protocol/receive_code.ts";
 import { SfxError } from "../errors.ts";
 import { printable } from "../protocol/schema.ts";
 import { signalRepeats } from "../signal_repeat.ts";
@@ -32,9 +33,9 @@ interface SendFlags {
 export function registerSend(program: Command, result: CommandResult): void {
   program
     .command("send")
-    .description("send files and directories to the client with the given ID")
+    .description("send files and directories to the client with the given code (or ID)")
     .argument("<paths...>", "files or directories to send; - reads standard input (with --name)")
-    .requiredOption("--to <id>", "the receiver's ID, as `sfx receive` shows it")
+    .requiredOption("--to <code>", "the receiver's code (or its ID alone), as `sfx receive` shows it: with the code, the exchange is keyed with its secret digits, which the server never sees")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("--name <name>", "file name for standard input")
     .option("--json", "print machine-readable events, one JSON object per line")
@@ -120,8 +121,7 @@ export async function typedCode(ask: () => Promise<string | undefined>): Promise
 export const ASK_CODE = "Ask the receiver for the verification code it shows, and type it here to send: ";
 
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
-  const to = normalizeId(flags.to);
-  if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${flags.to}': use the digits 'sfx receive' shows, e.g. 482913`);
+  const { id: to, secret } = parseReceiverTarget(flags.to);
   const json = flags.json ? jsonEvents() : undefined;
   const leftOut = new LeftOut((e) => {
     warnSkipped(e.path, e.reason);
@@ -172,7 +172,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
         switch (e.event) {
           case "offer": {
             const size = e.bytes === null ? "size unknown" : formatBytes(e.bytes);
-            say(`Offering ${files.length} file${files.length === 1 ? "" : "s"} (${size}) to ${formatId(to)}; waiting for them to accept…`);
+            say(`Offering ${files.length} file${files.length === 1 ? "" : "s"} (${size}) to ${formatId(to)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept…`);
             break;
           }
           case "accepted":
@@ -180,7 +180,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
           case "verify":
             // With --verify this end's code is not shown: the user types the receiver's, not this one copied.
-            if (!flags.verify) say(verifyLine(e.code, "the receiver"));
+            if (!flags.verify) say(verifyLine(e.code, "the receiver", e.byCode));
             break;
           case "start":
             if (flags.verify) say("The receiver shows the same code: no one between you holds keys of its own. Sending.");
@@ -191,7 +191,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
         }
       };
-      await sendFiles(conn, { to, files, onEvent, signal, ...(flags.verify ? { confirmCode: askCode } : {}) });
+      await sendFiles(conn, { to: to + (secret ?? ""), files, onEvent, signal, ...(flags.verify ? { confirmCode: askCode } : {}) });
       await conn.close();
     } catch (err) {
       bar.end();

@@ -14,14 +14,23 @@ export interface OfferFileInfo {
 
 /** One event of a transfer. */
 export type TransferEvent =
-  | { event: "connected"; id: string; server: string; version: string; /** Where: `host:port`, `[v6]:port`. */ address: string }
-  | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null }
+  /** `code`: a receiver's code (`482-913-305-117`; see receive_code.ts), for `sfx receive`. */
+  | { event: "connected"; id: string; code?: string; server: string; version: string; /** Where: `host:port`, `[v6]:port`. */ address: string }
+  /**
+   * `byCode`: the sender gave the receiver's code, not its ID alone (said to the receiver; see
+   * receive_code.ts); false when the receiver has a code the offer did not use.
+   */
+  | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null; byCode?: boolean }
   | { event: "accepted" }
   /**
    * The exchange's files are enciphered end to end; `code` (`482-913`) is the same on both sides
    * unless someone between them (the server) holds keys of its own: the users may compare it.
+   * `byCode`: the exchange is keyed with the receiver's code too, and both ends proved they hold
+   * it, so no one between them holds the keys and there is nothing to compare.
    */
-  | { event: "verify"; code: string }
+  | { event: "verify"; code: string; byCode?: boolean }
+  /** The receiver's code (`482-913-305-117`) was renewed: offers guessed it wrong too often, and the old one no longer works. */
+  | { event: "code"; code: string }
   | { event: "rejected"; reason: string; from?: string }
   /** `resumed`: bytes the receiver already had (from an interrupted exchange), not sent again. */
   | { event: "start"; files: number; bytes: number | null; resumed?: number }

@@ -22,6 +22,8 @@ import { isSfxError, SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
+import type { CpaceKeys } from "../protocol/cpace.ts";
+import { codeRun, peerData, type ReceiveCode } from "../protocol/receive_code.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } from "./events.ts";
@@ -40,6 +42,11 @@ export interface IncomingOffer {
   bytes: number | null;
   /** Bytes of these files an interrupted transfer left here: accepted, only the rest is sent. */
   kept: number;
+  /**
+   * With a receive code: whether the sender used it (true), or gave the ID alone (false: then only
+   * comparing the verification codes shows that no one is between you). Absent without a code.
+   */
+  byCode?: boolean;
 }
 
 /** Options for {@link Receiver}. */
@@ -48,6 +55,12 @@ export interface ReceiveOptions {
   dir: string;
   /** Replace existing files instead of writing `name (1).ext`. */
   overwrite?: boolean;
+  /**
+   * This receiver's code (see receive_code.ts): offers that use it are keyed with its secret
+   * digits, and must prove they hold them. Renewed after too many offers that do not (a `code`
+   * event says the new one). Without it, an offer that uses a code is refused.
+   */
+  code?: ReceiveCode;
   /** Accept (true), or reject (false, or a reason). Aborted by `signal` when the offer is withdrawn. */
   decide(offer: IncomingOffer, signal: AbortSignal): Promise<boolean | string>;
   onEvent?: EventSink;
@@ -165,11 +178,11 @@ export class Receiver {
     // What followed the offer while it was held (a Cancel right behind it, its sender gone) is
     // handed over; #handle sets up its own listeners before it first waits, so nothing comes
     // between (the receiver had accepted and then waited out its stall limit, 10 minutes by default).
-    return await this.#handle(offer as AnyMessage & { xid: number; from?: string; files: OfferedFileInfo[]; commit?: string }, signal, after);
+    return await this.#handle(offer as AnyMessage & ExchangeOffer, signal, after);
   }
 
   async #handle(
-    offer: { xid: number; from?: string; files: OfferedFileInfo[]; commit?: string },
+    offer: ExchangeOffer,
     signal?: AbortSignal,
     early: readonly AnyMessage[] = [],
   ): Promise<ReceivedExchange> {
@@ -207,8 +220,31 @@ export class Receiver {
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }
     const commit = offer.commit;
+    // An offer that uses a code: the CPace run over our secret digits, finished now (its tag goes with the accept).
+    const receiveCode = this.opts.code;
+    let codeRunShare: string | undefined;
+    let codeKeys: CpaceKeys | undefined;
+    if (offer.pake !== undefined) {
+      let why: string | undefined;
+      if (receiveCode === undefined) why = "This receiver has no code: send to its ID alone";
+      else {
+        const run = codeRun(receiveCode.secret, conn.id, commit, offer.files, "receiver");
+        try {
+          codeKeys = run.finish(Buffer.from(offer.pake, "hex"), peerData(offer.files, "receiver"), "responder");
+          codeRunShare = run.share.toString("hex");
+        } catch (err) {
+          why = (err as Error).message;
+        }
+      }
+      if (why !== undefined) {
+        conn.send(Reject, { xid, reason: why });
+        emit({ event: "rejected", reason: why, from });
+        return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+      }
+    }
+    const byCode = receiveCode === undefined ? undefined : codeKeys !== undefined;
     const shown = offer.files.map((f) => ({ path: f.path, size: f.size }));
-    emit({ event: "offer", from, files: shown, bytes });
+    emit({ event: "offer", from, files: shown, bytes, ...(byCode === undefined ? {} : { byCode }) });
 
     // The messages of this exchange, in arrival order, from now on: the offer may be withdrawn
     // (or Ctrl-C pressed) while we look at the disk, or while the user decides.
@@ -309,7 +345,7 @@ export class Receiver {
 
     let answer: boolean | string;
     try {
-      answer = withdrawn.signal.aborted ? false : await this.opts.decide({ from, files: shown, bytes, kept: keptBytes }, withdrawn.signal);
+      answer = withdrawn.signal.aborted ? false : await this.opts.decide({ from, files: shown, bytes, kept: keptBytes, ...(byCode === undefined ? {} : { byCode }) }, withdrawn.signal);
     } catch (err) {
       answer = withdrawn.signal.aborted ? false : `it failed to decide: ${(err as Error).message}`;
     } finally {
@@ -352,6 +388,9 @@ export class Receiver {
     // The files' bytes are enciphered: deciphered with the keys derived once the sender's key comes.
     const keys = ExchangeKeyPair.generate();
     let crypt: ExchangeCipher | undefined;
+    /** With a code: whether our accept carried its tag, and whether the sender's key proved it holds the code too. */
+    let codeAnswered = false;
+    let codeProven = false;
     /** Bytes that overtook the sender's key (no ordering across streams): deciphered when it comes. */
     let beforeKey: Array<{ stream: number; data: Uint8Array; ppid: number }> = [];
     let beforeKeyBytes = 0;
@@ -584,12 +623,18 @@ export class Receiver {
         if (f && f.resumedFrom > 0) emit({ event: "checking", file: f.path, bytes: Math.min(m.bytes, f.resumedFrom), kept: f.resumedFrom });
       } else if (Key.is(m)) {
         if (crypt !== undefined) return fail(new SfxError("SFX_PROTOCOL", "The sender's key came twice"));
+        if (codeKeys !== undefined) {
+          if (!codeKeys.checkTag(m.confirm)) {
+            return fail(new SfxError("SFX_INTEGRITY", "The sender did not prove it holds your code (wrong digits, or someone between you guessing them): nothing was kept"));
+          }
+          codeProven = true;
+        }
         try {
-          crypt = keys.agree(m.key, "receiver", { files: offer.files, commitment: commit });
+          crypt = keys.agree(m.key, "receiver", { files: offer.files, commitment: commit, ...(codeKeys ? { isk: codeKeys.isk } : {}) });
         } catch (err) {
           return fail(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
         }
-        emit({ event: "verify", code: crypt.code });
+        emit({ event: "verify", code: crypt.code, ...(codeProven ? { byCode: true } : {}) });
         const held = beforeKey;
         beforeKey = [];
         beforeKeyBytes = 0;
@@ -659,7 +704,8 @@ export class Receiver {
       }
     }
     if (!stopped()) {
-      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}), key: keys.publicKey });
+      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}), key: keys.publicKey, ...(codeKeys ? { pake: codeRunShare, confirm: codeKeys.tag } : {}) });
+      codeAnswered = codeKeys !== undefined;
       emit({ event: "accepted" });
       // The kept bytes are hashed before anything is written after them: say so while it lasts, so
       // that neither the server nor the sender takes the quiet for a stall.
@@ -718,6 +764,8 @@ export class Receiver {
     } finally {
       cleanup();
       if (paused) conn.resume();
+      // An offer that had our code's tag and never proved its own: a wrong code, or a guess. Too many, and the code changes.
+      if (codeAnswered && !codeProven && receiveCode!.missed()) emit({ event: "code", code: receiveCode!.format(conn.id) });
       // Nothing partial is ever left under a final name. A temporary file is kept, noted, for the
       // next offer of the same file to resume when the transfer was broken off: the connection
       // lost, a stall, the sender failed, or a cancel on either side (Ctrl-C, a closed terminal, a
@@ -742,6 +790,15 @@ export class Receiver {
       if (errorEvent) emit(errorEvent);
     }
   }
+}
+
+/** An offer as the receiver handles it. */
+interface ExchangeOffer {
+  xid: number;
+  from?: string;
+  files: OfferedFileInfo[];
+  commit?: string;
+  pake?: string;
 }
 
 /** A file as offered, with what the receiver keeps it by. */

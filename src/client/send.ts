@@ -23,6 +23,8 @@ import type { AssociationLike } from "../protocol/association.ts";
 import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
+import type { CpaceKeys } from "../protocol/cpace.ts";
+import { codeRun, parseReceiverTarget, peerData } from "../protocol/receive_code.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink } from "./events.ts";
@@ -31,7 +33,12 @@ import { type SourceFile, withOfferedNames } from "./walk.ts";
 
 /** Options for {@link sendFiles}. */
 export interface SendOptions {
-  /** The receiver's ID (spaces and dashes are ignored). */
+  /**
+   * The receiver's ID, or its code (the ID and six secret digits, `482-913-305-117`; spaces and
+   * dashes are ignored). With the code, the exchange is keyed with its secret digits too, which the
+   * server is never told: the receiver must prove it holds them before anything is sent, so a
+   * server in between gets no byte without guessing them (see receive_code.ts).
+   */
   to: string;
   files: SourceFile[];
   onEvent?: EventSink;
@@ -69,8 +76,7 @@ export interface SendResult {
 
 /** Sends files to a client ID through the server; resolves when the receiver confirmed them all. */
 export async function sendFiles(conn: ClientConnection, opts: SendOptions): Promise<SendResult> {
-  const to = String(opts.to).replace(/[\s-]/g, ""); // a number from a caller without types is an ID too
-  if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${opts.to}': use the digits 'sfx receive' shows`);
+  const { id: to, secret } = parseReceiverTarget(String(opts.to)); // a number from a caller without types is an ID too
   const emit = opts.onEvent ?? (() => {});
   const xid = conn.nextXid();
   const files = opts.files;
@@ -226,8 +232,10 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     const keys = ExchangeKeyPair.generate();
     // The list as offered, which the keys are bound to: a list changed on the way gives the receiver other keys.
     const offered = files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) }));
+    // With the receiver's code: the CPace run over its secret digits, bound to this offer.
+    const pake = secret === undefined ? undefined : codeRun(secret, to, keys.commitment, offered, "sender");
     try {
-      offer = Offer.encode({ xid, to, files: offered, commit: keys.commitment });
+      offer = Offer.encode({ xid, to, files: offered, commit: keys.commitment, ...(pake ? { pake: pake.share.toString("hex") } : {}) });
     } catch (err) {
       if (err instanceof ProtocolError && err.reason === "too-large") {
         throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${err.message}): send fewer files at once, or an archive (tar)`);
@@ -262,13 +270,32 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     if (peerKey === undefined) {
       throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer carries no key, so the files could not be enciphered: nothing was sent (both ends speak this protocol, so the key was removed on the way: by the server?)"));
     }
+    const answer = start as { pake?: string; confirm?: string };
+    let codeKeys: CpaceKeys | undefined;
+    if (pake) {
+      if (answer.pake === undefined) {
+        throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer does not use the code you gave, so nothing was sent: both ends speak this protocol, so someone between you (the server?) removed it from the offer"));
+      }
+      try {
+        codeKeys = pake.finish(Buffer.from(answer.pake, "hex"), peerData(offered, "sender"), "initiator");
+      } catch (err) {
+        throw ours(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
+      }
+      if (!codeKeys.checkTag(answer.confirm)) {
+        await cancel("the code the sender gave is not this receiver's (mistyped, or someone between you guessed): nothing was sent");
+        throw new SfxError(
+          "SFX_INTEGRITY",
+          "Not sent: the code you gave is not the receiver's. Check its last six digits with the receiver; if they are right, someone between you (the server?) is guessing them. No byte of the files was sent",
+        );
+      }
+    }
     let crypt: ExchangeCipher;
     try {
-      crypt = keys.agree(peerKey, "sender", { files: offered });
+      crypt = keys.agree(peerKey, "sender", { files: offered, ...(codeKeys ? { isk: codeKeys.isk } : {}) });
     } catch (err) {
       throw ours(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
     }
-    conn.send(Key, { xid, key: keys.publicKey });
+    conn.send(Key, { xid, key: keys.publicKey, ...(codeKeys ? { confirm: codeKeys.tag } : {}) });
     /** The tags of the ends sent, in file order: the receiver's done must vouch for them. */
     const endTags: string[] = [];
     // Well within the server's idle timeout, which ends an exchange where nothing moves.
@@ -292,7 +319,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         );
       }
     }
-    emit({ event: "verify", code: crypt.code });
+    emit({ event: "verify", code: crypt.code, ...(codeKeys ? { byCode: true } : {}) });
     emit({ event: "start", files: files.length, bytes: total, ...(resumed > 0 ? { resumed } : {}) });
     started = Date.now();
     let sent = 0;

@@ -228,7 +228,13 @@ export class Pairing {
     // and may not fit the message size limit the sender's did (then nobody is left busy).
     let forReceiver: Uint8Array;
     try {
-      forReceiver = Offer.encode({ xid: rxid, from: sender.id, files: msg.files, ...(msg.commit === undefined ? {} : { commit: msg.commit }) });
+      forReceiver = Offer.encode({
+        xid: rxid,
+        from: sender.id,
+        files: msg.files,
+        ...(msg.commit === undefined ? {} : { commit: msg.commit }),
+        ...(msg.pake === undefined ? {} : { pake: msg.pake }),
+      });
     } catch (err) {
       return fail("SFX_LIMIT", `The offer's list of files is too large to pass on (${(err as Error).message}); send fewer files at once, or an archive`);
     }
@@ -358,7 +364,13 @@ export class Pairing {
     ex.sender.peer.sending?.(true);
     ex.receiver.peer.receiving?.(true);
     ex.receiver.peer.sendControl(Start.encode({ xid: ex.receiver.xid }));
-    ex.sender.peer.sendControl(Start.encode({ xid: ex.sender.xid, ...(resume.length ? { resume } : {}), ...(msg.key === undefined ? {} : { key: msg.key }) }));
+    ex.sender.peer.sendControl(Start.encode({
+      xid: ex.sender.xid,
+      ...(resume.length ? { resume } : {}),
+      ...(msg.key === undefined ? {} : { key: msg.key }),
+      ...(msg.pake === undefined ? {} : { pake: msg.pake }),
+      ...(msg.confirm === undefined ? {} : { confirm: msg.confirm }),
+    }));
   }
 
   /** The sender's key for the exchange (once, after 'start'): passed on to the receiver, which checks it. */

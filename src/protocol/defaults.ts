@@ -22,8 +22,11 @@
  * 5: shares are enciphered end to end: the client makes the code and sends
  * its lookup (`share.put`, `share.ls`, `share.get`), its files' bytes are
  * enciphered, and `share.seal` gives the server their list sealed.
+ * 6: receive codes: an offer may carry the sender's CPace share over the
+ * code's secret digits (`pake`), accept and start the receiver's with its
+ * tag (`pake`, `confirm`), and `key` the sender's tag (receive_code.ts).
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** Stream 0 carries control messages, one SCTP user message each. */
 export const CONTROL_STREAM = 0;

@@ -116,7 +116,7 @@ export class ExchangeKeyPair {
    * that is not one (malformed, or a point of small order, whose secret is
    * all zeros) is `SFX_PROTOCOL` too.
    */
-  agree(peerKey: string, role: "sender" | "receiver", offered: { files: readonly OfferedFileKey[]; commitment?: string }): ExchangeCipher {
+  agree(peerKey: string, role: "sender" | "receiver", offered: { files: readonly OfferedFileKey[]; commitment?: string; isk?: Uint8Array }): ExchangeCipher {
     const commitment = offered.commitment;
     if (!HEX_KEY.test(peerKey)) throw new SfxError("SFX_PROTOCOL", "The other side's key is not an X25519 public key");
     if (role === "receiver" && (commitment === undefined || commitmentOf(peerKey) !== commitment)) {
@@ -133,8 +133,11 @@ export class ExchangeKeyPair {
     const [senderKey, receiverKey] = role === "sender" ? [this.publicKey, peerKey] : [peerKey, this.publicKey];
     const salt = createHash("sha256").update(Buffer.from(senderKey, "hex")).update(Buffer.from(receiverKey, "hex")).digest();
     const info = Buffer.concat([Buffer.from("sfx exchange v1\0"), offerDigest(offered.files)]);
-    const okm = Buffer.from(hkdfSync("sha256", secret, salt, info, 96));
+    // Keyed with the receiver's code too: CPace's key joins the X25519 secret (see receive_code.ts).
+    const ikm = offered.isk === undefined ? secret : Buffer.concat([secret, offered.isk]);
+    const okm = Buffer.from(hkdfSync("sha256", ikm, salt, info, 96));
     secret.fill(0);
+    ikm.fill(0);
     return new ExchangeCipher(okm.subarray(0, 32), okm.subarray(32, 64), okm.readUInt32BE(64));
   }
 }

@@ -84,7 +84,7 @@ export const ResumeAt = object({
   offset: int({ min: 1 }),
 });
 
-/** An X25519 public key, or a commitment to one, in hex (see exchange_crypto.ts). */
+/** An X25519 public key, a commitment to one, a CPace share or tag: 32 bytes in hex (see exchange_crypto.ts, cpace.ts). */
 const key = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
 
 /**
@@ -92,7 +92,9 @@ const key = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
  * the sender's ID): these files, will you take them? `commit`: the SHA-256
  * of the sender's key for this exchange, which it reveals after the accept
  * (see exchange_crypto.ts). Optional for the server, which relays it; a
- * receiver refuses an offer without one.
+ * receiver refuses an offer without one. `pake`: when the sender was given
+ * the receiver's code, its CPace share over the code's secret digits (see
+ * receive_code.ts).
  */
 export const Offer = defineMessage("offer", {
   xid,
@@ -100,26 +102,42 @@ export const Offer = defineMessage("offer", {
   from: optional(clientId),
   files: array(OfferedFile, { max: MAX_FILES_PER_OFFER, min: 1 }),
   commit: optional(key),
+  pake: optional(key),
 });
 
 /**
  * Receiver → server: yes. `resume`: files of which it already has the first
  * bytes; the sender sends each from there (the hash in `end` still covers
  * the whole file). `key`: the receiver's public key for this exchange.
+ * `pake` and `confirm`, to an offer with a `pake`: the receiver's CPace share
+ * and its tag, which proves to the sender that it holds the same code.
  */
-export const Accept = defineMessage("accept", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })), key: optional(key) });
+export const Accept = defineMessage("accept", {
+  xid,
+  resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })),
+  key: optional(key),
+  pake: optional(key),
+  confirm: optional(key),
+});
 /** Receiver → server → sender: no. */
 export const Reject = defineMessage("reject", { xid, reason: optional(text) });
 /** Server → sender: the receiver is already in an exchange. */
 export const Busy = defineMessage("busy", { xid, message: optional(text) });
-/** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume` and `key`. */
-export const Start = defineMessage("start", { xid, resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })), key: optional(key) });
+/** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume`, `key`, `pake` and `confirm`. */
+export const Start = defineMessage("start", {
+  xid,
+  resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })),
+  key: optional(key),
+  pake: optional(key),
+  confirm: optional(key),
+});
 /**
  * Sender → server → receiver, right after `start`: the sender's public key
  * for this exchange, which must match the offer's `commit`. The files' bytes
- * are enciphered under the keys the two derive.
+ * are enciphered under the keys the two derive. `confirm`, in an exchange
+ * keyed with the receiver's code: the sender's CPace tag.
  */
-export const Key = defineMessage("key", { xid, key });
+export const Key = defineMessage("key", { xid, key, confirm: optional(key) });
 /**
  * Either side → server → the other: while the sender reads (and hashes) the
  * first bytes of a resumed file, which it does not send again, or the

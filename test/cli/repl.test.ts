@@ -107,12 +107,16 @@ test("quoteWord() and lastWord() round-trip names with spaces", () => {
   assert.equal(lastWord("send 1234 "), { start: 10, word: "" });
 });
 
-test("normalizeWords() turns 'send <id> <path>…' into the one-shot 'send --to <id> <path>…'", () => {
+test("normalizeWords() turns 'send <code|id> <path>…' into the one-shot 'send --to <code|id> <path>…'", () => {
   const table: Array<[string[], string[]]> = [
     [["send", "482913", "a", "b"], ["send", "--to", "482913", "a", "b"]],
     // As the screen shows an ID, in two groups: one ID.
     [["send", "482", "913", "a"], ["send", "--to", "482913", "a"]],
     [["send", "482913", "123", "456"], ["send", "--to", "482913", "123", "456"]],
+    // A code, in four groups: one word; a fifth group is a path.
+    [["send", "482", "913", "305", "117", "a"], ["send", "--to", "482913305117", "a"]],
+    [["send", "482", "913", "305", "117", "123"], ["send", "--to", "482913305117", "123"]],
+    [["send", "482-913-305-117", "a"], ["send", "--to", "482-913-305-117", "a"]],
     [["send", "--to", "482913", "a"], ["send", "--to", "482913", "a"]],
     [["send", "--to=482913", "a"], ["send", "--to=482913", "a"]],
     [["send", "--json", "482913", "a"], ["send", "--json", "--to", "482913", "a"]],
@@ -164,7 +168,7 @@ test("dispatchLine() answers a bad line with one line and a hint, never throwing
   const table: Array<[string, RegExp]> = [
     ["bogus", /^unknown command 'bogus' \(type 'help'\)\n$/],
     ["sned 1234 a", /^unknown command 'sned'.*\(Did you mean send\?\)/],
-    ["send", /^Usage: send <id> <path>… \(type 'help send'\)\n$/],
+    ["send", /^Usage: send <code\|id> <path>… \(type 'help send'\)\n$/],
     ["send 482913", /^missing required argument 'paths'/],
     ["share", /share/],
     ["share ls", /^missing required argument 'code'/],
@@ -207,7 +211,7 @@ test("dispatchLine() turns an action's error into one line (SfxError message, us
 test("help lists every session command; 'help <command>' shows its options without --server", async () => {
   const { calls } = await run("help");
   const text = String(calls[0][1]);
-  for (const word of ["id", "send <id> <path>", "share put", "share ls", "share get", "connect", "disconnect", "discover", "status", "help", "quit"]) {
+  for (const word of ["id", "send <code|id> <path>", "share put", "share ls", "share get", "connect", "disconnect", "discover", "status", "help", "quit"]) {
     assert.ok(text.includes(word), `help mentions ${word}`);
   }
   const get = String((await run("help share get")).calls[0][1]);
@@ -218,7 +222,7 @@ test("help lists every session command; 'help <command>' shows its options witho
   assert.not.match(get, /default: "\."/);
   assert.not.match(get, /--server/);
   const send = String((await run("help send")).calls[0][1]);
-  assert.match(send, /^Usage: send <id> <paths\.\.\.>/);
+  assert.match(send, /^Usage: send <code\|id> <paths\.\.\.>/);
   // Standard input carries the session's commands: neither `-` nor --name is offered.
   for (const help of [send, String((await run("help share put")).calls[0][1])]) {
     assert.not.match(help, /--name|standard input/);

@@ -139,10 +139,10 @@ export async function startServe(extra: string[] = []): Promise<Server> {
 }
 
 /** Starts `sfx receive --json` and resolves with its ID once connected. */
-export async function startReceive(server: Server, dir: string, extra: string[] = []): Promise<Proc & { id: string }> {
+export async function startReceive(server: Server, dir: string, extra: string[] = []): Promise<Proc & { id: string; code: string }> {
   const proc = sfx(["receive", "--server", server.address, "--dir", dir, "--json", ...extra]);
-  const m = await proc.waitFor(/"event":"connected","id":"(\d+)"/, 15_000, "out");
-  return Object.assign(proc, { id: m[1] });
+  const m = await proc.waitFor(/"event":"connected","id":"(\d+)","code":"([\d-]+)"/, 15_000, "out");
+  return Object.assign(proc, { id: m[1], code: m[2] });
 }
 
 /** Every JSON event line a --json process printed. */

@@ -43,6 +43,31 @@ test("sfx send --to <id> file: one file arrives byte-exact, as the README shows"
   assert.is(events(r).find((e) => e.event === "verify")?.code, code);
 });
 
+test("sfx send --to <code>: the exchange is keyed with the receiver's code, with nothing left to compare; a wrong code exits 7 with nothing received", async () => {
+  const src = tmp();
+  const dst = tmp();
+  const data = pattern(1_000_000, 9);
+  writeFileSync(join(src, "plan.pdf"), data);
+  const r = await startReceive(server, dst, ["--yes"]);
+  assert.match(r.code, new RegExp(`^${r.id.slice(0, 3)}-${r.id.slice(3)}-\\d{3}-\\d{3}$`), "the code is the ID and six digits");
+  const wrong = r.code.replace(/\d$/, (d) => String((Number(d) + 1) % 10));
+  const bad = sfx(["send", "--to", wrong, join(src, "plan.pdf"), "--server", server.address]);
+  assert.is((await bad.exit()).status, 7, bad.err());
+  assert.match(bad.err(), /the code you gave is not the receiver's.*No byte of the files was sent/);
+  const s = sfx(["send", "--to", r.code, join(src, "plan.pdf"), "--server", server.address]);
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.match(s.err(), /with its code; waiting/);
+  assert.match(s.err(), /Enciphered end to end, under keys made with the receiver's code, which it proved it has: no one between you can read the files/);
+  assert.not.match(s.err(), /Verification code/);
+  await until(() => events(r).some((e) => e.event === "done"), 10_000, "the receiver done");
+  r.child.kill("SIGINT");
+  await r.exit();
+  assert.equal(readdirSync(dst), ["plan.pdf"]);
+  assert.is(sha256(readFileSync(join(dst, "plan.pdf"))), sha256(data));
+  const verify = events(r).filter((e) => e.event === "verify");
+  assert.equal(verify.map((e) => e.byCode), [true], "one exchange, keyed with the code (the wrong one never got its key)");
+});
+
 test("receive --dir creates a directory that does not exist yet; a path that is a file is refused with exit 8", async () => {
   const src = tmp();
   const dst = join(tmp(), "new", "folder");

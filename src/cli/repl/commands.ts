@@ -64,7 +64,7 @@ export interface SessionActions {
 /** One line per session command, for `help`. */
 export const SESSION_HELP: ReadonlyArray<readonly [string, string]> = [
   ["id", "show this client's ID (give it to whoever sends you files)"],
-  ["send <id> <path>…", "send files and directories to the client with that ID"],
+  ["send <code|id> <path>…", "send files and directories to the client with that code (or ID)"],
   ["share put <path>… [--expires 1h|7d|date] [--max-downloads n]", "upload a share; prints its code"],
   ["share ls <code>", "list a share's files, sizes and expiry"],
   ["share get <code> [name…] [--dir D]", "download all or the named files of a share"],
@@ -204,7 +204,7 @@ export function helpText(program: Command, words: readonly string[], columns = p
   }
   if (!cmd) throw new SfxError("SFX_USAGE", `No command '${words.join(" ")}': type 'help' for the list`);
   let text = cmd.helpInformation().replace(/^Usage:\s+(program )?/, "Usage: ").trimEnd();
-  if (cmd.name() === "send") text = text.replace(/^Usage: .*$/m, "Usage: send <id> <paths...>  (or: send --to <id> <paths...>)");
+  if (cmd.name() === "send") text = text.replace(/^Usage: .*$/m, "Usage: send <code|id> <paths...>  (or: send --to <code|id> <paths...>)");
   return text;
 }
 
@@ -242,8 +242,13 @@ export function normalizeWords(words: readonly string[]): string[] {
       continue;
     }
     if (w.startsWith("-") && w !== "-") continue;
-    // An ID typed as it is shown, in two groups (`send 482 913 a.txt`): one ID (no ID is 3 digits).
-    if (/^\d{3}$/.test(w) && /^\d{3}$/.test(out[i + 1] ?? "")) out.splice(i, 2, `${w}${out[i + 1]}`);
+    // An ID or a code typed as it is shown, in groups of three (`send 482 913 a.txt`, `send 482 913 305 117
+    // a.txt`): one word (no ID is 3 digits). Four groups at most, a code's.
+    if (/^\d{3}$/.test(w)) {
+      let n = 1;
+      while (n < 4 && /^\d{3}$/.test(out[i + n] ?? "")) n++;
+      out.splice(i, n, out.slice(i, i + n).join(""));
+    }
     out.splice(i, 0, "--to");
     break;
   }
@@ -289,7 +294,7 @@ export function errorLine(err: unknown, verbose = false): string {
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") return "";
     // `send` with nothing after it: the one-shot wording (--to) would mislead at the prompt.
-    if (err.code === "commander.missingMandatoryOptionValue" && /'--to <id>'/.test(err.message)) return "Usage: send <id> <path>… (type 'help send')";
+    if (err.code === "commander.missingMandatoryOptionValue" && /'--to <code>'/.test(err.message)) return "Usage: send <code|id> <path>… (type 'help send')";
     const [first, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
     const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
     return suggestion ? `${fitText(first, ERROR_LINE_BYTES)} ${suggestion}` : `${fitText(first, ERROR_LINE_BYTES)} (type 'help')`;

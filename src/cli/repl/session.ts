@@ -32,12 +32,13 @@ import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient
 import { refusedBySfx, type TransferEvent } from "../../client/events.ts";
 import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError, sortServers } from "../../discovery/index.ts";
 import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
-import { formatId, normalizeId } from "../../pairing/id_registry.ts";
+import { formatId } from "../../pairing/id_registry.ts";
 import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, formatBytes, formatDuration, formatDoneRate, formatRate, LeftOut, leftOutName, roughDuration, verifyLine } from "../progress.ts";
+import { checkingText, codeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, roughDuration, verifyLine } from "../progress.ts";
+import { parseReceiverTarget, ReceiveCode } from "../../protocol/receive_code.ts";
 import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -122,6 +123,8 @@ class ClientSession implements SessionActions {
   #connectedAt = 0;
   #server: Server | null = null;
   #lastId: string | null = null;
+  /** This session's receive code: its secret digits stay across reconnects, the ID in front of them changes. */
+  readonly #code = new ReceiveCode();
   #discovered: DiscoveredServer[] = [];
   #jobs = new Map<number, Job>();
   #jobN = 0;
@@ -383,9 +386,9 @@ class ClientSession implements SessionActions {
     this.#lastId = conn.id;
     this.print(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${where}.`);
     if (previous && previous !== conn.id) {
-      this.print(`\n  Your new ID:  ${formatId(conn.id)}   (it was ${formatId(previous)}; give senders the new one)\n`);
+      this.print(`\n  Your new ID:  ${formatId(conn.id)}   (it was ${formatId(previous)}; give senders the new one)\n${codeLine(this.#code.format(conn.id))}\n`);
     } else {
-      this.print(`\n  Your ID:  ${formatId(conn.id)}\n`);
+      this.print(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(this.#code.format(conn.id))}\n`);
     }
     this.screen.setBasePrompt(this.#basePrompt());
     conn.onClose((err) => this.#lost(conn, err));
@@ -434,6 +437,7 @@ class ClientSession implements SessionActions {
       dir: this.dir,
       overwrite: this.opts.overwrite,
       decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
+      code: this.#code,
       onEvent: (e) => this.#onIncomingEvent(incoming, e),
     });
     for (let n = 0; this.#conn === conn && !conn.closedWith && !this.#quitting; n++) {
@@ -459,7 +463,7 @@ class ClientSession implements SessionActions {
   async #decide(offer: IncomingOffer, withdrawn: AbortSignal): Promise<boolean | string> {
     const who = formatId(offer.from);
     if (this.opts.yes) {
-      this.print(`${who} is sending you ${describeFiles(offer)}; accepting (--yes).`);
+      this.print(`${who} is sending you ${describeFiles(offer)}; accepting (--yes).${offer.byCode === false ? ` ${ID_ONLY_NOTE}` : ""}`);
       return true;
     }
     if (!this.terminal) {
@@ -470,6 +474,7 @@ class ClientSession implements SessionActions {
     for (const f of offer.files.slice(0, 10)) lines.push(`  ${printable(f.path)}  ${f.size === null ? "(size unknown)" : formatBytes(f.size)}`);
     if (offer.files.length > 10) lines.push(`  … and ${offer.files.length - 10} more`);
     if (offer.kept > 0) lines.push(keptLine(offer.kept));
+    if (offer.byCode === false) lines.push(ID_ONLY_NOTE);
     this.print(lines.join("\n"));
     const answer = await this.screen.ask(`Accept from ${who} into ${this.dir}? [y/N] `, withdrawn);
     if (answer === null) {
@@ -499,7 +504,10 @@ class ClientSession implements SessionActions {
         if (e.resumed) this.print(resumingHere(e.resumed));
         break;
       case "verify":
-        this.print(verifyLine(e.code, "the sender"));
+        this.print(verifyLine(e.code, "the sender", e.byCode));
+        break;
+      case "code":
+        this.print(renewedCodeLine(e.code));
         break;
       case "progress":
         incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now(), undefined, incoming.resumed);
@@ -574,12 +582,11 @@ class ClientSession implements SessionActions {
       this.print(`Not connected${this.#lastId ? ` (your last ID, ${formatId(this.#lastId)}, was released)` : ""}. Type 'connect'.`);
       return;
     }
-    this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n`);
+    this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n${codeLine(this.#code.format(this.#conn.id))}\n`);
   }
 
   async send(toText: string, paths: string[], flags: SessionSendFlags): Promise<void> {
-    const to = normalizeId(toText);
-    if (!/^[0-9]{4,12}$/.test(to)) throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ID '${toText}': use the digits the receiver's 'id' shows, e.g. 482913`);
+    const { id: to, secret } = parseReceiverTarget(toText);
     if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
     const { conn } = this.#need();
     if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
@@ -599,7 +606,7 @@ class ClientSession implements SessionActions {
       let started = Date.now();
       let resumed = 0;
       await sendFiles(conn, {
-        to,
+        to: to + (secret ?? ""),
         files,
         signal,
         // --verify: asked on the prompt line, as an offer is; withdrawn if the exchange ends first.
@@ -611,7 +618,7 @@ class ClientSession implements SessionActions {
           }
           switch (e.event) {
             case "offer":
-              this.print(`Offering ${plural(files.length, "file")} (${e.bytes === null ? "size unknown" : formatBytes(e.bytes)}) to ${formatId(to)}; waiting for them to accept… (Ctrl-C cancels)`);
+              this.print(`Offering ${plural(files.length, "file")} (${e.bytes === null ? "size unknown" : formatBytes(e.bytes)}) to ${formatId(to)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept… (Ctrl-C cancels)`);
               break;
             case "accepted":
               started = Date.now();
@@ -626,7 +633,7 @@ class ClientSession implements SessionActions {
               break;
             case "verify":
               // With --verify this end's code is not shown: the user types the receiver's, not this one copied.
-              if (!flags.verify) this.print(verifyLine(e.code, "the receiver"));
+              if (!flags.verify) this.print(verifyLine(e.code, "the receiver", e.byCode));
               break;
             case "progress":
               status(progressText("send", e.bytes, e.total, started, undefined, resumed));
@@ -838,7 +845,7 @@ class ClientSession implements SessionActions {
       const s = this.#server!;
       const up = formatDuration((Date.now() - this.#connectedAt) / 1000);
       lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${formatAddress(s.host, s.port)} for ${up}.`);
-      lines.push(`Your ID: ${formatId(this.#conn.id)}`);
+      lines.push(`Your ID: ${formatId(this.#conn.id)}; your code: ${this.#code.format(this.#conn.id)}`);
     } else {
       lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
     }

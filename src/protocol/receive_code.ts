@@ -1,0 +1,108 @@
+/**
+ * A receiver's code: its ID and six secret digits, `482-913-305-117`, which
+ * the receiver shows and the sender types (`sfx send --to 482-913-305-117`).
+ * The server is told the ID, never the digits. The two ends run CPace
+ * ({@link Cpace}) over the digits inside the exchange's offer and accept,
+ * and fold its key into the exchange's keys: a server that puts itself in
+ * between (a key of its own for each end) must guess the digits, once per
+ * exchange, and a wrong guess ends that exchange before a byte of the files
+ * is sent. The users need not compare verification codes.
+ *
+ * - **Bound to the exchange.** The run's channel identifier is the
+ *   receiver's ID, its session id the sender's key commitment (fresh for
+ *   every offer), and the sender's associated data the digest of the list
+ *   of files offered: another receiver, a replayed offer or a changed list
+ *   gives other keys.
+ * - **Confirmed before the files.** The receiver's accept carries its tag,
+ *   which the sender checks before it sends anything; the sender's key
+ *   carries its own, which the receiver checks before it keeps anything.
+ * - **Guesses are counted.** A receiver makes a new secret after
+ *   {@link MAX_CODE_MISSES} offers that used its code without proving it.
+ *
+ * @example
+ * ```ts
+ * const code = new ReceiveCode();
+ * code.format("482913");                  // "482-913-305-117", shown to the user
+ * parseReceiverTarget("482-913-305-117"); // { id: "482913", secret: "305117" }
+ * parseReceiverTarget("482 913");         // { id: "482913" }: no code, the verification code to compare
+ * ```
+ *
+ * @module
+ */
+import { randomInt } from "node:crypto";
+import { SfxError } from "../errors.ts";
+import { Cpace } from "./cpace.ts";
+import { type OfferedFileKey, offerDigest } from "./exchange_crypto.ts";
+
+/** Digits in a code's secret part: one guess in a million per exchange. */
+export const SECRET_DIGITS = 6;
+/** Offers that use a code without proving it (wrong digits, or a guess) before the receiver makes a new secret. */
+export const MAX_CODE_MISSES = 3;
+
+/** A receiver's secret, renewed after too many misses. */
+export class ReceiveCode {
+  #secret: string;
+  #misses = 0;
+
+  /** `secret`: six digits; by default new random ones. */
+  constructor(secret: string = newSecret()) {
+    if (!new RegExp(`^\\d{${SECRET_DIGITS}}$`).test(secret)) throw new SfxError("SFX_BAD_ARGUMENT", `A receive code's secret is ${SECRET_DIGITS} digits`);
+    this.#secret = secret;
+  }
+
+  /** The six secret digits. */
+  get secret(): string {
+    return this.#secret;
+  }
+
+  /** The whole code for a receiver of ID `id`, in groups of three: `482-913-305-117`. */
+  format(id: string): string {
+    return (id + this.#secret).replace(/\d{3}(?=\d)/g, "$&-");
+  }
+
+  /**
+   * An offer used the code and did not prove it (its tag was wrong, or it ended before its key came).
+   * Returns true when that was one too many and a new secret was made: the old one no longer works.
+   */
+  missed(): boolean {
+    if (++this.#misses < MAX_CODE_MISSES) return false;
+    this.#misses = 0;
+    let next = newSecret();
+    while (next === this.#secret) next = newSecret();
+    this.#secret = next;
+    return true;
+  }
+}
+
+function newSecret(): string {
+  return String(randomInt(10 ** SECRET_DIGITS)).padStart(SECRET_DIGITS, "0");
+}
+
+/**
+ * What a sender typed for its receiver: an ID (4 to 9 digits), or a code, the ID followed by the
+ * six secret digits. Spaces and dashes are ignored. Anything else is `SFX_BAD_ARGUMENT`.
+ */
+export function parseReceiverTarget(text: string): { id: string; secret?: string } {
+  const digits = String(text).replace(/[\s-]/g, "");
+  if (/^\d{4,9}$/.test(digits)) return { id: digits };
+  if (/^\d{10,15}$/.test(digits)) return { id: digits.slice(0, -SECRET_DIGITS), secret: digits.slice(-SECRET_DIGITS) };
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver '${String(text).slice(0, 40)}': use the ID or the code 'sfx receive' shows (digits, as 482-913-305-117)`);
+}
+
+/**
+ * One end's CPace run for one exchange: the sender's as initiator, the
+ * receiver's as responder. `commit` is the offer's key commitment (hex) and
+ * `files` the list as the offer carried it.
+ */
+export function codeRun(secret: string, receiverId: string, commit: string, files: readonly OfferedFileKey[], role: "sender" | "receiver"): Cpace {
+  return Cpace.start(secret, codeContext(receiverId, commit), role === "sender" ? offerDigest(files) : "");
+}
+
+/** The other end's associated data, as `role` sees it: the sender's is the list of files. */
+export function peerData(files: readonly OfferedFileKey[], role: "sender" | "receiver"): Uint8Array | string {
+  return role === "receiver" ? offerDigest(files) : "";
+}
+
+function codeContext(receiverId: string, commit: string) {
+  return { ci: `sfx receive code v1\0${receiverId}`, sid: Buffer.from(commit, "hex") };
+}

@@ -1,0 +1,198 @@
+/**
+ * Exchanges keyed with the receiver's code (src/protocol/receive_code.ts), through the in-memory
+ * server: the code's secret digits never reach the server, a wrong code or a guess gets no byte,
+ * guesses are counted, and a code removed on the way is noticed.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Receiver } from "../../src/client/receive.ts";
+import { sendFiles } from "../../src/client/send.ts";
+import { collectFiles } from "../../src/client/walk.ts";
+import type { TransferEvent } from "../../src/client/events.ts";
+import { isSfxError } from "../../src/errors.ts";
+import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
+import { codeRun, MAX_CODE_MISSES, parseReceiverTarget, peerData, ReceiveCode } from "../../src/protocol/receive_code.ts";
+import { Accept, ErrorMessage, Key, Offer, Start } from "../../src/protocol/index.ts";
+import type { AnyMessage } from "../../src/protocol/registry.ts";
+import { startHarness } from "../pairing/_harness.ts";
+
+const dirs: string[] = [];
+test.after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "sfx-rcode-"));
+  dirs.push(d);
+  return d;
+}
+
+function harnessed(name: string, fn: (h: ReturnType<typeof startHarness>) => Promise<void>): void {
+  test(name, async () => {
+    const h = startHarness();
+    try {
+      await fn(h);
+    } finally {
+      await h.close();
+    }
+  });
+}
+
+/** A file to send, and where it is. */
+async function source(text = "the minutes of the board, not for the server\n".repeat(2000)) {
+  const src = tmp();
+  writeFileSync(join(src, "minutes.txt"), text);
+  return { text, files: await collectFiles([join(src, "minutes.txt")]) };
+}
+
+test("a code is the ID and six digits, in groups of three; an ID alone has none; anything else is refused", () => {
+  const code = new ReceiveCode("305117");
+  assert.is(code.format("482913"), "482-913-305-117");
+  assert.equal(parseReceiverTarget("482-913-305-117"), { id: "482913", secret: "305117" });
+  assert.equal(parseReceiverTarget(" 482 913 305117 "), { id: "482913", secret: "305117" });
+  assert.equal(parseReceiverTarget("482 913"), { id: "482913" });
+  for (const bad of ["", "12", "482-913-305-11x", "1".repeat(16), "482913/305117"]) {
+    try {
+      parseReceiverTarget(bad);
+      assert.unreachable(bad);
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+    }
+  }
+  assert.match(new ReceiveCode().secret, /^\d{6}$/);
+});
+
+harnessed("sent with the receiver's code: the files arrive, both ends say the exchange is keyed with it, and the server never sees the secret digits", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { text, files } = await source();
+  const code = new ReceiveCode();
+  const control: string[] = [];
+  // Every control message the server relays to either end, as it is on the way.
+  s.conn.onMessage((m) => void control.push(JSON.stringify(m)));
+  r.conn.onMessage((m) => void control.push(JSON.stringify(m)));
+  const events: Record<string, TransferEvent[]> = { sender: [], receiver: [] };
+  const dir = tmp();
+  let asked: boolean | undefined;
+  const [got] = await Promise.all([
+    new Receiver(r.conn, { dir, code, decide: async (o) => ((asked = o.byCode), true), onEvent: (e) => void events.receiver.push(e) }).receiveOne(),
+    sendFiles(s.conn, { to: code.format(r.conn.id), files, onEvent: (e) => void events.sender.push(e) }),
+  ]);
+  assert.ok(got.accepted);
+  assert.is(readFileSync(join(dir, "minutes.txt"), "utf8"), text);
+  assert.is(asked, true, "the receiver is told the offer used its code");
+  for (const who of ["sender", "receiver"]) {
+    const verify = events[who].find((e) => e.event === "verify") as { byCode?: boolean } | undefined;
+    assert.is(verify?.byCode, true, who);
+  }
+  assert.not.ok(control.some((m) => m.includes(code.secret)), "the secret digits are in no message the server relays");
+});
+
+harnessed("a wrong code gets no byte: the sender refuses before sending (SFX_INTEGRITY), the receiver is told; after three such offers the receiver makes a new code, and the old one no longer works", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { files } = await source();
+  const code = new ReceiveCode("305117");
+  const events: TransferEvent[] = [];
+  const receiver = new Receiver(r.conn, { dir: tmp(), code, decide: async () => true, onEvent: (e) => void events.push(e) });
+  const relayed: Uint8Array[] = [];
+  r.conn.onData((_stream, d) => void relayed.push(d));
+  for (let i = 0; i < MAX_CODE_MISSES; i++) {
+    const [got, sent] = await Promise.all([
+      receiver.receiveOne().then((x) => x, (e: unknown) => e),
+      sendFiles(s.conn, { to: `${r.conn.id}305118`, files }).then(() => undefined, (e: unknown) => e),
+    ]);
+    assert.ok(isSfxError(sent, "SFX_INTEGRITY"), String(sent));
+    assert.match((sent as Error).message, /the code you gave is not the receiver's.*No byte of the files was sent/);
+    assert.ok(isSfxError(got, "SFX_CANCELLED"), `the receiver hears the sender's cancel: ${got}`);
+    assert.match((got as Error).message, /not this receiver's/);
+  }
+  assert.equal(relayed, [], "not a byte relayed");
+  const renewed = events.filter((e) => e.event === "code") as Array<{ code: string }>;
+  assert.is(renewed.length, 1, "renewed once, after the third miss");
+  assert.is.not(code.secret, "305117");
+  assert.is(renewed[0].code, code.format(r.conn.id));
+  // The old digits, right this time, no longer open it.
+  const [, old] = await Promise.all([
+    receiver.receiveOne().then((x) => x, (e: unknown) => e),
+    sendFiles(s.conn, { to: `${r.conn.id}305117`, files }).then(() => undefined, (e: unknown) => e),
+  ]);
+  assert.ok(isSfxError(old, "SFX_INTEGRITY"), String(old));
+  const dir = tmp();
+  const [ok] = await Promise.all([
+    new Receiver(r.conn, { dir, code, decide: async () => true }).receiveOne(),
+    sendFiles(s.conn, { to: code.format(r.conn.id), files }),
+  ]);
+  assert.ok(ok.accepted);
+  assert.equal(readdirSync(dir), ["minutes.txt"]);
+});
+
+harnessed("someone between them who guesses the digits wrong, posing as the sender, gets the receiver's accept but cannot prove the code: the receiver fails SFX_INTEGRITY and keeps nothing", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const code = new ReceiveCode("305117");
+  const dir = tmp();
+  const got = new Receiver(r.conn, { dir, code, decide: async () => true }).receiveOne().then((x) => x, (e: unknown) => e);
+  const keys = ExchangeKeyPair.generate();
+  const offered = [{ path: "a.bin", size: 3 }];
+  const guess = codeRun("000000", r.conn.id, keys.commitment, offered, "sender");
+  const started = s.conn.waitFor((m) => Start.is(m)) as Promise<AnyMessage & { pake?: string; confirm?: string }>;
+  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: guess.share.toString("hex") }));
+  const start = await started;
+  const mine = guess.finish(Buffer.from(start.pake!, "hex"), peerData(offered, "sender"), "initiator");
+  assert.not.ok(mine.checkTag(start.confirm), "the receiver's tag does not check under the guess");
+  const told = s.conn.waitFor((m) => ErrorMessage.is(m));
+  s.conn.sendControl(Key.encode({ xid: 5, key: keys.publicKey, confirm: mine.tag }));
+  const err = await got;
+  assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+  assert.match((err as Error).message, /did not prove it holds your code/);
+  assert.match(String((await told as { message?: string }).message), /did not prove it holds your code/);
+  assert.equal(readdirSync(dir), []);
+});
+
+harnessed("a code removed on the way: a receiver whose answer does not use it fails the send (SFX_PROTOCOL) before a byte goes; an offer with a code to a receiver without one is refused", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { files } = await source();
+  const offered = r.conn.waitFor((m) => Offer.is(m)) as Promise<AnyMessage & { xid: number; pake?: string }>;
+  const sent = sendFiles(s.conn, { to: `${r.conn.id}305117`, files }).then(() => undefined, (e: unknown) => e);
+  const offer = await offered;
+  assert.match(offer.pake ?? "", /^[0-9a-f]{64}$/, "the offer carries the sender's share");
+  const data: Uint8Array[] = [];
+  r.conn.onData((_stream, d) => void data.push(d));
+  r.conn.sendControl(Accept.encode({ xid: offer.xid, key: ExchangeKeyPair.generate().publicKey }));
+  const err = await sent;
+  assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+  assert.match((err as Error).message, /does not use the code you gave, so nothing was sent/);
+  assert.equal(data, []);
+
+  const events: TransferEvent[] = [];
+  const [got, refused] = await Promise.all([
+    new Receiver(r.conn, { dir: tmp(), decide: async () => true, onEvent: (e) => void events.push(e) }).receiveOne(),
+    sendFiles(s.conn, { to: `${r.conn.id}305117`, files }).then(() => undefined, (e: unknown) => e),
+  ]);
+  assert.is(got.accepted, false);
+  assert.match(String((refused as Error).message), /has no code: send to its ID alone/);
+});
+
+harnessed("an ID alone, to a receiver with a code: the offer is marked as not using it, and the exchange goes as before, with the verification code to compare", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { files } = await source("x");
+  const events: TransferEvent[] = [];
+  let asked: boolean | undefined;
+  const [got] = await Promise.all([
+    new Receiver(r.conn, { dir: tmp(), code: new ReceiveCode(), decide: async (o) => ((asked = o.byCode), true), onEvent: (e) => void events.push(e) }).receiveOne(),
+    sendFiles(s.conn, { to: r.conn.id, files }),
+  ]);
+  assert.ok(got.accepted);
+  assert.is(asked, false);
+  const verify = events.find((e) => e.event === "verify") as { byCode?: boolean; code: string };
+  assert.match(verify.code, /^\d{3}-\d{3}$/);
+  assert.is(verify.byCode, undefined);
+  assert.not.ok(events.some((e) => e.event === "code"), "a sender that gave no code is no miss");
+});
+
+test.run();
