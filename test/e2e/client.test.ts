@@ -93,6 +93,12 @@ class Pane {
     return all.at(-1)![1].replace(" ", "");
   }
 
+  /** The receive code the session shows under its ID (the last shown). */
+  async code(): Promise<string> {
+    await this.waitFor(/Code:\s+(\d{3}-\d{3}-\d{3}-\d{3})/);
+    return [...this.screen().matchAll(/Code:\s+(\d{3}-\d{3}-\d{3}-\d{3})/g)].at(-1)![1];
+  }
+
   /** Sends `sig` to the sfx process itself (not a key: as `kill -INT` or a service manager would). */
   signal(sig: NodeJS.Signals): void {
     const shell = tmux("display-message", "-p", "-t", this.name, "#{pane_pid}").trim();
@@ -156,7 +162,8 @@ if (!TMUX) {
 
     a.type("stat", false);
     const sender = sfx(["send", "--to", id, join(src, "photo.jpg"), "--server", server.address]);
-    const offer = await a.waitFor(/(\d{3} \d{3}) wants to send you 1 file \(3\.0 MiB\):\n\s+photo\.jpg\s+3\.0 MiB\nAccept from \d{3} \d{3} into (.*)\? \[y\/N\]/);
+    // Sent to the ID alone: the note says to compare the verification code.
+    const offer = await a.waitFor(/(\d{3} \d{3}) wants to send you 1 file \(3\.0 MiB\):\n\s+photo\.jpg\s+3\.0 MiB\n\(sent to your ID alone, not your code: compare the verification code with the sender before you trust the files\)\nAccept from \d{3} \d{3} into (.*)\? \[y\/N\]/);
     assert.is(offer[2], dir);
     assert.match(a.promptLine(), /^Accept from .*\[y\/N\]\s*$/, "the half-typed 'stat' makes way for the question");
     a.type("y");
@@ -172,7 +179,7 @@ if (!TMUX) {
     assert.match(a.promptLine(), new RegExp(`sfx ${id.slice(0, 3)} ${id.slice(3)}> stat$`));
     const from = a.screen().trimEnd().length;
     a.type("us");
-    await a.waitFor(new RegExp(`Your ID: ${id.slice(0, 3)} ${id.slice(3)}\\nReceived files go to ${dir}\\.\\nNo transfer running\\.`), 10_000, from);
+    await a.waitFor(new RegExp(`Your ID: ${id.slice(0, 3)} ${id.slice(3)}\\nYour code: ${id.slice(0, 3)}-${id.slice(3)}-\\d{3}-\\d{3}\\nReceived files go to ${dir}\\.\\nNo transfer running\\.`), 10_000, from);
     a.type("quit");
     await a.waitFor(/Bye\.\n\[sfx exited 0\]/);
   });
@@ -237,7 +244,7 @@ if (!TMUX) {
     await a.run("bogus", /^unknown command 'bogus' \(type 'help'\)$/m);
     await a.run("sedn 123456 x", /unknown command 'sedn' \(Did you mean send\?\)/);
     await a.run("send", /^Usage: send <code\|id> <path>… \(type 'help send'\)$/m);
-    await a.run("send 12 x", /^Invalid receiver ID '12'/m);
+    await a.run("send 12 x", /^Invalid receiver '12': use the ID or the code 'sfx receive' shows/m);
     await a.run("send 999999 missing.txt", /^Cannot read missing\.txt/m);
     await a.run(`send ${id} .`, /is this client's own ID/);
     await a.run("share ls nope", /^Invalid share code/m);
@@ -289,7 +296,10 @@ if (!TMUX) {
     const a = pane(["--server", server.address], { cwd: src });
     const b = pane(["--server", server.address, "--dir", bDir], { cwd: tmp("sfx-cwd-") });
     await a.id();
-    const bId = await b.id();
+    await b.id();
+    // Sent with the receiver's code, typed in its four groups: keyed with it.
+    const bCode = await b.code();
+    const bId = bCode.replaceAll("-", " ");
 
     // Declined: the sender is told, in one line.
     const small = join(src, "small.txt");
@@ -306,6 +316,8 @@ if (!TMUX) {
     b.type("y");
     await until(() => /\[send \d+% /.test(a.promptLine()), 15_000, () => a.promptLine());
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
+    await b.waitFor(/Enciphered end to end, under keys made with your code, which the sender proved it has: no one between you can read the files/);
+    await a.waitFor(/with its code; waiting[\s\S]*Enciphered end to end, under keys made with the receiver's code/);
     // Typing while it streams: the command runs, its lines are whole, the prompt keeps its progress.
     // status names each transfer with its peer, size and latest progress.
     await a.run("status", /Running:\n  send to \d{3} \d{3}, 1 file \(2\.0 GiB\) \[send \d+% [^\]]+\]\n/);
@@ -321,7 +333,7 @@ if (!TMUX) {
 
     // The receiver cancels too: Ctrl-C on its side. Offered again, the file says what is here already.
     await a.run(`send ${bId} big.img`, /waiting for them to accept/);
-    await b.waitFor(/\n  \d[\d.]* [KMG]iB of it is already here from an interrupted transfer: only the rest will be sent\.\n[\s\S]*Accept from .*\[y\/N\]\s*$/, 15_000, b.screen().trimEnd().length - 200);
+    await b.waitFor(/\n  \d[\d.]* [KMG]iB of it is already here from an interrupted transfer: only the rest will be sent\.\nAccept from .*\[y\/N\]\s*$/, 15_000, b.screen().trimEnd().length - 200);
     b.type("y");
     await until(() => /\[recv \d+% /.test(b.promptLine()), 15_000, () => b.promptLine());
     await a.waitFor(/The receiver kept \d[\d.]* [KMG]iB from an interrupted transfer: reading them here to check them, then sending the rest\./);

@@ -63,7 +63,7 @@ export interface SessionActions {
 
 /** One line per session command, for `help`. */
 export const SESSION_HELP: ReadonlyArray<readonly [string, string]> = [
-  ["id", "show this client's ID (give it to whoever sends you files)"],
+  ["id", "show this client's ID and code (give the code to whoever sends you files)"],
   ["send <code|id> <path>…", "send files and directories to the client with that code (or ID)"],
   ["share put <path>… [--expires 1h|7d|date] [--max-downloads n]", "upload a share; prints its code"],
   ["share ls <code>", "list a share's files, sizes and expiry"],

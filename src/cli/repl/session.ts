@@ -845,7 +845,7 @@ class ClientSession implements SessionActions {
       const s = this.#server!;
       const up = formatDuration((Date.now() - this.#connectedAt) / 1000);
       lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${formatAddress(s.host, s.port)} for ${up}.`);
-      lines.push(`Your ID: ${formatId(this.#conn.id)}; your code: ${this.#code.format(this.#conn.id)}`);
+      lines.push(`Your ID: ${formatId(this.#conn.id)}`, `Your code: ${this.#code.format(this.#conn.id)}`);
     } else {
       lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
     }
