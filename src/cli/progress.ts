@@ -13,7 +13,7 @@ import { SfxError } from "../errors.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { formatBytes } from "../units.ts";
 import { fitEnd, textWidth } from "./text_width.ts";
-import { MAX_CODE_MISSES } from "../protocol/receive_code.ts";
+import { MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, type ReceiveCode } from "../protocol/receive_code.ts";
 
 export { formatBytes };
 
@@ -301,15 +301,21 @@ export function verifyLine(code: string, other: "the sender" | "the receiver", b
   return `Enciphered end to end. Verification code ${code}: ${other} sees the same, unless someone between you (the server) can read the files`;
 }
 
-/** The line under a receiver's ID: its code, and what a sender does with it. */
-export function codeLine(code: string): string {
-  return `  Code:     ${code}   (senders: sfx send --to ${code} <file>)`;
+/** The line under a receiver's ID: its code and what a sender does with it, or that codes are off. */
+export function codeLine(code: ReceiveCode, id: string): string {
+  if (code.closed) return "  Code:     off (too many offers gave a wrong one: start again for a new code)";
+  const text = code.format(id);
+  return `  Code:     ${text}   (senders: sfx send --to ${text} <file>)`;
 }
 
 /** Said when a receiver's code was renewed (too many offers guessed it wrong). */
 export function renewedCodeLine(code: string): string {
   return `Offers gave a wrong code ${MAX_CODE_MISSES} times: your code is now ${code} (the old one no longer works).`;
 }
+
+/** Said when a receiver takes no code any more (too many offers in all gave a wrong one). */
+export const CODES_CLOSED_LINE = `Offers gave a wrong code ${MAX_CODE_MISSES_IN_ALL} times in all, which looks like guessing: codes are off until you start again for a new one. ` +
+  "Offers to your ID alone still come; compare the verification code with their sender.";
 
 /** Said of an offer to a receiver with a code that gave its ID alone. */
 export const ID_ONLY_NOTE = "(sent to your ID alone, not your code: compare the verification code with the sender before you trust the files)";

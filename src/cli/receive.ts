@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { codeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
+import { CODES_CLOSED_LINE, codeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
 import { ReceiveCode } from "../protocol/receive_code.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
@@ -120,7 +120,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             json(leftover ? { event: "unresumable", path, bytes, temporary } : { event: "resumable", path, bytes, temporary, ...k });
           }
         } else {
-          process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(code.format(conn.id))}\n\n`);
+          process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(code, conn.id)}\n\n`);
           say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
           for (const line of describeKept(kept, truncated)) say(line);
           say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
@@ -169,6 +169,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             break;
           case "code":
             say(renewedCodeLine(e.code));
+            break;
+          case "codeClosed":
+            say(CODES_CLOSED_LINE);
             break;
           case "file":
             bar.end();

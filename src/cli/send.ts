@@ -162,6 +162,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     try {
       json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
       const barFollows = followTransfer(bar);
+      /** Whether the exchange is keyed with the receiver's code (then --verify asks nothing). */
+      let byCode = false;
       const onEvent = (e: TransferEvent) => {
         if (e.event === "accepted") accepted = true;
         // Cancelled here (Ctrl-C, a signal): the one error event is the command's own, below, which says whether the receiver was told.
@@ -180,10 +182,12 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
           case "verify":
             // With --verify this end's code is not shown: the user types the receiver's, not this one copied.
-            if (!flags.verify) say(verifyLine(e.code, "the receiver", e.byCode));
+            // Keyed with the receiver's code, nothing was asked: said as without --verify.
+            byCode = e.byCode === true;
+            if (!flags.verify || byCode) say(verifyLine(e.code, "the receiver", e.byCode));
             break;
           case "start":
-            if (flags.verify) say("The receiver shows the same code: no one between you holds keys of its own. Sending.");
+            if (flags.verify && !byCode) say("The receiver shows the same code: no one between you holds keys of its own. Sending.");
             if (e.resumed) say(keptByReceiver(e.resumed));
             break;
           case "done":

@@ -17,8 +17,9 @@ export type TransferEvent =
   /** `code`: a receiver's code (`482-913-305-117`; see receive_code.ts), for `sfx receive`. */
   | { event: "connected"; id: string; code?: string; server: string; version: string; /** Where: `host:port`, `[v6]:port`. */ address: string }
   /**
-   * `byCode`: the sender gave the receiver's code, not its ID alone (said to the receiver; see
-   * receive_code.ts); false when the receiver has a code the offer did not use.
+   * `byCode`, said to a receiver with a code: true when the offer claims to use it (checked before
+   * anything is kept: a sender that cannot prove it gets nothing; see receive_code.ts), false when
+   * the sender gave the ID alone.
    */
   | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null; byCode?: boolean }
   | { event: "accepted" }
@@ -31,6 +32,8 @@ export type TransferEvent =
   | { event: "verify"; code: string; byCode?: boolean }
   /** The receiver's code (`482-913-305-117`) was renewed: offers guessed it wrong too often, and the old one no longer works. */
   | { event: "code"; code: string }
+  /** The receiver takes no code any more: too many offers in all guessed wrong (see receive_code.ts). */
+  | { event: "codeClosed" }
   | { event: "rejected"; reason: string; from?: string }
   /** `resumed`: bytes the receiver already had (from an interrupted exchange), not sent again. */
   | { event: "start"; files: number; bytes: number | null; resumed?: number }

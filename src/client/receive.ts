@@ -43,7 +43,8 @@ export interface IncomingOffer {
   /** Bytes of these files an interrupted transfer left here: accepted, only the rest is sent. */
   kept: number;
   /**
-   * With a receive code: whether the sender used it (true), or gave the ID alone (false: then only
+   * With a receive code: whether the offer claims to use it (true; checked before anything is kept,
+   * so a sender that cannot prove it gets nothing), or gave the ID alone (false: then only
    * comparing the verification codes shows that no one is between you). Absent without a code.
    */
   byCode?: boolean;
@@ -226,7 +227,8 @@ export class Receiver {
     let codeKeys: CpaceKeys | undefined;
     if (offer.pake !== undefined) {
       let why: string | undefined;
-      if (receiveCode === undefined) why = "This receiver has no code: send to its ID alone";
+      if (receiveCode === undefined) why = "This receiver takes no code";
+      else if (receiveCode.closed) why = "This receiver takes no code any more: too many offers gave a wrong one";
       else {
         const run = codeRun(receiveCode.secret, conn.id, commit, offer.files, "receiver");
         try {
@@ -765,7 +767,11 @@ export class Receiver {
       cleanup();
       if (paused) conn.resume();
       // An offer that had our code's tag and never proved its own: a wrong code, or a guess. Too many, and the code changes.
-      if (codeAnswered && !codeProven && receiveCode!.missed()) emit({ event: "code", code: receiveCode!.format(conn.id) });
+      if (codeAnswered && !codeProven) {
+        const miss = receiveCode!.missed();
+        if (miss === "renewed") emit({ event: "code", code: receiveCode!.format(conn.id) });
+        if (miss === "closed") emit({ event: "codeClosed" });
+      }
       // Nothing partial is ever left under a final name. A temporary file is kept, noted, for the
       // next offer of the same file to resume when the transfer was broken off: the connection
       // lost, a stall, the sender failed, or a cancel on either side (Ctrl-C, a closed terminal, a

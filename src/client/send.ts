@@ -62,7 +62,8 @@ export interface SendOptions {
    * the exchange (`SFX_INTEGRITY`) with nothing sent: a server that gave each end a key of its own,
    * which makes the codes differ, gets no byte. `undefined`: no answer, a cancel (`SFX_CANCELLED`,
    * the receiver told). `signal` aborts when the answer is no longer wanted (the receiver
-   * cancelled, the connection ended, the user cancelled).
+   * cancelled, the connection ended, the user cancelled). Not asked when `to` is the receiver's
+   * code: the receiver then proved it holds it, and shows no verification code.
    */
   confirmCode?: (signal: AbortSignal) => Promise<string | undefined>;
 }
@@ -303,7 +304,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     emit({ event: "accepted" });
     // Asked for, this end's code is said only once the user has typed the receiver's: not shown
     // (a --json line on a terminal) where it could be copied instead.
-    if (opts.confirmCode) {
+    // Keyed with the receiver's code, which it proved it has, there is no code to compare: not asked.
+    if (opts.confirmCode && !codeKeys) {
       const { typed } = await confirmed(opts.confirmCode);
       if (typed === undefined) {
         await cancel("cancelled by the sender");

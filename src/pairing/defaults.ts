@@ -79,8 +79,8 @@ export const RECEIVER_BUFFER_MIN_BYTES = 256 * 1024;
  */
 export const RECEIVER_BUFFER_POOL_BYTES = 256 * 1024 * 1024;
 
-/** Digits in a client ID ("482 913"). */
-export const ID_DIGITS = 6;
+/** Digits in a client ID ("482 913"): the protocol's (a receive code is an ID and six digits more). */
+export { ID_DIGITS } from "../protocol/defaults.ts";
 /** A released ID is not reused for this long, so an old ID does not reach a newcomer. */
 export const ID_QUARANTINE_MS = 10 * 60_000;
 /** Most released IDs remembered for quarantine. */

@@ -82,3 +82,6 @@ export const PPID_FILE_BITS = 32 - PPID_TAG_BITS - 1;
  * killed peer hears of it within 30 s.
  */
 export const PEER_FAILURE_TIMEOUT_MS = 20_000;
+
+/** Digits in a client ID ("482 913"), which the server gives out; a receive code is one and six digits more. */
+export const ID_DIGITS = 6;

@@ -17,7 +17,10 @@
  *   which the sender checks before it sends anything; the sender's key
  *   carries its own, which the receiver checks before it keeps anything.
  * - **Guesses are counted.** A receiver makes a new secret after
- *   {@link MAX_CODE_MISSES} offers that used its code without proving it.
+ *   {@link MAX_CODE_MISSES} offers that used its code without proving it,
+ *   and takes no code at all after {@link MAX_CODE_MISSES_IN_ALL}: each
+ *   guess has its one chance in a million whatever the secret, so only a
+ *   bound on all of them bounds the server's odds.
  *
  * @example
  * ```ts
@@ -33,16 +36,27 @@ import { randomInt } from "node:crypto";
 import { SfxError } from "../errors.ts";
 import { Cpace } from "./cpace.ts";
 import { type OfferedFileKey, offerDigest } from "./exchange_crypto.ts";
+import { ID_DIGITS } from "./defaults.ts";
 
 /** Digits in a code's secret part: one guess in a million per exchange. */
 export const SECRET_DIGITS = 6;
 /** Offers that use a code without proving it (wrong digits, or a guess) before the receiver makes a new secret. */
 export const MAX_CODE_MISSES = 3;
+/**
+ * Such offers in all, over every secret, before the receiver takes no code at all: each is a guess
+ * with one chance in a million whatever the secret, so renewing alone does not bound them (a
+ * receiver that accepts by itself, `--yes`, would answer guesses for as long as it runs).
+ */
+export const MAX_CODE_MISSES_IN_ALL = 9;
 
-/** A receiver's secret, renewed after too many misses. */
+/** What a miss did to a code: nothing yet, a new secret, or no more codes taken. */
+export type CodeMiss = "counted" | "renewed" | "closed";
+
+/** A receiver's secret, renewed after too many misses, and closed after too many in all. */
 export class ReceiveCode {
   #secret: string;
   #misses = 0;
+  #missesInAll = 0;
 
   /** `secret`: six digits; by default new random ones. */
   constructor(secret: string = newSecret()) {
@@ -60,17 +74,24 @@ export class ReceiveCode {
     return (id + this.#secret).replace(/\d{3}(?=\d)/g, "$&-");
   }
 
+  /** Whether it takes no more codes: too many offers guessed wrong ({@link MAX_CODE_MISSES_IN_ALL}). */
+  get closed(): boolean {
+    return this.#missesInAll >= MAX_CODE_MISSES_IN_ALL;
+  }
+
   /**
    * An offer used the code and did not prove it (its tag was wrong, or it ended before its key came).
-   * Returns true when that was one too many and a new secret was made: the old one no longer works.
+   * `renewed`: that was one too many for this secret, and a new one was made (the old one no longer
+   * works); `closed`: one too many in all, and no code is taken any more.
    */
-  missed(): boolean {
-    if (++this.#misses < MAX_CODE_MISSES) return false;
+  missed(): CodeMiss {
+    if (++this.#missesInAll >= MAX_CODE_MISSES_IN_ALL) return "closed";
+    if (++this.#misses < MAX_CODE_MISSES) return "counted";
     this.#misses = 0;
     let next = newSecret();
     while (next === this.#secret) next = newSecret();
     this.#secret = next;
-    return true;
+    return "renewed";
   }
 }
 
@@ -79,14 +100,17 @@ function newSecret(): string {
 }
 
 /**
- * What a sender typed for its receiver: an ID (4 to 9 digits), or a code, the ID followed by the
- * six secret digits. Spaces and dashes are ignored. Anything else is `SFX_BAD_ARGUMENT`.
+ * What a sender typed for its receiver: an ID (six digits), or a code, the ID followed by the six
+ * secret digits. Spaces and dashes are ignored. Anything else is `SFX_BAD_ARGUMENT`: a code with a
+ * digit dropped is not taken for some other ID.
  */
 export function parseReceiverTarget(text: string): { id: string; secret?: string } {
   const digits = String(text).replace(/[\s-]/g, "");
-  if (/^\d{4,9}$/.test(digits)) return { id: digits };
-  if (/^\d{10,15}$/.test(digits)) return { id: digits.slice(0, -SECRET_DIGITS), secret: digits.slice(-SECRET_DIGITS) };
-  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver '${String(text).slice(0, 40)}': use the ID or the code 'sfx receive' shows (digits, as 482-913-305-117)`);
+  if (/^\d+$/.test(digits) && digits.length === ID_DIGITS) return { id: digits };
+  if (/^\d+$/.test(digits) && digits.length === ID_DIGITS + SECRET_DIGITS) return { id: digits.slice(0, ID_DIGITS), secret: digits.slice(ID_DIGITS) };
+  const shown = JSON.stringify(String(text).slice(0, 40));
+  const why = /^\d+$/.test(digits) ? `${digits.length} digits, where a code has ${ID_DIGITS + SECRET_DIGITS} and an ID ${ID_DIGITS}` : "not digits";
+  throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ${shown} (${why}): give the code 'sfx receive' shows, as 482-913-305-117, or its ID`);
 }
 
 /**

@@ -117,6 +117,9 @@ test("normalizeWords() turns 'send <code|id> <path>…' into the one-shot 'send 
     [["send", "482", "913", "305", "117", "a"], ["send", "--to", "482913305117", "a"]],
     [["send", "482", "913", "305", "117", "123"], ["send", "--to", "482913305117", "123"]],
     [["send", "482-913-305-117", "a"], ["send", "--to", "482-913-305-117", "a"]],
+    // Three groups are an ID and a path (a code is never three groups); two of six are a code.
+    [["send", "482", "913", "100", "a"], ["send", "--to", "482913", "100", "a"]],
+    [["send", "482913", "305117", "a"], ["send", "--to", "482913305117", "a"]],
     [["send", "--to", "482913", "a"], ["send", "--to", "482913", "a"]],
     [["send", "--to=482913", "a"], ["send", "--to=482913", "a"]],
     [["send", "--json", "482913", "a"], ["send", "--json", "--to", "482913", "a"]],

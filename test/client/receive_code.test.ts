@@ -14,7 +14,7 @@ import { collectFiles } from "../../src/client/walk.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
-import { codeRun, MAX_CODE_MISSES, parseReceiverTarget, peerData, ReceiveCode } from "../../src/protocol/receive_code.ts";
+import { codeRun, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseReceiverTarget, peerData, ReceiveCode } from "../../src/protocol/receive_code.ts";
 import { Accept, ErrorMessage, Key, Offer, Start } from "../../src/protocol/index.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
 import { startHarness } from "../pairing/_harness.ts";
@@ -53,12 +53,18 @@ test("a code is the ID and six digits, in groups of three; an ID alone has none;
   assert.equal(parseReceiverTarget("482-913-305-117"), { id: "482913", secret: "305117" });
   assert.equal(parseReceiverTarget(" 482 913 305117 "), { id: "482913", secret: "305117" });
   assert.equal(parseReceiverTarget("482 913"), { id: "482913" });
-  for (const bad of ["", "12", "482-913-305-11x", "1".repeat(16), "482913/305117"]) {
+  // A code with a digit or a group dropped is no other ID.
+  const refusals: Array<[string, RegExp]> = [
+    ["", /not digits/], ["12", /2 digits, where a code has 12 and an ID 6/], ["482-913-305-11", /11 digits/], ["482-913-305", /9 digits/],
+    ["482-913-305-11x", /not digits/], ["1".repeat(16), /16 digits/], ["482913/305117", /not digits/],
+  ];
+  for (const [bad, why] of refusals) {
     try {
       parseReceiverTarget(bad);
       assert.unreachable(bad);
     } catch (err) {
       assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+      assert.match((err as Error).message, why);
     }
   }
   assert.match(new ReceiveCode().secret, /^\d{6}$/);
@@ -129,6 +135,63 @@ harnessed("a wrong code gets no byte: the sender refuses before sending (SFX_INT
   assert.equal(readdirSync(dir), ["minutes.txt"]);
 });
 
+test("misses renew the secret every three, and close the code after nine in all: guesses are bounded, not only spread over secrets", () => {
+  const code = new ReceiveCode("305117");
+  const seen = [code.secret];
+  const misses = Array.from({ length: MAX_CODE_MISSES_IN_ALL }, () => {
+    const miss = code.missed();
+    seen.push(code.secret);
+    return miss;
+  });
+  assert.equal(misses, ["counted", "counted", "renewed", "counted", "counted", "renewed", "counted", "counted", "closed"]);
+  assert.is(new Set(seen).size, 3, "two renewals, each a new secret");
+  assert.ok(code.closed);
+});
+
+harnessed("a receiver whose code is closed refuses offers that use a code, before asking; offers to its ID alone still come; a guesser's misses close it with a codeClosed event", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { files } = await source("x");
+  const code = new ReceiveCode("305117");
+  const events: TransferEvent[] = [];
+  let asked = 0;
+  const receiver = new Receiver(r.conn, { dir: tmp(), code, decide: async () => (asked++, true), onEvent: (e) => void events.push(e) });
+  for (let i = 0; i < MAX_CODE_MISSES_IN_ALL; i++) {
+    await Promise.all([
+      receiver.receiveOne().catch(() => {}),
+      sendFiles(s.conn, { to: `${r.conn.id}000000`, files }).catch(() => {}),
+    ]);
+  }
+  assert.ok(code.closed);
+  assert.equal(events.filter((e) => e.event === "code" || e.event === "codeClosed").map((e) => e.event), ["code", "code", "codeClosed"]);
+  asked = 0;
+  const [got, refused] = await Promise.all([
+    receiver.receiveOne(),
+    sendFiles(s.conn, { to: code.format(r.conn.id), files }).then(() => undefined, (e: unknown) => e),
+  ]);
+  assert.is(got.accepted, false);
+  assert.is(asked, 0, "not asked");
+  assert.match(String((refused as Error).message), /takes no code any more: too many offers gave a wrong one/);
+  const [byId] = await Promise.all([receiver.receiveOne(), sendFiles(s.conn, { to: r.conn.id, files })]);
+  assert.ok(byId.accepted);
+});
+
+harnessed("with the receiver's code, confirmCode (send --verify) is not asked: the receiver proved the code and shows no verification code to compare", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { files } = await source("y");
+  const code = new ReceiveCode();
+  let asked = false;
+  const sent: TransferEvent[] = [];
+  const [got] = await Promise.all([
+    new Receiver(r.conn, { dir: tmp(), code, decide: async () => true }).receiveOne(),
+    sendFiles(s.conn, { to: code.format(r.conn.id), files, confirmCode: async () => ((asked = true), undefined), onEvent: (e) => void sent.push(e) }),
+  ]);
+  assert.ok(got.accepted);
+  assert.not.ok(asked);
+  assert.is((sent.find((e) => e.event === "verify") as { byCode?: boolean }).byCode, true);
+});
+
 harnessed("someone between them who guesses the digits wrong, posing as the sender, gets the receiver's accept but cannot prove the code: the receiver fails SFX_INTEGRITY and keeps nothing", async (h) => {
   const s = await h.client();
   const r = await h.client();
@@ -174,7 +237,8 @@ harnessed("a code removed on the way: a receiver whose answer does not use it fa
     sendFiles(s.conn, { to: `${r.conn.id}305117`, files }).then(() => undefined, (e: unknown) => e),
   ]);
   assert.is(got.accepted, false);
-  assert.match(String((refused as Error).message), /has no code: send to its ID alone/);
+  assert.match(String((refused as Error).message), /This receiver takes no code/);
+  assert.not.match(String((refused as Error).message), /ID alone/, "no advice a server could forge to talk the sender out of the code");
 });
 
 harnessed("an ID alone, to a receiver with a code: the offer is marked as not using it, and the exchange goes as before, with the verification code to compare", async (h) => {

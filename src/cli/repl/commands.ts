@@ -6,7 +6,7 @@
  * (see {@link SessionActions}) instead of opening one. A fresh program is
  * built for every line (commander keeps option values between parses).
  *
- * Session-only syntax: `send <id> <path>…` (the one-shot `--to <id>` works
+ * Session-only syntax: `send <code|id> <path>…` (the one-shot `--to <code>` works
  * too), `connect [host[:port] | n]`, `disconnect`, `id`, `status`,
  * `help [command]`, `quit` (or `exit`).
  *
@@ -225,9 +225,9 @@ function wrapWords(text: string, width: number): string[] {
 }
 
 /**
- * Rewrites the session's shorthand into the one-shot form: `send <id> <path>…`
- * becomes `send --to <id> <path>…` (unless `--to` is given; an ID typed in its two
- * groups of three, as shown, is joined), `?` is `help`.
+ * Rewrites the session's shorthand into the one-shot form: `send <code> <path>…`
+ * becomes `send --to <code> <path>…` (unless `--to` is given; an ID or a code typed in
+ * groups, as shown, is joined), `?` is `help`.
  */
 export function normalizeWords(words: readonly string[]): string[] {
   const out = [...words];
@@ -242,13 +242,12 @@ export function normalizeWords(words: readonly string[]): string[] {
       continue;
     }
     if (w.startsWith("-") && w !== "-") continue;
-    // An ID or a code typed as it is shown, in groups of three (`send 482 913 a.txt`, `send 482 913 305 117
-    // a.txt`): one word (no ID is 3 digits). Four groups at most, a code's.
-    if (/^\d{3}$/.test(w)) {
-      let n = 1;
-      while (n < 4 && /^\d{3}$/.test(out[i + n] ?? "")) n++;
-      out.splice(i, n, out.slice(i, i + n).join(""));
-    }
+    // An ID or a code typed in groups, as shown: two or four groups of three (`send 482 913 a.txt`,
+    // `send 482 913 305 117 a.txt`), or two of six (`send 482913 305117 a.txt`), are one word (no ID
+    // is 3 digits, and a code is not three groups).
+    const groups = (n: number, len: number) => out.slice(i, i + n).length === n && out.slice(i, i + n).every((g) => new RegExp(`^\\d{${len}}$`).test(g));
+    const n = groups(4, 3) ? 4 : groups(2, 3) || groups(2, 6) ? 2 : 1;
+    out.splice(i, n, out.slice(i, i + n).join(""));
     out.splice(i, 0, "--to");
     break;
   }

@@ -1,7 +1,7 @@
 /**
  * Tab completion at the `sfx client` prompt: command words, `share`
  * subcommands, a command's options after `-`, and file names where a
- * command takes paths (`send <id> …`, `share put …`).
+ * command takes paths (`send <code|id> …`, `share put …`).
  *
  * @module
  */

@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, codeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, roughDuration, verifyLine } from "../progress.ts";
+import { checkingText, CODES_CLOSED_LINE, codeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, roughDuration, verifyLine } from "../progress.ts";
 import { parseReceiverTarget, ReceiveCode } from "../../protocol/receive_code.ts";
 import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
@@ -386,9 +386,9 @@ class ClientSession implements SessionActions {
     this.#lastId = conn.id;
     this.print(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${where}.`);
     if (previous && previous !== conn.id) {
-      this.print(`\n  Your new ID:  ${formatId(conn.id)}   (it was ${formatId(previous)}; give senders the new one)\n${codeLine(this.#code.format(conn.id))}\n`);
+      this.print(`\n  Your new ID:  ${formatId(conn.id)}   (it was ${formatId(previous)}; give senders the new one)\n${codeLine(this.#code, conn.id)}\n`);
     } else {
-      this.print(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(this.#code.format(conn.id))}\n`);
+      this.print(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(this.#code, conn.id)}\n`);
     }
     this.screen.setBasePrompt(this.#basePrompt());
     conn.onClose((err) => this.#lost(conn, err));
@@ -509,6 +509,9 @@ class ClientSession implements SessionActions {
       case "code":
         this.print(renewedCodeLine(e.code));
         break;
+      case "codeClosed":
+        this.print(CODES_CLOSED_LINE);
+        break;
       case "progress":
         incoming.progress = progressText("recv", e.bytes, e.total, incoming.started ?? Date.now(), undefined, incoming.resumed);
         this.screen.setStatus("recv", incoming.progress);
@@ -582,7 +585,7 @@ class ClientSession implements SessionActions {
       this.print(`Not connected${this.#lastId ? ` (your last ID, ${formatId(this.#lastId)}, was released)` : ""}. Type 'connect'.`);
       return;
     }
-    this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n${codeLine(this.#code.format(this.#conn.id))}\n`);
+    this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n${codeLine(this.#code, this.#conn.id)}\n`);
   }
 
   async send(toText: string, paths: string[], flags: SessionSendFlags): Promise<void> {
@@ -605,6 +608,8 @@ class ClientSession implements SessionActions {
     await this.#job("send", `send to ${formatId(to)}, ${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`, async (signal, status) => {
       let started = Date.now();
       let resumed = 0;
+      /** Whether the exchange is keyed with the receiver's code (then --verify asks nothing). */
+      let byCode = false;
       await sendFiles(conn, {
         to: to + (secret ?? ""),
         files,
@@ -627,13 +632,15 @@ class ClientSession implements SessionActions {
             case "start":
               // The time spent comparing codes is not the transfer's.
               started = Date.now();
-              if (flags.verify) this.print("The receiver shows the same code: no one between you holds keys of its own. Sending.");
+              if (flags.verify && !byCode) this.print("The receiver shows the same code: no one between you holds keys of its own. Sending.");
               if (e.resumed) this.print(keptByReceiver(e.resumed));
               resumed = e.resumed ?? 0;
               break;
             case "verify":
               // With --verify this end's code is not shown: the user types the receiver's, not this one copied.
-              if (!flags.verify) this.print(verifyLine(e.code, "the receiver", e.byCode));
+              // Keyed with the receiver's code, nothing was asked: said as without --verify.
+              byCode = e.byCode === true;
+              if (!flags.verify || byCode) this.print(verifyLine(e.code, "the receiver", e.byCode));
               break;
             case "progress":
               status(progressText("send", e.bytes, e.total, started, undefined, resumed));
@@ -845,7 +852,7 @@ class ClientSession implements SessionActions {
       const s = this.#server!;
       const up = formatDuration((Date.now() - this.#connectedAt) / 1000);
       lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${formatAddress(s.host, s.port)} for ${up}.`);
-      lines.push(`Your ID: ${formatId(this.#conn.id)}`, `Your code: ${this.#code.format(this.#conn.id)}`);
+      lines.push(`Your ID: ${formatId(this.#conn.id)}`, `Your code: ${this.#code.closed ? "off (too many offers gave a wrong one)" : this.#code.format(this.#conn.id)}`);
     } else {
       lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
     }
