@@ -301,16 +301,24 @@ export function verifyLine(code: string, other: "the sender" | "the receiver", b
   return `Enciphered end to end. Verification code ${code}: ${other} sees the same, unless someone between you (the server) can read the files`;
 }
 
-/** The line under a receiver's ID: its code and what a sender does with it, or that codes are off. */
-export function codeLine(code: ReceiveCode, id: string): string {
-  if (code.closed) return "  Code:     off (too many offers gave a wrong one: start again for a new code)";
+/**
+ * The line under a receiver's ID: its code and what a sender does with it, or that codes are off
+ * (`again`: what gives a new one, `sfx receive` or `sfx client` started again).
+ */
+export function codeLine(code: ReceiveCode, id: string, again = "start sfx receive again"): string {
+  if (code.closed) return `  Code:     off (too many offers gave a wrong one: ${again} for a new code)`;
   const text = code.format(id);
   return `  Code:     ${text}   (senders: sfx send --to ${text} <file>)`;
 }
 
 /** Said when a receiver's code was renewed (too many offers guessed it wrong). */
 export function renewedCodeLine(code: string): string {
-  return `Offers gave a wrong code ${MAX_CODE_MISSES} times: your code is now ${code} (the old one no longer works).`;
+  return `Offers did not prove your code ${MAX_CODE_MISSES} times (wrong digits, guesses, or senders gone before they did): your code is now ${code} (the old one no longer works).`;
+}
+
+/** Said when an offer used the receiver's code and did not prove it, before the code changes. */
+export function missedCodeLine(misses: number): string {
+  return `That offer did not prove your code (wrong digits, a guess, or its sender gone before it did); nothing was received. ${misses} of ${MAX_CODE_MISSES}: at ${MAX_CODE_MISSES} your code changes.`;
 }
 
 /** Said when a receiver takes no code any more (too many offers in all gave a wrong one). */

@@ -11,12 +11,12 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { CODES_CLOSED_LINE, codeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
+import { CODES_CLOSED_LINE, codeLine, missedCodeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
 import { ReceiveCode } from "../protocol/receive_code.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
-import { type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver, withoutFolder } from "../client/receive.ts";
+import { CodeNotProven, type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver, withoutFolder } from "../client/receive.ts";
 import { discardKeptParts, ioError, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
 import { refusedBySfx, type TransferEvent } from "../client/events.ts";
@@ -44,7 +44,7 @@ export function resumingHere(bytes: number): string {
 export function registerReceive(program: Command, result: CommandResult): void {
   program
     .command("receive")
-    .description("wait for files: prints this client's ID for the sender")
+    .description("wait for files: prints this client's ID and code for the sender")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("-d, --dir <dir>", "directory to write received files to", ".")
     .option("-y, --yes", "accept every offer without asking")
@@ -167,11 +167,17 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           case "verify":
             say(verifyLine(e.code, "the sender", e.byCode));
             break;
+          case "codeMissed":
+            say(missedCodeLine(e.misses));
+            break;
           case "code":
             say(renewedCodeLine(e.code));
+            // On standard output too, where the first code was (a script reading it sees the new one).
+            process.stdout.write(`${codeLine(code, conn.id)}\n`);
             break;
           case "codeClosed":
             say(CODES_CLOSED_LINE);
+            process.stdout.write(`${codeLine(code, conn.id)}\n`);
             break;
           case "file":
             bar.end();
@@ -216,8 +222,9 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
           }
         } catch (err) {
           if (signal.aborted) throw err;
-          // An offer withdrawn before it was answered was no exchange: --once waits for the next.
-          const noExchange = err instanceof OfferWithdrawn;
+          // An offer withdrawn before it was answered, or one that used our code and never proved it
+          // (a mistyped code, a guess), was no exchange: --once waits for the next.
+          const noExchange = err instanceof OfferWithdrawn || err instanceof CodeNotProven;
           if ((flags.once && !noExchange) || !isSfxError(err) || err.code === "SFX_CONNECTION_LOST" || conn.closedWith) throw err;
           // One exchange failed (cancelled, peer gone…): already reported; wait for the next.
         }

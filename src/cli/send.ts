@@ -6,7 +6,7 @@
  * @module
  */
 import { createInterface } from "node:readline/promises";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
 import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, verifyLine, warnSkipped } from "./progress.ts";
@@ -35,7 +35,11 @@ export function registerSend(program: Command, result: CommandResult): void {
     .command("send")
     .description("send files and directories to the client with the given code (or ID)")
     .argument("<paths...>", "files or directories to send; - reads standard input (with --name)")
-    .requiredOption("--to <code>", "the receiver's code (or its ID alone), as `sfx receive` shows it: with the code, the exchange is keyed with its secret digits, which the server never sees")
+    .addOption(
+      new Option("--to <code>", "the receiver's code (or its ID alone), as `sfx receive` shows it: with the code, the exchange is keyed with its secret digits, which the server never sees")
+        .env("SFX_TO")
+        .makeOptionMandatory(),
+    )
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("--name <name>", "file name for standard input")
     .option("--json", "print machine-readable events, one JSON object per line")
@@ -137,7 +141,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     if (!json) process.stderr.write(`${line}\n`);
   };
   const usesStdin = paths.includes("-");
-  if (flags.verify && (usesStdin || !process.stdin.isTTY)) {
+  // Given the receiver's code, --verify asks nothing (the receiver proves the code), so it needs no terminal.
+  if (flags.verify && secret === undefined && (usesStdin || !process.stdin.isTTY)) {
     throw new SfxError("SFX_USAGE", `--verify asks you to type the code the receiver shows: it needs a terminal on standard input${usesStdin ? ", which '-' sends" : ""}`);
   }
   if (usesStdin) checkStdin();
@@ -178,7 +183,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             break;
           }
           case "accepted":
-            say(flags.verify ? "Accepted. Enciphered end to end, under keys the two ends agreed through the server." : "Accepted; sending.");
+            say(flags.verify && secret === undefined ? "Accepted. Enciphered end to end, under keys the two ends agreed through the server." : "Accepted; sending.");
             break;
           case "verify":
             // With --verify this end's code is not shown: the user types the receiver's, not this one copied.

@@ -30,6 +30,11 @@ export type TransferEvent =
    * it, so no one between them holds the keys and there is nothing to compare.
    */
   | { event: "verify"; code: string; byCode?: boolean }
+  /**
+   * An offer used the receiver's code and did not prove it (wrong digits, a guess, or a sender gone
+   * before its key): `misses` so far for this code, which changes at the third (see receive_code.ts).
+   */
+  | { event: "codeMissed"; misses: number }
   /** The receiver's code (`482-913-305-117`) was renewed: offers guessed it wrong too often, and the old one no longer works. */
   | { event: "code"; code: string }
   /** The receiver takes no code any more: too many offers in all guessed wrong (see receive_code.ts). */

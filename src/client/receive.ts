@@ -614,11 +614,19 @@ export class Receiver {
         }, (err) => fail(err instanceof SfxError ? err : new SfxError("SFX_IO", String(err), { cause: err })));
     };
     cleanups.push(conn.onData(onData));
+    /** Whether the server's start came and waits for the sender to prove the code. */
+    let startHeld = false;
+    const emitStart = () => {
+      startHeld = false;
+      emit({ event: "start", files: files.length, bytes, ...(resumedBytes > 0 ? { resumed: resumedBytes } : {}) });
+    };
     const handleMessage = (m: AnyMessage) => {
       if (failure) return;
       if (Start.is(m)) {
         started = Date.now();
-        emit({ event: "start", files: files.length, bytes, ...(resumedBytes > 0 ? { resumed: resumedBytes } : {}) });
+        // With a code, nothing starts before the sender has proved it: said with its key.
+        if (codeKeys === undefined) emitStart();
+        else startHeld = true;
       } else if (Resuming.is(m)) {
         // The sender reading a kept part of ours (to hash it): nothing moves meanwhile, and that is no stall.
         const f = files[m.file];
@@ -636,6 +644,7 @@ export class Receiver {
         } catch (err) {
           return fail(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
         }
+        if (startHeld) emitStart();
         emit({ event: "verify", code: crypt.code, ...(codeProven ? { byCode: true } : {}) });
         const held = beforeKey;
         beforeKey = [];
@@ -762,13 +771,15 @@ export class Receiver {
         } catch { /* closed */ }
       }
       if (e.code !== "SFX_CANCELLED") errorEvent = { event: "error", code: e.code, message: e.message };
-      throw e;
+      // An offer that used our code and never proved it: nothing was exchanged (a wrong code, or a guess).
+      throw codeAnswered && !codeProven ? new CodeNotProven(e) : e;
     } finally {
       cleanup();
       if (paused) conn.resume();
       // An offer that had our code's tag and never proved its own: a wrong code, or a guess. Too many, and the code changes.
       if (codeAnswered && !codeProven) {
         const miss = receiveCode!.missed();
+        if (miss === "counted") emit({ event: "codeMissed", misses: receiveCode!.misses });
         if (miss === "renewed") emit({ event: "code", code: receiveCode!.format(conn.id) });
         if (miss === "closed") emit({ event: "codeClosed" });
       }
@@ -897,6 +908,16 @@ const MAX_EXTRA_WRITERS = 32;
 export class OfferWithdrawn extends SfxError {
   constructor(message: string) {
     super("SFX_CANCELLED", message);
+  }
+}
+
+/**
+ * How an exchange ends that used the receiver's code and never proved it (a wrong code, a guess,
+ * or a sender gone before its key): nothing was exchanged. Its code and message are the failure's.
+ */
+export class CodeNotProven extends SfxError {
+  constructor(failure: SfxError) {
+    super(failure.code, failure.message, { cause: failure });
   }
 }
 

@@ -150,7 +150,11 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
   const check = (m: AnyMessage): AnyMessage => {
     if (ErrorMessage.is(m)) throw errorFromMessage(m);
     if (Busy.is(m)) throw new SfxError("SFX_PEER_BUSY", m.message ?? `Client ${to} is busy`);
-    if (Reject.is(m)) throw new SfxError("SFX_REJECTED", `The receiver declined${m.reason ? `: ${m.reason}` : ""}`);
+    if (Reject.is(m)) {
+      // A refusal of the code is sfx's, not the user's: said as such (its wording is the server's to forge, and gives no advice).
+      const refused = secret !== undefined && /^This receiver takes no code/.test(m.reason ?? "");
+      throw new SfxError("SFX_REJECTED", `${refused ? "The receiver's sfx refused the offer" : "The receiver declined"}${m.reason ? `: ${m.reason}` : ""}`);
+    }
     if (Cancel.is(m)) throw new SfxError("SFX_CANCELLED", `The receiver cancelled${m.reason ? `: ${m.reason}` : ""}`);
     return m;
   };
@@ -286,7 +290,8 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         await cancel("the code the sender gave is not this receiver's (mistyped, or someone between you guessed): nothing was sent");
         throw new SfxError(
           "SFX_INTEGRITY",
-          "Not sent: the code you gave is not the receiver's. Check its last six digits with the receiver; if they are right, someone between you (the server?) is guessing them. No byte of the files was sent",
+          "Not sent: the code you gave is not the receiver's. Check it with the receiver: its last six digits, or a new code (after wrong codes it makes new digits); " +
+            "if it is the code the receiver shows now, someone between you (the server?) is guessing it. No byte of the files was sent",
         );
       }
     }

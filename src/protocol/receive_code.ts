@@ -74,6 +74,11 @@ export class ReceiveCode {
     return (id + this.#secret).replace(/\d{3}(?=\d)/g, "$&-");
   }
 
+  /** Offers that used this secret and did not prove it, so far (fewer than {@link MAX_CODE_MISSES}). */
+  get misses(): number {
+    return this.#misses;
+  }
+
   /** Whether it takes no more codes: too many offers guessed wrong ({@link MAX_CODE_MISSES_IN_ALL}). */
   get closed(): boolean {
     return this.#missesInAll >= MAX_CODE_MISSES_IN_ALL;

@@ -112,14 +112,20 @@ test("normalizeWords() turns 'send <code|id> <path>…' into the one-shot 'send 
     [["send", "482913", "a", "b"], ["send", "--to", "482913", "a", "b"]],
     // As the screen shows an ID, in two groups: one ID.
     [["send", "482", "913", "a"], ["send", "--to", "482913", "a"]],
-    [["send", "482913", "123", "456"], ["send", "--to", "482913", "123", "456"]],
+    // Digit groups after an ID are the code's (a file named so is written ./123).
+    [["send", "482913", "123", "456"], ["send", "--to", "482913123456"]],
+    [["send", "482913", "./123", "./456"], ["send", "--to", "482913", "./123", "./456"]],
+    [["send", "482913", "2024", "a"], ["send", "--to", "482913", "2024", "a"]],
     // A code, in four groups: one word; a fifth group is a path.
     [["send", "482", "913", "305", "117", "a"], ["send", "--to", "482913305117", "a"]],
     [["send", "482", "913", "305", "117", "123"], ["send", "--to", "482913305117", "123"]],
     [["send", "482-913-305-117", "a"], ["send", "--to", "482-913-305-117", "a"]],
-    // Three groups are an ID and a path (a code is never three groups); two of six are a code.
-    [["send", "482", "913", "100", "a"], ["send", "--to", "482913", "100", "a"]],
+    // Three groups are a code with one missing (refused when parsed: nine digits), not an ID and a
+    // file; two of six are a code; groups past a code's twelve digits are paths.
+    [["send", "482", "913", "100", "a"], ["send", "--to", "482913100", "a"]],
+    [["send", "382-118", "680-934", "a"], ["send", "--to", "382-118680-934", "a"]],
     [["send", "482913", "305117", "a"], ["send", "--to", "482913305117", "a"]],
+    [["send", "482913", "305117", "100", "a"], ["send", "--to", "482913305117", "100", "a"]],
     [["send", "--to", "482913", "a"], ["send", "--to", "482913", "a"]],
     [["send", "--to=482913", "a"], ["send", "--to=482913", "a"]],
     [["send", "--json", "482913", "a"], ["send", "--json", "--to", "482913", "a"]],

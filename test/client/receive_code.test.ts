@@ -116,6 +116,9 @@ harnessed("a wrong code gets no byte: the sender refuses before sending (SFX_INT
     assert.match((got as Error).message, /not this receiver's/);
   }
   assert.equal(relayed, [], "not a byte relayed");
+  // Each miss is said, then the renewal; no start is said for attempts that never proved the code.
+  assert.equal(events.filter((e) => e.event === "codeMissed" || e.event === "code").map((e) => e.event === "code" ? "code" : (e as { misses: number }).misses), [1, 2, "code"]);
+  assert.not.ok(events.some((e) => e.event === "start"), "nothing started");
   const renewed = events.filter((e) => e.event === "code") as Array<{ code: string }>;
   assert.is(renewed.length, 1, "renewed once, after the third miss");
   assert.is.not(code.secret, "305117");
@@ -237,7 +240,7 @@ harnessed("a code removed on the way: a receiver whose answer does not use it fa
     sendFiles(s.conn, { to: `${r.conn.id}305117`, files }).then(() => undefined, (e: unknown) => e),
   ]);
   assert.is(got.accepted, false);
-  assert.match(String((refused as Error).message), /This receiver takes no code/);
+  assert.match(String((refused as Error).message), /^The receiver's sfx refused the offer: This receiver takes no code/);
   assert.not.match(String((refused as Error).message), /ID alone/, "no advice a server could forge to talk the sender out of the code");
 });
 

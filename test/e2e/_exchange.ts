@@ -42,10 +42,10 @@ export interface Proc {
   exit(ms?: number): Promise<{ status: number | null; signal: string | null; seconds: number }>;
 }
 
-/** Starts `sfx …args`; stdin is a pipe when `stdin` is true. Killed by cleanupAll(). */
-export function sfx(args: string[], opts: { stdin?: boolean; home?: string } = {}): Proc {
+/** Starts `sfx …args`; stdin is a pipe when `stdin` is true; `env` adds to the bare environment. Killed by cleanupAll(). */
+export function sfx(args: string[], opts: { stdin?: boolean; home?: string; env?: Record<string, string> } = {}): Proc {
   const home = opts.home ?? tmp("sfx-home-");
-  const child = spawn(SFX, args, { env: bareEnv(home), stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"] });
+  const child = spawn(SFX, args, { env: { ...bareEnv(home), ...opts.env }, stdio: [opts.stdin ? "pipe" : "ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   const started = Date.now();

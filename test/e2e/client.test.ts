@@ -482,9 +482,12 @@ if (!TMUX) {
     await a.run("disconnect", new RegExp(`Disconnected\\. The ID ${first.slice(0, 3)} ${first.slice(3)} is released`));
     assert.match(a.promptLine(), /^sfx \(not connected\)> $/);
     await a.run("send 123456 x", /^Not connected: type 'connect'/m);
-    await a.run("connect", /Your new ID:\s+(\d{3} \d{3})\s+\(it was (\d{3} \d{3}); give senders the new one\)/);
+    const firstCode = await a.code();
+    await a.run("connect", /Your new ID:\s+(\d{3} \d{3})\s+\(it was (\d{3} \d{3}); give senders the new code\)\n  Code: /);
     const second = await a.id();
     assert.is.not(second, first);
+    // The code's secret digits stay; its ID part is the new one.
+    assert.is(await a.code(), `${second.slice(0, 3)}-${second.slice(3)}-${firstCode.slice(8)}`);
 
     // A second server, stopped under the client: reported once, the prompt says so.
     const other = await startServe(["--storage", tmp("sfx-store-")]);

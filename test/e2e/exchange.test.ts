@@ -66,6 +66,27 @@ test("sfx send --to <code>: the exchange is keyed with the receiver's code, with
   assert.is(sha256(readFileSync(join(dst, "plan.pdf"))), sha256(data));
   const verify = events(r).filter((e) => e.event === "verify");
   assert.equal(verify.map((e) => e.byCode), [true], "one exchange, keyed with the code (the wrong one never got its key)");
+  // The wrong code's attempt: counted, said, and no start (nothing started).
+  const seen = events(r).map((e) => e.event);
+  assert.equal(seen.filter((e) => e === "start").length, 1, seen.join());
+  assert.equal(events(r).filter((e) => e.event === "codeMissed").map((e) => e.misses), [1]);
+});
+
+test("receive --once is not ended by a mistyped code: it waits for the right one; SFX_TO gives the code out of ps' sight, and --verify with a code asks nothing (no terminal needed)", async () => {
+  const src = tmp();
+  const dst = tmp();
+  writeFileSync(join(src, "a.txt"), "alpha");
+  const r = await startReceive(server, dst, ["--yes", "--once"]);
+  const wrong = r.code.replace(/\d$/, (d) => String((Number(d) + 1) % 10));
+  const bad = sfx(["send", "--to", wrong, join(src, "a.txt"), "--server", server.address]);
+  assert.is((await bad.exit()).status, 7, bad.err());
+  // stdin is not a terminal here (ignored): --verify needs none with a code.
+  const s = sfx(["send", "--verify", join(src, "a.txt"), "--server", server.address], { env: { SFX_TO: r.code } });
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.not.match(s.err(), /Ask the receiver for the verification code/);
+  assert.match(s.err(), /under keys made with the receiver's code/);
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.is(readFileSync(join(dst, "a.txt"), "utf8"), "alpha");
 });
 
 test("receive --dir creates a directory that does not exist yet; a path that is a file is refused with exit 8", async () => {

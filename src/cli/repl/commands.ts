@@ -242,11 +242,20 @@ export function normalizeWords(words: readonly string[]): string[] {
       continue;
     }
     if (w.startsWith("-") && w !== "-") continue;
-    // An ID or a code typed in groups, as shown: two or four groups of three (`send 482 913 a.txt`,
-    // `send 482 913 305 117 a.txt`), or two of six (`send 482913 305117 a.txt`), are one word (no ID
-    // is 3 digits, and a code is not three groups).
-    const groups = (n: number, len: number) => out.slice(i, i + n).length === n && out.slice(i, i + n).every((g) => new RegExp(`^\\d{${len}}$`).test(g));
-    const n = groups(4, 3) ? 4 : groups(2, 3) || groups(2, 6) ? 2 : 1;
+    // An ID or a code typed in groups, as shown (`send 482 913 a.txt`, `send 482 913 305 117 a.txt`,
+    // `send 482913 305-117 a.txt`): the words made of groups of three digits that follow, up to a
+    // code's twelve digits, are one word. A code with a group missing is then refused as such
+    // (nine digits), not sent to an ID with the rest taken for files; a file named with three
+    // digits after an ID is written ./100.
+    let n = 1;
+    let digits = out[i].replace(/-/g, "").length;
+    const group = /^\d{3}(-?\d{3})*$/;
+    if (group.test(out[i])) {
+      while (i + n < out.length && group.test(out[i + n]) && digits + out[i + n].replace(/-/g, "").length <= 12) {
+        digits += out[i + n].replace(/-/g, "").length;
+        n++;
+      }
+    }
     out.splice(i, n, out.slice(i, i + n).join(""));
     out.splice(i, 0, "--to");
     break;

@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, CODES_CLOSED_LINE, codeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, roughDuration, verifyLine } from "../progress.ts";
+import { checkingText, CODES_CLOSED_LINE, codeLine, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, roughDuration, verifyLine } from "../progress.ts";
 import { parseReceiverTarget, ReceiveCode } from "../../protocol/receive_code.ts";
 import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
@@ -46,6 +46,9 @@ import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
 import { Screen } from "./screen.ts";
 import { formatAddress } from "../../transport/datagram.ts";
 import { REPEAT_WITHIN_MS } from "../../signal_repeat.ts";
+
+/** What gives a session whose code is off a new one. */
+const AGAIN = "quit and start sfx client again";
 
 /** Options of {@link runSession}. */
 export interface SessionOptions {
@@ -386,9 +389,9 @@ class ClientSession implements SessionActions {
     this.#lastId = conn.id;
     this.print(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${where}.`);
     if (previous && previous !== conn.id) {
-      this.print(`\n  Your new ID:  ${formatId(conn.id)}   (it was ${formatId(previous)}; give senders the new one)\n${codeLine(this.#code, conn.id)}\n`);
+      this.print(`\n  Your new ID:  ${formatId(conn.id)}   (it was ${formatId(previous)}; give senders the new code)\n${codeLine(this.#code, conn.id, AGAIN)}\n`);
     } else {
-      this.print(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(this.#code, conn.id)}\n`);
+      this.print(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(this.#code, conn.id, AGAIN)}\n`);
     }
     this.screen.setBasePrompt(this.#basePrompt());
     conn.onClose((err) => this.#lost(conn, err));
@@ -506,6 +509,9 @@ class ClientSession implements SessionActions {
       case "verify":
         this.print(verifyLine(e.code, "the sender", e.byCode));
         break;
+      case "codeMissed":
+        this.print(missedCodeLine(e.misses));
+        break;
       case "code":
         this.print(renewedCodeLine(e.code));
         break;
@@ -585,7 +591,7 @@ class ClientSession implements SessionActions {
       this.print(`Not connected${this.#lastId ? ` (your last ID, ${formatId(this.#lastId)}, was released)` : ""}. Type 'connect'.`);
       return;
     }
-    this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n${codeLine(this.#code, this.#conn.id)}\n`);
+    this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n${codeLine(this.#code, this.#conn.id, AGAIN)}\n`);
   }
 
   async send(toText: string, paths: string[], flags: SessionSendFlags): Promise<void> {
@@ -852,7 +858,7 @@ class ClientSession implements SessionActions {
       const s = this.#server!;
       const up = formatDuration((Date.now() - this.#connectedAt) / 1000);
       lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${formatAddress(s.host, s.port)} for ${up}.`);
-      lines.push(`Your ID: ${formatId(this.#conn.id)}`, `Your code: ${this.#code.closed ? "off (too many offers gave a wrong one)" : this.#code.format(this.#conn.id)}`);
+      lines.push(`Your ID: ${formatId(this.#conn.id)}`, `Your code: ${this.#code.closed ? `off (too many offers gave a wrong one: ${AGAIN} for a new code)` : this.#code.format(this.#conn.id)}`);
     } else {
       lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
     }
