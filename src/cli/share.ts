@@ -152,8 +152,8 @@ async function open(flags: ConnFlags): Promise<{ conn: ClientConnection; client:
   return { conn, client: new ShareClient(connectionShareLink(conn)) };
 }
 
-
-function expiryText(expiresAt: number, now = Date.now()): string {
+/** When a share expires, for people: the instant (UTC, to the second) and how long until it. */
+export function expiryText(expiresAt: number, now = Date.now()): string {
   return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${roughDuration(expiresAt - now)})`;
 }
 

@@ -115,7 +115,7 @@ if (why !== undefined) {
       await waitFor(new RegExp(`Connected to ${names[1]} \\(sfx [\\d.]+\\) at ${net.replace(/\./g, "\\.")}\\.2:6969\\.\\n\\n\\s+Your ID:\\s+\\d{3} \\d{3}`));
 
       await run("discover", /1\s+alpha-\d+\s+\S+:6969\s+\S+\n\s+2\s+beta-\d+\s+\S+:6969\s+\S+\nType 'connect <n>' to connect to one\./);
-      const m = await run("connect 1", new RegExp(`Disconnected from the previous server \\(the ID (\\d{3} \\d{3}) is released\\)\\.[\\s\\S]*Connected to ${names[0]} [\\s\\S]*Your new ID:\\s+(\\d{3} \\d{3})\\s+\\(it was (\\d{3} \\d{3}); give senders the new one\\)`));
+      const m = await run("connect 1", new RegExp(`Disconnected from the previous server \\(the ID (\\d{3} \\d{3}) is released\\)\\.[\\s\\S]*Connected to ${names[0]} [\\s\\S]*Your new ID:\\s+(\\d{3} \\d{3})\\s+\\(it was (\\d{3} \\d{3}); give senders the new code\\)`));
       assert.is(m[3], m[1]);
 
       // The server goes away: reported in one line, the session stays.

@@ -37,9 +37,9 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, CODES_CLOSED_LINE, codeLine, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, roughDuration, verifyLine } from "../progress.ts";
+import { checkingText, CODES_CLOSED_LINE, codeLine, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, verifyLine } from "../progress.ts";
 import { parseReceiverTarget, ReceiveCode } from "../../protocol/receive_code.ts";
-import { downloadCommand, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
+import { downloadCommand, expiryText, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
 import { appendHistory, HISTORY_SIZE, loadHistory } from "./history.ts";
@@ -923,10 +923,6 @@ export function progressText(label: string, bytes: number, total: number | null,
 
 function shareProgress(label: string, p: ShareProgress, started: number): string {
   return progressText(label, p.bytes, p.total, started);
-}
-
-function expiryText(expiresAt: number, now = Date.now()): string {
-  return `${new Date(expiresAt).toISOString().replace(/\.\d{3}Z$/, "Z")} (in ${roughDuration(expiresAt - now)})`;
 }
 
 function parsePositive(text: string, what: string): number {
