@@ -316,9 +316,14 @@ export function renewedCodeLine(code: string): string {
   return `Offers did not prove your code ${MAX_CODE_MISSES} times (wrong digits, guesses, or senders gone before they did): your code is now ${code} (the old one no longer works).`;
 }
 
-/** Said when an offer used the receiver's code and did not prove it, before the code changes. */
-export function missedCodeLine(misses: number): string {
-  return `That offer did not prove your code (wrong digits, a guess, or its sender gone before it did); nothing was received. ${misses} of ${MAX_CODE_MISSES}: at ${MAX_CODE_MISSES} your code changes.`;
+/** Said when an offer used the receiver's code and did not prove it, before the code changes (or codes close). */
+export function missedCodeLine(misses: number, missesInAll: number): string {
+  const what = "That offer did not prove your code (wrong digits, a guess, or its sender gone before it did); nothing was received.";
+  // The last round ends in codes closing, not a new code.
+  if (missesInAll + (MAX_CODE_MISSES - misses) >= MAX_CODE_MISSES_IN_ALL) {
+    return `${what} ${missesInAll} of ${MAX_CODE_MISSES_IN_ALL} in all: at ${MAX_CODE_MISSES_IN_ALL} codes are turned off.`;
+  }
+  return `${what} ${misses} of ${MAX_CODE_MISSES}: at ${MAX_CODE_MISSES} your code changes.`;
 }
 
 /** Said when a receiver takes no code any more (too many offers in all gave a wrong one). */

@@ -144,8 +144,12 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       const barFollows = followTransfer(bar);
       /** Why the last offer was rejected (the "rejected" event's reason). */
       let rejection: string | undefined;
+      /** Whether the exchange under way used our code and ended without proving it (its miss was just said). */
+      let unproven = false;
       const onEvent = (e: TransferEvent) => {
         if (e.event === "rejected") rejection = e.reason;
+        if (e.event === "offer") unproven = false;
+        if (e.event === "codeMissed" || e.event === "code" || e.event === "codeClosed") unproven = true;
         json?.(e);
         if (json) return;
         barFollows(e);
@@ -168,7 +172,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             say(verifyLine(e.code, "the sender", e.byCode));
             break;
           case "codeMissed":
-            say(missedCodeLine(e.misses));
+            say(missedCodeLine(e.misses, e.missesInAll));
             break;
           case "code":
             say(renewedCodeLine(e.code));
@@ -195,9 +199,10 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             say(`  kept ${formatBytes(e.bytes)} of ${printable(e.path)} (hidden: ${printable(basename(e.temporary))}); the same file sent again resumes from there`);
             break;
           case "error":
-            // With --once the failure ends the command, whose "sfx: …" line says it; so does a lost
-            // connection. Otherwise we go on waiting.
-            if (!flags.once && e.code !== "SFX_CONNECTION_LOST" && !conn.closedWith) say(`Transfer failed: ${printable(e.message)}; waiting for the next offer`);
+            // With --once the failure ends the command, whose "sfx: …" line says it, unless the
+            // exchange used our code and never proved it (nothing was exchanged; said just before);
+            // so does a lost connection. Otherwise we go on waiting.
+            if ((!flags.once || unproven) && e.code !== "SFX_CONNECTION_LOST" && !conn.closedWith) say(`Transfer failed: ${printable(e.message)}; waiting for the next offer`);
             break;
         }
       };

@@ -34,7 +34,7 @@ export type TransferEvent =
    * An offer used the receiver's code and did not prove it (wrong digits, a guess, or a sender gone
    * before its key): `misses` so far for this code, which changes at the third (see receive_code.ts).
    */
-  | { event: "codeMissed"; misses: number }
+  | { event: "codeMissed"; misses: number; /** Over every secret: at nine, codes close. */ missesInAll: number }
   /** The receiver's code (`482-913-305-117`) was renewed: offers guessed it wrong too often, and the old one no longer works. */
   | { event: "code"; code: string }
   /** The receiver takes no code any more: too many offers in all guessed wrong (see receive_code.ts). */
@@ -84,5 +84,5 @@ export function doneEvent(files: number, bytes: number, seconds: number): Extrac
 }
 
 export function refusedBySfx(reason: string): boolean {
-  return /^(unsafe offer|not enough free space|not enough room|in the way|path too long)/i.test(reason);
+  return /^(unsafe offer|not enough free space|not enough room|in the way|path too long|this receiver takes no code)/i.test(reason);
 }

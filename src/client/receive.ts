@@ -23,7 +23,7 @@ import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { codeRun, peerData, type ReceiveCode } from "../protocol/receive_code.ts";
+import { CODE_REFUSAL, codeRun, peerData, type ReceiveCode } from "../protocol/receive_code.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } from "./events.ts";
@@ -227,15 +227,15 @@ export class Receiver {
     let codeKeys: CpaceKeys | undefined;
     if (offer.pake !== undefined) {
       let why: string | undefined;
-      if (receiveCode === undefined) why = "This receiver takes no code";
-      else if (receiveCode.closed) why = "This receiver takes no code any more: too many offers gave a wrong one";
+      if (receiveCode === undefined) why = CODE_REFUSAL;
+      else if (receiveCode.closed) why = `${CODE_REFUSAL} any more: too many offers gave a wrong one`;
       else {
         const run = codeRun(receiveCode.secret, conn.id, commit, offer.files, "receiver");
         try {
           codeKeys = run.finish(Buffer.from(offer.pake, "hex"), peerData(offer.files, "receiver"), "responder");
           codeRunShare = run.share.toString("hex");
         } catch (err) {
-          why = (err as Error).message;
+          why = `${CODE_REFUSAL} from this offer: ${(err as Error).message}`;
         }
       }
       if (why !== undefined) {
@@ -625,7 +625,8 @@ export class Receiver {
       if (Start.is(m)) {
         started = Date.now();
         // With a code, nothing starts before the sender has proved it: said with its key.
-        if (codeKeys === undefined) emitStart();
+        // (A key before the start, from a server that reorders them: the start is said now, after it.)
+        if (codeKeys === undefined || crypt !== undefined) emitStart();
         else startHeld = true;
       } else if (Resuming.is(m)) {
         // The sender reading a kept part of ours (to hash it): nothing moves meanwhile, and that is no stall.
@@ -779,7 +780,7 @@ export class Receiver {
       // An offer that had our code's tag and never proved its own: a wrong code, or a guess. Too many, and the code changes.
       if (codeAnswered && !codeProven) {
         const miss = receiveCode!.missed();
-        if (miss === "counted") emit({ event: "codeMissed", misses: receiveCode!.misses });
+        if (miss === "counted") emit({ event: "codeMissed", misses: receiveCode!.misses, missesInAll: receiveCode!.missesInAll });
         if (miss === "renewed") emit({ event: "code", code: receiveCode!.format(conn.id) });
         if (miss === "closed") emit({ event: "codeClosed" });
       }

@@ -24,7 +24,7 @@ import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { codeRun, parseReceiverTarget, peerData } from "../protocol/receive_code.ts";
+import { CODE_REFUSAL, codeRun, parseReceiverTarget, peerData } from "../protocol/receive_code.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink } from "./events.ts";
@@ -152,7 +152,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     if (Busy.is(m)) throw new SfxError("SFX_PEER_BUSY", m.message ?? `Client ${to} is busy`);
     if (Reject.is(m)) {
       // A refusal of the code is sfx's, not the user's: said as such (its wording is the server's to forge, and gives no advice).
-      const refused = secret !== undefined && /^This receiver takes no code/.test(m.reason ?? "");
+      const refused = secret !== undefined && (m.reason ?? "").startsWith(CODE_REFUSAL);
       throw new SfxError("SFX_REJECTED", `${refused ? "The receiver's sfx refused the offer" : "The receiver declined"}${m.reason ? `: ${m.reason}` : ""}`);
     }
     if (Cancel.is(m)) throw new SfxError("SFX_CANCELLED", `The receiver cancelled${m.reason ? `: ${m.reason}` : ""}`);

@@ -49,6 +49,9 @@ export const MAX_CODE_MISSES = 3;
  */
 export const MAX_CODE_MISSES_IN_ALL = 9;
 
+/** How a receiver's refusal of an offer's code begins (its CLI and the sender tell it from a user's decline by this). */
+export const CODE_REFUSAL = "This receiver takes no code";
+
 /** What a miss did to a code: nothing yet, a new secret, or no more codes taken. */
 export type CodeMiss = "counted" | "renewed" | "closed";
 
@@ -77,6 +80,11 @@ export class ReceiveCode {
   /** Offers that used this secret and did not prove it, so far (fewer than {@link MAX_CODE_MISSES}). */
   get misses(): number {
     return this.#misses;
+  }
+
+  /** Such offers over every secret, so far (codes close at {@link MAX_CODE_MISSES_IN_ALL}). */
+  get missesInAll(): number {
+    return this.#missesInAll;
   }
 
   /** Whether it takes no more codes: too many offers guessed wrong ({@link MAX_CODE_MISSES_IN_ALL}). */

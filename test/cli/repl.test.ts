@@ -22,7 +22,7 @@ import {
 import { completePath, makeCompleter } from "../../src/cli/repl/completer.ts";
 import { lastWord, quoteWord, splitWords } from "../../src/cli/repl/words.ts";
 import { progressText } from "../../src/cli/repl/session.ts";
-import { roughDuration } from "../../src/cli/progress.ts";
+import { missedCodeLine, roughDuration } from "../../src/cli/progress.ts";
 import { isSfxError, SfxError } from "../../src/errors.ts";
 
 /** Actions that record what they were called with. */
@@ -171,6 +171,34 @@ test("dispatchLine() parses discover's flags with the one-shot definitions (dura
   const bad = await run("discover -t soon");
   assert.equal(bad.calls, []);
   assert.match(bad.out, /Invalid duration 'soon'/);
+});
+
+test("normalizeWords() never joins a word that names a file into the code: send 482913 123456 sends the file 123456 to the ID", () => {
+  const files = new Set(["123456", "100"]);
+  const isPath = (w: string) => files.has(w);
+  assert.equal(normalizeWords(["send", "482913", "123456", "a"], isPath), ["send", "--to", "482913", "123456", "a"]);
+  assert.equal(normalizeWords(["send", "482", "913", "100"], isPath), ["send", "--to", "482913", "100"]);
+  assert.equal(normalizeWords(["send", "482913", "305117", "a"], isPath), ["send", "--to", "482913305117", "a"]);
+});
+
+test("the session's send takes its receiver from the line only, never from SFX_TO (sfx send's default)", async () => {
+  const before = process.env.SFX_TO;
+  process.env.SFX_TO = "482913305117";
+  try {
+    const { calls, out } = await run("send -- a.txt");
+    assert.equal(calls, []);
+    assert.match(out, /^Usage: send <code\|id> <path>…/);
+  } finally {
+    if (before === undefined) delete process.env.SFX_TO;
+    else process.env.SFX_TO = before;
+  }
+});
+
+test("a miss is said against the code's three, and in its last round against the nine after which codes are off", () => {
+  assert.match(missedCodeLine(1, 1), /1 of 3: at 3 your code changes\.$/);
+  assert.match(missedCodeLine(2, 5), /2 of 3: at 3 your code changes\.$/);
+  assert.match(missedCodeLine(1, 7), /7 of 9 in all: at 9 codes are turned off\.$/);
+  assert.match(missedCodeLine(2, 8), /8 of 9 in all: at 9 codes are turned off\.$/);
 });
 
 test("dispatchLine() answers a bad line with one line and a hint, never throwing", async () => {

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { Command, CommanderError } from "commander";
 import type { CommandResult } from "../context.ts";
@@ -111,6 +112,10 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
   };
 
   hideServer(find(program, "send"));
+  // The session's send takes its receiver from the line, never from SFX_TO (sfx send's default):
+  // a word meant as a file must not become a send to whoever the environment names.
+  const to = find(program, "send").options.find((o) => o.long === "--to");
+  if (to) to.envVar = undefined;
   for (const c of find(program, "share").commands) hideServer(c);
   find(program, "send").action(async (paths: string[], flags: SessionSendFlags & { to: string; server?: string }) => {
     noServer(flags);
@@ -227,9 +232,10 @@ function wrapWords(text: string, width: number): string[] {
 /**
  * Rewrites the session's shorthand into the one-shot form: `send <code> <path>…`
  * becomes `send --to <code> <path>…` (unless `--to` is given; an ID or a code typed in
- * groups, as shown, is joined), `?` is `help`.
+ * groups, as shown, is joined), `?` is `help`. `isPath`: whether a word names an existing
+ * file or directory, which is never joined into a code.
  */
-export function normalizeWords(words: readonly string[]): string[] {
+export function normalizeWords(words: readonly string[], isPath: (word: string) => boolean = () => false): string[] {
   const out = [...words];
   if (out[0] === "?") out[0] = "help";
   if (out[0] !== "send" || out.some((w) => w === "--to" || w.startsWith("--to="))) return out;
@@ -245,13 +251,13 @@ export function normalizeWords(words: readonly string[]): string[] {
     // An ID or a code typed in groups, as shown (`send 482 913 a.txt`, `send 482 913 305 117 a.txt`,
     // `send 482913 305-117 a.txt`): the words made of groups of three digits that follow, up to a
     // code's twelve digits, are one word. A code with a group missing is then refused as such
-    // (nine digits), not sent to an ID with the rest taken for files; a file named with three
-    // digits after an ID is written ./100.
+    // (nine digits), not sent to an ID with the rest taken for files. A word that names a file
+    // here (`123456`, a date) is a path, never a group.
     let n = 1;
     let digits = out[i].replace(/-/g, "").length;
     const group = /^\d{3}(-?\d{3})*$/;
     if (group.test(out[i])) {
-      while (i + n < out.length && group.test(out[i + n]) && digits + out[i + n].replace(/-/g, "").length <= 12) {
+      while (i + n < out.length && group.test(out[i + n]) && !isPath(out[i + n]) && digits + out[i + n].replace(/-/g, "").length <= 12) {
         digits += out[i + n].replace(/-/g, "").length;
         n++;
       }
@@ -279,7 +285,7 @@ export async function dispatchLine(
   let words: string[];
   try {
     // `~` is the home directory, as in a shell (home looked up only when typed).
-    words = normalizeWords(splitWords(line.trim(), line.includes("~") ? homedir() : undefined));
+    words = normalizeWords(splitWords(line.trim(), line.includes("~") ? homedir() : undefined), (w) => existsSync(w));
   } catch (err) {
     write(`${(err as Error).message}\n`);
     onError(new SfxError("SFX_USAGE", (err as Error).message));

@@ -510,7 +510,7 @@ class ClientSession implements SessionActions {
         this.print(verifyLine(e.code, "the sender", e.byCode));
         break;
       case "codeMissed":
-        this.print(missedCodeLine(e.misses));
+        this.print(missedCodeLine(e.misses, e.missesInAll));
         break;
       case "code":
         this.print(renewedCodeLine(e.code));
@@ -606,7 +606,8 @@ class ClientSession implements SessionActions {
     }
     const sending = [...this.#jobs.values()].find((j) => j.label === "send");
     if (sending) throw new SfxError("SFX_USAGE", `You are sending already (${sending.what}): one exchange at a time; wait for it to end, or Ctrl-C to cancel it`);
-    if (flags.verify && !this.terminal) throw new SfxError("SFX_USAGE", "--verify asks you to type the code the receiver shows: this session reads its commands from a pipe, not a terminal");
+    // Given the receiver's code, --verify asks nothing (the receiver proves the code), so it needs no terminal.
+    if (flags.verify && secret === undefined && !this.terminal) throw new SfxError("SFX_USAGE", "--verify asks you to type the code the receiver shows: this session reads its commands from a pipe, not a terminal");
     const leftOut = this.#leftOut(flags.json);
     const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
