@@ -31,15 +31,16 @@ interface SendFlags {
 
 /** Registers `sfx send`. */
 export function registerSend(program: Command, result: CommandResult): void {
+  const to = new Option("--to <code>", "the receiver's code (or its ID alone), as `sfx receive` shows it: with the code, the exchange is keyed with its secret digits, which the server never sees")
+    .makeOptionMandatory();
+  // SFX_TO keeps the code out of `ps`. Deno granted access to some variables only refuses to read
+  // any other (commander would throw on it): then it is not consulted.
+  if (mayReadEnv(TO_ENV)) to.env(TO_ENV);
   program
     .command("send")
     .description("send files and directories to the client with the given code (or ID)")
     .argument("<paths...>", "files or directories to send; - reads standard input (with --name)")
-    .addOption(
-      new Option("--to <code>", "the receiver's code (or its ID alone), as `sfx receive` shows it: with the code, the exchange is keyed with its secret digits, which the server never sees")
-        .env("SFX_TO")
-        .makeOptionMandatory(),
-    )
+    .addOption(to)
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("--name <name>", "file name for standard input")
     .option("--json", "print machine-readable events, one JSON object per line")
@@ -47,6 +48,19 @@ export function registerSend(program: Command, result: CommandResult): void {
     .action(async (paths: string[], flags: SendFlags) => {
       result.status = await runSend(paths, flags);
     });
+}
+
+/** The environment variable `sfx send --to` defaults to. */
+const TO_ENV = "SFX_TO";
+
+/** Whether the environment variable `name` may be read (Deno, granted some variables only, throws on others). */
+function mayReadEnv(name: string): boolean {
+  try {
+    void (name in process.env);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -59,6 +59,15 @@ test("without --allow-sys a command says which flag Deno wants (SFX_IO, 8), not 
   assert.is(v.code, 0, v.stderr);
 });
 
+test("with --allow-env narrowed to some variables, sfx send does not stop at SFX_TO (its --to default), which it then does not consult", async () => {
+  const flags = ["--allow-read", "--allow-write", "--allow-env=HOME,XDG_STATE_HOME,NO_COLOR", "--allow-sys", "--allow-net", "--unstable-net"];
+  const r = await deno(flags, ["send", "--to", "482913", "/nonexistent/sfx-file", "--server", "127.0.0.1:9"]);
+  assert.not.match(r.stderr, /Requires env access|Uncaught/, r.stderr);
+  assert.match(r.stderr, /nonexistent\/sfx-file/, r.stderr);
+  const none = await deno(flags, ["send", "/nonexistent/sfx-file"]);
+  assert.match(none.stderr, /required option '--to <code>' not specified/, none.stderr);
+});
+
 test("with --allow-net narrowed to the server's host, a client says what Deno refused (SFX_IO, 8), not an internal error", async () => {
   // Only the server's address is allowed; the client's own socket (0.0.0.0:0) is not.
   const flags = ["--allow-read", "--allow-write", "--allow-env", "--allow-sys", "--allow-net=127.0.0.1", "--unstable-net"];
