@@ -778,7 +778,8 @@ export class Receiver {
       cleanup();
       if (paused) conn.resume();
       // An offer that had our code's tag and never proved its own: a wrong code, or a guess. Too many, and the code changes.
-      if (codeAnswered && !codeProven) {
+      // Not when this end cancelled (Ctrl-C between its accept and the sender's key): no one guessed.
+      if (codeAnswered && !codeProven && !signal?.aborted) {
         const miss = receiveCode!.missed();
         if (miss === "counted") emit({ event: "codeMissed", misses: receiveCode!.misses, missesInAll: receiveCode!.missesInAll });
         if (miss === "renewed") emit({ event: "code", code: receiveCode!.format(conn.id) });

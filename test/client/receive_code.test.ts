@@ -218,6 +218,26 @@ harnessed("someone between them who guesses the digits wrong, posing as the send
   assert.equal(readdirSync(dir), []);
 });
 
+harnessed("a receiver that cancels between its accept and the sender's key (Ctrl-C) counts no miss: no one guessed", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const code = new ReceiveCode("305117");
+  const events: TransferEvent[] = [];
+  const stop = new AbortController();
+  const got = new Receiver(r.conn, { dir: tmp(), code, decide: async () => true, onEvent: (e) => void events.push(e) })
+    .receiveOne(stop.signal).then((x) => x, (e: unknown) => e);
+  const keys = ExchangeKeyPair.generate();
+  const offered = [{ path: "a.bin", size: 3 }];
+  const run = codeRun("305117", r.conn.id, keys.commitment, offered, "sender");
+  const started = s.conn.waitFor((m) => Start.is(m));
+  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: run.share.toString("hex") }));
+  await started; // the receiver has answered with its tag; the sender's key is not sent
+  stop.abort();
+  assert.ok(isSfxError(await got, "SFX_CANCELLED"), String(await got));
+  assert.is(code.missesInAll, 0);
+  assert.not.ok(events.some((e) => e.event === "codeMissed"), JSON.stringify(events.map((e) => e.event)));
+});
+
 harnessed("a code removed on the way: a receiver whose answer does not use it fails the send (SFX_PROTOCOL) before a byte goes; an offer with a code to a receiver without one is refused", async (h) => {
   const s = await h.client();
   const r = await h.client();
