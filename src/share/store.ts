@@ -1131,22 +1131,30 @@ export class ShareUpload {
   /** Why abort() was called while commit() published the share, which commit() then withdraws. */
   #abortedWhilePublishing: string | undefined;
 
+  /** Settles once abort() has removed the upload's files: a second abort() (the store closing) waits for it too. */
+  #aborting: Promise<void> | undefined;
+
   /**
    * Abandons the upload and removes its files. Idempotent; a no-op once
    * committed. Called while commit() publishes the share, it has commit()
    * withdraw the share (and fail), and resolves once that is decided.
+   * Called again while an abort runs, it resolves when that one is done.
    */
-  async abort(reason = "aborted"): Promise<void> {
+  abort(reason = "aborted"): Promise<void> {
     if (this.#state === "committing") {
       this.#abortedWhilePublishing ??= reason;
       return this.#published;
     }
-    if (this.#state !== "open") return;
+    // Its failure is the first caller's to report.
+    if (this.#state !== "open") return (this.#aborting ?? Promise.resolve()).catch(() => {});
     this.#state = "aborted";
-    for (const s of this.#sinks.values()) await s.discard();
-    // Each file() still opening discards its own file when the open ends; wait for that.
-    await Promise.allSettled([...this.#opening.values()]);
-    await this.#store._discard(this, reason);
+    this.#aborting = (async () => {
+      for (const s of this.#sinks.values()) await s.discard();
+      // Each file() still opening discards its own file when the open ends; wait for that.
+      await Promise.allSettled([...this.#opening.values()]);
+      await this.#store._discard(this, reason);
+    })();
+    return this.#aborting;
   }
 }
 

@@ -740,6 +740,19 @@ test("close() abandons uploads in progress and is idempotent; a closed store ref
   await rejects(store.beginUpload({ files: [{ path: "a", size: 1 }] }), "SFX_INTERNAL", /closed/);
 });
 
+test("close() waits for an upload's abort already under way: nothing of it is left when close() resolves (a test that did not await its abort left the store's folder behind)", async () => {
+  const f = fixture();
+  const store = await f.open();
+  const u = await store.beginUpload({ files: [{ path: "a", size: 2 }] });
+  await (await u.file(0)).write(Buffer.from("1"));
+  const aborting = u.abort("the client left");
+  await store.close();
+  assert.equal(readdirSync(join(f.dir, "uploads")), [], "its folder is gone by then");
+  assert.is(store.uploadsInProgress, 0);
+  await aborting;
+  assert.is(await u.abort("again"), undefined, "a repeated abort resolves");
+});
+
 test("the sweep timer deletes expired shares on its own and does not keep the process alive", async () => {
   const dir = mkdtempSync(join(tmpdir(), "sfx-share-"));
   const clock = { t: T0 };
@@ -847,7 +860,7 @@ test("ended codes are kept in bounded room: one address's shares, or one network
   // Room for 10 × 8 = 80 ended codes; an address keeps 20 of them, a network 40.
   const store = await f.open({ maxShares: 8 });
   const lookupOf = (i: number) => i.toString(16).padStart(64, "0");
-  const refused = async (lookup: string) => store.beginUpload({ files: [{ path: "0", size: 1 }], lookup }).then((u) => (u.abort("test"), false), () => true);
+  const refused = async (lookup: string) => store.beginUpload({ files: [{ path: "0", size: 1 }], lookup }).then(async (u) => (await u.abort("test"), false), () => true);
   /** Shares ended by their one download, at once, as a loop would. */
   const endShare = async (lookup: string, owner: string, network = owner) => {
     await sealedShare(store, lookup, owner, { maxDownloads: 1, network });
