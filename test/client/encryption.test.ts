@@ -17,7 +17,7 @@ import { isSfxError } from "../../src/errors.ts";
 import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
 import { Accept, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Reject, Start } from "../../src/protocol/index.ts";
 import { HandSender } from "../_hand_sender.ts";
-import { startHarness, until } from "../pairing/_harness.ts";
+import { harnessed, type Harness, until } from "../pairing/_harness.ts";
 
 const dirs: string[] = [];
 test.after(() => {
@@ -29,18 +29,6 @@ function tmp(): string {
   return d;
 }
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
-
-/** A test with a server and its clients in memory ({@link startHarness} with `limits`), closed after it. */
-function harnessed(name: string, fn: (h: ReturnType<typeof startHarness>) => Promise<void>, limits?: Parameters<typeof startHarness>[0]): void {
-  test(name, async () => {
-    const h = startHarness(limits);
-    try {
-      await fn(h);
-    } finally {
-      await h.close();
-    }
-  });
-}
 
 harnessed("what the server relays is not the file: the receiver gets it whole, and both ends show the same verification code", async (h) => {
   const s = await h.client();
@@ -75,7 +63,7 @@ harnessed("what the server relays is not the file: the receiver gets it whole, a
  * its error; `receiverCode()` the code it showed.
  */
 async function handToReceiver(
-  h: ReturnType<typeof startHarness>,
+  h: Harness,
   files: Array<{ path: string; size: number }>,
   opts: { bindTo?: Array<{ path: string; size: number }>; keyOpts?: Parameters<HandSender["started"]>[2] } = {},
 ) {

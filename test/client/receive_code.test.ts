@@ -17,7 +17,7 @@ import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
 import { codeRun, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseReceiverTarget, peerData, ReceiveCode } from "../../src/protocol/receive_code.ts";
 import { Accept, ErrorMessage, Key, Offer, Start } from "../../src/protocol/index.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
-import { startHarness } from "../pairing/_harness.ts";
+import { harnessed } from "../pairing/_harness.ts";
 
 const dirs: string[] = [];
 test.after(() => {
@@ -27,17 +27,6 @@ function tmp(): string {
   const d = mkdtempSync(join(tmpdir(), "sfx-rcode-"));
   dirs.push(d);
   return d;
-}
-
-function harnessed(name: string, fn: (h: ReturnType<typeof startHarness>) => Promise<void>): void {
-  test(name, async () => {
-    const h = startHarness();
-    try {
-      await fn(h);
-    } finally {
-      await h.close();
-    }
-  });
 }
 
 /** A file to send, and where it is. */

@@ -1,5 +1,6 @@
 /** A server (sessions + pairing) and clients linked by in-memory associations. */
 import { EventEmitter } from "node:events";
+import { test } from "uvu";
 import { ClientConnection } from "../../src/client/connection.ts";
 import type { PairingLimits } from "../../src/pairing/defaults.ts";
 import type { PairingLog } from "../../src/pairing/log.ts";
@@ -76,4 +77,16 @@ export async function until(cond: () => boolean, ms = 3000, what = "condition"):
     if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A uvu test with a server and its clients in memory ({@link startHarness} with `limits`), closed after it. */
+export function harnessed(name: string, fn: (h: Harness) => Promise<void>, limits?: Partial<PairingLimits>): void {
+  test(name, async () => {
+    const h = startHarness(limits);
+    try {
+      await fn(h);
+    } finally {
+      await h.close();
+    }
+  });
 }
