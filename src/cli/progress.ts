@@ -301,14 +301,20 @@ export function verifyLine(code: string, other: "the sender" | "the receiver", b
   return `Enciphered end to end. Verification code ${code}: ${other} sees the same, unless someone between you (the server) can read the files`;
 }
 
+/** Said by a sender with `--verify` once the code typed matched the receiver's. */
+export const SAME_CODE_LINE = "The receiver shows the same code: no one between you holds keys of its own. Sending.";
+
 /**
  * The line under a receiver's ID: its code and what a sender does with it, or that codes are off
  * (`again`: what gives a new one, `sfx receive` or `sfx client` started again).
  */
 export function codeLine(code: ReceiveCode, id: string, again = "start sfx receive again"): string {
-  if (code.closed) return `  Code:     off (too many offers gave a wrong one: ${again} for a new code)`;
-  const text = code.format(id);
-  return `  Code:     ${text}   (senders: sfx send --to ${text} <file>)`;
+  return `  Code:     ${codeText(code, id, again)}${code.closed ? "" : `   (senders: sfx send --to ${code.format(id)} <file>)`}`;
+}
+
+/** A receiver's code as it is shown, or that codes are off and what gives a new one. */
+export function codeText(code: ReceiveCode, id: string, again: string): string {
+  return code.closed ? `off (too many offers gave a wrong one: ${again} for a new code)` : code.format(id);
 }
 
 /** Said when a receiver's code was renewed (too many offers guessed it wrong). */

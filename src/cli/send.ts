@@ -9,7 +9,7 @@ import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, verifyLine, warnSkipped } from "./progress.ts";
+import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, SAME_CODE_LINE, verifyLine, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendFiles } from "../client/send.ts";
@@ -206,7 +206,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
             if (!flags.verify || byCode) say(verifyLine(e.code, "the receiver", e.byCode));
             break;
           case "start":
-            if (flags.verify && !byCode) say("The receiver shows the same code: no one between you holds keys of its own. Sending.");
+            if (flags.verify && !byCode) say(SAME_CODE_LINE);
             if (e.resumed) say(keptByReceiver(e.resumed));
             break;
           case "done":

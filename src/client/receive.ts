@@ -23,7 +23,7 @@ import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, codeRun, peerData, type ReceiveCode } from "../protocol/receive_code.ts";
+import { CODE_REFUSAL, codeRun, type ReceiveCode } from "../protocol/receive_code.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } from "./events.ts";
@@ -223,8 +223,9 @@ export class Receiver {
     const commit = offer.commit;
     // An offer that uses a code: the CPace run over our secret digits, finished now (its tag goes with the accept).
     const receiveCode = this.opts.code;
-    let codeRunShare: string | undefined;
     let codeKeys: CpaceKeys | undefined;
+    /** Our share of the run, which the accept carries beside our tag. */
+    let codeShare: string | undefined;
     if (offer.pake !== undefined) {
       let why: string | undefined;
       if (receiveCode === undefined) why = CODE_REFUSAL;
@@ -232,8 +233,8 @@ export class Receiver {
       else {
         const run = codeRun(receiveCode.secret, conn.id, commit, offer.files, "receiver");
         try {
-          codeKeys = run.finish(Buffer.from(offer.pake, "hex"), peerData(offer.files, "receiver"), "responder");
-          codeRunShare = run.share.toString("hex");
+          codeKeys = run.finish(offer.pake);
+          codeShare = run.share;
         } catch (err) {
           why = `${CODE_REFUSAL} from this offer: ${(err as Error).message}`;
         }
@@ -716,7 +717,7 @@ export class Receiver {
       }
     }
     if (!stopped()) {
-      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}), key: keys.publicKey, ...(codeKeys ? { pake: codeRunShare, confirm: codeKeys.tag } : {}) });
+      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}), key: keys.publicKey, ...(codeKeys ? { pake: codeShare, confirm: codeKeys.tag } : {}) });
       codeAnswered = codeKeys !== undefined;
       emit({ event: "accepted" });
       // The kept bytes are hashed before anything is written after them: say so while it lasts, so

@@ -24,7 +24,7 @@ import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, codeRun, parseReceiverTarget, peerData } from "../protocol/receive_code.ts";
+import { CODE_REFUSAL, codeRun, parseReceiverTarget } from "../protocol/receive_code.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink } from "./events.ts";
@@ -240,7 +240,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     // With the receiver's code: the CPace run over its secret digits, bound to this offer.
     const pake = secret === undefined ? undefined : codeRun(secret, to, keys.commitment, offered, "sender");
     try {
-      offer = Offer.encode({ xid, to, files: offered, commit: keys.commitment, ...(pake ? { pake: pake.share.toString("hex") } : {}) });
+      offer = Offer.encode({ xid, to, files: offered, commit: keys.commitment, ...(pake ? { pake: pake.share } : {}) });
     } catch (err) {
       if (err instanceof ProtocolError && err.reason === "too-large") {
         throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${err.message}): send fewer files at once, or an archive (tar)`);
@@ -282,7 +282,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer does not use the code you gave, so nothing was sent: both ends speak this protocol, so someone between you (the server?) removed it from the offer"));
       }
       try {
-        codeKeys = pake.finish(Buffer.from(answer.pake, "hex"), peerData(offered, "sender"), "initiator");
+        codeKeys = pake.finish(answer.pake);
       } catch (err) {
         throw ours(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
       }

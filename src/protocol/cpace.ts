@@ -65,6 +65,9 @@ function modPow(base: bigint, exp: bigint): bigint {
 
 const mod = (x: bigint) => ((x % P) + P) % P;
 
+/** A / 2 in the field (2⁻¹ is 2^(P−2), Fermat). */
+const HALF_A = mod(A * modPow(2n, P - 2n));
+
 /** Elligator 2 onto Curve25519 (RFC 9380 §6.7.1): a field element to the u-coordinate of a point on the curve (not its twist). */
 export function elligator2(r: bigint): bigint {
   const v = mod(-A * modPow(1n + Z * r * r, P - 2n));
@@ -72,7 +75,7 @@ export function elligator2(r: bigint): bigint {
   // Euler's criterion: 1 when g(v) is a square (v is on the curve), P − 1 when not, 0 for 0.
   const legendre = modPow(gv, (P - 1n) / 2n);
   const epsilon = legendre === P - 1n ? -1n : legendre;
-  return mod(epsilon * v - (1n - epsilon) * A * modPow(2n, P - 2n));
+  return mod(epsilon * v - (1n - epsilon) * HALF_A);
 }
 
 function littleEndian(bytes: Uint8Array): bigint {

@@ -34,7 +34,7 @@
  */
 import { randomInt } from "node:crypto";
 import { SfxError } from "../errors.ts";
-import { Cpace } from "./cpace.ts";
+import { Cpace, type CpaceKeys } from "./cpace.ts";
 import { type OfferedFileKey, offerDigest } from "./exchange_crypto.ts";
 import { ID_DIGITS } from "./defaults.ts";
 
@@ -119,27 +119,33 @@ function newSecret(): string {
  */
 export function parseReceiverTarget(text: string): { id: string; secret?: string } {
   const digits = String(text).replace(/[\s-]/g, "");
-  if (/^\d+$/.test(digits) && digits.length === ID_DIGITS) return { id: digits };
-  if (/^\d+$/.test(digits) && digits.length === ID_DIGITS + SECRET_DIGITS) return { id: digits.slice(0, ID_DIGITS), secret: digits.slice(ID_DIGITS) };
+  const isDigits = /^\d+$/.test(digits);
+  if (isDigits && digits.length === ID_DIGITS) return { id: digits };
+  if (isDigits && digits.length === ID_DIGITS + SECRET_DIGITS) return { id: digits.slice(0, ID_DIGITS), secret: digits.slice(ID_DIGITS) };
   const shown = JSON.stringify(String(text).slice(0, 40));
-  const why = /^\d+$/.test(digits) ? `${digits.length} digits, where a code has ${ID_DIGITS + SECRET_DIGITS} and an ID ${ID_DIGITS}` : "not digits";
+  const why = isDigits ? `${digits.length} digits, where a code has ${ID_DIGITS + SECRET_DIGITS} and an ID ${ID_DIGITS}` : "not digits";
   throw new SfxError("SFX_BAD_ARGUMENT", `Invalid receiver ${shown} (${why}): give the code 'sfx receive' shows, as 482-913-305-117, or its ID`);
+}
+
+/** One end's CPace run for one exchange (see {@link codeRun}). */
+export interface CodeRun {
+  /** This end's share, in hex: the offer's `pake` (sender) or the accept's (receiver). */
+  share: string;
+  /** The run's keys from the other end's share (hex); `SFX_PROTOCOL` for a share of small order. */
+  finish(peerShare: string): CpaceKeys;
 }
 
 /**
  * One end's CPace run for one exchange: the sender's as initiator, the
  * receiver's as responder. `commit` is the offer's key commitment (hex) and
- * `files` the list as the offer carried it.
+ * `files` the list as the offer carried it (the sender's associated data).
  */
-export function codeRun(secret: string, receiverId: string, commit: string, files: readonly OfferedFileKey[], role: "sender" | "receiver"): Cpace {
-  return Cpace.start(secret, codeContext(receiverId, commit), role === "sender" ? offerDigest(files) : "");
-}
-
-/** The other end's associated data, as `role` sees it: the sender's is the list of files. */
-export function peerData(files: readonly OfferedFileKey[], role: "sender" | "receiver"): Uint8Array | string {
-  return role === "receiver" ? offerDigest(files) : "";
-}
-
-function codeContext(receiverId: string, commit: string) {
-  return { ci: `sfx receive code v1\0${receiverId}`, sid: Buffer.from(commit, "hex") };
+export function codeRun(secret: string, receiverId: string, commit: string, files: readonly OfferedFileKey[], role: "sender" | "receiver"): CodeRun {
+  const digest = offerDigest(files);
+  const [mine, theirs] = role === "sender" ? [digest, ""] : ["", digest];
+  const run = Cpace.start(secret, { ci: `sfx receive code v1\0${receiverId}`, sid: Buffer.from(commit, "hex") }, mine);
+  return {
+    share: run.share.toString("hex"),
+    finish: (peerShare) => run.finish(Buffer.from(peerShare, "hex"), theirs, role === "sender" ? "initiator" : "responder"),
+  };
 }

@@ -14,7 +14,7 @@ import { collectFiles } from "../../src/client/walk.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
-import { codeRun, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseReceiverTarget, peerData, ReceiveCode } from "../../src/protocol/receive_code.ts";
+import { codeRun, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseReceiverTarget, ReceiveCode } from "../../src/protocol/receive_code.ts";
 import { Accept, ErrorMessage, Key, Offer, Start } from "../../src/protocol/index.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
 import { harnessed } from "../pairing/_harness.ts";
@@ -194,9 +194,9 @@ harnessed("someone between them who guesses the digits wrong, posing as the send
   const offered = [{ path: "a.bin", size: 3 }];
   const guess = codeRun("000000", r.conn.id, keys.commitment, offered, "sender");
   const started = s.conn.waitFor((m) => Start.is(m)) as Promise<AnyMessage & { pake?: string; confirm?: string }>;
-  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: guess.share.toString("hex") }));
+  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: guess.share }));
   const start = await started;
-  const mine = guess.finish(Buffer.from(start.pake!, "hex"), peerData(offered, "sender"), "initiator");
+  const mine = guess.finish(start.pake!);
   assert.not.ok(mine.checkTag(start.confirm), "the receiver's tag does not check under the guess");
   const told = s.conn.waitFor((m) => ErrorMessage.is(m));
   s.conn.sendControl(Key.encode({ xid: 5, key: keys.publicKey, confirm: mine.tag }));
@@ -219,7 +219,7 @@ harnessed("a receiver that cancels between its accept and the sender's key (Ctrl
   const offered = [{ path: "a.bin", size: 3 }];
   const run = codeRun("305117", r.conn.id, keys.commitment, offered, "sender");
   const started = s.conn.waitFor((m) => Start.is(m));
-  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: run.share.toString("hex") }));
+  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: run.share }));
   await started; // the receiver has answered with its tag; the sender's key is not sent
   stop.abort();
   assert.ok(isSfxError(await got, "SFX_CANCELLED"), String(await got));

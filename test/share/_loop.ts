@@ -6,6 +6,7 @@
  * has a bounded window (sendData returns false beyond it) and each side's
  * data handler gets backpressure by returning a promise.
  */
+import { rmSync } from "node:fs";
 import { SfxError } from "../../src/errors.ts";
 import { type AnyMessage, CONTROL_STREAM, decodeMessage } from "../../src/protocol/index.ts";
 import "../../src/protocol/share.ts";
@@ -192,5 +193,21 @@ export class Loop {
     this.toClientData.close(new Error("connection closed"));
     for (const h of [...this.#closeHandlers]) h(err);
     await this.#service.peerClosed(this.peer);
+  }
+}
+
+/** What a test's store and its loops leave to clean up: the loops, the store, and the folder holding both. */
+export interface LoopWorld {
+  base: string;
+  store: { close(): Promise<void> };
+  loops: Loop[];
+}
+
+/** Closes each world's loops and store and removes its folder, emptying `worlds` (a test's `after.each`). */
+export async function closeWorlds(worlds: LoopWorld[]): Promise<void> {
+  for (const w of worlds.splice(0)) {
+    for (const l of w.loops) await l.close();
+    await w.store.close();
+    rmSync(w.base, { recursive: true, force: true });
   }
 }

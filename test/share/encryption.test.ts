@@ -7,11 +7,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { type ErrorCode, isSfxError } from "../../src/errors.ts";
+import { isSfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import type { AnyMessage } from "../../src/protocol/index.ts";
 import { ShareLs } from "../../src/protocol/share.ts";
@@ -19,8 +19,9 @@ import { codeKey, generateCode, parseCode } from "../../src/share/code.ts";
 import { ShareCipher } from "../../src/share/share_crypto.ts";
 import { ShareService } from "../../src/share/service.ts";
 import { ShareStore } from "../../src/share/store.ts";
-import { Loop } from "./_loop.ts";
+import { closeWorlds, Loop } from "./_loop.ts";
 import { until } from "../pairing/_harness.ts";
+import { rejects } from "../_refused.ts";
 
 interface World {
   base: string;
@@ -74,19 +75,8 @@ async function world(): Promise<World> {
   return w;
 }
 
-test.after.each(async () => {
-  for (const w of worlds.splice(0)) {
-    for (const l of w.loops) await l.close();
-    await w.store.close();
-    rmSync(w.base, { recursive: true, force: true });
-  }
-});
+test.after.each(() => closeWorlds(worlds));
 
-async function rejects(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  assert.ok(isSfxError(err, code), `expected ${code}, got ${String(err)}`);
-  if (message) assert.match((err as Error).message, message);
-}
 
 /** Every file under `dir`, with its bytes. */
 function everything(dir: string): { path: string; bytes: Buffer }[] {

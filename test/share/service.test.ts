@@ -8,7 +8,6 @@ import { hostname, tmpdir } from "node:os";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { join } from "node:path";
-import { type ErrorCode, isSfxError, SfxError } from "../../src/errors.ts";
 import { collectShareFiles, ShareClient } from "../../src/client/share.ts";
 import { dataPpid, decodeMessage } from "../../src/protocol/index.ts";
 import { ShareDone, ShareEnd, ShareGet, SharePut, ShareReceived, ShareSeal, ShareSending } from "../../src/protocol/share.ts";
@@ -17,11 +16,12 @@ import { ShareService } from "../../src/share/service.ts";
 import { ShareStore, shortKey } from "../../src/share/store.ts";
 import { type ShareLimits, uploadPaceBytes } from "../../src/share/defaults.ts";
 import { OpenFile } from "../../src/fs_calls.ts";
-import { Loop } from "./_loop.ts";
+import { closeWorlds, Loop } from "./_loop.ts";
 
 /** A lookup, as a client sends one in its put (made from a code it never tells). */
 const newLookup = () => randomBytes(32).toString("hex");
 import { until } from "../pairing/_harness.ts";
+import { rejects } from "../_refused.ts";
 
 const HOUR = 3_600_000;
 
@@ -65,13 +65,7 @@ async function world(limits: Partial<ShareLimits> = {}, opts: { stallMs?: number
   return w;
 }
 
-test.after.each(async () => {
-  for (const w of worlds.splice(0)) {
-    for (const l of w.loops) await l.close();
-    await w.store.close();
-    rmSync(w.base, { recursive: true, force: true });
-  }
-});
+test.after.each(() => closeWorlds(worlds));
 
 function sha(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
@@ -85,16 +79,6 @@ function tree(w: World, files: Record<string, string | Uint8Array>): void {
   }
 }
 
-async function rejects(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(isSfxError(err, code), `expected ${code}, got ${String(err)}`);
-    if (message) assert.match((err as Error).message, message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-}
 
 function walkFiles(dir: string, rel = ""): string[] {
   const out: string[] = [];

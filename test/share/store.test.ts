@@ -7,11 +7,12 @@ import { hostname, tmpdir } from "node:os";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { type ErrorCode, isSfxError } from "../../src/errors.ts";
+import { isSfxError } from "../../src/errors.ts";
 import { codeKey, generateCode } from "../../src/share/code.ts";
 import { ENDED_KEEP_MS, type ShareLimits, storedBytes } from "../../src/share/defaults.ts";
 import { type CreatedShare, ShareStore, type UploadRequest } from "../../src/share/store.ts";
 import { fillUp, withTmpfs } from "../_tmpfs.ts";
+import { rejects } from "../_refused.ts";
 
 const T0 = Date.parse("2026-11-22T08:00:00Z");
 const HOUR = 3_600_000;
@@ -81,16 +82,6 @@ async function download(store: ShareStore, code: string, paths: string[] = [], c
   return out;
 }
 
-async function rejects(p: Promise<unknown> | (() => unknown), code: ErrorCode, message?: RegExp): Promise<void> {
-  try {
-    await (typeof p === "function" ? p() : p);
-  } catch (err) {
-    assert.ok(isSfxError(err, code), `expected ${code}, got ${String(err)}`);
-    if (message) assert.match((err as Error).message, message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-}
 
 function walk(dir: string): string[] {
   const out: string[] = [];

@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ErrorCode, isSfxError } from "../../src/errors.ts";
 import { WRITE_BATCH_BYTES } from "../../src/share/defaults.ts";
 import { FileSink, openSink } from "../../src/share/upload.ts";
+import { rejects } from "../_refused.ts";
 
 const dirs: string[] = [];
 test.after.each(() => {
@@ -25,16 +25,6 @@ function sha(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-async function rejects(p: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(isSfxError(err, code), `expected ${code}, got ${String(err)}`);
-    if (message) assert.match((err as Error).message, message);
-    return;
-  }
-  assert.unreachable(`expected ${code}`);
-}
 
 /**
  * A FileHandle whose writes complete only when the test says so; it records

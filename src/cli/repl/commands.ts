@@ -253,14 +253,13 @@ export function normalizeWords(words: readonly string[], isPath: (word: string) 
     // code's twelve digits, are one word. A code with a group missing is then refused as such
     // (nine digits), not sent to an ID with the rest taken for files. A word that names a file
     // here (`123456`, a date) is a path, never a group.
-    let n = 1;
-    let digits = out[i].replace(/-/g, "").length;
     const group = /^\d{3}(-?\d{3})*$/;
-    if (group.test(out[i])) {
-      while (i + n < out.length && group.test(out[i + n]) && !isPath(out[i + n]) && digits + out[i + n].replace(/-/g, "").length <= 12) {
-        digits += out[i + n].replace(/-/g, "").length;
-        n++;
-      }
+    const digitsIn = (word: string) => word.replace(/-/g, "").length;
+    let n = 1;
+    let digits = digitsIn(out[i]);
+    while (group.test(out[i]) && i + n < out.length && group.test(out[i + n]) && !isPath(out[i + n]) && digits + digitsIn(out[i + n]) <= 12) {
+      digits += digitsIn(out[i + n]);
+      n++;
     }
     out.splice(i, n, out.slice(i, i + n).join(""));
     out.splice(i, 0, "--to");

@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, CODES_CLOSED_LINE, codeLine, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, verifyLine } from "../progress.ts";
+import { checkingText, CODES_CLOSED_LINE, SAME_CODE_LINE, codeLine, codeText, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, verifyLine } from "../progress.ts";
 import { parseReceiverTarget, ReceiveCode } from "../../protocol/receive_code.ts";
 import { downloadCommand, expiryText, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
@@ -639,7 +639,7 @@ class ClientSession implements SessionActions {
             case "start":
               // The time spent comparing codes is not the transfer's.
               started = Date.now();
-              if (flags.verify && !byCode) this.print("The receiver shows the same code: no one between you holds keys of its own. Sending.");
+              if (flags.verify && !byCode) this.print(SAME_CODE_LINE);
               if (e.resumed) this.print(keptByReceiver(e.resumed));
               resumed = e.resumed ?? 0;
               break;
@@ -859,7 +859,7 @@ class ClientSession implements SessionActions {
       const s = this.#server!;
       const up = formatDuration((Date.now() - this.#connectedAt) / 1000);
       lines.push(`Connected to ${this.#conn.welcome.server.name} (sfx ${this.#conn.welcome.server.version}) at ${formatAddress(s.host, s.port)} for ${up}.`);
-      lines.push(`Your ID: ${formatId(this.#conn.id)}`, `Your code: ${this.#code.closed ? `off (too many offers gave a wrong one: ${AGAIN} for a new code)` : this.#code.format(this.#conn.id)}`);
+      lines.push(`Your ID: ${formatId(this.#conn.id)}`, `Your code: ${codeText(this.#code, this.#conn.id, AGAIN)}`);
     } else {
       lines.push(`Not connected${this.#server ? ` (last server ${this.#server.host}:${this.#server.port}; 'connect' reconnects)` : ""}.`);
     }
