@@ -6,8 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ReceivedExchange, Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
@@ -18,16 +17,9 @@ import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
 import { Accept, dataPpid, Done, End, ErrorMessage, FIRST_DATA_STREAM, Offer, Reject, Start } from "../../src/protocol/index.ts";
 import { HandSender } from "../_hand_sender.ts";
 import { harnessed, type Harness, until } from "../pairing/_harness.ts";
+import { tempDirs } from "../_temp.ts";
 
-const dirs: string[] = [];
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "sfx-crypt-"));
-  dirs.push(d);
-  return d;
-}
+const tmp = tempDirs(test, "sfx-crypt-");
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
 harnessed("what the server relays is not the file: the receiver gets it whole, and both ends show the same verification code", async (h) => {

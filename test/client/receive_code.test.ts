@@ -5,8 +5,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Receiver } from "../../src/client/receive.ts";
 import { sendFiles } from "../../src/client/send.ts";
@@ -18,16 +17,9 @@ import { codeRun, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseReceiverTarget, 
 import { Accept, ErrorMessage, Key, Offer, Start } from "../../src/protocol/index.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
 import { harnessed } from "../pairing/_harness.ts";
+import { tempDirs } from "../_temp.ts";
 
-const dirs: string[] = [];
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "sfx-rcode-"));
-  dirs.push(d);
-  return d;
-}
+const tmp = tempDirs(test, "sfx-rcode-");
 
 /** A file to send, and where it is. */
 async function source(text = "the minutes of the board, not for the server\n".repeat(2000)) {
