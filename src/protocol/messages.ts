@@ -105,6 +105,14 @@ export const Offer = defineMessage("offer", {
   pake: optional(key),
 });
 
+/** What the receiver's accept says, and the server's start passes on to the sender. */
+const receiverAnswer = {
+  resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })),
+  key: optional(key),
+  pake: optional(key),
+  confirm: optional(key),
+};
+
 /**
  * Receiver → server: yes. `resume`: files of which it already has the first
  * bytes; the sender sends each from there (the hash in `end` still covers
@@ -112,25 +120,13 @@ export const Offer = defineMessage("offer", {
  * `pake` and `confirm`, to an offer with a `pake`: the receiver's CPace share
  * and its tag, which proves to the sender that it holds the same code.
  */
-export const Accept = defineMessage("accept", {
-  xid,
-  resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })),
-  key: optional(key),
-  pake: optional(key),
-  confirm: optional(key),
-});
+export const Accept = defineMessage("accept", { xid, ...receiverAnswer });
 /** Receiver → server → sender: no. */
 export const Reject = defineMessage("reject", { xid, reason: optional(text) });
 /** Server → sender: the receiver is already in an exchange. */
 export const Busy = defineMessage("busy", { xid, message: optional(text) });
 /** Server → both: accepted, the bytes may flow (data on streams ≥ 1); to the sender, with the receiver's `resume`, `key`, `pake` and `confirm`. */
-export const Start = defineMessage("start", {
-  xid,
-  resume: optional(array(ResumeAt, { max: MAX_RESUMED_FILES })),
-  key: optional(key),
-  pake: optional(key),
-  confirm: optional(key),
-});
+export const Start = defineMessage("start", { xid, ...receiverAnswer });
 /**
  * Sender → server → receiver, right after `start`: the sender's public key
  * for this exchange, which must match the offer's `commit`. The files' bytes
