@@ -13,14 +13,14 @@
  *
  * @example Run a server, then send a file from one client to another
  * ```ts
- * import { collectFiles, connect, ReceiveCode, Receiver, sendFiles, startServer } from "./mod.ts";
+ * import { collectFiles, connect, ExchangeCode, Receiver, sendFiles, startServer } from "./mod.ts";
  *
  * const server = await startServer({ host: "127.0.0.1", port: 0, logDir: "/tmp/sfx-demo/logs", storage: "/tmp/sfx-demo/shares" });
  * const at = { host: "127.0.0.1", port: server.port };
  * const [bob, alice] = await Promise.all([connect({ server: at }), connect({ server: at })]);
  * const files = await collectFiles(["./report.pdf"]);
  * // Bob's code (his ID and six secret digits) reaches Alice by voice or chat; the server never sees the digits.
- * const code = new ReceiveCode();
+ * const code = new ExchangeCode();
  * // Bob waits for one offer while Alice sends: awaited together, so that either one's error is caught.
  * const [received] = await Promise.all([
  *   new Receiver(bob, { dir: "/tmp/sfx-demo/inbox", code, decide: async () => true }).receiveOne(),
@@ -66,13 +66,13 @@ export type { Logging, LoggingOptions } from "./src/log/index.ts";
 // Client: connection, exchanges, shares
 export { ClientConnection, connect } from "./src/client/connection.ts";
 export type { ConnectOptions, ServerAddress, WelcomeInfo } from "./src/client/connection.ts";
-export { sendFiles } from "./src/client/send.ts";
+export { sendByCode, sendFiles } from "./src/client/send.ts";
 export { collectFiles } from "./src/client/walk.ts";
 export type { CollectOptions, SkipKind, SourceFile } from "./src/client/walk.ts";
-export type { SendOptions, SendResult } from "./src/client/send.ts";
-export { Receiver } from "./src/client/receive.ts";
-export type { IncomingOffer, ReceivedExchange, ReceiveOptions } from "./src/client/receive.ts";
-export { parseReceiverTarget, ReceiveCode } from "./src/protocol/receive_code.ts";
+export type { SendByCodeOptions, SendOptions, SendResult } from "./src/client/send.ts";
+export { receiveByCode, Receiver } from "./src/client/receive.ts";
+export type { IncomingOffer, ReceiveByCodeOptions, ReceivedExchange, ReceiveOptions } from "./src/client/receive.ts";
+export { ExchangeCode, parseReceiverTarget, parseSenderCode } from "./src/protocol/exchange_code.ts";
 export { openSafeWrite, sanitizeRelativePath } from "./src/client/safe_write.ts";
 export { collectShareFiles, connectionShareLink, ShareClient, shareGet, shareList, sharePut } from "./src/client/share.ts";
 export type { GetOptions, GetResult, GotFile, PutOptions, ShareLink, ShareProgress } from "./src/client/share.ts";

@@ -16,7 +16,7 @@ import type { CommandResult } from "./context.ts";
 import { parseCount } from "./options.ts";
 import { formatRate } from "./progress.ts";
 import { SfxError } from "../errors.ts";
-import { ReceiveCode } from "../protocol/receive_code.ts";
+import { ExchangeCode } from "../protocol/exchange_code.ts";
 
 /** Registers `sfx demo`. */
 export function registerDemo(program: Command, result: CommandResult): void {
@@ -56,7 +56,7 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
     const alice = await connect({ server: at });
     try {
       // The receiver's code: its ID and six secret digits, which the server never sees.
-      const code = new ReceiveCode();
+      const code = new ExchangeCode();
       say(`sfx receive         → receiver connected, its ID is ${formatId(bob.id)}, its code ${code.format(bob.id)}`);
       const inbox = join(tmp, "inbox");
       await mkdir(inbox);

@@ -13,7 +13,8 @@ import { SfxError } from "../errors.ts";
 import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 import { formatBytes } from "../units.ts";
 import { fitEnd, textWidth } from "./text_width.ts";
-import { MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, type ReceiveCode } from "../protocol/receive_code.ts";
+import { type ExchangeCode, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL } from "../protocol/exchange_code.ts";
+import { formatId } from "../pairing/id_registry.ts";
 
 export { formatBytes };
 
@@ -291,12 +292,14 @@ export function jsonError(code: string, message: string): void {
 
 /**
  * What both ends of an exchange show of its keys: the code the two users may compare, or, keyed
- * with the receiver's code (`byCode`), that there is nothing to compare.
+ * with a code (`byCode`), that there is nothing to compare. `whose`: the code is this end's
+ * (`yours`: a receiver's own, or a sender's by code) or the other end's (`theirs`); by default a
+ * receiver's code, as `sfx receive` shows it and `sfx send --to` types it.
  */
-export function verifyLine(code: string, other: "the sender" | "the receiver", byCode = false): string {
+export function verifyLine(code: string, other: "the sender" | "the receiver", byCode = false, whose: "yours" | "theirs" = other === "the sender" ? "yours" : "theirs"): string {
   if (byCode) {
-    const whose = other === "the sender" ? "your code, which the sender proved it has" : "the receiver's code, which it proved it has";
-    return `Enciphered end to end, under keys made with ${whose}: no one between you can read the files`;
+    const made = whose === "yours" ? `your code, which ${other} proved it has` : `${other === "the sender" ? "the sender's" : "the receiver's"} code, which it proved it has`;
+    return `Enciphered end to end, under keys made with ${made}: no one between you can read the files`;
   }
   return `Enciphered end to end. Verification code ${code}: ${other} sees the same, unless someone between you (the server) can read the files`;
 }
@@ -308,12 +311,12 @@ export const SAME_CODE_LINE = "The receiver shows the same code: no one between 
  * The line under a receiver's ID: its code and what a sender does with it, or that codes are off
  * (`again`: what gives a new one, `sfx receive` or `sfx client` started again).
  */
-export function codeLine(code: ReceiveCode, id: string, again = "start sfx receive again"): string {
+export function codeLine(code: ExchangeCode, id: string, again = "start sfx receive again"): string {
   return `  Code:     ${codeText(code, id, again)}${code.closed ? "" : `   (senders: sfx send --to ${code.format(id)} <file>)`}`;
 }
 
 /** A receiver's code as it is shown, or that codes are off and what gives a new one. */
-export function codeText(code: ReceiveCode, id: string, again: string): string {
+export function codeText(code: ExchangeCode, id: string, again: string): string {
   return code.closed ? `off (too many offers gave a wrong one: ${again} for a new code)` : code.format(id);
 }
 
@@ -325,11 +328,29 @@ export function renewedCodeLine(code: string): string {
 /** Said when an offer used the receiver's code and did not prove it, before the code changes (or codes close). */
 export function missedCodeLine(misses: number, missesInAll: number): string {
   const what = "That offer did not prove your code (wrong digits, a guess, or its sender gone before it did); nothing was received.";
+  return `${what} ${missesCount(misses, missesInAll, "codes are turned off")}`;
+}
+
+/** Said when a receiver typed a wrong code of a sender's by code, before the code changes (or the send stops). */
+export function missedSendCodeLine(from: string, misses: number, missesInAll: number): string {
+  return `Client ${formatId(from)} typed a wrong code (mistyped, or a guess); nothing was sent. ${missesCount(misses, missesInAll, "the send stops")}`;
+}
+
+/** How many misses so far, of how many before the code changes, or (in its last round) before `atLast`. */
+function missesCount(misses: number, missesInAll: number, atLast: string): string {
   // The last round ends in codes closing, not a new code.
-  if (missesInAll + (MAX_CODE_MISSES - misses) >= MAX_CODE_MISSES_IN_ALL) {
-    return `${what} ${missesInAll} of ${MAX_CODE_MISSES_IN_ALL} in all: at ${MAX_CODE_MISSES_IN_ALL} codes are turned off.`;
-  }
-  return `${what} ${misses} of ${MAX_CODE_MISSES}: at ${MAX_CODE_MISSES} your code changes.`;
+  if (missesInAll + (MAX_CODE_MISSES - misses) >= MAX_CODE_MISSES_IN_ALL) return `${missesInAll} of ${MAX_CODE_MISSES_IN_ALL} in all: at ${MAX_CODE_MISSES_IN_ALL} ${atLast}.`;
+  return `${misses} of ${MAX_CODE_MISSES}: at ${MAX_CODE_MISSES} your code changes.`;
+}
+
+/** The line a sender by code shows its code on (standard output, as a receiver's is): what the receiver types. */
+export function sendCodeLine(code: string): string {
+  return `  Code:     ${code}   (on the other machine: sfx receive ${code})`;
+}
+
+/** Said when a sender's code was renewed (receivers typed it wrong too often). */
+export function renewedSendCodeLine(code: string): string {
+  return `Receivers typed a wrong code ${MAX_CODE_MISSES} times: your code is now ${code} (the old one no longer works).`;
 }
 
 /** Said when a receiver takes no code any more (too many offers in all gave a wrong one). */

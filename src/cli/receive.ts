@@ -2,6 +2,8 @@
  * `sfx receive`: connect, print this client's ID, and take offered files:
  * ask on a terminal, accept with `--yes`, reject when there is no one to
  * ask. Keeps receiving until Ctrl-C, or one exchange with `--once`.
+ * `sfx receive <code>`: fetch the files of the sender that shows that code
+ * (`sfx send` without `--to`), asked and accepted in the same way, then exit.
  *
  * @module
  */
@@ -12,11 +14,11 @@ import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
 import { CODES_CLOSED_LINE, codeLine, missedCodeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
-import { ReceiveCode } from "../protocol/receive_code.ts";
+import { ExchangeCode, parseSenderCode, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
-import { CodeNotProven, type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver, withoutFolder } from "../client/receive.ts";
+import { CodeNotProven, type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver, receiveByCode, withoutFolder } from "../client/receive.ts";
 import { discardKeptParts, ioError, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
 import { refusedBySfx, type TransferEvent } from "../client/events.ts";
@@ -44,7 +46,8 @@ export function resumingHere(bytes: number): string {
 export function registerReceive(program: Command, result: CommandResult): void {
   program
     .command("receive")
-    .description("wait for files: prints this client's ID and code for the sender")
+    .description("wait for files: prints this client's ID and code for the sender; or, given the code 'sfx send' shows, fetch that sender's files")
+    .argument("[code]", "the code a sender shows (sfx send without --to): fetch its files, then exit")
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
     .option("-d, --dir <dir>", "directory to write received files to", ".")
     .option("-y, --yes", "accept every offer without asking")
@@ -52,8 +55,9 @@ export function registerReceive(program: Command, result: CommandResult): void {
     .option("--overwrite", "replace existing files instead of writing 'name (1).ext'")
     .option("--json", "print machine-readable events, one JSON object per line")
     .option("--discard-kept", "delete what interrupted transfers kept under --dir to resume from, then exit")
-    .action(async (flags: ReceiveFlags) => {
-      result.status = flags.discardKept ? await runDiscardKept(flags) : await runReceive(flags);
+    .action(async (code: string | undefined, flags: ReceiveFlags) => {
+      if (flags.discardKept && code !== undefined) throw new SfxError("SFX_USAGE", "--discard-kept receives nothing: drop the code");
+      result.status = flags.discardKept ? await runDiscardKept(flags) : await runReceive(flags, code);
     });
 }
 
@@ -89,7 +93,10 @@ async function runDiscardKept(flags: ReceiveFlags): Promise<number> {
   return failed.length > 0 ? exitStatusFor(failed[0].error) : 0;
 }
 
-async function runReceive(flags: ReceiveFlags): Promise<number> {
+async function runReceive(flags: ReceiveFlags, senderCode?: string): Promise<number> {
+  // Given a sender's code: that sender's files, one exchange (checked before anything else is done).
+  const fetching = senderCode === undefined ? undefined : parseSenderCode(senderCode);
+  const once = flags.once || fetching !== undefined;
   const dir = resolve(flags.dir);
   await prepareDirectory(dir);
   const json = flags.json ? jsonEvents() : undefined;
@@ -104,7 +111,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
     const found = await resolveServer(flags.server);
     const conn = await connect({ server: { host: found.host, port: found.port }, signal });
     // Its secret digits are never sent: a sender who types the whole code keys the exchange with them.
-    const code = new ReceiveCode();
+    const code = new ExchangeCode();
     // An offer the server garbled is not shown as one: said, rather than waiting without a word.
     conn.onProtocolError((err) => process.stderr.write(`sfx: ${printable(err.message)}\n`));
     try {
@@ -115,15 +122,16 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
       const unshown = (why: string) => new SfxError("SFX_IO", `Cannot show this receiver's ID: its output could not be written (${why}), so nobody could send to it`);
       try {
         if (json) {
-          json({ event: "connected", id: conn.id, code: code.format(conn.id), server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
+          json({ event: "connected", id: conn.id, ...(fetching ? {} : { code: code.format(conn.id) }), server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
           for (const { leftover, path, bytes, temporary, ...k } of kept) {
             json(leftover ? { event: "unresumable", path, bytes, temporary } : { event: "resumable", path, bytes, temporary, ...k });
           }
         } else {
-          process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(code, conn.id)}\n\n`);
+          // Fetching by a sender's code, nobody sends to this client's ID: not shown.
+          if (!fetching) process.stdout.write(`\n  Your ID:  ${formatId(conn.id)}\n${codeLine(code, conn.id)}\n\n`);
           say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}. Files go to ${dir}.`);
           for (const line of describeKept(kept, truncated)) say(line);
-          say(`Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
+          say(fetching ? `Asking ${formatId(fetching.id)} for its files…` : `Waiting for files${flags.once ? "" : " (Ctrl-C to stop)"}…`);
         }
       } catch (err) {
         // A reader gone away (EPIPE, Deno's BrokenPipe) is the pipe's business, as everywhere else.
@@ -169,7 +177,7 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             if (e.resumed) say(resumingHere(e.resumed));
             break;
           case "verify":
-            say(verifyLine(e.code, "the sender", e.byCode));
+            say(verifyLine(e.code, "the sender", e.byCode, fetching ? "theirs" : "yours"));
             break;
           case "codeMissed":
             say(missedCodeLine(e.misses, e.missesInAll));
@@ -192,7 +200,8 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}), every hash verified.\n`);
             break;
           case "cancelled":
-            say(`Cancelled: ${e.reason}`);
+            // A sender's refusal of the code typed here: the command's own error says it, once.
+            if (!(fetching && e.reason.startsWith(WRONG_SEND_CODE))) say(`Cancelled: ${e.reason}`);
             break;
           case "kept":
             bar.end();
@@ -202,27 +211,35 @@ async function runReceive(flags: ReceiveFlags): Promise<number> {
             // With --once the failure ends the command, whose "sfx: …" line says it, unless the
             // exchange used our code and never proved it (nothing was exchanged; said just before);
             // so does a lost connection. Otherwise we go on waiting.
-            if ((!flags.once || unproven) && e.code !== "SFX_CONNECTION_LOST" && !conn.closedWith) say(`Transfer failed: ${printable(e.message)}; waiting for the next offer`);
+            if ((!once || (unproven && !fetching)) && e.code !== "SFX_CONNECTION_LOST" && !conn.closedWith) say(`Transfer failed: ${printable(e.message)}; waiting for the next offer`);
             break;
         }
       };
+      /** The failure of a single exchange that was not accepted, with the reason, for the one line a script's log keeps (with --json nothing else is on stderr). */
+      const rejected = () => {
+        const why = rejection === undefined || rejection === "declined" ? "" : `: ${printable(rejection)}`;
+        return new SfxError("SFX_REJECTED", rejection === "declined" ? "The offer was declined" : `The offer was rejected${why}`);
+      };
       // Made before anything is awaited: from here an offer that comes is held for receiveOne (a
-      // sender quick to offer once the ID is shown must not find nobody listening).
-      const receiver = new Receiver(conn, { dir, overwrite: flags.overwrite, decide, onEvent, code });
+      // sender quick to offer once the ID is shown must not find nobody listening). Fetching, the
+      // fetch makes its own, before it asks.
+      const receiver = fetching ? undefined : new Receiver(conn, { dir, overwrite: flags.overwrite, decide, onEvent, code });
       // A write that failed is reported on the next turn (Node).
       await new Promise((resolve) => setImmediate(resolve));
       const lost = outputLost();
       if (lost?.stream === "stdout") throw unshown(lost.error.code ?? lost.error.message);
+      if (!receiver) {
+        const outcome = await receiveByCode(conn, senderCode!, { dir, overwrite: flags.overwrite, decide, onEvent }, signal);
+        await conn.close();
+        if (!outcome.accepted) throw rejected();
+        return 0;
+      }
       for (let n = 0;; n++) {
         try {
           const outcome = await receiver.receiveOne(signal);
           if (flags.once) {
             await conn.close();
-            if (!outcome.accepted) {
-              // The reason, for the one line a script's log keeps (with --json nothing else is on stderr).
-              const why = rejection === undefined || rejection === "declined" ? "" : `: ${printable(rejection)}`;
-              throw new SfxError("SFX_REJECTED", rejection === "declined" ? "The offer was declined" : `The offer was rejected${why}`);
-            }
+            if (!outcome.accepted) throw rejected();
             return 0;
           }
         } catch (err) {

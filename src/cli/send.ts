@@ -1,7 +1,8 @@
 /**
  * `sfx send --to <code|id> <file|dir>…`: offer files to another client through
  * the server, with a progress bar on a terminal (or `--json` events), and
- * Ctrl-C cancelling on both sides.
+ * Ctrl-C cancelling on both sides. Without `--to`, show this sender's code and
+ * send to the receiver that types it (`sfx receive <code>`).
  *
  * @module
  */
@@ -9,20 +10,20 @@ import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, SAME_CODE_LINE, verifyLine, warnSkipped } from "./progress.ts";
+import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, missedSendCodeLine, progressBar, renewedSendCodeLine, SAME_CODE_LINE, sendCodeLine, verifyLine, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
-import { sendFiles } from "../client/send.ts";
+import { sendByCode, sendFiles } from "../client/send.ts";
 import { checkStdin, collectFiles } from "../client/walk.ts";
 import type { TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
-import { parseReceiverTarget } from "../protocol/receive_code.ts";
+import { ExchangeCode, parseReceiverTarget } from "../protocol/exchange_code.ts";
 import { SfxError } from "../errors.ts";
 import { printable } from "../protocol/schema.ts";
 import { signalRepeats } from "../signal_repeat.ts";
 
 interface SendFlags {
-  to: string;
+  to?: string;
   server?: string;
   name?: string;
   json?: boolean;
@@ -31,14 +32,13 @@ interface SendFlags {
 
 /** Registers `sfx send`. */
 export function registerSend(program: Command, result: CommandResult): void {
-  const to = new Option("--to <code>", "the receiver's code (or its ID alone), as `sfx receive` shows it: with the code, the exchange is keyed with its secret digits, which the server never sees")
-    .makeOptionMandatory();
+  const to = new Option("--to <code>", "the receiver's code (or its ID alone), as `sfx receive` shows it: with the code, the exchange is keyed with its secret digits, which the server never sees. Without --to, sfx shows a code of its own for the receiver to type (sfx receive <code>)");
   // SFX_TO keeps the code out of `ps`. Deno granted access to some variables only refuses to read
   // any other (commander would throw on it): then it is not consulted.
   if (mayReadEnv(TO_ENV)) to.env(TO_ENV);
   program
     .command("send")
-    .description("send files and directories to the client with the given code (or ID)")
+    .description("send files and directories: to the client with the given code (or ID), or, without --to, to whoever types the code this shows")
     .argument("<paths...>", "files or directories to send; - reads standard input (with --name)")
     .addOption(to)
     .option("-s, --server <host[:port]>", "server address (default: discover one)")
@@ -139,7 +139,9 @@ export async function typedCode(ask: () => Promise<string | undefined>): Promise
 export const ASK_CODE = "Ask the receiver for the verification code it shows, and type it here to send: ";
 
 async function runSend(paths: string[], flags: SendFlags): Promise<number> {
-  const { id: to, secret } = parseReceiverTarget(flags.to);
+  // Without --to, this sender shows a code of its own and sends to whoever types it.
+  const target = flags.to === undefined ? undefined : parseReceiverTarget(flags.to);
+  const secret = target?.secret;
   const json = flags.json ? jsonEvents() : undefined;
   const leftOut = new LeftOut((e) => {
     warnSkipped(e.path, e.reason);
@@ -155,8 +157,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     if (!json) process.stderr.write(`${line}\n`);
   };
   const usesStdin = paths.includes("-");
-  // Given the receiver's code, --verify asks nothing (the receiver proves the code), so it needs no terminal.
-  if (flags.verify && secret === undefined && (usesStdin || !process.stdin.isTTY)) {
+  // Given the receiver's code, or sending by this sender's own, --verify asks nothing (the receiver proves the code), so it needs no terminal.
+  if (flags.verify && target !== undefined && secret === undefined && (usesStdin || !process.stdin.isTTY)) {
     throw new SfxError("SFX_USAGE", `--verify asks you to type the code the receiver shows: it needs a terminal on standard input${usesStdin ? ", which '-' sends" : ""}`);
   }
   if (usesStdin) checkStdin();
@@ -178,49 +180,72 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     // Before an answer the offer may not have reached the receiver yet (the server holds it while
     // the receiver's exchange is checked): it is withdrawn; after one, the receiver is told.
     let accepted = false;
+    // Sending by this sender's code: made here, never sent; the receiver types it.
+    const code = target === undefined ? new ExchangeCode() : undefined;
+    /** The receiver the files are offered to: given, or (by code) the last that typed the code. */
+    let to = target?.id;
     try {
-      json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
+      const connected = { event: "connected", id: conn.id, ...(code ? { code: code.format(conn.id) } : {}) } as const;
+      json?.({ ...connected, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
+      if (code && !json) {
+        process.stdout.write(`\n${sendCodeLine(code.format(conn.id))}\n\n`);
+        say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}.`);
+        say(`${describeOffer()}: waiting for the receiver to type the code (Ctrl-C to stop)…`);
+      }
       const barFollows = followTransfer(bar);
-      /** Whether the exchange is keyed with the receiver's code (then --verify asks nothing). */
+      /** Whether the exchange is keyed with a code (then --verify asks nothing). */
       let byCode = false;
       const onEvent = (e: TransferEvent) => {
         if (e.event === "accepted") accepted = true;
+        if (e.event === "pulled") to = e.from;
         // Cancelled here (Ctrl-C, a signal): the one error event is the command's own, below, which says whether the receiver was told.
         if (e.event === "error" && signal.aborted) return;
         json?.(e);
         if (json) return;
         barFollows(e);
         switch (e.event) {
-          case "offer": {
-            const size = e.bytes === null ? "size unknown" : formatBytes(e.bytes);
-            say(`Offering ${files.length} file${files.length === 1 ? "" : "s"} (${size}) to ${formatId(to)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept…`);
+          case "offer":
+            if (code) say(`Client ${formatId(to!)} typed the code: offering ${describeOffer(e.bytes)}; waiting for them to accept…`);
+            else say(`Offering ${describeOffer(e.bytes)} to ${formatId(to!)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept…`);
             break;
-          }
+          case "pullFailed":
+            say(`${printable(e.message)}. Still waiting for the receiver to type the code (Ctrl-C to stop)…`);
+            break;
+          case "codeMissed":
+            say(missedSendCodeLine(to!, e.misses, e.missesInAll));
+            break;
+          case "code":
+            say(renewedSendCodeLine(e.code));
+            // On standard output too, where the first code was (a script reading it sees the new one).
+            process.stdout.write(`${sendCodeLine(e.code)}\n`);
+            break;
           case "accepted":
-            say(flags.verify && secret === undefined ? "Accepted. Enciphered end to end, under keys the two ends agreed through the server." : "Accepted; sending.");
+            say(flags.verify && target !== undefined && secret === undefined ? "Accepted. Enciphered end to end, under keys the two ends agreed through the server." : "Accepted; sending.");
             break;
           case "verify":
             // With --verify this end's code is not shown: the user types the receiver's, not this one copied.
-            // Keyed with the receiver's code, nothing was asked: said as without --verify.
+            // Keyed with a code, nothing was asked: said as without --verify.
             byCode = e.byCode === true;
-            if (!flags.verify || byCode) say(verifyLine(e.code, "the receiver", e.byCode));
+            if (!flags.verify || byCode) say(verifyLine(e.code, "the receiver", e.byCode, code ? "yours" : "theirs"));
             break;
           case "start":
             if (flags.verify && !byCode) say(SAME_CODE_LINE);
             if (e.resumed) say(keptByReceiver(e.resumed));
             break;
           case "done":
-            process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}); the receiver verified every file.\n`);
+            process.stdout.write(`Sent ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)})${code ? ` to ${formatId(to!)}` : ""}; the receiver verified every file.\n`);
             break;
         }
       };
-      await sendFiles(conn, { to: to + (secret ?? ""), files, onEvent, signal, ...(flags.verify ? { confirmCode: askCode } : {}) });
+      if (code) await sendByCode(conn, { code, files, onEvent, signal });
+      else await sendFiles(conn, { to: target!.id + (secret ?? ""), files, onEvent, signal, ...(flags.verify ? { confirmCode: askCode } : {}) });
       await conn.close();
     } catch (err) {
       bar.end();
       if (signal.aborted) {
         await conn.abort("cancelled by the sender");
-        throw new SfxError("SFX_CANCELLED", accepted ? "Cancelled: the receiver was told" : "Cancelled: the offer was withdrawn");
+        const withdrawn = code && to === undefined ? "Stopped: no receiver typed the code" : "Cancelled: the offer was withdrawn";
+        throw new SfxError("SFX_CANCELLED", accepted ? "Cancelled: the receiver was told" : withdrawn);
       }
       // The receiver was told why (an error message through the server): a
       // graceful close delivers it; an ABORT would drop it.
@@ -229,5 +254,10 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       else await conn.abort("send failed");
       throw err;
     }
+  }
+
+  /** "2 files (3.1 MB)": what is offered, with `bytes` as the offer counted them (null: a size unknown). */
+  function describeOffer(bytes: number | null = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null): string {
+    return `${files.length} file${files.length === 1 ? "" : "s"} (${bytes === null ? "size unknown" : formatBytes(bytes)})`;
   }
 }

@@ -14,31 +14,40 @@ export interface OfferFileInfo {
 
 /** One event of a transfer. */
 export type TransferEvent =
-  /** `code`: a receiver's code (`482-913-305-117`; see receive_code.ts), for `sfx receive`. */
+  /** `code`: this end's code (`482-913-305-117`; see exchange_code.ts), for `sfx receive`, and `sfx send` given no receiver. */
   | { event: "connected"; id: string; code?: string; server: string; version: string; /** Where: `host:port`, `[v6]:port`. */ address: string }
   /**
-   * `byCode`, said to a receiver with a code: true when the offer claims to use it (checked before
-   * anything is kept: a sender that cannot prove it gets nothing; see receive_code.ts), false when
-   * the sender gave the ID alone.
+   * `byCode`, said to a receiver with a code (its own, or the sender's it typed): true when the
+   * offer claims to use it (checked before anything is kept: a sender that cannot prove it gets
+   * nothing; see exchange_code.ts), false when the sender gave the ID alone.
    */
   | { event: "offer"; from?: string; to?: string; files: OfferFileInfo[]; bytes: number | null; byCode?: boolean }
   | { event: "accepted" }
   /**
    * The exchange's files are enciphered end to end; `code` (`482-913`) is the same on both sides
    * unless someone between them (the server) holds keys of its own: the users may compare it.
-   * `byCode`: the exchange is keyed with the receiver's code too, and both ends proved they hold
+   * `byCode`: the exchange is keyed with a code too (the receiver's or the sender's), and both ends proved they hold
    * it, so no one between them holds the keys and there is nothing to compare.
    */
   | { event: "verify"; code: string; byCode?: boolean }
   /**
-   * An offer used the receiver's code and did not prove it (wrong digits, a guess, or a sender gone
-   * before its key): `misses` so far for this code, which changes at the third (see receive_code.ts).
+   * An exchange used this end's code and did not prove it (wrong digits, a guess; to a receiver, also
+   * a sender gone before its key): `misses` so far for this code, which changes at the third (see
+   * exchange_code.ts).
    */
   | { event: "codeMissed"; misses: number; /** Over every secret: at nine, codes close. */ missesInAll: number }
-  /** The receiver's code (`482-913-305-117`) was renewed: offers guessed it wrong too often, and the old one no longer works. */
+  /** This end's code (`482-913-305-117`) was renewed: too many wrong guesses of it, and the old one no longer works. */
   | { event: "code"; code: string }
-  /** The receiver takes no code any more: too many offers in all guessed wrong (see receive_code.ts). */
+  /** This end takes no code any more: too many wrong guesses in all (see exchange_code.ts). */
   | { event: "codeClosed" }
+  /** A sender sending by its code: the receiver `from` typed it and asks for the files, which are offered to it. */
+  | { event: "pulled"; from: string }
+  /**
+   * A sender sending by its code: the exchange with receiver `from` ended before it proved the code
+   * (it declined, cancelled, left, did not answer…): `code` and `message` say how. The sender waits
+   * for the next receiver.
+   */
+  | { event: "pullFailed"; from: string; code: string; message: string }
   | { event: "rejected"; reason: string; from?: string }
   /** `resumed`: bytes the receiver already had (from an interrupted exchange), not sent again. */
   | { event: "start"; files: number; bytes: number | null; resumed?: number }
@@ -84,5 +93,5 @@ export function doneEvent(files: number, bytes: number, seconds: number): Extrac
 }
 
 export function refusedBySfx(reason: string): boolean {
-  return /^(unsafe offer|not enough free space|not enough room|in the way|path too long|this receiver takes no code)/i.test(reason);
+  return /^(unsafe offer|not enough free space|not enough room|in the way|path too long|this receiver takes no code|this receiver is fetching)/i.test(reason);
 }

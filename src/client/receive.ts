@@ -20,10 +20,11 @@
 import { printable } from "../protocol/schema.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { Accept, Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Pull, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, codeRun, type ReceiveCode } from "../protocol/receive_code.ts";
+import { CODE_REFUSAL, type CodeOf, codeRun, ExchangeCode, parseSenderCode, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { PULL_ANSWER_MS } from "../protocol/defaults.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
 import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } from "./events.ts";
@@ -32,6 +33,7 @@ import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { bytesOnDisk, listKeptParts, newDirectories, newSafeWriteCache, inodesInPassing, openSafeWrite, PART_SUFFIX, PATH_MAX_BYTES, pathInTheWay, pathTooLong, removeMadeDirectories, resumableBytes, roomFor, sanitizeRelativePath, type SafeWrite, type SafeWriteResult, syncDirectory } from "./safe_write.ts";
 import { formatBytes } from "../units.ts";
+import { formatId } from "../pairing/id_registry.ts";
 
 /** An offer as the decision callback sees it. */
 export interface IncomingOffer {
@@ -57,11 +59,16 @@ export interface ReceiveOptions {
   /** Replace existing files instead of writing `name (1).ext`. */
   overwrite?: boolean;
   /**
-   * This receiver's code (see receive_code.ts): offers that use it are keyed with its secret
+   * This receiver's code (see exchange_code.ts): offers that use it are keyed with its secret
    * digits, and must prove they hold them. Renewed after too many offers that do not (a `code`
    * event says the new one). Without it, an offer that uses a code is refused.
    */
-  code?: ReceiveCode;
+  code?: ExchangeCode;
+  /**
+   * The sender whose code the user typed (see {@link receiveByCode}): its ID and the code's secret
+   * digits. Only its offers are taken, keyed with the code; every other offer is refused.
+   */
+  sender?: { id: string; secret: string };
   /** Accept (true), or reject (false, or a reason). Aborted by `signal` when the offer is withdrawn. */
   decide(offer: IncomingOffer, signal: AbortSignal): Promise<boolean | string>;
   onEvent?: EventSink;
@@ -100,6 +107,9 @@ interface FileState {
   /** Its key stream, from its first byte sent (see exchange_crypto.ts), once its first bytes come. */
   cipher?: { apply(data: Uint8Array): void };
 }
+
+/** How a receiver that typed a sender's code refuses other offers (and the CLI tells its refusals by). */
+const FETCHING = "This receiver is fetching client";
 
 /** Most messages held for offers no receiveOne has taken yet (the server relays one offer at a time). */
 const MAX_BACKLOG = 64;
@@ -221,19 +231,27 @@ export class Receiver {
       return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
     }
     const commit = offer.commit;
-    // An offer that uses a code: the CPace run over our secret digits, finished now (its tag goes with the accept).
+    // An offer that uses a code: the CPace run over its secret digits (ours, or those of the sender
+    // whose code was typed), finished now (its tag goes with the accept).
     const receiveCode = this.opts.code;
+    const pulled = this.opts.sender;
     let codeKeys: CpaceKeys | undefined;
     /** Our share of the run, which the accept carries beside our tag. */
     let codeShare: string | undefined;
-    if (offer.pake !== undefined) {
+    if (offer.pake !== undefined || pulled !== undefined) {
       let why: string | undefined;
-      if (receiveCode === undefined) why = CODE_REFUSAL;
+      let code: { secret: string; of: CodeOf } | undefined;
+      if (pulled !== undefined) {
+        if (from !== pulled.id) why = `${FETCHING} ${formatId(pulled.id)}'s files (its code was typed here): it takes no other offer`;
+        else if (offer.pake === undefined) why = `${FETCHING} ${formatId(pulled.id)}'s files by its code, and this offer does not use it (both ends speak this protocol, so it was removed on the way: by the server?)`;
+        else code = { secret: pulled.secret, of: { kind: "sender", senderId: pulled.id, receiverId: conn.id } };
+      } else if (receiveCode === undefined) why = CODE_REFUSAL;
       else if (receiveCode.closed) why = `${CODE_REFUSAL} any more: too many offers gave a wrong one`;
-      else {
-        const run = codeRun(receiveCode.secret, conn.id, commit, offer.files, "receiver");
+      else code = { secret: receiveCode.secret, of: { kind: "receiver", receiverId: conn.id } };
+      if (code !== undefined) {
+        const run = codeRun(code.secret, code.of, commit, offer.files, "receiver");
         try {
-          codeKeys = run.finish(offer.pake);
+          codeKeys = run.finish(offer.pake!);
           codeShare = run.share;
         } catch (err) {
           why = `${CODE_REFUSAL} from this offer: ${(err as Error).message}`;
@@ -245,7 +263,7 @@ export class Receiver {
         return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
       }
     }
-    const byCode = receiveCode === undefined ? undefined : codeKeys !== undefined;
+    const byCode = receiveCode === undefined && pulled === undefined ? undefined : codeKeys !== undefined;
     const shown = offer.files.map((f) => ({ path: f.path, size: f.size }));
     emit({ event: "offer", from, files: shown, bytes, ...(byCode === undefined ? {} : { byCode }) });
 
@@ -780,7 +798,8 @@ export class Receiver {
       if (paused) conn.resume();
       // An offer that had our code's tag and never proved its own: a wrong code, or a guess. Too many, and the code changes.
       // Not when this end cancelled (Ctrl-C between its accept and the sender's key): no one guessed.
-      if (codeAnswered && !codeProven && !signal?.aborted) {
+      // (A sender's code, typed here, is the sender's to count.)
+      if (codeAnswered && !codeProven && !signal?.aborted && pulled === undefined) {
         const miss = receiveCode!.missed();
         if (miss === "counted") emit({ event: "codeMissed", misses: receiveCode!.misses, missesInAll: receiveCode!.missesInAll });
         if (miss === "renewed") emit({ event: "code", code: receiveCode!.format(conn.id) });
@@ -809,6 +828,83 @@ export class Receiver {
       if (failure !== undefined || errorEvent !== undefined) await removeMadeDirectories(cache);
       if (errorEvent) emit(errorEvent);
     }
+  }
+}
+
+/** Options for {@link receiveByCode}. */
+export interface ReceiveByCodeOptions extends Omit<ReceiveOptions, "code" | "sender"> {
+  /** How long the sender may take to offer its files once asked; default {@link PULL_ANSWER_MS}. */
+  answerMs?: number;
+}
+
+/**
+ * Fetches the files of the sender whose code the user typed (`sfx receive 482-913-305-117`; see
+ * exchange_code.ts): asks the server to pass a `pull` on to that sender, which offers its files
+ * to this client, keyed with its code; offers from anyone else are refused meanwhile. `decide`
+ * still decides (the offer says what the files are). Resolves with that exchange (declined
+ * included: `accepted: false`). Rejects with the server's refusal of the pull (no such sender,
+ * `SFX_UNKNOWN_ID`; one busy with another receiver, `SFX_PEER_BUSY`), `SFX_OFFER_TIMEOUT` when the
+ * sender does not offer within `answerMs`, `SFX_BAD_CODE` when the sender finds the
+ * code's digits wrong (nothing was sent), or the exchange's failure.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect();
+ * const got = await receiveByCode(conn, "482-913-305-117", { dir: ".", decide: async () => true });
+ * console.log(got.files.map((f) => f.path));
+ * ```
+ */
+export async function receiveByCode(conn: ClientConnection, code: string, opts: ReceiveByCodeOptions, signal?: AbortSignal): Promise<ReceivedExchange> {
+  const { id, secret } = parseSenderCode(code);
+  if (id === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", "That is this client's own code: type it on the other machine");
+  const shown = new ExchangeCode(secret).format(id);
+  const xid = conn.nextXid();
+  /** The pull ended before the sender's offer came (refused, or not answered): why. */
+  let refusal: SfxError | undefined;
+  const stopWaiting = new AbortController();
+  const endPull = (err: SfxError) => {
+    refusal ??= err;
+    stopWaiting.abort();
+  };
+  const offRefusal = conn.onMessage((m) => {
+    if (m.xid !== xid) return;
+    if (ErrorMessage.is(m)) endPull(errorFromMessage(m));
+    else if (Busy.is(m)) endPull(new SfxError("SFX_PEER_BUSY", m.message ?? `Client ${formatId(id)} is busy; try again in a moment`));
+  });
+  const answerMs = opts.answerMs ?? PULL_ANSWER_MS;
+  const seconds = Math.round(answerMs / 100) / 10;
+  const timer = setTimeout(() => {
+    endPull(new SfxError("SFX_OFFER_TIMEOUT", `Client ${formatId(id)} did not offer its files within ${seconds} s of being asked: is its sfx send still running?`));
+  }, answerMs);
+  const answered = () => {
+    clearTimeout(timer);
+    offRefusal();
+  };
+  const onEvent: EventSink = (e) => {
+    // The sender's offer came: the pull is answered; the exchange's own rules apply from here.
+    if (e.event === "offer" && e.from === id) answered();
+    opts.onEvent?.(e);
+  };
+  // Made before the pull goes out: the sender's offer may come right behind it.
+  const { answerMs: _, ...options } = opts;
+  const receiver = new Receiver(conn, { ...options, onEvent, sender: { id, secret } });
+  const waiting = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
+  try {
+    conn.send(Pull, { xid, to: id });
+    while (true) {
+      const got = await receiver.receiveOne(waiting);
+      // Another client's offer, refused: the sender's is still to come.
+      if (got.from === id) return got;
+    }
+  } catch (err) {
+    if (refusal && !signal?.aborted) throw refusal;
+    // The sender found the code's digits wrong (its cancel says so), before anything was sent.
+    if (err instanceof CodeNotProven && err.message.includes(WRONG_SEND_CODE)) {
+      throw new SfxError("SFX_BAD_CODE", `Wrong code: ${shown} is not the code client ${formatId(id)} shows (mistyped? after three wrong codes it shows new digits). Nothing was received`, { cause: err });
+    }
+    throw err;
+  } finally {
+    answered();
   }
 }
 

@@ -21,13 +21,14 @@ import { isSfxError, SfxError } from "../errors.ts";
 import { dataOf, dataPpid } from "../protocol/data.ts";
 import type { AssociationLike } from "../protocol/association.ts";
 import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
-import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Pull, Pullable, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, codeRun, parseReceiverTarget } from "../protocol/receive_code.ts";
+import { CODE_REFUSAL, type CodeOf, codeRun, type ExchangeCode, parseReceiverTarget, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { formatId } from "../pairing/id_registry.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
-import { doneEvent, type EventSink } from "./events.ts";
+import { doneEvent, type EventSink, type TransferEvent } from "./events.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { type SourceFile, withOfferedNames } from "./walk.ts";
 
@@ -37,7 +38,7 @@ export interface SendOptions {
    * The receiver's ID, or its code (the ID and six secret digits, `482-913-305-117`; spaces and
    * dashes are ignored). With the code, the exchange is keyed with its secret digits too, which the
    * server is never told: the receiver must prove it holds them before anything is sent, so a
-   * server in between gets no byte without guessing them (see receive_code.ts).
+   * server in between gets no byte without guessing them (see exchange_code.ts).
    */
   to: string;
   files: SourceFile[];
@@ -76,8 +77,138 @@ export interface SendResult {
 }
 
 /** Sends files to a client ID through the server; resolves when the receiver confirmed them all. */
-export async function sendFiles(conn: ClientConnection, opts: SendOptions): Promise<SendResult> {
-  const { id: to, secret } = parseReceiverTarget(String(opts.to)); // a number from a caller without types is an ID too
+export function sendFiles(conn: ClientConnection, opts: SendOptions): Promise<SendResult> {
+  const { id, secret } = parseReceiverTarget(String(opts.to)); // a number from a caller without types is an ID too
+  return offerFiles(conn, opts, id, secret === undefined ? undefined : { secret, of: { kind: "receiver", receiverId: id } });
+}
+
+/**
+ * The receiver's proof of this sender's code was wrong (a mistyped code, or a guess), and nothing
+ * was sent: a miss of the code (see {@link sendByCode}).
+ */
+class WrongCode extends SfxError {
+  constructor(message: string) {
+    super("SFX_INTEGRITY", message);
+  }
+}
+
+/** Options for {@link sendByCode}. */
+export interface SendByCodeOptions extends Omit<SendOptions, "to" | "confirmCode"> {
+  /**
+   * This sender's code (see exchange_code.ts), shown to the user as `code.format(conn.id)` for the
+   * receiver to type. Renewed after three receivers' wrong codes (a `code` event says the new
+   * one), closed after nine in all.
+   */
+  code: ExchangeCode;
+}
+
+/**
+ * Failures of one receiver's pull before it proved the code, after which the sender waits for the
+ * next pull: the receiver declined, cancelled, was busy, gone, did not answer, or answered in a
+ * way this sender refuses; or it typed a wrong code (counted).
+ */
+const PULL_FAILURES = new Set(["SFX_REJECTED", "SFX_CANCELLED", "SFX_PEER_BUSY", "SFX_UNKNOWN_ID", "SFX_OFFER_TIMEOUT", "SFX_TRANSFER_FAILED", "SFX_PROTOCOL"]);
+
+/**
+ * Sends files to whichever receiver types this sender's code (`sfx receive 482-913-305-117`):
+ * tells the server it is `pullable`, and offers the files, keyed with the code, to each receiver
+ * that pulls, one at a time. A pull that comes to nothing before the receiver proved the code is
+ * said (`pullFailed`; a wrong code is counted instead: `codeMissed`, `code`, `codeClosed`) and the
+ * next is waited for, so that a stranger who pulls cannot end the send. The first exchange in
+ * which the receiver proved the code is the send's: it resolves or rejects as {@link sendFiles}
+ * does, with the receiver's ID. Rejects with `SFX_INTEGRITY` once the code is closed.
+ *
+ * @example
+ * ```ts
+ * const conn = await connect();
+ * const code = new ExchangeCode();
+ * console.log(`Code: ${code.format(conn.id)}`); // read out to the receiver: sfx receive 482-913-305-117
+ * const sent = await sendByCode(conn, { code, files: await collectFiles(["report.pdf"]) });
+ * ```
+ */
+export async function sendByCode(conn: ClientConnection, opts: SendByCodeOptions): Promise<SendResult & { to: string }> {
+  const emit = opts.onEvent ?? (() => {});
+  const { code, signal } = opts;
+  if (opts.files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
+  const pulls: string[] = [];
+  let wake: (() => void) | undefined;
+  const offPulls = conn.onMessage((m) => {
+    if (!Pull.is(m) || m.from === undefined) return;
+    pulls.push(m.from);
+    wake?.();
+  });
+  const nextPull = async (): Promise<string> => {
+    while (pulls.length === 0) {
+      if (conn.closedWith) throw conn.closedWith;
+      if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          wake = undefined;
+          offClose();
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        wake = done;
+        const offClose = conn.onClose(done);
+        signal?.addEventListener("abort", done, { once: true });
+      });
+    }
+    return pulls.shift()!;
+  };
+  try {
+    if (code.closed) throw codesClosed();
+    conn.send(Pullable, { on: true });
+    while (true) {
+      const from = await nextPull();
+      emit({ event: "pulled", from });
+      /** Whether the receiver proved the code: from then on the exchange is the send's. */
+      let proven = false;
+      /** The exchange's error event, said only if the send ends with it. */
+      let failed: TransferEvent | undefined;
+      const onEvent: EventSink = (e) => {
+        if (e.event === "accepted") proven = true;
+        if (e.event === "error" && !proven) failed = e;
+        else emit(e);
+      };
+      try {
+        const sent = await offerFiles(conn, { ...opts, onEvent }, from, { secret: code.secret, of: { kind: "sender", senderId: conn.id, receiverId: from } });
+        return { ...sent, to: from };
+      } catch (err) {
+        const e = err as SfxError;
+        if (proven || signal?.aborted || conn.closedWith || !(err instanceof SfxError) || !(err instanceof WrongCode || PULL_FAILURES.has(e.code))) {
+          if (failed) emit(failed);
+          throw err;
+        }
+        if (!(err instanceof WrongCode)) {
+          emit({ event: "pullFailed", from, code: e.code, message: e.message });
+          continue;
+        }
+        const miss = code.missed();
+        if (miss === "counted") emit({ event: "codeMissed", misses: code.misses, missesInAll: code.missesInAll });
+        if (miss === "renewed") emit({ event: "code", code: code.format(conn.id) });
+        if (miss === "closed") {
+          emit({ event: "codeClosed" });
+          const closed = codesClosed();
+          emit({ event: "error", code: closed.code, message: closed.message });
+          throw closed;
+        }
+      }
+    }
+  } finally {
+    offPulls();
+    try {
+      if (!conn.closedWith) conn.send(Pullable, { on: false });
+    } catch { /* closed */ }
+  }
+}
+
+function codesClosed(): SfxError {
+  return new SfxError("SFX_INTEGRITY", "Too many receivers typed a wrong code (someone may be guessing it): this sender takes no code any more. Nothing was sent; send again for a new code");
+}
+
+/** Offers the files to client `to`, keyed with `code` when given (the receiver's, or this sender's). */
+async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">, to: string, code: { secret: string; of: CodeOf } | undefined): Promise<SendResult> {
+  const secret = code?.secret;
   const emit = opts.onEvent ?? (() => {});
   const xid = conn.nextXid();
   const files = opts.files;
@@ -238,7 +369,7 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
     // The list as offered, which the keys are bound to: a list changed on the way gives the receiver other keys.
     const offered = files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) }));
     // With the receiver's code: the CPace run over its secret digits, bound to this offer.
-    const pake = secret === undefined ? undefined : codeRun(secret, to, keys.commitment, offered, "sender");
+    const pake = code === undefined ? undefined : codeRun(code.secret, code.of, keys.commitment, offered, "sender");
     try {
       offer = Offer.encode({ xid, to, files: offered, commit: keys.commitment, ...(pake ? { pake: pake.share } : {}) });
     } catch (err) {
@@ -285,6 +416,10 @@ export async function sendFiles(conn: ClientConnection, opts: SendOptions): Prom
         codeKeys = pake.finish(answer.pake);
       } catch (err) {
         throw ours(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
+      }
+      if (!codeKeys.checkTag(answer.confirm) && code!.of.kind === "sender") {
+        await cancel(`${WRONG_SEND_CODE} (mistyped, or a guess): nothing was sent`);
+        throw new WrongCode(`Client ${formatId(to)} typed a wrong code: nothing was sent`);
       }
       if (!codeKeys.checkTag(answer.confirm)) {
         await cancel("the code the sender gave is not this receiver's (mistyped, or someone between you guessed): nothing was sent");

@@ -40,6 +40,8 @@ export interface ExchangePeer {
   sendControl(bytes: Uint8Array): void;
   /** The exchange it is in, if any: a client is in at most one. */
   exchange: Exchange | null;
+  /** It sends by its own code (it said `pullable`): a receiver that typed the code may pull its files. */
+  pullable?: boolean;
   /** It starts (true) or stops (false) sending an exchange's files: the server sizes its receive window by that. */
   sending?(on: boolean): void;
   /** It starts (true) or stops (false) receiving an exchange's files: the server sizes its send buffer towards it by that. */

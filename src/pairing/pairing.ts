@@ -9,8 +9,9 @@
 import { SfxError } from "../errors.ts";
 import { nextReceiverExchangeId, parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
 import {
-  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Key, Offer, Reject, Resuming, resumingEveryMs, Start,
+  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Key, Offer, Pull, type Pullable, Reject, Resuming, resumingEveryMs, Start,
 } from "../protocol/messages.ts";
+import { PULL_ANSWER_MS } from "../protocol/defaults.ts";
 import { ASK_AGAIN_MS, type CloseReason, GONE_AFTER_SILENT_MS, stillThere } from "../protocol/association.ts";
 import { DEFAULT_PAIRING_LIMITS, type PairingLimits, UNKNOWN_ID_BURST, UNKNOWN_IDS_PER_MINUTE } from "./defaults.ts";
 import { addressKey, LookupLimiter } from "../failure_limiter.ts";
@@ -105,6 +106,8 @@ export class Pairing {
   readonly #checks = new Map<ExchangePeer, Promise<boolean>>();
   /** When each such client was last asked, and answered. */
   readonly #lastCheck = new WeakMap<ExchangePeer, number>();
+  /** Pulls passed on to a sender that has not offered since: by whom, and when (see {@link pull}). */
+  readonly #pulls = new Map<ExchangePeer, { by: ExchangePeer; at: number }>();
   #closed = false;
 
   constructor(opts: PairingOptions) {
@@ -180,6 +183,8 @@ export class Pairing {
     if (own) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (this.#held.has(sender)) return fail("SFX_PROTOCOL", "You already have an offer waiting for an answer; wait for it, or cancel it");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
+    // Its answer to a pull (or another offer): the next receiver may pull.
+    this.#pulls.delete(sender);
     const address = addressKey(sender.association.remote.address);
     try {
       this.#unknownIds.check(address);
@@ -254,6 +259,66 @@ export class Pairing {
     }
     receiver.sendControl(forReceiver);
     ex.offerTimer = setTimeout(() => this.#offerTimedOut(ex), this.limits.offerTimeoutMs);
+  }
+
+  /** A client says it sends by its own code (`on`), or no longer does. */
+  pullable(peer: ExchangePeer, msg: Msg<typeof Pullable>): void {
+    peer.pullable = msg.on;
+    if (!msg.on) this.#pulls.delete(peer);
+  }
+
+  /**
+   * A receiver that typed a sender's code asks for its files: passed on to
+   * the sender, which answers with an offer keyed with its code (the server
+   * knows the ID, never the code's digits). Refused, under the pull's xid,
+   * when no client of that ID sends by its code (counted as a guessed ID, as
+   * offers to unknown IDs are), and as busy when the sender is in an
+   * exchange or has a pull to answer still: one receiver at a time tries
+   * its code.
+   */
+  pull(receiver: ExchangePeer, msg: Msg<typeof Pull>): void {
+    const xid = msg.xid;
+    const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
+      const message = fitText(text);
+      const held = this.#logBudget.take(receiver.logKey ?? receiver);
+      if (held >= 0) {
+        const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
+        this.#log.info(`Pull from {from} refused: {code}: {message}${more}`, { from: receiver.label ?? formatId(receiver.id), code, message });
+      }
+      receiver.sendControl(ErrorMessage.encode({ code, message, ...(xid === undefined ? {} : { xid }) }));
+    };
+    if (xid === undefined || msg.to === undefined) return fail("SFX_PROTOCOL", "A pull needs its 'xid' and the sender's ID in 'to'");
+    if (receiver.exchange || this.#held.has(receiver)) return fail("SFX_PROTOCOL", "You are already in an exchange, or wait for the answer to an offer; finish or cancel it first");
+    const address = addressKey(receiver.association.remote.address);
+    try {
+      this.#unknownIds.check(address);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (this.#limitLogBudget.take(receiver.logKey ?? receiver) >= 0) this.#log.warn("Pulls from {from} ({address}) refused for a while: {message}", { from: formatId(receiver.id), address, message });
+      receiver.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
+      return;
+    }
+    const sender = this.#lookup(msg.to);
+    if (!sender?.pullable) {
+      // Looking for clients that send by code is guessing IDs too.
+      this.#unknownIds.fail(address);
+      const id = formatId(msg.to);
+      return fail("SFX_UNKNOWN_ID", sender
+        ? `Client ${id} is not sending by a code (its sfx send ended, or was given a receiver): is this the code 'sfx send' shows? The code 'sfx receive' shows is typed into 'sfx send --to'`
+        : `No client with ID ${id} is connected to this server (its sfx send may have ended)`);
+    }
+    if (sender === receiver) return fail("SFX_BAD_ARGUMENT", "That is your own code: type it on the other machine");
+    const pending = this.#pulls.get(sender);
+    const answering = pending !== undefined && this.#now() - pending.at < PULL_ANSWER_MS;
+    if (sender.exchange || this.#held.has(sender) || answering) {
+      const held = this.#logBudget.take(receiver.logKey ?? receiver);
+      if (held >= 0) this.#log.info(`Pull from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(receiver.id), to: formatId(sender.id) });
+      receiver.sendControl(Busy.encode({ xid, message: `Client ${formatId(sender.id)} is offering its files to another receiver right now (one that typed its code too, or guessed); try again in a moment` }));
+      return;
+    }
+    this.#pulls.set(sender, { by: receiver, at: this.#now() });
+    if (this.#logBudget.take(receiver.logKey ?? receiver) >= 0) this.#log.info("Pull from {from} to {to}: passed on", { from: formatId(receiver.id), to: formatId(sender.id) });
+    sender.sendControl(Pull.encode({ from: receiver.id }));
   }
 
   /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it (the receiver's partner answered when asked). */
@@ -575,6 +640,8 @@ export class Pairing {
   /** A client's association closed: its exchange fails and the other side is told. */
   gone(peer: ExchangePeer, reason: CloseReason): void {
     this.#held.delete(peer);
+    this.#pulls.delete(peer);
+    for (const [sender, p] of this.#pulls) if (p.by === peer) this.#pulls.delete(sender);
     const ex = peer.exchange;
     if (!ex) return;
     // A sender that failed, then left: what it sent arrived before its close; the receiver hears why it failed.
@@ -641,6 +708,7 @@ export class Pairing {
   closeAll(): void {
     this.#closed = true;
     this.#held.clear();
+    this.#pulls.clear();
     this.#stopWatchingStalls();
     for (const ex of [...this.#active]) {
       for (const p of [ex.sender, ex.receiver]) {

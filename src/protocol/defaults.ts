@@ -24,9 +24,19 @@
  * enciphered, and `share.seal` gives the server their list sealed.
  * 6: receive codes: an offer may carry the sender's CPace share over the
  * code's secret digits (`pake`), accept and start the receiver's with its
- * tag (`pake`, `confirm`), and `key` the sender's tag (receive_code.ts).
+ * tag (`pake`, `confirm`), and `key` the sender's tag (exchange_code.ts).
+ * 7: send codes: a sender given no receiver says `pullable`, a receiver that
+ * typed its code sends `pull`, and the sender offers its files to it, keyed
+ * with its code (exchange_code.ts).
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
+
+/**
+ * How long a receiver that sent `pull` waits for the sender's offer: the sender answers at once
+ * (the server passes a pull on only to a sender that said `pullable` and is in no exchange), so
+ * this is for a sender that says nothing.
+ */
+export const PULL_ANSWER_MS = 20_000;
 
 /** Stream 0 carries control messages, one SCTP user message each. */
 export const CONTROL_STREAM = 0;

@@ -133,7 +133,7 @@ export class ExchangeKeyPair {
     const [senderKey, receiverKey] = role === "sender" ? [this.publicKey, peerKey] : [peerKey, this.publicKey];
     const salt = createHash("sha256").update(Buffer.from(senderKey, "hex")).update(Buffer.from(receiverKey, "hex")).digest();
     const info = Buffer.concat([Buffer.from("sfx exchange v1\0"), offerDigest(offered.files)]);
-    // Keyed with the receiver's code too: CPace's key joins the X25519 secret (see receive_code.ts).
+    // Keyed with the receiver's code too: CPace's key joins the X25519 secret (see exchange_code.ts).
     const ikm = offered.isk === undefined ? secret : Buffer.concat([secret, offered.isk]);
     const okm = Buffer.from(hkdfSync("sha256", ikm, salt, info, 96));
     secret.fill(0);

@@ -8,7 +8,7 @@
  */
 import { MAX_CONTROL_BYTES, MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
 import { defineMessage } from "./registry.ts";
-import { array, cutMiddleUtf8, cutUtf8, int, nullable, object, optional, printable, string } from "./schema.ts";
+import { array, bool, cutMiddleUtf8, cutUtf8, int, nullable, object, optional, printable, string } from "./schema.ts";
 import { ERROR_CODES, type ErrorCode, SfxError } from "../errors.ts";
 
 const xid = int({ max: 2 ** 31 - 1 });
@@ -94,7 +94,7 @@ const key = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
  * (see exchange_crypto.ts). Optional for the server, which relays it; a
  * receiver refuses an offer without one. `pake`: when the sender was given
  * the receiver's code, its CPace share over the code's secret digits (see
- * receive_code.ts).
+ * exchange_code.ts).
  */
 export const Offer = defineMessage("offer", {
   xid,
@@ -104,6 +104,21 @@ export const Offer = defineMessage("offer", {
   commit: optional(key),
   pake: optional(key),
 });
+
+/**
+ * Client → server: `on`, this client sends by its own code (`sfx send` given no receiver): a
+ * receiver that typed the code may ask for the files ({@link Pull}); `on: false` once that is over.
+ */
+export const Pullable = defineMessage("pullable", { on: bool() });
+
+/**
+ * Receiver → server (`to`: the sender's ID, from the code it typed) and server → sender (`from`:
+ * the receiver's ID): send me your files. The sender answers with an offer to that receiver, keyed
+ * with its code. A pull the server cannot pass on (no such sender, not `pullable`, busy) is
+ * answered with `error` or `busy` under the pull's `xid` (which the receiver's pull carries, and
+ * the server's does not).
+ */
+export const Pull = defineMessage("pull", { xid: optional(xid), to: optional(clientId), from: optional(clientId) });
 
 /** What the receiver's accept says, and the server's start passes on to the sender. */
 const receiverAnswer = {

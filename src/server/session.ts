@@ -408,6 +408,7 @@ export class ServerSession implements ExchangePeer {
   /** The client's software, from hello. */
   client = "";
   exchange: Exchange | null = null;
+  pullable = false;
   /** Data handler of a feature that owns the data streams for now (a share upload). */
   dataHandler: DataHandler | null = null;
   readonly connectedAt = Date.now();

@@ -34,6 +34,7 @@ function recorder(): { actions: SessionActions; calls: unknown[][] } {
   const actions: SessionActions = {
     id: rec("id"),
     send: rec("send"),
+    receive: rec("receive"),
     sharePut: rec("sharePut"),
     shareLs: rec("shareLs"),
     shareGet: rec("shareGet"),
@@ -131,6 +132,9 @@ test("normalizeWords() turns 'send <code|id> <path>…' into the one-shot 'send 
     [["send", "--json", "482913", "a"], ["send", "--json", "--to", "482913", "a"]],
     [["send", "--name", "n", "482913", "-"], ["send", "--name", "n", "--to", "482913", "-"]],
     [["send"], ["send"]],
+    // Not digits: paths, sent by this client's code.
+    [["send", "a.txt", "b"], ["send", "a.txt", "b"]],
+    [["send", "--json", "./482913"], ["send", "--json", "./482913"]],
     [["?"], ["help"]],
     [["share", "put", "a"], ["share", "put", "a"]],
   ];
@@ -144,6 +148,9 @@ test("dispatchLine() runs each command's action with what commander parsed", asy
     ["send 482913 a.txt --verify", ["send", "482913", ["a.txt"], { name: undefined, json: undefined, verify: true }]],
     ["send 482-913 a.txt --json", ["send", "482-913", ["a.txt"], { name: undefined, json: true, verify: undefined }]],
     ["send --to 482913 a.txt", ["send", "482913", ["a.txt"], { name: undefined, json: undefined, verify: undefined }]],
+    ["send a.txt dir/", ["send", undefined, ["a.txt", "dir/"], { name: undefined, json: undefined, verify: undefined }]],
+    ["receive 482-913-305-117", ["receive", "482-913-305-117"]],
+    ["receive 482 913 305 117", ["receive", "482 913 305 117"]],
     ["share put a b --expires 1h --max-downloads 3", ["sharePut", ["a", "b"], { expires: "1h", maxDownloads: "3", json: undefined }]],
     ["share ls ABCD-EFGH --json", ["shareLs", "ABCD-EFGH", { json: true }]],
     ["share ls 7kq2 m9xd 4t1f hb6r w3np", ["shareLs", "7kq2-m9xd-4t1f-hb6r-w3np", { json: undefined }]],
@@ -179,15 +186,17 @@ test("normalizeWords() never joins a word that names a file into the code: send 
   assert.equal(normalizeWords(["send", "482913", "123456", "a"], isPath), ["send", "--to", "482913", "123456", "a"]);
   assert.equal(normalizeWords(["send", "482", "913", "100"], isPath), ["send", "--to", "482913", "100"]);
   assert.equal(normalizeWords(["send", "482913", "305117", "a"], isPath), ["send", "--to", "482913305117", "a"]);
+  // A first word that names a file is a path too: a send by this client's code.
+  assert.equal(normalizeWords(["send", "123456", "a"], isPath), ["send", "123456", "a"]);
 });
 
-test("the session's send takes its receiver from the line only, never from SFX_TO (sfx send's default)", async () => {
+test("the session's send takes its receiver from the line only, never from SFX_TO (sfx send's default): without one it is a send by code", async () => {
   const before = process.env.SFX_TO;
   process.env.SFX_TO = "482913305117";
   try {
     const { calls, out } = await run("send -- a.txt");
-    assert.equal(calls, []);
-    assert.match(out, /^Usage: send <code\|id> <path>…/);
+    assert.equal(calls, [["send", undefined, ["a.txt"], { name: undefined, json: undefined, verify: undefined }]]);
+    assert.is(out, "");
   } finally {
     if (before === undefined) delete process.env.SFX_TO;
     else process.env.SFX_TO = before;
@@ -205,8 +214,9 @@ test("dispatchLine() answers a bad line with one line and a hint, never throwing
   const table: Array<[string, RegExp]> = [
     ["bogus", /^unknown command 'bogus' \(type 'help'\)\n$/],
     ["sned 1234 a", /^unknown command 'sned'.*\(Did you mean send\?\)/],
-    ["send", /^Usage: send <code\|id> <path>… \(type 'help send'\)\n$/],
-    ["send 482913", /^missing required argument 'paths'/],
+    ["send", /^Usage: send \[code\|id\] <path>… \(type 'help send'\)\n$/],
+    ["send 482913", /^Usage: send \[code\|id\] <path>… \(type 'help send'\)\n$/],
+    ["receive", /^missing required argument 'code'/],
     ["share", /share/],
     ["share ls", /^missing required argument 'code'/],
     ["share put a --expires", /^option '--expires <when>' argument missing/],
@@ -248,7 +258,7 @@ test("dispatchLine() turns an action's error into one line (SfxError message, us
 test("help lists every session command; 'help <command>' shows its options without --server", async () => {
   const { calls } = await run("help");
   const text = String(calls[0][1]);
-  for (const word of ["id", "send <code|id> <path>", "share put", "share ls", "share get", "connect", "disconnect", "discover", "status", "help", "quit"]) {
+  for (const word of ["id", "send <code|id> <path>", "send <path>", "receive <code>", "share put", "share ls", "share get", "connect", "disconnect", "discover", "status", "help", "quit"]) {
     assert.ok(text.includes(word), `help mentions ${word}`);
   }
   const get = String((await run("help share get")).calls[0][1]);
@@ -259,7 +269,7 @@ test("help lists every session command; 'help <command>' shows its options witho
   assert.not.match(get, /default: "\."/);
   assert.not.match(get, /--server/);
   const send = String((await run("help send")).calls[0][1]);
-  assert.match(send, /^Usage: send <code\|id> <paths\.\.\.>/);
+  assert.match(send, /^Usage: send \[code\|id\] <paths\.\.\.>/);
   // Standard input carries the session's commands: neither `-` nor --name is offered.
   for (const help of [send, String((await run("help share put")).calls[0][1])]) {
     assert.not.match(help, /--name|standard input/);

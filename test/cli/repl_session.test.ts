@@ -5,12 +5,12 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSocket } from "node:dgram";
 import { PassThrough, Writable } from "node:stream";
-import { connect, Receiver, sendFiles, startServer } from "../../mod.ts";
+import { collectFiles, connect, ExchangeCode, Receiver, receiveByCode, sendByCode, sendFiles, startServer } from "../../mod.ts";
 import { runSession } from "../../src/cli/repl/session.ts";
 
 /** A server on 127.0.0.1, port 0, with its logs and shares under `dir`. */
@@ -200,6 +200,49 @@ test("'send' while a transfer comes in is refused before anything is offered, as
     open();
     input.end();
     assert.is(await running, 2, out());
+  } finally {
+    await bob.close();
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("'send <path>' without a code shows one and sends to whoever types it; 'receive <code>' fetches a sender's files, its own receiving paused meanwhile and back after", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
+  try {
+    writeFileSync(join(tmp, "out.txt"), "from the session");
+    const own = join(tmp, "own");
+    mkdirSync(own);
+    const inbox = join(tmp, "inbox");
+    mkdirSync(inbox);
+    // The session sends by its code; Bob types it.
+    const a = pipedSession(server.port, own, { yes: true });
+    a.input.write(`send ${join(tmp, "out.txt")}\n`);
+    const code = (await a.waitFor(/Code: +(\d{3}-\d{3}-\d{3}-\d{3}) +\(on the other machine: sfx receive \1\)/))?.[1];
+    assert.ok(code, a.out());
+    const got = await receiveByCode(bob, code, { dir: inbox, decide: async () => true });
+    assert.ok(got.accepted);
+    assert.is(readFileSync(join(inbox, "out.txt"), "utf8"), "from the session");
+    await a.waitFor(/\nSent 1 file, 16 B in .* to \d{3} \d{3}; the receiver verified every file/);
+    assert.match(a.out(), /typed the code: offering 1 file \(16 B\)/);
+    // Now the session fetches Bob's files by Bob's code.
+    const bobCode = new ExchangeCode();
+    writeFileSync(join(tmp, "back.txt"), "from bob");
+    const sending = sendByCode(bob, { code: bobCode, files: await collectFiles([join(tmp, "back.txt")]) });
+    a.input.write(`receive ${bobCode.format(bob.id).replaceAll("-", " ")}\n`);
+    assert.is((await sending).files, 1);
+    await a.waitFor(/Received 1 file, 8 B in .* from \d{3} \d{3}; every hash verified/);
+    assert.is(readFileSync(join(own, "back.txt"), "utf8"), "from bob");
+    assert.match(a.out(), /under keys made with the sender's code, which it proved it has/);
+    // Its own receiving is back: Bob sends to the session's ID as before.
+    const id = /Your ID:\s+(\d{3}) (\d{3})/.exec(a.out())!;
+    writeFileSync(join(tmp, "again.txt"), "again");
+    await sendFiles(bob, { to: id[1] + id[2], files: await collectFiles([join(tmp, "again.txt")]) });
+    assert.is(readFileSync(join(own, "again.txt"), "utf8"), "again");
+    a.input.end();
+    assert.is(await a.running, 0, a.out());
   } finally {
     await bob.close();
     await server.close();

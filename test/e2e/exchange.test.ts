@@ -72,6 +72,52 @@ test("sfx send --to <code>: the exchange is keyed with the receiver's code, with
   assert.equal(events(r).filter((e) => e.event === "codeMissed").map((e) => e.misses), [1]);
 });
 
+test("sfx send without --to shows a code; sfx receive <code> fetches the files, keyed with it; a wrong code gets nothing (exit 9) and is counted at the sender, which waits on", async () => {
+  const src = tmp();
+  const dst = tmp();
+  const data = pattern(2_000_000, 11);
+  writeFileSync(join(src, "budget.xlsx"), data);
+  const s = sfx(["send", join(src, "budget.xlsx"), "--server", server.address]);
+  const [, code, again] = await s.waitFor(/Code: +(\d{3}-\d{3}-\d{3}-\d{3}) +\(on the other machine: sfx receive (\S+)\)/, 15_000, "out");
+  assert.is(again, code, "the line says what to type");
+  const wrong = code.replace(/\d$/, (d) => String((Number(d) + 1) % 10));
+  const bad = sfx(["receive", wrong, "--yes", "--server", server.address, "--dir", dst]);
+  assert.is((await bad.exit()).status, ERROR_CODES.SFX_BAD_CODE, bad.err());
+  assert.match(bad.err(), new RegExp(`sfx: Wrong code: ${wrong} is not the code client .* shows .*Nothing was received`));
+  assert.not.match(bad.err(), /Cancelled:/, "said once, as the command's error");
+  await s.waitFor(/typed a wrong code \(mistyped, or a guess\); nothing was sent\. 1 of 3/, 10_000, "err");
+  const r = sfx(["receive", code.replaceAll("-", " "), "--yes", "--json", "--server", server.address, "--dir", dst]);
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.equal(readdirSync(dst), ["budget.xlsx"]);
+  assert.is(sha256(readFileSync(join(dst, "budget.xlsx"))), sha256(data));
+  const connected = events(r).find((e) => e.event === "connected");
+  assert.ok(connected && connected.code === undefined, "fetching, the receiver shows no code of its own");
+  assert.equal(events(r).filter((e) => e.event === "verify").map((e) => e.byCode), [true]);
+  assert.match(s.err(), /Enciphered end to end, under keys made with your code, which the receiver proved it has/);
+  assert.match(s.out(), new RegExp(`Sent 1 file, 1\\.9 MiB in .* to ${String(connected?.id).replace(/(\d{3})(\d{3})/, "$1 $2")}; the receiver verified every file`));
+});
+
+test("sfx send --json without --to: the code is in the connected event, each pull and its end are events, and a receiver that declines does not end the send", async () => {
+  const src = tmp();
+  writeFileSync(join(src, "a.txt"), "a");
+  const s = sfx(["send", join(src, "a.txt"), "--json", "--server", server.address]);
+  const [, code] = await s.waitFor(/"event":"connected","id":"\d+","code":"([\d-]+)"/, 15_000, "out");
+  // No terminal and no --yes: the receiver declines, and says why.
+  const no = sfx(["receive", code, "--server", server.address, "--dir", tmp()]);
+  assert.is((await no.exit()).status, ERROR_CODES.SFX_REJECTED, no.err());
+  assert.match(no.err(), /no terminal to ask on/);
+  await until(() => events(s).some((e) => e.event === "pullFailed"), 10_000, "the sender to hear of the decline");
+  const dst = tmp();
+  const r = sfx(["receive", code, "--yes", "--server", server.address, "--dir", dst]);
+  assert.is((await r.exit()).status, 0, r.err());
+  assert.is((await s.exit()).status, 0, s.err());
+  assert.is(readFileSync(join(dst, "a.txt"), "utf8"), "a");
+  const seen = events(s).map((e) => String(e.event));
+  assert.equal(seen.filter((e) => ["pulled", "pullFailed", "done", "error"].includes(e)), ["pulled", "pullFailed", "pulled", "done"]);
+  assert.is(events(s).find((e) => e.event === "pullFailed")?.code, "SFX_REJECTED");
+});
+
 test("receive --once is not ended by a mistyped code: it waits for the right one; SFX_TO gives the code out of ps' sight, and --verify with a code asks nothing (no terminal needed)", async () => {
   const src = tmp();
   const dst = tmp();

@@ -7,7 +7,8 @@
  * built for every line (commander keeps option values between parses).
  *
  * Session-only syntax: `send <code|id> <path>…` (the one-shot `--to <code>` works
- * too), `connect [host[:port] | n]`, `disconnect`, `id`, `status`,
+ * too; without a code, a send by this client's code), `receive <code>`,
+ * `connect [host[:port] | n]`, `disconnect`, `id`, `status`,
  * `help [command]`, `quit` (or `exit`).
  *
  * @module
@@ -50,7 +51,10 @@ export interface SessionGetFlags {
 /** What each command does, in the session. */
 export interface SessionActions {
   id(): void | Promise<void>;
-  send(to: string, paths: string[], flags: SessionSendFlags): void | Promise<void>;
+  /** `to`: undefined when no receiver was given. */
+  send(to: string | undefined, paths: string[], flags: SessionSendFlags): void | Promise<void>;
+  /** `code`: a sender's code, as typed (its groups joined). */
+  receive(code: string): void | Promise<void>;
   sharePut(paths: string[], flags: SessionPutFlags): void | Promise<void>;
   shareLs(code: string, flags: { json?: boolean }): void | Promise<void>;
   shareGet(code: string, names: string[], flags: SessionGetFlags): void | Promise<void>;
@@ -66,6 +70,8 @@ export interface SessionActions {
 export const SESSION_HELP: ReadonlyArray<readonly [string, string]> = [
   ["id", "show this client's ID and code (give the code to whoever sends you files)"],
   ["send <code|id> <path>…", "send files and directories to the client with that code (or ID)"],
+  ["send <path>…", "show a code, and send to whoever types it ('sfx receive <code>')"],
+  ["receive <code>", "fetch the files of the sender that shows that code"],
   ["share put <path>… [--expires 1h|7d|date] [--max-downloads n]", "upload a share; prints its code"],
   ["share ls <code>", "list a share's files, sizes and expiry"],
   ["share get <code> [name…] [--dir D]", "download all or the named files of a share"],
@@ -78,10 +84,13 @@ export const SESSION_HELP: ReadonlyArray<readonly [string, string]> = [
 ];
 
 /** Every top-level command word, for completion. */
-export const COMMAND_WORDS = ["id", "send", "share", "connect", "disconnect", "discover", "status", "help", "quit", "exit"] as const;
+export const COMMAND_WORDS = ["id", "send", "receive", "share", "connect", "disconnect", "discover", "status", "help", "quit", "exit"] as const;
 
 /** `share` subcommands, for completion. */
 export const SHARE_WORDS = ["put", "ls", "get"] as const;
+
+/** How `send` is typed at the prompt. */
+const SEND_USAGE = "Usage: send [code|id] <path>…";
 
 const SESSION_SERVER_HINT = "commands use the session's connection: type 'connect <host[:port]>' to change servers";
 
@@ -117,7 +126,7 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
   const to = find(program, "send").options.find((o) => o.long === "--to");
   if (to) to.envVar = undefined;
   for (const c of find(program, "share").commands) hideServer(c);
-  find(program, "send").action(async (paths: string[], flags: SessionSendFlags & { to: string; server?: string }) => {
+  find(program, "send").action(async (paths: string[], flags: SessionSendFlags & { to?: string; server?: string }) => {
     noServer(flags);
     // As for share put: ignored, the file would arrive under its own name, not the one asked for.
     if (flags.name !== undefined) throw new SfxError("SFX_USAGE", "--name names standard input, which carries this session's commands: give files or directories");
@@ -160,6 +169,11 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
   });
 
   program.command("id").description("show this client's ID").action(() => actions.id());
+  program
+    .command("receive")
+    .description("fetch the files of the sender that shows this code (sfx send without --to); offers to you wait meanwhile")
+    .argument("<code...>", "the sender's code, as it shows it (482-913-305-117)")
+    .action((words: string[]) => actions.receive(words.join(" ")));
   program
     .command("connect")
     .description("connect (again): to the last server, to host[:port], or to server n of the last 'discover'")
@@ -209,7 +223,7 @@ export function helpText(program: Command, words: readonly string[], columns = p
   }
   if (!cmd) throw new SfxError("SFX_USAGE", `No command '${words.join(" ")}': type 'help' for the list`);
   let text = cmd.helpInformation().replace(/^Usage:\s+(program )?/, "Usage: ").trimEnd();
-  if (cmd.name() === "send") text = text.replace(/^Usage: .*$/m, "Usage: send <code|id> <paths...>  (or: send --to <code|id> <paths...>)");
+  if (cmd.name() === "send") text = text.replace(/^Usage: .*$/m, "Usage: send [code|id] <paths...>  (or: send --to <code|id> <paths...>)");
   return text;
 }
 
@@ -232,8 +246,9 @@ function wrapWords(text: string, width: number): string[] {
 /**
  * Rewrites the session's shorthand into the one-shot form: `send <code> <path>…`
  * becomes `send --to <code> <path>…` (unless `--to` is given; an ID or a code typed in
- * groups, as shown, is joined), `?` is `help`. `isPath`: whether a word names an existing
- * file or directory, which is never joined into a code.
+ * groups, as shown, is joined), `?` is `help`. A first word that is not digits (and dashes),
+ * or that names a file, is a path: `send a.txt` is a send by this client's code. `isPath`:
+ * whether a word names an existing file or directory, which is never taken for a code.
  */
 export function normalizeWords(words: readonly string[], isPath: (word: string) => boolean = () => false): string[] {
   const out = [...words];
@@ -248,6 +263,8 @@ export function normalizeWords(words: readonly string[], isPath: (word: string) 
       continue;
     }
     if (w.startsWith("-") && w !== "-") continue;
+    // Not a code or an ID: every word is a path, sent to whoever types this client's code.
+    if (!/^\d[\d-]*$/.test(w) || isPath(w)) break;
     // An ID or a code typed in groups, as shown (`send 482 913 a.txt`, `send 482 913 305 117 a.txt`,
     // `send 482913 305-117 a.txt`): the words made of groups of three digits that follow, up to a
     // code's twelve digits, are one word. A code with a group missing is then refused as such
@@ -306,8 +323,8 @@ export async function dispatchLine(
 export function errorLine(err: unknown, verbose = false): string {
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") return "";
-    // `send` with nothing after it: the one-shot wording (--to) would mislead at the prompt.
-    if (err.code === "commander.missingMandatoryOptionValue" && /'--to <code>'/.test(err.message)) return "Usage: send <code|id> <path>… (type 'help send')";
+    // `send` with no files: the usage, which says a code or ID is optional (commander would name only 'paths').
+    if (err.code === "commander.missingArgument" && /argument 'paths'/.test(err.message) && !/'path'/.test(err.message)) return `${SEND_USAGE} (type 'help send')`;
     const [first, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
     const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
     return suggestion ? `${fitText(first, ERROR_LINE_BYTES)} ${suggestion}` : `${fitText(first, ERROR_LINE_BYTES)} (type 'help')`;

@@ -22,8 +22,8 @@ import { printable } from "../../protocol/schema.ts";
 import { createInterface, type Interface } from "node:readline";
 import { basename, resolve } from "node:path";
 import { type ClientConnection, connect } from "../../client/connection.ts";
-import { type IncomingOffer, keptTransfers, Receiver } from "../../client/receive.ts";
-import { sendFiles } from "../../client/send.ts";
+import { type IncomingOffer, keptTransfers, Receiver, receiveByCode } from "../../client/receive.ts";
+import { sendByCode, sendFiles } from "../../client/send.ts";
 import { describeKept, keptLine, resumingHere, takenNote } from "../receive.ts";
 import { ASK_CODE, keptByReceiver, listen, typedCode } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
@@ -37,8 +37,8 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, CODES_CLOSED_LINE, SAME_CODE_LINE, codeLine, codeText, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, verifyLine } from "../progress.ts";
-import { parseReceiverTarget, ReceiveCode } from "../../protocol/receive_code.ts";
+import { checkingText, CODES_CLOSED_LINE, SAME_CODE_LINE, codeLine, codeText, missedCodeLine, missedSendCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, renewedSendCodeLine, sendCodeLine, verifyLine } from "../progress.ts";
+import { ExchangeCode, parseReceiverTarget, parseSenderCode, WRONG_SEND_CODE } from "../../protocol/exchange_code.ts";
 import { downloadCommand, expiryText, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -127,11 +127,13 @@ class ClientSession implements SessionActions {
   #server: Server | null = null;
   #lastId: string | null = null;
   /** This session's receive code: its secret digits stay across reconnects, the ID in front of them changes. */
-  readonly #code = new ReceiveCode();
+  readonly #code = new ExchangeCode();
   #discovered: DiscoveredServer[] = [];
   #jobs = new Map<number, Job>();
   #jobN = 0;
   #incoming: Incoming | null = null;
+  /** While `receive <code>` fetches a sender's files: settles when it ends (the session's own receiving waits for it). */
+  #fetching: Promise<void> | null = null;
   #connecting: AbortController | null = null;
   /** When a Ctrl-C armed "the next Ctrl-C leaves" (for 5 s, or until a line is typed); 0: not armed. */
   #armedAt = 0;
@@ -444,6 +446,11 @@ class ClientSession implements SessionActions {
       onEvent: (e) => this.#onIncomingEvent(incoming, e),
     });
     for (let n = 0; this.#conn === conn && !conn.closedWith && !this.#quitting; n++) {
+      // A fetch by a sender's code takes the offers meanwhile (see receive()).
+      if (this.#fetching) {
+        await this.#fetching;
+        continue;
+      }
       let ended!: () => void;
       incoming = { conn, controller: new AbortController(), active: false, from: "", done: new Promise((r) => (ended = r)), kept: [] };
       this.#incoming = incoming;
@@ -489,7 +496,8 @@ class ClientSession implements SessionActions {
     return false;
   }
 
-  #onIncomingEvent(incoming: Incoming, e: TransferEvent): void {
+  /** `whose`: the code an exchange keyed with one used, this session's (an offer to it) or the sender's (a fetch). */
+  #onIncomingEvent(incoming: Incoming, e: TransferEvent, whose: "yours" | "theirs" = "yours"): void {
     switch (e.event) {
       case "offer":
         incoming.from = e.from ?? "?";
@@ -507,7 +515,7 @@ class ClientSession implements SessionActions {
         if (e.resumed) this.print(resumingHere(e.resumed));
         break;
       case "verify":
-        this.print(verifyLine(e.code, "the sender", e.byCode));
+        this.print(verifyLine(e.code, "the sender", e.byCode, whose));
         break;
       case "codeMissed":
         this.print(missedCodeLine(e.misses, e.missesInAll));
@@ -536,7 +544,8 @@ class ClientSession implements SessionActions {
         break;
       case "cancelled":
         this.screen.setStatus("recv", null, true);
-        this.print(`Incoming transfer cancelled: ${e.reason}`);
+        // A sender's refusal of the code typed here: the fetch's own error says it, once.
+        if (!(whose === "theirs" && e.reason.startsWith(WRONG_SEND_CODE))) this.print(`Incoming transfer cancelled: ${e.reason}`);
         break;
       case "kept":
         // Said once the receive has ended, after what ended it (our own Ctrl-C is said then).
@@ -594,18 +603,25 @@ class ClientSession implements SessionActions {
     this.print(`\n  Your ID:  ${formatId(this.#conn.id)}\n${codeLine(this.#code, this.#conn.id, AGAIN)}\n`);
   }
 
-  async send(toText: string, paths: string[], flags: SessionSendFlags): Promise<void> {
-    const { id: to, secret } = parseReceiverTarget(toText);
-    if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
-    const { conn } = this.#need();
-    if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
-    // One exchange at a time (the server refuses a second): said here, before anything is offered.
+  /** Refuses a second exchange (the server would): one is running, an incoming one, a send, or a fetch by code. */
+  #oneExchangeAtATime(): void {
     const incoming = this.#incoming;
     if (incoming?.active) {
       throw new SfxError("SFX_USAGE", `You are receiving from ${formatId(incoming.from)}: one exchange at a time; wait for it to end, or Ctrl-C to cancel it`);
     }
-    const sending = [...this.#jobs.values()].find((j) => j.label === "send");
-    if (sending) throw new SfxError("SFX_USAGE", `You are sending already (${sending.what}): one exchange at a time; wait for it to end, or Ctrl-C to cancel it`);
+    const running = [...this.#jobs.values()].find((j) => j.label === "send" || j.label === "receive");
+    if (running) throw new SfxError("SFX_USAGE", `You are ${running.label === "send" ? "sending" : "receiving"} already (${running.what}): one exchange at a time; wait for it to end, or Ctrl-C to cancel it`);
+  }
+
+  async send(toText: string | undefined, paths: string[], flags: SessionSendFlags): Promise<void> {
+    if (paths.includes("-")) throw new SfxError("SFX_USAGE", "Standard input carries this session's commands: give files or directories (or use 'sfx send -' outside the session)");
+    // No receiver given: sent to whoever types the code this shows (`sfx receive <code>`, or `receive <code>` here).
+    if (toText === undefined) return this.#sendByCode(paths, flags);
+    const { id: to, secret } = parseReceiverTarget(toText);
+    const { conn } = this.#need();
+    if (to === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", `${formatId(to)} is this client's own ID: give the receiver's`);
+    // One exchange at a time (the server refuses a second): said here, before anything is offered.
+    this.#oneExchangeAtATime();
     // Given the receiver's code, --verify asks nothing (the receiver proves the code), so it needs no terminal.
     if (flags.verify && secret === undefined && !this.terminal) throw new SfxError("SFX_USAGE", "--verify asks you to type the code the receiver shows: this session reads its commands from a pipe, not a terminal");
     const leftOut = this.#leftOut(flags.json);
@@ -663,6 +679,105 @@ class ClientSession implements SessionActions {
       });
       this.#endLeftOut(leftOut, "everything else arrived and was verified");
     });
+  }
+
+  /** `send <path>…` without a receiver: shows a code of its own, and sends to the receiver that types it. */
+  async #sendByCode(paths: string[], flags: SessionSendFlags): Promise<void> {
+    const { conn } = this.#need();
+    this.#oneExchangeAtATime();
+    const leftOut = this.#leftOut(flags.json);
+    const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
+    if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
+    const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
+    const size = `${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`;
+    // A code for this send alone: the session's own code is for receiving.
+    const code = new ExchangeCode();
+    await this.#job("send", `send by code ${code.format(conn.id)}, ${size}`, async (signal, status) => {
+      let started = Date.now();
+      let to = "";
+      if (flags.json) this.print(JSON.stringify({ event: "code", code: code.format(conn.id) }));
+      else this.print(`\n${sendCodeLine(code.format(conn.id))}\n\n${size}: waiting for the receiver to type the code ('receive <code>' in sfx client). Ctrl-C cancels.`);
+      await sendByCode(conn, {
+        code,
+        files,
+        signal,
+        onEvent: (e) => {
+          if (e.event === "pulled") to = e.from;
+          if (flags.json) {
+            if (e.event !== "progress") this.print(JSON.stringify(e));
+            return;
+          }
+          switch (e.event) {
+            case "offer":
+              this.print(`${formatId(to)} typed the code: offering ${size}; waiting for them to accept…`);
+              break;
+            case "pullFailed":
+              this.print(`${printable(e.message)}. Still waiting for the code.`);
+              break;
+            case "codeMissed":
+              this.print(missedSendCodeLine(to, e.misses, e.missesInAll));
+              break;
+            case "code":
+              this.print(`${renewedSendCodeLine(e.code)}\n\n${sendCodeLine(e.code)}\n`);
+              break;
+            case "accepted":
+              started = Date.now();
+              this.print(`${formatId(to)} accepted; sending.`);
+              break;
+            case "verify":
+              this.print(verifyLine(e.code, "the receiver", e.byCode, "yours"));
+              break;
+            case "progress":
+              status(progressText("send", e.bytes, e.total, started));
+              break;
+            case "done":
+              this.print(`Sent ${plural(e.files, "file")}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}) to ${formatId(to)}; the receiver verified every file.`);
+              break;
+          }
+        },
+      });
+      this.#endLeftOut(leftOut, "everything else arrived and was verified");
+    });
+  }
+
+  /**
+   * `receive <code>`: fetches the files of the sender that shows that code. The session's own
+   * receiving pauses meanwhile: the fetch takes this connection's offers (only that sender's).
+   */
+  async receive(codeText: string): Promise<void> {
+    const { id } = parseSenderCode(codeText);
+    const { conn } = this.#need();
+    this.#oneExchangeAtATime();
+    let resume!: () => void;
+    const paused = new Promise<void>((r) => (resume = r));
+    this.#fetching = paused;
+    // Not active (checked above): only waiting for an offer, which the fetch now waits for instead.
+    this.#incoming?.controller.abort();
+    const incoming: Incoming = { conn, controller: new AbortController(), active: false, from: id, done: paused, kept: [] };
+    try {
+      await this.#job("receive", `receive from ${formatId(id)}`, async (signal) => {
+        try {
+          this.print(`Asking ${formatId(id)} for its files…`);
+          await receiveByCode(conn, codeText, {
+            dir: this.dir,
+            overwrite: this.opts.overwrite,
+            decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
+            onEvent: (e) => this.#onIncomingEvent(incoming, e, "theirs"),
+          }, signal);
+        } finally {
+          for (const line of incoming.kept.splice(0)) this.print(line);
+          this.#fetching = null;
+          resume();
+        }
+      });
+    } catch (err) {
+      // Not started as a job (it could not be): the session receives again.
+      if (this.#fetching === paused) {
+        this.#fetching = null;
+        resume();
+      }
+      throw err;
+    }
   }
 
   /**

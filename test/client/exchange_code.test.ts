@@ -1,5 +1,5 @@
 /**
- * Exchanges keyed with the receiver's code (src/protocol/receive_code.ts), through the in-memory
+ * Exchanges keyed with the receiver's code (src/protocol/exchange_code.ts), through the in-memory
  * server: the code's secret digits never reach the server, a wrong code or a guess gets no byte,
  * guesses are counted, and a code removed on the way is noticed.
  */
@@ -13,7 +13,7 @@ import { collectFiles } from "../../src/client/walk.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import { isSfxError } from "../../src/errors.ts";
 import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
-import { codeRun, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseReceiverTarget, ReceiveCode } from "../../src/protocol/receive_code.ts";
+import { codeRun, ExchangeCode, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseReceiverTarget } from "../../src/protocol/exchange_code.ts";
 import { Accept, ErrorMessage, Key, Offer, Start } from "../../src/protocol/index.ts";
 import type { AnyMessage } from "../../src/protocol/registry.ts";
 import { harnessed } from "../pairing/_harness.ts";
@@ -29,7 +29,7 @@ async function source(text = "the minutes of the board, not for the server\n".re
 }
 
 test("a code is the ID and six digits, in groups of three; an ID alone has none; anything else is refused", () => {
-  const code = new ReceiveCode("305117");
+  const code = new ExchangeCode("305117");
   assert.is(code.format("482913"), "482-913-305-117");
   assert.equal(parseReceiverTarget("482-913-305-117"), { id: "482913", secret: "305117" });
   assert.equal(parseReceiverTarget(" 482 913 305117 "), { id: "482913", secret: "305117" });
@@ -48,14 +48,14 @@ test("a code is the ID and six digits, in groups of three; an ID alone has none;
       assert.match((err as Error).message, why);
     }
   }
-  assert.match(new ReceiveCode().secret, /^\d{6}$/);
+  assert.match(new ExchangeCode().secret, /^\d{6}$/);
 });
 
 harnessed("sent with the receiver's code: the files arrive, both ends say the exchange is keyed with it, and the server never sees the secret digits", async (h) => {
   const s = await h.client();
   const r = await h.client();
   const { text, files } = await source();
-  const code = new ReceiveCode();
+  const code = new ExchangeCode();
   const control: string[] = [];
   // Every control message the server relays to either end, as it is on the way.
   s.conn.onMessage((m) => void control.push(JSON.stringify(m)));
@@ -81,7 +81,7 @@ harnessed("a wrong code gets no byte: the sender refuses before sending (SFX_INT
   const s = await h.client();
   const r = await h.client();
   const { files } = await source();
-  const code = new ReceiveCode("305117");
+  const code = new ExchangeCode("305117");
   const events: TransferEvent[] = [];
   const receiver = new Receiver(r.conn, { dir: tmp(), code, decide: async () => true, onEvent: (e) => void events.push(e) });
   const relayed: Uint8Array[] = [];
@@ -120,7 +120,7 @@ harnessed("a wrong code gets no byte: the sender refuses before sending (SFX_INT
 });
 
 test("misses renew the secret every three, and close the code after nine in all: guesses are bounded, not only spread over secrets", () => {
-  const code = new ReceiveCode("305117");
+  const code = new ExchangeCode("305117");
   const seen = [code.secret];
   const misses = Array.from({ length: MAX_CODE_MISSES_IN_ALL }, () => {
     const miss = code.missed();
@@ -136,7 +136,7 @@ harnessed("a receiver whose code is closed refuses offers that use a code, befor
   const s = await h.client();
   const r = await h.client();
   const { files } = await source("x");
-  const code = new ReceiveCode("305117");
+  const code = new ExchangeCode("305117");
   const events: TransferEvent[] = [];
   let asked = 0;
   const receiver = new Receiver(r.conn, { dir: tmp(), code, decide: async () => (asked++, true), onEvent: (e) => void events.push(e) });
@@ -164,7 +164,7 @@ harnessed("with the receiver's code, confirmCode (send --verify) is not asked: t
   const s = await h.client();
   const r = await h.client();
   const { files } = await source("y");
-  const code = new ReceiveCode();
+  const code = new ExchangeCode();
   let asked = false;
   const sent: TransferEvent[] = [];
   const [got] = await Promise.all([
@@ -179,12 +179,12 @@ harnessed("with the receiver's code, confirmCode (send --verify) is not asked: t
 harnessed("someone between them who guesses the digits wrong, posing as the sender, gets the receiver's accept but cannot prove the code: the receiver fails SFX_INTEGRITY and keeps nothing", async (h) => {
   const s = await h.client();
   const r = await h.client();
-  const code = new ReceiveCode("305117");
+  const code = new ExchangeCode("305117");
   const dir = tmp();
   const got = new Receiver(r.conn, { dir, code, decide: async () => true }).receiveOne().then((x) => x, (e: unknown) => e);
   const keys = ExchangeKeyPair.generate();
   const offered = [{ path: "a.bin", size: 3 }];
-  const guess = codeRun("000000", r.conn.id, keys.commitment, offered, "sender");
+  const guess = codeRun("000000", { kind: "receiver", receiverId: r.conn.id }, keys.commitment, offered, "sender");
   const started = s.conn.waitFor((m) => Start.is(m)) as Promise<AnyMessage & { pake?: string; confirm?: string }>;
   s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: guess.share }));
   const start = await started;
@@ -202,14 +202,14 @@ harnessed("someone between them who guesses the digits wrong, posing as the send
 harnessed("a receiver that cancels between its accept and the sender's key (Ctrl-C) counts no miss: no one guessed", async (h) => {
   const s = await h.client();
   const r = await h.client();
-  const code = new ReceiveCode("305117");
+  const code = new ExchangeCode("305117");
   const events: TransferEvent[] = [];
   const stop = new AbortController();
   const got = new Receiver(r.conn, { dir: tmp(), code, decide: async () => true, onEvent: (e) => void events.push(e) })
     .receiveOne(stop.signal).then((x) => x, (e: unknown) => e);
   const keys = ExchangeKeyPair.generate();
   const offered = [{ path: "a.bin", size: 3 }];
-  const run = codeRun("305117", r.conn.id, keys.commitment, offered, "sender");
+  const run = codeRun("305117", { kind: "receiver", receiverId: r.conn.id }, keys.commitment, offered, "sender");
   const started = s.conn.waitFor((m) => Start.is(m));
   s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: run.share }));
   await started; // the receiver has answered with its tag; the sender's key is not sent
@@ -252,7 +252,7 @@ harnessed("an ID alone, to a receiver with a code: the offer is marked as not us
   const events: TransferEvent[] = [];
   let asked: boolean | undefined;
   const [got] = await Promise.all([
-    new Receiver(r.conn, { dir: tmp(), code: new ReceiveCode(), decide: async (o) => ((asked = o.byCode), true), onEvent: (e) => void events.push(e) }).receiveOne(),
+    new Receiver(r.conn, { dir: tmp(), code: new ExchangeCode(), decide: async (o) => ((asked = o.byCode), true), onEvent: (e) => void events.push(e) }).receiveOne(),
     sendFiles(s.conn, { to: r.conn.id, files }),
   ]);
   assert.ok(got.accepted);

@@ -1,0 +1,302 @@
+/**
+ * Sending by the sender's code (`sfx send f` shows it, `sfx receive <code>` types it), through the
+ * in-memory server: the receiver pulls, the sender offers keyed with its code, a wrong code gets no
+ * byte and is counted, a stranger's pull cannot end the send, and the server refuses pulls it
+ * cannot pass on.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { receiveByCode } from "../../src/client/receive.ts";
+import { sendByCode, sendFiles } from "../../src/client/send.ts";
+import { collectFiles } from "../../src/client/walk.ts";
+import type { TransferEvent } from "../../src/client/events.ts";
+import { isSfxError } from "../../src/errors.ts";
+import { ExchangeCode, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseSenderCode } from "../../src/protocol/exchange_code.ts";
+import { Busy, CONTROL_PPID, Offer, Pull, Pullable, Reject } from "../../src/protocol/index.ts";
+import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
+import { harnessed, startHarness, until } from "../pairing/_harness.ts";
+import type { ClientConnection } from "../../src/client/connection.ts";
+import { PULL_ANSWER_MS } from "../../src/protocol/defaults.ts";
+import { UNKNOWN_ID_BURST } from "../../src/pairing/defaults.ts";
+import { tempDirs } from "../_temp.ts";
+
+const tmp = tempDirs(test, "sfx-scode-");
+
+async function source(text = "the quarter's figures, for one receiver only\n".repeat(2000)) {
+  const src = tmp();
+  writeFileSync(join(src, "figures.txt"), text);
+  return { text, files: await collectFiles([join(src, "figures.txt")]) };
+}
+
+/** What a promise settled with: its value, or its error. */
+const settled = <T>(p: Promise<T>): Promise<T | unknown> => p.then((x) => x, (e: unknown) => e);
+
+test("a sender's code is always whole: an ID alone, or a code with a digit missing, is refused as such", () => {
+  assert.equal(parseSenderCode("482-913-305-117"), { id: "482913", secret: "305117" });
+  assert.equal(parseSenderCode(" 482 913 305117 "), { id: "482913", secret: "305117" });
+  const refusals: Array<[string, RegExp]> = [["482 913", /an ID alone/], ["482-913-305-11", /11 digits, where a code has 12/], ["482-913-305-11x", /not digits/], ["", /not digits/]];
+  for (const [bad, why] of refusals) {
+    try {
+      parseSenderCode(bad);
+      assert.unreachable(bad);
+    } catch (err) {
+      assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
+      assert.match((err as Error).message, why);
+      assert.match((err as Error).message, /'sfx send' shows/);
+    }
+  }
+});
+
+harnessed("the receiver types the sender's code and gets the files, keyed with it: both ends say so, the receiver is asked as for any offer, and the server never sees the secret digits", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { text, files } = await source();
+  const code = new ExchangeCode();
+  const control: string[] = [];
+  s.conn.onMessage((m) => void control.push(JSON.stringify(m)));
+  r.conn.onMessage((m) => void control.push(JSON.stringify(m)));
+  const events: Record<string, TransferEvent[]> = { sender: [], receiver: [] };
+  const dir = tmp();
+  let asked: { from: string; byCode?: boolean } | undefined;
+  const sending = sendByCode(s.conn, { code, files, onEvent: (e) => void events.sender.push(e) });
+  const got = await receiveByCode(r.conn, code.format(s.conn.id), {
+    dir,
+    decide: async (o) => ((asked = o), true),
+    onEvent: (e) => void events.receiver.push(e),
+  });
+  const sent = await sending;
+  assert.ok(got.accepted);
+  assert.is(got.from, s.conn.id);
+  assert.is(sent.to, r.conn.id, "the send says who got the files");
+  assert.is(readFileSync(join(dir, "figures.txt"), "utf8"), text);
+  assert.is(asked?.from, s.conn.id);
+  assert.is(asked?.byCode, true, "the receiver is told the offer uses the code it typed");
+  for (const who of ["sender", "receiver"]) {
+    const verify = events[who].find((e) => e.event === "verify") as { byCode?: boolean } | undefined;
+    assert.is(verify?.byCode, true, who);
+  }
+  assert.equal(events.sender.filter((e) => e.event === "pulled"), [{ event: "pulled", from: r.conn.id }]);
+  assert.not.ok(control.some((m) => m.includes(code.secret)), "the secret digits are in no message the server relays");
+  // Over: the sender no longer takes pulls.
+  const late = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
+  assert.ok(isSfxError(late, "SFX_UNKNOWN_ID"), String(late));
+  assert.match((late as Error).message, /not sending by a code/);
+});
+
+harnessed("a wrong code gets no byte: the receiver is told the code is wrong (SFX_BAD_CODE), the sender counts it and waits on; after three the code changes and the old one no longer works; the right one then works", async (h) => {
+  const s = await h.client();
+  const { text, files } = await source();
+  const code = new ExchangeCode("305117");
+  const events: TransferEvent[] = [];
+  const sending = settled(sendByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) }));
+  const relayed: Uint8Array[] = [];
+  for (let i = 0; i < MAX_CODE_MISSES; i++) {
+    const r = await h.client();
+    r.conn.onData((_stream, d) => void relayed.push(d));
+    const dir = tmp();
+    const got = await settled(receiveByCode(r.conn, `${s.conn.id}305118`, { dir, decide: async () => true }));
+    assert.ok(isSfxError(got, "SFX_BAD_CODE"), String(got));
+    assert.match((got as Error).message, /^Wrong code: .* is not the code client .* shows.*Nothing was received/);
+    assert.equal(readdirSync(dir), []);
+  }
+  assert.equal(relayed, [], "not a byte relayed");
+  await until(() => events.some((e) => e.event === "code"), 3000, "the renewal");
+  assert.equal(events.filter((e) => e.event === "codeMissed" || e.event === "code").map((e) => e.event === "code" ? "code" : (e as { misses: number }).misses), [1, 2, "code"]);
+  assert.not.ok(events.some((e) => e.event === "error" || e.event === "start"), JSON.stringify(events.map((e) => e.event)));
+  assert.is.not(code.secret, "305117");
+  const old = await settled(receiveByCode((await h.client()).conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }));
+  assert.ok(isSfxError(old, "SFX_BAD_CODE"), `the old digits no longer work: ${old}`);
+  const dir = tmp();
+  const r = await h.client();
+  const got = await receiveByCode(r.conn, code.format(s.conn.id), { dir, decide: async () => true });
+  assert.ok(got.accepted);
+  assert.is(readFileSync(join(dir, "figures.txt"), "utf8"), text);
+  assert.is((await sending as { to: string }).to, r.conn.id);
+});
+
+harnessed("nine wrong codes in all close the sender's code: its send fails (SFX_INTEGRITY), with nothing sent", async (h) => {
+  const s = await h.client();
+  const { files } = await source("x");
+  const code = new ExchangeCode("305117");
+  const events: TransferEvent[] = [];
+  const sending = settled(sendByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) }));
+  for (let i = 0; i < MAX_CODE_MISSES_IN_ALL; i++) {
+    // Never the code's digits, whatever they are renewed to.
+    const wrong = String((Number(code.secret) + 1) % 1e6).padStart(6, "0");
+    const got = await settled(receiveByCode((await h.client()).conn, `${s.conn.id}${wrong}`, { dir: tmp(), decide: async () => true }));
+    assert.ok(isSfxError(got, "SFX_BAD_CODE"), `${i}: ${got}`);
+  }
+  const err = await sending;
+  assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
+  assert.match((err as Error).message, /Too many receivers typed a wrong code.*Nothing was sent/);
+  assert.ok(code.closed);
+  assert.equal(events.filter((e) => e.event === "codeClosed" || e.event === "error").map((e) => e.event), ["codeClosed", "error"]);
+  // Closed, it takes no pulls.
+  const after = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
+  assert.ok(isSfxError(after, "SFX_UNKNOWN_ID"), String(after));
+});
+
+harnessed("a receiver that declines, or leaves before answering, does not end the send: the sender says so and the next receiver gets the files", async (h) => {
+  const s = await h.client();
+  const { text, files } = await source();
+  const code = new ExchangeCode();
+  const events: TransferEvent[] = [];
+  const sending = sendByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) });
+  const no = await h.client();
+  const declined = await receiveByCode(no.conn, code.format(s.conn.id), { dir: tmp(), decide: async () => false });
+  assert.is(declined.accepted, false);
+  await until(() => events.some((e) => e.event === "pullFailed"), 3000, "the sender to hear of the decline");
+  const gone = await h.client();
+  await settled(receiveByCode(gone.conn, code.format(s.conn.id), { dir: tmp(), decide: () => gone.conn.abort("left").then(() => true) }));
+  await until(() => events.filter((e) => e.event === "pullFailed").length === 2, 3000, "the sender to hear the receiver left");
+  const failures = events.filter((e) => e.event === "pullFailed") as Array<{ from: string; code: string }>;
+  assert.equal(failures.map((f) => [f.from, f.code]), [[no.conn.id, "SFX_REJECTED"], [gone.conn.id, "SFX_TRANSFER_FAILED"]]);
+  assert.not.ok(events.some((e) => e.event === "error"), "no error said while the send goes on");
+  const dir = tmp();
+  const r = await h.client();
+  await receiveByCode(r.conn, code.format(s.conn.id), { dir, decide: async () => true });
+  assert.is(readFileSync(join(dir, "figures.txt"), "utf8"), text);
+  assert.is((await sending).to, r.conn.id);
+});
+
+harnessed("the server refuses pulls it cannot pass on: an ID nobody holds, a client that is not sending by a code (a receiver's code typed by mistake), one busy with another receiver; the client refuses its own code", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const { files } = await source("x");
+  const opts = { dir: tmp(), decide: async () => true };
+  const unknown = await settled(receiveByCode(r.conn, "999999305117", opts));
+  assert.ok(isSfxError(unknown, "SFX_UNKNOWN_ID"), String(unknown));
+  assert.match((unknown as Error).message, /No client with ID 999 999/);
+  // A receiver shows a code too: typed into sfx receive, it is refused with the way round.
+  const receiving = new ExchangeCode();
+  const notSending = await settled(receiveByCode(r.conn, receiving.format(s.conn.id), opts));
+  assert.ok(isSfxError(notSending, "SFX_UNKNOWN_ID"), String(notSending));
+  assert.match((notSending as Error).message, /not sending by a code.*typed into 'sfx send --to'/);
+  const own = await settled(receiveByCode(s.conn, `${s.conn.id}305117`, opts));
+  assert.ok(isSfxError(own, "SFX_BAD_ARGUMENT"), String(own));
+  // Busy: the first receiver is being asked; a second one's pull is refused at once.
+  const code = new ExchangeCode();
+  const sending = settled(sendByCode(s.conn, { code, files }));
+  let release = (_: boolean) => {};
+  const first = receiveByCode(r.conn, code.format(s.conn.id), { dir: tmp(), decide: () => new Promise((go) => (release = go)) });
+  await until(() => h.logs.some((l) => /Exchange #\d+: offer from/.test(l.message)), 3000, "the sender's offer");
+  const second = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
+  assert.ok(isSfxError(second, "SFX_PEER_BUSY"), String(second));
+  assert.match((second as Error).message, /offering its files to another receiver right now/);
+  release(true);
+  assert.ok((await first).accepted);
+  assert.is((await sending as { to: string }).to, r.conn.id);
+});
+
+harnessed("a receiver fetching by a code refuses other clients' offers meanwhile, and still gets the sender's", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const other = await h.client();
+  const { text, files } = await source();
+  const code = new ExchangeCode();
+  const dir = tmp();
+  const events: TransferEvent[] = [];
+  // A client that sends by its code and has not answered yet: the receiver waits for its offer.
+  s.conn.send(Pullable, { on: true });
+  const pulled = s.conn.waitFor((m) => Pull.is(m));
+  const fetching = receiveByCode(r.conn, code.format(s.conn.id), { dir, decide: async () => true, onEvent: (e) => void events.push(e) });
+  await pulled;
+  const intruder = await settled(sendFiles(other.conn, { to: r.conn.id, files }));
+  assert.ok(isSfxError(intruder, "SFX_REJECTED"), String(intruder));
+  assert.match((intruder as Error).message, /fetching client .*'s files/);
+  const rejected = events.find((e) => e.event === "rejected") as { from?: string } | undefined;
+  assert.is(rejected?.from, other.conn.id);
+  // Now the sender answers: a send by code, handed the pull again as the server passed it on.
+  const sending = sendByCode(s.conn, { code, files });
+  s.serverSide.send(0, Pull.encode({ from: r.conn.id }), { ppid: CONTROL_PPID });
+  const got = await fetching;
+  assert.ok(got.accepted);
+  assert.is(readFileSync(join(dir, "figures.txt"), "utf8"), text);
+  assert.is((await sending).to, r.conn.id);
+});
+
+harnessed("an offer from the sender without its code's share is refused (the code was removed on the way): the fetch ends with it, saying why", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  const code = new ExchangeCode();
+  s.conn.send(Pullable, { on: true });
+  const pulled = s.conn.waitFor((m) => Pull.is(m));
+  const events: TransferEvent[] = [];
+  const fetching = receiveByCode(r.conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true, onEvent: (e) => void events.push(e) });
+  await pulled;
+  const keys = ExchangeKeyPair.generate();
+  const answered = s.conn.waitFor((m) => Reject.is(m));
+  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: [{ path: "a.bin", size: 3 }], commit: keys.commitment }));
+  const why = /by its code, and this offer does not use it/;
+  assert.match(String((await answered as { reason?: string }).reason), why);
+  const got = await fetching;
+  assert.is(got.accepted, false);
+  assert.is(got.from, s.conn.id);
+  assert.match(String((events.find((e) => e.event === "rejected") as { reason?: string } | undefined)?.reason), why);
+});
+
+harnessed("a sender that says nothing after the pull: the receiver gives up after its answer time (SFX_OFFER_TIMEOUT), and says why", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  s.conn.send(Pullable, { on: true });
+  const got = await settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true, answerMs: 100 }));
+  assert.ok(isSfxError(got, "SFX_OFFER_TIMEOUT"), String(got));
+  assert.match((got as Error).message, /did not offer its files within 0\.1 s of being asked/);
+});
+
+test("the server holds one pull per sender until it offers: a second receiver is busy meanwhile, and free to pull once the first left, or once the sender had its time to answer", async () => {
+  let now = 1_000_000;
+  const h = startHarness({}, {}, { now: () => now });
+  try {
+    const s = await h.client();
+    s.conn.send(Pullable, { on: true });
+    const pull = (conn: ClientConnection, xid: number) => {
+      const answer = conn.waitFor((m) => m.xid === xid);
+      conn.send(Pull, { xid, to: s.conn.id });
+      return answer;
+    };
+    const r1 = await h.client();
+    const r2 = await h.client();
+    const passed = s.conn.waitFor((m) => Pull.is(m));
+    void pull(r1.conn, 1).catch(() => {});
+    assert.is((await passed as { from?: string }).from, r1.conn.id);
+    assert.ok(Busy.is(await pull(r2.conn, 3)), "busy while the first pull waits for the sender's offer");
+    // The first receiver leaves: its pull no longer holds the sender.
+    await r1.conn.abort("left");
+    await until(() => h.service.sessions.lookup(r1.conn.id) === undefined, 3000, "the first receiver gone");
+    const again = s.conn.waitFor((m) => Pull.is(m));
+    void pull(r2.conn, 5).catch(() => {});
+    assert.is((await again as { from?: string }).from, r2.conn.id);
+    // The sender says nothing: once its time to answer has passed, the next receiver may pull.
+    const r3 = await h.client();
+    assert.ok(Busy.is(await pull(r3.conn, 7)));
+    now += PULL_ANSWER_MS;
+    const third = s.conn.waitFor((m) => Pull.is(m));
+    void pull(r3.conn, 9).catch(() => {});
+    assert.is((await third as { from?: string }).from, r3.conn.id);
+  } finally {
+    await h.close();
+  }
+});
+
+test("pulls to IDs that send by no code count as guessed IDs: past the burst, pulls from that address are refused for a while (SFX_LIMIT)", async () => {
+  const h = startHarness();
+  try {
+    const r = await h.client();
+    const codes: string[] = [];
+    for (let i = 0; i <= UNKNOWN_ID_BURST; i++) {
+      const xid = 1 + 2 * i;
+      const answer = r.conn.waitFor((m) => m.xid === xid);
+      r.conn.send(Pull, { xid, to: String(100000 + i) });
+      codes.push((await answer as { code?: string }).code ?? "?");
+    }
+    assert.equal(codes.slice(0, UNKNOWN_ID_BURST), Array(UNKNOWN_ID_BURST).fill("SFX_UNKNOWN_ID"));
+    assert.is(codes[UNKNOWN_ID_BURST], "SFX_LIMIT");
+  } finally {
+    await h.close();
+  }
+});
+
+test.run();
