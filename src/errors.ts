@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   SFX_INCOMPATIBLE_VERSION: 4,
   /** A peer sent a message that breaks the protocol. */
   SFX_PROTOCOL: 4,
-  /** No live client has that ID. */
+  /** No live client has that ID (for a pull, none that sends by its code). */
   SFX_UNKNOWN_ID: 5,
   /** The receiver is already in an exchange. */
   SFX_PEER_BUSY: 5,
@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   SFX_IO: 8,
   /** No share with that code (wrong, or expired: the answer is the same). */
   SFX_SHARE_NOT_FOUND: 9,
-  /** A share's code was malformed. */
+  /** A share's code was malformed; or a send code the sender found wrong (nothing was received). */
   SFX_BAD_CODE: 9,
   /** A daemon already runs on that pid file. */
   SFX_ALREADY_RUNNING: 10,

@@ -1,2 +1,2 @@
 /** The sfx release, kept equal to package.json's `version` (a test checks). */
-export const VERSION = "0.5.0";
+export const VERSION = "0.6.0";

@@ -1,7 +1,7 @@
 /**
  * `sfx demo` (what `npm start` runs): the main job end to end on this machine
- * in a few seconds — a server on 127.0.0.1, a receiver and a sender, one file
- * exchanged and a share put and fetched, every byte hash-checked — printing
+ * in a few seconds — a server on 127.0.0.1, a sender and a receiver, one file
+ * exchanged by the sender's code and a share put and fetched, every byte hash-checked — printing
  * the commands a user would type on real machines. Everything lives in a
  * temporary directory that is removed afterwards (unless --keep).
  *
@@ -34,8 +34,8 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
   // Loaded here so `sfx --help` stays fast.
   const { startServer } = await import("../server/server.ts");
   const { connect } = await import("../client/connection.ts");
-  const { Receiver } = await import("../client/receive.ts");
-  const { sendFiles } = await import("../client/send.ts");
+  const { receiveByCode } = await import("../client/receive.ts");
+  const { sendByCode } = await import("../client/send.ts");
   const { collectFiles } = await import("../client/walk.ts");
   const { shareGet, sharePut } = await import("../client/share.ts");
   const { formatId } = await import("../pairing/id_registry.ts");
@@ -55,26 +55,25 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
     const bob = await connect({ server: at });
     const alice = await connect({ server: at });
     try {
-      // The receiver's code: its ID and six secret digits, which the server never sees.
-      const code = new ExchangeCode();
-      say(`sfx receive         → receiver connected, its ID is ${formatId(bob.id)}, its code ${code.format(bob.id)}`);
       const inbox = join(tmp, "inbox");
       await mkdir(inbox);
       const file = join(tmp, "demo.bin");
       const bytes = randomBytes(size);
       const sha = createHash("sha256").update(bytes).digest("hex");
       await writeFile(file, bytes);
-      // Keyed with the receiver's code, each end proves it holds it: nothing is left for the users to compare.
+      // The sender's code: its ID and six secret digits, which the server never sees; the receiver types it.
+      const code = new ExchangeCode();
+      say(`sfx send demo.bin   → sender connected, its ID is ${formatId(alice.id)}, its code ${code.format(alice.id)}`);
+      // Keyed with the sender's code, each end proves it holds it: nothing is left for the users to compare.
       const byCode: { sender?: boolean; receiver?: boolean } = {};
-      const receiving = new Receiver(bob, { dir: inbox, code, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (byCode.receiver = e.byCode)) })
-        .receiveOne();
-      const sent = await sendFiles(alice, { to: code.format(bob.id), files: await collectFiles([file]), onEvent: (e) => void (e.event === "verify" && (byCode.sender = e.byCode)) });
-      const got = await receiving;
+      const sending = sendByCode(alice, { code, files: await collectFiles([file]), onEvent: (e) => void (e.event === "verify" && (byCode.sender = e.byCode)) });
+      const got = await receiveByCode(bob, code.format(alice.id), { dir: inbox, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (byCode.receiver = e.byCode)) });
+      const sent = await sending;
       const copy = createHash("sha256").update(await readFile(join(inbox, "demo.bin"))).digest("hex");
       if (!got.accepted || copy !== sha) throw new SfxError("SFX_INTEGRITY", "The demo file arrived changed");
-      if (!byCode.sender || !byCode.receiver) throw new SfxError("SFX_PROTOCOL", "The two ends of the demo did not key the exchange with the receiver's code");
-      say(`sfx send --to ${code.format(bob.id)} demo.bin → ${mib(sent.bytes)} relayed in ${sent.seconds.toFixed(2)} s ` +
-        `(${formatRate(sent.bytes / Math.max(sent.seconds, 1e-3) / 1e6)}), enciphered end to end under keys made with the receiver's code, ` +
+      if (!byCode.sender || !byCode.receiver) throw new SfxError("SFX_PROTOCOL", "The two ends of the demo did not key the exchange with the sender's code");
+      say(`sfx receive ${code.format(alice.id)} → ${mib(sent.bytes)} relayed in ${sent.seconds.toFixed(2)} s ` +
+        `(${formatRate(sent.bytes / Math.max(sent.seconds, 1e-3) / 1e6)}), enciphered end to end under keys made with the sender's code, ` +
         `SHA-256 ${sha.slice(0, 16)}… verified`);
 
       const share = await sharePut([file], { server: at, expiresInMs: 3_600_000 });
@@ -96,7 +95,7 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
       say("Its files and logs are removed (--keep keeps them).");
     }
   }
-  say("Demo complete. On real machines: `sfx serve` on the server, `sfx receive` and `sfx send --to <code> <files>` on the clients.");
+  say("Demo complete. On real machines: `sfx serve` on the server, `sfx send <files>` on one client and `sfx receive <code>` on the other (or `sfx receive`, then `sfx send --to <code> <files>`).");
   return 0;
 }
 

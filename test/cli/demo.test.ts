@@ -11,8 +11,9 @@ test("sfx demo exchanges and shares a file on loopback, verifies both, and remov
   try {
     const r = await runSfx(["demo", "--size", "2M"], { env: bareEnv(home.path), timeoutMs: 60_000 });
     assert.is(r.status, 0, r.stderr);
-    assert.match(r.stdout, /receiver connected, its ID is \d{3} \d{3}, its code \d{3}-\d{3}-\d{3}-\d{3}/);
-    assert.match(r.stdout, /sfx send --to \d{3}-\d{3}-\d{3}-\d{3} demo\.bin → 2\.0 MiB relayed in [\d.]+ s \([\d.]+ (MB|kB)\/s\), enciphered end to end under keys made with the receiver's code, SHA-256 .* verified/);
+    const code = /sender connected, its ID is \d{3} \d{3}, its code (\d{3}-\d{3}-\d{3}-\d{3})/.exec(r.stdout)?.[1];
+    assert.ok(code, r.stdout);
+    assert.match(r.stdout, new RegExp(`sfx receive ${code} → 2\\.0 MiB relayed in [\\d.]+ s \\([\\d.]+ (MB|kB)/s\\), enciphered end to end under keys made with the sender's code, SHA-256 .* verified`));
     assert.match(r.stdout, /→ code [0-9A-Z]{4}(-[0-9A-Z]{4}){5} \(the key too: the server stores bytes it cannot read, and never saw it\)/);
     assert.match(r.stdout, /Demo complete/);
     assert.match(r.stdout, /removed \(--keep keeps them\)/, "the logs it named are said to be gone");

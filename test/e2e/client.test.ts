@@ -243,7 +243,7 @@ if (!TMUX) {
     const id = await a.id();
     await a.run("bogus", /^unknown command 'bogus' \(type 'help'\)$/m);
     await a.run("sedn 123456 x", /unknown command 'sedn' \(Did you mean send\?\)/);
-    await a.run("send", /^Usage: send <code\|id> <path>… \(type 'help send'\)$/m);
+    await a.run("send", /^Usage: send \[code\|id\] <path>… \(type 'help send'\)$/m);
     await a.run("send 12 x", /^Invalid receiver "12" \(2 digits, where a code has 12 and an ID 6\): give the code 'sfx receive' shows/m);
     await a.run("send 999999 missing.txt", /^Cannot read missing\.txt/m);
     await a.run(`send ${id} .`, /is this client's own ID/);
