@@ -66,7 +66,18 @@ async function runDemo(size: number, keep: boolean): Promise<number> {
       say(`sfx send demo.bin   → sender connected, its ID is ${formatId(alice.id)}, its code ${code.format(alice.id)}`);
       // Keyed with the sender's code, each end proves it holds it: nothing is left for the users to compare.
       const byCode: { sender?: boolean; receiver?: boolean } = {};
-      const sending = sendByCode(alice, { code, files: await collectFiles([file]), onEvent: (e) => void (e.event === "verify" && (byCode.sender = e.byCode)) });
+      let shown!: () => void;
+      const pullable = new Promise<void>((resolve) => (shown = resolve));
+      const sending = sendByCode(alice, {
+        code,
+        files: await collectFiles([file]),
+        onEvent: (e) => {
+          if (e.event === "code") shown();
+          if (e.event === "verify") byCode.sender = e.byCode;
+        },
+      });
+      // The code is typed once it is shown: once the server knows the sender takes pulls.
+      await Promise.race([pullable, sending]);
       const got = await receiveByCode(bob, code.format(alice.id), { dir: inbox, decide: async () => true, onEvent: (e) => void (e.event === "verify" && (byCode.receiver = e.byCode)) });
       const sent = await sending;
       const copy = createHash("sha256").update(await readFile(join(inbox, "demo.bin"))).digest("hex");

@@ -348,6 +348,25 @@ export function sendCodeLine(code: string): string {
   return `  Code:     ${code}   (on the other machine: sfx receive ${code})`;
 }
 
+/**
+ * What a sender by code says of its code's events, on standard output (`out`: the code itself, so
+ * that a script reading it finds it, and each new one) and standard error (`err`), or undefined for
+ * the other events. `shown`: whether its code was shown already (the first `code` event shows it);
+ * `from`: the receiver that last pulled; `waiting`: what is said of waiting on (how to stop).
+ */
+export function sendByCodeLines(e: TransferEvent, shown: boolean, from: string, waiting: string): { out?: string; err?: string } | undefined {
+  switch (e.event) {
+    case "code":
+      return shown ? { out: sendCodeLine(e.code), err: renewedSendCodeLine(e.code) } : { out: `\n${sendCodeLine(e.code)}\n` };
+    case "codeMissed":
+      return { err: missedSendCodeLine(from, e.misses, e.missesInAll) };
+    case "pullFailed":
+      return { err: `${printable(e.message)}. ${waiting}` };
+    default:
+      return undefined;
+  }
+}
+
 /** Said when a sender's code was renewed (receivers typed it wrong too often). */
 export function renewedSendCodeLine(code: string): string {
   return `Receivers typed a wrong code ${MAX_CODE_MISSES} times: your code is now ${code} (the old one no longer works).`;

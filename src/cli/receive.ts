@@ -14,7 +14,7 @@ import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
 import { CODES_CLOSED_LINE, codeLine, missedCodeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
-import { ExchangeCode, parseSenderCode, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { ExchangeCode, parseSenderCode } from "../protocol/exchange_code.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
@@ -97,6 +97,9 @@ async function runReceive(flags: ReceiveFlags, senderCode?: string): Promise<num
   // Given a sender's code: that sender's files, one exchange (checked before anything else is done).
   const fetching = senderCode === undefined ? undefined : parseSenderCode(senderCode);
   const once = flags.once || fetching !== undefined;
+  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  // Its offer could only be declined, which ends the sender's send: said before anything is done.
+  if (fetching && !flags.yes && !interactive) throw new SfxError("SFX_USAGE", "sfx receive <code> asks before it takes the files, and has no terminal to ask on: give --yes to take them");
   const dir = resolve(flags.dir);
   await prepareDirectory(dir);
   const json = flags.json ? jsonEvents() : undefined;
@@ -104,7 +107,6 @@ async function runReceive(flags: ReceiveFlags, senderCode?: string): Promise<num
   const say = (line: string) => {
     if (!json) process.stderr.write(`${line}\n`);
   };
-  const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   return withInterrupt(async (signal) => {
     // What earlier transfers left here is looked for while connecting, not after.
     const listing = keptTransfers(dir);
@@ -200,8 +202,7 @@ async function runReceive(flags: ReceiveFlags, senderCode?: string): Promise<num
             process.stdout.write(`Received ${e.files} file${e.files === 1 ? "" : "s"}, ${formatBytes(e.bytes)} in ${formatDuration(e.seconds)} (${formatDoneRate(e)}), every hash verified.\n`);
             break;
           case "cancelled":
-            // A sender's refusal of the code typed here: the command's own error says it, once.
-            if (!(fetching && e.reason.startsWith(WRONG_SEND_CODE))) say(`Cancelled: ${e.reason}`);
+            say(`Cancelled: ${e.reason}`);
             break;
           case "kept":
             bar.end();

@@ -10,7 +10,7 @@ import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, missedSendCodeLine, progressBar, renewedSendCodeLine, SAME_CODE_LINE, sendCodeLine, verifyLine, warnSkipped } from "./progress.ts";
+import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, SAME_CODE_LINE, sendByCodeLines, verifyLine, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendByCode, sendFiles } from "../client/send.ts";
@@ -185,39 +185,37 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     /** The receiver the files are offered to: given, or (by code) the last that typed the code. */
     let to = target?.id;
     try {
-      const connected = { event: "connected", id: conn.id, ...(code ? { code: code.format(conn.id) } : {}) } as const;
-      json?.({ ...connected, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
-      if (code && !json) {
-        process.stdout.write(`\n${sendCodeLine(code.format(conn.id))}\n\n`);
-        say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}.`);
-        say(`${describeOffer()}: waiting for the receiver to type the code (Ctrl-C to stop)…`);
-      }
+      // A code of its own comes as the `code` event, once the server knows it takes pulls.
+      json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
+      if (code) say(`Connected to ${conn.welcome.server.name} (sfx ${conn.welcome.server.version}) at ${formatAddress(found.host, found.port)}.`);
+      /** Whether this sender's code was shown (once the server knows it takes pulls: its first `code` event). */
+      let shown = false;
+      const waiting = "Still waiting for the receiver to type the code (Ctrl-C to stop)…";
       const barFollows = followTransfer(bar);
       /** Whether the exchange is keyed with a code (then --verify asks nothing). */
       let byCode = false;
       const onEvent = (e: TransferEvent) => {
         if (e.event === "accepted") accepted = true;
         if (e.event === "pulled") to = e.from;
+        const puller = to ?? "";
+        // That receiver is done with: a Ctrl-C now withdraws no offer.
+        if (e.event === "pullFailed" || e.event === "codeMissed") to = undefined;
         // Cancelled here (Ctrl-C, a signal): the one error event is the command's own, below, which says whether the receiver was told.
         if (e.event === "error" && signal.aborted) return;
         json?.(e);
         if (json) return;
         barFollows(e);
+        const lines = sendByCodeLines(e, shown, puller, waiting);
+        if (lines?.out !== undefined) process.stdout.write(`${lines.out}\n`);
+        if (lines?.err !== undefined) say(lines.err);
+        if (e.event === "code" && !shown) {
+          shown = true;
+          say(`${describeOffer()}: waiting for the receiver to type the code (Ctrl-C to stop)…`);
+        }
         switch (e.event) {
           case "offer":
             if (code) say(`Client ${formatId(to!)} typed the code: offering ${describeOffer(e.bytes)}; waiting for them to accept…`);
             else say(`Offering ${describeOffer(e.bytes)} to ${formatId(to!)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept…`);
-            break;
-          case "pullFailed":
-            say(`${printable(e.message)}. Still waiting for the receiver to type the code (Ctrl-C to stop)…`);
-            break;
-          case "codeMissed":
-            say(missedSendCodeLine(to!, e.misses, e.missesInAll));
-            break;
-          case "code":
-            say(renewedSendCodeLine(e.code));
-            // On standard output too, where the first code was (a script reading it sees the new one).
-            process.stdout.write(`${sendCodeLine(e.code)}\n`);
             break;
           case "accepted":
             say(flags.verify && target !== undefined && secret === undefined ? "Accepted. Enciphered end to end, under keys the two ends agreed through the server." : "Accepted; sending.");

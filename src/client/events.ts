@@ -36,7 +36,10 @@ export type TransferEvent =
    * exchange_code.ts).
    */
   | { event: "codeMissed"; misses: number; /** Over every secret: at nine, codes close. */ missesInAll: number }
-  /** This end's code (`482-913-305-117`) was renewed: too many wrong guesses of it, and the old one no longer works. */
+  /**
+   * This end's code (`482-913-305-117`): a sender by code says it once it takes pulls (show it from
+   * then on); either end says it again when too many wrong guesses renewed it (the old one no longer works).
+   */
   | { event: "code"; code: string }
   /** This end takes no code any more: too many wrong guesses in all (see exchange_code.ts). */
   | { event: "codeClosed" }

@@ -20,10 +20,11 @@
 import { printable } from "../protocol/schema.ts";
 import { isSfxError, SfxError } from "../errors.ts";
 import { parseDataPpid, xidTag } from "../protocol/data.ts";
-import { Accept, Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Pull, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { Accept, Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Pull, PullProof, PullShare, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, type CodeOf, codeRun, ExchangeCode, parseSenderCode, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { CODE_REFUSAL, codeRun, ExchangeCode, parseSenderCode, pullRun, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { randomBytes } from "node:crypto";
 import { PULL_ANSWER_MS } from "../protocol/defaults.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
@@ -65,10 +66,11 @@ export interface ReceiveOptions {
    */
   code?: ExchangeCode;
   /**
-   * The sender whose code the user typed (see {@link receiveByCode}): its ID and the code's secret
-   * digits. Only its offers are taken, keyed with the code; every other offer is refused.
+   * The sender whose code the user typed (see {@link receiveByCode}): its ID, and the keys of the
+   * CPace run over the code that this end has proved. Only its offer is taken, and only when it
+   * carries the sender's tag of that run; every other offer is refused.
    */
-  sender?: { id: string; secret: string };
+  sender?: { id: string; keys?: CpaceKeys };
   /** Accept (true), or reject (false, or a reason). Aborted by `signal` when the offer is withdrawn. */
   decide(offer: IncomingOffer, signal: AbortSignal): Promise<boolean | string>;
   onEvent?: EventSink;
@@ -234,36 +236,39 @@ export class Receiver {
     // An offer that uses a code: the CPace run over its secret digits (ours, or those of the sender
     // whose code was typed), finished now (its tag goes with the accept).
     const receiveCode = this.opts.code;
-    const pulled = this.opts.sender;
+    const fetching = this.opts.sender;
     let codeKeys: CpaceKeys | undefined;
-    /** Our share of the run, which the accept carries beside our tag. */
+    /** Our share of the run, which the accept carries beside our tag (a receiver's code only). */
     let codeShare: string | undefined;
-    if (offer.pake !== undefined || pulled !== undefined) {
-      let why: string | undefined;
-      let code: { secret: string; of: CodeOf } | undefined;
-      if (pulled !== undefined) {
-        if (from !== pulled.id) why = `${FETCHING} ${formatId(pulled.id)}'s files (its code was typed here): it takes no other offer`;
-        else if (offer.pake === undefined) why = `${FETCHING} ${formatId(pulled.id)}'s files by its code, and this offer does not use it (both ends speak this protocol, so it was removed on the way: by the server?)`;
-        else code = { secret: pulled.secret, of: { kind: "sender", senderId: pulled.id, receiverId: conn.id } };
-      } else if (receiveCode === undefined) why = CODE_REFUSAL;
+    let why: string | undefined;
+    if (fetching !== undefined) {
+      // Fetching by a sender's code: that sender's offer only, with its tag, which proves the code.
+      const sender = formatId(fetching.id);
+      if (from !== fetching.id) why = `${FETCHING} ${sender}'s files (its code was typed here): it takes no other offer`;
+      else if (!fetching.keys?.checkTag(offer.confirm)) why = `${FETCHING} ${sender}'s files by its code, and this offer does not prove it (both ends speak this protocol, so it was changed on the way: by the server?)`;
+      else codeKeys = fetching.keys;
+    } else if (offer.confirm !== undefined && offer.pake === undefined) {
+      // Made for a fetch by the sender's code that has ended here (cancelled, or given up): nobody asked for it.
+      why = `${CODE_REFUSAL} of a sender's: it is fetching no files (any more)`;
+    } else if (offer.pake !== undefined) {
+      if (receiveCode === undefined) why = CODE_REFUSAL;
       else if (receiveCode.closed) why = `${CODE_REFUSAL} any more: too many offers gave a wrong one`;
-      else code = { secret: receiveCode.secret, of: { kind: "receiver", receiverId: conn.id } };
-      if (code !== undefined) {
-        const run = codeRun(code.secret, code.of, commit, offer.files, "receiver");
+      else {
+        const run = codeRun(receiveCode.secret, conn.id, commit, offer.files, "receiver");
         try {
-          codeKeys = run.finish(offer.pake!);
+          codeKeys = run.finish(offer.pake);
           codeShare = run.share;
         } catch (err) {
           why = `${CODE_REFUSAL} from this offer: ${(err as Error).message}`;
         }
       }
-      if (why !== undefined) {
-        conn.send(Reject, { xid, reason: why });
-        emit({ event: "rejected", reason: why, from });
-        return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
-      }
     }
-    const byCode = receiveCode === undefined && pulled === undefined ? undefined : codeKeys !== undefined;
+    if (why !== undefined) {
+      conn.send(Reject, { xid, reason: why });
+      emit({ event: "rejected", reason: why, from });
+      return { from, accepted: false, files: [], bytes: 0, seconds: 0 };
+    }
+    const byCode = receiveCode === undefined && fetching === undefined ? undefined : codeKeys !== undefined;
     const shown = offer.files.map((f) => ({ path: f.path, size: f.size }));
     emit({ event: "offer", from, files: shown, bytes, ...(byCode === undefined ? {} : { byCode }) });
 
@@ -735,8 +740,8 @@ export class Receiver {
       }
     }
     if (!stopped()) {
-      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}), key: keys.publicKey, ...(codeKeys ? { pake: codeShare, confirm: codeKeys.tag } : {}) });
-      codeAnswered = codeKeys !== undefined;
+      conn.send(Accept, { xid, ...(resume.length ? { resume } : {}), key: keys.publicKey, ...(codeShare !== undefined ? { pake: codeShare, confirm: codeKeys!.tag } : {}) });
+      codeAnswered = codeShare !== undefined;
       emit({ event: "accepted" });
       // The kept bytes are hashed before anything is written after them: say so while it lasts, so
       // that neither the server nor the sender takes the quiet for a stall.
@@ -798,8 +803,7 @@ export class Receiver {
       if (paused) conn.resume();
       // An offer that had our code's tag and never proved its own: a wrong code, or a guess. Too many, and the code changes.
       // Not when this end cancelled (Ctrl-C between its accept and the sender's key): no one guessed.
-      // (A sender's code, typed here, is the sender's to count.)
-      if (codeAnswered && !codeProven && !signal?.aborted && pulled === undefined) {
+      if (codeAnswered && !codeProven && !signal?.aborted) {
         const miss = receiveCode!.missed();
         if (miss === "counted") emit({ event: "codeMissed", misses: receiveCode!.misses, missesInAll: receiveCode!.missesInAll });
         if (miss === "renewed") emit({ event: "code", code: receiveCode!.format(conn.id) });
@@ -839,13 +843,15 @@ export interface ReceiveByCodeOptions extends Omit<ReceiveOptions, "code" | "sen
 
 /**
  * Fetches the files of the sender whose code the user typed (`sfx receive 482-913-305-117`; see
- * exchange_code.ts): asks the server to pass a `pull` on to that sender, which offers its files
- * to this client, keyed with its code; offers from anyone else are refused meanwhile. `decide`
- * still decides (the offer says what the files are). Resolves with that exchange (declined
- * included: `accepted: false`). Rejects with the server's refusal of the pull (no such sender,
- * `SFX_UNKNOWN_ID`; one busy with another receiver, `SFX_PEER_BUSY`), `SFX_OFFER_TIMEOUT` when the
- * sender does not offer within `answerMs`, `SFX_BAD_CODE` when the sender finds the
- * code's digits wrong (nothing was sent), or the exchange's failure.
+ * exchange_code.ts): asks the server to pass a `pull` on to that sender, with this end's share of
+ * a CPace run over the code; proves the code (`pull.proof`) once the sender's share comes; and
+ * handles the offer the sender then makes, keyed with the code and carrying the sender's tag.
+ * Offers from anyone else are refused meanwhile; `decide` still decides (the offer says what the
+ * files are). Resolves with that exchange (declined included: `accepted: false`). Rejects with the
+ * server's refusal of the pull (no such sender, `SFX_UNKNOWN_ID`; one busy with another receiver,
+ * `SFX_PEER_BUSY`), `SFX_BAD_CODE` when the sender finds the proof wrong (nothing was sent),
+ * `SFX_OFFER_TIMEOUT` when the sender does not answer within `answerMs` (its share, then its
+ * offer), or the exchange's failure.
  *
  * @example
  * ```ts
@@ -858,50 +864,67 @@ export async function receiveByCode(conn: ClientConnection, code: string, opts: 
   const { id, secret } = parseSenderCode(code);
   if (id === conn.id) throw new SfxError("SFX_BAD_ARGUMENT", "That is this client's own code: type it on the other machine");
   const shown = new ExchangeCode(secret).format(id);
+  const answerMs = opts.answerMs ?? PULL_ANSWER_MS;
+  const { answerMs: _, ...options } = opts;
   const xid = conn.nextXid();
-  /** The pull ended before the sender's offer came (refused, or not answered): why. */
-  let refusal: SfxError | undefined;
+  const notAnswered = () => new SfxError("SFX_OFFER_TIMEOUT", `Client ${formatId(id)} did not answer within ${Math.round(answerMs / 100) / 10} s of being asked: is its sfx send still running?`);
+  /** The server's answers to the pull: the sender's share, a refusal, busy. */
+  const answer = (m: AnyMessage): SfxError | undefined => {
+    if (ErrorMessage.is(m)) {
+      // The sender found the proof wrong: the digits typed are not its code's.
+      if (m.code === "SFX_BAD_CODE" && m.message.startsWith(WRONG_SEND_CODE)) {
+        return new SfxError("SFX_BAD_CODE", `Wrong code: ${shown} is not the code client ${formatId(id)} shows for its send (mistyped? after three wrong codes it shows new digits; a code 'sfx receive' shows is typed into 'sfx send --to'). Nothing was received`);
+      }
+      return errorFromMessage(m);
+    }
+    if (Busy.is(m)) return new SfxError("SFX_PEER_BUSY", m.message ?? `Client ${formatId(id)} is busy; try again in a moment`);
+    return undefined;
+  };
+  // Made before the pull goes out: an offer from another client meanwhile is held for it, and refused.
+  const fetch: { id: string; keys?: CpaceKeys } = { id };
+  const receiver = new Receiver(conn, {
+    ...options,
+    sender: fetch,
+    onEvent: (e) => {
+      // The sender's offer came: the pull is answered; the exchange's own rules apply from here.
+      if (e.event === "offer" && e.from === id) answered();
+      opts.onEvent?.(e);
+    },
+  });
+  let ended: SfxError | undefined;
   const stopWaiting = new AbortController();
-  const endPull = (err: SfxError) => {
-    refusal ??= err;
+  const end = (err: SfxError) => {
+    ended ??= err;
     stopWaiting.abort();
   };
-  const offRefusal = conn.onMessage((m) => {
-    if (m.xid !== xid) return;
-    if (ErrorMessage.is(m)) endPull(errorFromMessage(m));
-    else if (Busy.is(m)) endPull(new SfxError("SFX_PEER_BUSY", m.message ?? `Client ${formatId(id)} is busy; try again in a moment`));
-  });
-  const answerMs = opts.answerMs ?? PULL_ANSWER_MS;
-  const seconds = Math.round(answerMs / 100) / 10;
-  const timer = setTimeout(() => {
-    endPull(new SfxError("SFX_OFFER_TIMEOUT", `Client ${formatId(id)} did not offer its files within ${seconds} s of being asked: is its sfx send still running?`));
-  }, answerMs);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let offRefusal = () => {};
   const answered = () => {
     clearTimeout(timer);
     offRefusal();
   };
-  const onEvent: EventSink = (e) => {
-    // The sender's offer came: the pull is answered; the exchange's own rules apply from here.
-    if (e.event === "offer" && e.from === id) answered();
-    opts.onEvent?.(e);
-  };
-  // Made before the pull goes out: the sender's offer may come right behind it.
-  const { answerMs: _, ...options } = opts;
-  const receiver = new Receiver(conn, { ...options, onEvent, sender: { id, secret } });
-  const waiting = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
   try {
-    conn.send(Pull, { xid, to: id });
+    const run = pullRun(secret, { senderId: id, receiverId: conn.id }, randomBytes(32).toString("hex"), "receiver");
+    conn.send(Pull, { xid, to: id, pake: run.share, sid: run.sid });
+    const first = await conn.waitFor((m) => m.xid === xid && (PullShare.is(m) || ErrorMessage.is(m) || Busy.is(m)), { signal, timeout: { ms: answerMs, error: notAnswered } });
+    const refused = answer(first);
+    if (refused) throw refused;
+    fetch.keys = run.finish((first as AnyMessage & { pake: string }).pake);
+    // From the proof on: the sender's offer, or its refusal, or nothing in time.
+    timer = setTimeout(() => end(notAnswered()), answerMs);
+    offRefusal = conn.onMessage((m) => {
+      const err = m.xid === xid ? answer(m) : undefined;
+      if (err) end(err);
+    });
+    conn.send(PullProof, { xid, confirm: fetch.keys.tag });
+    const waiting = signal ? AbortSignal.any([signal, stopWaiting.signal]) : stopWaiting.signal;
     while (true) {
       const got = await receiver.receiveOne(waiting);
       // Another client's offer, refused: the sender's is still to come.
       if (got.from === id) return got;
     }
   } catch (err) {
-    if (refusal && !signal?.aborted) throw refusal;
-    // The sender found the code's digits wrong (its cancel says so), before anything was sent.
-    if (err instanceof CodeNotProven && err.message.includes(WRONG_SEND_CODE)) {
-      throw new SfxError("SFX_BAD_CODE", `Wrong code: ${shown} is not the code client ${formatId(id)} shows (mistyped? after three wrong codes it shows new digits). Nothing was received`, { cause: err });
-    }
+    if (ended && !signal?.aborted) throw ended;
     throw err;
   } finally {
     answered();
@@ -915,6 +938,8 @@ interface ExchangeOffer {
   files: OfferedFileInfo[];
   commit?: string;
   pake?: string;
+  /** The sender's CPace tag, in an offer to a receiver that pulled with its code. */
+  confirm?: string;
 }
 
 /** A file as offered, with what the receiver keeps it by. */

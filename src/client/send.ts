@@ -20,15 +20,15 @@ import { createHash } from "node:crypto";
 import { isSfxError, SfxError } from "../errors.ts";
 import { dataOf, dataPpid } from "../protocol/data.ts";
 import type { AssociationLike } from "../protocol/association.ts";
-import { CONTROL_STREAM, FIRST_DATA_STREAM } from "../protocol/defaults.ts";
-import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Pull, Pullable, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
-import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
+import { CONTROL_STREAM, FIRST_DATA_STREAM, ID_DIGITS, PULL_ANSWER_MS } from "../protocol/defaults.ts";
+import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Pull, Pullable, PullProof, PullRefused, PullShare, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
+import { type ExchangeCipher, ExchangeKeyPair, type OfferedFileKey } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, type CodeOf, codeRun, type ExchangeCode, parseReceiverTarget, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { CODE_REFUSAL, codeRun, type ExchangeCode, parseReceiverTarget, pullRun, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
-import { doneEvent, type EventSink, type TransferEvent } from "./events.ts";
+import { doneEvent, type EventSink } from "./events.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { type SourceFile, withOfferedNames } from "./walk.ts";
 
@@ -79,17 +79,7 @@ export interface SendResult {
 /** Sends files to a client ID through the server; resolves when the receiver confirmed them all. */
 export function sendFiles(conn: ClientConnection, opts: SendOptions): Promise<SendResult> {
   const { id, secret } = parseReceiverTarget(String(opts.to)); // a number from a caller without types is an ID too
-  return offerFiles(conn, opts, id, secret === undefined ? undefined : { secret, of: { kind: "receiver", receiverId: id } });
-}
-
-/**
- * The receiver's proof of this sender's code was wrong (a mistyped code, or a guess), and nothing
- * was sent: a miss of the code (see {@link sendByCode}).
- */
-class WrongCode extends SfxError {
-  constructor(message: string) {
-    super("SFX_INTEGRITY", message);
-  }
+  return offerFiles(conn, opts, id, secret === undefined ? undefined : { secret });
 }
 
 /** Options for {@link sendByCode}. */
@@ -100,104 +90,134 @@ export interface SendByCodeOptions extends Omit<SendOptions, "to" | "confirmCode
    * one), closed after nine in all.
    */
   code: ExchangeCode;
+  /** How long a receiver that pulled may take to prove the code; default {@link PULL_ANSWER_MS}. */
+  proofMs?: number;
 }
 
 /**
- * Failures of one receiver's pull before it proved the code, after which the sender waits for the
- * next pull: the receiver declined, cancelled, was busy, gone, did not answer, or answered in a
- * way this sender refuses; or it typed a wrong code (counted).
- */
-const PULL_FAILURES = new Set(["SFX_REJECTED", "SFX_CANCELLED", "SFX_PEER_BUSY", "SFX_UNKNOWN_ID", "SFX_OFFER_TIMEOUT", "SFX_TRANSFER_FAILED", "SFX_PROTOCOL"]);
-
-/**
  * Sends files to whichever receiver types this sender's code (`sfx receive 482-913-305-117`):
- * tells the server it is `pullable`, and offers the files, keyed with the code, to each receiver
- * that pulls, one at a time. A pull that comes to nothing before the receiver proved the code is
- * said (`pullFailed`; a wrong code is counted instead: `codeMissed`, `code`, `codeClosed`) and the
- * next is waited for, so that a stranger who pulls cannot end the send. The first exchange in
- * which the receiver proved the code is the send's: it resolves or rejects as {@link sendFiles}
- * does, with the receiver's ID. Rejects with `SFX_INTEGRITY` once the code is closed.
+ * tells the server it is `pullable` and says the code (a `code` event: show it from then on), and
+ * answers each receiver's pull with its share of a CPace
+ * run over the code (`pull.share`). Only a receiver whose proof (`pull.proof`) checks is offered
+ * the files, keyed with the code: one that pulls with a wrong code, or knows only the ID, learns
+ * nothing of them, not even their names. A wrong proof is a miss of the code (`codeMissed`;
+ * `code` when renewed; `codeClosed`, and `SFX_INTEGRITY`, when closed) and is refused
+ * (`pull.refused`); a pull whose proof does not come, or whose receiver leaves, is said
+ * (`pullFailed`); either way the next pull is waited for. A newer pull (the server passes one on
+ * only when the last is over, or its receiver gone) supersedes one whose proof is awaited. The
+ * exchange with the receiver that proved the code is the send's: it resolves or rejects as
+ * {@link sendFiles} does, with the receiver's ID.
  *
  * @example
  * ```ts
  * const conn = await connect();
- * const code = new ExchangeCode();
- * console.log(`Code: ${code.format(conn.id)}`); // read out to the receiver: sfx receive 482-913-305-117
- * const sent = await sendByCode(conn, { code, files: await collectFiles(["report.pdf"]) });
+ * const onEvent = (e: TransferEvent) => e.event === "code" && console.log(`Code: ${e.code}`); // read out: sfx receive 482-913-305-117
+ * const sent = await sendByCode(conn, { code: new ExchangeCode(), files: await collectFiles(["report.pdf"]), onEvent });
  * ```
  */
 export async function sendByCode(conn: ClientConnection, opts: SendByCodeOptions): Promise<SendResult & { to: string }> {
   const emit = opts.onEvent ?? (() => {});
   const { code, signal } = opts;
-  if (opts.files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
-  const pulls: string[] = [];
+  const proofMs = opts.proofMs ?? PULL_ANSWER_MS;
+  // What would fail every offer (no files, a list too long for one) fails before anyone pulls.
+  offerList(opts.files);
+  /** The latest pull not yet taken up, and the proof of the one being answered. */
+  let pulled: { from: string; pake: string; sid: string } | undefined;
+  let proof: { from: string; confirm: string } | undefined;
   let wake: (() => void) | undefined;
-  const offPulls = conn.onMessage((m) => {
-    if (!Pull.is(m) || m.from === undefined) return;
-    pulls.push(m.from);
+  const offMessages = conn.onMessage((m) => {
+    if (Pull.is(m) && m.from !== undefined) pulled = { from: m.from, pake: m.pake, sid: m.sid };
+    else if (PullProof.is(m) && m.from !== undefined) proof = { from: m.from, confirm: m.confirm };
+    else return;
     wake?.();
   });
-  const nextPull = async (): Promise<string> => {
-    while (pulls.length === 0) {
+  /** Resolves when `ready()` holds, the connection ends, the user cancels, or `ms` pass (then false). */
+  const until = async (ready: () => boolean, ms = Infinity): Promise<boolean> => {
+    const deadline = Date.now() + ms;
+    while (!ready()) {
       if (conn.closedWith) throw conn.closedWith;
       if (signal?.aborted) throw new SfxError("SFX_CANCELLED", "Cancelled");
+      if (Date.now() >= deadline) return false;
       await new Promise<void>((resolve) => {
         const done = () => {
           wake = undefined;
+          clearTimeout(timer);
           offClose();
           signal?.removeEventListener("abort", done);
           resolve();
         };
         wake = done;
+        const timer = Number.isFinite(ms) ? setTimeout(done, deadline - Date.now()) : undefined;
         const offClose = conn.onClose(done);
         signal?.addEventListener("abort", done, { once: true });
       });
     }
-    return pulls.shift()!;
+    return true;
   };
+  /** Whether this end has said it takes pulls (and not yet that it no longer does); whether it offers (then the exchange says its failure). */
+  let pullable = false;
+  let offering = false;
   try {
     if (code.closed) throw codesClosed();
     conn.send(Pullable, { on: true });
+    pullable = true;
+    // Shown from here: a receiver quick to type it finds the server told (this connection's messages keep their order).
+    emit({ event: "code", code: code.format(conn.id) });
     while (true) {
-      const from = await nextPull();
+      await until(() => pulled !== undefined);
+      const pull = pulled!;
+      pulled = undefined;
+      proof = undefined;
+      const from = pull.from;
       emit({ event: "pulled", from });
-      /** Whether the receiver proved the code: from then on the exchange is the send's. */
-      let proven = false;
-      /** The exchange's error event, said only if the send ends with it. */
-      let failed: TransferEvent | undefined;
-      const onEvent: EventSink = (e) => {
-        if (e.event === "accepted") proven = true;
-        if (e.event === "error" && !proven) failed = e;
-        else emit(e);
-      };
+      let keys: CpaceKeys;
       try {
-        const sent = await offerFiles(conn, { ...opts, onEvent }, from, { secret: code.secret, of: { kind: "sender", senderId: conn.id, receiverId: from } });
-        return { ...sent, to: from };
+        const run = pullRun(code.secret, { senderId: conn.id, receiverId: from }, pull.sid, "sender");
+        keys = run.finish(pull.pake);
+        conn.send(PullShare, { to: from, pake: run.share });
       } catch (err) {
-        const e = err as SfxError;
-        if (proven || signal?.aborted || conn.closedWith || !(err instanceof SfxError) || !(err instanceof WrongCode || PULL_FAILURES.has(e.code))) {
-          if (failed) emit(failed);
-          throw err;
-        }
-        if (!(err instanceof WrongCode)) {
-          emit({ event: "pullFailed", from, code: e.code, message: e.message });
-          continue;
-        }
+        // A share of small order: not a guess of the code, and nothing is said to it.
+        emit({ event: "pullFailed", from, code: "SFX_PROTOCOL", message: `Client ${formatId(from)} pulled with a share that is no CPace share (${(err as Error).message})` });
+        conn.send(PullRefused, { to: from, reason: "Its share of the code's run was refused" });
+        continue;
+      }
+      // Its proof, or a newer pull (the server passes one on once this receiver left, or had its
+      // time), or nothing in time.
+      await until(() => proof?.from === from || pulled !== undefined, proofMs);
+      const proved = proof as { from: string; confirm: string } | undefined;
+      if (proved?.from !== from) {
+        const why = pulled !== undefined ? "did not prove the code before another receiver pulled (it left, or took too long)" : `did not prove the code within ${Math.round(proofMs / 100) / 10} s`;
+        emit({ event: "pullFailed", from, code: "SFX_TRANSFER_FAILED", message: `Client ${formatId(from)} ${why}` });
+        if (pulled === undefined) conn.send(PullRefused, { to: from, reason: "It did not prove the code in time" });
+        continue;
+      }
+      if (!keys.checkTag(proved.confirm)) {
+        conn.send(PullRefused, { to: from, reason: `${WRONG_SEND_CODE} (mistyped, or a guess): nothing was sent` });
         const miss = code.missed();
         if (miss === "counted") emit({ event: "codeMissed", misses: code.misses, missesInAll: code.missesInAll });
         if (miss === "renewed") emit({ event: "code", code: code.format(conn.id) });
         if (miss === "closed") {
           emit({ event: "codeClosed" });
-          const closed = codesClosed();
-          emit({ event: "error", code: closed.code, message: closed.message });
-          throw closed;
+          throw codesClosed();
         }
+        continue;
       }
+      // The receiver holds the code: from here the exchange is the send's (other pulls are told it is busy).
+      offering = true;
+      const sent = await offerFiles(conn, opts, from, { pulled: keys });
+      return { ...sent, to: from };
     }
+  } catch (err) {
+    // The exchange says its own failure; one before it (the code closed, the connection lost), here.
+    if (!offering) {
+      const e = err instanceof SfxError ? err : new SfxError("SFX_INTERNAL", String(err));
+      emit({ event: "error", code: e.code, message: e.message });
+    }
+    throw err;
   } finally {
-    offPulls();
+    offMessages();
     try {
-      if (!conn.closedWith) conn.send(Pullable, { on: false });
+      if (pullable && !conn.closedWith) conn.send(Pullable, { on: false });
     } catch { /* closed */ }
   }
 }
@@ -206,13 +226,42 @@ function codesClosed(): SfxError {
   return new SfxError("SFX_INTEGRITY", "Too many receivers typed a wrong code (someone may be guessing it): this sender takes no code any more. Nothing was sent; send again for a new code");
 }
 
-/** Offers the files to client `to`, keyed with `code` when given (the receiver's, or this sender's). */
-async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">, to: string, code: { secret: string; of: CodeOf } | undefined): Promise<SendResult> {
-  const secret = code?.secret;
+/**
+ * The list of `files` as an offer carries it: refused (`SFX_USAGE`, `SFX_LIMIT`) when there is
+ * nothing to send, or when it is too long for one control message (many files with long names).
+ */
+function offerList(files: readonly SourceFile[]): OfferedFileKey[] {
+  if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
+  const offered = files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) }));
+  // Its longest form: the largest xid and every optional key field there.
+  const key = "0".repeat(64);
+  encodeOffer({ xid: 2 ** 31 - 1, to: "9".repeat(ID_DIGITS), files: offered, commit: key, pake: key, confirm: key });
+  return offered;
+}
+
+/** An offer, encoded; a list of files that cannot be is a clear local error, not a protocol failure. */
+function encodeOffer(fields: Parameters<typeof Offer.encode>[0]): Uint8Array {
+  try {
+    return Offer.encode(fields);
+  } catch (err) {
+    if (err instanceof ProtocolError && err.reason === "too-large") {
+      throw new SfxError("SFX_LIMIT", `The list of ${fields.files.length} files is too large for one offer (${err.message}): send fewer files at once, or an archive (tar)`);
+    }
+    throw new SfxError("SFX_USAGE", `These files cannot be offered: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Offers the files to client `to`, keyed with a code when given: the receiver's (`secret`: the
+ * CPace run goes in the offer and the accept), or this sender's, whose run the receiver that
+ * pulled has already proved (`pulled`: its keys; the offer carries this end's tag).
+ */
+async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">, to: string, code: { secret: string } | { pulled: CpaceKeys } | undefined): Promise<SendResult> {
+  const secret = code && "secret" in code ? code.secret : undefined;
   const emit = opts.onEvent ?? (() => {});
   const xid = conn.nextXid();
   const files = opts.files;
-  if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
+  const offered = offerList(files);
   const known = files.every((f) => f.size !== null);
   const total = known ? files.reduce((n, f) => n + f.size!, 0) : null;
   const mine = (m: AnyMessage) => m.xid === xid;
@@ -361,23 +410,14 @@ async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">,
   let started = 0;
   let progressTimer: ReturnType<typeof setInterval> | undefined;
   try {
-    // Checked before anything is said: a list of files too long for one control message
-    // (many files with long names) is a clear local error, not a protocol failure.
-    let offer: Uint8Array;
     // This exchange's key: the offer commits to it, and it is revealed once the receiver has said its own.
     const keys = ExchangeKeyPair.generate();
-    // The list as offered, which the keys are bound to: a list changed on the way gives the receiver other keys.
-    const offered = files.map((f) => ({ path: f.path, size: f.size, ...(f.modified === undefined ? {} : { modified: f.modified }) }));
-    // With the receiver's code: the CPace run over its secret digits, bound to this offer.
-    const pake = code === undefined ? undefined : codeRun(code.secret, code.of, keys.commitment, offered, "sender");
-    try {
-      offer = Offer.encode({ xid, to, files: offered, commit: keys.commitment, ...(pake ? { pake: pake.share } : {}) });
-    } catch (err) {
-      if (err instanceof ProtocolError && err.reason === "too-large") {
-        throw new SfxError("SFX_LIMIT", `The list of ${files.length} files is too large for one offer (${err.message}): send fewer files at once, or an archive (tar)`);
-      }
-      throw new SfxError("SFX_USAGE", `These files cannot be offered: ${(err as Error).message}`);
-    }
+    // With the receiver's code: the CPace run over its secret digits, bound to this offer (the
+    // list as offered, which the keys are bound to too: a list changed on the way gives the receiver other keys).
+    const pake = secret === undefined ? undefined : codeRun(secret, to, keys.commitment, offered, "sender");
+    // With this sender's code, proved by the receiver: this end's tag, which the receiver checks before it shows the offer.
+    const pulled = code && "pulled" in code ? code.pulled : undefined;
+    const offer = encodeOffer({ xid, to, files: offered, commit: keys.commitment, ...(pake ? { pake: pake.share } : {}), ...(pulled ? { confirm: pulled.tag } : {}) });
     emit({ event: "offer", to, files: files.map((f) => ({ path: f.path, size: f.size })), bytes: total });
     conn.sendControl(offer);
     // A server that stops relaying (yet answers pings) must not hold us for good.
@@ -407,7 +447,7 @@ async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">,
       throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer carries no key, so the files could not be enciphered: nothing was sent (both ends speak this protocol, so the key was removed on the way: by the server?)"));
     }
     const answer = start as { pake?: string; confirm?: string };
-    let codeKeys: CpaceKeys | undefined;
+    let codeKeys: CpaceKeys | undefined = pulled;
     if (pake) {
       if (answer.pake === undefined) {
         throw ours(new SfxError("SFX_PROTOCOL", "The receiver's answer does not use the code you gave, so nothing was sent: both ends speak this protocol, so someone between you (the server?) removed it from the offer"));
@@ -416,10 +456,6 @@ async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">,
         codeKeys = pake.finish(answer.pake);
       } catch (err) {
         throw ours(err instanceof SfxError ? err : new SfxError("SFX_PROTOCOL", String(err)));
-      }
-      if (!codeKeys.checkTag(answer.confirm) && code!.of.kind === "sender") {
-        await cancel(`${WRONG_SEND_CODE} (mistyped, or a guess): nothing was sent`);
-        throw new WrongCode(`Client ${formatId(to)} typed a wrong code: nothing was sent`);
       }
       if (!codeKeys.checkTag(answer.confirm)) {
         await cancel("the code the sender gave is not this receiver's (mistyped, or someone between you guessed): nothing was sent");

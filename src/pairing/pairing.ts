@@ -6,10 +6,10 @@
  *
  * @module
  */
-import { SfxError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 import { nextReceiverExchangeId, parseDataPpid, retagPpid, xidTag } from "../protocol/data.ts";
 import {
-  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Key, Offer, Pull, type Pullable, Reject, Resuming, resumingEveryMs, Start,
+  type Accept, Busy, Cancel, Done, End, ErrorMessage, fitText, Key, Offer, Pull, type Pullable, PullProof, type PullRefused, PullShare, Reject, Resuming, resumingEveryMs, Start,
 } from "../protocol/messages.ts";
 import { PULL_ANSWER_MS } from "../protocol/defaults.ts";
 import { ASK_AGAIN_MS, type CloseReason, GONE_AFTER_SILENT_MS, stillThere } from "../protocol/association.ts";
@@ -106,8 +106,11 @@ export class Pairing {
   readonly #checks = new Map<ExchangePeer, Promise<boolean>>();
   /** When each such client was last asked, and answered. */
   readonly #lastCheck = new WeakMap<ExchangePeer, number>();
-  /** Pulls passed on to a sender that has not offered since: by whom, and when (see {@link pull}). */
-  readonly #pulls = new Map<ExchangePeer, { by: ExchangePeer; at: number }>();
+  /**
+   * Pulls passed on to a sender that has not offered (or refused) since: by whom, under which of
+   * its xids, and when; `left` once that receiver is gone (see {@link pull}).
+   */
+  readonly #pulls = new Map<ExchangePeer, { by: ExchangePeer; xid: number; at: number; left: boolean }>();
   #closed = false;
 
   constructor(opts: PairingOptions) {
@@ -150,16 +153,7 @@ export class Pairing {
    */
   offer(sender: ExchangePeer, msg: Msg<typeof Offer>, checked: false | "answered" | "released" = false): void {
     const xid = msg.xid;
-    const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
-      const message = fitText(text);
-      const held = this.#logBudget.take(sender.logKey ?? sender);
-      if (held >= 0) {
-        const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
-        // Its address too: an admin looking into refusals (a client guessing IDs) needs it on the line.
-        this.#log.info(`Offer from {from} refused: {code}: {message}${more}`, { from: sender.label ?? formatId(sender.id), code, message });
-      }
-      sender.sendControl(ErrorMessage.encode({ code, message, xid }));
-    };
+    const fail = (code: ErrorCode, text: string) => this.#refuse(sender, "Offer", xid, code, text);
     // Its last exchange failed on its side and is still delivering what it sent (see error()): the
     // sender has moved on (`sfx client`), so that exchange ends now, with what has arrived.
     if (sender.exchange?.failing && sender.exchange.sender.peer === sender) this.#relaySenderFailure(sender.exchange);
@@ -171,30 +165,15 @@ export class Pairing {
       const why = own.sender.peer.id === msg.to
         ? `Client ${partner} is sending files to you right now; answer its offer first, or try again when that exchange ends`
         : `You are receiving files from client ${partner}; try again when that exchange ends, or cancel it`;
-      const held = this.#logBudget.take(sender.logKey ?? sender);
-      if (held >= 0) {
-        this.#log.info(`Offer from {from} to {to}: refused, it is receiving from {partner}${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, {
-          from: formatId(sender.id), to: msg.to === undefined ? "?" : formatId(msg.to), partner,
-        });
-      }
-      sender.sendControl(Busy.encode({ xid, message: why }));
-      return;
+      return this.#sayBusy(sender, "Offer", xid, msg.to, why, `refused, it is receiving from ${partner}`);
     }
     if (own) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (this.#held.has(sender)) return fail("SFX_PROTOCOL", "You already have an offer waiting for an answer; wait for it, or cancel it");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
     // Its answer to a pull (or another offer): the next receiver may pull.
     this.#pulls.delete(sender);
-    const address = addressKey(sender.association.remote.address);
-    try {
-      this.#unknownIds.check(address);
-    } catch (err) {
-      // A client guessing IDs would fill the log: one line a minute per client.
-      const message = (err as Error).message;
-      if (this.#limitLogBudget.take(sender.logKey ?? sender) >= 0) this.#log.warn("Offers from {from} ({address}) refused for a while: {message}", { from: formatId(sender.id), address, message });
-      sender.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
-      return;
-    }
+    const address = this.#mayLookUp(sender, "Offers", xid);
+    if (address === undefined) return;
     const receiver = this.#lookup(msg.to);
     if (!receiver) {
       // Offered again after a check (see #hold): the receiver was there, and has gone; no guess.
@@ -217,16 +196,12 @@ export class Pairing {
       const partner = ex && ex.receiver.peer === receiver ? ex.sender.peer : undefined;
       const last = partner ? this.#lastCheck.get(partner) : undefined;
       if (partner && !checked && !(last !== undefined && this.#now() - last < ASK_AGAIN_MS)) return this.#hold(sender, msg, partner);
-      // Budgeted like the refusals above: a client offering to a busy receiver in a loop would fill the log.
-      const held = this.#logBudget.take(sender.logKey ?? sender);
-      if (held >= 0) this.#log.info(`Offer from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(sender.id), to: formatId(receiver.id) });
       const why = !ex
         ? "is waiting for the answer to an offer of its own"
         : checked === "released"
         ? "is busy in another exchange: the client it was exchanging with had gone and was let go, and another waiting offer reached it first"
         : `is busy in another exchange${this.#busyWhy(ex)}`;
-      sender.sendControl(Busy.encode({ xid, message: `Client ${formatId(receiver.id)} ${why}; try again later` }));
-      return;
+      return this.#sayBusy(sender, "Offer", xid, receiver.id, `Client ${formatId(receiver.id)} ${why}; try again later`);
     }
     const rxid = this.#nextXid.get(receiver) ?? nextReceiverExchangeId(0);
     // Encoded before anything is registered: the receiver's copy names the sender, not itself,
@@ -239,6 +214,7 @@ export class Pairing {
         files: msg.files,
         ...(msg.commit === undefined ? {} : { commit: msg.commit }),
         ...(msg.pake === undefined ? {} : { pake: msg.pake }),
+        ...(msg.confirm === undefined ? {} : { confirm: msg.confirm }),
       });
     } catch (err) {
       return fail("SFX_LIMIT", `The offer's list of files is too large to pass on (${(err as Error).message}); send fewer files at once, or an archive`);
@@ -269,8 +245,10 @@ export class Pairing {
 
   /**
    * A receiver that typed a sender's code asks for its files: passed on to
-   * the sender, which answers with an offer keyed with its code (the server
-   * knows the ID, never the code's digits). Refused, under the pull's xid,
+   * the sender, which answers with its CPace share (`pull.share`), takes the
+   * receiver's proof (`pull.proof`), and then offers its files, or refuses
+   * (`pull.refused`); the server relays these between the two, knowing the
+   * ID, never the code's digits. Refused, under the pull's xid,
    * when no client of that ID sends by its code (counted as a guessed ID, as
    * offers to unknown IDs are), and as busy when the sender is in an
    * exchange or has a pull to answer still: one receiver at a time tries
@@ -278,26 +256,14 @@ export class Pairing {
    */
   pull(receiver: ExchangePeer, msg: Msg<typeof Pull>): void {
     const xid = msg.xid;
-    const fail = (code: ConstructorParameters<typeof SfxError>[0], text: string) => {
-      const message = fitText(text);
-      const held = this.#logBudget.take(receiver.logKey ?? receiver);
-      if (held >= 0) {
-        const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
-        this.#log.info(`Pull from {from} refused: {code}: {message}${more}`, { from: receiver.label ?? formatId(receiver.id), code, message });
-      }
-      receiver.sendControl(ErrorMessage.encode({ code, message, ...(xid === undefined ? {} : { xid }) }));
-    };
+    const fail = (code: ErrorCode, text: string) => this.#refuse(receiver, "Pull", xid, code, text);
     if (xid === undefined || msg.to === undefined) return fail("SFX_PROTOCOL", "A pull needs its 'xid' and the sender's ID in 'to'");
-    if (receiver.exchange || this.#held.has(receiver)) return fail("SFX_PROTOCOL", "You are already in an exchange, or wait for the answer to an offer; finish or cancel it first");
-    const address = addressKey(receiver.association.remote.address);
-    try {
-      this.#unknownIds.check(address);
-    } catch (err) {
-      const message = (err as Error).message;
-      if (this.#limitLogBudget.take(receiver.logKey ?? receiver) >= 0) this.#log.warn("Pulls from {from} ({address}) refused for a while: {message}", { from: formatId(receiver.id), address, message });
-      receiver.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
-      return;
+    // Answering an offer (another client's, which a fetching receiver refuses), or offering: not now.
+    if (receiver.exchange || this.#held.has(receiver)) {
+      return this.#sayBusy(receiver, "Pull", xid, msg.to, "You are in another exchange (an offer to you is being answered, or one of yours); try again when it ends");
     }
+    const address = this.#mayLookUp(receiver, "Pulls", xid);
+    if (address === undefined) return;
     const sender = this.#lookup(msg.to);
     if (!sender?.pullable) {
       // Looking for clients that send by code is guessing IDs too.
@@ -309,16 +275,95 @@ export class Pairing {
     }
     if (sender === receiver) return fail("SFX_BAD_ARGUMENT", "That is your own code: type it on the other machine");
     const pending = this.#pulls.get(sender);
-    const answering = pending !== undefined && this.#now() - pending.at < PULL_ANSWER_MS;
+    const answering = pending !== undefined && !pending.left && this.#now() - pending.at < PULL_ANSWER_MS;
     if (sender.exchange || this.#held.has(sender) || answering) {
-      const held = this.#logBudget.take(receiver.logKey ?? receiver);
-      if (held >= 0) this.#log.info(`Pull from {from} to {to}: busy${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, { from: formatId(receiver.id), to: formatId(sender.id) });
-      receiver.sendControl(Busy.encode({ xid, message: `Client ${formatId(sender.id)} is offering its files to another receiver right now (one that typed its code too, or guessed); try again in a moment` }));
+      const id = formatId(sender.id);
+      // It offers only to a receiver that proved the code: then the files are that receiver's.
+      const why = sender.exchange?.receiver.peer === sender
+        ? `Client ${id} is receiving files in another exchange right now; try again when it ends`
+        : sender.exchange
+        ? `Client ${id} is sending its files to another receiver, one that proved its code: ask its user whether they are meant for you`
+        : `Client ${id} is answering another receiver's pull right now (one that typed its code too, or guessed); try again in a moment`;
+      return this.#sayBusy(receiver, "Pull", xid, sender.id, why);
+    }
+    this.#pulls.set(sender, { by: receiver, xid, at: this.#now(), left: false });
+    if (this.#logBudget.take(receiver.logKey ?? receiver) >= 0) this.#log.info("Pull from {from} to {to}: passed on", { from: formatId(receiver.id), to: formatId(sender.id) });
+    sender.sendControl(Pull.encode({ from: receiver.id, pake: msg.pake, sid: msg.sid }));
+  }
+
+  /** Refuses `peer`'s offer or pull (`what`) with an error under its xid, said in the log within the peer's budget. */
+  #refuse(peer: ExchangePeer, what: "Offer" | "Pull", xid: number | undefined, code: ErrorCode, text: string): void {
+    const message = fitText(text);
+    const held = this.#logBudget.take(peer.logKey ?? peer);
+    if (held >= 0) {
+      const more = held > 0 ? ` (and ${held} more refusals not logged)` : "";
+      // Its address too: an admin looking into refusals (a client guessing IDs) needs it on the line.
+      this.#log.info(`${what} from {from} refused: {code}: {message}${more}`, { from: peer.label ?? formatId(peer.id), code, message });
+    }
+    peer.sendControl(ErrorMessage.encode({ code, message, ...(xid === undefined ? {} : { xid }) }));
+  }
+
+  /**
+   * Says `busy` to `peer`'s offer or pull, in the log within its budget (a client offering to a
+   * busy receiver in a loop would fill it); `logged`: what the log line says after the IDs.
+   */
+  #sayBusy(peer: ExchangePeer, what: "Offer" | "Pull", xid: number, to: string | undefined, message: string, logged = "busy"): void {
+    const held = this.#logBudget.take(peer.logKey ?? peer);
+    if (held >= 0) {
+      this.#log.info(`${what} from {from} to {to}: ${logged}${held > 0 ? ` (and ${held} more refusals not logged)` : ""}`, {
+        from: formatId(peer.id), to: to === undefined ? "?" : formatId(to),
+      });
+    }
+    peer.sendControl(Busy.encode({ xid, message }));
+  }
+
+  /**
+   * The address key of `peer`, which may look one more ID up (offers and pulls to IDs nobody holds
+   * are limited per address); undefined, and `peer` refused with SFX_LIMIT, when it may not. A
+   * client guessing IDs would fill the log: one line a minute per client.
+   */
+  #mayLookUp(peer: ExchangePeer, what: "Offers" | "Pulls", xid: number): string | undefined {
+    const address = addressKey(peer.association.remote.address);
+    try {
+      this.#unknownIds.check(address);
+      return address;
+    } catch (err) {
+      const message = (err as Error).message;
+      if (this.#limitLogBudget.take(peer.logKey ?? peer) >= 0) this.#log.warn(`${what} from {from} ({address}) refused for a while: {message}`, { from: formatId(peer.id), address, message });
+      peer.sendControl(ErrorMessage.encode({ code: "SFX_LIMIT", message, xid }));
+      return undefined;
+    }
+  }
+
+  /** The pull `sender` answers, if it is from client `to` and that receiver is still there. */
+  #pullOf(sender: ExchangePeer, to: string | undefined): { by: ExchangePeer; xid: number } | undefined {
+    const p = this.#pulls.get(sender);
+    return p && !p.left && p.by.id === to ? p : undefined;
+  }
+
+  /** The sender's CPace share, to the receiver whose pull it answers. */
+  pullShare(sender: ExchangePeer, msg: Msg<typeof PullShare>): void {
+    const p = this.#pullOf(sender, msg.to);
+    if (!p) return this.#stale(sender, "pull.share", 0);
+    p.by.sendControl(PullShare.encode({ xid: p.xid, pake: msg.pake }));
+  }
+
+  /** The receiver's CPace tag, to the sender its pull went to. */
+  pullProof(receiver: ExchangePeer, msg: Msg<typeof PullProof>): void {
+    for (const [sender, p] of this.#pulls) {
+      if (p.by !== receiver || p.xid !== msg.xid || p.left) continue;
+      sender.sendControl(PullProof.encode({ from: receiver.id, confirm: msg.confirm }));
       return;
     }
-    this.#pulls.set(sender, { by: receiver, at: this.#now() });
-    if (this.#logBudget.take(receiver.logKey ?? receiver) >= 0) this.#log.info("Pull from {from} to {to}: passed on", { from: formatId(receiver.id), to: formatId(sender.id) });
-    sender.sendControl(Pull.encode({ from: receiver.id }));
+    this.#stale(receiver, "pull.proof", msg.xid ?? 0);
+  }
+
+  /** The sender refuses a pull (its proof was wrong): the receiver hears it as SFX_BAD_CODE; the next may pull. */
+  pullRefused(sender: ExchangePeer, msg: Msg<typeof PullRefused>): void {
+    const p = this.#pullOf(sender, msg.to);
+    if (!p) return this.#stale(sender, "pull.refused", 0);
+    this.#pulls.delete(sender);
+    p.by.sendControl(ErrorMessage.encode({ code: "SFX_BAD_CODE", message: fitText(msg.reason), xid: p.xid }));
   }
 
   /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it (the receiver's partner answered when asked). */
@@ -641,7 +686,8 @@ export class Pairing {
   gone(peer: ExchangePeer, reason: CloseReason): void {
     this.#held.delete(peer);
     this.#pulls.delete(peer);
-    for (const [sender, p] of this.#pulls) if (p.by === peer) this.#pulls.delete(sender);
+    // Its pull no longer holds the sender: the next receiver may pull.
+    for (const p of this.#pulls.values()) if (p.by === peer) p.left = true;
     const ex = peer.exchange;
     if (!ex) return;
     // A sender that failed, then left: what it sent arrived before its close; the receiver hears why it failed.

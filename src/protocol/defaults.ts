@@ -26,15 +26,17 @@
  * code's secret digits (`pake`), accept and start the receiver's with its
  * tag (`pake`, `confirm`), and `key` the sender's tag (exchange_code.ts).
  * 7: send codes: a sender given no receiver says `pullable`, a receiver that
- * typed its code sends `pull`, and the sender offers its files to it, keyed
- * with its code (exchange_code.ts).
+ * typed its code sends `pull` and proves the code (`pull.share`,
+ * `pull.proof`), and the sender offers its files to it, keyed with its code
+ * (`offer.confirm`), or refuses (`pull.refused`; exchange_code.ts).
  */
 export const PROTOCOL_VERSION = 7;
 
 /**
- * How long a receiver that sent `pull` waits for the sender's offer: the sender answers at once
- * (the server passes a pull on only to a sender that said `pullable` and is in no exchange), so
- * this is for a sender that says nothing.
+ * How long each step of a pull may take (see docs/protocol.md, Exchange by a sender's code): the
+ * sender's share after the pull, the receiver's proof after the share, the sender's offer after
+ * the proof; and how long the server holds a sender for one pull. Each is one round trip and a
+ * CPace computation, so this is for an end that says nothing.
  */
 export const PULL_ANSWER_MS = 20_000;
 

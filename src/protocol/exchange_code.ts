@@ -5,21 +5,23 @@
  * a sender given no receiver shows one (`sfx send report.pdf`) for the
  * receiver to type (`sfx receive 482-913-305-117`). The server is told the
  * ID, never the digits. The two ends run CPace ({@link Cpace}) over the
- * digits inside the exchange's offer and accept, and fold its key into the
- * exchange's keys: a server that puts itself in between (a key of its own
- * for each end) must guess the digits, once per exchange, and a wrong guess
- * ends that exchange before a byte of the files is sent. The users need not
- * compare verification codes.
+ * digits and fold its key into the exchange's keys: a server that puts
+ * itself in between (a key of its own for each end) must guess the digits,
+ * once per exchange, and a wrong guess ends that exchange before a byte of
+ * the files is sent. The users need not compare verification codes.
  *
- * - **Bound to the exchange.** The run's channel identifier names the kind
- *   of code and the clients (the receiver's ID; for a sender's code, the
- *   sender's and the receiver's), its session id is the sender's key
- *   commitment (fresh for every offer), and the sender's associated data
- *   the digest of the list of files offered: another receiver, a replayed
- *   offer or a changed list gives other keys.
- * - **Confirmed before the files.** The receiver's accept carries its tag,
- *   which the sender checks before it sends anything; the sender's key
+ * - **A receiver's code** ({@link codeRun}) runs inside the offer and the
+ *   accept: channel identifier the receiver's ID, session id the sender's
+ *   key commitment (fresh for every offer), the sender's associated data the
+ *   digest of the list of files offered. The receiver's accept carries its
+ *   tag, which the sender checks before it sends anything; the sender's key
  *   carries its own, which the receiver checks before it keeps anything.
+ * - **A sender's code** ({@link pullRun}) runs before any offer, in the
+ *   receiver's `pull`, the sender's `pull.share` and the receiver's
+ *   `pull.proof`: the receiver proves the digits before the sender says
+ *   anything of its files, so whoever pulls with a wrong code (or knows only
+ *   the ID) learns not even their names. The sender's offer then carries its
+ *   own tag, which the receiver checks before it shows the offer.
  * - **Guesses are counted** by the end whose code it is. A code makes a new
  *   secret after {@link MAX_CODE_MISSES} exchanges that used it without
  *   proving it, and is closed after {@link MAX_CODE_MISSES_IN_ALL}: each
@@ -151,40 +153,50 @@ export function parseSenderCode(text: string): { id: string; secret: string } {
   throw new SfxError("SFX_BAD_ARGUMENT", `Invalid code ${shown} (${why}): give the whole code 'sfx send' shows, as 482-913-305-117`);
 }
 
-/**
- * How a sender's cancel begins when the receiver's tag does not prove the sender's code (a
- * mistyped code, or a guess): the receiver tells it from other cancels by this.
- */
+/** What a sender's refusal of a receiver's proof says (a mistyped code, or a guess); the receiver is told it as `SFX_BAD_CODE`. */
 export const WRONG_SEND_CODE = "The code the receiver typed is not this sender's";
 
-/**
- * Whose code keys an exchange: the receiver's (`sfx receive` shows it), or the sender's (`sfx send`
- * given no receiver shows it), with the IDs of the ends, which its CPace run is bound to.
- */
-export type CodeOf = { kind: "receiver"; receiverId: string } | { kind: "sender"; senderId: string; receiverId: string };
-
-/** One end's CPace run for one exchange (see {@link codeRun}). */
+/** One end's CPace run for one exchange (see {@link codeRun}, {@link pullRun}). */
 export interface CodeRun {
-  /** This end's share, in hex: the offer's `pake` (sender) or the accept's (receiver). */
+  /** This end's share, in hex. */
   share: string;
+  /** The run's session id, in hex. */
+  sid: string;
   /** The run's keys from the other end's share (hex); `SFX_PROTOCOL` for a share of small order. */
   finish(peerShare: string): CpaceKeys;
 }
 
 /**
- * One end's CPace run for one exchange: the sender's as initiator, the
- * receiver's as responder, whichever holds the code. `commit` is the offer's
- * key commitment (hex) and `files` the list as the offer carried it (the
- * sender's associated data).
+ * One end's CPace run over a receiver's code, for one exchange: the
+ * sender's as initiator (its share in the offer's `pake`), the receiver's as
+ * responder (in the accept's). `commit` is the offer's key commitment (hex)
+ * and `files` the list as the offer carried it (the sender's associated data).
  */
-export function codeRun(secret: string, of: CodeOf, commit: string, files: readonly OfferedFileKey[], role: "sender" | "receiver"): CodeRun {
+export function codeRun(secret: string, receiverId: string, commit: string, files: readonly OfferedFileKey[], role: "sender" | "receiver"): CodeRun {
   const digest = offerDigest(files);
   const [mine, theirs] = role === "sender" ? [digest, ""] : ["", digest];
-  // A different channel for each kind: a run for one never checks as a run for the other.
-  const ci = of.kind === "receiver" ? `sfx receive code v1\0${of.receiverId}` : `sfx send code v1\0${of.senderId}\0${of.receiverId}`;
-  const run = Cpace.start(secret, { ci, sid: Buffer.from(commit, "hex") }, mine);
+  return run(secret, { ci: `sfx receive code v1\0${receiverId}`, sid: Buffer.from(commit, "hex") }, mine, theirs, role === "sender" ? "initiator" : "responder");
+}
+
+/**
+ * One end's CPace run over a sender's code, before any offer: the
+ * receiver's as initiator (its share in the `pull`, its tag in `pull.proof`),
+ * the sender's as responder (its share in `pull.share`, its tag in the offer
+ * it then makes). `sid` is the random session id (hex) the pull carries. The
+ * channel names both ends, and differs from a receiver's code's: a run for
+ * one kind of code never checks as the other. The files are not the run's:
+ * the sender offers them once the receiver has proved the code, and the
+ * exchange's keys are bound to them (exchange_crypto.ts).
+ */
+export function pullRun(secret: string, ends: { senderId: string; receiverId: string }, sid: string, role: "sender" | "receiver"): CodeRun {
+  return run(secret, { ci: `sfx send code v1\0${ends.senderId}\0${ends.receiverId}`, sid: Buffer.from(sid, "hex") }, "", "", role === "receiver" ? "initiator" : "responder");
+}
+
+function run(secret: string, ctx: { ci: string; sid: Uint8Array }, mine: Uint8Array | string, theirs: Uint8Array | string, role: "initiator" | "responder"): CodeRun {
+  const cpace = Cpace.start(secret, ctx, mine);
   return {
-    share: run.share.toString("hex"),
-    finish: (peerShare) => run.finish(Buffer.from(peerShare, "hex"), theirs, role === "sender" ? "initiator" : "responder"),
+    share: cpace.share.toString("hex"),
+    sid: Buffer.from(ctx.sid).toString("hex"),
+    finish: (peerShare) => cpace.finish(Buffer.from(peerShare, "hex"), theirs, role),
   };
 }

@@ -93,8 +93,9 @@ const key = string({ max: 64, min: 64, pattern: /^[0-9a-f]{64}$/ });
  * of the sender's key for this exchange, which it reveals after the accept
  * (see exchange_crypto.ts). Optional for the server, which relays it; a
  * receiver refuses an offer without one. `pake`: when the sender was given
- * the receiver's code, its CPace share over the code's secret digits (see
- * exchange_code.ts).
+ * the receiver's code, its CPace share over the code's secret digits;
+ * `confirm`: when a receiver pulled with the sender's code and proved it,
+ * the sender's CPace tag (see exchange_code.ts).
  */
 export const Offer = defineMessage("offer", {
   xid,
@@ -103,6 +104,7 @@ export const Offer = defineMessage("offer", {
   files: array(OfferedFile, { max: MAX_FILES_PER_OFFER, min: 1 }),
   commit: optional(key),
   pake: optional(key),
+  confirm: optional(key),
 });
 
 /**
@@ -112,13 +114,28 @@ export const Offer = defineMessage("offer", {
 export const Pullable = defineMessage("pullable", { on: bool() });
 
 /**
- * Receiver → server (`to`: the sender's ID, from the code it typed) and server → sender (`from`:
- * the receiver's ID): send me your files. The sender answers with an offer to that receiver, keyed
- * with its code. A pull the server cannot pass on (no such sender, not `pullable`, busy) is
- * answered with `error` or `busy` under the pull's `xid` (which the receiver's pull carries, and
- * the server's does not).
+ * Receiver → server (`to`: the sender's ID, from the code it typed; `xid`) and server → sender
+ * (`from`: the receiver's ID): send me your files. `pake`: the receiver's CPace share over the
+ * code's digits, `sid` the run's session id (32 random bytes, hex; see exchange_code.ts). A pull
+ * the server cannot pass on (no such sender, not `pullable`, busy) is answered with `error` or
+ * `busy` under its `xid`, and so is the sender's refusal ({@link PullRefused}).
  */
-export const Pull = defineMessage("pull", { xid: optional(xid), to: optional(clientId), from: optional(clientId) });
+export const Pull = defineMessage("pull", { xid: optional(xid), to: optional(clientId), from: optional(clientId), pake: key, sid: key });
+
+/** Sender → server (`to`: the receiver that pulled) → receiver (`xid`: its pull's): the sender's CPace share. */
+export const PullShare = defineMessage("pull.share", { xid: optional(xid), to: optional(clientId), pake: key });
+
+/**
+ * Receiver → server (`xid`: its pull's) → sender (`from`): the receiver's CPace tag, which proves
+ * it holds the code; the sender offers its files (its own tag in the offer's `confirm`) only then.
+ */
+export const PullProof = defineMessage("pull.proof", { xid: optional(xid), from: optional(clientId), confirm: key });
+
+/**
+ * Sender → server (`to`: the receiver that pulled): no files for it (a wrong tag: the code
+ * mistyped, or a guess); the receiver hears it as `error{SFX_BAD_CODE}` under its pull's `xid`.
+ */
+export const PullRefused = defineMessage("pull.refused", { to: clientId, reason: text });
 
 /** What the receiver's accept says, and the server's start passes on to the sender. */
 const receiverAnswer = {

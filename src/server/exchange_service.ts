@@ -15,7 +15,7 @@
  * @module
  */
 import type { AssociationLike } from "../protocol/association.ts";
-import { Accept, Cancel, Done, End, ErrorMessage, Key, Offer, Pull, Pullable, Reject, Resuming } from "../protocol/messages.ts";
+import { Accept, Cancel, Done, End, ErrorMessage, Key, Offer, Pull, Pullable, PullProof, PullRefused, PullShare, Reject, Resuming } from "../protocol/messages.ts";
 import type { PairingLimits } from "../pairing/defaults.ts";
 import { LogBudget, type PairingLog } from "../pairing/log.ts";
 import { Pairing } from "../pairing/pairing.ts";
@@ -76,6 +76,9 @@ export function startExchangeService(opts: ExchangeServiceOptions): ExchangeServ
   sessions.handle(Offer, (s, msg) => pairing.offer(s, msg));
   sessions.handle(Pullable, (s, msg) => pairing.pullable(s, msg));
   sessions.handle(Pull, (s, msg) => pairing.pull(s, msg));
+  sessions.handle(PullShare, (s, msg) => pairing.pullShare(s, msg));
+  sessions.handle(PullProof, (s, msg) => pairing.pullProof(s, msg));
+  sessions.handle(PullRefused, (s, msg) => pairing.pullRefused(s, msg));
   sessions.handle(Accept, (s, msg) => pairing.accept(s, msg));
   sessions.handle(Reject, (s, msg) => pairing.reject(s, msg));
   sessions.handle(Key, (s, msg) => pairing.key(s, msg));

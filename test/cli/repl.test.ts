@@ -217,6 +217,7 @@ test("dispatchLine() answers a bad line with one line and a hint, never throwing
     ["send", /^Usage: send \[code\|id\] <path>… \(type 'help send'\)\n$/],
     ["send 482913", /^Usage: send \[code\|id\] <path>… \(type 'help send'\)\n$/],
     ["receive", /^missing required argument 'code'/],
+    ["share put", /^missing required argument 'paths' \(type 'help'\)\n$/],
     ["share", /share/],
     ["share ls", /^missing required argument 'code'/],
     ["share put a --expires", /^option '--expires <when>' argument missing/],

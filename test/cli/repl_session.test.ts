@@ -12,6 +12,7 @@ import { createSocket } from "node:dgram";
 import { PassThrough, Writable } from "node:stream";
 import { collectFiles, connect, ExchangeCode, Receiver, receiveByCode, sendByCode, sendFiles, startServer } from "../../mod.ts";
 import { runSession } from "../../src/cli/repl/session.ts";
+import { within } from "../pairing/_harness.ts";
 
 /** A server on 127.0.0.1, port 0, with its logs and shares under `dir`. */
 function serve(dir: string) {
@@ -222,7 +223,7 @@ test("'send <path>' without a code shows one and sends to whoever types it; 'rec
     a.input.write(`send ${join(tmp, "out.txt")}\n`);
     const code = (await a.waitFor(/Code: +(\d{3}-\d{3}-\d{3}-\d{3}) +\(on the other machine: sfx receive \1\)/))?.[1];
     assert.ok(code, a.out());
-    const got = await receiveByCode(bob, code, { dir: inbox, decide: async () => true });
+    const got = await within(receiveByCode(bob, code, { dir: inbox, decide: async () => true }), 15_000, "Bob's fetch");
     assert.ok(got.accepted);
     assert.is(readFileSync(join(inbox, "out.txt"), "utf8"), "from the session");
     await a.waitFor(/\nSent 1 file, 16 B in .* to \d{3} \d{3}; the receiver verified every file/);
@@ -230,16 +231,20 @@ test("'send <path>' without a code shows one and sends to whoever types it; 'rec
     // Now the session fetches Bob's files by Bob's code.
     const bobCode = new ExchangeCode();
     writeFileSync(join(tmp, "back.txt"), "from bob");
-    const sending = sendByCode(bob, { code: bobCode, files: await collectFiles([join(tmp, "back.txt")]) });
+    let shown!: () => void;
+    const pullable = new Promise<void>((resolve) => (shown = resolve));
+    const sending = sendByCode(bob, { code: bobCode, files: await collectFiles([join(tmp, "back.txt")]), onEvent: (e) => void (e.event === "code" && shown()) });
+    await within(pullable, 10_000, "Bob's send to take pulls");
     a.input.write(`receive ${bobCode.format(bob.id).replaceAll("-", " ")}\n`);
-    assert.is((await sending).files, 1);
+    // Bounded: a session whose own receiving took the offer (not paused) would leave Bob's send waiting.
+    assert.is((await within(sending, 15_000, "the session to fetch Bob's files")).files, 1);
     await a.waitFor(/Received 1 file, 8 B in .* from \d{3} \d{3}; every hash verified/);
     assert.is(readFileSync(join(own, "back.txt"), "utf8"), "from bob");
     assert.match(a.out(), /under keys made with the sender's code, which it proved it has/);
     // Its own receiving is back: Bob sends to the session's ID as before.
     const id = /Your ID:\s+(\d{3}) (\d{3})/.exec(a.out())!;
     writeFileSync(join(tmp, "again.txt"), "again");
-    await sendFiles(bob, { to: id[1] + id[2], files: await collectFiles([join(tmp, "again.txt")]) });
+    await within(sendFiles(bob, { to: id[1] + id[2], files: await collectFiles([join(tmp, "again.txt")]) }), 15_000, "the session's own receiving, back");
     assert.is(readFileSync(join(own, "again.txt"), "utf8"), "again");
     a.input.end();
     assert.is(await a.running, 0, a.out());

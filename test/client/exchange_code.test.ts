@@ -184,7 +184,7 @@ harnessed("someone between them who guesses the digits wrong, posing as the send
   const got = new Receiver(r.conn, { dir, code, decide: async () => true }).receiveOne().then((x) => x, (e: unknown) => e);
   const keys = ExchangeKeyPair.generate();
   const offered = [{ path: "a.bin", size: 3 }];
-  const guess = codeRun("000000", { kind: "receiver", receiverId: r.conn.id }, keys.commitment, offered, "sender");
+  const guess = codeRun("000000", r.conn.id, keys.commitment, offered, "sender");
   const started = s.conn.waitFor((m) => Start.is(m)) as Promise<AnyMessage & { pake?: string; confirm?: string }>;
   s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: guess.share }));
   const start = await started;
@@ -209,7 +209,7 @@ harnessed("a receiver that cancels between its accept and the sender's key (Ctrl
     .receiveOne(stop.signal).then((x) => x, (e: unknown) => e);
   const keys = ExchangeKeyPair.generate();
   const offered = [{ path: "a.bin", size: 3 }];
-  const run = codeRun("305117", { kind: "receiver", receiverId: r.conn.id }, keys.commitment, offered, "sender");
+  const run = codeRun("305117", r.conn.id, keys.commitment, offered, "sender");
   const started = s.conn.waitFor((m) => Start.is(m));
   s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: offered, commit: keys.commitment, pake: run.share }));
   await started; // the receiver has answered with its tag; the sender's key is not sent

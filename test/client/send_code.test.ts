@@ -8,15 +8,16 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { receiveByCode } from "../../src/client/receive.ts";
-import { sendByCode, sendFiles } from "../../src/client/send.ts";
+import { Receiver, receiveByCode } from "../../src/client/receive.ts";
+import { sendByCode, type SendByCodeOptions, sendFiles, type SendResult } from "../../src/client/send.ts";
 import { collectFiles } from "../../src/client/walk.ts";
 import type { TransferEvent } from "../../src/client/events.ts";
 import { isSfxError } from "../../src/errors.ts";
-import { ExchangeCode, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseSenderCode } from "../../src/protocol/exchange_code.ts";
-import { Busy, CONTROL_PPID, Offer, Pull, Pullable, Reject } from "../../src/protocol/index.ts";
+import { ExchangeCode, MAX_CODE_MISSES, MAX_CODE_MISSES_IN_ALL, parseSenderCode, pullRun } from "../../src/protocol/exchange_code.ts";
+import { Busy, CONTROL_PPID, Offer, Pull, Pullable, PullProof, PullShare, Reject } from "../../src/protocol/index.ts";
+import type { AnyMessage } from "../../src/protocol/registry.ts";
 import { ExchangeKeyPair } from "../../src/protocol/exchange_crypto.ts";
-import { harnessed, startHarness, until } from "../pairing/_harness.ts";
+import { harnessed, startHarness, until, within } from "../pairing/_harness.ts";
 import type { ClientConnection } from "../../src/client/connection.ts";
 import { PULL_ANSWER_MS } from "../../src/protocol/defaults.ts";
 import { UNKNOWN_ID_BURST } from "../../src/pairing/defaults.ts";
@@ -28,6 +29,22 @@ async function source(text = "the quarter's figures, for one receiver only\n".re
   const src = tmp();
   writeFileSync(join(src, "figures.txt"), text);
   return { text, files: await collectFiles([join(src, "figures.txt")]) };
+}
+
+/** sendByCode, once the sender takes pulls (its first `code` event, when a user is shown the code): the send's promise. */
+async function sendingByCode(conn: ClientConnection, opts: SendByCodeOptions): Promise<{ done: Promise<SendResult & { to: string }> }> {
+  let ready!: () => void;
+  const shown = new Promise<void>((resolve) => (ready = resolve));
+  const done = sendByCode(conn, {
+    ...opts,
+    onEvent: (e) => {
+      if (e.event === "code") ready();
+      opts.onEvent?.(e);
+    },
+  });
+  done.catch(() => {});
+  await Promise.race([shown, done]);
+  return { done };
 }
 
 /** What a promise settled with: its value, or its error. */
@@ -54,13 +71,20 @@ harnessed("the receiver types the sender's code and gets the files, keyed with i
   const r = await h.client();
   const { text, files } = await source();
   const code = new ExchangeCode();
+  // Every control message either end sends the server, and every one the server sends either end.
   const control: string[] = [];
-  s.conn.onMessage((m) => void control.push(JSON.stringify(m)));
-  r.conn.onMessage((m) => void control.push(JSON.stringify(m)));
+  for (const c of [s, r]) {
+    c.conn.onMessage((m) => void control.push(JSON.stringify(m)));
+    const send = c.fake.send.bind(c.fake);
+    c.fake.send = (stream, data, opts) => {
+      if (stream === 0) control.push(new TextDecoder().decode(data));
+      return send(stream, data, opts);
+    };
+  }
   const events: Record<string, TransferEvent[]> = { sender: [], receiver: [] };
   const dir = tmp();
   let asked: { from: string; byCode?: boolean } | undefined;
-  const sending = sendByCode(s.conn, { code, files, onEvent: (e) => void events.sender.push(e) });
+  const { done: sending } = await sendingByCode(s.conn, { code, files, onEvent: (e) => void events.sender.push(e) });
   const got = await receiveByCode(r.conn, code.format(s.conn.id), {
     dir,
     decide: async (o) => ((asked = o), true),
@@ -78,33 +102,35 @@ harnessed("the receiver types the sender's code and gets the files, keyed with i
     assert.is(verify?.byCode, true, who);
   }
   assert.equal(events.sender.filter((e) => e.event === "pulled"), [{ event: "pulled", from: r.conn.id }]);
-  assert.not.ok(control.some((m) => m.includes(code.secret)), "the secret digits are in no message the server relays");
+  assert.ok(control.some((m) => m.includes('"type":"pull.proof"')), "both ways seen");
+  assert.not.ok(control.some((m) => m.includes(code.secret)), "the secret digits are in no message the server gets or sends");
   // Over: the sender no longer takes pulls.
   const late = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
   assert.ok(isSfxError(late, "SFX_UNKNOWN_ID"), String(late));
   assert.match((late as Error).message, /not sending by a code/);
 });
 
-harnessed("a wrong code gets no byte: the receiver is told the code is wrong (SFX_BAD_CODE), the sender counts it and waits on; after three the code changes and the old one no longer works; the right one then works", async (h) => {
+harnessed("a wrong code gets nothing, not even the files' names: the receiver is told the code is wrong (SFX_BAD_CODE), the sender counts it and waits on; after three the code changes and the old one no longer works; the right one then works", async (h) => {
   const s = await h.client();
   const { text, files } = await source();
   const code = new ExchangeCode("305117");
   const events: TransferEvent[] = [];
-  const sending = settled(sendByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) }));
-  const relayed: Uint8Array[] = [];
+  const sending = settled((await sendingByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) })).done);
+  const offers: AnyMessage[] = [];
   for (let i = 0; i < MAX_CODE_MISSES; i++) {
     const r = await h.client();
-    r.conn.onData((_stream, d) => void relayed.push(d));
+    r.conn.onMessage((m) => void (Offer.is(m) && offers.push(m)));
     const dir = tmp();
     const got = await settled(receiveByCode(r.conn, `${s.conn.id}305118`, { dir, decide: async () => true }));
     assert.ok(isSfxError(got, "SFX_BAD_CODE"), String(got));
-    assert.match((got as Error).message, /^Wrong code: .* is not the code client .* shows.*Nothing was received/);
+    assert.match((got as Error).message, /^Wrong code: \d{3}-\d{3}-305-118 is not the code client .* shows.*Nothing was received/);
     assert.equal(readdirSync(dir), []);
   }
-  assert.equal(relayed, [], "not a byte relayed");
-  await until(() => events.some((e) => e.event === "code"), 3000, "the renewal");
-  assert.equal(events.filter((e) => e.event === "codeMissed" || e.event === "code").map((e) => e.event === "code" ? "code" : (e as { misses: number }).misses), [1, 2, "code"]);
-  assert.not.ok(events.some((e) => e.event === "error" || e.event === "start"), JSON.stringify(events.map((e) => e.event)));
+  assert.equal(offers, [], "no offer, so no name, reached a receiver with a wrong code");
+  await until(() => events.filter((e) => e.event === "code").length === 2, 3000, "the renewal");
+  // The code said once the sender takes pulls, then each miss, then the renewal.
+  assert.equal(events.filter((e) => e.event === "codeMissed" || e.event === "code").map((e) => e.event === "code" ? "code" : (e as { misses: number }).misses), ["code", 1, 2, "code"]);
+  assert.not.ok(events.some((e) => e.event === "error" || e.event === "offer"), JSON.stringify(events.map((e) => e.event)));
   assert.is.not(code.secret, "305117");
   const old = await settled(receiveByCode((await h.client()).conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }));
   assert.ok(isSfxError(old, "SFX_BAD_CODE"), `the old digits no longer work: ${old}`);
@@ -121,7 +147,7 @@ harnessed("nine wrong codes in all close the sender's code: its send fails (SFX_
   const { files } = await source("x");
   const code = new ExchangeCode("305117");
   const events: TransferEvent[] = [];
-  const sending = settled(sendByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) }));
+  const sending = settled((await sendingByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) })).done);
   for (let i = 0; i < MAX_CODE_MISSES_IN_ALL; i++) {
     // Never the code's digits, whatever they are renewed to.
     const wrong = String((Number(code.secret) + 1) % 1e6).padStart(6, "0");
@@ -138,27 +164,54 @@ harnessed("nine wrong codes in all close the sender's code: its send fails (SFX_
   assert.ok(isSfxError(after, "SFX_UNKNOWN_ID"), String(after));
 });
 
-harnessed("a receiver that declines, or leaves before answering, does not end the send: the sender says so and the next receiver gets the files", async (h) => {
-  const s = await h.client();
+/** A pull as a stranger makes it, who knows the ID but not the code (a share over other digits); resolves with the server's first answer to it. */
+async function strangersPull(conn: ClientConnection, to: string, xid = 1): Promise<AnyMessage> {
+  const run = pullRun("000000", { senderId: to, receiverId: conn.id }, "ab".repeat(32), "receiver");
+  const answer = conn.waitFor((m) => m.xid === xid);
+  conn.send(Pull, { xid, to, pake: run.share, sid: run.sid });
+  return await answer;
+}
+
+harnessed("strangers who pull and never prove the code, or leave, learn nothing of the files and cannot end the send; none is counted as a guess; the next receiver gets the files", async (h) => {
+  const s = await h.client({ remoteAddress: "192.0.2.1" });
   const { text, files } = await source();
   const code = new ExchangeCode();
   const events: TransferEvent[] = [];
-  const sending = sendByCode(s.conn, { code, files, onEvent: (e) => void events.push(e) });
-  const no = await h.client();
-  const declined = await receiveByCode(no.conn, code.format(s.conn.id), { dir: tmp(), decide: async () => false });
-  assert.is(declined.accepted, false);
-  await until(() => events.some((e) => e.event === "pullFailed"), 3000, "the sender to hear of the decline");
-  const gone = await h.client();
-  await settled(receiveByCode(gone.conn, code.format(s.conn.id), { dir: tmp(), decide: () => gone.conn.abort("left").then(() => true) }));
-  await until(() => events.filter((e) => e.event === "pullFailed").length === 2, 3000, "the sender to hear the receiver left");
-  const failures = events.filter((e) => e.event === "pullFailed") as Array<{ from: string; code: string }>;
-  assert.equal(failures.map((f) => [f.from, f.code]), [[no.conn.id, "SFX_REJECTED"], [gone.conn.id, "SFX_TRANSFER_FAILED"]]);
-  assert.not.ok(events.some((e) => e.event === "error"), "no error said while the send goes on");
+  const { done: sending } = await sendingByCode(s.conn, { code, files, proofMs: 100, onEvent: (e) => void events.push(e) });
+  const offers: AnyMessage[] = [];
+  // One says nothing after the sender's share: the sender gives up on it after its proof time.
+  const silent = await h.client({ remoteAddress: "198.51.100.7" });
+  silent.conn.onMessage((m) => void (Offer.is(m) && offers.push(m)));
+  assert.ok(PullShare.is(await strangersPull(silent.conn, s.conn.id)), "the sender answers with its share, and nothing more");
+  await until(() => events.some((e) => e.event === "pullFailed"), 3000, "the sender to give up on the silent one");
+  // Twenty-five more pull and leave at once: no offer goes to a gone ID (the sender's address is charged nothing).
+  for (let i = 0; i < 25; i++) {
+    const gone = await h.client({ remoteAddress: "198.51.100.7" });
+    gone.conn.onMessage((m) => void (Offer.is(m) && offers.push(m)));
+    const answer = await strangersPull(gone.conn, s.conn.id);
+    assert.ok(PullShare.is(answer) || Busy.is(answer), JSON.stringify(answer));
+    await gone.conn.abort("left");
+  }
+  assert.equal(offers, [], "no stranger got an offer");
+  assert.is(code.missesInAll, 0, "no stranger's pull was a guess");
   const dir = tmp();
   const r = await h.client();
-  await receiveByCode(r.conn, code.format(s.conn.id), { dir, decide: async () => true });
+  await until(() => (events.at(-1) as { event: string }).event === "pullFailed", 3000, "the sender done with the last stranger");
+  const got = await receiveByCode(r.conn, code.format(s.conn.id), { dir, decide: async () => true });
+  assert.ok(got.accepted);
   assert.is(readFileSync(join(dir, "figures.txt"), "utf8"), text);
   assert.is((await sending).to, r.conn.id);
+  assert.match(String((events.find((e) => e.event === "pullFailed") as { message?: string }).message), /did not prove the code within 0\.1 s/);
+});
+
+harnessed("a receiver that proved the code and declines ends the send, as a decline of sfx send --to does (SFX_REJECTED)", async (h) => {
+  const s = await h.client();
+  const { files } = await source("x");
+  const code = new ExchangeCode();
+  const sending = settled((await sendingByCode(s.conn, { code, files })).done);
+  const declined = await receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => false });
+  assert.is(declined.accepted, false);
+  assert.ok(isSfxError(await sending, "SFX_REJECTED"), String(await sending));
 });
 
 harnessed("the server refuses pulls it cannot pass on: an ID nobody holds, a client that is not sending by a code (a receiver's code typed by mistake), one busy with another receiver; the client refuses its own code", async (h) => {
@@ -178,13 +231,13 @@ harnessed("the server refuses pulls it cannot pass on: an ID nobody holds, a cli
   assert.ok(isSfxError(own, "SFX_BAD_ARGUMENT"), String(own));
   // Busy: the first receiver is being asked; a second one's pull is refused at once.
   const code = new ExchangeCode();
-  const sending = settled(sendByCode(s.conn, { code, files }));
+  const sending = settled((await sendingByCode(s.conn, { code, files })).done);
   let release = (_: boolean) => {};
   const first = receiveByCode(r.conn, code.format(s.conn.id), { dir: tmp(), decide: () => new Promise((go) => (release = go)) });
   await until(() => h.logs.some((l) => /Exchange #\d+: offer from/.test(l.message)), 3000, "the sender's offer");
   const second = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
   assert.ok(isSfxError(second, "SFX_PEER_BUSY"), String(second));
-  assert.match((second as Error).message, /offering its files to another receiver right now/);
+  assert.match((second as Error).message, /is sending its files to another receiver, one that proved its code/);
   release(true);
   assert.ok((await first).accepted);
   assert.is((await sending as { to: string }).to, r.conn.id);
@@ -198,43 +251,69 @@ harnessed("a receiver fetching by a code refuses other clients' offers meanwhile
   const code = new ExchangeCode();
   const dir = tmp();
   const events: TransferEvent[] = [];
-  // A client that sends by its code and has not answered yet: the receiver waits for its offer.
+  // A client that sends by its code and has not answered yet: the receiver waits for its share.
   s.conn.send(Pullable, { on: true });
   const pulled = s.conn.waitFor((m) => Pull.is(m));
   const fetching = receiveByCode(r.conn, code.format(s.conn.id), { dir, decide: async () => true, onEvent: (e) => void events.push(e) });
-  await pulled;
-  const intruder = await settled(sendFiles(other.conn, { to: r.conn.id, files }));
-  assert.ok(isSfxError(intruder, "SFX_REJECTED"), String(intruder));
-  assert.match((intruder as Error).message, /fetching client .*'s files/);
-  const rejected = events.find((e) => e.event === "rejected") as { from?: string } | undefined;
-  assert.is(rejected?.from, other.conn.id);
+  const pull = await pulled;
+  const intruder = settled(sendFiles(other.conn, { to: r.conn.id, files }));
   // Now the sender answers: a send by code, handed the pull again as the server passed it on.
   const sending = sendByCode(s.conn, { code, files });
-  s.serverSide.send(0, Pull.encode({ from: r.conn.id }), { ppid: CONTROL_PPID });
+  s.serverSide.send(0, Pull.encode(pull as unknown as Parameters<typeof Pull.encode>[0]), { ppid: CONTROL_PPID });
   const got = await fetching;
   assert.ok(got.accepted);
   assert.is(readFileSync(join(dir, "figures.txt"), "utf8"), text);
   assert.is((await sending).to, r.conn.id);
+  const refused = await intruder;
+  assert.ok(isSfxError(refused, "SFX_REJECTED"), String(refused));
+  assert.match((refused as Error).message, /fetching client .*'s files/);
+  const rejected = events.find((e) => e.event === "rejected") as { from?: string } | undefined;
+  assert.is(rejected?.from, other.conn.id);
 });
 
-harnessed("an offer from the sender without its code's share is refused (the code was removed on the way): the fetch ends with it, saying why", async (h) => {
+/** A sender by code played by hand: answers the next pull with its share over `secret`, and resolves with the pull and the keys once the receiver's proof checks. */
+async function handSender(s: { conn: ClientConnection }, secret: string) {
+  const pull = await s.conn.waitFor((m) => Pull.is(m)) as AnyMessage & { from: string; pake: string; sid: string };
+  const run = pullRun(secret, { senderId: s.conn.id, receiverId: pull.from }, pull.sid, "sender");
+  const keys = run.finish(pull.pake);
+  const proof = s.conn.waitFor((m) => PullProof.is(m)) as Promise<AnyMessage & { confirm: string }>;
+  s.conn.send(PullShare, { to: pull.from, pake: run.share });
+  assert.ok(keys.checkTag((await proof).confirm), "the receiver proved the code");
+  return { pull, keys };
+}
+
+harnessed("an offer from the sender that does not prove the code (no tag, or another run's) is refused (changed on the way): the fetch ends with it, saying why", async (h) => {
   const s = await h.client();
   const r = await h.client();
   const code = new ExchangeCode();
   s.conn.send(Pullable, { on: true });
-  const pulled = s.conn.waitFor((m) => Pull.is(m));
   const events: TransferEvent[] = [];
   const fetching = receiveByCode(r.conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true, onEvent: (e) => void events.push(e) });
-  await pulled;
+  const { pull } = await handSender(s, code.secret);
   const keys = ExchangeKeyPair.generate();
   const answered = s.conn.waitFor((m) => Reject.is(m));
-  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: [{ path: "a.bin", size: 3 }], commit: keys.commitment }));
-  const why = /by its code, and this offer does not use it/;
-  assert.match(String((await answered as { reason?: string }).reason), why);
-  const got = await fetching;
+  // The tag of another run over the same code: not this one's.
+  const other = pullRun(code.secret, { senderId: s.conn.id, receiverId: pull.from }, "cd".repeat(32), "sender").finish(pullRun(code.secret, { senderId: s.conn.id, receiverId: pull.from }, "cd".repeat(32), "receiver").share);
+  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: [{ path: "a.bin", size: 3 }], commit: keys.commitment, confirm: other.tag }));
+  const why = /by its code, and this offer does not prove it/;
+  assert.match(String((await within(answered, 5000, "the refusal") as { reason?: string }).reason), why);
+  const got = await within(fetching, 5000, "the fetch to end");
   assert.is(got.accepted, false);
   assert.is(got.from, s.conn.id);
   assert.match(String((events.find((e) => e.event === "rejected") as { reason?: string } | undefined)?.reason), why);
+});
+
+harnessed("an offer made for a fetch, reaching a receiver that is not fetching (its fetch was cancelled), is refused before anyone is asked", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  let asked = false;
+  const receiving = new Receiver(r.conn, { dir: tmp(), code: new ExchangeCode(), decide: async () => (asked = true) }).receiveOne();
+  const keys = ExchangeKeyPair.generate();
+  const answered = s.conn.waitFor((m) => Reject.is(m));
+  s.conn.sendControl(Offer.encode({ xid: 5, to: r.conn.id, files: [{ path: "a.bin", size: 3 }], commit: keys.commitment, confirm: "ab".repeat(32) }));
+  assert.match(String((await within(answered, 5000, "the refusal") as { reason?: string }).reason), /takes no code of a sender's: it is fetching no files/);
+  assert.is((await within(receiving, 5000, "the receive to end")).accepted, false);
+  assert.not.ok(asked, "the user was not asked");
 });
 
 harnessed("a sender that says nothing after the pull: the receiver gives up after its answer time (SFX_OFFER_TIMEOUT), and says why", async (h) => {
@@ -243,7 +322,7 @@ harnessed("a sender that says nothing after the pull: the receiver gives up afte
   s.conn.send(Pullable, { on: true });
   const got = await settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true, answerMs: 100 }));
   assert.ok(isSfxError(got, "SFX_OFFER_TIMEOUT"), String(got));
-  assert.match((got as Error).message, /did not offer its files within 0\.1 s of being asked/);
+  assert.match((got as Error).message, /did not answer within 0\.1 s of being asked/);
 });
 
 test("the server holds one pull per sender until it offers: a second receiver is busy meanwhile, and free to pull once the first left, or once the sender had its time to answer", async () => {
@@ -254,7 +333,7 @@ test("the server holds one pull per sender until it offers: a second receiver is
     s.conn.send(Pullable, { on: true });
     const pull = (conn: ClientConnection, xid: number) => {
       const answer = conn.waitFor((m) => m.xid === xid);
-      conn.send(Pull, { xid, to: s.conn.id });
+      conn.send(Pull, { xid, to: s.conn.id, pake: "11".repeat(32), sid: "22".repeat(32) });
       return answer;
     };
     const r1 = await h.client();
@@ -289,7 +368,7 @@ test("pulls to IDs that send by no code count as guessed IDs: past the burst, pu
     for (let i = 0; i <= UNKNOWN_ID_BURST; i++) {
       const xid = 1 + 2 * i;
       const answer = r.conn.waitFor((m) => m.xid === xid);
-      r.conn.send(Pull, { xid, to: String(100000 + i) });
+      r.conn.send(Pull, { xid, to: String(100000 + i), pake: "11".repeat(32), sid: "22".repeat(32) });
       codes.push((await answer as { code?: string }).code ?? "?");
     }
     assert.equal(codes.slice(0, UNKNOWN_ID_BURST), Array(UNKNOWN_ID_BURST).fill("SFX_UNKNOWN_ID"));

@@ -98,24 +98,26 @@ test("sfx send without --to shows a code; sfx receive <code> fetches the files, 
   assert.match(s.out(), new RegExp(`Sent 1 file, 1\\.9 MiB in .* to ${String(connected?.id).replace(/(\d{3})(\d{3})/, "$1 $2")}; the receiver verified every file`));
 });
 
-test("sfx send --json without --to: the code is in the connected event, each pull and its end are events, and a receiver that declines does not end the send", async () => {
+test("sfx send --json without --to: the code comes as an event once the server knows it takes pulls; a wrong code is counted and the send waits on; a receiver with no terminal and no --yes refuses to start (exit 2) rather than decline and end the send", async () => {
   const src = tmp();
   writeFileSync(join(src, "a.txt"), "a");
   const s = sfx(["send", join(src, "a.txt"), "--json", "--server", server.address]);
-  const [, code] = await s.waitFor(/"event":"connected","id":"\d+","code":"([\d-]+)"/, 15_000, "out");
-  // No terminal and no --yes: the receiver declines, and says why.
-  const no = sfx(["receive", code, "--server", server.address, "--dir", tmp()]);
-  assert.is((await no.exit()).status, ERROR_CODES.SFX_REJECTED, no.err());
-  assert.match(no.err(), /no terminal to ask on/);
-  await until(() => events(s).some((e) => e.event === "pullFailed"), 10_000, "the sender to hear of the decline");
+  const [, code] = await s.waitFor(/"event":"code","code":"([\d-]+)"/, 15_000, "out");
+  assert.is(events(s).find((e) => e.event === "connected")?.code, undefined, "the code is not said before it works");
+  const wrong = code.replace(/\d$/, (d) => String((Number(d) + 1) % 10));
+  const bad = sfx(["receive", wrong, "--yes", "--server", server.address, "--dir", tmp()]);
+  assert.is((await bad.exit()).status, ERROR_CODES.SFX_BAD_CODE, bad.err());
+  await until(() => events(s).some((e) => e.event === "codeMissed"), 10_000, "the sender to count the wrong code");
+  const unasked = sfx(["receive", code, "--server", server.address, "--dir", tmp()]);
+  assert.is((await unasked.exit()).status, ERROR_CODES.SFX_USAGE, unasked.err());
+  assert.match(unasked.err(), /has no terminal to ask on: give --yes/);
   const dst = tmp();
   const r = sfx(["receive", code, "--yes", "--server", server.address, "--dir", dst]);
   assert.is((await r.exit()).status, 0, r.err());
   assert.is((await s.exit()).status, 0, s.err());
   assert.is(readFileSync(join(dst, "a.txt"), "utf8"), "a");
   const seen = events(s).map((e) => String(e.event));
-  assert.equal(seen.filter((e) => ["pulled", "pullFailed", "done", "error"].includes(e)), ["pulled", "pullFailed", "pulled", "done"]);
-  assert.is(events(s).find((e) => e.event === "pullFailed")?.code, "SFX_REJECTED");
+  assert.equal(seen.filter((e) => ["code", "pulled", "codeMissed", "offer", "done", "error"].includes(e)), ["code", "pulled", "codeMissed", "pulled", "offer", "done"]);
 });
 
 test("receive --once is not ended by a mistyped code: it waits for the right one; SFX_TO gives the code out of ps' sight, and --verify with a code asks nothing (no terminal needed)", async () => {

@@ -79,6 +79,16 @@ export async function until(cond: () => boolean, ms = 3000, what = "condition"):
   }
 }
 
+/** `p`, or a failure naming `what` after `ms`: a test that would wait for ever fails instead. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A uvu test with a server and its clients in memory ({@link startHarness} with `limits`), closed after it. */
 export function harnessed(name: string, fn: (h: Harness) => Promise<void>, limits?: Partial<PairingLimits>): void {
   test(name, async () => {

@@ -312,7 +312,9 @@ export async function dispatchLine(
   try {
     await program.parseAsync(words, { from: "user" });
   } catch (err) {
-    const text = errorLine(err, verbose);
+    // `send` with no files: the usage, which says a code or ID is optional (commander would name only 'paths').
+    const noFiles = words[0] === "send" && err instanceof CommanderError && err.code === "commander.missingArgument";
+    const text = noFiles ? `${SEND_USAGE} (type 'help send')` : errorLine(err, verbose);
     if (text) write(`${text}\n`);
     // Help and version output end parsing with an "error" that is none.
     if (text) onError(err instanceof CommanderError ? new SfxError("SFX_USAGE", text) : err);
@@ -323,8 +325,6 @@ export async function dispatchLine(
 export function errorLine(err: unknown, verbose = false): string {
   if (err instanceof CommanderError) {
     if (err.code === "commander.helpDisplayed" || err.code === "commander.help" || err.code === "commander.version") return "";
-    // `send` with no files: the usage, which says a code or ID is optional (commander would name only 'paths').
-    if (err.code === "commander.missingArgument" && /argument 'paths'/.test(err.message) && !/'path'/.test(err.message)) return `${SEND_USAGE} (type 'help send')`;
     const [first, ...rest] = err.message.replace(/^error:\s*/, "").split("\n");
     const suggestion = rest.find((l) => l.startsWith("(Did you mean"));
     return suggestion ? `${fitText(first, ERROR_LINE_BYTES)} ${suggestion}` : `${fitText(first, ERROR_LINE_BYTES)} (type 'help')`;

@@ -37,8 +37,8 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, CODES_CLOSED_LINE, SAME_CODE_LINE, codeLine, codeText, missedCodeLine, missedSendCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, renewedSendCodeLine, sendCodeLine, verifyLine } from "../progress.ts";
-import { ExchangeCode, parseReceiverTarget, parseSenderCode, WRONG_SEND_CODE } from "../../protocol/exchange_code.ts";
+import { checkingText, CODES_CLOSED_LINE, SAME_CODE_LINE, codeLine, codeText, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, sendByCodeLines, verifyLine } from "../progress.ts";
+import { ExchangeCode, parseReceiverTarget, parseSenderCode } from "../../protocol/exchange_code.ts";
 import { downloadCommand, expiryText, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
 import { makeCompleter } from "./completer.ts";
@@ -544,8 +544,7 @@ class ClientSession implements SessionActions {
         break;
       case "cancelled":
         this.screen.setStatus("recv", null, true);
-        // A sender's refusal of the code typed here: the fetch's own error says it, once.
-        if (!(whose === "theirs" && e.reason.startsWith(WRONG_SEND_CODE))) this.print(`Incoming transfer cancelled: ${e.reason}`);
+        this.print(`Incoming transfer cancelled: ${e.reason}`);
         break;
       case "kept":
         // Said once the receive has ended, after what ended it (our own Ctrl-C is said then).
@@ -692,11 +691,10 @@ class ClientSession implements SessionActions {
     const size = `${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`;
     // A code for this send alone: the session's own code is for receiving.
     const code = new ExchangeCode();
-    await this.#job("send", `send by code ${code.format(conn.id)}, ${size}`, async (signal, status) => {
+    await this.#job("send", `send by code, ${size}`, async (signal, status) => {
       let started = Date.now();
       let to = "";
-      if (flags.json) this.print(JSON.stringify({ event: "code", code: code.format(conn.id) }));
-      else this.print(`\n${sendCodeLine(code.format(conn.id))}\n\n${size}: waiting for the receiver to type the code ('receive <code>' in sfx client). Ctrl-C cancels.`);
+      let shown = false;
       await sendByCode(conn, {
         code,
         files,
@@ -707,22 +705,20 @@ class ClientSession implements SessionActions {
             if (e.event !== "progress") this.print(JSON.stringify(e));
             return;
           }
+          const lines = sendByCodeLines(e, shown, to, "Still waiting for the code.");
+          if (lines?.err !== undefined) this.print(lines.err);
+          if (lines?.out !== undefined) this.print(lines.out);
+          if (e.event === "code" && !shown) {
+            shown = true;
+            this.print(`${size}: waiting for the receiver to type the code ('receive <code>' in sfx client). Ctrl-C cancels.`);
+          }
           switch (e.event) {
             case "offer":
-              this.print(`${formatId(to)} typed the code: offering ${size}; waiting for them to accept…`);
-              break;
-            case "pullFailed":
-              this.print(`${printable(e.message)}. Still waiting for the code.`);
-              break;
-            case "codeMissed":
-              this.print(missedSendCodeLine(to, e.misses, e.missesInAll));
-              break;
-            case "code":
-              this.print(`${renewedSendCodeLine(e.code)}\n\n${sendCodeLine(e.code)}\n`);
+              this.print(`Client ${formatId(to)} typed the code: offering ${size}; waiting for them to accept…`);
               break;
             case "accepted":
               started = Date.now();
-              this.print(`${formatId(to)} accepted; sending.`);
+              this.print(`Client ${formatId(to)} accepted; sending.`);
               break;
             case "verify":
               this.print(verifyLine(e.code, "the receiver", e.byCode, "yours"));
@@ -748,6 +744,11 @@ class ClientSession implements SessionActions {
     const { id } = parseSenderCode(codeText);
     const { conn } = this.#need();
     this.#oneExchangeAtATime();
+    // An offer being answered (asked, or accepted and not yet started) is an exchange too: not cut short.
+    const answering = this.#incoming?.from;
+    if (answering) throw new SfxError("SFX_USAGE", `An offer from ${formatId(answering)} is being answered: one exchange at a time; answer it first`);
+    // Its offer could only be declined, which ends the sender's send: said before anything is asked.
+    if (!this.opts.yes && !this.terminal) throw new SfxError("SFX_USAGE", "receive <code> asks before it takes the files, and this session has no terminal to ask on: start 'sfx client' with --yes");
     let resume!: () => void;
     const paused = new Promise<void>((r) => (resume = r));
     this.#fetching = paused;
@@ -758,12 +759,18 @@ class ClientSession implements SessionActions {
       await this.#job("receive", `receive from ${formatId(id)}`, async (signal) => {
         try {
           this.print(`Asking ${formatId(id)} for its files…`);
-          await receiveByCode(conn, codeText, {
+          let rejection = "declined";
+          const got = await receiveByCode(conn, codeText, {
             dir: this.dir,
             overwrite: this.opts.overwrite,
             decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
-            onEvent: (e) => this.#onIncomingEvent(incoming, e, "theirs"),
+            onEvent: (e) => {
+              if (e.event === "rejected") rejection = e.reason;
+              this.#onIncomingEvent(incoming, e, "theirs");
+            },
           }, signal);
+          // Not taken (declined, or refused by sfx): the command failed, as 'sfx receive <code>' does.
+          if (!got.accepted) throw new SfxError("SFX_REJECTED", rejection === "declined" ? "The offer was declined" : `The offer was rejected: ${printable(rejection)}`);
         } finally {
           for (const line of incoming.kept.splice(0)) this.print(line);
           this.#fetching = null;
