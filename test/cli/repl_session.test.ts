@@ -12,6 +12,7 @@ import { createSocket } from "node:dgram";
 import { PassThrough, Writable } from "node:stream";
 import { collectFiles, connect, ExchangeCode, Receiver, receiveByCode, sendByCode, sendFiles, startServer } from "../../mod.ts";
 import { runSession } from "../../src/cli/repl/session.ts";
+import { Pullable } from "../../src/protocol/index.ts";
 import { within } from "../pairing/_harness.ts";
 
 /** A server on 127.0.0.1, port 0, with its logs and shares under `dir`. */
@@ -248,6 +249,26 @@ test("'send <path>' without a code shows one and sends to whoever types it; 'rec
     assert.is(readFileSync(join(own, "again.txt"), "utf8"), "again");
     a.input.end();
     assert.is(await a.running, 0, a.out());
+  } finally {
+    await bob.close();
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test("a piped session without --yes refuses 'receive <code>' before it asks the sender anything (it could only decline, which would end the send): exit 2", async () => {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
+  try {
+    const code = new ExchangeCode();
+    const pulls: unknown[] = [];
+    bob.onMessage((m) => void (m.type === "pull" && pulls.push(m)));
+    bob.send(Pullable, { on: true });
+    const { status, out } = await session(server.port, tmp, [`receive ${code.format(bob.id)}`]);
+    assert.is(status, 2, out);
+    assert.match(out, /receive <code> asks before it takes the files, and this session has no terminal to ask on: start 'sfx client' with --yes/);
+    assert.equal(pulls, [], "the sender was asked nothing");
   } finally {
     await bob.close();
     await server.close();
