@@ -123,11 +123,11 @@ export async function sendByCode(conn: ClientConnection, opts: SendByCodeOptions
   offerList(opts.files);
   /** The latest pull not yet taken up, and the proof of the one being answered. */
   let pulled: { from: string; pake: string; sid: string } | undefined;
-  let proof: { from: string; confirm: string } | undefined;
+  let proof: { from: string; sid?: string; confirm: string } | undefined;
   let wake: (() => void) | undefined;
   const offMessages = conn.onMessage((m) => {
     if (Pull.is(m) && m.from !== undefined) pulled = { from: m.from, pake: m.pake, sid: m.sid };
-    else if (PullProof.is(m) && m.from !== undefined) proof = { from: m.from, confirm: m.confirm };
+    else if (PullProof.is(m) && m.from !== undefined) proof = { from: m.from, sid: m.sid, confirm: m.confirm };
     else return;
     wake?.();
   });
@@ -174,25 +174,26 @@ export async function sendByCode(conn: ClientConnection, opts: SendByCodeOptions
       try {
         const run = pullRun(code.secret, { senderId: conn.id, receiverId: from }, pull.sid, "sender");
         keys = run.finish(pull.pake);
-        conn.send(PullShare, { to: from, pake: run.share });
+        conn.send(PullShare, { to: from, sid: pull.sid, pake: run.share });
       } catch (err) {
         // A share of small order: not a guess of the code, and nothing is said to it.
         emit({ event: "pullFailed", from, code: "SFX_PROTOCOL", message: `Client ${formatId(from)} pulled with a share that is no CPace share (${(err as Error).message})` });
-        conn.send(PullRefused, { to: from, reason: "Its share of the code's run was refused" });
+        conn.send(PullRefused, { to: from, sid: pull.sid, code: "SFX_PROTOCOL", reason: `The sender refused the share of the code's run your pull carried: ${(err as Error).message}` });
         continue;
       }
       // Its proof, or a newer pull (the server passes one on once this receiver left, or had its
       // time), or nothing in time.
-      await until(() => proof?.from === from || pulled !== undefined, proofMs);
-      const proved = proof as { from: string; confirm: string } | undefined;
-      if (proved?.from !== from) {
+      const ours = () => proof?.from === from && proof.sid === pull.sid;
+      await until(() => ours() || pulled !== undefined, proofMs);
+      const proved = ours() ? proof! : undefined;
+      if (proved === undefined) {
         const why = pulled !== undefined ? "did not prove the code before another receiver pulled (it left, or took too long)" : `did not prove the code within ${Math.round(proofMs / 100) / 10} s`;
         emit({ event: "pullFailed", from, code: "SFX_TRANSFER_FAILED", message: `Client ${formatId(from)} ${why}` });
-        if (pulled === undefined) conn.send(PullRefused, { to: from, reason: "It did not prove the code in time" });
+        if (pulled === undefined) conn.send(PullRefused, { to: from, sid: pull.sid, code: "SFX_OFFER_TIMEOUT", reason: `The sender had no proof of the code from you within ${Math.round(proofMs / 100) / 10} s` });
         continue;
       }
       if (!keys.checkTag(proved.confirm)) {
-        conn.send(PullRefused, { to: from, reason: `${WRONG_SEND_CODE} (mistyped, or a guess): nothing was sent` });
+        conn.send(PullRefused, { to: from, sid: pull.sid, code: "SFX_BAD_CODE", reason: `${WRONG_SEND_CODE} (mistyped, or a guess): nothing was sent` });
         const miss = code.missed();
         if (miss === "counted") emit({ event: "codeMissed", misses: code.misses, missesInAll: code.missesInAll });
         if (miss === "renewed") emit({ event: "code", code: code.format(conn.id) });

@@ -108,9 +108,9 @@ export class Pairing {
   readonly #lastCheck = new WeakMap<ExchangePeer, number>();
   /**
    * Pulls passed on to a sender that has not offered (or refused) since: by whom, under which of
-   * its xids, and when; `left` once that receiver is gone (see {@link pull}).
+   * its xids, with which session id, and when; `left` once that receiver is gone (see {@link pull}).
    */
-  readonly #pulls = new Map<ExchangePeer, { by: ExchangePeer; xid: number; at: number; left: boolean }>();
+  readonly #pulls = new Map<ExchangePeer, { by: ExchangePeer; xid: number; sid: string; at: number; left: boolean }>();
   #closed = false;
 
   constructor(opts: PairingOptions) {
@@ -286,7 +286,7 @@ export class Pairing {
         : `Client ${id} is answering another receiver's pull right now (one that typed its code too, or guessed); try again in a moment`;
       return this.#sayBusy(receiver, "Pull", xid, sender.id, why);
     }
-    this.#pulls.set(sender, { by: receiver, xid, at: this.#now(), left: false });
+    this.#pulls.set(sender, { by: receiver, xid, sid: msg.sid, at: this.#now(), left: false });
     if (this.#logBudget.take(receiver.logKey ?? receiver) >= 0) this.#log.info("Pull from {from} to {to}: passed on", { from: formatId(receiver.id), to: formatId(sender.id) });
     sender.sendControl(Pull.encode({ from: receiver.id, pake: msg.pake, sid: msg.sid }));
   }
@@ -335,35 +335,39 @@ export class Pairing {
     }
   }
 
-  /** The pull `sender` answers, if it is from client `to` and that receiver is still there. */
-  #pullOf(sender: ExchangePeer, to: string | undefined): { by: ExchangePeer; xid: number } | undefined {
+  /**
+   * The pull `sender` answers, if it is the one it holds (from client `to`, with session id `sid`:
+   * an answer to an earlier pull of the same receiver is not this one's) and that receiver is
+   * still there.
+   */
+  #pullOf(sender: ExchangePeer, to: string | undefined, sid: string): { by: ExchangePeer; xid: number } | undefined {
     const p = this.#pulls.get(sender);
-    return p && !p.left && p.by.id === to ? p : undefined;
+    return p && !p.left && p.by.id === to && p.sid === sid ? p : undefined;
   }
 
   /** The sender's CPace share, to the receiver whose pull it answers. */
   pullShare(sender: ExchangePeer, msg: Msg<typeof PullShare>): void {
-    const p = this.#pullOf(sender, msg.to);
+    const p = this.#pullOf(sender, msg.to, msg.sid);
     if (!p) return this.#stale(sender, "pull.share", 0);
-    p.by.sendControl(PullShare.encode({ xid: p.xid, pake: msg.pake }));
+    p.by.sendControl(PullShare.encode({ xid: p.xid, sid: msg.sid, pake: msg.pake }));
   }
 
-  /** The receiver's CPace tag, to the sender its pull went to. */
+  /** The receiver's CPace tag, to the sender its pull went to, with the pull's session id. */
   pullProof(receiver: ExchangePeer, msg: Msg<typeof PullProof>): void {
     for (const [sender, p] of this.#pulls) {
       if (p.by !== receiver || p.xid !== msg.xid || p.left) continue;
-      sender.sendControl(PullProof.encode({ from: receiver.id, confirm: msg.confirm }));
+      sender.sendControl(PullProof.encode({ from: receiver.id, sid: p.sid, confirm: msg.confirm }));
       return;
     }
     this.#stale(receiver, "pull.proof", msg.xid ?? 0);
   }
 
-  /** The sender refuses a pull (its proof was wrong): the receiver hears it as SFX_BAD_CODE; the next may pull. */
+  /** The sender refuses a pull (a wrong proof, none in time): the receiver hears it as an error with the sender's code; the next may pull. */
   pullRefused(sender: ExchangePeer, msg: Msg<typeof PullRefused>): void {
-    const p = this.#pullOf(sender, msg.to);
+    const p = this.#pullOf(sender, msg.to, msg.sid);
     if (!p) return this.#stale(sender, "pull.refused", 0);
     this.#pulls.delete(sender);
-    p.by.sendControl(ErrorMessage.encode({ code: "SFX_BAD_CODE", message: fitText(msg.reason), xid: p.xid }));
+    p.by.sendControl(ErrorMessage.encode({ code: msg.code, message: fitText(msg.reason), xid: p.xid }));
   }
 
   /** What a busy refusal says of `ex` beyond "busy": for how long nothing has moved in it (the receiver's partner answered when asked). */
@@ -685,6 +689,11 @@ export class Pairing {
   /** A client's association closed: its exchange fails and the other side is told. */
   gone(peer: ExchangePeer, reason: CloseReason): void {
     this.#held.delete(peer);
+    // A sender gone with a pull to answer: its receiver is told at once, not after its wait.
+    const answering = this.#pulls.get(peer);
+    if (answering && !answering.left) {
+      answering.by.sendControl(ErrorMessage.encode({ code: "SFX_TRANSFER_FAILED", message: `Client ${formatId(peer.id)} left before it answered your pull`, xid: answering.xid }));
+    }
     this.#pulls.delete(peer);
     // Its pull no longer holds the sender: the next receiver may pull.
     for (const p of this.#pulls.values()) if (p.by === peer) p.left = true;

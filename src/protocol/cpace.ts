@@ -156,6 +156,9 @@ export class Cpace {
    */
   finish(peerShare: Uint8Array, peerAd: Uint8Array | string, role: "initiator" | "responder"): CpaceKeys {
     if (peerShare.length !== 32) throw new SfxError("SFX_PROTOCOL", "The other side's share of the code exchange is not 32 bytes");
+    // This side's own share sent back (a reflection): with equal associated data, its own tag would
+    // then check as the other side's, from someone who knows nothing of the secret.
+    if (timingSafeEqual(Buffer.from(peerShare), this.share)) throw new SfxError("SFX_PROTOCOL", "The other side's share of the code exchange is this side's own, sent back");
     const k = scalarMult(this.#scalar, peerShare);
     const mine = lvCat(this.share, this.#ad), theirs = lvCat(peerShare, bytes(peerAd));
     const transcript = role === "initiator" ? Buffer.concat([mine, theirs]) : Buffer.concat([theirs, mine]);

@@ -182,15 +182,21 @@ export function codeRun(secret: string, receiverId: string, commit: string, file
  * One end's CPace run over a sender's code, before any offer: the
  * receiver's as initiator (its share in the `pull`, its tag in `pull.proof`),
  * the sender's as responder (its share in `pull.share`, its tag in the offer
- * it then makes). `sid` is the random session id (hex) the pull carries. The
+ * it then makes). `sid` is the random session id (hex) the pull carries; each
+ * side's associated data names its role (its tag never checks as the other's). The
  * channel names both ends, and differs from a receiver's code's: a run for
  * one kind of code never checks as the other. The files are not the run's:
  * the sender offers them once the receiver has proved the code, and the
  * exchange's keys are bound to them (exchange_crypto.ts).
  */
 export function pullRun(secret: string, ends: { senderId: string; receiverId: string }, sid: string, role: "sender" | "receiver"): CodeRun {
-  return run(secret, { ci: `sfx send code v1\0${ends.senderId}\0${ends.receiverId}`, sid: Buffer.from(sid, "hex") }, "", "", role === "receiver" ? "initiator" : "responder");
+  // Each side's associated data names its role, so that its tag never checks as the other's.
+  const [mine, theirs] = role === "receiver" ? [PULL_AD.receiver, PULL_AD.sender] : [PULL_AD.sender, PULL_AD.receiver];
+  return run(secret, { ci: `sfx send code v1\0${ends.senderId}\0${ends.receiverId}`, sid: Buffer.from(sid, "hex") }, mine, theirs, role === "receiver" ? "initiator" : "responder");
 }
+
+/** The associated data of each side of a send code's run. */
+const PULL_AD = { receiver: "sfx pull receiver", sender: "sfx pull sender" } as const;
 
 function run(secret: string, ctx: { ci: string; sid: Uint8Array }, mine: Uint8Array | string, theirs: Uint8Array | string, role: "initiator" | "responder"): CodeRun {
   const cpace = Cpace.start(secret, ctx, mine);

@@ -8,7 +8,7 @@
  */
 import { MAX_CONTROL_BYTES, MAX_FILES_PER_OFFER, MAX_PATH_BYTES, MAX_TEXT_BYTES } from "./defaults.ts";
 import { defineMessage } from "./registry.ts";
-import { array, bool, cutMiddleUtf8, cutUtf8, int, nullable, object, optional, printable, string } from "./schema.ts";
+import { array, bool, cutMiddleUtf8, cutUtf8, int, nullable, object, oneOf, optional, printable, string } from "./schema.ts";
 import { ERROR_CODES, type ErrorCode, SfxError } from "../errors.ts";
 
 const xid = int({ max: 2 ** 31 - 1 });
@@ -122,20 +122,26 @@ export const Pullable = defineMessage("pullable", { on: bool() });
  */
 export const Pull = defineMessage("pull", { xid: optional(xid), to: optional(clientId), from: optional(clientId), pake: key, sid: key });
 
-/** Sender → server (`to`: the receiver that pulled) → receiver (`xid`: its pull's): the sender's CPace share. */
-export const PullShare = defineMessage("pull.share", { xid: optional(xid), to: optional(clientId), pake: key });
+/**
+ * Sender → server (`to`: the receiver that pulled; `sid`: its pull's) → receiver (`xid`: its
+ * pull's): the sender's CPace share. The server passes it on only for the pull it holds.
+ */
+export const PullShare = defineMessage("pull.share", { xid: optional(xid), to: optional(clientId), sid: key, pake: key });
 
 /**
- * Receiver → server (`xid`: its pull's) → sender (`from`): the receiver's CPace tag, which proves
- * it holds the code; the sender offers its files (its own tag in the offer's `confirm`) only then.
+ * Receiver → server (`xid`: its pull's) → sender (`from`, and the pull's `sid`): the receiver's
+ * CPace tag, which proves it holds the code; the sender offers its files (its own tag in the
+ * offer's `confirm`) only then.
  */
-export const PullProof = defineMessage("pull.proof", { xid: optional(xid), from: optional(clientId), confirm: key });
+export const PullProof = defineMessage("pull.proof", { xid: optional(xid), from: optional(clientId), sid: optional(key), confirm: key });
 
 /**
- * Sender → server (`to`: the receiver that pulled): no files for it (a wrong tag: the code
- * mistyped, or a guess); the receiver hears it as `error{SFX_BAD_CODE}` under its pull's `xid`.
+ * Sender → server (`to`: the receiver that pulled; `sid`: its pull's): no files for it. `code`
+ * says why: `SFX_BAD_CODE`, a wrong tag (the code mistyped, or a guess); `SFX_OFFER_TIMEOUT`, no
+ * proof in time; `SFX_PROTOCOL`, a share refused. The receiver hears it as `error` under its
+ * pull's `xid`.
  */
-export const PullRefused = defineMessage("pull.refused", { to: clientId, reason: text });
+export const PullRefused = defineMessage("pull.refused", { to: clientId, sid: key, code: oneOf(["SFX_BAD_CODE", "SFX_OFFER_TIMEOUT", "SFX_PROTOCOL"]), reason: text });
 
 /** What the receiver's accept says, and the server's start passes on to the sender. */
 const receiverAnswer = {

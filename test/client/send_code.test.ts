@@ -277,7 +277,7 @@ async function handSender(s: { conn: ClientConnection }, secret: string) {
   const run = pullRun(secret, { senderId: s.conn.id, receiverId: pull.from }, pull.sid, "sender");
   const keys = run.finish(pull.pake);
   const proof = s.conn.waitFor((m) => PullProof.is(m)) as Promise<AnyMessage & { confirm: string }>;
-  s.conn.send(PullShare, { to: pull.from, pake: run.share });
+  s.conn.send(PullShare, { to: pull.from, sid: pull.sid, pake: run.share });
   assert.ok(keys.checkTag((await proof).confirm), "the receiver proved the code");
   return { pull, keys };
 }
@@ -301,6 +301,36 @@ harnessed("an offer from the sender that does not prove the code (no tag, or ano
   assert.is(got.accepted, false);
   assert.is(got.from, s.conn.id);
   assert.match(String((events.find((e) => e.event === "rejected") as { reason?: string } | undefined)?.reason), why);
+});
+
+harnessed("a server (or a client) that knows nothing of the code and sends the receiver's own share back gets no proof it can pass off as the sender's: the fetch fails, and no offer is shown", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  s.conn.send(Pullable, { on: true });
+  let asked = false;
+  const fetching = settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => (asked = true) }));
+  const pull = await s.conn.waitFor((m) => Pull.is(m)) as AnyMessage & { from: string; pake: string; sid: string };
+  const proofs: AnyMessage[] = [];
+  s.conn.onMessage((m) => void (PullProof.is(m) && proofs.push(m)));
+  s.conn.send(PullShare, { to: pull.from, sid: pull.sid, pake: pull.pake });
+  const got = await within(fetching, 5000, "the fetch to end");
+  assert.ok(isSfxError(got, "SFX_PROTOCOL"), String(got));
+  assert.match((got as Error).message, /own, sent back/);
+  assert.equal(proofs, [], "no tag went out");
+  assert.not.ok(asked);
+});
+
+harnessed("a sender that leaves with a pull to answer: the receiver is told at once, not after its wait", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  s.conn.send(Pullable, { on: true });
+  const pulled = s.conn.waitFor((m) => Pull.is(m));
+  const fetching = settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }));
+  await pulled;
+  await s.conn.abort("gone");
+  const got = await within(fetching, 5000, "the receiver to hear the sender left");
+  assert.ok(isSfxError(got, "SFX_TRANSFER_FAILED"), String(got));
+  assert.match((got as Error).message, /left before it answered your pull/);
 });
 
 harnessed("an offer made for a fetch, reaching a receiver that is not fetching (its fetch was cancelled), is refused before anyone is asked", async (h) => {
@@ -355,6 +385,33 @@ test("the server holds one pull per sender until it offers: a second receiver is
     const third = s.conn.waitFor((m) => Pull.is(m));
     void pull(r3.conn, 9).catch(() => {});
     assert.is((await third as { from?: string }).from, r3.conn.id);
+  } finally {
+    await h.close();
+  }
+});
+
+test("the server passes the sender's answer on only for the pull it holds: a late share for an earlier pull of the same receiver (its session id) is not passed on as the new one's", async () => {
+  let now = 1_000_000;
+  const h = startHarness({}, {}, { now: () => now });
+  try {
+    const s = await h.client();
+    const r = await h.client();
+    s.conn.send(Pullable, { on: true });
+    const shares: AnyMessage[] = [];
+    r.conn.onMessage((m) => void (PullShare.is(m) && shares.push(m)));
+    const first = s.conn.waitFor((m) => Pull.is(m));
+    r.conn.send(Pull, { xid: 1, to: s.conn.id, pake: "11".repeat(32), sid: "aa".repeat(32) });
+    await first;
+    // The receiver gave up on it and pulls again once the server's hold is over.
+    now += PULL_ANSWER_MS;
+    const second = s.conn.waitFor((m) => Pull.is(m) && (m as { sid?: string }).sid === "bb".repeat(32));
+    r.conn.send(Pull, { xid: 3, to: s.conn.id, pake: "11".repeat(32), sid: "bb".repeat(32) });
+    await second;
+    s.conn.send(PullShare, { to: r.conn.id, sid: "aa".repeat(32), pake: "33".repeat(32) });
+    s.conn.send(PullShare, { to: r.conn.id, sid: "bb".repeat(32), pake: "44".repeat(32) });
+    await until(() => shares.length > 0, 3000, "the share");
+    // Ordered on the one stream: had the first been passed on, it would have come first.
+    assert.equal(shares.map((m) => [m.xid, (m as { pake?: string }).pake]), [[3, "44".repeat(32)]]);
   } finally {
     await h.close();
   }

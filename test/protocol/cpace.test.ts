@@ -95,6 +95,17 @@ test("shares of low order, on the curve or its twist, are refused (the draft's s
   }
 });
 
+test("a side's own share sent back (a reflection, by someone who knows nothing of the secret) is refused: with equal associated data its own tag would check as the other's", () => {
+  const a = Cpace.start("305117", CTX);
+  try {
+    a.finish(a.share, "", "initiator");
+    assert.unreachable("its own share accepted");
+  } catch (err) {
+    assert.ok(isSfxError(err, "SFX_PROTOCOL"), String(err));
+    assert.match((err as Error).message, /this side's own, sent back/);
+  }
+});
+
 test("non-canonical shares with bit 255 set give X25519's results (the draft's u6, u8–ub)", () => {
   const s = hex("af46e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449aff");
   const cases: Array<[string, string]> = [
