@@ -176,7 +176,7 @@ export async function sendByCode(conn: ClientConnection, opts: SendByCodeOptions
         keys = run.finish(pull.pake);
         conn.send(PullShare, { to: from, sid: pull.sid, pake: run.share });
       } catch (err) {
-        // A share of small order: not a guess of the code, and nothing is said to it.
+        // A share of small order, or this end's own sent back: no guess of the code, and refused.
         emit({ event: "pullFailed", from, code: "SFX_PROTOCOL", message: `Client ${formatId(from)} pulled with a share that is no CPace share (${(err as Error).message})` });
         conn.send(PullRefused, { to: from, sid: pull.sid, code: "SFX_PROTOCOL", reason: `The sender refused the share of the code's run your pull carried: ${(err as Error).message}` });
         continue;
@@ -262,7 +262,7 @@ async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">,
   const emit = opts.onEvent ?? (() => {});
   const xid = conn.nextXid();
   const files = opts.files;
-  const offered = offerList(files);
+  if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
   const known = files.every((f) => f.size !== null);
   const total = known ? files.reduce((n, f) => n + f.size!, 0) : null;
   const mine = (m: AnyMessage) => m.xid === xid;
@@ -411,6 +411,8 @@ async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">,
   let started = 0;
   let progressTimer: ReturnType<typeof setInterval> | undefined;
   try {
+    // Checked before anything is said, as an error of this exchange: a list too long for one offer.
+    const offered = offerList(files);
     // This exchange's key: the offer commits to it, and it is revealed once the receiver has said its own.
     const keys = ExchangeKeyPair.generate();
     // With the receiver's code: the CPace run over its secret digits, bound to this offer (the
