@@ -367,6 +367,10 @@ export class Pairing {
     const p = this.#pullOf(sender, msg.to, msg.sid);
     if (!p) return this.#stale(sender, "pull.refused", 0);
     this.#pulls.delete(sender);
+    // A wrong code is a guess, or a typo: the admin sees them (within the receiver's budget: a guesser would fill the log).
+    if (this.#logBudget.take(p.by.logKey ?? p.by) >= 0) {
+      this.#log.info("Pull from {from} to {to}: refused by the sender ({code})", { from: p.by.label ?? formatId(p.by.id), to: formatId(sender.id), code: msg.code });
+    }
     p.by.sendControl(ErrorMessage.encode({ code: msg.code, message: fitText(msg.reason), xid: p.xid }));
   }
 

@@ -127,6 +127,8 @@ harnessed("a wrong code gets nothing, not even the files' names: the receiver is
     assert.equal(readdirSync(dir), []);
   }
   assert.equal(offers, [], "no offer, so no name, reached a receiver with a wrong code");
+  // The server's log says each, with the receiver's address: an admin sees guessing.
+  assert.is(h.logs.filter((l) => /^Pull from .*127\.0\.0\.1.* to .*: refused by the sender \(SFX_BAD_CODE\)$/.test(l.message)).length, MAX_CODE_MISSES);
   await until(() => events.filter((e) => e.event === "code").length === 2, 3000, "the renewal");
   // The code said once the sender takes pulls, then each miss, then the renewal.
   assert.equal(events.filter((e) => e.event === "codeMissed" || e.event === "code").map((e) => e.event === "code" ? "code" : (e as { misses: number }).misses), ["code", 1, 2, "code"]);
