@@ -43,12 +43,15 @@ export type TransferEvent =
   | { event: "code"; code: string }
   /** This end takes no code any more: too many wrong guesses in all (see exchange_code.ts). */
   | { event: "codeClosed" }
-  /** A sender sending by its code: the receiver `from` typed it and asks for the files, which are offered to it. */
+  /**
+   * A sender sending by its code: receiver `from` asks for the files (it may have typed the code, or
+   * know only the ID); they are offered to it once it has proved the code.
+   */
   | { event: "pulled"; from: string }
   /**
-   * A sender sending by its code: the exchange with receiver `from` ended before it proved the code
-   * (it declined, cancelled, left, did not answer…): `code` and `message` say how. The sender waits
-   * for the next receiver.
+   * A sender sending by its code: the pull of receiver `from` ended before it proved the code (no
+   * proof in time, another pull came first, its share refused): `code` and `message` say how. Not a
+   * guess (a wrong proof is `codeMissed`); the sender waits for the next receiver.
    */
   | { event: "pullFailed"; from: string; code: string; message: string }
   | { event: "rejected"; reason: string; from?: string }
