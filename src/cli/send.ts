@@ -184,6 +184,8 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     const code = target === undefined ? new ExchangeCode() : undefined;
     /** The receiver the files are offered to: given, or (by code) the last that typed the code. */
     let to = target?.id;
+    /** Whether an offer went out (by code, only to a receiver that proved the code). */
+    let offered = false;
     try {
       // A code of its own comes as the `code` event, once the server knows it takes pulls.
       json?.({ event: "connected", id: conn.id, server: conn.welcome.server.name, version: conn.welcome.server.version, address: formatAddress(found.host, found.port) });
@@ -196,16 +198,14 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       let byCode = false;
       const onEvent = (e: TransferEvent) => {
         if (e.event === "accepted") accepted = true;
+        if (e.event === "offer") offered = true;
         if (e.event === "pulled") to = e.from;
-        const puller = to ?? "";
-        // That receiver is done with: a Ctrl-C now withdraws no offer.
-        if (e.event === "pullFailed" || e.event === "codeMissed") to = undefined;
         // Cancelled here (Ctrl-C, a signal): the one error event is the command's own, below, which says whether the receiver was told.
         if (e.event === "error" && signal.aborted) return;
         json?.(e);
         if (json) return;
         barFollows(e);
-        const lines = sendByCodeLines(e, shown, puller, waiting);
+        const lines = sendByCodeLines(e, shown, to ?? "", waiting);
         if (lines?.out !== undefined) process.stdout.write(`${lines.out}\n`);
         if (lines?.err !== undefined) say(lines.err);
         if (e.event === "code" && !shown) {
@@ -242,7 +242,7 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
       bar.end();
       if (signal.aborted) {
         await conn.abort("cancelled by the sender");
-        const withdrawn = code && to === undefined ? "Stopped: no receiver typed the code" : "Cancelled: the offer was withdrawn";
+        const withdrawn = !code || offered ? "Cancelled: the offer was withdrawn" : "Stopped: no receiver proved the code";
         throw new SfxError("SFX_CANCELLED", accepted ? "Cancelled: the receiver was told" : withdrawn);
       }
       // The receiver was told why (an error message through the server): a

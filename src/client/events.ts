@@ -14,7 +14,7 @@ export interface OfferFileInfo {
 
 /** One event of a transfer. */
 export type TransferEvent =
-  /** `code`: this end's code (`482-913-305-117`; see exchange_code.ts), for `sfx receive`, and `sfx send` given no receiver. */
+  /** `code`: this end's code (`482-913-305-117`; see exchange_code.ts), for `sfx receive` given no code (a sender by code says its own in a `code` event). */
   | { event: "connected"; id: string; code?: string; server: string; version: string; /** Where: `host:port`, `[v6]:port`. */ address: string }
   /**
    * `byCode`, said to a receiver with a code (its own, or the sender's it typed): true when the

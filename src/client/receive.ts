@@ -837,7 +837,7 @@ export class Receiver {
 
 /** Options for {@link receiveByCode}. */
 export interface ReceiveByCodeOptions extends Omit<ReceiveOptions, "code" | "sender"> {
-  /** How long the sender may take to offer its files once asked; default {@link PULL_ANSWER_MS}. */
+  /** How long the sender may take to answer, each time: its share after the pull, its offer after the proof; default {@link PULL_ANSWER_MS}. */
   answerMs?: number;
 }
 

@@ -104,7 +104,7 @@ export interface SendByCodeOptions extends Omit<SendOptions, "to" | "confirmCode
  * `code` when renewed; `codeClosed`, and `SFX_INTEGRITY`, when closed) and is refused
  * (`pull.refused`); a pull whose proof does not come, or whose receiver leaves, is said
  * (`pullFailed`); either way the next pull is waited for. A newer pull (the server passes one on
- * only when the last is over, or its receiver gone) supersedes one whose proof is awaited. The
+ * only when the last is over, its receiver gone, or its time up) supersedes one whose proof is awaited. The
  * exchange with the receiver that proved the code is the send's: it resolves or rejects as
  * {@link sendFiles} does, with the receiver's ID.
  *

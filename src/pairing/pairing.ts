@@ -170,14 +170,16 @@ export class Pairing {
     if (own) return fail("SFX_PROTOCOL", "You are already in an exchange; finish or cancel it first");
     if (this.#held.has(sender)) return fail("SFX_PROTOCOL", "You already have an offer waiting for an answer; wait for it, or cancel it");
     if (msg.to === undefined) return fail("SFX_PROTOCOL", "An offer needs the receiver's ID in 'to'");
-    // Its answer to a pull (or another offer): the next receiver may pull.
+    // Its answer to a pull (or another offer): the next receiver may pull. Offered to the receiver
+    // that pulled and has left since, it is no guess of an ID.
+    const answers = this.#pulls.get(sender)?.by.id === msg.to;
     this.#pulls.delete(sender);
     const address = this.#mayLookUp(sender, "Offers", xid);
     if (address === undefined) return;
     const receiver = this.#lookup(msg.to);
     if (!receiver) {
       // Offered again after a check (see #hold): the receiver was there, and has gone; no guess.
-      if (!checked) this.#unknownIds.fail(address);
+      if (!checked && !answers) this.#unknownIds.fail(address);
       // "To this server": a receiver on another one (two answered discovery on a LAN) is the likely mix-up.
       return fail("SFX_UNKNOWN_ID", `No client with ID ${formatId(msg.to)} is connected to this server`);
     }
@@ -240,7 +242,14 @@ export class Pairing {
   /** A client says it sends by its own code (`on`), or no longer does. */
   pullable(peer: ExchangePeer, msg: Msg<typeof Pullable>): void {
     peer.pullable = msg.on;
-    if (!msg.on) this.#pulls.delete(peer);
+    if (!msg.on) this.#dropPull(peer, "stopped sending by its code");
+  }
+
+  /** Forgets the pull `sender` has to answer, if any: its receiver, still waiting, is told why at once (`sender` …). */
+  #dropPull(sender: ExchangePeer, why: string): void {
+    const p = this.#pulls.get(sender);
+    this.#pulls.delete(sender);
+    if (p && !p.left) p.by.sendControl(ErrorMessage.encode({ code: "SFX_TRANSFER_FAILED", message: `Client ${formatId(sender.id)} ${why} before it answered your pull`, xid: p.xid }));
   }
 
   /**
@@ -694,11 +703,7 @@ export class Pairing {
   gone(peer: ExchangePeer, reason: CloseReason): void {
     this.#held.delete(peer);
     // A sender gone with a pull to answer: its receiver is told at once, not after its wait.
-    const answering = this.#pulls.get(peer);
-    if (answering && !answering.left) {
-      answering.by.sendControl(ErrorMessage.encode({ code: "SFX_TRANSFER_FAILED", message: `Client ${formatId(peer.id)} left before it answered your pull`, xid: answering.xid }));
-    }
-    this.#pulls.delete(peer);
+    this.#dropPull(peer, "left");
     // Its pull no longer holds the sender: the next receiver may pull.
     for (const p of this.#pulls.values()) if (p.by === peer) p.left = true;
     const ex = peer.exchange;

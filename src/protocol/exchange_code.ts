@@ -70,7 +70,7 @@ export class ExchangeCode {
 
   /** `secret`: six digits; by default new random ones. */
   constructor(secret: string = newSecret()) {
-    if (!new RegExp(`^\\d{${SECRET_DIGITS}}$`).test(secret)) throw new SfxError("SFX_BAD_ARGUMENT", `A receive code's secret is ${SECRET_DIGITS} digits`);
+    if (!new RegExp(`^\\d{${SECRET_DIGITS}}$`).test(secret)) throw new SfxError("SFX_BAD_ARGUMENT", `A code's secret is ${SECRET_DIGITS} digits`);
     this.#secret = secret;
   }
 
@@ -89,7 +89,7 @@ export class ExchangeCode {
     return this.#misses;
   }
 
-  /** Such offers over every secret, so far (codes close at {@link MAX_CODE_MISSES_IN_ALL}). */
+  /** Such exchanges over every secret, so far (codes close at {@link MAX_CODE_MISSES_IN_ALL}). */
   get missesInAll(): number {
     return this.#missesInAll;
   }

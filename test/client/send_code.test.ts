@@ -335,6 +335,38 @@ harnessed("a sender that leaves with a pull to answer: the receiver is told at o
   assert.match((got as Error).message, /left before it answered your pull/);
 });
 
+harnessed("a sender that stops sending by its code with a pull to answer: the receiver is told at once, not after its wait", async (h) => {
+  const s = await h.client();
+  const r = await h.client();
+  s.conn.send(Pullable, { on: true });
+  const pulled = s.conn.waitFor((m) => Pull.is(m));
+  const fetching = settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }));
+  await pulled;
+  s.conn.send(Pullable, { on: false });
+  const got = await within(fetching, 5000, "the receiver to hear the sender stopped");
+  assert.ok(isSfxError(got, "SFX_TRANSFER_FAILED"), String(got));
+  assert.match((got as Error).message, /stopped sending by its code before it answered your pull/);
+});
+
+harnessed("a sender's offer to a receiver that pulled and left since is no guess of an ID: past the burst of those, its offers are still answered, not refused for a while", async (h) => {
+  // An address of its own: what its offers are charged to is the sender's alone.
+  const s = await h.client({ remoteAddress: "192.0.2.1" });
+  s.conn.send(Pullable, { on: true });
+  const keys = ExchangeKeyPair.generate();
+  for (let i = 0; i <= UNKNOWN_ID_BURST; i++) {
+    const r = await h.client();
+    const pulled = s.conn.waitFor((m) => Pull.is(m));
+    r.conn.send(Pull, { xid: 1, to: s.conn.id, pake: "11".repeat(32), sid: "22".repeat(32) });
+    await pulled;
+    await r.conn.abort("left");
+    await until(() => h.service.sessions.lookup(r.conn.id) === undefined, 3000, "the receiver gone");
+    const xid = 5 + 4 * i;
+    const answer = s.conn.waitFor((m) => m.xid === xid);
+    s.conn.sendControl(Offer.encode({ xid, to: r.conn.id, files: [{ path: "a.bin", size: 3 }], commit: keys.commitment, confirm: "ab".repeat(32) }));
+    assert.is((await answer as { code?: string }).code, "SFX_UNKNOWN_ID", `offer ${i}`);
+  }
+});
+
 harnessed("an offer made for a fetch, reaching a receiver that is not fetching (its fetch was cancelled), is refused before anyone is asked", async (h) => {
   const s = await h.client();
   const r = await h.client();

@@ -171,7 +171,7 @@ export function buildSessionProgram(actions: SessionActions, writeRaw: (text: st
   program.command("id").description("show this client's ID").action(() => actions.id());
   program
     .command("receive")
-    .description("fetch the files of the sender that shows this code (sfx send without --to); offers to you wait meanwhile")
+    .description("fetch the files of the sender that shows this code (sfx send without --to); other offers to you are refused meanwhile")
     .argument("<code...>", "the sender's code, as it shows it (482-913-305-117)")
     .action((words: string[]) => actions.receive(words.join(" ")));
   program

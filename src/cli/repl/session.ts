@@ -755,36 +755,29 @@ class ClientSession implements SessionActions {
     // Not active (checked above): only waiting for an offer, which the fetch now waits for instead.
     this.#incoming?.controller.abort();
     const incoming: Incoming = { conn, controller: new AbortController(), active: false, from: id, done: paused, kept: [] };
-    try {
-      await this.#job("receive", `receive from ${formatId(id)}`, async (signal) => {
-        try {
-          this.print(`Asking ${formatId(id)} for its files…`);
-          let rejection = "declined";
-          const got = await receiveByCode(conn, codeText, {
-            dir: this.dir,
-            overwrite: this.opts.overwrite,
-            decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
-            onEvent: (e) => {
-              if (e.event === "rejected") rejection = e.reason;
-              this.#onIncomingEvent(incoming, e, "theirs");
-            },
-          }, signal);
-          // Not taken (declined, or refused by sfx): the command failed, as 'sfx receive <code>' does.
-          if (!got.accepted) throw new SfxError("SFX_REJECTED", rejection === "declined" ? "The offer was declined" : `The offer was rejected: ${printable(rejection)}`);
-        } finally {
-          for (const line of incoming.kept.splice(0)) this.print(line);
-          this.#fetching = null;
-          resume();
-        }
-      });
-    } catch (err) {
-      // Not started as a job (it could not be): the session receives again.
-      if (this.#fetching === paused) {
+    // A job catches what its work throws: the fetch's own `finally` gives the session its receiving back.
+    await this.#job("receive", `receive from ${formatId(id)}`, async (signal) => {
+      try {
+        this.print(`Asking ${formatId(id)} for its files…`);
+        let rejection = "declined";
+        const got = await receiveByCode(conn, codeText, {
+          dir: this.dir,
+          overwrite: this.opts.overwrite,
+          decide: (offer, withdrawn) => this.#decide(offer, withdrawn),
+          onEvent: (e) => {
+            if (e.event === "rejected") rejection = e.reason;
+            this.#onIncomingEvent(incoming, e, "theirs");
+          },
+        }, signal);
+        // Not taken (declined, or refused by sfx): the command failed, as 'sfx receive <code>' does.
+        if (!got.accepted) throw new SfxError("SFX_REJECTED", rejection === "declined" ? "The offer was declined" : `The offer was rejected: ${printable(rejection)}`);
+      } finally {
+        this.screen.setStatus("recv", null, true);
+        for (const line of incoming.kept.splice(0)) this.print(line);
         this.#fetching = null;
         resume();
       }
-      throw err;
-    }
+    });
   }
 
   /**
