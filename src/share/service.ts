@@ -451,6 +451,10 @@ export class ShareService {
     }
     // What it reserves of the quota, and for whom: the line to find when the store is full.
     log.info("Upload {upload} from {client} started: {files} file(s), {bytes} bytes reserved", { upload: upload.spec.id.slice(0, 8), client: who(peer), files: msg.files.length, bytes: upload.spec.bytes });
+    // One reading: "nothing moved since the start" is movedAt === startedAt, which two readings a
+    // millisecond apart made false, and an upload that never sent held its reservation for the
+    // whole stall time instead of the first-bytes time.
+    const now = this.#now();
     const state: UploadState = {
       kind: "upload",
       req: msg.req,
@@ -458,11 +462,11 @@ export class ShareService {
       files: msg.files.map(() => ({ chain: Promise.resolve(), done: false })),
       verified: 0,
       failed: false,
-      startedAt: this.#now(),
-      movedAt: this.#now(),
+      startedAt: now,
+      movedAt: now,
       received: 0,
       windowFrom: 0,
-      windowAt: this.#now(),
+      windowAt: now,
     };
     requests.set(msg.req, state);
     this.#watchStalls();

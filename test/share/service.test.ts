@@ -922,7 +922,9 @@ test("an upload that receives nothing for the stall time is abandoned: its slot 
 
 test("an upload to which nothing at all arrives after share.ready is abandoned at the first-bytes time, long before the stall time: a put that never sends holds no reservation", async () => {
   const w = await world();
-  const service = new ShareService(w.store, { stallMs: 60_000, firstBytesMs: 200 });
+  // A clock whose every other reading is a millisecond on, as the real one's may be between two readings.
+  let readings = 0;
+  const service = new ShareService(w.store, { stallMs: 60_000, firstBytesMs: 200, now: () => Date.now() + (readings++ % 2) });
   const loop = new Loop(service);
   w.loops.push(loop);
   const { list: answers, upTo } = answersOf(loop);
