@@ -332,7 +332,7 @@ export function missedCodeLine(misses: number, missesInAll: number): string {
 }
 
 /** Said when a receiver typed a wrong code of a sender's by code, before the code changes (or the send stops). */
-export function missedSendCodeLine(from: string, misses: number, missesInAll: number): string {
+function missedSendCodeLine(from: string, misses: number, missesInAll: number): string {
   return `Client ${formatId(from)} typed a wrong code (mistyped, or a guess); nothing was sent. ${missesCount(misses, missesInAll, "the send stops")}`;
 }
 
@@ -343,8 +343,13 @@ function missesCount(misses: number, missesInAll: number, atLast: string): strin
   return `${misses} of ${MAX_CODE_MISSES}: at ${MAX_CODE_MISSES} your code changes.`;
 }
 
+/** "2 files (3.1 MiB)", or "1 file (size unknown)": how many files, and their bytes (null: a size unknown). */
+export function filesSummary(count: number, bytes: number | null): string {
+  return `${count} file${count === 1 ? "" : "s"} (${bytes === null ? "size unknown" : formatBytes(bytes)})`;
+}
+
 /** The line a sender by code shows its code on (standard output, as a receiver's is): what the receiver types. */
-export function sendCodeLine(code: string): string {
+function sendCodeLine(code: string): string {
   return `  Code:     ${code}   (on the other machine: sfx receive ${code})`;
 }
 
@@ -368,7 +373,7 @@ export function sendByCodeLines(e: TransferEvent, shown: boolean, from: string, 
 }
 
 /** Said when a sender's code was renewed (receivers typed it wrong too often). */
-export function renewedSendCodeLine(code: string): string {
+function renewedSendCodeLine(code: string): string {
   return `Receivers typed a wrong code ${MAX_CODE_MISSES} times: your code is now ${code} (the old one no longer works).`;
 }
 

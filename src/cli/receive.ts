@@ -13,7 +13,7 @@ import { createInterface } from "node:readline";
 import { basename, resolve } from "node:path";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { CODES_CLOSED_LINE, codeLine, missedCodeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
+import { CODES_CLOSED_LINE, codeLine, filesSummary, missedCodeLine, followTransfer, formatBytes, formatDuration, formatDoneRate, ID_ONLY_NOTE, jsonEvents, progressBar, renewedCodeLine, verifyLine } from "./progress.ts";
 import { ExchangeCode, parseSenderCode } from "../protocol/exchange_code.ts";
 import { withInterrupt } from "./send.ts";
 import { connect } from "../client/connection.ts";
@@ -21,7 +21,7 @@ import { formatAddress } from "../transport/datagram.ts";
 import { CodeNotProven, type IncomingOffer, type KeptTransfer, keptTransfers, OfferWithdrawn, Receiver, receiveByCode, withoutFolder } from "../client/receive.ts";
 import { discardKeptParts, ioError, listKeptParts, prepareDirectory } from "../client/safe_write.ts";
 import { printable } from "../protocol/schema.ts";
-import { refusedBySfx, type TransferEvent } from "../client/events.ts";
+import { offeredBytes, refusedBySfx, type TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../errors.ts";
 import { outputLost } from "./output_lost.ts";
@@ -269,9 +269,7 @@ async function runReceive(flags: ReceiveFlags, senderCode?: string): Promise<num
 }
 
 function describeFiles(files: Array<{ path: string; size: number | null }>, names = true): string {
-  const known = files.every((f) => f.size !== null);
-  const total = known ? formatBytes(files.reduce((n, f) => n + f.size!, 0)) : "size unknown";
-  const counted = `${files.length} file${files.length === 1 ? "" : "s"} (${total})`;
+  const counted = filesSummary(files.length, offeredBytes(files));
   if (!names) return counted;
   const head = files.slice(0, 3).map((f) => printable(f.path)).join(", ");
   return `${counted}: ${head}${files.length > 3 ? ", …" : ""}`;

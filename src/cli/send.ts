@@ -10,12 +10,12 @@ import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
 import type { CommandResult } from "./context.ts";
 import { resolveServer } from "./discover.ts";
-import { followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, SAME_CODE_LINE, sendByCodeLines, verifyLine, warnSkipped } from "./progress.ts";
+import { filesSummary, followTransfer, formatBytes, formatDuration, formatDoneRate, jsonEvents, LeftOut, progressBar, SAME_CODE_LINE, sendByCodeLines, verifyLine, warnSkipped } from "./progress.ts";
 import { connect } from "../client/connection.ts";
 import { formatAddress } from "../transport/datagram.ts";
 import { sendByCode, sendFiles } from "../client/send.ts";
 import { checkStdin, collectFiles } from "../client/walk.ts";
-import type { TransferEvent } from "../client/events.ts";
+import { offeredBytes, type TransferEvent } from "../client/events.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { ExchangeCode, parseReceiverTarget } from "../protocol/exchange_code.ts";
 import { SfxError } from "../errors.ts";
@@ -210,12 +210,12 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
         if (lines?.err !== undefined) say(lines.err);
         if (e.event === "code" && !shown) {
           shown = true;
-          say(`${describeOffer()}: waiting for the receiver to type the code (Ctrl-C to stop)…`);
+          say(`${filesSummary(files.length, offeredBytes(files))}: waiting for the receiver to type the code (Ctrl-C to stop)…`);
         }
         switch (e.event) {
           case "offer":
-            if (code) say(`Client ${formatId(to!)} typed the code: offering ${describeOffer(e.bytes)}; waiting for them to accept…`);
-            else say(`Offering ${describeOffer(e.bytes)} to ${formatId(to!)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept…`);
+            if (code) say(`Client ${formatId(to!)} typed the code: offering ${filesSummary(files.length, e.bytes)}; waiting for them to accept…`);
+            else say(`Offering ${filesSummary(files.length, e.bytes)} to ${formatId(to!)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept…`);
             break;
           case "accepted":
             say(flags.verify && target !== undefined && secret === undefined ? "Accepted. Enciphered end to end, under keys the two ends agreed through the server." : "Accepted; sending.");
@@ -254,8 +254,4 @@ async function runSend(paths: string[], flags: SendFlags): Promise<number> {
     }
   }
 
-  /** "2 files (3.1 MB)": what is offered, with `bytes` as the offer counted them (null: a size unknown). */
-  function describeOffer(bytes: number | null = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null): string {
-    return `${files.length} file${files.length === 1 ? "" : "s"} (${bytes === null ? "size unknown" : formatBytes(bytes)})`;
-  }
 }

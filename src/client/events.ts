@@ -12,6 +12,11 @@ export interface OfferFileInfo {
   size: number | null;
 }
 
+/** The bytes of the files offered, or null when a size is unknown (standard input). */
+export function offeredBytes(files: readonly { size: number | null }[]): number | null {
+  return files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
+}
+
 /** One event of a transfer. */
 export type TransferEvent =
   /** `code`: this end's code (`482-913-305-117`; see exchange_code.ts), for `sfx receive` given no code (a sender by code says its own in a `code` event). */

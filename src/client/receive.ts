@@ -23,12 +23,12 @@ import { parseDataPpid, xidTag } from "../protocol/data.ts";
 import { Accept, Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, fitText, Key, MAX_RESUMED_FILES, Offer, Pull, PullProof, PullShare, Reject, RESUME_MIN_BYTES, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, codeRun, ExchangeCode, parseSenderCode, pullRun, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { CODE_REFUSAL, codeRun, ExchangeCode, parseSenderCode, pullRun } from "../protocol/exchange_code.ts";
 import { randomBytes } from "node:crypto";
 import { PULL_ANSWER_MS } from "../protocol/defaults.ts";
 import type { AnyMessage } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
-import { doneEvent, type EventSink, type OfferFileInfo, type TransferEvent } from "./events.ts";
+import { doneEvent, type EventSink, type OfferFileInfo, offeredBytes, type TransferEvent } from "./events.ts";
 import { basename, dirname, resolve, sep } from "node:path";
 import { realpathSync } from "node:fs";
 import { stallLimitMs, watchStall } from "./stall.ts";
@@ -48,7 +48,8 @@ export interface IncomingOffer {
   /**
    * With a receive code: whether the offer claims to use it (true; checked before anything is kept,
    * so a sender that cannot prove it gets nothing), or gave the ID alone (false: then only
-   * comparing the verification codes shows that no one is between you). Absent without a code.
+   * comparing the verification codes shows that no one is between you). Fetching by a sender's
+   * code: true (the offer proved it). Absent without a code.
    */
   byCode?: boolean;
 }
@@ -206,7 +207,7 @@ export class Receiver {
     const files: FileState[] = offer.files.map((f) => ({
       path: f.path, size: f.size, key: resumeKeyOf(f), resumedFrom: 0, received: 0, writer: null, end: null, finished: false, slotted: false, queued: 0,
     }));
-    const bytes = files.every((f) => f.size !== null) ? files.reduce((n, f) => n + f.size!, 0) : null;
+    const bytes = offeredBytes(files);
     // Refuse hostile or duplicate names before asking anyone, or showing them:
     // a name may carry terminal escapes.
     const seen = new Set<string>();
@@ -871,8 +872,8 @@ export async function receiveByCode(conn: ClientConnection, code: string, opts: 
   /** The server's answers to the pull: the sender's share, a refusal, busy. */
   const answer = (m: AnyMessage): SfxError | undefined => {
     if (ErrorMessage.is(m)) {
-      // The sender found the proof wrong: the digits typed are not its code's.
-      if (m.code === "SFX_BAD_CODE" && m.message.startsWith(WRONG_SEND_CODE)) {
+      // The sender found the proof wrong (its pull.refused says so by its code): the digits typed are not its code's.
+      if (m.code === "SFX_BAD_CODE") {
         return new SfxError("SFX_BAD_CODE", `Wrong code: ${shown} is not the code client ${formatId(id)} shows for its send (mistyped? after three wrong codes it shows new digits; a code 'sfx receive' shows is typed into 'sfx send --to'). Nothing was received`);
       }
       return errorFromMessage(m);

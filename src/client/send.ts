@@ -24,11 +24,11 @@ import { CONTROL_STREAM, FIRST_DATA_STREAM, ID_DIGITS, PULL_ANSWER_MS } from "..
 import { Busy, Cancel, Done, End, ErrorMessage, errorFromMessage, Key, Offer, Pull, Pullable, PullProof, PullRefused, PullShare, Reject, Resuming, resumingEveryMs, Start } from "../protocol/messages.ts";
 import { type ExchangeCipher, ExchangeKeyPair, type OfferedFileKey } from "../protocol/exchange_crypto.ts";
 import type { CpaceKeys } from "../protocol/cpace.ts";
-import { CODE_REFUSAL, codeRun, type ExchangeCode, parseReceiverTarget, pullRun, WRONG_SEND_CODE } from "../protocol/exchange_code.ts";
+import { CODE_REFUSAL, codeRun, type ExchangeCode, parseReceiverTarget, pullRun } from "../protocol/exchange_code.ts";
 import { formatId } from "../pairing/id_registry.ts";
 import { type AnyMessage, ProtocolError } from "../protocol/registry.ts";
 import type { ClientConnection } from "./connection.ts";
-import { doneEvent, type EventSink } from "./events.ts";
+import { doneEvent, type EventSink, offeredBytes } from "./events.ts";
 import { stallLimitMs, watchStall } from "./stall.ts";
 import { type SourceFile, withOfferedNames } from "./walk.ts";
 
@@ -193,7 +193,7 @@ export async function sendByCode(conn: ClientConnection, opts: SendByCodeOptions
         continue;
       }
       if (!keys.checkTag(proved.confirm)) {
-        conn.send(PullRefused, { to: from, sid: pull.sid, code: "SFX_BAD_CODE", reason: `${WRONG_SEND_CODE} (mistyped, or a guess): nothing was sent` });
+        conn.send(PullRefused, { to: from, sid: pull.sid, code: "SFX_BAD_CODE", reason: "The code the receiver typed is not this sender's (mistyped, or a guess): nothing was sent" });
         const miss = code.missed();
         if (miss === "counted") emit({ event: "codeMissed", misses: code.misses, missesInAll: code.missesInAll });
         if (miss === "renewed") emit({ event: "code", code: code.format(conn.id) });
@@ -263,8 +263,7 @@ async function offerFiles(conn: ClientConnection, opts: Omit<SendOptions, "to">,
   const xid = conn.nextXid();
   const files = opts.files;
   if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: no files given");
-  const known = files.every((f) => f.size !== null);
-  const total = known ? files.reduce((n, f) => n + f.size!, 0) : null;
+  const total = offeredBytes(files);
   const mine = (m: AnyMessage) => m.xid === xid;
   // Everything the server says about this exchange, from the moment we offer.
   const inbox: AnyMessage[] = [];

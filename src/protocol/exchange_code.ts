@@ -153,9 +153,6 @@ export function parseSenderCode(text: string): { id: string; secret: string } {
   throw new SfxError("SFX_BAD_ARGUMENT", `Invalid code ${shown} (${why}): give the whole code 'sfx send' shows, as 482-913-305-117`);
 }
 
-/** What a sender's refusal of a receiver's proof says (a mistyped code, or a guess); the receiver is told it as `SFX_BAD_CODE`. */
-export const WRONG_SEND_CODE = "The code the receiver typed is not this sender's";
-
 /** One end's CPace run for one exchange (see {@link codeRun}, {@link pullRun}). */
 export interface CodeRun {
   /** This end's share, in hex. */

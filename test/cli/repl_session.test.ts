@@ -20,6 +20,20 @@ function serve(dir: string) {
   return startServer({ host: "127.0.0.1", port: 0, logDir: join(dir, "logs"), storage: join(dir, "shares") });
 }
 
+/** Runs `fn` with a temporary directory, a server in it, and Bob, a library client connected to it; all closed and removed after. */
+async function withBob(fn: (w: { tmp: string; server: Awaited<ReturnType<typeof serve>>; bob: Awaited<ReturnType<typeof connect>> }) => Promise<void>): Promise<void> {
+  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
+  const server = await serve(tmp);
+  const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
+  try {
+    await fn({ tmp, server, bob });
+  } finally {
+    await bob.close();
+    await server.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** A piped session on `server` whose input is written as the test goes; `waitFor` polls its output (bounded, 5 s). */
 function pipedSession(port: number | undefined, dir: string, opts: { yes?: boolean; discoveryTimeoutMs?: number; settleMs?: number } = {}) {
   const input = new PassThrough();
@@ -177,103 +191,82 @@ test("piped lines after 'quit' do not run (read before it ran, they used to reco
 });
 
 test("'send' while a transfer comes in is refused before anything is offered, as a usage error (one exchange at a time), not a protocol failure (exit 4) after 'Offering…'", async () => {
-  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
-  const server = await serve(tmp);
-  const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
-  try {
-    const own = join(tmp, "own");
-    mkdirSync(own);
-    writeFileSync(join(tmp, "back.txt"), "back");
-    const { input, running, out, waitFor } = pipedSession(server.port, own, { yes: true });
-    const id = (await waitFor(/Your ID:\s+(\d{3}) (\d{3})/))!;
-    // Bob sends a file whose first 64 KiB go at once and the rest when let go.
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const data = new Uint8Array(1024 * 1024).fill(3);
-    const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
-    const sending = sendFiles(bob, { to: id[1] + id[2], files: [file] });
-    sending.catch(() => {});
-    await waitFor(/Receiving from/);
-    input.write(`send ${bob.id} ${join(tmp, "back.txt")}\n`);
-    await waitFor(/one exchange at a time/);
-    assert.match(out(), /\nYou are receiving from \d{3} \d{3}: one exchange at a time; wait for it to end, or Ctrl-C to cancel it/, out());
-    assert.not.match(out(), /Offering/);
-    // Piped, a failed command ends the session (cancelling what runs): with the usage error's status.
-    open();
-    input.end();
-    assert.is(await running, 2, out());
-  } finally {
-    await bob.close();
-    await server.close();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  await withBob(async ({ tmp, server, bob }) => {
+  const own = join(tmp, "own");
+  mkdirSync(own);
+  writeFileSync(join(tmp, "back.txt"), "back");
+  const { input, running, out, waitFor } = pipedSession(server.port, own, { yes: true });
+  const id = (await waitFor(/Your ID:\s+(\d{3}) (\d{3})/))!;
+  // Bob sends a file whose first 64 KiB go at once and the rest when let go.
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  const data = new Uint8Array(1024 * 1024).fill(3);
+  const file = { path: "x.bin", size: data.length, async *read() { yield data.slice(0, 65536); await gate; yield data.slice(65536); } };
+  const sending = sendFiles(bob, { to: id[1] + id[2], files: [file] });
+  sending.catch(() => {});
+  await waitFor(/Receiving from/);
+  input.write(`send ${bob.id} ${join(tmp, "back.txt")}\n`);
+  await waitFor(/one exchange at a time/);
+  assert.match(out(), /\nYou are receiving from \d{3} \d{3}: one exchange at a time; wait for it to end, or Ctrl-C to cancel it/, out());
+  assert.not.match(out(), /Offering/);
+  // Piped, a failed command ends the session (cancelling what runs): with the usage error's status.
+  open();
+  input.end();
+  assert.is(await running, 2, out());
+  });
 });
 
 test("'send <path>' without a code shows one and sends to whoever types it; 'receive <code>' fetches a sender's files, its own receiving paused meanwhile and back after", async () => {
-  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
-  const server = await serve(tmp);
-  const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
-  try {
-    writeFileSync(join(tmp, "out.txt"), "from the session");
-    const own = join(tmp, "own");
-    mkdirSync(own);
-    const inbox = join(tmp, "inbox");
-    mkdirSync(inbox);
-    // The session sends by its code; Bob types it.
-    const a = pipedSession(server.port, own, { yes: true });
-    a.input.write(`send ${join(tmp, "out.txt")}\n`);
-    const code = (await a.waitFor(/Code: +(\d{3}-\d{3}-\d{3}-\d{3}) +\(on the other machine: sfx receive \1\)/))?.[1];
-    assert.ok(code, a.out());
-    const got = await within(receiveByCode(bob, code, { dir: inbox, decide: async () => true }), 15_000, "Bob's fetch");
-    assert.ok(got.accepted);
-    assert.is(readFileSync(join(inbox, "out.txt"), "utf8"), "from the session");
-    await a.waitFor(/\nSent 1 file, 16 B in .* to \d{3} \d{3}; the receiver verified every file/);
-    assert.match(a.out(), /typed the code: offering 1 file \(16 B\)/);
-    // Now the session fetches Bob's files by Bob's code.
-    const bobCode = new ExchangeCode();
-    writeFileSync(join(tmp, "back.txt"), "from bob");
-    let shown!: () => void;
-    const pullable = new Promise<void>((resolve) => (shown = resolve));
-    const sending = sendByCode(bob, { code: bobCode, files: await collectFiles([join(tmp, "back.txt")]), onEvent: (e) => void (e.event === "code" && shown()) });
-    await within(pullable, 10_000, "Bob's send to take pulls");
-    a.input.write(`receive ${bobCode.format(bob.id).replaceAll("-", " ")}\n`);
-    // Bounded: a session whose own receiving took the offer (not paused) would leave Bob's send waiting.
-    assert.is((await within(sending, 15_000, "the session to fetch Bob's files")).files, 1);
-    await a.waitFor(/Received 1 file, 8 B in .* from \d{3} \d{3}; every hash verified/);
-    assert.is(readFileSync(join(own, "back.txt"), "utf8"), "from bob");
-    assert.match(a.out(), /under keys made with the sender's code, which it proved it has/);
-    // Its own receiving is back: Bob sends to the session's ID as before.
-    const id = /Your ID:\s+(\d{3}) (\d{3})/.exec(a.out())!;
-    writeFileSync(join(tmp, "again.txt"), "again");
-    await within(sendFiles(bob, { to: id[1] + id[2], files: await collectFiles([join(tmp, "again.txt")]) }), 15_000, "the session's own receiving, back");
-    assert.is(readFileSync(join(own, "again.txt"), "utf8"), "again");
-    a.input.end();
-    assert.is(await a.running, 0, a.out());
-  } finally {
-    await bob.close();
-    await server.close();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  await withBob(async ({ tmp, server, bob }) => {
+  writeFileSync(join(tmp, "out.txt"), "from the session");
+  const own = join(tmp, "own");
+  mkdirSync(own);
+  const inbox = join(tmp, "inbox");
+  mkdirSync(inbox);
+  // The session sends by its code; Bob types it.
+  const a = pipedSession(server.port, own, { yes: true });
+  a.input.write(`send ${join(tmp, "out.txt")}\n`);
+  const code = (await a.waitFor(/Code: +(\d{3}-\d{3}-\d{3}-\d{3}) +\(on the other machine: sfx receive \1\)/))?.[1];
+  assert.ok(code, a.out());
+  const got = await within(receiveByCode(bob, code, { dir: inbox, decide: async () => true }), 15_000, "Bob's fetch");
+  assert.ok(got.accepted);
+  assert.is(readFileSync(join(inbox, "out.txt"), "utf8"), "from the session");
+  await a.waitFor(/\nSent 1 file, 16 B in .* to \d{3} \d{3}; the receiver verified every file/);
+  assert.match(a.out(), /typed the code: offering 1 file \(16 B\)/);
+  // Now the session fetches Bob's files by Bob's code.
+  const bobCode = new ExchangeCode();
+  writeFileSync(join(tmp, "back.txt"), "from bob");
+  let shown!: () => void;
+  const pullable = new Promise<void>((resolve) => (shown = resolve));
+  const sending = sendByCode(bob, { code: bobCode, files: await collectFiles([join(tmp, "back.txt")]), onEvent: (e) => void (e.event === "code" && shown()) });
+  await within(pullable, 10_000, "Bob's send to take pulls");
+  a.input.write(`receive ${bobCode.format(bob.id).replaceAll("-", " ")}\n`);
+  // Bounded: a session whose own receiving took the offer (not paused) would leave Bob's send waiting.
+  assert.is((await within(sending, 15_000, "the session to fetch Bob's files")).files, 1);
+  await a.waitFor(/Received 1 file, 8 B in .* from \d{3} \d{3}; every hash verified/);
+  assert.is(readFileSync(join(own, "back.txt"), "utf8"), "from bob");
+  assert.match(a.out(), /under keys made with the sender's code, which it proved it has/);
+  // Its own receiving is back: Bob sends to the session's ID as before.
+  const id = /Your ID:\s+(\d{3}) (\d{3})/.exec(a.out())!;
+  writeFileSync(join(tmp, "again.txt"), "again");
+  await within(sendFiles(bob, { to: id[1] + id[2], files: await collectFiles([join(tmp, "again.txt")]) }), 15_000, "the session's own receiving, back");
+  assert.is(readFileSync(join(own, "again.txt"), "utf8"), "again");
+  a.input.end();
+  assert.is(await a.running, 0, a.out());
+  });
 });
 
 test("a piped session without --yes refuses 'receive <code>' before it asks the sender anything (it could only decline, which would end the send): exit 2", async () => {
-  const tmp = mkdtempSync(join(tmpdir(), "sfx-repl-session-"));
-  const server = await serve(tmp);
-  const bob = await connect({ server: { host: "127.0.0.1", port: server.port } });
-  try {
-    const code = new ExchangeCode();
-    const pulls: unknown[] = [];
-    bob.onMessage((m) => void (m.type === "pull" && pulls.push(m)));
-    bob.send(Pullable, { on: true });
-    const { status, out } = await session(server.port, tmp, [`receive ${code.format(bob.id)}`]);
-    assert.is(status, 2, out);
-    assert.match(out, /receive <code> asks before it takes the files, and this session has no terminal to ask on: start 'sfx client' with --yes/);
-    assert.equal(pulls, [], "the sender was asked nothing");
-  } finally {
-    await bob.close();
-    await server.close();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  await withBob(async ({ tmp, server, bob }) => {
+  const code = new ExchangeCode();
+  const pulls: unknown[] = [];
+  bob.onMessage((m) => void (m.type === "pull" && pulls.push(m)));
+  bob.send(Pullable, { on: true });
+  const { status, out } = await session(server.port, tmp, [`receive ${code.format(bob.id)}`]);
+  assert.is(status, 2, out);
+  assert.match(out, /receive <code> asks before it takes the files, and this session has no terminal to ask on: start 'sfx client' with --yes/);
+  assert.equal(pulls, [], "the sender was asked nothing");
+  });
 });
 
 test("a piped session that finds no server ends with exit 3 (SFX_NO_SERVER), as 'sfx send' does: the connection failing is its first command failing", async () => {

@@ -22,6 +22,7 @@ import type { ClientConnection } from "../../src/client/connection.ts";
 import { PULL_ANSWER_MS } from "../../src/protocol/defaults.ts";
 import { UNKNOWN_ID_BURST } from "../../src/pairing/defaults.ts";
 import { tempDirs } from "../_temp.ts";
+import { refused, rejects } from "../_refused.ts";
 
 const tmp = tempDirs(test, "sfx-scode-");
 
@@ -55,14 +56,8 @@ test("a sender's code is always whole: an ID alone, or a code with a digit missi
   assert.equal(parseSenderCode(" 482 913 305117 "), { id: "482913", secret: "305117" });
   const refusals: Array<[string, RegExp]> = [["482 913", /an ID alone/], ["482-913-305-11", /11 digits, where a code has 12/], ["482-913-305-11x", /not digits/], ["", /not digits/]];
   for (const [bad, why] of refusals) {
-    try {
-      parseSenderCode(bad);
-      assert.unreachable(bad);
-    } catch (err) {
-      assert.ok(isSfxError(err, "SFX_BAD_ARGUMENT"), String(err));
-      assert.match((err as Error).message, why);
-      assert.match((err as Error).message, /'sfx send' shows/);
-    }
+    refused(() => parseSenderCode(bad), why);
+    refused(() => parseSenderCode(bad), /'sfx send' shows/);
   }
 });
 
@@ -105,9 +100,7 @@ harnessed("the receiver types the sender's code and gets the files, keyed with i
   assert.ok(control.some((m) => m.includes('"type":"pull.proof"')), "both ways seen");
   assert.not.ok(control.some((m) => m.includes(code.secret)), "the secret digits are in no message the server gets or sends");
   // Over: the sender no longer takes pulls.
-  const late = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
-  assert.ok(isSfxError(late, "SFX_UNKNOWN_ID"), String(late));
-  assert.match((late as Error).message, /not sending by a code/);
+  await rejects(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }), "SFX_UNKNOWN_ID", /not sending by a code/);
 });
 
 harnessed("a wrong code gets nothing, not even the files' names: the receiver is told the code is wrong (SFX_BAD_CODE), the sender counts it and waits on; after three the code changes and the old one no longer works; the right one then works", async (h) => {
@@ -121,9 +114,7 @@ harnessed("a wrong code gets nothing, not even the files' names: the receiver is
     const r = await h.client();
     r.conn.onMessage((m) => void (Offer.is(m) && offers.push(m)));
     const dir = tmp();
-    const got = await settled(receiveByCode(r.conn, `${s.conn.id}305118`, { dir, decide: async () => true }));
-    assert.ok(isSfxError(got, "SFX_BAD_CODE"), String(got));
-    assert.match((got as Error).message, /^Wrong code: \d{3}-\d{3}-305-118 is not the code client .* shows.*Nothing was received/);
+    await rejects(receiveByCode(r.conn, `${s.conn.id}305118`, { dir, decide: async () => true }), "SFX_BAD_CODE", /^Wrong code: \d{3}-\d{3}-305-118 is not the code client .* shows.*Nothing was received/);
     assert.equal(readdirSync(dir), []);
   }
   assert.equal(offers, [], "no offer, so no name, reached a receiver with a wrong code");
@@ -134,8 +125,7 @@ harnessed("a wrong code gets nothing, not even the files' names: the receiver is
   assert.equal(events.filter((e) => e.event === "codeMissed" || e.event === "code").map((e) => e.event === "code" ? "code" : (e as { misses: number }).misses), ["code", 1, 2, "code"]);
   assert.not.ok(events.some((e) => e.event === "error" || e.event === "offer"), JSON.stringify(events.map((e) => e.event)));
   assert.is.not(code.secret, "305117");
-  const old = await settled(receiveByCode((await h.client()).conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }));
-  assert.ok(isSfxError(old, "SFX_BAD_CODE"), `the old digits no longer work: ${old}`);
+  await rejects(receiveByCode((await h.client()).conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }), "SFX_BAD_CODE");
   const dir = tmp();
   const r = await h.client();
   const got = await receiveByCode(r.conn, code.format(s.conn.id), { dir, decide: async () => true });
@@ -153,8 +143,7 @@ harnessed("nine wrong codes in all close the sender's code: its send fails (SFX_
   for (let i = 0; i < MAX_CODE_MISSES_IN_ALL; i++) {
     // Never the code's digits, whatever they are renewed to.
     const wrong = String((Number(code.secret) + 1) % 1e6).padStart(6, "0");
-    const got = await settled(receiveByCode((await h.client()).conn, `${s.conn.id}${wrong}`, { dir: tmp(), decide: async () => true }));
-    assert.ok(isSfxError(got, "SFX_BAD_CODE"), `${i}: ${got}`);
+    await rejects(receiveByCode((await h.client()).conn, `${s.conn.id}${wrong}`, { dir: tmp(), decide: async () => true }), "SFX_BAD_CODE");
   }
   const err = await sending;
   assert.ok(isSfxError(err, "SFX_INTEGRITY"), String(err));
@@ -162,8 +151,7 @@ harnessed("nine wrong codes in all close the sender's code: its send fails (SFX_
   assert.ok(code.closed);
   assert.equal(events.filter((e) => e.event === "codeClosed" || e.event === "error").map((e) => e.event), ["codeClosed", "error"]);
   // Closed, it takes no pulls.
-  const after = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
-  assert.ok(isSfxError(after, "SFX_UNKNOWN_ID"), String(after));
+  await rejects(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }), "SFX_UNKNOWN_ID");
 });
 
 /** A pull as a stranger makes it, who knows the ID but not the code (a share over other digits); resolves with the server's first answer to it. */
@@ -221,25 +209,18 @@ harnessed("the server refuses pulls it cannot pass on: an ID nobody holds, a cli
   const r = await h.client();
   const { files } = await source("x");
   const opts = { dir: tmp(), decide: async () => true };
-  const unknown = await settled(receiveByCode(r.conn, "999999305117", opts));
-  assert.ok(isSfxError(unknown, "SFX_UNKNOWN_ID"), String(unknown));
-  assert.match((unknown as Error).message, /No client with ID 999 999/);
+  await rejects(receiveByCode(r.conn, "999999305117", opts), "SFX_UNKNOWN_ID", /No client with ID 999 999/);
   // A receiver shows a code too: typed into sfx receive, it is refused with the way round.
   const receiving = new ExchangeCode();
-  const notSending = await settled(receiveByCode(r.conn, receiving.format(s.conn.id), opts));
-  assert.ok(isSfxError(notSending, "SFX_UNKNOWN_ID"), String(notSending));
-  assert.match((notSending as Error).message, /not sending by a code.*typed into 'sfx send --to'/);
-  const own = await settled(receiveByCode(s.conn, `${s.conn.id}305117`, opts));
-  assert.ok(isSfxError(own, "SFX_BAD_ARGUMENT"), String(own));
+  await rejects(receiveByCode(r.conn, receiving.format(s.conn.id), opts), "SFX_UNKNOWN_ID", /not sending by a code.*typed into 'sfx send --to'/);
+  await rejects(receiveByCode(s.conn, `${s.conn.id}305117`, opts), "SFX_BAD_ARGUMENT");
   // Busy: the first receiver is being asked; a second one's pull is refused at once.
   const code = new ExchangeCode();
   const sending = settled((await sendingByCode(s.conn, { code, files })).done);
   let release = (_: boolean) => {};
   const first = receiveByCode(r.conn, code.format(s.conn.id), { dir: tmp(), decide: () => new Promise((go) => (release = go)) });
   await until(() => h.logs.some((l) => /Exchange #\d+: offer from/.test(l.message)), 3000, "the sender's offer");
-  const second = await settled(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }));
-  assert.ok(isSfxError(second, "SFX_PEER_BUSY"), String(second));
-  assert.match((second as Error).message, /is sending its files to another receiver, one that proved its code/);
+  await rejects(receiveByCode((await h.client()).conn, code.format(s.conn.id), { dir: tmp(), decide: async () => true }), "SFX_PEER_BUSY", /is sending its files to another receiver, one that proved its code/);
   release(true);
   assert.ok((await first).accepted);
   assert.is((await sending as { to: string }).to, r.conn.id);
@@ -322,31 +303,21 @@ harnessed("a server (or a client) that knows nothing of the code and sends the r
   assert.not.ok(asked);
 });
 
-harnessed("a sender that leaves with a pull to answer: the receiver is told at once, not after its wait", async (h) => {
-  const s = await h.client();
-  const r = await h.client();
-  s.conn.send(Pullable, { on: true });
-  const pulled = s.conn.waitFor((m) => Pull.is(m));
-  const fetching = settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }));
-  await pulled;
-  await s.conn.abort("gone");
-  const got = await within(fetching, 5000, "the receiver to hear the sender left");
-  assert.ok(isSfxError(got, "SFX_TRANSFER_FAILED"), String(got));
-  assert.match((got as Error).message, /left before it answered your pull/);
-});
-
-harnessed("a sender that stops sending by its code with a pull to answer: the receiver is told at once, not after its wait", async (h) => {
-  const s = await h.client();
-  const r = await h.client();
-  s.conn.send(Pullable, { on: true });
-  const pulled = s.conn.waitFor((m) => Pull.is(m));
-  const fetching = settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }));
-  await pulled;
-  s.conn.send(Pullable, { on: false });
-  const got = await within(fetching, 5000, "the receiver to hear the sender stopped");
-  assert.ok(isSfxError(got, "SFX_TRANSFER_FAILED"), String(got));
-  assert.match((got as Error).message, /stopped sending by its code before it answered your pull/);
-});
+for (const [how, end, said] of [
+  ["leaves", (c: ClientConnection) => c.abort("gone"), /left before it answered your pull/],
+  ["stops sending by its code", (c: ClientConnection) => c.send(Pullable, { on: false }), /stopped sending by its code before it answered your pull/],
+] as const) {
+  harnessed(`a sender that ${how} with a pull to answer: the receiver is told at once, not after its wait`, async (h) => {
+    const s = await h.client();
+    const r = await h.client();
+    s.conn.send(Pullable, { on: true });
+    const pulled = s.conn.waitFor((m) => Pull.is(m));
+    const fetching = rejects(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true }), "SFX_TRANSFER_FAILED", said);
+    await pulled;
+    await end(s.conn);
+    await within(fetching, 5000, `the receiver to hear the sender ${how}`);
+  });
+}
 
 harnessed("a sender's offer to a receiver that pulled and left since is no guess of an ID: past the burst of those, its offers are still answered, not refused for a while", async (h) => {
   // An address of its own: what its offers are charged to is the sender's alone.
@@ -384,9 +355,7 @@ harnessed("a sender that says nothing after the pull: the receiver gives up afte
   const s = await h.client();
   const r = await h.client();
   s.conn.send(Pullable, { on: true });
-  const got = await settled(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true, answerMs: 100 }));
-  assert.ok(isSfxError(got, "SFX_OFFER_TIMEOUT"), String(got));
-  assert.match((got as Error).message, /did not answer within 0\.1 s of being asked/);
+  await rejects(receiveByCode(r.conn, `${s.conn.id}305117`, { dir: tmp(), decide: async () => true, answerMs: 100 }), "SFX_OFFER_TIMEOUT", /did not answer within 0\.1 s of being asked/);
 });
 
 test("the server holds one pull per sender until it offers: a second receiver is busy meanwhile, and free to pull once the first left, or once the sender had its time to answer", async () => {

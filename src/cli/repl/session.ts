@@ -29,7 +29,7 @@ import { ASK_CODE, keptByReceiver, listen, typedCode } from "../send.ts";
 import { collectFiles } from "../../client/walk.ts";
 import { prepareDirectory } from "../../client/safe_write.ts";
 import { collectShareFiles, connectionShareLink, type ShareProgress, ShareClient } from "../../client/share.ts";
-import { refusedBySfx, type TransferEvent } from "../../client/events.ts";
+import { offeredBytes, refusedBySfx, type TransferEvent } from "../../client/events.ts";
 import { type DiscoveredServer, discoverServers, type DiscoverOptions, noServerError, sortServers } from "../../discovery/index.ts";
 import { DISCOVERY_PORT } from "../../discovery/defaults.ts";
 import { formatId } from "../../pairing/id_registry.ts";
@@ -37,7 +37,7 @@ import { parseCode } from "../../share/code.ts";
 import { exitStatusFor, isSfxError, SfxError } from "../../errors.ts";
 import { formatTable } from "../discover.ts";
 import { parseHostPort } from "../options.ts";
-import { checkingText, CODES_CLOSED_LINE, SAME_CODE_LINE, codeLine, codeText, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, sendByCodeLines, verifyLine } from "../progress.ts";
+import { checkingText, CODES_CLOSED_LINE, filesSummary, SAME_CODE_LINE, codeLine, codeText, missedCodeLine, formatBytes, formatDuration, formatDoneRate, formatRate, ID_ONLY_NOTE, LeftOut, leftOutName, renewedCodeLine, sendByCodeLines, verifyLine } from "../progress.ts";
 import { ExchangeCode, parseReceiverTarget, parseSenderCode } from "../../protocol/exchange_code.ts";
 import { downloadCommand, expiryText, gotDoneEvent, gotFileEvent, parseExpires, PLAIN_SHARE_NOTE } from "../share.ts";
 import { buildSessionProgram, dispatchLine, errorLine, type SessionActions, type SessionGetFlags, type SessionPutFlags, type SessionSendFlags } from "./commands.ts";
@@ -626,8 +626,7 @@ class ClientSession implements SessionActions {
     const leftOut = this.#leftOut(flags.json);
     const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
-    const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
-    await this.#job("send", `send to ${formatId(to)}, ${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`, async (signal, status) => {
+    await this.#job("send", `send to ${formatId(to)}, ${filesSummary(files.length, offeredBytes(files))}`, async (signal, status) => {
       let started = Date.now();
       let resumed = 0;
       /** Whether the exchange is keyed with the receiver's code (then --verify asks nothing). */
@@ -645,7 +644,7 @@ class ClientSession implements SessionActions {
           }
           switch (e.event) {
             case "offer":
-              this.print(`Offering ${plural(files.length, "file")} (${e.bytes === null ? "size unknown" : formatBytes(e.bytes)}) to ${formatId(to)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept… (Ctrl-C cancels)`);
+              this.print(`Offering ${filesSummary(files.length, e.bytes)} to ${formatId(to)}${secret === undefined ? "" : ", with its code"}; waiting for them to accept… (Ctrl-C cancels)`);
               break;
             case "accepted":
               started = Date.now();
@@ -687,8 +686,7 @@ class ClientSession implements SessionActions {
     const leftOut = this.#leftOut(flags.json);
     const files = await collectFiles(paths, { onSkip: leftOut.onSkip });
     if (files.length === 0) throw new SfxError("SFX_USAGE", "Nothing to send: the directories are empty");
-    const bytes = files.every((f) => f.size !== null) ? files.reduce((sum, f) => sum + f.size!, 0) : null;
-    const size = `${plural(files.length, "file")} (${bytes === null ? "size unknown" : formatBytes(bytes)})`;
+    const size = filesSummary(files.length, offeredBytes(files));
     // A code for this send alone: the session's own code is for receiving.
     const code = new ExchangeCode();
     await this.#job("send", `send by code, ${size}`, async (signal, status) => {
@@ -1022,7 +1020,7 @@ function plural(n: number, word: string): string {
 }
 
 function describeFiles(offer: IncomingOffer): string {
-  return `${plural(offer.files.length, "file")} (${offer.bytes === null ? "size unknown" : formatBytes(offer.bytes)})`;
+  return filesSummary(offer.files.length, offer.bytes);
 }
 
 /**
